@@ -1,0 +1,60 @@
+"""pyebpf: write eBPF in Python, verify it like the kernel does, simulate it, load it into Linux.
+
+The facade re-exports the names most code needs. Imports are lazy so that `import pyebpf` stays cheap and a user of
+the assembler does not pay for the VM or the loader.
+"""
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from pyebpf.errors import (
+    AsmDiagnostic, AsmError, BuildError, DecodeError, ElfError, LoaderError, MapError, PyebpfError, VerifierError,
+    VmError,
+)
+from pyebpf.isa.instruction import Instruction
+from pyebpf.isa.program import Program
+
+__version__ = "0.1.0"
+
+# name -> "module:attribute", resolved on first use.
+_LAZY = {
+    "assemble": "pyebpf.isa.assembler:assemble",
+    "disassemble": "pyebpf.isa.disassembler:disassemble",
+    "Builder": "pyebpf.isa.builder:Builder",
+    "MapSpec": "pyebpf.abi.maps:MapSpec",
+    "MapType": "pyebpf.abi.maps:MapType",
+    "UpdateFlags": "pyebpf.abi.maps:UpdateFlags",
+    "ProgType": "pyebpf.abi.prog_types:ProgType",
+    "AttachType": "pyebpf.abi.prog_types:AttachType",
+    "HelperId": "pyebpf.abi.helpers:HelperId",
+    "VM": "pyebpf.vm:VM",
+    "RunResult": "pyebpf.vm:RunResult",
+    "run": "pyebpf.vm:run",
+    "verify": "pyebpf.verifier:verify",
+    "VerifierResult": "pyebpf.verifier:VerifierResult",
+}
+for _n in range(11):
+    _LAZY[f"R{_n}"] = f"pyebpf.isa.builder:R{_n}"
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        if name in ("abi", "isa", "vm", "verifier", "loader", "testing", "cli"):
+            return import_module(f"pyebpf.{name}")
+        raise AttributeError(f"module 'pyebpf' has no attribute {name!r}")
+    module, attr = target.split(":")
+    value = getattr(import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = [
+    "Program", "Instruction", "PyebpfError", "AsmError", "AsmDiagnostic", "DecodeError", "BuildError",
+    "VerifierError", "VmError", "LoaderError", "ElfError", "MapError", *_LAZY,
+]

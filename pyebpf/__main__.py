@@ -1,0 +1,5 @@
+import sys
+
+from pyebpf.cli import main
+
+sys.exit(main())

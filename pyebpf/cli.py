@@ -1,0 +1,51 @@
+"""The `pyebpf` command: one subcommand module per job under `pyebpf.commands`.
+
+Every subcommand raises pyebpf's typed errors; this entry point turns them into one line on stderr and a non-zero
+exit status, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import import_module
+
+from pyebpf.errors import PyebpfError
+
+#: Subcommand modules, each with `register(subparsers)`; a module sets `func` on its parser.
+COMMAND_MODULES = ("asm", "disasm", "demo", "run", "verify", "load", "prog", "map")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pyebpf", description="Pure-Python eBPF toolkit.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = import_module(f"pyebpf.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"pyebpf.commands.{name}":
+                continue  # that subcommand's layer is not part of this build
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status = args.func(args)
+    except PyebpfError as e:
+        text = str(e)
+        print(f"pyebpf {args.command}: error: {text}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as e:
+        print(f"pyebpf {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return int(status or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

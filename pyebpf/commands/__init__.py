@@ -1,0 +1,1 @@
+"""One module per `pyebpf` subcommand; each exposes `register(subparsers)`."""

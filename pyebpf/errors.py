@@ -1,0 +1,134 @@
+"""Typed errors shared by every layer.
+
+Each error carries where it happened (instruction index, line and column, errno) and a one-line message, so the
+CLI can print it without a traceback and tests can assert on the fields rather than on text.
+"""
+from __future__ import annotations
+
+import errno as _errno
+from dataclasses import dataclass
+
+
+class PyebpfError(Exception):
+    """Base of every error pyebpf raises on purpose."""
+
+
+class DecodeError(PyebpfError):
+    """Bytes that are not a well-formed eBPF instruction stream (as the kernel would reject them)."""
+
+    def __init__(self, message: str, slot: int | None = None, offset: int | None = None):
+        self.message = message
+        self.slot = slot
+        self.offset = offset
+        where = f"slot {slot} (byte offset {offset}): " if slot is not None else ""
+        super().__init__(f"{where}{message}")
+
+
+@dataclass(frozen=True)
+class AsmDiagnostic:
+    """One problem found by the assembler, with its position (1-based line and column)."""
+
+    line: int
+    column: int
+    message: str
+    source_line: str = ""
+    length: int = 1
+
+    def render(self, filename: str = "<input>") -> str:
+        head = f"{filename}:{self.line}:{self.column}: error: {self.message}"
+        if not self.source_line:
+            return head
+        caret = " " * (self.column - 1) + "^" + "~" * max(0, self.length - 1)
+        return f"{head}\n    {self.source_line}\n    {caret}"
+
+
+class AsmError(PyebpfError):
+    """Assembly text with one or more errors; `diagnostics` lists every one found, not only the first."""
+
+    def __init__(self, diagnostics: list[AsmDiagnostic] | AsmDiagnostic | str, filename: str = "<input>"):
+        if isinstance(diagnostics, str):
+            diagnostics = [AsmDiagnostic(0, 0, diagnostics)]
+        elif isinstance(diagnostics, AsmDiagnostic):
+            diagnostics = [diagnostics]
+        self.diagnostics = list(diagnostics)
+        self.filename = filename
+        first = self.diagnostics[0] if self.diagnostics else AsmDiagnostic(0, 0, "assembly failed")
+        self.line, self.column, self.message = first.line, first.column, first.message
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return "\n".join(d.render(self.filename) for d in self.diagnostics)
+
+
+class BuildError(PyebpfError):
+    """A program built with the Python builder is inconsistent (unknown label, unbound register, ...)."""
+
+
+class VerifierError(PyebpfError):
+    """The verifier rejected a program; `insn` is the instruction index (slot) and `errno` the kernel's class."""
+
+    def __init__(self, message: str, insn: int | None = None, errno: int = _errno.EACCES, log: str = ""):
+        self.message = message
+        self.insn = insn
+        self.errno = errno
+        self.log = log
+        where = f"insn {insn}: " if insn is not None else ""
+        super().__init__(f"{where}{message} ({_errno.errorcode.get(errno, errno)})")
+
+
+class VmError(PyebpfError):
+    """The simulator stopped on a fault: pc (slot), the instruction in text, and the faulting address if any."""
+
+    def __init__(self, message: str, pc: int | None = None, insn_text: str = "", address: int | None = None):
+        self.message = message
+        self.pc = pc
+        self.insn_text = insn_text
+        self.address = address
+        parts = []
+        if pc is not None:
+            parts.append(f"pc {pc}")
+        if insn_text:
+            parts.append(f"`{insn_text}`")
+        if address is not None:
+            parts.append(f"address {address:#x}")
+        where = (" at " + " ".join(parts)) if parts else ""
+        super().__init__(f"{message}{where}")
+
+
+class LoaderError(PyebpfError):
+    """A bpf()/perf/netlink call failed: `errno` and its name, and for program loads the kernel's verifier log."""
+
+    def __init__(self, message: str, errno: int | None = None, log: str = ""):
+        self.message = message
+        self.errno = errno
+        self.log = log
+        name = _errno.errorcode.get(errno, str(errno)) if errno is not None else None
+        text = f"{message}: {name}" if name else message
+        if errno is not None:
+            import os
+
+            text += f" ({os.strerror(errno)})"
+        super().__init__(text)
+
+    @property
+    def errno_name(self) -> str | None:
+        return _errno.errorcode.get(self.errno) if self.errno is not None else None
+
+
+class ElfError(LoaderError):
+    """An ELF object that cannot be read or loaded (missing section, bad relocation, bad BTF)."""
+
+
+class MapError(PyebpfError):
+    """A map operation failed with the kernel's errno (ENOENT, EEXIST, E2BIG, ...), in the VM or the kernel."""
+
+    def __init__(self, message: str, errno: int):
+        self.message = message
+        self.errno = errno
+        super().__init__(f"{message}: {_errno.errorcode.get(errno, errno)}")
+
+
+__all__ = [
+    "PyebpfError", "DecodeError", "AsmDiagnostic", "AsmError", "BuildError", "VerifierError", "VmError",
+    "LoaderError", "ElfError", "MapError",
+]

@@ -1,0 +1,382 @@
+"""`Instruction`: one logical eBPF instruction as a small immutable value, and its byte encoding.
+
+An instruction is (opcode, dst, src, off, imm) as in RFC 9669. The 16-byte `lddw` (BPF_LD | BPF_IMM | BPF_DW) is
+one logical instruction whose `imm` holds the whole 64-bit value (signed); it occupies two slots, and program counters
+and jump offsets count slots, as in the kernel. `ref` optionally names what the instruction refers to symbolically
+(a map for `lddw rX, map[...]`, a function for a bpf-to-bpf call) until a loader or linker fills the numbers in.
+"""
+from __future__ import annotations
+
+import struct
+from typing import Callable, Iterator, NamedTuple
+
+from pyebpf.abi.opcodes import (
+    ATOMIC_FETCH, BPF_ADDR_SPACE_CAST, CLASS_MASK, COND_JMP_OPS, INSN_SIZE, MAX_REG, MODE_MASK, MOVSX_WIDTHS_ALU,
+    MOVSX_WIDTHS_ALU64, OP_CALLX, OP_LD_IMM64, OP_MASK, SIGNED_DIVMOD_OFF, SIZE_BYTES, SIZE_MASK, SOURCE_MASK, AluOp,
+    AtomicOp, CallSrc, EndSource, InsnClass, JcondSrc, JmpOp, Mode, PseudoSrc, Size, Source,
+)
+from pyebpf.errors import DecodeError
+
+_LE = struct.Struct("<BBhi")
+_BE = struct.Struct(">BBhi")
+_U32 = 0xFFFFFFFF
+
+
+def _s32(value: int) -> int:
+    value &= _U32
+    return value - (1 << 32) if value & 0x80000000 else value
+
+
+def _s64(value: int) -> int:
+    value &= 0xFFFFFFFFFFFFFFFF
+    return value - (1 << 64) if value & (1 << 63) else value
+
+
+class Instruction(NamedTuple):
+    """One logical instruction. Fields are plain ints so instructions are cheap to create, compare and hash."""
+
+    opcode: int
+    dst: int = 0
+    src: int = 0
+    off: int = 0
+    imm: int = 0
+    ref: str | None = None
+
+    # ---- classification -------------------------------------------------------------------------------------
+    @property
+    def cls(self) -> InsnClass:
+        return InsnClass(self.opcode & CLASS_MASK)
+
+    @property
+    def is_lddw(self) -> bool:
+        return self.opcode == OP_LD_IMM64
+
+    @property
+    def slots(self) -> int:
+        """How many 8-byte slots this instruction occupies (2 for lddw)."""
+        return 2 if self.opcode == OP_LD_IMM64 else 1
+
+    @property
+    def is_alu(self) -> bool:
+        return self.opcode & CLASS_MASK in (InsnClass.ALU, InsnClass.ALU64)
+
+    @property
+    def is_jump(self) -> bool:
+        """Any JMP/JMP32-class instruction, including call and exit."""
+        return self.opcode & CLASS_MASK in (InsnClass.JMP, InsnClass.JMP32)
+
+    @property
+    def is_call(self) -> bool:
+        return self.opcode & ~SOURCE_MASK & 0xFF == InsnClass.JMP | JmpOp.CALL
+
+    @property
+    def is_helper_call(self) -> bool:
+        return self.opcode == InsnClass.JMP | JmpOp.CALL and self.src == CallSrc.HELPER
+
+    @property
+    def is_pseudo_call(self) -> bool:
+        return self.opcode == InsnClass.JMP | JmpOp.CALL and self.src == CallSrc.PSEUDO_CALL
+
+    @property
+    def is_kfunc_call(self) -> bool:
+        return self.opcode == InsnClass.JMP | JmpOp.CALL and self.src == CallSrc.KFUNC
+
+    @property
+    def is_exit(self) -> bool:
+        return self.opcode == InsnClass.JMP | JmpOp.EXIT
+
+    @property
+    def is_branch(self) -> bool:
+        """A jump with a target inside the program: ja, gotol, conditional jumps and may_goto."""
+        cls = self.opcode & CLASS_MASK
+        if cls not in (InsnClass.JMP, InsnClass.JMP32):
+            return False
+        op = self.opcode & OP_MASK
+        return op not in (JmpOp.CALL, JmpOp.EXIT)
+
+    @property
+    def is_conditional(self) -> bool:
+        return self.is_branch and (self.opcode & OP_MASK) in COND_JMP_OPS
+
+    @property
+    def jump_offset(self) -> int:
+        """Relative slot offset of a branch (gotol keeps it in imm) or of a bpf-to-bpf call."""
+        if self.opcode == InsnClass.JMP32 | JmpOp.JA or self.is_pseudo_call:
+            return self.imm
+        return self.off
+
+    def target(self, slot: int) -> int:
+        """Absolute slot a branch or pseudo call at `slot` goes to."""
+        return slot + 1 + self.jump_offset
+
+    # ---- lddw halves ----------------------------------------------------------------------------------------
+    @property
+    def imm_lo(self) -> int:
+        return self.imm & _U32
+
+    @property
+    def imm_hi(self) -> int:
+        return (self.imm >> 32) & _U32
+
+    # ---- encoding -------------------------------------------------------------------------------------------
+    def encode(self, byteorder: str = "little") -> bytes:
+        """Bytes of this instruction: 8, or 16 for lddw."""
+        if byteorder == "little":
+            packer, regs = _LE, (self.src << 4) | self.dst
+        else:
+            packer, regs = _BE, (self.dst << 4) | self.src
+        if self.opcode == OP_LD_IMM64:
+            return (packer.pack(self.opcode, regs, self.off, _s32(self.imm))
+                    + packer.pack(0, 0, 0, _s32(self.imm >> 32)))
+        return packer.pack(self.opcode, regs, self.off, self.imm)
+
+    def with_ref(self, ref: str | None) -> "Instruction":
+        return self._replace(ref=ref)
+
+    def validate(self) -> str | None:
+        """The kernel's complaint about a malformed instruction, or None when it is well formed."""
+        checker = _VALIDATORS.get(self.opcode)
+        if checker is None:
+            return f"unknown opcode {self.opcode:02x}"
+        if self.dst >= MAX_REG or self.src >= MAX_REG and not (self.opcode == OP_LD_IMM64 or self.is_call):
+            return f"R{max(self.dst, self.src)} is invalid"
+        return checker(self)
+
+    def __repr__(self) -> str:
+        ref = f", ref={self.ref!r}" if self.ref is not None else ""
+        return (f"Instruction(opcode={self.opcode:#04x}, dst={self.dst}, src={self.src}, off={self.off}, "
+                f"imm={self.imm}{ref})")
+
+
+# ---- the kernel's reserved-field rules (kernel/bpf/verifier.c), one checker per opcode --------------------------
+
+Validator = Callable[[Instruction], "str | None"]
+
+
+def _alu_checker(cls: int, op: int, src: int) -> Validator:
+    if op == AluOp.NEG:
+        def check(i: Instruction) -> str | None:
+            return "BPF_NEG uses reserved fields" if i.src or i.off or i.imm else None
+    elif op == AluOp.END:
+        def check(i: Instruction) -> str | None:
+            bad = i.src or i.off or i.imm not in (16, 32, 64)
+            return "BPF_END uses reserved fields" if bad else None
+    elif op == AluOp.MOV and src == Source.X:
+        widths = MOVSX_WIDTHS_ALU64 if cls == InsnClass.ALU64 else MOVSX_WIDTHS_ALU
+
+        def check(i: Instruction) -> str | None:
+            if cls == InsnClass.ALU64 and i.off == BPF_ADDR_SPACE_CAST:
+                if i.imm not in (1, 1 << 16):
+                    return "addr_space_cast insn can only convert between address space 1 and 0"
+                return None
+            if i.imm or (i.off and i.off not in widths):
+                return "BPF_MOV uses reserved fields"
+            return None
+    elif op == AluOp.MOV:
+        def check(i: Instruction) -> str | None:
+            return "BPF_MOV uses reserved fields" if i.src or i.off else None
+    else:
+        divmod_ = op in (AluOp.DIV, AluOp.MOD)
+
+        def check(i: Instruction) -> str | None:
+            if (i.imm if src == Source.X else i.src):
+                return "BPF_ALU uses reserved fields"
+            if i.off and not (i.off == SIGNED_DIVMOD_OFF and divmod_):
+                return "BPF_ALU uses reserved fields"
+            return None
+    return check
+
+
+def _jmp_checker(cls: int, op: int, src: int) -> Validator:
+    if op == JmpOp.CALL:
+        def check(i: Instruction) -> str | None:
+            if i.dst or i.src not in (CallSrc.HELPER, CallSrc.PSEUDO_CALL, CallSrc.KFUNC):
+                return "BPF_CALL uses reserved fields"
+            if i.src != CallSrc.KFUNC and i.off:
+                return "BPF_CALL uses reserved fields"
+            return None
+    elif op == JmpOp.EXIT:
+        def check(i: Instruction) -> str | None:
+            return "BPF_EXIT uses reserved fields" if i.imm or i.src or i.dst or i.off else None
+    elif op == JmpOp.JA:
+        def check(i: Instruction) -> str | None:
+            extra = i.imm if cls == InsnClass.JMP else i.off
+            return "BPF_JA uses reserved fields" if i.src or i.dst or extra else None
+    elif op == JmpOp.JCOND:
+        def check(i: Instruction) -> str | None:
+            if i.src != JcondSrc.MAY_GOTO or i.dst or i.imm:
+                return "invalid may_goto imm %d" % i.imm if i.imm else "BPF_JCOND uses reserved fields"
+            return None
+    else:
+        def check(i: Instruction) -> str | None:
+            return "BPF_JMP/JMP32 uses reserved fields" if (i.imm if src == Source.X else i.src) else None
+    return check
+
+
+def _callx_check(i: Instruction) -> str | None:
+    # bpf_conformance's `callx`: the target register is named in dst (LLVM) or imm (older uBPF encoders).
+    # Linux does not accept this opcode; the verifier rejects it, the VM runs it.
+    return "BPF_CALL uses reserved fields" if i.src or i.off or not 0 <= i.imm <= 10 else None
+
+
+def _lddw_check(i: Instruction) -> str | None:
+    if i.off:
+        return "BPF_LD_IMM64 uses reserved fields"
+    if i.src not in PseudoSrc._value2member_map_:
+        return "unrecognized bpf_ld_imm64 insn"
+    return None
+
+
+def _ld_legacy_checker(mode: int) -> Validator:
+    def check(i: Instruction) -> str | None:
+        if i.dst or i.off or (mode == Mode.ABS and i.src):
+            return "BPF_LD_[ABS|IND] uses reserved fields"
+        return None
+    return check
+
+
+def _ldx_check(i: Instruction) -> str | None:
+    return "BPF_LDX uses reserved fields" if i.imm else None
+
+
+def _st_check(i: Instruction) -> str | None:
+    return "BPF_ST uses reserved fields" if i.src else None
+
+
+def _stx_check(i: Instruction) -> str | None:
+    return "BPF_STX uses reserved fields" if i.imm else None
+
+
+_RMW_ATOMICS = {AtomicOp.ADD, AtomicOp.OR, AtomicOp.AND, AtomicOp.XOR, AtomicOp.FETCH_ADD, AtomicOp.FETCH_OR,
+                AtomicOp.FETCH_AND, AtomicOp.FETCH_XOR, AtomicOp.XCHG, AtomicOp.CMPXCHG}
+
+
+def _atomic_checker(size: int) -> Validator:
+    def check(i: Instruction) -> str | None:
+        if i.imm in (AtomicOp.LOAD_ACQ, AtomicOp.STORE_REL):
+            return None
+        if i.imm not in _RMW_ATOMICS:
+            return f"BPF_ATOMIC uses invalid atomic opcode {i.imm:02x}"
+        if size not in (Size.W, Size.DW):
+            return "invalid atomic operand size"
+        return None
+    return check
+
+
+def _build_validators() -> dict[int, Validator]:
+    table: dict[int, Validator] = {}
+    for cls in (InsnClass.ALU, InsnClass.ALU64):
+        for op in AluOp:
+            for src in Source:
+                if op == AluOp.NEG and src == Source.X:
+                    continue
+                if op == AluOp.END and cls == InsnClass.ALU64 and src == EndSource.TO_BE:
+                    continue  # ALU64 END exists only as unconditional bswap (TO_LE encoding)
+                table[cls | op | src] = _alu_checker(cls, op, src)
+    for cls in (InsnClass.JMP, InsnClass.JMP32):
+        for op in JmpOp:
+            for src in Source:
+                if op in (JmpOp.JA, JmpOp.CALL, JmpOp.EXIT, JmpOp.JCOND) and src == Source.X:
+                    continue
+                if cls == InsnClass.JMP32 and op in (JmpOp.CALL, JmpOp.EXIT, JmpOp.JCOND):
+                    continue
+                table[cls | op | src] = _jmp_checker(cls, op, src)
+    table[OP_CALLX] = _callx_check
+    table[OP_LD_IMM64] = _lddw_check
+    for mode in (Mode.ABS, Mode.IND):
+        for size in (Size.B, Size.H, Size.W):
+            table[InsnClass.LD | mode | size] = _ld_legacy_checker(mode)
+    for size in Size:
+        table[InsnClass.LDX | Mode.MEM | size] = _ldx_check
+        table[InsnClass.ST | Mode.MEM | size] = _st_check
+        table[InsnClass.STX | Mode.MEM | size] = _stx_check
+        table[InsnClass.STX | Mode.ATOMIC | size] = _atomic_checker(size)
+        if size != Size.DW:
+            table[InsnClass.LDX | Mode.MEMSX | size] = _ldx_check
+    return table
+
+
+_VALIDATORS: dict[int, Validator] = _build_validators()
+
+#: Every opcode byte the decoder accepts (the kernel's public instruction table plus RFC 9669's callx).
+VALID_OPCODES: frozenset[int] = frozenset(_VALIDATORS)
+
+
+# ---- decoding ---------------------------------------------------------------------------------------------------
+
+def iter_decode(data: bytes, byteorder: str = "little", validate: bool = True) -> Iterator[tuple[int, Instruction]]:
+    """Yield (slot, Instruction) for an instruction stream; raises DecodeError naming slot and byte offset."""
+    if len(data) % INSN_SIZE:
+        whole = len(data) // INSN_SIZE
+        raise DecodeError(f"trailing {len(data) % INSN_SIZE} bytes: the stream is not a whole number of "
+                          f"8-byte instructions", whole, whole * INSN_SIZE)
+    little = byteorder == "little"
+    raw = list((_LE if little else _BE).iter_unpack(data))
+    validators = _VALIDATORS
+    n = len(raw)
+    slot = 0
+    lddw = OP_LD_IMM64
+    while slot < n:
+        opcode, regs, off, imm = raw[slot]
+        if little:
+            dst, src = regs & 0xF, regs >> 4
+        else:
+            dst, src = regs >> 4, regs & 0xF
+        if opcode == lddw:
+            if slot + 1 >= n:
+                raise DecodeError("invalid bpf_ld_imm64 insn: truncated (second slot missing)", slot,
+                                  slot * INSN_SIZE)
+            op2, regs2, off2, imm2 = raw[slot + 1]
+            if op2 or regs2 or off2:
+                raise DecodeError("invalid bpf_ld_imm64 insn: second slot has non-zero opcode, registers or "
+                                  "offset", slot + 1, (slot + 1) * INSN_SIZE)
+            insn = Instruction(opcode, dst, src, off, _s64((imm & _U32) | (imm2 << 32)))
+            width = 2
+        else:
+            insn = Instruction(opcode, dst, src, off, imm)
+            width = 1
+        if validate:
+            check = validators.get(opcode)
+            if check is None:
+                raise DecodeError(f"unknown opcode {opcode:02x}", slot, slot * INSN_SIZE)
+            if dst > 10 or (src > 10 and opcode != lddw):
+                raise DecodeError(f"invalid register R{max(dst, src)} (registers are r0..r10)", slot,
+                                  slot * INSN_SIZE)
+            problem = check(insn)
+            if problem:
+                raise DecodeError(problem, slot, slot * INSN_SIZE)
+        yield slot, insn
+        slot += width
+
+
+def decode(data: bytes, byteorder: str = "little", validate: bool = True) -> list[Instruction]:
+    """Decode a whole instruction stream into logical instructions."""
+    return [insn for _, insn in iter_decode(data, byteorder, validate)]
+
+
+def encode(instructions: "list[Instruction] | tuple[Instruction, ...]", byteorder: str = "little") -> bytes:
+    """Encode logical instructions back to bytes."""
+    if byteorder == "little":
+        pack = _LE.pack
+        out = []
+        for i in instructions:
+            if i.opcode == OP_LD_IMM64:
+                out.append(pack(i.opcode, (i.src << 4) | i.dst, i.off, _s32(i.imm)))
+                out.append(pack(0, 0, 0, _s32(i.imm >> 32)))
+            else:
+                out.append(pack(i.opcode, (i.src << 4) | i.dst, i.off, i.imm))
+        return b"".join(out)
+    return b"".join(i.encode(byteorder) for i in instructions)
+
+
+def mem_size_bytes(opcode: int) -> int:
+    """Access width in bytes of a load/store opcode."""
+    return SIZE_BYTES[Size(opcode & SIZE_MASK)]
+
+
+def mem_mode(opcode: int) -> Mode:
+    return Mode(opcode & MODE_MASK)
+
+
+__all__ = ["Instruction", "iter_decode", "decode", "encode", "VALID_OPCODES", "mem_size_bytes", "mem_mode",
+           "ATOMIC_FETCH"]

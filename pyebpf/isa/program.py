@@ -1,0 +1,127 @@
+"""`Program`: instructions plus what they refer to (maps), the program type and the license.
+
+Built with the builder, assembled from text or decoded from bytes, a program is the same value, so the verifier, the
+VM and the loader all take it. Positions are kernel slots: an `lddw` takes two, so `slot_of(i)` and `index_of(slot)`
+translate between list indices and program counters.
+"""
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+from pyebpf.abi.maps import MapSpec
+from pyebpf.errors import DecodeError
+from pyebpf.isa.instruction import Instruction, decode, encode, iter_decode
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyebpf.abi.prog_types import ProgType
+
+
+@dataclass(eq=False)
+class Program:
+    """An eBPF program. `instructions` are logical (lddw counts once); `maps` maps names used by `ref` to specs."""
+
+    instructions: list[Instruction]
+    maps: dict[str, MapSpec] = field(default_factory=dict)
+    prog_type: "ProgType | None" = None
+    license: str = "GPL"
+    name: str = ""
+    #: Symbolic names of slots (labels, function entry points) kept for disassembly; not part of the encoding.
+    labels: dict[str, int] = field(default_factory=dict)
+    expected_attach_type: Any = None
+    attach_to: str | None = None  # e.g. "syscalls/sys_enter_openat" for a tracepoint, an ifname for XDP
+
+    def __post_init__(self) -> None:
+        self.instructions = list(self.instructions)
+        self._slots: list[int] | None = None
+
+    # ---- construction --------------------------------------------------------------------------------------
+    @classmethod
+    def from_bytes(cls, data: bytes, byteorder: str = "little", validate: bool = True, **kw: Any) -> "Program":
+        """Decode raw instruction bytes; raises DecodeError naming the bad slot and byte offset."""
+        return cls(decode(bytes(data), byteorder, validate), **kw)
+
+    @classmethod
+    def from_hex(cls, text: str, **kw: Any) -> "Program":
+        """Decode hex text (whitespace, newlines and `0x` prefixes allowed), as the conformance plugin receives it."""
+        cleaned = "".join(text.replace("0x", "").split())
+        try:
+            data = bytes.fromhex(cleaned)
+        except ValueError as e:
+            raise DecodeError(f"not hex: {e}") from None
+        return cls.from_bytes(data, **kw)
+
+    def to_bytes(self, byteorder: str = "little") -> bytes:
+        return encode(self.instructions, byteorder)
+
+    # ---- slots -----------------------------------------------------------------------------------------------
+    @property
+    def slot_starts(self) -> list[int]:
+        """Slot index of every logical instruction (cached; the list of instructions is not meant to be mutated)."""
+        if self._slots is None or len(self._slots) != len(self.instructions):
+            starts, slot = [], 0
+            for insn in self.instructions:
+                starts.append(slot)
+                slot += insn.slots
+            self._slots = starts
+        return self._slots
+
+    @property
+    def slot_count(self) -> int:
+        if not self.instructions:
+            return 0
+        return self.slot_starts[-1] + self.instructions[-1].slots
+
+    def slot_of(self, index: int) -> int:
+        return self.slot_starts[index]
+
+    def index_of(self, slot: int) -> int:
+        """Logical index of the instruction starting at `slot`; ValueError for the middle of an lddw or past the end."""
+        starts = self.slot_starts
+        i = bisect_left(starts, slot)
+        if i == len(starts) or starts[i] != slot:
+            raise ValueError(f"slot {slot} does not start an instruction")
+        return i
+
+    def by_slot(self) -> Iterator[tuple[int, Instruction]]:
+        """(slot, instruction) pairs, the program counters the kernel and the VM use."""
+        return zip(self.slot_starts, self.instructions)
+
+    def slot_map(self) -> dict[int, Instruction]:
+        return dict(self.by_slot())
+
+    # ---- conveniences ----------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.instructions)
+
+    def __iter__(self) -> Iterator[Instruction]:
+        return iter(self.instructions)
+
+    def __getitem__(self, index: int) -> Instruction:
+        return self.instructions[index]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Program):
+            return NotImplemented
+        return (self.instructions == other.instructions and self.maps == other.maps
+                and self.prog_type == other.prog_type and self.license == other.license)
+
+    def map_references(self) -> Iterator[tuple[int, Instruction, MapSpec]]:
+        """(slot, lddw, spec) for every instruction that names a map by `ref`."""
+        for slot, insn in self.by_slot():
+            if insn.is_lddw and insn.ref is not None and insn.ref in self.maps:
+                yield slot, insn, self.maps[insn.ref]
+
+    def replace_instructions(self, instructions: Iterable[Instruction]) -> "Program":
+        """A copy with other instructions and the same maps, type, license and name."""
+        return Program(list(instructions), dict(self.maps), self.prog_type, self.license, self.name,
+                       dict(self.labels), self.expected_attach_type, self.attach_to)
+
+    def __repr__(self) -> str:
+        kind = getattr(self.prog_type, "name", self.prog_type)
+        return (f"<Program {self.name or '(unnamed)'} type={kind} {len(self.instructions)} insns "
+                f"{self.slot_count} slots maps={list(self.maps)}>")
+
+
+__all__ = ["Program", "iter_decode"]

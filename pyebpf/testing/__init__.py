@@ -1,0 +1,1 @@
+"""Testing kit: hypothesis strategies for eBPF programs and a pytest plugin (the `kernel` marker)."""

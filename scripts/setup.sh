@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything pyebpf needs on a fresh Debian machine: the package with its test extra, and, when root,
+# the system tools the tests compare against (clang, llvm-objdump, bpftool, bpftrace, iproute2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    need=()
+    for tool in clang llvm-objdump bpftool bpftrace ip; do
+        command -v "$tool" >/dev/null || need+=("$tool")
+    done
+    # libbpf-dev brings bpf_helpers.h for the C test programs; linux-libc-dev the uapi headers.
+    [ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
+    if [ ${#need[@]} -gt 0 ]; then
+        echo "setup: installing system packages for: ${need[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends clang llvm bpftool bpftrace iproute2 libbpf-dev \
+            linux-libc-dev libc6-dev >/dev/null
+    fi
+fi
+"$PY" -m pip install -q --disable-pip-version-check -e ".[test]"
+
+# bpffs and tracefs are where pinning and tracepoints live; mount them when we may and they are absent.
+if [ "$(id -u)" = 0 ]; then
+    mountpoint -q /sys/fs/bpf 2>/dev/null || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+    if [ ! -d /sys/kernel/tracing/events ]; then
+        mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
+    fi
+fi
