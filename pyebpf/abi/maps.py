@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Any, Iterator
 
+from pyebpf.abi.uapi import UpdateFlags
 from pyebpf.errors import MapError
 
 
@@ -54,15 +55,6 @@ class MapType(IntEnum):
     USER_RINGBUF = 31
     CGRP_STORAGE = 32
     ARENA = 33
-
-
-class UpdateFlags(IntEnum):
-    """Flags of map update (BPF_ANY / BPF_NOEXIST / BPF_EXIST / BPF_F_LOCK)."""
-
-    ANY = 0
-    NOEXIST = 1
-    EXIST = 2
-    F_LOCK = 4
 
 
 PERCPU_TYPES = frozenset({MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH,
