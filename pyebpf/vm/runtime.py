@@ -1,0 +1,303 @@
+"""`Machine`: the running VM as helpers, contexts and the engines see it.
+
+One Machine per `VM`; it outlives runs (maps, map handles and compiled engines persist) and is reset at the start
+of every run (stack frames zeroed, per-run regions unmapped, tail-call count cleared).
+
+Contract for helper authors (pyebpf.vm.helpers):
+    fn(m: Machine, r1, r2, r3, r4, r5) -> int        # returns r0; the engine masks it to unsigned 64 bits
+  - read/write program memory with `m.mem.read/write/load/store/read_cstr` (faults raise VmError; the engine adds
+    the pc and the instruction text);
+  - `m.map_from_handle(r1)` turns the value of `lddw rX, map[...]` into the VmMap (VmError for anything else);
+  - `m.value_address(vmmap, live_buf)` gives the address a program may dereference for a map value (map_lookup_elem
+    returns it): the region aliases the buffer, so stores through the pointer change the map;
+  - `m.call_function(slot, r1..r5)` runs a subprogram (bpf_loop / for_each_map_elem / timer callbacks) and returns
+    its r0; `slot` is what the program passed as a function pointer (`lddw rX, func` loads the slot number itself
+    — see `FUNC_ADDR_BASE`) — use `m.func_slot(value)` to decode it;
+  - `m.tail_call(prog_array_map, index)` performs bpf_tail_call: True when the jump happens (the engine then
+    switches programs after the helper returns; the helper's return value is ignored), False when it falls through;
+  - `m.env` (pyebpf.vm.env.Environment: time, pid/tgid, uid/gid, comm, cpu, prandom) and `m.output`
+    (pyebpf.vm.output.Output: printk lines, ring buffer and perf records) belong to the helpers' author;
+  - `m.ctx_addr` is r1 of the main program, `m.packet` the packet Region (contexts set it; LD_ABS/LD_IND and packet
+    helpers read it), `m.ctx_region` the context Region, `m.pc` the slot of the call, `m.prog_type` the program type.
+
+Contract for context builders (pyebpf.vm.context): an object with
+    materialize(m: Machine) -> int    # map regions with m.map_run_region(...), set m.packet / m.ctx_region, return r1
+    collect(m: Machine) -> dict       # what the run produced, e.g. {"packet": bytes}
+Regions mapped with `m.map_run_region` are unmapped after the run.
+
+Contract for maps (pyebpf.vm.maps): `create_map(spec, ncpus=...) -> VmMap` where VmMap is a MapFace with
+`value_ref(key: bytes) -> bytearray | None` returning the live value buffer. See the `VmMapLike` Protocol below.
+"""
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
+
+from pyebpf.abi.opcodes import MAX_BPF_STACK, MAX_CALL_FRAMES
+from pyebpf.errors import VmError
+from pyebpf.vm.memory import KIND_MAP, KIND_MAP_VALUE, KIND_STACK, Memory, Region
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyebpf.isa.program import Program
+
+M64 = (1 << 64) - 1
+#: MAX_TAIL_CALL_CNT (include/linux/bpf.h): a chain may tail-call 33 times.
+MAX_TAIL_CALL_CNT = 33
+#: `lddw rX, func` (PseudoSrc.FUNC) yields FUNC_ADDR_BASE + slot: a non-dereferenceable code address.
+FUNC_ADDR_BASE = 0xFFFF_8000_0000_0000
+
+#: A helper: fn(machine, r1, r2, r3, r4, r5) -> r0.
+Helper = Callable[..., int]
+
+
+@runtime_checkable
+class VmMapLike(Protocol):
+    """What the engines and the Machine need from a VM map (pyebpf.vm.maps.VmMap implements it)."""
+
+    spec: Any
+
+    def value_ref(self, key: bytes) -> "bytearray | None": ...
+
+    def lookup_raw(self, key: bytes) -> "bytes | None": ...
+
+
+class TailCallSignal(Exception):
+    """Raised by an engine after a helper performed a successful tail call; caught by `Machine.run_main`."""
+
+
+class ProgramExit(Exception):
+    """Ends the whole program early with r0 (LD_ABS/LD_IND out of bounds ends the program with r0 = 0)."""
+
+    def __init__(self, r0: int):
+        self.r0 = r0
+
+
+class Machine:
+    """The state of one VM: memory, maps, helpers, environment, output, and the engine running the program."""
+
+    def __init__(self, program: "Program", maps: dict[str, Any], helpers: dict[int, Helper], env: Any = None,
+                 output: Any = None, prog_type: Any = None, max_insns: int = 1_000_000,
+                 strict_alignment: bool = False, engine_factory: Callable[["Program", "Machine"], Any] | None = None):
+        self.program = program
+        self.maps = maps
+        self.helpers = helpers
+        self.env = env
+        self.output = output
+        self.prog_type = prog_type
+        self.max_insns = max_insns
+        self.mem = Memory(strict_alignment=strict_alignment)
+        self.pc = 0
+        self.ctx_addr = 0
+        self.packet: Region | None = None
+        self.ctx_region: Region | None = None
+        self.depth = 0  # index of the current call frame (0 = main program)
+        self.extra_insns = 0  # instructions run by nested call_function invocations
+        self.tail_call_cnt = 0
+        self.pending_tail: "Program | None" = None
+        self._engine_factory = engine_factory
+        self._engines: dict[int, Any] = {}
+        self._handles: dict[int, int] = {}  # id(map) -> handle address
+        self._values: dict[int, int] = {}  # id(buffer) -> address, this run
+        self._value_bufs: list[bytearray] = []  # keeps buffers alive while their ids are cache keys
+        self._run_regions: list[int] = []
+        self._prog_fds: dict[int, "Program"] = {}
+        self.stacks: list[Region] = [
+            self.mem.map_region(bytearray(MAX_BPF_STACK), f"stack frame {i}", kind=KIND_STACK)
+            for i in range(MAX_CALL_FRAMES)]
+        #: r10 of each frame: the stack grows down from the end of its region.
+        self.frame_tops = [s.end for s in self.stacks]
+        self.lddw_values: dict[tuple[int, int], int] = {}  # (id(program), slot) -> value of pseudo lddw
+
+    # ---- engines ------------------------------------------------------------------------------------------------
+    def engine_for(self, program: "Program") -> Any:
+        eng = self._engines.get(id(program))
+        if eng is None:
+            if self._engine_factory is None:
+                raise VmError("this Machine has no engine")
+            eng = self._engine_factory(program, self)
+            self._engines[id(program)] = (eng, program)  # keep program alive so id() stays unique
+            return eng
+        return eng[0]
+
+    # ---- per-run lifecycle --------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        for s in self.stacks:
+            s.data[:] = bytes(MAX_BPF_STACK)
+        for base in self._run_regions:
+            self.mem.unmap(base)
+        self._run_regions.clear()
+        self._values.clear()
+        self._value_bufs.clear()
+        self.packet = None
+        self.ctx_region = None
+        self.ctx_addr = 0
+        self.depth = 0
+        self.extra_insns = 0
+        self.tail_call_cnt = 0
+        self.pending_tail = None
+
+    def map_run_region(self, data: bytearray, name: str, writable: bool = True, kind: str = "mem",
+                       obj: Any = None) -> Region:
+        """Map a region for this run only (context, packet, conformance memory); unmapped at the next reset."""
+        region = self.mem.map_region(data, name, writable, kind, obj)
+        self._run_regions.append(region.base)
+        return region
+
+    def run_main(self, r1: int, r2: int = 0) -> tuple[int, int]:
+        """Run the program from slot 0 with r1 (and r2), following tail calls; returns (r0, instructions)."""
+        program = self.program
+        total = 0
+        args = (r1 & M64, r2 & M64, 0, 0, 0)
+        while True:
+            engine = self.engine_for(program)
+            self.prepare_lddw(program)
+            try:
+                r0, n = engine.run(self, 0, args, self.max_insns - total)
+                return r0, total + n + self.extra_insns
+            except TailCallSignal as sig:
+                total += sig.args[0]
+                program = self.pending_tail
+                self.pending_tail = None
+                self.depth = 0
+                args = (self.ctx_addr if self.ctx_addr else args[0], 0, 0, 0, 0)
+            except ProgramExit as e:
+                return e.r0 & M64, total + self.extra_insns
+
+    # ---- maps ---------------------------------------------------------------------------------------------------
+    def map_handle(self, vmmap: Any) -> int:
+        """The address `lddw rX, map[...]` loads: a 0-byte region standing for the map (never dereferenceable)."""
+        addr = self._handles.get(id(vmmap))
+        if addr is None:
+            addr = self.mem.map(bytearray(), f"map {getattr(vmmap, 'name', '?')}", False, KIND_MAP, vmmap)
+            self._handles[id(vmmap)] = addr
+        return addr
+
+    def map_from_handle(self, value: int) -> Any:
+        """The VmMap whose handle is `value`; VmError when `value` is not a map handle."""
+        region = self.mem.pages.get((value & M64) >> 16) if value < (1 << 32) else None
+        if region is None or region.kind != KIND_MAP or region.base != value:
+            raise VmError("expected a map pointer (from lddw map[...])", pc=self.pc, address=value)
+        return region.obj
+
+    def value_address(self, vmmap: Any, buf: bytearray) -> int:
+        """Address of a live map value buffer, mapped writable (cached for this run: same element, same pointer)."""
+        addr = self._values.get(id(buf))
+        if addr is None:
+            region = self.map_run_region(buf, f"value of map {getattr(vmmap, 'name', '?')}", True,
+                                         KIND_MAP_VALUE, vmmap)
+            addr = region.base
+            self._values[id(buf)] = addr
+            self._value_bufs.append(buf)
+        return addr
+
+    def resolve_map(self, insn: Any, program: "Program") -> Any:
+        """The VmMap an lddw MAP_FD/MAP_VALUE/MAP_IDX names: by `ref`, else by fd/index number."""
+        if insn.ref is not None:
+            m = self.maps.get(insn.ref)
+            if m is None:
+                raise VmError(f"lddw names map {insn.ref!r}, which this VM does not have")
+            return m
+        fd = insn.imm_lo
+        if fd in self.maps:
+            return self.maps[fd]
+        values = list(self.maps.values())
+        from pyebpf.abi.opcodes import PseudoSrc
+        if insn.src in (PseudoSrc.MAP_IDX, PseudoSrc.MAP_IDX_VALUE) and fd < len(values):
+            return values[fd]
+        raise VmError(f"lddw refers to map fd/index {fd}, which this VM does not have (name maps with ref= or "
+                      f"pass maps={{{fd}: ...}})")
+
+    def prepare_lddw(self, program: "Program") -> None:
+        """Resolve the pseudo lddw values (map handles, map value addresses) of `program` for this run."""
+        from pyebpf.abi.opcodes import PseudoSrc
+        for slot, insn in program.by_slot():
+            if not insn.is_lddw or insn.src == PseudoSrc.IMM:
+                continue
+            key = (id(program), slot)
+            if insn.src in (PseudoSrc.MAP_FD, PseudoSrc.MAP_IDX):
+                self.lddw_values[key] = self.map_handle(self.resolve_map(insn, program))
+            elif insn.src in (PseudoSrc.MAP_VALUE, PseudoSrc.MAP_IDX_VALUE):
+                vmmap = self.resolve_map(insn, program)
+                ref = getattr(vmmap, "value_ref", None)
+                buf = ref(bytes(4)) if ref is not None else None
+                if buf is None:
+                    raise VmError(f"lddw map_value needs an array map with element 0 "
+                                  f"({getattr(vmmap, 'name', '?')})", pc=slot)
+                self.lddw_values[key] = self.value_address(vmmap, buf) + insn.imm_hi
+            elif insn.src == PseudoSrc.FUNC:
+                self.lddw_values[key] = FUNC_ADDR_BASE + slot + 1 + (insn.imm_lo - (1 << 32) * (insn.imm_lo >> 31))
+            else:
+                raise VmError(f"lddw with src {insn.src} ({PseudoSrc(insn.src).name}) needs kernel BTF; the VM "
+                              f"does not support it", pc=slot)
+
+    # ---- calls --------------------------------------------------------------------------------------------------
+    @staticmethod
+    def func_slot(value: int) -> int:
+        """Slot of a function pointer loaded with `lddw rX, func` (or a plain slot number)."""
+        return value - FUNC_ADDR_BASE if value >= FUNC_ADDR_BASE else value
+
+    def call_function(self, slot: int, r1: int = 0, r2: int = 0, r3: int = 0, r4: int = 0, r5: int = 0) -> int:
+        """Run the subprogram at `slot` (of the running program) in a new frame and return its r0."""
+        slot = self.func_slot(slot)
+        if self.depth + 1 >= MAX_CALL_FRAMES:
+            raise VmError(f"call stack too deep: more than {MAX_CALL_FRAMES} frames", pc=self.pc)
+        program = self._current_program
+        engine = self.engine_for(program)
+        saved_pc, saved_depth = self.pc, self.depth
+        self.depth += 1
+        self.stacks[self.depth].data[:] = bytes(MAX_BPF_STACK)
+        try:
+            r0, n = engine.run(self, slot, (r1 & M64, r2 & M64, r3 & M64, r4 & M64, r5 & M64),
+                               self.max_insns - self.extra_insns, self.depth)
+        finally:
+            self.pc, self.depth = saved_pc, saved_depth
+        self.extra_insns += n
+        return r0
+
+    @property
+    def _current_program(self) -> "Program":
+        return getattr(self, "_running", None) or self.program
+
+    def prog_fd(self, program: "Program") -> int:
+        """A number standing for `program` in a PROG_ARRAY of this VM (the VM's answer to a prog fd)."""
+        for fd, p in self._prog_fds.items():
+            if p is program:
+                return fd
+        fd = 1000 + len(self._prog_fds)
+        self._prog_fds[fd] = program
+        return fd
+
+    def tail_call(self, prog_array: Any, index: int) -> bool:
+        """bpf_tail_call: True when the jump will happen (engine switches after the helper), False to fall through."""
+        index &= 0xFFFFFFFF
+        spec = prog_array.spec
+        if index >= spec.max_entries or self.tail_call_cnt >= MAX_TAIL_CALL_CNT:
+            return False
+        if self.depth != 0:
+            raise VmError("bpf_tail_call from a bpf-to-bpf subprogram is not supported by the VM", pc=self.pc)
+        raw = prog_array.lookup_raw(struct.pack("<I", index))
+        if raw is None:
+            return False
+        fd = struct.unpack_from("<I", raw)[0]
+        target = self._prog_fds.get(fd)
+        if target is None:
+            return False
+        self.tail_call_cnt += 1
+        self.pending_tail = target
+        return True
+
+    def helper(self, helper_id: int) -> Helper:
+        fn = self.helpers.get(helper_id)
+        if fn is None:
+            raise VmError(f"unknown helper {helper_id}", pc=self.pc)
+        return fn
+
+
+def tail_call_helper(m: Machine, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+    """bpf_tail_call(ctx, prog_array, index): used when the helper table has none."""
+    m.tail_call(m.map_from_handle(r2), r3)
+    return 0
+
+
+__all__ = ["Machine", "Helper", "VmMapLike", "TailCallSignal", "ProgramExit", "MAX_TAIL_CALL_CNT",
+           "FUNC_ADDR_BASE", "tail_call_helper", "M64"]
