@@ -741,7 +741,10 @@ _SK_BASE_PERFMON = _ids(
 """bpf_sk_base_func_proto(): skc_to_* casts need CAP_PERFMON, then it falls back to bpf_base_func_proto."""
 
 _TRACING = _ids("get_smp_processor_id", "probe_read", "probe_read_str", "get_func_ip")
-"""bpf_tracing_func_proto() on top of bpf_base_func_proto (probe_read{,_str}: CONFIG_ARCH_HAS_NON_OVERLAPPING_ADDRESS_SPACE)."""
+"""bpf_tracing_func_proto() on top of bpf_base_func_proto.
+
+probe_read{,_str} need CONFIG_ARCH_HAS_NON_OVERLAPPING_ADDRESS_SPACE (true on x86-64).
+"""
 _TRACING_SYS_ADMIN = _ids("probe_write_user")
 """bpf_tracing_func_proto(): needs CAP_SYS_ADMIN and no lockdown (LOCKDOWN_BPF_WRITE_USER)."""
 

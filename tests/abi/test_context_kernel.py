@@ -1,0 +1,60 @@
+"""Compare context.py's ctx_access_ok() and return ranges with the running kernel, offset by offset."""
+
+from __future__ import annotations
+
+import pytest
+
+from pyebpf.abi.context import CONTEXTS, ctx_access_ok, return_range
+from pyebpf.abi.prog_types import AttachType, ProgType
+from rawbpf import EXIT, LDX_MEM, MOV64_IMM, STX_MEM, insn, prog_load
+
+CTX_REG, TMP_REG = 1, 2
+SIZES = (1, 2, 4, 8)
+CASES = [
+    (ProgType.SOCKET_FILTER, None), (ProgType.SCHED_CLS, None), (ProgType.SCHED_ACT, None),
+    (ProgType.CGROUP_SKB, None), (ProgType.XDP, None), (ProgType.XDP, AttachType.XDP_DEVMAP),
+    (ProgType.KPROBE, None), (ProgType.PERF_EVENT, None), (ProgType.RAW_TRACEPOINT, None),
+    (ProgType.TRACEPOINT, None),
+]
+SLACK = 8  # also probe a little past the end of each struct and before its start
+
+
+def _access_prog(off: int, size: int, write: bool) -> list[bytes]:
+    if write:
+        body = [insn(MOV64_IMM, TMP_REG, imm=0), insn(STX_MEM[size], CTX_REG, TMP_REG, off=off)]
+    else:
+        body = [insn(LDX_MEM[size], 0, CTX_REG, off=off)]
+    return body + [insn(MOV64_IMM, 0, imm=0), insn(EXIT)]
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("pt, attach", CASES, ids=lambda c: getattr(c, "name", str(c)).lower())
+def test_ctx_access_matches_kernel(pt, attach):
+    layout = CONTEXTS[pt]
+    end = min(layout.size, 64) if pt == ProgType.TRACEPOINT else layout.size
+    mismatches = []
+    for off in range(-SLACK, end + SLACK):
+        for size in SIZES:
+            for write in (False, True):
+                kernel, _ = prog_load(pt, _access_prog(off, size, write), expected_attach_type=int(attach or 0))
+                ours, _ = ctx_access_ok(pt, off, size, write, attach_type=attach)
+                if kernel != ours:
+                    mismatches.append(f"off={off} size={size} {'W' if write else 'R'} kernel={kernel}")
+    assert not mismatches, mismatches[:20]
+
+
+RETURN_VALUES = (-1, 0, 1, 2, 3, 4, 100)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("pt, attach", [
+    (ProgType.SOCKET_FILTER, None), (ProgType.XDP, None), (ProgType.SCHED_CLS, None), (ProgType.KPROBE, None),
+    (ProgType.TRACEPOINT, None), (ProgType.RAW_TRACEPOINT, None), (ProgType.PERF_EVENT, None),
+    (ProgType.CGROUP_SKB, AttachType.CGROUP_INET_INGRESS), (ProgType.CGROUP_SKB, AttachType.CGROUP_INET_EGRESS),
+], ids=lambda c: getattr(c, "name", str(c)).lower())
+def test_return_ranges_match_kernel(pt, attach):
+    rng = return_range(pt, attach)
+    for value in RETURN_VALUES:
+        kernel, _ = prog_load(pt, [insn(MOV64_IMM, 0, imm=value), insn(EXIT)],
+                              expected_attach_type=int(attach or 0))
+        assert kernel == (rng is None or value in rng), value
