@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from pyebpf.abi.maps import MapSpec
+from pyebpf.abi.opcodes import PseudoSrc
 from pyebpf.errors import DecodeError
 from pyebpf.isa.instruction import Instruction, decode, encode, iter_decode
+
+_MAP_PSEUDO_SRCS = frozenset({PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE, PseudoSrc.MAP_IDX, PseudoSrc.MAP_IDX_VALUE})
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyebpf.abi.prog_types import ProgType
@@ -102,10 +105,19 @@ class Program:
         return self.instructions[index]
 
     def __eq__(self, other: object) -> bool:
+        """Same bytes, same map references, same maps, type and license.
+
+        Symbolic names of jump targets and functions are presentation only (bytes decoded from the kernel have
+        none), so they do not take part; the map a lddw names does, since it changes what the program does.
+        """
         if not isinstance(other, Program):
             return NotImplemented
-        return (self.instructions == other.instructions and self.maps == other.maps
-                and self.prog_type == other.prog_type and self.license == other.license)
+        return (self.to_bytes() == other.to_bytes() and self._map_refs() == other._map_refs()
+                and self.maps == other.maps and self.prog_type == other.prog_type and self.license == other.license)
+
+    def _map_refs(self) -> list[tuple[int, str | None]]:
+        return [(slot, insn.ref) for slot, insn in self.by_slot()
+                if insn.is_lddw and insn.src in _MAP_PSEUDO_SRCS and insn.ref is not None]
 
     def map_references(self) -> Iterator[tuple[int, Instruction, MapSpec]]:
         """(slot, lddw, spec) for every instruction that names a map by `ref`."""
