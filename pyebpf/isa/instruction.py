@@ -304,8 +304,12 @@ VALID_OPCODES: frozenset[int] = frozenset(_VALIDATORS)
 
 # ---- decoding ---------------------------------------------------------------------------------------------------
 
-def iter_decode(data: bytes, byteorder: str = "little", validate: bool = True) -> Iterator[tuple[int, Instruction]]:
-    """Yield (slot, Instruction) for an instruction stream; raises DecodeError naming slot and byte offset."""
+def decode_with_slots(data: bytes, byteorder: str = "little", validate: bool = True) -> list[tuple[int, Instruction]]:
+    """(slot, Instruction) for an instruction stream; raises DecodeError naming slot and byte offset.
+
+    One tight loop (no generator, validators looked up per opcode in a dict) because decoding is on the path of
+    every loaded object and every conformance plugin call.
+    """
     if len(data) % INSN_SIZE:
         whole = len(data) // INSN_SIZE
         raise DecodeError(f"trailing {len(data) % INSN_SIZE} bytes: the stream is not a whole number of "
@@ -313,6 +317,10 @@ def iter_decode(data: bytes, byteorder: str = "little", validate: bool = True) -
     little = byteorder == "little"
     raw = list((_LE if little else _BE).iter_unpack(data))
     validators = _VALIDATORS
+    new = tuple.__new__  # bypasses NamedTuple's Python-level __new__: the hot path of decoding
+    cls = Instruction
+    out: list[tuple[int, Instruction]] = []
+    append = out.append
     n = len(raw)
     slot = 0
     lddw = OP_LD_IMM64
@@ -330,11 +338,9 @@ def iter_decode(data: bytes, byteorder: str = "little", validate: bool = True) -
             if op2 or regs2 or off2:
                 raise DecodeError("invalid bpf_ld_imm64 insn: second slot has non-zero opcode, registers or "
                                   "offset", slot + 1, (slot + 1) * INSN_SIZE)
-            insn = Instruction(opcode, dst, src, off, _s64((imm & _U32) | (imm2 << 32)))
-            width = 2
+            insn = new(cls, (opcode, dst, src, off, _s64((imm & _U32) | (imm2 << 32)), None))
         else:
-            insn = Instruction(opcode, dst, src, off, imm)
-            width = 1
+            insn = new(cls, (opcode, dst, src, off, imm, None))
         if validate:
             check = validators.get(opcode)
             if check is None:
@@ -345,13 +351,19 @@ def iter_decode(data: bytes, byteorder: str = "little", validate: bool = True) -
             problem = check(insn)
             if problem:
                 raise DecodeError(problem, slot, slot * INSN_SIZE)
-        yield slot, insn
-        slot += width
+        append((slot, insn))
+        slot += 2 if opcode == lddw else 1
+    return out
+
+
+def iter_decode(data: bytes, byteorder: str = "little", validate: bool = True) -> Iterator[tuple[int, Instruction]]:
+    """Yield (slot, Instruction) pairs (see decode_with_slots)."""
+    return iter(decode_with_slots(data, byteorder, validate))
 
 
 def decode(data: bytes, byteorder: str = "little", validate: bool = True) -> list[Instruction]:
     """Decode a whole instruction stream into logical instructions."""
-    return [insn for _, insn in iter_decode(data, byteorder, validate)]
+    return [insn for _, insn in decode_with_slots(data, byteorder, validate)]
 
 
 def encode(instructions: "list[Instruction] | tuple[Instruction, ...]", byteorder: str = "little") -> bytes:
@@ -378,5 +390,5 @@ def mem_mode(opcode: int) -> Mode:
     return Mode(opcode & MODE_MASK)
 
 
-__all__ = ["Instruction", "iter_decode", "decode", "encode", "VALID_OPCODES", "mem_size_bytes", "mem_mode",
+__all__ = ["Instruction", "iter_decode", "decode_with_slots", "decode", "encode", "VALID_OPCODES", "mem_size_bytes", "mem_mode",
            "ATOMIC_FETCH"]
