@@ -1,0 +1,55 @@
+"""Load Programs into the running kernel through bpf(2): maps, programs, test runs, pins, info.
+
+Core names are imported eagerly; names from the attachment/events and ELF modules resolve lazily so that a
+missing or broken optional module never breaks `import pyebpf.loader`.
+"""
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from pyebpf.loader.maps import FdValueMap, KernelMap, create_map, possible_cpus, register_map_class
+from pyebpf.loader.pin import ensure_bpffs, open_pinned, pin_fd, unpin
+from pyebpf.loader.program import KernelProgram, ProgramLoadError, TestRunResult, load
+from pyebpf.loader.syscall import KernelMapError
+
+_LAZY = {
+    # information
+    "ProgInfo": "pyebpf.loader.info", "MapInfo": "pyebpf.loader.info", "LinkInfo": "pyebpf.loader.info",
+    "KernelLink": "pyebpf.loader.info", "prog_info": "pyebpf.loader.info", "map_info": "pyebpf.loader.info",
+    "link_info": "pyebpf.loader.info", "prog_infos": "pyebpf.loader.info", "map_infos": "pyebpf.loader.info",
+    "stats_enabled": "pyebpf.loader.info",
+    "func_btf": "pyebpf.loader.btf_gen",
+    "jited_disassembly": "pyebpf.loader.jit_dump", "xlated_program": "pyebpf.loader.jit_dump",
+    # ELF objects (ELF engineer)
+    "load_elf": "pyebpf.loader.elf", "ElfObject": "pyebpf.loader.elf",
+    # attachment and events (attach engineer)
+    "attach_tracepoint": "pyebpf.loader.attach", "attach_raw_tracepoint": "pyebpf.loader.attach",
+    "attach_kprobe": "pyebpf.loader.attach", "attach_uprobe": "pyebpf.loader.attach",
+    "attach_xdp": "pyebpf.loader.attach", "attach_tc": "pyebpf.loader.attach",
+    "attach_socket": "pyebpf.loader.attach", "attach_cgroup": "pyebpf.loader.attach",
+    "auto_attach": "pyebpf.loader.attach",
+    "RingBuffer": "pyebpf.loader.ringbuf", "PerfBuffer": "pyebpf.loader.perfbuf",
+    "trace_pipe": "pyebpf.loader.trace_pipe",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pyebpf.loader' has no attribute {name!r}")
+    try:
+        value = getattr(import_module(module), name)
+    except (ImportError, AttributeError) as e:
+        raise AttributeError(f"pyebpf.loader.{name} is not available: {e}") from e
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = ["load", "KernelProgram", "TestRunResult", "ProgramLoadError", "KernelMap", "FdValueMap", "create_map",
+           "open_pinned", "pin_fd", "unpin", "ensure_bpffs", "possible_cpus", "register_map_class",
+           "KernelMapError", *_LAZY]

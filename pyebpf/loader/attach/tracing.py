@@ -1,0 +1,163 @@
+"""Tracing attachments: tracepoints, raw tracepoints, tp_btf, kprobes/kretprobes, uprobes/uretprobes.
+
+Tracepoints, kprobes and uprobes are perf events the program is hooked to: perf_event_open on the event, then a
+BPF link of type BPF_PERF_EVENT (falling back to PERF_EVENT_IOC_SET_BPF on kernels without perf links), then
+PERF_EVENT_IOC_ENABLE. Raw tracepoints use BPF_RAW_TRACEPOINT_OPEN; tp_btf programs (BPF_PROG_TYPE_TRACING with
+BPF_TRACE_RAW_TP, loaded with the BTF id of `btf_trace_<name>`) use BPF_LINK_CREATE.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import struct
+from typing import Any
+
+from pyebpf.abi.prog_types import AttachType
+from pyebpf.errors import LoaderError
+from pyebpf.loader import syscall
+from pyebpf.loader.attach.base import AttachScope, Attachment, prog_fd
+from pyebpf.loader.attach.elfsym import resolve_binary, symbol_file_offset
+from pyebpf.loader.perf_event import PerfIoctl, PmuMissing, perf_ioctl, pmu_type, probe_event, tracepoint_event
+from pyebpf.loader.tracefs import split_tracepoint, tracefs_root, tracepoint_id
+
+#: errnos meaning "this kernel cannot make a perf-event BPF link" (then the ioctl path is used).
+_NO_PERF_LINK = (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP if hasattr(errno, "ENOTSUP") else errno.EOPNOTSUPP,
+                 524)  # 524 = ENOTSUPP, the kernel-internal "not supported" that leaks to user space
+
+
+class KprobesUnavailable(LoaderError):
+    """This kernel cannot place kprobes (CONFIG_KPROBES off: no 'kprobe' PMU and no kprobe_events)."""
+
+
+def kprobes_available() -> str | None:
+    """None when kprobes can be placed, else the reason (used by tests to skip with a kernel-feature reason)."""
+    try:
+        pmu_type("kprobe")
+        return None
+    except PmuMissing:
+        pass
+    try:
+        if os.path.exists(os.path.join(tracefs_root(), "kprobe_events")):
+            return None
+    except LoaderError:
+        pass
+    return "CONFIG_KPROBES is off (no 'kprobe' perf PMU and no tracefs kprobe_events)"
+
+
+def _hook_perf_event(scope: AttachScope, prog: Any, perf_fd: int, cookie: int) -> int | None:
+    """Attach `prog` to the perf event: a BPF link when the kernel has them, else the SET_BPF ioctl."""
+    pfd = prog_fd(prog)
+    link = None
+    try:
+        link = syscall.link_create(pfd, perf_fd, AttachType.PERF_EVENT, extra=struct.pack("<Q", cookie))
+        scope.fd(link, "perf link")
+    except LoaderError as e:
+        if e.errno not in _NO_PERF_LINK or cookie:
+            raise LoaderError(f"attaching program to {scope.kind} {scope.target} (BPF_LINK_CREATE)", e.errno,
+                              e.log) from None
+        perf_ioctl(perf_fd, PerfIoctl.SET_BPF, pfd, f"attaching program to {scope.kind} {scope.target}")
+    perf_ioctl(perf_fd, PerfIoctl.ENABLE, 0, f"enabling {scope.kind} {scope.target}")
+    scope.add("disable perf event", lambda: _quiet_ioctl(perf_fd, PerfIoctl.DISABLE))
+    return link
+
+
+def _quiet_ioctl(fd: int, request: PerfIoctl) -> None:
+    try:
+        perf_ioctl(fd, request)
+    except LoaderError as e:
+        if e.errno != errno.EBADF:
+            raise
+
+
+def attach_tracepoint(prog: Any, category: str, name: str | None = None, cookie: int = 0) -> Attachment:
+    """Run a BPF_PROG_TYPE_TRACEPOINT program on tracepoint `category:name` ('syscalls', 'sys_enter_openat').
+
+    `category` may also be 'syscalls/sys_enter_openat' with `name` omitted. tracefs is mounted if needed.
+    """
+    if name is None:
+        category, name = split_tracepoint(category)
+    target = f"{category}:{name}"
+    pfd = prog_fd(prog)
+    with AttachScope("tracepoint", target) as scope:
+        tp = tracepoint_id(category, name)
+        perf_fd = scope.fd(tracepoint_event(tp), "perf event")
+        link = _hook_perf_event(scope, pfd, perf_fd, cookie)
+        return scope.attachment(prog, link_fd=link, perf_fd=perf_fd, info={"tracepoint_id": tp})
+
+
+def attach_raw_tracepoint(prog: Any, name: str, cookie: int = 0) -> Attachment:
+    """Run a BPF_PROG_TYPE_RAW_TRACEPOINT program on raw tracepoint `name` ('sys_enter', 'sched_switch')."""
+    if not name or "/" in name or ":" in name:
+        raise LoaderError(f"raw tracepoint name {name!r} must be a bare tracepoint name like 'sys_enter'",
+                          errno.EINVAL)
+    pfd = prog_fd(prog)
+    with AttachScope("raw_tracepoint", name) as scope:
+        try:
+            link = syscall.raw_tracepoint_open(name, pfd, cookie)
+        except LoaderError as e:
+            hint = " (no such raw tracepoint)" if e.errno == errno.ENOENT else ""
+            raise LoaderError(f"BPF_RAW_TRACEPOINT_OPEN {name!r}{hint}", e.errno) from None
+        scope.fd(link, "raw tracepoint link")
+        return scope.attachment(prog, link_fd=link)
+
+
+def attach_tp_btf(prog: Any, name: str | None = None, cookie: int = 0) -> Attachment:
+    """Attach a tp_btf program (BPF_PROG_TYPE_TRACING, expected_attach_type BPF_TRACE_RAW_TP).
+
+    The target was fixed at load time by attach_btf_id (see pyebpf.loader.btf_vmlinux.tp_btf_type_id); `name` is
+    only a label. Uses BPF_LINK_CREATE, falling back to BPF_RAW_TRACEPOINT_OPEN with no name on older kernels.
+    """
+    label = name or getattr(prog, "attach_to", None) or getattr(getattr(prog, "program", None), "attach_to", None) \
+        or "?"
+    pfd = prog_fd(prog)
+    with AttachScope("tp_btf", str(label)) as scope:
+        try:
+            extra = struct.pack("<IIQ", 0, 0, cookie)  # tracing: target_btf_id (0: from load), pad, cookie
+            link = syscall.link_create(pfd, 0, AttachType.TRACE_RAW_TP, extra=extra)
+        except LoaderError as e:
+            if e.errno not in _NO_PERF_LINK:
+                raise LoaderError(f"attaching tp_btf {label} (BPF_LINK_CREATE)", e.errno) from None
+            link = syscall.raw_tracepoint_open(None, pfd, cookie)
+        scope.fd(link, "tp_btf link")
+        return scope.attachment(prog, link_fd=link)
+
+
+def attach_kprobe(prog: Any, symbol: str, retprobe: bool = False, offset: int = 0, cookie: int = 0) -> Attachment:
+    """Run a BPF_PROG_TYPE_KPROBE program at kernel function `symbol`(+offset), or on its return if `retprobe`."""
+    kind = "kretprobe" if retprobe else "kprobe"
+    if not symbol:
+        raise LoaderError(f"{kind} needs a kernel symbol", errno.EINVAL)
+    pfd = prog_fd(prog)
+    with AttachScope(kind, f"{symbol}+{offset:#x}" if offset else symbol) as scope:
+        try:
+            fd = probe_event("kprobe", symbol.encode(), offset, retprobe)
+        except PmuMissing:
+            reason = kprobes_available() or "no 'kprobe' perf PMU"
+            raise KprobesUnavailable(f"cannot attach {kind} {symbol}: {reason}", errno.EOPNOTSUPP) from None
+        perf_fd = scope.fd(fd, "perf event")
+        link = _hook_perf_event(scope, pfd, perf_fd, cookie)
+        return scope.attachment(prog, link_fd=link, perf_fd=perf_fd)
+
+
+def attach_uprobe(prog: Any, binary: str, symbol: str | None = None, offset: int = 0, pid: int = -1,
+                  retprobe: bool = False, cookie: int = 0) -> Attachment:
+    """Run a BPF_PROG_TYPE_KPROBE program when user code reaches `symbol`+offset in `binary` (or returns from it).
+
+    `binary` is a path or a library name ("c", "libc.so.6"); without `symbol`, `offset` is a file offset. `pid`
+    limits the probe to one process (-1: every process mapping the binary).
+    """
+    kind = "uretprobe" if retprobe else "uprobe"
+    pfd = prog_fd(prog)
+    path = resolve_binary(binary)
+    file_offset = offset + (symbol_file_offset(path, symbol) if symbol else 0)
+    target = f"{path}:{symbol}+{offset:#x}" if symbol else f"{path}:{file_offset:#x}"
+    with AttachScope(kind, target) as scope:
+        fd = probe_event("uprobe", os.fsencode(path), file_offset, retprobe, pid=pid)
+        perf_fd = scope.fd(fd, "perf event")
+        link = _hook_perf_event(scope, pfd, perf_fd, cookie)
+        return scope.attachment(prog, link_fd=link, perf_fd=perf_fd,
+                                info={"path": path, "offset": file_offset, "pid": pid})
+
+
+__all__ = ["KprobesUnavailable", "kprobes_available", "attach_tracepoint", "attach_raw_tracepoint", "attach_tp_btf",
+           "attach_kprobe", "attach_uprobe"]

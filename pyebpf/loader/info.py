@@ -1,0 +1,275 @@
+"""What the kernel says about its programs, maps and links (BPF_OBJ_GET_INFO_BY_FD, GET_NEXT_ID, GET_FD_BY_ID).
+
+`prog_info(fd)` / `map_info(fd)` / `link_info(fd)` return frozen dataclasses with kernel field names; the
+`*_infos()` generators walk every object alive in the kernel (what `pyebpf prog list` shows). run_cnt and
+run_time_ns count only while statistics are on: `with stats_enabled(): ...` (BPF_ENABLE_STATS).
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from pyebpf.abi.maps import MapType
+from pyebpf.abi.prog_types import ProgType
+from pyebpf.abi.uapi import BpfLinkType
+from pyebpf.errors import LoaderError
+from pyebpf.loader import syscall as sc
+from pyebpf.loader.attr import bpf_link_info, bpf_map_info, bpf_prog_info
+from pyebpf.loader.fdguard import FdHandle
+
+
+def _enum_name(enum: type, value: int) -> str:
+    try:
+        return enum(value).name.lower()
+    except ValueError:
+        return str(value)
+
+
+def _boot_to_wall(ns_since_boot: int) -> float:
+    """load_time is CLOCK_BOOTTIME ns; convert to a Unix timestamp."""
+    return time.time() - time.clock_gettime(time.CLOCK_BOOTTIME) + ns_since_boot / 1e9
+
+
+@dataclass(frozen=True)
+class ProgInfo:
+    id: int
+    type: int
+    name: str
+    tag: str
+    gpl_compatible: bool
+    load_time: int  # ns since boot
+    created_by_uid: int
+    map_ids: tuple[int, ...]
+    xlated_prog_len: int
+    jited_prog_len: int
+    btf_id: int
+    run_time_ns: int
+    run_cnt: int
+    recursion_misses: int
+    verified_insns: int
+    nr_func_info: int
+    xlated_prog_insns: bytes = field(default=b"", repr=False)
+    jited_prog_insns: bytes = field(default=b"", repr=False)
+    jited_ksyms: tuple[int, ...] = ()
+    jited_func_lens: tuple[int, ...] = ()
+
+    @property
+    def type_name(self) -> str:
+        return _enum_name(ProgType, self.type)
+
+    @property
+    def loaded_at(self) -> float:
+        return _boot_to_wall(self.load_time)
+
+    def as_json(self) -> dict:
+        """The fields `bpftool prog show --json` prints, with its key names."""
+        out: dict = {"id": self.id, "type": self.type_name, "name": self.name, "tag": self.tag,
+                     "gpl_compatible": self.gpl_compatible}
+        if self.run_time_ns or self.run_cnt:
+            out["run_time_ns"] = self.run_time_ns
+            out["run_cnt"] = self.run_cnt
+        if self.recursion_misses:
+            out["recursion_misses"] = self.recursion_misses
+        out.update({"loaded_at": int(self.loaded_at), "uid": self.created_by_uid,
+                    "orphaned": False, "bytes_xlated": self.xlated_prog_len, "jited": bool(self.jited_prog_len)})
+        if self.jited_prog_len:
+            out["bytes_jited"] = self.jited_prog_len
+        out["bytes_memlock"] = _memlock(self)
+        if self.map_ids:
+            out["map_ids"] = list(self.map_ids)
+        if self.btf_id:
+            out["btf_id"] = self.btf_id
+        out["verified_insns"] = self.verified_insns
+        return out
+
+
+def _memlock(info: ProgInfo) -> int:
+    """bpftool reads memlock from fdinfo; we report the same page-rounded program size estimate it shows."""
+    return 0
+
+
+def prog_info(fd: int, *, xlated: bool = False, jited: bool = False) -> ProgInfo:
+    """Info of the program behind `fd`; with xlated/jited also its translated and JIT-compiled code."""
+    info = bpf_prog_info()
+    sc.obj_get_info_by_fd(fd, info)
+    nmaps, xlen, jlen = info.nr_map_ids, info.xlated_prog_len, info.jited_prog_len
+    nksyms, nlens = info.nr_jited_ksyms, info.nr_jited_func_lens
+    map_ids: tuple[int, ...] = ()
+    xbytes = jbytes = b""
+    ksyms: tuple[int, ...] = ()
+    lens: tuple[int, ...] = ()
+    if nmaps or (xlated and xlen) or (jited and jlen):
+        # second call with buffers for the arrays (the kernel fills only what we ask for)
+        again = bpf_prog_info()
+        ids = (ctypes.c_uint32 * max(nmaps, 1))()
+        xbuf = ctypes.create_string_buffer(max(xlen, 1)) if xlated else None
+        jbuf = ctypes.create_string_buffer(max(jlen, 1)) if jited else None
+        kbuf = (ctypes.c_uint64 * max(nksyms, 1))() if jited else None
+        lbuf = (ctypes.c_uint32 * max(nlens, 1))() if jited else None
+        again.nr_map_ids, again.map_ids = nmaps, ctypes.addressof(ids)
+        if xbuf is not None:
+            again.xlated_prog_len, again.xlated_prog_insns = xlen, ctypes.addressof(xbuf)
+        if jbuf is not None:
+            again.jited_prog_len, again.jited_prog_insns = jlen, ctypes.addressof(jbuf)
+            again.nr_jited_ksyms, again.jited_ksyms = nksyms, ctypes.addressof(kbuf)
+            again.nr_jited_func_lens, again.jited_func_lens = nlens, ctypes.addressof(lbuf)
+        sc.obj_get_info_by_fd(fd, again)
+        map_ids = tuple(ids[i] for i in range(min(nmaps, again.nr_map_ids)))
+        if xbuf is not None:
+            xbytes = xbuf.raw[:again.xlated_prog_len]
+        if jbuf is not None:
+            jbytes = jbuf.raw[:again.jited_prog_len]
+            ksyms = tuple(kbuf[i] for i in range(min(nksyms, again.nr_jited_ksyms)))
+            lens = tuple(lbuf[i] for i in range(min(nlens, again.nr_jited_func_lens)))
+    return ProgInfo(
+        id=info.id, type=info.type, name=info.name.decode(errors="replace"), tag=bytes(info.tag).hex(),
+        gpl_compatible=bool(info.gpl_compatible & 1), load_time=info.load_time,
+        created_by_uid=info.created_by_uid, map_ids=map_ids, xlated_prog_len=xlen, jited_prog_len=jlen,
+        btf_id=info.btf_id, run_time_ns=info.run_time_ns, run_cnt=info.run_cnt,
+        recursion_misses=info.recursion_misses, verified_insns=info.verified_insns, nr_func_info=info.nr_func_info,
+        xlated_prog_insns=xbytes, jited_prog_insns=jbytes, jited_ksyms=ksyms, jited_func_lens=lens)
+
+
+@dataclass(frozen=True)
+class MapInfo:
+    id: int
+    type: int
+    name: str
+    key_size: int
+    value_size: int
+    max_entries: int
+    map_flags: int
+    btf_id: int
+    map_extra: int
+
+    @property
+    def type_name(self) -> str:
+        return _enum_name(MapType, self.type)
+
+    def as_json(self) -> dict:
+        out = {"id": self.id, "type": self.type_name, "name": self.name, "flags": self.map_flags,
+               "bytes_key": self.key_size, "bytes_value": self.value_size, "max_entries": self.max_entries}
+        if self.btf_id:
+            out["btf_id"] = self.btf_id
+        return out
+
+
+def map_info(fd: int) -> MapInfo:
+    info = bpf_map_info()
+    sc.obj_get_info_by_fd(fd, info)
+    return MapInfo(info.id, info.type, info.name.decode(errors="replace"), info.key_size, info.value_size,
+                   info.max_entries, info.map_flags, info.btf_id, info.map_extra)
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    id: int
+    type: int
+    prog_id: int
+    detail: bytes = field(default=b"", repr=False)
+
+    @property
+    def type_name(self) -> str:
+        return _enum_name(BpfLinkType, self.type)
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "type": self.type_name, "prog_id": self.prog_id}
+
+
+def link_info(fd: int) -> LinkInfo:
+    info = bpf_link_info()
+    sc.obj_get_info_by_fd(fd, info)
+    return LinkInfo(info.id, info.type, info.prog_id, bytes(info.detail))
+
+
+# ---- walking every object ---------------------------------------------------------------------------------------
+
+def _infos(kind: str, getter):
+    for obj_id in sc.iter_ids(kind):
+        try:
+            fd = sc.get_fd_by_id(kind, obj_id)
+        except LoaderError:
+            continue  # freed between GET_NEXT_ID and GET_FD_BY_ID
+        try:
+            yield getter(fd)
+        finally:
+            os.close(fd)
+
+
+def prog_infos() -> Iterator[ProgInfo]:
+    return _infos("prog", prog_info)
+
+
+def map_infos() -> Iterator[MapInfo]:
+    return _infos("map", map_info)
+
+
+def link_infos() -> Iterator[LinkInfo]:
+    return _infos("link", link_info)
+
+
+def prog_info_by_id(prog_id: int, **kw) -> ProgInfo:
+    with FdHandle(sc.get_fd_by_id("prog", prog_id)) as h:
+        return prog_info(h.fd, **kw)
+
+
+def map_info_by_id(map_id: int) -> MapInfo:
+    with FdHandle(sc.get_fd_by_id("map", map_id)) as h:
+        return map_info(h.fd)
+
+
+@contextlib.contextmanager
+def stats_enabled() -> Iterator[None]:
+    """Count run_cnt / run_time_ns of every program while the block runs (BPF_ENABLE_STATS RUN_TIME)."""
+    with FdHandle(sc.enable_stats()):
+        yield
+
+
+class KernelLink:
+    """An owned bpf_link fd: `info()`, `pin(path)`, `detach()`, `close()` (closing a link detaches it unless pinned)."""
+
+    def __init__(self, fd: int | FdHandle):
+        self._handle = fd if isinstance(fd, FdHandle) else FdHandle(fd)
+
+    @classmethod
+    def from_id(cls, link_id: int) -> "KernelLink":
+        return cls(sc.get_fd_by_id("link", link_id))
+
+    @property
+    def fd(self) -> int:
+        return self._handle.fd
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def info(self) -> LinkInfo:
+        return link_info(self.fd)
+
+    def pin(self, path: str) -> None:
+        from pyebpf.loader.pin import pin_fd
+
+        pin_fd(self.fd, path)
+
+    def detach(self) -> None:
+        sc.link_detach(self.fd)
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> "KernelLink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<KernelLink {'closed' if self.closed else f'fd={self._handle._fd}'}>"
+
+
+__all__ = ["ProgInfo", "MapInfo", "LinkInfo", "prog_info", "map_info", "link_info", "prog_infos", "map_infos",
+           "link_infos", "prog_info_by_id", "map_info_by_id", "stats_enabled", "KernelLink"]

@@ -1,0 +1,261 @@
+"""Kernel maps with the same dict-like face as the VM's maps (pyebpf.abi.maps.MapFace).
+
+`create_map(spec)` makes a map from a MapSpec; `KernelMap.from_fd/from_id` wraps an existing one (its spec read back
+with BPF_OBJ_GET_INFO_BY_FD). Keys and values are typed by the spec; per-CPU values are lists with one entry per
+possible CPU (/sys/devices/system/cpu/possible), queue/stack maps push/pop/peek. Errors are `KernelMapError` (a
+MapError) with the kernel's errno, so `m[k]` raises KeyError on ENOENT exactly as with the VM.
+"""
+from __future__ import annotations
+
+import errno
+import functools
+from typing import Any, Iterable, Iterator
+
+from pyebpf.abi.maps import MapFace, MapSpec, MapType, UpdateFlags, percpu_stride
+from pyebpf.errors import MapError
+from pyebpf.loader import syscall as sc
+from pyebpf.loader.attr import bpf_map_info
+from pyebpf.loader.fdguard import FdHandle
+
+POSSIBLE_CPUS_PATH = "/sys/devices/system/cpu/possible"
+
+
+def parse_cpu_list(text: str) -> list[int]:
+    """'0-3,5' -> [0, 1, 2, 3, 5] (the kernel's cpulist format)."""
+    cpus: list[int] = []
+    for part in text.strip().split(","):
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        cpus.extend(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+@functools.lru_cache(maxsize=None)
+def possible_cpus() -> int:
+    """num_possible_cpus(): per-CPU map values hold this many entries."""
+    try:
+        with open(POSSIBLE_CPUS_PATH) as f:
+            return len(parse_cpu_list(f.read()))
+    except OSError:
+        import os
+
+        return os.cpu_count() or 1
+
+
+#: map types whose values are fds on update and ids on lookup
+FD_VALUE_TYPES = frozenset({MapType.PROG_ARRAY, MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY,
+                            MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.SOCKMAP, MapType.SOCKHASH,
+                            MapType.XSKMAP})
+
+
+class KernelMap(MapFace):
+    """A map living in the kernel, owned through its fd.
+
+    Besides the MapFace operations: `lookup_and_delete(key)`, `items_batch()`, `lookup_batch()`,
+    `update_batch(items)`, `delete_batch(keys)`, `freeze()`, `info()`, `pin(path)`, `close()`.
+    """
+
+    def __init__(self, spec: MapSpec, fd: int | FdHandle, ncpus: int | None = None):
+        super().__init__(spec, ncpus or possible_cpus())
+        self._handle = fd if isinstance(fd, FdHandle) else FdHandle(fd)
+        self._value_bytes = (percpu_stride(spec.value_size) * self.ncpus if spec.is_percpu else spec.value_size)
+
+    # -- construction -----------------------------------------------------------------------------------------
+    @classmethod
+    def from_fd(cls, fd: int | FdHandle, spec: MapSpec | None = None) -> "KernelMap":
+        """Wrap an fd we own; the spec (sizes, type, name) is read from the kernel unless given."""
+        handle = fd if isinstance(fd, FdHandle) else FdHandle(fd)
+        try:
+            if spec is None:
+                info = _map_info(handle.fd)
+                spec = MapSpec(info.name.decode(errors="replace"), MapType(info.type), info.key_size,
+                               info.value_size, info.max_entries, info.map_flags)
+            return map_class_for(spec.type)(spec, handle)
+        except BaseException:
+            handle.close()
+            raise
+
+    @classmethod
+    def from_id(cls, map_id: int) -> "KernelMap":
+        return cls.from_fd(sc.get_fd_by_id("map", map_id))
+
+    # -- ownership --------------------------------------------------------------------------------------------
+    @property
+    def fd(self) -> int:
+        return self._handle.fd
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> "KernelMap":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def info(self):
+        from pyebpf.loader.info import map_info
+
+        return map_info(self.fd)
+
+    @property
+    def id(self) -> int:
+        return _map_info(self.fd).id
+
+    def pin(self, path: str) -> None:
+        from pyebpf.loader.pin import pin_fd
+
+        pin_fd(self.fd, path)
+
+    def freeze(self) -> None:
+        """BPF_MAP_FREEZE: no more writes from user space."""
+        sc.map_freeze(self.fd)
+
+    # -- MapFace raw operations -------------------------------------------------------------------------------
+    def lookup_raw(self, key: bytes) -> bytes | None:
+        return sc.map_lookup_elem(self.fd, key, self._value_bytes)
+
+    def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
+        sc.map_update_elem(self.fd, key, value, flags)
+
+    def delete_raw(self, key: bytes) -> None:
+        sc.map_delete_elem(self.fd, key)
+
+    def keys_raw(self) -> Iterator[bytes]:
+        fd, size = self.fd, self.spec.key_size
+        key = sc.map_get_next_key(fd, None, size)
+        while key is not None:
+            yield key
+            key = sc.map_get_next_key(fd, key, size)
+
+    def push_raw(self, value: bytes, flags: int = UpdateFlags.ANY) -> None:
+        if self.spec.type not in (MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER):
+            return super().push_raw(value, flags)
+        sc.map_update_elem(self.fd, b"", value, flags)
+
+    def pop_raw(self, peek: bool = False) -> bytes | None:
+        if self.spec.type not in (MapType.QUEUE, MapType.STACK):
+            return super().pop_raw(peek)
+        if peek:
+            return sc.map_lookup_elem(self.fd, b"", self._value_bytes)
+        return sc.map_lookup_and_delete_elem(self.fd, None, self._value_bytes)
+
+    # -- beyond the face --------------------------------------------------------------------------------------
+    def __contains__(self, key: object) -> bool:
+        try:
+            return self.lookup_raw(self.encode_key(key)) is not None
+        except MapError:
+            return False
+
+    def lookup_and_delete(self, key: Any) -> Any:
+        """BPF_MAP_LOOKUP_AND_DELETE_ELEM on a keyed map (hash types); KeyError when absent."""
+        raw = sc.map_lookup_and_delete_elem(self.fd, self.encode_key(key), self._value_bytes)
+        if raw is None:
+            raise KeyError(key)
+        return self.decode_value(raw)
+
+    def lookup_batch(self, batch_size: int = 256, delete: bool = False) -> list[tuple[Any, Any]]:
+        """Every (key, value) via BPF_MAP_LOOKUP_BATCH (or LOOKUP_AND_DELETE_BATCH), `batch_size` per call."""
+        out: list[tuple[Any, Any]] = []
+        token: bytes | None = None
+        ksize = self.spec.key_size
+        while True:
+            try:
+                keys, values, token = sc.map_lookup_batch(self.fd, ksize, self._value_bytes, batch_size, token,
+                                                          max(ksize, 4), delete=delete)
+            except MapError as e:
+                if e.errno == errno.ENOSPC and batch_size < (1 << 16):
+                    batch_size *= 2  # a hash bucket holds more entries than fit: retry bigger
+                    continue
+                raise
+            out.extend((self.decode_key(k), self.decode_value(v)) for k, v in zip(keys, values))
+            if token is None:
+                return out
+
+    def items_batch(self, batch_size: int = 256) -> dict[Any, Any]:
+        return dict(self.lookup_batch(batch_size))
+
+    def lookup_and_delete_batch(self, batch_size: int = 256) -> list[tuple[Any, Any]]:
+        return self.lookup_batch(batch_size, delete=True)
+
+    def update_batch(self, items: dict | Iterable[tuple[Any, Any]], flags: int = UpdateFlags.ANY) -> int:
+        pairs = list(items.items() if isinstance(items, dict) else items)
+        if not pairs:
+            return 0
+        return sc.map_update_batch(self.fd, [self.encode_key(k) for k, _ in pairs],
+                                   [self.encode_value(v) for _, v in pairs], flags)
+
+    def delete_batch(self, keys: Iterable[Any]) -> int:
+        keys = list(keys)
+        if not keys:
+            return 0
+        return sc.map_delete_batch(self.fd, [self.encode_key(k) for k in keys])
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"fd={self._handle._fd}"
+        return super().__repr__()[:-1] + f" {state}>"
+
+
+class FdValueMap(KernelMap):
+    """Prog arrays, maps of maps, perf event arrays, sockmaps: values are fds on update and object ids on lookup.
+
+    `m[i] = prog` accepts a KernelProgram / KernelMap (anything with `.fd`) or a raw fd; `m[i]` returns the id.
+    """
+
+    def encode_value(self, value: Any) -> bytes:
+        fd = getattr(value, "fd", value)
+        return int(fd).to_bytes(4, "little")
+
+    def decode_value(self, raw: bytes) -> Any:
+        return int.from_bytes(raw[:4], "little")
+
+
+_MAP_CLASSES: dict[MapType, type[KernelMap]] = {t: FdValueMap for t in FD_VALUE_TYPES}
+
+
+def register_map_class(map_type: MapType, cls: type[KernelMap]) -> None:
+    """Extension point: ring buffers and other special maps wrap themselves in their own KernelMap subclass."""
+    _MAP_CLASSES[MapType(map_type)] = cls
+
+
+def map_class_for(map_type: MapType) -> type[KernelMap]:
+    return _MAP_CLASSES.get(MapType(map_type), KernelMap)
+
+
+def _map_info(fd: int) -> bpf_map_info:
+    info = bpf_map_info()
+    sc.obj_get_info_by_fd(fd, info)
+    return info
+
+
+def create_map(spec: MapSpec, *, inner_map: KernelMap | None = None, btf_fd: int = 0, btf_key_type_id: int = 0,
+               btf_value_type_id: int = 0, map_extra: int = 0, numa_node: int = 0, ifindex: int = 0,
+               name: str | None = None) -> KernelMap:
+    """BPF_MAP_CREATE from a MapSpec; maps of maps get their inner template from `inner_map` or `spec.inner_map`."""
+    inner_fd, temp_inner = 0, None
+    if spec.type in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS):
+        if inner_map is not None:
+            inner_fd = inner_map.fd
+        elif spec.inner_map is not None:
+            temp_inner = create_map(spec.inner_map)
+            inner_fd = temp_inner.fd
+        else:
+            raise MapError(f"map {spec.name!r}: a map of maps needs an inner map spec", errno.EINVAL)
+    try:
+        fd = sc.map_create(spec.type, spec.key_size, spec.value_size, spec.max_entries, spec.flags,
+                           spec.name if name is None else name, inner_map_fd=inner_fd, numa_node=numa_node,
+                           ifindex=ifindex, btf_fd=btf_fd, btf_key_type_id=btf_key_type_id,
+                           btf_value_type_id=btf_value_type_id, map_extra=map_extra)
+    finally:
+        if temp_inner is not None:
+            temp_inner.close()
+    return map_class_for(spec.type)(spec, FdHandle(fd))
+
+
+__all__ = ["KernelMap", "FdValueMap", "create_map", "possible_cpus", "parse_cpu_list", "register_map_class",
+           "map_class_for", "FD_VALUE_TYPES"]

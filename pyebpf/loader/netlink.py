@@ -1,0 +1,222 @@
+"""Netlink plumbing for XDP and tc, through pyroute2.
+
+XDP programs are set on a link with RTM_SETLINK / IFLA_XDP (fd, flags, expected fd); tc programs are cls_bpf
+filters in direct-action mode under a clsact qdisc. Every function takes an optional network namespace name, so
+tests can work on a veth that lives only inside their own namespace.
+"""
+from __future__ import annotations
+
+import errno
+from contextlib import contextmanager
+from enum import IntEnum, IntFlag
+from typing import Any, Iterator
+
+from pyebpf.errors import LoaderError
+
+
+class XdpFlags(IntFlag):
+    """IFLA_XDP_FLAGS bits (uapi if_link.h XDP_FLAGS_*)."""
+
+    UPDATE_IF_NOEXIST = 1 << 0
+    SKB_MODE = 1 << 1
+    DRV_MODE = 1 << 2
+    HW_MODE = 1 << 3
+    REPLACE = 1 << 4
+
+
+class XdpAttached(IntEnum):
+    """IFLA_XDP_ATTACHED values (uapi if_link.h XDP_ATTACHED_*)."""
+
+    NONE = 0
+    DRV = 1
+    SKB = 2
+    HW = 3
+    MULTI = 4
+
+
+XDP_MODES = {"skb": XdpFlags.SKB_MODE, "generic": XdpFlags.SKB_MODE, "drv": XdpFlags.DRV_MODE,
+             "native": XdpFlags.DRV_MODE, "hw": XdpFlags.HW_MODE, "offload": XdpFlags.HW_MODE, None: XdpFlags(0)}
+
+
+class TcParent(IntEnum):
+    """Parents of clsact filters: TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS / TC_H_MIN_EGRESS)."""
+
+    INGRESS = 0xFFFFFFF2
+    EGRESS = 0xFFFFFFF3
+
+
+TC_H_CLSACT_HANDLE = 0xFFFF0000
+TCA_BPF_FLAG_ACT_DIRECT = 1
+ETH_P_ALL = 0x0003
+
+
+def _pyroute2() -> Any:
+    try:
+        import pyroute2
+    except ImportError as e:  # pragma: no cover - pyroute2 is a dependency
+        raise LoaderError(f"pyroute2 is needed for XDP/tc attachment: {e}", errno.ENOSYS) from None
+    return pyroute2
+
+
+def _netlink_error(e: BaseException, what: str) -> LoaderError:
+    code = getattr(e, "code", None) or getattr(e, "errno", None)
+    return LoaderError(what, abs(code) if isinstance(code, int) else None)
+
+
+@contextmanager
+def rtnl(netns: str | None = None) -> Iterator[Any]:
+    """An IPRoute socket, inside network namespace `netns` when given (closed on exit)."""
+    pyroute2 = _pyroute2()
+    if netns and not netns_exists(netns):
+        raise LoaderError(f"no network namespace {netns!r}", errno.ENOENT)
+    try:
+        # flags=0: never create the namespace as a side effect (pyroute2's default is O_CREAT)
+        ipr = pyroute2.IPRoute(netns=netns, flags=0) if netns else pyroute2.IPRoute()
+    except Exception as e:  # noqa: BLE001 - pyroute2 raises several kinds
+        raise _netlink_error(e, f"opening rtnetlink{' in netns ' + netns if netns else ''}") from None
+    try:
+        yield ipr
+    finally:
+        ipr.close()
+
+
+def ifindex_of(interface: str | int, netns: str | None = None) -> int:
+    """ifindex of an interface name (or an ifindex checked to exist), in `netns`."""
+    with rtnl(netns) as ipr:
+        try:
+            if isinstance(interface, int):
+                ipr.link("get", index=interface)
+                return interface
+            found = ipr.link_lookup(ifname=interface)
+        except Exception as e:  # noqa: BLE001
+            raise _netlink_error(e, f"no interface {interface!r}") from None
+    if not found:
+        raise LoaderError(f"no interface {interface!r}{' in netns ' + netns if netns else ''}", errno.ENODEV)
+    return int(found[0])
+
+
+def netns_exists(name: str) -> bool:
+    """True when `ip netns` knows a namespace of this name (a bind mount under /run/netns)."""
+    import os
+
+    return "/" not in name and os.path.exists(os.path.join("/run/netns", name))
+
+
+# ---- XDP -------------------------------------------------------------------------------------------------------
+
+def xdp_set(ifindex: int, fd: int, flags: int, netns: str | None = None, expected_fd: int | None = None) -> None:
+    """RTM_SETLINK with IFLA_XDP: fd >= 0 installs a program, fd = -1 removes it (only `expected_fd`'s with REPLACE)."""
+    attrs: list[tuple[str, Any]] = [("IFLA_XDP_FD", fd), ("IFLA_XDP_FLAGS", int(flags))]
+    if expected_fd is not None:
+        attrs.append(("IFLA_XDP_EXPECTED_FD", expected_fd))
+    with rtnl(netns) as ipr:
+        try:
+            ipr.link("set", index=ifindex, xdp={"attrs": attrs})
+        except Exception as e:  # noqa: BLE001
+            action = "setting" if fd >= 0 else "clearing"
+            raise _netlink_error(e, f"{action} XDP program on ifindex {ifindex}") from None
+
+
+def xdp_query(ifindex: int, netns: str | None = None) -> dict[str, int]:
+    """What XDP has on a link: {'mode': XdpAttached, 'prog_id': id or 0, 'skb_prog_id':..., 'drv_prog_id':...}."""
+    with rtnl(netns) as ipr:
+        try:
+            msg = ipr.link("get", index=ifindex)[0]
+        except Exception as e:  # noqa: BLE001
+            raise _netlink_error(e, f"querying ifindex {ifindex}") from None
+    out = {"mode": 0, "prog_id": 0, "skb_prog_id": 0, "drv_prog_id": 0, "hw_prog_id": 0}
+    xdp = msg.get_attr("IFLA_XDP")
+    if xdp is None:
+        return out
+    for key, value in xdp.get("attrs", []):
+        if key == "IFLA_XDP_ATTACHED":
+            out["mode"] = _attached_mode(value)
+        elif key == "IFLA_XDP_PROG_ID":
+            out["prog_id"] = int(value)
+        elif key == "IFLA_XDP_SKB_PROG_ID":
+            out["skb_prog_id"] = int(value)
+        elif key == "IFLA_XDP_DRV_PROG_ID":
+            out["drv_prog_id"] = int(value)
+        elif key == "IFLA_XDP_HW_PROG_ID":
+            out["hw_prog_id"] = int(value)
+    return out
+
+
+def _attached_mode(value: Any) -> int:
+    names = {None: 0, "xdp": 1, "xdpgeneric": 2, "xdpoffload": 3, "xdpmulti": 4}
+    if isinstance(value, int):
+        return value
+    return names.get(value, 0)
+
+
+# ---- tc (clsact + cls_bpf direct action) ----------------------------------------------------------------------
+
+def has_clsact(ifindex: int, netns: str | None = None) -> bool:
+    with rtnl(netns) as ipr:
+        try:
+            qdiscs = ipr.get_qdiscs(index=ifindex)
+        except Exception as e:  # noqa: BLE001
+            raise _netlink_error(e, f"listing qdiscs of ifindex {ifindex}") from None
+    return any(q.get_attr("TCA_KIND") == "clsact" for q in qdiscs)
+
+
+def clsact_add(ifindex: int, netns: str | None = None) -> None:
+    with rtnl(netns) as ipr:
+        try:
+            ipr.tc("add", "clsact", index=ifindex)
+        except Exception as e:  # noqa: BLE001
+            raise _netlink_error(e, f"adding clsact qdisc to ifindex {ifindex}") from None
+
+
+def clsact_del(ifindex: int, netns: str | None = None) -> None:
+    with rtnl(netns) as ipr:
+        try:
+            ipr.tc("del", "clsact", index=ifindex)
+        except Exception as e:  # noqa: BLE001
+            raise _netlink_error(e, f"deleting clsact qdisc of ifindex {ifindex}") from None
+
+
+def tc_bpf_filter_add(ifindex: int, parent: TcParent, fd: int, name: str, prio: int = 1, handle: int = 1,
+                      netns: str | None = None) -> None:
+    """A cls_bpf filter in direct-action mode (the program's return value is the tc verdict). Never replaces."""
+    with rtnl(netns) as ipr:
+        try:
+            ipr.tc("add-filter", "bpf", index=ifindex, handle=handle, fd=fd, name=name[:255] or "pyebpf",
+                   parent=int(parent), prio=prio, protocol=ETH_P_ALL, direct_action=True)
+        except Exception as e:  # noqa: BLE001
+            raise _netlink_error(e, f"adding tc bpf filter (prio {prio}, handle {handle}) on ifindex {ifindex}") \
+                from None
+
+
+def tc_bpf_filter_del(ifindex: int, parent: TcParent, prio: int = 1, handle: int = 1,
+                      netns: str | None = None) -> None:
+    with rtnl(netns) as ipr:
+        try:
+            ipr.tc("del-filter", "bpf", index=ifindex, handle=handle, parent=int(parent), prio=prio,
+                   protocol=ETH_P_ALL)
+        except Exception as e:  # noqa: BLE001
+            raise _netlink_error(e, f"deleting tc bpf filter (prio {prio}) on ifindex {ifindex}") from None
+
+
+def tc_filters(ifindex: int, parent: TcParent, netns: str | None = None) -> list[dict[str, Any]]:
+    """Filters under a clsact parent: [{'kind', 'prio', 'handle', 'name'}] (empty if there is no clsact)."""
+    with rtnl(netns) as ipr:
+        try:
+            msgs = ipr.get_filters(index=ifindex, parent=int(parent))
+        except Exception as e:  # noqa: BLE001
+            code = getattr(e, "code", None)
+            if code in (errno.EINVAL, errno.ENOENT):
+                return []
+            raise _netlink_error(e, f"listing tc filters of ifindex {ifindex}") from None
+    out = []
+    for m in msgs:
+        opts = m.get_attr("TCA_OPTIONS")
+        name = opts.get_attr("TCA_BPF_NAME") if opts is not None and hasattr(opts, "get_attr") else None
+        if opts is None:
+            continue  # the per-prio chain head carries no options
+        out.append({"kind": m.get_attr("TCA_KIND"), "prio": m["info"] >> 16, "handle": m["handle"], "name": name})
+    return out
+
+
+__all__ = ["XdpFlags", "XdpAttached", "XDP_MODES", "TcParent", "rtnl", "ifindex_of", "xdp_set", "xdp_query",
+           "has_clsact", "clsact_add", "clsact_del", "tc_bpf_filter_add", "tc_bpf_filter_del", "tc_filters"]

@@ -1,0 +1,429 @@
+"""Loading a Program into the kernel: maps created and patched in, BTF for subprograms, the verifier log on failure.
+
+`load(program, prog_type=..., maps=...)` returns a `KernelProgram` owning the program fd, the maps it created and
+the BTF it generated; `close()` (or leaving a `with` block, or garbage collection) releases them. Every error path
+closes what was made before the failure.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno as _errno
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from pyebpf.abi.maps import MapSpec
+from pyebpf.abi.opcodes import PseudoSrc
+from pyebpf.abi.prog_types import AttachType, ProgType, parse_prog_type
+from pyebpf.errors import LoaderError
+from pyebpf.isa.instruction import Instruction
+from pyebpf.isa.program import Program
+from pyebpf.loader import syscall as sc
+from pyebpf.loader.attr import bpf_func_info, bpf_prog_load_attr, bpf_test_run_attr
+from pyebpf.loader.btf_gen import func_btf, needs_func_info
+from pyebpf.loader.fdguard import FdHandle, FdScope
+from pyebpf.loader.maps import KernelMap, create_map
+
+#: First log buffer when a log is wanted; a bigger one is used when the kernel says how much it needs.
+DEFAULT_LOG_SIZE = 1 << 18
+#: The kernel rejects log_size >= UINT_MAX >> 2 (bpf_verifier_log_attr_valid).
+MAX_LOG_SIZE = (1 << 30) - 1
+#: Lines of verifier log kept in the exception message (the whole log is in LoaderError.log).
+LOG_TAIL_LINES = 25
+
+
+class ProgramLoadError(LoaderError):
+    """BPF_PROG_LOAD failed; `.log` is the kernel verifier's log, `.program_name` the program."""
+
+    def __init__(self, message: str, errno: int | None, log: str = "", program_name: str = ""):
+        super().__init__(message, errno, log)
+        self.program_name = program_name
+        if log.strip():
+            lines = log.rstrip("\n").splitlines()
+            shown = lines[-LOG_TAIL_LINES:]
+            more = f"... ({len(lines) - len(shown)} earlier lines in .log)\n" if len(lines) > len(shown) else ""
+            self.args = (f"{self.args[0]}\nverifier log:\n{more}" + "\n".join(shown),)
+
+
+@dataclass(frozen=True)
+class TestRunResult:
+    """What BPF_PROG_TEST_RUN reports: R0 (u32), the packet and context after the run, mean ns per run."""
+
+    __test__ = False  # not a pytest class
+
+    retval: int
+    data: bytes
+    ctx: Any
+    duration_ns: int
+
+
+def _as_prog_type(value: Any) -> ProgType:
+    if isinstance(value, ProgType):
+        return value
+    if isinstance(value, str):
+        return parse_prog_type(value)
+    return ProgType(int(value))
+
+
+def _as_attach_type(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        key = value.upper()
+        if key.startswith("BPF_"):
+            key = key[4:]
+        try:
+            return AttachType[key]
+        except KeyError:
+            raise LoaderError(f"unknown attach type {value!r}") from None
+    return int(value)
+
+
+class KernelProgram:
+    """A loaded program: `.fd`, `.maps` (name -> KernelMap), `.test_run()`, `.info()`, `.pin()`, `.close()`.
+
+    Attachments made with the `attach_*` methods are kept in `.links` and released by close().
+    """
+
+    def __init__(self, fd: int | FdHandle, prog_type: ProgType | None = None, name: str = "",
+                 maps: Mapping[str, KernelMap] | None = None, owned: list[Any] | None = None,
+                 program: Program | None = None, log: str = "", btf: FdHandle | None = None):
+        self._handle = fd if isinstance(fd, FdHandle) else FdHandle(fd)
+        self.prog_type = prog_type
+        self.name = name
+        self.maps: dict[str, KernelMap] = dict(maps or {})
+        self._owned = list(owned or [])  # maps we created (closed with the program); user maps are not
+        self.program = program
+        self.log = log
+        self.btf = btf
+        self.links: list[Any] = []
+
+    # -- construction from existing kernel objects -------------------------------------------------------------
+    @classmethod
+    def from_fd(cls, fd: int | FdHandle) -> "KernelProgram":
+        """Wrap a program fd we own (pinned, by id); its maps are opened by id and owned too."""
+        handle = fd if isinstance(fd, FdHandle) else FdHandle(fd)
+        with FdScope() as scope:
+            scope.add(handle)
+            from pyebpf.loader.info import prog_info
+
+            info = prog_info(handle.fd)
+            maps: dict[str, KernelMap] = {}
+            for map_id in info.map_ids:
+                try:
+                    m = scope.add(KernelMap.from_id(map_id))
+                except LoaderError:
+                    continue  # a map can vanish between the info and the open
+                maps[m.name or f"map_{map_id}"] = m
+            try:
+                ptype = ProgType(info.type)
+            except ValueError:
+                ptype = None
+            prog = cls(handle, ptype, info.name, maps, owned=list(maps.values()))
+            scope.keep()
+        return prog
+
+    @classmethod
+    def from_id(cls, prog_id: int) -> "KernelProgram":
+        return cls.from_fd(sc.get_fd_by_id("prog", prog_id))
+
+    # -- ownership -------------------------------------------------------------------------------------------
+    @property
+    def fd(self) -> int:
+        return self._handle.fd
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def close(self) -> None:
+        """Detach links, then close the program, the maps it created and its BTF."""
+        while self.links:
+            link = self.links.pop()
+            try:
+                link.close()
+            except Exception:  # noqa: BLE001 - keep closing the rest
+                pass
+        self._handle.close()
+        for m in self._owned:
+            m.close()
+        self._owned.clear()
+        if self.btf is not None:
+            self.btf.close()
+
+    def __enter__(self) -> "KernelProgram":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        kind = self.prog_type.name if isinstance(self.prog_type, ProgType) else self.prog_type
+        state = "closed" if self.closed else f"fd={self._handle._fd}"
+        return f"<KernelProgram {self.name!r} {kind} {state} maps={list(self.maps)}>"
+
+    # -- running and looking ---------------------------------------------------------------------------------
+    def test_run(self, data: bytes = b"", ctx: Any = None, repeat: int = 1, *, data_out_size: int | None = None,
+                 ctx_out_size: int | None = None, flags: int = 0, cpu: int = 0, batch_size: int = 0
+                 ) -> TestRunResult:
+        """BPF_PROG_TEST_RUN. `ctx` is bytes or a ctypes structure (returned as the same type after the run)."""
+        data = bytes(data)
+        ctx_type = type(ctx) if isinstance(ctx, (ctypes.Structure, ctypes.Union, ctypes.Array)) else None
+        ctx_bytes = b"" if ctx is None else bytes(ctx)
+        out_size = data_out_size if data_out_size is not None else (len(data) + 4096 if data else 0)
+        ctx_size = ctx_out_size if ctx_out_size is not None else len(ctx_bytes)
+        for attempt in range(2):
+            din = ctypes.create_string_buffer(data, max(len(data), 1))
+            dout = ctypes.create_string_buffer(max(out_size, 1))
+            cin = ctypes.create_string_buffer(ctx_bytes, max(len(ctx_bytes), 1))
+            cout = ctypes.create_string_buffer(max(ctx_size, 1))
+            a = bpf_test_run_attr(prog_fd=self.fd, data_size_in=len(data),
+                                  data_in=ctypes.addressof(din) if data else 0,
+                                  data_size_out=out_size, data_out=ctypes.addressof(dout) if out_size else 0,
+                                  ctx_size_in=len(ctx_bytes), ctx_in=ctypes.addressof(cin) if ctx_bytes else 0,
+                                  ctx_size_out=ctx_size, ctx_out=ctypes.addressof(cout) if ctx_size else 0,
+                                  repeat=repeat, flags=flags, cpu=cpu, batch_size=batch_size)
+            try:
+                sc.prog_test_run(a)
+            except LoaderError as e:
+                if e.errno == _errno.ENOSPC and attempt == 0 and data_out_size is None and ctx_out_size is None:
+                    out_size = max(out_size, a.data_size_out)
+                    ctx_size = max(ctx_size, a.ctx_size_out)
+                    continue
+                raise
+            data_out = dout.raw[:a.data_size_out] if out_size else b""
+            ctx_raw = cout.raw[:a.ctx_size_out] if ctx_size else b""
+            ctx_out: Any = ctx_raw
+            if ctx_type is not None and len(ctx_raw) >= ctypes.sizeof(ctx_type):
+                ctx_out = ctx_type.from_buffer_copy(ctx_raw)
+            elif ctx is None:
+                ctx_out = None
+            return TestRunResult(a.retval, data_out, ctx_out, a.duration)
+        raise AssertionError("unreachable")
+
+    def info(self):
+        from pyebpf.loader.info import prog_info
+
+        return prog_info(self.fd)
+
+    @property
+    def id(self) -> int:
+        return self.info().id
+
+    @property
+    def tag(self) -> str:
+        return self.info().tag
+
+    def pin(self, path: str) -> None:
+        from pyebpf.loader.pin import pin_fd
+
+        pin_fd(self.fd, path)
+
+    def xlated(self) -> Program:
+        """The kernel's translated instructions (after rewrites), as a Program for the disassembler."""
+        from pyebpf.loader.jit_dump import xlated_program
+
+        return xlated_program(self.fd)
+
+    # -- attachment: thin forwards to pyebpf.loader.attach (imported lazily; that module is optional) ---------
+    def _attach(self, fn_name: str, *args: Any, **kw: Any) -> Any:
+        try:
+            from pyebpf.loader import attach as attach_mod
+        except ModuleNotFoundError as e:
+            raise LoaderError(f"attachment support is not available ({e})") from None
+        fn = getattr(attach_mod, fn_name, None)
+        if fn is None:
+            raise LoaderError(f"pyebpf.loader.attach has no {fn_name}()")
+        link = fn(self, *args, **kw)
+        if link is not None and link not in self.links:
+            self.links.append(link)
+        return link
+
+    def attach_tracepoint(self, category: str, name: str, **kw: Any) -> Any:
+        return self._attach("attach_tracepoint", category, name, **kw)
+
+    def attach_raw_tracepoint(self, name: str, **kw: Any) -> Any:
+        return self._attach("attach_raw_tracepoint", name, **kw)
+
+    def attach_kprobe(self, symbol: str, **kw: Any) -> Any:
+        return self._attach("attach_kprobe", symbol, **kw)
+
+    def attach_uprobe(self, binary: str, symbol: str | None = None, **kw: Any) -> Any:
+        return self._attach("attach_uprobe", binary, symbol, **kw)
+
+    def attach_xdp(self, ifname: str, flags: int = 0, **kw: Any) -> Any:
+        return self._attach("attach_xdp", ifname, flags, **kw)
+
+    def attach_tc(self, ifname: str, direction: str = "ingress", **kw: Any) -> Any:
+        return self._attach("attach_tc", ifname, direction, **kw)
+
+    def attach_socket(self, sock: Any, **kw: Any) -> Any:
+        return self._attach("attach_socket", sock, **kw)
+
+    def attach_cgroup(self, path: str, attach_type: Any = None, **kw: Any) -> Any:
+        return self._attach("attach_cgroup", path, attach_type, **kw)
+
+    def attach(self, target: str | None = None, **kw: Any) -> Any:
+        """Attach where the program says (`Program.attach_to` / section), via pyebpf.loader.attach.auto_attach."""
+        return self._attach("auto_attach", target, **kw)
+
+
+# ---- load ------------------------------------------------------------------------------------------------------
+
+def _resolve_maps(program: Program, given: Mapping[str, KernelMap | MapSpec] | None, scope: FdScope
+                  ) -> tuple[dict[str, KernelMap], list[KernelMap]]:
+    """Kernel maps for every map the program names: the caller's KernelMaps, else created from specs."""
+    given = dict(given or {})
+    wanted: list[str] = []
+    for insn in program.instructions:
+        if insn.is_lddw and insn.ref is not None and (insn.ref in program.maps or insn.ref in given):
+            if insn.ref not in wanted:
+                wanted.append(insn.ref)
+    for name in program.maps:  # declared but unreferenced maps are created too (the program may be extended)
+        if name not in wanted:
+            wanted.append(name)
+    maps: dict[str, KernelMap] = {}
+    owned: list[KernelMap] = []
+    for name in wanted:
+        obj = given.get(name, program.maps.get(name))
+        if isinstance(obj, KernelMap):
+            maps[name] = obj
+        elif isinstance(obj, MapSpec):
+            m = scope.add(create_map(obj if obj.name else obj.renamed(name)))
+            maps[name] = m
+            owned.append(m)
+        else:
+            raise LoaderError(f"map {name!r}: expected a KernelMap or MapSpec, got {type(obj).__name__}")
+    return maps, owned
+
+
+def patch_map_references(program: Program, maps: Mapping[str, KernelMap], use_fd_array: bool = False
+                         ) -> tuple[list[Instruction], list[int]]:
+    """Instructions with map refs filled in: lddw src=MAP_FD imm=fd, or src=MAP_VALUE imm=fd | offset << 32.
+
+    With use_fd_array the refs become BPF_PSEUDO_MAP_IDX / MAP_IDX_VALUE indexes into the returned fd array.
+    """
+    fd_array: list[int] = []
+    index_of: dict[str, int] = {}
+    out: list[Instruction] = []
+    for insn in program.instructions:
+        if insn.is_lddw and insn.ref is not None and insn.ref in maps and insn.src != PseudoSrc.FUNC:
+            m = maps[insn.ref]
+            value_ref = insn.src in (PseudoSrc.MAP_VALUE, PseudoSrc.MAP_IDX_VALUE)
+            offset = insn.imm_hi if value_ref else 0
+            if use_fd_array:
+                if insn.ref not in index_of:
+                    index_of[insn.ref] = len(fd_array)
+                    fd_array.append(m.fd)
+                handle = index_of[insn.ref]
+                src = PseudoSrc.MAP_IDX_VALUE if value_ref else PseudoSrc.MAP_IDX
+            else:
+                handle = m.fd
+                src = PseudoSrc.MAP_VALUE if value_ref else PseudoSrc.MAP_FD
+            imm = (offset << 32) | handle
+            if imm >= 1 << 63:
+                imm -= 1 << 64
+            insn = insn._replace(src=src, imm=imm)
+        out.append(insn)
+    return out, fd_array
+
+
+def load(program: Program, prog_type: Any = None, *, maps: Mapping[str, KernelMap | MapSpec] | None = None,
+         log_level: int = 0, log_size: int | None = None, name: str | None = None, attach: Any = None,
+         expected_attach_type: Any = None, prog_flags: int = 0, license: str | None = None,
+         attach_btf_id: int = 0, attach_prog_fd: int = 0, ifindex: int = 0, btf: Any = None,
+         func_info: list[tuple[int, int]] | None = None, use_fd_array: bool = False) -> KernelProgram:
+    """Load `program` with BPF_PROG_LOAD and return the KernelProgram.
+
+    prog_type defaults to program.prog_type. `maps` supplies existing KernelMaps (shared, not closed with the
+    program) or MapSpecs by name; other maps in program.maps are created. With log_level 0 the program is first
+    loaded without a log and, if rejected, loaded again with log_level 1 so the error carries the verifier's log.
+    A log buffer the kernel finds too small (ENOSPC) is retried once at the size it reports (log_true_size).
+    Programs with bpf-to-bpf calls or callbacks get generated BTF and func_info unless `btf`/`func_info` given.
+    `attach` (a target string, or True for the program's own attach_to) attaches right after loading.
+    """
+    ptype = _as_prog_type(prog_type if prog_type is not None else program.prog_type)
+    if prog_type is None and program.prog_type is None:
+        raise LoaderError("no program type: pass prog_type= or build the program with one")
+    prog_name = program.name if name is None else name
+    eat = _as_attach_type(expected_attach_type if expected_attach_type is not None
+                          else program.expected_attach_type)
+    with FdScope() as scope:
+        kmaps, owned = _resolve_maps(program, maps, scope)
+        insns, fd_array = patch_map_references(program, kmaps, use_fd_array)
+        patched = program.replace_instructions(insns)
+        code = patched.to_bytes()
+        btf_handle: FdHandle | None = None
+        btf_fd = getattr(btf, "fd", btf) or 0
+        records = func_info
+        if btf is None and func_info is None and needs_func_info(program):
+            blob, infos = func_btf(program)
+            fd, _ = sc.btf_load(blob)
+            btf_handle = scope.add(fd)
+            btf_fd = fd
+            records = [(fi.insn_off, fi.type_id) for fi in infos]
+        fd = _prog_load(code, ptype, patched.license if license is None else license, prog_name, log_level,
+                        log_size, eat, prog_flags, btf_fd, records or [], attach_btf_id, attach_prog_fd, ifindex,
+                        fd_array)
+        handle = scope.add(fd[0])
+        prog = KernelProgram(handle, ptype, sc.obj_name(prog_name).decode(), kmaps, owned, program, fd[1],
+                             btf_handle)
+        if attach:
+            target = None if attach is True else attach
+            prog.attach(target)
+        scope.keep()
+    return prog
+
+
+def _prog_load(code: bytes, ptype: ProgType, license: str, name: str, log_level: int, log_size: int | None,
+               expected_attach_type: int, prog_flags: int, btf_fd: int, func_info: list[tuple[int, int]],
+               attach_btf_id: int, attach_prog_fd: int, ifindex: int, fd_array: list[int]) -> tuple[int, str]:
+    """BPF_PROG_LOAD with the log policy of load(); returns (fd, log)."""
+    insns = ctypes.create_string_buffer(code, max(len(code), 1))
+    lic = ctypes.create_string_buffer(license.encode())
+    fi = (bpf_func_info * len(func_info))(*(bpf_func_info(o, t) for o, t in func_info)) if func_info else None
+    fda = (ctypes.c_int32 * len(fd_array))(*fd_array) if fd_array else None
+
+    def attempt(level: int, size: int) -> tuple[int, str, int]:
+        log = ctypes.create_string_buffer(size) if level else None
+        a = bpf_prog_load_attr(
+            prog_type=ptype, insn_cnt=len(code) // 8, insns=ctypes.addressof(insns), license=ctypes.addressof(lic),
+            log_level=level, log_size=size if level else 0, log_buf=ctypes.addressof(log) if log else 0,
+            prog_flags=prog_flags, prog_name=sc.obj_name(name), prog_ifindex=ifindex,
+            expected_attach_type=expected_attach_type, prog_btf_fd=btf_fd,
+            func_info_rec_size=ctypes.sizeof(bpf_func_info) if fi else 0,
+            func_info=ctypes.addressof(fi) if fi else 0, func_info_cnt=len(func_info),
+            attach_btf_id=attach_btf_id, attach_prog_fd=attach_prog_fd,
+            fd_array=ctypes.addressof(fda) if fda else 0)
+        try:
+            fd = sc.prog_load(a)
+        except LoaderError as e:
+            text = log.value.decode(errors="replace") if log else ""
+            raise _LoadFailure(e.errno or 0, text, a.log_true_size) from None
+        return fd, (log.value.decode(errors="replace") if log else ""), a.log_true_size
+
+    level = log_level
+    size = min(log_size or DEFAULT_LOG_SIZE, MAX_LOG_SIZE)
+    retried_size = False
+    while True:
+        try:
+            fd, text, _ = attempt(level, size)
+            return fd, text
+        except _LoadFailure as f:
+            if f.errno == _errno.ENOSPC and level and not retried_size and f.true_size > size:
+                size = min(f.true_size, MAX_LOG_SIZE)  # log buffer too small: once more with the size asked for
+                retried_size = True
+                continue
+            if level == 0 and f.errno not in (_errno.EPERM, _errno.ENOMEM):
+                level = 1  # rejected without a log: load again to get the verifier's reason
+                continue
+            raise ProgramLoadError(f"loading program {name or '(unnamed)'!r} ({ptype.name})", f.errno, f.log,
+                                   name) from None
+
+
+class _LoadFailure(Exception):
+    def __init__(self, errno: int, log: str, true_size: int):
+        self.errno, self.log, self.true_size = errno, log, true_size
+
+
+__all__ = ["load", "KernelProgram", "TestRunResult", "ProgramLoadError", "patch_map_references",
+           "DEFAULT_LOG_SIZE"]

@@ -1,0 +1,355 @@
+"""A thin, typed wrapper of bpf(2) through ctypes.
+
+`bpf(cmd, attr)` is the one place the syscall is made; every other function here fills one `union bpf_attr` piece
+(pyebpf.loader.attr) and returns plain Python values. Failures raise `LoaderError` carrying the errno (and its name);
+map element operations raise `KernelMapError`, which is both a `MapError` (so the dict-like face can turn ENOENT into
+KeyError) and a `LoaderError`. Functions returning a new fd leave closing it to the caller (see fdguard).
+"""
+from __future__ import annotations
+
+import ctypes
+import errno as _errno
+import os
+import platform
+from typing import Sequence
+
+from pyebpf.abi.uapi import BpfCmd
+from pyebpf.errors import LoaderError, MapError, PyebpfError
+from pyebpf.loader import attr as A
+
+#: __NR_bpf per machine (arch/*/include/uapi/asm/unistd*.h; asm-generic is 280).
+SYS_BPF_BY_ARCH = {
+    "x86_64": 321, "i386": 357, "i686": 357, "aarch64": 280, "arm64": 280, "riscv64": 280, "loongarch64": 280,
+    "s390x": 351, "ppc64le": 361, "ppc64": 361, "armv7l": 386, "mips64": 5315,
+}
+
+
+class KernelMapError(MapError, LoaderError):
+    """A map syscall failed; catchable as MapError (dict face) or LoaderError (loader code)."""
+
+    def __init__(self, message: str, errno: int):
+        self.message = message
+        self.errno = errno
+        self.log = ""
+        PyebpfError.__init__(self, f"{message}: {_errno.errorcode.get(errno, errno)} ({os.strerror(errno)})")
+
+
+class BpfStatsType:
+    """enum bpf_stats_type."""
+
+    RUN_TIME = 0
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_syscall = _libc.syscall
+_syscall.restype = ctypes.c_long
+
+
+def sys_bpf_number(machine: str | None = None) -> int:
+    machine = machine or platform.machine()
+    try:
+        return SYS_BPF_BY_ARCH[machine]
+    except KeyError:
+        raise LoaderError(f"no bpf() syscall number known for machine {machine!r}") from None
+
+
+_NR_BPF: int | None = None
+
+
+def bpf(cmd: BpfCmd | int, attr: ctypes.Structure, what: str | None = None,
+        error: type[LoaderError] = LoaderError) -> int:
+    """bpf(cmd, &attr, sizeof(attr)); returns the result (an fd or 0) or raises `error` with the errno."""
+    global _NR_BPF
+    if _NR_BPF is None:
+        _NR_BPF = sys_bpf_number()
+    while True:
+        ret = _syscall(ctypes.c_long(_NR_BPF), ctypes.c_long(int(cmd)), ctypes.byref(attr),
+                       ctypes.c_long(ctypes.sizeof(attr)))
+        if ret >= 0:
+            return ret
+        err = ctypes.get_errno()
+        if err == _errno.EINTR:
+            continue
+        name = what or f"bpf({BpfCmd(cmd).name})"
+        raise error(name, err)
+
+
+def _addr(buf: object | None) -> int:
+    return 0 if buf is None else ctypes.addressof(buf)  # type: ignore[arg-type]
+
+
+def _cbuf(data: bytes) -> ctypes.Array:
+    return ctypes.create_string_buffer(bytes(data), max(len(data), 1))
+
+
+# ---- maps ------------------------------------------------------------------------------------------------------
+
+def map_create(map_type: int, key_size: int, value_size: int, max_entries: int, flags: int = 0, name: str = "",
+               inner_map_fd: int = 0, numa_node: int = 0, ifindex: int = 0, btf_fd: int = 0,
+               btf_key_type_id: int = 0, btf_value_type_id: int = 0, btf_vmlinux_value_type_id: int = 0,
+               map_extra: int = 0) -> int:
+    a = A.bpf_map_create_attr(map_type=map_type, key_size=key_size, value_size=value_size,
+                              max_entries=max_entries, map_flags=flags, inner_map_fd=inner_map_fd,
+                              numa_node=numa_node, map_name=obj_name(name), map_ifindex=ifindex, btf_fd=btf_fd,
+                              btf_key_type_id=btf_key_type_id, btf_value_type_id=btf_value_type_id,
+                              btf_vmlinux_value_type_id=btf_vmlinux_value_type_id, map_extra=map_extra)
+    return bpf(BpfCmd.MAP_CREATE, a, f"creating map {name!r}", error=KernelMapError)
+
+
+def _elem(cmd: BpfCmd, fd: int, key: ctypes.Array | None, value: ctypes.Array | None, flags: int, what: str) -> int:
+    a = A.bpf_map_elem_attr(map_fd=fd, key=_addr(key), value=_addr(value), flags=flags)
+    return bpf(cmd, a, what, error=KernelMapError)
+
+
+def map_lookup_elem(fd: int, key: bytes, value_size: int, flags: int = 0) -> bytes | None:
+    """Value bytes, or None when the key is absent (ENOENT)."""
+    k = _cbuf(key) if key else None
+    v = ctypes.create_string_buffer(max(value_size, 1))
+    try:
+        _elem(BpfCmd.MAP_LOOKUP_ELEM, fd, k, v, flags, "map lookup")
+    except KernelMapError as e:
+        if e.errno == _errno.ENOENT:
+            return None
+        raise
+    return v.raw[:value_size]
+
+
+def map_update_elem(fd: int, key: bytes, value: bytes, flags: int = 0) -> None:
+    _elem(BpfCmd.MAP_UPDATE_ELEM, fd, _cbuf(key) if key else None, _cbuf(value), flags, "map update")
+
+
+def map_delete_elem(fd: int, key: bytes) -> None:
+    _elem(BpfCmd.MAP_DELETE_ELEM, fd, _cbuf(key), None, 0, "map delete")
+
+
+def map_get_next_key(fd: int, key: bytes | None, key_size: int) -> bytes | None:
+    """Key after `key` (the first key when `key` is None); None at the end."""
+    nxt = ctypes.create_string_buffer(max(key_size, 1))
+    try:
+        _elem(BpfCmd.MAP_GET_NEXT_KEY, fd, None if key is None else _cbuf(key), nxt, 0, "map get_next_key")
+    except KernelMapError as e:
+        if e.errno == _errno.ENOENT:
+            return None
+        raise
+    return nxt.raw[:key_size]
+
+
+def map_lookup_and_delete_elem(fd: int, key: bytes | None, value_size: int, flags: int = 0) -> bytes | None:
+    """Pop (queue/stack: key None) or lookup-and-delete (hash); None when empty/absent."""
+    v = ctypes.create_string_buffer(max(value_size, 1))
+    try:
+        _elem(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, fd, _cbuf(key) if key else None, v, flags,
+              "map lookup_and_delete")
+    except KernelMapError as e:
+        if e.errno == _errno.ENOENT:
+            return None
+        raise
+    return v.raw[:value_size]
+
+
+def map_freeze(fd: int) -> None:
+    bpf(BpfCmd.MAP_FREEZE, A.bpf_map_elem_attr(map_fd=fd), "map freeze", error=KernelMapError)
+
+
+def map_lookup_batch(fd: int, key_size: int, value_size: int, count: int, in_batch: bytes | None,
+                     batch_key_size: int, delete: bool = False, elem_flags: int = 0
+                     ) -> tuple[list[bytes], list[bytes], bytes | None]:
+    """One BPF_MAP_LOOKUP[_AND_DELETE]_BATCH call: (keys, values, next batch token or None when done).
+
+    `value_size` is the per-element stride (all CPUs for per-CPU maps). The batch token of hash maps is a bucket
+    index (4 bytes), of arrays a key; `batch_key_size` is the larger of the two.
+    """
+    keys = ctypes.create_string_buffer(max(key_size * count, 1))
+    values = ctypes.create_string_buffer(max(value_size * count, 1))
+    out_batch = ctypes.create_string_buffer(max(batch_key_size, 1))
+    in_buf = None if in_batch is None else _cbuf(in_batch)
+    a = A.bpf_map_batch_attr(in_batch=_addr(in_buf), out_batch=_addr(out_batch), keys=_addr(keys),
+                             values=_addr(values), count=count, map_fd=fd, elem_flags=elem_flags)
+    cmd = BpfCmd.MAP_LOOKUP_AND_DELETE_BATCH if delete else BpfCmd.MAP_LOOKUP_BATCH
+    done = False
+    try:
+        bpf(cmd, a, "map lookup_batch", error=KernelMapError)
+    except KernelMapError as e:
+        if e.errno != _errno.ENOENT:
+            raise
+        done = True  # ENOENT: the last (possibly partial) batch
+    n = a.count
+    ks = [keys.raw[i * key_size:(i + 1) * key_size] for i in range(n)]
+    vs = [values.raw[i * value_size:(i + 1) * value_size] for i in range(n)]
+    return ks, vs, None if done else out_batch.raw[:batch_key_size]
+
+
+def map_update_batch(fd: int, keys: Sequence[bytes], values: Sequence[bytes], elem_flags: int = 0) -> int:
+    """Returns how many elements were updated; on failure raises with the errno (the count done is in .count)."""
+    kb, vb = _cbuf(b"".join(keys)), _cbuf(b"".join(values))
+    a = A.bpf_map_batch_attr(keys=_addr(kb), values=_addr(vb), count=len(keys), map_fd=fd, elem_flags=elem_flags)
+    try:
+        bpf(BpfCmd.MAP_UPDATE_BATCH, a, "map update_batch", error=KernelMapError)
+    except KernelMapError as e:
+        e.count = a.count  # type: ignore[attr-defined]
+        raise
+    return a.count
+
+
+def map_delete_batch(fd: int, keys: Sequence[bytes], elem_flags: int = 0) -> int:
+    kb = _cbuf(b"".join(keys))
+    a = A.bpf_map_batch_attr(keys=_addr(kb), count=len(keys), map_fd=fd, elem_flags=elem_flags)
+    try:
+        bpf(BpfCmd.MAP_DELETE_BATCH, a, "map delete_batch", error=KernelMapError)
+    except KernelMapError as e:
+        e.count = a.count  # type: ignore[attr-defined]
+        raise
+    return a.count
+
+
+# ---- programs --------------------------------------------------------------------------------------------------
+
+def prog_load(attr: A.bpf_prog_load_attr) -> int:
+    """Raw BPF_PROG_LOAD (pyebpf.loader.program.load builds the attr, sizes the log and retries)."""
+    return bpf(BpfCmd.PROG_LOAD, attr, "loading program")
+
+
+def prog_test_run(attr: A.bpf_test_run_attr) -> None:
+    bpf(BpfCmd.PROG_TEST_RUN, attr, "BPF_PROG_TEST_RUN")
+
+
+def prog_attach(prog_fd: int, target_fd: int, attach_type: int, flags: int = 0, replace_fd: int = 0) -> None:
+    a = A.bpf_prog_attach_attr(target_fd=target_fd, attach_bpf_fd=prog_fd, attach_type=attach_type,
+                               attach_flags=flags, replace_bpf_fd=replace_fd)
+    bpf(BpfCmd.PROG_ATTACH, a, "BPF_PROG_ATTACH")
+
+
+def prog_detach(prog_fd: int, target_fd: int, attach_type: int) -> None:
+    a = A.bpf_prog_attach_attr(target_fd=target_fd, attach_bpf_fd=prog_fd, attach_type=attach_type)
+    bpf(BpfCmd.PROG_DETACH, a, "BPF_PROG_DETACH")
+
+
+def prog_bind_map(prog_fd: int, map_fd: int) -> None:
+    bpf(BpfCmd.PROG_BIND_MAP, A.bpf_prog_bind_map_attr(prog_fd=prog_fd, map_fd=map_fd), "BPF_PROG_BIND_MAP")
+
+
+def raw_tracepoint_open(name: str | None, prog_fd: int, cookie: int = 0) -> int:
+    buf = None if name is None else ctypes.create_string_buffer(name.encode())
+    a = A.bpf_raw_tracepoint_attr(name=_addr(buf), prog_fd=prog_fd, cookie=cookie)
+    return bpf(BpfCmd.RAW_TRACEPOINT_OPEN, a, f"BPF_RAW_TRACEPOINT_OPEN {name!r}")
+
+
+# ---- objects: pin, ids, info -----------------------------------------------------------------------------------
+
+def obj_pin(fd: int, path: str) -> None:
+    p = ctypes.create_string_buffer(os.fsencode(path))
+    bpf(BpfCmd.OBJ_PIN, A.bpf_obj_attr(pathname=_addr(p), bpf_fd=fd), f"pinning at {path}")
+
+
+def obj_get(path: str, flags: int = 0) -> int:
+    p = ctypes.create_string_buffer(os.fsencode(path))
+    return bpf(BpfCmd.OBJ_GET, A.bpf_obj_attr(pathname=_addr(p), file_flags=flags), f"opening pinned {path}")
+
+
+_NEXT_ID = {"prog": BpfCmd.PROG_GET_NEXT_ID, "map": BpfCmd.MAP_GET_NEXT_ID, "link": BpfCmd.LINK_GET_NEXT_ID,
+            "btf": BpfCmd.BTF_GET_NEXT_ID}
+_FD_BY_ID = {"prog": BpfCmd.PROG_GET_FD_BY_ID, "map": BpfCmd.MAP_GET_FD_BY_ID, "link": BpfCmd.LINK_GET_FD_BY_ID,
+             "btf": BpfCmd.BTF_GET_FD_BY_ID}
+
+
+def get_next_id(kind: str, start_id: int = 0) -> int | None:
+    """Next id of a `kind` ('prog', 'map', 'link', 'btf') object after start_id; None at the end."""
+    a = A.bpf_get_id_attr(start_id=start_id)
+    try:
+        bpf(_NEXT_ID[kind], a, f"BPF_{kind.upper()}_GET_NEXT_ID")
+    except LoaderError as e:
+        if e.errno == _errno.ENOENT:
+            return None
+        raise
+    return a.next_id
+
+
+def iter_ids(kind: str):
+    """Every id of `kind` objects alive in the kernel, ascending."""
+    current = 0
+    while (current := get_next_id(kind, current)) is not None:
+        yield current
+
+
+def get_fd_by_id(kind: str, obj_id: int, open_flags: int = 0) -> int:
+    a = A.bpf_get_id_attr(start_id=obj_id, open_flags=open_flags)
+    return bpf(_FD_BY_ID[kind], a, f"opening {kind} id {obj_id}")
+
+
+def obj_get_info_by_fd(fd: int, info: ctypes.Structure) -> int:
+    """Fill `info` (bpf_prog_info / bpf_map_info / ...); returns the info_len the kernel wrote."""
+    a = A.bpf_info_attr(bpf_fd=fd, info_len=ctypes.sizeof(info), info=ctypes.addressof(info))
+    bpf(BpfCmd.OBJ_GET_INFO_BY_FD, a, "BPF_OBJ_GET_INFO_BY_FD")
+    return a.info_len
+
+
+# ---- links, stats, BTF -----------------------------------------------------------------------------------------
+
+def link_create(prog_fd: int, target_fd: int, attach_type: int, flags: int = 0, extra: bytes = b"") -> int:
+    """BPF_LINK_CREATE; `extra` fills the per-attach-type union (target_btf_id, perf_event.bpf_cookie, tcx...)."""
+    a = A.bpf_link_create_attr(prog_fd=prog_fd, target_fd=target_fd, attach_type=attach_type, flags=flags)
+    if len(extra) > ctypes.sizeof(a.extra):
+        raise LoaderError(f"link_create extra is {len(extra)} bytes, at most {ctypes.sizeof(a.extra)}")
+    ctypes.memmove(a.extra, extra, len(extra))
+    return bpf(BpfCmd.LINK_CREATE, a, "BPF_LINK_CREATE")
+
+
+def link_update(link_fd: int, new_prog_fd: int, flags: int = 0, old_prog_fd: int = 0) -> None:
+    a = A.bpf_link_update_attr(link_fd=link_fd, new_prog_fd=new_prog_fd, flags=flags, old_prog_fd=old_prog_fd)
+    bpf(BpfCmd.LINK_UPDATE, a, "BPF_LINK_UPDATE")
+
+
+def link_detach(link_fd: int) -> None:
+    bpf(BpfCmd.LINK_DETACH, A.bpf_link_detach_attr(link_fd=link_fd), "BPF_LINK_DETACH")
+
+
+def enable_stats(stats_type: int = BpfStatsType.RUN_TIME) -> int:
+    """BPF_ENABLE_STATS: run_cnt/run_time_ns are counted while the returned fd stays open."""
+    return bpf(BpfCmd.ENABLE_STATS, A.bpf_enable_stats_attr(type=stats_type), "BPF_ENABLE_STATS")
+
+
+def btf_load(blob: bytes, log_level: int = 0, log_size: int = 0) -> tuple[int, str]:
+    """BPF_BTF_LOAD; returns (fd, log). A failure raises LoaderError with the BTF verifier's log attached."""
+    data = _cbuf(blob)
+    size = log_size or (1 << 16)
+    for attempt in range(2):
+        log = ctypes.create_string_buffer(size)
+        a = A.bpf_btf_load_attr(btf=_addr(data), btf_size=len(blob), btf_log_buf=_addr(log), btf_log_size=size,
+                                btf_log_level=log_level)
+        try:
+            fd = bpf(BpfCmd.BTF_LOAD, a, "loading BTF")
+            return fd, log.value.decode(errors="replace")
+        except LoaderError as e:
+            if log_level == 0 and attempt == 0:
+                log_level = 1  # ask the kernel why
+                continue
+            e.log = log.value.decode(errors="replace")
+            e.args = (f"{e.args[0]}\n{e.log.rstrip()}" if e.log else e.args[0],)
+            raise
+    raise AssertionError("unreachable")
+
+
+def obj_name(name: str) -> bytes:
+    """A name as the kernel accepts it in prog_name/map_name: at most 15 chars of [A-Za-z0-9_.]."""
+    cleaned = "".join(c if c.isalnum() or c in "_." else "_" for c in name)
+    return cleaned.encode("ascii", "replace")[:15]
+
+
+def bpf_fd_kind(fd: int) -> str | None:
+    """'prog', 'map', 'link', 'btf' (or None) for an fd, from the anon inode name in /proc/self/fd."""
+    try:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return None
+    return {"anon_inode:bpf-prog": "prog", "anon_inode:bpf-map": "map", "anon_inode:bpf_link": "link",
+            "anon_inode:btf": "btf"}.get(target)
+
+
+__all__ = [
+    "bpf", "KernelMapError", "BpfStatsType", "sys_bpf_number", "SYS_BPF_BY_ARCH", "map_create", "map_lookup_elem",
+    "map_update_elem", "map_delete_elem", "map_get_next_key", "map_lookup_and_delete_elem", "map_freeze",
+    "map_lookup_batch", "map_update_batch", "map_delete_batch", "prog_load", "prog_test_run", "prog_attach",
+    "prog_detach", "prog_bind_map", "raw_tracepoint_open", "obj_pin", "obj_get", "get_next_id", "iter_ids",
+    "get_fd_by_id", "obj_get_info_by_fd", "link_create", "link_update", "link_detach", "enable_stats", "btf_load",
+    "obj_name", "bpf_fd_kind",
+]
