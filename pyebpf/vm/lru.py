@@ -1,0 +1,214 @@
+"""A model of the kernel's common LRU list (kernel/bpf/bpf_lru_list.c) that decides which LRU-hash key is evicted.
+
+The kernel does not evict "the least recently used key" exactly. It keeps preallocated nodes on lists:
+
+* a global FREE list, an ACTIVE and an INACTIVE list (newest at the head), each node with a `ref` bit that program
+  lookups set (syscall lookups do not);
+* per CPU, a local FREE list and a local PENDING list: a node taken for an update goes to the taking CPU's pending
+  list and only reaches ACTIVE/INACTIVE when that CPU next refills its local free list.
+
+When a CPU's local free list is empty it flushes its pending list, rotates ACTIVE/INACTIVE, and moves up to
+`target_free` nodes from the global free list (`target_free = clamp(max_entries / possible_cpus / 2, 1, 128)`,
+kernel >= 6.16); if fewer were free it shrinks INACTIVE from its tail (unreferenced nodes first, then one node by
+force). If still nothing is free it steals from the local lists of the CPUs, round robin.
+
+Free nodes carry no key, so this model keeps only counts of free nodes and ordered lists of keys for the lists that
+hold live elements. Python lists are ordered tail (oldest) first, head (newest) last.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+LOCAL_FREE_TARGET = 128
+LOCAL_NR_SCANS = LOCAL_FREE_TARGET
+
+ACTIVE, INACTIVE, PENDING = "active", "inactive", "pending"
+
+
+@dataclass(eq=False)
+class LruNode:
+    """One live element: its key, the list it is on, its ref bit and (for pending nodes) the CPU that took it."""
+
+    key: bytes
+    where: str = PENDING
+    ref: bool = False
+    cpu: int = 0
+
+
+@dataclass
+class _LocalList:
+    free: int = 0
+    pending: list[LruNode] = field(default_factory=list)
+    next_steal: int = 0
+
+
+class CommonLru:
+    """The common (shared between CPUs) LRU of an LRU hash map with `nr_elems` preallocated nodes."""
+
+    def __init__(self, nr_elems: int, ncpus: int, delete_from_table: Callable[[LruNode], bool]):
+        self.ncpus = ncpus
+        self.free = nr_elems
+        self.lists: dict[str, list[LruNode]] = {ACTIVE: [], INACTIVE: []}
+        self.local = [_LocalList(next_steal=cpu) for cpu in range(ncpus)]
+        self.target_free = min(max((nr_elems // ncpus) // 2, 1), LOCAL_FREE_TARGET)
+        self.nr_scans = LOCAL_NR_SCANS
+        self.next_inactive_rotation: LruNode | None = None  # None is the list head (sentinel)
+        self._delete_from_table = delete_from_table
+
+    # -- list primitives (kernel list_move: take off wherever it is, add at the head) ---------------------------
+    def _unlink(self, node: LruNode) -> None:
+        if node.where == PENDING:
+            self.local[node.cpu].pending.remove(node)
+            return
+        lst = self.lists[node.where]
+        if node is self.next_inactive_rotation:
+            i = lst.index(node)
+            self.next_inactive_rotation = lst[i + 1] if i + 1 < len(lst) else None
+        lst.remove(node)
+
+    def _move(self, node: LruNode, where: str) -> None:
+        self._unlink(node)
+        node.where = where
+        node.ref = False
+        self.lists[where].append(node)
+
+    def _to_free(self, node: LruNode) -> None:
+        """Node leaves the LRU lists for a local free list (its element was deleted from the table)."""
+        self._unlink(node)
+        node.where = "free"
+
+    # -- rotation and shrinking ------------------------------------------------------------------------------
+    def _rotate_active(self) -> None:
+        active = self.lists[ACTIVE]
+        if not active:
+            return
+        first = active[-1]
+        for i, node in enumerate(list(active)):
+            self._move(node, ACTIVE if node.ref else INACTIVE)
+            if i + 1 == self.nr_scans or node is first:
+                break
+
+    def _rotate_inactive(self) -> None:
+        inactive = self.lists[INACTIVE]
+        if not inactive:
+            return
+        # Walk from the cursor toward the head (newer nodes), wrapping through the sentinel, at most nr_scans nodes.
+        order = list(inactive)
+        n = len(order)
+        start = 0 if self.next_inactive_rotation is None else order.index(self.next_inactive_rotation)
+        last_idx = start - 1 if start > 0 else n - 1  # the node just older than the cursor: one full circle
+        idx, i, stop_next = start, 0, None
+        while i < self.nr_scans:
+            node = order[idx]
+            nxt = idx + 1
+            if node.ref:
+                self._move(node, ACTIVE)
+            if idx == last_idx:
+                stop_next = nxt
+                break
+            stop_next = nxt
+            idx = nxt if nxt < n else 0
+            i += 1
+        if stop_next is None or stop_next >= n:
+            self.next_inactive_rotation = None
+        else:
+            cand = order[stop_next]
+            self.next_inactive_rotation = cand if cand.where == INACTIVE else None
+
+    def _shrink_inactive(self, target: int) -> int:
+        shrunk = 0
+        for i, node in enumerate(list(self.lists[INACTIVE])):
+            if node.ref:
+                self._move(node, ACTIVE)
+            elif self._delete_from_table(node):
+                self._to_free(node)
+                shrunk += 1
+                if shrunk == target:
+                    break
+            if i + 1 == self.nr_scans:
+                break
+        return shrunk
+
+    def _shrink(self, target: int) -> int:
+        shrunk = self._shrink_inactive(target)
+        if shrunk:
+            return shrunk
+        victims = self.lists[INACTIVE] or self.lists[ACTIVE]
+        for node in list(victims):
+            if self._delete_from_table(node):
+                self._to_free(node)
+                return 1
+        return 0
+
+    def _flush_pending(self, loc: _LocalList) -> None:
+        for node in list(loc.pending):
+            loc.pending.remove(node)
+            node.where = ACTIVE if node.ref else INACTIVE
+            node.ref = False
+            self.lists[node.where].append(node)
+
+    def _refill_local(self, loc: _LocalList) -> None:
+        self._flush_pending(loc)
+        if len(self.lists[INACTIVE]) < len(self.lists[ACTIVE]):
+            self._rotate_active()
+        self._rotate_inactive()
+        taken = min(self.free, self.target_free)
+        self.free -= taken
+        loc.free += taken
+        if taken < self.target_free:
+            loc.free += self._shrink(self.target_free - taken)
+
+    def _pop_pending(self, loc: _LocalList) -> bool:
+        for force in (False, True):
+            for node in list(loc.pending):
+                if (not node.ref or force) and self._delete_from_table(node):
+                    loc.pending.remove(node)
+                    node.where = "free"
+                    return True
+        return False
+
+    # -- what the hash table calls ------------------------------------------------------------------------------
+    def pop_free(self, key: bytes, cpu: int) -> LruNode | None:
+        """bpf_lru_pop_free: a node for a new element on `cpu` (may evict other keys), or None (ENOMEM)."""
+        loc = self.local[cpu]
+        if not loc.free:
+            self._refill_local(loc)
+        if not loc.free:
+            steal = first = loc.next_steal
+            got = False
+            while True:
+                victim = self.local[steal]
+                if victim.free:
+                    victim.free -= 1
+                    got = True
+                else:
+                    got = self._pop_pending(victim)
+                steal = (steal + 1) % self.ncpus
+                if got or steal == first:
+                    break
+            loc.next_steal = steal
+            if not got:
+                return None
+        else:
+            loc.free -= 1
+        node = LruNode(key, PENDING, False, cpu)
+        loc.pending.append(node)
+        return node
+
+    def push_free(self, node: LruNode) -> None:
+        """bpf_lru_push_free: the element of `node` left the table (delete, replace, failed update)."""
+        if node.where == PENDING:
+            self.local[node.cpu].pending.remove(node)
+            self.local[node.cpu].free += 1
+        elif node.where in (ACTIVE, INACTIVE):
+            self._unlink(node)
+            self.free += 1
+        node.where = "free"
+
+    @staticmethod
+    def set_ref(node: LruNode) -> None:
+        node.ref = True
+
+
+__all__ = ["CommonLru", "LruNode", "LOCAL_FREE_TARGET"]

@@ -1,0 +1,863 @@
+"""User-space maps for the VM, with the kernel's semantics and errnos.
+
+Every map is a `MapFace` (the dict-like typed face shared with the loader's kernel-backed maps), so a test written
+against a VM map runs unchanged against a kernel map. Two sides, as in the kernel:
+
+* the *syscall side* (`lookup_raw`, `update_raw`, `delete_raw`, `keys_raw`, `push_raw`, `pop_raw`) raises
+  `MapError` with the errno `bpf(BPF_MAP_*_ELEM)` would set, and sees per-CPU values for all CPUs at once;
+* the *program side* (`value_ref`, `prog_update`, `prog_delete`, `prog_push`, `prog_pop`) is what the helpers call:
+  it returns the live value buffer a program points into, or 0 / a negative errno as the kernel's helpers return,
+  and sees only the current CPU's slot of a per-CPU value.
+
+Iteration order (documented, because the kernel's is not reproducible): hash-like maps iterate in insertion order
+(the kernel walks hash buckets, whose order depends on a random seed); arrays iterate in index order, as the
+kernel's get_next_key does; stack-trace maps in ascending id order; LPM tries by (prefix bytes, prefix length).
+"""
+from __future__ import annotations
+
+import errno
+from typing import Any, Callable, Iterator
+
+from pyebpf.abi.maps import MapFace, MapSpec, MapType, UpdateFlags, percpu_stride
+from pyebpf.abi.uapi import BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK, HelperFlags, MapCreateFlags, MAX_BPF_STACK
+from pyebpf.errors import MapError
+from pyebpf.vm.lru import CommonLru, LruNode
+
+PCPU_MIN_UNIT_SIZE = 32768
+"""Largest per-CPU value the kernel allocates (percpu allocator unit); bigger per-CPU values are E2BIG."""
+KMALLOC_MAX_SIZE = 1 << 22
+"""Upper bound for one hash element (key + value) on x86-64 (kmalloc's largest size with 4 KiB pages)."""
+LPM_DATA_SIZE_MAX = 256
+LPM_VAL_SIZE_MAX = KMALLOC_MAX_SIZE - LPM_DATA_SIZE_MAX - 64
+"""Generous upper bound; the kernel's exact bound involves sizeof(struct lpm_trie_node)."""
+
+_UPDATE_MODE_MASK = ~int(UpdateFlags.F_LOCK)
+
+
+def _err(message: str, code: int) -> MapError:
+    return MapError(message, code)
+
+
+def _check_update_flags(flags: int) -> None:
+    """All update paths: anything beyond BPF_EXIST (ignoring BPF_F_LOCK) is EINVAL; BPF_F_LOCK needs a spin lock,
+    which VM maps never have (no BTF), so it is EINVAL too."""
+    if flags & _UPDATE_MODE_MASK > UpdateFlags.EXIST or flags < 0:
+        raise _err(f"unknown update flags {flags:#x}", errno.EINVAL)
+    if flags & UpdateFlags.F_LOCK:
+        raise _err("BPF_F_LOCK on a map value without bpf_spin_lock", errno.EINVAL)
+
+
+def _as_errno(fn: Callable[[], Any]) -> int:
+    """Program side: run a syscall-side operation and turn MapError into the helper's negative errno."""
+    try:
+        fn()
+    except MapError as e:
+        return -e.errno
+    return 0
+
+
+class VmMap(MapFace):
+    """Base of the VM's maps: size checks, the program-side defaults, and the current CPU."""
+
+    def __init__(self, spec: MapSpec, ncpus: int = 1):
+        super().__init__(spec, ncpus)
+        if ncpus < 1:
+            raise ValueError("ncpus must be >= 1")
+
+    # -- sizes ---------------------------------------------------------------------------------------------
+    def _check_key(self, key: bytes) -> bytes:
+        if len(key) != self.spec.key_size:
+            raise _err(f"{self.name}: key of {len(key)} bytes, map has key_size {self.spec.key_size}", errno.EINVAL)
+        return bytes(key)
+
+    def _syscall_value_size(self) -> int:
+        if self.spec.is_percpu:
+            return percpu_stride(self.spec.value_size) * self.ncpus
+        return self.spec.value_size
+
+    def _check_value(self, value: bytes) -> bytes:
+        want = self._syscall_value_size()
+        if len(value) != want:
+            raise _err(f"{self.name}: value of {len(value)} bytes, expected {want}", errno.EINVAL)
+        return bytes(value)
+
+    # -- program side (helpers) ------------------------------------------------------------------------------
+    def value_ref(self, key: bytes, cpu: int = 0) -> bytearray | None:
+        """bpf_map_lookup_elem: the live value buffer the program points into, or None (NULL)."""
+        raise MapError(f"{self.spec.type.name} map does not support lookup from a program", errno.EOPNOTSUPP)
+
+    def prog_update(self, key: bytes, value: bytes, flags: int, cpu: int = 0) -> int:
+        """bpf_map_update_elem: 0 or a negative errno. `value` is one CPU's value (value_size bytes)."""
+        return _as_errno(lambda: self.update_raw(key, value, flags))
+
+    def prog_delete(self, key: bytes, cpu: int = 0) -> int:
+        return _as_errno(lambda: self.delete_raw(key))
+
+    def prog_push(self, value: bytes, flags: int, cpu: int = 0) -> int:
+        return _as_errno(lambda: self.push_raw(value, flags))
+
+    def prog_pop(self, peek: bool, cpu: int = 0) -> bytes | int:
+        """bpf_map_pop_elem / peek_elem: the value bytes, or a negative errno."""
+        try:
+            raw = self.pop_raw(peek)
+        except MapError as e:
+            return -e.errno
+        return -errno.ENOENT if raw is None else raw
+
+    def clear(self) -> None:  # faster than MutableMapping.clear's popitem loop
+        for key in list(self.keys_raw()):
+            try:
+                self.delete_raw(key)
+            except MapError:
+                pass
+
+
+# ---- hash maps ----------------------------------------------------------------------------------------------
+
+class HashMap(VmMap):
+    """BPF_MAP_TYPE_HASH. Replacing a value gives it a fresh buffer, as the kernel links in a new element: a program
+    still holding the old value pointer keeps reading the old value."""
+
+    def __init__(self, spec: MapSpec, ncpus: int = 1):
+        super().__init__(spec, ncpus)
+        self._data: dict[bytes, bytearray] = {}
+
+    def lookup_raw(self, key: bytes) -> bytes | None:
+        buf = self._data.get(self._check_key(key))
+        return None if buf is None else bytes(buf)
+
+    def value_ref(self, key: bytes, cpu: int = 0) -> bytearray | None:
+        return self._data.get(bytes(key))
+
+    def _check_exist(self, key: bytes, flags: int) -> bool:
+        present = key in self._data
+        mode = flags & _UPDATE_MODE_MASK
+        if present and mode == UpdateFlags.NOEXIST:
+            raise _err(f"{self.name}: key exists (BPF_NOEXIST)", errno.EEXIST)
+        if not present and mode == UpdateFlags.EXIST:
+            raise _err(f"{self.name}: no such key (BPF_EXIST)", errno.ENOENT)
+        return present
+
+    def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
+        key, value = self._check_key(key), self._check_value(value)
+        _check_update_flags(flags)
+        present = self._check_exist(key, flags)
+        if not present and len(self._data) >= self.spec.max_entries:
+            raise _err(f"{self.name}: map is full ({self.spec.max_entries} entries)", errno.E2BIG)
+        self._data[key] = bytearray(value)
+
+    def delete_raw(self, key: bytes) -> None:
+        key = self._check_key(key)
+        if self._data.pop(key, None) is None:
+            raise _err(f"{self.name}: no such key", errno.ENOENT)
+
+    def keys_raw(self) -> Iterator[bytes]:
+        return iter(list(self._data))
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class PercpuHashMap(HashMap):
+    """BPF_MAP_TYPE_PERCPU_HASH: one value buffer per CPU; updates change values in place, as the kernel does."""
+
+    def __init__(self, spec: MapSpec, ncpus: int = 1):
+        VmMap.__init__(self, spec, ncpus)
+        self._data: dict[bytes, list[bytearray]] = {}  # type: ignore[assignment]
+
+    def _join(self, bufs: list[bytearray]) -> bytes:
+        pad = b"\0" * (percpu_stride(self.spec.value_size) - self.spec.value_size)
+        return b"".join(bytes(b) + pad for b in bufs)
+
+    def _split(self, value: bytes) -> list[bytes]:
+        stride, size = percpu_stride(self.spec.value_size), self.spec.value_size
+        return [value[i * stride:i * stride + size] for i in range(self.ncpus)]
+
+    def lookup_raw(self, key: bytes) -> bytes | None:
+        bufs = self._data.get(self._check_key(key))
+        return None if bufs is None else self._join(bufs)
+
+    def value_ref(self, key: bytes, cpu: int = 0) -> bytearray | None:
+        bufs = self._data.get(bytes(key))
+        return None if bufs is None else bufs[cpu]
+
+    def _store(self, key: bytes, values: list[bytes], flags: int) -> None:
+        _check_update_flags(flags)
+        present = self._check_exist(key, flags)
+        if present:
+            for buf, v in zip(self._data[key], values):
+                if v is not None:
+                    buf[:] = v
+            return
+        if len(self._data) >= self.spec.max_entries:
+            raise _err(f"{self.name}: map is full ({self.spec.max_entries} entries)", errno.E2BIG)
+        zero = bytes(self.spec.value_size)
+        self._data[key] = [bytearray(zero if v is None else v) for v in values]
+
+    def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
+        key, value = self._check_key(key), self._check_value(value)
+        self._store(key, self._split(value), flags)
+
+    def prog_update(self, key: bytes, value: bytes, flags: int, cpu: int = 0) -> int:
+        # A program writes only its own CPU's value; a new element's other CPUs start zeroed (pcpu_init_value).
+        values: list[Any] = [None] * self.ncpus
+        values[cpu] = bytes(value)
+        return _as_errno(lambda: self._store(self._check_key(key), values, flags))
+
+
+class LruHashMap(HashMap):
+    """BPF_MAP_TYPE_LRU_HASH: never E2BIG; a new key takes a node from the kernel-like LRU lists (`vm.lru`), which
+    may evict other keys, even several at once (the kernel frees `target_free` nodes per refill) and even when the
+    update replaces an existing key (the kernel links a fresh node for every update). Program lookups set the
+    node's ref bit; syscall lookups don't. With BPF_F_NO_COMMON_LRU the kernel keeps one LRU list per CPU with
+    max_entries / ncpus nodes each; the VM models all CPUs sharing one list instead (a simplification: evictions
+    of such maps can differ from the kernel's)."""
+
+    def __init__(self, spec: MapSpec, ncpus: int = 1):
+        super().__init__(spec, ncpus)
+        self._nodes: dict[bytes, LruNode] = {}
+        self.cpu = 0  # the CPU the syscall side runs on (the kernel: whichever CPU the caller is on)
+        self._percpu_lru = bool(spec.flags & MapCreateFlags.NO_COMMON_LRU)
+        self._lru = CommonLru(spec.max_entries, 1 if self._percpu_lru else ncpus, self._delete_node)
+
+    def _delete_node(self, node: LruNode) -> bool:
+        if self._nodes.get(node.key) is node:
+            del self._nodes[node.key]
+            self._drop_value(node.key)
+            return True
+        return False
+
+    def _drop_value(self, key: bytes) -> None:
+        self._data.pop(key, None)
+
+    def value_ref(self, key: bytes, cpu: int = 0) -> Any:
+        key = bytes(key)
+        node = self._nodes.get(key)
+        if node is not None:
+            node.ref = True
+        return super().value_ref(key, cpu)
+
+    def _pop_node(self, key: bytes, cpu: int) -> LruNode | None:
+        return self._lru.pop_free(key, 0 if self._percpu_lru else cpu)
+
+    def _push_node(self, node: LruNode) -> None:
+        self._lru.push_free(node)
+
+    def _lru_update(self, key: bytes, flags: int, cpu: int, install: Callable[[bool], None]) -> None:
+        if flags & _UPDATE_MODE_MASK > UpdateFlags.EXIST or flags < 0:
+            raise _err(f"unknown update flags {flags:#x}", errno.EINVAL)
+        if flags & UpdateFlags.F_LOCK:
+            raise _err("BPF_F_LOCK on a map value without bpf_spin_lock", errno.EINVAL)
+        new = self._pop_node(key, cpu)
+        if new is None:
+            raise _err(f"{self.name}: no free LRU node", errno.ENOMEM)
+        old = self._nodes.get(key)
+        mode = flags & _UPDATE_MODE_MASK
+        if (old is not None and mode == UpdateFlags.NOEXIST) or (old is None and mode == UpdateFlags.EXIST):
+            self._push_node(new)
+            raise _err(f"{self.name}: key {'exists' if old else 'missing'}",
+                       errno.EEXIST if old is not None else errno.ENOENT)
+        install(old is not None)
+        self._nodes[key] = new
+        if old is not None:
+            new.ref = True
+            self._push_node(old)
+
+    def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
+        key, value = self._check_key(key), self._check_value(value)
+
+        def install(_replacing: bool) -> None:
+            self._data[key] = bytearray(value)
+        self._lru_update(key, flags, self.cpu, install)
+
+    def prog_update(self, key: bytes, value: bytes, flags: int, cpu: int = 0) -> int:
+        key = bytes(key)
+
+        def install(_replacing: bool) -> None:
+            self._data[key] = bytearray(value)
+        return _as_errno(lambda: self._lru_update(self._check_key(key), flags, cpu, install))
+
+    def delete_raw(self, key: bytes) -> None:
+        key = self._check_key(key)
+        node = self._nodes.pop(key, None)
+        if node is None:
+            raise _err(f"{self.name}: no such key", errno.ENOENT)
+        self._drop_value(key)
+        self._push_node(node)
+
+
+class LruPercpuHashMap(LruHashMap):
+    """BPF_MAP_TYPE_LRU_PERCPU_HASH: LRU eviction as LruHashMap, values per CPU. Replacing an existing key updates
+    the values in place (no new node, as the kernel's __htab_lru_percpu_map_update_elem does)."""
+
+    def __init__(self, spec: MapSpec, ncpus: int = 1):
+        super().__init__(spec, ncpus)
+        self._data: dict[bytes, list[bytearray]] = {}  # type: ignore[assignment]
+
+    _join = PercpuHashMap._join
+    _split = PercpuHashMap._split
+
+    def lookup_raw(self, key: bytes) -> bytes | None:
+        bufs = self._data.get(self._check_key(key))
+        return None if bufs is None else self._join(bufs)
+
+    def value_ref(self, key: bytes, cpu: int = 0) -> bytearray | None:
+        key = bytes(key)
+        node = self._nodes.get(key)
+        if node is None:
+            return None
+        node.ref = True
+        return self._data[key][cpu]
+
+    def _percpu_update(self, key: bytes, values: list[Any], flags: int, cpu: int) -> None:
+        # __htab_lru_percpu_map_update_elem: take a node first (unless BPF_EXIST), then check; an existing key is
+        # updated in place with its ref bit set and the spare node goes back.
+        _check_update_flags(flags)
+        new = None
+        if flags != UpdateFlags.EXIST:
+            new = self._pop_node(key, cpu)
+            if new is None:
+                raise _err(f"{self.name}: no free LRU node", errno.ENOMEM)
+        old = self._nodes.get(key)
+        mode = flags & _UPDATE_MODE_MASK
+        if (old is not None and mode == UpdateFlags.NOEXIST) or (old is None and mode == UpdateFlags.EXIST):
+            if new is not None:
+                self._push_node(new)
+            raise _err(f"{self.name}: key {'exists' if old else 'missing'}",
+                       errno.EEXIST if old is not None else errno.ENOENT)
+        if old is not None:
+            old.ref = True
+            for buf, v in zip(self._data[key], values):
+                if v is not None:
+                    buf[:] = v
+            if new is not None:
+                self._push_node(new)
+            return
+        zero = bytes(self.spec.value_size)
+        self._data[key] = [bytearray(zero if v is None else v) for v in values]
+        assert new is not None
+        self._nodes[key] = new
+
+    def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
+        key, value = self._check_key(key), self._check_value(value)
+        self._percpu_update(key, self._split(value), flags, self.cpu)
+
+    def prog_update(self, key: bytes, value: bytes, flags: int, cpu: int = 0) -> int:
+        values: list[Any] = [None] * self.ncpus
+        values[cpu] = bytes(value)
+        return _as_errno(lambda: self._percpu_update(self._check_key(bytes(key)), values, flags, cpu))
+
+
+# ---- arrays -------------------------------------------------------------------------------------------------
+
+class ArrayMap(VmMap):
+    """BPF_MAP_TYPE_ARRAY: max_entries zero-filled values, updated in place; keys are u32 indices."""
+
+    def __init__(self, spec: MapSpec, ncpus: int = 1):
+        super().__init__(spec, ncpus)
+        self._values = [bytearray(spec.value_size) for _ in range(spec.max_entries)]
+
+    def _index(self, key: bytes) -> int:
+        return int.from_bytes(self._check_key(key), "little")
+
+    def lookup_raw(self, key: bytes) -> bytes | None:
+        i = self._index(key)
+        return bytes(self._values[i]) if i < self.spec.max_entries else None
+
+    def value_ref(self, key: bytes, cpu: int = 0) -> bytearray | None:
+        i = int.from_bytes(key, "little")
+        return self._values[i] if i < self.spec.max_entries else None
+
+    def _check_array_update(self, i: int, flags: int) -> None:
+        if flags & _UPDATE_MODE_MASK > UpdateFlags.EXIST or flags < 0:
+            raise _err(f"unknown update flags {flags:#x}", errno.EINVAL)
+        if i >= self.spec.max_entries:
+            raise _err(f"{self.name}: index {i} >= max_entries {self.spec.max_entries}", errno.E2BIG)
+        if flags & UpdateFlags.NOEXIST:
+            raise _err(f"{self.name}: array elements always exist (BPF_NOEXIST)", errno.EEXIST)
+        if flags & UpdateFlags.F_LOCK:
+            raise _err("BPF_F_LOCK on a map value without bpf_spin_lock", errno.EINVAL)
+
+    def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
+        i, value = self._index(key), self._check_value(value)
+        self._check_array_update(i, flags)
+        self._values[i][:] = value
+
+    def delete_raw(self, key: bytes) -> None:
+        self._check_key(key)
+        raise _err(f"{self.name}: array elements cannot be deleted", errno.EINVAL)
+
+    def keys_raw(self) -> Iterator[bytes]:
+        return (i.to_bytes(4, "little") for i in range(self.spec.max_entries))
+
+    def __len__(self) -> int:
+        return self.spec.max_entries
+
+
+class PercpuArrayMap(ArrayMap):
+    """BPF_MAP_TYPE_PERCPU_ARRAY: one zero-filled buffer per CPU per index."""
+
+    def __init__(self, spec: MapSpec, ncpus: int = 1):
+        VmMap.__init__(self, spec, ncpus)
+        self._values = [[bytearray(spec.value_size) for _ in range(ncpus)]  # type: ignore[misc]
+                        for _ in range(spec.max_entries)]
+
+    def lookup_raw(self, key: bytes) -> bytes | None:
+        i = self._index(key)
+        if i >= self.spec.max_entries:
+            return None
+        return PercpuHashMap._join(self, self._values[i])  # type: ignore[arg-type]
+
+    def value_ref(self, key: bytes, cpu: int = 0) -> bytearray | None:
+        i = int.from_bytes(key, "little")
+        return self._values[i][cpu] if i < self.spec.max_entries else None  # type: ignore[index]
+
+    def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
+        i, value = self._index(key), self._check_value(value)
+        self._check_array_update(i, flags)
+        for buf, v in zip(self._values[i], PercpuHashMap._split(self, value)):  # type: ignore[arg-type]
+            buf[:] = v
+
+    def prog_update(self, key: bytes, value: bytes, flags: int, cpu: int = 0) -> int:
+        def run() -> None:
+            i = self._index(key)
+            self._check_array_update(i, flags)
+            self._values[i][cpu][:] = value  # type: ignore[index]
+        return _as_errno(run)
+
+
+class ProgArrayMap(ArrayMap):
+    """BPF_MAP_TYPE_PROG_ARRAY: slot -> program number (the VM's prog fd, from `Machine.prog_fd(program)`), read by
+    bpf_tail_call. Empty slots make the tail call fall through; `del m[i]` empties a slot (ENOENT when empty)."""
+
+    def __init__(self, spec: MapSpec, ncpus: int = 1):
+        VmMap.__init__(self, spec, ncpus)
+        self.programs: dict[int, int] = {}
+
+    def lookup_raw(self, key: bytes) -> bytes | None:
+        i = self._index(key)
+        fd = self.programs.get(i)
+        return None if fd is None else fd.to_bytes(4, "little")
+
+    def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
+        i, value = self._index(key), self._check_value(value)
+        self._check_array_update(i, flags)
+        self.programs[i] = int.from_bytes(value, "little")
+
+    def delete_raw(self, key: bytes) -> None:
+        i = self._index(key)
+        if i >= self.spec.max_entries:
+            raise _err(f"{self.name}: index {i} >= max_entries", errno.E2BIG)
+        if self.programs.pop(i, None) is None:
+            raise _err(f"{self.name}: slot {i} is empty", errno.ENOENT)
+
+    def keys_raw(self) -> Iterator[bytes]:
+        return (i.to_bytes(4, "little") for i in sorted(self.programs))
+
+    def __len__(self) -> int:
+        return len(self.programs)
+
+    def value_ref(self, key: bytes, cpu: int = 0) -> bytearray | None:
+        raise MapError("prog array elements cannot be looked up from a program", errno.EOPNOTSUPP)
+
+
+class PerfEventArrayMap(ArrayMap):
+    """BPF_MAP_TYPE_PERF_EVENT_ARRAY: bpf_perf_event_output appends records to slot `index`.
+
+    Every slot below `ncpus` holds a BPF_OUTPUT perf event opened on the CPU of the same number (what tools do);
+    writing to another CPU's slot is EOPNOTSUPP, to a slot without event ENOENT. `records[i]` lists slot i's
+    records; `close(i)` / `open(i, cpu)` change slots."""
+
+    def __init__(self, spec: MapSpec, ncpus: int = 1):
+        VmMap.__init__(self, spec, ncpus)
+        self.events: dict[int, int] = {i: i for i in range(min(ncpus, spec.max_entries))}
+        self.records: dict[int, list[bytes]] = {i: [] for i in range(spec.max_entries)}
+        self.lost = 0
+
+    def open(self, index: int, cpu: int) -> None:
+        self.events[index] = cpu
+
+    def close(self, index: int) -> None:
+        self.events.pop(index, None)
+
+    def output(self, flags: int, data: bytes, cpu: int) -> int:
+        """bpf_perf_event_output's checks (kernel/trace/bpf_trace.c __bpf_perf_event_output): 0 or -errno."""
+        if flags & ~BPF_F_INDEX_MASK:
+            return -errno.EINVAL
+        index = flags & BPF_F_INDEX_MASK
+        if index == BPF_F_CURRENT_CPU:
+            index = cpu
+        if index >= self.spec.max_entries:
+            return -errno.E2BIG
+        event_cpu = self.events.get(index)
+        if event_cpu is None:
+            return -errno.ENOENT
+        if event_cpu != cpu:
+            return -errno.EOPNOTSUPP
+        self.records[index].append(bytes(data))
+        return 0
+
+    def drain(self) -> list[tuple[int, bytes]]:
+        """All records as (slot, bytes), slot by slot, and empty the buffers (what a perf reader would consume)."""
+        out = [(i, r) for i in sorted(self.records) for r in self.records[i]]
+        for lst in self.records.values():
+            lst.clear()
+        return out
+
+    def lookup_raw(self, key: bytes) -> bytes | None:
+        raise _err("perf event array lookup", errno.EOPNOTSUPP)
+
+    def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
+        i, value = self._index(key), self._check_value(value)
+        self._check_array_update(i, flags)
+        self.events[i] = i % self.ncpus
+
+    def delete_raw(self, key: bytes) -> None:
+        i = self._index(key)
+        if i >= self.spec.max_entries:
+            raise _err(f"{self.name}: index {i} >= max_entries", errno.E2BIG)
+        if self.events.pop(i, None) is None:
+            raise _err(f"{self.name}: slot {i} is empty", errno.ENOENT)
+
+    def keys_raw(self) -> Iterator[bytes]:
+        return (i.to_bytes(4, "little") for i in sorted(self.events))
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def value_ref(self, key: bytes, cpu: int = 0) -> bytearray | None:
+        raise MapError("perf event array elements cannot be looked up from a program", errno.EOPNOTSUPP)
+
+
+# ---- queue and stack ------------------------------------------------------------------------------------------
+
+class QueueMap(VmMap):
+    """BPF_MAP_TYPE_QUEUE (FIFO) and, with `lifo`, BPF_MAP_TYPE_STACK. Push with BPF_EXIST on a full map drops the
+    oldest element (both types, as kernel/bpf/queue_stack_maps.c does); without it a full map is E2BIG."""
+
+    lifo = False
+
+    def __init__(self, spec: MapSpec, ncpus: int = 1):
+        super().__init__(spec, ncpus)
+        self._items: list[bytes] = []
+
+    def push_raw(self, value: bytes, flags: int = UpdateFlags.ANY) -> None:
+        value = self._check_value(value)
+        if flags & UpdateFlags.F_LOCK or flags > UpdateFlags.EXIST or flags < 0:
+            raise _err(f"unknown push flags {flags:#x}", errno.EINVAL)
+        if len(self._items) >= self.spec.max_entries:
+            if not flags & UpdateFlags.EXIST:
+                raise _err(f"{self.name}: full ({self.spec.max_entries} elements)", errno.E2BIG)
+            del self._items[0]
+        self._items.append(value)
+
+    def pop_raw(self, peek: bool = False) -> bytes | None:
+        if not self._items:
+            return None
+        i = -1 if self.lifo else 0
+        return self._items[i] if peek else self._items.pop(i)
+
+    def items_raw(self) -> list[bytes]:
+        """The elements in pop order (not a kernel operation: for tests and result dumps)."""
+        return list(reversed(self._items)) if self.lifo else list(self._items)
+
+    def lookup_raw(self, key: bytes) -> bytes | None:
+        raise _err("queue/stack maps have no keys; use peek", errno.EINVAL)
+
+    def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
+        raise _err("queue/stack maps have no keys; use push", errno.EINVAL)
+
+    def delete_raw(self, key: bytes) -> None:
+        raise _err("queue/stack maps have no keys; use pop", errno.EINVAL)
+
+    def keys_raw(self) -> Iterator[bytes]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+class StackMap(QueueMap):
+    lifo = True
+
+
+# ---- stack traces -----------------------------------------------------------------------------------------------
+
+def _rol32(x: int, k: int) -> int:
+    return ((x << k) | (x >> (32 - k))) & 0xFFFFFFFF
+
+
+def _jhash_mix(a: int, b: int, c: int) -> tuple[int, int, int]:
+    M = 0xFFFFFFFF
+    a = (a - c) & M; a ^= _rol32(c, 4); c = (c + b) & M
+    b = (b - a) & M; b ^= _rol32(a, 6); a = (a + c) & M
+    c = (c - b) & M; c ^= _rol32(b, 8); b = (b + a) & M
+    a = (a - c) & M; a ^= _rol32(c, 16); c = (c + b) & M
+    b = (b - a) & M; b ^= _rol32(a, 19); a = (a + c) & M
+    c = (c - b) & M; c ^= _rol32(b, 4); b = (b + a) & M
+    return a, b, c
+
+
+def _jhash_final(a: int, b: int, c: int) -> int:
+    M = 0xFFFFFFFF
+    c ^= b; c = (c - _rol32(b, 14)) & M
+    a ^= c; a = (a - _rol32(c, 11)) & M
+    b ^= a; b = (b - _rol32(a, 25)) & M
+    c ^= b; c = (c - _rol32(b, 16)) & M
+    a ^= c; a = (a - _rol32(c, 4)) & M
+    b ^= a; b = (b - _rol32(a, 14)) & M
+    c ^= b; c = (c - _rol32(b, 24)) & M
+    return c
+
+
+def jhash2(words: list[int], initval: int = 0) -> int:
+    """Bob Jenkins' lookup3 hash over u32 words (the kernel's jhash2), used to pick a stack id bucket."""
+    a = b = c = (0xDEADBEEF + (len(words) << 2) + initval) & 0xFFFFFFFF
+    i, n = 0, len(words)
+    while n > 3:
+        a = (a + words[i]) & 0xFFFFFFFF
+        b = (b + words[i + 1]) & 0xFFFFFFFF
+        c = (c + words[i + 2]) & 0xFFFFFFFF
+        a, b, c = _jhash_mix(a, b, c)
+        i += 3
+        n -= 3
+    if n == 0:
+        return c
+    if n >= 3:
+        c = (c + words[i + 2]) & 0xFFFFFFFF
+    if n >= 2:
+        b = (b + words[i + 1]) & 0xFFFFFFFF
+    a = (a + words[i]) & 0xFFFFFFFF
+    return _jhash_final(a, b, c)
+
+
+class StackTraceMap(VmMap):
+    """BPF_MAP_TYPE_STACK_TRACE: bpf_get_stackid stores a stack (list of instruction pointers) under
+    id = jhash2(ips) & (roundup_pow_of_two(max_entries) - 1), as kernel/bpf/stackmap.c does."""
+
+    def __init__(self, spec: MapSpec, ncpus: int = 1):
+        super().__init__(spec, ncpus)
+        self.n_buckets = 1 << max(0, (spec.max_entries - 1).bit_length())
+        self._stacks: dict[int, tuple[int, ...]] = {}
+
+    @property
+    def max_depth(self) -> int:
+        return self.spec.value_size // 8
+
+    def get_stackid(self, ips: list[int] | tuple[int, ...], flags: int) -> int:
+        """bpf_get_stackid on a stack given innermost first: the id, or -EINVAL/-EFAULT/-EEXIST."""
+        known = HelperFlags.SKIP_FIELD_MASK | HelperFlags.USER_STACK | HelperFlags.FAST_STACK_CMP | \
+            HelperFlags.REUSE_STACKID
+        if flags & ~int(known):
+            return -errno.EINVAL
+        skip = flags & HelperFlags.SKIP_FIELD_MASK
+        trace = tuple(ip & 0xFFFFFFFFFFFFFFFF for ip in ips[skip:skip + self.max_depth])
+        if not trace:
+            return -errno.EFAULT
+        words: list[int] = []
+        for ip in trace:
+            words += [ip & 0xFFFFFFFF, ip >> 32]
+        sid = jhash2(words) & (self.n_buckets - 1)
+        old = self._stacks.get(sid)
+        if old == trace:
+            return sid
+        if old is not None and not flags & HelperFlags.REUSE_STACKID:
+            return -errno.EEXIST
+        self._stacks[sid] = trace
+        return sid
+
+    def lookup_raw(self, key: bytes) -> bytes | None:
+        sid = int.from_bytes(self._check_key(key), "little")
+        trace = self._stacks.get(sid)
+        if trace is None:
+            return None
+        raw = b"".join(ip.to_bytes(8, "little") for ip in trace)
+        return raw.ljust(self.spec.value_size, b"\0")
+
+    def value_ref(self, key: bytes, cpu: int = 0) -> bytearray | None:
+        raise MapError("stack trace map elements cannot be looked up from a program", errno.EOPNOTSUPP)
+
+    def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
+        raise _err("stack trace maps are filled by bpf_get_stackid only", errno.EINVAL)
+
+    def delete_raw(self, key: bytes) -> None:
+        sid = int.from_bytes(self._check_key(key), "little")
+        if self._stacks.pop(sid, None) is None:
+            raise _err(f"{self.name}: no stack with id {sid}", errno.ENOENT)
+
+    def keys_raw(self) -> Iterator[bytes]:
+        return (sid.to_bytes(4, "little") for sid in sorted(self._stacks))
+
+
+# ---- LPM trie ---------------------------------------------------------------------------------------------------
+
+class LpmTrieMap(VmMap):
+    """BPF_MAP_TYPE_LPM_TRIE: keys are (u32 prefixlen, data); lookup finds the longest stored prefix of the key.
+    Stored as a dict of (prefixlen, masked data) -> (original key, value): lookups try each stored prefix length
+    from the longest down, which is O(#distinct lengths) instead of the kernel's trie walk but gives its answers."""
+
+    def __init__(self, spec: MapSpec, ncpus: int = 1):
+        super().__init__(spec, ncpus)
+        self.data_size = spec.key_size - 4
+        self.max_prefixlen = self.data_size * 8
+        self._entries: dict[tuple[int, bytes], tuple[bytes, bytearray]] = {}
+
+    def _split_key(self, key: bytes) -> tuple[int, bytes]:
+        key = self._check_key(key)
+        return int.from_bytes(key[:4], "little"), key[4:]
+
+    @staticmethod
+    def _mask(data: bytes, prefixlen: int) -> bytes:
+        full, rest = divmod(prefixlen, 8)
+        out = bytearray(len(data))
+        out[:full] = data[:full]
+        if rest:
+            out[full] = data[full] & (0xFF << (8 - rest)) & 0xFF
+        return bytes(out)
+
+    def _find(self, key: bytes) -> bytearray | None:
+        prefixlen, data = self._split_key(key)
+        if prefixlen > self.max_prefixlen:
+            return None
+        for plen in sorted({p for p, _ in self._entries if p <= prefixlen}, reverse=True):
+            hit = self._entries.get((plen, self._mask(data, plen)))
+            if hit is not None:
+                return hit[1]
+        return None
+
+    def lookup_raw(self, key: bytes) -> bytes | None:
+        buf = self._find(key)
+        return None if buf is None else bytes(buf)
+
+    def value_ref(self, key: bytes, cpu: int = 0) -> bytearray | None:
+        return self._find(bytes(key))
+
+    def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
+        prefixlen, data = self._split_key(key)
+        value = self._check_value(value)
+        if flags & _UPDATE_MODE_MASK > UpdateFlags.EXIST or flags < 0 or flags & UpdateFlags.F_LOCK:
+            raise _err(f"unknown update flags {flags:#x}", errno.EINVAL)
+        if prefixlen > self.max_prefixlen:
+            raise _err(f"prefix length {prefixlen} > {self.max_prefixlen}", errno.EINVAL)
+        ident = (prefixlen, self._mask(data, prefixlen))
+        present = ident in self._entries
+        if present and flags == UpdateFlags.NOEXIST:
+            raise _err(f"{self.name}: prefix exists (BPF_NOEXIST)", errno.EEXIST)
+        if not present and flags == UpdateFlags.EXIST:
+            raise _err(f"{self.name}: no such prefix (BPF_EXIST)", errno.ENOENT)
+        if not present and len(self._entries) >= self.spec.max_entries:
+            raise _err(f"{self.name}: trie is full ({self.spec.max_entries} entries)", errno.ENOSPC)
+        self._entries[ident] = (bytes(key), bytearray(value))
+
+    def delete_raw(self, key: bytes) -> None:
+        prefixlen, data = self._split_key(key)
+        if prefixlen > self.max_prefixlen or \
+                self._entries.pop((prefixlen, self._mask(data, prefixlen)), None) is None:
+            raise _err(f"{self.name}: no such prefix", errno.ENOENT)
+
+    def keys_raw(self) -> Iterator[bytes]:
+        return iter([k for _, (k, _) in sorted(self._entries.items(), key=lambda kv: (kv[0][1], kv[0][0]))])
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# ---- creation ----------------------------------------------------------------------------------------------------
+
+def _need(cond: bool, message: str, code: int = errno.EINVAL) -> None:
+    if not cond:
+        raise _err(message, code)
+
+
+def _validate_hash(spec: MapSpec) -> None:
+    _need(spec.max_entries > 0 and spec.key_size > 0 and spec.value_size > 0,
+          "hash maps need key_size, value_size and max_entries > 0")
+    _need(spec.key_size <= MAX_BPF_STACK, f"key_size {spec.key_size} > {MAX_BPF_STACK}", errno.E2BIG)
+    if spec.is_percpu:
+        _need(spec.value_size <= PCPU_MIN_UNIT_SIZE, f"per-CPU value_size > {PCPU_MIN_UNIT_SIZE}", errno.E2BIG)
+    _need(spec.key_size + spec.value_size < KMALLOC_MAX_SIZE, "element too large", errno.E2BIG)
+    lru = spec.type in (MapType.LRU_HASH, MapType.LRU_PERCPU_HASH)
+    if spec.flags & MapCreateFlags.NO_COMMON_LRU:
+        _need(lru, "BPF_F_NO_COMMON_LRU is only for LRU maps")
+    if lru:
+        _need(not spec.flags & MapCreateFlags.NO_PREALLOC, "LRU maps are always preallocated")
+
+
+def _validate_array(spec: MapSpec) -> None:
+    _need(spec.max_entries > 0 and spec.key_size == 4 and spec.value_size > 0,
+          "arrays need key_size 4, value_size > 0 and max_entries > 0")
+    if spec.is_percpu:
+        _need(spec.value_size <= PCPU_MIN_UNIT_SIZE, f"per-CPU value_size > {PCPU_MIN_UNIT_SIZE}", errno.E2BIG)
+    _need(not spec.flags & MapCreateFlags.NO_PREALLOC, "arrays are always preallocated")
+
+
+def _validate_fd_array(spec: MapSpec) -> None:
+    _need(spec.max_entries > 0 and spec.key_size == 4 and spec.value_size == 4,
+          "fd arrays need key_size 4, value_size 4 and max_entries > 0")
+
+
+def _validate_queue(spec: MapSpec) -> None:
+    _need(spec.max_entries > 0 and spec.key_size == 0 and spec.value_size > 0,
+          "queue/stack maps need key_size 0, value_size > 0 and max_entries > 0")
+
+
+def _validate_stack_trace(spec: MapSpec) -> None:
+    _need(spec.max_entries > 0 and spec.key_size == 4 and spec.value_size >= 8 and spec.value_size % 8 == 0,
+          "stack trace maps need key_size 4, value_size a multiple of 8 and max_entries > 0")
+
+
+def _validate_lpm(spec: MapSpec) -> None:
+    _need(spec.max_entries > 0 and bool(spec.flags & MapCreateFlags.NO_PREALLOC),
+          "LPM tries need max_entries > 0 and BPF_F_NO_PREALLOC")
+    _need(5 <= spec.key_size <= 4 + LPM_DATA_SIZE_MAX and 1 <= spec.value_size <= LPM_VAL_SIZE_MAX,
+          "LPM trie key_size must be 5..260 and value_size > 0")
+
+
+def _validate_ringbuf(spec: MapSpec) -> None:
+    from pyebpf.vm.ringbuf import validate_ringbuf_size
+
+    _need(spec.key_size == 0 and spec.value_size == 0, "ring buffers need key_size 0 and value_size 0")
+    validate_ringbuf_size(spec.max_entries)
+
+
+def _ringbuf(spec: MapSpec, ncpus: int) -> VmMap:
+    from pyebpf.vm.ringbuf import RingBufMap
+
+    return RingBufMap(spec, ncpus)
+
+
+MAP_CLASSES: dict[MapType, tuple[Callable[[MapSpec], None], Callable[[MapSpec, int], VmMap]]] = {
+    MapType.HASH: (_validate_hash, HashMap),
+    MapType.PERCPU_HASH: (_validate_hash, PercpuHashMap),
+    MapType.LRU_HASH: (_validate_hash, LruHashMap),
+    MapType.LRU_PERCPU_HASH: (_validate_hash, LruPercpuHashMap),
+    MapType.ARRAY: (_validate_array, ArrayMap),
+    MapType.PERCPU_ARRAY: (_validate_array, PercpuArrayMap),
+    MapType.PROG_ARRAY: (_validate_fd_array, ProgArrayMap),
+    MapType.PERF_EVENT_ARRAY: (_validate_fd_array, PerfEventArrayMap),
+    MapType.QUEUE: (_validate_queue, QueueMap),
+    MapType.STACK: (_validate_queue, StackMap),
+    MapType.STACK_TRACE: (_validate_stack_trace, StackTraceMap),
+    MapType.LPM_TRIE: (_validate_lpm, LpmTrieMap),
+    MapType.RINGBUF: (_validate_ringbuf, _ringbuf),
+}
+"""Map types the VM simulates: type -> (creation checks raising MapError like BPF_MAP_CREATE, class)."""
+
+
+def create_map(spec: MapSpec, ncpus: int = 1) -> VmMap:
+    """A VM map for `spec`; raises MapError with BPF_MAP_CREATE's errno for specs the kernel would refuse, and
+    MapError(EINVAL) naming the type for map types the VM does not simulate."""
+    entry = MAP_CLASSES.get(spec.type)
+    if entry is None:
+        raise _err(f"map {spec.name!r}: the VM does not simulate {spec.type.name} maps", errno.EINVAL)
+    validate, cls = entry
+    validate(spec)
+    return cls(spec, ncpus)
+
+
+__all__ = ["VmMap", "HashMap", "PercpuHashMap", "LruHashMap", "LruPercpuHashMap", "ArrayMap", "PercpuArrayMap",
+           "ProgArrayMap", "PerfEventArrayMap", "QueueMap", "StackMap", "StackTraceMap", "LpmTrieMap",
+           "MAP_CLASSES", "create_map", "jhash2"]
