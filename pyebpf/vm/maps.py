@@ -19,7 +19,7 @@ import errno
 from typing import Any, Callable, Iterator
 
 from pyebpf.abi.maps import MapFace, MapSpec, MapType, UpdateFlags, percpu_stride
-from pyebpf.abi.uapi import BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK, HelperFlags, MapCreateFlags, MAX_BPF_STACK
+from pyebpf.abi.uapi import BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK, HelperFlags, MapCreateFlags
 from pyebpf.errors import MapError
 from pyebpf.vm.lru import CommonLru, LruNode
 
@@ -775,7 +775,6 @@ def _need(cond: bool, message: str, code: int = errno.EINVAL) -> None:
 def _validate_hash(spec: MapSpec) -> None:
     _need(spec.max_entries > 0 and spec.key_size > 0 and spec.value_size > 0,
           "hash maps need key_size, value_size and max_entries > 0")
-    _need(spec.key_size <= MAX_BPF_STACK, f"key_size {spec.key_size} > {MAX_BPF_STACK}", errno.E2BIG)
     if spec.is_percpu:
         _need(spec.value_size <= PCPU_MIN_UNIT_SIZE, f"per-CPU value_size > {PCPU_MIN_UNIT_SIZE}", errno.E2BIG)
     _need(spec.key_size + spec.value_size < KMALLOC_MAX_SIZE, "element too large", errno.E2BIG)
