@@ -1,0 +1,228 @@
+"""Reading bpf_perf_event_output() records: one PERF_COUNT_SW_BPF_OUTPUT event and mmap ring per CPU.
+
+For each online CPU we open a BPF_OUTPUT software event, mmap its ring (one metadata page + 2^n data pages), store
+its fd in the BPF_MAP_TYPE_PERF_EVENT_ARRAY at index cpu, and enable it. The kernel appends records at data_head;
+we read from data_tail and then advance data_tail, which hands the space back. Records are perf_event_header
+(u32 type, u16 misc, u16 size) + body and 8-byte aligned, so a header never straddles the end of the ring but a body
+may: such a record is read in two pieces. PERF_RECORD_SAMPLE with PERF_SAMPLE_RAW carries u32 size + the bytes the
+program passed (padded to 8); PERF_RECORD_LOST carries (id, lost) — how many samples the kernel dropped because
+the ring was full.
+"""
+from __future__ import annotations
+
+import errno
+import mmap
+import os
+import select
+import struct
+import time
+from typing import Any, Callable
+
+from pyebpf.abi.maps import MapType
+from pyebpf.errors import LoaderError
+from pyebpf.loader import syscall
+from pyebpf.loader.perf_event import PerfIoctl, PerfRecordType, bpf_output_event, online_cpus, perf_ioctl
+from pyebpf.loader.ringbuf import make_decoder
+
+PAGE_SIZE = mmap.PAGESIZE
+# struct perf_event_mmap_page: data_head/data_tail/data_offset/data_size sit at byte 1024 onwards.
+_DATA_HEAD, _DATA_TAIL, _DATA_OFFSET, _DATA_SIZE = 1024, 1032, 1040, 1048
+_HEADER = struct.Struct("<IHH")
+
+
+class _CpuRing:
+    """One CPU's perf event fd and its mmap'ed ring."""
+
+    def __init__(self, cpu: int, page_count: int, wakeup_events: int):
+        self.cpu = cpu
+        self.fd = bpf_output_event(cpu, wakeup_events)
+        try:
+            self.mm = mmap.mmap(self.fd, PAGE_SIZE * (1 + page_count), mmap.MAP_SHARED,
+                                mmap.PROT_READ | mmap.PROT_WRITE)
+        except OSError as e:
+            os.close(self.fd)
+            raise LoaderError(f"mmap of perf ring for cpu {cpu} ({page_count} pages)", e.errno) from None
+        self.view = memoryview(self.mm)
+        offset, size = struct.unpack_from("<QQ", self.view, _DATA_OFFSET)
+        self.data_offset = offset or PAGE_SIZE
+        self.data_size = size or PAGE_SIZE * page_count
+
+    def close(self) -> None:
+        if self.view is not None:
+            self.view.release()
+            self.view = None
+            self.mm.close()
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class PerfBuffer:
+    """Consumer of a BPF_MAP_TYPE_PERF_EVENT_ARRAY filled by bpf_perf_event_output(ctx, &map, BPF_F_CURRENT_CPU, ...).
+
+        with PerfBuffer(prog.maps["events"], decode=Event, page_count=8) as pb:
+            events = pb.read(timeout=1.0)        # list of decoded samples
+            pb.poll(0.1, callback=on_sample, lost_callback=on_lost)
+            pb.lost                              # samples the kernel dropped, all CPUs
+
+    `page_count` (a power of 2) sizes each CPU's ring. Callbacks get (cpu, value) for samples when
+    `with_cpu=True`, else the value; lost_callback(cpu, count).
+    """
+
+    def __init__(self, perf_map: Any, decode: Any = None, callback: Callable[..., Any] | None = None,
+                 lost_callback: Callable[[int, int], Any] | None = None, page_count: int = 8,
+                 cpus: list[int] | None = None, wakeup_events: int = 1, with_cpu: bool = False):
+        if page_count <= 0 or page_count & (page_count - 1):
+            raise LoaderError(f"page_count must be a power of 2, not {page_count}", errno.EINVAL)
+        self._map = perf_map
+        spec = getattr(perf_map, "spec", None)
+        if spec is not None and spec.type != MapType.PERF_EVENT_ARRAY:
+            raise LoaderError(f"map {spec.name!r} is a {spec.type.name} map, not PERF_EVENT_ARRAY", errno.EINVAL)
+        self._map_fd = int(perf_map) if isinstance(perf_map, int) else int(perf_map.fd)
+        max_entries = spec.max_entries if spec is not None else None
+        self._decode = make_decoder(decode)
+        self.callback = callback
+        self.lost_callback = lost_callback
+        self.with_cpu = with_cpu
+        self.lost = 0
+        self.samples = 0
+        self._rings: dict[int, _CpuRing] = {}
+        self._slots: list[int] = []
+        self._epoll: select.epoll | None = select.epoll()
+        try:
+            for cpu in (cpus if cpus is not None else online_cpus()):
+                if max_entries is not None and cpu >= max_entries:
+                    continue  # the array is smaller than the CPU count: those CPUs cannot output
+                ring = _CpuRing(cpu, page_count, wakeup_events)
+                self._rings[cpu] = ring
+                syscall.map_update_elem(self._map_fd, struct.pack("<I", cpu), struct.pack("<I", ring.fd))
+                self._slots.append(cpu)
+                perf_ioctl(ring.fd, PerfIoctl.ENABLE, 0, f"enabling BPF_OUTPUT event on cpu {cpu}")
+                self._epoll.register(ring.fd, select.EPOLLIN)
+        except BaseException:
+            self.close()
+            raise
+        if not self._rings:
+            self.close()
+            raise LoaderError("no CPU to open a perf buffer on", errno.ENODEV)
+
+    # -- reading -----------------------------------------------------------------------------------------------
+    def _drain(self, ring: _CpuRing, on_sample: Callable[..., Any] | None,
+               on_lost: Callable[[int, int], Any] | None) -> int:
+        view = ring.view
+        head = struct.unpack_from("<Q", view, _DATA_HEAD)[0]
+        tail = struct.unpack_from("<Q", view, _DATA_TAIL)[0]
+        base, size = ring.data_offset, ring.data_size
+        decode, cpu, with_cpu = self._decode, ring.cpu, self.with_cpu
+        n = 0
+        while tail < head:
+            off = tail % size
+            rtype, _misc, rsize = _HEADER.unpack_from(view, base + off)
+            if rsize < _HEADER.size:
+                raise LoaderError(f"corrupt perf record (size {rsize}) on cpu {cpu}", errno.EIO)
+            end = off + rsize
+            if end <= size:
+                body = view[base + off + 8:base + end]
+            else:  # the record wraps: join its two pieces
+                body = memoryview(bytes(view[base + off + 8:base + size]) + bytes(view[base:base + end - size]))
+            if rtype == PerfRecordType.SAMPLE:
+                raw_size = struct.unpack_from("<I", body, 0)[0]
+                raw = bytes(body[4:4 + raw_size])
+                n += 1
+                if on_sample is not None:
+                    value = decode(raw) if decode else raw
+                    if with_cpu:
+                        on_sample(cpu, value)
+                    else:
+                        on_sample(value)
+            elif rtype == PerfRecordType.LOST:
+                _id, lost = struct.unpack_from("<QQ", body, 0)
+                self.lost += lost
+                if on_lost is not None:
+                    on_lost(cpu, lost)
+            body.release()
+            tail += rsize
+        struct.pack_into("<Q", view, _DATA_TAIL, tail)
+        self.samples += n
+        return n
+
+    def consume(self, callback: Callable[..., Any] | None = None,
+                lost_callback: Callable[[int, int], Any] | None = None) -> int:
+        """Drain every CPU's ring now; returns the number of samples delivered."""
+        if self._epoll is None:
+            raise LoaderError("perf buffer is closed", errno.EBADF)
+        cb, lcb = callback or self.callback, lost_callback or self.lost_callback
+        return sum(self._drain(ring, cb, lcb) for ring in self._rings.values())
+
+    def poll(self, timeout: float | None = None, callback: Callable[..., Any] | None = None,
+             lost_callback: Callable[[int, int], Any] | None = None) -> int:
+        """Wait up to `timeout` seconds for any CPU's ring to have data, then drain all rings."""
+        if self._epoll is None:
+            raise LoaderError("perf buffer is closed", errno.EBADF)
+        try:
+            self._epoll.poll(-1 if timeout is None else timeout)
+        except InterruptedError:
+            pass
+        return self.consume(callback, lost_callback)
+
+    def read(self, timeout: float | None = 0.0) -> list[Any]:
+        """Samples available now (waiting up to `timeout` seconds if there are none yet)."""
+        out: list[Any] = []
+        collect = (lambda cpu, v: out.append((cpu, v))) if self.with_cpu else out.append
+        self.consume(collect)
+        if not out and timeout != 0:
+            self.poll(timeout, collect)
+        return out
+
+    def read_until(self, count: int, timeout: float) -> list[Any]:
+        out: list[Any] = []
+        collect = (lambda cpu, v: out.append((cpu, v))) if self.with_cpu else out.append
+        deadline = time.monotonic() + timeout
+        self.consume(collect)
+        while len(out) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self.poll(left, collect)
+        return out
+
+    @property
+    def cpus(self) -> list[int]:
+        return sorted(self._rings)
+
+    def fileno(self) -> int:
+        if self._epoll is None:
+            raise LoaderError("perf buffer is closed", errno.EBADF)
+        return self._epoll.fileno()
+
+    # -- lifetime ----------------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Remove our events from the map, disable and unmap them, close every fd. Idempotent."""
+        for cpu in self._slots:
+            try:
+                syscall.map_delete_elem(self._map_fd, struct.pack("<I", cpu))
+            except LoaderError:
+                pass  # map already closed, or entry replaced
+        self._slots = []
+        for ring in self._rings.values():
+            ring.close()
+        self._rings = {}
+        if self._epoll is not None:
+            self._epoll.close()
+            self._epoll = None
+        self._map = None
+
+    def __enter__(self) -> "PerfBuffer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+__all__ = ["PerfBuffer"]

@@ -1,0 +1,231 @@
+"""Reading a BPF_MAP_TYPE_RINGBUF from user space: mmap, epoll, record headers, consumer position.
+
+Layout (kernel/bpf/ringbuf.c): page 0 holds the consumer position (mapped read-write: we advance it), page 1 the
+producer position, and the data pages follow, mapped twice in a row so a record that wraps past the end is still
+contiguous in our mapping (mapped read-only). Each record starts with an 8-byte header: a u32 length whose bit 31
+(BUSY) says the producer has reserved but not yet committed it and bit 30 (DISCARD) that it was discarded, then a
+u32 page offset we do not need. Records are 8-byte aligned. We stop at the first BUSY record (records are consumed
+in order) and move the consumer position past each record as we go, freeing its space for the producer.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import mmap
+import select
+import struct
+import time
+from typing import Any, Callable, Iterator
+
+from pyebpf.abi.maps import MapType
+from pyebpf.errors import LoaderError
+
+BPF_RINGBUF_BUSY_BIT = 1 << 31
+BPF_RINGBUF_DISCARD_BIT = 1 << 30
+BPF_RINGBUF_HDR_SZ = 8
+PAGE_SIZE = mmap.PAGESIZE
+
+Decoder = Callable[[bytes], Any]
+
+
+def make_decoder(decode: Any) -> Decoder | None:
+    """A bytes → value function from a ctypes type (Structure, array, scalar), a callable, or None (raw bytes)."""
+    if decode is None or decode is bytes:
+        return None
+    if isinstance(decode, type) and issubclass(decode, (ctypes.Structure, ctypes.Union, ctypes.Array,
+                                                         ctypes._SimpleCData)):
+        size = ctypes.sizeof(decode)
+        from_buf = decode.from_buffer_copy
+        if issubclass(decode, ctypes._SimpleCData):
+            return lambda raw: from_buf(raw[:size]).value  # noqa: E731
+        return lambda raw: from_buf(raw[:size])  # noqa: E731
+    if callable(decode):
+        return decode
+    raise TypeError(f"decode must be a ctypes type, a callable or None, not {decode!r}")
+
+
+def _map_fd_and_size(ringbuf_map: Any, size: int | None) -> tuple[int, int]:
+    if isinstance(ringbuf_map, int):
+        if not size:
+            raise LoaderError("a ring buffer given as an fd needs its size (max_entries)", errno.EINVAL)
+        return ringbuf_map, size
+    spec = getattr(ringbuf_map, "spec", None)
+    if spec is not None and spec.type != MapType.RINGBUF:
+        raise LoaderError(f"map {spec.name!r} is a {spec.type.name} map, not RINGBUF", errno.EINVAL)
+    return int(ringbuf_map.fd), int(size or spec.max_entries)
+
+
+class RingBuffer:
+    """Consumer of one BPF ring buffer map.
+
+        with RingBuffer(prog.maps["events"], decode=Event) as rb:
+            for event in rb.read(timeout=1.0): ...      # a list of what is there (waiting up to timeout)
+            rb.poll(timeout=0.1, callback=handle)         # or callbacks
+            for event in rb: ...                          # or an endless blocking iterator
+
+    `decode` turns each record's bytes into a value: a ctypes Structure class, a function, or None for bytes.
+    """
+
+    def __init__(self, ringbuf_map: Any, decode: Any = None, callback: Callable[[Any], Any] | None = None,
+                 size: int | None = None):
+        self._map = ringbuf_map  # keep the map (and its fd) alive while we read it
+        fd, self.size = _map_fd_and_size(ringbuf_map, size)
+        if self.size <= 0 or self.size & (self.size - 1) or self.size % PAGE_SIZE:
+            raise LoaderError(f"ring buffer size {self.size} is not a power-of-2 multiple of the page size",
+                              errno.EINVAL)
+        self._decode = make_decoder(decode)
+        self.callback = callback
+        self._mask = self.size - 1
+        self._cons_mm = self._prod_mm = self._epoll = None
+        self._data: memoryview | None = None
+        self._prod_view: memoryview | None = None
+        try:
+            self._cons_mm = mmap.mmap(fd, PAGE_SIZE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
+            self._prod_mm = mmap.mmap(fd, PAGE_SIZE + 2 * self.size, mmap.MAP_SHARED, mmap.PROT_READ,
+                                      offset=PAGE_SIZE)
+            self._epoll = select.epoll()
+            self._epoll.register(fd, select.EPOLLIN)
+        except OSError as e:
+            self.close()
+            raise LoaderError("mapping ring buffer", e.errno) from None
+        self._prod_view = memoryview(self._prod_mm)
+        self._data = self._prod_view[PAGE_SIZE:]
+        self._cons_view = memoryview(self._cons_mm)
+        self.records = 0  # records delivered so far
+        self.discarded = 0  # records the producer discarded (skipped)
+
+    # -- positions ---------------------------------------------------------------------------------------------
+    @property
+    def consumer_pos(self) -> int:
+        return struct.unpack_from("<Q", self._cons_view, 0)[0]
+
+    @property
+    def producer_pos(self) -> int:
+        return struct.unpack_from("<Q", self._prod_view, 0)[0]
+
+    def available(self) -> int:
+        """Bytes written by the producer and not yet consumed (headers and padding included)."""
+        return self.producer_pos - self.consumer_pos
+
+    # -- consuming ---------------------------------------------------------------------------------------------
+    def consume(self, callback: Callable[[Any], Any] | None = None, limit: int | None = None) -> int:
+        """Deliver every committed record now in the buffer to `callback` (or self.callback); returns the count.
+
+        Without any callback the records are dropped (counted); use read() to collect them.
+        """
+        if self._data is None:
+            raise LoaderError("ring buffer is closed", errno.EBADF)
+        cb = callback or self.callback
+        decode = self._decode
+        data, mask = self._data, self._mask
+        unpack, pack_into = struct.unpack_from, struct.pack_into
+        cons_view = self._cons_view
+        cons = unpack("<Q", cons_view, 0)[0]
+        prod = unpack("<Q", self._prod_view, 0)[0]
+        n = 0
+        while cons < prod:
+            off = cons & mask
+            hdr = unpack("<I", data, off)[0]
+            if hdr & BPF_RINGBUF_BUSY_BIT:
+                break  # reserved, not committed yet: everything after it waits too
+            length = hdr & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)
+            if not hdr & BPF_RINGBUF_DISCARD_BIT:
+                if cb is not None:
+                    start = off + BPF_RINGBUF_HDR_SZ
+                    raw = bytes(data[start:start + length])  # contiguous: the data pages are mapped twice
+                    cb(decode(raw) if decode else raw)
+                n += 1
+            else:
+                self.discarded += 1
+            cons += (length + BPF_RINGBUF_HDR_SZ + 7) & ~7
+            pack_into("<Q", cons_view, 0, cons)  # release the space as soon as the record is handled
+            if limit is not None and n >= limit:
+                break
+            if cons >= prod:
+                prod = unpack("<Q", self._prod_view, 0)[0]
+        self.records += n
+        return n
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the kernel signals data (epoll) or `timeout` seconds pass; True if there is data."""
+        if self._epoll is None:
+            raise LoaderError("ring buffer is closed", errno.EBADF)
+        if self.available() > 0:
+            return True
+        try:
+            events = self._epoll.poll(-1 if timeout is None else timeout)
+        except InterruptedError:
+            events = []
+        return bool(events) or self.available() > 0
+
+    def poll(self, timeout: float | None = None, callback: Callable[[Any], Any] | None = None) -> int:
+        """Wait up to `timeout` seconds for data, then consume what is there; returns the number of records."""
+        self.wait(timeout)
+        return self.consume(callback)
+
+    def read(self, timeout: float | None = 0.0, max_records: int | None = None) -> list[Any]:
+        """Records available now, waiting up to `timeout` seconds for the first one (0: don't wait)."""
+        out: list[Any] = []
+        if self.available() == 0 and timeout != 0:
+            self.wait(timeout)
+        self.consume(out.append, limit=max_records)
+        return out
+
+    def read_until(self, count: int, timeout: float) -> list[Any]:
+        """Collect at least `count` records or until `timeout` seconds have passed, whichever comes first."""
+        out: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while len(out) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self.wait(left)
+            self.consume(out.append)
+        return out
+
+    def __iter__(self) -> Iterator[Any]:
+        """Endless blocking iterator over records (stop with break, or close() from elsewhere)."""
+        batch: list[Any] = []
+        while self._data is not None:
+            self.wait(None)
+            self.consume(batch.append)
+            yield from batch
+            batch.clear()
+
+    # -- lifetime ----------------------------------------------------------------------------------------------
+    def fileno(self) -> int:
+        """The epoll fd: add it to your own event loop (readable when records are waiting)."""
+        if self._epoll is None:
+            raise LoaderError("ring buffer is closed", errno.EBADF)
+        return self._epoll.fileno()
+
+    def close(self) -> None:
+        for view in ("_data", "_prod_view", "_cons_view"):
+            v = getattr(self, view, None)
+            if v is not None:
+                v.release()
+                setattr(self, view, None)
+        for name in ("_prod_mm", "_cons_mm"):
+            m = getattr(self, name, None)
+            if m is not None:
+                m.close()
+                setattr(self, name, None)
+        if self._epoll is not None:
+            self._epoll.close()
+            self._epoll = None
+        self._map = None
+
+    def __enter__(self) -> "RingBuffer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+__all__ = ["RingBuffer", "make_decoder", "BPF_RINGBUF_BUSY_BIT", "BPF_RINGBUF_DISCARD_BIT", "BPF_RINGBUF_HDR_SZ"]
