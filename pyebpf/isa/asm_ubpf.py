@@ -1,0 +1,428 @@
+"""The uBPF / bpf_conformance dialect: `mov %r0, 1`, `ldxw %r0, [%r1+4]`, `jeq %r1, 0, +2`, `lock fetch add ...`.
+
+Encodings follow the conformance suite's own assembler (src/bpf_assembler.cc of Alan-Jowett/bpf_conformance):
+a `32` suffix selects the 32-bit class (ALU or JMP32), `sdiv`/`smod` set off=1, `movsxNM` sign-extends N bits into
+an M-bit register (off=N), `swapN`/`bswapN` are ALU64 END, `ja32` is gotol (target in imm), `call local L` is a
+pseudo call, `call runtime N` a kfunc call, and `call %rN` is callx with the register in dst (imm 0), as gcc,
+LLVM 19+ and that suite encode it. Immediates may be written signed or as unsigned 32-bit values (they wrap).
+Registers are `%rN` or `rN`. Forms the suite has no spelling for use the names pyebpf's disassembler prints:
+`may_goto`, `ldabsw 4`, `ldindw %r2, 4`, `lock load_acquirew %r0, [%r1]`, `lock store_releasew [%r1], %r2`,
+`addr_space_cast %r1, %r2, 0, 1`, `lddw %r1, 5, map_fd` and `lddw %r1, map[name]`.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from pyebpf.abi.opcodes import (
+    BPF_ADDR_SPACE_CAST, OP_CALL, OP_CALLX, OP_EXIT, OP_JA, OP_JA32, OP_LD_IMM64, OP_MAY_GOTO, SIGNED_DIVMOD_OFF,
+    AluOp, AtomicOp, CallSrc, EndSource, InsnClass, JmpOp, Mode, PseudoSrc, Size, Source,
+)
+from pyebpf.isa.asm_syntax import (
+    ATOMIC_FETCH_OPS, ATOMIC_PLAIN_OPS, Fixup, FixupKind, LineError, imm32, imm64, off16, parse_int,
+)
+from pyebpf.isa.instruction import Instruction
+
+Operands = list[tuple[str, int]]
+Parsed = tuple[Instruction, "Fixup | None"]
+
+_REGS: dict[str, int] = {}
+for _n in range(11):
+    _REGS[f"%r{_n}"] = _n
+    _REGS[f"r{_n}"] = _n
+_BAD_REG = re.compile(r"%?[rw]\d+$")
+_MEM = re.compile(r"\[\s*(%?\w+)\s*(?:([+-])\s*(\w+))?\s*\]$")
+_LABEL = re.compile(r"[A-Za-z_.$][\w.$]*$")
+
+_SIZES = {"b": Size.B, "h": Size.H, "w": Size.W, "dw": Size.DW}
+_ALU_OPS = {
+    "add": (AluOp.ADD, 0), "sub": (AluOp.SUB, 0), "mul": (AluOp.MUL, 0), "div": (AluOp.DIV, 0),
+    "sdiv": (AluOp.DIV, SIGNED_DIVMOD_OFF), "or": (AluOp.OR, 0), "and": (AluOp.AND, 0), "lsh": (AluOp.LSH, 0),
+    "rsh": (AluOp.RSH, 0), "mod": (AluOp.MOD, 0), "smod": (AluOp.MOD, SIGNED_DIVMOD_OFF), "xor": (AluOp.XOR, 0),
+    "mov": (AluOp.MOV, 0), "arsh": (AluOp.ARSH, 0),
+}
+_JMP_OPS = {
+    "jeq": JmpOp.JEQ, "jgt": JmpOp.JGT, "jge": JmpOp.JGE, "jset": JmpOp.JSET, "jne": JmpOp.JNE,
+    "jsgt": JmpOp.JSGT, "jsge": JmpOp.JSGE, "jlt": JmpOp.JLT, "jle": JmpOp.JLE, "jslt": JmpOp.JSLT,
+    "jsle": JmpOp.JSLE,
+}
+_PSEUDO_NAMES = {
+    "map_fd": PseudoSrc.MAP_FD, "map_value": PseudoSrc.MAP_VALUE, "btf_id": PseudoSrc.BTF_ID,
+    "func": PseudoSrc.FUNC, "map_idx": PseudoSrc.MAP_IDX, "map_idx_value": PseudoSrc.MAP_IDX_VALUE,
+}
+_MAP_REF = re.compile(r"(map|map_value)\[([^\]\s]+)\](?:\s*\+\s*(\w+))?$")
+
+
+# ---- operands ----------------------------------------------------------------------------------------------------
+
+def split_operands(rest: str, base: int) -> Operands:
+    """Comma-separated operands with their start column in the instruction text."""
+    out: Operands = []
+    pos = base
+    for part in rest.split(","):
+        stripped = part.strip()
+        lead = len(part) - len(part.lstrip())
+        out.append((stripped, pos + lead))
+        pos += len(part) + 1
+    return out
+
+
+def _err(message: str, op: tuple[str, int]) -> LineError:
+    return LineError(message, start=op[1], length=max(1, len(op[0])))
+
+
+def _reg(op: tuple[str, int]) -> int:
+    r = _REGS.get(op[0])
+    if r is None:
+        if _BAD_REG.match(op[0]):
+            raise _err(f"invalid register {op[0]} (registers are r0..r10)", op)
+        raise _err(f"expected a register, got {op[0]!r}" if op[0] else "expected a register", op)
+    return r
+
+
+def _imm(op: tuple[str, int]) -> int:
+    value = parse_int(op[0])
+    if value is None:
+        raise _err(f"expected an immediate, got {op[0]!r}" if op[0] else "expected an immediate", op)
+    v = imm32(value)
+    if v is None:
+        raise _err(f"immediate {op[0]} out of 32-bit range", op)
+    return v
+
+
+def _mem(op: tuple[str, int]) -> tuple[int, int]:
+    m = _MEM.match(op[0])
+    if m is None:
+        raise _err(f"expected a memory operand [%rN+off], got {op[0]!r}", op)
+    reg = _reg((m.group(1), op[1] + m.start(1)))
+    if m.group(2) is None:
+        return reg, 0
+    value = parse_int(m.group(3))
+    if value is None:
+        raise LineError(f"bad offset {m.group(3)!r}", start=op[1] + m.start(3), length=len(m.group(3)))
+    off = off16(-value if m.group(2) == "-" else value, allow_unsigned=m.group(2) == "+")
+    if off is None:
+        raise LineError(f"offset {m.group(2)}{m.group(3)} out of 16-bit range", start=op[1] + m.start(2),
+                        length=m.end(3) - m.start(2))
+    return reg, off
+
+
+def _target(op: tuple[str, int], field_bits: int) -> tuple[int, "Fixup | None"]:
+    """A jump target: `+N`/`-N` (or a bare number) relative slots, or a label resolved later."""
+    text = op[0]
+    if text[:1] in "+-" or text[:1].isdigit():
+        value = parse_int(text)
+        if value is None:
+            raise _err(f"bad jump offset {text!r}", op)
+        if field_bits == 16:
+            checked = off16(value)
+        else:
+            checked = value if -(1 << 31) <= value < (1 << 31) else None
+        if checked is None:
+            raise _err(f"jump offset {text} out of {field_bits}-bit range", op)
+        return checked, None
+    if not _LABEL.match(text):
+        raise _err(f"expected a jump target (+N, -N or a label), got {text!r}", op)
+    kind = FixupKind.LABEL_OFF if field_bits == 16 else FixupKind.LABEL_IMM
+    return 0, Fixup(kind, text, op[1], len(text))
+
+
+def _count(ops: Operands, n: int, mnemonic: str, mstart: int, end: int) -> None:
+    if len(ops) != n:
+        if len(ops) > n:
+            extra = ops[n]
+            raise LineError(f"'{mnemonic}' takes {n} operand{'s' if n != 1 else ''}, got {len(ops)}",
+                            start=extra[1], length=max(1, end - extra[1]))
+        raise LineError(f"'{mnemonic}' takes {n} operand{'s' if n != 1 else ''}, got {len(ops)}",
+                        start=mstart, length=len(mnemonic))
+
+
+# ---- handlers: (mnemonic, operands, arg) -> Parsed -------------------------------------------------------------
+
+def _alu(ops: Operands, arg: tuple[int, int, int]) -> Parsed:
+    cls, op, off = arg
+    dst = _reg(ops[0])
+    src_text = ops[1][0]
+    if src_text in _REGS or _BAD_REG.match(src_text):
+        return Instruction(cls | op | Source.X, dst, _reg(ops[1]), off, 0), None
+    return Instruction(cls | op | Source.K, dst, 0, off, _imm(ops[1])), None
+
+
+def _neg(ops: Operands, cls: int) -> Parsed:
+    return Instruction(cls | AluOp.NEG, _reg(ops[0])), None
+
+
+def _movsx(ops: Operands, arg: tuple[int, int]) -> Parsed:
+    cls, bits = arg
+    return Instruction(cls | AluOp.MOV | Source.X, _reg(ops[0]), _reg(ops[1]), bits, 0), None
+
+
+def _end(ops: Operands, arg: tuple[int, int]) -> Parsed:
+    opcode, bits = arg
+    return Instruction(opcode, _reg(ops[0]), 0, 0, bits), None
+
+
+def _addr_space_cast(ops: Operands, _: None) -> Parsed:
+    dst, src = _reg(ops[0]), _reg(ops[1])
+    dst_as, src_as = _imm(ops[2]), _imm(ops[3])
+    if not 0 <= dst_as <= 0xFFFF:
+        raise _err("address space must be 0..65535", ops[2])
+    if not 0 <= src_as <= 0xFFFF:
+        raise _err("address space must be 0..65535", ops[3])
+    return Instruction(InsnClass.ALU64 | AluOp.MOV | Source.X, dst, src, BPF_ADDR_SPACE_CAST,
+                       (dst_as << 16) | src_as), None
+
+
+def _lddw(ops: Operands, _: None) -> Parsed:
+    if len(ops) not in (2, 3):
+        raise _err(f"'lddw' takes 2 or 3 operands, got {len(ops)}", ops[-1])
+    dst = _reg(ops[0])
+    text, start = ops[1]
+    m = _MAP_REF.match(text)
+    if m is not None:
+        if len(ops) == 3:
+            raise _err("a map reference takes no pseudo source", ops[2])
+        name = m.group(2)
+        fix = Fixup(FixupKind.MAP, name, start + m.start(2), len(name))
+        if m.group(1) == "map":
+            if m.group(3) is not None:
+                raise LineError("map[NAME] takes no offset; use map_value[NAME] + N", start=start + m.start(3),
+                                length=len(m.group(3)))
+            return Instruction(OP_LD_IMM64, dst, PseudoSrc.MAP_FD, 0, 0, name), fix
+        offset = 0
+        if m.group(3) is not None:
+            parsed = parse_int(m.group(3))
+            if parsed is None or imm32(parsed) is None or parsed < 0:
+                raise LineError(f"bad map value offset {m.group(3)!r}", start=start + m.start(3),
+                                length=len(m.group(3)))
+            offset = parsed
+        return Instruction(OP_LD_IMM64, dst, PseudoSrc.MAP_VALUE, 0, offset << 32, name), fix
+    value = parse_int(text)
+    if value is None:
+        raise _err(f"expected a 64-bit immediate, got {text!r}", ops[1])
+    v = imm64(value)
+    if v is None:
+        raise _err(f"immediate {text} out of 64-bit range", ops[1])
+    src = PseudoSrc.IMM
+    if len(ops) == 3:
+        name = ops[2][0]
+        if name in _PSEUDO_NAMES:
+            src = _PSEUDO_NAMES[name]
+        else:
+            n = parse_int(name)
+            if n is None or n not in PseudoSrc._value2member_map_:
+                raise _err(f"unknown lddw pseudo source {name!r} (map_fd, map_value, btf_id, func, map_idx, "
+                           f"map_idx_value)", ops[2])
+            src = PseudoSrc(n)
+    return Instruction(OP_LD_IMM64, dst, src, 0, v), None
+
+
+def _ldx(ops: Operands, opcode: int) -> Parsed:
+    dst = _reg(ops[0])
+    src, off = _mem(ops[1])
+    return Instruction(opcode, dst, src, off, 0), None
+
+
+def _st(ops: Operands, opcode: int) -> Parsed:
+    dst, off = _mem(ops[0])
+    return Instruction(opcode, dst, 0, off, _imm(ops[1])), None
+
+
+def _stx(ops: Operands, opcode: int) -> Parsed:
+    dst, off = _mem(ops[0])
+    return Instruction(opcode, dst, _reg(ops[1]), off, 0), None
+
+
+def _ldabs(ops: Operands, opcode: int) -> Parsed:
+    return Instruction(opcode, 0, 0, 0, _imm(ops[0])), None
+
+
+def _ldind(ops: Operands, opcode: int) -> Parsed:
+    return Instruction(opcode, 0, _reg(ops[0]), 0, _imm(ops[1])), None
+
+
+def _ja(ops: Operands, opcode: int) -> Parsed:
+    if opcode == OP_JA32:
+        value, fix = _target(ops[0], 32)
+        return Instruction(opcode, 0, 0, 0, value), fix
+    value, fix = _target(ops[0], 16)
+    return Instruction(opcode, 0, 0, value, 0), fix
+
+
+def _jcond(ops: Operands, arg: tuple[int, int]) -> Parsed:
+    cls, op = arg
+    dst = _reg(ops[0])
+    off, fix = _target(ops[2], 16)
+    src_text = ops[1][0]
+    if src_text in _REGS or _BAD_REG.match(src_text):
+        return Instruction(cls | op | Source.X, dst, _reg(ops[1]), off, 0), fix
+    return Instruction(cls | op | Source.K, dst, 0, off, _imm(ops[1])), fix
+
+
+def _exit(ops: Operands, _: None) -> Parsed:
+    return Instruction(OP_EXIT), None
+
+
+def _callx(ops: Operands, _: None) -> Parsed:
+    return Instruction(OP_CALLX, _reg(ops[0]), 0, 0, 0), None
+
+
+def _call(ops: Operands, _: None) -> Parsed:
+    """`call N`, `call helper N`, `call NAME`, `call local L|+N`, `call runtime N`, `call %rN` (callx)."""
+    if len(ops) == 1 and " " in ops[0][0]:
+        mode, _, rest = ops[0][0].partition(" ")
+        rest = rest.strip()
+        ops = [(mode, ops[0][1]), (rest, ops[0][1] + ops[0][0].index(rest, len(mode)))]
+    if len(ops) == 1:
+        text = ops[0][0]
+        if text in _REGS or _BAD_REG.match(text):
+            return _callx(ops, None)
+        value = parse_int(text)
+        if value is not None:
+            v = imm32(value)
+            if v is None:
+                raise _err(f"helper id {text} out of 32-bit range", ops[0])
+            return Instruction(OP_CALL, 0, CallSrc.HELPER, 0, v), None
+        if not _LABEL.match(text):
+            raise _err(f"expected a helper number or name, got {text!r}", ops[0])
+        return Instruction(OP_CALL, 0, CallSrc.HELPER, 0, 0), Fixup(FixupKind.CALL_NAME, text, ops[0][1], len(text))
+    if len(ops) != 2:
+        raise _err(f"'call' takes 1 or 2 operands, got {len(ops)}", ops[-1])
+    mode = ops[0][0]
+    if mode == "local":
+        value, fix = _target(ops[1], 32)
+        return Instruction(OP_CALL, 0, CallSrc.PSEUDO_CALL, 0, value), fix
+    if mode == "helper":
+        return _call([ops[1]], None)
+    if mode in ("runtime", "kfunc"):
+        text = ops[1][0]
+        if parse_int(text) is None and _LABEL.match(text):
+            return (Instruction(OP_CALL, 0, CallSrc.KFUNC, 0, 0),
+                    Fixup(FixupKind.CALL_NAME, text, ops[1][1], len(text), number=-1))
+        return Instruction(OP_CALL, 0, CallSrc.KFUNC, 0, _imm(ops[1])), None
+    raise _err(f"unknown call mode {mode!r} (helper, local, runtime)", ops[0])
+
+
+_LOCK_WORDS = re.compile(r"(fetch\s+)?(\w+)\s+")
+
+
+def _lock(ops: Operands, _: None) -> Parsed:
+    """`lock [fetch] add|and|or|xor[32] [dst+off], src`, `lock xchg|cmpxchg[32] ...`, acquire/release loads."""
+    first, start = ops[0]
+    m = _LOCK_WORDS.match(first)
+    if m is None:
+        raise _err(f"expected an atomic operation after 'lock', got {first!r}", ops[0])
+    fetch, name = m.group(1) is not None, m.group(2)
+    mem_op = (first[m.end():].strip(), start + m.end())
+    if len(ops) != 2:
+        raise LineError(f"'lock {name}' takes 2 operands, got {len(ops)}", start=start + m.start(2),
+                        length=len(name))
+    name_span = (name, start + m.start(2))
+    if name.startswith("load_acquire") or name.startswith("store_release"):
+        base = "load_acquire" if name.startswith("load_acquire") else "store_release"
+        size = _SIZES.get(name[len(base):])
+        if size is None or fetch:
+            raise _err(f"unknown atomic operation {name!r}", name_span)
+        if base == "load_acquire":
+            # `lock load_acquirew %r0, [%r1+off]`: the loaded register is first, the address second.
+            dst = _reg(mem_op)
+            src, off = _mem(ops[1])
+            return Instruction(InsnClass.STX | Mode.ATOMIC | size, dst, src, off, AtomicOp.LOAD_ACQ), None
+        dst, off = _mem(mem_op)
+        return Instruction(InsnClass.STX | Mode.ATOMIC | size, dst, _reg(ops[1]), off, AtomicOp.STORE_REL), None
+    size = Size.DW
+    base = name
+    if name.endswith("32"):
+        size, base = Size.W, name[:-2]
+    elif name.endswith("64"):
+        base = name[:-2]
+    if base == "xchg":
+        imm = AtomicOp.XCHG
+    elif base == "cmpxchg":
+        imm = AtomicOp.CMPXCHG
+    elif base in ATOMIC_PLAIN_OPS:
+        imm = ATOMIC_FETCH_OPS[base] if fetch else ATOMIC_PLAIN_OPS[base]
+    else:
+        raise _err(f"unknown atomic operation {name!r}", name_span)
+    dst, off = _mem(mem_op)
+    return Instruction(InsnClass.STX | Mode.ATOMIC | size, dst, _reg(ops[1]), off, imm), None
+
+
+Handler = Callable[[Operands, object], Parsed]
+#: mnemonic -> (handler, argument, operand count or None when the handler checks it).
+MNEMONICS: dict[str, tuple[Handler, object, "int | None"]] = {}
+
+
+def _build() -> None:
+    t = MNEMONICS
+    for name, (op, off) in _ALU_OPS.items():
+        for suffix, cls in (("", InsnClass.ALU64), ("64", InsnClass.ALU64), ("32", InsnClass.ALU)):
+            t[name + suffix] = (_alu, (cls, op, off), 2)
+    for suffix, cls in (("", InsnClass.ALU64), ("64", InsnClass.ALU64), ("32", InsnClass.ALU)):
+        t["neg" + suffix] = (_neg, cls, 1)
+    for bits, widths in ((8, (32, 64)), (16, (32, 64)), (32, (64,))):
+        for width in widths:
+            cls = InsnClass.ALU64 if width == 64 else InsnClass.ALU
+            t[f"movsx{bits}{width}"] = (_movsx, (cls, bits), 2)
+    for bits in (16, 32, 64):
+        t[f"be{bits}"] = (_end, (InsnClass.ALU | AluOp.END | EndSource.TO_BE, bits), 1)
+        t[f"le{bits}"] = (_end, (InsnClass.ALU | AluOp.END | EndSource.TO_LE, bits), 1)
+        t[f"swap{bits}"] = (_end, (InsnClass.ALU64 | AluOp.END | EndSource.TO_LE, bits), 1)
+        t[f"bswap{bits}"] = (_end, (InsnClass.ALU64 | AluOp.END | EndSource.TO_LE, bits), 1)
+    t["addr_space_cast"] = (_addr_space_cast, None, 4)
+    t["lddw"] = (_lddw, None, None)
+    for sfx, size in _SIZES.items():
+        t["ldx" + sfx] = (_ldx, InsnClass.LDX | Mode.MEM | size, 2)
+        t["st" + sfx] = (_st, InsnClass.ST | Mode.MEM | size, 2)
+        t["stx" + sfx] = (_stx, InsnClass.STX | Mode.MEM | size, 2)
+        t["ldabs" + sfx] = (_ldabs, InsnClass.LD | Mode.ABS | size, 1)
+        t["ldind" + sfx] = (_ldind, InsnClass.LD | Mode.IND | size, 2)
+        if size != Size.DW:
+            t["ldxs" + sfx] = (_ldx, InsnClass.LDX | Mode.MEMSX | size, 2)
+    t["ja"] = (_ja, OP_JA, 1)
+    t["ja32"] = (_ja, OP_JA32, 1)
+    t["may_goto"] = (_ja, OP_MAY_GOTO, 1)
+    for name, op in _JMP_OPS.items():
+        t[name] = (_jcond, (InsnClass.JMP, op), 3)
+        t[name + "32"] = (_jcond, (InsnClass.JMP32, op), 3)
+    t["exit"] = (_exit, None, 0)
+    t["call"] = (_call, None, None)
+    t["callx"] = (_callx, None, 1)
+    t["lock"] = (_lock, None, None)
+
+
+_build()
+
+
+def parse_ubpf(text: str) -> Parsed:
+    """One instruction in the uBPF dialect (comments and labels already removed)."""
+    parts = text.split(None, 1)
+    mnemonic = parts[0]
+    entry = MNEMONICS.get(mnemonic)
+    if entry is None:
+        lowered = MNEMONICS.get(mnemonic.lower())
+        if lowered is None:
+            raise LineError(f"unknown mnemonic {mnemonic!r}", start=0, length=len(mnemonic))
+        entry = lowered
+    handler, arg, count = entry
+    if len(parts) == 1:
+        ops: Operands = []
+    else:
+        rest = parts[1]
+        ops = split_operands(rest, len(text) - len(rest))
+    if count is not None:
+        _count(ops, count, mnemonic, 0, len(text))
+    elif not ops:
+        raise LineError(f"'{mnemonic}' needs operands", start=0, length=len(mnemonic))
+    for op in ops:
+        if not op[0]:
+            raise LineError("empty operand", start=op[1], length=1)
+    return handler(ops, arg)
+
+
+def looks_ubpf(first_word: str) -> bool:
+    """True when a line starting with this word can only be the uBPF dialect."""
+    return first_word in MNEMONICS and first_word not in ("exit", "call", "callx", "may_goto", "lock")
+
+
+__all__ = ["parse_ubpf", "looks_ubpf", "MNEMONICS", "split_operands"]

@@ -1,0 +1,350 @@
+"""Assemble eBPF text into a `Program`: the LLVM/kernel dialect and the uBPF/conformance dialect.
+
+    assemble(text, dialect=None, maps=None, helpers=None, filename="<input>") -> Program
+
+`dialect` is "llvm" (LLVM 14..20 and `clang -S` text), "kernel" (the verifier log's spelling; same parser, but
+`rX = 0x...` without `ll` is a 64-bit load, as the kernel prints lddw), "ubpf" (bpf_conformance / uBPF), or None
+to decide line by line (a uBPF mnemonic such as `mov` or `ldxw` picks the uBPF parser, anything else the LLVM one).
+Lines may carry what tools print around an instruction: kernel slot numbers and opcodes (`12: (b7) r0 = 42`),
+llvm-objdump addresses, bytes and relocation records, `<func>:` headers. Labels (`name:`) and comments
+(`#`, `;`, `//`) are allowed everywhere; directives (see `asm_directives`) declare maps, the program type,
+license and name. Every error in the file is reported, each with line, column and the length of the bad token,
+in one `AsmError`.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Mapping
+
+from pyebpf.abi.maps import MapSpec
+from pyebpf.abi.opcodes import CLASS_MASK, OP_CALL, OP_EXIT, OP_LD_IMM64, CallSrc, InsnClass, PseudoSrc
+from pyebpf.errors import AsmDiagnostic, AsmError, DecodeError
+from pyebpf.isa.asm_directives import ProgramMeta, apply_directive
+from pyebpf.isa.asm_llvm import parse_llvm
+from pyebpf.isa.asm_syntax import Fixup, FixupKind, LineError, S16_MAX, S16_MIN
+from pyebpf.isa.asm_ubpf import looks_ubpf, parse_ubpf
+from pyebpf.isa.instruction import Instruction, decode
+from pyebpf.isa.program import Program
+
+DIALECTS = ("llvm", "kernel", "ubpf")
+
+_LABEL = re.compile(r"([A-Za-z_.$][\w.$]*)\s*:(?=\s|$)")
+_OBJDUMP_INSN = re.compile(r"(\d+):\s+((?:[0-9a-fA-F]{2} ){7}[0-9a-fA-F]{2}(?: (?:[0-9a-fA-F]{2} ){7}[0-9a-fA-F]{2})?)"
+                           r"(?:\s+|$)")
+_OBJDUMP_FUNC = re.compile(r"[0-9a-fA-F]+ <([^>]+)>:$")
+_OBJDUMP_RELOC = re.compile(r"[0-9a-fA-F]+:\s+R_BPF_\w+\s+(\S+)")
+_KERNEL_PREFIX = re.compile(r"(?:(\d+):\s*)?\(([0-9a-fA-F]{2})\)\s*")
+_SLOT_PREFIX = re.compile(r"\d+:\s+")
+_SECTION_HEADER = re.compile(r"Disassembly of section (\S+):$")
+_FILE_HEADER = re.compile(r"\S+:\s+file format ")
+
+
+def _strip_comment(line: str) -> str:
+    """Cut `#`, `;` or `//` comments; a `#` glued to a word is the kernel's `call name#id`, not a comment."""
+    cut = len(line)
+    i = line.find(";")
+    if i >= 0:
+        cut = i
+    i = line.find("//")
+    if 0 <= i < cut:
+        cut = i
+    i = line.find("#")
+    while 0 <= i < cut:
+        if i == 0 or line[i - 1] in " \t":
+            cut = i
+            break
+        i = line.find("#", i + 1)
+    return line[:cut]
+
+
+def _helper_table(extra: "Mapping[str, int] | None") -> dict[str, int]:
+    try:
+        from pyebpf.abi.helpers import HELPER_BY_NAME
+        table: dict[str, int] = {k: int(v) for k, v in HELPER_BY_NAME.items()}
+    except ImportError:  # pragma: no cover - the abi layer ships helpers; numbers still work without it
+        table = {}
+    if extra:
+        table.update({k: int(v) for k, v in extra.items()})
+    return table
+
+
+class _Assembly:
+    """State of one assembly run: instructions so far, labels, pending names, diagnostics."""
+
+    def __init__(self, dialect: str | None, maps: "Mapping[str, MapSpec] | Iterable[MapSpec] | None",
+                 helpers: "Mapping[str, int] | None", filename: str):
+        if dialect is not None and dialect not in DIALECTS:
+            raise ValueError(f"unknown assembly dialect {dialect!r} (llvm, kernel, ubpf)")
+        self.dialect = dialect
+        self.kernel: bool | None = True if dialect == "kernel" else (False if dialect == "llvm" else None)
+        self.filename = filename
+        self.meta = ProgramMeta()
+        if maps:
+            items = maps.values() if isinstance(maps, Mapping) else maps
+            for spec in items:
+                self.meta.maps[spec.name] = spec
+        self.helpers_extra = helpers
+        self.insns: list[Instruction] = []
+        self.slots: list[int] = []
+        self.slot = 0
+        self.labels: dict[str, int] = {}
+        self.label_lines: dict[str, int] = {}
+        # (instruction index, fixup, line number, source line, column offset of the instruction text)
+        self.fixups: list[tuple[int, Fixup, int, str, int]] = []
+        self.diags: list[AsmDiagnostic] = []
+        self.first_exit: int | None = None
+        self.saw_ubpf = dialect == "ubpf"
+
+    # ---- reporting ----------------------------------------------------------------------------------------------
+    def error(self, lineno: int, line: str, column0: int, message: str, length: int = 1) -> None:
+        self.diags.append(AsmDiagnostic(lineno, column0 + 1, message, line.rstrip("\n"), max(1, length)))
+
+    # ---- one line -------------------------------------------------------------------------------------------------
+    def add(self, insn: Instruction) -> int:
+        index = len(self.insns)
+        self.insns.append(insn)
+        self.slots.append(self.slot)
+        if insn.opcode == OP_EXIT and self.first_exit is None:
+            self.first_exit = self.slot
+        self.slot += 2 if insn.opcode == OP_LD_IMM64 else 1
+        return index
+
+    def line(self, lineno: int, line: str) -> None:
+        code = line
+        if "#" in code or ";" in code or "//" in code:
+            code = _strip_comment(code)
+        text = code.strip()
+        if not text:
+            return
+        col = code.index(text[0])
+        hint = None
+        first = text[0]
+        if first.isdigit() or first == "(":
+            done, text, col, hint = self._prefixed(lineno, line, text, col)
+            if done:
+                return
+        elif first == "D" or ":" in text and " file format " in text:
+            if self._headers(text):
+                return
+        while ":" in text:
+            m = _LABEL.match(text)
+            if m is None:
+                break
+            self._label(lineno, line, m.group(1), col)
+            rest = text[m.end():]
+            stripped = rest.lstrip()
+            col += m.end() + len(rest) - len(stripped)
+            text = stripped
+            if not text:
+                return
+        if text[0] == ".":
+            if self.meta.in_data_section and not text.startswith((".section", ".text")):
+                return
+            try:
+                apply_directive(text, self.meta)
+            except LineError as e:
+                self.error(lineno, line, col + (e.start or 0), e.message, e.length)
+            return
+        if self.meta.in_data_section:
+            return
+        self._instruction(lineno, line, text, col, hint)
+
+    def _headers(self, text: str) -> bool:
+        m = _SECTION_HEADER.match(text)
+        if m is not None:
+            name = m.group(1)
+            self.meta.in_data_section = False
+            if not name.startswith("."):
+                try:
+                    apply_directive(f".section {name}", self.meta)
+                except LineError:
+                    pass  # an objdump section we do not know the program type of: keep the code
+            return True
+        return _FILE_HEADER.match(text) is not None
+
+    def _prefixed(self, lineno: int, line: str, text: str, col: int) -> tuple[bool, str, int, "int | None"]:
+        """Handle llvm-objdump and verifier-log decorations; returns (line consumed, rest, column, opcode hint)."""
+        m = _OBJDUMP_FUNC.match(text)
+        if m is not None:
+            self._label(lineno, line, m.group(1), col + m.start(1))
+            return True, text, col, None
+        m = _OBJDUMP_RELOC.match(text)
+        if m is not None:
+            if self.insns:
+                name = m.group(1)
+                self.fixups.append((len(self.insns) - 1, Fixup(FixupKind.RELOC, name, m.start(1), len(name)),
+                                    lineno, line, col))
+            return True, text, col, None
+        m = _OBJDUMP_INSN.match(text)
+        if m is not None:
+            raw = bytes.fromhex(m.group(2).replace(" ", ""))
+            try:
+                insns = decode(raw)
+            except DecodeError as e:
+                self.error(lineno, line, col + m.start(2), f"bad instruction bytes: {e.message}", len(m.group(2)))
+                return True, text, col, None
+            if len(insns) != 1:
+                self.error(lineno, line, col + m.start(2), "expected the bytes of one instruction", len(m.group(2)))
+                return True, text, col, None
+            self.add(insns[0])
+            return True, text, col, None
+        m = _KERNEL_PREFIX.match(text)
+        if m is not None:
+            hint = int(m.group(2), 16)
+            return False, text[m.end():], col + m.end(), hint
+        m = _SLOT_PREFIX.match(text)
+        if m is not None:
+            return False, text[m.end():], col + m.end(), None
+        return False, text, col, None
+
+    def _label(self, lineno: int, line: str, name: str, col: int) -> None:
+        if name in self.labels:
+            self.error(lineno, line, col, f"label {name!r} defined twice (first on line {self.label_lines[name]})",
+                       len(name))
+            return
+        self.labels[name] = self.slot
+        self.label_lines[name] = lineno
+
+    def _instruction(self, lineno: int, line: str, text: str, col: int, hint: int | None) -> None:
+        dialect = self.dialect
+        try:
+            if dialect == "ubpf":
+                insn, fix = parse_ubpf(text)
+            elif dialect is not None:
+                insn, fix = parse_llvm(text, self.kernel)
+            else:
+                word = text.split(None, 1)[0]
+                if looks_ubpf(word) or (word in ("call", "callx", "lock") and ("%" in text or "[" in text)):
+                    self.saw_ubpf = True
+                    insn, fix = parse_ubpf(text)
+                else:
+                    if hint == OP_LD_IMM64 and not text.endswith("ll"):
+                        text = text + " ll"  # the verifier log prints lddw without LLVM's `ll`
+                    insn, fix = parse_llvm(text, self.kernel)
+        except LineError as e:
+            self.error(lineno, line, col + (e.start or 0), e.message, e.length)
+            return
+        if hint is not None and insn.opcode != hint:
+            self.error(lineno, line, col, f"the instruction assembles to opcode {insn.opcode:#04x}, "
+                                          f"not the ({hint:02x}) written before it", len(text))
+            return
+        index = self.add(insn)
+        if fix is not None:
+            self.fixups.append((index, fix, lineno, line, col))
+
+    # ---- after the last line -----------------------------------------------------------------------------------
+    def resolve(self) -> None:
+        labels = self.labels
+        implicit_exit = (self.dialect == "ubpf" or (self.dialect is None and self.saw_ubpf)) \
+            and "exit" not in labels and self.first_exit is not None
+        helpers: dict[str, int] | None = None
+        used_labels: set[str] = set()
+        for index, fix, lineno, line, col in self.fixups:
+            insn = self.insns[index]
+            slot = self.slots[index]
+            kind, name = fix.kind, fix.name
+            where = (lineno, line, col + fix.start)
+            if kind is FixupKind.MAP:
+                if name not in self.meta.maps:
+                    self.error(*where, f"unknown map {name!r} (declare it with .map or pass maps=)", fix.length)
+                continue
+            if kind is FixupKind.RELOC:
+                self._apply_reloc(index, insn, name)
+                continue
+            if kind is FixupKind.CALL_NAME:
+                target = labels.get(name)
+                if target is not None and fix.number != -1:
+                    used_labels.add(name)
+                    self._set_imm_target(index, insn._replace(src=CallSrc.PSEUDO_CALL, imm=0), slot, target,
+                                         name, where, fix.length)
+                    continue
+                if name in self.meta.kfuncs:
+                    self.insns[index] = insn._replace(src=CallSrc.KFUNC, imm=self.meta.kfuncs[name])
+                    continue
+                if fix.number == -1:
+                    self.error(*where, f"unknown kfunc {name!r} (declare its BTF id with .kfunc {name} ID)",
+                               fix.length)
+                    continue
+                if helpers is None:
+                    helpers = _helper_table(self.helpers_extra)
+                hid = helpers.get(name)
+                if hid is None and name == "unknown" and fix.number is not None:
+                    hid = fix.number
+                if hid is not None:
+                    if fix.number is not None and fix.number != hid:
+                        self.error(*where, f"helper {name} is #{hid}, not #{fix.number}", fix.length)
+                        continue
+                    self.insns[index] = insn._replace(src=CallSrc.HELPER, imm=hid)
+                    continue
+                if fix.number is not None:  # kernel log: a kfunc printed as `call name#btf_id`
+                    self.insns[index] = insn._replace(src=CallSrc.KFUNC, imm=fix.number)
+                    continue
+                self.error(*where, f"unknown helper or function {name!r}", fix.length)
+                continue
+            target = labels.get(name)
+            if target is None and name == "exit" and implicit_exit:
+                target = self.first_exit
+            if target is None:
+                self.error(*where, f"undefined label {name!r}", fix.length)
+                continue
+            used_labels.add(name)
+            if kind is FixupKind.LABEL_OFF:
+                rel = target - (slot + 1)
+                if not S16_MIN <= rel <= S16_MAX:
+                    self.error(*where, f"jump to {name!r} out of 16-bit range (offset {rel}); use gotol",
+                               fix.length)
+                    continue
+                self.insns[index] = insn._replace(off=rel)
+            else:
+                self._set_imm_target(index, insn, slot, target, name, where, fix.length)
+        if implicit_exit and "exit" in used_labels and "exit" not in labels:
+            labels["exit"] = self.first_exit  # type: ignore[assignment]
+
+    def _set_imm_target(self, index: int, insn: Instruction, slot: int, target: int, name: str,
+                        where: tuple[int, str, int], length: int) -> None:
+        rel = target - (slot + 1)
+        self.insns[index] = insn._replace(imm=rel)
+
+    def _apply_reloc(self, index: int, insn: Instruction, name: str) -> None:
+        """llvm-objdump -r: `R_BPF_64_64 counts` after `r1 = 0 ll` is map[counts]; after `call -1`, a call to a
+        local function. Symbols we cannot place (globals, externs) leave the instruction as its bytes say."""
+        if insn.opcode == OP_LD_IMM64 and name in self.meta.maps:
+            self.insns[index] = insn._replace(src=PseudoSrc.MAP_FD, imm=0, ref=name)
+        elif insn.opcode == OP_CALL and insn.src == CallSrc.PSEUDO_CALL and name in self.labels:
+            self.insns[index] = insn._replace(imm=self.labels[name] - (self.slots[index] + 1))
+
+    def program(self) -> Program:
+        meta = self.meta
+        kw = {}
+        if meta.license is not None:
+            kw["license"] = meta.license
+        return Program(self.insns, dict(meta.maps), prog_type=meta.prog_type, name=meta.name,
+                       labels=dict(self.labels), expected_attach_type=meta.expected_attach_type,
+                       attach_to=meta.attach_to, **kw)
+
+
+def assemble(text: str, dialect: str | None = None,
+             maps: "Mapping[str, MapSpec] | Iterable[MapSpec] | None" = None,
+             helpers: "Mapping[str, int] | None" = None, filename: str = "<input>") -> Program:
+    """Assemble a whole program; raises AsmError listing every problem (line, column, caret) in the text."""
+    asm = _Assembly(dialect, maps, helpers, filename)
+    add_line = asm.line
+    for lineno, line in enumerate(text.splitlines(), 1):
+        add_line(lineno, line)
+    asm.resolve()
+    if asm.diags:
+        asm.diags.sort(key=lambda d: (d.line, d.column))
+        raise AsmError(asm.diags, filename)
+    return asm.program()
+
+
+def assemble_instruction(text: str, dialect: str | None = None) -> Instruction:
+    """One instruction without labels or names (numbers only); handy in tests and the REPL."""
+    program = assemble(text, dialect)
+    if len(program.instructions) != 1:
+        raise AsmError(AsmDiagnostic(1, 1, f"expected one instruction, got {len(program.instructions)}", text),
+                       "<input>")
+    return program.instructions[0]
+
+
+__all__ = ["assemble", "assemble_instruction", "DIALECTS", "AsmError"]
