@@ -56,6 +56,7 @@ class ProgInfo:
     jited_prog_insns: bytes = field(default=b"", repr=False)
     jited_ksyms: tuple[int, ...] = ()
     jited_func_lens: tuple[int, ...] = ()
+    memlock: int = 0  # from /proc/self/fdinfo, as bpftool reports it
 
     @property
     def type_name(self) -> str:
@@ -74,22 +75,38 @@ class ProgInfo:
             out["run_cnt"] = self.run_cnt
         if self.recursion_misses:
             out["recursion_misses"] = self.recursion_misses
-        out.update({"loaded_at": int(self.loaded_at), "uid": self.created_by_uid,
-                    "orphaned": False, "bytes_xlated": self.xlated_prog_len, "jited": bool(self.jited_prog_len)})
+        out.update({"loaded_at": int(self.loaded_at), "uid": self.created_by_uid, "bytes_xlated": self.xlated_prog_len, "jited": bool(self.jited_prog_len)})
         if self.jited_prog_len:
             out["bytes_jited"] = self.jited_prog_len
-        out["bytes_memlock"] = _memlock(self)
+        out["bytes_memlock"] = self.memlock
         if self.map_ids:
             out["map_ids"] = list(self.map_ids)
         if self.btf_id:
             out["btf_id"] = self.btf_id
-        out["verified_insns"] = self.verified_insns
+        if self.verified_insns:
+            out["verified_insns"] = self.verified_insns
         return out
 
 
-def _memlock(info: ProgInfo) -> int:
-    """bpftool reads memlock from fdinfo; we report the same page-rounded program size estimate it shows."""
-    return 0
+def fdinfo(fd: int) -> dict[str, str]:
+    """/proc/self/fdinfo/FD as a dict (memlock, frozen, prog_type, ... for BPF objects)."""
+    out: dict[str, str] = {}
+    try:
+        with open(f"/proc/self/fdinfo/{fd}") as f:
+            for line in f:
+                key, sep, value = line.partition(":")
+                if sep:
+                    out[key.strip()] = value.strip()
+    except OSError:
+        pass
+    return out
+
+
+def _int(text: str | None) -> int:
+    try:
+        return int(text or 0)
+    except ValueError:
+        return 0
 
 
 def prog_info(fd: int, *, xlated: bool = False, jited: bool = False) -> ProgInfo:
@@ -131,7 +148,8 @@ def prog_info(fd: int, *, xlated: bool = False, jited: bool = False) -> ProgInfo
         created_by_uid=info.created_by_uid, map_ids=map_ids, xlated_prog_len=xlen, jited_prog_len=jlen,
         btf_id=info.btf_id, run_time_ns=info.run_time_ns, run_cnt=info.run_cnt,
         recursion_misses=info.recursion_misses, verified_insns=info.verified_insns, nr_func_info=info.nr_func_info,
-        xlated_prog_insns=xbytes, jited_prog_insns=jbytes, jited_ksyms=ksyms, jited_func_lens=lens)
+        xlated_prog_insns=xbytes, jited_prog_insns=jbytes, jited_ksyms=ksyms, jited_func_lens=lens,
+        memlock=_int(fdinfo(fd).get("memlock")))
 
 
 @dataclass(frozen=True)
@@ -145,6 +163,8 @@ class MapInfo:
     map_flags: int
     btf_id: int
     map_extra: int
+    memlock: int = 0
+    frozen: bool = False
 
     @property
     def type_name(self) -> str:
@@ -152,7 +172,8 @@ class MapInfo:
 
     def as_json(self) -> dict:
         out = {"id": self.id, "type": self.type_name, "name": self.name, "flags": self.map_flags,
-               "bytes_key": self.key_size, "bytes_value": self.value_size, "max_entries": self.max_entries}
+               "bytes_key": self.key_size, "bytes_value": self.value_size, "max_entries": self.max_entries,
+               "bytes_memlock": self.memlock, "frozen": int(self.frozen)}
         if self.btf_id:
             out["btf_id"] = self.btf_id
         return out
@@ -161,8 +182,10 @@ class MapInfo:
 def map_info(fd: int) -> MapInfo:
     info = bpf_map_info()
     sc.obj_get_info_by_fd(fd, info)
+    extra = fdinfo(fd)
     return MapInfo(info.id, info.type, info.name.decode(errors="replace"), info.key_size, info.value_size,
-                   info.max_entries, info.map_flags, info.btf_id, info.map_extra)
+                   info.max_entries, info.map_flags, info.btf_id, info.map_extra, _int(extra.get("memlock")),
+                   bool(_int(extra.get("frozen"))))
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,7 @@ class KernelProgram:
         while self.links:
             link = self.links.pop()
             try:
-                link.close()
+                (getattr(link, "detach", None) or link.close)()
             except Exception:  # noqa: BLE001 - keep closing the rest
                 pass
         self._handle.close()
@@ -238,7 +238,7 @@ class KernelProgram:
             self.links.append(link)
         return link
 
-    def attach_tracepoint(self, category: str, name: str, **kw: Any) -> Any:
+    def attach_tracepoint(self, category: str, name: str | None = None, **kw: Any) -> Any:
         return self._attach("attach_tracepoint", category, name, **kw)
 
     def attach_raw_tracepoint(self, name: str, **kw: Any) -> Any:
@@ -250,21 +250,50 @@ class KernelProgram:
     def attach_uprobe(self, binary: str, symbol: str | None = None, **kw: Any) -> Any:
         return self._attach("attach_uprobe", binary, symbol, **kw)
 
-    def attach_xdp(self, ifname: str, flags: int = 0, **kw: Any) -> Any:
-        return self._attach("attach_xdp", ifname, flags, **kw)
+    def attach_xdp(self, ifname: str | int, *args: Any, **kw: Any) -> Any:
+        return self._attach("attach_xdp", ifname, *args, **kw)
 
-    def attach_tc(self, ifname: str, direction: str = "ingress", **kw: Any) -> Any:
+    def attach_tc(self, ifname: str | int, direction: str = "ingress", **kw: Any) -> Any:
         return self._attach("attach_tc", ifname, direction, **kw)
 
     def attach_socket(self, sock: Any, **kw: Any) -> Any:
-        return self._attach("attach_socket", sock, **kw)
+        return self._attach("attach_socket_filter", sock, **kw)
 
     def attach_cgroup(self, path: str, attach_type: Any = None, **kw: Any) -> Any:
+        if attach_type is None:
+            attach_type = getattr(self.program, "expected_attach_type", None)
+        if attach_type is None:
+            raise LoaderError("attach_cgroup needs an attach type (e.g. 'cgroup_inet_ingress')")
         return self._attach("attach_cgroup", path, attach_type, **kw)
 
-    def attach(self, target: str | None = None, **kw: Any) -> Any:
-        """Attach where the program says (`Program.attach_to` / section), via pyebpf.loader.attach.auto_attach."""
-        return self._attach("auto_attach", target, **kw)
+    def attach(self, target: str | None = None) -> Any:
+        """Attach by a target string read according to the program type (what `pyebpf load --attach` takes):
+        tracepoint `category/name` (or `category:name`), raw tracepoint `name`, XDP `ifname`, tc
+        `ifname[:ingress|egress]`, kprobe `symbol`, uprobe `binary:symbol`, cgroup `path[:attach_type]`.
+        Without a target, the program's own `attach_to` is used."""
+        target = target or (self.program.attach_to if self.program is not None else None)
+        if not target:
+            raise LoaderError("nothing to attach to: give a target (e.g. syscalls/sys_enter_openat, eth0)")
+        kind = self.prog_type
+        if kind == ProgType.TRACEPOINT:
+            category, _, name = target.replace(":", "/").partition("/")
+            return self.attach_tracepoint(category, name)
+        if kind in (ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE):
+            return self.attach_raw_tracepoint(target)
+        if kind == ProgType.XDP:
+            return self.attach_xdp(target)
+        if kind in (ProgType.SCHED_CLS, ProgType.SCHED_ACT):
+            ifname, _, direction = target.partition(":")
+            return self.attach_tc(ifname, direction or "ingress")
+        if kind == ProgType.KPROBE:
+            if ":" in target and not target.startswith(("kprobe", "kretprobe")):
+                binary, _, symbol = target.rpartition(":")
+                return self.attach_uprobe(binary, symbol or None)
+            return self.attach_kprobe(target.split(":", 1)[-1])
+        if kind is not None and kind.name.startswith("CGROUP"):
+            path, _, atype = target.partition(":")
+            return self.attach_cgroup(path, atype or None)
+        raise LoaderError(f"don't know how to attach a {getattr(kind, 'name', kind)} program to {target!r}")
 
 
 # ---- load ------------------------------------------------------------------------------------------------------
@@ -361,11 +390,11 @@ def load(program: Program, prog_type: Any = None, *, maps: Mapping[str, KernelMa
             btf_handle = scope.add(fd)
             btf_fd = fd
             records = [(fi.insn_off, fi.type_id) for fi in infos]
-        fd = _prog_load(code, ptype, patched.license if license is None else license, prog_name, log_level,
-                        log_size, eat, prog_flags, btf_fd, records or [], attach_btf_id, attach_prog_fd, ifindex,
-                        fd_array)
-        handle = scope.add(fd[0])
-        prog = KernelProgram(handle, ptype, sc.obj_name(prog_name).decode(), kmaps, owned, program, fd[1],
+        fd, log = _prog_load(code, ptype, patched.license if license is None else license, prog_name, log_level,
+                             log_size, eat, prog_flags, btf_fd, records or [], attach_btf_id, attach_prog_fd,
+                             ifindex, fd_array)
+        handle = scope.add(fd)
+        prog = KernelProgram(handle, ptype, sc.obj_name(prog_name).decode(), kmaps, owned, program, log,
                              btf_handle)
         if attach:
             target = None if attach is True else attach

@@ -1,0 +1,159 @@
+"""`pyebpf load FILE.s|FILE.o`: load programs into the kernel, optionally pin and attach them.
+
+FILE.s is assembled (`.type`/`.map` directives or --type); FILE.o is an ELF object read by pyebpf.loader.elf. Without
+--pin the programs live only as long as this command: with --attach it stays attached until Ctrl-C (or --duration
+seconds); without either it just checks that the kernel accepts the programs and prints their ids and tags.
+--pin PATH pins the program at PATH (several programs: PATH/NAME), and with --attach pins the link too (PATH_link),
+so the attachment outlives the command where the link type allows it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+from pyebpf.errors import LoaderError
+
+
+def _programs_from_source(path: str, args: argparse.Namespace) -> list[Any]:
+    from pyebpf.loader import load
+
+    try:
+        from pyebpf.isa.assembler import assemble
+    except ModuleNotFoundError as e:
+        raise LoaderError(f"the assembler is not available: {e}") from None
+    with open(path) as f:
+        text = f.read()
+    try:
+        program = assemble(text, filename=path)
+    except TypeError:
+        program = assemble(text)
+    if not program.name:
+        program.name = os.path.splitext(os.path.basename(path))[0]
+    if args.type is None and program.prog_type is None:
+        raise LoaderError(f"{path}: no program type; add `.type xdp` (or similar) or pass --type")
+    return [load(program, args.type, log_level=args.log_level)]
+
+
+def _programs_from_elf(path: str, args: argparse.Namespace) -> list[Any]:
+    try:
+        from pyebpf.loader.elf import load_elf
+    except ModuleNotFoundError as e:
+        raise LoaderError(f"ELF object support is not available in this build: {e}") from None
+    kw: dict[str, Any] = {}
+    if args.type is not None:
+        kw["prog_type"] = args.type
+    obj = load_elf(path, **kw)
+    progs = getattr(obj, "programs", obj)
+    if isinstance(progs, dict):
+        progs = list(progs.values())
+    elif not isinstance(progs, (list, tuple)):
+        progs = [progs]
+    if hasattr(obj, "close") and not progs:
+        obj.close()
+        raise LoaderError(f"{path}: no programs")
+    _KEEP.append(obj)  # the object may own shared maps: keep it alive as long as its programs
+    return list(progs)
+
+
+_KEEP: list[Any] = []
+
+
+def _pin_paths(base: str, progs: list[Any]) -> list[str]:
+    if len(progs) == 1:
+        return [base]
+    return [os.path.join(base, p.name or f"prog{i}") for i, p in enumerate(progs)]
+
+
+def _handler(args: argparse.Namespace) -> int:
+    path = args.file
+    if not os.path.exists(path):
+        raise LoaderError(f"{path}: no such file")
+    with open(path, "rb") as f:
+        is_elf = f.read(4) == b"\x7fELF"
+    progs = _programs_from_elf(path, args) if is_elf else _programs_from_source(path, args)
+    links: list[Any] = []
+    try:
+        pins = _pin_paths(args.pin, progs) if args.pin else [None] * len(progs)
+        for prog, pin in zip(progs, pins):
+            if pin:
+                prog.pin(pin)
+            if args.pinmaps:
+                for name, m in prog.maps.items():
+                    m.pin(os.path.join(args.pinmaps, name))
+            if args.attach is not None:
+                link = prog.attach(args.attach or None)
+                links.append(link)
+                link_fd = getattr(link, "link_fd", None)
+                if pin and link_fd is not None:
+                    from pyebpf.loader.pin import pin_fd
+
+                    pin_fd(link_fd, pin + "_link")
+        report = [{"id": p.info().id, "name": p.name, "type": p.prog_type.name.lower(), "tag": p.info().tag,
+                   "pinned": pin, "attached": args.attach is not None} for p, pin in zip(progs, pins)]
+        if args.json:
+            print(json.dumps(report if len(report) > 1 else report[0]))
+        else:
+            for r in report:
+                extra = f"  pinned {r['pinned']}" if r["pinned"] else ""
+                print(f"{r['id']}: {r['type']}  name {r['name']}  tag {r['tag']}{extra}"
+                      f"{'  attached' if r['attached'] else ''}")
+        sys.stdout.flush()
+        if links and not args.pin:
+            _wait(args.duration)
+    finally:
+        for link in reversed(links):
+            if args.pin and getattr(link, "link_fd", None) is not None:
+                continue  # pinned link: leave the attachment in place
+            try:
+                (getattr(link, "detach", None) or link.close)()
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                pass
+        for prog in progs:
+            prog.links.clear()
+            prog.close()
+        for obj in _KEEP:
+            if hasattr(obj, "close"):
+                obj.close()
+        _KEEP.clear()
+    return 0
+
+
+def _wait(duration: float | None) -> None:
+    """Stay attached until Ctrl-C/SIGTERM or `duration` seconds."""
+    print("attached; press Ctrl-C to detach", file=sys.stderr)
+    stop = False
+
+    def on_term(signum: int, frame: Any) -> None:
+        nonlocal stop
+        stop = True
+
+    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        end = None if duration is None else time.monotonic() + duration
+        while not stop and (end is None or time.monotonic() < end):
+            time.sleep(0.1 if end is None else max(0.0, min(0.1, end - time.monotonic())))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("load", help="load FILE.s / FILE.o into the kernel (pin, attach)", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file", help="assembly source (.s) or ELF object (.o)")
+    p.add_argument("--type", help="program type (xdp, socket_filter, sched_cls, tracepoint, ...)")
+    p.add_argument("--attach", nargs="?", const="", metavar="TARGET",
+                   help="attach after loading (tracepoint cat/name, ifname, ifname:egress, binary:symbol, ...); "
+                        "no TARGET: the program's own")
+    p.add_argument("--pin", metavar="PATH", help="pin the program in bpffs (several programs: PATH/NAME)")
+    p.add_argument("--pinmaps", metavar="DIR", help="pin the program's maps in DIR/NAME")
+    p.add_argument("--log-level", type=int, default=0, help="verifier log level (1, 2; 4 adds stats)")
+    p.add_argument("--duration", type=float, help="with --attach and no --pin: detach after this many seconds")
+    p.add_argument("--json", action="store_true", help="report as JSON")
+    p.set_defaults(func=_handler)

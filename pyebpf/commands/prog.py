@@ -1,0 +1,145 @@
+"""`pyebpf prog list|show|dump`: the kernel's programs, in the spirit of `bpftool prog`.
+
+Programs are named by id (`5` or `id 5`), pinned path (`/sys/fs/bpf/x` or `pinned PATH`), `name NAME` or `tag TAG`.
+`dump --xlated` prints the translated instructions in the verifier's dialect; `dump --jited` disassembles the JIT
+image with capstone. Every listing has `--json`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from pyebpf.errors import LoaderError
+
+
+def _when(info) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(info.loaded_at))
+
+
+def format_prog(info) -> str:
+    """bpftool's plain `prog show` layout."""
+    head = f"{info.id}: {info.type_name}  "
+    if info.name:
+        head += f"name {info.name}  "
+    head += f"tag {info.tag}"
+    if info.gpl_compatible:
+        head += "  gpl"
+    if info.run_cnt or info.run_time_ns:
+        head += f" run_time_ns {info.run_time_ns} run_cnt {info.run_cnt}"
+    lines = [head, f"\tloaded_at {_when(info)}  uid {info.created_by_uid}"]
+    third = f"\txlated {info.xlated_prog_len}B  "
+    third += f"jited {info.jited_prog_len}B" if info.jited_prog_len else "not jited"
+    third += f"  memlock {info.memlock}B"
+    if info.map_ids:
+        third += "  map_ids " + ",".join(map(str, info.map_ids))
+    lines.append(third)
+    if info.btf_id:
+        lines.append(f"\tbtf_id {info.btf_id}")
+    return "\n".join(lines)
+
+
+def open_prog_fd(spec: list[str]):
+    """An FdHandle for the program named by `spec` (see the module docstring)."""
+    from pyebpf.loader import syscall as sc
+    from pyebpf.loader.fdguard import FdHandle
+    from pyebpf.loader.info import prog_infos
+    from pyebpf.loader.pin import open_pinned_fd
+
+    if not spec:
+        raise LoaderError("name a program: ID, PATH, 'id N', 'pinned PATH', 'name NAME' or 'tag TAG'")
+    kind, value = (spec[0], spec[1]) if len(spec) >= 2 else (None, spec[0])
+    if kind is None:
+        kind = "id" if value.isdigit() else "pinned"
+    if kind == "id":
+        if not value.isdigit():
+            raise LoaderError(f"bad program id {value!r}")
+        return FdHandle(sc.get_fd_by_id("prog", int(value)))
+    if kind == "pinned":
+        handle, what = open_pinned_fd(value)
+        if what != "prog":
+            handle.close()
+            raise LoaderError(f"{value} is a pinned {what}, not a program")
+        return handle
+    if kind in ("name", "tag"):
+        matches = [i.id for i in prog_infos() if getattr(i, kind) == value]
+        if not matches:
+            raise LoaderError(f"no program with {kind} {value!r}")
+        if len(matches) > 1:
+            raise LoaderError(f"{len(matches)} programs have {kind} {value!r} (ids {matches}); use an id")
+        return FdHandle(sc.get_fd_by_id("prog", matches[0]))
+    raise LoaderError(f"unknown program selector {kind!r} (use id, pinned, name or tag)")
+
+
+def _list(args: argparse.Namespace) -> int:
+    from pyebpf.loader.info import prog_infos
+
+    infos = list(prog_infos())
+    if args.json:
+        print(json.dumps([i.as_json() for i in infos]))
+    else:
+        for info in infos:
+            print(format_prog(info))
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    if not args.target:
+        return _list(args)
+    from pyebpf.loader.info import prog_info
+
+    with open_prog_fd(args.target) as h:
+        info = prog_info(h.fd)
+    print(json.dumps(info.as_json()) if args.json else format_prog(info))
+    return 0
+
+
+def _dump(args: argparse.Namespace) -> int:
+    from pyebpf.loader.info import prog_info
+    from pyebpf.loader.jit_dump import jited_functions, xlated_disassembly, xlated_program
+
+    jited = args.jited
+    with open_prog_fd(args.target) as h:
+        info = prog_info(h.fd, xlated=not jited, jited=jited)
+        if args.json:
+            if jited:
+                out = [{"name": f.name, "insns": [{"pc": hex(i.address), "operation": i.mnemonic,
+                                                   "operands": i.op_str, "opcodes": i.raw.hex()}
+                                                  for i in f.insns]} for f in jited_functions(h.fd, info)]
+            else:
+                from pyebpf.isa.disassembler import format_instruction
+
+                out = [{"slot": slot, "opcode": insn.opcode, "dst": insn.dst, "src": insn.src, "off": insn.off,
+                        "imm": insn.imm, "disasm": format_instruction(insn, "kernel")}
+                       for slot, insn in xlated_program(h.fd, info).by_slot()]
+            print(json.dumps(out))
+            return 0
+        if jited:
+            from pyebpf.loader.jit_dump import jited_disassembly
+
+            print(jited_disassembly(h.fd, info, opcodes=args.opcodes), end="")
+        else:
+            print(xlated_disassembly(h.fd, info), end="")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("prog", help="list, show and dump programs loaded in the kernel",
+                              description=__doc__)
+    sub = p.add_subparsers(dest="prog_command", metavar="{list,show,dump}")
+    sub.required = True
+    lp = sub.add_parser("list", help="every loaded program")
+    lp.add_argument("--json", action="store_true", help="JSON like `bpftool prog show --json`")
+    lp.set_defaults(func=_list)
+    sp = sub.add_parser("show", help="one program (all when no target)")
+    sp.add_argument("target", nargs="*", help="ID | PATH | id N | pinned PATH | name NAME | tag TAG")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=_show)
+    dp = sub.add_parser("dump", help="translated (--xlated, default) or JIT (--jited) instructions")
+    dp.add_argument("target", nargs="+", help="ID | PATH | id N | pinned PATH | name NAME | tag TAG")
+    mode = dp.add_mutually_exclusive_group()
+    mode.add_argument("--xlated", action="store_true", help="the verifier's output, in kernel syntax (default)")
+    mode.add_argument("--jited", action="store_true", help="machine code disassembled with capstone")
+    dp.add_argument("--no-opcodes", dest="opcodes", action="store_false", help="hide raw bytes of JIT code")
+    dp.add_argument("--json", action="store_true")
+    dp.set_defaults(func=_dump)
