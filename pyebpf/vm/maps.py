@@ -47,6 +47,12 @@ def _check_update_flags(flags: int) -> None:
         raise _err("BPF_F_LOCK on a map value without bpf_spin_lock", errno.EINVAL)
 
 
+def _syscall_lock_check(flags: int) -> None:
+    """BPF_MAP_UPDATE_ELEM refuses BPF_F_LOCK on a value without bpf_spin_lock before the map sees the update."""
+    if flags & UpdateFlags.F_LOCK:
+        raise _err("BPF_F_LOCK on a map value without bpf_spin_lock", errno.EINVAL)
+
+
 def _as_errno(fn: Callable[[], Any]) -> int:
     """Program side: run a syscall-side operation and turn MapError into the helper's negative errno."""
     try:
@@ -380,6 +386,7 @@ class ArrayMap(VmMap):
 
     def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
         i, value = self._index(key), self._check_value(value)
+        _syscall_lock_check(flags)
         self._check_array_update(i, flags)
         self._values[i][:] = value
 
@@ -414,6 +421,7 @@ class PercpuArrayMap(ArrayMap):
 
     def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
         i, value = self._index(key), self._check_value(value)
+        _syscall_lock_check(flags)
         self._check_array_update(i, flags)
         for buf, v in zip(self._values[i], PercpuHashMap._split(self, value)):  # type: ignore[arg-type]
             buf[:] = v
@@ -441,6 +449,7 @@ class ProgArrayMap(ArrayMap):
 
     def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
         i, value = self._index(key), self._check_value(value)
+        _syscall_lock_check(flags)
         self._check_array_update(i, flags)
         self.programs[i] = int.from_bytes(value, "little")
 
@@ -509,6 +518,7 @@ class PerfEventArrayMap(ArrayMap):
 
     def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
         i, value = self._index(key), self._check_value(value)
+        _syscall_lock_check(flags)
         self._check_array_update(i, flags)
         self.events[i] = i % self.ncpus
 
@@ -543,7 +553,7 @@ class QueueMap(VmMap):
 
     def push_raw(self, value: bytes, flags: int = UpdateFlags.ANY) -> None:
         value = self._check_value(value)
-        if flags & UpdateFlags.F_LOCK or flags > UpdateFlags.EXIST or flags < 0:
+        if flags & (UpdateFlags.F_LOCK | UpdateFlags.NOEXIST) or flags > UpdateFlags.EXIST or flags < 0:
             raise _err(f"unknown push flags {flags:#x}", errno.EINVAL)
         if len(self._items) >= self.spec.max_entries:
             if not flags & UpdateFlags.EXIST:

@@ -147,6 +147,7 @@ def test_queue_stack(make, kind):
     m.push(4, EXIST)  # full + BPF_EXIST drops the oldest (1)
     assert errno_of(lambda: m.push(5, F_LOCK)) == errno.EINVAL
     assert errno_of(lambda: m.push(5, 3)) == errno.EINVAL
+    assert errno_of(lambda: m.push(5, NOEXIST)) == errno.EINVAL
     order = [2, 3, 4] if kind == "queue" else [4, 3, 2]
     assert m.peek() == order[0]
     assert [m.pop() for _ in range(3)] == order
