@@ -25,7 +25,7 @@ from pyebpf.isa.instruction import Instruction
 BPF_ADDR_PERCPU = -1  # off of ALU64 MOV X that the kernel prints as `rX = &(void __percpu *)(rY)`
 
 _TOKEN = re.compile(
-    r"0[xX][0-9a-fA-F]+|\d+|s(?:>>=|>=|<=|/=|%=|>|<)(?![\w])|<<=|>>=|[-+*/%|&^!=<>]=|[A-Za-z_.$][\w.$]*|\S")
+    r"0[xX][0-9a-fA-F]+|\d+|s(?:>>=|>=|<=|/=|%=|>|<)|<<=|>>=|[-+*/%|&^!=<>]=|[A-Za-z_.$][\w.$]*|\S")
 _BAD_REG = re.compile(r"[rwR]\d+$")
 _NAME = re.compile(r"[A-Za-z_.$][\w.$]*$")
 
@@ -68,21 +68,15 @@ _XCHG_NAMES: dict[str, tuple[AtomicOp, "Size | None"]] = {
 
 # ---- token helpers ----------------------------------------------------------------------------------------------
 
-def _tok(toks: list[str], i: int) -> str:
-    if i >= len(toks):
-        raise LineError("unexpected end of instruction", token=len(toks))
-    return toks[i]
-
-
 def _expect(toks: list[str], i: int, text: str) -> int:
-    t = _tok(toks, i)
-    if t != text:
-        raise LineError(f"expected '{text}', got '{t}'", token=i)
+    # Reading past the last token raises IndexError, which parse_llvm reports as "unexpected end".
+    if toks[i] != text:
+        raise LineError(f"expected '{text}', got '{toks[i]}'", token=i)
     return i + 1
 
 
 def _reg(toks: list[str], i: int) -> tuple[int, bool]:
-    t = _tok(toks, i)
+    t = toks[i]
     r = REGISTERS.get(t)
     if r is None:
         if _BAD_REG.match(t):
@@ -97,13 +91,13 @@ def _is_reg(t: str) -> bool:
 
 def _number(toks: list[str], i: int) -> tuple[int, int]:
     """An integer with an optional sign token; returns (value, next index)."""
-    t = _tok(toks, i)
+    t = toks[i]
     neg = False
     j = i
     if t in ("-", "+"):
         neg = t == "-"
         j += 1
-        t = _tok(toks, j)
+        t = toks[j]
     value = parse_int(t)
     if value is None:
         raise LineError(f"expected a number, got '{t}'", token=j)
@@ -129,7 +123,7 @@ def _mem(toks: list[str], i: int) -> tuple[int, int, int]:
     if is32:
         raise LineError(f"a memory address takes a 64-bit register (r{reg}), not w{reg}", token=i)
     j = i + 1
-    t = _tok(toks, j)
+    t = toks[j]
     if t not in ("+", "-"):
         return reg, 0, j
     value, k = _number(toks, j + 1)
@@ -144,7 +138,7 @@ def _mem(toks: list[str], i: int) -> tuple[int, int, int]:
 def _typed(toks: list[str], i: int) -> tuple[Size, bool, int]:
     """`(u32 *)`: returns (size, sign-extending, next index)."""
     i = _expect(toks, i, "(")
-    t = _tok(toks, i)
+    t = toks[i]
     kind = MEM_TYPES.get(t)
     if kind is None:
         raise LineError(f"expected a memory type (u8, u16, u32, u64, s8, s16, s32), got '{t}'", token=i)
@@ -161,7 +155,7 @@ def _paren_mem(toks: list[str], i: int) -> tuple[int, int, int]:
 
 def _target(toks: list[str], i: int, bits: int) -> tuple[int, "FixSpec | None", int]:
     """`+N`, `-N`, `N`, `pc+N` (kernel) or a label; an llvm-objdump `<LBB0_2>` annotation after it is skipped."""
-    t = _tok(toks, i)
+    t = toks[i]
     fix: FixSpec | None = None
     if t == "pc" and i + 1 < len(toks) and toks[i + 1] in ("+", "-"):
         i += 1
@@ -189,12 +183,12 @@ def _target(toks: list[str], i: int, bits: int) -> tuple[int, "FixSpec | None", 
 
 def _if(toks: list[str], kernel: bool) -> Result:
     dst, d32 = _reg(toks, 1)
-    cmp = _tok(toks, 2)
+    cmp = toks[2]
     op = _JMP_CMP.get(cmp)
     if op is None:
         raise LineError(f"expected a comparison (==, !=, >, >=, <, <=, s>, s>=, s<, s<=, &), got '{cmp}'", token=2)
     cls = InsnClass.JMP32 if d32 else InsnClass.JMP
-    t = _tok(toks, 3)
+    t = toks[3]
     if _is_reg(t):
         src, s32 = _reg(toks, 3)
         if s32 != d32:
@@ -233,7 +227,7 @@ def _callx(toks: list[str], kernel: bool) -> Result:
 
 
 def _call(toks: list[str], kernel: bool) -> Result:
-    t = _tok(toks, 1)
+    t = toks[1]
     if _is_reg(t):  # kernel's spelling of callx
         return _callx(toks, kernel)
     if t == "pc" and len(toks) > 2 and toks[2] in ("+", "-"):
@@ -274,7 +268,7 @@ def _lock(toks: list[str], kernel: bool) -> Result:
     if signed or size not in (Size.W, Size.DW):
         raise LineError("atomic operations take u32 or u64", token=3)
     dst, off, i = _paren_mem(toks, i)
-    t = _tok(toks, i)
+    t = toks[i]
     op = _ATOMIC_ASSIGN.get(t)
     if op is None:
         raise LineError(f"expected an atomic operator (+=, |=, &=, ^=), got '{t}'", token=i)
@@ -291,7 +285,7 @@ def _store(toks: list[str], kernel: bool) -> Result:
         raise LineError("stores take an unsigned type (u8, u16, u32, u64)", token=2)
     dst, off, i = _paren_mem(toks, i)
     i = _expect(toks, i, "=")
-    t = _tok(toks, i)
+    t = toks[i]
     if _is_reg(t):
         src, s32 = _reg(toks, i)
         if s32 and size == Size.DW:
@@ -336,7 +330,7 @@ def _alu_op(toks: list[str], kernel: bool) -> Result:
     dst, d32 = _reg(toks, 0)
     op, off = _ALU_ASSIGN[toks[1]]
     cls = InsnClass.ALU if d32 else InsnClass.ALU64
-    t = _tok(toks, 2)
+    t = toks[2]
     if _is_reg(t):
         src, s32 = _reg(toks, 2)
         if s32 != d32:
@@ -351,7 +345,7 @@ def _alu_op(toks: list[str], kernel: bool) -> Result:
 def _assign(toks: list[str], kernel: bool) -> Result:
     """`rX = ...`: mov, neg, movsx, loads, byte swaps, lddw forms, fetching atomics."""
     dst, d32 = _reg(toks, 0)
-    t = _tok(toks, 2)
+    t = toks[2]
     handler = _RHS.get(t)
     if handler is not None:
         return handler(toks, dst, d32, kernel)
@@ -397,7 +391,7 @@ def _mov_imm(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
 
 
 def _rhs_minus(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
-    t = _tok(toks, 3)
+    t = toks[3]
     if _is_reg(t):
         src, s32 = _reg(toks, 3)
         if src != dst or s32 != d32:
@@ -408,7 +402,7 @@ def _rhs_minus(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
 
 
 def _rhs_movsx(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
-    t = _tok(toks, 3)
+    t = toks[3]
     bits = _MOVSX.get(t)
     if bits is None:
         raise LineError(f"expected a sign-extension cast (s8, s16, s32), got '{t}'", token=3)
@@ -425,7 +419,7 @@ def _rhs_movsx(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
 
 def _rhs_load(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
     size, signed, i = _typed(toks, 3)
-    if _tok(toks, i) == "skb":
+    if toks[i] == "skb":
         return _ld_legacy(toks, i, dst, size, signed)
     src, off, i = _paren_mem(toks, i)
     _end(toks, i)
@@ -442,7 +436,7 @@ def _ld_legacy(toks: list[str], i: int, dst: int, size: Size, signed: bool) -> R
     if signed or size == Size.DW:
         raise LineError("legacy packet loads take u8, u16 or u32", token=4)
     i = _expect(toks, i + 1, "[")
-    t = _tok(toks, i)
+    t = toks[i]
     if _is_reg(t):
         src, off_unused, j = _mem(toks, i)  # `r1 + 14`: the number is the immediate, not an offset
         imm = off_unused
@@ -488,7 +482,7 @@ def _rhs_xchg(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
     name = toks[2]
     op, size = _XCHG_NAMES[name]
     i = _expect(toks, 3, "(")
-    if _tok(toks, i) == "(":
+    if toks[i] == "(":
         typed_size, signed, i = _typed(toks, i)
         if signed or typed_size not in (Size.W, Size.DW):
             raise LineError("atomic operations take u32 or u64", token=i - 3)
@@ -532,7 +526,7 @@ def _rhs_map(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
     if d32:
         raise LineError(f"a 64-bit load needs a 64-bit register (r{dst})", token=0)
     i = _expect(toks, 3, "[")
-    name = _tok(toks, i)
+    name = toks[i]
     if name == "id" and i + 1 < len(toks) and toks[i + 1] == ":":
         raise LineError("a map id from a kernel log cannot be assembled: declare the map with .map and write "
                         "map[NAME]", token=i)
@@ -618,21 +612,10 @@ def parse_llvm(text: str, kernel: bool | None = None) -> tuple[Instruction, "Fix
     the verifier log prints it; None (auto) does so only when the value does not fit in 32 bits."""
     toks = _TOKEN.findall(text)
     try:
-        head = toks[0]
-        handler = _FIRST.get(head)
-        if handler is not None:
-            insn, spec = handler(toks, kernel)
-        elif len(toks) > 1 and toks[1] in _ALU_ASSIGN:
-            insn, spec = _alu_op(toks, kernel)
-        elif len(toks) > 1 and toks[1] == "=":
-            insn, spec = _assign(toks, kernel)
-        elif _is_reg(head):
-            _reg(toks, 0)
-            raise LineError(f"expected an assignment operator after {head}, got "
-                            f"'{toks[1]}'" if len(toks) > 1 else f"expected an assignment operator after {head}",
-                            token=1)
-        else:
-            raise LineError(f"unknown instruction '{head}'", token=0)
+        try:
+            return _dispatch(toks, kernel, text)
+        except IndexError:
+            raise LineError("unexpected end of instruction", token=len(toks)) from None
     except LineError as e:
         if e.token is not None:
             spans = token_spans(text)
@@ -643,6 +626,22 @@ def parse_llvm(text: str, kernel: bool | None = None) -> tuple[Instruction, "Fix
             e.start, e.length = start, max(1, end - start)
             e.token = None
         raise
+
+
+def _dispatch(toks: list[str], kernel: bool | None, text: str) -> tuple[Instruction, "Fixup | None"]:
+    head = toks[0]
+    handler = _FIRST.get(head)
+    if handler is not None:
+        insn, spec = handler(toks, kernel)
+    elif len(toks) > 1 and toks[1] in _ALU_ASSIGN:
+        insn, spec = _alu_op(toks, kernel)
+    elif len(toks) > 1 and toks[1] == "=":
+        insn, spec = _assign(toks, kernel)
+    elif _is_reg(head):
+        _reg(toks, 0)
+        raise LineError(f"expected an assignment operator after {head}", token=1)
+    else:
+        raise LineError(f"unknown instruction '{head}'", token=0)
     if spec is None:
         return insn, None
     kind, name, index, number = spec

@@ -52,6 +52,8 @@ class Fixup:
 
 def parse_int(text: str) -> int | None:
     """Decimal, hex (0x), octal (0o) or binary (0b) integer with an optional sign; None if it is not one."""
+    if text.isdigit():
+        return int(text)
     t = text.strip()
     neg = False
     if t[:1] in "+-":
