@@ -68,8 +68,10 @@ class TailCallSignal(Exception):
 class ProgramExit(Exception):
     """Ends the whole program early with r0 (LD_ABS/LD_IND out of bounds ends the program with r0 = 0)."""
 
-    def __init__(self, r0: int):
+    def __init__(self, r0: int, count: int = 0):
+        super().__init__(r0, count)
         self.r0 = r0
+        self.count = count  # instructions executed in the frame that ended the program
 
 
 class Machine:
@@ -143,25 +145,40 @@ class Machine:
         self._run_regions.append(region.base)
         return region
 
-    def run_main(self, r1: int, r2: int = 0) -> tuple[int, int]:
-        """Run the program from slot 0 with r1 (and r2), following tail calls; returns (r0, instructions)."""
+    def run_main(self, r1: int, r2: int = 0, trace: list | None = None) -> tuple[int, int]:
+        """Run the program from slot 0 with r1 (and r2), following tail calls; returns (r0, instructions).
+
+        With `trace` (a list), the interpreter runs and appends (slot, text, {reg: new value}) per instruction."""
         program = self.program
         total = 0
         args = (r1 & M64, r2 & M64, 0, 0, 0)
         while True:
-            engine = self.engine_for(program)
             self.prepare_lddw(program)
             try:
-                r0, n = engine.run(self, 0, args, self.max_insns - total)
+                if trace is not None:
+                    r0, n = self._tracer_for(program).trace_run(self, args, self.max_insns - total, trace)
+                else:
+                    r0, n = self.engine_for(program).run(self, 0, args, self.max_insns - total)
                 return r0, total + n + self.extra_insns
             except TailCallSignal as sig:
                 total += sig.args[0]
                 program = self.pending_tail
                 self.pending_tail = None
                 self.depth = 0
-                args = (self.ctx_addr if self.ctx_addr else args[0], 0, 0, 0, 0)
+                self.stacks[0].data[:] = bytes(MAX_BPF_STACK)
+                args = (args[0], 0, 0, 0, 0)
             except ProgramExit as e:
-                return e.r0 & M64, total + self.extra_insns
+                return e.r0 & M64, total + e.count + self.extra_insns
+
+    def _tracer_for(self, program: "Program") -> Any:
+        from pyebpf.vm.interp import Interpreter
+
+        tracers = self.__dict__.setdefault("_tracers", {})
+        t = tracers.get(id(program))
+        if t is None:
+            t = tracers[id(program)] = (Interpreter(program, self, getattr(self, "may_goto_budget", 8 << 20)),
+                                        program)
+        return t[0]
 
     # ---- maps ---------------------------------------------------------------------------------------------------
     def map_handle(self, vmmap: Any) -> int:

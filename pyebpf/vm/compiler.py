@@ -1,0 +1,372 @@
+"""The compiler engine: the whole program becomes one Python function, straight-line code per basic block.
+
+Generated shape (`run(entry_block, a1..a5, depth, budget) -> (r0, instructions)`):
+
+    r0 = 0; r1 = a1; ... r10 = TOPS[depth]; n = 0; mg = MAY_GOTO; b = entry_block
+    while True:
+        if b < 4:                       # balanced if-tree over block ids: O(log blocks) per transition
+            if b < 2:
+                if b < 1:
+                    n += 3                          # block 0: count, check the budget, run
+                    if n > budget: raise BUDGET(0, budget)
+                    r1 = (r1 + 1) & M64             # ALU bodies are the shared templates of pyebpf.vm.alu
+                    ...
+                    if r1 > 0x10: b = 2             # block end: branch
+                    else: b = 1
+                    continue
+    ...
+
+Registers are local variables, masks are inlined, immediates are literals, loads and stores are an inlined page
+lookup plus bounds check. A block that branches back to itself becomes an inner `while True` loop. bpf-to-bpf calls
+are recursive calls of `run` (callee-saved r6-r9 are simply the caller's locals), helpers are called directly with
+`m.pc` set for their error messages. Instruction counts are exact: each block adds its length on entry, and the
+paths that leave a block early (tail call, LD_ABS out of bounds) subtract what did not run.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pyebpf.abi.helpers import HelperId
+from pyebpf.abi.opcodes import (
+    CLASS_MASK, MAX_BPF_STACK, MAX_CALL_FRAMES, MODE_MASK, OP_CALLX, OP_EXIT, OP_JA, OP_JA32, OP_LD_IMM64, OP_MASK,
+    OP_MAY_GOTO, SIZE_BYTES, SIZE_MASK, SOURCE_MASK, AluOp, AtomicOp, CallSrc, InsnClass, JmpOp, Mode, PseudoSrc,
+    Size, Source,
+)
+from pyebpf.errors import VmError
+from pyebpf.vm import alu
+from pyebpf.vm.alu import M32, M64
+from pyebpf.vm.interp import BPF_MAX_LOOPS, insn_text
+from pyebpf.vm.memory import PACK, UNPACK
+from pyebpf.vm.ops import atomic, call_helper, ld_abs, mem_fault
+from pyebpf.vm.runtime import ProgramExit, TailCallSignal
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyebpf.isa.instruction import Instruction
+    from pyebpf.isa.program import Program
+    from pyebpf.vm.runtime import Machine
+
+_ZERO_STACK = bytes(MAX_BPF_STACK)
+
+
+class _Block:
+    __slots__ = ("id", "start", "slots", "insns")
+
+    def __init__(self, bid: int, start: int):
+        self.id = bid
+        self.start = start
+        self.slots: list[int] = []
+        self.insns: list["Instruction"] = []
+
+
+def _ends_block(insn: "Instruction") -> bool:
+    return insn.is_branch or insn.is_exit
+
+
+class Compiler:
+    """Engine: translate the program to Python source once, then `run` calls the generated function."""
+
+    name = "compiled"
+
+    def __init__(self, program: "Program", m: "Machine", may_goto_budget: int = BPF_MAX_LOOPS):
+        self.program = program
+        self.m = m
+        self.may_goto_budget = may_goto_budget
+        self.insns = program.slot_map()
+        self.nslots = program.slot_count
+        self.blocks, self.block_of = self._split()
+        self.source = self._generate()
+        ns = self._namespace()
+        exec(compile(self.source, f"<pyebpf-compiled {program.name or 'prog'}>", "exec"), ns)  # noqa: S102
+        self._fn = ns["run"]
+
+    # ---- basic blocks -------------------------------------------------------------------------------------------
+    def _split(self) -> tuple[list[_Block], dict[int, int]]:
+        leaders = {0}
+        for slot, insn in self.insns.items():
+            nxt = slot + insn.slots
+            if insn.is_branch or insn.is_exit:
+                leaders.add(nxt)
+                if insn.is_branch:
+                    leaders.add(insn.target(slot))
+            if insn.is_pseudo_call:
+                leaders.add(insn.target(slot))
+            if insn.is_lddw and insn.src == PseudoSrc.FUNC:
+                leaders.add(slot + 1 + alu_s32(insn.imm_lo))
+        leaders = {s for s in leaders if s in self.insns}
+        blocks: list[_Block] = []
+        block_of: dict[int, int] = {}
+        current: _Block | None = None
+        for slot in sorted(self.insns):
+            if current is None or slot in leaders:
+                current = _Block(len(blocks), slot)
+                blocks.append(current)
+                block_of[slot] = current.id
+            current.slots.append(slot)
+            current.insns.append(self.insns[slot])
+            if _ends_block(self.insns[slot]):
+                current = None
+        # A synthetic block after the end: falling into it is an error.
+        end = _Block(len(blocks), self.nslots)
+        blocks.append(end)
+        block_of[self.nslots] = end.id
+        return blocks, block_of
+
+    # ---- code generation ----------------------------------------------------------------------------------------
+    def _namespace(self) -> dict[str, Any]:
+        m = self.m
+        ns: dict[str, Any] = dict(alu.NAMESPACE)
+        ns.update(
+            m=m, PG=m.mem.pages.get, TOPS=m.frame_tops, STACKS=m.stacks, LV=m.lddw_values, ZERO=_ZERO_STACK,
+            U1=UNPACK[1], U2=UNPACK[2], U4=UNPACK[4], U8=UNPACK[8], P1=PACK[1], P2=PACK[2], P4=PACK[4], P8=PACK[8],
+            FAULT=self._fault, BUDGET=self._budget, ERR=self._error, RAISE=self._raise, ATOMIC=atomic, LDABS=ld_abs,
+            CALLH=call_helper, ProgramExit=ProgramExit, TailCallSignal=TailCallSignal, VmError=VmError,
+            MAXF=MAX_CALL_FRAMES, MG=self.may_goto_budget,
+        )
+        for h in self._helper_ids:
+            ns[f"H{h}"] = m.helpers[h]
+        for key, tmpl in self._sx.items():
+            ns[key] = eval("lambda v: " + tmpl, dict(alu.NAMESPACE))  # noqa: S307 - our own template
+        return ns
+
+    def _fault(self, slot: int, addr: int, size: int, write: bool) -> VmError:
+        e = mem_fault(self.m.mem, addr & M64, size, write)
+        return VmError(e.message, slot, insn_text(self.insns[slot]), e.address)
+
+    def _budget(self, slot: int, budget: int) -> VmError:
+        return VmError(f"instruction budget of {budget} exhausted (runaway program?)", slot,
+                       insn_text(self.insns[slot]) if slot in self.insns else "")
+
+    def _error(self, slot: int, message: str) -> VmError:
+        return VmError(message, slot, insn_text(self.insns[slot]) if slot in self.insns else "")
+
+    def _raise(self, slot: int, message: str) -> int:
+        raise self._error(slot, message)
+
+    def _generate(self) -> str:
+        self._helper_ids: set[int] = set()
+        self._sx: dict[str, str] = {}
+        out = ["def run(entry, a1, a2, a3, a4, a5, depth, budget):",
+               "    r0 = 0; r1 = a1; r2 = a2; r3 = a3; r4 = a4; r5 = a5; r6 = r7 = r8 = r9 = 0",
+               "    r10 = TOPS[depth]; n = 0; mg = MG; b = entry",
+               "    while True:"]
+        self._tree(out, 0, len(self.blocks), 2)
+        return "\n".join(out) + "\n"
+
+    def _tree(self, out: list[str], lo: int, hi: int, level: int) -> None:
+        pad = "    " * level
+        if hi - lo == 1:
+            for line in self._block(self.blocks[lo]):
+                out.append(pad + line)
+            return
+        mid = (lo + hi) // 2
+        out.append(f"{pad}if b < {mid}:")
+        self._tree(out, lo, mid, level + 1)
+        out.append(f"{pad}else:")
+        self._tree(out, mid, hi, level + 1)
+
+    def _block(self, block: _Block) -> list[str]:
+        if not block.insns:
+            return [f"raise ERR({block.start}, 'fell off the end of the program (no exit)')"]
+        count = sum(1 for _ in block.insns)
+        body = [f"n += {count}", f"if n > budget: raise BUDGET({block.start}, budget)"]
+        for i, (slot, insn) in enumerate(zip(block.slots, block.insns)):
+            body.extend(self._insn(slot, insn, count - i - 1))
+        last_slot, last = block.slots[-1], block.insns[-1]
+        fall = self._block_id(last_slot + last.slots)
+        if last.is_exit:
+            return body
+        if not last.is_branch:
+            return body + [f"b = {fall}", "continue"]
+        tgt_slot = last.target(last_slot)
+        tgt = self._block_id(tgt_slot)
+        if isinstance(tgt, str):  # invalid target: fault only when taken
+            taken = [f"raise ERR({last_slot}, {tgt!r})"]
+        else:
+            taken = [f"b = {tgt}", "continue"]
+        if last.opcode in (OP_JA, OP_JA32):
+            if tgt == block.id:
+                return ["while True:"] + ["    " + x for x in body]
+            return body + taken
+        if last.opcode == OP_MAY_GOTO:
+            cond = "mg <= 0"
+            body.append(f"if {cond}:")
+            body.extend("    " + x for x in taken)
+            return body + ["mg -= 1", f"b = {fall}", "continue"]
+        cond = self._cond(last)
+        if tgt == block.id and not isinstance(fall, str):
+            return (["while True:"] + ["    " + x for x in body] + [f"    if not ({cond}): break"]
+                    + [f"b = {fall}", "continue"])
+        body.append(f"if {cond}:")
+        body.extend("    " + x for x in taken)
+        if isinstance(fall, str):
+            return body + [f"raise ERR({last_slot}, {fall!r})"]
+        return body + [f"b = {fall}", "continue"]
+
+    def _block_id(self, slot: int) -> "int | str":
+        bid = self.block_of.get(slot)
+        if bid is None:
+            where = "not an instruction start" if 0 <= slot < self.nslots else "outside the program"
+            return f"jump to slot {slot}, which is {where}"
+        return bid
+
+    def _cond(self, insn: "Instruction") -> str:
+        op = insn.opcode & OP_MASK
+        is64 = insn.opcode & CLASS_MASK == InsnClass.JMP
+        tmpl = (alu.JMP64 if is64 else alu.JMP32).get(op)
+        if tmpl is None:
+            raise VmError(f"invalid jump operation {insn.opcode:#04x}")
+        d = f"r{insn.dst}" if is64 else f"(r{insn.dst} & M32)"
+        if insn.opcode & SOURCE_MASK == Source.X:
+            s = f"r{insn.src}" if is64 else f"(r{insn.src} & M32)"
+        else:
+            s = hex(insn.imm & (M64 if is64 else M32))
+        return alu.render(tmpl, d, s)
+
+    def _insn(self, slot: int, insn: "Instruction", after: int) -> list[str]:
+        """Python lines for one non-terminating instruction (`after` = instructions after it in the block)."""
+        opcode = insn.opcode
+        cls = opcode & CLASS_MASK
+        d, s = f"r{insn.dst}", f"r{insn.src}"
+        if cls in (InsnClass.ALU, InsnClass.ALU64):
+            return [f"{d} = {self._alu(slot, insn)}"]
+        if insn.is_branch or insn.is_exit:
+            return ["return r0, n"] if insn.is_exit else []
+        if opcode == OP_CALLX:
+            reg = insn.dst if insn.dst else insn.imm
+            return [f"r0 = CALLH(m, r{reg}, {slot}, r1, r2, r3, r4, r5)",
+                    f"if m.pending_tail is not None: raise TailCallSignal(n - {after})"]
+        if opcode & OP_MASK == JmpOp.CALL and cls == InsnClass.JMP:
+            if insn.src == CallSrc.PSEUDO_CALL:
+                tgt = self._block_id(insn.target(slot))
+                if isinstance(tgt, str):
+                    return [f"raise ERR({slot}, {tgt!r})"]
+                return [f"if depth + 1 >= MAXF: raise ERR({slot}, 'call stack too deep: more than {MAX_CALL_FRAMES} "
+                        f"frames')",
+                        "STACKS[depth + 1].data[:] = ZERO",
+                        "m.depth = depth + 1",
+                        f"r0, k = run({tgt}, r1, r2, r3, r4, r5, depth + 1, budget - n)",
+                        "m.depth = depth",
+                        "n += k"]
+            if insn.src == CallSrc.HELPER:
+                h = insn.imm
+                if h not in self.m.helpers:
+                    return [f"r0 = CALLH(m, {h}, {slot}, r1, r2, r3, r4, r5)"]
+                self._helper_ids.add(h)
+                lines = [f"m.pc = {slot}", f"r0 = H{h}(m, r1, r2, r3, r4, r5) & M64"]
+                if h == HelperId.TAIL_CALL:
+                    lines.append(f"if m.pending_tail is not None: raise TailCallSignal(n - {after})")
+                return lines
+            return [f"raise ERR({slot}, 'kfunc calls need the kernel; the VM cannot run them')"]
+        if opcode == OP_LD_IMM64:
+            if insn.src == PseudoSrc.IMM:
+                return [f"{d} = {hex(insn.imm & M64)}"]
+            return [f"{d} = LV[({id(self.program)}, {slot})]"]
+        mode = opcode & MODE_MASK
+        size = SIZE_BYTES[Size(opcode & SIZE_MASK)]
+        strict = f" or a & {size - 1}" if self.m.mem.strict_alignment and size > 1 else ""
+        if cls == InsnClass.LDX and mode in (Mode.MEM, Mode.MEMSX):
+            return self._load(slot, d, s, insn.off, size, mode == Mode.MEMSX, strict)
+        if cls == InsnClass.ST and mode == Mode.MEM:
+            return self._store(slot, d, hex(insn.imm & ((1 << (8 * size)) - 1)), insn.off, size, strict)
+        if cls == InsnClass.STX and mode == Mode.MEM:
+            value = s if size == 8 else f"{s} & {hex((1 << (8 * size)) - 1)}"
+            return self._store(slot, d, value, insn.off, size, strict)
+        if cls == InsnClass.STX and mode == Mode.ATOMIC:
+            return self._atomic(slot, insn, size, strict)
+        if cls == InsnClass.LD and mode in (Mode.ABS, Mode.IND):
+            offset = f"{s} + {insn.imm}" if mode == Mode.IND else str(insn.imm)
+            return [f"m.pc = {slot}", f"v = LDABS(m, {offset}, {size})",
+                    f"if v is None: raise ProgramExit(0, n - {after})", "r0 = v"]
+        return [f"raise ERR({slot}, 'unknown opcode {opcode:#04x}')"]
+
+    def _alu(self, slot: int, insn: "Instruction") -> str:
+        op = insn.opcode & OP_MASK
+        is64 = insn.opcode & CLASS_MASK == InsnClass.ALU64
+        d = f"r{insn.dst}"
+        if op == AluOp.END:
+            tmpl = alu.END.get((is64, insn.opcode & SOURCE_MASK, insn.imm))
+            if tmpl is None:
+                return f"RAISE({slot}, 'invalid byte swap width {insn.imm}')"
+            return alu.render(tmpl, d, "")
+        off = insn.off if op in (AluOp.DIV, AluOp.MOD, AluOp.MOV) else 0
+        if op == AluOp.MOV and insn.opcode & SOURCE_MASK == Source.K:
+            off = 0
+        tmpl = alu.alu_template(is64, op, off)
+        if tmpl is None:
+            return f"RAISE({slot}, 'invalid ALU operation {insn.opcode:#04x} off {insn.off}')"
+        if insn.opcode & SOURCE_MASK == Source.X:
+            s = f"r{insn.src}" if is64 else f"(r{insn.src} & M32)"
+        else:
+            s = hex(alu.imm_operand(is64, insn.imm))
+        return alu.render(tmpl, d, s)
+
+    def _addr(self, base: str, off: int) -> str:
+        return base if off == 0 else f"{base} + {off}" if off > 0 else f"{base} - {-off}"
+
+    def _load(self, slot: int, d: str, s: str, off: int, size: int, signed: bool, strict: str) -> list[str]:
+        value = f"U{size}(g.data, a - g.base)[0]"
+        if signed:
+            key = f"SX{size}"
+            self._sx[key] = alu.SIGN_EXTEND_LOAD[size].replace("{V}", "v")
+            value = f"{key}({value})"
+        return [f"a = {self._addr(s, off)}",
+                "g = PG(a >> 16)",
+                f"if g is None or a < g.base or a + {size} > g.end{strict}: raise FAULT({slot}, a, {size}, False)",
+                f"{d} = {value}"]
+
+    def _store(self, slot: int, d: str, value: str, off: int, size: int, strict: str) -> list[str]:
+        return [f"a = {self._addr(d, off)}",
+                "g = PG(a >> 16)",
+                f"if g is None or a < g.base or a + {size} > g.end or not g.writable{strict}: "
+                f"raise FAULT({slot}, a, {size}, True)",
+                f"P{size}(g.data, a - g.base, {value})"]
+
+    def _atomic(self, slot: int, insn: "Instruction", size: int, strict: str) -> list[str]:
+        d, s, aop = f"r{insn.dst}", f"r{insn.src}", insn.imm
+        if aop == AtomicOp.LOAD_ACQ:
+            return self._load(slot, d, s, insn.off, size, False, strict)
+        if aop == AtomicOp.STORE_REL:
+            value = s if size == 8 else f"{s} & {hex((1 << (8 * size)) - 1)}"
+            return self._store(slot, d, value, insn.off, size, strict)
+        if size not in (4, 8):
+            return [f"raise ERR({slot}, 'invalid atomic operand size')"]
+        mask = "M32" if size == 4 else "M64"
+        addr = f"({self._addr(d, insn.off)}) & M64"
+        call = f"ATOMIC(m.mem, {addr}, {size}, {aop}, "
+        wrap = [f"m.pc = {slot}"]
+        if aop == AtomicOp.CMPXCHG:
+            return wrap + [f"r0 = {call}{s}, r0)"]
+        if aop & 1:
+            return wrap + [f"{s} = {call}{s} & {mask})"]
+        return wrap + [f"{call}{s} & {mask})"]
+
+    # ---- running ------------------------------------------------------------------------------------------------
+    def run(self, m: "Machine", entry: int, args: tuple, budget: int, depth: int = 0) -> tuple[int, int]:
+        bid = self.block_of.get(entry)
+        if bid is None:
+            raise VmError(f"slot {entry} does not start a basic block (not a function entry)", pc=entry)
+        m._running = self.program
+        try:
+            return self._fn(bid, *args, depth, budget)
+        except ProgramExit as e:
+            if depth == 0:
+                m.depth = 0
+                return e.r0, e.count
+            raise
+        except VmError as e:
+            if e.pc is None or not e.insn_text:
+                pc = e.pc if e.pc is not None else m.pc
+                raise VmError(e.message, pc, insn_text(self.insns[pc]) if pc in self.insns else "",
+                              e.address) from None
+            raise
+        except (TypeError, ValueError, OverflowError, RecursionError) as e:
+            pc = m.pc
+            raise VmError(f"fault: {e}", pc, insn_text(self.insns[pc]) if pc in self.insns else "") from None
+
+
+def alu_s32(x: int) -> int:
+    x &= M32
+    return x - (1 << 32) if x & (1 << 31) else x
+
+
+__all__ = ["Compiler"]

@@ -1,0 +1,245 @@
+"""The public simulator API: `VM(program, ...).run(...) -> RunResult` and `run(program, mem=...) -> r0`.
+
+    vm = VM(program, engine="compiled")          # or "interp"; same results, the compiler is faster
+    res = vm.run(packet=pkt)                      # the program type's default context around the packet
+    res.r0, res.packet, res.printk, vm.maps["stats"][0]
+
+Maps persist across runs of one VM (like a loaded program's maps); everything else (stack, context, packet) is
+fresh per run. Helpers come from `pyebpf.vm.helpers.DEFAULT_HELPERS`; `helpers={id_or_name: fn}` adds or replaces
+some (fn(machine, r1, r2, r3, r4, r5) -> r0, see `pyebpf.vm.runtime`).
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from pyebpf.abi.helpers import HELPER_BY_NAME, HelperId
+from pyebpf.abi.maps import MapSpec
+from pyebpf.errors import VmError
+from pyebpf.isa.program import Program
+from pyebpf.vm.interp import BPF_MAX_LOOPS, Interpreter
+from pyebpf.vm.memory import KIND_CTX, KIND_MEM, KIND_PACKET
+from pyebpf.vm.runtime import Helper, Machine, tail_call_helper
+
+ENGINES: dict[str, Callable[..., Any]] = {}
+
+
+def _engines() -> dict[str, Callable[..., Any]]:
+    if not ENGINES:
+        from pyebpf.vm.compiler import Compiler
+
+        ENGINES.update(interp=Interpreter, compiled=Compiler)
+    return ENGINES
+
+
+@dataclass
+class TraceStep:
+    """One executed instruction: its slot, its text, and the registers it changed (number -> new value)."""
+
+    pc: int
+    text: str
+    changed: dict[int, int]
+
+    def __str__(self) -> str:
+        regs = " ".join(f"r{i}={v:#x}" for i, v in sorted(self.changed.items()))
+        return f"{self.pc:5}: {self.text:<40} {regs}".rstrip()
+
+
+@dataclass
+class RunResult:
+    """What one run produced. `r0` is the full 64-bit return value (BPF_PROG_TEST_RUN reports `retval`, its low 32
+    bits). `packet` is the packet after the run (programs may rewrite it), `mem` the conformance memory after it."""
+
+    r0: int
+    insns: int
+    maps: dict[str, Any]
+    packet: bytes | None = None
+    mem: bytes | None = None
+    ctx: dict[str, Any] = field(default_factory=dict)
+    printk: list[str] = field(default_factory=list)
+    ring: list[Any] = field(default_factory=list)
+    perf: list[Any] = field(default_factory=list)
+    trace: list[TraceStep] | None = None
+
+    @property
+    def retval(self) -> int:
+        return self.r0 & 0xFFFFFFFF
+
+
+def _default_helpers() -> dict[int, Helper]:
+    table: dict[int, Helper] = {}
+    try:
+        from pyebpf.vm.helpers import DEFAULT_HELPERS
+
+        table.update(DEFAULT_HELPERS)
+    except ImportError:  # the helpers module is optional for pure ISA use
+        pass
+    table.setdefault(HelperId.TAIL_CALL, tail_call_helper)
+    return table
+
+
+def _helper_id(key: int | str) -> int:
+    if isinstance(key, int):
+        return int(key)
+    hid = HELPER_BY_NAME.get(key) or HELPER_BY_NAME.get(key.lower())
+    if hid is None:
+        raise VmError(f"unknown helper name {key!r}: name a kernel helper (e.g. 'bpf_map_lookup_elem') or use its "
+                      f"number")
+    return int(hid)
+
+
+def _as_program(program: Any) -> Program:
+    if isinstance(program, Program):
+        return program
+    if isinstance(program, (bytes, bytearray, memoryview)):
+        return Program.from_bytes(bytes(program))
+    if isinstance(program, str):
+        from pyebpf.isa.assembler import assemble
+
+        return assemble(program)
+    if isinstance(program, (list, tuple)):
+        return Program(list(program))
+    raise VmError(f"cannot run a {type(program).__name__}: pass a Program, instruction bytes or assembly text")
+
+
+class VM:
+    """A simulated eBPF machine for one program (and the programs it tail-calls)."""
+
+    def __init__(self, program: Any, maps: Mapping[Any, Any] | None = None,
+                 helpers: Mapping[int | str, Helper] | None = None, env: Any = None, engine: str = "interp",
+                 prog_type: Any = None, max_insns: int = 1_000_000, strict_alignment: bool = False,
+                 ncpus: int = 1, may_goto_budget: int = BPF_MAX_LOOPS):
+        self.program = _as_program(program)
+        engines = _engines()
+        if engine not in engines:
+            raise VmError(f"unknown engine {engine!r} (choose from {', '.join(engines)})")
+        self.engine = engine
+        self.prog_type = prog_type if prog_type is not None else self.program.prog_type
+        self.ncpus = ncpus
+        self.maps: dict[Any, Any] = {}
+        specs: dict[Any, Any] = dict(self.program.maps)
+        specs.update(maps or {})
+        for name, spec in specs.items():
+            self.maps[name] = self._make_map(spec) if isinstance(spec, MapSpec) else spec
+        self.helpers = _default_helpers()
+        for key, fn in (helpers or {}).items():
+            self.helpers[_helper_id(key)] = fn
+        if env is None:
+            try:
+                from pyebpf.vm.env import Environment
+
+                env = Environment(ncpus=ncpus)
+            except ImportError:
+                env = None
+        self.env = env
+        factory = engines[engine]
+        self.machine = Machine(self.program, self.maps, self.helpers, env=env, prog_type=self.prog_type,
+                               max_insns=max_insns, strict_alignment=strict_alignment,
+                               engine_factory=lambda p, m: factory(p, m, may_goto_budget))
+        self.machine.may_goto_budget = may_goto_budget
+
+    def _make_map(self, spec: MapSpec) -> Any:
+        from pyebpf.vm.maps import create_map
+
+        return create_map(spec, ncpus=self.ncpus)
+
+    @property
+    def max_insns(self) -> int:
+        return self.machine.max_insns
+
+    def prog_fd(self, program: Program) -> int:
+        """The number to store in a PROG_ARRAY so that bpf_tail_call jumps to `program`."""
+        return self.machine.prog_fd(program)
+
+    def run(self, ctx: Any = None, *, packet: bytes | None = None, mem: bytes | None = None, trace: bool = False,
+            **ctx_kw: Any) -> RunResult:
+        """Run once. Exactly one of: `ctx` (a pyebpf.vm.context builder, or raw context bytes), `packet` (the
+        program type's default context around these bytes), `mem` (r1 = pointer to a private copy, r2 = its
+        length, as bpf_conformance does); none means r1 = 0."""
+        m = self.machine
+        m.reset()
+        m.output = self._new_output()
+        r1 = r2 = 0
+        mem_region = None
+        if sum(x is not None for x in (ctx, packet, mem)) > 1:
+            raise VmError("pass only one of ctx=, packet=, mem=")
+        if packet is not None and ctx is None:
+            ctx = self._default_context(bytes(packet), ctx_kw)
+        if mem is not None:
+            if len(mem):
+                mem_region = m.map_run_region(bytearray(mem), "mem", True, KIND_MEM)
+                r1, r2 = mem_region.base, mem_region.size
+        elif ctx is not None:
+            if hasattr(ctx, "materialize"):
+                r1 = ctx.materialize(m)
+            elif isinstance(ctx, (bytes, bytearray)):
+                region = m.map_run_region(bytearray(ctx), "ctx", True, KIND_CTX)
+                m.ctx_region = region
+                r1 = region.base
+            else:
+                raise VmError(f"ctx must be a context builder or bytes, not {type(ctx).__name__}")
+        m.ctx_addr = r1
+        steps: list | None = [] if trace else None
+        r0, count = m.run_main(r1, r2, trace=steps)
+        collected = ctx.collect(m) if ctx is not None and hasattr(ctx, "collect") else {}
+        out = m.output
+        return RunResult(
+            r0=r0, insns=count, maps=self.maps, packet=collected.get("packet"),
+            mem=bytes(mem_region.data) if mem_region is not None else (b"" if mem is not None else None),
+            ctx=collected, printk=list(getattr(out, "printk", []) or []), ring=list(getattr(out, "ring", []) or []),
+            perf=list(getattr(out, "perf", []) or []),
+            trace=[TraceStep(*s) for s in steps] if steps is not None else None)
+
+    def _new_output(self) -> Any:
+        try:
+            from pyebpf.vm.output import Output
+
+            return Output()
+        except ImportError:
+            return None
+
+    def _default_context(self, packet: bytes, kw: dict[str, Any]) -> Any:
+        """The default context of this program type around `packet` (pyebpf.vm.context when it has one)."""
+        try:
+            from pyebpf.vm import context as ctxmod
+        except ImportError:
+            ctxmod = None
+        pt = self.prog_type
+        name = getattr(pt, "name", str(pt) if pt is not None else "XDP").lower()
+        if ctxmod is not None:
+            builder = getattr(ctxmod, "for_packet", None)
+            if builder is not None:
+                return builder(pt, packet, **kw)
+            if name == "xdp" and hasattr(ctxmod, "xdp"):
+                return ctxmod.xdp(packet, **kw)
+            if name in ("sched_cls", "sched_act", "socket_filter", "cgroup_skb", "lwt_in", "lwt_out",
+                        "lwt_xmit") and hasattr(ctxmod, "skb"):
+                return ctxmod.skb(packet, **kw)
+        return _XdpContext(packet)
+
+
+class _XdpContext:
+    """Minimal xdp_md around a packet (used only until pyebpf.vm.context provides the full builders)."""
+
+    def __init__(self, packet: bytes):
+        self.packet = packet
+        self.region = None
+
+    def materialize(self, m: Machine) -> int:
+        self.region = m.map_run_region(bytearray(self.packet), "packet", True, KIND_PACKET)
+        m.packet = self.region
+        ctx = struct.pack("<IIIIII", self.region.base, self.region.end, self.region.base, 1, 0, 0)
+        m.ctx_region = m.map_run_region(bytearray(ctx), "xdp_md", False, KIND_CTX)
+        return m.ctx_region.base
+
+    def collect(self, m: Machine) -> dict[str, Any]:
+        return {"packet": bytes(self.region.data)} if self.region is not None else {}
+
+
+def run(program: Any, mem: bytes = b"", **kw: Any) -> int:
+    """Run `program` once with r1 pointing at a copy of `mem` (r2 = its length) and return r0."""
+    return VM(program, **kw).run(mem=mem).r0
+
+
+__all__ = ["VM", "RunResult", "TraceStep", "run"]
