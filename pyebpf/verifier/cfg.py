@@ -1,0 +1,204 @@
+"""The verifier's first pass: subprogram boundaries and the control-flow graph checks (kernel check_subprogs,
+check_cfg), with the kernel's messages and errno.
+
+`check_cfg(program, privileged)` returns a `CfgInfo` (subprogram starts, prune points, jump points, forced
+checkpoints) or raises VerifierError. Everything is in kernel slots; the second half of an lddw is a slot that
+holds no instruction of its own (opcode 0 for the DFS, as in the kernel).
+"""
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass, field
+
+from pyebpf.abi.opcodes import (
+    BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAXINSNS, CLASS_MASK, OP_JA, OP_JA32, OP_LD_IMM64, OP_MASK, CallSrc, InsnClass,
+    JmpOp,
+)
+from pyebpf.errors import VerifierError
+from pyebpf.isa.instruction import VALID_OPCODES, Instruction
+from pyebpf.isa.program import Program
+
+DISCOVERED, EXPLORED, FALLTHROUGH, BRANCH = 0x10, 0x20, 1, 2
+_DONE, _KEEP = 0, 1
+_JMP_CLASSES = (InsnClass.JMP, InsnClass.JMP32)
+
+
+@dataclass
+class CfgInfo:
+    """What the CFG pass learned, in slots."""
+
+    slot_count: int
+    insns: list  # slot -> Instruction, or None for the second half of an lddw
+    subprog_starts: list[int] = field(default_factory=lambda: [0])
+    prune_points: set[int] = field(default_factory=set)
+    jmp_points: set[int] = field(default_factory=set)
+    force_checkpoints: set[int] = field(default_factory=set)
+
+    def subprog_of(self, slot: int) -> int:
+        idx = 0
+        for i, start in enumerate(self.subprog_starts):
+            if start <= slot:
+                idx = i
+        return idx
+
+    def subprog_end(self, idx: int) -> int:
+        return self.subprog_starts[idx + 1] if idx + 1 < len(self.subprog_starts) else self.slot_count
+
+
+def _fail(message: str, insn: int | None = None, err: int = errno.EINVAL) -> VerifierError:
+    return VerifierError(message, insn=insn, errno=err, log=message + "\n")
+
+
+def slot_table(program: Program) -> list:
+    table: list = []
+    for insn in program.instructions:
+        table.append(insn)
+        if insn.opcode == OP_LD_IMM64:
+            table.append(None)
+    return table
+
+
+def _is_jmp(insn: Instruction | None) -> bool:
+    return insn is not None and (insn.opcode & CLASS_MASK) in _JMP_CLASSES
+
+
+def check_cfg(program: Program, privileged: bool = True) -> CfgInfo:
+    insns = slot_table(program)
+    n = len(insns)
+    if n == 0:
+        raise _fail("empty program", None, errno.EINVAL)
+    limit = BPF_COMPLEXITY_LIMIT_INSNS if privileged else BPF_MAXINSNS
+    if n > limit:
+        raise _fail(f"program of {n} insns is too large (limit {limit})", None, errno.E2BIG)
+    for slot, insn in enumerate(insns):
+        if insn is not None and insn.opcode not in VALID_OPCODES:
+            raise _fail(f"unknown opcode {insn.opcode:02x}", slot)
+    info = CfgInfo(n, insns)
+    _add_subprogs(info, privileged)
+    _check_subprogs(info)
+    _dfs(info, privileged)
+    return info
+
+
+def _add_subprogs(info: CfgInfo, privileged: bool) -> None:
+    starts = {0}
+    for slot, insn in enumerate(info.insns):
+        if insn is None:
+            continue
+        pseudo_call = insn.opcode == (InsnClass.JMP | JmpOp.CALL) and insn.src == CallSrc.PSEUDO_CALL
+        pseudo_func = insn.opcode == OP_LD_IMM64 and insn.src == 4  # BPF_PSEUDO_FUNC
+        if not (pseudo_call or pseudo_func or (insn.opcode == (InsnClass.JMP | JmpOp.CALL)
+                                               and insn.src == CallSrc.KFUNC)):
+            continue
+        if not privileged:
+            raise _fail("loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN",
+                        slot, errno.EPERM)
+        if insn.src == CallSrc.KFUNC and not pseudo_func:
+            continue  # kfuncs are checked at the call
+        target = slot + 1 + insn.imm
+        if target < 0 or target >= info.slot_count:
+            raise _fail("call to invalid destination", slot)
+        starts.add(target)
+    info.subprog_starts = sorted(starts)
+
+
+def _check_subprogs(info: CfgInfo) -> None:
+    insns = info.insns
+    for idx, start in enumerate(info.subprog_starts):
+        end = info.subprog_end(idx)
+        for i in range(start, end):
+            insn = insns[i]
+            code = insn.opcode if insn is not None else 0
+            if _is_jmp(insn) and (code & OP_MASK) not in (JmpOp.EXIT, JmpOp.CALL):
+                target = i + 1 + (insn.imm if code == OP_JA32 else insn.off)
+                if target < start or target >= end:
+                    raise _fail(f"jump out of range from insn {i} to {target}", i)
+            if i == end - 1 and code not in (InsnClass.JMP | JmpOp.EXIT, OP_JA32, OP_JA):
+                raise _fail("last insn is not an exit or jmp", i)
+
+
+def _dfs(info: CfgInfo, privileged: bool) -> None:
+    insns = info.insns
+    n = info.slot_count
+    state = [0] * n
+    stack = [0]
+    state[0] = DISCOVERED
+
+    def push(t: int, w: int, e: int) -> int:
+        if e == FALLTHROUGH and state[t] >= (DISCOVERED | FALLTHROUGH):
+            return _DONE
+        if e == BRANCH and state[t] >= (DISCOVERED | BRANCH):
+            return _DONE
+        if w < 0 or w >= n:
+            raise _fail(f"jump out of range from insn {t} to {w}", t)
+        if e == BRANCH:
+            info.prune_points.add(w)
+            info.jmp_points.add(w)
+        if state[w] == 0:
+            state[t] = DISCOVERED | e
+            state[w] = DISCOVERED
+            stack.append(w)
+            return _KEEP
+        if state[w] & 0xF0 == DISCOVERED:
+            if privileged:
+                return _DONE
+            raise _fail(f"back-edge from insn {t} to {w}", t)
+        state[t] = DISCOVERED | e
+        return _DONE
+
+    def visit(t: int) -> int:
+        insn = insns[t]
+        if insn is not None and insn.opcode == OP_LD_IMM64 and insn.src == 4:
+            return _visit_call(t, 2, True)
+        if not _is_jmp(insn):
+            return push(t, t + (2 if insn is not None and insn.opcode == OP_LD_IMM64 else 1), FALLTHROUGH)
+        op = insn.opcode & OP_MASK
+        if op == JmpOp.EXIT:
+            return _DONE
+        if op == JmpOp.CALL:
+            return _visit_call(t, 1, insn.src == CallSrc.PSEUDO_CALL)
+        if op == JmpOp.JA:
+            off = insn.off if insn.opcode == OP_JA else insn.imm
+            ret = push(t, t + off + 1, FALLTHROUGH)
+            info.prune_points.add(t + off + 1)
+            info.jmp_points.add(t + off + 1)
+            return ret
+        info.prune_points.add(t)
+        if op == JmpOp.JCOND:
+            info.force_checkpoints.add(t)
+        ret = push(t, t + 1, FALLTHROUGH)
+        if ret:
+            return ret
+        return push(t, t + insn.off + 1, BRANCH)
+
+    def _visit_call(t: int, size: int, visit_callee: bool) -> int:
+        ret = push(t, t + size, FALLTHROUGH)
+        if ret:
+            return ret
+        info.prune_points.add(t + size)
+        info.jmp_points.add(t + size)
+        if visit_callee:
+            info.prune_points.add(t)
+            return push(t, t + insns[t].imm + 1, BRANCH)
+        return ret
+
+    while stack:
+        t = stack[-1]
+        if visit(t) == _DONE:
+            state[t] = EXPLORED
+            stack.pop()
+    # every subprogram entry must be reachable through calls from the main program
+    i = 0
+    while i < n:
+        if state[i] != EXPLORED:
+            raise _fail(f"unreachable insn {i}", i)
+        insn = insns[i]
+        if insn is not None and insn.opcode == OP_LD_IMM64:
+            if i + 1 < n and state[i + 1] != 0:
+                raise _fail(f"jump into the middle of ldimm64 insn {i}", i)
+            i += 2
+            continue
+        i += 1
+
+
+__all__ = ["CfgInfo", "check_cfg", "slot_table"]

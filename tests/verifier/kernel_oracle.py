@@ -1,0 +1,87 @@
+"""A tiny ctypes door to BPF_PROG_LOAD / BPF_MAP_CREATE so verifier tests can ask the running kernel.
+
+Used until (and independently of) pyebpf.loader: the verifier tests must not depend on another layer's bugs.
+Returns the kernel's verdict, errno and log for a Program whose lddw map refs are resolved to fresh map fds.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import struct
+from dataclasses import dataclass
+
+from pyebpf.abi.maps import MapSpec
+from pyebpf.abi.opcodes import OP_LD_IMM64, PseudoSrc
+from pyebpf.isa.instruction import encode
+from pyebpf.isa.program import Program
+
+_NR_BPF = {"x86_64": 321, "aarch64": 280}[platform.machine()]
+_MAP_CREATE, _PROG_LOAD = 0, 5
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+
+def _bpf(cmd: int, attr: bytes) -> tuple[int, int]:
+    buf = ctypes.create_string_buffer(attr.ljust(160, b"\0"), 160)
+    r = _libc.syscall(_NR_BPF, cmd, buf, 160)
+    return (r, ctypes.get_errno() if r < 0 else 0)
+
+
+def create_map(spec: MapSpec) -> int:
+    attr = struct.pack("<IIIII", int(spec.type), spec.key_size, spec.value_size, spec.max_entries, spec.flags)
+    fd, err = _bpf(_MAP_CREATE, attr)
+    if fd < 0:
+        raise OSError(err, f"BPF_MAP_CREATE {spec.name}: {os.strerror(err)}")
+    return fd
+
+
+@dataclass
+class KernelVerdict:
+    accepted: bool
+    errno: int
+    log: str
+
+    @property
+    def last_error(self) -> str:
+        """The kernel's error line: the last log line before the 'processed N insns' statistics."""
+        lines = [ln for ln in self.log.splitlines() if ln.strip()]
+        for i, ln in enumerate(lines):
+            if ln.startswith("processed ") and " insns (limit " in ln:
+                return lines[i - 1] if i else ""
+        return lines[-1] if lines else ""
+
+
+def kernel_load(program: Program, prog_type: int, log_level: int = 1, log_size: int = 1 << 24,
+                expected_attach_type: int = 0, maps: dict[str, MapSpec] | None = None) -> KernelVerdict:
+    maps = dict(program.maps if maps is None else maps)
+    fds: dict[str, int] = {}
+    try:
+        insns = []
+        for insn in program.instructions:
+            if insn.opcode == OP_LD_IMM64 and insn.src in (PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE) and insn.ref:
+                if insn.ref not in fds:
+                    fds[insn.ref] = create_map(maps[insn.ref])
+                lo = fds[insn.ref]
+                hi = (insn.imm >> 32) if insn.src == PseudoSrc.MAP_VALUE else 0
+                insn = insn._replace(imm=(hi << 32) | lo)
+            insns.append(insn)
+        code = encode(insns)
+        cbuf = ctypes.create_string_buffer(code, len(code))
+        lic = ctypes.create_string_buffer(program.license.encode())
+        logbuf = ctypes.create_string_buffer(log_size)
+        attr = struct.pack("<IIQQIIQII", prog_type, len(code) // 8, ctypes.addressof(cbuf), ctypes.addressof(lic),
+                           log_level, log_size, ctypes.addressof(logbuf), 0, 0)
+        attr = attr.ljust(64, b"\0") + struct.pack("<I", expected_attach_type)  # expected_attach_type @ 68? see below
+        # struct layout: prog_type, insn_cnt, insns, license, log_level, log_size, log_buf, kern_version,
+        # prog_flags, prog_name[16] (@48), prog_ifindex (@64), expected_attach_type (@68)
+        attr = attr[:64] + struct.pack("<II", 0, expected_attach_type)
+        fd, err = _bpf(_PROG_LOAD, attr)
+        log = logbuf.value.decode(errors="replace")
+        if fd >= 0:
+            os.close(fd)
+            return KernelVerdict(True, 0, log)
+        return KernelVerdict(False, err, log)
+    finally:
+        for fd in fds.values():
+            os.close(fd)
