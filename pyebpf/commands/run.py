@@ -1,0 +1,147 @@
+"""`pyebpf run FILE [--type T] [--ctx JSON | --packet HEX | --mem HEX] [--engine E] [--trace] [--json]`.
+
+Run a program once in the simulator. FILE is assembly text (.s/.asm/.S, any dialect), hex text (.hex, one or more
+slots per line), or raw instruction bytes (anything else); `-` reads assembly from stdin. Prints r0, the number of
+instructions executed, the packet after the run when the program changed it, printk lines and emitted records;
+`--trace` prints every executed instruction with the registers it changed; `--json` prints one JSON object.
+
+--ctx takes a JSON object: {"packet": "HEX", ...} (extra keys go to the context builder), {"raw": "HEX"} (raw
+context bytes), or, when pyebpf.vm.context offers `from_json`, whatever it accepts for the program type.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from pyebpf.errors import PyebpfError, VmError
+
+ASM_SUFFIXES = (".s", ".S", ".asm", ".bpf")
+
+
+class RunInputError(PyebpfError, ValueError):
+    """Bad command-line input for `pyebpf run` (unreadable hex, bad JSON)."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("run", help="run a program in the simulator",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file", metavar="FILE", help="assembly (.s/.asm), hex (.hex) or raw bytes; - for stdin asm")
+    p.add_argument("--type", metavar="TYPE", help="program type (xdp, tc, socket_filter, kprobe, ...)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--ctx", metavar="JSON", help="context as JSON")
+    src.add_argument("--packet", metavar="HEX", help="packet bytes in hex (default context of the type)")
+    src.add_argument("--mem", metavar="HEX", help="memory block: r1 = pointer, r2 = length (conformance style)")
+    p.add_argument("--engine", choices=("interp", "compiled"), default="interp")
+    p.add_argument("--max-insns", type=int, default=1_000_000, help="instruction budget (default 1000000)")
+    p.add_argument("--trace", action="store_true", help="print each executed instruction and changed registers")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.set_defaults(func=handler)
+
+
+def _hex(text: str, what: str) -> bytes:
+    cleaned = "".join(text.replace("0x", "").replace(":", "").split())
+    try:
+        return bytes.fromhex(cleaned)
+    except ValueError as e:
+        raise RunInputError(f"{what}: not hex ({e})") from None
+
+
+def load_program(path: str, prog_type: Any = None) -> Any:
+    """Program from assembly, hex or raw bytes, decided by the file name (and content for stdin)."""
+    from pyebpf.isa.assembler import assemble
+    from pyebpf.isa.program import Program
+
+    if path == "-":
+        return assemble(sys.stdin.read(), filename="<stdin>")
+    if path.endswith(ASM_SUFFIXES):
+        with open(path, encoding="utf-8") as f:
+            return assemble(f.read(), filename=path)
+    with open(path, "rb") as f:
+        data = f.read()
+    if path.endswith(".hex"):
+        return Program.from_hex(data.decode("ascii", "replace"))
+    if data[:4] == b"\x7fELF":
+        raise RunInputError(f"{path}: ELF objects are run with `pyebpf load`; give `run` assembly or raw "
+                            f"instruction bytes")
+    return Program.from_bytes(data)
+
+
+def _context(args: argparse.Namespace, prog_type: Any) -> dict[str, Any]:
+    if args.packet is not None:
+        return {"packet": _hex(args.packet, "--packet")}
+    if args.mem is not None:
+        return {"mem": _hex(args.mem, "--mem")}
+    if args.ctx is None:
+        return {}
+    try:
+        obj = json.loads(args.ctx)
+    except json.JSONDecodeError as e:
+        raise RunInputError(f"--ctx: not JSON ({e})") from None
+    if not isinstance(obj, dict):
+        raise RunInputError("--ctx: expected a JSON object")
+    if "packet" in obj:
+        extra = {k: v for k, v in obj.items() if k != "packet"}
+        return {"packet": _hex(str(obj["packet"]), "--ctx packet"), **extra}
+    if "raw" in obj:
+        return {"ctx": _hex(str(obj["raw"]), "--ctx raw")}
+    try:
+        from pyebpf.vm import context as ctxmod
+    except ImportError:
+        ctxmod = None
+    from_json = getattr(ctxmod, "from_json", None)
+    if from_json is None:
+        raise RunInputError("--ctx: give {\"packet\": HEX} or {\"raw\": HEX}")
+    return {"ctx": from_json(prog_type, obj)}
+
+
+def handler(args: argparse.Namespace) -> int:
+    from pyebpf.abi.prog_types import parse_prog_type
+    from pyebpf.vm.vm import VM
+
+    prog_type = parse_prog_type(args.type) if args.type else None
+    program = load_program(args.file, prog_type)
+    if prog_type is None:
+        prog_type = program.prog_type
+    kw = _context(args, prog_type)
+    vm = VM(program, engine=args.engine, prog_type=prog_type, max_insns=args.max_insns)
+    packet_in = kw.get("packet")
+    try:
+        result = vm.run(trace=args.trace, **kw)
+    except VmError as e:
+        if args.json:
+            print(json.dumps({"error": e.message, "pc": e.pc, "insn": e.insn_text, "address": e.address}))
+            return 1
+        raise
+    if args.json:
+        out: dict[str, Any] = {"r0": result.r0, "r0_hex": f"{result.r0:#x}", "insns": result.insns}
+        if result.packet is not None:
+            out["packet"] = result.packet.hex()
+        if result.mem is not None:
+            out["mem"] = result.mem.hex()
+        out["printk"] = result.printk
+        out["ring"] = [getattr(r, "data", r).hex() if isinstance(getattr(r, "data", r), bytes) else str(r)
+                       for r in result.ring]
+        out["perf"] = [getattr(r, "data", b"").hex() for r in result.perf]
+        if result.trace is not None:
+            out["trace"] = [{"pc": s.pc, "insn": s.text, "changed": {f"r{i}": v for i, v in s.changed.items()}}
+                            for s in result.trace]
+        print(json.dumps(out))
+        return 0
+    if result.trace is not None:
+        for step in result.trace:
+            print(step)
+    print(f"r0 = {result.r0:#x} ({result.r0})")
+    print(f"instructions executed: {result.insns}")
+    if result.packet is not None and result.packet != packet_in:
+        print(f"packet: {result.packet.hex()}")
+    if result.mem:
+        print(f"mem: {result.mem.hex()}")
+    for line in result.printk:
+        print(f"printk: {line.rstrip(chr(10))}")
+    for rec in result.ring:
+        print(f"ringbuf {getattr(rec, 'map', '')}: {getattr(rec, 'data', b'').hex()}")
+    for rec in result.perf:
+        print(f"perf {getattr(rec, 'map', '')} cpu {getattr(rec, 'cpu', 0)}: {getattr(rec, 'data', b'').hex()}")
+    return 0
