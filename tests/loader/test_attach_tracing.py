@@ -1,0 +1,353 @@
+"""Tracing attachments against the running kernel: tracepoint, raw tracepoint, tp_btf, kprobe, uprobe/uretprobe."""
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import platform
+import shutil
+import subprocess
+
+import pytest
+
+from pyebpf.errors import LoaderError
+from pyebpf.isa.builder import R0, R1, R2, R3, R4, R6, R7, R10, Builder
+from pyebpf.testing.plugin import require_or_skip, skip_missing_feature
+
+pytestmark = pytest.mark.kernel
+
+SYS_GETPPID = {"x86_64": 110, "aarch64": 173, "riscv64": 173}
+#: struct pt_regs offsets of (arg1, arg2, return value) per machine.
+PT_REGS = {"x86_64": (112, 104, 80), "aarch64": (0, 8, 0)}
+
+
+def _fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def add_to_slot(b: Builder, map_name: str, slot: int, value_reg) -> None:
+    """array[slot] += value_reg (value_reg must not be R0-R5 or R10; it survives the helper call in R6-R9)."""
+    b.store(R10 - 4, slot, "u32")
+    b.ld_map(R1, map_name).mov(R2, R10).add(R2, -4).call("map_lookup_elem")
+    with b.if_(R0 != 0):
+        b.atomic_add(R0 + 0, value_reg)
+
+
+def counter_program(prog_type: str, pid_filter: bool = True, check_ctx: tuple[int, int] | None = None,
+                    **kw) -> Builder:
+    """A program that counts its runs in array slot 0 (for our tgid only), optionally only when the u64 at
+    ctx+check_ctx[0] equals check_ctx[1]."""
+    b = Builder(prog_type, **kw)
+    b.map("counts", "array", key=ctypes.c_uint32, value=ctypes.c_uint64, max_entries=4)
+    b.mov(R6, R1)
+    if pid_filter:
+        b.call("get_current_pid_tgid").rsh(R0, 32)
+        b.jump_if(R0 != os.getpid(), "out")
+    if check_ctx is not None:
+        b.load(R0, R6 + check_ctx[0], "u64")
+        b.jump_if(R0 != check_ctx[1], "out")
+    b.mov(R7, 1)
+    add_to_slot(b, "counts", 0, R7)
+    b.label("out")
+    b.ret(0)
+    return b
+
+
+def openat_per_pid_program():
+    b = Builder("tracepoint", attach_to="syscalls/sys_enter_openat")
+    b.map("counts", "hash", key=ctypes.c_uint32, value=ctypes.c_uint64, max_entries=1024)
+    b.call("get_current_pid_tgid").rsh(R0, 32)
+    b.store(R10 - 4, R0, "u32")
+    b.ld_map(R1, "counts").mov(R2, R10).add(R2, -4).call("map_lookup_elem")
+    with b.if_(R0 != 0):
+        b.mov(R1, 1).atomic_add(R0 + 0, R1)
+    with b.else_():
+        b.store(R10 - 16, 1, "u64")
+        b.ld_map(R1, "counts").mov(R2, R10).add(R2, -4).mov(R3, R10).add(R3, -16).mov(R4, 0)
+        b.call("map_update_elem")
+    b.ret(0)
+    return b.build()
+
+
+# ---- tracepoints -------------------------------------------------------------------------------------------------
+
+def test_tracepoint_counts_openat_per_pid():
+    from pyebpf.loader import load
+    from pyebpf.loader.attach import Attachment, attach_tracepoint, live_attachments
+
+    with load(openat_per_pid_program()) as prog:
+        counts = prog.maps["counts"]
+        att = attach_tracepoint(prog, "syscalls", "sys_enter_openat")
+        assert isinstance(att, Attachment) and att.attached and att in live_attachments()
+        with att:
+            for _ in range(7):
+                os.close(os.open("/etc/hostname", os.O_RDONLY))
+            during = counts.get(os.getpid(), 0)
+        assert during >= 7
+        assert not att.attached and att not in live_attachments()
+        att.detach()  # idempotent
+        os.close(os.open("/etc/hostname", os.O_RDONLY))
+        assert counts.get(os.getpid(), 0) == during  # detached: no more counting
+
+
+def test_tracepoint_slash_form_and_keyword_through_kernel_program():
+    from pyebpf.loader import load
+    from pyebpf.loader.attach import attach_tracepoint
+
+    with load(counter_program("tracepoint").build()) as prog:
+        with attach_tracepoint(prog, "syscalls/sys_enter_getppid"):
+            for _ in range(5):
+                os.getppid()
+        assert prog.maps["counts"][0] == 5
+
+
+def test_unknown_tracepoint_is_typed_error_and_leaks_nothing():
+    from pyebpf.loader import load
+    from pyebpf.loader.attach import attach_tracepoint
+    from pyebpf.loader.tracefs import TracepointNotFound
+
+    with load(counter_program("tracepoint").build()) as prog:
+        before = _fds()
+        with pytest.raises(TracepointNotFound) as info:
+            attach_tracepoint(prog, "syscalls", "sys_enter_no_such_call")
+        assert info.value.errno == errno.ENOENT
+        with pytest.raises(TracepointNotFound):
+            attach_tracepoint(prog, "../../etc", "passwd")
+        assert _fds() == before
+
+
+def test_wrong_program_type_for_tracepoint_closes_perf_fd():
+    from pyebpf.loader import load
+    from pyebpf.loader.attach import attach_tracepoint
+
+    b = Builder("socket_filter")
+    b.ret(0)
+    with load(b.build()) as prog:
+        before = _fds()
+        with pytest.raises(LoaderError) as info:
+            attach_tracepoint(prog, "syscalls", "sys_enter_getppid")
+        assert info.value.errno == errno.EINVAL
+        assert _fds() == before
+
+
+# ---- raw tracepoints and tp_btf ----------------------------------------------------------------------------------
+
+def test_raw_tracepoint_sys_enter_sees_syscall_id():
+    from pyebpf.loader import load
+    from pyebpf.loader.attach import attach_raw_tracepoint
+
+    nr = SYS_GETPPID.get(platform.machine())
+    if nr is None:
+        pytest.skip(f"no getppid syscall number for {platform.machine()}")
+    # raw_tp ctx is u64 args[]: sys_enter(struct pt_regs *regs, long id) -> args[1] is the syscall number
+    with load(counter_program("raw_tracepoint", check_ctx=(8, nr)).build()) as prog:
+        with attach_raw_tracepoint(prog, "sys_enter") as att:
+            assert att.link_fd is not None
+            for _ in range(9):
+                os.getppid()
+        assert prog.maps["counts"][0] == 9
+        os.getppid()
+        assert prog.maps["counts"][0] == 9
+
+
+def test_raw_tracepoint_unknown_name():
+    from pyebpf.loader import load
+    from pyebpf.loader.attach import attach_raw_tracepoint
+
+    with load(counter_program("raw_tracepoint").build()) as prog:
+        before = _fds()
+        with pytest.raises(LoaderError) as info:
+            attach_raw_tracepoint(prog, "no_such_raw_tracepoint_xyz")
+        assert info.value.errno == errno.ENOENT
+        with pytest.raises(LoaderError):
+            attach_raw_tracepoint(prog, "syscalls/sys_enter")
+        assert _fds() == before
+
+
+def test_tp_btf_sys_enter():
+    from pyebpf.loader import load
+    from pyebpf.loader.attach import attach_tp_btf
+    from pyebpf.loader.btf_vmlinux import tp_btf_type_id
+
+    nr = SYS_GETPPID.get(platform.machine())
+    if nr is None:
+        pytest.skip(f"no getppid syscall number for {platform.machine()}")
+    try:
+        btf_id = tp_btf_type_id("sys_enter")
+    except LoaderError as e:
+        skip_missing_feature(f"no vmlinux BTF for tp_btf: {e}")
+    program = counter_program("tracing", check_ctx=(8, nr)).build()
+    try:
+        prog = load(program, expected_attach_type="trace_raw_tp", attach_btf_id=btf_id)
+    except LoaderError as e:
+        if e.errno in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, 524):
+            skip_missing_feature(f"kernel refuses tp_btf programs: {e}")
+        raise
+    with prog:
+        try:
+            att = attach_tp_btf(prog, "sys_enter")
+        except LoaderError as e:
+            if e.errno in (errno.EOPNOTSUPP, 524):
+                skip_missing_feature(f"kernel refuses tp_btf attachment: {e}")
+            raise
+        with att:
+            for _ in range(4):
+                os.getppid()
+        assert prog.maps["counts"][0] == 4
+
+
+def test_btf_vmlinux_index_agrees_with_bpftool():
+    from pyebpf.loader.btf_vmlinux import BtfKind, vmlinux_index
+
+    if shutil.which("bpftool") is None:
+        require_or_skip("bpftool is not installed")
+    idx = vmlinux_index()
+    out = subprocess.run(["bpftool", "btf", "dump", "file", "/sys/kernel/btf/vmlinux"], capture_output=True,
+                         text=True, check=True).stdout
+    checked = 0
+    for line in out.splitlines():
+        if line.startswith("[") and (" TYPEDEF 'btf_trace_" in line or " FUNC 'do_sys_open" in line):
+            type_id = int(line[1:line.index("]")])
+            kind_name, name = line.split()[1], line.split("'")[1]
+            assert idx.find(name, BtfKind[kind_name]) == type_id, line
+            checked += 1
+    assert checked > 100
+    assert sum(1 for line in out.splitlines() if line.startswith("[")) == idx.count
+
+
+# ---- kprobes -----------------------------------------------------------------------------------------------------
+
+def test_kprobe_and_kretprobe():
+    from pyebpf.loader import load
+    from pyebpf.loader.attach import KprobesUnavailable, attach_kprobe, kprobes_available
+
+    reason = kprobes_available()
+    with load(counter_program("kprobe").build()) as prog:
+        if reason is not None:
+            before = _fds()
+            with pytest.raises(KprobesUnavailable):  # the typed error this kernel gives, then skip
+                attach_kprobe(prog, "do_sys_openat2")
+            assert _fds() == before
+            skip_missing_feature(reason)
+        with attach_kprobe(prog, "do_sys_openat2"), attach_kprobe(prog, "do_sys_openat2", retprobe=True):
+            os.close(os.open("/etc/hostname", os.O_RDONLY))
+        assert prog.maps["counts"][0] >= 2
+
+
+# ---- uprobes -----------------------------------------------------------------------------------------------------
+
+C_TARGET = r"""
+#include <stdio.h>
+#include <stdlib.h>
+__attribute__((noinline)) int pyebpf_target(int a, int b) { __asm__ volatile(""); return a * 3 + b; }
+int main(int argc, char **argv) {
+    int n = atoi(argv[1]); long s = 0;
+    for (int i = 0; i < n; i++) s += pyebpf_target(i, 1000);
+    printf("%ld\n", s);
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def c_target(tmp_path_factory) -> str:
+    if shutil.which("gcc") is None:
+        require_or_skip("gcc is not installed")
+    d = tmp_path_factory.mktemp("uprobe")
+    src, exe = d / "target.c", d / "pyebpf_uprobe_target"
+    src.write_text(C_TARGET)
+    subprocess.run(["gcc", "-O0", "-o", str(exe), str(src)], check=True)
+    return str(exe)
+
+
+def uprobe_programs():
+    """(entry program: slot0 += 1, slot1 += arg1 + arg2; return program: slot2 += return value)."""
+    regs = PT_REGS.get(platform.machine())
+    if regs is None:
+        pytest.skip(f"no pt_regs layout for {platform.machine()}")
+    arg1, arg2, rc = regs
+    entry = Builder("kprobe")
+    entry.map("counts", "array", key=ctypes.c_uint32, value=ctypes.c_uint64, max_entries=4)
+    entry.mov(R6, R1).mov(R7, 1)
+    add_to_slot(entry, "counts", 0, R7)
+    entry.load(R7, R6 + arg1, "u64").load(R1, R6 + arg2, "u64").add(R7, R1).lsh(R7, 32).rsh(R7, 32)
+    add_to_slot(entry, "counts", 1, R7)
+    entry.ret(0)
+    ret = Builder("kprobe")
+    ret.map("counts", "array", key=ctypes.c_uint32, value=ctypes.c_uint64, max_entries=4)
+    ret.mov(R6, R1).load(R7, R6 + rc, "u64").lsh(R7, 32).rsh(R7, 32)
+    add_to_slot(ret, "counts", 2, R7)
+    ret.ret(0)
+    return entry.build(), ret.build()
+
+
+def test_uprobe_and_uretprobe_on_compiled_function(c_target):
+    from pyebpf.loader import create_map, load
+    from pyebpf.loader.attach import attach_uprobe
+
+    entry_prog, ret_prog = uprobe_programs()
+    n = 25
+    with create_map(entry_prog.maps["counts"]) as counts, \
+            load(entry_prog, maps={"counts": counts}) as entry, load(ret_prog, maps={"counts": counts}) as ret:
+        with attach_uprobe(entry, c_target, "pyebpf_target") as a1, \
+                attach_uprobe(ret, c_target, "pyebpf_target", retprobe=True) as a2:
+            assert a1.info["offset"] == a2.info["offset"] > 0
+            out = subprocess.run([c_target, str(n)], capture_output=True, text=True, check=True).stdout
+        expected_sum = sum(3 * i + 1000 for i in range(n))
+        assert int(out) == expected_sum
+        assert counts[0] == n
+        assert counts[1] == sum(i + 1000 for i in range(n))
+        assert counts[2] == expected_sum
+        subprocess.run([c_target, "3"], capture_output=True, check=True)
+        assert counts[0] == n  # detached
+
+
+def test_uprobe_on_libc_getpid_filtered_by_pid():
+    from pyebpf.loader import load
+    from pyebpf.loader.attach import attach_uprobe, resolve_binary
+
+    libc = resolve_binary("c")
+    assert os.path.basename(libc).startswith("libc")
+    with load(counter_program("kprobe", pid_filter=False).build()) as prog:
+        with attach_uprobe(prog, "c", "getpid", pid=os.getpid()):
+            for _ in range(10):
+                os.getpid()
+            subprocess.run(["true"], check=True)  # another process: excluded by pid
+        assert 10 <= prog.maps["counts"][0] < 20
+
+
+def test_uprobe_unknown_symbol_and_binary(c_target):
+    from pyebpf.loader import load
+    from pyebpf.loader.attach import SymbolNotFound, attach_uprobe
+
+    with load(counter_program("kprobe").build()) as prog:
+        before = _fds()
+        with pytest.raises(SymbolNotFound):
+            attach_uprobe(prog, c_target, "no_such_function")
+        with pytest.raises(LoaderError) as info:
+            attach_uprobe(prog, "/nonexistent/binary", "main")
+        assert info.value.errno == errno.ENOENT
+        assert _fds() == before
+
+
+# ---- resource hygiene --------------------------------------------------------------------------------------------
+
+def test_no_fd_leak_over_attach_detach_cycles(c_target):
+    from pyebpf.loader import load
+    from pyebpf.loader.attach import attach_raw_tracepoint, attach_tracepoint, attach_uprobe, live_attachments
+
+    with load(counter_program("tracepoint").build()) as tp, load(counter_program("raw_tracepoint").build()) as raw, \
+            load(counter_program("kprobe").build()) as up:
+        before = _fds()
+        live_before = len(live_attachments())
+        for _ in range(20):
+            with attach_tracepoint(tp, "syscalls", "sys_enter_getppid"), attach_raw_tracepoint(raw, "sys_enter"), \
+                    attach_uprobe(up, c_target, "pyebpf_target"):
+                os.getppid()
+            att = attach_tracepoint(tp, "syscalls/sys_enter_getppid")
+            att.detach()
+            att.detach()
+            with pytest.raises(LoaderError):
+                attach_tracepoint(tp, "syscalls", "nope_nope")
+        assert _fds() == before
+        assert len(live_attachments()) == live_before
