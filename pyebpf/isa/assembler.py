@@ -123,7 +123,7 @@ class _Assembly:
             done, text, col, hint = self._prefixed(lineno, line, text, col)
             if done:
                 return
-        elif first == "D" or ":" in text and " file format " in text:
+        elif first == "D" or "file format" in text:
             if self._headers(text):
                 return
         while ":" in text:
