@@ -370,9 +370,12 @@ def load(program: Program, prog_type: Any = None, *, maps: Mapping[str, KernelMa
     Programs with bpf-to-bpf calls or callbacks get generated BTF and func_info unless `btf`/`func_info` given.
     `attach` (a target string, or True for the program's own attach_to) attaches right after loading.
     """
-    ptype = _as_prog_type(prog_type if prog_type is not None else program.prog_type)
     if prog_type is None and program.prog_type is None:
         raise LoaderError("no program type: pass prog_type= or build the program with one")
+    try:
+        ptype = _as_prog_type(prog_type if prog_type is not None else program.prog_type)
+    except ValueError as e:
+        raise LoaderError(str(e)) from None
     prog_name = program.name if name is None else name
     eat = _as_attach_type(expected_attach_type if expected_attach_type is not None
                           else program.expected_attach_type)
@@ -438,8 +441,10 @@ def _prog_load(code: bytes, ptype: ProgType, license: str, name: str, log_level:
             fd, text, _ = attempt(level, size)
             return fd, text
         except _LoadFailure as f:
-            if f.errno == _errno.ENOSPC and level and not retried_size and f.true_size > size:
-                size = min(f.true_size, MAX_LOG_SIZE)  # log buffer too small: once more with the size asked for
+            if level and not retried_size and f.true_size > size:
+                # log buffer too small (ENOSPC for a good program, a cut log for a bad one): once more at the size
+                # the kernel reported in log_true_size
+                size = min(f.true_size, MAX_LOG_SIZE)
                 retried_size = True
                 continue
             if level == 0 and f.errno not in (_errno.EPERM, _errno.ENOMEM):
