@@ -1,0 +1,651 @@
+"""Load clang-compiled BPF objects: `load_elf(path) -> ElfObject`.
+
+An object is read into plain pyebpf values first — `obj.programs[name]` are `Program`s (type, attach point and
+expected attach type from the SEC() name, subprograms appended and calls fixed, map references as `ref`s, CO-RE
+resolved against the running kernel's BTF), `obj.maps[name]` are `MapSpec`s (BTF-defined `.maps`, legacy `maps`,
+and one single-value array per global data section) — so the same programs run in the VM and go through our
+verifier. `obj.load()` then creates the maps (global data filled in, `.rodata` frozen), loads the object's BTF
+(DATASEC sizes and VAR offsets fixed up as the kernel needs) and every program with its func_info/line_info, and
+`obj.maps` become `KernelMap`s; `obj.loaded[name]` are the `KernelProgram`s. `close()` (or the `with` block)
+releases every fd. `const volatile` globals are set before load with `obj.rodata["name"] = value` or
+`load_elf(path, constants={...})`.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno as _errno
+import os
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
+
+from pyebpf.abi.maps import MapSpec, MapType
+from pyebpf.abi.opcodes import CallSrc, InsnClass, JmpOp, OP_LD_IMM64, PseudoSrc
+from pyebpf.abi.prog_types import AttachKind, ProgType, SecFlag, SectionDef, prog_type_for_section
+from pyebpf.abi.uapi import MapCreateFlags, ProgLoadFlags
+from pyebpf.errors import DecodeError, ElfError, LoaderError
+from pyebpf.isa.instruction import Instruction, decode_with_slots
+from pyebpf.isa.program import Program
+from pyebpf.loader.btf import (Btf, BtfExt, BtfKind, FuncInfo, LineInfo, fixup_datasecs, sanitize_for_kernel,
+                               vmlinux_btf)
+from pyebpf.loader.elf_reader import ElfFile, Relocation, RelocType, Section, ShFlags, ShType, SymType, SHN_UNDEF
+
+OP_CALL = InsnClass.JMP | JmpOp.CALL
+MAPS_SECTION = ".maps"
+LEGACY_MAPS_SECTION = "maps"
+DATA_PREFIXES = (".data", ".bss", ".rodata")
+LIBBPF_PIN_BY_NAME = 1
+DEFAULT_PIN_ROOT = "/sys/fs/bpf"
+_BPF_MAP_DEF = struct.Struct("<IIIII")  # type key_size value_size max_entries map_flags
+
+
+@dataclass
+class Function:
+    """A FUNC symbol's instructions inside an executable section, in section slots [start, end)."""
+
+    name: str
+    section: Section
+    start: int
+    end: int
+    is_global: bool
+
+
+@dataclass
+class DataSection:
+    """A global data section turned into a one-element array map."""
+
+    section: str
+    map_name: str
+    init: bytearray
+    readonly: bool
+    variables: dict[str, tuple[int, int, int]]  # name -> (offset, size, btf type id or 0)
+
+
+@dataclass
+class ProgramExt:
+    """BTF info of one linked program: func_info and line_info with slots of the linked program."""
+
+    func_info: list[tuple[int, int]] = field(default_factory=list)
+    line_info: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BtfMapTypes:
+    key_type_id: int = 0
+    value_type_id: int = 0
+
+
+class GlobalVars:
+    """Dict-like access to the variables of one global data section by name.
+
+    Before load it edits the initial value (the only time `.rodata` may change); after load, reads and writes go
+    to the kernel map (refused for `.rodata`, which is frozen).
+    """
+
+    def __init__(self, obj: "ElfObject", data: DataSection):
+        self._obj = obj
+        self._data = data
+
+    def _var(self, name: str) -> tuple[int, int, int]:
+        try:
+            return self._data.variables[name]
+        except KeyError:
+            raise KeyError(f"{self._data.section} has no variable {name!r} "
+                           f"(known: {sorted(self._data.variables)})") from None
+
+    def _buffer(self) -> bytes:
+        kmap = self._obj._kernel_maps.get(self._data.map_name)
+        if kmap is None:
+            return bytes(self._data.init)
+        raw = kmap.lookup_raw(b"\0\0\0\0")
+        return bytes(raw) if raw is not None else bytes(self._data.init)
+
+    def __getitem__(self, name: str) -> Any:
+        off, size, tid = self._var(name)
+        raw = self._buffer()[off:off + size]
+        if size in (1, 2, 4, 8):
+            signed = self._obj._is_signed(tid)
+            return int.from_bytes(raw, "little", signed=signed)
+        return raw
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        off, size, _ = self._var(name)
+        if isinstance(value, (bytes, bytearray)):
+            raw = bytes(value)
+            if len(raw) > size:
+                raise ValueError(f"{name}: {len(raw)} bytes do not fit its {size} bytes")
+            raw = raw.ljust(size, b"\0")
+        elif isinstance(value, int):
+            raw = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+        else:
+            raw = bytes(value)
+            if len(raw) != size:
+                raise ValueError(f"{name}: {len(raw)} bytes for a {size}-byte variable")
+        kmap = self._obj._kernel_maps.get(self._data.map_name)
+        if kmap is None:
+            self._data.init[off:off + size] = raw
+            return
+        if self._data.readonly:
+            raise ElfError(f"{self._data.section} is frozen after load; set {name!r} before obj.load()")
+        buf = bytearray(self._buffer())
+        buf[off:off + size] = raw
+        kmap.update_raw(b"\0\0\0\0", bytes(buf))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._data.variables
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data.variables)
+
+    def keys(self) -> list[str]:
+        return list(self._data.variables)
+
+    def __repr__(self) -> str:
+        return f"<GlobalVars {self._data.section} {sorted(self._data.variables)}>"
+
+
+class ElfObject:
+    """A parsed BPF object; see the module docstring. Use as a context manager to release kernel objects."""
+
+    def __init__(self, path: str, *, constants: Mapping[str, Any] | None = None, btf_custom_path: str | None = None,
+                 name: str | None = None, pin_root: str = DEFAULT_PIN_ROOT):
+        self.path = path
+        self.elf = ElfFile.open(path)
+        self.name = name or _object_name(path)
+        self.pin_root = pin_root
+        self._btf_custom_path = btf_custom_path
+        self._kernel_maps: dict[str, Any] = {}
+        self.loaded: dict[str, Any] = {}
+        self._btf_handle: Any = None
+        self.warnings: list[str] = []
+        self.license = self._read_license()
+        self.kern_version = self._read_version()
+        self.btf: Btf | None = None
+        self.btf_ext: BtfExt | None = None
+        self._read_btf()
+        self.map_specs: dict[str, MapSpec] = {}
+        self.map_btf: dict[str, BtfMapTypes] = {}
+        self._map_symbols: dict[tuple[int, int], str] = {}  # (section index, offset) -> map name
+        self.data_sections: dict[str, DataSection] = {}
+        self._read_maps()
+        self._read_data_sections()
+        self.core_results: list = []
+        self._section_insns: dict[int, dict[int, Instruction]] = {}
+        self._decode_sections()
+        self.functions = self._read_functions()
+        self.sections: dict[str, SectionDef | None] = {}
+        self.program_ext: dict[str, ProgramExt] = {}
+        self.programs: dict[str, Program] = {}
+        self._link_programs()
+        for key, value in (constants or {}).items():
+            self.set_global(key, value)
+
+    # ---- reading ---------------------------------------------------------------------------------------------
+    def _read_license(self) -> str:
+        sec = self.elf.by_name.get("license")
+        if sec is None:
+            return ""
+        return sec.data.split(b"\0", 1)[0].decode(errors="replace")
+
+    def _read_version(self) -> int:
+        sec = self.elf.by_name.get("version")
+        if sec is None:
+            return 0
+        if len(sec.data) != 4:
+            raise ElfError(f"{self.path}: section 'version' is {len(sec.data)} bytes, expected 4")
+        return struct.unpack("<I", sec.data)[0]
+
+    def _read_btf(self) -> None:
+        sec = self.elf.by_name.get(".BTF")
+        if sec is None:
+            return
+        self.btf = Btf.parse(sec.data, f"{self.path}: .BTF")
+        sizes = {s.name: s.size for s in self.elf.sections if s.name}
+        offsets = {}
+        for sym in self.elf.symbols:
+            if 0 < sym.shndx < len(self.elf.sections) and sym.type in (SymType.OBJECT, SymType.NOTYPE, SymType.FUNC):
+                offsets[(self.elf.sections[sym.shndx].name, sym.name)] = sym.value
+        try:
+            fixup_datasecs(self.btf, sizes, offsets)
+        except ElfError as e:
+            raise ElfError(f"{self.path}: {e}") from None
+        sanitize_for_kernel(self.btf)
+        ext = self.elf.by_name.get(".BTF.ext")
+        if ext is not None:
+            self.btf_ext = BtfExt.parse(ext.data, self.btf)
+
+    def _read_maps(self) -> None:
+        sec = self.elf.by_name.get(MAPS_SECTION)
+        if sec is not None:
+            self._read_btf_maps(sec)
+        legacy = self.elf.by_name.get(LEGACY_MAPS_SECTION)
+        if legacy is not None:
+            self._read_legacy_maps(legacy)
+
+    def _symbols_in(self, sec: Section) -> list:
+        return sorted((s for s in self.elf.symbols if s.shndx == sec.index and s.type in (SymType.OBJECT,
+                                                                                            SymType.NOTYPE)
+                       and s.name), key=lambda s: s.value)
+
+    def _read_btf_maps(self, sec: Section) -> None:
+        if self.btf is None:
+            raise ElfError(f"{self.path}: section '.maps' needs .BTF to describe its maps (compile with -g)")
+        datasec = self.btf.find(MAPS_SECTION, BtfKind.DATASEC)
+        if datasec is None:
+            raise ElfError(f"{self.path}: .BTF has no DATASEC '.maps'")
+        by_offset = {s.value: s for s in self._symbols_in(sec)}
+        for var_id, offset, _size in self.btf[datasec].members:
+            var = self.btf[var_id]
+            name = self.btf.str_at(var.name_off)
+            spec, types = self._btf_map_def(name, var.size_type)
+            self.map_specs[name] = spec
+            self.map_btf[name] = types
+            sym = by_offset.get(offset)
+            self._map_symbols[(sec.index, offset)] = name
+            if sym is not None and sym.name != name:
+                raise ElfError(f"{self.path}: .maps offset {offset}: symbol {sym.name!r} but BTF says {name!r}")
+
+    def _btf_map_def(self, name: str, type_id: int) -> tuple[MapSpec, BtfMapTypes]:
+        """Read `struct { __uint(type, ...); __type(key, ...); ... }` of a BTF-defined map."""
+        btf = self.btf
+        assert btf is not None
+        tid = btf.skip_modifiers(type_id)
+        t = btf[tid]
+        if t.kind != BtfKind.STRUCT:
+            raise ElfError(f"{self.path}: map {name!r}: definition is {btf.describe(tid)}, expected a struct")
+        values: dict[str, int] = {}
+        key_size = value_size = None
+        key_id = value_id = 0
+        inner: MapSpec | None = None
+        for m in t.members:
+            mname = btf.str_at(m.name_off)
+            mt = btf[btf.skip_modifiers(m.type)]
+            if mname in ("key", "value"):
+                if mt.kind != BtfKind.PTR:
+                    raise ElfError(f"{self.path}: map {name!r}: member {mname!r} must be a pointer (__type)")
+                pointee = mt.size_type
+                size = btf.size_of(pointee)
+                if mname == "key":
+                    key_size, key_id = size, pointee
+                else:
+                    value_size, value_id = size, pointee
+            elif mname == "values":  # __array(values, struct inner): map in map (or prog array init)
+                if mt.kind != BtfKind.ARRAY:
+                    raise ElfError(f"{self.path}: map {name!r}: 'values' must be an array")
+                elem = btf[btf.skip_modifiers(mt.array[0])]  # type: ignore[index]
+                if elem.kind == BtfKind.PTR:
+                    target = btf.skip_modifiers(elem.size_type)
+                    if btf[target].kind == BtfKind.STRUCT:
+                        inner, _ = self._btf_map_def(f"{name}.inner", target)
+            else:
+                if mt.kind != BtfKind.PTR or btf[btf.skip_modifiers(mt.size_type)].kind != BtfKind.ARRAY:
+                    raise ElfError(f"{self.path}: map {name!r}: member {mname!r} must be __uint(...) "
+                                   f"(a pointer to an array), got {btf.describe(btf.skip_modifiers(m.type))}")
+                values[mname] = btf[btf.skip_modifiers(mt.size_type)].array[2]  # type: ignore[index]
+        if "type" not in values:
+            raise ElfError(f"{self.path}: map {name!r} has no type")
+        try:
+            mtype = MapType(values["type"])
+        except ValueError:
+            raise ElfError(f"{self.path}: map {name!r}: unknown map type {values['type']}") from None
+        if key_size is None:
+            key_size = values.get("key_size", 0)
+        elif "key_size" in values and values["key_size"] != key_size:
+            raise ElfError(f"{self.path}: map {name!r}: key_size {values['key_size']} conflicts with key type")
+        if value_size is None:
+            value_size = values.get("value_size", 0)
+        elif "value_size" in values and values["value_size"] != value_size:
+            raise ElfError(f"{self.path}: map {name!r}: value_size {values['value_size']} conflicts with value type")
+        if mtype in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.PROG_ARRAY) and not value_size:
+            value_size = 4
+        pinning = {0: None, LIBBPF_PIN_BY_NAME: "by_name"}.get(values.get("pinning", 0))
+        if values.get("pinning", 0) not in (0, LIBBPF_PIN_BY_NAME):
+            raise ElfError(f"{self.path}: map {name!r}: unknown pinning {values['pinning']}")
+        spec = MapSpec(name, mtype, key_size, value_size, values.get("max_entries", 0), values.get("map_flags", 0),
+                       inner_map=inner, pinning=pinning)
+        return spec, BtfMapTypes(key_id, value_id)
+
+    def _read_legacy_maps(self, sec: Section) -> None:
+        syms = self._symbols_in(sec)
+        if not syms:
+            raise ElfError(f"{self.path}: section 'maps' has no map symbols")
+        for i, sym in enumerate(syms):
+            size = sym.size or ((syms[i + 1].value if i + 1 < len(syms) else sec.size) - sym.value)
+            raw = sec.data[sym.value:sym.value + size]
+            if len(raw) < _BPF_MAP_DEF.size:
+                raise ElfError(f"{self.path}: section 'maps' offset {sym.value}: map {sym.name!r} definition is "
+                               f"{len(raw)} bytes, less than struct bpf_map_def")
+            mtype, ksize, vsize, max_entries, flags = _BPF_MAP_DEF.unpack_from(raw)
+            try:
+                spec = MapSpec(sym.name, MapType(mtype), ksize, vsize, max_entries, flags)
+            except ValueError:
+                raise ElfError(f"{self.path}: map {sym.name!r}: unknown map type {mtype}") from None
+            self.map_specs[sym.name] = spec
+            self._map_symbols[(sec.index, sym.value)] = sym.name
+
+    def _read_data_sections(self) -> None:
+        for sec in self.elf.sections:
+            if not sec.name.startswith(DATA_PREFIXES) or not sec.flags & ShFlags.ALLOC or sec.is_exec:
+                continue
+            if sec.size == 0:
+                continue
+            readonly = sec.name.startswith(".rodata")
+            init = bytearray(sec.size if sec.type == ShType.NOBITS else 0) if sec.type == ShType.NOBITS \
+                else bytearray(sec.data)
+            variables: dict[str, tuple[int, int, int]] = {}
+            if self.btf is not None:
+                ds = self.btf.find(sec.name, BtfKind.DATASEC)
+                if ds is not None:
+                    for var_id, off, size in self.btf[ds].members:
+                        var = self.btf[var_id]
+                        if var.kind == BtfKind.VAR:
+                            variables[self.btf.str_at(var.name_off)] = (off, size, var.size_type)
+            for sym in self._symbols_in(sec):
+                if sym.type == SymType.OBJECT and sym.name not in variables:
+                    variables[sym.name] = (sym.value, sym.size, 0)
+            flags = MapCreateFlags.RDONLY_PROG if readonly else 0
+            kname = _internal_map_name(self.name, sec.name)
+            self.map_specs[sec.name] = MapSpec(kname, MapType.ARRAY, 4, sec.size, 1, int(flags), value_type=bytes)
+            self.data_sections[sec.name] = DataSection(sec.name, sec.name, init, readonly, variables)
+
+    def _decode_sections(self) -> None:
+        for sec in self.elf.sections:
+            if not sec.is_exec or sec.size == 0:
+                continue
+            if sec.size % 8:
+                raise ElfError(f"{self.path}: section {sec.name!r} is {sec.size} bytes, not whole instructions")
+            try:
+                self._section_insns[sec.index] = dict(decode_with_slots(sec.data, validate=False))
+            except DecodeError as e:
+                raise ElfError(f"{self.path}: section {sec.name!r}: {e}") from None
+        relos = self.btf_ext.core_relos if self.btf_ext is not None else {}
+        if not relos:
+            return
+        from pyebpf.loader.core import apply_relocations
+
+        target = vmlinux_btf(self._btf_custom_path) if self._btf_custom_path else vmlinux_btf()
+        assert self.btf is not None
+        for sec_name, records in relos.items():
+            sec = self.elf.by_name.get(sec_name)
+            if sec is None or sec.index not in self._section_insns:
+                raise ElfError(f"{self.path}: .BTF.ext has CO-RE relocations for missing section {sec_name!r}")
+            self.core_results.extend(apply_relocations(sec_name, self._section_insns[sec.index], records, self.btf,
+                                                       target))
+
+    def _read_functions(self) -> dict[int, list[Function]]:
+        """Functions of every executable section, by section index, sorted by start."""
+        out: dict[int, list[Function]] = {}
+        for sym in self.elf.symbols:
+            if sym.type != SymType.FUNC or sym.shndx not in self._section_insns:
+                continue
+            sec = self.elf.sections[sym.shndx]
+            if sym.value % 8 or sym.size % 8 or sym.value + sym.size > sec.size:
+                raise ElfError(f"{self.path}: section {sec.name!r}: function {sym.name!r} at offset {sym.value:#x} "
+                               f"size {sym.size} is not within whole instructions")
+            end = (sym.value + sym.size) // 8 if sym.size else sec.size // 8
+            out.setdefault(sym.shndx, []).append(Function(sym.name, sec, sym.value // 8, end, sym.bind != 0))
+        for idx in self._section_insns:
+            if idx not in out:  # hand-written assembly without FUNC symbols: the section is one function
+                sec = self.elf.sections[idx]
+                out[idx] = [Function(sec.name.replace("/", "_"), sec, 0, sec.size // 8, True)]
+        for fns in out.values():
+            fns.sort(key=lambda f: f.start)
+        return out
+
+    def _function_at(self, sec_index: int, slot: int, where: str) -> Function:
+        for f in self.functions.get(sec_index, []):
+            if f.start <= slot < f.end:
+                return f
+        sec = self.elf.sections[sec_index].name if sec_index < len(self.elf.sections) else sec_index
+        raise ElfError(f"{self.path}: {where}: call target slot {slot} of section {sec!r} is in no function")
+
+    # ---- linking ---------------------------------------------------------------------------------------------
+    def _link_programs(self) -> None:
+        text = self.elf.by_name.get(".text")
+        for idx, fns in self.functions.items():
+            sec = self.elf.sections[idx]
+            if text is not None and idx == text.index:
+                continue
+            try:
+                sdef: SectionDef | None = prog_type_for_section(sec.name)
+            except ValueError:
+                sdef = None
+            self.sections[sec.name] = sdef
+            for fn in fns:
+                if fn.name in self.programs:
+                    raise ElfError(f"{self.path}: two programs named {fn.name!r}")
+                self.programs[fn.name] = self._link(fn, sdef)
+
+    def _link(self, main: Function, sdef: SectionDef | None) -> Program:
+        placed: dict[tuple[int, int], int] = {}  # (section index, function start) -> slot in the program
+        order: list[Function] = [main]
+        out: list[Instruction] = []
+        fixups: list[tuple[int, int, Function, int]] = []  # (index in out, slot, target function, target slot)
+        maps: dict[str, MapSpec] = {}
+        labels: dict[str, int] = {}
+        ext = ProgramExt()
+        slot = 0
+        i = 0
+        while i < len(order):
+            fn = order[i]
+            i += 1
+            base = slot
+            placed[(fn.section.index, fn.start)] = base
+            labels[fn.name] = base
+            insns = self._section_insns[fn.section.index]
+            relocs = {r.offset: r for r in self.elf.relocations.get(fn.section.index, [])}
+            s = fn.start
+            while s < fn.end:
+                insn = insns.get(s)
+                if insn is None:
+                    raise ElfError(f"{self.path}: section {fn.section.name!r}: function {fn.name!r} splits the "
+                                   f"lddw at slot {s - 1}")
+                where = f"section {fn.section.name!r} offset {s * 8:#x}"
+                rel = relocs.get(s * 8)
+                insn, target = self._relocate(insn, rel, fn, s, where, maps)
+                if target is not None:
+                    tsec, tslot = target
+                    tfn = self._function_at(tsec, tslot, where)
+                    if tfn not in order:
+                        order.append(tfn)
+                    fixups.append((len(out), slot, tfn, tslot))
+                out.append(insn)
+                slot += insn.slots
+                s += insn.slots
+            self._rebase_ext(fn, base, ext)
+        for index, at, tfn, tslot in fixups:
+            start = placed[(tfn.section.index, tfn.start)] + (tslot - tfn.start)
+            insn = out[index]
+            if insn.is_lddw:  # lddw rX, func: imm is the target relative to the next instruction
+                out[index] = insn._replace(imm=start - (at + 1), ref=None)
+            else:
+                out[index] = insn._replace(imm=start - (at + 1))
+        ptype = sdef.prog_type if sdef is not None else None
+        attach_to = sdef.target(main.section.name) if sdef is not None else None
+        eat = sdef.attach_type if sdef is not None else None
+        prog = Program(out, maps, ptype, self.license, main.name, labels, eat, attach_to or None)
+        ext.func_info.sort()
+        ext.line_info.sort()
+        self.program_ext[main.name] = ext
+        return prog
+
+    def _relocate(self, insn: Instruction, rel: Relocation | None, fn: Function, s: int, where: str,
+                  maps: dict[str, MapSpec]) -> tuple[Instruction, tuple[int, int] | None]:
+        """Apply the relocation at this instruction; returns it and, for calls/func refs, (section, slot) target."""
+        is_call = insn.opcode == OP_CALL and insn.src == CallSrc.PSEUDO_CALL
+        if rel is None:
+            if is_call:  # call inside the same section without a relocation
+                return insn, (fn.section.index, s + insn.imm + 1)
+            if insn.is_lddw and insn.src == PseudoSrc.FUNC:
+                return insn, (fn.section.index, s + insn.imm + 1)
+            return insn, None
+        sym = rel.symbol
+        if sym.shndx == SHN_UNDEF:
+            raise ElfError(f"{self.path}: {where}: relocation against undefined (extern) symbol {sym.name!r} is not "
+                           "supported")
+        if sym.shndx >= len(self.elf.sections):
+            raise ElfError(f"{self.path}: {where}: relocation against symbol {sym.name!r} in special section "
+                           f"{sym.shndx:#x}")
+        tsec = self.elf.sections[sym.shndx]
+        if is_call:
+            if rel.type != RelocType.R_BPF_64_32:
+                raise ElfError(f"{self.path}: {where}: call relocation of type {rel.type}, expected R_BPF_64_32")
+            if not tsec.is_exec:
+                raise ElfError(f"{self.path}: {where}: call to {sym.name!r} in non-code section {tsec.name!r}")
+            return insn, (tsec.index, sym.value // 8 + insn.imm + 1)
+        if not insn.is_lddw:
+            raise ElfError(f"{self.path}: {where}: relocation (type {rel.type}, symbol {sym.name!r}) on an "
+                           f"instruction that is neither lddw nor a call (opcode {insn.opcode:#04x})")
+        if rel.type not in (RelocType.R_BPF_64_64,):
+            raise ElfError(f"{self.path}: {where}: lddw relocation of type {rel.type}, expected R_BPF_64_64")
+        if tsec.is_exec:  # address of a subprogram (callbacks for bpf_loop & co)
+            target = (sym.value + (insn.imm & 0xFFFFFFFF)) // 8
+            return insn._replace(src=PseudoSrc.FUNC, imm=0), (tsec.index, target)
+        if tsec.name in (MAPS_SECTION, LEGACY_MAPS_SECTION):
+            offset = sym.value + (insn.imm & 0xFFFFFFFF)
+            name = self._map_symbols.get((tsec.index, offset))
+            if name is None:
+                raise ElfError(f"{self.path}: {where}: lddw refers to offset {offset} of {tsec.name!r}, where no map "
+                               "is defined")
+            maps[name] = self.map_specs[name]
+            return insn._replace(src=PseudoSrc.MAP_FD, imm=0, ref=name), None
+        if tsec.name in self.data_sections:
+            offset = sym.value + (insn.imm & 0xFFFFFFFF)
+            if offset > tsec.size:
+                raise ElfError(f"{self.path}: {where}: offset {offset} is past the end of {tsec.name!r}")
+            maps[tsec.name] = self.map_specs[tsec.name]
+            return insn._replace(src=PseudoSrc.MAP_VALUE, imm=offset << 32, ref=tsec.name), None
+        raise ElfError(f"{self.path}: {where}: lddw refers to symbol {sym.name!r} in section {tsec.name!r}, which "
+                       "is neither maps, global data nor code")
+
+    def _rebase_ext(self, fn: Function, base: int, ext: ProgramExt) -> None:
+        if self.btf_ext is None:
+            return
+        sec = fn.section.name
+        for fi in self.btf_ext.func_info.get(sec, []):
+            s = fi.insn_off // 8
+            if fn.start <= s < fn.end:
+                ext.func_info.append((base + s - fn.start, fi.type_id))
+        for li in self.btf_ext.line_info.get(sec, []):
+            s = li.insn_off // 8
+            if fn.start <= s < fn.end:
+                ext.line_info.append((base + s - fn.start, li.file_name_off, li.line_off, li.line_col))
+
+    # ---- globals ---------------------------------------------------------------------------------------------
+    def _is_signed(self, type_id: int) -> bool:
+        if not type_id or self.btf is None:
+            return False
+        t = self.btf[self.btf.skip_modifiers(type_id)]
+        return t.kind == BtfKind.INT and bool(t.int_encoding & 1)
+
+    def globals(self, section: str) -> GlobalVars:
+        try:
+            return GlobalVars(self, self.data_sections[section])
+        except KeyError:
+            raise KeyError(f"no global data section {section!r} (have {sorted(self.data_sections)})") from None
+
+    @property
+    def rodata(self) -> GlobalVars:
+        return self.globals(".rodata")
+
+    @property
+    def data(self) -> GlobalVars:
+        return self.globals(".data")
+
+    @property
+    def bss(self) -> GlobalVars:
+        return self.globals(".bss")
+
+    def set_global(self, name: str, value: Any) -> None:
+        """Set a global variable by name in whichever data section holds it (const volatile ones in .rodata)."""
+        for data in self.data_sections.values():
+            if name in data.variables:
+                GlobalVars(self, data)[name] = value
+                return
+        raise KeyError(f"{self.path}: no global variable {name!r}")
+
+    def initial_value(self, map_name: str) -> bytes:
+        """The bytes a global data map starts with (for the VM and for load)."""
+        return bytes(self.data_sections[map_name].init)
+
+    # ---- maps view -------------------------------------------------------------------------------------------
+    @property
+    def maps(self) -> dict[str, Any]:
+        """MapSpecs before load, KernelMaps after."""
+        if self._kernel_maps:
+            return dict(self._kernel_maps)
+        return dict(self.map_specs)
+
+    # ---- loading ---------------------------------------------------------------------------------------------
+    def load(self, *, log_level: int = 0, prog_types: Mapping[str, Any] | None = None,
+             only: list[str] | None = None) -> "ElfObject":
+        """Create maps, load BTF and every program (or `only` those named); returns self."""
+        if self.loaded:
+            raise ElfError(f"{self.path}: already loaded")
+        from pyebpf.loader.elf_load import load_object
+
+        load_object(self, log_level=log_level, prog_types=dict(prog_types or {}), only=only)
+        return self
+
+    def close(self) -> None:
+        for prog in self.loaded.values():
+            try:
+                prog.close()
+            except Exception:  # noqa: BLE001 - release the rest
+                pass
+        self.loaded = {}
+        for m in self._kernel_maps.values():
+            try:
+                m.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self._kernel_maps = {}
+        if self._btf_handle is not None:
+            self._btf_handle.close()
+            self._btf_handle = None
+
+    def __enter__(self) -> "ElfObject":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def __repr__(self) -> str:
+        state = "loaded" if self.loaded else "not loaded"
+        return f"<ElfObject {self.path} programs={list(self.programs)} maps={list(self.map_specs)} {state}>"
+
+
+def _object_name(path: str) -> str:
+    base = os.path.basename(path)
+    for suffix in (".bpf.o", ".o"):
+        if base.endswith(suffix):
+            return base[:-len(suffix)]
+    return base
+
+
+def _internal_map_name(obj_name: str, section: str) -> str:
+    """libbpf's naming of global data maps: a prefix of the object name, then the section name, 15 chars."""
+    prefix = "".join(c if c.isalnum() or c == "_" else "_" for c in obj_name)[:max(0, min(8, 15 - len(section)))]
+    return (prefix + section)[:15]
+
+
+def load_elf(path: str, *, constants: Mapping[str, Any] | None = None, btf_custom_path: str | None = None,
+             load: bool = False, **load_kw: Any) -> ElfObject:
+    """Parse a BPF ELF object (and load it into the kernel when `load=True`)."""
+    obj = ElfObject(path, constants=constants, btf_custom_path=btf_custom_path)
+    if load:
+        try:
+            obj.load(**load_kw)
+        except BaseException:
+            obj.close()
+            raise
+    return obj
+
+
+__all__ = ["load_elf", "ElfObject", "GlobalVars", "DataSection", "Function", "ProgramExt"]

@@ -1,0 +1,204 @@
+"""Putting an `ElfObject` into the kernel: BTF, maps (with initial global data, frozen .rodata, pinning), programs.
+
+Programs are loaded with BPF_PROG_LOAD directly (not `pyebpf.loader.program.load`) because objects from clang come
+with their own BTF, func_info *and* line_info — line_info is what makes verifier logs show the C source — plus a
+kernel version and attach BTF ids; the result is wrapped in the same `KernelProgram` that `load()` returns.
+Everything created is closed again if any step fails.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno as _errno
+import os
+from typing import Any, Mapping
+
+from pyebpf.abi.maps import MapSpec, MapType
+from pyebpf.abi.prog_types import AttachType, ProgType, SecFlag, parse_prog_type
+from pyebpf.abi.uapi import ProgLoadFlags
+from pyebpf.errors import ElfError, LoaderError
+from pyebpf.loader import syscall as sc
+from pyebpf.loader.attr import bpf_func_info, bpf_prog_load_attr
+from pyebpf.loader.btf import BtfKind, vmlinux_btf
+from pyebpf.loader.fdguard import FdHandle, FdScope
+from pyebpf.loader.maps import KernelMap, create_map
+from pyebpf.loader.program import (DEFAULT_LOG_SIZE, KernelProgram, ProgramLoadError, patch_map_references)
+
+MAX_LOG_SIZE = (1 << 30) - 1
+
+
+class bpf_line_info(ctypes.Structure):
+    """struct bpf_line_info: the source line of the instruction at `insn_off` (slot)."""
+
+    _fields_ = [("insn_off", ctypes.c_uint32), ("file_name_off", ctypes.c_uint32), ("line_off", ctypes.c_uint32),
+                ("line_col", ctypes.c_uint32)]
+
+
+def load_object(obj: Any, *, log_level: int = 0, prog_types: Mapping[str, Any], only: list[str] | None) -> None:
+    with FdScope() as scope:
+        btf_fd = 0
+        if obj.btf is not None:
+            try:
+                fd, _ = sc.btf_load(obj.btf.encode())
+                obj._btf_handle = scope.add(FdHandle(fd))
+                btf_fd = fd
+            except LoaderError as e:
+                obj.warnings.append(f".BTF not accepted by the kernel, loading without it: {e}")
+        kmaps: dict[str, KernelMap] = {}
+        for key, spec in obj.map_specs.items():
+            kmaps[key] = scope.add(_create(obj, key, spec, btf_fd))
+        obj._kernel_maps = kmaps
+        names = only if only is not None else list(obj.programs)
+        loaded: dict[str, KernelProgram] = {}
+        for name in names:
+            if name not in obj.programs:
+                raise ElfError(f"{obj.path}: no program {name!r} (have {sorted(obj.programs)})")
+            loaded[name] = scope.add(_load_program(obj, name, kmaps, btf_fd, log_level, prog_types.get(name)))
+        obj.loaded = loaded
+        scope.keep()
+    if not scope._kept:  # pragma: no cover - FdScope closed them; forget the handles
+        obj._kernel_maps = {}
+
+
+def _create(obj: Any, key: str, spec: MapSpec, btf_fd: int) -> KernelMap:
+    if spec.pinning == "by_name":
+        path = os.path.join(obj.pin_root, spec.name)
+        if os.path.exists(path):
+            return KernelMap.from_fd(sc.obj_get(path), spec)  # reuse the pinned map, as libbpf does
+    types = obj.map_btf.get(key)
+    kw: dict[str, Any] = {}
+    if btf_fd and types is not None and (types.key_type_id or types.value_type_id):
+        kw = dict(btf_fd=btf_fd, btf_key_type_id=types.key_type_id, btf_value_type_id=types.value_type_id)
+    elif btf_fd and key in obj.data_sections and obj.btf is not None:
+        ds = obj.btf.find(key, BtfKind.DATASEC)
+        if ds is not None:
+            kw = dict(btf_fd=btf_fd, btf_key_type_id=0, btf_value_type_id=ds)
+    try:
+        m = create_map(spec, **kw)
+    except LoaderError as e:
+        if not kw:
+            raise ElfError(f"{obj.path}: creating map {key!r}: {e}", e.errno) from None
+        try:  # the kernel may refuse the BTF description (old kernel, odd types): plain map then
+            m = create_map(spec)
+        except LoaderError as e2:
+            raise ElfError(f"{obj.path}: creating map {key!r}: {e2}", e2.errno) from None
+        obj.warnings.append(f"map {key!r} created without BTF: {e}")
+    try:
+        if key in obj.data_sections:
+            data = obj.data_sections[key]
+            m.update_raw(b"\0\0\0\0", bytes(data.init))
+            if data.readonly:
+                m.freeze()
+        if spec.pinning == "by_name":
+            sc.obj_pin(m.fd, os.path.join(obj.pin_root, spec.name))
+    except BaseException:
+        m.close()
+        raise
+    return m
+
+
+def _attach_btf_id(obj: Any, prog: Any, section: str) -> int:
+    """attach_btf_id for fentry/fexit/fmod_ret/tp_btf/lsm/iter programs, looked up in vmlinux BTF."""
+    sdef = obj.sections.get(section)
+    if sdef is None or SecFlag.ATTACH_BTF not in sdef.flags or not prog.attach_to:
+        return 0
+    vml = vmlinux_btf()
+    target = prog.attach_to
+    at = sdef.attach_type
+    if at == AttachType.TRACE_RAW_TP:
+        name, kind = f"btf_trace_{target}", BtfKind.TYPEDEF
+    elif at in (AttachType.LSM_MAC, AttachType.LSM_CGROUP):
+        name, kind = f"bpf_lsm_{target}", BtfKind.FUNC
+    elif at == AttachType.TRACE_ITER:
+        name, kind = f"bpf_iter_{target}", BtfKind.FUNC
+    else:
+        name, kind = target, BtfKind.FUNC
+    tid = vml.find(name, kind)
+    if tid is None:
+        raise ElfError(f"{obj.path}: program {prog.name!r}: kernel BTF has no {kind.name} {name!r} to attach to")
+    return tid
+
+
+def _load_program(obj: Any, name: str, kmaps: dict[str, KernelMap], btf_fd: int, log_level: int,
+                  prog_type: Any) -> KernelProgram:
+    prog = obj.programs[name]
+    section = next((f.section.name for fns in obj.functions.values() for f in fns if f.name == name), "")
+    ptype = prog.prog_type
+    if prog_type is not None:
+        ptype = prog_type if isinstance(prog_type, ProgType) else parse_prog_type(str(prog_type))
+    if ptype is None:
+        raise ElfError(f"{obj.path}: program {name!r}: section {section!r} names no known program type; pass "
+                       f"prog_types={{{name!r}: ...}} to load()")
+    insns, _ = patch_map_references(prog, kmaps)
+    code = prog.replace_instructions(insns).to_bytes()
+    sdef = obj.sections.get(section)
+    flags = 0
+    if sdef is not None:
+        if SecFlag.SLEEPABLE in sdef.flags:
+            flags |= ProgLoadFlags.SLEEPABLE
+        if SecFlag.XDP_FRAGS in sdef.flags:
+            flags |= ProgLoadFlags.XDP_HAS_FRAGS
+    eat = int(prog.expected_attach_type) if prog.expected_attach_type is not None else 0
+    ext = obj.program_ext.get(name)
+    func_info = ext.func_info if (ext and btf_fd) else []
+    line_info = ext.line_info if (ext and btf_fd) else []
+    attach_btf_id = _attach_btf_id(obj, prog, section)
+    try:
+        fd, log = _prog_load(code, ptype, obj.license, name, log_level, eat, int(flags), btf_fd, func_info,
+                             line_info, obj.kern_version, attach_btf_id)
+    except ProgramLoadError as e:
+        if sdef is not None and SecFlag.ATTACHABLE_OPT in sdef.flags and eat:
+            fd, log = _prog_load(code, ptype, obj.license, name, log_level, 0, int(flags), btf_fd, func_info,
+                                 line_info, obj.kern_version, attach_btf_id)
+        else:
+            raise e
+    used = {ref: kmaps[ref] for ref in prog.maps if ref in kmaps}
+    return KernelProgram(FdHandle(fd), ptype, sc.obj_name(name).decode(), used, [], prog, log)
+
+
+def _prog_load(code: bytes, ptype: ProgType, license: str, name: str, log_level: int, expected_attach_type: int,
+               prog_flags: int, btf_fd: int, func_info: list[tuple[int, int]],
+               line_info: list[tuple[int, int, int, int]], kern_version: int, attach_btf_id: int) -> tuple[int, str]:
+    insns = ctypes.create_string_buffer(code, max(len(code), 1))
+    lic = ctypes.create_string_buffer(license.encode())
+    fi = (bpf_func_info * len(func_info))(*(bpf_func_info(o, t) for o, t in func_info)) if func_info else None
+    li = (bpf_line_info * len(line_info))(*(bpf_line_info(*r) for r in line_info)) if line_info else None
+
+    def attempt(level: int, size: int) -> tuple[int, str]:
+        log = ctypes.create_string_buffer(size) if level else None
+        a = bpf_prog_load_attr(
+            prog_type=ptype, insn_cnt=len(code) // 8, insns=ctypes.addressof(insns), license=ctypes.addressof(lic),
+            log_level=level, log_size=size if level else 0, log_buf=ctypes.addressof(log) if log else 0,
+            kern_version=kern_version, prog_flags=prog_flags, prog_name=sc.obj_name(name),
+            expected_attach_type=expected_attach_type, prog_btf_fd=btf_fd,
+            func_info_rec_size=ctypes.sizeof(bpf_func_info) if fi else 0,
+            func_info=ctypes.addressof(fi) if fi else 0, func_info_cnt=len(func_info),
+            line_info_rec_size=ctypes.sizeof(bpf_line_info) if li else 0,
+            line_info=ctypes.addressof(li) if li else 0, line_info_cnt=len(line_info),
+            attach_btf_id=attach_btf_id)
+        try:
+            fd = sc.prog_load(a)
+        except LoaderError as e:
+            text = log.value.decode(errors="replace") if log else ""
+            raise _Failure(e.errno or 0, text, a.log_true_size) from None
+        return fd, (log.value.decode(errors="replace") if log else "")
+
+    level, size, grown = log_level, DEFAULT_LOG_SIZE, False
+    while True:
+        try:
+            return attempt(level, size)
+        except _Failure as f:
+            if f.errno == _errno.ENOSPC and level and not grown and f.true_size > size:
+                size, grown = min(f.true_size, MAX_LOG_SIZE), True
+                continue
+            if level == 0 and f.errno not in (_errno.EPERM, _errno.ENOMEM):
+                level = 1
+                continue
+            raise ProgramLoadError(f"loading program {name!r} ({ptype.name})", f.errno, f.log, name) from None
+
+
+class _Failure(Exception):
+    def __init__(self, errno: int, log: str, true_size: int):
+        self.errno, self.log, self.true_size = errno, log, true_size
+
+
+__all__ = ["load_object", "bpf_line_info"]
