@@ -246,6 +246,8 @@ def _call(toks: list[str], kernel: bool) -> Result:
         imm, j = _imm32(toks, 2)
         _end(toks, j)
         return Instruction(OP_CALL, 0, CallSrc.KFUNC, 0, imm), None
+    if t in ("local", "helper", "runtime", "kfunc") and len(toks) == 2:
+        raise LineError(f"'call {t}' needs a target", token=1)
     start = 2 if t == "helper" and len(toks) > 2 else 1
     t = toks[start]
     if t in ("-", "+") or t[0].isdigit():

@@ -285,6 +285,8 @@ def _call(ops: Operands, _: None) -> Parsed:
             return Instruction(OP_CALL, 0, CallSrc.HELPER, 0, v), None
         if not _LABEL.match(text):
             raise _err(f"expected a helper number or name, got {text!r}", ops[0])
+        if text in ("local", "helper", "runtime", "kfunc"):
+            raise _err(f"'call {text}' needs a target", ops[0])
         return Instruction(OP_CALL, 0, CallSrc.HELPER, 0, 0), Fixup(FixupKind.CALL_NAME, text, ops[0][1], len(text))
     if len(ops) != 2:
         raise _err(f"'call' takes 1 or 2 operands, got {len(ops)}", ops[-1])
