@@ -34,12 +34,15 @@ class _Kallsyms:
         return None
 
 
-@functools.lru_cache(maxsize=1)
-def _kallsyms() -> _Kallsyms | None:
+def _read_kallsyms(bpf_only: bool) -> _Kallsyms | None:
+    """Kernel symbols; BPF programs' own symbols ([bpf]) come and go, the rest is fixed after boot."""
+    rows = []
     try:
         with open(KALLSYMS) as f:
-            rows = []
             for line in f:
+                is_bpf = line.endswith("[bpf]\n")
+                if is_bpf != bpf_only:
+                    continue
                 parts = line.split()
                 if len(parts) >= 3:
                     addr = int(parts[0], 16)
@@ -51,6 +54,11 @@ def _kallsyms() -> _Kallsyms | None:
         return None  # kptr_restrict hides addresses
     rows.sort()
     return _Kallsyms([a for a, _ in rows], [n for _, n in rows], {n: a for a, n in rows})
+
+
+@functools.lru_cache(maxsize=1)
+def _kallsyms() -> _Kallsyms | None:
+    return _read_kallsyms(bpf_only=False)
 
 
 def helper_symbol(imm: int) -> str | None:
@@ -131,7 +139,7 @@ def jited_functions(fd: int, info: ProgInfo | None = None, machine: str | None =
     md = capstone.Cs(getattr(capstone, names[0]), getattr(capstone, names[1]))
     lens = list(info.jited_func_lens) or [len(image)]
     addrs = list(info.jited_ksyms) or [0] * len(lens)
-    syms = _kallsyms()
+    syms = _read_kallsyms(bpf_only=True)  # fresh: program symbols are reused as programs come and go
     out: list[JitFunction] = []
     start = 0
     for i, (length, addr) in enumerate(zip(lens, addrs)):
