@@ -351,3 +351,56 @@ def test_no_fd_leak_over_attach_detach_cycles(c_target):
                 attach_tracepoint(tp, "syscalls", "nope_nope")
         assert _fds() == before
         assert len(live_attachments()) == live_before
+
+
+def test_kernel_program_attach_methods_and_auto_attach():
+    """KernelProgram.attach_* / attach() forward here; close() of the program detaches what it attached."""
+    from pyebpf.loader import load
+
+    program = counter_program("tracepoint", attach_to="syscalls/sys_enter_getppid").build()
+    prog = load(program)
+    counts = prog.maps["counts"]
+    att = prog.attach()  # from Program.attach_to
+    assert att.kind == "tracepoint" and att.target == "syscalls:sys_enter_getppid"
+    os.getppid()
+    with pytest.raises(LoaderError) as info:  # the kernel refuses the same program twice on one tracepoint
+        prog.attach_tracepoint("syscalls", "sys_enter_getppid")
+    assert info.value.errno == errno.EEXIST
+    att.detach()
+    att2 = prog.attach_tracepoint("syscalls", "sys_enter_getppid")
+    os.getppid()
+    assert counts[0] == 2
+    raw = load(counter_program("raw_tracepoint", attach_to="sys_enter").build())
+    with raw:
+        with raw.attach():
+            os.getppid()
+        assert raw.maps["counts"][0] >= 1
+    fds_before_close = len(os.listdir("/proc/self/fd"))
+    prog.close()
+    assert not att2.attached
+    assert len(os.listdir("/proc/self/fd")) < fds_before_close
+
+
+def test_auto_attach_target_parsing():
+    from pyebpf.loader import load
+    from pyebpf.loader.attach import auto_attach
+
+    with load(counter_program("kprobe").build()) as prog:
+        with auto_attach(prog, "uprobe/c:getpid", pid=os.getpid()) as att:
+            assert att.kind == "uprobe" and att.info["pid"] == os.getpid()
+            os.getpid()
+        assert prog.maps["counts"][0] >= 1
+        with pytest.raises(LoaderError):
+            auto_attach(prog, "fentry/do_sys_openat2")
+        with pytest.raises(LoaderError):
+            auto_attach(prog, "uprobe/getpid")
+    with load(trivial_socket_filter()) as prog:
+        with pytest.raises(LoaderError) as info:
+            auto_attach(prog, "lo")
+        assert info.value.errno == errno.EOPNOTSUPP
+
+
+def trivial_socket_filter():
+    b = Builder("socket_filter")
+    b.ret(0)
+    return b.build()

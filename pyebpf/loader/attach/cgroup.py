@@ -43,10 +43,16 @@ def parse_attach_type(value: AttachType | int | str) -> AttachType:
         raise LoaderError(f"unknown cgroup attach type {value!r}", errno.EINVAL) from None
 
 
-def attach_cgroup(prog: Any, cgroup_path: str, attach_type: AttachType | int | str,
+def attach_cgroup(prog: Any, cgroup_path: str, attach_type: AttachType | int | str | None = None,
                   flags: int = AttachFlags.ALLOW_MULTI, use_link: bool = True) -> Attachment:
     """Attach a cgroup program to the cgroup v2 directory `cgroup_path` at hook `attach_type`
-    (AttachType.CGROUP_INET_EGRESS, or 'ingress' / 'egress' / 'sock_create' ...)."""
+    (AttachType.CGROUP_INET_EGRESS, or 'ingress' / 'egress' / 'sock_create' ...; None: the program's
+    expected_attach_type)."""
+    if attach_type is None:
+        attach_type = getattr(getattr(prog, "program", None), "expected_attach_type", None)
+        if attach_type is None:
+            raise LoaderError("attach_cgroup needs an attach_type (the program has no expected_attach_type)",
+                              errno.EINVAL)
     at = parse_attach_type(attach_type)
     pfd = prog_fd(prog)
     with AttachScope("cgroup", f"{cgroup_path} {at.name.lower()}") as scope:

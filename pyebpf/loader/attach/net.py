@@ -67,20 +67,32 @@ def attach_socket_filter(prog: Any, sock: Any) -> Attachment:
         return scope.attachment(prog, info={"socket": sock_obj})
 
 
-def attach_xdp(prog: Any, interface: str | int, mode: str | None = "skb", netns: str | None = None,
+def _xdp_mode_flags(mode: str | int | None) -> nl.XdpFlags:
+    """'skb'/'drv'/'hw'/None, or XDP_FLAGS_*_MODE bits as an int (0: let the kernel choose)."""
+    if isinstance(mode, int) and not isinstance(mode, bool):
+        modes = nl.XdpFlags.SKB_MODE | nl.XdpFlags.DRV_MODE | nl.XdpFlags.HW_MODE
+        if mode & ~int(modes | nl.XdpFlags.UPDATE_IF_NOEXIST) or bin(mode & modes).count("1") > 1:
+            raise LoaderError(f"bad XDP mode flags {mode:#x}", errno.EINVAL)
+        return nl.XdpFlags(mode & modes)
+    if mode not in nl.XDP_MODES:
+        raise LoaderError(f"unknown XDP mode {mode!r}; use one of skb, drv, hw", errno.EINVAL)
+    return nl.XDP_MODES[mode]
+
+
+def attach_xdp(prog: Any, interface: str | int, mode: str | int | None = "skb", netns: str | None = None,
                replace: bool = False) -> Attachment:
-    """Install an XDP program on `interface` (name or ifindex) in `mode` 'skb' (generic), 'drv' or 'hw'.
+    """Install an XDP program on `interface` (name or ifindex) in `mode` 'skb' (generic), 'drv' or 'hw'
+    (None or 0: the kernel picks; an int is taken as XDP_FLAGS_*_MODE bits).
 
     Without `replace`, fails with EBUSY/EEXIST if the interface already has an XDP program. `netns` names the
     network namespace the interface lives in.
     """
-    if mode not in nl.XDP_MODES:
-        raise LoaderError(f"unknown XDP mode {mode!r}; use one of skb, drv, hw", errno.EINVAL)
-    mode_flags = nl.XDP_MODES[mode]
+    mode_flags = _xdp_mode_flags(mode)
     pfd = prog_fd(prog)
     ifindex = nl.ifindex_of(interface, netns)
     ours = prog_id(pfd)
     flags = mode_flags | (0 if replace else nl.XdpFlags.UPDATE_IF_NOEXIST)
+    mode = {nl.XdpFlags.SKB_MODE: "skb", nl.XdpFlags.DRV_MODE: "drv", nl.XdpFlags.HW_MODE: "hw"}.get(mode_flags)
     label = f"{interface}{'@' + netns if netns else ''} ({mode or 'auto'})"
     with AttachScope("xdp", label) as scope:
         nl.xdp_set(ifindex, pfd, flags, netns)
@@ -149,4 +161,6 @@ def attach_tc(prog: Any, interface: str | int, direction: str = "ingress", netns
                                             "handle": handle, "added_qdisc": added_qdisc})
 
 
-__all__ = ["attach_socket_filter", "attach_xdp", "attach_tc", "prog_id", "SO_ATTACH_BPF", "SO_DETACH_BPF"]
+attach_socket = attach_socket_filter
+
+__all__ = ["attach_socket_filter", "attach_socket", "attach_xdp", "attach_tc", "prog_id", "SO_ATTACH_BPF", "SO_DETACH_BPF"]
