@@ -169,7 +169,7 @@ def format_insn(insn: Instruction, alu32: bool = False) -> str:
 def llvm14_knows(insn: Instruction, alu32: bool = False) -> bool:
     """True when Debian's LLVM 14 llvm-objdump decodes this instruction to the same meaning we print.
 
-    LLVM 14 predates cpu v4: it shows sdiv/smod as div/mod and movsx as mov (ignoring `off`), and has no jset,
+    LLVM 14 predates cpu v4: it shows sdiv as div and movsx as mov (ignoring `off`), and has no mod (`%=`), jset,
     store-immediate, sign-extending loads, bswap, gotol, may_goto or load-acquire. Its 32-bit atomics other than
     `lock +=` need `--mattr=+alu32`. Its `callx` takes the register from imm.
     """
@@ -177,7 +177,7 @@ def llvm14_knows(insn: Instruction, alu32: bool = False) -> bool:
     if cls in (InsnClass.ALU, InsnClass.ALU64):
         if op == AluOp.END:
             return cls == InsnClass.ALU
-        return insn.off == 0
+        return insn.off == 0 and op != AluOp.MOD
     if cls in (InsnClass.JMP, InsnClass.JMP32):
         if opcode in (OP_JA32, OP_MAY_GOTO):
             return False
@@ -188,6 +188,9 @@ def llvm14_knows(insn: Instruction, alu32: bool = False) -> bool:
         return False
     if cls == InsnClass.LDX:
         return opcode & MODE_MASK == Mode.MEM
+    if opcode == OP_LD_IMM64:
+        # LLVM 14 takes src 2 with a zero low word for its internal frame-index `lea` and prints garbage.
+        return not (insn.src == PseudoSrc.MAP_VALUE and insn.imm_lo == 0)
     if cls == InsnClass.STX and opcode & MODE_MASK == Mode.ATOMIC:
         if insn.imm in (AtomicOp.LOAD_ACQ, AtomicOp.STORE_REL):
             return False
