@@ -44,20 +44,23 @@ def _programs_from_elf(path: str, args: argparse.Namespace) -> list[Any]:
         from pyebpf.loader.elf import load_elf
     except ModuleNotFoundError as e:
         raise LoaderError(f"ELF object support is not available in this build: {e}") from None
-    kw: dict[str, Any] = {}
-    if args.type is not None:
-        kw["prog_type"] = args.type
-    obj = load_elf(path, **kw)
-    progs = getattr(obj, "programs", obj)
-    if isinstance(progs, dict):
-        progs = list(progs.values())
-    elif not isinstance(progs, (list, tuple)):
-        progs = [progs]
-    if hasattr(obj, "close") and not progs:
+    obj = load_elf(path)
+    try:
+        names = list(obj.programs)
+        if args.program:
+            missing = [n for n in args.program if n not in names]
+            if missing:
+                raise LoaderError(f"{path}: no program named {', '.join(missing)} (has {', '.join(names)})")
+            names = list(args.program)
+        if not names:
+            raise LoaderError(f"{path}: no programs")
+        prog_types = {n: args.type for n in names} if args.type else None
+        obj.load(log_level=args.log_level, prog_types=prog_types, only=names)
+    except BaseException:
         obj.close()
-        raise LoaderError(f"{path}: no programs")
-    _KEEP.append(obj)  # the object may own shared maps: keep it alive as long as its programs
-    return list(progs)
+        raise
+    _KEEP.append(obj)  # the object owns the maps its programs share: close it after them
+    return [obj.loaded[n] for n in names if n in obj.loaded]
 
 
 _KEEP: list[Any] = []
@@ -148,6 +151,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", help="assembly source (.s) or ELF object (.o)")
     p.add_argument("--type", help="program type (xdp, socket_filter, sched_cls, tracepoint, ...)")
+    p.add_argument("--program", action="append", metavar="NAME",
+                   help="FILE.o: load only this program (repeatable); default: every program")
     p.add_argument("--attach", nargs="?", const="", metavar="TARGET",
                    help="attach after loading (tracepoint cat/name, ifname, ifname:egress, binary:symbol, ...); "
                         "no TARGET: the program's own")

@@ -201,4 +201,10 @@ class bpf_func_info(_Attr):
     _fields_ = [("insn_off", u32), ("type_id", u32)]
 
 
+class bpf_line_info(_Attr):
+    """One line_info record: source position (in the BTF string section) of the instruction at `insn_off`."""
+
+    _fields_ = [("insn_off", u32), ("file_name_off", u32), ("line_off", u32), ("line_col", u32)]
+
+
 __all__ = [name for name in dir() if name.startswith("bpf_")]

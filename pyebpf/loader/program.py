@@ -18,7 +18,7 @@ from pyebpf.errors import LoaderError
 from pyebpf.isa.instruction import Instruction
 from pyebpf.isa.program import Program
 from pyebpf.loader import syscall as sc
-from pyebpf.loader.attr import bpf_func_info, bpf_prog_load_attr, bpf_test_run_attr
+from pyebpf.loader.attr import bpf_func_info, bpf_line_info, bpf_prog_load_attr, bpf_test_run_attr
 from pyebpf.loader.btf_gen import func_btf, needs_func_info
 from pyebpf.loader.fdguard import FdHandle, FdScope
 from pyebpf.loader.maps import KernelMap, create_map
@@ -360,14 +360,17 @@ def load(program: Program, prog_type: Any = None, *, maps: Mapping[str, KernelMa
          log_level: int = 0, log_size: int | None = None, name: str | None = None, attach: Any = None,
          expected_attach_type: Any = None, prog_flags: int = 0, license: str | None = None,
          attach_btf_id: int = 0, attach_prog_fd: int = 0, ifindex: int = 0, btf: Any = None,
-         func_info: list[tuple[int, int]] | None = None, use_fd_array: bool = False) -> KernelProgram:
+         func_info: list[tuple[int, int]] | None = None, line_info: list[tuple[int, int, int, int]] | None = None,
+         kern_version: int = 0, use_fd_array: bool = False) -> KernelProgram:
     """Load `program` with BPF_PROG_LOAD and return the KernelProgram.
 
     prog_type defaults to program.prog_type. `maps` supplies existing KernelMaps (shared, not closed with the
     program) or MapSpecs by name; other maps in program.maps are created. With log_level 0 the program is first
     loaded without a log and, if rejected, loaded again with log_level 1 so the error carries the verifier's log.
     A log buffer the kernel finds too small (ENOSPC) is retried once at the size it reports (log_true_size).
-    Programs with bpf-to-bpf calls or callbacks get generated BTF and func_info unless `btf`/`func_info` given.
+    Programs with bpf-to-bpf calls or callbacks get generated BTF and func_info unless `btf`/`func_info` given;
+    with `btf` (an fd or object with .fd), `func_info` [(insn_off, type_id)] and `line_info` [(insn_off,
+    file_name_off, line_off, line_col)] pass through as given (ELF objects).
     `attach` (a target string, or True for the program's own attach_to) attaches right after loading.
     """
     if prog_type is None and program.prog_type is None:
@@ -395,7 +398,7 @@ def load(program: Program, prog_type: Any = None, *, maps: Mapping[str, KernelMa
             records = [(fi.insn_off, fi.type_id) for fi in infos]
         fd, log = _prog_load(code, ptype, patched.license if license is None else license, prog_name, log_level,
                              log_size, eat, prog_flags, btf_fd, records or [], attach_btf_id, attach_prog_fd,
-                             ifindex, fd_array)
+                             ifindex, fd_array, line_info or [], kern_version)
         handle = scope.add(fd)
         prog = KernelProgram(handle, ptype, sc.obj_name(prog_name).decode(), kmaps, owned, program, log,
                              btf_handle)
@@ -408,12 +411,14 @@ def load(program: Program, prog_type: Any = None, *, maps: Mapping[str, KernelMa
 
 def _prog_load(code: bytes, ptype: ProgType, license: str, name: str, log_level: int, log_size: int | None,
                expected_attach_type: int, prog_flags: int, btf_fd: int, func_info: list[tuple[int, int]],
-               attach_btf_id: int, attach_prog_fd: int, ifindex: int, fd_array: list[int]) -> tuple[int, str]:
+               attach_btf_id: int, attach_prog_fd: int, ifindex: int, fd_array: list[int],
+               line_info: list[tuple[int, int, int, int]] = (), kern_version: int = 0) -> tuple[int, str]:
     """BPF_PROG_LOAD with the log policy of load(); returns (fd, log)."""
     insns = ctypes.create_string_buffer(code, max(len(code), 1))
     lic = ctypes.create_string_buffer(license.encode())
     fi = (bpf_func_info * len(func_info))(*(bpf_func_info(o, t) for o, t in func_info)) if func_info else None
     fda = (ctypes.c_int32 * len(fd_array))(*fd_array) if fd_array else None
+    li = (bpf_line_info * len(line_info))(*(bpf_line_info(*r) for r in line_info)) if line_info else None
 
     def attempt(level: int, size: int) -> tuple[int, str, int]:
         log = ctypes.create_string_buffer(size) if level else None
@@ -424,8 +429,10 @@ def _prog_load(code: bytes, ptype: ProgType, license: str, name: str, log_level:
             expected_attach_type=expected_attach_type, prog_btf_fd=btf_fd,
             func_info_rec_size=ctypes.sizeof(bpf_func_info) if fi else 0,
             func_info=ctypes.addressof(fi) if fi else 0, func_info_cnt=len(func_info),
+            line_info_rec_size=ctypes.sizeof(bpf_line_info) if li else 0,
+            line_info=ctypes.addressof(li) if li else 0, line_info_cnt=len(line_info), kern_version=kern_version,
             attach_btf_id=attach_btf_id, attach_prog_fd=attach_prog_fd,
-            fd_array=ctypes.addressof(fda) if fda else 0)
+            fd_array=ctypes.addressof(fda) if fda else 0, fd_array_cnt=0)
         try:
             fd = sc.prog_load(a)
         except LoaderError as e:

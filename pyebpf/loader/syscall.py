@@ -341,8 +341,22 @@ def bpf_fd_kind(fd: int) -> str | None:
         target = os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         return None
-    return {"anon_inode:bpf-prog": "prog", "anon_inode:bpf-map": "map", "anon_inode:bpf_link": "link",
-            "anon_inode:btf": "btf"}.get(target)
+    kind = _ANON_INODE_KINDS.get(target)
+    if kind is None and target.startswith("anon_inode:"):
+        try:  # fall back on the fdinfo keys each object type prints
+            with open(f"/proc/self/fdinfo/{fd}") as f:
+                text = f.read()
+        except OSError:
+            return None
+        for key, name in (("link_type:", "link"), ("prog_type:", "prog"), ("map_type:", "map")):
+            if key in text:
+                return name
+    return kind
+
+
+#: anon inode names (kernel/bpf/syscall.c): links made by the kernel are "bpf_link", reopened ones "bpf-link"
+_ANON_INODE_KINDS = {"anon_inode:bpf-prog": "prog", "anon_inode:bpf-map": "map", "anon_inode:bpf_link": "link",
+                     "anon_inode:bpf-link": "link", "anon_inode:btf": "btf"}
 
 
 __all__ = [

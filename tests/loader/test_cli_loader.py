@@ -162,3 +162,47 @@ def test_load_attach_tracepoint_for_a_moment(tmp_path, capsys):
                           "--json")
     assert code == 0, err
     assert json.loads(out)["attached"] is True
+
+
+C_SOURCE = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __type(key, __u32); __type(value, __u64); __uint(max_entries, 1); }
+    cli_hits SEC(".maps");
+SEC("xdp") int cli_xdp(struct xdp_md *ctx) {
+    __u32 k = 0; __u64 *v = bpf_map_lookup_elem(&cli_hits, &k);
+    if (v) __sync_fetch_and_add(v, 1);
+    return XDP_PASS;
+}
+SEC("socket") int cli_sock(void *ctx) { return 0; }
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_load_elf_object_pins_each_program(tmp_path, capsys):
+    import platform
+
+    clang = shutil.which("clang") or shutil.which("clang-14")
+    if clang is None:
+        require_or_skip("clang is not installed")
+    src, obj = tmp_path / "cli.bpf.c", tmp_path / "cli.bpf.o"
+    src.write_text(C_SOURCE)
+    multiarch = f"/usr/include/{platform.machine()}-linux-gnu"
+    subprocess.run([clang, "-O2", "-g", "-target", "bpf", f"-I{multiarch}", "-c", str(src), "-o", str(obj)],
+                   check=True, capture_output=True)
+    base = os.path.join(ensure_bpffs(), f"pyebpf_cli_elf_{uuid.uuid4().hex[:8]}")
+    try:
+        code, out, err = _run(capsys, "load", str(obj), "--pin", base, "--json")
+        assert code == 0, err
+        report = {r["name"]: r for r in json.loads(out)}
+        assert report["cli_xdp"]["type"] == "xdp" and report["cli_sock"]["type"] == "socket_filter"
+        assert sorted(os.listdir(base)) == ["cli_sock", "cli_xdp"]
+        theirs = _bpftool_json("prog", "show", "pinned", f"{base}/cli_xdp")
+        assert theirs["tag"] == report["cli_xdp"]["tag"] and theirs["btf_id"]
+        code, out, _ = _run(capsys, "load", str(obj), "--program", "cli_sock", "--type", "socket_filter")
+        assert code == 0 and out.count("\n") == 1 and "name cli_sock" in out
+    finally:
+        if os.path.isdir(base):
+            for name in os.listdir(base):
+                os.unlink(os.path.join(base, name))
+            os.rmdir(base)

@@ -86,3 +86,51 @@ def test_open_pinned_non_bpf_file_fails_without_leak(tmp_path):
     with pytest.raises(LoaderError):
         open_pinned(str(f))
     assert open_fd_count() == before
+
+
+def _cgroup2_root() -> str | None:
+    with open("/proc/mounts") as f:
+        for line in f:
+            parts = line.split()
+            if parts[2] == "cgroup2":
+                return parts[1]
+    return None
+
+
+def test_link_create_info_pin_and_detach(pin_dir):
+    """BPF_LINK_CREATE on a fresh cgroup, KernelLink info, pinning the link and reopening it, BPF_LINK_DETACH."""
+    from pyebpf.abi.prog_types import AttachType
+    from pyebpf.abi.uapi import BpfLinkType
+    from pyebpf.loader import syscall as sc
+    from pyebpf.loader.info import KernelLink
+
+    root = _cgroup2_root()
+    if root is None:
+        pytest.skip("no cgroup2 hierarchy mounted")
+    cg = os.path.join(root, f"pyebpf_link_{uuid.uuid4().hex[:8]}")
+    os.mkdir(cg)
+    cg_fd = os.open(cg, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with load(Builder("cgroup_skb", name="allow").ret(1).build(),
+                  expected_attach_type=AttachType.CGROUP_INET_INGRESS) as p:
+            with KernelLink(sc.link_create(p.fd, cg_fd, AttachType.CGROUP_INET_INGRESS)) as link:
+                info = link.info()
+                assert info.type == BpfLinkType.CGROUP and info.prog_id == p.info().id
+                link.pin(f"{pin_dir}/link")
+                with open_pinned(f"{pin_dir}/link") as again:
+                    assert isinstance(again, KernelLink) and again.info().id == info.id
+                link.detach()
+                assert link.info().prog_id == p.info().id  # a detached link keeps its program
+            unpin(f"{pin_dir}/link")
+    finally:
+        os.close(cg_fd)
+        os.rmdir(cg)
+
+
+def test_raw_tracepoint_open_gives_a_link():
+    from pyebpf.loader import syscall as sc
+    from pyebpf.loader.info import KernelLink
+
+    with load(Builder("raw_tracepoint", name="rawtp").ret(0).build()) as p:
+        with KernelLink(sc.raw_tracepoint_open("sys_enter", p.fd)) as link:
+            assert sc.bpf_fd_kind(link.fd) == "link" and link.info().prog_id == p.info().id
