@@ -245,7 +245,7 @@ def create_map(spec: MapSpec, *, inner_map: KernelMap | None = None, btf_fd: int
             temp_inner = create_map(spec.inner_map)
             inner_fd = temp_inner.fd
         else:
-            raise MapError(f"map {spec.name!r}: a map of maps needs an inner map spec", errno.EINVAL)
+            raise sc.KernelMapError(f"map {spec.name!r}: a map of maps needs an inner map spec", errno.EINVAL)
     try:
         fd = sc.map_create(spec.type, spec.key_size, spec.value_size, spec.max_entries, spec.flags,
                            spec.name if name is None else name, inner_map_fd=inner_fd, numa_node=numa_node,
@@ -257,5 +257,35 @@ def create_map(spec: MapSpec, *, inner_map: KernelMap | None = None, btf_fd: int
     return map_class_for(spec.type)(spec, FdHandle(fd))
 
 
-__all__ = ["KernelMap", "FdValueMap", "create_map", "possible_cpus", "parse_cpu_list", "register_map_class",
+def create_or_open_pinned(spec: MapSpec, pin_root: str = "/sys/fs/bpf") -> KernelMap:
+    """libbpf's LIBBPF_PIN_BY_NAME: reuse the map pinned at PIN_ROOT/NAME when it has the same shape, else create
+    the map and pin it there. A pinned map of another shape is an error (EINVAL), as in libbpf."""
+    import os
+
+    from pyebpf.loader.pin import open_pinned_fd, pin_fd
+
+    path = os.path.join(pin_root, spec.name)
+    if os.path.exists(path):
+        handle, kind = open_pinned_fd(path)
+        if kind != "map":
+            handle.close()
+            raise sc.KernelMapError(f"{path} is a pinned {kind}, not map {spec.name!r}", errno.EINVAL)
+        m = KernelMap.from_fd(handle, None)
+        have = m.spec
+        if (have.type, have.key_size, have.value_size, have.max_entries, have.flags) != (
+                spec.type, spec.key_size, spec.value_size, spec.max_entries, spec.flags):
+            m.close()
+            raise sc.KernelMapError(f"map {spec.name!r} pinned at {path} has another shape ({have.type.name} "
+                           f"{have.key_size}/{have.value_size}/{have.max_entries}/{have.flags:#x})", errno.EINVAL)
+        return map_class_for(spec.type)(spec, m._handle)
+    m = create_map(spec)
+    try:
+        pin_fd(m.fd, path)
+    except BaseException:
+        m.close()
+        raise
+    return m
+
+
+__all__ = ["create_or_open_pinned", "KernelMap", "FdValueMap", "create_map", "possible_cpus", "parse_cpu_list", "register_map_class",
            "map_class_for", "FD_VALUE_TYPES"]

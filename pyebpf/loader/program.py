@@ -21,7 +21,7 @@ from pyebpf.loader import syscall as sc
 from pyebpf.loader.attr import bpf_func_info, bpf_line_info, bpf_prog_load_attr, bpf_test_run_attr
 from pyebpf.loader.btf_gen import func_btf, needs_func_info
 from pyebpf.loader.fdguard import FdHandle, FdScope
-from pyebpf.loader.maps import KernelMap, create_map
+from pyebpf.loader.maps import KernelMap, create_map, create_or_open_pinned
 
 #: First log buffer when a log is wanted; a bigger one is used when the kernel says how much it needs.
 DEFAULT_LOG_SIZE = 1 << 18
@@ -298,8 +298,8 @@ class KernelProgram:
 
 # ---- load ------------------------------------------------------------------------------------------------------
 
-def _resolve_maps(program: Program, given: Mapping[str, KernelMap | MapSpec] | None, scope: FdScope
-                  ) -> tuple[dict[str, KernelMap], list[KernelMap]]:
+def _resolve_maps(program: Program, given: Mapping[str, KernelMap | MapSpec] | None, scope: FdScope,
+                  pin_root: str = "/sys/fs/bpf") -> tuple[dict[str, KernelMap], list[KernelMap]]:
     """Kernel maps for every map the program names: the caller's KernelMaps, else created from specs."""
     given = dict(given or {})
     wanted: list[str] = []
@@ -317,7 +317,11 @@ def _resolve_maps(program: Program, given: Mapping[str, KernelMap | MapSpec] | N
         if isinstance(obj, KernelMap):
             maps[name] = obj
         elif isinstance(obj, MapSpec):
-            m = scope.add(create_map(obj if obj.name else obj.renamed(name)))
+            spec = obj if obj.name else obj.renamed(name)
+            if spec.pinning == "by_name":
+                m = scope.add(create_or_open_pinned(spec, pin_root))
+            else:
+                m = scope.add(create_map(spec))
             maps[name] = m
             owned.append(m)
         else:
@@ -361,11 +365,12 @@ def load(program: Program, prog_type: Any = None, *, maps: Mapping[str, KernelMa
          expected_attach_type: Any = None, prog_flags: int = 0, license: str | None = None,
          attach_btf_id: int = 0, attach_prog_fd: int = 0, ifindex: int = 0, btf: Any = None,
          func_info: list[tuple[int, int]] | None = None, line_info: list[tuple[int, int, int, int]] | None = None,
-         kern_version: int = 0, use_fd_array: bool = False) -> KernelProgram:
+         kern_version: int = 0, use_fd_array: bool = False, pin_root: str = "/sys/fs/bpf") -> KernelProgram:
     """Load `program` with BPF_PROG_LOAD and return the KernelProgram.
 
     prog_type defaults to program.prog_type. `maps` supplies existing KernelMaps (shared, not closed with the
-    program) or MapSpecs by name; other maps in program.maps are created. With log_level 0 the program is first
+    program) or MapSpecs by name; other maps in program.maps are created (specs with pinning="by_name" reuse the
+    map pinned at pin_root/NAME, or create and pin it there). With log_level 0 the program is first
     loaded without a log and, if rejected, loaded again with log_level 1 so the error carries the verifier's log.
     A log buffer the kernel finds too small (ENOSPC) is retried once at the size it reports (log_true_size).
     Programs with bpf-to-bpf calls or callbacks get generated BTF and func_info unless `btf`/`func_info` given;
@@ -383,7 +388,7 @@ def load(program: Program, prog_type: Any = None, *, maps: Mapping[str, KernelMa
     eat = _as_attach_type(expected_attach_type if expected_attach_type is not None
                           else program.expected_attach_type)
     with FdScope() as scope:
-        kmaps, owned = _resolve_maps(program, maps, scope)
+        kmaps, owned = _resolve_maps(program, maps, scope, pin_root)
         insns, fd_array = patch_map_references(program, kmaps, use_fd_array)
         patched = program.replace_instructions(insns)
         code = patched.to_bytes()

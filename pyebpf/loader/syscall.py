@@ -34,6 +34,14 @@ class KernelMapError(MapError, LoaderError):
         PyebpfError.__init__(self, f"{message}: {_errno.errorcode.get(errno, errno)} ({os.strerror(errno)})")
 
 
+#: Kernel-internal errnos that leak to user space through bpf() (include/linux/errno.h), with what they mean here.
+KERNEL_INTERNAL_ERRNOS = {
+    512: ("ERESTARTSYS", "interrupted"),
+    524: ("ENOTSUPP", "not supported for this program or map type"),
+    525: ("ETOOSMALL", "buffer too small"),
+}
+
+
 class BpfStatsType:
     """enum bpf_stats_type."""
 
@@ -71,6 +79,9 @@ def bpf(cmd: BpfCmd | int, attr: ctypes.Structure, what: str | None = None,
         if err == _errno.EINTR:
             continue
         name = what or f"bpf({BpfCmd(cmd).name})"
+        internal = KERNEL_INTERNAL_ERRNOS.get(err)
+        if internal:  # errno values from include/linux/errno.h that libc has no name for
+            name = f"{name}: {internal[0]} ({internal[1]})"
         raise error(name, err)
 
 

@@ -134,3 +134,22 @@ def test_raw_tracepoint_open_gives_a_link():
     with load(Builder("raw_tracepoint", name="rawtp").ret(0).build()) as p:
         with KernelLink(sc.raw_tracepoint_open("sys_enter", p.fd)) as link:
             assert sc.bpf_fd_kind(link.fd) == "link" and link.info().prog_id == p.info().id
+
+
+def test_maps_pinned_by_name_are_shared_between_loads(pin_dir):
+    import dataclasses
+
+    prog = _counter()
+    prog.maps["counts"] = dataclasses.replace(prog.maps["counts"], pinning="by_name")
+    with load(prog, pin_root=pin_dir) as a:
+        a.test_run(b"\0" * 64, repeat=2)
+    assert os.path.exists(f"{pin_dir}/counts")
+    with load(prog, pin_root=pin_dir) as b:  # reuses the pinned map and its contents
+        b.test_run(b"\0" * 64, repeat=3)
+        assert b.maps["counts"][0] == 5
+    other = _counter()
+    other.maps["counts"] = MapSpec("counts", other.maps["counts"].type, 4, 8, 2, pinning="by_name")
+    before = open_fd_count()
+    with pytest.raises(LoaderError, match="another shape"):
+        load(other, pin_root=pin_dir)
+    assert open_fd_count() == before

@@ -219,3 +219,10 @@ def test_reopen_by_id_shares_maps():
             assert again.prog_type == ProgType.XDP and set(again.maps) == {"counts"}
             again.test_run(PACKET, repeat=4)
             assert p.maps["counts"][0] == 4
+
+
+def test_test_run_of_a_type_without_it_names_enotsupp():
+    with load(Builder("tracepoint", name="tp").ret(0).build()) as p:
+        with pytest.raises(LoaderError) as e:
+            p.test_run(PACKET)
+    assert e.value.errno == 524 and "ENOTSUPP" in str(e.value)
