@@ -36,9 +36,15 @@ def make_decoder(decode: Any) -> Decoder | None:
                                                          ctypes._SimpleCData)):
         size = ctypes.sizeof(decode)
         from_buf = decode.from_buffer_copy
-        if issubclass(decode, ctypes._SimpleCData):
-            return lambda raw: from_buf(raw[:size]).value  # noqa: E731
-        return lambda raw: from_buf(raw[:size])  # noqa: E731
+        simple = issubclass(decode, ctypes._SimpleCData)
+
+        def decode_ctypes(raw: bytes) -> Any:
+            if len(raw) < size:  # the program sent the struct without its tail padding
+                raw = raw.ljust(size, b"\0")
+            value = from_buf(raw)
+            return value.value if simple else value
+
+        return decode_ctypes
     if callable(decode):
         return decode
     raise TypeError(f"decode must be a ctypes type, a callable or None, not {decode!r}")

@@ -1,0 +1,64 @@
+"""Offline tests of the event readers' pure parts: trace_pipe line parsing and record decoders."""
+from __future__ import annotations
+
+import ctypes
+
+import pytest
+
+from pyebpf.loader.perf_event import parse_cpu_list
+from pyebpf.loader.ringbuf import make_decoder
+from pyebpf.loader.trace_pipe import parse_trace_line
+
+
+@pytest.mark.parametrize("line, comm, pid, cpu, flags, ts, event, msg", [
+    ("           <...>-16168   [001] ...21   752.017355: bpf_trace_printk: pyebpf-mk 42",
+     "<...>", 16168, 1, "...21", 752.017355, "bpf_trace_printk", "pyebpf-mk 42"),
+    ("  python3-1234    [000] d..3.  12345.678901: bpf_trace_printk: hello world: x=1",
+     "python3", 1234, 0, "d..3.", 12345.678901, "bpf_trace_printk", "hello world: x=1"),
+    ("  kworker/u8:2-cpu-99 [003] .... 1.000001: bpf_trace_printk: a-b [c]",
+     "kworker/u8:2-cpu", 99, 3, "....", 1.000001, "bpf_trace_printk", "a-b [c]"),
+    ("  my prog-7 [002] 3.5: bpf_trace_printk: no flags column",
+     "my prog", 7, 2, "", 3.5, "bpf_trace_printk", "no flags column"),
+    ("  sh-42 (   42) [000] ..... 9.000000: bpf_trace_printk: with tgid",
+     "sh", 42, 0, ".....", 9.0, "bpf_trace_printk", "with tgid"),
+    ("  sh-42 [000] ..... 9.000000: sys_enter_write: fd: 1",
+     "sh", 42, 0, ".....", 9.0, "sys_enter_write", "fd: 1"),
+    ("  sh-42 [000] ..... 9.000000: bpf_trace_printk: ",
+     "sh", 42, 0, ".....", 9.0, "bpf_trace_printk", ""),
+])
+def test_parse_trace_line(line, comm, pid, cpu, flags, ts, event, msg):
+    parsed = parse_trace_line(line + "\n")
+    assert parsed is not None
+    assert (parsed.comm, parsed.pid, parsed.cpu, parsed.flags, parsed.timestamp, parsed.event, parsed.message) == \
+        (comm, pid, cpu, flags, ts, event, msg)
+    assert parsed.is_printk == (event == "bpf_trace_printk")
+    assert parsed.raw == line
+
+
+@pytest.mark.parametrize("line", ["", "CPU:1 [LOST 12 EVENTS]", "# tracer: nop", "garbage without fields"])
+def test_unparsable_trace_lines(line):
+    assert parse_trace_line(line) is None
+
+
+class Rec(ctypes.Structure):
+    _fields_ = [("a", ctypes.c_uint32), ("b", ctypes.c_uint64)]
+
+
+def test_decoders():
+    raw = (7).to_bytes(4, "little") + b"\0" * 4 + (9).to_bytes(8, "little")
+    r = make_decoder(Rec)(raw)
+    assert (r.a, r.b) == (7, 9)
+    short = make_decoder(Rec)(raw[:12])  # tail cut off: zero-filled
+    assert (short.a, short.b) == (7, 9 & 0xFFFFFFFF)
+    assert make_decoder(ctypes.c_uint32)(b"\x05\0\0\0\xff") == 5
+    assert make_decoder(ctypes.c_uint8 * 3)(b"\x01\x02\x03")[:] == [1, 2, 3]
+    assert make_decoder(None) is None and make_decoder(bytes) is None
+    assert make_decoder(len)(b"abc") == 3
+    with pytest.raises(TypeError):
+        make_decoder(42)
+
+
+def test_parse_cpu_list():
+    assert parse_cpu_list("0-3,5,7-8\n") == [0, 1, 2, 3, 5, 7, 8]
+    assert parse_cpu_list("0") == [0]
+    assert parse_cpu_list("") == []
