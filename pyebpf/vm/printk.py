@@ -88,7 +88,7 @@ def prepare(fmt: bytes, args: list[int], read_str: Callable[[int, str, int], byt
             i += 1
             while ord("0") <= at(i) <= ord("9"):
                 i += 1
-            width = int(fmt[j:i])
+            width = min(int(fmt[j:i]), FIELD_WIDTH_MAX)
         arg = args[num_spec]
         ch = at(i)
 
@@ -103,7 +103,8 @@ def prepare(fmt: bytes, args: list[int], read_str: Callable[[int, str, int], byt
                 spec_conv = "s"
             elif nxt == 0 or nxt in _SPACE or nxt in _PUNCT or nxt in b"KxsS":
                 conv = "p" + (chr(nxt) if nxt in b"KxsS" else "")
-                i += 1  # the kernel steps over the next character here (even punctuation)
+                if conv != "p":
+                    i += 1  # past the extension letter (plain %p leaves the next character to the main loop)
                 if have_buf:
                     used = align4(used)
                     if MAX_BPRINTF_BIN_ARGS - used < 8:
@@ -111,11 +112,9 @@ def prepare(fmt: bytes, args: list[int], read_str: Callable[[int, str, int], byt
                     used += 8
                 pieces.append((lit.decode(), Spec(flags, width, conv, 8, arg)))
                 lit = bytearray()
-                if conv == "p" and nxt and nxt not in b"KxsS":
-                    lit.append(nxt)  # stepped over, but still literal text for bstr_printf
-                    if not (_isprint(nxt) or nxt in _SPACE):
-                        raise PrintfError(errno.EINVAL, "non-printable byte")
                 i += 1
+                if conv != "p":
+                    i = _skip_alnum(fmt, i)
                 num_spec += 1
                 continue
             elif nxt == ord("B"):
@@ -123,7 +122,7 @@ def prepare(fmt: bytes, args: list[int], read_str: Callable[[int, str, int], byt
                 lit = bytearray()
                 if have_buf:
                     used += len(f"0x{arg:x}") + 1
-                i += 2
+                i = _skip_alnum(fmt, i + 2)
                 num_spec += 1
                 continue
             elif nxt in b"iI" and at(i + 2) in b"46":
@@ -138,7 +137,7 @@ def prepare(fmt: bytes, args: list[int], read_str: Callable[[int, str, int], byt
                     used += len(text) + 1
                 pieces.append((lit.decode(), Spec(flags, width, conv, size, text)))
                 lit = bytearray()
-                i += 3
+                i = _skip_alnum(fmt, i + 3)
                 num_spec += 1
                 continue
             else:
@@ -196,6 +195,17 @@ def prepare(fmt: bytes, args: list[int], read_str: Callable[[int, str, int], byt
     if lit or not pieces:
         pieces.append((lit.decode(), None))
     return pieces
+
+
+def _skip_alnum(fmt: bytes, i: int) -> int:
+    """vsprintf skips every letter and digit after a %p extension (`%pKx` prints the pointer, not an 'x')."""
+    while i < len(fmt) and chr(fmt[i]).isalnum() and fmt[i] < 0x80:
+        i += 1
+    return i
+
+
+FIELD_WIDTH_MAX = (1 << 23) - 1
+"""vsprintf clamps field widths to this."""
 
 
 def _format_ip(conv: str, ip: bytes) -> str:
