@@ -266,11 +266,18 @@ class KernelProgram:
             raise LoaderError("attach_cgroup needs an attach type (e.g. 'cgroup_inet_ingress')")
         return self._attach("attach_cgroup", path, attach_type, **kw)
 
-    def attach(self, target: str | None = None) -> Any:
+    def attach(self, target: str | None = None, **kw: Any) -> Any:
         """Attach by a target string read according to the program type (what `pyebpf load --attach` takes):
         tracepoint `category/name` (or `category:name`), raw tracepoint `name`, XDP `ifname`, tc
         `ifname[:ingress|egress]`, kprobe `symbol`, uprobe `binary:symbol`, cgroup `path[:attach_type]`.
-        Without a target, the program's own `attach_to` is used."""
+        Without a target, the program's own `attach_to` is used. pyebpf.loader.attach.auto_attach does the work
+        when it exists (it knows more target forms); this dispatch is the fallback."""
+        try:
+            from pyebpf.loader import attach as attach_mod
+        except ModuleNotFoundError as e:
+            raise LoaderError(f"attachment support is not available ({e})") from None
+        if hasattr(attach_mod, "auto_attach"):
+            return self._attach("auto_attach", target, **kw)
         target = target or (self.program.attach_to if self.program is not None else None)
         if not target:
             raise LoaderError("nothing to attach to: give a target (e.g. syscalls/sys_enter_openat, eth0)")
