@@ -310,10 +310,14 @@ def _resolve_maps(program: Program, given: Mapping[str, KernelMap | MapSpec] | N
     """Kernel maps for every map the program names: the caller's KernelMaps, else created from specs."""
     given = dict(given or {})
     wanted: list[str] = []
-    for insn in program.instructions:
-        if insn.is_lddw and insn.ref is not None and (insn.ref in program.maps or insn.ref in given):
-            if insn.ref not in wanted:
-                wanted.append(insn.ref)
+    for slot, insn in program.by_slot():
+        if not insn.is_lddw or insn.ref is None or insn.src == PseudoSrc.FUNC:
+            continue
+        if insn.ref not in program.maps and insn.ref not in given:
+            raise LoaderError(f"insn {slot}: map {insn.ref!r} is referenced but neither declared in the program "
+                              "nor passed in maps=")
+        if insn.ref not in wanted:
+            wanted.append(insn.ref)
     for name in program.maps:  # declared but unreferenced maps are created too (the program may be extended)
         if name not in wanted:
             wanted.append(name)

@@ -226,3 +226,16 @@ def test_test_run_of_a_type_without_it_names_enotsupp():
         with pytest.raises(LoaderError) as e:
             p.test_run(PACKET)
     assert e.value.errno == 524 and "ENOTSUPP" in str(e.value)
+
+
+def test_undeclared_map_reference_is_named():
+    from pyebpf.abi.opcodes import OP_LD_IMM64, PseudoSrc
+    from pyebpf.isa.instruction import Instruction
+
+    b = Builder("socket_filter", name="undeclared")
+    b.emit(Instruction(OP_LD_IMM64, 1, PseudoSrc.MAP_FD, 0, 0, ref="ghost")).ret(0)
+    with pytest.raises(LoaderError, match="insn 0: map 'ghost' is referenced"):
+        load(b.build())
+    with create_map(MapSpec.of("ghost", "array", u32, u32, 1)) as m:  # supplying it makes the program whole
+        with load(b.build(), maps={"ghost": m}) as p:
+            assert p.maps["ghost"] is m
