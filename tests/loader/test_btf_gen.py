@@ -98,3 +98,20 @@ def test_without_func_info_the_kernel_refuses_callbacks():
     with pytest.raises(LoaderError) as e:
         load(prog, func_info=[])
     assert "missing btf func_info" in e.value.log or "func_info" in e.value.log
+
+
+@pytest.mark.kernel
+def test_for_each_map_elem_callback():
+    import ctypes
+
+    b = Builder("xdp", name="foreach")
+    vals = b.map("vals", "array", ctypes.c_uint32, ctypes.c_uint64, 4)
+    b.store(R10 - 8, 0, "u64")
+    b.ld_map(R1, vals).ld_func(R2, "sum_cb").mov(R3, R10).add(R3, -8).mov(R4, 0).call("for_each_map_elem")
+    b.load(R0, R10 - 8, "u64").exit()
+    with b.function("sum_cb"):  # (map, key *, value *, ctx *) -> 0 = continue
+        b.load(R1, R3 + 0, "u64").load(R0, R4 + 0, "u64").add(R0, R1).store(R4 + 0, R0, "u64").ret(0)
+    with load(b.build()) as p:
+        for i in range(4):
+            p.maps["vals"][i] = i * 10 + 1
+        assert p.test_run(b"\0" * 64).retval == 1 + 11 + 21 + 31
