@@ -14,7 +14,18 @@ struct core_result {
 	__u32 enum_value;
 	__u32 enum_exists;
 	__u32 comm_off;
+	__u32 mini_tgid;
+	__u32 mini_ppid;
+	__u32 mini_tgid_off;
 };
+
+/* A cut-down local view of task_struct: its offsets (tgid at 4, real_parent at 8) are NOT the kernel's, so every
+ * access must be relocated to the kernel's layout by CO-RE. */
+struct task_struct___mini {
+	int pid;
+	int tgid;
+	struct task_struct___mini *real_parent;
+} __attribute__((preserve_access_index));
 
 /* a field that does not exist in the kernel's task_struct: its existence must resolve to 0 */
 struct task_struct___fake {
@@ -42,6 +53,13 @@ int core_probe(void *ctx)
 	result.enum_value = bpf_core_enum_value(enum bpf_map_type, BPF_MAP_TYPE_RINGBUF);
 	result.enum_exists = bpf_core_enum_value_exists(enum bpf_map_type, BPF_MAP_TYPE_RINGBUF);
 	result.comm_off = bpf_core_field_offset(task->comm);
+	{
+		struct task_struct___mini *mini = (void *)task;
+
+		result.mini_tgid = BPF_CORE_READ(mini, tgid);
+		result.mini_ppid = BPF_CORE_READ(mini, real_parent, tgid);
+		result.mini_tgid_off = bpf_core_field_offset(mini->tgid);
+	}
 	return 0;
 }
 

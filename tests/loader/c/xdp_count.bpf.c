@@ -1,4 +1,4 @@
-// XDP packet and byte counter (per-CPU array), passes every packet; drops packets shorter than min_len.
+// XDP packet and byte counter (per-CPU array), passes every packet; drops packets shorter than Ethernet + IPv4 headers (34 bytes).
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -9,7 +9,7 @@ struct datarec {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 5);	/* one per XDP action */
 	__type(key, __u32);
 	__type(value, struct datarec);
 } xdp_stats SEC(".maps");
@@ -22,7 +22,7 @@ int xdp_counter(struct xdp_md *ctx)
 	__u32 key = XDP_PASS;
 	struct datarec *rec;
 
-	if (data + 14 > data_end)
+	if (data + 34 > data_end)
 		key = XDP_DROP;
 	rec = bpf_map_lookup_elem(&xdp_stats, &key);
 	if (!rec)

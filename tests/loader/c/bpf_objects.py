@@ -1,0 +1,77 @@
+"""Compile the C programs next to this file with clang once per test session (cached in a temporary directory).
+
+`object_path("xdp_count")` returns the path of xdp_count.o, compiled with `clang -O2 -g -target bpf`; programs
+that include vmlinux.h get one generated from the running kernel's BTF with bpftool. A missing tool raises
+`ToolMissing` so tests can skip (or fail under PYEBPF_REQUIRE_KERNEL=1) with the reason.
+"""
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import shutil
+import subprocess
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLANG_CANDIDATES = ("clang", "clang-14", "clang-15", "clang-16", "clang-13")
+
+
+class ToolMissing(Exception):
+    """clang or bpftool is not installed, or compiling failed for an environment reason."""
+
+
+def clang() -> str:
+    for name in CLANG_CANDIDATES:
+        path = shutil.which(name)
+        if path:
+            return path
+    raise ToolMissing("clang is not installed")
+
+
+@functools.lru_cache(maxsize=None)
+def build_dir() -> str:
+    out = tempfile.mkdtemp(prefix="pyebpf-elf-")
+    atexit.register(shutil.rmtree, out, True)
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def vmlinux_h() -> str:
+    bpftool = shutil.which("bpftool")
+    if bpftool is None or not os.path.exists("/sys/kernel/btf/vmlinux"):
+        raise ToolMissing("bpftool or /sys/kernel/btf/vmlinux is missing (needed for vmlinux.h)")
+    path = os.path.join(build_dir(), "vmlinux.h")
+    with open(path, "wb") as f:
+        subprocess.run([bpftool, "btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "c"], stdout=f,
+                       check=True)
+    return path
+
+
+def multiarch_include() -> list[str]:
+    try:
+        triple = subprocess.run(["gcc", "-print-multiarch"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    d = os.path.join("/usr/include", triple.strip())
+    return ["-I", d] if triple.strip() and os.path.isdir(d) else []
+
+
+@functools.lru_cache(maxsize=None)
+def object_path(name: str) -> str:
+    """Compile tests/loader/c/<name>.bpf.c (once) and return the object's path."""
+    src = os.path.join(HERE, f"{name}.bpf.c")
+    out = os.path.join(build_dir(), f"{name}.o")
+    with open(src) as f:
+        needs_vmlinux = '"vmlinux.h"' in f.read()
+    includes = ["-I", os.path.dirname(vmlinux_h())] if needs_vmlinux else []
+    cmd = [clang(), "-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_x86", *multiarch_include(), *includes,
+           "-c", src, "-o", out]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"clang failed for {name}:\n{proc.stderr}")
+    return out
+
+
+def sources() -> list[str]:
+    return sorted(f[:-len(".bpf.c")] for f in os.listdir(HERE) if f.endswith(".bpf.c"))
