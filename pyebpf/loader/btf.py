@@ -9,6 +9,7 @@ kernel's BTF once per process.
 """
 from __future__ import annotations
 
+import copy
 import functools
 import struct
 from dataclasses import dataclass, field
@@ -542,7 +543,8 @@ class BtfBuilder:
                                  members=[list(v) for v in vars]))
 
     def build(self) -> Btf:
-        return Btf(list(self.types), bytes(self._strings))
+        """A Btf of the types so far (a deep copy: fixups on it do not change the builder)."""
+        return Btf(copy.deepcopy(self.types), bytes(self._strings))
 
     def encode(self) -> bytes:
         return self.build().encode()
