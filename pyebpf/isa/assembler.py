@@ -94,6 +94,7 @@ class _Assembly:
         self.diags: list[AsmDiagnostic] = []
         self.first_exit: int | None = None
         self.saw_ubpf = dialect == "ubpf"
+        self.cache: dict[str, tuple[Instruction, Fixup | None, bool]] = {}
 
     # ---- reporting ----------------------------------------------------------------------------------------------
     def error(self, lineno: int, line: str, column0: int, message: str, length: int = 1) -> None:
@@ -206,31 +207,46 @@ class _Assembly:
         self.label_lines[name] = lineno
 
     def _instruction(self, lineno: int, line: str, text: str, col: int, hint: int | None) -> None:
-        dialect = self.dialect
-        try:
-            if dialect == "ubpf":
-                insn, fix = parse_ubpf(text)
-            elif dialect is not None:
-                insn, fix = parse_llvm(text, self.kernel)
-            else:
-                word = text.split(None, 1)[0]
-                if looks_ubpf(word) or (word in ("call", "callx", "lock") and ("%" in text or "[" in text)):
-                    self.saw_ubpf = True
-                    insn, fix = parse_ubpf(text)
-                else:
-                    if hint == OP_LD_IMM64 and not text.endswith("ll"):
-                        text = text + " ll"  # the verifier log prints lddw without LLVM's `ll`
-                    insn, fix = parse_llvm(text, self.kernel)
-        except LineError as e:
-            self.error(lineno, line, col + (e.start or 0), e.message, e.length)
-            return
+        if hint == OP_LD_IMM64 and self.dialect != "ubpf" and not text.endswith("ll"):
+            text = text + " ll"  # the verifier log prints lddw without LLVM's `ll`
+        cached = self.cache.get(text)
+        if cached is None:
+            try:
+                cached = self._parse(text)
+            except LineError as e:
+                self.error(lineno, line, col + (e.start or 0), e.message, e.length)
+                return
+            self.cache[text] = cached
+        insn, fix, ubpf = cached
+        if ubpf:
+            self.saw_ubpf = True
         if hint is not None and insn.opcode != hint:
             self.error(lineno, line, col, f"the instruction assembles to opcode {insn.opcode:#04x}, "
                                           f"not the ({hint:02x}) written before it", len(text))
             return
-        index = self.add(insn)
+        index = len(self.insns)
+        self.insns.append(insn)
+        self.slots.append(self.slot)
+        if insn.opcode == OP_LD_IMM64:
+            self.slot += 2
+        else:
+            if insn.opcode == OP_EXIT and self.first_exit is None:
+                self.first_exit = self.slot
+            self.slot += 1
         if fix is not None:
             self.fixups.append((index, fix, lineno, line, col))
+
+    def _parse(self, text: str) -> tuple[Instruction, "Fixup | None", bool]:
+        """Parse one instruction text (a pure function of the text, so the result is cached per run)."""
+        dialect = self.dialect
+        if dialect == "ubpf":
+            return (*parse_ubpf(text), True)
+        if dialect is not None:
+            return (*parse_llvm(text, self.kernel), False)
+        word = text.split(None, 1)[0]
+        if looks_ubpf(word) or (word in ("call", "callx", "lock") and ("%" in text or "[" in text)):
+            return (*parse_ubpf(text), True)
+        return (*parse_llvm(text, self.kernel), False)
 
     # ---- after the last line -----------------------------------------------------------------------------------
     def resolve(self) -> None:
