@@ -60,6 +60,7 @@ class KernelMap(MapFace):
         super().__init__(spec, ncpus or possible_cpus())
         self._handle = fd if isinstance(fd, FdHandle) else FdHandle(fd)
         self._value_bytes = (percpu_stride(spec.value_size) * self.ncpus if spec.is_percpu else spec.value_size)
+        self._ops = sc.MapElemOps(self._handle.fd, spec.key_size, self._value_bytes)
 
     # -- construction -----------------------------------------------------------------------------------------
     @classmethod
@@ -118,31 +119,37 @@ class KernelMap(MapFace):
 
     # -- MapFace raw operations -------------------------------------------------------------------------------
     def lookup_raw(self, key: bytes) -> bytes | None:
-        return sc.map_lookup_elem(self.fd, key, self._value_bytes)
+        self._handle.fd  # raises once closed: the fd number may already belong to something else
+        return self._ops.lookup(key)
 
     def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
-        sc.map_update_elem(self.fd, key, value, flags)
+        self._handle.fd
+        self._ops.update(key, value, flags)
 
     def delete_raw(self, key: bytes) -> None:
-        sc.map_delete_elem(self.fd, key)
+        self._handle.fd
+        self._ops.delete(key)
 
     def keys_raw(self) -> Iterator[bytes]:
-        fd, size = self.fd, self.spec.key_size
-        key = sc.map_get_next_key(fd, None, size)
+        self._handle.fd
+        key = self._ops.next_key(None)
         while key is not None:
             yield key
-            key = sc.map_get_next_key(fd, key, size)
+            self._handle.fd
+            key = self._ops.next_key(key)
 
     def push_raw(self, value: bytes, flags: int = UpdateFlags.ANY) -> None:
         if self.spec.type not in (MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER):
             return super().push_raw(value, flags)
-        sc.map_update_elem(self.fd, b"", value, flags)
+        self._handle.fd
+        self._ops.update(None, value, flags)
 
     def pop_raw(self, peek: bool = False) -> bytes | None:
         if self.spec.type not in (MapType.QUEUE, MapType.STACK):
             return super().pop_raw(peek)
         if peek:
-            return sc.map_lookup_elem(self.fd, b"", self._value_bytes)
+            self._handle.fd
+            return self._ops.lookup(None)
         return sc.map_lookup_and_delete_elem(self.fd, None, self._value_bytes)
 
     # -- beyond the face --------------------------------------------------------------------------------------

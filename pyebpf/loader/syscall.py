@@ -51,6 +51,7 @@ class BpfStatsType:
 _libc = ctypes.CDLL(None, use_errno=True)
 _syscall = _libc.syscall
 _syscall.restype = ctypes.c_long
+_syscall.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_long]  # every use is bpf(2)
 
 
 def sys_bpf_number(machine: str | None = None) -> int:
@@ -71,8 +72,7 @@ def bpf(cmd: BpfCmd | int, attr: ctypes.Structure, what: str | None = None,
     if _NR_BPF is None:
         _NR_BPF = sys_bpf_number()
     while True:
-        ret = _syscall(ctypes.c_long(_NR_BPF), ctypes.c_long(int(cmd)), ctypes.byref(attr),
-                       ctypes.c_long(ctypes.sizeof(attr)))
+        ret = _syscall(_NR_BPF, int(cmd), ctypes.byref(attr), ctypes.sizeof(attr))
         if ret >= 0:
             return ret
         err = ctypes.get_errno()
@@ -156,6 +156,85 @@ def map_lookup_and_delete_elem(fd: int, key: bytes | None, value_size: int, flag
             return None
         raise
     return v.raw[:value_size]
+
+
+class MapElemOps:
+    """Per-map element operations with preallocated attr and buffers: one memmove and one syscall per call.
+
+    The generic functions above allocate fresh buffers each call; a KernelMap doing thousands of lookups uses this
+    instead (about twice as fast). A lock keeps concurrent threads from sharing the buffers mid-call.
+    """
+
+    __slots__ = ("key_size", "value_size", "_attr", "_key", "_next", "_value", "_ref", "_lock", "_nr")
+
+    def __init__(self, fd: int, key_size: int, value_size: int):
+        import threading
+
+        self.key_size, self.value_size = key_size, value_size
+        self._key = ctypes.create_string_buffer(max(key_size, 1))
+        self._next = ctypes.create_string_buffer(max(key_size, 1))
+        self._value = ctypes.create_string_buffer(max(value_size, 1))
+        self._attr = A.bpf_map_elem_attr(map_fd=fd)
+        self._ref = ctypes.byref(self._attr)
+        self._lock = threading.Lock()
+        global _NR_BPF
+        if _NR_BPF is None:
+            _NR_BPF = sys_bpf_number()
+        self._nr = _NR_BPF
+
+    def _call(self, cmd: int, what: str) -> int:
+        ret = _syscall(self._nr, cmd, self._ref, ctypes.sizeof(self._attr))
+        if ret < 0:
+            err = ctypes.get_errno()
+            if err == _errno.EINTR:
+                return self._call(cmd, what)
+            return -err
+        return ret
+
+    def _set(self, key: bytes | None, value_addr: int, flags: int) -> None:
+        a = self._attr
+        if key:
+            ctypes.memmove(self._key, key, self.key_size)
+            a.key = ctypes.addressof(self._key)
+        else:
+            a.key = 0
+        a.value = value_addr
+        a.flags = flags
+
+    def lookup(self, key: bytes | None, flags: int = 0) -> bytes | None:
+        with self._lock:
+            self._set(key, ctypes.addressof(self._value), flags)
+            err = self._call(BpfCmd.MAP_LOOKUP_ELEM, "map lookup")
+            if err == 0:
+                return self._value.raw[:self.value_size]
+        if err == -_errno.ENOENT:
+            return None
+        raise KernelMapError("map lookup", -err)
+
+    def update(self, key: bytes | None, value: bytes, flags: int = 0) -> None:
+        with self._lock:
+            ctypes.memmove(self._value, value, min(len(value), self.value_size))
+            self._set(key, ctypes.addressof(self._value), flags)
+            err = self._call(BpfCmd.MAP_UPDATE_ELEM, "map update")
+        if err:
+            raise KernelMapError("map update", -err)
+
+    def delete(self, key: bytes) -> None:
+        with self._lock:
+            self._set(key, 0, 0)
+            err = self._call(BpfCmd.MAP_DELETE_ELEM, "map delete")
+        if err:
+            raise KernelMapError("map delete", -err)
+
+    def next_key(self, key: bytes | None) -> bytes | None:
+        with self._lock:
+            self._set(key, ctypes.addressof(self._next), 0)
+            err = self._call(BpfCmd.MAP_GET_NEXT_KEY, "map get_next_key")
+            if err == 0:
+                return self._next.raw[:self.key_size]
+        if err == -_errno.ENOENT:
+            return None
+        raise KernelMapError("map get_next_key", -err)
 
 
 def map_freeze(fd: int) -> None:
@@ -372,7 +451,7 @@ _ANON_INODE_KINDS = {"anon_inode:bpf-prog": "prog", "anon_inode:bpf-map": "map",
 
 __all__ = [
     "bpf", "KernelMapError", "BpfStatsType", "sys_bpf_number", "SYS_BPF_BY_ARCH", "map_create", "map_lookup_elem",
-    "map_update_elem", "map_delete_elem", "map_get_next_key", "map_lookup_and_delete_elem", "map_freeze",
+    "MapElemOps", "map_update_elem", "map_delete_elem", "map_get_next_key", "map_lookup_and_delete_elem", "map_freeze",
     "map_lookup_batch", "map_update_batch", "map_delete_batch", "prog_load", "prog_test_run", "prog_attach",
     "prog_detach", "prog_bind_map", "raw_tracepoint_open", "obj_pin", "obj_get", "get_next_id", "iter_ids",
     "get_fd_by_id", "obj_get_info_by_fd", "link_create", "link_update", "link_detach", "enable_stats", "btf_load",
