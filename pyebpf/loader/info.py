@@ -29,9 +29,10 @@ def _enum_name(enum: type, value: int) -> str:
         return str(value)
 
 
-def _boot_to_wall(ns_since_boot: int) -> float:
-    """load_time is CLOCK_BOOTTIME ns; convert to a Unix timestamp."""
-    return time.time() - time.clock_gettime(time.CLOCK_BOOTTIME) + ns_since_boot / 1e9
+def _boot_to_wall(ns_since_boot: int) -> int:
+    """load_time is CLOCK_BOOTTIME ns; a Unix timestamp computed as bpftool's print_boot_time() does."""
+    return (int(time.clock_gettime(time.CLOCK_REALTIME)) - int(time.clock_gettime(time.CLOCK_BOOTTIME))
+            + ns_since_boot // 1_000_000_000)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class ProgInfo:
         return _enum_name(ProgType, self.type)
 
     @property
-    def loaded_at(self) -> float:
+    def loaded_at(self) -> int:
         return _boot_to_wall(self.load_time)
 
     def as_json(self) -> dict:

@@ -55,6 +55,16 @@ class TestRunResult:
     ctx: Any
     duration_ns: int
 
+    @property
+    def r0(self) -> int:
+        """The VM's RunResult name for the result (the kernel reports only R0's low 32 bits)."""
+        return self.retval
+
+    @property
+    def packet(self) -> bytes:
+        """The VM's RunResult name for the packet after the run."""
+        return self.data
+
 
 def _as_prog_type(value: Any) -> ProgType:
     if isinstance(value, ProgType):

@@ -70,6 +70,9 @@ def test_load_pin_show_matches_bpftool(pinned, capsys):
     shared = set(mine) & set(theirs)
     assert {"id", "type", "name", "tag", "gpl_compatible", "loaded_at", "uid", "bytes_xlated", "jited",
             "bytes_memlock", "map_ids"} <= shared
+    # loaded_at = floor(realtime) - floor(boottime) + load ns: two samples of "now" may straddle a second
+    assert abs(mine["loaded_at"] - theirs["loaded_at"]) <= 1
+    shared.discard("loaded_at")
     assert {k: mine[k] for k in shared} == {k: theirs[k] for k in shared}
     assert mine["name"] == "cli_prog" and mine["type"] == "xdp"
 
@@ -83,8 +86,9 @@ def test_prog_list_json_has_bpftools_fields(pinned, capsys):
     theirs = {p["id"]: p for p in _bpftool_json("prog", "show")}
     assert my_id in mine and my_id in theirs
     for pid in set(mine) & set(theirs):
-        keys = set(mine[pid]) & set(theirs[pid]) - {"run_time_ns", "run_cnt"}
+        keys = set(mine[pid]) & set(theirs[pid]) - {"run_time_ns", "run_cnt", "loaded_at"}
         assert {k: mine[pid][k] for k in keys} == {k: theirs[pid][k] for k in keys}
+        assert abs(mine[pid]["loaded_at"] - theirs[pid]["loaded_at"]) <= 1
         assert set(theirs[pid]) - set(mine[pid]) <= {"pids", "run_time_ns", "run_cnt", "recursion_misses",
                                                       "orphaned"}
 
