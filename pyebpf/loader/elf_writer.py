@@ -16,7 +16,7 @@ from typing import Iterable, Mapping
 
 from pyebpf.abi.maps import MapSpec, MapType
 from pyebpf.abi.opcodes import CallSrc, InsnClass, JmpOp, OP_LD_IMM64, PseudoSrc
-from pyebpf.abi.prog_types import SECTION_DEFS, ProgType, SecFlag
+from pyebpf.abi.prog_types import SECTION_DEFS, ProgType, SecFlag, SectionDef
 from pyebpf.errors import ElfError
 from pyebpf.isa.instruction import Instruction
 from pyebpf.isa.program import Program
@@ -44,21 +44,23 @@ def section_name_for(program: Program) -> str:
     ptype = ProgType(ptype)
     eat = program.expected_attach_type
     target = program.attach_to
-    fallback = None
-    for d in SECTION_DEFS:
-        if d.prog_type != ptype or d.flags & _FLAGGED:
-            continue
-        if eat is not None and d.attach_type is not None and int(d.attach_type) != int(eat):
-            continue
-        if target and d.is_prefix:
-            return f"{d.base}/{target}"
-        if not target and (d.attach_type is None or eat is not None):
-            return d.base
-        if fallback is None:
-            fallback = d.base
-    if fallback is None:
+    rows = [d for d in SECTION_DEFS if d.prog_type == ptype and not d.flags & _FLAGGED]
+    if not rows:
         raise ElfError(f"program {program.name!r}: no SEC() name for program type {ptype.name}")
-    return fallback
+
+    def fits(d: SectionDef) -> bool:
+        if eat is not None:
+            return d.attach_type is not None and int(d.attach_type) == int(eat)
+        return d.attach_type is None or SecFlag.ATTACHABLE_OPT in d.flags
+
+    for d in rows:
+        if fits(d) and (d.is_prefix if target else True):
+            return f"{d.base}/{target}" if target else d.base
+    for d in rows:  # attach point given for a type whose SEC() name has none (or the other way round)
+        if fits(d):
+            return d.base
+    plain = [d for d in rows if "/" not in d.base]
+    return (plain or rows)[0].base
 
 
 @dataclass
