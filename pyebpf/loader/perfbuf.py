@@ -28,6 +28,8 @@ PAGE_SIZE = mmap.PAGESIZE
 # struct perf_event_mmap_page: data_head/data_tail/data_offset/data_size sit at byte 1024 onwards.
 _DATA_HEAD, _DATA_TAIL, _DATA_OFFSET, _DATA_SIZE = 1024, 1032, 1040, 1048
 _HEADER = struct.Struct("<IHH")
+_U32, _U64, _U64X2 = struct.Struct("<I"), struct.Struct("<Q"), struct.Struct("<QQ")
+_SAMPLE, _LOST = int(PerfRecordType.SAMPLE), int(PerfRecordType.LOST)
 
 
 class _CpuRing:
@@ -42,16 +44,14 @@ class _CpuRing:
         except OSError as e:
             os.close(self.fd)
             raise LoaderError(f"mmap of perf ring for cpu {cpu} ({page_count} pages)", e.errno) from None
-        self.view = memoryview(self.mm)
-        offset, size = struct.unpack_from("<QQ", self.view, _DATA_OFFSET)
+        offset, size = struct.unpack_from("<QQ", self.mm, _DATA_OFFSET)
         self.data_offset = offset or PAGE_SIZE
         self.data_size = size or PAGE_SIZE * page_count
 
     def close(self) -> None:
-        if self.view is not None:
-            self.view.release()
-            self.view = None
+        if self.mm is not None:
             self.mm.close()
+            self.mm = None
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
@@ -109,25 +109,26 @@ class PerfBuffer:
     # -- reading -----------------------------------------------------------------------------------------------
     def _drain(self, ring: _CpuRing, on_sample: Callable[..., Any] | None,
                on_lost: Callable[[int, int], Any] | None) -> int:
-        view = ring.view
-        head = struct.unpack_from("<Q", view, _DATA_HEAD)[0]
-        tail = struct.unpack_from("<Q", view, _DATA_TAIL)[0]
+        mm = ring.mm
+        read_u32 = _U32.unpack_from
+        head = _U64.unpack_from(mm, _DATA_HEAD)[0]
+        tail = _U64.unpack_from(mm, _DATA_TAIL)[0]
         base, size = ring.data_offset, ring.data_size
         decode, cpu, with_cpu = self._decode, ring.cpu, self.with_cpu
+        header = _HEADER.unpack_from
         n = 0
         while tail < head:
             off = tail % size
-            rtype, _misc, rsize = _HEADER.unpack_from(view, base + off)
+            rtype, _misc, rsize = header(mm, base + off)  # 8-byte aligned: a header never wraps
             if rsize < _HEADER.size:
                 raise LoaderError(f"corrupt perf record (size {rsize}) on cpu {cpu}", errno.EIO)
-            end = off + rsize
-            if end <= size:
-                body = view[base + off + 8:base + end]
-            else:  # the record wraps: join its two pieces
-                body = memoryview(bytes(view[base + off + 8:base + size]) + bytes(view[base:base + end - size]))
-            if rtype == PerfRecordType.SAMPLE:
-                raw_size = struct.unpack_from("<I", body, 0)[0]
-                raw = bytes(body[4:4 + raw_size])
+            if off + rsize <= size:
+                body, at = mm, base + off + 8
+            else:  # the record wraps past the end of the ring: join its two pieces
+                body, at = mm[base + off + 8:base + size] + mm[base:base + off + rsize - size], 0
+            if rtype == _SAMPLE:
+                raw_size = read_u32(body, at)[0]
+                raw = body[at + 4:at + 4 + raw_size]
                 n += 1
                 if on_sample is not None:
                     value = decode(raw) if decode else raw
@@ -135,14 +136,13 @@ class PerfBuffer:
                         on_sample(cpu, value)
                     else:
                         on_sample(value)
-            elif rtype == PerfRecordType.LOST:
-                _id, lost = struct.unpack_from("<QQ", body, 0)
+            elif rtype == _LOST:
+                _id, lost = _U64X2.unpack_from(body, at)
                 self.lost += lost
                 if on_lost is not None:
                     on_lost(cpu, lost)
-            body.release()
             tail += rsize
-        struct.pack_into("<Q", view, _DATA_TAIL, tail)
+        _U64.pack_into(mm, _DATA_TAIL, tail)
         self.samples += n
         return n
 

@@ -24,6 +24,8 @@ BPF_RINGBUF_BUSY_BIT = 1 << 31
 BPF_RINGBUF_DISCARD_BIT = 1 << 30
 BPF_RINGBUF_HDR_SZ = 8
 PAGE_SIZE = mmap.PAGESIZE
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
 
 Decoder = Callable[[bytes], Any]
 
@@ -82,9 +84,9 @@ class RingBuffer:
         self._decode = make_decoder(decode)
         self.callback = callback
         self._mask = self.size - 1
-        self._cons_mm = self._prod_mm = self._epoll = None
-        self._data: memoryview | None = None
-        self._prod_view: memoryview | None = None
+        self._cons_mm: mmap.mmap | None = None
+        self._prod_mm: mmap.mmap | None = None
+        self._epoll: select.epoll | None = None
         try:
             self._cons_mm = mmap.mmap(fd, PAGE_SIZE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
             self._prod_mm = mmap.mmap(fd, PAGE_SIZE + 2 * self.size, mmap.MAP_SHARED, mmap.PROT_READ,
@@ -94,20 +96,17 @@ class RingBuffer:
         except OSError as e:
             self.close()
             raise LoaderError("mapping ring buffer", e.errno) from None
-        self._prod_view = memoryview(self._prod_mm)
-        self._data = self._prod_view[PAGE_SIZE:]
-        self._cons_view = memoryview(self._cons_mm)
         self.records = 0  # records delivered so far
         self.discarded = 0  # records the producer discarded (skipped)
 
     # -- positions ---------------------------------------------------------------------------------------------
     @property
     def consumer_pos(self) -> int:
-        return struct.unpack_from("<Q", self._cons_view, 0)[0]
+        return struct.unpack_from("<Q", self._cons_mm, 0)[0]
 
     @property
     def producer_pos(self) -> int:
-        return struct.unpack_from("<Q", self._prod_view, 0)[0]
+        return struct.unpack_from("<Q", self._prod_mm, 0)[0]
 
     def available(self) -> int:
         """Bytes written by the producer and not yet consumed (headers and padding included)."""
@@ -119,36 +118,47 @@ class RingBuffer:
 
         Without any callback the records are dropped (counted); use read() to collect them.
         """
-        if self._data is None:
+        if self._prod_mm is None:
             raise LoaderError("ring buffer is closed", errno.EBADF)
         cb = callback or self.callback
         decode = self._decode
-        data, mask = self._data, self._mask
-        unpack, pack_into = struct.unpack_from, struct.pack_into
-        cons_view = self._cons_view
-        cons = unpack("<Q", cons_view, 0)[0]
-        prod = unpack("<Q", self._prod_view, 0)[0]
+        prod_mm, cons_mm, mask = self._prod_mm, self._cons_mm, self._mask
+        read_u32, read_u64, write_u64 = _U32.unpack_from, _U64.unpack_from, _U64.pack_into
+        busy_or_discard = BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT
+        # Hand space back to the producer at least every quarter ring (and when we stop), not after every record:
+        # one store per record costs as much as the rest of the loop.
+        release_every = max(self.size >> 2, 1)
+        cons = released = read_u64(cons_mm, 0)[0]
+        prod = read_u64(prod_mm, 0)[0]
         n = 0
         while cons < prod:
-            off = cons & mask
-            hdr = unpack("<I", data, off)[0]
-            if hdr & BPF_RINGBUF_BUSY_BIT:
-                break  # reserved, not committed yet: everything after it waits too
-            length = hdr & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)
-            if not hdr & BPF_RINGBUF_DISCARD_BIT:
+            off = PAGE_SIZE + (cons & mask)  # offset in the producer mapping: data starts after its first page
+            hdr = read_u32(prod_mm, off)[0]
+            if hdr & busy_or_discard:
+                if hdr & BPF_RINGBUF_BUSY_BIT:
+                    break  # reserved, not committed yet: everything after it waits too
+                self.discarded += 1
+                length = hdr & ~busy_or_discard
+            else:
+                length = hdr
                 if cb is not None:
-                    start = off + BPF_RINGBUF_HDR_SZ
-                    raw = bytes(data[start:start + length])  # contiguous: the data pages are mapped twice
+                    # bytes; contiguous even across the end since the data pages are mapped twice
+                    raw = prod_mm[off + BPF_RINGBUF_HDR_SZ:off + BPF_RINGBUF_HDR_SZ + length]
                     cb(decode(raw) if decode else raw)
                 n += 1
-            else:
-                self.discarded += 1
             cons += (length + BPF_RINGBUF_HDR_SZ + 7) & ~7
-            pack_into("<Q", cons_view, 0, cons)  # release the space as soon as the record is handled
+            if cons - released >= release_every:
+                write_u64(cons_mm, 0, cons)
+                released = cons
             if limit is not None and n >= limit:
                 break
             if cons >= prod:
-                prod = unpack("<Q", self._prod_view, 0)[0]
+                if cons != released:
+                    write_u64(cons_mm, 0, cons)
+                    released = cons
+                prod = read_u64(prod_mm, 0)[0]
+        if cons != released:
+            write_u64(cons_mm, 0, cons)
         self.records += n
         return n
 
@@ -192,7 +202,7 @@ class RingBuffer:
     def __iter__(self) -> Iterator[Any]:
         """Endless blocking iterator over records (stop with break, or close() from elsewhere)."""
         batch: list[Any] = []
-        while self._data is not None:
+        while self._prod_mm is not None:
             self.wait(None)
             self.consume(batch.append)
             yield from batch
@@ -206,11 +216,6 @@ class RingBuffer:
         return self._epoll.fileno()
 
     def close(self) -> None:
-        for view in ("_data", "_prod_view", "_cons_view"):
-            v = getattr(self, view, None)
-            if v is not None:
-                v.release()
-                setattr(self, view, None)
         for name in ("_prod_mm", "_cons_mm"):
             m = getattr(self, name, None)
             if m is not None:
