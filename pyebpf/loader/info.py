@@ -246,6 +246,23 @@ def map_info_by_id(map_id: int) -> MapInfo:
         return map_info(h.fd)
 
 
+def program_tag(program, algorithm: str = "sha256") -> str:
+    """The tag the kernel gives `program` (bpf_prog_calc_tag): the first 8 bytes of a digest of the instructions
+    with the immediates of map-fd / map-value lddw zeroed (both halves), so the tag does not depend on fds.
+    Linux 6.18 uses SHA-256; kernels before the program-signing work used SHA-1 (algorithm="sha1")."""
+    import hashlib
+
+    from pyebpf.abi.opcodes import PseudoSrc
+    from pyebpf.isa.program import Program
+
+    if not isinstance(program, Program):
+        program = Program.from_bytes(bytes(program), validate=False)
+    insns = [insn._replace(imm=0, ref=None)
+             if insn.is_lddw and insn.src in (PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE) else insn
+             for insn in program.instructions]
+    return hashlib.new(algorithm, program.replace_instructions(insns).to_bytes()).hexdigest()[:16]
+
+
 @contextlib.contextmanager
 def stats_enabled() -> Iterator[None]:
     """Count run_cnt / run_time_ns of every program while the block runs (BPF_ENABLE_STATS RUN_TIME)."""
@@ -296,4 +313,4 @@ class KernelLink:
 
 
 __all__ = ["ProgInfo", "MapInfo", "LinkInfo", "prog_info", "map_info", "link_info", "prog_infos", "map_infos",
-           "link_infos", "prog_info_by_id", "map_info_by_id", "stats_enabled", "KernelLink"]
+           "link_infos", "program_tag", "prog_info_by_id", "map_info_by_id", "stats_enabled", "KernelLink"]

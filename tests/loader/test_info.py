@@ -126,3 +126,15 @@ def test_jited_dump_splits_subprograms():
         fns = jited_functions(p.fd)
         assert len(fns) == 2 and fns[1].name.endswith("_helper_fn")
         assert sum(len(i.raw) for f in fns for i in f.insns) == p.info().jited_prog_len
+
+
+def test_program_tag_computed_offline_matches_the_kernel(counter):
+    from pyebpf.loader.info import program_tag
+
+    b = Builder("socket_filter", name="tagged")
+    data = b.map("tag_data", "array", ctypes.c_uint32, ctypes.c_uint64 * 2, 1)
+    b.ld_map_value(R1, data, 8).load(R0, R1 + 0, "u64").exit()
+    programs = [counter.program, b.build(), Builder("xdp").mov(R0, 2).exit().build()]
+    for prog in programs:
+        with load(prog) as p:
+            assert program_tag(prog) == p.info().tag
