@@ -2,9 +2,17 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+# Test helper modules (tests/helpers/, tests/abi/rawbpf.py, tests/loader/netns.py, ...) are imported by bare name.
+_TESTS = Path(__file__).resolve().parent
+for _dir in [_TESTS, *sorted(p for p in _TESTS.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))]:
+    if str(_dir) not in sys.path:
+        sys.path.insert(0, str(_dir))
