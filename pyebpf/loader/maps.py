@@ -154,6 +154,10 @@ class KernelMap(MapFace):
 
     # -- beyond the face --------------------------------------------------------------------------------------
     def __contains__(self, key: object) -> bool:
+        """Keyed maps: is the key present. Bloom filters: may the value be present (False is certain)."""
+        if self.spec.type == MapType.BLOOM_FILTER:
+            self._handle.fd
+            return self._ops.lookup_value(self._value.encode(key))
         try:
             return self.lookup_raw(self.encode_key(key)) is not None
         except MapError:

@@ -211,6 +211,18 @@ class MapElemOps:
             return None
         raise KernelMapError("map lookup", -err)
 
+    def lookup_value(self, value: bytes) -> bool:
+        """Bloom filter membership: lookup with a NULL key and the value as input (ENOENT: surely absent)."""
+        with self._lock:
+            ctypes.memmove(self._value, value, min(len(value), self.value_size))
+            self._set(None, ctypes.addressof(self._value), 0)
+            err = self._call(BpfCmd.MAP_LOOKUP_ELEM, "map lookup")
+        if err == -_errno.ENOENT:
+            return False
+        if err:
+            raise KernelMapError("map lookup", -err)
+        return True
+
     def update(self, key: bytes | None, value: bytes, flags: int = 0) -> None:
         with self._lock:
             ctypes.memmove(self._value, value, min(len(value), self.value_size))

@@ -212,3 +212,12 @@ def test_create_errors_are_map_errors():
     assert e.value.errno == errno.EINVAL
     with pytest.raises(MapError):
         create_map(MapSpec("mom", MapType.HASH_OF_MAPS, 4, 4, 1))  # no inner map
+
+
+def test_bloom_filter_push_and_membership():
+    spec = MapSpec(name="bloom", type=MapType.BLOOM_FILTER, key_size=0, value_size=4, max_entries=100)
+    with create_map(spec) as m:
+        for v in range(0, 100, 2):
+            m.push(v)
+        assert all(v in m for v in range(0, 100, 2))  # no false negatives
+        assert sum(v in m for v in range(1, 100, 2)) < 25  # few false positives
