@@ -33,8 +33,15 @@ _OBJDUMP_INSN = re.compile(r"(\d+):\s+((?:[0-9a-fA-F]{2} ){7}[0-9a-fA-F]{2}(?: (
                            r"(?:\s+|$)")
 _OBJDUMP_FUNC = re.compile(r"[0-9a-fA-F]+ <([^>]+)>:$")
 _OBJDUMP_RELOC = re.compile(r"[0-9a-fA-F]+:\s+R_BPF_\w+\s+(\S+)")
-_KERNEL_PREFIX = re.compile(r"(?:(\d+):\s*)?\(([0-9a-fA-F]{2})\)\s*")
-_SLOT_PREFIX = re.compile(r"\d+:\s+")
+# `12: (b7) `, `(b7) `, and the liveness listing's `12: .1.3...... (b7) ` of 6.x verifier logs
+_KERNEL_PREFIX = re.compile(r"(?:(\d+):\s*(?:[.0-9]{10}\s+)?)?\(([0-9a-fA-F]{2})\)\s*")
+_SLOT_PREFIX = re.compile(r"(\d+):\s+")
+#: Verifier-log lines that are not instructions (register states, liveness and precision notes, statistics).
+_LOG_NOISE = re.compile(
+    r"\s*(?:\d+: (?:R\d+|fp-?\d+)\S*=|\d+: frame\d+:|from \d+ to \d+: |processed \d+ insns|func#\d+ @\d+|"
+    r"Live regs before insn:|last_idx |regs=|parent |mark_precise|verification time|stack depth|\(\d+\) |"
+    r"frame\d+: |propagating |caller:|callee:|returning from callee|to caller at|Func#\d+|Validating |"
+    r"safe$|in (?:sub)?prog|\d+: safe|BPF program is too large|jump out of range|invalid )")
 _SECTION_HEADER = re.compile(r"Disassembly of section (\S+):$")
 _FILE_HEADER = re.compile(r"\S+:\s+file format ")
 
@@ -95,6 +102,7 @@ class _Assembly:
         self.first_exit: int | None = None
         self.saw_ubpf = dialect == "ubpf"
         self.cache: dict[str, tuple[Instruction, Fixup | None, bool]] = {}
+        self.reported_gap = False
 
     # ---- reporting ----------------------------------------------------------------------------------------------
     def error(self, lineno: int, line: str, column0: int, message: str, length: int = 1) -> None:
@@ -191,12 +199,28 @@ class _Assembly:
             return True, text, col, None
         m = _KERNEL_PREFIX.match(text)
         if m is not None:
-            hint = int(m.group(2), 16)
-            return False, text[m.end():], col + m.end(), hint
+            if m.group(1) is not None and self._seen_slot(lineno, line, int(m.group(1)), col):
+                return True, text, col, None
+            return False, text[m.end():], col + m.end(), int(m.group(2), 16)
         m = _SLOT_PREFIX.match(text)
         if m is not None:
+            if self._seen_slot(lineno, line, int(m.group(1)), col):
+                return True, text, col, None
             return False, text[m.end():], col + m.end(), None
         return False, text, col, None
+
+    def _seen_slot(self, lineno: int, line: str, slot: int, col: int) -> bool:
+        """Listings numbered by slot (verifier logs, bpftool, objdump without bytes) place each instruction at
+        its slot: a slot already assembled is a repeat (the verifier prints an instruction on every path and
+        in its liveness table), so the line is skipped; a slot beyond the next one means the log left
+        instructions out (code the verifier never reached), which cannot be assembled."""
+        if slot < self.slot:
+            return True
+        if slot > self.slot and not self.reported_gap:
+            self.reported_gap = True
+            self.error(lineno, line, col, f"slot {slot} follows slot {self.slot - 1}: the listing leaves out "
+                                          f"slots {self.slot}..{slot - 1}", len(str(slot)))
+        return False
 
     def _label(self, lineno: int, line: str, name: str, col: int) -> None:
         if name in self.labels:
@@ -214,6 +238,8 @@ class _Assembly:
             try:
                 cached = self._parse(text)
             except LineError as e:
+                if self.dialect in (None, "kernel") and _LOG_NOISE.match(line):
+                    return  # a pasted verifier log: state and statistics lines around the instructions
                 self.error(lineno, line, col + (e.start or 0), e.message, e.length)
                 return
             self.cache[text] = cached
