@@ -12,7 +12,7 @@ from pyebpf.isa.builder import R0, R1, R2, R3, R4, R10, Builder
 from pyebpf.loader import load
 from pyebpf.loader.info import map_info, map_infos, prog_info, prog_infos, stats_enabled
 from pyebpf.loader.jit_dump import jited_disassembly, jited_functions, xlated_disassembly, xlated_program
-from pyebpf.testing.plugin import require_or_skip
+from pyebpf.testing.plugin import require_or_skip, skip_missing_feature
 
 pytestmark = pytest.mark.kernel
 
@@ -102,7 +102,7 @@ def test_xlated_helper_calls_are_named():
 
 def test_jited_dump_is_x86_machine_code(counter):
     if not _jit_enabled():
-        require_or_skip("the BPF JIT is off (/proc/sys/net/core/bpf_jit_enable = 0)")
+        skip_missing_feature("the BPF JIT is off (/proc/sys/net/core/bpf_jit_enable = 0)")
     import platform
 
     if platform.machine() != "x86_64":
@@ -117,7 +117,7 @@ def test_jited_dump_is_x86_machine_code(counter):
 
 def test_jited_dump_splits_subprograms():
     if not _jit_enabled():
-        require_or_skip("the BPF JIT is off")
+        skip_missing_feature("the BPF JIT is off (/proc/sys/net/core/bpf_jit_enable = 0)")
     b = Builder("socket_filter", name="twofuncs")
     b.mov(R1, 1).call_local("helper_fn").exit()
     with b.function("helper_fn"):
