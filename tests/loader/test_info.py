@@ -8,9 +8,9 @@ import subprocess
 
 import pytest
 
-from pyebpf.isa.builder import R0, R1, R2, R3, R4, R10, Builder
+from pyebpf.isa.builder import R0, R1, R2, R10, Builder
 from pyebpf.loader import load
-from pyebpf.loader.info import map_info, map_infos, prog_info, prog_infos, stats_enabled
+from pyebpf.loader.info import map_infos, prog_infos, stats_enabled
 from pyebpf.loader.jit_dump import jited_disassembly, jited_functions, xlated_disassembly, xlated_program
 from pyebpf.testing.plugin import require_or_skip, skip_missing_feature
 

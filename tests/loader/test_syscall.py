@@ -1,7 +1,6 @@
 """The bpf() wrapper: attr layouts against the C headers, errno reporting, ids, names."""
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import shutil
