@@ -8,7 +8,9 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from pyebpf.loader.maps import FdValueMap, KernelMap, create_map, possible_cpus, register_map_class
+from pyebpf.loader.maps import (
+    FdValueMap, KernelMap, create_map, create_or_open_pinned, possible_cpus, register_map_class,
+)
 from pyebpf.loader.pin import ensure_bpffs, open_pinned, pin_fd, unpin
 from pyebpf.loader.program import KernelProgram, ProgramLoadError, TestRunResult, load
 from pyebpf.loader.syscall import KernelMapError
@@ -18,7 +20,7 @@ _LAZY = {
     "ProgInfo": "pyebpf.loader.info", "MapInfo": "pyebpf.loader.info", "LinkInfo": "pyebpf.loader.info",
     "KernelLink": "pyebpf.loader.info", "prog_info": "pyebpf.loader.info", "map_info": "pyebpf.loader.info",
     "link_info": "pyebpf.loader.info", "prog_infos": "pyebpf.loader.info", "map_infos": "pyebpf.loader.info",
-    "stats_enabled": "pyebpf.loader.info",
+    "stats_enabled": "pyebpf.loader.info", "program_tag": "pyebpf.loader.info",
     "func_btf": "pyebpf.loader.btf_gen",
     "jited_disassembly": "pyebpf.loader.jit_dump", "xlated_program": "pyebpf.loader.jit_dump",
     # ELF objects (ELF engineer)
@@ -51,5 +53,5 @@ def __dir__() -> list[str]:
 
 
 __all__ = ["load", "KernelProgram", "TestRunResult", "ProgramLoadError", "KernelMap", "FdValueMap", "create_map",
-           "open_pinned", "pin_fd", "unpin", "ensure_bpffs", "possible_cpus", "register_map_class",
+           "create_or_open_pinned", "open_pinned", "pin_fd", "unpin", "ensure_bpffs", "possible_cpus", "register_map_class",
            "KernelMapError", *_LAZY]
