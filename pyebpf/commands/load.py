@@ -96,6 +96,10 @@ def _handler(args: argparse.Namespace) -> int:
                     from pyebpf.loader.pin import pin_fd
 
                     pin_fd(link_fd, pin + "_link")
+        if args.log_level:
+            for prog in progs:
+                if prog.log:
+                    print(f"verifier log of {prog.name}:\n{prog.log.rstrip()}", file=sys.stderr)
         report = [{"id": p.info().id, "name": p.name, "type": p.prog_type.name.lower(), "tag": p.info().tag,
                    "pinned": pin, "attached": args.attach is not None} for p, pin in zip(progs, pins)]
         if args.json:
