@@ -404,3 +404,44 @@ def trivial_socket_filter():
     b = Builder("socket_filter")
     b.ret(0)
     return b.build()
+
+
+def test_detach_leaves_no_bpf_link_behind(c_target):
+    """Every link-based attachment shows up in the kernel's link list while attached, and is gone after detach."""
+    from pyebpf.loader import load
+    from pyebpf.loader.attach import (
+        attach_raw_tracepoint, attach_tp_btf, attach_tracepoint, attach_uprobe, prog_id,
+    )
+    from pyebpf.loader.btf_vmlinux import tp_btf_type_id
+    from pyebpf.loader.info import link_infos
+
+    def links_of(*progs) -> dict[int, str]:
+        ids = {prog_id(p.fd) for p in progs}
+        return {li.prog_id: li.type_name for li in link_infos() if li.prog_id in ids}
+
+    tp = load(counter_program("tracepoint").build())
+    raw = load(counter_program("raw_tracepoint").build())
+    up = load(counter_program("kprobe").build())
+    progs = [tp, raw, up]
+    try:
+        btf = load(counter_program("tracing").build(), expected_attach_type="trace_raw_tp",
+                   attach_btf_id=tp_btf_type_id("sys_enter"))
+        progs.append(btf)
+    except LoaderError:
+        btf = None  # tp_btf refused by this kernel (covered by test_tp_btf_sys_enter)
+    try:
+        atts = [attach_tracepoint(tp, "syscalls", "sys_enter_getppid"), attach_raw_tracepoint(raw, "sys_enter"),
+                attach_uprobe(up, c_target, "pyebpf_target")]
+        if btf is not None:
+            atts.append(attach_tp_btf(btf, "sys_enter"))
+        seen = links_of(*progs)
+        assert seen[prog_id(tp.fd)] .upper() == "PERF_EVENT" and seen[prog_id(up.fd)].upper() == "PERF_EVENT"
+        assert seen[prog_id(raw.fd)].upper() == "RAW_TRACEPOINT"
+        if btf is not None:
+            assert seen[prog_id(btf.fd)].upper() == "RAW_TRACEPOINT"  # tp_btf links are raw_tp links
+        for att in atts:
+            att.detach()
+        assert links_of(*progs) == {}
+    finally:
+        for p in progs:
+            p.close()
