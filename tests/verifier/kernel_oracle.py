@@ -29,7 +29,8 @@ def _bpf(cmd: int, attr: bytes) -> tuple[int, int]:
 
 
 def create_map(spec: MapSpec) -> int:
-    attr = struct.pack("<IIIII", int(spec.type), spec.key_size, spec.value_size, spec.max_entries, spec.flags)
+    attr = struct.pack("<IIIIIII16s", int(spec.type), spec.key_size, spec.value_size, spec.max_entries, spec.flags,
+                       0, 0, spec.name.encode()[:15])
     fd, err = _bpf(_MAP_CREATE, attr)
     if fd < 0:
         raise OSError(err, f"BPF_MAP_CREATE {spec.name}: {os.strerror(err)}")

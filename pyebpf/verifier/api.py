@@ -1,0 +1,136 @@
+"""`verify()`: run the CFG pass and do_check on a Program and report like the kernel (verdict, statistics, log)."""
+from __future__ import annotations
+
+import errno
+import time
+from dataclasses import dataclass, field
+
+from pyebpf.abi.opcodes import BPF_COMPLEXITY_LIMIT_INSNS, OP_LD_IMM64, PseudoSrc
+from pyebpf.abi.prog_types import ProgType, parse_prog_type
+from pyebpf.errors import VerifierError
+from pyebpf.isa.program import Program
+from pyebpf.verifier.cfg import check_cfg
+from pyebpf.verifier.engine import Checker, check_max_stack_depth
+from pyebpf.verifier.env import Env, Reject
+from pyebpf.verifier.log import LOG_LEVEL2, LOG_STATS, insn_str
+from pyebpf.verifier.prune import compute_live_registers
+
+SUPPORTED_PROG_TYPES = frozenset({
+    ProgType.SOCKET_FILTER, ProgType.KPROBE, ProgType.TRACEPOINT, ProgType.RAW_TRACEPOINT, ProgType.XDP,
+    ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.CGROUP_SKB, ProgType.PERF_EVENT,
+})
+
+
+@dataclass
+class VerifierResult:
+    """Outcome of one verification: verdict, the kernel's statistics and the log text."""
+
+    accepted: bool
+    processed: int
+    peak_states: int
+    total_states: int
+    max_states_per_insn: int
+    log: str = ""
+    error: VerifierError | None = None
+    stack_depth: list[int] = field(default_factory=list)
+    verification_time_usec: int = 0
+
+    def __bool__(self) -> bool:
+        return self.accepted
+
+    @property
+    def stats_line(self) -> str:
+        return (f"processed {self.processed} insns (limit {BPF_COMPLEXITY_LIMIT_INSNS}) max_states_per_insn "
+                f"{self.max_states_per_insn} total_states {self.total_states} peak_states {self.peak_states} "
+                f"mark_read 0")
+
+
+def _prog_type(value, program: Program) -> ProgType:
+    if value is None:
+        value = program.prog_type
+    if value is None:
+        return ProgType.SOCKET_FILTER
+    if isinstance(value, str):
+        return parse_prog_type(value)
+    return ProgType(value)
+
+
+def verify(program: Program, prog_type=None, maps=None, privileged: bool = True, log_level: int = 0,
+           raise_on_reject: bool = True, attach_type=None) -> VerifierResult:
+    """Verify `program` as the kernel would load it; raises VerifierError on rejection unless told not to."""
+    pt = _prog_type(prog_type, program)
+    if pt not in SUPPORTED_PROG_TYPES:
+        raise VerifierError(f"program type {pt.name} is not supported by the verifier "
+                            f"(supported: {', '.join(sorted(p.name.lower() for p in SUPPORTED_PROG_TYPES))})",
+                            errno=errno.EINVAL)
+    if maps is None:
+        maps = program.maps
+    if attach_type is None:
+        attach_type = program.expected_attach_type
+    start = time.perf_counter()
+    log_text = ""
+    env = None
+    try:
+        cfg = check_cfg(program, privileged)
+    except VerifierError as e:
+        lines = e.message + "\n"
+        if log_level & LOG_LEVEL2 and not e.message.startswith(("call to invalid", "loading/calling", "unknown opc",
+                                                                  "empty program", "program of ")):
+            lines = "".join(f"func#{i} @{s}\n" for i, s in enumerate(_subprog_starts(program))) + lines
+        stats = (f"processed 0 insns (limit {BPF_COMPLEXITY_LIMIT_INSNS}) max_states_per_insn 0 total_states 0 "
+                 f"peak_states 0 mark_read 0\n")
+        e.log = (lines + stats) if log_level else ""
+        result = VerifierResult(False, 0, 0, 0, 0, e.log, e)
+        if raise_on_reject:
+            raise
+        return result
+    env = Env(program, cfg, pt, maps, privileged, log_level, attach_type)
+    if log_level & LOG_LEVEL2:
+        for i, start_slot in enumerate(cfg.subprog_starts):
+            env.verbose(f"func#{i} @{start_slot}\n")
+        _print_live_regs(env, cfg)
+    checker = Checker(env)
+    error: VerifierError | None = None
+    try:
+        checker.run()
+        check_max_stack_depth(env)
+    except Reject as r:
+        if r.message:
+            env.verbose(r.message + "\n")
+        error = VerifierError(r.message, insn=env.insn_idx, errno=r.errno)
+    elapsed_us = int((time.perf_counter() - start) * 1e6)
+    if log_level & LOG_STATS:
+        env.verbose(f"verification time {elapsed_us} usec\n")
+        env.verbose("stack depth " + "+".join(str(d) for d in env.subprog_stack_depth) + "\n")
+    result = VerifierResult(error is None, env.insn_processed, env.peak_states, env.total_states,
+                            env.max_states_per_insn, "", error, list(env.subprog_stack_depth), elapsed_us)
+    if log_level:
+        env.verbose(result.stats_line + "\n")
+        log_text = env.log.text()
+    result.log = log_text
+    if error is not None:
+        error.log = log_text
+        if raise_on_reject:
+            raise error
+    return result
+
+
+def _subprog_starts(program: Program) -> list[int]:
+    starts = {0}
+    for slot, insn in program.by_slot():
+        if insn.is_pseudo_call or (insn.opcode == OP_LD_IMM64 and insn.src == PseudoSrc.FUNC):
+            starts.add(slot + 1 + insn.imm)
+    return sorted(starts)
+
+
+def _print_live_regs(env: Env, cfg) -> None:
+    live = compute_live_registers(cfg)
+    env.verbose("Live regs before insn:\n")
+    for slot, insn in enumerate(cfg.insns):
+        if insn is None:
+            continue
+        regs = "".join(str(r) if live[slot] >> r & 1 else "." for r in range(10))
+        env.verbose(f"    {slot:3d}: {regs} {insn_str(insn)}\n")
+
+
+__all__ = ["verify", "VerifierResult", "SUPPORTED_PROG_TYPES"]

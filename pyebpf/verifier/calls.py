@@ -1,0 +1,449 @@
+"""Calls: helper calls checked against their prototypes (check_helper_call / check_func_arg), bpf-to-bpf calls
+with frames (check_func_call / prepare_func_exit), tail calls, and the exit checks (check_return_code)."""
+from __future__ import annotations
+
+import errno
+from functools import lru_cache
+
+from pyebpf.abi.context import return_range
+from pyebpf.abi.helpers import ArgType, HelperId, RetType, TypeFlag, helper_allowed, helper_name, proto_for
+from pyebpf.abi.maps import MapType
+from pyebpf.abi.opcodes import MAX_CALL_FRAMES
+from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown, reg_bounds_sync
+from pyebpf.verifier.env import BPF_MAX_VAR_SIZ, DST_OP_NO_MARK, SRC_OP, Env, Reject
+from pyebpf.verifier.memory import (
+    READ, WRITE, check_mem_access, check_mem_region_access, check_packet_access, check_ptr_alignment,
+    check_ptr_off_reg, check_stack_range_initialized, may_access_direct_pkt_data,
+)
+from pyebpf.verifier.regstate import (
+    CONST_PTR_TO_MAP, MEM_RDONLY, MEM_RINGBUF, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MAP_KEY,
+    PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
+    PTR_TO_STACK, PTR_TO_TCP_SOCK, PTR_TO_FUNC, RegType, SCALAR_VALUE, Reg, base_type, reg_type_str,
+    type_is_pkt_pointer,
+)
+from pyebpf.verifier.state import FuncState
+from pyebpf.verifier.tnum import U64
+
+CALLER_SAVED = (0, 1, 2, 3, 4, 5)
+MAX_ERRNO = 4095
+
+_MEM_TYPES = (PTR_TO_STACK, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
+              PTR_TO_MEM | MEM_RINGBUF, RegType.PTR_TO_BUF, RegType.PTR_TO_BUF | MEM_RDONLY, RegType.PTR_TO_ARENA)
+_COMPATIBLE: dict[int, tuple[int, ...]] = {
+    ArgType.ARG_PTR_TO_MAP_KEY: _MEM_TYPES,
+    ArgType.ARG_PTR_TO_MAP_VALUE: _MEM_TYPES,
+    ArgType.ARG_CONST_SIZE: (SCALAR_VALUE,),
+    ArgType.ARG_CONST_SIZE_OR_ZERO: (SCALAR_VALUE,),
+    ArgType.ARG_CONST_ALLOC_SIZE_OR_ZERO: (SCALAR_VALUE,),
+    ArgType.ARG_CONST_MAP_PTR: (CONST_PTR_TO_MAP,),
+    ArgType.ARG_PTR_TO_CTX: (PTR_TO_CTX,),
+    ArgType.ARG_PTR_TO_SOCK_COMMON: (PTR_TO_SOCK_COMMON, PTR_TO_SOCKET, PTR_TO_TCP_SOCK, RegType.PTR_TO_XDP_SOCK),
+    ArgType.ARG_PTR_TO_BTF_ID_SOCK_COMMON: (PTR_TO_SOCK_COMMON, PTR_TO_SOCKET, PTR_TO_TCP_SOCK,
+                                            RegType.PTR_TO_XDP_SOCK),
+    ArgType.ARG_PTR_TO_SOCKET: (PTR_TO_SOCKET,),
+    ArgType.ARG_PTR_TO_SPIN_LOCK: (PTR_TO_MAP_VALUE,),
+    ArgType.ARG_PTR_TO_MEM: _MEM_TYPES,
+    ArgType.ARG_PTR_TO_RINGBUF_MEM: (PTR_TO_MEM | MEM_RINGBUF,),
+    ArgType.ARG_PTR_TO_FUNC: (PTR_TO_FUNC,),
+    ArgType.ARG_PTR_TO_STACK: (PTR_TO_STACK,),
+    ArgType.ARG_PTR_TO_CONST_STR: (PTR_TO_MAP_VALUE,),
+    ArgType.ARG_PTR_TO_TIMER: (PTR_TO_MAP_VALUE,),
+    ArgType.ARG_PTR_TO_DYNPTR: (PTR_TO_STACK, RegType.CONST_PTR_TO_DYNPTR),
+}
+_OFF_OK_TYPES = {PTR_TO_STACK, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
+                 PTR_TO_MEM | MEM_RDONLY, PTR_TO_MEM | MEM_RINGBUF, RegType.PTR_TO_BUF, SCALAR_VALUE}
+
+_H = HelperId
+_RET_BASE = {RetType.RET_PTR_TO_SOCKET: PTR_TO_SOCKET, RetType.RET_PTR_TO_TCP_SOCK: PTR_TO_TCP_SOCK,
+             RetType.RET_PTR_TO_SOCK_COMMON: PTR_TO_SOCK_COMMON}
+_ACQUIRE = {_H.SK_LOOKUP_TCP, _H.SK_LOOKUP_UDP, _H.SKC_LOOKUP_TCP, _H.RINGBUF_RESERVE}
+_PTR_CAST = {_H.TCP_SOCK, _H.SK_FULLSOCK, _H.SKC_TO_TCP_SOCK, _H.SKC_TO_TCP6_SOCK, _H.SKC_TO_UDP6_SOCK,
+             _H.SKC_TO_TCP_TIMEWAIT_SOCK, _H.SKC_TO_TCP_REQUEST_SOCK, _H.GET_LISTENER_SOCK}
+_CHANGES_PKT_DATA = {
+    _H.SKB_STORE_BYTES, _H.SKB_CHANGE_HEAD, _H.SKB_CHANGE_TAIL, _H.SKB_PULL_DATA, _H.SKB_CHANGE_PROTO,
+    _H.SKB_VLAN_PUSH, _H.SKB_VLAN_POP, _H.SKB_ADJUST_ROOM, _H.XDP_ADJUST_HEAD, _H.XDP_ADJUST_META,
+    _H.XDP_ADJUST_TAIL, _H.L3_CSUM_REPLACE, _H.L4_CSUM_REPLACE, _H.CLONE_REDIRECT, _H.MSG_PULL_DATA,
+    _H.MSG_PUSH_DATA, _H.MSG_POP_DATA, _H.LWT_PUSH_ENCAP, _H.LWT_SEG6_STORE_BYTES, _H.LWT_SEG6_ADJUST_SRH,
+    _H.LWT_SEG6_ACTION, _H.STORE_HDR_OPT, _H.SKB_CHANGE_TYPE,
+}
+
+# check_map_func_compatibility: map types that only certain helpers accept, and helpers that need certain maps
+_MT = MapType
+_MAP_ONLY_FUNCS: dict[MapType, set[HelperId]] = {
+    _MT.PROG_ARRAY: {_H.TAIL_CALL},
+    _MT.PERF_EVENT_ARRAY: {_H.PERF_EVENT_READ, _H.PERF_EVENT_OUTPUT, _H.SKB_OUTPUT, _H.PERF_EVENT_READ_VALUE,
+                           _H.XDP_OUTPUT},
+    _MT.RINGBUF: {_H.RINGBUF_OUTPUT, _H.RINGBUF_RESERVE, _H.RINGBUF_QUERY, _H.RINGBUF_RESERVE_DYNPTR,
+                  _H.RINGBUF_SUBMIT_DYNPTR, _H.RINGBUF_DISCARD_DYNPTR},
+    _MT.STACK_TRACE: {_H.GET_STACKID},
+    _MT.CGROUP_ARRAY: {_H.SKB_UNDER_CGROUP, _H.CURRENT_TASK_UNDER_CGROUP},
+    _MT.QUEUE: {_H.MAP_PEEK_ELEM, _H.MAP_POP_ELEM, _H.MAP_PUSH_ELEM},
+    _MT.STACK: {_H.MAP_PEEK_ELEM, _H.MAP_POP_ELEM, _H.MAP_PUSH_ELEM},
+}
+_FUNC_NEEDS_MAP: dict[HelperId, set[MapType]] = {
+    _H.TAIL_CALL: {_MT.PROG_ARRAY},
+    _H.PERF_EVENT_READ: {_MT.PERF_EVENT_ARRAY}, _H.PERF_EVENT_OUTPUT: {_MT.PERF_EVENT_ARRAY},
+    _H.PERF_EVENT_READ_VALUE: {_MT.PERF_EVENT_ARRAY}, _H.SKB_OUTPUT: {_MT.PERF_EVENT_ARRAY},
+    _H.XDP_OUTPUT: {_MT.PERF_EVENT_ARRAY},
+    _H.RINGBUF_OUTPUT: {_MT.RINGBUF}, _H.RINGBUF_RESERVE: {_MT.RINGBUF}, _H.RINGBUF_QUERY: {_MT.RINGBUF},
+    _H.GET_STACKID: {_MT.STACK_TRACE},
+    _H.CURRENT_TASK_UNDER_CGROUP: {_MT.CGROUP_ARRAY}, _H.SKB_UNDER_CGROUP: {_MT.CGROUP_ARRAY},
+    _H.REDIRECT_MAP: {_MT.DEVMAP, _MT.DEVMAP_HASH, _MT.CPUMAP, _MT.XSKMAP},
+    _H.MAP_PEEK_ELEM: {_MT.QUEUE, _MT.STACK, _MT.BLOOM_FILTER}, _H.MAP_POP_ELEM: {_MT.QUEUE, _MT.STACK},
+    _H.MAP_PUSH_ELEM: {_MT.QUEUE, _MT.STACK, _MT.BLOOM_FILTER},
+    _H.MAP_LOOKUP_PERCPU_ELEM: {_MT.PERCPU_ARRAY, _MT.PERCPU_HASH, _MT.LRU_PERCPU_HASH},
+}
+
+
+@lru_cache(maxsize=1)
+def nr_cpu_ids() -> int:
+    """Possible CPUs as the kernel counts them (bounds bpf_get_smp_processor_id's result)."""
+    try:
+        text = open("/sys/devices/system/cpu/possible").read().strip()
+        return int(text.split(",")[-1].split("-")[-1]) + 1
+    except (OSError, ValueError):
+        import os
+        return os.cpu_count() or 1
+
+
+class CallMeta:
+    """struct bpf_call_arg_meta (the parts we use)."""
+
+    __slots__ = ("map", "raw_mode", "access_size", "regno", "mem_size", "msize_max_value", "ref_obj_id",
+                 "release_regno")
+
+    def __init__(self) -> None:
+        self.map = None
+        self.raw_mode = False
+        self.access_size = 0
+        self.regno = -1
+        self.mem_size = 0
+        self.msize_max_value = 0
+        self.ref_obj_id = 0
+        self.release_regno = 0
+
+
+def _tn(reg: Reg) -> str:
+    return f"({reg.var_off.value:#x}; {reg.var_off.mask:#x})"
+
+
+def register_is_null(reg: Reg) -> bool:
+    return reg.type == SCALAR_VALUE and not reg.var_off.mask and reg.var_off.value == 0
+
+
+def check_helper_mem_access(env: Env, regno: int, size: int, access: int, zero_size_allowed: bool,
+                            meta: CallMeta | None) -> None:
+    reg = env.regs[regno]
+    bt = base_type(reg.type)
+    if bt in (PTR_TO_PACKET, PTR_TO_PACKET_META):
+        check_packet_access(env, regno, reg.off, size, zero_size_allowed)
+    elif bt == PTR_TO_MAP_KEY:
+        if access == WRITE:
+            raise Reject(f"R{regno} cannot write into {reg_type_str(reg.type)}")
+        check_mem_region_access(env, regno, reg.off, size, reg.map.key_size, False)
+    elif bt == PTR_TO_MAP_VALUE:
+        check_mem_region_access(env, regno, reg.off, size, reg.map.value_size, zero_size_allowed)
+    elif bt == PTR_TO_MEM:
+        if reg.type & MEM_RDONLY and access == WRITE:
+            raise Reject(f"R{regno} cannot write into {reg_type_str(reg.type)}")
+        check_mem_region_access(env, regno, reg.off, size, reg.mem_size, zero_size_allowed)
+    elif bt == PTR_TO_STACK:
+        check_stack_range_initialized(env, regno, reg.off, size, zero_size_allowed, access, meta)
+    else:
+        if zero_size_allowed and size == 0 and register_is_null(reg):
+            return
+        raise Reject(f"R{regno} type={reg_type_str(reg.type)} expected=fp")
+
+
+def check_mem_size_reg(env: Env, reg: Reg, regno: int, access: int, zero_size_allowed: bool,
+                       meta: CallMeta) -> None:
+    meta.msize_max_value = reg.umax
+    use_meta = meta if not reg.var_off.mask else None
+    if reg.smin < 0:
+        raise Reject(f"R{regno} min value is negative, either use unsigned or 'var &= const'")
+    if reg.umin == 0 and not zero_size_allowed:
+        raise Reject(f"R{regno} invalid zero-sized read: u64=[{reg.umin},{reg.umax}]")
+    if reg.umax >= BPF_MAX_VAR_SIZ:
+        raise Reject(f"R{regno} unbounded memory access, use 'var &= const' or 'if (var < const)'")
+    check_helper_mem_access(env, regno - 1, reg.umax, access, zero_size_allowed, use_meta)
+
+
+def check_reg_type(env: Env, regno: int, arg) -> None:
+    reg = env.regs[regno]
+    compatible = _COMPATIBLE.get(arg.type)
+    if compatible is None:
+        raise Reject(f"verifier internal error: unsupported arg type {arg.raw}", errno.EFAULT)
+    t = reg.type
+    if arg.flags & TypeFlag.MEM_RDONLY:
+        t &= ~MEM_RDONLY
+    if arg.flags & TypeFlag.PTR_MAYBE_NULL:
+        t &= ~PTR_MAYBE_NULL
+    if t in compatible:
+        return
+    expected = ", ".join(reg_type_str(x) for x in compatible)
+    raise Reject(f"R{regno} type={reg_type_str(reg.type)} expected={expected}")
+
+
+def check_func_arg(env: Env, argno: int, meta: CallMeta, proto, hid: HelperId) -> None:
+    regno = argno + 1
+    arg = proto.args[argno]
+    at = arg.type
+    if at == ArgType.ARG_DONTCARE:
+        return
+    reg = env.check_reg_arg(regno, SRC_OP)
+    if at == ArgType.ARG_ANYTHING:
+        if env.is_pointer_value(reg):
+            raise Reject(f"R{regno} leaks addr into helper function")
+        return
+    if type_is_pkt_pointer(reg.type) and not may_access_direct_pkt_data(env, False) and not proto.pkt_access:
+        raise Reject("helper access to the packet is not allowed")
+    if not (register_is_null(reg) and arg.flags & TypeFlag.PTR_MAYBE_NULL):
+        check_reg_type(env, regno, arg)
+        if reg.type not in _OFF_OK_TYPES:
+            check_ptr_off_reg(env, reg, regno)
+    if arg.flags & TypeFlag.OBJ_RELEASE:
+        if not reg.ref_obj_id and not register_is_null(reg):
+            raise Reject(f"R{regno} must be referenced when passed to release function")
+        meta.release_regno = regno
+        meta.ref_obj_id = reg.ref_obj_id
+    elif reg.ref_obj_id:
+        meta.ref_obj_id = reg.ref_obj_id
+    if at == ArgType.ARG_CONST_MAP_PTR:
+        meta.map = reg.map
+    elif at == ArgType.ARG_PTR_TO_MAP_KEY:
+        if meta.map is None:
+            raise Reject("invalid map_ptr to access map->key")
+        check_helper_mem_access(env, regno, meta.map.key_size, READ, False, None)
+    elif at == ArgType.ARG_PTR_TO_MAP_VALUE:
+        if arg.flags & TypeFlag.PTR_MAYBE_NULL and register_is_null(reg):
+            return
+        if meta.map is None:
+            raise Reject("invalid map_ptr to access map->value")
+        meta.raw_mode = bool(arg.flags & TypeFlag.MEM_UNINIT)
+        check_helper_mem_access(env, regno, meta.map.value_size,
+                                WRITE if arg.flags & TypeFlag.MEM_WRITE else READ, False, meta)
+    elif at == ArgType.ARG_PTR_TO_MEM:
+        if register_is_null(reg) and arg.flags & TypeFlag.PTR_MAYBE_NULL:
+            return
+        meta.raw_mode = bool(arg.flags & TypeFlag.MEM_UNINIT)
+        if arg.flags & TypeFlag.MEM_FIXED_SIZE:
+            check_helper_mem_access(env, regno, arg.size, WRITE if arg.flags & TypeFlag.MEM_WRITE else READ,
+                                    False, meta)
+            if arg.flags & TypeFlag.MEM_ALIGNED:
+                check_ptr_alignment(env, reg, 0, arg.size, True)
+    elif at in (ArgType.ARG_CONST_SIZE, ArgType.ARG_CONST_SIZE_OR_ZERO):
+        prev = proto.args[argno - 1]
+        check_mem_size_reg(env, reg, regno, WRITE if prev.flags & TypeFlag.MEM_WRITE else READ,
+                           at == ArgType.ARG_CONST_SIZE_OR_ZERO, meta)
+    elif at == ArgType.ARG_CONST_ALLOC_SIZE_OR_ZERO:
+        if reg.var_off.mask:
+            raise Reject(f"R{regno} is not a known constant'")
+        meta.mem_size = reg.var_off.value
+
+
+def check_helper_call(env: Env, insn) -> None:
+    func_id = insn.imm
+    try:
+        hid = HelperId(func_id)
+    except ValueError:
+        raise Reject(f"invalid func unknown#{func_id}", errno.EINVAL) from None
+    name = helper_name(hid)
+    proto = None
+    try:
+        if helper_allowed(env.prog_type, hid, env.privileged):
+            proto = proto_for(env.prog_type, hid)
+    except ValueError:
+        proto = None
+    if proto is None:
+        raise Reject(f"program of this type cannot use helper {name}#{func_id}", errno.EINVAL)
+    if not env.gpl and proto.gpl_only:
+        raise Reject("cannot call GPL-restricted function from non-GPL compatible program", errno.EINVAL)
+    if proto.might_sleep:
+        raise Reject("helper call might sleep in a non-sleepable prog", errno.EINVAL)
+    meta = CallMeta()
+    for argno in range(len(proto.args)):
+        check_func_arg(env, argno, meta, proto, hid)
+    if meta.map is not None:
+        check_map_func_compatibility(env, meta.map, hid, name)
+    regs = env.regs
+    for i in range(meta.access_size):
+        check_mem_access(env, meta.regno, i, 1, True, -1)
+    if meta.release_regno:
+        reg = regs[meta.release_regno]
+        if not register_is_null(reg):
+            release_reference(env, meta.ref_obj_id)
+    if hid == HelperId.TAIL_CALL and env.cur.refs:
+        raise Reject("tail_call would lead to reference leak", errno.EINVAL)
+    for r in CALLER_SAVED:
+        mark_reg_not_init(regs[r])
+        env.check_reg_arg(r, DST_OP_NO_MARK)
+    r0 = regs[0]
+    ret = proto.ret
+    rt = ret.type
+    flag = int(ret.flags) & (PTR_MAYBE_NULL | MEM_RDONLY | MEM_RINGBUF)
+    if rt == RetType.RET_INTEGER:
+        mark_reg_unknown(r0)
+    elif rt == RetType.RET_VOID:
+        r0.type = NOT_INIT
+    elif rt == RetType.RET_PTR_TO_MAP_VALUE:
+        mark_reg_unknown(r0)
+        mark_reg_known(r0, 0)
+        if meta.map is None:
+            raise Reject("kernel subsystem misconfigured verifier", errno.EINVAL)
+        r0.map = meta.map
+        r0.type = PTR_TO_MAP_VALUE | flag
+    elif rt in _RET_BASE:
+        mark_reg_unknown(r0)
+        mark_reg_known(r0, 0)
+        r0.type = _RET_BASE[rt] | flag
+    elif rt == RetType.RET_PTR_TO_MEM:
+        mark_reg_unknown(r0)
+        mark_reg_known(r0, 0)
+        r0.type = PTR_TO_MEM | flag
+        r0.mem_size = meta.mem_size
+    else:
+        raise Reject(f"unknown return type {ret.raw} of func {name}#{func_id}", errno.EINVAL)
+    if r0.type & PTR_MAYBE_NULL:
+        r0.id = env.new_id()
+    if hid in _PTR_CAST:
+        r0.ref_obj_id = meta.ref_obj_id
+    elif hid in _ACQUIRE:
+        rid = env.new_id()
+        env.cur.refs.append((rid, env.insn_idx))
+        r0.id = rid
+        r0.ref_obj_id = rid
+    if rt == RetType.RET_INTEGER:
+        if hid in (_H.GET_STACK, _H.GET_TASK_STACK, _H.PROBE_READ_STR, _H.PROBE_READ_KERNEL_STR,
+                   _H.PROBE_READ_USER_STR):
+            r0.smax = r0.s32_max = meta.msize_max_value
+            r0.smin = r0.s32_min = -MAX_ERRNO
+            reg_bounds_sync(r0)
+        elif hid == _H.GET_SMP_PROCESSOR_ID:
+            n = nr_cpu_ids() - 1
+            r0.umax = r0.u32_max = r0.smax = r0.s32_max = n
+            r0.umin = r0.u32_min = r0.smin = r0.s32_min = 0
+            reg_bounds_sync(r0)
+    if hid in _CHANGES_PKT_DATA:
+        clear_all_pkt_pointers(env)
+
+
+def check_map_func_compatibility(env: Env, mapref, hid: HelperId, name: str) -> None:
+    mt = mapref.spec.type
+    only = _MAP_ONLY_FUNCS.get(mt)
+    if only is not None and hid not in only and hid not in _FUNC_NEEDS_MAP:
+        raise Reject(f"cannot pass map_type {int(mt)} into func {name}#{int(hid)}", errno.EINVAL)
+    if only is not None and hid not in only:
+        raise Reject(f"cannot pass map_type {int(mt)} into func {name}#{int(hid)}", errno.EINVAL)
+    need = _FUNC_NEEDS_MAP.get(hid)
+    if need is not None and mt not in need:
+        raise Reject(f"cannot pass map_type {int(mt)} into func {name}#{int(hid)}", errno.EINVAL)
+
+
+def for_each_reg(state):
+    for f in state.frames:
+        yield from f.regs
+        for s in f.stack:
+            if s.is_spilled_reg:
+                yield s.spilled
+
+
+def clear_all_pkt_pointers(env: Env) -> None:
+    for reg in for_each_reg(env.cur):
+        if base_type(reg.type) in (PTR_TO_PACKET, PTR_TO_PACKET_META, RegType.PTR_TO_PACKET_END):
+            mark_reg_unknown(reg)
+
+
+def release_reference(env: Env, ref_obj_id: int) -> None:
+    refs = env.cur.refs
+    for i, (rid, _) in enumerate(refs):
+        if rid == ref_obj_id:
+            del refs[i]
+            break
+    else:
+        raise Reject(f"verifier internal error: reference {ref_obj_id} not found", errno.EFAULT)
+    for reg in for_each_reg(env.cur):
+        if reg.ref_obj_id == ref_obj_id:
+            mark_reg_unknown(reg)
+
+
+def check_reference_leak(env: Env) -> None:
+    if env.cur.refs:
+        rid, at = env.cur.refs[0]
+        raise Reject(f"Unreleased reference id={rid} alloc_insn={at}", errno.EINVAL)
+
+
+# ---- bpf-to-bpf calls --------------------------------------------------------------------------------------------
+
+def check_func_call(env: Env, insn, slot: int) -> int:
+    """Push a callee frame; returns the slot of the callee's first instruction."""
+    cur = env.cur
+    if cur.curframe + 1 >= MAX_CALL_FRAMES:
+        raise Reject(f"the call stack of {cur.curframe + 2} frames is too deep !", errno.E2BIG)
+    target = slot + 1 + insn.imm
+    subprog = env.cfg.subprog_starts.index(target)
+    caller = cur.frame
+    callee = FuncState(cur.curframe + 1, slot, subprog)
+    for i in range(1, 6):
+        callee.regs[i].assign(caller.regs[i])
+    for r in CALLER_SAVED:
+        mark_reg_not_init(caller.regs[r])
+        env.scratched_regs |= 1 << r
+    cur.frames.append(callee)
+    cur.curframe += 1
+    if env.logging:
+        env.verbose("caller:\n")
+        env.print_verifier_state(cur, caller.frameno, True)
+        env.verbose("callee:\n")
+        env.print_verifier_state(cur, callee.frameno, True)
+    return target
+
+
+def prepare_func_exit(env: Env) -> int:
+    cur = env.cur
+    callee = cur.frame
+    r0 = callee.regs[0]
+    if r0.type == PTR_TO_STACK:
+        raise Reject("cannot return stack pointer to the caller", errno.EINVAL)
+    caller = cur.frames[cur.curframe - 1]
+    caller.regs[0].assign(r0)
+    ret_slot = callee.callsite + 1
+    if env.logging:
+        env.verbose("returning from callee:\n")
+        env.print_verifier_state(cur, callee.frameno, True)
+        env.verbose(f"to caller at {ret_slot}:\n")
+        env.print_verifier_state(cur, caller.frameno, True)
+    cur.frames.pop()
+    cur.curframe -= 1
+    return ret_slot
+
+
+def check_return_code(env: Env) -> None:
+    reg = env.check_reg_arg(0, SRC_OP)
+    if env.is_pointer_value(reg):
+        raise Reject("R0 leaks addr as return value")
+    try:
+        rng = return_range(env.prog_type, env.attach_type)
+    except ValueError:
+        rng = None
+    if rng is None:
+        return
+    if reg.type != SCALAR_VALUE:
+        raise Reject(f"R0 is not a known value ({reg_type_str(reg.type)})", errno.EINVAL)
+    if reg.smin < rng.min or reg.smax > rng.max:
+        parts = ["At program exit the register R0 has"]
+        unknown = True
+        from pyebpf.verifier.regstate import S64_MAX, S64_MIN
+        if reg.smin > S64_MIN:
+            parts.append(f" smin={reg.smin}")
+            unknown = False
+        if reg.smax < S64_MAX:
+            parts.append(f" smax={reg.smax}")
+            unknown = False
+        if unknown:
+            parts.append(" unknown scalar value")
+        parts.append(f" should have been in [{rng.min}, {rng.max}]")
+        raise Reject("".join(parts), errno.EINVAL)
+
+
+__all__ = ["check_helper_call", "check_func_call", "prepare_func_exit", "check_return_code",
+           "check_reference_leak", "release_reference", "for_each_reg", "nr_cpu_ids"]

@@ -1,0 +1,557 @@
+"""do_check: walk every path of the program with the kernel's abstract state, pruning equivalent states.
+
+The loop mirrors kernel/bpf/verifier.c do_check(): processed-instruction accounting and its 1M limit, prune points
+and checkpoints (is_state_visited), the pending-branch stack and its 8192 limit, and the level 1/2 log.
+"""
+from __future__ import annotations
+
+import errno
+import time
+
+from pyebpf.abi.opcodes import (
+    BPF_COMPLEXITY_LIMIT_INSNS, CLASS_MASK, MODE_MASK, OP_LD_IMM64, OP_MASK, SIZE_BYTES, SIZE_MASK, SOURCE_MASK,
+    AtomicOp, CallSrc, InsnClass, JmpOp, Mode, PseudoSrc, Size,
+)
+from pyebpf.abi.maps import MapType
+from pyebpf.abi.prog_types import ProgType
+from pyebpf.verifier.alu import check_alu_op
+from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown
+from pyebpf.verifier.calls import (
+    CALLER_SAVED, check_func_call, check_helper_call, check_reference_leak, check_return_code, for_each_reg,
+    prepare_func_exit,
+)
+from pyebpf.verifier.env import (
+    AT_PKT_END, BEYOND_PKT_END, DST_OP, DST_OP_NO_MARK, MAX_PACKET_OFF, SRC_OP, Env, Reject,
+)
+from pyebpf.verifier.jumps import (
+    JEQ, JGE, JGT, JLE, JLT, JNE, is_branch_taken, reg_set_min_max,
+)
+from pyebpf.verifier.log import LOG_STATS, insn_str
+from pyebpf.verifier.memory import check_mem_access, check_ptr_off_reg
+from pyebpf.verifier.prune import EXACT, NOT_EXACT, compute_live_registers, states_equal, states_maybe_looping
+from pyebpf.verifier.regstate import (
+    CONST_PTR_TO_MAP, PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_FLOW_KEYS, PTR_TO_MAP_VALUE, PTR_TO_PACKET,
+    PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET, PTR_TO_TCP_SOCK, SCALAR_VALUE,
+    MapRef, Reg, reg_is_pkt_pointer_any, reg_type_str,
+)
+from pyebpf.verifier.state import VerifierState, initial_state
+
+BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192
+BPF_COMPLEXITY_LIMIT_STATES = 64
+_EXIT = -1
+_LD_ABS_TYPES = (ProgType.SOCKET_FILTER, ProgType.SCHED_CLS, ProgType.SCHED_ACT)
+
+
+class StateEntry:
+    """struct bpf_verifier_state_list: a stored checkpoint with its hit/miss statistics."""
+
+    __slots__ = ("state", "hit", "miss")
+
+    def __init__(self, state: VerifierState) -> None:
+        self.state = state
+        self.hit = 0
+        self.miss = 0
+
+
+class Checker:
+    """One run of do_check over a program."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        self.live_regs = compute_live_registers(env.cfg)
+        self.explored: dict[int, list[StateEntry]] = {}
+        self.stack: list[tuple[VerifierState, int, int, int]] = []
+        self.prune_points = env.cfg.prune_points
+        self.force_checkpoints = env.cfg.force_checkpoints
+        self.jmp_points = env.cfg.jmp_points
+
+    # ---- the pending-branch stack --------------------------------------------------------------------------
+    def push_stack(self, insn_idx: int, prev_idx: int) -> VerifierState:
+        env = self.env
+        st = env.cur.copy()
+        self.stack.append((st, insn_idx, prev_idx, env.log.end_pos))
+        if len(self.stack) > BPF_COMPLEXITY_LIMIT_JMP_SEQ:
+            raise Reject(f"The sequence of {len(self.stack)} jumps is too complex.", errno.E2BIG)
+        if st.parent is not None:
+            st.parent.branches += 1
+        return st
+
+    def update_branch_counts(self, st: VerifierState | None) -> None:
+        while st is not None:
+            st.branches -= 1
+            if st.branches:
+                break
+            st = st.parent
+
+    # ---- pruning --------------------------------------------------------------------------------------------
+    def is_state_visited(self, insn_idx: int) -> bool:
+        env = self.env
+        cur = env.cur
+        force_new = insn_idx in self.force_checkpoints
+        add_new = force_new or (env.jmps_processed - env.prev_jmps_processed >= 2
+                                and env.insn_processed - env.prev_insn_processed >= 8)
+        entries = self.explored.get(insn_idx)
+        states_cnt = 0
+        if entries:
+            live = self.live_regs
+            allow_uninit = env.allow_uninit_stack
+            keep: list[StateEntry] = []
+            hit = False
+            for sl in entries:
+                states_cnt += 1
+                if hit:
+                    keep.append(sl)
+                    continue
+                old = sl.state
+                if old.branches:
+                    if states_maybe_looping(old, cur) and states_equal(old, cur, EXACT, live, allow_uninit):
+                        if env.logging:
+                            env.verbose(f"infinite loop detected at insn {insn_idx}\n")
+                            env.verbose("cur state:")
+                            env.print_verifier_state(cur, cur.curframe, True)
+                            env.verbose("old state:")
+                            env.print_verifier_state(old, cur.curframe, True)
+                        raise Reject(f"infinite loop detected at insn {insn_idx}", errno.EINVAL)
+                    if not force_new and env.jmps_processed - env.prev_jmps_processed < 20 \
+                            and env.insn_processed - env.prev_insn_processed < 100:
+                        add_new = False
+                    # a state still being explored can prune only what it subsumes in full
+                    if states_equal(old, cur, NOT_EXACT, live, allow_uninit):
+                        sl.hit += 1
+                        hit = True
+                        keep.append(sl)
+                        continue
+                elif states_equal(old, cur, NOT_EXACT, live, allow_uninit):
+                    sl.hit += 1
+                    hit = True
+                    keep.append(sl)
+                    continue
+                if add_new:
+                    sl.miss += 1
+                n = 64 if force_new and old.branches > 0 else 3
+                if sl.miss > sl.hit * n + n and not old.branches:
+                    env.explored_states_size -= 1
+                    continue
+                keep.append(sl)
+            self.explored[insn_idx] = keep
+            if hit:
+                return True
+        if env.max_states_per_insn < states_cnt:
+            env.max_states_per_insn = states_cnt
+        if states_cnt > BPF_COMPLEXITY_LIMIT_STATES:
+            return False
+        if not add_new:
+            return False
+        env.total_states += 1
+        env.explored_states_size += 1
+        if env.peak_states < env.explored_states_size:
+            env.peak_states = env.explored_states_size
+        env.prev_jmps_processed = env.jmps_processed
+        env.prev_insn_processed = env.insn_processed
+        new = cur.copy()
+        new.insn_idx = insn_idx
+        new.branches = 1
+        new.parent = cur.parent
+        cur.parent = new
+        self.explored.setdefault(insn_idx, []).insert(0, StateEntry(new))
+        return False
+
+    # ---- main loop ------------------------------------------------------------------------------------------
+    def run(self) -> None:
+        env = self.env
+        insns = env.insns
+        n = len(insns)
+        env.cur = initial_state()
+        env.mark_all_scratched()
+        do_print_state = False
+        prev_idx = -1
+        env.insn_idx = 0
+        logging = env.logging
+        level2 = env.level2
+        log = env.log
+        while True:
+            idx = env.insn_idx
+            env.prev_insn_idx = prev_idx
+            if idx >= n or insns[idx] is None:
+                raise Reject(f"invalid insn idx {idx} insn_cnt {n}", errno.EFAULT)
+            insn = insns[idx]
+            env.insn_processed += 1
+            if env.insn_processed > BPF_COMPLEXITY_LIMIT_INSNS:
+                raise Reject(f"BPF program is too large. Processed {env.insn_processed} insn", errno.E2BIG)
+            env.cur.insn_idx = idx
+            exit_path = False
+            if idx in self.prune_points and self.is_state_visited(idx):
+                if logging:
+                    if do_print_state:
+                        env.verbose(f"\nfrom {prev_idx} to {idx}: safe\n")
+                    else:
+                        env.verbose(f"{idx}: safe\n")
+                exit_path = True
+            if not exit_path:
+                if logging:
+                    if level2 and do_print_state:
+                        env.verbose(f"\nfrom {prev_idx} to {idx}:")
+                        env.print_verifier_state(env.cur, env.cur.curframe, True)
+                        do_print_state = False
+                    if env.state_scratched():
+                        env.print_insn_state(env.cur, env.cur.curframe)
+                    env.prev_log_pos = log.end_pos
+                    text = f"{idx}: {insn_str(insn)}\n"
+                    log.write(text)
+                    env.prev_insn_print_pos = len(text)
+                    env.prev_log_pos = log.end_pos
+                nxt = self.do_check_insn(insn, idx)
+                if nxt == _EXIT:
+                    exit_path = True
+                elif nxt < 0:  # returned from a subprogram: print the full state next
+                    do_print_state = True
+                    prev_idx = idx
+                    env.insn_idx = -nxt - 2
+                    continue
+                else:
+                    prev_idx = idx
+                    env.insn_idx = nxt
+                    continue
+            # process_bpf_exit
+            env.mark_all_scratched()
+            self.update_branch_counts(env.cur)
+            if not self.stack:
+                break
+            st, insn_idx, prev, log_pos = self.stack.pop()
+            if logging and not level2:
+                log.reset(log_pos)
+            env.cur = st
+            env.insn_idx = insn_idx
+            prev_idx = prev
+            do_print_state = True
+
+    # ---- one instruction -------------------------------------------------------------------------------------
+    def do_check_insn(self, insn, idx: int) -> int:
+        env = self.env
+        code = insn.opcode
+        cls = code & CLASS_MASK
+        if cls == InsnClass.ALU or cls == InsnClass.ALU64:
+            check_alu_op(env, insn)
+            return idx + 1
+        if cls == InsnClass.LDX:
+            mode = code & MODE_MASK
+            env.check_reg_arg(insn.src, SRC_OP)
+            env.check_reg_arg(insn.dst, DST_OP_NO_MARK)
+            check_mem_access(env, insn.src, insn.off, SIZE_BYTES[Size(code & SIZE_MASK)], False, insn.dst,
+                             is_ldsx=mode == Mode.MEMSX)
+            return idx + 1
+        if cls == InsnClass.STX:
+            if code & MODE_MASK == Mode.ATOMIC:
+                self.check_atomic(insn)
+                return idx + 1
+            if code & MODE_MASK != Mode.MEM or insn.imm:
+                raise Reject("BPF_STX uses reserved fields", errno.EINVAL)
+            env.check_reg_arg(insn.src, SRC_OP)
+            env.check_reg_arg(insn.dst, SRC_OP)
+            check_mem_access(env, insn.dst, insn.off, SIZE_BYTES[Size(code & SIZE_MASK)], True, insn.src)
+            return idx + 1
+        if cls == InsnClass.ST:
+            if code & MODE_MASK != Mode.MEM or insn.src:
+                raise Reject("BPF_ST uses reserved fields", errno.EINVAL)
+            env.check_reg_arg(insn.dst, SRC_OP)
+            check_mem_access(env, insn.dst, insn.off, SIZE_BYTES[Size(code & SIZE_MASK)], True, -1,
+                             st_imm=insn.imm)
+            return idx + 1
+        if cls == InsnClass.JMP or cls == InsnClass.JMP32:
+            op = code & OP_MASK
+            env.jmps_processed += 1
+            if op == JmpOp.CALL:
+                if cls == InsnClass.JMP32 or code & SOURCE_MASK or insn.off or insn.dst:
+                    raise Reject("BPF_CALL uses reserved fields", errno.EINVAL)
+                if insn.src == CallSrc.PSEUDO_CALL:
+                    return check_func_call(env, insn, idx)
+                if insn.src == CallSrc.KFUNC:
+                    raise Reject("calling kernel functions is not allowed in this verifier", errno.EINVAL)
+                check_helper_call(env, insn)
+                return idx + 1
+            if op == JmpOp.JA:
+                if code & SOURCE_MASK or insn.src or insn.dst or (insn.imm if cls == InsnClass.JMP else insn.off):
+                    raise Reject("BPF_JA uses reserved fields", errno.EINVAL)
+                return idx + 1 + (insn.off if cls == InsnClass.JMP else insn.imm)
+            if op == JmpOp.EXIT:
+                if code & SOURCE_MASK or insn.imm or insn.src or insn.dst or insn.off or cls == InsnClass.JMP32:
+                    raise Reject("BPF_EXIT uses reserved fields", errno.EINVAL)
+                if env.cur.curframe == 0:
+                    check_reference_leak(env)
+                    check_return_code(env)
+                    return _EXIT
+                env.check_reg_arg(0, SRC_OP)
+                ret = prepare_func_exit(env)
+                return -ret - 2
+            if op == JmpOp.JCOND:
+                return self.check_may_goto(insn, idx)
+            return self.check_cond_jmp_op(insn, idx)
+        # BPF_LD
+        mode = code & MODE_MASK
+        if mode in (Mode.ABS, Mode.IND):
+            self.check_ld_abs(insn, mode)
+            return idx + 1
+        if code == OP_LD_IMM64:
+            self.check_ld_imm(insn)
+            return idx + 2
+        raise Reject("invalid BPF_LD mode", errno.EINVAL)
+
+    # ---- loads of 64-bit immediates and legacy packet loads ---------------------------------------------------
+    def check_ld_imm(self, insn) -> None:
+        env = self.env
+        if insn.off:
+            raise Reject("BPF_LD_IMM64 uses reserved fields", errno.EINVAL)
+        dst = env.check_reg_arg(insn.dst, DST_OP)
+        if insn.src == PseudoSrc.IMM:
+            mark_reg_known(dst, insn.imm)
+            return
+        if insn.src == PseudoSrc.FUNC:
+            from pyebpf.verifier.regstate import PTR_TO_FUNC
+            mark_reg_known(dst, 0)
+            dst.type = PTR_TO_FUNC
+            return
+        mapref = env.resolve_map(insn)
+        mark_reg_known(dst, 0)
+        dst.map = mapref
+        if insn.src in (PseudoSrc.MAP_VALUE, PseudoSrc.MAP_IDX_VALUE):
+            dst.type = PTR_TO_MAP_VALUE
+            dst.off = (insn.imm >> 32) & 0xFFFFFFFF
+        elif insn.src in (PseudoSrc.MAP_FD, PseudoSrc.MAP_IDX):
+            dst.type = CONST_PTR_TO_MAP
+        else:
+            raise Reject("unrecognized bpf_ld_imm64 insn", errno.EINVAL)
+
+    def check_ld_abs(self, insn, mode: int) -> None:
+        env = self.env
+        if env.prog_type not in _LD_ABS_TYPES:
+            raise Reject("BPF_LD_[ABS|IND] instructions not allowed for this program type", errno.EINVAL)
+        if insn.dst or insn.off or (insn.opcode & SIZE_MASK) == Size.DW or (mode == Mode.ABS and insn.src):
+            raise Reject("BPF_LD_[ABS|IND] uses reserved fields", errno.EINVAL)
+        env.check_reg_arg(6, SRC_OP)
+        if env.cur.refs:
+            raise Reject("BPF_LD_[ABS|IND] would lead to reference leak", errno.EINVAL)
+        r6 = env.regs[6]
+        if r6.type != PTR_TO_CTX:
+            raise Reject("at the time of BPF_LD_ABS|IND R6 != pointer to skb", errno.EINVAL)
+        if mode == Mode.IND:
+            env.check_reg_arg(insn.src, SRC_OP)
+        check_ptr_off_reg(env, r6, 6)
+        regs = env.regs
+        for r in CALLER_SAVED:
+            mark_reg_not_init(regs[r])
+            env.check_reg_arg(r, DST_OP_NO_MARK)
+        mark_reg_unknown(regs[0])
+
+    # ---- atomics ------------------------------------------------------------------------------------------------
+    def check_atomic(self, insn) -> None:
+        env = self.env
+        size = SIZE_BYTES[Size(insn.opcode & SIZE_MASK)]
+        imm = insn.imm
+        if imm in (AtomicOp.LOAD_ACQ, AtomicOp.STORE_REL):
+            if imm == AtomicOp.LOAD_ACQ:
+                env.check_reg_arg(insn.src, SRC_OP)
+                env.check_reg_arg(insn.dst, DST_OP_NO_MARK)
+                check_mem_access(env, insn.src, insn.off, size, False, insn.dst, strict_once=True)
+            else:
+                env.check_reg_arg(insn.src, SRC_OP)
+                env.check_reg_arg(insn.dst, SRC_OP)
+                check_mem_access(env, insn.dst, insn.off, size, True, insn.src, strict_once=True)
+            return
+        if size not in (4, 8):
+            raise Reject("invalid atomic operand size", errno.EINVAL)
+        env.check_reg_arg(insn.src, SRC_OP)
+        env.check_reg_arg(insn.dst, SRC_OP)
+        regs = env.regs
+        if imm == AtomicOp.CMPXCHG:
+            env.check_reg_arg(0, SRC_OP)
+            if env.is_pointer_value(regs[0]):
+                raise Reject("R0 leaks addr into mem")
+        if env.is_pointer_value(regs[insn.src]):
+            raise Reject(f"R{insn.src} leaks addr into mem")
+        dst_t = regs[insn.dst].type
+        if dst_t in (PTR_TO_CTX, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_FLOW_KEYS, PTR_TO_SOCKET,
+                     PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK):
+            raise Reject(f"BPF_ATOMIC stores into R{insn.dst} {reg_type_str(dst_t)} is not allowed")
+        load_reg = -1
+        if imm & 1:
+            load_reg = 0 if imm == AtomicOp.CMPXCHG else insn.src
+            env.check_reg_arg(load_reg, DST_OP)
+        check_mem_access(env, insn.dst, insn.off, size, False, -1, strict_once=True)
+        if load_reg >= 0:
+            check_mem_access(env, insn.dst, insn.off, size, False, load_reg, strict_once=True)
+        check_mem_access(env, insn.dst, insn.off, size, True, -1, strict_once=True)
+
+    # ---- may_goto -----------------------------------------------------------------------------------------------
+    def check_may_goto(self, insn, idx: int) -> int:
+        env = self.env
+        if insn.src or insn.dst or insn.imm:
+            raise Reject("invalid may_goto imm %d" % insn.imm if insn.imm else "BPF_JCOND uses reserved fields",
+                         errno.EINVAL)
+        cur = env.cur
+        if cur.may_goto_depth < 8 * 1024 * 1024:
+            other = self.push_stack(idx + 1 + insn.off, idx)
+            other.may_goto_depth = cur.may_goto_depth
+            cur.may_goto_depth += 1
+        return idx + 1 if cur.may_goto_depth else idx + 1 + insn.off
+
+    # ---- conditional jumps -------------------------------------------------------------------------------------
+    def check_cond_jmp_op(self, insn, idx: int) -> int:
+        env = self.env
+        code = insn.opcode
+        op = code & OP_MASK
+        is_jmp32 = code & CLASS_MASK == InsnClass.JMP32
+        if op > JmpOp.JSLE:
+            raise Reject(f"invalid BPF_JMP/JMP32 opcode {op:x}", errno.EINVAL)
+        regs = env.regs
+        dst = env.check_reg_arg(insn.dst, SRC_OP)
+        is_x = bool(code & SOURCE_MASK)
+        if is_x:
+            if insn.imm:
+                raise Reject("BPF_JMP/JMP32 uses reserved fields", errno.EINVAL)
+            src = env.check_reg_arg(insn.src, SRC_OP)
+            if not (reg_is_pkt_pointer_any(dst.type) and reg_is_pkt_pointer_any(src.type)) \
+                    and env.is_pointer_value(src):
+                raise Reject(f"R{insn.src} pointer comparison prohibited")
+        else:
+            if insn.src:
+                raise Reject("BPF_JMP/JMP32 uses reserved fields", errno.EINVAL)
+            src = Reg()
+            src.type = SCALAR_VALUE
+            mark_reg_known(src, insn.imm)
+        target = idx + 1 + insn.off
+        pred = is_branch_taken(dst, src, op, is_jmp32)
+        if pred == 1:
+            if env.logging:
+                env.print_insn_state(env.cur, env.cur.curframe)
+            return target
+        if pred == 0:
+            if env.logging:
+                env.print_insn_state(env.cur, env.cur.curframe)
+            return idx + 1
+        this = env.cur
+        other = self.push_stack(target, idx)
+        oregs = other.frames[other.curframe].regs
+        if is_x:
+            reg_set_min_max(oregs[insn.dst], oregs[insn.src], dst, src, op, is_jmp32)
+        else:
+            fake2 = src.copy()
+            reg_set_min_max(oregs[insn.dst], src, dst, fake2, op, is_jmp32)
+        if is_x and src.type == SCALAR_VALUE and src.id:
+            sync_linked_regs(this, src)
+            sync_linked_regs(other, oregs[insn.src])
+        if dst.type == SCALAR_VALUE and dst.id:
+            sync_linked_regs(this, dst)
+            sync_linked_regs(other, oregs[insn.dst])
+        if (not is_jmp32 and not is_x and insn.imm == 0 and op in (JEQ, JNE) and dst.type & PTR_MAYBE_NULL):
+            mark_ptr_or_null_regs(env, this, insn.dst, op == JNE)
+            mark_ptr_or_null_regs(env, other, insn.dst, op == JEQ)
+        elif not try_match_pkt_pointers(insn, op, is_jmp32, dst, src if is_x else None, this, other) \
+                and env.is_pointer_value(dst):
+            raise Reject(f"R{insn.dst} pointer comparison prohibited")
+        if env.logging:
+            env.print_insn_state(this, this.curframe)
+        return idx + 1
+
+
+def sync_linked_regs(state: VerifierState, known: Reg) -> None:
+    kid = known.id
+    for reg in for_each_reg(state):
+        if reg is not known and reg.type == SCALAR_VALUE and reg.id == kid:
+            reg.assign(known)
+
+
+def mark_ptr_or_null_regs(env: Env, state: VerifierState, regno: int, is_null: bool) -> None:
+    regs = state.frames[state.curframe].regs
+    rid = regs[regno].id
+    ref_obj_id = regs[regno].ref_obj_id
+    if ref_obj_id and ref_obj_id == rid and is_null:
+        state.refs = [r for r in state.refs if r[0] != rid]
+    for reg in for_each_reg(state):
+        if reg.type & PTR_MAYBE_NULL and reg.id == rid:
+            if is_null:
+                reg.type = SCALAR_VALUE
+                reg.id = 0
+                reg.ref_obj_id = 0
+                reg.map = None
+            else:
+                reg.type &= ~PTR_MAYBE_NULL
+                reg.id = 0
+
+
+def find_good_pkt_pointers(state: VerifierState, dst: Reg, t: int, range_right_open: bool) -> None:
+    if dst.off < 0 or (dst.off == 0 and range_right_open):
+        return
+    if dst.umax > MAX_PACKET_OFF or dst.umax + dst.off > MAX_PACKET_OFF:
+        return
+    new_range = dst.off + (1 if range_right_open else 0)
+    did = dst.id
+    for reg in for_each_reg(state):
+        if reg.type == t and reg.id == did:
+            reg.range = max(reg.range, new_range)
+
+
+def mark_pkt_end(state: VerifierState, regno: int, range_open: bool) -> None:
+    reg = state.frames[state.curframe].regs[regno]
+    if reg.type != PTR_TO_PACKET:
+        return
+    reg.range = BEYOND_PKT_END if range_open else AT_PKT_END
+
+
+def _is_init_pkt(reg: Reg | None, t: int) -> bool:
+    return reg is not None and reg.type == t and reg.off == 0 and not reg.var_off.mask and reg.var_off.value == 0
+
+
+def try_match_pkt_pointers(insn, op: int, is_jmp32: bool, dst: Reg, src: Reg | None, this: VerifierState,
+                           other: VerifierState) -> bool:
+    if src is None or is_jmp32:
+        return False
+    this_regs = this.frames[this.curframe].regs
+    other_regs = other.frames[other.curframe].regs
+    d_pkt = (dst.type == PTR_TO_PACKET and src.type == PTR_TO_PACKET_END) or \
+        (dst.type == PTR_TO_PACKET_META and _is_init_pkt(src, PTR_TO_PACKET))
+    s_pkt = (dst.type == PTR_TO_PACKET_END and src.type == PTR_TO_PACKET) or \
+        (_is_init_pkt(dst, PTR_TO_PACKET) and src.type == PTR_TO_PACKET_META)
+    if not (d_pkt or s_pkt):
+        return False
+    # (branch holding the "in bounds" outcome, right-open?), then the mark_pkt_end side
+    table = {
+        (JGT, True): (this, dst, False, other, insn.dst, True),
+        (JGT, False): (other, src, True, this, insn.src, False),
+        (JLT, True): (other, dst, True, this, insn.dst, False),
+        (JLT, False): (this, src, False, other, insn.src, True),
+        (JGE, True): (this, dst, True, other, insn.dst, False),
+        (JGE, False): (other, src, False, this, insn.src, True),
+        (JLE, True): (other, dst, False, this, insn.dst, True),
+        (JLE, False): (this, src, True, other, insn.src, False),
+    }
+    entry = table.get((op, d_pkt))
+    if entry is None:
+        return False
+    good_state, ref_reg, right_open, end_state, end_regno, end_open = entry
+    regs = good_state.frames[good_state.curframe].regs
+    which = insn.dst if ref_reg is dst else insn.src
+    find_good_pkt_pointers(good_state, regs[which], regs[which].type, right_open)
+    mark_pkt_end(end_state, end_regno, end_open)
+    return True
+
+
+def check_max_stack_depth(env: Env) -> None:
+    """Combined stack of any call chain must fit MAX_BPF_STACK (frames rounded up to 32 bytes)."""
+    cfg = env.cfg
+    depth = [max(32, (d + 31) // 32 * 32) if d else 0 for d in env.subprog_stack_depth]
+    calls: dict[int, set[int]] = {i: set() for i in range(len(cfg.subprog_starts))}
+    for slot, insn in enumerate(cfg.insns):
+        if insn is not None and insn.is_pseudo_call:
+            calls[cfg.subprog_of(slot)].add(cfg.subprog_starts.index(slot + 1 + insn.imm))
+
+    def walk(sp: int, total: int, chain: int) -> None:
+        total += depth[sp]
+        if total > 512:
+            raise Reject(f"combined stack size of {chain} calls is {total}. Too large", errno.EACCES)
+        for c in calls[sp]:
+            walk(c, total, chain + 1)
+
+    walk(0, 0, 1)
+
+
+__all__ = ["Checker", "check_max_stack_depth", "BPF_COMPLEXITY_LIMIT_JMP_SEQ"]

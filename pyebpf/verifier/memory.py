@@ -1,0 +1,496 @@
+"""Memory accesses: check_mem_access for stack, map value/key, ctx, packet and mem pointers, with the kernel's
+messages; stack reads/writes with slot types and spilled registers."""
+from __future__ import annotations
+
+import errno
+
+from pyebpf.abi.context import FieldKind, ctx_access_ok
+from pyebpf.verifier.bounds import (
+    coerce_reg_to_size, coerce_reg_to_size_sx, mark_reg_known, mark_reg_unknown,
+)
+from pyebpf.verifier.env import BPF_MAX_VAR_OFF, Env, Reject
+from pyebpf.verifier.regstate import (
+    CONST_PTR_TO_MAP, MEM_RDONLY, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE,
+    PTR_TO_MEM, PTR_TO_PACKET, PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
+    PTR_TO_STACK, PTR_TO_TCP_SOCK, S64_MIN, SCALAR_VALUE, Reg, base_type, reg_type_str,
+)
+from pyebpf.verifier.state import (
+    BPF_REG_SIZE, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, FuncState,
+)
+from pyebpf.verifier.tnum import Tnum, tnum_add, tnum_is_aligned
+
+READ, WRITE = 0, 1
+ACCESS_DIRECT, ACCESS_HELPER = 0, 1
+MAX_BPF_STACK = 512
+
+_KIND_TO_TYPE = {
+    FieldKind.PKT: PTR_TO_PACKET,
+    FieldKind.PKT_END: PTR_TO_PACKET_END,
+    FieldKind.PKT_META: PTR_TO_PACKET_META,
+    FieldKind.SOCK_COMMON_OR_NULL: PTR_TO_SOCK_COMMON | PTR_MAYBE_NULL,
+}
+_SK_TYPES = (PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK)
+
+
+def _tn(t: Tnum) -> str:
+    return f"({t.value:#x}; {t.mask:#x})"
+
+
+def _s(v: int) -> int:
+    return v - (1 << 64) if v >> 63 else v
+
+
+def reg_frame(env: Env, reg: Reg) -> FuncState:
+    return env.cur.frames[reg.frameno]
+
+
+def may_access_direct_pkt_data(env: Env, write: bool) -> bool:
+    from pyebpf.abi.prog_types import ProgType as P
+    pt = env.prog_type
+    if pt in (P.LWT_IN, P.LWT_OUT, P.LWT_SEG6LOCAL, P.SK_REUSEPORT, P.FLOW_DISSECTOR, P.CGROUP_SKB):
+        return not write
+    return pt in (P.SCHED_CLS, P.SCHED_ACT, P.XDP, P.LWT_XMIT, P.SK_SKB, P.SK_MSG, P.CGROUP_SKB)
+
+
+def check_ptr_alignment(env: Env, reg: Reg, off: int, size: int, strict: bool) -> None:
+    t = reg.type
+    if t in (PTR_TO_PACKET, PTR_TO_PACKET_META):
+        if not strict or size == 1:
+            return
+        # NET_IP_ALIGN is 0 on x86: plain alignment of the full offset
+        reg_off = tnum_add(reg.var_off, Tnum((2 + reg.off + off) & ((1 << 64) - 1), 0))
+        if not tnum_is_aligned(reg_off, size):
+            raise Reject(f"misaligned packet access off 2+{_tn(reg.var_off)}+{reg.off}+{off} size {size}")
+        return
+    desc = {PTR_TO_MAP_KEY: "key ", PTR_TO_MAP_VALUE: "value ", PTR_TO_CTX: "context ",
+            PTR_TO_STACK: "stack "}.get(t, "")
+    if t == PTR_TO_STACK:
+        strict = True
+    if not strict or size == 1:
+        return
+    reg_off = tnum_add(reg.var_off, Tnum((reg.off + off) & ((1 << 64) - 1), 0))
+    if not tnum_is_aligned(reg_off, size):
+        raise Reject(f"misaligned {desc}access off {_tn(reg.var_off)}+{reg.off}+{off} size {size}")
+
+
+def __check_mem_access(env: Env, regno: int, off: int, size: int, mem_size: int, zero_size_allowed: bool) -> None:
+    size_ok = size > 0 or (size == 0 and zero_size_allowed)
+    if off >= 0 and size_ok and off + size <= mem_size:
+        return
+    reg = env.regs[regno]
+    t = reg.type
+    if t == PTR_TO_MAP_KEY:
+        msg = f"invalid access to map key, key_size={mem_size} off={off} size={size}"
+    elif t == PTR_TO_MAP_VALUE:
+        msg = f"invalid access to map value, value_size={mem_size} off={off} size={size}"
+    elif t in (PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_PACKET_END):
+        msg = f"invalid access to packet, off={off} size={size}, R{regno}(id={reg.id},off={reg.off},r={reg.range})"
+    else:
+        msg = f"invalid access to memory, mem_size={mem_size} off={off} size={size}"
+    env.verbose(msg + "\n")
+    raise _Silent(errno.EACCES)
+
+
+class _Silent(Reject):
+    """A failure whose message line was already written (the kernel then prints a second line)."""
+
+    def __init__(self, err: int) -> None:
+        super().__init__("", err)
+
+
+def check_mem_region_access(env: Env, regno: int, off: int, size: int, mem_size: int,
+                            zero_size_allowed: bool) -> None:
+    reg = env.regs[regno]
+    if reg.smin < 0 and (reg.smin == S64_MIN or not -(1 << 31) <= off + reg.smin < (1 << 31)
+                         or reg.smin + off < 0):
+        raise Reject(f"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check.")
+    try:
+        __check_mem_access(env, regno, reg.smin + off, size, mem_size, zero_size_allowed)
+    except _Silent as e:
+        raise Reject(f"R{regno} min value is outside of the allowed memory range", e.errno) from None
+    if reg.umax >= BPF_MAX_VAR_OFF:
+        raise Reject(f"R{regno} unbounded memory access, make sure to bounds check any such access")
+    try:
+        __check_mem_access(env, regno, reg.umax + off, size, mem_size, zero_size_allowed)
+    except _Silent as e:
+        raise Reject(f"R{regno} max value is outside of the allowed memory range", e.errno) from None
+
+
+def check_packet_access(env: Env, regno: int, off: int, size: int, zero_size_allowed: bool) -> None:
+    reg = env.regs[regno]
+    if reg.smin < 0:
+        raise Reject(f"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check.")
+    try:
+        if reg.range < 0:
+            raise _Silent(errno.EINVAL)
+        __check_mem_access(env, regno, off, size, reg.range, zero_size_allowed)
+    except _Silent as e:
+        raise Reject(f"R{regno} offset is outside of the packet", e.errno) from None
+
+
+def check_ptr_off_reg(env: Env, reg: Reg, regno: int, fixed_off_ok: bool = False) -> None:
+    if reg.off < 0:
+        raise Reject(f"negative offset {reg_type_str(reg.type)} ptr R{regno} off={reg.off} disallowed")
+    if not fixed_off_ok and reg.off:
+        raise Reject(f"dereference of modified {reg_type_str(reg.type)} ptr R{regno} off={reg.off} disallowed")
+    if reg.var_off.mask or reg.var_off.value:
+        raise Reject(f"variable {reg_type_str(reg.type)} access var_off={_tn(reg.var_off)} disallowed")
+
+
+def check_ctx_access(env: Env, regno: int, off: int, size: int, write: bool, value_regno: int) -> None:
+    reg = env.regs[regno]
+    if write and value_regno >= 0 and env.is_pointer_value(env.regs[value_regno]):
+        raise Reject(f"R{value_regno} leaks addr into ctx")
+    check_ptr_off_reg(env, reg, regno)
+    try:
+        ok, field = ctx_access_ok(env.prog_type, off, size, write, attach_type=env.attach_type,
+                                  privileged=env.privileged)
+    except ValueError:
+        ok, field = False, None
+    if not ok:
+        raise Reject(f"invalid bpf_context access off={off} size={size}")
+    if not write and value_regno >= 0:
+        dst = env.regs[value_regno]
+        kind = field.kind if field is not None else FieldKind.SCALAR
+        rtype = _KIND_TO_TYPE.get(kind)
+        if rtype is None:
+            mark_reg_unknown(dst)
+        else:
+            mark_reg_unknown(dst)
+            mark_reg_known(dst, 0)
+            dst.type = rtype
+            if rtype & PTR_MAYBE_NULL:
+                dst.id = env.new_id()
+
+
+# ---- stack -------------------------------------------------------------------------------------------------------
+
+def check_stack_access_within_bounds(env: Env, regno: int, off: int, size: int, write: bool,
+                                     src: int = ACCESS_DIRECT) -> None:
+    reg = env.regs[regno]
+    state = reg_frame(env, reg)
+    extra = " indirect access to" if src == ACCESS_HELPER else (" write to" if write else " read from")
+    if not reg.var_off.mask:
+        min_off = _s(reg.var_off.value) + off
+        max_off = min_off + size
+    else:
+        if reg.smax >= BPF_MAX_VAR_OFF or reg.smin <= -BPF_MAX_VAR_OFF:
+            raise Reject(f"invalid unbounded variable-offset{extra} stack R{regno}")
+        min_off = reg.smin + off
+        max_off = reg.smax + off + size
+    min_valid = -MAX_BPF_STACK if (write or env.allow_uninit_stack) else -state.allocated_stack
+    err = 0
+    if min_off < min_valid or min_off > -1:
+        err = errno.EACCES
+    elif max_off > 0:
+        err = errno.EINVAL
+    elif size < 0:
+        err = errno.EFAULT
+    if err:
+        if not reg.var_off.mask:
+            raise Reject(f"invalid{extra} stack R{regno} off={off} size={size}", err)
+        raise Reject(f"invalid variable-offset{extra} stack R{regno} var_off={_tn(reg.var_off)} off={off} "
+                     f"size={size}", err)
+    grow = -min_off
+    state.grow_stack(grow)
+    depth = (grow + 7) // 8 * 8
+    sp = state.subprogno
+    if env.subprog_stack_depth[sp] < depth:
+        env.subprog_stack_depth[sp] = depth
+
+
+def _is_spillable(t: int) -> bool:
+    return t not in (NOT_INIT, SCALAR_VALUE)
+
+
+def save_register_state(state: FuncState, spi: int, reg: Reg, size: int) -> None:
+    slot = state.stack[spi]
+    slot.spilled.assign(reg)
+    types = slot.slot_type
+    for i in range(BPF_REG_SIZE, BPF_REG_SIZE - size, -1):
+        types[i - 1] = STACK_SPILL
+    for i in range(BPF_REG_SIZE - size, 0, -1):
+        if types[i - 1] not in (STACK_ZERO, STACK_INVALID):
+            types[i - 1] = STACK_MISC
+
+
+def check_stack_write(env: Env, regno: int, off: int, size: int, value_regno: int, st_imm: int | None) -> None:
+    reg = env.regs[regno]
+    state = reg_frame(env, reg)
+    if reg.var_off.mask:
+        return check_stack_write_var_off(env, state, reg, off, size, value_regno, st_imm)
+    off = off + _s(reg.var_off.value)
+    slot = -off - 1
+    spi = slot // BPF_REG_SIZE
+    sslot = state.stack[spi]
+    value = env.regs[value_regno] if value_regno >= 0 else None
+    if not env.allow_ptr_leaks and sslot.is_spilled_reg and not sslot.is_spilled_scalar and size != BPF_REG_SIZE:
+        raise Reject("attempt to corrupt spilled pointer on stack")
+    if state is env.cur.frame:
+        env.scratched_stack |= 1 << spi
+    if value is not None and not off % BPF_REG_SIZE and value.type == SCALAR_VALUE and env.bpf_capable:
+        fits = value.umax.bit_length() <= 8 * size
+        if fits:
+            from pyebpf.verifier.alu import assign_scalar_id_before_mov
+            assign_scalar_id_before_mov(env, value)
+        save_register_state(state, spi, value, size)
+        if not fits:
+            sslot.spilled.id = 0
+    elif value is None and not off % BPF_REG_SIZE and st_imm is not None and env.bpf_capable:
+        tmp = Reg()
+        tmp.type = SCALAR_VALUE
+        mark_reg_known(tmp, st_imm)
+        save_register_state(state, spi, tmp, size)
+    elif value is not None and _is_spillable(value.type):
+        if size != BPF_REG_SIZE:
+            raise Reject("invalid size of register spill")
+        if state is not env.cur.frame and value.type == PTR_TO_STACK:
+            raise Reject("cannot spill pointers to stack into stack frame of the caller", errno.EINVAL)
+        save_register_state(state, spi, value, size)
+    else:
+        sslot.spilled.type = NOT_INIT
+        types = sslot.slot_type
+        if types[BPF_REG_SIZE - 1] == STACK_SPILL or any(t > STACK_ZERO for t in types):
+            for i in range(BPF_REG_SIZE):
+                if types[i] != STACK_INVALID:
+                    types[i] = STACK_MISC
+        zero = (value is not None and value.type == SCALAR_VALUE and not value.var_off.mask
+                and value.var_off.value == 0) or (value is None and st_imm == 0)
+        t = STACK_ZERO if zero else STACK_MISC
+        for i in range(size):
+            types[(slot - i) % BPF_REG_SIZE] = t
+
+
+def check_stack_write_var_off(env: Env, state: FuncState, reg: Reg, off: int, size: int, value_regno: int,
+                              st_imm: int | None) -> None:
+    min_off = reg.smin + off
+    max_off = reg.smax + off + size
+    value = env.regs[value_regno] if value_regno >= 0 else None
+    zero = (value is not None and value.type == SCALAR_VALUE and not value.var_off.mask
+            and value.var_off.value == 0) or (value is None and st_imm == 0)
+    if value is not None and value.type != SCALAR_VALUE and not env.allow_ptr_leaks:
+        raise Reject(f"R{value_regno} variable offset stack write of pointer")
+    for i in range(min_off, max_off):
+        slot = -i - 1
+        spi = slot // BPF_REG_SIZE
+        sslot = state.stack[spi]
+        types = sslot.slot_type
+        if not env.allow_ptr_leaks and sslot.is_spilled_reg and sslot.spilled.type != SCALAR_VALUE:
+            raise Reject(f"spilled ptr in range of var-offset stack write; insn {env.insn_idx}, ptr off: {i}")
+        sslot.spilled.type = NOT_INIT
+        idx = slot % BPF_REG_SIZE
+        new = STACK_MISC
+        if zero and types[idx] == STACK_ZERO:
+            new = STACK_ZERO
+        if types[idx] == STACK_INVALID and not env.allow_uninit_stack:
+            raise Reject(f"uninit stack in range of var-offset write prohibited for !root; insn {env.insn_idx}, "
+                         f"off: {i}")
+        types[idx] = new
+        if state is env.cur.frame:
+            env.scratched_stack |= 1 << spi
+
+
+def check_stack_read(env: Env, regno: int, off: int, size: int, dst_regno: int) -> None:
+    reg = env.regs[regno]
+    state = reg_frame(env, reg)
+    if reg.var_off.mask:
+        if not env.bypass_spec_v1:
+            raise Reject(f"R{regno} variable offset stack access prohibited for !root, var_off={_tn(reg.var_off)} "
+                         f"off={off}")
+        check_stack_range_initialized(env, regno, off, size, False, READ, var_read=True)
+        if dst_regno >= 0:
+            min_off, max_off = reg.smin + off, reg.smax + off + size
+            if all(state.stack[(-i - 1) // 8].slot_type[(-i - 1) % 8] == STACK_ZERO
+                   for i in range(min_off, max_off)):
+                mark_reg_unknown(env.regs[dst_regno])
+                mark_reg_known(env.regs[dst_regno], 0)
+            else:
+                mark_reg_unknown(env.regs[dst_regno])
+        return
+    off = off + _s(reg.var_off.value)
+    slot = -off - 1
+    spi = slot // BPF_REG_SIZE
+    sslot = state.stack[spi]
+    stype = sslot.slot_type
+    spilled = sslot.spilled
+    if state is env.cur.frame:
+        env.scratched_stack |= 1 << spi
+    regs = env.regs
+    if sslot.is_spilled_reg:
+        spill_size = 1
+        i = BPF_REG_SIZE - 1
+        while i > 0 and stype[i - 1] == STACK_SPILL:
+            spill_size += 1
+            i -= 1
+        if size != BPF_REG_SIZE or spill_size != BPF_REG_SIZE:
+            if spilled.type != SCALAR_VALUE:
+                raise Reject("invalid size of register fill")
+            if dst_regno < 0:
+                return
+            if size <= spill_size and not off % BPF_REG_SIZE:
+                if env.bpf_capable and size == 4 and spill_size == 4 and spilled.umax.bit_length() <= 32:
+                    from pyebpf.verifier.alu import assign_scalar_id_before_mov
+                    assign_scalar_id_before_mov(env, spilled)
+                regs[dst_regno].assign(spilled)
+                if spilled.umax.bit_length() > size * 8:
+                    regs[dst_regno].id = 0
+            else:
+                spill_cnt = zero_cnt = 0
+                for i in range(size):
+                    t = stype[(slot - i) % BPF_REG_SIZE]
+                    if t == STACK_SPILL:
+                        spill_cnt += 1
+                    elif t == STACK_MISC:
+                        pass
+                    elif t == STACK_ZERO:
+                        zero_cnt += 1
+                    elif t == STACK_INVALID and env.allow_uninit_stack:
+                        pass
+                    else:
+                        raise Reject(f"invalid read from stack off {off}+{i} size {size}")
+                dst = regs[dst_regno]
+                if (spill_cnt == size and not spilled.var_off.mask and spilled.var_off.value == 0) \
+                        or zero_cnt == size:
+                    mark_reg_unknown(dst)
+                    mark_reg_known(dst, 0)
+                else:
+                    mark_reg_unknown(dst)
+        elif dst_regno >= 0:
+            if env.bpf_capable:
+                from pyebpf.verifier.alu import assign_scalar_id_before_mov
+                assign_scalar_id_before_mov(env, spilled)
+            regs[dst_regno].assign(spilled)
+        elif spilled.type not in (NOT_INIT, SCALAR_VALUE) and not env.allow_ptr_leaks:
+            raise Reject(f"leaking pointer from stack off {off}")
+    else:
+        for i in range(size):
+            t = stype[(slot - i) % BPF_REG_SIZE]
+            if t == STACK_MISC or t == STACK_ZERO or (t == STACK_INVALID and env.allow_uninit_stack):
+                continue
+            raise Reject(f"invalid read from stack off {off}+{i} size {size}")
+        if dst_regno >= 0:
+            dst = regs[dst_regno]
+            if all(stype[(slot - i) % BPF_REG_SIZE] == STACK_ZERO for i in range(size)):
+                mark_reg_unknown(dst)
+                mark_reg_known(dst, 0)
+            else:
+                mark_reg_unknown(dst)
+
+
+def check_stack_range_initialized(env: Env, regno: int, off: int, size: int, zero_size_allowed: bool,
+                                  access: int, raw_meta=None, var_read: bool = False) -> None:
+    reg = env.regs[regno]
+    state = reg_frame(env, reg)
+    clobber = access == WRITE
+    check_stack_access_within_bounds(env, regno, off, size, clobber, READ if var_read else ACCESS_HELPER)
+    if not reg.var_off.mask:
+        min_off = max_off = _s(reg.var_off.value) + off
+    else:
+        if not env.bypass_spec_v1:
+            raise Reject(f"R{regno} variable offset stack access prohibited for !root, var_off={_tn(reg.var_off)}")
+        if raw_meta is not None and raw_meta.raw_mode:
+            raw_meta = None
+        min_off = reg.smin + off
+        max_off = reg.smax + off
+    if raw_meta is not None and raw_meta.raw_mode:
+        raw_meta.access_size = size
+        raw_meta.regno = regno
+        return
+    for i in range(min_off, max_off + size):
+        slot = -i - 1
+        spi = slot // BPF_REG_SIZE
+        sslot = state.stack[spi]
+        types = sslot.slot_type
+        idx = slot % BPF_REG_SIZE
+        t = types[idx]
+        if t == STACK_MISC:
+            continue
+        if t == STACK_ZERO or (t == STACK_INVALID and env.allow_uninit_stack):
+            if clobber:
+                types[idx] = STACK_MISC
+            continue
+        if sslot.is_spilled_reg and (sslot.spilled.type == SCALAR_VALUE or env.allow_ptr_leaks):
+            if clobber:
+                mark_reg_unknown(sslot.spilled)
+                for j in range(BPF_REG_SIZE):
+                    if types[j] != STACK_INVALID:
+                        types[j] = STACK_MISC
+            continue
+        what = "write" if clobber else "read"
+        if var_read:
+            raise Reject(f"invalid variable-offset read from stack R{regno} var_off={_tn(reg.var_off)} "
+                         f"off={off} size={size}")
+        if not reg.var_off.mask:
+            raise Reject(f"invalid {what} of stack R{regno} off {min_off}+{i - min_off} size {size}")
+        raise Reject(f"invalid {what} of stack R{regno} var_off {_tn(reg.var_off)}+{i - min_off} size {size}")
+
+
+# ---- the dispatcher ----------------------------------------------------------------------------------------------
+
+def check_mem_access(env: Env, regno: int, off: int, size: int, write: bool, value_regno: int,
+                     strict_once: bool = False, is_ldsx: bool = False, st_imm: int | None = None) -> None:
+    regs = env.regs
+    reg = regs[regno]
+    check_ptr_alignment(env, reg, off, size, strict_once)
+    off += reg.off
+    t = reg.type
+    value = regs[value_regno] if value_regno >= 0 else None
+    if t == PTR_TO_MAP_KEY:
+        if write:
+            raise Reject(f"R{regno} cannot write into {reg_type_str(t)}")
+        check_mem_region_access(env, regno, off, size, reg.map.key_size, False)
+        if value_regno >= 0:
+            mark_reg_unknown(regs[value_regno])
+    elif t == PTR_TO_MAP_VALUE:
+        if write and value is not None and env.is_pointer_value(value):
+            raise Reject(f"R{value_regno} leaks addr into map")
+        check_mem_region_access(env, regno, off, size, reg.map.value_size, False)
+        if not write and value_regno >= 0:
+            mark_reg_unknown(regs[value_regno])
+    elif base_type(t) == PTR_TO_MEM:
+        rdonly = bool(t & MEM_RDONLY)
+        if t & PTR_MAYBE_NULL:
+            raise Reject(f"R{regno} invalid mem access '{reg_type_str(t)}'")
+        if write and rdonly:
+            raise Reject(f"R{regno} cannot write into {reg_type_str(t)}")
+        if write and value is not None and env.is_pointer_value(value):
+            raise Reject(f"R{value_regno} leaks addr into mem")
+        check_mem_region_access(env, regno, off, size, reg.mem_size, False)
+        if value_regno >= 0 and (not write or rdonly):
+            mark_reg_unknown(regs[value_regno])
+    elif t == PTR_TO_CTX:
+        check_ctx_access(env, regno, off, size, write, value_regno)
+    elif t == PTR_TO_STACK:
+        check_stack_access_within_bounds(env, regno, off, size, write)
+        if write:
+            check_stack_write(env, regno, off, size, value_regno, st_imm)
+        else:
+            check_stack_read(env, regno, off, size, value_regno)
+    elif t in (PTR_TO_PACKET, PTR_TO_PACKET_META):
+        if write and not may_access_direct_pkt_data(env, True):
+            raise Reject("cannot write into packet")
+        if write and value is not None and env.is_pointer_value(value):
+            raise Reject(f"R{value_regno} leaks addr into packet")
+        check_packet_access(env, regno, off, size, False)
+        if not write and value_regno >= 0:
+            mark_reg_unknown(regs[value_regno])
+    elif t in _SK_TYPES:
+        if write:
+            raise Reject(f"R{regno} cannot write into {reg_type_str(t)}")
+        if off < 0 or off + size > 80:  # struct bpf_sock
+            raise Reject(f"R{regno} invalid {reg_type_str(t)} access off={off} size={size}")
+        if value_regno >= 0:
+            mark_reg_unknown(regs[value_regno])
+    elif t == CONST_PTR_TO_MAP:
+        raise Reject(f"R{regno} invalid mem access '{reg_type_str(t)}'")
+    else:
+        raise Reject(f"R{regno} invalid mem access '{reg_type_str(t)}'")
+    if size < BPF_REG_SIZE and value_regno >= 0 and not write and regs[value_regno].type == SCALAR_VALUE:
+        if is_ldsx:
+            coerce_reg_to_size_sx(regs[value_regno], size)
+        else:
+            coerce_reg_to_size(regs[value_regno], size)
+
+
+__all__ = ["check_mem_access", "check_mem_region_access", "check_packet_access", "check_stack_range_initialized",
+           "check_ptr_alignment", "check_ptr_off_reg", "READ", "WRITE", "may_access_direct_pkt_data"]

@@ -1,0 +1,278 @@
+"""State pruning: states_equal / regsafe / stacksafe, and static register liveness (compute_live_registers).
+
+Every scalar is compared as if it were precise (we do not track precision marks), which is sound and prunes a
+little less than the kernel; register liveness comes from a static backward analysis as in 6.15+ kernels.
+"""
+from __future__ import annotations
+
+from pyebpf.abi.helpers import HelperId, HELPER_PROTOS
+from pyebpf.abi.opcodes import CLASS_MASK, MODE_MASK, OP_LD_IMM64, OP_MASK, SOURCE_MASK, AluOp, AtomicOp, \
+    InsnClass, JmpOp, Mode
+from pyebpf.verifier.regstate import (
+    NOT_INIT, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_STACK, SCALAR_VALUE, Reg, base_type, RegType,
+)
+from pyebpf.verifier.state import BPF_REG_SIZE, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, FuncState, \
+    VerifierState
+from pyebpf.verifier.tnum import tnum_in
+
+NOT_EXACT, EXACT, RANGE_WITHIN = 0, 1, 2
+
+
+class IdMap:
+    __slots__ = ("map", "tmp")
+
+    def __init__(self) -> None:
+        self.map: dict[int, int] = {}
+        self.tmp = 1 << 40
+
+    def check_ids(self, old: int, cur: int) -> bool:
+        if not old and not cur:
+            return True
+        if not old or not cur:
+            return False
+        seen = self.map.get(old)
+        if seen is None:
+            if cur in self.map.values():
+                return False
+            self.map[old] = cur
+            return True
+        return seen == cur
+
+    def check_scalar_ids(self, old: int, cur: int) -> bool:
+        if not old:
+            self.tmp += 1
+            old = self.tmp
+        if not cur:
+            self.tmp += 1
+            cur = self.tmp
+        return self.check_ids(old, cur)
+
+
+def range_within(old: Reg, cur: Reg) -> bool:
+    return (old.umin <= cur.umin and old.umax >= cur.umax and old.smin <= cur.smin and old.smax >= cur.smax
+            and old.u32_min <= cur.u32_min and old.u32_max >= cur.u32_max and old.s32_min <= cur.s32_min
+            and old.s32_max >= cur.s32_max)
+
+
+def _same_fields(a: Reg, b: Reg) -> bool:
+    return (a.type == b.type and a.off == b.off and a.map is b.map and a.range == b.range
+            and a.mem_size == b.mem_size and a.frameno == b.frameno and a.subprogno == b.subprogno)
+
+
+def regs_exact(old: Reg, cur: Reg, idmap: IdMap) -> bool:
+    return (_same_fields(old, cur) and old.var_off == cur.var_off and old.smin == cur.smin
+            and old.smax == cur.smax and old.umin == cur.umin and old.umax == cur.umax
+            and old.s32_min == cur.s32_min and old.s32_max == cur.s32_max and old.u32_min == cur.u32_min
+            and old.u32_max == cur.u32_max and idmap.check_ids(old.id, cur.id)
+            and idmap.check_ids(old.ref_obj_id, cur.ref_obj_id))
+
+
+def regsafe(old: Reg, cur: Reg, idmap: IdMap, exact: int) -> bool:
+    if exact == EXACT:
+        return regs_exact(old, cur, idmap)
+    if old.type == NOT_INIT:
+        return True
+    if old.type != cur.type:
+        return False
+    bt = base_type(old.type)
+    if bt == SCALAR_VALUE:
+        return idmap.check_scalar_ids(old.id, cur.id) and range_within(old, cur) and tnum_in(old.var_off,
+                                                                                            cur.var_off)
+    if bt in (RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM, RegType.PTR_TO_BUF):
+        return (_same_fields(old, cur) and range_within(old, cur) and tnum_in(old.var_off, cur.var_off)
+                and idmap.check_ids(old.id, cur.id) and idmap.check_ids(old.ref_obj_id, cur.ref_obj_id))
+    if bt in (PTR_TO_PACKET, PTR_TO_PACKET_META):
+        if old.range > cur.range or old.off != cur.off:
+            return False
+        if not idmap.check_ids(old.id, cur.id):
+            return False
+        return range_within(old, cur) and tnum_in(old.var_off, cur.var_off)
+    if bt == PTR_TO_STACK:
+        return regs_exact(old, cur, idmap) and old.frameno == cur.frameno
+    return regs_exact(old, cur, idmap)
+
+
+_UNBOUND = Reg()
+_UNBOUND.type = SCALAR_VALUE
+
+
+def _scalar_for_stack(slot) -> Reg | None:
+    if slot.is_spilled_scalar and all(t == STACK_SPILL for t in slot.slot_type):
+        return slot.spilled
+    if all(t == STACK_MISC for t in slot.slot_type):
+        return _UNBOUND
+    return None
+
+
+def stacksafe(old: FuncState, cur: FuncState, idmap: IdMap, exact: int, allow_uninit: bool) -> bool:
+    for spi, oslot in enumerate(old.stack):
+        cslot = cur.stack[spi] if spi < len(cur.stack) else None
+        ot = oslot.slot_type
+        if exact != NOT_EXACT:
+            if cslot is None or ot != cslot.slot_type:
+                return False
+        if cslot is not None:
+            o_reg, c_reg = _scalar_for_stack(oslot), _scalar_for_stack(cslot)
+            if o_reg is not None and c_reg is not None:
+                if not regsafe(o_reg, c_reg, idmap, exact):
+                    return False
+                continue
+        for i in range(BPF_REG_SIZE):
+            o = ot[i]
+            if o == STACK_INVALID:
+                continue
+            if allow_uninit and o == STACK_MISC:
+                continue
+            if cslot is None:
+                return False
+            c = cslot.slot_type[i]
+            if o == STACK_MISC and c == STACK_ZERO:
+                continue
+            if o != c:
+                return False
+        if ot[BPF_REG_SIZE - 1] == STACK_SPILL and cslot is not None:
+            if not regsafe(oslot.spilled, cslot.spilled, idmap, exact):
+                return False
+    return True
+
+
+def refsafe(old: VerifierState, cur: VerifierState, idmap: IdMap) -> bool:
+    if len(old.refs) != len(cur.refs):
+        return False
+    return all(idmap.check_ids(a[0], b[0]) for a, b in zip(old.refs, cur.refs))
+
+
+def states_equal(old: VerifierState, cur: VerifierState, exact: int, live_regs, allow_uninit: bool) -> bool:
+    if old.curframe != cur.curframe:
+        return False
+    if old.speculative and not cur.speculative:
+        return False
+    idmap = IdMap()
+    if not refsafe(old, cur, idmap):
+        return False
+    for i in range(old.curframe + 1):
+        of, cf = old.frames[i], cur.frames[i]
+        if of.callsite != cf.callsite:
+            return False
+        insn = old.insn_idx if i == old.curframe else old.frames[i + 1].callsite
+        live = live_regs[insn]
+        oregs, cregs = of.regs, cf.regs
+        for r in range(11):
+            if live >> r & 1 and not regsafe(oregs[r], cregs[r], idmap, exact):
+                return False
+        if not stacksafe(of, cf, idmap, exact, allow_uninit):
+            return False
+    return True
+
+
+def states_maybe_looping(old: VerifierState, cur: VerifierState) -> bool:
+    if old.curframe != cur.curframe:
+        return False
+    fo, fc = old.frames[old.curframe], cur.frames[cur.curframe]
+    for a, b in zip(fo.regs, fc.regs):
+        if not regs_exact(a, b, IdMap()):
+            return False
+    return True
+
+
+# ---- static liveness ---------------------------------------------------------------------------------------------
+
+ALL_CALLER_SAVED = 0x3F
+_R10 = 1 << 10
+
+
+def _use_def(insn) -> tuple[int, int]:
+    code = insn.opcode
+    cls = code & CLASS_MASK
+    d, s = 1 << insn.dst, 1 << insn.src
+    if cls in (InsnClass.ALU, InsnClass.ALU64):
+        op = code & OP_MASK
+        if op == AluOp.MOV:
+            return (s if code & SOURCE_MASK else 0), d
+        if op in (AluOp.NEG, AluOp.END):
+            return d, d
+        return d | (s if code & SOURCE_MASK else 0), d
+    if cls == InsnClass.LDX:
+        return s, d
+    if cls == InsnClass.ST:
+        return d, 0
+    if cls == InsnClass.STX:
+        if code & MODE_MASK == Mode.ATOMIC:
+            imm = insn.imm
+            if imm == AtomicOp.CMPXCHG:
+                return d | s | 1, 1
+            if imm == AtomicOp.LOAD_ACQ:
+                return s, d
+            if imm & 1:
+                return d | s, s
+            return d | s, 0
+        return d | s, 0
+    if cls == InsnClass.LD:
+        if code == OP_LD_IMM64:
+            return 0, d
+        mode = code & MODE_MASK
+        return (1 << 6) | (s if mode == Mode.IND else 0), ALL_CALLER_SAVED
+    op = code & OP_MASK
+    if op == JmpOp.EXIT:
+        return 1, 0
+    if op == JmpOp.CALL:
+        if insn.src == 0:
+            try:
+                proto = HELPER_PROTOS.get(HelperId(insn.imm))
+            except ValueError:
+                proto = None
+            nargs = len(proto.args) if proto is not None else 5
+            return ((1 << (nargs + 1)) - 2), ALL_CALLER_SAVED
+        return 0x3E, ALL_CALLER_SAVED
+    if op in (JmpOp.JA, JmpOp.JCOND):
+        return 0, 0
+    return d | (s if code & SOURCE_MASK else 0), 0
+
+
+def compute_live_registers(cfg) -> list[int]:
+    """live_regs_before for every slot: registers that may be read before being written (r10 always)."""
+    insns = cfg.insns
+    n = len(insns)
+    succ: list[tuple[int, ...]] = []
+    use = [0] * n
+    defs = [0] * n
+    for t, insn in enumerate(insns):
+        if insn is None:
+            succ.append(())
+            continue
+        u, dd = _use_def(insn)
+        use[t], defs[t] = u, dd
+        code = insn.opcode
+        cls = code & CLASS_MASK
+        if cls in (InsnClass.JMP, InsnClass.JMP32):
+            op = code & OP_MASK
+            if op == JmpOp.EXIT:
+                succ.append(())
+            elif op == JmpOp.CALL:
+                succ.append((t + 1,))
+            elif op == JmpOp.JA:
+                succ.append((t + 1 + (insn.imm if cls == InsnClass.JMP32 else insn.off),))
+            else:
+                succ.append((t + 1, t + 1 + insn.off))
+        else:
+            succ.append((t + insn.slots,))
+    live = [0] * n
+    changed = True
+    while changed:
+        changed = False
+        for t in range(n - 1, -1, -1):
+            if insns[t] is None:
+                continue
+            out = 0
+            for w in succ[t]:
+                if 0 <= w < n:
+                    out |= live[w]
+            new = (out & ~defs[t]) | use[t]
+            if new != live[t]:
+                live[t] = new
+                changed = True
+    return [v | _R10 for v in live]
+
+
+__all__ = ["states_equal", "regsafe", "stacksafe", "compute_live_registers", "states_maybe_looping",
+           "NOT_EXACT", "EXACT", "RANGE_WITHIN"]
