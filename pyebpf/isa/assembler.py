@@ -103,6 +103,7 @@ class _Assembly:
         self.saw_ubpf = dialect == "ubpf"
         self.cache: dict[str, tuple[Instruction, Fixup | None, bool]] = {}
         self.reported_gap = False
+        self.slot_base: int | None = None
 
     # ---- reporting ----------------------------------------------------------------------------------------------
     def error(self, lineno: int, line: str, column0: int, message: str, length: int = 1) -> None:
@@ -163,6 +164,7 @@ class _Assembly:
         if m is not None:
             name = m.group(1)
             self.meta.in_data_section = False
+            self.slot_base = None  # each section's listing numbers its slots from 0 again
             if not name.startswith("."):
                 try:
                     apply_directive(f".section {name}", self.meta)
@@ -213,13 +215,17 @@ class _Assembly:
         """Listings numbered by slot (verifier logs, bpftool, objdump without bytes) place each instruction at
         its slot: a slot already assembled is a repeat (the verifier prints an instruction on every path and
         in its liveness table), so the line is skipped; a slot beyond the next one means the log left
-        instructions out (code the verifier never reached), which cannot be assembled."""
-        if slot < self.slot:
+        instructions out (code the verifier never reached), which cannot be assembled. The first numbered
+        line fixes where the listing starts, so an excerpt from the middle of a log reads too."""
+        if self.slot_base is None:
+            self.slot_base = slot - self.slot
+        here = self.slot + self.slot_base
+        if slot < here:
             return True
-        if slot > self.slot and not self.reported_gap:
+        if slot > here and not self.reported_gap:
             self.reported_gap = True
-            self.error(lineno, line, col, f"slot {slot} follows slot {self.slot - 1}: the listing leaves out "
-                                          f"slots {self.slot}..{slot - 1}", len(str(slot)))
+            self.error(lineno, line, col, f"slot {slot} follows slot {here - 1}: the listing leaves out "
+                                          f"slots {here}..{slot - 1}", len(str(slot)))
         return False
 
     def _label(self, lineno: int, line: str, name: str, col: int) -> None:
