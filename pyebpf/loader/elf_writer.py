@@ -5,7 +5,8 @@ libbpf SEC() name of that type and expected attach type) as a global FUNC symbol
 calls go to `.text` as static FUNCs with R_BPF_64_32 call relocations. Maps become BTF-defined maps in `.maps`
 (`__uint(type/max_entries/key_size/value_size/map_flags/pinning)` structs described in `.BTF`), referenced by
 R_BPF_64_64 relocations on their lddw; maps named like global data sections (`.data`, `.bss`, `.rodata...`) become
-those sections, referenced by offset. A `license` section holds the license. llvm-objdump, libbpf (bpftool prog
+those sections, referenced by offset. A `license` section holds the license; `.BTF.ext` has one func_info
+record per function (the kernel demands them for callbacks). llvm-objdump, libbpf (bpftool prog
 loadall) and our own `load_elf` read the result.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pyebpf.abi.prog_types import SECTION_DEFS, ProgType, SecFlag, SectionDef
 from pyebpf.errors import ElfError
 from pyebpf.isa.instruction import Instruction
 from pyebpf.isa.program import Program
-from pyebpf.loader.btf import BtfBuilder, BtfVarLinkage
+from pyebpf.loader.btf import BTF_MAGIC, BtfBuilder, BtfFuncLinkage, BtfVarLinkage
 from pyebpf.loader.elf_reader import EM_BPF, ET_REL, RelocType, ShFlags, ShType, SymBind, SymType
 
 OP_CALL = InsnClass.JMP | JmpOp.CALL
@@ -75,6 +76,7 @@ class _Section:
     info: int = 0
     size: int | None = None  # for NOBITS
     relocs: list[tuple[int, int, str]] = field(default_factory=list)  # (offset, type, symbol name)
+    func_addr_fixups: list[tuple[int, str]] = field(default_factory=list)  # (lddw offset, function symbol)
 
 
 @dataclass
@@ -154,6 +156,10 @@ def write_elf(programs: Program | Iterable[Program] | Mapping[str, Program], pat
                 target_sec.data += insn.encode()
             symbols.append(_Sym(func_sym[start], target_sec.name, base, (end - start) * 8, SymType.FUNC,
                                 SymBind.GLOBAL if start == 0 else SymBind.LOCAL))
+    placed = {s.name: s.value for s in symbols if s.type == SymType.FUNC and s.section == ".text"}
+    for sec in [text, *sections.values()]:
+        for where, sym in sec.func_addr_fixups:
+            struct.pack_into("<i", sec.data, where + 4, placed[sym])
     ordered: list[_Section] = ([text] if text.data else []) + list(sections.values())
 
     # maps, BTF
@@ -215,15 +221,30 @@ def write_elf(programs: Program | Iterable[Program] | Mapping[str, Program], pat
     lic_var = btf.add_var("LICENSE", btf.add_array(char_id, int_id, len(license.data)))
     btf.add_datasec("license", len(license.data), [(lic_var, 0, len(license.data))])
     proto = btf.add_func_proto(int_id, [("ctx", btf.add_ptr(0))])
+    func_info: dict[str, list[tuple[int, int]]] = {}
     for s in symbols:
         if s.type == SymType.FUNC:
-            btf.add_func(s.name, proto, 1 if s.bind == SymBind.GLOBAL else 0)  # type: ignore[arg-type]
+            linkage = BtfFuncLinkage.GLOBAL if s.bind == SymBind.GLOBAL else BtfFuncLinkage.STATIC
+            func_info.setdefault(s.section or "", []).append((s.value, btf.add_func(s.name, proto, linkage)))
+    ext = _btf_ext(btf, func_info)
     ordered.append(_Section(".BTF", ShType.PROGBITS, 0, bytearray(btf.encode()), align=4))
+    ordered.append(_Section(".BTF.ext", ShType.PROGBITS, 0, bytearray(ext), align=4))
     data = _link(ordered, symbols)
     if path is not None:
         with open(path, "wb") as f:
             f.write(data)
     return data
+
+
+def _btf_ext(btf: BtfBuilder, func_info: dict[str, list[tuple[int, int]]]) -> bytes:
+    """.BTF.ext with one func_info record per function (callbacks and subprograms need them in the kernel)."""
+    body = bytearray(struct.pack("<I", 8))
+    for section, records in func_info.items():
+        body += struct.pack("<II", btf.string(section), len(records))
+        for offset, type_id in sorted(records):
+            body += struct.pack("<II", offset, type_id)
+    header = struct.pack("<HBBIIIII", BTF_MAGIC, 1, 0, 24, 0, len(body), len(body), 0)
+    return header + bytes(body)
 
 
 def _relocate(insn: Instruction, slot: int, prog: Program, name: str, sec: _Section, where: int,
@@ -232,7 +253,10 @@ def _relocate(insn: Instruction, slot: int, prog: Program, name: str, sec: _Sect
     if (insn.opcode == OP_CALL and insn.src == CallSrc.PSEUDO_CALL) or (insn.is_lddw and insn.src == PseudoSrc.FUNC):
         sym = func_sym[slot + insn.imm + 1]  # every call target starts a function (see _functions)
         if insn.is_lddw:
-            sec.relocs.append((where, RelocType.R_BPF_64_64, sym))
+            # as clang does for static functions: against the .text section symbol, imm = byte offset (filled in
+            # once every function is placed); libbpf accepts function addresses only in this form
+            sec.relocs.append((where, RelocType.R_BPF_64_64, "\0section:.text"))
+            sec.func_addr_fixups.append((where, sym))
             return insn._replace(imm=0, ref=None)
         sec.relocs.append((where, RelocType.R_BPF_64_32, sym))
         return insn._replace(imm=-1, ref=None)

@@ -111,3 +111,26 @@ def test_cgroup_ingress_count_only_and_bad_inputs():
             assert run_child(cg.path, rx.getsockname()[1], 4) == 0  # verdict 1 lets packets through
             assert recv_count(rx) == 4
             assert prog.maps["counts"][0] == 4
+
+
+def test_legacy_cgroup_attach_released_at_process_exit(tmp_path):
+    """BPF_PROG_ATTACH outlives the process's fds; the exit hook must detach it."""
+    from pyebpf.loader.attach import TemporaryCgroup
+
+    if shutil.which("bpftool") is None:
+        pytest.skip("bpftool is needed to see cgroup attachments")
+    with TemporaryCgroup() as cg:
+        script = tmp_path / "child.py"
+        script.write_text(textwrap.dedent(f"""
+            from pyebpf.isa.builder import Builder
+            from pyebpf.loader import load
+            from pyebpf.loader.attach import attach_cgroup
+            b = Builder("cgroup_skb"); b.ret(1); p = load(b.build())
+            attach_cgroup(p, {cg.path!r}, "egress", use_link=False)
+            import json, subprocess
+            print(len(json.loads(subprocess.run(["bpftool", "-j", "cgroup", "show", {cg.path!r}],
+                                                capture_output=True, text=True).stdout or "[]")))
+        """))
+        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+        assert out.stdout.strip() == "1", out.stderr
+        assert bpftool_cgroup_progs(cg.path) == []

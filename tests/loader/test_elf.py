@@ -471,3 +471,26 @@ def test_vm_and_kernel_agree_on_elf_programs():
         for key in (XdpAction.PASS, XdpAction.DROP):
             k = struct.pack("<I", key)
             assert bytes(vm.maps["xdp_stats"].lookup_raw(k)) == o.maps["xdp_stats"].lookup_raw(k)
+
+
+def test_callback_address_and_string_literal_section():
+    o = load_elf(obj("loop_callback"))
+    p = o.programs["xdp_loop"]
+    funcs = [(slot, i) for slot, i in p.by_slot() if i.is_lddw and i.src == PseudoSrc.FUNC]
+    assert len(funcs) == 1
+    slot, insn = funcs[0]
+    assert slot + insn.imm + 1 == p.labels["add_index"]  # callback appended as a subprogram
+    assert o.maps[".rodata.str1.1"].flags & MapCreateFlags.RDONLY_PROG
+    assert o.initial_value(".rodata.str1.1") == b"pyebpf\0"
+
+
+@pytest.mark.kernel
+def test_bpf_loop_callback_and_const_string_in_kernel():
+    with load_elf(obj("loop_callback")) as o:
+        o.load()
+        assert o.loaded["xdp_loop"].test_run(b"\0" * 64).retval == XdpAction.PASS
+        assert o.bss["loop_sum"] == sum(range(10))
+        assert o.bss["name_matches"] == 1
+        o.data["name"] = b"other"
+        o.loaded["xdp_loop"].test_run(b"\0" * 64)
+        assert o.bss["name_matches"] == 0

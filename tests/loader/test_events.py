@@ -216,6 +216,9 @@ def test_perfbuf_samples_from_tracepoint():
         assert {cpu for cpu, _ in got} <= set(pb.cpus)
         check_events(sorted((e for _, e in got), key=lambda e: e.seq), 0, 40)
         assert pb.lost == 0 and prog.maps["counts"][1] == 0
+        trigger(3)
+        it = iter(pb)
+        assert sorted(next(it)[1].seq for _ in range(3)) == [40, 41, 42]
 
 
 def test_perfbuf_tiny_buffer_reports_lost_samples():
