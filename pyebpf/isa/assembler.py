@@ -303,8 +303,7 @@ class _Assembly:
                 target = labels.get(name)
                 if target is not None and fix.number != -1:
                     used_labels.add(name)
-                    self._set_imm_target(index, insn._replace(src=CallSrc.PSEUDO_CALL, imm=0), slot, target,
-                                         name, where, fix.length)
+                    self._set_imm_target(index, insn._replace(src=CallSrc.PSEUDO_CALL), slot, target)
                     continue
                 if name in self.meta.kfuncs:
                     self.insns[index] = insn._replace(src=CallSrc.KFUNC, imm=self.meta.kfuncs[name])
@@ -344,22 +343,26 @@ class _Assembly:
                     continue
                 self.insns[index] = insn._replace(off=rel)
             else:
-                self._set_imm_target(index, insn, slot, target, name, where, fix.length)
+                self._set_imm_target(index, insn, slot, target)
         if implicit_exit and "exit" in used_labels and "exit" not in labels:
             labels["exit"] = self.first_exit  # type: ignore[assignment]
 
-    def _set_imm_target(self, index: int, insn: Instruction, slot: int, target: int, name: str,
-                        where: tuple[int, str, int], length: int) -> None:
-        rel = target - (slot + 1)
-        self.insns[index] = insn._replace(imm=rel)
+    def _set_imm_target(self, index: int, insn: Instruction, slot: int, target: int) -> None:
+        """gotol, pseudo calls and function addresses keep the relative slot offset in imm (32 bits: any label
+        of a program fits)."""
+        self.insns[index] = insn._replace(imm=target - (slot + 1))
 
     def _apply_reloc(self, index: int, insn: Instruction, name: str) -> None:
-        """llvm-objdump -r: `R_BPF_64_64 counts` after `r1 = 0 ll` is map[counts]; after `call -1`, a call to a
-        local function. Symbols we cannot place (globals, externs) leave the instruction as its bytes say."""
+        """llvm-objdump -r: `R_BPF_64_64 counts` after `r1 = 0 ll` is map[counts]; after `call -1`, a call to
+        a local function (or a declared kfunc). Symbols we cannot place (globals, externs) leave the
+        instruction as its bytes or text say."""
         if insn.opcode == OP_LD_IMM64 and name in self.meta.maps:
             self.insns[index] = insn._replace(src=PseudoSrc.MAP_FD, imm=0, ref=name)
-        elif insn.opcode == OP_CALL and insn.src == CallSrc.PSEUDO_CALL and name in self.labels:
-            self.insns[index] = insn._replace(imm=self.labels[name] - (self.slots[index] + 1))
+        elif insn.opcode == OP_CALL and name in self.labels:
+            self._set_imm_target(index, insn._replace(src=CallSrc.PSEUDO_CALL), self.slots[index],
+                                 self.labels[name])
+        elif insn.opcode == OP_CALL and name in self.meta.kfuncs:
+            self.insns[index] = insn._replace(src=CallSrc.KFUNC, imm=self.meta.kfuncs[name])
 
     def program(self) -> Program:
         meta = self.meta

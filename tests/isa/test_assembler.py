@@ -491,3 +491,21 @@ def test_unknown_dialect_is_rejected():
 def test_empty_text_is_an_empty_program():
     assert assemble("").instructions == []
     assert assemble("\n# nothing\n").instructions == []
+
+
+def test_objdump_text_without_bytes_uses_relocations_for_calls_and_maps():
+    text = """
+0000000000000000 <prog>:
+       0:\tcall -1
+\t\t0000000000000000:  R_BPF_64_32\tsub
+       1:\tr1 = 0 ll
+\t\t0000000000000008:  R_BPF_64_64\tcounts
+       3:\texit
+
+0000000000000020 <sub>:
+       4:\tr0 = 1
+       5:\texit
+"""
+    program = assemble(text, maps=[_spec("counts")])
+    assert program.instructions[:2] == [I(0x85, 0, 1, 0, 3), I(0x18, 1, 1, 0, 0, "counts")]
+    assert program.labels == {"prog": 0, "sub": 4}
