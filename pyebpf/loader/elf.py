@@ -166,6 +166,10 @@ class ElfObject:
         self.map_specs: dict[str, MapSpec] = {}
         self.map_btf: dict[str, BtfMapTypes] = {}
         self._map_symbols: dict[tuple[int, int], str] = {}  # (section index, offset) -> map name
+        self._map_extent: dict[str, tuple[int, int]] = {}  # BTF map -> (offset, size) in .maps
+        self._values_offset: dict[str, int] = {}  # BTF map -> offset of its `values` member
+        #: initial slots of maps of maps and program arrays from `.values = { [i] = &x }`: map -> {i: (kind, name)}
+        self.map_init: dict[str, dict[int, tuple[str, str]]] = {}
         self.data_sections: dict[str, DataSection] = {}
         self._read_maps()
         self._read_data_sections()
@@ -218,6 +222,7 @@ class ElfObject:
         sec = self.elf.by_name.get(MAPS_SECTION)
         if sec is not None:
             self._read_btf_maps(sec)
+            self._read_map_inits(sec)
         legacy = self.elf.by_name.get(LEGACY_MAPS_SECTION)
         if legacy is not None:
             self._read_legacy_maps(legacy)
@@ -242,8 +247,41 @@ class ElfObject:
             self.map_btf[name] = types
             sym = by_offset.get(offset)
             self._map_symbols[(sec.index, offset)] = name
+            self._map_extent[name] = (offset, _size)
             if sym is not None and sym.name != name:
                 raise ElfError(f"{self.path}: .maps offset {offset}: symbol {sym.name!r} but BTF says {name!r}")
+
+    def _read_map_inits(self, sec: Section) -> None:
+        """`.values = { [i] = &inner_map }` / `{ [i] = &prog }`: R_BPF_64_ABS64 relocations inside .maps."""
+        for rel in self.elf.relocations.get(sec.index, []):
+            where = f"section '.maps' offset {rel.offset:#x}"
+            owner = next((n for n, (off, size) in self._map_extent.items() if off <= rel.offset < off + size), None)
+            if owner is None or owner not in self._values_offset:
+                raise ElfError(f"{self.path}: {where}: relocation outside any map's `values`")
+            rel_off = rel.offset - self._map_extent[owner][0] - self._values_offset[owner]
+            if rel_off < 0 or rel_off % 8:
+                raise ElfError(f"{self.path}: {where}: relocation is not on a `values` slot of map {owner!r}")
+            index = rel_off // 8
+            spec = self.map_specs[owner]
+            if index >= spec.max_entries:
+                raise ElfError(f"{self.path}: {where}: `values` index {index} >= max_entries of {owner!r}")
+            sym = rel.symbol
+            if sym.shndx == sec.index:
+                target = self._map_symbols.get((sec.index, sym.value))
+                kind = "map"
+                if spec.type not in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS) or target is None:
+                    raise ElfError(f"{self.path}: {where}: map {owner!r} ({spec.type.name}) cannot hold map "
+                                   f"{sym.name!r}")
+            elif 0 < sym.shndx < len(self.elf.sections) and self.elf.sections[sym.shndx].is_exec \
+                    and sym.type == SymType.FUNC:
+                target, kind = sym.name, "prog"
+                if spec.type != MapType.PROG_ARRAY:
+                    raise ElfError(f"{self.path}: {where}: map {owner!r} ({spec.type.name}) cannot hold program "
+                                   f"{sym.name!r}")
+            else:
+                raise ElfError(f"{self.path}: {where}: `values` of {owner!r} refers to {sym.name!r}, neither a map "
+                               "nor a program")
+            self.map_init.setdefault(owner, {})[index] = (kind, target)
 
     def _btf_map_def(self, name: str, type_id: int) -> tuple[MapSpec, BtfMapTypes]:
         """Read `struct { __uint(type, ...); __type(key, ...); ... }` of a BTF-defined map."""
@@ -270,6 +308,7 @@ class ElfObject:
                 else:
                     value_size, value_id = size, pointee
             elif mname == "values":  # __array(values, struct inner): map in map (or prog array init)
+                self._values_offset[name] = m.bits_offset // 8
                 if mt.kind != BtfKind.ARRAY:
                     raise ElfError(f"{self.path}: map {name!r}: 'values' must be an array")
                 elem = btf[btf.skip_modifiers(mt.array[0])]  # type: ignore[index]

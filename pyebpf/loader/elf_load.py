@@ -44,8 +44,16 @@ def load_object(obj: Any, *, log_level: int = 0, prog_types: Mapping[str, Any], 
             except LoaderError as e:
                 obj.warnings.append(f".BTF not accepted by the kernel, loading without it: {e}")
         kmaps: dict[str, KernelMap] = {}
-        for key, spec in obj.map_specs.items():
-            kmaps[key] = scope.add(_create(obj, key, spec, btf_fd))
+        outer = [k for k, s in obj.map_specs.items() if s.type in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS)]
+        for key, spec in obj.map_specs.items():  # inner maps before the maps of maps that hold them
+            if key not in outer:
+                kmaps[key] = scope.add(_create(obj, key, spec, btf_fd))
+        for key in outer:
+            slots = obj.map_init.get(key, {})
+            template = kmaps[next(iter(slots.values()))[1]] if slots else None
+            kmaps[key] = scope.add(_create(obj, key, obj.map_specs[key], btf_fd, inner=template))
+            for index, (_, inner_name) in slots.items():
+                _set_slot(obj, key, kmaps[key], index, kmaps[inner_name].fd)
         obj._kernel_maps = kmaps
         names = only if only is not None else list(obj.programs)
         loaded: dict[str, KernelProgram] = {}
@@ -53,32 +61,46 @@ def load_object(obj: Any, *, log_level: int = 0, prog_types: Mapping[str, Any], 
             if name not in obj.programs:
                 raise ElfError(f"{obj.path}: no program {name!r} (have {sorted(obj.programs)})")
             loaded[name] = scope.add(_load_program(obj, name, kmaps, btf_fd, log_level, prog_types.get(name)))
+        for key, slots in obj.map_init.items():
+            for index, (kind, prog_name) in slots.items():
+                if kind == "prog" and prog_name in loaded:
+                    _set_slot(obj, key, kmaps[key], index, loaded[prog_name].fd)
         obj.loaded = loaded
         scope.keep()
     if not scope._kept:  # pragma: no cover - FdScope closed them; forget the handles
         obj._kernel_maps = {}
 
 
-def _create(obj: Any, key: str, spec: MapSpec, btf_fd: int) -> KernelMap:
+def _set_slot(obj: Any, key: str, kmap: KernelMap, index: int, fd: int) -> None:
+    spec = obj.map_specs[key]
+    try:
+        kmap.update_raw(index.to_bytes(spec.key_size, "little"), fd.to_bytes(4, "little"))
+    except LoaderError as e:
+        raise ElfError(f"{obj.path}: setting slot {index} of map {key!r}: {e}", e.errno) from None
+
+
+def _create(obj: Any, key: str, spec: MapSpec, btf_fd: int, inner: KernelMap | None = None) -> KernelMap:
     if spec.pinning == "by_name":
         path = os.path.join(obj.pin_root, spec.name)
         if os.path.exists(path):
             return KernelMap.from_fd(sc.obj_get(path), spec)  # reuse the pinned map, as libbpf does
     types = obj.map_btf.get(key)
-    kw: dict[str, Any] = {}
-    if btf_fd and types is not None and (types.key_type_id or types.value_type_id):
-        kw = dict(btf_fd=btf_fd, btf_key_type_id=types.key_type_id, btf_value_type_id=types.value_type_id)
+    kw: dict[str, Any] = {"inner_map": inner} if inner is not None else {}
+    btf_kw: dict[str, Any] = {}
+    maps_of_maps = (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.PROG_ARRAY)
+    if btf_fd and types is not None and (types.key_type_id or types.value_type_id) and spec.type not in maps_of_maps:
+        btf_kw = dict(btf_fd=btf_fd, btf_key_type_id=types.key_type_id, btf_value_type_id=types.value_type_id)
     elif btf_fd and key in obj.data_sections and obj.btf is not None:
         ds = obj.btf.find(key, BtfKind.DATASEC)
         if ds is not None:
-            kw = dict(btf_fd=btf_fd, btf_key_type_id=0, btf_value_type_id=ds)
+            btf_kw = dict(btf_fd=btf_fd, btf_key_type_id=0, btf_value_type_id=ds)
     try:
-        m = create_map(spec, **kw)
+        m = create_map(spec, **kw, **btf_kw)
     except LoaderError as e:
-        if not kw:
+        if not btf_kw:
             raise ElfError(f"{obj.path}: creating map {key!r}: {e}", e.errno) from None
         try:  # the kernel may refuse the BTF description (old kernel, odd types): plain map then
-            m = create_map(spec)
+            m = create_map(spec, **kw)
         except LoaderError as e2:
             raise ElfError(f"{obj.path}: creating map {key!r}: {e2}", e2.errno) from None
         obj.warnings.append(f"map {key!r} created without BTF: {e}")

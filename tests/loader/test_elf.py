@@ -494,3 +494,32 @@ def test_bpf_loop_callback_and_const_string_in_kernel():
         o.data["name"] = b"other"
         o.loaded["xdp_loop"].test_run(b"\0" * 64)
         assert o.bss["name_matches"] == 0
+
+
+def test_map_of_maps_and_prog_array_initial_slots():
+    o = load_elf(obj("map_in_map"))
+    assert o.map_init == {"outer": {0: ("map", "inner_a"), 2: ("map", "inner_b")},
+                          "jump_table": {1: ("prog", "tail_target")}}
+    outer = o.maps["outer"]
+    assert outer.type == MapType.ARRAY_OF_MAPS and outer.value_size == 4
+    assert (outer.inner_map.type, outer.inner_map.key_size, outer.inner_map.value_size) == (MapType.ARRAY, 4, 8)
+    assert o.maps["jump_table"].type == MapType.PROG_ARRAY
+
+
+@pytest.mark.kernel
+def test_map_of_maps_and_tail_call_in_kernel():
+    with load_elf(obj("map_in_map")) as o:
+        o.load()
+        res = o.loaded["use_maps"].test_run(b"\0" * 64)
+        assert res.retval == XdpAction.DROP  # the tail call into tail_target happened
+        assert o.bss["tail_ran"] == 1
+        assert o.maps["inner_b"][0] == 5 and o.maps["inner_a"][0] == 0  # slot 2 of outer is inner_b
+        assert len(list(o.maps["jump_table"].keys_raw())) >= 1
+
+
+def test_writer_refuses_maps_of_maps(tmp_path):
+    from pyebpf.loader.elf_writer import write_elf
+
+    o = load_elf(obj("map_in_map"))
+    with pytest.raises(ElfError, match="maps of maps are not written"):
+        write_elf(o.programs["use_maps"], str(tmp_path / "x.o"))
