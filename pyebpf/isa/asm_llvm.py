@@ -17,7 +17,7 @@ from pyebpf.abi.opcodes import (
     AluOp, AtomicOp, CallSrc, EndSource, InsnClass, JmpOp, Mode, PseudoSrc, Size, Source,
 )
 from pyebpf.isa.asm_syntax import (
-    ATOMIC_FETCH_OPS, ATOMIC_PLAIN_OPS, MEM_TYPES, REGISTERS, Fixup, FixupKind, LineError, imm32, imm64, off16,
+    ATOMIC_FETCH_OPS, MEM_TYPES, REGISTERS, Fixup, FixupKind, LineError, imm32, imm64, off16,
     parse_int,
 )
 from pyebpf.isa.instruction import Instruction

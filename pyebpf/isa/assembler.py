@@ -17,7 +17,7 @@ import re
 from typing import Iterable, Mapping
 
 from pyebpf.abi.maps import MapSpec
-from pyebpf.abi.opcodes import CLASS_MASK, OP_CALL, OP_EXIT, OP_LD_IMM64, CallSrc, InsnClass, PseudoSrc
+from pyebpf.abi.opcodes import OP_CALL, OP_EXIT, OP_LD_IMM64, CallSrc, PseudoSrc
 from pyebpf.errors import AsmDiagnostic, AsmError, DecodeError
 from pyebpf.isa.asm_directives import ProgramMeta, apply_directive
 from pyebpf.isa.asm_llvm import parse_llvm
