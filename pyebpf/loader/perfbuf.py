@@ -186,6 +186,15 @@ class PerfBuffer:
             self.poll(left, collect)
         return out
 
+    def __iter__(self):
+        """Endless blocking iterator over samples ((cpu, value) pairs when with_cpu); stops when closed."""
+        batch: list[Any] = []
+        collect = (lambda cpu, v: batch.append((cpu, v))) if self.with_cpu else batch.append
+        while self._epoll is not None:
+            self.poll(None, collect)
+            yield from batch
+            batch.clear()
+
     @property
     def cpus(self) -> list[int]:
         return sorted(self._rings)

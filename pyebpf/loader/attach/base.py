@@ -42,6 +42,7 @@ class Attachment:
         self._detached = False
         with _LIVE_LOCK:
             _LIVE[id(self)] = self
+        _register_exit_hook()
 
     @property
     def attached(self) -> bool:
@@ -165,6 +166,15 @@ def _at_exit() -> None:
         detach_all()
 
 
-atexit.register(_at_exit)
+_hook_registered = False
+
+
+def _register_exit_hook() -> None:
+    """Register at the first attachment: atexit runs last-registered first, so our hook then runs before the
+    weakref finalizers that close program fds (registered when the first program was loaded)."""
+    global _hook_registered
+    if not _hook_registered:
+        _hook_registered = True
+        atexit.register(_at_exit)
 
 __all__ = ["Attachment", "AttachScope", "prog_fd", "live_attachments", "detach_all"]

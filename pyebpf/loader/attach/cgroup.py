@@ -6,6 +6,7 @@ if this process dies. Kernels without cgroup links get BPF_PROG_ATTACH with BPF_
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import tempfile
 import time
@@ -70,6 +71,9 @@ def attach_cgroup(prog: Any, cgroup_path: str, attach_type: AttachType | int | s
                     raise LoaderError(f"attaching to cgroup {cgroup_path} as {at.name} (BPF_LINK_CREATE)",
                                       e.errno) from None
         if link is None:
+            # Our own reference to the program: BPF_PROG_DETACH names it by fd, and the caller may close theirs
+            # (or the interpreter may, at exit, before our exit hook runs) while the attachment lives on.
+            pfd = scope.fd(fcntl.fcntl(pfd, fcntl.F_DUPFD_CLOEXEC, 3), "program (dup)")
             try:
                 syscall.prog_attach(pfd, cgfd, at, flags)
             except LoaderError as e:
