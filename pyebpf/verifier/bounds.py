@@ -151,12 +151,13 @@ def reg64_deduce_bounds(reg: Reg) -> None:
         reg.umin = max(reg.smin & U64, reg.umin)
         reg.umax = min(reg.smax & U64, reg.umax)
     else:
+        # the s64 range wraps through the sign boundary: keep whichever end the u64 range overlaps
         if reg.umax < reg.smin & U64:
             reg.smin = s64(reg.umin)
-            reg.smax = min(reg.smax, s64(reg.umax))
+            reg.umax = min(reg.umax, reg.smax & U64)
         elif reg.smax & U64 < reg.umin:
             reg.smax = s64(reg.umax)
-            reg.smin = max(reg.smin, s64(reg.umin))
+            reg.umin = max(reg.umin, reg.smin & U64)
 
 
 def reg_deduce_mixed_bounds(reg: Reg) -> None:
