@@ -62,3 +62,25 @@ def test_parse_cpu_list():
     assert parse_cpu_list("0-3,5,7-8\n") == [0, 1, 2, 3, 5, 7, 8]
     assert parse_cpu_list("0") == [0]
     assert parse_cpu_list("") == []
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+_COMM_CHARS = st.sampled_from(list("abcdefghijklmnopqrstuvwxyzABCXYZ0123456789_-./: <>"))
+
+
+@settings(max_examples=300)
+@given(comm=st.text(_COMM_CHARS, min_size=1, max_size=15).filter(lambda c: not c[0].isspace()),
+       pid=st.integers(1, 4_194_304), cpu=st.integers(0, 511),
+       flags=st.text(st.sampled_from(list(".dDNnhHsb0123456789")), min_size=4, max_size=5),
+       secs=st.integers(0, 10**7), micros=st.integers(0, 999_999),
+       msg=st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=60))
+def test_parse_trace_line_round_trip(comm, pid, cpu, flags, secs, micros, msg):
+    """Lines laid out as the kernel prints them ("%16s-%-7d [%03d] flags %5lu.%06lu: event: msg") parse back."""
+    line = f"{comm:>16}-{pid:<7} [{cpu:03d}] {flags} {secs:5d}.{micros:06d}: bpf_trace_printk: {msg}"
+    parsed = parse_trace_line(line)
+    assert parsed is not None
+    assert (parsed.comm, parsed.pid, parsed.cpu, parsed.flags) == (comm, pid, cpu, flags)
+    assert parsed.timestamp == float(f"{secs}.{micros:06d}")
+    assert parsed.message == msg and parsed.is_printk
