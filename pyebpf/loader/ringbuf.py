@@ -125,9 +125,9 @@ class RingBuffer:
         prod_mm, cons_mm, mask = self._prod_mm, self._cons_mm, self._mask
         read_u32, read_u64, write_u64 = _U32.unpack_from, _U64.unpack_from, _U64.pack_into
         busy_or_discard = BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT
-        # Hand space back to the producer at least every quarter ring (and when we stop), not after every record:
-        # one store per record costs as much as the rest of the loop.
-        release_every = max(self.size >> 2, 1)
+        # Hand space back to the producer every 64 KiB (or quarter ring) and whenever we catch up, not after every
+        # record: one store per record costs as much as the rest of the loop.
+        release_every = min(self.size >> 2, 1 << 16)
         cons = released = read_u64(cons_mm, 0)[0]
         prod = read_u64(prod_mm, 0)[0]
         n = 0
