@@ -44,7 +44,10 @@ def attach_socket_filter(prog: Any, sock: Any) -> Attachment:
     fd = _sock_fd(sock)
     if fd < 0:
         raise LoaderError("socket is closed", errno.EBADF)
-    sock_obj = sock if isinstance(sock, socket.socket) else socket.socket(fileno=fd)
+    try:
+        sock_obj = sock if isinstance(sock, socket.socket) else socket.socket(fileno=fd)
+    except OSError as e:
+        raise LoaderError(f"fd {fd} is not a socket", e.errno) from None
     owned_dup = not isinstance(sock, socket.socket)
     with AttachScope("socket_filter", f"fd {fd}") as scope:
         if owned_dup:

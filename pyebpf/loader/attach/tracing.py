@@ -30,17 +30,21 @@ class KprobesUnavailable(LoaderError):
 
 
 def kprobes_available() -> str | None:
-    """None when kprobes can be placed, else the reason (used by tests to skip with a kernel-feature reason)."""
+    """None when kprobes can be placed here, else the reason (tests skip with it as a missing kernel feature).
+
+    We place kprobes through the 'kprobe' perf PMU (Linux 4.17+); without it this kernel has no kprobes for us.
+    """
     try:
         pmu_type("kprobe")
         return None
     except PmuMissing:
         pass
     try:
-        if os.path.exists(os.path.join(tracefs_root(), "kprobe_events")):
-            return None
+        legacy = os.path.exists(os.path.join(tracefs_root(), "kprobe_events"))
     except LoaderError:
-        pass
+        legacy = False
+    if legacy:
+        return "no 'kprobe' perf PMU (only legacy tracefs kprobe_events, which pyebpf does not use)"
     return "CONFIG_KPROBES is off (no 'kprobe' perf PMU and no tracefs kprobe_events)"
 
 
