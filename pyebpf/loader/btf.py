@@ -325,7 +325,7 @@ def essential_name(name: str) -> str:
 # ---- fixups a loader makes before BPF_BTF_LOAD ------------------------------------------------------------------
 
 def fixup_datasecs(btf: Btf, section_sizes: dict[str, int], symbol_offsets: dict[tuple[str, str], int],
-                   globals_by_name: dict[str, int] | None = None) -> None:
+                   globals_by_name: dict[str, int] | None = None, skip: frozenset[str] = frozenset()) -> None:
     """Fill in what clang leaves zero in raw .BTF: DATASEC sizes (the ELF section's size) and VAR offsets.
 
     `symbol_offsets[(section, symbol)]` is the symbol's st_value; `globals_by_name` resolves a VAR name to its offset
@@ -335,6 +335,8 @@ def fixup_datasecs(btf: Btf, section_sizes: dict[str, int], symbol_offsets: dict
     """
     for _, t in btf.datasecs():
         sec = btf.str_at(t.name_off)
+        if sec in skip:
+            continue
         if sec not in section_sizes:
             raise ElfError(f".BTF: DATASEC {sec!r} names no ELF section (externs such as .kconfig/.ksyms are not "
                            "supported)")

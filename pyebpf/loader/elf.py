@@ -26,9 +26,13 @@ from pyebpf.abi.uapi import MapCreateFlags, ProgLoadFlags
 from pyebpf.errors import DecodeError, ElfError, LoaderError
 from pyebpf.isa.instruction import Instruction, decode_with_slots
 from pyebpf.isa.program import Program
+from pyebpf.loader.core import POISON_HELPER_ID
 from pyebpf.loader.btf import (Btf, BtfExt, BtfKind, FuncInfo, LineInfo, fixup_datasecs, sanitize_for_kernel,
                                vmlinux_btf)
-from pyebpf.loader.elf_reader import ElfFile, Relocation, RelocType, Section, ShFlags, ShType, SymType, SHN_UNDEF
+from pyebpf.loader.elf_externs import (KCONFIG_SEC, KSYMS_SEC, Extern, collect_externs, kconfig_image, prepare_btf,
+                                       resolve_ksyms)
+from pyebpf.loader.elf_reader import (ElfFile, Relocation, RelocType, Section, ShFlags, ShType, SymBind, SymType,
+                                      SHN_UNDEF)
 
 OP_CALL = InsnClass.JMP | JmpOp.CALL
 MAPS_SECTION = ".maps"
@@ -162,6 +166,8 @@ class ElfObject:
         self.kern_version = self._read_version()
         self.btf: Btf | None = None
         self.btf_ext: BtfExt | None = None
+        self.externs: dict[str, Extern] = {}
+        self._kconfig = b""
         self._read_btf()
         self.map_specs: dict[str, MapSpec] = {}
         self.map_btf: dict[str, BtfMapTypes] = {}
@@ -209,8 +215,14 @@ class ElfObject:
         for sym in self.elf.symbols:
             if 0 < sym.shndx < len(self.elf.sections) and sym.type in (SymType.OBJECT, SymType.NOTYPE, SymType.FUNC):
                 offsets[(self.elf.sections[sym.shndx].name, sym.name)] = sym.value
+        weak = {s.name for s in self.elf.symbols if s.shndx == SHN_UNDEF and s.bind == SymBind.WEAK and s.name}
         try:
-            fixup_datasecs(self.btf, sizes, offsets)
+            self.externs = collect_externs(self.btf, weak)
+            if self.externs:
+                resolve_ksyms(self.externs, self._btf_custom_path)
+                self._kconfig = kconfig_image(self.btf, self.externs)
+                prepare_btf(self.btf, self.externs)
+            fixup_datasecs(self.btf, sizes, offsets, skip=frozenset({KCONFIG_SEC, KSYMS_SEC}))
         except ElfError as e:
             raise ElfError(f"{self.path}: {e}") from None
         sanitize_for_kernel(self.btf)
@@ -363,6 +375,14 @@ class ElfObject:
             self._map_symbols[(sec.index, sym.value)] = sym.name
 
     def _read_data_sections(self) -> None:
+        if self._kconfig:
+            variables = {e.name: (e.offset, e.size, self.btf[e.type_id].size_type)  # type: ignore[index]
+                         for e in self.externs.values() if e.kind == "kconfig"}
+            kname = _internal_map_name(self.name, KCONFIG_SEC)
+            self.map_specs[KCONFIG_SEC] = MapSpec(kname, MapType.ARRAY, 4, len(self._kconfig), 1,
+                                                  int(MapCreateFlags.RDONLY_PROG), value_type=bytes)
+            self.data_sections[KCONFIG_SEC] = DataSection(KCONFIG_SEC, KCONFIG_SEC, bytearray(self._kconfig), True,
+                                                          variables)
         for sec in self.elf.sections:
             if not sec.name.startswith(DATA_PREFIXES) or not sec.flags & ShFlags.ALLOC or sec.is_exec:
                 continue
@@ -520,8 +540,7 @@ class ElfObject:
             return insn, None
         sym = rel.symbol
         if sym.shndx == SHN_UNDEF:
-            raise ElfError(f"{self.path}: {where}: relocation against undefined (extern) symbol {sym.name!r} is not "
-                           "supported")
+            return self._relocate_extern(insn, sym.name, where, maps), None
         if sym.shndx >= len(self.elf.sections):
             raise ElfError(f"{self.path}: {where}: relocation against symbol {sym.name!r} in special section "
                            f"{sym.shndx:#x}")
@@ -556,6 +575,27 @@ class ElfObject:
             return insn._replace(src=PseudoSrc.MAP_VALUE, imm=offset << 32, ref=tsec.name), None
         raise ElfError(f"{self.path}: {where}: lddw refers to symbol {sym.name!r} in section {tsec.name!r}, which "
                        "is neither maps, global data nor code")
+
+    def _relocate_extern(self, insn: Instruction, name: str, where: str, maps: dict[str, MapSpec]) -> Instruction:
+        ext = self.externs.get(name)
+        if ext is None:
+            raise ElfError(f"{self.path}: {where}: relocation against undefined symbol {name!r}, which .BTF does not "
+                           "declare as __kconfig or __ksym")
+        if ext.kind == "kfunc":
+            if insn.opcode != OP_CALL:
+                raise ElfError(f"{self.path}: {where}: kfunc {name!r} referenced by a non-call instruction")
+            if not ext.target_id:  # weak and absent: poisoned like an unresolved CO-RE relocation
+                return Instruction(OP_CALL, 0, CallSrc.HELPER, 0, POISON_HELPER_ID)
+            return Instruction(OP_CALL, 0, CallSrc.KFUNC, 0, ext.target_id)
+        if not insn.is_lddw:
+            raise ElfError(f"{self.path}: {where}: extern {name!r} referenced by a non-lddw instruction")
+        if ext.kind == "kconfig":
+            maps[KCONFIG_SEC] = self.map_specs[KCONFIG_SEC]
+            return insn._replace(src=PseudoSrc.MAP_VALUE, imm=(ext.offset + (insn.imm & 0xFFFFFFFF)) << 32,
+                                 ref=KCONFIG_SEC)
+        if not ext.target_id:
+            return insn._replace(src=PseudoSrc.IMM, imm=0)  # weak typed ksym the kernel lacks: NULL
+        return insn._replace(src=PseudoSrc.BTF_ID, imm=ext.target_id)
 
     def _rebase_ext(self, fn: Function, base: int, ext: ProgramExt) -> None:
         if self.btf_ext is None:
