@@ -38,15 +38,17 @@ def make_decoder(decode: Any) -> Decoder | None:
                                                          ctypes._SimpleCData)):
         size = ctypes.sizeof(decode)
         from_buf = decode.from_buffer_copy
-        simple = issubclass(decode, ctypes._SimpleCData)
+        pad = b"\0" * size
 
-        def decode_ctypes(raw: bytes) -> Any:
-            if len(raw) < size:  # the program sent the struct without its tail padding
-                raw = raw.ljust(size, b"\0")
-            value = from_buf(raw)
-            return value.value if simple else value
+        def decode_struct(raw: bytes) -> Any:
+            try:
+                return from_buf(raw)
+            except ValueError:  # shorter than the type: the program sent it without its tail padding
+                return from_buf((raw + pad)[:size])
 
-        return decode_ctypes
+        if issubclass(decode, ctypes._SimpleCData):
+            return lambda raw: decode_struct(raw).value  # noqa: E731
+        return decode_struct
     if callable(decode):
         return decode
     raise TypeError(f"decode must be a ctypes type, a callable or None, not {decode!r}")
