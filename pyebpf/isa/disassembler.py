@@ -84,7 +84,8 @@ class _Symbols:
 
 def _callee(insn: Instruction, symbols: _Symbols, slot: int) -> str | None:
     if insn.is_helper_call:
-        return disasm_kernel.helper_name(insn.imm)
+        # helper 0 (BPF_FUNC_unspec) has a name in the kernel's table but is no callable helper: keep the number
+        return disasm_kernel.helper_name(insn.imm) if insn.imm else None
     if insn.is_pseudo_call:
         return symbols.target(slot, insn)
     if insn.is_kfunc_call and insn.ref:

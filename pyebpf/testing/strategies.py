@@ -10,6 +10,7 @@ on. Every drawn instruction passes `Instruction.validate()`.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable
 
 from hypothesis import strategies as st
@@ -38,6 +39,7 @@ def _insn(opcode: int, dst: S = st.just(0), src: S = st.just(0), off: S = st.jus
     return st.builds(Instruction, st.just(opcode), dst, src, off, imm, st.none())
 
 
+@lru_cache(maxsize=None)
 def alu_instructions(cpu_v4: bool = True, classes: tuple[int, ...] = (InsnClass.ALU, InsnClass.ALU64),
                      addr_space_cast: bool = False) -> S:
     """Every ALU/ALU64 form: binary ops (K and X), neg, mov, movsx, sdiv/smod, le/be and bswap."""
@@ -62,6 +64,7 @@ def alu_instructions(cpu_v4: bool = True, classes: tuple[int, ...] = (InsnClass.
     return st.one_of(forms)
 
 
+@lru_cache(maxsize=None)
 def jump_instructions(cpu_v4: bool = True, jmp32: bool = True, calls: bool = True, callx: bool = False,
                       may_goto: bool = True, offsets: S = int16s, long_offsets: S = int32s) -> S:
     """Conditional jumps (JMP and JMP32, K and X), ja, gotol, may_goto, calls (helper, pseudo, kfunc), exit."""
@@ -85,6 +88,7 @@ def jump_instructions(cpu_v4: bool = True, jmp32: bool = True, calls: bool = Tru
     return st.one_of(forms)
 
 
+@lru_cache(maxsize=None)
 def memory_instructions(cpu_v4: bool = True, atomics: bool = True, load_acquire: bool = True,
                         legacy: bool = True) -> S:
     """Loads, stores, store-immediate, atomics, sign-extending loads and LD_ABS/IND."""
@@ -107,12 +111,14 @@ def memory_instructions(cpu_v4: bool = True, atomics: bool = True, load_acquire:
     return st.one_of(forms)
 
 
+@lru_cache(maxsize=None)
 def lddw_instructions(pseudo: bool = True) -> S:
     """lddw with a plain 64-bit immediate, and (pseudo=True) with every pseudo source."""
     sources = st.sampled_from(list(PseudoSrc)) if pseudo else st.just(PseudoSrc.IMM)
     return _insn(OP_LD_IMM64, regs, sources, imm=int64s)
 
 
+@lru_cache(maxsize=None)
 def instructions(kernel: bool = False, cpu_v4: bool = True, lddw: bool = True, pseudo_lddw: bool = True,
                  atomics: bool = True, load_acquire: bool = True, legacy: bool = True, calls: bool = True,
                  may_goto: bool = True, jmp32: bool = True) -> S:
