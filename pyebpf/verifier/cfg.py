@@ -11,8 +11,8 @@ import errno
 from dataclasses import dataclass, field
 
 from pyebpf.abi.opcodes import (
-    BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAXINSNS, CLASS_MASK, OP_JA, OP_JA32, OP_LD_IMM64, OP_MASK, CallSrc, InsnClass,
-    JmpOp,
+    BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAXINSNS, CLASS_MASK, MODE_MASK, OP_JA, OP_JA32, OP_LD_IMM64, OP_MASK, CallSrc,
+    InsnClass, JmpOp, Mode, PseudoSrc,
 )
 from pyebpf.errors import VerifierError
 from pyebpf.isa.instruction import VALID_OPCODES, Instruction
@@ -65,19 +65,45 @@ def _is_jmp(insn: Instruction | None) -> bool:
 def check_cfg(program: Program, privileged: bool = True) -> CfgInfo:
     insns = slot_table(program)
     n = len(insns)
+    # bpf_prog_load refuses these before the verifier runs (E2BIG, no log): our messages are our own
     if n == 0:
-        raise _fail("empty program", None, errno.EINVAL)
+        raise _fail("empty program", None, errno.E2BIG)
     limit = BPF_COMPLEXITY_LIMIT_INSNS if privileged else BPF_MAXINSNS
     if n > limit:
         raise _fail(f"program of {n} insns is too large (limit {limit})", None, errno.E2BIG)
-    for slot, insn in enumerate(insns):
-        if insn is not None and insn.opcode not in VALID_OPCODES:
-            raise _fail(f"unknown opcode {insn.opcode:02x}", slot)
     info = CfgInfo(n, insns)
+    # the kernel's order (bpf_check): add_subprog_and_kfunc, check_subprogs, resolve_pseudo_ldimm64, check_cfg
     _add_subprogs(info, privileged)
     _check_subprogs(info)
+    _resolve_pseudo_ldimm64(info)
     _dfs(info, privileged)
     return info
+
+
+#: lddw sources resolve_pseudo_ldimm64 lets through to do_check (BTF ids are checked against vmlinux there)
+_LDIMM64_MAP_FD = (PseudoSrc.MAP_FD, PseudoSrc.MAP_IDX)
+_LDIMM64_PASS = (PseudoSrc.IMM, PseudoSrc.FUNC, PseudoSrc.BTF_ID, PseudoSrc.MAP_VALUE, PseudoSrc.MAP_IDX_VALUE)
+
+
+def _resolve_pseudo_ldimm64(info: CfgInfo) -> None:
+    """The per-instruction sanity pass the kernel runs before the DFS: LDX reserved fields, lddw sources, opcodes.
+
+    (A cut or malformed second lddw slot, "invalid bpf_ld_imm64 insn", cannot be spelled in a Program: decode
+    refuses it with that message.) Map fds are resolved later, by the engine, against the program's maps."""
+    for slot, insn in enumerate(info.insns):
+        if insn is None:
+            continue
+        code = insn.opcode
+        if (code & CLASS_MASK) == InsnClass.LDX and ((code & MODE_MASK) not in (Mode.MEM, Mode.MEMSX) or insn.imm):
+            raise _fail("BPF_LDX uses reserved fields", slot)
+        if code == OP_LD_IMM64:
+            if insn.src in _LDIMM64_PASS:
+                continue
+            if insn.src in _LDIMM64_MAP_FD and not (insn.imm >> 32) & 0xFFFFFFFF:
+                continue
+            raise _fail("unrecognized bpf_ld_imm64 insn", slot)
+        if code not in VALID_OPCODES:
+            raise _fail(f"unknown opcode {code:02x}", slot)
 
 
 def _add_subprogs(info: CfgInfo, privileged: bool) -> None:

@@ -1,0 +1,57 @@
+"""Data tables of verifier cases: each program written once, with its program type, privilege and maps.
+
+A `Case` is assembly text (LLVM dialect, `.map` directives for maps) or a builder callable. `expect` is the
+verdict we believe the kernel gives — documentation and a sanity check on the table only: the kernel test
+(`test_table_kernel.py`) compares our verifier with what the running kernel actually says, message included.
+`xfail` names a known engine disagreement (strict: the case must keep failing until the engine is fixed).
+"""
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from typing import Callable
+
+from pyebpf.isa.program import Program
+
+ACCEPT, REJECT = "accept", "reject"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One program, its environment, and the verdict the table documents."""
+
+    name: str
+    source: str | Callable[[], Program]
+    prog_type: str = "socket_filter"
+    privileged: bool = True
+    expect: str = ACCEPT
+    xfail: str | None = None
+    slow: bool = False
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}[{'priv' if self.privileged else 'unpriv'}]"
+
+    def program(self) -> Program:
+        if callable(self.source):
+            return self.source()
+        from pyebpf.isa.assembler import assemble
+        return assemble(textwrap.dedent(self.source))
+
+
+#: The tables, one module each, in report order.
+TABLES = ("cfg", "alu", "stack", "ctx", "maps", "packet", "helpers", "retval", "loops", "calls", "unpriv")
+
+
+def all_cases() -> list[Case]:
+    """Every case of every table, in a stable order; ids are unique."""
+    import importlib
+    out: list[Case] = []
+    for name in TABLES:
+        out.extend(importlib.import_module(f"cases.{name}").CASES)
+    seen: set[str] = set()
+    for c in out:
+        if c.id in seen:
+            raise ValueError(f"duplicate case id {c.id}")
+        seen.add(c.id)
+    return out

@@ -1,0 +1,204 @@
+"""Ask the running kernel (through pyebpf.loader) and our verifier about the same cases, in one batch.
+
+Privileged cases load in this process; unprivileged ones in one forked child that drops to uid/gid nobody (no
+capabilities left) while /proc/sys/kernel/unprivileged_bpf_disabled is 0 — restored in a finally. Maps are created
+once per case in the parent (privileged) and inherited by the child, as an unprivileged user could be handed them.
+"""
+from __future__ import annotations
+
+import errno as _errno
+import os
+import pickle
+import re
+from dataclasses import dataclass
+
+from pyebpf.errors import VerifierError
+
+UNPRIV_SYSCTL = "/proc/sys/kernel/unprivileged_bpf_disabled"
+NOBODY = 65534
+_STATE_LINE = re.compile(r"^(\d+: |from \d+ to \d+: |\s*\d+: [.\d]{10} |Live regs|func#\d+ @\d+$|; )")
+_TRAILER = ("verification time ", "stack depth ", "processed ")
+_STATE_COMPARE = ("cur state:", "old state:")
+_INSN_LINE = re.compile(r"^(\d+): \([0-9a-f]{2}\) ")
+_GLUED_STATS = re.compile(r"(?<=\S)(?=processed \d+ insns \(limit)")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One side's answer: accepted or not, errno, the error line (kernel wording), and the whole log."""
+
+    accepted: bool
+    errno: int = 0
+    message: str = ""
+    log: str = ""
+    insn: int | None = None
+
+
+def kernel_error_line(log: str, program=None) -> str:
+    """The kernel's reason in a verifier log: the last line that is neither a state/instruction dump, a state
+    comparison (`cur state:`/`old state:`) nor part of the statistics trailer (`processed N insns ...`,
+    `verification time`, `stack depth`). At log level 1 some reasons (infinite loop, ...) are printed right after
+    the instruction text, on its line: given the program, that instruction's text is cut off."""
+    text = _GLUED_STATS.sub("\n", log)
+    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
+    while lines and (lines[-1].startswith(_TRAILER) or lines[-1].startswith(_STATE_COMPARE)):
+        lines.pop()
+    for ln in reversed(lines):
+        if not _STATE_LINE.match(ln):
+            return ln
+        glued = _glued_reason(ln, program)
+        if glued:
+            return glued
+    return ""
+
+
+def _glued_reason(line: str, program) -> str:
+    m = _INSN_LINE.match(line)
+    if not m or program is None:
+        return ""
+    from pyebpf.isa.disasm_kernel import format_insn
+    slot = int(m.group(1))
+    try:
+        insn = program.instructions[program.index_of(slot)]
+        prefix = f"{slot}: {format_insn(insn)}"
+    except Exception:  # noqa: BLE001 - a slot we cannot print: no glued reason to find
+        return ""
+    if not line.startswith(prefix + " "):
+        return ""
+    rest = line[len(prefix) + 1:]
+    return "" if re.match(r"^\d+: R|^; ", rest) else rest
+
+
+def errno_name(code: int) -> str:
+    return _errno.errorcode.get(code, str(code)) if code else "0"
+
+
+# -- our verifier ---------------------------------------------------------------------------------------------
+
+def ours(case) -> Verdict:
+    """Our verifier's verdict on a case (log level 1 so the log is there to look at when they disagree)."""
+    from pyebpf.verifier import verify
+    program = case.program()
+    try:
+        res = verify(program, prog_type=case.prog_type, privileged=case.privileged, log_level=1,
+                     raise_on_reject=False)
+    except VerifierError as e:  # refused before verification (unsupported type, ...)
+        return Verdict(False, e.errno, e.message, e.log, e.insn)
+    if res.accepted:
+        return Verdict(True, 0, "", res.log)
+    e = res.error
+    return Verdict(False, e.errno, e.message, res.log, e.insn)
+
+
+# -- the kernel -----------------------------------------------------------------------------------------------
+
+def _load(program, prog_type: str, maps, privileged: bool) -> Verdict:
+    from pyebpf.loader import load
+    from pyebpf.loader.program import ProgramLoadError
+    from pyebpf.errors import LoaderError
+    try:
+        # no generated BTF/func_info: the verifier's own rules for static subprograms, without the loader's BTF
+        # (which also needs CAP_BPF to load)
+        prog = load(program, prog_type, maps=maps, log_level=1, log_size=1 << 22, func_info=[])
+    except ProgramLoadError as e:
+        return Verdict(False, e.errno or 0, kernel_error_line(e.log, program), e.log)
+    except LoaderError as e:
+        return Verdict(False, e.errno or 0, f"loader: {e}", getattr(e, "log", ""))
+    prog.close()
+    return Verdict(True)
+
+
+def _create_maps(program) -> dict:
+    from pyebpf.loader.maps import create_map
+    return {name: create_map(spec) for name, spec in program.maps.items()}
+
+
+def _close_maps(kmaps: dict) -> None:
+    for m in kmaps.values():
+        m.close()
+
+
+def _run_privileged(cases) -> dict[str, Verdict]:
+    out = {}
+    for case in cases:
+        program = case.program()
+        kmaps = _create_maps(program)
+        try:
+            out[case.id] = _load(program, case.prog_type, kmaps, True)
+        finally:
+            _close_maps(kmaps)
+    return out
+
+
+def _run_unprivileged(cases) -> dict[str, Verdict] | str:
+    """Load `cases` as uid nobody in a forked child; returns the verdicts, or why that was not possible."""
+    try:
+        with open(UNPRIV_SYSCTL) as f:
+            saved = f.read().strip()
+    except OSError as e:
+        return f"cannot read {UNPRIV_SYSCTL}: {e}"
+    prepared = [(c.id, c.program(), c.prog_type) for c in cases]
+    all_maps = [_create_maps(p) for _, p, _ in prepared]
+    try:
+        if saved != "0":
+            try:
+                with open(UNPRIV_SYSCTL, "w") as f:
+                    f.write("0")
+            except OSError as e:
+                return f"cannot enable unprivileged bpf ({UNPRIV_SYSCTL}={saved}): {e}"
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: drop every capability by becoming nobody, load, report, exit
+            code = 0
+            try:
+                os.close(rfd)
+                os.setgroups([])
+                os.setresgid(NOBODY, NOBODY, NOBODY)
+                os.setresuid(NOBODY, NOBODY, NOBODY)
+                res = {cid: _load(p, pt, km, False) for (cid, p, pt), km in zip(prepared, all_maps)}
+                data = pickle.dumps(res)
+            except BaseException as e:  # noqa: BLE001 - reported to the parent
+                data = pickle.dumps(f"unprivileged child failed: {e!r}")
+                code = 1
+            with os.fdopen(wfd, "wb") as w:
+                w.write(data)
+            os._exit(code)
+        os.close(wfd)
+        with os.fdopen(rfd, "rb") as r:
+            data = r.read()
+        os.waitpid(pid, 0)
+        return pickle.loads(data)
+    finally:
+        if saved != "0":
+            try:
+                with open(UNPRIV_SYSCTL, "w") as f:
+                    f.write(saved)
+            except OSError:
+                pass
+        for km in all_maps:
+            _close_maps(km)
+
+
+def kernel_verdicts(cases) -> tuple[dict[str, Verdict], str | None]:
+    """Kernel verdicts for all cases; the second value says why unprivileged ones are missing, if they are."""
+    priv = [c for c in cases if c.privileged]
+    unpriv = [c for c in cases if not c.privileged]
+    out = _run_privileged(priv)
+    why = None
+    if unpriv:
+        res = _run_unprivileged(unpriv)
+        if isinstance(res, str):
+            why = res
+        else:
+            out.update(res)
+    return out, why
+
+
+def agree(ours_v: Verdict, kern: Verdict) -> tuple[bool, bool, bool]:
+    """(verdict, message, errno) agreement. A kernel rejection without any log line (the syscall refused the
+    program before the verifier ran) agrees on message when we name a reason too."""
+    verdict = ours_v.accepted == kern.accepted
+    if kern.accepted:
+        return verdict, verdict, verdict
+    message = verdict and (ours_v.message == kern.message or (not kern.message and bool(ours_v.message)))
+    return verdict, message, verdict and ours_v.errno == kern.errno
