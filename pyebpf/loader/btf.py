@@ -357,9 +357,8 @@ def fixup_datasecs(btf: Btf, section_sizes: dict[str, int], symbol_offsets: dict
 
 
 def sanitize_for_kernel(btf: Btf) -> None:
-    """Drop what the kernel's BTF checker refuses in object BTF: DATASEC names are fine on 5.x+, but static VARs in
-    sections we do not map and DECL_TAGs on unknown components are kept. Today only FUNC linkage of `extern` funcs
-    (clang emits them for __ksym/extern declarations) is turned into a plain static func so the BTF loads."""
+    """Make object BTF loadable: the kernel refuses FUNC linkage `extern` (what clang writes for __ksym kfunc
+    declarations), so those become static, as libbpf does. (.kconfig/.ksyms DATASECs: see elf_externs.)"""
     for t in btf.types:
         if t.kind == BtfKind.FUNC and t.vlen == BtfFuncLinkage.EXTERN:
             t.vlen = BtfFuncLinkage.STATIC

@@ -12,23 +12,20 @@ releases every fd. `const volatile` globals are set before load with `obj.rodata
 """
 from __future__ import annotations
 
-import ctypes
-import errno as _errno
 import os
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
 from pyebpf.abi.maps import MapSpec, MapType
-from pyebpf.abi.opcodes import CallSrc, InsnClass, JmpOp, OP_LD_IMM64, PseudoSrc
-from pyebpf.abi.prog_types import AttachKind, ProgType, SecFlag, SectionDef, prog_type_for_section
-from pyebpf.abi.uapi import MapCreateFlags, ProgLoadFlags
-from pyebpf.errors import DecodeError, ElfError, LoaderError
+from pyebpf.abi.opcodes import CallSrc, InsnClass, JmpOp, PseudoSrc
+from pyebpf.abi.prog_types import SectionDef, prog_type_for_section
+from pyebpf.abi.uapi import MapCreateFlags
+from pyebpf.errors import DecodeError, ElfError
 from pyebpf.isa.instruction import Instruction, decode_with_slots
 from pyebpf.isa.program import Program
 from pyebpf.loader.core import POISON_HELPER_ID
-from pyebpf.loader.btf import (Btf, BtfExt, BtfKind, FuncInfo, LineInfo, fixup_datasecs, sanitize_for_kernel,
-                               vmlinux_btf)
+from pyebpf.loader.btf import Btf, BtfExt, BtfKind, fixup_datasecs, sanitize_for_kernel, vmlinux_btf
 from pyebpf.loader.elf_externs import (KCONFIG_SEC, KSYMS_SEC, Extern, collect_externs, kconfig_image, prepare_btf,
                                        resolve_ksyms)
 from pyebpf.loader.elf_reader import (ElfFile, Relocation, RelocType, Section, ShFlags, ShType, SymBind, SymType,

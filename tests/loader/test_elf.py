@@ -2,12 +2,10 @@
 input, and (kernel) loading, attaching, triggering and reading the results back."""
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
 import socket
 import struct
-import subprocess
 import sys
 import time
 
@@ -340,7 +338,7 @@ def test_legacy_maps_socket_filter_test_run():
 @pytest.mark.kernel
 def test_ringbuf_producer_on_tcp_retransmit():
     try:
-        from netns import run_in_netns, veth_pair
+        from netns import veth_pair
     except ImportError:
         pytest.skip("tests/loader/netns.py not available")
     from pyroute2 import IPRoute
@@ -410,7 +408,6 @@ def test_pinning_by_name_reuses_pinned_map(tmp_path):
     from pyebpf.loader.elf_writer import write_elf
 
     spec = MapSpec("pyebpf_pin_t", MapType.ARRAY, 4, 16, 5, pinning="by_name")
-    from pyebpf.isa.builder import Builder  # noqa: F401 - ensures builder import works with pinned maps
     base = load_elf(obj("xdp_count")).programs["xdp_counter"]
     prog = base.replace_instructions(
         [i._replace(ref="pyebpf_pin_t") if i.ref == "xdp_stats" else i for i in base])
@@ -418,7 +415,7 @@ def test_pinning_by_name_reuses_pinned_map(tmp_path):
     path = str(tmp_path / "pinned.o")
     write_elf(prog, path)
     os.makedirs("/sys/fs/bpf", exist_ok=True)
-    pin_root = tempfile_dir = f"/sys/fs/bpf/pyebpf-test-{os.getpid()}"
+    pin_root = f"/sys/fs/bpf/pyebpf-test-{os.getpid()}"
     os.makedirs(pin_root, exist_ok=True)
     try:
         a = ElfObject(path, pin_root=pin_root)
@@ -432,7 +429,7 @@ def test_pinning_by_name_reuses_pinned_map(tmp_path):
         a.close()
         b.close()
     finally:
-        shutil.rmtree(tempfile_dir, ignore_errors=True)
+        shutil.rmtree(pin_root, ignore_errors=True)
 
 
 def test_vm_runs_elf_program():

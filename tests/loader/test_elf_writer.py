@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 from ctypes import c_uint32, c_uint64
