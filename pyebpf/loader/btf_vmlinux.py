@@ -114,9 +114,18 @@ def tp_btf_type_id(tracepoint: str) -> int:
     return vmlinux_index().type_id(f"btf_trace_{tracepoint}", BtfKind.TYPEDEF)
 
 
+def tp_btf_load_args(tracepoint: str) -> dict[str, int]:
+    """Keyword arguments for load() that make a BPF_PROG_TYPE_TRACING program a tp_btf program on `tracepoint`:
+    load(program, **tp_btf_load_args("sys_enter")), then attach_tp_btf(prog)."""
+    from pyebpf.abi.prog_types import AttachType
+
+    return {"expected_attach_type": AttachType.TRACE_RAW_TP, "attach_btf_id": tp_btf_type_id(tracepoint)}
+
+
 def func_type_id(function: str) -> int:
     """attach_btf_id for fentry/fexit/fmod_ret on kernel function `function` (BTF_KIND_FUNC)."""
     return vmlinux_index().type_id(function, BtfKind.FUNC)
 
 
-__all__ = ["BtfKind", "BtfNameIndex", "vmlinux_index", "tp_btf_type_id", "func_type_id", "VMLINUX_BTF"]
+__all__ = ["BtfKind", "BtfNameIndex", "vmlinux_index", "tp_btf_type_id", "tp_btf_load_args", "func_type_id",
+           "VMLINUX_BTF"]

@@ -167,18 +167,18 @@ def test_raw_tracepoint_unknown_name():
 def test_tp_btf_sys_enter():
     from pyebpf.loader import load
     from pyebpf.loader.attach import attach_tp_btf
-    from pyebpf.loader.btf_vmlinux import tp_btf_type_id
+    from pyebpf.loader.btf_vmlinux import tp_btf_load_args
 
     nr = SYS_GETPPID.get(platform.machine())
     if nr is None:
         pytest.skip(f"no getppid syscall number for {platform.machine()}")
     try:
-        btf_id = tp_btf_type_id("sys_enter")
+        load_args = tp_btf_load_args("sys_enter")
     except LoaderError as e:
         skip_missing_feature(f"no vmlinux BTF for tp_btf: {e}")
     program = counter_program("tracing", check_ctx=(8, nr)).build()
     try:
-        prog = load(program, expected_attach_type="trace_raw_tp", attach_btf_id=btf_id)
+        prog = load(program, **load_args)
     except LoaderError as e:
         if e.errno in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, 524):
             skip_missing_feature(f"kernel refuses tp_btf programs: {e}")
