@@ -41,7 +41,7 @@ CASES = [
     Case("cfg_ja_to_end", "r0 = 0\ngoto +1\nexit\n", expect=REJECT),
     Case("cfg_gotol_out_of_range", raw(MOV0, I(0x06, 0, 0, 0, 7), EXIT), expect=REJECT),
     Case("cfg_gotol_ok", raw(MOV0, I(0x06, 0, 0, 0, 0), EXIT)),
-    Case("cfg_jump_into_lddw", "if r1 > 0 goto +2\nr0 = 0 ll\nr0 = 0\nexit\n", expect=REJECT),
+    Case("cfg_jump_into_lddw", "if r1 > 0 goto +1\nr0 = 0 ll\nr0 = 0\nexit\n", expect=REJECT),
     Case("cfg_jump_over_lddw", "r0 = 0\nif r1 > 0 goto +2\nr2 = 1 ll\nexit\n"),
     Case("cfg_unreachable_tail", "r0 = 0\nexit\nr0 = 1\nexit\n", expect=REJECT),
     Case("cfg_unreachable_skipped", "goto +1\nr0 = 1\nr0 = 0\nexit\n", expect=REJECT),

@@ -32,9 +32,17 @@ class Verdict:
     message: str = ""
     log: str = ""
     insn: int | None = None
+    #: every line of the kernel's closing reason (some reasons take two lines, e.g. an out-of-range access
+    #: followed by `R0 min value is outside of the allowed memory range`); `message` is the last
+    reason: tuple[str, ...] = ()
 
 
 def kernel_error_line(log: str, program=None) -> str:
+    block = kernel_reason(log, program)
+    return block[-1] if block else ""
+
+
+def kernel_reason(log: str, program=None) -> tuple[str, ...]:
     """The kernel's reason in a verifier log: the last line that is neither a state/instruction dump, a state
     comparison (`cur state:`/`old state:`) nor part of the statistics trailer (`processed N insns ...`,
     `verification time`, `stack depth`). At log level 1 some reasons (infinite loop, ...) are printed right after
@@ -43,13 +51,17 @@ def kernel_error_line(log: str, program=None) -> str:
     lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
     while lines and (lines[-1].startswith(_TRAILER) or lines[-1].startswith(_STATE_COMPARE)):
         lines.pop()
+    block: list[str] = []
     for ln in reversed(lines):
         if not _STATE_LINE.match(ln):
-            return ln
-        glued = _glued_reason(ln, program)
-        if glued:
-            return glued
-    return ""
+            block.append(ln)
+            continue
+        if not block:
+            glued = _glued_reason(ln, program)
+            if glued:
+                block.append(glued)
+        break
+    return tuple(reversed(block))
 
 
 def _glued_reason(line: str, program) -> str:
@@ -101,7 +113,8 @@ def _load(program, prog_type: str, maps, privileged: bool) -> Verdict:
         # (which also needs CAP_BPF to load)
         prog = load(program, prog_type, maps=maps, log_level=1, log_size=1 << 22, func_info=[])
     except ProgramLoadError as e:
-        return Verdict(False, e.errno or 0, kernel_error_line(e.log, program), e.log)
+        reason = kernel_reason(e.log, program)
+        return Verdict(False, e.errno or 0, reason[-1] if reason else "", e.log, reason=reason)
     except LoaderError as e:
         return Verdict(False, e.errno or 0, f"loader: {e}", getattr(e, "log", ""))
     prog.close()
@@ -200,5 +213,6 @@ def agree(ours_v: Verdict, kern: Verdict) -> tuple[bool, bool, bool]:
     verdict = ours_v.accepted == kern.accepted
     if kern.accepted:
         return verdict, verdict, verdict
-    message = verdict and (ours_v.message == kern.message or (not kern.message and bool(ours_v.message)))
+    message = verdict and (ours_v.message == kern.message or ours_v.message in kern.reason
+                           or (not kern.message and bool(ours_v.message)))
     return verdict, message, verdict and ours_v.errno == kern.errno

@@ -29,6 +29,9 @@ def main(argv: list[str]) -> int:
             continue
         total += 1
         k = kern[case.id]
+        if k.accepted != (case.expect == "accept"):
+            print(f"TABLE: {case.id} documents {case.expect}, kernel says "
+                  f"{'accept' if k.accepted else 'reject: ' + k.message}")
         try:
             m = ours(case)
         except Exception as e:  # noqa: BLE001 - an engine crash is a disagreement to report
