@@ -90,15 +90,24 @@ def test_tracepoint_counts_openat_per_pid():
         assert counts.get(os.getpid(), 0) == during  # detached: no more counting
 
 
-def test_tracepoint_slash_form_and_keyword_through_kernel_program():
+@pytest.mark.parametrize("use_link", [True, False], ids=["perf_link", "ioctl_set_bpf"])
+def test_tracepoint_slash_form_and_both_hook_paths(use_link):
     from pyebpf.loader import load
     from pyebpf.loader.attach import attach_tracepoint
 
     with load(counter_program("tracepoint").build()) as prog:
-        with attach_tracepoint(prog, "syscalls/sys_enter_getppid"):
+        before = _fds()
+        with attach_tracepoint(prog, "syscalls/sys_enter_getppid", use_link=use_link) as att:
+            assert (att.link_fd is not None) == use_link
             for _ in range(5):
                 os.getppid()
+        os.getppid()
         assert prog.maps["counts"][0] == 5
+        assert _fds() == before
+        if not use_link:
+            with pytest.raises(LoaderError):
+                attach_tracepoint(prog, "syscalls/sys_enter_getppid", use_link=False, cookie=7)
+            assert _fds() == before
 
 
 def test_unknown_tracepoint_is_typed_error_and_leaks_nothing():
@@ -446,3 +455,34 @@ def test_detach_leaves_no_bpf_link_behind(c_target):
     finally:
         for p in progs:
             p.close()
+
+
+def test_bpf_cookie_reaches_the_program():
+    """attach_*(cookie=...) goes into the perf / raw_tp link; bpf_get_attach_cookie() reads it back."""
+    from pyebpf.loader import load
+    from pyebpf.loader.attach import attach_raw_tracepoint, attach_tracepoint
+
+    def cookie_program(prog_type: str):
+        b = Builder(prog_type)
+        b.map("counts", "array", key=ctypes.c_uint32, value=ctypes.c_uint64, max_entries=4)
+        b.mov(R6, R1)
+        b.call("get_current_pid_tgid").rsh(R0, 32)
+        b.jump_if(R0 != os.getpid(), "out")
+        b.mov(R1, R6).call("get_attach_cookie").mov(R7, R0)
+        add_to_slot(b, "counts", 1, R7)
+        b.label("out")
+        b.ret(0)
+        return b.build()
+
+    with load(cookie_program("tracepoint")) as tp:
+        with attach_tracepoint(tp, "syscalls", "sys_enter_getppid", cookie=0xC0FFEE):
+            os.getppid()
+        assert tp.maps["counts"][1] == 0xC0FFEE
+    with load(cookie_program("raw_tracepoint")) as raw:
+        try:
+            att = attach_raw_tracepoint(raw, "sys_enter", cookie=77)
+        except LoaderError as e:
+            skip_missing_feature(f"raw tracepoint links without cookies on this kernel: {e}")
+        with att:
+            os.getppid()
+        assert raw.maps["counts"][1] % 77 == 0 and raw.maps["counts"][1] >= 77

@@ -48,17 +48,23 @@ def kprobes_available() -> str | None:
     return "CONFIG_KPROBES is off (no 'kprobe' perf PMU and no tracefs kprobe_events)"
 
 
-def _hook_perf_event(scope: AttachScope, prog: Any, perf_fd: int, cookie: int) -> int | None:
-    """Attach `prog` to the perf event: a BPF link when the kernel has them, else the SET_BPF ioctl."""
+def _hook_perf_event(scope: AttachScope, prog: Any, perf_fd: int, cookie: int, use_link: bool = True
+                     ) -> int | None:
+    """Attach `prog` to the perf event: a BPF link when the kernel has them (and use_link), else the SET_BPF
+    ioctl (the program then stays on the event until the perf fd is closed)."""
     pfd = prog_fd(prog)
     link = None
-    try:
-        link = syscall.link_create(pfd, perf_fd, AttachType.PERF_EVENT, extra=struct.pack("<Q", cookie))
-        scope.fd(link, "perf link")
-    except LoaderError as e:
-        if e.errno not in _NO_PERF_LINK or cookie:
-            raise LoaderError(f"attaching program to {scope.kind} {scope.target} (BPF_LINK_CREATE)", e.errno,
-                              e.log) from None
+    if use_link:
+        try:
+            link = syscall.link_create(pfd, perf_fd, AttachType.PERF_EVENT, extra=struct.pack("<Q", cookie))
+            scope.fd(link, "perf link")
+        except LoaderError as e:
+            if e.errno not in _NO_PERF_LINK or cookie:
+                raise LoaderError(f"attaching program to {scope.kind} {scope.target} (BPF_LINK_CREATE)", e.errno,
+                                  e.log) from None
+    if link is None:
+        if cookie:
+            raise LoaderError("a BPF cookie needs a perf link (BPF_LINK_CREATE)", errno.EINVAL)
         perf_ioctl(perf_fd, PerfIoctl.SET_BPF, pfd, f"attaching program to {scope.kind} {scope.target}")
     perf_ioctl(perf_fd, PerfIoctl.ENABLE, 0, f"enabling {scope.kind} {scope.target}")
     scope.add("disable perf event", lambda: _quiet_ioctl(perf_fd, PerfIoctl.DISABLE))
@@ -73,7 +79,8 @@ def _quiet_ioctl(fd: int, request: PerfIoctl) -> None:
             raise
 
 
-def attach_tracepoint(prog: Any, category: str, name: str | None = None, cookie: int = 0) -> Attachment:
+def attach_tracepoint(prog: Any, category: str, name: str | None = None, cookie: int = 0,
+                      use_link: bool = True) -> Attachment:
     """Run a BPF_PROG_TYPE_TRACEPOINT program on tracepoint `category:name` ('syscalls', 'sys_enter_openat').
 
     `category` may also be 'syscalls/sys_enter_openat' with `name` omitted. tracefs is mounted if needed.
@@ -85,7 +92,7 @@ def attach_tracepoint(prog: Any, category: str, name: str | None = None, cookie:
     with AttachScope("tracepoint", target) as scope:
         tp = tracepoint_id(category, name)
         perf_fd = scope.fd(tracepoint_event(tp), "perf event")
-        link = _hook_perf_event(scope, pfd, perf_fd, cookie)
+        link = _hook_perf_event(scope, pfd, perf_fd, cookie, use_link)
         return scope.attachment(prog, link_fd=link, perf_fd=perf_fd, info={"tracepoint_id": tp})
 
 
