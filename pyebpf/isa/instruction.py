@@ -324,8 +324,16 @@ def decode_with_slots(data: bytes, byteorder: str = "little", validate: bool = T
     n = len(raw)
     slot = 0
     lddw = OP_LD_IMM64
+    seen: dict[tuple[int, int, int, int], Instruction] = {}  # programs repeat words: decode+validate each once
     while slot < n:
-        opcode, regs, off, imm = raw[slot]
+        word = raw[slot]
+        if word[0] != lddw:
+            insn = seen.get(word)
+            if insn is not None:
+                append((slot, insn))
+                slot += 1
+                continue
+        opcode, regs, off, imm = word
         if little:
             dst, src = regs & 0xF, regs >> 4
         else:
@@ -352,7 +360,11 @@ def decode_with_slots(data: bytes, byteorder: str = "little", validate: bool = T
             if problem:
                 raise DecodeError(problem, slot, slot * INSN_SIZE)
         append((slot, insn))
-        slot += 2 if opcode == lddw else 1
+        if opcode == lddw:
+            slot += 2
+        else:
+            seen[word] = insn
+            slot += 1
     return out
 
 
@@ -363,7 +375,8 @@ def iter_decode(data: bytes, byteorder: str = "little", validate: bool = True) -
 
 def decode(data: bytes, byteorder: str = "little", validate: bool = True) -> list[Instruction]:
     """Decode a whole instruction stream into logical instructions."""
-    return [insn for _, insn in decode_with_slots(data, byteorder, validate)]
+    pairs = decode_with_slots(data, byteorder, validate)
+    return [pair[1] for pair in pairs]
 
 
 def encode(instructions: "list[Instruction] | tuple[Instruction, ...]", byteorder: str = "little") -> bytes:
