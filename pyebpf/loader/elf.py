@@ -473,23 +473,21 @@ class ElfObject:
                 self.programs[fn.name] = self._link(fn, sdef)
 
     def _link(self, main: Function, sdef: SectionDef | None) -> Program:
-        placed: dict[tuple[int, int], int] = {}  # (section index, function start) -> slot in the program
-        order: list[Function] = [main]
-        out: list[Instruction] = []
-        fixups: list[tuple[int, int, Function, int]] = []  # (index in out, slot, target function, target slot)
+        """The program: `main`, then every function it reaches through calls or function addresses.
+
+        Reached functions are laid out in file order (section, offset) — what clang's own layout gives and what
+        makes write_elf -> load_elf reproduce a Program exactly — and call/lddw immediates are rebased.
+        """
         maps: dict[str, MapSpec] = {}
-        labels: dict[str, int] = {}
-        ext = ProgramExt()
-        slot = 0
+        order: list[Function] = [main]
+        bodies: dict[int, list[tuple[Instruction, tuple[int, int] | None]]] = {}
         i = 0
         while i < len(order):
             fn = order[i]
             i += 1
-            base = slot
-            placed[(fn.section.index, fn.start)] = base
-            labels[fn.name] = base
             insns = self._section_insns[fn.section.index]
             relocs = {r.offset: r for r in self.elf.relocations.get(fn.section.index, [])}
+            body = []
             s = fn.start
             while s < fn.end:
                 insn = insns.get(s)
@@ -497,25 +495,34 @@ class ElfObject:
                     raise ElfError(f"{self.path}: section {fn.section.name!r}: function {fn.name!r} splits the "
                                    f"lddw at slot {s - 1}")
                 where = f"section {fn.section.name!r} offset {s * 8:#x}"
-                rel = relocs.get(s * 8)
-                insn, target = self._relocate(insn, rel, fn, s, where, maps)
+                insn, target = self._relocate(insn, relocs.get(s * 8), fn, s, where, maps)
                 if target is not None:
-                    tsec, tslot = target
-                    tfn = self._function_at(tsec, tslot, where)
-                    if tfn not in order:
+                    tfn = self._function_at(target[0], target[1], where)
+                    if not any(f is tfn for f in order):
                         order.append(tfn)
-                    fixups.append((len(out), slot, tfn, tslot))
-                out.append(insn)
-                slot += insn.slots
+                    target = (id(tfn), target[1] - tfn.start)
+                body.append((insn, target))
                 s += insn.slots
+            bodies[id(fn)] = body
+        layout = [main] + sorted(order[1:], key=lambda f: (f.section.index, f.start))
+        placed: dict[int, int] = {}
+        slot = 0
+        for fn in layout:
+            placed[id(fn)] = slot
+            slot += fn.end - fn.start
+        out: list[Instruction] = []
+        labels: dict[str, int] = {}
+        ext = ProgramExt()
+        for fn in layout:
+            base = placed[id(fn)]
+            labels[fn.name] = base
+            at = base
+            for insn, target in bodies[id(fn)]:
+                if target is not None:  # call / lddw func: imm is the target relative to the next instruction
+                    insn = insn._replace(imm=placed[target[0]] + target[1] - (at + 1), ref=None)
+                out.append(insn)
+                at += insn.slots
             self._rebase_ext(fn, base, ext)
-        for index, at, tfn, tslot in fixups:
-            start = placed[(tfn.section.index, tfn.start)] + (tslot - tfn.start)
-            insn = out[index]
-            if insn.is_lddw:  # lddw rX, func: imm is the target relative to the next instruction
-                out[index] = insn._replace(imm=start - (at + 1), ref=None)
-            else:
-                out[index] = insn._replace(imm=start - (at + 1))
         ptype = sdef.prog_type if sdef is not None else None
         attach_to = sdef.target(main.section.name) if sdef is not None else None
         eat = sdef.attach_type if sdef is not None else None

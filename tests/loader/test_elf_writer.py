@@ -9,15 +9,20 @@ import sys
 from ctypes import c_uint32, c_uint64
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pyebpf.abi.maps import MapSpec, MapType
+from pyebpf.abi.opcodes import OP_CALL, CallSrc
 from pyebpf.abi.prog_types import AttachType, ProgType
 from pyebpf.errors import ElfError
 from pyebpf.isa.builder import R0, R1, R2, R3, R4, R6, R10, Builder
+from pyebpf.isa.instruction import Instruction
 from pyebpf.isa.program import Program
 from pyebpf.loader.elf import load_elf
 from pyebpf.loader.elf_writer import section_name_for, write_elf
 from pyebpf.testing.plugin import require_or_skip
+from pyebpf.testing.strategies import instructions, programs
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "c"))
 from bpf_objects import ToolMissing, object_path  # noqa: E402
@@ -210,3 +215,29 @@ def test_written_builder_program_loads_and_runs(tmp_path):
         for _ in range(3):
             os.close(os.open("/dev/null", os.O_RDONLY))
         assert o.maps["counts"][os.getpid()] >= 3
+
+
+@st.composite
+def programs_with_subprograms(draw) -> Program:
+    """Random main body and 0..3 random subprograms; main starts by calling each subprogram."""
+    insns = instructions(kernel=True, pseudo_lddw=False, calls=False)
+    main = draw(programs(insns=insns, max_size=12))
+    subs = draw(st.lists(programs(insns=insns, max_size=8), max_size=3))
+    calls = [Instruction(OP_CALL, 0, CallSrc.PSEUDO_CALL, 0, 0) for _ in subs]
+    starts, slot = [], len(calls) + main.slot_count
+    for sub in subs:
+        starts.append(slot)
+        slot += sub.slot_count
+    calls = [c._replace(imm=start - (i + 1)) for i, (c, start) in enumerate(zip(calls, starts))]
+    body = calls + list(main.instructions) + [i for sub in subs for i in sub.instructions]
+    return Program(body, prog_type=ProgType.XDP, name="fuzzed")
+
+
+@settings(max_examples=60, deadline=None)
+@given(programs_with_subprograms())
+def test_write_read_round_trip_of_random_programs(tmp_path_factory, program):
+    path = str(tmp_path_factory.mktemp("rt") / "p.o")
+    write_elf(program, path)
+    back = load_elf(path).programs["fuzzed"]
+    assert back.to_bytes() == program.to_bytes()
+    assert back.prog_type == program.prog_type
