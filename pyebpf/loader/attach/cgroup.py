@@ -27,7 +27,7 @@ _ATTACH_ALIASES = {
     "sysctl": AttachType.CGROUP_SYSCTL, "getsockopt": AttachType.CGROUP_GETSOCKOPT,
     "setsockopt": AttachType.CGROUP_SETSOCKOPT,
 }
-_NO_LINK = (errno.EINVAL, errno.EOPNOTSUPP, 524)
+_NO_LINK = (errno.EINVAL, errno.EOPNOTSUPP, 524)  # 524: the kernel-internal ENOTSUPP
 
 
 def parse_attach_type(value: AttachType | int | str) -> AttachType:

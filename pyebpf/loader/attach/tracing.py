@@ -20,9 +20,10 @@ from pyebpf.loader.attach.elfsym import resolve_binary, symbol_file_offset
 from pyebpf.loader.perf_event import PerfIoctl, PmuMissing, perf_ioctl, pmu_type, probe_event, tracepoint_event
 from pyebpf.loader.tracefs import split_tracepoint, tracefs_root, tracepoint_id
 
-#: errnos meaning "this kernel cannot make a perf-event BPF link" (then the ioctl path is used).
-_NO_PERF_LINK = (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP if hasattr(errno, "ENOTSUP") else errno.EOPNOTSUPP,
-                 524)  # 524 = ENOTSUPP, the kernel-internal "not supported" that leaks to user space
+#: The kernel-internal ENOTSUPP (include/linux/errno.h), which some bpf() paths return to user space.
+ENOTSUPP = 524
+#: errnos meaning "this kernel cannot make this kind of BPF link" (then the older interface is used).
+_NO_PERF_LINK = (errno.EINVAL, errno.EOPNOTSUPP, ENOTSUPP)
 
 
 class KprobesUnavailable(LoaderError):
