@@ -9,7 +9,8 @@ candidate types are found by "essential" name (text before a `___flavor` suffix)
 name, through anonymous structs and unions. The new value goes into the instruction's imm (ALU, lddw) or off
 (memory access, whose size is also adjusted when the field's size differs). A relocation no candidate satisfies
 yields 0 for the *_EXISTS kinds and TYPE_ID_TARGET, and otherwise poisons the instruction with
-`call 0xbad2310`, as libbpf does, so the verifier rejects the program only if that path can actually run.
+`call 0xbad2310` (both slots of a lddw), as libbpf does, so the verifier rejects the program only if that path
+can actually run.
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from pyebpf.loader.btf import Btf, BtfKind, CoreRelo, CoreReloKind, MODIFIER_KIN
 
 #: The helper id libbpf puts in a call to poison an instruction whose relocation could not be resolved.
 POISON_HELPER_ID = 0xBAD2310
+#: `call 0xbad2310`: what an unresolvable relocation's instruction becomes
+POISON = Instruction(InsnClass.JMP | 0x80, 0, 0, 0, POISON_HELPER_ID)
 _K = CoreReloKind
 FIELD_KINDS = frozenset({_K.FIELD_BYTE_OFFSET, _K.FIELD_BYTE_SIZE, _K.FIELD_EXISTS, _K.FIELD_SIGNED,
                          _K.FIELD_LSHIFT_U64, _K.FIELD_RSHIFT_U64})
@@ -306,9 +309,7 @@ def patch(insn: Instruction, kind: CoreReloKind, local_value: int, new_value: in
           target: Btf, where: str, new_size: int | None = None, old_size: int | None = None) -> Instruction:
     """The instruction with the CO-RE value replaced (or poisoned when `new_value` is None)."""
     if new_value is None:
-        if insn.opcode == OP_LD_IMM64:
-            raise CoreError(f"{where}: unresolved {kind.name} relocation on a 64-bit load cannot be poisoned")
-        return Instruction(InsnClass.JMP | 0x80, 0, 0, 0, POISON_HELPER_ID)  # call 0xbad2310
+        return POISON
     field, current = _insn_value(insn, where)
     if field == "imm" and insn.opcode != OP_LD_IMM64:
         current &= 0xFFFFFFFF
@@ -358,6 +359,8 @@ def apply_relocations(section: str, insns: dict[int, Instruction], relos: list[C
             _, new_size, _ = resolve(CoreRelo(relo.insn_off, relo.type_id, relo.access_str_off,
                                               _K.FIELD_BYTE_SIZE), local, target, where)
         insns[slot] = patch(insn, relo.kind, local_value, new_value, local, target, where, new_size, old_size)
+        if new_value is None and insn.opcode == OP_LD_IMM64:
+            insns[slot + 1] = POISON  # both halves of a lddw, so the slots stay where they were
         results.append(CoreResult(section, slot, relo.kind, local.str_at(relo.access_str_off), local_value,
                                   0 if new_value is None else new_value, tid, new_value is None))
     return results

@@ -19,7 +19,7 @@ from typing import Any, Iterator, Mapping
 
 from pyebpf.abi.maps import MapSpec, MapType
 from pyebpf.abi.opcodes import CallSrc, InsnClass, JmpOp, PseudoSrc
-from pyebpf.abi.prog_types import SectionDef, prog_type_for_section
+from pyebpf.abi.prog_types import ProgType, SectionDef, prog_type_for_section
 from pyebpf.abi.uapi import MapCreateFlags
 from pyebpf.errors import DecodeError, ElfError
 from pyebpf.isa.instruction import Instruction, decode_with_slots
@@ -670,6 +670,23 @@ class ElfObject:
         load_object(self, log_level=log_level, prog_types=dict(prog_types or {}), only=only)
         return self
 
+    def attach(self, names: list[str] | None = None) -> list[Any]:
+        """Attach every loaded program whose SEC() name says where (tracepoint/..., raw_tp/..., kprobe/...), like a
+        libbpf skeleton's attach; programs without a target (xdp, socket, tc) are left for the caller. The
+        attachments are owned by the programs and released by close()."""
+        if not self.loaded:
+            raise ElfError(f"{self.path}: load() before attach()")
+        done = []
+        for name in names if names is not None else list(self.loaded):
+            prog = self.loaded.get(name)
+            if prog is None:
+                raise ElfError(f"{self.path}: program {name!r} is not loaded")
+            program = self.programs[name]
+            if names is None and (not program.attach_to or program.prog_type not in _AUTO_ATTACH_TYPES):
+                continue
+            done.append(prog.attach())
+        return done
+
     def close(self) -> None:
         for prog in self.loaded.values():
             try:
@@ -702,6 +719,11 @@ class ElfObject:
     def __repr__(self) -> str:
         state = "loaded" if self.loaded else "not loaded"
         return f"<ElfObject {self.path} programs={list(self.programs)} maps={list(self.map_specs)} {state}>"
+
+
+#: program types whose SEC() name carries everything attach() needs
+_AUTO_ATTACH_TYPES = frozenset({ProgType.TRACEPOINT, ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE,
+                                ProgType.KPROBE, ProgType.TRACING})
 
 
 def _object_name(path: str) -> str:

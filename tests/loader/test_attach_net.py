@@ -138,7 +138,8 @@ def test_socket_filter_by_fd_and_on_closed_socket():
 
 # ---- XDP ---------------------------------------------------------------------------------------------------------
 
-def test_xdp_counts_and_drops_udp_in_netns():
+@pytest.mark.parametrize("use_link", [False, True], ids=["netlink", "bpf_link"])
+def test_xdp_counts_and_drops_udp_in_netns(use_link):
     from pyebpf.loader import load
     from pyebpf.loader.attach import attach_xdp, prog_id
     from pyebpf.loader.netlink import xdp_query
@@ -149,7 +150,8 @@ def test_xdp_counts_and_drops_udp_in_netns():
         other.bind((pair.addr_b, 0))
         with tx, rx, other, load(udp_port_filter("xdp", 0, 4, dest[1], XDP_DROP, XDP_PASS)) as prog:
             ifindex = pair.ifindex("b")
-            with attach_xdp(prog, pair.if_b, mode="skb", netns=pair.ns_b) as att:
+            with attach_xdp(prog, pair.if_b, mode="skb", netns=pair.ns_b, use_link=use_link) as att:
+                assert (att.link_fd is not None) == use_link
                 state = xdp_query(ifindex, pair.ns_b)
                 assert state["prog_id"] == prog_id(prog.fd) == att.info["prog_id"]
                 assert state["mode"] == 2  # XDP_ATTACHED_SKB
@@ -205,7 +207,8 @@ def test_xdp_detach_after_namespace_is_gone():
 
 # ---- tc ----------------------------------------------------------------------------------------------------------
 
-def test_tc_egress_drop_and_ingress_count_direct_action():
+@pytest.mark.parametrize("use_tcx", [False, True], ids=["clsact", "tcx"])
+def test_tc_egress_drop_and_ingress_count_direct_action(use_tcx):
     from pyebpf.loader import load
     from pyebpf.loader import netlink as nl
     from pyebpf.loader.attach import attach_tc
@@ -216,14 +219,17 @@ def test_tc_egress_drop_and_ingress_count_direct_action():
         ingress_prog = udp_port_filter("sched_cls", SKB_DATA, SKB_DATA_END, dest[1], TC_ACT_OK, TC_ACT_OK)
         with tx, rx, load(egress_prog) as eg, load(ingress_prog) as ing:
             ia, ib = pair.ifindex("a"), pair.ifindex("b")
-            with attach_tc(ing, pair.if_b, "ingress", netns=pair.ns_b) as t_in:
+            with attach_tc(ing, pair.if_b, "ingress", netns=pair.ns_b, use_tcx=use_tcx) as t_in:
                 send_udp(tx, dest, 6)
                 assert len(recv_all(rx, 0.3)) == 6
                 assert ing.maps["counts"][1] == 6
                 filters = nl.tc_filters(ib, nl.TcParent.INGRESS, pair.ns_b)
-                assert [(f["kind"], f["prio"]) for f in filters] == [("bpf", 1)]
-                assert t_in.info["added_qdisc"]
-                with attach_tc(eg, pair.if_a, "egress", netns=pair.ns_a):
+                if use_tcx:
+                    assert t_in.kind == "tcx" and t_in.link_fd is not None and filters == []
+                else:
+                    assert [(f["kind"], f["prio"]) for f in filters] == [("bpf", 1)]
+                    assert t_in.info["added_qdisc"]
+                with attach_tc(eg, pair.if_a, "egress", netns=pair.ns_a, use_tcx=use_tcx):
                     send_udp(tx, dest, 5)
                     assert recv_all(rx, 0.3) == []
                     assert eg.maps["counts"][1] == 5
@@ -237,6 +243,9 @@ def test_tc_egress_drop_and_ingress_count_direct_action():
             qdiscs = subprocess.run(["ip", "netns", "exec", pair.ns_b, "tc", "qdisc", "show", "dev", pair.if_b],
                                     capture_output=True, text=True).stdout
             assert "clsact" not in qdiscs
+            send_udp(tx, dest, 1)
+            assert len(recv_all(rx, 0.3)) == 1
+            assert ing.maps["counts"][1] == 8  # 6 + 2: nothing counted once detached
 
 
 def test_tc_keeps_a_clsact_it_did_not_add_and_cleans_up_on_failure():
@@ -289,3 +298,39 @@ def test_netlink_attachments_released_at_process_exit(tmp_path):
         ib = pair.ifindex("b")
         assert nl.xdp_query(ib, pair.ns_b)["prog_id"] == 0
         assert not nl.has_clsact(ib, pair.ns_b)
+
+
+def test_link_attachments_survive_no_sigkill(tmp_path):
+    """XDP and tcx links die with the process even on SIGKILL (no exit hook runs): nothing is left behind."""
+    import signal
+
+    from pyebpf.loader import netlink as nl
+    from pyebpf.loader.info import link_infos
+
+    with veth_pair() as pair:
+        script = tmp_path / "child.py"
+        script.write_text(textwrap.dedent(f"""
+            import sys, time
+            from pyebpf.isa.builder import Builder
+            from pyebpf.loader import load
+            from pyebpf.loader.attach import attach_tc, attach_xdp
+            b = Builder("xdp"); b.ret(2); x = load(b.build())
+            b = Builder("sched_cls"); b.ret(0); t = load(b.build())
+            a1 = attach_xdp(x, {pair.if_b!r}, netns={pair.ns_b!r}, use_link=True)
+            a2 = attach_tc(t, {pair.if_b!r}, "ingress", netns={pair.ns_b!r}, use_tcx=True)
+            print(x.id, t.id, flush=True)
+            time.sleep(60)
+        """))
+        child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+        try:
+            ids = {int(v) for v in child.stdout.readline().split()}
+            assert len(ids) == 2
+            ib = pair.ifindex("b")
+            assert nl.xdp_query(ib, pair.ns_b)["prog_id"] in ids
+            assert {li.prog_id for li in link_infos()} >= ids
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=30)
+            child.stdout.close()
+        assert nl.xdp_query(ib, pair.ns_b)["prog_id"] == 0
+        assert not ({li.prog_id for li in link_infos()} & ids)

@@ -204,3 +204,25 @@ def test_core_program_reads_task_fields_in_the_kernel():
     assert task_size == vml.size_of(task)
     assert (enum_value, enum_exists) == (MapType.RINGBUF, 1)
     assert comm_off == comm.bits_offset // 8
+
+
+def test_custom_target_btf(tmp_path):
+    """btf_custom_path: relocate against another kernel's BTF (here a tiny one with a different task_struct)."""
+    from pyebpf.loader.elf import load_elf
+
+    b = BtfBuilder()
+    i32 = b.add_int("int", 4, signed=True)
+    task = b.add_struct("task_struct", 64, [("pid", i32, 32 * 8), ("tgid", i32, 40 * 8)])
+    b.add_struct("task_struct", 0, [])  # a second candidate without members must not make it ambiguous
+    del task
+    path = tmp_path / "tiny.btf"
+    path.write_bytes(b.encode())
+    o = load_elf(_core_obj(), btf_custom_path=str(path))
+    mini = {r.local_value: r for r in o.core_results if r.kind == K.FIELD_BYTE_OFFSET and r.local_value in (4, 8)}
+    assert mini[4].new_value == 40  # tgid moved to 40 in the custom BTF
+    assert mini[8].poisoned  # real_parent does not exist there: the load is poisoned, not silently wrong
+    enum = next(r for r in o.core_results if r.kind == K.ENUMVAL_VALUE)
+    assert enum.poisoned  # no enum bpf_map_type in the tiny BTF: a lddw, both halves poisoned
+    prog = o.programs["core_probe"]
+    poisoned = [s for s, i in prog.by_slot() if i.is_helper_call and i.imm == POISON_HELPER_ID]
+    assert len(poisoned) >= 3

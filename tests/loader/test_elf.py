@@ -232,7 +232,7 @@ def test_openat_counter_counts_our_opens():
         o.load()
         counts = o.maps["openat_counts"]
         prog = o.loaded["count_openat"]
-        prog.attach()
+        assert len(o.attach()) == 1  # the SEC() name says where: tracepoint/syscalls/sys_enter_openat
         for _ in range(7):
             os.close(os.open("/dev/null", os.O_RDONLY))
         n = counts[os.getpid()]
@@ -538,3 +538,15 @@ def test_our_verifier_accepts_what_the_kernel_accepts(name, prog):
 
     result = pyebpf.verify(load_elf(obj(name)).programs[prog], raise_on_reject=False)
     assert result.accepted, result.error
+
+
+def test_attach_needs_load_first():
+    with pytest.raises(ElfError, match="load\\(\\) before attach"):
+        load_elf(obj("openat_counter")).attach()
+
+
+@pytest.mark.kernel
+def test_attach_skips_programs_without_a_target():
+    with load_elf(obj("xdp_count")) as o:
+        o.load()
+        assert o.attach() == []  # XDP needs an interface: left to the caller

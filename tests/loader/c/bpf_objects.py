@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import functools
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -49,12 +50,19 @@ def vmlinux_h() -> str:
 
 
 def multiarch_include() -> list[str]:
+    """-I /usr/include/<triple> (asm/types.h lives there on Debian); from gcc, else from the machine name."""
+    triples = []
     try:
-        triple = subprocess.run(["gcc", "-print-multiarch"], capture_output=True, text=True, check=True).stdout
+        triples.append(subprocess.run(["gcc", "-print-multiarch"], capture_output=True, text=True,
+                                      check=True).stdout.strip())
     except (OSError, subprocess.CalledProcessError):
-        return []
-    d = os.path.join("/usr/include", triple.strip())
-    return ["-I", d] if triple.strip() and os.path.isdir(d) else []
+        pass
+    triples.append(f"{platform.machine()}-linux-gnu")
+    for triple in triples:
+        d = os.path.join("/usr/include", triple)
+        if triple and os.path.isdir(d):
+            return ["-I", d]
+    return []
 
 
 @functools.lru_cache(maxsize=None)
