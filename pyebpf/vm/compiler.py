@@ -172,7 +172,7 @@ class Compiler:
         for i, (slot, insn) in enumerate(zip(block.slots, block.insns)):
             body.extend(self._insn(slot, insn, count - i - 1))
         last_slot, last = block.slots[-1], block.insns[-1]
-        fall = self._block_id(last_slot + last.slots)
+        fall = self._block_id(last_slot + last.slots, jump=False)
         if last.is_exit:
             return body
         if not last.is_branch:
@@ -202,9 +202,11 @@ class Compiler:
             return body + [f"raise ERR({last_slot}, {fall!r})"]
         return body + [f"b = {fall}", "continue"]
 
-    def _block_id(self, slot: int) -> "int | str":
+    def _block_id(self, slot: int, jump: bool = True) -> "int | str":
+        """Block starting at `slot`, or the error text when a jump there is invalid (the synthetic end block is
+        only reachable by falling through, as in the interpreter)."""
         bid = self.block_of.get(slot)
-        if bid is None:
+        if bid is None or (jump and slot == self.nslots):
             where = "not an instruction start" if 0 <= slot < self.nslots else "outside the program"
             return f"jump to slot {slot}, which is {where}"
         return bid
