@@ -390,6 +390,14 @@ class ArrayMap(VmMap):
         self._check_array_update(i, flags)
         self._values[i][:] = value
 
+    def prog_update(self, key: bytes, value: bytes, flags: int, cpu: int = 0) -> int:
+        # array_map_update_elem: the index is checked before BPF_F_LOCK (the syscall checks BPF_F_LOCK first)
+        def run() -> None:
+            i = self._index(key)
+            self._check_array_update(i, flags)
+            self._values[i][:] = value
+        return _as_errno(run)
+
     def delete_raw(self, key: bytes) -> None:
         self._check_key(key)
         raise _err(f"{self.name}: array elements cannot be deleted", errno.EINVAL)

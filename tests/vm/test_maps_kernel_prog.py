@@ -133,6 +133,13 @@ def test_percpu_hash_from_program(ops, max_entries):
     run_both(MapSpec.of("m", "percpu_hash", 4, 4, max_entries), ops)
 
 
+@settings(max_examples=15, deadline=None)
+@given(ops_strategy(), st.integers(1, 14))
+def test_percpu_array_from_program(ops, max_entries):
+    ops = [op for op in ops if op[0] != "update"]
+    run_both(MapSpec.of("m", "percpu_array", 4, 4, max_entries), ops)
+
+
 @settings(max_examples=60, deadline=None)
 @given(ops_strategy(), st.integers(1, 12))
 def test_lru_from_program(ops, max_entries):
