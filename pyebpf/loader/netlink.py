@@ -102,6 +102,46 @@ def netns_exists(name: str) -> bool:
     return "/" not in name and os.path.exists(os.path.join("/run/netns", name))
 
 
+CLONE_NEWNET = 0x40000000
+
+
+def call_in_netns(netns: str | None, fn: Any, *args: Any) -> Any:
+    """Run fn(*args) with the calling thread inside network namespace `netns` (None: right here).
+
+    bpf(BPF_LINK_CREATE) resolves an ifindex in the caller's namespace; setns() moves only the calling thread, so a
+    short-lived thread joins the namespace, makes the call and ends. The fds it makes belong to the whole process.
+    """
+    if not netns:
+        return fn(*args)
+    import ctypes
+    import os
+    import threading
+
+    if not netns_exists(netns):
+        raise LoaderError(f"no network namespace {netns!r}", errno.ENOENT)
+    result: dict[str, Any] = {}
+
+    def body() -> None:
+        try:
+            fd = os.open(os.path.join("/run/netns", netns), os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                if libc.setns(fd, CLONE_NEWNET) != 0:
+                    raise LoaderError(f"setns into network namespace {netns!r}", ctypes.get_errno())
+            finally:
+                os.close(fd)
+            result["value"] = fn(*args)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the calling thread
+            result["error"] = e
+
+    thread = threading.Thread(target=body, name=f"pyebpf-netns-{netns}")
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
 # ---- XDP -------------------------------------------------------------------------------------------------------
 
 def xdp_set(ifindex: int, fd: int, flags: int, netns: str | None = None, expected_fd: int | None = None) -> None:
@@ -218,5 +258,5 @@ def tc_filters(ifindex: int, parent: TcParent, netns: str | None = None) -> list
     return out
 
 
-__all__ = ["XdpFlags", "XdpAttached", "XDP_MODES", "TcParent", "rtnl", "ifindex_of", "xdp_set", "xdp_query",
+__all__ = ["XdpFlags", "XdpAttached", "XDP_MODES", "TcParent", "rtnl", "ifindex_of", "call_in_netns", "netns_exists", "xdp_set", "xdp_query",
            "has_clsact", "clsact_add", "clsact_del", "tc_bpf_filter_add", "tc_bpf_filter_del", "tc_filters"]

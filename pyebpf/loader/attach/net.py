@@ -10,6 +10,7 @@ import errno
 import socket
 from typing import Any
 
+from pyebpf.abi.prog_types import AttachType
 from pyebpf.errors import LoaderError
 from pyebpf.loader import attr as A
 from pyebpf.loader import netlink as nl
@@ -83,12 +84,14 @@ def _xdp_mode_flags(mode: str | int | None) -> nl.XdpFlags:
 
 
 def attach_xdp(prog: Any, interface: str | int, mode: str | int | None = "skb", netns: str | None = None,
-               replace: bool = False) -> Attachment:
+               replace: bool = False, use_link: bool = False) -> Attachment:
     """Install an XDP program on `interface` (name or ifindex) in `mode` 'skb' (generic), 'drv' or 'hw'
     (None or 0: the kernel picks; an int is taken as XDP_FLAGS_*_MODE bits).
 
     Without `replace`, fails with EBUSY/EEXIST if the interface already has an XDP program. `netns` names the
-    network namespace the interface lives in.
+    network namespace the interface lives in. With `use_link` the program is attached through a BPF link
+    (BPF_LINK_CREATE, Linux 5.9+) instead of netlink: the kernel removes it when the link fd closes, even if this
+    process is killed; links never replace another program.
     """
     mode_flags = _xdp_mode_flags(mode)
     pfd = prog_fd(prog)
@@ -97,6 +100,15 @@ def attach_xdp(prog: Any, interface: str | int, mode: str | int | None = "skb", 
     flags = mode_flags | (0 if replace else nl.XdpFlags.UPDATE_IF_NOEXIST)
     mode = {nl.XdpFlags.SKB_MODE: "skb", nl.XdpFlags.DRV_MODE: "drv", nl.XdpFlags.HW_MODE: "hw"}.get(mode_flags)
     label = f"{interface}{'@' + netns if netns else ''} ({mode or 'auto'})"
+    if use_link:
+        with AttachScope("xdp", label) as scope:
+            try:
+                link = nl.call_in_netns(netns, syscall.link_create, pfd, ifindex, AttachType.XDP, int(mode_flags))
+            except LoaderError as e:
+                raise LoaderError(f"attaching XDP link on {label}", e.errno) from None
+            scope.fd(link, "XDP link")
+            return scope.attachment(prog, link_fd=link, info={"ifindex": ifindex, "prog_id": ours,
+                                                              "netns": netns, "mode": mode})
     with AttachScope("xdp", label) as scope:
         nl.xdp_set(ifindex, pfd, flags, netns)
 
@@ -120,11 +132,13 @@ def attach_xdp(prog: Any, interface: str | int, mode: str | int | None = "skb", 
 
 
 def attach_tc(prog: Any, interface: str | int, direction: str = "ingress", netns: str | None = None,
-              prio: int = 1, handle: int = 1) -> Attachment:
+              prio: int = 1, handle: int = 1, use_tcx: bool = False) -> Attachment:
     """A BPF_PROG_TYPE_SCHED_CLS program as a direct-action cls_bpf filter on the clsact qdisc of `interface`.
 
     The clsact qdisc is added if missing (and removed on detach if we added it and it is empty again). The filter is
     created exclusively at (`direction`, `prio`, `handle`): an existing filter there is an error, never replaced.
+    With `use_tcx` the program goes on the tcx hook through a BPF link instead (Linux 6.6+; no qdisc, appended
+    after other tcx programs, removed by the kernel when the link fd closes even if this process is killed).
     """
     try:
         parent = {"ingress": nl.TcParent.INGRESS, "egress": nl.TcParent.EGRESS}[direction]
@@ -134,6 +148,16 @@ def attach_tc(prog: Any, interface: str | int, direction: str = "ingress", netns
     ifindex = nl.ifindex_of(interface, netns)
     name = getattr(prog, "name", "") or getattr(getattr(prog, "program", None), "name", "") or "pyebpf"
     label = f"{interface}{'@' + netns if netns else ''} {direction}"
+    if use_tcx:
+        hook = AttachType.TCX_INGRESS if direction == "ingress" else AttachType.TCX_EGRESS
+        with AttachScope("tcx", label) as scope:
+            try:
+                link = nl.call_in_netns(netns, syscall.link_create, pfd, ifindex, hook)
+            except LoaderError as e:
+                raise LoaderError(f"attaching tcx link on {label}", e.errno) from None
+            scope.fd(link, "tcx link")
+            return scope.attachment(prog, link_fd=link, info={"ifindex": ifindex, "netns": netns,
+                                                              "direction": direction})
     with AttachScope("tc", label) as scope:
         added_qdisc = False
         if not nl.has_clsact(ifindex, netns):
