@@ -10,10 +10,21 @@ CALL_STACK_BANG = ("message: engine (calls.py) prints 'the call stack of N frame
 TNUM_CONST = ("message: misaligned access prints var_off as '(0x0; 0x0)'; 6.18's tnum_strn prints a known "
               "constant as '0' ('misaligned stack access off 0+0+-12 size 8')")
 
+STACK_READ_WORDING = ("message: helper reading uninitialized/out-of-range stack bytes: 6.18 says 'invalid read from "
+                      "stack R2 off=-4 size=4', engine says 'invalid indirect access to stack ...'")
+MEM_TYPES_LIST = ("message: the expected-types list for ARG_PTR_TO_MEM: 6.18 prints 'fp, pkt, pkt_meta, map_key, "
+                  "map_value, mem, ringbuf_mem, buf, trusted_ptr_'; engine prints '..., buf, rdonly_buf, arena'")
+
 KNOWN: dict[str, str] = {
     "cfg_depth_9_frames[priv]": CALL_STACK_BANG,
     "cfg_recursive_call[priv]": CALL_STACK_BANG,
     **{f"{name}[{p}]": TNUM_CONST for name in (
         "stack_write_straddles_512", "stack_write_straddles_fp", "stack_misaligned_write", "stack_misaligned_read",
         "stack_spill_ptr_misaligned") for p in ("priv", "unpriv")},
+    "map_lookup_key_uninit_unpriv[unpriv]": STACK_READ_WORDING,
+    "map_lookup_key_out_of_stack[priv]": STACK_READ_WORDING,
+    "map_update_value_uninit[unpriv]": STACK_READ_WORDING,
+    "map_update_value_short[priv]": STACK_READ_WORDING,
+    "map_lookup_key_null[priv]": MEM_TYPES_LIST,
+    "map_lookup_key_scalar[priv]": MEM_TYPES_LIST,
 }
