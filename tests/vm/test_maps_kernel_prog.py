@@ -152,3 +152,83 @@ def test_lru_from_program(ops, max_entries):
 def test_lru_percpu_from_program(ops, max_entries):
     ops = [op for op in ops if op[0] != "update"]
     run_both(MapSpec.of("m", "lru_percpu_hash", 4, 4, max_entries), ops)
+
+
+# ---- queue / stack from a program ------------------------------------------------------------------------------------
+
+OP_PUSH, OP_POP, OP_PEEK = 1, 2, 3
+
+QUEUE_PROGRAM = f"""
+    r6 = r1
+    r1 = r6
+    r2 = 14
+    r3 = r10
+    r3 += -16
+    r4 = 16
+    call bpf_skb_load_bytes
+    if r0 != 0 goto fail
+    r7 = *(u32 *)(r10 - 16)
+    if r7 == {OP_PUSH} goto push
+    if r7 == {OP_POP} goto pop
+    if r7 == {OP_PEEK} goto peek
+fail:
+    r0 = 0xfffff
+    exit
+push:
+    r1 = map[m] ll
+    r2 = r10
+    r2 += -8
+    r3 = *(u32 *)(r10 - 4)
+    call bpf_map_push_elem
+    exit
+pop:
+    r1 = map[m] ll
+    r2 = r10
+    r2 += -8
+    call bpf_map_pop_elem
+    goto result
+peek:
+    r1 = map[m] ll
+    r2 = r10
+    r2 += -8
+    call bpf_map_peek_elem
+result:
+    if r0 != 0 goto done
+    r0 = *(u32 *)(r10 - 8)
+    r0 |= {HIT}
+done:
+    exit
+"""
+
+
+def queue_ops():
+    return st.lists(st.one_of(
+        st.tuples(st.just("p-push"), VALUES, st.sampled_from([0, 0, 2, 1, 4])),
+        st.tuples(st.just("p-pop")),
+        st.tuples(st.just("p-peek")),
+        st.tuples(st.just("push"), VALUES, st.sampled_from([0, 2])),
+        st.tuples(st.just("pop")),
+        st.tuples(st.just("peek")),
+    ), max_size=30)
+
+
+@settings(max_examples=30, deadline=None)
+@given(queue_ops(), st.integers(1, 5), st.sampled_from(["queue", "stack"]))
+def test_queue_stack_from_program(ops, max_entries, kind):
+    from pyebpf.loader import load
+    from pyebpf.loader.maps import create_map as k_create
+
+    spec = MapSpec.of("m", kind, 0, 4, max_entries)
+    prog = pyebpf.assemble(QUEUE_PROGRAM, maps=[spec])
+    codes = {"p-push": OP_PUSH, "p-pop": OP_POP, "p-peek": OP_PEEK}
+    with k_create(spec) as km, load(prog, "sched_cls", maps={"m": km}) as kp:
+        vm_map = vm_create(spec)
+        vm = VM(prog, prog_type="sched_cls", maps={"m": vm_map})
+        for i, op in enumerate(ops):
+            if op[0].startswith("p-"):
+                value, flags = (op[1], op[2]) if op[0] == "p-push" else (0, 0)
+                pkt = bytes(14) + struct.pack("<4I", codes[op[0]], 0, value, flags) + bytes(34)
+                got_k, got_v = kp.test_run(pkt).retval, vm.run(SkbContext(pkt)).r0 & 0xFFFFFFFF
+            else:
+                got_k, got_v = apply(km, op), apply(vm_map, op)
+            assert got_v == got_k, f"op {i} {op}: kernel {got_k!r}, vm {got_v!r}; ops {ops[:i + 1]}"
