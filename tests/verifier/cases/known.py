@@ -15,6 +15,12 @@ STACK_READ_WORDING = ("message: helper reading uninitialized/out-of-range stack 
 MEM_TYPES_LIST = ("message: the expected-types list for ARG_PTR_TO_MEM: 6.18 prints 'fp, pkt, pkt_meta, map_key, "
                   "map_value, mem, ringbuf_mem, buf, trusted_ptr_'; engine prints '..., buf, rdonly_buf, arena'")
 
+STACK_WRITE_WORDING = ("message: helper writing past the stack: 6.18 says 'invalid write to stack R3 off=-8 size=16', "
+                       "engine says 'invalid indirect access to stack ...'")
+GET_FUNC_IP = ("verdict (SOUNDNESS): bpf_get_func_ip is only for kprobe (and tracing/fentry) programs; 6.18 refuses it "
+               "in tracepoint/raw_tracepoint/perf_event with ENOTSUPP 'func bpf_get_func_ip#173 not supported for "
+               "program type N'; engine accepts (helper availability table lacks the per-type get_func_ip_proto)")
+
 KNOWN: dict[str, str] = {
     "cfg_depth_9_frames[priv]": CALL_STACK_BANG,
     "cfg_recursive_call[priv]": CALL_STACK_BANG,
@@ -26,5 +32,10 @@ KNOWN: dict[str, str] = {
     "map_update_value_uninit[unpriv]": STACK_READ_WORDING,
     "map_update_value_short[priv]": STACK_READ_WORDING,
     "map_lookup_key_null[priv]": MEM_TYPES_LIST,
+    "helper_load_bytes_to_ctx[priv]": MEM_TYPES_LIST,
+    "helper_printk_fmt_scalar[priv]": MEM_TYPES_LIST,
+    "helper_load_bytes_len_past_stack[priv]": STACK_WRITE_WORDING,
+    "helper_comm_size_too_big[priv]": STACK_WRITE_WORDING,
+    **{f"helper_get_func_ip_in_{t}[priv]": GET_FUNC_IP for t in ("tracepoint", "raw_tracepoint", "perf_event")},
     "map_lookup_key_scalar[priv]": MEM_TYPES_LIST,
 }

@@ -135,7 +135,11 @@ def _run_privileged(cases) -> dict[str, Verdict]:
     out = {}
     for case in cases:
         program = case.program()
-        kmaps = _create_maps(program)
+        try:
+            kmaps = _create_maps(program)
+        except Exception as e:  # noqa: BLE001 - a table bug shows up as this case's verdict
+            out[case.id] = Verdict(False, getattr(e, "errno", 0) or 0, f"map creation: {e}")
+            continue
         try:
             out[case.id] = _load(program, case.prog_type, kmaps, True)
         finally:
