@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import io
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from pyebpf.abi.opcodes import INSN_SIZE
+from pyebpf.abi.opcodes import INSN_SIZE, OP_CALL
 from pyebpf.errors import DecodeError, ElfError
 from pyebpf.isa.disassembler import disassemble, objdump_lines
 from pyebpf.isa.program import Program
@@ -29,6 +29,8 @@ class CodeSection:
     data: bytes
     byteorder: str
     symbols: dict[str, int]
+    #: slot -> (symbol name, symbol type) of the relocation at that slot (map loads, calls to other sections)
+    relocations: dict[int, tuple[str, str]] = field(default_factory=dict)
 
 
 def read_elf_sections(data: bytes, path: str = "<input>") -> list[CodeSection]:
@@ -49,6 +51,15 @@ def read_elf_sections(data: bytes, path: str = "<input>") -> list[CodeSection]:
                 sections.append(code)
                 index_of[index] = code
         symtab = elf.get_section_by_name(".symtab")
+        pending: list = []
+        for sec in elf.iter_sections():
+            if sec["sh_type"] != "SHT_REL" or sec["sh_info"] not in index_of or symtab is None:
+                continue
+            target = index_of[sec["sh_info"]]
+            for rel in sec.iter_relocations():
+                sym = symtab.get_symbol(rel["r_info_sym"])
+                if sym is not None and rel["r_offset"] % INSN_SIZE == 0:
+                    pending.append((target, rel["r_offset"], sym))
         if symtab is not None:
             for sym in symtab.iter_symbols():
                 shndx = sym["st_shndx"]
@@ -59,6 +70,8 @@ def read_elf_sections(data: bytes, path: str = "<input>") -> list[CodeSection]:
                 if sym["st_value"] % INSN_SIZE:
                     continue
                 index_of[shndx].symbols.setdefault(sym.name, sym["st_value"] // INSN_SIZE)
+        for target, offset, sym in pending:
+            target.relocations[offset // INSN_SIZE] = _relocation_name(target, offset, sym, index_of)
     except ELFError as e:
         raise ElfError(f"{path}: bad ELF object: {e}") from None
     except (ValueError, KeyError, IndexError, OSError) as e:
@@ -66,11 +79,39 @@ def read_elf_sections(data: bytes, path: str = "<input>") -> list[CodeSection]:
     return sections
 
 
+def _relocation_name(section: CodeSection, offset: int, sym, index_of: dict[int, CodeSection]) -> tuple[str, str]:
+    """(name, symbol type) a relocation gives the instruction at `offset`.
+
+    A call to a static function is relocated against its section's symbol; the callee is then the symbol at
+    slot `value / 8 + imm + 1` of that section, as the loader will compute it.
+    """
+    kind = sym["st_info"]["type"]
+    callee_section = index_of.get(sym["st_shndx"]) if isinstance(sym["st_shndx"], int) else None
+    if kind == "STT_SECTION" and callee_section is not None and section.data[offset] == OP_CALL:
+        imm = int.from_bytes(section.data[offset + 4:offset + 8], section.byteorder, signed=True)
+        slot = sym["st_value"] // INSN_SIZE + imm + 1
+        for name, at in callee_section.symbols.items():
+            if at == slot:
+                return name, "STT_FUNC"
+    return sym.name, kind
+
+
 def _program(section: CodeSection) -> Program:
+    """The section's instructions; relocated map loads and calls carry the symbol's name as `ref`."""
     try:
-        return Program.from_bytes(section.data, section.byteorder, labels=dict(section.symbols))
+        program = Program.from_bytes(section.data, section.byteorder, labels=dict(section.symbols))
     except DecodeError as e:
         raise DecodeError(f"section {section.name}: {e.message}", e.slot, e.offset) from None
+    if not section.relocations:
+        return program
+    named = []
+    for slot, insn in program.by_slot():
+        name, kind = section.relocations.get(slot, (None, None))
+        if name and (insn.is_lddw or (insn.is_pseudo_call and kind == "STT_FUNC")):
+            insn = insn.with_ref(name)
+        named.append(insn)
+    program.instructions = named
+    return program
 
 
 def disassemble_elf(data: bytes, path: str = "<input>", style: str = "llvm", section: str | None = None,
@@ -127,7 +168,8 @@ def disassemble_input(data: bytes, path: str = "<input>", style: str = "llvm", s
     if not data:
         raise DecodeError(f"{path}: empty input, no instructions")
     if data.startswith(ELF_MAGIC):
-        return disassemble_elf(data, path, style, section, objdump or style == "llvm", symbolic, alu32)
+        return disassemble_elf(data, path, style, section, objdump or (style == "llvm" and not symbolic), symbolic,
+                               alu32)
     if section is not None:
         raise ElfError(f"{path}: --section needs an ELF object, this is not one")
     if looks_like_hex(data):
