@@ -26,6 +26,7 @@ import struct
 import sys
 import time
 
+from pyebpf.errors import PyebpfError
 from pyebpf.isa.builder import R0, R1, R2, R3, R4, R5, R6, R7, R8, R10, Builder
 from pyebpf.loader import load
 from pyebpf.loader.attach import attach_tracepoint
@@ -271,4 +272,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except PyebpfError as e:  # no permission, no tracefs, ...: one line, not a traceback
+        print(f"events_speed: {e}", file=sys.stderr)
+        sys.exit(1)
