@@ -517,6 +517,9 @@ class BtfBuilder:
         enc = BTF_INT_SIGNED if signed else 0
         return self._add(BtfType(BtfKind.INT, self.string(name), 0, 0, size, int_data=(enc << 24) | (size * 8)))
 
+    def _add_int_encoded(self, name: str, size: int, encoding: int) -> int:
+        return self._add(BtfType(BtfKind.INT, self.string(name), 0, 0, size, int_data=(encoding << 24) | (size * 8)))
+
     def add_ptr(self, target: int) -> int:
         return self._add(BtfType(BtfKind.PTR, 0, 0, 0, target))
 

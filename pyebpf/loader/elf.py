@@ -12,6 +12,7 @@ releases every fd. `const volatile` globals are set before load with `obj.rodata
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import struct
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from pyebpf.isa.instruction import Instruction, decode_with_slots
 from pyebpf.isa.program import Program
 from pyebpf.loader.core import POISON_HELPER_ID
 from pyebpf.loader.btf import Btf, BtfExt, BtfKind, fixup_datasecs, sanitize_for_kernel, vmlinux_btf
+from pyebpf.loader.btf_ctypes import to_ctypes
 from pyebpf.loader.elf_externs import (KCONFIG_SEC, KSYMS_SEC, Extern, collect_externs, kconfig_image, prepare_btf,
                                        resolve_ksyms)
 from pyebpf.loader.elf_reader import (ElfFile, Relocation, RelocType, Section, ShFlags, ShType, SymBind, SymType,
@@ -102,12 +104,18 @@ class GlobalVars:
         return bytes(raw) if raw is not None else bytes(self._data.init)
 
     def __getitem__(self, name: str) -> Any:
+        """ints for scalars; a ctypes Structure for structs; bytes for char/byte arrays; a list for other arrays."""
         off, size, tid = self._var(name)
         raw = self._buffer()[off:off + size]
-        if size in (1, 2, 4, 8):
-            signed = self._obj._is_signed(tid)
-            return int.from_bytes(raw, "little", signed=signed)
-        return raw
+        ctype = self._obj._ctype(tid) if tid else None
+        if ctype is None or ctype is bytes:
+            if size in (1, 2, 4, 8) and ctype is None:
+                return int.from_bytes(raw, "little", signed=self._obj._is_signed(tid))
+            return raw
+        value = ctype.from_buffer_copy(raw)
+        if isinstance(value, ctypes.Array):
+            return list(value)
+        return value.value if isinstance(value, ctypes._SimpleCData) else value
 
     def __setitem__(self, name: str, value: Any) -> None:
         off, size, _ = self._var(name)
@@ -301,6 +309,7 @@ class ElfObject:
         if t.kind != BtfKind.STRUCT:
             raise ElfError(f"{self.path}: map {name!r}: definition is {btf.describe(tid)}, expected a struct")
         values: dict[str, int] = {}
+        ctypes_by_member: dict[str, Any] = {}
         key_size = value_size = None
         key_id = value_id = 0
         inner: MapSpec | None = None
@@ -316,6 +325,7 @@ class ElfObject:
                     key_size, key_id = size, pointee
                 else:
                     value_size, value_id = size, pointee
+                ctypes_by_member[mname] = self._ctype(pointee)
             elif mname == "values":  # __array(values, struct inner): map in map (or prog array init)
                 self._values_offset[name] = m.bits_offset // 8
                 if mt.kind != BtfKind.ARRAY:
@@ -350,6 +360,7 @@ class ElfObject:
         if values.get("pinning", 0) not in (0, LIBBPF_PIN_BY_NAME):
             raise ElfError(f"{self.path}: map {name!r}: unknown pinning {values['pinning']}")
         spec = MapSpec(name, mtype, key_size, value_size, values.get("max_entries", 0), values.get("map_flags", 0),
+                       key_type=ctypes_by_member.get("key"), value_type=ctypes_by_member.get("value"),
                        inner_map=inner, pinning=pinning)
         return spec, BtfMapTypes(key_id, value_id)
 
@@ -615,6 +626,18 @@ class ElfObject:
                 ext.line_info.append((base + s - fn.start, li.file_name_off, li.line_off, li.line_col))
 
     # ---- globals ---------------------------------------------------------------------------------------------
+    def _ctype(self, type_id: int) -> Any:
+        """ctypes type for a BTF type (None for plain scalars, bytes for byte strings and opaque types)."""
+        if self.btf is None:
+            return None
+        tid = self.btf.skip_modifiers(type_id)
+        if self.btf[tid].kind in (BtfKind.INT, BtfKind.ENUM, BtfKind.ENUM64, BtfKind.PTR):
+            return None
+        ctype = to_ctypes(self.btf, tid)
+        if issubclass(ctype, ctypes.Array) and ctype._type_ in (ctypes.c_uint8, ctypes.c_int8, ctypes.c_char):
+            return bytes
+        return ctype
+
     def _is_signed(self, type_id: int) -> bool:
         if not type_id or self.btf is None:
             return False

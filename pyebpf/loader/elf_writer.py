@@ -3,7 +3,8 @@
 Each program goes to a section named after its type (`xdp`, `tracepoint/<attach_to>`, `socket`, ... — the first
 libbpf SEC() name of that type and expected attach type) as a global FUNC symbol; functions reached by bpf-to-bpf
 calls go to `.text` as static FUNCs with R_BPF_64_32 call relocations. Maps become BTF-defined maps in `.maps`
-(`__uint(type/max_entries/key_size/value_size/map_flags/pinning)` structs described in `.BTF`), referenced by
+(`__uint(type/max_entries/key_size/value_size/map_flags/pinning)` structs described in `.BTF`, with
+`__type(key/value, T)` when the MapSpec has ctypes key/value types), referenced by
 R_BPF_64_64 relocations on their lddw; maps named like global data sections (`.data`, `.bss`, `.rodata...`) become
 those sections, referenced by offset. A `license` section holds the license; `.BTF.ext` has one func_info
 record per function (the kernel demands them for callbacks). llvm-objdump, libbpf (bpftool prog
@@ -11,9 +12,10 @@ loadall) and our own `load_elf` read the result.
 """
 from __future__ import annotations
 
+import ctypes
 import struct
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from pyebpf.abi.maps import MapSpec, MapType
 from pyebpf.abi.opcodes import CallSrc, InsnClass, JmpOp, OP_LD_IMM64, PseudoSrc
@@ -22,6 +24,7 @@ from pyebpf.errors import ElfError
 from pyebpf.isa.instruction import Instruction
 from pyebpf.isa.program import Program
 from pyebpf.loader.btf import BTF_MAGIC, BtfBuilder, BtfFuncLinkage, BtfVarLinkage
+from pyebpf.loader.btf_ctypes import from_ctypes
 from pyebpf.loader.elf_reader import EM_BPF, ET_REL, RelocType, ShFlags, ShType, SymBind, SymType
 
 OP_CALL = InsnClass.JMP | JmpOp.CALL
@@ -167,13 +170,18 @@ def write_elf(programs: Program | Iterable[Program] | Mapping[str, Program], pat
     int_id = btf.add_int("int", 4, signed=True)
     char_id = btf.add_int("unsigned char", 1)
     maps_sec = _Section(".maps", ShType.PROGBITS, ShFlags.ALLOC | ShFlags.WRITE)
+    ctypes_cache: dict = {}
     map_vars = []
     for key, spec in btf_maps.items():
-        fields = [("type", int(spec.type)), ("max_entries", spec.max_entries)]
-        if spec.key_size:
-            fields.append(("key_size", spec.key_size))
-        if spec.value_size:
-            fields.append(("value_size", spec.value_size))
+        fields: list[tuple[str, int | None]] = [("type", int(spec.type)), ("max_entries", spec.max_entries)]
+        typed = {}
+        for what, size, ctype in (("key", spec.key_size, spec.key_type), ("value", spec.value_size, spec.value_type)):
+            tid = _btf_of(btf, ctype, size, ctypes_cache)
+            if tid is not None and spec.type not in _NO_BTF_VALUE_TYPES:
+                typed[what] = tid
+                fields.append((what, None))
+            elif size:
+                fields.append((f"{what}_size", size))
         if spec.flags:
             fields.append(("map_flags", spec.flags))
         if spec.pinning == "by_name":
@@ -182,6 +190,9 @@ def write_elf(programs: Program | Iterable[Program] | Mapping[str, Program], pat
             raise ElfError(f"write_elf: map {key!r}: maps of maps are not written yet")
         members = []
         for i, (fname, value) in enumerate(fields):
+            if value is None:  # __type(key/value, T): a pointer to T
+                members.append((fname, btf.add_ptr(typed[fname]), i * 64))
+                continue
             arr = btf.add_array(int_id, int_id, value)
             members.append((fname, btf.add_ptr(arr), i * 64))
         size = 8 * len(fields)
@@ -234,6 +245,25 @@ def write_elf(programs: Program | Iterable[Program] | Mapping[str, Program], pat
         with open(path, "wb") as f:
             f.write(data)
     return data
+
+
+#: map types whose values the kernel fills itself (fds, ids): described by size, never by a BTF value type
+_NO_BTF_VALUE_TYPES = frozenset({MapType.PROG_ARRAY, MapType.PERF_EVENT_ARRAY, MapType.ARRAY_OF_MAPS,
+                                 MapType.HASH_OF_MAPS, MapType.CGROUP_ARRAY, MapType.STACK_TRACE, MapType.SOCKMAP,
+                                 MapType.SOCKHASH, MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP,
+                                 MapType.XSKMAP, MapType.RINGBUF, MapType.USER_RINGBUF})
+
+
+def _btf_of(btf: BtfBuilder, ctype: Any, size: int, cache: dict) -> int | None:
+    """BTF type id for a MapSpec key/value ctypes type of the declared size; None when there is none to give."""
+    if ctype is None or ctype in (int, bytes) or not size:
+        return None
+    try:
+        if ctypes.sizeof(ctype) != size:
+            return None
+        return from_ctypes(btf, ctype, cache)
+    except TypeError:
+        return None
 
 
 def _btf_ext(btf: BtfBuilder, func_info: dict[str, list[tuple[int, int]]]) -> bytes:

@@ -1,6 +1,7 @@
 """BTF parsing and encoding: vmlinux round-trips byte for byte, built BTF parses back, bad BTF is an ElfError."""
 from __future__ import annotations
 
+import ctypes
 import os
 import struct
 
@@ -157,3 +158,49 @@ def test_btf_ext_of_compiled_object():
     assert any("calls++" in btf.str_at(li.line_off) for li in lines)
     with pytest.raises(ElfError, match="bad magic"):
         BtfExt.parse(b"\0" * 32, btf)
+
+
+class _Inner(ctypes.Union):
+    _fields_ = [("word", ctypes.c_uint32), ("half", ctypes.c_int16)]
+
+
+class _Outer(ctypes.Structure):
+    _fields_ = [("flag", ctypes.c_bool), ("count", ctypes.c_uint64), ("delta", ctypes.c_int32),
+                ("inner", _Inner), ("name", ctypes.c_char * 5), ("values", ctypes.c_uint16 * 3),
+                ("ratio", ctypes.c_double)]
+
+
+def _layout(ctype) -> list:
+    out = []
+    for f in ctype._fields_:
+        if f[0].startswith("_pad"):
+            continue
+        out.append((f[0], getattr(ctype, f[0]).offset, ctypes.sizeof(f[1])))
+    return out
+
+
+def test_ctypes_to_btf_and_back_keeps_the_layout():
+    from pyebpf.loader.btf_ctypes import from_ctypes, to_ctypes
+
+    b = BtfBuilder()
+    tid = from_ctypes(b, _Outer)
+    btf = Btf.parse(b.encode())
+    assert btf.size_of(tid) == ctypes.sizeof(_Outer)
+    back = to_ctypes(btf, tid)
+    assert ctypes.sizeof(back) == ctypes.sizeof(_Outer)
+    assert _layout(back) == _layout(_Outer)
+    raw = bytes(_Outer(True, 2**40, -7, _Inner(0xDEADBEEF), b"abc", (1, 2, 3), 0.5))
+    v = back.from_buffer_copy(raw)
+    assert (v.flag, v.count, v.delta, v.inner.word, bytes(v.name), list(v.values), v.ratio) == \
+           (True, 2**40, -7, 0xDEADBEEF, b"abc\0\0", [1, 2, 3], 0.5)
+
+
+def test_bitfields_become_opaque_bytes():
+    from pyebpf.loader.btf import BtfMember, BtfType
+    from pyebpf.loader.btf_ctypes import to_ctypes
+
+    b = BtfBuilder()
+    u32 = b.add_int("unsigned int", 4)
+    tid = b._add(BtfType(BtfKind.STRUCT, b.string("bits"), 1, 1, 4, members=[BtfMember(b.string("a"), u32, 0, 3)]))
+    t = to_ctypes(Btf.parse(b.encode()), tid)
+    assert issubclass(t, ctypes.Array) and ctypes.sizeof(t) == 4

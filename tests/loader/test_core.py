@@ -3,7 +3,6 @@ members, arrays, bitfields, enums, poisoning), and in the kernel against vmlinux
 from __future__ import annotations
 
 import os
-import struct
 import sys
 
 import pytest
@@ -191,10 +190,10 @@ def test_core_program_reads_task_fields_in_the_kernel():
         o.loaded["core_probe"].attach()
         os.getppid()
         os.stat("/")
-        raw = o.bss["result"]
-    fields = struct.unpack("<13I", raw)
+        r = o.bss["result"]  # a ctypes Structure built from the object's BTF (struct core_result)
     (pid, ppid, tgid_exists, bogus_exists, pid_size, type_exists, task_size, enum_value, enum_exists, comm_off,
-     mini_tgid, mini_ppid, _mini_off) = fields
+     mini_tgid, mini_ppid) = (r.pid, r.ppid, r.tgid_exists, r.bogus_exists, r.pid_size, r.task_type_exists,
+                              r.task_size, r.enum_value, r.enum_exists, r.comm_off, r.mini_tgid, r.mini_ppid)
     vml = vmlinux_btf()
     task = vml.find("task_struct", BtfKind.STRUCT)
     comm = next(m for m in vml[task].members if vml.str_at(m.name_off) == "comm")

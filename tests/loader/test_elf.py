@@ -87,7 +87,7 @@ def test_global_data_sections_become_single_value_arrays():
     assert o.rodata["multiplier"] == 3
     assert o.rodata["greeting"] == b"hello\0"
     assert o.data["base"] == 100
-    assert o.data["table"] == struct.pack("<4I", 1, 2, 3, 4)
+    assert o.data["table"] == [1, 2, 3, 4]  # arrays of ints read back as lists
     assert o.bss["calls"] == 0
     # lddw of a global: MAP_VALUE with the variable's offset in the high 32 bits
     g = o.programs["xdp_globals"]
@@ -276,6 +276,8 @@ def test_xdp_counter_test_run():
         dropped = struct.unpack("<QQ", stats.lookup_raw(struct.pack("<I", XdpAction.DROP)))
         assert passed == (3, 210)
         assert dropped == (1, 20)
+        # values are typed from BTF: struct datarec { __u64 packets; __u64 bytes; }
+        assert (stats[XdpAction.PASS].packets, stats[XdpAction.PASS].bytes) == (3, 210)
 
 
 @pytest.mark.kernel
@@ -316,7 +318,7 @@ def test_globals_and_bpf_to_bpf_calls_in_kernel():
         assert o.data["base"] == 100 + 64 * 5 + ord("e") + (1 + 2 + 3 + 4)
         # xdp_second passes only when scaled(1) == 3 + 'e'; with multiplier 5 it drops
         assert s.test_run(b"\0" * 64).retval == XdpAction.DROP
-        assert struct.unpack("<4I", o.data["table"])[0] == 2
+        assert o.data["table"][0] == 2
         # writable globals can be changed from user space after load
         o.data["base"] = 7
         g.test_run(b"\0" * 20)

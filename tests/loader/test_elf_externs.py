@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import struct
 import sys
 
 import pytest
@@ -83,7 +82,9 @@ def test_externs_in_the_kernel():
     with load_elf(externs_obj(), constants={"lookup_pid": os.getpid()}) as o:
         o.load(only=["read_externs"])  # read_rq needs kallsyms data symbols (CONFIG_KALLSYMS_ALL)
         assert o.loaded["read_externs"].test_run(repeat=0).retval == 0
-        version, hz, bpf_syscall, kprobes, missing, pid, _ = struct.unpack("<IiIIiiI", o.bss["ext"])
+        e = o.bss["ext"]
+        version, hz, bpf_syscall, kprobes, missing, pid = (e.kernel_version, e.hz, e.bpf_syscall, e.kprobes,
+                                                           e.missing, e.init_pid)
     assert version == kernel_version_code()
     assert hz == int(config.get("CONFIG_HZ", "0"))
     assert bpf_syscall == 1

@@ -1,6 +1,7 @@
 """write_elf: Programs to ELF objects that llvm-objdump, libbpf (bpftool) and our own load_elf read back."""
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shutil
@@ -172,7 +173,7 @@ def test_bpftool_loadall_accepts_written_objects(tmp_path):
     os.makedirs("/sys/fs/bpf", exist_ok=True)
     paths = [rewrite(n, tmp_path) for n in OBJECTS]
     p = str(tmp_path / "builder.o")
-    write_elf([counter_program(), calls_program().replace_instructions(calls_program().instructions)], p)
+    write_elf([counter_program(), calls_program(), typed_program()], p)
     paths.append((None, p))
     for o, path in paths:
         pin = f"/sys/fs/bpf/pyebpf-test-{os.getpid()}-{os.path.basename(path).split('.')[0]}"
@@ -180,7 +181,7 @@ def test_bpftool_loadall_accepts_written_objects(tmp_path):
             proc = subprocess.run([bpftool, "prog", "loadall", path, pin], capture_output=True, text=True)
             assert proc.returncode == 0, f"{path}: {proc.stderr}"
             pinned = set(os.listdir(pin))
-            expected = set(o.programs) if o is not None else {"py_counter", "py_calls"}
+            expected = set(o.programs) if o is not None else {"py_counter", "py_calls", "py_typed"}
             assert pinned == expected
         finally:
             shutil.rmtree(pin, ignore_errors=True)
@@ -241,3 +242,39 @@ def test_write_read_round_trip_of_random_programs(tmp_path_factory, program):
     back = load_elf(path).programs["fuzzed"]
     assert back.to_bytes() == program.to_bytes()
     assert back.prog_type == program.prog_type
+
+
+class Stats(ctypes.Structure):
+    _fields_ = [("packets", ctypes.c_uint64), ("bytes", ctypes.c_uint64), ("last_len", ctypes.c_uint32)]
+
+
+def typed_program() -> Program:
+    """XDP: stats[0].packets += 1 on a map whose value is a ctypes Structure."""
+    b = Builder("xdp", name="py_typed")
+    stats = b.map("stats", "array", key=ctypes.c_uint32, value=Stats, max_entries=1)
+    b.store(R10 - 4, 0, "u32")
+    b.mov(R2, R10).add(R2, -4).ld_map(R1, stats).call("map_lookup_elem")
+    with b.if_(R0 != 0):
+        b.mov(R1, 1).atomic_add(R0 + 0, R1)
+    return b.ret(2).build()
+
+
+def test_ctypes_map_values_are_written_as_btf_types(tmp_path):
+    path = str(tmp_path / "typed.o")
+    write_elf(typed_program(), path)
+    o = load_elf(path)
+    spec = o.maps["stats"]
+    assert spec.value_size == ctypes.sizeof(Stats)
+    assert [f[0] for f in spec.value_type._fields_ if not f[0].startswith("_pad")] == ["packets", "bytes",
+                                                                                        "last_len"]
+
+
+@pytest.mark.kernel
+def test_typed_map_values_in_the_kernel(tmp_path):
+    path = str(tmp_path / "typed.o")
+    write_elf(typed_program(), path)
+    with load_elf(path) as o:
+        o.load()
+        for _ in range(3):
+            o.loaded["py_typed"].test_run(b"\0" * 64)
+        assert o.maps["stats"][0].packets == 3
