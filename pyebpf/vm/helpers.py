@@ -601,6 +601,43 @@ def skb_store_bytes(m, r1, r2, r3, r4, r5):
     return 0
 
 
+def _csum_add(a: int, b: int) -> int:
+    """32-bit one's-complement addition (csum_add)."""
+    total = a + b
+    return (total & 0xFFFFFFFF) + (total >> 32)
+
+
+def _csum_partial(data: bytes, seed: int) -> int:
+    """csum_partial (x86-64): one's-complement sum of the data as little-endian words, the tail zero-padded."""
+    data = bytes(data) + bytes(-len(data) % 4)
+    total = seed & 0xFFFFFFFF
+    for (w,) in struct.iter_unpack("<I", data):
+        total = _csum_add(total, w)
+    return _csum_add(total, 0) & 0xFFFFFFFF
+
+
+def _csum_from32to16(x: int) -> int:
+    x = (x + (((x >> 16) | (x << 16)) & 0xFFFFFFFF)) & 0xFFFFFFFF
+    return x >> 16
+
+
+@helper(HelperId.CSUM_DIFF)
+def csum_diff(m, r1, r2, r3, r4, r5):
+    """bpf_csum_diff(from, from_size, to, to_size, seed): sum(to) - sum(from) + seed, folded to 16 bits (the 6.18
+    kernel: no size restriction left, the result is csum_from32to16 of the 32-bit one's-complement sum)."""
+    from_size, to_size, seed = r2 & 0xFFFFFFFF, r4 & 0xFFFFFFFF, r5 & 0xFFFFFFFF
+    frm = m.mem.read(r1, from_size) if from_size else b""
+    to = m.mem.read(r3, to_size) if to_size else b""
+    ret = seed
+    if from_size and to_size:
+        ret = _csum_add(_csum_partial(to, seed), ~_csum_partial(frm, 0) & 0xFFFFFFFF) & 0xFFFFFFFF
+    elif to_size:
+        ret = _csum_partial(to, seed)
+    elif from_size:
+        ret = ~_csum_partial(frm, ~seed & 0xFFFFFFFF) & 0xFFFFFFFF
+    return _csum_from32to16(ret)
+
+
 @helper(HelperId.XDP_ADJUST_HEAD)
 def xdp_adjust_head(m, r1, r2, r3, r4, r5):
     ctx = _ctx_builder(m)
