@@ -211,4 +211,42 @@ class CommonLru:
         node.ref = True
 
 
-__all__ = ["CommonLru", "LruNode", "LOCAL_FREE_TARGET"]
+PERCPU_FREE_TARGET = 4
+
+
+class PercpuLru:
+    """The per-CPU LRU of maps created with BPF_F_NO_COMMON_LRU (bpf_percpu_lru_pop_free/push_free): each CPU owns
+    roundup(max_entries, ncpus) / ncpus nodes; a CPU takes nodes only from its own list, rotating it on every pop
+    and shrinking up to PERCPU_FREE_TARGET nodes when none is free; new nodes go straight to the INACTIVE head."""
+
+    def __init__(self, max_entries: int, ncpus: int, delete_from_table: Callable[[LruNode], bool]):
+        per_cpu = -(-max_entries // ncpus)
+        self.lists = [CommonLru(per_cpu, 1, delete_from_table) for _ in range(ncpus)]
+
+    def pop_free(self, key: bytes, cpu: int) -> LruNode | None:
+        lst = self.lists[cpu]
+        if len(lst.lists[INACTIVE]) < len(lst.lists[ACTIVE]):
+            lst._rotate_active()
+        lst._rotate_inactive()
+        if not lst.free:
+            lst.free += lst._shrink(PERCPU_FREE_TARGET)
+        if not lst.free:
+            return None
+        lst.free -= 1
+        node = LruNode(key, INACTIVE, False, cpu)
+        lst.lists[INACTIVE].append(node)
+        return node
+
+    def push_free(self, node: LruNode) -> None:
+        lst = self.lists[node.cpu]
+        if node.where in (ACTIVE, INACTIVE):
+            lst._unlink(node)
+            lst.free += 1
+        node.where = "free"
+
+    @staticmethod
+    def set_ref(node: LruNode) -> None:
+        node.ref = True
+
+
+__all__ = ["CommonLru", "PercpuLru", "LruNode", "LOCAL_FREE_TARGET", "PERCPU_FREE_TARGET"]

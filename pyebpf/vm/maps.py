@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 from pyebpf.abi.maps import MapFace, MapSpec, MapType, UpdateFlags, percpu_stride
 from pyebpf.abi.uapi import BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK, HelperFlags, MapCreateFlags
 from pyebpf.errors import MapError
-from pyebpf.vm.lru import CommonLru, LruNode
+from pyebpf.vm.lru import CommonLru, LruNode, PercpuLru
 
 PCPU_MIN_UNIT_SIZE = 32768
 """Largest per-CPU value the kernel allocates (percpu allocator unit); bigger per-CPU values are E2BIG."""
@@ -215,16 +215,16 @@ class LruHashMap(HashMap):
     """BPF_MAP_TYPE_LRU_HASH: never E2BIG; a new key takes a node from the kernel-like LRU lists (`vm.lru`), which
     may evict other keys, even several at once (the kernel frees `target_free` nodes per refill) and even when the
     update replaces an existing key (the kernel links a fresh node for every update). Program lookups set the
-    node's ref bit; syscall lookups don't. With BPF_F_NO_COMMON_LRU the kernel keeps one LRU list per CPU with
-    max_entries / ncpus nodes each; the VM models all CPUs sharing one list instead (a simplification: evictions
-    of such maps can differ from the kernel's)."""
+    node's ref bit; syscall lookups don't. With BPF_F_NO_COMMON_LRU each CPU has its own list of
+    roundup(max_entries, ncpus) / ncpus nodes (`vm.lru.PercpuLru`), so one CPU alone can hold only its share."""
 
     def __init__(self, spec: MapSpec, ncpus: int = 1):
         super().__init__(spec, ncpus)
         self._nodes: dict[bytes, LruNode] = {}
         self.cpu = 0  # the CPU the syscall side runs on (the kernel: whichever CPU the caller is on)
         self._percpu_lru = bool(spec.flags & MapCreateFlags.NO_COMMON_LRU)
-        self._lru = CommonLru(spec.max_entries, 1 if self._percpu_lru else ncpus, self._delete_node)
+        self._lru: CommonLru | PercpuLru = (PercpuLru if self._percpu_lru else CommonLru)(
+            spec.max_entries, ncpus, self._delete_node)
 
     def _delete_node(self, node: LruNode) -> bool:
         if self._nodes.get(node.key) is node:
@@ -244,7 +244,7 @@ class LruHashMap(HashMap):
         return super().value_ref(key, cpu)
 
     def _pop_node(self, key: bytes, cpu: int) -> LruNode | None:
-        return self._lru.pop_free(key, 0 if self._percpu_lru else cpu)
+        return self._lru.pop_free(key, cpu)
 
     def _push_node(self, node: LruNode) -> None:
         self._lru.push_free(node)

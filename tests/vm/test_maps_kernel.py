@@ -153,3 +153,10 @@ def test_lru_long_fill_matches_kernel():
     ops = [("update", i % 300, i, 0) for i in range(600)] + [("delete", i) for i in range(0, 300, 7)] + \
           [("update", 1000 + i, i, 1) for i in range(200)]
     run_both(MapSpec.of("l", "lru_hash", 4, 4, 128), ops)
+
+
+@settings(max_examples=40)
+@given(keyed_ops(), st.integers(1, 14))
+def test_lru_no_common_lru_sequences(ops, max_entries):
+    """BPF_F_NO_COMMON_LRU: per-CPU LRU lists (one CPU holds only its share of the nodes)."""
+    run_both(MapSpec("l", MapType.LRU_HASH, 4, 4, max_entries, flags=2), ops, check_contents_each_step=True)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import pyebpf
-from pyebpf.abi.maps import MapSpec
+from pyebpf.abi.maps import MapSpec, MapType
 from pyebpf.vm import VM
 from pyebpf.vm.context import SkbContext
 from pyebpf.vm.env import Environment
@@ -232,3 +232,9 @@ def test_queue_stack_from_program(ops, max_entries, kind):
             else:
                 got_k, got_v = apply(km, op), apply(vm_map, op)
             assert got_v == got_k, f"op {i} {op}: kernel {got_k!r}, vm {got_v!r}; ops {ops[:i + 1]}"
+
+
+@settings(max_examples=20, deadline=None)
+@given(ops_strategy(), st.integers(1, 12))
+def test_lru_no_common_lru_from_program(ops, max_entries):
+    run_both(MapSpec("m", MapType.LRU_HASH, 4, 4, max_entries, flags=2), ops)
