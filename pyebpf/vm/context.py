@@ -129,6 +129,10 @@ class SkbContext(_Context):
         _put(raw, SK_BUFF, "data_meta", base)
         return self._map_ctx(m, raw)
 
+    def event_packet(self) -> bytes:
+        """The packet as bpf_skb_event_output appends it."""
+        return bytes(self.packet_region.data)
+
     def collect(self, m: Any) -> dict[str, Any]:
         raw = bytes(self.ctx_region.data)
         out: dict[str, Any] = {"packet": bytes(self.packet_region.data)}
@@ -252,6 +256,11 @@ class XdpContext(_Context):
         self.meta = meta
         self._map_window(m)
         return 0
+
+    def event_packet(self) -> bytes:
+        """The packet as bpf_xdp_event_output appends it."""
+        self._sync_back()
+        return bytes(self.frame[self.data:self.data_end])
 
     def collect(self, m: Any) -> dict[str, Any]:
         self._sync_back()

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from pyebpf.abi.helpers import HELPER_BY_NAME, HelperId, helper_name
 from pyebpf.abi.maps import MapType
-from pyebpf.abi.uapi import HelperFlags, TcAction, XdpAction
+from pyebpf.abi.uapi import BPF_F_CTXLEN_MASK, BPF_F_INDEX_MASK, HelperFlags, TcAction, XdpAction
 from pyebpf.errors import MapError, VmError
 from pyebpf.vm import printk
 
@@ -414,7 +414,19 @@ def perf_event_output(m, r1, r2, r3, r4, r5):
         raise VmError(f"bpf_perf_event_output needs a PERF_EVENT_ARRAY map, not {vmmap.spec.type.name}", pc=m.pc)
     data = m.mem.read(r4, r5 & 0xFFFFFFFF)
     cpu = _cpu(m)
-    ret = vmmap.output(r3 & M64, data, cpu)
+    flags = r3 & M64
+    ctx = _ctx_builder(m)
+    if ctx is not None and hasattr(ctx, "event_packet"):
+        # bpf_skb_event_output / bpf_xdp_event_output: bits 32..51 of flags append that many packet bytes
+        if flags & ~(BPF_F_CTXLEN_MASK | BPF_F_INDEX_MASK):
+            return _neg(errno.EINVAL)
+        ctx_len = (flags & BPF_F_CTXLEN_MASK) >> 32
+        packet = ctx.event_packet()
+        if ctx_len > len(packet):
+            return _neg(errno.EFAULT)
+        data += packet[:ctx_len]
+        flags &= BPF_F_INDEX_MASK
+    ret = vmmap.output(flags, data, cpu)
     if ret == 0 and m.output is not None:
         index = r3 & 0xFFFFFFFF
         m.output.add_perf(vmmap.name, cpu if index == 0xFFFFFFFF else index, data)

@@ -495,3 +495,36 @@ def test_strncmp(engine):
         exit
     """
     assert run(src, engine)[1].r0 == (-1) & M64
+
+
+def test_skb_event_output_appends_packet_bytes(engine):
+    from pyebpf.vm.context import SkbContext
+
+    src = """
+        r6 = r1
+        r1 = 0x41424344
+        *(u32 *)(r10 - 4) = r1
+        r1 = r6
+        r2 = map[ev] ll
+        r3 = 0x3ffffffff ll
+        r4 = r10
+        r4 += -4
+        r5 = 4
+        call bpf_perf_event_output
+        r7 = r0
+        r1 = r6
+        r2 = map[ev] ll
+        r3 = 0x100ffffffff ll
+        r4 = r10
+        r4 += -4
+        r5 = 4
+        call bpf_perf_event_output
+        r7 <<= 16
+        r0 &= 0xffff
+        r0 |= r7
+        exit
+    """
+    vm = VM(asm(src, [PERF]), engine=engine, prog_type="sched_cls")
+    res = vm.run(SkbContext(b"\x01\x02\x03" + bytes(61)))
+    assert res.r0 == (0 << 16) | ((-errno.EFAULT) & 0xFFFF)  # 256 bytes of a 64-byte packet: EFAULT
+    assert vm.maps["ev"].drain() == [(0, b"DCBA\x01\x02\x03")]
