@@ -16,7 +16,7 @@ import ctypes
 import os
 import struct
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from pyebpf.abi.maps import MapSpec, MapType
 from pyebpf.abi.opcodes import CallSrc, InsnClass, JmpOp, PseudoSrc
@@ -30,16 +30,14 @@ from pyebpf.loader.btf import Btf, BtfExt, BtfKind, fixup_datasecs, sanitize_for
 from pyebpf.loader.btf_ctypes import to_ctypes
 from pyebpf.loader.elf_externs import (KCONFIG_SEC, KSYMS_SEC, Extern, collect_externs, kconfig_image, prepare_btf,
                                        resolve_ksyms)
+from pyebpf.loader.elf_globals import DataSection, GlobalVars
+from pyebpf.loader.elf_maps import LEGACY_MAPS_SECTION, MAPS_SECTION, BtfMapTypes, MapDefinitions, symbols_in
 from pyebpf.loader.elf_reader import (ElfFile, Relocation, RelocType, Section, ShFlags, ShType, SymBind, SymType,
                                       SHN_UNDEF)
 
 OP_CALL = InsnClass.JMP | JmpOp.CALL
-MAPS_SECTION = ".maps"
-LEGACY_MAPS_SECTION = "maps"
 DATA_PREFIXES = (".data", ".bss", ".rodata")
-LIBBPF_PIN_BY_NAME = 1
 DEFAULT_PIN_ROOT = "/sys/fs/bpf"
-_BPF_MAP_DEF = struct.Struct("<IIIII")  # type key_size value_size max_entries map_flags
 
 
 @dataclass
@@ -54,103 +52,11 @@ class Function:
 
 
 @dataclass
-class DataSection:
-    """A global data section turned into a one-element array map."""
-
-    section: str
-    map_name: str
-    init: bytearray
-    readonly: bool
-    variables: dict[str, tuple[int, int, int]]  # name -> (offset, size, btf type id or 0)
-
-
-@dataclass
 class ProgramExt:
     """BTF info of one linked program: func_info and line_info with slots of the linked program."""
 
     func_info: list[tuple[int, int]] = field(default_factory=list)
     line_info: list[tuple[int, int, int, int]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class BtfMapTypes:
-    key_type_id: int = 0
-    value_type_id: int = 0
-
-
-class GlobalVars:
-    """Dict-like access to the variables of one global data section by name.
-
-    Before load it edits the initial value (the only time `.rodata` may change); after load, reads and writes go
-    to the kernel map (refused for `.rodata`, which is frozen).
-    """
-
-    def __init__(self, obj: "ElfObject", data: DataSection):
-        self._obj = obj
-        self._data = data
-
-    def _var(self, name: str) -> tuple[int, int, int]:
-        try:
-            return self._data.variables[name]
-        except KeyError:
-            raise KeyError(f"{self._data.section} has no variable {name!r} "
-                           f"(known: {sorted(self._data.variables)})") from None
-
-    def _buffer(self) -> bytes:
-        kmap = self._obj._kernel_maps.get(self._data.map_name)
-        if kmap is None:
-            return bytes(self._data.init)
-        raw = kmap.lookup_raw(b"\0\0\0\0")
-        return bytes(raw) if raw is not None else bytes(self._data.init)
-
-    def __getitem__(self, name: str) -> Any:
-        """ints for scalars; a ctypes Structure for structs; bytes for char/byte arrays; a list for other arrays."""
-        off, size, tid = self._var(name)
-        raw = self._buffer()[off:off + size]
-        ctype = self._obj._ctype(tid) if tid else None
-        if ctype is None or ctype is bytes:
-            if size in (1, 2, 4, 8) and ctype is None:
-                return int.from_bytes(raw, "little", signed=self._obj._is_signed(tid))
-            return raw
-        value = ctype.from_buffer_copy(raw)
-        if isinstance(value, ctypes.Array):
-            return list(value)
-        return value.value if isinstance(value, ctypes._SimpleCData) else value
-
-    def __setitem__(self, name: str, value: Any) -> None:
-        off, size, _ = self._var(name)
-        if isinstance(value, (bytes, bytearray)):
-            raw = bytes(value)
-            if len(raw) > size:
-                raise ValueError(f"{name}: {len(raw)} bytes do not fit its {size} bytes")
-            raw = raw.ljust(size, b"\0")
-        elif isinstance(value, int):
-            raw = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
-        else:
-            raw = bytes(value)
-            if len(raw) != size:
-                raise ValueError(f"{name}: {len(raw)} bytes for a {size}-byte variable")
-        kmap = self._obj._kernel_maps.get(self._data.map_name)
-        if kmap is None:
-            self._data.init[off:off + size] = raw
-            return
-        if self._data.readonly:
-            raise ElfError(f"{self._data.section} is frozen after load; set {name!r} before obj.load()")
-        buf = bytearray(self._buffer())
-        buf[off:off + size] = raw
-        kmap.update_raw(b"\0\0\0\0", bytes(buf))
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._data.variables
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data.variables)
-
-    def keys(self) -> list[str]:
-        return list(self._data.variables)
-
-    def __repr__(self) -> str:
-        return f"<GlobalVars {self._data.section} {sorted(self._data.variables)}>"
 
 
 class ElfObject:
@@ -174,15 +80,13 @@ class ElfObject:
         self.externs: dict[str, Extern] = {}
         self._kconfig = b""
         self._read_btf()
-        self.map_specs: dict[str, MapSpec] = {}
-        self.map_btf: dict[str, BtfMapTypes] = {}
-        self._map_symbols: dict[tuple[int, int], str] = {}  # (section index, offset) -> map name
-        self._map_extent: dict[str, tuple[int, int]] = {}  # BTF map -> (offset, size) in .maps
-        self._values_offset: dict[str, int] = {}  # BTF map -> offset of its `values` member
+        defs = MapDefinitions(self.elf, self.btf, path, self._ctype)
+        self.map_specs: dict[str, MapSpec] = defs.map_specs
+        self.map_btf: dict[str, BtfMapTypes] = defs.map_btf
+        self._map_symbols = defs.symbols  # (section index, offset) -> map name
         #: initial slots of maps of maps and program arrays from `.values = { [i] = &x }`: map -> {i: (kind, name)}
-        self.map_init: dict[str, dict[int, tuple[str, str]]] = {}
+        self.map_init: dict[str, dict[int, tuple[str, str]]] = defs.map_init
         self.data_sections: dict[str, DataSection] = {}
-        self._read_maps()
         self._read_data_sections()
         self.core_results: list = []
         self._section_insns: dict[int, dict[int, Instruction]] = {}
@@ -235,153 +139,6 @@ class ElfObject:
         if ext is not None:
             self.btf_ext = BtfExt.parse(ext.data, self.btf)
 
-    def _read_maps(self) -> None:
-        sec = self.elf.by_name.get(MAPS_SECTION)
-        if sec is not None:
-            self._read_btf_maps(sec)
-            self._read_map_inits(sec)
-        legacy = self.elf.by_name.get(LEGACY_MAPS_SECTION)
-        if legacy is not None:
-            self._read_legacy_maps(legacy)
-
-    def _symbols_in(self, sec: Section) -> list:
-        return sorted((s for s in self.elf.symbols if s.shndx == sec.index and s.type in (SymType.OBJECT,
-                                                                                            SymType.NOTYPE)
-                       and s.name), key=lambda s: s.value)
-
-    def _read_btf_maps(self, sec: Section) -> None:
-        if self.btf is None:
-            raise ElfError(f"{self.path}: section '.maps' needs .BTF to describe its maps (compile with -g)")
-        datasec = self.btf.find(MAPS_SECTION, BtfKind.DATASEC)
-        if datasec is None:
-            raise ElfError(f"{self.path}: .BTF has no DATASEC '.maps'")
-        by_offset = {s.value: s for s in self._symbols_in(sec)}
-        for var_id, offset, _size in self.btf[datasec].members:
-            var = self.btf[var_id]
-            name = self.btf.str_at(var.name_off)
-            spec, types = self._btf_map_def(name, var.size_type)
-            self.map_specs[name] = spec
-            self.map_btf[name] = types
-            sym = by_offset.get(offset)
-            self._map_symbols[(sec.index, offset)] = name
-            self._map_extent[name] = (offset, _size)
-            if sym is not None and sym.name != name:
-                raise ElfError(f"{self.path}: .maps offset {offset}: symbol {sym.name!r} but BTF says {name!r}")
-
-    def _read_map_inits(self, sec: Section) -> None:
-        """`.values = { [i] = &inner_map }` / `{ [i] = &prog }`: R_BPF_64_ABS64 relocations inside .maps."""
-        for rel in self.elf.relocations.get(sec.index, []):
-            where = f"section '.maps' offset {rel.offset:#x}"
-            owner = next((n for n, (off, size) in self._map_extent.items() if off <= rel.offset < off + size), None)
-            if owner is None or owner not in self._values_offset:
-                raise ElfError(f"{self.path}: {where}: relocation outside any map's `values`")
-            rel_off = rel.offset - self._map_extent[owner][0] - self._values_offset[owner]
-            if rel_off < 0 or rel_off % 8:
-                raise ElfError(f"{self.path}: {where}: relocation is not on a `values` slot of map {owner!r}")
-            index = rel_off // 8
-            spec = self.map_specs[owner]
-            if index >= spec.max_entries:
-                raise ElfError(f"{self.path}: {where}: `values` index {index} >= max_entries of {owner!r}")
-            sym = rel.symbol
-            if sym.shndx == sec.index:
-                target = self._map_symbols.get((sec.index, sym.value))
-                kind = "map"
-                if spec.type not in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS) or target is None:
-                    raise ElfError(f"{self.path}: {where}: map {owner!r} ({spec.type.name}) cannot hold map "
-                                   f"{sym.name!r}")
-            elif 0 < sym.shndx < len(self.elf.sections) and self.elf.sections[sym.shndx].is_exec \
-                    and sym.type == SymType.FUNC:
-                target, kind = sym.name, "prog"
-                if spec.type != MapType.PROG_ARRAY:
-                    raise ElfError(f"{self.path}: {where}: map {owner!r} ({spec.type.name}) cannot hold program "
-                                   f"{sym.name!r}")
-            else:
-                raise ElfError(f"{self.path}: {where}: `values` of {owner!r} refers to {sym.name!r}, neither a map "
-                               "nor a program")
-            self.map_init.setdefault(owner, {})[index] = (kind, target)
-
-    def _btf_map_def(self, name: str, type_id: int) -> tuple[MapSpec, BtfMapTypes]:
-        """Read `struct { __uint(type, ...); __type(key, ...); ... }` of a BTF-defined map."""
-        btf = self.btf
-        assert btf is not None
-        tid = btf.skip_modifiers(type_id)
-        t = btf[tid]
-        if t.kind != BtfKind.STRUCT:
-            raise ElfError(f"{self.path}: map {name!r}: definition is {btf.describe(tid)}, expected a struct")
-        values: dict[str, int] = {}
-        ctypes_by_member: dict[str, Any] = {}
-        key_size = value_size = None
-        key_id = value_id = 0
-        inner: MapSpec | None = None
-        for m in t.members:
-            mname = btf.str_at(m.name_off)
-            mt = btf[btf.skip_modifiers(m.type)]
-            if mname in ("key", "value"):
-                if mt.kind != BtfKind.PTR:
-                    raise ElfError(f"{self.path}: map {name!r}: member {mname!r} must be a pointer (__type)")
-                pointee = mt.size_type
-                size = btf.size_of(pointee)
-                if mname == "key":
-                    key_size, key_id = size, pointee
-                else:
-                    value_size, value_id = size, pointee
-                ctypes_by_member[mname] = self._ctype(pointee)
-            elif mname == "values":  # __array(values, struct inner): map in map (or prog array init)
-                self._values_offset[name] = m.bits_offset // 8
-                if mt.kind != BtfKind.ARRAY:
-                    raise ElfError(f"{self.path}: map {name!r}: 'values' must be an array")
-                elem = btf[btf.skip_modifiers(mt.array[0])]  # type: ignore[index]
-                if elem.kind == BtfKind.PTR:
-                    target = btf.skip_modifiers(elem.size_type)
-                    if btf[target].kind == BtfKind.STRUCT:
-                        inner, _ = self._btf_map_def(f"{name}.inner", target)
-            else:
-                if mt.kind != BtfKind.PTR or btf[btf.skip_modifiers(mt.size_type)].kind != BtfKind.ARRAY:
-                    raise ElfError(f"{self.path}: map {name!r}: member {mname!r} must be __uint(...) "
-                                   f"(a pointer to an array), got {btf.describe(btf.skip_modifiers(m.type))}")
-                values[mname] = btf[btf.skip_modifiers(mt.size_type)].array[2]  # type: ignore[index]
-        if "type" not in values:
-            raise ElfError(f"{self.path}: map {name!r} has no type")
-        try:
-            mtype = MapType(values["type"])
-        except ValueError:
-            raise ElfError(f"{self.path}: map {name!r}: unknown map type {values['type']}") from None
-        if key_size is None:
-            key_size = values.get("key_size", 0)
-        elif "key_size" in values and values["key_size"] != key_size:
-            raise ElfError(f"{self.path}: map {name!r}: key_size {values['key_size']} conflicts with key type")
-        if value_size is None:
-            value_size = values.get("value_size", 0)
-        elif "value_size" in values and values["value_size"] != value_size:
-            raise ElfError(f"{self.path}: map {name!r}: value_size {values['value_size']} conflicts with value type")
-        if mtype in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.PROG_ARRAY) and not value_size:
-            value_size = 4
-        pinning = {0: None, LIBBPF_PIN_BY_NAME: "by_name"}.get(values.get("pinning", 0))
-        if values.get("pinning", 0) not in (0, LIBBPF_PIN_BY_NAME):
-            raise ElfError(f"{self.path}: map {name!r}: unknown pinning {values['pinning']}")
-        spec = MapSpec(name, mtype, key_size, value_size, values.get("max_entries", 0), values.get("map_flags", 0),
-                       key_type=ctypes_by_member.get("key"), value_type=ctypes_by_member.get("value"),
-                       inner_map=inner, pinning=pinning)
-        return spec, BtfMapTypes(key_id, value_id)
-
-    def _read_legacy_maps(self, sec: Section) -> None:
-        syms = self._symbols_in(sec)
-        if not syms:
-            raise ElfError(f"{self.path}: section 'maps' has no map symbols")
-        for i, sym in enumerate(syms):
-            size = sym.size or ((syms[i + 1].value if i + 1 < len(syms) else sec.size) - sym.value)
-            raw = sec.data[sym.value:sym.value + size]
-            if len(raw) < _BPF_MAP_DEF.size:
-                raise ElfError(f"{self.path}: section 'maps' offset {sym.value}: map {sym.name!r} definition is "
-                               f"{len(raw)} bytes, less than struct bpf_map_def")
-            mtype, ksize, vsize, max_entries, flags = _BPF_MAP_DEF.unpack_from(raw)
-            try:
-                spec = MapSpec(sym.name, MapType(mtype), ksize, vsize, max_entries, flags)
-            except ValueError:
-                raise ElfError(f"{self.path}: map {sym.name!r}: unknown map type {mtype}") from None
-            self.map_specs[sym.name] = spec
-            self._map_symbols[(sec.index, sym.value)] = sym.name
-
     def _read_data_sections(self) -> None:
         if self._kconfig:
             variables = {e.name: (e.offset, e.size, self.btf[e.type_id].size_type)  # type: ignore[index]
@@ -407,7 +164,7 @@ class ElfObject:
                         var = self.btf[var_id]
                         if var.kind == BtfKind.VAR:
                             variables[self.btf.str_at(var.name_off)] = (off, size, var.size_type)
-            for sym in self._symbols_in(sec):
+            for sym in symbols_in(self.elf, sec):
                 if sym.type == SymType.OBJECT and sym.name not in variables:
                     variables[sym.name] = (sym.value, sym.size, 0)
             flags = MapCreateFlags.RDONLY_PROG if readonly else 0

@@ -1,0 +1,106 @@
+"""Global variables of a BPF object (`.data`, `.bss`, `.rodata*`, `.kconfig`) by name.
+
+Each global data section is one single-value array map; `DataSection` holds its initial bytes and where each
+variable sits (from BTF DATASEC/VAR, or ELF symbols without BTF). `GlobalVars` is the dict-like face:
+`obj.rodata["target_pid"] = 1234` before load, `obj.bss["hits"]` after load (read from the kernel map).
+"""
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterator
+
+from pyebpf.errors import ElfError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyebpf.loader.elf import ElfObject
+
+
+@dataclass
+class DataSection:
+    """A global data section turned into a one-element array map."""
+
+    section: str
+    map_name: str
+    init: bytearray
+    readonly: bool
+    variables: dict[str, tuple[int, int, int]]  # name -> (offset, size, btf type id or 0)
+
+
+
+class GlobalVars:
+    """Dict-like access to the variables of one global data section by name.
+
+    Before load it edits the initial value (the only time `.rodata` may change); after load, reads and writes go
+    to the kernel map (refused for `.rodata`, which is frozen).
+    """
+
+    def __init__(self, obj: "ElfObject", data: DataSection):
+        self._obj = obj
+        self._data = data
+
+    def _var(self, name: str) -> tuple[int, int, int]:
+        try:
+            return self._data.variables[name]
+        except KeyError:
+            raise KeyError(f"{self._data.section} has no variable {name!r} "
+                           f"(known: {sorted(self._data.variables)})") from None
+
+    def _buffer(self) -> bytes:
+        kmap = self._obj._kernel_maps.get(self._data.map_name)
+        if kmap is None:
+            return bytes(self._data.init)
+        raw = kmap.lookup_raw(b"\0\0\0\0")
+        return bytes(raw) if raw is not None else bytes(self._data.init)
+
+    def __getitem__(self, name: str) -> Any:
+        """ints for scalars; a ctypes Structure for structs; bytes for char/byte arrays; a list for other arrays."""
+        off, size, tid = self._var(name)
+        raw = self._buffer()[off:off + size]
+        ctype = self._obj._ctype(tid) if tid else None
+        if ctype is None or ctype is bytes:
+            if size in (1, 2, 4, 8) and ctype is None:
+                return int.from_bytes(raw, "little", signed=self._obj._is_signed(tid))
+            return raw
+        value = ctype.from_buffer_copy(raw)
+        if isinstance(value, ctypes.Array):
+            return list(value)
+        return value.value if isinstance(value, ctypes._SimpleCData) else value
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        off, size, _ = self._var(name)
+        if isinstance(value, (bytes, bytearray)):
+            raw = bytes(value)
+            if len(raw) > size:
+                raise ValueError(f"{name}: {len(raw)} bytes do not fit its {size} bytes")
+            raw = raw.ljust(size, b"\0")
+        elif isinstance(value, int):
+            raw = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+        else:
+            raw = bytes(value)
+            if len(raw) != size:
+                raise ValueError(f"{name}: {len(raw)} bytes for a {size}-byte variable")
+        kmap = self._obj._kernel_maps.get(self._data.map_name)
+        if kmap is None:
+            self._data.init[off:off + size] = raw
+            return
+        if self._data.readonly:
+            raise ElfError(f"{self._data.section} is frozen after load; set {name!r} before obj.load()")
+        buf = bytearray(self._buffer())
+        buf[off:off + size] = raw
+        kmap.update_raw(b"\0\0\0\0", bytes(buf))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._data.variables
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data.variables)
+
+    def keys(self) -> list[str]:
+        return list(self._data.variables)
+
+    def __repr__(self) -> str:
+        return f"<GlobalVars {self._data.section} {sorted(self._data.variables)}>"
+
+
+__all__ = ["DataSection", "GlobalVars"]
