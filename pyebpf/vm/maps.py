@@ -772,8 +772,9 @@ class LpmTrieMap(VmMap):
 
     def delete_raw(self, key: bytes) -> None:
         prefixlen, data = self._split_key(key)
-        if prefixlen > self.max_prefixlen or \
-                self._entries.pop((prefixlen, self._mask(data, prefixlen)), None) is None:
+        if prefixlen > self.max_prefixlen:
+            raise _err(f"prefix length {prefixlen} > {self.max_prefixlen}", errno.EINVAL)
+        if self._entries.pop((prefixlen, self._mask(data, prefixlen)), None) is None:
             raise _err(f"{self.name}: no such prefix", errno.ENOENT)
 
     def keys_raw(self) -> Iterator[bytes]:

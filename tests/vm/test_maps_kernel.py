@@ -160,3 +160,31 @@ def test_lru_long_fill_matches_kernel():
 def test_lru_no_common_lru_sequences(ops, max_entries):
     """BPF_F_NO_COMMON_LRU: per-CPU LRU lists (one CPU holds only its share of the nodes)."""
     run_both(MapSpec("l", MapType.LRU_HASH, 4, 4, max_entries, flags=2), ops, check_contents_each_step=True)
+
+
+def _lpm_key(plen: int, addr: int) -> bytes:
+    return plen.to_bytes(4, "little") + addr.to_bytes(4, "big")
+
+
+LPM_ADDRS = st.sampled_from([0x0A000000, 0x0A010000, 0x0A010200, 0x0A0102FF, 0xC0A80001, 0x00000000, 0xFFFFFFFF])
+
+
+@settings(max_examples=60)
+@given(st.lists(st.one_of(
+    st.tuples(st.just("update"), st.integers(0, 33), LPM_ADDRS, VALUES, st.sampled_from([0, 0, 1, 2, 4])),
+    st.tuples(st.just("delete"), st.integers(0, 33), LPM_ADDRS),
+    st.tuples(st.just("lookup"), st.integers(0, 33), LPM_ADDRS),
+), max_size=30), st.integers(1, 6))
+def test_lpm_trie_sequences(ops, max_entries):
+    """Longest-prefix lookups, prefix-length checks, ENOSPC when full: the VM's LPM trie answers as the kernel's."""
+    from pyebpf.loader.maps import create_map as k_create
+
+    spec = MapSpec("t", MapType.LPM_TRIE, 8, 4, max_entries, flags=1)
+    with k_create(spec) as km:
+        vm = vm_create(spec)
+        for i, op in enumerate(ops):
+            key = _lpm_key(op[1], op[2])
+            mapped = ("update", key, op[3], op[4]) if op[0] == "update" else (op[0], key)
+            got_k, got_v = apply(km, mapped), apply(vm, mapped)
+            assert got_v == got_k, f"op {i} {op}: kernel {got_k!r}, vm {got_v!r}; ops {ops[:i + 1]}"
+        assert sorted(vm.keys_raw()) == sorted(km.keys_raw())
