@@ -61,6 +61,7 @@ class BtfFuncLinkage(IntEnum):
     EXTERN = 2
 
 
+_KIND_BY_NUMBER = {int(k): k for k in BtfKind}
 #: Kinds that only qualify another type (skipped when resolving what a type really is).
 MODIFIER_KINDS = frozenset({BtfKind.TYPEDEF, BtfKind.VOLATILE, BtfKind.CONST, BtfKind.RESTRICT, BtfKind.TYPE_TAG})
 #: Kinds whose third word is a size rather than a type id.
@@ -74,6 +75,7 @@ _EXTRA_PER_VLEN = {BtfKind.STRUCT: 12, BtfKind.UNION: 12, BtfKind.ENUM: 8, BtfKi
                    BtfKind.DATASEC: 12, BtfKind.ENUM64: 12}
 _TRIPLES = struct.Struct("<III")
 _PAIRS = struct.Struct("<Ii")
+_U32_PAIRS = struct.Struct("<II")
 
 
 @dataclass
@@ -188,10 +190,9 @@ class Btf:
             kind_no = (info >> 24) & 0x1F
             vlen = info & 0xFFFF
             kflag = info >> 31
-            try:
-                kind = BtfKind(kind_no)
-            except ValueError:
-                raise ElfError(f"{what}: unknown BTF kind {kind_no} at offset {t0 + pos}") from None
+            kind = _KIND_BY_NUMBER.get(kind_no)
+            if kind is None:
+                raise ElfError(f"{what}: unknown BTF kind {kind_no} at offset {t0 + pos}")
             t = BtfType(kind, name_off, vlen, kflag, size_type)
             p = pos + 12
             need = p + _EXTRA_FIXED.get(kind, 0) + vlen * _EXTRA_PER_VLEN.get(kind, 0)
@@ -202,17 +203,13 @@ class Btf:
             elif kind == BtfKind.ARRAY:
                 t.array = unpack3(data, p)
             elif kind in (BtfKind.STRUCT, BtfKind.UNION):
-                ms = []
-                for i in range(vlen):
-                    n, ty, off = unpack3(data, p + 12 * i)
-                    if kflag:
-                        ms.append(BtfMember(n, ty, off & 0xFFFFFF, off >> 24))
-                    else:
-                        ms.append(BtfMember(n, ty, off))
-                t.members = ms
+                records = _TRIPLES.iter_unpack(data[p:need])
+                if kflag:
+                    t.members = [BtfMember(n, ty, off & 0xFFFFFF, off >> 24) for n, ty, off in records]
+                else:
+                    t.members = [BtfMember(n, ty, off) for n, ty, off in records]
             elif kind == BtfKind.ENUM:
-                fmt = "<Ii" if kflag else "<II"
-                t.members = [struct.unpack_from(fmt, data, p + 8 * i) for i in range(vlen)]
+                t.members = list((_PAIRS if kflag else _U32_PAIRS).iter_unpack(data[p:need]))
             elif kind == BtfKind.ENUM64:
                 vals = []
                 for i in range(vlen):
@@ -223,7 +220,7 @@ class Btf:
                     vals.append((n, v))
                 t.members = vals
             elif kind == BtfKind.FUNC_PROTO:
-                t.members = [struct.unpack_from("<II", data, p + 8 * i) for i in range(vlen)]
+                t.members = list(_U32_PAIRS.iter_unpack(data[p:need]))
             elif kind == BtfKind.VAR:
                 t.linkage = struct.unpack_from("<I", data, p)[0]
             elif kind == BtfKind.DATASEC:
