@@ -205,3 +205,42 @@ def test_printk_text_matches_kernel():
     assert len(got) >= len(formats)
     expected = [vm_printk(f, _args_for(f))[1][0] for f in formats]
     assert got[:len(formats)] == expected
+
+
+def vprintk_program(fmt: bytes, args: list[int], data_len: int | None = None):
+    """A socket filter returning bpf_trace_vprintk(fmt, len(fmt)+1, args, data_len)."""
+    fmt = fmt + b"\0"
+    fmt_off = 8 * ((len(fmt) + 7) // 8)
+    args_off = fmt_off + 8 * max(len(args), 1) + 8
+    lines = []
+    blob = fmt.ljust(fmt_off, b"\0")
+    for i in range(0, len(blob), 8):
+        lines += [f"r1 = {struct.unpack('<Q', blob[i:i + 8])[0]:#x} ll", f"*(u64 *)(r10 - {fmt_off - i}) = r1"]
+    for i, a in enumerate(list(args) + [0]):
+        lines += [f"r1 = {a:#x} ll", f"*(u64 *)(r10 - {args_off - 8 * i}) = r1"]
+    n = 8 * len(args) if data_len is None else data_len
+    lines += ["r1 = r10", f"r1 += -{fmt_off}", f"r2 = {len(fmt)}", "r3 = r10", f"r3 += -{args_off}", f"r4 = {n}",
+              "call bpf_trace_vprintk", "exit"]
+    return assemble("\n".join(lines))
+
+
+VPRINTK_CASES = [
+    (b"plain", [], None), (b"%d", [7], None), (b"%d %d", [1, 2], 12), (b"%d" * 12, list(range(12)), None),
+    (b"%d" * 13, list(range(13)), None), (b"%d %s %llx", [5, 0x41, 0xABCDEF], None), (b"%d%d%d%d", [1, 2, 3], None),
+    (b"%5d|%-3x|", [(-9) & M64, 255], None),
+]
+
+
+def test_vprintk_in_vm():
+    res = VM(vprintk_program(b"%d-%d-%d-%d", [1, 2, 3, 4]), prog_type="socket_filter").run(packet=bytes(64))
+    assert res.printk == ["1-2-3-4"] and res.r0 == 7
+    res = VM(vprintk_program(b"%d", [1], 12), prog_type="socket_filter").run(packet=bytes(64))
+    assert s32(res.r0 & 0xFFFFFFFF) == -errno.EINVAL
+
+
+@pytest.mark.kernel
+def test_vprintk_matches_kernel():
+    progs = [vprintk_program(f, a, n) for f, a, n in VPRINTK_CASES]
+    kernel = _kernel_run(progs)
+    vm = [VM(p, prog_type="socket_filter").run(packet=bytes(64)).r0 & 0xFFFFFFFF for p in progs]
+    assert [s32(v) for v in vm] == [s32(k) for k in kernel]
