@@ -123,7 +123,7 @@ def for_each_map_elem(m, r1, r2, r3, r4, r5):
     key_region = m.map_run_region(bytearray(vmmap.spec.key_size), f"key of {vmmap.name}", False, "mem")
     visited = 0
     for key in list(vmmap.keys_raw()):
-        buf = vmmap.value_ref(key, cpu)
+        buf = vmmap.iter_value_ref(key, cpu)
         if buf is None:  # deleted by an earlier callback
             continue
         key_region.data[:] = key
@@ -229,15 +229,18 @@ def get_hash_recalc(m, *_):
 # ---- probe_read ---------------------------------------------------------------------------------------------------
 
 def _probe_read(m, dst: int, size: int, src: int, user: bool) -> int:
+    """The VM's own memory (stack, map values, context) counts as kernel memory, as it is in the kernel."""
     size &= 0xFFFFFFFF
     env = m.env
-    if not user and env.is_user_address(src) and _vm_bytes(m, src, size) is None:
-        m.mem.write(dst, bytes(size))
-        return _neg(errno.ERANGE)
-    data = env.read_user(src, size) if user else (env.read_kernel(src, size) or _vm_bytes(m, src, size))
+    if user:
+        data = env.read_user(src, size)
+    else:
+        data = _vm_bytes(m, src, size)
+        if data is None:
+            data = env.read_kernel(src, size)
     if data is None:
         m.mem.write(dst, bytes(size))
-        return _neg(errno.EFAULT)
+        return _neg(errno.ERANGE if not user and env.is_user_address(src) else errno.EFAULT)
     m.mem.write(dst, data)
     return 0
 
@@ -283,13 +286,10 @@ def _probe_read_str(m, dst: int, size: int, src: int, user: bool) -> int:
     size &= 0xFFFFFFFF
     if size == 0:
         return 0
-    if not user and m.env.is_user_address(src) and _vm_cstr(m, src, size) is None:
-        m.mem.write(dst, bytes(size))
-        return _neg(errno.ERANGE)
     got = _read_cstr(m, src, size, user)
     if got is None:
         m.mem.write(dst, bytes(size))
-        return _neg(errno.EFAULT)
+        return _neg(errno.ERANGE if not user and m.env.is_user_address(src) else errno.EFAULT)
     if not got.endswith(b"\0"):  # truncated: the last byte becomes the NUL
         got = got[:size - 1] + b"\0"
     m.mem.write(dst, got)  # the rest of dst is left as it was (the kernel does not pad)
@@ -463,10 +463,11 @@ def _ring_record(m, addr: int) -> tuple[Any, Any]:
     if region.base != addr or getattr(rb, "spec", None) is None or rb.spec.type != MapType.RINGBUF:
         raise VmError("bpf_ringbuf_submit/discard needs a pointer returned by bpf_ringbuf_reserve", pc=m.pc,
                       address=addr)
-    for rec in rb._records:
-        if rec.data is region.data:
-            return rb, rec
-    raise VmError("ring buffer record is not reserved (already submitted or discarded?)", pc=m.pc, address=addr)
+    rec = rb.reserved_record(region.data)
+    if rec is None:
+        raise VmError("ring buffer record is not reserved (already submitted or discarded?)", pc=m.pc,
+                      address=addr)
+    return rb, rec
 
 
 @helper(HelperId.RINGBUF_SUBMIT)

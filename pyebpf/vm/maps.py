@@ -92,6 +92,10 @@ class VmMap(MapFace):
         """bpf_map_lookup_elem: the live value buffer the program points into, or None (NULL)."""
         raise MapError(f"{self.spec.type.name} map does not support lookup from a program", errno.EOPNOTSUPP)
 
+    def iter_value_ref(self, key: bytes, cpu: int = 0) -> bytearray | None:
+        """The live value for bpf_for_each_map_elem (which, unlike a lookup, marks nothing as used)."""
+        return self.value_ref(key, cpu)
+
     def prog_update(self, key: bytes, value: bytes, flags: int, cpu: int = 0) -> int:
         """bpf_map_update_elem: 0 or a negative errno. `value` is one CPU's value (value_size bytes)."""
         return _as_errno(lambda: self.update_raw(key, value, flags))
@@ -242,6 +246,14 @@ class LruHashMap(HashMap):
         if node is not None:
             node.ref = True
         return super().value_ref(key, cpu)
+
+    def iter_value_ref(self, key: bytes, cpu: int = 0) -> Any:
+        node = self._nodes.get(bytes(key))
+        ref = node.ref if node is not None else False
+        buf = self.value_ref(key, cpu)
+        if node is not None:
+            node.ref = ref
+        return buf
 
     def _pop_node(self, key: bytes, cpu: int) -> LruNode | None:
         return self._lru.pop_free(key, cpu)

@@ -98,6 +98,13 @@ class RingBufMap(VmMap):
         if not flags & RingbufFlags.NO_WAKEUP:
             self.wakeups += 1
 
+    def reserved_record(self, data: bytearray) -> RingRecord | None:
+        """The still-reserved record whose live buffer is `data` (what submit/discard receive), or None."""
+        for rec in self._records:
+            if rec.data is data:
+                return rec if rec.busy else None
+        return None
+
     def output(self, data: bytes, flags: int = 0) -> int:
         """bpf_ringbuf_output: 0, -EINVAL for bad flags, -EAGAIN when there is no room."""
         if flags & ~int(RingbufFlags.NO_WAKEUP | RingbufFlags.FORCE_WAKEUP):
