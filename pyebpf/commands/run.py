@@ -6,7 +6,8 @@ instructions executed, the packet after the run when the program changed it, pri
 `--trace` prints every executed instruction with the registers it changed; `--json` prints one JSON object.
 
 --ctx takes a JSON object: {"packet": "HEX", ...} (extra keys go to the context builder), {"raw": "HEX"} (raw
-context bytes), or, when pyebpf.vm.context offers `from_json`, whatever it accepts for the program type.
+context bytes), or the fields of the program type's context builder (pyebpf.vm.context.default_context), e.g.
+{"id": 257, "args": [1, 2, 3]} for a syscall tracepoint or {"regs": {"di": 1}} for a kprobe.
 """
 from __future__ import annotations
 
@@ -86,14 +87,12 @@ def _context(args: argparse.Namespace, prog_type: Any) -> dict[str, Any]:
         return {"packet": _hex(str(obj["packet"]), "--ctx packet"), **extra}
     if "raw" in obj:
         return {"ctx": _hex(str(obj["raw"]), "--ctx raw")}
+    from pyebpf.vm.context import default_context
+
     try:
-        from pyebpf.vm import context as ctxmod
-    except ImportError:
-        ctxmod = None
-    from_json = getattr(ctxmod, "from_json", None)
-    if from_json is None:
-        raise RunInputError("--ctx: give {\"packet\": HEX} or {\"raw\": HEX}")
-    return {"ctx": from_json(prog_type, obj)}
+        return {"ctx": default_context(prog_type, None, **obj)}
+    except TypeError as e:
+        raise RunInputError(f"--ctx: {e}") from None
 
 
 def handler(args: argparse.Namespace) -> int:

@@ -10,7 +10,6 @@ some (fn(machine, r1, r2, r3, r4, r5) -> r0, see `pyebpf.vm.runtime`).
 """
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -19,7 +18,7 @@ from pyebpf.abi.maps import MapSpec
 from pyebpf.errors import VmError
 from pyebpf.isa.program import Program
 from pyebpf.vm.interp import BPF_MAX_LOOPS, Interpreter
-from pyebpf.vm.memory import KIND_CTX, KIND_MEM, KIND_PACKET
+from pyebpf.vm.memory import KIND_CTX, KIND_MEM
 from pyebpf.vm.runtime import Helper, Machine, tail_call_helper
 
 ENGINES: dict[str, Callable[..., Any]] = {}
@@ -200,41 +199,10 @@ class VM:
             return None
 
     def _default_context(self, packet: bytes, kw: dict[str, Any]) -> Any:
-        """The default context of this program type around `packet` (pyebpf.vm.context when it has one)."""
-        try:
-            from pyebpf.vm import context as ctxmod
-        except ImportError:
-            ctxmod = None
-        pt = self.prog_type
-        name = getattr(pt, "name", str(pt) if pt is not None else "XDP").lower()
-        if ctxmod is not None:
-            builder = getattr(ctxmod, "for_packet", None)
-            if builder is not None:
-                return builder(pt, packet, **kw)
-            if name == "xdp" and hasattr(ctxmod, "xdp"):
-                return ctxmod.xdp(packet, **kw)
-            if name in ("sched_cls", "sched_act", "socket_filter", "cgroup_skb", "lwt_in", "lwt_out",
-                        "lwt_xmit") and hasattr(ctxmod, "skb"):
-                return ctxmod.skb(packet, **kw)
-        return _XdpContext(packet)
+        """The default context of this program type around `packet` (XDP for an untyped program)."""
+        from pyebpf.vm.context import for_packet
 
-
-class _XdpContext:
-    """Minimal xdp_md around a packet (used only until pyebpf.vm.context provides the full builders)."""
-
-    def __init__(self, packet: bytes):
-        self.packet = packet
-        self.region = None
-
-    def materialize(self, m: Machine) -> int:
-        self.region = m.map_run_region(bytearray(self.packet), "packet", True, KIND_PACKET)
-        m.packet = self.region
-        ctx = struct.pack("<IIIIII", self.region.base, self.region.end, self.region.base, 1, 0, 0)
-        m.ctx_region = m.map_run_region(bytearray(ctx), "xdp_md", False, KIND_CTX)
-        return m.ctx_region.base
-
-    def collect(self, m: Machine) -> dict[str, Any]:
-        return {"packet": bytes(self.region.data)} if self.region is not None else {}
+        return for_packet(self.prog_type, packet, **kw)
 
 
 def run(program: Any, mem: bytes = b"", **kw: Any) -> int:
