@@ -9,9 +9,11 @@ against a VM map runs unchanged against a kernel map. Two sides, as in the kerne
   it returns the live value buffer a program points into, or 0 / a negative errno as the kernel's helpers return,
   and sees only the current CPU's slot of a per-CPU value.
 
-Iteration order (documented, because the kernel's is not reproducible): hash-like maps iterate in insertion order
-(the kernel walks hash buckets, whose order depends on a random seed); arrays iterate in index order, as the
-kernel's get_next_key does; stack-trace maps in ascending id order; LPM tries by (prefix bytes, prefix length).
+Iteration order: arrays iterate in index order, as the kernel's get_next_key does. Hash-like maps created with
+BPF_F_ZERO_SEED iterate exactly as the kernel's (hash buckets in order, newest element first in a bucket); without
+it the kernel's order depends on a random hash seed, so the VM uses the order in which elements were last linked.
+Stack-trace maps iterate in ascending id order; LPM tries by (prefix bytes, prefix length) (the kernel walks its
+trie, a different order).
 """
 from __future__ import annotations
 
@@ -126,11 +128,29 @@ class VmMap(MapFace):
 
 class HashMap(VmMap):
     """BPF_MAP_TYPE_HASH. Replacing a value gives it a fresh buffer, as the kernel links in a new element: a program
-    still holding the old value pointer keeps reading the old value."""
+    still holding the old value pointer keeps reading the old value.
+
+    Iteration: with BPF_F_ZERO_SEED the kernel's own order (bucket jhash(key) & (roundup_pow_of_two(max_entries)-1)
+    ascending, newest link first within a bucket); otherwise the order in which elements were last linked
+    (insert, or replace for non-per-CPU maps), because the kernel's order then depends on a random hash seed."""
 
     def __init__(self, spec: MapSpec, ncpus: int = 1):
         super().__init__(spec, ncpus)
         self._data: dict[bytes, bytearray] = {}
+        self._zero_seed = bool(spec.flags & MapCreateFlags.ZERO_SEED)
+        self._n_buckets = 1 << max(0, (spec.max_entries - 1).bit_length())
+
+    def _link(self, key: bytes, value: Any) -> None:
+        """Link a new element for key at its bucket's head (an existing element for key is unlinked)."""
+        self._data.pop(key, None)
+        self._data[key] = value
+
+    def keys_raw(self) -> Iterator[bytes]:
+        keys = list(self._data)
+        if self._zero_seed:
+            mask = self._n_buckets - 1
+            keys = sorted(reversed(keys), key=lambda k: htab_hash(k) & mask)
+        return iter(keys)
 
     def lookup_raw(self, key: bytes) -> bytes | None:
         buf = self._data.get(self._check_key(key))
@@ -154,15 +174,12 @@ class HashMap(VmMap):
         present = self._check_exist(key, flags)
         if not present and len(self._data) >= self.spec.max_entries:
             raise _err(f"{self.name}: map is full ({self.spec.max_entries} entries)", errno.E2BIG)
-        self._data[key] = bytearray(value)
+        self._link(key, bytearray(value))
 
     def delete_raw(self, key: bytes) -> None:
         key = self._check_key(key)
         if self._data.pop(key, None) is None:
             raise _err(f"{self.name}: no such key", errno.ENOENT)
-
-    def keys_raw(self) -> Iterator[bytes]:
-        return iter(list(self._data))
 
     def __len__(self) -> int:
         return len(self._data)
@@ -172,7 +189,7 @@ class PercpuHashMap(HashMap):
     """BPF_MAP_TYPE_PERCPU_HASH: one value buffer per CPU; updates change values in place, as the kernel does."""
 
     def __init__(self, spec: MapSpec, ncpus: int = 1):
-        VmMap.__init__(self, spec, ncpus)
+        super().__init__(spec, ncpus)
         self._data: dict[bytes, list[bytearray]] = {}  # type: ignore[assignment]
 
     def _join(self, bufs: list[bytearray]) -> bytes:
@@ -285,14 +302,14 @@ class LruHashMap(HashMap):
         key, value = self._check_key(key), self._check_value(value)
 
         def install(_replacing: bool) -> None:
-            self._data[key] = bytearray(value)
+            self._link(key, bytearray(value))
         self._lru_update(key, flags, self.cpu, install)
 
     def prog_update(self, key: bytes, value: bytes, flags: int, cpu: int = 0) -> int:
         key = bytes(key)
 
         def install(_replacing: bool) -> None:
-            self._data[key] = bytearray(value)
+            self._link(key, bytearray(value))
         return _as_errno(lambda: self._lru_update(self._check_key(key), flags, cpu, install))
 
     def delete_raw(self, key: bytes) -> None:
@@ -664,6 +681,35 @@ def jhash2(words: list[int], initval: int = 0) -> int:
     return _jhash_final(a, b, c)
 
 
+def jhash(data: bytes, initval: int = 0) -> int:
+    """The kernel's jhash over bytes (lookup3 with little-endian word loads), for keys not a multiple of 4."""
+    M = 0xFFFFFFFF
+    n = len(data)
+    a = b = c = (0xDEADBEEF + n + initval) & M
+    k = 0
+    while n > 12:
+        a = (a + int.from_bytes(data[k:k + 4], "little")) & M
+        b = (b + int.from_bytes(data[k + 4:k + 8], "little")) & M
+        c = (c + int.from_bytes(data[k + 8:k + 12], "little")) & M
+        a, b, c = _jhash_mix(a, b, c)
+        n -= 12
+        k += 12
+    if n == 0:
+        return c
+    tail = data[k:k + n] + bytes(12 - n)
+    a = (a + int.from_bytes(tail[0:4], "little")) & M
+    b = (b + int.from_bytes(tail[4:8], "little")) & M
+    c = (c + int.from_bytes(tail[8:12], "little")) & M
+    return _jhash_final(a, b, c)
+
+
+def htab_hash(key: bytes, seed: int = 0) -> int:
+    """htab_map_hash: jhash2 over u32 words when the key length is a multiple of 4, else jhash over bytes."""
+    if len(key) % 4 == 0:
+        return jhash2([int.from_bytes(key[i:i + 4], "little") for i in range(0, len(key), 4)], seed)
+    return jhash(key, seed)
+
+
 class StackTraceMap(VmMap):
     """BPF_MAP_TYPE_STACK_TRACE: bpf_get_stackid stores a stack (list of instruction pointers) under
     id = jhash2(ips) & (roundup_pow_of_two(max_entries) - 1), as kernel/bpf/stackmap.c does."""
@@ -890,4 +936,4 @@ def create_map(spec: MapSpec, ncpus: int = 1) -> VmMap:
 
 __all__ = ["VmMap", "HashMap", "PercpuHashMap", "LruHashMap", "LruPercpuHashMap", "ArrayMap", "PercpuArrayMap",
            "ProgArrayMap", "PerfEventArrayMap", "QueueMap", "StackMap", "StackTraceMap", "LpmTrieMap",
-           "MAP_CLASSES", "create_map", "jhash2"]
+           "MAP_CLASSES", "create_map", "jhash2", "jhash", "htab_hash"]
