@@ -109,6 +109,7 @@ class Machine:
         #: r10 of each frame: the stack grows down from the end of its region.
         self.frame_tops = [s.end for s in self.stacks]
         self.lddw_values: dict[tuple[int, int], int] = {}  # (id(program), slot) -> value of pseudo lddw
+        self._pseudo_lddw: dict[int, list] = {}  # id(program) -> its pseudo lddw (slot, insn), computed once
 
     # ---- engines ------------------------------------------------------------------------------------------------
     def engine_for(self, program: "Program") -> Any:
@@ -123,8 +124,8 @@ class Machine:
 
     # ---- per-run lifecycle --------------------------------------------------------------------------------------
     def reset(self) -> None:
-        for s in self.stacks:
-            s.data[:] = bytes(MAX_BPF_STACK)
+        # Deeper frames are zeroed when a call enters them; the main frame here.
+        self.stacks[0].data[:] = bytes(MAX_BPF_STACK)
         for base in self._run_regions:
             self.mem.unmap(base)
         self._run_regions.clear()
@@ -227,9 +228,11 @@ class Machine:
     def prepare_lddw(self, program: "Program") -> None:
         """Resolve the pseudo lddw values (map handles, map value addresses) of `program` for this run."""
         from pyebpf.abi.opcodes import PseudoSrc
-        for slot, insn in program.by_slot():
-            if not insn.is_lddw or insn.src == PseudoSrc.IMM:
-                continue
+        pseudo = self._pseudo_lddw.get(id(program))
+        if pseudo is None:
+            pseudo = self._pseudo_lddw[id(program)] = [
+                (slot, insn) for slot, insn in program.by_slot() if insn.is_lddw and insn.src != PseudoSrc.IMM]
+        for slot, insn in pseudo:
             key = (id(program), slot)
             if insn.src in (PseudoSrc.MAP_FD, PseudoSrc.MAP_IDX):
                 self.lddw_values[key] = self.map_handle(self.resolve_map(insn, program))
