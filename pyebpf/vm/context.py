@@ -30,6 +30,7 @@ from pyebpf.errors import VmError
 from pyebpf.vm.memory import KIND_CTX, KIND_PACKET
 
 ETH_HLEN = 14
+LOOPBACK_IFINDEX = 1
 XDP_PACKET_HEADROOM = 256
 XDP_FRAME_SIZE = 4096
 SIZEOF_XDP_FRAME = 40
@@ -79,7 +80,9 @@ _SKB_WRITABLE = ("mark", "priority", "queue_mapping", "tc_index", "tc_classid", 
 
 class SkbContext(_Context):
     """struct __sk_buff around `packet`. Field keywords use the struct's names; `cb` takes up to 5 u32s,
-    `remote_ip6`/`local_ip6` 4 u32s each; `protocol` is host order (default: the packet's ethertype)."""
+    `remote_ip6`/`local_ip6` 4 u32s each; `protocol` is host order (default: the packet's ethertype).
+    Unset fields are what BPF_PROG_TEST_RUN (given a zeroed __sk_buff) shows a tc program: ifindex 1 (the
+    loopback device), wire_len = len, the rest 0."""
 
     layout = SK_BUFF
     writable_ctx = True
@@ -109,10 +112,10 @@ class SkbContext(_Context):
         f = self.fields
         _put(raw, SK_BUFF, "len", f.get("len", len(self.packet)))
         _put(raw, SK_BUFF, "protocol", self._protocol())
-        _put(raw, SK_BUFF, "wire_len", f.get("wire_len", len(self.packet)
-                                             if self.prog_type in (ProgType.SCHED_CLS, ProgType.SCHED_ACT) else 0))
+        _put(raw, SK_BUFF, "wire_len", f.get("wire_len", len(self.packet)))
+        _put(raw, SK_BUFF, "ifindex", f.get("ifindex", LOOPBACK_IFINDEX))
         for name in ("pkt_type", "mark", "queue_mapping", "vlan_present", "vlan_tci", "vlan_proto", "priority",
-                     "ingress_ifindex", "ifindex", "tc_index", "hash", "tc_classid", "napi_id", "family",
+                     "ingress_ifindex", "tc_index", "hash", "tc_classid", "napi_id", "family",
                      "remote_ip4", "local_ip4", "remote_port", "local_port", "tstamp", "gso_segs", "gso_size",
                      "tstamp_type", "hwtstamp", "sk"):
             if name in f:

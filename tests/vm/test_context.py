@@ -281,3 +281,37 @@ def test_xdp_adjust_matches_kernel_test_run(head, tail):
     assert vres.r0 & 0xFFFFFFFF == kres.retval
     # grown bytes: the kernel zeroes tail growth; head growth exposes headroom (zero in both)
     assert vres.packet == kres.data
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("given", [{}, {"mark": 7, "priority": 3, "cb": [1, 2, 3, 4, 5], "tstamp": 99,
+                                        "gso_segs": 2, "gso_size": 1400}])
+def test_skb_readable_fields_match_kernel_test_run(given):
+    """Every scalar __sk_buff field a tc program may read, as BPF_PROG_TEST_RUN sets it and as SkbContext does."""
+    from pyebpf.abi.context import SK_BUFF, FieldKind, ctx_access_ok
+    from pyebpf.abi.maps import MapSpec
+    from pyebpf.loader import load
+
+    fields = [f for f in SK_BUFF.fields if f.size in (4, 8) and f.kind == FieldKind.SCALAR
+              and ctx_access_ok(ProgType.SCHED_CLS, f.offset, f.size, False)[0]]
+    spec = MapSpec.of("out", "array", 4, 8 * len(fields), 1)
+    lines = ["r6 = r1", "*(u32 *)(r10 - 4) = 0", "r1 = map[out] ll", "r2 = r10", "r2 += -4",
+             "call bpf_map_lookup_elem", "if r0 == 0 goto out"]
+    for i, f in enumerate(fields):
+        lines += [f"r1 = *({'u32' if f.size == 4 else 'u64'} *)(r6 + {f.offset})", f"*(u64 *)(r0 + {8 * i}) = r1"]
+    lines += ["out:", "r0 = 0", "exit"]
+    prog = pyebpf.assemble("\n".join(lines), maps=[spec])
+    ctx_in = bytearray(SK_BUFF.size)
+    for name, value in given.items():
+        for i, v in enumerate(value if isinstance(value, list) else [value]):
+            f = SK_BUFF[f"{name}[{i}]"] if isinstance(value, list) else SK_BUFF[name]
+            ctx_in[f.offset:f.offset + f.size] = v.to_bytes(f.size, "little")
+    with load(prog, "sched_cls") as kp:
+        kp.test_run(PACKET, ctx=bytes(ctx_in))
+        kvals = kp.maps["out"].lookup_raw(bytes(4))
+    vm = VM(prog, prog_type="sched_cls")
+    vm.run(SkbContext(PACKET, ProgType.SCHED_CLS, **given))
+    vvals = vm.maps["out"].lookup_raw(bytes(4))
+    diffs = [(f.name, int.from_bytes(kvals[8 * i:8 * i + 8], "little"), int.from_bytes(vvals[8 * i:8 * i + 8], "little"))
+             for i, f in enumerate(fields) if kvals[8 * i:8 * i + 8] != vvals[8 * i:8 * i + 8]]
+    assert not diffs, f"(field, kernel, vm): {diffs}"
