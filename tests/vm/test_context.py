@@ -315,3 +315,42 @@ def test_skb_readable_fields_match_kernel_test_run(given):
     diffs = [(f.name, int.from_bytes(kvals[8 * i:8 * i + 8], "little"), int.from_bytes(vvals[8 * i:8 * i + 8], "little"))
              for i, f in enumerate(fields) if kvals[8 * i:8 * i + 8] != vvals[8 * i:8 * i + 8]]
     assert not diffs, f"(field, kernel, vm): {diffs}"
+
+
+@pytest.mark.kernel
+def test_xdp_md_fields_match_kernel_test_run():
+    """ingress_ifindex, rx_queue_index and the packet pointers' distances, as BPF_PROG_TEST_RUN sets them."""
+    from pyebpf.abi.maps import MapSpec
+    from pyebpf.loader import load
+
+    spec = MapSpec.of("out", "array", 4, 32, 1)
+    src = """
+        r6 = r1
+        *(u32 *)(r10 - 4) = 0
+        r1 = map[out] ll
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem
+        if r0 == 0 goto out
+        r1 = *(u32 *)(r6 + 12)
+        *(u64 *)(r0 + 0) = r1
+        r1 = *(u32 *)(r6 + 16)
+        *(u64 *)(r0 + 8) = r1
+        r1 = *(u32 *)(r6 + 4)
+        r2 = *(u32 *)(r6 + 0)
+        r1 -= r2
+        *(u64 *)(r0 + 16) = r1
+        r3 = *(u32 *)(r6 + 8)
+        r2 -= r3
+        *(u64 *)(r0 + 24) = r2
+    out:
+        r0 = 2
+        exit
+    """
+    prog = pyebpf.assemble(src, maps=[spec])
+    with load(prog, "xdp") as kp:
+        kp.test_run(PACKET)
+        kvals = kp.maps["out"].lookup_raw(bytes(4))
+    vm = VM(prog, prog_type="xdp")
+    vm.run(XdpContext(PACKET))
+    assert struct.unpack("<4Q", vm.maps["out"].lookup_raw(bytes(4))) == struct.unpack("<4Q", kvals)
