@@ -137,13 +137,33 @@ class HashMap(VmMap):
     def __init__(self, spec: MapSpec, ncpus: int = 1):
         super().__init__(spec, ncpus)
         self._data: dict[bytes, bytearray] = {}
+        self._free: list[Any] = []
         self._zero_seed = bool(spec.flags & MapCreateFlags.ZERO_SEED)
         self._n_buckets = 1 << max(0, (spec.max_entries - 1).bit_length())
 
+    def _element(self, value: Any) -> Any:
+        """A value buffer for a new element: recycled from deleted/replaced elements like the kernel's preallocated
+        elements (so a stale value pointer sees whatever element reuses the memory, and the buffers -- hence the
+        VM's mapped value regions -- stay bounded by max_entries + 1)."""
+        if self._free:
+            buf = self._free.pop()
+            if isinstance(buf, list):
+                for b, v in zip(buf, value):
+                    b[:] = v
+            else:
+                buf[:] = value
+            return buf
+        return [bytearray(v) for v in value] if isinstance(value, list) else bytearray(value)
+
+    def _release(self, buf: Any) -> None:
+        if buf is not None:
+            self._free.append(buf)
+
     def _link(self, key: bytes, value: Any) -> None:
-        """Link a new element for key at its bucket's head (an existing element for key is unlinked)."""
-        self._data.pop(key, None)
-        self._data[key] = value
+        """Link a new element for key at its bucket's head (an existing element for key is unlinked and freed)."""
+        new = self._element(value)
+        self._release(self._data.pop(key, None))
+        self._data[key] = new
 
     def keys_raw(self) -> Iterator[bytes]:
         keys = list(self._data)
@@ -174,12 +194,14 @@ class HashMap(VmMap):
         present = self._check_exist(key, flags)
         if not present and len(self._data) >= self.spec.max_entries:
             raise _err(f"{self.name}: map is full ({self.spec.max_entries} entries)", errno.E2BIG)
-        self._link(key, bytearray(value))
+        self._link(key, value)
 
     def delete_raw(self, key: bytes) -> None:
         key = self._check_key(key)
-        if self._data.pop(key, None) is None:
+        buf = self._data.pop(key, None)
+        if buf is None:
             raise _err(f"{self.name}: no such key", errno.ENOENT)
+        self._release(buf)
 
     def __len__(self) -> int:
         return len(self._data)
@@ -219,7 +241,7 @@ class PercpuHashMap(HashMap):
         if len(self._data) >= self.spec.max_entries:
             raise _err(f"{self.name}: map is full ({self.spec.max_entries} entries)", errno.E2BIG)
         zero = bytes(self.spec.value_size)
-        self._data[key] = [bytearray(zero if v is None else v) for v in values]
+        self._link(key, [zero if v is None else v for v in values])
 
     def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
         key, value = self._check_key(key), self._check_value(value)
@@ -255,7 +277,7 @@ class LruHashMap(HashMap):
         return False
 
     def _drop_value(self, key: bytes) -> None:
-        self._data.pop(key, None)
+        self._release(self._data.pop(key, None))
 
     def value_ref(self, key: bytes, cpu: int = 0) -> Any:
         key = bytes(key)
@@ -302,14 +324,14 @@ class LruHashMap(HashMap):
         key, value = self._check_key(key), self._check_value(value)
 
         def install(_replacing: bool) -> None:
-            self._link(key, bytearray(value))
+            self._link(key, value)
         self._lru_update(key, flags, self.cpu, install)
 
     def prog_update(self, key: bytes, value: bytes, flags: int, cpu: int = 0) -> int:
         key = bytes(key)
 
         def install(_replacing: bool) -> None:
-            self._link(key, bytearray(value))
+            self._link(key, value)
         return _as_errno(lambda: self._lru_update(self._check_key(key), flags, cpu, install))
 
     def delete_raw(self, key: bytes) -> None:
@@ -369,7 +391,7 @@ class LruPercpuHashMap(LruHashMap):
                 self._push_node(new)
             return
         zero = bytes(self.spec.value_size)
-        self._data[key] = [bytearray(zero if v is None else v) for v in values]
+        self._link(key, [zero if v is None else v for v in values])
         assert new is not None
         self._nodes[key] = new
 

@@ -528,3 +528,36 @@ def test_skb_event_output_appends_packet_bytes(engine):
     res = vm.run(SkbContext(b"\x01\x02\x03" + bytes(61)))
     assert res.r0 == (0 << 16) | ((-errno.EFAULT) & 0xFFFF)  # 256 bytes of a 64-byte packet: EFAULT
     assert vm.maps["ev"].drain() == [(0, b"DCBA\x01\x02\x03")]
+
+
+def test_long_loop_of_updates_keeps_value_regions_bounded(engine):
+    """Replacing a hash element recycles element buffers as the kernel's preallocated elements are recycled, so
+    70k update+lookup pairs in one run do not exhaust the VM's address space (64k regions)."""
+    spec = MapSpec.of("h", "hash", 4, 8, 4)
+    src = """
+        r1 = 70000 ll
+        r2 = cb ll
+        r3 = 0
+        r4 = 0
+        call bpf_loop
+        exit
+    cb:
+        *(u32 *)(r10 - 4) = 1
+        *(u64 *)(r10 - 16) = r1
+        r1 = map[h] ll
+        r2 = r10
+        r2 += -4
+        r3 = r10
+        r3 += -16
+        r4 = 0
+        call bpf_map_update_elem
+        r1 = map[h] ll
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem
+        r0 = 0
+        exit
+    """
+    vm = VM(asm(src, [spec]), engine=engine, max_insns=10_000_000)
+    assert vm.run().r0 == 70000
+    assert vm.maps["h"][1] == 69999
