@@ -10,6 +10,7 @@ this invocation (bpf-to-bpf calls), r[12] the frame's may_goto budget.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable
 
 from pyebpf.abi.opcodes import (
@@ -68,43 +69,65 @@ def _factory(body: str, params: str) -> Callable[..., Op]:
     return fn
 
 
+@lru_cache(maxsize=None)
+def _alu_factory(opcode: int, off: int, end_width: int) -> Callable[..., Op] | None:
+    """Closure factory for one ALU opcode variant (None: not an instruction). Args: (d, nxt), (d, s, nxt) or
+    (d, imm, nxt) for END, register and immediate forms."""
+    op = opcode & OP_MASK
+    is64 = opcode & CLASS_MASK == InsnClass.ALU64
+    if op == AluOp.END:
+        tmpl = alu.END.get((is64, opcode & SOURCE_MASK, end_width))
+        if tmpl is None:
+            return None
+        return _factory(f"        r[d] = {alu.render(tmpl, 'r[d]', '')}\n        return nxt", "d, nxt")
+    tmpl = alu.alu_template(is64, op, off)
+    if tmpl is None:
+        return None
+    if opcode & SOURCE_MASK == Source.X:
+        expr = alu.render(tmpl, "r[d]", "r[s]" if is64 else "(r[s] & M32)")
+        return _factory(f"        r[d] = {expr}\n        return nxt", "d, s, nxt")
+    return _factory(f"        r[d] = {alu.render(tmpl, 'r[d]', 'imm')}\n        return nxt", "d, imm, nxt")
+
+
 def _alu_op(insn: "Instruction", nxt: int) -> Op:
     op = insn.opcode & OP_MASK
     is64 = insn.opcode & CLASS_MASK == InsnClass.ALU64
     if op == AluOp.END:
-        tmpl = alu.END.get((is64, insn.opcode & SOURCE_MASK, insn.imm))
-        if tmpl is None:
-            return _bad(f"invalid byte swap width {insn.imm}")
-        expr = alu.render(tmpl, "r[d]", "")
-        return _factory(f"        r[d] = {expr}\n        return nxt", "d, nxt")(insn.dst, nxt)
+        factory = _alu_factory(insn.opcode, 0, insn.imm)
+        return factory(insn.dst, nxt) if factory else _bad(f"invalid byte swap width {insn.imm}")
     off = insn.off if op in (AluOp.DIV, AluOp.MOD, AluOp.MOV) else 0
     if op == AluOp.MOV and insn.opcode & SOURCE_MASK == Source.K:
         off = 0
-    tmpl = alu.alu_template(is64, op, off)
-    if tmpl is None:
+    factory = _alu_factory(insn.opcode, off, 0)
+    if factory is None:
         return _bad(f"invalid ALU operation {insn.opcode:#04x} off {insn.off}")
     if insn.opcode & SOURCE_MASK == Source.X:
-        s_expr = "r[s]" if is64 else "(r[s] & M32)"
-        expr = alu.render(tmpl, "r[d]", s_expr)
-        return _factory(f"        r[d] = {expr}\n        return nxt", "d, s, nxt")(insn.dst, insn.src, nxt)
-    expr = alu.render(tmpl, "r[d]", "imm")
-    return _factory(f"        r[d] = {expr}\n        return nxt", "d, imm, nxt")(
-        insn.dst, alu.imm_operand(is64, insn.imm), nxt)
+        return factory(insn.dst, insn.src, nxt)
+    return factory(insn.dst, alu.imm_operand(is64, insn.imm), nxt)
+
+
+@lru_cache(maxsize=None)
+def _jmp_factory(opcode: int) -> Callable[..., Op] | None:
+    op = opcode & OP_MASK
+    is64 = opcode & CLASS_MASK == InsnClass.JMP
+    tmpl = (alu.JMP64 if is64 else alu.JMP32).get(op)
+    if tmpl is None:
+        return None
+    d_expr = "r[d]" if is64 else "(r[d] & M32)"
+    if opcode & SOURCE_MASK == Source.X:
+        cond = alu.render(tmpl, d_expr, "r[s]" if is64 else "(r[s] & M32)")
+        return _factory(f"        return tgt if {cond} else nxt", "d, s, nxt, tgt")
+    return _factory(f"        return tgt if {alu.render(tmpl, d_expr, 'imm')} else nxt", "d, imm, nxt, tgt")
 
 
 def _jmp_op(insn: "Instruction", nxt: int, tgt: int) -> Op:
-    op = insn.opcode & OP_MASK
-    is64 = insn.opcode & CLASS_MASK == InsnClass.JMP
-    tmpl = (alu.JMP64 if is64 else alu.JMP32).get(op)
-    if tmpl is None:
+    factory = _jmp_factory(insn.opcode)
+    if factory is None:
         return _bad(f"invalid jump operation {insn.opcode:#04x}")
-    d_expr = "r[d]" if is64 else "(r[d] & M32)"
     if insn.opcode & SOURCE_MASK == Source.X:
-        cond = alu.render(tmpl, d_expr, "r[s]" if is64 else "(r[s] & M32)")
-        return _factory(f"        return tgt if {cond} else nxt", "d, s, nxt, tgt")(insn.dst, insn.src, nxt, tgt)
-    cond = alu.render(tmpl, d_expr, "imm")
-    return _factory(f"        return tgt if {cond} else nxt", "d, imm, nxt, tgt")(
-        insn.dst, insn.imm & (M64 if is64 else M32), nxt, tgt)
+        return factory(insn.dst, insn.src, nxt, tgt)
+    is64 = insn.opcode & CLASS_MASK == InsnClass.JMP
+    return factory(insn.dst, insn.imm & (M64 if is64 else M32), nxt, tgt)
 
 
 def _bad(message: str) -> Op:

@@ -155,7 +155,8 @@ class VM:
             **ctx_kw: Any) -> RunResult:
         """Run once. Exactly one of: `ctx` (a pyebpf.vm.context builder, or raw context bytes), `packet` (the
         program type's default context around these bytes), `mem` (r1 = pointer to a private copy, r2 = its
-        length, as bpf_conformance does); none means r1 = 0."""
+        length, as bpf_conformance does); none means r1 = 0. `trace=True` records every executed instruction
+        (the interpreter runs traced runs, whichever engine the VM uses: results are identical)."""
         m = self.machine
         m.reset()
         m.output = self._new_output()
