@@ -166,8 +166,11 @@ class Btf:
 
     # ---- parsing ---------------------------------------------------------------------------------------------
     @classmethod
-    def parse(cls, blob: bytes, what: str = ".BTF") -> "Btf":
-        """Parse raw BTF; ElfError naming `what` and the byte offset on malformed input."""
+    def parse(cls, blob: bytes, what: str = ".BTF", validate: bool = True) -> "Btf":
+        """Parse raw BTF; ElfError naming `what` and the byte offset on malformed input.
+
+        With `validate`, every type id a type refers to must exist (the kernel's BTF is trusted and not checked).
+        """
         if len(blob) < BTF_HEADER.size:
             raise ElfError(f"{what}: {len(blob)} bytes is too short for a BTF header")
         magic, version, flags, hdr_len, type_off, type_len, str_off, str_len = BTF_HEADER.unpack_from(blob)
@@ -229,7 +232,32 @@ class Btf:
                 t.component_idx = struct.unpack_from("<i", data, p)[0]
             types.append(t)
             pos = need
-        return cls(types, strings, flags)
+        btf = cls(types, strings, flags)
+        if validate:
+            btf.check_references(what)
+        return btf
+
+    def check_references(self, what: str = ".BTF") -> None:
+        """ElfError for a type that refers to a type id past the end, or a name past the string table."""
+        n = len(self.types)
+        nstr = len(self.strings)
+        for i, t in enumerate(self.types[1:], 1):
+            refs: list[int] = []
+            if t.kind not in SIZED_KINDS and t.kind not in (BtfKind.FWD, BtfKind.UNKN):
+                refs.append(t.size_type)
+            if t.kind in (BtfKind.STRUCT, BtfKind.UNION):
+                refs.extend(m.type for m in t.members)
+            elif t.kind == BtfKind.FUNC_PROTO:
+                refs.extend(ty for _, ty in t.members)
+            elif t.kind == BtfKind.DATASEC:
+                refs.extend(v[0] for v in t.members)
+            elif t.kind == BtfKind.ARRAY:
+                refs.extend(t.array[:2])  # type: ignore[index]
+            bad = next((r for r in refs if r >= n), None)
+            if bad is not None:
+                raise ElfError(f"{what}: type [{i}] {t.kind.name} refers to type id {bad}, past the last ({n - 1})")
+            if t.name_off >= max(nstr, 1):
+                raise ElfError(f"{what}: type [{i}] {t.kind.name} has name offset {t.name_off} past the string table")
 
     # ---- encoding --------------------------------------------------------------------------------------------
     def encode(self) -> bytes:
@@ -335,8 +363,7 @@ def fixup_datasecs(btf: Btf, section_sizes: dict[str, int], symbol_offsets: dict
         if sec in skip:
             continue
         if sec not in section_sizes:
-            raise ElfError(f".BTF: DATASEC {sec!r} names no ELF section (externs such as .kconfig/.ksyms are not "
-                           "supported)")
+            raise ElfError(f".BTF: DATASEC {sec!r} names no ELF section")
         if t.size_type == 0:
             t.size_type = section_sizes[sec]
         for v in t.members:
@@ -487,7 +514,7 @@ def vmlinux_btf(path: str = VMLINUX_BTF_PATH) -> Btf:
             blob = f.read()
     except OSError as e:
         raise ElfError(f"cannot read kernel BTF {path}: {e.strerror}", e.errno) from None
-    return Btf.parse(blob, path)
+    return Btf.parse(blob, path, validate=False)
 
 
 # ---- writing new BTF -------------------------------------------------------------------------------------------

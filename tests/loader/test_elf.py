@@ -10,6 +10,8 @@ import sys
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pyebpf.abi.maps import MapSpec, MapType
 from pyebpf.abi.opcodes import PseudoSrc
@@ -552,3 +554,32 @@ def test_attach_skips_programs_without_a_target():
     with load_elf(obj("xdp_count")) as o:
         o.load()
         assert o.attach() == []  # XDP needs an interface: left to the caller
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_corrupted_objects_raise_typed_errors_only(tmp_path_factory, data):
+    """Bytes flipped in headers, BTF, relocations, symbols or code: load_elf parses or raises ElfError, never crashes."""
+    from pyebpf.errors import PyebpfError
+    from pyebpf.loader.elf_reader import ElfFile
+
+    name = data.draw(st.sampled_from(["calls_globals", "core_task", "map_in_map", "legacy_maps", "loop_callback"]))
+    path = obj(name)
+    raw = bytearray(open(path, "rb").read())
+    elf = ElfFile.open(path)
+    targets = [(s.offset, s.size) for s in elf.sections if s.size and s.type != 8 and (
+        s.name in (".BTF", ".BTF.ext", ".symtab", ".maps", "maps", "license", "version") or s.name.startswith(".rel")
+        or s.is_exec)]
+    shoff = int.from_bytes(raw[40:48], "little")
+    targets.append((shoff, len(elf.sections) * 64))
+    targets.append((0, 64))
+    for _ in range(data.draw(st.integers(1, 4))):
+        start, size = data.draw(st.sampled_from(targets))
+        pos = start + data.draw(st.integers(0, size - 1))
+        raw[pos] = data.draw(st.integers(0, 255))
+    p = tmp_path_factory.mktemp("fuzz") / "x.o"
+    p.write_bytes(bytes(raw))
+    try:
+        load_elf(str(p))
+    except PyebpfError:
+        pass
