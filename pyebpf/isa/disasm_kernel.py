@@ -5,6 +5,8 @@ The tables below follow disasm.c's string tables; the branches follow its class-
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from pyebpf.abi.opcodes import (
     BPF_ADDR_SPACE_CAST, CLASS_MASK, MODE_MASK, OP_CALLX, OP_EXIT, OP_JA, OP_JA32, OP_LD_IMM64, OP_MASK, OP_MAY_GOTO,
     SIGNED_DIVMOD_OFF, SIZE_MASK, SOURCE_MASK, AluOp, AtomicOp, CallSrc, EndSource, InsnClass, JmpOp, Mode, Size,
@@ -37,6 +39,7 @@ BPF_CLASS_STRING: dict[int, str] = {
 BPF_ADDR_PERCPU = -1
 
 
+@lru_cache(maxsize=1024)
 def helper_name(helper_id: int) -> str | None:
     """`bpf_<name>` of a helper id as the kernel's func_id_str[] spells it, or None for an unknown id."""
     try:
@@ -131,8 +134,10 @@ def _jmp(insn: Instruction, callee: str | None) -> str:
         if insn.src == CallSrc.PSEUDO_CALL:
             return f"call pc{callee or f'{insn.imm:+d}'}"
         name = callee
-        if name is None:
-            name = helper_name(insn.imm) if insn.src == CallSrc.HELPER else None
+        if name is None and insn.src == CallSrc.HELPER:
+            name = helper_name(insn.imm)
+        elif name is None and insn.src == CallSrc.KFUNC:
+            name = "kernel-function"  # the verifier names it from BTF; without BTF, __func_get_name's fallback
         return f"call {name or 'unknown'}#{insn.imm}"
     if opcode == OP_JA:
         return f"goto pc{insn.off:+d}"

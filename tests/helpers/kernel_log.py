@@ -23,7 +23,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 #: `12: (bf) r1 = r10` or `12: (b7) r0 = 0                 ; R0_w=0` (level 2 appends the state after `;`).
 #: The "Live regs before insn" table prints `     12: .12....... (bf) r1 = r10` for every instruction, with the
 #: instruction's loop (strongly connected component) number in front when it is part of one: `  1  12: ...`.
-_INSN_LINE = re.compile(r"^\s*(?:\d+\s+)?(\d+): (?:[0-9.]{10} )?\(([0-9a-f]{2})\) (.*?)(?:\s+; .*)?$")
+_INSN_LINE = re.compile(r"^\s*(?:\d+\s+)?(\d+): (?:[0-9.]{10} )?\(([0-9a-f]{2})\) (.*?)(?:\s+;.*)?$")
 
 
 def _bpf(cmd: int, attr: bytes) -> tuple[int, int]:

@@ -195,3 +195,34 @@ def test_whole_program_listing_is_the_logs_listing():
     ours = disassemble(program, "kernel").splitlines()
     assert result.accepted
     assert ours == [f"{slot}: ({code:02x}) {text}" for slot, (code, text) in sorted(lines.items())]
+
+
+def _kfunc_ids(*names: str) -> dict[str, int]:
+    """BTF ids of kernel functions, from bpftool's dump of /sys/kernel/btf/vmlinux."""
+    import re
+    import shutil
+    import subprocess
+
+    bpftool = shutil.which("bpftool")
+    if bpftool is None or not os.path.exists("/sys/kernel/btf/vmlinux"):
+        pytest.skip("bpftool and /sys/kernel/btf/vmlinux are needed to find kfunc ids")
+    dump = subprocess.run([bpftool, "btf", "dump", "file", "/sys/kernel/btf/vmlinux"], check=True,
+                          capture_output=True, text=True).stdout
+    ids = {m.group(2): int(m.group(1)) for m in re.finditer(r"^\[(\d+)\] FUNC '(\w+)'", dump, re.M)}
+    missing = [n for n in names if n not in ids]
+    if missing:
+        pytest.skip(f"kernel has no kfunc {missing}")
+    return {n: ids[n] for n in names}
+
+
+def test_kfunc_calls_print_the_btf_name():
+    ids = _kfunc_ids("bpf_rcu_read_lock", "bpf_rcu_read_unlock")
+    program = Program([I(OP_CALL, 0, CallSrc.KFUNC, 0, ids["bpf_rcu_read_lock"], "bpf_rcu_read_lock"),
+                       I(OP_CALL, 0, CallSrc.KFUNC, 0, ids["bpf_rcu_read_unlock"], "bpf_rcu_read_unlock"),
+                       I(0xB7, 0, 0, 0, 0), I(OP_EXIT)])
+    result = prog_load(program.to_bytes())
+    assert result.accepted, result.log[-1500:]
+    ours = disassemble(program, "kernel", symbolic=True).splitlines()
+    assert ours == [f"{slot}: ({code:02x}) {text}" for slot, (code, text) in sorted(insn_lines(result.log).items())]
+    # without the name (no BTF at hand) we print __func_get_name's own fallback
+    assert format_instruction(program[0]._replace(ref=None), "kernel").startswith("(85) call kernel-function#")
