@@ -95,13 +95,17 @@ class Memory:
 
     def _find_pages(self, npages: int) -> int:
         # Allocate upwards so a freed range is not reused soon (a stale pointer then faults); wrap when full.
+        pages = self.pages
         for start in (self._next_page, FIRST_PAGE):
             p = start
             while p + npages <= LAST_PAGE:
-                clash = next((q for q in range(p, p + npages) if q in self.pages), None)
-                if clash is None:
+                q = p
+                end = p + npages
+                while q < end and q not in pages:
+                    q += 1
+                if q == end:
                     return p
-                p = clash + 1
+                p = q + 1
         raise VmError(f"VM address space exhausted mapping {npages} pages")
 
     def unmap(self, base: int) -> None:
