@@ -583,3 +583,25 @@ def test_corrupted_objects_raise_typed_errors_only(tmp_path_factory, data):
         load_elf(str(p))
     except PyebpfError:
         pass
+
+
+@pytest.mark.kernel
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.binary(min_size=14, max_size=300), min_size=1, max_size=4), st.integers(0, 50))
+def test_vm_and_kernel_agree_on_globals_and_calls(packets, multiplier):
+    """Same ELF programs in the VM and the kernel: same return values and same global data after every run."""
+    from pyebpf.vm import VM
+
+    with load_elf(obj("calls_globals"), constants={"multiplier": multiplier}) as o:
+        first = VM(o.programs["xdp_globals"])
+        for key in (".data", ".bss", ".rodata"):
+            first.maps[key].update_raw(b"\0" * 4, o.initial_value(key))
+        # the second program shares the first VM's maps, as both share the kernel's global data maps
+        vms = {"xdp_globals": first, "xdp_second": VM(o.programs["xdp_second"], maps=first.maps)}
+        o.load()
+        for pkt in packets:
+            for name, vm in vms.items():
+                assert vm.run(packet=pkt).r0 == o.loaded[name].test_run(pkt).retval
+                for key in (".data", ".bss"):
+                    assert bytes(first.maps[key].lookup_raw(b"\0" * 4)) == o.maps[key].lookup_raw(b"\0" * 4)
+        assert o.data["table"][0] == 1 + len(packets)  # xdp_second bumped it once per packet
