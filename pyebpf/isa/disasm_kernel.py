@@ -37,6 +37,10 @@ BPF_CLASS_STRING: dict[int, str] = {
 }
 #: BPF_ADDR_PERCPU: the verifier's internal `mov` that resolves a per-CPU address (off = -1).
 BPF_ADDR_PERCPU = -1
+#: BPF_NOSPEC: the verifier's internal speculation barrier, BPF_ST with this mode (seen in xlated dumps).
+BPF_NOSPEC = 0xC0
+#: What the kernel's printf shows for a NULL string: a hole in one of the string tables above.
+NULL = "(null)"
 
 
 @lru_cache(maxsize=1024)
@@ -80,7 +84,7 @@ def _alu(insn: Instruction) -> str:
     if x and insn.opcode == InsnClass.ALU64 | AluOp.MOV | Source.X and insn.off == BPF_ADDR_PERCPU:
         return f"r{insn.dst} = &(void __percpu *)(r{insn.src})"
     signed = op in BPF_ALU_SIGN_STRING and insn.off == SIGNED_DIVMOD_OFF
-    operator = BPF_ALU_SIGN_STRING[op] if signed else BPF_ALU_STRING[op]
+    operator = BPF_ALU_SIGN_STRING[op] if signed else BPF_ALU_STRING.get(op, NULL)
     if x:
         movsx = BPF_MOVSX_STRING.get(insn.off, "") if op == AluOp.MOV else ""
         return f"{c}{insn.dst} {operator} {movsx}{c}{insn.src}"
@@ -148,7 +152,7 @@ def _jmp(insn: Instruction, callee: str | None) -> str:
     if opcode == OP_EXIT:
         return "exit"
     c = "w" if cls == InsnClass.JMP32 else "r"
-    operator = BPF_JMP_STRING[opcode & OP_MASK]
+    operator = BPF_JMP_STRING.get(opcode & OP_MASK, NULL)
     if opcode & SOURCE_MASK == Source.X:
         return f"if {c}{insn.dst} {operator} {c}{insn.src} goto pc{insn.off:+d}"
     return f"if {c}{insn.dst} {operator} {_u32(insn.imm):#x} goto pc{insn.off:+d}"
@@ -166,6 +170,8 @@ def format_insn(insn: Instruction, imm_text: str | None = None, callee: str | No
     elif cls == InsnClass.STX:
         text = _stx(insn)
     elif cls == InsnClass.ST:
+        if insn.opcode & MODE_MASK == BPF_NOSPEC:
+            return f"({insn.opcode:02x}) nospec" if with_opcode else "nospec"
         if insn.opcode & MODE_MASK != Mode.MEM:
             return f"BUG_st_{insn.opcode:02x}"
         text = f"*({BPF_LDST_STRING[insn.opcode & SIZE_MASK]} *)(r{insn.dst} {insn.off:+d}) = {insn.imm}"
@@ -174,7 +180,7 @@ def format_insn(insn: Instruction, imm_text: str | None = None, callee: str | No
         if mode not in (Mode.MEM, Mode.MEMSX):
             return f"BUG_ldx_{insn.opcode:02x}"
         table = BPF_LDST_STRING if mode == Mode.MEM else BPF_LDSX_STRING
-        text = f"r{insn.dst} = *({table[insn.opcode & SIZE_MASK]} *)(r{insn.src} {insn.off:+d})"
+        text = f"r{insn.dst} = *({table.get(insn.opcode & SIZE_MASK, NULL)} *)(r{insn.src} {insn.off:+d})"
     elif cls == InsnClass.LD:
         text = _ld(insn, imm_text)
     else:

@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 from pyebpf.abi.opcodes import INSN_SIZE, OP_CALLX
 from pyebpf.errors import PyebpfError
 from pyebpf.isa import disasm_kernel, disasm_llvm, disasm_ubpf
-from pyebpf.isa.instruction import Instruction
+from pyebpf.isa.instruction import VALID_OPCODES, Instruction
 from pyebpf.isa.program import Program
 
 STYLES = ("llvm", "kernel", "ubpf")
@@ -45,14 +45,33 @@ def as_program(program_or_bytes: "Program | bytes | bytearray | memoryview | str
 
 
 def format_instruction(insn: Instruction, style: str = "llvm", alu32: bool = False) -> str:
-    """Text of one instruction, without symbols (kernel style includes the `(op) ` prefix)."""
+    """Text of one instruction, without symbols (kernel style includes the `(op) ` prefix).
+
+    Instructions decoded without validation (e.g. a kernel's xlated dump) may be malformed; they print as each
+    tool prints what it cannot decode: `<unknown>` (llvm-objdump), `unknown 0x..` (bpf_conformance), and for the
+    kernel style print_bpf_insn's own `BUG_..`/`(null)` text.
+    """
     if style == "llvm":
-        return disasm_llvm.format_insn(insn, alu32)
+        return _llvm_text(insn, alu32)
     if style == "kernel":
         return disasm_kernel.format_insn(insn)
     if style == "ubpf":
-        return disasm_ubpf.format_insn(insn)
+        if insn.opcode not in VALID_OPCODES:
+            return f"unknown {insn.opcode:#x}"
+        try:
+            return disasm_ubpf.format_insn(insn)
+        except (KeyError, ValueError):
+            return f"unknown {insn.opcode:#x}"
     raise DisassemblyError(f"unknown disassembly style {style!r} (choose from {', '.join(STYLES)})")
+
+
+def _llvm_text(insn: Instruction, alu32: bool = False) -> str:
+    if insn.opcode not in VALID_OPCODES:
+        return "<unknown>"
+    try:
+        return disasm_llvm.format_insn(insn, alu32)
+    except (KeyError, ValueError):
+        return "<unknown>"
 
 
 # ---- symbols ----------------------------------------------------------------------------------------------------
@@ -147,8 +166,8 @@ def objdump_lines(program: Program, section: str = ".text", alu32: bool = False,
     for slot, insn in program.by_slot():
         for name in headers.get(slot, []):
             lines += ["", f"{slot * INSN_SIZE:016x} <{name}>:"]
-        text = disasm_llvm.format_insn(insn, alu32)
-        if insn.is_branch:
+        text = _llvm_text(insn, alu32)
+        if insn.is_branch and insn.opcode in VALID_OPCODES:
             text += _annotation(insn.target(slot), ordered, section)
         lines.append(f"{slot:8d}:\t{_hex_bytes(insn, byteorder)}\t{text}")
     return lines
@@ -172,7 +191,7 @@ def disassemble(program_or_bytes: "Program | bytes | str | Iterable[Instruction]
     for slot, insn in program.by_slot():
         if symbolic and slot in symbols.by_slot:
             lines.append(f"{symbols.by_slot[slot]}:")
-        if symbolic:
+        if symbolic and insn.opcode in VALID_OPCODES:
             text = _symbolic_line(insn, slot, style, symbols, alu32)
         else:
             text = format_instruction(insn, style, alu32)
