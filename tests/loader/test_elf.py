@@ -26,9 +26,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "c"))
 from bpf_objects import ToolMissing, object_path  # noqa: E402
 
 
-def obj(name: str) -> str:
+def obj(name: str, flags: tuple[str, ...] = ("-g",)) -> str:
     try:
-        return object_path(name)
+        return object_path(name, flags)
     except ToolMissing as e:
         require_or_skip(str(e))
         raise AssertionError("unreachable")
@@ -605,3 +605,17 @@ def test_vm_and_kernel_agree_on_globals_and_calls(packets, multiplier):
                 for key in (".data", ".bss"):
                     assert bytes(first.maps[key].lookup_raw(b"\0" * 4)) == o.maps[key].lookup_raw(b"\0" * 4)
         assert o.data["table"][0] == 1 + len(packets)  # xdp_second bumped it once per packet
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("flags", [(), ("-g", "-mcpu=v3")], ids=["no-btf", "mcpu-v3"])
+def test_objects_without_btf_or_with_other_isa_versions(flags):
+    with load_elf(obj("calls_globals", flags), constants={"multiplier": 2}) as o:
+        assert (o.btf is None) == ("-g" not in flags)
+        if o.btf is None:  # globals found through ELF symbols instead of BTF DATASECs; no func/line info
+            assert o.data_sections[".rodata"].variables["multiplier"][2] == 0
+            assert o.program_ext["xdp_globals"].func_info == []
+        o.load()
+        assert o.loaded["xdp_globals"].test_run(b"\0" * 64).retval == XdpAction.PASS
+        assert o.data["base"] == 100 + 64 * 2 + ord("e") + 10
+        assert o.bss["calls"] == 1

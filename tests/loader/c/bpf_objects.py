@@ -66,14 +66,19 @@ def multiarch_include() -> list[str]:
 
 
 @functools.lru_cache(maxsize=None)
-def object_path(name: str) -> str:
-    """Compile tests/loader/c/<name>.bpf.c (once) and return the object's path."""
+def object_path(name: str, flags: tuple[str, ...] = ("-g",)) -> str:
+    """Compile tests/loader/c/<name>.bpf.c (once per flag set) and return the object's path.
+
+    `flags` replaces the default `-g` (debug info, hence .BTF/.BTF.ext), e.g. () for an object without BTF or
+    ("-g", "-mcpu=v3") for another instruction set version.
+    """
     src = os.path.join(HERE, f"{name}.bpf.c")
-    out = os.path.join(build_dir(), f"{name}.o")
+    suffix = "".join(f.strip("-").replace("=", "") for f in flags if f != "-g") + ("" if "-g" in flags else "nobtf")
+    out = os.path.join(build_dir(), f"{name}{'.' + suffix if suffix else ''}.o")
     with open(src) as f:
         needs_vmlinux = '"vmlinux.h"' in f.read()
     includes = ["-I", os.path.dirname(vmlinux_h())] if needs_vmlinux else []
-    cmd = [clang(), "-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_x86", *multiarch_include(), *includes,
+    cmd = [clang(), "-O2", *flags, "-target", "bpf", "-D__TARGET_ARCH_x86", *multiarch_include(), *includes,
            "-c", src, "-o", out]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
