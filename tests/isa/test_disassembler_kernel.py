@@ -226,3 +226,13 @@ def test_kfunc_calls_print_the_btf_name():
     assert ours == [f"{slot}: ({code:02x}) {text}" for slot, (code, text) in sorted(insn_lines(result.log).items())]
     # without the name (no BTF at hand) we print __func_get_name's own fallback
     assert format_instruction(program[0]._replace(ref=None), "kernel").startswith("(85) call kernel-function#")
+
+
+def test_lddw_of_a_callback_function():
+    """lddw src=BPF_PSEUDO_FUNC for bpf_loop's callback. Without BTF func_info the verifier stops at the lddw
+    ("missing btf func_info"), but its Live-regs table has already printed every instruction."""
+    program = Program([I(0xB7, 1, 0, 0, 1), I(OP_LD_IMM64, 2, PseudoSrc.FUNC, 0, 6), I(0xB7, 3), I(0xB7, 4),
+                       I(OP_CALL, 0, 0, 0, 181), I(0xB7), I(OP_EXIT), I(0xB7), I(OP_EXIT)])
+    result = prog_load(program.to_bytes())
+    assert "Live regs before insn" in result.log
+    assert not mismatches(program, result.log, skip_value_of_pseudo_lddw=False)
