@@ -2,6 +2,7 @@
 input, and (kernel) loading, attaching, triggering and reading the results back."""
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import socket
@@ -619,3 +620,42 @@ def test_objects_without_btf_or_with_other_isa_versions(flags):
         assert o.loaded["xdp_globals"].test_run(b"\0" * 64).retval == XdpAction.PASS
         assert o.data["base"] == 100 + 64 * 2 + ord("e") + 10
         assert o.bss["calls"] == 1
+
+
+def test_btf_tracing_programs_get_attach_btf_ids():
+    from pyebpf.loader.btf import vmlinux_btf
+    from pyebpf.loader.elf_load import _attach_btf_id
+
+    o = load_elf(obj("btf_tracing"))
+    enter, unlink = o.programs["on_sys_enter"], o.programs["on_unlinkat"]
+    assert (enter.prog_type, enter.expected_attach_type, enter.attach_to) == \
+           (ProgType.TRACING, AttachType.TRACE_RAW_TP, "sys_enter")
+    assert (unlink.expected_attach_type, unlink.attach_to) == (AttachType.TRACE_FENTRY, "do_unlinkat")
+    vml = vmlinux_btf()
+    assert vml.name(_attach_btf_id(o, enter, "tp_btf/sys_enter")) == "btf_trace_sys_enter"
+    assert vml.name(_attach_btf_id(o, unlink, "fentry/do_unlinkat")) == "do_unlinkat"
+
+
+@pytest.mark.kernel
+def test_tp_btf_program_loads_attaches_and_counts():
+    with load_elf(obj("btf_tracing"), constants={"target_tgid": os.getpid()}) as o:
+        o.load(only=["on_sys_enter"])
+        o.attach()
+        for _ in range(5):
+            os.getppid()
+        assert o.bss["enter_hits"] >= 5
+
+
+@pytest.mark.kernel
+def test_fentry_program_load():
+    from pyebpf.loader.program import ProgramLoadError
+    from pyebpf.testing.plugin import skip_missing_feature
+
+    with load_elf(obj("btf_tracing")) as o:
+        try:
+            o.load(only=["on_unlinkat"])
+        except ProgramLoadError as e:
+            if e.errno == errno.EPERM:  # this kernel refuses fentry programs
+                skip_missing_feature("fentry programs are refused by this kernel (EPERM)")
+            raise
+        assert "on_unlinkat" in o.loaded
