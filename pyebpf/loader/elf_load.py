@@ -65,6 +65,9 @@ def load_object(obj: Any, *, log_level: int = 0, prog_types: Mapping[str, Any], 
             for index, (kind, prog_name) in slots.items():
                 if kind == "prog" and prog_name in loaded:
                     _set_slot(obj, key, kmaps[key], index, loaded[prog_name].fd)
+        # whoever keeps a program or a map keeps the object (and so every shared map) alive with it
+        for owner in [*loaded.values(), *kmaps.values()]:
+            owner.elf_object = obj
         obj.loaded = loaded
         scope.keep()
     if not scope._kept:  # pragma: no cover - FdScope closed them; forget the handles

@@ -659,3 +659,18 @@ def test_fentry_program_load():
                 skip_missing_feature("fentry programs are refused by this kernel (EPERM)")
             raise
         assert "on_unlinkat" in o.loaded
+
+
+@pytest.mark.kernel
+def test_a_kept_program_keeps_its_object_and_maps_alive():
+    import gc
+
+    prog = load_elf(obj("xdp_count"), load=True).loaded["xdp_counter"]  # the ElfObject itself is dropped
+    gc.collect()
+    assert not prog.closed
+    assert prog.test_run(b"\0" * 64).retval == XdpAction.PASS
+    stats = prog.maps["xdp_stats"]
+    assert stats[XdpAction.PASS].packets == 1
+    elf_object = prog.elf_object
+    del prog, stats
+    elf_object.close()
