@@ -1,14 +1,16 @@
 """Load clang-compiled BPF objects: `load_elf(path) -> ElfObject`.
 
 An object is read into plain pyebpf values first — `obj.programs[name]` are `Program`s (type, attach point and
-expected attach type from the SEC() name, subprograms appended and calls fixed, map references as `ref`s, CO-RE
-resolved against the running kernel's BTF), `obj.maps[name]` are `MapSpec`s (BTF-defined `.maps`, legacy `maps`,
-and one single-value array per global data section) — so the same programs run in the VM and go through our
-verifier. `obj.load()` then creates the maps (global data filled in, `.rodata` frozen), loads the object's BTF
-(DATASEC sizes and VAR offsets fixed up as the kernel needs) and every program with its func_info/line_info, and
-`obj.maps` become `KernelMap`s; `obj.loaded[name]` are the `KernelProgram`s. `close()` (or the `with` block)
-releases every fd. `const volatile` globals are set before load with `obj.rodata["name"] = value` or
-`load_elf(path, constants={...})`.
+expected attach type from the SEC() name, subprograms and callbacks appended and calls fixed, map references as
+`ref`s, CO-RE resolved against the running kernel's BTF, __ksym kfuncs/variables resolved), `obj.maps[name]` are
+`MapSpec`s (BTF-defined `.maps` with typed keys/values, legacy `maps`, one single-value array per global data
+section, `.kconfig` for __kconfig externs) — so the same programs run in the VM and go through our verifier.
+`obj.load()` then loads the object's BTF (DATASEC sizes and VAR offsets fixed up as the kernel needs), creates the
+maps (global data filled in, `.rodata` frozen, pinned maps reused, maps of maps and program arrays filled), loads
+every program with its func_info/line_info (so verifier logs show C source lines); `obj.maps` become `KernelMap`s
+and `obj.loaded[name]` the `KernelProgram`s. `obj.attach()` attaches what the SEC() names say. `close()` (or the
+`with` block) releases every fd; a program or map kept on its own keeps the object alive. `const volatile` globals
+are set before load with `obj.rodata["name"] = value` or `load_elf(path, constants={...})`.
 """
 from __future__ import annotations
 
