@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 from pyebpf.abi.helpers import HelperId
 from pyebpf.abi.opcodes import (
-    CLASS_MASK, MAX_BPF_STACK, MAX_CALL_FRAMES, MODE_MASK, OP_CALLX, OP_EXIT, OP_JA, OP_JA32, OP_LD_IMM64, OP_MASK,
+    CLASS_MASK, MAX_BPF_STACK, MAX_CALL_FRAMES, MODE_MASK, OP_CALLX, OP_JA, OP_JA32, OP_LD_IMM64, OP_MASK,
     OP_MAY_GOTO, SIZE_BYTES, SIZE_MASK, SOURCE_MASK, AluOp, AtomicOp, CallSrc, InsnClass, JmpOp, Mode, PseudoSrc,
     Size, Source,
 )
-from pyebpf.errors import VmError
+from pyebpf.errors import PyebpfError, VmError
 from pyebpf.vm import alu
 from pyebpf.vm.alu import M32, M64
 from pyebpf.vm.interp import BPF_MAX_LOOPS, insn_text
@@ -361,9 +361,12 @@ class Compiler:
                 raise VmError(e.message, pc, insn_text(self.insns[pc]) if pc in self.insns else "",
                               e.address) from None
             raise
-        except (TypeError, ValueError, OverflowError, RecursionError) as e:
+        except (PyebpfError, TailCallSignal):
+            raise
+        except Exception as e:  # noqa: BLE001 - a helper bug must still name the instruction, not crash the CLI
             pc = m.pc
-            raise VmError(f"fault: {e}", pc, insn_text(self.insns[pc]) if pc in self.insns else "") from None
+            raise VmError(f"fault: {type(e).__name__}: {e}", pc,
+                          insn_text(self.insns[pc]) if pc in self.insns else "") from e
 
 
 def alu_s32(x: int) -> int:

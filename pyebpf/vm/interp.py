@@ -19,7 +19,7 @@ from pyebpf.abi.opcodes import (
     Size, Source,
 )
 from pyebpf.abi.helpers import HelperId
-from pyebpf.errors import VmError
+from pyebpf.errors import PyebpfError, VmError
 from pyebpf.vm import alu
 from pyebpf.vm.alu import M32, M64
 from pyebpf.vm.memory import PACK, UNPACK
@@ -394,8 +394,10 @@ class Interpreter:
             raise
         except VmError as e:
             raise self.locate(e, pc) from None
-        except (TypeError, ValueError, OverflowError, RecursionError) as e:
-            raise self.locate(VmError(f"fault: {e}"), pc) from None
+        except PyebpfError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a helper bug must still name the instruction, not crash the CLI
+            raise self.locate(VmError(f"fault: {type(e).__name__}: {e}"), pc) from e
         raise self.locate(VmError(f"instruction budget of {budget} exhausted (runaway program?)"), pc)
 
     def trace_run(self, m: "Machine", args: tuple, budget: int, trace: list) -> tuple[int, int]:
@@ -422,8 +424,10 @@ class Interpreter:
             return e.r0, n + 1
         except VmError as e:
             raise self.locate(e, pc) from None
-        except (TypeError, ValueError, OverflowError, RecursionError) as e:
-            raise self.locate(VmError(f"fault: {e}"), pc) from None
+        except PyebpfError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise self.locate(VmError(f"fault: {type(e).__name__}: {e}"), pc) from e
         raise self.locate(VmError(f"instruction budget of {budget} exhausted (runaway program?)"), pc)
 
     def locate(self, e: VmError, pc: int) -> VmError:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
 
-from pyebpf.abi.opcodes import MAX_BPF_STACK, MAX_CALL_FRAMES
+from pyebpf.abi.opcodes import MAX_BPF_STACK, MAX_CALL_FRAMES, PseudoSrc
 from pyebpf.errors import VmError
 from pyebpf.vm.memory import KIND_MAP, KIND_MAP_VALUE, KIND_STACK, Memory, Region
 
@@ -219,7 +219,6 @@ class Machine:
         if fd in self.maps:
             return self.maps[fd]
         values = list(self.maps.values())
-        from pyebpf.abi.opcodes import PseudoSrc
         if insn.src in (PseudoSrc.MAP_IDX, PseudoSrc.MAP_IDX_VALUE) and fd < len(values):
             return values[fd]
         raise VmError(f"lddw refers to map fd/index {fd}, which this VM does not have (name maps with ref= or "
@@ -227,7 +226,6 @@ class Machine:
 
     def prepare_lddw(self, program: "Program") -> None:
         """Resolve the pseudo lddw values (map handles, map value addresses) of `program` for this run."""
-        from pyebpf.abi.opcodes import PseudoSrc
         pseudo = self._pseudo_lddw.get(id(program))
         if pseudo is None:
             pseudo = self._pseudo_lddw[id(program)] = [

@@ -415,3 +415,12 @@ def test_engines_agree_on_random_programs(program: Program, mem: bytes) -> None:
         assert outcomes[1][0] == "fault" and "budget" in outcomes[1][1]
         return
     assert outcomes[0] == outcomes[1]
+
+
+def test_a_crashing_helper_becomes_a_vm_error(engine: str) -> None:
+    def broken(m, *regs):
+        return {}["missing"]
+
+    with pytest.raises(VmError, match="KeyError") as ei:
+        VM(asm("r0 = 1\ncall 7\nexit"), engine=engine, helpers={7: broken}).run()
+    assert ei.value.pc == 1
