@@ -2,9 +2,10 @@
 
 capstone 5.0 is a weak oracle for eBPF and is used only where it is right. It silently shows sdiv/smod as div/mod
 (ignores off), movsx as mov, every atomic as `xadd`, lddw with a pseudo source and every call as if plain; and it
-does not decode JMP32, gotol, may_goto, bswap (ALU64 END), sign-extending loads, or anything writing r10. So the strategy below keeps
-to ALU/ALU64 without cpu v4 forms, JMP (not JMP32), plain loads and stores, atomic add, plain lddw, helper calls,
-exit and LD_ABS/IND, and compares mnemonic, register operands, immediates and memory offsets with our decode.
+does not decode JMP32, gotol, may_goto, bswap (ALU64 END), sign-extending loads, or anything writing r10. So the
+strategy below keeps to ALU/ALU64 without cpu v4 forms, JMP (not JMP32), plain loads and stores, atomic add, plain
+lddw, helper calls, exit and LD_ABS/IND, and compares mnemonic, register operands, immediates and memory offsets
+with our decode.
 """
 from __future__ import annotations
 

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import Phase, given, settings, strategies as st
 
 from helpers.kernel_log import insn_lines, map_create, prog_load
-from pyebpf.abi.opcodes import OP_CALL, OP_EXIT, OP_JA, OP_JA32, OP_LD_IMM64, OP_MAY_GOTO, CallSrc, PseudoSrc
+from pyebpf.abi.opcodes import OP_CALL, OP_EXIT, OP_JA, OP_JA32, OP_LD_IMM64, CallSrc, PseudoSrc
 from pyebpf.isa.disassembler import disassemble, format_instruction
-from pyebpf.isa.instruction import Instruction as I, encode
+from pyebpf.isa.instruction import Instruction as I
 from pyebpf.isa.program import Program
 from pyebpf.testing.strategies import instructions
 

@@ -2,8 +2,8 @@
 
 `assemble(disassemble(p, style)) == p` for every form whose text carries all its fields. The exceptions are where
 the text itself is lossy by design, each named here: LLVM's `ld_pseudo` (prints only the low 32 bits), LLVM's
-`skb[rN]` (drops BPF_IND's immediate), LLVM's `call N` for a kfunc or a bpf-to-bpf call (drops src; symbolic text names the callee), and a kfunc's `off` (BTF fd index)
-which no dialect spells. symbolic=True text keeps labels, map references and names, and must round-trip too.
+`skb[rN]` (drops BPF_IND's immediate), LLVM's `call N` for a kfunc or a bpf-to-bpf call (drops src; symbolic
+text names the callee), and a kfunc's `off` (BTF fd index) which no dialect spells. symbolic=True text keeps labels, map references and names, and must round-trip too.
 """
 from __future__ import annotations
 
