@@ -117,6 +117,8 @@ def from_ctypes(b: BtfBuilder, ctype: Any, cache: dict | None = None) -> int:
             if len(field) > 2:
                 raise TypeError(f"{ctype.__name__}.{field[0]}: bitfields are not described in BTF by pyebpf")
             fname, ftype = field[0], field[1]
+            if fname.startswith("_pad") and issubclass(ftype, ctypes.Array):
+                continue  # explicit padding of a layout built by to_ctypes: offsets say it already
             members.append((fname, from_ctypes(b, ftype, cache), getattr(ctype, fname).offset * 8))
         if issubclass(ctype, ctypes.Union):
             from pyebpf.loader.btf import BtfMember, BtfType
