@@ -6,6 +6,7 @@ the mount; `open_pinned(path)` returns a KernelProgram, KernelMap or KernelLink,
 from __future__ import annotations
 
 import ctypes
+import errno as _errno
 import os
 from typing import Any
 
@@ -51,10 +52,13 @@ def _prepare(path: str) -> None:
     if path.startswith(BPFFS_ROOT + "/"):
         ensure_bpffs(BPFFS_ROOT)
     parent = os.path.dirname(path)
-    if not os.path.isdir(parent):
-        os.makedirs(parent, exist_ok=True)
-    if not is_bpffs(parent):
+    existing = parent
+    while not os.path.isdir(existing):  # check before creating anything: never make directories outside bpffs
+        existing = os.path.dirname(existing)
+    if not is_bpffs(existing):
         raise LoaderError(f"cannot pin at {path}: {parent} is not on a bpf filesystem (mount -t bpf bpf DIR)")
+    if existing != parent:
+        os.makedirs(parent, exist_ok=True)
 
 
 def pin_fd(fd: int, path: str) -> None:
@@ -70,7 +74,15 @@ def unpin(path: str) -> None:
 
 def open_pinned_fd(path: str, flags: int = 0) -> tuple[FdHandle, str]:
     """(fd owner, kind) for a pinned object; kind is 'prog', 'map', 'link' or 'btf'."""
-    handle = FdHandle(sc.obj_get(path, flags))
+    try:
+        handle = FdHandle(sc.obj_get(path, flags))
+    except LoaderError as e:
+        # The kernel answers EACCES for anything that is not a pinned object; say which case this is.
+        if e.errno == _errno.EACCES and os.path.isdir(path):
+            raise LoaderError(f"opening pinned {path}: a directory, not a pinned object", e.errno) from None
+        if e.errno == _errno.EACCES and not is_bpffs(path):
+            raise LoaderError(f"opening pinned {path}: not on a bpf filesystem", e.errno) from None
+        raise
     kind = sc.bpf_fd_kind(handle.fd)
     if kind is None:
         handle.close()
