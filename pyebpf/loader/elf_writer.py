@@ -3,7 +3,8 @@
 Each program goes to a section named after its type (`xdp`, `tracepoint/<attach_to>`, `socket`, ... — the first
 libbpf SEC() name of that type and expected attach type) as a global FUNC symbol; functions reached by bpf-to-bpf
 calls go to `.text` as static FUNCs with R_BPF_64_32 call relocations. Maps become BTF-defined maps in `.maps`
-(`__uint(type/max_entries/key_size/value_size/map_flags/pinning)` structs described in `.BTF`, with
+(`__uint(type/max_entries/key_size/value_size/map_flags/pinning)` structs described in `.BTF`, `__array(values,
+struct inner)` for maps of maps, with
 `__type(key/value, T)` when the MapSpec has ctypes key/value types), referenced by
 R_BPF_64_64 relocations on their lddw; maps named like global data sections (`.data`, `.bss`, `.rodata...`) become
 those sections, referenced by offset. A `license` section holds the license; `.BTF.ext` has one func_info
@@ -172,22 +173,24 @@ def write_elf(programs: Program | Iterable[Program] | Mapping[str, Program], pat
     maps_sec = _Section(".maps", ShType.PROGBITS, ShFlags.ALLOC | ShFlags.WRITE)
     ctypes_cache: dict = {}
     map_vars = []
-    for key, spec in btf_maps.items():
+    def map_def(spec: MapSpec, what: str) -> tuple[int, int]:
+        """BTF struct of one map definition (and of its inner map's, for maps of maps): (type id, byte size)."""
         fields: list[tuple[str, int | None]] = [("type", int(spec.type)), ("max_entries", spec.max_entries)]
         typed = {}
-        for what, size, ctype in (("key", spec.key_size, spec.key_type), ("value", spec.value_size, spec.value_type)):
+        of_maps = spec.type in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS)
+        for part, size, ctype in (("key", spec.key_size, spec.key_type), ("value", spec.value_size, spec.value_type)):
+            if of_maps and part == "value":
+                continue  # the value is an inner map fd: described by `values` below
             tid = _btf_of(btf, ctype, size, ctypes_cache)
             if tid is not None and spec.type not in _NO_BTF_VALUE_TYPES:
-                typed[what] = tid
-                fields.append((what, None))
+                typed[part] = tid
+                fields.append((part, None))
             elif size:
-                fields.append((f"{what}_size", size))
+                fields.append((f"{part}_size", size))
         if spec.flags:
             fields.append(("map_flags", spec.flags))
         if spec.pinning == "by_name":
             fields.append(("pinning", LIBBPF_PIN_BY_NAME))
-        if spec.type in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS):
-            raise ElfError(f"write_elf: map {key!r}: maps of maps are not written yet")
         members = []
         for i, (fname, value) in enumerate(fields):
             if value is None:  # __type(key/value, T): a pointer to T
@@ -196,7 +199,16 @@ def write_elf(programs: Program | Iterable[Program] | Mapping[str, Program], pat
             arr = btf.add_array(int_id, int_id, value)
             members.append((fname, btf.add_ptr(arr), i * 64))
         size = 8 * len(fields)
-        struct_id = btf.add_struct("", size, members)
+        if of_maps:  # __array(values, struct inner): a flexible array of pointers to the inner definition
+            if spec.inner_map is None:
+                raise ElfError(f"write_elf: map {what!r} is a map of maps without an inner map spec")
+            inner_id, _ = map_def(spec.inner_map, f"{what}.inner")
+            values = btf.add_array(btf.add_ptr(inner_id), int_id, 0)
+            members.append(("values", values, size * 8))
+        return btf.add_struct("", size, members), size
+
+    for key, spec in btf_maps.items():
+        struct_id, size = map_def(spec, key)
         var = btf.add_var(key, struct_id)
         offset = len(maps_sec.data)
         maps_sec.data += bytes(size)

@@ -519,12 +519,16 @@ def test_map_of_maps_and_tail_call_in_kernel():
         assert len(list(o.maps["jump_table"].keys_raw())) >= 1
 
 
-def test_writer_refuses_maps_of_maps(tmp_path):
+def test_writer_writes_maps_of_maps(tmp_path):
     from pyebpf.loader.elf_writer import write_elf
 
     o = load_elf(obj("map_in_map"))
-    with pytest.raises(ElfError, match="maps of maps are not written"):
-        write_elf(o.programs["use_maps"], str(tmp_path / "x.o"))
+    path = str(tmp_path / "mim.o")
+    write_elf(o.programs["use_maps"], path)
+    back = load_elf(path)
+    outer = back.maps["outer"]
+    assert outer == o.maps["outer"]  # type, sizes, max_entries and the inner map's spec
+    assert back.programs["use_maps"].to_bytes() == o.programs["use_maps"].to_bytes()
 
 
 VERIFIABLE = [("openat_counter", "count_openat"), ("xdp_count", "xdp_counter"), ("calls_globals", "xdp_globals"),

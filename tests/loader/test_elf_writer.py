@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "c"))
 from bpf_objects import ToolMissing, object_path  # noqa: E402
 
 OBJECTS = ["openat_counter", "printk_pid", "xdp_count", "ringbuf_retransmit", "calls_globals", "legacy_maps",
-           "core_task", "loop_callback"]
+           "core_task", "loop_callback", "map_in_map"]
 
 
 def obj(name: str) -> str:
