@@ -2,14 +2,13 @@
 
 Each program goes to a section named after its type (`xdp`, `tracepoint/<attach_to>`, `socket`, ... — the first
 libbpf SEC() name of that type and expected attach type) as a global FUNC symbol; functions reached by bpf-to-bpf
-calls go to `.text` as static FUNCs with R_BPF_64_32 call relocations. Maps become BTF-defined maps in `.maps`
-(`__uint(type/max_entries/key_size/value_size/map_flags/pinning)` structs described in `.BTF`, `__array(values,
-struct inner)` for maps of maps, with
-`__type(key/value, T)` when the MapSpec has ctypes key/value types), referenced by
-R_BPF_64_64 relocations on their lddw; maps named like global data sections (`.data`, `.bss`, `.rodata...`) become
-those sections, referenced by offset. A `license` section holds the license; `.BTF.ext` has one func_info
-record per function (the kernel demands them for callbacks). llvm-objdump, libbpf (bpftool prog
-loadall) and our own `load_elf` read the result.
+calls go to `.text` as static FUNCs with R_BPF_64_32 call relocations. Maps become BTF-defined maps in `.maps`:
+`__uint(type/max_entries/key_size/value_size/map_flags/pinning)` structs described in `.BTF`, `__type(key/value, T)`
+when the MapSpec has ctypes key/value types, `__array(values, struct inner)` for maps of maps; lddw instructions
+refer to them through R_BPF_64_64 relocations. Maps named like global data sections (`.data`, `.bss`,
+`.rodata...`) become those sections, referenced by offset. A `license` section holds the license; `.BTF.ext` has one
+func_info record per function (the kernel demands them for callbacks). llvm-objdump, libbpf (bpftool prog loadall,
+bpftool gen object) and our own `load_elf` read the result.
 """
 from __future__ import annotations
 
