@@ -92,8 +92,12 @@ def format_jmp(insn: Instruction, target: str | None = None, callee: str | None 
 
 
 def format_lddw(insn: Instruction, value: str | None = None) -> str:
+    """`r1 = N ll`, or `ld_pseudo` for a pseudo source. A map load still naming its map (`ref`) prints as clang's
+    object shows it before relocation, `r1 = 0 ll`; symbolic text passes `value="map[name]"` instead."""
     if value is not None:
         return f"r{insn.dst} = {value} ll"
+    if insn.ref is not None:
+        return f"r{insn.dst} = 0 ll"
     if insn.src == PseudoSrc.IMM:
         return f"r{insn.dst} = {insn.imm} ll"
     return f"ld_pseudo\tr{insn.dst}, {insn.src}, {insn.imm_lo}"

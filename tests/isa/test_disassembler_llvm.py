@@ -129,3 +129,14 @@ def test_lossy_llvm_forms_are_what_llvm_prints(tmp_path):
     out = text_column(objdump(tmp_path, prog.to_bytes()))
     assert disassemble(prog).splitlines() == [out[0], out[2]] == ["ld_pseudo\tr1, 2, 4294967291",
                                                                    "r0 = *(u32 *)skb[r3]"]
+
+
+def test_facade_and_unrelocated_map_loads():
+    """pyebpf.disassemble is this module's; a map load that still names its map prints as in clang's object."""
+    import pyebpf
+
+    program = Program([I(0x18, 1, 1, 0, 0, "counts"), I(0x85, 0, 0, 0, 1), I(0x95)])
+    assert pyebpf.disassemble(program) == "r1 = 0 ll\ncall 1\nexit\n"
+    assert pyebpf.disassemble(program, symbolic=True) == "r1 = map[counts] ll\ncall bpf_map_lookup_elem\nexit\n"
+    assert pyebpf.disassemble(program.to_bytes()) == "ld_pseudo\tr1, 1, 0\ncall 1\nexit\n"
+    assert pyebpf.disassemble(program, "kernel", symbolic=True).splitlines()[0] == "0: (18) r1 = map[counts]"
