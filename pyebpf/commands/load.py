@@ -26,8 +26,13 @@ def _programs_from_source(path: str, args: argparse.Namespace) -> list[Any]:
         from pyebpf.isa.assembler import assemble
     except ModuleNotFoundError as e:
         raise LoaderError(f"the assembler is not available: {e}") from None
-    with open(path) as f:
-        text = f.read()
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise LoaderError(f"{path}: neither an ELF object nor UTF-8 assembly text (byte {data[e.start]:#04x} at "
+                          f"offset {e.start})") from None
     try:
         program = assemble(text, filename=path)
     except TypeError:
@@ -78,7 +83,12 @@ def _handler(args: argparse.Namespace) -> int:
         raise LoaderError(f"{path}: no such file")
     with open(path, "rb") as f:
         is_elf = f.read(4) == b"\x7fELF"
-    progs = _programs_from_elf(path, args) if is_elf else _programs_from_source(path, args)
+    try:
+        progs = _programs_from_elf(path, args) if is_elf else _programs_from_source(path, args)
+    except LoaderError as e:
+        if args.log_level and getattr(e, "log", ""):  # asked for the log: the whole of it, then the one-line error
+            print(f"verifier log of {getattr(e, 'program_name', '') or path}:\n{e.log.rstrip()}", file=sys.stderr)
+        raise
     links: list[Any] = []
     try:
         pins = _pin_paths(args.pin, progs) if args.pin else [None] * len(progs)

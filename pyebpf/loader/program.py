@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import errno as _errno
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -27,21 +28,39 @@ from pyebpf.loader.maps import KernelMap, create_map, create_or_open_pinned
 DEFAULT_LOG_SIZE = 1 << 18
 #: The kernel rejects log_size >= UINT_MAX >> 2 (bpf_verifier_log_attr_valid).
 MAX_LOG_SIZE = (1 << 30) - 1
-#: Lines of verifier log kept in the exception message (the whole log is in LoaderError.log).
-LOG_TAIL_LINES = 25
+#: Last lines of a verifier log that are statistics or state dumps, not the reason for a rejection.
+_LOG_TRAILER = ("verification time ", "stack depth ", "processed ", "cur state:", "old state:")
+#: `12: (b7) r1 = 0` — the instruction the verifier was checking.
+_LOG_INSN_LINE = re.compile(r"^(\d+): \([0-9a-f]{2}\) ")
+#: At log level 1 a reason can be followed on the same line by the statistics trailer.
+_LOG_GLUED_STATS = re.compile(r"(?<=\S)(?=processed \d+ insns \(limit)")
+
+
+def verifier_reason(log: str) -> tuple[str, int | None]:
+    """(the verifier's last line — its reason for the rejection —, the slot it was checking or None)."""
+    lines = [ln.rstrip() for ln in _LOG_GLUED_STATS.sub("\n", log).splitlines() if ln.strip()]
+    while lines and lines[-1].startswith(_LOG_TRAILER):
+        lines.pop()
+    if not lines:
+        return "", None
+    for ln in reversed(lines):
+        m = _LOG_INSN_LINE.match(ln)
+        if m:
+            return lines[-1], int(m.group(1))
+    return lines[-1], None
 
 
 class ProgramLoadError(LoaderError):
-    """BPF_PROG_LOAD failed; `.log` is the kernel verifier's log, `.program_name` the program."""
+    """BPF_PROG_LOAD failed; `.log` is the kernel verifier's whole log, `.reason` its last line (also in the
+    one-line message), `.insn` the slot the verifier was checking, `.program_name` the program."""
 
     def __init__(self, message: str, errno: int | None, log: str = "", program_name: str = ""):
         super().__init__(message, errno, log)
         self.program_name = program_name
-        if log.strip():
-            lines = log.rstrip("\n").splitlines()
-            shown = lines[-LOG_TAIL_LINES:]
-            more = f"... ({len(lines) - len(shown)} earlier lines in .log)\n" if len(lines) > len(shown) else ""
-            self.args = (f"{self.args[0]}\nverifier log:\n{more}" + "\n".join(shown),)
+        self.reason, self.insn = verifier_reason(log)
+        if self.reason:
+            where = f"insn {self.insn}: " if self.insn is not None else ""
+            self.args = (f"{self.args[0]}: {where}{self.reason}",)
 
 
 @dataclass(frozen=True)
