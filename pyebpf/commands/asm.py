@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pyebpf.errors import AsmDiagnostic, AsmError
 from pyebpf.isa.assembler import DIALECTS, assemble
 
 
@@ -25,9 +26,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _read(path: str) -> tuple[str, str]:
     if path == "-":
-        return sys.stdin.read(), "<stdin>"
-    with open(path, encoding="utf-8") as f:
-        return f.read(), path
+        if not hasattr(sys.stdin, "buffer"):  # a text stream put in place of stdin (tests, embedding)
+            return sys.stdin.read(), "<stdin>"
+        data, name = sys.stdin.buffer.read(), "<stdin>"
+    else:
+        with open(path, "rb") as f:
+            data, name = f.read(), path
+    try:
+        return data.decode("utf-8"), name
+    except UnicodeDecodeError as e:  # binary input: point at the first byte that is not text
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise AsmError(AsmDiagnostic(line, column, f"not UTF-8 text (byte {data[e.start]:#04x})"), name) from None
 
 
 def hex_lines(data: bytes) -> str:
@@ -37,6 +47,8 @@ def hex_lines(data: bytes) -> str:
 def handler(args: argparse.Namespace) -> int:
     text, name = _read(args.file)
     program = assemble(text, dialect=args.dialect, filename=name)
+    if not program.instructions:  # writing zero bytes would hand the next tool a program the kernel rejects
+        raise AsmError(AsmDiagnostic(1, 1, "no instructions"), name)
     data = program.to_bytes()
     as_hex = args.hex or (args.output is None and sys.stdout.isatty())
     if args.output is not None:
