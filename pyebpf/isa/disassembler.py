@@ -130,8 +130,8 @@ def _symbolic_line(insn: Instruction, slot: int, style: str, symbols: _Symbols, 
         return disasm_llvm.format_insn(insn, alu32)
     if style == "ubpf":
         return disasm_ubpf.format_insn(insn, target=target, callee=callee, value=value)
-    callee_text = f"{insn.imm:+d} <{callee}>" if insn.is_pseudo_call and callee else callee
-    return disasm_kernel.format_insn(insn, imm_text=value, callee=callee_text)
+    # the kernel always prints bpf-to-bpf calls as `call pc+N`; names replace only maps, helpers and kfuncs
+    return disasm_kernel.format_insn(insn, imm_text=value, callee=None if insn.is_pseudo_call else callee)
 
 
 # ---- llvm-objdump layout ----------------------------------------------------------------------------------------
