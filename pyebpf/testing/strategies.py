@@ -135,13 +135,14 @@ def instructions(kernel: bool = False, cpu_v4: bool = True, lddw: bool = True, p
 
 @st.composite
 def programs(draw: Callable, insns: S | None = None, min_size: int = 1, max_size: int = 30,
-             exit_last: bool = True) -> Program:
+             exit_last: bool = True, **flags: bool) -> Program:
     """A Program whose branches (ja, gotol, may_goto, conditional jumps) and pseudo calls land on instruction starts.
 
-    Non-branch instructions come from `insns` (default: `instructions()`); branch offsets are then drawn among real
-    targets, so a target is never the middle of an lddw. The last instruction is `exit` when exit_last is set.
+    Instructions come from `insns` (default: `instructions(**flags)`, e.g. `programs(kernel=True, cpu_v4=False)`);
+    branch offsets are then drawn among real targets, so a target is never the middle of an lddw. The last
+    instruction is `exit` when exit_last is set.
     """
-    source = insns if insns is not None else instructions()
+    source = insns if insns is not None else instructions(**flags)
     body = draw(st.lists(source, min_size=min_size, max_size=max_size))
     if exit_last:
         body.append(Instruction(OP_EXIT))
