@@ -259,9 +259,13 @@ def test_printk_with_pid_filter_reaches_trace_pipe():
             o.loaded["trace_write"].attach()
             deadline = time.monotonic() + 5
             found = []
-            while not found and time.monotonic() < deadline:
-                os.write(1 if False else os.open("/dev/null", os.O_WRONLY), b"x")
-                found = [line for line in pipe.read(timeout=0.3) if f"marker={marker}" in line.message]
+            fd = os.open("/dev/null", os.O_WRONLY)
+            try:
+                while not found and time.monotonic() < deadline:
+                    os.write(fd, b"x")  # sys_enter_write from our pid
+                    found = [line for line in pipe.read(timeout=0.3) if f"marker={marker}" in line.message]
+            finally:
+                os.close(fd)
         assert found, "bpf_printk line not seen in trace_pipe"
         assert f"pyebpf write pid={os.getpid()}" in found[0].message
 
