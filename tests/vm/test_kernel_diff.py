@@ -347,7 +347,14 @@ def straight_line_insn(draw) -> list[I]:
     cls = draw(st.sampled_from([InsnClass.JMP, InsnClass.JMP32]))
     op = draw(st.sampled_from(JMP_OPS))
     skip = draw(st.integers(0, 3))  # forward only; the skipped instructions are drawn below
-    if draw(st.booleans()):
+    form = draw(st.sampled_from(["x", "x", "k", "k", "ja", "gotol"]))
+    if form in ("ja", "gotol"):
+        # `if d op s goto +1; ja/gotol +skip; <skip insns>`: the skipped code stays reachable (the CFG check)
+        ja = I(InsnClass.JMP | JmpOp.JA, 0, 0, skip, 0) if form == "ja" else I(InsnClass.JMP32 | JmpOp.JA, 0, 0, 0,
+                                                                                 skip)
+        head = [I(cls | op | Source.X, d, s, 1, 0), ja]
+        return head + [draw(straight_line_insn().filter(lambda x: len(x) == 1))[0] for _ in range(skip)]
+    if form == "x":
         head = I(cls | op | Source.X, d, s, skip, 0)
     else:
         head = I(cls | op | Source.K, d, 0, skip, draw(st.sampled_from(IMMS)))
