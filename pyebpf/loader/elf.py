@@ -64,10 +64,15 @@ class ProgramExt:
 class ElfObject:
     """A parsed BPF object; see the module docstring. Use as a context manager to release kernel objects."""
 
-    def __init__(self, path: str, *, constants: Mapping[str, Any] | None = None, btf_custom_path: str | None = None,
+    def __init__(self, path: "str | os.PathLike[str] | bytes", *, constants: Mapping[str, Any] | None = None, btf_custom_path: str | None = None,
                  name: str | None = None, pin_root: str = DEFAULT_PIN_ROOT):
         self.path = path
-        self.elf = ElfFile.open(path)
+        if isinstance(path, (bytes, bytearray, memoryview)):  # an object in memory (e.g. from write_elf)
+            self.elf = ElfFile(bytes(path), "<bytes>")
+            path = "<bytes>"
+        else:
+            self.elf = ElfFile.open(os.fspath(path))
+            path = os.fspath(path)
         self.name = name or _object_name(path)
         self.pin_root = pin_root
         self._btf_custom_path = btf_custom_path
@@ -522,9 +527,9 @@ def _internal_map_name(obj_name: str, section: str) -> str:
     return (prefix + section)[:15]
 
 
-def load_elf(path: str, *, constants: Mapping[str, Any] | None = None, btf_custom_path: str | None = None,
-             load: bool = False, **load_kw: Any) -> ElfObject:
-    """Parse a BPF ELF object (and load it into the kernel when `load=True`)."""
+def load_elf(path: "str | os.PathLike[str] | bytes", *, constants: Mapping[str, Any] | None = None,
+             btf_custom_path: str | None = None, load: bool = False, **load_kw: Any) -> ElfObject:
+    """Parse a BPF ELF object — a path, or the object's bytes — (and load it into the kernel when `load=True`)."""
     obj = ElfObject(path, constants=constants, btf_custom_path=btf_custom_path)
     if load:
         try:

@@ -278,3 +278,10 @@ def test_typed_map_values_in_the_kernel(tmp_path):
         for _ in range(3):
             o.loaded["py_typed"].test_run(b"\0" * 64)
         assert o.maps["stats"][0].packets == 3
+
+
+def test_write_elf_bytes_load_directly():
+    data = write_elf(counter_program())
+    o = load_elf(data)
+    assert o.path == "<bytes>"
+    assert o.programs["py_counter"] == counter_program()
