@@ -111,3 +111,21 @@ def test_symbolic_text_keeps_map_references_and_names():
         assert "counts" in text and "bpf_map_lookup_elem" in text and "sub" in text
         again = assemble(text, dialect=style, maps=maps)
         assert again.instructions == program.instructions, text
+
+
+def test_instructions_strategy_covers_every_opcode_and_only_valid_forms():
+    """Other engineers rely on instructions(): every opcode the decoder knows shows up, each draw validates, and
+    kernel=True never draws what Linux rejects outright (callx, addr_space_cast)."""
+    seen: set[int] = set()
+
+    @settings(max_examples=2000, deadline=None, database=None, derandomize=True)
+    @given(insn=instructions(), kernel_insn=instructions(kernel=True))
+    def draw(insn, kernel_insn):
+        assert insn.validate() is None and kernel_insn.validate() is None
+        assert kernel_insn.opcode != 0x8D and not (kernel_insn.opcode == 0xBF and kernel_insn.off == 1)
+        seen.add(insn.opcode)
+
+    draw()
+    from pyebpf.isa.instruction import VALID_OPCODES
+
+    assert seen == set(VALID_OPCODES)
