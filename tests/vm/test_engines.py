@@ -424,3 +424,28 @@ def test_a_crashing_helper_becomes_a_vm_error(engine: str) -> None:
     with pytest.raises(VmError, match="KeyError") as ei:
         VM(asm("r0 = 1\ncall 7\nexit"), engine=engine, helpers={7: broken}).run()
     assert ei.value.pc == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(program=st.deferred(lambda: _control_programs()), mem=st.binary(min_size=64, max_size=64))
+def test_engines_agree_on_random_control_flow(program: Program, mem: bytes) -> None:
+    """Loops, calls, may_goto and every branch form: same r0, count, memory and fault position on both engines."""
+    outcomes = []
+    for e in ENGINES:
+        try:
+            r = VM(program, engine=e, max_insns=3000, may_goto_budget=50,
+                   helpers={i: (lambda m, r1, r2, r3, r4, r5: (r1 * 31 + r2) & 0xFFFF) for i in range(1, 220)}
+                   ).run(mem=mem)
+            outcomes.append(("ok", r.r0, r.insns, r.mem))
+        except VmError as err:
+            outcomes.append(("fault", err.message.split(" at ")[0], err.pc))
+    if outcomes[0][0] == "fault" and "budget" in outcomes[0][1]:
+        assert outcomes[1][0] == "fault" and "budget" in outcomes[1][1]
+        return
+    assert outcomes[0] == outcomes[1]
+
+
+def _control_programs() -> st.SearchStrategy:
+    from pyebpf.testing.strategies import programs
+
+    return programs(kernel=True, max_size=25)
