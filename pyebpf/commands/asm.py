@@ -35,9 +35,12 @@ def _read(path: str) -> tuple[str, str]:
     try:
         return data.decode("utf-8"), name
     except UnicodeDecodeError as e:  # binary input: point at the first byte that is not text
-        line = data.count(b"\n", 0, e.start) + 1
-        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise AsmError(AsmDiagnostic(line, column, f"not UTF-8 text (byte {data[e.start]:#04x})"), name) from None
+        line_start = data.rfind(b"\n", 0, e.start) + 1
+        line_end = data.find(b"\n", e.start)
+        source = data[line_start:line_end if line_end >= 0 else len(data)].decode("utf-8", "replace")
+        column = len(data[line_start:e.start].decode("utf-8")) + 1  # in characters, as the caret is drawn
+        raise AsmError(AsmDiagnostic(data.count(b"\n", 0, e.start) + 1, column,
+                                     f"not UTF-8 text (byte {data[e.start]:#04x})", source), name) from None
 
 
 def hex_lines(data: bytes) -> str:
