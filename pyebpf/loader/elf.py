@@ -64,15 +64,15 @@ class ProgramExt:
 class ElfObject:
     """A parsed BPF object; see the module docstring. Use as a context manager to release kernel objects."""
 
-    def __init__(self, path: "str | os.PathLike[str] | bytes", *, constants: Mapping[str, Any] | None = None, btf_custom_path: str | None = None,
-                 name: str | None = None, pin_root: str = DEFAULT_PIN_ROOT):
-        self.path = path
+    def __init__(self, path: "str | os.PathLike[str] | bytes", *, constants: Mapping[str, Any] | None = None,
+                 btf_custom_path: str | None = None, name: str | None = None, pin_root: str = DEFAULT_PIN_ROOT):
         if isinstance(path, (bytes, bytearray, memoryview)):  # an object in memory (e.g. from write_elf)
             self.elf = ElfFile(bytes(path), "<bytes>")
             path = "<bytes>"
         else:
-            self.elf = ElfFile.open(os.fspath(path))
             path = os.fspath(path)
+            self.elf = ElfFile.open(path)
+        self.path = path
         self.name = name or _object_name(path)
         self.pin_root = pin_root
         self._btf_custom_path = btf_custom_path
