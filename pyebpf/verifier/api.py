@@ -96,7 +96,7 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
         check_max_stack_depth(env)
     except Reject as r:
         if r.message:
-            env.verbose(r.message + "\n")
+            env.verbose(r.message + ("\n" if r.newline else ""))
         error = VerifierError(r.message, insn=env.insn_idx, errno=r.errno)
     elapsed_us = int((time.perf_counter() - start) * 1e6)
     if log_level & LOG_STATS:

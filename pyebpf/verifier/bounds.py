@@ -532,6 +532,18 @@ ALU_ADD, ALU_SUB, ALU_MUL, ALU_DIV, ALU_OR, ALU_AND, ALU_LSH, ALU_RSH, ALU_NEG, 
     ALU_ARSH = 0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80, 0x90, 0xA0, 0xB0, 0xC0
 
 
+def _arsh(a: int, b: int, bits: int) -> int:
+    return (a - (1 << bits) if a >> (bits - 1) else a) >> b
+
+
+_CONST_FOLD = {
+    ALU_ADD: lambda a, b, bits: a + b, ALU_SUB: lambda a, b, bits: a - b, ALU_MUL: lambda a, b, bits: a * b,
+    ALU_AND: lambda a, b, bits: a & b, ALU_OR: lambda a, b, bits: a | b, ALU_XOR: lambda a, b, bits: a ^ b,
+    ALU_LSH: lambda a, b, bits: a << b, ALU_RSH: lambda a, b, bits: a >> b, ALU_ARSH: _arsh,
+    ALU_NEG: lambda a, b, bits: -a,
+}
+
+
 def is_safe_to_compute_dst_reg_range(op: int, src: Reg, alu32: bool) -> bool:
     if op in (ALU_ADD, ALU_SUB, ALU_NEG, ALU_AND, ALU_XOR, ALU_OR, ALU_MUL):
         return True
@@ -547,6 +559,22 @@ def is_safe_to_compute_dst_reg_range(op: int, src: Reg, alu32: bool) -> bool:
 
 def adjust_scalar_min_max_vals(op: int, dst: Reg, src: Reg, alu32: bool) -> None:
     """Scalar dst op= scalar src, as the kernel's adjust_scalar_min_max_vals (dst is modified in place)."""
+    if not dst.var_off.mask and not src.var_off.mask and op in _CONST_FOLD:
+        # constants stay constants through every transfer function and reg_bounds_sync: fold directly
+        a, b = dst.var_off.value, src.var_off.value
+        if alu32:
+            a &= U32
+            b &= U32
+            if op in (ALU_LSH, ALU_RSH, ALU_ARSH) and b >= 32:
+                mark_reg_unknown(dst)
+                return
+            mark_reg_known(dst, _CONST_FOLD[op](a, b, 32) & U32)
+        else:
+            if op in (ALU_LSH, ALU_RSH, ALU_ARSH) and b >= 64:
+                mark_reg_unknown(dst)
+                return
+            mark_reg_known(dst, _CONST_FOLD[op](a, b, 64) & U64)
+        return
     if not is_safe_to_compute_dst_reg_range(op, src, alu32):
         mark_reg_unknown(dst)
         return

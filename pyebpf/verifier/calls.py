@@ -27,8 +27,9 @@ from pyebpf.verifier.tnum import U64
 CALLER_SAVED = (0, 1, 2, 3, 4, 5)
 MAX_ERRNO = 4095
 
+PTR_TRUSTED = 1 << 20
 _MEM_TYPES = (PTR_TO_STACK, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
-              PTR_TO_MEM | MEM_RINGBUF, RegType.PTR_TO_BUF, RegType.PTR_TO_BUF | MEM_RDONLY, RegType.PTR_TO_ARENA)
+              PTR_TO_MEM | MEM_RINGBUF, RegType.PTR_TO_BUF, RegType.PTR_TO_BTF_ID | PTR_TRUSTED)
 _COMPATIBLE: dict[int, tuple[int, ...]] = {
     ArgType.ARG_PTR_TO_MAP_KEY: _MEM_TYPES,
     ArgType.ARG_PTR_TO_MAP_VALUE: _MEM_TYPES,
@@ -180,7 +181,7 @@ def check_reg_type(env: Env, regno: int, arg) -> None:
         t &= ~PTR_MAYBE_NULL
     if t in compatible:
         return
-    expected = ", ".join(reg_type_str(x) for x in compatible)
+    expected = ", ".join("trusted_ptr_" if x & PTR_TRUSTED else reg_type_str(x) for x in compatible)
     raise Reject(f"R{regno} type={reg_type_str(reg.type)} expected={expected}")
 
 
@@ -263,6 +264,8 @@ def check_helper_call(env: Env, insn) -> None:
     meta = CallMeta()
     for argno in range(len(proto.args)):
         check_func_arg(env, argno, meta, proto, hid)
+    if hid == HelperId.TAIL_CALL and meta.map is not None and meta.map.spec.type != MapType.PROG_ARRAY:
+        raise Reject("expected prog array map for tail call", errno.EINVAL, newline=False)
     if meta.map is not None:
         check_map_func_compatibility(env, meta.map, hid, name)
     regs = env.regs
@@ -428,7 +431,8 @@ def check_return_code(env: Env) -> None:
     if rng is None:
         return
     if reg.type != SCALAR_VALUE:
-        raise Reject(f"R0 is not a known value ({reg_type_str(reg.type)})", errno.EINVAL)
+        raise Reject(f"At program exit the register R0 is not a known value ({reg_type_str(reg.type)})",
+                     errno.EINVAL)
     if reg.smin < rng.min or reg.smax > rng.max:
         parts = ["At program exit the register R0 has"]
         unknown = True

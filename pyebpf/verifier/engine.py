@@ -43,14 +43,25 @@ _LD_ABS_TYPES = (ProgType.SOCKET_FILTER, ProgType.SCHED_CLS, ProgType.SCHED_ACT)
 
 
 class StateEntry:
-    """struct bpf_verifier_state_list: a stored checkpoint with its hit/miss statistics."""
+    """struct bpf_verifier_state_list: a stored checkpoint with its hit/miss statistics and a fingerprint of its
+    current frame's registers (the cheap first test of the infinite-loop check)."""
 
-    __slots__ = ("state", "hit", "miss")
+    __slots__ = ("state", "hit", "miss", "fp")
 
-    def __init__(self, state: VerifierState) -> None:
+    def __init__(self, state: VerifierState, fp: tuple) -> None:
         self.state = state
         self.hit = 0
         self.miss = 0
+        self.fp = fp
+
+
+def regs_fingerprint(state: VerifierState) -> tuple:
+    """A necessary condition for states_maybe_looping + exact equality: the current frame's register values."""
+    out = [state.curframe]
+    for r in state.frames[state.curframe].regs:
+        t = r.var_off
+        out += (r.type, r.off, t.value, t.mask, r.umin, r.umax, r.smin, r.smax)
+    return tuple(out)
 
 
 class Checker:
@@ -59,7 +70,9 @@ class Checker:
     def __init__(self, env: Env) -> None:
         self.env = env
         self.live_regs = compute_live_registers(env.cfg)
-        self.explored: dict[int, list[StateEntry]] = {}
+        self.done: dict[int, list[StateEntry]] = {}
+        self.active: dict[int, dict[tuple, list[StateEntry]]] = {}
+        self.active_count: dict[int, int] = {}
         self.stack: list[tuple[VerifierState, int, int, int]] = []
         self.prune_points = env.cfg.prune_points
         self.force_checkpoints = env.cfg.force_checkpoints
@@ -81,66 +94,66 @@ class Checker:
             st.branches -= 1
             if st.branches:
                 break
+            self._finished(st)
             st = st.parent
 
     # ---- pruning --------------------------------------------------------------------------------------------
     def is_state_visited(self, insn_idx: int) -> bool:
+        """The kernel's is_state_visited: prune if a finished checkpoint subsumes the current state, detect
+        infinite loops against in-progress ones, and decide whether to store the current state."""
         env = self.env
         cur = env.cur
         force_new = insn_idx in self.force_checkpoints
         add_new = force_new or (env.jmps_processed - env.prev_jmps_processed >= 2
                                 and env.insn_processed - env.prev_insn_processed >= 8)
-        entries = self.explored.get(insn_idx)
+        active = self.active.get(insn_idx)
+        done = self.done.get(insn_idx)
+        cur_fp = None
         states_cnt = 0
-        if entries:
+        if active:
+            states_cnt += self.active_count[insn_idx]
+            cur_fp = regs_fingerprint(cur)
+            live = self.live_regs
+            for sl in active.get(cur_fp, ()):
+                old = sl.state
+                if old.branches and states_equal(old, cur, EXACT, live, env.allow_uninit_stack):
+                    if env.logging:
+                        env.verbose(f"infinite loop detected at insn {insn_idx}\n")
+                        env.verbose("cur state:")
+                        env.print_verifier_state(cur, cur.curframe, True)
+                        env.verbose("old state:")
+                        env.print_verifier_state(old, cur.curframe, True)
+                    raise Reject(f"infinite loop detected at insn {insn_idx}", errno.EINVAL)
+            if not force_new and env.jmps_processed - env.prev_jmps_processed < 20 \
+                    and env.insn_processed - env.prev_insn_processed < 100:
+                add_new = False
+        if done:
             live = self.live_regs
             allow_uninit = env.allow_uninit_stack
             keep: list[StateEntry] = []
             hit = False
-            for sl in entries:
+            for sl in done:
                 states_cnt += 1
                 if hit:
                     keep.append(sl)
                     continue
-                old = sl.state
-                if old.branches:
-                    if states_maybe_looping(old, cur) and states_equal(old, cur, EXACT, live, allow_uninit):
-                        if env.logging:
-                            env.verbose(f"infinite loop detected at insn {insn_idx}\n")
-                            env.verbose("cur state:")
-                            env.print_verifier_state(cur, cur.curframe, True)
-                            env.verbose("old state:")
-                            env.print_verifier_state(old, cur.curframe, True)
-                        raise Reject(f"infinite loop detected at insn {insn_idx}", errno.EINVAL)
-                    if not force_new and env.jmps_processed - env.prev_jmps_processed < 20 \
-                            and env.insn_processed - env.prev_insn_processed < 100:
-                        add_new = False
-                    # a state still being explored can prune only what it subsumes in full
-                    if states_equal(old, cur, NOT_EXACT, live, allow_uninit):
-                        sl.hit += 1
-                        hit = True
-                        keep.append(sl)
-                        continue
-                elif states_equal(old, cur, NOT_EXACT, live, allow_uninit):
+                if states_equal(sl.state, cur, NOT_EXACT, live, allow_uninit):
                     sl.hit += 1
                     hit = True
                     keep.append(sl)
                     continue
                 if add_new:
                     sl.miss += 1
-                n = 64 if force_new and old.branches > 0 else 3
-                if sl.miss > sl.hit * n + n and not old.branches:
+                if sl.miss > sl.hit * 3 + 3:
                     env.explored_states_size -= 1
                     continue
                 keep.append(sl)
-            self.explored[insn_idx] = keep
+            self.done[insn_idx] = keep
             if hit:
                 return True
         if env.max_states_per_insn < states_cnt:
             env.max_states_per_insn = states_cnt
-        if states_cnt > BPF_COMPLEXITY_LIMIT_STATES:
-            return False
-        if not add_new:
+        if states_cnt > BPF_COMPLEXITY_LIMIT_STATES or not add_new:
             return False
         env.total_states += 1
         env.explored_states_size += 1
@@ -153,8 +166,25 @@ class Checker:
         new.branches = 1
         new.parent = cur.parent
         cur.parent = new
-        self.explored.setdefault(insn_idx, []).insert(0, StateEntry(new))
+        entry = StateEntry(new, cur_fp or regs_fingerprint(cur))
+        new.loop_entry = entry
+        self.active.setdefault(insn_idx, {}).setdefault(entry.fp, []).append(entry)
+        self.active_count[insn_idx] = self.active_count.get(insn_idx, 0) + 1
         return False
+
+    def _finished(self, st: VerifierState) -> None:
+        """A stored checkpoint whose every path is explored becomes usable for pruning."""
+        entry = st.loop_entry
+        if entry is None:
+            return
+        idx = st.insn_idx
+        bucket = self.active[idx][entry.fp]
+        bucket.remove(entry)
+        if not bucket:
+            del self.active[idx][entry.fp]
+        self.active_count[idx] -= 1
+        self.done.setdefault(idx, []).insert(0, entry)
+        st.loop_entry = None
 
     # ---- main loop ------------------------------------------------------------------------------------------
     def run(self) -> None:

@@ -36,6 +36,11 @@ def _tn(t: Tnum) -> str:
     return f"({t.value:#x}; {t.mask:#x})"
 
 
+def _tn_align(t: Tnum) -> str:
+    """The var_off part of a misaligned-access message: a constant prints as a plain number."""
+    return str(_s(t.value)) if not t.mask else _tn(t)
+
+
 def _s(v: int) -> int:
     return v - (1 << 64) if v >> 63 else v
 
@@ -60,7 +65,7 @@ def check_ptr_alignment(env: Env, reg: Reg, off: int, size: int, strict: bool) -
         # NET_IP_ALIGN is 0 on x86: plain alignment of the full offset
         reg_off = tnum_add(reg.var_off, Tnum((2 + reg.off + off) & ((1 << 64) - 1), 0))
         if not tnum_is_aligned(reg_off, size):
-            raise Reject(f"misaligned packet access off 2+{_tn(reg.var_off)}+{reg.off}+{off} size {size}")
+            raise Reject(f"misaligned packet access off 2+{_tn_align(reg.var_off)}+{reg.off}+{off} size {size}")
         return
     desc = {PTR_TO_MAP_KEY: "key ", PTR_TO_MAP_VALUE: "value ", PTR_TO_CTX: "context ",
             PTR_TO_STACK: "stack "}.get(t, "")
@@ -70,7 +75,7 @@ def check_ptr_alignment(env: Env, reg: Reg, off: int, size: int, strict: bool) -
         return
     reg_off = tnum_add(reg.var_off, Tnum((reg.off + off) & ((1 << 64) - 1), 0))
     if not tnum_is_aligned(reg_off, size):
-        raise Reject(f"misaligned {desc}access off {_tn(reg.var_off)}+{reg.off}+{off} size {size}")
+        raise Reject(f"misaligned {desc}access off {_tn_align(reg.var_off)}+{reg.off}+{off} size {size}")
 
 
 def __check_mem_access(env: Env, regno: int, off: int, size: int, mem_size: int, zero_size_allowed: bool) -> None:
@@ -87,15 +92,20 @@ def __check_mem_access(env: Env, regno: int, off: int, size: int, mem_size: int,
         msg = f"invalid access to packet, off={off} size={size}, R{regno}(id={reg.id},off={reg.off},r={reg.range})"
     else:
         msg = f"invalid access to memory, mem_size={mem_size} off={off} size={size}"
-    env.verbose(msg + "\n")
-    raise _Silent(errno.EACCES)
+    raise _Silent(errno.EACCES, msg)
 
 
 class _Silent(Reject):
-    """A failure whose message line was already written (the kernel then prints a second line)."""
+    """__check_mem_access's complaint; callers print it and may add their own line."""
 
-    def __init__(self, err: int) -> None:
-        super().__init__("", err)
+    def __init__(self, err: int, line: str = "") -> None:
+        super().__init__(line, err)
+
+
+def _two_lines(env: Env, e: Reject, second: str) -> Reject:
+    if e.message:
+        env.verbose(e.message + "\n")
+    return Reject(second, e.errno)
 
 
 def check_mem_region_access(env: Env, regno: int, off: int, size: int, mem_size: int,
@@ -107,13 +117,13 @@ def check_mem_region_access(env: Env, regno: int, off: int, size: int, mem_size:
     try:
         __check_mem_access(env, regno, reg.smin + off, size, mem_size, zero_size_allowed)
     except _Silent as e:
-        raise Reject(f"R{regno} min value is outside of the allowed memory range", e.errno) from None
+        raise _two_lines(env, e, f"R{regno} min value is outside of the allowed memory range") from None
     if reg.umax >= BPF_MAX_VAR_OFF:
         raise Reject(f"R{regno} unbounded memory access, make sure to bounds check any such access")
     try:
         __check_mem_access(env, regno, reg.umax + off, size, mem_size, zero_size_allowed)
     except _Silent as e:
-        raise Reject(f"R{regno} max value is outside of the allowed memory range", e.errno) from None
+        raise _two_lines(env, e, f"R{regno} max value is outside of the allowed memory range") from None
 
 
 def check_packet_access(env: Env, regno: int, off: int, size: int, zero_size_allowed: bool) -> None:
@@ -125,7 +135,7 @@ def check_packet_access(env: Env, regno: int, off: int, size: int, zero_size_all
             raise _Silent(errno.EINVAL)
         __check_mem_access(env, regno, off, size, reg.range, zero_size_allowed)
     except _Silent as e:
-        raise Reject(f"R{regno} offset is outside of the packet", e.errno) from None
+        raise _two_lines(env, e, f"R{regno} offset is outside of the packet") from None
 
 
 def check_ptr_off_reg(env: Env, reg: Reg, regno: int, fixed_off_ok: bool = False) -> None:
@@ -169,7 +179,7 @@ def check_stack_access_within_bounds(env: Env, regno: int, off: int, size: int, 
                                      src: int = ACCESS_DIRECT) -> None:
     reg = env.regs[regno]
     state = reg_frame(env, reg)
-    extra = " indirect access to" if src == ACCESS_HELPER else (" write to" if write else " read from")
+    extra = " write to" if write else " read from"
     if not reg.var_off.mask:
         min_off = _s(reg.var_off.value) + off
         max_off = min_off + size

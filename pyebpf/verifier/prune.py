@@ -170,7 +170,9 @@ def states_maybe_looping(old: VerifierState, cur: VerifierState) -> bool:
         return False
     fo, fc = old.frames[old.curframe], cur.frames[cur.curframe]
     for a, b in zip(fo.regs, fc.regs):
-        if not regs_exact(a, b, IdMap()):
+        if a.type != b.type or a.var_off.value != b.var_off.value or a.var_off.mask != b.var_off.mask \
+                or a.off != b.off or a.umin != b.umin or a.umax != b.umax or a.smin != b.smin \
+                or a.smax != b.smax or a.id != b.id or a.map is not b.map or a.range != b.range:
             return False
     return True
 

@@ -47,7 +47,13 @@ class KernelVerdict:
     def last_error(self) -> str:
         """The kernel's error line: the last log line before the 'processed N insns' statistics."""
         lines = [ln for ln in self.log.splitlines() if ln.strip()]
+        for ln in lines:
+            if ln.startswith("infinite loop detected"):
+                return ln
         for i, ln in enumerate(lines):
+            cut = ln.find("processed ")
+            if cut > 0 and " insns (limit " in ln:
+                return ln[:cut]
             if ln.startswith("processed ") and " insns (limit " in ln:
                 return lines[i - 1] if i else ""
         return lines[-1] if lines else ""

@@ -1,1 +1,70 @@
-CASES = []
+"""bpf-to-bpf calls (arguments, return values, stack pointers into the caller's frame, frame depth, callee-saved
+registers) and tail calls (prog_array maps, argument types, program types)."""
+from __future__ import annotations
+
+from cases import REJECT, Case
+
+PA = ".map jt prog_array key=4 value=4 max_entries=4\n"
+
+
+def ok(name: str, src: str, **kw) -> Case:
+    return Case(name, src, **kw)
+
+
+def bad(name: str, src: str, **kw) -> Case:
+    return Case(name, src, expect=REJECT, **kw)
+
+
+CASES = [
+    ok("call_passes_ctx", "  call f\n  exit\nf:\n  r0 = *(u32 *)(r1 + 0)\n  exit\n"),
+    ok("call_returns_scalar", "  call f\n  r0 += 1\n  exit\nf:\n  r0 = 7\n  exit\n"),
+    bad("call_callee_r0_uninit", "  call f\n  exit\nf:\n  exit\n"),
+    bad("call_caller_r1_clobbered", "  r6 = r1\n  call f\n  r0 = *(u32 *)(r1 + 0)\n  exit\nf:\n  r0 = 0\n  exit\n"),
+    ok("call_caller_r6_preserved", "  r6 = r1\n  call f\n  r0 = *(u32 *)(r6 + 0)\n  exit\nf:\n  r6 = 0\n  r0 = 0\n"
+       "  exit\n"),
+    bad("call_callee_r6_uninit", "  r6 = 1\n  call f\n  r0 = 0\n  exit\nf:\n  r0 = r6\n  exit\n"),
+    bad("call_callee_r2_uninit", "  r2 = 1\n  call f\n  exit\nf:\n  r0 = r2\n  exit\n"),
+    ok("call_callee_reads_caller_stack", "  r1 = 5\n  *(u64 *)(r10 - 8) = r1\n  r1 = r10\n  r1 += -8\n  call f\n"
+       "  exit\nf:\n  r0 = *(u64 *)(r1 + 0)\n  exit\n"),
+    ok("call_callee_writes_caller_stack", "  r1 = r10\n  r1 += -8\n  call f\n  r0 = *(u64 *)(r10 - 8)\n  exit\n"
+       "f:\n  r2 = 3\n  *(u64 *)(r1 + 0) = r2\n  r0 = 0\n  exit\n"),
+    bad("call_callee_returns_stack_ptr", "  call f\n  r1 = *(u64 *)(r0 + 0)\n  r0 = 0\n  exit\nf:\n  r0 = r10\n"
+        "  r0 += -8\n  exit\n"),
+    bad("call_callee_reads_caller_stack_oob", "  r1 = r10\n  r1 += -8\n  call f\n  exit\nf:\n"
+        "  r0 = *(u64 *)(r1 + 8)\n  exit\n"),
+    ok("call_returns_map_value", ".map m hash key=4 value=8 max_entries=4\n  call f\n  if r0 == 0 goto +1\n"
+       "  r0 = *(u64 *)(r0 + 0)\n  r0 = 0\n  exit\nf:\n  r1 = 0\n  *(u32 *)(r10 - 4) = r1\n  r2 = r10\n"
+       "  r2 += -4\n  r1 = map[m] ll\n  call bpf_map_lookup_elem\n  exit\n"),
+    bad("call_returns_map_value_unchecked", ".map m hash key=4 value=8 max_entries=4\n  call f\n"
+        "  r0 = *(u64 *)(r0 + 0)\n  r0 = 0\n  exit\nf:\n  r1 = 0\n  *(u32 *)(r10 - 4) = r1\n  r2 = r10\n"
+        "  r2 += -4\n  r1 = map[m] ll\n  call bpf_map_lookup_elem\n  exit\n"),
+    ok("call_two_callees", "  call f\n  call g\n  exit\nf:\n  r0 = 1\n  exit\ng:\n  r0 = 2\n  exit\n"),
+    ok("call_same_callee_twice", "  r1 = 1\n  call f\n  r1 = 2\n  call f\n  exit\nf:\n  r0 = r1\n  exit\n"),
+    ok("call_branch_in_callee", "  call f\n  exit\nf:\n  r0 = 0\n  if r1 == 0 goto +1\n  r0 = 1\n  exit\n"),
+    ok("call_stack_512_each_of_two", "  r1 = 0\n  *(u64 *)(r10 - 256) = r1\n  call f\n  r0 = 0\n  exit\nf:\n"
+       "  r1 = 0\n  *(u64 *)(r10 - 248) = r1\n  r0 = 0\n  exit\n"),
+    bad("call_stack_combined_over_512", "  r1 = 0\n  *(u64 *)(r10 - 264) = r1\n  call f\n  r0 = 0\n  exit\nf:\n"
+        "  r1 = 0\n  *(u64 *)(r10 - 256) = r1\n  r0 = 0\n  exit\n"),
+    bad("call_ld_abs_in_subprog", "  r6 = r1\n  call f\n  exit\nf:\n  r0 = *(u8 *)skb[0]\n  r0 = 0\n  exit\n"),
+    ok("call_packet_pointer_arg", "  r2 = *(u32 *)(r1 + 76)\n  r3 = *(u32 *)(r1 + 80)\n  r4 = r2\n  r4 += 4\n"
+       "  if r4 > r3 goto +2\n  r1 = r2\n  call f\n  r0 = 0\n  exit\nf:\n  r0 = *(u32 *)(r1 + 0)\n  exit\n",
+       prog_type="sched_cls"),
+    # tail calls
+    ok("tail_call_ok", PA + "  r2 = map[jt] ll\n  r3 = 0\n  call bpf_tail_call\n  r0 = 0\n  exit\n"),
+    ok("tail_call_ok_unpriv", PA + "  r2 = map[jt] ll\n  r3 = 0\n  call bpf_tail_call\n  r0 = 0\n  exit\n",
+       privileged=False),
+    ok("tail_call_xdp", PA + "  r2 = map[jt] ll\n  r3 = 1\n  call bpf_tail_call\n  r0 = 2\n  exit\n", prog_type="xdp"),
+    ok("tail_call_kprobe", PA + "  r2 = map[jt] ll\n  r3 = 1\n  call bpf_tail_call\n  r0 = 0\n  exit\n",
+       prog_type="kprobe"),
+    bad("tail_call_wrong_map", ".map m hash key=4 value=8 max_entries=4\n  r2 = map[m] ll\n  r3 = 0\n"
+        "  call bpf_tail_call\n  r0 = 0\n  exit\n"),
+    bad("tail_call_ctx_not_ctx", PA + "  r1 = r10\n  r2 = map[jt] ll\n  r3 = 0\n  call bpf_tail_call\n  r0 = 0\n"
+        "  exit\n"),
+    bad("tail_call_index_uninit", PA + "  r2 = map[jt] ll\n  call bpf_tail_call\n  r0 = 0\n  exit\n"),
+    bad("tail_call_map_scalar", "  r2 = 0\n  r3 = 0\n  call bpf_tail_call\n  r0 = 0\n  exit\n"),
+    bad("tail_call_r0_after", PA + "  r2 = map[jt] ll\n  r3 = 0\n  call bpf_tail_call\n  exit\n"),
+    ok("tail_call_in_subprog", PA + "  call f\n  exit\nf:\n  r2 = map[jt] ll\n  r3 = 0\n  call bpf_tail_call\n"
+       "  r0 = 0\n  exit\n"),
+    bad("tail_call_map_value_lookup", PA + "  r1 = 0\n  *(u32 *)(r10 - 4) = r1\n  r2 = r10\n  r2 += -4\n"
+        "  r1 = map[jt] ll\n  call bpf_map_lookup_elem\n  r0 = 0\n  exit\n"),
+]

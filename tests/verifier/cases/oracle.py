@@ -10,6 +10,8 @@ import errno as _errno
 import os
 import pickle
 import re
+import signal
+import threading
 from dataclasses import dataclass
 
 from pyebpf.errors import VerifierError
@@ -27,7 +29,7 @@ _GLUED_STATS = re.compile(r"(?<=\S)(?=processed \d+ insns \(limit)")
 class Verdict:
     """One side's answer: accepted or not, errno, the error line (kernel wording), and the whole log."""
 
-    accepted: bool
+    accepted: bool | None  # None: no verdict (our verifier ran out of its time budget)
     errno: int = 0
     message: str = ""
     log: str = ""
@@ -87,8 +89,36 @@ def errno_name(code: int) -> str:
 
 # -- our verifier ---------------------------------------------------------------------------------------------
 
+#: seconds our verifier may spend on a case marked slow before we call it "no verdict"
+SLOW_BUDGET = 5
+
+
+class _OutOfTime(Exception):
+    pass
+
+
 def ours(case) -> Verdict:
-    """Our verifier's verdict on a case (log level 1 so the log is there to look at when they disagree)."""
+    """Our verifier's verdict on a case (log level 1 so the log is there to look at when they disagree).
+
+    Cases marked slow get SLOW_BUDGET seconds (SIGALRM, main thread only); past that the verdict is None."""
+    if not case.slow or threading.current_thread() is not threading.main_thread():
+        return _ours(case)
+
+    def _expired(signum, frame):
+        raise _OutOfTime
+
+    old = signal.signal(signal.SIGALRM, _expired)
+    signal.alarm(SLOW_BUDGET)
+    try:
+        return _ours(case)
+    except _OutOfTime:
+        return Verdict(None, 0, f"no verdict within {SLOW_BUDGET}s")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _ours(case) -> Verdict:
     from pyebpf.verifier import verify
     program = case.program()
     try:
@@ -214,7 +244,7 @@ def kernel_verdicts(cases) -> tuple[dict[str, Verdict], str | None]:
 def agree(ours_v: Verdict, kern: Verdict) -> tuple[bool, bool, bool]:
     """(verdict, message, errno) agreement. A kernel rejection without any log line (the syscall refused the
     program before the verifier ran) agrees on message when we name a reason too."""
-    verdict = ours_v.accepted == kern.accepted
+    verdict = ours_v.accepted is not None and ours_v.accepted == kern.accepted
     if kern.accepted:
         return verdict, verdict, verdict
     message = verdict and (ours_v.message == kern.message or ours_v.message in kern.reason

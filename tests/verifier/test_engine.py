@@ -1,0 +1,82 @@
+"""One small program per verifier check: our verdict and message, and the same table through the kernel."""
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from pyebpf import assemble
+from pyebpf.abi.prog_types import parse_prog_type
+from pyebpf.errors import VerifierError
+from pyebpf.verifier import verify
+
+from cases_engine import CASES
+from kernel_oracle import kernel_load
+
+IDS = [c[0] for c in CASES]
+
+
+@pytest.mark.parametrize("name,ptype,text,expected", CASES, ids=IDS)
+def test_verdict_and_message(name, ptype, text, expected):
+    prog = assemble(text)
+    res = verify(prog, prog_type=ptype, raise_on_reject=False)
+    if expected is None:
+        assert res.accepted, res.error
+        assert res.processed > 0
+    else:
+        assert not res.accepted
+        assert res.error.message == expected[1]
+        assert errno.errorcode[res.error.errno] == expected[0]
+        assert res.error.insn is not None
+
+
+def test_reject_raises_with_slot():
+    prog = assemble("r0 = 0\nr0 = *(u64 *)(r10 - 520)\nexit")
+    with pytest.raises(VerifierError) as e:
+        verify(prog)
+    assert e.value.insn == 1 and e.value.errno == errno.EACCES
+
+
+def test_unprivileged_rules():
+    loop = assemble("r0 = 0\nl:\nr0 += 1\nif r0 < 10 goto l\nexit")
+    with pytest.raises(VerifierError, match="back-edge from insn 2 to 1"):
+        verify(loop, privileged=False)
+    leak = assemble("r0 = r10\nexit")
+    with pytest.raises(VerifierError, match="R0 leaks addr as return value"):
+        verify(leak, privileged=False)
+    cmp = assemble("r0 = 0\nif r1 == r10 goto +0\nexit")
+    with pytest.raises(VerifierError, match="R10 pointer comparison prohibited"):
+        verify(cmp, privileged=False)
+    uninit = assemble("r0 = *(u64 *)(r10 - 8)\nexit")
+    with pytest.raises(VerifierError, match="invalid read from stack R10 off=-8 size=8"):
+        verify(uninit, privileged=False)
+    helper = assemble("call bpf_trace_printk\nr0 = 0\nexit")
+    with pytest.raises(VerifierError, match="cannot use helper"):
+        verify(helper, privileged=False)
+
+
+def test_complexity_limit():
+    prog = assemble("r1 = 0\nl:\nr1 += 1\nif r1 < 2000000 goto l\nr0 = 0\nexit")
+    res = verify(prog, raise_on_reject=False)
+    assert not res.accepted
+    assert res.error.message == "BPF program is too large. Processed 1000001 insn"
+    assert res.error.errno == errno.E2BIG
+
+
+@pytest.mark.kernel
+def test_same_verdict_and_message_as_kernel():
+    mismatches = []
+    for name, ptype, text, _ in CASES:
+        prog = assemble(text)
+        pt = parse_prog_type(ptype)
+        ours = verify(prog, prog_type=pt, raise_on_reject=False)
+        kern = kernel_load(prog, int(pt), log_level=1)
+        if ours.accepted != kern.accepted:
+            mismatches.append(f"{name}: ours accepted={ours.accepted} kernel accepted={kern.accepted} "
+                              f"({kern.last_error!r} / {ours.error and ours.error.message!r})")
+        elif not kern.accepted:
+            if ours.error.message != kern.last_error:
+                mismatches.append(f"{name}: message {ours.error.message!r} != kernel {kern.last_error!r}")
+            elif ours.error.errno != kern.errno:
+                mismatches.append(f"{name}: errno {ours.error.errno} != kernel {kern.errno}")
+    assert not mismatches, "\n".join(mismatches)
