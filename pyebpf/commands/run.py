@@ -1,7 +1,8 @@
 """`pyebpf run FILE [--type T] [--ctx JSON | --packet HEX | --mem HEX] [--engine E] [--trace] [--json]`.
 
 Run a program once in the simulator. FILE is assembly text (.s/.asm/.S, any dialect), hex text (.hex, one or more
-slots per line), or raw instruction bytes (anything else); `-` reads assembly from stdin. Prints r0, the number of
+slots per line), a clang-compiled ELF object (`--prog NAME` picks the program; global data starts with the
+object's values), or raw instruction bytes (anything else); `-` reads assembly from stdin. Prints r0, the number of
 instructions executed, the packet after the run when the program changed it, printk lines and emitted records;
 `--trace` prints every executed instruction with the registers it changed; `--json` prints one JSON object.
 
@@ -28,7 +29,9 @@ class RunInputError(PyebpfError, ValueError):
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("run", help="run a program in the simulator",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("file", metavar="FILE", help="assembly (.s/.asm), hex (.hex) or raw bytes; - for stdin asm")
+    p.add_argument("file", metavar="FILE", help="assembly (.s/.asm), hex (.hex), an ELF object or raw bytes; "
+                                               "- for stdin asm")
+    p.add_argument("--prog", metavar="NAME", help="which program of an ELF object (default: the only one)")
     p.add_argument("--type", metavar="TYPE", help="program type (xdp, tc, socket_filter, kprobe, ...)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--ctx", metavar="JSON", help="context as JSON")
@@ -49,8 +52,8 @@ def _hex(text: str, what: str) -> bytes:
         raise RunInputError(f"{what}: not hex ({e})") from None
 
 
-def load_program(path: str, prog_type: Any = None) -> Any:
-    """Program from assembly, hex or raw bytes, decided by the file name (and content for stdin)."""
+def load_program(path: str, prog_name: str | None = None) -> Any:
+    """Program from assembly, hex, raw bytes or an ELF object, decided by the file name and magic."""
     from pyebpf.isa.assembler import assemble
     from pyebpf.isa.program import Program
 
@@ -64,9 +67,30 @@ def load_program(path: str, prog_type: Any = None) -> Any:
     if path.endswith(".hex"):
         return Program.from_hex(data.decode("ascii", "replace"))
     if data[:4] == b"\x7fELF":
-        raise RunInputError(f"{path}: ELF objects are run with `pyebpf load`; give `run` assembly or raw "
-                            f"instruction bytes")
+        return load_elf_program(path, prog_name)
     return Program.from_bytes(data)
+
+
+def load_elf_program(path: str, prog_name: str | None) -> Any:
+    """One program of a clang-compiled object, with its global data sections' initial values attached as
+    `program._initial_data` ({map ref: bytes}) for the VM's maps."""
+    from pyebpf.loader.elf import load_elf
+
+    obj = load_elf(path)
+    try:
+        names = list(obj.programs)
+        if prog_name is None:
+            if len(names) != 1:
+                raise RunInputError(f"{path} has {len(names)} programs ({', '.join(names)}): choose one with --prog")
+            prog_name = names[0]
+        if prog_name not in obj.programs:
+            raise RunInputError(f"{path} has no program {prog_name!r} (it has {', '.join(names)})")
+        program = obj.programs[prog_name]
+        program._initial_data = {d.map_name: bytes(d.init) for d in obj.data_sections.values()
+                                 if d.map_name in program.maps}
+        return program
+    finally:
+        obj.close()
 
 
 def _context(args: argparse.Namespace, prog_type: Any) -> dict[str, Any]:
@@ -100,11 +124,13 @@ def handler(args: argparse.Namespace) -> int:
     from pyebpf.vm.vm import VM
 
     prog_type = parse_prog_type(args.type) if args.type else None
-    program = load_program(args.file, prog_type)
+    program = load_program(args.file, args.prog)
     if prog_type is None:
         prog_type = program.prog_type
     kw = _context(args, prog_type)
     vm = VM(program, engine=args.engine, prog_type=prog_type, max_insns=args.max_insns)
+    for ref, init in getattr(program, "_initial_data", {}).items():
+        vm.maps[ref][0] = init  # global data sections (.data/.rodata) start with the object's values
     packet_in = kw.get("packet")
     try:
         result = vm.run(trace=args.trace, **kw)

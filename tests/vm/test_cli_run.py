@@ -114,3 +114,41 @@ def test_run_console_script(sum_file: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "pyebpf", "run", str(sum_file)], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0 and "r0 = 0xa" in out.stdout
+
+
+ELF_SOURCE = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); }
+    hits SEC(".maps");
+volatile const __u32 answer = 40;
+SEC("xdp")
+int prog(struct xdp_md *ctx) {
+    void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+    __u32 k = 0;
+    __u64 *v = bpf_map_lookup_elem(&hits, &k);
+    if (v) __sync_fetch_and_add(v, 1);
+    if (data + 1 > end) return XDP_ABORTED;
+    return answer + *(__u8 *)data;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_run_elf_object(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import shutil
+
+    from pyebpf.testing.plugin import require_or_skip
+
+    clang = shutil.which("clang-14") or shutil.which("clang")
+    if clang is None:
+        require_or_skip("clang is not installed")
+    src = tmp_path / "x.c"
+    src.write_text(ELF_SOURCE)
+    obj = tmp_path / "x.o"
+    subprocess.run([clang, "-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c", str(src), "-o",
+                    str(obj)], check=True, timeout=120)
+    assert main(["run", str(obj), "--packet", "05" + "00" * 15, "--json", "--engine", "compiled"]) == 0
+    assert json.loads(capsys.readouterr().out)["r0"] == 45  # .rodata's answer (40) + the first packet byte
+    assert main(["run", str(obj), "--prog", "nope"]) == 1
+    assert "no program 'nope'" in capsys.readouterr().err
