@@ -86,6 +86,14 @@ def _create(obj: Any, key: str, spec: MapSpec, btf_fd: int, inner: KernelMap | N
     if spec.pinning == "by_name":
         path = os.path.join(obj.pin_root, spec.name)
         if os.path.exists(path):
+            with KernelMap.from_fd(sc.obj_get(path)) as pinned:  # its shape, read back from the kernel
+                have = pinned.spec
+            if (have.type, have.key_size, have.value_size, have.max_entries, have.flags) != \
+                    (spec.type, spec.key_size, spec.value_size, spec.max_entries, spec.flags):
+                raise ElfError(f"{obj.path}: map {key!r}: the map pinned at {path} is {have.type.name} "
+                               f"{have.key_size}/{have.value_size}/{have.max_entries} flags {have.flags:#x}, the "
+                               f"object wants {spec.type.name} {spec.key_size}/{spec.value_size}/"
+                               f"{spec.max_entries} flags {spec.flags:#x}")
             return KernelMap.from_fd(sc.obj_get(path), spec)  # reuse the pinned map, as libbpf does
     types = obj.map_btf.get(key)
     kw: dict[str, Any] = {"inner_map": inner} if inner is not None else {}

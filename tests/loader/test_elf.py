@@ -437,6 +437,12 @@ def test_pinning_by_name_reuses_pinned_map(tmp_path):
         assert struct.unpack("<QQ", b.maps["pyebpf_pin_t"].lookup_raw(b"\0" * 4)) == (99, 1)
         a.close()
         b.close()
+        # an object whose map of that name has another shape refuses the pinned one
+        other = prog.replace_instructions(prog.instructions)
+        other.maps = {"pyebpf_pin_t": MapSpec("pyebpf_pin_t", MapType.ARRAY, 4, 16, 7, pinning="by_name")}
+        write_elf(other, path)
+        with pytest.raises(ElfError, match="pinned at .* is ARRAY 4/16/5"):
+            ElfObject(path, pin_root=pin_root).load()
     finally:
         shutil.rmtree(pin_root, ignore_errors=True)
 
