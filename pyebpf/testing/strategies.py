@@ -35,15 +35,22 @@ RMW_ATOMICS = [AtomicOp.ADD, AtomicOp.OR, AtomicOp.AND, AtomicOp.XOR, AtomicOp.F
                AtomicOp.FETCH_AND, AtomicOp.FETCH_XOR, AtomicOp.XCHG, AtomicOp.CMPXCHG]
 
 
-def _insn(opcode: int, dst: S = st.just(0), src: S = st.just(0), off: S = st.just(0), imm: S = st.just(0)) -> S:
-    return st.builds(Instruction, st.just(opcode), dst, src, off, imm, st.none())
+def _insn(opcode: int, dst: S = st.just(0), src: S = st.just(0), off: S = st.just(0),
+          imm: S = st.just(0)) -> "tuple[int, S]":
+    return opcode, st.builds(Instruction, st.just(opcode), dst, src, off, imm, st.none())
+
+
+Forms = "tuple[tuple[int, S], ...]"  # (opcode, strategy drawing instructions with that opcode)
+
+
+def _one_of(forms: Forms) -> S:
+    return st.one_of([strategy for _, strategy in forms])
 
 
 @lru_cache(maxsize=None)
-def alu_instructions(cpu_v4: bool = True, classes: tuple[int, ...] = (InsnClass.ALU, InsnClass.ALU64),
-                     addr_space_cast: bool = False) -> S:
-    """Every ALU/ALU64 form: binary ops (K and X), neg, mov, movsx, sdiv/smod, le/be and bswap."""
-    forms: list[S] = []
+def _alu_forms(cpu_v4: bool = True, classes: tuple[int, ...] = (InsnClass.ALU, InsnClass.ALU64),
+               addr_space_cast: bool = False) -> Forms:
+    forms: list = []
     for cls in classes:
         for op in ALU_BINARY_OPS:
             offs = st.sampled_from([0, SIGNED_DIVMOD_OFF]) if cpu_v4 and op in (AluOp.DIV, AluOp.MOD) else st.just(0)
@@ -61,14 +68,20 @@ def alu_instructions(cpu_v4: bool = True, classes: tuple[int, ...] = (InsnClass.
         if cls == InsnClass.ALU64 and addr_space_cast:
             forms.append(_insn(cls | AluOp.MOV | Source.X, regs, regs, st.just(BPF_ADDR_SPACE_CAST),
                                st.sampled_from([1, 1 << 16])))
-    return st.one_of(forms)
+    return tuple(forms)
 
 
 @lru_cache(maxsize=None)
-def jump_instructions(cpu_v4: bool = True, jmp32: bool = True, calls: bool = True, callx: bool = False,
-                      may_goto: bool = True, offsets: S = int16s, long_offsets: S = int32s) -> S:
-    """Conditional jumps (JMP and JMP32, K and X), ja, gotol, may_goto, calls (helper, pseudo, kfunc), exit."""
-    forms: list[S] = []
+def alu_instructions(cpu_v4: bool = True, classes: tuple[int, ...] = (InsnClass.ALU, InsnClass.ALU64),
+                     addr_space_cast: bool = False) -> S:
+    """Every ALU/ALU64 form: binary ops (K and X), neg, mov, movsx, sdiv/smod, le/be and bswap."""
+    return _one_of(_alu_forms(cpu_v4, classes, addr_space_cast))
+
+
+@lru_cache(maxsize=None)
+def _jump_forms(cpu_v4: bool = True, jmp32: bool = True, calls: bool = True, callx: bool = False,
+                may_goto: bool = True, offsets: S = int16s, long_offsets: S = int32s) -> Forms:
+    forms: list = []
     for cls in (InsnClass.JMP, InsnClass.JMP32) if jmp32 else (InsnClass.JMP,):
         for op in COND_JMP_OPS:
             forms.append(_insn(cls | op | Source.K, regs, st.just(0), offsets, int32s))
@@ -85,14 +98,20 @@ def jump_instructions(cpu_v4: bool = True, jmp32: bool = True, calls: bool = Tru
         forms.append(_insn(OP_CALL, src=st.just(CallSrc.KFUNC), off=st.integers(0, 64), imm=int32s))
     if callx:
         forms.append(_insn(OP_CALLX, regs))
-    return st.one_of(forms)
+    return tuple(forms)
 
 
 @lru_cache(maxsize=None)
-def memory_instructions(cpu_v4: bool = True, atomics: bool = True, load_acquire: bool = True,
-                        legacy: bool = True) -> S:
-    """Loads, stores, store-immediate, atomics, sign-extending loads and LD_ABS/IND."""
-    forms: list[S] = []
+def jump_instructions(cpu_v4: bool = True, jmp32: bool = True, calls: bool = True, callx: bool = False,
+                      may_goto: bool = True, offsets: S = int16s, long_offsets: S = int32s) -> S:
+    """Conditional jumps (JMP and JMP32, K and X), ja, gotol, may_goto, calls (helper, pseudo, kfunc), exit."""
+    return _one_of(_jump_forms(cpu_v4, jmp32, calls, callx, may_goto, offsets, long_offsets))
+
+
+@lru_cache(maxsize=None)
+def _memory_forms(cpu_v4: bool = True, atomics: bool = True, load_acquire: bool = True,
+                  legacy: bool = True) -> Forms:
+    forms: list = []
     for size in Size:
         forms.append(_insn(InsnClass.LDX | Mode.MEM | size, regs, regs, int16s))
         forms.append(_insn(InsnClass.STX | Mode.MEM | size, regs, regs, int16s))
@@ -108,14 +127,37 @@ def memory_instructions(cpu_v4: bool = True, atomics: bool = True, load_acquire:
         for size in (Size.B, Size.H, Size.W):
             forms.append(_insn(InsnClass.LD | Mode.ABS | size, imm=int32s))
             forms.append(_insn(InsnClass.LD | Mode.IND | size, src=regs, imm=int32s))
-    return st.one_of(forms)
+    return tuple(forms)
+
+
+@lru_cache(maxsize=None)
+def memory_instructions(cpu_v4: bool = True, atomics: bool = True, load_acquire: bool = True,
+                        legacy: bool = True) -> S:
+    """Loads, stores, store-immediate, atomics, sign-extending loads and LD_ABS/IND."""
+    return _one_of(_memory_forms(cpu_v4, atomics, load_acquire, legacy))
 
 
 @lru_cache(maxsize=None)
 def lddw_instructions(pseudo: bool = True) -> S:
     """lddw with a plain 64-bit immediate, and (pseudo=True) with every pseudo source."""
     sources = st.sampled_from(list(PseudoSrc)) if pseudo else st.just(PseudoSrc.IMM)
-    return _insn(OP_LD_IMM64, regs, sources, imm=int64s)
+    return _insn(OP_LD_IMM64, regs, sources, imm=int64s)[1]
+
+
+@lru_cache(maxsize=None)
+def instruction_forms(kernel: bool = False, cpu_v4: bool = True, lddw: bool = True, pseudo_lddw: bool = True,
+                      atomics: bool = True, load_acquire: bool = True, legacy: bool = True, calls: bool = True,
+                      may_goto: bool = True, jmp32: bool = True) -> "dict[int, S]":
+    """opcode -> strategy for instructions with that opcode, for the same flags as `instructions()`."""
+    forms: dict[int, list[S]] = {}
+    for part in (_alu_forms(cpu_v4, (InsnClass.ALU, InsnClass.ALU64), not kernel),
+                 _jump_forms(cpu_v4, jmp32, calls, not kernel, may_goto and cpu_v4, int16s, int32s),
+                 _memory_forms(cpu_v4, atomics, load_acquire and cpu_v4, legacy)):
+        for opcode, strategy in part:
+            forms.setdefault(opcode, []).append(strategy)
+    if lddw:
+        forms[OP_LD_IMM64] = [lddw_instructions(pseudo_lddw)]
+    return {opcode: st.one_of(strategies) for opcode, strategies in sorted(forms.items())}
 
 
 @lru_cache(maxsize=None)
@@ -164,5 +206,5 @@ def programs(draw: Callable, insns: S | None = None, min_size: int = 1, max_size
     return Program(fixed)
 
 
-__all__ = ["instructions", "alu_instructions", "jump_instructions", "memory_instructions", "lddw_instructions",
+__all__ = ["instructions", "instruction_forms", "alu_instructions", "jump_instructions", "memory_instructions", "lddw_instructions",
            "programs", "regs", "int16s", "int32s", "int64s"]
