@@ -34,12 +34,15 @@ class bpf_line_info(ctypes.Structure):
 
 
 def load_object(obj: Any, *, log_level: int = 0, prog_types: Mapping[str, Any], only: list[str] | None) -> None:
+    """Create everything and fill obj._kernel_maps / obj.loaded / obj._btf_handle; on failure, close what was made
+    and leave the object as it was (still loadable, maps still specs)."""
     with FdScope() as scope:
         btf_fd = 0
+        btf_handle = None
         if obj.btf is not None:
             try:
                 fd, _ = sc.btf_load(obj.btf.encode())
-                obj._btf_handle = scope.add(FdHandle(fd))
+                btf_handle = scope.add(FdHandle(fd))
                 btf_fd = fd
             except LoaderError as e:
                 obj.warnings.append(f".BTF not accepted by the kernel, loading without it: {e}")
@@ -54,7 +57,6 @@ def load_object(obj: Any, *, log_level: int = 0, prog_types: Mapping[str, Any], 
             kmaps[key] = scope.add(_create(obj, key, obj.map_specs[key], btf_fd, inner=template))
             for index, (_, inner_name) in slots.items():
                 _set_slot(obj, key, kmaps[key], index, kmaps[inner_name].fd)
-        obj._kernel_maps = kmaps
         names = only if only is not None else list(obj.programs)
         loaded: dict[str, KernelProgram] = {}
         for name in names:
@@ -68,10 +70,8 @@ def load_object(obj: Any, *, log_level: int = 0, prog_types: Mapping[str, Any], 
         # whoever keeps a program or a map keeps the object (and so every shared map) alive with it
         for owner in [*loaded.values(), *kmaps.values()]:
             owner.elf_object = obj
-        obj.loaded = loaded
+        obj._btf_handle, obj._kernel_maps, obj.loaded = btf_handle, kmaps, loaded
         scope.keep()
-    if not scope._kept:  # pragma: no cover - FdScope closed them; forget the handles
-        obj._kernel_maps = {}
 
 
 def _set_slot(obj: Any, key: str, kmap: KernelMap, index: int, fd: int) -> None:

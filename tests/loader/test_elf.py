@@ -394,6 +394,7 @@ def test_load_only_some_programs_and_release_on_error():
     with pytest.raises(ElfError, match="no program 'nope'"):
         o.load(only=["xdp_globals", "nope"])
     assert open_fd_count() == before  # maps, BTF and the first program were closed again
+    assert isinstance(o.maps[".bss"], MapSpec) and not o.loaded  # the object is as before the failed load
     o.load(only=["xdp_second"])
     assert list(o.loaded) == ["xdp_second"]
     o.close()
