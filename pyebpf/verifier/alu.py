@@ -21,10 +21,18 @@ _PTR_ARITH_OK = {RegType.PTR_TO_CTX, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MA
                  RegType.PTR_TO_MEM, RegType.PTR_TO_BUF, RegType.PTR_TO_FUNC, RegType.CONST_PTR_TO_DYNPTR}
 
 
+_CONSTS: dict[int, Reg] = {}
+
+
 def _const_reg(imm: int) -> Reg:
-    r = Reg()
-    r.type = SCALAR_VALUE
-    mark_reg_known(r, imm)
+    """A known-constant scalar for BPF_K operands (shared: transfer functions never write their source)."""
+    r = _CONSTS.get(imm)
+    if r is None:
+        r = Reg()
+        r.type = SCALAR_VALUE
+        mark_reg_known(r, imm)
+        if len(_CONSTS) < 4096:
+            _CONSTS[imm] = r
     return r
 
 
@@ -158,6 +166,8 @@ def adjust_reg_min_max_vals(env: Env, insn, op: int, alu64: bool, is_x: bool) ->
         if ptr_reg is not None:
             adjust_ptr_min_max_vals(env, insn, op, alu64, ptr_reg, src)
             return
+    if src is dst:
+        src = src.copy()  # the kernel passes the source register by value
     adjust_scalar_min_max_vals(op, dst, src, not alu64)
     dst.id = 0
 

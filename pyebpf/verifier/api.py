@@ -98,6 +98,8 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
         if r.message:
             env.verbose(r.message + ("\n" if r.newline else ""))
         error = VerifierError(r.message, insn=env.insn_idx, errno=r.errno)
+    if error is None and env.logging and not log_level & LOG_LEVEL2:
+        env.log.reset(0)  # do_check_common: a level-1 log keeps only the failing path, so nothing on success
     elapsed_us = int((time.perf_counter() - start) * 1e6)
     if log_level & LOG_STATS:
         env.verbose(f"verification time {elapsed_us} usec\n")

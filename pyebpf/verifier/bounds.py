@@ -141,6 +141,13 @@ def reg32_deduce_bounds(reg: Reg) -> None:
     if reg.s32_min & U32 <= reg.s32_max & U32:
         reg.u32_min = max(reg.s32_min & U32, reg.u32_min)
         reg.u32_max = min(reg.s32_max & U32, reg.u32_max)
+    elif reg.u32_max < reg.s32_min & U32:
+        # the s32 range wraps through the sign boundary: keep whichever end the u32 range overlaps
+        reg.s32_min = s32(reg.u32_min)
+        reg.u32_max = min(reg.u32_max, reg.s32_max & U32)
+    elif reg.s32_max & U32 < reg.u32_min:
+        reg.s32_max = s32(reg.u32_max)
+        reg.u32_min = max(reg.u32_min, reg.s32_min & U32)
 
 
 def reg64_deduce_bounds(reg: Reg) -> None:

@@ -393,6 +393,7 @@ def check_func_call(env: Env, insn, slot: int) -> int:
         env.scratched_regs |= 1 << r
     cur.frames.append(callee)
     cur.curframe += 1
+    env.mark_all_scratched()
     if env.logging:
         env.verbose("caller:\n")
         env.print_verifier_state(cur, caller.frameno, True)

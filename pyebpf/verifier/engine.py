@@ -55,12 +55,16 @@ class StateEntry:
         self.fp = fp
 
 
-def regs_fingerprint(state: VerifierState) -> tuple:
-    """A necessary condition for states_maybe_looping + exact equality: the current frame's register values."""
+def regs_fingerprint(state: VerifierState, live: int) -> tuple:
+    """A necessary condition for exact equality of two states at one instruction: the values of the current
+    frame's live registers (the only ones states_equal compares)."""
     out = [state.curframe]
+    i = 0
     for r in state.frames[state.curframe].regs:
-        t = r.var_off
-        out += (r.type, r.off, t.value, t.mask, r.umin, r.umax, r.smin, r.smax)
+        if live >> i & 1:
+            t = r.var_off
+            out += (r.type, r.off, t.value, t.mask, r.umin, r.umax, r.smin, r.smax)
+        i += 1
     return tuple(out)
 
 
@@ -112,7 +116,7 @@ class Checker:
         states_cnt = 0
         if active:
             states_cnt += self.active_count[insn_idx]
-            cur_fp = regs_fingerprint(cur)
+            cur_fp = regs_fingerprint(cur, self.live_regs[insn_idx])
             live = self.live_regs
             for sl in active.get(cur_fp, ()):
                 old = sl.state
@@ -166,7 +170,7 @@ class Checker:
         new.branches = 1
         new.parent = cur.parent
         cur.parent = new
-        entry = StateEntry(new, cur_fp or regs_fingerprint(cur))
+        entry = StateEntry(new, cur_fp or regs_fingerprint(cur, self.live_regs[insn_idx]))
         new.loop_entry = entry
         self.active.setdefault(insn_idx, {}).setdefault(entry.fp, []).append(entry)
         self.active_count[insn_idx] = self.active_count.get(insn_idx, 0) + 1
@@ -310,8 +314,10 @@ class Checker:
                     check_reference_leak(env)
                     check_return_code(env)
                     return _EXIT
-                env.check_reg_arg(0, SRC_OP)
+                if env.regs[0].type == 0:
+                    raise Reject("R0 !read_ok")
                 ret = prepare_func_exit(env)
+                env.scratched_regs = env.scratched_stack = 0
                 return -ret - 2
             if op == JmpOp.JCOND:
                 return self.check_may_goto(insn, idx)

@@ -15,7 +15,7 @@ SRC_OP, DST_OP, DST_OP_NO_MARK = 0, 1, 2
 BPF_MAX_VAR_OFF = 1 << 29
 BPF_MAX_VAR_SIZ = 1 << 29
 MAX_PACKET_OFF = 0xFFFF
-BEYOND_PKT_END, AT_PKT_END = -1, -2
+AT_PKT_END, BEYOND_PKT_END = -1, -2
 
 
 class Reject(Exception):
@@ -102,7 +102,7 @@ class Env:
 
     # ---- log ----------------------------------------------------------------------------------------------------
     def verbose(self, text: str) -> None:
-        if self.logging:
+        if self.log.level:
             self.log.write(text)
 
     def state_str(self, state: VerifierState, frameno: int, print_all: bool) -> str:

@@ -119,7 +119,7 @@ def reg_state_str(reg: Reg, frameno: int) -> str:
     if t != SCALAR_VALUE and reg.off:
         parts.append(f"off={reg.off}")
     if type_is_pkt_pointer(t):
-        parts.append(f"r={reg.range}")
+        parts.append(f"r={unum(reg.range & U64)}")
     if base_type(t) == PTR_TO_MEM:
         parts.append(f"sz={reg.mem_size}")
     if not reg.var_off.mask:
