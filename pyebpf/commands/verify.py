@@ -1,0 +1,87 @@
+"""`pyebpf verify FILE [--type T] [--log-level N] [--unprivileged] [--kernel]`.
+
+Check a program with pyebpf's verifier (a mirror of the kernel's). FILE is assembly text (.s/.asm, any dialect),
+hex (.hex), a clang-compiled ELF object (--prog picks the program) or raw instruction bytes; `-` reads assembly
+from stdin. On acceptance it prints the statistics line; on rejection it exits 1 with the kernel's message and the
+instruction (slot) it names. --log-level 1/2/4 prints the verifier log in the kernel's format first. --kernel also
+loads the program with BPF_PROG_LOAD and prints both verdicts side by side.
+"""
+from __future__ import annotations
+
+import argparse
+import errno as _errno
+import sys
+from typing import Any
+
+from pyebpf.errors import PyebpfError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("verify", help="check a program like the kernel verifier does",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file", metavar="FILE", help="assembly (.s/.asm), hex (.hex), ELF object or raw bytes; - = stdin")
+    p.add_argument("--type", metavar="TYPE", help="program type (xdp, socket_filter, kprobe, tracepoint, ...)")
+    p.add_argument("--prog", metavar="NAME", help="which program of an ELF object")
+    p.add_argument("--log-level", type=int, default=0, choices=(0, 1, 2, 4, 5, 6),
+                   help="print the verifier log (1: failing path, 2: everything, 4: statistics)")
+    p.add_argument("--unprivileged", action="store_true",
+                   help="verify as a process without CAP_BPF/CAP_PERFMON would be verified")
+    p.add_argument("--kernel", action="store_true", help="also load it in the running kernel and compare")
+    p.set_defaults(func=handler)
+
+
+def _load(path: str, prog: str | None) -> Any:
+    from pyebpf.commands.run import load_program
+
+    return load_program(path, prog)
+
+
+def _kernel_verdict(program: Any, prog_type: Any, log_level: int) -> tuple[bool, str, str]:
+    """(accepted, reason or stats, log) from BPF_PROG_LOAD."""
+    from pyebpf.loader import ProgramLoadError, load
+
+    try:
+        kp = load(program, prog_type, log_level=max(log_level & 3, 1))
+    except ProgramLoadError as e:
+        name = _errno.errorcode.get(e.errno or 0, str(e.errno))
+        where = f"insn {e.insn}: " if e.insn is not None else ""
+        return False, f"{where}{e.reason} ({name})", e.log
+    log = getattr(kp, "log", "") or ""
+    try:
+        kp.close()
+    except Exception:  # noqa: BLE001 - closing an fd we own; nothing useful to report
+        pass
+    stats = next((ln for ln in log.splitlines() if ln.startswith("processed ")), "accepted")
+    return True, stats, log
+
+
+def handler(args: argparse.Namespace) -> int:
+    from pyebpf.abi.prog_types import ProgType, parse_prog_type
+    from pyebpf.verifier import verify
+
+    program = _load(args.file, args.prog)
+    prog_type = parse_prog_type(args.type) if args.type else (program.prog_type or ProgType.SOCKET_FILTER)
+    result = verify(program, prog_type=prog_type, privileged=not args.unprivileged, log_level=args.log_level,
+                    raise_on_reject=False)
+    if args.log_level and result.log:
+        sys.stdout.write(result.log if result.log.endswith("\n") else result.log + "\n")
+    if result.accepted:
+        ours = result.stats_line
+    else:
+        e = result.error
+        ours = f"insn {e.insn}: {e.message} ({_errno.errorcode.get(e.errno, e.errno)})"
+    if args.kernel:
+        if args.unprivileged:
+            raise PyebpfError("--kernel compares privileged loads only (this process has CAP_BPF)")
+        k_ok, k_text, k_log = _kernel_verdict(program, prog_type, args.log_level)
+        if args.log_level and k_log:
+            print("--- kernel log ---")
+            sys.stdout.write(k_log if k_log.endswith("\n") else k_log + "\n")
+        print(f"pyebpf: {'accepted' if result.accepted else 'rejected'}: {ours}")
+        print(f"kernel: {'accepted' if k_ok else 'rejected'}: {k_text}")
+        print("verdicts agree" if k_ok == result.accepted else "verdicts DIFFER")
+        return 0 if result.accepted else 1
+    if result.accepted:
+        print(f"accepted: {ours}")
+        return 0
+    raise result.error
