@@ -17,7 +17,9 @@ Generated shape (`run(entry_block, a1..a5, depth, budget) -> (r0, instructions)`
     ...
 
 Registers are local variables, masks are inlined, immediates are literals, loads and stores are an inlined page
-lookup plus bounds check. A block that branches back to itself becomes an inner `while True` loop. bpf-to-bpf calls
+lookup plus bounds check. A block entered only by falling through from the one before it is emitted right after
+that block (no dispatch, no if-tree entry), so a parser's chain of bounds checks reads as one straight run of code.
+A block that branches back to itself becomes an inner `while True` loop. bpf-to-bpf calls
 are recursive calls of `run` (callee-saved r6-r9 are simply the caller's locals), helpers are called directly with
 `m.pc` set for their error messages. Instruction counts are exact: each block adds its length on entry, and the
 paths that leave a block early (tail call, LD_ABS out of bounds) subtract what did not run.
@@ -145,38 +147,78 @@ class Compiler:
     def _generate(self) -> str:
         self._helper_ids: set[int] = set()
         self._sx: dict[str, str] = {}
+        self.inline = self._inlinable()
+        self.dispatch = [b.id for b in self.blocks if b.id not in self.inline]
         out = ["def run(entry, a1, a2, a3, a4, a5, depth, budget):",
                "    r0 = 0; r1 = a1; r2 = a2; r3 = a3; r4 = a4; r5 = a5; r6 = r7 = r8 = r9 = 0",
                "    r10 = TOPS[depth]; n = 0; mg = MG; b = entry",
                "    while True:"]
-        self._tree(out, 0, len(self.blocks), 2)
+        self._tree(out, 0, len(self.dispatch), 2)
         return "\n".join(out) + "\n"
+
+    def _inlinable(self) -> set[int]:
+        """Blocks entered only by falling through from the block before them: their code follows that block's
+        directly (no dispatch), and they need no entry in the if-tree."""
+        jumped: set[int] = {0}
+        falls: set[int] = set()
+        for block in self.blocks:
+            if not block.insns:
+                continue
+            last_slot, last = block.slots[-1], block.insns[-1]
+            for slot, insn in zip(block.slots, block.insns):
+                if insn.is_pseudo_call:
+                    jumped.add(self.block_of.get(insn.target(slot), -1))
+                if insn.is_lddw and insn.src == PseudoSrc.FUNC:
+                    jumped.add(self.block_of.get(slot + 1 + alu_s32(insn.imm_lo), -1))
+            if last.is_branch:
+                jumped.add(self.block_of.get(last.target(last_slot), -1))
+            if not last.is_exit and last.opcode not in (OP_JA, OP_JA32):
+                falls.add(block.id + 1)
+        return {b for b in falls if b not in jumped and b < len(self.blocks)}
 
     def _tree(self, out: list[str], lo: int, hi: int, level: int) -> None:
         pad = "    " * level
         if hi - lo == 1:
-            for line in self._block(self.blocks[lo]):
+            for line in self._chain(self.blocks[self.dispatch[lo]]):
                 out.append(pad + line)
             return
         mid = (lo + hi) // 2
-        out.append(f"{pad}if b < {mid}:")
+        out.append(f"{pad}if b < {self.dispatch[mid]}:")
         self._tree(out, lo, mid, level + 1)
         out.append(f"{pad}else:")
         self._tree(out, mid, hi, level + 1)
 
-    def _block(self, block: _Block) -> list[str]:
+    def _chain(self, block: _Block) -> list[str]:
+        """The code of `block` followed by the blocks inlined after it, ending in a dispatch, return or raise."""
+        lines: list[str] = []
+        while True:
+            code, fall = self._block(block)
+            lines += code
+            if fall is None:
+                return lines
+            if fall in self.inline:
+                block = self.blocks[fall]
+                continue
+            return lines + [f"b = {fall}", "continue"]
+
+    def _block(self, block: _Block) -> tuple[list[str], int | None]:
+        """(code of one block, the block it falls through to or None when it never falls through)."""
         if not block.insns:
-            return [f"raise ERR({block.start}, 'fell off the end of the program (no exit)')"]
-        count = sum(1 for _ in block.insns)
+            return [f"raise ERR({block.start}, 'fell off the end of the program (no exit)')"], None
+        count = len(block.insns)
         body = [f"n += {count}", f"if n > budget: raise BUDGET({block.start}, budget)"]
         for i, (slot, insn) in enumerate(zip(block.slots, block.insns)):
             body.extend(self._insn(slot, insn, count - i - 1))
         last_slot, last = block.slots[-1], block.insns[-1]
         fall = self._block_id(last_slot + last.slots, jump=False)
         if last.is_exit:
-            return body
+            return body, None
+        if isinstance(fall, str) and not (last.is_branch and last.opcode in (OP_JA, OP_JA32)):
+            fall_code = [f"raise ERR({last_slot}, {fall!r})"]
+        else:
+            fall_code = []
         if not last.is_branch:
-            return body + [f"b = {fall}", "continue"]
+            return (body + fall_code, None) if fall_code else (body, fall)
         tgt_slot = last.target(last_slot)
         tgt = self._block_id(tgt_slot)
         if isinstance(tgt, str):  # invalid target: fault only when taken
@@ -185,22 +227,19 @@ class Compiler:
             taken = [f"b = {tgt}", "continue"]
         if last.opcode in (OP_JA, OP_JA32):
             if tgt == block.id:
-                return ["while True:"] + ["    " + x for x in body]
-            return body + taken
+                return ["while True:"] + ["    " + x for x in body], None
+            return body + taken, None
         if last.opcode == OP_MAY_GOTO:
-            cond = "mg <= 0"
-            body.append(f"if {cond}:")
+            body.append("if mg <= 0:")
             body.extend("    " + x for x in taken)
-            return body + ["mg -= 1", f"b = {fall}", "continue"]
+            body.append("mg -= 1")
+            return (body + fall_code, None) if fall_code else (body, fall)
         cond = self._cond(last)
-        if tgt == block.id and not isinstance(fall, str):
-            return (["while True:"] + ["    " + x for x in body] + [f"    if not ({cond}): break"]
-                    + [f"b = {fall}", "continue"])
+        if tgt == block.id and not fall_code:
+            return ["while True:"] + ["    " + x for x in body] + [f"    if not ({cond}): break"], fall
         body.append(f"if {cond}:")
         body.extend("    " + x for x in taken)
-        if isinstance(fall, str):
-            return body + [f"raise ERR({last_slot}, {fall!r})"]
-        return body + [f"b = {fall}", "continue"]
+        return (body + fall_code, None) if fall_code else (body, fall)
 
     def _block_id(self, slot: int, jump: bool = True) -> "int | str":
         """Block starting at `slot`, or the error text when a jump there is invalid (the synthetic end block is
