@@ -91,16 +91,18 @@ def run_demo(use_kernel: bool = True) -> int:
     xdp = pyebpf.assemble(XDP_SOURCE)
     counter = _build_openat_counter()
     _say(f"assembled XDP program: {len(xdp)} instructions, {xdp.slot_count} slots, maps {list(xdp.maps)}")
-    _say("disassembly (llvm-objdump style)", pyebpf.disassemble(xdp, style="llvm"))
+    _say("disassembly (llvm-objdump style)", pyebpf.disassemble(xdp, style="llvm", symbolic=True))
     _say(f"built openat counter with the builder: {len(counter)} instructions", pyebpf.disassemble(counter,
-                                                                                                  style="kernel"))
+                                                                                                  style="kernel",
+                                                                                                  symbolic=True))
 
     for name, prog in (("xdp", xdp), ("openat counter", counter)):
         result = pyebpf.verify(prog)
         _say(f"verifier: {name} accepted, {result.processed} instructions processed, "
              f"peak states {result.peak_states}")
 
-    packets = {"udp/9 (dropped)": _packet(9), "udp/53 (passed)": _packet(53), "runt (passed)": b"\x00" * 10}
+    packets = {"udp/9 (dropped)": _packet(9), "udp/53 (passed)": _packet(53),
+               "arp (passed)": _packet(9)[:12] + b"\x08\x06" + bytes(28)}
     vm_results = {}
     for engine in ("interp", "compiled"):
         vm = pyebpf.VM(xdp, engine=engine)
