@@ -10,9 +10,9 @@ Contract for helper authors (pyebpf.vm.helpers):
   - `m.map_from_handle(r1)` turns the value of `lddw rX, map[...]` into the VmMap (VmError for anything else);
   - `m.value_address(vmmap, live_buf)` gives the address a program may dereference for a map value (map_lookup_elem
     returns it): the region aliases the buffer, so stores through the pointer change the map;
-  - `m.call_function(slot, r1..r5)` runs a subprogram (bpf_loop / for_each_map_elem / timer callbacks) and returns
-    its r0; `slot` is what the program passed as a function pointer (`lddw rX, func` loads the slot number itself
-    — see `FUNC_ADDR_BASE`) — use `m.func_slot(value)` to decode it;
+  - `m.call_function(slot, r1..r5)` runs a subprogram (bpf_loop / for_each_map_elem / timer callbacks) in a new
+    frame and returns its r0; `slot` may be what the program passed as a function pointer (`lddw rX, func` loads
+    FUNC_ADDR_BASE + slot, a non-dereferenceable value) or a plain slot number (`m.func_slot(value)` decodes it);
   - `m.tail_call(prog_array_map, index)` performs bpf_tail_call: True when the jump happens (the engine then
     switches programs after the helper returns; the helper's return value is ignored), False when it falls through;
   - `m.env` (pyebpf.vm.env.Environment: time, pid/tgid, uid/gid, comm, cpu, prandom) and `m.output`
