@@ -475,7 +475,7 @@ def ringbuf_submit(m, r1, r2, r3, r4, r5):
     rb, rec = _ring_record(m, r1)
     rb.commit(rec, False, r2 & M64)
     if m.output is not None:
-        m.output.add_ring(rb.name, bytes(rec.data))
+        m.output.add_ring(rb.name, rec.committed)
     return 0
 
 

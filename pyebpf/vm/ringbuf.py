@@ -54,10 +54,15 @@ class RingRecord:
     data: bytearray
     busy: bool = True
     discarded: bool = False
+    committed: bytes = b""
 
     @property
     def footprint(self) -> int:
-        return (len(self.data) + BPF_RINGBUF_HDR_SZ + 7) & ~7
+        return (self.size + BPF_RINGBUF_HDR_SZ + 7) & ~7
+
+    @property
+    def size(self) -> int:
+        return len(self.data) if self.busy else len(self.committed)
 
 
 class RingBufMap(VmMap):
@@ -70,6 +75,7 @@ class RingBufMap(VmMap):
         self.producer_pos = 0
         self.consumer_pos = 0
         self._records: list[RingRecord] = []  # reserved or committed, not yet consumed, in ring order
+        self._buffers: dict[int, list[bytearray]] = {}  # released record buffers by size, for reuse
         self.wakeups = 0
 
     # -- program side ------------------------------------------------------------------------------------------
@@ -84,7 +90,13 @@ class RingBufMap(VmMap):
         new_prod = self.producer_pos + length
         if new_prod - self.consumer_pos > self.mask or new_prod - pending_pos > self.mask:
             return None
-        rec = RingRecord(self.producer_pos, bytearray(size))
+        pool = self._buffers.get(size)
+        if pool:
+            buf = pool.pop()
+            buf[:] = bytes(size)
+        else:
+            buf = bytearray(size)
+        rec = RingRecord(self.producer_pos, buf)
         self._records.append(rec)
         self.producer_pos = new_prod
         return rec
@@ -93,6 +105,11 @@ class RingBufMap(VmMap):
         """bpf_ringbuf_submit / bpf_ringbuf_discard."""
         if not rec.busy:
             raise MapError("ring buffer record released twice", errno.EINVAL)
+        # The bytes are copied out and the buffer reused by later reservations of the same size, as the kernel reuses
+        # ring memory: the VM then maps a bounded number of record regions however many records a run produces.
+        rec.committed = bytes(rec.data)
+        self._buffers.setdefault(len(rec.data), []).append(rec.data)
+        rec.data = bytearray()
         rec.busy = False
         rec.discarded = discard
         if not flags & RingbufFlags.NO_WAKEUP:
@@ -138,7 +155,7 @@ class RingBufMap(VmMap):
             rec = self._records.pop(0)
             self.consumer_pos = rec.pos + rec.footprint
             if not rec.discarded:
-                out.append(bytes(rec.data))
+                out.append(rec.committed)
         return out
 
     def peek_records(self) -> list[bytes]:
@@ -148,7 +165,7 @@ class RingBufMap(VmMap):
             if rec.busy:
                 break
             if not rec.discarded:
-                out.append(bytes(rec.data))
+                out.append(rec.committed)
         return out
 
     # -- map face: the kernel refuses element operations on ring buffers ----------------------------------------

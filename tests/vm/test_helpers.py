@@ -561,3 +561,37 @@ def test_long_loop_of_updates_keeps_value_regions_bounded(engine):
     vm = VM(asm(src, [spec]), engine=engine, max_insns=10_000_000)
     assert vm.run().r0 == 70000
     assert vm.maps["h"][1] == 69999
+
+
+def test_many_ringbuf_records_in_one_run(engine):
+    """Reservations reuse released record buffers: 70k reserve/submit pairs stay within the address space."""
+    spec = MapSpec("rb", 27, 0, 0, 1 << 22)
+    src = """
+        r1 = 70000 ll
+        r2 = cb ll
+        r3 = 0
+        r4 = 0
+        call bpf_loop
+        exit
+    cb:
+        r6 = r1
+        r1 = map[rb] ll
+        r2 = 8
+        r3 = 0
+        call bpf_ringbuf_reserve
+        if r0 == 0 goto full
+        *(u64 *)(r0 + 0) = r6
+        r1 = r0
+        r2 = 0
+        call bpf_ringbuf_submit
+        r0 = 0
+        exit
+    full:
+        r0 = 1
+        exit
+    """
+    vm = VM(asm(src, [spec]), engine=engine, max_insns=10_000_000)
+    res = vm.run()
+    records = vm.maps["rb"].consume()
+    assert res.r0 == len(records) == 70000
+    assert struct.unpack("<Q", records[-1])[0] == 69999
