@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         ("map-heavy loop", pyebpf.assemble(MAP_HEAVY, maps=[counts]), [bytes(64)], {}),
     ]
     header = (f"{'program':<16} {'insns/run':>9} {'interp M/s':>10} {'compiled M/s':>12} {'comp/interp':>11} "
-              f"{'kernel M/s':>10} {'kernel/interp':>13} {'kernel/comp':>11}  r0 check")
+              f"{'comp us/run':>11} {'kernel M/s':>10} {'kernel/interp':>13} {'kernel/comp':>11}  r0 check")
     print(header)
     print("-" * len(header))
     ok = True
@@ -231,9 +231,11 @@ def main(argv: list[str] | None = None) -> int:
             kcols = f"{'-':>10} {'-':>13} {'-':>11}"
             check = "engines agree (no kernel)" if same else "ENGINES DIFFER"
         ok &= agree
+        us_per_run = insns_per_run / rates["compiled"] * 1e6
         print(f"{name:<16} {insns_per_run:>9.0f} {rates['interp'] / 1e6:>10.2f} {rates['compiled'] / 1e6:>12.2f} "
-              f"{rates['compiled'] / rates['interp']:>11.2f} {kcols}  {check}")
-    print("targets: interpreter >= 5 M/s and compiler >= 20 M/s on the ALU/branch loop")
+              f"{rates['compiled'] / rates['interp']:>11.2f} {us_per_run:>11.1f} {kcols}  {check}")
+    print("targets: interpreter >= 5 M/s and compiler >= 20 M/s on the ALU/branch loop; rates include each run's "
+          "set-up (context, result), which dominates short programs such as the parser")
     return 0 if ok else 1
 
 
