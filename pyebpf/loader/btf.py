@@ -16,49 +16,11 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Iterator
 
+from pyebpf.abi.btf import BTF_INT_SIGNED, BTF_MAGIC, VMLINUX_BTF_PATH, BtfFuncLinkage, BtfKind, BtfVarLinkage
 from pyebpf.errors import ElfError
 
-BTF_MAGIC = 0xEB9F
 BTF_HEADER = struct.Struct("<HBBIIIII")  # magic version flags hdr_len type_off type_len str_off str_len
 BTF_EXT_HEADER = struct.Struct("<HBBIIIII")  # magic version flags hdr_len func_off func_len line_off line_len
-VMLINUX_BTF_PATH = "/sys/kernel/btf/vmlinux"
-
-
-class BtfKind(IntEnum):
-    """BTF_KIND_* (uapi linux/btf.h)."""
-
-    UNKN = 0
-    INT = 1
-    PTR = 2
-    ARRAY = 3
-    STRUCT = 4
-    UNION = 5
-    ENUM = 6
-    FWD = 7
-    TYPEDEF = 8
-    VOLATILE = 9
-    CONST = 10
-    RESTRICT = 11
-    FUNC = 12
-    FUNC_PROTO = 13
-    VAR = 14
-    DATASEC = 15
-    FLOAT = 16
-    DECL_TAG = 17
-    TYPE_TAG = 18
-    ENUM64 = 19
-
-
-class BtfVarLinkage(IntEnum):
-    STATIC = 0
-    GLOBAL_ALLOCATED = 1
-    GLOBAL_EXTERN = 2
-
-
-class BtfFuncLinkage(IntEnum):
-    STATIC = 0
-    GLOBAL = 1
-    EXTERN = 2
 
 
 _KIND_BY_NUMBER = {int(k): k for k in BtfKind}
@@ -67,7 +29,6 @@ MODIFIER_KINDS = frozenset({BtfKind.TYPEDEF, BtfKind.VOLATILE, BtfKind.CONST, Bt
 #: Kinds whose third word is a size rather than a type id.
 SIZED_KINDS = frozenset({BtfKind.INT, BtfKind.STRUCT, BtfKind.UNION, BtfKind.ENUM, BtfKind.DATASEC, BtfKind.FLOAT,
                          BtfKind.ENUM64})
-BTF_INT_SIGNED = 1
 
 # Bytes of kind-specific data after the 12-byte btf_type: fixed part, and per-vlen record.
 _EXTRA_FIXED = {BtfKind.INT: 4, BtfKind.ARRAY: 12, BtfKind.VAR: 4, BtfKind.DECL_TAG: 4}

@@ -10,37 +10,10 @@ from __future__ import annotations
 import errno
 import functools
 import struct
-from enum import IntEnum
 
 from pyebpf.errors import LoaderError
 
-VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
-BTF_MAGIC = 0xEB9F
-
-
-class BtfKind(IntEnum):
-    """BTF_KIND_* (uapi linux/btf.h)."""
-
-    UNKN = 0
-    INT = 1
-    PTR = 2
-    ARRAY = 3
-    STRUCT = 4
-    UNION = 5
-    ENUM = 6
-    FWD = 7
-    TYPEDEF = 8
-    VOLATILE = 9
-    CONST = 10
-    RESTRICT = 11
-    FUNC = 12
-    FUNC_PROTO = 13
-    VAR = 14
-    DATASEC = 15
-    FLOAT = 16
-    DECL_TAG = 17
-    TYPE_TAG = 18
-    ENUM64 = 19
+from pyebpf.abi.btf import BTF_MAGIC, VMLINUX_BTF_PATH as VMLINUX_BTF, BtfKind
 
 
 def _trailing_size(kind: int, vlen: int) -> int:
