@@ -111,7 +111,7 @@ class CallMeta:
     """struct bpf_call_arg_meta (the parts we use)."""
 
     __slots__ = ("map", "raw_mode", "access_size", "regno", "mem_size", "msize_max_value", "ref_obj_id",
-                 "release_regno")
+                 "release_regno", "const_map_key")
 
     def __init__(self) -> None:
         self.map = None
@@ -122,6 +122,7 @@ class CallMeta:
         self.msize_max_value = 0
         self.ref_obj_id = 0
         self.release_regno = 0
+        self.const_map_key = -1
 
 
 def _tn(reg: Reg) -> str:
@@ -215,6 +216,8 @@ def check_func_arg(env: Env, argno: int, meta: CallMeta, proto, hid: HelperId) -
         if meta.map is None:
             raise Reject("invalid map_ptr to access map->key")
         check_helper_mem_access(env, regno, meta.map.key_size, READ, False, None)
+        if meta.map.spec.type in (MapType.ARRAY, MapType.PERCPU_ARRAY):
+            meta.const_map_key = get_constant_map_key(env, reg, meta.map.key_size)
     elif at == ArgType.ARG_PTR_TO_MAP_VALUE:
         if arg.flags & TypeFlag.PTR_MAYBE_NULL and register_is_null(reg):
             return
@@ -240,6 +243,39 @@ def check_func_arg(env: Env, argno: int, meta: CallMeta, proto, hid: HelperId) -
         if reg.var_off.mask:
             raise Reject(f"R{regno} is not a known constant'")
         meta.mem_size = reg.var_off.value
+
+
+def get_constant_map_key(env: Env, key: Reg, key_size: int) -> int:
+    """The key's value when the stack holds it as a known constant (zeroed bytes or a constant spill), else -1."""
+    from pyebpf.verifier.state import BPF_REG_SIZE, STACK_SPILL, STACK_ZERO
+    if not env.bpf_capable or key.type != PTR_TO_STACK or key.var_off.mask:
+        return -1
+    value = key.var_off.value
+    stack_off = key.off + (value - (1 << 64) if value >> 63 else value)
+    slot = -stack_off - 1
+    spi, off = slot // BPF_REG_SIZE, slot % BPF_REG_SIZE
+    frame = env.cur.frames[key.frameno]
+    if spi >= len(frame.stack):
+        return -1
+    sslot = frame.stack[spi]
+    stype = sslot.slot_type
+    zero = 0
+    i = off
+    while i >= 0 and stype[i] == STACK_ZERO:
+        zero += 1
+        i -= 1
+    if zero >= key_size:
+        return 0
+    if not sslot.is_spilled_scalar:
+        return -1
+    spill = 0
+    i = off
+    while i >= 0 and stype[i] == STACK_SPILL:
+        spill += 1
+        i -= 1
+    if spill != key_size or sslot.spilled.var_off.mask:
+        return -1
+    return sslot.spilled.var_off.value
 
 
 def check_helper_call(env: Env, insn) -> None:
@@ -294,6 +330,8 @@ def check_helper_call(env: Env, insn) -> None:
         if meta.map is None:
             raise Reject("kernel subsystem misconfigured verifier", errno.EINVAL)
         r0.map = meta.map
+        if hid == HelperId.MAP_LOOKUP_ELEM and 0 <= meta.const_map_key < meta.map.spec.max_entries:
+            flag &= ~PTR_MAYBE_NULL  # can_elide_value_nullness: constant in-range key into an array
         r0.type = PTR_TO_MAP_VALUE | flag
     elif rt in _RET_BASE:
         mark_reg_unknown(r0)
