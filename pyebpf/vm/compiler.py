@@ -295,7 +295,10 @@ class Compiler:
                 self._helper_ids.add(h)
                 lines = [f"m.pc = {slot}", f"r0 = H{h}(m, r1, r2, r3, r4, r5) & M64"]
                 if h == HelperId.TAIL_CALL:
-                    lines.append(f"if m.pending_tail is not None: raise TailCallSignal(n - {after})")
+                    lines += ["if m.pending_tail is not None:",
+                              f"    if depth == 0: raise TailCallSignal(n - {after})",
+                              "    r0, k = m.tail_call_in_frame()",  # from a subprogram: replaces this frame
+                              f"    return r0, n - {after} + k"]
                 return lines
             return [f"raise ERR({slot}, 'kfunc calls need the kernel; the VM cannot run them')"]
         if opcode == OP_LD_IMM64:

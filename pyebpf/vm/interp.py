@@ -348,11 +348,17 @@ class Interpreter:
                 return nxt
             return missing
         if helper_id == HelperId.TAIL_CALL:
+            exit_op = self._exit()
+
             def tail(r: list) -> int:
                 m.pc = slot
                 r[0] = fn(m, r[1], r[2], r[3], r[4], r[5]) & M64
                 if m.pending_tail is not None:
-                    raise TailCallSignal()
+                    if m.depth == 0:
+                        raise TailCallSignal()
+                    r[0], k = m.tail_call_in_frame()  # from a subprogram: the target replaces this frame
+                    m.extra_insns += k
+                    return exit_op(r)
                 return nxt
             return tail
 

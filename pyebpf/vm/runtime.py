@@ -291,8 +291,6 @@ class Machine:
         spec = prog_array.spec
         if index >= spec.max_entries or self.tail_call_cnt >= MAX_TAIL_CALL_CNT:
             return False
-        if self.depth != 0:
-            raise VmError("bpf_tail_call from a bpf-to-bpf subprogram is not supported by the VM", pc=self.pc)
         raw = prog_array.lookup_raw(struct.pack("<I", index))
         if raw is None:
             return False
@@ -303,6 +301,20 @@ class Machine:
         self.tail_call_cnt += 1
         self.pending_tail = target
         return True
+
+    def tail_call_in_frame(self) -> tuple[int, int]:
+        """Run the pending tail-call target in place of the current subprogram frame (a tail call from a bpf-to-bpf
+        subprogram: the target's exit returns to the subprogram's caller, as with the x86 JIT); (r0, insns)."""
+        target = self.pending_tail
+        self.pending_tail = None
+        saved = self._current_program
+        self.prepare_lddw(target)
+        self.stacks[self.depth].data[:] = bytes(MAX_BPF_STACK)  # the frame is reused by the target
+        try:
+            return self.engine_for(target).run(self, 0, (self.ctx_addr, 0, 0, 0, 0),
+                                               self.max_insns - self.extra_insns, self.depth)
+        finally:
+            self._running = saved
 
     def helper(self, helper_id: int) -> Helper:
         fn = self.helpers.get(helper_id)

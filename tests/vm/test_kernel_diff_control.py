@@ -108,3 +108,45 @@ def test_nested_bpf_to_bpf_calls_match_the_kernel() -> None:
     program.prog_type = ProgType.XDP
     kernel = _kernel_retval(program, bytes(64))
     assert _vm_retvals(program, bytes(64)) == {kernel}
+
+
+SUB_TAIL = """
+    r6 = r1
+    r7 = 1000
+    call sub
+    r0 += r7
+    exit
+sub:
+    r6 = r1
+    r1 = r6
+    r2 = map[jt] ll
+    r3 = 0
+    call bpf_tail_call
+    r0 = 1
+    exit
+"""
+
+
+def test_tail_call_from_a_subprogram_matches_the_kernel() -> None:
+    """The target replaces the subprogram's frame: its r0 returns to the subprogram's caller."""
+    from pyebpf.loader import load
+
+    jt = MapSpec.of("jt", "prog_array", 4, 4, 1)
+    main = pyebpf.assemble(SUB_TAIL, maps=[jt])
+    main.prog_type = ProgType.XDP
+    target = pyebpf.assemble("r0 = 7\nexit")
+    target.prog_type = ProgType.XDP
+    with load(target) as kt, load(main) as km:
+        km.maps["jt"][0] = kt
+        kernel_taken = km.test_run(data=bytes(64)).retval
+        del km.maps["jt"][0]
+        kernel_empty = km.test_run(data=bytes(64)).retval
+    assert (kernel_taken, kernel_empty) == (1007, 1001)
+    for engine in ENGINES:
+        vm = VM(main, engine=engine)
+        vm.maps["jt"][0] = vm.prog_fd(target)
+        res = vm.run(packet=bytes(64))
+        assert res.r0 == kernel_taken
+        assert res.insns == 3 + 5 + 2 + 2  # main to the call, sub to the tail call, target, main after
+        del vm.maps["jt"][0]
+        assert vm.run(packet=bytes(64)).r0 == kernel_empty
