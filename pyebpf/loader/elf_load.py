@@ -7,8 +7,6 @@ Everything created is closed again if any step fails.
 """
 from __future__ import annotations
 
-import ctypes
-import errno as _errno
 import os
 from typing import Any, Mapping
 
@@ -17,21 +15,10 @@ from pyebpf.abi.prog_types import AttachType, ProgType, SecFlag, parse_prog_type
 from pyebpf.abi.uapi import ProgLoadFlags
 from pyebpf.errors import ElfError, LoaderError
 from pyebpf.loader import syscall as sc
-from pyebpf.loader.attr import bpf_func_info, bpf_prog_load_attr
 from pyebpf.loader.btf import BtfKind, vmlinux_btf
 from pyebpf.loader.fdguard import FdHandle, FdScope
 from pyebpf.loader.maps import KernelMap, create_map
-from pyebpf.loader.program import (DEFAULT_LOG_SIZE, KernelProgram, ProgramLoadError, patch_map_references)
-
-MAX_LOG_SIZE = (1 << 30) - 1
-
-
-class bpf_line_info(ctypes.Structure):
-    """struct bpf_line_info: the source line of the instruction at `insn_off` (slot)."""
-
-    _fields_ = [("insn_off", ctypes.c_uint32), ("file_name_off", ctypes.c_uint32), ("line_off", ctypes.c_uint32),
-                ("line_col", ctypes.c_uint32)]
-
+from pyebpf.loader.program import KernelProgram, ProgramLoadError, patch_map_references, prog_load_with_log
 
 def load_object(obj: Any, *, log_level: int = 0, prog_types: Mapping[str, Any], only: list[str] | None) -> None:
     """Create everything and fill obj._kernel_maps / obj.loaded / obj._btf_handle; on failure, close what was made
@@ -176,62 +163,16 @@ def _load_program(obj: Any, name: str, kmaps: dict[str, KernelMap], btf_fd: int,
     line_info = ext.line_info if (ext and btf_fd) else []
     attach_btf_id = _attach_btf_id(obj, prog, section)
     try:
-        fd, log = _prog_load(code, ptype, obj.license, name, log_level, eat, int(flags), btf_fd, func_info,
-                             line_info, obj.kern_version, attach_btf_id)
+        fd, log = prog_load_with_log(code, ptype, obj.license, name, log_level, None, eat, int(flags), btf_fd,
+                                     func_info, attach_btf_id, 0, 0, [], line_info, obj.kern_version)
     except ProgramLoadError as e:
         if sdef is not None and SecFlag.ATTACHABLE_OPT in sdef.flags and eat:
-            fd, log = _prog_load(code, ptype, obj.license, name, log_level, 0, int(flags), btf_fd, func_info,
-                                 line_info, obj.kern_version, attach_btf_id)
+            fd, log = prog_load_with_log(code, ptype, obj.license, name, log_level, None, 0, int(flags), btf_fd,
+                                         func_info, attach_btf_id, 0, 0, [], line_info, obj.kern_version)
         else:
             raise e
     used = {ref: kmaps[ref] for ref in prog.maps if ref in kmaps}
     return KernelProgram(FdHandle(fd), ptype, sc.obj_name(name).decode(), used, [], prog, log)
 
 
-def _prog_load(code: bytes, ptype: ProgType, license: str, name: str, log_level: int, expected_attach_type: int,
-               prog_flags: int, btf_fd: int, func_info: list[tuple[int, int]],
-               line_info: list[tuple[int, int, int, int]], kern_version: int, attach_btf_id: int) -> tuple[int, str]:
-    insns = ctypes.create_string_buffer(code, max(len(code), 1))
-    lic = ctypes.create_string_buffer(license.encode())
-    fi = (bpf_func_info * len(func_info))(*(bpf_func_info(o, t) for o, t in func_info)) if func_info else None
-    li = (bpf_line_info * len(line_info))(*(bpf_line_info(*r) for r in line_info)) if line_info else None
-
-    def attempt(level: int, size: int) -> tuple[int, str]:
-        log = ctypes.create_string_buffer(size) if level else None
-        a = bpf_prog_load_attr(
-            prog_type=ptype, insn_cnt=len(code) // 8, insns=ctypes.addressof(insns), license=ctypes.addressof(lic),
-            log_level=level, log_size=size if level else 0, log_buf=ctypes.addressof(log) if log else 0,
-            kern_version=kern_version, prog_flags=prog_flags, prog_name=sc.obj_name(name),
-            expected_attach_type=expected_attach_type, prog_btf_fd=btf_fd,
-            func_info_rec_size=ctypes.sizeof(bpf_func_info) if fi else 0,
-            func_info=ctypes.addressof(fi) if fi else 0, func_info_cnt=len(func_info),
-            line_info_rec_size=ctypes.sizeof(bpf_line_info) if li else 0,
-            line_info=ctypes.addressof(li) if li else 0, line_info_cnt=len(line_info),
-            attach_btf_id=attach_btf_id)
-        try:
-            fd = sc.prog_load(a)
-        except LoaderError as e:
-            text = log.value.decode(errors="replace") if log else ""
-            raise _Failure(e.errno or 0, text, a.log_true_size) from None
-        return fd, (log.value.decode(errors="replace") if log else "")
-
-    level, size, grown = log_level, DEFAULT_LOG_SIZE, False
-    while True:
-        try:
-            return attempt(level, size)
-        except _Failure as f:
-            if f.errno == _errno.ENOSPC and level and not grown and f.true_size > size:
-                size, grown = min(f.true_size, MAX_LOG_SIZE), True
-                continue
-            if level == 0 and f.errno not in (_errno.EPERM, _errno.ENOMEM):
-                level = 1
-                continue
-            raise ProgramLoadError(f"loading program {name!r} ({ptype.name})", f.errno, f.log, name) from None
-
-
-class _Failure(Exception):
-    def __init__(self, errno: int, log: str, true_size: int):
-        self.errno, self.log, self.true_size = errno, log, true_size
-
-
-__all__ = ["load_object", "bpf_line_info"]
+__all__ = ["load_object"]

@@ -441,7 +441,7 @@ def load(program: Program, prog_type: Any = None, *, maps: Mapping[str, KernelMa
             btf_handle = scope.add(fd)
             btf_fd = fd
             records = [(fi.insn_off, fi.type_id) for fi in infos]
-        fd, log = _prog_load(code, ptype, patched.license if license is None else license, prog_name, log_level,
+        fd, log = prog_load_with_log(code, ptype, patched.license if license is None else license, prog_name, log_level,
                              log_size, eat, prog_flags, btf_fd, records or [], attach_btf_id, attach_prog_fd,
                              ifindex, fd_array, line_info or [], kern_version)
         handle = scope.add(fd)
@@ -454,7 +454,7 @@ def load(program: Program, prog_type: Any = None, *, maps: Mapping[str, KernelMa
     return prog
 
 
-def _prog_load(code: bytes, ptype: ProgType, license: str, name: str, log_level: int, log_size: int | None,
+def prog_load_with_log(code: bytes, ptype: ProgType, license: str, name: str, log_level: int, log_size: int | None,
                expected_attach_type: int, prog_flags: int, btf_fd: int, func_info: list[tuple[int, int]],
                attach_btf_id: int, attach_prog_fd: int, ifindex: int, fd_array: list[int],
                line_info: list[tuple[int, int, int, int]] = (), kern_version: int = 0) -> tuple[int, str]:
@@ -511,5 +511,5 @@ class _LoadFailure(Exception):
         self.errno, self.log, self.true_size = errno, log, true_size
 
 
-__all__ = ["load", "KernelProgram", "TestRunResult", "ProgramLoadError", "patch_map_references",
+__all__ = ["load", "KernelProgram", "TestRunResult", "ProgramLoadError", "patch_map_references", "prog_load_with_log",
            "DEFAULT_LOG_SIZE"]
