@@ -90,14 +90,18 @@ def _handler(args: argparse.Namespace) -> int:
             print(f"verifier log of {getattr(e, 'program_name', '') or path}:\n{e.log.rstrip()}", file=sys.stderr)
         raise
     links: list[Any] = []
+    pinned: list[str] = []  # what this command pinned: unpinned again when it fails half-way
+    done = False
     try:
         pins = _pin_paths(args.pin, progs) if args.pin else [None] * len(progs)
         for prog, pin in zip(progs, pins):
             if pin:
                 prog.pin(pin)
+                pinned.append(pin)
             if args.pinmaps:
                 for name, m in prog.maps.items():
                     m.pin(os.path.join(args.pinmaps, name))
+                    pinned.append(os.path.join(args.pinmaps, name))
             if args.attach is not None:
                 link = prog.attach(args.attach or None)
                 links.append(link)
@@ -106,6 +110,7 @@ def _handler(args: argparse.Namespace) -> int:
                     from pyebpf.loader.pin import pin_fd
 
                     pin_fd(link_fd, pin + "_link")
+                    pinned.append(pin + "_link")
         if args.log_level:
             for prog in progs:
                 if prog.log:
@@ -122,9 +127,16 @@ def _handler(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         if links and not args.pin:
             _wait(args.duration)
+        done = True
     finally:
+        if not done:
+            for pin_path in reversed(pinned):
+                try:
+                    os.unlink(pin_path)
+                except OSError:
+                    pass
         for link in reversed(links):
-            if args.pin and getattr(link, "link_fd", None) is not None:
+            if done and args.pin and getattr(link, "link_fd", None) is not None:
                 continue  # pinned link: leave the attachment in place
             try:
                 (getattr(link, "detach", None) or link.close)()

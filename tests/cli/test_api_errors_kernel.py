@@ -1,0 +1,223 @@
+"""Nothing is lost on an error path: fds, programs, maps, links and attachments are released.
+
+In-process: /proc/self/fd is counted around every failing loader call (a rejected program with maps, attaching to
+a tracepoint, interface, raw tracepoint, uprobe or cgroup that does not exist) and around `pyebpf load` failures
+run through cli.main. Across processes: after `pyebpf load --attach ...` exits — normally, on SIGTERM, on Ctrl-C,
+or because the attach failed — `bpftool prog list` shows none of its programs (a program outlives neither its last
+fd, nor its links or perf events, so no program also means no attachment). Each test names its programs uniquely,
+so other tests loading programs at the same time do not disturb the counts.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pyebpf.cli import main
+from pyebpf.errors import LoaderError
+
+pytestmark = pytest.mark.kernel
+
+_serial = itertools.count()
+
+
+def unique_name() -> str:
+    """A program name (<= 15 chars, the kernel's BPF_OBJ_NAME_LEN - 1) no other test uses."""
+    return f"rb{os.getpid() % 100000}_{next(_serial)}"
+
+
+def open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+@contextlib.contextmanager
+def no_fd_leak():
+    before = open_fds()
+    yield
+    leaked = open_fds() - before
+    details = {fd: os.readlink(f"/proc/self/fd/{fd}") for fd in leaked if os.path.exists(f"/proc/self/fd/{fd}")}
+    assert not details, f"fds left open: {details}"
+
+
+def kernel_prog_names() -> list[str]:
+    """Names of every loaded program, read by bpftool (an oracle independent of pyebpf.loader.info)."""
+    out = subprocess.run(["bpftool", "prog", "list", "--json"], capture_output=True, check=True, timeout=60).stdout
+    return [p.get("name", "") for p in json.loads(out)]
+
+
+def cli(*argv: str) -> tuple[int, str]:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        status = main(list(argv))
+    return status, err.getvalue()
+
+
+def source(tmp_path, name: str, text: str) -> str:
+    path = tmp_path / f"{name}.s"
+    path.write_text(text)
+    return str(path)
+
+
+XDP_WITH_MAP_REJECTED = """\
+.type xdp
+.map counts hash key=4 value=8 max_entries=16
+r1 = map[counts] ll
+r0 = r5
+exit
+"""
+XDP_MAP_OK = ".type xdp\n.map counts hash key=4 value=8 max_entries=16\nr1 = map[counts] ll\nr0 = 2\nexit\n"
+TRACEPOINT_OK = ".type tracepoint\nr0 = 0\nexit\n"
+XDP_OK = ".type xdp\nr0 = 2\nexit\n"
+
+
+# ---- loader API -------------------------------------------------------------------------------------------------
+
+def test_rejected_program_releases_its_maps_and_fds():
+    from pyebpf import assemble
+    from pyebpf.loader import load
+    from pyebpf.loader.program import ProgramLoadError
+
+    program = assemble(XDP_WITH_MAP_REJECTED)
+    program.name = unique_name()
+    with no_fd_leak():
+        for _ in range(3):
+            with pytest.raises(ProgramLoadError) as e:
+                load(program)
+            assert e.value.insn == 2 and e.value.reason == "R5 !read_ok" and "\n" not in str(e.value)
+    assert program.name not in kernel_prog_names()
+
+
+@pytest.mark.parametrize("attach", [
+    pytest.param(lambda p: p.attach_tracepoint("nosuchcat", "nosuchtp"), id="tracepoint"),
+    pytest.param(lambda p: p.attach_tracepoint("syscalls/sys_enter_nosuch"), id="tracepoint-name"),
+    pytest.param(lambda p: p.attach_raw_tracepoint("no_such_raw_tp"), id="raw-tracepoint"),
+    pytest.param(lambda p: p.attach_uprobe("/nonexistent/binary", "main"), id="uprobe-binary"),
+    pytest.param(lambda p: p.attach_uprobe(sys.executable, "no_such_symbol_x"), id="uprobe-symbol"),
+    pytest.param(lambda p: p.attach("nosuchcat/nosuchtp"), id="auto"),
+])
+def test_failed_tracing_attach_releases_everything(attach):
+    from pyebpf import assemble
+    from pyebpf.loader import load
+
+    program = assemble(TRACEPOINT_OK)
+    program.name = unique_name()
+    with no_fd_leak():
+        with load(program) as prog:
+            with no_fd_leak():
+                with pytest.raises(LoaderError) as e:
+                    attach(prog)
+                assert e.value.errno is not None and "\n" not in str(e.value), e.value
+            assert not prog.links
+    assert program.name not in kernel_prog_names()
+
+
+@pytest.mark.parametrize("attach", [
+    pytest.param(lambda p: p.attach_xdp("nosuchif0"), id="xdp"),
+    pytest.param(lambda p: p.attach_xdp(999_999), id="xdp-ifindex"),
+    pytest.param(lambda p: p.attach_tc("nosuchif0"), id="tc"),
+    pytest.param(lambda p: p.attach("nosuchif0"), id="auto"),
+])
+def test_failed_net_attach_releases_everything(attach):
+    from pyebpf import assemble
+    from pyebpf.loader import load
+
+    program = assemble(XDP_OK)
+    program.name = unique_name()
+    with no_fd_leak():
+        with load(program) as prog:
+            with no_fd_leak():
+                with pytest.raises(LoaderError) as e:
+                    attach(prog)
+                assert e.value.errno is not None and "\n" not in str(e.value), e.value
+    assert program.name not in kernel_prog_names()
+
+
+def test_failed_cgroup_attach_releases_everything():
+    from pyebpf import assemble
+    from pyebpf.loader import load
+
+    program = assemble(".type cgroup_skb\nr0 = 1\nexit\n")
+    program.name = unique_name()
+    with no_fd_leak():
+        with load(program, expected_attach_type="cgroup_inet_ingress") as prog:
+            with no_fd_leak(), pytest.raises(LoaderError):
+                prog.attach_cgroup("/nonexistent/cgroup")
+    assert program.name not in kernel_prog_names()
+
+
+# ---- `pyebpf load` in-process -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, extra, expect", [
+    pytest.param(XDP_WITH_MAP_REJECTED, [], "insn 2: R5 !read_ok", id="rejected"),
+    pytest.param(TRACEPOINT_OK, ["--attach", "nosuchcat/nosuchtp"], "ENOENT", id="attach-tracepoint"),
+    pytest.param(XDP_OK, ["--attach", "nosuchif0"], "ENODEV", id="attach-interface"),
+    pytest.param(XDP_OK, ["--pin", "/nonexistent/dir/x"], "not on a bpf filesystem", id="pin-outside-bpffs"),
+    # pinned first, then a later step fails: the pins made so far are removed again
+    pytest.param(XDP_MAP_OK, ["--pin", "{pin}", "--pinmaps", "/nonexistent/maps"], "not on a bpf filesystem",
+                 id="pin-then-pinmaps-outside-bpffs"),
+    pytest.param(XDP_MAP_OK, ["--pin", "{pin}", "--pinmaps", "{pin}_maps", "--attach", "nosuchif0"], "ENODEV",
+                 id="pin-and-pinmaps-then-attach-fails"),
+])
+def test_cli_load_failures_release_everything(tmp_path, text, extra, expect):
+    name = unique_name()
+    path = source(tmp_path, name, text)
+    pin = f"/sys/fs/bpf/{name}"
+    with no_fd_leak():
+        status, err = cli("load", path, *(a.replace("{pin}", pin) for a in extra))
+    assert status == 1 and err.startswith("pyebpf load: error: ") and err.count("\n") == 1, err
+    assert expect in err
+    assert name not in kernel_prog_names()
+    assert not os.path.exists("/nonexistent"), "a failed pin created directories outside bpffs"
+    assert not os.path.exists(pin) and not os.path.exists(f"{pin}_maps/counts"), "a failed load left a pin"
+    if os.path.isdir(f"{pin}_maps"):
+        os.rmdir(f"{pin}_maps")
+
+
+# ---- `pyebpf load --attach` as a process -------------------------------------------------------------------------
+
+def _spawn_attached(path: str, *extra: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "pyebpf", "load", path, *extra], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()  # "attached; press Ctrl-C to detach" once the attachment exists
+    assert "attached" in line, line + proc.stderr.read()
+    return proc
+
+
+@pytest.mark.parametrize("how", ["duration", "sigterm", "sigint"])
+def test_cli_load_attach_leaves_nothing_behind(tmp_path, how):
+    name = unique_name()
+    path = source(tmp_path, name, TRACEPOINT_OK)
+    extra = ["--attach", "syscalls/sys_enter_getpid"] + (["--duration", "1"] if how == "duration" else [])
+    proc = _spawn_attached(path, *extra)
+    try:
+        assert name in kernel_prog_names()  # loaded and attached while the command runs
+        if how != "duration":
+            proc.send_signal(signal.SIGTERM if how == "sigterm" else signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert f"name {name}" in out and "attached" in out
+    deadline = time.monotonic() + 5  # the kernel frees a program after an RCU grace period
+    while name in kernel_prog_names() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert name not in kernel_prog_names()
+
+
+def test_cli_load_attach_failure_as_a_process_leaves_nothing_behind(tmp_path):
+    name = unique_name()
+    path = source(tmp_path, name, TRACEPOINT_OK)
+    proc = subprocess.run([sys.executable, "-m", "pyebpf", "load", path, "--attach", "nosuchcat/nosuchtp"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and proc.stdout == "" and proc.stderr.count("\n") == 1, proc.stderr
+    assert name not in kernel_prog_names()
