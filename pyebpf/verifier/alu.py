@@ -43,14 +43,32 @@ def assign_scalar_id_before_mov(env: Env, src: Reg) -> None:
         src.id = env.new_id()
 
 
+_END, _NEG, _MOV, _DIV, _MOD, _LSH, _RSH, _ARSH = (int(AluOp.END), int(AluOp.NEG), int(AluOp.MOV),
+                                                   int(AluOp.DIV), int(AluOp.MOD), int(AluOp.LSH),
+                                                   int(AluOp.RSH), int(AluOp.ARSH))
+_CLS_ALU64 = int(InsnClass.ALU64)
+
+
 def check_alu_op(env: Env, insn) -> None:
     code = insn.opcode
-    op = code & OP_MASK
-    alu64 = code & CLASS_MASK == InsnClass.ALU64
-    is_x = bool(code & SOURCE_MASK)
+    op = code & 0xF0
+    alu64 = code & 0x07 == _CLS_ALU64
+    is_x = code & 0x08
     regs = env.regs
-    if op == AluOp.END or op == AluOp.NEG:
-        if op == AluOp.NEG:
+    if op != _MOV and op < _NEG and not is_x and not insn.src and not insn.off:
+        # fast path for the common `rX op= imm` on a scalar (same checks as below, in order)
+        dst = regs[insn.dst]
+        if dst.type == SCALAR_VALUE and insn.dst != 10:
+            env.scratched_regs |= 1 << insn.dst
+            if op == _DIV and insn.imm == 0:
+                raise Reject("div by zero", errno.EINVAL)
+            if op in (_LSH, _RSH) and not 0 <= insn.imm < (64 if alu64 else 32):
+                raise Reject(f"invalid shift {insn.imm}", errno.EINVAL)
+            adjust_scalar_min_max_vals(op, dst, _const_reg(insn.imm), not alu64)
+            dst.id = 0
+            return
+    if op == _END or op == _NEG:
+        if op == _NEG:
             if is_x or insn.src or insn.off or insn.imm:
                 raise Reject("BPF_NEG uses reserved fields", errno.EINVAL)
         elif insn.src or insn.off or insn.imm not in (16, 32, 64) or (alu64 and is_x):

@@ -116,38 +116,68 @@ def update_reg_bounds(reg: Reg) -> None:
 
 def reg32_deduce_bounds(reg: Reg) -> None:
     umin, umax, smin, smax = reg.umin, reg.umax, reg.smin, reg.smax
+    u32min, u32max, s32min, s32max = reg.u32_min, reg.u32_max, reg.s32_min, reg.s32_max
     if umin >> 32 == umax >> 32:
-        reg.u32_min = max(reg.u32_min, umin & U32)
-        reg.u32_max = min(reg.u32_max, umax & U32)
-        if s32(umin) <= s32(umax):
-            reg.s32_min = max(reg.s32_min, s32(umin))
-            reg.s32_max = min(reg.s32_max, s32(umax))
+        a, b = umin & U32, umax & U32
+        if a > u32min:
+            u32min = a
+        if b < u32max:
+            u32max = b
+        a, b = s32(umin), s32(umax)
+        if a <= b:
+            if a > s32min:
+                s32min = a
+            if b < s32max:
+                s32max = b
     if smin >> 32 == smax >> 32:
-        if smin & U32 <= smax & U32:
-            reg.u32_min = max(reg.u32_min, smin & U32)
-            reg.u32_max = min(reg.u32_max, smax & U32)
-        if s32(smin) <= s32(smax):
-            reg.s32_min = max(reg.s32_min, s32(smin))
-            reg.s32_max = min(reg.s32_max, s32(smax))
-    if ((umin >> 32) + 1) & U32 == (umax >> 32) & U32 and s32(umin) < 0 <= s32(umax):
-        reg.s32_min = max(reg.s32_min, s32(umin))
-        reg.s32_max = min(reg.s32_max, s32(umax))
-    if ((smin >> 32) + 1) & U32 == (smax >> 32) & U32 and s32(smin) < 0 <= s32(smax):
-        reg.s32_min = max(reg.s32_min, s32(smin))
-        reg.s32_max = min(reg.s32_max, s32(smax))
-    if s32(reg.u32_min) <= s32(reg.u32_max):
-        reg.s32_min = max(reg.s32_min, s32(reg.u32_min))
-        reg.s32_max = min(reg.s32_max, s32(reg.u32_max))
-    if reg.s32_min & U32 <= reg.s32_max & U32:
-        reg.u32_min = max(reg.s32_min & U32, reg.u32_min)
-        reg.u32_max = min(reg.s32_max & U32, reg.u32_max)
-    elif reg.u32_max < reg.s32_min & U32:
+        a, b = smin & U32, smax & U32
+        if a <= b:
+            if a > u32min:
+                u32min = a
+            if b < u32max:
+                u32max = b
+        a, b = s32(smin), s32(smax)
+        if a <= b:
+            if a > s32min:
+                s32min = a
+            if b < s32max:
+                s32max = b
+    if ((umin >> 32) + 1) & U32 == (umax >> 32) & U32:
+        a, b = s32(umin), s32(umax)
+        if a < 0 <= b:
+            if a > s32min:
+                s32min = a
+            if b < s32max:
+                s32max = b
+    if ((smin >> 32) + 1) & U32 == (smax >> 32) & U32:
+        a, b = s32(smin), s32(smax)
+        if a < 0 <= b:
+            if a > s32min:
+                s32min = a
+            if b < s32max:
+                s32max = b
+    a, b = s32(u32min), s32(u32max)
+    if a <= b:
+        if a > s32min:
+            s32min = a
+        if b < s32max:
+            s32max = b
+    a, b = s32min & U32, s32max & U32
+    if a <= b:
+        if a > u32min:
+            u32min = a
+        if b < u32max:
+            u32max = b
+    elif u32max < a:
         # the s32 range wraps through the sign boundary: keep whichever end the u32 range overlaps
-        reg.s32_min = s32(reg.u32_min)
-        reg.u32_max = min(reg.u32_max, reg.s32_max & U32)
-    elif reg.s32_max & U32 < reg.u32_min:
-        reg.s32_max = s32(reg.u32_max)
-        reg.u32_min = max(reg.u32_min, reg.s32_min & U32)
+        s32min = s32(u32min)
+        if b < u32max:
+            u32max = b
+    elif b < u32min:
+        s32max = s32(u32max)
+        if a > u32min:
+            u32min = a
+    reg.u32_min, reg.u32_max, reg.s32_min, reg.s32_max = u32min, u32max, s32min, s32max
 
 
 def reg64_deduce_bounds(reg: Reg) -> None:
@@ -194,7 +224,48 @@ def reg_bound_offset(reg: Reg) -> None:
 
 
 def reg_bounds_sync(reg: Reg) -> None:
-    update_reg_bounds(reg)
+    """reg_bounds_sync: __update_reg_bounds, __reg_deduce_bounds twice, __reg_bound_offset, __update_reg_bounds.
+
+    Written over local variables in one function (the same steps as the separate functions above, which remain
+    the reference) because it runs after nearly every instruction.
+    """
+    v, m = reg.var_off.value, reg.var_off.mask
+    if not m:  # a constant: every bound is the value
+        reg.umin = reg.umax = v
+        sv = v - (1 << 64) if v >> 63 else v
+        reg.smin = reg.smax = sv
+        v32 = v & 0xFFFFFFFF
+        reg.u32_min = reg.u32_max = v32
+        reg.s32_min = reg.s32_max = v32 - (1 << 32) if v32 >> 31 else v32
+        return
+    umin, umax, smin, smax = reg.umin, reg.umax, reg.smin, reg.smax
+    u32min, u32max, s32min, s32max = reg.u32_min, reg.u32_max, reg.s32_min, reg.s32_max
+    # __update_reg_bounds
+    v32, m32 = v & 0xFFFFFFFF, m & 0xFFFFFFFF
+    t = v32 | (m32 & 0x80000000)
+    t = t - (1 << 32) if t >> 31 else t
+    if t > s32min:
+        s32min = t
+    t = v32 | (m32 & 0x7FFFFFFF)
+    if t < s32max:
+        s32max = t
+    if v32 > u32min:
+        u32min = v32
+    if v32 | m32 < u32max:
+        u32max = v32 | m32
+    t = v | (m & BIT63)
+    t = t - (1 << 64) if t >> 63 else t
+    if t > smin:
+        smin = t
+    t = v | (m & (BIT63 - 1))
+    if t < smax:
+        smax = t
+    if v > umin:
+        umin = v
+    if v | m < umax:
+        umax = v | m
+    reg.umin, reg.umax, reg.smin, reg.smax = umin, umax, smin, smax
+    reg.u32_min, reg.u32_max, reg.s32_min, reg.s32_max = u32min, u32max, s32min, s32max
     reg_deduce_bounds(reg)
     reg_deduce_bounds(reg)
     reg_bound_offset(reg)

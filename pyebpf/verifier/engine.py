@@ -39,6 +39,12 @@ from pyebpf.verifier.state import VerifierState, initial_state
 BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192
 BPF_COMPLEXITY_LIMIT_STATES = 64
 _EXIT = -1
+_SIZE_BYTES = {int(k): v for k, v in SIZE_BYTES.items()}
+_ALU, _ALU64, _LDX, _STX, _ST, _JMP, _JMP32 = (int(InsnClass.ALU), int(InsnClass.ALU64), int(InsnClass.LDX),
+                                               int(InsnClass.STX), int(InsnClass.ST), int(InsnClass.JMP),
+                                               int(InsnClass.JMP32))
+_OP_CALL, _OP_JA, _OP_EXIT, _OP_JCOND = int(JmpOp.CALL), int(JmpOp.JA), int(JmpOp.EXIT), int(JmpOp.JCOND)
+_MODE_ATOMIC, _MODE_MEM, _MODE_MEMSX = int(Mode.ATOMIC), int(Mode.MEM), int(Mode.MEMSX)
 _LD_ABS_TYPES = (ProgType.SOCKET_FILTER, ProgType.SCHED_CLS, ProgType.SCHED_ACT)
 
 
@@ -264,37 +270,37 @@ class Checker:
         env = self.env
         code = insn.opcode
         cls = code & CLASS_MASK
-        if cls == InsnClass.ALU or cls == InsnClass.ALU64:
+        if cls == _ALU or cls == _ALU64:
             check_alu_op(env, insn)
             return idx + 1
-        if cls == InsnClass.LDX:
+        if cls == _LDX:
             mode = code & MODE_MASK
             env.check_reg_arg(insn.src, SRC_OP)
             env.check_reg_arg(insn.dst, DST_OP_NO_MARK)
-            check_mem_access(env, insn.src, insn.off, SIZE_BYTES[Size(code & SIZE_MASK)], False, insn.dst,
-                             is_ldsx=mode == Mode.MEMSX)
+            check_mem_access(env, insn.src, insn.off, _SIZE_BYTES[code & SIZE_MASK], False, insn.dst,
+                             is_ldsx=mode == _MODE_MEMSX)
             return idx + 1
-        if cls == InsnClass.STX:
-            if code & MODE_MASK == Mode.ATOMIC:
+        if cls == _STX:
+            if code & MODE_MASK == _MODE_ATOMIC:
                 self.check_atomic(insn)
                 return idx + 1
-            if code & MODE_MASK != Mode.MEM or insn.imm:
+            if code & MODE_MASK != _MODE_MEM or insn.imm:
                 raise Reject("BPF_STX uses reserved fields", errno.EINVAL)
             env.check_reg_arg(insn.src, SRC_OP)
             env.check_reg_arg(insn.dst, SRC_OP)
-            check_mem_access(env, insn.dst, insn.off, SIZE_BYTES[Size(code & SIZE_MASK)], True, insn.src)
+            check_mem_access(env, insn.dst, insn.off, _SIZE_BYTES[code & SIZE_MASK], True, insn.src)
             return idx + 1
-        if cls == InsnClass.ST:
-            if code & MODE_MASK != Mode.MEM or insn.src:
+        if cls == _ST:
+            if code & MODE_MASK != _MODE_MEM or insn.src:
                 raise Reject("BPF_ST uses reserved fields", errno.EINVAL)
             env.check_reg_arg(insn.dst, SRC_OP)
-            check_mem_access(env, insn.dst, insn.off, SIZE_BYTES[Size(code & SIZE_MASK)], True, -1,
+            check_mem_access(env, insn.dst, insn.off, _SIZE_BYTES[code & SIZE_MASK], True, -1,
                              st_imm=insn.imm)
             return idx + 1
-        if cls == InsnClass.JMP or cls == InsnClass.JMP32:
+        if cls == _JMP or cls == _JMP32:
             op = code & OP_MASK
             env.jmps_processed += 1
-            if op == JmpOp.CALL:
+            if op == _OP_CALL:
                 if cls == InsnClass.JMP32 or code & SOURCE_MASK or insn.off or insn.dst:
                     raise Reject("BPF_CALL uses reserved fields", errno.EINVAL)
                 if insn.src == CallSrc.PSEUDO_CALL:
@@ -303,11 +309,11 @@ class Checker:
                     raise Reject("calling kernel functions is not allowed in this verifier", errno.EINVAL)
                 check_helper_call(env, insn)
                 return idx + 1
-            if op == JmpOp.JA:
+            if op == _OP_JA:
                 if code & SOURCE_MASK or insn.src or insn.dst or (insn.imm if cls == InsnClass.JMP else insn.off):
                     raise Reject("BPF_JA uses reserved fields", errno.EINVAL)
                 return idx + 1 + (insn.off if cls == InsnClass.JMP else insn.imm)
-            if op == JmpOp.EXIT:
+            if op == _OP_EXIT:
                 if code & SOURCE_MASK or insn.imm or insn.src or insn.dst or insn.off or cls == InsnClass.JMP32:
                     raise Reject("BPF_EXIT uses reserved fields", errno.EINVAL)
                 if env.cur.curframe == 0:
@@ -319,7 +325,7 @@ class Checker:
                 ret = prepare_func_exit(env)
                 env.scratched_regs = env.scratched_stack = 0
                 return -ret - 2
-            if op == JmpOp.JCOND:
+            if op == _OP_JCOND:
                 return self.check_may_goto(insn, idx)
             return self.check_cond_jmp_op(insn, idx)
         # BPF_LD
@@ -435,8 +441,8 @@ class Checker:
         env = self.env
         code = insn.opcode
         op = code & OP_MASK
-        is_jmp32 = code & CLASS_MASK == InsnClass.JMP32
-        if op > JmpOp.JSLE:
+        is_jmp32 = code & CLASS_MASK == _JMP32
+        if op > 0xD0:
             raise Reject(f"invalid BPF_JMP/JMP32 opcode {op:x}", errno.EINVAL)
         regs = env.regs
         dst = env.check_reg_arg(insn.dst, SRC_OP)
