@@ -38,3 +38,7 @@ def require_or_skip(reason: str) -> None:
     if require_kernel_env():
         pytest.fail(f"PYEBPF_REQUIRE_KERNEL=1 but {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+# Fixtures (pyebpf.testing.fixtures): importing them into the plugin module registers them with pytest.
+from pyebpf.testing.fixtures import differential, ebpf_engine, ebpf_vm, kernel_loader, netns  # noqa: E402,F401
