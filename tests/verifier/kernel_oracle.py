@@ -77,8 +77,10 @@ def kernel_load(program: Program, prog_type: int, log_level: int = 1, log_size: 
         cbuf = ctypes.create_string_buffer(code, len(code))
         lic = ctypes.create_string_buffer(program.license.encode())
         logbuf = ctypes.create_string_buffer(log_size)
+        # log_level 0 must come with no log buffer at all (the kernel refuses half-set log attributes)
         attr = struct.pack("<IIQQIIQII", prog_type, len(code) // 8, ctypes.addressof(cbuf), ctypes.addressof(lic),
-                           log_level, log_size, ctypes.addressof(logbuf), 0, 0)
+                           log_level, log_size if log_level else 0, ctypes.addressof(logbuf) if log_level else 0,
+                           0, 0)
         attr = attr.ljust(64, b"\0") + struct.pack("<I", expected_attach_type)  # expected_attach_type @ 68? see below
         # struct layout: prog_type, insn_cnt, insns, license, log_level, log_size, log_buf, kern_version,
         # prog_flags, prog_name[16] (@48), prog_ifindex (@64), expected_attach_type (@68)

@@ -27,6 +27,9 @@ class Case:
     expect: str = ACCEPT
     xfail: str | None = None
     slow: bool = False
+    #: privileged loads of programs with subprograms carry loader-generated BTF func_info, as compiled programs
+    #: do (our verify() models that); False loads without it, to see the kernel's no-BTF rules
+    btf: bool = True
 
     @property
     def id(self) -> str:

@@ -22,8 +22,9 @@ CASES = [
     bad("call_caller_r1_clobbered", "  r6 = r1\n  call f\n  r0 = *(u32 *)(r1 + 0)\n  exit\nf:\n  r0 = 0\n  exit\n"),
     ok("call_caller_r6_preserved", "  r6 = r1\n  call f\n  r0 = *(u32 *)(r6 + 0)\n  exit\nf:\n  r6 = 0\n  r0 = 0\n"
        "  exit\n"),
+    bad("call_callee_r3_uninit", "  call f\n  exit\nf:\n  r0 = r3\n  exit\n"),
     bad("call_callee_r6_uninit", "  r6 = 1\n  call f\n  r0 = 0\n  exit\nf:\n  r0 = r6\n  exit\n"),
-    bad("call_callee_r2_uninit", "  r2 = 1\n  call f\n  exit\nf:\n  r0 = r2\n  exit\n"),
+    ok("call_callee_reads_r2", "  r2 = 1\n  call f\n  exit\nf:\n  r0 = r2\n  exit\n"),
     ok("call_callee_reads_caller_stack", "  r1 = 5\n  *(u64 *)(r10 - 8) = r1\n  r1 = r10\n  r1 += -8\n  call f\n"
        "  exit\nf:\n  r0 = *(u64 *)(r1 + 0)\n  exit\n"),
     ok("call_callee_writes_caller_stack", "  r1 = r10\n  r1 += -8\n  call f\n  r0 = *(u64 *)(r10 - 8)\n  exit\n"
@@ -45,6 +46,10 @@ CASES = [
        "  r1 = 0\n  *(u64 *)(r10 - 248) = r1\n  r0 = 0\n  exit\n"),
     bad("call_stack_combined_over_512", "  r1 = 0\n  *(u64 *)(r10 - 264) = r1\n  call f\n  r0 = 0\n  exit\nf:\n"
         "  r1 = 0\n  *(u64 *)(r10 - 256) = r1\n  r0 = 0\n  exit\n"),
+    bad("call_ld_abs_in_subprog_no_btf", "  r6 = r1\n  call f\n  exit\nf:\n  r0 = *(u8 *)skb[0]\n  r0 = 0\n  exit\n",
+        btf=False),
+    bad("call_tail_call_in_subprog_no_btf", PA + "  call f\n  exit\nf:\n  r2 = map[jt] ll\n  r3 = 0\n"
+        "  call bpf_tail_call\n  r0 = 0\n  exit\n", btf=False),
     bad("call_ld_abs_in_subprog", "  r6 = r1\n  call f\n  exit\nf:\n  r0 = *(u8 *)skb[0]\n  r0 = 0\n  exit\n"),
     ok("call_packet_pointer_arg", "  r2 = *(u32 *)(r1 + 76)\n  r3 = *(u32 *)(r1 + 80)\n  r4 = r2\n  r4 += 4\n"
        "  if r4 > r3 goto +2\n  r1 = r2\n  call f\n  r0 = 0\n  exit\nf:\n  r0 = *(u32 *)(r1 + 0)\n  exit\n",

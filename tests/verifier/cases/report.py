@@ -24,6 +24,7 @@ def main(argv: list[str]) -> int:
     n_verdict = n_message = n_errno = total = 0
     reasons: Counter[str] = Counter()
     rows = []
+    slowest: list[tuple[float, str]] = []
     for case in cases:
         if case.id not in kern:
             continue
@@ -32,8 +33,10 @@ def main(argv: list[str]) -> int:
         if k.accepted != (case.expect == "accept"):
             print(f"TABLE: {case.id} documents {case.expect}, kernel says "
                   f"{'accept' if k.accepted else 'reject: ' + k.message}")
+        ts = time.perf_counter()
         try:
             m = ours(case)
+            slowest.append((time.perf_counter() - ts, case.id))
         except Exception as e:  # noqa: BLE001 - an engine crash is a disagreement to report
             m = None
             reasons[f"engine crash: {type(e).__name__}"] += 1
@@ -57,6 +60,7 @@ def main(argv: list[str]) -> int:
     for kind, n in reasons.most_common():
         print(f"  {n:4d} {kind}")
     if verbose:
+        print("slowest cases (ours):", ", ".join(f"{c} {t:.1f}s" for t, c in sorted(slowest)[-8:]))
         for cid, kind, mine, k in rows:
             kv = "accept" if k.accepted else f"{errno_name(k.errno)} {k.message!r}"
             print(f"{cid}: {kind}\n    kernel {kv}\n    {mine}")

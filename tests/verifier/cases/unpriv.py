@@ -20,7 +20,9 @@ CASES = [
           .replace("  if r0", "  r6 = r1\n  if r0") if False else
           "  r6 = r1\n" + H + "  if r0 == 0 goto +1\n  *(u64 *)(r0 + 0) = r6\n", True, False),
     *pair("leak_map_value_into_itself", H + "  if r0 == 0 goto +1\n  *(u64 *)(r0 + 0) = r0\n", True, False),
-    *pair("leak_ptr_via_stack_spill", "  *(u64 *)(r10 - 8) = r1\n  r0 = *(u64 *)(r10 - 8)\n  exit\n", True, False),
+    *pair("leak_ptr_via_stack_spill", "  *(u64 *)(r10 - 8) = r1\n  r0 = *(u64 *)(r10 - 8)\n  r0 += 0\n", True, True),
+    Case("leak_ptr_via_stack_fill_return", "  *(u64 *)(r10 - 8) = r1\n  r0 = *(u64 *)(r10 - 8)\n  exit\n",
+         privileged=False, expect=REJECT),
     *pair("leak_ptr_as_map_key", MAP_HASH + "  *(u64 *)(r10 - 8) = r1\n  r2 = r10\n  r2 += -8\n  r1 = map[m] ll\n"
           "  call bpf_map_lookup_elem\n", True, False),
     *pair("leak_ptr_as_update_value", MAP_HASH + "  r1 = 0\n  *(u32 *)(r10 - 4) = r1\n  *(u64 *)(r10 - 16) = r10\n"
@@ -39,8 +41,8 @@ CASES = [
           True, True),
     *pair("ptr_mov32", "  w2 = w10\n", True, False),
     *pair("ptr_neg_fp", "  r2 = r10\n  r2 = -r2\n", True, False),
-    *pair("ptr_store_ctx_to_ctx_cb", "  *(u64 *)(r1 + 48) = r1\n", False, False),
-    *pair("ptr_xor_self", "  r2 = r1\n  r2 ^= r2\n", True, False),
+    *pair("ptr_store_ctx_to_ctx_cb", "  *(u64 *)(r1 + 48) = r1\n", True, False),
+    *pair("ptr_xor_self", "  r2 = r1\n  r2 ^= r2\n", False, False),
     *pair("ptr_printk_arg", "  r1 = 0\n  *(u64 *)(r10 - 8) = r1\n  r1 = r10\n  r1 += -8\n  r2 = 8\n  r3 = r10\n"
           "  call bpf_trace_printk\n", True, False),
     *pair("uninit_stack_helper_read", MAP_HASH + "  r2 = r10\n  r2 += -4\n  r1 = map[m] ll\n"
