@@ -31,7 +31,13 @@ class KernelMapError(MapError, LoaderError):
         self.message = message
         self.errno = errno
         self.log = ""
-        PyebpfError.__init__(self, f"{message}: {_errno.errorcode.get(errno, errno)} ({os.strerror(errno)})")
+        internal = KERNEL_INTERNAL_ERRNOS.get(errno)
+        if internal:  # libc has no name for these ("Unknown error 524"): the kernel's, unless bpf() added it
+            named = f"{internal[0]} ({internal[1]})"
+            text = message if message.endswith(named) else f"{message}: {named}"
+        else:
+            text = f"{message}: {_errno.errorcode.get(errno, errno)} ({os.strerror(errno)})"
+        PyebpfError.__init__(self, text)
 
 
 #: Kernel-internal errnos that leak to user space through bpf() (include/linux/errno.h), with what they mean here.

@@ -221,3 +221,23 @@ def test_cli_load_attach_failure_as_a_process_leaves_nothing_behind(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and proc.stdout == "" and proc.stderr.count("\n") == 1, proc.stderr
     assert name not in kernel_prog_names()
+
+
+# ---- `pyebpf map dump` of maps whose elements user space cannot read --------------------------------------------
+
+@pytest.mark.parametrize("map_type, key_size, value_size, max_entries, expect", [
+    pytest.param("ringbuf", 0, 0, 4096, "map get_next_key: ENOTSUPP", id="ringbuf"),
+    pytest.param("perf_event_array", 4, 4, 2, "map lookup: ENOTSUPP", id="perf_event_array"),
+    pytest.param("queue", 0, 8, 4, "queue maps have no keys to walk", id="queue"),
+    pytest.param("bloom_filter", 0, 8, 4, "map get_next_key: ENOTSUP", id="bloom_filter"),
+])
+def test_map_dump_of_unreadable_maps_is_one_line(map_type, key_size, value_size, max_entries, expect):
+    """Kernel-internal errnos (524) are named, not 'Unknown error 524'; the map's fd is closed on the error path."""
+    from pyebpf.abi.maps import MapSpec, MapType
+    from pyebpf.loader import create_map
+
+    with create_map(MapSpec(unique_name(), MapType[map_type.upper()], key_size, value_size, max_entries)) as m:
+        with no_fd_leak():
+            status, err = cli("map", "dump", "id", str(m.info().id))
+    assert status == 1 and err.startswith("pyebpf map: error: ") and err.count("\n") == 1, err
+    assert expect in err and "Unknown error" not in err, err
