@@ -241,3 +241,50 @@ def test_map_dump_of_unreadable_maps_is_one_line(map_type, key_size, value_size,
             status, err = cli("map", "dump", "id", str(m.info().id))
     assert status == 1 and err.startswith("pyebpf map: error: ") and err.count("\n") == 1, err
     assert expect in err and "Unknown error" not in err, err
+
+
+# ---- `pyebpf load FILE.o` failures ------------------------------------------------------------------------------
+
+def _clang_object(name: str) -> str:
+    from pyebpf.testing.plugin import require_or_skip
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "loader", "c"))
+    from bpf_objects import ToolMissing, object_path
+
+    try:
+        return object_path(name)
+    except ToolMissing as e:
+        require_or_skip(str(e))
+        raise
+
+
+@pytest.mark.parametrize("obj, extra, expect", [
+    pytest.param("xdp_count", ["--program", "nosuch"], "no program named nosuch", id="no-such-program"),
+    pytest.param("ringbuf_retransmit", ["--type", "xdp"], "invalid bpf_context access", id="rejected"),
+    pytest.param("openat_counter", ["--attach", "nosuchcat/nosuchtp"], "ENOENT", id="attach-tracepoint"),
+    pytest.param("xdp_count", ["--attach", "nosuchif0", "--pin", "{pin}"], "ENODEV", id="pin-then-attach-fails"),
+    pytest.param("xdp_count", ["--pinmaps", "/nonexistent/maps"], "not on a bpf filesystem", id="pinmaps-outside"),
+])
+def test_cli_load_elf_failures_release_everything(tmp_path, obj, extra, expect):
+    path = _clang_object(obj)
+    pin = f"/sys/fs/bpf/{unique_name()}"
+    names_before = set(kernel_prog_names())
+    with no_fd_leak():
+        status, err = cli("load", path, *(a.replace("{pin}", pin) for a in extra))
+    assert status == 1 and err.startswith("pyebpf load: error: ") and err.count("\n") == 1, err
+    assert expect in err
+    assert not os.path.exists(pin) and not os.path.exists("/nonexistent")
+    program_names = {"xdp_count": "xdp_counter", "ringbuf_retransmit": "on_retransmit",
+                     "openat_counter": "count_openat"}
+    if program_names[obj] not in names_before:  # another test may have loaded the same object meanwhile
+        assert program_names[obj] not in kernel_prog_names()
+
+
+def test_cli_load_truncated_elf_is_one_line(tmp_path):
+    data = open(_clang_object("xdp_count"), "rb").read()
+    for cut in (16, 64, len(data) // 2, len(data) - 1):
+        path = tmp_path / f"cut{cut}.o"
+        path.write_bytes(data[:cut])
+        with no_fd_leak():
+            status, err = cli("load", str(path))
+        assert status == 1 and err.startswith("pyebpf load: error: ") and err.count("\n") == 1, (cut, err)
