@@ -11,7 +11,7 @@ import errno
 from dataclasses import dataclass, field
 
 from pyebpf.abi.opcodes import (
-    BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAXINSNS, CLASS_MASK, MODE_MASK, OP_JA, OP_JA32, OP_LD_IMM64, OP_MASK, CallSrc,
+    BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAXINSNS, CLASS_MASK, MODE_MASK, OP_CALLX, OP_JA, OP_JA32, OP_LD_IMM64, OP_MASK, CallSrc,
     InsnClass, JmpOp, Mode, PseudoSrc,
 )
 from pyebpf.errors import VerifierError
@@ -85,6 +85,12 @@ _LDIMM64_MAP_FD = (PseudoSrc.MAP_FD, PseudoSrc.MAP_IDX)
 _LDIMM64_PASS = (PseudoSrc.IMM, PseudoSrc.FUNC, PseudoSrc.BTF_ID, PseudoSrc.MAP_VALUE, PseudoSrc.MAP_IDX_VALUE)
 
 
+#: opcodes our ISA decodes (conformance suites use them) that the kernel's bpf_opcode_in_insntable() refuses
+_NOT_IN_KERNEL_INSNTABLE = frozenset({OP_CALLX})
+#: kernel BPF_MAX_SUBPROGS
+BPF_MAX_SUBPROGS = 256
+
+
 def _resolve_pseudo_ldimm64(info: CfgInfo) -> None:
     """The per-instruction sanity pass the kernel runs before the DFS: LDX reserved fields, lddw sources, opcodes.
 
@@ -102,7 +108,7 @@ def _resolve_pseudo_ldimm64(info: CfgInfo) -> None:
             if insn.src in _LDIMM64_MAP_FD and not (insn.imm >> 32) & 0xFFFFFFFF:
                 continue
             raise _fail("unrecognized bpf_ld_imm64 insn", slot)
-        if code not in VALID_OPCODES:
+        if code not in VALID_OPCODES or code in _NOT_IN_KERNEL_INSNTABLE:
             raise _fail(f"unknown opcode {code:02x}", slot)
 
 
@@ -121,11 +127,21 @@ def _add_subprogs(info: CfgInfo, privileged: bool) -> None:
                         slot, errno.EPERM)
         if insn.src == CallSrc.KFUNC and not pseudo_func:
             continue  # kfuncs are checked at the call
-        target = slot + 1 + insn.imm
+        target = slot + 1 + _imm32(insn)
         if target < 0 or target >= info.slot_count:
             raise _fail("call to invalid destination", slot)
+        if target not in starts and len(starts) >= BPF_MAX_SUBPROGS:
+            raise _fail("too many subprograms", slot, errno.E2BIG)
         starts.add(target)
     info.subprog_starts = sorted(starts)
+
+
+def _imm32(insn: Instruction) -> int:
+    """The kernel's insn->imm: for an lddw, the signed low half (a function reference's offset)."""
+    if insn.opcode == OP_LD_IMM64:
+        lo = insn.imm & 0xFFFFFFFF
+        return lo - (1 << 32) if lo & 0x80000000 else lo
+    return insn.imm
 
 
 def _check_subprogs(info: CfgInfo) -> None:
@@ -205,7 +221,7 @@ def _dfs(info: CfgInfo, privileged: bool) -> None:
         info.jmp_points.add(t + size)
         if visit_callee:
             info.prune_points.add(t)
-            return push(t, t + insns[t].imm + 1, BRANCH)
+            return push(t, t + _imm32(insns[t]) + 1, BRANCH)
         return ret
 
     while stack:

@@ -28,6 +28,30 @@ def _nested_calls(depth: int, stack: int = 0) -> str:
     return "\n".join(out)
 
 
+def _many_subprogs(n: int) -> str:
+    """main calls n functions, each `r0 = 0; exit`."""
+    return ("".join(f"  call f{i}\n" for i in range(n)) + "  r0 = 0\n  exit\n"
+            + "".join(f"f{i}:\n  r0 = 0\n  exit\n" for i in range(n)))
+
+
+_BACKWARD_CALLBACK = """
+  call f
+  r0 = 0
+  exit
+cb:
+  r0 = 0
+  exit
+f:
+  r1 = 1
+  r2 = cb ll
+  r3 = 0
+  r4 = 0
+  call bpf_loop
+  r0 = 0
+  exit
+"""
+
+
 def _big(n: int) -> str:
     return "  r0 = 0\n" * (n - 1) + "  exit\n"
 
@@ -103,5 +127,10 @@ CASES = [
     Case("cfg_depth_9_frames", _nested_calls(8), expect=REJECT),
     Case("cfg_combined_stack_ok", _nested_calls(1, 256)),
     Case("cfg_combined_stack_too_large", _nested_calls(2, 256), expect=REJECT),
+    Case("cfg_callx_opcode", raw(MOV0, I(0x8D, 0, 1, 0, 0), EXIT), expect=REJECT),
+    Case("cfg_255_subprogs", _many_subprogs(255)),
+    Case("cfg_256_subprogs", _many_subprogs(256), expect=REJECT),
+    Case("cfg_backward_callback_reference", _BACKWARD_CALLBACK),
+    Case("cfg_callback_reference_out_of_range", raw(I(0x18, 2, 4, 0, 40), MOV0, EXIT), expect=REJECT),
     Case("cfg_unreachable_subprog_code", "call f\nexit\nr0 = 5\nf:\nr0 = 0\nexit\n", expect=REJECT),
 ]
