@@ -14,6 +14,7 @@ def import_example(name: str) -> ModuleType:
     """examples/<name>.py as a module (not run as __main__)."""
     spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module                   # dataclasses look their module up while it executes
     spec.loader.exec_module(module)
     return module
 
