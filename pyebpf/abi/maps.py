@@ -92,7 +92,11 @@ class MapSpec:
            flags: int = 0) -> "MapSpec":
         """Spec from sizes or Python types: MapSpec.of("counts", "hash", ctypes.c_uint32, ctypes.c_uint64, 1024)."""
         if isinstance(type, str):
-            type = MapType[type.upper()]
+            try:
+                type = MapType[type.upper()]
+            except KeyError:
+                raise ValueError(f"unknown map type {type!r} (hash, array, ringbuf, ...: pyebpf.abi.maps.MapType)") \
+                    from None
         key_size, key_type = _size_and_type(key)
         value_size, value_type = _size_and_type(value)
         if type in KEYLESS_TYPES and type != MapType.BLOOM_FILTER:

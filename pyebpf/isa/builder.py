@@ -175,9 +175,24 @@ def _off16(value: int) -> int:
     return value
 
 
+def _end_bits(bits: int) -> int:
+    """The width of a byte swap: the kernel rejects anything but 16, 32 and 64 (reserved fields)."""
+    if bits not in (16, 32, 64):
+        raise BuildError(f"byte swap of {bits!r} bits: 16, 32 or 64")
+    return bits
+
+
+def _legacy_size(size: str | int) -> Size:
+    """LD_ABS/LD_IND load 1, 2 or 4 bytes; a u64 form does not exist."""
+    sz = _size(size)
+    if sz == Size.DW:
+        raise BuildError("ld_abs/ld_ind load u8, u16 or u32")
+    return sz
+
+
 def _resolve_helper(helper: "str | int") -> int:
     if isinstance(helper, int):
-        return int(helper)
+        return _imm32(int(helper), "helper id")
     from pyebpf.abi.helpers import HELPER_BY_NAME
 
     found = HELPER_BY_NAME.get(helper) or HELPER_BY_NAME.get(helper.lower())
@@ -307,18 +322,21 @@ class Builder:
 
     def movsx(self, dst: Reg, src: Reg, bits: int) -> "Builder":
         """dst = (sN)src: sign-extend the low `bits` (8/16, or 32 for 64-bit dst) of src."""
+        if bits not in ((8, 16, 32) if dst.wide else (8, 16)):
+            raise BuildError(f"movsx from {bits} bits: 8 or 16{', or 32' if dst.wide else ''}")
         return self._alu(AluOp.MOV, dst, src, off=bits)
 
     def be(self, dst: Reg, bits: int) -> "Builder":
         """Convert to big-endian (a byte swap on little-endian hosts)."""
-        return self.emit(Instruction(InsnClass.ALU | AluOp.END | EndSource.TO_BE, dst.index, imm=bits))
+        return self.emit(Instruction(InsnClass.ALU | AluOp.END | EndSource.TO_BE, dst.index, imm=_end_bits(bits)))
 
     def le(self, dst: Reg, bits: int) -> "Builder":
-        return self.emit(Instruction(InsnClass.ALU | AluOp.END | EndSource.TO_LE, dst.index, imm=bits))
+        return self.emit(Instruction(InsnClass.ALU | AluOp.END | EndSource.TO_LE, dst.index, imm=_end_bits(bits)))
 
     def bswap(self, dst: Reg, bits: int) -> "Builder":
         """Unconditional byte swap (cpu v4)."""
-        return self.emit(Instruction(InsnClass.ALU64 | AluOp.END | EndSource.TO_LE, dst.index, imm=bits))
+        return self.emit(Instruction(InsnClass.ALU64 | AluOp.END | EndSource.TO_LE, dst.index,
+                                     imm=_end_bits(bits)))
 
     # ---- 64-bit immediates --------------------------------------------------------------------------------
     def ld_imm64(self, dst: Reg, value: int) -> "Builder":
@@ -391,10 +409,11 @@ class Builder:
 
     def ld_abs(self, size: str | int, offset: int) -> "Builder":
         """Legacy packet load (socket filters): r0 = ntoh(*(size *)(skb->data + offset))."""
-        return self.emit(Instruction(InsnClass.LD | Mode.ABS | _size(size), imm=_imm32(offset)))
+        return self.emit(Instruction(InsnClass.LD | Mode.ABS | _legacy_size(size), imm=_imm32(offset)))
 
     def ld_ind(self, size: str | int, src: Reg, offset: int = 0) -> "Builder":
-        return self.emit(Instruction(InsnClass.LD | Mode.IND | _size(size), 0, src.index, imm=_imm32(offset)))
+        return self.emit(Instruction(InsnClass.LD | Mode.IND | _legacy_size(size), 0, src.index,
+                                     imm=_imm32(offset)))
 
     # ---- control flow ---------------------------------------------------------------------------------------
     def call(self, helper: "str | int") -> "Builder":
@@ -407,7 +426,7 @@ class Builder:
         return self.emit(Instruction(OP_CALL, src=CallSrc.PSEUDO_CALL, ref=function))
 
     def call_kfunc(self, btf_id: int) -> "Builder":
-        return self.emit(Instruction(OP_CALL, src=CallSrc.KFUNC, imm=btf_id))
+        return self.emit(Instruction(OP_CALL, src=CallSrc.KFUNC, imm=_imm32(btf_id, "kfunc BTF id")))
 
     def exit(self) -> "Builder":
         return self.emit(Instruction(OP_EXIT))

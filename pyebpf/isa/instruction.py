@@ -15,11 +15,28 @@ from pyebpf.abi.opcodes import (
     MOVSX_WIDTHS_ALU64, OP_CALLX, OP_LD_IMM64, OP_MASK, SIGNED_DIVMOD_OFF, SIZE_BYTES, SIZE_MASK, SOURCE_MASK, AluOp,
     AtomicOp, CallSrc, EndSource, InsnClass, JcondSrc, JmpOp, Mode, PseudoSrc, Size, Source,
 )
-from pyebpf.errors import DecodeError
+from pyebpf.errors import BuildError, DecodeError
 
 _LE = struct.Struct("<BBhi")
 _BE = struct.Struct(">BBhi")
 _U32 = 0xFFFFFFFF
+
+
+class EncodeError(BuildError, ValueError):
+    """An Instruction whose fields do not fit their encoding (opcode u8, registers u4, off s16, imm s32)."""
+
+
+def _encode_problem(insn: "Instruction", slot: int | None = None) -> EncodeError:
+    """Which field of `insn` cannot be packed; raised instead of struct's untyped error."""
+    limits = (("opcode", insn.opcode, 0, 0xFF), ("dst", insn.dst, 0, 15), ("src", insn.src, 0, 15),
+              ("off", insn.off, -(1 << 15), (1 << 15) - 1),
+              ("imm", insn.imm, -(1 << 63), (1 << 64) - 1) if insn.opcode == OP_LD_IMM64 else
+              ("imm", insn.imm, -(1 << 31), (1 << 31) - 1))
+    where = f"slot {slot}: " if slot is not None else ""
+    for name, value, low, high in limits:
+        if not isinstance(value, int) or not low <= value <= high:
+            return EncodeError(f"{where}{name} {value!r} does not fit in [{low}, {high}]")
+    return EncodeError(f"{where}cannot encode {insn!r}")
 
 
 def _s32(value: int) -> int:
@@ -125,10 +142,17 @@ class Instruction(NamedTuple):
             packer, regs = _LE, (self.src << 4) | self.dst
         else:
             packer, regs = _BE, (self.dst << 4) | self.src
-        if self.opcode == OP_LD_IMM64:
-            return (packer.pack(self.opcode, regs, self.off, _s32(self.imm))
-                    + packer.pack(0, 0, 0, _s32(self.imm >> 32)))
-        return packer.pack(self.opcode, regs, self.off, self.imm)
+        try:
+            if self.opcode == OP_LD_IMM64:
+                if not -(1 << 63) <= self.imm < (1 << 64):
+                    raise struct.error("lddw immediate out of range")
+                return (packer.pack(self.opcode, regs, self.off, _s32(self.imm))
+                        + packer.pack(0, 0, 0, _s32(self.imm >> 32)))
+            if not (0 <= self.dst <= 15 and 0 <= self.src <= 15):
+                raise struct.error("register out of range")
+            return packer.pack(self.opcode, regs, self.off, self.imm)
+        except (struct.error, TypeError):
+            raise _encode_problem(self) from None
 
     def with_ref(self, ref: str | None) -> "Instruction":
         return self._replace(ref=ref)
@@ -385,11 +409,18 @@ def encode(instructions: "list[Instruction] | tuple[Instruction, ...]", byteorde
         pack = _LE.pack
         out = []
         for i in instructions:
-            if i.opcode == OP_LD_IMM64:
-                out.append(pack(i.opcode, (i.src << 4) | i.dst, i.off, _s32(i.imm)))
-                out.append(pack(0, 0, 0, _s32(i.imm >> 32)))
-            else:
-                out.append(pack(i.opcode, (i.src << 4) | i.dst, i.off, i.imm))
+            try:
+                if i.opcode == OP_LD_IMM64:
+                    if not -(1 << 63) <= i.imm < (1 << 64):
+                        raise struct.error("lddw immediate out of range")
+                    out.append(pack(i.opcode, (i.src << 4) | i.dst, i.off, _s32(i.imm)))
+                    out.append(pack(0, 0, 0, _s32(i.imm >> 32)))
+                else:
+                    out.append(pack(i.opcode, (i.src << 4) | i.dst, i.off, i.imm))
+                if i.dst > 15:  # (src << 4) | dst would silently carry into src
+                    raise struct.error("register out of range")
+            except (struct.error, TypeError):
+                raise _encode_problem(i, sum(x.slots for x in instructions[:instructions.index(i)])) from None
         return b"".join(out)
     return b"".join(i.encode(byteorder) for i in instructions)
 
@@ -403,5 +434,5 @@ def mem_mode(opcode: int) -> Mode:
     return Mode(opcode & MODE_MASK)
 
 
-__all__ = ["Instruction", "iter_decode", "decode_with_slots", "decode", "encode", "VALID_OPCODES", "mem_size_bytes", "mem_mode",
+__all__ = ["Instruction", "EncodeError", "iter_decode", "decode_with_slots", "decode", "encode", "VALID_OPCODES", "mem_size_bytes", "mem_mode",
            "ATOMIC_FETCH"]

@@ -140,3 +140,69 @@ def test_the_typed_errors_do_happen(call, error):
     """The fuzz tests above would pass vacuously if nothing raised: each entry point does raise its own type."""
     with pytest.raises(error):
         call()
+
+
+# ---- the builder and the encoder: malformed instructions are refused where they are made ------------------------
+
+def _builder():
+    from pyebpf.isa.builder import Builder
+
+    return Builder("socket_filter")
+
+
+@pytest.mark.parametrize("make", [
+    pytest.param(lambda b, R: b.be(R[0], 7), id="be-7-bits"),
+    pytest.param(lambda b, R: b.le(R[0], 8), id="le-8-bits"),
+    pytest.param(lambda b, R: b.bswap(R[0], 0), id="bswap-0-bits"),
+    pytest.param(lambda b, R: b.movsx(R[0], R[1], 64), id="movsx-64"),
+    pytest.param(lambda b, R: b.movsx(R[0].w, R[1].w, 32), id="movsx32-from-32"),
+    pytest.param(lambda b, R: b.ld_abs("u64", 0), id="ld_abs-u64"),
+    pytest.param(lambda b, R: b.ld_ind("u64", R[1], 0), id="ld_ind-u64"),
+    pytest.param(lambda b, R: b.call(1 << 40), id="helper-id-over-32-bits"),
+    pytest.param(lambda b, R: b.call_kfunc(1 << 40), id="kfunc-id-over-32-bits"),
+])
+def test_builder_refuses_instructions_the_kernel_calls_malformed(make):
+    """Before: these built a Program whose bytes the kernel rejects ("uses reserved fields") or struct.error."""
+    from pyebpf.errors import BuildError
+    from pyebpf.isa import builder
+
+    registers = [getattr(builder, f"R{i}") for i in range(11)]
+    with pytest.raises(BuildError):
+        make(_builder(), registers)
+
+
+def test_builder_accepts_the_valid_forms():
+    from pyebpf.isa.builder import R0, R1
+
+    program = _builder().be(R0, 16).le(R0, 64).bswap(R0, 32).movsx(R0, R1, 32).movsx(R0.w, R1.w, 16) \
+        .ld_abs("u8", 0).ld_ind("u32", R1, 2).call(1).mov(R0, 0).exit().build()
+    assert all(insn.validate() is None for insn in program.instructions)
+
+
+@pytest.mark.parametrize("insn, field", [
+    (dict(opcode=0x85, imm=1 << 40), "imm"),
+    (dict(opcode=0xB7, dst=16), "dst"),  # would carry into src: silently another instruction
+    (dict(opcode=0xB7, src=16), "src"),
+    (dict(opcode=0xB7, off=1 << 15), "off"),
+    (dict(opcode=0x18, imm=1 << 70), "imm"),  # lddw: was silently truncated to 64 bits
+    (dict(opcode=0x100), "opcode"),
+])
+def test_encoding_out_of_range_fields_is_a_typed_error(insn, field):
+    from pyebpf.errors import BuildError
+    from pyebpf.isa.instruction import Instruction, encode
+
+    bad = Instruction(**{"dst": 0, "src": 0, "off": 0, "imm": 0, **insn})
+    for encoder in (lambda: encode([Instruction(0x18, imm=1), bad]), lambda: bad.encode("big"),
+                    lambda: Program([Instruction(0x18, imm=1), bad]).to_bytes()):
+        with pytest.raises(BuildError) as e:
+            encoder()
+        assert field in str(e.value)
+    with pytest.raises(BuildError, match="slot 2"):
+        encode([Instruction(0x18, imm=1), bad])
+
+
+def test_unknown_map_type_is_a_value_error():
+    from pyebpf.abi.maps import MapSpec
+
+    with pytest.raises(ValueError, match="unknown map type 'nosuchtype'"):
+        MapSpec.of("m", "nosuchtype", 4, 8, 1)
