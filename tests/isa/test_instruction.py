@@ -18,8 +18,9 @@ from pyebpf.abi.opcodes import OP_CALLX, OP_EXIT, OP_LD_IMM64
 from pyebpf.errors import DecodeError
 from pyebpf.isa.instruction import VALID_OPCODES, Instruction as I, decode, encode, iter_decode
 
-#: r0..r9 = 0, so that no instruction after it fails for reading an uninitialised register first.
-PRELUDE = encode([I(0xB7, r, 0, 0, 0) for r in range(10)])
+#: r6 = ctx (LD_ABS/IND check it before their registers), the other registers = 0: no instruction after it fails for
+#: reading an uninitialised register before the kernel gets to the check we compare with.
+PRELUDE = encode([I(0xBF, 6, 1)] + [I(0xB7, r, 0, 0, 0) for r in range(10) if r != 6])
 EPILOGUE = encode([I(0xB7, 0, 0, 0, 0), I(OP_EXIT)])
 BAD_SLOT = 10
 STRUCTURAL = ("unknown opcode", "uses reserved fields", "invalid bpf_ld_imm64", "unrecognized bpf_ld_imm64",
