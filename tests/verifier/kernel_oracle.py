@@ -73,24 +73,30 @@ def kernel_load(program: Program, prog_type: int, log_level: int = 1, log_size: 
                 hi = (insn.imm >> 32) if insn.src == PseudoSrc.MAP_VALUE else 0
                 insn = insn._replace(imm=(hi << 32) | lo)
             insns.append(insn)
-        code = encode(insns)
-        cbuf = ctypes.create_string_buffer(code, len(code))
-        lic = ctypes.create_string_buffer(program.license.encode())
-        logbuf = ctypes.create_string_buffer(log_size)
-        # log_level 0 must come with no log buffer at all (the kernel refuses half-set log attributes)
-        attr = struct.pack("<IIQQIIQII", prog_type, len(code) // 8, ctypes.addressof(cbuf), ctypes.addressof(lic),
-                           log_level, log_size if log_level else 0, ctypes.addressof(logbuf) if log_level else 0,
-                           0, 0)
-        attr = attr.ljust(64, b"\0") + struct.pack("<I", expected_attach_type)  # expected_attach_type @ 68? see below
-        # struct layout: prog_type, insn_cnt, insns, license, log_level, log_size, log_buf, kern_version,
-        # prog_flags, prog_name[16] (@48), prog_ifindex (@64), expected_attach_type (@68)
-        attr = attr[:64] + struct.pack("<II", 0, expected_attach_type)
-        fd, err = _bpf(_PROG_LOAD, attr)
-        log = logbuf.value.decode(errors="replace")
-        if fd >= 0:
-            os.close(fd)
-            return KernelVerdict(True, 0, log)
-        return KernelVerdict(False, err, log)
+        return kernel_load_bytes(encode(insns), prog_type, program.license, log_level, log_size,
+                                 expected_attach_type)
     finally:
         for fd in fds.values():
             os.close(fd)
+
+
+def kernel_load_bytes(code: bytes, prog_type: int, license: str = "GPL", log_level: int = 1,
+                      log_size: int = 1 << 24, expected_attach_type: int = 0) -> KernelVerdict:
+    """BPF_PROG_LOAD of raw instruction bytes (for encodings a Program cannot hold, e.g. a malformed lddw)."""
+    cbuf = ctypes.create_string_buffer(code, len(code))
+    lic = ctypes.create_string_buffer(license.encode())
+    logbuf = ctypes.create_string_buffer(log_size)
+    # log_level 0 must come with no log buffer at all (the kernel refuses half-set log attributes)
+    attr = struct.pack("<IIQQIIQII", prog_type, len(code) // 8, ctypes.addressof(cbuf), ctypes.addressof(lic),
+                       log_level, log_size if log_level else 0, ctypes.addressof(logbuf) if log_level else 0,
+                       0, 0)
+    attr = attr.ljust(64, b"\0")
+    # struct layout: prog_type, insn_cnt, insns, license, log_level, log_size, log_buf, kern_version,
+    # prog_flags, prog_name[16] (@48), prog_ifindex (@64), expected_attach_type (@68)
+    attr = attr[:64] + struct.pack("<II", 0, expected_attach_type)
+    fd, err = _bpf(_PROG_LOAD, attr)
+    log = logbuf.value.decode(errors="replace")
+    if fd >= 0:
+        os.close(fd)
+        return KernelVerdict(True, 0, log)
+    return KernelVerdict(False, err, log)

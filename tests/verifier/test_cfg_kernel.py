@@ -58,3 +58,30 @@ def test_random_control_flow_agrees_with_kernel(case):
               f"ours:   {'accept' if mine.accepted else 'reject'} {errno_name(mine.errno)} {mine.message!r}\n"
               f"{'privileged' if case.privileged else 'unprivileged'} program:\n{shown}")
     assert same_verdict and same_message and same_errno, detail
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("second_slot", [
+    (0x00, 1, 0, 0, 0),  # a register in the second half
+    (0x00, 0, 0, 4, 0),  # an offset
+    (0xB7, 0, 0, 0, 0),  # an opcode
+    pytest.param(None, marks=pytest.mark.xfail(strict=True, reason=(
+        "lddw as the last slot: the kernel's check_subprogs runs first and says 'last insn is not an exit or jmp'; "
+        "pyebpf.isa's decoder (not the verifier) refuses the bytes with 'invalid bpf_ld_imm64 insn: truncated'"))),
+])
+def test_malformed_lddw_refused_with_the_kernels_reason(second_slot):
+    """A Program cannot hold a malformed lddw: decoding the bytes refuses it with the kernel's reason."""
+    import struct
+
+    from kernel_oracle import kernel_load_bytes
+    from pyebpf.errors import DecodeError
+
+    code = struct.pack("<BBhi", 0xB7, 0, 0, 0) + struct.pack("<BBhi", 0x18, 0, 0, 1)
+    if second_slot is not None:
+        op, regs_dst, regs_src, off, imm = second_slot
+        code += struct.pack("<BBhi", op, regs_src << 4 | regs_dst, off, imm) + struct.pack("<BBhi", 0x95, 0, 0, 0)
+    kern = kernel_load_bytes(code, 1)
+    assert not kern.accepted
+    with pytest.raises(DecodeError) as e:
+        Program.from_bytes(code)
+    assert kern.last_error in str(e.value), (kern.last_error, str(e.value))
