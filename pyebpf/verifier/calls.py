@@ -312,7 +312,7 @@ def check_helper_call(env: Env, insn) -> None:
         if not register_is_null(reg):
             release_reference(env, meta.ref_obj_id)
     if hid == HelperId.TAIL_CALL and env.cur.refs:
-        raise Reject("tail_call would lead to reference leak", errno.EINVAL)
+        check_reference_leak(env, "tail_call")
     for r in CALLER_SAVED:
         mark_reg_not_init(regs[r])
         env.check_reg_arg(r, DST_OP_NO_MARK)
@@ -407,10 +407,12 @@ def release_reference(env: Env, ref_obj_id: int) -> None:
             mark_reg_unknown(reg)
 
 
-def check_reference_leak(env: Env) -> None:
+def check_reference_leak(env: Env, prefix: str = "BPF_EXIT instruction in main prog") -> None:
+    """check_resource_leak: every acquired reference must be released (one line per leak, then the verdict)."""
     if env.cur.refs:
-        rid, at = env.cur.refs[0]
-        raise Reject(f"Unreleased reference id={rid} alloc_insn={at}", errno.EINVAL)
+        for rid, at in env.cur.refs:
+            env.verbose(f"Unreleased reference id={rid} alloc_insn={at}\n")
+        raise Reject(f"{prefix} would lead to reference leak", errno.EINVAL)
 
 
 # ---- bpf-to-bpf calls --------------------------------------------------------------------------------------------
@@ -419,7 +421,7 @@ def check_func_call(env: Env, insn, slot: int) -> int:
     """Push a callee frame; returns the slot of the callee's first instruction."""
     cur = env.cur
     if cur.curframe + 1 >= MAX_CALL_FRAMES:
-        raise Reject(f"the call stack of {cur.curframe + 2} frames is too deep !", errno.E2BIG)
+        raise Reject(f"the call stack of {cur.curframe + 2} frames is too deep", errno.E2BIG)
     target = slot + 1 + insn.imm
     subprog = env.cfg.subprog_starts.index(target)
     caller = cur.frame

@@ -10,7 +10,7 @@ import time
 
 from pyebpf.abi.opcodes import (
     BPF_COMPLEXITY_LIMIT_INSNS, CLASS_MASK, MODE_MASK, OP_LD_IMM64, OP_MASK, SIZE_BYTES, SIZE_MASK, SOURCE_MASK,
-    AtomicOp, CallSrc, InsnClass, JmpOp, Mode, PseudoSrc, Size,
+    OP_MAY_GOTO, AtomicOp, CallSrc, InsnClass, JmpOp, Mode, PseudoSrc, Size,
 )
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.prog_types import ProgType
@@ -52,13 +52,14 @@ class StateEntry:
     """struct bpf_verifier_state_list: a stored checkpoint with its hit/miss statistics and a fingerprint of its
     current frame's registers (the cheap first test of the infinite-loop check)."""
 
-    __slots__ = ("state", "hit", "miss", "fp")
+    __slots__ = ("state", "hit", "miss", "fp", "seq")
 
-    def __init__(self, state: VerifierState, fp: tuple) -> None:
+    def __init__(self, state: VerifierState, fp: tuple, seq: int = 0) -> None:
         self.state = state
         self.hit = 0
         self.miss = 0
         self.fp = fp
+        self.seq = seq
 
 
 def regs_fingerprint(state: VerifierState, live: int) -> tuple:
@@ -124,16 +125,26 @@ class Checker:
             states_cnt += self.active_count[insn_idx]
             cur_fp = regs_fingerprint(cur, self.live_regs[insn_idx])
             live = self.live_regs
+            if force_new and env.insns[insn_idx].opcode == OP_MAY_GOTO:
+                # a deeper may_goto iteration that an in-progress visit subsumes is pruned (loop converged)
+                for bucket in active.values():
+                    for sl in bucket:
+                        old = sl.state
+                        if old.branches and old.may_goto_depth != cur.may_goto_depth \
+                                and states_equal(old, cur, NOT_EXACT, live, env.allow_uninit_stack):
+                            sl.hit += 1
+                            return True
             for sl in active.get(cur_fp, ()):
                 old = sl.state
-                if old.branches and states_equal(old, cur, EXACT, live, env.allow_uninit_stack):
+                if old.branches and old.may_goto_depth == cur.may_goto_depth \
+                        and states_equal(old, cur, EXACT, live, env.allow_uninit_stack):
                     if env.logging:
                         env.verbose(f"infinite loop detected at insn {insn_idx}\n")
                         env.verbose("cur state:")
                         env.print_verifier_state(cur, cur.curframe, True)
                         env.verbose("old state:")
                         env.print_verifier_state(old, cur.curframe, True)
-                    raise Reject(f"infinite loop detected at insn {insn_idx}", errno.EINVAL)
+                    raise Reject(f"infinite loop detected at insn {insn_idx}", errno.EINVAL, logged=True)
             if not force_new and env.jmps_processed - env.prev_jmps_processed < 20 \
                     and env.insn_processed - env.prev_insn_processed < 100:
                 add_new = False
@@ -176,7 +187,7 @@ class Checker:
         new.branches = 1
         new.parent = cur.parent
         cur.parent = new
-        entry = StateEntry(new, cur_fp or regs_fingerprint(cur, self.live_regs[insn_idx]))
+        entry = StateEntry(new, cur_fp or regs_fingerprint(cur, self.live_regs[insn_idx]), env.total_states)
         new.loop_entry = entry
         self.active.setdefault(insn_idx, {}).setdefault(entry.fp, []).append(entry)
         self.active_count[insn_idx] = self.active_count.get(insn_idx, 0) + 1
@@ -370,8 +381,7 @@ class Checker:
         if insn.dst or insn.off or (insn.opcode & SIZE_MASK) == Size.DW or (mode == Mode.ABS and insn.src):
             raise Reject("BPF_LD_[ABS|IND] uses reserved fields", errno.EINVAL)
         env.check_reg_arg(6, SRC_OP)
-        if env.cur.refs:
-            raise Reject("BPF_LD_[ABS|IND] would lead to reference leak", errno.EINVAL)
+        check_reference_leak(env, "BPF_LD_[ABS|IND]")
         r6 = env.regs[6]
         if r6.type != PTR_TO_CTX:
             raise Reject("at the time of BPF_LD_ABS|IND R6 != pointer to skb", errno.EINVAL)
@@ -425,16 +435,30 @@ class Checker:
 
     # ---- may_goto -----------------------------------------------------------------------------------------------
     def check_may_goto(self, insn, idx: int) -> int:
+        """may_goto: queue the fall-through (one level deeper) and follow the jump; scalars that differ from the
+        previous visit of this instruction are widened so that the loop converges (widen_imprecise_scalars)."""
         env = self.env
         if insn.src or insn.dst or insn.imm:
-            raise Reject("invalid may_goto imm %d" % insn.imm if insn.imm else "BPF_JCOND uses reserved fields",
-                         errno.EINVAL)
-        cur = env.cur
-        if cur.may_goto_depth < 8 * 1024 * 1024:
-            other = self.push_stack(idx + 1 + insn.off, idx)
-            other.may_goto_depth = cur.may_goto_depth
-            cur.may_goto_depth += 1
-        return idx + 1 if cur.may_goto_depth else idx + 1 + insn.off
+            raise Reject(f"invalid may_goto imm {insn.imm}", errno.EINVAL)
+        prev = self.find_prev_entry(idx)
+        queued = self.push_stack(idx + 1, idx)
+        queued.may_goto_depth += 1
+        if prev is not None:
+            widen_scalars(prev, queued)
+        return idx + 1 + insn.off
+
+    def find_prev_entry(self, idx: int) -> VerifierState | None:
+        best = None
+        cur = self.env.cur
+        for bucket in self.active.get(idx, {}).values():
+            for sl in bucket:
+                st = sl.state
+                if st is cur.parent:
+                    continue  # the checkpoint this very visit just stored is not a previous iteration
+                if st.branches and [f.callsite for f in st.frames] == [f.callsite for f in cur.frames]:
+                    if best is None or sl.seq > best.seq:
+                        best = sl
+        return best.state if best is not None else None
 
     # ---- conditional jumps -------------------------------------------------------------------------------------
     def check_cond_jmp_op(self, insn, idx: int) -> int:
@@ -493,6 +517,22 @@ class Checker:
         if env.logging:
             env.print_insn_state(this, this.curframe)
         return idx + 1
+
+
+def widen_scalars(old: VerifierState, cur: VerifierState) -> None:
+    """maybe_widen_reg for every register and spilled scalar: a scalar that changed since `old` becomes unknown
+    (the kernel spares precise scalars; we track no precision marks, so every changed scalar is widened)."""
+    from pyebpf.verifier.prune import IdMap, regs_exact
+    idmap = IdMap()
+    for fo, fc in zip(old.frames, cur.frames):
+        for ro, rc in zip(fo.regs, fc.regs):
+            if ro.type == SCALAR_VALUE and rc.type == SCALAR_VALUE and not regs_exact(ro, rc, idmap):
+                mark_reg_unknown(rc)
+        for so, sc in zip(fo.stack, fc.stack):
+            if so.is_spilled_reg and sc.is_spilled_reg:
+                ro, rc = so.spilled, sc.spilled
+                if ro.type == SCALAR_VALUE and rc.type == SCALAR_VALUE and not regs_exact(ro, rc, idmap):
+                    mark_reg_unknown(rc)
 
 
 def sync_linked_regs(state: VerifierState, known: Reg) -> None:
@@ -578,9 +618,9 @@ def try_match_pkt_pointers(insn, op: int, is_jmp32: bool, dst: Reg, src: Reg | N
 
 
 def check_max_stack_depth(env: Env) -> None:
-    """Combined stack of any call chain must fit MAX_BPF_STACK (frames rounded up to 32 bytes)."""
+    """Combined stack of any call chain must fit MAX_BPF_STACK."""
     cfg = env.cfg
-    depth = [max(32, (d + 31) // 32 * 32) if d else 0 for d in env.subprog_stack_depth]
+    depth = [(d + 15) // 16 * 16 for d in env.subprog_stack_depth]  # JIT-ed programs round frames to 16
     calls: dict[int, set[int]] = {i: set() for i in range(len(cfg.subprog_starts))}
     for slot, insn in enumerate(cfg.insns):
         if insn is not None and insn.is_pseudo_call:

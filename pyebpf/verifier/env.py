@@ -21,11 +21,12 @@ AT_PKT_END, BEYOND_PKT_END = -1, -2
 class Reject(Exception):
     """A verification failure: the kernel's message and errno (the engine adds the slot)."""
 
-    def __init__(self, message: str, err: int = _errno.EACCES, newline: bool = True) -> None:
+    def __init__(self, message: str, err: int = _errno.EACCES, newline: bool = True, logged: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.errno = err
         self.newline = newline  # a few kernel messages lack their "\n" and run into the next line
+        self.logged = logged  # the message (and more) is already in the log
 
 
 class Env:

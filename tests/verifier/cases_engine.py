@@ -166,3 +166,74 @@ CASES: list[tuple[str, str, str, "tuple[str, str] | None"]] = [
 ]
 # replace the placeholder: a loop whose state never changes is an infinite loop
 CASES = [c for c in CASES if c[0] != "infinite loop"]
+
+RINGBUF = ".map rb ringbuf entries=4096\n"
+CASES += [
+    # references
+    ("ringbuf submit", "kprobe", RINGBUF + "r1 = map[rb] ll\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\n"
+     "if r0 == 0 goto out\nr1 = 7\n*(u64 *)(r0 + 0) = r1\nr1 = r0\nr2 = 0\ncall bpf_ringbuf_submit\n"
+     "out:\nr0 = 0\nexit", None),
+    ("ringbuf leak", "kprobe", RINGBUF + "r1 = map[rb] ll\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\n"
+     "if r0 == 0 goto out\nr1 = 7\n*(u64 *)(r0 + 0) = r1\nout:\nr0 = 0\nexit",
+     ("EINVAL", "BPF_EXIT instruction in main prog would lead to reference leak")),
+    ("ringbuf no null check", "kprobe", RINGBUF + "r1 = map[rb] ll\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\n"
+     "r1 = 7\n*(u64 *)(r0 + 0) = r1\nr0 = 0\nexit", ("EACCES", "R0 invalid mem access 'ringbuf_mem_or_null'")),
+    ("ringbuf oob", "kprobe", RINGBUF + "r1 = map[rb] ll\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\n"
+     "if r0 == 0 goto out\nr1 = 7\n*(u64 *)(r0 + 4) = r1\nr1 = r0\nr2 = 0\ncall bpf_ringbuf_submit\n"
+     "out:\nr0 = 0\nexit", ("EACCES", "R0 min value is outside of the allowed memory range")),
+    ("ringbuf size not const", "kprobe", RINGBUF + "r2 = *(u64 *)(r1 + 0)\nr1 = map[rb] ll\nr3 = 0\n"
+     "call bpf_ringbuf_reserve\nr0 = 0\nexit", ("EACCES", "R2 is not a known constant'")),
+    # calls and stack
+    ("call depth", "socket_filter", "call f1\nexit\nf1:\ncall f2\nexit\nf2:\ncall f3\nexit\nf3:\ncall f4\nexit\n"
+     "f4:\ncall f5\nexit\nf5:\ncall f6\nexit\nf6:\ncall f7\nexit\nf7:\ncall f8\nexit\nf8:\nr0 = 0\nexit",
+     ("E2BIG", "the call stack of 9 frames is too deep")),
+    ("combined stack", "socket_filter", "*(u64 *)(r10 - 512) = 0\ncall f\nr0 = 0\nexit\nf:\n"
+     "*(u64 *)(r10 - 8) = 0\nr0 = 0\nexit", ("EACCES", "combined stack size of 2 calls is 528. Too large")),
+    ("callee reads caller stack", "socket_filter", "*(u64 *)(r10 - 8) = 5\nr1 = r10\nr1 += -8\ncall f\nexit\n"
+     "f:\nr0 = *(u64 *)(r1 + 0)\nexit", None),
+    # ALU forms
+    ("bswap and movsx", "socket_filter", "r1 = *(u32 *)(r1 + 0)\nr1 = be16 r1\nr2 = (s8)r1\nw3 = (s16)w1\n"
+     "r1 = bswap64 r1\nr0 = 0\nexit", None),
+    ("sdiv smod", "socket_filter", "r1 = 100\nr1 s/= -3\nr2 = 7\nr2 s%= 3\nr0 = 0\nexit", None),
+    ("neg ptr", "socket_filter", "r1 = -r1\nr0 = 0\nexit", None),
+    ("end ptr", "socket_filter", "r1 = be32 r1\nr0 = 0\nexit", None),
+    # atomics
+    ("atomic add stack", "socket_filter", "*(u64 *)(r10 - 8) = 0\nr1 = 1\nlock *(u64 *)(r10 - 8) += r1\n"
+     "r0 = *(u64 *)(r10 - 8)\nexit", None),
+    ("atomic fetch map", "socket_filter", ARR + lookup("a") + "if r0 == 0 goto out\nr1 = 1\n"
+     "r1 = atomic64_fetch_add((u64 *)(r0 + 8), r1)\nout:\nr0 = 0\nexit", None),
+    ("atomic ctx", "socket_filter", "r2 = 1\nlock *(u32 *)(r1 + 48) += r2\nr0 = 0\nexit",
+     ("EACCES", "BPF_ATOMIC stores into R1 ctx is not allowed")),
+    ("cmpxchg", "socket_filter", "*(u64 *)(r10 - 8) = 0\nr0 = 0\nr1 = 5\n"
+     "r0 = atomic64_cmpxchg((u64 *)(r10 - 8), r0, r1)\nr0 = 0\nexit", None),
+    # legacy packet loads
+    ("ld_abs", "socket_filter", "r6 = r1\nr0 = *(u16 *)skb[12]\nexit", None),
+    ("ld_abs no r6", "socket_filter", "r0 = *(u16 *)skb[12]\nexit", ("EACCES", "R6 !read_ok")),
+    ("ld_abs in xdp", "xdp", "r6 = r1\nr0 = *(u16 *)skb[12]\nexit",
+     ("EINVAL", "BPF_LD_[ABS|IND] instructions not allowed for this program type")),
+    # stores
+    ("st into ctx", "socket_filter", "*(u32 *)(r1 + 48) = 1\nr0 = 0\nexit", None),
+    ("var stack write priv", "socket_filter", "r2 = *(u32 *)(r1 + 0)\nr2 &= 7\nr3 = r10\nr3 += -16\nr3 += r2\n"
+     "*(u8 *)(r3 + 0) = 1\nr0 = 0\nexit", None),
+    ("var stack read uninit priv", "socket_filter", "r2 = *(u32 *)(r1 + 0)\nr2 &= 7\nr3 = r10\nr3 += -16\n"
+     "r3 += r2\nr0 = *(u8 *)(r3 + 0)\nexit", None),
+    ("xdp pkt write", "xdp", "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr4 = r2\nr4 += 1\n"
+     "if r4 > r3 goto out\n*(u8 *)(r2 + 0) = 1\nout:\nr0 = 2\nexit", None),
+    ("pkt ptr leak to map", "xdp", ARR + "r6 = r1\n" + lookup("a") + "if r0 == 0 goto out\n"
+     "r2 = *(u32 *)(r6 + 0)\n*(u64 *)(r0 + 0) = r2\nout:\nr0 = 2\nexit", None),
+    # helpers with sizes
+    ("zero size", "kprobe", "r1 = r10\nr1 += -8\nr2 = 0\ncall bpf_get_current_comm\nr0 = 0\nexit",
+     ("EACCES", "R2 invalid zero-sized read: u64=[0,0]")),
+    ("negative size", "kprobe", "r2 = *(u64 *)(r1 + 0)\nif r2 s> 8 goto out\nr1 = r10\nr1 += -8\n"
+     "call bpf_get_current_comm\nout:\nr0 = 0\nexit",
+     ("EACCES", "R2 min value is negative, either use unsigned or 'var &= const'")),
+    ("smp id bounded", "socket_filter", ARR + "call bpf_get_smp_processor_id\nr6 = r0\n" + lookup("a")
+     + "if r0 == 0 goto out\nr0 += r6\nr1 = *(u8 *)(r0 + 0)\nout:\nr0 = 0\nexit", None),
+    ("perf output wrong map", "kprobe", MAP + "r2 = map[m] ll\nr3 = 0\nr4 = r10\nr4 += -8\n"
+     "*(u64 *)(r10 - 8) = 0\nr5 = 8\ncall bpf_perf_event_output\nr0 = 0\nexit",
+     ("EINVAL", "cannot pass map_type 1 into func bpf_perf_event_output#25")),
+    # loops
+    ("may_goto loop", "socket_filter", "r0 = 0\nl:\nmay_goto +2\nr0 += 1\ngoto l\nexit", None),
+    ("loop with branch", "socket_filter", "r0 = 0\nr1 = 0\nl:\nr2 = r1\nr2 &= 1\nif r2 == 0 goto even\n"
+     "r0 += 3\ngoto next\neven:\nr0 += 1\nnext:\nr1 += 1\nif r1 < 50 goto l\nexit", None),
+]
