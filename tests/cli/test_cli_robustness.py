@@ -118,13 +118,43 @@ CASES = {
     "run-several-asm-errors": case("run", "{d}/multi.s", diagnostics=4, expect="multi.s:5:6: error: undefined label"),
     "run-unknown-helper": case("run", "{d}/helper.s", diagnostics=1, expect="unknown helper"),
     "run-unknown-map": case("run", "{d}/nomap.s", diagnostics=1, expect="unknown map 'nomap'"),
-    "run-elf": case("run", "{d}/elf.o", expect="pyebpf load"),
+    "run-bad-elf": case("run", "{d}/elf.o", expect="elf.o"),
     "run-bad-type": case("run", "{d}/ok.s", "--type", "bogus", expect="unknown BPF program type 'bogus'"),
     "run-ctx-not-json": case("run", "{d}/ok.s", "--ctx", "{bad", expect="--ctx: not JSON"),
     "run-ctx-not-object": case("run", "{d}/ok.s", "--ctx", "[1, 2]", expect="--ctx: expected a JSON object"),
     "run-ctx-unknown-field": case("run", "{d}/ok.s", "--type", "kprobe", "--ctx", '{"regs": {"zz": 1}}',
                                   expect="zz"),
     "run-ctx-packet-not-hex": case("run", "{d}/ok.s", "--ctx", '{"packet": "xyz"}', expect="--ctx packet: not hex"),
+    # --ctx values of the wrong type or range reach the context builders unchecked (bugs left to their owners)
+    "run-ctx-field-not-int": case("run", "{d}/ok.s", "--type", "tracepoint", "--ctx", '{"id": "x"}', expect="id",
+                                  marks=(pytest.mark.xfail(strict=True, reason=(
+                                      "struct.error escapes: pyebpf/vm/context.py SysEnterContext packs `id` "
+                                      "unchecked and pyebpf/commands/run.py _context only turns TypeError into "
+                                      "RunInputError")),)),
+    "run-ctx-field-out-of-range": case("run", "{d}/ok.s", "--type", "tracepoint", "--ctx",
+                                       '{"id": 99999999999999999999999}', expect="id",
+                                       marks=(pytest.mark.xfail(strict=True, reason=(
+                                           "struct.error 'argument out of range' escapes from pyebpf/vm/context.py "
+                                           "SysEnterContext through pyebpf/commands/run.py")),)),
+    "run-ctx-perf-field-not-int": case("run", "{d}/ok.s", "--type", "perf_event", "--ctx",
+                                       '{"sample_period": "q"}', expect="sample_period",
+                                       marks=(pytest.mark.xfail(strict=True, reason=(
+                                           "struct.error escapes: pyebpf/vm/context.py PerfEventContext packs "
+                                           "sample_period unchecked")),)),
+    "run-ctx-packet-field-not-int": case("run", "{d}/ok.s", "--type", "xdp", "--ctx",
+                                         '{"packet": "00", "ingress_ifindex": "x"}', expect="ingress_ifindex",
+                                         marks=(pytest.mark.xfail(strict=True, reason=(
+                                             "TypeError escapes from pyebpf/vm/context.py _put (str & int) when "
+                                             "XdpContext.materialize runs inside VM.run")),)),
+    "run-ctx-packet-unknown-field": case("run", "{d}/ok.s", "--type", "xdp", "--ctx", '{"packet": "00", "zz": 1}',
+                                         expect="zz", marks=(pytest.mark.xfail(strict=True, reason=(
+                                             "TypeError escapes: pyebpf/commands/run.py passes the extra --ctx keys "
+                                             "of a {'packet': ...} object to VM.run -> for_packet without "
+                                             "catching XdpContext's unexpected-keyword TypeError")),)),
+    "run-empty-type": case("run", "{d}/ok.s", "--type", "", expect="program type",
+                           marks=(pytest.mark.xfail(strict=True, reason=(
+                               "pyebpf/commands/run.py tests `if args.type`: --type '' is silently ignored and the "
+                               "program runs (exit 0) instead of 'unknown BPF program type'")),)),
     "run-packet-odd-hex": case("run", "{d}/ok.s", "--packet", "abc", expect="--packet: not hex"),
     "run-packet-not-hex": case("run", "{d}/ok.s", "--packet", "zz", expect="--packet: not hex"),
     "run-mem-not-hex": case("run", "{d}/ok.s", "--mem", "q", expect="--mem: not hex"),
