@@ -6,6 +6,8 @@ exit status, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from importlib import import_module
 
@@ -35,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         status = args.func(args)
+    except BrokenPipeError:
+        return _stdout_closed()
     except PyebpfError as e:
         text = str(e)
         print(f"pyebpf {args.command}: error: {text}", file=sys.stderr)
@@ -45,6 +49,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return int(status or 0)
+
+
+def _stdout_closed() -> int:
+    """The reader of our stdout went away (`pyebpf disasm x.o | head`): stop quietly, as a SIGPIPE'd tool does.
+
+    Python's recipe: point stdout at /dev/null so the interpreter's final flush does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a real file (embedded use): nothing to redirect
+        pass
+    return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -317,3 +317,13 @@ def test_conformance_plugin_bad_input(stdin: bytes, memory: str, expect: str):
     out = proc.stdout.decode()
     assert proc.returncode == 1 and "Traceback" not in out + proc.stderr.decode(), out + proc.stderr.decode()
     assert out.startswith("error: ") and out.count("\n") == 1 and expect in out, out
+
+
+@pytest.mark.parametrize("argv", [("run", "{d}/ok.s", "--trace"), ("asm", "{d}/ok.s", "--hex")])
+def test_closed_stdout_ends_quietly(d: str, argv):
+    """`pyebpf ... | head -0`: the reader went away; exit like a SIGPIPE'd tool (141), no error text, no traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "pyebpf", *(a.replace("{d}", d) for a in argv)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # long before the interpreter has started and written anything
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 141 and err == b"", err
