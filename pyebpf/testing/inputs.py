@@ -213,7 +213,7 @@ def corrupted(draw: Any, frames: S | None = None) -> bytes:
         ihl = (frame[l3] & 0x0F) * 4 if version == 4 else IPV6_HLEN
         return _set_byte(frame, l3 + ihl + 12, draw(st.integers(0, 15)) << 4)
     at = l3 + 10                                                   # IPv4 header checksum
-    return _set_byte(frame, at, frame[at] ^ 0xFF) if version == 4 else frame
+    return _set_byte(frame, at, frame[at] ^ 0xFF) if version == 4 and at < len(frame) else frame
 
 
 def packets(valid: bool | None = None, garbage: bool = True) -> S:
