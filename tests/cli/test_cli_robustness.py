@@ -327,3 +327,20 @@ def test_closed_stdout_ends_quietly(d: str, argv):
     proc.stdout.close()  # long before the interpreter has started and written anything
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 141 and err == b"", err
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "pyebpf/vm/maps.py ArrayMap allocates max_entries bytearrays eagerly: an array of 4e9 u64 values (which the "
+    "kernel refuses: 'creating map: ENOMEM') exhausts memory and MemoryError escapes `pyebpf run` as a traceback"))
+def test_run_with_a_huge_array_map_is_one_line(tmp_path):
+    import resource
+
+    src = tmp_path / "huge.s"
+    src.write_text(".type xdp\n.map m array key=4 value=8 max_entries=4000000000\nr1 = map[m] ll\nr0 = 0\nexit\n")
+
+    def limit_memory() -> None:  # fail in seconds instead of swapping the machine to death
+        resource.setrlimit(resource.RLIMIT_AS, (700 << 20, 700 << 20))
+
+    proc = subprocess.run([sys.executable, "-m", "pyebpf", "run", str(src)], capture_output=True, timeout=120,
+                          preexec_fn=limit_memory)
+    check_error_output(proc, "run")
