@@ -120,7 +120,7 @@ def loop_block(draw, labels, ptype):
     top = labels.new()
     n = draw(st.integers(1, 12))
     step = draw(st.sampled_from([1, 2, 3]))
-    return ["r9 = 0", f"{top}:", f"r9 += {step}", f"r8 += r9", f"if r9 < {n} goto {top}"]
+    return ["r9 = 0", f"{top}:", f"r9 += {step}", "r8 += r9", f"if r9 < {n} goto {top}"]
 
 
 @st.composite

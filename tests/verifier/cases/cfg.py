@@ -2,7 +2,7 @@
 lddw forms, subprogram boundaries, call depth, program size."""
 from __future__ import annotations
 
-from cases import ACCEPT, REJECT, Case
+from cases import REJECT, Case
 from cases._util import EXIT, MOV0, I, raw
 
 _LOOP = """

@@ -40,8 +40,7 @@ CASES = [
     _value_access("map_value_write_u64", H, "*(u64 *)(r0 + 0) = r0", True),
     _value_access("map_value_store_ptr_unpriv", H, "*(u64 *)(r0 + 0) = r0", False, privileged=False),
     _value_access("map_value_st_imm", H, "*(u32 *)(r0 + 4) = 7", True),
-    _value_access("map_value_atomic", H, "lock *(u64 *)(r0 + 0) += r0".replace("r0 + 0) += r0", "r0 + 0) += r1"),
-                  False),
+    _value_access("map_value_atomic_r1_clobbered", H, "lock *(u64 *)(r0 + 0) += r1", False),
     ok("map_value_atomic_scalar", H + "  if r0 == 0 goto +2\n  r1 = 1\n  lock *(u64 *)(r0 + 0) += r1\n"),
     _value_access("array_value_read_15", A, "r1 = *(u8 *)(r0 + 15)", True),
     _value_access("array_value_read_16", A, "r1 = *(u8 *)(r0 + 16)", False),
@@ -66,7 +65,7 @@ CASES = [
     bad("map_lookup_map_arg_scalar", MAP_HASH + "  r1 = 0\n  *(u32 *)(r10 - 4) = r1\n  r2 = r10\n  r2 += -4\n"
         "  call bpf_map_lookup_elem\n"),
     bad("map_lookup_map_arg_ctx", MAP_HASH + "  r1 = 0\n  *(u32 *)(r10 - 4) = r1\n  r2 = r10\n  r2 += -4\n"
-        "  r1 = r6\n  call bpf_map_lookup_elem\n".replace("r1 = r6", "r1 = r10")),
+        "  r1 = r10\n  call bpf_map_lookup_elem\n"),
     ok("map_update_elem", MAP_HASH + "  r1 = 0\n  *(u32 *)(r10 - 4) = r1\n  *(u64 *)(r10 - 16) = r1\n  r2 = r10\n"
        "  r2 += -4\n  r3 = r10\n  r3 += -16\n  r4 = 0\n  r1 = map[m] ll\n  call bpf_map_update_elem\n"),
     bad("map_update_value_uninit", MAP_HASH + "  r1 = 0\n  *(u32 *)(r10 - 4) = r1\n  r2 = r10\n  r2 += -4\n"

@@ -48,10 +48,11 @@ def main(argv: list[str]) -> int:
         n_errno += err
         if not (v and msg and err):
             kind = "verdict" if not v else "message" if not msg else "errno"
-            key = f"{kind}: kernel {'accept' if k.accepted else k.message!r} / ours {'accept' if m.accepted else m.message!r}"
-            reasons[kind] += 1
-            rows.append((case.id, kind, f"ours {'accept' if m.accepted else errno_name(m.errno) + ' ' + repr(m.message)}",
-                         k))
+            key = (f"{kind}: kernel {'accept' if k.accepted else k.message!r} / "
+                   f"ours {'accept' if m.accepted else m.message!r}")
+            reasons[key] += 1
+            mine = "accept" if m.accepted else f"{errno_name(m.errno)} {m.message!r}"
+            rows.append((case.id, kind, f"ours {mine}", k))
     t2 = time.perf_counter()
     print(f"{n_verdict} of {total} cases agree on verdict, {n_message} of {total} on message, "
           f"{n_errno} of {total} on errno (kernel {t1 - t0:.1f}s, ours {t2 - t1:.1f}s)")

@@ -13,7 +13,7 @@ RETURNS = [
     ("const_2", "  r0 = 2\n  exit\n", set(TYPES) - {"cgroup_skb"}),
     ("const_neg1", "  r0 = -1\n  exit\n", set(TYPES) - {"cgroup_skb"}),
     ("uninit", "  exit\n", set()),
-    ("scalar_unknown", "  r0 = *(u32 *)(r1 + 0)\n  exit\n".replace("(r1 + 0)", "(r1 + CTX_SCALAR)"),
+    ("scalar_unknown", "  r0 = *(u32 *)(r1 + CTX_SCALAR)\n  exit\n",
      set(TYPES) - {"cgroup_skb"}),
     ("scalar_masked_1", "  r0 = *(u32 *)(r1 + CTX_SCALAR)\n  r0 &= 1\n  exit\n", set(TYPES)),
     ("scalar_branch_bounded", "  r0 = *(u32 *)(r1 + CTX_SCALAR)\n  if r0 < 2 goto +1\n  r0 = 0\n  exit\n",

@@ -16,9 +16,7 @@ def pair(name: str, body: str, priv_ok: bool, unpriv_ok: bool) -> list[Case]:
 
 CASES = [
     *pair("leak_fp_into_map", H + "  if r0 == 0 goto +1\n  *(u64 *)(r0 + 0) = r10\n", True, False),
-    *pair("leak_ctx_into_map", H + "  if r0 == 0 goto +1\n  *(u64 *)(r0 + 0) = r6\n".replace("r6", "r1")
-          .replace("  if r0", "  r6 = r1\n  if r0") if False else
-          "  r6 = r1\n" + H + "  if r0 == 0 goto +1\n  *(u64 *)(r0 + 0) = r6\n", True, False),
+    *pair("leak_ctx_into_map", "  r6 = r1\n" + H + "  if r0 == 0 goto +1\n  *(u64 *)(r0 + 0) = r6\n", True, False),
     *pair("leak_map_value_into_itself", H + "  if r0 == 0 goto +1\n  *(u64 *)(r0 + 0) = r0\n", True, False),
     *pair("leak_ptr_via_stack_spill", "  *(u64 *)(r10 - 8) = r1\n  r0 = *(u64 *)(r10 - 8)\n  r0 += 0\n", True, True),
     Case("leak_ptr_via_stack_fill_return", "  *(u64 *)(r10 - 8) = r1\n  r0 = *(u64 *)(r10 - 8)\n  exit\n",
@@ -47,10 +45,8 @@ CASES = [
           "  call bpf_trace_printk\n", True, False),
     *pair("uninit_stack_helper_read", MAP_HASH + "  r2 = r10\n  r2 += -4\n  r1 = map[m] ll\n"
           "  call bpf_map_lookup_elem\n", True, False),
-    *pair("lddw_map_value_ptr_unpriv", ".map a array key=4 value=16 max_entries=1\n  r1 = map[a] ll\n"
-          "  r0 = *(u64 *)(r1 + 0)\n".replace("map[a] ll", "map[a] ll") if False else
-          ".map a array key=4 value=16 max_entries=1\n" + LOOKUP_HASH.replace("map[m]", "map[a]") +
-          "  if r0 == 0 goto +1\n  r1 = *(u64 *)(r0 + 8)\n", True, True),
+    *pair("array_value_read_unpriv", ".map a array key=4 value=16 max_entries=1\n"
+          + LOOKUP_HASH.replace("map[m]", "map[a]") + "  if r0 == 0 goto +1\n  r1 = *(u64 *)(r0 + 8)\n", True, True),
     *pair("ld_abs", "  r6 = r1\n  r0 = *(u8 *)skb[0]\n", True, True),
     *pair("ld_abs_without_r6_ctx", "  r6 = 0\n  r0 = *(u8 *)skb[0]\n", False, False),
 ]
