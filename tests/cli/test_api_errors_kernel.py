@@ -10,6 +10,7 @@ so other tests loading programs at the same time do not disturb the counts.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import itertools
 import json
@@ -93,6 +94,21 @@ def test_rejected_program_releases_its_maps_and_fds():
                 load(program)
             assert e.value.insn == 2 and e.value.reason == "R5 !read_ok" and "\n" not in str(e.value)
     assert program.name not in kernel_prog_names()
+
+
+def test_second_map_failing_releases_the_first():
+    """Map 'b' (an array with an 8-byte key) is refused after map 'a' was created: 'a' must not stay behind."""
+    from pyebpf import assemble
+    from pyebpf.loader import load
+
+    program = assemble(".type xdp\n.map a hash key=4 value=8 max_entries=16\n.map b array key=8 value=8 "
+                       "max_entries=4\nr1 = map[a] ll\nr1 = map[b] ll\nr0 = 2\nexit\n")
+    program.name = unique_name()
+    with no_fd_leak():
+        for _ in range(3):
+            with pytest.raises(LoaderError) as e:
+                load(program)
+            assert "creating map 'b'" in str(e.value) and e.value.errno == errno.EINVAL
 
 
 @pytest.mark.parametrize("attach", [
