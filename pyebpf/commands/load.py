@@ -172,6 +172,17 @@ def _wait(duration: float | None) -> None:
         signal.signal(signal.SIGTERM, old)
 
 
+def _seconds(text: str) -> float:
+    """--duration: a finite number of seconds >= 0 (nan, inf and negative values are typos, not durations)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("load", help="load FILE.s / FILE.o into the kernel (pin, attach)", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -185,6 +196,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--pin", metavar="PATH", help="pin the program in bpffs (several programs: PATH/NAME)")
     p.add_argument("--pinmaps", metavar="DIR", help="pin the program's maps in DIR/NAME")
     p.add_argument("--log-level", type=int, default=0, help="verifier log level (1, 2; 4 adds stats)")
-    p.add_argument("--duration", type=float, help="with --attach and no --pin: detach after this many seconds")
+    p.add_argument("--duration", type=_seconds, help="with --attach and no --pin: detach after this many seconds")
     p.add_argument("--json", action="store_true", help="report as JSON")
     p.set_defaults(func=_handler)

@@ -191,6 +191,12 @@ CASES = {
                                             kernel=True),
     "load-attach-missing-interface": case("load", "{d}/xdp_ok.s", "--attach", "nosuchif0",
                                           expect=("nosuchif0", "ENODEV"), kernel=True),
+    "load-attach-no-target": case("load", "{d}/xdp_ok.s", "--attach", expect="no attach target for XDP program",
+                                  kernel=True),
+    "load-negative-duration": case("load", "{d}/tp_ok.s", "--attach", "syscalls/sys_enter_getpid", "--duration",
+                                   "-1", usage=True, expect="'-1' is not a number of seconds", kernel=True),
+    "load-nan-duration": case("load", "{d}/tp_ok.s", "--attach", "syscalls/sys_enter_getpid", "--duration", "nan",
+                              usage=True, expect="'nan' is not a number of seconds", kernel=True),
     "load-pin-outside-bpffs": case("load", "{d}/xdp_ok.s", "--pin", "{d}/nodir/sub/x",
                                    expect="not on a bpf filesystem", kernel=True),
     # ---- prog / map (kernel)

@@ -43,7 +43,8 @@ def auto_attach(prog: Any, target: str | None = None, **kw: Any) -> Attachment:
     target = target if target is not None else getattr(program, "attach_to", None)
     ptype = getattr(prog, "prog_type", None) or getattr(program, "prog_type", None)
     if target is None:
-        raise LoaderError(f"no attach target for {ptype!r} program: pass one or set Program.attach_to",
+        raise LoaderError(f"no attach target for {getattr(ptype, 'name', ptype)} program: pass one or set "
+                          f"Program.attach_to",
                           errno.EINVAL)
     if ptype == ProgType.TRACEPOINT:
         return attach_tracepoint(prog, target, **kw)
