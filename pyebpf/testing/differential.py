@@ -18,7 +18,7 @@ per-CPU maps line up.
 Where bpf() is not permitted the kernel side is skipped (`Comparison.kernel is None`, `.skipped` says why) unless
 `kernel=True` was asked for. Program types BPF_PROG_TEST_RUN does not run (tracepoints, kprobes) are VM-only for
 the same reason. An input the kernel refuses to run (a packet shorter than an Ethernet header) is reported in
-`.skipped`, not as a difference.
+`.skipped`, not as a difference, and its effect on the VM's maps is undone so that both sides stay in step.
 """
 from __future__ import annotations
 
@@ -118,6 +118,17 @@ def snapshot_maps(maps: Mapping[str, Any]) -> dict[str, dict[bytes, bytes]]:
     return out
 
 
+def restore_maps(maps: Mapping[str, Any], snapshot: dict[str, dict[bytes, bytes]]) -> None:
+    """Put the compared maps back to `snapshot` (elements added since are deleted, array slots rewritten)."""
+    for name, contents in snapshot.items():
+        m = maps[name]
+        for key in list(m.keys_raw()):
+            if bytes(key) not in contents and m.spec.type not in (MapType.ARRAY, MapType.PERCPU_ARRAY):
+                m.delete_raw(key)
+        for key, value in contents.items():
+            m.update_raw(key, value, 0)
+
+
 def _diff_maps(vm: dict[str, dict[bytes, bytes]], kernel: dict[str, dict[bytes, bytes]]) -> list[str]:
     diffs: list[str] = []
     for name in sorted(set(vm) | set(kernel)):
@@ -197,11 +208,14 @@ class Differential:
         if (packet is None) == (ctx is None):
             raise ValueError("pass exactly one of packet= or ctx=")
         data = bytes(packet) if packet is not None else bytes(getattr(ctx, "packet", b""))
+        before = snapshot_maps(self.vm.maps) if self.kernel_program is not None and self.compare_maps else None
         vm_out = self._run_vm(packet, ctx)
         if self.kernel_program is None:
             return Comparison(vm_out, None, skipped=self.skipped)
         kernel_out, refused = self._run_kernel(data, ctx)
         if refused is not None:
+            if before is not None:  # the kernel never saw this input: undo its effect on the VM's maps
+                restore_maps(self.vm.maps, before)
             return Comparison(vm_out, kernel_out, skipped=refused)
         return Comparison(vm_out, kernel_out, self._differences(vm_out, kernel_out))
 
@@ -302,4 +316,4 @@ def assert_vm_matches_kernel(program: Program, packet: bytes | None = None, ctx:
 
 
 __all__ = ["Differential", "Comparison", "Outcome", "run_both", "assert_vm_matches_kernel", "snapshot_maps",
-           "COMPARED_MAP_TYPES", "TEST_RUN_TYPES"]
+           "restore_maps", "COMPARED_MAP_TYPES", "TEST_RUN_TYPES"]

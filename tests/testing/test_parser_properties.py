@@ -91,11 +91,12 @@ def parser_in_both():
 
 @pytest.mark.kernel
 @settings(max_examples=150, deadline=None)
-@given(pkt=packets().filter(lambda p: len(p) >= 14))
+@given(pkt=packets())
 def test_parser_vm_matches_kernel(parser_in_both, pkt):
-    """Same verdict, same packet out, same stats (cumulative over all examples) in the VM and the kernel."""
+    """Same verdict, same packet out, same stats (cumulative over all examples) in the VM and the kernel; packets
+    under 14 bytes, which BPF_PROG_TEST_RUN refuses, are run in the VM only."""
     result = parser_in_both.run(packet=pkt).check()
-    assert result.compared
+    assert result.compared == (len(pkt) >= 14)
 
 
 @pytest.mark.kernel
