@@ -46,6 +46,8 @@ MAX_TAIL_CALL_CNT = 33
 #: `lddw rX, func` (PseudoSrc.FUNC) yields FUNC_ADDR_BASE + slot: a non-dereferenceable code address.
 FUNC_ADDR_BASE = 0xFFFF_8000_0000_0000
 
+_ZERO_STACK = bytes(MAX_BPF_STACK)
+
 #: A helper: fn(machine, r1, r2, r3, r4, r5) -> r0.
 Helper = Callable[..., int]
 
@@ -125,7 +127,7 @@ class Machine:
     # ---- per-run lifecycle --------------------------------------------------------------------------------------
     def reset(self) -> None:
         # Deeper frames are zeroed when a call enters them; the main frame here.
-        self.stacks[0].data[:] = bytes(MAX_BPF_STACK)
+        self.stacks[0].data[:] = _ZERO_STACK
         for base in self._run_regions:
             self.mem.unmap(base)
         self._run_regions.clear()

@@ -137,6 +137,12 @@ class VM:
                                max_insns=max_insns, strict_alignment=strict_alignment,
                                engine_factory=lambda p, m: factory(p, m, may_goto_budget))
         self.machine.may_goto_budget = may_goto_budget
+        try:
+            from pyebpf.vm.output import Output
+
+            self._output_class: Any = Output
+        except ImportError:  # the output module is optional for pure ISA use
+            self._output_class = None
 
     def _make_map(self, spec: MapSpec) -> Any:
         from pyebpf.vm.maps import create_map
@@ -162,7 +168,7 @@ class VM:
         m.output = self._new_output()
         r1 = r2 = 0
         mem_region = None
-        if sum(x is not None for x in (ctx, packet, mem)) > 1:
+        if (ctx is not None) + (packet is not None) + (mem is not None) > 1:
             raise VmError("pass only one of ctx=, packet=, mem=")
         if packet is not None and ctx is None:
             ctx = self._default_context(bytes(packet), ctx_kw)
@@ -192,12 +198,7 @@ class VM:
             trace=[TraceStep(*s) for s in steps] if steps is not None else None)
 
     def _new_output(self) -> Any:
-        try:
-            from pyebpf.vm.output import Output
-
-            return Output()
-        except ImportError:
-            return None
+        return self._output_class() if self._output_class is not None else None
 
     def _default_context(self, packet: bytes, kw: dict[str, Any]) -> Any:
         """The default context of this program type around `packet` (XDP for an untyped program)."""
