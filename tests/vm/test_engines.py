@@ -449,3 +449,18 @@ def _control_programs() -> st.SearchStrategy:
     from pyebpf.testing.strategies import programs
 
     return programs(kernel=True, max_size=25)
+
+
+def test_speed_benchmark_runs() -> None:
+    """Smoke test of benchmarks/vm_speed.py (its figures are not checked here: speed is measured, not tested)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "vm_speed.py"
+    out = subprocess.run([sys.executable, str(script), "--seconds", "0.05", "--no-kernel"], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for name in ("ALU/branch loop", "packet parser", "map-heavy loop"):
+        assert name in out.stdout
+    assert out.stdout.count("engines agree") == 3
