@@ -151,6 +151,22 @@ CASES = {
                                              "TypeError escapes: pyebpf/commands/run.py passes the extra --ctx keys "
                                              "of a {'packet': ...} object to VM.run -> for_packet without "
                                              "catching XdpContext's unexpected-keyword TypeError")),)),
+    "run-ctx-skb-cb-not-list": case("run", "{d}/ok.s", "--type", "sched_cls", "--ctx", '{"cb": -1}', expect="cb",
+                                    marks=(pytest.mark.xfail(strict=True, reason=(
+                                        "TypeError ('int' object is not iterable) escapes from pyebpf/vm/context.py "
+                                        "SkbContext: cb is not checked to be a list of 5 u32")),)),
+    "run-ctx-skb-protocol-not-int": case("run", "{d}/ok.s", "--type", "sched_cls", "--ctx", '{"protocol": "x"}',
+                                         expect="protocol", marks=(pytest.mark.xfail(strict=True, reason=(
+                                             "TypeError (str & int) escapes from pyebpf/vm/context.py SkbContext "
+                                             "protocol")),)),
+    "run-ctx-perf-regs-not-object": case("run", "{d}/ok.s", "--type", "perf_event", "--ctx", '{"regs": "x"}',
+                                         expect="regs", marks=(pytest.mark.xfail(strict=True, reason=(
+                                             "AttributeError ('str' object has no attribute 'items') escapes from "
+                                             "pyebpf/vm/context.py pt_regs_bytes via PerfEventContext")),)),
+    "run-ctx-tracepoint-pid-not-int": case("run", "{d}/ok.s", "--type", "tracepoint", "--ctx", '{"pid": "x"}',
+                                           expect="pid", marks=(pytest.mark.xfail(strict=True, reason=(
+                                               "struct.error escapes from pyebpf/vm/context.py _trace_entry (pid "
+                                               "packed unchecked)")),)),
     "run-empty-type": case("run", "{d}/ok.s", "--type", "", expect="program type",
                            marks=(pytest.mark.xfail(strict=True, reason=(
                                "pyebpf/commands/run.py tests `if args.type`: --type '' is silently ignored and the "
