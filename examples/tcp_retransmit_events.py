@@ -2,7 +2,7 @@
 
     sudo python examples/tcp_retransmit_events.py [--seconds 10] [--pid PID] [--details] [--kprobe]
 
-    {"ts": 1732200000.123456, "event_type": "transport.drop", "entity_id": "network-pid-1024", "pid": 1024, "value": "1"}
+    {"ts":1732200000.123456,"event_type":"transport.drop","entity_id":"network-pid-1024","pid":1024,"value":"1"}
 
 `value` is how many times that socket has retransmitted so far. Retransmissions mostly run from timers (softirq),
 where the "current" task is whoever happened to be on the CPU, so the owning PID comes from a second program: on
@@ -125,7 +125,7 @@ def to_json(ev: Event, mono_to_epoch: float, details: bool = False) -> str:
         record.update(saddr=".".join(map(str, ev.saddr)), daddr=".".join(map(str, ev.daddr)), sport=ev.sport,
                       dport=ev.dport, state=ev.state,
                       skaddr=f"{ev.skaddr:#x}")
-    return json.dumps(record)
+    return json.dumps(record, separators=(",", ":"))
 
 
 def retransmit_record(skaddr: int, sport: int, dport: int, saddr: bytes, daddr: bytes, state: int = TCP_SYN_SENT

@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable
 
-from pyebpf import R0, R1, R2, R3, R6, R10, Builder
+from pyebpf import R0, R1, R2, R6, R10, Builder
 
 
 @dataclass

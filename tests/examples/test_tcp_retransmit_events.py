@@ -19,7 +19,9 @@ KEYS = ["ts", "event_type", "entity_id", "pid", "value"]
 
 
 def test_vm_events_carry_the_connecting_pid_and_count():
-    lines = [json.loads(l) for l in example.simulate(pid=1024)]
+    text = example.simulate(pid=1024)
+    assert text[0].startswith('{"ts":1.0,"event_type":"transport.drop","entity_id":"network-pid-1024"')
+    lines = [json.loads(l) for l in text]
     assert [list(l) for l in lines] == [KEYS, KEYS]
     assert [(l["event_type"], l["entity_id"], l["pid"], l["value"]) for l in lines] == [
         ("transport.drop", "network-pid-1024", 1024, "1"), ("transport.drop", "network-pid-1024", 1024, "2")]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import struct
 
-from hypothesis import HealthCheck, Phase, find, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, find, given, settings
 
 import pyebpf
 from pyebpf.testing import inputs
