@@ -433,6 +433,7 @@ def check_func_call(env: Env, insn, slot: int) -> int:
         env.scratched_regs |= 1 << r
     cur.frames.append(callee)
     cur.curframe += 1
+    env.sync_regs()
     env.mark_all_scratched()
     if env.logging:
         env.verbose("caller:\n")
@@ -458,6 +459,7 @@ def prepare_func_exit(env: Env) -> int:
         env.print_verifier_state(cur, caller.frameno, True)
     cur.frames.pop()
     cur.curframe -= 1
+    env.sync_regs()
     return ret_slot
 
 

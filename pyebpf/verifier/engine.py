@@ -212,7 +212,7 @@ class Checker:
         env = self.env
         insns = env.insns
         n = len(insns)
-        env.cur = initial_state()
+        env.set_state(initial_state())
         env.mark_all_scratched()
         do_print_state = False
         prev_idx = -1
@@ -271,7 +271,7 @@ class Checker:
             st, insn_idx, prev, log_pos = self.stack.pop()
             if logging and not level2:
                 log.reset(log_pos)
-            env.cur = st
+            env.set_state(st)
             env.insn_idx = insn_idx
             prev_idx = prev
             do_print_state = True

@@ -60,6 +60,7 @@ class Env:
         self.explored_states_size = 0
         self.max_states_per_insn = 0
         self.cur: VerifierState = None  # type: ignore[assignment]
+        self.regs: list[Reg] = []
         self.scratched_regs = 0
         self.scratched_stack = 0
         self.prev_log_pos = 0
@@ -69,10 +70,15 @@ class Env:
                                        "Dual MIT/GPL", "Dual MPL/GPL")
 
     # ---- registers -------------------------------------------------------------------------------------------
-    @property
-    def regs(self) -> list[Reg]:
+    def set_state(self, state: VerifierState) -> None:
+        """Make `state` the current path (and cache its current frame's registers as `regs`)."""
+        self.cur = state
+        self.regs = state.frames[state.curframe].regs
+
+    def sync_regs(self) -> None:
+        """After a call or return changed the current frame."""
         cur = self.cur
-        return cur.frames[cur.curframe].regs
+        self.regs = cur.frames[cur.curframe].regs
 
     def new_id(self) -> int:
         self.id_gen += 1
