@@ -219,16 +219,23 @@ class Interpreter:
         d, s, off = insn.dst, insn.src, insn.off
         strict = mem.strict_alignment
         if signed:
-            sx = eval("lambda v: " + alu.SIGN_EXTEND_LOAD[size].replace("{V}", "v"), dict(alu.NAMESPACE))
-        else:
-            sx = None
+            sx = eval("lambda v: " + alu.SIGN_EXTEND_LOAD[size].replace("{V}", "v"), dict(alu.NAMESPACE))  # noqa: S307
+
+            def op_sx(r: list) -> int:
+                a = (r[s] + off) & M64
+                g = pg(a >> 16)
+                if g is None or a < g.base or a + size > g.end or (strict and a % size):
+                    raise mem_fault(mem, a, size, False)
+                r[d] = sx(unpack(g.data, a - g.base)[0])
+                return nxt
+            return op_sx
 
         def op(r: list) -> int:
             a = (r[s] + off) & M64
             g = pg(a >> 16)
             if g is None or a < g.base or a + size > g.end or (strict and a % size):
                 raise mem_fault(mem, a, size, False)
-            r[d] = unpack(g.data, a - g.base)[0] if sx is None else sx(unpack(g.data, a - g.base)[0])
+            r[d] = unpack(g.data, a - g.base)[0]
             return nxt
         return op
 
@@ -253,7 +260,7 @@ class Interpreter:
         mem = self.m.mem
         d, s, off, aop = insn.dst, insn.src, insn.off, insn.imm
         if aop == AtomicOp.LOAD_ACQ:
-            return self._load(insn._replace(dst=d, src=s), size, False, nxt)
+            return self._load(insn, size, False, nxt)  # dst = *(src + off)
         if aop == AtomicOp.STORE_REL:
             return self._store(d, s, off, size, 0, nxt)
         if size not in (4, 8):
