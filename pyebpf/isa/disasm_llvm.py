@@ -193,8 +193,8 @@ def llvm14_knows(insn: Instruction, alu32: bool = False) -> bool:
     if cls == InsnClass.LDX:
         return opcode & MODE_MASK == Mode.MEM
     if opcode == OP_LD_IMM64:
-        # LLVM 14 takes src 2 with a zero low word for its internal frame-index `lea` and prints garbage.
-        return not (insn.src == PseudoSrc.MAP_VALUE and insn.imm_lo == 0)
+        # LLVM 14 mistakes src 2 for its internal frame-index `lea` (FI_ri): it prints garbage or crashes.
+        return insn.src != PseudoSrc.MAP_VALUE
     if cls == InsnClass.STX and opcode & MODE_MASK == Mode.ATOMIC:
         if insn.imm in (AtomicOp.LOAD_ACQ, AtomicOp.STORE_REL):
             return False

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import Phase, given, settings, strategies as st
 
 from helpers.elf_writer import write_elf
+from pyebpf.abi.opcodes import PseudoSrc
 from pyebpf.isa.disasm_llvm import llvm14_knows
 from pyebpf.isa.disassembler import disassemble, format_instruction
 from pyebpf.isa.instruction import Instruction as I, encode
@@ -56,7 +57,9 @@ v3_forms = instructions(kernel=True, cpu_v4=False)
 def test_text_column_matches_llvm_objdump(tmp_path_factory, batch, alu32):
     """Every form: where llvm14_knows() says LLVM 14 knows it, our text is its text; elsewhere LLVM 14 prints
     something else (`<unknown>`, or the v3 meaning such as `/=` for sdiv), so llvm14_knows() is exact."""
-    program = Program(batch)
+    # lddw with src 2 (map value) collides with LLVM 14's internal `lea` encoding: garbage text or a crash of
+    # llvm-objdump itself, so it never goes to the tool (llvm14_knows() says False for it)
+    program = Program([i for i in batch if not (i.is_lddw and i.src == PseudoSrc.MAP_VALUE)])
     theirs = text_column(objdump(tmp_path_factory.mktemp("o"), program.to_bytes(), alu32=alu32))
     wrong = []
     for slot, insn in program.by_slot():
@@ -125,9 +128,9 @@ def test_llvm14_prints_unknown_for_what_we_call_unknown_to_it(tmp_path):
 
 def test_lossy_llvm_forms_are_what_llvm_prints(tmp_path):
     """ld_pseudo shows only the low 32 bits and BPF_IND drops its immediate: we print what LLVM prints."""
-    prog = Program([I(0x18, 1, 2, 0, (7 << 32) | 0xFFFFFFFB), I(0x40, 0, 3, 0, 12)])
+    prog = Program([I(0x18, 1, 3, 0, (7 << 32) | 0xFFFFFFFB), I(0x40, 0, 3, 0, 12)])
     out = text_column(objdump(tmp_path, prog.to_bytes()))
-    assert disassemble(prog).splitlines() == [out[0], out[2]] == ["ld_pseudo\tr1, 2, 4294967291",
+    assert disassemble(prog).splitlines() == [out[0], out[2]] == ["ld_pseudo\tr1, 3, 4294967291",
                                                                    "r0 = *(u32 *)skb[r3]"]
 
 
