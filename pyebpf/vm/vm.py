@@ -103,7 +103,15 @@ def _as_program(program: Any) -> Program:
 
 
 class VM:
-    """A simulated eBPF machine for one program (and the programs it tail-calls)."""
+    """A simulated eBPF machine for one program (and the programs it tail-calls).
+
+    program: a Program, instruction bytes or assembly text. maps: name -> MapSpec or VM map, over program.maps.
+    helpers: id or kernel helper name -> fn(machine, r1..r5). engine: "interp" or "compiled" (same results).
+    max_insns: instructions per run before VmError (1,000,000, the kernel's complexity limit). may_goto_budget:
+    how often may_goto falls through per stack frame before it jumps (BPF_MAX_LOOPS; the x86 JIT in 6.x uses a
+    time budget instead). strict_alignment: BPF_F_STRICT_ALIGNMENT (every access naturally aligned). ncpus: for
+    per-CPU maps and the environment.
+    """
 
     def __init__(self, program: Any, maps: Mapping[Any, Any] | None = None,
                  helpers: Mapping[int | str, Helper] | None = None, env: Any = None, engine: str = "interp",
