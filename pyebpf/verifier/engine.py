@@ -95,7 +95,7 @@ class Checker:
         st = env.cur.copy()
         self.stack.append((st, insn_idx, prev_idx, env.log.end_pos))
         if len(self.stack) > BPF_COMPLEXITY_LIMIT_JMP_SEQ:
-            raise Reject(f"The sequence of {len(self.stack)} jumps is too complex.", errno.E2BIG)
+            raise Reject(f"The sequence of {len(self.stack)} jumps is too complex.", errno.EFAULT)
         if st.parent is not None:
             st.parent.branches += 1
         return st

@@ -80,3 +80,21 @@ def test_same_verdict_and_message_as_kernel():
             elif ours.error.errno != kern.errno:
                 mismatches.append(f"{name}: errno {ours.error.errno} != kernel {kern.errno}")
     assert not mismatches, "\n".join(mismatches)
+
+
+def _jump_sequence_program():
+    return assemble("r6 = r1\n" + "r2 = *(u32 *)(r6 + 0)\nif r2 > 5 goto +0\n" * 8300 + "r0 = 0\nexit")
+
+
+def test_jump_sequence_limit():
+    res = verify(_jump_sequence_program(), raise_on_reject=False)
+    assert res.error.message == "The sequence of 8193 jumps is too complex."
+    assert res.error.errno == errno.EFAULT
+
+
+@pytest.mark.kernel
+def test_limits_agree_with_kernel():
+    prog = _jump_sequence_program()
+    kern = kernel_load(prog, 1, log_level=1)
+    ours = verify(prog, raise_on_reject=False)
+    assert (kern.accepted, kern.errno, kern.last_error) == (False, ours.error.errno, ours.error.message)
