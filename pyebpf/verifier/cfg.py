@@ -115,7 +115,7 @@ def _resolve_pseudo_ldimm64(info: CfgInfo) -> None:
 def _add_subprogs(info: CfgInfo, privileged: bool) -> None:
     starts = {0}
     for slot, insn in enumerate(info.insns):
-        if insn is None:
+        if insn is None or insn.opcode not in _CALL_OR_LDDW:
             continue
         pseudo_call = insn.opcode == (InsnClass.JMP | JmpOp.CALL) and insn.src == CallSrc.PSEUDO_CALL
         pseudo_func = insn.opcode == OP_LD_IMM64 and insn.src == 4  # BPF_PSEUDO_FUNC
@@ -144,19 +144,28 @@ def _imm32(insn: Instruction) -> int:
     return insn.imm
 
 
+_CALL_OR_LDDW = frozenset({int(InsnClass.JMP | JmpOp.CALL), int(OP_LD_IMM64)})
+_JMP_CLASS_INTS = frozenset(int(c) for c in _JMP_CLASSES)
+_NO_TARGET_OPS = frozenset({int(JmpOp.EXIT), int(JmpOp.CALL)})
+_LAST_OK = frozenset({int(InsnClass.JMP | JmpOp.EXIT), int(OP_JA32), int(OP_JA)})
+
+
 def _check_subprogs(info: CfgInfo) -> None:
     insns = info.insns
     for idx, start in enumerate(info.subprog_starts):
         end = info.subprog_end(idx)
         for i in range(start, end):
             insn = insns[i]
-            code = insn.opcode if insn is not None else 0
-            if _is_jmp(insn) and (code & OP_MASK) not in (JmpOp.EXIT, JmpOp.CALL):
+            if insn is None:
+                continue
+            code = insn.opcode
+            if code & CLASS_MASK in _JMP_CLASS_INTS and code & OP_MASK not in _NO_TARGET_OPS:
                 target = i + 1 + (insn.imm if code == OP_JA32 else insn.off)
                 if target < start or target >= end:
                     raise _fail(f"jump out of range from insn {i} to {target}", i)
-            if i == end - 1 and code not in (InsnClass.JMP | JmpOp.EXIT, OP_JA32, OP_JA):
-                raise _fail("last insn is not an exit or jmp", i)
+        last = insns[end - 1]
+        if last is None or last.opcode not in _LAST_OK:
+            raise _fail("last insn is not an exit or jmp", end - 1)
 
 
 def _dfs(info: CfgInfo, privileged: bool) -> None:

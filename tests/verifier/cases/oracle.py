@@ -7,6 +7,7 @@ once per case in the parent (privileged) and inherited by the child, as an unpri
 from __future__ import annotations
 
 import errno as _errno
+import fcntl
 import os
 import pickle
 import re
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pyebpf.errors import VerifierError
 
 UNPRIV_SYSCTL = "/proc/sys/kernel/unprivileged_bpf_disabled"
+SYSCTL_LOCK = "/tmp/pyebpf-unprivileged-bpf.lock"
 NOBODY = 65534
 _STATE_LINE = re.compile(r"^(\d+: |from \d+ to \d+: |\s*\d+: [.\d]{10} |Live regs|func#\d+ @\d+$|; )")
 _TRAILER = ("verification time ", "stack depth ", "processed ")
@@ -195,53 +197,92 @@ def _run_privileged(cases) -> dict[str, Verdict]:
     return out
 
 
-def _run_unprivileged(cases) -> dict[str, Verdict] | str:
-    """Load `cases` as uid nobody in a forked child; returns the verdicts, or why that was not possible."""
+def _sysctl() -> str:
+    with open(UNPRIV_SYSCTL) as f:
+        return f.read().strip()
+
+
+def _set_sysctl(value: str) -> None:
+    with open(UNPRIV_SYSCTL, "w") as f:
+        f.write(value)
+
+
+def _load_as_nobody(items: list) -> dict[str, Verdict | None] | str:
+    """Fork, drop to nobody, load each (id, program, prog_type, maps). None marks a load refused because
+    unprivileged bpf was switched off meanwhile (another process restoring its own saved value)."""
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: drop every capability by becoming nobody, load, report, exit
+        code = 0
+        try:
+            os.close(rfd)
+            os.setgroups([])
+            os.setresgid(NOBODY, NOBODY, NOBODY)
+            os.setresuid(NOBODY, NOBODY, NOBODY)
+            res: dict[str, Verdict | None] = {}
+            for cid, program, ptype, kmaps in items:
+                v = _load(program, ptype, kmaps, False)
+                if not v.accepted and v.errno == _errno.EPERM and not v.log and _sysctl() != "0":
+                    v = None
+                res[cid] = v
+            data = pickle.dumps(res)
+        except BaseException as e:  # noqa: BLE001 - reported to the parent
+            data = pickle.dumps(f"unprivileged child failed: {e!r}")
+            code = 1
+        with os.fdopen(wfd, "wb") as w:
+            w.write(data)
+        os._exit(code)
+    os.close(wfd)
+    with os.fdopen(rfd, "rb") as r:
+        data = r.read()
+    os.waitpid(pid, 0)
+    return pickle.loads(data)
+
+
+def _run_unprivileged(cases, attempts: int = 5) -> dict[str, Verdict] | str:
+    """Load `cases` as uid nobody in a forked child; returns the verdicts, or why that was not possible.
+
+    The sysctl is machine-wide: a lock file serializes the processes that switch it (two test runs at once would
+    otherwise save each other's temporary 0 and leave it there)."""
+    with open(SYSCTL_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _run_unprivileged_locked(cases, attempts)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _run_unprivileged_locked(cases, attempts: int) -> dict[str, Verdict] | str:
     try:
-        with open(UNPRIV_SYSCTL) as f:
-            saved = f.read().strip()
+        saved = _sysctl()
     except OSError as e:
         return f"cannot read {UNPRIV_SYSCTL}: {e}"
-    prepared = [(c.id, c.program(), c.prog_type) for c in cases]
-    all_maps = [_create_maps(p) for _, p, _ in prepared]
+    items = [(c.id, p, c.prog_type, _create_maps(p)) for c in cases for p in [c.program()]]
+    out: dict[str, Verdict] = {}
     try:
-        if saved != "0":
+        pending = items
+        for _ in range(attempts):
             try:
-                with open(UNPRIV_SYSCTL, "w") as f:
-                    f.write("0")
+                if _sysctl() != "0":
+                    _set_sysctl("0")
             except OSError as e:
                 return f"cannot enable unprivileged bpf ({UNPRIV_SYSCTL}={saved}): {e}"
-        rfd, wfd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # child: drop every capability by becoming nobody, load, report, exit
-            code = 0
-            try:
-                os.close(rfd)
-                os.setgroups([])
-                os.setresgid(NOBODY, NOBODY, NOBODY)
-                os.setresuid(NOBODY, NOBODY, NOBODY)
-                res = {cid: _load(p, pt, km, False) for (cid, p, pt), km in zip(prepared, all_maps)}
-                data = pickle.dumps(res)
-            except BaseException as e:  # noqa: BLE001 - reported to the parent
-                data = pickle.dumps(f"unprivileged child failed: {e!r}")
-                code = 1
-            with os.fdopen(wfd, "wb") as w:
-                w.write(data)
-            os._exit(code)
-        os.close(wfd)
-        with os.fdopen(rfd, "rb") as r:
-            data = r.read()
-        os.waitpid(pid, 0)
-        return pickle.loads(data)
+            res = _load_as_nobody(pending)
+            if isinstance(res, str):
+                return res
+            out.update({cid: v for cid, v in res.items() if v is not None})
+            pending = [it for it in pending if res.get(it[0]) is None]
+            if not pending:
+                return out
+        return f"unprivileged bpf kept being switched off by another process ({len(pending)} loads refused)"
     finally:
         if saved != "0":
             try:
-                with open(UNPRIV_SYSCTL, "w") as f:
-                    f.write(saved)
+                _set_sysctl(saved)
             except OSError:
                 pass
-        for km in all_maps:
-            _close_maps(km)
+        for it in items:
+            _close_maps(it[3])
 
 
 def kernel_verdicts(cases) -> tuple[dict[str, Verdict], str | None]:
