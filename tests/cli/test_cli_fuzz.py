@@ -135,13 +135,18 @@ def test_random_and_mutated_assembly(command: str, text: str):
     feed(command, text.encode("utf-8", "surrogatepass"), ".s")
 
 
+DISASM_FLAGS = st.lists(st.sampled_from(["--objdump", "--symbolic", "--alu32", "--big-endian", "--style=kernel",
+                                          "--style=ubpf", "--style=llvm"]), max_size=3, unique=True)
+
+
 @FUZZ
-@given(commands("disasm", "run", "verify"), mutated_program_bytes(), st.booleans())
-def test_mutated_programs(command: str, data: bytes, as_hex: bool):
+@given(commands("disasm", "run", "verify"), mutated_program_bytes(), st.booleans(), DISASM_FLAGS)
+def test_mutated_programs(command: str, data: bytes, as_hex: bool, disasm_flags: list[str]):
+    extra = disasm_flags if command == "disasm" else []
     if as_hex:
-        feed(command, "".join(data[i:i + 8].hex() + "\n" for i in range(0, len(data), 8)).encode(), ".hex")
+        feed(command, "".join(data[i:i + 8].hex() + "\n" for i in range(0, len(data), 8)).encode(), ".hex", *extra)
     else:
-        feed(command, data, ".bin")
+        feed(command, data, ".bin", *extra)
 
 
 @FUZZ
@@ -166,3 +171,17 @@ def test_fuzz_harness_sees_errors_and_successes(command: str):
         return
     status, _, err = cli(command, write("bad.bin", b"\xff" * 8), *PROGRAM_COMMANDS[command])
     assert status == 1 and err.startswith(f"pyebpf {command}: error: ") and err.count("\n") == 1, err
+
+
+@FUZZ
+@given(st.sampled_from(["--packet", "--mem", "--type", "--engine", "--max-insns"]),
+       st.one_of(st.text(max_size=40), st.binary(max_size=20).map(bytes.hex),
+                 st.sampled_from(["xdp", "0x", "-1", "99", "socket_filter", "interp", "0", "1e9", ":", "0x00:11"])))
+def test_run_flag_values(flag: str, value: str):
+    """Random values for run's flags (--ctx's known crashes are strict xfails in test_cli_robustness.py)."""
+    path = write("flags.s", b".type xdp\nr0 = 2\nexit\n")
+    status, out, err = cli("run", path, f"{flag}={value}")
+    if status == 2:  # argparse refused the value itself (choices, int): its usage text, no traceback
+        assert "Traceback" not in err and f"pyebpf run: error: argument {flag}" in err, err
+        return
+    check("run", status, out, err, text_input=True)
