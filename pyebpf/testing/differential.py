@@ -8,8 +8,9 @@
 
 Compared after each run: the return value (BPF_PROG_TEST_RUN reports R0's low 32 bits, so that is what is
 compared), the packet as the program left it, the __sk_buff fields both sides report back (mark, priority, cb[],
-tstamp), and the contents of every map whose contents are plain data (hash, array, LRU, LPM, their per-CPU
-variants). Ring buffers, perf event arrays, program arrays, queues and stacks are not compared.
+tstamp), the contents of every map whose contents are plain data (hash, array, LRU, LPM, their per-CPU
+variants), and the records each run submitted to ring buffers (in order). Perf event arrays, program arrays,
+queues and stacks are not compared.
 
 Maps persist across runs on both sides (like one loaded program fed a stream of packets), so a run's map contents
 reflect every earlier input too. The kernel side runs pinned to CPU 0, the CPU the VM's Environment reports, so
@@ -59,6 +60,8 @@ class Outcome:
     packet: bytes | None = None
     maps: dict[str, dict[bytes, bytes]] = field(default_factory=dict)
     ctx: dict[str, Any] = field(default_factory=dict)
+    ring: dict[str, list[bytes]] = field(default_factory=dict)
+    """Records submitted to each ring buffer map during the run, in order."""
     error: str | None = None
     r0: int | None = None
     """The full 64-bit R0 (VM only; the kernel reports 32 bits)."""
@@ -165,6 +168,7 @@ class Differential:
         self.prog_type = _prog_type(program, prog_type)
         self.compare_maps = compare_maps
         self.kernel_program: Any = None
+        self.rings: dict[str, Any] = {}
         self.skipped: str | None = None
         reason = bpf_unavailable_reason() if kernel is not False else "kernel side not requested"
         if reason is None and self.prog_type not in TEST_RUN_TYPES:
@@ -177,13 +181,28 @@ class Differential:
 
             ncpus = possible_cpus()
             self.kernel_program = load(program, self.prog_type)
+            try:
+                self._open_rings()
+            except BaseException:
+                self.close()
+                raise
         else:
             self.skipped = reason
         vm_kw.setdefault("ncpus", ncpus)
         self.vm = VM(program, engine=engine, prog_type=self.prog_type, **vm_kw)
 
+    def _open_rings(self) -> None:
+        from pyebpf.loader.ringbuf import RingBuffer
+
+        for name, m in self.kernel_program.maps.items():
+            if m.spec.type == MapType.RINGBUF:
+                self.rings[name] = RingBuffer(m)
+
     # -- lifetime ------------------------------------------------------------------------------------------------
     def close(self) -> None:
+        for ring in self.rings.values():
+            ring.close()
+        self.rings = {}
         if self.kernel_program is not None:
             self.kernel_program.close()
             self.kernel_program = None
@@ -228,6 +247,8 @@ class Differential:
         else:
             out.r0, out.retval, out.packet = res.r0, res.r0 & 0xFFFFFFFF, res.packet
             out.ctx = {k: res.ctx[k] for k in (*SKB_ECHOED_FIELDS, "cb") if k in res.ctx}
+            for record in res.ring:
+                out.ring.setdefault(str(record.map), []).append(bytes(record.data))
         if self.compare_maps:
             out.maps = snapshot_maps(self.vm.maps)
         return out
@@ -279,6 +300,10 @@ class Differential:
                 f = SK_BUFF[name]
                 out.ctx[name] = int.from_bytes(raw[f.offset:f.end], "little")
             out.ctx["cb"] = list(struct.unpack_from("<5I", raw, SK_BUFF["cb[0]"].offset))
+        for name, ring in self.rings.items():
+            records = [bytes(r) for r in ring.read(timeout=0)]
+            if records:
+                out.ring[name] = records
         if self.compare_maps:
             out.maps = snapshot_maps(self.kernel_program.maps)
         return out, None
@@ -296,6 +321,11 @@ class Differential:
         for name in sorted(set(vm.ctx) & set(kernel.ctx)):
             if vm.ctx[name] != kernel.ctx[name]:
                 diffs.append(f"ctx.{name}: vm {vm.ctx[name]}, kernel {kernel.ctx[name]}")
+        for name in sorted(set(vm.ring) | set(kernel.ring)):
+            a, b = vm.ring.get(name, []), kernel.ring.get(name, [])
+            if a != b:
+                diffs.append(f"ring {name!r}: vm {len(a)} records {[_hex(r, 16) for r in a][:4]}, kernel {len(b)} "
+                             f"records {[_hex(r, 16) for r in b][:4]}")
         return diffs + _diff_maps(vm.maps, kernel.maps)
 
 

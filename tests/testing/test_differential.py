@@ -8,7 +8,7 @@ from hypothesis import given, settings
 
 import pyebpf
 from pyebpf.errors import LoaderError
-from pyebpf.isa.builder import R0, R1, R2, R3, R4, R10, Builder
+from pyebpf.isa.builder import R0, R1, R2, R3, R4, R6, R7, R10, Builder
 from pyebpf.testing.differential import Differential, assert_vm_matches_kernel, run_both
 from pyebpf.testing.inputs import ethernet_frames, skb_contexts
 
@@ -174,3 +174,37 @@ def test_kernel_required_but_unavailable_is_an_error(monkeypatch):
     monkeypatch.setattr(d, "bpf_unavailable_reason", lambda: "no bpf here")
     with pytest.raises(LoaderError, match="kernel side required but no bpf here"):
         Differential(counting_program(), kernel=True)
+
+
+def ring_program():
+    """XDP: a ring record {cpu u32, first 4 packet bytes} per packet; packets starting with 0 are discarded."""
+    b = Builder("xdp", name="ring_out")
+    b.map("events", "ringbuf", max_entries=4096)
+    b.load(R2, R1 + 0, "u32").load(R3, R1 + 4, "u32").mov(R4, R2).add(R4, 4)
+    with b.if_(R4 <= R3):
+        b.load(R6, R2 + 0, "u32")
+        b.ld_map(R1, "events").mov(R2, 8).mov(R3, 0).call("ringbuf_reserve")
+        with b.if_(R0 != 0):
+            b.mov(R7, R0).store(R7 + 4, R6, "u32")
+            b.call("get_smp_processor_id").store(R7 + 0, R0, "u32")
+            b.mov(R1, R7).mov(R2, 0)
+            with b.if_(R6 & 0xFF):
+                b.call("ringbuf_submit")
+            with b.else_():
+                b.call("ringbuf_discard")
+    return b.ret(2).build()
+
+
+@pytest.mark.kernel
+def test_ring_records_agree(differential):
+    diff = differential(ring_program(), kernel=True)
+    for first in (1, 0, 7):
+        res = diff.run(packet=bytes([first]) + PKT[1:]).check()
+        want = [bytes(4) + bytes([first]) + PKT[1:4]] if first else []
+        assert res.kernel.ring.get("events", []) == res.vm.ring.get("events", []) == want
+
+
+@pytest.mark.kernel
+def test_ring_difference_is_reported():
+    res = run_both(ring_program(), packet=PKT[1:], kernel=True, helpers={"get_smp_processor_id": lambda m, *a: 1})
+    assert [d.split(":")[0] for d in res.differences] == ["ring 'events'"]
