@@ -66,31 +66,36 @@ def _s64(v: int) -> int:
     return v - (1 << 64) if v >> 63 else v
 
 
+def _s32_val(v: int) -> int:
+    return v if -32768 <= v <= 32767 else v & U32
+
+
 def scalar_ranges(reg: Reg) -> list[str]:
     """print_scalar_ranges: merge equal signed/unsigned bounds into 'smin=umin=...'."""
     items = [
         ["smin", reg.smin, reg.smin == S64_MIN], ["smax", reg.smax, reg.smax == S64_MAX],
         ["umin", reg.umin, reg.umin == 0], ["umax", reg.umax, reg.umax == U64],
-        ["smin32", reg.s32_min, reg.s32_min == S32_MIN], ["smax32", reg.s32_max, reg.s32_max == S32_MAX],
+        # 32-bit signed bounds are sign-extended only when printed in decimal (hex shows the u32 pattern)
+        ["smin32", _s32_val(reg.s32_min), reg.s32_min == S32_MIN],
+        ["smax32", _s32_val(reg.s32_max), reg.s32_max == S32_MAX],
         ["umin32", reg.u32_min, reg.u32_min == 0], ["umax32", reg.u32_max, reg.u32_max == U32],
     ]
     out = []
     for i, m1 in enumerate(items):
         if m1[2]:
             continue
-        neg1 = m1[0][0] == "s" and m1[1] < 0
+        neg1 = m1[0][0] == "s" and _s64(m1[1]) < 0
         text = m1[0] + "="
         for m2 in items[i + 2::2]:
             if m2[2] or (m2[1] & U64) != (m1[1] & U64):
                 continue
-            neg2 = m2[0][0] == "s" and m2[1] < 0
+            neg2 = m2[0][0] == "s" and _s64(m2[1]) < 0
             if neg2 != neg1:
                 continue
             m2[2] = True
             text += m2[0] + "="
         if m1[0][0] == "s":
-            v = _s64(m1[1])
-            text += str(v) if -32768 <= v <= 32767 else (f"{v & U32:#x}" if m1[0].endswith("32") else snum(v))
+            text += snum(_s64(m1[1]))
         else:
             text += unum(m1[1])
         out.append(text)
