@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import re
+import struct
 import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from example_runner import import_example, run_example
+from pyebpf.testing.inputs import syscall_args
 
 example = import_example("printk_write_by_pid")
+PROGRAM_4321 = example.build(4321)
 
 WRITER = """
 import os, sys, time
@@ -58,3 +62,23 @@ def test_script_prints_the_childs_writes():
     # trace_pipe is one reader for the whole machine; a concurrent reader may take some lines, not most of ~70
     assert len(seen) >= 5, out.stdout
     assert all(f"pid={child.pid} " in l for l in lines[2:]), "a line from another process passed the filter"
+
+
+@settings(max_examples=60, deadline=None)
+@given(ctx=syscall_args(syscall=example.SYS_WRITE), pid=st.sampled_from([4321, 1, 4322, 0]))
+def test_vm_property_one_line_iff_the_pid_matches(ctx, pid):
+    """For any write() arguments: one line with the fd and count as the kernel records them, only for the PID."""
+    from pyebpf import VM
+    from pyebpf.vm.env import Environment
+
+    vm = VM(PROGRAM_4321, env=Environment(pid=pid, tgid=pid))
+    res = vm.run(ctx)
+    fd, _, count = struct.unpack_from("<3Q", ctx.raw, 16)
+    want = [f"write pid=4321 fd={to_int(fd)} count={to_int(count)}"] if pid == 4321 else []
+    assert [line.rstrip("\n") for line in res.printk] == want
+
+
+def to_int(u64: int) -> int:
+    """%d of a u64 argument: bpf_trace_printk prints the low 32 bits as a signed int."""
+    v = u64 & 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
