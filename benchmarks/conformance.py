@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run a directory of bpf_conformance `.data` files through the VM and print a per-group table.
 
-    python benchmarks/conformance.py /work/shared/conformance/bpf_conformance/tests [--engine interp|compiled|both]
+    python benchmarks/conformance.py tests/data/bpf_conformance/tests [--engine interp|compiled|both]
 
 Groups are RFC 9669's conformance groups (base32, base64, atomic32, atomic64, divmul32, divmul64) plus callx,
 inferred from the instructions each program uses. Exits 1 when any program fails.

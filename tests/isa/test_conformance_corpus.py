@@ -1,18 +1,17 @@
 """All 313 programs of the bpf_conformance suite assemble (section `-- asm` of tests/*.data).
 
-The corpus lives outside the repository (/work/shared/conformance, or $PYEBPF_CONFORMANCE_DIR); without it the test
-skips, since it is optional data rather than a tool the suite requires.
+The corpus is vendored in tests/data/bpf_conformance (or $PYEBPF_CONFORMANCE_DIR points elsewhere).
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from helpers.corpus import CONFORMANCE_DIR
 
 from pyebpf.isa.assembler import assemble
 
-CORPUS = Path(os.environ.get("PYEBPF_CONFORMANCE_DIR", "/work/shared/conformance")) / "bpf_conformance" / "tests"
+CORPUS = CONFORMANCE_DIR
 
 
 def _sections(path: Path) -> dict[str, str]:

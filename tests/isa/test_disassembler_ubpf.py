@@ -5,18 +5,17 @@ mnemonic is the suite's (modulo the suite's own synonyms) and that our text asse
 """
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
+from helpers.corpus import CONFORMANCE_DIR
 
 from pyebpf.isa.assembler import assemble
 from pyebpf.isa.disassembler import disassemble, format_instruction
 from pyebpf.isa.instruction import Instruction as I
 from pyebpf.isa.program import Program
 
-CORPUS = Path(os.environ.get("PYEBPF_CONFORMANCE_DIR", "/work/shared/conformance")) / "bpf_conformance" / "tests"
+CORPUS = CONFORMANCE_DIR
 #: The suite spells a few instructions two ways; we print the first of each pair.
 SYNONYMS = {"swap16": "bswap16", "swap32": "bswap32", "swap64": "bswap64", "call": "call"}
 _LABEL_OR_COMMENT = re.compile(r"^\s*(#.*)?$|^\s*[A-Za-z_]\w*:\s*(#.*)?$")

@@ -6,10 +6,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.corpus import CONFORMANCE_DIR
 
 from pyebpf.vm.conformance import assemble_case, group_of, load_case, parse_data, run_case
 
-DIR = Path("/work/shared/conformance/bpf_conformance/tests")
+DIR = CONFORMANCE_DIR
 FILES = sorted(DIR.glob("*.data")) if DIR.is_dir() else []
 
 

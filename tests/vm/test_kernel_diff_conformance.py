@@ -9,9 +9,9 @@ returns).
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
+from helpers.corpus import CONFORMANCE_DIR
 
 from pyebpf.abi.opcodes import AluOp, InsnClass, JmpOp, Mode, Size, Source, OP_EXIT
 from pyebpf.abi.prog_types import ProgType
@@ -21,7 +21,7 @@ from pyebpf.vm.conformance import assemble_case, load_case, run_case
 
 pytestmark = pytest.mark.kernel
 
-DIR = Path("/work/shared/conformance/bpf_conformance/tests")
+DIR = CONFORMANCE_DIR
 ETH_HLEN = 14
 
 
