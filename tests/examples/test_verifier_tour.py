@@ -61,9 +61,9 @@ def test_script_runs_and_reports_agreement():
 
 
 @pytest.mark.kernel
-@pytest.mark.xfail(strict=True, reason="verifier log bug: for a constant-offset packet access the 'invalid access "
-                   "to packet' line prints the register's off before the access (R2(id=0,off=0,r=0)); the kernel "
-                   "prints it with the insn offset added (off=12)")
+@pytest.mark.xfail(strict=True, reason="verifier log bug (pyebpf/verifier/memory.py __check_mem_access): the "
+                   "'invalid access to packet' line prints R2(id=..,off=reg.off,r=reg.range); the kernel prints "
+                   "off a second time and r=mem_size: 'R2(id=0,off=12,r=0)' where ours says 'off=0'")
 def test_packet_access_line_matches_kernel():
     program = tour.unbounded_packet_read()
     mine, kernel = tour.ours(program), tour.kernels(program)
