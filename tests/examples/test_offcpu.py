@@ -6,10 +6,12 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from example_runner import import_example, run_example
 
 example = import_example("offcpu")
+PROGRAM = example.build()
 
 SLEEPER = """
 import ctypes, sys, time
@@ -61,3 +63,33 @@ def test_sleeping_child_is_mostly_off_cpu():
     assert comm == "offcpu-sleeper"
     # ~15 sleeps of 100 ms in 1.5 s: the time counted is between switch-ins inside the window
     assert 900 <= float(ms) <= 1600, rows[0]
+
+
+PIDS = st.sampled_from([0, 100, 200, 300])
+
+
+@settings(max_examples=40, deadline=None)
+@given(switches=st.lists(st.tuples(PIDS, PIDS, st.integers(1, 10**9)), max_size=20))
+def test_vm_matches_a_model_on_any_switch_sequence(switches):
+    """Random sched_switch streams (idle included, a task switching to itself too): totals as the model says."""
+    from pyebpf import VM
+    from pyebpf.vm.context import TracepointContext
+    from pyebpf.vm.env import Environment
+
+    times = []
+    now = 0
+    for _, _, dt in switches:
+        now += dt
+        times.append(now)
+    clock = iter(times)
+    vm = VM(PROGRAM, env=Environment(time_ns=lambda: next(clock)))
+    out_at: dict[int, int] = {}
+    totals: dict[int, int] = {}
+    for (prev, nxt, _), t in zip(switches, times):
+        vm.run(TracepointContext(example.switch_record(prev, nxt, f"task{nxt}".encode())))
+        if prev:
+            out_at[prev] = t
+        if nxt and nxt in out_at:
+            totals[nxt] = totals.get(nxt, 0) + t - out_at.pop(nxt)
+    assert {pid: ns for pid, (_, ns) in example.table(vm.maps["offcpu"]).items()} == totals
+    assert {k: v for k, v in vm.maps["switched_out"].items()} == out_at
