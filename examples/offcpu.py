@@ -113,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with load(program) as prog, attach_tracepoint(prog, "sched", "sched_switch"):
             print(f"measuring off-CPU time for {args.seconds:g}s", flush=True)
-            time.sleep(args.seconds)
+            try:
+                time.sleep(args.seconds)
+            except KeyboardInterrupt:                               # Ctrl-C: print what was measured so far
+                pass
             rows = table(prog.maps["offcpu"])
     except PyebpfError as e:
         print(f"error: {e}", file=sys.stderr)

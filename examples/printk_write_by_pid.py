@@ -63,11 +63,14 @@ def main(argv: list[str] | None = None) -> int:
         with load(program) as prog, TracePipe() as pipe, attach_tracepoint(prog, "syscalls", "sys_enter_write"):
             print(f"watching write() of pid {args.pid} for {args.seconds:g}s", flush=True)
             deadline = time.monotonic() + args.seconds
-            while time.monotonic() < deadline:
-                for line in pipe.read(timeout=min(0.2, max(deadline - time.monotonic(), 0))):
-                    if line.is_printk and line.message.startswith(f"write pid={args.pid} "):
-                        print(f"[cpu {line.cpu}] {line.comm}-{line.pid} {line.timestamp:.6f}: {line.message}",
-                              flush=True)
+            try:
+                while time.monotonic() < deadline:
+                    for line in pipe.read(timeout=min(0.2, max(deadline - time.monotonic(), 0))):
+                        if line.is_printk and line.message.startswith(f"write pid={args.pid} "):
+                            print(f"[cpu {line.cpu}] {line.comm}-{line.pid} {line.timestamp:.6f}: {line.message}",
+                                  flush=True)
+            except KeyboardInterrupt:                               # Ctrl-C ends the watch; `with` detaches
+                pass
     except PyebpfError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -192,13 +192,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"streaming TCP retransmissions for {args.seconds:g}s", file=sys.stderr, flush=True)
             start = time.monotonic()
             deadline = start + args.seconds
-            while (left := deadline - time.monotonic()) > 0:
-                for ev in rb.read(timeout=min(left, 0.2)):
-                    latencies.append(time.monotonic_ns() - ev.ts)
-                    if args.pid is not None and ev.pid != args.pid:
-                        continue
-                    events += 1
-                    print(to_json(ev, mono_to_epoch, args.details), flush=True)
+            try:
+                while (left := deadline - time.monotonic()) > 0:
+                    for ev in rb.read(timeout=min(left, 0.2)):
+                        latencies.append(time.monotonic_ns() - ev.ts)
+                        if args.pid is not None and ev.pid != args.pid:
+                            continue
+                        events += 1
+                        print(to_json(ev, mono_to_epoch, args.details), flush=True)
+            except KeyboardInterrupt:                               # Ctrl-C ends the stream; `with` detaches
+                pass
             elapsed = time.monotonic() - start
     except PyebpfError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -101,3 +101,22 @@ def test_syn_retransmission_in_a_netns_is_reported():
     assert (first["event_type"], first["pid"], first["entity_id"], first["value"], first["dport"]) == \
         ("transport.drop", os.getpid(), f"network-pid-{os.getpid()}", "1", 9)
     assert "events/s" in err.splitlines()[-1]
+
+
+@pytest.mark.kernel
+def test_ctrl_c_ends_the_stream_with_a_summary():
+    import signal
+
+    proc = subprocess.Popen([sys.executable, str(EXAMPLES / "tcp_retransmit_events.py"), "--seconds", "60"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while not proc.stderr.readline().startswith("streaming"):
+            assert proc.poll() is None, "the example exited before streaming"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0 and "Traceback" not in err
+    assert "events/s" in err.splitlines()[-1]
