@@ -112,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vm: pid {pid} ({comm}) off-CPU {ns} ns")
     try:
         with load(program) as prog, attach_tracepoint(prog, "sched", "sched_switch"):
-            print(f"measuring off-CPU time for {args.seconds:g}s", flush=True)
             try:
+                print(f"measuring off-CPU time for {args.seconds:g}s", flush=True)
                 time.sleep(args.seconds)
             except KeyboardInterrupt:                               # Ctrl-C: print what was measured so far
                 pass

@@ -61,9 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vm: {line.rstrip()}")
     try:
         with load(program) as prog, TracePipe() as pipe, attach_tracepoint(prog, "syscalls", "sys_enter_write"):
-            print(f"watching write() of pid {args.pid} for {args.seconds:g}s", flush=True)
             deadline = time.monotonic() + args.seconds
             try:
+                print(f"watching write() of pid {args.pid} for {args.seconds:g}s", flush=True)
                 while time.monotonic() < deadline:
                     for line in pipe.read(timeout=min(0.2, max(deadline - time.monotonic(), 0))):
                         if line.is_printk and line.message.startswith(f"write pid={args.pid} "):

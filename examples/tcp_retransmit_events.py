@@ -189,10 +189,10 @@ def main(argv: list[str] | None = None) -> int:
                 (attach_kprobe(prog, "tcp_retransmit_skb") if args.kprobe
                  else attach_tracepoint(prog, "tcp", "tcp_retransmit_skb")):
             mono_to_epoch = time.time() - time.monotonic()
-            print(f"streaming TCP retransmissions for {args.seconds:g}s", file=sys.stderr, flush=True)
             start = time.monotonic()
             deadline = start + args.seconds
             try:
+                print(f"streaming TCP retransmissions for {args.seconds:g}s", file=sys.stderr, flush=True)
                 while (left := deadline - time.monotonic()) > 0:
                     for ev in rb.read(timeout=min(left, 0.2)):
                         latencies.append(time.monotonic_ns() - ev.ts)
