@@ -17,7 +17,7 @@ _LAZY = {
     "corrupted": "pyebpf.testing.inputs", "ipv4_packets": "pyebpf.testing.inputs",
     "ipv6_packets": "pyebpf.testing.inputs", "xdp_contexts": "pyebpf.testing.inputs",
     "skb_contexts": "pyebpf.testing.inputs", "syscall_args": "pyebpf.testing.inputs",
-    "pt_regs": "pyebpf.testing.inputs",
+    "pt_regs": "pyebpf.testing.inputs", "raw_tp_args": "pyebpf.testing.inputs",
     "instructions": "pyebpf.testing.strategies", "programs": "pyebpf.testing.strategies",
     "skip_missing_feature": "pyebpf.testing.plugin", "require_or_skip": "pyebpf.testing.plugin",
     "bpf_unavailable_reason": "pyebpf.testing.kernel_probe",

@@ -273,6 +273,16 @@ def syscall_args(draw: Any, syscall: int | None = None, pid: S | None = None) ->
     return SysEnterContext(nr, args, pid=draw(pid if pid is not None else st.integers(0, 4_194_304)))
 
 
+@st.composite
+def raw_tp_args(draw: Any, count: int | None = None) -> Any:
+    """`RawTracepointContext`: `count` (default 1..12) u64 args, as BPF_PROG_TEST_RUN also accepts them."""
+    from pyebpf.abi.context import MAX_BPF_FUNC_ARGS
+    from pyebpf.vm.context import RawTracepointContext
+
+    n = count if count is not None else draw(st.integers(1, MAX_BPF_FUNC_ARGS))
+    return RawTracepointContext(draw(st.lists(st.integers(0, 2**64 - 1), min_size=n, max_size=n)))
+
+
 PT_REGS_NAMES = ("r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si", "di",
                  "orig_ax", "ip", "cs", "flags", "sp", "ss")
 
@@ -289,4 +299,4 @@ def pt_regs(draw: Any, **fixed: int) -> Any:
 __all__ = ["EtherType", "IpProto", "inet_checksum", "ethernet", "ipv4", "ipv6", "udp", "tcp", "mac_addresses",
            "ipv4_addresses", "ipv6_addresses", "ports", "payloads", "udp_segments", "tcp_segments", "ipv4_packets",
            "ipv6_packets", "ethernet_frames", "corrupted", "packets", "xdp_contexts", "skb_contexts",
-           "SKB_TEST_RUN_FIELDS", "syscall_args", "pt_regs", "PT_REGS_NAMES"]
+           "SKB_TEST_RUN_FIELDS", "syscall_args", "raw_tp_args", "pt_regs", "PT_REGS_NAMES"]

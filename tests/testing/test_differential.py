@@ -10,7 +10,7 @@ import pyebpf
 from pyebpf.errors import LoaderError
 from pyebpf.isa.builder import R0, R1, R2, R3, R4, R6, R7, R10, Builder
 from pyebpf.testing.differential import Differential, assert_vm_matches_kernel, run_both
-from pyebpf.testing.inputs import ethernet_frames, skb_contexts
+from pyebpf.testing.inputs import ethernet_frames, raw_tp_args, skb_contexts
 
 PKT = bytes(range(60))
 
@@ -208,3 +208,29 @@ def test_ring_records_agree(differential):
 def test_ring_difference_is_reported():
     res = run_both(ring_program(), packet=PKT[1:], kernel=True, helpers={"get_smp_processor_id": lambda m, *a: 1})
     assert [d.split(":")[0] for d in res.differences] == ["ring 'events'"]
+
+
+@pytest.mark.kernel
+@settings(max_examples=40, deadline=None)
+@given(ctx=raw_tp_args(count=4))
+def test_raw_tracepoint_program_agrees_on_any_args(ctx):
+    """A branchy raw tracepoint program (signed compare, 32-bit ALU, division) over drawn args."""
+    prog = typed("""
+        r2 = *(u64 *)(r1 + 0)
+        r3 = *(u64 *)(r1 + 8)
+        r4 = *(u64 *)(r1 + 16)
+        r5 = *(u64 *)(r1 + 24)
+        r0 = r2
+        if r2 s> r3 goto big
+        w0 = w3
+        w0 -= w4
+        goto out
+    big:
+        r0 ^= r5
+        r4 |= 1
+        r0 /= r4
+    out:
+        exit
+    """, "raw_tracepoint")
+    res = assert_vm_matches_kernel(prog, ctx=ctx, kernel=True)
+    assert res.compared
