@@ -98,3 +98,31 @@ def test_limits_agree_with_kernel():
     kern = kernel_load(prog, 1, log_level=1)
     ours = verify(prog, raise_on_reject=False)
     assert (kern.accepted, kern.errno, kern.last_error) == (False, ours.error.errno, ours.error.message)
+
+
+_FUZZ_PREFIX = (".map m array key=4 value=16 entries=4\n*(u32 *)(r10 - 4) = 0\nr6 = r1\nr2 = r10\nr2 += -4\n"
+                "r1 = map[m] ll\ncall bpf_map_lookup_elem\nr7 = r0\nr1 = r6\nr2 = r10\nr2 += -16\n"
+                "r3 = *(u32 *)(r6 + 0)\nr4 = 5\nr5 = -3\nr8 = r10\nr9 = 0\nr0 = 1\n")
+
+
+def test_random_programs_never_crash_the_verifier():
+    """Any instruction sequence gets a verdict (or a VerifierError), never an internal exception."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from pyebpf.isa.program import Program
+    from pyebpf.testing.strategies import programs
+
+    prefix = assemble(_FUZZ_PREFIX)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(programs(kernel=True, max_size=25), st.sampled_from(["socket_filter", "xdp", "sched_cls", "kprobe"]),
+           st.booleans(), st.sampled_from([0, 2]))
+    def check(body, ptype, privileged, level):
+        prog = Program(prefix.instructions + body.instructions, maps=prefix.maps)
+        res = verify(prog, prog_type=ptype, privileged=privileged, log_level=level, raise_on_reject=False)
+        assert res.accepted or isinstance(res.error, VerifierError)
+        if level:
+            assert res.log.rstrip().splitlines()[-1].startswith("processed ")
+
+    check()
