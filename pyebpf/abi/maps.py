@@ -71,6 +71,7 @@ class MapSpec:
 
     key_type / value_type are optional Python-side types for the typed face: `int` (unsigned, little-endian, of the
     declared size), a ctypes type (c_uint32, a ctypes.Structure, an array), or `bytes` (the default for odd sizes).
+    `initial` (array maps) is element 0's starting value, shorter values zero-padded.
     """
 
     name: str
@@ -83,9 +84,25 @@ class MapSpec:
     value_type: Any = field(default=None, compare=False)
     inner_map: "MapSpec | None" = None
     pinning: str | None = None
+    initial: bytes | None = field(default=None, compare=False, repr=False)
+    """Value of element 0 when the map is created (global data: `.data`/`.rodata` of an ELF object), or None. The
+    VM and the kernel loader both write it at creation, so a Program's constants need no copying by hand."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "type", MapType(self.type))
+        if self.initial is not None:
+            init = bytes(self.initial)
+            if len(init) > self.value_size:
+                raise ValueError(f"map {self.name!r}: initial value of {len(init)} bytes is longer than its "
+                                 f"{self.value_size}-byte values")
+            object.__setattr__(self, "initial", init.ljust(self.value_size, b"\0"))
+
+    @property
+    def initial_element(self) -> tuple[bytes, bytes] | None:
+        """(key bytes, value bytes) to write when the map is created, or None."""
+        if self.initial is None:
+            return None
+        return bytes(self.key_size), self.initial
 
     @classmethod
     def of(cls, name: str, type: MapType | str, key: Any = 4, value: Any = 8, max_entries: int = 1,
@@ -213,6 +230,16 @@ class MapFace(MutableMapping, ABC):
 
     def pop_raw(self, peek: bool = False) -> bytes | None:
         raise MapError(f"{self.spec.type.name} map has no pop", errno.EINVAL)
+
+    def apply_initial(self) -> None:
+        """Write the spec's `initial` value into element 0 (both the VM and the loader call it at creation)."""
+        element = self.spec.initial_element
+        if element is None:
+            return
+        key, value = element
+        if self.spec.is_percpu:
+            value = (value + b"\0" * (percpu_stride(self.spec.value_size) - self.spec.value_size)) * self.ncpus
+        self.update_raw(key, value)
 
     # -- typed face ----------------------------------------------------------------------------------------------
     @property

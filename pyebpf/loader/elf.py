@@ -17,7 +17,7 @@ from __future__ import annotations
 import ctypes
 import os
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from pyebpf.abi.maps import MapSpec, MapType
@@ -152,7 +152,8 @@ class ElfObject:
                          for e in self.externs.values() if e.kind == "kconfig"}
             kname = _internal_map_name(self.name, KCONFIG_SEC)
             self.map_specs[KCONFIG_SEC] = MapSpec(kname, MapType.ARRAY, 4, len(self._kconfig), 1,
-                                                  int(MapCreateFlags.RDONLY_PROG), value_type=bytes)
+                                                  int(MapCreateFlags.RDONLY_PROG), value_type=bytes,
+                                                  initial=bytes(self._kconfig))
             self.data_sections[KCONFIG_SEC] = DataSection(KCONFIG_SEC, KCONFIG_SEC, bytearray(self._kconfig), True,
                                                           variables)
         for sec in self.elf.sections:
@@ -176,7 +177,8 @@ class ElfObject:
                     variables[sym.name] = (sym.value, sym.size, 0)
             flags = MapCreateFlags.RDONLY_PROG if readonly else 0
             kname = _internal_map_name(self.name, sec.name)
-            self.map_specs[sec.name] = MapSpec(kname, MapType.ARRAY, 4, sec.size, 1, int(flags), value_type=bytes)
+            self.map_specs[sec.name] = MapSpec(kname, MapType.ARRAY, 4, sec.size, 1, int(flags), value_type=bytes,
+                                               initial=bytes(init))
             self.data_sections[sec.name] = DataSection(sec.name, sec.name, init, readonly, variables)
 
     def _decode_sections(self) -> None:
@@ -433,6 +435,15 @@ class ElfObject:
                 GlobalVars(self, data)[name] = value
                 return
         raise KeyError(f"{self.path}: no global variable {name!r}")
+
+    def _sync_initial(self, map_name: str) -> None:
+        """A global changed before load: its map's MapSpec.initial (in map_specs and in every program) follows, so
+        `VM(obj.programs[name])` and `load(obj.programs[name])` start from the same values as obj.load()."""
+        spec = replace(self.map_specs[map_name], initial=bytes(self.data_sections[map_name].init))
+        self.map_specs[map_name] = spec
+        for program in self.programs.values():
+            if map_name in program.maps:
+                program.maps[map_name] = spec
 
     def initial_value(self, map_name: str) -> bytes:
         """The bytes a global data map starts with (for the VM and for load)."""

@@ -83,6 +83,7 @@ class GlobalVars:
         kmap = self._obj._kernel_maps.get(self._data.map_name)
         if kmap is None:
             self._data.init[off:off + size] = raw
+            self._obj._sync_initial(self._data.map_name)
             return
         if self._data.readonly:
             raise ElfError(f"{self._data.section} is frozen after load; set {name!r} before obj.load()")

@@ -265,7 +265,13 @@ def create_map(spec: MapSpec, *, inner_map: KernelMap | None = None, btf_fd: int
     finally:
         if temp_inner is not None:
             temp_inner.close()
-    return map_class_for(spec.type)(spec, FdHandle(fd))
+    kmap = map_class_for(spec.type)(spec, FdHandle(fd))
+    try:
+        kmap.apply_initial()  # global data (MapSpec.initial), as the VM writes it
+    except BaseException:
+        kmap.close()
+        raise
+    return kmap
 
 
 def create_or_open_pinned(spec: MapSpec, pin_root: str = "/sys/fs/bpf") -> KernelMap:

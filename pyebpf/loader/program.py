@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from pyebpf.abi.maps import MapSpec
 from pyebpf.abi.opcodes import PseudoSrc
 from pyebpf.abi.prog_types import AttachType, ProgType, parse_prog_type
+from pyebpf.abi.uapi import MapCreateFlags, ProgLoadFlags
 from pyebpf.errors import LoaderError
 from pyebpf.isa.instruction import Instruction
 from pyebpf.isa.program import Program
@@ -107,6 +108,10 @@ def _as_attach_type(value: Any) -> int:
     return int(value)
 
 
+#: Program types whose BPF_PROG_TEST_RUN refuses repeat and ctx_out (kernel bpf/test_run.c).
+_SINGLE_SHOT_TEST_RUN = frozenset({ProgType.RAW_TRACEPOINT, ProgType.SYSCALL})
+
+
 class KernelProgram:
     """A loaded program: `.fd`, `.maps` (name -> KernelMap), `.test_run()`, `.info()`, `.pin()`, `.close()`.
 
@@ -191,15 +196,23 @@ class KernelProgram:
         return f"<KernelProgram {self.name!r} {kind} {state} maps={list(self.maps)}>"
 
     # -- running and looking ---------------------------------------------------------------------------------
-    def test_run(self, data: bytes = b"", ctx: Any = None, repeat: int = 1, *, data_out_size: int | None = None,
-                 ctx_out_size: int | None = None, flags: int = 0, cpu: int = 0, batch_size: int = 0
-                 ) -> TestRunResult:
-        """BPF_PROG_TEST_RUN. `ctx` is bytes or a ctypes structure (returned as the same type after the run)."""
+    def test_run(self, data: bytes = b"", ctx: Any = None, repeat: int | None = None, *,
+                 data_out_size: int | None = None, ctx_out_size: int | None = None, flags: int = 0, cpu: int = 0,
+                 batch_size: int = 0) -> TestRunResult:
+        """BPF_PROG_TEST_RUN. `ctx` is bytes or a ctypes structure (returned as the same type after the run).
+
+        repeat defaults to what the program type accepts: 1, or 0 for raw tracepoint and syscall programs, whose
+        test runs refuse a repeat count (bpf_prog_test_run_raw_tp/_syscall: EINVAL). Syscall programs have no
+        ctx_out either: the kernel writes the context back over ctx_in, which is what `.ctx` then holds."""
         data = bytes(data)
         ctx_type = type(ctx) if isinstance(ctx, (ctypes.Structure, ctypes.Union, ctypes.Array)) else None
         ctx_bytes = b"" if ctx is None else bytes(ctx)
+        single_shot = self.prog_type in _SINGLE_SHOT_TEST_RUN
+        ctx_in_place = self.prog_type == ProgType.SYSCALL
+        if repeat is None:
+            repeat = 0 if single_shot else 1
         out_size = data_out_size if data_out_size is not None else (len(data) + 4096 if data else 0)
-        ctx_size = ctx_out_size if ctx_out_size is not None else len(ctx_bytes)
+        ctx_size = ctx_out_size if ctx_out_size is not None else (0 if single_shot else len(ctx_bytes))
         for attempt in range(2):
             din = ctypes.create_string_buffer(data, max(len(data), 1))
             dout = ctypes.create_string_buffer(max(out_size, 1))
@@ -221,6 +234,8 @@ class KernelProgram:
                 raise
             data_out = dout.raw[:a.data_size_out] if out_size else b""
             ctx_raw = cout.raw[:a.ctx_size_out] if ctx_size else b""
+            if ctx_in_place and ctx_bytes and not ctx_size:
+                ctx_raw = cin.raw[:len(ctx_bytes)]
             ctx_out: Any = ctx_raw
             if ctx_type is not None and len(ctx_raw) >= ctypes.sizeof(ctx_type):
                 ctx_out = ctx_type.from_buffer_copy(ctx_raw)
@@ -362,6 +377,8 @@ def _resolve_maps(program: Program, given: Mapping[str, KernelMap | MapSpec] | N
                 m = scope.add(create_or_open_pinned(spec, pin_root))
             else:
                 m = scope.add(create_map(spec))
+                if spec.initial is not None and spec.flags & MapCreateFlags.RDONLY_PROG:
+                    m.freeze()  # constant global data (.rodata): the verifier then knows its values, as libbpf does
             maps[name] = m
             owned.append(m)
         else:
@@ -425,6 +442,8 @@ def load(program: Program, prog_type: Any = None, *, maps: Mapping[str, KernelMa
     except ValueError as e:
         raise LoaderError(str(e)) from None
     prog_name = program.name if name is None else name
+    if ptype == ProgType.SYSCALL:
+        prog_flags |= ProgLoadFlags.SLEEPABLE  # the kernel refuses non-sleepable syscall programs (EINVAL)
     eat = _as_attach_type(expected_attach_type if expected_attach_type is not None
                           else program.expected_attach_type)
     with FdScope() as scope:

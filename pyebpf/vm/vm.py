@@ -155,7 +155,9 @@ class VM:
     def _make_map(self, spec: MapSpec) -> Any:
         from pyebpf.vm.maps import create_map
 
-        return create_map(spec, ncpus=self.ncpus)
+        vm_map = create_map(spec, ncpus=self.ncpus)
+        vm_map.apply_initial()  # global data (MapSpec.initial), as the kernel loader writes it
+        return vm_map
 
     @property
     def max_insns(self) -> int:
