@@ -26,7 +26,9 @@ class Case:
     privileged: bool = True
     expect: str = ACCEPT
     xfail: str | None = None
-    slow: bool = False
+    #: seconds our verifier may take (0: no limit); such cases run into the kernel's complexity limits, whose
+    #: kernel logs are also read with a small buffer
+    slow: float = 0
     #: privileged loads of programs with subprograms carry loader-generated BTF func_info, as compiled programs
     #: do (our verify() models that); False loads without it, to see the kernel's no-BTF rules
     btf: bool = True

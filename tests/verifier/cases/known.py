@@ -11,10 +11,9 @@ GET_FUNC_IP = ("verdict (SOUNDNESS): bpf_get_func_ip is only for kprobe (and tra
                "program type N'; engine accepts (helper availability table lacks the per-type get_func_ip_proto)")
 CALLBACK_RETURN = ("verdict (SOUNDNESS): bpf_loop callback returning 5: 6.18 rejects 'At callback return the register "
                    "R0 has smin=5 smax=5 should have been in [0, 1]'; engine does not check callback return ranges")
-TOO_SLOW = ("no verdict: the engine processes ~2-6k insns/s on a loop (every new state at the loop head is compared "
-            "with all earlier ones), so it cannot reach the 1M-instruction limit in any test budget")
-JMP_SEQ = ("; given minutes it gives the kernel's message but with E2BIG: 'The sequence of 8193 jumps is too "
-           "complex.' is EFAULT in 6.18")
+TOO_SLOW = ("no verdict in the 3 s budget: reaching the kernel's 1M-instruction limit takes the engine ~45 s "
+            "(measured on a 3-instruction loop; the kernel needs 1-5 s), so the complexity-limit cases are "
+            "xfail until the engine is ~15x faster on loops")
 NO_BTF = ("verify() has no notion of BTF (it models programs loaded with func_info, as compiled ones are): the "
           "kernel's no-BTF subprogram rules ('... is not allowed in subprogs without BTF') are missing")
 STACK_READ_VAR = ("message: helper reading a spilled pointer from the stack (unpriv): 6.18 says 'invalid read from "
@@ -26,7 +25,6 @@ KNOWN: dict[str, str] = {
     "loop_complexity_limit[priv]": TOO_SLOW,
     "loop_unconditional[priv]": TOO_SLOW,
     "loop_while_not_equal_odd[priv]": TOO_SLOW,
-    "loop_jump_sequence_limit[priv]": TOO_SLOW + JMP_SEQ,
     "call_ld_abs_in_subprog_no_btf[priv]": NO_BTF,
     "call_tail_call_in_subprog_no_btf[priv]": NO_BTF,
     "leak_ptr_as_map_key[unpriv]": STACK_READ_VAR,

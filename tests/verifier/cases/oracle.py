@@ -91,10 +91,6 @@ def errno_name(code: int) -> str:
 
 # -- our verifier ---------------------------------------------------------------------------------------------
 
-#: seconds our verifier may spend on a case marked slow before we call it "no verdict"
-SLOW_BUDGET = 5
-
-
 class _OutOfTime(Exception):
     pass
 
@@ -102,7 +98,7 @@ class _OutOfTime(Exception):
 def ours(case) -> Verdict:
     """Our verifier's verdict on a case (log level 1 so the log is there to look at when they disagree).
 
-    Cases marked slow get SLOW_BUDGET seconds (SIGALRM, main thread only); past that the verdict is None."""
+    A case marked slow gets that many seconds (SIGALRM, main thread only); past that the verdict is None."""
     if not case.slow or threading.current_thread() is not threading.main_thread():
         return _ours(case)
 
@@ -110,13 +106,13 @@ def ours(case) -> Verdict:
         raise _OutOfTime
 
     old = signal.signal(signal.SIGALRM, _expired)
-    signal.alarm(SLOW_BUDGET)
+    signal.setitimer(signal.ITIMER_REAL, case.slow)
     try:
         return _ours(case)
     except _OutOfTime:
-        return Verdict(None, 0, f"no verdict within {SLOW_BUDGET}s")
+        return Verdict(None, 0, f"no verdict within {case.slow:g}s")
     finally:
-        signal.alarm(0)
+        signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
 
 
@@ -136,7 +132,7 @@ def _ours(case) -> Verdict:
 
 # -- the kernel -----------------------------------------------------------------------------------------------
 
-def _load(program, prog_type: str, maps, privileged: bool, btf: bool = True, slow: bool = False) -> Verdict:
+def _load(program, prog_type: str, maps, privileged: bool, btf: bool = True, slow: float = 0) -> Verdict:
     from pyebpf.loader import load
     from pyebpf.loader.program import ProgramLoadError
     from pyebpf.errors import LoaderError
