@@ -63,6 +63,13 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
         raise VerifierError(f"program type {pt.name} is not supported by the verifier "
                             f"(supported: {', '.join(sorted(p.name.lower() for p in SUPPORTED_PROG_TYPES))})",
                             errno=errno.EINVAL)
+    if not privileged and pt not in (ProgType.SOCKET_FILTER, ProgType.CGROUP_SKB):
+        # bpf_prog_load(): without CAP_BPF only socket filters and cgroup skb programs may be loaded at all
+        error = VerifierError(f"loading a {pt.name.lower()} program needs CAP_BPF (unprivileged loads allow "
+                              f"socket_filter and cgroup_skb only)", errno=errno.EPERM)
+        if raise_on_reject:
+            raise error
+        return VerifierResult(False, 0, 0, 0, 0, "", error)
     if maps is None:
         maps = program.maps
     if attach_type is None:

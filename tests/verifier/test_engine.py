@@ -53,6 +53,22 @@ def test_unprivileged_rules():
     helper = assemble("call bpf_trace_printk\nr0 = 0\nexit")
     with pytest.raises(VerifierError, match="cannot use helper"):
         verify(helper, privileged=False)
+    with pytest.raises(VerifierError, match="needs CAP_BPF") as e:
+        verify(assemble("r0 = 2\nexit"), prog_type="xdp", privileged=False)
+    assert e.value.errno == errno.EPERM
+    var_stack = assemble("r2 = *(u32 *)(r1 + 0)\nr2 &= 7\nr3 = r10\nr3 += -16\nr3 += r2\nr0 = 0\nexit")
+    assert verify(var_stack).accepted
+    with pytest.raises(VerifierError, match=r"R3 variable stack access prohibited for !root, var_off=\(0x0; 0x7\)"):
+        verify(var_stack, privileged=False)
+    leak = assemble(".map a array key=4 value=16 entries=4\n*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\n"
+                    "r1 = map[a] ll\ncall bpf_map_lookup_elem\nif r0 == 0 goto out\n*(u64 *)(r0 + 0) = r10\n"
+                    "out:\nr0 = 0\nexit")
+    assert verify(leak).accepted
+    with pytest.raises(VerifierError, match="R10 leaks addr into map"):
+        verify(leak, privileged=False)
+    narrow = assemble("w0 = w10\nr0 = 0\nexit")
+    with pytest.raises(VerifierError, match="R10 partial copy of pointer"):
+        verify(narrow, privileged=False)
 
 
 def test_complexity_limit():
