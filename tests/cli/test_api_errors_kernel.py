@@ -304,3 +304,48 @@ def test_cli_load_truncated_elf_is_one_line(tmp_path):
         with no_fd_leak():
             status, err = cli("load", str(path))
         assert status == 1 and err.startswith("pyebpf load: error: ") and err.count("\n") == 1, (cut, err)
+
+
+# ---- random programs into the kernel ----------------------------------------------------------------------------
+
+def test_loading_random_programs_raises_only_loader_errors_and_leaks_nothing():
+    """Drawn and mutated programs through pyebpf.loader.load: accepted (and closed) or a LoaderError on one line
+    (ProgramLoadError with the verifier's reason); /proc/self/fd is the same after every attempt."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from pyebpf.errors import DecodeError
+    from pyebpf.isa.program import Program
+    from pyebpf.loader import load
+    from pyebpf.testing.strategies import instructions, programs
+
+    @st.composite
+    def candidates(draw):
+        program = draw(programs(instructions(kernel=True), max_size=10))
+        data = bytearray(program.to_bytes())
+        for _ in range(draw(st.integers(0, 2))):
+            data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+        return bytes(data)
+
+    outcomes = {"accepted": 0, "rejected": 0}
+
+    @settings(max_examples=int(os.environ.get("PYEBPF_FUZZ_EXAMPLES", "60")), deadline=None, derandomize=True,
+              database=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(candidates(), st.sampled_from(["socket_filter", "xdp", "sched_cls", "kprobe", "tracepoint"]))
+    def attempt(data: bytes, prog_type: str):
+        try:
+            program = Program.from_bytes(data)
+        except DecodeError:
+            return
+        program.name = unique_name()
+        before = open_fds()
+        try:
+            with load(program, prog_type):
+                outcomes["accepted"] += 1
+        except LoaderError as e:
+            outcomes["rejected"] += 1
+            assert "\n" not in str(e), str(e)
+        assert open_fds() == before
+
+    attempt()
+    assert outcomes["rejected"] > 0  # the kernel did see programs it refuses, so the error path ran
