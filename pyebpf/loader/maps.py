@@ -226,7 +226,36 @@ class FdValueMap(KernelMap):
         return int.from_bytes(raw[:4], "little")
 
 
+class RingBufKernelMap(KernelMap):
+    """A BPF_MAP_TYPE_RINGBUF: `consume()` takes the committed records, as the VM's RingBufMap.consume() does.
+
+    The mmap'd reader (pyebpf.loader.ringbuf.RingBuffer) is made on first use and closed with the map; use a
+    RingBuffer directly for epoll waits and callbacks.
+    """
+
+    _reader: Any = None
+
+    def consume(self, limit: int | None = None, decode: Any = None) -> list[Any]:
+        """Records now in the ring, oldest first (at most `limit`): bytes, or `decode` applied (a ctypes type or a
+        function), skipping discarded ones and stopping at one still reserved."""
+        from pyebpf.loader.ringbuf import RingBuffer, make_decoder
+
+        if self._reader is None:
+            self._reader = RingBuffer(self)
+        out: list[Any] = []
+        self._reader.consume(out.append, limit=limit)
+        fn = make_decoder(decode)
+        return [fn(r) for r in out] if fn is not None else out
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        super().close()
+
+
 _MAP_CLASSES: dict[MapType, type[KernelMap]] = {t: FdValueMap for t in FD_VALUE_TYPES}
+_MAP_CLASSES[MapType.RINGBUF] = RingBufKernelMap
 
 
 def register_map_class(map_type: MapType, cls: type[KernelMap]) -> None:
@@ -304,5 +333,5 @@ def create_or_open_pinned(spec: MapSpec, pin_root: str = "/sys/fs/bpf") -> Kerne
     return m
 
 
-__all__ = ["create_or_open_pinned", "KernelMap", "FdValueMap", "create_map", "possible_cpus", "parse_cpu_list", "register_map_class",
+__all__ = ["create_or_open_pinned", "KernelMap", "FdValueMap", "RingBufKernelMap", "create_map", "possible_cpus", "parse_cpu_list", "register_map_class",
            "map_class_for", "FD_VALUE_TYPES"]
