@@ -244,6 +244,11 @@ class KernelProgram:
             return TestRunResult(a.retval, data_out, ctx_out, a.duration)
         raise AssertionError("unreachable")
 
+    def run(self, ctx: Any = None, *, packet: bytes | None = None, **kw: Any) -> TestRunResult:
+        """The VM's call: `prog.run(packet=pkt)` / `prog.run(ctx)` is `test_run(pkt)` / `test_run(ctx=ctx)`, so
+        code written against `pyebpf.VM(...).run` runs unchanged here (the result has `.r0`, `.retval`, `.packet`)."""
+        return self.test_run(b"" if packet is None else packet, ctx, **kw)
+
     def info(self):
         from pyebpf.loader.info import prog_info
 

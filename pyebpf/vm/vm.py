@@ -65,6 +65,11 @@ class RunResult:
     def retval(self) -> int:
         return self.r0 & 0xFFFFFFFF
 
+    @property
+    def data(self) -> bytes | None:
+        """The kernel's TestRunResult name for the packet after the run."""
+        return self.packet
+
 
 def _default_helpers() -> dict[int, Helper]:
     table: dict[int, Helper] = {}
@@ -206,6 +211,23 @@ class VM:
             ctx=collected, printk=list(getattr(out, "printk", []) or []), ring=list(getattr(out, "ring", []) or []),
             perf=list(getattr(out, "perf", []) or []),
             trace=[TraceStep(*s) for s in steps] if steps is not None else None)
+
+    def test_run(self, data: bytes = b"", ctx: Any = None) -> RunResult:
+        """The kernel loader's call: `vm.test_run(pkt)` is `vm.run(packet=pkt)` (KernelProgram.test_run's name)."""
+        if ctx is not None and data:
+            raise VmError("test_run: the VM takes packet data or a context, not both")
+        if ctx is not None:
+            return self.run(ctx)
+        return self.run(packet=bytes(data)) if data else self.run()
+
+    def close(self) -> None:
+        """Nothing to release (a KernelProgram closes fds here); there so `with` and close() work on both sides."""
+
+    def __enter__(self) -> "VM":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     def _new_output(self) -> Any:
         return self._output_class() if self._output_class is not None else None
