@@ -138,7 +138,7 @@ def test_random_programs_never_crash_the_verifier():
         prog = Program(prefix.instructions + body.instructions, maps=prefix.maps)
         res = verify(prog, prog_type=ptype, privileged=privileged, log_level=level, raise_on_reject=False)
         assert res.accepted or isinstance(res.error, VerifierError)
-        if level:
+        if level and not (res.error is not None and res.error.errno == errno.EPERM):
             assert res.log.rstrip().splitlines()[-1].startswith("processed ")
 
     check()
