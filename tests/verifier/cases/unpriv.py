@@ -47,6 +47,16 @@ CASES = [
           "  call bpf_map_lookup_elem\n", True, False),
     *pair("array_value_read_unpriv", ".map a array key=4 value=16 max_entries=1\n"
           + LOOKUP_HASH.replace("map[m]", "map[a]") + "  if r0 == 0 goto +1\n  r1 = *(u64 *)(r0 + 8)\n", True, True),
+    # bpf_prog_load: only socket filters and cgroup_skb load without CAP_BPF (EPERM, no log, for the others)
+    *[Case(f"unpriv_prog_type_{t}", "  r0 = 0\n  exit\n", prog_type=t, privileged=False,
+           expect="accept" if t == "cgroup_skb" else REJECT)
+      for t in ("kprobe", "tracepoint", "raw_tracepoint", "xdp", "sched_cls", "sched_act", "cgroup_skb", "perf_event")],
+    Case("unpriv_cgroup_skb_return_2", "  r0 = 2\n  exit\n", prog_type="cgroup_skb", privileged=False,
+         expect=REJECT),
+    Case("unpriv_cgroup_skb_read_data", "  r2 = *(u32 *)(r1 + 76)\n  r0 = 1\n  exit\n", prog_type="cgroup_skb",
+         privileged=False, expect=REJECT),
+    Case("unpriv_cgroup_skb_read_len", "  r2 = *(u32 *)(r1 + 0)\n  r0 = 1\n  exit\n", prog_type="cgroup_skb",
+         privileged=False),
     *pair("ld_abs", "  r6 = r1\n  r0 = *(u8 *)skb[0]\n", True, True),
     *pair("ld_abs_without_r6_ctx", "  r6 = 0\n  r0 = *(u8 *)skb[0]\n", False, False),
 ]
