@@ -185,3 +185,29 @@ def test_run_flag_values(flag: str, value: str):
         assert "Traceback" not in err and f"pyebpf run: error: argument {flag}" in err, err
         return
     check("run", status, out, err, text_input=True)
+
+
+@FUZZ
+@given(st.one_of(st.text(max_size=80), mutated_program_bytes().map(bytes.hex)),
+       st.one_of(st.just(""), st.binary(max_size=16).map(bytes.hex), st.text(max_size=8)))
+def test_conformance_plugin(program_hex: str, memory: str):
+    """The bpf_conformance plugin protocol: r0 in hex and exit 0, or `error: ...` on one stdout line and exit 1."""
+    from pyebpf.commands import conformance_plugin
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()) as err:
+        saved, conformance_plugin.sys.stdin = conformance_plugin.sys.stdin, io.StringIO(program_hex)
+        try:
+            status = conformance_plugin.main([memory] if memory else [])
+        except SystemExit as e:  # argparse: a memory argument that looks like an option
+            status = e.code
+        finally:
+            conformance_plugin.sys.stdin = saved
+    text = out.getvalue()
+    assert "Traceback" not in text + err.getvalue()
+    if status == 0:
+        assert re.fullmatch(r"[0-9a-f]+\n", text), text
+    elif status == 1:
+        assert text.startswith("error: ") and text.count("\n") == 1, text
+    else:
+        assert status == 2 and memory.startswith("-"), (status, text, err.getvalue())
