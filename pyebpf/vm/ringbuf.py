@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+from collections import deque
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 from typing import Any, Callable, Iterator
@@ -92,7 +93,9 @@ class RingBufMap(VmMap):
         self.mask = self.size - 1
         self.producer_pos = 0
         self.consumer_pos = 0
-        self._records: list[RingRecord] = []  # reserved or committed, not yet consumed, in ring order
+        self._records: deque[RingRecord] = deque()  # reserved or committed, not yet consumed, in ring order
+        self._busy: dict[int, RingRecord] = {}  # still reserved, by position (insertion order = ring order)
+        self._by_buffer: dict[int, RingRecord] = {}  # still reserved, by id() of their live buffer
         self._buffers: dict[int, list[bytearray]] = {}  # released record buffers by size, for reuse
         self.wakeups = 0
 
@@ -104,7 +107,7 @@ class RingBufMap(VmMap):
         length = (size + BPF_RINGBUF_HDR_SZ + 7) & ~7
         if length > self.size:
             return None
-        pending_pos = next((r.pos for r in self._records if r.busy), self.producer_pos)
+        pending_pos = next(iter(self._busy), self.producer_pos)
         new_prod = self.producer_pos + length
         if new_prod - self.consumer_pos > self.mask or new_prod - pending_pos > self.mask:
             return None
@@ -116,6 +119,8 @@ class RingBufMap(VmMap):
             buf = bytearray(size)
         rec = RingRecord(self.producer_pos, buf)
         self._records.append(rec)
+        self._busy[rec.pos] = rec
+        self._by_buffer[id(buf)] = rec
         self.producer_pos = new_prod
         return rec
 
@@ -125,6 +130,8 @@ class RingBufMap(VmMap):
             raise MapError("ring buffer record released twice", errno.EINVAL)
         # The bytes are copied out and the buffer reused by later reservations of the same size, as the kernel reuses
         # ring memory: the VM then maps a bounded number of record regions however many records a run produces.
+        del self._busy[rec.pos]
+        del self._by_buffer[id(rec.data)]
         rec.committed = bytes(rec.data)
         self._buffers.setdefault(len(rec.data), []).append(rec.data)
         rec.data = bytearray()
@@ -135,10 +142,8 @@ class RingBufMap(VmMap):
 
     def reserved_record(self, data: bytearray) -> RingRecord | None:
         """The still-reserved record whose live buffer is `data` (what submit/discard receive), or None."""
-        for rec in self._records:
-            if rec.data is data:
-                return rec if rec.busy else None
-        return None
+        rec = self._by_buffer.get(id(data))
+        return rec if rec is not None and rec.data is data else None
 
     def output(self, data: bytes, flags: int = 0) -> int:
         """bpf_ringbuf_output: 0, -EINVAL for bad flags, -EAGAIN when there is no room."""
@@ -174,7 +179,7 @@ class RingBufMap(VmMap):
         while self._records and not self._records[0].busy:
             if limit is not None and len(out) >= limit:
                 break
-            rec = self._records.pop(0)
+            rec = self._records.popleft()
             self.consumer_pos = rec.pos + rec.footprint
             if not rec.discarded:
                 out.append(rec.committed)
