@@ -247,6 +247,10 @@ class RingBufKernelMap(KernelMap):
         fn = make_decoder(decode)
         return [fn(r) for r in out] if fn is not None else out
 
+    def keys_raw(self) -> Iterator[bytes]:
+        """No elements (the kernel's get_next_key says ENOTSUPP): len() is 0 and iteration empty, as in the VM."""
+        return iter(())
+
     def close(self) -> None:
         if self._reader is not None:
             self._reader.close()
