@@ -441,9 +441,27 @@ def check_mem_access(env: Env, regno: int, off: int, size: int, write: bool, val
                      strict_once: bool = False, is_ldsx: bool = False, st_imm: int | None = None) -> None:
     regs = env.regs
     reg = regs[regno]
+    t = reg.type
+    if t == PTR_TO_STACK and not reg.var_off.mask:
+        # fast path: an aligned, in-bounds access at a constant stack offset (the common spill/fill)
+        v = reg.var_off.value
+        total = (v - (1 << 64) if v >> 63 else v) + reg.off + off
+        if not total % size and -MAX_BPF_STACK <= total and total + size <= 0:
+            state = env.cur.frames[reg.frameno]
+            if -total > state.allocated_stack or (not write and not env.allow_uninit_stack):
+                check_stack_access_within_bounds(env, regno, off + reg.off, size, write)
+            if write:
+                check_stack_write(env, regno, off + reg.off, size, value_regno, st_imm)
+            else:
+                check_stack_read(env, regno, off + reg.off, size, value_regno)
+                if size < BPF_REG_SIZE and value_regno >= 0 and regs[value_regno].type == SCALAR_VALUE:
+                    if is_ldsx:
+                        coerce_reg_to_size_sx(regs[value_regno], size)
+                    else:
+                        coerce_reg_to_size(regs[value_regno], size)
+            return
     check_ptr_alignment(env, reg, off, size, strict_once)
     off += reg.off
-    t = reg.type
     value = regs[value_regno] if value_regno >= 0 else None
     if t == PTR_TO_MAP_KEY:
         if write:
