@@ -51,6 +51,15 @@ def _map(m: Any, handle: int) -> Any:
     return m.map_from_handle(handle)
 
 
+def _map_cpu(m: Any, vmmap: Any) -> int:
+    """The current CPU, checked against the CPUs the map was created for (per-CPU values, LRU lists)."""
+    cpu = _cpu(m)
+    if cpu >= vmmap.ncpus:
+        raise VmError(f"env.cpu is {cpu} but map {vmmap.name!r} has {vmmap.ncpus} CPU(s): create the VM with "
+                      f"ncpus > {cpu}", pc=m.pc)
+    return cpu
+
+
 def _s32(v: int) -> int:
     v &= 0xFFFFFFFF
     return v - (1 << 32) if v >> 31 else v
@@ -63,7 +72,7 @@ def map_lookup_elem(m, r1, r2, r3, r4, r5):
     vmmap = _map(m, r1)
     key = m.mem.read(r2, vmmap.spec.key_size)
     try:
-        buf = vmmap.value_ref(key, _cpu(m))
+        buf = vmmap.value_ref(key, _map_cpu(m, vmmap))
     except MapError as e:
         raise VmError(f"bpf_map_lookup_elem on {vmmap.spec.type.name} map {vmmap.name!r}: {e.message}", pc=m.pc)
     return 0 if buf is None else m.value_address(vmmap, buf)
@@ -77,26 +86,26 @@ def map_update_elem(m, r1, r2, r3, r4, r5):
         raise VmError(f"bpf_map_update_elem on a {spec.type.name} map is refused by the verifier", pc=m.pc)
     key = m.mem.read(r2, spec.key_size)
     value = m.mem.read(r3, spec.value_size)
-    return vmmap.prog_update(key, value, r4 & M64, _cpu(m)) & M64
+    return vmmap.prog_update(key, value, r4 & M64, _map_cpu(m, vmmap)) & M64
 
 
 @helper(HelperId.MAP_DELETE_ELEM)
 def map_delete_elem(m, r1, r2, r3, r4, r5):
     vmmap = _map(m, r1)
     key = m.mem.read(r2, vmmap.spec.key_size)
-    return vmmap.prog_delete(key, _cpu(m)) & M64
+    return vmmap.prog_delete(key, _map_cpu(m, vmmap)) & M64
 
 
 @helper(HelperId.MAP_PUSH_ELEM)
 def map_push_elem(m, r1, r2, r3, r4, r5):
     vmmap = _map(m, r1)
     value = m.mem.read(r2, vmmap.spec.value_size)
-    return vmmap.prog_push(value, r3 & M64, _cpu(m)) & M64
+    return vmmap.prog_push(value, r3 & M64, _map_cpu(m, vmmap)) & M64
 
 
 def _pop(m, r1, r2, peek: bool) -> int:
     vmmap = _map(m, r1)
-    got = vmmap.prog_pop(peek, _cpu(m))
+    got = vmmap.prog_pop(peek, _map_cpu(m, vmmap))
     if isinstance(got, int):
         return got & M64
     m.mem.write(r2, got)
@@ -119,7 +128,7 @@ def for_each_map_elem(m, r1, r2, r3, r4, r5):
     vmmap = _map(m, r1)
     if r4:
         return _neg(errno.EINVAL)
-    cpu = _cpu(m)
+    cpu = _map_cpu(m, vmmap)
     key_region = m.map_run_region(bytearray(vmmap.spec.key_size), f"key of {vmmap.name}", False, "mem")
     visited = 0
     for key in list(vmmap.keys_raw()):

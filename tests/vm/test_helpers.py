@@ -595,3 +595,11 @@ def test_many_ringbuf_records_in_one_run(engine):
     records = vm.maps["rb"].consume()
     assert res.r0 == len(records) == 70000
     assert struct.unpack("<Q", records[-1])[0] == 69999
+
+
+def test_cpu_beyond_the_maps_cpus_is_a_clear_error(engine):
+    spec = MapSpec.of("pc", "percpu_array", 4, 8, 1)
+    src = "*(u32 *)(r10 - 4) = 0\nr1 = map[pc] ll\nr2 = r10\nr2 += -4\ncall bpf_map_lookup_elem\nr0 = 0\nexit"
+    vm = VM(asm(src, [spec]), engine=engine, env=Environment(cpu=3), ncpus=2)
+    with pytest.raises(VmError, match="env.cpu is 3"):
+        vm.run()
