@@ -871,17 +871,34 @@ def _need(cond: bool, message: str, code: int = errno.EINVAL) -> None:
         raise _err(message, code)
 
 
+_F = MapCreateFlags
+_ACCESS = _F.RDONLY | _F.WRONLY | _F.RDONLY_PROG | _F.WRONLY_PROG
+HTAB_CREATE_FLAGS = _F.NO_PREALLOC | _F.NO_COMMON_LRU | _F.NUMA_NODE | _ACCESS | _F.ZERO_SEED
+ARRAY_CREATE_FLAGS = _F.NUMA_NODE | _F.MMAPABLE | _ACCESS | _F.INNER_MAP | _F.PRESERVE_ELEMS
+QUEUE_STACK_CREATE_FLAGS = _F.NUMA_NODE | _ACCESS
+STACK_CREATE_FLAGS = _F.NUMA_NODE | _ACCESS | _F.STACK_BUILD_ID
+LPM_CREATE_FLAGS = _F.NO_PREALLOC | _F.NUMA_NODE | _ACCESS
+RINGBUF_CREATE_FLAGS = _F.NUMA_NODE
+ENOTSUPP = 524
+
+
+def _flags_within(spec: MapSpec, allowed: int) -> None:
+    """Each map type's *_CREATE_FLAG_MASK: other map_flags are EINVAL."""
+    _need(not spec.flags & ~int(allowed), f"map_flags {spec.flags:#x} not allowed for {spec.type.name} maps")
+
+
 def _validate_hash(spec: MapSpec) -> None:
     _need(spec.max_entries > 0 and spec.key_size > 0 and spec.value_size > 0,
           "hash maps need key_size, value_size and max_entries > 0")
     if spec.is_percpu:
         _need(spec.value_size <= PCPU_MIN_UNIT_SIZE, f"per-CPU value_size > {PCPU_MIN_UNIT_SIZE}", errno.E2BIG)
     _need(spec.key_size + spec.value_size < KMALLOC_MAX_SIZE, "element too large", errno.E2BIG)
+    _flags_within(spec, HTAB_CREATE_FLAGS)
     lru = spec.type in (MapType.LRU_HASH, MapType.LRU_PERCPU_HASH)
     if spec.flags & MapCreateFlags.NO_COMMON_LRU:
         _need(lru, "BPF_F_NO_COMMON_LRU is only for LRU maps")
     if lru:
-        _need(not spec.flags & MapCreateFlags.NO_PREALLOC, "LRU maps are always preallocated")
+        _need(not spec.flags & MapCreateFlags.NO_PREALLOC, "LRU maps are always preallocated", ENOTSUPP)
 
 
 def _validate_array(spec: MapSpec) -> None:
@@ -889,7 +906,7 @@ def _validate_array(spec: MapSpec) -> None:
           "arrays need key_size 4, value_size > 0 and max_entries > 0")
     if spec.is_percpu:
         _need(spec.value_size <= PCPU_MIN_UNIT_SIZE, f"per-CPU value_size > {PCPU_MIN_UNIT_SIZE}", errno.E2BIG)
-    _need(not spec.flags & MapCreateFlags.NO_PREALLOC, "arrays are always preallocated")
+    _flags_within(spec, ARRAY_CREATE_FLAGS)
 
 
 def _validate_fd_array(spec: MapSpec) -> None:
@@ -900,11 +917,13 @@ def _validate_fd_array(spec: MapSpec) -> None:
 def _validate_queue(spec: MapSpec) -> None:
     _need(spec.max_entries > 0 and spec.key_size == 0 and spec.value_size > 0,
           "queue/stack maps need key_size 0, value_size > 0 and max_entries > 0")
+    _flags_within(spec, QUEUE_STACK_CREATE_FLAGS)
 
 
 def _validate_stack_trace(spec: MapSpec) -> None:
     _need(spec.max_entries > 0 and spec.key_size == 4 and spec.value_size >= 8 and spec.value_size % 8 == 0,
           "stack trace maps need key_size 4, value_size a multiple of 8 and max_entries > 0")
+    _flags_within(spec, STACK_CREATE_FLAGS)
 
 
 def _validate_lpm(spec: MapSpec) -> None:
@@ -912,12 +931,14 @@ def _validate_lpm(spec: MapSpec) -> None:
           "LPM tries need max_entries > 0 and BPF_F_NO_PREALLOC")
     _need(5 <= spec.key_size <= 4 + LPM_DATA_SIZE_MAX and 1 <= spec.value_size <= LPM_VAL_SIZE_MAX,
           "LPM trie key_size must be 5..260 and value_size > 0")
+    _flags_within(spec, LPM_CREATE_FLAGS)
 
 
 def _validate_ringbuf(spec: MapSpec) -> None:
     from pyebpf.vm.ringbuf import validate_ringbuf_size
 
     _need(spec.key_size == 0 and spec.value_size == 0, "ring buffers need key_size 0 and value_size 0")
+    _flags_within(spec, RINGBUF_CREATE_FLAGS)
     validate_ringbuf_size(spec.max_entries)
 
 

@@ -210,3 +210,21 @@ def test_stack_trace_create_errors(make):
     s = make(MapSpec("s", MapType.STACK_TRACE, 4, 16, 4))
     assert errno_of(lambda: s.update_raw(bytes(4), bytes(16))) == errno.EINVAL
     assert errno_of(lambda: s.delete_raw(bytes(4))) == errno.ENOENT
+
+
+@pytest.mark.parametrize("spec,code", [
+    (MapSpec("l", MapType.LRU_HASH, 4, 4, 8, flags=1), 524),      # LRU maps are always preallocated: ENOTSUPP
+    (MapSpec("h", MapType.HASH, 4, 4, 8, flags=2), errno.EINVAL),   # NO_COMMON_LRU only for LRU maps
+    (MapSpec("h", MapType.HASH, 4, 4, 8, flags=1 << 10), errno.EINVAL),  # MMAPABLE is for arrays
+    (MapSpec("a", MapType.ARRAY, 4, 4, 8, flags=1 << 10), 0),
+    (MapSpec("p", MapType.PERF_EVENT_ARRAY, 4, 8, 2), errno.EINVAL),  # fd arrays hold 4-byte fds
+    (MapSpec("j", MapType.PROG_ARRAY, 8, 4, 2), errno.EINVAL),
+    (MapSpec("t", MapType.LPM_TRIE, 4, 4, 8, flags=1), errno.EINVAL),  # no room for any prefix
+    (MapSpec("t", MapType.LPM_TRIE, 4 + 257, 4, 8, flags=1), errno.EINVAL),
+    (MapSpec("q", MapType.STACK, 0, 4, 4, flags=1), errno.EINVAL),  # queue/stack: only NUMA/access flags
+    (MapSpec("q", MapType.QUEUE, 0, 4, 4, flags=1 << 3), 0),
+    (MapSpec("r", MapType.RINGBUF, 0, 0, 4096, flags=1), errno.EINVAL),
+    (MapSpec("s", MapType.STACK_TRACE, 4, 16, 4, flags=1), errno.EINVAL),
+])
+def test_more_create_errors(make, spec, code):
+    assert errno_of(lambda: make(spec)) == code
