@@ -82,7 +82,9 @@ class SkbContext(_Context):
     """struct __sk_buff around `packet`. Field keywords use the struct's names; `cb` takes up to 5 u32s,
     `remote_ip6`/`local_ip6` 4 u32s each; `protocol` is host order (default: the packet's ethertype).
     Unset fields are what BPF_PROG_TEST_RUN (given a zeroed __sk_buff) shows a tc program: ifindex 1 (the
-    loopback device), wire_len = len, the rest 0."""
+    loopback device), wire_len = len, the rest 0. `packet` is what the program sees from skb->data: for tc the
+    frame from its Ethernet header; for a socket filter on an IP socket (and BPF_PROG_TEST_RUN of a socket
+    filter) pass it from the network header. The packet is read-only for program types that may not write it."""
 
     layout = SK_BUFF
     writable_ctx = True
