@@ -32,7 +32,7 @@ _SIZE = {Size.B: "b", Size.H: "h", Size.W: "w", Size.DW: "dw"}
 
 def capstone_decodes_correctly(i: Instruction) -> bool:
     cls, op = i.opcode & CLASS_MASK, i.opcode & OP_MASK
-    if cls in (InsnClass.ALU, InsnClass.ALU64, InsnClass.LDX) and i.dst == 10:
+    if cls in (InsnClass.ALU, InsnClass.ALU64, InsnClass.LDX, InsnClass.LD) and i.dst == 10:
         return False  # capstone refuses any instruction that writes r10
     if cls in (InsnClass.ALU, InsnClass.ALU64):
         return i.off == 0 and not (cls == InsnClass.ALU64 and op == AluOp.END)
