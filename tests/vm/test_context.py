@@ -354,3 +354,28 @@ def test_xdp_md_fields_match_kernel_test_run():
     vm = VM(prog, prog_type="xdp")
     vm.run(XdpContext(PACKET))
     assert struct.unpack("<4Q", vm.maps["out"].lookup_raw(bytes(4))) == struct.unpack("<4Q", kvals)
+
+
+@pytest.mark.kernel
+def test_socket_filter_sees_the_network_header_like_test_run():
+    """BPF_PROG_TEST_RUN of a socket filter starts skb->data at the network header: SkbContext(packet[14:])
+    gives the same len, protocol and LD_ABS bytes."""
+    from pyebpf.loader import load
+
+    src = """
+        r6 = r1
+        r7 = *(u32 *)(r6 + 0)
+        r8 = *(u32 *)(r6 + 16)
+        r0 = *(u8 *)skb[1]
+        r0 <<= 16
+        r7 <<= 8
+        r0 |= r7
+        r0 |= r8
+        exit
+    """
+    prog = pyebpf.assemble(src)
+    frame = ETH_IP + bytes([0x45, 0x99]) + bytes(48)
+    with load(prog, "socket_filter") as kp:
+        kret = kp.test_run(frame).retval
+    ctx = SkbContext(frame[14:], ProgType.SOCKET_FILTER, protocol=0x0800)
+    assert VM(prog, prog_type="socket_filter").run(ctx).r0 == kret
