@@ -10,6 +10,7 @@ some (fn(machine, r1, r2, r3, r4, r5) -> r0, see `pyebpf.vm.runtime`).
 """
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -55,7 +56,9 @@ class RunResult:
     maps: dict[str, Any]
     packet: bytes | None = None
     mem: bytes | None = None
-    ctx: dict[str, Any] = field(default_factory=dict)
+    ctx: Any = field(default_factory=dict)
+    """Fields of a context builder's context after the run (dict), or, for a raw `ctx` (bytes or a ctypes object),
+    the context memory after the run in the same type — as KernelProgram.test_run returns it."""
     printk: list[str] = field(default_factory=list)
     ring: list[Any] = field(default_factory=list)
     perf: list[Any] = field(default_factory=list)
@@ -182,7 +185,7 @@ class VM:
         m.reset()
         m.output = self._new_output()
         r1 = r2 = 0
-        mem_region = None
+        mem_region = raw_ctx = None
         if (ctx is not None) + (packet is not None) + (mem is not None) > 1:
             raise VmError("pass only one of ctx=, packet=, mem=")
         if packet is not None and ctx is None:
@@ -194,21 +197,27 @@ class VM:
         elif ctx is not None:
             if hasattr(ctx, "materialize"):
                 r1 = ctx.materialize(m)
-            elif isinstance(ctx, (bytes, bytearray)):
-                region = m.map_run_region(bytearray(ctx), "ctx", True, KIND_CTX)
-                m.ctx_region = region
-                r1 = region.base
+            elif isinstance(ctx, (bytes, bytearray, ctypes.Structure, ctypes.Union, ctypes.Array)):
+                # raw context memory, as BPF_PROG_TEST_RUN's ctx_in: bytes or a ctypes object
+                raw_ctx = m.map_run_region(bytearray(bytes(ctx)), "ctx", True, KIND_CTX)
+                m.ctx_region = raw_ctx
+                r1 = raw_ctx.base
             else:
-                raise VmError(f"ctx must be a context builder or bytes, not {type(ctx).__name__}")
+                raise VmError(f"ctx must be a context builder, bytes or a ctypes object, not {type(ctx).__name__}")
         m.ctx_addr = r1
         steps: list | None = [] if trace else None
         r0, count = m.run_main(r1, r2, trace=steps)
         collected = ctx.collect(m) if ctx is not None and hasattr(ctx, "collect") else {}
+        ctx_after: Any = collected
+        if raw_ctx is not None:  # the context as the program left it, in the type it came in (as test_run does)
+            ctx_after = bytes(raw_ctx.data)
+            if not isinstance(ctx, (bytes, bytearray)):
+                ctx_after = type(ctx).from_buffer_copy(ctx_after)
         out = m.output
         return RunResult(
             r0=r0, insns=count, maps=self.maps, packet=collected.get("packet"),
             mem=bytes(mem_region.data) if mem_region is not None else (b"" if mem is not None else None),
-            ctx=collected, printk=list(getattr(out, "printk", []) or []), ring=list(getattr(out, "ring", []) or []),
+            ctx=ctx_after, printk=list(getattr(out, "printk", []) or []), ring=list(getattr(out, "ring", []) or []),
             perf=list(getattr(out, "perf", []) or []),
             trace=[TraceStep(*s) for s in steps] if steps is not None else None)
 
