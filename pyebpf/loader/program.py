@@ -203,12 +203,13 @@ class KernelProgram:
 
         repeat defaults to what the program type accepts: 1, or 0 for raw tracepoint and syscall programs, whose
         test runs refuse a repeat count (bpf_prog_test_run_raw_tp/_syscall: EINVAL). Syscall programs have no
-        ctx_out either: the kernel writes the context back over ctx_in, which is what `.ctx` then holds."""
+        ctx_out either: the kernel writes a syscall program's context back over ctx_in (raw tracepoint args are read-only),
+        which is what `.ctx` then holds."""
         data = bytes(data)
         ctx_type = type(ctx) if isinstance(ctx, (ctypes.Structure, ctypes.Union, ctypes.Array)) else None
         ctx_bytes = b"" if ctx is None else bytes(ctx)
         single_shot = self.prog_type in _SINGLE_SHOT_TEST_RUN
-        ctx_in_place = self.prog_type == ProgType.SYSCALL
+        ctx_in_place = single_shot  # syscall programs write ctx_in back; raw_tp args are read-only: .ctx = ctx_in
         if repeat is None:
             repeat = 0 if single_shot else 1
         out_size = data_out_size if data_out_size is not None else (len(data) + 4096 if data else 0)
