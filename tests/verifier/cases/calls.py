@@ -20,6 +20,8 @@ CASES = [
     ok("call_returns_scalar", "  call f\n  r0 += 1\n  exit\nf:\n  r0 = 7\n  exit\n"),
     bad("call_callee_r0_uninit", "  call f\n  exit\nf:\n  exit\n"),
     bad("call_caller_r1_clobbered", "  r6 = r1\n  call f\n  r0 = *(u32 *)(r1 + 0)\n  exit\nf:\n  r0 = 0\n  exit\n"),
+    ok("call_callee_r0_uninit_unused", "  call f\n  r0 = 0\n  exit\nf:\n  exit\n"),
+    ok("call_callee_r0_uninit_unused_no_btf", "  call f\n  r0 = 0\n  exit\nf:\n  exit\n", btf=False),
     ok("call_caller_r6_preserved", "  r6 = r1\n  call f\n  r0 = *(u32 *)(r6 + 0)\n  exit\nf:\n  r6 = 0\n  r0 = 0\n"
        "  exit\n"),
     bad("call_callee_r3_uninit", "  call f\n  exit\nf:\n  r0 = r3\n  exit\n"),
