@@ -43,6 +43,8 @@ def possible_cpus() -> int:
         return os.cpu_count() or 1
 
 
+_PUSH_POP_TYPES = frozenset({MapType.QUEUE, MapType.STACK})
+
 #: map types whose values are fds on update and ids on lookup
 FD_VALUE_TYPES = frozenset({MapType.PROG_ARRAY, MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY,
                             MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.SOCKMAP, MapType.SOCKHASH,
@@ -118,20 +120,32 @@ class KernelMap(MapFace):
         sc.map_freeze(self.fd)
 
     # -- MapFace raw operations -------------------------------------------------------------------------------
+    def _no_elements(self) -> None:
+        """Queues and stacks have no keyed elements (push/pop/peek instead), as in the VM: the kernel would read a
+        keyed lookup/update as peek/push."""
+        if self.spec.type in _PUSH_POP_TYPES:
+            raise sc.KernelMapError(f"{self.spec.type.name} map {self.spec.name!r} has no keys: use push/pop/peek",
+                                    errno.EINVAL)
+
     def lookup_raw(self, key: bytes) -> bytes | None:
         self._handle.fd  # raises once closed: the fd number may already belong to something else
+        self._no_elements()
         return self._ops.lookup(key)
 
     def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
         self._handle.fd
+        self._no_elements()
         self._ops.update(key, value, flags)
 
     def delete_raw(self, key: bytes) -> None:
         self._handle.fd
+        self._no_elements()
         self._ops.delete(key)
 
     def keys_raw(self) -> Iterator[bytes]:
         self._handle.fd
+        if self.spec.type in _PUSH_POP_TYPES:
+            return  # no keys (the kernel's get_next_key says EINVAL): len() 0 and empty iteration, as in the VM
         key = self._ops.next_key(None)
         while key is not None:
             yield key
