@@ -156,6 +156,11 @@ def test_queue_and_stack(backend: str, kind: str) -> None:
             q.push(4)  # full
         assert ei.value.errno == errno.E2BIG
         assert q.peek() == (1 if kind == "queue" else 3)
+        for keyed in (lambda: q[0], lambda: q.__setitem__(0, 1), lambda: q.__delitem__(0)):
+            with pytest.raises(MapError) as ei:
+                keyed()  # no keys: push/pop/peek only
+            assert ei.value.errno == errno.EINVAL
+        assert list(q) == []  # elements are not keys
         res = prog.run(packet=PACKET)
         popped = 1 if kind == "queue" else 3
         assert res.r0 == popped
@@ -178,3 +183,37 @@ def test_maps_passed_in_are_shared_between_programs(backend: str) -> None:
             assert second.run(packet=PACKET).r0 == 1
             assert first.run(packet=PACKET).r0 == 1
             assert first.maps["m"][1].hits == 201
+
+
+@pytest.mark.parametrize("kind", ["hash", "array", "percpu_array"])
+def test_clear(request: pytest.FixtureRequest, backend: str, kind: str) -> None:
+    """clear() empties a hash map; on an array it fails as `del m[k]` does (EINVAL), never silently."""
+    if kind != "hash" and backend.startswith("vm"):
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "pyebpf/vm/maps.py (not ours): VmMap.clear() swallows the EINVAL of deleting array elements, so "
+            "clear() on a VM array is a silent no-op while the kernel map raises MapError(EINVAL)")))
+    spec = MapSpec.of("m", kind, ctypes.c_uint32, Pair, 4)
+    with open_program(backend, xdp(KEYED_PROGRAM, spec)) as prog:
+        m = prog.maps["m"]
+        m[1] = Pair(hits=3)
+        if kind == "hash":
+            m[2] = Pair(hits=4)
+            m.clear()
+            assert len(m) == 0
+            return
+        with pytest.raises(MapError) as ei:
+            m.clear()
+        assert ei.value.errno == errno.EINVAL
+
+
+@pytest.mark.parametrize("kind", ["queue", "stack"])
+def test_queue_len(request: pytest.FixtureRequest, backend: str, kind: str) -> None:
+    """len() of a queue/stack is its number of keys, 0, as iteration says; the kernel cannot count elements."""
+    if backend.startswith("vm"):
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "pyebpf/vm/maps.py (not ours): the VM's QueueMap.__len__ counts elements while its iteration yields no "
+            "keys; a kernel queue/stack has no way to count (get_next_key is EINVAL), so the same len() differs")))
+    spec = MapSpec.of("q", kind, None, ctypes.c_uint64, 3)
+    with open_program(backend, xdp(QUEUE_PROGRAM, spec)) as prog:
+        prog.maps["q"].push(1)
+        assert len(prog.maps["q"]) == len(list(prog.maps["q"])) == 0
