@@ -31,4 +31,15 @@ def open_program(backend: str, program: Program, **kw: Any) -> Any:
     return VM(program, engine=backend.removeprefix("vm-"), **kw)
 
 
-__all__ = ["BACKENDS", "open_program"]
+def create_map(backend: str, spec: Any) -> Any:
+    """A map on its own from a MapSpec: `pyebpf.vm.maps.create_map(spec)` or `pyebpf.loader.create_map(spec)`."""
+    if backend == "kernel":
+        from pyebpf.loader import create_map as kernel_create_map
+
+        return kernel_create_map(spec)
+    from pyebpf.vm.maps import create_map as vm_create_map
+
+    return vm_create_map(spec)
+
+
+__all__ = ["BACKENDS", "open_program", "create_map"]

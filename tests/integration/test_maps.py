@@ -7,9 +7,9 @@ import errno
 
 import pytest
 
-from backends import open_program
+from backends import create_map, open_program
 from pyebpf import assemble
-from pyebpf.abi.maps import MapSpec, UpdateFlags
+from pyebpf.abi.maps import MapSpec, MapType, UpdateFlags
 from pyebpf.abi.prog_types import ProgType
 from pyebpf.errors import MapError
 
@@ -217,3 +217,38 @@ def test_queue_len(request: pytest.FixtureRequest, backend: str, kind: str) -> N
     with open_program(backend, xdp(QUEUE_PROGRAM, spec)) as prog:
         prog.maps["q"].push(1)
         assert len(prog.maps["q"]) == len(list(prog.maps["q"])) == 0
+
+
+def test_initial_value_of_a_standalone_map(request: pytest.FixtureRequest, backend: str) -> None:
+    """MapSpec.initial is element 0's value whichever way the map is made (here without a program)."""
+    if backend.startswith("vm"):
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "pyebpf/vm/maps.py (not ours): vm.maps.create_map(spec) ignores MapSpec.initial (only VM(...) applies "
+            "it, in vm.py); pyebpf.loader.create_map writes it")))
+    spec = MapSpec("cfg", MapType.ARRAY, 4, 8, 2, initial=b"\x2a")
+    m = create_map(backend, spec)
+    try:
+        assert (m[0], m[1]) == (42, 0)
+    finally:
+        getattr(m, "close", lambda: None)()
+
+
+def test_initial_value_in_a_program(backend: str) -> None:
+    spec = MapSpec("cfg", MapType.PERCPU_ARRAY, 4, 8, 2, initial=(42).to_bytes(8, "little"))
+    program = xdp("""
+        *(u32 *)(r10 - 4) = 0
+        r1 = map[cfg] ll
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem
+        if r0 == 0 goto out
+        r0 = *(u64 *)(r0 + 0)
+        exit
+    out:
+        r0 = 0
+        exit
+    """, spec)
+    with open_program(backend, program) as prog:
+        assert prog.maps["cfg"][0] == [42] * prog.maps["cfg"].ncpus
+        assert prog.maps["cfg"][1] == [0] * prog.maps["cfg"].ncpus
+        assert prog.run(packet=PACKET).r0 == 42
