@@ -426,13 +426,13 @@ def check_stack_range_initialized(env: Env, regno: int, off: int, size: int, zer
                     if types[j] != STACK_INVALID:
                         types[j] = STACK_MISC
             continue
-        what = "write" if clobber else "read"
+        what = "write to" if clobber else "read from"
         if var_read:
             raise Reject(f"invalid variable-offset read from stack R{regno} var_off={_tn(reg.var_off)} "
                          f"off={off} size={size}")
         if not reg.var_off.mask:
-            raise Reject(f"invalid {what} of stack R{regno} off {min_off}+{i - min_off} size {size}")
-        raise Reject(f"invalid {what} of stack R{regno} var_off {_tn(reg.var_off)}+{i - min_off} size {size}")
+            raise Reject(f"invalid {what} stack R{regno} off {min_off}+{i - min_off} size {size}")
+        raise Reject(f"invalid {what} stack R{regno} var_off {_tn(reg.var_off)}+{i - min_off} size {size}")
 
 
 # ---- the dispatcher ----------------------------------------------------------------------------------------------
