@@ -72,8 +72,8 @@ def load_program(path: str, prog_name: str | None = None) -> Any:
 
 
 def load_elf_program(path: str, prog_name: str | None) -> Any:
-    """One program of a clang-compiled object, with its global data sections' initial values attached as
-    `program._initial_data` ({map ref: bytes}) for the VM's maps."""
+    """One program of a clang-compiled object; its global data sections' MapSpecs carry their initial values
+    (MapSpec.initial), which the VM writes when it creates the maps."""
     from pyebpf.loader.elf import load_elf
 
     obj = load_elf(path)
@@ -85,10 +85,7 @@ def load_elf_program(path: str, prog_name: str | None) -> Any:
             prog_name = names[0]
         if prog_name not in obj.programs:
             raise RunInputError(f"{path} has no program {prog_name!r} (it has {', '.join(names)})")
-        program = obj.programs[prog_name]
-        program._initial_data = {d.map_name: bytes(d.init) for d in obj.data_sections.values()
-                                 if d.map_name in program.maps}
-        return program
+        return obj.programs[prog_name]
     finally:
         obj.close()
 
@@ -129,8 +126,6 @@ def handler(args: argparse.Namespace) -> int:
         prog_type = program.prog_type
     kw = _context(args, prog_type)
     vm = VM(program, engine=args.engine, prog_type=prog_type, max_insns=args.max_insns)
-    for ref, init in getattr(program, "_initial_data", {}).items():
-        vm.maps[ref][0] = init  # global data sections (.data/.rodata) start with the object's values
     packet_in = kw.get("packet")
     try:
         result = vm.run(trace=args.trace, **kw)
