@@ -91,7 +91,10 @@ class MapSpec:
     def __post_init__(self) -> None:
         object.__setattr__(self, "type", MapType(self.type))
         if self.initial is not None:
-            init = bytes(self.initial)
+            if isinstance(self.initial, int) and not isinstance(self.initial, bool):
+                init = Codec(self.value_size, self.value_type).encode(self.initial)
+            else:
+                init = bytes(self.initial)  # bytes or a ctypes object
             if len(init) > self.value_size:
                 raise ValueError(f"map {self.name!r}: initial value of {len(init)} bytes is longer than its "
                                  f"{self.value_size}-byte values")
@@ -106,8 +109,9 @@ class MapSpec:
 
     @classmethod
     def of(cls, name: str, type: MapType | str, key: Any = 4, value: Any = 8, max_entries: int = 1,
-           flags: int = 0) -> "MapSpec":
-        """Spec from sizes or Python types: MapSpec.of("counts", "hash", ctypes.c_uint32, ctypes.c_uint64, 1024)."""
+           flags: int = 0, initial: Any = None) -> "MapSpec":
+        """Spec from sizes or Python types: MapSpec.of("counts", "hash", ctypes.c_uint32, ctypes.c_uint64, 1024).
+        `initial` (bytes, an int or a ctypes object) is element 0's starting value."""
         if isinstance(type, str):
             try:
                 type = MapType[type.upper()]
@@ -120,7 +124,7 @@ class MapSpec:
             key_size, key_type = 0, None
         if type == MapType.RINGBUF:
             value_size, value_type = 0, None
-        return cls(name, type, key_size, value_size, max_entries, flags, key_type, value_type)
+        return cls(name, type, key_size, value_size, max_entries, flags, key_type, value_type, initial=initial)
 
     def renamed(self, name: str) -> "MapSpec":
         return replace(self, name=name)

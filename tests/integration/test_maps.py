@@ -234,7 +234,7 @@ def test_initial_value_of_a_standalone_map(request: pytest.FixtureRequest, backe
 
 
 def test_initial_value_in_a_program(backend: str) -> None:
-    spec = MapSpec("cfg", MapType.PERCPU_ARRAY, 4, 8, 2, initial=(42).to_bytes(8, "little"))
+    spec = MapSpec.of("cfg", "percpu_array", ctypes.c_uint32, ctypes.c_uint64, 2, initial=42)
     program = xdp("""
         *(u32 *)(r10 - 4) = 0
         r1 = map[cfg] ll
