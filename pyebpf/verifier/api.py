@@ -99,6 +99,7 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
     checker = Checker(env)
     error: VerifierError | None = None
     try:
+        resolve_pseudo_ldimm64(env)
         checker.run()
         check_max_stack_depth(env)
     except Reject as r:
@@ -122,6 +123,23 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
         if raise_on_reject:
             raise error
     return result
+
+
+def resolve_pseudo_ldimm64(env: Env) -> None:
+    """The kernel's pass over lddw map references before do_check: every map must exist."""
+    for slot, insn in enumerate(env.insns):
+        if insn is None or insn.opcode != OP_LD_IMM64:
+            continue
+        env.insn_idx = slot
+        if insn.src in (PseudoSrc.MAP_IDX, PseudoSrc.MAP_IDX_VALUE) and insn.ref is None:
+            raise Reject("fd_idx without fd_array is invalid", errno.EINVAL)
+        if insn.src in (PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE, PseudoSrc.MAP_IDX, PseudoSrc.MAP_IDX_VALUE):
+            try:
+                env.resolve_map(insn)
+            except Reject:
+                fd = insn.imm & 0xFFFFFFFF
+                fd = fd - (1 << 32) if fd >> 31 else fd
+                raise Reject(f"fd {fd} is not pointing to valid bpf_map", errno.EBADF) from None
 
 
 def _subprog_starts(program: Program) -> list[int]:

@@ -48,6 +48,11 @@ _MODE_ATOMIC, _MODE_MEM, _MODE_MEMSX = int(Mode.ATOMIC), int(Mode.MEM), int(Mode
 _LD_ABS_TYPES = (ProgType.SOCKET_FILTER, ProgType.SCHED_CLS, ProgType.SCHED_ACT)
 
 
+_NO_ATOMIC_TYPES = (PTR_TO_CTX, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_FLOW_KEYS, PTR_TO_SOCKET,
+                    PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK)
+"""atomic_ptr_type_ok(): pointers an atomic instruction may not use."""
+
+
 class StateEntry:
     """struct bpf_verifier_state_list: a stored checkpoint with its hit/miss statistics and a fingerprint of its
     current frame's registers (the cheap first test of the infinite-loop check)."""
@@ -400,12 +405,16 @@ class Checker:
         imm = insn.imm
         if imm in (AtomicOp.LOAD_ACQ, AtomicOp.STORE_REL):
             if imm == AtomicOp.LOAD_ACQ:
-                env.check_reg_arg(insn.src, SRC_OP)
+                src = env.check_reg_arg(insn.src, SRC_OP)
                 env.check_reg_arg(insn.dst, DST_OP_NO_MARK)
+                if src.type in _NO_ATOMIC_TYPES:
+                    raise Reject(f"BPF_ATOMIC loads from R{insn.src} {reg_type_str(src.type)} is not allowed")
                 check_mem_access(env, insn.src, insn.off, size, False, insn.dst, strict_once=True)
             else:
                 env.check_reg_arg(insn.src, SRC_OP)
-                env.check_reg_arg(insn.dst, SRC_OP)
+                dst = env.check_reg_arg(insn.dst, SRC_OP)
+                if dst.type in _NO_ATOMIC_TYPES:
+                    raise Reject(f"BPF_ATOMIC stores into R{insn.dst} {reg_type_str(dst.type)} is not allowed")
                 check_mem_access(env, insn.dst, insn.off, size, True, insn.src, strict_once=True)
             return
         if size not in (4, 8):
@@ -420,8 +429,7 @@ class Checker:
         if env.is_pointer_value(regs[insn.src]):
             raise Reject(f"R{insn.src} leaks addr into mem")
         dst_t = regs[insn.dst].type
-        if dst_t in (PTR_TO_CTX, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_FLOW_KEYS, PTR_TO_SOCKET,
-                     PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK):
+        if dst_t in _NO_ATOMIC_TYPES:
             raise Reject(f"BPF_ATOMIC stores into R{insn.dst} {reg_type_str(dst_t)} is not allowed")
         load_reg = -1
         if imm & 1:

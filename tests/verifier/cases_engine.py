@@ -237,3 +237,12 @@ CASES += [
     ("loop with branch", "socket_filter", "r0 = 0\nr1 = 0\nl:\nr2 = r1\nr2 &= 1\nif r2 == 0 goto even\n"
      "r0 += 3\ngoto next\neven:\nr0 += 1\nnext:\nr1 += 1\nif r1 < 50 goto l\nexit", None),
 ]
+
+CASES += [
+    ("load-acquire from ctx", "socket_filter", "r0 = load_acquire((u32 *)(r1 + 0))\nexit",
+     ("EACCES", "BPF_ATOMIC loads from R1 ctx is not allowed")),
+    ("load-acquire from stack", "socket_filter", "*(u64 *)(r10 - 8) = 1\nr0 = load_acquire((u64 *)(r10 - 8))\n"
+     "exit", None),
+    ("sk arg wrong type", "sched_cls", "r2 = r1\nr3 = 0\ncall bpf_sk_assign\nr0 = 0\nexit",
+     ("EACCES", "R2 type=ctx expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_")),
+]

@@ -142,3 +142,22 @@ def test_random_programs_never_crash_the_verifier():
             assert res.log.rstrip().splitlines()[-1].startswith("processed ")
 
     check()
+
+
+def _bad_fd_program():
+    from pyebpf.isa.instruction import Instruction
+    from pyebpf.isa.program import Program
+    return Program([Instruction(0x18, 1, 1, 0, 4000), Instruction(0xB7, 0, 0, 0, 0), Instruction(0x95)])
+
+
+def test_unknown_map_fd():
+    res = verify(_bad_fd_program(), raise_on_reject=False)
+    assert (res.error.message, res.error.errno, res.error.insn) == (
+        "fd 4000 is not pointing to valid bpf_map", errno.EBADF, 0)
+
+
+@pytest.mark.kernel
+def test_unknown_map_fd_agrees_with_kernel():
+    kern = kernel_load(_bad_fd_program(), 1, log_level=1)
+    assert (kern.accepted, kern.errno, kern.last_error) == (False, errno.EBADF,
+                                                           "fd 4000 is not pointing to valid bpf_map")
