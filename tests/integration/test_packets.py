@@ -124,9 +124,10 @@ def test_same_packet_same_result(request: pytest.FixtureRequest, backend: str, p
                                  expect_r0: int, expect_packet) -> None:
     if prog_type == ProgType.SOCKET_FILTER and backend.startswith("vm"):
         request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "pyebpf/vm/context.py (not ours): the VM's socket filter context starts skb data at the Ethernet header "
-            "and returns the frame unchanged; BPF_PROG_TEST_RUN starts it at the network header (eth_type_trans) and "
-            "zeroes the 14 Ethernet bytes in the packet it returns")))
+            "pyebpf/vm/context.py (not ours): vm.run(packet=frame) of a socket filter starts skb->data at the "
+            "Ethernet header and returns the frame unchanged; kp.run(packet=frame) (BPF_PROG_TEST_RUN) starts it at "
+            "the network header (eth_type_trans) and zeroes the 14 Ethernet bytes it returns. context.py documents "
+            "passing SkbContext(frame[14:]) by hand: the same call should do it (for_packet of SOCKET_FILTER)")))
     frame = udp_frame()
     with open_program(backend, program(text, prog_type)) as prog:
         prog.maps["stats"][0] = 1000
