@@ -440,15 +440,33 @@ def _ld_legacy(toks: list[str], i: int, dst: int, size: Size, signed: bool) -> R
     i = _expect(toks, i + 1, "[")
     t = toks[i]
     if _is_reg(t):
-        src, off_unused, j = _mem(toks, i)  # `r1 + 14`: the number is the immediate, not an offset
-        imm = off_unused
-        j = _expect(toks, j, "]")
-        _end(toks, j)
-        return Instruction(InsnClass.LD | Mode.IND | size, 0, src, 0, imm), None
+        return _ld_ind(toks, i, size)
     imm, j = _imm32(toks, i)
     j = _expect(toks, j, "]")
     _end(toks, j)
     return Instruction(InsnClass.LD | Mode.ABS | size, 0, 0, 0, imm), None
+
+
+def _ld_ind(toks: list[str], i: int, size: Size) -> Result:
+    """`skb[r1]`, `skb[r1 + 14]`, `skb[r6 + -37081]` (the kernel prints `%d`): BPF_IND keeps K in the 32-bit
+    imm, so K is an immediate with imm32's range, not a 16-bit memory offset."""
+    src, s32 = _reg(toks, i)
+    if s32:
+        raise LineError(f"a packet index takes a 64-bit register (r{src}), not w{src}", token=i)
+    j = i + 1
+    imm = 0
+    t = toks[j]
+    if t in ("+", "-"):
+        value, j = _number(toks, j + 1)
+        if t == "-":
+            value = -value
+        v = imm32(value)
+        if v is None:
+            raise LineError(f"immediate {value} out of 32-bit range", token=j - 1)
+        imm = v
+    j = _expect(toks, j, "]")
+    _end(toks, j)
+    return Instruction(InsnClass.LD | Mode.IND | size, 0, src, 0, imm), None
 
 
 def _rhs_end(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:

@@ -172,6 +172,10 @@ KERNEL_FORMS = [
     ("(3f) r1 s/= r2", 0x3F, 1, 2, 1, 0),
     ("(87) r1 = -r1", 0x87, 1, 0, 0, 0),
     ("(50) r0 = *(u8 *)skb[r1 + 14]", 0x50, 0, 1, 0, 14),
+    # BPF_IND's K is the 32-bit imm; the kernel prints it with %d, so a negative K reads `+ -K`
+    ("(40) r0 = *(u32 *)skb[r6 + -37081]", 0x40, 0, 6, 0, -37081),
+    ("(48) r0 = *(u16 *)skb[r6 + 2147483647]", 0x48, 0, 6, 0, 0x7FFFFFFF),
+    ("(50) r0 = *(u8 *)skb[r2 + -2147483648]", 0x50, 0, 2, 0, -(1 << 31)),
     ("(bf) r1 = addr_space_cast(r2, 0, 1)", 0xBF, 1, 2, 1, 1),
     ("(8d) call r2", 0x8D, 2, 0, 0, 0),
     ("4: (bc) w0 = w1 ; R0_w=scalar()", 0xBC, 0, 1, 0, 0),
@@ -459,6 +463,18 @@ counts:
     program = assemble(text)
     assert program.prog_type.name == "XDP"
     assert program.instructions == [I(0xB7, 0, 0, 0, 2), I(0x95)]
+
+
+def test_ind_packet_load_reads_k_as_a_32_bit_immediate():
+    """BPF_IND keeps K in imm (32 bits), not in off: values beyond 16 bits assemble, spelled any way."""
+    assert assemble_instruction("r0 = *(u32 *)skb[r6 + 100000]", "llvm") == I(0x40, 0, 6, 0, 100000)
+    assert assemble_instruction("r0 = *(u32 *)skb[r6 - 100000]", "llvm") == I(0x40, 0, 6, 0, -100000)
+    assert assemble_instruction("r0 = *(u8 *)skb[r1 + 0xffffffff]", "kernel") == I(0x50, 0, 1, 0, -1)
+    for bad, message in (("r0 = *(u32 *)skb[r6 + 4294967296]", "immediate 4294967296 out of 32-bit range"),
+                         ("r0 = *(u32 *)skb[w6 + 4]", "a packet index takes a 64-bit register (r6), not w6")):
+        with pytest.raises(AsmError) as e:
+            assemble(bad, "kernel")
+        assert message in e.value.message, e.value.message
 
 
 def test_kfunc_directive_and_helpers_by_number_and_extra_helpers():

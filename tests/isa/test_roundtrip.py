@@ -82,12 +82,9 @@ def test_numeric_text_round_trip(style, lossless, insn):
 
 
 def kernel_lossless(i: I) -> bool:
-    """The verifier's text drops lddw's pseudo source and a kfunc's off; the assembler also reads `skb[rN + K]`
-    with K as a 16-bit offset although BPF_IND keeps K in the 32-bit imm (reported to the assembler's owner)."""
+    """The verifier's text drops lddw's pseudo source and a kfunc's off."""
     if i.opcode == OP_LD_IMM64:
         return i.src == PseudoSrc.IMM
-    if i.opcode & 0x07 == InsnClass.LD and i.opcode & MODE_MASK == Mode.IND:
-        return -(1 << 15) <= i.imm < (1 << 15)
     return not i.is_kfunc_call and not (i.is_helper_call and i.imm == 0)
 
 
