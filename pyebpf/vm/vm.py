@@ -222,12 +222,36 @@ class VM:
             trace=[TraceStep(*s) for s in steps] if steps is not None else None)
 
     def test_run(self, data: bytes = b"", ctx: Any = None) -> RunResult:
-        """The kernel loader's call: `vm.test_run(pkt)` is `vm.run(packet=pkt)` (KernelProgram.test_run's name)."""
+        """The kernel loader's call: `vm.test_run(pkt)` is `vm.run(packet=pkt)` (KernelProgram.test_run's name).
+
+        With both a packet and `ctx` (an __sk_buff as bytes or a ctypes object) an skb program's context starts
+        from the fields BPF_PROG_TEST_RUN takes from ctx_in, and `.ctx` is that struct after the run with the
+        fields the kernel copies back (see _skb_ctx_in)."""
         if ctx is not None and data:
-            raise VmError("test_run: the VM takes packet data or a context, not both")
+            return self._run_skb_ctx_in(bytes(data), ctx)
         if ctx is not None:
             return self.run(ctx)
         return self.run(packet=bytes(data)) if data else self.run()
+
+    def _run_skb_ctx_in(self, data: bytes, ctx: Any) -> RunResult:
+        from pyebpf.abi.context import SK_BUFF
+        from pyebpf.vm.context import SkbContext, for_packet
+
+        raw = bytes(ctx)
+        fields = _skb_ctx_in(raw, len(data), SK_BUFF)
+        builder = for_packet(self.prog_type, data, **fields)
+        if not isinstance(builder, SkbContext):
+            raise VmError("test_run(data, ctx=...) with both is simulated for __sk_buff programs only; build an "
+                          "XdpContext (pyebpf.vm.context) and pass it to run() instead")
+        res = self.run(builder)
+        after = bytearray(raw.ljust(SK_BUFF.size, b"\0"))
+        vm_skb = bytes(builder.ctx_region.data)
+        for name in _SKB_CTX_OUT:
+            f = SK_BUFF[name]
+            after[f.offset:f.offset + f.size] = vm_skb[f.offset:f.offset + f.size]
+        out = bytes(after[:len(raw)])
+        res.ctx = out if isinstance(ctx, (bytes, bytearray)) else type(ctx).from_buffer_copy(out)
+        return res
 
     def close(self) -> None:
         """Nothing to release (a KernelProgram closes fds here); there so `with` and close() work on both sides."""
@@ -246,6 +270,43 @@ class VM:
         from pyebpf.vm.context import for_packet
 
         return for_packet(self.prog_type, packet, **kw)
+
+
+#: __sk_buff fields BPF_PROG_TEST_RUN reads from ctx_in (convert___skb_to_skb); any other byte must be zero (EINVAL)
+_SKB_CTX_IN = ("mark", "priority", "ingress_ifindex", "ifindex", *(f"cb[{i}]" for i in range(5)), "tstamp",
+               "wire_len", "gso_segs", "gso_size", "hwtstamp")
+#: __sk_buff fields it writes back to ctx_out after the run (convert_skb_to___skb)
+_SKB_CTX_OUT = ("mark", "priority", "ingress_ifindex", "ifindex", *(f"cb[{i}]" for i in range(5)), "tstamp",
+                "wire_len", "gso_segs", "hwtstamp")
+GSO_LEGACY_MAX_SIZE = 65536
+
+
+def _skb_ctx_in(raw: bytes, packet_len: int, layout: Any) -> dict[str, Any]:
+    """SkbContext keywords from an __sk_buff given to test_run, refusing what the kernel refuses (as VmError)."""
+    if len(raw) > layout.size and any(raw[layout.size:]):
+        raise VmError(f"test_run ctx: bytes past the {layout.size}-byte __sk_buff must be zero (the kernel: E2BIG)")
+    raw = raw.ljust(layout.size, b"\0")[:layout.size]
+    allowed = bytearray(layout.size)
+    values: dict[str, int] = {}
+    for name in _SKB_CTX_IN:
+        f = layout[name]
+        allowed[f.offset:f.offset + f.size] = b"\1" * f.size
+        values[name] = int.from_bytes(raw[f.offset:f.offset + f.size], "little")
+    for f in layout.fields:
+        if any(b and not allowed[i] for i, b in enumerate(raw[f.offset:f.offset + f.size], f.offset)):
+            raise VmError(f"test_run ctx: __sk_buff.{f.name} must be zero (the kernel: EINVAL)")
+    wire_len = values["wire_len"]
+    if wire_len and not packet_len <= wire_len <= GSO_LEGACY_MAX_SIZE:
+        raise VmError(f"test_run ctx: wire_len {wire_len} is outside [{packet_len}, {GSO_LEGACY_MAX_SIZE}] "
+                      "(the kernel: EINVAL)")
+    fields: dict[str, Any] = {n: values[n] for n in ("mark", "priority", "ingress_ifindex", "tstamp", "gso_segs",
+                                                     "gso_size", "hwtstamp") if values[n]}
+    fields["cb"] = [values[f"cb[{i}]"] for i in range(5)]
+    if values["ifindex"] > 1:  # the kernel runs on that device (ENODEV if absent); otherwise on loopback
+        fields["ifindex"] = values["ifindex"]
+    if wire_len:
+        fields["wire_len"] = wire_len
+    return fields
 
 
 def run(program: Any, mem: bytes = b"", **kw: Any) -> int:
