@@ -9,9 +9,11 @@ import pytest
 
 from backends import open_program
 from pyebpf import assemble
+from pyebpf.abi.context import SK_BUFF
 from pyebpf.abi.maps import MapSpec
 from pyebpf.abi.prog_types import ProgType
 from pyebpf.abi.uapi import TcAction, XdpAction
+from pyebpf.errors import LoaderError, VmError
 
 ETH_HLEN = 14
 DST, SRC = bytes.fromhex("020000000001"), bytes.fromhex("020000000002")
@@ -143,3 +145,51 @@ def test_same_packet_same_result(request: pytest.FixtureRequest, backend: str, p
             assert stats == {0: 1000 + 2 * len(frame), 1: 0}
         else:
             assert stats == {0: 1000, 1: 0}
+
+
+def skb(**values: int) -> bytearray:
+    """An __sk_buff (kernel layout, pyebpf.abi.context.SK_BUFF) with the named fields set."""
+    raw = bytearray(SK_BUFF.size)
+    for name, value in values.items():
+        f = SK_BUFF[name.replace("_", "[", 1) + "]" if name.startswith("cb_") else name]
+        raw[f.offset:f.offset + f.size] = value.to_bytes(f.size, "little")
+    return raw
+
+
+def field(raw: bytes, name: str) -> int:
+    f = SK_BUFF[name]
+    return int.from_bytes(raw[f.offset:f.offset + f.size], "little")
+
+
+#: mark := cb[0] + mark, cb[1] := priority, priority := 9; r0 = len
+TC_CTX = """
+    r2 = *(u32 *)(r1 + 8)
+    r3 = *(u32 *)(r1 + 48)
+    r4 = *(u32 *)(r1 + 32)
+    r3 += r2
+    *(u32 *)(r1 + 8) = r3
+    *(u32 *)(r1 + 52) = r4
+    r5 = 9
+    *(u32 *)(r1 + 32) = r5
+    r0 = *(u32 *)(r1 + 0)
+    exit
+"""
+
+
+def test_skb_context_in_and_out(backend: str) -> None:
+    """test_run(packet, ctx=__sk_buff): the fields the kernel takes in, and the struct it gives back, alike."""
+    frame = udp_frame()
+    with open_program(backend, program(TC_CTX, ProgType.SCHED_CLS)) as prog:
+        res = prog.test_run(frame, ctx=bytes(skb(mark=5, priority=3, cb_0=100, cb_4=7, tstamp=1234)))
+        assert res.retval == len(frame)
+        out = res.ctx
+        assert isinstance(out, bytes) and len(out) == SK_BUFF.size
+        assert [field(out, n) for n in ("mark", "priority", "cb[0]", "cb[1]", "cb[4]", "tstamp")] == \
+            [105, 9, 100, 3, 7, 1234]
+        assert (field(out, "ifindex"), field(out, "wire_len"), field(out, "len")) == (1, len(frame), 0)
+        res = prog.test_run(frame, ctx=bytes(skb(ingress_ifindex=3, gso_segs=2, gso_size=100, hwtstamp=77,
+                                                 wire_len=200)))
+        assert [field(res.ctx, n) for n in ("ingress_ifindex", "gso_segs", "gso_size", "hwtstamp", "wire_len")] == \
+            [3, 2, 100, 77, 200]
+        with pytest.raises((LoaderError, VmError)):
+            prog.test_run(frame, ctx=bytes(skb(len=3)))  # a field test runs do not take (the kernel: EINVAL)
