@@ -246,6 +246,8 @@ def _call(toks: list[str], kernel: bool) -> Result:
         imm, j = _imm32(toks, 2)
         _end(toks, j)
         return Instruction(OP_CALL, 0, CallSrc.KFUNC, 0, imm), None
+    if t == "kernel" and toks[2:4] == ["-", "function"]:
+        return _call_unnamed_kfunc(toks)
     if t in ("local", "helper", "runtime", "kfunc") and len(toks) == 2:
         raise LineError(f"'call {t}' needs a target", token=1)
     start = 2 if t == "helper" and len(toks) > 2 else 1
@@ -262,6 +264,16 @@ def _call(toks: list[str], kernel: bool) -> Result:
         number, j = _imm32(toks, j + 1)
     _end(toks, j)
     return Instruction(OP_CALL, 0, CallSrc.HELPER, 0, number or 0), (FixupKind.CALL_NAME, t, start, number)
+
+
+def _call_unnamed_kfunc(toks: list[str]) -> Result:
+    """The kernel's `call kernel-function#N`: a kfunc call the verifier could not name from BTF
+    (__func_get_name's fallback); N is the BTF id in imm."""
+    if len(toks) < 6 or toks[4] != "#":
+        raise LineError("expected the kfunc's BTF id: call kernel-function#N", token=min(4, len(toks)))
+    imm, j = _imm32(toks, 5)
+    _end(toks, j)
+    return Instruction(OP_CALL, 0, CallSrc.KFUNC, 0, imm), None
 
 
 def _lock(toks: list[str], kernel: bool) -> Result:

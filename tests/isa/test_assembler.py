@@ -178,6 +178,9 @@ KERNEL_FORMS = [
     ("(50) r0 = *(u8 *)skb[r2 + -2147483648]", 0x50, 0, 2, 0, -(1 << 31)),
     ("(bf) r1 = addr_space_cast(r2, 0, 1)", 0xBF, 1, 2, 1, 1),
     ("(8d) call r2", 0x8D, 2, 0, 0, 0),
+    # a kfunc the verifier cannot name from BTF: __func_get_name's fallback text, BTF id in imm
+    ("(85) call kernel-function#1234", 0x85, 0, 2, 0, 1234),
+    ("7: (85) call kernel-function#-1", 0x85, 0, 2, 0, -1),
     ("4: (bc) w0 = w1 ; R0_w=scalar()", 0xBC, 0, 1, 0, 0),
 ]
 
@@ -475,6 +478,17 @@ def test_ind_packet_load_reads_k_as_a_32_bit_immediate():
         with pytest.raises(AsmError) as e:
             assemble(bad, "kernel")
         assert message in e.value.message, e.value.message
+
+
+def test_unnamed_kfunc_text_of_the_kernel_round_trips():
+    """format_insn prints a kfunc without a BTF name as `call kernel-function#N`; it must assemble back."""
+    from pyebpf.isa.disassembler import disassemble
+    from pyebpf.isa.program import Program
+
+    program = Program([I(0x85, 0, 2, 0, imm) for imm in (1, 1234, 0x7FFFFFFF, -(1 << 31))] + [I(0x95)])
+    text = disassemble(program, "kernel")
+    assert "call kernel-function#1234" in text
+    assert assemble(text, "kernel").instructions == program.instructions
 
 
 def test_kfunc_directive_and_helpers_by_number_and_extra_helpers():

@@ -51,6 +51,9 @@ SINGLE = [
     ("12: (07) r1 = 5", None, 1, 10, 6, "not the (07) written before it"),
     ("w1 = 5 ll", None, 1, 1, 2, "a 64-bit load needs a 64-bit register"),
     ("call foo#3", None, 1, 6, 3, None),
+    ("call kernel-function", "kernel", 1, 21, 1, "expected the kfunc's BTF id: call kernel-function#N"),
+    ("call kernel-function#x", "kernel", 1, 22, 1, "expected a number, got 'x'"),
+    ("call kernel-function#7 8", "kernel", 1, 24, 1, "unexpected '8'"),
     ("call bpf_map_lookup_elem#2", None, 1, 6, 19, "helper bpf_map_lookup_elem is #1, not #2"),
 ]
 
