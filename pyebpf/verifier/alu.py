@@ -231,12 +231,12 @@ def adjust_ptr_min_max_vals(env: Env, insn, op: int, alu64: bool, ptr: Reg, off:
                                                       and op == AluOp.ADD)
         if not ok:
             raise Reject(f"R{dst_regno} pointer arithmetic on {reg_type_str(ptr.type)} prohibited")
+    check_reg_sane_offset(env, off, ptr.type)
+    check_reg_sane_offset(env, ptr, ptr.type)
     if op in (AluOp.AND, AluOp.OR, AluOp.XOR):
         raise Reject(f"R{dst_regno} bitwise operator {_ALU_STR[op]} on pointer prohibited")
     if op not in (AluOp.ADD, AluOp.SUB):
         raise Reject(f"R{dst_regno} pointer arithmetic with {_ALU_STR[op]} operator prohibited")
-    check_reg_sane_offset(env, off, ptr.type)
-    check_reg_sane_offset(env, ptr, ptr.type)
     saved = ptr.copy()
     ptr = saved
     dst.type = ptr.type

@@ -132,7 +132,7 @@ def resolve_pseudo_ldimm64(env: Env) -> None:
             continue
         env.insn_idx = slot
         if insn.src in (PseudoSrc.MAP_IDX, PseudoSrc.MAP_IDX_VALUE) and insn.ref is None:
-            raise Reject("fd_idx without fd_array is invalid", errno.EINVAL)
+            raise Reject("fd_idx without fd_array is invalid", errno.EPROTO)
         if insn.src in (PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE, PseudoSrc.MAP_IDX, PseudoSrc.MAP_IDX_VALUE):
             try:
                 env.resolve_map(insn)

@@ -28,6 +28,7 @@ CALLER_SAVED = (0, 1, 2, 3, 4, 5)
 MAX_ERRNO = 4095
 
 PTR_TRUSTED = 1 << 20
+MEM_ALLOC = 1 << 19
 _MEM_TYPES = (PTR_TO_STACK, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
               PTR_TO_MEM | MEM_RINGBUF, RegType.PTR_TO_BUF, RegType.PTR_TO_BTF_ID | PTR_TRUSTED)
 _COMPATIBLE: dict[int, tuple[int, ...]] = {
@@ -51,6 +52,7 @@ _COMPATIBLE: dict[int, tuple[int, ...]] = {
     ArgType.ARG_PTR_TO_CONST_STR: (PTR_TO_MAP_VALUE,),
     ArgType.ARG_PTR_TO_TIMER: (PTR_TO_MAP_VALUE,),
     ArgType.ARG_PTR_TO_DYNPTR: (PTR_TO_STACK, RegType.CONST_PTR_TO_DYNPTR),
+    ArgType.ARG_KPTR_XCHG_DEST: (PTR_TO_MAP_VALUE, RegType.PTR_TO_BTF_ID | MEM_ALLOC),
 }
 _OFF_OK_TYPES = {PTR_TO_STACK, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
                  PTR_TO_MEM | MEM_RDONLY, PTR_TO_MEM | MEM_RINGBUF, RegType.PTR_TO_BUF, SCALAR_VALUE}
@@ -183,7 +185,8 @@ def check_reg_type(env: Env, regno: int, arg) -> None:
         t &= ~PTR_MAYBE_NULL
     if t in compatible:
         return
-    expected = ", ".join("trusted_ptr_" if x & PTR_TRUSTED else reg_type_str(x) for x in compatible)
+    expected = ", ".join("trusted_ptr_" if x & PTR_TRUSTED else "ptr_" if x & MEM_ALLOC else reg_type_str(x)
+                         for x in compatible)
     raise Reject(f"R{regno} type={reg_type_str(reg.type)} expected={expected}")
 
 

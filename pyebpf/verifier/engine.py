@@ -407,15 +407,16 @@ class Checker:
             if imm == AtomicOp.LOAD_ACQ:
                 src = env.check_reg_arg(insn.src, SRC_OP)
                 env.check_reg_arg(insn.dst, DST_OP_NO_MARK)
-                if src.type in _NO_ATOMIC_TYPES:
-                    raise Reject(f"BPF_ATOMIC loads from R{insn.src} {reg_type_str(src.type)} is not allowed")
+                src_type = src.type
                 check_mem_access(env, insn.src, insn.off, size, False, insn.dst, strict_once=True)
+                if src_type in _NO_ATOMIC_TYPES:
+                    raise Reject(f"BPF_ATOMIC loads from R{insn.src} {reg_type_str(src_type)} is not allowed")
             else:
                 env.check_reg_arg(insn.src, SRC_OP)
                 dst = env.check_reg_arg(insn.dst, SRC_OP)
+                check_mem_access(env, insn.dst, insn.off, size, True, insn.src, strict_once=True)
                 if dst.type in _NO_ATOMIC_TYPES:
                     raise Reject(f"BPF_ATOMIC stores into R{insn.dst} {reg_type_str(dst.type)} is not allowed")
-                check_mem_access(env, insn.dst, insn.off, size, True, insn.src, strict_once=True)
             return
         if size not in (4, 8):
             raise Reject("invalid atomic operand size", errno.EINVAL)
