@@ -66,8 +66,11 @@ def _strip_comment(line: str) -> str:
 
 def _helper_table(extra: "Mapping[str, int] | None") -> dict[str, int]:
     try:
-        from pyebpf.abi.helpers import HELPER_BY_NAME
+        from pyebpf.abi.helpers import HELPER_BY_NAME, HelperId
         table: dict[str, int] = {k: int(v) for k, v in HELPER_BY_NAME.items()}
+        # HELPER_BY_NAME leaves out BPF_FUNC_unspec (no callable helper), but the kernel's func_id_str[] names
+        # it and the verifier log prints `call bpf_unspec#0`: that text is helper 0, not a kfunc
+        table.setdefault("bpf_unspec", int(HelperId.UNSPEC))
     except ImportError:  # pragma: no cover - the abi layer ships helpers; numbers still work without it
         table = {}
     if extra:

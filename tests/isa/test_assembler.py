@@ -181,6 +181,8 @@ KERNEL_FORMS = [
     # a kfunc the verifier cannot name from BTF: __func_get_name's fallback text, BTF id in imm
     ("(85) call kernel-function#1234", 0x85, 0, 2, 0, 1234),
     ("7: (85) call kernel-function#-1", 0x85, 0, 2, 0, -1),
+    # helper 0 (BPF_FUNC_unspec) is named in func_id_str[]: a helper call, not a kfunc
+    ("(85) call bpf_unspec#0", 0x85, 0, 0, 0, 0),
     ("4: (bc) w0 = w1 ; R0_w=scalar()", 0xBC, 0, 1, 0, 0),
 ]
 
@@ -489,6 +491,22 @@ def test_unnamed_kfunc_text_of_the_kernel_round_trips():
     text = disassemble(program, "kernel")
     assert "call kernel-function#1234" in text
     assert assemble(text, "kernel").instructions == program.instructions
+
+
+def test_helper_zero_text_of_the_kernel_round_trips_as_a_helper_call():
+    """The kernel prints helper 0 as `call bpf_unspec#0` and a kfunc with BTF id 0 as `call kernel-function#0`:
+    each assembles back to its own src."""
+    from pyebpf.isa.disassembler import disassemble
+    from pyebpf.isa.program import Program
+
+    program = Program([I(0x85, 0, 0, 0, 0), I(0x85, 0, 2, 0, 0), I(0x95)])
+    text = disassemble(program, "kernel")
+    assert text.splitlines()[:2] == ["0: (85) call bpf_unspec#0", "1: (85) call kernel-function#0"]
+    assert assemble(text, "kernel").instructions == program.instructions
+    assert assemble("call bpf_unspec", "kernel").instructions == [I(0x85, 0, 0, 0, 0)]
+    with pytest.raises(AsmError) as e:
+        assemble("call bpf_unspec#1", "kernel")
+    assert "helper bpf_unspec is #0, not #1" in e.value.message
 
 
 def test_kfunc_directive_and_helpers_by_number_and_extra_helpers():

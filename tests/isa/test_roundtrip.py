@@ -85,7 +85,7 @@ def kernel_lossless(i: I) -> bool:
     """The verifier's text drops lddw's pseudo source and a kfunc's off."""
     if i.opcode == OP_LD_IMM64:
         return i.src == PseudoSrc.IMM
-    return not (i.is_kfunc_call and i.off) and not (i.is_helper_call and i.imm == 0)
+    return not (i.is_kfunc_call and i.off)
 
 
 @settings(max_examples=300, deadline=None)
