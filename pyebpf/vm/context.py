@@ -19,11 +19,11 @@ a program type.
 """
 from __future__ import annotations
 
-import struct
+import operator
 from typing import Any, Mapping
 
 from pyebpf.abi.context import (BPF_PERF_EVENT_DATA, BPF_RAW_TRACEPOINT_ARGS, MAX_BPF_FUNC_ARGS, PT_REGS, SK_BUFF,
-                                TRACE_EVENT_RAW_SYS_ENTER, TRACE_EVENT_RAW_SYS_EXIT, XDP_MD, ContextLayout)
+                                TRACE_EVENT_RAW_SYS_ENTER, TRACE_EVENT_RAW_SYS_EXIT, XDP_MD, ContextLayout, FieldKind)
 from pyebpf.abi.prog_types import ProgType
 from pyebpf.abi.uapi import TcAction, XdpAction
 from pyebpf.errors import VmError
@@ -39,6 +39,58 @@ SKB_SHARED_INFO_SIZE = 320
 """SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) on x86-64: reserved at the frame's end (xdp_data_hard_end)."""
 XDP_METADATA_MAX = 32
 ENOTSUPP = 524
+
+
+class ContextError(VmError, ValueError):
+    """A context builder was given a field it cannot hold: an unknown name, a value that is not an integer (or not
+    a list / an object where one is expected), or an integer wider than the field. Raised when the builder is
+    constructed, naming the struct and field, so bad input never surfaces later as struct.error or TypeError."""
+
+
+def _int_value(where: str, value: Any, size: int) -> int:
+    """`value` for a field of `size` bytes: an integer in [-2**(bits-1), 2**bits) (signed or unsigned spelling),
+    returned as the unsigned field value."""
+    if isinstance(value, bool):  # an int to Python, but True for a field is a mistake, not 1
+        raise ContextError(f"{where}: expected an integer, got {value!r}")
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise ContextError(f"{where}: expected an integer, got {type(value).__name__} {value!r}") from None
+    bits = 8 * size
+    if not -(1 << (bits - 1)) <= number < (1 << bits):
+        raise ContextError(f"{where}: {number} does not fit the field's {bits} bits")
+    return number & ((1 << bits) - 1)
+
+
+def _int_list(where: str, value: Any, count: int, size: int) -> list[int]:
+    """Up to `count` integers of `size` bytes each (a list or tuple), as unsigned field values."""
+    if isinstance(value, (str, bytes, bytearray)) or not isinstance(value, (list, tuple)):
+        raise ContextError(f"{where}: expected a list of up to {count} integers, got {type(value).__name__} "
+                           f"{value!r}")
+    if len(value) > count:
+        raise ContextError(f"{where}: has {count} entries, got {len(value)}")
+    return [_int_value(f"{where}[{i}]", v, size) for i, v in enumerate(value)]
+
+
+def _mapping(where: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ContextError(f"{where}: expected an object of register names, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _no_unknown(struct_name: str, given: Any, known: Any) -> None:
+    unknown = set(given) - set(known)
+    if unknown:
+        raise ContextError(f"{struct_name} has no field(s) {', '.join(sorted(map(str, unknown)))} "
+                           f"(known: {', '.join(sorted(known))})")
+
+
+def _pack(layout: ContextLayout, values: Mapping[str, int], size: int | None = None) -> bytearray:
+    """The struct's bytes with `values` (layout field name -> unsigned value already checked) at their offsets."""
+    raw = bytearray(layout.size if size is None else size)
+    for name, value in values.items():
+        _put(raw, layout, name, value)
+    return raw
 
 
 def _put(buf: bytearray, layout: ContextLayout, name: str, value: int) -> None:
@@ -76,6 +128,27 @@ class _Context:
 # ---- __sk_buff -----------------------------------------------------------------------------------------------------
 
 _SKB_WRITABLE = ("mark", "priority", "queue_mapping", "tc_index", "tc_classid", "tstamp")
+_SKB_COMPUTED = frozenset({FieldKind.PKT, FieldKind.PKT_END, FieldKind.PKT_META, FieldKind.FLOW_KEYS,
+                           FieldKind.PADDING})
+"""__sk_buff fields the builder computes (packet pointers) or that hold no value: not settable."""
+
+
+def _skb_settable() -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
+    """From the layout: settable scalar fields (name -> bytes) and array fields (name -> (entries, bytes each))."""
+    scalars: dict[str, int] = {}
+    arrays: dict[str, tuple[int, int]] = {}
+    for f in SK_BUFF.fields:
+        if f.kind in _SKB_COMPUTED:
+            continue
+        name, bracket, _ = f.name.partition("[")
+        if bracket:
+            arrays[name] = (arrays.get(name, (0, f.size))[0] + 1, f.size)
+        else:
+            scalars[name] = f.size
+    return scalars, arrays
+
+
+_SKB_SCALARS, _SKB_ARRAYS = _skb_settable()
 
 
 class SkbContext(_Context):
@@ -94,40 +167,32 @@ class SkbContext(_Context):
         self.packet = bytes(packet)
         self.prog_type = ProgType(prog_type)
         self.fields = dict(fields)
-        unknown = set(fields) - {f.name.split("[")[0] for f in SK_BUFF.fields} - {"cb"}
-        if unknown:
-            raise VmError(f"__sk_buff has no field(s) {', '.join(sorted(unknown))}")
+        _no_unknown("__sk_buff", fields, set(_SKB_SCALARS) | set(_SKB_ARRAYS))
+        self.values: dict[str, int] = {}
+        """The fields given, checked: layout field name ("mark", "cb[2]") -> unsigned value."""
+        for name, value in fields.items():
+            if name in _SKB_ARRAYS:
+                for i, v in enumerate(_int_list(f"__sk_buff.{name}", value, *_SKB_ARRAYS[name])):
+                    self.values[f"{name}[{i}]"] = v
+            else:
+                where = f"__sk_buff.{name}"
+                size = 2 if name == "protocol" else _SKB_SCALARS[name]  # protocol holds a __be16
+                self.values[name] = _int_value(where, value, size)
         self.packet_region: Any = None
 
     def _protocol(self) -> int:
-        proto = self.fields.get("protocol")
+        proto = self.values.get("protocol")
         if proto is None:
             proto = int.from_bytes(self.packet[12:14], "big") if len(self.packet) >= ETH_HLEN else 0
-        return int.from_bytes((proto & 0xFFFF).to_bytes(2, "big"), "little")  # stored as __be16
+        return int.from_bytes(proto.to_bytes(2, "big"), "little")  # stored as __be16
 
     def materialize(self, m: Any) -> int:
         writable_pkt = self.prog_type in (ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.LWT_XMIT,
                                           ProgType.SK_SKB)
         self.packet_region = m.map_run_region(bytearray(self.packet), "packet", writable_pkt, KIND_PACKET, self)
         m.packet = self.packet_region
-        raw = bytearray(SK_BUFF.size)
-        f = self.fields
-        _put(raw, SK_BUFF, "len", f.get("len", len(self.packet)))
-        _put(raw, SK_BUFF, "protocol", self._protocol())
-        _put(raw, SK_BUFF, "wire_len", f.get("wire_len", len(self.packet)))
-        _put(raw, SK_BUFF, "ifindex", f.get("ifindex", LOOPBACK_IFINDEX))
-        for name in ("pkt_type", "mark", "queue_mapping", "vlan_present", "vlan_tci", "vlan_proto", "priority",
-                     "ingress_ifindex", "tc_index", "hash", "tc_classid", "napi_id", "family",
-                     "remote_ip4", "local_ip4", "remote_port", "local_port", "tstamp", "gso_segs", "gso_size",
-                     "tstamp_type", "hwtstamp", "sk"):
-            if name in f:
-                _put(raw, SK_BUFF, name, f[name])
-        for arr, n in (("cb", 5), ("remote_ip6", 4), ("local_ip6", 4)):
-            values = list(f.get(arr, ()))
-            if len(values) > n:
-                raise VmError(f"__sk_buff.{arr} has {n} entries, got {len(values)}")
-            for i, v in enumerate(values):
-                _put(raw, SK_BUFF, f"{arr}[{i}]", v)
+        defaults = {"len": len(self.packet), "wire_len": len(self.packet), "ifindex": LOOPBACK_IFINDEX}
+        raw = _pack(SK_BUFF, {**defaults, **self.values, "protocol": self._protocol()})
         base, end = self.packet_region.base, self.packet_region.end
         _put(raw, SK_BUFF, "data", base)
         _put(raw, SK_BUFF, "data_end", end)
@@ -176,9 +241,16 @@ class XdpContext(_Context):
                  headroom: int = XDP_PACKET_HEADROOM, frame_size: int = XDP_FRAME_SIZE):
         super().__init__()
         self.packet = bytes(packet)
+        ingress_ifindex, rx_queue_index, egress_ifindex = (
+            _int_value(f"xdp_md.{name}", value, XDP_MD[name].size) for name, value in
+            (("ingress_ifindex", ingress_ifindex), ("rx_queue_index", rx_queue_index),
+             ("egress_ifindex", egress_ifindex)))
+        headroom = _int_value("XDP headroom", headroom, 4)
+        frame_size = _int_value("XDP frame_size", frame_size, 4)
         hard_end = frame_size - SKB_SHARED_INFO_SIZE
         if headroom + len(self.packet) > hard_end:
-            raise VmError(f"XDP packet of {len(self.packet)} bytes does not fit a {frame_size}-byte frame")
+            raise ContextError(f"XDP packet of {len(self.packet)} bytes does not fit a {frame_size}-byte frame "
+                               f"with {headroom} bytes of headroom")
         self.frame = bytearray(hard_end)
         self.frame[headroom:headroom + len(self.packet)] = self.packet
         self.meta = self.data = headroom
@@ -282,7 +354,12 @@ class XdpContext(_Context):
             return r0 & 0xFFFFFFFF
 
 
+XDP_FIELDS = ("ingress_ifindex", "rx_queue_index", "egress_ifindex", "headroom", "frame_size")
+"""Keywords of XdpContext besides the packet."""
+
+
 def xdp(packet: bytes, **fields: Any) -> XdpContext:
+    _no_unknown("xdp_md", fields, XDP_FIELDS)
     return XdpContext(packet, **fields)
 
 
@@ -300,34 +377,48 @@ class _BytesContext(_Context):
         return self._map_ctx(m, bytearray(self.raw))
 
 
-def _trace_entry(type_id: int, pid: int) -> bytes:
-    return struct.pack("<HBBi", type_id & 0xFFFF, 0, 0, pid)
+def _trace_entry(struct_name: str, type_id: Any, pid: Any) -> dict[str, int]:
+    """struct trace_entry's fields (common_type, common_pid) checked against their widths."""
+    return {"common_type": _int_value(f"{struct_name}.type_id", type_id, 2),
+            "common_pid": _int_value(f"{struct_name}.pid", pid, 4)}
+
+
+def _fields_of(layout: ContextLayout, struct_name: str, **values: Any) -> dict[str, int]:
+    """Keyword (= layout field name) -> checked unsigned value, widths from the layout."""
+    return {name: _int_value(f"{struct_name}.{name}", v, layout[name].size) for name, v in values.items()}
 
 
 class TracepointContext(_BytesContext):
     """Any tracepoint record from its raw bytes (starting with the 8-byte struct trace_entry)."""
 
     def __init__(self, raw: bytes, layout: ContextLayout | None = None):
+        if not isinstance(raw, (bytes, bytearray, memoryview)):
+            raise ContextError(f"tracepoint record: expected bytes, got {type(raw).__name__}")
         super().__init__(raw, layout or ContextLayout("tracepoint record", len(raw), ()))
 
 
 class SysEnterContext(TracepointContext):
     """raw_syscalls:sys_enter / syscalls:sys_enter_*: syscall number `id` and up to 6 args."""
 
+    FIELDS = ("id", "args", "pid", "type_id")
+
     def __init__(self, id: int, args: list[int] | tuple[int, ...] = (), pid: int = 0, type_id: int = 0):
-        if len(args) > 6:
-            raise VmError(f"sys_enter has 6 args, got {len(args)}")
-        a = [int(x) & 0xFFFFFFFFFFFFFFFF for x in args] + [0] * (6 - len(args))
-        raw = _trace_entry(type_id, pid) + struct.pack("<q6Q", id, *a)
-        super().__init__(raw, TRACE_EVENT_RAW_SYS_ENTER)
+        layout, name = TRACE_EVENT_RAW_SYS_ENTER, "sys_enter"
+        values = {**_trace_entry(name, type_id, pid), **_fields_of(layout, name, id=id)}
+        for i, v in enumerate(_int_list(f"{name}.args", args, 6, layout["args[0]"].size)):
+            values[f"args[{i}]"] = v
+        super().__init__(_pack(layout, values), layout)
 
 
 class SysExitContext(TracepointContext):
     """raw_syscalls:sys_exit / syscalls:sys_exit_*: syscall number and return value."""
 
+    FIELDS = ("id", "ret", "pid", "type_id")
+
     def __init__(self, id: int, ret: int, pid: int = 0, type_id: int = 0):
-        raw = _trace_entry(type_id, pid) + struct.pack("<qq", id, ret)
-        super().__init__(raw, TRACE_EVENT_RAW_SYS_EXIT)
+        layout, name = TRACE_EVENT_RAW_SYS_EXIT, "sys_exit"
+        values = {**_trace_entry(name, type_id, pid), **_fields_of(layout, name, id=id, ret=ret)}
+        super().__init__(_pack(layout, values), layout)
 
 
 _REG_ALIASES = {"rax": "ax", "rbx": "bx", "rcx": "cx", "rdx": "dx", "rsi": "si", "rdi": "di", "rbp": "bp",
@@ -335,41 +426,53 @@ _REG_ALIASES = {"rax": "ax", "rbx": "bx", "rcx": "cx", "rdx": "dx", "rsi": "si",
                 "arg1": "di", "arg2": "si", "arg3": "dx", "arg4": "cx", "arg5": "r8", "arg6": "r9", "ret": "ax"}
 
 
+def _pt_regs_values(regs: Mapping[str, Any], where: str = "pt_regs") -> dict[str, int]:
+    """Register name (kernel, r-prefixed or argN spelling) -> checked u64, keyed by the pt_regs field name."""
+    values: dict[str, int] = {}
+    for name, value in _mapping(where, regs).items():
+        key = _REG_ALIASES.get(name.lower(), name.lower()) if isinstance(name, str) else name
+        try:
+            size = PT_REGS[key].size
+        except KeyError:
+            raise ContextError(f"pt_regs has no register {name!r}") from None
+        values[key] = _int_value(f"{where}.{name}", value, size)
+    return values
+
+
 def pt_regs_bytes(regs: Mapping[str, int]) -> bytes:
     """x86-64 struct pt_regs from register names (kernel names 'di', 'ip' or 'rdi', 'rip', or 'arg1'..'arg6')."""
-    raw = bytearray(PT_REGS.size)
-    for name, value in regs.items():
-        key = _REG_ALIASES.get(name.lower(), name.lower())
-        try:
-            _put(raw, PT_REGS, key, int(value))
-        except KeyError:
-            raise VmError(f"pt_regs has no register {name!r}") from None
-    return bytes(raw)
+    return bytes(_pack(PT_REGS, _pt_regs_values(regs)))
 
 
 class KprobeContext(_BytesContext):
     """struct pt_regs (x86-64) of a kprobe/uprobe hit."""
 
     def __init__(self, regs: Mapping[str, int] | None = None, **kw: int):
-        super().__init__(pt_regs_bytes({**(regs or {}), **kw}), PT_REGS)
+        super().__init__(pt_regs_bytes({**_mapping("pt_regs", regs or {}), **kw}), PT_REGS)
 
 
 class RawTracepointContext(_BytesContext):
     """struct bpf_raw_tracepoint_args: u64 args, zero-padded to MAX_BPF_FUNC_ARGS (the verifier's bound)."""
 
+    FIELDS = ("args",)
+
     def __init__(self, args: list[int] | tuple[int, ...] = ()):
-        if len(args) > MAX_BPF_FUNC_ARGS:
-            raise VmError(f"raw tracepoints have at most {MAX_BPF_FUNC_ARGS} args")
-        a = [int(x) & 0xFFFFFFFFFFFFFFFF for x in args] + [0] * (MAX_BPF_FUNC_ARGS - len(args))
-        super().__init__(struct.pack(f"<{MAX_BPF_FUNC_ARGS}Q", *a), BPF_RAW_TRACEPOINT_ARGS)
+        layout = BPF_RAW_TRACEPOINT_ARGS
+        values = {f"args[{i}]": v for i, v in enumerate(
+            _int_list("bpf_raw_tracepoint_args.args", args, MAX_BPF_FUNC_ARGS, layout["args[0]"].size))}
+        super().__init__(_pack(layout, values), layout)
 
 
 class PerfEventContext(_BytesContext):
     """struct bpf_perf_event_data: registers, sample_period, addr."""
 
+    FIELDS = ("regs", "sample_period", "addr")
+
     def __init__(self, regs: Mapping[str, int] | None = None, sample_period: int = 0, addr: int = 0):
-        raw = pt_regs_bytes(regs or {}) + struct.pack("<QQ", sample_period, addr)
-        super().__init__(raw, BPF_PERF_EVENT_DATA)
+        layout, name = BPF_PERF_EVENT_DATA, "bpf_perf_event_data"
+        values = {f"regs.{k}": v for k, v in _pt_regs_values(regs or {}, f"{name}.regs").items()}
+        values.update(_fields_of(layout, name, sample_period=sample_period, addr=addr))
+        super().__init__(_pack(layout, values), layout)
 
 
 # ---- choosing by program type ---------------------------------------------------------------------------------------
@@ -392,34 +495,44 @@ def _prog_type(prog_type: Any) -> ProgType | None:
 def for_packet(prog_type: Any, packet: bytes, **fields: Any) -> _Context:
     """The context of a packet program type around `packet` (XDP when the type is unknown)."""
     pt = _prog_type(prog_type)
+    if not isinstance(packet, (bytes, bytearray, memoryview)):
+        raise ContextError(f"packet: expected bytes, got {type(packet).__name__}")
     if pt is None or pt == ProgType.XDP:
-        return XdpContext(packet, **fields)
+        return xdp(packet, **fields)
     if pt in _SKB_TYPES:
         return SkbContext(packet, pt, **fields)
     raise VmError(f"{pt.name} programs do not take a packet; build their context with pyebpf.vm.context "
                   f"(SysEnterContext, KprobeContext, RawTracepointContext, PerfEventContext, TracepointContext)")
 
 
+def _tracepoint(fields: dict[str, Any]) -> _Context:
+    if "raw" in fields:
+        _no_unknown("tracepoint record", fields, ("raw",))
+        return TracepointContext(fields["raw"])
+    cls: Any = SysExitContext if "ret" in fields else SysEnterContext
+    _no_unknown("sys_exit" if "ret" in fields else "sys_enter", fields, cls.FIELDS)
+    return cls(**{"id": 0, **fields})
+
+
 def default_context(prog_type: Any, packet: bytes | None = None, **fields: Any) -> _Context:
-    """A context for `prog_type`: around `packet` for packet programs, else from the fields (zeros by default)."""
+    """A context for `prog_type`: around `packet` for packet programs, else from the fields (zeros by default).
+    Unknown field names and values that do not fit their fields raise ContextError."""
     pt = _prog_type(prog_type)
     if packet is not None or pt in _SKB_TYPES or pt == ProgType.XDP:
-        return for_packet(pt, packet or b"", **fields)
+        return for_packet(pt, b"" if packet is None else packet, **fields)
     if pt == ProgType.KPROBE:
         return KprobeContext(fields.pop("regs", None), **fields)
     if pt == ProgType.TRACEPOINT:
-        if "raw" in fields:
-            return TracepointContext(fields["raw"])
-        if "ret" in fields:
-            return SysExitContext(fields.get("id", 0), fields["ret"], fields.get("pid", 0))
-        return SysEnterContext(fields.get("id", 0), fields.get("args", ()), fields.get("pid", 0))
+        return _tracepoint(fields)
     if pt in (ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE):
-        return RawTracepointContext(fields.get("args", ()))
+        _no_unknown("bpf_raw_tracepoint_args", fields, RawTracepointContext.FIELDS)
+        return RawTracepointContext(**fields)
     if pt == ProgType.PERF_EVENT:
-        return PerfEventContext(fields.get("regs"), fields.get("sample_period", 0), fields.get("addr", 0))
+        _no_unknown("bpf_perf_event_data", fields, PerfEventContext.FIELDS)
+        return PerfEventContext(**fields)
     raise VmError(f"no VM context builder for {pt.name if pt is not None else 'an untyped'} program")
 
 
-__all__ = ["SkbContext", "XdpContext", "TracepointContext", "SysEnterContext", "SysExitContext", "KprobeContext",
+__all__ = ["ContextError", "SkbContext", "XdpContext", "TracepointContext", "SysEnterContext", "SysExitContext", "KprobeContext",
            "RawTracepointContext", "PerfEventContext", "pt_regs_bytes", "for_packet", "default_context", "skb",
-           "xdp", "XDP_PACKET_HEADROOM"]
+           "xdp", "XDP_PACKET_HEADROOM", "XDP_FIELDS"]

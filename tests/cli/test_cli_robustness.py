@@ -125,48 +125,23 @@ CASES = {
     "run-ctx-unknown-field": case("run", "{d}/ok.s", "--type", "kprobe", "--ctx", '{"regs": {"zz": 1}}',
                                   expect="zz"),
     "run-ctx-packet-not-hex": case("run", "{d}/ok.s", "--ctx", '{"packet": "xyz"}', expect="--ctx packet: not hex"),
-    # --ctx values of the wrong type or range reach the context builders unchecked (bugs left to their owners)
-    "run-ctx-field-not-int": case("run", "{d}/ok.s", "--type", "tracepoint", "--ctx", '{"id": "x"}', expect="id",
-                                  marks=(pytest.mark.xfail(strict=True, reason=(
-                                      "struct.error escapes: pyebpf/vm/context.py SysEnterContext packs `id` "
-                                      "unchecked and pyebpf/commands/run.py _context only turns TypeError into "
-                                      "RunInputError")),)),
+    # --ctx values of the wrong type or range: the context builders name the field
+    "run-ctx-field-not-int": case("run", "{d}/ok.s", "--type", "tracepoint", "--ctx", '{"id": "x"}', expect="id"),
     "run-ctx-field-out-of-range": case("run", "{d}/ok.s", "--type", "tracepoint", "--ctx",
-                                       '{"id": 99999999999999999999999}', expect="id",
-                                       marks=(pytest.mark.xfail(strict=True, reason=(
-                                           "struct.error 'argument out of range' escapes from pyebpf/vm/context.py "
-                                           "SysEnterContext through pyebpf/commands/run.py")),)),
+                                       '{"id": 99999999999999999999999}', expect="id"),
     "run-ctx-perf-field-not-int": case("run", "{d}/ok.s", "--type", "perf_event", "--ctx",
-                                       '{"sample_period": "q"}', expect="sample_period",
-                                       marks=(pytest.mark.xfail(strict=True, reason=(
-                                           "struct.error escapes: pyebpf/vm/context.py PerfEventContext packs "
-                                           "sample_period unchecked")),)),
+                                       '{"sample_period": "q"}', expect="sample_period"),
     "run-ctx-packet-field-not-int": case("run", "{d}/ok.s", "--type", "xdp", "--ctx",
-                                         '{"packet": "00", "ingress_ifindex": "x"}', expect="ingress_ifindex",
-                                         marks=(pytest.mark.xfail(strict=True, reason=(
-                                             "TypeError escapes from pyebpf/vm/context.py _put (str & int) when "
-                                             "XdpContext.materialize runs inside VM.run")),)),
+                                         '{"packet": "00", "ingress_ifindex": "x"}', expect="ingress_ifindex"),
     "run-ctx-packet-unknown-field": case("run", "{d}/ok.s", "--type", "xdp", "--ctx", '{"packet": "00", "zz": 1}',
-                                         expect="zz", marks=(pytest.mark.xfail(strict=True, reason=(
-                                             "TypeError escapes: pyebpf/commands/run.py passes the extra --ctx keys "
-                                             "of a {'packet': ...} object to VM.run -> for_packet without "
-                                             "catching XdpContext's unexpected-keyword TypeError")),)),
-    "run-ctx-skb-cb-not-list": case("run", "{d}/ok.s", "--type", "sched_cls", "--ctx", '{"cb": -1}', expect="cb",
-                                    marks=(pytest.mark.xfail(strict=True, reason=(
-                                        "TypeError ('int' object is not iterable) escapes from pyebpf/vm/context.py "
-                                        "SkbContext: cb is not checked to be a list of 5 u32")),)),
+                                         expect="zz"),
+    "run-ctx-skb-cb-not-list": case("run", "{d}/ok.s", "--type", "sched_cls", "--ctx", '{"cb": -1}', expect="cb"),
     "run-ctx-skb-protocol-not-int": case("run", "{d}/ok.s", "--type", "sched_cls", "--ctx", '{"protocol": "x"}',
-                                         expect="protocol", marks=(pytest.mark.xfail(strict=True, reason=(
-                                             "TypeError (str & int) escapes from pyebpf/vm/context.py SkbContext "
-                                             "protocol")),)),
+                                         expect="protocol"),
     "run-ctx-perf-regs-not-object": case("run", "{d}/ok.s", "--type", "perf_event", "--ctx", '{"regs": "x"}',
-                                         expect="regs", marks=(pytest.mark.xfail(strict=True, reason=(
-                                             "AttributeError ('str' object has no attribute 'items') escapes from "
-                                             "pyebpf/vm/context.py pt_regs_bytes via PerfEventContext")),)),
+                                         expect="regs"),
     "run-ctx-tracepoint-pid-not-int": case("run", "{d}/ok.s", "--type", "tracepoint", "--ctx", '{"pid": "x"}',
-                                           expect="pid", marks=(pytest.mark.xfail(strict=True, reason=(
-                                               "struct.error escapes from pyebpf/vm/context.py _trace_entry (pid "
-                                               "packed unchecked)")),)),
+                                           expect="pid"),
     "run-empty-type": case("run", "{d}/ok.s", "--type", "", expect="program type",
                            marks=(pytest.mark.xfail(strict=True, reason=(
                                "pyebpf/commands/run.py tests `if args.type`: --type '' is silently ignored and the "
