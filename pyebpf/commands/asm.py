@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pyebpf.commands.source import read_source
 from pyebpf.errors import AsmDiagnostic, AsmError
 from pyebpf.isa.assembler import DIALECTS, assemble
 
@@ -24,31 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=handler)
 
 
-def _read(path: str) -> tuple[str, str]:
-    if path == "-":
-        if not hasattr(sys.stdin, "buffer"):  # a text stream put in place of stdin (tests, embedding)
-            return sys.stdin.read(), "<stdin>"
-        data, name = sys.stdin.buffer.read(), "<stdin>"
-    else:
-        with open(path, "rb") as f:
-            data, name = f.read(), path
-    try:
-        return data.decode("utf-8"), name
-    except UnicodeDecodeError as e:  # binary input: point at the first byte that is not text
-        line_start = data.rfind(b"\n", 0, e.start) + 1
-        line_end = data.find(b"\n", e.start)
-        source = data[line_start:line_end if line_end >= 0 else len(data)].decode("utf-8", "replace")
-        column = len(data[line_start:e.start].decode("utf-8")) + 1  # in characters, as the caret is drawn
-        raise AsmError(AsmDiagnostic(data.count(b"\n", 0, e.start) + 1, column,
-                                     f"not UTF-8 text (byte {data[e.start]:#04x})", source), name) from None
-
-
 def hex_lines(data: bytes) -> str:
     return "".join(data[i:i + 8].hex() + "\n" for i in range(0, len(data), 8))
 
 
 def handler(args: argparse.Namespace) -> int:
-    text, name = _read(args.file)
+    text, name = read_source(args.file)
     program = assemble(text, dialect=args.dialect, filename=name)
     if not program.instructions:  # writing zero bytes would hand the next tool a program the kernel rejects
         raise AsmError(AsmDiagnostic(1, 1, "no instructions"), name)

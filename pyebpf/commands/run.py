@@ -54,14 +54,13 @@ def _hex(text: str, what: str) -> bytes:
 
 def load_program(path: str, prog_name: str | None = None) -> Any:
     """Program from assembly, hex, raw bytes or an ELF object, decided by the file name and magic."""
+    from pyebpf.commands.source import read_source
     from pyebpf.isa.assembler import assemble
     from pyebpf.isa.program import Program
 
-    if path == "-":
-        return assemble(sys.stdin.read(), filename="<stdin>")
-    if path.endswith(ASM_SUFFIXES):
-        with open(path, encoding="utf-8") as f:
-            return assemble(f.read(), filename=path)
+    if path == "-" or path.endswith(ASM_SUFFIXES):
+        text, name = read_source(path)
+        return assemble(text, filename=name)
     with open(path, "rb") as f:
         data = f.read()
     if path.endswith(".hex"):
@@ -91,6 +90,8 @@ def load_elf_program(path: str, prog_name: str | None) -> Any:
 
 
 def _context(args: argparse.Namespace, prog_type: Any) -> dict[str, Any]:
+    """VM.run's keywords for the context the flags describe. Context builders check their fields here, before
+    anything runs, and bad ones are one `--ctx: ...` line naming the field."""
     if args.packet is not None:
         return {"packet": _hex(args.packet, "--packet")}
     if args.mem is not None:
@@ -103,16 +104,21 @@ def _context(args: argparse.Namespace, prog_type: Any) -> dict[str, Any]:
         raise RunInputError(f"--ctx: not JSON ({e})") from None
     if not isinstance(obj, dict):
         raise RunInputError("--ctx: expected a JSON object")
-    if "packet" in obj:
-        extra = {k: v for k, v in obj.items() if k != "packet"}
-        return {"packet": _hex(str(obj["packet"]), "--ctx packet"), **extra}
-    if "raw" in obj:
-        return {"ctx": _hex(str(obj["raw"]), "--ctx raw")}
-    from pyebpf.vm.context import default_context
+    from pyebpf.vm.context import ContextError, default_context, for_packet
 
     try:
+        if "packet" in obj:
+            extra = {k: v for k, v in obj.items() if k != "packet"}
+            packet = _hex(str(obj["packet"]), "--ctx packet")
+            return {"ctx": for_packet(prog_type, packet, **extra), "packet_in": packet} if extra else \
+                {"packet": packet}
+        if "raw" in obj:
+            if len(obj) > 1:
+                raise RunInputError(f"--ctx: \"raw\" gives the whole context; drop "
+                                    f"{', '.join(sorted(k for k in obj if k != 'raw'))}")
+            return {"ctx": _hex(str(obj["raw"]), "--ctx raw")}
         return {"ctx": default_context(prog_type, None, **obj)}
-    except TypeError as e:
+    except ContextError as e:
         raise RunInputError(f"--ctx: {e}") from None
 
 
@@ -120,13 +126,13 @@ def handler(args: argparse.Namespace) -> int:
     from pyebpf.abi.prog_types import parse_prog_type
     from pyebpf.vm.vm import VM
 
-    prog_type = parse_prog_type(args.type) if args.type else None
+    prog_type = parse_prog_type(args.type) if args.type is not None else None
     program = load_program(args.file, args.prog)
     if prog_type is None:
         prog_type = program.prog_type
     kw = _context(args, prog_type)
+    packet_in = kw.pop("packet_in", kw.get("packet"))
     vm = VM(program, engine=args.engine, prog_type=prog_type, max_insns=args.max_insns)
-    packet_in = kw.get("packet")
     try:
         result = vm.run(trace=args.trace, **kw)
     except VmError as e:

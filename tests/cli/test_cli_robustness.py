@@ -108,11 +108,7 @@ CASES = {
     "run-directory": case("run", "{d}/adir", expect=EISDIR),
     "run-empty": case("run", "{d}/empty.s", expect=("fell off the end", "pc 0")),
     "run-garbage": case("run", "{d}/garbage.bin", expect="slot 0 (byte offset 0)"),
-    "run-binary-asm": case("run", "{d}/garbage.s", diagnostics=1, expect="garbage.s:2:1: error: not UTF-8",
-                           marks=(pytest.mark.xfail(strict=True, reason=(
-                               "pyebpf/commands/run.py load_program opens .s files with encoding='utf-8': binary "
-                               "input ends as a bare 'utf-8' codec message (no file, line:col) instead of an "
-                               "AsmError")),)),
+    "run-binary-asm": case("run", "{d}/garbage.s", diagnostics=1, expect="garbage.s:2:1: error: not UTF-8"),
     "run-truncated-lddw": case("run", "{d}/trunc_lddw.bin", expect="second slot missing"),
     "run-odd-hex": case("run", "{d}/odd.hex", expect="not hex"),
     "run-several-asm-errors": case("run", "{d}/multi.s", diagnostics=4, expect="multi.s:5:6: error: undefined label"),
@@ -142,10 +138,7 @@ CASES = {
                                          expect="regs"),
     "run-ctx-tracepoint-pid-not-int": case("run", "{d}/ok.s", "--type", "tracepoint", "--ctx", '{"pid": "x"}',
                                            expect="pid"),
-    "run-empty-type": case("run", "{d}/ok.s", "--type", "", expect="program type",
-                           marks=(pytest.mark.xfail(strict=True, reason=(
-                               "pyebpf/commands/run.py tests `if args.type`: --type '' is silently ignored and the "
-                               "program runs (exit 0) instead of 'unknown BPF program type'")),)),
+    "run-empty-type": case("run", "{d}/ok.s", "--type", "", expect="program type"),
     "run-packet-odd-hex": case("run", "{d}/ok.s", "--packet", "abc", expect="--packet: not hex"),
     "run-packet-not-hex": case("run", "{d}/ok.s", "--packet", "zz", expect="--packet: not hex"),
     "run-mem-not-hex": case("run", "{d}/ok.s", "--mem", "q", expect="--mem: not hex"),
