@@ -1,10 +1,12 @@
-"""Instruction-set throughput: assembling text (both dialects), decoding bytes and encoding instructions.
+"""Instruction-set throughput: assembling text (both dialects), decoding bytes, encoding instructions and
+disassembling (each style, and llvm-objdump's layout).
 
     python benchmarks/isa_speed.py [N]
 
 Builds an N-instruction program (default 100,000) of mixed kinds — ALU32/64 with registers and immediates, signed
 div/mod, movsx, byte swaps, loads, sign-extending loads, stores, atomics, conditional jumps to labels, helper calls,
-64-bit loads, exits — writes it in the LLVM dialect and in the uBPF dialect, and measures each step in this process.
+64-bit loads, exits — writes it in the LLVM dialect and in the uBPF dialect, and measures each step in this process. The disassembly figures use the same program; each style's text is also
+re-assembled once (untimed) to show the figures are for text that round-trips.
 Targets on the project's 2-core machine: >= 100k instructions/s assembled, >= 500k/s decoded.
 """
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from typing import Callable
 
 from pyebpf.isa.assembler import assemble
+from pyebpf.isa.disassembler import disassemble
 from pyebpf.isa.instruction import decode, encode
 
 ASM_TARGET = 100_000
@@ -125,6 +128,11 @@ def main(argv: list[str]) -> int:
     t_decode = _best(lambda: decode(data))
     t_decode_raw = _best(lambda: decode(data, validate=False))
     t_encode = _best(lambda: encode(insns))
+    t_disasm = {style: _best(lambda style=style: disassemble(p_llvm, style), repeat=3)
+                for style in ("llvm", "kernel", "ubpf")}
+    t_objdump = _best(lambda: disassemble(p_llvm, "llvm", objdump=True), repeat=3)
+    round_trips = {style: assemble(disassemble(p_llvm, style), style).instructions == insns
+                   for style in ("llvm", "kernel", "ubpf")}
 
     def row(name: str, seconds: float, target: int | None = None) -> None:
         rate = count / seconds
@@ -143,7 +151,16 @@ def main(argv: list[str]) -> int:
     row("decode (bytes -> insns)", t_decode, DECODE_TARGET)
     row("decode, validate=False", t_decode_raw, DECODE_TARGET)
     row("encode (insns -> bytes)", t_encode)
-    return 0 if same else 1
+    for style, seconds in t_disasm.items():
+        row(f"disassemble ({style})", seconds)
+    row("disassemble (objdump layout)", t_objdump)
+    fastest = min(t_disasm.values())
+    print("disassembly, time relative to the fastest style: "
+          + ", ".join(f"{style} {seconds / fastest:.2f}x" for style, seconds in t_disasm.items())
+          + f", objdump layout {t_objdump / fastest:.2f}x")
+    print("disassembled text re-assembles to the same instructions: "
+          + ", ".join(f"{style} {ok}" for style, ok in round_trips.items()))
+    return 0 if same and all(round_trips.values()) else 1
 
 
 if __name__ == "__main__":
