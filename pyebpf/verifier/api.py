@@ -9,7 +9,7 @@ from pyebpf.abi.opcodes import BPF_COMPLEXITY_LIMIT_INSNS, OP_LD_IMM64, PseudoSr
 from pyebpf.abi.prog_types import ProgType, parse_prog_type
 from pyebpf.errors import VerifierError
 from pyebpf.isa.program import Program
-from pyebpf.verifier.cfg import check_cfg
+from pyebpf.verifier.cfg import check_cfg, subprog_starts
 from pyebpf.verifier.engine import Checker, check_max_stack_depth
 from pyebpf.verifier.env import Env, Reject
 from pyebpf.verifier.log import LOG_LEVEL2, LOG_STATS, insn_str
@@ -83,7 +83,7 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
         lines = e.message + "\n"
         if log_level & LOG_LEVEL2 and not e.message.startswith(("call to invalid", "loading/calling", "unknown opc",
                                                                   "empty program", "program of ")):
-            lines = "".join(f"func#{i} @{s}\n" for i, s in enumerate(_subprog_starts(program))) + lines
+            lines = "".join(f"func#{i} @{s}\n" for i, s in enumerate(subprog_starts(program))) + lines
         stats = (f"processed 0 insns (limit {BPF_COMPLEXITY_LIMIT_INSNS}) max_states_per_insn 0 total_states 0 "
                  f"peak_states 0 mark_read 0\n")
         e.log = (lines + stats) if log_level else ""
@@ -140,14 +140,6 @@ def resolve_pseudo_ldimm64(env: Env) -> None:
                 fd = insn.imm & 0xFFFFFFFF
                 fd = fd - (1 << 32) if fd >> 31 else fd
                 raise Reject(f"fd {fd} is not pointing to valid bpf_map", errno.EBADF) from None
-
-
-def _subprog_starts(program: Program) -> list[int]:
-    starts = {0}
-    for slot, insn in program.by_slot():
-        if insn.is_pseudo_call or (insn.opcode == OP_LD_IMM64 and insn.src == PseudoSrc.FUNC):
-            starts.add(slot + 1 + insn.imm)
-    return sorted(starts)
 
 
 def _print_live_regs(env: Env, cfg) -> None:

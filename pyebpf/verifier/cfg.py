@@ -139,6 +139,16 @@ def _add_subprogs(info: CfgInfo, privileged: bool) -> None:
     info.subprog_starts = sorted(starts)
 
 
+def subprog_starts(program: Program) -> list[int]:
+    """The subprogram entries add_subprog_and_kfunc finds (call and function-reference targets, signed low 32 bits
+    of an lddw), for callers that need them when a later CFG stage refused the program (the level-2 log prints
+    `func#N @slot` first). Raises VerifierError where add_subprog_and_kfunc itself refuses."""
+    info = CfgInfo(0, slot_table(program))
+    info.slot_count = len(info.insns)
+    _add_subprogs(info, True)
+    return info.subprog_starts
+
+
 def _imm32(insn: Instruction) -> int:
     """The kernel's insn->imm: for an lddw, the signed low half (a function reference's offset)."""
     if insn.opcode == OP_LD_IMM64:
@@ -255,4 +265,4 @@ def _dfs(info: CfgInfo, privileged: bool) -> None:
         i += 1
 
 
-__all__ = ["CfgInfo", "check_cfg", "slot_table"]
+__all__ = ["CfgInfo", "check_cfg", "slot_table", "subprog_starts"]

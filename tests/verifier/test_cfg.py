@@ -128,3 +128,12 @@ def test_too_many_subprograms():
         f"f{i}:\nr0 = 0\nexit\n" for i in range(256))
     e = fails(text)
     assert (e.message, e.errno) == ("too many subprograms", errno.E2BIG)
+
+
+def test_level2_log_of_a_refused_cfg_names_function_references_by_their_low_32_bits():
+    """An lddw function reference's target is slot + 1 + the signed LOW half of the 64-bit immediate (the kernel's
+    insn->imm): the `func#N @slot` lines verify() prints before a CFG error must use it, as check_cfg does."""
+    from pyebpf.verifier import verify
+    prog = Program([I(0x18, 2, 4, 0, (5 << 32) | 2), MOV0, EXIT, I(0x05, 0, 0, -1, 0), MOV0, EXIT])
+    result = verify(prog, log_level=2, raise_on_reject=False)
+    assert result.log.startswith("func#0 @0\nfunc#1 @3\nlast insn is not an exit or jmp\n")
