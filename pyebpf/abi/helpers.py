@@ -743,7 +743,9 @@ _SK_BASE_PERFMON = _ids(
 _TRACING = _ids("get_smp_processor_id", "probe_read", "probe_read_str", "get_func_ip")
 """bpf_tracing_func_proto() on top of bpf_base_func_proto.
 
-probe_read{,_str} need CONFIG_ARCH_HAS_NON_OVERLAPPING_ADDRESS_SPACE (true on x86-64).
+probe_read{,_str} need CONFIG_ARCH_HAS_NON_OVERLAPPING_ADDRESS_SPACE (true on x86-64). get_func_ip is offered to
+every tracing type here (so no "cannot use helper"), but the verifier's check_get_func_ip() then refuses it in
+tracepoint, raw_tracepoint and perf_event programs with ENOTSUPP (6.18: only kprobes and trampoline programs).
 """
 _TRACING_SYS_ADMIN = _ids("probe_write_user")
 """bpf_tracing_func_proto(): needs CAP_SYS_ADMIN and no lockdown (LOCKDOWN_BPF_WRITE_USER)."""

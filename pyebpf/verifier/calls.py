@@ -10,7 +10,8 @@ from pyebpf.abi.helpers import ArgType, HelperId, RetType, TypeFlag, helper_allo
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.opcodes import MAX_CALL_FRAMES
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown, reg_bounds_sync
-from pyebpf.verifier.env import BPF_MAX_VAR_SIZ, DST_OP_NO_MARK, SRC_OP, Env, Reject
+from pyebpf.abi.prog_types import ProgType
+from pyebpf.verifier.env import BPF_MAX_VAR_SIZ, DST_OP_NO_MARK, ENOTSUPP, SRC_OP, Env, Reject
 from pyebpf.verifier.memory import (
     READ, WRITE, check_mem_access, check_mem_region_access, check_packet_access, check_ptr_alignment,
     check_ptr_off_reg, check_stack_range_initialized, may_access_direct_pkt_data,
@@ -368,8 +369,23 @@ def check_helper_call(env: Env, insn) -> None:
             r0.umax = r0.u32_max = r0.smax = r0.s32_max = n
             r0.umin = r0.u32_min = r0.smin = r0.s32_min = 0
             reg_bounds_sync(r0)
+    if hid == _H.GET_FUNC_IP:
+        check_get_func_ip(env)
     if hid in _CHANGES_PKT_DATA:
         clear_all_pkt_pointers(env)
+
+
+_GET_FUNC_IP_TYPES = frozenset({ProgType.KPROBE})
+"""check_get_func_ip(): bpf_tracing_func_proto() offers bpf_get_func_ip to every tracing program type, but only
+kprobes (and trampoline-based tracing programs, which verify() does not model) know the function's address: the
+others are refused after the arguments are checked, with ENOTSUPP."""
+
+
+def check_get_func_ip(env: Env) -> None:
+    if env.prog_type not in _GET_FUNC_IP_TYPES:
+        hid = _H.GET_FUNC_IP
+        raise Reject(f"func {helper_name(hid)}#{int(hid)} not supported for program type {int(env.prog_type)}",
+                     ENOTSUPP)
 
 
 def check_map_func_compatibility(env: Env, mapref, hid: HelperId, name: str) -> None:

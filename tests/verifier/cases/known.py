@@ -6,9 +6,6 @@ Grouped by cause so the engine's owner can fix them a group at a time.
 """
 from __future__ import annotations
 
-GET_FUNC_IP = ("verdict (SOUNDNESS): bpf_get_func_ip is only for kprobe (and tracing/fentry) programs; 6.18 refuses it "
-               "in tracepoint/raw_tracepoint/perf_event with ENOTSUPP 'func bpf_get_func_ip#173 not supported for "
-               "program type N'; engine accepts (helper availability table lacks the per-type get_func_ip_proto)")
 CALLBACK_RETURN = ("verdict (SOUNDNESS): bpf_loop callback returning 5: 6.18 rejects 'At callback return the register "
                    "R0 has smin=5 smax=5 should have been in [0, 1]'; engine does not check callback return ranges")
 TOO_SLOW = ("no verdict in the 3 s budget: reaching the kernel's 1M-instruction limit takes the engine ~45 s "
@@ -22,7 +19,6 @@ SUBPROG_R0 = ("verdict (precision): a static subprogram may exit with R0 uniniti
               "'R0 !read_ok'")
 
 KNOWN: dict[str, str] = {
-    **{f"helper_get_func_ip_in_{t}[priv]": GET_FUNC_IP for t in ("tracepoint", "raw_tracepoint", "perf_event")},
     "loop_bpf_loop_callback_bad_return[priv]": CALLBACK_RETURN,
     "loop_complexity_limit[priv]": TOO_SLOW,
     "loop_unconditional[priv]": TOO_SLOW,
