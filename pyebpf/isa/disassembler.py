@@ -11,6 +11,8 @@
 """
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from typing import Iterable, Sequence
 
 from pyebpf.abi.opcodes import INSN_SIZE, OP_CALLX
@@ -137,17 +139,17 @@ def _symbolic_line(insn: Instruction, slot: int, style: str, symbols: _Symbols, 
 # ---- llvm-objdump layout ----------------------------------------------------------------------------------------
 
 def _hex_bytes(insn: Instruction, byteorder: str) -> str:
-    return " ".join(f"{b:02x}" for b in insn.encode(byteorder))
+    return insn.encode(byteorder).hex(" ")
 
 
-def _annotation(target_slot: int, symbols: Sequence[tuple[int, str]], section: str) -> str:
-    """llvm-objdump's ` <sym+0x..>` after a branch: the nearest symbol at or before the target byte address."""
+def _annotation(target_slot: int, symbols: Sequence[tuple[int, str]], slots: Sequence[int], section: str) -> str:
+    """llvm-objdump's ` <sym+0x..>` after a branch: the nearest symbol at or before the target byte address.
+
+    `symbols` is sorted by slot and `slots` is its slot column, so the symbol is found by bisection (the last one
+    at or before the target, as llvm-objdump picks it)."""
     address = target_slot * INSN_SIZE
-    best = None
-    for slot, name in symbols:
-        if slot * INSN_SIZE <= address:
-            best = (slot, name)
-    base_slot, name = best if best is not None else (0, section)
+    i = bisect_right(slots, target_slot) - 1
+    base_slot, name = symbols[i] if i >= 0 else (0, section)
     delta = address - base_slot * INSN_SIZE
     return f" <{name}+{delta:#x}>" if delta else f" <{name}>"
 
@@ -157,6 +159,7 @@ def objdump_lines(program: Program, section: str = ".text", alu32: bool = False,
     """llvm-objdump -d's lines for one section: `<sym>:` headers, `slot:\\tbytes\\ttext` and branch annotations."""
     labels = dict(program.labels if symbols is None else symbols)
     ordered = sorted(((slot, name) for name, slot in labels.items()), key=lambda t: t[0])
+    ordered_slots = [slot for slot, _ in ordered]
     headers: dict[int, list[str]] = {}
     for slot, name in ordered:
         headers.setdefault(slot, []).append(name)
@@ -168,7 +171,7 @@ def objdump_lines(program: Program, section: str = ".text", alu32: bool = False,
             lines += ["", f"{slot * INSN_SIZE:016x} <{name}>:"]
         text = _llvm_text(insn, alu32)
         if insn.is_branch and insn.opcode in VALID_OPCODES:
-            text += _annotation(insn.target(slot), ordered, section)
+            text += _annotation(insn.target(slot), ordered, ordered_slots, section)
         lines.append(f"{slot:8d}:\t{_hex_bytes(insn, byteorder)}\t{text}")
     return lines
 
