@@ -18,6 +18,9 @@ trie, a different order).
 from __future__ import annotations
 
 import errno
+import mmap
+import os
+from collections import defaultdict
 from typing import Any, Callable, Iterator
 
 from pyebpf.abi.maps import MapFace, MapSpec, MapType, UpdateFlags, percpu_stride
@@ -408,22 +411,39 @@ class LruPercpuHashMap(LruHashMap):
 # ---- arrays -------------------------------------------------------------------------------------------------
 
 class ArrayMap(VmMap):
-    """BPF_MAP_TYPE_ARRAY: max_entries zero-filled values, updated in place; keys are u32 indices."""
+    """BPF_MAP_TYPE_ARRAY: max_entries zero-filled values, updated in place; keys are u32 indices.
+
+    The kernel allocates (and zeroes) every value at creation; the VM creates a value's buffer the first time a
+    program points into it or the syscall side writes it, so a large array costs memory only for the values used
+    (reads of untouched values see zeros, as in the kernel)."""
 
     def __init__(self, spec: MapSpec, ncpus: int = 1):
         super().__init__(spec, ncpus)
-        self._values = [bytearray(spec.value_size) for _ in range(spec.max_entries)]
+        self._values: dict[int, Any] = {}
+
+    def _new_value(self) -> Any:
+        return bytearray(self.spec.value_size)
+
+    def _buffer(self, i: int) -> Any:
+        """The live buffer of in-range index i, created zeroed on first use (its identity then never changes)."""
+        buf = self._values.get(i)
+        if buf is None:
+            buf = self._values[i] = self._new_value()
+        return buf
 
     def _index(self, key: bytes) -> int:
         return int.from_bytes(self._check_key(key), "little")
 
     def lookup_raw(self, key: bytes) -> bytes | None:
         i = self._index(key)
-        return bytes(self._values[i]) if i < self.spec.max_entries else None
+        if i >= self.spec.max_entries:
+            return None
+        buf = self._values.get(i)
+        return bytes(self.spec.value_size) if buf is None else bytes(buf)
 
     def value_ref(self, key: bytes, cpu: int = 0) -> bytearray | None:
         i = int.from_bytes(key, "little")
-        return self._values[i] if i < self.spec.max_entries else None
+        return self._buffer(i) if i < self.spec.max_entries else None
 
     def _check_array_update(self, i: int, flags: int) -> None:
         if flags & _UPDATE_MODE_MASK > UpdateFlags.EXIST or flags < 0:
@@ -439,14 +459,14 @@ class ArrayMap(VmMap):
         i, value = self._index(key), self._check_value(value)
         _syscall_lock_check(flags)
         self._check_array_update(i, flags)
-        self._values[i][:] = value
+        self._buffer(i)[:] = value
 
     def prog_update(self, key: bytes, value: bytes, flags: int, cpu: int = 0) -> int:
         # array_map_update_elem: the index is checked before BPF_F_LOCK (the syscall checks BPF_F_LOCK first)
         def run() -> None:
             i = self._index(key)
             self._check_array_update(i, flags)
-            self._values[i][:] = value
+            self._buffer(i)[:] = value
         return _as_errno(run)
 
     def delete_raw(self, key: bytes) -> None:
@@ -463,33 +483,32 @@ class ArrayMap(VmMap):
 class PercpuArrayMap(ArrayMap):
     """BPF_MAP_TYPE_PERCPU_ARRAY: one zero-filled buffer per CPU per index."""
 
-    def __init__(self, spec: MapSpec, ncpus: int = 1):
-        VmMap.__init__(self, spec, ncpus)
-        self._values = [[bytearray(spec.value_size) for _ in range(ncpus)]  # type: ignore[misc]
-                        for _ in range(spec.max_entries)]
+    def _new_value(self) -> Any:
+        return [bytearray(self.spec.value_size) for _ in range(self.ncpus)]
 
     def lookup_raw(self, key: bytes) -> bytes | None:
         i = self._index(key)
         if i >= self.spec.max_entries:
             return None
-        return PercpuHashMap._join(self, self._values[i])  # type: ignore[arg-type]
+        bufs = self._values.get(i)
+        return PercpuHashMap._join(self, bufs if bufs is not None else self._new_value())  # type: ignore[arg-type]
 
     def value_ref(self, key: bytes, cpu: int = 0) -> bytearray | None:
         i = int.from_bytes(key, "little")
-        return self._values[i][cpu] if i < self.spec.max_entries else None  # type: ignore[index]
+        return self._buffer(i)[cpu] if i < self.spec.max_entries else None
 
     def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
         i, value = self._index(key), self._check_value(value)
         _syscall_lock_check(flags)
         self._check_array_update(i, flags)
-        for buf, v in zip(self._values[i], PercpuHashMap._split(self, value)):  # type: ignore[arg-type]
+        for buf, v in zip(self._buffer(i), PercpuHashMap._split(self, value)):  # type: ignore[arg-type]
             buf[:] = v
 
     def prog_update(self, key: bytes, value: bytes, flags: int, cpu: int = 0) -> int:
         def run() -> None:
             i = self._index(key)
             self._check_array_update(i, flags)
-            self._values[i][cpu][:] = value  # type: ignore[index]
+            self._buffer(i)[cpu][:] = value
         return _as_errno(run)
 
 
@@ -539,7 +558,7 @@ class PerfEventArrayMap(ArrayMap):
     def __init__(self, spec: MapSpec, ncpus: int = 1):
         VmMap.__init__(self, spec, ncpus)
         self.events: dict[int, int] = {i: i for i in range(min(ncpus, spec.max_entries))}
-        self.records: dict[int, list[bytes]] = {i: [] for i in range(spec.max_entries)}
+        self.records: defaultdict[int, list[bytes]] = defaultdict(list)  # slot -> records, made on first use
         self.lost = 0
 
     def open(self, index: int, cpu: int) -> None:
@@ -881,6 +900,104 @@ LPM_CREATE_FLAGS = _F.NO_PREALLOC | _F.NUMA_NODE | _ACCESS
 RINGBUF_CREATE_FLAGS = _F.NUMA_NODE
 ENOTSUPP = 524
 
+# ---- how much memory the kernel would allocate at creation -------------------------------------------------------
+# bpf_map_area_alloc() ends in __vmalloc_node_range(), which refuses an area of more pages than the machine has
+# (totalram_pages(): "vmalloc error: size ..., exceeds total pages") before allocating anything: BPF_MAP_CREATE
+# then fails with ENOMEM. Table-driven per map type below; sizes are the x86-64 kernel's (6.x).
+
+PAGE_SIZE = mmap.PAGESIZE
+INT_MAX = (1 << 31) - 1
+U32_MAX = (1 << 32) - 1
+POINTER_SIZE = 8
+HTAB_BUCKET_SIZE = 16
+"""sizeof(struct bucket): hlist_nulls_head + a 4-byte lock, padded to 8."""
+HTAB_ELEM_SIZE = 48
+"""sizeof(struct htab_elem) before the key: hash node, freelist/LRU node union, u32 hash, key aligned to 8."""
+STACK_MAP_BUCKET_SIZE = 24
+"""sizeof(struct stack_map_bucket) before the ips: freelist node, u32 hash, u32 nr."""
+HTAB_MAX_ENTRIES = 1 << 31
+"""htab_map_alloc / stack_map_alloc: more entries would overflow roundup_pow_of_two: E2BIG."""
+
+
+def total_ram() -> int:
+    """The machine's RAM in bytes (totalram_pages() * PAGE_SIZE): the largest map area the kernel tries to get."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):  # no sysconf for it: nothing is too big
+        return 1 << 64
+
+
+def _round_up(n: int, to: int) -> int:
+    return -(-n // to) * to
+
+
+def _roundup_pow_of_two(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+def _array_areas(spec: MapSpec, ncpus: int) -> list[int]:
+    """array_map_alloc: the values inline (page-aligned when mmapable); per-CPU arrays keep a pointer per entry and
+    allocate the values from the per-CPU allocator (which, too, runs out as ENOMEM)."""
+    elem_size = _round_up(spec.value_size, 8)
+    if spec.type == MapType.PERCPU_ARRAY:
+        return [spec.max_entries * POINTER_SIZE, spec.max_entries * elem_size * ncpus]
+    if spec.flags & MapCreateFlags.MMAPABLE:
+        return [_round_up(spec.max_entries * elem_size, PAGE_SIZE)]
+    return [spec.max_entries * elem_size]
+
+
+def _hash_areas(spec: MapSpec, ncpus: int) -> list[int]:
+    """htab_map_alloc: the bucket array, then (unless BPF_F_NO_PREALLOC) every element preallocated."""
+    n_buckets = _roundup_pow_of_two(spec.max_entries)
+    _need(spec.max_entries <= HTAB_MAX_ENTRIES and n_buckets <= U32_MAX // HTAB_BUCKET_SIZE,
+          f"creating map {spec.name!r}: {spec.max_entries} entries overflow the u32 bucket array", errno.E2BIG)
+    areas = [n_buckets * HTAB_BUCKET_SIZE]
+    if not spec.flags & MapCreateFlags.NO_PREALLOC:
+        key = _round_up(spec.key_size, 8)
+        if spec.is_percpu:
+            areas += [spec.max_entries * (HTAB_ELEM_SIZE + key + POINTER_SIZE),
+                      spec.max_entries * _round_up(spec.value_size, 8) * ncpus]
+        else:
+            areas.append(spec.max_entries * (HTAB_ELEM_SIZE + key + _round_up(spec.value_size, 8)))
+    return areas
+
+
+def _fd_array_areas(spec: MapSpec, ncpus: int) -> list[int]:
+    return [spec.max_entries * POINTER_SIZE]  # value_size 4 rounds up to one pointer per slot
+
+
+def _queue_areas(spec: MapSpec, ncpus: int) -> list[int]:
+    return [(spec.max_entries + 1) * spec.value_size]  # queue_stack_map_alloc: one spare slot
+
+
+def _stack_trace_areas(spec: MapSpec, ncpus: int) -> list[int]:
+    _need(spec.max_entries <= HTAB_MAX_ENTRIES,
+          f"creating map {spec.name!r}: {spec.max_entries} entries > {HTAB_MAX_ENTRIES}", errno.E2BIG)
+    return [_roundup_pow_of_two(spec.max_entries) * POINTER_SIZE,
+            spec.max_entries * (STACK_MAP_BUCKET_SIZE + spec.value_size)]
+
+
+MAP_AREAS: dict[MapType, Callable[[MapSpec, int], list[int]]] = {
+    MapType.HASH: _hash_areas, MapType.PERCPU_HASH: _hash_areas, MapType.LRU_HASH: _hash_areas,
+    MapType.LRU_PERCPU_HASH: _hash_areas, MapType.ARRAY: _array_areas, MapType.PERCPU_ARRAY: _array_areas,
+    MapType.PROG_ARRAY: _fd_array_areas, MapType.PERF_EVENT_ARRAY: _fd_array_areas, MapType.QUEUE: _queue_areas,
+    MapType.STACK: _queue_areas, MapType.STACK_TRACE: _stack_trace_areas,
+}
+"""Map type -> the sizes of the areas its map_alloc allocates up front (LPM tries and ring buffers are not here:
+tries allocate per element, ring buffer sizes are checked by validate_ringbuf_size)."""
+
+
+def check_map_memory(spec: MapSpec, ncpus: int = 1, ram: int | None = None) -> None:
+    """MapError(ENOMEM) when one of the areas the kernel allocates for `spec` is larger than the machine's RAM
+    (E2BIG for hash/stack-trace maps whose bucket count overflows), as BPF_MAP_CREATE on this machine says."""
+    areas = MAP_AREAS.get(spec.type)
+    if areas is None:
+        return
+    limit = total_ram() if ram is None else ram
+    for size in areas(spec, ncpus):
+        _need(size <= limit, f"creating map {spec.name!r}: {spec.max_entries} entries need {size} bytes, more than "
+                             f"the machine's {limit} bytes of RAM", errno.ENOMEM)
+
 
 def _flags_within(spec: MapSpec, allowed: int) -> None:
     """Each map type's *_CREATE_FLAG_MASK: other map_flags are EINVAL."""
@@ -904,6 +1021,7 @@ def _validate_hash(spec: MapSpec) -> None:
 def _validate_array(spec: MapSpec) -> None:
     _need(spec.max_entries > 0 and spec.key_size == 4 and spec.value_size > 0,
           "arrays need key_size 4, value_size > 0 and max_entries > 0")
+    _need(spec.value_size <= INT_MAX, f"value_size {spec.value_size} > INT_MAX", errno.E2BIG)
     if spec.is_percpu:
         _need(spec.value_size <= PCPU_MIN_UNIT_SIZE, f"per-CPU value_size > {PCPU_MIN_UNIT_SIZE}", errno.E2BIG)
     _flags_within(spec, ARRAY_CREATE_FLAGS)
@@ -974,9 +1092,10 @@ def create_map(spec: MapSpec, ncpus: int = 1) -> VmMap:
         raise _err(f"map {spec.name!r}: the VM does not simulate {spec.type.name} maps", errno.EINVAL)
     validate, cls = entry
     validate(spec)
+    check_map_memory(spec, ncpus)
     return cls(spec, ncpus)
 
 
 __all__ = ["VmMap", "HashMap", "PercpuHashMap", "LruHashMap", "LruPercpuHashMap", "ArrayMap", "PercpuArrayMap",
            "ProgArrayMap", "PerfEventArrayMap", "QueueMap", "StackMap", "StackTraceMap", "LpmTrieMap",
-           "MAP_CLASSES", "create_map", "jhash2", "jhash", "htab_hash"]
+           "MAP_CLASSES", "MAP_AREAS", "check_map_memory", "total_ram", "create_map", "jhash2", "jhash", "htab_hash"]
