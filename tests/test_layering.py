@@ -1,0 +1,65 @@
+"""The layering of docs/architecture.md holds: a layer imports only layers below it; verifier, vm and loader are
+siblings that never import each other. Checked on every `import` in the package source, lazy ones included."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "pyebpf"
+
+# layer -> the pyebpf layers it may import (itself always allowed)
+ALLOWED = {
+    "errors": set(),
+    "abi": {"errors"},
+    "isa": {"errors", "abi"},
+    "verifier": {"errors", "abi", "isa"},
+    "vm": {"errors", "abi", "isa"},
+    "loader": {"errors", "abi", "isa"},
+    "testing": {"errors", "abi", "isa", "verifier", "vm", "loader"},
+    "commands": {"errors", "abi", "isa", "verifier", "vm", "loader", "testing", "cli", "facade"},
+    "cli": {"errors", "commands"},
+    "facade": {"errors", "abi", "isa", "verifier", "vm", "loader", "testing", "cli"},
+}
+
+
+def layer_of(path: Path) -> str:
+    rel = path.relative_to(PACKAGE)
+    if rel.parts[0] in ("__init__.py", "__main__.py"):
+        return "facade"
+    return rel.parts[0].removesuffix(".py")
+
+
+def imported_layers(path: Path) -> set[tuple[str, int]]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
+                "import_module",) and node.args and isinstance(node.args[0], ast.Constant):
+            names = [str(node.args[0].value)]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "pyebpf":
+                # `from pyebpf import X` / `import pyebpf` reach the facade, which sits above every layer
+                found.add((parts[1] if len(parts) > 1 else "facade", node.lineno))
+    return found
+
+
+SOURCES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_respect_the_layers(path: Path):
+    layer = layer_of(path)
+    allowed = ALLOWED[layer] | {layer}
+    bad = sorted((other, line) for other, line in imported_layers(path) if other not in allowed)
+    assert not bad, f"{layer} may not import {', '.join(f'pyebpf.{o} (line {n})' for o, n in bad)}"
+
+
+def test_every_layer_is_known():
+    assert {layer_of(p) for p in SOURCES} <= set(ALLOWED)
