@@ -115,7 +115,7 @@ class CallMeta:
     """struct bpf_call_arg_meta (the parts we use)."""
 
     __slots__ = ("map", "raw_mode", "access_size", "regno", "mem_size", "msize_max_value", "ref_obj_id",
-                 "release_regno", "const_map_key")
+                 "release_regno", "const_map_key", "subprogno")
 
     def __init__(self) -> None:
         self.map = None
@@ -127,6 +127,7 @@ class CallMeta:
         self.ref_obj_id = 0
         self.release_regno = 0
         self.const_map_key = -1
+        self.subprogno = -1
 
 
 def _tn(reg: Reg) -> str:
@@ -217,6 +218,8 @@ def check_func_arg(env: Env, argno: int, meta: CallMeta, proto, hid: HelperId) -
         meta.ref_obj_id = reg.ref_obj_id
     if at == ArgType.ARG_CONST_MAP_PTR:
         meta.map = reg.map
+    elif at == ArgType.ARG_PTR_TO_FUNC:
+        meta.subprogno = reg.subprogno
     elif at == ArgType.ARG_PTR_TO_MAP_KEY:
         if meta.map is None:
             raise Reject("invalid map_ptr to access map->key")
@@ -318,6 +321,18 @@ def check_helper_call(env: Env, insn) -> None:
             release_reference(env, meta.ref_obj_id)
     if hid == HelperId.TAIL_CALL and env.cur.refs:
         check_reference_leak(env, "tail_call")
+    if hid in _CALLBACK_STATE:
+        if hid == _H.LOOP:
+            # bpf_loop: one more visit of the callback while fewer than R1's umax were pushed from this frame
+            # since the last return; the visits converge when a return meets an equal state at the call
+            if env.cur.frame.callback_depth < regs[1].umax:
+                push_callback_call(env, hid, meta)
+            else:
+                env.cur.frame.callback_depth = 0
+                if env.level2:
+                    env.verbose(f"frame{env.cur.curframe} bpf_loop iteration limit reached\n")
+        else:
+            push_callback_call(env, hid, meta)
     for r in CALLER_SAVED:
         mark_reg_not_init(regs[r])
         env.check_reg_arg(r, DST_OP_NO_MARK)
@@ -463,6 +478,82 @@ def check_func_call(env: Env, insn, slot: int) -> int:
     return target
 
 
+# ---- callbacks ---------------------------------------------------------------------------------------------------
+
+_FOR_EACH_MAP_TYPES = frozenset({MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.HASH, MapType.PERCPU_HASH,
+                                 MapType.LRU_HASH, MapType.LRU_PERCPU_HASH})
+"""Maps whose ops have map_set_for_each_callback_args (array and hash families)."""
+
+
+def _known_zero_ptr(reg: Reg, t: int, mapref) -> None:
+    mark_reg_known(reg, 0)
+    reg.type = t
+    reg.map = mapref
+
+
+def set_loop_callback_state(env: Env, caller: FuncState, callee: FuncState) -> None:
+    """bpf_loop(nr, cb, ctx, flags) calls cb(u64 index, void *ctx)."""
+    mark_reg_unknown(callee.regs[1])
+    callee.regs[1].type = SCALAR_VALUE
+    callee.regs[2].assign(caller.regs[3])
+
+
+def set_map_elem_callback_state(env: Env, caller: FuncState, callee: FuncState) -> None:
+    """bpf_for_each_map_elem(map, cb, ctx, flags) calls cb(map, key, value, ctx) for each element."""
+    mapref = caller.regs[1].map
+    if mapref.spec.type not in _FOR_EACH_MAP_TYPES:
+        raise Reject("callback function not allowed for map", ENOTSUPP)
+    callee.regs[1].assign(caller.regs[1])
+    _known_zero_ptr(callee.regs[2], PTR_TO_MAP_KEY, mapref)
+    _known_zero_ptr(callee.regs[3], PTR_TO_MAP_VALUE, mapref)
+    callee.regs[4].assign(caller.regs[3])
+
+
+def set_user_ringbuf_callback_state(env: Env, caller: FuncState, callee: FuncState) -> None:
+    """bpf_user_ringbuf_drain(map, cb, ctx, flags) calls cb(const struct bpf_dynptr *sample, void *ctx)."""
+    _known_zero_ptr(callee.regs[1], RegType.CONST_PTR_TO_DYNPTR, None)
+    callee.regs[2].assign(caller.regs[3])
+
+
+def _unmodelled_callback(env: Env, caller: FuncState, callee: FuncState) -> None:
+    raise Reject("verifier does not model this helper's callback (its arguments are BTF objects), so the "
+                 "program is refused rather than accepted unchecked", errno.EINVAL)
+
+
+_CALLBACK_STATE = {
+    _H.LOOP: set_loop_callback_state,
+    _H.FOR_EACH_MAP_ELEM: set_map_elem_callback_state,
+    _H.USER_RINGBUF_DRAIN: set_user_ringbuf_callback_state,
+    _H.FIND_VMA: _unmodelled_callback,          # cb(task, vma, ctx): needs vmlinux BTF types
+    _H.TIMER_SET_CALLBACK: _unmodelled_callback,  # async: cb(map, key, timer value) run as its own program
+}
+"""Helpers that call a bpf function back (is_callback_calling_function) -> the set_*_callback_state that types
+the callback's arguments from the caller's registers."""
+CALLBACK_CALLING_HELPERS = frozenset(int(h) for h in _CALLBACK_STATE)
+
+
+def push_callback_call(env: Env, hid: HelperId, meta: CallMeta) -> None:
+    """push_callback_call(): queue a visit of the callback as a new frame on a copy of the current state (the
+    current path goes on past the helper call). The callback's exit returns to the call instruction, which pushes
+    the next visit, until a return finds an equal state there (is_state_visited prunes it)."""
+    cur = env.cur
+    subprog = meta.subprogno
+    callsite = env.insn_idx
+    st = env.push_stack(env.cfg.subprog_starts[subprog], callsite)
+    if st.curframe + 1 >= MAX_CALL_FRAMES:
+        raise Reject(f"the call stack of {st.curframe + 2} frames is too deep", errno.E2BIG)
+    caller = st.frames[st.curframe]
+    callee = FuncState(st.curframe + 1, callsite, subprog)
+    _CALLBACK_STATE[hid](env, caller, callee)
+    callee.in_callback_fn = True
+    callee.callback_ret_range = (0, 1)
+    st.frames.append(callee)
+    st.curframe += 1
+    st.callback_unroll_depth += 1
+    caller.callback_depth += 1
+    cur.frame.callback_depth = 0
+
+
 def prepare_func_exit(env: Env) -> int:
     cur = env.cur
     callee = cur.frame
@@ -470,8 +561,18 @@ def prepare_func_exit(env: Env) -> int:
     if r0.type == PTR_TO_STACK:
         raise Reject("cannot return stack pointer to the caller", errno.EINVAL)
     caller = cur.frames[cur.curframe - 1]
-    caller.regs[0].assign(r0)
-    ret_slot = callee.callsite + 1
+    if callee.in_callback_fn:
+        # the helper gets R0 back, not the caller: it must be a scalar in the callback's range, and the path goes
+        # back to the helper's call instruction, which may call the callback again
+        if r0.type != SCALAR_VALUE:
+            raise Reject("R0 not a scalar value", errno.EACCES)
+        lo, hi = callee.callback_ret_range
+        if r0.smin < lo or r0.smax > hi:
+            raise Reject(invalid_scalar_message("At callback return", "R0", r0, lo, hi), errno.EINVAL)
+        ret_slot = callee.callsite
+    else:
+        caller.regs[0].assign(r0)
+        ret_slot = callee.callsite + 1
     if env.logging:
         env.verbose("returning from callee:\n")
         env.print_verifier_state(cur, callee.frameno, True)
@@ -497,20 +598,22 @@ def check_return_code(env: Env) -> None:
         raise Reject(f"At program exit the register R0 is not a known value ({reg_type_str(reg.type)})",
                      errno.EINVAL)
     if reg.smin < rng.min or reg.smax > rng.max:
-        parts = ["At program exit the register R0 has"]
-        unknown = True
-        from pyebpf.verifier.regstate import S64_MAX, S64_MIN
-        if reg.smin > S64_MIN:
-            parts.append(f" smin={reg.smin}")
-            unknown = False
-        if reg.smax < S64_MAX:
-            parts.append(f" smax={reg.smax}")
-            unknown = False
-        if unknown:
-            parts.append(" unknown scalar value")
-        parts.append(f" should have been in [{rng.min}, {rng.max}]")
-        raise Reject("".join(parts), errno.EINVAL)
+        raise Reject(invalid_scalar_message("At program exit", "R0", reg, rng.min, rng.max), errno.EINVAL)
 
 
-__all__ = ["check_helper_call", "check_func_call", "prepare_func_exit", "check_return_code",
+def invalid_scalar_message(ctx: str, reg_name: str, reg: Reg, lo: int, hi: int) -> str:
+    """verbose_invalid_scalar(): the bounds the register has, against the range it should have been in."""
+    from pyebpf.verifier.regstate import S64_MAX, S64_MIN
+    parts = [f"{ctx} the register {reg_name} has"]
+    if reg.smin > S64_MIN:
+        parts.append(f" smin={reg.smin}")
+    if reg.smax < S64_MAX:
+        parts.append(f" smax={reg.smax}")
+    if reg.smin <= S64_MIN and reg.smax >= S64_MAX:
+        parts.append(" unknown scalar value")
+    parts.append(f" should have been in [{lo}, {hi}]")
+    return "".join(parts)
+
+
+__all__ = ["CALLBACK_CALLING_HELPERS", "push_callback_call", "invalid_scalar_message", "check_helper_call", "check_func_call", "prepare_func_exit", "check_return_code",
            "check_reference_leak", "release_reference", "for_each_reg", "nr_cpu_ids"]

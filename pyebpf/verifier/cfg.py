@@ -15,6 +15,7 @@ from pyebpf.abi.opcodes import (
     BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAXINSNS, CLASS_MASK, MODE_MASK, OP_CALLX, OP_JA, OP_JA32, OP_LD_IMM64, OP_MASK,
     CallSrc, InsnClass, JmpOp, Mode, PseudoSrc,
 )
+from pyebpf.abi.helpers import HelperId
 from pyebpf.errors import VerifierError
 from pyebpf.isa.instruction import VALID_OPCODES, Instruction
 from pyebpf.isa.program import Program
@@ -34,6 +35,8 @@ class CfgInfo:
     prune_points: set[int] = field(default_factory=set)
     jmp_points: set[int] = field(default_factory=set)
     force_checkpoints: set[int] = field(default_factory=set)
+    #: helper calls that call a bpf function back (bpf_loop, for_each_map_elem, ...): the callback returns to them
+    callback_calls: set[int] = field(default_factory=set)
 
     def subprog_of(self, slot: int) -> int:
         """Index of the subprogram holding `slot`."""
@@ -157,6 +160,9 @@ def _imm32(insn: Instruction) -> int:
     return insn.imm
 
 
+_CALLBACK_CALLING = frozenset(int(h) for h in (HelperId.LOOP, HelperId.FOR_EACH_MAP_ELEM, HelperId.FIND_VMA,
+                                               HelperId.USER_RINGBUF_DRAIN, HelperId.TIMER_SET_CALLBACK))
+"""is_callback_calling_function(): helpers whose callback returns to the call instruction."""
 _CALL_OR_LDDW = frozenset({int(InsnClass.JMP | JmpOp.CALL), int(OP_LD_IMM64)})
 _JMP_CLASS_INTS = frozenset(int(c) for c in _JMP_CLASSES)
 _NO_TARGET_OPS = frozenset({int(JmpOp.EXIT), int(JmpOp.CALL)})
@@ -220,6 +226,12 @@ def _dfs(info: CfgInfo, privileged: bool) -> None:
         if op == JmpOp.EXIT:
             return _DONE
         if op == JmpOp.CALL:
+            if insn.src == CallSrc.HELPER and insn.imm in _CALLBACK_CALLING:
+                # the kernel forces a checkpoint here so that a callback's return can find an equal state
+                info.callback_calls.add(t)
+                info.force_checkpoints.add(t)
+                info.prune_points.add(t)
+                info.jmp_points.add(t)
             return _visit_call(t, 1, insn.src == CallSrc.PSEUDO_CALL)
         if op == JmpOp.JA:
             off = insn.off if insn.opcode == OP_JA else insn.imm

@@ -93,6 +93,8 @@ class Checker:
         self.prune_points = env.cfg.prune_points
         self.force_checkpoints = env.cfg.force_checkpoints
         self.jmp_points = env.cfg.jmp_points
+        self.callback_calls = env.cfg.callback_calls
+        env.push_stack = self.push_stack  # push_callback_call (calls.py) queues callback visits on our stack
 
     # ---- the pending-branch stack --------------------------------------------------------------------------
     def push_stack(self, insn_idx: int, prev_idx: int) -> VerifierState:
@@ -130,6 +132,16 @@ class Checker:
             states_cnt += self.active_count[insn_idx]
             cur_fp = regs_fingerprint(cur, self.live_regs[insn_idx])
             live = self.live_regs
+            if insn_idx in self.callback_calls:
+                # a callback's return to its helper call: an in-progress visit that covers it ends the iteration
+                # (no infinite-loop check here: the callback visits differ only in their unroll depth)
+                for bucket in active.values():
+                    for sl in bucket:
+                        if sl.state.branches and states_equal(sl.state, cur, NOT_EXACT, live,
+                                                              env.allow_uninit_stack):
+                            sl.hit += 1
+                            return True
+                active = None
             if force_new and env.insns[insn_idx].opcode == OP_MAY_GOTO:
                 # a deeper may_goto iteration that an in-progress visit subsumes is pruned (loop converged)
                 for bucket in active.values():
@@ -139,7 +151,7 @@ class Checker:
                                 and states_equal(old, cur, NOT_EXACT, live, env.allow_uninit_stack):
                             sl.hit += 1
                             return True
-            for sl in active.get(cur_fp, ()):
+            for sl in active.get(cur_fp, ()) if active else ():
                 old = sl.state
                 if old.branches and old.may_goto_depth == cur.may_goto_depth \
                         and states_equal(old, cur, EXACT, live, env.allow_uninit_stack):
@@ -366,6 +378,9 @@ class Checker:
             from pyebpf.verifier.regstate import PTR_TO_FUNC
             mark_reg_known(dst, 0)
             dst.type = PTR_TO_FUNC
+            lo = insn.imm & 0xFFFFFFFF
+            target = env.insn_idx + 1 + (lo - (1 << 32) if lo >> 31 else lo)
+            dst.subprogno = env.cfg.subprog_starts.index(target)
             return
         mapref = env.resolve_map(insn)
         mark_reg_known(dst, 0)
@@ -631,8 +646,15 @@ def check_max_stack_depth(env: Env) -> None:
     depth = [(d + 15) // 16 * 16 for d in env.subprog_stack_depth]  # JIT-ed programs round frames to 16
     calls: dict[int, set[int]] = {i: set() for i in range(len(cfg.subprog_starts))}
     for slot, insn in enumerate(cfg.insns):
-        if insn is not None and insn.is_pseudo_call:
+        if insn is None:
+            continue
+        if insn.is_pseudo_call:
             calls[cfg.subprog_of(slot)].add(cfg.subprog_starts.index(slot + 1 + insn.imm))
+        elif insn.opcode == OP_LD_IMM64 and insn.src == PseudoSrc.FUNC:
+            # a callback runs below the helper call of the function that names it
+            lo = insn.imm & 0xFFFFFFFF
+            calls[cfg.subprog_of(slot)].add(cfg.subprog_starts.index(slot + 1 + (lo - (1 << 32) if lo >> 31
+                                                                                   else lo)))
 
     def walk(sp: int, total: int, chain: int) -> None:
         total += depth[sp]

@@ -40,7 +40,8 @@ class StackSlot:
 class FuncState:
     """One call frame: registers, stack (list indexed by spi = slot / 8) and where it was called from."""
 
-    __slots__ = ("regs", "stack", "frameno", "callsite", "subprogno", "allocated_stack")
+    __slots__ = ("regs", "stack", "frameno", "callsite", "subprogno", "allocated_stack", "in_callback_fn",
+                 "callback_ret_range", "callback_depth")
 
     def __init__(self, frameno: int = 0, callsite: int = -1, subprogno: int = 0) -> None:
         self.regs = [Reg() for _ in range(MAX_BPF_REG)]
@@ -49,6 +50,13 @@ class FuncState:
         self.callsite = callsite
         self.subprogno = subprogno
         self.allocated_stack = 0
+        #: a frame a helper calls back into (bpf_loop, for_each_map_elem, ...): it returns to the helper's call
+        #: instruction, and its R0 must be a scalar within callback_ret_range (min, max)
+        self.in_callback_fn = False
+        self.callback_ret_range = (0, 0)
+        #: how many callback visits this frame's current callback-calling helper has pushed (bpf_loop stops at
+        #: its R1's umax)
+        self.callback_depth = 0
         fp = self.regs[10]
         fp.type = PTR_TO_STACK
         fp.var_off = Tnum(0, 0)
@@ -62,6 +70,8 @@ class FuncState:
         f.stack = [s.copy() for s in self.stack]
         f.frameno, f.callsite, f.subprogno = self.frameno, self.callsite, self.subprogno
         f.allocated_stack = self.allocated_stack
+        f.in_callback_fn, f.callback_ret_range = self.in_callback_fn, self.callback_ret_range
+        f.callback_depth = self.callback_depth
         return f
 
     def grow_stack(self, size: int) -> None:

@@ -6,8 +6,6 @@ Grouped by cause so the engine's owner can fix them a group at a time.
 """
 from __future__ import annotations
 
-CALLBACK_RETURN = ("verdict (SOUNDNESS): bpf_loop callback returning 5: 6.18 rejects 'At callback return the register "
-                   "R0 has smin=5 smax=5 should have been in [0, 1]'; engine does not check callback return ranges")
 TOO_SLOW = ("no verdict in the 3 s budget: reaching the kernel's 1M-instruction limit takes the engine ~45 s "
             "(measured on a 3-instruction loop; the kernel needs 1-5 s), so the complexity-limit cases are "
             "xfail until the engine is ~15x faster on loops")
@@ -19,7 +17,6 @@ SUBPROG_R0 = ("verdict (precision): a static subprogram may exit with R0 uniniti
               "'R0 !read_ok'")
 
 KNOWN: dict[str, str] = {
-    "loop_bpf_loop_callback_bad_return[priv]": CALLBACK_RETURN,
     "loop_complexity_limit[priv]": TOO_SLOW,
     "loop_unconditional[priv]": TOO_SLOW,
     "loop_while_not_equal_odd[priv]": TOO_SLOW,

@@ -3,6 +3,7 @@ infinite loops, nested loops, loops over the stack, bpf_loop callbacks, and the 
 from __future__ import annotations
 
 from cases import REJECT, Case
+from cases._util import MAP_ARRAY, MAP_HASH
 
 
 #: seconds for programs our engine cannot finish (the 1M-instruction limit): enough to see that it does not
@@ -14,6 +15,62 @@ def loop(name: str, body: str, priv_ok: bool = True, slow: float = 0, **kw) -> l
     goes to the complexity limit."""
     return [Case(name, body, expect="accept" if priv_ok else REJECT, slow=slow, **kw),
             Case(name, body, privileged=False, expect=REJECT, **kw)]
+
+
+def bpf_loop(name: str, cb: str, n: str = "10", ctx: str = "  r3 = 0\n", expect: str = "accept",
+             before: str = "", after: str = "  r0 = 0\n") -> Case:
+    """bpf_loop(n, cb, ctx, 0) from the main program, then `after`; `cb` is the callback's body."""
+    return Case(name, f"{before}  r1 = {n}\n  r2 = cb ll\n{ctx}  r4 = 0\n  call bpf_loop\n{after}  exit\ncb:\n{cb}",
+                expect=expect)
+
+
+def for_each(name: str, cb: str, maps: str = MAP_HASH, m: str = "m", expect: str = "accept") -> Case:
+    """bpf_for_each_map_elem(map, cb, NULL, 0); `cb` gets R1 map, R2 key, R3 value, R4 ctx."""
+    return Case(name, f"{maps}  r1 = map[{m}] ll\n  r2 = cb ll\n  r3 = 0\n  r4 = 0\n  call bpf_for_each_map_elem\n"
+                      f"  r0 = 0\n  exit\ncb:\n{cb}", expect=expect)
+
+
+_STACK_CTX = "  r3 = 7\n  *(u64 *)(r10 - 8) = r3\n  r3 = r10\n  r3 += -8\n"
+#: Callback helpers (privileged only: they need CAP_BPF): the callback is verified as a frame with its
+#: arguments typed by the helper, must return a scalar in [0, 1], and counts toward the call depth.
+CALLBACKS = [
+    bpf_loop("callback_loop_reads_stack_ctx", "  r0 = *(u64 *)(r2 + 0)\n  r0 = 0\n  exit\n", ctx=_STACK_CTX),
+    bpf_loop("callback_loop_writes_stack_ctx", "  *(u64 *)(r2 + 0) = r1\n  r0 = 0\n  exit\n", ctx=_STACK_CTX,
+             after="  r0 = *(u64 *)(r10 - 8)\n  r0 = 0\n"),
+    bpf_loop("callback_loop_deref_scalar_ctx", "  r0 = *(u64 *)(r2 + 0)\n  r0 = 0\n  exit\n", expect=REJECT),
+    bpf_loop("callback_loop_ctx_out_of_bounds", "  r0 = *(u64 *)(r2 + 8)\n  r0 = 0\n  exit\n", ctx=_STACK_CTX,
+             expect=REJECT),
+    bpf_loop("callback_loop_reads_uninit_caller_stack", "  r0 = *(u64 *)(r2 + 0)\n  r0 = 0\n  exit\n",
+             ctx="  r3 = r10\n  r3 += -16\n", before="  r5 = 0\n  *(u64 *)(r10 - 8) = r5\n"),
+    bpf_loop("callback_loop_reads_own_uninit_stack", "  r0 = *(u64 *)(r10 - 8)\n  r0 = 0\n  exit\n"),
+    bpf_loop("callback_loop_index_is_scalar", "  r0 = r1\n  r0 &= 1\n  exit\n"),
+    bpf_loop("callback_loop_returns_index", "  r0 = r1\n  exit\n", expect=REJECT),
+    bpf_loop("callback_loop_returns_5_after_zero_iterations", "  r0 = 5\n  exit\n", n="0"),
+    bpf_loop("callback_loop_returns_1", "  r0 = 1\n  exit\n"),
+    bpf_loop("callback_loop_returns_r0_unset", "  exit\n", expect=REJECT),
+    bpf_loop("callback_loop_returns_stack_pointer", "  r0 = r10\n  exit\n", expect=REJECT),
+    bpf_loop("callback_loop_returns_ctx_pointer", "  r0 = r2\n  exit\n", ctx=_STACK_CTX, expect=REJECT),
+    bpf_loop("callback_loop_r3_unset_in_callback", "  r0 = r3\n  r0 = 0\n  exit\n", expect=REJECT),
+    bpf_loop("callback_loop_nested", "  r1 = 3\n  r2 = cb2 ll\n  r3 = 0\n  r4 = 0\n  call bpf_loop\n  r0 = 0\n"
+             "  exit\ncb2:\n  r0 = 0\n  exit\n"),
+    bpf_loop("callback_loop_caller_regs_kept", "  r0 = 0\n  exit\n", before="  r6 = 3\n",
+             after="  r0 = r6\n  r0 -= 3\n"),
+    for_each("callback_for_each_hash_value", "  r0 = *(u64 *)(r3 + 0)\n  r0 = *(u32 *)(r2 + 0)\n  r0 = 0\n  exit\n"),
+    for_each("callback_for_each_value_out_of_bounds", "  r0 = *(u64 *)(r3 + 8)\n  r0 = 0\n  exit\n",
+             expect=REJECT),
+    for_each("callback_for_each_key_out_of_bounds", "  r0 = *(u32 *)(r2 + 4)\n  r0 = 0\n  exit\n", expect=REJECT),
+    for_each("callback_for_each_writes_value", "  r5 = 1\n  *(u64 *)(r3 + 0) = r5\n  r0 = 0\n  exit\n"),
+    for_each("callback_for_each_array_value", "  r0 = *(u64 *)(r3 + 8)\n  r0 = 0\n  exit\n", maps=MAP_ARRAY, m="a"),
+    for_each("callback_for_each_ctx_null_deref", "  r0 = *(u64 *)(r4 + 0)\n  r0 = 0\n  exit\n", expect=REJECT),
+    for_each("callback_for_each_map_arg_is_map", "  r2 = r10\n  r2 += -4\n  r5 = 0\n  *(u32 *)(r10 - 4) = r5\n"
+             "  call bpf_map_lookup_elem\n  r0 = 0\n  exit\n"),
+    for_each("callback_for_each_returns_2", "  r0 = 2\n  exit\n", expect=REJECT),
+    # 7 nested bpf-to-bpf calls: the callback would be the 9th frame
+    Case("callback_loop_frame_depth", "  call f1\n  r0 = 0\n  exit\n"
+         + "".join(f"f{i}:\n  call f{i + 1}\n  r0 = 0\n  exit\n" for i in range(1, 7))
+         + "f7:\n  r1 = 1\n  r2 = cb ll\n  r3 = 0\n  r4 = 0\n  call bpf_loop\n  r0 = 0\n  exit\n"
+         + "cb:\n  r0 = 0\n  exit\n", expect=REJECT),
+]
 
 
 CASES = [
@@ -38,6 +95,7 @@ CASES = [
           "  exit\ncb:\n  r0 = 0\n  exit\n"),
     *loop("loop_bpf_loop_callback_bad_return", "  r1 = 10\n  r2 = cb ll\n  r3 = 0\n  r4 = 0\n  call bpf_loop\n"
           "  r0 = 0\n  exit\ncb:\n  r0 = 5\n  exit\n", priv_ok=False),
+    *CALLBACKS,
     Case("loop_complexity_limit", "  r7 = 0\nl:\n  r7 += 1\n  if r7 < 0x7fffffff goto l\n  r0 = 0\n  exit\n",
          expect=REJECT, slow=NO_FINISH),
     # a fresh unknown branch per iteration: 8193 pending states before the loop ends (~50k instructions)
