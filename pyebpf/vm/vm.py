@@ -63,6 +63,9 @@ class RunResult:
     ring: list[Any] = field(default_factory=list)
     perf: list[Any] = field(default_factory=list)
     trace: list[TraceStep] | None = None
+    action: Any = None
+    """The verdict as the context builder names r0: XdpAction for XDP, TcAction for tc, the bytes kept for a socket
+    filter, r0 itself for other builders; None for raw contexts and memory runs, which know no program type."""
 
     @property
     def retval(self) -> int:
@@ -219,7 +222,8 @@ class VM:
             mem=bytes(mem_region.data) if mem_region is not None else (b"" if mem is not None else None),
             ctx=ctx_after, printk=list(getattr(out, "printk", []) or []), ring=list(getattr(out, "ring", []) or []),
             perf=list(getattr(out, "perf", []) or []),
-            trace=[TraceStep(*s) for s in steps] if steps is not None else None)
+            trace=[TraceStep(*s) for s in steps] if steps is not None else None,
+            action=ctx.verdict(r0) if hasattr(ctx, "verdict") else None)
 
     def test_run(self, data: bytes = b"", ctx: Any = None) -> RunResult:
         """The kernel loader's call: `vm.test_run(pkt)` is `vm.run(packet=pkt)` (KernelProgram.test_run's name).
