@@ -6,9 +6,6 @@ Grouped by cause so the engine's owner can fix them a group at a time.
 """
 from __future__ import annotations
 
-TOO_SLOW = ("no verdict in the 3 s budget: reaching the kernel's 1M-instruction limit takes the engine ~45 s "
-            "(measured on a 3-instruction loop; the kernel needs 1-5 s), so the complexity-limit cases are "
-            "xfail until the engine is ~15x faster on loops")
 NO_BTF = ("verify() has no notion of BTF (it models programs loaded with func_info, as compiled ones are): the "
           "kernel's no-BTF subprogram rules ('... is not allowed in subprogs without BTF') are missing")
 #: fixed in the engine (fc5bef3); kept as a signature so generated programs name it if it comes back
@@ -17,9 +14,6 @@ SUBPROG_R0 = ("verdict (precision): a static subprogram may exit with R0 uniniti
               "'R0 !read_ok'")
 
 KNOWN: dict[str, str] = {
-    "loop_complexity_limit[priv]": TOO_SLOW,
-    "loop_unconditional[priv]": TOO_SLOW,
-    "loop_while_not_equal_odd[priv]": TOO_SLOW,
     "call_ld_abs_in_subprog_no_btf[priv]": NO_BTF,
     "call_tail_call_in_subprog_no_btf[priv]": NO_BTF,
 }
