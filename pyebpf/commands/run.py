@@ -2,8 +2,9 @@
 
 Run a program once in the simulator. FILE is assembly text (.s/.asm/.S, any dialect), hex text (.hex, one or more
 slots per line), a clang-compiled ELF object (`--prog NAME` picks the program; global data starts with the
-object's values), or raw instruction bytes (anything else); `-` reads assembly from stdin. Prints r0, the number of
-instructions executed, the packet after the run when the program changed it, printk lines and emitted records;
+object's values), or raw instruction bytes (anything else); `-` reads assembly from stdin. Prints r0 and the
+verdict's name when the context names one (`action: PASS` for XdpAction/TcAction), the number of instructions
+executed, the packet after the run when the program changed it, printk lines and emitted records;
 `--trace` prints every executed instruction with the registers it changed; `--json` prints one JSON object.
 
 --ctx takes a JSON object: {"packet": "HEX", ...} (extra keys go to the context builder), {"raw": "HEX"} (raw
@@ -13,6 +14,7 @@ context bytes), or the fields of the program type's context builder (pyebpf.vm.c
 from __future__ import annotations
 
 import argparse
+import enum
 import json
 import sys
 from typing import Any
@@ -142,6 +144,8 @@ def handler(args: argparse.Namespace) -> int:
         raise
     if args.json:
         out: dict[str, Any] = {"r0": result.r0, "r0_hex": f"{result.r0:#x}", "insns": result.insns}
+        if isinstance(result.action, enum.Enum):
+            out["action"] = result.action.name
         if result.packet is not None:
             out["packet"] = result.packet.hex()
         if result.mem is not None:
@@ -159,6 +163,8 @@ def handler(args: argparse.Namespace) -> int:
         for step in result.trace:
             print(step)
     print(f"r0 = {result.r0:#x} ({result.r0})")
+    if isinstance(result.action, enum.Enum):  # the verdict's name (XDP_PASS, TC_ACT_SHOT, ...)
+        print(f"action: {result.action.name}")
     print(f"instructions executed: {result.insns}")
     if result.packet is not None and result.packet != packet_in:
         print(f"packet: {result.packet.hex()}")

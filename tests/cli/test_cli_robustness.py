@@ -278,6 +278,8 @@ def test_success_writes_stdout_only(d: str):
     """The other half of stream separation: a good run prints its result on stdout and nothing on stderr."""
     proc = pyebpf("run", f"{d}/ok.s")
     assert proc.returncode == 0 and proc.stderr == b"" and b"r0 = 0x0" in proc.stdout
+    proc = pyebpf("run", f"{d}/xdp_ok.s", "--packet", "00" * 14)  # the verdict is named
+    assert proc.returncode == 0 and proc.stderr == b"" and b"\naction: PASS\n" in proc.stdout, proc.stdout
     proc = pyebpf("asm", f"{d}/ok.s", "--hex")
     assert proc.returncode == 0 and proc.stderr == b""
     assert proc.stdout == b"b700000000000000\n9500000000000000\n"
