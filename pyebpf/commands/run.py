@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import enum
 import json
-import sys
 from typing import Any
 
 from pyebpf.errors import PyebpfError, VmError

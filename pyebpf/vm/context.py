@@ -533,6 +533,6 @@ def default_context(prog_type: Any, packet: bytes | None = None, **fields: Any) 
     raise VmError(f"no VM context builder for {pt.name if pt is not None else 'an untyped'} program")
 
 
-__all__ = ["ContextError", "SkbContext", "XdpContext", "TracepointContext", "SysEnterContext", "SysExitContext", "KprobeContext",
-           "RawTracepointContext", "PerfEventContext", "pt_regs_bytes", "for_packet", "default_context", "skb",
-           "xdp", "XDP_PACKET_HEADROOM", "XDP_FIELDS"]
+__all__ = ["ContextError", "SkbContext", "XdpContext", "TracepointContext", "SysEnterContext", "SysExitContext",
+           "KprobeContext", "RawTracepointContext", "PerfEventContext", "pt_regs_bytes", "for_packet",
+           "default_context", "skb", "xdp", "XDP_PACKET_HEADROOM", "XDP_FIELDS"]
