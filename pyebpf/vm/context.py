@@ -16,6 +16,11 @@ Each builder has `materialize(machine) -> r1` (maps the context and packet regio
 
 `default_context(prog_type, packet=..., **fields)` / `for_packet(prog_type, packet, **fields)` pick the builder of
 a program type.
+
+Every builder checks its fields when constructed, against the widths of the abi.context layout: an unknown name,
+a value that is not an integer, an integer wider than its field (signed or unsigned spelling both fit), a list too
+long or not a list, registers not given as a mapping are a `ContextError` (a VmError and a ValueError) naming
+`struct.field` -- never a struct.error or TypeError in the middle of a run.
 """
 from __future__ import annotations
 

@@ -14,6 +14,11 @@ BPF_F_ZERO_SEED iterate exactly as the kernel's (hash buckets in order, newest e
 it the kernel's order depends on a random hash seed, so the VM uses the order in which elements were last linked.
 Stack-trace maps iterate in ascending id order; LPM tries by (prefix bytes, prefix length) (the kernel walks its
 trie, a different order).
+
+Creation (`create_map`) refuses what BPF_MAP_CREATE refuses, with its errno: bad sizes and flags, and specs whose
+up-front allocation the kernel cannot make on this machine (`check_map_memory`: an area larger than RAM is ENOMEM,
+a bucket count overflowing u32 is E2BIG). Arrays then create each value's buffer on first use, so an array the
+kernel would allocate (gigabytes) costs the VM only the values a test touches.
 """
 from __future__ import annotations
 
