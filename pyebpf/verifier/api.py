@@ -80,9 +80,8 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
     try:
         cfg = check_cfg(program, privileged)
     except VerifierError as e:
-        lines = e.message + "\n"
-        if log_level & LOG_LEVEL2 and not e.message.startswith(("call to invalid", "loading/calling", "unknown opc",
-                                                                  "empty program", "program of ")):
+        lines = e.log if e.log.endswith(e.message + "\n") else e.message + "\n"
+        if log_level & LOG_LEVEL2 and not e.message.startswith(_BEFORE_SUBPROG_LIST):
             lines = "".join(f"func#{i} @{s}\n" for i, s in enumerate(subprog_starts(program))) + lines
         stats = (f"processed 0 insns (limit {BPF_COMPLEXITY_LIMIT_INSNS}) max_states_per_insn 0 total_states 0 "
                  f"peak_states 0 mark_read 0\n")
@@ -102,6 +101,9 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
         resolve_pseudo_ldimm64(env)
         checker.run()
         check_max_stack_depth(env)
+        if env.kfunc_call_not_eliminated:
+            # do_misc_fixups -> fixup_kfunc_call: a reachable kfunc call with BTF id 0 survived dead-code removal
+            raise Reject("invalid kernel function call not eliminated in verifier pass", errno.EINVAL)
     except Reject as r:
         if r.message:
             env.verbose(r.message + ("\n" if r.newline else ""))
@@ -123,6 +125,12 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
         if raise_on_reject:
             raise error
     return result
+
+
+#: CFG-stage errors raised inside add_subprog_and_kfunc, before it prints the `func#N @slot` lines
+_BEFORE_SUBPROG_LIST = ("call to invalid", "loading/calling", "unknown opc", "empty program", "program of ",
+                        "too many subprograms", "kernel btf_id", "kernel function btf_id", "failed to find BTF",
+                        "cannot call kernel function", "calling kernel function is not supported")
 
 
 def resolve_pseudo_ldimm64(env: Env) -> None:

@@ -19,6 +19,8 @@ from pyebpf.abi.helpers import HelperId
 from pyebpf.errors import VerifierError
 from pyebpf.isa.instruction import VALID_OPCODES, Instruction
 from pyebpf.isa.program import Program
+from pyebpf.verifier.btf import BtfKind, vmlinux_btf
+from pyebpf.verifier.env import ENOTSUPP
 
 DISCOVERED, EXPLORED, FALLTHROUGH, BRANCH = 0x10, 0x20, 1, 2
 _DONE, _KEEP = 0, 1
@@ -79,7 +81,7 @@ def check_cfg(program: Program, privileged: bool = True) -> CfgInfo:
         raise _fail(f"program of {n} insns is too large (limit {limit})", None, errno.E2BIG)
     info = CfgInfo(n, insns)
     # the kernel's order (bpf_check): add_subprog_and_kfunc, check_subprogs, resolve_pseudo_ldimm64, check_cfg
-    _add_subprogs(info, privileged)
+    _add_subprogs(info, privileged, program.license in GPL_COMPATIBLE)
     _check_subprogs(info)
     _resolve_pseudo_ldimm64(info)
     _dfs(info, privileged)
@@ -118,8 +120,9 @@ def _resolve_pseudo_ldimm64(info: CfgInfo) -> None:
             raise _fail(f"unknown opcode {code:02x}", slot)
 
 
-def _add_subprogs(info: CfgInfo, privileged: bool) -> None:
+def _add_subprogs(info: CfgInfo, privileged: bool, gpl: bool = True, kfuncs: bool = True) -> None:
     starts = {0}
+    kfunc_seen = False
     for slot, insn in enumerate(info.insns):
         if insn is None or insn.opcode not in _CALL_OR_LDDW:
             continue
@@ -132,7 +135,12 @@ def _add_subprogs(info: CfgInfo, privileged: bool) -> None:
             raise _fail("loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN",
                         slot, errno.EPERM)
         if insn.src == CallSrc.KFUNC and not pseudo_func:
-            continue  # kfuncs are checked at the call
+            if kfuncs:
+                if not kfunc_seen:
+                    _check_kfunc_allowed(slot, gpl)
+                    kfunc_seen = True
+                _add_kfunc_call(insn, slot)
+            continue
         target = slot + 1 + _imm32(insn)
         if target < 0 or target >= info.slot_count:
             raise _fail("call to invalid destination", slot)
@@ -148,8 +156,39 @@ def subprog_starts(program: Program) -> list[int]:
     `func#N @slot` first). Raises VerifierError where add_subprog_and_kfunc itself refuses."""
     info = CfgInfo(0, slot_table(program))
     info.slot_count = len(info.insns)
-    _add_subprogs(info, True)
+    _add_subprogs(info, True, kfuncs=False)
     return info.subprog_starts
+
+
+GPL_COMPATIBLE = ("GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL")
+
+
+def _check_kfunc_allowed(slot: int, gpl: bool) -> None:
+    """add_kfunc_call()'s checks on the program's first kfunc call (JIT support is a given on x86-64)."""
+    if vmlinux_btf() is None:
+        raise _fail("calling kernel function is not supported without CONFIG_DEBUG_INFO_BTF", slot, ENOTSUPP)
+    if not gpl:
+        raise _fail("cannot call kernel function from non-GPL compatible program", slot)
+
+
+def _add_kfunc_call(insn: Instruction, slot: int) -> None:
+    """add_kfunc_call(): the BTF id must name a FUNC with a FUNC_PROTO in vmlinux BTF (offset 0) or in a module's
+    BTF from fd_array (offset > 0; verify() models loads without fd_array). imm 0 with offset 0 passes here and
+    fails after do_check if the call is reachable."""
+    func_id, off = insn.imm & 0xFFFFFFFF, insn.off
+    if not func_id and not off:
+        return
+    if off:
+        first = ("negative offset disallowed for kernel module function call" if off < 0
+                 else "kfunc offset > 0 without fd_array is invalid")
+        err = errno.EINVAL if off < 0 else errno.EPROTO
+        last = "failed to find BTF for kernel function"
+        raise VerifierError(last, insn=slot, errno=err, log=f"{first}\n{last}\n")
+    btf = vmlinux_btf()
+    if btf.kind(func_id) != BtfKind.FUNC:
+        raise _fail(f"kernel btf_id {func_id} is not a function", slot)
+    if not btf.func_proto_ok(func_id):
+        raise _fail(f"kernel function btf_id {func_id} does not have a valid func_proto", slot)
 
 
 def _imm32(insn: Instruction) -> int:

@@ -15,6 +15,7 @@ from pyebpf.abi.opcodes import (
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.prog_types import ProgType
 from pyebpf.verifier.alu import check_alu_op
+from pyebpf.verifier.btf import vmlinux_btf
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown
 from pyebpf.verifier.calls import (
     CALLER_SAVED, check_func_call, check_helper_call, check_reference_leak, check_return_code, for_each_reg,
@@ -334,7 +335,7 @@ class Checker:
                 if insn.src == CallSrc.PSEUDO_CALL:
                     return check_func_call(env, insn, idx)
                 if insn.src == CallSrc.KFUNC:
-                    raise Reject("calling kernel functions is not allowed in this verifier", errno.EINVAL)
+                    return self.check_kfunc_call(insn, idx)
                 check_helper_call(env, insn)
                 return idx + 1
             if op == _OP_JA:
@@ -364,6 +365,22 @@ class Checker:
             self.check_ld_imm(insn)
             return idx + 2
         raise Reject("invalid BPF_LD mode", errno.EINVAL)
+
+    def check_kfunc_call(self, insn, idx: int) -> int:
+        """check_kfunc_call(): id 0 is skipped (refused after do_check if reached); a FUNC that no kfunc id set
+        holds (no `bpf_kfunc` tag in vmlinux BTF) is not allowed; real kfuncs (their BTF-typed arguments, acquire/
+        release and lock rules) are not modelled, so they are refused rather than accepted unchecked."""
+        env = self.env
+        if not insn.imm:
+            env.kfunc_call_not_eliminated = True
+            return idx + 1
+        btf = vmlinux_btf()
+        func_id = insn.imm & 0xFFFFFFFF
+        name = btf.name(func_id)
+        if func_id not in btf.kfunc_ids:
+            raise Reject(f"calling kernel function {name} is not allowed", errno.EACCES)
+        raise Reject(f"kernel function {name} is a kfunc: this verifier does not model kfunc calls",
+                     errno.EINVAL)
 
     # ---- loads of 64-bit immediates and legacy packet loads ---------------------------------------------------
     def check_ld_imm(self, insn) -> None:

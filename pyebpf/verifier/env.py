@@ -68,6 +68,8 @@ class Env:
         self.prev_log_pos = 0
         self.prev_insn_print_pos = 0
         self.subprog_stack_depth = [0] * len(cfg.subprog_starts)
+        #: a kfunc call with BTF id 0 was reached (check_kfunc_call skips it; fixup_kfunc_call refuses it later)
+        self.kfunc_call_not_eliminated = False
         self.gpl = program.license in ("GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL",
                                        "Dual MIT/GPL", "Dual MPL/GPL")
 

@@ -75,3 +75,37 @@ CASES = [
     bad("tail_call_map_value_lookup", PA + "  r1 = 0\n  *(u32 *)(r10 - 4) = r1\n  r2 = r10\n  r2 += -4\n"
         "  r1 = map[jt] ll\n  call bpf_map_lookup_elem\n  r0 = 0\n  exit\n"),
 ]
+
+
+def _kfunc(imm: int, off: int = 0, license: str = "GPL", before=(), after=None):
+    """A kfunc call (src 2) with BTF id `imm` and module-BTF offset `off` (no fd_array)."""
+    from pyebpf.isa.program import Program
+    from cases._util import EXIT, MOV0, I
+    tail = [MOV0, EXIT] if after is None else after
+    return lambda: Program([*before, I(0x85, 0, 2, off, imm), *tail], license=license)
+
+
+def _btf_func(name: str) -> int:
+    """The vmlinux BTF id of function `name` (looked up when the case is built, as a loader would)."""
+    from pyebpf.verifier.btf import BtfKind, vmlinux_btf
+    btf = vmlinux_btf()
+    return next(i for i in range(1, 1 << 20) if btf.kind(i) == BtfKind.FUNC and btf.name(i) == name)
+
+
+def _kfunc_cases() -> list[Case]:
+    from cases._util import EXIT, MOV0, I
+    never_taken = [I(0xB7, 1, 0, 0, 0), I(0x55, 1, 0, 2, 0), MOV0, EXIT]  # r1 = 0; if r1 != 0 goto +2
+    return [
+        bad("kfunc_btf_id_not_a_function", _kfunc(1)),
+        bad("kfunc_btf_id_out_of_range", _kfunc(-1)),
+        bad("kfunc_module_offset_without_fd_array", _kfunc(5, off=1)),
+        bad("kfunc_negative_module_offset", _kfunc(5, off=-1)),
+        bad("kfunc_non_gpl_program", _kfunc(1, license="MIT")),
+        bad("kfunc_id_zero_reached", _kfunc(0)),
+        ok("kfunc_id_zero_dead_code", _kfunc(0, before=never_taken)),
+        bad("kfunc_plain_kernel_function", lambda: _kfunc(_btf_func("vfs_read"))()),
+        bad("kfunc_after_bad_call_target", lambda: _kfunc(1, after=[I(0x85, 0, 1, 0, 100), MOV0, EXIT])()),
+    ]
+
+
+CASES += _kfunc_cases()
