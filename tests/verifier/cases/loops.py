@@ -74,6 +74,51 @@ CALLBACKS = [
 ]
 
 
+#: programs whose callback state changes between visits (the iteration must go on until it repeats), callbacks
+#: that call subprograms, and bpf_user_ringbuf_drain's dynptr argument
+CALLBACK_ITERATIONS = [
+    Case("callback_loop_second_iteration_deref",
+         '  r1 = 0\n  *(u64 *)(r10 - 8) = r1\n  r1 = 10\n  r2 = cb ll\n  r3 = r10\n  r3 += -8\n  r4 = 0\n'
+         '  call bpf_loop\n  r0 = 0\n  exit\ncb:\n  r3 = *(u64 *)(r2 + 0)\n  if r3 != 0 goto d\n  r3 = 1\n'
+         '  *(u64 *)(r2 + 0) = r3\n  r0 = 0\n  exit\nd:\n  r0 = *(u64 *)(r3 + 0)\n  r0 = 0\n  exit\n', expect=REJECT),
+    Case("callback_loop_counter_bounded_by_loop",
+         '  r1 = 0\n  *(u64 *)(r10 - 8) = r1\n  r1 = 4\n  r2 = cb ll\n  r3 = r10\n  r3 += -8\n  r4 = 0\n'
+         '  call bpf_loop\n  r0 = 0\n  exit\ncb:\n  r3 = *(u64 *)(r2 + 0)\n  r3 += 1\n'
+         '  *(u64 *)(r2 + 0) = r3\n  r0 = 0\n  exit\n'),
+    Case("callback_loop_counter_index_overflow",
+         '  r1 = 0\n  *(u64 *)(r10 - 8) = r1\n  *(u64 *)(r10 - 16) = r1\n  r1 = 20\n  r2 = cb ll\n'
+         '  r3 = r10\n  r3 += -16\n  r4 = 0\n  call bpf_loop\n  r0 = 0\n  exit\ncb:\n'
+         '  r3 = *(u64 *)(r2 + 8)\n  r4 = r2\n  r4 += r3\n  r5 = *(u8 *)(r4 + 0)\n  r3 += 1\n'
+         '  *(u64 *)(r2 + 8) = r3\n  r0 = 0\n  exit\n', expect=REJECT),
+    Case("callback_loop_loop_count_unknown",
+         '  r6 = r1\n  r1 = *(u32 *)(r6 + 0)\n  r2 = cb ll\n  r3 = 0\n  r4 = 0\n  call bpf_loop\n  r0 = 0\n'
+         '  exit\ncb:\n  r0 = 1\n  exit\n'),
+    Case("callback_loop_callback_calls_subprog",
+         '  r1 = 3\n  r2 = cb ll\n  r3 = 0\n  r4 = 0\n  call bpf_loop\n  r0 = 0\n  exit\ncb:\n  call g\n'
+         '  exit\ng:\n  r0 = 0\n  exit\n'),
+    Case("callback_loop_callback_ret_from_subprog_bad",
+         '  r1 = 3\n  r2 = cb ll\n  r3 = 0\n  r4 = 0\n  call bpf_loop\n  r0 = 0\n  exit\ncb:\n  call g\n'
+         '  exit\ng:\n  r0 = 3\n  exit\n', expect=REJECT),
+    Case("callback_loop_main_uses_loop_result",
+         '  r1 = 3\n  r2 = cb ll\n  r3 = 0\n  r4 = 0\n  call bpf_loop\n  exit\ncb:\n  r0 = 0\n  exit\n'),
+    Case("callback_user_ringbuf_ok",
+         '.map u user_ringbuf key=0 value=0 max_entries=4096\n  r1 = map[u] ll\n  r2 = cb ll\n  r3 = 0\n'
+         '  r4 = 0\n  call bpf_user_ringbuf_drain\n  r0 = 0\n  exit\ncb:\n  r0 = 0\n  exit\n', prog_type="tracepoint"),
+    Case("callback_user_ringbuf_ret2",
+         '.map u user_ringbuf key=0 value=0 max_entries=4096\n  r1 = map[u] ll\n  r2 = cb ll\n  r3 = 0\n'
+         '  r4 = 0\n  call bpf_user_ringbuf_drain\n  r0 = 0\n  exit\ncb:\n  r0 = 2\n  exit\n',
+         prog_type="tracepoint", expect=REJECT),
+    Case("callback_user_ringbuf_deref_dynptr",
+         '.map u user_ringbuf key=0 value=0 max_entries=4096\n  r1 = map[u] ll\n  r2 = cb ll\n  r3 = 0\n'
+         '  r4 = 0\n  call bpf_user_ringbuf_drain\n  r0 = 0\n  exit\ncb:\n  r0 = *(u64 *)(r1 + 0)\n'
+         '  r0 = 0\n  exit\n', prog_type="tracepoint", expect=REJECT),
+    Case("callback_user_ringbuf_ctx_null",
+         '.map u user_ringbuf key=0 value=0 max_entries=4096\n  r1 = map[u] ll\n  r2 = cb ll\n  r3 = 0\n'
+         '  r4 = 0\n  call bpf_user_ringbuf_drain\n  r0 = 0\n  exit\ncb:\n  r0 = *(u64 *)(r2 + 0)\n'
+         '  r0 = 0\n  exit\n', prog_type="tracepoint", expect=REJECT),
+]
+
+
 CASES = [
     *loop("loop_count_10", "  r1 = 0\nl:\n  r1 += 1\n  if r1 < 10 goto l\n  r0 = 0\n  exit\n"),
     *loop("loop_count_down", "  r1 = 100\nl:\n  r1 -= 1\n  if r1 != 0 goto l\n  r0 = 0\n  exit\n"),
@@ -97,6 +142,7 @@ CASES = [
     *loop("loop_bpf_loop_callback_bad_return", "  r1 = 10\n  r2 = cb ll\n  r3 = 0\n  r4 = 0\n  call bpf_loop\n"
           "  r0 = 0\n  exit\ncb:\n  r0 = 5\n  exit\n", priv_ok=False),
     *CALLBACKS,
+    *CALLBACK_ITERATIONS,
     Case("loop_complexity_limit", "  r7 = 0\nl:\n  r7 += 1\n  if r7 < 0x7fffffff goto l\n  r0 = 0\n  exit\n",
          expect=REJECT, slow=COMPLEXITY_BUDGET),
     # a fresh unknown branch per iteration: 8193 pending states before the loop ends (~50k instructions)
