@@ -156,13 +156,34 @@ def _skb_settable() -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
 _SKB_SCALARS, _SKB_ARRAYS = _skb_settable()
 
 
+_PULLED_L2_TYPES = frozenset({ProgType.SOCKET_FILTER, ProgType.CGROUP_SKB, ProgType.LWT_IN, ProgType.LWT_OUT,
+                               ProgType.LWT_XMIT, ProgType.LWT_SEG6LOCAL})
+"""skb program types that run after eth_type_trans pulled the Ethernet header (bpf_prog_test_run_skb: !is_l2)."""
+
+ETH_P_802_3_MIN = 0x0600
+ETH_P_802_3 = 0x0001
+ETH_P_802_2 = 0x0004
+
+
+def _eth_type_trans(frame: bytes) -> int:
+    """skb->protocol as eth_type_trans computes it (host order): the ethertype, or for an 802.3 length field
+    ETH_P_802_3 (raw IPX, payload starting 0xFFFF) / ETH_P_802_2 (an LLC header)."""
+    proto = int.from_bytes(frame[12:14], "big")
+    if proto >= ETH_P_802_3_MIN:
+        return proto
+    return ETH_P_802_3 if frame[ETH_HLEN:ETH_HLEN + 2] == b"\xff\xff" else ETH_P_802_2
+
+
 class SkbContext(_Context):
     """struct __sk_buff around `packet`. Field keywords use the struct's names; `cb` takes up to 5 u32s,
     `remote_ip6`/`local_ip6` 4 u32s each; `protocol` is host order (default: the packet's ethertype).
-    Unset fields are what BPF_PROG_TEST_RUN (given a zeroed __sk_buff) shows a tc program: ifindex 1 (the
-    loopback device), wire_len = len, the rest 0. `packet` is what the program sees from skb->data: for tc the
-    frame from its Ethernet header; for a socket filter on an IP socket (and BPF_PROG_TEST_RUN of a socket
-    filter) pass it from the network header. The packet is read-only for program types that may not write it."""
+    Unset fields are what BPF_PROG_TEST_RUN (given a zeroed __sk_buff) shows: ifindex 1 (the loopback device),
+    wire_len = len, the rest 0. `packet` is the Ethernet frame, as BPF_PROG_TEST_RUN takes it; like
+    bpf_prog_test_run_skb, tc programs (SCHED_CLS/ACT, the L2 types) see skb->data at the Ethernet header, while the
+    other test-run types (socket filter, cgroup_skb, lwt) see it after eth_type_trans: from the network header,
+    len = len(frame) - 14, protocol from the ethertype; their packet comes back with the 14 Ethernet bytes zeroed
+    (the kernel pushes the header back and memsets it). Those types refuse a frame shorter than an Ethernet header
+    (the kernel's EINVAL). The packet is read-only for program types that may not write it."""
 
     layout = SK_BUFF
     writable_ctx = True
@@ -184,19 +205,29 @@ class SkbContext(_Context):
                 size = 2 if name == "protocol" else _SKB_SCALARS[name]  # protocol holds a __be16
                 self.values[name] = _int_value(where, value, size)
         self.packet_region: Any = None
+        self.pulled = 0 if self.prog_type not in _PULLED_L2_TYPES else ETH_HLEN
+        """Bytes of Ethernet header eth_type_trans pulled before the program runs (the skb starts after them)."""
+        if len(self.packet) < self.pulled:
+            raise ContextError(f"{self.prog_type.name} packet of {len(self.packet)} bytes is shorter than an "
+                               f"Ethernet header ({ETH_HLEN} bytes): BPF_PROG_TEST_RUN refuses it (EINVAL)")
+
+    @property
+    def data(self) -> bytes:
+        """What the program sees from skb->data."""
+        return self.packet[self.pulled:]
 
     def _protocol(self) -> int:
         proto = self.values.get("protocol")
         if proto is None:
-            proto = int.from_bytes(self.packet[12:14], "big") if len(self.packet) >= ETH_HLEN else 0
+            proto = _eth_type_trans(self.packet) if len(self.packet) >= ETH_HLEN else 0
         return int.from_bytes(proto.to_bytes(2, "big"), "little")  # stored as __be16
 
     def materialize(self, m: Any) -> int:
         writable_pkt = self.prog_type in (ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.LWT_XMIT,
                                           ProgType.SK_SKB)
-        self.packet_region = m.map_run_region(bytearray(self.packet), "packet", writable_pkt, KIND_PACKET, self)
+        self.packet_region = m.map_run_region(bytearray(self.data), "packet", writable_pkt, KIND_PACKET, self)
         m.packet = self.packet_region
-        defaults = {"len": len(self.packet), "wire_len": len(self.packet), "ifindex": LOOPBACK_IFINDEX}
+        defaults = {"len": len(self.data), "wire_len": len(self.data), "ifindex": LOOPBACK_IFINDEX}
         raw = _pack(SK_BUFF, {**defaults, **self.values, "protocol": self._protocol()})
         base, end = self.packet_region.base, self.packet_region.end
         _put(raw, SK_BUFF, "data", base)
@@ -210,7 +241,7 @@ class SkbContext(_Context):
 
     def collect(self, m: Any) -> dict[str, Any]:
         raw = bytes(self.ctx_region.data)
-        out: dict[str, Any] = {"packet": bytes(self.packet_region.data)}
+        out: dict[str, Any] = {"packet": bytes(self.pulled) + bytes(self.packet_region.data)}
         for name in _SKB_WRITABLE:
             out[name] = _get(raw, SK_BUFF, name)
         out["cb"] = [_get(raw, SK_BUFF, f"cb[{i}]") for i in range(5)]
@@ -220,7 +251,7 @@ class SkbContext(_Context):
 
     def verdict(self, r0: int) -> Any:
         if self.prog_type == ProgType.SOCKET_FILTER:
-            return min(r0 & 0xFFFFFFFF, len(self.packet))  # bytes of the packet kept (0 = drop)
+            return min(r0 & 0xFFFFFFFF, len(self.data))  # bytes of the skb kept (0 = drop)
         if self.prog_type in (ProgType.SCHED_CLS, ProgType.SCHED_ACT):
             v = r0 & 0xFFFFFFFF
             v = v - (1 << 32) if v >> 31 else v

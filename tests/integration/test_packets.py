@@ -122,14 +122,8 @@ def program(text: str, prog_type: ProgType):
     pytest.param(ProgType.SOCKET_FILTER, SOCKET_TRUNCATE, udp_frame()[ETH_HLEN + 23] + 20,
                  lambda f: bytes(ETH_HLEN) + f[ETH_HLEN:], id="socket_filter"),
 ])
-def test_same_packet_same_result(request: pytest.FixtureRequest, backend: str, prog_type: ProgType, text: str,
+def test_same_packet_same_result(backend: str, prog_type: ProgType, text: str,
                                  expect_r0: int, expect_packet) -> None:
-    if prog_type == ProgType.SOCKET_FILTER and backend.startswith("vm"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "pyebpf/vm/context.py (not ours): vm.run(packet=frame) of a socket filter starts skb->data at the "
-            "Ethernet header and returns the frame unchanged; kp.run(packet=frame) (BPF_PROG_TEST_RUN) starts it at "
-            "the network header (eth_type_trans) and zeroes the 14 Ethernet bytes it returns. context.py documents "
-            "passing SkbContext(frame[14:]) by hand: the same call should do it (for_packet of SOCKET_FILTER)")))
     frame = udp_frame()
     with open_program(backend, program(text, prog_type)) as prog:
         prog.maps["stats"][0] = 1000

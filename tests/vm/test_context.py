@@ -358,8 +358,8 @@ def test_xdp_md_fields_match_kernel_test_run():
 
 @pytest.mark.kernel
 def test_socket_filter_sees_the_network_header_like_test_run():
-    """BPF_PROG_TEST_RUN of a socket filter starts skb->data at the network header: SkbContext(packet[14:])
-    gives the same len, protocol and LD_ABS bytes."""
+    """BPF_PROG_TEST_RUN of a socket filter starts skb->data at the network header: SkbContext(frame) of a socket
+    filter does the same (len, protocol from the ethertype, LD_ABS bytes)."""
     from pyebpf.loader import load
 
     src = """
@@ -377,5 +377,44 @@ def test_socket_filter_sees_the_network_header_like_test_run():
     frame = ETH_IP + bytes([0x45, 0x99]) + bytes(48)
     with load(prog, "socket_filter") as kp:
         kret = kp.test_run(frame).retval
-    ctx = SkbContext(frame[14:], ProgType.SOCKET_FILTER, protocol=0x0800)
-    assert VM(prog, prog_type="socket_filter").run(ctx).r0 == kret
+    vm = VM(prog, prog_type="socket_filter")
+    assert vm.run(SkbContext(frame, ProgType.SOCKET_FILTER)).r0 == kret
+    assert vm.run(packet=frame).r0 == kret
+
+
+@pytest.mark.parametrize("prog_type", ["socket_filter", "cgroup_skb", "lwt_in"])
+def test_non_l2_skb_starts_at_the_network_header_like_test_run(prog_type: str):
+    """bpf_prog_test_run_skb (!is_l2): eth_type_trans pulls the Ethernet header, so len = frame - 14, protocol is
+    the ethertype, LD_ABS offset 0 is the first IP byte; the frame comes back with its 14 Ethernet bytes zeroed."""
+    src = """
+        r6 = r1
+        r7 = *(u32 *)(r6 + 0)
+        r8 = *(u32 *)(r6 + 16)
+        r0 = *(u8 *)skb[0]
+        r0 <<= 16
+        r7 <<= 8
+        r0 |= r7
+        r0 |= r8
+        exit
+    """
+    res = VM(pyebpf.assemble(src), prog_type=prog_type).run(packet=PACKET)
+    assert res.r0 == (PACKET[14] << 16) | ((len(PACKET) - 14) << 8) | 0x0008  # protocol is __be16
+    assert res.packet == bytes(14) + PACKET[14:]
+
+
+def test_tc_still_starts_at_the_ethernet_header():
+    res = VM(pyebpf.assemble("r0 = *(u32 *)(r1 + 0)\nexit"), prog_type="sched_cls").run(packet=PACKET)
+    assert res.r0 == len(PACKET) and res.packet == PACKET
+
+
+def test_socket_filter_refuses_a_frame_shorter_than_an_ethernet_header():
+    with pytest.raises(VmError, match="EINVAL"):
+        for_packet(ProgType.SOCKET_FILTER, bytes(13))
+    assert for_packet(ProgType.SCHED_CLS, bytes(13)).data == bytes(13)
+
+
+def test_eth_type_trans_protocol_of_802_3_frames():
+    llc = bytes(12) + (50).to_bytes(2, "big") + b"\xaa\xaa" + bytes(48)
+    raw_ipx = bytes(12) + (50).to_bytes(2, "big") + b"\xff\xff" + bytes(48)
+    assert SkbContext(llc, ProgType.SOCKET_FILTER)._protocol() == 0x0400  # ETH_P_802_2, stored big-endian
+    assert SkbContext(raw_ipx, ProgType.SOCKET_FILTER)._protocol() == 0x0100  # ETH_P_802_3

@@ -25,7 +25,7 @@ def run(prog_type: str, r0: int, engine: str, **kw):
     ("sched_cls", -1, TcAction.UNSPEC),  # TC_ACT_UNSPEC is -1 in the low 32 bits
     ("sched_cls", 7, TcAction.REDIRECT),
     ("socket_filter", 20, 20),  # bytes kept
-    ("socket_filter", 0xFFFF, len(PACKET)),  # capped at the packet
+    ("socket_filter", 0xFFFF, len(PACKET) - 14),  # capped at skb->len (the frame after its Ethernet header)
 ])
 def test_packet_verdicts(prog_type: str, r0: int, action, engine: str):
     res = run(prog_type, r0, engine, packet=PACKET)
