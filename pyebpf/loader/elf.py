@@ -36,6 +36,7 @@ from pyebpf.loader.elf_globals import DataSection, GlobalVars
 from pyebpf.loader.elf_maps import LEGACY_MAPS_SECTION, MAPS_SECTION, BtfMapTypes, MapDefinitions, symbols_in
 from pyebpf.loader.elf_reader import (ElfFile, Relocation, RelocType, Section, ShFlags, ShType, SymBind, SymType,
                                       SHN_UNDEF)
+from pyebpf.loader.fdguard import Closeable
 
 OP_CALL = InsnClass.JMP | JmpOp.CALL
 DATA_PREFIXES = (".data", ".bss", ".rodata")
@@ -61,7 +62,7 @@ class ProgramExt:
     line_info: list[tuple[int, int, int, int]] = field(default_factory=list)
 
 
-class ElfObject:
+class ElfObject(Closeable):
     """A parsed BPF object; see the module docstring. Use as a context manager to release kernel objects."""
 
     def __init__(self, path: "str | os.PathLike[str] | bytes", *, constants: Mapping[str, Any] | None = None,
@@ -501,18 +502,6 @@ class ElfObject:
         if self._btf_handle is not None:
             self._btf_handle.close()
             self._btf_handle = None
-
-    def __enter__(self) -> "ElfObject":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001
-            pass
 
     def __repr__(self) -> str:
         state = "loaded" if self.loaded else "not loaded"

@@ -101,10 +101,31 @@ class FdScope:
             self.close_all()
         self._owned.clear()
 
+class Closeable:
+    """`with` and garbage-collection plumbing for objects that own kernel resources; subclasses define close().
+
+    close() must be idempotent: it runs on leaving a `with` block and again, harmlessly, when the object is
+    collected (a finalizer must never raise, so errors there are dropped)."""
+
+    def close(self) -> None:  # pragma: no cover - always overridden
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - a finalizer must not raise
+            pass
+
 
 def open_fd_count() -> int:
     """Number of fds this process holds (for leak tests)."""
     return len(os.listdir("/proc/self/fd"))
 
 
-__all__ = ["FdHandle", "FdScope", "open_fd_count"]
+__all__ = ["FdHandle", "FdScope", "open_fd_count", "Closeable"]

@@ -23,6 +23,7 @@ from pyebpf.errors import LoaderError
 from pyebpf.loader import syscall
 from pyebpf.loader.perf_event import PerfIoctl, PerfRecordType, bpf_output_event, online_cpus, perf_ioctl
 from pyebpf.loader.ringbuf import make_decoder
+from pyebpf.loader.fdguard import Closeable
 
 PAGE_SIZE = mmap.PAGESIZE
 # struct perf_event_mmap_page: data_head/data_tail/data_offset/data_size sit at byte 1024 onwards.
@@ -57,7 +58,7 @@ class _CpuRing:
             self.fd = -1
 
 
-class PerfBuffer:
+class PerfBuffer(Closeable):
     """Consumer of a BPF_MAP_TYPE_PERF_EVENT_ARRAY filled by bpf_perf_event_output(ctx, &map, BPF_F_CURRENT_CPU, ...).
 
         with PerfBuffer(prog.maps["events"], decode=Event, page_count=8) as pb:
@@ -220,18 +221,6 @@ class PerfBuffer:
             self._epoll.close()
             self._epoll = None
         self._map = None
-
-    def __enter__(self) -> "PerfBuffer":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001
-            pass
 
 
 __all__ = ["PerfBuffer"]

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator
 
 from pyebpf.abi.maps import MapType
 from pyebpf.errors import LoaderError
+from pyebpf.loader.fdguard import Closeable
 
 BPF_RINGBUF_BUSY_BIT = 1 << 31
 BPF_RINGBUF_DISCARD_BIT = 1 << 30
@@ -65,7 +66,7 @@ def _map_fd_and_size(ringbuf_map: Any, size: int | None) -> tuple[int, int]:
     return int(ringbuf_map.fd), int(size or spec.max_entries)
 
 
-class RingBuffer:
+class RingBuffer(Closeable):
     """Consumer of one BPF ring buffer map.
 
         with RingBuffer(prog.maps["events"], decode=Event) as rb:
@@ -227,18 +228,6 @@ class RingBuffer:
             self._epoll.close()
             self._epoll = None
         self._map = None
-
-    def __enter__(self) -> "RingBuffer":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001
-            pass
 
 
 __all__ = ["RingBuffer", "make_decoder", "BPF_RINGBUF_BUSY_BIT", "BPF_RINGBUF_DISCARD_BIT", "BPF_RINGBUF_HDR_SZ"]
