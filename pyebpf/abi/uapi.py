@@ -235,6 +235,34 @@ MAX_BPF_STACK = 512
 """Bytes of stack a BPF program (frame) may use."""
 
 
+ENOTSUPP = 524
+"""Kernel-internal errno (include/linux/errno.h) that bpf() returns for unsupported map/program operations."""
+
+
+class RingbufFlags(IntFlag):
+    """Flags of bpf_ringbuf_output/submit/discard (BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP)."""
+
+    NO_WAKEUP = 1
+    FORCE_WAKEUP = 2
+
+
+class RingbufQuery(IntEnum):
+    """bpf_ringbuf_query's flags argument (BPF_RB_AVAIL_DATA ...)."""
+
+    AVAIL_DATA = 0
+    RING_SIZE = 1
+    CONS_POS = 2
+    PROD_POS = 3
+
+
+BPF_RINGBUF_BUSY_BIT = 1 << 31
+"""Record header bit: reserved by the producer, not yet committed."""
+BPF_RINGBUF_DISCARD_BIT = 1 << 30
+"""Record header bit: the record was discarded; skip it."""
+BPF_RINGBUF_HDR_SZ = 8
+"""Bytes of the header before each ring buffer record (length + flags, page offset)."""
+
+
 class PerfEventType(IntEnum):
     """Type of the perf event a BPF perf link is attached to (enum bpf_perf_event_type)."""
 

@@ -20,10 +20,8 @@ from typing import Any, Callable, Iterator
 from pyebpf.abi.maps import MapType
 from pyebpf.errors import LoaderError
 from pyebpf.loader.fdguard import Closeable
+from pyebpf.abi.uapi import BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ
 
-BPF_RINGBUF_BUSY_BIT = 1 << 31
-BPF_RINGBUF_DISCARD_BIT = 1 << 30
-BPF_RINGBUF_HDR_SZ = 8
 PAGE_SIZE = mmap.PAGESIZE
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")

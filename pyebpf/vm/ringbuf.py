@@ -12,34 +12,15 @@ import ctypes
 import errno
 from collections import deque
 from dataclasses import dataclass
-from enum import IntEnum, IntFlag
 from typing import Any, Callable, Iterator
 
 from pyebpf.abi.maps import MapSpec, UpdateFlags
+from pyebpf.abi.uapi import BPF_RINGBUF_HDR_SZ, ENOTSUPP, RingbufFlags, RingbufQuery
 from pyebpf.errors import MapError
 from pyebpf.vm.maps import VmMap
 
 PAGE_SIZE = 4096
-BPF_RINGBUF_HDR_SZ = 8
 RINGBUF_MAX_RECORD_SZ = 0xFFFFFFFF // 4
-ENOTSUPP = 524
-"""Kernel-internal errno the ring buffer's map ops return to user space for lookup/update/delete."""
-
-
-class RingbufFlags(IntFlag):
-    """Flags of bpf_ringbuf_output/submit/discard."""
-
-    NO_WAKEUP = 1
-    FORCE_WAKEUP = 2
-
-
-class RingbufQuery(IntEnum):
-    """bpf_ringbuf_query's flags argument."""
-
-    AVAIL_DATA = 0
-    RING_SIZE = 1
-    CONS_POS = 2
-    PROD_POS = 3
 
 
 def validate_ringbuf_size(size: int) -> None:
