@@ -66,6 +66,11 @@ CALLBACKS = [
     for_each("callback_for_each_map_arg_is_map", "  r2 = r10\n  r2 += -4\n  r5 = 0\n  *(u32 *)(r10 - 4) = r5\n"
              "  call bpf_map_lookup_elem\n  r0 = 0\n  exit\n"),
     for_each("callback_for_each_returns_2", "  r0 = 2\n  exit\n", expect=REJECT),
+    # the callback's frame stacks on its caller's: 256 + 384 bytes is over MAX_BPF_STACK
+    bpf_loop("callback_loop_combined_stack_too_large", "  r1 = 0\n  *(u64 *)(r10 - 384) = r1\n  r0 = 0\n  exit\n",
+             n="2", before="  r1 = 0\n  *(u64 *)(r10 - 256) = r1\n", expect=REJECT),
+    bpf_loop("callback_loop_combined_stack_fits", "  r1 = 0\n  *(u64 *)(r10 - 384) = r1\n  r0 = 0\n  exit\n",
+             n="2", before="  r1 = 0\n  *(u64 *)(r10 - 128) = r1\n"),
     # 7 nested bpf-to-bpf calls: the callback would be the 9th frame
     Case("callback_loop_frame_depth", "  call f1\n  r0 = 0\n  exit\n"
          + "".join(f"f{i}:\n  call f{i + 1}\n  r0 = 0\n  exit\n" for i in range(1, 7))
