@@ -106,30 +106,70 @@ class VmMap(MapFace):
         """The live value for bpf_for_each_map_elem (which, unlike a lookup, marks nothing as used)."""
         return self.value_ref(key, cpu)
 
+    # The program side calls the class's operations, never the instance's: freeze() shadows those on the instance
+    # (user space's view), and a frozen map stays writable from programs (BPF_MAP_FREEZE is about the syscall).
     def prog_update(self, key: bytes, value: bytes, flags: int, cpu: int = 0) -> int:
         """bpf_map_update_elem: 0 or a negative errno. `value` is one CPU's value (value_size bytes)."""
-        return _as_errno(lambda: self.update_raw(key, value, flags))
+        return _as_errno(lambda: type(self).update_raw(self, key, value, flags))
 
     def prog_delete(self, key: bytes, cpu: int = 0) -> int:
-        return _as_errno(lambda: self.delete_raw(key))
+        return _as_errno(lambda: type(self).delete_raw(self, key))
 
     def prog_push(self, value: bytes, flags: int, cpu: int = 0) -> int:
-        return _as_errno(lambda: self.push_raw(value, flags))
+        return _as_errno(lambda: type(self).push_raw(self, value, flags))
 
     def prog_pop(self, peek: bool, cpu: int = 0) -> bytes | int:
         """bpf_map_pop_elem / peek_elem: the value bytes, or a negative errno."""
         try:
-            raw = self.pop_raw(peek)
+            raw = type(self).pop_raw(self, peek)
         except MapError as e:
             return -e.errno
         return -errno.ENOENT if raw is None else raw
 
-    def clear(self) -> None:  # faster than MutableMapping.clear's popitem loop
+    # -- user space -----------------------------------------------------------------------------------------------
+    frozen = False
+
+    def freeze(self) -> None:
+        """BPF_MAP_FREEZE: from now on user space may not write the map -- update, delete, push and pop are EPERM
+        (lookup and peek still work); programs still may, unless the map is BPF_F_RDONLY_PROG (the verifier then
+        refuses their writes). Freezing twice is EBUSY, as in kernel/bpf/syscall.c map_freeze."""
+        if self.frozen:
+            raise _err(f"{self.name}: map is already frozen", errno.EBUSY)
+        self.frozen = True
+
+        def read_only(op: str) -> Callable[..., Any]:
+            def refuse(*args: Any, **kw: Any) -> Any:
+                raise _err(f"{self.name}: map is frozen: {op} from user space", errno.EPERM)
+            return refuse
+
+        cls = type(self)
+        self.update_raw = read_only("update")  # type: ignore[method-assign]
+        self.delete_raw = read_only("delete")  # type: ignore[method-assign]
+        self.push_raw = read_only("push")  # type: ignore[method-assign]
+        refuse_pop = read_only("pop")
+
+        def pop_raw(peek: bool = False) -> bytes | None:  # peek is a lookup: still allowed
+            return cls.pop_raw(self, True) if peek else refuse_pop()
+        self.pop_raw = pop_raw  # type: ignore[method-assign]
+
+    def close(self, *args: Any) -> None:
+        """Nothing to release (a kernel map closes its fd): here so the same code runs against both."""
+
+    def __enter__(self) -> "VmMap":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def clear(self) -> None:
+        """Delete every element, as the kernel map's clear() does: an element that cannot be deleted (array
+        slots: EINVAL; a frozen map: EPERM) raises its MapError instead of being skipped."""
         for key in list(self.keys_raw()):
             try:
                 self.delete_raw(key)
-            except MapError:
-                pass
+            except MapError as e:
+                if e.errno != errno.ENOENT:
+                    raise
 
 
 # ---- hash maps ----------------------------------------------------------------------------------------------
@@ -569,8 +609,10 @@ class PerfEventArrayMap(ArrayMap):
     def open(self, index: int, cpu: int) -> None:
         self.events[index] = cpu
 
-    def close(self, index: int) -> None:
-        self.events.pop(index, None)
+    def close(self, index: int | None = None) -> None:  # type: ignore[override]
+        """Close slot `index`'s perf event; without an index, the map's close() (nothing to release)."""
+        if index is not None:
+            self.events.pop(index, None)
 
     def output(self, flags: int, data: bytes, cpu: int) -> int:
         """bpf_perf_event_output's checks (kernel/trace/bpf_trace.c __bpf_perf_event_output): 0 or -errno."""
@@ -667,9 +709,13 @@ class QueueMap(VmMap):
         return iter(())
 
     def __len__(self) -> int:
-        return len(self._items)
+        """0, as iteration says: the kernel has no way to count a queue's elements (get_next_key is EINVAL), so
+        len() of the kernel map is 0 too; items_raw() lists the elements."""
+        return 0
 
     def clear(self) -> None:
+        if self.frozen:
+            raise _err(f"{self.name}: map is frozen: pop from user space", errno.EPERM)
         self._items.clear()
 
 
@@ -1090,7 +1136,7 @@ MAP_CLASSES: dict[MapType, tuple[Callable[[MapSpec], None], Callable[[MapSpec, i
 
 
 def create_map(spec: MapSpec, ncpus: int = 1) -> VmMap:
-    """A VM map for `spec`; raises MapError with BPF_MAP_CREATE's errno for specs the kernel would refuse, and
+    """A VM map for `spec`, element 0 holding `spec.initial` when given; raises MapError with BPF_MAP_CREATE's errno for specs the kernel would refuse, and
     MapError(EINVAL) naming the type for map types the VM does not simulate."""
     entry = MAP_CLASSES.get(spec.type)
     if entry is None:
@@ -1098,7 +1144,9 @@ def create_map(spec: MapSpec, ncpus: int = 1) -> VmMap:
     validate, cls = entry
     validate(spec)
     check_map_memory(spec, ncpus)
-    return cls(spec, ncpus)
+    vm_map = cls(spec, ncpus)
+    vm_map.apply_initial()  # global data (MapSpec.initial), as pyebpf.loader.create_map writes it
+    return vm_map
 
 
 __all__ = ["VmMap", "HashMap", "PercpuHashMap", "LruHashMap", "LruPercpuHashMap", "ArrayMap", "PercpuArrayMap",

@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 
 from pyebpf.abi.helpers import HELPER_BY_NAME, HelperId
 from pyebpf.abi.maps import MapSpec
+from pyebpf.abi.uapi import MapCreateFlags
 from pyebpf.errors import VmError
 from pyebpf.isa.program import Program
 from pyebpf.vm.interp import BPF_MAX_LOOPS, Interpreter
@@ -166,8 +167,9 @@ class VM:
     def _make_map(self, spec: MapSpec) -> Any:
         from pyebpf.vm.maps import create_map
 
-        vm_map = create_map(spec, ncpus=self.ncpus)
-        vm_map.apply_initial()  # global data (MapSpec.initial), as the kernel loader writes it
+        vm_map = create_map(spec, ncpus=self.ncpus)  # writes MapSpec.initial
+        if spec.initial is not None and spec.flags & MapCreateFlags.RDONLY_PROG:
+            vm_map.freeze()  # constant global data (.rodata), frozen as pyebpf.loader.load does
         return vm_map
 
     @property

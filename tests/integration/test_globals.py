@@ -65,12 +65,8 @@ def test_global_data_runs_the_same(backend: str, how: str) -> None:
     obj.close()
 
 
-def test_rodata_is_frozen(request: pytest.FixtureRequest, backend: str) -> None:
+def test_rodata_is_frozen(backend: str) -> None:
     """A program's constant global data cannot change under it: the kernel map is frozen (EPERM on update)."""
-    if backend.startswith("vm"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "pyebpf/vm/maps.py (not ours): VM maps have no BPF_MAP_FREEZE state (no freeze(), updates always "
-            "allowed), so a .rodata map (MapSpec.initial + BPF_F_RDONLY_PROG) stays writable from Python")))
     obj = load_elf(object_path())
     with open_program(backend, obj.programs["globals"]) as prog:
         rodata = prog.maps[".rodata"]

@@ -186,12 +186,8 @@ def test_maps_passed_in_are_shared_between_programs(backend: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["hash", "array", "percpu_array"])
-def test_clear(request: pytest.FixtureRequest, backend: str, kind: str) -> None:
+def test_clear(backend: str, kind: str) -> None:
     """clear() empties a hash map; on an array it fails as `del m[k]` does (EINVAL), never silently."""
-    if kind != "hash" and backend.startswith("vm"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "pyebpf/vm/maps.py (not ours): VmMap.clear() swallows the EINVAL of deleting array elements, so "
-            "clear() on a VM array is a silent no-op while the kernel map raises MapError(EINVAL)")))
     spec = MapSpec.of("m", kind, ctypes.c_uint32, Pair, 4)
     with open_program(backend, xdp(KEYED_PROGRAM, spec)) as prog:
         m = prog.maps["m"]
@@ -207,24 +203,16 @@ def test_clear(request: pytest.FixtureRequest, backend: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["queue", "stack"])
-def test_queue_len(request: pytest.FixtureRequest, backend: str, kind: str) -> None:
+def test_queue_len(backend: str, kind: str) -> None:
     """len() of a queue/stack is its number of keys, 0, as iteration says; the kernel cannot count elements."""
-    if backend.startswith("vm"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "pyebpf/vm/maps.py (not ours): the VM's QueueMap.__len__ counts elements while its iteration yields no "
-            "keys; a kernel queue/stack has no way to count (get_next_key is EINVAL), so the same len() differs")))
     spec = MapSpec.of("q", kind, None, ctypes.c_uint64, 3)
     with open_program(backend, xdp(QUEUE_PROGRAM, spec)) as prog:
         prog.maps["q"].push(1)
         assert len(prog.maps["q"]) == len(list(prog.maps["q"])) == 0
 
 
-def test_initial_value_of_a_standalone_map(request: pytest.FixtureRequest, backend: str) -> None:
+def test_initial_value_of_a_standalone_map(backend: str) -> None:
     """MapSpec.initial is element 0's value whichever way the map is made (here without a program)."""
-    if backend.startswith("vm"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "pyebpf/vm/maps.py (not ours): vm.maps.create_map(spec) ignores MapSpec.initial (only VM(...) applies "
-            "it, in vm.py); pyebpf.loader.create_map writes it")))
     spec = MapSpec("cfg", MapType.ARRAY, 4, 8, 2, initial=b"\x2a")
     m = create_map(backend, spec)
     try:
