@@ -220,6 +220,13 @@ def check_func_arg(env: Env, argno: int, meta: CallMeta, proto, hid: HelperId) -
         meta.map = reg.map
     elif at == ArgType.ARG_PTR_TO_FUNC:
         meta.subprogno = reg.subprogno
+    elif at == ArgType.ARG_PTR_TO_TIMER:
+        # process_timer_func: a bpf_timer lives in a map value described by BTF; verify() models maps without
+        # BTF (as MapSpec creates them), so every timer use ends here, before its callback
+        if reg.var_off.mask:
+            raise Reject(f"R{regno} doesn't have constant offset. bpf_timer has to be at the constant offset",
+                         errno.EINVAL)
+        raise Reject(f"map '{reg.map.name[:15]}' has to have BTF in order to use bpf_timer", errno.EINVAL)
     elif at == ArgType.ARG_PTR_TO_MAP_KEY:
         if meta.map is None:
             raise Reject("invalid map_ptr to access map->key")
@@ -525,7 +532,7 @@ _CALLBACK_STATE = {
     _H.FOR_EACH_MAP_ELEM: set_map_elem_callback_state,
     _H.USER_RINGBUF_DRAIN: set_user_ringbuf_callback_state,
     _H.FIND_VMA: _unmodelled_callback,          # cb(task, vma, ctx): needs vmlinux BTF types
-    _H.TIMER_SET_CALLBACK: _unmodelled_callback,  # async: cb(map, key, timer value) run as its own program
+    _H.TIMER_SET_CALLBACK: _unmodelled_callback,  # async cb(map, key, timer); unreachable: timer args need BTF
 }
 """Helpers that call a bpf function back (is_callback_calling_function) -> the set_*_callback_state that types
 the callback's arguments from the caller's registers."""

@@ -66,6 +66,10 @@ CALLBACKS = [
     for_each("callback_for_each_map_arg_is_map", "  r2 = r10\n  r2 += -4\n  r5 = 0\n  *(u32 *)(r10 - 4) = r5\n"
              "  call bpf_map_lookup_elem\n  r0 = 0\n  exit\n"),
     for_each("callback_for_each_returns_2", "  r0 = 2\n  exit\n", expect=REJECT),
+    Case("callback_timer_map_without_btf", MAP_ARRAY + "  r1 = 0\n  *(u32 *)(r10 - 4) = r1\n  r2 = r10\n  r2 += -4\n"
+         "  r1 = map[a] ll\n  call bpf_map_lookup_elem\n  if r0 == 0 goto o\n  r1 = r0\n  r2 = cb ll\n"
+         "  call bpf_timer_set_callback\no:\n  r0 = 0\n  exit\ncb:\n  r0 = 0\n  exit\n", prog_type="tracepoint",
+         expect=REJECT),
     # the callback's frame stacks on its caller's: 256 + 384 bytes is over MAX_BPF_STACK
     bpf_loop("callback_loop_combined_stack_too_large", "  r1 = 0\n  *(u64 *)(r10 - 384) = r1\n  r0 = 0\n  exit\n",
              n="2", before="  r1 = 0\n  *(u64 *)(r10 - 256) = r1\n", expect=REJECT),
