@@ -174,11 +174,23 @@ def _eth_type_trans(frame: bytes) -> int:
     return ETH_P_802_3 if frame[ETH_HLEN:ETH_HLEN + 2] == b"\xff\xff" else ETH_P_802_2
 
 
+PACKET_HOST, PACKET_MULTICAST, PACKET_OTHERHOST = 0, 2, 3
+
+
+def _loopback_pkt_type(frame: bytes) -> int:
+    """skb->pkt_type as eth_type_trans sets it on the loopback device (BPF_PROG_TEST_RUN's): PACKET_HOST for its
+    all-zero address, PACKET_MULTICAST for a group address (broadcast too: lo's broadcast address is all zeros),
+    PACKET_OTHERHOST otherwise."""
+    if len(frame) < ETH_HLEN or frame[:6] == bytes(6):
+        return PACKET_HOST
+    return PACKET_MULTICAST if frame[0] & 1 else PACKET_OTHERHOST
+
+
 class SkbContext(_Context):
     """struct __sk_buff around `packet`. Field keywords use the struct's names; `cb` takes up to 5 u32s,
     `remote_ip6`/`local_ip6` 4 u32s each; `protocol` is host order (default: the packet's ethertype).
     Unset fields are what BPF_PROG_TEST_RUN (given a zeroed __sk_buff) shows: ifindex 1 (the loopback device),
-    wire_len = len, the rest 0. `packet` is the Ethernet frame, as BPF_PROG_TEST_RUN takes it; like
+    wire_len = len, pkt_type as eth_type_trans on lo sets it from the destination MAC, the rest 0. `packet` is the Ethernet frame, as BPF_PROG_TEST_RUN takes it; like
     bpf_prog_test_run_skb, tc programs (SCHED_CLS/ACT, the L2 types) see skb->data at the Ethernet header, while the
     other test-run types (socket filter, cgroup_skb, lwt) see it after eth_type_trans: from the network header,
     len = len(frame) - 14, protocol from the ethertype; their packet comes back with the 14 Ethernet bytes zeroed
@@ -227,7 +239,8 @@ class SkbContext(_Context):
                                           ProgType.SK_SKB)
         self.packet_region = m.map_run_region(bytearray(self.data), "packet", writable_pkt, KIND_PACKET, self)
         m.packet = self.packet_region
-        defaults = {"len": len(self.data), "wire_len": len(self.data), "ifindex": LOOPBACK_IFINDEX}
+        defaults = {"len": len(self.data), "wire_len": len(self.data), "ifindex": LOOPBACK_IFINDEX,
+                    "pkt_type": _loopback_pkt_type(self.packet)}
         raw = _pack(SK_BUFF, {**defaults, **self.values, "protocol": self._protocol()})
         base, end = self.packet_region.base, self.packet_region.end
         _put(raw, SK_BUFF, "data", base)

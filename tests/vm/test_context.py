@@ -418,3 +418,31 @@ def test_eth_type_trans_protocol_of_802_3_frames():
     raw_ipx = bytes(12) + (50).to_bytes(2, "big") + b"\xff\xff" + bytes(48)
     assert SkbContext(llc, ProgType.SOCKET_FILTER)._protocol() == 0x0400  # ETH_P_802_2, stored big-endian
     assert SkbContext(raw_ipx, ProgType.SOCKET_FILTER)._protocol() == 0x0100  # ETH_P_802_3
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("prog_type", ["socket_filter", "sched_cls"])
+def test_eth_type_trans_fields_agree_with_test_run(prog_type: str):
+    """len, pkt_type (from the destination MAC, on lo) and protocol (ethertype or 802.2/802.3) as the kernel's
+    BPF_PROG_TEST_RUN shows them, for unicast/own/broadcast/multicast destinations and Ethernet II/802.3 frames."""
+    from pyebpf.abi.context import SK_BUFF
+    from pyebpf.loader import load
+
+    prog = pyebpf.assemble(f"""
+        r2 = *(u32 *)(r1 + {SK_BUFF["pkt_type"].offset})
+        r3 = *(u32 *)(r1 + {SK_BUFF["protocol"].offset})
+        r0 = *(u32 *)(r1 + 0)
+        r2 <<= 8
+        r0 |= r2
+        r3 <<= 16
+        r0 |= r3
+        exit
+    """)
+    frames = [bytes.fromhex(dst + "020000000002" + ethertype) + payload
+              for dst in ("020000000001", "000000000000", "ffffffffffff", "01005e000001")
+              for ethertype, payload in (("0800", bytes([0x45]) + bytes(40)), ("0032", b"\xaa\xaa" + bytes(48)),
+                                         ("0032", b"\xff\xff" + bytes(48)))]
+    with load(prog, prog_type) as kp:
+        kernel = [kp.test_run(f).retval for f in frames]
+    vm = VM(prog, prog_type=prog_type)
+    assert [vm.run(packet=f).r0 & 0xFFFFFFFF for f in frames] == kernel
