@@ -45,3 +45,19 @@ class BtfFuncLinkage(IntEnum):
     STATIC = 0
     GLOBAL = 1
     EXTERN = 2
+
+
+#: Bytes of kind-specific data after the 12-byte `struct btf_type`: (fixed part, bytes per vlen record).
+#: Kinds not listed have none (PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG).
+TYPE_EXTRA_SIZES: dict[int, tuple[int, int]] = {
+    BtfKind.INT: (4, 0), BtfKind.ARRAY: (12, 0), BtfKind.STRUCT: (0, 12), BtfKind.UNION: (0, 12),
+    BtfKind.ENUM: (0, 8), BtfKind.FUNC_PROTO: (0, 8), BtfKind.VAR: (4, 0), BtfKind.DATASEC: (0, 12),
+    BtfKind.DECL_TAG: (4, 0), BtfKind.ENUM64: (0, 12),
+}
+BTF_TYPE_HEADER_SIZE = 12
+
+
+def type_record_size(kind: int, vlen: int) -> int:
+    """Bytes one type record takes in the type section: header plus its kind's trailing data."""
+    fixed, per = TYPE_EXTRA_SIZES.get(kind, (0, 0))
+    return BTF_TYPE_HEADER_SIZE + fixed + per * vlen

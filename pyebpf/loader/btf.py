@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Iterator
 
-from pyebpf.abi.btf import BTF_INT_SIGNED, BTF_MAGIC, VMLINUX_BTF_PATH, BtfFuncLinkage, BtfKind, BtfVarLinkage
+from pyebpf.abi.btf import (BTF_INT_SIGNED, BTF_MAGIC, BTF_TYPE_HEADER_SIZE, VMLINUX_BTF_PATH, BtfFuncLinkage,
+                            BtfKind, BtfVarLinkage, type_record_size)
 from pyebpf.errors import ElfError
 
 BTF_HEADER = struct.Struct("<HBBIIIII")  # magic version flags hdr_len type_off type_len str_off str_len
@@ -30,10 +31,6 @@ MODIFIER_KINDS = frozenset({BtfKind.TYPEDEF, BtfKind.VOLATILE, BtfKind.CONST, Bt
 SIZED_KINDS = frozenset({BtfKind.INT, BtfKind.STRUCT, BtfKind.UNION, BtfKind.ENUM, BtfKind.DATASEC, BtfKind.FLOAT,
                          BtfKind.ENUM64})
 
-# Bytes of kind-specific data after the 12-byte btf_type: fixed part, and per-vlen record.
-_EXTRA_FIXED = {BtfKind.INT: 4, BtfKind.ARRAY: 12, BtfKind.VAR: 4, BtfKind.DECL_TAG: 4}
-_EXTRA_PER_VLEN = {BtfKind.STRUCT: 12, BtfKind.UNION: 12, BtfKind.ENUM: 8, BtfKind.FUNC_PROTO: 8,
-                   BtfKind.DATASEC: 12, BtfKind.ENUM64: 12}
 _TRIPLES = struct.Struct("<III")
 _PAIRS = struct.Struct("<Ii")
 _U32_PAIRS = struct.Struct("<II")
@@ -159,7 +156,7 @@ class Btf:
                 raise ElfError(f"{what}: unknown BTF kind {kind_no} at offset {t0 + pos}")
             t = BtfType(kind, name_off, vlen, kflag, size_type)
             p = pos + 12
-            need = p + _EXTRA_FIXED.get(kind, 0) + vlen * _EXTRA_PER_VLEN.get(kind, 0)
+            need = p + type_record_size(kind, vlen) - BTF_TYPE_HEADER_SIZE
             if need > end:
                 raise ElfError(f"{what}: truncated {kind.name} record at offset {t0 + pos}")
             if kind == BtfKind.INT:

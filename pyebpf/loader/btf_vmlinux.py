@@ -13,24 +13,14 @@ import struct
 
 from pyebpf.errors import LoaderError
 
-from pyebpf.abi.btf import BTF_MAGIC, VMLINUX_BTF_PATH as VMLINUX_BTF, BtfKind
+from pyebpf.abi.btf import BTF_MAGIC, BTF_TYPE_HEADER_SIZE, VMLINUX_BTF_PATH as VMLINUX_BTF, BtfKind, type_record_size
 
 
 def _trailing_size(kind: int, vlen: int) -> int:
     """Bytes that follow struct btf_type for a type of this kind (uapi linux/btf.h)."""
-    if kind == BtfKind.INT:
-        return 4
-    if kind == BtfKind.ARRAY:
-        return 12
-    if kind in (BtfKind.STRUCT, BtfKind.UNION, BtfKind.DATASEC, BtfKind.ENUM64):
-        return 12 * vlen
-    if kind in (BtfKind.ENUM, BtfKind.FUNC_PROTO):
-        return 8 * vlen
-    if kind in (BtfKind.VAR, BtfKind.DECL_TAG):
-        return 4
     if kind > BtfKind.ENUM64:
         raise LoaderError(f"unknown BTF kind {kind} in {VMLINUX_BTF}", errno.EINVAL)
-    return 0
+    return type_record_size(kind, vlen) - BTF_TYPE_HEADER_SIZE
 
 
 class BtfNameIndex:

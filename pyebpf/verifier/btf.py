@@ -9,44 +9,11 @@ the type section's headers are walked (once, lazily, ~0.3 s for 130k types); not
 from __future__ import annotations
 
 import struct
-from enum import IntEnum
 from functools import lru_cache
 
-VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
-BTF_MAGIC = 0xEB9F
+from pyebpf.abi.btf import BTF_MAGIC, TYPE_EXTRA_SIZES, VMLINUX_BTF_PATH, BtfKind
 
-
-class BtfKind(IntEnum):
-    """BTF_KIND_* (include/uapi/linux/btf.h)."""
-
-    UNKN = 0
-    INT = 1
-    PTR = 2
-    ARRAY = 3
-    STRUCT = 4
-    UNION = 5
-    ENUM = 6
-    FWD = 7
-    TYPEDEF = 8
-    VOLATILE = 9
-    CONST = 10
-    RESTRICT = 11
-    FUNC = 12
-    FUNC_PROTO = 13
-    VAR = 14
-    DATASEC = 15
-    FLOAT = 16
-    DECL_TAG = 17
-    TYPE_TAG = 18
-    ENUM64 = 19
-
-
-#: bytes after the 12-byte struct btf_type: (fixed, per vlen member)
-_EXTRA: dict[int, tuple[int, int]] = {
-    BtfKind.INT: (4, 0), BtfKind.ARRAY: (12, 0), BtfKind.STRUCT: (0, 12), BtfKind.UNION: (0, 12),
-    BtfKind.ENUM: (0, 8), BtfKind.FUNC_PROTO: (0, 8), BtfKind.VAR: (4, 0), BtfKind.DATASEC: (0, 12),
-    BtfKind.DECL_TAG: (4, 0), BtfKind.ENUM64: (0, 12),
-}
+VMLINUX_BTF = VMLINUX_BTF_PATH
 
 
 class Btf:
@@ -60,7 +27,7 @@ class Btf:
         self._types: list[tuple[int, int, int]] = [(BtfKind.UNKN, 0, 0)]  # id 0 is void
         pos, end = hdr_len + type_off, hdr_len + type_off + type_len
         unpack = struct.Struct("<III").unpack_from
-        extra = _EXTRA
+        extra = TYPE_EXTRA_SIZES
         tagged: list[tuple[int, int]] = []
         while pos < end:
             name_off, info, size_or_type = unpack(data, pos)
