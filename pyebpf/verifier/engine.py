@@ -598,6 +598,12 @@ def mark_ptr_or_null_regs(env: Env, state: VerifierState, regno: int, is_null: b
             else:
                 reg.type &= ~PTR_MAYBE_NULL
                 reg.id = 0
+                if reg.type == PTR_TO_MAP_VALUE and reg.map is not None:
+                    # mark_ptr_not_null_reg(): a value of a map of maps is the inner map (its inner_map_meta)
+                    inner = env.inner_map_ref(reg.map)
+                    if inner is not None:
+                        reg.type = CONST_PTR_TO_MAP
+                        reg.map = inner
 
 
 def find_good_pkt_pointers(state: VerifierState, dst: Reg, t: int, range_right_open: bool) -> None:

@@ -199,3 +199,21 @@ def _resolve_map(self: Env, insn):
 
 
 Env.resolve_map = _resolve_map
+
+
+def _inner_map_ref(self, outer: MapRef) -> MapRef | None:
+    """The inner map a lookup in a map of maps points to once null-checked (map->inner_map_meta): one per outer
+    map, nameless as the kernel's meta copy is, so a register's map compares equal across lookups in that map."""
+    from pyebpf.verifier.regstate import MapRef
+    inner = getattr(outer.spec, "inner_map", None)
+    if inner is None:
+        return None
+    cache = self.__dict__.setdefault("_inner_maprefs", {})
+    ref = cache.get(outer.uid)
+    if ref is None:
+        ref = MapRef("", inner, -outer.uid)
+        cache[outer.uid] = ref
+    return ref
+
+
+Env.inner_map_ref = _inner_map_ref

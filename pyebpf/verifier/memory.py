@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 
 from pyebpf.abi.context import FieldKind, ctx_access_ok
+from pyebpf.abi.maps import MapType
 from pyebpf.verifier.bounds import (
     coerce_reg_to_size, coerce_reg_to_size_sx, mark_reg_known, mark_reg_unknown,
 )
@@ -437,6 +438,31 @@ def check_stack_range_initialized(env: Env, regno: int, off: int, size: int, zer
 
 # ---- the dispatcher ----------------------------------------------------------------------------------------------
 
+_MAP_STRUCT = {
+    **dict.fromkeys((MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.PROG_ARRAY, MapType.PERF_EVENT_ARRAY,
+                     MapType.CGROUP_ARRAY, MapType.ARRAY_OF_MAPS), "bpf_array"),
+    **dict.fromkeys((MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH,
+                     MapType.HASH_OF_MAPS), "bpf_htab"),
+}
+"""The vmlinux struct behind each map type's ops->map_btf_id (only the families verify() is checked on)."""
+
+
+def check_ptr_to_map_access(env: Env, regno: int, off: int, write: bool) -> None:
+    """check_ptr_to_map_access(): a map pointer is the kernel's struct (bpf_array, bpf_htab, ...), readable by
+    privileged programs only, never written. Reads would need btf_struct_access over vmlinux BTF, which is not
+    modelled: they are refused as before rather than accepted unchecked."""
+    reg = env.regs[regno]
+    tname = _MAP_STRUCT.get(reg.map.spec.type) if reg.map is not None else None
+    if tname is not None:
+        if not env.allow_ptr_leaks:
+            raise Reject(f"'struct {tname}' access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN", errno.EPERM)
+        if off < 0:
+            raise Reject(f"R{regno} is {tname} invalid negative access: off={off}")
+        if write:
+            raise Reject(f"only read from {tname} is supported")
+    raise Reject(f"R{regno} invalid mem access '{reg_type_str(reg.type)}'")
+
+
 def check_mem_access(env: Env, regno: int, off: int, size: int, write: bool, value_regno: int,
                      strict_once: bool = False, is_ldsx: bool = False, st_imm: int | None = None) -> None:
     regs = env.regs
@@ -510,7 +536,7 @@ def check_mem_access(env: Env, regno: int, off: int, size: int, write: bool, val
         if value_regno >= 0:
             mark_reg_unknown(regs[value_regno])
     elif t == CONST_PTR_TO_MAP:
-        raise Reject(f"R{regno} invalid mem access '{reg_type_str(t)}'")
+        check_ptr_to_map_access(env, regno, off, write)
     else:
         raise Reject(f"R{regno} invalid mem access '{reg_type_str(t)}'")
     if size < BPF_REG_SIZE and value_regno >= 0 and not write and regs[value_regno].type == SCALAR_VALUE:

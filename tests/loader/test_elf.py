@@ -545,10 +545,7 @@ def test_writer_writes_maps_of_maps(tmp_path):
 VERIFIABLE = [("openat_counter", "count_openat"), ("xdp_count", "xdp_counter"), ("calls_globals", "xdp_globals"),
               ("calls_globals", "xdp_second"), ("legacy_maps", "legacy_socket"), ("printk_pid", "trace_write"),
               ("ringbuf_retransmit", "on_retransmit"), ("loop_callback", "xdp_loop"), ("core_task", "core_probe"),
-              ("map_in_map", "tail_target"),
-              pytest.param("map_in_map", "use_maps", marks=pytest.mark.xfail(
-                  strict=True, reason="pyebpf.verify: lookup in a map of maps yields map_value, not the inner "
-                                      "map_ptr the kernel gives"))]
+              ("map_in_map", "tail_target"), ("map_in_map", "use_maps")]
 
 
 @pytest.mark.parametrize("name,prog", VERIFIABLE)

@@ -2,8 +2,11 @@
 offsets), keys and values from the stack, wrong argument types, map-value pointers in lddw, read-only maps."""
 from __future__ import annotations
 
+import textwrap
+
 from cases import REJECT, Case
 from cases._util import LOOKUP_ARRAY, LOOKUP_HASH, MAP_ARRAY, MAP_HASH
+from pyebpf.abi.maps import MapSpec, MapType
 
 RET = "  r0 = 0\n  exit\n"
 H = MAP_HASH + LOOKUP_HASH
@@ -21,6 +24,22 @@ def bad(name: str, body: str, **kw) -> Case:
 def _value_access(name: str, prefix: str, op: str, good: bool, **kw) -> Case:
     return (ok if good else bad)(name, prefix + "  if r0 == 0 goto +1\n  " + op + "\n", **kw)
 
+
+def _outer(kind: MapType, inner_type: str) -> MapSpec:
+    """A map of maps `outer` (4 slots) whose inner maps are 4-entry `inner_type` maps of u32 -> u64."""
+    return MapSpec("outer", kind, 4, 4, 4, inner_map=MapSpec.of("inner", inner_type, 4, 8, 4))
+
+
+def _map_in_map(name: str, body: str, kind: MapType = MapType.ARRAY_OF_MAPS, inner_type: str = "array",
+                **kw) -> Case:
+    """A case on `outer`, a map of maps (assembly's .map cannot declare the inner map's template)."""
+    from pyebpf.isa.assembler import assemble
+    text = textwrap.dedent(LOOKUP_HASH.replace("map[m]", "map[outer]") + body + RET)
+    return Case(name, lambda: assemble(text, maps={"outer": _outer(kind, inner_type)}), **kw)
+
+
+#: r1 = the null-checked inner map, key still 0 at fp-4: look it up (r0 = the inner map's value)
+INNER_LOOKUP = "  r1 = r0\n  r2 = r10\n  r2 += -4\n  call bpf_map_lookup_elem\n"
 
 CASES = [
     bad("map_lookup_no_null_check", H + "  r1 = *(u64 *)(r0 + 0)\n"),
@@ -82,4 +101,18 @@ CASES = [
     bad("map_call_clobbers_r1", H + "  r0 = r1\n"),
     bad("map_call_clobbers_r5", H + "  r0 = r5\n"),
     ok("map_call_keeps_r6", "  r6 = 5\n" + H + "  r0 = r6\n"),
+    # maps of maps: the looked-up value is the inner map (map_ptr) once null-checked (mark_ptr_not_null_reg)
+    _map_in_map("map_in_map_inner_lookup", "  if r0 == 0 goto +6\n" + INNER_LOOKUP
+                + "  if r0 == 0 goto +1\n  r1 = *(u64 *)(r0 + 0)\n"),
+    _map_in_map("map_in_map_hash_inner_value_past_end", "  if r0 == 0 goto +6\n" + INNER_LOOKUP
+                + "  if r0 == 0 goto +1\n  r1 = *(u64 *)(r0 + 24)\n", kind=MapType.HASH_OF_MAPS,
+                inner_type="hash", expect=REJECT),
+    _map_in_map("map_in_map_inner_value_no_null_check", "  if r0 == 0 goto +5\n" + INNER_LOOKUP
+                + "  r1 = *(u64 *)(r0 + 0)\n", kind=MapType.HASH_OF_MAPS, inner_type="hash", expect=REJECT),
+    _map_in_map("map_in_map_outer_no_null_check", INNER_LOOKUP, expect=REJECT),
+    _map_in_map("map_in_map_outer_value_as_memory", "  r1 = *(u32 *)(r0 + 0)\n", expect=REJECT),
+    _map_in_map("map_in_map_inner_ptr_write", "  if r0 == 0 goto +2\n  r1 = 0\n  *(u64 *)(r0 + 0) = r1\n",
+                expect=REJECT),
+    _map_in_map("map_in_map_outer_ptr_negative_write", "  r1 = map[outer] ll\n  r2 = 0\n  *(u64 *)(r1 - 8) = r2\n",
+                kind=MapType.HASH_OF_MAPS, inner_type="hash", expect=REJECT),
 ]
