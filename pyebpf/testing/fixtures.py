@@ -13,10 +13,8 @@ Everything heavy is imported inside the fixtures, so loading the plugin costs no
 """
 from __future__ import annotations
 
-import ctypes
 import itertools
 import os
-import threading
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -25,7 +23,6 @@ from pyebpf.testing.kernel_probe import bpf_unavailable_reason, require_kernel_e
 
 ENGINES = ("interp", "compiled")
 NETNS_PREFIX = "pyebpf-fixture"
-CLONE_NEWNET = 0x40000000
 _netns_counter = itertools.count()
 
 
@@ -104,28 +101,9 @@ class NetNamespace:
 
     def run(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         """Call fn in a thread that joined this namespace (setns moves only that thread); return its result."""
-        result: dict[str, Any] = {}
-        libc = ctypes.CDLL(None, use_errno=True)
+        from pyebpf.loader.netlink import call_in_netns
 
-        def body() -> None:
-            try:
-                fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-                try:
-                    if libc.setns(fd, CLONE_NEWNET) != 0:
-                        err = ctypes.get_errno()
-                        raise OSError(err, f"setns({self.name}): {os.strerror(err)}")
-                finally:
-                    os.close(fd)
-                result["value"] = fn(*args, **kw)
-            except BaseException as e:  # noqa: BLE001 - re-raised in the caller
-                result["error"] = e
-
-        t = threading.Thread(target=body, name=f"netns-{self.name}")
-        t.start()
-        t.join()
-        if "error" in result:
-            raise result["error"]
-        return result.get("value")
+        return call_in_netns(self.name, lambda: fn(*args, **kw))
 
     def ipr(self) -> Any:
         """A pyroute2 IPRoute bound to this namespace (use it in a `with`)."""

@@ -10,49 +10,27 @@ by a killed test run (their pid no longer exists) are removed on the next run.
 """
 from __future__ import annotations
 
-import ctypes
 import itertools
 import os
 import socket
-import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from pyroute2 import IPRoute, netns
 
+from pyebpf.loader.netlink import call_in_netns
+
 PREFIX = "pyebpf-test"
-CLONE_NEWNET = 0x40000000
 _counter = itertools.count()
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def run_in_netns(name: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-    """Call fn in a fresh thread that has joined network namespace `name` (setns moves only that thread).
+    """Call fn in a fresh thread that has joined network namespace `name` (the loader's call_in_netns).
 
     Sockets made there stay in that namespace after the thread ends, so the caller can use them from anywhere.
     """
-    result: dict[str, Any] = {}
-
-    def body() -> None:
-        try:
-            fd = os.open(os.path.join("/run/netns", name), os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                if _libc.setns(fd, CLONE_NEWNET) != 0:
-                    err = ctypes.get_errno()
-                    raise OSError(err, f"setns({name}): {os.strerror(err)}")
-            finally:
-                os.close(fd)
-            result["value"] = fn(*args, **kw)
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller
-            result["error"] = e
-
-    t = threading.Thread(target=body, name=f"netns-{name}")
-    t.start()
-    t.join()
-    if "error" in result:
-        raise result["error"]
-    return result.get("value")
+    return call_in_netns(name, lambda: fn(*args, **kw))
 
 
 def remove_stale_namespaces() -> None:
