@@ -557,52 +557,70 @@ class PercpuArrayMap(ArrayMap):
         return _as_errno(run)
 
 
-class ProgArrayMap(ArrayMap):
-    """BPF_MAP_TYPE_PROG_ARRAY: slot -> program number (the VM's prog fd, from `Machine.prog_fd(program)`), read by
-    bpf_tail_call. Empty slots make the tail call fall through; `del m[i]` empties a slot (ENOENT when empty)."""
+class _SlotArrayMap(ArrayMap):
+    """An array whose slots hold kernel objects (fd arrays: programs, perf events) rather than values: a program
+    cannot look elements up, empty slots exist, and `del m[i]` empties one (ENOENT when already empty)."""
+
+    kind = "fd array"
 
     def __init__(self, spec: MapSpec, ncpus: int = 1):
         VmMap.__init__(self, spec, ncpus)
-        self.programs: dict[int, int] = {}
+        self.slots: dict[int, int] = {}
 
-    def lookup_raw(self, key: bytes) -> bytes | None:
-        i = self._index(key)
-        fd = self.programs.get(i)
-        return None if fd is None else fd.to_bytes(4, "little")
+    def _slot_value(self, index: int, value: bytes) -> int:
+        """What an update from user space stores in slot `index`."""
+        return int.from_bytes(value, "little")
 
     def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
         i, value = self._index(key), self._check_value(value)
         _syscall_lock_check(flags)
         self._check_array_update(i, flags)
-        self.programs[i] = int.from_bytes(value, "little")
+        self.slots[i] = self._slot_value(i, value)
 
     def delete_raw(self, key: bytes) -> None:
         i = self._index(key)
         if i >= self.spec.max_entries:
             raise _err(f"{self.name}: index {i} >= max_entries", errno.E2BIG)
-        if self.programs.pop(i, None) is None:
+        if self.slots.pop(i, None) is None:
             raise _err(f"{self.name}: slot {i} is empty", errno.ENOENT)
 
     def keys_raw(self) -> Iterator[bytes]:
-        return (i.to_bytes(4, "little") for i in sorted(self.programs))
+        return (i.to_bytes(4, "little") for i in sorted(self.slots))
 
     def __len__(self) -> int:
-        return len(self.programs)
+        return len(self.slots)
 
     def value_ref(self, key: bytes, cpu: int = 0) -> bytearray | None:
-        raise MapError("prog array elements cannot be looked up from a program", errno.EOPNOTSUPP)
+        raise MapError(f"{self.kind} elements cannot be looked up from a program", errno.EOPNOTSUPP)
 
 
-class PerfEventArrayMap(ArrayMap):
+class ProgArrayMap(_SlotArrayMap):
+    """BPF_MAP_TYPE_PROG_ARRAY: slot -> program number (the VM's prog fd, from `Machine.prog_fd(program)`), read by
+    bpf_tail_call. Empty slots make the tail call fall through."""
+
+    kind = "prog array"
+
+    @property
+    def programs(self) -> dict[int, int]:
+        return self.slots
+
+    def lookup_raw(self, key: bytes) -> bytes | None:
+        fd = self.slots.get(self._index(key))
+        return None if fd is None else fd.to_bytes(4, "little")
+
+
+class PerfEventArrayMap(_SlotArrayMap):
     """BPF_MAP_TYPE_PERF_EVENT_ARRAY: bpf_perf_event_output appends records to slot `index`.
 
     Every slot below `ncpus` holds a BPF_OUTPUT perf event opened on the CPU of the same number (what tools do);
     writing to another CPU's slot is EOPNOTSUPP, to a slot without event ENOENT. `records[i]` lists slot i's
     records; `close(i)` / `open(i, cpu)` change slots."""
 
+    kind = "perf event array"
+
     def __init__(self, spec: MapSpec, ncpus: int = 1):
-        VmMap.__init__(self, spec, ncpus)
-        self.events: dict[int, int] = {i: i for i in range(min(ncpus, spec.max_entries))}
+        super().__init__(spec, ncpus)
+        self.slots.update((i, i) for i in range(min(ncpus, spec.max_entries)))
         self.records: defaultdict[int, list[bytes]] = defaultdict(list)  # slot -> records, made on first use
         self.lost = 0
 
@@ -641,27 +659,13 @@ class PerfEventArrayMap(ArrayMap):
     def lookup_raw(self, key: bytes) -> bytes | None:
         raise _err("perf event array lookup", errno.EOPNOTSUPP)
 
-    def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
-        i, value = self._index(key), self._check_value(value)
-        _syscall_lock_check(flags)
-        self._check_array_update(i, flags)
-        self.events[i] = i % self.ncpus
+    def _slot_value(self, index: int, value: bytes) -> int:
+        return index % self.ncpus  # the perf event a tool opens for slot i watches CPU i
 
-    def delete_raw(self, key: bytes) -> None:
-        i = self._index(key)
-        if i >= self.spec.max_entries:
-            raise _err(f"{self.name}: index {i} >= max_entries", errno.E2BIG)
-        if self.events.pop(i, None) is None:
-            raise _err(f"{self.name}: slot {i} is empty", errno.ENOENT)
-
-    def keys_raw(self) -> Iterator[bytes]:
-        return (i.to_bytes(4, "little") for i in sorted(self.events))
-
-    def __len__(self) -> int:
-        return len(self.events)
-
-    def value_ref(self, key: bytes, cpu: int = 0) -> bytearray | None:
-        raise MapError("perf event array elements cannot be looked up from a program", errno.EOPNOTSUPP)
+    @property
+    def events(self) -> dict[int, int]:
+        """slot -> CPU of the perf event open in it."""
+        return self.slots
 
 
 # ---- queue and stack ------------------------------------------------------------------------------------------
