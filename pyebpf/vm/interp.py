@@ -339,6 +339,9 @@ class Interpreter:
             if depth >= MAX_CALL_FRAMES:
                 raise VmError(f"call stack too deep: more than {MAX_CALL_FRAMES} frames")
             r[11].append((nxt, r[6], r[7], r[8], r[9], r[10], r[12]))
+            # the callee starts with a fresh register file, as in the kernel's interpreter (the verifier forbids
+            # reading r0/r6-r9 before writing them) and in the compiled engine
+            r[0] = r[6] = r[7] = r[8] = r[9] = 0
             m.depth = depth
             stacks[depth].data[:] = _ZERO_STACK
             r[10] = tops[depth]
