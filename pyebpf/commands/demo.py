@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import struct
 import tempfile
 from ctypes import c_uint32, c_uint64
@@ -128,9 +129,14 @@ def run_demo(use_kernel: bool = True) -> int:
 
 
 def _kernel_part(xdp, counter, packets, vm_results) -> int:
+    import pyebpf
     from pyebpf.loader import load
 
-    with load(xdp) as kp:
+    with load(xdp, log_level=1) as kp:
+        theirs = re.search(r"processed (\d+) insns", kp.log or "")
+        ours = pyebpf.verify(xdp).processed
+        _say(f"kernel verifier: XDP program accepted, {theirs.group(1) if theirs else '?'} instructions processed "
+             f"(pyebpf's verifier: {ours})")
         for label, pkt in packets.items():
             got = kp.test_run(data=pkt).retval
             want = min(vm_results[label])
