@@ -11,7 +11,8 @@ from pyebpf.abi.maps import MapType
 from pyebpf.abi.opcodes import MAX_CALL_FRAMES
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown, reg_bounds_sync
 from pyebpf.abi.prog_types import ProgType
-from pyebpf.verifier.env import BPF_MAX_VAR_SIZ, DST_OP_NO_MARK, ENOTSUPP, SRC_OP, Env, Reject
+from pyebpf.abi.uapi import ENOTSUPP
+from pyebpf.verifier.env import BPF_MAX_VAR_SIZ, DST_OP_NO_MARK, SRC_OP, Env, Reject
 from pyebpf.verifier.memory import (
     READ, WRITE, check_mem_access, check_mem_region_access, check_packet_access, check_ptr_alignment,
     check_ptr_off_reg, check_stack_range_initialized, may_access_direct_pkt_data,

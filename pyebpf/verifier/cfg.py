@@ -20,7 +20,7 @@ from pyebpf.errors import VerifierError
 from pyebpf.isa.instruction import VALID_OPCODES, Instruction
 from pyebpf.isa.program import Program
 from pyebpf.verifier.btf import BtfKind, vmlinux_btf
-from pyebpf.verifier.env import ENOTSUPP
+from pyebpf.abi.uapi import ENOTSUPP
 
 DISCOVERED, EXPLORED, FALLTHROUGH, BRANCH = 0x10, 0x20, 1, 2
 _DONE, _KEEP = 0, 1

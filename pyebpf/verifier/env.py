@@ -15,8 +15,6 @@ SRC_OP, DST_OP, DST_OP_NO_MARK = 0, 1, 2
 BPF_MAX_VAR_OFF = 1 << 29
 BPF_MAX_VAR_SIZ = 1 << 29
 MAX_PACKET_OFF = 0xFFFF
-ENOTSUPP = 524
-"""The kernel-internal errno (include/linux/errno.h) some verifier checks return; Python's errno has no name for it."""
 AT_PKT_END, BEYOND_PKT_END = -1, -2
 
 

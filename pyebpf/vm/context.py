@@ -43,7 +43,6 @@ SIZEOF_XDP_FRAME = 40
 SKB_SHARED_INFO_SIZE = 320
 """SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) on x86-64: reserved at the frame's end (xdp_data_hard_end)."""
 XDP_METADATA_MAX = 32
-ENOTSUPP = 524
 
 
 class ContextError(VmError, ValueError):

@@ -32,6 +32,7 @@ from pyebpf.abi.maps import MapFace, MapSpec, MapType, UpdateFlags, percpu_strid
 from pyebpf.abi.uapi import BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK, HelperFlags, MapCreateFlags
 from pyebpf.errors import MapError
 from pyebpf.vm.lru import CommonLru, LruNode, PercpuLru
+from pyebpf.abi.uapi import ENOTSUPP
 
 PCPU_MIN_UNIT_SIZE = 32768
 """Largest per-CPU value the kernel allocates (percpu allocator unit); bigger per-CPU values are E2BIG."""
@@ -953,7 +954,6 @@ QUEUE_STACK_CREATE_FLAGS = _F.NUMA_NODE | _ACCESS
 STACK_CREATE_FLAGS = _F.NUMA_NODE | _ACCESS | _F.STACK_BUILD_ID
 LPM_CREATE_FLAGS = _F.NO_PREALLOC | _F.NUMA_NODE | _ACCESS
 RINGBUF_CREATE_FLAGS = _F.NUMA_NODE
-ENOTSUPP = 524
 
 # ---- how much memory the kernel would allocate at creation -------------------------------------------------------
 # bpf_map_area_alloc() ends in __vmalloc_node_range(), which refuses an area of more pages than the machine has
