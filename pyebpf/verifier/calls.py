@@ -360,7 +360,14 @@ def check_helper_call(env: Env, insn) -> None:
         r0.map = meta.map
         if hid == HelperId.MAP_LOOKUP_ELEM and 0 <= meta.const_map_key < meta.map.spec.max_entries:
             flag &= ~PTR_MAYBE_NULL  # can_elide_value_nullness: constant in-range key into an array
-        r0.type = PTR_TO_MAP_VALUE | flag
+        inner = env.inner_map_ref(meta.map)
+        if inner is not None:
+            # a lookup in a map of maps returns the inner map itself (its inner_map_meta), maybe NULL:
+            # `R0=map_ptr_or_null(id=1,ks=..,vs=..)` as 6.18 prints it
+            r0.type = CONST_PTR_TO_MAP | flag
+            r0.map = inner
+        else:
+            r0.type = PTR_TO_MAP_VALUE | flag
     elif rt in _RET_BASE:
         mark_reg_unknown(r0)
         mark_reg_known(r0, 0)

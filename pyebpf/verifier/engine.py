@@ -103,7 +103,7 @@ class Checker:
         st = env.cur.copy()
         self.stack.append((st, insn_idx, prev_idx, env.log.end_pos))
         if len(self.stack) > BPF_COMPLEXITY_LIMIT_JMP_SEQ:
-            raise Reject(f"The sequence of {len(self.stack)} jumps is too complex.", errno.EFAULT)
+            raise Reject(f"The sequence of {len(self.stack)} jumps is too complex.", errno.E2BIG)
         if st.parent is not None:
             st.parent.branches += 1
         return st
@@ -598,12 +598,6 @@ def mark_ptr_or_null_regs(env: Env, state: VerifierState, regno: int, is_null: b
             else:
                 reg.type &= ~PTR_MAYBE_NULL
                 reg.id = 0
-                if reg.type == PTR_TO_MAP_VALUE and reg.map is not None:
-                    # mark_ptr_not_null_reg(): a value of a map of maps is the inner map (its inner_map_meta)
-                    inner = env.inner_map_ref(reg.map)
-                    if inner is not None:
-                        reg.type = CONST_PTR_TO_MAP
-                        reg.map = inner
 
 
 def find_good_pkt_pointers(state: VerifierState, dst: Reg, t: int, range_right_open: bool) -> None:

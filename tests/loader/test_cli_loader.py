@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -114,8 +115,26 @@ def test_prog_dump_xlated_and_jited(pinned, capsys):
             skip_missing_feature("the BPF JIT is off (/proc/sys/net/core/bpf_jit_enable = 0)")
     import platform
 
+    from pyebpf.loader import open_pinned
+    from pyebpf.loader.info import prog_info
+
+    # What the dump promises: the whole JIT image, every byte in exactly one decoded instruction, in order. The
+    # bytes themselves depend on the machine (CPU mitigations end a function in `ret` or in `jmp` to a return thunk).
+    with open_pinned(prog_path) as p:
+        info = prog_info(p.fd, jited=True)
+    code, out, _ = _run(capsys, "prog", "dump", prog_path, "--jited", "--json")
+    assert code == 0
+    funcs = json.loads(out)
+    decoded = b"".join(bytes.fromhex(i["opcodes"]) for f in funcs for i in f["insns"])
+    assert len(decoded) == info.jited_prog_len and decoded == bytes(info.jited_prog_insns)
+    for f in funcs:
+        pcs = [int(i["pc"], 16) for i in f["insns"]]
+        sizes = [len(i["opcodes"]) // 2 for i in f["insns"]]
+        assert pcs == [sum(sizes[:k]) for k in range(len(sizes))]
+        assert f["insns"][-1]["operation"] in ("ret", "jmp", "br", "b")  # a return, or a jump to a return thunk
     code, out, _ = _run(capsys, "prog", "dump", prog_path, "--jited")
-    assert code == 0 and "ret" in out
+    assert code == 0 and out.splitlines()[0].endswith(":")
+    assert len([ln for ln in out.splitlines() if re.match(r"\s*[0-9a-f]+:\t", ln)]) == sum(len(f["insns"]) for f in funcs)
     if platform.machine() == "x86_64":
         assert "push rbp" in out
 
