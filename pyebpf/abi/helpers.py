@@ -819,6 +819,8 @@ CONFIG_DEPENDENT: dict[HelperId, str] = {
     HelperId.SKB_GET_XFRM_STATE: "CONFIG_XFRM",
     HelperId.SKB_CGROUP_CLASSID: "CONFIG_CGROUP_NET_CLASSID",
     HelperId.GET_CGROUP_CLASSID: "CONFIG_CGROUP_NET_CLASSID (bpf_base_func_proto variant)",
+    HelperId.XDP_ADJUST_META: "the kernel build: 6.18.44 build fc-v1300 refuses it to XDP ('cannot use helper'), "
+                              "upstream and the earlier 6.18.44 build allow it",
 }
 """Helpers the tables list but a given kernel build may still refuse (kernel config / lockdown)."""
 

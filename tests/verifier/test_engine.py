@@ -105,7 +105,7 @@ def _jump_sequence_program():
 def test_jump_sequence_limit():
     res = verify(_jump_sequence_program(), raise_on_reject=False)
     assert res.error.message == "The sequence of 8193 jumps is too complex."
-    assert res.error.errno == errno.EFAULT
+    assert res.error.errno == errno.E2BIG
 
 
 @pytest.mark.kernel
