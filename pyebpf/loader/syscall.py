@@ -11,6 +11,7 @@ import ctypes
 import errno as _errno
 import os
 import platform
+import resource
 from typing import Sequence
 
 from pyebpf.abi.uapi import BpfCmd
@@ -69,6 +70,29 @@ def sys_bpf_number(machine: str | None = None) -> int:
 
 
 _NR_BPF: int | None = None
+_MEMLOCK_CHARGED = frozenset({BpfCmd.MAP_CREATE, BpfCmd.PROG_LOAD, BpfCmd.BTF_LOAD})
+_memlock_bumped = False
+
+
+def _bump_memlock_rlimit() -> bool:
+    """Raise RLIMIT_MEMLOCK to infinity the first time a memory-charging command fails with EPERM.
+
+    Before 5.11 (memcg accounting of BPF memory) map, program and BTF memory counted against RLIMIT_MEMLOCK,
+    whose default (64 KiB or 8 MiB) refuses all but tiny maps with EPERM; libbpf's bump_rlimit_memlock() raises it.
+    Returns True when the limit was raised now, so the caller retries once; a second EPERM is a real one.
+    """
+    global _memlock_bumped
+    if _memlock_bumped:
+        return False
+    _memlock_bumped = True
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_MEMLOCK)
+        if soft == resource.RLIM_INFINITY:
+            return False
+        resource.setrlimit(resource.RLIMIT_MEMLOCK, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    except (OSError, ValueError):
+        return False  # not permitted (no CAP_SYS_RESOURCE): the EPERM stands
+    return True
 
 
 def bpf(cmd: BpfCmd | int, attr: ctypes.Structure, what: str | None = None,
@@ -84,6 +108,8 @@ def bpf(cmd: BpfCmd | int, attr: ctypes.Structure, what: str | None = None,
         err = ctypes.get_errno()
         if err == _errno.EINTR:
             continue
+        if err == _errno.EPERM and cmd in _MEMLOCK_CHARGED and _bump_memlock_rlimit():
+            continue  # kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK: raised once, as libbpf does
         name = what or f"bpf({BpfCmd(cmd).name})"
         internal = KERNEL_INTERNAL_ERRNOS.get(err)
         if internal:  # errno values from include/linux/errno.h that libc has no name for

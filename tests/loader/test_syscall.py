@@ -145,3 +145,44 @@ def test_enable_stats_fd():
         assert os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:bpf-stats"
     finally:
         os.close(fd)
+
+
+def _fake_bpf(monkeypatch, errnos):
+    """Replace the raw syscall: fail with each errno of `errnos` in turn, then succeed with fd 42."""
+    calls = []
+
+    def fake(nr, cmd, attr, size):
+        calls.append(cmd)
+        if len(calls) <= len(errnos):
+            import ctypes
+            ctypes.set_errno(errnos[len(calls) - 1])
+            return -1
+        return 42
+
+    monkeypatch.setattr(sc, "_syscall", fake)
+    return calls
+
+
+def test_eperm_on_map_create_raises_memlock_once_and_retries(monkeypatch):
+    """Kernels before 5.11 charge map memory to RLIMIT_MEMLOCK; like libbpf we raise it once and retry."""
+    import resource
+
+    raised = []
+    monkeypatch.setattr(sc, "_memlock_bumped", False)
+    monkeypatch.setattr(resource, "getrlimit", lambda r: (65536, 65536))
+    monkeypatch.setattr(resource, "setrlimit", lambda r, lim: raised.append((r, lim)))
+    calls = _fake_bpf(monkeypatch, [errno.EPERM])
+    assert sc.map_create(MapType.ARRAY, 4, 8, 1) == 42
+    assert len(calls) == 2 and raised == [(resource.RLIMIT_MEMLOCK, (resource.RLIM_INFINITY,) * 2)]
+    calls = _fake_bpf(monkeypatch, [errno.EPERM])  # a second EPERM after the bump is a real one
+    with pytest.raises(MapError) as e:
+        sc.map_create(MapType.ARRAY, 4, 8, 1)
+    assert e.value.errno == errno.EPERM and len(calls) == 1 and len(raised) == 1
+
+
+def test_eperm_on_other_commands_is_not_retried(monkeypatch):
+    monkeypatch.setattr(sc, "_memlock_bumped", False)
+    calls = _fake_bpf(monkeypatch, [errno.EPERM])
+    with pytest.raises(LoaderError) as e:
+        sc.obj_get("/sys/fs/bpf/none")
+    assert e.value.errno == errno.EPERM and len(calls) == 1 and sc._memlock_bumped is False
