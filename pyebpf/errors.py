@@ -119,6 +119,10 @@ class ElfError(LoaderError):
     """An ELF object that cannot be read or loaded (missing section, bad relocation, bad BTF)."""
 
 
+class BtfError(ElfError):
+    """BTF that cannot be parsed, or a type it does not have (an ElfError because most BTF comes in an object)."""
+
+
 class MapError(PyebpfError):
     """A map operation failed with the kernel's errno (ENOENT, EEXIST, E2BIG, ...), in the VM or the kernel."""
 
@@ -130,5 +134,5 @@ class MapError(PyebpfError):
 
 __all__ = [
     "PyebpfError", "DecodeError", "AsmDiagnostic", "AsmError", "BuildError", "VerifierError", "VmError",
-    "LoaderError", "ElfError", "MapError",
+    "LoaderError", "ElfError", "BtfError", "MapError",
 ]

@@ -13,14 +13,16 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pyebpf"
 ALLOWED = {
     "errors": set(),
     "abi": {"errors"},
-    "isa": {"errors", "abi"},
-    "verifier": {"errors", "abi", "isa"},
-    "vm": {"errors", "abi", "isa"},
-    "loader": {"errors", "abi", "isa"},
-    "testing": {"errors", "abi", "isa", "verifier", "vm", "loader"},
-    "commands": {"errors", "abi", "isa", "verifier", "vm", "loader", "testing", "cli", "facade"},
+    "btf": {"errors", "abi"},
+    "system": {"errors", "abi", "btf"},
+    "isa": {"errors", "abi", "btf", "system"},
+    "verifier": {"errors", "abi", "btf", "system", "isa"},
+    "vm": {"errors", "abi", "btf", "system", "isa"},
+    "loader": {"errors", "abi", "btf", "system", "isa"},
+    "testing": {"errors", "abi", "btf", "system", "isa", "verifier", "vm", "loader"},
+    "commands": {"errors", "abi", "btf", "system", "isa", "verifier", "vm", "loader", "testing", "cli", "facade"},
     "cli": {"errors", "commands"},
-    "facade": {"errors", "abi", "isa", "verifier", "vm", "loader", "testing", "cli"},
+    "facade": {"errors", "abi", "btf", "system", "isa", "verifier", "vm", "loader", "testing", "cli"},
 }
 
 

@@ -7,6 +7,8 @@ BTF_MAGIC = 0xEB9F
 BTF_VERSION = 1
 BTF_HEADER_SIZE = 24
 BTF_INT_SIGNED = 1 << 0
+BTF_INT_CHAR = 1 << 1
+BTF_INT_BOOL = 1 << 2
 VMLINUX_BTF_PATH = "/sys/kernel/btf/vmlinux"
 
 
