@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# kernel-matrix.sh — run the matrix selection (or any command) under several Debian kernels, one guest per kernel.
+#
+#   scripts/kernel-matrix.sh                       # the selection in scripts/matrix-tests.txt, KERNELS="6.12 6.1"
+#   KERNELS="6.1 6.12 bullseye:5.10" scripts/kernel-matrix.sh -- python3 -m pytest -q tests/loader/test_attach_net.py
+#
+# KERNELS is a list of kernel-vm.sh -k values; "SUITE:VERSION" takes the kernel from another Debian suite (a private
+# apt state directory; the host's apt sources stay as they are). One pytest per kernel: pytest start-up alone takes
+# ~40 s under emulation. Each kernel's log goes to $KERNEL_VM_CACHE/logs/<kernel>.log (outside the repository) and
+# its last lines are printed when it fails. A kernel that cannot be downloaded is reported as SKIPPED with the
+# reason (never as passed); PYEBPF_MATRIX_REQUIRE=1 makes that a failure. Exit status: 0 when every kernel that ran
+# passed.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+cd "$HERE/.."
+KERNELS=${KERNELS:-"6.12 6.1"}
+[ "${1:-}" = "--" ] && shift
+if [ $# -eq 0 ]; then
+  mapfile -t selection < <(grep -vE '^\s*(#|$)' "$HERE/matrix-tests.txt")
+  set -- "${PYTHON:-python3}" -m pytest -q -p no:cacheprovider -rs "${selection[@]}"
+fi
+LOGS=${KERNEL_VM_CACHE:-/var/tmp/kernel-vm}/logs
+mkdir -p "$LOGS"
+worst=0
+summary=""
+for k in $KERNELS; do
+  suite=""; ver=$k
+  case $k in *:*) suite=${k%%:*}; ver=${k#*:} ;; esac
+  log=$LOGS/${k//[:\/]/_}.log
+  start=$(date +%s)
+  echo "== kernel $k: $*" >&2
+  KERNEL_VM_SUITE=$suite "$HERE/kernel-vm.sh" -k "$ver" -- "$@" > "$log" 2>&1
+  rc=$?
+  secs=$(( $(date +%s) - start ))
+  last=$(grep -E '[0-9]+ (passed|failed|error)' "$log" | tail -1)
+  if [ $rc -eq 3 ]; then
+    status="SKIPPED ($(grep -m1 'kernel-vm:' "$log"))"
+    [ "${PYEBPF_MATRIX_REQUIRE:-0}" = 1 ] && worst=1
+  elif [ $rc -ne 0 ]; then
+    status="FAILED rc=$rc"; worst=1
+    tail -40 "$log" >&2
+  else
+    status="passed"
+  fi
+  summary+=$(printf '%-16s %-9s %5ss  %s' "$k" "${status%% *}" "$secs" "${last:-$status}")$'\n'
+  echo "== kernel $k: $status in ${secs}s (log: $log)" >&2
+done
+printf 'kernel matrix:\n%s' "$summary"
+exit $worst
