@@ -20,6 +20,7 @@ class Kallsyms:
     addrs: tuple[int, ...]
     names: tuple[str, ...]
     by_name: dict[str, int]
+    modules: tuple[str, ...] = ()  # per symbol: "" for the kernel image, else the module (or "bpf")
 
     def symbol_at(self, addr: int) -> str | None:
         """The symbol starting exactly at `addr` (None if none does)."""
@@ -30,6 +31,15 @@ class Kallsyms:
 
     def address(self, name: str) -> int | None:
         return self.by_name.get(name)
+
+    def containing(self, addr: int) -> tuple[str, int, str] | None:
+        """(name, offset, module) of the last symbol at or below `addr`, as `func+0x1c` in a stack; None below
+        the first symbol. kallsyms has no sizes, so an address past a symbol's end still resolves to it (as in
+        bpftrace and perf)."""
+        i = bisect.bisect_right(self.addrs, addr) - 1
+        if i < 0:
+            return None
+        return self.names[i], addr - self.addrs[i], self.modules[i] if self.modules else ""
 
 
 def parse_kallsyms(lines: Iterable[str], bpf_only: bool = False) -> Kallsyms | None:
@@ -46,11 +56,13 @@ def parse_kallsyms(lines: Iterable[str], bpf_only: bool = False) -> Kallsyms | N
             except ValueError:
                 continue
             if addr:
-                rows.append((addr, parts[2]))
+                module = parts[3].strip("[]") if len(parts) >= 4 else ""
+                rows.append((addr, parts[2], module))
     if not rows:
         return None
     rows.sort()
-    return Kallsyms(tuple(a for a, _ in rows), tuple(n for _, n in rows), {n: a for a, n in rows})
+    return Kallsyms(tuple(r[0] for r in rows), tuple(r[1] for r in rows), {r[1]: r[0] for r in rows},
+                    tuple(r[2] for r in rows))
 
 
 def _read(bpf_only: bool) -> Kallsyms | None:
