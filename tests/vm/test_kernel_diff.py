@@ -11,6 +11,7 @@ moves and loads, byte swaps, atomics on the stack, packet reads after the bounds
 """
 from __future__ import annotations
 
+import errno
 import struct
 from typing import Sequence
 
@@ -245,7 +246,8 @@ def _skip_unless_kernel_knows(insn: I, feature: str) -> None:
         with load(probe, prog_type=_xdp()):
             pass
     except ProgramLoadError as e:
-        if "unknown opcode" in str(e):
+        # older kernels refuse the encoding itself: 'unknown opcode d3' (6.1), 'invalid atomic opcode' (6.12)
+        if e.errno == errno.EINVAL and "opcode" in str(e):
             skip_missing_feature(f"{feature}: {e}")
         raise
 
