@@ -11,6 +11,7 @@ import errno
 import functools
 from typing import Any, Iterable, Iterator
 
+from pyebpf.abi.map_create import explain_map_create
 from pyebpf.abi.maps import MapFace, MapSpec, MapType, UpdateFlags, percpu_stride
 from pyebpf.errors import MapError
 from pyebpf.loader import syscall as sc
@@ -309,6 +310,13 @@ def create_map(spec: MapSpec, *, inner_map: KernelMap | None = None, btf_fd: int
                            spec.name if name is None else name, inner_map_fd=inner_fd, numa_node=numa_node,
                            ifindex=ifindex, btf_fd=btf_fd, btf_key_type_id=btf_key_type_id,
                            btf_value_type_id=btf_value_type_id, map_extra=map_extra)
+    except sc.KernelMapError as e:
+        # The kernel's errno stands (it is the truth on this machine); abi.map_create's rules only say why, when
+        # they reach the same errno: "EINVAL" alone does not tell which of key_size, flags or max_entries is wrong.
+        reason = explain_map_create(spec, e.errno, possible_cpus())
+        if reason is None:
+            raise
+        raise sc.KernelMapError(f"{e.message} ({reason})", e.errno) from None
     finally:
         if temp_inner is not None:
             temp_inner.close()

@@ -221,3 +221,23 @@ def test_bloom_filter_push_and_membership():
             m.push(v)
         assert all(v in m for v in range(0, 100, 2))  # no false negatives
         assert sum(v in m for v in range(1, 100, 2)) < 25  # few false positives
+
+
+@pytest.mark.parametrize("spec", [
+    MapSpec("bad_key", MapType.ARRAY, 8, 8, 4),
+    MapSpec("no_entries", MapType.HASH, 4, 8, 0),
+    MapSpec("queue_flags", MapType.QUEUE, 0, 8, 4, flags=0x1),
+    MapSpec("lpm_prealloc", MapType.LPM_TRIE, 8, 8, 4),
+    MapSpec("ring_size", MapType.RINGBUF, 0, 0, 12345),
+], ids=lambda s: s.name)
+def test_create_error_says_why(spec):
+    """A refused BPF_MAP_CREATE keeps the kernel's errno and says which rule (abi.map_create) it broke, when the
+    rule reaches the same errno on this kernel."""
+    from pyebpf.abi.map_create import check_map_create
+
+    with pytest.raises(MapError) as kernel:
+        create_map(spec)
+    with pytest.raises(MapError) as ours:
+        check_map_create(spec)
+    assert ours.value.errno == kernel.value.errno
+    assert ours.value.message in str(kernel.value) and "creating map" in str(kernel.value)

@@ -11,7 +11,7 @@ from pyebpf.abi.maps import MapSpec, MapType, UpdateFlags
 from pyebpf.errors import MapError
 from pyebpf.vm.env import Environment
 from pyebpf.vm.maps import create_map, jhash2
-from pyebpf.vm.ringbuf import RingbufQuery
+from pyebpf.abi.uapi import RingbufQuery
 
 
 def test_value_ref_is_live_and_replacement_gets_a_new_buffer():

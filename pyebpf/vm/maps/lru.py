@@ -1,4 +1,5 @@
-"""A model of the kernel's common LRU list (kernel/bpf/bpf_lru_list.c) that decides which LRU-hash key is evicted.
+"""BPF_MAP_TYPE_LRU_HASH and LRU_PERCPU_HASH, with a model of the kernel's LRU lists (kernel/bpf/bpf_lru_list.c)
+that decides which key is evicted.
 
 The kernel does not evict "the least recently used key" exactly. It keeps preallocated nodes on lists:
 
@@ -17,8 +18,14 @@ hold live elements. Python lists are ordered tail (oldest) first, head (newest) 
 """
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
+
+from pyebpf.abi.maps import MapSpec, UpdateFlags
+from pyebpf.abi.uapi import MapCreateFlags
+from pyebpf.vm.maps.base import UPDATE_MODE_MASK, as_errno, check_update_flags, err
+from pyebpf.vm.maps.hash import HashMap
 
 LOCAL_FREE_TARGET = 128
 LOCAL_NR_SCANS = LOCAL_FREE_TARGET
@@ -206,10 +213,6 @@ class CommonLru:
             self.free += 1
         node.where = "free"
 
-    @staticmethod
-    def set_ref(node: LruNode) -> None:
-        node.ref = True
-
 
 PERCPU_FREE_TARGET = 4
 
@@ -238,15 +241,155 @@ class PercpuLru:
         return node
 
     def push_free(self, node: LruNode) -> None:
-        lst = self.lists[node.cpu]
-        if node.where in (ACTIVE, INACTIVE):
-            lst._unlink(node)
-            lst.free += 1
-        node.where = "free"
+        self.lists[node.cpu].push_free(node)  # never PENDING here: new nodes go straight to INACTIVE
 
-    @staticmethod
-    def set_ref(node: LruNode) -> None:
+
+# ---- the maps -------------------------------------------------------------------------------------------------
+
+class LruHashMap(HashMap):
+    """BPF_MAP_TYPE_LRU_HASH: never E2BIG; a new key takes a node from the kernel-like LRU lists (the lists above), which
+    may evict other keys, even several at once (the kernel frees `target_free` nodes per refill) and even when the
+    update replaces an existing key (the kernel links a fresh node for every update). Program lookups set the
+    node's ref bit; syscall lookups don't. With BPF_F_NO_COMMON_LRU each CPU has its own list of
+    roundup(max_entries, ncpus) / ncpus nodes (`PercpuLru`), so one CPU alone can hold only its share."""
+
+    def __init__(self, spec: MapSpec, ncpus: int = 1):
+        super().__init__(spec, ncpus)
+        self._nodes: dict[bytes, LruNode] = {}
+        self.cpu = 0  # the CPU the syscall side runs on (the kernel: whichever CPU the caller is on)
+        self._percpu_lru = bool(spec.flags & MapCreateFlags.NO_COMMON_LRU)
+        self._lru: CommonLru | PercpuLru = (PercpuLru if self._percpu_lru else CommonLru)(
+            spec.max_entries, ncpus, self._delete_node)
+
+    def _delete_node(self, node: LruNode) -> bool:
+        if self._nodes.get(node.key) is node:
+            del self._nodes[node.key]
+            self._drop_value(node.key)
+            return True
+        return False
+
+    def _drop_value(self, key: bytes) -> None:
+        self._release(self._data.pop(key, None))
+
+    def value_ref(self, key: bytes, cpu: int = 0) -> Any:
+        key = bytes(key)
+        node = self._nodes.get(key)
+        if node is not None:
+            node.ref = True
+        return super().value_ref(key, cpu)
+
+    def iter_value_ref(self, key: bytes, cpu: int = 0) -> Any:
+        node = self._nodes.get(bytes(key))
+        ref = node.ref if node is not None else False
+        buf = self.value_ref(key, cpu)
+        if node is not None:
+            node.ref = ref
+        return buf
+
+    def _pop_node(self, key: bytes, cpu: int) -> LruNode | None:
+        return self._lru.pop_free(key, cpu)
+
+    def _push_node(self, node: LruNode) -> None:
+        self._lru.push_free(node)
+
+    def _lru_update(self, key: bytes, flags: int, cpu: int, install: Callable[[bool], None]) -> None:
+        check_update_flags(flags)
+        new = self._pop_node(key, cpu)
+        if new is None:
+            raise err(f"{self.name}: no free LRU node", errno.ENOMEM)
+        old = self._nodes.get(key)
+        mode = flags & UPDATE_MODE_MASK
+        if (old is not None and mode == UpdateFlags.NOEXIST) or (old is None and mode == UpdateFlags.EXIST):
+            self._push_node(new)
+            raise err(f"{self.name}: key {'exists' if old else 'missing'}",
+                       errno.EEXIST if old is not None else errno.ENOENT)
+        install(old is not None)
+        self._nodes[key] = new
+        if old is not None:
+            new.ref = True
+            self._push_node(old)
+
+    def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
+        key, value = self._check_key(key), self._check_value(value)
+
+        def install(_replacing: bool) -> None:
+            self._link(key, value)
+        self._lru_update(key, flags, self.cpu, install)
+
+    def prog_update(self, key: bytes, value: bytes, flags: int, cpu: int = 0) -> int:
+        key = bytes(key)
+
+        def install(_replacing: bool) -> None:
+            self._link(key, value)
+        return as_errno(lambda: self._lru_update(self._check_key(key), flags, cpu, install))
+
+    def delete_raw(self, key: bytes) -> None:
+        key = self._check_key(key)
+        node = self._nodes.pop(key, None)
+        if node is None:
+            raise err(f"{self.name}: no such key", errno.ENOENT)
+        self._drop_value(key)
+        self._push_node(node)
+
+
+class LruPercpuHashMap(LruHashMap):
+    """BPF_MAP_TYPE_LRU_PERCPU_HASH: LRU eviction as LruHashMap, values per CPU. Replacing an existing key updates
+    the values in place (no new node, as the kernel's __htab_lru_percpu_map_update_elem does)."""
+
+    def __init__(self, spec: MapSpec, ncpus: int = 1):
+        super().__init__(spec, ncpus)
+        self._data: dict[bytes, list[bytearray]] = {}  # type: ignore[assignment]
+
+    def lookup_raw(self, key: bytes) -> bytes | None:
+        bufs = self._data.get(self._check_key(key))
+        return None if bufs is None else self._join(bufs)
+
+    def value_ref(self, key: bytes, cpu: int = 0) -> bytearray | None:
+        key = bytes(key)
+        node = self._nodes.get(key)
+        if node is None:
+            return None
         node.ref = True
+        return self._data[key][cpu]
+
+    def _percpu_update(self, key: bytes, values: list[Any], flags: int, cpu: int) -> None:
+        # __htab_lru_percpu_map_update_elem: take a node first (unless BPF_EXIST), then check; an existing key is
+        # updated in place with its ref bit set and the spare node goes back.
+        check_update_flags(flags)
+        new = None
+        if flags != UpdateFlags.EXIST:
+            new = self._pop_node(key, cpu)
+            if new is None:
+                raise err(f"{self.name}: no free LRU node", errno.ENOMEM)
+        old = self._nodes.get(key)
+        mode = flags & UPDATE_MODE_MASK
+        if (old is not None and mode == UpdateFlags.NOEXIST) or (old is None and mode == UpdateFlags.EXIST):
+            if new is not None:
+                self._push_node(new)
+            raise err(f"{self.name}: key {'exists' if old else 'missing'}",
+                       errno.EEXIST if old is not None else errno.ENOENT)
+        if old is not None:
+            old.ref = True
+            for buf, v in zip(self._data[key], values):
+                if v is not None:
+                    buf[:] = v
+            if new is not None:
+                self._push_node(new)
+            return
+        zero = bytes(self.spec.value_size)
+        self._link(key, [zero if v is None else v for v in values])
+        assert new is not None
+        self._nodes[key] = new
+
+    def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
+        key, value = self._check_key(key), self._check_value(value)
+        self._percpu_update(key, self._split(value), flags, self.cpu)
+
+    def prog_update(self, key: bytes, value: bytes, flags: int, cpu: int = 0) -> int:
+        values: list[Any] = [None] * self.ncpus
+        values[cpu] = bytes(value)
+        return as_errno(lambda: self._percpu_update(self._check_key(bytes(key)), values, flags, cpu))
 
 
-__all__ = ["CommonLru", "PercpuLru", "LruNode", "LOCAL_FREE_TARGET", "PERCPU_FREE_TARGET"]
+__all__ = ["LruHashMap", "LruPercpuHashMap", "CommonLru", "PercpuLru", "LruNode", "LOCAL_FREE_TARGET",
+           "PERCPU_FREE_TARGET"]

@@ -16,17 +16,11 @@ from typing import Any, Callable, Iterator
 
 from pyebpf.abi.maps import MapSpec, UpdateFlags
 from pyebpf.abi.uapi import BPF_RINGBUF_HDR_SZ, ENOTSUPP, RingbufFlags, RingbufQuery
+from pyebpf.abi.map_create import PAGE_SIZE, validate_ringbuf_size
 from pyebpf.errors import MapError
-from pyebpf.vm.maps import VmMap
+from pyebpf.vm.maps.base import VmMap
 
-PAGE_SIZE = 4096
 RINGBUF_MAX_RECORD_SZ = 0xFFFFFFFF // 4
-
-
-def validate_ringbuf_size(size: int) -> None:
-    """BPF_MAP_CREATE's checks: a power of two, a multiple of the page size."""
-    if size <= 0 or size & (size - 1) or size % PAGE_SIZE:
-        raise MapError(f"ring buffer size {size} is not a power-of-two multiple of {PAGE_SIZE}", errno.EINVAL)
 
 
 @dataclass(eq=False)
