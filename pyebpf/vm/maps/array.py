@@ -1,6 +1,6 @@
 """BPF_MAP_TYPE_ARRAY and BPF_MAP_TYPE_PERCPU_ARRAY (kernel/bpf/arraymap.c): u32 indices, iterated in order.
 
-The kernel allocates every value at creation; the VM creates a value"s buffer on first use, so an array the kernel
+The kernel allocates every value at creation; the VM creates a value's buffer on first use, so an array the kernel
 would allocate (gigabytes) costs the VM only the values a test touches.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pyebpf.vm.maps.base import UPDATE_MODE_MASK, VmMap, as_errno, err, syscall_
 class ArrayMap(VmMap):
     """BPF_MAP_TYPE_ARRAY: max_entries zero-filled values, updated in place; keys are u32 indices.
 
-    The kernel allocates (and zeroes) every value at creation; the VM creates a value"s buffer the first time a
+    The kernel allocates (and zeroes) every value at creation; the VM creates a value's buffer the first time a
     program points into it or the syscall side writes it, so a large array costs memory only for the values used
     (reads of untouched values see zeros, as in the kernel)."""
 

@@ -53,7 +53,7 @@ class _SlotArrayMap(ArrayMap):
 
 
 class ProgArrayMap(_SlotArrayMap):
-    """BPF_MAP_TYPE_PROG_ARRAY: slot -> program number (the VM"s prog fd, from `Machine.prog_fd(program)`), read by
+    """BPF_MAP_TYPE_PROG_ARRAY: slot -> program number (the VM's prog fd, from `Machine.prog_fd(program)`), read by
     bpf_tail_call. Empty slots make the tail call fall through."""
 
     kind = "prog array"
@@ -71,7 +71,7 @@ class PerfEventArrayMap(_SlotArrayMap):
     """BPF_MAP_TYPE_PERF_EVENT_ARRAY: bpf_perf_event_output appends records to slot `index`.
 
     Every slot below `ncpus` holds a BPF_OUTPUT perf event opened on the CPU of the same number (what tools do);
-    writing to another CPU"s slot is EOPNOTSUPP, to a slot without event ENOENT. `records[i]` lists slot i"s
+    writing to another CPU's slot is EOPNOTSUPP, to a slot without event ENOENT. `records[i]` lists slot i's
     records; `close(i)` / `open(i, cpu)` change slots."""
 
     kind = "perf event array"
@@ -86,12 +86,12 @@ class PerfEventArrayMap(_SlotArrayMap):
         self.events[index] = cpu
 
     def close(self, index: int | None = None) -> None:  # type: ignore[override]
-        """Close slot `index`"s perf event; without an index, the map"s close() (nothing to release)."""
+        """Close slot `index`'s perf event; without an index, the map's close() (nothing to release)."""
         if index is not None:
             self.events.pop(index, None)
 
     def output(self, flags: int, data: bytes, cpu: int) -> int:
-        """bpf_perf_event_output"s checks (kernel/trace/bpf_trace.c __bpf_perf_event_output): 0 or -errno."""
+        """bpf_perf_event_output's checks (kernel/trace/bpf_trace.c __bpf_perf_event_output): 0 or -errno."""
         if flags & ~BPF_F_INDEX_MASK:
             return -errno.EINVAL
         index = flags & BPF_F_INDEX_MASK

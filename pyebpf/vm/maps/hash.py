@@ -1,7 +1,7 @@
 """BPF_MAP_TYPE_HASH and BPF_MAP_TYPE_PERCPU_HASH (kernel/bpf/hashtab.c).
 
-Iteration: with BPF_F_ZERO_SEED the kernel"s own order (hash buckets in order, newest element first in a bucket);
-without it the kernel"s order depends on a random hash seed, so the VM uses the order in which elements were last
+Iteration: with BPF_F_ZERO_SEED the kernel's own order (hash buckets in order, newest element first in a bucket);
+without it the kernel's order depends on a random hash seed, so the VM uses the order in which elements were last
 linked.
 """
 from __future__ import annotations
@@ -20,21 +20,21 @@ class HashMap(VmMap):
     """BPF_MAP_TYPE_HASH. Replacing a value gives it a fresh buffer, as the kernel links in a new element: a program
     still holding the old value pointer keeps reading the old value.
 
-    Iteration: with BPF_F_ZERO_SEED the kernel"s own order (bucket jhash(key) & (roundup_pow_of_two(max_entries)-1)
+    Iteration: with BPF_F_ZERO_SEED the kernel's own order (bucket jhash(key) & (roundup_pow_of_two(max_entries)-1)
     ascending, newest link first within a bucket); otherwise the order in which elements were last linked
-    (insert, or replace for non-per-CPU maps), because the kernel"s order then depends on a random hash seed."""
+    (insert, or replace for non-per-CPU maps), because the kernel's order then depends on a random hash seed."""
 
     def __init__(self, spec: MapSpec, ncpus: int = 1):
         super().__init__(spec, ncpus)
-        self._data: dict[bytes, bytearray] = {}
+        self._data: dict[bytes, Any] = {}  # a bytearray, or one per CPU
         self._free: list[Any] = []
         self._zero_seed = bool(spec.flags & MapCreateFlags.ZERO_SEED)
         self._n_buckets = roundup_pow_of_two(spec.max_entries)
 
     def _element(self, value: Any) -> Any:
-        """A value buffer for a new element: recycled from deleted/replaced elements like the kernel"s preallocated
+        """A value buffer for a new element: recycled from deleted/replaced elements like the kernel's preallocated
         elements (so a stale value pointer sees whatever element reuses the memory, and the buffers -- hence the
-        VM"s mapped value regions -- stay bounded by max_entries + 1)."""
+        VM's mapped value regions -- stay bounded by max_entries + 1)."""
         if self._free:
             buf = self._free.pop()
             if isinstance(buf, list):
@@ -50,7 +50,7 @@ class HashMap(VmMap):
             self._free.append(buf)
 
     def _link(self, key: bytes, value: Any) -> None:
-        """Link a new element for key at its bucket"s head (an existing element for key is unlinked and freed)."""
+        """Link a new element for key at its bucket's head (an existing element for key is unlinked and freed)."""
         new = self._element(value)
         self._release(self._data.pop(key, None))
         self._data[key] = new
@@ -64,7 +64,9 @@ class HashMap(VmMap):
 
     def lookup_raw(self, key: bytes) -> bytes | None:
         buf = self._data.get(self._check_key(key))
-        return None if buf is None else bytes(buf)
+        if buf is None:
+            return None
+        return self._join(buf) if self.spec.is_percpu else bytes(buf)
 
     def value_ref(self, key: bytes, cpu: int = 0) -> bytearray | None:
         return self._data.get(bytes(key))
@@ -100,14 +102,6 @@ class HashMap(VmMap):
 class PercpuHashMap(HashMap):
     """BPF_MAP_TYPE_PERCPU_HASH: one value buffer per CPU; updates change values in place, as the kernel does."""
 
-    def __init__(self, spec: MapSpec, ncpus: int = 1):
-        super().__init__(spec, ncpus)
-        self._data: dict[bytes, list[bytearray]] = {}  # type: ignore[assignment]
-
-    def lookup_raw(self, key: bytes) -> bytes | None:
-        bufs = self._data.get(self._check_key(key))
-        return None if bufs is None else self._join(bufs)
-
     def value_ref(self, key: bytes, cpu: int = 0) -> bytearray | None:
         bufs = self._data.get(bytes(key))
         return None if bufs is None else bufs[cpu]
@@ -130,7 +124,7 @@ class PercpuHashMap(HashMap):
         self._store(key, self._split(value), flags)
 
     def prog_update(self, key: bytes, value: bytes, flags: int, cpu: int = 0) -> int:
-        # A program writes only its own CPU"s value; a new element"s other CPUs start zeroed (pcpu_init_value).
+        # A program writes only its own CPU's value; a new element's other CPUs start zeroed (pcpu_init_value).
         values: list[Any] = [None] * self.ncpus
         values[cpu] = bytes(value)
         return as_errno(lambda: self._store(self._check_key(key), values, flags))

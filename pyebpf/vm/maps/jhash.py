@@ -34,7 +34,7 @@ def _jhash_final(a: int, b: int, c: int) -> int:
 
 
 def jhash2(words: list[int], initval: int = 0) -> int:
-    """Bob Jenkins" lookup3 hash over u32 words (the kernel"s jhash2), used to pick a stack id bucket."""
+    """Bob Jenkins' lookup3 hash over u32 words (the kernel's jhash2), used to pick a stack id bucket."""
     a = b = c = (0xDEADBEEF + (len(words) << 2) + initval) & 0xFFFFFFFF
     i, n = 0, len(words)
     while n > 3:
@@ -55,7 +55,7 @@ def jhash2(words: list[int], initval: int = 0) -> int:
 
 
 def jhash(data: bytes, initval: int = 0) -> int:
-    """The kernel"s jhash over bytes (lookup3 with little-endian word loads), for keys not a multiple of 4."""
+    """The kernel's jhash over bytes (lookup3 with little-endian word loads), for keys not a multiple of 4."""
     M = 0xFFFFFFFF
     n = len(data)
     a = b = c = (0xDEADBEEF + n + initval) & M

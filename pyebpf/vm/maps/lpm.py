@@ -14,7 +14,7 @@ from pyebpf.vm.maps.base import UPDATE_MODE_MASK, VmMap, err
 class LpmTrieMap(VmMap):
     """BPF_MAP_TYPE_LPM_TRIE: keys are (u32 prefixlen, data); lookup finds the longest stored prefix of the key.
     Stored as a dict of (prefixlen, masked data) -> (original key, value): lookups try each stored prefix length
-    from the longest down, which is O(#distinct lengths) instead of the kernel"s trie walk but gives its answers."""
+    from the longest down, which is O(#distinct lengths) instead of the kernel's trie walk but gives its answers."""
 
     def __init__(self, spec: MapSpec, ncpus: int = 1):
         super().__init__(spec, ncpus)

@@ -292,17 +292,23 @@ class LruHashMap(HashMap):
     def _push_node(self, node: LruNode) -> None:
         self._lru.push_free(node)
 
+    def _check_mode(self, old: LruNode | None, flags: int, spare: LruNode | None) -> None:
+        """BPF_NOEXIST on a present key is EEXIST, BPF_EXIST on a missing one ENOENT; the node taken for the update
+        goes back to the free lists first."""
+        mode = flags & UPDATE_MODE_MASK
+        if (old is not None and mode == UpdateFlags.NOEXIST) or (old is None and mode == UpdateFlags.EXIST):
+            if spare is not None:
+                self._push_node(spare)
+            raise err(f"{self.name}: key {'exists' if old else 'missing'}",
+                      errno.EEXIST if old is not None else errno.ENOENT)
+
     def _lru_update(self, key: bytes, flags: int, cpu: int, install: Callable[[bool], None]) -> None:
         check_update_flags(flags)
         new = self._pop_node(key, cpu)
         if new is None:
             raise err(f"{self.name}: no free LRU node", errno.ENOMEM)
         old = self._nodes.get(key)
-        mode = flags & UPDATE_MODE_MASK
-        if (old is not None and mode == UpdateFlags.NOEXIST) or (old is None and mode == UpdateFlags.EXIST):
-            self._push_node(new)
-            raise err(f"{self.name}: key {'exists' if old else 'missing'}",
-                       errno.EEXIST if old is not None else errno.ENOENT)
+        self._check_mode(old, flags, new)
         install(old is not None)
         self._nodes[key] = new
         if old is not None:
@@ -325,24 +331,13 @@ class LruHashMap(HashMap):
 
     def delete_raw(self, key: bytes) -> None:
         key = self._check_key(key)
-        node = self._nodes.pop(key, None)
-        if node is None:
-            raise err(f"{self.name}: no such key", errno.ENOENT)
-        self._drop_value(key)
-        self._push_node(node)
+        HashMap.delete_raw(self, key)  # ENOENT when absent; frees the value
+        self._push_node(self._nodes.pop(key))
 
 
 class LruPercpuHashMap(LruHashMap):
     """BPF_MAP_TYPE_LRU_PERCPU_HASH: LRU eviction as LruHashMap, values per CPU. Replacing an existing key updates
     the values in place (no new node, as the kernel's __htab_lru_percpu_map_update_elem does)."""
-
-    def __init__(self, spec: MapSpec, ncpus: int = 1):
-        super().__init__(spec, ncpus)
-        self._data: dict[bytes, list[bytearray]] = {}  # type: ignore[assignment]
-
-    def lookup_raw(self, key: bytes) -> bytes | None:
-        bufs = self._data.get(self._check_key(key))
-        return None if bufs is None else self._join(bufs)
 
     def value_ref(self, key: bytes, cpu: int = 0) -> bytearray | None:
         key = bytes(key)
@@ -362,12 +357,7 @@ class LruPercpuHashMap(LruHashMap):
             if new is None:
                 raise err(f"{self.name}: no free LRU node", errno.ENOMEM)
         old = self._nodes.get(key)
-        mode = flags & UPDATE_MODE_MASK
-        if (old is not None and mode == UpdateFlags.NOEXIST) or (old is None and mode == UpdateFlags.EXIST):
-            if new is not None:
-                self._push_node(new)
-            raise err(f"{self.name}: key {'exists' if old else 'missing'}",
-                       errno.EEXIST if old is not None else errno.ENOENT)
+        self._check_mode(old, flags, new)
         if old is not None:
             old.ref = True
             for buf, v in zip(self._data[key], values):

@@ -52,7 +52,7 @@ class QueueMap(VmMap):
         return iter(())
 
     def __len__(self) -> int:
-        """0, as iteration says: the kernel has no way to count a queue"s elements (get_next_key is EINVAL), so
+        """0, as iteration says: the kernel has no way to count a queue's elements (get_next_key is EINVAL), so
         len() of the kernel map is 0 too; items_raw() lists the elements."""
         return 0
 
