@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from pyebpf.abi.prog_kinds import RAW_TRACEPOINT_TYPES, SKB_CONTEXT_TYPES, TC_TYPES
 from pyebpf.abi.prog_types import AttachType, ProgType
 
 __all__ = [
@@ -87,7 +88,6 @@ class ContextLayout:
 
 
 _P = ProgType
-_TC = frozenset({_P.SCHED_CLS, _P.SCHED_ACT})
 _SKB_ALL = frozenset({_P.SOCKET_FILTER, _P.SCHED_CLS, _P.SCHED_ACT, _P.CGROUP_SKB})
 
 
@@ -103,19 +103,19 @@ def _u32s(name: str, off: int, n: int, writable: frozenset[ProgType] = frozenset
 SK_BUFF = ContextLayout("__sk_buff", 192, (
     _f("len", 0, 4),
     _f("pkt_type", 4, 4),
-    _f("mark", 8, 4, _TC | {_P.CGROUP_SKB}),
-    _f("queue_mapping", 12, 4, _TC),
+    _f("mark", 8, 4, TC_TYPES | {_P.CGROUP_SKB}),
+    _f("queue_mapping", 12, 4, TC_TYPES),
     _f("protocol", 16, 4),
     _f("vlan_present", 20, 4),
     _f("vlan_tci", 24, 4),
     _f("vlan_proto", 28, 4),
-    _f("priority", 32, 4, _TC | {_P.CGROUP_SKB}),
+    _f("priority", 32, 4, TC_TYPES | {_P.CGROUP_SKB}),
     _f("ingress_ifindex", 36, 4),
     _f("ifindex", 40, 4),
-    _f("tc_index", 44, 4, _TC),
+    _f("tc_index", 44, 4, TC_TYPES),
     *_u32s("cb", 48, 5, _SKB_ALL),
     _f("hash", 68, 4),
-    _f("tc_classid", 72, 4, _TC),
+    _f("tc_classid", 72, 4, TC_TYPES),
     _f("data", 76, 4, kind=FieldKind.PKT),
     _f("data_end", 80, 4, kind=FieldKind.PKT_END),
     _f("napi_id", 84, 4),
@@ -128,7 +128,7 @@ SK_BUFF = ContextLayout("__sk_buff", 192, (
     _f("local_port", 136, 4),
     _f("data_meta", 140, 4, kind=FieldKind.PKT_META),
     _f("flow_keys", 144, 8, kind=FieldKind.FLOW_KEYS, readable=False),
-    _f("tstamp", 152, 8, _TC | {_P.CGROUP_SKB}),
+    _f("tstamp", 152, 8, TC_TYPES | {_P.CGROUP_SKB}),
     _f("wire_len", 160, 4),
     _f("gso_segs", 164, 4),
     _f("sk", 168, 8, kind=FieldKind.SOCK_COMMON_OR_NULL),
@@ -188,21 +188,12 @@ BPF_RAW_TRACEPOINT_ARGS = ContextLayout("bpf_raw_tracepoint_args", 8 * MAX_BPF_F
 """struct bpf_raw_tracepoint_args { __u64 args[0]; } -- sized here to the verifier's MAX_BPF_FUNC_ARGS bound."""
 
 CONTEXTS: dict[ProgType, ContextLayout] = {
-    _P.SOCKET_FILTER: SK_BUFF,
-    _P.SCHED_CLS: SK_BUFF,
-    _P.SCHED_ACT: SK_BUFF,
-    _P.CGROUP_SKB: SK_BUFF,
-    _P.LWT_IN: SK_BUFF,
-    _P.LWT_OUT: SK_BUFF,
-    _P.LWT_XMIT: SK_BUFF,
-    _P.LWT_SEG6LOCAL: SK_BUFF,
-    _P.SK_SKB: SK_BUFF,
+    **{pt: SK_BUFF for pt in sorted(SKB_CONTEXT_TYPES)},
     _P.XDP: XDP_MD,
     _P.KPROBE: PT_REGS,
     _P.PERF_EVENT: BPF_PERF_EVENT_DATA,
     _P.TRACEPOINT: TRACE_EVENT_RAW_SYS_ENTER,
-    _P.RAW_TRACEPOINT: BPF_RAW_TRACEPOINT_ARGS,
-    _P.RAW_TRACEPOINT_WRITABLE: BPF_RAW_TRACEPOINT_ARGS,
+    **{pt: BPF_RAW_TRACEPOINT_ARGS for pt in sorted(RAW_TRACEPOINT_TYPES)},
 }
 """Context struct per program type. TRACEPOINT records differ per tracepoint; sys_enter is the usual one."""
 

@@ -15,7 +15,7 @@ __all__ = [
     "PerfTypeId", "PerfCountSw", "BpfRetCode", "TaskFdType", "AdjRoomMode",
     "HdrStartOff", "LwtEncapMode", "StackBuildIdStatus", "HelperFlags",
     "BPF_F_CURRENT_CPU", "BPF_F_INDEX_MASK", "BPF_F_CTXLEN_MASK",
-    "BPF_OBJ_NAME_LEN", "BPF_TAG_SIZE", "BPF_MAX_INSNS", "MAX_BPF_STACK",
+    "BPF_OBJ_NAME_LEN", "BPF_TAG_SIZE", "BPF_MAX_INSNS", "MAX_BPF_STACK", "BPF_MAX_LOOPS",
 ]
 
 
@@ -233,6 +233,8 @@ BPF_MAX_INSNS = 4096
 """Instruction limit for programs loaded without CAP_BPF (BPF_MAXINSNS)."""
 MAX_BPF_STACK = 512
 """Bytes of stack a BPF program (frame) may use."""
+BPF_MAX_LOOPS = 1 << 23
+"""include/linux/bpf.h: most iterations bpf_loop() runs, and the may_goto budget of one stack frame."""
 
 
 ENOTSUPP = 524

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from pyebpf.abi.maps import MapSpec
 from pyebpf.abi.opcodes import PseudoSrc
+from pyebpf.abi.prog_kinds import prog_test_run_single_shot
 from pyebpf.abi.prog_types import AttachType, ProgType, parse_prog_type
 from pyebpf.abi.uapi import MapCreateFlags, ProgLoadFlags
 from pyebpf.errors import LoaderError
@@ -106,10 +107,6 @@ def _as_attach_type(value: Any) -> int:
         except KeyError:
             raise LoaderError(f"unknown attach type {value!r}") from None
     return int(value)
-
-
-#: Program types whose BPF_PROG_TEST_RUN refuses repeat and ctx_out (kernel bpf/test_run.c).
-_SINGLE_SHOT_TEST_RUN = frozenset({ProgType.RAW_TRACEPOINT, ProgType.SYSCALL})
 
 
 class KernelProgram:
@@ -208,7 +205,7 @@ class KernelProgram:
         data = bytes(data)
         ctx_type = type(ctx) if isinstance(ctx, (ctypes.Structure, ctypes.Union, ctypes.Array)) else None
         ctx_bytes = b"" if ctx is None else bytes(ctx)
-        single_shot = self.prog_type in _SINGLE_SHOT_TEST_RUN
+        single_shot = prog_test_run_single_shot(self.prog_type)
         ctx_in_place = single_shot  # syscall programs write ctx_in back; raw_tp args are read-only: .ctx = ctx_in
         if repeat is None:
             repeat = 0 if single_shot else 1

@@ -31,6 +31,8 @@ from typing import Any, Mapping
 
 from pyebpf.abi.context import SK_BUFF, XDP_MD
 from pyebpf.abi.maps import MapType
+from pyebpf.abi.net import ETH_HLEN
+from pyebpf.abi.prog_kinds import TEST_RUN, ProgTestRun, is_packet_program, prog_test_run_single_shot
 from pyebpf.abi.prog_types import ProgType, parse_prog_type
 from pyebpf.errors import LoaderError, PyebpfError, VmError
 from pyebpf.isa.program import Program
@@ -40,12 +42,9 @@ COMPARED_MAP_TYPES = frozenset({MapType.HASH, MapType.ARRAY, MapType.PERCPU_HASH
                                 MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.LPM_TRIE})
 """Maps whose contents are plain data both sides can list."""
 
-TEST_RUN_TYPES = frozenset({ProgType.XDP, ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.SOCKET_FILTER,
-                            ProgType.CGROUP_SKB, ProgType.LWT_IN, ProgType.LWT_OUT, ProgType.LWT_XMIT,
-                            ProgType.RAW_TRACEPOINT})
-"""Program types BPF_PROG_TEST_RUN runs (bpf_prog_test_run_xdp/_skb/_raw_tp)."""
-
-ETH_HLEN = 14
+TEST_RUN_TYPES = frozenset(pt for pt, run in TEST_RUN.items()
+                           if run in (ProgTestRun.SKB, ProgTestRun.XDP, ProgTestRun.RAW_TP))
+"""Program types BPF_PROG_TEST_RUN runs with a context the VM builds too (bpf_prog_test_run_xdp/_skb/_raw_tp)."""
 SKB_ECHOED_FIELDS = ("mark", "priority", "tstamp")
 """Scalar __sk_buff fields BPF_PROG_TEST_RUN copies back (convert_skb_to___skb) that the VM reports too."""
 
@@ -284,16 +283,16 @@ class Differential:
         kctx = self._kernel_ctx(data, ctx)
         try:
             with _PinnedToCpu0():
-                if self.prog_type == ProgType.RAW_TRACEPOINT:  # bpf_prog_test_run_raw_tp refuses repeat/ctx_out
+                if prog_test_run_single_shot(self.prog_type):  # bpf_prog_test_run_raw_tp refuses repeat/ctx_out
                     res = self.kernel_program.test_run(b"", ctx=kctx, repeat=0, ctx_out_size=0)
                 else:
                     res = self.kernel_program.test_run(data, ctx=kctx)
         except LoaderError as e:
             out.error = str(e)
-            if e.errno == errno.EINVAL and len(data) < ETH_HLEN and self.prog_type != ProgType.RAW_TRACEPOINT:
+            if e.errno == errno.EINVAL and len(data) < ETH_HLEN and is_packet_program(self.prog_type):
                 return out, f"the kernel does not run packets shorter than {ETH_HLEN} bytes (EINVAL)"
             return out, None
-        out.retval, out.packet = res.retval, res.data if self.prog_type != ProgType.RAW_TRACEPOINT else None
+        out.retval, out.packet = res.retval, res.data if is_packet_program(self.prog_type) else None
         if isinstance(res.ctx, (bytes, bytearray)) and len(res.ctx) >= SK_BUFF.size:
             raw = bytes(res.ctx)
             for name in SKB_ECHOED_FIELDS:

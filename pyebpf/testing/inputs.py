@@ -22,16 +22,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from pyebpf.abi.net import ETH_HLEN, VLAN_HLEN, EtherType
+
 S = st.SearchStrategy
-
-
-class EtherType(IntEnum):
-    """if_ether.h ETH_P_* values the strategies draw."""
-
-    IP = 0x0800
-    ARP = 0x0806
-    VLAN = 0x8100
-    IPV6 = 0x86DD
 
 
 class IpProto(IntEnum):
@@ -43,8 +36,6 @@ class IpProto(IntEnum):
     ICMPV6 = 58
 
 
-ETH_HLEN = 14
-VLAN_HLEN = 4
 IPV4_MIN_HLEN = 20
 IPV6_HLEN = 40
 UDP_HLEN = 8

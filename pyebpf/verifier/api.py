@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from pyebpf.abi.opcodes import BPF_COMPLEXITY_LIMIT_INSNS, OP_LD_IMM64, PseudoSrc
+from pyebpf.abi.prog_kinds import unprivileged_may_load
 from pyebpf.abi.prog_types import ProgType, parse_prog_type
 from pyebpf.errors import VerifierError
 from pyebpf.isa.program import Program
@@ -63,7 +64,7 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
         raise VerifierError(f"program type {pt.name} is not supported by the verifier "
                             f"(supported: {', '.join(sorted(p.name.lower() for p in SUPPORTED_PROG_TYPES))})",
                             errno=errno.EINVAL)
-    if not privileged and pt not in (ProgType.SOCKET_FILTER, ProgType.CGROUP_SKB):
+    if not privileged and not unprivileged_may_load(pt):
         # bpf_prog_load(): without CAP_BPF only socket filters and cgroup skb programs may be loaded at all
         error = VerifierError(f"loading a {pt.name.lower()} program needs CAP_BPF (unprivileged loads allow "
                               f"socket_filter and cgroup_skb only)", errno=errno.EPERM)

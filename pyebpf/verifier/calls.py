@@ -29,8 +29,7 @@ from pyebpf.verifier.tnum import U64
 CALLER_SAVED = (0, 1, 2, 3, 4, 5)
 MAX_ERRNO = 4095
 
-PTR_TRUSTED = 1 << 20
-MEM_ALLOC = 1 << 19
+PTR_TRUSTED, MEM_ALLOC = int(TypeFlag.PTR_TRUSTED), int(TypeFlag.MEM_ALLOC)
 _MEM_TYPES = (PTR_TO_STACK, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
               PTR_TO_MEM | MEM_RINGBUF, RegType.PTR_TO_BUF, RegType.PTR_TO_BTF_ID | PTR_TRUSTED)
 _COMPATIBLE: dict[int, tuple[int, ...]] = {

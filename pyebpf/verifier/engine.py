@@ -13,7 +13,7 @@ from pyebpf.abi.opcodes import (
     OP_MAY_GOTO, AtomicOp, CallSrc, InsnClass, JmpOp, Mode, PseudoSrc, Size,
 )
 from pyebpf.abi.maps import MapType
-from pyebpf.abi.prog_types import ProgType
+from pyebpf.abi.prog_kinds import may_ld_abs
 from pyebpf.verifier.alu import check_alu_op
 from pyebpf.verifier.btf import vmlinux_btf
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown
@@ -46,7 +46,6 @@ _ALU, _ALU64, _LDX, _STX, _ST, _JMP, _JMP32 = (int(InsnClass.ALU), int(InsnClass
                                                int(InsnClass.JMP32))
 _OP_CALL, _OP_JA, _OP_EXIT, _OP_JCOND = int(JmpOp.CALL), int(JmpOp.JA), int(JmpOp.EXIT), int(JmpOp.JCOND)
 _MODE_ATOMIC, _MODE_MEM, _MODE_MEMSX = int(Mode.ATOMIC), int(Mode.MEM), int(Mode.MEMSX)
-_LD_ABS_TYPES = (ProgType.SOCKET_FILTER, ProgType.SCHED_CLS, ProgType.SCHED_ACT)
 
 
 _NO_ATOMIC_TYPES = (PTR_TO_CTX, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_FLOW_KEYS, PTR_TO_SOCKET,
@@ -412,7 +411,7 @@ class Checker:
 
     def check_ld_abs(self, insn, mode: int) -> None:
         env = self.env
-        if env.prog_type not in _LD_ABS_TYPES:
+        if not may_ld_abs(env.prog_type):
             raise Reject("BPF_LD_[ABS|IND] instructions not allowed for this program type", errno.EINVAL)
         if insn.dst or insn.off or (insn.opcode & SIZE_MASK) == Size.DW or (mode == Mode.ABS and insn.src):
             raise Reject("BPF_LD_[ABS|IND] uses reserved fields", errno.EINVAL)

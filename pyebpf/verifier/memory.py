@@ -6,6 +6,7 @@ import errno
 
 from pyebpf.abi.context import FieldKind, ctx_access_ok
 from pyebpf.abi.maps import MapType
+from pyebpf.abi.prog_kinds import may_read_packet, may_write_packet
 from pyebpf.verifier.bounds import (
     coerce_reg_to_size, coerce_reg_to_size_sx, mark_reg_known, mark_reg_unknown,
 )
@@ -51,11 +52,7 @@ def reg_frame(env: Env, reg: Reg) -> FuncState:
 
 
 def may_access_direct_pkt_data(env: Env, write: bool) -> bool:
-    from pyebpf.abi.prog_types import ProgType as P
-    pt = env.prog_type
-    if pt in (P.LWT_IN, P.LWT_OUT, P.LWT_SEG6LOCAL, P.SK_REUSEPORT, P.FLOW_DISSECTOR, P.CGROUP_SKB):
-        return not write
-    return pt in (P.SCHED_CLS, P.SCHED_ACT, P.XDP, P.LWT_XMIT, P.SK_SKB, P.SK_MSG, P.CGROUP_SKB)
+    return may_write_packet(env.prog_type) if write else may_read_packet(env.prog_type)
 
 
 def check_ptr_alignment(env: Env, reg: Reg, off: int, size: int, strict: bool) -> None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pyebpf.abi.helpers import HelperId
+from pyebpf.abi.uapi import BPF_MAX_LOOPS
 from pyebpf.abi.opcodes import (
     CLASS_MASK, MAX_BPF_STACK, MAX_CALL_FRAMES, MODE_MASK, OP_CALLX, OP_JA, OP_JA32, OP_LD_IMM64, OP_MASK,
     OP_MAY_GOTO, SIZE_BYTES, SIZE_MASK, SOURCE_MASK, AluOp, AtomicOp, CallSrc, InsnClass, JmpOp, Mode, PseudoSrc,
@@ -37,7 +38,7 @@ from pyebpf.abi.opcodes import (
 from pyebpf.errors import PyebpfError, VmError
 from pyebpf.vm import alu
 from pyebpf.vm.alu import M32, M64
-from pyebpf.vm.interp import BPF_MAX_LOOPS, insn_text
+from pyebpf.vm.interp import insn_text
 from pyebpf.vm.memory import PACK, UNPACK
 from pyebpf.vm.ops import atomic, call_helper, ld_abs, mem_fault
 from pyebpf.vm.runtime import ProgramExit, TailCallSignal

@@ -29,12 +29,14 @@ from typing import Any, Mapping
 
 from pyebpf.abi.context import (BPF_PERF_EVENT_DATA, BPF_RAW_TRACEPOINT_ARGS, MAX_BPF_FUNC_ARGS, PT_REGS, SK_BUFF,
                                 TRACE_EVENT_RAW_SYS_ENTER, TRACE_EVENT_RAW_SYS_EXIT, XDP_MD, ContextLayout, FieldKind)
+from pyebpf.abi.net import ETH_HLEN, ETH_P_802_3_MIN, EtherType
+from pyebpf.abi.prog_kinds import (has_skb_context, is_packet_program, is_raw_tracepoint, is_tc, may_write_packet,
+                                   prog_test_run_pulls_l2)
 from pyebpf.abi.prog_types import ProgType
 from pyebpf.abi.uapi import TcAction, XdpAction
 from pyebpf.errors import VmError
 from pyebpf.vm.memory import KIND_CTX, KIND_PACKET
 
-ETH_HLEN = 14
 LOOPBACK_IFINDEX = 1
 XDP_PACKET_HEADROOM = 256
 XDP_FRAME_SIZE = 4096
@@ -155,13 +157,6 @@ def _skb_settable() -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
 _SKB_SCALARS, _SKB_ARRAYS = _skb_settable()
 
 
-_PULLED_L2_TYPES = frozenset({ProgType.SOCKET_FILTER, ProgType.CGROUP_SKB, ProgType.LWT_IN, ProgType.LWT_OUT,
-                               ProgType.LWT_XMIT, ProgType.LWT_SEG6LOCAL})
-"""skb program types that run after eth_type_trans pulled the Ethernet header (bpf_prog_test_run_skb: !is_l2)."""
-
-ETH_P_802_3_MIN = 0x0600
-ETH_P_802_3 = 0x0001
-ETH_P_802_2 = 0x0004
 
 
 def _eth_type_trans(frame: bytes) -> int:
@@ -170,7 +165,7 @@ def _eth_type_trans(frame: bytes) -> int:
     proto = int.from_bytes(frame[12:14], "big")
     if proto >= ETH_P_802_3_MIN:
         return proto
-    return ETH_P_802_3 if frame[ETH_HLEN:ETH_HLEN + 2] == b"\xff\xff" else ETH_P_802_2
+    return EtherType.P_802_3 if frame[ETH_HLEN:ETH_HLEN + 2] == b"\xff\xff" else EtherType.P_802_2
 
 
 PACKET_HOST, PACKET_MULTICAST, PACKET_OTHERHOST = 0, 2, 3
@@ -216,7 +211,7 @@ class SkbContext(_Context):
                 size = 2 if name == "protocol" else _SKB_SCALARS[name]  # protocol holds a __be16
                 self.values[name] = _int_value(where, value, size)
         self.packet_region: Any = None
-        self.pulled = 0 if self.prog_type not in _PULLED_L2_TYPES else ETH_HLEN
+        self.pulled = ETH_HLEN if prog_test_run_pulls_l2(self.prog_type) else 0
         """Bytes of Ethernet header eth_type_trans pulled before the program runs (the skb starts after them)."""
         if len(self.packet) < self.pulled:
             raise ContextError(f"{self.prog_type.name} packet of {len(self.packet)} bytes is shorter than an "
@@ -234,9 +229,8 @@ class SkbContext(_Context):
         return int.from_bytes(proto.to_bytes(2, "big"), "little")  # stored as __be16
 
     def materialize(self, m: Any) -> int:
-        writable_pkt = self.prog_type in (ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.LWT_XMIT,
-                                          ProgType.SK_SKB)
-        self.packet_region = m.map_run_region(bytearray(self.data), "packet", writable_pkt, KIND_PACKET, self)
+        self.packet_region = m.map_run_region(bytearray(self.data), "packet", may_write_packet(self.prog_type),
+                                              KIND_PACKET, self)
         m.packet = self.packet_region
         defaults = {"len": len(self.data), "wire_len": len(self.data), "ifindex": LOOPBACK_IFINDEX,
                     "pkt_type": _loopback_pkt_type(self.packet)}
@@ -264,7 +258,7 @@ class SkbContext(_Context):
     def verdict(self, r0: int) -> Any:
         if self.prog_type == ProgType.SOCKET_FILTER:
             return min(r0 & 0xFFFFFFFF, len(self.data))  # bytes of the skb kept (0 = drop)
-        if self.prog_type in (ProgType.SCHED_CLS, ProgType.SCHED_ACT):
+        if is_tc(self.prog_type):
             v = r0 & 0xFFFFFFFF
             v = v - (1 << 32) if v >> 31 else v
             try:
@@ -525,11 +519,6 @@ class PerfEventContext(_BytesContext):
 
 # ---- choosing by program type ---------------------------------------------------------------------------------------
 
-_SKB_TYPES = frozenset({ProgType.SOCKET_FILTER, ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.CGROUP_SKB,
-                        ProgType.LWT_IN, ProgType.LWT_OUT, ProgType.LWT_XMIT, ProgType.LWT_SEG6LOCAL,
-                        ProgType.SK_SKB})
-
-
 def _prog_type(prog_type: Any) -> ProgType | None:
     if prog_type is None:
         return None
@@ -547,7 +536,7 @@ def for_packet(prog_type: Any, packet: bytes, **fields: Any) -> _Context:
         raise ContextError(f"packet: expected bytes, got {type(packet).__name__}")
     if pt is None or pt == ProgType.XDP:
         return xdp(packet, **fields)
-    if pt in _SKB_TYPES:
+    if has_skb_context(pt):
         return SkbContext(packet, pt, **fields)
     raise VmError(f"{pt.name} programs do not take a packet; build their context with pyebpf.vm.context "
                   f"(SysEnterContext, KprobeContext, RawTracepointContext, PerfEventContext, TracepointContext)")
@@ -566,13 +555,13 @@ def default_context(prog_type: Any, packet: bytes | None = None, **fields: Any) 
     """A context for `prog_type`: around `packet` for packet programs, else from the fields (zeros by default).
     Unknown field names and values that do not fit their fields raise ContextError."""
     pt = _prog_type(prog_type)
-    if packet is not None or pt in _SKB_TYPES or pt == ProgType.XDP:
+    if packet is not None or is_packet_program(pt):
         return for_packet(pt, b"" if packet is None else packet, **fields)
     if pt == ProgType.KPROBE:
         return KprobeContext(fields.pop("regs", None), **fields)
     if pt == ProgType.TRACEPOINT:
         return _tracepoint(fields)
-    if pt in (ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE):
+    if is_raw_tracepoint(pt):
         _no_unknown("bpf_raw_tracepoint_args", fields, RawTracepointContext.FIELDS)
         return RawTracepointContext(**fields)
     if pt == ProgType.PERF_EVENT:

@@ -18,13 +18,12 @@ from typing import Any, Callable
 
 from pyebpf.abi.helpers import HELPER_BY_NAME, HelperId, helper_name
 from pyebpf.abi.maps import MapType
-from pyebpf.abi.uapi import BPF_F_CTXLEN_MASK, BPF_F_INDEX_MASK, HelperFlags, TcAction, XdpAction
+from pyebpf.abi.uapi import BPF_F_CTXLEN_MASK, BPF_F_INDEX_MASK, BPF_MAX_LOOPS, HelperFlags, TcAction, XdpAction
 from pyebpf.errors import MapError, VmError
 from pyebpf.vm import printk
 
 M64 = (1 << 64) - 1
 TASK_COMM_LEN = 16
-BPF_MAX_LOOPS = 1 << 23
 BPF_F_INGRESS = 1
 
 Helper = Callable[..., int]

@@ -19,6 +19,7 @@ from pyebpf.abi.opcodes import (
     Size, Source,
 )
 from pyebpf.abi.helpers import HelperId
+from pyebpf.abi.uapi import BPF_MAX_LOOPS
 from pyebpf.errors import PyebpfError, VmError
 from pyebpf.vm import alu
 from pyebpf.vm.alu import M32, M64
@@ -33,8 +34,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 Op = Callable[[list], int]
 
-#: BPF_MAX_LOOPS (kernel/bpf/verifier.c): the may_goto budget of one stack frame.
-BPF_MAX_LOOPS = 8 * 1024 * 1024
 _ZERO_STACK = bytes(MAX_BPF_STACK)
 
 
@@ -461,4 +460,4 @@ def _bad_at(slot: int, message: str) -> Op:
     return op
 
 
-__all__ = ["Interpreter", "insn_text", "BPF_MAX_LOOPS"]
+__all__ = ["Interpreter", "insn_text"]

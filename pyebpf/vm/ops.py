@@ -8,6 +8,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
+from pyebpf.abi.net import ETH_HLEN, SKF_LL_OFF, SKF_NET_OFF
 from pyebpf.abi.opcodes import AtomicOp
 from pyebpf.errors import VmError
 from pyebpf.vm.alu import M32, M64
@@ -17,10 +18,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyebpf.vm.memory import Memory
     from pyebpf.vm.runtime import Machine
 
-#: SKF_NET_OFF / SKF_LL_OFF (uapi linux/filter.h): negative LD_ABS offsets relative to the network / link header.
-SKF_NET_OFF = -0x100000
-SKF_LL_OFF = -0x200000
-ETH_HLEN = 14
 
 
 def mem_fault(mem: "Memory", addr: int, size: int, write: bool) -> VmError:

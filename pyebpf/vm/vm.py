@@ -16,10 +16,10 @@ from typing import Any, Callable, Mapping
 
 from pyebpf.abi.helpers import HELPER_BY_NAME, HelperId
 from pyebpf.abi.maps import MapSpec
-from pyebpf.abi.uapi import MapCreateFlags
+from pyebpf.abi.uapi import BPF_MAX_LOOPS, MapCreateFlags
 from pyebpf.errors import VmError
 from pyebpf.isa.program import Program
-from pyebpf.vm.interp import BPF_MAX_LOOPS, Interpreter
+from pyebpf.vm.interp import Interpreter
 from pyebpf.vm.memory import KIND_CTX, KIND_MEM
 from pyebpf.vm.runtime import Helper, Machine, tail_call_helper
 
