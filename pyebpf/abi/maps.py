@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Any, Iterator
 
+from pyebpf.abi.frozen import frozen, is_record, thaw
 from pyebpf.abi.uapi import UpdateFlags
 from pyebpf.errors import MapError
 
@@ -170,8 +171,10 @@ class Codec:
             else:
                 raw = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little") if size else b""
         elif t is not None and hasattr(t, "from_buffer_copy") and isinstance(value, (tuple, dict)):
-            obj = t(**value) if isinstance(value, dict) else t(*value)
-            raw = bytes(obj)
+            if is_record(value):  # a key read back from a map (abi.frozen): its exact bytes
+                raw = thaw(t, value)
+            else:
+                raw = bytes(t(**value) if isinstance(value, dict) else t(*value))
         else:
             raise TypeError(f"cannot encode {type(value).__name__} as a {size}-byte map key/value")
         if len(raw) != size:
@@ -270,7 +273,8 @@ class MapFace(MutableMapping, ABC):
         return self._value.decode(raw)
 
     def decode_key(self, raw: bytes) -> Any:
-        return self._key.decode(raw)
+        """The key as a hashable value (struct keys as named tuples: abi.frozen), so keys can index a dict."""
+        return frozen(self._key.decode(raw))
 
     def lookup(self, key: Any) -> Any:
         raw = self.lookup_raw(self.encode_key(key))
@@ -321,7 +325,7 @@ class MapFace(MutableMapping, ABC):
 
     def __iter__(self) -> Iterator[Any]:
         for raw in self.keys_raw():
-            yield self._key.decode(raw)
+            yield self.decode_key(raw)
 
     def __len__(self) -> int:
         return sum(1 for _ in self.keys_raw())

@@ -174,11 +174,9 @@ class Differential:
             reason = f"BPF_PROG_TEST_RUN does not run {self.prog_type.name} programs"
         if reason is not None and kernel:
             raise LoaderError(f"kernel side required but {reason}")
-        ncpus = 1
         if reason is None:
-            from pyebpf.loader import load, possible_cpus
+            from pyebpf.loader import load
 
-            ncpus = possible_cpus()
             self.kernel_program = load(program, self.prog_type)
             try:
                 self._open_rings()
@@ -187,7 +185,6 @@ class Differential:
                 raise
         else:
             self.skipped = reason
-        vm_kw.setdefault("ncpus", ncpus)
         self.vm = VM(program, engine=engine, prog_type=self.prog_type, **vm_kw)
 
     def _open_rings(self) -> None:

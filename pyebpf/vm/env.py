@@ -16,6 +16,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
+from pyebpf.system.cpus import num_possible_cpus
+
 TASK_SIZE_MAX = (1 << 47) - 4096
 """x86-64 top of user space (4-level paging); addresses below TASK_SIZE_MAX + PAGE_SIZE are not kernel memory."""
 HZ = 250
@@ -62,7 +64,8 @@ class Environment:
     gid: int = 0
     comm: bytes = b"pyebpf"
     cpu: int = 0
-    ncpus: int = 1
+    ncpus: int = field(default_factory=num_possible_cpus)
+    """As many CPUs as the machine has possible CPUs (what the kernel's per-CPU maps hold), unless given."""
     numa_node: int = 0
     time_ns: int | Callable[[], int] = 1_000_000_000
     time_step_ns: int = 1_000

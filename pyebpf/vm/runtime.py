@@ -279,11 +279,11 @@ class Machine:
         return getattr(self, "_running", None) or self.program
 
     def prog_fd(self, program: "Program") -> int:
-        """A number standing for `program` in a PROG_ARRAY of this VM (the VM's answer to a prog fd)."""
-        for fd, p in self._prog_fds.items():
-            if p is program:
-                return fd
-        fd = 1000 + len(self._prog_fds)
+        """A number standing for `program` in a PROG_ARRAY (the VM's answer to a prog fd; the same in every VM). The
+        Machine keeps the program alive from then on, as an open fd would."""
+        from pyebpf.vm.maps.fd_array import prog_fd
+
+        fd = prog_fd(program)
         self._prog_fds[fd] = program
         return fd
 
@@ -293,11 +293,8 @@ class Machine:
         spec = prog_array.spec
         if index >= spec.max_entries or self.tail_call_cnt >= MAX_TAIL_CALL_CNT:
             return False
-        raw = prog_array.lookup_raw(struct.pack("<I", index))
-        if raw is None:
-            return False
-        fd = struct.unpack_from("<I", raw)[0]
-        target = self._prog_fds.get(fd)
+        program_at = getattr(prog_array, "program_at", None)  # a VM ProgArrayMap; other maps hold no programs
+        target = program_at(index) if program_at is not None else None
         if target is None:
             return False
         self.tail_call_cnt += 1

@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 from pyebpf.abi.helpers import HELPER_BY_NAME, HelperId
 from pyebpf.abi.maps import MapSpec
 from pyebpf.abi.uapi import BPF_MAX_LOOPS, MapCreateFlags
+from pyebpf.system.cpus import num_possible_cpus
 from pyebpf.errors import VmError
 from pyebpf.isa.program import Program
 from pyebpf.vm.interp import Interpreter
@@ -122,20 +123,20 @@ class VM:
     max_insns: instructions per run before VmError (1,000,000, the kernel's complexity limit). may_goto_budget:
     how often may_goto falls through per stack frame before it jumps (BPF_MAX_LOOPS; the x86 JIT in 6.x uses a
     time budget instead). strict_alignment: BPF_F_STRICT_ALIGNMENT (every access naturally aligned). ncpus: for
-    per-CPU maps and the environment.
+    per-CPU maps and the environment; by default the machine's possible CPUs, as the kernel's per-CPU maps hold.
     """
 
     def __init__(self, program: Any, maps: Mapping[Any, Any] | None = None,
                  helpers: Mapping[int | str, Helper] | None = None, env: Any = None, engine: str = "interp",
                  prog_type: Any = None, max_insns: int = 1_000_000, strict_alignment: bool = False,
-                 ncpus: int = 1, may_goto_budget: int = BPF_MAX_LOOPS):
+                 ncpus: int | None = None, may_goto_budget: int = BPF_MAX_LOOPS):
         self.program = _as_program(program)
         engines = _engines()
         if engine not in engines:
             raise VmError(f"unknown engine {engine!r} (choose from {', '.join(engines)})")
         self.engine = engine
         self.prog_type = prog_type if prog_type is not None else self.program.prog_type
-        self.ncpus = ncpus
+        self.ncpus = num_possible_cpus() if ncpus is None else ncpus
         self.maps: dict[Any, Any] = {}
         specs: dict[Any, Any] = dict(self.program.maps)
         specs.update(maps or {})
@@ -148,7 +149,7 @@ class VM:
             try:
                 from pyebpf.vm.env import Environment
 
-                env = Environment(ncpus=ncpus)
+                env = Environment(ncpus=self.ncpus)
             except ImportError:
                 env = None
         self.env = env

@@ -18,6 +18,7 @@ from pyebpf.abi.map_create import (
     check_map_create, check_map_memory, total_ram,
 )
 from pyebpf.abi.maps import MapSpec, MapType
+from pyebpf.system.cpus import num_possible_cpus
 from pyebpf.vm.maps.array import ArrayMap, PercpuArrayMap
 from pyebpf.vm.maps.base import VmMap, err
 from pyebpf.vm.maps.fd_array import PerfEventArrayMap, ProgArrayMap
@@ -39,12 +40,15 @@ MAP_CLASSES: dict[MapType, Callable[[MapSpec, int], VmMap]] = {
 """Map types the VM simulates: type -> class (the creation rules are abi.map_create.CREATE_RULES)."""
 
 
-def create_map(spec: MapSpec, ncpus: int = 1) -> VmMap:
+def create_map(spec: MapSpec, ncpus: int | None = None) -> VmMap:
     """A VM map for `spec`, element 0 holding `spec.initial` when given; raises MapError with BPF_MAP_CREATE's errno
-    for specs the kernel would refuse, and MapError(EINVAL) naming the type for map types the VM does not simulate."""
+    for specs the kernel would refuse, and MapError(EINVAL) naming the type for map types the VM does not simulate.
+    `ncpus` (per-CPU values, LRU lists, perf event slots) defaults to the machine's possible CPUs, as in the kernel."""
     cls = MAP_CLASSES.get(spec.type)
     if cls is None:
         raise err(f"map {spec.name!r}: the VM does not simulate {spec.type.name} maps", errno.EINVAL)
+    if ncpus is None:
+        ncpus = num_possible_cpus()
     check_map_create(spec, ncpus)
     vm_map = cls(spec, ncpus)
     vm_map.apply_initial()  # global data (MapSpec.initial), as pyebpf.loader.create_map writes it

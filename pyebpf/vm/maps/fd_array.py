@@ -5,14 +5,57 @@ A program cannot look their elements up; empty slots exist, and `del m[i]` empti
 from __future__ import annotations
 
 import errno
+import itertools
+import weakref
 from collections import defaultdict
-from typing import Iterator
+from typing import Any, Iterator
 
 from pyebpf.abi.maps import MapSpec, UpdateFlags
 from pyebpf.abi.uapi import BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK
 from pyebpf.errors import MapError
+from pyebpf.isa.program import Program
 from pyebpf.vm.maps.array import ArrayMap
 from pyebpf.vm.maps.base import VmMap, err, syscall_lock_check
+
+
+# ---- the VM's program fds --------------------------------------------------------------------------------------
+# The kernel's fd table is per process, so a prog fd means the same program to every map: here one table for every
+# VM. It holds programs weakly, by identity (Programs compare by value); what keeps a program alive is what keeps a
+# kernel program alive: a prog array slot holding it, or the Machine that handed out its number (as an open fd).
+_PROG_BY_FD: dict[int, "weakref.ref[Program]"] = {}
+_FD_BY_ID: dict[int, int] = {}
+_NEXT_FD = itertools.count(1000)
+
+
+def program_for_fd(fd: int) -> Program | None:
+    ref = _PROG_BY_FD.get(fd)
+    return None if ref is None else ref()
+
+
+def prog_fd(program: Program) -> int:
+    """The number standing for `program` in a VM prog array (the VM's answer to a prog fd), the same each time."""
+    key = id(program)
+    fd = _FD_BY_ID.get(key)
+    if fd is not None and program_for_fd(fd) is program:
+        return fd
+    fd = next(_NEXT_FD)
+
+    def forget(_ref: Any, fd: int = fd) -> None:
+        _PROG_BY_FD.pop(fd, None)
+        if _FD_BY_ID.get(key) == fd:
+            del _FD_BY_ID[key]
+    _PROG_BY_FD[fd] = weakref.ref(program, forget)
+    _FD_BY_ID[key] = fd
+    return fd
+
+
+def program_of(value: Any) -> Program | None:
+    """The Program a prog array value stands for: a Program, or an object carrying one as `.program` (a VM, a loaded
+    probe program, a KernelProgram loaded from one), as the kernel map takes a loaded program; else None."""
+    if isinstance(value, Program):
+        return value
+    inner = getattr(value, "program", None)
+    return inner if isinstance(inner, Program) else None
 
 
 class _SlotArrayMap(ArrayMap):
@@ -53,10 +96,39 @@ class _SlotArrayMap(ArrayMap):
 
 
 class ProgArrayMap(_SlotArrayMap):
-    """BPF_MAP_TYPE_PROG_ARRAY: slot -> program number (the VM's prog fd, from `Machine.prog_fd(program)`), read by
-    bpf_tail_call. Empty slots make the tail call fall through."""
+    """BPF_MAP_TYPE_PROG_ARRAY: slot -> program number (the VM's prog fd), read by bpf_tail_call. `m[i] = program`
+    takes a Program or anything carrying one as `.program` (a VM, a loaded probe), as the kernel's prog array takes
+    a loaded program; a number from `prog_fd(program)` works too. Empty slots make the tail call fall through."""
 
     kind = "prog array"
+
+    def __init__(self, spec: MapSpec, ncpus: int = 1):
+        super().__init__(spec, ncpus)
+        self._held: dict[int, Program] = {}  # slot -> its program, kept alive as the kernel's prog array does
+
+    def encode_value(self, value: Any) -> bytes:
+        program = program_of(value)
+        if program is not None:
+            return prog_fd(program).to_bytes(4, "little")
+        return super().encode_value(value)
+
+    def _slot_value(self, index: int, value: bytes) -> int:
+        fd = int.from_bytes(value, "little")
+        program = program_for_fd(fd)
+        if program is not None:
+            self._held[index] = program
+        else:
+            self._held.pop(index, None)
+        return fd
+
+    def delete_raw(self, key: bytes) -> None:
+        super().delete_raw(key)
+        self._held.pop(self._index(key), None)
+
+    def program_at(self, index: int) -> Program | None:
+        """The program bpf_tail_call(ctx, this map, index) jumps to, or None (it falls through)."""
+        fd = self.slots.get(index)
+        return None if fd is None else program_for_fd(fd)
 
     @property
     def programs(self) -> dict[int, int]:
@@ -126,4 +198,4 @@ class PerfEventArrayMap(_SlotArrayMap):
         return self.slots
 
 
-__all__ = ["ProgArrayMap", "PerfEventArrayMap"]
+__all__ = ["ProgArrayMap", "PerfEventArrayMap", "prog_fd", "program_for_fd", "program_of"]
