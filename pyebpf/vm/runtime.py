@@ -26,11 +26,11 @@ Contract for context builders (pyebpf.vm.context): an object with
 Regions mapped with `m.map_run_region` are unmapped after the run.
 
 Contract for maps (pyebpf.vm.maps): `create_map(spec, ncpus=...) -> VmMap` where VmMap is a MapFace with
-`value_ref(key: bytes) -> bytearray | None` returning the live value buffer. See the `VmMapLike` Protocol below.
+`value_ref(key: bytes) -> bytearray | None` returning the live value buffer; a prog array also answers
+`program_at(index) -> Program | None` for bpf_tail_call. See the `VmMapLike` Protocol below.
 """
 from __future__ import annotations
 
-import struct
 from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
 
 from pyebpf.abi.opcodes import MAX_BPF_STACK, MAX_CALL_FRAMES, PseudoSrc
