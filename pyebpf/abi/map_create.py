@@ -94,6 +94,28 @@ def _check_fd_array(spec: MapSpec) -> None:
           "fd arrays need key_size 4, value_size 4 and max_entries > 0")
 
 
+_MAPS_OF_MAPS = (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS)
+
+
+def _check_inner(spec: MapSpec) -> None:
+    """bpf_map_meta_alloc: a map of maps is created from an inner map template, which is no map of maps itself."""
+    _need(spec.inner_map is not None, f"map {spec.name!r}: a map of maps needs an inner map spec")
+    assert spec.inner_map is not None
+    _need(spec.inner_map.type not in _MAPS_OF_MAPS, f"map {spec.name!r}: the inner map cannot be a map of maps")
+
+
+def _check_array_of_maps(spec: MapSpec) -> None:
+    _check_fd_array(spec)
+    _flags_within(spec, ARRAY_CREATE_FLAGS & ~_F.MMAPABLE)
+    _check_inner(spec)
+
+
+def _check_hash_of_maps(spec: MapSpec) -> None:
+    _need(spec.value_size == 4, "maps of maps need value_size 4")
+    _check_hash(spec)
+    _check_inner(spec)
+
+
 def _check_queue(spec: MapSpec) -> None:
     _need(spec.max_entries > 0 and spec.key_size == 0 and spec.value_size > 0,
           "queue/stack maps need key_size 0, value_size > 0 and max_entries > 0")
@@ -131,7 +153,8 @@ CREATE_RULES: dict[MapType, Callable[[MapSpec], None]] = {
     MapType.LRU_PERCPU_HASH: _check_hash, MapType.ARRAY: _check_array, MapType.PERCPU_ARRAY: _check_array,
     MapType.PROG_ARRAY: _check_fd_array, MapType.PERF_EVENT_ARRAY: _check_fd_array, MapType.QUEUE: _check_queue,
     MapType.STACK: _check_queue, MapType.STACK_TRACE: _check_stack_trace, MapType.LPM_TRIE: _check_lpm,
-    MapType.RINGBUF: _check_ringbuf,
+    MapType.RINGBUF: _check_ringbuf, MapType.ARRAY_OF_MAPS: _check_array_of_maps,
+    MapType.HASH_OF_MAPS: _check_hash_of_maps,
 }
 """Map type -> its map_alloc_check (raises MapError with BPF_MAP_CREATE's errno). Types not listed: no rules here."""
 
@@ -200,7 +223,8 @@ MAP_AREAS: dict[MapType, Callable[[MapSpec, int], list[int]]] = {
     MapType.HASH: _hash_areas, MapType.PERCPU_HASH: _hash_areas, MapType.LRU_HASH: _hash_areas,
     MapType.LRU_PERCPU_HASH: _hash_areas, MapType.ARRAY: _array_areas, MapType.PERCPU_ARRAY: _array_areas,
     MapType.PROG_ARRAY: _fd_array_areas, MapType.PERF_EVENT_ARRAY: _fd_array_areas, MapType.QUEUE: _queue_areas,
-    MapType.STACK: _queue_areas, MapType.STACK_TRACE: _stack_trace_areas,
+    MapType.STACK: _queue_areas, MapType.STACK_TRACE: _stack_trace_areas, MapType.ARRAY_OF_MAPS: _fd_array_areas,
+    MapType.HASH_OF_MAPS: _hash_areas,
 }
 """Map type -> the sizes of the areas its map_alloc allocates up front (LPM tries and ring buffers are not here:
 tries allocate per element, ring buffer sizes are checked by validate_ringbuf_size)."""

@@ -70,6 +70,9 @@ def _s32(v: int) -> int:
 def map_lookup_elem(m, r1, r2, r3, r4, r5):
     vmmap = _map(m, r1)
     key = m.mem.read(r2, vmmap.spec.key_size)
+    if vmmap.spec.type in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS):  # the inner map, to look up in next
+        inner = vmmap.inner_map(key)
+        return 0 if inner is None else m.map_handle(inner)
     try:
         buf = vmmap.value_ref(key, _map_cpu(m, vmmap))
     except MapError as e:

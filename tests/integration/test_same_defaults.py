@@ -94,7 +94,8 @@ def test_prog_array_takes_a_program_object(backend: str) -> None:
     with open_program(backend, xdp("r0 = 42\nexit")) as target, open_program(backend, caller) as prog:
         assert prog.run(packet=PACKET).retval == 1
         prog.maps["jt"][0] = target
-        assert 0 in prog.maps["jt"]
+        assert 0 in prog.maps["jt"] and 1 not in prog.maps["jt"]
+        assert list(prog.maps["jt"]) == [0, 1] and len(prog.maps["jt"]) == 2  # every index, as get_next_key
         assert prog.run(packet=PACKET).retval == 42
         del prog.maps["jt"][0]
         assert prog.run(packet=PACKET).retval == 1

@@ -154,7 +154,7 @@ def test_lru_evicts_unreferenced_before_referenced():
     assert len(lru) <= 8
 
 
-@pytest.mark.parametrize("type_", ["devmap", "sockmap", "array_of_maps", "bloom_filter", "arena"])
+@pytest.mark.parametrize("type_", ["devmap", "sockmap", "xskmap", "bloom_filter", "arena"])
 def test_unsupported_types_are_refused_clearly(type_):
     with pytest.raises(MapError, match="does not simulate"):
         create_map(MapSpec.of("x", type_, 4, 4, 1))

@@ -21,7 +21,7 @@ from pyebpf.abi.maps import MapSpec, MapType
 from pyebpf.system.cpus import num_possible_cpus
 from pyebpf.vm.maps.array import ArrayMap, PercpuArrayMap
 from pyebpf.vm.maps.base import VmMap, err
-from pyebpf.vm.maps.fd_array import PerfEventArrayMap, ProgArrayMap
+from pyebpf.vm.maps.fd_array import ArrayOfMapsMap, HashOfMapsMap, PerfEventArrayMap, ProgArrayMap
 from pyebpf.vm.maps.hash import HashMap, PercpuHashMap
 from pyebpf.vm.maps.jhash import htab_hash, jhash, jhash2
 from pyebpf.vm.maps.lpm import LpmTrieMap
@@ -35,7 +35,7 @@ MAP_CLASSES: dict[MapType, Callable[[MapSpec, int], VmMap]] = {
     MapType.LRU_PERCPU_HASH: LruPercpuHashMap, MapType.ARRAY: ArrayMap, MapType.PERCPU_ARRAY: PercpuArrayMap,
     MapType.PROG_ARRAY: ProgArrayMap, MapType.PERF_EVENT_ARRAY: PerfEventArrayMap, MapType.QUEUE: QueueMap,
     MapType.STACK: StackMap, MapType.STACK_TRACE: StackTraceMap, MapType.LPM_TRIE: LpmTrieMap,
-    MapType.RINGBUF: RingBufMap,
+    MapType.RINGBUF: RingBufMap, MapType.ARRAY_OF_MAPS: ArrayOfMapsMap, MapType.HASH_OF_MAPS: HashOfMapsMap,
 }
 """Map types the VM simulates: type -> class (the creation rules are abi.map_create.CREATE_RULES)."""
 
@@ -56,6 +56,7 @@ def create_map(spec: MapSpec, ncpus: int | None = None) -> VmMap:
 
 
 __all__ = ["VmMap", "HashMap", "PercpuHashMap", "LruHashMap", "LruPercpuHashMap", "ArrayMap", "PercpuArrayMap",
-           "ProgArrayMap", "PerfEventArrayMap", "QueueMap", "StackMap", "StackTraceMap", "LpmTrieMap", "RingBufMap",
-           "MAP_CLASSES", "MAP_AREAS", "check_map_memory", "total_ram", "create_map", "jhash2", "jhash", "htab_hash",
-           "HTAB_MAX_ENTRIES", "PCPU_MIN_UNIT_SIZE", "KMALLOC_MAX_SIZE", "LPM_DATA_SIZE_MAX", "LPM_VAL_SIZE_MAX"]
+           "ProgArrayMap", "PerfEventArrayMap", "ArrayOfMapsMap", "HashOfMapsMap", "QueueMap", "StackMap",
+           "StackTraceMap", "LpmTrieMap", "RingBufMap", "MAP_CLASSES", "MAP_AREAS", "check_map_memory", "total_ram",
+           "create_map", "jhash2", "jhash", "htab_hash", "HTAB_MAX_ENTRIES", "PCPU_MIN_UNIT_SIZE", "KMALLOC_MAX_SIZE",
+           "LPM_DATA_SIZE_MAX", "LPM_VAL_SIZE_MAX"]

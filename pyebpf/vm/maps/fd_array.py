@@ -1,6 +1,7 @@
-"""Arrays whose slots hold kernel objects rather than values: BPF_MAP_TYPE_PROG_ARRAY and PERF_EVENT_ARRAY.
+"""Maps whose values are kernel objects rather than data: prog arrays, perf event arrays, maps of maps.
 
-A program cannot look their elements up; empty slots exist, and `del m[i]` empties one (ENOENT when already empty).
+User space stores the object (a program, a map) or its VM fd number, as the kernel's maps take the object's fd. A
+program cannot look up prog or perf event array elements; a lookup in a map of maps gives it the inner map.
 """
 from __future__ import annotations
 
@@ -8,45 +9,57 @@ import errno
 import itertools
 import weakref
 from collections import defaultdict
-from typing import Any, Iterator
+from typing import Any
 
-from pyebpf.abi.maps import MapSpec, UpdateFlags
-from pyebpf.abi.uapi import BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK
+from pyebpf.abi.maps import MapFace, MapSpec, UpdateFlags
+from pyebpf.abi.uapi import BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK, MapCreateFlags
 from pyebpf.errors import MapError
 from pyebpf.isa.program import Program
 from pyebpf.vm.maps.array import ArrayMap
 from pyebpf.vm.maps.base import VmMap, err, syscall_lock_check
+from pyebpf.vm.maps.hash import HashMap
 
 
-# ---- the VM's program fds --------------------------------------------------------------------------------------
-# The kernel's fd table is per process, so a prog fd means the same program to every map: here one table for every
-# VM. It holds programs weakly, by identity (Programs compare by value); what keeps a program alive is what keeps a
-# kernel program alive: a prog array slot holding it, or the Machine that handed out its number (as an open fd).
-_PROG_BY_FD: dict[int, "weakref.ref[Program]"] = {}
+# ---- the VM's fds ----------------------------------------------------------------------------------------------
+# The kernel's fd table is per process, so an fd means the same program or map to every map that stores it: here one
+# table for every VM. It holds objects weakly, by identity (Programs and maps compare by value); what keeps one alive
+# is what keeps a kernel object alive: a slot holding it, or the Machine that handed out its number (an open fd).
+_OBJ_BY_FD: dict[int, "weakref.ref[Any]"] = {}
 _FD_BY_ID: dict[int, int] = {}
 _NEXT_FD = itertools.count(1000)
 
 
-def program_for_fd(fd: int) -> Program | None:
-    ref = _PROG_BY_FD.get(fd)
+def object_for_fd(fd: int) -> Any:
+    """The Program or VmMap the VM's fd `fd` stands for, or None."""
+    ref = _OBJ_BY_FD.get(fd)
     return None if ref is None else ref()
 
 
-def prog_fd(program: Program) -> int:
-    """The number standing for `program` in a VM prog array (the VM's answer to a prog fd), the same each time."""
-    key = id(program)
+def object_fd(obj: Any) -> int:
+    """The number standing for `obj` (a Program or a VmMap) in a VM fd array, the same each time."""
+    key = id(obj)
     fd = _FD_BY_ID.get(key)
-    if fd is not None and program_for_fd(fd) is program:
+    if fd is not None and object_for_fd(fd) is obj:
         return fd
     fd = next(_NEXT_FD)
 
     def forget(_ref: Any, fd: int = fd) -> None:
-        _PROG_BY_FD.pop(fd, None)
+        _OBJ_BY_FD.pop(fd, None)
         if _FD_BY_ID.get(key) == fd:
             del _FD_BY_ID[key]
-    _PROG_BY_FD[fd] = weakref.ref(program, forget)
+    _OBJ_BY_FD[fd] = weakref.ref(obj, forget)
     _FD_BY_ID[key] = fd
     return fd
+
+
+def prog_fd(program: Program) -> int:
+    """The number standing for `program` in a VM prog array (the VM's answer to a prog fd)."""
+    return object_fd(program)
+
+
+def program_for_fd(fd: int) -> Program | None:
+    obj = object_for_fd(fd)
+    return obj if isinstance(obj, Program) else None
 
 
 def program_of(value: Any) -> Program | None:
@@ -59,8 +72,9 @@ def program_of(value: Any) -> Program | None:
 
 
 class _SlotArrayMap(ArrayMap):
-    """An array whose slots hold kernel objects (fd arrays: programs, perf events) rather than values: a program
-    cannot look elements up, empty slots exist, and `del m[i]` empties one (ENOENT when already empty)."""
+    """An array whose slots hold kernel objects (fd arrays: programs, perf events, maps) rather than values: empty
+    slots exist (a lookup is ENOENT, a KeyError) and `del m[i]` empties one (ENOENT when already empty). Iteration
+    and len() cover every index, as the kernel's array get_next_key does."""
 
     kind = "fd array"
 
@@ -85,14 +99,13 @@ class _SlotArrayMap(ArrayMap):
         if self.slots.pop(i, None) is None:
             raise err(f"{self.name}: slot {i} is empty", errno.ENOENT)
 
-    def keys_raw(self) -> Iterator[bytes]:
-        return (i.to_bytes(4, "little") for i in sorted(self.slots))
-
-    def __len__(self) -> int:
-        return len(self.slots)
-
     def value_ref(self, key: bytes, cpu: int = 0) -> bytearray | None:
         raise MapError(f"{self.kind} elements cannot be looked up from a program", errno.EOPNOTSUPP)
+
+    def lookup_raw(self, key: bytes) -> bytes | None:
+        """The slot's fd number (the kernel gives the object's id), or None for an empty slot."""
+        fd = self.slots.get(self._index(key))
+        return None if fd is None else fd.to_bytes(4, "little")
 
 
 class ProgArrayMap(_SlotArrayMap):
@@ -134,9 +147,6 @@ class ProgArrayMap(_SlotArrayMap):
     def programs(self) -> dict[int, int]:
         return self.slots
 
-    def lookup_raw(self, key: bytes) -> bytes | None:
-        fd = self.slots.get(self._index(key))
-        return None if fd is None else fd.to_bytes(4, "little")
 
 
 class PerfEventArrayMap(_SlotArrayMap):
@@ -198,4 +208,85 @@ class PerfEventArrayMap(_SlotArrayMap):
         return self.slots
 
 
-__all__ = ["ProgArrayMap", "PerfEventArrayMap", "prog_fd", "program_for_fd", "program_of"]
+# ---- maps of maps ------------------------------------------------------------------------------------------------
+
+def _inner_for(outer: VmMap, fd: int) -> VmMap:
+    """bpf_map_fd_get_ptr: the map behind `fd`, which must match the outer map's inner template
+    (bpf_map_meta_equal: type, key and value size, flags; arrays also max_entries unless BPF_F_INNER_MAP)."""
+    inner = object_for_fd(fd)
+    if not isinstance(inner, VmMap):
+        raise err(f"{outer.name}: {fd} is not a map fd", errno.EBADF)
+    want, have = outer.spec.inner_map, inner.spec
+    assert want is not None  # abi.map_create refuses a map of maps without one
+    same = (want.type, want.key_size, want.value_size, want.flags) == (have.type, have.key_size, have.value_size,
+                                                                       have.flags)
+    if same and want.is_array and not want.flags & MapCreateFlags.INNER_MAP:
+        same = want.max_entries == have.max_entries
+    if not same:
+        raise err(f"{outer.name}: map {have.name!r} does not match the inner map template {want.name!r}", errno.EINVAL)
+    return inner
+
+
+def _map_value(outer: VmMap, value: Any) -> bytes:
+    """A map of maps takes a VmMap (as the kernel's takes a map fd) or a VM fd number."""
+    if isinstance(value, VmMap):
+        return object_fd(value).to_bytes(4, "little")
+    return MapFace.encode_value(outer, value)
+
+
+class ArrayOfMapsMap(_SlotArrayMap):
+    """BPF_MAP_TYPE_ARRAY_OF_MAPS: slot -> inner map. `m[i] = inner_map` (a VM map matching the spec's `inner_map`
+    template); a program's bpf_map_lookup_elem returns the inner map, to look up in next."""
+
+    kind = "array of maps"
+
+    def __init__(self, spec: MapSpec, ncpus: int = 1):
+        super().__init__(spec, ncpus)
+        self._inner: dict[int, VmMap] = {}  # slot -> its map, kept alive as the kernel's array does
+
+    def encode_value(self, value: Any) -> bytes:
+        return _map_value(self, value)
+
+    def _slot_value(self, index: int, value: bytes) -> int:
+        fd = int.from_bytes(value, "little")
+        self._inner[index] = _inner_for(self, fd)
+        return fd
+
+    def delete_raw(self, key: bytes) -> None:
+        super().delete_raw(key)
+        self._inner.pop(self._index(key), None)
+
+    def inner_map(self, key: bytes) -> VmMap | None:
+        """What bpf_map_lookup_elem returns to a program: the inner map, or None (NULL)."""
+        i = int.from_bytes(key, "little")
+        return self._inner.get(i) if i in self.slots else None
+
+
+class HashOfMapsMap(HashMap):
+    """BPF_MAP_TYPE_HASH_OF_MAPS: key -> inner map, as ArrayOfMapsMap but hashed (E2BIG when full)."""
+
+    def __init__(self, spec: MapSpec, ncpus: int = 1):
+        super().__init__(spec, ncpus)
+        self._inner: dict[bytes, VmMap] = {}
+
+    def encode_value(self, value: Any) -> bytes:
+        return _map_value(self, value)
+
+    def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
+        inner = _inner_for(self, int.from_bytes(self._check_value(value), "little"))
+        super().update_raw(key, value, flags)
+        self._inner[bytes(key)] = inner
+
+    def delete_raw(self, key: bytes) -> None:
+        super().delete_raw(key)
+        self._inner.pop(bytes(key), None)
+
+    def value_ref(self, key: bytes, cpu: int = 0) -> bytearray | None:
+        raise MapError("a map of maps gives its inner map to a program, not a value", errno.EOPNOTSUPP)
+
+    def inner_map(self, key: bytes) -> VmMap | None:
+        return self._inner.get(bytes(key))
+
+
+__all__ = ["ProgArrayMap", "PerfEventArrayMap", "ArrayOfMapsMap", "HashOfMapsMap", "prog_fd", "program_for_fd",
+           "program_of", "object_fd", "object_for_fd"]
