@@ -84,3 +84,10 @@ def test_a_map_of_maps_needs_an_inner_map(backend: str) -> None:
     with pytest.raises(MapError) as e:
         create_map(backend, MapSpec.of("outer", "array_of_maps", ctypes.c_uint32, 4, 2))
     assert e.value.errno == errno.EINVAL
+
+
+def test_a_number_that_is_no_map_is_ebadf(backend: str) -> None:
+    with open_program(backend, xdp(outer_spec("array_of_maps"))) as prog:
+        with pytest.raises(MapError) as e:
+            prog.maps["outer"][0] = 987654  # no such fd in this process / no such map in the VM
+        assert e.value.errno == errno.EBADF
