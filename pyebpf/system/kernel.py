@@ -18,4 +18,10 @@ def kernel_version_code(release: str | None = None) -> int:
     return (nums[0] << 16) + (nums[1] << 8) + min(nums[2], 255)
 
 
-__all__ = ["kernel_release", "kernel_version_code"]
+def kernel_major_minor(release: str | None = None) -> tuple[int, int]:
+    """(major, minor) of `release` (default: the running kernel's): what feature tables keyed by release compare."""
+    code = kernel_version_code(release)
+    return code >> 16, (code >> 8) & 0xFF
+
+
+__all__ = ["kernel_release", "kernel_version_code", "kernel_major_minor"]
