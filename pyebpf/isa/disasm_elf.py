@@ -1,23 +1,23 @@
 """Disassemble an ELF object or an input file of unknown kind (raw bytes, hex text, ELF) the way llvm-objdump does.
 
 For ELF, every executable section (SHF_EXECINSTR) is listed with its symbols as `<name>:` headers; in the "llvm"
-style with `objdump=True` the output is llvm-objdump -d's, byte for byte, so the two can be diffed. pyelftools reads
-the object; errors become ElfError / DecodeError with the section named.
+style with `objdump=True` the output is llvm-objdump -d's, byte for byte, so the two can be diffed. The package's
+ELF reader (`isa/elf_reader.py`, on pyelftools) reads the object; errors become ElfError / DecodeError with the
+section named.
 """
 from __future__ import annotations
 
-import io
 import string
 from dataclasses import dataclass, field
 
 from pyebpf.abi.opcodes import INSN_SIZE, OP_CALL
 from pyebpf.errors import DecodeError, ElfError
+from pyebpf.isa.elf_reader import ElfFile, Symbol, SymType
 from pyebpf.isa.disassembler import disassemble, objdump_lines
 from pyebpf.isa.program import Program
 
 ELF_MAGIC = b"\x7fELF"
-EM_BPF = 247
-_SHF_EXECINSTR = 0x4
+_SYM_KIND = {t: f"STT_{t.name}" for t in SymType}
 _HEX_TEXT = set(string.hexdigits + string.whitespace + "x,")
 
 
@@ -35,61 +35,43 @@ class CodeSection:
 
 def read_elf_sections(data: bytes, path: str = "<input>") -> list[CodeSection]:
     """Executable sections of an ELF object, with the function/label symbols that point into each."""
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
-
-    try:
-        elf = ELFFile(io.BytesIO(data))
-        if elf["e_machine"] not in ("EM_BPF", EM_BPF):
-            raise ElfError(f"{path}: not a BPF object (e_machine {elf['e_machine']})")
-        byteorder = "little" if elf.little_endian else "big"
-        sections: list[CodeSection] = []
-        index_of: dict[int, CodeSection] = {}
-        for index, sec in enumerate(elf.iter_sections()):
-            if sec["sh_flags"] & _SHF_EXECINSTR and sec["sh_type"] == "SHT_PROGBITS":
-                code = CodeSection(sec.name, sec.data(), byteorder, {})
-                sections.append(code)
-                index_of[index] = code
-        symtab = elf.get_section_by_name(".symtab")
-        pending: list = []
-        for sec in elf.iter_sections():
-            if sec["sh_type"] != "SHT_REL" or sec["sh_info"] not in index_of or symtab is None:
-                continue
-            target = index_of[sec["sh_info"]]
-            for rel in sec.iter_relocations():
-                sym = symtab.get_symbol(rel["r_info_sym"])
-                if sym is not None and rel["r_offset"] % INSN_SIZE == 0:
-                    pending.append((target, rel["r_offset"], sym))
-        if symtab is not None:
-            for sym in symtab.iter_symbols():
-                shndx = sym["st_shndx"]
-                if not sym.name or not isinstance(shndx, int) or shndx not in index_of:
-                    continue
-                if sym["st_info"]["type"] in ("STT_SECTION", "STT_FILE"):
-                    continue
-                if sym["st_value"] % INSN_SIZE:
-                    continue
-                index_of[shndx].symbols.setdefault(sym.name, sym["st_value"] // INSN_SIZE)
-        for target, offset, sym in pending:
-            target.relocations[offset // INSN_SIZE] = _relocation_name(target, offset, sym, index_of)
-    except ELFError as e:
-        raise ElfError(f"{path}: bad ELF object: {e}") from None
-    except (ValueError, KeyError, IndexError, OSError) as e:
-        raise ElfError(f"{path}: bad ELF object: {e}") from None
+    elf = ElfFile(data, path, need_symbols=False)  # a stripped object still disassembles
+    sections: list[CodeSection] = []
+    index_of: dict[int, CodeSection] = {}
+    for sec in elf.sections:
+        if sec.is_exec:
+            code = CodeSection(sec.name, sec.data, elf.byteorder, {})
+            sections.append(code)
+            index_of[sec.index] = code
+    for sym in elf.symbols:
+        if not sym.name or sym.shndx not in index_of or sym.type in (SymType.SECTION, SymType.FILE):
+            continue
+        if sym.value % INSN_SIZE or sym.value > len(index_of[sym.shndx].data):
+            continue
+        index_of[sym.shndx].symbols.setdefault(sym.name, sym.value // INSN_SIZE)
+    for target_index, rels in elf.relocations.items():
+        target = index_of.get(target_index)
+        if target is None:
+            continue
+        for rel in rels:
+            if rel.offset % INSN_SIZE == 0:
+                target.relocations[rel.offset // INSN_SIZE] = _relocation_name(target, rel.offset, rel.symbol,
+                                                                               index_of)
     return sections
 
 
-def _relocation_name(section: CodeSection, offset: int, sym, index_of: dict[int, CodeSection]) -> tuple[str, str]:
+def _relocation_name(section: CodeSection, offset: int, sym: Symbol, index_of: dict[int, CodeSection]
+                     ) -> tuple[str, str]:
     """(name, symbol type) a relocation gives the instruction at `offset`.
 
     A call to a static function is relocated against its section's symbol; the callee is then the symbol at
     slot `value / 8 + imm + 1` of that section, as the loader will compute it.
     """
-    kind = sym["st_info"]["type"]
-    callee_section = index_of.get(sym["st_shndx"]) if isinstance(sym["st_shndx"], int) else None
-    if kind == "STT_SECTION" and callee_section is not None and section.data[offset] == OP_CALL:
+    kind = _SYM_KIND.get(sym.type, f"STT_{sym.type}")
+    callee_section = index_of.get(sym.shndx)
+    if sym.type == SymType.SECTION and callee_section is not None and section.data[offset] == OP_CALL:
         imm = int.from_bytes(section.data[offset + 4:offset + 8], section.byteorder, signed=True)
-        slot = sym["st_value"] // INSN_SIZE + imm + 1
+        slot = sym.value // INSN_SIZE + imm + 1
         for name, at in callee_section.symbols.items():
             if at == slot:
                 return name, "STT_FUNC"

@@ -33,9 +33,10 @@ from pyebpf.loader.btf_ctypes import to_ctypes
 from pyebpf.loader.elf_externs import (KCONFIG_SEC, KSYMS_SEC, Extern, collect_externs, kconfig_image, prepare_btf,
                                        resolve_ksyms)
 from pyebpf.loader.elf_globals import DataSection, GlobalVars
-from pyebpf.loader.elf_maps import LEGACY_MAPS_SECTION, MAPS_SECTION, BtfMapTypes, MapDefinitions, symbols_in
-from pyebpf.loader.elf_reader import (ElfFile, Relocation, RelocType, Section, ShFlags, ShType, SymBind, SymType,
-                                      SHN_UNDEF)
+from pyebpf.loader.elf_maps import (LEGACY_MAPS_SECTION, MAPS_SECTION, U32_MAX, BtfMapTypes, MapDefinitions,
+                                   symbols_in)
+from pyebpf.isa.elf_reader import (ElfFile, Relocation, RelocType, Section, ShFlags, ShType, SymBind, SymType,
+                                      ET_REL, SHN_UNDEF)
 from pyebpf.loader.fdguard import Closeable
 
 OP_CALL = InsnClass.JMP | JmpOp.CALL
@@ -73,6 +74,10 @@ class ElfObject(Closeable):
         else:
             path = os.fspath(path)
             self.elf = ElfFile.open(path)
+        if not self.elf.little_endian:
+            raise ElfError(f"{path}: big-endian BPF objects are not supported (compile with -target bpfel)")
+        if self.elf.e_type != ET_REL:
+            raise ElfError(f"{path}: not a relocatable object (e_type={self.elf.e_type})")
         self.path = path
         self.name = name or _object_name(path)
         self.pin_root = pin_root
@@ -162,9 +167,11 @@ class ElfObject(Closeable):
                 continue
             if sec.size == 0:
                 continue
+            if sec.size > U32_MAX:
+                raise ElfError(f"{self.path}: section {sec.name!r} is {sec.size} bytes, more than a map value can "
+                               f"be ({U32_MAX}, bpf_attr.value_size is a __u32)")
             readonly = sec.name.startswith(".rodata")
-            init = bytearray(sec.size if sec.type == ShType.NOBITS else 0) if sec.type == ShType.NOBITS \
-                else bytearray(sec.data)
+            init = None if sec.type == ShType.NOBITS else bytearray(sec.data)  # .bss: zeros, allocated on write
             variables: dict[str, tuple[int, int, int]] = {}
             if self.btf is not None:
                 ds = self.btf.find(sec.name, BtfKind.DATASEC)
@@ -179,8 +186,8 @@ class ElfObject(Closeable):
             flags = MapCreateFlags.RDONLY_PROG if readonly else 0
             kname = _internal_map_name(self.name, sec.name)
             self.map_specs[sec.name] = MapSpec(kname, MapType.ARRAY, 4, sec.size, 1, int(flags), value_type=bytes,
-                                               initial=bytes(init))
-            self.data_sections[sec.name] = DataSection(sec.name, sec.name, init, readonly, variables)
+                                               initial=bytes(init) if init is not None else None)
+            self.data_sections[sec.name] = DataSection(sec.name, sec.name, init, readonly, variables, sec.size)
 
     def _decode_sections(self) -> None:
         for sec in self.elf.sections:
@@ -400,6 +407,9 @@ class ElfObject(Closeable):
         tid = self.btf.skip_modifiers(type_id)
         if self.btf[tid].kind in (BtfKind.INT, BtfKind.ENUM, BtfKind.ENUM64, BtfKind.PTR):
             return None
+        if self.btf.size_of(tid) > U32_MAX:  # no map key or value is this large; nor can ctypes be
+            raise ElfError(f"{self.path}: BTF type {self.btf.describe(tid)} is {self.btf.size_of(tid)} bytes, more "
+                           "than any map key or value")
         ctype = to_ctypes(self.btf, tid)
         if issubclass(ctype, ctypes.Array) and ctype._type_ in (ctypes.c_uint8, ctypes.c_int8, ctypes.c_char):
             return bytes
@@ -440,7 +450,7 @@ class ElfObject(Closeable):
     def _sync_initial(self, map_name: str) -> None:
         """A global changed before load: its map's MapSpec.initial (in map_specs and in every program) follows, so
         `VM(obj.programs[name])` and `load(obj.programs[name])` start from the same values as obj.load()."""
-        spec = replace(self.map_specs[map_name], initial=bytes(self.data_sections[map_name].init))
+        spec = replace(self.map_specs[map_name], initial=self.data_sections[map_name].image())
         self.map_specs[map_name] = spec
         for program in self.programs.values():
             if map_name in program.maps:
@@ -448,7 +458,8 @@ class ElfObject(Closeable):
 
     def initial_value(self, map_name: str) -> bytes:
         """The bytes a global data map starts with (for the VM and for load)."""
-        return bytes(self.data_sections[map_name].init)
+        data = self.data_sections[map_name]
+        return data.image() or bytes(data.size)
 
     # ---- maps view -------------------------------------------------------------------------------------------
     @property

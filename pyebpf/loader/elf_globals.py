@@ -18,13 +18,37 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass
 class DataSection:
-    """A global data section turned into a one-element array map."""
+    """A global data section turned into a one-element array map.
+
+    `init` is None while a NOBITS section (.bss) is still all zeros: its size comes from the section header, not
+    from bytes in the file, so nothing is allocated for it until a variable is set (a hostile object may claim
+    gigabytes; the kernel, which zero-fills array maps, then decides whether it can have them).
+    """
 
     section: str
     map_name: str
-    init: bytearray
+    init: bytearray | None
     readonly: bool
     variables: dict[str, tuple[int, int, int]]  # name -> (offset, size, btf type id or 0)
+    size: int = -1
+
+    def __post_init__(self) -> None:
+        if self.size < 0:
+            self.size = len(self.init) if self.init is not None else 0
+
+    def image(self) -> bytes | None:
+        """The initial bytes, or None for a section still all zeros."""
+        return bytes(self.init) if self.init is not None else None
+
+    def read(self, off: int, size: int) -> bytes:
+        if self.init is None:
+            return bytes(min(size, max(0, self.size - off)))
+        return bytes(self.init[off:off + size])
+
+    def write(self, off: int, raw: bytes) -> None:
+        if self.init is None:
+            self.init = bytearray(self.size)
+        self.init[off:off + len(raw)] = raw
 
 
 
@@ -46,17 +70,17 @@ class GlobalVars:
             raise KeyError(f"{self._data.section} has no variable {name!r} "
                            f"(known: {sorted(self._data.variables)})") from None
 
-    def _buffer(self) -> bytes:
+    def _read(self, off: int, size: int) -> bytes:
         kmap = self._obj._kernel_maps.get(self._data.map_name)
-        if kmap is None:
-            return bytes(self._data.init)
-        raw = kmap.lookup_raw(b"\0\0\0\0")
-        return bytes(raw) if raw is not None else bytes(self._data.init)
+        raw = kmap.lookup_raw(b"\0\0\0\0") if kmap is not None else None
+        if raw is None:
+            return self._data.read(off, size)
+        return bytes(raw[off:off + size])
 
     def __getitem__(self, name: str) -> Any:
         """ints for scalars; a ctypes Structure for structs; bytes for char/byte arrays; a list for other arrays."""
         off, size, tid = self._var(name)
-        raw = self._buffer()[off:off + size]
+        raw = self._read(off, size)
         ctype = self._obj._ctype(tid) if tid else None
         if ctype is None or ctype is bytes:
             if size in (1, 2, 4, 8) and ctype is None:
@@ -82,12 +106,12 @@ class GlobalVars:
                 raise ValueError(f"{name}: {len(raw)} bytes for a {size}-byte variable")
         kmap = self._obj._kernel_maps.get(self._data.map_name)
         if kmap is None:
-            self._data.init[off:off + size] = raw
+            self._data.write(off, raw)
             self._obj._sync_initial(self._data.map_name)
             return
         if self._data.readonly:
             raise ElfError(f"{self._data.section} is frozen after load; set {name!r} before obj.load()")
-        buf = bytearray(self._buffer())
+        buf = bytearray(kmap.lookup_raw(b"\0\0\0\0") or bytes(self._data.size))
         buf[off:off + size] = raw
         kmap.update_raw(b"\0\0\0\0", bytes(buf))
 

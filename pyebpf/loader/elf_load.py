@@ -105,7 +105,9 @@ def _create(obj: Any, key: str, spec: MapSpec, btf_fd: int, inner: KernelMap | N
     try:
         if key in obj.data_sections:
             data = obj.data_sections[key]
-            m.update_raw(b"\0\0\0\0", bytes(data.init))
+            image = data.image()
+            if image is not None:  # an untouched .bss stays as the kernel made it: zeros
+                m.update_raw(b"\0\0\0\0", image)
             if data.readonly:
                 m.freeze()
         if spec.pinning == "by_name":

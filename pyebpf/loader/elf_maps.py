@@ -14,11 +14,12 @@ from typing import Any, Callable
 from pyebpf.abi.maps import MapSpec, MapType
 from pyebpf.errors import ElfError
 from pyebpf.loader.btf import Btf, BtfKind
-from pyebpf.loader.elf_reader import ElfFile, Section, SymType
+from pyebpf.isa.elf_reader import ElfFile, Section, SymType
 
 MAPS_SECTION = ".maps"
 LEGACY_MAPS_SECTION = "maps"
 LIBBPF_PIN_BY_NAME = 1
+U32_MAX = (1 << 32) - 1  # bpf_attr's key_size, value_size, max_entries, map_flags are __u32
 _BPF_MAP_DEF = struct.Struct("<IIIII")  # type key_size value_size max_entries map_flags
 
 
@@ -171,6 +172,10 @@ class MapDefinitions:
             raise ElfError(f"{self.path}: map {name!r}: value_size {values['value_size']} conflicts with value type")
         if mtype in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.PROG_ARRAY) and not value_size:
             value_size = 4
+        for what, n in (("key_size", key_size), ("value_size", value_size),
+                        ("max_entries", values.get("max_entries", 0)), ("map_flags", values.get("map_flags", 0))):
+            if n > U32_MAX:
+                raise ElfError(f"{self.path}: map {name!r}: {what} {n} does not fit bpf_attr's __u32")
         pinning = {0: None, LIBBPF_PIN_BY_NAME: "by_name"}.get(values.get("pinning", 0))
         if values.get("pinning", 0) not in (0, LIBBPF_PIN_BY_NAME):
             raise ElfError(f"{self.path}: map {name!r}: unknown pinning {values['pinning']}")

@@ -25,7 +25,7 @@ from pyebpf.isa.instruction import Instruction
 from pyebpf.isa.program import Program
 from pyebpf.loader.btf import BTF_MAGIC, BtfBuilder, BtfFuncLinkage, BtfVarLinkage
 from pyebpf.loader.btf_ctypes import from_ctypes
-from pyebpf.loader.elf_reader import EM_BPF, ET_REL, RelocType, ShFlags, ShType, SymBind, SymType
+from pyebpf.isa.elf_reader import EM_BPF, ET_REL, RelocType, ShFlags, ShType, SymBind, SymType
 
 OP_CALL = InsnClass.JMP | JmpOp.CALL
 DATA_PREFIXES = (".data", ".bss", ".rodata")

@@ -140,7 +140,7 @@ def test_btf_ext_of_compiled_object():
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "c"))
     from bpf_objects import ToolMissing, object_path
 
-    from pyebpf.loader.elf_reader import ElfFile
+    from pyebpf.isa.elf_reader import ElfFile
     from pyebpf.testing.plugin import require_or_skip
 
     try:

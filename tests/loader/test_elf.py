@@ -176,7 +176,7 @@ def test_missing_file():
 def _patch_reloc_symbol_section(path: str, out: str, section: str, new_offset: int | None = None,
                                 new_type: int | None = None) -> None:
     """Rewrite the first relocation of `.rel<section>` (its offset or type)."""
-    from pyebpf.loader.elf_reader import ElfFile
+    from pyebpf.isa.elf_reader import ElfFile
 
     elf = ElfFile.open(path)
     data = bytearray(elf.data)
@@ -207,7 +207,7 @@ def test_bad_relocation_type(tmp_path):
 
 
 def test_btf_maps_without_btf(tmp_path):
-    from pyebpf.loader.elf_reader import ElfFile
+    from pyebpf.isa.elf_reader import ElfFile
 
     elf = ElfFile.open(obj("openat_counter"))
     data = bytearray(elf.data)
@@ -574,7 +574,7 @@ def test_attach_skips_programs_without_a_target():
 def test_corrupted_objects_raise_typed_errors_only(tmp_path_factory, data):
     """Bytes flipped in headers, BTF, relocations, symbols or code: load_elf parses or raises ElfError, never crashes."""
     from pyebpf.errors import PyebpfError
-    from pyebpf.loader.elf_reader import ElfFile
+    from pyebpf.isa.elf_reader import ElfFile
 
     name = data.draw(st.sampled_from(["calls_globals", "core_task", "map_in_map", "legacy_maps", "loop_callback"]))
     path = obj(name)
