@@ -34,6 +34,16 @@ class Program:
     labels: dict[str, int] = field(default_factory=dict)
     expected_attach_type: Any = None
     attach_to: str | None = None  # e.g. "syscalls/sys_enter_openat" for a tracepoint, an ifname for XDP
+    # What BPF_PROG_LOAD takes beside the instructions, carried by the program itself so that loading it alone
+    # (e.g. one program of an ELF object) loses nothing: its SEC() name, load flags, the BTF its func_info and
+    # line_info refer to (a BTF object with encode(), or a loaded BTF's fd), and the records, in program slots.
+    section: str = ""
+    prog_flags: int = 0
+    btf: Any = field(default=None, repr=False)
+    func_info: list[tuple[int, int]] | None = field(default=None, repr=False)  # None: generated when calls need it
+    line_info: list[tuple[int, int, int, int]] = field(default_factory=list, repr=False)
+    kern_version: int = 0
+    attach_btf_id: int = 0
 
     def __post_init__(self) -> None:
         self.instructions = list(self.instructions)
@@ -126,9 +136,12 @@ class Program:
                 yield slot, insn, self.maps[insn.ref]
 
     def replace_instructions(self, instructions: Iterable[Instruction]) -> "Program":
-        """A copy with other instructions and the same maps, type, license and name."""
+        """A copy with other instructions and everything else the same (maps, type, license, name, load fields).
+
+        func_info/line_info are kept as they are: callers replace instructions one for one (map fds patched in)."""
         return Program(list(instructions), dict(self.maps), self.prog_type, self.license, self.name,
-                       dict(self.labels), self.expected_attach_type, self.attach_to)
+                       dict(self.labels), self.expected_attach_type, self.attach_to, self.section, self.prog_flags,
+                       self.btf, self.func_info, list(self.line_info), self.kern_version, self.attach_btf_id)
 
     def __repr__(self) -> str:
         kind = getattr(self.prog_type, "name", self.prog_type)

@@ -12,7 +12,7 @@ from pyebpf.loader.maps import (
     FdValueMap, KernelMap, create_map, create_or_open_pinned, possible_cpus, register_map_class,
 )
 from pyebpf.loader.pin import ensure_bpffs, open_pinned, pin_fd, unpin
-from pyebpf.loader.program import KernelProgram, ProgramLoadError, TestRunResult, load
+from pyebpf.loader.program import KernelProgram, LoadOptions, ProgramLoadError, TestRunResult, load
 from pyebpf.loader.syscall import KernelMapError
 
 _LAZY = {
@@ -23,7 +23,9 @@ _LAZY = {
     "stats_enabled": "pyebpf.loader.info", "program_tag": "pyebpf.loader.info",
     "func_btf": "pyebpf.loader.btf_gen",
     "jited_disassembly": "pyebpf.loader.jit_dump", "xlated_program": "pyebpf.loader.jit_dump",
-    # ELF objects (ELF engineer)
+    # ELF objects: spec -> collection (and the one-object ElfObject)
+    "ElfSpec": "pyebpf.loader.elf_spec", "load_collection": "pyebpf.loader.collection",
+    "Collection": "pyebpf.loader.collection", "CollectionOptions": "pyebpf.loader.collection",
     "load_elf": "pyebpf.loader.elf", "ElfObject": "pyebpf.loader.elf",
     # attachment and events (attach engineer)
     "attach_tracepoint": "pyebpf.loader.attach", "attach_raw_tracepoint": "pyebpf.loader.attach",
@@ -52,6 +54,6 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-__all__ = ["load", "KernelProgram", "TestRunResult", "ProgramLoadError", "KernelMap", "FdValueMap", "create_map",
+__all__ = ["load", "LoadOptions", "KernelProgram", "TestRunResult", "ProgramLoadError", "KernelMap", "FdValueMap", "create_map",
            "create_or_open_pinned", "open_pinned", "pin_fd", "unpin", "ensure_bpffs", "possible_cpus", "register_map_class",
            "KernelMapError", *_LAZY]

@@ -2,7 +2,7 @@
 
 Each global data section is one single-value array map; `DataSection` holds its initial bytes and where each
 variable sits (from BTF DATASEC/VAR, or ELF symbols without BTF). `GlobalVars` is the dict-like face:
-`obj.rodata["target_pid"] = 1234` before load, `obj.bss["hits"]` after load (read from the kernel map).
+`spec.rodata["target_pid"] = 1234` on the spec before load, `collection.bss["hits"]` after (the kernel map).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from pyebpf.errors import ElfError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pyebpf.loader.elf import ElfObject
+    from pyebpf.loader.elf_spec import ElfSpec
 
 
 @dataclass
@@ -55,13 +55,14 @@ class DataSection:
 class GlobalVars:
     """Dict-like access to the variables of one global data section by name.
 
-    Before load it edits the initial value (the only time `.rodata` may change); after load, reads and writes go
-    to the kernel map (refused for `.rodata`, which is frozen).
+    Without a kernel map it edits the spec's initial value (the only time `.rodata` may change); with one (after
+    load), reads and writes go to the kernel map (refused for `.rodata`, which is frozen).
     """
 
-    def __init__(self, obj: "ElfObject", data: DataSection):
-        self._obj = obj
+    def __init__(self, spec: "ElfSpec", data: DataSection, kmap: Any = None):
+        self._obj = spec
         self._data = data
+        self._kmap = kmap
 
     def _var(self, name: str) -> tuple[int, int, int]:
         try:
@@ -71,7 +72,7 @@ class GlobalVars:
                            f"(known: {sorted(self._data.variables)})") from None
 
     def _read(self, off: int, size: int) -> bytes:
-        kmap = self._obj._kernel_maps.get(self._data.map_name)
+        kmap = self._kmap
         raw = kmap.lookup_raw(b"\0\0\0\0") if kmap is not None else None
         if raw is None:
             return self._data.read(off, size)
@@ -104,13 +105,13 @@ class GlobalVars:
             raw = bytes(value)
             if len(raw) != size:
                 raise ValueError(f"{name}: {len(raw)} bytes for a {size}-byte variable")
-        kmap = self._obj._kernel_maps.get(self._data.map_name)
+        kmap = self._kmap
         if kmap is None:
             self._data.write(off, raw)
             self._obj._sync_initial(self._data.map_name)
             return
         if self._data.readonly:
-            raise ElfError(f"{self._data.section} is frozen after load; set {name!r} before obj.load()")
+            raise ElfError(f"{self._data.section} is frozen after load; set {name!r} on the spec before loading")
         buf = bytearray(kmap.lookup_raw(b"\0\0\0\0") or bytes(self._data.size))
         buf[off:off + size] = raw
         kmap.update_raw(b"\0\0\0\0", bytes(buf))

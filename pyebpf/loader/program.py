@@ -9,23 +9,26 @@ from __future__ import annotations
 import ctypes
 import errno as _errno
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping
 
 from pyebpf.abi.maps import MapSpec
 from pyebpf.abi.opcodes import PseudoSrc
 from pyebpf.abi.prog_kinds import prog_test_run_single_shot
-from pyebpf.abi.prog_types import AttachType, ProgType, parse_prog_type
+from pyebpf.abi.prog_types import AttachType, ProgType, SecFlag, SectionDef, parse_prog_type, prog_type_for_section
 from pyebpf.abi.uapi import MapCreateFlags, ProgLoadFlags
 from pyebpf.errors import LoaderError
 from pyebpf.isa.instruction import Instruction
 from pyebpf.isa.program import Program
 from pyebpf.loader import syscall as sc
 from pyebpf.loader.attr import bpf_func_info, bpf_line_info, bpf_prog_load_attr, bpf_test_run_attr
+from pyebpf.loader.btf import BtfKind, vmlinux_btf
 from pyebpf.loader.btf_gen import func_btf, needs_func_info
 from pyebpf.loader.fdguard import FdHandle, FdScope
 from pyebpf.loader.maps import KernelMap, create_map, create_or_open_pinned
 
+#: where maps with pinning="by_name" live unless told otherwise (libbpf's default pin root)
+DEFAULT_PIN_ROOT = "/sys/fs/bpf"
 #: First log buffer when a log is wanted; a bigger one is used when the kernel says how much it needs.
 DEFAULT_LOG_SIZE = 1 << 18
 #: The kernel rejects log_size >= UINT_MAX >> 2 (bpf_verifier_log_attr_valid).
@@ -353,7 +356,7 @@ class KernelProgram:
 # ---- load ------------------------------------------------------------------------------------------------------
 
 def _resolve_maps(program: Program, given: Mapping[str, KernelMap | MapSpec] | None, scope: FdScope,
-                  pin_root: str = "/sys/fs/bpf") -> tuple[dict[str, KernelMap], list[KernelMap]]:
+                  pin_root: str = DEFAULT_PIN_ROOT) -> tuple[dict[str, KernelMap], list[KernelMap]]:
     """Kernel maps for every map the program names: the caller's KernelMaps, else created from specs."""
     given = dict(given or {})
     wanted: list[str] = []
@@ -420,60 +423,158 @@ def patch_map_references(program: Program, maps: Mapping[str, KernelMap], use_fd
     return out, fd_array
 
 
-def load(program: Program, prog_type: Any = None, *, maps: Mapping[str, KernelMap | MapSpec] | None = None,
-         log_level: int = 0, log_size: int | None = None, name: str | None = None, attach: Any = None,
-         expected_attach_type: Any = None, prog_flags: int = 0, license: str | None = None,
-         attach_btf_id: int = 0, attach_prog_fd: int = 0, ifindex: int = 0, btf: Any = None,
-         func_info: list[tuple[int, int]] | None = None, line_info: list[tuple[int, int, int, int]] | None = None,
-         kern_version: int = 0, use_fd_array: bool = False, pin_root: str = "/sys/fs/bpf") -> KernelProgram:
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load a program. What to load — type, flags, license, BTF, func_info/line_info, attach target — is
+    the `Program` itself (an ELF object's programs carry all of it).
+
+    maps: KernelMaps to use (shared, not closed with the program) or MapSpecs to create, by name, over the
+    program's own `maps`; specs with pinning="by_name" reuse the map pinned at pin_root/NAME (or create and pin
+    it). log_level/log_size: the verifier log; with level 0 a rejected program is loaded again at level 1 so the
+    error carries the log. attach: a target string, or True for the program's attach_to, attached right after
+    loading. use_fd_array: map references as BPF_PSEUDO_MAP_IDX into an fd_array. attach_prog_fd: the BPF program
+    an freplace/fentry-on-BPF program attaches to; ifindex: the device of an offloaded program.
+    """
+
+    maps: Mapping[str, Any] | None = None
+    log_level: int = 0
+    log_size: int | None = None
+    attach: Any = None
+    use_fd_array: bool = False
+    pin_root: str = DEFAULT_PIN_ROOT
+    attach_prog_fd: int = 0
+    ifindex: int = 0
+
+
+#: keywords of the older load() spelling that are Program fields (they override the program's for one load)
+_PROGRAM_KEYWORDS = frozenset({"name", "expected_attach_type", "prog_flags", "license", "attach_btf_id", "btf",
+                               "func_info", "line_info", "kern_version"})
+_OPTION_KEYWORDS = frozenset(f.name for f in fields(LoadOptions))
+
+
+def load(program: Program, prog_type: Any = None, options: LoadOptions | None = None, **keywords: Any
+         ) -> KernelProgram:
     """Load `program` with BPF_PROG_LOAD and return the KernelProgram.
 
-    prog_type defaults to program.prog_type. `maps` supplies existing KernelMaps (shared, not closed with the
-    program) or MapSpecs by name; other maps in program.maps are created (specs with pinning="by_name" reuse the
-    map pinned at pin_root/NAME, or create and pin it there). With log_level 0 the program is first
-    loaded without a log and, if rejected, loaded again with log_level 1 so the error carries the verifier's log.
-    A log buffer the kernel finds too small (ENOSPC) is retried once at the size it reports (log_true_size).
-    Programs with bpf-to-bpf calls or callbacks get generated BTF and func_info unless `btf`/`func_info` given;
-    with `btf` (an fd or object with .fd), `func_info` [(insn_off, type_id)] and `line_info` [(insn_off,
-    file_name_off, line_off, line_col)] pass through as given (ELF objects).
-    `attach` (a target string, or True for the program's own attach_to) attaches right after loading.
+    prog_type defaults to program.prog_type. Everything BPF_PROG_LOAD takes comes from the program (its BTF,
+    func_info [(insn_off, type_id)] and line_info [(insn_off, file_name_off, line_off, line_col)] pass through, a
+    `Btf` object is loaded for it; programs with bpf-to-bpf calls and no BTF get generated BTF and func_info;
+    fentry/tp_btf/lsm/iter programs from SEC() names get their attach_btf_id from the kernel's BTF), and how to load
+    it from `options`. A log buffer the kernel finds too small (ENOSPC) is retried once at the size it reports.
+
+    `keywords` is the older spelling, kept for callers: LoadOptions field names (maps=, log_level=, ...) fill the
+    options, Program field names (name=, btf=, func_info=, line_info=, expected_attach_type=, prog_flags=,
+    license=, attach_btf_id=, kern_version=) override the program's own for this load.
     """
+    program, options = _apply_keywords(program, options, keywords)
     if prog_type is None and program.prog_type is None:
         raise LoaderError("no program type: pass prog_type= or build the program with one")
     try:
         ptype = _as_prog_type(prog_type if prog_type is not None else program.prog_type)
     except ValueError as e:
         raise LoaderError(str(e)) from None
-    prog_name = program.name if name is None else name
+    prog_flags = program.prog_flags
     if ptype == ProgType.SYSCALL:
         prog_flags |= ProgLoadFlags.SLEEPABLE  # the kernel refuses non-sleepable syscall programs (EINVAL)
-    eat = _as_attach_type(expected_attach_type if expected_attach_type is not None
-                          else program.expected_attach_type)
+    eat = _as_attach_type(program.expected_attach_type)
+    sdef = _section_def(program.section)
     with FdScope() as scope:
-        kmaps, owned = _resolve_maps(program, maps, scope, pin_root)
-        insns, fd_array = patch_map_references(program, kmaps, use_fd_array)
+        kmaps, owned = _resolve_maps(program, options.maps, scope, options.pin_root)
+        insns, fd_array = patch_map_references(program, kmaps, options.use_fd_array)
         patched = program.replace_instructions(insns)
         code = patched.to_bytes()
-        btf_handle: FdHandle | None = None
-        btf_fd = getattr(btf, "fd", btf) or 0
-        records = func_info
-        if btf is None and func_info is None and needs_func_info(program):
-            blob, infos = func_btf(program)
-            fd, _ = sc.btf_load(blob)
-            btf_handle = scope.add(fd)
-            btf_fd = fd
-            records = [(fi.insn_off, fi.type_id) for fi in infos]
-        fd, log = prog_load_with_log(code, ptype, patched.license if license is None else license, prog_name, log_level,
-                             log_size, eat, prog_flags, btf_fd, records or [], attach_btf_id, attach_prog_fd,
-                             ifindex, fd_array, line_info or [], kern_version)
+        btf_handle, btf_fd, func_info, line_info = _program_btf(program, scope)
+        attach_btf_id = program.attach_btf_id or attach_btf_id_for(program, sdef)
+
+        def prog_load(expected_attach_type: int) -> tuple[int, str]:
+            return prog_load_with_log(code, ptype, program.license, program.name, options.log_level,
+                                      options.log_size, expected_attach_type, prog_flags, btf_fd, func_info,
+                                      attach_btf_id, options.attach_prog_fd, options.ifindex, fd_array, line_info,
+                                      program.kern_version)
+
+        try:
+            fd, log = prog_load(eat)
+        except ProgramLoadError:
+            if not (eat and sdef is not None and SecFlag.ATTACHABLE_OPT in sdef.flags):
+                raise
+            fd, log = prog_load(0)  # libbpf's SEC_ATTACHABLE_OPT: kernels that refuse the attach type get none
         handle = scope.add(fd)
-        prog = KernelProgram(handle, ptype, sc.obj_name(prog_name).decode(), kmaps, owned, program, log,
+        prog = KernelProgram(handle, ptype, sc.obj_name(program.name).decode(), kmaps, owned, program, log,
                              btf_handle)
-        if attach:
-            target = None if attach is True else attach
+        if options.attach:
+            target = None if options.attach is True else options.attach
             prog.attach(target)
         scope.keep()
     return prog
+
+
+def _apply_keywords(program: Program, options: LoadOptions | None, keywords: dict[str, Any]
+                    ) -> tuple[Program, LoadOptions]:
+    unknown = set(keywords) - _PROGRAM_KEYWORDS - _OPTION_KEYWORDS
+    if unknown:
+        raise TypeError(f"load() got unexpected keyword arguments {sorted(unknown)}")
+    opts = {k: v for k, v in keywords.items() if k in _OPTION_KEYWORDS}
+    options = replace(options or LoadOptions(), **opts) if opts else (options or LoadOptions())
+    spec = {k: v for k, v in keywords.items() if k in _PROGRAM_KEYWORDS and v is not None}
+    if spec:
+        program = replace(program, **spec)
+    return program, options
+
+
+def _section_def(section: str) -> SectionDef | None:
+    if not section:
+        return None
+    try:
+        return prog_type_for_section(section)
+    except ValueError:
+        return None
+
+
+def _program_btf(program: Program, scope: FdScope) -> tuple[Any, int, list[tuple[int, int]],
+                                                               list[tuple[int, int, int, int]]]:
+    """(owned BTF handle, btf fd, func_info, line_info) for BPF_PROG_LOAD.
+
+    A loaded BTF (an fd, or an object with .fd) is used as it is; a BTF object (an ELF object's .BTF) is loaded for
+    this program (a kernel that refuses it gets the program without func_info/line_info, as libbpf sanitizes);
+    no BTF, func_info None (not given) and bpf-to-bpf calls: BTF and func_info generated from the functions."""
+    btf = program.btf
+    func_info, line_info = list(program.func_info or []), list(program.line_info)
+    if btf is not None and hasattr(btf, "encode") and not hasattr(btf, "fd"):
+        try:
+            fd, _ = sc.btf_load(btf.encode())
+        except LoaderError:
+            return None, 0, [], []
+        return scope.add(fd), fd, func_info, line_info
+    if btf is not None:
+        return None, getattr(btf, "fd", btf) or 0, func_info, line_info
+    if program.func_info is None and needs_func_info(program):
+        blob, infos = func_btf(program)
+        fd, _ = sc.btf_load(blob)
+        return scope.add(fd), fd, [(fi.insn_off, fi.type_id) for fi in infos], []
+    return None, 0, func_info, line_info
+
+
+def attach_btf_id_for(program: Program, sdef: SectionDef | None = None) -> int:
+    """attach_btf_id of a program whose SEC() name needs one (fentry/fexit/fmod_ret, tp_btf, lsm, iter): the kernel
+    BTF type the part after the '/' names (`btf_trace_<tp>` typedef, `bpf_lsm_<hook>`, `bpf_iter_<name>`, or the
+    function). 0 for every other program."""
+    sdef = sdef if sdef is not None else _section_def(program.section)
+    if sdef is None or SecFlag.ATTACH_BTF not in sdef.flags or not program.attach_to:
+        return 0
+    target = program.attach_to
+    at = sdef.attach_type
+    if at == AttachType.TRACE_RAW_TP:
+        name, kind = f"btf_trace_{target}", BtfKind.TYPEDEF
+    elif at in (AttachType.LSM_MAC, AttachType.LSM_CGROUP):
+        name, kind = f"bpf_lsm_{target}", BtfKind.FUNC
+    elif at == AttachType.TRACE_ITER:
+        name, kind = f"bpf_iter_{target}", BtfKind.FUNC
+    else:
+        name, kind = target, BtfKind.FUNC
+    tid = vmlinux_btf().find(name, kind)
+    if tid is None:
+        raise LoaderError(f"program {program.name!r}: kernel BTF has no {kind.name} {name!r} to attach to")
+    return tid
 
 
 def prog_load_with_log(code: bytes, ptype: ProgType, license: str, name: str, log_level: int, log_size: int | None,
@@ -533,5 +634,5 @@ class _LoadFailure(Exception):
         self.errno, self.log, self.true_size = errno, log, true_size
 
 
-__all__ = ["load", "KernelProgram", "TestRunResult", "ProgramLoadError", "patch_map_references", "prog_load_with_log",
+__all__ = ["load", "LoadOptions", "attach_btf_id_for", "DEFAULT_PIN_ROOT", "KernelProgram", "TestRunResult", "ProgramLoadError", "patch_map_references", "prog_load_with_log",
            "DEFAULT_LOG_SIZE"]

@@ -73,8 +73,8 @@ def test_two_programs_in_one_section_and_subprograms_appended():
     s = o.programs["xdp_second"]
     assert set(s.labels) == {"xdp_second", "scaled"}
     # func_info rebased: one record per function, at the slots where they were placed
-    assert [slot for slot, _ in o.program_ext["xdp_globals"].func_info] == sorted(g.labels.values())
-    lines = o.program_ext["xdp_globals"].line_info
+    assert [slot for slot, _ in o.programs["xdp_globals"].func_info] == sorted(g.labels.values())
+    lines = o.programs["xdp_globals"].line_info
     assert lines[0][0] == 0 and all(0 <= r[0] < g.slot_count for r in lines)
     assert o.license == "Dual BSD/GPL"
 
@@ -627,7 +627,7 @@ def test_objects_without_btf_or_with_other_isa_versions(flags):
         assert (o.btf is None) == ("-g" not in flags)
         if o.btf is None:  # globals found through ELF symbols instead of BTF DATASECs; no func/line info
             assert o.data_sections[".rodata"].variables["multiplier"][2] == 0
-            assert o.program_ext["xdp_globals"].func_info == []
+            assert o.programs["xdp_globals"].func_info == []
         o.load()
         assert o.loaded["xdp_globals"].test_run(b"\0" * 64).retval == XdpAction.PASS
         assert o.data["base"] == 100 + 64 * 2 + ord("e") + 10
@@ -636,7 +636,7 @@ def test_objects_without_btf_or_with_other_isa_versions(flags):
 
 def test_btf_tracing_programs_get_attach_btf_ids():
     from pyebpf.loader.btf import vmlinux_btf
-    from pyebpf.loader.elf_load import _attach_btf_id
+    from pyebpf.loader.program import attach_btf_id_for
 
     o = load_elf(obj("btf_tracing"))
     enter, unlink = o.programs["on_sys_enter"], o.programs["on_unlinkat"]
@@ -644,8 +644,9 @@ def test_btf_tracing_programs_get_attach_btf_ids():
            (ProgType.TRACING, AttachType.TRACE_RAW_TP, "sys_enter")
     assert (unlink.expected_attach_type, unlink.attach_to) == (AttachType.TRACE_FENTRY, "do_unlinkat")
     vml = vmlinux_btf()
-    assert vml.name(_attach_btf_id(o, enter, "tp_btf/sys_enter")) == "btf_trace_sys_enter"
-    assert vml.name(_attach_btf_id(o, unlink, "fentry/do_unlinkat")) == "do_unlinkat"
+    assert (enter.section, unlink.section) == ("tp_btf/sys_enter", "fentry/do_unlinkat")
+    assert vml.name(attach_btf_id_for(enter)) == "btf_trace_sys_enter"
+    assert vml.name(attach_btf_id_for(unlink)) == "do_unlinkat"
 
 
 @pytest.mark.kernel

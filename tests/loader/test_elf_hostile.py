@@ -178,6 +178,7 @@ EXTREMES = st.sampled_from([0, 1, 7, 8, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 1 
 def mutated_objects(draw) -> bytes:
     data, elf = raw_of(draw(st.sampled_from(OBJECTS)))
     symtab = elf.by_name[".symtab"]
+    shoff = shdr_at(data, 0)  # before any header field changes
     for _ in range(draw(st.integers(1, 3))):
         where = draw(st.sampled_from(["shdr", "sym", "rel", "ehdr", "bytes"]))
         value = draw(EXTREMES)
@@ -185,7 +186,7 @@ def mutated_objects(draw) -> bytes:
             sec = draw(st.sampled_from(elf.sections))
             field, fmt = draw(st.sampled_from([(SH_TYPE, "<I"), (SH_OFFSET, "<Q"), (SH_SIZE, "<Q"), (SH_LINK, "<I"),
                                                (SH_INFO, "<I"), (SH_ENTSIZE, "<Q")]))
-            struct.pack_into(fmt, data, shdr_at(data, sec.index) + field, value & (2 ** (8 * struct.calcsize(fmt)) - 1))
+            struct.pack_into(fmt, data, shoff + sec.index * SHDR_SIZE + field, value & (2 ** (8 * struct.calcsize(fmt)) - 1))
         elif where == "sym":
             i = draw(st.integers(0, len(elf.symbols) - 1))
             field, fmt = draw(st.sampled_from([(ST_NAME, "<I"), (ST_SHNDX, "<H"), (ST_VALUE, "<Q"), (ST_SIZE, "<Q")]))
