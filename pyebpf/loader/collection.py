@@ -185,9 +185,10 @@ def _create(spec: ElfSpec, key: str, mspec: MapSpec, btf_fd: int, pin_root: str,
             return KernelMap.from_fd(sc.obj_get(path), mspec)  # reuse the pinned map, as libbpf does
     types = spec.map_btf.get(key)
     kw: dict[str, Any] = {"inner_map": inner} if inner is not None else {}
+    if types is not None:
+        kw.update(map_extra=types.map_extra, numa_node=types.numa_node)
     btf_kw: dict[str, Any] = {}
-    maps_of_maps = (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.PROG_ARRAY)
-    if btf_fd and types is not None and (types.key_type_id or types.value_type_id) and mspec.type not in maps_of_maps:
+    if btf_fd and types is not None and (types.key_type_id or types.value_type_id):  # libbpf's rules applied
         btf_kw = dict(btf_fd=btf_fd, btf_key_type_id=types.key_type_id, btf_value_type_id=types.value_type_id)
     elif btf_fd and key in spec.data_sections and spec.btf is not None:
         ds = spec.btf.find(key, BtfKind.DATASEC)
