@@ -54,6 +54,7 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-__all__ = ["load", "LoadOptions", "KernelProgram", "TestRunResult", "ProgramLoadError", "KernelMap", "FdValueMap", "create_map",
+__all__ = ["load", "LoadOptions",
+           "KernelProgram", "TestRunResult", "ProgramLoadError", "KernelMap", "FdValueMap", "create_map",
            "create_or_open_pinned", "open_pinned", "pin_fd", "unpin", "ensure_bpffs", "possible_cpus", "register_map_class",
            "KernelMapError", *_LAZY]

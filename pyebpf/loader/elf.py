@@ -56,8 +56,9 @@ class ElfObject(ElfSpec, Closeable):
         """Create maps, load BTF and every program (or `only` those named); returns self."""
         if self.collection is not None:
             raise ElfError(f"{self.path}: already loaded")
-        self.collection = load_collection(self, CollectionOptions(log_level=log_level, prog_types=dict(prog_types or {}),
-                                                                  only=only, pin_root=self.pin_root))
+        options = CollectionOptions(log_level=log_level, prog_types=dict(prog_types or {}), only=only,
+                                    pin_root=self.pin_root)
+        self.collection = load_collection(self, options)
         for owner in [*self.collection.programs.values(), *self.collection.maps.values()]:
             owner.elf_object = self  # whoever keeps a program or map keeps the object alive
         return self

@@ -25,7 +25,7 @@ from typing import Any, Mapping
 from pyebpf.abi.maps import MapSpec, MapType
 from pyebpf.abi.opcodes import CallSrc, InsnClass, JmpOp, PseudoSrc
 from pyebpf.abi.prog_types import SecFlag, SectionDef, prog_type_for_section
-from pyebpf.abi.uapi import MapCreateFlags, ProgLoadFlags
+from pyebpf.abi.uapi import BPF_OBJ_NAME_LEN, MapCreateFlags, ProgLoadFlags
 from pyebpf.errors import DecodeError, ElfError
 from pyebpf.isa.instruction import Instruction, decode_with_slots
 from pyebpf.isa.program import Program
@@ -42,6 +42,8 @@ from pyebpf.isa.elf_reader import (ElfFile, Relocation, RelocType, Section, ShFl
 
 OP_CALL = InsnClass.JMP | JmpOp.CALL
 DATA_PREFIXES = (".data", ".bss", ".rodata")
+#: libbpf creates every global data map mmap()able (bpf_object__init_internal_map), read-only ones also RDONLY_PROG
+GLOBAL_DATA_FLAGS = MapCreateFlags.MMAPABLE
 
 
 @dataclass
@@ -152,7 +154,7 @@ class ElfSpec:
                          for e in self.externs.values() if e.kind == "kconfig"}
             kname = _internal_map_name(self.name, KCONFIG_SEC)
             self.map_specs[KCONFIG_SEC] = MapSpec(kname, MapType.ARRAY, 4, len(self._kconfig), 1,
-                                                  int(MapCreateFlags.RDONLY_PROG), value_type=bytes,
+                                                  int(GLOBAL_DATA_FLAGS | MapCreateFlags.RDONLY_PROG), value_type=bytes,
                                                   initial=bytes(self._kconfig))
             self.data_sections[KCONFIG_SEC] = DataSection(KCONFIG_SEC, KCONFIG_SEC, bytearray(self._kconfig), True,
                                                           variables)
@@ -177,7 +179,7 @@ class ElfSpec:
             for sym in symbols_in(self.elf, sec):
                 if sym.type == SymType.OBJECT and sym.name not in variables:
                     variables[sym.name] = (sym.value, sym.size, 0)
-            flags = MapCreateFlags.RDONLY_PROG if readonly else 0
+            flags = GLOBAL_DATA_FLAGS | (MapCreateFlags.RDONLY_PROG if readonly else 0)
             kname = _internal_map_name(self.name, sec.name)
             self.map_specs[sec.name] = MapSpec(kname, MapType.ARRAY, 4, sec.size, 1, int(flags), value_type=bytes,
                                                initial=bytes(init) if init is not None else None)
@@ -475,17 +477,18 @@ _SEC_LOAD_FLAGS = {SecFlag.SLEEPABLE: ProgLoadFlags.SLEEPABLE, SecFlag.XDP_FRAGS
 
 
 def _object_name(path: str) -> str:
-    base = os.path.basename(path)
-    for suffix in (".bpf.o", ".o"):
-        if base.endswith(suffix):
-            return base[:-len(suffix)]
-    return base
+    """libbpf's object name: the file's base name up to its first dot ("xdp_count.bpf.o" -> "xdp_count")."""
+    return os.path.basename(path).split(".", 1)[0] or os.path.basename(path)
 
 
 def _internal_map_name(obj_name: str, section: str) -> str:
-    """libbpf's naming of global data maps: a prefix of the object name, then the section name, 15 chars."""
-    prefix = "".join(c if c.isalnum() or c == "_" else "_" for c in obj_name)[:max(0, min(8, 15 - len(section)))]
-    return (prefix + section)[:15]
+    """libbpf's name for a global data map (internal_map_name): a prefix of the object name, then the section name
+    (at least 7 characters of room kept for it), BPF_OBJ_NAME_LEN - 1 characters in all; custom sections with a
+    second dot (".data.extra") keep their name alone; characters the kernel refuses become '_'."""
+    sfx_len = max(7, len(section))
+    pfx_len = 0 if "." in section[1:] else max(0, min(BPF_OBJ_NAME_LEN - sfx_len - 1, len(obj_name)))
+    name = (obj_name[:pfx_len] + section[:sfx_len])[:BPF_OBJ_NAME_LEN - 1]
+    return "".join(c if c.isalnum() or c in "_." else "_" for c in name)
 
 
 __all__ = ["ElfSpec", "GlobalVars", "DataSection", "Function", "DATA_PREFIXES"]

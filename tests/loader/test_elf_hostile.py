@@ -186,7 +186,8 @@ def mutated_objects(draw) -> bytes:
             sec = draw(st.sampled_from(elf.sections))
             field, fmt = draw(st.sampled_from([(SH_TYPE, "<I"), (SH_OFFSET, "<Q"), (SH_SIZE, "<Q"), (SH_LINK, "<I"),
                                                (SH_INFO, "<I"), (SH_ENTSIZE, "<Q")]))
-            struct.pack_into(fmt, data, shoff + sec.index * SHDR_SIZE + field, value & (2 ** (8 * struct.calcsize(fmt)) - 1))
+            mask = 2 ** (8 * struct.calcsize(fmt)) - 1
+            struct.pack_into(fmt, data, shoff + sec.index * SHDR_SIZE + field, value & mask)
         elif where == "sym":
             i = draw(st.integers(0, len(elf.symbols) - 1))
             field, fmt = draw(st.sampled_from([(ST_NAME, "<I"), (ST_SHNDX, "<H"), (ST_VALUE, "<Q"), (ST_SIZE, "<Q")]))
