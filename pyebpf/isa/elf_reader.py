@@ -8,7 +8,7 @@ read (the disassembler shows big-endian objects); the loader refuses what it can
 """
 from __future__ import annotations
 
-import io
+import functools
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
@@ -104,6 +104,18 @@ class Relocation:
     symbol: Symbol
 
 
+@functools.lru_cache(maxsize=8)
+def _structs(little_endian: bool, e_type: Any = None, e_machine: Any = None, osabi: Any = None) -> Any:
+    """pyelftools' record layouts (built once per kind of object; building them costs more than a small object)."""
+    from elftools.elf.structs import ELFStructs
+
+    structs = ELFStructs(little_endian=little_endian, elfclass=64)
+    structs.create_basic_structs()
+    if e_type is not None:
+        structs.create_advanced_structs(e_type, e_machine, osabi)
+    return structs
+
+
 def _unmap(value: Any, table: dict[str, Any]) -> int:
     """pyelftools maps known enum values to names; back to the number (unknown values stay ints)."""
     return value if isinstance(value, int) else int(table[value])
@@ -138,15 +150,14 @@ class ElfFile:
             raise ElfError(f"{path}: bad ELF object: {type(e).__name__}: {e}") from None
 
     def _read(self, data: bytes) -> None:
-        from elftools.elf.elffile import ELFFile
-
-        elf = ELFFile(io.BytesIO(data[:EHDR_SIZE]))  # the header only: nothing else is read through a stream
+        elf = _structs(self.little_endian).Elf_Ehdr.parse(data[:EHDR_SIZE])
         self.e_type = elf["e_type"] if isinstance(elf["e_type"], int) else {"ET_REL": ET_REL}.get(elf["e_type"], -1)
         self.e_machine = int.from_bytes(data[18:20], self.byteorder)  # e_machine, as a number for the message
         if self.e_machine != EM_BPF:
             raise ElfError(f"{self.path}: wrong machine {self.e_machine} ({elf['e_machine']}) (expected EM_BPF "
                            f"{EM_BPF}); compile with -target bpf")
-        self._structs = elf.structs
+        self._structs = _structs(self.little_endian, elf["e_type"], elf["e_machine"],
+                                 elf["e_ident"]["EI_OSABI"])
         shoff, shnum, shentsize, shstrndx = elf["e_shoff"], elf["e_shnum"], elf["e_shentsize"], elf["e_shstrndx"]
         if shnum == 0 and shoff:
             raise ElfError(f"{self.path}: extended section numbering (e_shnum 0) is not used by BPF objects")
@@ -222,7 +233,8 @@ class ElfFile:
         return out
 
     def _read_relocations(self) -> dict[int, list[Relocation]]:
-        """REL sections by the index of the section they patch."""
+        """REL sections by the index of the section they patch, for sections that are loaded (SHF_ALLOC: code,
+        maps, data); relocations of debug info and .BTF/.BTF.ext are read by no one here, so not decoded."""
         out: dict[int, list[Relocation]] = {}
         parse = self._structs.Elf_Rel.parse
         for s in self.sections:
@@ -235,6 +247,8 @@ class ElfFile:
             if s.size % REL_SIZE:
                 raise ElfError(f"{self.path}: section {s.name!r} is {s.size} bytes, not whole relocations")
             target = self.sections[s.info]
+            if not target.flags & ShFlags.ALLOC:
+                continue
             rels = []
             for i in range(len(s.data) // REL_SIZE):
                 r = parse(s.data[i * REL_SIZE:(i + 1) * REL_SIZE])
