@@ -171,6 +171,18 @@ SEC("xdp") int p(struct xdp_md *ctx) {
 char LICENSE[] SEC("license") = "GPL";
 """
 
+IPROUTE2_MAP_IN_MAP = """
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct bpf_elf_map { __u32 type, size_key, size_value, max_elem, flags, id, pinning, inner_id, inner_idx; };
+struct bpf_elf_map SEC("maps") outer = { .type = BPF_MAP_TYPE_HASH_OF_MAPS, .size_key = 4, .size_value = 4,
+                                         .max_elem = 4, .inner_id = 42 };
+struct bpf_elf_map SEC("maps") inner = { .type = BPF_MAP_TYPE_ARRAY, .size_key = 4, .size_value = 16,
+                                         .max_elem = 1, .id = 42 };
+SEC("xdp") int p(struct xdp_md *ctx) { __u32 k = 0; return bpf_map_lookup_elem(&outer, &k) ? 1 : 2; }
+char LICENSE[] SEC("license") = "GPL";
+"""
+
 
 def compile_source(tmp_path, name: str, text: str) -> str:
     from bpf_objects import clang, multiarch_include
@@ -214,6 +226,16 @@ def test_legacy_map_in_map_gets_its_inner_map(tmp_path):
     spec = ElfSpec(compile_source(tmp_path, "legacy_mim", LEGACY_MAP_IN_MAP))
     outer = spec.maps["outer"]
     assert outer.inner_map is not None and outer.inner_map.value_size == 8
+    with load_collection(spec) as coll:
+        assert inner_probe(coll.maps["outer"], spec.maps["inner"], 4) == (0, errno.EINVAL)
+        assert coll.programs["p"].test_run(b"\0" * 64).retval == 2
+
+
+@pytest.mark.kernel
+def test_iproute2_map_in_map_gets_its_inner_map(tmp_path):
+    """iproute2's struct bpf_elf_map: the outer map's inner_id names the inner map's id."""
+    spec = ElfSpec(compile_source(tmp_path, "iproute2_mim", IPROUTE2_MAP_IN_MAP))
+    assert spec.maps["outer"].inner_map is not None and spec.maps["outer"].inner_map.value_size == 16
     with load_collection(spec) as coll:
         assert inner_probe(coll.maps["outer"], spec.maps["inner"], 4) == (0, errno.EINVAL)
         assert coll.programs["p"].test_run(b"\0" * 64).retval == 2
