@@ -14,8 +14,8 @@ from typing import Any, Callable
 
 from pyebpf.abi.maps import MapSpec, MapType
 from pyebpf.errors import ElfError
+from pyebpf.system.cpus import num_possible_cpus
 from pyebpf.loader.btf import Btf, BtfKind
-from pyebpf.loader.maps import possible_cpus
 from pyebpf.isa.elf_reader import ElfFile, Section, SymType
 
 MAPS_SECTION = ".maps"
@@ -60,7 +60,7 @@ def libbpf_map_rules(spec: MapSpec, types: BtfMapTypes) -> tuple[MapSpec, BtfMap
     - the map types in LIBBPF_NO_BTF_TYPES (and ring buffers) are created without BTF key/value ids.
     The running system's facts (possible CPUs, page size) are read here, as CO-RE reads the running kernel's BTF."""
     if spec.type == MapType.PERF_EVENT_ARRAY and not spec.max_entries:
-        spec = replace(spec, max_entries=possible_cpus())  # libbpf_num_possible_cpus
+        spec = replace(spec, max_entries=num_possible_cpus())  # libbpf_num_possible_cpus
     if spec.type in RINGBUF_TYPES:
         spec = replace(spec, key_size=0, value_size=0, key_type=None, value_type=None,
                        max_entries=ringbuf_size(spec.max_entries))
