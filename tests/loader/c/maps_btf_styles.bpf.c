@@ -17,6 +17,7 @@ struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 32); __type(ke
 struct { __uint(type, BPF_MAP_TYPE_LPM_TRIE); __uint(max_entries, 16); __uint(map_flags, BPF_F_NO_PREALLOC); __type(key, struct lpm_key); __type(value, __u32); } lpm SEC(".maps");
 typedef struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 5); __type(key, int); __type(value, long); } array_t;
 array_t via_typedef SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 4); __uint(map_flags, BPF_F_NUMA_NODE); __uint(numa_node, 0); __type(key, __u32); __type(value, __u32); } on_node0 SEC(".maps");
 
 SEC("xdp")
 int use_typed(struct xdp_md *ctx)
