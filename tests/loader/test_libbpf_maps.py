@@ -94,14 +94,14 @@ def describe(maps: dict[str, KernelMap], spec: ElfSpec | None) -> dict[str, dict
     return out
 
 
-def bpftool_load(path: str) -> tuple[int, str, dict[str, KernelMap], str]:
+def bpftool_load(path: str, pinmaps: bool = True) -> tuple[int, str, dict[str, KernelMap], str]:
     bpftool = shutil.which("bpftool")
     if bpftool is None:
         require_or_skip("bpftool is not installed")
     root = f"/sys/fs/bpf/pyebpf-libbpf-{uuid.uuid4().hex[:12]}"
     os.makedirs(root)
-    proc = subprocess.run([bpftool, "prog", "loadall", path, f"{root}/progs", "pinmaps", f"{root}/maps"],
-                          capture_output=True, text=True)
+    extra = ["pinmaps", f"{root}/maps"] if pinmaps else []  # (maps pinned by name are pinned where they say)
+    proc = subprocess.run([bpftool, "prog", "loadall", path, f"{root}/progs", *extra], capture_output=True, text=True)
     maps = {}
     if os.path.isdir(f"{root}/maps"):
         for pin in sorted(os.listdir(f"{root}/maps")):
@@ -239,3 +239,46 @@ def test_iproute2_map_in_map_gets_its_inner_map(tmp_path):
     with load_collection(spec) as coll:
         assert inner_probe(coll.maps["outer"], spec.maps["inner"], 4) == (0, errno.EINVAL)
         assert coll.programs["p"].test_run(b"\0" * 64).retval == 2
+
+
+PINNED = """
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 8); __type(key, __u32); __type(value, __u64);
+         __uint(pinning, LIBBPF_PIN_BY_NAME); } MAPNAME SEC(".maps");
+SEC("xdp") int p(struct xdp_md *ctx) { __u32 k = 0; return bpf_map_lookup_elem(&MAPNAME, &k) ? 1 : 2; }
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+@pytest.mark.kernel
+def test_pinned_by_name_maps_are_reused_as_libbpf_reuses_them(tmp_path):
+    """pinning = LIBBPF_PIN_BY_NAME: whoever loads second reuses the map pinned at /sys/fs/bpf/NAME (same map id),
+    and a pinned map of another shape is refused by both loaders."""
+    name = f"pin_{uuid.uuid4().hex[:10]}"
+    path = compile_source(tmp_path, "pinned", PINNED.replace("MAPNAME", name))
+    pin = f"/sys/fs/bpf/{name}"
+    theirs: dict = {}
+    root = ""
+    try:
+        rc, stderr, theirs, root = bpftool_load(path, pinmaps=False)
+        assert rc == 0, stderr
+        with KernelMap.from_fd(sc.obj_get(pin)) as pinned:
+            pinned_id = map_info(pinned.fd).id
+        with load_collection(ElfSpec(path)) as coll:
+            assert map_info(coll.maps[name].fd).id == pinned_id
+        os.unlink(pin)
+        with create_map(MapSpec(name, MapType.HASH, 4, 4, 8)) as other:  # same name, another value size
+            sc.obj_pin(other.fd, pin)
+        rc2, stderr2, theirs2, root2 = bpftool_load(path, pinmaps=False)
+        shutil.rmtree(root2, ignore_errors=True)
+        assert rc2 != 0 and not theirs2
+        with pytest.raises(LoaderError, match="pinned at"):
+            load_collection(ElfSpec(path))
+    finally:
+        for m in theirs.values():
+            m.close()
+        if root:
+            shutil.rmtree(root, ignore_errors=True)
+        if os.path.exists(pin):
+            os.unlink(pin)
