@@ -12,6 +12,7 @@ import struct
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
+from pyebpf.abi.btf import BtfVarLinkage
 from pyebpf.abi.maps import MapSpec, MapType
 from pyebpf.errors import ElfError
 from pyebpf.system.cpus import num_possible_cpus
@@ -47,6 +48,13 @@ LIBBPF_NO_BTF_TYPES = frozenset({
     MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP, MapType.SOCKMAP, MapType.SOCKHASH,
     MapType.QUEUE, MapType.STACK})
 RINGBUF_TYPES = frozenset({MapType.RINGBUF, MapType.USER_RINGBUF})
+
+
+def _linkage_name(linkage: int) -> str:
+    try:
+        return BtfVarLinkage(linkage).name.lower()
+    except ValueError:
+        return f"unknown ({linkage})"
 
 
 def libbpf_map_rules(spec: MapSpec, types: BtfMapTypes) -> tuple[MapSpec, BtfMapTypes]:
@@ -131,6 +139,10 @@ class MapDefinitions:
         for var_id, offset, _size in self.btf[datasec].members:
             var = self.btf[var_id]
             name = self.btf.str_at(var.name_off)
+            if var.kind != BtfKind.VAR or var.linkage != BtfVarLinkage.GLOBAL_ALLOCATED:
+                linkage = _linkage_name(var.linkage) if var.kind == BtfKind.VAR else var.kind.name
+                raise ElfError(f"{self.path}: map {name!r}: unsupported map linkage {linkage} (a map must be a "
+                               "global, as libbpf requires)")
             spec, types = self._btf_map_def(name, var.size_type)
             self.map_specs[name] = spec
             self.map_btf[name] = types
