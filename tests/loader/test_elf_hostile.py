@@ -218,3 +218,22 @@ def test_mutated_objects_give_typed_errors_only(data):
             read(data)
         except PyebpfError:
             pass
+
+
+def test_big_endian_objects_are_read_by_the_disassembler_and_refused_by_the_loader(tmp_path):
+    import subprocess
+
+    from bpf_objects import clang, multiarch_include
+
+    try:
+        cc = clang()
+    except ToolMissing as e:
+        require_or_skip(str(e))
+    out = tmp_path / "be.o"
+    subprocess.run([cc, "-O2", "-target", "bpfeb", *multiarch_include(), "-c",
+                    os.path.join(os.path.dirname(__file__), "c", "xdp_count.bpf.c"), "-o", str(out)], check=True)
+    data = out.read_bytes()
+    assert ElfFile(data).byteorder == "big"
+    assert "exit" in disassemble_input(data)
+    with pytest.raises(ElfError, match="big-endian"):
+        load_elf(data)
