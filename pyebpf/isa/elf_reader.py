@@ -9,6 +9,8 @@ read (the disassembler shows big-endian objects); the loader refuses what it can
 from __future__ import annotations
 
 import functools
+import os
+import stat
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
@@ -23,6 +25,8 @@ ET_REL = 1
 SHN_UNDEF, SHN_ABS, SHN_COMMON = 0, 0xFFF1, 0xFFF2
 SHN_LORESERVE = 0xFF00
 EHDR_SIZE, SHDR_SIZE, SYM_SIZE, REL_SIZE = 64, 64, 24, 16
+#: files larger than this are refused before being read (objects with full debug info are a few MiB)
+MAX_OBJECT_SIZE = 256 << 20
 
 
 class ShType(IntEnum):
@@ -191,16 +195,23 @@ class ElfFile:
         return ShType.LLVM_ADDRSIG if value == "SHT_LLVM_ADDRSIG" else -1
 
     @classmethod
-    def open(cls, path: str, limit: int | None = None) -> "ElfFile":
-        """Read and parse `path`; with `limit`, files larger than that many bytes are refused before reading."""
+    def open(cls, path: str, limit: int = MAX_OBJECT_SIZE, **kw: Any) -> "ElfFile":
+        """Read and parse `path`. A file that does not start like an ELF object is refused after its first bytes,
+        and one larger than `limit` before it is read in full (so /dev/zero or a FIFO cannot exhaust memory)."""
         try:
             with open(path, "rb") as f:
-                data = f.read(limit + 1) if limit is not None else f.read()
+                size = os.fstat(f.fileno()).st_size
+                if stat.S_ISREG(os.fstat(f.fileno()).st_mode) and size > limit:
+                    raise ElfError(f"{path}: {size} bytes, larger than {limit} bytes, more than any BPF object")
+                head = f.read(EHDR_SIZE)
+                if head[:4] != b"\x7fELF":
+                    raise ElfError(f"{path}: not an ELF file")
+                data = head + f.read(limit + 1 - len(head))
         except OSError as e:
             raise ElfError(f"{path}: {e.strerror}", e.errno) from None
-        if limit is not None and len(data) > limit:
-            raise ElfError(f"{path}: larger than {limit} bytes")
-        return cls(data, path)
+        if len(data) > limit:
+            raise ElfError(f"{path}: larger than {limit} bytes, more than any BPF object")
+        return cls(data, path, **kw)
 
     def _bytes(self, shdr: Any, what: str, typ: int) -> bytes:
         off, size = shdr["sh_offset"], shdr["sh_size"]

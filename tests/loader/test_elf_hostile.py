@@ -237,3 +237,14 @@ def test_big_endian_objects_are_read_by_the_disassembler_and_refused_by_the_load
     assert "exit" in disassemble_input(data)
     with pytest.raises(ElfError, match="big-endian"):
         load_elf(data)
+
+
+def test_endless_inputs_are_refused_without_reading_them(tmp_path):
+    with pytest.raises(ElfError, match="not an ELF file"):
+        load_elf("/dev/zero")
+    big = tmp_path / "big.o"
+    with open(big, "wb") as f:
+        f.write(b"\x7fELF" + b"\0" * 60)
+        f.truncate(300 << 20)  # sparse: nothing written
+    with pytest.raises(ElfError, match="larger than"):
+        load_elf(str(big))
