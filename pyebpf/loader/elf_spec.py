@@ -9,9 +9,10 @@ keys/values, legacy `maps`, one single-value array per global data section, `.kc
 `spec.map_btf` / `spec.map_init` say what BPF_MAP_CREATE and the initial slots of maps of maps need.
 `const volatile` globals are set on the spec before loading: `spec.rodata["name"] = value` or `constants={...}`.
 
-Reading the object makes no bpf() call; CO-RE and __ksym need a target BTF, the running kernel's
-(/sys/kernel/btf/vmlinux, read once and cached) unless `btf_custom_path` names another, so that the programs
-here are the ones the kernel will run. `pyebpf.loader.collection.load_collection(spec, options)` puts a spec into
+Reading the object makes no bpf() call and creates nothing in the kernel. It does read facts of the machine the
+spec is for, so that the programs and maps here are the ones the kernel will get: CO-RE and __ksym resolve against
+the running kernel's BTF (/sys/kernel/btf/vmlinux, read once and cached) unless `btf_custom_path` names another,
+and libbpf's map rules size perf event arrays by the possible CPUs and ring buffers by the page size. `pyebpf.loader.collection.load_collection(spec, options)` puts a spec into
 the kernel.
 """
 from __future__ import annotations
