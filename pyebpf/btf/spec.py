@@ -21,6 +21,8 @@ BTF_HEADER = struct.Struct("<HBBIIIII")  # magic version flags hdr_len type_off 
 
 
 _KIND_BY_NUMBER = {int(k): k for k in BtfKind}
+#: deeper than any real C type; past it a chain of BTF references is a loop in a hostile object
+MAX_TYPE_NESTING = 64
 #: Kinds that only qualify another type (skipped when resolving what a type really is).
 MODIFIER_KINDS = frozenset({BtfKind.TYPEDEF, BtfKind.VOLATILE, BtfKind.CONST, BtfKind.RESTRICT, BtfKind.TYPE_TAG})
 #: Kinds whose third word is a size rather than a type id.
@@ -260,25 +262,28 @@ class Btf:
     def skip_modifiers(self, type_id: int) -> int:
         """Follow typedef/const/volatile/restrict/type_tag to the underlying type id."""
         seen = 0
-        while type_id and self.types[type_id].kind in MODIFIER_KINDS:
+        while type_id and self[type_id].kind in MODIFIER_KINDS:  # self[]: BtfError for an id out of range
             type_id = self.types[type_id].size_type
             seen += 1
             if seen > 64:
                 raise BtfError(f"BTF type {type_id}: modifier loop")
         return type_id
 
-    def size_of(self, type_id: int) -> int:
-        """Byte size of a type (pointers are 8); BtfError for types without a size."""
+    def size_of(self, type_id: int, _nesting: int = 0) -> int:
+        """Byte size of a type (pointers are 8); BtfError for types without a size, ids out of range and arrays
+        nested past any C type (an array that contains itself)."""
+        if _nesting > MAX_TYPE_NESTING:
+            raise BtfError(f"BTF type {type_id}: arrays nested more than {MAX_TYPE_NESTING} deep (a reference loop)")
         depth = 0
         while True:
-            t = self.types[type_id]
+            t = self[type_id]
             if t.kind in SIZED_KINDS:
                 return t.size_type
             if t.kind == BtfKind.PTR:
                 return 8
             if t.kind == BtfKind.ARRAY:
                 elem, _, nelems = t.array  # type: ignore[misc]
-                return nelems * self.size_of(elem)
+                return nelems * self.size_of(elem, _nesting + 1)
             if t.kind in MODIFIER_KINDS or t.kind == BtfKind.VAR:
                 type_id = t.size_type
                 depth += 1
@@ -288,7 +293,7 @@ class Btf:
             raise BtfError(f"BTF type {type_id} ({t.kind.name} {self.name(type_id)!r}) has no size")
 
     def describe(self, type_id: int) -> str:
-        t = self.types[type_id]
+        t = self[type_id]
         return f"[{type_id}] {t.kind.name} {self.name(type_id)!r}"
 
     def datasecs(self) -> Iterator[tuple[int, BtfType]]:

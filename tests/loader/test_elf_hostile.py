@@ -98,7 +98,12 @@ def test_function_symbol_past_2_63(field):
     disassemble_input(bytes(data))  # a label past the code is no label: still disassembles
 
 
-def test_btf_type_ids_out_of_range():
+@pytest.mark.parametrize("btf_module", ["pyebpf.loader.btf", "pyebpf.btf.spec"])
+def test_btf_type_ids_out_of_range(btf_module):
+    import importlib
+
+    mod = importlib.import_module(btf_module)
+    Btf, BtfType = mod.Btf, mod.BtfType  # noqa: N806 - the loader's BTF and the btf layer's, both checked
     btf = Btf([BtfType(BtfKind.UNKN), BtfType(BtfKind.CONST, 0, 0, 0, 0)], b"\0")
     for call in (btf.skip_modifiers, btf.size_of, btf.describe):
         with pytest.raises(ElfError, match="out of range"):
