@@ -45,6 +45,25 @@ def test_spec_programs_carry_btf_func_and_line_info():
            (p.section, p.btf, p.func_info, p.line_info, p.kern_version)
 
 
+@pytest.mark.parametrize("name", ["calls_globals", "map_in_map", "maps_special", "maps_in_maps", "maps_globals",
+                                  "legacy_maps", "ringbuf_retransmit"])
+def test_reading_a_spec_makes_no_bpf_call(monkeypatch, name):
+    """The spec is plain values: every bpf() call fails here, and reading (and editing) the spec still works."""
+    from pyebpf.loader import syscall
+
+    path = obj(name)
+
+    def no_bpf(*args, **kw):
+        raise AssertionError(f"bpf() called while reading a spec: {args[:1]}")
+
+    monkeypatch.setattr(syscall, "_syscall", no_bpf)
+    spec = ElfSpec(path)
+    assert spec.programs and spec.maps
+    for section in spec.data_sections:
+        for var in spec.globals(section):
+            spec.globals(section)[var]  # noqa: B018 - reading goes to the spec, not to a kernel map
+
+
 def test_sec_flags_become_load_flags(tmp_path):
     from bpf_objects import clang
 
