@@ -16,13 +16,15 @@ ALLOWED = {
     "btf": {"errors", "abi"},
     "system": {"errors", "abi", "btf"},
     "isa": {"errors", "abi", "btf", "system"},
+    "cbpf": {"errors", "abi", "isa"},  # classic BPF sits beside isa
     "verifier": {"errors", "abi", "btf", "system", "isa"},
     "vm": {"errors", "abi", "btf", "system", "isa"},
-    "loader": {"errors", "abi", "btf", "system", "isa"},
-    "testing": {"errors", "abi", "btf", "system", "isa", "verifier", "vm", "loader"},
-    "commands": {"errors", "abi", "btf", "system", "isa", "verifier", "vm", "loader", "testing", "cli", "facade"},
+    "loader": {"errors", "abi", "btf", "system", "isa", "cbpf"},
+    "testing": {"errors", "abi", "btf", "system", "isa", "cbpf", "verifier", "vm", "loader"},
+    "commands": {"errors", "abi", "btf", "system", "isa", "cbpf", "verifier", "vm", "loader", "testing", "cli",
+                 "facade"},
     "cli": {"errors", "commands"},
-    "facade": {"errors", "abi", "btf", "system", "isa", "verifier", "vm", "loader", "testing", "cli"},
+    "facade": {"errors", "abi", "btf", "system", "isa", "cbpf", "verifier", "vm", "loader", "testing", "cli"},
 }
 
 
