@@ -176,12 +176,36 @@ def _convert_one(f: SockFilter, i: int, target: Target) -> list[Instruction | _J
     raise VerifierError(f"code {code:#06x} cannot be converted", insn=i, errno=errno.EINVAL)
 
 
+def reachable(prog: ClassicProgram) -> list[bool]:
+    """Which classic instructions some path from the first one reaches (classic jumps only go forward)."""
+    seen = [False] * len(prog)
+    if prog.insns:
+        seen[0] = True
+    for i, f in enumerate(prog):
+        if not seen[i]:
+            continue
+        if f.cls == CClass.RET:
+            nexts: tuple[int, ...] = ()
+        elif f.code == CClass.JMP | JmpOp.JA:
+            nexts = (i + 1 + f.k,)
+        elif f.cls == CClass.JMP:
+            nexts = (i + 1 + f.jt, i + 1 + f.jf)
+        else:
+            nexts = (i + 1,)
+        for n in nexts:
+            if n < len(seen):
+                seen[n] = True
+    return seen
+
+
 def convert(prog: ClassicProgram, target: Target = "socket") -> list[Instruction]:
-    """bpf_convert_filter on an already checked program: the eBPF instructions."""
+    """bpf_convert_filter on an already checked program: the eBPF instructions. Classic instructions no path
+    reaches are left out: cBPF allows dead code, the eBPF verifier refuses it ("unreachable insn")."""
     # the kernel zeroes A and X with `xor32 r, r`, which the verifier refuses (it reads an uninitialised register,
     # and converted programs skip the verifier); mov32 r, 0 leaves the same state and passes it
     prologue = [_alu32(AluOp.MOV, REG_A, None, 0), _alu32(AluOp.MOV, REG_X, None, 0), _mov64(REG_CTX, REG_ARG1)]
-    pieces = [_convert_one(f, i, target) for i, f in enumerate(prog)]
+    live = reachable(prog)
+    pieces = [_convert_one(f, i, target) if live[i] else [] for i, f in enumerate(prog)]
     addrs, pc = [], len(prologue)
     for piece in pieces:
         addrs.append(pc)

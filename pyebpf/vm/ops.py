@@ -76,16 +76,27 @@ def ld_abs(m: "Machine", offset: int, size: int) -> int | None:
     if packet is None:
         raise VmError("LD_ABS/LD_IND needs a packet (socket filter / tc programs); this run has none", pc=m.pc)
     offset = ((offset & M32) ^ (1 << 31)) - (1 << 31)
-    if offset < 0:
-        if offset >= SKF_NET_OFF:
-            offset = offset - SKF_NET_OFF + ETH_HLEN
-        elif offset >= SKF_LL_OFF:
-            offset -= SKF_LL_OFF
-        else:
+    if offset >= 0:
+        if offset + size > packet.size:
             return None
-    if offset < 0 or offset + size > packet.size:
+        return int.from_bytes(packet.data[offset:offset + size], "big")
+    # Negative offsets read from the link-layer (mac) or network header, which bpf_internal_load_pointer_neg_helper
+    # finds in the skb even where eth_type_trans pulled the Ethernet header off skb->data (BPF_PROG_TEST_RUN of a
+    # socket filter: mac header = the pulled bytes, network header = skb->data); `pulled` says how many bytes
+    # the context took off the front of its frame.
+    ctx = packet.obj
+    pulled = getattr(ctx, "pulled", 0)
+    frame = getattr(ctx, "packet", None) if pulled else None
+    frame = bytes(frame[:pulled]) + bytes(packet.data) if frame is not None else bytes(packet.data)
+    if offset >= SKF_NET_OFF:
+        pos = offset - SKF_NET_OFF + (pulled if pulled else ETH_HLEN)
+    elif offset >= SKF_LL_OFF:
+        pos = offset - SKF_LL_OFF
+    else:
         return None
-    return int.from_bytes(packet.data[offset:offset + size], "big")
+    if pos + size > len(frame):
+        return None
+    return int.from_bytes(frame[pos:pos + size], "big")
 
 
 def call_helper(m: "Machine", helper_id: int, pc: int, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:

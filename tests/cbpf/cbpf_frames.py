@@ -10,10 +10,13 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from hypothesis import strategies as st
 
+from pyebpf.abi.prog_types import ProgType
 from pyebpf.cbpf import ClassicProgram, assemble
+from pyebpf.vm.context import SkbContext
 
 ETH_HLEN = 14
 HERE = Path(__file__).resolve().parent
@@ -99,6 +102,14 @@ def frame_for_test_run(frame: bytes) -> bytes:
     Ethernet header (eth_type_trans) before the program runs, so the frame's own header goes in front once more;
     skb->protocol and pkt_type then come from the frame's header, as on a real receive."""
     return frame[:ETH_HLEN] + frame
+
+
+def vm_socket_verdict(vm: Any, frame: bytes) -> int:
+    """Bytes of `frame` a packet socket keeps by the VM's run of `vm`'s program: there the filter sees the frame
+    from its MAC header (packet_rcv pushes it back), the network header 14 bytes in; nothing was pulled."""
+    ctx = SkbContext(frame, ProgType.SOCKET_FILTER)
+    ctx.pulled = 0
+    return min(vm.run(ctx).r0 & 0xFFFFFFFF, len(frame))
 
 
 def socket_verdicts(prog: ClassicProgram, frames: list[bytes]) -> list[int]:
