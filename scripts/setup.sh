@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Installs everything pyebpf needs on a fresh Debian machine: the package with its test extra, and, when root,
-# the system tools the tests compare against (clang, llvm-objdump, bpftool, bpftrace, iproute2).
+# the system tools the tests compare against (clang, llvm-objdump, bpftool, bpftrace, iproute2, tcpdump).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     need=()
-    for tool in clang llvm-objdump bpftool bpftrace ip; do
+    for tool in clang llvm-objdump bpftool bpftrace ip tcpdump; do
         command -v "$tool" >/dev/null || need+=("$tool")
     done
+    # systemtap-sdt-dev brings <sys/sdt.h> for the USDT test programs.
+    [ -f /usr/include/x86_64-linux-gnu/sys/sdt.h ] || [ -f /usr/include/sys/sdt.h ] || need+=(systemtap-sdt-dev)
     # libbpf-dev brings bpf_helpers.h for the C test programs; linux-libc-dev the uapi headers.
     [ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
     if [ ${#need[@]} -gt 0 ]; then
@@ -17,7 +19,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends clang llvm bpftool bpftrace iproute2 libbpf-dev \
-            linux-libc-dev libc6-dev >/dev/null
+            linux-libc-dev libc6-dev tcpdump systemtap-sdt-dev >/dev/null
     fi
 fi
 "$PY" -m pip install -q --disable-pip-version-check -e ".[test]"

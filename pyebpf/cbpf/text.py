@@ -47,7 +47,7 @@ class _Bad(Exception):
 
 def _number(text: str, column: int = 1) -> int:
     t = text.strip()
-    if not re.fullmatch(_NUMBER, t):
+    if len(t) > 40 or not re.fullmatch(_NUMBER, t):
         raise _Bad(f"expected a number, got {t!r}", column)
     neg = t.startswith("-")
     body = t.lstrip("+-")
@@ -80,7 +80,8 @@ def detect_format(text: str) -> str:
         return "c"
     if _RAW_HEAD.match(first) and "," in first:
         return "bpf_asm_raw"
-    if first.isdigit() and all(_DDD_LINE.match(ln) for ln in lines[1:]):
+    if (first.isdigit() and len(lines) > 1 and len(first) <= 6 and int(first) == len(lines) - 1
+            and all(_DDD_LINE.match(ln) for ln in lines[1:])):
         return "ddd"
     return "bpf_asm"
 
@@ -249,8 +250,14 @@ def parse_ddd(text: str, filename: str = "<input>") -> ClassicProgram:
     if not lines:
         raise AsmError(AsmDiagnostic(1, 1, "no instructions"), filename)
     count_line, body = lines[0], lines[1:]
-    prog = _collect(body, lambda ln, i: _fitted([_number(t) for t in ln.split()], ln), filename)
-    if int(count_line[1].strip()) != len(prog):
+
+    def one(line: str, index: int) -> SockFilter:
+        fields = line.split()
+        if len(fields) != 4:
+            raise _Bad("expected `code jt jf k` as tcpdump -ddd prints it")
+        return _fitted([_number(t) for t in fields], line)
+    prog = _collect(body, one, filename)
+    if not count_line[1].strip().isdigit() or int(count_line[1].strip()) != len(prog):
         raise AsmError(AsmDiagnostic(count_line[0], 1, f"count {count_line[1].strip()} but {len(prog)} "
                                      "instructions follow", count_line[1]), filename)
     return prog
@@ -260,7 +267,7 @@ def parse_bpf_asm_raw(text: str, filename: str = "<input>") -> ClassicProgram:
     flat = " ".join(text.split("\n")).strip().rstrip(",")
     parts = [p.strip() for p in flat.split(",")]
     try:
-        count = int(parts[0])
+        count = _number(parts[0])
         insns = [_fitted([_number(t) for t in p.split()], p) for p in parts[1:]]
         if any(len(p.split()) != 4 for p in parts[1:]):
             raise _Bad("each instruction is `code jt jf k`")
@@ -342,16 +349,20 @@ def _asm_insn(body: str, index: int, labels: dict[str, int], col: int) -> SockFi
         return SockFilter(CClass.JMP | JmpOp.JA, 0, 0, delta)
     if mnem in _JMP_OPS or mnem in _INVERTED:
         fields = [f.strip() for f in rest.split(",")]
+        cols, pos = [], 0
+        for f in rest.split(","):  # the column of each field, for errors about one label
+            cols.append(ocol + pos + len(f) - len(f.lstrip()))
+            pos += len(f) + 1
         src, k = _k_or_x(mnem, fields[0], ocol)
         if mnem in _INVERTED:
             if len(fields) != 2:
                 raise _Bad(f"`{mnem}` takes an operand and one label", ocol)
-            return SockFilter(CClass.JMP | _INVERTED[mnem] | src, 0, _fit8(_target(fields[1], index, labels, ocol)),
-                              k)
+            return SockFilter(CClass.JMP | _INVERTED[mnem] | src, 0,
+                              _fit8(_target(fields[1], index, labels, cols[1])), k)
         if len(fields) not in (2, 3):
             raise _Bad(f"`{mnem}` takes an operand and one or two labels", ocol)
-        jt = _fit8(_target(fields[1], index, labels, ocol))
-        jf = _fit8(_target(fields[2], index, labels, ocol)) if len(fields) == 3 else 0
+        jt = _fit8(_target(fields[1], index, labels, cols[1]))
+        jf = _fit8(_target(fields[2], index, labels, cols[2])) if len(fields) == 3 else 0
         return SockFilter(CClass.JMP | _JMP_OPS[mnem] | src, jt, jf, k)
     code, k = _insn(mnem, rest, ocol)
     return SockFilter(code, 0, 0, k)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pyebpf.cbpf import ClassicProgram, to_ebpf
+from pyebpf.commands import classic
 from pyebpf.commands.source import read_source
 from pyebpf.errors import AsmDiagnostic, AsmError
 from pyebpf.isa.assembler import DIALECTS, assemble
@@ -22,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dialect", choices=DIALECTS, default=None,
                    help="text dialect (default: decided line by line)")
     p.add_argument("--hex", action="store_true", help="write hex text, one 8-byte slot per line")
+    classic.add_flags(p)
+    p.add_argument("--to-ebpf", action="store_true", help="with a classic program: write the eBPF the kernel's "
+                   "conversion gives instead of sock_filter bytes")
     p.set_defaults(func=handler)
 
 
@@ -31,8 +36,12 @@ def hex_lines(data: bytes) -> str:
 
 def handler(args: argparse.Namespace) -> int:
     text, name = read_source(args.file)
-    program = assemble(text, dialect=args.dialect, filename=name)
-    if not program.instructions:  # writing zero bytes would hand the next tool a program the kernel rejects
+    cprog = classic.classic_from_text(text, name, args.classic)  # sock_filter bytes, or the converted eBPF
+    program = (to_ebpf(cprog) if args.to_ebpf else cprog) if cprog is not None else \
+        assemble(text, dialect=args.dialect, filename=name)
+    if cprog is None and args.to_ebpf:
+        raise AsmError(AsmDiagnostic(1, 1, "--to-ebpf converts classic programs; this is eBPF text"), name)
+    if not isinstance(program, ClassicProgram) and not program.instructions:  # writing zero bytes would hand the next tool a program the kernel rejects
         raise AsmError(AsmDiagnostic(1, 1, "no instructions"), name)
     data = program.to_bytes()
     as_hex = args.hex or (args.output is None and sys.stdout.isatty())

@@ -11,6 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pyebpf.cbpf import FORMATS as CLASSIC_FORMATS
+from pyebpf.cbpf import disassemble as classic_disassemble
+from pyebpf.commands import classic
 from pyebpf.isa.disasm_elf import disassemble_input
 from pyebpf.isa.disassembler import STYLES
 
@@ -25,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--symbolic", action="store_true", help="labels and names instead of offsets and numbers")
     p.add_argument("--alu32", action="store_true", help="w registers for 32-bit loads/stores, as --mattr=+alu32")
     p.add_argument("--big-endian", action="store_true", help="raw or hex input is big-endian")
+    classic.add_flags(p)
+    p.add_argument("--classic-format", choices=tuple(CLASSIC_FORMATS), default="tcpdump",
+                   help="how to print a classic program: tcpdump (-d), bpf_asm, c (-dd), ddd, bpf_asm_raw")
     p.set_defaults(func=handler)
 
 
@@ -38,6 +44,10 @@ def _read(path: str) -> bytes:
 def handler(args: argparse.Namespace) -> int:
     data = _read(args.file)
     name = "<stdin>" if args.file == "-" else args.file
+    cprog = classic.classic_from_data(data, name, args.classic)
+    if cprog is not None:
+        sys.stdout.write(classic_disassemble(cprog, args.classic_format))
+        return 0
     text = disassemble_input(data, name, args.style, args.section, objdump=args.objdump, symbolic=args.symbolic,
                              alu32=args.alu32, byteorder="big" if args.big_endian else "little")
     sys.stdout.write(text)

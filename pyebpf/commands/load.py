@@ -33,10 +33,16 @@ def _programs_from_source(path: str, args: argparse.Namespace) -> list[Any]:
     except UnicodeDecodeError as e:
         raise LoaderError(f"{path}: neither an ELF object nor UTF-8 assembly text (byte {data[e.start]:#04x} at "
                           f"offset {e.start})") from None
-    try:
-        program = assemble(text, filename=path)
-    except TypeError:
-        program = assemble(text)
+    from pyebpf.commands.classic import classic_from_text  # tcpdump -d/-dd text, or any classic text with --classic
+    cprog = classic_from_text(text, path, getattr(args, "classic", False))
+    if cprog is not None:
+        from pyebpf.cbpf import to_ebpf
+        program = to_ebpf(cprog)
+    else:
+        try:
+            program = assemble(text, filename=path)
+        except TypeError:
+            program = assemble(text)
     if not program.name:
         program.name = os.path.splitext(os.path.basename(path))[0]
     if args.type is None and program.prog_type is None:
@@ -198,4 +204,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--log-level", type=int, default=0, help="verifier log level (1, 2; 4 adds stats)")
     p.add_argument("--duration", type=_seconds, help="with --attach and no --pin: detach after this many seconds")
     p.add_argument("--json", action="store_true", help="report as JSON")
+    p.add_argument("--classic", action="store_true", help="FILE is classic BPF text, loaded as the socket filter the "
+                   "kernel's conversion gives (tcpdump -d/-dd output is recognised without this flag)")
     p.set_defaults(func=_handler)

@@ -18,6 +18,7 @@ import enum
 import json
 from typing import Any
 
+from pyebpf.commands import classic
 from pyebpf.errors import PyebpfError, VmError
 
 ASM_SUFFIXES = (".s", ".S", ".asm", ".bpf")
@@ -42,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-insns", type=int, default=1_000_000, help="instruction budget (default 1000000)")
     p.add_argument("--trace", action="store_true", help="print each executed instruction and changed registers")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    classic.add_flags(p, seccomp=True)
     p.set_defaults(func=handler)
 
 
@@ -53,17 +55,19 @@ def _hex(text: str, what: str) -> bytes:
         raise RunInputError(f"{what}: not hex ({e})") from None
 
 
-def load_program(path: str, prog_name: str | None = None) -> Any:
-    """Program from assembly, hex, raw bytes or an ELF object, decided by the file name and magic."""
-    from pyebpf.commands.source import read_source
+def load_program(path: str, prog_name: str | None = None, classic_: bool = False, seccomp: bool = False) -> Any:
+    """Program from assembly, hex, raw bytes or an ELF object, decided by the file name and magic; classic BPF
+    (with `classic_`/`seccomp`, or tcpdump's output on its own) becomes the eBPF the kernel's conversion gives."""
+    from pyebpf.commands.source import decode_source
     from pyebpf.isa.assembler import assemble
     from pyebpf.isa.program import Program
 
+    data, name = classic.read_bytes(path)
+    converted = classic.ebpf_from_data(data, name, classic_, seccomp)
+    if converted is not None:
+        return converted
     if path == "-" or path.endswith(ASM_SUFFIXES):
-        text, name = read_source(path)
-        return assemble(text, filename=name)
-    with open(path, "rb") as f:
-        data = f.read()
+        return assemble(decode_source(data, name), filename=name)
     if path.endswith(".hex"):
         return Program.from_hex(data.decode("ascii", "replace"))
     if data[:4] == b"\x7fELF":
@@ -128,10 +132,10 @@ def handler(args: argparse.Namespace) -> int:
     from pyebpf.vm.vm import VM
 
     prog_type = parse_prog_type(args.type) if args.type is not None else None
-    program = load_program(args.file, args.prog)
+    program = load_program(args.file, args.prog, args.classic, args.seccomp)
     if prog_type is None:
         prog_type = program.prog_type
-    kw = _context(args, prog_type)
+    kw = {"ctx": classic.seccomp_context(args.ctx)} if args.seccomp else _context(args, prog_type)
     packet_in = kw.pop("packet_in", kw.get("packet"))
     vm = VM(program, engine=args.engine, prog_type=prog_type, max_insns=args.max_insns)
     try:

@@ -27,13 +27,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--unprivileged", action="store_true",
                    help="verify as a process without CAP_BPF/CAP_PERFMON would be verified")
     p.add_argument("--kernel", action="store_true", help="also load it in the running kernel and compare")
+    p.add_argument("--classic", action="store_true", help="classic BPF, checked and converted as SO_ATTACH_FILTER "
+                   "does (tcpdump output is recognised without this flag)")
     p.set_defaults(func=handler)
 
 
-def _load(path: str, prog: str | None) -> Any:
+def _load(path: str, prog: str | None, classic_: bool = False) -> Any:
     from pyebpf.commands.run import load_program
 
-    return load_program(path, prog)
+    return load_program(path, prog, classic_)
 
 
 def _kernel_verdict(program: Any, prog_type: Any, log_level: int) -> tuple[bool, str, str]:
@@ -59,7 +61,7 @@ def handler(args: argparse.Namespace) -> int:
     from pyebpf.abi.prog_types import ProgType, parse_prog_type
     from pyebpf.verifier import verify
 
-    program = _load(args.file, args.prog)
+    program = _load(args.file, args.prog, args.classic)
     prog_type = parse_prog_type(args.type) if args.type else (program.prog_type or ProgType.SOCKET_FILTER)
     result = verify(program, prog_type=prog_type, privileged=not args.unprivileged, log_level=args.log_level,
                     raise_on_reject=False)
