@@ -22,9 +22,20 @@ ETH_HLEN = 14
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
-_port = st.one_of(st.sampled_from([53, 80, 443, 22, 1000, 1500, 2000, 2001]), st.integers(0, 0xFFFF))
-_addr4 = st.one_of(st.builds(lambda b: bytes([10]) + b, st.binary(min_size=3, max_size=3)),
-                   st.binary(min_size=4, max_size=4))
+def weighted(*choices: tuple[object, int]) -> st.SearchStrategy:
+    """One of the values, each as often as its weight says (a value may be a strategy, drawn from)."""
+    table = [value for value, weight in choices for _ in range(weight)]
+    return st.integers(0, len(table) - 1).flatmap(
+        lambda i: table[i] if isinstance(table[i], st.SearchStrategy) else st.just(table[i]))
+
+
+# values the filters under test look for come often, so that frames both pass and fail them
+_port = weighted((80, 4), (53, 3), (443, 2), (22, 2), (1000, 1), (1500, 1), (2000, 1), (2001, 1),
+                 (st.integers(0, 0xFFFF), 4))
+_proto4 = weighted((6, 4), (17, 3), (1, 2), (st.integers(0, 255), 2))
+_proto6 = weighted((6, 4), (17, 3), (58, 2), (st.integers(0, 255), 2))
+_addr4 = weighted((st.builds(lambda b: bytes([10]) + b, st.binary(min_size=3, max_size=3)), 1),
+                  (st.binary(min_size=4, max_size=4), 1))
 
 
 @st.composite
@@ -32,7 +43,7 @@ def l4(draw: st.DrawFn, proto: int) -> bytes:
     if proto in (6, 17):
         head = struct.pack(">HH", draw(_port), draw(_port))
         if proto == 6:
-            flags = draw(st.one_of(st.sampled_from([0x02, 0x12, 0x10, 0x11]), st.integers(0, 0xFF)))
+            flags = draw(weighted((0x02, 2), (0x12, 2), (0x10, 2), (0x11, 1), (st.integers(0, 0xFF), 2)))
             return head + draw(st.binary(min_size=8, max_size=8)) + bytes([0x50, flags]) + draw(
                 st.binary(min_size=6, max_size=6))
         return head + struct.pack(">HH", draw(st.integers(8, 200)), 0)
@@ -43,9 +54,9 @@ def l4(draw: st.DrawFn, proto: int) -> bytes:
 
 @st.composite
 def ipv4(draw: st.DrawFn) -> bytes:
-    ihl = draw(st.sampled_from([5, 5, 5, 6, 15, 4]))
-    proto = draw(st.one_of(st.sampled_from([6, 17, 1]), st.integers(0, 255)))
-    frag = draw(st.one_of(st.just(0), st.just(0x4000), st.integers(0, 0xFFFF)))
+    ihl = draw(weighted((5, 8), (6, 1), (15, 1), (4, 1)))
+    proto = draw(_proto4)
+    frag = draw(weighted((0, 4), (0x4000, 3), (st.integers(0, 0xFFFF), 2)))
     ttl = draw(st.integers(0, 255))
     head = struct.pack(">BBHHHBBH", 0x40 | ihl, 0, 0, 1, frag, ttl, proto, 0) + draw(_addr4) + draw(_addr4)
     head += draw(st.binary(min_size=max(0, ihl * 4 - 20), max_size=max(0, ihl * 4 - 20)))
@@ -54,7 +65,7 @@ def ipv4(draw: st.DrawFn) -> bytes:
 
 @st.composite
 def ipv6(draw: st.DrawFn) -> bytes:
-    nxt = draw(st.one_of(st.sampled_from([6, 17, 58]), st.integers(0, 255)))
+    nxt = draw(_proto6)
     return (bytes([0x60, 0, 0, 0]) + struct.pack(">HBB", 20, nxt, 64) + draw(st.binary(min_size=32, max_size=32))
             + draw(l4(nxt)))
 
@@ -63,10 +74,9 @@ def ipv6(draw: st.DrawFn) -> bytes:
 def ethernet(draw: st.DrawFn, vlan: bool = True) -> bytes:
     """An Ethernet frame (at least 14 bytes): IPv4, IPv6, ARP, optionally 802.1Q/802.1ad-tagged, or random bytes,
     with random trailing bytes and sometimes cut short (so loads run off the end)."""
-    dst = draw(st.one_of(st.just(bytes(6)), st.just(b"\xff" * 6), st.binary(min_size=6, max_size=6)))
+    dst = draw(weighted((bytes(6), 2), (b"\xff" * 6, 1), (st.binary(min_size=6, max_size=6), 2)))
     src = draw(st.binary(min_size=6, max_size=6))
-    kind = draw(st.sampled_from(["ip", "ip", "ip6", "arp", "vlan", "raw"] if vlan else ["ip", "ip", "ip6", "arp",
-                                                                                         "raw"]))
+    kind = draw(weighted(("ip", 4), ("ip6", 2), ("arp", 1), ("vlan", 2 if vlan else 0), ("raw", 1)))
     if kind == "ip":
         body = b"\x08\x00" + draw(ipv4())
     elif kind == "ip6":
@@ -80,7 +90,8 @@ def ethernet(draw: st.DrawFn, vlan: bool = True) -> bytes:
         body = tpid + draw(st.binary(min_size=2, max_size=2)) + inner
     else:
         body = draw(st.binary(min_size=2, max_size=80))
-    frame = dst + src + body + draw(st.binary(max_size=120))
+    pad = draw(st.integers(0, 120))
+    frame = dst + src + body + draw(st.binary(min_size=pad, max_size=pad))
     if draw(st.integers(0, 5)) == 0:
         frame = frame[:draw(st.integers(ETH_HLEN, len(frame)))]
     return frame

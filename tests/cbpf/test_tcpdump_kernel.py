@@ -7,7 +7,7 @@ import pytest
 from cbpf_frames import (
     ethernet, frame_for_test_run, have_tcpdump, socket_verdicts, tcpdump_program, vm_socket_verdict,
 )
-from hypothesis import assume, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pyebpf.cbpf import check, to_ebpf
@@ -63,7 +63,7 @@ def test_vm_and_a_filtered_socket_agree(expr: str):
     prog = tcpdump_program(expr)
     vm = VM(to_ebpf(prog))
 
-    @settings(max_examples=2)
+    @settings(max_examples=2, suppress_health_check=[HealthCheck.large_base_example])
     @given(st.lists(ethernet(vlan=False), min_size=40, max_size=40))
     def agree(frames: list[bytes]) -> None:
         expected = [vm_socket_verdict(vm, f) for f in frames]
