@@ -13,6 +13,7 @@ import os
 import platform
 from enum import IntEnum, IntFlag
 
+from pyebpf.abi.usdt import PERF_UPROBE_REF_CTR_OFFSET_SHIFT
 from pyebpf.abi.uapi import PerfCountSw, PerfTypeId
 from pyebpf.errors import LoaderError
 
@@ -182,10 +183,13 @@ def pmu_config_bit(pmu: str, field: str) -> int:
     return int(bits.split("-")[0])
 
 
-def probe_event(pmu: str, target: bytes, offset: int, retprobe: bool, pid: int = -1, cpu: int = 0) -> int:
-    """A kprobe/uprobe perf event: config1 points at the symbol (kprobe) or binary path (uprobe), config2 = offset."""
+def probe_event(pmu: str, target: bytes, offset: int, retprobe: bool, pid: int = -1, cpu: int = 0,
+                ref_ctr_offset: int = 0) -> int:
+    """A kprobe/uprobe perf event: config1 points at the symbol (kprobe) or binary path (uprobe), config2 = offset;
+    a uprobe's `ref_ctr_offset` (a USDT semaphore's file offset) goes in config's high 32 bits."""
     typ = pmu_type(pmu)
     config = 1 << pmu_config_bit(pmu, "retprobe") if retprobe else 0
+    config |= ref_ctr_offset << PERF_UPROBE_REF_CTR_OFFSET_SHIFT
     name = ctypes.create_string_buffer(target)
     attr = perf_event_attr(type=typ, config=config, sample_period=1, wakeup_events=1,
                            config1=ctypes.addressof(name), config2=offset)

@@ -152,11 +152,12 @@ def attach_kprobe(prog: Any, symbol: str, retprobe: bool = False, offset: int = 
 
 
 def attach_uprobe(prog: Any, binary: str, symbol: str | None = None, offset: int = 0, pid: int = -1,
-                  retprobe: bool = False, cookie: int = 0) -> Attachment:
+                  retprobe: bool = False, cookie: int = 0, ref_ctr_offset: int = 0) -> Attachment:
     """Run a BPF_PROG_TYPE_KPROBE program when user code reaches `symbol`+offset in `binary` (or returns from it).
 
     `binary` is a path or a library name ("c", "libc.so.6"); without `symbol`, `offset` is a file offset. `pid`
-    limits the probe to one process (-1: every process mapping the binary).
+    limits the probe to one process (-1: every process mapping the binary). `ref_ctr_offset`: file offset of a
+    u16 the kernel raises while the probe exists (a USDT semaphore; pyebpf.loader.usdt).
     """
     kind = "uretprobe" if retprobe else "uprobe"
     pfd = prog_fd(prog)
@@ -164,7 +165,7 @@ def attach_uprobe(prog: Any, binary: str, symbol: str | None = None, offset: int
     file_offset = offset + (symbol_file_offset(path, symbol) if symbol else 0)
     target = f"{path}:{symbol}+{offset:#x}" if symbol else f"{path}:{file_offset:#x}"
     with AttachScope(kind, target) as scope:
-        fd = probe_event("uprobe", os.fsencode(path), file_offset, retprobe, pid=pid)
+        fd = probe_event("uprobe", os.fsencode(path), file_offset, retprobe, pid=pid, ref_ctr_offset=ref_ctr_offset)
         perf_fd = scope.fd(fd, "perf event")
         link = _hook_perf_event(scope, pfd, perf_fd, cookie)
         return scope.attachment(prog, link_fd=link, perf_fd=perf_fd,
