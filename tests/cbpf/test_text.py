@@ -178,3 +178,16 @@ def test_hostile_text_gives_a_program_or_asm_error(text: str, fmt: str | None):
 def test_huge_numbers_are_errors_not_tracebacks():
     with pytest.raises(AsmError, match="expected a number"):
         assemble("ld #" + "9" * 5000 + "\nret a", "bpf_asm")
+
+
+def test_docs_example_runs():
+    """docs/classic-and-usdt.md's Python example runs as written."""
+    import re
+    import shutil
+    from pathlib import Path
+
+    if not shutil.which("tcpdump"):
+        pytest.skip("tcpdump is not installed (scripts/setup.sh installs it)")
+    doc = Path(__file__).resolve().parents[2] / "docs" / "classic-and-usdt.md"
+    (block,) = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
+    exec(compile(block, str(doc), "exec"), {"__name__": "classic_doc_example"})
