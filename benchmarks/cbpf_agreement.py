@@ -19,7 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "cbpf"))
 
 from cbpf_frames import ethernet, frame_for_test_run, socket_verdicts, tcpdump_program, vm_socket_verdict  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 from pyebpf.cbpf import to_ebpf  # noqa: E402
 from pyebpf.loader.program import load  # noqa: E402

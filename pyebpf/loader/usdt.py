@@ -22,7 +22,7 @@ from typing import Any, Iterator
 from pyebpf.abi.helpers import HelperId
 from pyebpf.abi.opcodes import OP_CALL, AluOp, InsnClass, Mode, Reg, Size, Source
 from pyebpf.abi.usdt import (
-    NT_STAPSDT, STAPSDT_BASE_SECTION, STAPSDT_NOTE_SECTION, STAPSDT_OWNER, X86_64_REGS, pt_regs_offset,
+    NT_STAPSDT, STAPSDT_BASE_SECTION, STAPSDT_NOTE_SECTION, STAPSDT_OWNER, X86_64_REGS,
 )
 from pyebpf.errors import ElfError, LoaderError
 from pyebpf.isa.instruction import Instruction

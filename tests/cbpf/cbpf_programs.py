@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from pyebpf.abi.cbpf import SKF_AD_OFF, SKF_NET_OFF, CClass, CMode, CSize, CSrc, RetVal, SkfAd
+from pyebpf.abi.cbpf import SKF_AD_OFF, SKF_NET_OFF, CClass, CMode, CSize, RetVal, SkfAd
 from pyebpf.abi.opcodes import JmpOp
 from pyebpf.cbpf import ClassicProgram, SockFilter
 from pyebpf.cbpf.check import ALLOWED_CODES

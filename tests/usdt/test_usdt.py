@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pyebpf.abi.opcodes import OP_EXIT, Reg
+from pyebpf.abi.opcodes import OP_EXIT, AluOp, InsnClass, Reg, Source
 from pyebpf.abi.prog_types import ProgType
 from pyebpf.abi.usdt import X86_64_REGS, pt_regs_offset
 from pyebpf.cli import main
@@ -56,7 +56,7 @@ def test_every_register_spelling_has_a_pt_regs_slot():
 
 
 def _run(args: tuple, regs: dict[str, int]) -> int:
-    insns = [Instruction(0xBF, Reg.R6, Reg.R1)]
+    insns = [Instruction(InsnClass.ALU64 | AluOp.MOV | Source.X, Reg.R6, Reg.R1)]
     for arg in args:
         insns += arg_insns(arg, Reg.R0, Reg.R6)
     prog = Program(insns + [Instruction(OP_EXIT)], prog_type=ProgType.KPROBE)
@@ -88,7 +88,7 @@ def test_constants_extend_as_the_size_says(size: int, signed: bool, value: int):
 def test_memory_reads_need_a_callee_saved_ctx():
     with pytest.raises(UsdtError, match="r6-r9"):
         arg_insns(parse_arg("8@-8(%rbp)"), Reg.R0, Reg.R1)
-    prog = Program([Instruction(0xBF, Reg.R6, Reg.R1), *arg_insns(parse_arg("-4@-20(%rbp)"), Reg.R0, Reg.R6),
+    prog = Program([Instruction(InsnClass.ALU64 | AluOp.MOV | Source.X, Reg.R6, Reg.R1), *arg_insns(parse_arg("-4@-20(%rbp)"), Reg.R0, Reg.R6),
                     Instruction(OP_EXIT)], prog_type=ProgType.KPROBE)
     verify(prog)  # the helper call and stack slot pass our verifier
 

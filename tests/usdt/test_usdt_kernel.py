@@ -4,7 +4,6 @@ arguments read from pt_regs by the instructions arg_insns generates, semaphores 
 ref_ctr_offset or through /proc/PID/mem."""
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pyebpf.abi.maps import MapSpec, MapType
-from pyebpf.abi.opcodes import InsnClass, Mode, Reg, Size
+from pyebpf.abi.opcodes import AluOp, InsnClass, Mode, Reg, Size, Source
 from pyebpf.abi.prog_types import ProgType
 from pyebpf.isa.assembler import assemble
 from pyebpf.isa.instruction import Instruction
@@ -71,7 +70,7 @@ def test_notes_read_as_readelf_prints_them(demo: str):
 
 def _args_program(args: tuple, key_args: int = 1) -> Program:
     """r6 = ctx; argument i -> r7 -> fp-48+8i; hash map `seen`: key = argument 0, value = arguments 1..3."""
-    insns = [Instruction(InsnClass.ALU64 | 0xB0 | 0x08, Reg.R6, Reg.R1)]
+    insns = [Instruction(InsnClass.ALU64 | AluOp.MOV | Source.X, Reg.R6, Reg.R1)]
     for i, arg in enumerate(args):
         insns += arg_insns(arg, Reg.R7, Reg.R6, stack_off=-8)
         insns.append(Instruction(InsnClass.STX | Mode.MEM | Size.DW, Reg.R10, Reg.R7, -48 + 8 * i))
@@ -151,7 +150,7 @@ def test_python_function_entry(tmp_path: Path):
     if not sites:
         pytest.skip(f"{PYTHON} has no python:function__entry probe")
     funcname_arg, lineno_arg = sites[0].args[1], sites[0].args[2]
-    insns = [Instruction(InsnClass.ALU64 | 0xB0 | 0x08, Reg.R6, Reg.R1)]
+    insns = [Instruction(InsnClass.ALU64 | AluOp.MOV | Source.X, Reg.R6, Reg.R1)]
     insns += [Instruction(InsnClass.ST | Mode.MEM | Size.DW, Reg.R10, 0, -64 + 8 * i, 0) for i in range(4)]
     insns += arg_insns(funcname_arg, Reg.R3, Reg.R6, stack_off=-8)  # char *funcname -> r3
     tail_read = assemble("""
