@@ -25,14 +25,13 @@ from typing import Literal
 from pyebpf.abi.cbpf import C_RVAL_MASK, CClass, CMode, CSrc, MiscOp, RetVal, SkfAd
 from pyebpf.abi.context import SK_BUFF
 from pyebpf.abi.helpers import HelperId
-from pyebpf.abi.opcodes import (
-    OP_CALL, OP_EXIT, AluOp, EndSource, InsnClass, JmpOp, Mode, Reg, Size, Source,
-)
+from pyebpf.abi.opcodes import AluOp, JmpOp, Reg, Size
 from pyebpf.abi.prog_types import ProgType
 from pyebpf.cbpf.check import SECCOMP_LD_CODE, check_classic, check_seccomp
 from pyebpf.cbpf.disasm import ancillary
 from pyebpf.cbpf.insn import ClassicProgram, SockFilter
 from pyebpf.errors import VerifierError
+from pyebpf.isa import ops
 from pyebpf.isa.instruction import Instruction
 from pyebpf.isa.program import Program
 
@@ -52,26 +51,8 @@ def _s32(k: int) -> int:
     return k - (1 << 32) if k & 0x80000000 else k
 
 
-def _alu32(op: AluOp, dst: int, src: int | None = None, imm: int = 0) -> Instruction:
-    if src is None:
-        return Instruction(InsnClass.ALU | op | Source.K, dst, 0, 0, _s32(imm))
-    return Instruction(InsnClass.ALU | op | Source.X, dst, src)
-
-
-def _mov64(dst: int, src: int) -> Instruction:
-    return Instruction(InsnClass.ALU64 | AluOp.MOV | Source.X, dst, src)
-
-
 def _ldx_w(dst: int, base: int, off: int) -> Instruction:
-    return Instruction(InsnClass.LDX | Mode.MEM | Size.W, dst, base, off)
-
-
-def _exit() -> Instruction:
-    return Instruction(OP_EXIT)
-
-
-def _be16(dst: int) -> Instruction:
-    return Instruction(InsnClass.ALU | AluOp.END | EndSource.TO_BE, dst, 0, 0, 16)
+    return ops.ldx(Size.W, dst, base, off)
 
 
 def _skb(field: str) -> int:
@@ -80,7 +61,7 @@ def _skb(field: str) -> int:
 
 #: ancillary load -> its eBPF sequence (into A), from __sk_buff fields and helpers a socket filter may use
 _ANCILLARY = {
-    SkfAd.PROTOCOL: lambda: [_ldx_w(REG_A, REG_CTX, _skb("protocol")), _be16(REG_A)],
+    SkfAd.PROTOCOL: lambda: [_ldx_w(REG_A, REG_CTX, _skb("protocol")), ops.to_be(REG_A, 16)],
     SkfAd.PKTTYPE: lambda: [_ldx_w(REG_A, REG_CTX, _skb("pkt_type"))],
     SkfAd.IFINDEX: lambda: [_ldx_w(REG_A, REG_CTX, _skb("ifindex"))],
     SkfAd.MARK: lambda: [_ldx_w(REG_A, REG_CTX, _skb("mark"))],
@@ -88,10 +69,10 @@ _ANCILLARY = {
     SkfAd.RXHASH: lambda: [_ldx_w(REG_A, REG_CTX, _skb("hash"))],
     SkfAd.VLAN_TAG: lambda: [_ldx_w(REG_A, REG_CTX, _skb("vlan_tci"))],
     SkfAd.VLAN_TAG_PRESENT: lambda: [_ldx_w(REG_A, REG_CTX, _skb("vlan_present"))],
-    SkfAd.VLAN_TPID: lambda: [_ldx_w(REG_A, REG_CTX, _skb("vlan_proto")), _be16(REG_A)],
-    SkfAd.CPU: lambda: [Instruction(OP_CALL, imm=HelperId.GET_SMP_PROCESSOR_ID)],
-    SkfAd.RANDOM: lambda: [Instruction(OP_CALL, imm=HelperId.GET_PRANDOM_U32)],
-    SkfAd.ALU_XOR_X: lambda: [_alu32(AluOp.XOR, REG_A, REG_X)],
+    SkfAd.VLAN_TPID: lambda: [_ldx_w(REG_A, REG_CTX, _skb("vlan_proto")), ops.to_be(REG_A, 16)],
+    SkfAd.CPU: lambda: [ops.call(HelperId.GET_SMP_PROCESSOR_ID)],
+    SkfAd.RANDOM: lambda: [ops.call(HelperId.GET_PRANDOM_U32)],
+    SkfAd.ALU_XOR_X: lambda: [ops.alu32(AluOp.XOR, REG_A, REG_X)],
 }
 
 #: where the kernel answers `jt == 0` by inverting the condition
@@ -114,14 +95,13 @@ def _convert_one(f: SockFilter, i: int, target: Target) -> list[Instruction | _J
         op = AluOp(f.op)
         out: list[Instruction | _Jump] = []
         if op == AluOp.NEG:
-            return [Instruction(InsnClass.ALU | AluOp.NEG)]
+            return [ops.neg32(REG_A)]
         if f.src == CSrc.X:
             if op in (AluOp.DIV, AluOp.MOD):  # cBPF returns 0 on division by zero
-                out += [Instruction(InsnClass.ALU | AluOp.MOV | Source.X, REG_X, REG_X),
-                        Instruction(InsnClass.JMP | JmpOp.JNE | Source.K, REG_X, 0, 2, 0),
-                        _alu32(AluOp.XOR, REG_A, REG_A), _exit()]
-            return out + [_alu32(op, REG_A, REG_X)]
-        return [_alu32(op, REG_A, None, k)]
+                out += [ops.mov32(REG_X, REG_X), ops.jmp(JmpOp.JNE, REG_X, None, 0, off=2),
+                        ops.alu32(AluOp.XOR, REG_A, REG_A), ops.exit()]
+            return out + [ops.alu32(op, REG_A, REG_X)]
+        return [ops.alu32(op, REG_A, None, _s32(k))]
     if cls == CClass.LD and f.mode == CMode.ABS:
         ad = ancillary(k)
         if ad is not None:
@@ -129,46 +109,45 @@ def _convert_one(f: SockFilter, i: int, target: Target) -> list[Instruction | _J
                 raise VerifierError(f"ancillary load #{ad.name.lower()} has no __sk_buff field or helper a socket "
                                     "filter may use; pyebpf cannot convert it", insn=i, errno=errno.EOPNOTSUPP)
             return list(_ANCILLARY[ad]())
-        return [Instruction(code, 0, 0, 0, _s32(k))]
+        return [ops.ld_abs(Size(f.size), _s32(k))]
     if cls == CClass.LD and f.mode == CMode.IND:
-        return [Instruction(code, 0, REG_X, 0, _s32(k))]
+        return [ops.ld_ind(Size(f.size), REG_X, _s32(k))]
     if code == CClass.JMP | JmpOp.JA:
-        return [_Jump(Instruction(InsnClass.JMP | JmpOp.JA), i + k + 1)]
+        return [_Jump(ops.ja(), i + k + 1)]
     if cls == CClass.JMP:
         op = JmpOp(f.op)
         pre: list[Instruction | _Jump] = []
+        reg: int | None
         if f.src == CSrc.K and _s32(k) < 0:  # eBPF immediates sign-extend: compare against a zero-extended tmp
-            pre.append(_alu32(AluOp.MOV, REG_TMP, None, k))
-            src, reg, imm = Source.X, REG_TMP, 0
+            pre.append(ops.mov32(REG_TMP, None, _s32(k)))
+            reg, imm = REG_TMP, 0
         elif f.src == CSrc.X:
-            src, reg, imm = Source.X, REG_X, 0
+            reg, imm = REG_X, 0
         else:
-            src, reg, imm = Source.K, 0, _s32(k)
+            reg, imm = None, _s32(k)
         if f.jf == 0:
-            return pre + [_Jump(Instruction(InsnClass.JMP | op | src, REG_A, reg, 0, imm), i + f.jt + 1)]
+            return pre + [_Jump(ops.jmp(op, REG_A, reg, imm), i + f.jt + 1)]
         if f.jt == 0 and op in _INVERT:
-            return pre + [_Jump(Instruction(InsnClass.JMP | _INVERT[op] | src, REG_A, reg, 0, imm), i + f.jf + 1)]
-        return pre + [_Jump(Instruction(InsnClass.JMP | op | src, REG_A, reg, 0, imm), i + f.jt + 1),
-                      _Jump(Instruction(InsnClass.JMP | JmpOp.JA), i + f.jf + 1)]
+            return pre + [_Jump(ops.jmp(_INVERT[op], REG_A, reg, imm), i + f.jf + 1)]
+        return pre + [_Jump(ops.jmp(op, REG_A, reg, imm), i + f.jt + 1), _Jump(ops.ja(), i + f.jf + 1)]
     if cls == CClass.LDX and f.mode == CMode.MSH:  # X = 4 * (P[k] & 0xf), A kept
-        return [_mov64(REG_X, REG_A), Instruction(InsnClass.LD | Mode.ABS | Size.B, 0, 0, 0, _s32(k)),
-                _alu32(AluOp.AND, REG_A, None, 0xF), _alu32(AluOp.LSH, REG_A, None, 2),
-                _mov64(REG_TMP, REG_X), _mov64(REG_X, REG_A), _mov64(REG_A, REG_TMP)]
+        return [ops.mov(REG_X, REG_A), ops.ld_abs(Size.B, _s32(k)), ops.alu32(AluOp.AND, REG_A, None, 0xF),
+                ops.alu32(AluOp.LSH, REG_A, None, 2), ops.mov(REG_TMP, REG_X), ops.mov(REG_X, REG_A),
+                ops.mov(REG_A, REG_TMP)]
     if cls == CClass.RET:
         if f.code & C_RVAL_MASK == RetVal.K:
-            return [_alu32(AluOp.MOV, REG_A, None, k), _exit()]
-        return [_exit()]
+            return [ops.mov32(REG_A, None, _s32(k)), ops.exit()]
+        return [ops.exit()]
     if cls in (CClass.ST, CClass.STX):
-        return [Instruction(InsnClass.STX | Mode.MEM | Size.W, REG_FP, REG_A if cls == CClass.ST else REG_X,
-                            -(k * 4 + 4))]
+        return [ops.stx(Size.W, REG_FP, REG_A if cls == CClass.ST else REG_X, -(k * 4 + 4))]
     if cls in (CClass.LD, CClass.LDX) and f.mode == CMode.MEM:
         return [_ldx_w(REG_A if cls == CClass.LD else REG_X, REG_FP, -(k * 4 + 4))]
     if cls in (CClass.LD, CClass.LDX) and f.mode == CMode.IMM:
-        return [_alu32(AluOp.MOV, REG_A if cls == CClass.LD else REG_X, None, k)]
+        return [ops.mov32(REG_A if cls == CClass.LD else REG_X, None, _s32(k))]
     if code == CClass.MISC | MiscOp.TAX:
-        return [_mov64(REG_X, REG_A)]
+        return [ops.mov(REG_X, REG_A)]
     if code == CClass.MISC | MiscOp.TXA:
-        return [_mov64(REG_A, REG_X)]
+        return [ops.mov(REG_A, REG_X)]
     if cls in (CClass.LD, CClass.LDX) and f.mode == CMode.LEN and target == "socket":
         return [_ldx_w(REG_A if cls == CClass.LD else REG_X, REG_CTX, _skb("len"))]
     if code == SECCOMP_LD_CODE and target == "seccomp":
@@ -203,7 +182,7 @@ def convert(prog: ClassicProgram, target: Target = "socket") -> list[Instruction
     reaches are left out: cBPF allows dead code, the eBPF verifier refuses it ("unreachable insn")."""
     # the kernel zeroes A and X with `xor32 r, r`, which the verifier refuses (it reads an uninitialised register,
     # and converted programs skip the verifier); mov32 r, 0 leaves the same state and passes it
-    prologue = [_alu32(AluOp.MOV, REG_A, None, 0), _alu32(AluOp.MOV, REG_X, None, 0), _mov64(REG_CTX, REG_ARG1)]
+    prologue = [ops.mov32(REG_A, None, 0), ops.mov32(REG_X, None, 0), ops.mov(REG_CTX, REG_ARG1)]
     live = reachable(prog)
     pieces = [_convert_one(f, i, target) if live[i] else [] for i, f in enumerate(prog)]
     addrs, pc = [], len(prologue)

@@ -20,11 +20,12 @@ from enum import Enum
 from typing import Any, Iterator
 
 from pyebpf.abi.helpers import HelperId
-from pyebpf.abi.opcodes import OP_CALL, AluOp, InsnClass, Mode, Reg, Size, Source
+from pyebpf.abi.opcodes import AluOp, Reg, Size
 from pyebpf.abi.usdt import (
     NT_STAPSDT, STAPSDT_BASE_SECTION, STAPSDT_NOTE_SECTION, STAPSDT_OWNER, X86_64_REGS,
 )
 from pyebpf.errors import ElfError, LoaderError
+from pyebpf.isa import ops
 from pyebpf.isa.instruction import Instruction
 
 _SIZES = {1: Size.B, 2: Size.H, 4: Size.W, 8: Size.DW}
@@ -250,32 +251,26 @@ def arg_insns(arg: UsdtArg, dst: int, ctx: int = Reg.R6, stack_off: int = -8) ->
     out: list[Instruction] = []
     if arg.kind == ArgKind.CONST:
         value = arg.value & ((1 << 64) - 1)
-        out.append(Instruction(InsnClass.LD | Mode.IMM | Size.DW, dst, 0, 0,
-                               value - (1 << 64) if value >> 63 else value))
+        out.append(ops.lddw(dst, value - (1 << 64) if value >> 63 else value))
     elif arg.kind == ArgKind.REG:
-        out.append(Instruction(InsnClass.LDX | Mode.MEM | Size.DW, dst, ctx, arg.reg_offset))
+        out.append(ops.ldx(Size.DW, dst, ctx, arg.reg_offset))
     else:
         if not 6 <= ctx <= 9:
             raise UsdtError(f"reading memory argument {arg.text!r} calls a helper: ctx must be in r6-r9, not r{ctx}")
         if not -512 <= stack_off <= -8 or stack_off % 8:
             raise UsdtError(f"stack_off {stack_off}: an 8-byte aligned slot in [-512, -8]")
-        out += [Instruction(InsnClass.LDX | Mode.MEM | Size.DW, Reg.R3, ctx, arg.reg_offset),
-                Instruction(InsnClass.ALU64 | AluOp.ADD | Source.K, Reg.R3, 0, 0, arg.offset),
-                Instruction(InsnClass.ALU64 | AluOp.MOV | Source.X, Reg.R1, Reg.R10),
-                Instruction(InsnClass.ALU64 | AluOp.ADD | Source.K, Reg.R1, 0, 0, stack_off),
-                Instruction(InsnClass.ALU64 | AluOp.MOV | Source.K, Reg.R2, 0, 0, arg.size),
-                Instruction(OP_CALL, imm=HelperId.PROBE_READ_USER),
-                Instruction(InsnClass.LDX | Mode.MEM | _SIZES[arg.size], dst, Reg.R10, stack_off)]
+        out += [ops.ldx(Size.DW, Reg.R3, ctx, arg.reg_offset), ops.alu(AluOp.ADD, Reg.R3, None, arg.offset),
+                ops.mov(Reg.R1, Reg.R10), ops.alu(AluOp.ADD, Reg.R1, None, stack_off),
+                ops.mov(Reg.R2, None, arg.size), ops.call(HelperId.PROBE_READ_USER),
+                ops.ldx(_SIZES[arg.size], dst, Reg.R10, stack_off)]
         if arg.signed and arg.size < 8:
             shift = 64 - 8 * arg.size
-            out += [Instruction(InsnClass.ALU64 | AluOp.LSH | Source.K, dst, 0, 0, shift),
-                    Instruction(InsnClass.ALU64 | AluOp.ARSH | Source.K, dst, 0, 0, shift)]
+            out += [ops.alu(AluOp.LSH, dst, None, shift), ops.alu(AluOp.ARSH, dst, None, shift)]
         return out
     if arg.size < 8 and arg.kind == ArgKind.REG:  # keep the low `size` bytes, extended by the sign if signed
         shift = 64 - 8 * arg.size
-        out += [Instruction(InsnClass.ALU64 | AluOp.LSH | Source.K, dst, 0, 0, shift),
-                Instruction(InsnClass.ALU64 | AluOp.ARSH if arg.signed else InsnClass.ALU64 | AluOp.RSH,
-                            dst, 0, 0, shift)]
+        out += [ops.alu(AluOp.LSH, dst, None, shift),
+                ops.alu(AluOp.ARSH if arg.signed else AluOp.RSH, dst, None, shift)]
     elif arg.size < 8 and arg.kind == ArgKind.CONST:
         value = arg.value & ((1 << (8 * arg.size)) - 1)
         if arg.signed and value >> (8 * arg.size - 1):
