@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Any
 
@@ -59,7 +60,8 @@ def ebpf_from_data(data: bytes, name: str, forced: bool, seccomp: bool = False) 
     if prog is None:
         return None
     base = name.rsplit("/", 1)[-1].split(".")[0] if name != STDIN_NAME else "classic"
-    return to_ebpf(prog, "seccomp" if seccomp else "socket", name=base[:15])
+    base = re.sub(r"[^A-Za-z0-9_]", "_", base)[:15]  # what bpf_obj_name_cpy accepts
+    return to_ebpf(prog, "seccomp" if seccomp else "socket", name=base)
 
 
 def seccomp_context(ctx_json: str | None) -> Any:
