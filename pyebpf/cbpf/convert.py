@@ -15,6 +15,8 @@ converter writes the equivalent that a socket filter may contain (the forms kern
 - `ld #len` and the ancillary loads read the matching `struct __sk_buff` field (protocol/vlan_proto byte-swapped
   as the kernel's ntohs); #cpu and #rand call bpf_get_smp_processor_id / bpf_get_prandom_u32; xor_x is A ^= X.
 - #hatype, #nla, #nlan and #poff have no __sk_buff field or helper: they raise VerifierError (EOPNOTSUPP).
+- #ifidx reads __sk_buff.ifindex (0 without a device), where the kernel ends the program when skb->dev is NULL
+  (never the case for a received packet).
 For seccomp (`check_seccomp` output) a word load reads `struct seccomp_data` at r6 + k.
 """
 from __future__ import annotations

@@ -75,3 +75,12 @@ def test_classic_errors_are_one_line_and_exit_1(tmp_path: Path, capsys: pytest.C
     src.write_text("{ 0x6, 0, 0, 0x0 },\n{ 0x28, 0, 0, 0xc },\n")  # last instruction is not a ret
     assert main(["verify", str(src)]) == 1
     assert "not a ret" in capsys.readouterr().err
+
+
+@pytest.mark.kernel
+def test_load_takes_tcpdump_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    src = tmp_path / "tcp-80.txt"
+    src.write_text(TCP80)
+    assert main(["load", str(src), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["type"] == "socket_filter" and out["id"] > 0
