@@ -115,10 +115,26 @@ def frame_for_test_run(frame: bytes) -> bytes:
     return frame[:ETH_HLEN] + frame
 
 
+VLAN_TPIDS_UNTAGGED = (b"\x81\x00", b"\x88\xa8")  # 802.1Q and 802.1ad: the receive path takes the tag off
+VLAN_HLEN = 4
+
+
+def socket_safe(frame: bytes) -> bool:
+    """Frames a packet socket on lo receives at all: a tagged frame too short to untag is dropped for every socket."""
+    return frame[12:14] not in VLAN_TPIDS_UNTAGGED or len(frame) >= ETH_HLEN + VLAN_HLEN + 4
+
+
 def vm_socket_verdict(vm: Any, frame: bytes) -> int:
     """Bytes of `frame` a packet socket keeps by the VM's run of `vm`'s program: there the filter sees the frame
-    from its MAC header (packet_rcv pushes it back), the network header 14 bytes in; nothing was pulled."""
-    ctx = SkbContext(frame, ProgType.SOCKET_FILTER)
+    from its MAC header (packet_rcv pushes it back), the network header 14 bytes in; nothing was pulled. An
+    802.1Q/802.1ad tag has been taken off by __netif_receive_skb_core (skb_vlan_untag) before packet sockets see
+    the frame: the filter sees the untagged frame, with vlan_present, vlan_tci and vlan_proto set."""
+    fields: dict[str, int] = {}
+    if frame[12:14] in VLAN_TPIDS_UNTAGGED:
+        fields = {"vlan_present": 1, "vlan_tci": int.from_bytes(frame[14:16], "big"),
+                  "vlan_proto": int.from_bytes(frame[12:14], "little")}  # __sk_buff holds the __be16 as loaded
+        frame = frame[:12] + frame[ETH_HLEN + VLAN_HLEN - 2:]
+    ctx = SkbContext(frame, ProgType.SOCKET_FILTER, **fields)
     ctx.pulled = 0
     return min(vm.run(ctx).r0 & 0xFFFFFFFF, len(frame))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from cbpf_frames import (
-    ethernet, frame_for_test_run, have_tcpdump, socket_verdicts, tcpdump_program, vm_socket_verdict,
+    ethernet, frame_for_test_run, have_tcpdump, socket_safe, socket_verdicts, tcpdump_program, vm_socket_verdict,
 )
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -57,14 +57,16 @@ def test_vm_and_kernel_test_run_agree(expr: str, args: tuple[str, ...]):
 
 
 @pytest.mark.kernel
-@pytest.mark.parametrize("expr", EXPRESSIONS[:10])
-def test_vm_and_a_filtered_socket_agree(expr: str):
-    """The socket receives exactly the frames (and as many bytes) the VM's run of our conversion keeps."""
-    prog = tcpdump_program(expr)
+@pytest.mark.parametrize("expr,args", [(e, ()) for e in EXPRESSIONS[:10]] + [(e, ("-i", "lo")) for e in LO_EXPRESSIONS],
+                         ids=lambda v: v if isinstance(v, str) else " ".join(v) or "EN10MB")
+def test_vm_and_a_filtered_socket_agree(expr: str, args: tuple[str, ...]):
+    """The socket receives exactly the frames (and as many bytes) the VM's run of our conversion keeps; VLAN
+    frames arrive untagged with the tag in the skb, which the `-i lo` filters read through [vlanp]/[vlan_tci]."""
+    prog = tcpdump_program(expr, *args)
     vm = VM(to_ebpf(prog))
 
     @settings(max_examples=2, suppress_health_check=[HealthCheck.large_base_example])
-    @given(st.lists(ethernet(vlan=False), min_size=40, max_size=40))
+    @given(st.lists(ethernet().filter(socket_safe), min_size=40, max_size=40))
     def agree(frames: list[bytes]) -> None:
         expected = [vm_socket_verdict(vm, f) for f in frames]
         assert socket_verdicts(prog, frames) == expected
