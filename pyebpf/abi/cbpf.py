@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 from enum import IntEnum
 
+from pyebpf.abi.net import SKF_LL_OFF, SKF_NET_OFF  # the offsets eBPF's LD_ABS shares, kept there
 from pyebpf.abi.opcodes import AluOp, JmpOp
 
 
@@ -87,8 +88,6 @@ C_COND_JMPS = (JmpOp.JEQ, JmpOp.JGT, JmpOp.JGE, JmpOp.JSET)
 
 # ---- ancillary data (Linux extensions: LD ABS at SKF_AD_OFF + n) ---------------------------------------------------
 SKF_AD_OFF = -0x1000
-SKF_NET_OFF = -0x100000  # LD ABS/IND offsets relative to the network header
-SKF_LL_OFF = -0x200000  # ... and to the link-layer header
 
 
 class SkfAd(IntEnum):

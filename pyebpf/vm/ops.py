@@ -82,14 +82,13 @@ def ld_abs(m: "Machine", offset: int, size: int) -> int | None:
         return int.from_bytes(packet.data[offset:offset + size], "big")
     # Negative offsets read from the link-layer (mac) or network header, which bpf_internal_load_pointer_neg_helper
     # finds in the skb even where eth_type_trans pulled the Ethernet header off skb->data (BPF_PROG_TEST_RUN of a
-    # socket filter: mac header = the pulled bytes, network header = skb->data); `pulled` says how many bytes
-    # the context took off the front of its frame.
+    # socket filter: mac header = the pulled bytes, network header = skb->data). `frame` is the whole frame from
+    # its mac header: the context's pulled bytes, if any, then what the program sees.
     ctx = packet.obj
     pulled = getattr(ctx, "pulled", 0)
-    frame = getattr(ctx, "packet", None) if pulled else None
-    frame = bytes(frame[:pulled]) + bytes(packet.data) if frame is not None else bytes(packet.data)
+    frame = bytes(ctx.packet[:pulled]) + bytes(packet.data) if pulled else bytes(packet.data)
     if offset >= SKF_NET_OFF:
-        pos = offset - SKF_NET_OFF + (pulled if pulled else ETH_HLEN)
+        pos = offset - SKF_NET_OFF + ETH_HLEN
     elif offset >= SKF_LL_OFF:
         pos = offset - SKF_LL_OFF
     else:

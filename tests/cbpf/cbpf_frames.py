@@ -14,11 +14,11 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from pyebpf.abi.net import ETH_HLEN, VLAN_HLEN
 from pyebpf.abi.prog_types import ProgType
 from pyebpf.cbpf import ClassicProgram, assemble
 from pyebpf.vm.context import SkbContext
 
-ETH_HLEN = 14
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
@@ -116,7 +116,6 @@ def frame_for_test_run(frame: bytes) -> bytes:
 
 
 VLAN_TPIDS_UNTAGGED = (b"\x81\x00", b"\x88\xa8")  # 802.1Q and 802.1ad: the receive path takes the tag off
-VLAN_HLEN = 4
 
 
 def socket_safe(frame: bytes) -> bool:
