@@ -10,15 +10,15 @@ DATASECs the way the kernel accepts (allocated VARs laid out one after another, 
 from __future__ import annotations
 
 import gzip
-import os
 import re
 from dataclasses import dataclass
 from pyebpf.errors import ElfError
-from pyebpf.loader.btf import Btf, BtfKind, BtfType, BtfVarLinkage, vmlinux_btf
+from pyebpf.abi.btf import BTF_INT_BOOL
+from pyebpf.btf import Btf, BtfKind, BtfType, BtfVarLinkage, kernel_btf
+from pyebpf.system.kernel import kernel_release, kernel_version_code
 
 KCONFIG_SEC = ".kconfig"
 KSYMS_SEC = ".ksyms"
-BTF_INT_BOOL = 4
 KCONFIG_PATHS = ("/proc/config.gz", "/boot/config-{release}")
 _CONFIG_LINE = re.compile(r"^(CONFIG_\w+)=(.*)$")
 
@@ -36,16 +36,9 @@ class Extern:
     target_id: int = 0  # ksym/kfunc: vmlinux BTF id, 0 if absent (weak)
 
 
-def kernel_version_code(release: str | None = None) -> int:
-    """KERNEL_VERSION(a, b, c) of `uname -r`, with c clamped to 255 as the kernel does."""
-    release = release or os.uname().release
-    nums = [int(n) for n in re.findall(r"\d+", release)[:3]] + [0, 0, 0]
-    return (nums[0] << 16) + (nums[1] << 8) + min(nums[2], 255)
-
-
 def read_kernel_config(path: str | None = None) -> dict[str, str]:
     """CONFIG_* = value of the running kernel (/proc/config.gz or /boot/config-<release>); {} if neither exists."""
-    candidates = [path] if path else [p.format(release=os.uname().release) for p in KCONFIG_PATHS]
+    candidates = [path] if path else [p.format(release=kernel_release()) for p in KCONFIG_PATHS]
     for p in candidates:
         try:
             opener = gzip.open if p.endswith(".gz") else open
@@ -136,7 +129,7 @@ def resolve_ksyms(externs: dict[str, Extern], btf_path: str | None = None) -> No
     wanted = [e for e in externs.values() if e.kind in ("ksym", "kfunc")]
     if not wanted:
         return
-    vml = vmlinux_btf(btf_path) if btf_path else vmlinux_btf()
+    vml = kernel_btf(btf_path) if btf_path else kernel_btf()
     for e in wanted:
         kind = BtfKind.FUNC if e.kind == "kfunc" else BtfKind.VAR
         tid = vml.find(e.name, kind)
@@ -206,4 +199,4 @@ def kconfig_image(btf: Btf, externs: dict[str, Extern], config: dict[str, str] |
 
 
 __all__ = ["Extern", "collect_externs", "kconfig_value", "kconfig_image", "resolve_ksyms", "prepare_btf",
-           "read_kernel_config", "kernel_version_code", "KCONFIG_SEC", "KSYMS_SEC"]
+           "read_kernel_config", "KCONFIG_SEC", "KSYMS_SEC"]

@@ -8,9 +8,10 @@ import pytest
 
 from pyebpf.abi.opcodes import CallSrc, PseudoSrc
 from pyebpf.errors import ElfError
-from pyebpf.loader.btf import BtfKind, vmlinux_btf
+from pyebpf.btf import BtfKind, kernel_btf
 from pyebpf.loader.elf import load_elf
-from pyebpf.loader.elf_externs import kconfig_image, kernel_version_code, read_kernel_config
+from pyebpf.loader.elf_externs import kconfig_image, read_kernel_config
+from pyebpf.system import kernel_version_code
 from pyebpf.testing.plugin import require_or_skip
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "c"))
@@ -41,7 +42,7 @@ def test_read_kernel_config_file(tmp_path):
 
 def test_externs_are_resolved_when_reading():
     o = load_elf(externs_obj())
-    vml = vmlinux_btf()
+    vml = kernel_btf()
     kinds = {name: e.kind for name, e in o.externs.items()}
     assert kinds == {"LINUX_KERNEL_VERSION": "kconfig", "CONFIG_HZ": "kconfig", "CONFIG_BPF_SYSCALL": "kconfig",
                      "CONFIG_KPROBES": "kconfig", "CONFIG_PYEBPF_DOES_NOT_EXIST": "kconfig",

@@ -15,6 +15,8 @@ from pyebpf.system.kallsyms import parse_kallsyms
 def test_parse_cpu_list():
     assert parse_cpu_list("0-3,5\n") == (0, 1, 2, 3, 5)
     assert parse_cpu_list("0") == (0,)
+    assert parse_cpu_list("0-3,5,7-8") == (0, 1, 2, 3, 5, 7, 8)
+    assert parse_cpu_list("") == ()
     for bad in ("3-1", "x", "0-99999999", "-1"):
         with pytest.raises(ValueError):
             parse_cpu_list(bad)

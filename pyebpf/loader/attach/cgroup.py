@@ -17,7 +17,7 @@ from pyebpf.abi.uapi import AttachFlags
 from pyebpf.errors import LoaderError
 from pyebpf.loader import syscall
 from pyebpf.loader.attach.base import AttachScope, Attachment, prog_fd
-from pyebpf.loader.tracefs import mount_filesystem
+from pyebpf.system.tracefs import mount_filesystem
 
 _ATTACH_ALIASES = {
     "ingress": AttachType.CGROUP_INET_INGRESS, "egress": AttachType.CGROUP_INET_EGRESS,
