@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pyebpf.abi.btf import BtfKind
 from pyebpf.btf.spec import Btf
+from pyebpf.errors import BtfError
 
 QUALIFIERS = {BtfKind.CONST: "const", BtfKind.VOLATILE: "volatile", BtfKind.RESTRICT: "restrict"}
 COMPOSITES = (BtfKind.STRUCT, BtfKind.UNION)
@@ -21,9 +22,16 @@ class Declarator:
     """C declarations of the types of one Btf. Subclasses choose names (`name`) and how an anonymous struct, union
     or enum is written (`anonymous`: here `struct {...}`; the header dump writes the body inline)."""
 
-    def __init__(self, btf: Btf):
+    def __init__(self, btf: Btf, max_steps: int | None = None):
         self.btf = btf
         self.types = btf.types
+        #: work allowed before giving up: hostile BTF can share types so that printing them grows exponentially
+        self.steps_left = max_steps if max_steps is not None else 100_000 + 50 * len(btf.types)
+
+    def step(self) -> None:
+        self.steps_left -= 1
+        if self.steps_left < 0:
+            raise BtfError(f"{self.btf.source}: types nest or share too much to print as C")
 
     def name(self, type_id: int) -> str:
         return self.btf.name(type_id)
@@ -34,6 +42,7 @@ class Declarator:
 
     def decl(self, type_id: int, inner: str, indent: int = 0, depth: int = 0) -> str:
         """C declaration of `inner` (a name, or '' for a type name) with type `type_id`."""
+        self.step()
         if depth > MAX_DEPTH or type_id == 0:
             return join("void", inner)
         t = self.types[type_id]

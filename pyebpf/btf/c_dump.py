@@ -111,6 +111,7 @@ class CDumper(Declarator):
         """Alignment C gives the type as we write it (a struct we mark packed aligns to 1)."""
         found = self._align.get(type_id)
         if found is None:
+            self._align[type_id] = 1  # while computing: a struct that contains itself (hostile BTF) ends here
             found = self._align[type_id] = self._compute_align(type_id, depth)
         return found
 
@@ -173,13 +174,13 @@ class CDumper(Declarator):
                 lines.append(f"{tabs}{member}{f': {m.bitfield_size}' if m.bitfield_size else ''};")
                 continue
             if m.bitfield_size:
-                lines.extend(f"{tabs}{p}" for p in _padding(pos, m.bits_offset))
+                lines.extend(f"{tabs}{p}" for p in self._padding(pos, m.bits_offset))
                 lines.append(f"{tabs}{member}: {m.bitfield_size};")
                 pos = max(pos, m.bits_offset + m.bitfield_size)
                 continue
             natural = _round_up(pos, 8 * (1 if packed else self.align_of(m.type)))
             if m.bits_offset > natural:
-                lines.extend(f"{tabs}{p}" for p in _padding(pos, m.bits_offset))
+                lines.extend(f"{tabs}{p}" for p in self._padding(pos, m.bits_offset))
             lines.append(f"{tabs}{member};")
             pos = max(pos, m.bits_offset + 8 * self._size(m.type))
         if t.kind == BtfKind.UNION:
@@ -187,9 +188,14 @@ class CDumper(Declarator):
             if t.size_type > natural:
                 lines.append(f"{tabs}char __pad[{t.size_type}];")
         elif t.size_type * 8 > _round_up(pos, 8 * align):
-            lines.extend(f"{tabs}{p}" for p in _padding(pos, t.size_type * 8))
+            lines.extend(f"{tabs}{p}" for p in self._padding(pos, t.size_type * 8))
         tail = ("\t" * indent if len(lines) > 1 else "") + "}" + (" __attribute__((packed))" if packed else "")
         return "\n".join(lines + [tail]) if len(lines) > 1 else f"{head}{tail}"
+
+    def _padding(self, start: int, end: int) -> list[str]:
+        self.steps_left -= (end - start) // 64  # a hole of gigabytes is hostile BTF: give up rather than print it
+        self.step()
+        return _padding(start, end)
 
     def enum_body(self, type_id: int, indent: int = 0) -> str:
         t = self.types[type_id]
@@ -213,6 +219,7 @@ class CDumper(Declarator):
     def _needs(self, type_id: int, by_value: bool, out: list[int], depth: int = 0) -> None:
         """Named types that must be written before a use of `type_id`: typedefs always (their names cannot be
         forward-declared), structs and unions only when held by value."""
+        self.step()
         if depth > _MAX_DEPTH or type_id == 0:
             return
         t = self.types[type_id]

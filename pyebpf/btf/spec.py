@@ -151,7 +151,7 @@ class Btf:
             kind_no = (info >> 24) & 0x1F
             vlen = info & 0xFFFF
             kflag = info >> 31
-            kind = _KIND_BY_NUMBER.get(kind_no)
+            kind = _KIND_BY_NUMBER.get(kind_no) if kind_no else None  # UNKN is only ever type 0 (void)
             if kind is None:
                 raise BtfError(f"{what}: unknown BTF kind {kind_no} at offset {t0 + pos}")
             t = BtfType(kind, name_off, vlen, kflag, size_type)

@@ -8,10 +8,14 @@ import shutil
 import subprocess
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pyebpf.abi.btf import VMLINUX_BTF_PATH, BtfKind
 from pyebpf.btf import Btf, BtfBuilder, BtfType, kernel_btf
 from pyebpf.btf.c_dump import CDumper, c_dump
+from pyebpf.btf.dump import raw_dump
+from pyebpf.errors import BtfError
 from pyebpf.testing.plugin import require_or_skip
 
 
@@ -110,3 +114,36 @@ def test_vmlinux_header_names_what_bpftool_names():
     typedefs = [{re.sub(r"\* ", "*", line) for line in defined(text, r"^(typedef .*;)$") if "va_list" not in line}
                 for text in (ours, theirs)]
     assert typedefs[0] == typedefs[1]
+
+
+def _valid_blob() -> bytes:
+    return _built().encode()
+
+
+@settings(max_examples=100)
+@given(st.data())
+def test_mutated_btf_prints_or_is_a_btf_error(data):
+    """Any bytes: parse, C dump and raw dump finish with text or a BtfError, never another exception or a hang."""
+    blob = bytearray(_valid_blob())
+    for _ in range(data.draw(st.integers(1, 6))):
+        pos = data.draw(st.integers(24, len(blob) - 1))
+        blob[pos] = data.draw(st.integers(0, 255))
+    try:
+        btf = Btf.parse(bytes(blob))
+        c_dump(btf)
+        list(raw_dump(btf))
+    except BtfError:
+        pass
+
+
+def test_self_sharing_types_are_bounded():
+    """A prototype whose parameters point back at itself would print exponentially: refused instead."""
+    b = BtfBuilder()
+    proto = b.add_func_proto(0, [])
+    ptr = b.add_ptr(proto)
+    b.types[proto].members = [(0, ptr)] * 8
+    b.types[proto].vlen = 8
+    b._add(BtfType(BtfKind.TYPEDEF, b.string("loop_t"), 0, 0, ptr))
+    btf = Btf.parse(b.encode())
+    with pytest.raises(BtfError):
+        c_dump(btf)
