@@ -9,18 +9,15 @@ DATASECs the way the kernel accepts (allocated VARs laid out one after another, 
 """
 from __future__ import annotations
 
-import gzip
-import re
 from dataclasses import dataclass
 from pyebpf.errors import ElfError
 from pyebpf.abi.btf import BTF_INT_BOOL
 from pyebpf.btf import Btf, BtfKind, BtfType, BtfVarLinkage, kernel_btf
-from pyebpf.system.kernel import kernel_release, kernel_version_code
+from pyebpf.system.kconfig import kernel_config
+from pyebpf.system.kernel import kernel_version_code
 
 KCONFIG_SEC = ".kconfig"
 KSYMS_SEC = ".ksyms"
-KCONFIG_PATHS = ("/proc/config.gz", "/boot/config-{release}")
-_CONFIG_LINE = re.compile(r"^(CONFIG_\w+)=(.*)$")
 
 
 @dataclass
@@ -34,25 +31,6 @@ class Extern:
     offset: int = 0  # kconfig: offset in the .kconfig map
     size: int = 0
     target_id: int = 0  # ksym/kfunc: vmlinux BTF id, 0 if absent (weak)
-
-
-def read_kernel_config(path: str | None = None) -> dict[str, str]:
-    """CONFIG_* = value of the running kernel (/proc/config.gz or /boot/config-<release>); {} if neither exists."""
-    candidates = [path] if path else [p.format(release=kernel_release()) for p in KCONFIG_PATHS]
-    for p in candidates:
-        try:
-            opener = gzip.open if p.endswith(".gz") else open
-            with opener(p, "rt") as f:  # type: ignore[operator]
-                text = f.read()
-        except OSError:
-            continue
-        out = {}
-        for line in text.splitlines():
-            m = _CONFIG_LINE.match(line.strip())
-            if m:
-                out[m[1]] = m[2]
-        return out
-    return {}
 
 
 def _special_values() -> dict[str, str]:
@@ -190,7 +168,7 @@ def kconfig_image(btf: Btf, externs: dict[str, Extern], config: dict[str, str] |
     kc = [e for e in externs.values() if e.kind == "kconfig"]
     if not kc:
         return b""
-    config = read_kernel_config() if config is None else config
+    config = kernel_config() if config is None else config
     size = max(e.offset + e.size for e in kc)
     image = bytearray(size)
     for e in kc:
@@ -199,4 +177,4 @@ def kconfig_image(btf: Btf, externs: dict[str, Extern], config: dict[str, str] |
 
 
 __all__ = ["Extern", "collect_externs", "kconfig_value", "kconfig_image", "resolve_ksyms", "prepare_btf",
-           "read_kernel_config", "KCONFIG_SEC", "KSYMS_SEC"]
+           "KCONFIG_SEC", "KSYMS_SEC"]

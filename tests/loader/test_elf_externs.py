@@ -10,7 +10,8 @@ from pyebpf.abi.opcodes import CallSrc, PseudoSrc
 from pyebpf.errors import ElfError
 from pyebpf.btf import BtfKind, kernel_btf
 from pyebpf.loader.elf import load_elf
-from pyebpf.loader.elf_externs import kconfig_image, read_kernel_config
+from pyebpf.loader.elf_externs import kconfig_image
+from pyebpf.system.kconfig import kernel_config
 from pyebpf.system import kernel_version_code
 from pyebpf.testing.plugin import require_or_skip
 
@@ -37,7 +38,7 @@ def test_kernel_version_code():
 def test_read_kernel_config_file(tmp_path):
     p = tmp_path / "config"
     p.write_text("# comment\nCONFIG_A=y\nCONFIG_B=250\n# CONFIG_C is not set\nCONFIG_S=\"text\"\n")
-    assert read_kernel_config(str(p)) == {"CONFIG_A": "y", "CONFIG_B": "250", "CONFIG_S": '"text"'}
+    assert kernel_config(str(p)) == {"CONFIG_A": "y", "CONFIG_B": "250", "CONFIG_S": '"text"'}
 
 
 def test_externs_are_resolved_when_reading():
@@ -79,7 +80,7 @@ def test_missing_strong_kconfig_is_an_error():
 
 @pytest.mark.kernel
 def test_externs_in_the_kernel():
-    config = read_kernel_config()
+    config = kernel_config()
     with load_elf(externs_obj(), constants={"lookup_pid": os.getpid()}) as o:
         o.load(only=["read_externs"])  # read_rq needs kallsyms data symbols (CONFIG_KALLSYMS_ALL)
         assert o.loaded["read_externs"].test_run(repeat=0).retval == 0
