@@ -319,7 +319,7 @@ class Btf:
             view = self._views[type_id] = _view(self, type_id, self[type_id])
         return view
 
-    def type_by_name(self, name: str, kind: "type[V] | BtfKind | None" = None) -> "V":
+    def type_by_name(self, name: str, kind: type[V] | BtfKind | None = None) -> V:
         """The first type called `name` of that kind (a view class such as `Struct`, or a BtfKind; None: any);
         BtfError naming what is missing."""
         want = kind.kind if isinstance(kind, type) else kind
