@@ -35,7 +35,7 @@ def test_kernel_version_code():
     assert kernel_version_code("6.1") == (6 << 16) | (1 << 8)
 
 
-def test_read_kernel_config_file(tmp_path):
+def test_kernel_config_file(tmp_path):
     p = tmp_path / "config"
     p.write_text("# comment\nCONFIG_A=y\nCONFIG_B=250\n# CONFIG_C is not set\nCONFIG_S=\"text\"\n")
     assert kernel_config(str(p)) == {"CONFIG_A": "y", "CONFIG_B": "250", "CONFIG_S": '"text"'}
