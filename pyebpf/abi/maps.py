@@ -15,6 +15,7 @@ from enum import IntEnum
 from typing import Any, Iterator
 
 from pyebpf.abi.frozen import frozen, is_record, thaw
+from pyebpf.abi.records import is_ctypes_type, record_decoder
 from pyebpf.abi.uapi import UpdateFlags
 from pyebpf.errors import MapError
 
@@ -152,11 +153,12 @@ def _size_and_type(t: Any) -> tuple[int, Any]:
 class Codec:
     """Converts between Python values and the bytes the kernel sees, for one declared size and type."""
 
-    __slots__ = ("size", "type")
+    __slots__ = ("size", "type", "_decode")
 
     def __init__(self, size: int, type_: Any = None):
         self.size = size
         self.type = type_
+        self._decode = record_decoder(type_) if is_ctypes_type(type_) else None
 
     def encode(self, value: Any) -> bytes:
         t, size = self.type, self.size
@@ -189,8 +191,9 @@ class Codec:
             return int.from_bytes(raw, "little")
         if t is bytes:
             return bytes(raw)
-        obj = t.from_buffer_copy(raw)
-        return obj.value if isinstance(obj, ctypes._SimpleCData) else obj
+        if self._decode is None:
+            raise TypeError(f"cannot decode a map key/value as {t!r}")
+        return self._decode(raw)
 
 
 def percpu_stride(value_size: int) -> int:

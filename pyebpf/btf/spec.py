@@ -151,7 +151,7 @@ class Btf:
             kind_no = (info >> 24) & 0x1F
             vlen = info & 0xFFFF
             kflag = info >> 31
-            kind = _KIND_BY_NUMBER.get(kind_no)
+            kind = _KIND_BY_NUMBER.get(kind_no) if kind_no else None  # UNKN is only ever type 0 (void)
             if kind is None:
                 raise BtfError(f"{what}: unknown BTF kind {kind_no} at offset {t0 + pos}")
             t = BtfType(kind, name_off, vlen, kflag, size_type)
@@ -319,7 +319,7 @@ class Btf:
             view = self._views[type_id] = _view(self, type_id, self[type_id])
         return view
 
-    def type_by_name(self, name: str, kind: "type[V] | BtfKind | None" = None) -> "V":
+    def type_by_name(self, name: str, kind: type[V] | BtfKind | None = None) -> V:
         """The first type called `name` of that kind (a view class such as `Struct`, or a BtfKind; None: any);
         BtfError naming what is missing."""
         want = kind.kind if isinstance(kind, type) else kind

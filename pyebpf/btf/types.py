@@ -49,9 +49,8 @@ class Type:
         return c_type_name(self.btf, self.id)
 
 
-@dataclass(frozen=True, eq=False)
 class Void(Type):
-    kind: ClassVar[BtfKind] = BtfKind.UNKN
+    kind = BtfKind.UNKN
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,36 +83,30 @@ class _Ref(Type):
         return self.btf.type(self.target_id)
 
 
-@dataclass(frozen=True, eq=False)
 class Pointer(_Ref):
-    kind: ClassVar[BtfKind] = BtfKind.PTR
+    kind = BtfKind.PTR
 
 
-@dataclass(frozen=True, eq=False)
 class Typedef(_Ref):
-    kind: ClassVar[BtfKind] = BtfKind.TYPEDEF
+    kind = BtfKind.TYPEDEF
 
 
-@dataclass(frozen=True, eq=False)
 class Const(_Ref):
-    kind: ClassVar[BtfKind] = BtfKind.CONST
+    kind = BtfKind.CONST
 
 
-@dataclass(frozen=True, eq=False)
 class Volatile(_Ref):
-    kind: ClassVar[BtfKind] = BtfKind.VOLATILE
+    kind = BtfKind.VOLATILE
 
 
-@dataclass(frozen=True, eq=False)
 class Restrict(_Ref):
-    kind: ClassVar[BtfKind] = BtfKind.RESTRICT
+    kind = BtfKind.RESTRICT
 
 
-@dataclass(frozen=True, eq=False)
 class TypeTag(_Ref):
     """`__attribute__((btf_type_tag("...")))` on a pointee (`__user`, `__rcu`, `__percpu`)."""
 
-    kind: ClassVar[BtfKind] = BtfKind.TYPE_TAG
+    kind = BtfKind.TYPE_TAG
 
 
 @dataclass(frozen=True, eq=False)
@@ -184,14 +177,12 @@ class Composite(Type):
         return None
 
 
-@dataclass(frozen=True, eq=False)
 class Struct(Composite):
-    kind: ClassVar[BtfKind] = BtfKind.STRUCT
+    kind = BtfKind.STRUCT
 
 
-@dataclass(frozen=True, eq=False)
 class Union(Composite):
-    kind: ClassVar[BtfKind] = BtfKind.UNION
+    kind = BtfKind.UNION
 
 
 @dataclass(frozen=True, eq=False)
@@ -204,11 +195,10 @@ class Enum(Type):
     kind: ClassVar[BtfKind] = BtfKind.ENUM
 
 
-@dataclass(frozen=True, eq=False)
 class Enum64(Enum):
     """An enum with 64-bit values (BTF_KIND_ENUM64); read like Enum."""
 
-    kind: ClassVar[BtfKind] = BtfKind.ENUM64
+    kind = BtfKind.ENUM64
 
 
 @dataclass(frozen=True, eq=False)

@@ -9,7 +9,7 @@ from importlib import import_module
 from typing import Any
 
 from pyebpf.loader.maps import (
-    FdValueMap, KernelMap, create_map, create_or_open_pinned, possible_cpus, register_map_class,
+    FdValueMap, KernelMap, create_map, create_or_open_pinned, register_map_class,
 )
 from pyebpf.loader.pin import ensure_bpffs, open_pinned, pin_fd, unpin
 from pyebpf.loader.program import KernelProgram, LoadOptions, ProgramLoadError, TestRunResult, load
@@ -56,5 +56,5 @@ def __dir__() -> list[str]:
 
 __all__ = ["load", "LoadOptions",
            "KernelProgram", "TestRunResult", "ProgramLoadError", "KernelMap", "FdValueMap", "create_map",
-           "create_or_open_pinned", "open_pinned", "pin_fd", "unpin", "ensure_bpffs", "possible_cpus", "register_map_class",
+           "create_or_open_pinned", "open_pinned", "pin_fd", "unpin", "ensure_bpffs", "register_map_class",
            "KernelMapError", *_LAZY]

@@ -7,21 +7,11 @@ static linkage means the verifier does not check arguments against the prototype
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from pyebpf.abi.btf import BTF_MAGIC, BtfFuncLinkage, BtfKind
+from pyebpf.abi.btf import BtfFuncLinkage
 from pyebpf.abi.opcodes import PseudoSrc
+from pyebpf.btf.builder import BtfBuilder
+from pyebpf.btf.ext import FuncInfo
 from pyebpf.isa.program import Program
-from pyebpf.loader.btf import BtfBuilder
-
-
-@dataclass(frozen=True)
-class FuncInfo:
-    """One bpf_func_info record: the subprogram at `insn_off` (a slot) has BTF FUNC `type_id`."""
-
-    insn_off: int
-    type_id: int
-    name: str
 
 
 def subprogram_starts(program: Program) -> list[int]:
@@ -63,9 +53,8 @@ def func_btf(program: Program) -> tuple[bytes, list[FuncInfo]]:
             name += "_"
         used.add(name)
         linkage = BtfFuncLinkage.GLOBAL if slot == 0 else BtfFuncLinkage.STATIC
-        infos.append(FuncInfo(slot, b.add_func(name, proto, linkage), name))
+        infos.append(FuncInfo(slot, b.add_func(name, proto, linkage)))
     return b.encode(), infos
 
 
-__all__ = ["BtfBuilder", "BtfKind", "BtfFuncLinkage", "FuncInfo", "func_btf", "subprogram_starts",
-           "needs_func_info", "BTF_MAGIC"]
+__all__ = ["func_btf", "subprogram_starts", "needs_func_info"]

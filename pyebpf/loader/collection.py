@@ -18,7 +18,7 @@ from pyebpf.abi.maps import MapSpec, MapType
 from pyebpf.abi.prog_types import ProgType
 from pyebpf.errors import ElfError, LoaderError
 from pyebpf.loader import syscall as sc
-from pyebpf.loader.btf import BtfKind
+from pyebpf.btf import BtfKind
 from pyebpf.loader.elf_globals import GlobalVars
 from pyebpf.loader.elf_spec import ElfSpec
 from pyebpf.loader.fdguard import Closeable, FdHandle, FdScope

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pyebpf.abi.opcodes import CLASS_MASK, MODE_MASK, OP_LD_IMM64, SIZE_MASK, InsnClass, Mode, Size, Source
 from pyebpf.errors import ElfError
 from pyebpf.isa.instruction import Instruction
-from pyebpf.loader.btf import Btf, BtfKind, CoreRelo, CoreReloKind, MODIFIER_KINDS, BTF_INT_SIGNED, essential_name
+from pyebpf.abi.btf import BTF_INT_SIGNED, BtfKind
+from pyebpf.btf import MODIFIER_KINDS, Btf, CoreRelo, CoreReloKind, essential_name
 
 #: The helper id libbpf puts in a call to poison an instruction whose relocation could not be resolved.
 POISON_HELPER_ID = 0xBAD2310

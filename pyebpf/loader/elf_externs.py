@@ -9,18 +9,15 @@ DATASECs the way the kernel accepts (allocated VARs laid out one after another, 
 """
 from __future__ import annotations
 
-import gzip
-import os
-import re
 from dataclasses import dataclass
 from pyebpf.errors import ElfError
-from pyebpf.loader.btf import Btf, BtfKind, BtfType, BtfVarLinkage, vmlinux_btf
+from pyebpf.abi.btf import BTF_INT_BOOL
+from pyebpf.btf import Btf, BtfKind, BtfType, BtfVarLinkage, kernel_btf
+from pyebpf.system.kconfig import kernel_config
+from pyebpf.system.kernel import kernel_version_code
 
 KCONFIG_SEC = ".kconfig"
 KSYMS_SEC = ".ksyms"
-BTF_INT_BOOL = 4
-KCONFIG_PATHS = ("/proc/config.gz", "/boot/config-{release}")
-_CONFIG_LINE = re.compile(r"^(CONFIG_\w+)=(.*)$")
 
 
 @dataclass
@@ -34,32 +31,6 @@ class Extern:
     offset: int = 0  # kconfig: offset in the .kconfig map
     size: int = 0
     target_id: int = 0  # ksym/kfunc: vmlinux BTF id, 0 if absent (weak)
-
-
-def kernel_version_code(release: str | None = None) -> int:
-    """KERNEL_VERSION(a, b, c) of `uname -r`, with c clamped to 255 as the kernel does."""
-    release = release or os.uname().release
-    nums = [int(n) for n in re.findall(r"\d+", release)[:3]] + [0, 0, 0]
-    return (nums[0] << 16) + (nums[1] << 8) + min(nums[2], 255)
-
-
-def read_kernel_config(path: str | None = None) -> dict[str, str]:
-    """CONFIG_* = value of the running kernel (/proc/config.gz or /boot/config-<release>); {} if neither exists."""
-    candidates = [path] if path else [p.format(release=os.uname().release) for p in KCONFIG_PATHS]
-    for p in candidates:
-        try:
-            opener = gzip.open if p.endswith(".gz") else open
-            with opener(p, "rt") as f:  # type: ignore[operator]
-                text = f.read()
-        except OSError:
-            continue
-        out = {}
-        for line in text.splitlines():
-            m = _CONFIG_LINE.match(line.strip())
-            if m:
-                out[m[1]] = m[2]
-        return out
-    return {}
 
 
 def _special_values() -> dict[str, str]:
@@ -136,7 +107,7 @@ def resolve_ksyms(externs: dict[str, Extern], btf_path: str | None = None) -> No
     wanted = [e for e in externs.values() if e.kind in ("ksym", "kfunc")]
     if not wanted:
         return
-    vml = vmlinux_btf(btf_path) if btf_path else vmlinux_btf()
+    vml = kernel_btf(btf_path) if btf_path else kernel_btf()
     for e in wanted:
         kind = BtfKind.FUNC if e.kind == "kfunc" else BtfKind.VAR
         tid = vml.find(e.name, kind)
@@ -197,7 +168,7 @@ def kconfig_image(btf: Btf, externs: dict[str, Extern], config: dict[str, str] |
     kc = [e for e in externs.values() if e.kind == "kconfig"]
     if not kc:
         return b""
-    config = read_kernel_config() if config is None else config
+    config = kernel_config() if config is None else config
     size = max(e.offset + e.size for e in kc)
     image = bytearray(size)
     for e in kc:
@@ -206,4 +177,4 @@ def kconfig_image(btf: Btf, externs: dict[str, Extern], config: dict[str, str] |
 
 
 __all__ = ["Extern", "collect_externs", "kconfig_value", "kconfig_image", "resolve_ksyms", "prepare_btf",
-           "read_kernel_config", "kernel_version_code", "KCONFIG_SEC", "KSYMS_SEC"]
+           "KCONFIG_SEC", "KSYMS_SEC"]

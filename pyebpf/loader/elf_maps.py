@@ -3,7 +3,7 @@ initial slots of maps of maps / program arrays (`.values = { [i] = &x }`, reloca
 
 BTF-defined maps are structs of pointer members: `__uint(name, N)` is `int (*name)[N]` (the number is the array
 length), `__type(key, T)` is `T *key`, `__array(values, struct inner)` an array of pointers to the inner map's
-definition. Key and value types become ctypes types (pyebpf.loader.btf_ctypes) so kernel maps read back typed.
+definition. Key and value types become ctypes types (pyebpf.btf.ctypes_conv) so kernel maps read back typed.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pyebpf.abi.btf import BtfVarLinkage
 from pyebpf.abi.maps import MapSpec, MapType
 from pyebpf.errors import ElfError
 from pyebpf.system.cpus import num_possible_cpus
-from pyebpf.loader.btf import Btf, BtfKind
+from pyebpf.btf import Btf, BtfKind
 from pyebpf.isa.elf_reader import ElfFile, Section, SymType
 
 MAPS_SECTION = ".maps"

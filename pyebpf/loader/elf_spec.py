@@ -31,8 +31,9 @@ from pyebpf.errors import DecodeError, ElfError
 from pyebpf.isa.instruction import Instruction, decode_with_slots
 from pyebpf.isa.program import Program
 from pyebpf.loader.core import POISON_HELPER_ID
-from pyebpf.loader.btf import Btf, BtfExt, BtfKind, fixup_datasecs, sanitize_for_kernel, vmlinux_btf
-from pyebpf.loader.btf_ctypes import to_ctypes
+from pyebpf.btf import Btf, BtfExt, BtfKind, FuncInfo, LineInfo, kernel_btf
+from pyebpf.btf.ctypes_conv import to_ctypes
+from pyebpf.btf.fixups import fixup_datasecs, sanitize_for_kernel
 from pyebpf.loader.elf_externs import (KCONFIG_SEC, KSYMS_SEC, Extern, collect_externs, kconfig_image, prepare_btf,
                                        resolve_ksyms)
 from pyebpf.loader.elf_globals import DataSection, GlobalVars
@@ -62,8 +63,8 @@ class Function:
 class ProgramExt:
     """BTF info of one linked program: func_info and line_info with slots of the linked program."""
 
-    func_info: list[tuple[int, int]] = field(default_factory=list)
-    line_info: list[tuple[int, int, int, int]] = field(default_factory=list)
+    func_info: list[FuncInfo] = field(default_factory=list)
+    line_info: list[LineInfo] = field(default_factory=list)
 
 
 class ElfSpec:
@@ -201,7 +202,7 @@ class ElfSpec:
             return
         from pyebpf.loader.core import apply_relocations
 
-        target = vmlinux_btf(self._btf_custom_path) if self._btf_custom_path else vmlinux_btf()
+        target = kernel_btf(self._btf_custom_path) if self._btf_custom_path else kernel_btf()
         assert self.btf is not None
         for sec_name, records in relos.items():
             sec = self.elf.by_name.get(sec_name)
@@ -392,14 +393,12 @@ class ElfSpec:
         if self.btf_ext is None:
             return
         sec = fn.section.name
-        for fi in self.btf_ext.func_info.get(sec, []):
-            s = fi.insn_off // 8
-            if fn.start <= s < fn.end:
-                ext.func_info.append((base + s - fn.start, fi.type_id))
+        for fi in self.btf_ext.func_info.get(sec, []):  # instruction slots (btf.ext), as bpf_func_info counts
+            if fn.start <= fi.insn_off < fn.end:
+                ext.func_info.append(fi._replace(insn_off=base + fi.insn_off - fn.start))
         for li in self.btf_ext.line_info.get(sec, []):
-            s = li.insn_off // 8
-            if fn.start <= s < fn.end:
-                ext.line_info.append((base + s - fn.start, li.file_name_off, li.line_off, li.line_col))
+            if fn.start <= li.insn_off < fn.end:
+                ext.line_info.append(li._replace(insn_off=base + li.insn_off - fn.start))
 
     # ---- globals ---------------------------------------------------------------------------------------------
     def _ctype(self, type_id: int) -> Any:

@@ -23,8 +23,9 @@ from pyebpf.abi.prog_types import SECTION_DEFS, ProgType, SecFlag, SectionDef
 from pyebpf.errors import ElfError
 from pyebpf.isa.instruction import Instruction
 from pyebpf.isa.program import Program
-from pyebpf.loader.btf import BTF_MAGIC, BtfBuilder, BtfFuncLinkage, BtfVarLinkage
-from pyebpf.loader.btf_ctypes import from_ctypes
+from pyebpf.abi.btf import BTF_MAGIC, BtfFuncLinkage, BtfVarLinkage
+from pyebpf.btf.builder import BtfBuilder
+from pyebpf.btf.ctypes_conv import from_ctypes
 from pyebpf.isa.elf_reader import EM_BPF, ET_REL, RelocType, ShFlags, ShType, SymBind, SymType
 
 OP_CALL = InsnClass.JMP | JmpOp.CALL

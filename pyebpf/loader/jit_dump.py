@@ -7,8 +7,6 @@ through /proc/kallsyms the way bpftool does. `jited_disassembly(fd)` disassemble
 """
 from __future__ import annotations
 
-import bisect
-import functools
 import platform
 from dataclasses import dataclass
 
@@ -16,54 +14,13 @@ from pyebpf.abi.opcodes import PseudoSrc
 from pyebpf.errors import LoaderError
 from pyebpf.isa.program import Program
 from pyebpf.loader.info import ProgInfo, prog_info
+from pyebpf.system.kallsyms import kallsyms
 
-KALLSYMS = "/proc/kallsyms"
-
-
-@dataclass(frozen=True)
-class _Kallsyms:
-    addrs: list[int]
-    names: list[str]
-    by_name: dict[str, int]
-
-    def symbol_at(self, addr: int) -> str | None:
-        """Exact symbol at an address (None if unknown)."""
-        i = bisect.bisect_left(self.addrs, addr)
-        if i < len(self.addrs) and self.addrs[i] == addr:
-            return self.names[i]
-        return None
-
-
-def _read_kallsyms(bpf_only: bool) -> _Kallsyms | None:
-    """Kernel symbols; BPF programs' own symbols ([bpf]) come and go, the rest is fixed after boot."""
-    rows = []
-    try:
-        with open(KALLSYMS) as f:
-            for line in f:
-                is_bpf = line.endswith("[bpf]\n")
-                if is_bpf != bpf_only:
-                    continue
-                parts = line.split()
-                if len(parts) >= 3:
-                    addr = int(parts[0], 16)
-                    if addr:
-                        rows.append((addr, parts[2]))
-    except OSError:
-        return None
-    if not rows:
-        return None  # kptr_restrict hides addresses
-    rows.sort()
-    return _Kallsyms([a for a, _ in rows], [n for _, n in rows], {n: a for a, n in rows})
-
-
-@functools.lru_cache(maxsize=1)
-def _kallsyms() -> _Kallsyms | None:
-    return _read_kallsyms(bpf_only=False)
 
 
 def helper_symbol(imm: int) -> str | None:
     """Name of the kernel function an xlated helper call goes to (imm is relative to __bpf_call_base)."""
-    syms = _kallsyms()
+    syms = kallsyms()
     if syms is None or "__bpf_call_base" not in syms.by_name:
         return None
     return syms.symbol_at((syms.by_name["__bpf_call_base"] + imm) & 0xFFFFFFFFFFFFFFFF)
@@ -139,7 +96,7 @@ def jited_functions(fd: int, info: ProgInfo | None = None, machine: str | None =
     md = capstone.Cs(getattr(capstone, names[0]), getattr(capstone, names[1]))
     lens = list(info.jited_func_lens) or [len(image)]
     addrs = list(info.jited_ksyms) or [0] * len(lens)
-    syms = _read_kallsyms(bpf_only=True)  # fresh: program symbols are reused as programs come and go
+    syms = kallsyms(bpf_only=True)  # fresh: program symbols are reused as programs come and go
     out: list[JitFunction] = []
     start = 0
     for i, (length, addr) in enumerate(zip(lens, addrs)):

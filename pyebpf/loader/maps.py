@@ -2,47 +2,22 @@
 
 `create_map(spec)` makes a map from a MapSpec; `KernelMap.from_fd/from_id` wraps an existing one (its spec read back
 with BPF_OBJ_GET_INFO_BY_FD). Keys and values are typed by the spec; per-CPU values are lists with one entry per
-possible CPU (/sys/devices/system/cpu/possible), queue/stack maps push/pop/peek. Errors are `KernelMapError` (a
+possible CPU (pyebpf.system.num_possible_cpus), queue/stack maps push/pop/peek. Errors are `KernelMapError` (a
 MapError) with the kernel's errno, so `m[k]` raises KeyError on ENOENT exactly as with the VM.
 """
 from __future__ import annotations
 
 import errno
-import functools
 from typing import Any, Iterable, Iterator
 
 from pyebpf.abi.map_create import explain_map_create
 from pyebpf.abi.maps import MapFace, MapSpec, MapType, UpdateFlags, percpu_stride
+from pyebpf.abi.records import record_decoder
 from pyebpf.errors import MapError
 from pyebpf.loader import syscall as sc
 from pyebpf.loader.attr import bpf_map_info
 from pyebpf.loader.fdguard import FdHandle
-
-POSSIBLE_CPUS_PATH = "/sys/devices/system/cpu/possible"
-
-
-def parse_cpu_list(text: str) -> list[int]:
-    """'0-3,5' -> [0, 1, 2, 3, 5] (the kernel's cpulist format)."""
-    cpus: list[int] = []
-    for part in text.strip().split(","):
-        if not part:
-            continue
-        lo, _, hi = part.partition("-")
-        cpus.extend(range(int(lo), int(hi or lo) + 1))
-    return cpus
-
-
-@functools.lru_cache(maxsize=None)
-def possible_cpus() -> int:
-    """num_possible_cpus(): per-CPU map values hold this many entries."""
-    try:
-        with open(POSSIBLE_CPUS_PATH) as f:
-            return len(parse_cpu_list(f.read()))
-    except OSError:
-        import os
-
-        return os.cpu_count() or 1
-
+from pyebpf.system.cpus import num_possible_cpus
 
 _PUSH_POP_TYPES = frozenset({MapType.QUEUE, MapType.STACK})
 
@@ -60,7 +35,7 @@ class KernelMap(MapFace):
     """
 
     def __init__(self, spec: MapSpec, fd: int | FdHandle, ncpus: int | None = None):
-        super().__init__(spec, ncpus or possible_cpus())
+        super().__init__(spec, ncpus or num_possible_cpus())
         self._handle = fd if isinstance(fd, FdHandle) else FdHandle(fd)
         self._value_bytes = (percpu_stride(spec.value_size) * self.ncpus if spec.is_percpu else spec.value_size)
         self._ops = sc.MapElemOps(self._handle.fd, spec.key_size, self._value_bytes)
@@ -253,13 +228,13 @@ class RingBufKernelMap(KernelMap):
     def consume(self, limit: int | None = None, decode: Any = None) -> list[Any]:
         """Records now in the ring, oldest first (at most `limit`): bytes, or `decode` applied (a ctypes type or a
         function), skipping discarded ones and stopping at one still reserved."""
-        from pyebpf.loader.ringbuf import RingBuffer, make_decoder
+        from pyebpf.loader.ringbuf import RingBuffer
 
         if self._reader is None:
             self._reader = RingBuffer(self)
         out: list[Any] = []
         self._reader.consume(out.append, limit=limit)
-        fn = make_decoder(decode)
+        fn = record_decoder(decode)
         return [fn(r) for r in out] if fn is not None else out
 
     def keys_raw(self) -> Iterator[bytes]:
@@ -313,7 +288,7 @@ def create_map(spec: MapSpec, *, inner_map: KernelMap | None = None, btf_fd: int
     except sc.KernelMapError as e:
         # The kernel's errno stands (it is the truth on this machine); abi.map_create's rules only say why, when
         # they reach the same errno: "EINVAL" alone does not tell which of key_size, flags or max_entries is wrong.
-        reason = explain_map_create(spec, e.errno, possible_cpus())
+        reason = explain_map_create(spec, e.errno, num_possible_cpus())
         if reason is None:
             raise
         raise sc.KernelMapError(f"{e.message} ({reason})", e.errno) from None
@@ -359,5 +334,5 @@ def create_or_open_pinned(spec: MapSpec, pin_root: str = "/sys/fs/bpf") -> Kerne
     return m
 
 
-__all__ = ["create_or_open_pinned", "KernelMap", "FdValueMap", "RingBufKernelMap", "create_map", "possible_cpus", "parse_cpu_list", "register_map_class",
+__all__ = ["create_or_open_pinned", "KernelMap", "FdValueMap", "RingBufKernelMap", "create_map", "register_map_class",
            "map_class_for", "FD_VALUE_TYPES"]

@@ -199,32 +199,6 @@ def probe_event(pmu: str, target: bytes, offset: int, retprobe: bool, pid: int =
     return perf_event_open(attr, pid=pid, cpu=cpu, what=what)
 
 
-@functools.lru_cache(maxsize=None)
-def online_cpus() -> list[int]:
-    return parse_cpu_list(_read("/sys/devices/system/cpu/online"))
-
-
-@functools.lru_cache(maxsize=None)
-def possible_cpus() -> list[int]:
-    return parse_cpu_list(_read("/sys/devices/system/cpu/possible"))
-
-
-def _read(path: str) -> str:
-    with open(path) as f:
-        return f.read()
-
-
-def parse_cpu_list(text: str) -> list[int]:
-    """'0-3,5,7-8' → [0, 1, 2, 3, 5, 7, 8] (the sysfs cpulist format)."""
-    cpus: list[int] = []
-    for part in text.strip().split(","):
-        if not part:
-            continue
-        lo, _, hi = part.partition("-")
-        cpus.extend(range(int(lo), int(hi or lo) + 1))
-    return cpus
-
-
 __all__ = ["PerfFlag", "PerfSample", "PerfRecordType", "PerfOpenFlag", "PerfIoctl", "perf_event_attr",
            "perf_event_open", "perf_ioctl", "tracepoint_event", "bpf_output_event", "PmuMissing", "pmu_type",
-           "pmu_config_bit", "probe_event", "online_cpus", "possible_cpus", "parse_cpu_list"]
+           "pmu_config_bit", "probe_event"]

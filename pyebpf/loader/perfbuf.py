@@ -19,11 +19,12 @@ import time
 from typing import Any, Callable
 
 from pyebpf.abi.maps import MapType
+from pyebpf.abi.records import record_decoder
 from pyebpf.errors import LoaderError
 from pyebpf.loader import syscall
-from pyebpf.loader.perf_event import PerfIoctl, PerfRecordType, bpf_output_event, online_cpus, perf_ioctl
-from pyebpf.loader.ringbuf import make_decoder
+from pyebpf.loader.perf_event import PerfIoctl, PerfRecordType, bpf_output_event, perf_ioctl
 from pyebpf.loader.fdguard import Closeable
+from pyebpf.system.cpus import online_cpus
 
 PAGE_SIZE = mmap.PAGESIZE
 # struct perf_event_mmap_page: data_head/data_tail/data_offset/data_size sit at byte 1024 onwards.
@@ -81,7 +82,7 @@ class PerfBuffer(Closeable):
             raise LoaderError(f"map {spec.name!r} is a {spec.type.name} map, not PERF_EVENT_ARRAY", errno.EINVAL)
         self._map_fd = int(perf_map) if isinstance(perf_map, int) else int(perf_map.fd)
         max_entries = spec.max_entries if spec is not None else None
-        self._decode = make_decoder(decode)
+        self._decode = record_decoder(decode)
         self.callback = callback
         self.lost_callback = lost_callback
         self.with_cpu = with_cpu

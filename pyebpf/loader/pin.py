@@ -13,6 +13,7 @@ from typing import Any
 from pyebpf.errors import LoaderError
 from pyebpf.loader import syscall as sc
 from pyebpf.loader.fdguard import FdHandle
+from pyebpf.system.mounts import mount_filesystem
 
 BPFFS_ROOT = "/sys/fs/bpf"
 BPF_FS_MAGIC = 0xCAFE4A11
@@ -40,10 +41,7 @@ def ensure_bpffs(root: str = BPFFS_ROOT) -> str:
     if is_bpffs(root):
         return root
     os.makedirs(root, exist_ok=True)
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.mount(b"bpf", os.fsencode(root), b"bpf", ctypes.c_ulong(0), None) != 0:
-        err = ctypes.get_errno()
-        raise LoaderError(f"mounting bpffs at {root}", err)
+    mount_filesystem("bpf", root, "bpf")
     return root
 
 

@@ -22,7 +22,7 @@ from pyebpf.isa.instruction import Instruction
 from pyebpf.isa.program import Program
 from pyebpf.loader import syscall as sc
 from pyebpf.loader.attr import bpf_func_info, bpf_line_info, bpf_prog_load_attr, bpf_test_run_attr
-from pyebpf.loader.btf import BtfKind, vmlinux_btf
+from pyebpf.btf import attach_btf_name, kernel_btf
 from pyebpf.loader.btf_gen import func_btf, needs_func_info
 from pyebpf.loader.fdguard import FdHandle, FdScope
 from pyebpf.loader.maps import KernelMap, create_map, create_or_open_pinned
@@ -550,7 +550,7 @@ def _program_btf(program: Program, scope: FdScope) -> tuple[Any, int, list[tuple
     if program.func_info is None and needs_func_info(program):
         blob, infos = func_btf(program)
         fd, _ = sc.btf_load(blob)
-        return scope.add(fd), fd, [(fi.insn_off, fi.type_id) for fi in infos], []
+        return scope.add(fd), fd, infos, []
     return None, 0, func_info, line_info
 
 
@@ -561,17 +561,8 @@ def attach_btf_id_for(program: Program, sdef: SectionDef | None = None) -> int:
     sdef = sdef if sdef is not None else _section_def(program.section)
     if sdef is None or SecFlag.ATTACH_BTF not in sdef.flags or not program.attach_to:
         return 0
-    target = program.attach_to
-    at = sdef.attach_type
-    if at == AttachType.TRACE_RAW_TP:
-        name, kind = f"btf_trace_{target}", BtfKind.TYPEDEF
-    elif at in (AttachType.LSM_MAC, AttachType.LSM_CGROUP):
-        name, kind = f"bpf_lsm_{target}", BtfKind.FUNC
-    elif at == AttachType.TRACE_ITER:
-        name, kind = f"bpf_iter_{target}", BtfKind.FUNC
-    else:
-        name, kind = target, BtfKind.FUNC
-    tid = vmlinux_btf().find(name, kind)
+    name, kind = attach_btf_name(sdef.attach_type, program.attach_to)
+    tid = kernel_btf().find(name, kind)
     if tid is None:
         raise LoaderError(f"program {program.name!r}: kernel BTF has no {kind.name} {name!r} to attach to")
     return tid

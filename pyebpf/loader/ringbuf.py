@@ -9,7 +9,6 @@ in order) and move the consumer position past each record as we go, freeing its 
 """
 from __future__ import annotations
 
-import ctypes
 import errno
 import mmap
 import select
@@ -18,6 +17,7 @@ import time
 from typing import Any, Callable, Iterator
 
 from pyebpf.abi.maps import MapType
+from pyebpf.abi.records import record_decoder
 from pyebpf.errors import LoaderError
 from pyebpf.loader.fdguard import Closeable
 from pyebpf.abi.uapi import BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ
@@ -25,33 +25,6 @@ from pyebpf.abi.uapi import BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_R
 PAGE_SIZE = mmap.PAGESIZE
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
-
-Decoder = Callable[[bytes], Any]
-
-
-def make_decoder(decode: Any) -> Decoder | None:
-    """A bytes → value function from a ctypes type (Structure, array, scalar), a callable, or None (raw bytes)."""
-    if decode is None or decode is bytes:
-        return None
-    if isinstance(decode, type) and issubclass(decode, (ctypes.Structure, ctypes.Union, ctypes.Array,
-                                                         ctypes._SimpleCData)):
-        size = ctypes.sizeof(decode)
-        from_buf = decode.from_buffer_copy
-        pad = b"\0" * size
-
-        def decode_struct(raw: bytes) -> Any:
-            try:
-                return from_buf(raw)
-            except ValueError:  # shorter than the type: the program sent it without its tail padding
-                return from_buf((raw + pad)[:size])
-
-        if issubclass(decode, ctypes._SimpleCData):
-            return lambda raw: decode_struct(raw).value  # noqa: E731
-        return decode_struct
-    if callable(decode):
-        return decode
-    raise TypeError(f"decode must be a ctypes type, a callable or None, not {decode!r}")
-
 
 def _map_fd_and_size(ringbuf_map: Any, size: int | None) -> tuple[int, int]:
     if isinstance(ringbuf_map, int):
@@ -82,7 +55,7 @@ class RingBuffer(Closeable):
         if self.size <= 0 or self.size & (self.size - 1) or self.size % PAGE_SIZE:
             raise LoaderError(f"ring buffer size {self.size} is not a power-of-2 multiple of the page size",
                               errno.EINVAL)
-        self._decode = make_decoder(decode)
+        self._decode = record_decoder(decode)
         self.callback = callback
         self._mask = self.size - 1
         self._cons_mm: mmap.mmap | None = None
@@ -228,4 +201,4 @@ class RingBuffer(Closeable):
         self._map = None
 
 
-__all__ = ["RingBuffer", "make_decoder", "BPF_RINGBUF_BUSY_BIT", "BPF_RINGBUF_DISCARD_BIT", "BPF_RINGBUF_HDR_SZ"]
+__all__ = ["RingBuffer", "BPF_RINGBUF_BUSY_BIT", "BPF_RINGBUF_DISCARD_BIT", "BPF_RINGBUF_HDR_SZ"]

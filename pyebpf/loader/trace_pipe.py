@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from pyebpf.errors import LoaderError
-from pyebpf.loader.tracefs import tracefs_path
+from pyebpf.system.tracefs import tracefs_path
 
 _LINE_RE = re.compile(
     r"^\s*(?P<comm>.*?)-(?P<pid>\d+)\s+"

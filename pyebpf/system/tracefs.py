@@ -7,13 +7,13 @@ debugfs at /sys/kernel/debug/tracing; a bare container may have neither, so we m
 """
 from __future__ import annotations
 
-import ctypes
 import errno
 import functools
 import os
 import re
 
 from pyebpf.errors import LoaderError
+from pyebpf.system.mounts import mount_filesystem, mount_point
 from pyebpf.system.tracefs_format import TracepointField, TracepointFormat, parse_format
 
 TRACEFS_MOUNTPOINT = "/sys/kernel/tracing"
@@ -26,34 +26,14 @@ class TracepointNotFound(LoaderError):
 
 
 def _mounted_tracefs() -> str | None:
-    """Mount point of a tracefs from /proc/mounts (tracefs itself, or the tracing dir of a debugfs)."""
-    try:
-        with open("/proc/mounts") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return None
-    debugfs = None
-    for line in lines:
-        parts = line.split()
-        if len(parts) < 3:
-            continue
-        mountpoint = parts[1].replace("\\040", " ")
-        if parts[2] == "tracefs":
-            return mountpoint
-        if parts[2] == "debugfs":
-            debugfs = mountpoint
+    """Mount point of a tracefs (tracefs itself, or the tracing directory of a debugfs)."""
+    found = mount_point("tracefs")
+    if found:
+        return found
+    debugfs = mount_point("debugfs")
     if debugfs and os.path.isfile(os.path.join(debugfs, "tracing", "trace_pipe")):
         return os.path.join(debugfs, "tracing")
     return None
-
-
-def mount_filesystem(source: str, target: str, fstype: str) -> None:
-    """mount(2) through libc (no mount(8) needed in a bare container)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
-    if libc.mount(source.encode(), target.encode(), fstype.encode(), 0, None) != 0:
-        err = ctypes.get_errno()
-        raise LoaderError(f"mount -t {fstype} {source} {target}", err)
 
 
 @functools.lru_cache(maxsize=None)
@@ -132,5 +112,5 @@ def split_tracepoint(spec: str) -> tuple[str, str]:
 
 
 __all__ = ["TRACEFS_MOUNTPOINT", "TracepointNotFound", "tracefs_root", "tracefs_path", "tracepoint_id",
-           "tracepoint_exists", "tracepoint_format", "tracepoint_format_text", "split_tracepoint", "mount_filesystem",
+           "tracepoint_exists", "tracepoint_format", "tracepoint_format_text", "split_tracepoint",
            "TracepointField", "TracepointFormat", "parse_format"]

@@ -3,7 +3,6 @@ with frames (check_func_call / prepare_func_exit), tail calls, and the exit chec
 from __future__ import annotations
 
 import errno
-from functools import lru_cache
 
 from pyebpf.abi.context import return_range
 from pyebpf.abi.helpers import ArgType, HelperId, RetType, TypeFlag, helper_allowed, helper_name, proto_for
@@ -12,6 +11,7 @@ from pyebpf.abi.opcodes import MAX_CALL_FRAMES
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown, reg_bounds_sync
 from pyebpf.abi.prog_types import ProgType
 from pyebpf.abi.uapi import ENOTSUPP
+from pyebpf.system.cpus import nr_cpu_ids
 from pyebpf.verifier.env import BPF_MAX_VAR_SIZ, DST_OP_NO_MARK, SRC_OP, Env, Reject
 from pyebpf.verifier.memory import (
     READ, WRITE, check_mem_access, check_mem_region_access, check_packet_access, check_ptr_alignment,
@@ -98,17 +98,6 @@ _FUNC_NEEDS_MAP: dict[HelperId, set[MapType]] = {
     _H.MAP_PUSH_ELEM: {_MT.QUEUE, _MT.STACK, _MT.BLOOM_FILTER},
     _H.MAP_LOOKUP_PERCPU_ELEM: {_MT.PERCPU_ARRAY, _MT.PERCPU_HASH, _MT.LRU_PERCPU_HASH},
 }
-
-
-@lru_cache(maxsize=1)
-def nr_cpu_ids() -> int:
-    """Possible CPUs as the kernel counts them (bounds bpf_get_smp_processor_id's result)."""
-    try:
-        text = open("/sys/devices/system/cpu/possible").read().strip()
-        return int(text.split(",")[-1].split("-")[-1]) + 1
-    except (OSError, ValueError):
-        import os
-        return os.cpu_count() or 1
 
 
 class CallMeta:
@@ -630,4 +619,4 @@ def invalid_scalar_message(ctx: str, reg_name: str, reg: Reg, lo: int, hi: int) 
 
 
 __all__ = ["CALLBACK_CALLING_HELPERS", "push_callback_call", "invalid_scalar_message", "check_helper_call", "check_func_call", "prepare_func_exit", "check_return_code",
-           "check_reference_leak", "release_reference", "for_each_reg", "nr_cpu_ids"]
+           "check_reference_leak", "release_reference", "for_each_reg"]

@@ -19,7 +19,8 @@ from pyebpf.abi.helpers import HelperId
 from pyebpf.errors import VerifierError
 from pyebpf.isa.instruction import VALID_OPCODES, Instruction
 from pyebpf.isa.program import Program
-from pyebpf.verifier.btf import BtfKind, vmlinux_btf
+from pyebpf.abi.btf import BtfKind
+from pyebpf.btf import kernel_btf_or_none
 from pyebpf.abi.uapi import ENOTSUPP
 
 DISCOVERED, EXPLORED, FALLTHROUGH, BRANCH = 0x10, 0x20, 1, 2
@@ -165,7 +166,7 @@ GPL_COMPATIBLE = ("GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", 
 
 def _check_kfunc_allowed(slot: int, gpl: bool) -> None:
     """add_kfunc_call()'s checks on the program's first kfunc call (JIT support is a given on x86-64)."""
-    if vmlinux_btf() is None:
+    if kernel_btf_or_none() is None:
         raise _fail("calling kernel function is not supported without CONFIG_DEBUG_INFO_BTF", slot, ENOTSUPP)
     if not gpl:
         raise _fail("cannot call kernel function from non-GPL compatible program", slot)
@@ -184,10 +185,10 @@ def _add_kfunc_call(insn: Instruction, slot: int) -> None:
         err = errno.EINVAL if off < 0 else errno.EPROTO
         last = "failed to find BTF for kernel function"
         raise VerifierError(last, insn=slot, errno=err, log=f"{first}\n{last}\n")
-    btf = vmlinux_btf()
+    btf = kernel_btf_or_none()
     if btf.kind(func_id) != BtfKind.FUNC:
         raise _fail(f"kernel btf_id {func_id} is not a function", slot)
-    if not btf.func_proto_ok(func_id):
+    if btf.kind(btf[func_id].size_type) != BtfKind.FUNC_PROTO:
         raise _fail(f"kernel function btf_id {func_id} does not have a valid func_proto", slot)
 
 

@@ -15,7 +15,7 @@ from pyebpf.abi.opcodes import (
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.prog_kinds import may_ld_abs
 from pyebpf.verifier.alu import check_alu_op
-from pyebpf.verifier.btf import vmlinux_btf
+from pyebpf.btf import kernel_btf_or_none
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown
 from pyebpf.verifier.calls import (
     CALLER_SAVED, check_func_call, check_helper_call, check_reference_leak, check_return_code, for_each_reg,
@@ -373,7 +373,7 @@ class Checker:
         if not insn.imm:
             env.kfunc_call_not_eliminated = True
             return idx + 1
-        btf = vmlinux_btf()
+        btf = kernel_btf_or_none()
         func_id = insn.imm & 0xFFFFFFFF
         name = btf.name(func_id)
         if func_id not in btf.kfunc_ids:

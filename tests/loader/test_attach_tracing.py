@@ -113,7 +113,7 @@ def test_tracepoint_slash_form_and_both_hook_paths(use_link):
 def test_unknown_tracepoint_is_typed_error_and_leaks_nothing():
     from pyebpf.loader import load
     from pyebpf.loader.attach import attach_tracepoint
-    from pyebpf.loader.tracefs import TracepointNotFound
+    from pyebpf.system.tracefs import TracepointNotFound
 
     with load(counter_program("tracepoint").build()) as prog:
         before = _fds()
@@ -176,13 +176,14 @@ def test_raw_tracepoint_unknown_name():
 def test_tp_btf_sys_enter():
     from pyebpf.loader import load
     from pyebpf.loader.attach import attach_tp_btf
-    from pyebpf.loader.btf_vmlinux import tp_btf_load_args
+    from pyebpf.abi.prog_types import AttachType
+    from pyebpf.btf import tp_btf_type_id
 
     nr = SYS_GETPPID.get(platform.machine())
     if nr is None:
         pytest.skip(f"no getppid syscall number for {platform.machine()}")
     try:
-        load_args = tp_btf_load_args("sys_enter")
+        load_args = {"expected_attach_type": AttachType.TRACE_RAW_TP, "attach_btf_id": tp_btf_type_id("sys_enter")}
     except LoaderError as e:
         skip_missing_feature(f"no vmlinux BTF for tp_btf: {e}")
     program = counter_program("tracing", check_ctx=(8, nr)).build()
@@ -205,12 +206,12 @@ def test_tp_btf_sys_enter():
         assert prog.maps["counts"][0] == 4
 
 
-def test_btf_vmlinux_index_agrees_with_bpftool():
-    from pyebpf.loader.btf_vmlinux import BtfKind, vmlinux_index
+def test_kernel_btf_attach_ids_agree_with_bpftool():
+    from pyebpf.btf import BtfKind, kernel_btf
 
     if shutil.which("bpftool") is None:
         require_or_skip("bpftool is not installed")
-    idx = vmlinux_index()
+    btf = kernel_btf()
     out = subprocess.run(["bpftool", "btf", "dump", "file", "/sys/kernel/btf/vmlinux"], capture_output=True,
                          text=True, check=True).stdout
     checked = 0
@@ -218,10 +219,10 @@ def test_btf_vmlinux_index_agrees_with_bpftool():
         if line.startswith("[") and (" TYPEDEF 'btf_trace_" in line or " FUNC 'do_sys_open" in line):
             type_id = int(line[1:line.index("]")])
             kind_name, name = line.split()[1], line.split("'")[1]
-            assert idx.find(name, BtfKind[kind_name]) == type_id, line
+            assert btf.find(name, BtfKind[kind_name]) == type_id, line
             checked += 1
     assert checked > 100
-    assert sum(1 for line in out.splitlines() if line.startswith("[")) == idx.count
+    assert sum(1 for line in out.splitlines() if line.startswith("[")) == len(btf) - 1
 
 
 # ---- kprobes -----------------------------------------------------------------------------------------------------
@@ -422,7 +423,7 @@ def test_detach_leaves_no_bpf_link_behind(c_target):
     from pyebpf.loader.attach import (
         attach_raw_tracepoint, attach_tp_btf, attach_tracepoint, attach_uprobe, prog_id,
     )
-    from pyebpf.loader.btf_vmlinux import tp_btf_type_id
+    from pyebpf.btf import tp_btf_type_id
     from pyebpf.loader.info import link_infos
 
     def links_of(*progs) -> dict[int, str]:

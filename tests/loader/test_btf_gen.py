@@ -9,7 +9,9 @@ from pyebpf.errors import LoaderError
 from pyebpf.isa.builder import R0, R1, R2, R3, R4, R10, Builder
 from pyebpf.loader import load
 from pyebpf.loader import syscall as sc
-from pyebpf.loader.btf_gen import BTF_MAGIC, BtfBuilder, BtfKind, func_btf, needs_func_info, subprogram_starts
+from pyebpf.abi.btf import BTF_MAGIC, BtfKind
+from pyebpf.btf import BtfBuilder
+from pyebpf.loader.btf_gen import func_btf, needs_func_info, subprogram_starts
 
 
 def _two_callbacks():

@@ -9,7 +9,7 @@ import pytest
 
 from pyebpf.abi.opcodes import InsnClass, Mode, Size
 from pyebpf.isa.instruction import Instruction
-from pyebpf.loader.btf import Btf, BtfBuilder, BtfKind, BtfMember, BtfType, CoreRelo, CoreReloKind as K
+from pyebpf.btf import Btf, BtfBuilder, BtfKind, BtfMember, BtfType, CoreRelo, CoreReloKind as K
 from pyebpf.loader.core import POISON_HELPER_ID, CoreError, apply_relocations, resolve
 
 LDX_W = InsnClass.LDX | Mode.MEM | Size.W
@@ -161,12 +161,12 @@ def _core_obj():
 
 @pytest.mark.skipif(not os.path.exists("/sys/kernel/btf/vmlinux"), reason="no kernel BTF")
 def test_core_relocations_of_compiled_object_resolve():
-    from pyebpf.loader.btf import vmlinux_btf
+    from pyebpf.btf import kernel_btf
     from pyebpf.loader.elf import load_elf
 
     o = load_elf(_core_obj())
     by_spec = {(r.kind, r.spec): r for r in o.core_results}
-    vml = vmlinux_btf()
+    vml = kernel_btf()
     task = vml.find("task_struct", BtfKind.STRUCT)
     members = {vml.str_at(m.name_off): m.bits_offset // 8 for m in vml[task].members}
     # task_struct___mini's tgid (local offset 4) and real_parent (8) moved to the kernel's offsets
@@ -181,7 +181,7 @@ def test_core_relocations_of_compiled_object_resolve():
 @pytest.mark.kernel
 def test_core_program_reads_task_fields_in_the_kernel():
     from pyebpf.abi.maps import MapType
-    from pyebpf.loader.btf import vmlinux_btf
+    from pyebpf.btf import kernel_btf
     from pyebpf.loader.elf import load_elf
 
     with load_elf(_core_obj()) as o:
@@ -194,7 +194,7 @@ def test_core_program_reads_task_fields_in_the_kernel():
     (pid, ppid, tgid_exists, bogus_exists, pid_size, type_exists, task_size, enum_value, enum_exists, comm_off,
      mini_tgid, mini_ppid) = (r.pid, r.ppid, r.tgid_exists, r.bogus_exists, r.pid_size, r.task_type_exists,
                               r.task_size, r.enum_value, r.enum_exists, r.comm_off, r.mini_tgid, r.mini_ppid)
-    vml = vmlinux_btf()
+    vml = kernel_btf()
     task = vml.find("task_struct", BtfKind.STRUCT)
     comm = next(m for m in vml[task].members if vml.str_at(m.name_off) == "comm")
     assert (pid, ppid) == (os.getpid(), os.getppid())

@@ -131,7 +131,7 @@ def test_ringbuf_map_and_tracepoint_target():
 
 def test_datasec_sizes_and_offsets_fixed_up():
     o = load_elf(obj("calls_globals"))
-    from pyebpf.loader.btf import BtfKind
+    from pyebpf.btf import BtfKind
 
     for sec in (".data", ".bss", ".rodata"):
         ds = o.btf[o.btf.find(sec, BtfKind.DATASEC)]
@@ -635,7 +635,7 @@ def test_objects_without_btf_or_with_other_isa_versions(flags):
 
 
 def test_btf_tracing_programs_get_attach_btf_ids():
-    from pyebpf.loader.btf import vmlinux_btf
+    from pyebpf.btf import kernel_btf
     from pyebpf.loader.program import attach_btf_id_for
 
     o = load_elf(obj("btf_tracing"))
@@ -643,7 +643,7 @@ def test_btf_tracing_programs_get_attach_btf_ids():
     assert (enter.prog_type, enter.expected_attach_type, enter.attach_to) == \
            (ProgType.TRACING, AttachType.TRACE_RAW_TP, "sys_enter")
     assert (unlink.expected_attach_type, unlink.attach_to) == (AttachType.TRACE_FENTRY, "do_unlinkat")
-    vml = vmlinux_btf()
+    vml = kernel_btf()
     assert (enter.section, unlink.section) == ("tp_btf/sys_enter", "fentry/do_unlinkat")
     assert vml.name(attach_btf_id_for(enter)) == "btf_trace_sys_enter"
     assert vml.name(attach_btf_id_for(unlink)) == "do_unlinkat"

@@ -8,9 +8,11 @@ import pytest
 
 from pyebpf.abi.opcodes import CallSrc, PseudoSrc
 from pyebpf.errors import ElfError
-from pyebpf.loader.btf import BtfKind, vmlinux_btf
+from pyebpf.btf import BtfKind, kernel_btf
 from pyebpf.loader.elf import load_elf
-from pyebpf.loader.elf_externs import kconfig_image, kernel_version_code, read_kernel_config
+from pyebpf.loader.elf_externs import kconfig_image
+from pyebpf.system.kconfig import kernel_config
+from pyebpf.system import kernel_version_code
 from pyebpf.testing.plugin import require_or_skip
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "c"))
@@ -33,15 +35,15 @@ def test_kernel_version_code():
     assert kernel_version_code("6.1") == (6 << 16) | (1 << 8)
 
 
-def test_read_kernel_config_file(tmp_path):
+def test_kernel_config_file(tmp_path):
     p = tmp_path / "config"
     p.write_text("# comment\nCONFIG_A=y\nCONFIG_B=250\n# CONFIG_C is not set\nCONFIG_S=\"text\"\n")
-    assert read_kernel_config(str(p)) == {"CONFIG_A": "y", "CONFIG_B": "250", "CONFIG_S": '"text"'}
+    assert kernel_config(str(p)) == {"CONFIG_A": "y", "CONFIG_B": "250", "CONFIG_S": '"text"'}
 
 
 def test_externs_are_resolved_when_reading():
     o = load_elf(externs_obj())
-    vml = vmlinux_btf()
+    vml = kernel_btf()
     kinds = {name: e.kind for name, e in o.externs.items()}
     assert kinds == {"LINUX_KERNEL_VERSION": "kconfig", "CONFIG_HZ": "kconfig", "CONFIG_BPF_SYSCALL": "kconfig",
                      "CONFIG_KPROBES": "kconfig", "CONFIG_PYEBPF_DOES_NOT_EXIST": "kconfig",
@@ -78,7 +80,7 @@ def test_missing_strong_kconfig_is_an_error():
 
 @pytest.mark.kernel
 def test_externs_in_the_kernel():
-    config = read_kernel_config()
+    config = kernel_config()
     with load_elf(externs_obj(), constants={"lookup_pid": os.getpid()}) as o:
         o.load(only=["read_externs"])  # read_rq needs kallsyms data symbols (CONFIG_KALLSYMS_ALL)
         assert o.loaded["read_externs"].test_run(repeat=0).retval == 0

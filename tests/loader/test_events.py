@@ -205,7 +205,7 @@ def test_perfbuf_samples_from_tracepoint():
     from pyebpf.loader import load
     from pyebpf.loader.attach import attach_tracepoint
     from pyebpf.loader.perfbuf import PerfBuffer
-    from pyebpf.loader.perf_event import online_cpus
+    from pyebpf.system import online_cpus
 
     with load(event_program("perf")) as prog, \
             PerfBuffer(prog.maps["events"], decode=decode_event, with_cpu=True) as pb, \
@@ -312,7 +312,7 @@ def printk_on_write_program(tag: bytes):
 def test_bpf_printk_on_sys_enter_write_read_through_trace_pipe():
     from pyebpf.loader import load
     from pyebpf.loader.attach import attach_tracepoint
-    from pyebpf.loader.perf_event import online_cpus
+    from pyebpf.system import online_cpus
     from pyebpf.loader.trace_pipe import TracePipe
 
     tag = b"pyebpf-%05d" % (os.getpid() % 100000)

@@ -5,8 +5,7 @@ import ctypes
 
 import pytest
 
-from pyebpf.loader.perf_event import parse_cpu_list
-from pyebpf.loader.ringbuf import make_decoder
+from pyebpf.abi.records import record_decoder
 from pyebpf.loader.trace_pipe import parse_trace_line
 
 
@@ -46,22 +45,16 @@ class Rec(ctypes.Structure):
 
 def test_decoders():
     raw = (7).to_bytes(4, "little") + b"\0" * 4 + (9).to_bytes(8, "little")
-    r = make_decoder(Rec)(raw)
+    r = record_decoder(Rec)(raw)
     assert (r.a, r.b) == (7, 9)
-    short = make_decoder(Rec)(raw[:12])  # tail cut off: zero-filled
+    short = record_decoder(Rec)(raw[:12])  # tail cut off: zero-filled
     assert (short.a, short.b) == (7, 9 & 0xFFFFFFFF)
-    assert make_decoder(ctypes.c_uint32)(b"\x05\0\0\0\xff") == 5
-    assert make_decoder(ctypes.c_uint8 * 3)(b"\x01\x02\x03")[:] == [1, 2, 3]
-    assert make_decoder(None) is None and make_decoder(bytes) is None
-    assert make_decoder(len)(b"abc") == 3
+    assert record_decoder(ctypes.c_uint32)(b"\x05\0\0\0\xff") == 5
+    assert record_decoder(ctypes.c_uint8 * 3)(b"\x01\x02\x03")[:] == [1, 2, 3]
+    assert record_decoder(None) is None and record_decoder(bytes) is None
+    assert record_decoder(len)(b"abc") == 3
     with pytest.raises(TypeError):
-        make_decoder(42)
-
-
-def test_parse_cpu_list():
-    assert parse_cpu_list("0-3,5,7-8\n") == [0, 1, 2, 3, 5, 7, 8]
-    assert parse_cpu_list("0") == [0]
-    assert parse_cpu_list("") == []
+        record_decoder(42)
 
 
 from hypothesis import given, settings

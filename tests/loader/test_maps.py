@@ -9,23 +9,12 @@ import pytest
 
 from pyebpf.abi.maps import MapSpec, MapType, UpdateFlags
 from pyebpf.errors import LoaderError, MapError
-from pyebpf.loader import FdValueMap, KernelMap, create_map, possible_cpus
+from pyebpf.loader import FdValueMap, KernelMap, create_map
 from pyebpf.loader.fdguard import open_fd_count
-from pyebpf.loader.maps import parse_cpu_list
+from pyebpf.system import num_possible_cpus
 
 pytestmark = pytest.mark.kernel
 u32, u64 = ctypes.c_uint32, ctypes.c_uint64
-
-
-def test_parse_cpu_list():
-    assert parse_cpu_list("0-3,5\n") == [0, 1, 2, 3, 5]
-    assert parse_cpu_list("0") == [0]
-
-
-def test_possible_cpus_matches_sysfs():
-    with open("/sys/devices/system/cpu/possible") as f:
-        text = f.read()
-    assert possible_cpus() == len(parse_cpu_list(text)) >= 1
 
 
 def test_hash_ops_and_errnos():
@@ -87,7 +76,7 @@ def test_struct_values():
 
 @pytest.mark.parametrize("kind", ["percpu_array", "percpu_hash", "lru_percpu_hash"])
 def test_percpu_values_are_lists(kind):
-    n = possible_cpus()
+    n = num_possible_cpus()
     with create_map(MapSpec.of("pc", kind, u32, u32, 4)) as m:
         assert m.ncpus == n
         m[1] = list(range(100, 100 + n))
@@ -147,7 +136,7 @@ def test_batch_ops_hash_and_array():
 
 
 def test_percpu_batch():
-    n = possible_cpus()
+    n = num_possible_cpus()
     with create_map(MapSpec.of("pb", "percpu_hash", u32, u64, 64)) as m:
         m.update_batch({i: [i * 10 + c for c in range(n)] for i in range(20)})
         assert m.items_batch(batch_size=8) == {i: [i * 10 + c for c in range(n)] for i in range(20)}

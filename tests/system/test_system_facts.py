@@ -15,6 +15,8 @@ from pyebpf.system.kallsyms import parse_kallsyms
 def test_parse_cpu_list():
     assert parse_cpu_list("0-3,5\n") == (0, 1, 2, 3, 5)
     assert parse_cpu_list("0") == (0,)
+    assert parse_cpu_list("0-3,5,7-8") == (0, 1, 2, 3, 5, 7, 8)
+    assert parse_cpu_list("") == ()
     for bad in ("3-1", "x", "0-99999999", "-1"):
         with pytest.raises(ValueError):
             parse_cpu_list(bad)
@@ -60,3 +62,32 @@ def test_kernel_version_code():
     assert kernel_version_code("4.19.300") == (4 << 16) + (19 << 8) + 255
     major, minor = (int(x) for x in os.uname().release.split(".")[:2])
     assert kernel_version_code() >> 8 == (major << 8) + minor
+
+
+def test_mounts_parse_and_the_running_system():
+    from pyebpf.system.mounts import mount_point, mounts, parse_mounts
+
+    text = "proc /proc proc rw 0 0\nnone /mnt/with\\040space tracefs rw 0 0\nshort line\n"
+    parsed = parse_mounts(text)
+    assert [(m.target, m.fstype) for m in parsed] == [("/proc", "proc"), ("/mnt/with space", "tracefs")]
+    assert any(m.fstype == "proc" for m in mounts())
+    assert mount_point("proc") == "/proc"
+    assert mount_point("no_such_fs_type") is None
+
+
+def test_kernel_config(tmp_path):
+    import gzip
+
+    from pyebpf.system.kconfig import kernel_config, parse_kernel_config
+
+    text = "# comment\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_HZ=250\nCONFIG_S=\"x y\"\n"
+    assert parse_kernel_config(text) == {"CONFIG_A": "y", "CONFIG_HZ": "250", "CONFIG_S": '"x y"'}
+    gz = tmp_path / "config.gz"
+    gz.write_bytes(gzip.compress(text.encode()))
+    assert kernel_config(str(gz)) == parse_kernel_config(text)
+    (tmp_path / "bad.gz").write_bytes(b"not gzip")
+    assert kernel_config(str(tmp_path / "bad.gz")) == {}
+    assert kernel_config(str(tmp_path / "missing")) == {}
+    running = kernel_config()
+    if running:  # /proc/config.gz or /boot/config-<release> exists here
+        assert running.get("CONFIG_BPF") == "y"

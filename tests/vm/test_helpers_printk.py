@@ -176,7 +176,7 @@ def test_random_formats_match_kernel(parts):
 
 
 def _trace_messages(marker: str, timeout: float = 2.0) -> list[str]:
-    from pyebpf.loader.tracefs import tracefs_path
+    from pyebpf.system.tracefs import tracefs_path
 
     deadline = time.monotonic() + timeout
     path = tracefs_path("trace")
@@ -193,7 +193,7 @@ def _trace_messages(marker: str, timeout: float = 2.0) -> list[str]:
 @pytest.mark.kernel
 def test_printk_text_matches_kernel():
     """The exact text, for formats whose output does not depend on pointer hashing or symbols."""
-    from pyebpf.loader.tracefs import tracefs_path
+    from pyebpf.system.tracefs import tracefs_path
 
     if not os.path.exists(tracefs_path("trace")):
         pytest.skip("no tracefs trace file")

@@ -15,9 +15,9 @@ ANY, NOEXIST, EXIST, F_LOCK = UpdateFlags.ANY, UpdateFlags.NOEXIST, UpdateFlags.
 
 
 def _possible_cpus() -> int:
-    from pyebpf.loader.maps import possible_cpus
+    from pyebpf.system import num_possible_cpus
 
-    return possible_cpus()
+    return num_possible_cpus()
 
 
 @pytest.fixture(params=["vm", pytest.param("kernel", marks=pytest.mark.kernel)])

@@ -76,10 +76,11 @@ def apply(m, op) -> object:
 
 
 def run_both(spec: MapSpec, ops, keyed: bool = True, check_contents_each_step: bool = False):
-    from pyebpf.loader.maps import create_map as k_create, possible_cpus
+    from pyebpf.loader.maps import create_map as k_create
+    from pyebpf.system import num_possible_cpus
 
     with on_cpu0(), k_create(spec) as km:
-        vm = vm_create(spec, ncpus=possible_cpus())
+        vm = vm_create(spec, ncpus=num_possible_cpus())
         for i, op in enumerate(ops):
             got_k, got_v = apply(km, op), apply(vm, op)
             assert got_v == got_k, f"op {i} {op}: kernel {got_k!r}, vm {got_v!r} (ops so far {ops[:i + 1]})"
@@ -108,9 +109,9 @@ def test_array_sequences(ops, max_entries):
 @settings(max_examples=30)
 @given(keyed_ops(percpu_cpus=2), st.integers(1, 6))
 def test_percpu_hash_sequences(ops, max_entries):
-    from pyebpf.loader.maps import possible_cpus
+    from pyebpf.system import num_possible_cpus
 
-    if possible_cpus() != 2:
+    if num_possible_cpus() != 2:
         pytest.skip("sequence strategy is built for 2 possible CPUs")
     run_both(MapSpec.of("ph", "percpu_hash", 4, 4, max_entries), ops)
 
@@ -118,9 +119,9 @@ def test_percpu_hash_sequences(ops, max_entries):
 @settings(max_examples=30)
 @given(keyed_ops(percpu_cpus=2), st.integers(1, 14))
 def test_percpu_array_sequences(ops, max_entries):
-    from pyebpf.loader.maps import possible_cpus
+    from pyebpf.system import num_possible_cpus
 
-    if possible_cpus() != 2:
+    if num_possible_cpus() != 2:
         pytest.skip("sequence strategy is built for 2 possible CPUs")
     run_both(MapSpec.of("pa", "percpu_array", 4, 4, max_entries), ops)
 
@@ -141,9 +142,9 @@ def test_lru_sequences(ops, max_entries):
 @settings(max_examples=30)
 @given(keyed_ops(percpu_cpus=2), st.integers(1, 12))
 def test_lru_percpu_sequences(ops, max_entries):
-    from pyebpf.loader.maps import possible_cpus
+    from pyebpf.system import num_possible_cpus
 
-    if possible_cpus() != 2:
+    if num_possible_cpus() != 2:
         pytest.skip("sequence strategy is built for 2 possible CPUs")
     run_both(MapSpec.of("lp", "lru_percpu_hash", 4, 4, max_entries), ops, check_contents_each_step=True)
 
@@ -197,14 +198,15 @@ ZERO_SEED = 1 << 6
 @given(keyed_ops(), st.integers(1, 20), st.sampled_from(["hash", "lru_hash", "percpu_hash_any"]))
 def test_zero_seed_iteration_order_matches_kernel(ops, max_entries, kind):
     """With BPF_F_ZERO_SEED the kernel's bucket order is reproducible: the VM iterates in exactly that order."""
-    from pyebpf.loader.maps import create_map as k_create, possible_cpus
+    from pyebpf.loader.maps import create_map as k_create
+    from pyebpf.system import num_possible_cpus
 
     if kind == "percpu_hash_any":
         kind = "percpu_hash"
-        ops = [op for op in ops if op[0] != "update"] + [("update", k, [k] * possible_cpus(), 0) for k in (3, 1, 7)]
+        ops = [op for op in ops if op[0] != "update"] + [("update", k, [k] * num_possible_cpus(), 0) for k in (3, 1, 7)]
     spec = MapSpec(kind, MapType[kind.upper()], 4, 4, max_entries, flags=ZERO_SEED)
     with on_cpu0(), k_create(spec) as km:
-        vm = vm_create(spec, ncpus=possible_cpus())
+        vm = vm_create(spec, ncpus=num_possible_cpus())
         for op in ops:
             assert apply(vm, op) == apply(km, op)
         assert list(vm.keys_raw()) == list(km.keys_raw())

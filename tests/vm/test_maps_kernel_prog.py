@@ -95,10 +95,11 @@ def packet_for(op) -> bytes:
 
 def run_both(spec: MapSpec, ops) -> None:
     from pyebpf.loader import load
-    from pyebpf.loader.maps import create_map as k_create, possible_cpus
+    from pyebpf.loader.maps import create_map as k_create
+    from pyebpf.system import num_possible_cpus
 
     prog = pyebpf.assemble(OP_PROGRAM, maps=[spec])
-    ncpus = possible_cpus()
+    ncpus = num_possible_cpus()
     with on_cpu0(), k_create(spec) as km, load(prog, "sched_cls", maps={"m": km}) as kp:
         vm_map = vm_create(spec, ncpus=ncpus)
         vm = VM(prog, prog_type="sched_cls", maps={"m": vm_map}, env=Environment(cpu=0, ncpus=ncpus), ncpus=ncpus)

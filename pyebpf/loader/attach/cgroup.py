@@ -17,7 +17,7 @@ from pyebpf.abi.uapi import AttachFlags
 from pyebpf.errors import LoaderError
 from pyebpf.loader import syscall
 from pyebpf.loader.attach.base import AttachScope, Attachment, prog_fd
-from pyebpf.loader.tracefs import mount_filesystem
+from pyebpf.system.mounts import mount_filesystem, mount_point
 
 _ATTACH_ALIASES = {
     "ingress": AttachType.CGROUP_INET_INGRESS, "egress": AttachType.CGROUP_INET_EGRESS,
@@ -95,11 +95,9 @@ def attach_cgroup(prog: Any, cgroup_path: str, attach_type: AttachType | int | s
 
 def cgroup2_root() -> str:
     """Mount point of the cgroup v2 hierarchy; mounts one under /run/pyebpf-cgroup2 if none is mounted."""
-    with open("/proc/mounts") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 3 and parts[2] == "cgroup2":
-                return parts[1]
+    found = mount_point("cgroup2")
+    if found:
+        return found
     target = "/run/pyebpf-cgroup2"
     os.makedirs(target, exist_ok=True)
     mount_filesystem("cgroup2", target, "cgroup2")

@@ -18,7 +18,7 @@ from pyebpf.loader import syscall
 from pyebpf.loader.attach.base import AttachScope, Attachment, prog_fd
 from pyebpf.loader.attach.elfsym import resolve_binary, symbol_file_offset
 from pyebpf.loader.perf_event import PerfIoctl, PmuMissing, perf_ioctl, pmu_type, probe_event, tracepoint_event
-from pyebpf.loader.tracefs import split_tracepoint, tracefs_root, tracepoint_id
+from pyebpf.system.tracefs import split_tracepoint, tracefs_root, tracepoint_id
 
 #: The kernel-internal ENOTSUPP (include/linux/errno.h), which some bpf() paths return to user space.
 ENOTSUPP = 524
@@ -116,7 +116,7 @@ def attach_raw_tracepoint(prog: Any, name: str, cookie: int = 0) -> Attachment:
 def attach_tp_btf(prog: Any, name: str | None = None, cookie: int = 0) -> Attachment:
     """Attach a tp_btf program (BPF_PROG_TYPE_TRACING, expected_attach_type BPF_TRACE_RAW_TP).
 
-    The target was fixed at load time by attach_btf_id (see pyebpf.loader.btf_vmlinux.tp_btf_type_id); `name` is
+    The target was fixed at load time by attach_btf_id (see pyebpf.btf.tp_btf_type_id); `name` is
     only a label. Uses BPF_LINK_CREATE, falling back to BPF_RAW_TRACEPOINT_OPEN with no name on older kernels.
     """
     label = name or getattr(prog, "attach_to", None) or getattr(getattr(prog, "program", None), "attach_to", None) \

@@ -8,13 +8,13 @@ semantics); discarded records are skipped.
 """
 from __future__ import annotations
 
-import ctypes
 import errno
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from pyebpf.abi.maps import MapSpec, UpdateFlags
+from pyebpf.abi.records import record_decoder
 from pyebpf.abi.uapi import BPF_RINGBUF_HDR_SZ, ENOTSUPP, RingbufFlags, RingbufQuery
 from pyebpf.abi.map_create import PAGE_SIZE, validate_ringbuf_size
 from pyebpf.errors import MapError
@@ -40,23 +40,6 @@ class RingRecord:
     @property
     def size(self) -> int:
         return len(self.data) if self.busy else len(self.committed)
-
-
-def _decoder(decode: Any) -> Callable[[bytes], Any]:
-    if decode is bytes:
-        return bytes
-    if isinstance(decode, type) and issubclass(decode, (ctypes.Structure, ctypes.Union, ctypes.Array,
-                                                         ctypes._SimpleCData)):
-        size = ctypes.sizeof(decode)
-
-        def decode_ctypes(raw: bytes) -> Any:
-            obj = decode.from_buffer_copy(raw[:size].ljust(size, b"\0"))
-            return obj.value if isinstance(obj, ctypes._SimpleCData) else obj
-
-        return decode_ctypes
-    if callable(decode):
-        return decode
-    raise TypeError(f"decode must be a ctypes type, a callable or None, not {decode!r}")
 
 
 class RingBufMap(VmMap):
@@ -148,8 +131,9 @@ class RingBufMap(VmMap):
         """Take committed records in ring order (skipping discarded ones), stopping at one still reserved: bytes, or
         `decode` applied (a ctypes type, read zero-padded when a record is shorter, or a function) — the same call
         as the kernel loader's RingBufKernelMap.consume()."""
-        if decode is not None:
-            return [_decoder(decode)(r) for r in self.consume(limit)]
+        fn = record_decoder(decode)
+        if fn is not None:
+            return [fn(r) for r in self.consume(limit)]
         out: list[bytes] = []
         while self._records and not self._records[0].busy:
             if limit is not None and len(out) >= limit:

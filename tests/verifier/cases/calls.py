@@ -87,9 +87,8 @@ def _kfunc(imm: int, off: int = 0, license: str = "GPL", before=(), after=None):
 
 def _btf_func(name: str) -> int:
     """The vmlinux BTF id of function `name` (looked up when the case is built, as a loader would)."""
-    from pyebpf.verifier.btf import BtfKind, vmlinux_btf
-    btf = vmlinux_btf()
-    return next(i for i in range(1, 1 << 20) if btf.kind(i) == BtfKind.FUNC and btf.name(i) == name)
+    from pyebpf.btf import BtfKind, kernel_btf
+    return kernel_btf().find(name, BtfKind.FUNC)
 
 
 def _kfunc_cases() -> list[Case]:

@@ -10,28 +10,28 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyebpf.errors import ElfError
-from pyebpf.loader.btf import (VMLINUX_BTF_PATH, Btf, BtfBuilder, BtfExt, BtfKind, essential_name, fixup_datasecs,
-                               vmlinux_btf)
+from pyebpf.btf import VMLINUX_BTF_PATH, Btf, BtfBuilder, BtfExt, BtfKind, essential_name, kernel_btf
+from pyebpf.btf.fixups import fixup_datasecs
 
 
 @pytest.mark.skipif(not os.path.exists(VMLINUX_BTF_PATH), reason="no /sys/kernel/btf/vmlinux")
 def test_vmlinux_round_trips_exactly():
     with open(VMLINUX_BTF_PATH, "rb") as f:
         raw = f.read()
-    btf = vmlinux_btf()
+    btf = kernel_btf()
     assert btf.encode() == raw
     tid = btf.find("task_struct", BtfKind.STRUCT)
     assert tid is not None and btf.size_of(tid) > 1000
     names = {btf.str_at(m.name_off) for m in btf[tid].members}
     assert {"pid", "tgid", "real_parent", "comm"} <= names
-    assert vmlinux_btf() is btf  # cached
+    assert kernel_btf() is btf  # cached
 
 
 @pytest.mark.skipif(not os.path.exists(VMLINUX_BTF_PATH), reason="no /sys/kernel/btf/vmlinux")
 def test_vmlinux_enum_values_match_uapi():
     from pyebpf.abi.maps import MapType
 
-    btf = vmlinux_btf()
+    btf = kernel_btf()
     enum = btf[btf.find("bpf_map_type", BtfKind.ENUM)]
     values = {btf.str_at(n): v for n, v in enum.members}
     for t in MapType:
@@ -78,7 +78,7 @@ def test_random_built_btf_round_trips(shapes):
         elif kind == "struct":
             ids.append(b.add_struct(f"s{i}", 8 * n, [(f"m{j}", target, 64 * j) for j in range(n % 5)]))
         else:
-            from pyebpf.loader.btf import BtfType
+            from pyebpf.btf import BtfType
 
             ids.append(b._add(BtfType(BtfKind.ENUM, b.string(f"e{i}"), 2, 1, 4,
                                       members=[(b.string("A"), -n), (b.string("B"), n)])))
@@ -137,7 +137,7 @@ def test_essential_name():
 def test_btf_ext_of_compiled_object():
     import sys
 
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "c"))
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "loader", "c"))
     from bpf_objects import ToolMissing, object_path
 
     from pyebpf.isa.elf_reader import ElfFile
@@ -152,6 +152,9 @@ def test_btf_ext_of_compiled_object():
     ext = BtfExt.parse(elf.by_name[".BTF.ext"].data, btf)
     assert set(ext.func_info) == {".text", "xdp"}
     funcs = {btf.name(fi.type_id) for recs in ext.func_info.values() for fi in recs}
+    sizes = {name: elf.by_name[name].size // 8 for name in ext.func_info}  # records count instructions
+    assert all(0 <= fi.insn_off < sizes[sec] for sec, recs in ext.func_info.items() for fi in recs)
+    assert 0 in {fi.insn_off for fi in ext.func_info["xdp"]}
     assert funcs == {"scaled", "sum_table", "xdp_globals", "xdp_second"}
     lines = ext.line_info["xdp"]
     assert all(li.line > 0 for li in lines)
@@ -180,7 +183,7 @@ def _layout(ctype) -> list:
 
 
 def test_ctypes_to_btf_and_back_keeps_the_layout():
-    from pyebpf.loader.btf_ctypes import from_ctypes, to_ctypes
+    from pyebpf.btf.ctypes_conv import from_ctypes, to_ctypes
 
     b = BtfBuilder()
     tid = from_ctypes(b, _Outer)
@@ -196,8 +199,8 @@ def test_ctypes_to_btf_and_back_keeps_the_layout():
 
 
 def test_bitfields_become_opaque_bytes():
-    from pyebpf.loader.btf import BtfMember, BtfType
-    from pyebpf.loader.btf_ctypes import to_ctypes
+    from pyebpf.btf import BtfMember, BtfType
+    from pyebpf.btf.ctypes_conv import to_ctypes
 
     b = BtfBuilder()
     u32 = b.add_int("unsigned int", 4)

@@ -10,10 +10,9 @@ from __future__ import annotations
 import ctypes
 from typing import Any
 
-from pyebpf.loader.btf import Btf, BtfBuilder, BtfKind, BTF_INT_SIGNED
-
-BTF_INT_CHAR = 2
-BTF_INT_BOOL = 4
+from pyebpf.abi.btf import BTF_INT_BOOL, BTF_INT_SIGNED, BtfKind
+from pyebpf.btf.builder import BtfBuilder
+from pyebpf.btf.spec import Btf
 _UNSIGNED = {1: ctypes.c_uint8, 2: ctypes.c_uint16, 4: ctypes.c_uint32, 8: ctypes.c_uint64}
 _SIGNED = {1: ctypes.c_int8, 2: ctypes.c_int16, 4: ctypes.c_int32, 8: ctypes.c_int64}
 _FLOATS = {4: ctypes.c_float, 8: ctypes.c_double}
@@ -120,19 +119,12 @@ def from_ctypes(b: BtfBuilder, ctype: Any, cache: dict | None = None) -> int:
             if fname.startswith("_pad") and issubclass(ftype, ctypes.Array):
                 continue  # explicit padding of a layout built by to_ctypes: offsets say it already
             members.append((fname, from_ctypes(b, ftype, cache), getattr(ctype, fname).offset * 8))
-        if issubclass(ctype, ctypes.Union):
-            from pyebpf.loader.btf import BtfMember, BtfType
-
-            ms = [BtfMember(b.string(n), t, off) for n, t, off in members]
-            tid = b._add(BtfType(BtfKind.UNION, b.string(ctype.__name__), len(ms), 0, size, members=ms))
-        else:
-            tid = b.add_struct(ctype.__name__, size, members)
+        add = b.add_union if issubclass(ctype, ctypes.Union) else b.add_struct
+        tid = add(ctype.__name__, size, members)
     elif ctype in (ctypes.c_float, ctypes.c_double):
-        from pyebpf.loader.btf import BtfType
-
-        tid = b._add(BtfType(BtfKind.FLOAT, b.string(ctype.__name__[2:]), 0, 0, size))
+        tid = b.add_float(ctype.__name__[2:], size)
     elif ctype is ctypes.c_bool:
-        tid = b._add_int_encoded("_Bool", 1, BTF_INT_BOOL)
+        tid = b.add_int_encoded("_Bool", 1, BTF_INT_BOOL)
     elif hasattr(ctype, "_type_") and isinstance(ctype._type_, str):
         signed = ctype._type_ in "bhilqc"
         tid = b.add_int(_int_name(size, signed), size, signed=signed)
