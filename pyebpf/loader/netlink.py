@@ -8,46 +8,12 @@ from __future__ import annotations
 
 import errno
 from contextlib import contextmanager
-from enum import IntEnum, IntFlag
 from typing import Any, Iterator
 
+from pyebpf.abi.netlink import (
+    CLONE_NEWNET, ETH_P_ALL, TC_H_CLSACT_HANDLE, TCA_BPF_FLAG_ACT_DIRECT, XDP_MODES, TcParent, XdpAttached, XdpFlags,
+)
 from pyebpf.errors import LoaderError
-
-
-class XdpFlags(IntFlag):
-    """IFLA_XDP_FLAGS bits (uapi if_link.h XDP_FLAGS_*)."""
-
-    UPDATE_IF_NOEXIST = 1 << 0
-    SKB_MODE = 1 << 1
-    DRV_MODE = 1 << 2
-    HW_MODE = 1 << 3
-    REPLACE = 1 << 4
-
-
-class XdpAttached(IntEnum):
-    """IFLA_XDP_ATTACHED values (uapi if_link.h XDP_ATTACHED_*)."""
-
-    NONE = 0
-    DRV = 1
-    SKB = 2
-    HW = 3
-    MULTI = 4
-
-
-XDP_MODES = {"skb": XdpFlags.SKB_MODE, "generic": XdpFlags.SKB_MODE, "drv": XdpFlags.DRV_MODE,
-             "native": XdpFlags.DRV_MODE, "hw": XdpFlags.HW_MODE, "offload": XdpFlags.HW_MODE, None: XdpFlags(0)}
-
-
-class TcParent(IntEnum):
-    """Parents of clsact filters: TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS / TC_H_MIN_EGRESS)."""
-
-    INGRESS = 0xFFFFFFF2
-    EGRESS = 0xFFFFFFF3
-
-
-TC_H_CLSACT_HANDLE = 0xFFFF0000
-TCA_BPF_FLAG_ACT_DIRECT = 1
-ETH_P_ALL = 0x0003
 
 
 def _pyroute2() -> Any:
@@ -101,8 +67,6 @@ def netns_exists(name: str) -> bool:
 
     return "/" not in name and os.path.exists(os.path.join("/run/netns", name))
 
-
-CLONE_NEWNET = 0x40000000
 
 
 def call_in_netns(netns: str | None, fn: Any, *args: Any) -> Any:

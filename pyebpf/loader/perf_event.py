@@ -11,8 +11,10 @@ import fcntl
 import functools
 import os
 import platform
-from enum import IntEnum, IntFlag
 
+from pyebpf.abi.perf_event import (
+    PERF_ATTR_SIZE_VER8, PerfFlag, PerfIoctl, PerfOpenFlag, PerfRecordType, PerfSample,
+)
 from pyebpf.abi.usdt import PERF_UPROBE_REF_CTR_OFFSET_SHIFT
 from pyebpf.abi.uapi import PerfCountSw, PerfTypeId
 from pyebpf.errors import LoaderError
@@ -20,77 +22,6 @@ from pyebpf.errors import LoaderError
 _SYS_PERF_EVENT_OPEN = {"x86_64": 298, "aarch64": 241, "riscv64": 241, "s390x": 331, "ppc64le": 319}
 
 PMU_DIR = "/sys/bus/event_source/devices"
-
-
-class PerfFlag(IntFlag):
-    """perf_event_attr bit field (the u64 after read_format), bit positions from uapi perf_event.h."""
-
-    DISABLED = 1 << 0
-    INHERIT = 1 << 1
-    PINNED = 1 << 2
-    EXCLUSIVE = 1 << 3
-    EXCLUDE_USER = 1 << 4
-    EXCLUDE_KERNEL = 1 << 5
-    EXCLUDE_HV = 1 << 6
-    EXCLUDE_IDLE = 1 << 7
-    MMAP = 1 << 8
-    COMM = 1 << 9
-    FREQ = 1 << 10
-    INHERIT_STAT = 1 << 11
-    ENABLE_ON_EXEC = 1 << 12
-    TASK = 1 << 13
-    WATERMARK = 1 << 14
-
-
-class PerfSample(IntFlag):
-    """perf_event_attr.sample_type bits (enum perf_event_sample_format)."""
-
-    IP = 1 << 0
-    TID = 1 << 1
-    TIME = 1 << 2
-    ADDR = 1 << 3
-    READ = 1 << 4
-    CALLCHAIN = 1 << 5
-    ID = 1 << 6
-    CPU = 1 << 7
-    PERIOD = 1 << 8
-    STREAM_ID = 1 << 9
-    RAW = 1 << 10
-
-
-class PerfRecordType(IntEnum):
-    """perf_event_header.type of records in the mmap ring (enum perf_event_type)."""
-
-    MMAP = 1
-    LOST = 2
-    COMM = 3
-    EXIT = 4
-    THROTTLE = 5
-    UNTHROTTLE = 6
-    FORK = 7
-    READ = 8
-    SAMPLE = 9
-
-
-class PerfOpenFlag(IntFlag):
-    """flags argument of perf_event_open(2)."""
-
-    FD_NO_GROUP = 1 << 0
-    FD_OUTPUT = 1 << 1
-    PID_CGROUP = 1 << 2
-    FD_CLOEXEC = 1 << 3
-
-
-def _ioc(direction: int, typ: str, nr: int, size: int) -> int:
-    return (direction << 30) | (size << 16) | (ord(typ) << 8) | nr
-
-
-class PerfIoctl(IntEnum):
-    """PERF_EVENT_IOC_* request numbers (asm-generic ioctl encoding: _IO / _IOW('$', nr, type))."""
-
-    ENABLE = _ioc(0, "$", 0, 0)
-    DISABLE = _ioc(0, "$", 1, 0)
-    SET_BPF = _ioc(1, "$", 8, 4)
 
 
 class perf_event_attr(ctypes.Structure):
@@ -112,7 +43,7 @@ class perf_event_attr(ctypes.Structure):
     ]
 
 
-assert ctypes.sizeof(perf_event_attr) == 136
+assert ctypes.sizeof(perf_event_attr) == PERF_ATTR_SIZE_VER8
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,0 +1,86 @@
+"""perf_event_open(2) facts (uapi linux/perf_event.h): attr bits, sample formats, record types, ioctls.
+
+The perf_event_attr struct and the syscall are in `pyebpf.loader.perf_event`; PERF_TYPE_* and the software event
+ids are in `abi.uapi` (PerfTypeId, PerfCountSw).
+"""
+from __future__ import annotations
+
+from enum import IntEnum, IntFlag
+
+
+class PerfFlag(IntFlag):
+    """perf_event_attr bit field (the u64 after read_format), bit positions from uapi perf_event.h."""
+
+    DISABLED = 1 << 0
+    INHERIT = 1 << 1
+    PINNED = 1 << 2
+    EXCLUSIVE = 1 << 3
+    EXCLUDE_USER = 1 << 4
+    EXCLUDE_KERNEL = 1 << 5
+    EXCLUDE_HV = 1 << 6
+    EXCLUDE_IDLE = 1 << 7
+    MMAP = 1 << 8
+    COMM = 1 << 9
+    FREQ = 1 << 10
+    INHERIT_STAT = 1 << 11
+    ENABLE_ON_EXEC = 1 << 12
+    TASK = 1 << 13
+    WATERMARK = 1 << 14
+
+
+class PerfSample(IntFlag):
+    """perf_event_attr.sample_type bits (enum perf_event_sample_format)."""
+
+    IP = 1 << 0
+    TID = 1 << 1
+    TIME = 1 << 2
+    ADDR = 1 << 3
+    READ = 1 << 4
+    CALLCHAIN = 1 << 5
+    ID = 1 << 6
+    CPU = 1 << 7
+    PERIOD = 1 << 8
+    STREAM_ID = 1 << 9
+    RAW = 1 << 10
+
+
+class PerfRecordType(IntEnum):
+    """perf_event_header.type of records in the mmap ring (enum perf_event_type)."""
+
+    MMAP = 1
+    LOST = 2
+    COMM = 3
+    EXIT = 4
+    THROTTLE = 5
+    UNTHROTTLE = 6
+    FORK = 7
+    READ = 8
+    SAMPLE = 9
+
+
+class PerfOpenFlag(IntFlag):
+    """flags argument of perf_event_open(2) (PERF_FLAG_*)."""
+
+    FD_NO_GROUP = 1 << 0
+    FD_OUTPUT = 1 << 1
+    PID_CGROUP = 1 << 2
+    FD_CLOEXEC = 1 << 3
+
+
+def _ioc(direction: int, typ: str, nr: int, size: int) -> int:
+    """asm-generic/ioctl.h _IOC(dir, type, nr, size)."""
+    return (direction << 30) | (size << 16) | (ord(typ) << 8) | nr
+
+
+class PerfIoctl(IntEnum):
+    """PERF_EVENT_IOC_* request numbers (asm-generic ioctl encoding: _IO / _IOW('$', nr, type))."""
+
+    ENABLE = _ioc(0, "$", 0, 0)
+    DISABLE = _ioc(0, "$", 1, 0)
+    SET_BPF = _ioc(1, "$", 8, 4)
+
+
+#: sizeof(struct perf_event_attr) at PERF_ATTR_SIZE_VER8, the layout pyebpf passes.
+PERF_ATTR_SIZE_VER8 = 136
+
+__all__ = ["PerfFlag", "PerfSample", "PerfRecordType", "PerfOpenFlag", "PerfIoctl", "PERF_ATTR_SIZE_VER8"]
