@@ -12,7 +12,7 @@ from enum import Enum, IntEnum
 
 __all__ = [
     "ProgType", "AttachType", "AttachKind", "SecFlag", "SectionDef", "SECTION_DEFS",
-    "SECTION_PREFIXES", "prog_type_for_section", "parse_prog_type", "PROG_TYPE_ALIASES",
+    "prog_type_for_section", "attach_kind", "split_section_target", "parse_prog_type", "PROG_TYPE_ALIASES",
 ]
 
 
@@ -118,7 +118,8 @@ class AttachType(IntEnum):
 
 
 class AttachKind(str, Enum):
-    """How a loader attaches a program of a given section (libbpf's attach callback, simplified)."""
+    """How a program of a given section is attached: the key of the loader's ATTACHERS table
+    (pyebpf.loader.attach.table), as libbpf's section_defs[] rows carry an attach callback."""
 
     NONE = "none"  # loaded only; user attaches by hand (socket filters, tc classifiers, ...)
     KPROBE = "kprobe"
@@ -310,18 +311,45 @@ SECTION_DEFS: tuple[SectionDef, ...] = (
 )
 """libbpf section_defs[] in libbpf's order; the first matching row wins."""
 
-SECTION_PREFIXES: dict[str, tuple[ProgType, AttachType | None, str]] = {
-    d.name: (d.prog_type, d.attach_type, d.kind.value) for d in SECTION_DEFS
-}
-"""Compact view of SECTION_DEFS: libbpf name (with '+' for prefix rows) -> (prog type, attach type, kind)."""
-
-
 def prog_type_for_section(sec: str) -> SectionDef:
     """Resolve an ELF section name the way libbpf's find_sec_def() does; ValueError if nothing matches."""
     for d in SECTION_DEFS:
         if d.matches(sec):
             return d
     raise ValueError(f"unknown BPF section name {sec!r}")
+
+
+def attach_kind(prog_type: ProgType, expected_attach_type: AttachType | int | None = None,
+                section: str | None = None) -> AttachKind:
+    """How a program is attached: its SEC() row's kind when the section name is known, else that of the first row
+    of its program type (and expected attach type, when given) that attaches at all (NONE if none does).
+
+    A tc classifier built without a section gets TCX (the first SCHED_CLS row), an XDP program XDP, a devmap XDP
+    program (expected attach type XDP_DEVMAP) NONE, as libbpf would for the matching SEC() names.
+    """
+    if section is not None:
+        try:
+            return prog_type_for_section(section).kind
+        except ValueError:
+            pass
+    rows = [d for d in SECTION_DEFS if d.prog_type == prog_type]
+    if expected_attach_type is not None:
+        exact = [d for d in rows if d.attach_type is not None and d.attach_type == expected_attach_type]
+        if exact:
+            return exact[0].kind
+    for d in rows:
+        if d.kind != AttachKind.NONE:
+            return d.kind
+    return AttachKind.NONE
+
+
+def split_section_target(prog_type: ProgType, target: str) -> tuple[AttachKind | None, str]:
+    """A target written with its SEC() prefix ('kretprobe/do_exit', 'uprobe//bin/sh:main', 'tp/sched/x') ->
+    (that row's kind, the rest), for rows of `prog_type` that take a '/target'; (None, target) otherwise."""
+    for d in SECTION_DEFS:
+        if d.is_prefix and d.prog_type == prog_type and target.startswith(d.base + "/"):
+            return d.kind, target[len(d.base) + 1:]
+    return None, target
 
 
 PROG_TYPE_ALIASES: dict[str, ProgType] = {

@@ -4,7 +4,8 @@ FILE.s is assembled (`.type`/`.map` directives or --type); FILE.o is an ELF obje
 --pin the programs live only as long as this command: with --attach it stays attached until Ctrl-C (or --duration
 seconds); without either it just checks that the kernel accepts the programs and prints their ids and tags.
 --pin PATH pins the program at PATH (several programs: PATH/NAME), and with --attach pins the link too (PATH_link),
-so the attachment outlives the command where the link type allows it.
+so the attachment outlives the command where the link type allows it. --pinmaps DIR pins the maps at DIR/NAME;
+maps declared with pinning=by_name are reused from DIR when pinned there already (as libbpf's pin_root_path does).
 """
 from __future__ import annotations
 
@@ -47,15 +48,15 @@ def _programs_from_source(path: str, args: argparse.Namespace) -> list[Any]:
         program.name = os.path.splitext(os.path.basename(path))[0]
     if args.type is None and program.prog_type is None:
         raise LoaderError(f"{path}: no program type; add `.type xdp` (or similar) or pass --type")
-    return [load(program, args.type, log_level=args.log_level)]
+    pin_root = {"pin_root": args.pinmaps} if args.pinmaps else {}
+    return [load(program, args.type, log_level=args.log_level, **pin_root)]
 
 
 def _programs_from_elf(path: str, args: argparse.Namespace) -> list[Any]:
-    try:
-        from pyebpf.loader.elf import load_elf
-    except ModuleNotFoundError as e:
-        raise LoaderError(f"ELF object support is not available in this build: {e}") from None
-    obj = load_elf(path)
+    from pyebpf.loader.elf import ElfObject
+
+    # maps declared pinning=by_name are reused from (or pinned in) --pinmaps DIR, not the default /sys/fs/bpf
+    obj = ElfObject(path, pin_root=args.pinmaps) if args.pinmaps else ElfObject(path)
     try:
         names = list(obj.programs)
         if args.program:
@@ -106,16 +107,16 @@ def _handler(args: argparse.Namespace) -> int:
                 pinned.append(pin)
             if args.pinmaps:
                 for name, m in prog.maps.items():
-                    m.pin(os.path.join(args.pinmaps, name))
-                    pinned.append(os.path.join(args.pinmaps, name))
+                    path_ = os.path.join(args.pinmaps, name)
+                    if _pinned_map_id(path_) == m.info().id:
+                        continue  # pinning=by_name reused (or just pinned) it there, or another program shares it
+                    m.pin(path_)
+                    pinned.append(path_)
             if args.attach is not None:
                 link = prog.attach(args.attach or None)
                 links.append(link)
-                link_fd = getattr(link, "link_fd", None)
-                if pin and link_fd is not None:
-                    from pyebpf.loader.pin import pin_fd
-
-                    pin_fd(link_fd, pin + "_link")
+                if pin and link.is_bpf_link:
+                    link.pin(pin + "_link")
                     pinned.append(pin + "_link")
         if args.log_level:
             for prog in progs:
@@ -142,20 +143,29 @@ def _handler(args: argparse.Namespace) -> int:
                 except OSError:
                     pass
         for link in reversed(links):
-            if done and args.pin and getattr(link, "link_fd", None) is not None:
-                continue  # pinned link: leave the attachment in place
             try:
-                (getattr(link, "detach", None) or link.close)()
+                link.close()  # a pinned link stays attached; everything else is released
             except Exception:  # noqa: BLE001 - best effort on the way out
                 pass
         for prog in progs:
-            prog.links.clear()
             prog.close()
         for obj in _KEEP:
             if hasattr(obj, "close"):
                 obj.close()
         _KEEP.clear()
     return 0
+
+
+def _pinned_map_id(path: str) -> int | None:
+    """Id of the map pinned at `path`, None if nothing (or no map) is pinned there."""
+    if not os.path.exists(path):
+        return None
+    from pyebpf.loader.info import map_info
+    from pyebpf.loader.pin import open_pinned_fd
+
+    handle, kind = open_pinned_fd(path)
+    with handle:
+        return map_info(handle.fd).id if kind == "map" else None
 
 
 def _wait(duration: float | None) -> None:

@@ -18,7 +18,7 @@ from pyebpf.loader.syscall import KernelMapError
 _LAZY = {
     # information
     "ProgInfo": "pyebpf.loader.info", "MapInfo": "pyebpf.loader.info", "LinkInfo": "pyebpf.loader.info",
-    "KernelLink": "pyebpf.loader.info", "prog_info": "pyebpf.loader.info", "map_info": "pyebpf.loader.info",
+    "prog_info": "pyebpf.loader.info", "map_info": "pyebpf.loader.info",
     "link_info": "pyebpf.loader.info", "prog_infos": "pyebpf.loader.info", "map_infos": "pyebpf.loader.info",
     "stats_enabled": "pyebpf.loader.info", "program_tag": "pyebpf.loader.info",
     "func_btf": "pyebpf.loader.btf_gen",
@@ -32,7 +32,10 @@ _LAZY = {
     "attach_kprobe": "pyebpf.loader.attach", "attach_uprobe": "pyebpf.loader.attach",
     "attach_xdp": "pyebpf.loader.attach", "attach_tc": "pyebpf.loader.attach",
     "attach_socket": "pyebpf.loader.attach", "attach_cgroup": "pyebpf.loader.attach",
-    "auto_attach": "pyebpf.loader.attach",
+    "auto_attach": "pyebpf.loader.attach", "attach": "pyebpf.loader.attach", "ATTACHERS": "pyebpf.loader.attach",
+    "net_list": "pyebpf.loader.attach", "net_detach": "pyebpf.loader.attach",
+    "AttachmentExists": "pyebpf.loader.attach",
+    "Link": "pyebpf.loader.link", "KernelLink": "pyebpf.loader.link",
     "RingBuffer": "pyebpf.loader.ringbuf", "PerfBuffer": "pyebpf.loader.perfbuf",
     "trace_pipe": "pyebpf.loader.trace_pipe",
 }

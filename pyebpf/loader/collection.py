@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 from pyebpf.abi.maps import MapSpec, MapType
-from pyebpf.abi.prog_types import ProgType
 from pyebpf.errors import ElfError, LoaderError
 from pyebpf.loader import syscall as sc
 from pyebpf.btf import BtfKind
@@ -24,11 +23,6 @@ from pyebpf.loader.elf_spec import ElfSpec
 from pyebpf.loader.fdguard import Closeable, FdHandle, FdScope
 from pyebpf.loader.maps import KernelMap, create_map
 from pyebpf.loader.program import DEFAULT_PIN_ROOT, KernelProgram, LoadOptions, load
-
-#: program types whose SEC() name carries everything attach() needs
-_AUTO_ATTACH_TYPES = frozenset({ProgType.TRACEPOINT, ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE,
-                                ProgType.KPROBE, ProgType.TRACING})
-
 
 @dataclass(frozen=True)
 class CollectionOptions:
@@ -78,13 +72,15 @@ class Collection(Closeable):
         """Attach every loaded program whose SEC() name says where (tracepoint/..., raw_tp/..., kprobe/...), like a
         libbpf skeleton's attach; programs without a target (xdp, socket, tc) are left for the caller. The
         attachments are owned by the programs and released by close()."""
+        from pyebpf.loader.attach.table import auto_attachable
+
         done = []
         for name in names if names is not None else list(self.programs):
             prog = self.programs.get(name)
             if prog is None:
                 raise ElfError(f"{self.spec.path}: program {name!r} is not loaded")
             program = self.spec.programs[name]
-            if names is None and (not program.attach_to or program.prog_type not in _AUTO_ATTACH_TYPES):
+            if names is None and not auto_attachable(program):
                 continue
             done.append(prog.attach())
         return done

@@ -270,47 +270,5 @@ def stats_enabled() -> Iterator[None]:
         yield
 
 
-class KernelLink:
-    """An owned bpf_link fd: `info()`, `pin(path)`, `detach()`, `close()` (closing a link detaches it unless pinned)."""
-
-    def __init__(self, fd: int | FdHandle):
-        self._handle = fd if isinstance(fd, FdHandle) else FdHandle(fd)
-
-    @classmethod
-    def from_id(cls, link_id: int) -> "KernelLink":
-        return cls(sc.get_fd_by_id("link", link_id))
-
-    @property
-    def fd(self) -> int:
-        return self._handle.fd
-
-    @property
-    def closed(self) -> bool:
-        return self._handle.closed
-
-    def info(self) -> LinkInfo:
-        return link_info(self.fd)
-
-    def pin(self, path: str) -> None:
-        from pyebpf.loader.pin import pin_fd
-
-        pin_fd(self.fd, path)
-
-    def detach(self) -> None:
-        sc.link_detach(self.fd)
-
-    def close(self) -> None:
-        self._handle.close()
-
-    def __enter__(self) -> "KernelLink":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"<KernelLink {'closed' if self.closed else f'fd={self._handle._fd}'}>"
-
-
 __all__ = ["ProgInfo", "MapInfo", "LinkInfo", "prog_info", "map_info", "link_info", "prog_infos", "map_infos",
-           "link_infos", "program_tag", "prog_info_by_id", "map_info_by_id", "stats_enabled", "KernelLink"]
+           "link_infos", "program_tag", "prog_info_by_id", "map_info_by_id", "stats_enabled"]

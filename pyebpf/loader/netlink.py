@@ -61,6 +61,24 @@ def ifindex_of(interface: str | int, netns: str | None = None) -> int:
     return int(found[0])
 
 
+def interfaces(netns: str | None = None) -> list[tuple[int, str]]:
+    """(ifindex, name) of every interface in `netns`, by ifindex."""
+    with rtnl(netns) as ipr:
+        try:
+            links = ipr.get_links()
+        except Exception as e:  # noqa: BLE001
+            raise _netlink_error(e, "listing interfaces") from None
+    return sorted((int(m["index"]), str(m.get_attr("IFLA_IFNAME"))) for m in links)
+
+
+def ifname_of(ifindex: int, netns: str | None = None) -> str:
+    with rtnl(netns) as ipr:
+        try:
+            return str(ipr.link("get", index=ifindex)[0].get_attr("IFLA_IFNAME"))
+        except Exception as e:  # noqa: BLE001
+            raise _netlink_error(e, f"no interface with ifindex {ifindex}") from None
+
+
 def netns_exists(name: str) -> bool:
     """True when `ip netns` knows a namespace of this name (a bind mount under /run/netns)."""
     import os
@@ -203,7 +221,8 @@ def tc_bpf_filter_del(ifindex: int, parent: TcParent, prio: int = 1, handle: int
 
 
 def tc_filters(ifindex: int, parent: TcParent, netns: str | None = None) -> list[dict[str, Any]]:
-    """Filters under a clsact parent: [{'kind', 'prio', 'handle', 'name'}] (empty if there is no clsact)."""
+    """Filters under a clsact parent: [{'kind', 'prio', 'handle', 'name', 'prog_id'}] (empty if there is no
+    clsact)."""
     with rtnl(netns) as ipr:
         try:
             msgs = ipr.get_filters(index=ifindex, parent=int(parent))
@@ -218,9 +237,11 @@ def tc_filters(ifindex: int, parent: TcParent, netns: str | None = None) -> list
         name = opts.get_attr("TCA_BPF_NAME") if opts is not None and hasattr(opts, "get_attr") else None
         if opts is None:
             continue  # the per-prio chain head carries no options
-        out.append({"kind": m.get_attr("TCA_KIND"), "prio": m["info"] >> 16, "handle": m["handle"], "name": name})
+        prog_id = opts.get_attr("TCA_BPF_ID") if hasattr(opts, "get_attr") else None
+        out.append({"kind": m.get_attr("TCA_KIND"), "prio": m["info"] >> 16, "handle": m["handle"], "name": name,
+                    "prog_id": int(prog_id or 0)})
     return out
 
 
-__all__ = ["XdpFlags", "XdpAttached", "XDP_MODES", "TcParent", "rtnl", "ifindex_of", "call_in_netns", "netns_exists", "xdp_set", "xdp_query",
+__all__ = ["XdpFlags", "XdpAttached", "XDP_MODES", "TcParent", "rtnl", "ifindex_of", "interfaces", "ifname_of", "call_in_netns", "netns_exists", "xdp_set", "xdp_query",
            "has_clsact", "clsact_add", "clsact_del", "tc_bpf_filter_add", "tc_bpf_filter_del", "tc_filters"]

@@ -1,7 +1,7 @@
 """Pinning kernel objects in bpffs and opening them again.
 
 `pin_fd(fd, path)` mounts bpffs at /sys/fs/bpf when nothing is mounted there and creates missing directories under
-the mount; `open_pinned(path)` returns a KernelProgram, KernelMap or KernelLink, whichever the pinned object is.
+the mount; `open_pinned(path)` returns a KernelProgram, KernelMap or Link, whichever the pinned object is.
 """
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def open_pinned_fd(path: str, flags: int = 0) -> tuple[FdHandle, str]:
 
 
 def open_pinned(path: str, flags: int = 0) -> Any:
-    """The pinned object at `path` as KernelProgram, KernelMap or KernelLink."""
+    """The pinned object at `path` as KernelProgram, KernelMap or Link."""
     handle, kind = open_pinned_fd(path, flags)
     if kind == "prog":
         from pyebpf.loader.program import KernelProgram
@@ -100,9 +100,9 @@ def open_pinned(path: str, flags: int = 0) -> Any:
 
         return KernelMap.from_fd(handle)
     if kind == "link":
-        from pyebpf.loader.info import KernelLink
+        from pyebpf.loader.link import Link
 
-        return KernelLink(handle)
+        return Link(handle)
     handle.close()
     raise LoaderError(f"{path}: pinned {kind} objects cannot be opened here")
 

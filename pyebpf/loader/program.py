@@ -115,7 +115,7 @@ def _as_attach_type(value: Any) -> int:
 class KernelProgram:
     """A loaded program: `.fd`, `.maps` (name -> KernelMap), `.test_run()`, `.info()`, `.pin()`, `.close()`.
 
-    Attachments made with the `attach_*` methods are kept in `.links` and released by close().
+    Links made with the `attach*` methods are kept in `.links` and closed by close().
     """
 
     def __init__(self, fd: int | FdHandle, prog_type: ProgType | None = None, name: str = "",
@@ -170,11 +170,11 @@ class KernelProgram:
         return self._handle.closed
 
     def close(self) -> None:
-        """Detach links, then close the program, the maps it created and its BTF."""
+        """Close its links (a pinned link stays attached), then the program, the maps it created and its BTF."""
         while self.links:
             link = self.links.pop()
             try:
-                (getattr(link, "detach", None) or link.close)()
+                link.close()
             except Exception:  # noqa: BLE001 - keep closing the rest
                 pass
         self._handle.close()
@@ -274,18 +274,12 @@ class KernelProgram:
 
         return xlated_program(self.fd)
 
-    # -- attachment: thin forwards to pyebpf.loader.attach (imported lazily; that module is optional) ---------
+    # -- attachment: forwards to pyebpf.loader.attach; the links are kept in .links and closed by close() --------
     def _attach(self, fn_name: str, *args: Any, **kw: Any) -> Any:
-        try:
-            from pyebpf.loader import attach as attach_mod
-        except ModuleNotFoundError as e:
-            raise LoaderError(f"attachment support is not available ({e})") from None
-        fn = getattr(attach_mod, fn_name, None)
-        if fn is None:
-            raise LoaderError(f"pyebpf.loader.attach has no {fn_name}()")
-        link = fn(self, *args, **kw)
-        if link is not None and link not in self.links:
-            self.links.append(link)
+        from pyebpf.loader import attach as attach_mod
+
+        link = getattr(attach_mod, fn_name)(self, *args, **kw)
+        self.links.append(link)
         return link
 
     def attach_tracepoint(self, category: str, name: str | None = None, **kw: Any) -> Any:
@@ -310,47 +304,14 @@ class KernelProgram:
         return self._attach("attach_socket_filter", sock, **kw)
 
     def attach_cgroup(self, path: str, attach_type: Any = None, **kw: Any) -> Any:
-        if attach_type is None:
-            attach_type = getattr(self.program, "expected_attach_type", None)
-        if attach_type is None:
-            raise LoaderError("attach_cgroup needs an attach type (e.g. 'cgroup_inet_ingress')")
         return self._attach("attach_cgroup", path, attach_type, **kw)
 
     def attach(self, target: str | None = None, **kw: Any) -> Any:
-        """Attach by a target string read according to the program type (what `pyebpf load --attach` takes):
-        tracepoint `category/name` (or `category:name`), raw tracepoint `name`, XDP `ifname`, tc
-        `ifname[:ingress|egress]`, kprobe `symbol`, uprobe `binary:symbol`, cgroup `path[:attach_type]`.
-        Without a target, the program's own `attach_to` is used. pyebpf.loader.attach.auto_attach does the work
-        when it exists (it knows more target forms); this dispatch is the fallback."""
-        try:
-            from pyebpf.loader import attach as attach_mod
-        except ModuleNotFoundError as e:
-            raise LoaderError(f"attachment support is not available ({e})") from None
-        if hasattr(attach_mod, "auto_attach"):
-            return self._attach("auto_attach", target, **kw)
-        target = target or (self.program.attach_to if self.program is not None else None)
-        if not target:
-            raise LoaderError("nothing to attach to: give a target (e.g. syscalls/sys_enter_openat, eth0)")
-        kind = self.prog_type
-        if kind == ProgType.TRACEPOINT:
-            category, _, name = target.replace(":", "/").partition("/")
-            return self.attach_tracepoint(category, name)
-        if kind in (ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE):
-            return self.attach_raw_tracepoint(target)
-        if kind == ProgType.XDP:
-            return self.attach_xdp(target)
-        if kind in (ProgType.SCHED_CLS, ProgType.SCHED_ACT):
-            ifname, _, direction = target.partition(":")
-            return self.attach_tc(ifname, direction or "ingress")
-        if kind == ProgType.KPROBE:
-            if ":" in target and not target.startswith(("kprobe", "kretprobe")):
-                binary, _, symbol = target.rpartition(":")
-                return self.attach_uprobe(binary, symbol or None)
-            return self.attach_kprobe(target.split(":", 1)[-1])
-        if kind is not None and kind.name.startswith("CGROUP"):
-            path, _, atype = target.partition(":")
-            return self.attach_cgroup(path, atype or None)
-        raise LoaderError(f"don't know how to attach a {getattr(kind, 'name', kind)} program to {target!r}")
+        """Attach by a target string read the way the program's SEC() kind says (the ATTACHERS table of
+        pyebpf.loader.attach.table; what `pyebpf load --attach` takes): tracepoint `category/name`, raw tracepoint
+        `name`, XDP `ifname`, tc `ifname[/ingress|/egress]`, kprobe `symbol`, uprobe `binary:symbol`, cgroup
+        `path[:attach_type]`. Without a target, the program's own `attach_to` is used."""
+        return self._attach("attach", target, **kw)
 
 
 # ---- load ------------------------------------------------------------------------------------------------------

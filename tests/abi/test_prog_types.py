@@ -3,7 +3,8 @@
 import pytest
 
 from pyebpf.abi.prog_types import (
-    SECTION_DEFS, SECTION_PREFIXES, AttachKind, AttachType, ProgType, parse_prog_type, prog_type_for_section,
+    SECTION_DEFS, AttachKind, AttachType, ProgType, attach_kind, parse_prog_type, prog_type_for_section,
+    split_section_target,
 )
 
 
@@ -69,10 +70,37 @@ def test_unknown_sections(sec):
         prog_type_for_section(sec)
 
 
-def test_prefix_table_view():
-    assert SECTION_PREFIXES["kprobe+"] == (ProgType.KPROBE, None, AttachKind.KPROBE.value)
-    assert SECTION_PREFIXES["socket"][0] == ProgType.SOCKET_FILTER
-    assert len(SECTION_PREFIXES) == len(SECTION_DEFS)
+@pytest.mark.parametrize("ptype, eat, section, kind", [
+    (ProgType.SCHED_CLS, None, None, AttachKind.TCX),  # the first SCHED_CLS row that attaches: tc/ingress
+    (ProgType.SCHED_CLS, None, "classifier", AttachKind.NONE),  # libbpf attaches SEC("classifier") by hand
+    (ProgType.XDP, None, None, AttachKind.XDP),
+    (ProgType.XDP, AttachType.XDP_DEVMAP, None, AttachKind.NONE),  # a devmap program goes in a map, not a device
+    (ProgType.KPROBE, None, "kretprobe/do_exit", AttachKind.KRETPROBE),
+    (ProgType.KPROBE, None, "no-such-section", AttachKind.KPROBE),  # an unknown name falls back to the types
+    (ProgType.CGROUP_SKB, AttachType.CGROUP_INET_EGRESS, None, AttachKind.CGROUP),
+    (ProgType.SOCKET_FILTER, None, None, AttachKind.NONE),
+    (ProgType.RAW_TRACEPOINT_WRITABLE, None, None, AttachKind.RAW_TRACEPOINT),
+])
+def test_attach_kind_follows_the_section_table(ptype, eat, section, kind):
+    assert attach_kind(ptype, eat, section) == kind
+
+
+def test_attach_kind_is_every_program_types_first_attaching_row():
+    for ptype in ProgType:
+        rows = [d.kind for d in SECTION_DEFS if d.prog_type == ptype and d.kind != AttachKind.NONE]
+        assert attach_kind(ptype) == (rows[0] if rows else AttachKind.NONE)
+
+
+@pytest.mark.parametrize("ptype, target, expected", [
+    (ProgType.KPROBE, "kretprobe/do_exit", (AttachKind.KRETPROBE, "do_exit")),
+    (ProgType.KPROBE, "uprobe.s//bin/sh:main", (AttachKind.UPROBE, "/bin/sh:main")),
+    (ProgType.KPROBE, "do_exit", (None, "do_exit")),
+    (ProgType.TRACEPOINT, "tp/sched/sched_switch", (AttachKind.TRACEPOINT, "sched/sched_switch")),
+    (ProgType.TRACEPOINT, "syscalls/sys_enter_openat", (None, "syscalls/sys_enter_openat")),
+    (ProgType.XDP, "kprobe/do_exit", (None, "kprobe/do_exit")),  # only rows of the program's own type count
+])
+def test_split_section_target(ptype, target, expected):
+    assert split_section_target(ptype, target) == expected
 
 
 def test_sleepable_sections():

@@ -154,7 +154,7 @@ def test_xdp_counts_and_drops_udp_in_netns(use_link):
             with attach_xdp(prog, pair.if_b, mode="skb", netns=pair.ns_b, use_link=use_link) as att:
                 assert (att.link_fd is not None) == use_link
                 state = xdp_query(ifindex, pair.ns_b)
-                assert state["prog_id"] == prog_id(prog.fd) == att.info["prog_id"]
+                assert state["prog_id"] == prog_id(prog.fd) == att.details["prog_id"]
                 assert state["mode"] == 2  # XDP_ATTACHED_SKB
                 send_udp(tx, dest, 10)
                 send_udp(tx, other.getsockname(), 4)
@@ -229,7 +229,7 @@ def test_tc_egress_drop_and_ingress_count_direct_action(use_tcx):
                     assert t_in.kind == "tcx" and t_in.link_fd is not None and filters == []
                 else:
                     assert [(f["kind"], f["prio"]) for f in filters] == [("bpf", 1)]
-                    assert t_in.info["added_qdisc"]
+                    assert t_in.details["added_qdisc"]
                 with attach_tc(eg, pair.if_a, "egress", netns=pair.ns_a, use_tcx=use_tcx):
                     send_udp(tx, dest, 5)
                     assert recv_all(rx, 0.3) == []
@@ -250,6 +250,7 @@ def test_tc_egress_drop_and_ingress_count_direct_action(use_tcx):
 
 
 def test_tc_keeps_a_clsact_it_did_not_add_and_cleans_up_on_failure():
+    """cls_bpf through netlink (via="netlink"): the qdisc is ours to remove only if we added it."""
     from pyebpf.loader import load
     from pyebpf.loader import netlink as nl
     from pyebpf.loader.attach import attach_tc
@@ -259,18 +260,18 @@ def test_tc_keeps_a_clsact_it_did_not_add_and_cleans_up_on_failure():
         before = _fds()
         # the kernel refuses a socket filter program as a cls_bpf filter: the qdisc we added must go again
         with pytest.raises(LoaderError):
-            attach_tc(wrong, pair.if_b, "ingress", netns=pair.ns_b)
+            attach_tc(wrong, pair.if_b, "ingress", netns=pair.ns_b, via="netlink")
         assert not nl.has_clsact(ib, pair.ns_b)
         with pytest.raises(LoaderError):
-            attach_tc(prog, pair.if_b, "sideways", netns=pair.ns_b)
+            attach_tc(prog, pair.if_b, "sideways", netns=pair.ns_b, via="netlink")
         with pytest.raises(LoaderError) as info:
-            attach_tc(prog, "no-such-if0", netns=pair.ns_b)
+            attach_tc(prog, "no-such-if0", netns=pair.ns_b, via="netlink")
         assert info.value.errno == errno.ENODEV
         nl.clsact_add(ib, pair.ns_b)
-        with attach_tc(prog, pair.if_b, "egress", netns=pair.ns_b) as att:
-            assert not att.info["added_qdisc"]
+        with attach_tc(prog, pair.if_b, "egress", netns=pair.ns_b, via="netlink") as att:
+            assert not att.details["added_qdisc"]
             with pytest.raises(LoaderError) as info:  # same prio/handle: exclusive, never replaced
-                attach_tc(prog, pair.if_b, "egress", netns=pair.ns_b)
+                attach_tc(prog, pair.if_b, "egress", netns=pair.ns_b, via="netlink")
             assert info.value.errno == errno.EEXIST
             assert len(nl.tc_filters(ib, nl.TcParent.EGRESS, pair.ns_b)) == 1
         assert nl.has_clsact(ib, pair.ns_b)  # not ours: kept
@@ -290,8 +291,8 @@ def test_netlink_attachments_released_at_process_exit(tmp_path):
             from pyebpf.loader.attach import attach_tc, attach_xdp
             b = Builder("xdp"); b.ret(2); x = load(b.build())
             b = Builder("sched_cls"); b.ret(0); t = load(b.build())
-            attach_xdp(x, {pair.if_b!r}, netns={pair.ns_b!r})
-            attach_tc(t, {pair.if_b!r}, "ingress", netns={pair.ns_b!r})
+            attach_xdp(x, {pair.if_b!r}, netns={pair.ns_b!r}, via="netlink")
+            attach_tc(t, {pair.if_b!r}, "ingress", netns={pair.ns_b!r}, via="netlink")
             print("attached")
         """))
         out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)

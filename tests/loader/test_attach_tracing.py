@@ -302,7 +302,7 @@ def test_uprobe_and_uretprobe_on_compiled_function(c_target):
             load(entry_prog, maps={"counts": counts}) as entry, load(ret_prog, maps={"counts": counts}) as ret:
         with attach_uprobe(entry, c_target, "pyebpf_target") as a1, \
                 attach_uprobe(ret, c_target, "pyebpf_target", retprobe=True) as a2:
-            assert a1.info["offset"] == a2.info["offset"] > 0
+            assert a1.details["offset"] == a2.details["offset"] > 0
             out = subprocess.run([c_target, str(n)], capture_output=True, text=True, check=True).stdout
         expected_sum = sum(3 * i + 1000 for i in range(n))
         assert int(out) == expected_sum
@@ -398,7 +398,7 @@ def test_auto_attach_target_parsing():
 
     with load(counter_program("kprobe").build()) as prog:
         with auto_attach(prog, "uprobe/c:getpid", pid=os.getpid()) as att:
-            assert att.kind == "uprobe" and att.info["pid"] == os.getpid()
+            assert att.kind == "uprobe" and att.details["pid"] == os.getpid()
             os.getpid()
         assert prog.maps["counts"][0] >= 1
         with pytest.raises(LoaderError):

@@ -98,11 +98,11 @@ def _cgroup2_root() -> str | None:
 
 
 def test_link_create_info_pin_and_detach(pin_dir):
-    """BPF_LINK_CREATE on a fresh cgroup, KernelLink info, pinning the link and reopening it, BPF_LINK_DETACH."""
+    """BPF_LINK_CREATE on a fresh cgroup, Link info, pinning the link and reopening it, BPF_LINK_DETACH."""
     from pyebpf.abi.prog_types import AttachType
     from pyebpf.abi.uapi import BpfLinkType
     from pyebpf.loader import syscall as sc
-    from pyebpf.loader.info import KernelLink
+    from pyebpf.loader.link import Link
 
     root = _cgroup2_root()
     if root is None:
@@ -110,18 +110,28 @@ def test_link_create_info_pin_and_detach(pin_dir):
     cg = os.path.join(root, f"pyebpf_link_{uuid.uuid4().hex[:8]}")
     os.mkdir(cg)
     cg_fd = os.open(cg, os.O_RDONLY | os.O_DIRECTORY)
+    path = f"{pin_dir}/link"
     try:
         with load(Builder("cgroup_skb", name="allow").ret(1).build(),
                   expected_attach_type=AttachType.CGROUP_INET_INGRESS) as p:
-            with KernelLink(sc.link_create(p.fd, cg_fd, AttachType.CGROUP_INET_INGRESS)) as link:
+            with Link(sc.link_create(p.fd, cg_fd, AttachType.CGROUP_INET_INGRESS)) as link:
                 info = link.info()
                 assert info.type == BpfLinkType.CGROUP and info.prog_id == p.info().id
-                link.pin(f"{pin_dir}/link")
-                with open_pinned(f"{pin_dir}/link") as again:
-                    assert isinstance(again, KernelLink) and again.info().id == info.id
-                link.detach()
+                assert link.kind == "cgroup" and link.is_bpf_link
+                link.pin(path)
+                with open_pinned(path) as again:
+                    assert isinstance(again, Link) and again.info().id == info.id
+                assert sc.prog_query(cg_fd, AttachType.CGROUP_INET_INGRESS)[0] == [p.info().id]
+                with Link.from_pinned(path) as other:
+                    other.detach()  # BPF_LINK_DETACH: gone for every holder; `other` did not pin, so the pin stays
+                    assert other.closed
+                assert sc.prog_query(cg_fd, AttachType.CGROUP_INET_INGRESS)[0] == []
+                assert os.path.exists(path)
                 assert link.info().prog_id == p.info().id  # a detached link keeps its program
-            unpin(f"{pin_dir}/link")
+                link.detach()  # removes the pin it made
+                assert not os.path.exists(path) and link.closed
+                with pytest.raises(LoaderError):
+                    link.info()
     finally:
         os.close(cg_fd)
         os.rmdir(cg)
@@ -129,10 +139,10 @@ def test_link_create_info_pin_and_detach(pin_dir):
 
 def test_raw_tracepoint_open_gives_a_link():
     from pyebpf.loader import syscall as sc
-    from pyebpf.loader.info import KernelLink
+    from pyebpf.loader.link import Link
 
     with load(Builder("raw_tracepoint", name="rawtp").ret(0).build()) as p:
-        with KernelLink(sc.raw_tracepoint_open("sys_enter", p.fd)) as link:
+        with Link(sc.raw_tracepoint_open("sys_enter", p.fd)) as link:
             assert sc.bpf_fd_kind(link.fd) == "link" and link.info().prog_id == p.info().id
 
 

@@ -1,27 +1,37 @@
-"""Attach loaded programs to kernel hooks; every function returns an `Attachment` (detach(), context manager).
+"""Attach loaded programs to kernel hooks; every attach function returns a `Link` (info(), pin(), detach(), close(),
+context manager).
 
-    with attach_tracepoint(prog, "syscalls", "sys_enter_openat"):
+    with attach(prog, "syscalls/sys_enter_openat"):      # by the SEC() table: ATTACHERS[kind_of(prog)]
+        ...
+    with attach_xdp(prog, "eth0", netns="blue"):          # or the kind's own function, with its options
         ...
 
-Attachments are undone on detach(), on leaving a `with`, and at interpreter exit; a failure while attaching undoes
-whatever was already set up (fds closed, qdiscs and filters removed).
+Links are released on close()/detach(), on leaving a `with`, at interpreter exit and on SIGTERM; XDP and tc default
+to bpf_links, which the kernel releases even on SIGKILL. A failure while attaching undoes whatever was already set up
+(fds closed, qdiscs and filters removed). `net_list` / `net_detach` show and remove what a network device runs.
 """
 from __future__ import annotations
 
-from pyebpf.loader.attach.auto import auto_attach
 from pyebpf.loader.attach.base import AttachScope, Attachment, detach_all, live_attachments, prog_fd
 from pyebpf.loader.attach.cgroup import TemporaryCgroup, attach_cgroup, cgroup2_root, parse_attach_type
 from pyebpf.loader.attach.elfsym import SymbolNotFound, resolve_binary, symbol_file_offset
-from pyebpf.loader.attach.net import attach_socket, attach_socket_filter, attach_tc, attach_xdp, prog_id
+from pyebpf.loader.attach.net import (
+    AttachmentExists, attach_socket, attach_socket_filter, attach_tc, attach_xdp, prog_id,
+)
+from pyebpf.loader.attach.netdev import NetAttachment, net_detach, net_list
+from pyebpf.loader.attach.table import ATTACHERS, Attacher, attach, auto_attach, auto_attachable, kind_of
 from pyebpf.loader.attach.tracing import (
     KprobesUnavailable, attach_kprobe, attach_raw_tracepoint, attach_tp_btf, attach_tracepoint, attach_uprobe,
     kprobes_available,
 )
+from pyebpf.loader.link import Link, close_all, live_links
 
 __all__ = [
-    "Attachment", "AttachScope", "prog_fd", "live_attachments", "detach_all",
+    "Link", "Attachment", "AttachScope", "prog_fd", "live_links", "close_all", "live_attachments", "detach_all",
+    "attach", "ATTACHERS", "Attacher", "kind_of", "auto_attach", "auto_attachable",
     "attach_tracepoint", "attach_raw_tracepoint", "attach_tp_btf", "attach_kprobe", "attach_uprobe",
-    "attach_socket_filter", "attach_socket", "attach_xdp", "attach_tc", "attach_cgroup", "auto_attach",
+    "attach_socket_filter", "attach_socket", "attach_xdp", "attach_tc", "attach_cgroup", "AttachmentExists",
+    "net_list", "net_detach", "NetAttachment",
     "KprobesUnavailable", "kprobes_available", "SymbolNotFound", "resolve_binary", "symbol_file_offset",
     "TemporaryCgroup", "cgroup2_root", "parse_attach_type", "prog_id",
 ]

@@ -13,10 +13,11 @@ import time
 from typing import Any
 
 from pyebpf.abi.prog_types import AttachType
-from pyebpf.abi.uapi import AttachFlags
+from pyebpf.abi.uapi import ENOTSUPP, AttachFlags
 from pyebpf.errors import LoaderError
 from pyebpf.loader import syscall
-from pyebpf.loader.attach.base import AttachScope, Attachment, prog_fd
+from pyebpf.loader.attach.base import AttachScope, prog_fd
+from pyebpf.loader.link import Link
 from pyebpf.system.mounts import mount_filesystem, mount_point
 
 _ATTACH_ALIASES = {
@@ -27,7 +28,7 @@ _ATTACH_ALIASES = {
     "sysctl": AttachType.CGROUP_SYSCTL, "getsockopt": AttachType.CGROUP_GETSOCKOPT,
     "setsockopt": AttachType.CGROUP_SETSOCKOPT,
 }
-_NO_LINK = (errno.EINVAL, errno.EOPNOTSUPP, 524)  # 524: the kernel-internal ENOTSUPP
+_NO_LINK = (errno.EINVAL, errno.EOPNOTSUPP, ENOTSUPP)
 
 
 def parse_attach_type(value: AttachType | int | str) -> AttachType:
@@ -45,7 +46,7 @@ def parse_attach_type(value: AttachType | int | str) -> AttachType:
 
 
 def attach_cgroup(prog: Any, cgroup_path: str, attach_type: AttachType | int | str | None = None,
-                  flags: int = AttachFlags.ALLOW_MULTI, use_link: bool = True) -> Attachment:
+                  flags: int = AttachFlags.ALLOW_MULTI, use_link: bool = True) -> Link:
     """Attach a cgroup program to the cgroup v2 directory `cgroup_path` at hook `attach_type`
     (AttachType.CGROUP_INET_EGRESS, or 'ingress' / 'egress' / 'sock_create' ...; None: the program's
     expected_attach_type)."""
@@ -65,7 +66,7 @@ def attach_cgroup(prog: Any, cgroup_path: str, attach_type: AttachType | int | s
         link = None
         if use_link:
             try:
-                link = scope.fd(syscall.link_create(pfd, cgfd, at), "cgroup link")
+                link = scope.link(syscall.link_create(pfd, cgfd, at))
             except LoaderError as e:
                 if e.errno not in _NO_LINK:
                     raise LoaderError(f"attaching to cgroup {cgroup_path} as {at.name} (BPF_LINK_CREATE)",
@@ -88,7 +89,7 @@ def attach_cgroup(prog: Any, cgroup_path: str, attach_type: AttachType | int | s
                         raise
 
             scope.add("BPF_PROG_DETACH", undo)
-        return scope.attachment(prog, link_fd=link, info={"cgroup": cgroup_path, "attach_type": at})
+        return scope.attachment(prog, details={"cgroup": cgroup_path, "attach_type": at})
 
 
 # ---- cgroup v2 -------------------------------------------------------------------------------------------------

@@ -1,8 +1,18 @@
-"""Networking attachments: socket filters, XDP (netlink), tc clsact direct-action filters (netlink).
+"""Networking attachments: socket filters, XDP and tc.
 
-Detaching never removes somebody else's object: XDP is cleared only while our program is the one installed, a tc
-filter is deleted by the (parent, prio, handle) we created exclusively, and the clsact qdisc is removed only if we
-added it and no filter is left under it. An interface or namespace that vanished counts as already detached.
+XDP and tc default to bpf_links (XDP through BPF_LINK_CREATE, tc through tcx, Linux 6.6+) wherever the kernel has
+them (`pyebpf.loader.features`): the kernel removes a link when its last fd closes, however the process ends, so
+nothing is left behind even after SIGKILL. `via="netlink"` (or a kernel without the link) uses IFLA_XDP and a clsact
+qdisc with a cls_bpf direct-action filter, which outlive the process unless it exits through its exit hook.
+
+An attachment already on the hook is never silently replaced: XDP takes one program per device, a cls_bpf filter one
+(prio, handle), and a stale cls_bpf filter left by a dead pyebpf process would keep running beside a new tcx program.
+In those cases the attach raises `AttachmentExists`, naming what is there and how to remove it (`pyebpf net detach
+DEV`); `replace=True` removes it and attaches.
+
+Detaching never removes somebody else's object: netlink XDP is cleared only while our program is the one installed,
+a tc filter is deleted by the (parent, prio, handle) we created, and the clsact qdisc is removed only if we added it
+and no filter is left under it. An interface or namespace that vanished counts as already detached.
 """
 from __future__ import annotations
 
@@ -10,18 +20,28 @@ import errno
 import socket
 from typing import Any
 
+from pyebpf.abi.netlink import XDP_FLAGS_MODES, XDP_MODES, XdpFlags
 from pyebpf.abi.prog_types import AttachType
 from pyebpf.errors import LoaderError
 from pyebpf.loader import attr as A
+from pyebpf.loader import features, syscall
 from pyebpf.loader import netlink as nl
-from pyebpf.loader import syscall
-from pyebpf.loader.attach.base import AttachScope, Attachment, prog_fd
+from pyebpf.loader.attach.base import AttachScope, prog_fd
+from pyebpf.loader.attach.netdev import DIRECTIONS, GONE, NetAttachment, filter_mark, net_list, remove
+from pyebpf.loader.link import Link
 
 SO_ATTACH_BPF = getattr(socket, "SO_ATTACH_BPF", 50)
 SO_DETACH_BPF = getattr(socket, "SO_DETACH_BPF", 27)  # == SO_DETACH_FILTER
 
-#: errnos that mean the thing to undo is already gone (interface or namespace deleted, filter removed).
-_GONE = (errno.ENODEV, errno.ENOENT, errno.EINVAL, errno.ENXIO)
+_GONE = GONE
+
+
+class AttachmentExists(LoaderError):
+    """The hook already has a program that this attach would have to replace; `.existing` lists what is there."""
+
+    def __init__(self, message: str, errno_: int, existing: list[NetAttachment]):
+        super().__init__(message, errno_)
+        self.existing = existing
 
 
 def prog_id(fd: int) -> int:
@@ -39,7 +59,7 @@ def _sock_fd(sock: Any) -> int:
     return int(fileno())
 
 
-def attach_socket_filter(prog: Any, sock: Any) -> Attachment:
+def attach_socket_filter(prog: Any, sock: Any) -> Link:
     """SO_ATTACH_BPF: a BPF_PROG_TYPE_SOCKET_FILTER program on `sock` (return 0 drops, n keeps n bytes)."""
     pfd = prog_fd(prog)
     fd = _sock_fd(sock)
@@ -68,49 +88,87 @@ def attach_socket_filter(prog: Any, sock: Any) -> Attachment:
                     raise LoaderError(f"SO_DETACH_BPF on socket fd {fd}", e.errno) from None
 
         scope.add("SO_DETACH_BPF", undo)
-        return scope.attachment(prog, info={"socket": sock_obj})
+        return scope.attachment(prog, details={"socket": sock_obj})
 
 
-def _xdp_mode_flags(mode: str | int | None) -> nl.XdpFlags:
+def _xdp_mode_flags(mode: str | int | None) -> XdpFlags:
     """'skb'/'drv'/'hw'/None, or XDP_FLAGS_*_MODE bits as an int (0: let the kernel choose)."""
     if isinstance(mode, int) and not isinstance(mode, bool):
-        modes = nl.XdpFlags.SKB_MODE | nl.XdpFlags.DRV_MODE | nl.XdpFlags.HW_MODE
-        if mode & ~int(modes | nl.XdpFlags.UPDATE_IF_NOEXIST) or bin(mode & modes).count("1") > 1:
+        if mode & ~int(XDP_FLAGS_MODES | XdpFlags.UPDATE_IF_NOEXIST) or bin(mode & XDP_FLAGS_MODES).count("1") > 1:
             raise LoaderError(f"bad XDP mode flags {mode:#x}", errno.EINVAL)
-        return nl.XdpFlags(mode & modes)
-    if mode not in nl.XDP_MODES:
+        return XdpFlags(mode & XDP_FLAGS_MODES)
+    if mode not in XDP_MODES:
         raise LoaderError(f"unknown XDP mode {mode!r}; use one of skb, drv, hw", errno.EINVAL)
-    return nl.XDP_MODES[mode]
+    return XDP_MODES[mode]
+
+
+_VIAS = ("auto", "link", "netlink")
+
+
+def _use_link(via: str, legacy: bool | None, available: bool, what: str) -> bool:
+    """Resolve via= (and the older use_link/use_tcx booleans) against what the kernel has."""
+    if legacy is not None:
+        via = "link" if legacy else "netlink"
+    if via not in _VIAS:
+        raise LoaderError(f"via must be one of {', '.join(_VIAS)}, not {via!r}", errno.EINVAL)
+    if via == "link" and not available:
+        raise LoaderError(f"this kernel has no {what} (pass via='netlink' or via='auto')", errno.EOPNOTSUPP)
+    return via == "link" or (via == "auto" and available)
+
+
+def _in_the_way(label: str, hook: str, existing: list[NetAttachment], dev: Any, netns: str | None,
+                errno_: int = errno.EBUSY) -> AttachmentExists:
+    what = "; ".join(a.describe() for a in existing) or "another program"
+    ns = f" --netns {netns}" if netns else ""
+    return AttachmentExists(f"attaching {hook} on {label}: already attached: {what}. Remove it with `pyebpf net "
+                            f"detach {dev}{ns}` or pass replace=True", errno_, existing)
 
 
 def attach_xdp(prog: Any, interface: str | int, mode: str | int | None = "skb", netns: str | None = None,
-               replace: bool = False, use_link: bool = False) -> Attachment:
-    """Install an XDP program on `interface` (name or ifindex) in `mode` 'skb' (generic), 'drv' or 'hw'
-    (None or 0: the kernel picks; an int is taken as XDP_FLAGS_*_MODE bits).
+               replace: bool = False, via: str = "auto", use_link: bool | None = None) -> Link:
+    """Run an XDP program on `interface` (name or ifindex) in `mode` 'skb' (generic), 'drv' or 'hw' (None or 0:
+    the kernel picks; an int is taken as XDP_FLAGS_*_MODE bits). `netns` names the interface's network namespace.
 
-    Without `replace`, fails with EBUSY/EEXIST if the interface already has an XDP program. `netns` names the
-    network namespace the interface lives in. With `use_link` the program is attached through a BPF link
-    (BPF_LINK_CREATE, Linux 5.9+) instead of netlink: the kernel removes it when the link fd closes, even if this
-    process is killed; links never replace another program.
+    `via`: "auto" (a bpf_link when the kernel has XDP links, else netlink), "link" or "netlink" (`use_link` is the
+    older spelling). A device holds one XDP program: if one is there, AttachmentExists (EBUSY) says which and how to
+    remove it; `replace=True` replaces it (atomically through netlink; a link is created after removing it).
     """
     mode_flags = _xdp_mode_flags(mode)
     pfd = prog_fd(prog)
     ifindex = nl.ifindex_of(interface, netns)
     ours = prog_id(pfd)
-    flags = mode_flags | (0 if replace else nl.XdpFlags.UPDATE_IF_NOEXIST)
-    mode = {nl.XdpFlags.SKB_MODE: "skb", nl.XdpFlags.DRV_MODE: "drv", nl.XdpFlags.HW_MODE: "hw"}.get(mode_flags)
-    label = f"{interface}{'@' + netns if netns else ''} ({mode or 'auto'})"
-    if use_link:
+    link = _use_link(via, use_link, features.xdp_link(), "XDP links (BPF_LINK_CREATE, Linux 5.9+)")
+    mode_name = {XdpFlags.SKB_MODE: "skb", XdpFlags.DRV_MODE: "drv", XdpFlags.HW_MODE: "hw"}.get(mode_flags)
+    label = f"{interface}{'@' + netns if netns else ''} ({mode_name or 'auto'})"
+    existing = net_list(ifindex, netns, hooks=("xdp",))
+    if existing and not replace:
+        raise _in_the_way(label, "XDP", existing, interface, netns)
+    details = {"ifindex": ifindex, "prog_id": ours, "netns": netns, "mode": mode_name}
+    if link:
+        for old in existing:
+            remove(old)  # a link never replaces: make room first
         with AttachScope("xdp", label) as scope:
             try:
-                link = nl.call_in_netns(netns, syscall.link_create, pfd, ifindex, AttachType.XDP, int(mode_flags))
+                fd = nl.call_in_netns(netns, syscall.link_create, pfd, ifindex, AttachType.XDP, int(mode_flags))
             except LoaderError as e:
+                if e.errno in (errno.EBUSY, errno.EEXIST):
+                    raise _in_the_way(label, "XDP", net_list(ifindex, netns, hooks=("xdp",)), interface, netns,
+                                      e.errno) from None
                 raise LoaderError(f"attaching XDP link on {label}", e.errno) from None
-            scope.fd(link, "XDP link")
-            return scope.attachment(prog, link_fd=link, info={"ifindex": ifindex, "prog_id": ours,
-                                                              "netns": netns, "mode": mode})
+            scope.link(fd)
+            return scope.attachment(prog, details=details)
+    for old in existing:
+        if old.link_id:
+            remove(old)  # netlink cannot replace a link's program
+    flags = mode_flags | (0 if replace else XdpFlags.UPDATE_IF_NOEXIST)
     with AttachScope("xdp", label) as scope:
-        nl.xdp_set(ifindex, pfd, flags, netns)
+        try:
+            nl.xdp_set(ifindex, pfd, flags, netns)
+        except LoaderError as e:
+            if e.errno in (errno.EBUSY, errno.EEXIST):
+                raise _in_the_way(label, "XDP", net_list(ifindex, netns, hooks=("xdp",)), interface, netns,
+                                  e.errno) from None
+            raise
 
         def undo() -> None:
             try:
@@ -128,36 +186,43 @@ def attach_xdp(prog: Any, interface: str | int, mode: str | int | None = "skb", 
                     raise
 
         scope.add("clear XDP", undo)
-        return scope.attachment(prog, info={"ifindex": ifindex, "prog_id": ours, "netns": netns, "mode": mode})
+        return scope.attachment(prog, details=details)
 
 
 def attach_tc(prog: Any, interface: str | int, direction: str = "ingress", netns: str | None = None,
-              prio: int = 1, handle: int = 1, use_tcx: bool = False) -> Attachment:
-    """A BPF_PROG_TYPE_SCHED_CLS program as a direct-action cls_bpf filter on the clsact qdisc of `interface`.
+              prio: int = 1, handle: int = 1, via: str = "auto", replace: bool = False,
+              use_tcx: bool | None = None) -> Link:
+    """Run a BPF_PROG_TYPE_SCHED_CLS program (direct action: its return value is the verdict) on `interface`.
 
-    The clsact qdisc is added if missing (and removed on detach if we added it and it is empty again). The filter is
-    created exclusively at (`direction`, `prio`, `handle`): an existing filter there is an error, never replaced.
-    With `use_tcx` the program goes on the tcx hook through a BPF link instead (Linux 6.6+; no qdisc, appended
-    after other tcx programs, removed by the kernel when the link fd closes even if this process is killed).
+    `via`: "auto" (tcx when the kernel has it, else netlink), "link" (tcx: a bpf_link appended after the other tcx
+    programs) or "netlink" (a cls_bpf filter created exclusively at (`direction`, `prio`, `handle`) under the clsact
+    qdisc, which is added if missing and removed on detach if we added it and it is empty again); `use_tcx` is the
+    older spelling. A cls_bpf filter already at that place, or a stale one left by a pyebpf process that is gone
+    (it would keep running beside the new program), raises AttachmentExists; `replace=True` removes it first.
     """
-    try:
-        parent = {"ingress": nl.TcParent.INGRESS, "egress": nl.TcParent.EGRESS}[direction]
-    except KeyError:
-        raise LoaderError(f"tc direction must be 'ingress' or 'egress', not {direction!r}", errno.EINVAL) from None
+    if direction not in DIRECTIONS:
+        raise LoaderError(f"tc direction must be 'ingress' or 'egress', not {direction!r}", errno.EINVAL)
+    hook, parent = DIRECTIONS[direction]
     pfd = prog_fd(prog)
     ifindex = nl.ifindex_of(interface, netns)
+    tcx = _use_link(via, use_tcx, features.tcx(), "tcx (Linux 6.6+)")
     name = getattr(prog, "name", "") or getattr(getattr(prog, "program", None), "name", "") or "pyebpf"
     label = f"{interface}{'@' + netns if netns else ''} {direction}"
-    if use_tcx:
-        hook = AttachType.TCX_INGRESS if direction == "ingress" else AttachType.TCX_EGRESS
+    filters = [a for a in net_list(ifindex, netns, hooks=("tc",)) if a.direction == direction]
+    in_the_way = [a for a in filters if a.stale or (not tcx and (a.prio, a.handle) == (prio, handle))]
+    if in_the_way:
+        if not replace:
+            raise _in_the_way(label, "tc", in_the_way, interface, netns, errno.EEXIST)
+        for old in in_the_way:
+            remove(old)
+    if tcx:
         with AttachScope("tcx", label) as scope:
             try:
-                link = nl.call_in_netns(netns, syscall.link_create, pfd, ifindex, hook)
+                fd = nl.call_in_netns(netns, syscall.link_create, pfd, ifindex, hook)
             except LoaderError as e:
                 raise LoaderError(f"attaching tcx link on {label}", e.errno) from None
-            scope.fd(link, "tcx link")
-            return scope.attachment(prog, link_fd=link, info={"ifindex": ifindex, "netns": netns,
-                                                              "direction": direction})
+            scope.link(fd)
+            return scope.attachment(prog, details={"ifindex": ifindex, "netns": netns, "direction": direction})
     with AttachScope("tc", label) as scope:
         added_qdisc = False
         if not nl.has_clsact(ifindex, netns):
@@ -174,7 +239,14 @@ def attach_tc(prog: Any, interface: str | int, direction: str = "ingress", netns
                         raise
 
             scope.add("delete clsact qdisc", drop_qdisc)
-        nl.tc_bpf_filter_add(ifindex, parent, pfd, f"{name}:[pyebpf]", prio, handle, netns)
+        try:
+            nl.tc_bpf_filter_add(ifindex, parent, pfd, filter_mark(name), prio, handle, netns)
+        except LoaderError as e:
+            if e.errno == errno.EEXIST:  # added by someone else since we looked
+                there = [a for a in net_list(ifindex, netns, hooks=("tc",))
+                         if a.direction == direction and (a.prio, a.handle) == (prio, handle)]
+                raise _in_the_way(label, "tc", there, interface, netns, e.errno) from None
+            raise
 
         def drop_filter() -> None:
             try:
@@ -184,10 +256,11 @@ def attach_tc(prog: Any, interface: str | int, direction: str = "ingress", netns
                     raise
 
         scope.add("delete tc filter", drop_filter)
-        return scope.attachment(prog, info={"ifindex": ifindex, "netns": netns, "parent": parent, "prio": prio,
-                                            "handle": handle, "added_qdisc": added_qdisc})
+        return scope.attachment(prog, details={"ifindex": ifindex, "netns": netns, "parent": parent, "prio": prio,
+                                               "handle": handle, "added_qdisc": added_qdisc})
 
 
 attach_socket = attach_socket_filter
 
-__all__ = ["attach_socket_filter", "attach_socket", "attach_xdp", "attach_tc", "prog_id", "SO_ATTACH_BPF", "SO_DETACH_BPF"]
+__all__ = ["attach_socket_filter", "attach_socket", "attach_xdp", "attach_tc", "prog_id", "AttachmentExists",
+           "SO_ATTACH_BPF", "SO_DETACH_BPF"]

@@ -13,17 +13,18 @@ import struct
 from typing import Any
 
 from pyebpf.abi.prog_types import AttachType
+from pyebpf.abi.uapi import ENOTSUPP
 from pyebpf.errors import LoaderError
-from pyebpf.loader import syscall
-from pyebpf.loader.attach.base import AttachScope, Attachment, prog_fd
+from pyebpf.loader import features, syscall
+from pyebpf.loader.attach.base import AttachScope, prog_fd
+from pyebpf.loader.link import Link
 from pyebpf.loader.attach.elfsym import resolve_binary, symbol_file_offset
-from pyebpf.loader.perf_event import PerfIoctl, PmuMissing, perf_ioctl, pmu_type, probe_event, tracepoint_event
+from pyebpf.abi.perf_event import PerfIoctl
+from pyebpf.loader.perf_event import PmuMissing, perf_ioctl, pmu_type, probe_event, tracepoint_event
 from pyebpf.system.tracefs import split_tracepoint, tracefs_root, tracepoint_id
 
-#: The kernel-internal ENOTSUPP (include/linux/errno.h), which some bpf() paths return to user space.
-ENOTSUPP = 524
 #: errnos meaning "this kernel cannot make this kind of BPF link" (then the older interface is used).
-_NO_PERF_LINK = (errno.EINVAL, errno.EOPNOTSUPP, ENOTSUPP)
+_NO_LINK = (errno.EINVAL, errno.EOPNOTSUPP, ENOTSUPP)
 
 
 class KprobesUnavailable(LoaderError):
@@ -49,27 +50,25 @@ def kprobes_available() -> str | None:
     return "CONFIG_KPROBES is off (no 'kprobe' perf PMU and no tracefs kprobe_events)"
 
 
-def _hook_perf_event(scope: AttachScope, prog: Any, perf_fd: int, cookie: int, use_link: bool = True
-                     ) -> int | None:
-    """Attach `prog` to the perf event: a BPF link when the kernel has them (and use_link), else the SET_BPF
-    ioctl (the program then stays on the event until the perf fd is closed)."""
+def _hook_perf_event(scope: AttachScope, prog: Any, perf_fd: int, cookie: int, use_link: bool = True) -> None:
+    """Attach `prog` to the perf event: a BPF link when the kernel has perf links (features.perf_link; and
+    use_link), else the PERF_EVENT_IOC_SET_BPF ioctl (the program then stays on the event until its fd closes)."""
     pfd = prog_fd(prog)
-    link = None
-    if use_link:
+    if use_link and features.perf_link():
         try:
             link = syscall.link_create(pfd, perf_fd, AttachType.PERF_EVENT, extra=struct.pack("<Q", cookie))
-            scope.fd(link, "perf link")
         except LoaderError as e:
-            if e.errno not in _NO_PERF_LINK or cookie:
-                raise LoaderError(f"attaching program to {scope.kind} {scope.target} (BPF_LINK_CREATE)", e.errno,
-                                  e.log) from None
-    if link is None:
+            raise LoaderError(f"attaching program to {scope.kind} {scope.target} (BPF_LINK_CREATE)", e.errno,
+                              e.log) from None
+        scope.link(link)
+    else:
         if cookie:
-            raise LoaderError("a BPF cookie needs a perf link (BPF_LINK_CREATE)", errno.EINVAL)
+            why = "" if use_link else " (use_link=False)"
+            raise LoaderError(f"a BPF cookie needs a perf link (BPF_LINK_CREATE, Linux 5.15+), not available "
+                              f"here{why}", errno.EOPNOTSUPP)
         perf_ioctl(perf_fd, PerfIoctl.SET_BPF, pfd, f"attaching program to {scope.kind} {scope.target}")
     perf_ioctl(perf_fd, PerfIoctl.ENABLE, 0, f"enabling {scope.kind} {scope.target}")
     scope.add("disable perf event", lambda: _quiet_ioctl(perf_fd, PerfIoctl.DISABLE))
-    return link
 
 
 def _quiet_ioctl(fd: int, request: PerfIoctl) -> None:
@@ -81,7 +80,7 @@ def _quiet_ioctl(fd: int, request: PerfIoctl) -> None:
 
 
 def attach_tracepoint(prog: Any, category: str, name: str | None = None, cookie: int = 0,
-                      use_link: bool = True) -> Attachment:
+                      use_link: bool = True) -> Link:
     """Run a BPF_PROG_TYPE_TRACEPOINT program on tracepoint `category:name` ('syscalls', 'sys_enter_openat').
 
     `category` may also be 'syscalls/sys_enter_openat' with `name` omitted. tracefs is mounted if needed.
@@ -93,11 +92,11 @@ def attach_tracepoint(prog: Any, category: str, name: str | None = None, cookie:
     with AttachScope("tracepoint", target) as scope:
         tp = tracepoint_id(category, name)
         perf_fd = scope.fd(tracepoint_event(tp), "perf event")
-        link = _hook_perf_event(scope, pfd, perf_fd, cookie, use_link)
-        return scope.attachment(prog, link_fd=link, perf_fd=perf_fd, info={"tracepoint_id": tp})
+        _hook_perf_event(scope, pfd, perf_fd, cookie, use_link)
+        return scope.attachment(prog, perf_fd=perf_fd, details={"tracepoint_id": tp})
 
 
-def attach_raw_tracepoint(prog: Any, name: str, cookie: int = 0) -> Attachment:
+def attach_raw_tracepoint(prog: Any, name: str, cookie: int = 0) -> Link:
     """Run a BPF_PROG_TYPE_RAW_TRACEPOINT program on raw tracepoint `name` ('sys_enter', 'sched_switch')."""
     if not name or "/" in name or ":" in name:
         raise LoaderError(f"raw tracepoint name {name!r} must be a bare tracepoint name like 'sys_enter'",
@@ -109,11 +108,11 @@ def attach_raw_tracepoint(prog: Any, name: str, cookie: int = 0) -> Attachment:
         except LoaderError as e:
             hint = " (no such raw tracepoint)" if e.errno == errno.ENOENT else ""
             raise LoaderError(f"BPF_RAW_TRACEPOINT_OPEN {name!r}{hint}", e.errno) from None
-        scope.fd(link, "raw tracepoint link")
-        return scope.attachment(prog, link_fd=link)
+        scope.link(link)
+        return scope.attachment(prog)
 
 
-def attach_tp_btf(prog: Any, name: str | None = None, cookie: int = 0) -> Attachment:
+def attach_tp_btf(prog: Any, name: str | None = None, cookie: int = 0) -> Link:
     """Attach a tp_btf program (BPF_PROG_TYPE_TRACING, expected_attach_type BPF_TRACE_RAW_TP).
 
     The target was fixed at load time by attach_btf_id (see pyebpf.btf.tp_btf_type_id); `name` is
@@ -127,14 +126,15 @@ def attach_tp_btf(prog: Any, name: str | None = None, cookie: int = 0) -> Attach
             extra = struct.pack("<IIQ", 0, 0, cookie)  # tracing: target_btf_id (0: from load), pad, cookie
             link = syscall.link_create(pfd, 0, AttachType.TRACE_RAW_TP, extra=extra)
         except LoaderError as e:
-            if e.errno not in _NO_PERF_LINK:
+            if e.errno not in _NO_LINK:
                 raise LoaderError(f"attaching tp_btf {label} (BPF_LINK_CREATE)", e.errno) from None
             link = syscall.raw_tracepoint_open(None, pfd, cookie)
-        scope.fd(link, "tp_btf link")
-        return scope.attachment(prog, link_fd=link)
+        scope.link(link)
+        return scope.attachment(prog)
 
 
-def attach_kprobe(prog: Any, symbol: str, retprobe: bool = False, offset: int = 0, cookie: int = 0) -> Attachment:
+def attach_kprobe(prog: Any, symbol: str, retprobe: bool = False, offset: int = 0, cookie: int = 0,
+                  use_link: bool = True) -> Link:
     """Run a BPF_PROG_TYPE_KPROBE program at kernel function `symbol`(+offset), or on its return if `retprobe`."""
     kind = "kretprobe" if retprobe else "kprobe"
     if not symbol:
@@ -147,12 +147,12 @@ def attach_kprobe(prog: Any, symbol: str, retprobe: bool = False, offset: int = 
             reason = kprobes_available() or "no 'kprobe' perf PMU"
             raise KprobesUnavailable(f"cannot attach {kind} {symbol}: {reason}", errno.EOPNOTSUPP) from None
         perf_fd = scope.fd(fd, "perf event")
-        link = _hook_perf_event(scope, pfd, perf_fd, cookie)
-        return scope.attachment(prog, link_fd=link, perf_fd=perf_fd)
+        _hook_perf_event(scope, pfd, perf_fd, cookie, use_link)
+        return scope.attachment(prog, perf_fd=perf_fd)
 
 
 def attach_uprobe(prog: Any, binary: str, symbol: str | None = None, offset: int = 0, pid: int = -1,
-                  retprobe: bool = False, cookie: int = 0, ref_ctr_offset: int = 0) -> Attachment:
+                  retprobe: bool = False, cookie: int = 0, ref_ctr_offset: int = 0, use_link: bool = True) -> Link:
     """Run a BPF_PROG_TYPE_KPROBE program when user code reaches `symbol`+offset in `binary` (or returns from it).
 
     `binary` is a path or a library name ("c", "libc.so.6"); without `symbol`, `offset` is a file offset. `pid`
@@ -167,9 +167,8 @@ def attach_uprobe(prog: Any, binary: str, symbol: str | None = None, offset: int
     with AttachScope(kind, target) as scope:
         fd = probe_event("uprobe", os.fsencode(path), file_offset, retprobe, pid=pid, ref_ctr_offset=ref_ctr_offset)
         perf_fd = scope.fd(fd, "perf event")
-        link = _hook_perf_event(scope, pfd, perf_fd, cookie)
-        return scope.attachment(prog, link_fd=link, perf_fd=perf_fd,
-                                info={"path": path, "offset": file_offset, "pid": pid})
+        _hook_perf_event(scope, pfd, perf_fd, cookie, use_link)
+        return scope.attachment(prog, perf_fd=perf_fd, details={"path": path, "offset": file_offset, "pid": pid})
 
 
 __all__ = ["KprobesUnavailable", "kprobes_available", "attach_tracepoint", "attach_raw_tracepoint", "attach_tp_btf",
