@@ -49,6 +49,23 @@ class TcParent(IntEnum):
     EGRESS = 0xFFFFFFF3
 
 
+class TcaBpf(IntEnum):
+    """Attributes of a cls_bpf filter's TCA_OPTIONS (uapi pkt_cls.h TCA_BPF_*)."""
+
+    UNSPEC = 0
+    ACT = 1
+    POLICE = 2
+    CLASSID = 3
+    OPS_LEN = 4
+    OPS = 5
+    FD = 6
+    NAME = 7
+    FLAGS = 8
+    FLAGS_GEN = 9
+    TAG = 10
+    ID = 11
+
+
 #: The clsact qdisc's own handle (TC_H_CLSACT << 16).
 TC_H_CLSACT_HANDLE = 0xFFFF0000
 #: TCA_BPF_FLAGS bit: the program's return value is the tc verdict (direct action).
@@ -58,5 +75,5 @@ ETH_P_ALL = 0x0003
 #: unshare(2)/setns(2) flag for a network namespace (uapi sched.h).
 CLONE_NEWNET = 0x40000000
 
-__all__ = ["XdpFlags", "XDP_FLAGS_MODES", "XdpAttached", "XDP_MODES", "XDP_ATTACHED_NAMES", "TcParent",
+__all__ = ["XdpFlags", "XDP_FLAGS_MODES", "XdpAttached", "XDP_MODES", "XDP_ATTACHED_NAMES", "TcParent", "TcaBpf",
            "TC_H_CLSACT_HANDLE", "TCA_BPF_FLAG_ACT_DIRECT", "ETH_P_ALL", "CLONE_NEWNET"]

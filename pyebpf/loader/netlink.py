@@ -7,11 +7,13 @@ tests can work on a veth that lives only inside their own namespace.
 from __future__ import annotations
 
 import errno
+import struct
 from contextlib import contextmanager
 from typing import Any, Iterator
 
 from pyebpf.abi.netlink import (
-    CLONE_NEWNET, ETH_P_ALL, TC_H_CLSACT_HANDLE, TCA_BPF_FLAG_ACT_DIRECT, XDP_MODES, TcParent, XdpAttached, XdpFlags,
+    CLONE_NEWNET, ETH_P_ALL, TC_H_CLSACT_HANDLE, TCA_BPF_FLAG_ACT_DIRECT, XDP_MODES, TcaBpf, TcParent, XdpAttached,
+    XdpFlags,
 )
 from pyebpf.errors import LoaderError
 
@@ -237,9 +239,28 @@ def tc_filters(ifindex: int, parent: TcParent, netns: str | None = None) -> list
         name = opts.get_attr("TCA_BPF_NAME") if opts is not None and hasattr(opts, "get_attr") else None
         if opts is None:
             continue  # the per-prio chain head carries no options
-        prog_id = opts.get_attr("TCA_BPF_ID") if hasattr(opts, "get_attr") else None
+        raw = _raw_attrs(opts)
+        prog_id = struct.unpack_from("<I", raw[TcaBpf.ID])[0] if len(raw.get(TcaBpf.ID, b"")) >= 4 else 0
         out.append({"kind": m.get_attr("TCA_KIND"), "prio": m["info"] >> 16, "handle": m["handle"], "name": name,
-                    "prog_id": int(prog_id or 0)})
+                    "prog_id": prog_id})
+    return out
+
+
+def _raw_attrs(nla: Any) -> dict[int, bytes]:
+    """type -> payload of the attributes nested in a decoded netlink attribute, read from the message bytes
+    (pyroute2 does not decode every attribute, e.g. cls_bpf's TCA_BPF_ID)."""
+    data, offset, length = getattr(nla, "data", None), getattr(nla, "offset", None), getattr(nla, "length", None)
+    if data is None or offset is None or length is None:
+        return {}
+    raw = bytes(data[offset:offset + length])
+    out: dict[int, bytes] = {}
+    pos = 4  # past this attribute's own header
+    while pos + 4 <= len(raw):
+        size, typ = struct.unpack_from("<HH", raw, pos)
+        if size < 4:
+            break
+        out[typ & 0x3FFF] = raw[pos + 4:pos + size]  # without NLA_F_NESTED / NLA_F_NET_BYTEORDER
+        pos += (size + 3) & ~3
     return out
 
 
