@@ -9,8 +9,9 @@ is cached. Attach code asks here instead of assuming a kernel version or falling
   the device, so it has tcx (Linux 6.6); EINVAL means it does not.
 - `xdp_link()`: a missing device gives EINVAL for XDP links too, so this probe creates an XDP link on the loopback
   device of a throw-away network namespace (one thread unshares it; it vanishes with the thread).
-- `helper(prog_type, helper)`: a two-instruction program of that type calling the helper is loaded; the verifier's
-  "unknown func" / "program of this type cannot use helper" means absent (libbpf_probe_bpf_helper).
+- `helper(prog_type, helper)`: a three-instruction program of that type calling the helper is loaded; only the
+  verifier's "unknown func" / "invalid func" / "program of this type cannot use helper" mean absent (any other
+  rejection is about the arguments: the helper is there), as libbpf_probe_bpf_helper decides.
 
 Tests can force an answer (`force("perf_link", False)`) to exercise fallback paths on a kernel that has the feature.
 """
@@ -113,6 +114,10 @@ def _probe_xdp_link() -> bool:
     return result["errno"] == 0
 
 
+#: Verifier messages (check_helper_call) meaning the helper does not exist or is not for this program type.
+_HELPER_ABSENT = ("invalid func ", "unknown func ", "program of this type cannot use helper ")
+
+
 @functools.lru_cache(maxsize=None)
 def _probe_helper(prog_type: ProgType, helper: int) -> bool:
     from pyebpf.loader.program import ProgramLoadError
@@ -120,10 +125,9 @@ def _probe_helper(prog_type: ProgType, helper: int) -> bool:
     try:
         fd = _trivial_prog(prog_type, call=helper)
     except ProgramLoadError as e:
-        if e.errno in (errno.EINVAL, errno.EACCES) and ("unknown func" in e.log or "cannot" in e.log
-                                                        or "not supported" in e.log or "invalid func" in e.log):
-            return False
-        raise
+        # libbpf_probe_bpf_helper: only these verifier messages mean "absent"; any other rejection (our r1 is the
+        # context, which may be the wrong argument) means the verifier knew the helper and allowed the call
+        return not any(m in e.log for m in _HELPER_ABSENT)
     os.close(fd)
     return True
 

@@ -110,6 +110,65 @@ def test_tracepoint_slash_form_and_both_hook_paths(use_link):
             assert _fds() == before
 
 
+def test_perf_link_fallback_when_the_kernel_has_none(monkeypatch):
+    """Forced answer "no perf links" (as before Linux 5.15): PERF_EVENT_IOC_SET_BPF is used, the program runs, the
+    Link is not a bpf_link, and a cookie (which needs a perf link) is a typed EOPNOTSUPP."""
+    from pyebpf.loader import features, load
+    from pyebpf.loader.attach import attach_tracepoint
+
+    assert features.perf_link()  # this kernel has them: the fallback is reached only by forcing
+    features.force("perf_link", False)
+    try:
+        with load(counter_program("tracepoint").build()) as prog:
+            before = _fds()
+            with attach_tracepoint(prog, "syscalls/sys_enter_getppid") as link:
+                assert not link.is_bpf_link and link.link_fd is None and link.perf_fd is not None
+                with pytest.raises(LoaderError) as info:
+                    link.info()
+                assert info.value.errno == errno.EOPNOTSUPP
+                for _ in range(3):
+                    os.getppid()
+            os.getppid()
+            assert prog.maps["counts"][0] == 3
+            with pytest.raises(LoaderError) as info:
+                attach_tracepoint(prog, "syscalls/sys_enter_getppid", cookie=5)
+            assert info.value.errno == errno.EOPNOTSUPP and "perf link" in str(info.value)
+            assert _fds() == before
+    finally:
+        features.force("perf_link", None)
+    assert features.perf_link()
+
+
+def test_helper_probe_answers_as_the_kernel_loads():
+    """features.helper() against the kernel: a program calling the helper with good arguments loads exactly when
+    the probe says the helper is there."""
+    from pyebpf.loader import features, load
+    from pyebpf.loader.program import ProgramLoadError
+
+    def calls(ptype: str, helper: str, args) -> Builder:
+        b = Builder(ptype)
+        b.mov(R6, R1)
+        args(b)
+        b.call(helper).ret(0)
+        return b
+
+    on_ctx = lambda b: b.mov(R1, R6)  # noqa: E731
+    on_stack = lambda b: b.mov(R1, R10).add(R1, -8).mov(R2, 8).mov(R3, 0)  # noqa: E731
+    for ptype, helper, args in (("tracepoint", "get_attach_cookie", on_ctx),
+                                ("socket_filter", "get_attach_cookie", on_ctx),
+                                ("xdp", "ktime_get_ns", on_ctx),
+                                ("kprobe", "probe_read_kernel", on_stack),
+                                ("socket_filter", "get_current_pid_tgid", on_ctx)):
+        try:
+            load(calls(ptype, helper, args).build()).close()
+            loads = True
+        except ProgramLoadError:
+            loads = False
+        assert features.helper(ptype, helper) == loads, (ptype, helper)
+    with pytest.raises(LoaderError):
+        features.helper("xdp", "no_such_helper")
+
+
 def test_unknown_tracepoint_is_typed_error_and_leaks_nothing():
     from pyebpf.loader import load
     from pyebpf.loader.attach import attach_tracepoint
@@ -475,10 +534,17 @@ def test_bpf_cookie_reaches_the_program():
         b.ret(0)
         return b.build()
 
+    from pyebpf.loader import features
+
+    # the kernel is asked, not assumed: bpf_get_attach_cookie (5.15), perf links (5.15), raw_tp cookies (6.10)
+    if not (features.perf_link() and features.helper("tracepoint", "get_attach_cookie")):
+        skip_missing_feature("no perf links or no bpf_get_attach_cookie for tracepoints on this kernel")
     with load(cookie_program("tracepoint")) as tp:
         with attach_tracepoint(tp, "syscalls", "sys_enter_getppid", cookie=0xC0FFEE):
             os.getppid()
         assert tp.maps["counts"][1] == 0xC0FFEE
+    if not features.helper("raw_tracepoint", "get_attach_cookie"):
+        skip_missing_feature("bpf_get_attach_cookie is unknown to raw tracepoint programs on this kernel")
     with load(cookie_program("raw_tracepoint")) as raw:
         try:
             att = attach_raw_tracepoint(raw, "sys_enter", cookie=77)
