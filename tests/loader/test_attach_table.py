@@ -180,3 +180,33 @@ def test_pinmaps_elf_object_reuses_by_name_map(tmp_path, capsys):
         for entry in os.listdir(pin_dir):
             os.unlink(os.path.join(pin_dir, entry))
         os.rmdir(pin_dir)
+
+
+def test_sk_lookup_on_a_network_namespace_through_the_table():
+    """The NETNS kind (sk_lookup, flow_dissector): an sk_lookup program answering SK_DROP in namespace b drops UDP
+    to a bound socket there until its link is closed."""
+    from netns import recv_all, send_udp
+    from pyebpf.abi.uapi import BpfLinkType
+    from pyebpf.loader import syscall as sc
+
+    program = Builder("sk_lookup").ret(0).build()  # SK_DROP
+    program.expected_attach_type = AttachType.SK_LOOKUP
+    with veth_pair() as pair, load(program) as prog:
+        tx, rx, dest = pair.udp_pair()
+        with tx, rx:
+            assert kind_of(prog) == AttachKind.NETNS
+            with prog.attach(pair.ns_b) as link:
+                info = link.info()
+                assert info.type == BpfLinkType.NETNS and info.prog_id == prog.id
+                nsfd = os.open(f"/run/netns/{pair.ns_b}", os.O_RDONLY)
+                try:
+                    assert sc.prog_query(nsfd, AttachType.SK_LOOKUP)[0] == [prog.id]
+                finally:
+                    os.close(nsfd)
+                send_udp(tx, dest, 3)
+                assert recv_all(rx, 0.3) == []
+            send_udp(tx, dest, 2)
+            assert len(recv_all(rx, 0.3)) == 2
+        with pytest.raises(LoaderError) as info:
+            prog.attach("pyebpf-no-such-netns")
+        assert info.value.errno == errno.ENOENT

@@ -16,7 +16,7 @@ from pyebpf.loader.attach.base import AttachScope, Attachment, detach_all, live_
 from pyebpf.loader.attach.cgroup import TemporaryCgroup, attach_cgroup, cgroup2_root, parse_attach_type
 from pyebpf.loader.attach.elfsym import SymbolNotFound, resolve_binary, symbol_file_offset
 from pyebpf.loader.attach.net import (
-    AttachmentExists, attach_socket, attach_socket_filter, attach_tc, attach_xdp, prog_id,
+    AttachmentExists, attach_netns, attach_socket, attach_socket_filter, attach_tc, attach_xdp, prog_id,
 )
 from pyebpf.loader.attach.netdev import NetAttachment, net_detach, net_list
 from pyebpf.loader.attach.table import ATTACHERS, Attacher, attach, auto_attach, auto_attachable, kind_of
@@ -30,7 +30,8 @@ __all__ = [
     "Link", "Attachment", "AttachScope", "prog_fd", "live_links", "close_all", "live_attachments", "detach_all",
     "attach", "ATTACHERS", "Attacher", "kind_of", "auto_attach", "auto_attachable",
     "attach_tracepoint", "attach_raw_tracepoint", "attach_tp_btf", "attach_kprobe", "attach_uprobe",
-    "attach_socket_filter", "attach_socket", "attach_xdp", "attach_tc", "attach_cgroup", "AttachmentExists",
+    "attach_socket_filter", "attach_socket", "attach_xdp", "attach_tc", "attach_netns", "attach_cgroup",
+    "AttachmentExists",
     "net_list", "net_detach", "NetAttachment",
     "KprobesUnavailable", "kprobes_available", "SymbolNotFound", "resolve_binary", "symbol_file_offset",
     "TemporaryCgroup", "cgroup2_root", "parse_attach_type", "prog_id",

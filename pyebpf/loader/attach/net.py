@@ -17,6 +17,7 @@ and no filter is left under it. An interface or namespace that vanished counts a
 from __future__ import annotations
 
 import errno
+import os
 import socket
 from typing import Any
 
@@ -260,7 +261,33 @@ def attach_tc(prog: Any, interface: str | int, direction: str = "ingress", netns
                                                "handle": handle, "added_qdisc": added_qdisc})
 
 
+def attach_netns(prog: Any, netns: str | None = None, attach_type: AttachType | int | None = None) -> Link:
+    """Attach an sk_lookup or flow_dissector program to a whole network namespace through a bpf_link:
+    `netns` is a name `ip netns` knows, a path to a namespace file, or None for this process's namespace; the hook
+    is the program's expected attach type (BPF_SK_LOOKUP, BPF_FLOW_DISSECTOR) unless given."""
+    if attach_type is None:
+        attach_type = getattr(getattr(prog, "program", None), "expected_attach_type", None)
+    if attach_type is None:
+        raise LoaderError("attach_netns needs an attach type (the program has no expected_attach_type)",
+                          errno.EINVAL)
+    hook = AttachType(int(attach_type))
+    path = "/proc/self/ns/net" if netns is None else netns if "/" in netns else os.path.join("/run/netns", netns)
+    pfd = prog_fd(prog)
+    with AttachScope("netns", f"{netns or 'self'} {hook.name.lower()}") as scope:
+        try:
+            nsfd = scope.fd(os.open(path, os.O_RDONLY | os.O_CLOEXEC), "netns")
+        except OSError as e:
+            raise LoaderError(f"no network namespace {netns!r} ({path})", e.errno) from None
+        try:
+            scope.link(syscall.link_create(pfd, nsfd, hook))
+        except LoaderError as e:
+            raise LoaderError(f"attaching {hook.name} program to network namespace {netns or 'self'}",
+                              e.errno) from None
+        return scope.attachment(prog, details={"netns": netns, "attach_type": hook})
+
+
 attach_socket = attach_socket_filter
 
-__all__ = ["attach_socket_filter", "attach_socket", "attach_xdp", "attach_tc", "prog_id", "AttachmentExists",
+__all__ = ["attach_socket_filter", "attach_socket", "attach_xdp", "attach_tc", "attach_netns", "prog_id",
+           "AttachmentExists",
            "SO_ATTACH_BPF", "SO_DETACH_BPF"]

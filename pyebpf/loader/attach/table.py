@@ -15,6 +15,7 @@ Target strings, per kind (a target may also carry its SEC() prefix, which then p
   xdp             'ifname'                             (xdp mode and netns as keywords)
   tcx             'ifname', 'ifname/egress' or 'ifname:egress' (default: the expected attach type's direction)
   cgroup          'cgroup dir' or 'cgroup dir:attach_type' (default: the expected attach type)
+  netns           'NAME' (ip netns), a namespace file path, or 'self' (sk_lookup, flow_dissector)
 
 Adding an attachment for a program type: a row in SECTION_DEFS (with its AttachKind), an attach function in the
 module of its family, and its row here.
@@ -28,7 +29,7 @@ from typing import Any, Callable
 from pyebpf.abi.prog_types import AttachKind, AttachType, ProgType, attach_kind, split_section_target
 from pyebpf.errors import LoaderError
 from pyebpf.loader.attach.cgroup import attach_cgroup, parse_attach_type
-from pyebpf.loader.attach.net import attach_tc, attach_xdp
+from pyebpf.loader.attach.net import attach_netns, attach_tc, attach_xdp
 from pyebpf.loader.attach.tracing import (
     attach_kprobe, attach_raw_tracepoint, attach_tp_btf, attach_tracepoint, attach_uprobe,
 )
@@ -121,6 +122,8 @@ ATTACHERS: dict[AttachKind, Attacher] = {
     AttachKind.XDP: Attacher(lambda p, t, **kw: attach_xdp(p, t, **kw), "interface"),
     AttachKind.TCX: Attacher(_tcx, "interface[/ingress|/egress]"),
     AttachKind.CGROUP: Attacher(_cgroup, "cgroup directory[:attach_type]"),
+    AttachKind.NETNS: Attacher(lambda p, t, **kw: attach_netns(p, None if t == "self" else t, **kw),
+                               "network namespace name or path, or 'self'"),
 }
 """AttachKind -> how to attach. Kinds without a row (NONE: socket filters, devmap programs...) are attached by
 hand (attach_socket_filter, a map update) and get a LoaderError saying so from attach()."""
