@@ -113,21 +113,25 @@ def attach_raw_tracepoint(prog: Any, name: str, cookie: int = 0) -> Link:
 
 
 def attach_tp_btf(prog: Any, name: str | None = None, cookie: int = 0) -> Link:
-    """Attach a tp_btf program (BPF_PROG_TYPE_TRACING, expected_attach_type BPF_TRACE_RAW_TP).
+    """Attach a BTF-targeted program: tp_btf, fentry/fexit/fmod_ret (BPF_PROG_TYPE_TRACING) or lsm, whose
+    expected attach type (BPF_TRACE_RAW_TP by default) is the link's attach type, as the kernel requires.
 
     The target was fixed at load time by attach_btf_id (see pyebpf.btf.tp_btf_type_id); `name` is
     only a label. Uses BPF_LINK_CREATE, falling back to BPF_RAW_TRACEPOINT_OPEN with no name on older kernels.
     """
-    label = name or getattr(prog, "attach_to", None) or getattr(getattr(prog, "program", None), "attach_to", None) \
-        or "?"
+    program = getattr(prog, "program", None)
+    label = name or getattr(prog, "attach_to", None) or getattr(program, "attach_to", None) or "?"
+    eat = getattr(program, "expected_attach_type", None)
+    hook = AttachType(int(eat)) if isinstance(eat, int) and eat else AttachType.TRACE_RAW_TP
     pfd = prog_fd(prog)
-    with AttachScope("tp_btf", str(label)) as scope:
+    kind = "tp_btf" if hook == AttachType.TRACE_RAW_TP else hook.name.lower()
+    with AttachScope(kind, str(label)) as scope:
         try:
             extra = struct.pack("<IIQ", 0, 0, cookie)  # tracing: target_btf_id (0: from load), pad, cookie
-            link = syscall.link_create(pfd, 0, AttachType.TRACE_RAW_TP, extra=extra)
+            link = syscall.link_create(pfd, 0, hook, extra=extra)
         except LoaderError as e:
             if e.errno not in _NO_LINK:
-                raise LoaderError(f"attaching tp_btf {label} (BPF_LINK_CREATE)", e.errno) from None
+                raise LoaderError(f"attaching {kind} {label} (BPF_LINK_CREATE)", e.errno) from None
             link = syscall.raw_tracepoint_open(None, pfd, cookie)
         scope.link(link)
         return scope.attachment(prog)
