@@ -32,7 +32,7 @@ _LAZY = {
     "attach_kprobe": "pyebpf.loader.attach", "attach_uprobe": "pyebpf.loader.attach",
     "attach_xdp": "pyebpf.loader.attach", "attach_tc": "pyebpf.loader.attach",
     "attach_socket": "pyebpf.loader.attach", "attach_cgroup": "pyebpf.loader.attach",
-    "auto_attach": "pyebpf.loader.attach", "attach": "pyebpf.loader.attach", "ATTACHERS": "pyebpf.loader.attach",
+    "auto_attach": "pyebpf.loader.attach", "ATTACHERS": "pyebpf.loader.attach",
     "net_list": "pyebpf.loader.attach", "net_detach": "pyebpf.loader.attach",
     "AttachmentExists": "pyebpf.loader.attach",
     "Link": "pyebpf.loader.link", "KernelLink": "pyebpf.loader.link",

@@ -68,8 +68,12 @@ def _trivial_prog(prog_type: ProgType, expected_attach_type: int = 0, call: int 
 
 
 def _link_create_errno(prog_type: ProgType, attach_type: AttachType, target: int, flags: int = 0) -> int:
-    """errno of BPF_LINK_CREATE(prog of `prog_type`, target, attach_type); 0 if a link was made (and closed)."""
-    fd = _trivial_prog(prog_type, attach_type if prog_type != ProgType.TRACEPOINT else 0)
+    """errno of BPF_LINK_CREATE(prog of `prog_type`, target, attach_type); 0 if a link was made (and closed).
+    A kernel that refuses even the probe program answers EINVAL: it has no such link for us either."""
+    try:
+        fd = _trivial_prog(prog_type, attach_type if prog_type != ProgType.TRACEPOINT else 0)
+    except LoaderError:
+        return errno.EINVAL
     try:
         link = sc.link_create(fd, target, attach_type, flags)
     except LoaderError as e:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from typing import Any
+from typing import Any, Callable
 
 from pyebpf.abi.netlink import XDP_FLAGS_MODES, XDP_MODES, XdpFlags
 from pyebpf.abi.prog_types import AttachType
@@ -106,15 +106,20 @@ def _xdp_mode_flags(mode: str | int | None) -> XdpFlags:
 _VIAS = ("auto", "link", "netlink")
 
 
-def _use_link(via: str, legacy: bool | None, available: bool, what: str) -> bool:
-    """Resolve via= (and the older use_link/use_tcx booleans) against what the kernel has."""
+def _use_link(via: str, legacy: bool | None, available: Callable[[], bool], what: str) -> bool:
+    """Resolve via= (and the older use_link/use_tcx booleans) against what the kernel has (probed only when
+    it matters)."""
     if legacy is not None:
         via = "link" if legacy else "netlink"
     if via not in _VIAS:
         raise LoaderError(f"via must be one of {', '.join(_VIAS)}, not {via!r}", errno.EINVAL)
-    if via == "link" and not available:
+    if via == "netlink":
+        return False
+    if available():
+        return True
+    if via == "link":
         raise LoaderError(f"this kernel has no {what} (pass via='netlink' or via='auto')", errno.EOPNOTSUPP)
-    return via == "link" or (via == "auto" and available)
+    return False
 
 
 def _in_the_way(label: str, hook: str, existing: list[NetAttachment], dev: Any, netns: str | None,
@@ -138,7 +143,7 @@ def attach_xdp(prog: Any, interface: str | int, mode: str | int | None = "skb", 
     pfd = prog_fd(prog)
     ifindex = nl.ifindex_of(interface, netns)
     ours = prog_id(pfd)
-    link = _use_link(via, use_link, features.xdp_link(), "XDP links (BPF_LINK_CREATE, Linux 5.9+)")
+    link = _use_link(via, use_link, features.xdp_link, "XDP links (BPF_LINK_CREATE, Linux 5.9+)")
     mode_name = {XdpFlags.SKB_MODE: "skb", XdpFlags.DRV_MODE: "drv", XdpFlags.HW_MODE: "hw"}.get(mode_flags)
     label = f"{interface}{'@' + netns if netns else ''} ({mode_name or 'auto'})"
     existing = net_list(ifindex, netns, hooks=("xdp",))
@@ -206,7 +211,7 @@ def attach_tc(prog: Any, interface: str | int, direction: str = "ingress", netns
     hook, parent = DIRECTIONS[direction]
     pfd = prog_fd(prog)
     ifindex = nl.ifindex_of(interface, netns)
-    tcx = _use_link(via, use_tcx, features.tcx(), "tcx (Linux 6.6+)")
+    tcx = _use_link(via, use_tcx, features.tcx, "tcx (Linux 6.6+)")
     name = getattr(prog, "name", "") or getattr(getattr(prog, "program", None), "name", "") or "pyebpf"
     label = f"{interface}{'@' + netns if netns else ''} {direction}"
     filters = [a for a in net_list(ifindex, netns, hooks=("tc",)) if a.direction == direction]

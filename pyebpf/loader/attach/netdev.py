@@ -114,7 +114,19 @@ def _xdp_link_ids() -> dict[tuple[int, int], int]:
     return out
 
 
-def _xdp(dev: str, ifindex: int, netns: str | None, links: dict[tuple[int, int], int]) -> list[NetAttachment]:
+class _XdpLinks:
+    """_xdp_link_ids(), read once per listing and only if some device has an XDP program (it walks every link)."""
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[int, int], int] | None = None
+
+    def get(self, key: tuple[int, int], default: int = 0) -> int:
+        if self._ids is None:
+            self._ids = _xdp_link_ids()
+        return self._ids.get(key, default)
+
+
+def _xdp(dev: str, ifindex: int, netns: str | None, links: _XdpLinks) -> list[NetAttachment]:
     state = nl.xdp_query(ifindex, netns)
     found: list[tuple[str, int]] = []
     if state["mode"] == XdpAttached.MULTI:
@@ -166,7 +178,7 @@ def net_list(dev: str | int | None = None, netns: str | None = None,
     else:
         ifindex = nl.ifindex_of(dev, netns)
         devices = [(ifindex, dev if isinstance(dev, str) else nl.ifname_of(ifindex, netns))]
-    links = _xdp_link_ids() if "xdp" in hooks else {}
+    links = _XdpLinks()
     out: list[NetAttachment] = []
     for ifindex, name in devices:
         try:
