@@ -188,3 +188,26 @@ def test_net_detach_removes_netlink_xdp_and_cls_bpf_and_only_what_is_asked(capsy
             link.close()  # what net detach removed counts as already gone
         assert net_list(pair.if_b, pair.ns_b) == []
         assert main(["net", "detach", "no-such-if0", "--netns", pair.ns_b]) == 1
+
+
+def test_net_list_agrees_with_bpftool_net():
+    """XDP and cls_bpf as bpftool net (Debian's 7.1, which predates tcx) reports them from the kernel."""
+    import shutil
+
+    from pyebpf.testing.plugin import require_or_skip
+
+    if shutil.which("bpftool") is None:
+        require_or_skip("bpftool is not installed")
+    with veth_pair() as pair, load(Builder("xdp", name="cmp_xdp").ret(XDP_PASS).build()) as x, \
+            load(Builder("sched_cls", name="cmp_tc").ret(TC_ACT_OK).build()) as t:
+        with attach_xdp(x, pair.if_b, netns=pair.ns_b), \
+                attach_tc(t, pair.if_b, "egress", netns=pair.ns_b, via="netlink"):
+            out = subprocess.run(["ip", "netns", "exec", pair.ns_b, "bpftool", "--json", "net", "show", "dev",
+                                  pair.if_b], capture_output=True, text=True, check=True).stdout
+            theirs = json.loads(out)[0]
+            ours = net_list(pair.if_b, pair.ns_b, hooks=("xdp", "tc"))
+            bpftool_mode = {"skb": "generic", "drv": "driver", "hw": "offload"}
+            assert sorted((e["ifindex"], e["mode"], e["id"]) for e in theirs["xdp"]) == \
+                sorted((a.ifindex, bpftool_mode[a.mode], a.prog_id) for a in ours if a.hook == "xdp")
+            assert sorted((e["ifindex"], e["kind"], e["name"], e["id"]) for e in theirs["tc"]) == \
+                sorted((a.ifindex, f"clsact/{a.direction}", a.filter_name, a.prog_id) for a in ours if a.hook == "tc")
