@@ -28,7 +28,7 @@ from pyebpf.loader import attr as A
 from pyebpf.loader import features, syscall
 from pyebpf.loader import netlink as nl
 from pyebpf.loader.attach.base import AttachScope, prog_fd
-from pyebpf.loader.attach.netdev import DIRECTIONS, GONE, NetAttachment, filter_mark, net_list, remove
+from pyebpf.loader.attach.netdev import DIRECTIONS, GONE, NetAttachment, filter_mark, on_device, remove
 from pyebpf.loader.link import Link
 
 SO_ATTACH_BPF = getattr(socket, "SO_ATTACH_BPF", 50)
@@ -146,35 +146,34 @@ def attach_xdp(prog: Any, interface: str | int, mode: str | int | None = "skb", 
     link = _use_link(via, use_link, features.xdp_link, "XDP links (BPF_LINK_CREATE, Linux 5.9+)")
     mode_name = {XdpFlags.SKB_MODE: "skb", XdpFlags.DRV_MODE: "drv", XdpFlags.HW_MODE: "hw"}.get(mode_flags)
     label = f"{interface}{'@' + netns if netns else ''} ({mode_name or 'auto'})"
-    existing = net_list(ifindex, netns, hooks=("xdp",))
-    if existing and not replace:
-        raise _in_the_way(label, "XDP", existing, interface, netns)
     details = {"ifindex": ifindex, "prog_id": ours, "netns": netns, "mode": mode_name}
+
+    def refused(e: LoaderError) -> LoaderError:
+        """EBUSY/EEXIST: what is in the way, and how to remove it (looked up only now: attaching stays cheap)."""
+        if e.errno not in (errno.EBUSY, errno.EEXIST):
+            return e
+        return _in_the_way(label, "XDP", on_device(str(interface), ifindex, netns, ("xdp",)), interface, netns,
+                           e.errno)
+
+    if replace:
+        for old in on_device(str(interface), ifindex, netns, ("xdp",)):
+            if link or old.link_id:
+                remove(old)  # a link never replaces, and netlink cannot replace a link's program: make room
     if link:
-        for old in existing:
-            remove(old)  # a link never replaces: make room first
         with AttachScope("xdp", label) as scope:
             try:
                 fd = nl.call_in_netns(netns, syscall.link_create, pfd, ifindex, AttachType.XDP, int(mode_flags))
             except LoaderError as e:
-                if e.errno in (errno.EBUSY, errno.EEXIST):
-                    raise _in_the_way(label, "XDP", net_list(ifindex, netns, hooks=("xdp",)), interface, netns,
-                                      e.errno) from None
-                raise LoaderError(f"attaching XDP link on {label}", e.errno) from None
+                err = refused(e)
+                raise (err if err is not e else LoaderError(f"attaching XDP link on {label}", e.errno)) from None
             scope.link(fd)
             return scope.attachment(prog, details=details)
-    for old in existing:
-        if old.link_id:
-            remove(old)  # netlink cannot replace a link's program
     flags = mode_flags | (0 if replace else XdpFlags.UPDATE_IF_NOEXIST)
     with AttachScope("xdp", label) as scope:
         try:
             nl.xdp_set(ifindex, pfd, flags, netns)
         except LoaderError as e:
-            if e.errno in (errno.EBUSY, errno.EEXIST):
-                raise _in_the_way(label, "XDP", net_list(ifindex, netns, hooks=("xdp",)), interface, netns,
-                                  e.errno) from None
-            raise
+            raise refused(e) from None
 
         def undo() -> None:
             try:
@@ -214,7 +213,7 @@ def attach_tc(prog: Any, interface: str | int, direction: str = "ingress", netns
     tcx = _use_link(via, use_tcx, features.tcx, "tcx (Linux 6.6+)")
     name = getattr(prog, "name", "") or getattr(getattr(prog, "program", None), "name", "") or "pyebpf"
     label = f"{interface}{'@' + netns if netns else ''} {direction}"
-    filters = [a for a in net_list(ifindex, netns, hooks=("tc",)) if a.direction == direction]
+    filters = on_device(str(interface), ifindex, netns, ("tc",), direction)
     in_the_way = [a for a in filters if a.stale or (not tcx and (a.prio, a.handle) == (prio, handle))]
     if in_the_way:
         if not replace:
@@ -249,8 +248,8 @@ def attach_tc(prog: Any, interface: str | int, direction: str = "ingress", netns
             nl.tc_bpf_filter_add(ifindex, parent, pfd, filter_mark(name), prio, handle, netns)
         except LoaderError as e:
             if e.errno == errno.EEXIST:  # added by someone else since we looked
-                there = [a for a in net_list(ifindex, netns, hooks=("tc",))
-                         if a.direction == direction and (a.prio, a.handle) == (prio, handle)]
+                there = [a for a in on_device(str(interface), ifindex, netns, ("tc",), direction)
+                         if (a.prio, a.handle) == (prio, handle)]
                 raise _in_the_way(label, "tc", there, interface, netns, e.errno) from None
             raise
 

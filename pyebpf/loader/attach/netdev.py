@@ -141,9 +141,11 @@ def _xdp(dev: str, ifindex: int, netns: str | None, links: _XdpLinks) -> list[Ne
     return out
 
 
-def _tcx(dev: str, ifindex: int, netns: str | None) -> list[NetAttachment]:
+def _tcx(dev: str, ifindex: int, netns: str | None, only: str | None = None) -> list[NetAttachment]:
     out = []
     for direction, (attach_type, _parent) in DIRECTIONS.items():
+        if only is not None and direction != only:
+            continue
         try:
             progs, links, _rev = nl.call_in_netns(netns, sc.prog_query, ifindex, attach_type)
         except LoaderError as e:
@@ -156,9 +158,11 @@ def _tcx(dev: str, ifindex: int, netns: str | None) -> list[NetAttachment]:
     return out
 
 
-def _tc(dev: str, ifindex: int, netns: str | None) -> list[NetAttachment]:
+def _tc(dev: str, ifindex: int, netns: str | None, only: str | None = None) -> list[NetAttachment]:
     out = []
     for direction, (_attach_type, parent) in DIRECTIONS.items():
+        if only is not None and direction != only:
+            continue
         for f in nl.tc_filters(ifindex, parent, netns):
             if f["kind"] != "bpf":
                 continue
@@ -170,8 +174,9 @@ def _tc(dev: str, ifindex: int, netns: str | None) -> list[NetAttachment]:
 
 
 def net_list(dev: str | int | None = None, netns: str | None = None,
-             hooks: Iterable[str] = ("xdp", "tcx", "tc")) -> list[NetAttachment]:
-    """Every BPF program on `dev` (default: every device of `netns`), XDP first, then tcx, then tc filters."""
+             hooks: Iterable[str] = ("xdp", "tcx", "tc"), direction: str | None = None) -> list[NetAttachment]:
+    """Every BPF program on `dev` (default: every device of `netns`), XDP first, then tcx, then tc filters (only
+    those of one tc `direction` when given)."""
     hooks = set(hooks)
     if dev is None:
         devices = nl.interfaces(netns)
@@ -182,16 +187,25 @@ def net_list(dev: str | int | None = None, netns: str | None = None,
     out: list[NetAttachment] = []
     for ifindex, name in devices:
         try:
-            if "xdp" in hooks:
-                out += _xdp(name, ifindex, netns, links)
-            if "tcx" in hooks:
-                out += _tcx(name, ifindex, netns)
-            if "tc" in hooks:
-                out += _tc(name, ifindex, netns)
+            out += on_device(name, ifindex, netns, hooks, direction, links)
         except LoaderError as e:
             if dev is None and e.errno in GONE:
                 continue  # the device went away while we listed
             raise
+    return out
+
+
+def on_device(name: str, ifindex: int, netns: str | None, hooks: Iterable[str] = ("xdp", "tcx", "tc"),
+              direction: str | None = None, links: "_XdpLinks | None" = None) -> list[NetAttachment]:
+    """net_list for one device already resolved (ifindex in `netns`): what attach functions ask, cheaply."""
+    hooks = set(hooks)
+    out: list[NetAttachment] = []
+    if "xdp" in hooks:
+        out += _xdp(name, ifindex, netns, links or _XdpLinks())
+    if "tcx" in hooks:
+        out += _tcx(name, ifindex, netns, direction)
+    if "tc" in hooks:
+        out += _tc(name, ifindex, netns, direction)
     return out
 
 
@@ -236,11 +250,10 @@ def net_detach(dev: str | int, netns: str | None = None, hooks: Iterable[str] = 
     """Remove every BPF program from `dev` (or only `hooks` / one tc `direction`); returns what was removed."""
     if direction is not None and direction not in DIRECTIONS:
         raise LoaderError(f"tc direction must be 'ingress' or 'egress', not {direction!r}", errno.EINVAL)
-    found = [a for a in net_list(dev, netns, hooks) if direction is None or a.hook == "xdp" or
-             a.direction == direction]
+    found = net_list(dev, netns, hooks, direction)
     for att in found:
         remove(att)
     return found
 
 
-__all__ = ["NetAttachment", "net_list", "net_detach", "remove", "filter_mark", "filter_owner", "DIRECTIONS", "GONE"]
+__all__ = ["NetAttachment", "net_list", "on_device", "net_detach", "remove", "filter_mark", "filter_owner", "DIRECTIONS", "GONE"]
