@@ -21,8 +21,17 @@ from pyebpf.isa.builder import Builder
 from pyebpf.loader import load
 from pyebpf.loader.attach import AttachmentExists, attach_tc, attach_xdp, net_detach, net_list
 from pyebpf.loader.info import link_infos
+from pyebpf.testing.plugin import skip_missing_feature
 
 pytestmark = pytest.mark.kernel
+
+
+def _need_links() -> None:
+    """The default (bpf_link) path needs tcx (6.6+) and XDP links (5.9+); elsewhere the default is netlink."""
+    from pyebpf.loader import features
+
+    if not (features.tcx() and features.xdp_link()):
+        skip_missing_feature("no tcx or XDP links on this kernel (Linux 6.6+ / 5.9+)")
 
 XDP_PASS, TC_ACT_OK = 2, 0
 
@@ -90,6 +99,7 @@ def _finish(child: subprocess.Popen, sig: int) -> int:
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_killed_process_leaves_nothing_by_default(tmp_path, sig):
     """Default attachment is by bpf_link (XDP link, tcx): the kernel releases them whatever kills the process."""
+    _need_links()
     with veth_pair() as pair:
         child, ids = _run_child(tmp_path, pair)
         on_dev = net_list(pair.if_b, pair.ns_b)
@@ -128,6 +138,7 @@ def test_a_users_sigterm_handler_is_chained_not_stolen(tmp_path):
 def test_old_attachment_in_the_way_says_so_and_replace_works(tmp_path, capsys):
     """A SIGKILLed netlink attacher leaves XDP and a cls_bpf filter behind (nothing runs on SIGKILL): the next
     attach names them and the way out; replace=True and `pyebpf net detach` remove them."""
+    _need_links()
     with veth_pair() as pair:
         child, ids = _run_child(tmp_path, pair, how=', via="netlink"')
         _finish(child, signal.SIGKILL)
@@ -169,6 +180,7 @@ def test_old_attachment_in_the_way_says_so_and_replace_works(tmp_path, capsys):
 
 
 def test_net_detach_removes_netlink_xdp_and_cls_bpf_and_only_what_is_asked(capsys):
+    _need_links()
     with veth_pair() as pair, load(Builder("xdp").ret(XDP_PASS).build()) as x, \
             load(Builder("sched_cls").ret(TC_ACT_OK).build()) as t:
         lx = attach_xdp(x, pair.if_b, netns=pair.ns_b, via="netlink")

@@ -16,6 +16,7 @@ import pytest
 from netns import recv_all, send_udp, veth_pair
 from pyebpf.errors import LoaderError
 from pyebpf.isa.builder import R0, R1, R2, R3, R4, R5, R6, R7, R10, Builder
+from pyebpf.testing.plugin import skip_missing_feature
 
 pytestmark = pytest.mark.kernel
 
@@ -210,7 +211,10 @@ def test_xdp_detach_after_namespace_is_gone():
 
 @pytest.mark.parametrize("use_tcx", [False, True], ids=["clsact", "tcx"])
 def test_tc_egress_drop_and_ingress_count_direct_action(use_tcx):
-    from pyebpf.loader import load
+    from pyebpf.loader import features, load
+
+    if use_tcx and not features.tcx():
+        skip_missing_feature("no tcx links on this kernel (Linux 6.6+)")
     from pyebpf.loader import netlink as nl
     from pyebpf.loader.attach import attach_tc
 
@@ -304,6 +308,10 @@ def test_netlink_attachments_released_at_process_exit(tmp_path):
 
 def test_link_attachments_vanish_on_sigkill(tmp_path):
     """XDP and tcx links die with the process even on SIGKILL (no exit hook runs): nothing is left behind."""
+    from pyebpf.loader import features
+
+    if not (features.tcx() and features.xdp_link()):
+        skip_missing_feature("no tcx or XDP links on this kernel (Linux 6.6+ / 5.9+)")
     import signal
 
     from pyebpf.loader import netlink as nl
