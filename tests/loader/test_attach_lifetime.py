@@ -16,6 +16,7 @@ import time
 import pytest
 
 from netns import veth_pair
+from test_attach_net import _child_env
 from pyebpf.cli import main
 from pyebpf.isa.builder import Builder
 from pyebpf.loader import load
@@ -76,7 +77,7 @@ def _run_child(tmp_path, pair, how: str = "", before: str = "") -> tuple[subproc
     script = tmp_path / "child.py"
     script.write_text(textwrap.dedent(CHILD.format(dev=pair.if_b, ns=pair.ns_b, how=how, before=before)))
     child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+                             text=True, env=_child_env())
     line = child.stdout.readline()
     if not line:
         child.kill()

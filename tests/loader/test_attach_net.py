@@ -25,6 +25,14 @@ TC_ACT_OK, TC_ACT_SHOT = 0, 2
 SKB_DATA, SKB_DATA_END = 76, 80  # struct __sk_buff offsets of data / data_end
 
 
+def _child_env() -> dict[str, str]:
+    """A child Python imports the pyebpf under test (this checkout), whatever is installed."""
+    import pyebpf
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pyebpf.__file__)))
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+
+
 def _fds() -> set[str]:
     return set(os.listdir("/proc/self/fd"))
 
@@ -299,7 +307,8 @@ def test_netlink_attachments_released_at_process_exit(tmp_path):
             attach_tc(t, {pair.if_b!r}, "ingress", netns={pair.ns_b!r}, via="netlink")
             print("attached")
         """))
-        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
+                             env=_child_env())
         assert out.stdout.strip() == "attached", out.stderr
         ib = pair.ifindex("b")
         assert nl.xdp_query(ib, pair.ns_b)["prog_id"] == 0
@@ -331,7 +340,7 @@ def test_link_attachments_vanish_on_sigkill(tmp_path):
             print(x.id, t.id, flush=True)
             time.sleep(60)
         """))
-        child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+        child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=_child_env())
         try:
             ids = {int(v) for v in child.stdout.readline().split()}
             assert len(ids) == 2

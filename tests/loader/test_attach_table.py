@@ -168,9 +168,13 @@ def test_pinmaps_elf_object_reuses_by_name_map(tmp_path, capsys):
     from pyebpf.loader.elf_writer import write_elf
 
     name = f"pe{uuid.uuid4().hex[:10]}"
-    prog = _counter("socket_filter", name="pinmaps_elf")
-    prog.maps[name] = dataclasses.replace(prog.maps.pop("counts"), name=name, pinning="by_name")
-    prog = prog.replace_instructions([i._replace(ref=name) if i.ref == "counts" else i for i in prog.instructions])
+    b = Builder("socket_filter", name="pinmaps_elf")  # map_lookup_elem only: every kernel allows it here
+    b.map(name, "array", key=ctypes.c_uint32, value=ctypes.c_uint64, max_entries=1)
+    b.store(R10 - 4, 0, "u32")
+    b.ld_map(R1, name).mov(R2, R10).add(R2, -4).call("map_lookup_elem")
+    b.ret(0)
+    prog = b.build()
+    prog.maps[name] = dataclasses.replace(prog.maps[name], pinning="by_name")
     obj = str(tmp_path / "pinmaps.o")
     write_elf(prog, obj)
     pin_dir = os.path.join(ensure_bpffs(), f"pyebpf_pinmaps_{uuid.uuid4().hex[:8]}")

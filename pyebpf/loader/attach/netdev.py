@@ -147,7 +147,7 @@ def _tcx(dev: str, ifindex: int, netns: str | None, only: str | None = None) -> 
         if only is not None and direction != only:
             continue
         try:
-            progs, links, _rev = nl.call_in_netns(netns, sc.prog_query, ifindex, attach_type)
+            progs, links, _rev = nl.call_in_netns(netns, sc.prog_query, ifindex, attach_type, 64, True)
         except LoaderError as e:
             if e.errno in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENODEV):
                 return []  # a kernel without tcx, or the device went away
