@@ -20,6 +20,7 @@ class EtherType(IntEnum):
     """if_ether.h ETH_P_* values (host order)."""
 
     P_802_3 = 0x0001  # ETH_P_802_3: raw 802.3 (IPX)
+    ALL = 0x0003  # ETH_P_ALL: every protocol (packet sockets, the protocol of a catch-all tc filter)
     P_802_2 = 0x0004  # ETH_P_802_2: 802.2 LLC
     IP = 0x0800
     ARP = 0x0806

@@ -70,10 +70,8 @@ class TcaBpf(IntEnum):
 TC_H_CLSACT_HANDLE = 0xFFFF0000
 #: TCA_BPF_FLAGS bit: the program's return value is the tc verdict (direct action).
 TCA_BPF_FLAG_ACT_DIRECT = 1
-#: Ethernet protocol "every protocol" (uapi if_ether.h), the protocol of our cls_bpf filters.
-ETH_P_ALL = 0x0003
 #: unshare(2)/setns(2) flag for a network namespace (uapi sched.h).
 CLONE_NEWNET = 0x40000000
 
 __all__ = ["XdpFlags", "XDP_FLAGS_MODES", "XdpAttached", "XDP_MODES", "XDP_ATTACHED_NAMES", "TcParent", "TcaBpf",
-           "TC_H_CLSACT_HANDLE", "TCA_BPF_FLAG_ACT_DIRECT", "ETH_P_ALL", "CLONE_NEWNET"]
+           "TC_H_CLSACT_HANDLE", "TCA_BPF_FLAG_ACT_DIRECT", "CLONE_NEWNET"]

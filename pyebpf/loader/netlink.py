@@ -11,8 +11,9 @@ import struct
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+from pyebpf.abi.net import EtherType
 from pyebpf.abi.netlink import (
-    CLONE_NEWNET, ETH_P_ALL, TC_H_CLSACT_HANDLE, TCA_BPF_FLAG_ACT_DIRECT, XDP_MODES, TcaBpf, TcParent, XdpAttached,
+    CLONE_NEWNET, TC_H_CLSACT_HANDLE, TCA_BPF_FLAG_ACT_DIRECT, XDP_MODES, TcaBpf, TcParent, XdpAttached,
     XdpFlags,
 )
 from pyebpf.errors import LoaderError
@@ -206,7 +207,7 @@ def tc_bpf_filter_add(ifindex: int, parent: TcParent, fd: int, name: str, prio: 
     with rtnl(netns) as ipr:
         try:
             ipr.tc("add-filter", "bpf", index=ifindex, handle=handle, fd=fd, name=name[:255] or "pyebpf",
-                   parent=int(parent), prio=prio, protocol=ETH_P_ALL, direct_action=True)
+                   parent=int(parent), prio=prio, protocol=EtherType.ALL, direct_action=True)
         except Exception as e:  # noqa: BLE001
             raise _netlink_error(e, f"adding tc bpf filter (prio {prio}, handle {handle}) on ifindex {ifindex}") \
                 from None
@@ -217,7 +218,7 @@ def tc_bpf_filter_del(ifindex: int, parent: TcParent, prio: int = 1, handle: int
     with rtnl(netns) as ipr:
         try:
             ipr.tc("del-filter", "bpf", index=ifindex, handle=handle, parent=int(parent), prio=prio,
-                   protocol=ETH_P_ALL)
+                   protocol=EtherType.ALL)
         except Exception as e:  # noqa: BLE001
             raise _netlink_error(e, f"deleting tc bpf filter (prio {prio}) on ifindex {ifindex}") from None
 
