@@ -218,3 +218,13 @@ def test_sk_lookup_on_a_network_namespace_through_the_table():
         with pytest.raises(LoaderError) as info:
             prog.attach("pyebpf-no-such-netns")
         assert info.value.errno == errno.ENOENT
+
+
+def test_the_section_name_picks_the_kind():
+    """A Program carries its SEC() name: 'kretprobe/x' attaches on return although its attach_to is only 'x'."""
+    program = Builder("kprobe", attach_to="do_exit").ret(0).build()
+    assert kind_of(program) == AttachKind.KPROBE
+    program.section = "kretprobe/do_exit"
+    assert kind_of(program) == AttachKind.KRETPROBE and auto_attachable(program)
+    program.section = "uretprobe//bin/sh:main"
+    assert kind_of(program) == AttachKind.URETPROBE
