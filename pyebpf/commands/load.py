@@ -170,7 +170,6 @@ def _pinned_map_id(path: str) -> int | None:
 
 def _wait(duration: float | None) -> None:
     """Stay attached until Ctrl-C/SIGTERM or `duration` seconds."""
-    print("attached; press Ctrl-C to detach", file=sys.stderr)
     stop = False
 
     def on_term(signum: int, frame: Any) -> None:
@@ -179,6 +178,8 @@ def _wait(duration: float | None) -> None:
 
     old = signal.signal(signal.SIGTERM, on_term)
     try:
+        # inside the try: a Ctrl-C that arrives right after the line a caller waits for still detaches cleanly
+        print("attached; press Ctrl-C to detach", file=sys.stderr, flush=True)
         end = None if duration is None else time.monotonic() + duration
         while not stop and (end is None or time.monotonic() < end):
             time.sleep(0.1 if end is None else max(0.0, min(0.1, end - time.monotonic())))
