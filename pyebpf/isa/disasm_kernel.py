@@ -8,9 +8,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 from pyebpf.abi.opcodes import (
-    BPF_ADDR_SPACE_CAST, CLASS_MASK, MODE_MASK, OP_CALLX, OP_EXIT, OP_JA, OP_JA32, OP_LD_IMM64, OP_MASK, OP_MAY_GOTO,
-    SIGNED_DIVMOD_OFF, SIZE_MASK, SOURCE_MASK, AluOp, AtomicOp, CallSrc, EndSource, InsnClass, JmpOp, Mode, Size,
-    Source,
+    BPF_ADDR_PERCPU, BPF_ADDR_SPACE_CAST, CLASS_MASK, MODE_MASK, OP_CALLX, OP_EXIT, OP_JA, OP_JA32, OP_LD_IMM64,
+    OP_MASK, OP_MAY_GOTO, SIGNED_DIVMOD_OFF, SIZE_MASK, SOURCE_MASK, AluOp, AtomicOp, CallSrc, EndSource, InsnClass,
+    JmpOp, Mode, Size, Source,
 )
 from pyebpf.isa.instruction import Instruction
 
@@ -35,8 +35,6 @@ BPF_CLASS_STRING: dict[int, str] = {
     InsnClass.LD: "ld", InsnClass.LDX: "ldx", InsnClass.ST: "st", InsnClass.STX: "stx", InsnClass.ALU: "alu",
     InsnClass.JMP: "jmp", InsnClass.JMP32: "jmp32", InsnClass.ALU64: "alu64",
 }
-#: BPF_ADDR_PERCPU: the verifier's internal `mov` that resolves a per-CPU address (off = -1).
-BPF_ADDR_PERCPU = -1
 #: BPF_NOSPEC: the verifier's internal speculation barrier, BPF_ST with this mode (seen in xlated dumps).
 BPF_NOSPEC = 0xC0
 #: What the kernel's printf shows for a NULL string: a hole in one of the string tables above.
