@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from pyebpf.errors import LoaderError
+from pyebpf.commands.source import read_input
 
 
 def _programs_from_source(path: str, args: argparse.Namespace) -> list[Any]:
@@ -26,8 +27,7 @@ def _programs_from_source(path: str, args: argparse.Namespace) -> list[Any]:
         from pyebpf.isa.assembler import assemble
     except ModuleNotFoundError as e:
         raise LoaderError(f"the assembler is not available: {e}") from None
-    with open(path, "rb") as f:
-        data = f.read()
+    data = read_input(path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

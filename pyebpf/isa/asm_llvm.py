@@ -15,8 +15,8 @@ from typing import Callable
 from pyebpf.abi.opcodes import AluOp, AtomicOp, JmpOp, PseudoSrc, Size
 from pyebpf.isa import ops
 from pyebpf.isa.asm_syntax import (
-    ATOMIC_FETCH_OPS, MEM_TYPES, REGISTERS, Fixup, FixupKind, LineError, imm32, imm64, off16,
-    parse_int,
+    ATOMIC_FETCH_OPS, MEM_TYPES, REGISTERS, Fixup, FixupKind, LineError, imm32, imm64, off16, parse_int,
+    show_number,
 )
 from pyebpf.isa.instruction import Instruction
 
@@ -105,7 +105,7 @@ def _imm32(toks: list[str], i: int) -> tuple[int, int]:
     value, j = _number(toks, i)
     v = imm32(value)
     if v is None:
-        raise LineError(f"immediate {value} out of 32-bit range", token=j - 1)
+        raise LineError(f"immediate {show_number(value)} out of 32-bit range", token=j - 1)
     return v, j
 
 
@@ -128,7 +128,7 @@ def _mem(toks: list[str], i: int) -> tuple[int, int, int]:
         value = -value
     off = off16(value)
     if off is None:
-        raise LineError(f"offset {value} out of 16-bit range", token=k - 1)
+        raise LineError(f"offset {show_number(value)} out of 16-bit range", token=k - 1)
     return reg, off, k
 
 
@@ -161,9 +161,9 @@ def _target(toks: list[str], i: int, bits: int) -> tuple[int, "FixSpec | None", 
         value, j = _number(toks, i)
         if bits == 16:
             if off16(value) is None:
-                raise LineError(f"jump offset {value} out of 16-bit range", token=j - 1)
+                raise LineError(f"jump offset {show_number(value)} out of 16-bit range", token=j - 1)
         elif not -(1 << 31) <= value < (1 << 31):
-            raise LineError(f"jump offset {value} out of 32-bit range", token=j - 1)
+            raise LineError(f"jump offset {show_number(value)} out of 32-bit range", token=j - 1)
     elif _NAME.match(t):
         value, j = 0, i + 1
         fix = (FixupKind.LABEL_OFF if bits == 16 else FixupKind.LABEL_IMM, t, i, None)
@@ -326,12 +326,12 @@ def _ld_pseudo(toks: list[str], kernel: bool) -> Result:
     i = _expect(toks, 2, ",")
     src, i = _number(toks, i)
     if src not in PseudoSrc._value2member_map_:
-        raise LineError(f"unknown lddw pseudo source {src}", token=i - 1)
+        raise LineError(f"unknown lddw pseudo source {show_number(src)}", token=i - 1)
     i = _expect(toks, i, ",")
     value, j = _number(toks, i)
     v = imm64(value)
     if v is None:
-        raise LineError(f"immediate {value} out of 64-bit range", token=j - 1)
+        raise LineError(f"immediate {show_number(value)} out of 64-bit range", token=j - 1)
     _end(toks, j)
     return ops.lddw(dst, v, src), None
 
@@ -391,10 +391,11 @@ def _mov_imm(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
             raise LineError(f"a 64-bit load needs a 64-bit register (r{dst})", token=0)
         v = imm64(value)
         if v is None:
-            raise LineError(f"immediate {value} out of 64-bit range", token=j - 1)
+            raise LineError(f"immediate {show_number(value)} out of 64-bit range", token=j - 1)
         return ops.lddw(dst, v), None
     if v32 is None:
-        raise LineError(f"immediate {value} out of 32-bit range (add ' ll' for a 64-bit load)", token=j - 1)
+        raise LineError(f"immediate {show_number(value)} out of 32-bit range (add ' ll' for a 64-bit load)",
+                        token=j - 1)
     return (ops.mov32 if d32 else ops.mov)(dst, imm=v32), None
 
 
@@ -466,7 +467,7 @@ def _ld_ind(toks: list[str], i: int, size: Size) -> Result:
             value = -value
         v = imm32(value)
         if v is None:
-            raise LineError(f"immediate {value} out of 32-bit range", token=j - 1)
+            raise LineError(f"immediate {show_number(value)} out of 32-bit range", token=j - 1)
         imm = v
     j = _expect(toks, j, "]")
     _end(toks, j)
@@ -561,7 +562,7 @@ def _rhs_map(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
     if kind == "map_value" and i < len(toks) and toks[i] in ("+", "-"):
         offset, i = _number(toks, i)
         if not 0 <= offset <= 0xFFFFFFFF:
-            raise LineError(f"map value offset {offset} out of range", token=i - 1)
+            raise LineError(f"map value offset {show_number(offset)} out of range", token=i - 1)
     if i < len(toks) and toks[i] == "ll":
         i += 1
     _end(toks, i)
