@@ -40,6 +40,15 @@ def read_input(path: str, limit: int | None = None) -> bytes:
     return data
 
 
+def object_id(text: str) -> int | None:
+    """A kernel object id (`prog show 12`, `map dump id 3`): ASCII decimal that fits the kernel's u32, else None
+    (`str.isdigit` also accepts `²`, which int() refuses)."""
+    if text.isascii() and text.isdigit() and len(text) <= 10:
+        value = int(text)
+        return value if value <= 0xFFFFFFFF else None
+    return None
+
+
 def read_source(path: str, limit: int | None = None) -> tuple[str, str]:
     """(text, name for diagnostics) of the assembly file at `path`, or of stdin for `-`."""
     if limit is None:
@@ -67,4 +76,4 @@ def decode_source(data: bytes, name: str) -> str:
                                      f"not UTF-8 text (byte {data[e.start]:#04x})", source), name) from None
 
 
-__all__ = ["read_source", "read_input", "decode_source", "input_name", "STDIN_NAME", "MAX_INPUT_BYTES"]
+__all__ = ["read_source", "read_input", "decode_source", "input_name", "object_id", "STDIN_NAME", "MAX_INPUT_BYTES"]

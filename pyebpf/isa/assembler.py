@@ -47,7 +47,7 @@ _LOG_NOISE = re.compile(
 #: Lines only a verifier log has. Its state and statistics lines (_LOG_NOISE) are skipped only in a text that
 #: has one of these; anywhere else a line that does not assemble is an error, never dropped.
 _LOG_SIGNS = re.compile(
-    r"^\s*(?:\d{1,10}: (?:[.0-9]{10}\s+)?\([0-9a-fA-F]{2}\) |processed \d+ insns|func#\d+ @\d+|"
+    r"^[ \t]*(?:\d{1,10}: (?:[.0-9]{10}[ \t]+)?\([0-9a-fA-F]{2}\) |processed \d+ insns|func#\d+ @\d+|"
     r"Live regs before insn:|from \d+ to \d+: |\d+: R\d+_?w?=|\d+: frame\d+:)", re.MULTILINE | re.ASCII)
 #: At most this many diagnostics are kept (as compilers stop after -ferror-limit errors), each message with words
 #: shortened: a hostile input gets a bounded message, not one the size of input x errors.
@@ -129,6 +129,8 @@ class _Assembly:
             return
         if len(message) > 120:
             message = _LONG_WORD.sub(lambda m: m.group(0)[:57] + "...", message)
+            if len(message) > 400:
+                message = message[:397] + "..."
         self.diags.append(AsmDiagnostic(lineno, column0 + 1, message, line.rstrip("\n"), max(1, length)))
 
     def finish_diagnostics(self) -> None:
