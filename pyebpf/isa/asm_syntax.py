@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from enum import Enum
 
 from pyebpf.abi.opcodes import AtomicOp, Size
+from pyebpf.abi.widths import S16_MAX, S16_MIN, S32_MIN, S64_MIN, U32, U64, s32, s64
 
-S32_MIN, U32_MAX = -(1 << 31), (1 << 32) - 1
-S64_MIN, U64_MAX = -(1 << 63), (1 << 64) - 1
-S16_MIN, S16_MAX = -(1 << 15), (1 << 15) - 1
+U32_MAX, U64_MAX = U32, U64
 
 
 class LineError(Exception):
@@ -103,13 +102,13 @@ _DIGITS = {16: re.compile(r"[0-9a-fA-F_]+"), 8: re.compile(r"[0-7_]+"), 2: re.co
 def imm32(value: int) -> int | None:
     """A 32-bit immediate as the signed field value: -2^31..2^32-1 accepted (unsigned spellings wrap), else None."""
     if S32_MIN <= value <= U32_MAX:
-        return value - (1 << 32) if value > 0x7FFFFFFF else value
+        return s32(value)
     return None
 
 
 def imm64(value: int) -> int | None:
     if S64_MIN <= value <= U64_MAX:
-        return value - (1 << 64) if value > 0x7FFFFFFFFFFFFFFF else value
+        return s64(value)
     return None
 
 

@@ -23,13 +23,13 @@ from typing import Any, Iterator, Union
 
 from pyebpf.abi.maps import MapSpec, MapType
 from pyebpf.abi.opcodes import OP_JA32, AluOp, AtomicOp, JmpOp, Size
+from pyebpf.abi.widths import S16_MAX, S16_MIN, S32_MIN, s32, s64
 from pyebpf.errors import BuildError
 from pyebpf.isa import ops
 from pyebpf.isa.instruction import Instruction
 from pyebpf.isa.program import Program
 
-_S32_MIN, _S32_MAX = -(1 << 31), (1 << 31) - 1
-_S16_MIN, _S16_MAX = -(1 << 15), (1 << 15) - 1
+_S32_MIN, _S16_MIN, _S16_MAX = S32_MIN, S16_MIN, S16_MAX
 
 
 # ---- operands ---------------------------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ def _size(size: str | int) -> Size:
 def _imm32(value: int, what: str = "immediate") -> int:
     if not isinstance(value, int) or not _S32_MIN <= value <= 0xFFFFFFFF:
         raise BuildError(f"{what} {value!r} does not fit in 32 bits; use ld_imm64 for 64-bit constants")
-    return value - (1 << 32) if value > _S32_MAX else value
+    return s32(value)
 
 
 def _off16(value: int) -> int:
@@ -532,8 +532,7 @@ class Builder:
 def _s64(value: int) -> int:
     if not -(1 << 63) <= value < (1 << 64):
         raise BuildError(f"{value} does not fit in 64 bits")
-    value &= (1 << 64) - 1
-    return value - (1 << 64) if value >> 63 else value
+    return s64(value)
 
 
 # Ctypes shorthands so example programs read naturally.
