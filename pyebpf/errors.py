@@ -126,6 +126,14 @@ class LoaderError(PyebpfError):
         return _errno.errorcode.get(self.errno) if self.errno is not None else None
 
 
+class MissingExtraError(LoaderError):
+    """A feature needs an optional dependency that is not installed; `extra` is the pip extra that brings it."""
+
+    def __init__(self, feature: str, package: str, extra: str):
+        self.feature, self.package, self.extra = feature, package, extra
+        super().__init__(f"{feature} needs {package}, which is not installed: pip install 'pyebpf-toolkit[{extra}]'")
+
+
 class ElfError(LoaderError):
     """An ELF object that cannot be read or loaded (missing section, bad relocation, bad BTF)."""
 

@@ -21,12 +21,9 @@ from pyebpf.commands.source import read_input
 
 
 def _programs_from_source(path: str, args: argparse.Namespace) -> list[Any]:
+    from pyebpf.isa.assembler import assemble
     from pyebpf.loader import load
 
-    try:
-        from pyebpf.isa.assembler import assemble
-    except ModuleNotFoundError as e:
-        raise LoaderError(f"the assembler is not available: {e}") from None
     data = read_input(path)
     try:
         text = data.decode("utf-8")
@@ -39,10 +36,7 @@ def _programs_from_source(path: str, args: argparse.Namespace) -> list[Any]:
         from pyebpf.cbpf import to_ebpf
         program = to_ebpf(cprog)
     else:
-        try:
-            program = assemble(text, filename=path)
-        except TypeError:
-            program = assemble(text)
+        program = assemble(text, filename=path)
     if not program.name:
         program.name = os.path.splitext(os.path.basename(path))[0]
     if args.type is None and program.prog_type is None:
@@ -51,10 +45,8 @@ def _programs_from_source(path: str, args: argparse.Namespace) -> list[Any]:
 
 
 def _programs_from_elf(path: str, args: argparse.Namespace) -> list[Any]:
-    try:
-        from pyebpf.loader.elf import load_elf
-    except ModuleNotFoundError as e:
-        raise LoaderError(f"ELF object support is not available in this build: {e}") from None
+    from pyebpf.loader.elf import load_elf
+
     obj = load_elf(path)
     try:
         names = list(obj.programs)

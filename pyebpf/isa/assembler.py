@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Mapping
 
+from pyebpf.abi.helpers import HELPER_BY_NAME, HelperId
 from pyebpf.abi.maps import MapSpec
 from pyebpf.abi.opcodes import OP_CALL, OP_EXIT, OP_LD_IMM64, CallSrc, PseudoSrc
 from pyebpf.errors import AsmDiagnostic, AsmError, DecodeError
@@ -77,14 +78,10 @@ def _strip_comment(line: str) -> str:
 
 
 def _helper_table(extra: "Mapping[str, int] | None") -> dict[str, int]:
-    try:
-        from pyebpf.abi.helpers import HELPER_BY_NAME, HelperId
-        table: dict[str, int] = {k: int(v) for k, v in HELPER_BY_NAME.items()}
-        # HELPER_BY_NAME leaves out BPF_FUNC_unspec (no callable helper), but the kernel's func_id_str[] names
-        # it and the verifier log prints `call bpf_unspec#0`: that text is helper 0, not a kfunc
-        table.setdefault("bpf_unspec", int(HelperId.UNSPEC))
-    except ImportError:  # pragma: no cover - the abi layer ships helpers; numbers still work without it
-        table = {}
+    table: dict[str, int] = {k: int(v) for k, v in HELPER_BY_NAME.items()}
+    # HELPER_BY_NAME leaves out BPF_FUNC_unspec (no callable helper), but the kernel's func_id_str[] names
+    # it and the verifier log prints `call bpf_unspec#0`: that text is helper 0, not a kfunc
+    table.setdefault("bpf_unspec", int(HelperId.UNSPEC))
     if extra:
         table.update({k: int(v) for k, v in extra.items()})
     return table

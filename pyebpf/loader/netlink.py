@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from enum import IntEnum, IntFlag
 from typing import Any, Iterator
 
+from pyebpf._lazy import optional_import
 from pyebpf.errors import LoaderError
 
 
@@ -51,11 +52,7 @@ ETH_P_ALL = 0x0003
 
 
 def _pyroute2() -> Any:
-    try:
-        import pyroute2
-    except ImportError as e:  # pragma: no cover - pyroute2 is a dependency
-        raise LoaderError(f"pyroute2 is needed for XDP/tc attachment: {e}", errno.ENOSYS) from None
-    return pyroute2
+    return optional_import("pyroute2", "net", "XDP/tc attachment over netlink")
 
 
 def _netlink_error(e: BaseException, what: str) -> LoaderError:

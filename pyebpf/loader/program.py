@@ -274,12 +274,10 @@ class KernelProgram:
 
         return xlated_program(self.fd)
 
-    # -- attachment: thin forwards to pyebpf.loader.attach (imported lazily; that module is optional) ---------
+    # -- attachment: thin forwards to pyebpf.loader.attach (imported on first use: it imports netlink) ---------
     def _attach(self, fn_name: str, *args: Any, **kw: Any) -> Any:
-        try:
-            from pyebpf.loader import attach as attach_mod
-        except ModuleNotFoundError as e:
-            raise LoaderError(f"attachment support is not available ({e})") from None
+        from pyebpf.loader import attach as attach_mod
+
         fn = getattr(attach_mod, fn_name, None)
         if fn is None:
             raise LoaderError(f"pyebpf.loader.attach has no {fn_name}()")
@@ -322,10 +320,8 @@ class KernelProgram:
         `ifname[:ingress|egress]`, kprobe `symbol`, uprobe `binary:symbol`, cgroup `path[:attach_type]`.
         Without a target, the program's own `attach_to` is used. pyebpf.loader.attach.auto_attach does the work
         when it exists (it knows more target forms); this dispatch is the fallback."""
-        try:
-            from pyebpf.loader import attach as attach_mod
-        except ModuleNotFoundError as e:
-            raise LoaderError(f"attachment support is not available ({e})") from None
+        from pyebpf.loader import attach as attach_mod
+
         if hasattr(attach_mod, "auto_attach"):
             return self._attach("auto_attach", target, **kw)
         target = target or (self.program.attach_to if self.program is not None else None)
