@@ -149,14 +149,14 @@ def report(out: Path, minutes: float) -> str:
             m["slowest"] = max(m["slowest"], st["slowest"])
             m["seconds"] += st["seconds"]
     lines = [f"fuzz campaign: {minutes:g} min, results in {out}",
-             f"{'surface':10} {'inputs':>10} {'inputs/s':>9} {"slowest CPU":>11}  failures by class"]
+             f"{'surface':10} {'inputs':>10} {'inputs/s':>9} {'slowest CPU':>11}  failures by class"]
     for name in SURFACES:
         st = merged.get(name)
         if st is None:
             continue
         rate = st["inputs"] / st["seconds"] if st["seconds"] else 0.0
         fails = ", ".join(f"{cls} {n}" for cls, n in st["failures"].most_common()) or "none"
-        lines.append(f"{name:10} {st['inputs']:>10,} {rate:>9,.0f} {st["slowest"]:>10.2f}s  {fails}")
+        lines.append(f"{name:10} {st['inputs']:>10,} {rate:>9,.0f} {st['slowest']:>10.2f}s  {fails}")
     for name in SURFACES:
         for cls, path in merged.get(name, {}).get("examples", {}).items():
             lines.append(f"  first {name} {cls}: {path}")
