@@ -128,12 +128,6 @@ def alu32(op: "AluOp | str", dst: int, src: int | None = None, imm: int = 0, *, 
     return _alu(InsnClass.ALU, op, dst, src, imm, SIGNED_DIVMOD_OFF if signed else 0)
 
 
-def alu_raw(op: "AluOp | str", dst: int, src: int | None = None, imm: int = 0, *, off: int = 0,
-            wide: bool = True) -> Instruction:
-    """Any ALU form with an explicit `off` (for assemblers that read `off` from text and let the decoder judge)."""
-    return _alu(InsnClass.ALU64 if wide else InsnClass.ALU, op, dst, src, imm, off)
-
-
 def mov(dst: int, src: int | None = None, imm: int = 0) -> Instruction:
     """`dst = src` or `dst = imm` (imm sign-extended to 64 bits)."""
     return _alu(InsnClass.ALU64, AluOp.MOV, dst, src, imm, 0)
@@ -254,11 +248,6 @@ def atomic(op: "AtomicOp | str | int", size: "Size | str | int", dst: int, src: 
     return Instruction(InsnClass.STX | Mode.ATOMIC | size_of(size), dst, src, off, code)
 
 
-def atomic_raw(size: "Size | str | int", dst: int, src: int, off: int, imm: int) -> Instruction:
-    """BPF_STX | BPF_ATOMIC with an explicit imm (assemblers that let the decoder judge unknown codes)."""
-    return Instruction(InsnClass.STX | Mode.ATOMIC | size_of(size), dst, src, off, imm)
-
-
 def xchg(size: "Size | str | int", dst: int, src: int, off: int = 0) -> Instruction:
     """`src = xchg(dst + off, src)`."""
     return atomic(AtomicOp.XCHG, size, dst, src, off)
@@ -355,9 +344,9 @@ _EXIT = Instruction(OP_EXIT)
 
 __all__ = [
     "OpsError", "alu_op", "jmp_op", "size_of", "atomic_op", "helper_id",
-    "alu", "alu32", "alu_raw", "mov", "mov32", "movsx", "movsx32", "neg", "neg32", "endian", "to_be", "to_le", "bswap",
+    "alu", "alu32", "mov", "mov32", "movsx", "movsx32", "neg", "neg32", "endian", "to_be", "to_le", "bswap",
     "addr_space_cast", "addr_percpu", "lddw", "ld_map_fd", "ld_map_value", "ld_func", "ld_btf_id",
-    "ldx", "ldxsx", "st", "stx", "atomic", "atomic_raw", "xchg", "cmpxchg", "load_acquire", "store_release",
+    "ldx", "ldxsx", "st", "stx", "atomic", "xchg", "cmpxchg", "load_acquire", "store_release",
     "ld_abs", "ld_ind", "jmp", "jmp32", "ja", "gotol", "may_goto", "call", "call_local", "kfunc_call", "callx",
     "exit",
 ]
