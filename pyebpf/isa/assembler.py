@@ -42,7 +42,8 @@ _SLOT_PREFIX = re.compile(r"(\d{1,10}):\s+", re.ASCII)
 #: Verifier-log lines that are not instructions (register states, liveness and precision notes, statistics).
 _LOG_NOISE = re.compile(
     r"\s*(?:\d+: (?:R\d+|fp-?\d+)\S*=|\d+: frame\d+:|from \d+ to \d+: |processed \d+ insns|func#\d+ @\d+|"
-    r"Live regs before insn:|last_idx |regs=|parent |mark_precise|verification time|stack depth|\(\d+\) |"
+    r"Live regs before insn:|last_idx |regs=|parent |mark_precise|verification time|stack depth|"
+    r"\(\d+\) (?:frame \d+ insn \d+ |live stack update)|"
     r"frame\d+: |propagating |caller:|callee:|returning from callee|to caller at|Func#\d+|Validating |"
     r"safe$|in (?:sub)?prog|\d+: safe|BPF program is too large|jump out of range|invalid )")
 #: Lines only a verifier log has. Its state and statistics lines (_LOG_NOISE) are skipped only in a text that

@@ -59,6 +59,15 @@ def test_a_verifier_log_still_skips_its_state_lines() -> None:
     assert len(assemble(log).instructions) == 2
 
 
+def test_inside_a_verifier_log_only_its_own_lines_are_skipped() -> None:
+    """The stack-liveness lines `(0) frame 0 insn 19 +live -8` are log noise; `(000) r0 = 5` is not, even in a log."""
+    log = ("func#0 @0\n0: (b7) r0 = 0\n(0) frame 0 insn 1 +live -8\n(0) live stack update done in 2 iterations\n"
+           "1: (95) exit\n")
+    assert len(assemble(log).instructions) == 2
+    with pytest.raises(AsmError, match="3:1"):
+        assemble("func#0 @0\n0: (b7) r0 = 0\n(000) r0 = 5\n1: (95) exit\n")
+
+
 def test_repeated_label_errors_are_bounded() -> None:
     """"sub: " * 8000 once made a 481 MB message: each of 8000 errors quoted the whole 40 kB line."""
     with pytest.raises(AsmError) as info:
