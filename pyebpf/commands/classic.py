@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from typing import Any
 
 from pyebpf.cbpf import ClassicProgram, looks_classic, parse, to_ebpf
