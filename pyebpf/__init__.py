@@ -5,9 +5,7 @@ the assembler does not pay for the VM or the loader.
 """
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
+from pyebpf._lazy import lazy_exports
 from pyebpf.errors import (
     AsmDiagnostic, AsmError, BuildError, DecodeError, ElfError, LoaderError, MapError, PyebpfError, VerifierError,
     VmError,
@@ -36,22 +34,9 @@ _LAZY = {
 }
 for _n in range(11):
     _LAZY[f"R{_n}"] = f"pyebpf.isa.builder:R{_n}"
+_SUBPACKAGES = {name: f"pyebpf.{name}:" for name in ("abi", "isa", "vm", "verifier", "loader", "testing", "cli")}
 
-
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        if name in ("abi", "isa", "vm", "verifier", "loader", "testing", "cli"):
-            return import_module(f"pyebpf.{name}")
-        raise AttributeError(f"module 'pyebpf' has no attribute {name!r}")
-    module, attr = target.split(":")
-    value = getattr(import_module(module), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, {**_SUBPACKAGES, **_LAZY})
 
 
 __all__ = [

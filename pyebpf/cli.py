@@ -22,13 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
-        try:
-            module = import_module(f"pyebpf.commands.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"pyebpf.commands.{name}":
-                continue  # that subcommand's layer is not part of this build
-            raise
-        module.register(sub)
+        import_module(f"pyebpf.commands.{name}").register(sub)
     return parser
 
 

@@ -38,8 +38,15 @@ class AsmDiagnostic:
         head = f"{filename}:{self.line}:{self.column}: error: {self.message}"
         if not self.source_line:
             return head
-        caret = " " * (self.column - 1) + "^" + "~" * max(0, self.length - 1)
-        return f"{head}\n    {self.source_line}\n    {caret}"
+        # A long line is shown as a window around the column, so a hostile megabyte line gives a short message.
+        start = max(0, min(self.column - 1 - 40, len(self.source_line) - 120)) if len(self.source_line) > 120 else 0
+        shown = self.source_line[start:start + 120]
+        lead = "..." if start else ""
+        tail = "..." if start + 120 < len(self.source_line) else ""
+        caret_at = max(0, self.column - 1 - start)
+        width = max(0, min(self.length, len(shown) - caret_at) - 1)
+        caret = " " * (len(lead) + caret_at) + "^" + "~" * width
+        return f"{head}\n    {lead}{shown}{tail}\n    {caret}"
 
 
 class AsmError(PyebpfError):
@@ -58,6 +65,10 @@ class AsmError(PyebpfError):
 
     def render(self) -> str:
         return "\n".join(d.render(self.filename) for d in self.diagnostics)
+
+
+class InputError(PyebpfError, ValueError):
+    """Input a command refuses to read: larger than its cap (e.g. `pyebpf asm /dev/zero`), or not a regular input."""
 
 
 class BuildError(PyebpfError):
@@ -113,6 +124,14 @@ class LoaderError(PyebpfError):
     @property
     def errno_name(self) -> str | None:
         return _errno.errorcode.get(self.errno) if self.errno is not None else None
+
+
+class MissingExtraError(LoaderError):
+    """A feature needs an optional dependency that is not installed; `extra` is the pip extra that brings it."""
+
+    def __init__(self, feature: str, package: str, extra: str):
+        self.feature, self.package, self.extra = feature, package, extra
+        super().__init__(f"{feature} needs {package}, which is not installed: pip install 'pyebpf-toolkit[{extra}]'")
 
 
 class ElfError(LoaderError):

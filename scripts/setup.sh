@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything pyebpf needs on a fresh Debian machine: the package with its test extra, and, when root,
-# the system tools the tests compare against (clang, llvm-objdump, bpftool, bpftrace, iproute2, tcpdump).
+# Installs everything pyebpf needs on a fresh Debian machine: the package with its test, jit and net extras, and,
+# when root, the system tools the tests compare against (clang, llvm-objdump, bpftool, bpftrace, iproute2, tcpdump).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +22,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
             linux-libc-dev libc6-dev tcpdump systemtap-sdt-dev >/dev/null
     fi
 fi
-"$PY" -m pip install -q --disable-pip-version-check -e ".[test]"
+"$PY" -m pip install -q --disable-pip-version-check -e ".[test,jit,net]"
 
 # bpffs and tracefs are where pinning and tracepoints live; mount them when we may and they are absent.
 if [ "$(id -u)" = 0 ]; then

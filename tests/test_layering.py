@@ -28,11 +28,16 @@ ALLOWED = {
 }
 
 
+#: Modules that belong to the bottom layer beside `errors`: stdlib-only plumbing (lazy re-exports, optional imports).
+BOTTOM_MODULES = {"_lazy": "errors"}
+
+
 def layer_of(path: Path) -> str:
     rel = path.relative_to(PACKAGE)
     if rel.parts[0] in ("__init__.py", "__main__.py"):
         return "facade"
-    return rel.parts[0].removesuffix(".py")
+    name = rel.parts[0].removesuffix(".py")
+    return BOTTOM_MODULES.get(name, name)
 
 
 def imported_layers(path: Path) -> set[tuple[str, int]]:
@@ -50,7 +55,8 @@ def imported_layers(path: Path) -> set[tuple[str, int]]:
             parts = name.split(".")
             if parts[0] == "pyebpf":
                 # `from pyebpf import X` / `import pyebpf` reach the facade, which sits above every layer
-                found.add((parts[1] if len(parts) > 1 else "facade", node.lineno))
+                layer = parts[1] if len(parts) > 1 else "facade"
+                found.add((BOTTOM_MODULES.get(layer, layer), node.lineno))
     return found
 
 

@@ -677,9 +677,15 @@ for _hid, _target in _SKC_TO_TARGETS.items():
     _RAW[_hid] = _p(_btf_ret(_target), _SKC)
 
 
-def helper_name(helper: HelperId) -> str:
-    """The kernel's name for a helper, e.g. 'bpf_map_lookup_elem' (as printed in verifier logs)."""
-    return "bpf_" + helper.name.lower()
+def helper_name(helper: "HelperId | int") -> str | None:
+    """The kernel's name for a helper as func_id_str[] spells it, e.g. 'bpf_map_lookup_elem' (verifier logs,
+    disassembly); None for a number that is no helper id."""
+    if helper.__class__ is not HelperId:
+        try:
+            helper = HelperId(helper)
+        except ValueError:
+            return None
+    return "bpf_" + helper.name.lower()  # type: ignore[union-attr]
 
 
 HELPER_PROTOS: dict[HelperId, HelperProto | None] = {

@@ -168,6 +168,7 @@ MAX_CALL_FRAMES = 8
 BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
 BPF_MAXINSNS = 4096  # unprivileged program size limit
 BPF_ADDR_SPACE_CAST = 1  # off of ALU64 MOV X that marks addr_space_cast
+BPF_ADDR_PERCPU = -1  # off of ALU64 MOV X: the verifier's internal per-CPU address move (xlated dumps)
 
 # Sign-extension widths allowed in `off` of MOVSX (ALU64: 8/16/32, ALU: 8/16) and the sdiv/smod marker.
 MOVSX_WIDTHS_ALU64 = (8, 16, 32)

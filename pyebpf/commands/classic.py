@@ -10,11 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from typing import Any
 
 from pyebpf.cbpf import ClassicProgram, looks_classic, parse, to_ebpf
-from pyebpf.commands.source import STDIN_NAME, decode_source
+from pyebpf.commands.source import STDIN_NAME, decode_source, input_name, read_input
 from pyebpf.errors import PyebpfError
 
 HELP = ("classic BPF: tcpdump -d/-dd/-ddd text, bpf_asm source or sock_filter bytes "
@@ -30,11 +29,8 @@ def add_flags(p: argparse.ArgumentParser, seccomp: bool = False) -> None:
 
 
 def read_bytes(path: str) -> tuple[bytes, str]:
-    if path == "-":
-        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
-        return data, STDIN_NAME
-    with open(path, "rb") as f:
-        return f.read(), path
+    """The input's bytes (capped: commands/source.read_input) and its name for diagnostics."""
+    return read_input(path), input_name(path)
 
 
 def classic_from_data(data: bytes, name: str, forced: bool) -> ClassicProgram | None:

@@ -18,11 +18,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", choices=("interp", "compiled"), default="interp")
     args, _unknown = parser.parse_known_args(argv)  # the suite may pass runner options we do not need
     try:
+        from pyebpf.commands.source import read_source
         from pyebpf.isa.program import Program
         from pyebpf.vm.conformance import CONFORMANCE_HELPERS
         from pyebpf.vm.vm import VM
 
-        program = Program.from_hex(sys.stdin.read())
+        program = Program.from_hex(read_source("-")[0])
         try:
             mem = bytes.fromhex("".join(args.memory.split()))
         except ValueError as e:

@@ -14,6 +14,7 @@ import sys
 from pyebpf.cbpf import FORMATS as CLASSIC_FORMATS
 from pyebpf.cbpf import disassemble as classic_disassemble
 from pyebpf.commands import classic
+from pyebpf.commands.source import read_input
 from pyebpf.isa.disasm_elf import disassemble_input
 from pyebpf.isa.disassembler import STYLES
 
@@ -34,15 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=handler)
 
 
-def _read(path: str) -> bytes:
-    if path == "-":
-        return sys.stdin.buffer.read()
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def handler(args: argparse.Namespace) -> int:
-    data = _read(args.file)
+    data = read_input(args.file)
     name = "<stdin>" if args.file == "-" else args.file
     cprog = classic.classic_from_data(data, name, args.classic)
     if cprog is not None:

@@ -18,17 +18,14 @@ import time
 from typing import Any
 
 from pyebpf.errors import LoaderError
+from pyebpf.commands.source import read_input
 
 
 def _programs_from_source(path: str, args: argparse.Namespace) -> list[Any]:
+    from pyebpf.isa.assembler import assemble
     from pyebpf.loader import load
 
-    try:
-        from pyebpf.isa.assembler import assemble
-    except ModuleNotFoundError as e:
-        raise LoaderError(f"the assembler is not available: {e}") from None
-    with open(path, "rb") as f:
-        data = f.read()
+    data = read_input(path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -40,10 +37,7 @@ def _programs_from_source(path: str, args: argparse.Namespace) -> list[Any]:
         from pyebpf.cbpf import to_ebpf
         program = to_ebpf(cprog)
     else:
-        try:
-            program = assemble(text, filename=path)
-        except TypeError:
-            program = assemble(text)
+        program = assemble(text, filename=path)
     if not program.name:
         program.name = os.path.splitext(os.path.basename(path))[0]
     if args.type is None and program.prog_type is None:

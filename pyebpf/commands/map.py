@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from pyebpf.commands.source import object_id
 from pyebpf.errors import LoaderError
 
 
@@ -34,11 +35,11 @@ def open_map(spec: list[str]):
         raise LoaderError("name a map: ID, PATH, 'id N', 'pinned PATH' or 'name NAME'")
     kind, value = (spec[0], spec[1]) if len(spec) >= 2 else (None, spec[0])
     if kind is None:
-        kind = "id" if value.isdigit() else "pinned"
+        kind = "id" if object_id(value) is not None else "pinned"
     if kind == "id":
-        if not value.isdigit():
+        if object_id(value) is None:
             raise LoaderError(f"bad map id {value!r}")
-        return KernelMap.from_fd(sc.get_fd_by_id("map", int(value)))
+        return KernelMap.from_fd(sc.get_fd_by_id("map", object_id(value)))
     if kind == "pinned":
         handle, what = open_pinned_fd(value)
         if what != "map":

@@ -10,6 +10,7 @@ import argparse
 import json
 import time
 
+from pyebpf.commands.source import object_id
 from pyebpf.errors import LoaderError
 
 
@@ -50,11 +51,11 @@ def open_prog_fd(spec: list[str]):
         raise LoaderError("name a program: ID, PATH, 'id N', 'pinned PATH', 'name NAME' or 'tag TAG'")
     kind, value = (spec[0], spec[1]) if len(spec) >= 2 else (None, spec[0])
     if kind is None:
-        kind = "id" if value.isdigit() else "pinned"
+        kind = "id" if object_id(value) is not None else "pinned"
     if kind == "id":
-        if not value.isdigit():
+        if object_id(value) is None:
             raise LoaderError(f"bad program id {value!r}")
-        return FdHandle(sc.get_fd_by_id("prog", int(value)))
+        return FdHandle(sc.get_fd_by_id("prog", object_id(value)))
     if kind == "pinned":
         handle, what = open_pinned_fd(value)
         if what != "prog":

@@ -1,25 +1,65 @@
-"""Reading assembly text for the subcommands that take it (asm, run): a file or `-` (stdin), decoded as UTF-8.
+"""Reading the input file of every subcommand: a file or `-` (stdin), at most MAX_INPUT_BYTES of it; assembly text
+decoded as UTF-8.
 
-Binary input is an AsmError at the first byte that is not UTF-8 (line:col and a caret), like any other assembler
-diagnostic, instead of a bare codec message that names neither the file nor the place.
+The cap makes `pyebpf asm /dev/zero` (or a FIFO that never ends) an InputError and exit status 1 instead of reading
+until MemoryError. Binary input to the assembler is an AsmError at the first byte that is not UTF-8 (line:col and
+a caret), like any other assembler diagnostic, instead of a bare codec message that names neither file nor place.
 """
 from __future__ import annotations
 
 import sys
 
-from pyebpf.errors import AsmDiagnostic, AsmError
+from pyebpf.errors import AsmDiagnostic, AsmError, InputError
 
 STDIN_NAME = "<stdin>"
+#: The largest input a subcommand reads: far above any BPF object or listing (a 1M-instruction program is ~40 MB of
+#: text), far below what exhausts memory.
+MAX_INPUT_BYTES = 256 << 20
 
 
-def read_source(path: str) -> tuple[str, str]:
-    """(text, name for diagnostics) of the assembly file at `path`, or of stdin for `-`."""
+def input_name(path: str) -> str:
+    return STDIN_NAME if path == "-" else path
+
+
+def read_input(path: str, limit: int | None = None) -> bytes:
+    """The bytes of `path` (stdin for `-`), or InputError when there are more than `limit` (MAX_INPUT_BYTES)."""
+    if limit is None:
+        limit = MAX_INPUT_BYTES
     if path == "-":
-        if not hasattr(sys.stdin, "buffer"):  # a text stream put in place of stdin (tests, embedding)
-            return sys.stdin.read(), STDIN_NAME
-        return decode_source(sys.stdin.buffer.read(), STDIN_NAME), STDIN_NAME
-    with open(path, "rb") as f:
-        return decode_source(f.read(), path), path
+        stream = getattr(sys.stdin, "buffer", None)
+        if stream is None:  # a text stream put in place of stdin (tests, embedding)
+            text = sys.stdin.read(limit + 1)
+            data = text.encode("utf-8", "surrogateescape")
+        else:
+            data = stream.read(limit + 1)
+    else:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(f"{input_name(path)}: input larger than {limit} bytes; refusing to read more")
+    return data
+
+
+def object_id(text: str) -> int | None:
+    """A kernel object id (`prog show 12`, `map dump id 3`): ASCII decimal that fits the kernel's u32, else None
+    (`str.isdigit` also accepts `²`, which int() refuses)."""
+    if text.isascii() and text.isdigit() and len(text) <= 10:
+        value = int(text)
+        return value if value <= 0xFFFFFFFF else None
+    return None
+
+
+def read_source(path: str, limit: int | None = None) -> tuple[str, str]:
+    """(text, name for diagnostics) of the assembly file at `path`, or of stdin for `-`."""
+    if limit is None:
+        limit = MAX_INPUT_BYTES
+    name = input_name(path)
+    if path == "-" and not hasattr(sys.stdin, "buffer"):
+        text = sys.stdin.read(limit + 1)
+        if len(text) > limit:
+            raise InputError(f"{name}: input larger than {limit} characters; refusing to read more")
+        return text, name
+    return decode_source(read_input(path, limit), name), name
 
 
 def decode_source(data: bytes, name: str) -> str:
@@ -36,4 +76,4 @@ def decode_source(data: bytes, name: str) -> str:
                                      f"not UTF-8 text (byte {data[e.start]:#04x})", source), name) from None
 
 
-__all__ = ["read_source", "decode_source", "STDIN_NAME"]
+__all__ = ["read_source", "read_input", "decode_source", "input_name", "object_id", "STDIN_NAME", "MAX_INPUT_BYTES"]

@@ -48,10 +48,16 @@ def _words(text: str) -> list[tuple[str, int]]:
     return [(m.group(0), m.start()) for m in _WORD.finditer(text)]
 
 
-def _unquote(word: str) -> str:
-    if len(word) >= 2 and word[0] == word[-1] == '"':
-        return bytes(word[1:-1], "utf-8").decode("unicode_escape")
-    return word
+def _unquote(word: tuple[str, int]) -> str:
+    """A word with C-style escapes inside double quotes, or the bare word; LineError on a broken escape."""
+    text, start = word
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        try:
+            return bytes(text[1:-1], "utf-8").decode("unicode_escape")
+        except UnicodeDecodeError as e:
+            raise LineError(f"bad escape in string: {e.reason}", start=start + 1 + e.start,
+                            length=max(1, e.end - e.start)) from None
+    return text
 
 
 def _map_type(word: tuple[str, int]) -> MapType:
@@ -111,7 +117,7 @@ def _section(words: list[tuple[str, int]], meta: ProgramMeta) -> None:
 
     if not words:
         raise LineError(".section needs a name", start=0, length=8)
-    sec = _unquote(words[0][0])
+    sec = _unquote(words[0])
     if sec.startswith("."):
         # compiler output: .text is code; everything else (.maps, .BTF, .rodata, .debug_*) is data to skip
         meta.in_data_section = sec != ".text" and not sec.startswith(".text.")
@@ -153,7 +159,7 @@ def apply_directive(text: str, meta: ProgramMeta) -> None:
         from pyebpf.abi.prog_types import parse_prog_type
 
         try:
-            meta.prog_type = parse_prog_type(_unquote(args[0][0]))
+            meta.prog_type = parse_prog_type(_unquote(args[0]))
         except ValueError:
             raise LineError(f"unknown program type {args[0][0]!r}", start=args[0][1],
                             length=len(args[0][0])) from None
@@ -161,12 +167,12 @@ def apply_directive(text: str, meta: ProgramMeta) -> None:
     if name == ".license":
         if len(args) != 1:
             raise LineError('.license takes one string: .license "GPL"', start=head[1], length=len(name))
-        meta.license = _unquote(args[0][0])
+        meta.license = _unquote(args[0])
         return
     if name == ".name":
         if len(args) != 1:
             raise LineError(".name takes one name", start=head[1], length=len(name))
-        meta.name = _unquote(args[0][0])
+        meta.name = _unquote(args[0])
         return
     if name == ".kfunc":
         if len(args) != 2:

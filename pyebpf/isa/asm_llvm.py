@@ -12,17 +12,13 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from pyebpf.abi.opcodes import (
-    BPF_ADDR_SPACE_CAST, OP_CALL, OP_CALLX, OP_EXIT, OP_JA, OP_JA32, OP_LD_IMM64, OP_MAY_GOTO, SIGNED_DIVMOD_OFF,
-    AluOp, AtomicOp, CallSrc, EndSource, InsnClass, JmpOp, Mode, PseudoSrc, Size, Source,
-)
+from pyebpf.abi.opcodes import AluOp, AtomicOp, JmpOp, PseudoSrc, Size
+from pyebpf.isa import ops
 from pyebpf.isa.asm_syntax import (
-    ATOMIC_FETCH_OPS, MEM_TYPES, REGISTERS, Fixup, FixupKind, LineError, imm32, imm64, off16,
-    parse_int,
+    ATOMIC_FETCH_OPS, MEM_TYPES, REGISTERS, Fixup, FixupKind, LineError, imm32, imm64, off16, parse_int,
+    show_number,
 )
 from pyebpf.isa.instruction import Instruction
-
-BPF_ADDR_PERCPU = -1  # off of ALU64 MOV X that the kernel prints as `rX = &(void __percpu *)(rY)`
 
 _TOKEN = re.compile(
     r"0[xX][0-9a-fA-F]+|\d+|s(?:>>=|>=|<=|/=|%=|>|<)|<<=|>>=|[-+*/%|&^!=<>]=|[A-Za-z_.$][\w.$]*|\S")
@@ -33,23 +29,24 @@ _NAME = re.compile(r"[A-Za-z_.$][\w.$]*$")
 FixSpec = tuple[FixupKind, str, int, "int | None"]
 Result = tuple[Instruction, "FixSpec | None"]
 
-_ALU_ASSIGN: dict[str, tuple[int, int]] = {
-    "+=": (AluOp.ADD, 0), "-=": (AluOp.SUB, 0), "*=": (AluOp.MUL, 0), "/=": (AluOp.DIV, 0),
-    "|=": (AluOp.OR, 0), "&=": (AluOp.AND, 0), "<<=": (AluOp.LSH, 0), ">>=": (AluOp.RSH, 0),
-    "%=": (AluOp.MOD, 0), "^=": (AluOp.XOR, 0), "s>>=": (AluOp.ARSH, 0),
-    "s/=": (AluOp.DIV, SIGNED_DIVMOD_OFF), "s%=": (AluOp.MOD, SIGNED_DIVMOD_OFF),
+#: operator -> (ALU op, signed: sdiv/smod of cpu v4)
+_ALU_ASSIGN: dict[str, tuple[AluOp, bool]] = {
+    "+=": (AluOp.ADD, False), "-=": (AluOp.SUB, False), "*=": (AluOp.MUL, False), "/=": (AluOp.DIV, False),
+    "|=": (AluOp.OR, False), "&=": (AluOp.AND, False), "<<=": (AluOp.LSH, False), ">>=": (AluOp.RSH, False),
+    "%=": (AluOp.MOD, False), "^=": (AluOp.XOR, False), "s>>=": (AluOp.ARSH, False),
+    "s/=": (AluOp.DIV, True), "s%=": (AluOp.MOD, True),
 }
-_JMP_CMP: dict[str, int] = {
+_JMP_CMP: dict[str, JmpOp] = {
     "==": JmpOp.JEQ, "!=": JmpOp.JNE, ">": JmpOp.JGT, ">=": JmpOp.JGE, "<": JmpOp.JLT, "<=": JmpOp.JLE,
     "s>": JmpOp.JSGT, "s>=": JmpOp.JSGE, "s<": JmpOp.JSLT, "s<=": JmpOp.JSLE, "&": JmpOp.JSET,
 }
 _ATOMIC_ASSIGN: dict[str, AtomicOp] = {"+=": AtomicOp.ADD, "|=": AtomicOp.OR, "&=": AtomicOp.AND,
                                        "^=": AtomicOp.XOR}
-_END_OPS: dict[str, tuple[int, int]] = {}
+_END_OPS: dict[str, tuple[Callable[[int, int], Instruction], int]] = {}
 for _bits in (16, 32, 64):
-    _END_OPS[f"be{_bits}"] = (InsnClass.ALU | AluOp.END | EndSource.TO_BE, _bits)
-    _END_OPS[f"le{_bits}"] = (InsnClass.ALU | AluOp.END | EndSource.TO_LE, _bits)
-    _END_OPS[f"bswap{_bits}"] = (InsnClass.ALU64 | AluOp.END | EndSource.TO_LE, _bits)
+    _END_OPS[f"be{_bits}"] = (ops.to_be, _bits)
+    _END_OPS[f"le{_bits}"] = (ops.to_le, _bits)
+    _END_OPS[f"bswap{_bits}"] = (ops.bswap, _bits)
 _MOVSX = {"s8": 8, "s16": 16, "s32": 32}
 
 #: `r2 = atomic_fetch_add(...)` (LLVM), `atomic64_fetch_add` (kernel, 64-bit) -> op.
@@ -108,7 +105,7 @@ def _imm32(toks: list[str], i: int) -> tuple[int, int]:
     value, j = _number(toks, i)
     v = imm32(value)
     if v is None:
-        raise LineError(f"immediate {value} out of 32-bit range", token=j - 1)
+        raise LineError(f"immediate {show_number(value)} out of 32-bit range", token=j - 1)
     return v, j
 
 
@@ -131,7 +128,7 @@ def _mem(toks: list[str], i: int) -> tuple[int, int, int]:
         value = -value
     off = off16(value)
     if off is None:
-        raise LineError(f"offset {value} out of 16-bit range", token=k - 1)
+        raise LineError(f"offset {show_number(value)} out of 16-bit range", token=k - 1)
     return reg, off, k
 
 
@@ -164,9 +161,9 @@ def _target(toks: list[str], i: int, bits: int) -> tuple[int, "FixSpec | None", 
         value, j = _number(toks, i)
         if bits == 16:
             if off16(value) is None:
-                raise LineError(f"jump offset {value} out of 16-bit range", token=j - 1)
+                raise LineError(f"jump offset {show_number(value)} out of 16-bit range", token=j - 1)
         elif not -(1 << 31) <= value < (1 << 31):
-            raise LineError(f"jump offset {value} out of 32-bit range", token=j - 1)
+            raise LineError(f"jump offset {show_number(value)} out of 32-bit range", token=j - 1)
     elif _NAME.match(t):
         value, j = 0, i + 1
         fix = (FixupKind.LABEL_OFF if bits == 16 else FixupKind.LABEL_IMM, t, i, None)
@@ -187,21 +184,20 @@ def _if(toks: list[str], kernel: bool) -> Result:
     op = _JMP_CMP.get(cmp)
     if op is None:
         raise LineError(f"expected a comparison (==, !=, >, >=, <, <=, s>, s>=, s<, s<=, &), got '{cmp}'", token=2)
-    cls = InsnClass.JMP32 if d32 else InsnClass.JMP
     t = toks[3]
+    src: int | None
     if _is_reg(t):
         src, s32 = _reg(toks, 3)
         if s32 != d32:
             raise LineError("mixed 32-bit and 64-bit registers in a comparison", token=3)
-        opcode, imm, j = cls | op | Source.X, 0, 4
+        imm, j = 0, 4
     else:
-        src = 0
+        src = None
         imm, j = _imm32(toks, 3)
-        opcode = cls | op | Source.K
     j = _expect(toks, j, "goto")
     off, fix, j = _target(toks, j, 16)
     _end(toks, j)
-    return Instruction(opcode, dst, src, off, imm), fix
+    return (ops.jmp32 if d32 else ops.jmp)(op, dst, src, imm, off), fix
 
 
 def _goto(toks: list[str], kernel: bool) -> Result:
@@ -209,21 +205,21 @@ def _goto(toks: list[str], kernel: bool) -> Result:
     if head == "gotol":
         value, fix, j = _target(toks, 1, 32)
         _end(toks, j)
-        return Instruction(OP_JA32, 0, 0, 0, value), fix
+        return ops.gotol(value), fix
     value, fix, j = _target(toks, 1, 16)
     _end(toks, j)
-    return Instruction(OP_MAY_GOTO if head == "may_goto" else OP_JA, 0, 0, value, 0), fix
+    return (ops.may_goto if head == "may_goto" else ops.ja)(value), fix
 
 
 def _exit(toks: list[str], kernel: bool) -> Result:
     _end(toks, 1)
-    return Instruction(OP_EXIT), None
+    return ops.exit(), None
 
 
 def _callx(toks: list[str], kernel: bool) -> Result:
     reg, _ = _reg(toks, 1)
     _end(toks, 2)
-    return Instruction(OP_CALLX, reg, 0, 0, 0), None
+    return ops.callx(reg), None
 
 
 def _call(toks: list[str], kernel: bool) -> Result:
@@ -233,19 +229,19 @@ def _call(toks: list[str], kernel: bool) -> Result:
     if t == "pc" and len(toks) > 2 and toks[2] in ("+", "-"):
         value, _, j = _target(toks, 1, 32)
         _end(toks, j)
-        return Instruction(OP_CALL, 0, CallSrc.PSEUDO_CALL, 0, value), None
+        return ops.call_local(value), None
     if t == "local" and len(toks) > 2:
         value, fix, j = _target(toks, 2, 32)
         _end(toks, j)
-        return Instruction(OP_CALL, 0, CallSrc.PSEUDO_CALL, 0, value), fix
+        return ops.call_local(value), fix
     if t in ("kfunc", "runtime") and len(toks) > 2:
         n = toks[2]
         if _NAME.match(n):
             _end(toks, 3)
-            return Instruction(OP_CALL, 0, CallSrc.KFUNC, 0, 0), (FixupKind.CALL_NAME, n, 2, -1)
+            return ops.kfunc_call(0), (FixupKind.CALL_NAME, n, 2, -1)
         imm, j = _imm32(toks, 2)
         _end(toks, j)
-        return Instruction(OP_CALL, 0, CallSrc.KFUNC, 0, imm), None
+        return ops.kfunc_call(imm), None
     if t == "kernel" and toks[2:4] == ["-", "function"]:
         return _call_unnamed_kfunc(toks)
     if t in ("local", "helper", "runtime", "kfunc") and len(toks) == 2:
@@ -255,7 +251,7 @@ def _call(toks: list[str], kernel: bool) -> Result:
     if t in ("-", "+") or t[0].isdigit():
         imm, j = _imm32(toks, start)
         _end(toks, j)
-        return Instruction(OP_CALL, 0, CallSrc.HELPER, 0, imm), None
+        return ops.call(imm), None
     if not _NAME.match(t):
         raise LineError(f"expected a helper, function or kfunc after 'call', got '{t}'", token=start)
     number = None
@@ -263,7 +259,7 @@ def _call(toks: list[str], kernel: bool) -> Result:
     if j < len(toks) and toks[j] == "#":  # kernel: `call bpf_map_lookup_elem#1`
         number, j = _imm32(toks, j + 1)
     _end(toks, j)
-    return Instruction(OP_CALL, 0, CallSrc.HELPER, 0, number or 0), (FixupKind.CALL_NAME, t, start, number)
+    return ops.call(number or 0), (FixupKind.CALL_NAME, t, start, number)
 
 
 def _call_unnamed_kfunc(toks: list[str]) -> Result:
@@ -273,7 +269,7 @@ def _call_unnamed_kfunc(toks: list[str]) -> Result:
         raise LineError("expected the kfunc's BTF id: call kernel-function#N", token=min(4, len(toks)))
     imm, j = _imm32(toks, 5)
     _end(toks, j)
-    return Instruction(OP_CALL, 0, CallSrc.KFUNC, 0, imm), None
+    return ops.kfunc_call(imm), None
 
 
 def _lock(toks: list[str], kernel: bool) -> Result:
@@ -290,7 +286,7 @@ def _lock(toks: list[str], kernel: bool) -> Result:
     if s32 and size == Size.DW:
         raise LineError(f"a 64-bit atomic operation takes r{src}, not w{src}", token=i + 1)
     _end(toks, i + 2)
-    return Instruction(InsnClass.STX | Mode.ATOMIC | size, dst, src, off, op), None
+    return ops.atomic(op, size, dst, src, off), None
 
 
 def _store(toks: list[str], kernel: bool) -> Result:
@@ -305,10 +301,10 @@ def _store(toks: list[str], kernel: bool) -> Result:
         if s32 and size == Size.DW:
             raise LineError(f"a 64-bit store takes r{src}, not w{src}", token=i)
         _end(toks, i + 1)
-        return Instruction(InsnClass.STX | Mode.MEM | size, dst, src, off, 0), None
+        return ops.stx(size, dst, src, off), None
     imm, j = _imm32(toks, i)
     _end(toks, j)
-    return Instruction(InsnClass.ST | Mode.MEM | size, dst, 0, off, imm), None
+    return ops.st(size, dst, off, imm), None
 
 
 def _store_release(toks: list[str], kernel: bool) -> Result:
@@ -321,7 +317,7 @@ def _store_release(toks: list[str], kernel: bool) -> Result:
     src, _ = _reg(toks, i)
     i = _expect(toks, i + 1, ")")
     _end(toks, i)
-    return Instruction(InsnClass.STX | Mode.ATOMIC | size, dst, src, off, AtomicOp.STORE_REL), None
+    return ops.store_release(size, dst, src, off), None
 
 
 def _ld_pseudo(toks: list[str], kernel: bool) -> Result:
@@ -330,30 +326,30 @@ def _ld_pseudo(toks: list[str], kernel: bool) -> Result:
     i = _expect(toks, 2, ",")
     src, i = _number(toks, i)
     if src not in PseudoSrc._value2member_map_:
-        raise LineError(f"unknown lddw pseudo source {src}", token=i - 1)
+        raise LineError(f"unknown lddw pseudo source {show_number(src)}", token=i - 1)
     i = _expect(toks, i, ",")
     value, j = _number(toks, i)
     v = imm64(value)
     if v is None:
-        raise LineError(f"immediate {value} out of 64-bit range", token=j - 1)
+        raise LineError(f"immediate {show_number(value)} out of 64-bit range", token=j - 1)
     _end(toks, j)
-    return Instruction(OP_LD_IMM64, dst, src, 0, v), None
+    return ops.lddw(dst, v, src), None
 
 
 def _alu_op(toks: list[str], kernel: bool) -> Result:
     dst, d32 = _reg(toks, 0)
-    op, off = _ALU_ASSIGN[toks[1]]
-    cls = InsnClass.ALU if d32 else InsnClass.ALU64
+    op, signed = _ALU_ASSIGN[toks[1]]
+    make = ops.alu32 if d32 else ops.alu
     t = toks[2]
     if _is_reg(t):
         src, s32 = _reg(toks, 2)
         if s32 != d32:
             raise LineError("mixed 32-bit and 64-bit registers", token=2)
         _end(toks, 3)
-        return Instruction(cls | op | Source.X, dst, src, off, 0), None
+        return make(op, dst, src, signed=signed), None
     imm, j = _imm32(toks, 2)
     _end(toks, j)
-    return Instruction(cls | op | Source.K, dst, 0, off, imm), None
+    return make(op, dst, imm=imm, signed=signed), None
 
 
 def _assign(toks: list[str], kernel: bool) -> Result:
@@ -368,8 +364,7 @@ def _assign(toks: list[str], kernel: bool) -> Result:
         if s32 != d32:
             raise LineError("mixed 32-bit and 64-bit registers", token=2)
         _end(toks, 3)
-        cls = InsnClass.ALU if d32 else InsnClass.ALU64
-        return Instruction(cls | AluOp.MOV | Source.X, dst, src, 0, 0), None
+        return (ops.mov32 if d32 else ops.mov)(dst, src), None
     if t[0].isdigit():
         return _mov_imm(toks, dst, d32, kernel)
     if _NAME.match(t):
@@ -396,12 +391,12 @@ def _mov_imm(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
             raise LineError(f"a 64-bit load needs a 64-bit register (r{dst})", token=0)
         v = imm64(value)
         if v is None:
-            raise LineError(f"immediate {value} out of 64-bit range", token=j - 1)
-        return Instruction(OP_LD_IMM64, dst, PseudoSrc.IMM, 0, v), None
+            raise LineError(f"immediate {show_number(value)} out of 64-bit range", token=j - 1)
+        return ops.lddw(dst, v), None
     if v32 is None:
-        raise LineError(f"immediate {value} out of 32-bit range (add ' ll' for a 64-bit load)", token=j - 1)
-    cls = InsnClass.ALU if d32 else InsnClass.ALU64
-    return Instruction(cls | AluOp.MOV | Source.K, dst, 0, 0, v32), None
+        raise LineError(f"immediate {show_number(value)} out of 32-bit range (add ' ll' for a 64-bit load)",
+                        token=j - 1)
+    return (ops.mov32 if d32 else ops.mov)(dst, imm=v32), None
 
 
 def _rhs_minus(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
@@ -411,7 +406,7 @@ def _rhs_minus(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
         if src != dst or s32 != d32:
             raise LineError(f"neg negates a register in place: write {toks[0]} = -{toks[0]}", token=3)
         _end(toks, 4)
-        return Instruction((InsnClass.ALU if d32 else InsnClass.ALU64) | AluOp.NEG, dst), None
+        return (ops.neg32 if d32 else ops.neg)(dst), None
     return _mov_imm(toks, dst, d32, kernel)
 
 
@@ -427,8 +422,7 @@ def _rhs_movsx(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
     if s32 != d32:
         raise LineError("mixed 32-bit and 64-bit registers", token=i)
     _end(toks, i + 1)
-    cls = InsnClass.ALU if d32 else InsnClass.ALU64
-    return Instruction(cls | AluOp.MOV | Source.X, dst, src, bits, 0), None
+    return (ops.movsx32 if d32 else ops.movsx)(dst, src, bits), None
 
 
 def _rhs_load(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
@@ -439,8 +433,7 @@ def _rhs_load(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
     _end(toks, i)
     if d32 and size == Size.DW:
         raise LineError(f"a 64-bit load needs r{dst}, not w{dst}", token=0)
-    mode = Mode.MEMSX if signed else Mode.MEM
-    return Instruction(InsnClass.LDX | mode | size, dst, src, off, 0), None
+    return ops.ldx(size, dst, src, off, signed=signed), None
 
 
 def _ld_legacy(toks: list[str], i: int, dst: int, size: Size, signed: bool) -> Result:
@@ -456,7 +449,7 @@ def _ld_legacy(toks: list[str], i: int, dst: int, size: Size, signed: bool) -> R
     imm, j = _imm32(toks, i)
     j = _expect(toks, j, "]")
     _end(toks, j)
-    return Instruction(InsnClass.LD | Mode.ABS | size, 0, 0, 0, imm), None
+    return ops.ld_abs(size, imm), None
 
 
 def _ld_ind(toks: list[str], i: int, size: Size) -> Result:
@@ -474,20 +467,20 @@ def _ld_ind(toks: list[str], i: int, size: Size) -> Result:
             value = -value
         v = imm32(value)
         if v is None:
-            raise LineError(f"immediate {value} out of 32-bit range", token=j - 1)
+            raise LineError(f"immediate {show_number(value)} out of 32-bit range", token=j - 1)
         imm = v
     j = _expect(toks, j, "]")
     _end(toks, j)
-    return Instruction(InsnClass.LD | Mode.IND | size, 0, src, 0, imm), None
+    return ops.ld_ind(size, src, imm), None
 
 
 def _rhs_end(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
-    opcode, bits = _END_OPS[toks[2]]
+    make, bits = _END_OPS[toks[2]]
     src, _ = _reg(toks, 3)
     if src != dst:
         raise LineError(f"a byte swap works in place: write {toks[0]} = {toks[2]} {toks[0]}", token=3)
     _end(toks, 4)
-    return Instruction(opcode, dst, 0, 0, bits), None
+    return make(dst, bits), None
 
 
 def _rhs_fetch(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
@@ -506,7 +499,7 @@ def _rhs_fetch(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
                         token=0)
     i = _expect(toks, i + 1, ")")
     _end(toks, i)
-    return Instruction(InsnClass.STX | Mode.ATOMIC | size, base, src, off, op), None
+    return ops.atomic(op, size, base, src, off), None
 
 
 def _rhs_xchg(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
@@ -538,7 +531,7 @@ def _rhs_xchg(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
                         token=0)
     i = _expect(toks, i + 1, ")")
     _end(toks, i)
-    return Instruction(InsnClass.STX | Mode.ATOMIC | size, base, src, off, op), None
+    return ops.atomic(op, size, base, src, off), None
 
 
 def _rhs_load_acquire(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
@@ -549,7 +542,7 @@ def _rhs_load_acquire(toks: list[str], dst: int, d32: bool, kernel: bool) -> Res
     src, off, i = _paren_mem(toks, i)
     i = _expect(toks, i, ")")
     _end(toks, i)
-    return Instruction(InsnClass.STX | Mode.ATOMIC | size, dst, src, off, AtomicOp.LOAD_ACQ), None
+    return ops.load_acquire(size, dst, src, off), None
 
 
 def _rhs_map(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
@@ -569,14 +562,15 @@ def _rhs_map(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
     if kind == "map_value" and i < len(toks) and toks[i] in ("+", "-"):
         offset, i = _number(toks, i)
         if not 0 <= offset <= 0xFFFFFFFF:
-            raise LineError(f"map value offset {offset} out of range", token=i - 1)
+            raise LineError(f"map value offset {show_number(offset)} out of range", token=i - 1)
     if i < len(toks) and toks[i] == "ll":
         i += 1
     _end(toks, i)
     if kind == "func":
-        return Instruction(OP_LD_IMM64, dst, PseudoSrc.FUNC, 0, 0), (FixupKind.LABEL_IMM, name, 4, None)
-    src = PseudoSrc.MAP_FD if kind == "map" else PseudoSrc.MAP_VALUE
-    return Instruction(OP_LD_IMM64, dst, src, 0, offset << 32, name), (FixupKind.MAP, name, 4, None)
+        return ops.ld_func(dst), (FixupKind.LABEL_IMM, name, 4, None)
+    if kind == "map":
+        return ops.ld_map_fd(dst, ref=name), (FixupKind.MAP, name, 4, None)
+    return ops.ld_map_value(dst, offset=offset, ref=name), (FixupKind.MAP, name, 4, None)
 
 
 def _func_ref(toks: list[str], i: int, dst: int, d32: bool, name: str) -> Result:
@@ -586,7 +580,7 @@ def _func_ref(toks: list[str], i: int, dst: int, d32: bool, name: str) -> Result
     if d32:
         raise LineError(f"a 64-bit load needs a 64-bit register (r{dst})", token=0)
     _end(toks, i + 2)
-    return Instruction(OP_LD_IMM64, dst, PseudoSrc.FUNC, 0, 0), (FixupKind.LABEL_IMM, name, i, None)
+    return ops.ld_func(dst), (FixupKind.LABEL_IMM, name, i, None)
 
 
 def _rhs_addr_space_cast(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
@@ -600,8 +594,7 @@ def _rhs_addr_space_cast(toks: list[str], dst: int, d32: bool, kernel: bool) -> 
         raise LineError("address spaces must be 0..65535", token=i - 1)
     i = _expect(toks, i, ")")
     _end(toks, i)
-    return Instruction(InsnClass.ALU64 | AluOp.MOV | Source.X, dst, src, BPF_ADDR_SPACE_CAST,
-                       (dst_as << 16) | src_as), None
+    return ops.addr_space_cast(dst, src, dst_as, src_as), None
 
 
 def _rhs_percpu(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
@@ -612,7 +605,7 @@ def _rhs_percpu(toks: list[str], dst: int, d32: bool, kernel: bool) -> Result:
     src, _ = _reg(toks, i)
     i = _expect(toks, i + 1, ")")
     _end(toks, i)
-    return Instruction(InsnClass.ALU64 | AluOp.MOV | Source.X, dst, src, BPF_ADDR_PERCPU, 0), None
+    return ops.addr_percpu(dst, src), None
 
 
 RhsHandler = Callable[[list[str], int, bool, "bool | None"], Result]
@@ -686,4 +679,4 @@ def first_token(text: str) -> str:
     return m.group(0) if m else ""
 
 
-__all__ = ["parse_llvm", "token_spans", "first_token", "BPF_ADDR_PERCPU"]
+__all__ = ["parse_llvm", "token_spans", "first_token"]

@@ -7,14 +7,14 @@ under it and carry on with the next line.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
 from pyebpf.abi.opcodes import AtomicOp, Size
+from pyebpf.abi.widths import S16_MAX, S16_MIN, S32_MIN, S64_MIN, U32, U64, s32, s64
 
-S32_MIN, U32_MAX = -(1 << 31), (1 << 32) - 1
-S64_MIN, U64_MAX = -(1 << 63), (1 << 64) - 1
-S16_MIN, S16_MAX = -(1 << 15), (1 << 15) - 1
+U32_MAX, U64_MAX = U32, U64
 
 
 class LineError(Exception):
@@ -50,43 +50,65 @@ class Fixup:
 
 # ---- numbers ----------------------------------------------------------------------------------------------------
 
+#: Longer digit strings are no eBPF value (a 64-bit value needs at most 66 characters, `0b` and 64 binary digits):
+#: they are read as "too large" without converting them, so a hostile 1 MB number costs nothing.
+MAX_NUMBER_CHARS = 100
+#: What parse_int returns for an over-long number: beyond every field's range, so each caller reports it as out of
+#: range in its own words.
+TOO_LARGE = 1 << (8 * MAX_NUMBER_CHARS)
+
+
 def parse_int(text: str) -> int | None:
-    """Decimal, hex (0x), octal (0o) or binary (0b) integer with an optional sign; None if it is not one."""
-    if text.isdigit():
+    """Decimal, hex (0x), octal (0o) or binary (0b) integer with an optional sign; None if it is not one.
+
+    ASCII digits only (`str.isdigit` is true for `²`, which `int()` refuses); an over-long number is +/-TOO_LARGE.
+    """
+    if text.isdigit() and text.isascii() and len(text) <= MAX_NUMBER_CHARS:
         return int(text)
     t = text.strip()
     neg = False
-    if t[:1] in "+-":
+    if t[:1] in ("+", "-"):
         neg = t[0] == "-"
         t = t[1:].lstrip()
-    if not t:
+    if not t or not t.isascii():
         return None
-    try:
-        if t[:2] in ("0x", "0X"):
-            value = int(t[2:], 16)
-        elif t[:2] in ("0o", "0O"):
-            value = int(t[2:], 8)
-        elif t[:2] in ("0b", "0B"):
-            value = int(t[2:], 2)
-        elif t.isdigit():
-            value = int(t, 10)
-        else:
+    head = t[:2]
+    if head in ("0x", "0X"):
+        digits, base = t[2:], 16
+    elif head in ("0o", "0O"):
+        digits, base = t[2:], 8
+    elif head in ("0b", "0B"):
+        digits, base = t[2:], 2
+    elif t.isdigit():
+        digits, base = t, 10
+    else:
+        return None
+    if len(digits) > MAX_NUMBER_CHARS:
+        if not _DIGITS[base].fullmatch(digits):
             return None
-    except ValueError:
-        return None
+        value = TOO_LARGE
+    else:
+        try:
+            value = int(digits, base)
+        except ValueError:
+            return None
     return -value if neg else value
+
+
+_DIGITS = {16: re.compile(r"[0-9a-fA-F_]+"), 8: re.compile(r"[0-7_]+"), 2: re.compile(r"[01_]+"),
+           10: re.compile(r"[0-9_]+")}
 
 
 def imm32(value: int) -> int | None:
     """A 32-bit immediate as the signed field value: -2^31..2^32-1 accepted (unsigned spellings wrap), else None."""
     if S32_MIN <= value <= U32_MAX:
-        return value - (1 << 32) if value > 0x7FFFFFFF else value
+        return s32(value)
     return None
 
 
 def imm64(value: int) -> int | None:
     if S64_MIN <= value <= U64_MAX:
-        return value - (1 << 64) if value > 0x7FFFFFFFFFFFFFFF else value
+        return s64(value)
     return None
 
 
@@ -124,5 +146,17 @@ ATOMIC_PLAIN_OPS: dict[str, AtomicOp] = {
 }
 
 
+def shorten(text: str, limit: int = 40) -> str:
+    """`text` cut to `limit` characters for a message (hostile input may be megabytes long)."""
+    return text if len(text) <= limit else f"{text[:limit - 3]}..."
+
+
+def show_number(value: int) -> str:
+    """A parsed number for a message: over-long input shows as such instead of as TOO_LARGE's digits."""
+    if abs(value) >= TOO_LARGE:
+        return f"{'-' if value < 0 else ''}(more than {MAX_NUMBER_CHARS} digits)"
+    return str(value)
+
+
 def out_of_range(what: str, text: str, bits: int) -> str:
-    return f"{what} {text} out of {bits}-bit range"
+    return f"{what} {shorten(text)} out of {bits}-bit range"

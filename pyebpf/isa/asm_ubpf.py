@@ -14,10 +14,8 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from pyebpf.abi.opcodes import (
-    BPF_ADDR_SPACE_CAST, OP_CALL, OP_CALLX, OP_EXIT, OP_JA, OP_JA32, OP_LD_IMM64, OP_MAY_GOTO, SIGNED_DIVMOD_OFF,
-    AluOp, AtomicOp, CallSrc, EndSource, InsnClass, JmpOp, Mode, PseudoSrc, Size, Source,
-)
+from pyebpf.abi.opcodes import AluOp, AtomicOp, JmpOp, PseudoSrc, Size
+from pyebpf.isa import ops
 from pyebpf.isa.asm_syntax import (
     ATOMIC_FETCH_OPS, ATOMIC_PLAIN_OPS, Fixup, FixupKind, LineError, imm32, imm64, off16, parse_int,
 )
@@ -35,11 +33,12 @@ _MEM = re.compile(r"\[\s*(%?\w+)\s*(?:([+-])\s*(\w+))?\s*\]$")
 _LABEL = re.compile(r"[A-Za-z_.$][\w.$]*$")
 
 _SIZES = {"b": Size.B, "h": Size.H, "w": Size.W, "dw": Size.DW}
+#: mnemonic -> (ALU op, signed: sdiv/smod of cpu v4)
 _ALU_OPS = {
-    "add": (AluOp.ADD, 0), "sub": (AluOp.SUB, 0), "mul": (AluOp.MUL, 0), "div": (AluOp.DIV, 0),
-    "sdiv": (AluOp.DIV, SIGNED_DIVMOD_OFF), "or": (AluOp.OR, 0), "and": (AluOp.AND, 0), "lsh": (AluOp.LSH, 0),
-    "rsh": (AluOp.RSH, 0), "mod": (AluOp.MOD, 0), "smod": (AluOp.MOD, SIGNED_DIVMOD_OFF), "xor": (AluOp.XOR, 0),
-    "mov": (AluOp.MOV, 0), "arsh": (AluOp.ARSH, 0),
+    "add": (AluOp.ADD, False), "sub": (AluOp.SUB, False), "mul": (AluOp.MUL, False), "div": (AluOp.DIV, False),
+    "sdiv": (AluOp.DIV, True), "or": (AluOp.OR, False), "and": (AluOp.AND, False), "lsh": (AluOp.LSH, False),
+    "rsh": (AluOp.RSH, False), "mod": (AluOp.MOD, False), "smod": (AluOp.MOD, True), "xor": (AluOp.XOR, False),
+    "mov": (AluOp.MOV, False), "arsh": (AluOp.ARSH, False),
 }
 _JMP_OPS = {
     "jeq": JmpOp.JEQ, "jgt": JmpOp.JGT, "jge": JmpOp.JGE, "jset": JmpOp.JSET, "jne": JmpOp.JNE,
@@ -127,68 +126,67 @@ def _target(op: tuple[str, int], field_bits: int) -> tuple[int, "Fixup | None"]:
     return 0, Fixup(kind, text, op[1], len(text))
 
 
-def _count(ops: Operands, n: int, mnemonic: str, mstart: int, end: int) -> None:
-    if len(ops) != n:
-        if len(ops) > n:
-            extra = ops[n]
-            raise LineError(f"'{mnemonic}' takes {n} operand{'s' if n != 1 else ''}, got {len(ops)}",
+def _count(operands: Operands, n: int, mnemonic: str, mstart: int, end: int) -> None:
+    if len(operands) != n:
+        if len(operands) > n:
+            extra = operands[n]
+            raise LineError(f"'{mnemonic}' takes {n} operand{'s' if n != 1 else ''}, got {len(operands)}",
                             start=extra[1], length=max(1, end - extra[1]))
-        raise LineError(f"'{mnemonic}' takes {n} operand{'s' if n != 1 else ''}, got {len(ops)}",
+        raise LineError(f"'{mnemonic}' takes {n} operand{'s' if n != 1 else ''}, got {len(operands)}",
                         start=mstart, length=len(mnemonic))
 
 
 # ---- handlers: (mnemonic, operands, arg) -> Parsed -------------------------------------------------------------
 
-def _alu(ops: Operands, arg: tuple[int, int, int]) -> Parsed:
-    cls, op, off = arg
-    dst = _reg(ops[0])
-    src_text = ops[1][0]
+def _alu(operands: Operands, arg: tuple[Callable[..., Instruction], AluOp, bool]) -> Parsed:
+    make, op, signed = arg
+    dst = _reg(operands[0])
+    src_text = operands[1][0]
     if src_text in _REGS or _BAD_REG.match(src_text):
-        return Instruction(cls | op | Source.X, dst, _reg(ops[1]), off, 0), None
-    return Instruction(cls | op | Source.K, dst, 0, off, _imm(ops[1])), None
+        return make(op, dst, _reg(operands[1]), signed=signed), None
+    return make(op, dst, imm=_imm(operands[1]), signed=signed), None
 
 
-def _neg(ops: Operands, cls: int) -> Parsed:
-    return Instruction(cls | AluOp.NEG, _reg(ops[0])), None
+def _neg(operands: Operands, make: Callable[[int], Instruction]) -> Parsed:
+    return make(_reg(operands[0])), None
 
 
-def _movsx(ops: Operands, arg: tuple[int, int]) -> Parsed:
-    cls, bits = arg
-    return Instruction(cls | AluOp.MOV | Source.X, _reg(ops[0]), _reg(ops[1]), bits, 0), None
+def _movsx(operands: Operands, arg: tuple[Callable[[int, int, int], Instruction], int]) -> Parsed:
+    make, bits = arg
+    return make(_reg(operands[0]), _reg(operands[1]), bits), None
 
 
-def _end(ops: Operands, arg: tuple[int, int]) -> Parsed:
-    opcode, bits = arg
-    return Instruction(opcode, _reg(ops[0]), 0, 0, bits), None
+def _end(operands: Operands, arg: tuple[Callable[[int, int], Instruction], int]) -> Parsed:
+    make, bits = arg
+    return make(_reg(operands[0]), bits), None
 
 
-def _addr_space_cast(ops: Operands, _: None) -> Parsed:
-    dst, src = _reg(ops[0]), _reg(ops[1])
-    dst_as, src_as = _imm(ops[2]), _imm(ops[3])
+def _addr_space_cast(operands: Operands, _: None) -> Parsed:
+    dst, src = _reg(operands[0]), _reg(operands[1])
+    dst_as, src_as = _imm(operands[2]), _imm(operands[3])
     if not 0 <= dst_as <= 0xFFFF:
-        raise _err("address space must be 0..65535", ops[2])
+        raise _err("address space must be 0..65535", operands[2])
     if not 0 <= src_as <= 0xFFFF:
-        raise _err("address space must be 0..65535", ops[3])
-    return Instruction(InsnClass.ALU64 | AluOp.MOV | Source.X, dst, src, BPF_ADDR_SPACE_CAST,
-                       (dst_as << 16) | src_as), None
+        raise _err("address space must be 0..65535", operands[3])
+    return ops.addr_space_cast(dst, src, dst_as, src_as), None
 
 
-def _lddw(ops: Operands, _: None) -> Parsed:
-    if len(ops) not in (2, 3):
-        raise _err(f"'lddw' takes 2 or 3 operands, got {len(ops)}", ops[-1])
-    dst = _reg(ops[0])
-    text, start = ops[1]
+def _lddw(operands: Operands, _: None) -> Parsed:
+    if len(operands) not in (2, 3):
+        raise _err(f"'lddw' takes 2 or 3 operands, got {len(operands)}", operands[-1])
+    dst = _reg(operands[0])
+    text, start = operands[1]
     m = _MAP_REF.match(text)
     if m is not None:
-        if len(ops) == 3:
-            raise _err("a map reference takes no pseudo source", ops[2])
+        if len(operands) == 3:
+            raise _err("a map reference takes no pseudo source", operands[2])
         name = m.group(2)
         fix = Fixup(FixupKind.MAP, name, start + m.start(2), len(name))
         if m.group(1) == "map":
             if m.group(3) is not None:
                 raise LineError("map[NAME] takes no offset; use map_value[NAME] + N", start=start + m.start(3),
                                 length=len(m.group(3)))
-            return Instruction(OP_LD_IMM64, dst, PseudoSrc.MAP_FD, 0, 0, name), fix
+            return ops.ld_map_fd(dst, ref=name), fix
         offset = 0
         if m.group(3) is not None:
             parsed = parse_int(m.group(3))
@@ -196,128 +194,128 @@ def _lddw(ops: Operands, _: None) -> Parsed:
                 raise LineError(f"bad map value offset {m.group(3)!r}", start=start + m.start(3),
                                 length=len(m.group(3)))
             offset = parsed
-        return Instruction(OP_LD_IMM64, dst, PseudoSrc.MAP_VALUE, 0, offset << 32, name), fix
+        return ops.ld_map_value(dst, offset=offset, ref=name), fix
     value = parse_int(text)
     if value is None:
-        raise _err(f"expected a 64-bit immediate, got {text!r}", ops[1])
+        raise _err(f"expected a 64-bit immediate, got {text!r}", operands[1])
     v = imm64(value)
     if v is None:
-        raise _err(f"immediate {text} out of 64-bit range", ops[1])
+        raise _err(f"immediate {text} out of 64-bit range", operands[1])
     src = PseudoSrc.IMM
-    if len(ops) == 3:
-        name = ops[2][0]
+    if len(operands) == 3:
+        name = operands[2][0]
         if name in _PSEUDO_NAMES:
             src = _PSEUDO_NAMES[name]
         else:
             n = parse_int(name)
             if n is None or n not in PseudoSrc._value2member_map_:
                 raise _err(f"unknown lddw pseudo source {name!r} (map_fd, map_value, btf_id, func, map_idx, "
-                           f"map_idx_value)", ops[2])
+                           f"map_idx_value)", operands[2])
             src = PseudoSrc(n)
-    return Instruction(OP_LD_IMM64, dst, src, 0, v), None
+    return ops.lddw(dst, v, src), None
 
 
-def _ldx(ops: Operands, opcode: int) -> Parsed:
-    dst = _reg(ops[0])
-    src, off = _mem(ops[1])
-    return Instruction(opcode, dst, src, off, 0), None
+def _ldx(operands: Operands, arg: tuple[Size, bool]) -> Parsed:
+    size, signed = arg
+    dst = _reg(operands[0])
+    src, off = _mem(operands[1])
+    return ops.ldx(size, dst, src, off, signed=signed), None
 
 
-def _st(ops: Operands, opcode: int) -> Parsed:
-    dst, off = _mem(ops[0])
-    return Instruction(opcode, dst, 0, off, _imm(ops[1])), None
+def _st(operands: Operands, size: Size) -> Parsed:
+    dst, off = _mem(operands[0])
+    return ops.st(size, dst, off, _imm(operands[1])), None
 
 
-def _stx(ops: Operands, opcode: int) -> Parsed:
-    dst, off = _mem(ops[0])
-    return Instruction(opcode, dst, _reg(ops[1]), off, 0), None
+def _stx(operands: Operands, size: Size) -> Parsed:
+    dst, off = _mem(operands[0])
+    return ops.stx(size, dst, _reg(operands[1]), off), None
 
 
-def _ldabs(ops: Operands, opcode: int) -> Parsed:
-    return Instruction(opcode, 0, 0, 0, _imm(ops[0])), None
+def _ldabs(operands: Operands, size: Size) -> Parsed:
+    return ops.ld_abs(size, _imm(operands[0])), None
 
 
-def _ldind(ops: Operands, opcode: int) -> Parsed:
-    return Instruction(opcode, 0, _reg(ops[0]), 0, _imm(ops[1])), None
+def _ldind(operands: Operands, size: Size) -> Parsed:
+    return ops.ld_ind(size, _reg(operands[0]), _imm(operands[1])), None
 
 
-def _ja(ops: Operands, opcode: int) -> Parsed:
-    if opcode == OP_JA32:
-        value, fix = _target(ops[0], 32)
-        return Instruction(opcode, 0, 0, 0, value), fix
-    value, fix = _target(ops[0], 16)
-    return Instruction(opcode, 0, 0, value, 0), fix
+def _ja(operands: Operands, arg: tuple[Callable[[int], Instruction], int]) -> Parsed:
+    """ja / may_goto (16-bit offset in off) and ja32 = gotol (32-bit offset in imm)."""
+    make, bits = arg
+    value, fix = _target(operands[0], bits)
+    return make(value), fix
 
 
-def _jcond(ops: Operands, arg: tuple[int, int]) -> Parsed:
-    cls, op = arg
-    dst = _reg(ops[0])
-    off, fix = _target(ops[2], 16)
-    src_text = ops[1][0]
+def _jcond(operands: Operands, arg: tuple[Callable[..., Instruction], JmpOp]) -> Parsed:
+    make, op = arg
+    dst = _reg(operands[0])
+    off, fix = _target(operands[2], 16)
+    src_text = operands[1][0]
     if src_text in _REGS or _BAD_REG.match(src_text):
-        return Instruction(cls | op | Source.X, dst, _reg(ops[1]), off, 0), fix
-    return Instruction(cls | op | Source.K, dst, 0, off, _imm(ops[1])), fix
+        return make(op, dst, _reg(operands[1]), off=off), fix
+    return make(op, dst, imm=_imm(operands[1]), off=off), fix
 
 
-def _exit(ops: Operands, _: None) -> Parsed:
-    return Instruction(OP_EXIT), None
+def _exit(operands: Operands, _: None) -> Parsed:
+    return ops.exit(), None
 
 
-def _callx(ops: Operands, _: None) -> Parsed:
-    return Instruction(OP_CALLX, _reg(ops[0]), 0, 0, 0), None
+def _callx(operands: Operands, _: None) -> Parsed:
+    return ops.callx(_reg(operands[0])), None
 
 
-def _call(ops: Operands, _: None) -> Parsed:
+def _call(operands: Operands, _: None) -> Parsed:
     """`call N`, `call helper N`, `call NAME`, `call local L|+N`, `call runtime N`, `call %rN` (callx)."""
-    if len(ops) == 1 and " " in ops[0][0]:
-        mode, _, rest = ops[0][0].partition(" ")
+    if len(operands) == 1 and " " in operands[0][0]:
+        mode, _, rest = operands[0][0].partition(" ")
         rest = rest.strip()
-        ops = [(mode, ops[0][1]), (rest, ops[0][1] + ops[0][0].index(rest, len(mode)))]
-    if len(ops) == 1:
-        text = ops[0][0]
+        operands = [(mode, operands[0][1]), (rest, operands[0][1] + operands[0][0].index(rest, len(mode)))]
+    if len(operands) == 1:
+        text = operands[0][0]
         if text in _REGS or _BAD_REG.match(text):
-            return _callx(ops, None)
+            return _callx(operands, None)
         value = parse_int(text)
         if value is not None:
             v = imm32(value)
             if v is None:
-                raise _err(f"helper id {text} out of 32-bit range", ops[0])
-            return Instruction(OP_CALL, 0, CallSrc.HELPER, 0, v), None
+                raise _err(f"helper id {text} out of 32-bit range", operands[0])
+            return ops.call(v), None
         if not _LABEL.match(text):
-            raise _err(f"expected a helper number or name, got {text!r}", ops[0])
+            raise _err(f"expected a helper number or name, got {text!r}", operands[0])
         if text in ("local", "helper", "runtime", "kfunc"):
-            raise _err(f"'call {text}' needs a target", ops[0])
-        return Instruction(OP_CALL, 0, CallSrc.HELPER, 0, 0), Fixup(FixupKind.CALL_NAME, text, ops[0][1], len(text))
-    if len(ops) != 2:
-        raise _err(f"'call' takes 1 or 2 operands, got {len(ops)}", ops[-1])
-    mode = ops[0][0]
+            raise _err(f"'call {text}' needs a target", operands[0])
+        return ops.call(0), Fixup(FixupKind.CALL_NAME, text, operands[0][1], len(text))
+    if len(operands) != 2:
+        raise _err(f"'call' takes 1 or 2 operands, got {len(operands)}", operands[-1])
+    mode = operands[0][0]
     if mode == "local":
-        value, fix = _target(ops[1], 32)
-        return Instruction(OP_CALL, 0, CallSrc.PSEUDO_CALL, 0, value), fix
+        value, fix = _target(operands[1], 32)
+        return ops.call_local(value), fix
     if mode == "helper":
-        return _call([ops[1]], None)
+        return _call([operands[1]], None)
     if mode in ("runtime", "kfunc"):
-        text = ops[1][0]
+        text = operands[1][0]
         if parse_int(text) is None and _LABEL.match(text):
-            return (Instruction(OP_CALL, 0, CallSrc.KFUNC, 0, 0),
-                    Fixup(FixupKind.CALL_NAME, text, ops[1][1], len(text), number=-1))
-        return Instruction(OP_CALL, 0, CallSrc.KFUNC, 0, _imm(ops[1])), None
-    raise _err(f"unknown call mode {mode!r} (helper, local, runtime)", ops[0])
+            return (ops.kfunc_call(0),
+                    Fixup(FixupKind.CALL_NAME, text, operands[1][1], len(text), number=-1))
+        return ops.kfunc_call(_imm(operands[1])), None
+    raise _err(f"unknown call mode {mode!r} (helper, local, runtime)", operands[0])
 
 
 _LOCK_WORDS = re.compile(r"(fetch\s+)?(\w+)\s+")
 
 
-def _lock(ops: Operands, _: None) -> Parsed:
+def _lock(operands: Operands, _: None) -> Parsed:
     """`lock [fetch] add|and|or|xor[32] [dst+off], src`, `lock xchg|cmpxchg[32] ...`, acquire/release loads."""
-    first, start = ops[0]
+    first, start = operands[0]
     m = _LOCK_WORDS.match(first)
     if m is None:
-        raise _err(f"expected an atomic operation after 'lock', got {first!r}", ops[0])
+        raise _err(f"expected an atomic operation after 'lock', got {first!r}", operands[0])
     fetch, name = m.group(1) is not None, m.group(2)
     mem_op = (first[m.end():].strip(), start + m.end())
-    if len(ops) != 2:
-        raise LineError(f"'lock {name}' takes 2 operands, got {len(ops)}", start=start + m.start(2),
+    if len(operands) != 2:
+        raise LineError(f"'lock {name}' takes 2 operands, got {len(operands)}", start=start + m.start(2),
                         length=len(name))
     name_span = (name, start + m.start(2))
     if name.startswith("load_acquire") or name.startswith("store_release"):
@@ -328,10 +326,10 @@ def _lock(ops: Operands, _: None) -> Parsed:
         if base == "load_acquire":
             # `lock load_acquirew %r0, [%r1+off]`: the loaded register is first, the address second.
             dst = _reg(mem_op)
-            src, off = _mem(ops[1])
-            return Instruction(InsnClass.STX | Mode.ATOMIC | size, dst, src, off, AtomicOp.LOAD_ACQ), None
+            src, off = _mem(operands[1])
+            return ops.load_acquire(size, dst, src, off), None
         dst, off = _mem(mem_op)
-        return Instruction(InsnClass.STX | Mode.ATOMIC | size, dst, _reg(ops[1]), off, AtomicOp.STORE_REL), None
+        return ops.store_release(size, dst, _reg(operands[1]), off), None
     size = Size.DW
     base = name
     if name.endswith("32"):
@@ -347,7 +345,7 @@ def _lock(ops: Operands, _: None) -> Parsed:
     else:
         raise _err(f"unknown atomic operation {name!r}", name_span)
     dst, off = _mem(mem_op)
-    return Instruction(InsnClass.STX | Mode.ATOMIC | size, dst, _reg(ops[1]), off, imm), None
+    return ops.atomic(imm, size, dst, _reg(operands[1]), off), None
 
 
 Handler = Callable[[Operands, object], Parsed]
@@ -357,36 +355,35 @@ MNEMONICS: dict[str, tuple[Handler, object, "int | None"]] = {}
 
 def _build() -> None:
     t = MNEMONICS
-    for name, (op, off) in _ALU_OPS.items():
-        for suffix, cls in (("", InsnClass.ALU64), ("64", InsnClass.ALU64), ("32", InsnClass.ALU)):
-            t[name + suffix] = (_alu, (cls, op, off), 2)
-    for suffix, cls in (("", InsnClass.ALU64), ("64", InsnClass.ALU64), ("32", InsnClass.ALU)):
-        t["neg" + suffix] = (_neg, cls, 1)
+    for name, (op, signed) in _ALU_OPS.items():
+        for suffix, make in (("", ops.alu), ("64", ops.alu), ("32", ops.alu32)):
+            t[name + suffix] = (_alu, (make, op, signed), 2)
+    for suffix, make in (("", ops.neg), ("64", ops.neg), ("32", ops.neg32)):
+        t["neg" + suffix] = (_neg, make, 1)
     for bits, widths in ((8, (32, 64)), (16, (32, 64)), (32, (64,))):
         for width in widths:
-            cls = InsnClass.ALU64 if width == 64 else InsnClass.ALU
-            t[f"movsx{bits}{width}"] = (_movsx, (cls, bits), 2)
+            t[f"movsx{bits}{width}"] = (_movsx, (ops.movsx if width == 64 else ops.movsx32, bits), 2)
     for bits in (16, 32, 64):
-        t[f"be{bits}"] = (_end, (InsnClass.ALU | AluOp.END | EndSource.TO_BE, bits), 1)
-        t[f"le{bits}"] = (_end, (InsnClass.ALU | AluOp.END | EndSource.TO_LE, bits), 1)
-        t[f"swap{bits}"] = (_end, (InsnClass.ALU64 | AluOp.END | EndSource.TO_LE, bits), 1)
-        t[f"bswap{bits}"] = (_end, (InsnClass.ALU64 | AluOp.END | EndSource.TO_LE, bits), 1)
+        t[f"be{bits}"] = (_end, (ops.to_be, bits), 1)
+        t[f"le{bits}"] = (_end, (ops.to_le, bits), 1)
+        t[f"swap{bits}"] = (_end, (ops.bswap, bits), 1)
+        t[f"bswap{bits}"] = (_end, (ops.bswap, bits), 1)
     t["addr_space_cast"] = (_addr_space_cast, None, 4)
     t["lddw"] = (_lddw, None, None)
     for sfx, size in _SIZES.items():
-        t["ldx" + sfx] = (_ldx, InsnClass.LDX | Mode.MEM | size, 2)
-        t["st" + sfx] = (_st, InsnClass.ST | Mode.MEM | size, 2)
-        t["stx" + sfx] = (_stx, InsnClass.STX | Mode.MEM | size, 2)
-        t["ldabs" + sfx] = (_ldabs, InsnClass.LD | Mode.ABS | size, 1)
-        t["ldind" + sfx] = (_ldind, InsnClass.LD | Mode.IND | size, 2)
+        t["ldx" + sfx] = (_ldx, (size, False), 2)
+        t["st" + sfx] = (_st, size, 2)
+        t["stx" + sfx] = (_stx, size, 2)
+        t["ldabs" + sfx] = (_ldabs, size, 1)
+        t["ldind" + sfx] = (_ldind, size, 2)
         if size != Size.DW:
-            t["ldxs" + sfx] = (_ldx, InsnClass.LDX | Mode.MEMSX | size, 2)
-    t["ja"] = (_ja, OP_JA, 1)
-    t["ja32"] = (_ja, OP_JA32, 1)
-    t["may_goto"] = (_ja, OP_MAY_GOTO, 1)
+            t["ldxs" + sfx] = (_ldx, (size, True), 2)
+    t["ja"] = (_ja, (ops.ja, 16), 1)
+    t["ja32"] = (_ja, (ops.gotol, 32), 1)
+    t["may_goto"] = (_ja, (ops.may_goto, 16), 1)
     for name, op in _JMP_OPS.items():
-        t[name] = (_jcond, (InsnClass.JMP, op), 3)
-        t[name + "32"] = (_jcond, (InsnClass.JMP32, op), 3)
+        t[name] = (_jcond, (ops.jmp, op), 3)
+        t[name + "32"] = (_jcond, (ops.jmp32, op), 3)
     t["exit"] = (_exit, None, 0)
     t["call"] = (_call, None, None)
     t["callx"] = (_callx, None, 1)
@@ -408,18 +405,18 @@ def parse_ubpf(text: str) -> Parsed:
         entry = lowered
     handler, arg, count = entry
     if len(parts) == 1:
-        ops: Operands = []
+        operands: Operands = []
     else:
         rest = parts[1]
-        ops = split_operands(rest, len(text) - len(rest))
+        operands = split_operands(rest, len(text) - len(rest))
     if count is not None:
-        _count(ops, count, mnemonic, 0, len(text))
-    elif not ops:
+        _count(operands, count, mnemonic, 0, len(text))
+    elif not operands:
         raise LineError(f"'{mnemonic}' needs operands", start=0, length=len(mnemonic))
-    for op in ops:
+    for op in operands:
         if not op[0]:
             raise LineError("empty operand", start=op[1], length=1)
-    return handler(ops, arg)
+    return handler(operands, arg)
 
 
 def looks_ubpf(first_word: str) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Mapping
 
+from pyebpf.abi.helpers import HELPER_BY_NAME, HelperId
 from pyebpf.abi.maps import MapSpec
 from pyebpf.abi.opcodes import OP_CALL, OP_EXIT, OP_LD_IMM64, CallSrc, PseudoSrc
 from pyebpf.errors import AsmDiagnostic, AsmError, DecodeError
@@ -29,19 +30,32 @@ from pyebpf.isa.program import Program
 DIALECTS = ("llvm", "kernel", "ubpf")
 
 _LABEL = re.compile(r"([A-Za-z_.$][\w.$]*)\s*:(?=\s|$)")
-_OBJDUMP_INSN = re.compile(r"(\d+):\s+((?:[0-9a-fA-F]{2} ){7}[0-9a-fA-F]{2}(?: (?:[0-9a-fA-F]{2} ){7}[0-9a-fA-F]{2})?)"
-                           r"(?:\s+|$)")
+# Slot numbers are ASCII and at most 10 digits (re.ASCII: `\d` would also match digits int() refuses, and an
+# unbounded run of them would be converted to an int of any size).
+_OBJDUMP_INSN = re.compile(r"(\d{1,10}):\s+((?:[0-9a-fA-F]{2} ){7}[0-9a-fA-F]{2}"
+                           r"(?: (?:[0-9a-fA-F]{2} ){7}[0-9a-fA-F]{2})?)(?:\s+|$)", re.ASCII)
 _OBJDUMP_FUNC = re.compile(r"[0-9a-fA-F]+ <([^>]+)>:$")
 _OBJDUMP_RELOC = re.compile(r"[0-9a-fA-F]+:\s+R_BPF_\w+\s+(\S+)")
 # `12: (b7) `, `(b7) `, and the liveness listing's `12: .1.3...... (b7) ` of 6.x verifier logs
-_KERNEL_PREFIX = re.compile(r"(?:(\d+):\s*(?:[.0-9]{10}\s+)?)?\(([0-9a-fA-F]{2})\)\s*")
-_SLOT_PREFIX = re.compile(r"(\d+):\s+")
+_KERNEL_PREFIX = re.compile(r"(?:(\d{1,10}):\s*(?:[.0-9]{10}\s+)?)?\(([0-9a-fA-F]{2})\)\s*", re.ASCII)
+_SLOT_PREFIX = re.compile(r"(\d{1,10}):\s+", re.ASCII)
 #: Verifier-log lines that are not instructions (register states, liveness and precision notes, statistics).
 _LOG_NOISE = re.compile(
     r"\s*(?:\d+: (?:R\d+|fp-?\d+)\S*=|\d+: frame\d+:|from \d+ to \d+: |processed \d+ insns|func#\d+ @\d+|"
-    r"Live regs before insn:|last_idx |regs=|parent |mark_precise|verification time|stack depth|\(\d+\) |"
+    r"Live regs before insn:|last_idx |regs=|parent |mark_precise|verification time|stack depth|"
+    r"\(\d+\) (?:frame \d+ insn \d+ |live stack update)|"
     r"frame\d+: |propagating |caller:|callee:|returning from callee|to caller at|Func#\d+|Validating |"
     r"safe$|in (?:sub)?prog|\d+: safe|BPF program is too large|jump out of range|invalid )")
+#: Lines only a verifier log has. Its state and statistics lines (_LOG_NOISE) are skipped only in a text that
+#: has one of these; anywhere else a line that does not assemble is an error, never dropped.
+_LOG_SIGNS = re.compile(
+    r"^[ \t]*(?:\d{1,10}: (?:[.0-9]{10}[ \t]+)?\([0-9a-fA-F]{2}\) |processed \d+ insns|func#\d+ @\d+|"
+    r"Live regs before insn:|from \d+ to \d+: |\d+: R\d+_?w?=|\d+: frame\d+:)", re.MULTILINE | re.ASCII)
+#: At most this many diagnostics are kept (as compilers stop after -ferror-limit errors), each message with words
+#: shortened: a hostile input gets a bounded message, not one the size of input x errors.
+MAX_DIAGNOSTICS = 100
+_LONG_WORD = re.compile(r"\S{61,}")
+_SPACE = re.compile(r"\s*")
 _SECTION_HEADER = re.compile(r"Disassembly of section (\S+):$")
 _FILE_HEADER = re.compile(r"\S+:\s+file format ")
 
@@ -65,14 +79,10 @@ def _strip_comment(line: str) -> str:
 
 
 def _helper_table(extra: "Mapping[str, int] | None") -> dict[str, int]:
-    try:
-        from pyebpf.abi.helpers import HELPER_BY_NAME, HelperId
-        table: dict[str, int] = {k: int(v) for k, v in HELPER_BY_NAME.items()}
-        # HELPER_BY_NAME leaves out BPF_FUNC_unspec (no callable helper), but the kernel's func_id_str[] names
-        # it and the verifier log prints `call bpf_unspec#0`: that text is helper 0, not a kfunc
-        table.setdefault("bpf_unspec", int(HelperId.UNSPEC))
-    except ImportError:  # pragma: no cover - the abi layer ships helpers; numbers still work without it
-        table = {}
+    table: dict[str, int] = {k: int(v) for k, v in HELPER_BY_NAME.items()}
+    # HELPER_BY_NAME leaves out BPF_FUNC_unspec (no callable helper), but the kernel's func_id_str[] names
+    # it and the verifier log prints `call bpf_unspec#0`: that text is helper 0, not a kfunc
+    table.setdefault("bpf_unspec", int(HelperId.UNSPEC))
     if extra:
         table.update({k: int(v) for k, v in extra.items()})
     return table
@@ -107,10 +117,27 @@ class _Assembly:
         self.cache: dict[str, tuple[Instruction, Fixup | None, bool]] = {}
         self.reported_gap = False
         self.slot_base: int | None = None
+        self.verifier_log = False  # set by assemble(): the text is a verifier log (skip its state lines)
+        self.suppressed = 0
 
     # ---- reporting ----------------------------------------------------------------------------------------------
     def error(self, lineno: int, line: str, column0: int, message: str, length: int = 1) -> None:
+        if len(self.diags) >= MAX_DIAGNOSTICS:
+            self.suppressed += 1
+            return
+        if len(message) > 120:
+            message = _LONG_WORD.sub(lambda m: m.group(0)[:57] + "...", message)
+            if len(message) > 400:
+                message = message[:397] + "..."
         self.diags.append(AsmDiagnostic(lineno, column0 + 1, message, line.rstrip("\n"), max(1, length)))
+
+    def finish_diagnostics(self) -> None:
+        """Sort the diagnostics and say how many were left out."""
+        self.diags.sort(key=lambda d: (d.line, d.column))
+        if self.suppressed:
+            last = self.diags[-1]
+            self.diags.append(AsmDiagnostic(last.line, last.column,
+                                            f"{self.suppressed} more errors not shown (first {MAX_DIAGNOSTICS} above)"))
 
     # ---- one line -------------------------------------------------------------------------------------------------
     def add(self, insn: Instruction) -> int:
@@ -136,20 +163,27 @@ class _Assembly:
             done, text, col, hint = self._prefixed(lineno, line, text, col)
             if done:
                 return
+            if not text:
+                self.error(lineno, line, max(0, col - 1), "expected an instruction after the slot number or opcode")
+                return
         elif first == "D" or "file format" in text:
             if self._headers(text):
                 return
-        while ":" in text:
-            m = _LABEL.match(text)
-            if m is None:
-                break
-            self._label(lineno, line, m.group(1), col)
-            rest = text[m.end():]
-            stripped = rest.lstrip()
-            col += m.end() + len(rest) - len(stripped)
-            text = stripped
-            if not text:
-                return
+        if ":" in text:
+            # Labels `a: b: insn`: walk them by position (slicing the text at each would be quadratic).
+            pos = 0
+            match = _LABEL.match
+            while True:
+                m = match(text, pos)
+                if m is None:
+                    break
+                self._label(lineno, line, m.group(1), col + pos)
+                pos = _SPACE.match(text, m.end()).end()
+                if pos == len(text):
+                    return
+            if pos:
+                col += pos
+                text = text[pos:]
         if text[0] == ".":
             if self.meta.in_data_section and not text.startswith((".section", ".text")):
                 return
@@ -247,7 +281,7 @@ class _Assembly:
             try:
                 cached = self._parse(text)
             except LineError as e:
-                if self.dialect in (None, "kernel") and _LOG_NOISE.match(line):
+                if self.verifier_log and _LOG_NOISE.match(line):
                     return  # a pasted verifier log: state and statistics lines around the instructions
                 self.error(lineno, line, col + (e.start or 0), e.message, e.length)
                 return
@@ -382,12 +416,13 @@ def assemble(text: str, dialect: str | None = None,
              helpers: "Mapping[str, int] | None" = None, filename: str = "<input>") -> Program:
     """Assemble a whole program; raises AsmError listing every problem (line, column, caret) in the text."""
     asm = _Assembly(dialect, maps, helpers, filename)
+    asm.verifier_log = dialect in (None, "kernel") and _LOG_SIGNS.search(text) is not None
     add_line = asm.line
     for lineno, line in enumerate(text.splitlines(), 1):
         add_line(lineno, line)
     asm.resolve()
     if asm.diags:
-        asm.diags.sort(key=lambda d: (d.line, d.column))
+        asm.finish_diagnostics()
         raise AsmError(asm.diags, filename)
     return asm.program()
 

@@ -22,16 +22,14 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Union
 
 from pyebpf.abi.maps import MapSpec, MapType
-from pyebpf.abi.opcodes import (
-    ATOMIC_FETCH, OP_CALL, OP_EXIT, OP_JA, OP_JA32, OP_LD_IMM64, AluOp, AtomicOp, CallSrc, EndSource, InsnClass, JmpOp, Mode,
-    PseudoSrc, Size, Source,
-)
+from pyebpf.abi.opcodes import OP_JA32, AluOp, AtomicOp, JmpOp, Size
+from pyebpf.abi.widths import S16_MAX, S16_MIN, S32_MIN, s32, s64
 from pyebpf.errors import BuildError
+from pyebpf.isa import ops
 from pyebpf.isa.instruction import Instruction
 from pyebpf.isa.program import Program
 
-_S32_MIN, _S32_MAX = -(1 << 31), (1 << 31) - 1
-_S16_MIN, _S16_MAX = -(1 << 15), (1 << 15) - 1
+_S32_MIN, _S16_MIN, _S16_MAX = S32_MIN, S16_MIN, S16_MAX
 
 
 # ---- operands ---------------------------------------------------------------------------------------------------
@@ -149,24 +147,20 @@ class Cond:
         return Cond(_NEGATE[self.op], self.left, self.right)
 
 
-_SIZES = {"u8": Size.B, "u16": Size.H, "u32": Size.W, "u64": Size.DW,
-          "s8": Size.B, "s16": Size.H, "s32": Size.W, "b": Size.B, "h": Size.H, "w": Size.W, "dw": Size.DW,
-          1: Size.B, 2: Size.H, 4: Size.W, 8: Size.DW}
-
 _ATOMIC_OPS = {"add": AtomicOp.ADD, "or": AtomicOp.OR, "and": AtomicOp.AND, "xor": AtomicOp.XOR}
 
 
 def _size(size: str | int) -> Size:
     try:
-        return _SIZES[size.lower() if isinstance(size, str) else size]
-    except KeyError:
+        return ops.size_of(size)
+    except ops.OpsError:
         raise BuildError(f"unknown access size {size!r} (u8/u16/u32/u64, s8/s16/s32 for loads)") from None
 
 
 def _imm32(value: int, what: str = "immediate") -> int:
     if not isinstance(value, int) or not _S32_MIN <= value <= 0xFFFFFFFF:
         raise BuildError(f"{what} {value!r} does not fit in 32 bits; use ld_imm64 for 64-bit constants")
-    return value - (1 << 32) if value > _S32_MAX else value
+    return s32(value)
 
 
 def _off16(value: int) -> int:
@@ -193,12 +187,7 @@ def _legacy_size(size: str | int) -> Size:
 def _resolve_helper(helper: "str | int") -> int:
     if isinstance(helper, int):
         return _imm32(int(helper), "helper id")
-    from pyebpf.abi.helpers import HELPER_BY_NAME
-
-    found = HELPER_BY_NAME.get(helper) or HELPER_BY_NAME.get(helper.lower())
-    if found is None:
-        raise BuildError(f"unknown helper {helper!r}")
-    return int(found)
+    return ops.helper_id(helper)  # OpsError (a BuildError) names an unknown helper
 
 
 # ---- the builder ------------------------------------------------------------------------------------------------
@@ -268,11 +257,11 @@ class Builder:
         return spec
 
     # ---- moves and ALU --------------------------------------------------------------------------------------
-    def _alu(self, op: AluOp, dst: Reg, src: Operand, off: int = 0) -> "Builder":
-        cls = InsnClass.ALU64 if dst.wide else InsnClass.ALU
+    def _alu(self, op: AluOp, dst: Reg, src: Operand, signed: bool = False) -> "Builder":
+        make = ops.alu if dst.wide else ops.alu32
         if isinstance(src, Reg):
-            return self.emit(Instruction(cls | op | Source.X, dst.index, src.index, off, 0))
-        return self.emit(Instruction(cls | op | Source.K, dst.index, 0, off, _imm32(src)))
+            return self.emit(make(op, dst.index, src.index, signed=signed))
+        return self.emit(make(op, dst.index, imm=_imm32(src), signed=signed))
 
     def mov(self, dst: Reg, src: Operand) -> "Builder":
         return self._alu(AluOp.MOV, dst, src)
@@ -290,13 +279,13 @@ class Builder:
         return self._alu(AluOp.DIV, dst, src)
 
     def sdiv(self, dst: Reg, src: Operand) -> "Builder":
-        return self._alu(AluOp.DIV, dst, src, off=1)
+        return self._alu(AluOp.DIV, dst, src, signed=True)
 
     def mod(self, dst: Reg, src: Operand) -> "Builder":
         return self._alu(AluOp.MOD, dst, src)
 
     def smod(self, dst: Reg, src: Operand) -> "Builder":
-        return self._alu(AluOp.MOD, dst, src, off=1)
+        return self._alu(AluOp.MOD, dst, src, signed=True)
 
     def or_(self, dst: Reg, src: Operand) -> "Builder":
         return self._alu(AluOp.OR, dst, src)
@@ -317,46 +306,43 @@ class Builder:
         return self._alu(AluOp.ARSH, dst, src)
 
     def neg(self, dst: Reg) -> "Builder":
-        cls = InsnClass.ALU64 if dst.wide else InsnClass.ALU
-        return self.emit(Instruction(cls | AluOp.NEG, dst.index))
+        return self.emit((ops.neg if dst.wide else ops.neg32)(dst.index))
 
     def movsx(self, dst: Reg, src: Reg, bits: int) -> "Builder":
         """dst = (sN)src: sign-extend the low `bits` (8/16, or 32 for 64-bit dst) of src."""
         if bits not in ((8, 16, 32) if dst.wide else (8, 16)):
             raise BuildError(f"movsx from {bits} bits: 8 or 16{', or 32' if dst.wide else ''}")
-        return self._alu(AluOp.MOV, dst, src, off=bits)
+        return self.emit((ops.movsx if dst.wide else ops.movsx32)(dst.index, src.index, bits))
 
     def be(self, dst: Reg, bits: int) -> "Builder":
         """Convert to big-endian (a byte swap on little-endian hosts)."""
-        return self.emit(Instruction(InsnClass.ALU | AluOp.END | EndSource.TO_BE, dst.index, imm=_end_bits(bits)))
+        return self.emit(ops.to_be(dst.index, _end_bits(bits)))
 
     def le(self, dst: Reg, bits: int) -> "Builder":
-        return self.emit(Instruction(InsnClass.ALU | AluOp.END | EndSource.TO_LE, dst.index, imm=_end_bits(bits)))
+        return self.emit(ops.to_le(dst.index, _end_bits(bits)))
 
     def bswap(self, dst: Reg, bits: int) -> "Builder":
         """Unconditional byte swap (cpu v4)."""
-        return self.emit(Instruction(InsnClass.ALU64 | AluOp.END | EndSource.TO_LE, dst.index,
-                                     imm=_end_bits(bits)))
+        return self.emit(ops.bswap(dst.index, _end_bits(bits)))
 
     # ---- 64-bit immediates --------------------------------------------------------------------------------
     def ld_imm64(self, dst: Reg, value: int) -> "Builder":
-        return self.emit(Instruction(OP_LD_IMM64, dst.index, PseudoSrc.IMM, 0, _s64(value)))
+        return self.emit(ops.lddw(dst.index, _s64(value)))
 
     def ld_map(self, dst: Reg, m: "MapSpec | str") -> "Builder":
         """dst = &map (lddw with BPF_PSEUDO_MAP_FD; the loader patches in the fd)."""
         name = self._map_name(m)
-        return self.emit(Instruction(OP_LD_IMM64, dst.index, PseudoSrc.MAP_FD, 0, 0, ref=name))
+        return self.emit(ops.ld_map_fd(dst.index, ref=name))
 
     def ld_map_value(self, dst: Reg, m: "MapSpec | str", offset: int = 0) -> "Builder":
         """dst = address of the (array) map's first value + offset (BPF_PSEUDO_MAP_VALUE, global data)."""
         name = self._map_name(m)
-        return self.emit(Instruction(OP_LD_IMM64, dst.index, PseudoSrc.MAP_VALUE, 0, (offset & 0xFFFFFFFF) << 32,
-                                     ref=name))
+        return self.emit(ops.ld_map_value(dst.index, offset=offset, ref=name))
 
     def ld_func(self, dst: Reg, function: str) -> "Builder":
         """dst = address of a subprogram (BPF_PSEUDO_FUNC), for callbacks of bpf_loop and friends."""
         self._pending.append(_Pending(len(self.insns), function))
-        return self.emit(Instruction(OP_LD_IMM64, dst.index, PseudoSrc.FUNC, 0, 0, ref=function))
+        return self.emit(ops.ld_func(dst.index, ref=function))
 
     def _map_name(self, m: "MapSpec | str") -> str:
         if isinstance(m, MapSpec):
@@ -370,16 +356,14 @@ class Builder:
     def load(self, dst: Reg, src: Mem, size: str | int = "u64") -> "Builder":
         """dst = *(size *)(src.base + src.off); s8/s16/s32 sign-extend (MEMSX)."""
         signed = isinstance(size, str) and size.lower().startswith("s")
-        mode = Mode.MEMSX if signed else Mode.MEM
-        return self.emit(Instruction(InsnClass.LDX | mode | _size(size), dst.index, src.base.index, _off16(src.off)))
+        return self.emit(ops.ldx(_size(size), dst.index, src.base.index, _off16(src.off), signed=signed))
 
     def store(self, dst: Mem, src: Operand, size: str | int = "u64") -> "Builder":
         """*(size *)(dst.base + dst.off) = src (a register, or an immediate with BPF_ST)."""
         sz = _size(size)
         if isinstance(src, Reg):
-            return self.emit(Instruction(InsnClass.STX | Mode.MEM | sz, dst.base.index, src.index, _off16(dst.off)))
-        return self.emit(Instruction(InsnClass.ST | Mode.MEM | sz, dst.base.index, 0, _off16(dst.off),
-                                     _imm32(src)))
+            return self.emit(ops.stx(sz, dst.base.index, src.index, _off16(dst.off)))
+        return self.emit(ops.st(sz, dst.base.index, _off16(dst.off), _imm32(src)))
 
     def atomic(self, op: str, dst: Mem, src: Reg, size: str | int = "u64", fetch: bool = False) -> "Builder":
         """lock *(size *)(dst) op= src; with fetch=True src receives the old value."""
@@ -387,8 +371,7 @@ class Builder:
             code = _ATOMIC_OPS[op]
         except KeyError:
             raise BuildError(f"unknown atomic op {op!r} (add/or/and/xor; see xchg, cmpxchg)") from None
-        imm = code | (ATOMIC_FETCH if fetch else 0)
-        return self._atomic(dst, src, size, imm)
+        return self._atomic(dst, src, size, code, fetch)
 
     def atomic_add(self, dst: Mem, src: Reg, size: str | int = "u64", fetch: bool = False) -> "Builder":
         return self.atomic("add", dst, src, size, fetch)
@@ -400,36 +383,34 @@ class Builder:
         """Compare r0 with *dst; if equal store src. r0 receives the old value."""
         return self._atomic(dst, src, size, AtomicOp.CMPXCHG)
 
-    def _atomic(self, dst: Mem, src: Reg, size: str | int, imm: int) -> "Builder":
+    def _atomic(self, dst: Mem, src: Reg, size: str | int, op: AtomicOp, fetch: bool = False) -> "Builder":
         sz = _size(size)
         if sz not in (Size.W, Size.DW):
             raise BuildError("atomic operations take u32 or u64 operands")
-        return self.emit(Instruction(InsnClass.STX | Mode.ATOMIC | sz, dst.base.index, src.index, _off16(dst.off),
-                                     int(imm)))
+        return self.emit(ops.atomic(op, sz, dst.base.index, src.index, _off16(dst.off), fetch=fetch))
 
     def ld_abs(self, size: str | int, offset: int) -> "Builder":
         """Legacy packet load (socket filters): r0 = ntoh(*(size *)(skb->data + offset))."""
-        return self.emit(Instruction(InsnClass.LD | Mode.ABS | _legacy_size(size), imm=_imm32(offset)))
+        return self.emit(ops.ld_abs(_legacy_size(size), _imm32(offset)))
 
     def ld_ind(self, size: str | int, src: Reg, offset: int = 0) -> "Builder":
-        return self.emit(Instruction(InsnClass.LD | Mode.IND | _legacy_size(size), 0, src.index,
-                                     imm=_imm32(offset)))
+        return self.emit(ops.ld_ind(_legacy_size(size), src.index, _imm32(offset)))
 
     # ---- control flow ---------------------------------------------------------------------------------------
     def call(self, helper: "str | int") -> "Builder":
         """Call a helper by name ("map_lookup_elem", "bpf_map_lookup_elem") or id."""
-        return self.emit(Instruction(OP_CALL, imm=_resolve_helper(helper)))
+        return self.emit(ops.call(_resolve_helper(helper)))
 
     def call_local(self, function: str) -> "Builder":
         """bpf-to-bpf call to the subprogram labelled `function`."""
         self._pending.append(_Pending(len(self.insns), function))
-        return self.emit(Instruction(OP_CALL, src=CallSrc.PSEUDO_CALL, ref=function))
+        return self.emit(ops.call_local(ref=function))
 
     def call_kfunc(self, btf_id: int) -> "Builder":
-        return self.emit(Instruction(OP_CALL, src=CallSrc.KFUNC, imm=_imm32(btf_id, "kfunc BTF id")))
+        return self.emit(ops.kfunc_call(_imm32(btf_id, "kfunc BTF id")))
 
     def exit(self) -> "Builder":
-        return self.emit(Instruction(OP_EXIT))
+        return self.emit(ops.exit())
 
     def ret(self, value: Operand) -> "Builder":
         """r0 = value; exit."""
@@ -437,23 +418,21 @@ class Builder:
 
     def ja(self, label: str) -> "Builder":
         self._pending.append(_Pending(len(self.insns), label))
-        return self.emit(Instruction(OP_JA, ref=label))
+        return self.emit(ops.ja(ref=label))
 
     def gotol(self, label: str) -> "Builder":
         """Long jump (cpu v4): 32-bit offset in imm."""
         self._pending.append(_Pending(len(self.insns), label))
-        return self.emit(Instruction(OP_JA32, ref=label))
+        return self.emit(ops.gotol(ref=label))
 
     def jump_if(self, cond: Cond, label: str) -> "Builder":
         """Conditional jump to `label` when `cond` holds."""
         left, right = cond.left, cond.right
-        cls = InsnClass.JMP if left.wide else InsnClass.JMP32
+        make = ops.jmp if left.wide else ops.jmp32
         self._pending.append(_Pending(len(self.insns), label))
         if isinstance(right, Reg):
-            insn = Instruction(cls | cond.op | Source.X, left.index, right.index, 0, 0, ref=label)
-        else:
-            insn = Instruction(cls | cond.op | Source.K, left.index, 0, 0, _imm32(right), ref=label)
-        return self.emit(insn)
+            return self.emit(make(cond.op, left.index, right.index, ref=label))
+        return self.emit(make(cond.op, left.index, imm=_imm32(right), ref=label))
 
     def _jump_unless(self, cond: Cond, label: str) -> None:
         if cond.op in _NEGATE:
@@ -553,8 +532,7 @@ class Builder:
 def _s64(value: int) -> int:
     if not -(1 << 63) <= value < (1 << 64):
         raise BuildError(f"{value} does not fit in 64 bits")
-    value &= (1 << 64) - 1
-    return value - (1 << 64) if value >> 63 else value
+    return s64(value)
 
 
 # Ctypes shorthands so example programs read naturally.

@@ -5,13 +5,13 @@ The tables below follow disasm.c's string tables; the branches follow its class-
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
+from pyebpf.abi.helpers import helper_name
 from pyebpf.abi.opcodes import (
-    BPF_ADDR_SPACE_CAST, CLASS_MASK, MODE_MASK, OP_CALLX, OP_EXIT, OP_JA, OP_JA32, OP_LD_IMM64, OP_MASK, OP_MAY_GOTO,
-    SIGNED_DIVMOD_OFF, SIZE_MASK, SOURCE_MASK, AluOp, AtomicOp, CallSrc, EndSource, InsnClass, JmpOp, Mode, Size,
-    Source,
+    BPF_ADDR_PERCPU, BPF_ADDR_SPACE_CAST, CLASS_MASK, MODE_MASK, OP_CALLX, OP_EXIT, OP_JA, OP_JA32, OP_LD_IMM64,
+    OP_MASK, OP_MAY_GOTO, SIGNED_DIVMOD_OFF, SIZE_MASK, SOURCE_MASK, AluOp, AtomicOp, CallSrc, EndSource, InsnClass,
+    JmpOp, Mode, Size, Source,
 )
+from pyebpf.abi.widths import u32 as _u32
 from pyebpf.isa.instruction import Instruction
 
 # bpf_alu_string[], bpf_alu_sign_string[], bpf_movsx_string[], bpf_ldst_string[], bpf_ldsx_string[],
@@ -35,37 +35,10 @@ BPF_CLASS_STRING: dict[int, str] = {
     InsnClass.LD: "ld", InsnClass.LDX: "ldx", InsnClass.ST: "st", InsnClass.STX: "stx", InsnClass.ALU: "alu",
     InsnClass.JMP: "jmp", InsnClass.JMP32: "jmp32", InsnClass.ALU64: "alu64",
 }
-#: BPF_ADDR_PERCPU: the verifier's internal `mov` that resolves a per-CPU address (off = -1).
-BPF_ADDR_PERCPU = -1
 #: BPF_NOSPEC: the verifier's internal speculation barrier, BPF_ST with this mode (seen in xlated dumps).
 BPF_NOSPEC = 0xC0
 #: What the kernel's printf shows for a NULL string: a hole in one of the string tables above.
 NULL = "(null)"
-
-
-@lru_cache(maxsize=1024)
-def helper_name(helper_id: int) -> str | None:
-    """`bpf_<name>` of a helper id as the kernel's func_id_str[] spells it, or None for an unknown id."""
-    try:
-        from pyebpf.abi.helpers import HelperId
-    except ImportError:  # pragma: no cover - the helper table is part of the abi layer
-        return None
-    try:
-        member = HelperId(helper_id)
-    except ValueError:
-        return None
-    if member.value == 0:
-        return "bpf_unspec"
-    return "bpf_" + member.name.lower()
-
-
-def _u32(value: int) -> int:
-    return value & 0xFFFFFFFF
-
-
-def _s16(value: int) -> int:
-    value &= 0xFFFF
-    return value - 0x10000 if value & 0x8000 else value
 
 
 def _alu(insn: Instruction) -> str:
@@ -190,4 +163,4 @@ def format_insn(insn: Instruction, imm_text: str | None = None, callee: str | No
     return f"({insn.opcode:02x}) {text}" if with_opcode else text
 
 
-__all__ = ["format_insn", "helper_name", "BPF_ALU_STRING", "BPF_JMP_STRING", "BPF_LDST_STRING"]
+__all__ = ["format_insn", "BPF_ALU_STRING", "BPF_JMP_STRING", "BPF_LDST_STRING"]

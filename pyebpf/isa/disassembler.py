@@ -15,6 +15,7 @@ from bisect import bisect_right
 
 from typing import Iterable, Sequence
 
+from pyebpf.abi.helpers import helper_name
 from pyebpf.abi.opcodes import INSN_SIZE, OP_CALLX
 from pyebpf.errors import PyebpfError
 from pyebpf.isa import disasm_kernel, disasm_llvm, disasm_ubpf
@@ -106,7 +107,7 @@ class _Symbols:
 def _callee(insn: Instruction, symbols: _Symbols, slot: int) -> str | None:
     if insn.is_helper_call:
         # helper 0 (BPF_FUNC_unspec) has a name in the kernel's table but is no callable helper: keep the number
-        return disasm_kernel.helper_name(insn.imm) if insn.imm else None
+        return helper_name(insn.imm) if insn.imm else None
     if insn.is_pseudo_call:
         return symbols.target(slot, insn)
     if insn.is_kfunc_call and insn.ref:

@@ -15,6 +15,7 @@ from pyebpf.abi.opcodes import (
     MOVSX_WIDTHS_ALU64, OP_CALLX, OP_LD_IMM64, OP_MASK, SIGNED_DIVMOD_OFF, SIZE_BYTES, SIZE_MASK, SOURCE_MASK, AluOp,
     AtomicOp, CallSrc, EndSource, InsnClass, JcondSrc, JmpOp, Mode, PseudoSrc, Size, Source,
 )
+from pyebpf.abi.widths import s32 as _s32, s64 as _s64
 from pyebpf.errors import BuildError, DecodeError
 
 _LE = struct.Struct("<BBhi")
@@ -37,16 +38,6 @@ def _encode_problem(insn: "Instruction", slot: int | None = None) -> EncodeError
         if not isinstance(value, int) or not low <= value <= high:
             return EncodeError(f"{where}{name} {value!r} does not fit in [{low}, {high}]")
     return EncodeError(f"{where}cannot encode {insn!r}")
-
-
-def _s32(value: int) -> int:
-    value &= _U32
-    return value - (1 << 32) if value & 0x80000000 else value
-
-
-def _s64(value: int) -> int:
-    value &= 0xFFFFFFFFFFFFFFFF
-    return value - (1 << 64) if value & (1 << 63) else value
 
 
 class Instruction(NamedTuple):

@@ -14,16 +14,12 @@ from __future__ import annotations
 
 from pyebpf.abi.helpers import HELPER_BY_NAME, HelperId
 from pyebpf.abi.opcodes import (
-    ATOMIC_FETCH, BPF_ADDR_SPACE_CAST, BYTES_SIZE, OP_CALL, OP_CALLX, OP_EXIT, OP_JA, OP_JA32, OP_LD_IMM64,
-    OP_MAY_GOTO, SIGNED_DIVMOD_OFF, AluOp, AtomicOp, CallSrc, EndSource, InsnClass, JmpOp, Mode, PseudoSrc, Size,
-    Source,
+    ATOMIC_FETCH, BPF_ADDR_PERCPU, BPF_ADDR_SPACE_CAST, BYTES_SIZE, OP_CALL, OP_CALLX, OP_EXIT, OP_JA, OP_JA32,
+    OP_LD_IMM64, OP_MAY_GOTO, SIGNED_DIVMOD_OFF, AluOp, AtomicOp, CallSrc, EndSource, InsnClass, JmpOp, Mode,
+    PseudoSrc, Size, Source,
 )
 from pyebpf.errors import BuildError
 from pyebpf.isa.instruction import Instruction
-
-#: ALU64 MOV X with this `off` is the verifier's internal per-CPU address resolution (`&(void __percpu *)(rX)`).
-BPF_ADDR_PERCPU = -1
-
 
 class OpsError(BuildError, ValueError):
     """An instruction constructor was given a name or form that does not exist (unknown operator, size, helper)."""
@@ -47,6 +43,8 @@ _ATOMIC_NAMES: dict[str, AtomicOp] = {op.name.lower(): op for op in AtomicOp}
 
 def alu_op(op: "AluOp | str | int") -> AluOp:
     """An AluOp from the enum, its name ("add", "ARSH") or its C operator ("+", "s>>")."""
+    if op.__class__ is AluOp:  # the common case, first: assemblers pass enum members
+        return op  # type: ignore[return-value]
     if isinstance(op, str):
         found = _ALU_NAMES.get(op.lower())
         if found is None:
@@ -60,6 +58,8 @@ def alu_op(op: "AluOp | str | int") -> AluOp:
 
 def jmp_op(op: "JmpOp | str | int") -> JmpOp:
     """A JmpOp from the enum, its name ("jeq", "JSGT") or its operator ("==", "s>")."""
+    if op.__class__ is JmpOp:
+        return op  # type: ignore[return-value]
     if isinstance(op, str):
         found = _JMP_NAMES.get(op.lower())
         if found is None:
@@ -73,8 +73,8 @@ def jmp_op(op: "JmpOp | str | int") -> JmpOp:
 
 def size_of(size: "Size | str | int") -> Size:
     """A Size from the enum, a C type name ("u32", "s16"), a letter ("w", "dw") or a byte count (1, 2, 4, 8)."""
-    if isinstance(size, Size):
-        return size
+    if size.__class__ is Size:
+        return size  # type: ignore[return-value]
     if isinstance(size, str):
         found = _SIZE_NAMES.get(size.lower())
     else:
@@ -86,6 +86,8 @@ def size_of(size: "Size | str | int") -> Size:
 
 def atomic_op(op: "AtomicOp | str | int") -> AtomicOp:
     """An AtomicOp from the enum or its name ("add", "fetch_or", "xchg", "cmpxchg")."""
+    if op.__class__ is AtomicOp:
+        return op  # type: ignore[return-value]
     if isinstance(op, str):
         found = _ATOMIC_NAMES.get(op.lower())
         if found is None:
@@ -124,12 +126,6 @@ def alu(op: "AluOp | str", dst: int, src: int | None = None, imm: int = 0, *, si
 def alu32(op: "AluOp | str", dst: int, src: int | None = None, imm: int = 0, *, signed: bool = False) -> Instruction:
     """32-bit `wdst op= wsrc` / `wdst op= imm` (the upper half of dst is zeroed)."""
     return _alu(InsnClass.ALU, op, dst, src, imm, SIGNED_DIVMOD_OFF if signed else 0)
-
-
-def alu_raw(op: "AluOp | str", dst: int, src: int | None = None, imm: int = 0, *, off: int = 0,
-            wide: bool = True) -> Instruction:
-    """Any ALU form with an explicit `off` (for assemblers that read `off` from text and let the decoder judge)."""
-    return _alu(InsnClass.ALU64 if wide else InsnClass.ALU, op, dst, src, imm, off)
 
 
 def mov(dst: int, src: int | None = None, imm: int = 0) -> Instruction:
@@ -252,11 +248,6 @@ def atomic(op: "AtomicOp | str | int", size: "Size | str | int", dst: int, src: 
     return Instruction(InsnClass.STX | Mode.ATOMIC | size_of(size), dst, src, off, code)
 
 
-def atomic_raw(size: "Size | str | int", dst: int, src: int, off: int, imm: int) -> Instruction:
-    """BPF_STX | BPF_ATOMIC with an explicit imm (assemblers that let the decoder judge unknown codes)."""
-    return Instruction(InsnClass.STX | Mode.ATOMIC | size_of(size), dst, src, off, imm)
-
-
 def xchg(size: "Size | str | int", dst: int, src: int, off: int = 0) -> Instruction:
     """`src = xchg(dst + off, src)`."""
     return atomic(AtomicOp.XCHG, size, dst, src, off)
@@ -352,10 +343,10 @@ def exit() -> Instruction:  # noqa: A001 - the instruction's name; shadows the b
 _EXIT = Instruction(OP_EXIT)
 
 __all__ = [
-    "OpsError", "BPF_ADDR_PERCPU", "alu_op", "jmp_op", "size_of", "atomic_op", "helper_id",
-    "alu", "alu32", "alu_raw", "mov", "mov32", "movsx", "movsx32", "neg", "neg32", "endian", "to_be", "to_le", "bswap",
+    "OpsError", "alu_op", "jmp_op", "size_of", "atomic_op", "helper_id",
+    "alu", "alu32", "mov", "mov32", "movsx", "movsx32", "neg", "neg32", "endian", "to_be", "to_le", "bswap",
     "addr_space_cast", "addr_percpu", "lddw", "ld_map_fd", "ld_map_value", "ld_func", "ld_btf_id",
-    "ldx", "ldxsx", "st", "stx", "atomic", "atomic_raw", "xchg", "cmpxchg", "load_acquire", "store_release",
+    "ldx", "ldxsx", "st", "stx", "atomic", "xchg", "cmpxchg", "load_acquire", "store_release",
     "ld_abs", "ld_ind", "jmp", "jmp32", "ja", "gotol", "may_goto", "call", "call_local", "kfunc_call", "callx",
     "exit",
 ]

@@ -1,13 +1,11 @@
 """Load Programs into the running kernel through bpf(2): maps, programs, test runs, pins, info.
 
-Core names are imported eagerly; names from the attachment/events and ELF modules resolve lazily so that a
-missing or broken optional module never breaks `import pyebpf.loader`.
+Core names are imported eagerly; names from the attachment/events and ELF modules resolve on first use (they import
+more: pyelftools, netlink), so `import pyebpf.loader` stays cheap.
 """
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
+from pyebpf._lazy import lazy_exports
 from pyebpf.loader.maps import (
     FdValueMap, KernelMap, create_map, create_or_open_pinned, register_map_class,
 )
@@ -27,7 +25,7 @@ _LAZY = {
     "ElfSpec": "pyebpf.loader.elf_spec", "load_collection": "pyebpf.loader.collection",
     "Collection": "pyebpf.loader.collection", "CollectionOptions": "pyebpf.loader.collection",
     "load_elf": "pyebpf.loader.elf", "ElfObject": "pyebpf.loader.elf",
-    # attachment and events (attach engineer)
+    # attachment (loader/attach/) and event readers
     "attach_tracepoint": "pyebpf.loader.attach", "attach_raw_tracepoint": "pyebpf.loader.attach",
     "attach_kprobe": "pyebpf.loader.attach", "attach_uprobe": "pyebpf.loader.attach",
     "attach_xdp": "pyebpf.loader.attach", "attach_tc": "pyebpf.loader.attach",
@@ -40,21 +38,7 @@ _LAZY = {
     "trace_pipe": "pyebpf.loader.trace_pipe",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pyebpf.loader' has no attribute {name!r}")
-    try:
-        value = getattr(import_module(module), name)
-    except (ImportError, AttributeError) as e:
-        raise AttributeError(f"pyebpf.loader.{name} is not available: {e}") from e
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = ["load", "LoadOptions",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import platform
 from dataclasses import dataclass
 
+from pyebpf._lazy import optional_import
 from pyebpf.abi.opcodes import PseudoSrc
 from pyebpf.errors import LoaderError
 from pyebpf.isa.program import Program
@@ -85,10 +86,7 @@ def jited_functions(fd: int, info: ProgInfo | None = None, machine: str | None =
         raise LoaderError(f"program {info.id} is not JIT-compiled (is /proc/sys/net/core/bpf_jit_enable 0?)")
     if not image:
         raise LoaderError(f"program {info.id}: the kernel hides its JIT image")
-    try:
-        import capstone
-    except ImportError as e:  # pragma: no cover - a dependency of the package
-        raise LoaderError(f"capstone is needed to disassemble JIT code: {e}") from None
+    capstone = optional_import("capstone", "jit", "disassembling JIT code")
     machine = machine or platform.machine()
     names = _CAPSTONE_ARCH.get(machine)
     if names is None:

@@ -11,6 +11,7 @@ import struct
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+from pyebpf._lazy import optional_import
 from pyebpf.abi.net import EtherType
 from pyebpf.abi.netlink import (
     CLONE_NEWNET, TC_H_CLSACT_HANDLE, TCA_BPF_FLAG_ACT_DIRECT, XDP_MODES, TcaBpf, TcParent, XdpAttached,
@@ -20,11 +21,7 @@ from pyebpf.errors import LoaderError
 
 
 def _pyroute2() -> Any:
-    try:
-        import pyroute2
-    except ImportError as e:  # pragma: no cover - pyroute2 is a dependency
-        raise LoaderError(f"pyroute2 is needed for XDP/tc attachment: {e}", errno.ENOSYS) from None
-    return pyroute2
+    return optional_import("pyroute2", "net", "XDP/tc attachment over netlink")
 
 
 def _netlink_error(e: BaseException, what: str) -> LoaderError:

@@ -6,8 +6,7 @@ Names resolve lazily so that `import pyebpf.testing` (done by the pytest plugin)
 """
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from pyebpf._lazy import lazy_exports
 
 _LAZY = {
     "Differential": "pyebpf.testing.differential", "Comparison": "pyebpf.testing.differential",
@@ -23,18 +22,7 @@ _LAZY = {
     "bpf_unavailable_reason": "pyebpf.testing.kernel_probe",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pyebpf.testing' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = sorted(_LAZY)

@@ -135,8 +135,8 @@ def netns() -> Iterator[NetNamespace]:
     """A fresh network namespace with its loopback up; deleted when the test ends."""
     try:
         from pyroute2 import netns as _netns
-    except ImportError:  # pragma: no cover - pyroute2 is a test dependency
-        pytest.skip("pyroute2 is not installed")
+    except ImportError:  # pragma: no cover - scripts/setup.sh installs the [net] extra
+        pytest.skip("pyroute2 is not installed (pip install 'pyebpf-toolkit[net]')")
     if os.geteuid() != 0:
         if require_kernel_env():
             pytest.fail("PYEBPF_REQUIRE_KERNEL=1 but creating a network namespace needs root", pytrace=False)

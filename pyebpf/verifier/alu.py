@@ -9,7 +9,7 @@ from pyebpf.verifier.bounds import (
     mark_reg_known, mark_reg_unknown, reg_bounds_sync, zext_32_to_64,
 )
 from pyebpf.verifier.env import BPF_MAX_VAR_OFF, DST_OP, DST_OP_NO_MARK, SRC_OP, Env, Reject
-from pyebpf.verifier.log import _ALU_STR
+from pyebpf.isa.disasm_kernel import BPF_ALU_STRING as _ALU_STR  # the kernel names operators by bpf_alu_string[]
 from pyebpf.verifier.regstate import (
     CONST_PTR_TO_MAP, PTR_MAYBE_NULL, PTR_TO_FLOW_KEYS, PTR_TO_MAP_VALUE, PTR_TO_STACK, S64_MAX, S64_MIN,
     SCALAR_VALUE, Reg, base_type, reg_type_str, type_is_pkt_pointer, RegType,

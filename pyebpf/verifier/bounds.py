@@ -6,6 +6,7 @@ Signed bounds are held as Python ints in the signed domain, unsigned ones in the
 """
 from __future__ import annotations
 
+from pyebpf.abi.widths import s32, s64, sign_extend
 from pyebpf.verifier.regstate import S32_MAX, S32_MIN, S64_MAX, S64_MIN, SCALAR_VALUE, Reg
 from pyebpf.verifier.tnum import (
     TNUM_UNKNOWN, U32, U64, Tnum, tnum_add, tnum_and, tnum_arshift, tnum_cast, tnum_clear_subreg, tnum_const,
@@ -15,16 +16,6 @@ from pyebpf.verifier.tnum import (
 
 BIT63 = 1 << 63
 BIT31 = 1 << 31
-
-
-def s64(x: int) -> int:
-    x &= U64
-    return x - (1 << 64) if x & BIT63 else x
-
-
-def s32(x: int) -> int:
-    x &= U32
-    return x - (1 << 32) if x & BIT31 else x
 
 
 # ---- marking ----------------------------------------------------------------------------------------------------
@@ -320,9 +311,7 @@ def coerce_reg_to_size(reg: Reg, size: int) -> None:
 
 
 def _sext(v: int, size: int) -> int:
-    bits = size * 8
-    v &= (1 << bits) - 1
-    return v - (1 << bits) if v >> (bits - 1) & 1 else v
+    return sign_extend(v, size * 8)
 
 
 def coerce_reg_to_size_sx(reg: Reg, size: int) -> None:

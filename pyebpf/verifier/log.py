@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import io
 
-from pyebpf.abi.helpers import HelperId, helper_name
-from pyebpf.abi.opcodes import (
-    CLASS_MASK, MODE_MASK, OP_LD_IMM64, OP_MASK, SIZE_MASK, SOURCE_MASK, AluOp, AtomicOp, InsnClass, JmpOp, Mode,
-    PseudoSrc, Size,
-)
+from pyebpf.abi.opcodes import OP_LD_IMM64, PseudoSrc
+from pyebpf.abi.widths import s64 as _s64
+from pyebpf.isa.disasm_kernel import format_insn
 from pyebpf.verifier.regstate import (
     CONST_PTR_TO_MAP, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_STACK, SCALAR_VALUE, Reg, base_type,
     reg_type_str, type_is_pkt_pointer, S32_MAX, S32_MIN, S64_MAX, S64_MIN,
@@ -59,11 +57,6 @@ def snum(v: int) -> str:
 def unum(v: int) -> str:
     """verbose_unum: decimal up to S16_MAX, hex above."""
     return str(v) if v <= 32767 else f"{v:#x}"
-
-
-def _s64(v: int) -> int:
-    v &= U64
-    return v - (1 << 64) if v >> 63 else v
 
 
 def _s32_val(v: int) -> int:
@@ -139,106 +132,13 @@ def reg_state_str(reg: Reg, frameno: int) -> str:
 
 # ---- instructions ------------------------------------------------------------------------------------------------
 
-_ALU_STR = {AluOp.ADD: "+=", AluOp.SUB: "-=", AluOp.MUL: "*=", AluOp.DIV: "/=", AluOp.OR: "|=", AluOp.AND: "&=",
-            AluOp.LSH: "<<=", AluOp.RSH: ">>=", AluOp.NEG: "neg", AluOp.MOD: "%=", AluOp.XOR: "^=", AluOp.MOV: "=",
-            AluOp.ARSH: "s>>=", AluOp.END: "endian"}
-_ALU_SIGN_STR = {AluOp.DIV: "s/=", AluOp.MOD: "s%="}
-_JMP_STR = {JmpOp.JEQ: "==", JmpOp.JGT: ">", JmpOp.JGE: ">=", JmpOp.JSET: "&", JmpOp.JNE: "!=", JmpOp.JSGT: "s>",
-            JmpOp.JSGE: "s>=", JmpOp.JLT: "<", JmpOp.JLE: "<=", JmpOp.JSLT: "s<", JmpOp.JSLE: "s<="}
-_SIZE_STR = {Size.B: "u8", Size.H: "u16", Size.W: "u32", Size.DW: "u64"}
-_SX_SIZE_STR = {Size.B: "s8", Size.H: "s16", Size.W: "s32", Size.DW: "s64"}
-_ATOMIC_OP_STR = {AtomicOp.ADD: "add", AtomicOp.AND: "and", AtomicOp.OR: "or", AtomicOp.XOR: "xor"}
-_ATOMIC_ASSIGN = {AtomicOp.ADD: "+=", AtomicOp.AND: "&=", AtomicOp.OR: "|=", AtomicOp.XOR: "^="}
-
-
-def _func_name(imm: int) -> str:
-    try:
-        return helper_name(HelperId(imm))
-    except ValueError:
-        return "unknown"
-
-
 def insn_str(insn) -> str:
-    """print_bpf_insn(): '(b7) r0 = 42' (without the leading slot number)."""
-    code = insn.opcode
-    cls = code & CLASS_MASK
-    head = f"({code:02x}) "
-    if cls in (InsnClass.ALU, InsnClass.ALU64):
-        r = "w" if cls == InsnClass.ALU else "r"
-        op = code & OP_MASK
-        if op == AluOp.END:
-            if cls == InsnClass.ALU64:
-                return head + f"r{insn.dst} = bswap{insn.imm} r{insn.dst}"
-            kind = "be" if code & SOURCE_MASK else "le"
-            return head + f"r{insn.dst} = {kind}{insn.imm} r{insn.dst}"
-        if op == AluOp.NEG:
-            return head + f"{r}{insn.dst} = -{r}{insn.dst}"
-        if code & SOURCE_MASK:
-            if op == AluOp.MOV and cls == InsnClass.ALU64 and insn.off == 1:
-                return head + f"r{insn.dst} = addr_space_cast(r{insn.src}, {insn.imm >> 16}, {insn.imm & 0xFFFF})"
-            ops = _ALU_SIGN_STR[op] if insn.off == 1 and op in _ALU_SIGN_STR else _ALU_STR[op]
-            sx = f"(s{insn.off})" if op == AluOp.MOV and insn.off in (8, 16, 32) else ""
-            return head + f"{r}{insn.dst} {ops} {sx}{r}{insn.src}"
-        ops = _ALU_SIGN_STR[op] if insn.off == 1 and op in _ALU_SIGN_STR else _ALU_STR[op]
-        return head + f"{r}{insn.dst} {ops} {insn.imm}"
-    size = Size(code & SIZE_MASK)
-    mode = code & MODE_MASK
-    if cls == InsnClass.STX:
-        if mode == Mode.MEM:
-            return head + f"*({_SIZE_STR[size]} *)(r{insn.dst} {insn.off:+d}) = r{insn.src}"
-        if mode == Mode.ATOMIC:
-            w = "64" if size == Size.DW else ""
-            ptr = f"({_SIZE_STR[size]} *)(r{insn.dst} {insn.off:+d})"
-            imm = insn.imm
-            if imm in _ATOMIC_ASSIGN:
-                return head + f"lock *{ptr} {_ATOMIC_ASSIGN[imm]} r{insn.src}"
-            if imm & 1 and (imm & ~1) in _ATOMIC_OP_STR:
-                return head + f"r{insn.src} = atomic{w}_fetch_{_ATOMIC_OP_STR[imm & ~1]}({ptr}, r{insn.src})"
-            if imm == AtomicOp.XCHG:
-                return head + f"r{insn.src} = atomic{w}_xchg({ptr}, r{insn.src})"
-            if imm == AtomicOp.CMPXCHG:
-                return head + f"r0 = atomic{w}_cmpxchg({ptr}, r0, r{insn.src})"
-            if imm == AtomicOp.LOAD_ACQ:
-                return head + f"r{insn.dst} = load_acquire(({_SIZE_STR[size]} *)(r{insn.src} {insn.off:+d}))"
-            if imm == AtomicOp.STORE_REL:
-                return head + f"store_release({ptr}, r{insn.src})"
-        return head + "BUG"
-    if cls == InsnClass.ST:
-        return head + f"*({_SIZE_STR[size]} *)(r{insn.dst} {insn.off:+d}) = {insn.imm}"
-    if cls == InsnClass.LDX:
-        if mode == Mode.MEMSX:
-            return head + f"r{insn.dst} = *({_SX_SIZE_STR[size]} *)(r{insn.src} {insn.off:+d})"
-        return head + f"r{insn.dst} = *({_SIZE_STR[size]} *)(r{insn.src} {insn.off:+d})"
-    if cls == InsnClass.LD:
-        if mode == Mode.ABS:
-            return head + f"r0 = *({_SIZE_STR[size]} *)skb[{insn.imm}]"
-        if mode == Mode.IND:
-            return head + f"r0 = *({_SIZE_STR[size]} *)skb[r{insn.src} + {insn.imm}]"
-        if code == OP_LD_IMM64:
-            if insn.src == PseudoSrc.FUNC:
-                return head + f"r{insn.dst} = func"
-            return head + f"r{insn.dst} = {insn.imm & U64:#x}"
-        return head + "BUG"
-    # jumps
-    op = code & OP_MASK
-    if op == JmpOp.CALL:
-        if insn.src == 1:
-            return head + f"call pc{insn.imm:+d}"
-        if insn.src == 2:
-            return head + f"call kernel-function#{insn.imm}"
-        return head + f"call {_func_name(insn.imm)}#{insn.imm}"
-    if op == JmpOp.EXIT:
-        return head + "exit"
-    if op == JmpOp.JA:
-        if cls == InsnClass.JMP32:
-            return head + f"gotol pc{insn.imm:+d}"
-        return head + f"goto pc{insn.off:+d}"
-    if op == JmpOp.JCOND:
-        return head + f"may_goto pc{insn.off:+d}"
-    r = "w" if cls == InsnClass.JMP32 else "r"
-    if code & SOURCE_MASK:
-        return head + f"if {r}{insn.dst} {_JMP_STR[op]} {r}{insn.src} goto pc{insn.off:+d}"
-    return head + f"if {r}{insn.dst} {_JMP_STR[op]} {insn.imm & U32:#x} goto pc{insn.off:+d}"
+    """print_bpf_insn() as the verifier's verbose_insn() calls it: '(b7) r0 = 42' (without the slot number).
+
+    The text is isa/disasm_kernel's, the one kernel-style printer; verbose_insn passes no cb_imm, so lddw values
+    print in hex, and a BPF_PSEUDO_FUNC load prints as `func`."""
+    is_func = insn.opcode == OP_LD_IMM64 and insn.src == PseudoSrc.FUNC
+    return format_insn(insn, imm_text="func" if is_func else None)
 
 
 def vlog_alignment(pos: int) -> int:

@@ -7,6 +7,7 @@ import errno
 from pyebpf.abi.context import FieldKind, ctx_access_ok
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.prog_kinds import may_read_packet, may_write_packet
+from pyebpf.abi.widths import s64
 from pyebpf.verifier.bounds import (
     coerce_reg_to_size, coerce_reg_to_size_sx, mark_reg_known, mark_reg_unknown,
 )
@@ -43,8 +44,7 @@ def _tn_align(t: Tnum) -> str:
     return str(_s(t.value)) if not t.mask else _tn(t)
 
 
-def _s(v: int) -> int:
-    return v - (1 << 64) if v >> 63 else v
+_s = s64  # (s64) of a u64 value
 
 
 def reg_frame(env: Env, reg: Reg) -> FuncState:

@@ -5,6 +5,8 @@ a and y is in b then op(x, y) is in op(a, b). Tnums are immutable; operations re
 """
 from __future__ import annotations
 
+from pyebpf.abi.widths import sign_extend
+
 U64 = (1 << 64) - 1
 U32 = (1 << 32) - 1
 
@@ -71,8 +73,7 @@ def tnum_rshift(a: Tnum, shift: int) -> Tnum:
     return Tnum(a.value >> shift, a.mask >> shift)
 
 
-def _s(x: int, bits: int) -> int:
-    return x - (1 << bits) if x >> (bits - 1) & 1 else x
+_s = sign_extend  # (sN) of an N-bit value
 
 
 def tnum_arshift(a: Tnum, shift: int, insn_bitness: int) -> Tnum:

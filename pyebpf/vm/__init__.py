@@ -6,14 +6,8 @@ in `maps`, `helpers`, `context`, `env`, `output`.
 """
 from __future__ import annotations
 
-from typing import Any
+from pyebpf._lazy import lazy_exports
 
 __all__ = ["VM", "RunResult", "run"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from pyebpf.vm import vm as _vm
-
-        return getattr(_vm, name)
-    raise AttributeError(f"module 'pyebpf.vm' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, {name: "pyebpf.vm.vm" for name in __all__})

@@ -35,6 +35,7 @@ from pyebpf.abi.opcodes import (
     OP_MAY_GOTO, SIZE_BYTES, SIZE_MASK, SOURCE_MASK, AluOp, AtomicOp, CallSrc, InsnClass, JmpOp, Mode, PseudoSrc,
     Size, Source,
 )
+from pyebpf.abi.widths import s32
 from pyebpf.errors import PyebpfError, VmError
 from pyebpf.vm import alu
 from pyebpf.vm.alu import M32, M64
@@ -412,9 +413,7 @@ class Compiler:
                           insn_text(self.insns[pc]) if pc in self.insns else "") from e
 
 
-def alu_s32(x: int) -> int:
-    x &= M32
-    return x - (1 << 32) if x & (1 << 31) else x
+alu_s32 = s32  # the generated code's name for (s32)
 
 
 __all__ = ["Compiler"]

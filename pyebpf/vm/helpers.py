@@ -17,6 +17,7 @@ import struct
 from typing import Any, Callable
 
 from pyebpf.abi.helpers import HELPER_BY_NAME, HelperId, helper_name
+from pyebpf.abi.widths import s32 as _s32
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.uapi import BPF_F_CTXLEN_MASK, BPF_F_INDEX_MASK, BPF_MAX_LOOPS, HelperFlags, TcAction, XdpAction
 from pyebpf.errors import MapError, VmError
@@ -59,9 +60,6 @@ def _map_cpu(m: Any, vmmap: Any) -> int:
     return cpu
 
 
-def _s32(v: int) -> int:
-    v &= 0xFFFFFFFF
-    return v - (1 << 32) if v >> 31 else v
 
 
 # ---- maps ------------------------------------------------------------------------------------------------------

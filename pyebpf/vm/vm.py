@@ -80,13 +80,9 @@ class RunResult:
 
 
 def _default_helpers() -> dict[int, Helper]:
-    table: dict[int, Helper] = {}
-    try:
-        from pyebpf.vm.helpers import DEFAULT_HELPERS
+    from pyebpf.vm.helpers import DEFAULT_HELPERS
 
-        table.update(DEFAULT_HELPERS)
-    except ImportError:  # the helpers module is optional for pure ISA use
-        pass
+    table: dict[int, Helper] = dict(DEFAULT_HELPERS)
     table.setdefault(HelperId.TAIL_CALL, tail_call_helper)
     return table
 
@@ -146,24 +142,18 @@ class VM:
         for key, fn in (helpers or {}).items():
             self.helpers[_helper_id(key)] = fn
         if env is None:
-            try:
-                from pyebpf.vm.env import Environment
+            from pyebpf.vm.env import Environment
 
-                env = Environment(ncpus=self.ncpus)
-            except ImportError:
-                env = None
+            env = Environment(ncpus=self.ncpus)
         self.env = env
         factory = engines[engine]
         self.machine = Machine(self.program, self.maps, self.helpers, env=env, prog_type=self.prog_type,
                                max_insns=max_insns, strict_alignment=strict_alignment,
                                engine_factory=lambda p, m: factory(p, m, may_goto_budget))
         self.machine.may_goto_budget = may_goto_budget
-        try:
-            from pyebpf.vm.output import Output
+        from pyebpf.vm.output import Output
 
-            self._output_class: Any = Output
-        except ImportError:  # the output module is optional for pure ISA use
-            self._output_class = None
+        self._output_class: Any = Output
 
     def _make_map(self, spec: MapSpec) -> Any:
         from pyebpf.vm.maps import create_map
