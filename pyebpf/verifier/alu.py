@@ -55,10 +55,10 @@ def check_alu_op(env: Env, insn) -> None:
     alu64 = code & 0x07 == _CLS_ALU64
     is_x = code & 0x08
     regs = env.regs
-    if op != _MOV and op < _NEG and not is_x and not insn.src and not insn.off:
+    if op != _MOV and op < _NEG and not is_x and not insn.src and not insn.off and insn.dst < 10:
         # fast path for the common `rX op= imm` on a scalar (same checks as below, in order)
         dst = regs[insn.dst]
-        if dst.type == SCALAR_VALUE and insn.dst != 10:
+        if dst.type == SCALAR_VALUE:
             env.scratched_regs |= 1 << insn.dst
             if op == _DIV and insn.imm == 0:
                 raise Reject("div by zero", errno.EINVAL)

@@ -9,7 +9,7 @@ import errno
 import time
 
 from pyebpf.abi.opcodes import (
-    BPF_COMPLEXITY_LIMIT_INSNS, CLASS_MASK, MODE_MASK, OP_LD_IMM64, OP_MASK, SIZE_BYTES, SIZE_MASK, SOURCE_MASK,
+    BPF_COMPLEXITY_LIMIT_INSNS, MAX_BPF_STACK, MAX_CALL_FRAMES, CLASS_MASK, MODE_MASK, OP_LD_IMM64, OP_MASK, SIZE_BYTES, SIZE_MASK, SOURCE_MASK,
     OP_MAY_GOTO, AtomicOp, CallSrc, InsnClass, JmpOp, Mode, PseudoSrc, Size,
 )
 from pyebpf.abi.maps import MapType
@@ -657,29 +657,52 @@ def try_match_pkt_pointers(insn, op: int, is_jmp32: bool, dst: Reg, src: Reg | N
 
 
 def check_max_stack_depth(env: Env) -> None:
-    """Combined stack of any call chain must fit MAX_BPF_STACK."""
+    """check_max_stack_depth_subprog of the main program: walk every call chain in instruction order with an
+    explicit stack (never Python recursion: a self-calling program must fail as the kernel fails it), adding each
+    frame's rounded stack depth; more than MAX_CALL_FRAMES frames or MAX_BPF_STACK bytes is refused."""
     cfg = env.cfg
-    depth = [(d + 15) // 16 * 16 for d in env.subprog_stack_depth]  # JIT-ed programs round frames to 16
-    calls: dict[int, set[int]] = {i: set() for i in range(len(cfg.subprog_starts))}
-    for slot, insn in enumerate(cfg.insns):
-        if insn is None:
+    insns = cfg.insns
+    starts = cfg.subprog_starts
+    ends = starts[1:] + [len(insns)]
+    depth_of = [(d + 15) // 16 * 16 for d in env.subprog_stack_depth]  # JIT-ed programs round frames to 16
+    ret_insn = [0] * MAX_CALL_FRAMES
+    ret_prog = [0] * MAX_CALL_FRAMES
+    frame = depth = 0
+    idx = 0
+    i = starts[0]
+    entering = True
+    while True:
+        if entering:
+            depth += depth_of[idx]
+            if depth > MAX_BPF_STACK:
+                raise Reject(f"combined stack size of {frame + 1} calls is {depth}. Too large", errno.EACCES)
+        entering = False
+        called = False
+        while i < ends[idx]:
+            insn = insns[i]
+            if insn is None or not (insn.is_pseudo_call or (insn.opcode == OP_LD_IMM64
+                                                             and insn.src == PseudoSrc.FUNC)):
+                i += 1
+                continue
+            ret_insn[frame] = i + 1
+            ret_prog[frame] = idx
+            imm = insn.imm & 0xFFFFFFFF
+            target = i + 1 + (imm - (1 << 32) if imm >> 31 else imm)
+            idx = starts.index(target)
+            i = target
+            frame += 1
+            if frame >= MAX_CALL_FRAMES:
+                raise Reject(f"the call stack of {frame} frames is too deep !", errno.E2BIG)
+            called = entering = True
+            break
+        if called:
             continue
-        if insn.is_pseudo_call:
-            calls[cfg.subprog_of(slot)].add(cfg.subprog_starts.index(slot + 1 + insn.imm))
-        elif insn.opcode == OP_LD_IMM64 and insn.src == PseudoSrc.FUNC:
-            # a callback runs below the helper call of the function that names it
-            lo = insn.imm & 0xFFFFFFFF
-            calls[cfg.subprog_of(slot)].add(cfg.subprog_starts.index(slot + 1 + (lo - (1 << 32) if lo >> 31
-                                                                                   else lo)))
-
-    def walk(sp: int, total: int, chain: int) -> None:
-        total += depth[sp]
-        if total > 512:
-            raise Reject(f"combined stack size of {chain} calls is {total}. Too large", errno.EACCES)
-        for c in calls[sp]:
-            walk(c, total, chain + 1)
-
-    walk(0, 0, 1)
+        if frame == 0:
+            return
+        depth -= depth_of[idx]
+        frame -= 1
+        i = ret_insn[frame]
+        idx = ret_prog[frame]
 
 
 __all__ = ["Checker", "check_max_stack_depth", "BPF_COMPLEXITY_LIMIT_JMP_SEQ"]
