@@ -80,6 +80,9 @@ def check_alu_op(env: Env, insn) -> None:
             env.check_reg_arg(insn.dst, DST_OP_NO_MARK)
             dst.id = 0
             adjust_scalar_min_max_vals(op, dst, dst, not alu64)
+        elif dst.type == SCALAR_VALUE:  # BPF_END: bswap, or to_be on this little-endian host, swaps
+            env.check_reg_arg(insn.dst, DST_OP_NO_MARK)
+            adjust_scalar_min_max_vals(op, dst, dst, not alu64, insn.imm, alu64 or bool(code & SOURCE_MASK))
         else:
             env.check_reg_arg(insn.dst, DST_OP)
         return

@@ -10,7 +10,7 @@ from pyebpf.verifier.regstate import S32_MAX, S32_MIN, S64_MAX, S64_MIN, SCALAR_
 from pyebpf.verifier.tnum import (
     TNUM_UNKNOWN, U32, U64, Tnum, tnum_add, tnum_and, tnum_arshift, tnum_cast, tnum_clear_subreg, tnum_const,
     tnum_intersect, tnum_lshift, tnum_mul, tnum_neg, tnum_or, tnum_range, tnum_rshift, tnum_sub, tnum_subreg,
-    tnum_subreg_is_const, tnum_xor,
+    tnum_subreg_is_const, tnum_xor, tnum_bswap16, tnum_bswap32, tnum_bswap64,
 )
 
 BIT63 = 1 << 63
@@ -607,7 +607,7 @@ def scalar_min_max_arsh(dst: Reg, src: Reg) -> None:
 
 
 ALU_ADD, ALU_SUB, ALU_MUL, ALU_DIV, ALU_OR, ALU_AND, ALU_LSH, ALU_RSH, ALU_NEG, ALU_MOD, ALU_XOR, ALU_MOV, \
-    ALU_ARSH = 0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80, 0x90, 0xA0, 0xB0, 0xC0
+    ALU_ARSH, ALU_END = 0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80, 0x90, 0xA0, 0xB0, 0xC0, 0xD0
 
 
 def _arsh(a: int, b: int, bits: int) -> int:
@@ -622,8 +622,23 @@ _CONST_FOLD = {
 }
 
 
+_BSWAP = {16: tnum_bswap16, 32: tnum_bswap32, 64: tnum_bswap64}
+
+
+def scalar_byte_swap(dst: Reg, imm: int, need_bswap: bool) -> None:
+    """BPF_END: a swap keeps the known bits (tnum_bswap*) and drops the ranges, to be re-derived from the tnum;
+    16/32-bit forms also truncate. On this little-endian host to_le is no swap, to_be and bswap are."""
+    if need_bswap or imm in (16, 32):
+        dst.id = 0
+    if need_bswap:
+        dst.var_off = _BSWAP[imm](dst.var_off)
+        mark_reg_unbounded(dst)
+    if imm in (16, 32):
+        coerce_reg_to_size(dst, imm // 8)
+
+
 def is_safe_to_compute_dst_reg_range(op: int, src: Reg, alu32: bool) -> bool:
-    if op in (ALU_ADD, ALU_SUB, ALU_NEG, ALU_AND, ALU_XOR, ALU_OR, ALU_MUL):
+    if op in (ALU_ADD, ALU_SUB, ALU_NEG, ALU_AND, ALU_XOR, ALU_OR, ALU_MUL, ALU_END):
         return True
     if op in (ALU_LSH, ALU_RSH, ALU_ARSH):
         if alu32:
@@ -635,8 +650,10 @@ def is_safe_to_compute_dst_reg_range(op: int, src: Reg, alu32: bool) -> bool:
     return False
 
 
-def adjust_scalar_min_max_vals(op: int, dst: Reg, src: Reg, alu32: bool) -> None:
-    """Scalar dst op= scalar src, as the kernel's adjust_scalar_min_max_vals (dst is modified in place)."""
+def adjust_scalar_min_max_vals(op: int, dst: Reg, src: Reg, alu32: bool, end_imm: int = 0,
+                               end_swap: bool = False) -> None:
+    """Scalar dst op= scalar src, as the kernel's adjust_scalar_min_max_vals (dst is modified in place); for
+    BPF_END, `end_imm` is the width and `end_swap` whether the bytes are swapped on this host."""
     if not dst.var_off.mask and not src.var_off.mask and op in _CONST_FOLD:
         # constants stay constants through every transfer function and reg_bounds_sync: fold directly
         a, b = dst.var_off.value, src.var_off.value
@@ -692,7 +709,9 @@ def adjust_scalar_min_max_vals(op: int, dst: Reg, src: Reg, alu32: bool) -> None
         (scalar32_min_max_rsh if alu32 else scalar_min_max_rsh)(dst, src)
     elif op == ALU_ARSH:
         (scalar32_min_max_arsh if alu32 else scalar_min_max_arsh)(dst, src)
-    if alu32:
+    elif op == ALU_END:
+        scalar_byte_swap(dst, end_imm, end_swap)
+    if alu32 and op != ALU_END:  # BPF_END truncates (or not) by itself: le64 is an ALU-class 64-bit op
         zext_32_to_64(dst)
     reg_bounds_sync(dst)
 
