@@ -10,6 +10,7 @@ from pyebpf.verifier.bounds import (
 )
 from pyebpf.verifier.env import BPF_MAX_VAR_OFF, DST_OP, DST_OP_NO_MARK, SRC_OP, Env, Reject
 from pyebpf.verifier.log import _ALU_STR
+from pyebpf.verifier.precision import mark_chain_precision
 from pyebpf.verifier.regstate import (
     CONST_PTR_TO_MAP, PTR_MAYBE_NULL, PTR_TO_FLOW_KEYS, PTR_TO_MAP_VALUE, PTR_TO_STACK, S64_MAX, S64_MIN,
     SCALAR_VALUE, Reg, base_type, reg_type_str, type_is_pkt_pointer, RegType,
@@ -177,11 +178,15 @@ def adjust_reg_min_max_vals(env: Env, insn, op: int, alu64: bool, is_x: bool) ->
                     mark_reg_unknown(dst)
                     return
                 raise Reject(f"R{insn.dst} pointer {_ALU_STR[op]} pointer prohibited")
+            mark_chain_precision(env, insn.dst)  # scalar += pointer: the offset must be exact
             adjust_ptr_min_max_vals(env, insn, op, alu64, src, dst, dst_is_off=True)
             return
         if ptr_reg is not None:
+            mark_chain_precision(env, insn.src)  # pointer += scalar
             adjust_ptr_min_max_vals(env, insn, op, alu64, ptr_reg, src)
             return
+        if dst.precise:
+            mark_chain_precision(env, insn.src)  # a precise result needs a precise operand
     else:
         src = _const_reg(insn.imm)
         if ptr_reg is not None:

@@ -10,7 +10,7 @@ from pyebpf.verifier.regstate import S32_MAX, S32_MIN, S64_MAX, S64_MIN, SCALAR_
 from pyebpf.verifier.tnum import (
     TNUM_UNKNOWN, U32, U64, Tnum, tnum_add, tnum_and, tnum_arshift, tnum_cast, tnum_clear_subreg, tnum_const,
     tnum_intersect, tnum_lshift, tnum_mul, tnum_neg, tnum_or, tnum_range, tnum_rshift, tnum_sub, tnum_subreg,
-    tnum_subreg_is_const, tnum_xor, tnum_bswap16, tnum_bswap32, tnum_bswap64,
+    tnum_subreg_is_const, tnum_xor, tnum_bswap16, tnum_bswap32, tnum_bswap64, tnum_scast,
 )
 
 BIT63 = 1 << 63
@@ -326,37 +326,32 @@ def _sext(v: int, size: int) -> int:
 
 
 def coerce_reg_to_size_sx(reg: Reg, size: int) -> None:
-    """Sign-extending truncation to `size` bytes into 64 bits (movsx, ldsx)."""
-    if reg.var_off.is_const:
-        mark_reg_known(reg, _sext(reg.var_off.value, size))
+    """Sign-extending truncation to `size` bytes into 64 bits (movsx, ldsx): the tnum is sign-cast
+    (tnum_scast) and the bounds are the narrow type's signed range, tightened by what the tnum knows."""
+    if size >= 8:
         return
+    reg.var_off = tnum_scast(reg.var_off, size)
     bits = size * 8
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    mask = (1 << bits) - 1
-    # if the value already fits in the narrow signed range, sign extension keeps it
-    if reg.umax <= mask and reg.umin >> (bits - 1) == reg.umax >> (bits - 1):
-        a, b = _sext(reg.umin, size), _sext(reg.umax, size)
-        smin, smax = min(a, b), max(a, b)
-    elif lo <= reg.smin and reg.smax <= hi:
-        smin, smax = reg.smin, reg.smax
-    else:
-        smin, smax = lo, hi
-    mark_reg_unbounded(reg)
-    reg.var_off = TNUM_UNKNOWN
-    reg.smin, reg.smax = smin, smax
-    if smin >= 0:
-        reg.umin, reg.umax = smin, smax
-    reg.s32_min, reg.s32_max = smin, smax
-    if smin >= 0:
-        reg.u32_min, reg.u32_max = smin, smax
-    reg_bounds_sync(reg)
+    reg.smin = -(1 << (bits - 1))
+    reg.smax = (1 << (bits - 1)) - 1
+    reg.s32_min, reg.s32_max = s32(reg.smin), s32(reg.smax)
+    reg.umin, reg.umax = 0, U64
+    reg.u32_min, reg.u32_max = 0, U32
+    update_reg_bounds(reg)
 
 
 def coerce_subreg_to_size_sx(reg: Reg, size: int) -> None:
-    """32-bit movsx: sign-extend the low `size` bytes into the 32-bit subregister, upper half zero."""
-    coerce_reg_to_size_sx(reg, size)
-    zext_32_to_64(reg)
-    reg_bounds_sync(reg)
+    """32-bit movsx: sign-extend the low `size` bytes into the 32-bit subregister (the caller zero-extends)."""
+    if size >= 4:
+        return
+    reg.var_off = tnum_subreg(tnum_scast(reg.var_off, size))
+    bits = size * 8
+    reg.s32_min = -(1 << (bits - 1))
+    reg.s32_max = (1 << (bits - 1)) - 1
+    reg.u32_min, reg.u32_max = 0, U32
+    update_reg32_bounds(reg)
+    reg.umin, reg.umax = reg.u32_min, reg.u32_max
+    reg.smin, reg.smax = reg.umin, reg.umax
 
 
 # ---- ALU transfer functions --------------------------------------------------------------------------------------
