@@ -10,7 +10,7 @@ from pyebpf.verifier.regstate import S32_MAX, S32_MIN, S64_MAX, S64_MIN, SCALAR_
 from pyebpf.verifier.tnum import (
     TNUM_UNKNOWN, U32, U64, Tnum, tnum_add, tnum_and, tnum_arshift, tnum_cast, tnum_clear_subreg, tnum_const,
     tnum_intersect, tnum_lshift, tnum_mul, tnum_neg, tnum_or, tnum_range, tnum_rshift, tnum_sub, tnum_subreg,
-    tnum_subreg_is_const, tnum_xor, tnum_bswap16, tnum_bswap32, tnum_bswap64, tnum_scast,
+    tnum_subreg_is_const, tnum_xor, tnum_bswap16, tnum_bswap32, tnum_bswap64, tnum_scast, tnum_step,
 )
 
 BIT63 = 1 << 63
@@ -107,6 +107,19 @@ def update_reg64_bounds(reg: Reg) -> None:
     reg.smax = min(reg.smax, s64(v | (m & (BIT63 - 1))))
     reg.umin = max(reg.umin, v)
     reg.umax = min(reg.umax, v | m)
+    if not m:
+        return
+    # the u64 range and the tnum may have a single value in common: then that is the value
+    umin, umax = reg.umin, reg.umax
+    nxt = tnum_step(reg.var_off, umin)
+    umin_in = (umin & ~m) == v
+    tmax = v | m
+    if umin_in and nxt > umax:
+        mark_reg_known(reg, umin)
+    elif not umin_in and nxt == tmax:
+        mark_reg_known(reg, tmax)
+    elif not umin_in and nxt <= umax and tnum_step(reg.var_off, nxt) > umax:
+        mark_reg_known(reg, nxt)
 
 
 def update_reg_bounds(reg: Reg) -> None:
@@ -325,33 +338,70 @@ def _sext(v: int, size: int) -> int:
     return v - (1 << bits) if v >> (bits - 1) & 1 else v
 
 
-def coerce_reg_to_size_sx(reg: Reg, size: int) -> None:
-    """Sign-extending truncation to `size` bytes into 64 bits (movsx, ldsx): the tnum is sign-cast
-    (tnum_scast) and the bounds are the narrow type's signed range, tightened by what the tnum knows."""
-    if size >= 8:
-        return
-    reg.var_off = tnum_scast(reg.var_off, size)
+def _set_sext64_default(reg: Reg, size: int) -> None:
     bits = size * 8
-    reg.smin = -(1 << (bits - 1))
-    reg.smax = (1 << (bits - 1)) - 1
-    reg.s32_min, reg.s32_max = s32(reg.smin), s32(reg.smax)
-    reg.umin, reg.umax = 0, U64
-    reg.u32_min, reg.u32_max = 0, U32
-    update_reg_bounds(reg)
+    reg.smin = reg.s32_min = -(1 << (bits - 1))
+    reg.smax = reg.s32_max = (1 << (bits - 1)) - 1
+    reg.umin = reg.u32_min = 0
+    reg.umax = U64
+    reg.u32_max = U32
+    reg.var_off = TNUM_UNKNOWN
+
+
+def coerce_reg_to_size_sx(reg: Reg, size: int) -> None:
+    """Sign-extending truncation to `size` bytes into 64 bits (movsx, ldsx), as 6.18 does it: a constant stays
+    one; when the 32-bit half never has the narrow sign bit set, the result is the plain truncation; a range
+    whose bits above `size` agree keeps its sign-extended ends if they have one sign; else the narrow type's full
+    signed range. (Measured against the running kernel: it does not sign-cast the tnum for 8/16-bit sources.)"""
+    if reg.var_off.is_const:
+        v = _sext(reg.var_off.value, size)
+        reg.var_off = tnum_const(v)
+        u = v & U64
+        reg.smin = reg.smax = v
+        reg.umin = reg.umax = u
+        reg.s32_min = reg.s32_max = s32(u)
+        reg.u32_min = reg.u32_max = u & U32
+        return
+    bits = size * 8
+    if reg.u32_max < 1 << (bits - 1):
+        coerce_reg_to_size(reg, size)
+        return
+    if (reg.smax & U64) >> bits != (reg.smin & U64) >> bits:
+        _set_sext64_default(reg, size)
+        return
+    a, b = _sext(reg.smax, size), _sext(reg.smin, size)
+    hi, lo = max(a, b), min(a, b)
+    if (hi >= 0) != (lo >= 0):
+        _set_sext64_default(reg, size)
+        return
+    reg.smin, reg.smax = lo, hi
+    reg.s32_min, reg.s32_max = s32(lo), s32(hi)
+    reg.umin, reg.umax = lo & U64, hi & U64
+    reg.u32_min, reg.u32_max = lo & U32, hi & U32
+    reg.var_off = tnum_range(lo & U64, hi & U64)
 
 
 def coerce_subreg_to_size_sx(reg: Reg, size: int) -> None:
     """32-bit movsx: sign-extend the low `size` bytes into the 32-bit subregister (the caller zero-extends)."""
-    if size >= 4:
+    if reg.var_off.is_const:
+        v = _sext(reg.var_off.value, size) & U32
+        reg.var_off = tnum_const(v)
+        reg.s32_min = reg.s32_max = s32(v)
+        reg.u32_min = reg.u32_max = v
         return
-    reg.var_off = tnum_subreg(tnum_scast(reg.var_off, size))
     bits = size * 8
+    if (reg.s32_max & U32) >> bits == (reg.s32_min & U32) >> bits:
+        a, b = _sext(reg.s32_max, size), _sext(reg.s32_min, size)
+        hi, lo = max(a, b), min(a, b)
+        if (lo >= 0) == (hi >= 0):
+            reg.s32_min, reg.s32_max = lo, hi
+            reg.u32_min, reg.u32_max = lo & U32, hi & U32
+            reg.var_off = tnum_subreg(tnum_range(lo & U64, hi & U64))
+            return
     reg.s32_min = -(1 << (bits - 1))
     reg.s32_max = (1 << (bits - 1)) - 1
     reg.u32_min, reg.u32_max = 0, U32
-    update_reg32_bounds(reg)
-    reg.umin, reg.umax = reg.u32_min, reg.u32_max
-    reg.smin, reg.smax = reg.umin, reg.umax
+    reg.var_off = tnum_subreg(TNUM_UNKNOWN)
 
 
 # ---- ALU transfer functions --------------------------------------------------------------------------------------
@@ -652,6 +702,10 @@ def adjust_scalar_min_max_vals(op: int, dst: Reg, src: Reg, alu32: bool, end_imm
     if not dst.var_off.mask and not src.var_off.mask and op in _CONST_FOLD:
         # constants stay constants through every transfer function and reg_bounds_sync: fold directly
         a, b = dst.var_off.value, src.var_off.value
+        if op in (ALU_LSH, ALU_RSH, ALU_ARSH) and b >= (32 if alu32 else 64):
+            # is_safe_to_compute_dst_reg_range looks at the whole 64-bit shift amount, even for 32-bit shifts
+            mark_reg_unknown(dst)
+            return
         if alu32:
             a &= U32
             b &= U32

@@ -155,6 +155,24 @@ def tnum_bswap64(a: Tnum) -> Tnum:
     return Tnum(_swab(a.value, 8), _swab(a.mask, 8))
 
 
+def tnum_step(t: Tnum, z: int) -> int:
+    """The smallest member of `t` greater than `z` (for tmin <= z < tmax); tmax past the end, tmin before it."""
+    value, mask = t.value, t.mask
+    tmax = value | mask
+    if z >= tmax:
+        return tmax
+    if z < value:
+        return value
+    if value | (z & mask) > z:
+        k = (~z & value & ~mask & U64).bit_length()
+        q = (U64 << k) & U64
+        return (q & z) | (~q & value & U64)
+    k = (z & ~value & ~mask & U64).bit_length()
+    q = (U64 << k) & U64
+    v = (q & mask & z) | (q & ~mask & U64)
+    return ((((v + (1 << k)) & U64) & mask) | value) & U64
+
+
 def tnum_scast(a: Tnum, size: int) -> Tnum:
     """Sign-extend the low `size` bytes to 64 bits: an unknown sign bit makes every higher bit unknown."""
     s = size * 8 - 1
