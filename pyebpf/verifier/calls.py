@@ -14,8 +14,8 @@ from pyebpf.abi.prog_types import ProgType
 from pyebpf.abi.uapi import ENOTSUPP
 from pyebpf.verifier.env import BPF_MAX_VAR_SIZ, DST_OP_NO_MARK, SRC_OP, Env, Reject
 from pyebpf.verifier.memory import (
-    READ, WRITE, check_mem_access, check_mem_region_access, check_packet_access, check_ptr_alignment,
-    check_ptr_off_reg, check_stack_range_initialized, may_access_direct_pkt_data,
+    READ, WRITE, check_map_access_type, check_mem_access, check_mem_region_access, check_packet_access,
+    check_ptr_alignment, check_ptr_off_reg, check_stack_range_initialized, may_access_direct_pkt_data,
 )
 from pyebpf.verifier.regstate import (
     CONST_PTR_TO_MAP, MEM_RDONLY, MEM_RINGBUF, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MAP_KEY,
@@ -150,6 +150,7 @@ def check_helper_mem_access(env: Env, regno: int, size: int, access: int, zero_s
             raise Reject(f"R{regno} cannot write into {reg_type_str(reg.type)}")
         check_mem_region_access(env, regno, reg.off, size, reg.map.key_size, False)
     elif bt == PTR_TO_MAP_VALUE:
+        check_map_access_type(reg.map, reg.off, size, access == WRITE)
         check_mem_region_access(env, regno, reg.off, size, reg.map.value_size, zero_size_allowed)
     elif bt == PTR_TO_MEM:
         if reg.type & MEM_RDONLY and access == WRITE:

@@ -7,6 +7,7 @@ import errno
 from pyebpf.abi.context import FieldKind, ctx_access_ok
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.prog_kinds import may_read_packet, may_write_packet
+from pyebpf.abi.uapi import ENOTSUPP, MapCreateFlags
 from pyebpf.verifier.bounds import (
     coerce_reg_to_size, coerce_reg_to_size_sx, mark_reg_known, mark_reg_unknown,
 )
@@ -463,6 +464,41 @@ def check_stack_range_initialized(env: Env, regno: int, off: int, size: int, zer
         raise Reject(f"invalid {what} stack R{regno} var_off {_tn(reg.var_off)}+{i - min_off} size {size}")
 
 
+def check_map_access_type(mapref, off: int, size: int, write: bool) -> None:
+    """bpf_map_flags_to_cap: a BPF_F_RDONLY_PROG map cannot be written by programs, a BPF_F_WRONLY_PROG one not
+    read."""
+    flags = mapref.spec.flags
+    if write and flags & MapCreateFlags.RDONLY_PROG:
+        raise Reject(f"write into map forbidden, value_size={mapref.value_size} off={off} size={size}")
+    if not write and flags & MapCreateFlags.WRONLY_PROG:
+        raise Reject(f"read from map forbidden, value_size={mapref.value_size} off={off} size={size}")
+
+
+def map_is_frozen_rdonly(spec) -> bool:
+    """bpf_map_is_rdonly: BPF_F_RDONLY_PROG and frozen. pyebpf's loader freezes such a map when it has initial
+    contents (global `.rodata`, as libbpf does), so verify() takes those as frozen."""
+    return bool(spec.flags & MapCreateFlags.RDONLY_PROG) and spec.initial is not None
+
+
+def map_direct_read(env: Env, reg: Reg, off: int, size: int, dst: Reg, is_ldsx: bool) -> None:
+    """A load from a map value: a constant offset into a frozen read-only array is a known constant (the kernel
+    reads the map: bpf_map_direct_read), anything else an unknown scalar."""
+    spec = reg.map.spec
+    if reg.var_off.mask or not map_is_frozen_rdonly(spec) or spec.type not in _DIRECT_VALUE_MAPS:
+        mark_reg_unknown(dst)
+        return
+    if spec.max_entries != 1:
+        raise Reject("", ENOTSUPP, newline=False)  # array_map_direct_value_addr: one element only, no message
+    map_off = off + _s(reg.var_off.value)
+    val = int.from_bytes(spec.initial[map_off:map_off + size], "little", signed=is_ldsx)
+    mark_reg_unknown(dst)
+    mark_reg_known(dst, val)
+
+
+_DIRECT_VALUE_MAPS = frozenset({MapType.ARRAY})
+"""Map types whose ops have map_direct_value_addr (arena excepted: verify() does not model it)."""
+
+
 # ---- the dispatcher ----------------------------------------------------------------------------------------------
 
 _MAP_STRUCT = {
@@ -525,9 +561,10 @@ def check_mem_access(env: Env, regno: int, off: int, size: int, write: bool, val
     elif t == PTR_TO_MAP_VALUE:
         if write and value is not None and env.is_pointer_value(value):
             raise Reject(f"R{value_regno} leaks addr into map")
+        check_map_access_type(reg.map, off, size, write)
         check_mem_region_access(env, regno, off, size, reg.map.value_size, False)
         if not write and value_regno >= 0:
-            mark_reg_unknown(regs[value_regno])
+            map_direct_read(env, reg, off, size, regs[value_regno], is_ldsx)
     elif base_type(t) == PTR_TO_MEM:
         rdonly = bool(t & MEM_RDONLY)
         if t & PTR_MAYBE_NULL:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import textwrap
 
 import pytest
 
@@ -109,3 +110,68 @@ def test_example_processed_as_the_kernel(module, builder):
 def test_demo_xdp_processed_as_the_kernel():
     from pyebpf.commands.demo import XDP_SOURCE
     _assert_same(assemble(XDP_SOURCE), "pyebpf demo's XDP program")
+
+
+# ---- frozen read-only maps: `const volatile` configuration is known ------------------------------------------------
+
+def _rodata_program():
+    """Branches on three config words of a frozen BPF_F_RDONLY_PROG array (debug=0, mode=2, limit=100); the
+    paths for other values read beyond the stack frame, so only a verifier that knows the values accepts it."""
+    from pyebpf.abi.maps import MapSpec, MapType
+    from pyebpf.abi.uapi import MapCreateFlags
+    src = """
+        r6 = *(u32 *)(r1 + 0)
+        r0 = 0
+        r1 = map_value[cfg] + 0 ll
+        r2 = *(u32 *)(r1 + 0)
+        if r2 == 0 goto quiet
+        r0 = *(u64 *)(r10 + 8)
+    quiet:
+        r3 = *(u32 *)(r1 + 4)
+        if r3 != 2 goto other
+        r4 = *(u32 *)(r1 + 8)
+        if r6 > r4 goto big
+        r0 = 2
+        exit
+    big:
+        r0 = 1
+        exit
+    other:
+        r0 = *(u64 *)(r10 + 8)
+        exit
+    """
+    cfg = MapSpec("cfg", MapType.ARRAY, 4, 12, 1, flags=int(MapCreateFlags.RDONLY_PROG),
+                  initial=(0).to_bytes(4, "little") + (2).to_bytes(4, "little") + (100).to_bytes(4, "little"))
+    return assemble(textwrap.dedent(src), maps={"cfg": cfg})
+
+
+@pytest.mark.kernel
+def test_rodata_loads_are_constants_as_in_the_kernel():
+    _assert_same(_rodata_program(), "branches on a frozen .rodata map")
+
+
+@pytest.mark.kernel
+def test_clang_rodata_object_processed_as_the_kernel(tmp_path):
+    import shutil
+    import subprocess
+    from pathlib import Path
+    from pyebpf.loader.elf import load_elf
+    from pyebpf.testing.plugin import require_or_skip
+    clang = next((p for p in map(shutil.which, ("clang", "clang-14")) if p), None)
+    if clang is None:
+        require_or_skip("clang is not installed (needed to build tests/verifier/c/rodata_config.bpf.c)")
+    src = Path(__file__).parent / "c" / "rodata_config.bpf.c"
+    obj_path = tmp_path / "rodata_config.o"
+    subprocess.run([clang, "-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c", str(src), "-o",
+                    str(obj_path)], check=True, capture_output=True)
+    obj = load_elf(str(obj_path))
+    try:
+        program = obj.programs["prog"]
+        ours = our_stats(program)
+        obj.load(log_level=LOG_STATS)
+        m = STATS.search(obj.loaded["prog"].log or "")
+        assert m, "no statistics in the kernel's log"
+        kern = (True, tuple(int(x) for x in m.groups()))
+    finally:
+        obj.close()
+    assert ours == kern, f"kernel {kern}, ours {ours}"
