@@ -41,7 +41,7 @@ from pyebpf.verifier.regstate import (
     CONST_PTR_TO_MAP, PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_FLOW_KEYS, PTR_TO_MAP_VALUE, PTR_TO_PACKET,
     PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK,
     SCALAR_VALUE,
-    MapRef, Reg, reg_is_pkt_pointer_any, reg_type_str,
+    MapRef, Reg, RegType, base_type, reg_is_pkt_pointer_any, reg_type_str,
 )
 from pyebpf.verifier.state import VerifierState, initial_state
 
@@ -55,6 +55,11 @@ _ALU, _ALU64, _LDX, _STX, _ST, _JMP, _JMP32 = (int(InsnClass.ALU), int(InsnClass
 _OP_CALL, _OP_JA, _OP_EXIT, _OP_JCOND = int(JmpOp.CALL), int(JmpOp.JA), int(JmpOp.EXIT), int(JmpOp.JCOND)
 _MODE_ATOMIC, _MODE_MEM, _MODE_MEMSX = int(Mode.ATOMIC), int(Mode.MEM), int(Mode.MEMSX)
 
+
+_NO_TYPE_MISMATCH = frozenset({PTR_TO_CTX, PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK,
+                               RegType.PTR_TO_XDP_SOCK, RegType.PTR_TO_BTF_ID, RegType.PTR_TO_ARENA})
+"""reg_type_mismatch_ok() is false for these: an instruction that uses one of them must always use the same type."""
+_MEM_OR_BTF_ID = frozenset({RegType.PTR_TO_MEM, RegType.PTR_TO_BTF_ID})
 
 _NO_ATOMIC_TYPES = (PTR_TO_CTX, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_FLOW_KEYS, PTR_TO_SOCKET,
                     PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK)
@@ -104,6 +109,8 @@ class Checker:
         self.force_checkpoints = env.cfg.force_checkpoints
         self.jmp_points = env.cfg.jmp_points
         self.callback_calls = env.cfg.callback_calls
+        #: insn_aux_data[].ptr_type: the pointer type each load/store instruction was first checked with
+        self.aux_ptr_type: dict[int, int] = {}
         #: unprivileged: every scalar counts as precise (no precision tracking without CAP_BPF)
         self.inexact = NOT_EXACT if env.bpf_capable else RANGE_WITHIN
         env.bt = Backtrack()
@@ -354,6 +361,18 @@ class Checker:
             prev_idx = prev
             do_print_state = True
 
+    def save_aux_ptr_type(self, idx: int, t: int, allow_trust_mismatch: bool) -> None:
+        """One memory instruction, one kind of pointer on every path (the JIT rewrites ctx and socket accesses
+        per instruction): a ctx/socket pointer here and another pointer type on another path is refused."""
+        prev = self.aux_ptr_type.get(idx)
+        if prev is None:
+            self.aux_ptr_type[idx] = t
+            return
+        if t != prev and (base_type(t) in _NO_TYPE_MISMATCH or base_type(prev) in _NO_TYPE_MISMATCH):
+            if allow_trust_mismatch and base_type(t) in _MEM_OR_BTF_ID and base_type(prev) in _MEM_OR_BTF_ID:
+                return
+            raise Reject("same insn cannot be used with different pointers", errno.EINVAL)
+
     # ---- one instruction -------------------------------------------------------------------------------------
     def do_check_insn(self, insn, idx: int) -> int:
         env = self.env
@@ -364,10 +383,11 @@ class Checker:
             return idx + 1
         if cls == _LDX:
             mode = code & MODE_MASK
-            env.check_reg_arg(insn.src, SRC_OP)
+            src_type = env.check_reg_arg(insn.src, SRC_OP).type
             env.check_reg_arg(insn.dst, DST_OP_NO_MARK)
             check_mem_access(env, insn.src, insn.off, _SIZE_BYTES[code & SIZE_MASK], False, insn.dst,
                              is_ldsx=mode == _MODE_MEMSX)
+            self.save_aux_ptr_type(idx, src_type, True)
             return idx + 1
         if cls == _STX:
             if code & MODE_MASK == _MODE_ATOMIC:
@@ -376,15 +396,17 @@ class Checker:
             if code & MODE_MASK != _MODE_MEM or insn.imm:
                 raise Reject("BPF_STX uses reserved fields", errno.EINVAL)
             env.check_reg_arg(insn.src, SRC_OP)
-            env.check_reg_arg(insn.dst, SRC_OP)
+            dst_type = env.check_reg_arg(insn.dst, SRC_OP).type
             check_mem_access(env, insn.dst, insn.off, _SIZE_BYTES[code & SIZE_MASK], True, insn.src)
+            self.save_aux_ptr_type(idx, dst_type, False)
             return idx + 1
         if cls == _ST:
             if code & MODE_MASK != _MODE_MEM or insn.src:
                 raise Reject("BPF_ST uses reserved fields", errno.EINVAL)
-            env.check_reg_arg(insn.dst, SRC_OP)
+            dst_type = env.check_reg_arg(insn.dst, SRC_OP).type
             check_mem_access(env, insn.dst, insn.off, _SIZE_BYTES[code & SIZE_MASK], True, -1,
                              st_imm=insn.imm)
+            self.save_aux_ptr_type(idx, dst_type, False)
             return idx + 1
         if cls == _JMP or cls == _JMP32:
             op = code & OP_MASK
