@@ -10,7 +10,7 @@ from pyebpf.verifier.regstate import S32_MAX, S32_MIN, S64_MAX, S64_MIN, SCALAR_
 from pyebpf.verifier.tnum import (
     TNUM_UNKNOWN, U32, U64, Tnum, tnum_add, tnum_and, tnum_arshift, tnum_cast, tnum_clear_subreg, tnum_const,
     tnum_intersect, tnum_lshift, tnum_mul, tnum_neg, tnum_or, tnum_range, tnum_rshift, tnum_sub, tnum_subreg,
-    tnum_subreg_is_const, tnum_xor, tnum_bswap16, tnum_bswap32, tnum_bswap64, tnum_scast, tnum_step,
+    tnum_subreg_is_const, tnum_xor, tnum_bswap16, tnum_bswap32, tnum_bswap64, tnum_step,
 )
 
 BIT63 = 1 << 63

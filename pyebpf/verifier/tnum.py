@@ -173,19 +173,6 @@ def tnum_step(t: Tnum, z: int) -> int:
     return ((((v + (1 << k)) & U64) & mask) | value) & U64
 
 
-def tnum_scast(a: Tnum, size: int) -> Tnum:
-    """Sign-extend the low `size` bytes to 64 bits: an unknown sign bit makes every higher bit unknown."""
-    s = size * 8 - 1
-    sign = 1 << s
-    low = (1 << (s + 1)) - 1
-    higher = U64 & ~low
-    if a.mask & sign:
-        return Tnum(a.value & low, (a.mask | higher) & U64)
-    if a.value & sign:
-        return Tnum((a.value | higher) & U64, a.mask & low)
-    return Tnum(a.value & low, a.mask & low)
-
-
 def tnum_intersect(a: Tnum, b: Tnum) -> Tnum:
     v = a.value | b.value
     mu = a.mask & b.mask
