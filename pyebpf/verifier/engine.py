@@ -10,7 +10,8 @@ import time
 from operator import attrgetter
 
 from pyebpf.abi.opcodes import (
-    BPF_COMPLEXITY_LIMIT_INSNS, MAX_BPF_STACK, MAX_CALL_FRAMES, CLASS_MASK, MODE_MASK, OP_LD_IMM64, OP_MASK, SIZE_BYTES, SIZE_MASK, SOURCE_MASK,
+    BPF_COMPLEXITY_LIMIT_INSNS, MAX_BPF_STACK, MAX_CALL_FRAMES, CLASS_MASK, MODE_MASK, OP_LD_IMM64, OP_MASK,
+    SIZE_BYTES, SIZE_MASK, SOURCE_MASK,
     OP_MAY_GOTO, AtomicOp, CallSrc, InsnClass, JmpOp, Mode, PseudoSrc, Size,
 )
 from pyebpf.abi.maps import MapType
@@ -48,6 +49,7 @@ from pyebpf.verifier.state import VerifierState, initial_state
 BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192
 BPF_COMPLEXITY_LIMIT_STATES = 64
 _EXIT = -1
+_CALL_SRCS = frozenset(int(c) for c in CallSrc)
 _SIZE_BYTES = {int(k): v for k, v in SIZE_BYTES.items()}
 _ALU, _ALU64, _LDX, _STX, _ST, _JMP, _JMP32 = (int(InsnClass.ALU), int(InsnClass.ALU64), int(InsnClass.LDX),
                                                int(InsnClass.STX), int(InsnClass.ST), int(InsnClass.JMP),
@@ -412,7 +414,8 @@ class Checker:
             op = code & OP_MASK
             env.jmps_processed += 1
             if op == _OP_CALL:
-                if cls == InsnClass.JMP32 or code & SOURCE_MASK or insn.off or insn.dst:
+                if cls == InsnClass.JMP32 or code & SOURCE_MASK or insn.off or insn.dst \
+                        or insn.src not in _CALL_SRCS:
                     raise Reject("BPF_CALL uses reserved fields", errno.EINVAL)
                 if insn.src == CallSrc.PSEUDO_CALL:
                     return check_func_call(env, insn, idx)

@@ -3,6 +3,7 @@ registers) and tail calls (prog_array maps, argument types, program types)."""
 from __future__ import annotations
 
 from cases import REJECT, Case
+from cases._util import EXIT, MOV0, I, raw
 
 PA = ".map jt prog_array key=4 value=4 max_entries=4\n"
 
@@ -21,6 +22,9 @@ RECURSE = ("  r1 = 0\n  call f\n  r0 = 0\n  exit\nf:\n  if r1 > {n} goto +2\n  r
            "  exit\n")
 
 CASES = [
+    # src_reg of a call is 0 (helper), 1 (bpf-to-bpf) or 2 (kfunc); anything else is a reserved field
+    Case("call_src_reg_3", raw(I(0x85, 0, 3, 0, 0), MOV0, EXIT), prog_type="tracepoint", expect=REJECT),
+    Case("call_src_reg_7", raw(I(0x85, 0, 7, 0, 1), MOV0, EXIT), expect=REJECT),
     bad("call_bounded_recursion_3", RECURSE.format(n=3)),
     bad("call_bounded_recursion_5", RECURSE.format(n=5)),
     bad("call_bounded_recursion_12", RECURSE.format(n=12)),

@@ -1,6 +1,6 @@
 """The kernel's own verifier selftests (verifier/*.c tables from Debian's linux-source package) against the running
-kernel: no false accept, ever; the agreement figures are printed (see selftest_runner.py; the cases that still differ are
-listed in DIFFERENCES.txt)."""
+kernel: no false accept, ever; the agreement figures are printed (see selftest_runner.py; the cases that still
+differ are listed in DIFFERENCES.txt)."""
 from __future__ import annotations
 
 import pytest
