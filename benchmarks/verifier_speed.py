@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Verifier speed: processed instructions per second of pyebpf's verifier, next to the kernel's own time.
 
-    python benchmarks/verifier_speed.py [--no-kernel] [--no-big]
+    python benchmarks/verifier_speed.py [--no-kernel] [--no-big] [--family-max K]
 
 Programs: a small map lookup (verified many times), a medium packet parser with many bounds-checked branches,
 a loop-heavy program reaching ~100k processed instructions, and (unless --no-big) one reaching ~1M processed
 instructions, with its wall time and peak memory. The kernel's figure is the `verification time N usec` of a
 BPF_PROG_LOAD with log_level=4 (BPF_LOG_STATS); the ratio is ours/kernel. The processed counts of both are
 printed: equal counts mean both explored the same states.
+
+The independent-ifs family (k if-blocks, each bumping a counter no branch reads; k = 5 ... 1000) measures pruning:
+the kernel merges the paths because the counter is imprecise, so processed grows linearly in k. Each row prints
+ours beside the kernel's processed / total_states / peak_states and both times.
 """
 from __future__ import annotations
 
@@ -100,6 +104,58 @@ def kernel_time(program, prog_type: int) -> tuple[int, int] | None:
     return int(t.group(1)), int(p.group(1))
 
 
+def independent_ifs(k: int) -> str:
+    """The issue's family: k if-blocks on bits of an unknown u32, each bumping r7, which no branch reads."""
+    body = "".join(f"r2 = r6\nr2 &= {1 << (i % 31)}\nif r2 == 0 goto +1\nr7 += 1\n" for i in range(k))
+    return "r6 = *(u32 *)(r1 + 0)\nr7 = 0\n" + body + "r0 = r7\nexit\n"
+
+
+def kernel_stats(program, prog_type: int) -> tuple[int, int, int, int] | None:
+    """(usec, processed, total_states, peak_states) of a BPF_PROG_LOAD with BPF_LOG_STATS, or None."""
+    try:
+        from pyebpf.loader import ProgramLoadError, load
+    except ImportError:
+        return None
+    try:
+        kp = load(program, prog_type, log_level=4, log_size=1 << 20)
+        log = kp.log or ""
+        kp.close()
+    except ProgramLoadError as e:
+        log = e.log
+    except Exception as e:  # noqa: BLE001 - no bpf() here: report and go on without the kernel column
+        print(f"  (kernel: {e})")
+        return None
+    t = re.search(r"verification time (\d+) usec", log)
+    p = re.search(r"processed (\d+) insns .* total_states (\d+) peak_states (\d+)", log)
+    if not t or not p:
+        return None
+    return int(t.group(1)), int(p.group(1)), int(p.group(2)), int(p.group(3))
+
+
+def bench_family(kmax: int, use_kernel: bool) -> None:
+    print("independent-ifs family (ours | kernel): processed, total_states, peak_states, time")
+    for k in (5, 10, 15, 100, 200, 500, 1000):
+        if k > kmax:
+            break
+        prog = assemble(independent_ifs(k))
+        t0 = time.perf_counter()
+        res = verify(prog, prog_type=ProgType.SOCKET_FILTER, raise_on_reject=False)
+        dt = time.perf_counter() - t0
+        line = (f"  k={k:<5} ours {res.processed:>7} {res.total_states:>5} {res.peak_states:>5} "
+                f"{dt * 1e3:9.2f} ms {res.processed / dt:10,.0f} insn/s")
+        if not res.accepted:
+            line += f" REJECTED ({res.error.message})"
+        if use_kernel:
+            ks = kernel_stats(prog, int(ProgType.SOCKET_FILTER))
+            if ks is not None:
+                usec, kproc, ktot, kpeak = ks
+                same = "same" if (kproc, ktot, kpeak) == (res.processed, res.total_states, res.peak_states) \
+                    else "DIFFERENT"
+                line += (f" | kernel {kproc:>7} {ktot:>5} {kpeak:>5} {usec:>7} usec  {same}  "
+                         f"time ratio {dt * 1e6 / max(usec, 1):6.1f}x")
+        print(line)
+
+
 def bench(name: str, text: str, prog_type: ProgType, repeat: int, use_kernel: bool) -> None:
     prog = assemble(text)
     verify(prog, prog_type=prog_type)  # warm up imports and caches
@@ -121,8 +177,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--no-kernel", action="store_true")
     ap.add_argument("--no-big", action="store_true")
+    ap.add_argument("--family-max", type=int, default=1000, help="largest k of the independent-ifs family")
     args = ap.parse_args()
     use_kernel = not args.no_kernel
+    bench_family(args.family_max, use_kernel)
     bench("small", SMALL, ProgType.SOCKET_FILTER, 200, use_kernel)
     bench("medium", medium(), ProgType.XDP, 20, use_kernel)
     bench("loop-100k", loop(11_000), ProgType.SOCKET_FILTER, 1, use_kernel)

@@ -14,12 +14,16 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     [ -f /usr/include/x86_64-linux-gnu/sys/sdt.h ] || [ -f /usr/include/sys/sdt.h ] || need+=(systemtap-sdt-dev)
     # libbpf-dev brings bpf_helpers.h for the C test programs; linux-libc-dev the uapi headers.
     [ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
+    # the kernel's verifier selftests (tests/verifier/selftests) come from the kernel source package
+    compgen -G "/usr/src/linux-source-*.tar.xz" >/dev/null || need+=(linux-source-6.12)
     if [ ${#need[@]} -gt 0 ]; then
         echo "setup: installing system packages for: ${need[*]}"
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends clang llvm bpftool bpftrace iproute2 libbpf-dev \
             linux-libc-dev libc6-dev tcpdump systemtap-sdt-dev >/dev/null
+        compgen -G "/usr/src/linux-source-*.tar.xz" >/dev/null \
+            || apt-get install -y -qq --no-install-recommends linux-source-6.12 gcc >/dev/null || true
     fi
 fi
 "$PY" -m pip install -q --disable-pip-version-check -e ".[test,jit,net]"

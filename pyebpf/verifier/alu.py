@@ -10,6 +10,7 @@ from pyebpf.verifier.bounds import (
 )
 from pyebpf.verifier.env import BPF_MAX_VAR_OFF, DST_OP, DST_OP_NO_MARK, SRC_OP, Env, Reject
 from pyebpf.isa.disasm_kernel import BPF_ALU_STRING as _ALU_STR  # the kernel names operators by bpf_alu_string[]
+from pyebpf.verifier.precision import mark_chain_precision
 from pyebpf.verifier.regstate import (
     CONST_PTR_TO_MAP, PTR_MAYBE_NULL, PTR_TO_FLOW_KEYS, PTR_TO_MAP_VALUE, PTR_TO_STACK, S64_MAX, S64_MIN,
     SCALAR_VALUE, Reg, base_type, reg_type_str, type_is_pkt_pointer, RegType,
@@ -55,10 +56,10 @@ def check_alu_op(env: Env, insn) -> None:
     alu64 = code & 0x07 == _CLS_ALU64
     is_x = code & 0x08
     regs = env.regs
-    if op != _MOV and op < _NEG and not is_x and not insn.src and not insn.off:
+    if op != _MOV and op < _NEG and not is_x and not insn.src and not insn.off and insn.dst < 10:
         # fast path for the common `rX op= imm` on a scalar (same checks as below, in order)
         dst = regs[insn.dst]
-        if dst.type == SCALAR_VALUE and insn.dst != 10:
+        if dst.type == SCALAR_VALUE:
             env.scratched_regs |= 1 << insn.dst
             if op == _DIV and insn.imm == 0:
                 raise Reject("div by zero", errno.EINVAL)
@@ -80,6 +81,9 @@ def check_alu_op(env: Env, insn) -> None:
             env.check_reg_arg(insn.dst, DST_OP_NO_MARK)
             dst.id = 0
             adjust_scalar_min_max_vals(op, dst, dst, not alu64)
+        elif dst.type == SCALAR_VALUE:  # BPF_END: bswap, or to_be on this little-endian host, swaps
+            env.check_reg_arg(insn.dst, DST_OP_NO_MARK)
+            adjust_scalar_min_max_vals(op, dst, dst, not alu64, insn.imm, alu64 or bool(code & SOURCE_MASK))
         else:
             env.check_reg_arg(insn.dst, DST_OP)
         return
@@ -174,11 +178,15 @@ def adjust_reg_min_max_vals(env: Env, insn, op: int, alu64: bool, is_x: bool) ->
                     mark_reg_unknown(dst)
                     return
                 raise Reject(f"R{insn.dst} pointer {_ALU_STR[op]} pointer prohibited")
+            mark_chain_precision(env, insn.dst)  # scalar += pointer: the offset must be exact
             adjust_ptr_min_max_vals(env, insn, op, alu64, src, dst, dst_is_off=True)
             return
         if ptr_reg is not None:
+            mark_chain_precision(env, insn.src)  # pointer += scalar
             adjust_ptr_min_max_vals(env, insn, op, alu64, ptr_reg, src)
             return
+        if dst.precise:
+            mark_chain_precision(env, insn.src)  # a precise result needs a precise operand
     else:
         src = _const_reg(insn.imm)
         if ptr_reg is not None:

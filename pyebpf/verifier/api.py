@@ -14,7 +14,8 @@ from pyebpf.verifier.cfg import check_cfg, subprog_starts
 from pyebpf.verifier.engine import Checker, check_max_stack_depth
 from pyebpf.verifier.env import Env, Reject
 from pyebpf.verifier.log import LOG_LEVEL2, LOG_STATS, insn_str
-from pyebpf.verifier.prune import compute_live_registers
+from pyebpf.verifier.precision import compute_scc
+from pyebpf.verifier.prune import cfg_successors, compute_live_registers
 
 SUPPORTED_PROG_TYPES = frozenset({
     ProgType.SOCKET_FILTER, ProgType.KPROBE, ProgType.TRACEPOINT, ProgType.RAW_TRACEPOINT, ProgType.XDP,
@@ -152,13 +153,16 @@ def resolve_pseudo_ldimm64(env: Env) -> None:
 
 
 def _print_live_regs(env: Env, cfg) -> None:
+    """The 6.18 level-2 preamble: each instruction's loop (SCC id, when in one) and live registers."""
     live = compute_live_registers(cfg)
+    scc = compute_scc(cfg, cfg_successors(cfg))
     env.verbose("Live regs before insn:\n")
     for slot, insn in enumerate(cfg.insns):
         if insn is None:
             continue
         regs = "".join(str(r) if live[slot] >> r & 1 else "." for r in range(10))
-        env.verbose(f"    {slot:3d}: {regs} {insn_str(insn)}\n")
+        loop = f"{scc[slot]:3d} " if scc[slot] else "    "
+        env.verbose(f"{loop}{slot:3d}: {regs} {insn_str(insn)}\n")
 
 
 __all__ = ["verify", "VerifierResult", "SUPPORTED_PROG_TYPES"]

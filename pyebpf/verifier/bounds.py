@@ -11,7 +11,7 @@ from pyebpf.verifier.regstate import S32_MAX, S32_MIN, S64_MAX, S64_MIN, SCALAR_
 from pyebpf.verifier.tnum import (
     TNUM_UNKNOWN, U32, U64, Tnum, tnum_add, tnum_and, tnum_arshift, tnum_cast, tnum_clear_subreg, tnum_const,
     tnum_intersect, tnum_lshift, tnum_mul, tnum_neg, tnum_or, tnum_range, tnum_rshift, tnum_sub, tnum_subreg,
-    tnum_subreg_is_const, tnum_xor,
+    tnum_subreg_is_const, tnum_xor, tnum_bswap16, tnum_bswap32, tnum_bswap64, tnum_step,
 )
 
 BIT63 = 1 << 63
@@ -98,6 +98,19 @@ def update_reg64_bounds(reg: Reg) -> None:
     reg.smax = min(reg.smax, s64(v | (m & (BIT63 - 1))))
     reg.umin = max(reg.umin, v)
     reg.umax = min(reg.umax, v | m)
+    if not m:
+        return
+    # the u64 range and the tnum may have a single value in common: then that is the value
+    umin, umax = reg.umin, reg.umax
+    nxt = tnum_step(reg.var_off, umin)
+    umin_in = (umin & ~m) == v
+    tmax = v | m
+    if umin_in and nxt > umax:
+        mark_reg_known(reg, umin)
+    elif not umin_in and nxt == tmax:
+        mark_reg_known(reg, tmax)
+    elif not umin_in and nxt <= umax and tnum_step(reg.var_off, nxt) > umax:
+        mark_reg_known(reg, nxt)
 
 
 def update_reg_bounds(reg: Reg) -> None:
@@ -314,38 +327,70 @@ def _sext(v: int, size: int) -> int:
     return sign_extend(v, size * 8)
 
 
+def _set_sext64_default(reg: Reg, size: int) -> None:
+    bits = size * 8
+    reg.smin = reg.s32_min = -(1 << (bits - 1))
+    reg.smax = reg.s32_max = (1 << (bits - 1)) - 1
+    reg.umin = reg.u32_min = 0
+    reg.umax = U64
+    reg.u32_max = U32
+    reg.var_off = TNUM_UNKNOWN
+
+
 def coerce_reg_to_size_sx(reg: Reg, size: int) -> None:
-    """Sign-extending truncation to `size` bytes into 64 bits (movsx, ldsx)."""
+    """Sign-extending truncation to `size` bytes into 64 bits (movsx, ldsx), as 6.18 does it: a constant stays
+    one; when the 32-bit half never has the narrow sign bit set, the result is the plain truncation; a range
+    whose bits above `size` agree keeps its sign-extended ends if they have one sign; else the narrow type's full
+    signed range. (Measured against the running kernel: it does not sign-cast the tnum for 8/16-bit sources.)"""
     if reg.var_off.is_const:
-        mark_reg_known(reg, _sext(reg.var_off.value, size))
+        v = _sext(reg.var_off.value, size)
+        reg.var_off = tnum_const(v)
+        u = v & U64
+        reg.smin = reg.smax = v
+        reg.umin = reg.umax = u
+        reg.s32_min = reg.s32_max = s32(u)
+        reg.u32_min = reg.u32_max = u & U32
         return
     bits = size * 8
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    mask = (1 << bits) - 1
-    # if the value already fits in the narrow signed range, sign extension keeps it
-    if reg.umax <= mask and reg.umin >> (bits - 1) == reg.umax >> (bits - 1):
-        a, b = _sext(reg.umin, size), _sext(reg.umax, size)
-        smin, smax = min(a, b), max(a, b)
-    elif lo <= reg.smin and reg.smax <= hi:
-        smin, smax = reg.smin, reg.smax
-    else:
-        smin, smax = lo, hi
-    mark_reg_unbounded(reg)
-    reg.var_off = TNUM_UNKNOWN
-    reg.smin, reg.smax = smin, smax
-    if smin >= 0:
-        reg.umin, reg.umax = smin, smax
-    reg.s32_min, reg.s32_max = smin, smax
-    if smin >= 0:
-        reg.u32_min, reg.u32_max = smin, smax
-    reg_bounds_sync(reg)
+    if reg.u32_max < 1 << (bits - 1):
+        coerce_reg_to_size(reg, size)
+        return
+    if (reg.smax & U64) >> bits != (reg.smin & U64) >> bits:
+        _set_sext64_default(reg, size)
+        return
+    a, b = _sext(reg.smax, size), _sext(reg.smin, size)
+    hi, lo = max(a, b), min(a, b)
+    if (hi >= 0) != (lo >= 0):
+        _set_sext64_default(reg, size)
+        return
+    reg.smin, reg.smax = lo, hi
+    reg.s32_min, reg.s32_max = s32(lo), s32(hi)
+    reg.umin, reg.umax = lo & U64, hi & U64
+    reg.u32_min, reg.u32_max = lo & U32, hi & U32
+    reg.var_off = tnum_range(lo & U64, hi & U64)
 
 
 def coerce_subreg_to_size_sx(reg: Reg, size: int) -> None:
-    """32-bit movsx: sign-extend the low `size` bytes into the 32-bit subregister, upper half zero."""
-    coerce_reg_to_size_sx(reg, size)
-    zext_32_to_64(reg)
-    reg_bounds_sync(reg)
+    """32-bit movsx: sign-extend the low `size` bytes into the 32-bit subregister (the caller zero-extends)."""
+    if reg.var_off.is_const:
+        v = _sext(reg.var_off.value, size) & U32
+        reg.var_off = tnum_const(v)
+        reg.s32_min = reg.s32_max = s32(v)
+        reg.u32_min = reg.u32_max = v
+        return
+    bits = size * 8
+    if (reg.s32_max & U32) >> bits == (reg.s32_min & U32) >> bits:
+        a, b = _sext(reg.s32_max, size), _sext(reg.s32_min, size)
+        hi, lo = max(a, b), min(a, b)
+        if (lo >= 0) == (hi >= 0):
+            reg.s32_min, reg.s32_max = lo, hi
+            reg.u32_min, reg.u32_max = lo & U32, hi & U32
+            reg.var_off = tnum_subreg(tnum_range(lo & U64, hi & U64))
+            return
+    reg.s32_min = -(1 << (bits - 1))
+    reg.s32_max = (1 << (bits - 1)) - 1
+    reg.u32_min, reg.u32_max = 0, U32
+    reg.var_off = tnum_subreg(TNUM_UNKNOWN)
 
 
 # ---- ALU transfer functions --------------------------------------------------------------------------------------
@@ -596,7 +641,7 @@ def scalar_min_max_arsh(dst: Reg, src: Reg) -> None:
 
 
 ALU_ADD, ALU_SUB, ALU_MUL, ALU_DIV, ALU_OR, ALU_AND, ALU_LSH, ALU_RSH, ALU_NEG, ALU_MOD, ALU_XOR, ALU_MOV, \
-    ALU_ARSH = 0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80, 0x90, 0xA0, 0xB0, 0xC0
+    ALU_ARSH, ALU_END = 0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80, 0x90, 0xA0, 0xB0, 0xC0, 0xD0
 
 
 def _arsh(a: int, b: int, bits: int) -> int:
@@ -611,8 +656,23 @@ _CONST_FOLD = {
 }
 
 
+_BSWAP = {16: tnum_bswap16, 32: tnum_bswap32, 64: tnum_bswap64}
+
+
+def scalar_byte_swap(dst: Reg, imm: int, need_bswap: bool) -> None:
+    """BPF_END: a swap keeps the known bits (tnum_bswap*) and drops the ranges, to be re-derived from the tnum;
+    16/32-bit forms also truncate. On this little-endian host to_le is no swap, to_be and bswap are."""
+    if need_bswap or imm in (16, 32):
+        dst.id = 0
+    if need_bswap:
+        dst.var_off = _BSWAP[imm](dst.var_off)
+        mark_reg_unbounded(dst)
+    if imm in (16, 32):
+        coerce_reg_to_size(dst, imm // 8)
+
+
 def is_safe_to_compute_dst_reg_range(op: int, src: Reg, alu32: bool) -> bool:
-    if op in (ALU_ADD, ALU_SUB, ALU_NEG, ALU_AND, ALU_XOR, ALU_OR, ALU_MUL):
+    if op in (ALU_ADD, ALU_SUB, ALU_NEG, ALU_AND, ALU_XOR, ALU_OR, ALU_MUL, ALU_END):
         return True
     if op in (ALU_LSH, ALU_RSH, ALU_ARSH):
         if alu32:
@@ -624,11 +684,17 @@ def is_safe_to_compute_dst_reg_range(op: int, src: Reg, alu32: bool) -> bool:
     return False
 
 
-def adjust_scalar_min_max_vals(op: int, dst: Reg, src: Reg, alu32: bool) -> None:
-    """Scalar dst op= scalar src, as the kernel's adjust_scalar_min_max_vals (dst is modified in place)."""
+def adjust_scalar_min_max_vals(op: int, dst: Reg, src: Reg, alu32: bool, end_imm: int = 0,
+                               end_swap: bool = False) -> None:
+    """Scalar dst op= scalar src, as the kernel's adjust_scalar_min_max_vals (dst is modified in place); for
+    BPF_END, `end_imm` is the width and `end_swap` whether the bytes are swapped on this host."""
     if not dst.var_off.mask and not src.var_off.mask and op in _CONST_FOLD:
         # constants stay constants through every transfer function and reg_bounds_sync: fold directly
         a, b = dst.var_off.value, src.var_off.value
+        if op in (ALU_LSH, ALU_RSH, ALU_ARSH) and b >= (32 if alu32 else 64):
+            # is_safe_to_compute_dst_reg_range looks at the whole 64-bit shift amount, even for 32-bit shifts
+            mark_reg_unknown(dst)
+            return
         if alu32:
             a &= U32
             b &= U32
@@ -681,7 +747,9 @@ def adjust_scalar_min_max_vals(op: int, dst: Reg, src: Reg, alu32: bool) -> None
         (scalar32_min_max_rsh if alu32 else scalar_min_max_rsh)(dst, src)
     elif op == ALU_ARSH:
         (scalar32_min_max_arsh if alu32 else scalar_min_max_arsh)(dst, src)
-    if alu32:
+    elif op == ALU_END:
+        scalar_byte_swap(dst, end_imm, end_swap)
+    if alu32 and op != ALU_END:  # BPF_END truncates (or not) by itself: le64 is an ALU-class 64-bit op
         zext_32_to_64(dst)
     reg_bounds_sync(dst)
 

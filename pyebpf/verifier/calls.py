@@ -14,8 +14,8 @@ from pyebpf.abi.uapi import ENOTSUPP
 from pyebpf.system.cpus import nr_cpu_ids
 from pyebpf.verifier.env import BPF_MAX_VAR_SIZ, DST_OP_NO_MARK, SRC_OP, Env, Reject
 from pyebpf.verifier.memory import (
-    READ, WRITE, check_mem_access, check_mem_region_access, check_packet_access, check_ptr_alignment,
-    check_ptr_off_reg, check_stack_range_initialized, may_access_direct_pkt_data,
+    READ, WRITE, check_map_access_type, check_mem_access, check_mem_region_access, check_packet_access,
+    check_ptr_alignment, check_ptr_off_reg, check_stack_range_initialized, may_access_direct_pkt_data,
 )
 from pyebpf.verifier.regstate import (
     CONST_PTR_TO_MAP, MEM_RDONLY, MEM_RINGBUF, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MAP_KEY,
@@ -23,6 +23,7 @@ from pyebpf.verifier.regstate import (
     PTR_TO_STACK, PTR_TO_TCP_SOCK, PTR_TO_FUNC, RegType, SCALAR_VALUE, Reg, base_type, reg_type_str,
     type_is_pkt_pointer,
 )
+from pyebpf.verifier.precision import mark_chain_precision
 from pyebpf.verifier.state import FuncState
 from pyebpf.verifier.tnum import U64
 
@@ -138,6 +139,7 @@ def check_helper_mem_access(env: Env, regno: int, size: int, access: int, zero_s
             raise Reject(f"R{regno} cannot write into {reg_type_str(reg.type)}")
         check_mem_region_access(env, regno, reg.off, size, reg.map.key_size, False)
     elif bt == PTR_TO_MAP_VALUE:
+        check_map_access_type(reg.map, reg.off, size, access == WRITE)
         check_mem_region_access(env, regno, reg.off, size, reg.map.value_size, zero_size_allowed)
     elif bt == PTR_TO_MEM:
         if reg.type & MEM_RDONLY and access == WRITE:
@@ -162,6 +164,7 @@ def check_mem_size_reg(env: Env, reg: Reg, regno: int, access: int, zero_size_al
     if reg.umax >= BPF_MAX_VAR_SIZ:
         raise Reject(f"R{regno} unbounded memory access, use 'var &= const' or 'if (var < const)'")
     check_helper_mem_access(env, regno - 1, reg.umax, access, zero_size_allowed, use_meta)
+    mark_chain_precision(env, regno)
 
 
 def check_reg_type(env: Env, regno: int, arg) -> None:
@@ -194,7 +197,9 @@ def check_func_arg(env: Env, argno: int, meta: CallMeta, proto, hid: HelperId) -
         return
     if type_is_pkt_pointer(reg.type) and not may_access_direct_pkt_data(env, False) and not proto.pkt_access:
         raise Reject("helper access to the packet is not allowed")
-    if not (register_is_null(reg) and arg.flags & TypeFlag.PTR_MAYBE_NULL):
+    if register_is_null(reg) and arg.flags & TypeFlag.PTR_MAYBE_NULL:
+        mark_chain_precision(env, regno)  # NULL is accepted only because the scalar is exactly 0
+    else:
         check_reg_type(env, regno, arg)
         if reg.type not in _OFF_OK_TYPES:
             check_ptr_off_reg(env, reg, regno)
@@ -247,6 +252,7 @@ def check_func_arg(env: Env, argno: int, meta: CallMeta, proto, hid: HelperId) -
         if reg.var_off.mask:
             raise Reject(f"R{regno} is not a known constant'")
         meta.mem_size = reg.var_off.value
+        mark_chain_precision(env, regno)
 
 
 def get_constant_map_key(env: Env, key: Reg, key_size: int) -> int:
@@ -309,6 +315,11 @@ def check_helper_call(env: Env, insn) -> None:
     if meta.map is not None:
         check_map_func_compatibility(env, meta.map, hid, name)
     regs = env.regs
+    if hid == HelperId.TAIL_CALL and meta.map is not None:
+        # record_func_key: a constant in-range index is relied on (the JIT patches a direct jump)
+        r3 = regs[3]
+        if r3.type == SCALAR_VALUE and not r3.var_off.mask and r3.var_off.value < meta.map.spec.max_entries:
+            mark_chain_precision(env, 3)
     for i in range(meta.access_size):
         check_mem_access(env, meta.regno, i, 1, True, -1)
     if meta.release_regno:
@@ -319,6 +330,12 @@ def check_helper_call(env: Env, insn) -> None:
         check_reference_leak(env, "tail_call")
     if hid in _CALLBACK_STATE:
         if hid == _H.LOOP:
+            if env.insn_idx not in env.loop_inline_seen:
+                # update_loop_inline_state -> loop_flag_is_zero: a zero flags argument is relied on
+                env.loop_inline_seen.add(env.insn_idx)
+                if register_is_null(regs[4]):
+                    mark_chain_precision(env, 4)
+            mark_chain_precision(env, 1)  # the iteration count decides when the callback visits stop
             # bpf_loop: one more visit of the callback while fewer than R1's umax were pushed from this frame
             # since the last return; the visits converge when a return meets an equal state at the call
             if env.cur.frame.callback_depth < regs[1].umax:
@@ -472,6 +489,7 @@ def check_func_call(env: Env, insn, slot: int) -> int:
     cur.frames.append(callee)
     cur.curframe += 1
     env.sync_regs()
+    env.liveness.reset_callchain()
     env.mark_all_scratched()
     if env.logging:
         env.verbose("caller:\n")
@@ -569,6 +587,7 @@ def prepare_func_exit(env: Env) -> int:
         # back to the helper's call instruction, which may call the callback again
         if r0.type != SCALAR_VALUE:
             raise Reject("R0 not a scalar value", errno.EACCES)
+        mark_chain_precision(env, 0)
         lo, hi = callee.callback_ret_range
         if r0.smin < lo or r0.smax > hi:
             raise Reject(invalid_scalar_message("At callback return", "R0", r0, lo, hi), errno.EINVAL)
@@ -600,6 +619,7 @@ def check_return_code(env: Env) -> None:
     if reg.type != SCALAR_VALUE:
         raise Reject(f"At program exit the register R0 is not a known value ({reg_type_str(reg.type)})",
                      errno.EINVAL)
+    mark_chain_precision(env, 0)
     if reg.smin < rng.min or reg.smax > rng.max:
         raise Reject(invalid_scalar_message("At program exit", "R0", reg, rng.min, rng.max), errno.EINVAL)
 

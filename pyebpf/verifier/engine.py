@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import errno
 import time
+from operator import attrgetter
 
 from pyebpf.abi.opcodes import (
-    BPF_COMPLEXITY_LIMIT_INSNS, CLASS_MASK, MODE_MASK, OP_LD_IMM64, OP_MASK, SIZE_BYTES, SIZE_MASK, SOURCE_MASK,
+    BPF_COMPLEXITY_LIMIT_INSNS, MAX_BPF_STACK, MAX_CALL_FRAMES, CLASS_MASK, MODE_MASK, OP_LD_IMM64, OP_MASK,
+    SIZE_BYTES, SIZE_MASK, SOURCE_MASK,
     OP_MAY_GOTO, AtomicOp, CallSrc, InsnClass, JmpOp, Mode, PseudoSrc, Size,
 )
 from pyebpf.abi.maps import MapType
@@ -29,17 +31,25 @@ from pyebpf.verifier.jumps import (
 )
 from pyebpf.verifier.log import LOG_STATS, insn_str
 from pyebpf.verifier.memory import check_mem_access, check_ptr_off_reg
-from pyebpf.verifier.prune import EXACT, NOT_EXACT, compute_live_registers, states_equal, states_maybe_looping
+from pyebpf.verifier.precision import (
+    Backtrack, add_scc_backedge, compute_scc, transparent_insns, incomplete_read_marks, mark_all_scalars_imprecise,
+    mark_chain_precision, maybe_enter_scc, maybe_exit_scc, propagate_precision, push_insn_history,
+)
+from pyebpf.verifier.liveness import StackLiveness
+from pyebpf.verifier.prune import EXACT, NOT_EXACT, RANGE_WITHIN, compute_live_registers, cfg_successors, \
+    states_equal
 from pyebpf.verifier.regstate import (
     CONST_PTR_TO_MAP, PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_FLOW_KEYS, PTR_TO_MAP_VALUE, PTR_TO_PACKET,
-    PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET, PTR_TO_TCP_SOCK, SCALAR_VALUE,
-    MapRef, Reg, reg_is_pkt_pointer_any, reg_type_str,
+    PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK,
+    SCALAR_VALUE,
+    MapRef, Reg, RegType, base_type, reg_is_pkt_pointer_any, reg_type_str,
 )
 from pyebpf.verifier.state import VerifierState, initial_state
 
 BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192
 BPF_COMPLEXITY_LIMIT_STATES = 64
 _EXIT = -1
+_CALL_SRCS = frozenset(int(c) for c in CallSrc)
 _SIZE_BYTES = {int(k): v for k, v in SIZE_BYTES.items()}
 _ALU, _ALU64, _LDX, _STX, _ST, _JMP, _JMP32 = (int(InsnClass.ALU), int(InsnClass.ALU64), int(InsnClass.LDX),
                                                int(InsnClass.STX), int(InsnClass.ST), int(InsnClass.JMP),
@@ -47,6 +57,11 @@ _ALU, _ALU64, _LDX, _STX, _ST, _JMP, _JMP32 = (int(InsnClass.ALU), int(InsnClass
 _OP_CALL, _OP_JA, _OP_EXIT, _OP_JCOND = int(JmpOp.CALL), int(JmpOp.JA), int(JmpOp.EXIT), int(JmpOp.JCOND)
 _MODE_ATOMIC, _MODE_MEM, _MODE_MEMSX = int(Mode.ATOMIC), int(Mode.MEM), int(Mode.MEMSX)
 
+
+_NO_TYPE_MISMATCH = frozenset({PTR_TO_CTX, PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK,
+                               RegType.PTR_TO_XDP_SOCK, RegType.PTR_TO_BTF_ID, RegType.PTR_TO_ARENA})
+"""reg_type_mismatch_ok() is false for these: an instruction that uses one of them must always use the same type."""
+_MEM_OR_BTF_ID = frozenset({RegType.PTR_TO_MEM, RegType.PTR_TO_BTF_ID})
 
 _NO_ATOMIC_TYPES = (PTR_TO_CTX, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_FLOW_KEYS, PTR_TO_SOCKET,
                     PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK)
@@ -57,27 +72,26 @@ class StateEntry:
     """struct bpf_verifier_state_list: a stored checkpoint with its hit/miss statistics and a fingerprint of its
     current frame's registers (the cheap first test of the infinite-loop check)."""
 
-    __slots__ = ("state", "hit", "miss", "fp", "seq")
+    __slots__ = ("state", "hit", "miss", "fp", "in_free_list")
 
-    def __init__(self, state: VerifierState, fp: tuple, seq: int = 0) -> None:
+    def __init__(self, state: VerifierState, fp: tuple) -> None:
         self.state = state
         self.hit = 0
         self.miss = 0
         self.fp = fp
-        self.seq = seq
+        #: evicted from its bucket but still referenced (in-progress children, or loop marks not final): it
+        #: counts in peak_states until freed
+        self.in_free_list = False
 
 
-def regs_fingerprint(state: VerifierState, live: int) -> tuple:
+_FP_FIELDS = attrgetter("type", "off", "var_off", "smin", "smax", "umin", "umax")
+
+
+def regs_fingerprint(state: VerifierState, live_idx: tuple[int, ...]) -> tuple:
     """A necessary condition for exact equality of two states at one instruction: the values of the current
     frame's live registers (the only ones states_equal compares)."""
-    out = [state.curframe]
-    i = 0
-    for r in state.frames[state.curframe].regs:
-        if live >> i & 1:
-            t = r.var_off
-            out += (r.type, r.off, t.value, t.mask, r.umin, r.umax, r.smin, r.smax)
-        i += 1
-    return tuple(out)
+    regs = state.frames[state.curframe].regs
+    return (state.curframe, *map(_FP_FIELDS, map(regs.__getitem__, live_idx)))
 
 
 class Checker:
@@ -86,20 +100,39 @@ class Checker:
     def __init__(self, env: Env) -> None:
         self.env = env
         self.live_regs = compute_live_registers(env.cfg)
-        self.done: dict[int, list[StateEntry]] = {}
-        self.active: dict[int, dict[tuple, list[StateEntry]]] = {}
-        self.active_count: dict[int, int] = {}
+        self.live_idx = [tuple(r for r in range(11) if m >> r & 1) for m in self.live_regs]
+        self.insn_text: dict[int, str] = {}
+        #: explored_states: hash buckets of stored checkpoints, newest first, keyed as the kernel keys them
+        #: ((insn ^ callsite) % prog_len), so that states_cnt and max_states_per_insn count what it counts
+        self.buckets: dict[int, list[StateEntry]] = {}
+        self.nslots = len(env.insns)
         self.stack: list[tuple[VerifierState, int, int, int]] = []
         self.prune_points = env.cfg.prune_points
         self.force_checkpoints = env.cfg.force_checkpoints
         self.jmp_points = env.cfg.jmp_points
         self.callback_calls = env.cfg.callback_calls
+        #: insn_aux_data[].ptr_type: the pointer type each load/store instruction was first checked with
+        self.aux_ptr_type: dict[int, int] = {}
+        #: unprivileged: every scalar counts as precise (no precision tracking without CAP_BPF)
+        self.inexact = NOT_EXACT if env.bpf_capable else RANGE_WITHIN
+        env.bt = Backtrack()
+        env.bt_transparent = transparent_insns(env.insns)
+        #: opaque_before[k]: instructions before slot k that backtracking must look at (skips straight runs)
+        env.bt_opaque_before = [0]
+        for t in env.bt_transparent:
+            env.bt_opaque_before.append(env.bt_opaque_before[-1] + (not t))
+        env.cur_hist_ent = None
+        succ = cfg_successors(env.cfg)
+        env.scc_of = compute_scc(env.cfg, succ)
+        env.liveness = StackLiveness(env, succ)
+        env.scc_visits = {}
         env.push_stack = self.push_stack  # push_callback_call (calls.py) queues callback visits on our stack
 
     # ---- the pending-branch stack --------------------------------------------------------------------------
     def push_stack(self, insn_idx: int, prev_idx: int) -> VerifierState:
         env = self.env
         st = env.cur.copy()
+        st.last_insn_idx = prev_idx
         self.stack.append((st, insn_idx, prev_idx, env.log.end_pos))
         if len(self.stack) > BPF_COMPLEXITY_LIMIT_JMP_SEQ:
             raise Reject(f"The sequence of {len(self.stack)} jumps is too complex.", errno.E2BIG)
@@ -112,117 +145,139 @@ class Checker:
             st.branches -= 1
             if st.branches:
                 break
-            self._finished(st)
+            maybe_exit_scc(self.env, st, self.live_regs)
+            if st.loop_entry is not None:
+                self.maybe_free(st.loop_entry)
             st = st.parent
 
+    def maybe_free(self, sl: StateEntry) -> None:
+        """maybe_free_verifier_state: an evicted checkpoint is gone once nothing depends on it any more."""
+        if sl.in_free_list and not sl.state.branches and not incomplete_read_marks(self.env, sl.state):
+            sl.in_free_list = False
+            self.env.free_list_size -= 1
+
+    def update_peak_states(self) -> None:
+        env = self.env
+        n = env.explored_states_size + env.free_list_size + env.num_backedges
+        if env.peak_states < n:
+            env.peak_states = n
+
     # ---- pruning --------------------------------------------------------------------------------------------
+    def _bucket(self, insn_idx: int, state: VerifierState) -> list[StateEntry]:
+        key = ((insn_idx ^ state.frames[state.curframe].callsite) & 0xFFFFFFFF) % self.nslots
+        b = self.buckets.get(key)
+        if b is None:
+            b = self.buckets[key] = []
+        return b
+
+    def _same_callsites(self, a: VerifierState, b: VerifierState) -> bool:
+        return a.curframe == b.curframe and all(x.callsite == y.callsite for x, y in zip(a.frames, b.frames))
+
     def is_state_visited(self, insn_idx: int) -> bool:
-        """The kernel's is_state_visited: prune if a finished checkpoint subsumes the current state, detect
-        infinite loops against in-progress ones, and decide whether to store the current state."""
+        """The kernel's is_state_visited: prune if a stored checkpoint subsumes the current state (propagating
+        its precision back along this path), detect infinite loops against in-progress ones, and decide whether
+        to store the current state."""
         env = self.env
         cur = env.cur
-        force_new = insn_idx in self.force_checkpoints
+        live = self.live_regs
+        allow_uninit = env.allow_uninit_stack
+        force_ckpt = insn_idx in self.force_checkpoints
+        force_new = force_ckpt or len(cur.hist) > 40
         add_new = force_new or (env.jmps_processed - env.prev_jmps_processed >= 2
                                 and env.insn_processed - env.prev_insn_processed >= 8)
-        active = self.active.get(insn_idx)
-        done = self.done.get(insn_idx)
-        cur_fp = None
+        bucket = self._bucket(insn_idx, cur)
+        # clean_live_states: finished checkpoints here forget their dead registers and stack slots
+        for sl in bucket:
+            st = sl.state
+            if not st.branches and not st.cleaned and st.insn_idx == insn_idx and self._same_callsites(st, cur) \
+                    and not incomplete_read_marks(env, st):
+                env.liveness.clean_state(st, live)
         states_cnt = 0
-        if active:
-            states_cnt += self.active_count[insn_idx]
-            cur_fp = regs_fingerprint(cur, self.live_regs[insn_idx])
-            live = self.live_regs
-            if insn_idx in self.callback_calls:
-                # a callback's return to its helper call: an in-progress visit that covers it ends the iteration
-                # (no infinite-loop check here: the callback visits differ only in their unroll depth)
-                for bucket in active.values():
-                    for sl in bucket:
-                        if sl.state.branches and states_equal(sl.state, cur, NOT_EXACT, live,
-                                                              env.allow_uninit_stack):
-                            sl.hit += 1
-                            return True
-                active = None
-            if force_new and env.insns[insn_idx].opcode == OP_MAY_GOTO:
-                # a deeper may_goto iteration that an in-progress visit subsumes is pruned (loop converged)
-                for bucket in active.values():
-                    for sl in bucket:
-                        old = sl.state
-                        if old.branches and old.may_goto_depth != cur.may_goto_depth \
-                                and states_equal(old, cur, NOT_EXACT, live, env.allow_uninit_stack):
-                            sl.hit += 1
-                            return True
-            for sl in active.get(cur_fp, ()) if active else ():
-                old = sl.state
-                if old.branches and old.may_goto_depth == cur.may_goto_depth \
-                        and states_equal(old, cur, EXACT, live, env.allow_uninit_stack):
-                    if env.logging:
-                        env.verbose(f"infinite loop detected at insn {insn_idx}\n")
-                        env.verbose("cur state:")
-                        env.print_verifier_state(cur, cur.curframe, True)
-                        env.verbose("old state:")
-                        env.print_verifier_state(old, cur.curframe, True)
-                    raise Reject(f"infinite loop detected at insn {insn_idx}", errno.EINVAL, logged=True)
-            if not force_new and env.jmps_processed - env.prev_jmps_processed < 20 \
-                    and env.insn_processed - env.prev_insn_processed < 100:
-                add_new = False
-        if done:
-            live = self.live_regs
-            allow_uninit = env.allow_uninit_stack
-            keep: list[StateEntry] = []
+        cur_fp = None
+        is_may_goto = env.insns[insn_idx].opcode == OP_MAY_GOTO
+        for sl in list(bucket):
+            states_cnt += 1
+            old = sl.state
+            if old.insn_idx != insn_idx:
+                continue
+            loop = False
             hit = False
-            for sl in done:
-                states_cnt += 1
-                if hit:
-                    keep.append(sl)
-                    continue
-                if states_equal(sl.state, cur, NOT_EXACT, live, allow_uninit):
-                    sl.hit += 1
-                    hit = True
-                    keep.append(sl)
-                    continue
-                if add_new:
-                    sl.miss += 1
-                if sl.miss > sl.hit * 3 + 3:
-                    env.explored_states_size -= 1
-                    continue
-                keep.append(sl)
-            self.done[insn_idx] = keep
+            if old.branches:
+                if is_may_goto and old.may_goto_depth != cur.may_goto_depth \
+                        and states_equal(old, cur, RANGE_WITHIN, live, allow_uninit):
+                    loop = hit = True
+                elif insn_idx in self.callback_calls:
+                    if states_equal(old, cur, RANGE_WITHIN, live, allow_uninit):
+                        loop = hit = True
+                else:
+                    if cur_fp is None:
+                        cur_fp = regs_fingerprint(cur, self.live_idx[insn_idx])
+                    if sl.fp == cur_fp and old.may_goto_depth == cur.may_goto_depth \
+                            and old.callback_unroll_depth == cur.callback_unroll_depth \
+                            and states_equal(old, cur, EXACT, live, allow_uninit):
+                        if env.logging:
+                            env.verbose(f"infinite loop detected at insn {insn_idx}\n")
+                            env.verbose("cur state:")
+                            env.print_verifier_state(cur, cur.curframe, True)
+                            env.verbose("old state:")
+                            env.print_verifier_state(old, cur.curframe, True)
+                        raise Reject(f"infinite loop detected at insn {insn_idx}", errno.EINVAL, logged=True)
+                if not hit:
+                    if not force_new and env.jmps_processed - env.prev_jmps_processed < 20 \
+                            and env.insn_processed - env.prev_insn_processed < 100:
+                        add_new = False
+            else:
+                loop = incomplete_read_marks(env, old)
+                hit = states_equal(old, cur, RANGE_WITHIN if loop else self.inexact, live, allow_uninit)
             if hit:
+                sl.hit += 1
+                if insn_idx in self.jmp_points:
+                    push_insn_history(env, cur)
+                propagate_precision(env, old, cur, live)
+                if loop:
+                    bk = cur.copy()
+                    bk.parent = cur.parent
+                    bk.equal_state = old
+                    bk.insn_idx = insn_idx
+                    add_scc_backedge(env, old, bk)
+                    env.num_backedges += 1
+                    self.update_peak_states()
                 return True
+            if add_new:
+                sl.miss += 1
+            n = 64 if force_ckpt and old.branches > 0 else 3
+            if sl.miss > sl.hit * n + n:
+                bucket.remove(sl)
+                env.explored_states_size -= 1
+                sl.in_free_list = True
+                env.free_list_size += 1
+                self.maybe_free(sl)
         if env.max_states_per_insn < states_cnt:
             env.max_states_per_insn = states_cnt
-        if states_cnt > BPF_COMPLEXITY_LIMIT_STATES or not add_new:
+        if not env.bpf_capable and states_cnt > BPF_COMPLEXITY_LIMIT_STATES:
+            return False
+        if not add_new:
             return False
         env.total_states += 1
         env.explored_states_size += 1
-        if env.peak_states < env.explored_states_size:
-            env.peak_states = env.explored_states_size
+        self.update_peak_states()
         env.prev_jmps_processed = env.jmps_processed
         env.prev_insn_processed = env.insn_processed
+        if env.bpf_capable:
+            mark_all_scalars_imprecise(cur)
         new = cur.copy()
         new.insn_idx = insn_idx
         new.branches = 1
         new.parent = cur.parent
+        maybe_enter_scc(env, new)
         cur.parent = new
-        entry = StateEntry(new, cur_fp or regs_fingerprint(cur, self.live_regs[insn_idx]), env.total_states)
+        cur.first_insn_idx = insn_idx
+        cur.hist = []
+        cur.seg_opaque = 0 if env.bt_transparent[insn_idx] else 1
+        entry = StateEntry(new, cur_fp or regs_fingerprint(cur, self.live_idx[insn_idx]))
         new.loop_entry = entry
-        self.active.setdefault(insn_idx, {}).setdefault(entry.fp, []).append(entry)
-        self.active_count[insn_idx] = self.active_count.get(insn_idx, 0) + 1
+        bucket.insert(0, entry)
         return False
-
-    def _finished(self, st: VerifierState) -> None:
-        """A stored checkpoint whose every path is explored becomes usable for pruning."""
-        entry = st.loop_entry
-        if entry is None:
-            return
-        idx = st.insn_idx
-        bucket = self.active[idx][entry.fp]
-        bucket.remove(entry)
-        if not bucket:
-            del self.active[idx][entry.fp]
-        self.active_count[idx] -= 1
-        self.done.setdefault(idx, []).insert(0, entry)
-        st.loop_entry = None
 
     # ---- main loop ------------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -237,16 +292,24 @@ class Checker:
         logging = env.logging
         level2 = env.level2
         log = env.log
+        jmp_points = self.jmp_points
+        transparent = env.bt_transparent
+        liveness = env.liveness
         while True:
             idx = env.insn_idx
             env.prev_insn_idx = prev_idx
             if idx >= n or insns[idx] is None:
                 raise Reject(f"invalid insn idx {idx} insn_cnt {n}", errno.EFAULT)
             insn = insns[idx]
+            env.cur_hist_ent = None
             env.insn_processed += 1
             if env.insn_processed > BPF_COMPLEXITY_LIMIT_INSNS:
                 raise Reject(f"BPF program is too large. Processed {env.insn_processed} insn", errno.E2BIG)
-            env.cur.insn_idx = idx
+            cur = env.cur
+            cur.insn_idx = idx
+            cur.last_insn_idx = prev_idx
+            if not transparent[idx]:
+                cur.seg_opaque += 1
             exit_path = False
             if idx in self.prune_points and self.is_state_visited(idx):
                 if logging:
@@ -256,6 +319,8 @@ class Checker:
                         env.verbose(f"{idx}: safe\n")
                 exit_path = True
             if not exit_path:
+                if idx in jmp_points:
+                    push_insn_history(env, env.cur)
                 if logging:
                     if level2 and do_print_state:
                         env.verbose(f"\nfrom {prev_idx} to {idx}:")
@@ -264,11 +329,15 @@ class Checker:
                     if env.state_scratched():
                         env.print_insn_state(env.cur, env.cur.curframe)
                     env.prev_log_pos = log.end_pos
-                    text = f"{idx}: {insn_str(insn)}\n"
+                    text = self.insn_text.get(idx)
+                    if text is None:
+                        text = self.insn_text[idx] = f"{idx}: {insn_str(insn)}\n"
                     log.write(text)
                     env.prev_insn_print_pos = len(text)
                     env.prev_log_pos = log.end_pos
+                liveness.reset_writes(idx)
                 nxt = self.do_check_insn(insn, idx)
+                liveness.commit_writes()
                 if nxt == _EXIT:
                     exit_path = True
                 elif nxt < 0:  # returned from a subprogram: print the full state next
@@ -283,6 +352,7 @@ class Checker:
             # process_bpf_exit
             env.mark_all_scratched()
             self.update_branch_counts(env.cur)
+            liveness.update()
             if not self.stack:
                 break
             st, insn_idx, prev, log_pos = self.stack.pop()
@@ -292,6 +362,18 @@ class Checker:
             env.insn_idx = insn_idx
             prev_idx = prev
             do_print_state = True
+
+    def save_aux_ptr_type(self, idx: int, t: int, allow_trust_mismatch: bool) -> None:
+        """One memory instruction, one kind of pointer on every path (the JIT rewrites ctx and socket accesses
+        per instruction): a ctx/socket pointer here and another pointer type on another path is refused."""
+        prev = self.aux_ptr_type.get(idx)
+        if prev is None:
+            self.aux_ptr_type[idx] = t
+            return
+        if t != prev and (base_type(t) in _NO_TYPE_MISMATCH or base_type(prev) in _NO_TYPE_MISMATCH):
+            if allow_trust_mismatch and base_type(t) in _MEM_OR_BTF_ID and base_type(prev) in _MEM_OR_BTF_ID:
+                return
+            raise Reject("same insn cannot be used with different pointers", errno.EINVAL)
 
     # ---- one instruction -------------------------------------------------------------------------------------
     def do_check_insn(self, insn, idx: int) -> int:
@@ -303,10 +385,11 @@ class Checker:
             return idx + 1
         if cls == _LDX:
             mode = code & MODE_MASK
-            env.check_reg_arg(insn.src, SRC_OP)
+            src_type = env.check_reg_arg(insn.src, SRC_OP).type
             env.check_reg_arg(insn.dst, DST_OP_NO_MARK)
             check_mem_access(env, insn.src, insn.off, _SIZE_BYTES[code & SIZE_MASK], False, insn.dst,
                              is_ldsx=mode == _MODE_MEMSX)
+            self.save_aux_ptr_type(idx, src_type, True)
             return idx + 1
         if cls == _STX:
             if code & MODE_MASK == _MODE_ATOMIC:
@@ -315,21 +398,24 @@ class Checker:
             if code & MODE_MASK != _MODE_MEM or insn.imm:
                 raise Reject("BPF_STX uses reserved fields", errno.EINVAL)
             env.check_reg_arg(insn.src, SRC_OP)
-            env.check_reg_arg(insn.dst, SRC_OP)
+            dst_type = env.check_reg_arg(insn.dst, SRC_OP).type
             check_mem_access(env, insn.dst, insn.off, _SIZE_BYTES[code & SIZE_MASK], True, insn.src)
+            self.save_aux_ptr_type(idx, dst_type, False)
             return idx + 1
         if cls == _ST:
             if code & MODE_MASK != _MODE_MEM or insn.src:
                 raise Reject("BPF_ST uses reserved fields", errno.EINVAL)
-            env.check_reg_arg(insn.dst, SRC_OP)
+            dst_type = env.check_reg_arg(insn.dst, SRC_OP).type
             check_mem_access(env, insn.dst, insn.off, _SIZE_BYTES[code & SIZE_MASK], True, -1,
                              st_imm=insn.imm)
+            self.save_aux_ptr_type(idx, dst_type, False)
             return idx + 1
         if cls == _JMP or cls == _JMP32:
             op = code & OP_MASK
             env.jmps_processed += 1
             if op == _OP_CALL:
-                if cls == InsnClass.JMP32 or code & SOURCE_MASK or insn.off or insn.dst:
+                if cls == InsnClass.JMP32 or code & SOURCE_MASK or insn.off or insn.dst \
+                        or insn.src not in _CALL_SRCS:
                     raise Reject("BPF_CALL uses reserved fields", errno.EINVAL)
                 if insn.src == CallSrc.PSEUDO_CALL:
                     return check_func_call(env, insn, idx)
@@ -349,6 +435,7 @@ class Checker:
                     check_return_code(env)
                     return _EXIT
                 # a subprogram may return with R0 unset: the caller's first read of R0 is what fails
+                env.liveness.update()
                 ret = prepare_func_exit(env)
                 env.scratched_regs = env.scratched_stack = 0
                 return -ret - 2
@@ -487,17 +574,14 @@ class Checker:
         return idx + 1 + insn.off
 
     def find_prev_entry(self, idx: int) -> VerifierState | None:
-        best = None
+        """The most recent in-progress checkpoint at `idx` on this path, other than the one this very visit just
+        stored (the kernel's find_prev_entry(cur->parent) with dfs_depth below it)."""
         cur = self.env.cur
-        for bucket in self.active.get(idx, {}).values():
-            for sl in bucket:
-                st = sl.state
-                if st is cur.parent:
-                    continue  # the checkpoint this very visit just stored is not a previous iteration
-                if st.branches and [f.callsite for f in st.frames] == [f.callsite for f in cur.frames]:
-                    if best is None or sl.seq > best.seq:
-                        best = sl
-        return best.state if best is not None else None
+        for sl in self._bucket(idx, cur):
+            st = sl.state
+            if st.insn_idx == idx and st.branches and st is not cur.parent and self._same_callsites(st, cur):
+                return st
+        return None
 
     # ---- conditional jumps -------------------------------------------------------------------------------------
     def check_cond_jmp_op(self, insn, idx: int) -> int:
@@ -523,8 +607,18 @@ class Checker:
             src = Reg()
             src.type = SCALAR_VALUE
             mark_reg_known(src, insn.imm)
+        this = env.cur
+        src_stack = is_x and src.type == PTR_TO_STACK
+        if src_stack or dst.type == PTR_TO_STACK:
+            push_insn_history(env, this, dst_stack=dst.type == PTR_TO_STACK, src_stack=src_stack)
         target = idx + 1 + insn.off
         pred = is_branch_taken(dst, src, op, is_jmp32)
+        if pred >= 0:
+            # the outcome rests on the exact values compared: they must be precise wherever they came from
+            if dst.type == SCALAR_VALUE:
+                mark_chain_precision(env, insn.dst)
+            if is_x and src.type == SCALAR_VALUE:
+                mark_chain_precision(env, insn.src)
         if pred == 1:
             if env.logging:
                 env.print_insn_state(env.cur, env.cur.curframe)
@@ -533,7 +627,14 @@ class Checker:
             if env.logging:
                 env.print_insn_state(env.cur, env.cur.curframe)
             return idx + 1
-        this = env.cur
+        linked = []
+        if is_x and src.type == SCALAR_VALUE and src.id:
+            collect_linked_regs(this, src.id, linked)
+        if dst.type == SCALAR_VALUE and dst.id:
+            collect_linked_regs(this, dst.id, linked)
+        if len(linked) > 1:
+            # both branches share this record: precision of one linked register reaches all of them
+            push_insn_history(env, this, linked=tuple(linked))
         other = self.push_stack(target, idx)
         oregs = other.frames[other.curframe].regs
         if is_x:
@@ -559,19 +660,47 @@ class Checker:
 
 
 def widen_scalars(old: VerifierState, cur: VerifierState) -> None:
-    """maybe_widen_reg for every register and spilled scalar: a scalar that changed since `old` becomes unknown
-    (the kernel spares precise scalars; we track no precision marks, so every changed scalar is widened)."""
+    """widen_imprecise_scalars: every imprecise scalar (register or spill) that changed since `old` becomes
+    unknown, so that the loop's next visit can converge; precise ones keep their values."""
     from pyebpf.verifier.prune import IdMap, regs_exact
     idmap = IdMap()
-    for fo, fc in zip(old.frames, cur.frames):
+    for fo, fc in reversed(list(zip(old.frames, cur.frames))):
         for ro, rc in zip(fo.regs, fc.regs):
-            if ro.type == SCALAR_VALUE and rc.type == SCALAR_VALUE and not regs_exact(ro, rc, idmap):
+            if ro.type == SCALAR_VALUE and rc.type == SCALAR_VALUE and not ro.precise and not rc.precise \
+                    and not regs_exact(ro, rc, idmap):
                 mark_reg_unknown(rc)
         for so, sc in zip(fo.stack, fc.stack):
             if so.is_spilled_reg and sc.is_spilled_reg:
                 ro, rc = so.spilled, sc.spilled
-                if ro.type == SCALAR_VALUE and rc.type == SCALAR_VALUE and not regs_exact(ro, rc, idmap):
+                if ro.type == SCALAR_VALUE and rc.type == SCALAR_VALUE and not ro.precise and not rc.precise \
+                        and not regs_exact(ro, rc, idmap):
                     mark_reg_unknown(rc)
+
+
+_LINKED_REGS_MAX = 6
+
+
+def collect_linked_regs(state: VerifierState, rid: int, out: list) -> None:
+    """Scalars sharing id `rid` (registers then spilled slots, innermost frame first), at most LINKED_REGS_MAX
+    of them; one more loses its id as in the kernel."""
+    for fr in range(state.curframe, -1, -1):
+        func = state.frames[fr]
+        for j in range(10):
+            reg = func.regs[j]
+            if reg.type == SCALAR_VALUE and reg.id == rid:
+                if len(out) < _LINKED_REGS_MAX:
+                    out.append((fr, j, True))
+                else:
+                    reg.id = 0
+        for j, slot in enumerate(func.stack):
+            if not slot.is_spilled_reg:
+                continue
+            reg = slot.spilled
+            if reg.type == SCALAR_VALUE and reg.id == rid:
+                if len(out) < _LINKED_REGS_MAX:
+                    out.append((fr, j, False))
+                else:
+                    reg.id = 0
 
 
 def sync_linked_regs(state: VerifierState, known: Reg) -> None:
@@ -657,29 +786,52 @@ def try_match_pkt_pointers(insn, op: int, is_jmp32: bool, dst: Reg, src: Reg | N
 
 
 def check_max_stack_depth(env: Env) -> None:
-    """Combined stack of any call chain must fit MAX_BPF_STACK."""
+    """check_max_stack_depth_subprog of the main program: walk every call chain in instruction order with an
+    explicit stack (never Python recursion: a self-calling program must fail as the kernel fails it), adding each
+    frame's rounded stack depth; more than MAX_CALL_FRAMES frames or MAX_BPF_STACK bytes is refused."""
     cfg = env.cfg
-    depth = [(d + 15) // 16 * 16 for d in env.subprog_stack_depth]  # JIT-ed programs round frames to 16
-    calls: dict[int, set[int]] = {i: set() for i in range(len(cfg.subprog_starts))}
-    for slot, insn in enumerate(cfg.insns):
-        if insn is None:
+    insns = cfg.insns
+    starts = cfg.subprog_starts
+    ends = starts[1:] + [len(insns)]
+    depth_of = [(d + 15) // 16 * 16 for d in env.subprog_stack_depth]  # JIT-ed programs round frames to 16
+    ret_insn = [0] * MAX_CALL_FRAMES
+    ret_prog = [0] * MAX_CALL_FRAMES
+    frame = depth = 0
+    idx = 0
+    i = starts[0]
+    entering = True
+    while True:
+        if entering:
+            depth += depth_of[idx]
+            if depth > MAX_BPF_STACK:
+                raise Reject(f"combined stack size of {frame + 1} calls is {depth}. Too large", errno.EACCES)
+        entering = False
+        called = False
+        while i < ends[idx]:
+            insn = insns[i]
+            if insn is None or not (insn.is_pseudo_call or (insn.opcode == OP_LD_IMM64
+                                                             and insn.src == PseudoSrc.FUNC)):
+                i += 1
+                continue
+            ret_insn[frame] = i + 1
+            ret_prog[frame] = idx
+            imm = insn.imm & 0xFFFFFFFF
+            target = i + 1 + (imm - (1 << 32) if imm >> 31 else imm)
+            idx = starts.index(target)
+            i = target
+            frame += 1
+            if frame >= MAX_CALL_FRAMES:
+                raise Reject(f"the call stack of {frame} frames is too deep !", errno.E2BIG)
+            called = entering = True
+            break
+        if called:
             continue
-        if insn.is_pseudo_call:
-            calls[cfg.subprog_of(slot)].add(cfg.subprog_starts.index(slot + 1 + insn.imm))
-        elif insn.opcode == OP_LD_IMM64 and insn.src == PseudoSrc.FUNC:
-            # a callback runs below the helper call of the function that names it
-            lo = insn.imm & 0xFFFFFFFF
-            calls[cfg.subprog_of(slot)].add(cfg.subprog_starts.index(slot + 1 + (lo - (1 << 32) if lo >> 31
-                                                                                   else lo)))
-
-    def walk(sp: int, total: int, chain: int) -> None:
-        total += depth[sp]
-        if total > 512:
-            raise Reject(f"combined stack size of {chain} calls is {total}. Too large", errno.EACCES)
-        for c in calls[sp]:
-            walk(c, total, chain + 1)
-
-    walk(0, 0, 1)
+        if frame == 0:
+            return
+        depth -= depth_of[idx]
+        frame -= 1
+        i = ret_insn[frame]
+        idx = ret_prog[frame]
 
 
 __all__ = ["Checker", "check_max_stack_depth", "BPF_COMPLEXITY_LIMIT_JMP_SEQ"]

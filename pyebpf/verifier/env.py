@@ -58,6 +58,8 @@ class Env:
         self.total_states = 0
         self.peak_states = 0
         self.explored_states_size = 0
+        self.free_list_size = 0
+        self.num_backedges = 0
         self.max_states_per_insn = 0
         self.cur: VerifierState = None  # type: ignore[assignment]
         self.regs: list[Reg] = []
@@ -68,6 +70,16 @@ class Env:
         self.subprog_stack_depth = [0] * len(cfg.subprog_starts)
         #: a kfunc call with BTF id 0 was reached (check_kfunc_call skips it; fixup_kfunc_call refuses it later)
         self.kfunc_call_not_eliminated = False
+        #: precision tracking (precision.py): the backtracking masks, the history entry of the instruction being
+        #: checked, loops (scc id per slot) and their open visits; set up by the engine
+        self.bt = None
+        self.bt_transparent: list[bool] = []
+        self.cur_hist_ent = None
+        self.scc_of: list[int] = []
+        self.scc_visits: dict = {}
+        self.liveness = None  # liveness.StackLiveness
+        #: bpf_loop call sites whose inline state was initialised (update_loop_inline_state)
+        self.loop_inline_seen: set[int] = set()
         self.gpl = program.license in ("GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL",
                                        "Dual MIT/GPL", "Dual MPL/GPL")
 

@@ -52,10 +52,24 @@ def is_scalar_branch_taken(r1: Reg, r2: Reg, op: int, is_jmp32: bool) -> int:
         t1, t2 = r1.var_off, r2.var_off
         umin1, umax1, smin1, smax1 = r1.umin, r1.umax, r1.smin, r1.smax
         umin2, umax2, smin2, smax2 = r2.umin, r2.umax, r2.smin, r2.smax
+    if r1 is r2:
+        # the same register on both sides (`if r1 > r1`)
+        if op in (JGE, JLE, JSGE, JSLE, JEQ):
+            return 1
+        if op in (JGT, JLT, JSGT, JSLT, JNE):
+            return 0
+        if op == JSET:
+            if not t1.mask:
+                return int(t1.value != 0)
+            return -1 if smin1 <= 0 <= smax1 else 1
+        return -1
     if op == JEQ or op == JNE:
         eq = op == JEQ
         if not t1.mask and not t2.mask:
             return int((t1.value == t2.value) == eq)
+        mu = ~t1.mask & ~t2.mask
+        if t1.value & mu != t2.value & mu:  # tnum_overlap: a known bit differs
+            return 0 if eq else 1
         if umin1 > umax2 or umax1 < umin2 or smin1 > smax2 or smax1 < smin2:
             return 0 if eq else 1
         if not is_jmp32:
@@ -224,6 +238,8 @@ def regs_refine_cond_op(r1: Reg, r2: Reg, op: int, is_jmp32: bool) -> None:
 def reg_set_min_max(true1: Reg, true2: Reg, false1: Reg, false2: Reg, op: int, is_jmp32: bool) -> bool:
     """Refine both branches; returns False if a branch became impossible (bounds crossed)."""
     if false1.type != SCALAR_VALUE or false2.type != SCALAR_VALUE:
+        return True
+    if false1 is false2:  # one register on both sides: is_scalar_branch_taken decided what it could
         return True
     regs_refine_cond_op(false1, false2, rev_opcode(op), is_jmp32)
     reg_bounds_sync(false1)

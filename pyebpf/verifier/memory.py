@@ -8,10 +8,12 @@ from pyebpf.abi.context import FieldKind, ctx_access_ok
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.prog_kinds import may_read_packet, may_write_packet
 from pyebpf.abi.widths import s64
+from pyebpf.abi.uapi import ENOTSUPP, MapCreateFlags
 from pyebpf.verifier.bounds import (
     coerce_reg_to_size, coerce_reg_to_size_sx, mark_reg_known, mark_reg_unknown,
 )
 from pyebpf.verifier.env import BPF_MAX_VAR_OFF, Env, Reject
+from pyebpf.verifier.precision import mark_chain_precision, push_insn_history
 from pyebpf.verifier.regstate import (
     CONST_PTR_TO_MAP, MEM_RDONLY, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE,
     PTR_TO_MEM, PTR_TO_PACKET, PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
@@ -234,6 +236,9 @@ def check_stack_write(env: Env, regno: int, off: int, size: int, value_regno: in
     value = env.regs[value_regno] if value_regno >= 0 else None
     if not env.allow_ptr_leaks and sslot.is_spilled_reg and not sslot.is_spilled_scalar and size != BPF_REG_SIZE:
         raise Reject("attempt to corrupt spilled pointer on stack")
+    if not off % BPF_REG_SIZE and size == BPF_REG_SIZE:
+        # only a whole-slot write kills what was there (a partial one leaves the rest to be read)
+        env.liveness.mark_write(state.frameno, 1 << spi)
     if state is env.cur.frame:
         env.scratched_stack |= 1 << spi
     if value is not None and not off % BPF_REG_SIZE and value.type == SCALAR_VALUE and env.bpf_capable:
@@ -256,17 +261,28 @@ def check_stack_write(env: Env, regno: int, off: int, size: int, value_regno: in
             raise Reject("cannot spill pointers to stack into stack frame of the caller", errno.EINVAL)
         save_register_state(state, spi, value, size)
     else:
-        sslot.spilled.type = NOT_INIT
-        types = sslot.slot_type
-        if types[BPF_REG_SIZE - 1] == STACK_SPILL or any(t > STACK_ZERO for t in types):
-            for i in range(BPF_REG_SIZE):
-                if types[i] != STACK_INVALID:
-                    types[i] = STACK_MISC
-        zero = (value is not None and value.type == SCALAR_VALUE and not value.var_off.mask
-                and value.var_off.value == 0) or (value is None and st_imm == 0)
-        t = STACK_ZERO if zero else STACK_MISC
-        for i in range(size):
-            types[(slot - i) % BPF_REG_SIZE] = t
+        _write_misc_or_zero(env, sslot, slot, size, value, value_regno, st_imm)
+        return  # not a register spill: nothing for backtracking to follow
+    # a register spill: backtracking follows the value through this slot
+    push_insn_history(env, env.cur, stack=(state.frameno, spi))
+
+
+def _write_misc_or_zero(env: Env, sslot, slot: int, size: int, value: Reg | None, value_regno: int,
+                    st_imm: int | None) -> None:
+    sslot.spilled.type = NOT_INIT
+    types = sslot.slot_type
+    if types[BPF_REG_SIZE - 1] == STACK_SPILL or any(t > STACK_ZERO for t in types):
+        for i in range(BPF_REG_SIZE):
+            if types[i] != STACK_INVALID:
+                types[i] = STACK_MISC
+    zero = (value is not None and value.type == SCALAR_VALUE and not value.var_off.mask
+            and value.var_off.value == 0) or (value is None and st_imm == 0)
+    if zero:
+        # STACK_ZERO rests on the value being exactly 0
+        mark_chain_precision(env, value_regno)
+    t = STACK_ZERO if zero else STACK_MISC
+    for i in range(size):
+        types[(slot - i) % BPF_REG_SIZE] = t
 
 
 def check_stack_write_var_off(env: Env, state: FuncState, reg: Reg, off: int, size: int, value_regno: int,
@@ -278,6 +294,7 @@ def check_stack_write_var_off(env: Env, state: FuncState, reg: Reg, off: int, si
             and value.var_off.value == 0) or (value is None and st_imm == 0)
     if value is not None and value.type != SCALAR_VALUE and not env.allow_ptr_leaks:
         raise Reject(f"R{value_regno} variable offset stack write of pointer")
+    zero_used = False
     for i in range(min_off, max_off):
         slot = -i - 1
         spi = slot // BPF_REG_SIZE
@@ -290,12 +307,15 @@ def check_stack_write_var_off(env: Env, state: FuncState, reg: Reg, off: int, si
         new = STACK_MISC
         if zero and types[idx] == STACK_ZERO:
             new = STACK_ZERO
+            zero_used = True
         if types[idx] == STACK_INVALID and not env.allow_uninit_stack:
             raise Reject(f"uninit stack in range of var-offset write prohibited for !root; insn {env.insn_idx}, "
                          f"off: {i}")
         types[idx] = new
         if state is env.cur.frame:
             env.scratched_stack |= 1 << spi
+    if zero_used:
+        mark_chain_precision(env, value_regno)
 
 
 def check_stack_read(env: Env, regno: int, off: int, size: int, dst_regno: int) -> None:
@@ -323,6 +343,7 @@ def check_stack_read(env: Env, regno: int, off: int, size: int, dst_regno: int) 
     spilled = sslot.spilled
     if state is env.cur.frame:
         env.scratched_stack |= 1 << spi
+    env.liveness.mark_read(state.frameno, env.insn_idx, 1 << spi)
     regs = env.regs
     if sslot.is_spilled_reg:
         spill_size = 1
@@ -330,6 +351,7 @@ def check_stack_read(env: Env, regno: int, off: int, size: int, dst_regno: int) 
         while i > 0 and stype[i - 1] == STACK_SPILL:
             spill_size += 1
             i -= 1
+        fill = True
         if size != BPF_REG_SIZE or spill_size != BPF_REG_SIZE:
             if spilled.type != SCALAR_VALUE:
                 raise Reject("invalid size of register fill")
@@ -357,12 +379,16 @@ def check_stack_read(env: Env, regno: int, off: int, size: int, dst_regno: int) 
                     else:
                         raise Reject(f"invalid read from stack off {off}+{i} size {size}")
                 dst = regs[dst_regno]
-                if (spill_cnt == size and not spilled.var_off.mask and spilled.var_off.value == 0) \
-                        or zero_cnt == size:
+                if spill_cnt == size and not spilled.var_off.mask and spilled.var_off.value == 0:
                     mark_reg_unknown(dst)
                     mark_reg_known(dst, 0)
+                elif zero_cnt == size:
+                    mark_reg_unknown(dst)
+                    mark_reg_known(dst, 0)
+                    fill = False  # not restoring the spilled register
                 else:
                     mark_reg_unknown(dst)
+                    fill = False
         elif dst_regno >= 0:
             if env.bpf_capable:
                 from pyebpf.verifier.alu import assign_scalar_id_before_mov
@@ -370,6 +396,8 @@ def check_stack_read(env: Env, regno: int, off: int, size: int, dst_regno: int) 
             regs[dst_regno].assign(spilled)
         elif spilled.type not in (NOT_INIT, SCALAR_VALUE) and not env.allow_ptr_leaks:
             raise Reject(f"leaking pointer from stack off {off}")
+        if fill:
+            push_insn_history(env, env.cur, stack=(state.frameno, spi))
     else:
         for i in range(size):
             t = stype[(slot - i) % BPF_REG_SIZE]
@@ -412,10 +440,12 @@ def check_stack_range_initialized(env: Env, regno: int, off: int, size: int, zer
         idx = slot % BPF_REG_SIZE
         t = types[idx]
         if t == STACK_MISC:
+            env.liveness.mark_read(state.frameno, env.insn_idx, 1 << spi)
             continue
         if t == STACK_ZERO or (t == STACK_INVALID and env.allow_uninit_stack):
             if clobber:
                 types[idx] = STACK_MISC
+            env.liveness.mark_read(state.frameno, env.insn_idx, 1 << spi)
             continue
         if sslot.is_spilled_reg and (sslot.spilled.type == SCALAR_VALUE or env.allow_ptr_leaks):
             if clobber:
@@ -423,6 +453,7 @@ def check_stack_range_initialized(env: Env, regno: int, off: int, size: int, zer
                 for j in range(BPF_REG_SIZE):
                     if types[j] != STACK_INVALID:
                         types[j] = STACK_MISC
+            env.liveness.mark_read(state.frameno, env.insn_idx, 1 << spi)
             continue
         what = "write to" if clobber else "read from"
         if var_read:
@@ -431,6 +462,41 @@ def check_stack_range_initialized(env: Env, regno: int, off: int, size: int, zer
         if not reg.var_off.mask:
             raise Reject(f"invalid {what} stack R{regno} off {min_off}+{i - min_off} size {size}")
         raise Reject(f"invalid {what} stack R{regno} var_off {_tn(reg.var_off)}+{i - min_off} size {size}")
+
+
+def check_map_access_type(mapref, off: int, size: int, write: bool) -> None:
+    """bpf_map_flags_to_cap: a BPF_F_RDONLY_PROG map cannot be written by programs, a BPF_F_WRONLY_PROG one not
+    read."""
+    flags = mapref.spec.flags
+    if write and flags & MapCreateFlags.RDONLY_PROG:
+        raise Reject(f"write into map forbidden, value_size={mapref.value_size} off={off} size={size}")
+    if not write and flags & MapCreateFlags.WRONLY_PROG:
+        raise Reject(f"read from map forbidden, value_size={mapref.value_size} off={off} size={size}")
+
+
+def map_is_frozen_rdonly(spec) -> bool:
+    """bpf_map_is_rdonly: BPF_F_RDONLY_PROG and frozen. pyebpf's loader freezes such a map when it has initial
+    contents (global `.rodata`, as libbpf does), so verify() takes those as frozen."""
+    return bool(spec.flags & MapCreateFlags.RDONLY_PROG) and spec.initial is not None
+
+
+def map_direct_read(env: Env, reg: Reg, off: int, size: int, dst: Reg, is_ldsx: bool) -> None:
+    """A load from a map value: a constant offset into a frozen read-only array is a known constant (the kernel
+    reads the map: bpf_map_direct_read), anything else an unknown scalar."""
+    spec = reg.map.spec
+    if reg.var_off.mask or not map_is_frozen_rdonly(spec) or spec.type not in _DIRECT_VALUE_MAPS:
+        mark_reg_unknown(dst)
+        return
+    if spec.max_entries != 1:
+        raise Reject("", ENOTSUPP, newline=False)  # array_map_direct_value_addr: one element only, no message
+    map_off = off + _s(reg.var_off.value)
+    val = int.from_bytes(spec.initial[map_off:map_off + size], "little", signed=is_ldsx)
+    mark_reg_unknown(dst)
+    mark_reg_known(dst, val)
+
+
+_DIRECT_VALUE_MAPS = frozenset({MapType.ARRAY})
+"""Map types whose ops have map_direct_value_addr (arena excepted: verify() does not model it)."""
 
 
 # ---- the dispatcher ----------------------------------------------------------------------------------------------
@@ -495,9 +561,10 @@ def check_mem_access(env: Env, regno: int, off: int, size: int, write: bool, val
     elif t == PTR_TO_MAP_VALUE:
         if write and value is not None and env.is_pointer_value(value):
             raise Reject(f"R{value_regno} leaks addr into map")
+        check_map_access_type(reg.map, off, size, write)
         check_mem_region_access(env, regno, off, size, reg.map.value_size, False)
         if not write and value_regno >= 0:
-            mark_reg_unknown(regs[value_regno])
+            map_direct_read(env, reg, off, size, regs[value_regno], is_ldsx)
     elif base_type(t) == PTR_TO_MEM:
         rdonly = bool(t & MEM_RDONLY)
         if t & PTR_MAYBE_NULL:

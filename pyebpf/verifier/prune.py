@@ -1,7 +1,8 @@
 """State pruning: states_equal / regsafe / stacksafe, and static register liveness (compute_live_registers).
 
-Every scalar is compared as if it were precise (we do not track precision marks), which is sound and prunes a
-little less than the kernel; register liveness comes from a static backward analysis as in 6.15+ kernels.
+Scalars are compared by range only where a stored state marked them precise (precision.py); register liveness
+comes from a static backward analysis as in 6.15+ kernels. Stack slots are compared whole (6.18 also drops stack
+slots its call-chain-sensitive liveness finds dead: not modelled, which prunes a little less).
 """
 from __future__ import annotations
 
@@ -59,23 +60,34 @@ def _same_fields(a: Reg, b: Reg) -> bool:
             and a.mem_size == b.mem_size and a.frameno == b.frameno and a.subprogno == b.subprogno)
 
 
-def regs_exact(old: Reg, cur: Reg, idmap: IdMap) -> bool:
+def _same_values(old: Reg, cur: Reg) -> bool:
+    """memcmp(rold, rcur, offsetof(struct bpf_reg_state, id)): everything but ids and liveness/precision."""
     return (_same_fields(old, cur) and old.var_off == cur.var_off and old.smin == cur.smin
             and old.smax == cur.smax and old.umin == cur.umin and old.umax == cur.umax
             and old.s32_min == cur.s32_min and old.s32_max == cur.s32_max and old.u32_min == cur.u32_min
-            and old.u32_max == cur.u32_max and idmap.check_ids(old.id, cur.id)
+            and old.u32_max == cur.u32_max)
+
+
+def regs_exact(old: Reg, cur: Reg, idmap: IdMap) -> bool:
+    return (_same_values(old, cur) and idmap.check_ids(old.id, cur.id)
             and idmap.check_ids(old.ref_obj_id, cur.ref_obj_id))
 
 
 def regsafe(old: Reg, cur: Reg, idmap: IdMap, exact: int) -> bool:
+    """Is `cur` within what `old` was proven safe with? An imprecise scalar in `old` (NOT_EXACT) accepts any
+    scalar; RANGE_WITHIN compares every scalar as if precise (loops whose marks are not final)."""
     if exact == EXACT:
         return regs_exact(old, cur, idmap)
-    if old.type == NOT_INIT:
+    if old.type == NOT_INIT and (exact == NOT_EXACT or cur.type == NOT_INIT):
         return True
     if old.type != cur.type:
         return False
     bt = base_type(old.type)
     if bt == SCALAR_VALUE:
+        if regs_exact(old, cur, idmap):
+            return True
+        if not old.precise and exact == NOT_EXACT:
+            return True
         return idmap.check_scalar_ids(old.id, cur.id) and range_within(old, cur) and tnum_in(old.var_off,
                                                                                             cur.var_off)
     if bt in (RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM, RegType.PTR_TO_BUF):
@@ -96,43 +108,47 @@ _UNBOUND = Reg()
 _UNBOUND.type = SCALAR_VALUE
 
 
-def _scalar_for_stack(slot) -> Reg | None:
+def _scalar_for_stack(slot, allow_uninit: bool) -> Reg | None:
+    """scalar_reg_for_stack: a 64-bit spilled scalar, or an unbounded scalar for an all-STACK_MISC slot."""
     if slot.is_spilled_scalar and all(t == STACK_SPILL for t in slot.slot_type):
         return slot.spilled
-    if all(t == STACK_MISC for t in slot.slot_type):
+    if all(t == STACK_MISC or (t == STACK_INVALID and allow_uninit) for t in slot.slot_type):
         return _UNBOUND
     return None
 
 
 def stacksafe(old: FuncState, cur: FuncState, idmap: IdMap, exact: int, allow_uninit: bool) -> bool:
+    """The kernel's stacksafe, byte by byte in its order (so that scalar ids are paired as it pairs them)."""
+    ncur = len(cur.stack)
     for spi, oslot in enumerate(old.stack):
-        cslot = cur.stack[spi] if spi < len(cur.stack) else None
+        cslot = cur.stack[spi] if spi < ncur else None
         ot = oslot.slot_type
-        if exact != NOT_EXACT:
-            if cslot is None or ot != cslot.slot_type:
-                return False
-        if cslot is not None:
-            o_reg, c_reg = _scalar_for_stack(oslot), _scalar_for_stack(cslot)
-            if o_reg is not None and c_reg is not None:
-                if not regsafe(o_reg, c_reg, idmap, exact):
-                    return False
-                continue
-        for i in range(BPF_REG_SIZE):
+        i = 0
+        while i < BPF_REG_SIZE:
             o = ot[i]
-            if o == STACK_INVALID:
-                continue
-            if allow_uninit and o == STACK_MISC:
+            if exact == EXACT and (cslot is None or o != cslot.slot_type[i]):
+                return False
+            if o == STACK_INVALID or (allow_uninit and o == STACK_MISC):
+                i += 1
                 continue
             if cslot is None:
                 return False
+            o_reg = _scalar_for_stack(oslot, allow_uninit)
+            c_reg = _scalar_for_stack(cslot, allow_uninit) if o_reg is not None else None
+            if o_reg is not None and c_reg is not None:
+                if not regsafe(o_reg, c_reg, idmap, exact):
+                    return False
+                break  # i += BPF_REG_SIZE - 1: the rest of this slot is covered
             c = cslot.slot_type[i]
-            if o == STACK_MISC and c == STACK_ZERO:
-                continue
-            if o != c:
-                return False
-        if ot[BPF_REG_SIZE - 1] == STACK_SPILL and cslot is not None:
-            if not regsafe(oslot.spilled, cslot.spilled, idmap, exact):
-                return False
+            if not (o == STACK_MISC and c == STACK_ZERO):
+                if o != c:
+                    return False
+                if i == BPF_REG_SIZE - 1 and ot[i] == STACK_SPILL:
+                    if not regsafe(oslot.spilled, cslot.spilled, idmap, exact):
+                        return False
+                elif i == BPF_REG_SIZE - 1 and ot[i] not in (STACK_MISC, STACK_ZERO, STACK_INVALID):
+                    return False
+            i += 1
     return True
 
 
@@ -161,13 +177,21 @@ def states_equal(old: VerifierState, cur: VerifierState, exact: int, live_regs, 
             if not live >> r & 1:
                 continue
             o, c = oregs[r], cregs[r]
-            if exact == NOT_EXACT and o.type == SCALAR_VALUE and c.type == SCALAR_VALUE:
+            if exact != EXACT and o.type == SCALAR_VALUE and c.type == SCALAR_VALUE:
                 # regsafe's scalar case, inlined: it is by far the most frequent comparison
+                ov, cv = o.var_off, c.var_off
+                same = (o.umin == c.umin and o.umax == c.umax and o.smin == c.smin and o.smax == c.smax
+                        and o.u32_min == c.u32_min and o.u32_max == c.u32_max and o.s32_min == c.s32_min
+                        and o.s32_max == c.s32_max and ov.value == cv.value and ov.mask == cv.mask)
+                if same and ((not o.id and not c.id) or idmap.check_ids(o.id, c.id)) \
+                        and (not (o.ref_obj_id or c.ref_obj_id) or idmap.check_ids(o.ref_obj_id, c.ref_obj_id)):
+                    continue
+                if not o.precise and exact == NOT_EXACT:
+                    continue
                 if not (o.umin <= c.umin and o.umax >= c.umax and o.smin <= c.smin and o.smax >= c.smax
                         and o.u32_min <= c.u32_min and o.u32_max >= c.u32_max and o.s32_min <= c.s32_min
                         and o.s32_max >= c.s32_max):
                     return False
-                ov, cv = o.var_off, c.var_off
                 if cv.mask & ~ov.mask or ov.value != cv.value & ~ov.mask:
                     return False
                 if (o.id or c.id) and not idmap.check_scalar_ids(o.id, c.id):
@@ -248,6 +272,29 @@ def _use_def(insn) -> tuple[int, int]:
     return d | (s if code & SOURCE_MASK else 0), 0
 
 
+def cfg_successors(cfg) -> list[tuple[int, ...]]:
+    """bpf_insn_successors: the intraprocedural successors of every slot (a call continues after itself)."""
+    succ: list[tuple[int, ...]] = []
+    for t, insn in enumerate(cfg.insns):
+        if insn is None:
+            succ.append(())
+            continue
+        cls = insn.opcode & CLASS_MASK
+        if cls in (InsnClass.JMP, InsnClass.JMP32):
+            op = insn.opcode & OP_MASK
+            if op == JmpOp.EXIT:
+                succ.append(())
+            elif op == JmpOp.CALL:
+                succ.append((t + 1,))
+            elif op == JmpOp.JA:
+                succ.append((t + 1 + (insn.imm if cls == InsnClass.JMP32 else insn.off),))
+            else:
+                succ.append((t + 1, t + 1 + insn.off))
+        else:
+            succ.append((t + insn.slots,))
+    return succ
+
+
 def compute_live_registers(cfg) -> list[int]:
     """live_regs_before for every slot: registers that may be read before being written (r10 always)."""
     insns = cfg.insns
@@ -293,5 +340,5 @@ def compute_live_registers(cfg) -> list[int]:
     return [v | _R10 for v in live]
 
 
-__all__ = ["states_equal", "regsafe", "stacksafe", "compute_live_registers", "states_maybe_looping",
+__all__ = ["states_equal", "regsafe", "stacksafe", "compute_live_registers", "cfg_successors", "states_maybe_looping",
            "NOT_EXACT", "EXACT", "RANGE_WITHIN"]

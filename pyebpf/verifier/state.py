@@ -87,7 +87,8 @@ class VerifierState:
     """struct bpf_verifier_state: the frames of one path plus the bookkeeping pruning needs."""
 
     __slots__ = ("frames", "curframe", "parent", "branches", "insn_idx", "refs", "speculative", "loop_entry",
-                 "may_goto_depth", "callback_unroll_depth")
+                 "may_goto_depth", "callback_unroll_depth", "first_insn_idx", "last_insn_idx", "hist",
+                 "equal_state", "cleaned", "seg_opaque")
 
     def __init__(self) -> None:
         self.frames: list[FuncState] = []
@@ -100,6 +101,17 @@ class VerifierState:
         self.loop_entry = None
         self.may_goto_depth = 0
         self.callback_unroll_depth = 0
+        #: the instructions this state's segment of the path covers (first at its checkpoint, last before it) and
+        #: the jump history of that segment (HistEntry list, see precision.py): what backtracking walks
+        self.first_insn_idx = 0
+        self.last_insn_idx = -1
+        self.hist: list = []
+        #: instructions of this segment that backtracking must look at (0: the walk may skip the segment)
+        self.seg_opaque = 0
+        #: a loop back-edge copy: the checkpoint it was found equal to (propagate_backedges)
+        self.equal_state: "VerifierState | None" = None
+        #: clean_live_states ran on this stored checkpoint (its dead registers no longer count)
+        self.cleaned = False
 
     def copy(self) -> "VerifierState":
         s = VerifierState.__new__(VerifierState)
@@ -110,9 +122,15 @@ class VerifierState:
         s.insn_idx = self.insn_idx
         s.refs = list(self.refs)
         s.speculative = self.speculative
-        s.loop_entry = None
+        s.loop_entry = None  # the state-list entry of a stored checkpoint (engine.StateEntry)
         s.may_goto_depth = self.may_goto_depth
         s.callback_unroll_depth = self.callback_unroll_depth
+        s.first_insn_idx = self.first_insn_idx
+        s.last_insn_idx = self.last_insn_idx
+        s.hist = self.hist[:]
+        s.seg_opaque = self.seg_opaque
+        s.equal_state = self.equal_state
+        s.cleaned = False
         return s
 
     @property

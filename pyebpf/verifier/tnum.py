@@ -125,21 +125,53 @@ def tnum_xor(a: Tnum, b: Tnum) -> Tnum:
 
 
 def tnum_mul(a: Tnum, b: Tnum) -> Tnum:
-    """The kernel's shift-and-add multiplication (tnum_mul since 5.19)."""
-    acc_v = (a.value * b.value) & U64
-    acc_m = TNUM_ZERO
+    """The kernel's shift-and-add multiplication (6.18): for each bit of `a`, a known 1 adds `b`, an unknown bit
+    takes the union of adding it or not, so that correlated unknown bits of the partial products stay known."""
+    acc = TNUM_ZERO
     av, am = a.value, a.mask
-    bv, bm = b.value, b.mask
     while av or am:
         if av & 1:
-            acc_m = tnum_add(acc_m, Tnum(0, bm))
+            acc = tnum_add(acc, b)
         elif am & 1:
-            acc_m = tnum_add(acc_m, Tnum(0, (bv | bm) & U64))
+            acc = tnum_union(acc, tnum_add(acc, b))
         av >>= 1
         am >>= 1
-        bv = (bv << 1) & U64
-        bm = (bm << 1) & U64
-    return tnum_add(Tnum(acc_v, 0), acc_m)
+        b = Tnum((b.value << 1) & U64, (b.mask << 1) & U64)
+    return acc
+
+
+def _swab(x: int, nbytes: int) -> int:
+    return int.from_bytes(x.to_bytes(nbytes, "little"), "big")
+
+
+def tnum_bswap16(a: Tnum) -> Tnum:
+    return Tnum(_swab(a.value & 0xFFFF, 2), _swab(a.mask & 0xFFFF, 2))
+
+
+def tnum_bswap32(a: Tnum) -> Tnum:
+    return Tnum(_swab(a.value & U32, 4), _swab(a.mask & U32, 4))
+
+
+def tnum_bswap64(a: Tnum) -> Tnum:
+    return Tnum(_swab(a.value, 8), _swab(a.mask, 8))
+
+
+def tnum_step(t: Tnum, z: int) -> int:
+    """The smallest member of `t` greater than `z` (for tmin <= z < tmax); tmax past the end, tmin before it."""
+    value, mask = t.value, t.mask
+    tmax = value | mask
+    if z >= tmax:
+        return tmax
+    if z < value:
+        return value
+    if value | (z & mask) > z:
+        k = (~z & value & ~mask & U64).bit_length()
+        q = (U64 << k) & U64
+        return (q & z) | (~q & value & U64)
+    k = (z & ~value & ~mask & U64).bit_length()
+    q = (U64 << k) & U64
+    v = (q & mask & z) | (q & ~mask & U64)
+    return ((((v + (1 << k)) & U64) & mask) | value) & U64
 
 
 def tnum_intersect(a: Tnum, b: Tnum) -> Tnum:

@@ -42,6 +42,12 @@ CASES = [
     bad("alu_write_r10", "  r10 = 0\n"),
     bad("alu_add_r10", "  r10 += 8\n"),
     Case("alu_invalid_register_11", raw(I(0xB7, 11, 0, 0, 0), MOV0, EXIT), expect=REJECT),
+    # every ALU-immediate form with dst r11 (the fast path of `rX op= imm` once indexed the register file)
+    *[Case(f"alu_imm_dst_r11_{code:02x}", raw(I(code, 11, 0, 0, 1), MOV0, EXIT), expect=REJECT)
+      for code in (0x07, 0x17, 0x27, 0x47, 0x57, 0x67, 0x77, 0xA7, 0xC7, 0x04, 0x14, 0x24, 0x34, 0x44, 0x54)],
+    Case("alu_imm_dst_r12", raw(I(0x07, 12, 0, 0, 1), MOV0, EXIT), expect=REJECT),
+    Case("alu_neg_dst_r11", raw(I(0x87, 11, 0, 0, 0), MOV0, EXIT), expect=REJECT),
+    Case("alu_end_dst_r11", raw(I(0xD4, 11, 0, 0, 16), MOV0, EXIT), expect=REJECT),
     Case("alu_invalid_src_register_12", raw(I(0xBF, 0, 12, 0, 0), EXIT), expect=REJECT),
     Case("alu_r0_uninit_exit", "  exit\n", expect=REJECT),
     # pointer arithmetic: ctx

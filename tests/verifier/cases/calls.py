@@ -3,6 +3,7 @@ registers) and tail calls (prog_array maps, argument types, program types)."""
 from __future__ import annotations
 
 from cases import REJECT, Case
+from cases._util import EXIT, MOV0, I, raw
 
 PA = ".map jt prog_array key=4 value=4 max_entries=4\n"
 
@@ -15,7 +16,26 @@ def bad(name: str, src: str, **kw) -> Case:
     return Case(name, src, expect=REJECT, **kw)
 
 
+#: bounded_recursion style: a subprogram that calls itself until a counter runs out; do_check follows it for the
+#: few levels it runs, then check_max_stack_depth's walk of the call graph meets the cycle (never Python recursion)
+RECURSE = ("  r1 = 0\n  call f\n  r0 = 0\n  exit\nf:\n  if r1 > {n} goto +2\n  r1 += 1\n  call f\n  r0 = 0\n"
+           "  exit\n")
+
 CASES = [
+    # src_reg of a call is 0 (helper), 1 (bpf-to-bpf) or 2 (kfunc); anything else is a reserved field
+    Case("call_src_reg_3", raw(I(0x85, 0, 3, 0, 0), MOV0, EXIT), prog_type="tracepoint", expect=REJECT),
+    Case("call_src_reg_7", raw(I(0x85, 0, 7, 0, 1), MOV0, EXIT), expect=REJECT),
+    bad("call_bounded_recursion_3", RECURSE.format(n=3)),
+    bad("call_bounded_recursion_5", RECURSE.format(n=5)),
+    bad("call_bounded_recursion_12", RECURSE.format(n=12)),
+    bad("call_bounded_recursion_stack", "  r1 = 0\n  call f\n  r0 = 0\n  exit\nf:\n  *(u64 *)(r10 - 128) = r1\n"
+        "  if r1 > 2 goto +2\n  r1 += 1\n  call f\n  r0 = 0\n  exit\n"),
+    bad("call_mutual_recursion", "  r1 = 0\n  call f\n  r0 = 0\n  exit\nf:\n  if r1 > 1 goto +2\n  r1 += 1\n"
+        "  call g\n  r0 = 0\n  exit\ng:\n  call f\n  r0 = 0\n  exit\n"),
+    ok("call_chain_7_frames", "".join(f"  call f{i}\n  r0 = 0\n  exit\nf{i}:\n" for i in range(7))
+       + "  r0 = 0\n  exit\n"),
+    bad("call_chain_8_frames", "".join(f"  call f{i}\n  r0 = 0\n  exit\nf{i}:\n" for i in range(8))
+        + "  r0 = 0\n  exit\n"),
     ok("call_passes_ctx", "  call f\n  exit\nf:\n  r0 = *(u32 *)(r1 + 0)\n  exit\n"),
     ok("call_returns_scalar", "  call f\n  r0 += 1\n  exit\nf:\n  r0 = 7\n  exit\n"),
     bad("call_callee_r0_uninit", "  call f\n  exit\nf:\n  exit\n"),

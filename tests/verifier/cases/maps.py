@@ -41,7 +41,21 @@ def _map_in_map(name: str, body: str, kind: MapType = MapType.ARRAY_OF_MAPS, inn
 #: r1 = the null-checked inner map, key still 0 at fp-4: look it up (r0 = the inner map's value)
 INNER_LOOKUP = "  r1 = r0\n  r2 = r10\n  r2 += -4\n  call bpf_map_lookup_elem\n"
 
+_RO = ".map ro array key=4 value=8 entries=1 flags=0x80\n"  # BPF_F_RDONLY_PROG
+_WO = ".map wo array key=4 value=8 entries=1 flags=0x100\n"  # BPF_F_WRONLY_PROG
+
 CASES = [
+    # program access rights of BPF_F_RDONLY_PROG / BPF_F_WRONLY_PROG maps (check_map_access_type)
+    Case("map_rdonly_prog_write", _RO + "r1 = map_value[ro] + 0 ll\nr2 = 1\n*(u64 *)(r1 + 0) = r2\nr0 = 0\nexit\n",
+         expect=REJECT),
+    Case("map_rdonly_prog_st", _RO + "r1 = map_value[ro] + 0 ll\n*(u32 *)(r1 + 4) = 7\nr0 = 0\nexit\n", expect=REJECT),
+    Case("map_rdonly_prog_atomic", _RO + "r1 = map_value[ro] + 0 ll\nr2 = 1\nlock *(u64 *)(r1 + 0) += r2\n"
+         "r0 = 0\nexit\n", expect=REJECT),
+    Case("map_rdonly_prog_read", _RO + "r1 = map_value[ro] + 0 ll\nr0 = *(u64 *)(r1 + 0)\nexit\n"),
+    Case("map_wronly_prog_read", _WO + "r1 = map_value[wo] + 0 ll\nr0 = *(u64 *)(r1 + 0)\nexit\n", expect=REJECT),
+    Case("map_wronly_prog_write", _WO + "r1 = map_value[wo] + 0 ll\nr2 = 1\n*(u64 *)(r1 + 0) = r2\nr0 = 0\nexit\n"),
+    Case("map_rdonly_prog_helper_write", _RO + "r1 = map_value[ro] + 0 ll\nr2 = 8\nr3 = 0\n"
+         "call bpf_probe_read_kernel\nr0 = 0\nexit\n", prog_type="kprobe", expect=REJECT),
     bad("map_lookup_no_null_check", H + "  r1 = *(u64 *)(r0 + 0)\n"),
     bad("map_lookup_no_null_check_write", H + "  r1 = 1\n  *(u64 *)(r0 + 0) = r1\n"),
     ok("map_lookup_null_check_eq", H + "  if r0 == 0 goto +1\n  r1 = *(u64 *)(r0 + 0)\n"),

@@ -22,6 +22,12 @@ def both(name: str, body: str, priv_ok: bool, unpriv_ok: bool) -> list[Case]:
 _VAR_PTR = "  r2 = *(u32 *)(r1 + 0)\n  r2 &= 8\n  r3 = r10\n  r3 += -16\n  r3 += r2\n"
 
 CASES = [
+    # one load instruction reached with ctx on one path and a stack pointer on another (save_aux_ptr_type)
+    Case("stack_same_insn_ctx_and_stack_pointer", "*(u64 *)(r10 - 8) = 0\nr2 = *(u32 *)(r1 + 0)\nr3 = r1\n"
+         "if r2 > 10 goto +2\nr3 = r10\nr3 += -8\nr0 = *(u32 *)(r3 + 0)\nexit\n", expect=REJECT),
+    Case("stack_same_insn_two_stack_pointers", "*(u64 *)(r10 - 8) = 0\n*(u64 *)(r10 - 16) = 0\n"
+         "r2 = *(u32 *)(r1 + 0)\nr3 = r10\nr3 += -16\nif r2 > 10 goto +2\nr3 = r10\nr3 += -8\n"
+         "r0 = *(u32 *)(r3 + 0)\nexit\n"),
     *both("stack_write_read_8", "  r2 = 1\n  *(u64 *)(r10 - 8) = r2\n  r0 = *(u64 *)(r10 - 8)\n", True, True),
     *both("stack_write_read_512", "  r2 = 1\n  *(u64 *)(r10 - 512) = r2\n  r0 = *(u64 *)(r10 - 512)\n", True, True),
     *both("stack_write_below_512", "  r2 = 1\n  *(u64 *)(r10 - 520) = r2\n", False, False),
