@@ -1,0 +1,261 @@
+"""Map objects a probe module declares at module level: one object, read the same way in the VM and the kernel.
+
+A map starts backed by a VM map (so `probe.run()` needs no root); while a probe that names it is loaded, it reads
+and writes the kernel map instead; when the last loaded probe closes, the kernel contents are copied back into the
+VM map, so `counts.items()` after the `with probe.load():` block still shows what the kernel counted.
+Keys and values read as Python values: ints, bytes for char arrays, named tuples for ctypes structures (hashable).
+"""
+from __future__ import annotations
+
+import ctypes
+from collections import namedtuple
+from collections.abc import MutableMapping
+from typing import Any, Iterator
+
+from pyebpf.abi.maps import MapType
+from pyebpf.compiler.symbols import MapInfo, ctype_of, is_struct
+from pyebpf.compiler.types import IntType
+
+_TUPLES: dict[type, Any] = {}
+
+
+def to_python(value: Any) -> Any:
+    """A decoded map key/value as a plain, hashable Python value (structures become named tuples)."""
+    if isinstance(value, (ctypes.Structure, ctypes.Union)):
+        cls = type(value)
+        nt = _TUPLES.get(cls)
+        if nt is None:
+            nt = _TUPLES[cls] = namedtuple(cls.__name__, [f[0] for f in cls._fields_])  # type: ignore[misc]
+        return nt(*(to_python(getattr(value, f[0])) for f in cls._fields_))
+    if isinstance(value, ctypes.Array):
+        return bytes(value) if value._type_ is ctypes.c_char else [to_python(v) for v in value]
+    if isinstance(value, list):
+        return [to_python(v) for v in value]
+    return value
+
+
+def _from_python(t: Any, value: Any) -> Any:
+    """A Python value (int, tuple, named tuple, ctypes object) as what the map's codec encodes."""
+    ct = ctype_of(t)
+    if is_struct(ct) and isinstance(value, tuple):
+        return ct(*value)
+    return value
+
+
+class ProbeMap(MutableMapping):
+    """Base of the map classes: a dict-like face over the current backend (VM map or kernel map)."""
+
+    TYPE: MapType = MapType.HASH
+    DEFAULT_ENTRIES = 10240
+
+    def __init__(self, key: Any = None, value: Any = None, max_entries: int | None = None, *, name: str | None = None,
+                 flags: int = 0):
+        for what, t in (("key", key), ("value", value)):
+            if t is not None and not isinstance(t, IntType) and not (isinstance(t, type) and issubclass(
+                    t, (ctypes._SimpleCData, ctypes.Structure, ctypes.Union, ctypes.Array))):
+                raise TypeError(f"{type(self).__name__} {what} type must be u8..u64/s8..s64 or a ctypes type, "
+                                f"not {t!r}")
+        self.__probe_map__ = MapInfo(self.TYPE, key, value, max_entries or self.DEFAULT_ENTRIES, flags, name)
+        self._vm: Any = None
+        self._kernel: Any = None
+        self._kernel_users = 0
+
+    # -- identity -------------------------------------------------------------------------------------------------
+    @property
+    def name(self) -> str | None:
+        return self.__probe_map__.name
+
+    @property
+    def spec(self):
+        return self.__probe_map__.spec()
+
+    def __repr__(self) -> str:
+        where = "kernel" if self._kernel is not None else "vm"
+        return f"<{type(self).__name__} {self.name or '(unnamed)'} ({where}) {dict(self.items())!r}>"
+
+    # -- backends -------------------------------------------------------------------------------------------------
+    def vm_map(self, ncpus: int = 1) -> Any:
+        if self._vm is None:
+            from pyebpf.vm.maps import create_map
+
+            self._vm = create_map(self.spec, ncpus=ncpus)
+        return self._vm
+
+    def kernel_acquire(self) -> Any:
+        """The kernel map (created on first use); each acquire is paired with a kernel_release()."""
+        if self._kernel is None:
+            from pyebpf.loader.maps import create_map
+
+            self._kernel = create_map(self.spec)
+        self._kernel_users += 1
+        return self._kernel
+
+    def kernel_release(self) -> None:
+        self._kernel_users -= 1
+        if self._kernel_users > 0 or self._kernel is None:
+            return
+        kmap, self._kernel = self._kernel, None
+        try:
+            self._snapshot(kmap)
+        finally:
+            kmap.close()
+
+    def _snapshot(self, kmap: Any) -> None:
+        """Copy what the kernel map holds into a fresh VM map (reading after the probe is unloaded)."""
+        from pyebpf.vm.maps import create_map
+
+        vm = create_map(self.spec, ncpus=kmap.ncpus)
+        for raw in list(kmap.keys_raw()):
+            value = kmap.lookup_raw(raw)
+            if value is not None:
+                vm.update_raw(raw, value)
+        self._vm = vm
+
+    @property
+    def backend(self) -> Any:
+        return self._kernel if self._kernel is not None else self.vm_map()
+
+    # -- dict face ------------------------------------------------------------------------------------------------
+    def __getitem__(self, key: Any) -> Any:
+        return to_python(self.backend[_from_python(self.__probe_map__.key, key)])
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        info = self.__probe_map__
+        self.backend[_from_python(info.key, key)] = _from_python(info.value, value)
+
+    def __delitem__(self, key: Any) -> None:
+        del self.backend[_from_python(self.__probe_map__.key, key)]
+
+    def __iter__(self) -> Iterator[Any]:
+        for k in list(self.backend):
+            yield to_python(k)
+
+    def __len__(self) -> int:
+        return len(self.backend)
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            return self.backend.lookup(_from_python(self.__probe_map__.key, key)) is not None
+        except Exception:  # noqa: BLE001 - a key of the wrong shape is simply not in the map
+            return False
+
+    def items(self) -> list[tuple[Any, Any]]:  # type: ignore[override]
+        """(key, value) pairs, read once (a snapshot: the kernel may be updating the map)."""
+        out = []
+        b = self.backend
+        for raw in list(b.keys_raw()):
+            value = b.lookup_raw(raw)
+            if value is not None:
+                out.append((to_python(b.decode_key(raw)), to_python(b.decode_value(value))))
+        return out
+
+    def clear(self) -> None:
+        b = self.backend
+        if self.__probe_map__.type in (MapType.ARRAY, MapType.PERCPU_ARRAY):  # elements always exist: zero them
+            for raw in list(b.keys_raw()):
+                current = b.lookup_raw(raw)
+                if current is not None:
+                    b.update_raw(raw, bytes(len(current)))
+            return
+        for raw in list(b.keys_raw()):
+            try:
+                b.delete_raw(raw)
+            except Exception:  # noqa: BLE001 - deleted meanwhile
+                pass
+
+
+class HashMap(ProbeMap):
+    """BPF_MAP_TYPE_HASH: HashMap(u32, u64, max_entries=10240)."""
+
+    TYPE = MapType.HASH
+
+
+class LruHashMap(ProbeMap):
+    """BPF_MAP_TYPE_LRU_HASH: a hash that evicts the least recently used entry when full."""
+
+    TYPE = MapType.LRU_HASH
+
+
+class PerCpuHashMap(ProbeMap):
+    """BPF_MAP_TYPE_PERCPU_HASH: one value per CPU (read as a list); `m[k] += v` needs no atomics."""
+
+    TYPE = MapType.PERCPU_HASH
+
+
+class Array(ProbeMap):
+    """BPF_MAP_TYPE_ARRAY: Array(u64, max_entries=N) (keys are u32 indexes; every element exists)."""
+
+    TYPE = MapType.ARRAY
+    DEFAULT_ENTRIES = 1
+
+    def __init__(self, value: Any = None, max_entries: int | None = None, *, name: str | None = None,
+                 flags: int = 0):
+        from pyebpf.compiler.types import U32
+
+        super().__init__(U32, value, max_entries, name=name, flags=flags)
+
+
+class PerCpuArray(Array):
+    """BPF_MAP_TYPE_PERCPU_ARRAY: one value per CPU and index."""
+
+    TYPE = MapType.PERCPU_ARRAY
+
+
+class RingBuf(ProbeMap):
+    """BPF_MAP_TYPE_RINGBUF: `events.output(Event(...))` in the probe; `events.read()` yields Event records."""
+
+    TYPE = MapType.RINGBUF
+
+    def __init__(self, record: Any = None, size: int = 1 << 16, *, name: str | None = None):
+        super().__init__(None, None, size, name=name)
+        self.record = record
+        self._pending: list[Any] = []
+        self._reader: Any = None
+
+    def _decode(self, data: bytes) -> Any:
+        if self.record is None:
+            return bytes(data)
+        if isinstance(self.record, IntType):
+            return self.record.wrap(int.from_bytes(data[:self.record.size], "little"))
+        return to_python(self.record.from_buffer_copy(data.ljust(ctypes.sizeof(self.record), b"\0")))
+
+    def vm_records(self, records: list[bytes]) -> None:
+        self._pending.extend(self._decode(r) for r in records)
+
+    def kernel_acquire(self) -> Any:
+        kmap = super().kernel_acquire()
+        if self._reader is None:
+            from pyebpf.loader.ringbuf import RingBuffer
+
+            self._reader = RingBuffer(kmap, decode=self._decode)
+        return kmap
+
+    def kernel_release(self) -> None:
+        if self._kernel_users == 1 and self._reader is not None:
+            self._pending.extend(self._reader.read(timeout=0))
+            self._reader.close()
+            self._reader = None
+        self._kernel_users -= 1
+        if self._kernel_users <= 0 and self._kernel is not None:
+            self._kernel.close()
+            self._kernel = None
+
+    def read(self, timeout: float | None = 0.0) -> list[Any]:
+        """Records produced so far (by VM runs, or by the kernel while loaded), waiting up to `timeout` seconds
+        for the first one when none is pending and a kernel ring buffer is attached."""
+        out, self._pending = self._pending, []
+        if self._reader is not None:
+            out.extend(self._reader.read(timeout=timeout if not out else 0))
+        return out
+
+    def __iter__(self) -> Iterator[Any]:
+        raise TypeError("a ring buffer has no keys: use events.read()")
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def items(self) -> list[tuple[Any, Any]]:  # type: ignore[override]
+        return []
+
+
+__all__ = ["ProbeMap", "HashMap", "LruHashMap", "PerCpuHashMap", "Array", "PerCpuArray", "RingBuf", "to_python"]
