@@ -749,16 +749,17 @@ class PythonFrontEnd:
             return
         if isinstance(node, ast.Compare):
             left_node = node.left
+            if any(isinstance(c, (ast.In, ast.NotIn)) for c in node.ops):
+                cop = node.ops[0]
+                if len(node.ops) != 1:
+                    raise self.err(node, "`in` cannot be chained", hint="write `k in m and ...`")
+                found = isinstance(cop, ast.In)
+                self.membership(left_node, node.comparators[0], t if found else f, f if found else t)
+                return
             left = self.expr(left_node)
             for i, (cop, right_node) in enumerate(zip(node.ops, node.comparators)):
                 last = i == len(node.ops) - 1
                 nxt = t if last else self.ir.new_block("chain")
-                if isinstance(cop, (ast.In, ast.NotIn)):
-                    if not last or i:
-                        raise self.err(node, "`in` cannot be chained")
-                    self.membership(left_node, right_node, t if isinstance(cop, ast.In) else f,
-                                    f if isinstance(cop, ast.In) else t)
-                    return
                 right = self.expr(right_node)
                 self.compare(cop, left, right, node, nxt, f)
                 if not last:
