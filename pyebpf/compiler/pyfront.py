@@ -539,7 +539,36 @@ class PythonFrontEnd:
                 raise self.err(node, f"{getattr(base, '__name__', base)!r} has no attribute {node.attr!r}") from None
         return None
 
+    def map_struct_item(self, node: ast.expr) -> tuple[MapInfo, ast.Subscript] | None:
+        """(map, subscript) when `node` is m[k] of a map whose values are structures."""
+        if not isinstance(node, ast.Subscript):
+            return None
+        target = self.resolve_static(node.value) if isinstance(node.value, (ast.Name, ast.Attribute)) else None
+        info = getattr(target, "__probe_map__", None)
+        if info is None or not is_struct(info.value_ctype):
+            return None
+        self.expr(node.value)  # registers the map
+        return info, node
+
     def e_Attribute(self, node: ast.Attribute) -> Value:
+        item = self.map_struct_item(node.value)
+        if item is not None:  # m[k].field: the field of the value, 0 when the key is absent
+            info, sub = item
+            key = self.key_addr(info, sub.slice)
+            fm = self.field_mem(Mem(self.ir.vreg(U64), 0, info.value_ctype), node.attr, node)
+            it = int_type_of_ctype(fm.ctype)
+            if it is None:
+                raise self.err(node, f"{node.attr} is not an integer field")
+            res = Int(self.ir.vreg(it), it)
+            self.ir.emit(Mov(res.op, 0))  # type: ignore[arg-type]
+            p = self.lookup(info, key)
+            found, done = self.ir.new_block("found"), self.ir.new_block("endget")
+            self.ir.branch("ne", p, 0, found, done)
+            self.ir.set_block(found)
+            self.ir.emit(Load(res.op, p, fm.off, it.size, it.signed))  # type: ignore[arg-type]
+            self.ir.jump(done)
+            self.ir.set_block(done)
+            return res
         base = self.expr(node.value)
         if isinstance(base, Ctx):
             return self.ctx_field(base, node)
@@ -597,7 +626,7 @@ class PythonFrontEnd:
             return v
         t = promote(v.t) if v.t is not None else _literal_t(v.op)  # type: ignore[arg-type]
         if v.const is not None:
-            return Int(t.wrap(-v.const if isinstance(node.op, ast.USub) else ~v.const), v.t and t)
+            return Int(t.wrap(-v.const if isinstance(node.op, ast.USub) else ~v.const), t)
         d = self.ir.vreg(t)
         if isinstance(node.op, ast.USub):
             self.def_(Neg(d, v.op, t.bits == 64), d)
@@ -609,23 +638,34 @@ class PythonFrontEnd:
         return self.bool_value(node)
 
     def e_BoolOp(self, node: ast.BoolOp) -> Value:
-        """Python's value semantics: `a or b` is a if a is true, else b (in their common type)."""
-        vals_nodes = node.values
-        first = self.as_int(self.expr(vals_nodes[0]), vals_nodes[0])
-        t = first.t or _literal_t(first.op)  # type: ignore[arg-type]
-        res = Int(self.ir.vreg(promote(t)), promote(t))
+        """Python's value semantics: `a or b` is a if a is true, else b; the result has the operands' common type
+        (each operand is converted to it where it was evaluated)."""
         done = self.ir.new_block("boolend")
-        self.assign_int(res, first, node)
-        for n in vals_nodes[1:]:
-            nxt = self.ir.new_block("boolnext")
-            if isinstance(node.op, ast.And):
-                self.ir.branch("ne", res.op, 0, nxt, done)
-            else:
-                self.ir.branch("eq", res.op, 0, nxt, done)
-            self.ir.set_block(nxt)
+        pairs: list[tuple[Block, Int]] = []
+        for i, n in enumerate(node.values):
             v = self.as_int(self.expr(n), n)
-            self.assign_int(res, v, n)
-        self.ir.jump(done)
+            pairs.append((self.ir.block, v))
+            if i == len(node.values) - 1:
+                self.ir.jump(done)
+                break
+            nxt = self.ir.new_block("boolnext")
+            go_on = isinstance(node.op, ast.And)  # `and` goes on while true, `or` while false
+            if v.const is not None:
+                self.ir.jump(nxt if bool(v.const) == go_on else done)
+            else:
+                self.ir.branch("ne" if go_on else "eq", v.op, 0, nxt, done)
+            self.ir.set_block(nxt)
+        t = pairs[0][1].t or _literal_t(pairs[0][1].op)  # type: ignore[arg-type]
+        for _, v in pairs[1:]:
+            t = common_type(t, v.t or _literal_t(v.op))  # type: ignore[arg-type]
+        t = promote(t)
+        res = Int(self.ir.vreg(t), t)
+        for blk, v in pairs:
+            term, blk.term = blk.term, None
+            self.ir.set_block(blk)
+            self.ir.emit(Mov(res.op, self.convert(v, t).op))  # type: ignore[arg-type]
+            blk.term = term
+        self._last_def = None
         self.ir.set_block(done)
         return res
 
@@ -697,9 +737,8 @@ class PythonFrontEnd:
             ta = a.t or _literal_t(a.op)  # type: ignore[arg-type]
             tb = b.t or _literal_t(b.op)  # type: ignore[arg-type]
             t = common_type(ta, tb)
-        typed = a.t is not None or b.t is not None
         if a.const is not None and b.const is not None:
-            return Int(c_binop(op, t.wrap(a.const), t.wrap(b.const), t), t if typed else None)
+            return Int(c_binop(op, t.wrap(a.const), t.wrap(b.const), t), t)
         av = self.convert(a, t)
         bv = self.convert(b, t) if op not in ("lsh", "rsh") else b
         if op == "rsh" and t.signed:
@@ -1186,6 +1225,10 @@ class PythonFrontEnd:
             self.zero(Mem(dest.base, dest.off + n, ctypes.c_char * (ctypes.sizeof(dest.ctype) - n)))
 
     def lvalue_mem(self, node: ast.Attribute) -> Mem:
+        item = self.map_struct_item(node.value)
+        if item is not None:  # m[k].field = ...: the value in the map, inserted zeroed when absent
+            info, sub = item
+            return self.field_mem(self.lookup_or_init(info, sub), node.attr, node)
         base = self.expr(node.value)
         if isinstance(base, Mem) and is_struct(base.ctype):
             return self.field_mem(base, node.attr, node)
@@ -1281,6 +1324,32 @@ class PythonFrontEnd:
         p = self.ir.vreg(PtrType("map_value_or_null", info.value_ctype))
         self.ir.emit(Call(HelperId.MAP_LOOKUP_ELEM, [MapRef(info.name), key], p))  # type: ignore[arg-type]
         return p
+
+    def lookup_or_init(self, info: MapInfo, sub: ast.Subscript) -> Mem:
+        """The map value of key sub.slice, inserting a zeroed value first when absent (bcc's lookup_or_try_init).
+        If the key cannot be inserted (map full) the probe returns its default value."""
+        if info.type in (MapType.RINGBUF,):
+            raise self.err(sub, "ring buffers have no values to update")
+        key = self.key_addr(info, sub.slice)
+        p = self.lookup(info, key)
+        have, missing = self.ir.new_block("have"), self.ir.new_block("init")
+        self.ir.branch("ne", p, 0, have, missing)
+        self.ir.set_block(missing)
+        if info.type in ARRAY_TYPES:
+            self.ir.terminate(Return(self.default_return))
+        else:
+            size = ctypes.sizeof(info.value_ctype)
+            zero = self.ir.slot(size, 8, "zero")
+            self.zero(Mem(zero, 0, info.value_ctype))
+            self.ir.emit(Call(HelperId.MAP_UPDATE_ELEM, [MapRef(info.name), key, SlotAddr(zero),
+                                                          UpdateFlags.NOEXIST], None))
+            self.ir.emit(Call(HelperId.MAP_LOOKUP_ELEM, [MapRef(info.name), key], p))
+            gone = self.ir.new_block("gone")
+            self.ir.branch("ne", p, 0, have, gone)
+            self.ir.set_block(gone)
+            self.ir.terminate(Return(self.default_return))
+        self.ir.set_block(have)
+        return Mem(p, 0, info.value_ctype)
 
     def map_read(self, node: ast.Subscript, obj_or_info: Any, default: ast.expr | None) -> Value:
         info: MapInfo = obj_or_info
