@@ -68,7 +68,16 @@ def compile_probe(fn: Callable[..., Any], section: str, *, tracepoints: Tracepoi
     if fe.rodata:
         specs[fe.rodata_name] = rodata_spec(fe.rodata_name, bytes(fe.rodata))
     prog_name = (name or getattr(fn, "__name__", "probe"))[:15]
-    lowered = lower(fe.ir.fn, specs, ptype, prog_name, target or None, attach_type, license)
+    try:
+        lowered = lower(fe.ir.fn, specs, ptype, prog_name, target or None, attach_type, license)
+    except CompileError as e:  # whole-function limits (stack size): reported at the def line
+        if e.line:
+            raise
+        from pyebpf.compiler.pyfront import parse_function
+
+        fdef, filename, first, shift, lines = parse_function(fn)
+        raise CompileError(f"{getattr(fn, '__name__', 'probe')}(): {e.message}", filename, first, shift + 1,
+                           lines[0] if lines else "", e.hint) from None
     return CompiledProbe(lowered.program, dict(fe.map_objects), dict(fe.maps), lowered.lines, fe.ir.fn, section,
                          target, time.perf_counter() - start, bytes(fe.rodata))
 

@@ -109,6 +109,7 @@ class Frame:
     ret_var: Int | None = None
     ret_type: IntType | None = None
     name: str = ""
+    fn: Any = None
 
 
 def parse_function(fn: Callable[..., Any]) -> tuple[ast.FunctionDef, str, int, int, list[str]]:
@@ -177,7 +178,8 @@ class PythonFrontEnd:
     # ---- entry --------------------------------------------------------------------------------------------------
     def compile(self) -> None:
         fdef, filename, first, shift, lines = parse_function(self.fn)
-        frame = Frame(dict(getattr(self.fn, "__globals__", {})), filename, first, shift, lines, name=fdef.name)
+        frame = Frame(dict(getattr(self.fn, "__globals__", {})), filename, first, shift, lines, name=fdef.name,
+                      fn=self.fn)
         closure = inspect.getclosurevars(self.fn).nonlocals if getattr(self.fn, "__closure__", None) else {}
         frame.globals.update(closure)
         self.frames.append(frame)
@@ -499,7 +501,7 @@ class PythonFrontEnd:
         else:
             import builtins
 
-            if name in ("range", "str", "len", "int", "bool", "min", "max", "abs"):
+            if name in ("range", "str", "len", "int", "bool", "min", "max", "abs", "print"):
                 return Obj(getattr(builtins, name))
             raise self.err(node, f"name {name!r} is not defined")
         if isinstance(obj, bool):
@@ -928,7 +930,7 @@ class PythonFrontEnd:
     def inline(self, node: ast.Call, fn: Any) -> Value:
         if len(self.frames) > MAX_INLINE_DEPTH:
             raise self.err(node, f"calls nest deeper than {MAX_INLINE_DEPTH} (recursion is not possible in eBPF)")
-        if any(fr.name == fn.__name__ and fr.globals is getattr(fn, "__globals__", None) for fr in self.frames):
+        if any(fr.fn is fn for fr in self.frames):
             raise self.err(node, f"{fn.__name__}() calls itself: recursion is not possible in eBPF",
                            hint="write a bounded loop")
         fdef, filename, first, shift, lines = parse_function(fn)
@@ -938,7 +940,7 @@ class PythonFrontEnd:
         if len(node.args) != len(a.args) or node.keywords:
             raise self.err(node, f"{fn.__name__}() takes {len(a.args)} arguments, {len(node.args)} given")
         values = [self.expr(x) for x in node.args]
-        frame = Frame(dict(fn.__globals__), filename, first, shift, lines, name=fn.__name__)
+        frame = Frame(dict(fn.__globals__), filename, first, shift, lines, name=fn.__name__, fn=fn)
         frame.ret_block = self.ir.new_block("ret")
         ret_ann = fdef.returns
         self.frames.append(frame)
@@ -1307,7 +1309,10 @@ class PythonFrontEnd:
             raise self.err(key_node, f"{info.type.name.lower()} maps have no keys")
         it = int_type_of_ctype(kt)
         if it is not None:
-            v = self.as_int(self.expr(key_node), key_node)
+            kv = self.expr(key_node)
+            if not isinstance(kv, Int):
+                raise self.err(key_node, f"the key must be a {it.name}, not a {_kind(kv)}")
+            v = kv
             slot = self.ir.slot(it.size, max(it.size, 1), "key")
             self.ir.emit(Store(slot, 0, self.convert(v, it).op, it.size))
             return SlotAddr(slot)
