@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pyebpf.abi.opcodes import (
-    OP_CALL, OP_EXIT, OP_JA, OP_LD_IMM64, SIGNED_DIVMOD_OFF, AluOp, AtomicOp, BYTES_SIZE, InsnClass, JmpOp, Mode,
+    OP_CALL, OP_EXIT, OP_JA, OP_LD_IMM64, SIGNED_DIVMOD_OFF, AluOp, AtomicOp, BYTES_SIZE, EndSource, InsnClass,
+    JmpOp, Mode,
     PseudoSrc, Source,
 )
 from pyebpf.isa.instruction import Instruction
@@ -55,6 +56,11 @@ def mov_reg(dst: int, src: int, wide: bool = True) -> Instruction:
 def movsx(dst: int, src: int, bits: int) -> Instruction:
     """dst = (s64)(s<bits>)src (cpu v4)."""
     return Instruction(InsnClass.ALU64 | AluOp.MOV | Source.X, dst, src, bits, 0)
+
+
+def to_be(dst: int, bits: int) -> Instruction:
+    """dst = htobe<bits>(dst): a byte swap on little-endian hosts (BPF_END | BPF_TO_BE), upper bits zeroed."""
+    return Instruction(InsnClass.ALU | AluOp.END | EndSource.TO_BE, dst, 0, 0, bits)
 
 
 def mov_imm(dst: int, imm: int) -> Instruction:

@@ -144,6 +144,21 @@ class Ext(Insn):
 
 
 @dataclass(eq=False)
+class Bswap(Insn):
+    """dst = the low `bits` bits of src with their bytes reversed, zero-extended (network <-> host order)."""
+
+    dst: VReg
+    src: Operand
+    bits: int
+
+    def uses(self) -> list[VReg]:
+        return _vregs(self.src)
+
+    def defs(self) -> list[VReg]:
+        return [self.dst]
+
+
+@dataclass(eq=False)
 class Load(Insn):
     """dst = *(size *)(base + off), sign-extending (ldsx) when `signed`."""
 
@@ -340,6 +355,6 @@ class IRBuilder:
         return iter(self.fn.blocks)
 
 
-__all__ = ["VReg", "StackSlot", "SlotAddr", "MapRef", "Operand", "Insn", "Mov", "Alu", "Neg", "Ext", "Load",
+__all__ = ["VReg", "StackSlot", "SlotAddr", "MapRef", "Operand", "Insn", "Mov", "Alu", "Neg", "Ext", "Load", "Bswap",
            "Store", "AtomicAdd", "Call", "Param", "Jump", "Branch", "Return", "Block", "Function", "IRBuilder",
            "ALU_OPS", "BRANCH_OPS", "NEGATED", "SWAPPED"]

@@ -183,6 +183,12 @@ class _Lowering:
             self.put(emit.alu_imm("and", d, (1 << i.bits) - 1))
         self.flush(i.dst, d)
 
+    def _Bswap(self, i: Any) -> None:
+        d = self.target(i.dst)
+        self.materialize(i.src, d)
+        self.put(emit.to_be(d, i.bits))
+        self.flush(i.dst, d)
+
     def _Load(self, i: Load) -> None:
         d = self.target(i.dst)
         b, off = self.base(i.base, i.off, SCR1)

@@ -19,7 +19,7 @@ from pyebpf.abi.maps import ARRAY_TYPES, PERCPU_TYPES, MapType
 from pyebpf.abi.uapi import UpdateFlags
 from pyebpf.compiler.context import ContextSpec, Field
 from pyebpf.compiler.ir import (
-    Alu, AtomicAdd, Block, Call, Ext, IRBuilder, Load, MapRef, Mov, Neg, Operand, Param, Return, SlotAddr,
+    Alu, AtomicAdd, Block, Bswap, Call, Ext, IRBuilder, Load, MapRef, Mov, Neg, Operand, Param, Return, SlotAddr,
     StackSlot, Store, VReg, NEGATED,
 )
 from pyebpf.compiler.symbols import MapInfo, is_array, is_struct
@@ -1175,15 +1175,31 @@ class PythonFrontEnd:
         if t is None:
             raise self.err(node, f"expected an integer field, got {getattr(m.ctype, '__name__', m.ctype)}")
         d = self.ir.vreg(t)
-        if m.big_endian and t.bits > 8:
-            raise self.err(node, "big-endian fields are not supported yet", hint="declare the field in host order")
+        if m.big_endian and t.bits > 8:  # network order (ctypes.BigEndianStructure): load, swap, extend
+            raw = self.ir.vreg(t)
+            self.ir.emit(Load(raw, m.base, m.off, t.size, False))
+            if t.signed:
+                sw = self.ir.vreg(t)
+                self.ir.emit(Bswap(sw, raw, t.bits))
+                self.def_(Ext(d, sw, t.bits, True), d)
+            else:
+                self.def_(Bswap(d, raw, t.bits), d)
+            return Int(d, t)
         self.def_(Load(d, m.base, m.off, t.size, t.signed), d)
         return Int(d, t)
 
     def store_int(self, m: Mem, v: Int) -> None:
         t = int_type_of_ctype(m.ctype)
         assert t is not None
-        self.ir.emit(Store(m.base, m.off, self.convert(v, t).op, t.size))
+        val = self.convert(v, t)
+        if m.big_endian and t.bits > 8:
+            if val.const is not None:
+                val = Int(int.from_bytes((val.const & t.mask).to_bytes(t.size, "big"), "little"), t)
+            else:
+                sw = self.ir.vreg(t)
+                self.ir.emit(Bswap(sw, val.op, t.bits))
+                val = Int(sw, t)
+        self.ir.emit(Store(m.base, m.off, val.op, t.size))
 
     def store_into(self, dest: Mem, value_node: ast.expr) -> None:
         """dest = value: integers stored, strings/structs copied, string helpers write straight into dest."""
