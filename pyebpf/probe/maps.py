@@ -67,7 +67,13 @@ class ProbeMap(MutableMapping):
 
     @property
     def spec(self):
-        return self.__probe_map__.spec()
+        info = self.__probe_map__
+        if info.name:
+            return info.spec()
+        # not compiled into a probe yet: the module global's name is not known; the name is cosmetic for the VM
+        from dataclasses import replace
+
+        return replace(info, name=type(self).__name__.lower()).spec()
 
     def __repr__(self) -> str:
         where = "kernel" if self._kernel is not None else "vm"
