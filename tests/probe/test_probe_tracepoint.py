@@ -1,0 +1,148 @@
+"""Tracepoint probes: fields by name from the format file, helpers, ring buffer records, printk; in the VM (with a
+fixed format, no root needed) and attached in the kernel (triggered by our own openat calls)."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from pyebpf.compiler.context import Field
+from pyebpf.probe import HashMap, comm, pid, printk, probe, u32, u64
+from pyebpf.probe.system import parse_format
+from pyebpf.vm.env import Environment
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "probes"))
+import opensnoop as snoop  # noqa: E402
+import openat_by_pid as by_pid  # noqa: E402
+
+OPENAT_FORMAT = """name: sys_enter_openat
+ID: 1
+format:
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;
+\tfield:int dfd;\toffset:16;\tsize:8;\tsigned:0;
+\tfield:const char * filename;\toffset:24;\tsize:8;\tsigned:0;
+\tfield:int flags;\toffset:32;\tsize:8;\tsigned:0;
+\tfield:umode_t mode;\toffset:40;\tsize:8;\tsigned:0;
+
+print fmt: "dfd: 0x%08lx"
+"""
+
+
+class FixedFormats:
+    """A TracepointProvider from text, so VM tests need neither root nor tracefs."""
+
+    def tracepoint_fields(self, category: str, name: str) -> list[Field]:
+        assert (category, name) == ("syscalls", "sys_enter_openat")
+        return parse_format(OPENAT_FORMAT)
+
+
+def test_parse_format():
+    fields = {f.name: f for f in parse_format(OPENAT_FORMAT)}
+    assert list(fields) == ["__syscall_nr", "dfd", "filename", "flags", "mode"]
+    assert fields["filename"].offset == 24 and fields["filename"].size == 8 and not fields["filename"].signed
+    assert fields["__syscall_nr"].signed
+
+
+def test_parse_format_arrays_and_data_loc():
+    text = ("\tfield:unsigned long args[6];\toffset:16;\tsize:48;\tsigned:0;\n"
+            "\tfield:__data_loc char[] name;\toffset:8;\tsize:4;\tsigned:0;\n")
+    fields = {f.name: f for f in parse_format(text)}
+    assert fields["args"].count == 6 and fields["args"].size == 8
+    assert fields["name"].kind == "data_loc"
+
+
+counts = HashMap(u32, u64, name="tp_counts")
+
+
+@probe("tracepoint/syscalls/sys_enter_openat", tracepoints=FixedFormats())
+def fields_probe(ctx):
+    if ctx.flags & 0o100:
+        counts[1] += 1
+    counts[2] = ctx.dfd
+    counts[3] = ctx.mode
+    printk(f"pid {pid()} opens {str(ctx.filename)} flags {ctx.flags:x} {comm()}")
+    return ctx.flags
+
+
+@pytest.mark.parametrize("engine", ["interp", "compiled"])
+def test_fields_in_vm(engine):
+    counts.clear()
+    env = Environment(pid=77, tgid=77, comm=b"cat", user_memory={0x10000: b"/etc/motd\0"})
+    res = fields_probe.run(filename=0x10000, flags=0o101, dfd=(-100) & (2 ** 64 - 1), mode=0o644, env=env,
+                           engine=engine)
+    assert res.r0 == 0o101
+    assert counts.items() == [(1, 1), (2, (-100) & (2 ** 64 - 1)), (3, 0o644)]
+    assert res.printk == ["pid 77 opens /etc/motd flags 41 cat"]
+
+
+def test_unknown_field_in_run_is_a_clear_error():
+    from pyebpf.errors import VmError
+
+    with pytest.raises(VmError, match="no field 'nope'"):
+        fields_probe.run(nope=1)
+
+
+def _vm_snoop():
+    snoop.opensnoop.tracepoints = FixedFormats()
+    snoop.opensnoop._compiled = None
+    return snoop.opensnoop
+
+
+@pytest.mark.parametrize("engine", ["interp", "compiled"])
+def test_ringbuf_events_in_vm(engine):
+    p = _vm_snoop()
+    try:
+        env = Environment(pid=5, tgid=5, comm=b"ls", user_memory={0x2000: b"/tmp/x\0"})
+        snoop.events.read()
+        p.run(filename=0x2000, flags=2, env=env, engine=engine)
+        (ev,) = snoop.events.read()
+        assert (ev.pid, ev.flags, ev.comm.rstrip(b"\0"), ev.filename.rstrip(b"\0")) == (5, 2, b"ls", b"/tmp/x")
+    finally:
+        p.tracepoints = None
+        p._compiled = None
+
+
+def _comm() -> bytes:
+    with open("/proc/self/comm", "rb") as f:
+        return f.read().strip()[:15]
+
+
+@pytest.mark.kernel
+def test_opensnoop_in_kernel(tmp_path):
+    target = tmp_path / f"pyebpf-{uuid.uuid4().hex}"
+    target.write_text("x")
+    snoop.events.read()
+    with snoop.opensnoop.load():
+        for _ in range(3):
+            os.close(os.open(str(target), os.O_RDONLY))
+        deadline = time.monotonic() + 5
+        mine = []
+        while time.monotonic() < deadline and len(mine) < 3:
+            mine += [e for e in snoop.events.read(timeout=0.2) if e.filename.rstrip(b"\0") == str(target).encode()]
+    assert len(mine) == 3
+    assert all(e.pid == os.getpid() and e.comm.rstrip(b"\0") == _comm() and e.flags & 3 == os.O_RDONLY
+               for e in mine)
+
+
+@pytest.mark.kernel
+def test_count_by_pid_and_comm_in_kernel(tmp_path):
+    target = tmp_path / "f"
+    target.write_text("x")
+    by_pid.opens.clear()
+    with by_pid.count_openat.load():
+        for _ in range(7):
+            os.close(os.open(str(target), os.O_RDONLY))
+        time.sleep(0.05)
+        live = dict(by_pid.opens.items())
+    mine = live.get((os.getpid(), _comm()))
+    assert mine is not None and mine >= 7
+    assert dict(by_pid.opens.items())[(os.getpid(), _comm())] == mine  # the same object after unloading
