@@ -1139,10 +1139,38 @@ class PythonFrontEnd:
             given[kw.arg] = kw.value
         slot = self.ir.slot(ctypes.sizeof(cls), max(ctypes.alignment(cls), 8), cls.__name__)
         m = Mem(slot, 0, cls)
-        self.zero(m)  # padding and fields not given are zero (hash keys compare every byte)
+        # padding and fields not given are zero (hash keys compare every byte; records reach user space): zero
+        # every byte the initialisers below do not certainly write
+        covered = bytearray(ctypes.sizeof(cls))
+        for name, value_node in given.items():
+            fm = self.field_mem(m, name, node)
+            if int_type_of_ctype(fm.ctype) is not None or self._fills_whole(value_node):
+                covered[fm.off:fm.off + ctypes.sizeof(fm.ctype)] = b"\1" * ctypes.sizeof(fm.ctype)
+        self.zero_uncovered(m, covered)
         for name, value_node in given.items():
             self.store_into(self.field_mem(m, name, node), value_node)
         return m
+
+    def _fills_whole(self, node: ast.expr) -> bool:
+        """comm() writes all 16 bytes of its buffer (NUL-padded); str() stops at the NUL, so it does not."""
+        if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
+            obj = self.resolve_static(node.func)
+            return getattr(obj, "__probe_intrinsic__", None) == "comm"
+        return False
+
+    def zero_uncovered(self, m: Mem, covered: bytearray) -> None:
+        """Store zeros over the bytes of `m` not marked in `covered`, in the widest aligned stores that fit."""
+        size = len(covered)
+        off = 0
+        while off < size:
+            if covered[off]:
+                off += 1
+                continue
+            for w in (8, 4, 2, 1):
+                if (m.off + off) % w == 0 and off + w <= size and not any(covered[off:off + w]):
+                    break
+            self.ir.emit(Store(m.base, m.off + off, 0, w))
+            off += w
 
     def field_mem(self, m: Mem, name: str, node: ast.AST) -> Mem:
         cls = m.ctype
