@@ -311,6 +311,33 @@ def link(items: list[Any]) -> tuple[list[Instruction], dict[str, int]]:
     return out, labels
 
 
+def simplify(fn: Function) -> None:
+    """Thread jumps through empty blocks, and send every branch to an empty `return C` block to one block per C
+    (a shared `r0 = C; exit`, as clang emits)."""
+    def final(b: Block, seen: int = 0) -> Block:
+        while not b.insns and isinstance(b.term, Jump) and b.term.target is not b and seen < 64:
+            b, seen = b.term.target, seen + 1
+        return b
+
+    canonical: dict[int, Block] = {}
+    for b in fn.blocks:
+        if not b.insns and isinstance(b.term, Return) and isinstance(b.term.value, int):
+            canonical.setdefault(b.term.value, b)
+
+    def redirect(b: Block) -> Block:
+        b = final(b)
+        if not b.insns and isinstance(b.term, Return) and isinstance(b.term.value, int):
+            return canonical[b.term.value]
+        return b
+
+    for b in fn.blocks:
+        t = b.term
+        if isinstance(t, Jump):
+            t.target = redirect(t.target)
+        elif isinstance(t, Branch):
+            t.then, t.orelse = redirect(t.then), redirect(t.orelse)
+
+
 def layout(blocks: list[Block]) -> list[Block]:
     """Block order for fall-through: after a block, place the target of its jump (or the `then` of its branch)
     when not placed yet, else the next unplaced block in creation (≈ source) order."""
@@ -335,6 +362,7 @@ def layout(blocks: list[Block]) -> list[Block]:
 def lower(fn: Function, maps: dict[str, MapSpec] | None = None, prog_type: Any = None, name: str = "",
           attach_to: str | None = None, expected_attach_type: Any = None, license: str = "GPL") -> Lowered:
     """Allocate, select and link `fn` into a Program."""
+    simplify(fn)
     blocks = layout(fn.reachable())
     spills: list[StackSlot] = []
 

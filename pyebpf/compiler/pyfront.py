@@ -41,10 +41,20 @@ class Int:
 
     op: Operand
     t: IntType | None
+    rng: tuple[int, int] | None = None
+    """Known bounds of the value (inclusive), narrower than its type's when arithmetic proved so."""
 
     @property
     def const(self) -> int | None:
         return self.op if isinstance(self.op, int) else None
+
+    def bounds(self) -> tuple[int, int]:
+        if isinstance(self.op, int):
+            return self.op, self.op
+        if self.rng is not None:
+            return self.rng
+        t = self.t or S64
+        return t.min, t.max
 
 
 @dataclass
@@ -151,6 +161,7 @@ class PythonFrontEnd:
         self.frames: list[Frame] = []
         self._last_def: tuple[Any, VReg] | None = None
         self._zero_slots: dict[int, StackSlot] = {}
+        self._ctx_loads: dict[str, Ptr] = {}
 
     # ---- diagnostics --------------------------------------------------------------------------------------------
     @property
@@ -725,6 +736,9 @@ class PythonFrontEnd:
             return Int(t.wrap(v.const), t)
         src = v.t
         assert src is not None
+        lo, hi = v.bounds()
+        if t.min <= lo and hi <= t.max:  # the value fits: both types hold it in the same register bits
+            return Int(v.op, t, (lo, hi))
         if t.bits == 64 or (src.bits < t.bits and (t.signed or not src.signed)) or \
                 (src.bits == t.bits and src.signed == t.signed):
             return Int(v.op, t)
@@ -747,12 +761,16 @@ class PythonFrontEnd:
             op = "arsh"
         if op in ("lsh", "rsh", "arsh") and bv.const is not None:
             bv = Int(bv.const & (t.bits - 1), bv.t)
-        if op in ("lsh", "rsh", "arsh") and isinstance(bv.op, VReg) and bv.t is not None and bv.t.bits > 32 \
-                and t.bits == 32:
-            pass  # ALU32 shifts use the low 5 bits of the register
+        if av.const is not None and op in ("add", "mul", "and", "or", "xor"):
+            av, bv = bv, av  # the constant becomes the immediate
+        rng = _result_range(op, av.bounds(), bv.bounds())
+        if rng is not None and not (t.min <= rng[0] and rng[1] <= t.max):
+            rng = None  # it may wrap
         d = self.ir.vreg(t)
         self.def_(Alu(op, d, av.op, bv.op, t.bits == 64, t.signed), d)
-        return self.normalize(Int(d, t))
+        if rng is not None and rng[0] >= 0:
+            return Int(d, t, rng)  # non-negative and no wrap: the ALU32 result needs no sign extension
+        return self.normalize(Int(d, t, rng))
 
     def ptr_offset(self, p: Ptr, off: Int, op: str, node: ast.AST) -> Ptr:
         d = self.ir.vreg(PtrType(p.kind, p.target))
@@ -1313,6 +1331,19 @@ class PythonFrontEnd:
             d = e
         return Int(d, t)
 
+    def entry_ctx_load(self, ctx: Ctx, f: Field) -> Ptr:
+        """ctx.data / ctx.data_end loaded once, in the entry block (which dominates every use)."""
+        cached = self._ctx_loads.get(f.name)
+        if cached is None:
+            d = self.ir.vreg(PtrType(f.kind))
+            entry = self.ir.fn.blocks[0]
+            at = next((i + 1 for i, insn in enumerate(entry.insns) if isinstance(insn, Param)), 0)
+            load = Load(d, ctx.v, f.offset, f.size)
+            load.loc = entry.insns[at - 1].loc if at else None  # type: ignore[attr-defined]
+            entry.insns.insert(at, load)
+            cached = self._ctx_loads[f.name] = Ptr(d, f.kind)
+        return cached
+
     def packet_header(self, node: ast.Call, ctx: Ctx) -> Value:
         """ctx.header(Struct[, offset]): the header at `offset` in the packet; when the packet is too short the
         probe returns its default verdict (the bounds check the verifier needs is generated here)."""
@@ -1327,8 +1358,8 @@ class PythonFrontEnd:
         if data_f is None or end_f is None or data_f.kind != "packet":
             raise self.err(node, "ctx.header() needs a packet program (xdp, tc)")
         off = Int(0, None) if len(node.args) == 1 else self.as_int(self.expr(node.args[1]), node.args[1])
-        data = self.load_ctx(ctx, data_f, node)
-        end = self.load_ctx(ctx, end_f, node)
+        data = self.entry_ctx_load(ctx, data_f)
+        end = self.entry_ctx_load(ctx, end_f)
         assert isinstance(data, Ptr) and isinstance(end, Ptr)
         start = data if off.const == 0 else self.ptr_offset(data, off, "add", node)
         stop = self.ptr_offset(start, Int(ctypes.sizeof(cls), None), "add", node)
@@ -1569,6 +1600,35 @@ def c_binop(op: str, a: int, b: int, t: IntType) -> int:
     else:
         raise ValueError(op)
     return t.wrap(r)
+
+
+def _result_range(op: str, a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int] | None:
+    """Bounds of a OP b computed exactly (before any wrap-around), or None when not tracked."""
+    (alo, ahi), (blo, bhi) = a, b
+    if op == "add":
+        return alo + blo, ahi + bhi
+    if op == "sub":
+        return alo - bhi, ahi - blo
+    if op == "mul":
+        corners = (alo * blo, alo * bhi, ahi * blo, ahi * bhi)
+        return min(corners), max(corners)
+    if op == "and":
+        if alo >= 0 and blo >= 0:
+            return 0, min(ahi, bhi)
+        if alo >= 0 or blo >= 0:
+            return 0, ahi if alo >= 0 else bhi
+        return None
+    if op in ("or", "xor") and alo >= 0 and blo >= 0:
+        return 0, (1 << max(ahi, bhi).bit_length()) - 1
+    if op == "lsh" and blo == bhi and alo >= 0:
+        return alo << blo, ahi << blo
+    if op in ("rsh", "arsh") and blo == bhi and alo >= 0:
+        return alo >> blo, ahi >> blo
+    if op == "div" and alo >= 0 and blo > 0:
+        return alo // bhi, ahi // blo
+    if op == "mod" and alo >= 0 and blo > 0:
+        return 0, min(ahi, bhi - 1)
+    return None
 
 
 def _cmp(op: str, a: int, b: int) -> bool:
