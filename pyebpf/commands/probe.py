@@ -17,6 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("file", metavar="FILE.py", help="a Python file with @probe functions and module-level maps")
     p.add_argument("--dry-run", action="store_true", help="compile and verify only; print the programs")
     p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
+    p.add_argument("--attach", metavar="TARGET", default=None,
+                   help="attach target for sections that name none (an interface for xdp/tc)")
     p.set_defaults(func=handler)
 
 
@@ -65,7 +67,7 @@ def handler(args: argparse.Namespace) -> int:
             print(disassemble(p.program))
         return 0
     maps = maps_of(module)
-    loaded = load_all(probes)
+    loaded = load_all(probes, attach=args.attach or True)
     rings = {n: m for n, m in maps.items() if isinstance(m, RingBuf)}
     print(f"Attached {len(loaded)} probe{'s' if len(loaded) != 1 else ''}. Ctrl-C to stop.", file=sys.stderr)
     deadline = None if args.duration is None else time.monotonic() + args.duration
