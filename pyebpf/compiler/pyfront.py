@@ -1391,13 +1391,13 @@ class PythonFrontEnd:
             slot = self.ir.slot(it.size, max(it.size, 1), "key")
             self.ir.emit(Store(slot, 0, self.convert(v, it).op, it.size))
             return SlotAddr(slot)
-        v = self.expr(key_node)
-        if isinstance(v, Mem) and v.ctype is kt:
-            return self.addr_of(v)
-        if isinstance(key_node, ast.Tuple) and is_struct(kt):
+        if isinstance(key_node, ast.Tuple) and is_struct(kt):  # m[a, b]: the fields of the key structure
             fake = ast.Call(func=ast.Name("_"), args=key_node.elts, keywords=[])
             ast.copy_location(fake, key_node)
             return self.addr_of(self.struct_value(fake, kt))
+        v = self.expr(key_node)
+        if isinstance(v, Mem) and v.ctype is kt:
+            return self.addr_of(v)
         raise self.err(key_node, f"the key must be a {getattr(kt, '__name__', kt)}")
 
     def lookup(self, info: MapInfo, key: Operand) -> VReg:

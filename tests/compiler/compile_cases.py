@@ -226,3 +226,15 @@ CASES = [
      0),
     (wraps, [10], {0: 4, 1: -128 & M64, 2: 14, 3: 0, 4: 65534, 5: 1}, 0),
 ]
+
+
+@probe("raw_tp/sys_enter")
+def tuple_key(ctx):
+    k = u32(ctx.args[0])
+    by_key[k, 5, 6] += 10
+    out[0] = by_key[Key(k, 5, 6)]
+    out[1] = by_key.get((k, 5, 6), 0)
+    return 0
+
+
+CASES.append((tuple_key, [3], {0: 10, 1: 10}, 0))
