@@ -123,22 +123,24 @@ class Probe:
         except VerifierError as e:
             raise self._at_source(e) from None
 
-    def _at_source(self, e: VerifierError) -> VerifierError:
-        c = self.compiled
-        where = ""
-        if e.insn is not None:
-            try:
-                idx = self.program.index_of(e.insn)
-            except ValueError:
-                idx = None
-            loc = c.source_line_of(idx) if idx is not None else None
-            if loc is not None:
-                import inspect
+    def _source_of_slot(self, slot: int | None) -> str:
+        """'file:line:col: ' of the Python source instruction `slot` was compiled from, or ''."""
+        if slot is None:
+            return ""
+        try:
+            idx = self.program.index_of(slot)
+        except ValueError:
+            return ""
+        loc = self.compiled.source_line_of(idx)
+        if loc is None:
+            return ""
+        import inspect
 
-                fname = inspect.getsourcefile(self.fn) or "<probe>"
-                where = f"{fname}:{loc[0]}:{loc[1]}: "
-        err = VerifierError(f"{where}{e.message}", e.insn, e.errno, e.log)
-        return err
+        fname = inspect.getsourcefile(self.fn) or "<probe>"
+        return f"{fname}:{loc[0]}:{loc[1]}: "
+
+    def _at_source(self, e: VerifierError) -> VerifierError:
+        return VerifierError(f"{self._source_of_slot(e.insn)}{e.message}", e.insn, e.errno, e.log)
 
     def load(self, *, attach: bool | str = True, verify: bool = True, log_level: int = 0) -> "LoadedProbe":
         """Verify with our verifier, load into the kernel with the map objects' kernel maps, attach by the section
@@ -187,8 +189,9 @@ class LoadedProbe:
 def load_all(probes: list[Probe], *, attach: bool | str = True, verify: bool = True, log_level: int = 0
              ) -> list[LoadedProbe]:
     """Load several probes sharing their map objects (e.g. an entry and an exit probe sharing a start map)."""
-    from pyebpf.loader import load
     from pyebpf.errors import LoaderError
+    from pyebpf.loader.program import ProgramLoadError
+    from pyebpf.probe.btfinfo import load_with_lines
 
     loaded: list[LoadedProbe] = []
     try:
@@ -202,7 +205,10 @@ def load_all(probes: list[Probe], *, attach: bool | str = True, verify: bool = T
                     kmaps[name] = m.kernel_acquire()
                     acquired.append(m)
                 try:
-                    kp = load(p.program, maps=kmaps, log_level=log_level)
+                    kp = load_with_lines(p, kmaps, log_level)
+                except ProgramLoadError as e:
+                    where = p._source_of_slot(e.insn)
+                    raise ProgramLoadError(f"{where}probe {p.name}: {e.message}", e.errno, e.log, p.name) from None
                 except LoaderError as e:
                     raise LoaderError(f"probe {p.name}: {e.message}", e.errno, e.log) from None
                 lp = LoadedProbe(p, kp, acquired)
