@@ -64,7 +64,7 @@ def main() -> None:
     args = ap.parse_args()
     import compiler_probes as cp
     from pyebpf.compiler import compile_probe
-    from pyebpf.probe.system import SYSTEM
+    from pyebpf.compiler.context import SYSTEM
 
     print(f"{'probe':<15} {'compile ms':>10} {'ours':>5} {'clang':>6} {'ratio':>6}   "
           f"{'our verifier':>12} {'kernel (ours)':>13} {'kernel (clang)':>14}")

@@ -1,8 +1,8 @@
 """What a program's context pointer (r1) points to, per program type: named fields with offset, size, sign.
 
-Packet programs and pt_regs come from `pyebpf.abi.context`; tracepoint records from their tracefs `format` file,
-which the compiler does not read itself: a `TracepointProvider` is injected by the caller (pyebpf.probe passes one
-backed by the running system), so the compiler stays a pure function of its inputs and is testable offline.
+Packet programs and pt_regs come from `pyebpf.abi.context`; tracepoint records from their tracefs `format` file
+through a `TracepointProvider`: `SYSTEM` asks `pyebpf.system` (the one reader of tracefs), tests inject formats
+as text, so the compiler is a pure function of its inputs and testable without root.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Protocol
 from pyebpf.abi.context import (BPF_PERF_EVENT_DATA, BPF_RAW_TRACEPOINT_ARGS, PT_REGS, SK_BUFF, XDP_MD,
                                 ContextLayout, FieldKind)
 from pyebpf.abi.prog_types import ProgType
+from pyebpf.errors import CompileError, LoaderError
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,49 @@ class TracepointProvider(Protocol):
     """Fields of tracepoint `category:name` as its format file lists them (without the common_* header)."""
 
     def tracepoint_fields(self, category: str, name: str) -> list[Field]: ...
+
+
+def fields_of_format(fmt) -> list[Field]:
+    """Compiler fields from a parsed `pyebpf.system` TracepointFormat (its own fields, not the common header)."""
+    out = []
+    for f in fmt.own_fields:
+        if f.data_loc or f.rel_loc:
+            out.append(Field(f.name, f.offset, f.size, False, 1, "data_loc", f.declaration))
+        elif f.array_len:
+            elem = f.size // f.array_len
+            if elem in (1, 2, 4, 8) and elem * f.array_len == f.size:
+                out.append(Field(f.name, f.offset, elem, f.signed, f.array_len, "int", f.declaration))
+            else:
+                out.append(Field(f.name, f.offset, f.size, False, 1, "bytes", f.declaration))
+        elif f.array_len == 0:
+            out.append(Field(f.name, f.offset, f.size, False, 1, "bytes", f.declaration))
+        else:
+            kind = "int" if f.size in (1, 2, 4, 8) else "bytes"
+            out.append(Field(f.name, f.offset, f.size, f.signed and "*" not in f.c_type, 1, kind, f.declaration))
+    return out
+
+
+def fields_of_text(text: str, where: str = "format") -> list[Field]:
+    """Compiler fields from the text of a `format` file."""
+    from pyebpf.system.tracefs_format import parse_format
+
+    return fields_of_format(parse_format(text, where))
+
+
+class SystemTracepoints:
+    """The running system's tracepoints (pyebpf.system reads and caches their format files)."""
+
+    def tracepoint_fields(self, category: str, name: str) -> list[Field]:
+        from pyebpf.system.tracefs import tracepoint_format
+
+        try:
+            return fields_of_format(tracepoint_format(category, name))
+        except LoaderError as e:
+            raise CompileError(f"tracepoint {category}:{name}: {e}",
+                               hint="tracepoints are listed in /sys/kernel/tracing/events (root and tracefs)") from None
+
+
+SYSTEM = SystemTracepoints()
 
 
 @dataclass(frozen=True)
@@ -89,4 +133,5 @@ def context_spec(prog_type: ProgType, target: str, provider: TracepointProvider 
     return None
 
 
-__all__ = ["Field", "TracepointProvider", "ContextSpec", "context_spec"]
+__all__ = ["Field", "TracepointProvider", "ContextSpec", "context_spec", "SystemTracepoints", "SYSTEM",
+           "fields_of_format", "fields_of_text"]

@@ -1,17 +1,14 @@
-"""The instruction constructors the lowering uses: the one place that spells opcodes.
+"""The instruction constructors the lowering uses, over `pyebpf.isa.ops` (where every opcode is composed).
 
-Kept small and separate so that switching to `pyebpf.isa.ops` (when it lands) is a change to this file only.
-Jumps are emitted with a symbolic target (`Jmp.label`) that `lower.link` turns into slot offsets.
+Names here are the lowering's vocabulary (IR operator names, sizes in bytes); jumps are emitted with a symbolic
+target (`Jmp.label`) that `lower.link` turns into slot offsets.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyebpf.abi.opcodes import (
-    OP_CALL, OP_EXIT, OP_JA, OP_LD_IMM64, SIGNED_DIVMOD_OFF, AluOp, AtomicOp, BYTES_SIZE, EndSource, InsnClass,
-    JmpOp, Mode,
-    PseudoSrc, Source,
-)
+from pyebpf.abi.opcodes import AluOp, AtomicOp, BYTES_SIZE, JmpOp
+from pyebpf.isa import ops
 from pyebpf.isa.instruction import Instruction
 
 S32_MIN, S32_MAX = -(1 << 31), (1 << 31) - 1
@@ -31,76 +28,69 @@ def s32(value: int) -> int:
     return ((value & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000
 
 
-def _cls(wide: bool) -> int:
-    return InsnClass.ALU64 if wide else InsnClass.ALU
-
-
 def alu_reg(op: str, dst: int, src: int, wide: bool = True, signed: bool = False) -> Instruction:
-    off = SIGNED_DIVMOD_OFF if signed and op in ("div", "mod") else 0
-    return Instruction(_cls(wide) | ALU[op] | Source.X, dst, src, off, 0)
+    return (ops.alu if wide else ops.alu32)(ALU[op], dst, src, signed=signed and op in ("div", "mod"))
 
 
 def alu_imm(op: str, dst: int, imm: int, wide: bool = True, signed: bool = False) -> Instruction:
-    off = SIGNED_DIVMOD_OFF if signed and op in ("div", "mod") else 0
-    return Instruction(_cls(wide) | ALU[op] | Source.K, dst, 0, off, imm)
+    return (ops.alu if wide else ops.alu32)(ALU[op], dst, None, imm, signed=signed and op in ("div", "mod"))
 
 
 def neg(dst: int, wide: bool = True) -> Instruction:
-    return Instruction(_cls(wide) | AluOp.NEG, dst, 0, 0, 0)
+    return ops.neg(dst) if wide else ops.neg32(dst)
 
 
 def mov_reg(dst: int, src: int, wide: bool = True) -> Instruction:
-    return Instruction(_cls(wide) | AluOp.MOV | Source.X, dst, src, 0, 0)
+    return ops.mov(dst, src) if wide else ops.mov32(dst, src)
 
 
 def movsx(dst: int, src: int, bits: int) -> Instruction:
     """dst = (s64)(s<bits>)src (cpu v4)."""
-    return Instruction(InsnClass.ALU64 | AluOp.MOV | Source.X, dst, src, bits, 0)
+    return ops.movsx(dst, src, bits)
 
 
 def to_be(dst: int, bits: int) -> Instruction:
     """dst = htobe<bits>(dst): a byte swap on little-endian hosts (BPF_END | BPF_TO_BE), upper bits zeroed."""
-    return Instruction(InsnClass.ALU | AluOp.END | EndSource.TO_BE, dst, 0, 0, bits)
+    return ops.to_be(dst, bits)
 
 
 def mov_imm(dst: int, imm: int) -> Instruction:
     """dst = imm: a 32-bit mov (sign-extended) when it fits, else lddw."""
     if fits_imm(imm):
-        return Instruction(InsnClass.ALU64 | AluOp.MOV | Source.K, dst, 0, 0, imm)
+        return ops.mov(dst, None, imm)
     if imm >= 1 << 63:
         imm -= 1 << 64
-    return Instruction(OP_LD_IMM64, dst, 0, 0, imm)
+    return ops.lddw(dst, imm)
 
 
 def ld_map(dst: int, name: str, value_off: int | None = None) -> Instruction:
     if value_off is None:
-        return Instruction(OP_LD_IMM64, dst, PseudoSrc.MAP_FD, 0, 0, ref=name)
-    return Instruction(OP_LD_IMM64, dst, PseudoSrc.MAP_VALUE, 0, value_off << 32, ref=name)
+        return ops.ld_map_fd(dst, ref=name)
+    return ops.ld_map_value(dst, 0, value_off, ref=name)
 
 
 def ldx(dst: int, base: int, off: int, size: int, signed: bool = False) -> Instruction:
-    mode = Mode.MEMSX if signed and size < 8 else Mode.MEM
-    return Instruction(InsnClass.LDX | mode | BYTES_SIZE[size], dst, base, off, 0)
+    return ops.ldx(BYTES_SIZE[size], dst, base, off, signed=signed and size < 8)
 
 
 def stx(base: int, off: int, src: int, size: int) -> Instruction:
-    return Instruction(InsnClass.STX | Mode.MEM | BYTES_SIZE[size], base, src, off, 0)
+    return ops.stx(BYTES_SIZE[size], base, src, off)
 
 
 def st(base: int, off: int, imm: int, size: int) -> Instruction:
-    return Instruction(InsnClass.ST | Mode.MEM | BYTES_SIZE[size], base, 0, off, imm)
+    return ops.st(BYTES_SIZE[size], base, off, imm)
 
 
 def atomic_add(base: int, off: int, src: int, size: int) -> Instruction:
-    return Instruction(InsnClass.STX | Mode.ATOMIC | BYTES_SIZE[size], base, src, off, AtomicOp.ADD)
+    return ops.atomic(AtomicOp.ADD, BYTES_SIZE[size], base, src, off)
 
 
 def call(helper: int) -> Instruction:
-    return Instruction(OP_CALL, 0, 0, 0, int(helper))
+    return ops.call(int(helper))
 
 
 def exit_() -> Instruction:
-    return Instruction(OP_EXIT)
+    return ops.exit()
 
 
 @dataclass(frozen=True)
@@ -115,11 +105,9 @@ class Jmp:
 
     def resolve(self, offset: int) -> Instruction:
         if self.op is None:
-            return Instruction(OP_JA, 0, 0, offset, 0)
-        if self.src is None:
-            return Instruction(InsnClass.JMP | JMP[self.op] | Source.K, self.dst, 0, offset, self.imm)
-        return Instruction(InsnClass.JMP | JMP[self.op] | Source.X, self.dst, self.src, offset, 0)
+            return ops.ja(offset)
+        return ops.jmp(JMP[self.op], self.dst, self.src, self.imm, offset)
 
 
-__all__ = ["fits_imm", "alu_reg", "alu_imm", "neg", "mov_reg", "movsx", "mov_imm", "ld_map", "ldx", "stx", "st",
-           "atomic_add", "call", "exit_", "Jmp"]
+__all__ = ["fits_imm", "s32", "alu_reg", "alu_imm", "neg", "mov_reg", "movsx", "to_be", "mov_imm", "ld_map", "ldx",
+           "stx", "st", "atomic_add", "call", "exit_", "Jmp"]

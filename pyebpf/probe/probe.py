@@ -11,7 +11,7 @@ from pyebpf.compiler.context import Field
 from pyebpf.errors import VerifierError, VmError
 from pyebpf.isa.program import Program
 from pyebpf.probe.maps import ProbeMap, RingBuf
-from pyebpf.probe.system import SYSTEM
+from pyebpf.compiler.context import SYSTEM
 
 
 class Probe:

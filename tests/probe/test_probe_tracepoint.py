@@ -12,7 +12,7 @@ import pytest
 
 from pyebpf.compiler.context import Field
 from pyebpf.probe import HashMap, comm, pid, printk, probe, u32, u64
-from pyebpf.probe.system import parse_format
+from pyebpf.compiler.context import fields_of_text as parse_format
 from pyebpf.vm.env import Environment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "probes"))
@@ -53,8 +53,9 @@ def test_parse_format():
 
 
 def test_parse_format_arrays_and_data_loc():
-    text = ("\tfield:unsigned long args[6];\toffset:16;\tsize:48;\tsigned:0;\n"
-            "\tfield:__data_loc char[] name;\toffset:8;\tsize:4;\tsigned:0;\n")
+    text = ("name: x\nID: 1\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\n"
+            "\tfield:unsigned long args[6];\toffset:16;\tsize:48;\tsigned:0;\n"
+            "\tfield:__data_loc char[] name;\toffset:8;\tsize:4;\tsigned:0;\n\nprint fmt: \"\"\n")
     fields = {f.name: f for f in parse_format(text)}
     assert fields["args"].count == 6 and fields["args"].size == 8
     assert fields["name"].kind == "data_loc"
