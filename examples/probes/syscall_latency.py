@@ -1,23 +1,13 @@
-"""A log2 histogram of read() latency in nanoseconds, per power of two:
+"""A power-of-two histogram of read() latency in nanoseconds, printed as bpftrace prints hist():
 
     sudo pyebpf probe examples/probes/syscall_latency.py --duration 5
 
 Two probes share the `start` map (entry time per thread) — `pyebpf probe` loads them together.
 """
-from pyebpf.probe import HashMap, ktime_ns, probe, tid, u32, u64
+from pyebpf.probe import HashMap, Log2Histogram, ktime_ns, probe, tid, u32, u64
 
 start = HashMap(u32, u64, max_entries=10240)
-log2_ns = HashMap(u32, u64, max_entries=64)
-
-
-def log2(v: u64) -> u32:
-    n: u32 = 0
-    for _ in range(64):
-        if v <= 1:
-            break
-        v >>= 1
-        n += 1
-    return n
+read_ns = Log2Histogram()
 
 
 @probe("tracepoint/syscalls/sys_enter_read")
@@ -31,4 +21,4 @@ def read_exit(ctx):
     began = start.get(t, 0)
     if began:
         del start[t]
-        log2_ns[log2(ktime_ns() - began)] += 1
+        read_ns.record(ktime_ns() - began)

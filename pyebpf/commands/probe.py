@@ -83,10 +83,19 @@ def handler(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        from pyebpf.probe.maps import Log2Histogram
+        from pyebpf.probe.output import log2_hist_lines
+
         for name, m in maps.items():
-            if not isinstance(m, RingBuf) and m._kernel is not None:
-                for line in format_map(name, m):
+            if isinstance(m, RingBuf) or m._kernel is None:
+                continue
+            if isinstance(m, Log2Histogram):
+                print(f"\n{name}:")
+                for line in log2_hist_lines(m.buckets()):
                     print(line)
+                continue
+            for line in format_map(name, m):
+                print(line)
         for lp in loaded:
             lp.close()
     return 0

@@ -1047,6 +1047,31 @@ class PythonFrontEnd:
         self.no_args(node, "cgroup_id")
         return self.helper(HelperId.GET_CURRENT_CGROUP_ID, [], U64)
 
+    def i_log2(self, node: ast.Call) -> Value:
+        if len(node.args) != 1 or node.keywords:
+            raise self.err(node, "log2(value) takes one value")
+        return self.log2_of(self.as_int(self.expr(node.args[0]), node.args[0]), node)
+
+    def log2_of(self, v: Int, node: ast.AST) -> Int:
+        """floor(log2(v)) of v as u64 (0 for 0 and 1): a binary search without branches (each step's test
+        `x >> k != 0` is `(t | -t) >> 63`), so a verifier walks one path however often a probe calls it."""
+        x = self.ir.vreg(U64)
+        self.ir.emit(Mov(x, self.convert(v, U64).op))
+        r = self.ir.vreg(U64)
+        self.ir.emit(Mov(r, 0))
+        for k in (32, 16, 8, 4, 2, 1):
+            t, u = self.ir.vreg(U64), self.ir.vreg(U64)
+            self.ir.emit(Alu("rsh", t, x, k))
+            self.ir.emit(Neg(u, t))
+            self.ir.emit(Alu("or", u, u, t))
+            self.ir.emit(Alu("rsh", u, u, 63))              # 1 when x >> k is not 0
+            if k > 1:
+                self.ir.emit(Alu("lsh", u, u, k.bit_length() - 1))  # ... times k
+            self.ir.emit(Alu("rsh", x, x, u))
+            self.ir.emit(Alu("or", r, r, u))
+        self._last_def = None
+        return Int(r, U32, (0, 63))
+
     def i_comm(self, node: ast.Call, into: Mem | None = None) -> Value:
         self.no_args(node, "comm")
         dest = into or Mem(self.ir.slot(16, 8, "comm"), 0, ctypes.c_char * 16)
@@ -1481,7 +1506,14 @@ class PythonFrontEnd:
         if it is None:
             raise self.err(target, "m[k] += v needs integer values", hint="m[k].field += v for structure values")
         key = self.key_addr(info, target.slice)
-        v = self.convert(self.as_int(self.expr(value_node), value_node), it)
+        self.rmw(info, key, op, self.as_int(self.expr(value_node), value_node), node)
+
+    def rmw(self, info: MapInfo, key: Operand, op: str, value: Int, node: ast.AST) -> None:
+        """m[key] OP= value for an integer-valued map, `key` already in memory."""
+        name = info.name
+        it = int_type_of_ctype(info.value_ctype)
+        assert it is not None and name is not None
+        v = self.convert(value, it)
         atomic = op in ("add", "sub") and it.size in (4, 8) and info.type not in PERCPU_TYPES
         if atomic and op == "sub":
             nv = self.ir.vreg(it)
@@ -1560,6 +1592,14 @@ class PythonFrontEnd:
                 self.ir.emit(Store(slot, 0, self.convert(iv, U64).op, 8))
                 addr, size = SlotAddr(slot), 8
             self.ir.emit(Call(HelperId.RINGBUF_OUTPUT, [MapRef(info.name), addr, size, 0], None))  # type: ignore[arg-type]
+            return Int(0, None)
+        if method == "record" and info.display == "log2":
+            if len(node.args) != 1 or node.keywords:
+                raise self.err(node, "hist.record(value) takes one value")
+            bucket = self.log2_of(self.as_int(self.expr(node.args[0]), node.args[0]), node)
+            slot = self.ir.slot(4, 4, "bucket")
+            self.ir.emit(Store(slot, 0, bucket.op, 4))
+            self.rmw(info, SlotAddr(slot), "add", Int(1, None), node)
             return Int(0, None)
         if method == "pop":
             raise self.err(node, "m.pop() is not supported in probes", hint="read m[k], then del m[k]")

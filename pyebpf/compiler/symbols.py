@@ -35,6 +35,8 @@ class MapInfo:
     max_entries: int
     flags: int = 0
     name: str | None = None
+    display: str = ""
+    """How user space shows it: "" (a table), "log2" (a power-of-two histogram: `h.record(v)` in the probe)."""
 
     @property
     def key_ctype(self) -> Any:
@@ -58,7 +60,7 @@ def rodata_spec(name: str, data: bytes) -> MapSpec:
 
 
 INTRINSICS = ("pid", "tid", "tgid", "uid", "gid", "comm", "ktime_ns", "cpu", "printk", "random", "current_task",
-              "str", "kstr", "cgroup_id")
+              "str", "kstr", "cgroup_id", "log2")
 
 
 def is_struct(t: Any) -> bool:

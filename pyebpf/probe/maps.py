@@ -207,6 +207,28 @@ class PerCpuArray(Array):
     TYPE = MapType.PERCPU_ARRAY
 
 
+class Log2Histogram(ProbeMap):
+    """A power-of-two histogram (bpftrace's hist()): `lat.record(v)` in the probe counts v in bucket log2(v);
+    `lat.buckets()` / `str(lat)` read it back, printed as bpftrace prints a hist."""
+
+    TYPE = MapType.HASH
+
+    def __init__(self, *, name: str | None = None):
+        from pyebpf.compiler.types import U32, U64
+
+        super().__init__(U32, U64, 64, name=name)
+        self.__probe_map__.display = "log2"
+
+    def buckets(self) -> dict[int, int]:
+        """bucket (floor(log2(v)); 0 holds 0 and 1) -> count."""
+        return {int(k): int(v) for k, v in self.items()}
+
+    def __str__(self) -> str:
+        from pyebpf.probe.output import log2_hist_lines
+
+        return "\n".join(log2_hist_lines(self.buckets()))
+
+
 class RingBuf(ProbeMap):
     """BPF_MAP_TYPE_RINGBUF: `events.output(Event(...))` in the probe; `events.read()` yields Event records."""
 
@@ -264,4 +286,4 @@ class RingBuf(ProbeMap):
         return []
 
 
-__all__ = ["ProbeMap", "HashMap", "LruHashMap", "PerCpuHashMap", "Array", "PerCpuArray", "RingBuf", "to_python"]
+__all__ = ["ProbeMap", "Log2Histogram", "HashMap", "LruHashMap", "PerCpuHashMap", "Array", "PerCpuArray", "RingBuf", "to_python"]

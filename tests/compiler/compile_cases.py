@@ -238,3 +238,22 @@ def tuple_key(ctx):
 
 
 CASES.append((tuple_key, [3], {0: 10, 1: 10}, 0))
+
+
+from pyebpf.probe import log2  # noqa: E402
+
+
+@probe("raw_tp/sys_enter")
+def log2s(ctx):
+    a = u64(ctx.args[0])
+    out[0] = log2(a)
+    out[1] = log2(u32(a))
+    out[2] = log2(0)
+    out[3] = log2(1)
+    out[4] = log2(a + 1)
+    return log2(a)
+
+
+CASES.append((log2s, [1 << 40], {0: 40, 1: 0, 2: 0, 3: 0, 4: 40}, 40))
+CASES.append((log2s, [M64], {0: 63, 1: 31, 2: 0, 3: 0, 4: 0}, 63))
+CASES.append((log2s, [1000], {0: 9, 1: 9, 2: 0, 3: 0, 4: 9}, 9))
