@@ -68,8 +68,10 @@ def compile_probe(fn: Callable[..., Any], section: str, *, tracepoints: Tracepoi
     if fe.rodata:
         specs[fe.rodata_name] = rodata_spec(fe.rodata_name, bytes(fe.rodata))
     prog_name = (name or getattr(fn, "__name__", "probe"))[:15]
+    # kprobe-type sections keep their kind (kprobe/, kretprobe/, uprobe/, uretprobe/) in the attach target
+    attach_to = section if ptype == ProgType.KPROBE and target else (target or None)
     try:
-        lowered = lower(fe.ir.fn, specs, ptype, prog_name, target or None, attach_type, license)
+        lowered = lower(fe.ir.fn, specs, ptype, prog_name, attach_to, attach_type, license)
     except CompileError as e:  # whole-function limits (stack size): reported at the def line
         if e.line:
             raise
