@@ -63,7 +63,11 @@ def compile_probe(fn: Callable[..., Any], section: str, *, tracepoints: Tracepoi
     ptype, target, attach_type = section_info(section)
     ctx = context_spec(ptype, target, tracepoints)
     fe = PythonFrontEnd(fn, ctx, DEFAULT_RETURN.get(ptype, 0), map_namer)
-    fe.compile()
+    try:
+        fe.compile()
+    except RecursionError:
+        raise CompileError(f"{getattr(fn, '__name__', 'probe')}(): expressions or calls nest too deeply",
+                           hint="split the expression over several lines") from None
     specs = {n: info.spec() for n, info in fe.maps.items()}
     if fe.rodata:
         specs[fe.rodata_name] = rodata_spec(fe.rodata_name, bytes(fe.rodata))

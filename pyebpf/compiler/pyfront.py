@@ -621,6 +621,16 @@ class PythonFrontEnd:
         return v.const
 
     def e_BinOp(self, node: ast.BinOp) -> Value:
+        if isinstance(node.op, ast.Pow):  # constants only: 10 ** 9, 2 ** 20
+            base, exp = self.expr(node.left), self.expr(node.right)
+            if isinstance(base, Int) and isinstance(exp, Int) and base.const is not None and exp.const is not None \
+                    and 0 <= exp.const <= 64:
+                value = base.const ** exp.const
+                t = common_type(base.t or _literal_t(base.const), _literal_t(value) if -(1 << 63) <= value < (1 << 64)
+                                else U64)
+                return Int(t.wrap(value), t)
+            raise self.err(node, "operator ** is only supported between constants",
+                           hint="write the multiplication out, or use << for powers of two")
         op = _BINOPS.get(type(node.op))
         if op is None:
             raise self.err(node, f"operator {_OPNAMES.get(type(node.op), type(node.op).__name__)} is not "

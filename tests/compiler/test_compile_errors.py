@@ -37,7 +37,8 @@ CASES = [
     ("try:\n    pass\nexcept Exception:\n    pass", "raw_tp/sys_enter", "`try` statements", "exceptions", 0, 5),
     ("import os", "raw_tp/sys_enter", "`import` statements", "module level", 0, 5),
     ("print(pid())", "raw_tp/sys_enter", "print() does not exist", "printk", 0, 5),
-    ("x = u64(ctx.args[0]) ** 2", "raw_tp/sys_enter", "operator ** is not supported", "<<", 0, 9),
+    ("x = u64(ctx.args[0]) ** 2", "raw_tp/sys_enter", "operator ** is only supported between constants", "<<", 0,
+     9),
     ("f = lambda: 1", "raw_tp/sys_enter", "lambda is not supported", "module level", 0, 9),
     ("with open('x'):\n    pass", "raw_tp/sys_enter", "`with` statements", "context managers", 0, 5),
     ("for x in [1, 2]:\n    pass", "raw_tp/sys_enter", "only over range", "range(N)", 0, 14),
@@ -134,3 +135,17 @@ def test_cli_reports_compile_error_without_traceback(capsys):
     err = capsys.readouterr().err
     assert f"{path}:{first}:9: error: floating point" in err
     assert "Traceback" not in err
+
+
+def test_deep_nesting_is_a_compile_error():
+    body = "x = " + "(" * 400 + "1" + " + 1)" * 400
+    path, _ = compile_body(body, "raw_tp/sys_enter")
+    with pytest.raises(CompileError) as info:
+        load_module(path).p.compile()
+    assert "nest" in str(info.value)
+
+
+def test_huge_loop_bound_is_a_compile_error():
+    path, first = compile_body("for i in range(10 ** 9):\n    pass", "raw_tp/sys_enter")
+    with pytest.raises(CompileError, match="more than"):
+        load_module(path).p.compile()
