@@ -93,11 +93,21 @@ class Probe:
         return bytes(raw)
 
     def vm(self, engine: str = "interp", env: Any = None, ncpus: int = 1) -> Any:
-        """A VM over this probe's program whose maps are the probe's map objects (their VM backends)."""
+        """A VM over this probe's program whose maps are the probe's map objects (their VM backends). Kept per
+        engine while the maps' VM backends stay the same (the compiled engine's translation is reused)."""
         from pyebpf.vm import VM
 
         maps = {name: m.vm_map(ncpus) for name, m in self.compiled.maps.items() if not isinstance(m, RingBuf)}
-        return VM(self.program, maps=maps, env=env, engine=engine, ncpus=ncpus)
+        key = (engine, ncpus, self.program, tuple((n, id(v)) for n, v in maps.items()))
+        cached = self.__dict__.setdefault("_vms", {}).get(engine)
+        if cached is not None and cached[0] == key:
+            vm = cached[1]
+        else:
+            vm = VM(self.program, maps=maps, engine=engine, ncpus=ncpus)
+            self._vms[engine] = (key, vm)
+            vm._default_env = vm.env
+        vm.env = vm.machine.env = env if env is not None else vm._default_env
+        return vm
 
     def run(self, ctx: Any = None, *, engine: str = "interp", env: Any = None, packet: bytes | None = None,
             **fields: Any) -> Any:
