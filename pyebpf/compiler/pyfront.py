@@ -1103,15 +1103,36 @@ class PythonFrontEnd:
             if s.const is None or not 1 <= s.const <= 256:
                 raise self.err(node.args[1], "the size must be a constant from 1 to 256")
             size = s.const
-        ptr = self.as_int(self.expr(node.args[0]), node.args[0])
+        src: Operand
+        loc_field = self.data_loc_field(node.args[0])
+        if loc_field is not None:  # a __data_loc string of the tracepoint record: ctx + (loc & 0xffff)
+            ctx, f = loc_field
+            loc = self.ir.vreg(U32)
+            self.ir.emit(Load(loc, ctx.v, f.offset, 4))
+            self.ir.emit(Alu("and", loc, loc, 0xFFFF))
+            p = self.ir.vreg(PtrType("ctx"))
+            self.ir.emit(Alu("add", p, ctx.v, loc))
+            src, user = p, False
+        else:
+            src = self.convert(self.as_int(self.expr(node.args[0]), node.args[0]), U64).op
         if into is not None:
             size = ctypes.sizeof(into.ctype)
         dest = into or Mem(self.ir.slot(size, 8, "str"), 0, ctypes.c_char * size)
         if into is None:
             self.zero(dest)
         hid = HelperId.PROBE_READ_USER_STR if user else HelperId.PROBE_READ_KERNEL_STR
-        self.ir.emit(Call(hid, [self.addr_of(dest), size, self.convert(ptr, U64).op], None))
+        self.ir.emit(Call(hid, [self.addr_of(dest), size, src], None))
         return dest
+
+    def data_loc_field(self, node: ast.expr) -> tuple[Ctx, Field] | None:
+        """(ctx, field) when `node` is ctx.NAME of a __data_loc field."""
+        if not isinstance(node, ast.Attribute):
+            return None
+        base = self.expr(node.value) if isinstance(node.value, ast.Name) else None
+        if not isinstance(base, Ctx) or base.spec is None:
+            return None
+        f = base.spec.find(node.attr)
+        return (base, f) if f is not None and f.kind == "data_loc" else None
 
     def i_printk(self, node: ast.Call) -> Value:
         if len(node.args) != 1 or node.keywords:

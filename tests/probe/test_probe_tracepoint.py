@@ -147,3 +147,63 @@ def test_count_by_pid_and_comm_in_kernel(tmp_path):
     mine = live.get((os.getpid(), _comm()))
     assert mine is not None and mine >= 7
     assert dict(by_pid.opens.items())[(os.getpid(), _comm())] == mine  # the same object after unloading
+
+
+import execsnoop as ex  # noqa: E402
+
+EXEC_FORMAT = """name: sched_process_exec
+ID: 2
+format:
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+\tfield:__data_loc char[] filename;\toffset:8;\tsize:4;\tsigned:0;
+\tfield:pid_t pid;\toffset:12;\tsize:4;\tsigned:1;
+\tfield:pid_t old_pid;\toffset:16;\tsize:4;\tsigned:1;
+
+print fmt: "filename=%s"
+"""
+
+
+@pytest.mark.parametrize("engine", ["interp", "compiled"])
+def test_data_loc_string_in_vm(engine):
+    """The VM gets the record as the kernel lays it out: the string after the fixed fields, located by the u32
+    (length << 16 | offset)."""
+    from pyebpf.vm.context import TracepointContext
+
+    class Formats:
+        def tracepoint_fields(self, category, name):
+            return parse_format(EXEC_FORMAT)
+
+    ex.execsnoop.tracepoints, ex.execsnoop._compiled = Formats(), None
+    try:
+        name = b"/usr/bin/true\0"
+        record = bytearray(20) + name
+        record[8:12] = ((len(name) << 16) | 20).to_bytes(4, "little")
+        record[12:16] = (321).to_bytes(4, "little")
+        record[16:20] = (320).to_bytes(4, "little")
+        ex.execs.read()
+        ex.execsnoop.run(TracepointContext(bytes(record)), env=Environment(comm=b"true"), engine=engine)
+        (ev,) = ex.execs.read()
+        assert (ev.pid, ev.old_pid, ev.comm, ev.filename) == (321, 320, b"true", b"/usr/bin/true")
+    finally:
+        ex.execsnoop.tracepoints, ex.execsnoop._compiled = None, None
+
+
+@pytest.mark.kernel
+def test_execsnoop_in_kernel():
+    import shutil
+    import subprocess
+
+    true = shutil.which("true")
+    ex.execs.read()
+    with ex.execsnoop.load():
+        child = subprocess.run([true], check=True)
+        deadline = time.monotonic() + 5
+        mine = []
+        while time.monotonic() < deadline and not mine:
+            mine = [e for e in ex.execs.read(timeout=0.2) if e.filename == true.encode()]
+    assert mine and mine[0].comm == b"true" and mine[0].pid > 0
+    del child
