@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from pyebpf.abi.helpers import HelperId
 from pyebpf.abi.maps import ARRAY_TYPES, PERCPU_TYPES, MapType
-from pyebpf.abi.uapi import UpdateFlags
+from pyebpf.abi.uapi import HelperFlags, UpdateFlags
 from pyebpf.compiler.context import ContextSpec, Field
 from pyebpf.compiler.ir import (
     Alu, AtomicAdd, Block, Bswap, Call, Ext, IRBuilder, Load, MapRef, Mov, Neg, Operand, Param, Return, SlotAddr,
@@ -162,6 +162,7 @@ class PythonFrontEnd:
         self._last_def: tuple[Any, VReg] | None = None
         self._zero_slots: dict[int, StackSlot] = {}
         self._ctx_loads: dict[str, Ptr] = {}
+        self._ctx_name: str | None = None
 
     # ---- diagnostics --------------------------------------------------------------------------------------------
     @property
@@ -203,6 +204,7 @@ class PythonFrontEnd:
             self.ir.emit(Param(v, 1))
             frame.vars[args.args[0].arg] = Ctx(v, self.ctx_spec)
             frame.assigned.add(args.args[0].arg)
+            self._ctx_name = args.args[0].arg
         self.body(fdef.body)
         if not self.ir.terminated:
             self.ir.terminate(Return(self.default_return))
@@ -1197,7 +1199,7 @@ class PythonFrontEnd:
         size = ctypes.sizeof(m.ctype) if size is None else size
         off = 0
         while off < size:
-            w = 8 if size - off >= 8 and (m.off + off) % 8 == 0 else (4 if size - off >= 4 else (2 if size - off >= 2 else 1))
+            w = _width(size - off, m.off + off)
             self.ir.emit(Store(m.base, m.off + off, 0, w))
             off += w
 
@@ -1226,7 +1228,11 @@ class PythonFrontEnd:
         return m
 
     def _fills_whole(self, node: ast.expr) -> bool:
-        """comm() writes all 16 bytes of its buffer (NUL-padded); str() stops at the NUL, so it does not."""
+        """comm() writes all 16 bytes of its buffer (NUL-padded); str() stops at the NUL, so it does not; a copy
+        (of a context array, another structure) writes every byte, zero-padding what it does not copy."""
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
+                isinstance(self.frame.vars.get(node.value.id), Ctx):
+            return True
         if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
             obj = self.resolve_static(node.func)
             return getattr(obj, "__probe_intrinsic__", None) == "comm"
@@ -1328,6 +1334,19 @@ class PythonFrontEnd:
         if isinstance(v, Mem):
             self.copy(dest, v, value_node)
             return
+        if isinstance(v, CtxArray) and is_array(dest.ctype):  # char comm[16] of a tracepoint record, ...
+            f = v.field
+            n = min(ctypes.sizeof(dest.ctype), f.size * f.count)
+            off = 0
+            while off < n:  # the kernel wants context loads aligned to their size
+                w = _width(n - off, f.offset + off, dest.off + off)
+                d = self.ir.vreg(U64)
+                self.ir.emit(Load(d, v.ctx.v, f.offset + off, w))
+                self.ir.emit(Store(dest.base, dest.off + off, d, w))
+                off += w
+            if ctypes.sizeof(dest.ctype) > n:
+                self.zero(Mem(dest.base, dest.off + n, ctypes.c_char * (ctypes.sizeof(dest.ctype) - n)))
+            return
         raise self.err(value_node, f"cannot store a {_kind(v)} in a {getattr(dest.ctype, '__name__', 'field')}")
 
     def copy(self, dest: Mem, src: Mem, node: ast.AST) -> None:
@@ -1336,7 +1355,7 @@ class PythonFrontEnd:
             raise self.err(node, "cannot copy between objects of different types")
         off = 0
         while off < n:
-            w = 8 if n - off >= 8 else (4 if n - off >= 4 else (2 if n - off >= 2 else 1))
+            w = _width(n - off, src.off + off, dest.off + off)
             d = self.ir.vreg(U64)
             self.ir.emit(Load(d, src.base, src.off + off, w))
             self.ir.emit(Store(dest.base, dest.off + off, d, w))
@@ -1624,6 +1643,15 @@ class PythonFrontEnd:
                 addr, size = SlotAddr(slot), 8
             self.ir.emit(Call(HelperId.RINGBUF_OUTPUT, [MapRef(info.name), addr, size, 0], None))  # type: ignore[arg-type]
             return Int(0, None)
+        if method in ("kstack", "ustack") and info.type == MapType.STACK_TRACE:
+            if node.args or node.keywords:
+                raise self.err(node, f"stacks.{method}() takes no arguments")
+            ctx = self.frames[0].vars.get(self._ctx_name) if self._ctx_name else None
+            if not isinstance(ctx, Ctx):
+                raise self.err(node, f"stacks.{method}() needs the probe's context parameter (def probe(ctx): ...)")
+            flags = int(HelperFlags.USER_STACK) if method == "ustack" else 0
+            # bpf_get_stackid: the stack's id in the map (s64; negative when it could not be taken)
+            return self.helper(HelperId.GET_STACKID, [ctx.v, MapRef(info.name), flags], S64)  # type: ignore[list-item]
         if method == "record" and info.display == "log2":
             if len(node.args) != 1 or node.keywords:
                 raise self.err(node, "hist.record(value) takes one value")
@@ -1700,6 +1728,12 @@ def _result_range(op: str, a: tuple[int, int], b: tuple[int, int]) -> tuple[int,
     if op == "mod" and alo >= 0 and blo > 0:
         return 0, min(ahi, bhi - 1)
     return None
+
+
+def _width(left: int, *offsets: int) -> int:
+    """The widest access (8, 4, 2, 1 bytes) that fits in `left` bytes and is aligned at every offset (stack and
+    context accesses must be naturally aligned; objects start 8-aligned)."""
+    return next(w for w in (8, 4, 2, 1) if w <= left and all(o % w == 0 for o in offsets))
 
 
 def _cmp(op: str, a: int, b: int) -> bool:

@@ -110,12 +110,15 @@ class ProbeMap(MutableMapping):
         """Copy what the kernel map holds into a fresh VM map (reading after the probe is unloaded)."""
         from pyebpf.vm.maps import create_map
 
-        vm = create_map(self.spec, ncpus=kmap.ncpus)
+        vm = create_map(self._snapshot_spec(), ncpus=kmap.ncpus)
         for raw in list(kmap.keys_raw()):
             value = kmap.lookup_raw(raw)
             if value is not None:
                 vm.update_raw(raw, value)
         self._vm = vm
+
+    def _snapshot_spec(self) -> Any:
+        return self.spec
 
     @property
     def backend(self) -> Any:
@@ -229,6 +232,50 @@ class Log2Histogram(ProbeMap):
         return "\n".join(log2_hist_lines(self.buckets()))
 
 
+class StackTrace(ProbeMap):
+    """BPF_MAP_TYPE_STACK_TRACE: `stacks.kstack()` / `stacks.ustack()` in the probe give a stack id (negative when
+    no stack could be taken); `stacks.stack(id)` reads its addresses, `stacks.symbols(id, pid)` resolves them
+    (kernel through kallsyms, user through the process's ELF symbols) as `name+offset` strings."""
+
+    TYPE = MapType.STACK_TRACE
+    DEPTH = 127  # PERF_MAX_STACK_DEPTH
+
+    def __init__(self, max_entries: int = 1024, *, name: str | None = None):
+        from pyebpf.compiler.types import U32
+
+        super().__init__(U32, ctypes.c_uint64 * self.DEPTH, max_entries, name=name)
+
+    def _snapshot_spec(self) -> Any:
+        """The kernel's stacks are kept in a plain hash after unloading (only bpf_get_stackid fills a stack map)."""
+        from dataclasses import replace
+
+        return replace(self.spec, type=MapType.HASH)
+
+    def stack(self, stack_id: int) -> list[int]:
+        """The instruction pointers of stack `stack_id`, innermost first ([] when unknown)."""
+        if stack_id < 0:
+            return []
+        try:
+            ips = self[stack_id]
+        except KeyError:
+            return []
+        return [ip for ip in ips if ip]
+
+    def symbols(self, stack_id: int, pid: int | None = None, offsets: bool = True) -> list[str]:
+        """Frames of stack `stack_id` as `name+off`: kernel stacks without `pid`, user stacks of process `pid`.
+        Symbol tables are read once per StackTrace (kallsyms) and per process; `forget_symbols()` re-reads."""
+        from pyebpf.system.symbolize import KernelSymbolizer, ProcessSymbolizer
+
+        cache = self.__dict__.setdefault("_symbolizers", {})
+        sym = cache.get(pid)
+        if sym is None:
+            sym = cache[pid] = KernelSymbolizer() if pid is None else ProcessSymbolizer(pid)
+        return [f.format(offsets) for f in sym.stack(self.stack(stack_id))]
+
+    def forget_symbols(self) -> None:
+        self.__dict__.pop("_symbolizers", None)
+
+
 class RingBuf(ProbeMap):
     """BPF_MAP_TYPE_RINGBUF: `events.output(Event(...))` in the probe; `events.read()` yields Event records."""
 
@@ -286,4 +333,4 @@ class RingBuf(ProbeMap):
         return []
 
 
-__all__ = ["ProbeMap", "Log2Histogram", "HashMap", "LruHashMap", "PerCpuHashMap", "Array", "PerCpuArray", "RingBuf", "to_python"]
+__all__ = ["ProbeMap", "StackTrace", "Log2Histogram", "HashMap", "LruHashMap", "PerCpuHashMap", "Array", "PerCpuArray", "RingBuf", "to_python"]
