@@ -8,37 +8,24 @@ Keys and values read as Python values: ints, bytes for char arrays, named tuples
 from __future__ import annotations
 
 import ctypes
-from collections import namedtuple
 from collections.abc import MutableMapping
 from typing import Any, Iterator
 
+from pyebpf.abi.frozen import frozen
 from pyebpf.abi.maps import MapType
-from pyebpf.compiler.symbols import MapInfo, ctype_of, is_struct
+from pyebpf.compiler.symbols import MapInfo
 from pyebpf.compiler.types import IntType
 
-_TUPLES: dict[type, Any] = {}
-
-
 def to_python(value: Any) -> Any:
-    """A decoded map key/value as a plain, hashable Python value (structures become named tuples)."""
-    if isinstance(value, (ctypes.Structure, ctypes.Union)):
-        cls = type(value)
-        nt = _TUPLES.get(cls)
-        if nt is None:
-            nt = _TUPLES[cls] = namedtuple(cls.__name__, [f[0] for f in cls._fields_])  # type: ignore[misc]
-        return nt(*(to_python(getattr(value, f[0])) for f in cls._fields_))
-    if isinstance(value, ctypes.Array):
-        return bytes(value) if value._type_ is ctypes.c_char else [to_python(v) for v in value]
+    """A decoded key/value/record as a plain, hashable Python value: structures become named tuples with char
+    arrays as all their bytes (pyebpf.abi.frozen, as every map face reads them); per-CPU values stay lists."""
     if isinstance(value, list):
-        return [to_python(v) for v in value]
-    return value
+        return [frozen(v) for v in value]
+    return frozen(value)
 
 
 def _from_python(t: Any, value: Any) -> Any:
-    """A Python value (int, tuple, named tuple, ctypes object) as what the map's codec encodes."""
-    ct = ctype_of(t)
-    if is_struct(ct) and isinstance(value, tuple):
-        return ct(*value)
+    """A Python value (int, tuple, named tuple, ctypes object) as the map's codec takes it (tuples are thawed)."""
     return value
 
 
@@ -80,7 +67,7 @@ class ProbeMap(MutableMapping):
         return f"<{type(self).__name__} {self.name or '(unnamed)'} ({where}) {dict(self.items())!r}>"
 
     # -- backends -------------------------------------------------------------------------------------------------
-    def vm_map(self, ncpus: int = 1) -> Any:
+    def vm_map(self, ncpus: int | None = None) -> Any:
         if self._vm is None:
             from pyebpf.vm.maps import create_map
 

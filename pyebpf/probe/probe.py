@@ -92,7 +92,7 @@ class Probe:
                 raw[off:off + f.size] = (int(v) & ((1 << (8 * f.size)) - 1)).to_bytes(f.size, "little")
         return bytes(raw)
 
-    def vm(self, engine: str = "interp", env: Any = None, ncpus: int = 1) -> Any:
+    def vm(self, engine: str = "interp", env: Any = None, ncpus: int | None = None) -> Any:
         """A VM over this probe's program whose maps are the probe's map objects (their VM backends). Kept per
         engine while the maps' VM backends stay the same (the compiled engine's translation is reused)."""
         from pyebpf.vm import VM

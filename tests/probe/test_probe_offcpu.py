@@ -63,7 +63,7 @@ def test_offcpu_in_vm(engine):
         clock[0] = 12_000
         oc.offcpu.run(TracepointContext(_switch(0, 42, b"worker")), env=env, engine=engine)  # 42 wakes up
         ((key, ns),) = oc.offcpu_ns.items()
-        assert (key.pid, key.comm, ns) == (42, b"worker", 7_000)
+        assert (key.pid, key.comm, ns) == (42, b"worker".ljust(16, b"\0"), 7_000)
         assert oc.stacks.stack(key.kstack) == [0xFFFFFFFF81000010, 0xFFFFFFFF81000020]
         assert oc.stacks.stack(key.ustack) == [0x401000]
         assert 42 not in oc.asleep

@@ -113,8 +113,9 @@ def test_ringbuf_events_in_vm(engine):
 
 
 def _comm() -> bytes:
+    """Our command name as a char comm[16] field holds it (NUL-padded, as map keys and records read back)."""
     with open("/proc/self/comm", "rb") as f:
-        return f.read().strip()[:15]
+        return f.read().strip()[:15].ljust(16, b"\0")
 
 
 @pytest.mark.kernel
@@ -130,7 +131,7 @@ def test_opensnoop_in_kernel(tmp_path):
         while time.monotonic() < deadline and len(mine) < 3:
             mine += [e for e in snoop.events.read(timeout=0.2) if e.filename.rstrip(b"\0") == str(target).encode()]
     assert len(mine) == 3
-    assert all(e.pid == os.getpid() and e.comm.rstrip(b"\0") == _comm() and e.flags & 3 == os.O_RDONLY
+    assert all(e.pid == os.getpid() and e.comm == _comm() and e.flags & 3 == os.O_RDONLY
                for e in mine)
 
 
@@ -187,7 +188,8 @@ def test_data_loc_string_in_vm(engine):
         ex.execs.read()
         ex.execsnoop.run(TracepointContext(bytes(record)), env=Environment(comm=b"true"), engine=engine)
         (ev,) = ex.execs.read()
-        assert (ev.pid, ev.old_pid, ev.comm, ev.filename) == (321, 320, b"true", b"/usr/bin/true")
+        assert (ev.pid, ev.old_pid, ev.comm.rstrip(b"\0"), ev.filename.rstrip(b"\0")) == \
+            (321, 320, b"true", b"/usr/bin/true")
     finally:
         ex.execsnoop.tracepoints, ex.execsnoop._compiled = None, None
 
@@ -204,6 +206,6 @@ def test_execsnoop_in_kernel():
         deadline = time.monotonic() + 5
         mine = []
         while time.monotonic() < deadline and not mine:
-            mine = [e for e in ex.execs.read(timeout=0.2) if e.filename == true.encode()]
-    assert mine and mine[0].comm == b"true" and mine[0].pid > 0
+            mine = [e for e in ex.execs.read(timeout=0.2) if e.filename.rstrip(b"\0") == true.encode()]
+    assert mine and mine[0].comm.rstrip(b"\0") == b"true" and mine[0].pid > 0
     del child
