@@ -57,12 +57,13 @@ def section_info(section: str) -> tuple[ProgType, str, Any]:
 
 def compile_probe(fn: Callable[..., Any], section: str, *, tracepoints: TracepointProvider | None = None,
                   name: str | None = None, map_namer: Callable[[Any, str], str] | None = None,
-                  license: str = "GPL") -> CompiledProbe:
-    """Compile `fn` for `section` (a libbpf SEC() name: it picks the program type and the attach target)."""
+                  license: str = "GPL", cpu_v4: bool = True) -> CompiledProbe:
+    """Compile `fn` for `section` (a libbpf SEC() name: it picks the program type and the attach target).
+    cpu_v4=False keeps to instructions older kernels take (no movsx/sdiv/ldsx: Linux < 6.6)."""
     start = time.perf_counter()
     ptype, target, attach_type = section_info(section)
     ctx = context_spec(ptype, target, tracepoints)
-    fe = PythonFrontEnd(fn, ctx, DEFAULT_RETURN.get(ptype, 0), map_namer)
+    fe = PythonFrontEnd(fn, ctx, DEFAULT_RETURN.get(ptype, 0), map_namer, cpu_v4=cpu_v4)
     try:
         fe.compile()
     except RecursionError:
@@ -75,7 +76,7 @@ def compile_probe(fn: Callable[..., Any], section: str, *, tracepoints: Tracepoi
     # kprobe-type sections keep their kind (kprobe/, kretprobe/, uprobe/, uretprobe/) in the attach target
     attach_to = section if ptype == ProgType.KPROBE and target else (target or None)
     try:
-        lowered = lower(fe.ir.fn, specs, ptype, prog_name, attach_to, attach_type, license)
+        lowered = lower(fe.ir.fn, specs, ptype, prog_name, attach_to, attach_type, license, cpu_v4)
     except CompileError as e:  # whole-function limits (stack size): reported at the def line
         if e.line:
             raise

@@ -53,9 +53,10 @@ def layout_frame(slots: list[StackSlot]) -> int:
 
 
 class _Lowering:
-    def __init__(self, fn: Function, alloc: Allocation):
+    def __init__(self, fn: Function, alloc: Allocation, cpu_v4: bool = True):
         self.fn = fn
         self.alloc = alloc
+        self.cpu_v4 = cpu_v4
         self.out: list[Any] = []  # Instruction | emit.Jmp | Label
         self.lines: list[tuple[int, int, int]] = []
         self._loc: Any = None
@@ -172,9 +173,13 @@ class _Lowering:
         d = self.target(i.dst)
         if i.bits == 64:
             self.materialize(i.src, d)
-        elif i.signed:
+        elif i.signed and self.cpu_v4:
             s = self.read(i.src, d)
             self.put(emit.movsx(d, s, i.bits))
+        elif i.signed:  # before cpu v4 (Linux 6.6): shift the sign bit up, then arithmetically back down
+            self.materialize(i.src, d)
+            self.put(emit.alu_imm("lsh", d, 64 - i.bits))
+            self.put(emit.alu_imm("arsh", d, 64 - i.bits))
         elif i.bits == 32:
             s = self.read(i.src, d)
             self.put(emit.mov_reg(d, s, wide=False))
@@ -192,7 +197,11 @@ class _Lowering:
     def _Load(self, i: Load) -> None:
         d = self.target(i.dst)
         b, off = self.base(i.base, i.off, SCR1)
-        self.put(emit.ldx(d, b, off, i.size, i.signed))
+        sx = i.signed and i.size < 8
+        self.put(emit.ldx(d, b, off, i.size, sx and self.cpu_v4))
+        if sx and not self.cpu_v4:
+            self.put(emit.alu_imm("lsh", d, 64 - 8 * i.size))
+            self.put(emit.alu_imm("arsh", d, 64 - 8 * i.size))
         self.flush(i.dst, d)
 
     def _Store(self, i: Store) -> None:
@@ -360,8 +369,10 @@ def layout(blocks: list[Block]) -> list[Block]:
 
 
 def lower(fn: Function, maps: dict[str, MapSpec] | None = None, prog_type: Any = None, name: str = "",
-          attach_to: str | None = None, expected_attach_type: Any = None, license: str = "GPL") -> Lowered:
-    """Allocate, select and link `fn` into a Program."""
+          attach_to: str | None = None, expected_attach_type: Any = None, license: str = "GPL",
+          cpu_v4: bool = True) -> Lowered:
+    """Allocate, select and link `fn` into a Program; cpu_v4=False avoids Linux 6.6's instructions (movsx, ldsx;
+    the front end expands signed division)."""
     simplify(fn)
     blocks = layout(fn.reachable())
     spills: list[StackSlot] = []
@@ -373,7 +384,7 @@ def lower(fn: Function, maps: dict[str, MapSpec] | None = None, prog_type: Any =
 
     alloc = allocate(fn, blocks, new_slot)
     layout_frame(fn.slots + spills)
-    lo = _Lowering(fn, alloc)
+    lo = _Lowering(fn, alloc, cpu_v4)
     for n, b in enumerate(blocks):
         lo.out.append(Label(b.label))
         for i in b.insns:

@@ -147,8 +147,9 @@ class PythonFrontEnd:
     """Lowers one probe function (and what it calls) into an IRBuilder."""
 
     def __init__(self, fn: Callable[..., Any], ctx_spec: ContextSpec | None, default_return: int = 0,
-                 map_namer: Callable[[Any, str], str] | None = None, prog_kind: str = ""):
+                 map_namer: Callable[[Any, str], str] | None = None, prog_kind: str = "", cpu_v4: bool = True):
         self.fn = fn
+        self.cpu_v4 = cpu_v4
         self.ctx_spec = ctx_spec
         self.default_return = default_return
         self.prog_kind = prog_kind
@@ -779,10 +780,40 @@ class PythonFrontEnd:
         if rng is not None and not (t.min <= rng[0] and rng[1] <= t.max):
             rng = None  # it may wrap
         d = self.ir.vreg(t)
-        self.def_(Alu(op, d, av.op, bv.op, t.bits == 64, t.signed), d)
+        signed = t.signed
+        if op in ("div", "mod") and signed:
+            if av.bounds()[0] >= 0 and bv.bounds()[0] >= 0:
+                signed = False  # both non-negative: unsigned division gives the same, on every kernel
+            elif not self.cpu_v4:
+                self.signed_divmod(op, d, av.op, bv.op)
+                return self.normalize(Int(d, t))
+        self.def_(Alu(op, d, av.op, bv.op, t.bits == 64, signed), d)
         if rng is not None and rng[0] >= 0:
             return Int(d, t, rng)  # non-negative and no wrap: the ALU32 result needs no sign extension
         return self.normalize(Int(d, t, rng))
+
+    def signed_divmod(self, op: str, d: VReg, a: Operand, b: Operand) -> None:
+        """d = a sdiv/smod b without cpu v4 (before Linux 6.6), branch-free on 64-bit sign-extended values:
+        unsigned |a| / |b|, then the sign: (q ^ s) - s with s = sign(a) ^ sign(b) for the quotient, sign(a) for
+        the remainder. x / 0 = 0 and x % 0 = x, INT_MIN / -1 = INT_MIN, as sdiv/smod define them."""
+        def absval(x: Operand) -> tuple[VReg, VReg]:
+            sign, mag = self.ir.vreg(S64), self.ir.vreg(U64)
+            self.ir.emit(Alu("arsh", sign, x, 63))
+            self.ir.emit(Alu("xor", mag, x, sign))
+            self.ir.emit(Alu("sub", mag, mag, sign))
+            return sign, mag
+
+        sa, ma = absval(a)
+        sb, mb = absval(b)
+        q = self.ir.vreg(U64)
+        self.ir.emit(Alu(op, q, ma, mb))
+        s = sa
+        if op == "div":
+            s = self.ir.vreg(S64)
+            self.ir.emit(Alu("xor", s, sa, sb))
+        self.ir.emit(Alu("xor", q, q, s))
+        self.ir.emit(Alu("sub", d, q, s))
+        self._last_def = None
 
     def ptr_offset(self, p: Ptr, off: Int, op: str, node: ast.AST) -> Ptr:
         d = self.ir.vreg(PtrType(p.kind, p.target))

@@ -18,8 +18,10 @@ class Probe:
     """A compiled probe: `.program`, `.maps`, `.run(...)` (VM), `.load()` (kernel, a context manager)."""
 
     def __init__(self, fn: Callable[..., Any], section: str, *, name: str | None = None, tracepoints: Any = None,
-                 license: str = "GPL"):
+                 license: str = "GPL", cpu_v4: bool | None = None):
         self.fn = fn
+        self.cpu_v4 = cpu_v4
+        """Use Linux 6.6's instructions (movsx, sdiv, ldsx); None: when the running kernel has them."""
         self.section = section
         self.name = name or fn.__name__
         self.tracepoints = tracepoints
@@ -38,8 +40,9 @@ class Probe:
     @property
     def compiled(self) -> CompiledProbe:
         if self._compiled is None:
+            v4 = self.cpu_v4 if self.cpu_v4 is not None else _kernel_has_cpu_v4()
             self._compiled = compile_probe(self.fn, self.section, tracepoints=self.tracepoints or SYSTEM,
-                                           name=self.name, license=self.license)
+                                           name=self.name, license=self.license, cpu_v4=v4)
         return self._compiled
 
     def compile(self) -> "Probe":
@@ -156,6 +159,14 @@ class Probe:
         """Verify with our verifier, load into the kernel with the map objects' kernel maps, attach by the section
         name (or `attach=TARGET`). Use as a context manager: leaving it detaches and unloads."""
         return load_all([self], attach=attach, verify=verify, log_level=log_level)[0]
+
+
+def _kernel_has_cpu_v4() -> bool:
+    from pyebpf.isa.features import IsaFeature
+    from pyebpf.system.kernel import kernel_version_code
+
+    major, minor = IsaFeature.CPU_V4.since
+    return kernel_version_code() >= (major << 16) + (minor << 8)
 
 
 class LoadedProbe:

@@ -11,6 +11,7 @@ import uuid
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from pyebpf.isa.features import kernel_takes
 from pyebpf.probe.module import load_module
 
 # (name, bits, signed)
@@ -147,6 +148,12 @@ def test_vm_matches_c_semantics(expr, env):
         mod.out.clear()
         mod.f.run(args=args, engine=engine)
         assert mod.out[0] == want, (render(expr), engine)
+    # the same without Linux 6.6's instructions (sign extension by shifts, signed division expanded)
+    mod.f.cpu_v4, mod.f._compiled = False, None
+    assert kernel_takes(mod.f.program.instructions, (6, 1))
+    mod.out.clear()
+    mod.f.run(args=args)
+    assert mod.out[0] == want, (render(expr), "cpu v3")
 
 
 @pytest.mark.kernel
@@ -155,10 +162,13 @@ def test_vm_matches_c_semantics(expr, env):
 def test_kernel_matches_c_semantics(expr, env):
     mod = build(expr)
     args = [env[v] for v in _ORDER]
-    with mod.f.load(attach=False, verify=False) as lp:
-        lp.run(args=args)
-        got = mod.out[0]
-    assert got == expected(expr, env), render(expr)
+    got = []
+    for v4 in (True, False):
+        mod.f.cpu_v4, mod.f._compiled = v4, None
+        with mod.f.load(attach=False, verify=False) as lp:
+            lp.run(args=args)
+            got.append(mod.out[0])
+    assert got == [expected(expr, env)] * 2, render(expr)
 
 
 def test_reference_examples():
