@@ -27,8 +27,8 @@ def line_records(compiled: CompiledProbe, filename: str, source: dict[int, str],
 
 def build(compiled: CompiledProbe, filename: str, source: dict[int, str], def_line: int) -> tuple[bytes, list, list]:
     """(BTF blob, func_info [(insn_off, type_id)], line_info [(insn_off, file_off, line_off, line_col)])."""
-    from pyebpf.loader.btf import BtfBuilder
-    from pyebpf.loader.btf_gen import BtfFuncLinkage
+    from pyebpf.abi.btf import BtfFuncLinkage
+    from pyebpf.btf.builder import BtfBuilder
 
     b = BtfBuilder()
     int_id = b.add_int("int", 4, signed=True)
