@@ -71,6 +71,31 @@ class InputError(PyebpfError, ValueError):
     """Input a command refuses to read: larger than its cap (e.g. `pyebpf asm /dev/zero`), or not a regular input."""
 
 
+class CompileError(PyebpfError):
+    """Source the probe compiler cannot translate: where (file:line:col, 1-based), what is wrong, what to write
+    instead. `str()` is one `file:line:col: error: ...` line followed by the source line, a caret and the hint."""
+
+    def __init__(self, message: str, filename: str = "<probe>", line: int = 0, column: int = 0,
+                 source_line: str = "", hint: str = "", length: int = 1):
+        self.message = message
+        self.filename = filename
+        self.line = line
+        self.column = column
+        self.source_line = source_line
+        self.hint = hint
+        self.length = max(1, length)
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        text = f"{self.filename}:{self.line}:{self.column}: error: {self.message}"
+        if self.source_line:
+            caret = " " * max(0, self.column - 1) + "^" + "~" * (self.length - 1)
+            text += f"\n    {self.source_line}\n    {caret}"
+        if self.hint:
+            text += f"\n    hint: {self.hint}"
+        return text
+
+
 class BuildError(PyebpfError):
     """A program built with the Python builder is inconsistent (unknown label, unbound register, ...)."""
 
@@ -152,6 +177,6 @@ class MapError(PyebpfError):
 
 
 __all__ = [
-    "PyebpfError", "DecodeError", "AsmDiagnostic", "AsmError", "BuildError", "VerifierError", "VmError",
-    "LoaderError", "ElfError", "BtfError", "MapError",
+    "PyebpfError", "DecodeError", "AsmDiagnostic", "AsmError", "BuildError", "CompileError", "VerifierError",
+    "VmError", "LoaderError", "ElfError", "BtfError", "MapError",
 ]

@@ -20,11 +20,14 @@ ALLOWED = {
     "verifier": {"errors", "abi", "btf", "system", "isa"},
     "vm": {"errors", "abi", "btf", "system", "isa"},
     "loader": {"errors", "abi", "btf", "system", "isa", "cbpf"},
+    "compiler": {"errors", "abi", "btf", "system", "isa"},
     "testing": {"errors", "abi", "btf", "system", "isa", "cbpf", "verifier", "vm", "loader"},
-    "commands": {"errors", "abi", "btf", "system", "isa", "cbpf", "verifier", "vm", "loader", "testing", "cli",
-                 "facade"},
+    "probe": {"errors", "abi", "btf", "system", "isa", "compiler", "verifier", "vm", "loader"},
+    "commands": {"errors", "abi", "btf", "system", "isa", "cbpf", "verifier", "vm", "loader", "testing", "compiler",
+                 "probe", "cli", "facade"},
     "cli": {"errors", "commands"},
-    "facade": {"errors", "abi", "btf", "system", "isa", "cbpf", "verifier", "vm", "loader", "testing", "cli"},
+    "facade": {"errors", "abi", "btf", "system", "isa", "cbpf", "verifier", "vm", "loader", "testing", "compiler",
+               "probe", "cli"},
 }
 
 

@@ -1,0 +1,137 @@
+"""What a program's context pointer (r1) points to, per program type: named fields with offset, size, sign.
+
+Packet programs and pt_regs come from `pyebpf.abi.context`; tracepoint records from their tracefs `format` file
+through a `TracepointProvider`: `SYSTEM` asks `pyebpf.system` (the one reader of tracefs), tests inject formats
+as text, so the compiler is a pure function of its inputs and testable without root.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from pyebpf.abi.context import (BPF_PERF_EVENT_DATA, BPF_RAW_TRACEPOINT_ARGS, PT_REGS, SK_BUFF, XDP_MD,
+                                ContextLayout, FieldKind)
+from pyebpf.abi.prog_types import ProgType
+from pyebpf.errors import CompileError, LoaderError
+
+
+@dataclass(frozen=True)
+class Field:
+    """One readable context member. `count` > 1 is an array of `size`-byte elements (args[6]); `kind` is 'int',
+    'packet', 'packet_end' or 'data_loc' (a tracepoint __data_loc string: u32 offset | length << 16)."""
+
+    name: str
+    offset: int
+    size: int
+    signed: bool = False
+    count: int = 1
+    kind: str = "int"
+    ctype: str = ""
+
+
+class TracepointProvider(Protocol):
+    """Fields of tracepoint `category:name` as its format file lists them (without the common_* header)."""
+
+    def tracepoint_fields(self, category: str, name: str) -> list[Field]: ...
+
+
+def fields_of_format(fmt) -> list[Field]:
+    """Compiler fields from a parsed `pyebpf.system` TracepointFormat (its own fields, not the common header)."""
+    out = []
+    for f in fmt.own_fields:
+        if f.data_loc or f.rel_loc:
+            out.append(Field(f.name, f.offset, f.size, False, 1, "data_loc", f.declaration))
+        elif f.array_len:
+            elem = f.size // f.array_len
+            if elem in (1, 2, 4, 8) and elem * f.array_len == f.size:
+                out.append(Field(f.name, f.offset, elem, f.signed, f.array_len, "int", f.declaration))
+            else:
+                out.append(Field(f.name, f.offset, f.size, False, 1, "bytes", f.declaration))
+        elif f.array_len == 0:
+            out.append(Field(f.name, f.offset, f.size, False, 1, "bytes", f.declaration))
+        else:
+            kind = "int" if f.size in (1, 2, 4, 8) else "bytes"
+            out.append(Field(f.name, f.offset, f.size, f.signed and "*" not in f.c_type, 1, kind, f.declaration))
+    return out
+
+
+def fields_of_text(text: str, where: str = "format") -> list[Field]:
+    """Compiler fields from the text of a `format` file."""
+    from pyebpf.system.tracefs_format import parse_format
+
+    return fields_of_format(parse_format(text, where))
+
+
+class SystemTracepoints:
+    """The running system's tracepoints (pyebpf.system reads and caches their format files)."""
+
+    def tracepoint_fields(self, category: str, name: str) -> list[Field]:
+        from pyebpf.system.tracefs import tracepoint_format
+
+        try:
+            return fields_of_format(tracepoint_format(category, name))
+        except LoaderError as e:
+            raise CompileError(f"tracepoint {category}:{name}: {e}",
+                               hint="tracepoints are listed in /sys/kernel/tracing/events (root and tracefs)") from None
+
+
+SYSTEM = SystemTracepoints()
+
+
+@dataclass(frozen=True)
+class ContextSpec:
+    name: str
+    fields: dict[str, Field]
+    aliases: dict[str, str]
+
+    def find(self, name: str) -> Field | None:
+        return self.fields.get(self.aliases.get(name, name))
+
+
+_KIND = {FieldKind.PKT: "packet", FieldKind.PKT_END: "packet_end", FieldKind.PKT_META: "packet"}
+
+
+def _from_layout(layout: ContextLayout) -> dict[str, Field]:
+    """Fields of an abi layout; `name[i]` members fold back into one array field `name`."""
+    out: dict[str, Field] = {}
+    for f in layout.fields:
+        if not f.readable or f.kind in (FieldKind.PADDING, FieldKind.FLOW_KEYS, FieldKind.SOCK_COMMON_OR_NULL):
+            continue
+        base, bracket, _ = f.name.partition("[")
+        if bracket:
+            prev = out.get(base)
+            out[base] = Field(base, prev.offset if prev else f.offset, f.size, False, (prev.count + 1) if prev else 1)
+        else:
+            out[f.name] = Field(f.name, f.offset, f.size, False, 1, _KIND.get(f.kind, "int"))
+    return out
+
+
+_PT_ALIASES = {"arg1": "di", "arg2": "si", "arg3": "dx", "arg4": "cx", "arg5": "r8", "arg6": "r9", "ret": "ax",
+               **{f"r{n}": n for n in ("ax", "bx", "cx", "dx", "si", "di", "bp", "sp", "ip")}}
+
+_SKB_TYPES = frozenset({ProgType.SOCKET_FILTER, ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.CGROUP_SKB})
+
+
+def context_spec(prog_type: ProgType, target: str, provider: TracepointProvider | None) -> ContextSpec | None:
+    """The context of a program of `prog_type` attached at `target`; None when the compiler knows no layout."""
+    if prog_type == ProgType.TRACEPOINT:
+        if provider is None or "/" not in target:
+            return None
+        category, _, name = target.partition("/")
+        return ContextSpec(f"tracepoint {category}:{name}", {f.name: f for f in
+                                                               provider.tracepoint_fields(category, name)}, {})
+    if prog_type in (ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE):
+        return ContextSpec("bpf_raw_tracepoint_args", _from_layout(BPF_RAW_TRACEPOINT_ARGS), {})
+    if prog_type == ProgType.KPROBE:
+        return ContextSpec("pt_regs", _from_layout(PT_REGS), dict(_PT_ALIASES))
+    if prog_type == ProgType.PERF_EVENT:
+        return ContextSpec("bpf_perf_event_data", _from_layout(BPF_PERF_EVENT_DATA), {})
+    if prog_type == ProgType.XDP:
+        return ContextSpec("xdp_md", _from_layout(XDP_MD), {})
+    if prog_type in _SKB_TYPES:
+        return ContextSpec("__sk_buff", _from_layout(SK_BUFF), {})
+    return None
+
+
+__all__ = ["Field", "TracepointProvider", "ContextSpec", "context_spec", "SystemTracepoints", "SYSTEM",
+           "fields_of_format", "fields_of_text"]

@@ -1,0 +1,262 @@
+"""`@probe(section)`: a Python function compiled to eBPF on first use, run in the VM or loaded into the kernel."""
+from __future__ import annotations
+
+import ctypes
+import functools
+from typing import Any, Callable
+
+from pyebpf.abi.prog_types import ProgType
+from pyebpf.compiler.api import CompiledProbe, compile_probe
+from pyebpf.compiler.context import Field
+from pyebpf.errors import VerifierError, VmError
+from pyebpf.isa.program import Program
+from pyebpf.probe.maps import ProbeMap, RingBuf
+from pyebpf.compiler.context import SYSTEM
+
+
+class Probe:
+    """A compiled probe: `.program`, `.maps`, `.run(...)` (VM), `.load()` (kernel, a context manager)."""
+
+    def __init__(self, fn: Callable[..., Any], section: str, *, name: str | None = None, tracepoints: Any = None,
+                 license: str = "GPL", cpu_v4: bool | None = None):
+        self.fn = fn
+        self.cpu_v4 = cpu_v4
+        """Use Linux 6.6's instructions (movsx, sdiv, ldsx); None: when the running kernel has them."""
+        self.section = section
+        self.name = name or fn.__name__
+        self.tracepoints = tracepoints
+        self.license = license
+        self._compiled: CompiledProbe | None = None
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return f"<Probe {self.name} {self.section!r}>"
+
+    def __call__(self, *args: Any, **kw: Any) -> Any:
+        raise TypeError(f"probe {self.name} runs as eBPF: use {self.name}.run(...) (VM) or {self.name}.load() "
+                        f"(kernel)")
+
+    # -- compilation ----------------------------------------------------------------------------------------------
+    @property
+    def compiled(self) -> CompiledProbe:
+        if self._compiled is None:
+            v4 = self.cpu_v4 if self.cpu_v4 is not None else _kernel_has_cpu_v4()
+            self._compiled = compile_probe(self.fn, self.section, tracepoints=self.tracepoints or SYSTEM,
+                                           name=self.name, license=self.license, cpu_v4=v4)
+        return self._compiled
+
+    def compile(self) -> "Probe":
+        _ = self.compiled
+        return self
+
+    @property
+    def program(self) -> Program:
+        return self.compiled.program
+
+    @property
+    def maps(self) -> dict[str, ProbeMap]:
+        return dict(self.compiled.maps)
+
+    @property
+    def prog_type(self) -> ProgType:
+        return self.program.prog_type  # type: ignore[return-value]
+
+    # -- VM -------------------------------------------------------------------------------------------------------
+    def context(self, *, packet: bytes | None = None, **fields: Any) -> Any:
+        """The VM context for this probe from Python values: `packet=` for packet programs, the tracepoint's own
+        field names for tracepoints, `args=[...]` for raw tracepoints, register names for kprobes."""
+        from pyebpf.vm import context as vc
+
+        pt = self.prog_type
+        if packet is not None:
+            return vc.for_packet(pt, packet, **fields)
+        if pt == ProgType.TRACEPOINT:
+            return vc.TracepointContext(self._tracepoint_record(fields))
+        return vc.default_context(pt, **fields)
+
+    def _tracepoint_record(self, values: dict[str, Any]) -> bytes:
+        c = self.compiled
+        category, _, name = c.target.partition("/")
+        fields: list[Field] = (self.tracepoints or SYSTEM).tracepoint_fields(category, name)
+        size = max([8] + [f.offset + f.size * f.count for f in fields])
+        raw = bytearray(size)
+        known = {f.name: f for f in fields}
+        for key, value in values.items():
+            f = known.get(key)
+            if f is None:
+                raise VmError(f"tracepoint {category}:{name} has no field {key!r} (fields: {', '.join(known)})")
+            items = list(value) if f.count > 1 else [value]
+            if len(items) > f.count:
+                raise VmError(f"{key}: {f.count} elements at most")
+            for i, v in enumerate(items):
+                if isinstance(v, (bytes, bytearray)):
+                    raise VmError(f"{key}: expected an integer")
+                off = f.offset + i * f.size
+                raw[off:off + f.size] = (int(v) & ((1 << (8 * f.size)) - 1)).to_bytes(f.size, "little")
+        return bytes(raw)
+
+    def vm(self, engine: str = "interp", env: Any = None, ncpus: int | None = None) -> Any:
+        """A VM over this probe's program whose maps are the probe's map objects (their VM backends). Kept per
+        engine while the maps' VM backends stay the same (the compiled engine's translation is reused)."""
+        from pyebpf.vm import VM
+
+        maps = {name: m.vm_map(ncpus) for name, m in self.compiled.maps.items() if not isinstance(m, RingBuf)}
+        key = (engine, ncpus, self.program, tuple((n, id(v)) for n, v in maps.items()))
+        cached = self.__dict__.setdefault("_vms", {}).get(engine)
+        if cached is not None and cached[0] == key:
+            vm = cached[1]
+        else:
+            vm = VM(self.program, maps=maps, engine=engine, ncpus=ncpus)
+            self._vms[engine] = (key, vm)
+            vm._default_env = vm.env
+        vm.env = vm.machine.env = env if env is not None else vm._default_env
+        return vm
+
+    def run(self, ctx: Any = None, *, engine: str = "interp", env: Any = None, packet: bytes | None = None,
+            **fields: Any) -> Any:
+        """Run once in the VM; returns the VM's RunResult (`.r0`, `.printk`, ...) and updates the map objects.
+        Ring buffer records go to the RingBuf objects (`events.read()`)."""
+        vm = self.vm(engine, env)
+        if ctx is None:
+            ctx = self.context(packet=packet, **fields)
+        res = vm.run(ctx)
+        for rec in res.ring:
+            m = self.compiled.maps.get(rec.map)
+            if isinstance(m, RingBuf):
+                m.vm_records([rec.data])
+        return res
+
+    # -- verifier and kernel --------------------------------------------------------------------------------------
+    def verify(self, **kw: Any) -> Any:
+        """Our verifier over the program; a rejection names the Python line it came from."""
+        from pyebpf.verifier import verify
+
+        try:
+            return verify(self.program, **kw)
+        except VerifierError as e:
+            raise self._at_source(e) from None
+
+    def _source_of_slot(self, slot: int | None) -> str:
+        """'file:line:col: ' of the Python source instruction `slot` was compiled from, or ''."""
+        if slot is None:
+            return ""
+        try:
+            idx = self.program.index_of(slot)
+        except ValueError:
+            return ""
+        loc = self.compiled.source_line_of(idx)
+        if loc is None:
+            return ""
+        import inspect
+
+        fname = inspect.getsourcefile(self.fn) or "<probe>"
+        return f"{fname}:{loc[0]}:{loc[1]}: "
+
+    def _at_source(self, e: VerifierError) -> VerifierError:
+        return VerifierError(f"{self._source_of_slot(e.insn)}{e.message}", e.insn, e.errno, e.log)
+
+    def load(self, *, attach: bool | str = True, verify: bool = True, log_level: int = 0) -> "LoadedProbe":
+        """Verify with our verifier, load into the kernel with the map objects' kernel maps, attach by the section
+        name (or `attach=TARGET`). Use as a context manager: leaving it detaches and unloads."""
+        return load_all([self], attach=attach, verify=verify, log_level=log_level)[0]
+
+
+def _kernel_has_cpu_v4() -> bool:
+    from pyebpf.isa.features import IsaFeature
+    from pyebpf.system.kernel import kernel_version_code
+
+    major, minor = IsaFeature.CPU_V4.since
+    return kernel_version_code() >= (major << 16) + (minor << 8)
+
+
+class LoadedProbe:
+    """A probe in the kernel: `.kernel` (the KernelProgram), `.test_run(...)`, `.close()` (also on `with` exit)."""
+
+    def __init__(self, probe: Probe, kernel: Any, maps: list[ProbeMap]):
+        self.probe = probe
+        self.kernel = kernel
+        self._maps = maps
+        self.closed = False
+
+    def test_run(self, data: bytes = b"", ctx: Any = None, **kw: Any) -> Any:
+        return self.kernel.test_run(data, ctx, **kw)
+
+    def run(self, ctx: Any = None, *, packet: bytes | None = None, **fields: Any) -> Any:
+        """BPF_PROG_TEST_RUN with the same arguments as Probe.run (packet programs and raw tracepoints)."""
+        if ctx is None and packet is None and fields:
+            pt = self.probe.prog_type
+            if pt in (ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE):
+                args = list(fields.pop("args", []))
+                ctx = (ctypes.c_uint64 * max(len(args), 1))(*[a & (2 ** 64 - 1) for a in args])
+        return self.kernel.run(ctx, packet=packet, **fields)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.kernel.close()
+        finally:
+            for m in self._maps:
+                m.kernel_release()
+
+    def __enter__(self) -> "LoadedProbe":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def load_all(probes: list[Probe], *, attach: bool | str = True, verify: bool = True, log_level: int = 0
+             ) -> list[LoadedProbe]:
+    """Load several probes sharing their map objects (e.g. an entry and an exit probe sharing a start map)."""
+    from pyebpf.errors import LoaderError
+    from pyebpf.loader.program import ProgramLoadError
+    from pyebpf.probe.btfinfo import load_with_lines
+
+    loaded: list[LoadedProbe] = []
+    try:
+        for p in probes:
+            if verify:
+                p.verify()
+            acquired: list[ProbeMap] = []
+            try:
+                kmaps = {}
+                for name, m in p.compiled.maps.items():
+                    kmaps[name] = m.kernel_acquire()
+                    acquired.append(m)
+                try:
+                    kp = load_with_lines(p, kmaps, log_level)
+                except ProgramLoadError as e:
+                    where = p._source_of_slot(e.insn)
+                    raise ProgramLoadError(f"{where}probe {p.name}: {e.message}", e.errno, e.log, p.name) from None
+                except LoaderError as e:
+                    raise LoaderError(f"probe {p.name}: {e.message}", e.errno, e.log) from None
+                lp = LoadedProbe(p, kp, acquired)
+                acquired = []
+            finally:
+                for m in acquired:
+                    m.kernel_release()
+            loaded.append(lp)
+            if attach:
+                target = None if attach is True else attach
+                kp.attach(target)
+    except BaseException:
+        for lp in loaded:
+            lp.close()
+        raise
+    return loaded
+
+
+def probe(section: str, **options: Any) -> Callable[[Callable[..., Any]], Probe]:
+    """Decorator: `@probe("tracepoint/syscalls/sys_enter_openat")` turns the function into a Probe."""
+    if not isinstance(section, str):
+        raise TypeError("@probe needs a section name: @probe(\"tracepoint/syscalls/sys_enter_openat\")")
+
+    def wrap(fn: Callable[..., Any]) -> Probe:
+        return Probe(fn, section, **options)
+
+    return wrap
+
+
+__all__ = ["probe", "Probe", "LoadedProbe", "load_all"]
