@@ -1,10 +1,10 @@
-"""`pyebpf demo`: the main job, end to end on one real program.
+"""`pyebpf demo`: the main job, end to end, starting where users start — a probe written in Python.
 
-It assembles an XDP program from text, builds the openat-per-PID counter with the builder, disassembles both,
-verifies them with our verifier, runs the XDP program in both VM engines on a sample packet, and — where bpf() is
-permitted — loads both into the kernel, runs the XDP program there on the same packet, attaches the tracepoint
-program and reads its map. Each step prints what it found; any disagreement between pyebpf and the kernel is an
-error (exit 1).
+It shows two Python probes (openat per process with names; an XDP filter dropping UDP to the discard port), compiles
+them to eBPF with pyebpf's own compiler, verifies them with our verifier, runs them in the VM (both engines), then
+the layer underneath (the same XDP job in eBPF assembly, the counter through the Builder). Where bpf() is permitted
+it loads the same probe objects into the kernel: BPF_PROG_TEST_RUN must agree with the VM, the openat probe is
+attached and its map read as a table of processes. Any disagreement between pyebpf and the kernel is an error.
 """
 from __future__ import annotations
 
@@ -86,36 +86,71 @@ def _say(step: str, text: str = "") -> None:
             print(f"   {line}")
 
 
-def run_demo(use_kernel: bool = True) -> int:
+def _comm(value: bytes) -> str:
+    return value.split(b"\0", 1)[0].decode(errors="replace")
+
+
+def _probe_part() -> dict[str, set[int]]:
+    """Python probes: the source, what pyebpf compiles it to, our verifier, and runs in the VM."""
+    import inspect
+
+    from pyebpf.commands import demo_probes as probes
+    from pyebpf.isa.disassembler import disassemble
+    from pyebpf.vm.env import Environment
+
+    opener, dropper = probes.count_openat, probes.drop_discard
+    _say("a probe written in Python (pyebpf compiles it to eBPF itself: no clang, no LLVM)",
+         "class Proc(ctypes.Structure): pid u32, comm char[16]\nopens = HashMap(Proc, u64, max_entries=10240)\n\n"
+         + inspect.getsource(opener.fn))
+    builder = _build_openat_counter()
+    _say(f"compiled: {len(opener.program)} eBPF instructions (the register-level Builder version of a count "
+         f"without process names takes {len(builder)})",
+         disassemble(opener.program, style="kernel", symbolic=True))
+    for p in (opener, dropper):
+        _say(f"verifier: probe {p.name} accepted, {p.verify().processed} instructions processed")
+    for who, pid, times in ((b"bash", 100, 2), (b"cat", 200, 3)):
+        env = Environment(pid=pid, tgid=pid, comm=who)
+        for _ in range(times):
+            opener.run(env=env)
+    table = sorted(probes.opens.items(), key=lambda kv: -kv[1])
+    _say("VM: 5 simulated openat calls, the same `opens` map object read as a Python dict",
+         "\n".join(f"{k.pid:>6} {_comm(k.comm):<16} {v}" for k, v in table))
+
+    packets = {"udp/9 (dropped)": _packet(9), "udp/53 (passed)": _packet(53),
+               "arp (passed)": _packet(9)[:12] + b"\x08\x06" + bytes(28)}
+    vm_results: dict[str, set[int]] = {}
+    for engine in ("interp", "compiled"):
+        for label, pkt in packets.items():
+            vm_results.setdefault(label, set()).add(dropper.run(packet=pkt, engine=engine).r0)
+    _say("XDP probe in the VM, both engines: r0 per packet "
+         f"{{{', '.join(f'{k}: {min(v)}' for k, v in vm_results.items())}}}, stats {dict(probes.stats.items())}")
+    if any(len(v) != 1 for v in vm_results.values()):
+        raise PyebpfError(f"the two VM engines disagree: {vm_results}")
+    return vm_results
+
+
+def _assembly_part() -> "tuple[object, object]":
+    """The layer underneath: the same jobs in eBPF assembly and through the Builder."""
     import pyebpf
 
     xdp = pyebpf.assemble(XDP_SOURCE)
     counter = _build_openat_counter()
-    _say(f"assembled XDP program: {len(xdp)} instructions, {xdp.slot_count} slots, maps {list(xdp.maps)}")
-    _say("disassembly (llvm-objdump style)", pyebpf.disassemble(xdp, style="llvm", symbolic=True))
-    _say(f"built openat counter with the builder: {len(counter)} instructions", pyebpf.disassemble(counter,
-                                                                                                  style="kernel",
-                                                                                                  symbolic=True))
-
+    _say(f"the assembly layer underneath: an XDP program in eBPF assembly, {len(xdp)} instructions, "
+         f"{xdp.slot_count} slots, maps {list(xdp.maps)}", pyebpf.disassemble(xdp, style="llvm", symbolic=True))
     for name, prog in (("xdp", xdp), ("openat counter", counter)):
         result = pyebpf.verify(prog)
         _say(f"verifier: {name} accepted, {result.processed} instructions processed, "
              f"peak states {result.peak_states}")
-
-    packets = {"udp/9 (dropped)": _packet(9), "udp/53 (passed)": _packet(53),
-               "arp (passed)": _packet(9)[:12] + b"\x08\x06" + bytes(28)}
-    vm_results = {}
     for engine in ("interp", "compiled"):
         vm = pyebpf.VM(xdp, engine=engine)
-        for label, pkt in packets.items():
-            res = vm.run(packet=pkt)
-            vm_results.setdefault(label, set()).add(res.r0)
-        stats = dict(vm.maps["stats"].items())
-        _say(f"VM ({engine}): r0 per packet {{{', '.join(f'{k}: {min(v)}' for k, v in vm_results.items())}}}, "
-             f"stats {stats}")
-    if any(len(v) != 1 for v in vm_results.values()):
-        raise PyebpfError(f"the two VM engines disagree: {vm_results}")
+        r0 = [vm.run(packet=_packet(port)).r0 for port in (9, 53)]
+        _say(f"VM ({engine}): assembled XDP program r0 udp/9 (dropped): {r0[0]}, udp/53 (passed): {r0[1]}")
+    return xdp, counter
 
+
+def run_demo(use_kernel: bool = True) -> int:
+    vm_results = _probe_part()
+    xdp, counter = _assembly_part()
     if not use_kernel:
         _say("kernel: skipped (--no-kernel)")
         return 0
@@ -125,36 +160,52 @@ def run_demo(use_kernel: bool = True) -> int:
     if reason:
         _say(f"kernel: skipped ({reason})")
         return 0
-    return _kernel_part(xdp, counter, packets, vm_results)
+    _kernel_probes(vm_results)
+    return _kernel_part(xdp, counter)
 
 
-def _kernel_part(xdp, counter, packets, vm_results) -> int:
+def _kernel_probes(vm_results: dict[str, set[int]]) -> None:
+    """The same probe objects in the kernel: our verifier first, then BPF_PROG_LOAD, attach by section name."""
+    from pyebpf.commands import demo_probes as probes
+
+    packets = {"udp/9 (dropped)": _packet(9), "udp/53 (passed)": _packet(53),
+               "arp (passed)": _packet(9)[:12] + b"\x08\x06" + bytes(28)}
+    with probes.drop_discard.load(attach=False) as lp:
+        for label, pkt in packets.items():
+            got = lp.test_run(data=pkt).retval
+            if got != min(vm_results[label]):
+                raise PyebpfError(f"kernel says {got} for {label}, the VM says {min(vm_results[label])}")
+        _say(f"kernel: XDP probe loaded, BPF_PROG_TEST_RUN agrees with the VM on {len(packets)} packets; "
+             f"the same `stats` object now reads the kernel map: {dict(probes.stats.items())}")
+    with probes.count_openat.load():
+        with tempfile.TemporaryDirectory() as tmp:
+            for i in range(5):
+                with open(os.path.join(tmp, f"f{i}"), "w"):
+                    pass
+        table = sorted(probes.opens.items(), key=lambda kv: -kv[1])
+    mine = sum(v for k, v in table if k.pid == os.getpid())
+    _say(f"kernel: probe count_openat attached to syscalls/sys_enter_openat; top openers while attached "
+         f"(this process, pid {os.getpid()}, opened {mine})",
+         "\n".join(f"{k.pid:>6} {_comm(k.comm):<16} {v}" for k, v in table[:5]))
+    if mine < 5:
+        raise PyebpfError(f"expected at least 5 openat calls from pid {os.getpid()}, the map says {mine}")
+
+
+def _kernel_part(xdp, counter) -> int:
     import pyebpf
     from pyebpf.loader import load
 
     with load(xdp, log_level=1) as kp:
         theirs = re.search(r"processed (\d+) insns", kp.log or "")
         ours = pyebpf.verify(xdp).processed
-        _say(f"kernel verifier: XDP program accepted, {theirs.group(1) if theirs else '?'} instructions processed "
-             f"(pyebpf's verifier: {ours})")
-        for label, pkt in packets.items():
-            got = kp.test_run(data=pkt).retval
-            want = min(vm_results[label])
+        _say(f"kernel verifier: assembled XDP program accepted, {theirs.group(1) if theirs else '?'} instructions "
+             f"processed (pyebpf's verifier: {ours})")
+        for port, want in ((9, 1), (53, 2)):
+            got = kp.test_run(data=_packet(port)).retval
             if got != want:
-                raise PyebpfError(f"kernel says {got} for {label}, the VM says {want}")
-        _say(f"kernel: XDP program loaded (fd {kp.fd}), BPF_PROG_TEST_RUN agrees with the VM on "
-             f"{len(packets)} packets; kernel stats map {dict(kp.maps['stats'].items())}")
-    with load(counter) as kp:
-        with kp.attach_tracepoint("syscalls", "sys_enter_openat"):
-            with tempfile.TemporaryDirectory() as tmp:
-                for i in range(5):
-                    with open(os.path.join(tmp, f"f{i}"), "w"):
-                        pass
-            count = kp.maps["counts"].get(os.getpid(), 0)
-        _say(f"kernel: openat counter attached to syscalls/sys_enter_openat; this process (pid {os.getpid()}) "
-             f"opened {count} files while attached")
-        if count < 5:
-            raise PyebpfError(f"expected at least 5 openat calls from pid {os.getpid()}, the map says {count}")
+                raise PyebpfError(f"kernel says {got} for udp/{port}, expected {want}")
+        _say(f"kernel: assembled XDP program loaded (fd {kp.fd}), BPF_PROG_TEST_RUN agrees with the VM; "
+             f"kernel stats map {dict(kp.maps['stats'].items())}")
     return 0
 
 
