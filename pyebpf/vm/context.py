@@ -25,7 +25,8 @@ long or not a list, registers not given as a mapping are a `ContextError` (a VmE
 from __future__ import annotations
 
 import operator
-from typing import Any, Mapping
+import struct
+from typing import Any, Callable, Mapping
 
 from pyebpf.abi.context import (BPF_PERF_EVENT_DATA, BPF_RAW_TRACEPOINT_ARGS, MAX_BPF_FUNC_ARGS, PT_REGS, SK_BUFF,
                                 TRACE_EVENT_RAW_SYS_ENTER, TRACE_EVENT_RAW_SYS_EXIT, XDP_MD, ContextLayout, FieldKind)
@@ -102,6 +103,19 @@ def _pack(layout: ContextLayout, values: Mapping[str, int], size: int | None = N
 def _put(buf: bytearray, layout: ContextLayout, name: str, value: int) -> None:
     f = layout[name]
     buf[f.offset:f.offset + f.size] = (value & ((1 << (8 * f.size)) - 1)).to_bytes(f.size, "little")
+
+
+def _packer(layout: ContextLayout, names: tuple[str, ...]) -> struct.Struct:
+    """One struct.Struct that packs `names` (in that order) at their layout offsets: a context written in one call
+    instead of a layout lookup and a to_bytes per field. Gaps between the fields are pad bytes."""
+    fields = sorted((layout[n] for n in names), key=lambda f: f.offset)
+    if [f.name for f in fields] != list(names):
+        raise ValueError(f"{layout.name}: pack names in offset order")
+    fmt, at = "<", 0
+    for f in fields:
+        fmt += "x" * (f.offset - at) + {1: "B", 2: "H", 4: "I", 8: "Q"}[f.size]
+        at = f.offset + f.size
+    return struct.Struct(fmt)
 
 
 def _get(buf: bytes, layout: ContextLayout, name: str) -> int:
@@ -293,6 +307,10 @@ class XdpContext(_Context):
         if headroom + len(self.packet) > hard_end:
             raise ContextError(f"XDP packet of {len(self.packet)} bytes does not fit a {frame_size}-byte frame "
                                f"with {headroom} bytes of headroom")
+        self._frame_up(headroom, hard_end, ingress_ifindex, rx_queue_index, egress_ifindex)
+
+    def _frame_up(self, headroom: int, hard_end: int, ingress_ifindex: int, rx_queue_index: int,
+                  egress_ifindex: int) -> None:
         self.frame = bytearray(hard_end)
         self.frame[headroom:headroom + len(self.packet)] = self.packet
         self.meta = self.data = headroom
@@ -301,6 +319,21 @@ class XdpContext(_Context):
             egress_ifindex
         self.window: Any = None
         self._m: Any = None
+
+    @classmethod
+    def default(cls, packet: bytes) -> "XdpContext":
+        """The context BPF_PROG_TEST_RUN gives a packet with no ctx_in (the VM's `run(packet=...)`): every field
+        at its default, so nothing to check but the packet's length."""
+        self = cls.__new__(cls)
+        self.ctx_region = None
+        self.redirect = None
+        self.packet = packet = bytes(packet)
+        hard_end = XDP_FRAME_SIZE - SKB_SHARED_INFO_SIZE
+        if XDP_PACKET_HEADROOM + len(packet) > hard_end:
+            raise ContextError(f"XDP packet of {len(packet)} bytes does not fit a {XDP_FRAME_SIZE}-byte frame "
+                               f"with {XDP_PACKET_HEADROOM} bytes of headroom")
+        self._frame_up(XDP_PACKET_HEADROOM, hard_end, 1, 0, 0)
+        return self
 
     # The program sees [data_meta, data_end) as one packet region; each adjustment maps a fresh window (the
     # verifier makes programs reload packet pointers after these helpers) and kills the old one, so a stale
@@ -311,8 +344,7 @@ class XdpContext(_Context):
 
     def _map_window(self, m: Any) -> None:
         old = self.window
-        self.window = m.map_run_region(bytearray(self.frame[self.meta:self.data_end]), "packet", True, KIND_PACKET,
-                                       self)
+        self.window = m.map_run_region(self.frame[self.meta:self.data_end], "packet", True, KIND_PACKET, self)
         if old is not None:
             old.size = 0
             old.end = old.base
@@ -322,18 +354,15 @@ class XdpContext(_Context):
 
     def _write_pointers(self, raw: bytearray) -> None:
         base = self.window.base
-        _put(raw, XDP_MD, "data_meta", base)
-        _put(raw, XDP_MD, "data", base + (self.data - self.meta))
-        _put(raw, XDP_MD, "data_end", base + (self.data_end - self.meta))
+        _XDP_POINTERS.pack_into(raw, 0, base + (self.data - self.meta), base + (self.data_end - self.meta), base)
 
     def materialize(self, m: Any) -> int:
         self._m = m
         self._map_window(m)
-        raw = bytearray(XDP_MD.size)
-        self._write_pointers(raw)
-        _put(raw, XDP_MD, "ingress_ifindex", self.ingress_ifindex)
-        _put(raw, XDP_MD, "rx_queue_index", self.rx_queue_index)
-        _put(raw, XDP_MD, "egress_ifindex", self.egress_ifindex)
+        base = self.window.base
+        raw = bytearray(_XDP_ALL.size)
+        _XDP_ALL.pack_into(raw, 0, base + (self.data - self.meta), base + (self.data_end - self.meta), base,
+                           self.ingress_ifindex, self.rx_queue_index, self.egress_ifindex)
         return self._map_ctx(m, raw)
 
     def adjust_head(self, m: Any, delta: int) -> int:
@@ -390,10 +419,16 @@ class XdpContext(_Context):
         return out
 
     def verdict(self, r0: int) -> Any:
-        try:
-            return XdpAction(r0 & 0xFFFFFFFF)
-        except ValueError:
-            return r0 & 0xFFFFFFFF
+        v = r0 & 0xFFFFFFFF
+        return _XDP_ACTIONS.get(v, v)
+
+
+_XDP_ACTIONS = {int(a): a for a in XdpAction}
+"""XdpAction by value, looked up instead of calling the enum on every run."""
+_XDP_POINTERS = _packer(XDP_MD, ("data", "data_end", "data_meta"))
+_XDP_ALL = _packer(XDP_MD, ("data", "data_end", "data_meta", "ingress_ifindex", "rx_queue_index", "egress_ifindex"))
+if _XDP_ALL.size != XDP_MD.size:
+    raise ImportError("xdp_md packer does not cover the struct")
 
 
 XDP_FIELDS = ("ingress_ifindex", "rx_queue_index", "egress_ifindex", "headroom", "frame_size")
@@ -542,6 +577,16 @@ def for_packet(prog_type: Any, packet: bytes, **fields: Any) -> _Context:
                   f"(SysEnterContext, KprobeContext, RawTracepointContext, PerfEventContext, TracepointContext)")
 
 
+def packet_builder(prog_type: Any) -> Callable[[bytes], _Context]:
+    """`packet -> context` for run(packet=...) without fields, the program type resolved once (a VM asks once)."""
+    pt = _prog_type(prog_type)
+    if pt is None or pt == ProgType.XDP:
+        return XdpContext.default
+    if has_skb_context(pt):
+        return lambda packet: SkbContext(packet, pt)
+    return lambda packet: for_packet(pt, packet)  # refuses with the reason
+
+
 def _tracepoint(fields: dict[str, Any]) -> _Context:
     if "raw" in fields:
         _no_unknown("tracepoint record", fields, ("raw",))
@@ -572,4 +617,4 @@ def default_context(prog_type: Any, packet: bytes | None = None, **fields: Any) 
 
 __all__ = ["ContextError", "SkbContext", "XdpContext", "TracepointContext", "SysEnterContext", "SysExitContext",
            "KprobeContext", "RawTracepointContext", "PerfEventContext", "pt_regs_bytes", "for_packet",
-           "default_context", "skb", "xdp", "XDP_PACKET_HEADROOM", "XDP_FIELDS"]
+           "default_context", "packet_builder", "skb", "xdp", "XDP_PACKET_HEADROOM", "XDP_FIELDS"]

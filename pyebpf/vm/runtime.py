@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
 
 from pyebpf.abi.opcodes import MAX_BPF_STACK, MAX_CALL_FRAMES, PseudoSrc
 from pyebpf.errors import VmError
-from pyebpf.vm.memory import KIND_MAP, KIND_MAP_VALUE, KIND_STACK, Memory, Region
+from pyebpf.vm.memory import KIND_MAP, KIND_MAP_VALUE, KIND_STACK, PAGE, PAGE_SHIFT, Memory, Region
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyebpf.isa.program import Program
@@ -47,6 +47,8 @@ MAX_TAIL_CALL_CNT = 33
 FUNC_ADDR_BASE = 0xFFFF_8000_0000_0000
 
 _ZERO_STACK = bytes(MAX_BPF_STACK)
+#: Pages kept for reuse across runs (a run maps a handful: context, packet, map values, keys).
+_MAX_SPARE = 64
 
 #: A helper: fn(machine, r1, r2, r3, r4, r5) -> r0.
 Helper = Callable[..., int]
@@ -103,7 +105,8 @@ class Machine:
         self._handles: dict[int, int] = {}  # id(map) -> handle address
         self._values: dict[int, int] = {}  # id(buffer) -> address, this run
         self._value_bufs: list[bytearray] = []  # keeps buffers alive while their ids are cache keys
-        self._run_regions: list[int] = []
+        self._run_regions: list[Region] = []
+        self._spare_pages: list[int] = []  # single pages the last run's regions held, reused by the next run
         self._prog_fds: dict[int, "Program"] = {}
         self.stacks: list[Region] = [
             self.mem.map_region(bytearray(MAX_BPF_STACK), f"stack frame {i}", kind=KIND_STACK)
@@ -112,6 +115,9 @@ class Machine:
         self.frame_tops = [s.end for s in self.stacks]
         self.lddw_values: dict[tuple[int, int], int] = {}  # (id(program), slot) -> value of pseudo lddw
         self._pseudo_lddw: dict[int, list] = {}  # id(program) -> its pseudo lddw (slot, insn), computed once
+        self._writers: dict[int, bool] = {}  # id(program) -> may it write memory (stores, atomics, calls)
+        #: the main frame may hold a run's bytes: reset zeroes it (set by run_main for programs that may write)
+        self.stack_dirty = False
 
     # ---- engines ------------------------------------------------------------------------------------------------
     def engine_for(self, program: "Program") -> Any:
@@ -126,13 +132,26 @@ class Machine:
 
     # ---- per-run lifecycle --------------------------------------------------------------------------------------
     def reset(self) -> None:
+        """Undo what the last run touched: the main stack frame (only when a program that can write memory ran),
+        the run's regions, its map value addresses. A run of a program that stores nothing costs a few checks."""
         # Deeper frames are zeroed when a call enters them; the main frame here.
-        self.stacks[0].data[:] = _ZERO_STACK
-        for base in self._run_regions:
-            self.mem.unmap(base)
-        self._run_regions.clear()
-        self._values.clear()
-        self._value_bufs.clear()
+        if self.stack_dirty:
+            self.stacks[0].data[:] = _ZERO_STACK
+            self.stack_dirty = False
+        if self._run_regions:
+            pages, spare = self.mem.pages, self._spare_pages
+            for region in self._run_regions:
+                first = region.base >> PAGE_SHIFT
+                if pages.get(first) is region:
+                    if region.end - region.base < PAGE and len(spare) < _MAX_SPARE:
+                        del pages[first]
+                        spare.append(first)
+                    else:
+                        self.mem.unmap(region.base)
+            self._run_regions.clear()
+        if self._values:
+            self._values.clear()
+            self._value_bufs.clear()
         self.packet = None
         self.ctx_region = None
         self.ctx_addr = 0
@@ -143,35 +162,84 @@ class Machine:
 
     def map_run_region(self, data: bytearray, name: str, writable: bool = True, kind: str = "mem",
                        obj: Any = None) -> Region:
-        """Map a region for this run only (context, packet, conformance memory); unmapped at the next reset."""
+        """Map a region for this run only (context, packet, conformance memory); unmapped at the next reset.
+
+        A region smaller than a page reuses a page the previous run's regions held (the run that used it is over,
+        and no register of this run can hold its addresses), which spares the page search."""
+        if type(data) is not bytearray:
+            data = bytearray(data)
+        spare = self._spare_pages
+        if spare and len(data) < PAGE:
+            first = spare.pop()
+            pages = self.mem.pages
+            if first not in pages:
+                region = Region(first << PAGE_SHIFT, data, name, writable, kind, obj)
+                pages[first] = region
+                self._run_regions.append(region)
+                return region
         region = self.mem.map_region(data, name, writable, kind, obj)
-        self._run_regions.append(region.base)
+        self._run_regions.append(region)
         return region
 
     def run_main(self, r1: int, r2: int = 0, trace: list | None = None) -> tuple[int, int]:
         """Run the program from slot 0 with r1 (and r2), following tail calls; returns (r0, instructions).
 
         With `trace` (a list), the interpreter runs and appends (slot, text, {reg: new value}) per instruction."""
-        program = self.program
-        total = 0
         args = (r1 & M64, r2 & M64, 0, 0, 0)
-        while True:
+        plan = self._main_plan
+        if trace is not None or plan is None or plan[0] is not self.program:
+            return self._run_chain(self.program, args, 0, trace)
+        # The main program, its per-program facts looked up once per VM (the common case: no tail call).
+        program, engine, writes, lddw = plan
+        if lddw:
             self.prepare_lddw(program)
+        if writes:
+            self.stack_dirty = True
+        try:
+            r0, n = engine.run(self, 0, args, self.max_insns)
+            return r0, n + self.extra_insns
+        except TailCallSignal as sig:
+            total = sig.args[0]
+        except ProgramExit as e:
+            return e.r0 & M64, e.count + self.extra_insns
+        return self._run_chain(self._enter_tail_call(), (args[0], 0, 0, 0, 0), total, None)
+
+    _main_plan: "tuple[Program, Any, bool, bool] | None" = None
+
+    def _run_chain(self, program: "Program", args: tuple, total: int, trace: list | None) -> tuple[int, int]:
+        """run_main's general loop: each program of a tail-call chain, traced or not."""
+        while True:
+            key = id(program)
+            if self._pseudo_lddw.get(key, True):  # unknown yet, or the program has some
+                self.prepare_lddw(program)
+            writes = self._writers.get(key)
+            if writes is None:
+                writes = self._writers[key] = _may_write(program)
+            if writes:
+                self.stack_dirty = True
             try:
                 if trace is not None:
                     r0, n = self._tracer_for(program).trace_run(self, args, self.max_insns - total, trace)
                 else:
-                    r0, n = self.engine_for(program).run(self, 0, args, self.max_insns - total)
+                    engine = self.engine_for(program)
+                    if program is self.program and total == 0:
+                        self._main_plan = (program, engine, writes, bool(self._pseudo_lddw[key]))
+                    r0, n = engine.run(self, 0, args, self.max_insns - total)
                 return r0, total + n + self.extra_insns
             except TailCallSignal as sig:
                 total += sig.args[0]
-                program = self.pending_tail
-                self.pending_tail = None
-                self.depth = 0
-                self.stacks[0].data[:] = bytes(MAX_BPF_STACK)
-                args = (args[0], 0, 0, 0, 0)
             except ProgramExit as e:
                 return e.r0 & M64, total + e.count + self.extra_insns
+            program = self._enter_tail_call()
+            args = (args[0], 0, 0, 0, 0)
+
+    def _enter_tail_call(self) -> "Program":
+        """The pending tail-call target, in the main frame made fresh for it."""
+        program = self.pending_tail
+        self.pending_tail = None
+        self.depth = 0
+        self.stacks[0].data[:] = _ZERO_STACK
+        return program
 
     def _tracer_for(self, program: "Program") -> Any:
         from pyebpf.vm.interp import Interpreter
@@ -320,6 +388,20 @@ class Machine:
         if fn is None:
             raise VmError(f"unknown helper {helper_id}", pc=self.pc)
         return fn
+
+
+def _may_write(program: "Program") -> bool:
+    """Whether `program` can change memory: a store, an atomic or a call (helpers write through pointers, and a
+    tail call runs another program). A program without any leaves the stack as it found it."""
+    from pyebpf.abi.opcodes import CLASS_MASK, InsnClass, JmpOp, OP_MASK
+
+    for insn in program.instructions:
+        cls = insn.opcode & CLASS_MASK
+        if cls in (InsnClass.ST, InsnClass.STX):
+            return True
+        if cls in (InsnClass.JMP, InsnClass.JMP32) and insn.opcode & OP_MASK == JmpOp.CALL:
+            return True
+    return False
 
 
 def tail_call_helper(m: Machine, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:

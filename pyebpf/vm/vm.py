@@ -73,10 +73,40 @@ class RunResult:
     def retval(self) -> int:
         return self.r0 & 0xFFFFFFFF
 
+    def __getattr__(self, name: str) -> Any:
+        # Called only for a field missing from the instance: a fast run's result builds the rest on first use.
+        d = self.__dict__
+        if name in _LAZY_FIELDS and "_fill" in d:
+            fill, *args = d.pop("_fill")
+            d.update(fill(*args))
+            return d[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     @property
     def data(self) -> bytes | None:
         """The kernel's TestRunResult name for the packet after the run."""
         return self.packet
+
+
+_LAZY_FIELDS = frozenset({"packet", "mem", "ctx", "printk", "ring", "perf", "trace", "action"})
+for _name in _LAZY_FIELDS:  # their class-level defaults would hide them from __getattr__ (__init__ keeps its own)
+    if _name in RunResult.__dict__:
+        delattr(RunResult, _name)
+_new_result = object.__new__
+
+
+def _fill_lazy(m: Machine, builder: Any, out: Any, r0: int) -> dict[str, Any]:
+    """The lazily built fields of a fast run: what its context collected, its verdict, its output."""
+    if out is not None:
+        printk, ring, perf = out.printk, out.ring, out.perf
+    else:
+        printk, ring, perf = [], [], []
+    fields: dict[str, Any] = {"packet": None, "mem": None, "ctx": {}, "printk": printk, "ring": ring, "perf": perf,
+                              "trace": None, "action": None}
+    if builder is not None:
+        collected = builder.collect(m)
+        fields.update(packet=collected.get("packet"), ctx=collected, action=builder.verdict(r0))
+    return fields
 
 
 def _default_helpers() -> dict[int, Helper]:
@@ -177,9 +207,56 @@ class VM:
         program type's default context around these bytes), `mem` (r1 = pointer to a private copy, r2 = its
         length, as bpf_conformance does); none means r1 = 0. `trace=True` records every executed instruction
         (the interpreter runs traced runs, whichever engine the VM uses: results are identical)."""
+        if ctx is None and mem is None and not trace and not ctx_kw:
+            # The fast path (property tests run thousands of these): no trace, a context the VM builds itself,
+            # and a result whose other fields are built when first read.
+            m = self.machine
+            m.reset()
+            self._fresh_output(m)
+            if packet is None:
+                r0, count = m.run_main(0)
+                return self._lazy_result(r0, count, None)
+            builder = self._packet_builder(packet)
+            m.ctx_addr = r1 = builder.materialize(m)
+            r0, count = m.run_main(r1)
+            return self._lazy_result(r0, count, builder)
+        return self._run_full(ctx, packet, mem, trace, ctx_kw)
+
+    def _fresh_output(self, m: Machine) -> None:
+        out = m.output
+        if out is None or out.printk or out.perf or out.ring:  # left over by a run that failed
+            m.output = self._new_output()
+
+    def _lazy_result(self, r0: int, count: int, builder: Any) -> RunResult:
+        """A RunResult whose packet/ctx/printk/... are computed on first access. `builder` is a context the VM
+        built for this run only (nothing changes it after the run, so collecting later gives the same answer)."""
+        m = self.machine
+        out = m.output
+        if out is not None and (out.printk or out.perf or out.ring):
+            m.output = self._new_output()  # the result takes this run's output
+        else:
+            out = None
+        res = _new_result(RunResult)
+        d = res.__dict__
+        d["r0"] = r0
+        d["insns"] = count
+        d["maps"] = self.maps
+        d["_fill"] = (_fill_lazy, m, builder, out, r0)
+        return res
+
+    @property
+    def _packet_builder(self) -> Callable[[bytes], Any]:
+        builder = self.__dict__.get("_packet_builder_fn")
+        if builder is None:
+            from pyebpf.vm.context import packet_builder
+
+            builder = self.__dict__["_packet_builder_fn"] = packet_builder(self.prog_type)
+        return builder
+
+    def _run_full(self, ctx: Any, packet: Any, mem: Any, trace: bool, ctx_kw: dict[str, Any]) -> RunResult:
         m = self.machine
         m.reset()
-        m.output = self._new_output()
+        self._fresh_output(m)
         r1 = r2 = 0
         mem_region = raw_ctx = None
         if (ctx is not None) + (packet is not None) + (mem is not None) > 1:
@@ -210,11 +287,15 @@ class VM:
             if not isinstance(ctx, (bytes, bytearray)):
                 ctx_after = type(ctx).from_buffer_copy(ctx_after)
         out = m.output
+        if out is not None and (out.printk or out.perf or out.ring):
+            m.output = self._new_output()
+            printk, ring, perf = out.printk, out.ring, out.perf
+        else:
+            printk, ring, perf = [], [], []
         return RunResult(
             r0=r0, insns=count, maps=self.maps, packet=collected.get("packet"),
             mem=bytes(mem_region.data) if mem_region is not None else (b"" if mem is not None else None),
-            ctx=ctx_after, printk=list(getattr(out, "printk", []) or []), ring=list(getattr(out, "ring", []) or []),
-            perf=list(getattr(out, "perf", []) or []),
+            ctx=ctx_after, printk=printk, ring=ring, perf=perf,
             trace=[TraceStep(*s) for s in steps] if steps is not None else None,
             action=ctx.verdict(r0) if hasattr(ctx, "verdict") else None)
 
