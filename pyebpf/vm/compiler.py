@@ -38,9 +38,9 @@ from pyebpf.abi.opcodes import (
 from pyebpf.abi.widths import s32
 from pyebpf.errors import PyebpfError, VmError
 from pyebpf.vm import alu
-from pyebpf.vm.alu import M32, M64
+from pyebpf.vm.alu import B31, B63, M32, M64
 from pyebpf.vm.interp import insn_text
-from pyebpf.vm.memory import PACK, UNPACK
+from pyebpf.vm.memory import PACK, UNPACK, Region
 from pyebpf.vm.ops import atomic, call_helper, ld_abs, mem_fault
 from pyebpf.vm.runtime import ProgramExit, TailCallSignal
 
@@ -50,6 +50,21 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyebpf.vm.runtime import Machine
 
 _ZERO_STACK = bytes(MAX_BPF_STACK)
+#: What `g` (the region of the last load or store) holds before the first access: a region containing no address,
+#: so the first access looks its region up. Later accesses check the last region first and look up only on a miss.
+_NOWHERE = Region(0, bytearray(), "nowhere", False, "none")
+#: Names of the generated code's namespace that become default arguments of `run` (locals are the fastest names).
+_LOCAL_NAMES = ("PG", "U1", "U2", "U4", "U8", "P1", "P2", "P4", "P8", "FAULT", "BUDGET", "ERR", "ATOMIC", "CALLH",
+                "bswap16", "bswap32", "bswap64", "sdiv64", "smod64", "sdiv32", "smod32")
+_MASKS = (("M64", hex(M64)), ("M32", hex(M32)), ("B63", hex(B63)), ("B31", hex(B31)))
+
+
+def _literal_masks(code: str) -> str:
+    """Masks as literals: a constant load instead of a global lookup. (No name or message of the generated code
+    contains these words, and hex literals are lower case.)"""
+    for name, literal in _MASKS:
+        code = code.replace(name, literal)
+    return code
 
 
 class _Block:
@@ -124,7 +139,7 @@ class Compiler:
             U1=UNPACK[1], U2=UNPACK[2], U4=UNPACK[4], U8=UNPACK[8], P1=PACK[1], P2=PACK[2], P4=PACK[4], P8=PACK[8],
             FAULT=self._fault, BUDGET=self._budget, ERR=self._error, RAISE=self._raise, ATOMIC=atomic, LDABS=ld_abs,
             CALLH=call_helper, ProgramExit=ProgramExit, TailCallSignal=TailCallSignal, VmError=VmError,
-            MAXF=MAX_CALL_FRAMES, MG=self.may_goto_budget,
+            MAXF=MAX_CALL_FRAMES, MG=self.may_goto_budget, NOWHERE=_NOWHERE,
         )
         for h in self._helper_ids:
             ns[f"H{h}"] = m.helpers[h]
@@ -151,12 +166,16 @@ class Compiler:
         self._sx: dict[str, str] = {}
         self.inline = self._inlinable()
         self.dispatch = [b.id for b in self.blocks if b.id not in self.inline]
-        out = ["def run(entry, a1, a2, a3, a4, a5, depth, budget):",
+        body: list[str] = []
+        self._tree(body, 0, len(self.dispatch), 2)
+        text = _literal_masks("\n".join(body))
+        used = sorted(name for name in _LOCAL_NAMES if name + "(" in text)
+        extra = "".join(f", {name}={name}" for name in used)  # default arguments: LOAD_FAST instead of globals
+        out = [f"def run(entry, a1, a2, a3, a4, a5, depth, budget{extra}):",
                "    r0 = 0; r1 = a1; r2 = a2; r3 = a3; r4 = a4; r5 = a5; r6 = r7 = r8 = r9 = 0",
-               "    r10 = TOPS[depth]; n = 0; mg = MG; b = entry",
+               "    r10 = TOPS[depth]; n = 0; mg = MG; b = entry; g = NOWHERE",
                "    while True:"]
-        self._tree(out, 0, len(self.dispatch), 2)
-        return "\n".join(out) + "\n"
+        return "\n".join(out) + "\n" + text + "\n"
 
     def _inlinable(self) -> set[int]:
         """Blocks entered only by falling through from the block before them: their code follows that block's
@@ -344,6 +363,9 @@ class Compiler:
             s = f"r{insn.src}" if is64 else f"(r{insn.src} & M32)"
         else:
             s = hex(alu.imm_operand(is64, insn.imm))
+            if op in (AluOp.LSH, AluOp.RSH, AluOp.ARSH):  # fold the masked shift count
+                width = 63 if is64 else 31
+                tmpl = tmpl.replace(f"({{S}} & {width})", str(alu.imm_operand(is64, insn.imm) & width))
         return alu.render(tmpl, d, s)
 
     def _addr(self, base: str, off: int) -> str:
@@ -356,14 +378,16 @@ class Compiler:
             self._sx[key] = alu.SIGN_EXTEND_LOAD[size].replace("{V}", "v")
             value = f"{key}({value})"
         return [f"a = {self._addr(s, off)}",
-                "g = PG(a >> 16)",
-                f"if g is None or a < g.base or a + {size} > g.end{strict}: raise FAULT({slot}, a, {size}, False)",
+                f"if a < g.base or a + {size} > g.end{strict}:",  # not in the region of the last access
+                "    g = PG(a >> 16)",
+                f"    if g is None or a < g.base or a + {size} > g.end{strict}: raise FAULT({slot}, a, {size}, False)",
                 f"{d} = {value}"]
 
     def _store(self, slot: int, d: str, value: str, off: int, size: int, strict: str) -> list[str]:
         return [f"a = {self._addr(d, off)}",
-                "g = PG(a >> 16)",
-                f"if g is None or a < g.base or a + {size} > g.end or not g.writable{strict}: "
+                f"if a < g.base or a + {size} > g.end or not g.writable{strict}:",
+                "    g = PG(a >> 16)",
+                f"    if g is None or a < g.base or a + {size} > g.end or not g.writable{strict}: "
                 f"raise FAULT({slot}, a, {size}, True)",
                 f"P{size}(g.data, a - g.base, {value})"]
 
@@ -387,6 +411,11 @@ class Compiler:
         return wrap + [f"{call}{s} & {mask})"]
 
     # ---- running ------------------------------------------------------------------------------------------------
+    def direct(self) -> tuple[Any, int]:
+        """(generated function, entry block of slot 0): fn(entry, r1..r5, depth, budget) -> (r0, insns), for
+        callers that handle its exceptions themselves (Machine.direct)."""
+        return self._fn, self.block_of[0]
+
     def run(self, m: "Machine", entry: int, args: tuple, budget: int, depth: int = 0) -> tuple[int, int]:
         bid = self.block_of.get(entry)
         if bid is None:

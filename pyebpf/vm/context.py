@@ -311,14 +311,23 @@ class XdpContext(_Context):
 
     def _frame_up(self, headroom: int, hard_end: int, ingress_ifindex: int, rx_queue_index: int,
                   egress_ifindex: int) -> None:
-        self.frame = bytearray(hard_end)
-        self.frame[headroom:headroom + len(self.packet)] = self.packet
+        self._frame: bytearray | None = None  # built when first needed (most runs never adjust the packet)
+        self._hard_end = hard_end
         self.meta = self.data = headroom
         self.data_end = headroom + len(self.packet)
         self.ingress_ifindex, self.rx_queue_index, self.egress_ifindex = ingress_ifindex, rx_queue_index, \
             egress_ifindex
         self.window: Any = None
         self._m: Any = None
+
+    @property
+    def frame(self) -> bytearray:
+        """The whole frame, [0, xdp_data_hard_end): headroom, metadata, packet, tailroom."""
+        frame = self._frame
+        if frame is None:  # nothing moved yet: the packet sits at the headroom, data == data_meta
+            frame = self._frame = bytearray(self._hard_end)
+            frame[self.data:self.data_end] = self.packet
+        return frame
 
     @classmethod
     def default(cls, packet: bytes) -> "XdpContext":
@@ -344,7 +353,8 @@ class XdpContext(_Context):
 
     def _map_window(self, m: Any) -> None:
         old = self.window
-        self.window = m.map_run_region(self.frame[self.meta:self.data_end], "packet", True, KIND_PACKET, self)
+        data = bytearray(self.packet) if self._frame is None else self.frame[self.meta:self.data_end]
+        self.window = m.map_run_region(data, "packet", True, KIND_PACKET, self)
         if old is not None:
             old.size = 0
             old.end = old.base
@@ -407,13 +417,18 @@ class XdpContext(_Context):
 
     def event_packet(self) -> bytes:
         """The packet as bpf_xdp_event_output appends it."""
+        if self._frame is None:
+            return bytes(self.window.data) if self.window is not None else self.packet
         self._sync_back()
         return bytes(self.frame[self.data:self.data_end])
 
     def collect(self, m: Any) -> dict[str, Any]:
-        self._sync_back()
-        out: dict[str, Any] = {"packet": bytes(self.frame[self.data:self.data_end]),
-                               "metadata": bytes(self.frame[self.meta:self.data])}
+        if self._frame is None:
+            out: dict[str, Any] = {"packet": self.event_packet(), "metadata": b""}
+        else:
+            self._sync_back()
+            out = {"packet": bytes(self.frame[self.data:self.data_end]),
+                   "metadata": bytes(self.frame[self.meta:self.data])}
         if self.redirect is not None:
             out["redirect"] = self.redirect
         return out

@@ -90,7 +90,8 @@ class Environment:
 
     def __post_init__(self) -> None:
         self._now = self.time_ns if isinstance(self.time_ns, int) else 0
-        self.rng = random.Random(self.seed)
+        self._seed0 = self.seed  # the generator is made on first use, from the seed given at construction
+        self._rng: random.Random | None = None
         self._kernel = _AddressSpace(self.kernel_memory)
         self._user = _AddressSpace(self.user_memory)
 
@@ -123,6 +124,14 @@ class Environment:
 
     def uid_gid(self) -> int:
         return ((self.gid & 0xFFFFFFFF) << 32) | (self.uid & 0xFFFFFFFF)
+
+    @property
+    def rng(self) -> random.Random:
+        """bpf_get_prandom_u32's generator (seeding one costs more than a short run, so only a run that asks)."""
+        rng = self._rng
+        if rng is None:
+            rng = self._rng = random.Random(self._seed0)
+        return rng
 
     def prandom_u32(self) -> int:
         return self.rng.getrandbits(32)

@@ -118,6 +118,9 @@ class Machine:
         self._writers: dict[int, bool] = {}  # id(program) -> may it write memory (stores, atomics, calls)
         #: the main frame may hold a run's bytes: reset zeroes it (set by run_main for programs that may write)
         self.stack_dirty = False
+        #: a run changed some state reset() undoes (regions mapped, a program that stores or calls ran, a tail
+        #: call chain): a run of a program that only computes on registers leaves the machine as it found it
+        self.needs_reset = False
 
     # ---- engines ------------------------------------------------------------------------------------------------
     def engine_for(self, program: "Program") -> Any:
@@ -159,6 +162,7 @@ class Machine:
         self.extra_insns = 0
         self.tail_call_cnt = 0
         self.pending_tail = None
+        self.needs_reset = False
 
     def map_run_region(self, data: bytearray, name: str, writable: bool = True, kind: str = "mem",
                        obj: Any = None) -> Region:
@@ -166,6 +170,7 @@ class Machine:
 
         A region smaller than a page reuses a page the previous run's regions held (the run that used it is over,
         and no register of this run can hold its addresses), which spares the page search."""
+        self.needs_reset = True
         if type(data) is not bytearray:
             data = bytearray(data)
         spare = self._spare_pages
@@ -194,7 +199,7 @@ class Machine:
         if lddw:
             self.prepare_lddw(program)
         if writes:
-            self.stack_dirty = True
+            self.stack_dirty = self.needs_reset = True
         try:
             r0, n = engine.run(self, 0, args, self.max_insns)
             return r0, n + self.extra_insns
@@ -205,9 +210,12 @@ class Machine:
         return self._run_chain(self._enter_tail_call(), (args[0], 0, 0, 0, 0), total, None)
 
     _main_plan: "tuple[Program, Any, bool, bool] | None" = None
+    #: (fn, entry block) of the main program's compiled function when calling it directly is safe (see _run_chain)
+    direct: "tuple[Callable[..., tuple[int, int]], int] | None" = None
 
     def _run_chain(self, program: "Program", args: tuple, total: int, trace: list | None) -> tuple[int, int]:
         """run_main's general loop: each program of a tail-call chain, traced or not."""
+        self.needs_reset = True
         while True:
             key = id(program)
             if self._pseudo_lddw.get(key, True):  # unknown yet, or the program has some
@@ -223,7 +231,13 @@ class Machine:
                 else:
                     engine = self.engine_for(program)
                     if program is self.program and total == 0:
-                        self._main_plan = (program, engine, writes, bool(self._pseudo_lddw[key]))
+                        lddw = bool(self._pseudo_lddw[key])
+                        self._main_plan = (program, engine, writes, lddw)
+                        direct = getattr(engine, "direct", None)
+                        # A program that neither stores, calls nor loads map addresses cannot change the machine:
+                        # the VM may call its compiled function directly, and on any exception run it again
+                        # through run_main, which raises the same error with its instruction named.
+                        self.direct = direct() if direct is not None and not writes and not lddw else None
                     r0, n = engine.run(self, 0, args, self.max_insns - total)
                 return r0, total + n + self.extra_insns
             except TailCallSignal as sig:

@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 
 from pyebpf.abi.helpers import HELPER_BY_NAME, HelperId
 from pyebpf.abi.maps import MapSpec
+from pyebpf.abi.opcodes import CLASS_MASK, OP_MASK, InsnClass, JmpOp, PseudoSrc
 from pyebpf.abi.uapi import BPF_MAX_LOOPS, MapCreateFlags
 from pyebpf.system.cpus import num_possible_cpus
 from pyebpf.errors import VmError
@@ -184,6 +185,7 @@ class VM:
         from pyebpf.vm.output import Output
 
         self._output_class: Any = Output
+        self.machine.output = self._new_output()
 
     def _make_map(self, spec: MapSpec) -> Any:
         from pyebpf.vm.maps import create_map
@@ -211,38 +213,40 @@ class VM:
             # The fast path (property tests run thousands of these): no trace, a context the VM builds itself,
             # and a result whose other fields are built when first read.
             m = self.machine
-            m.reset()
-            self._fresh_output(m)
+            if m.needs_reset:
+                m.reset()
+                self._fresh_output(m)
             if packet is None:
-                r0, count = m.run_main(0)
-                return self._lazy_result(r0, count, None)
-            builder = self._packet_builder(packet)
-            m.ctx_addr = r1 = builder.materialize(m)
-            r0, count = m.run_main(r1)
-            return self._lazy_result(r0, count, builder)
+                builder = None
+                r1 = 0
+            else:
+                builder = self._packet_builder(packet)
+                m.ctx_addr = r1 = builder.materialize(m)
+            direct = m.direct
+            if direct is not None:
+                try:
+                    r0, count = direct[0](direct[1], r1, 0, 0, 0, 0, 0, m.max_insns)
+                except Exception:  # noqa: BLE001 - the program changes nothing: run_main repeats it and names the
+                    r0, count = m.run_main(r1)  # instruction in its error (or ends it as LD_ABS does)
+            else:
+                r0, count = m.run_main(r1)
+            res = _new_result(RunResult)
+            res.r0 = r0
+            res.insns = count
+            res.maps = self.maps
+            out = m.output
+            if m.needs_reset and out is not None and (out.printk or out.perf or out.ring):
+                m.output = self._new_output()  # the result takes this run's output
+            else:
+                out = None  # (a run that needs no reset called no helper, so it emitted nothing)
+            res._fill = (_fill_lazy, m, builder, out, r0)
+            return res
         return self._run_full(ctx, packet, mem, trace, ctx_kw)
 
     def _fresh_output(self, m: Machine) -> None:
         out = m.output
         if out is None or out.printk or out.perf or out.ring:  # left over by a run that failed
             m.output = self._new_output()
-
-    def _lazy_result(self, r0: int, count: int, builder: Any) -> RunResult:
-        """A RunResult whose packet/ctx/printk/... are computed on first access. `builder` is a context the VM
-        built for this run only (nothing changes it after the run, so collecting later gives the same answer)."""
-        m = self.machine
-        out = m.output
-        if out is not None and (out.printk or out.perf or out.ring):
-            m.output = self._new_output()  # the result takes this run's output
-        else:
-            out = None
-        res = _new_result(RunResult)
-        d = res.__dict__
-        d["r0"] = r0
-        d["insns"] = count
-        d["maps"] = self.maps
-        d["_fill"] = (_fill_lazy, m, builder, out, r0)
-        return res
 
     @property
     def _packet_builder(self) -> Callable[[bytes], Any]:
@@ -257,6 +261,7 @@ class VM:
         m = self.machine
         m.reset()
         self._fresh_output(m)
+        m.needs_reset = True  # whatever this run's context does, the next run starts from a reset
         r1 = r2 = 0
         mem_region = raw_ctx = None
         if (ctx is not None) + (packet is not None) + (mem is not None) > 1:
@@ -388,8 +393,57 @@ def _skb_ctx_in(raw: bytes, packet_len: int, layout: Any) -> dict[str, Any]:
 
 
 def run(program: Any, mem: bytes = b"", **kw: Any) -> int:
-    """Run `program` once with r1 pointing at a copy of `mem` (r2 = its length) and return r0."""
-    return VM(program, **kw).run(mem=mem).r0
+    """Run `program` once with r1 pointing at a copy of `mem` (r2 = its length) and return r0.
+
+    Each call behaves as a fresh VM. A program that calls nothing and names no map cannot tell a fresh VM from one
+    that ran it before (its stack is zeroed per run), so such programs reuse a VM kept per program content."""
+    if isinstance(program, str):
+        program = _assembled(program)
+    vm = _reusable_vm(program, kw)
+    if vm is None:
+        vm = VM(program, **kw)
+    return (vm.run(mem=mem) if len(mem) else vm.run()).r0
+
+
+_RUN_KW = frozenset({"engine", "max_insns", "strict_alignment", "may_goto_budget", "prog_type"})
+"""run() keywords a reused VM can honour (they are part of its cache key); others (maps, helpers, env) build one."""
+_VM_CACHE_MAX = 16  # a VM holds many objects: keeping hundreds makes every garbage collection slower
+_TEXT_CACHE_MAX = 256
+_VM_CACHE: dict[tuple, VM] = {}
+_TEXT_CACHE: dict[str, Program] = {}
+
+
+def _remember(cache: dict, key: Any, value: Any, limit: int) -> Any:
+    if len(cache) >= limit:
+        del cache[next(iter(cache))]  # the oldest entry
+    cache[key] = value
+    return value
+
+
+def _assembled(text: str) -> Program:
+    program = _TEXT_CACHE.get(text)
+    if program is None:
+        from pyebpf.isa.assembler import assemble
+
+        program = _remember(_TEXT_CACHE, text, assemble(text), _TEXT_CACHE_MAX)
+    return program
+
+
+def _reusable_vm(program: Any, kw: dict[str, Any]) -> VM | None:
+    if not isinstance(program, Program) or program.maps or not _RUN_KW.issuperset(kw):
+        return None
+    insns = tuple(program.instructions)
+    try:
+        key = (insns, program.prog_type, tuple(sorted(kw.items())))
+        vm = _VM_CACHE.get(key)
+    except TypeError:  # an unhashable keyword value
+        return None
+    if vm is None:
+        if any(i.is_lddw and i.src != PseudoSrc.IMM or i.opcode & CLASS_MASK in (InsnClass.JMP, InsnClass.JMP32)
+               and i.opcode & OP_MASK == JmpOp.CALL for i in insns):
+            return None  # helpers see the environment and maps, which a fresh VM would have fresh
+        vm = _remember(_VM_CACHE, key, VM(Program(list(insns), prog_type=program.prog_type), **kw), _VM_CACHE_MAX)
+    return vm
 
 
 __all__ = ["VM", "RunResult", "TraceStep", "run"]
