@@ -36,6 +36,7 @@ from pyebpf.loader.ringbuf import RingBuffer
 RATE_TARGET = 100_000
 LATENCY_TARGET_MS = 1.0
 RSS_TARGET_MB = 10.0
+DRAIN_TARGET_US = 0.3
 RECORD = struct.Struct("<QII")  # ktime_get_ns, seq, pid
 
 
@@ -201,7 +202,9 @@ def reader_ceiling(kind: str, count: int, ring_bytes: int) -> dict[str, float]:
     old = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(old)})
     try:
-        for label, decode in (("bytes", None), ("ctypes", Record)):
+        for label, decode in (("bytes", None), ("ctypes", Record), ("batch", None)):
+            if label == "batch" and kind != "ring":
+                continue
             prog = load(program(kind, os.getpid(), ring_bytes))
             pages = 1 << max(0, (count * 40 // 4096)).bit_length()
             reader = RingBuffer(prog.maps["events"], decode=decode) if kind == "ring" else \
@@ -210,10 +213,11 @@ def reader_ceiling(kind: str, count: int, ring_bytes: int) -> dict[str, float]:
                 getppid = os.getppid
                 for _ in range(count):
                     getppid()
-                sink = []
-                t = time.perf_counter()
-                n = reader.consume(sink.append)
+                sink: list = []
+                t, c = time.perf_counter(), time.process_time()
+                n = reader.consume(sink.extend, batch=True) if label == "batch" else reader.consume(sink.append)
                 out[label] = n / (time.perf_counter() - t)
+                out[label + "_cpu_us"] = (time.process_time() - c) / max(n, 1) * 1e6
                 out["n"] = n
     finally:
         os.sched_setaffinity(0, old)
@@ -240,11 +244,17 @@ def main() -> int:
     ap.add_argument("--ring-mb", type=int, default=4, help="ring buffer size (power of 2, MiB)")
     ap.add_argument("--perf-pages", type=int, default=256, help="perf ring pages per CPU (power of 2)")
     ap.add_argument("--no-perf", action="store_true", help="skip the perf buffer run")
+    ap.add_argument("--ceiling-only", action="store_true", help="only the reader ceilings (no streaming runs)")
     args = ap.parse_args()
     ring_bytes = args.ring_mb << 20
     ru0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"events_speed: {args.seconds:.1f} s per run, ring buffer {args.ring_mb} MiB, "
           f"perf {args.perf_pages} pages/CPU, {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
+    if args.ceiling_only:
+        for kind in ("ring", "perf"):
+            c = reader_ceiling(kind, 150_000, ring_bytes)
+            print(f"{kind}: {c}")
+        return 0
     results = [run("ring", args.seconds, 0, ring_bytes, args.perf_pages),
                run("ring", args.seconds, args.rate, ring_bytes, args.perf_pages)]
     if not args.no_perf:
@@ -252,8 +262,12 @@ def main() -> int:
     passed = [report(r) for r in results]
     for kind in ("ring", "perf"):
         c = reader_ceiling(kind, 150_000, ring_bytes)
-        print(f"{kind} reader ceiling: {c['n']:,.0f} records drained at {c['bytes']:,.0f}/s as bytes, "
-              f"{c['ctypes']:,.0f}/s decoded to a ctypes Structure ({c['ctypes'] / RATE_TARGET:.1f}x target)")
+        batch = (f", {c['batch']:,.0f}/s as bytes in batches ({c['batch_cpu_us']:.3f} us CPU/record)"
+                 if "batch" in c else "")
+        print(f"{kind} reader ceiling: {c['n']:,.0f} records drained at {c['bytes']:,.0f}/s as bytes "
+              f"({c['bytes_cpu_us']:.3f} us CPU/record), {c['ctypes']:,.0f}/s decoded to a ctypes Structure "
+              f"({c['ctypes_cpu_us']:.3f} us CPU/record, {c['ctypes'] / RATE_TARGET:.1f}x target){batch}; "
+              f"target <= {DRAIN_TARGET_US} us CPU/record")
     ru1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     paced = results[1]
     print(f"targets: > {RATE_TARGET:,} events/s without loss, median latency < {LATENCY_TARGET_MS} ms, "

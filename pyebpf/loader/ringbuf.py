@@ -10,7 +10,9 @@ in order) and move the consumer position past each record as we go, freeing its 
 from __future__ import annotations
 
 import errno
+import functools
 import mmap
+import operator
 import select
 import struct
 import time
@@ -25,6 +27,18 @@ from pyebpf.abi.uapi import BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_R
 PAGE_SIZE = mmap.PAGESIZE
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
+
+_BUSY_OR_DISCARD = BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT
+_first = operator.itemgetter(0)
+_RUN_MAX = 4096
+"""Records of one length cut out per struct.iter_unpack call at most (bounds the header check of a run)."""
+
+
+@functools.lru_cache(maxsize=64)
+def _slot_struct(length: int, step: int) -> struct.Struct:
+    """One ring slot holding a committed record of `length` bytes: 8-byte header, the record, padding to `step`."""
+    return struct.Struct(f"<{BPF_RINGBUF_HDR_SZ}x{length}s{step - BPF_RINGBUF_HDR_SZ - length}x")
+
 
 def _map_fd_and_size(ringbuf_map: Any, size: int | None) -> tuple[int, int]:
     if isinstance(ringbuf_map, int):
@@ -87,54 +101,82 @@ class RingBuffer(Closeable):
         return self.producer_pos - self.consumer_pos
 
     # -- consuming ---------------------------------------------------------------------------------------------
-    def consume(self, callback: Callable[[Any], Any] | None = None, limit: int | None = None) -> int:
+    def consume(self, callback: Callable[[Any], Any] | None = None, limit: int | None = None,
+                batch: bool = False) -> int:
         """Deliver every committed record now in the buffer to `callback` (or self.callback); returns the count.
+        With `batch=True` the callback gets a list of records per pass instead of one call per record.
 
-        Without any callback the records are dropped (counted); use read() to collect them.
+        Without any callback the records are dropped (counted); use read() to collect them. One pass copies all
+        that is available in one slice (the data pages are mapped twice, so it is contiguous), finds the records
+        of a run of equal lengths with one strided header read and cuts them out with struct.iter_unpack, and
+        moves the consumer position once per pass.
         """
         if self._prod_mm is None:
             raise LoaderError("ring buffer is closed", errno.EBADF)
         cb = callback or self.callback
         decode = self._decode
         prod_mm, cons_mm, mask = self._prod_mm, self._cons_mm, self._mask
-        read_u32, read_u64, write_u64 = _U32.unpack_from, _U64.unpack_from, _U64.pack_into
-        busy_or_discard = BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT
-        # Hand space back to the producer every 64 KiB (or quarter ring) and whenever we catch up, not after every
-        # record: one store per record costs as much as the rest of the loop.
-        release_every = min(self.size >> 2, 1 << 16)
-        cons = released = read_u64(cons_mm, 0)[0]
+        read_u64, write_u64 = _U64.unpack_from, _U64.pack_into
+        cons = read_u64(cons_mm, 0)[0]
         prod = read_u64(prod_mm, 0)[0]
         n = 0
-        while cons < prod:
-            off = PAGE_SIZE + (cons & mask)  # offset in the producer mapping: data starts after its first page
-            hdr = read_u32(prod_mm, off)[0]
-            if hdr & busy_or_discard:
-                if hdr & BPF_RINGBUF_BUSY_BIT:
-                    break  # reserved, not committed yet: everything after it waits too
-                self.discarded += 1
-                length = hdr & ~busy_or_discard
-            else:
-                length = hdr
-                if cb is not None:
-                    # bytes; contiguous even across the end since the data pages are mapped twice
-                    raw = prod_mm[off + BPF_RINGBUF_HDR_SZ:off + BPF_RINGBUF_HDR_SZ + length]
-                    cb(decode(raw) if decode else raw)
-                n += 1
-            cons += (length + BPF_RINGBUF_HDR_SZ + 7) & ~7
-            if cons - released >= release_every:
-                write_u64(cons_mm, 0, cons)
-                released = cons
-            if limit is not None and n >= limit:
-                break
+        while cons < prod and (limit is None or n < limit):
+            start = PAGE_SIZE + (cons & mask)  # offset in the producer mapping: data starts after its first page
+            buf = prod_mm[start:start + (prod - cons)]  # all that is there (at most the ring's size)
+            records: list[bytes] = []
+            used, stopped = self._parse(buf, records, None if limit is None else limit - n)
+            if used:
+                if cb is not None and records:
+                    if decode is not None:
+                        records = list(map(decode, records))
+                    if batch:
+                        cb(records)
+                    else:
+                        for record in records:
+                            cb(record)
+                n += len(records)
+                cons += used
+                write_u64(cons_mm, 0, cons)  # hand the space back to the producer
+            if stopped or not used:
+                break  # a record reserved but not committed yet: everything after it waits too
             if cons >= prod:
-                if cons != released:
-                    write_u64(cons_mm, 0, cons)
-                    released = cons
                 prod = read_u64(prod_mm, 0)[0]
-        if cons != released:
-            write_u64(cons_mm, 0, cons)
         self.records += n
         return n
+
+    def _parse(self, buf: bytes, out: list[bytes], limit: int | None) -> tuple[int, bool]:
+        """Append the committed records at the start of `buf` to `out`; (bytes consumed, stopped at BUSY)."""
+        read_u32 = _U32.unpack_from
+        end = len(buf)
+        pos = 0
+        view = memoryview(buf)
+        while pos + BPF_RINGBUF_HDR_SZ <= end and (limit is None or len(out) < limit):
+            hdr = read_u32(buf, pos)[0]
+            if hdr & _BUSY_OR_DISCARD:
+                if hdr & BPF_RINGBUF_BUSY_BIT:
+                    return pos, True
+                self.discarded += 1
+                step = ((hdr & ~_BUSY_OR_DISCARD) + BPF_RINGBUF_HDR_SZ + 7) & ~7
+                if pos + step > end:
+                    break
+                pos += step
+                continue
+            step = (hdr + BPF_RINGBUF_HDR_SZ + 7) & ~7
+            count = (end - pos) // step  # records of this length that could follow back to back
+            if limit is not None:
+                count = min(count, limit - len(out))
+            if count == 0:
+                break  # (cannot happen: the producer position only moves past whole records)
+            if count > 1 and read_u32(buf, pos + step)[0] != hdr:
+                count = 1  # records of varying lengths: one at a time
+            elif count > 1:  # the run of records with this very header (same length, committed)
+                count = min(count, _RUN_MAX)
+                headers = view[pos:pos + count * step].cast("I")[::step // 4].tolist()
+                if headers.count(hdr) != count:
+                    count = next(i for i, h in enumerate(headers) if h != hdr)
+            out.extend(map(_first, _slot_struct(hdr, step).iter_unpack(view[pos:pos + count * step])))
+            pos += count * step
+        return pos, False
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the kernel signals data (epoll) or `timeout` seconds pass; True if there is data."""

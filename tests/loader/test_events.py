@@ -179,6 +179,29 @@ def test_ringbuf_reserve_submit_and_discard():
         assert rb.discarded == 15 and rb.records == 15
 
 
+def test_ringbuf_batches_and_limits_in_one_pass():
+    """consume(batch=True) hands lists (one per pass) with the same records a per-record callback gets; a limit stops
+    inside a run of equal-length records and the rest comes next time, in order."""
+    from pyebpf.loader import load
+    from pyebpf.loader.attach import attach_tracepoint
+    from pyebpf.loader.ringbuf import RingBuffer
+
+    with load(event_program("output")) as prog, RingBuffer(prog.maps["events"], decode=Event) as rb, \
+            attach_tracepoint(prog, "syscalls", "sys_enter_getppid"):
+        trigger(300)
+        assert rb.wait(1.0)
+        first: list = []
+        assert rb.consume(first.append, limit=7) == 7
+        batches: list = []
+        deadline = time.monotonic() + 2
+        while sum(map(len, batches)) < 293 and time.monotonic() < deadline:
+            rb.wait(0.1)
+            rb.consume(batches.append, batch=True)
+        assert all(isinstance(b, list) for b in batches)
+        check_events(first + [e for b in batches for e in b], 0, 300)
+        assert rb.records == 300 and rb.available() == 0
+
+
 def test_ringbuf_iterator_and_bad_maps():
     from pyebpf.errors import LoaderError
     from pyebpf.loader import load
