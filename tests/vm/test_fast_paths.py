@@ -1,0 +1,118 @@
+"""The VM's per-run shortcuts change no result: each run sees a fresh machine, results built lazily read the same
+as eager ones, a direct call of a compiled program faults as run_main does, and pyebpf.run's reused VMs behave as
+fresh ones."""
+from __future__ import annotations
+
+import pytest
+
+import pyebpf
+from pyebpf.abi.uapi import XdpAction
+from pyebpf.errors import VmError
+from pyebpf.isa.program import Program
+from pyebpf.vm import VM, RunResult, run
+
+ENGINES = ("interp", "compiled")
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def test_stack_is_fresh_after_a_writing_run(engine: str) -> None:
+    # reads the slot before writing it: every run must see zero, however many runs wrote it before
+    vm = VM(pyebpf.assemble("r0 = *(u64 *)(r10 - 8)\nr1 = 7\n*(u64 *)(r10 - 8) = r1\nexit"), engine=engine)
+    assert [vm.run().r0 for _ in range(3)] == [0, 0, 0]
+
+
+def test_register_only_program_repeats_and_faults_with_its_instruction(engine: str) -> None:
+    vm = VM(pyebpf.assemble("r0 = 5\nr1 = 16\nr0 = *(u32 *)(r1 + 0)\nexit"), engine=engine)
+    for _ in range(2):  # the second run takes whatever shortcut the first one set up
+        with pytest.raises(VmError) as ei:
+            vm.run()
+        assert ei.value.pc == 2 and "r1" in ei.value.insn_text and ei.value.address == 16
+    ok = VM(pyebpf.assemble("r0 = 5\nr0 *= 3\nexit"), engine=engine)
+    assert [(r.r0, r.insns) for r in (ok.run(), ok.run())] == [(15, 3), (15, 3)]
+
+
+def test_budget_error_on_the_direct_path(engine: str) -> None:
+    vm = VM(pyebpf.assemble("l:\nr0 += 1\ngoto l"), engine=engine, max_insns=1000)
+    for _ in range(2):
+        with pytest.raises(VmError, match="budget of 1000"):
+            vm.run()
+
+
+def test_lazy_results_read_as_eager_ones(engine: str) -> None:
+    # rewrites the first packet byte with its length; results are read only after later runs
+    prog = pyebpf.assemble("""
+        r2 = *(u32 *)(r1 + 0)
+        r3 = *(u32 *)(r1 + 4)
+        r4 = r2
+        r4 += 1
+        if r4 > r3 goto out
+        r5 = r3
+        r5 -= r2
+        *(u8 *)(r2 + 0) = r5
+    out:
+        r0 = 2
+        exit
+    """)
+    vm = VM(prog, engine=engine)
+    results = [vm.run(packet=bytes(n)) for n in (3, 5, 9)]
+    fresh = VM(prog, engine=engine).run(packet=bytes(5), trace=True)  # the full path, built eagerly
+    assert [r.packet for r in results] == [b"\x03" + bytes(2), b"\x05" + bytes(4), b"\x09" + bytes(8)]
+    assert results[1].packet == fresh.packet and results[1].ctx == fresh.ctx
+    assert all(r.action is XdpAction.PASS and r.printk == [] and r.trace is None and r.mem is None
+               for r in results)
+    assert isinstance(results[0], RunResult) and results[0] == results[0] and "packet=b'\\x03" in repr(results[0])
+    with pytest.raises(AttributeError):
+        results[0].no_such_field
+
+
+def test_printk_belongs_to_the_run_that_printed(engine: str) -> None:
+    prog = pyebpf.assemble("""
+        if r1 == 0 goto out
+        r1 = 0x0a6968
+        *(u32 *)(r10 - 4) = r1
+        r1 = r10
+        r1 += -4
+        r2 = 4
+        call bpf_trace_printk
+    out:
+        r0 = 0
+        exit
+    """)
+    vm = VM(prog, engine=engine)
+    loud = vm.run(mem=b"x")
+    quiet = vm.run()
+    again = vm.run(mem=b"y")
+    assert loud.printk == ["hi\n"] and quiet.printk == [] and again.printk == ["hi\n"]
+
+
+def test_run_reuses_vms_only_where_a_fresh_one_gives_the_same_answer() -> None:
+    pure = pyebpf.assemble("r0 = *(u8 *)(r1 + 0)\nr0 += 1\nexit")
+    assert [run(pure, mem=b"\x05"), run(pure, mem=b"\x09"), run(pure, mem=b"\x05")] == [6, 10, 6]
+    pure.instructions[1] = pyebpf.assemble("r0 += 2").instructions[0]  # same object, new content: new answer
+    assert run(pure, mem=b"\x05") == 7
+    # helpers see the environment: each call starts from a fresh one (same first random number, same clock)
+    rand = pyebpf.assemble("call bpf_get_prandom_u32\nexit")
+    clock = pyebpf.assemble("call bpf_ktime_get_ns\nexit")
+    assert run(rand) == run(rand) == VM(rand).run().r0
+    assert run(clock) == run(clock)
+    assert run("r0 = 3\nr0 <<= 2\nexit", engine="compiled") == run("r0 = 3\nr0 <<= 2\nexit") == 12
+    assert run(Program(list(pure.instructions)), mem=b"\x01") == 3
+    with pytest.raises(VmError, match="budget of 2"):
+        run(pure, max_insns=2, mem=b"\x01")
+
+
+def test_run_with_no_packet_on_a_fresh_vm_keeps_output_working() -> None:
+    prog = pyebpf.assemble("""
+        r1 = 0x0a6968
+        *(u32 *)(r10 - 4) = r1
+        r1 = r10
+        r1 += -4
+        r2 = 4
+        call bpf_trace_printk
+        exit
+    """)
+    assert VM(prog).run().printk == ["hi\n"]
