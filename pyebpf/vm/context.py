@@ -46,6 +46,7 @@ SIZEOF_XDP_FRAME = 40
 SKB_SHARED_INFO_SIZE = 320
 """SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) on x86-64: reserved at the frame's end (xdp_data_hard_end)."""
 XDP_METADATA_MAX = 32
+_XDP_HARD_END = XDP_FRAME_SIZE - SKB_SHARED_INFO_SIZE
 
 
 class ContextError(VmError, ValueError):
@@ -333,16 +334,24 @@ class XdpContext(_Context):
     def default(cls, packet: bytes) -> "XdpContext":
         """The context BPF_PROG_TEST_RUN gives a packet with no ctx_in (the VM's `run(packet=...)`): every field
         at its default, so nothing to check but the packet's length."""
-        self = cls.__new__(cls)
-        self.ctx_region = None
-        self.redirect = None
+        self = cls.__new__(cls)  # the other attributes are the class-level defaults below
         self.packet = packet = bytes(packet)
-        hard_end = XDP_FRAME_SIZE - SKB_SHARED_INFO_SIZE
-        if XDP_PACKET_HEADROOM + len(packet) > hard_end:
+        end = XDP_PACKET_HEADROOM + len(packet)
+        if end > _XDP_HARD_END:
             raise ContextError(f"XDP packet of {len(packet)} bytes does not fit a {XDP_FRAME_SIZE}-byte frame "
                                f"with {XDP_PACKET_HEADROOM} bytes of headroom")
-        self._frame_up(XDP_PACKET_HEADROOM, hard_end, 1, 0, 0)
+        self.data_end = end
         return self
+
+    # Defaults of a `default()` context (the constructor sets each on the instance).
+    ctx_region: Any = None
+    redirect: tuple[int, int] | None = None
+    window: Any = None
+    _m: Any = None
+    _frame: bytearray | None = None
+    meta = data = XDP_PACKET_HEADROOM
+    ingress_ifindex, rx_queue_index, egress_ifindex = LOOPBACK_IFINDEX, 0, 0
+    _hard_end = XDP_FRAME_SIZE - SKB_SHARED_INFO_SIZE
 
     # The program sees [data_meta, data_end) as one packet region; each adjustment maps a fresh window (the
     # verifier makes programs reload packet pointers after these helpers) and kills the old one, so a stale

@@ -96,13 +96,14 @@ for _name in _LAZY_FIELDS:  # their class-level defaults would hide them from __
 _new_result = object.__new__
 
 
-def _fill_lazy(m: Machine, builder: Any, out: Any, r0: int) -> dict[str, Any]:
-    """The lazily built fields of a fast run: what its context collected, its verdict, its output."""
+def _fill_lazy(m: Machine, builder: Any, out: Any, r0: int, mem: bytearray | None) -> dict[str, Any]:
+    """The lazily built fields of a fast run: what its context collected, its verdict, its output, its memory
+    (the run's own buffer: nothing writes it once the run is over)."""
     if out is not None:
         printk, ring, perf = out.printk, out.ring, out.perf
     else:
         printk, ring, perf = [], [], []
-    fields: dict[str, Any] = {"packet": None, "mem": None, "ctx": {}, "printk": printk, "ring": ring, "perf": perf,
+    fields: dict[str, Any] = {"packet": None, "mem": None if mem is None else bytes(mem), "ctx": {}, "printk": printk, "ring": ring, "perf": perf,
                               "trace": None, "action": None}
     if builder is not None:
         collected = builder.collect(m)
@@ -209,27 +210,32 @@ class VM:
         program type's default context around these bytes), `mem` (r1 = pointer to a private copy, r2 = its
         length, as bpf_conformance does); none means r1 = 0. `trace=True` records every executed instruction
         (the interpreter runs traced runs, whichever engine the VM uses: results are identical)."""
-        if ctx is None and mem is None and not trace and not ctx_kw:
-            # The fast path (property tests run thousands of these): no trace, a context the VM builds itself,
-            # and a result whose other fields are built when first read.
+        if ctx is None and not trace and not ctx_kw and (mem is None or packet is None):
+            # The fast path (property tests and conformance suites run thousands of these): no trace, a context
+            # the VM builds itself, and a result whose other fields are built when first read.
             m = self.machine
             if m.needs_reset:
                 m.reset()
                 self._fresh_output(m)
-            if packet is None:
-                builder = None
-                r1 = 0
-            else:
-                builder = self._packet_builder(packet)
+            builder = mem_data = None
+            r1 = r2 = 0
+            if packet is not None:
+                make = self._make_packet_ctx or self._packet_builder
+                builder = make(packet)
                 m.ctx_addr = r1 = builder.materialize(m)
+            elif mem is not None:
+                mem_data = bytearray(mem)
+                if mem_data:
+                    region = m.map_run_region(mem_data, "mem", True, KIND_MEM)
+                    r1, r2 = region.base, region.size
             direct = m.direct
             if direct is not None:
                 try:
-                    r0, count = direct[0](direct[1], r1, 0, 0, 0, 0, 0, m.max_insns)
+                    r0, count = direct[0](direct[1], r1, r2, 0, 0, 0, 0, m.max_insns)
                 except Exception:  # noqa: BLE001 - the program changes nothing: run_main repeats it and names the
-                    r0, count = m.run_main(r1)  # instruction in its error (or ends it as LD_ABS does)
+                    r0, count = m.run_main(r1, r2)  # instruction in its error (or ends it as LD_ABS does)
             else:
-                r0, count = m.run_main(r1)
+                r0, count = m.run_main(r1, r2)
             res = _new_result(RunResult)
             res.r0 = r0
             res.insns = count
@@ -239,7 +245,7 @@ class VM:
                 m.output = self._new_output()  # the result takes this run's output
             else:
                 out = None  # (a run that needs no reset called no helper, so it emitted nothing)
-            res._fill = (_fill_lazy, m, builder, out, r0)
+            res._fill = (_fill_lazy, m, builder, out, r0, mem_data)
             return res
         return self._run_full(ctx, packet, mem, trace, ctx_kw)
 
@@ -248,14 +254,14 @@ class VM:
         if out is None or out.printk or out.perf or out.ring:  # left over by a run that failed
             m.output = self._new_output()
 
-    @property
-    def _packet_builder(self) -> Callable[[bytes], Any]:
-        builder = self.__dict__.get("_packet_builder_fn")
-        if builder is None:
-            from pyebpf.vm.context import packet_builder
+    _make_packet_ctx: Callable[[bytes], Any] | None = None
 
-            builder = self.__dict__["_packet_builder_fn"] = packet_builder(self.prog_type)
-        return builder
+    def _packet_builder(self, packet: bytes) -> Any:
+        """The program type's default context around `packet` (the builder chosen once per VM)."""
+        from pyebpf.vm.context import packet_builder
+
+        self._make_packet_ctx = packet_builder(self.prog_type)
+        return self._make_packet_ctx(packet)
 
     def _run_full(self, ctx: Any, packet: Any, mem: Any, trace: bool, ctx_kw: dict[str, Any]) -> RunResult:
         m = self.machine
