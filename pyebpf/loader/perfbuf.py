@@ -11,7 +11,9 @@ the ring was full.
 from __future__ import annotations
 
 import errno
+import functools
 import mmap
+import operator
 import os
 import select
 import struct
@@ -32,6 +34,15 @@ _DATA_HEAD, _DATA_TAIL, _DATA_OFFSET, _DATA_SIZE = 1024, 1032, 1040, 1048
 _HEADER = struct.Struct("<IHH")
 _U32, _U64, _U64X2 = struct.Struct("<I"), struct.Struct("<Q"), struct.Struct("<QQ")
 _SAMPLE, _LOST = int(PerfRecordType.SAMPLE), int(PerfRecordType.LOST)
+_first = operator.itemgetter(0)
+_RUN_MAX = 4096
+"""Samples of one size cut out per struct.iter_unpack call at most (bounds the header check of a run)."""
+
+
+@functools.lru_cache(maxsize=64)
+def _sample_struct(raw_size: int, rsize: int) -> struct.Struct:
+    """One PERF_RECORD_SAMPLE of `rsize` bytes: perf_event_header, u32 raw size, the raw bytes, padding."""
+    return struct.Struct(f"<12x{raw_size}s{rsize - 12 - raw_size}x")
 
 
 class _CpuRing:
@@ -111,42 +122,72 @@ class PerfBuffer(Closeable):
     # -- reading -----------------------------------------------------------------------------------------------
     def _drain(self, ring: _CpuRing, on_sample: Callable[..., Any] | None,
                on_lost: Callable[[int, int], Any] | None) -> int:
+        """Deliver the records of one CPU's ring. Everything available is copied out in one or two slices (two when
+        it wraps past the ring's end), a run of equal sample records is cut out with one struct.iter_unpack, and
+        the tail moves once, after delivery."""
         mm = ring.mm
-        read_u32 = _U32.unpack_from
         head = _U64.unpack_from(mm, _DATA_HEAD)[0]
         tail = _U64.unpack_from(mm, _DATA_TAIL)[0]
-        base, size = ring.data_offset, ring.data_size
-        decode, cpu, with_cpu = self._decode, ring.cpu, self.with_cpu
-        header = _HEADER.unpack_from
-        n = 0
-        while tail < head:
-            off = tail % size
-            rtype, _misc, rsize = header(mm, base + off)  # 8-byte aligned: a header never wraps
-            if rsize < _HEADER.size:
+        if tail >= head:
+            return 0
+        base, size, cpu = ring.data_offset, ring.data_size, ring.cpu
+        off, avail = tail % size, head - tail
+        if off + avail <= size:
+            buf = mm[base + off:base + off + avail]
+        else:  # records that wrap past the end of the ring come out whole from the joined pieces
+            buf = mm[base + off:base + size] + mm[base:base + off + avail - size]
+        view = memoryview(buf)
+        header, read_u32 = _HEADER.unpack_from, _U32.unpack_from
+        samples: list[bytes] = []
+        n = pos = 0
+        end = len(buf)
+        while pos < end:
+            rtype, _misc, rsize = header(buf, pos)  # 8-byte aligned: a header never wraps
+            if rsize < _HEADER.size or pos + rsize > end:
                 raise LoaderError(f"corrupt perf record (size {rsize}) on cpu {cpu}", errno.EIO)
-            if off + rsize <= size:
-                body, at = mm, base + off + 8
-            else:  # the record wraps past the end of the ring: join its two pieces
-                body, at = mm[base + off + 8:base + size] + mm[base:base + off + rsize - size], 0
             if rtype == _SAMPLE:
-                raw_size = read_u32(body, at)[0]
-                raw = body[at + 4:at + 4 + raw_size]
-                n += 1
-                if on_sample is not None:
-                    value = decode(raw) if decode else raw
-                    if with_cpu:
-                        on_sample(cpu, value)
-                    else:
-                        on_sample(value)
-            elif rtype == _LOST:
-                _id, lost = _U64X2.unpack_from(body, at)
+                raw_size = read_u32(buf, pos + 8)[0]
+                count = (end - pos) // rsize if 12 + raw_size <= rsize and not rsize & 7 else 1
+                if count > 1 and buf[pos:pos + 12] != buf[pos + rsize:pos + rsize + 12]:
+                    count = 1  # records of varying sizes: one at a time
+                elif count > 1:  # the run of samples with this very header and raw size
+                    count = min(count, _RUN_MAX)
+                    run = view[pos:pos + count * rsize]
+                    heads = run.cast("Q")[::rsize // 8].tolist()
+                    sizes = run.cast("I")[2::rsize // 4].tolist()
+                    if heads.count(heads[0]) != count or sizes.count(raw_size) != count:
+                        count = next(i for i in range(count) if heads[i] != heads[0] or sizes[i] != raw_size)
+                if count == 1:
+                    samples.append(buf[pos + 12:pos + 12 + raw_size])
+                else:
+                    samples.extend(map(_first, _sample_struct(raw_size, rsize).iter_unpack(
+                        view[pos:pos + count * rsize])))
+                pos += count * rsize
+                continue
+            if rtype == _LOST:
+                _id, lost = _U64X2.unpack_from(buf, pos + 8)
                 self.lost += lost
                 if on_lost is not None:
+                    n += self._deliver(samples, on_sample, cpu)  # in order: the samples before the loss first
+                    samples = []
                     on_lost(cpu, lost)
-            tail += rsize
-        _U64.pack_into(mm, _DATA_TAIL, tail)
+            pos += rsize
+        n += self._deliver(samples, on_sample, cpu)
+        _U64.pack_into(mm, _DATA_TAIL, tail + pos)
         self.samples += n
         return n
+
+    def _deliver(self, samples: list[bytes], on_sample: Callable[..., Any] | None, cpu: int) -> int:
+        if on_sample is not None and samples:
+            decode = self._decode
+            values = map(decode, samples) if decode else samples
+            if self.with_cpu:
+                for value in values:
+                    on_sample(cpu, value)
+            else:
+                for value in values:
+                    on_sample(value)
+        return len(samples)
 
     def consume(self, callback: Callable[..., Any] | None = None,
                 lost_callback: Callable[[int, int], Any] | None = None) -> int:
