@@ -411,7 +411,7 @@ class Compiler:
         return wrap + [f"{call}{s} & {mask})"]
 
     # ---- running ------------------------------------------------------------------------------------------------
-    def direct(self) -> tuple[Any, int]:
+    def direct(self) -> tuple[Any, int] | None:
         """(generated function, entry block of slot 0): fn(entry, r1..r5, depth, budget) -> (r0, insns), for
         callers that handle its exceptions themselves (Machine.direct)."""
         return self._fn, self.block_of[0]
@@ -442,7 +442,45 @@ class Compiler:
                           insn_text(self.insns[pc]) if pc in self.insns else "") from e
 
 
+class Tiered:
+    """Engine "auto": the interpreter (cheap to build) until the program proves hot, then the compiler.
+
+    Compiling costs tens of microseconds per instruction, which a program run a few times never earns back; the
+    interpreter is built for a tenth of that. A program is hot after HOT_RUNS runs, or once it has executed
+    HOT_INSNS_PER_SLOT instructions per instruction slot (a loop); it is compiled between two runs, and every run
+    after that is the compiled engine's. The two engines give the same results, so only the speed changes."""
+
+    name = "auto"
+    HOT_RUNS = 64
+    HOT_INSNS_PER_SLOT = 256
+
+    def __init__(self, program: "Program", m: "Machine", may_goto_budget: int = BPF_MAX_LOOPS):
+        from pyebpf.vm.interp import Interpreter
+
+        self.program, self.may_goto_budget = program, may_goto_budget
+        self.interp = Interpreter(program, m, may_goto_budget)
+        self.compiled: Compiler | None = None
+        self.runs = self.executed = 0
+        self.hot_insns = self.HOT_INSNS_PER_SLOT * max(1, program.slot_count)
+
+    def run(self, m: "Machine", entry: int, args: tuple, budget: int, depth: int = 0) -> tuple[int, int]:
+        compiled = self.compiled
+        if compiled is not None:
+            return compiled.run(m, entry, args, budget, depth)
+        if depth == 0 and entry == 0 and m.depth == 0:  # a run of its own (not a call into it): may tier up here
+            self.runs += 1
+            if self.runs > self.HOT_RUNS or self.executed >= self.hot_insns:
+                compiled = self.compiled = Compiler(self.program, m, self.may_goto_budget)
+                return compiled.run(m, entry, args, budget, depth)
+        r0, n = self.interp.run(m, entry, args, budget, depth)
+        self.executed += n
+        return r0, n
+
+    def direct(self) -> tuple[Any, int] | None:
+        return self.compiled.direct() if self.compiled is not None else None
+
+
 alu_s32 = s32  # the generated code's name for (s32)
 
 
-__all__ = ["Compiler"]
+__all__ = ["Compiler", "Tiered"]

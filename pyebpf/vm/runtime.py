@@ -202,12 +202,20 @@ class Machine:
             self.stack_dirty = self.needs_reset = True
         try:
             r0, n = engine.run(self, 0, args, self.max_insns)
+            if self._direct_later:  # a tiered engine may have compiled the program in this run
+                self._try_direct(engine)
             return r0, n + self.extra_insns
         except TailCallSignal as sig:
             total = sig.args[0]
         except ProgramExit as e:
             return e.r0 & M64, e.count + self.extra_insns
         return self._run_chain(self._enter_tail_call(), (args[0], 0, 0, 0, 0), total, None)
+
+    _direct_later = False
+
+    def _try_direct(self, engine: Any) -> None:
+        self.direct = engine.direct()
+        self._direct_later = self.direct is None
 
     _main_plan: "tuple[Program, Any, bool, bool] | None" = None
     #: (fn, entry block) of the main program's compiled function when calling it directly is safe (see _run_chain)
@@ -233,12 +241,14 @@ class Machine:
                     if program is self.program and total == 0:
                         lddw = bool(self._pseudo_lddw[key])
                         self._main_plan = (program, engine, writes, lddw)
-                        direct = getattr(engine, "direct", None)
                         # A program that neither stores, calls nor loads map addresses cannot change the machine:
                         # the VM may call its compiled function directly, and on any exception run it again
                         # through run_main, which raises the same error with its instruction named.
-                        self.direct = direct() if direct is not None and not writes and not lddw else None
+                        self.direct = None
+                        self._direct_later = hasattr(engine, "direct") and not writes and not lddw
                     r0, n = engine.run(self, 0, args, self.max_insns - total)
+                    if self._direct_later and program is self.program and total == 0:
+                        self._try_direct(engine)
                 return r0, total + n + self.extra_insns
             except TailCallSignal as sig:
                 total += sig.args[0]

@@ -30,9 +30,9 @@ ENGINES: dict[str, Callable[..., Any]] = {}
 
 def _engines() -> dict[str, Callable[..., Any]]:
     if not ENGINES:
-        from pyebpf.vm.compiler import Compiler
+        from pyebpf.vm.compiler import Compiler, Tiered
 
-        ENGINES.update(interp=Interpreter, compiled=Compiler)
+        ENGINES.update(interp=Interpreter, compiled=Compiler, auto=Tiered)
     return ENGINES
 
 
@@ -147,7 +147,8 @@ class VM:
     """A simulated eBPF machine for one program (and the programs it tail-calls).
 
     program: a Program, instruction bytes or assembly text. maps: name -> MapSpec or VM map, over program.maps.
-    helpers: id or kernel helper name -> fn(machine, r1..r5). engine: "interp" or "compiled" (same results).
+    helpers: id or kernel helper name -> fn(machine, r1..r5). engine: "interp", "compiled" or "auto" (same
+    results; "auto" interprets a program until it is hot, then compiles it: see pyebpf.vm.compiler.Tiered).
     max_insns: instructions per run before VmError (1,000,000, the kernel's complexity limit). may_goto_budget:
     how often may_goto falls through per stack frame before it jumps (BPF_MAX_LOOPS; the x86 JIT in 6.x uses a
     time budget instead). strict_alignment: BPF_F_STRICT_ALIGNMENT (every access naturally aligned). ncpus: for

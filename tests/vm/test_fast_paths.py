@@ -116,3 +116,22 @@ def test_run_with_no_packet_on_a_fresh_vm_keeps_output_working() -> None:
         exit
     """)
     assert VM(prog).run().printk == ["hi\n"]
+
+
+def test_auto_engine_tiers_up_without_changing_results() -> None:
+    from pyebpf.vm.compiler import Tiered
+
+    loop = pyebpf.assemble("r0 = 0\nr1 = 300\nl:\nr0 += r1\nr1 -= 1\nif r1 != 0 goto l\nexit")
+    short = pyebpf.assemble("r0 = *(u8 *)(r1 + 0)\nr0 *= 3\nexit")
+    vm, ref = VM(loop, engine="auto"), VM(loop)
+    engine = vm.machine.engine_for(vm.program) if vm.run() else None
+    assert isinstance(engine, Tiered) and engine.compiled is None  # one run of a hot loop: interpreted
+    assert [(r.r0, r.insns) for r in (vm.run(), vm.run())] == [(ref.run().r0, ref.run().insns)] * 2
+    assert engine.compiled is not None  # ... and compiled from the second run on
+    vm2 = VM(short, engine="auto")
+    results = [vm2.run(mem=bytes([i])).r0 for i in range(Tiered.HOT_RUNS + 5)]
+    assert results == [3 * i for i in range(Tiered.HOT_RUNS + 5)]
+    assert vm2.machine.engine_for(vm2.program).compiled is not None and vm2.machine.direct is not None
+    with pytest.raises(VmError) as ei:
+        vm2.run()  # r1 = 0: the compiled direct path faults as the interpreter does
+    assert ei.value.pc == 0 and ei.value.address == 0
