@@ -30,6 +30,10 @@ class _AddressSpace:
     """Sorted non-overlapping byte ranges, for the probe_read helpers."""
 
     def __init__(self, ranges: Mapping[int, bytes]):
+        if not ranges:  # the common case: nothing to sort
+            self.starts: list[int] = []
+            self.blobs: list[bytes] = []
+            return
         items = sorted((int(a), bytes(b)) for a, b in ranges.items())
         self.starts = [a for a, _ in items]
         self.blobs = [b for _, b in items]

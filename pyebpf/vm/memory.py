@@ -81,7 +81,9 @@ class Memory:
         if not isinstance(data, bytearray):
             data = bytearray(data)
         npages = len(data) // PAGE + 1
-        first = self._find_pages(npages)
+        first = self._next_page
+        if npages != 1 or first in self.pages or first >= LAST_PAGE:  # the one-page case at the next page: no search
+            first = self._find_pages(npages)
         region = Region(first << PAGE_SHIFT, data, name, writable, kind, obj)
         for p in range(first, first + npages):
             self.pages[p] = region

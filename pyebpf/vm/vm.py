@@ -403,7 +403,8 @@ def run(program: Any, mem: bytes = b"", **kw: Any) -> int:
     """Run `program` once with r1 pointing at a copy of `mem` (r2 = its length) and return r0.
 
     Each call behaves as a fresh VM. A program that calls nothing and names no map cannot tell a fresh VM from one
-    that ran it before (its stack is zeroed per run), so such programs reuse a VM kept per program content."""
+    that ran it before (its stack is zeroed per run), so such programs, from their second call, reuse a VM kept
+    per program content."""
     if isinstance(program, str):
         program = _assembled(program)
     vm = _reusable_vm(program, kw)
@@ -417,6 +418,8 @@ _RUN_KW = frozenset({"engine", "max_insns", "strict_alignment", "may_goto_budget
 _VM_CACHE_MAX = 16  # a VM holds many objects: keeping hundreds makes every garbage collection slower
 _TEXT_CACHE_MAX = 256
 _VM_CACHE: dict[tuple, VM] = {}
+_SEEN_MAX = 1024
+_SEEN: dict[tuple, None] = {}  # programs run once: a second run gets a kept VM
 _TEXT_CACHE: dict[str, Program] = {}
 
 
@@ -446,6 +449,9 @@ def _reusable_vm(program: Any, kw: dict[str, Any]) -> VM | None:
     except TypeError:  # an unhashable keyword value
         return None
     if vm is None:
+        if key not in _SEEN:  # first sight: most programs are run once (property tests), keep no VM for them
+            _remember(_SEEN, key, None, _SEEN_MAX)
+            return None
         if any(i.is_lddw and i.src != PseudoSrc.IMM or i.opcode & CLASS_MASK in (InsnClass.JMP, InsnClass.JMP32)
                and i.opcode & OP_MASK == JmpOp.CALL for i in insns):
             return None  # helpers see the environment and maps, which a fresh VM would have fresh
