@@ -137,6 +137,10 @@ class Environment:
             rng = self._rng = random.Random(self._seed0)
         return rng
 
+    @rng.setter
+    def rng(self, rng: random.Random) -> None:
+        self._rng = rng
+
     def prandom_u32(self) -> int:
         return self.rng.getrandbits(32)
 
