@@ -2,6 +2,7 @@
 import ctypes
 
 from pyebpf.probe import (XDP_DROP, XDP_PASS, Array, HashMap, RingBuf, comm, pid, probe, u32, u64)
+from pyebpf.probe.headers import Eth, IPv4, Udp
 
 counts = HashMap(u32, u64, max_entries=10240)
 
@@ -34,25 +35,6 @@ events = RingBuf(OpenEvent, size=1 << 20)
 @probe("tracepoint/syscalls/sys_enter_openat")
 def opensnoop(ctx):
     events.output(OpenEvent(pid=pid(), flags=ctx.flags, comm=comm(), filename=str(ctx.filename)))
-
-
-class Eth(ctypes.BigEndianStructure):
-    _pack_ = 1
-    _fields_ = [("dst", ctypes.c_uint8 * 6), ("src", ctypes.c_uint8 * 6), ("proto", ctypes.c_uint16)]
-
-
-class IPv4(ctypes.BigEndianStructure):
-    _pack_ = 1
-    _fields_ = [("ver_ihl", ctypes.c_uint8), ("tos", ctypes.c_uint8), ("tot_len", ctypes.c_uint16),
-                ("id", ctypes.c_uint16), ("frag", ctypes.c_uint16), ("ttl", ctypes.c_uint8),
-                ("proto", ctypes.c_uint8), ("csum", ctypes.c_uint16), ("src", ctypes.c_uint32),
-                ("dst", ctypes.c_uint32)]
-
-
-class Udp(ctypes.BigEndianStructure):
-    _pack_ = 1
-    _fields_ = [("sport", ctypes.c_uint16), ("dport", ctypes.c_uint16), ("len", ctypes.c_uint16),
-                ("csum", ctypes.c_uint16)]
 
 
 drops = Array(u64, max_entries=1)

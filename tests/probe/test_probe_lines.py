@@ -46,5 +46,6 @@ def test_kernel_log_quotes_python_lines():
 
     with x.drop_udp_port.load(attach=False, log_level=2) as lp:
         quoted = [ln for ln in lp.kernel.log.splitlines() if ln.startswith(";")]
-    assert "; if udp.dport == DROP_PORT: @ xdp_udp_drop.py:45" in quoted
+    line = Path(x.__file__).read_text().splitlines().index("    if udp.dport == DROP_PORT:") + 1
+    assert f"; if udp.dport == DROP_PORT: @ xdp_udp_drop.py:{line}" in quoted
     assert quoted[0].startswith("; def drop_udp_port(ctx): @ xdp_udp_drop.py:")
