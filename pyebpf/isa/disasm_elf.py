@@ -110,6 +110,8 @@ def disassemble_elf(data: bytes, path: str = "<input>", style: str = "llvm", sec
         fmt = "elf64-bpf"
         out = [f"\n{path}:\tfile format {fmt}\n"]
         for sec in sections:
+            if not sec.data:
+                continue  # llvm-objdump skips a code section of size 0 (clang's empty .text) without a header
             program = _program(sec)
             out.append("\n" + "\n".join(objdump_lines(program, sec.name, alu32, sec.byteorder)) + "\n")
         return "".join(out)

@@ -136,3 +136,32 @@ def test_bad_input_is_one_line_and_exit_1(tmp_path, capsys, content, message):
 def test_unknown_section_names_the_sections(objects, capsys):
     status, _, err = run_cli(capsys, "--section", "nope", str(objects["bpfel-v3"]))
     assert status == 1 and "no executable section 'nope'" in err and "xdp" in err
+
+
+ONLY_SECTIONS = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+SEC("xdp") int pass(struct xdp_md *ctx) { return XDP_PASS; }
+SEC("tc") int tc_len(struct __sk_buff *skb) { return skb->len > 60; }
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+@pytest.mark.parametrize("debug", [[], ["-g"]])
+def test_object_with_an_empty_text_section_diffs_clean(tmp_path, capsys, debug):
+    """clang always emits a .text section; with every function in its own SEC() it is empty and llvm-objdump 14
+    prints no `Disassembly of section .text:` header for it (a size-0 section is skipped), so neither do we."""
+    if CLANG is None or LLVM_OBJDUMP is None:
+        pytest.skip("clang and llvm-objdump are needed")
+    src, obj = tmp_path / "only.c", tmp_path / "only.o"
+    src.write_text(ONLY_SECTIONS)
+    multiarch = subprocess.run(["gcc", "-print-multiarch"], capture_output=True, text=True).stdout.strip() \
+        if shutil.which("gcc") else "x86_64-linux-gnu"
+    subprocess.run([CLANG, "-O2", *debug, "-target", "bpf", f"-I/usr/include/{multiarch}", "-c", str(src), "-o",
+                    str(obj)], check=True, capture_output=True)
+    status, out, err = run_cli(capsys, str(obj))
+    assert (status, err) == (0, "")
+    assert out == llvm_objdump(str(obj))
+    assert "section .text" not in out and "Disassembly of section xdp:" in out
+    status, out, _ = run_cli(capsys, "--section", ".text", str(obj))
+    assert (status, out) == (0, llvm_objdump("--section=.text", str(obj)))
