@@ -56,13 +56,16 @@ def inet_checksum(data: bytes) -> int:
     return ~total & 0xFFFF
 
 
-def ethernet(dst: bytes, src: bytes, ethertype: int, payload: bytes, vlan: int | None = None) -> bytes:
-    """An Ethernet II frame; with `vlan` (a TCI) an 802.1Q tag sits before the ethertype."""
+# Builders take keyword arguments only, always in one order: addresses (src, dst), then ports / protocol, then the
+# payload; a call written for another builder's order fails loudly instead of swapping fields.
+def ethernet(*, src: bytes, dst: bytes, ethertype: int, payload: bytes = b"", vlan: int | None = None) -> bytes:
+    """An Ethernet II frame (on the wire dst comes first); with `vlan` (a TCI) an 802.1Q tag sits before the
+    ethertype."""
     tag = struct.pack("!HH", EtherType.VLAN, vlan) if vlan is not None else b""
     return dst + src + tag + struct.pack("!H", ethertype) + payload
 
 
-def ipv4(src: bytes, dst: bytes, proto: int, payload: bytes, ttl: int = 64, ident: int = 0, tos: int = 0,
+def ipv4(*, src: bytes, dst: bytes, proto: int, payload: bytes = b"", ttl: int = 64, ident: int = 0, tos: int = 0,
          options: bytes = b"", flags_frag: int = 0x4000) -> bytes:
     """An IPv4 header (with options padded to 4 bytes, correct total length and header checksum) + payload."""
     options = options.ljust((len(options) + 3) // 4 * 4, b"\0")
@@ -72,7 +75,8 @@ def ipv4(src: bytes, dst: bytes, proto: int, payload: bytes, ttl: int = 64, iden
     return hdr[:10] + struct.pack("!H", inet_checksum(hdr)) + hdr[12:] + payload
 
 
-def ipv6(src: bytes, dst: bytes, next_header: int, payload: bytes, hop_limit: int = 64, flow: int = 0) -> bytes:
+def ipv6(*, src: bytes, dst: bytes, next_header: int, payload: bytes = b"", hop_limit: int = 64,
+         flow: int = 0) -> bytes:
     """An IPv6 header (no extension headers) + payload."""
     return struct.pack("!IHBB16s16s", (6 << 28) | (flow & 0xFFFFF), len(payload), next_header, hop_limit, src,
                        dst) + payload
@@ -84,7 +88,7 @@ def _pseudo_header(src: bytes, dst: bytes, proto: int, length: int) -> bytes:
     return src + dst + struct.pack("!IxxxB", length, proto)
 
 
-def udp(sport: int, dport: int, payload: bytes, src: bytes, dst: bytes) -> bytes:
+def udp(*, src: bytes, dst: bytes, sport: int, dport: int, payload: bytes = b"") -> bytes:
     """A UDP datagram whose checksum covers the IPv4/IPv6 pseudo-header of src -> dst."""
     length = UDP_HLEN + len(payload)
     seg = struct.pack("!HHHH", sport, dport, length, 0) + payload
@@ -92,7 +96,7 @@ def udp(sport: int, dport: int, payload: bytes, src: bytes, dst: bytes) -> bytes
     return seg[:6] + struct.pack("!H", csum) + seg[8:]
 
 
-def tcp(sport: int, dport: int, payload: bytes, src: bytes, dst: bytes, seq: int = 0, ack: int = 0,
+def tcp(*, src: bytes, dst: bytes, sport: int, dport: int, payload: bytes = b"", seq: int = 0, ack: int = 0,
         flags: int = 0x02, window: int = 65535, options: bytes = b"") -> bytes:
     """A TCP segment (options padded to 4 bytes) whose checksum covers the pseudo-header of src -> dst."""
     options = options.ljust((len(options) + 3) // 4 * 4, b"\0")
@@ -102,26 +106,51 @@ def tcp(sport: int, dport: int, payload: bytes, src: bytes, dst: bytes, seq: int
     return seg[:16] + struct.pack("!H", csum) + seg[18:]
 
 
-# ---- strategies for fields ------------------------------------------------------------------------------------------
+# ---- strategies for fields: functions returning strategies, like every strategy in pyebpf.testing ----------------
 
-mac_addresses = st.binary(min_size=6, max_size=6)
-ipv4_addresses = st.one_of(st.binary(min_size=4, max_size=4),
-                           st.sampled_from([bytes([192, 0, 2, 1]), bytes([198, 51, 100, 7]), bytes([127, 0, 0, 1]),
-                                            bytes(4), b"\xff" * 4]))
-ipv6_addresses = st.one_of(st.binary(min_size=16, max_size=16),
-                           st.sampled_from([bytes.fromhex("20010db8" + "00" * 11 + "01"), bytes(15) + b"\x01"]))
-ports = st.one_of(st.integers(0, 65535), st.sampled_from([0, 22, 53, 80, 443, 8080, 65535]))
-payloads = st.binary(max_size=64)
+_MACS = st.binary(min_size=6, max_size=6)
+_IPV4S = st.one_of(st.binary(min_size=4, max_size=4),
+                   st.sampled_from([bytes([192, 0, 2, 1]), bytes([198, 51, 100, 7]), bytes([127, 0, 0, 1]), bytes(4),
+                                    b"\xff" * 4]))
+_IPV6S = st.one_of(st.binary(min_size=16, max_size=16),
+                   st.sampled_from([bytes.fromhex("20010db8" + "00" * 11 + "01"), bytes(15) + b"\x01"]))
+_PORTS = st.one_of(st.integers(0, 65535), st.sampled_from([0, 22, 53, 80, 443, 8080, 65535]))
+
+
+def mac_addresses() -> S:
+    """A 6-byte MAC address."""
+    return _MACS
+
+
+def ipv4_addresses() -> S:
+    """A 4-byte IPv4 address (network order), special ones (0.0.0.0, broadcast, loopback, doc ranges) drawn often."""
+    return _IPV4S
+
+
+def ipv6_addresses() -> S:
+    """A 16-byte IPv6 address, a documentation address and ::1 drawn often."""
+    return _IPV6S
+
+
+def ports() -> S:
+    """A TCP/UDP port, well-known ones and the edges drawn often."""
+    return _PORTS
+
+
+def payloads(max_size: int = 64) -> S:
+    """Opaque payload bytes."""
+    return st.binary(max_size=max_size)
 
 
 @st.composite
 def udp_segments(draw: Any, src: bytes, dst: bytes) -> bytes:
-    return udp(draw(ports), draw(ports), draw(payloads), src, dst)
+    return udp(src=src, dst=dst, sport=draw(ports()), dport=draw(ports()), payload=draw(payloads()))
 
 
 @st.composite
 def tcp_segments(draw: Any, src: bytes, dst: bytes) -> bytes:
-    return tcp(draw(ports), draw(ports), draw(payloads), src, dst, seq=draw(st.integers(0, 2**32 - 1)),
+    return tcp(src=src, dst=dst, sport=draw(ports()), dport=draw(ports()), payload=draw(payloads()),
+               seq=draw(st.integers(0, 2**32 - 1)),
                ack=draw(st.integers(0, 2**32 - 1)), flags=draw(st.integers(0, 0xFF)),
                options=draw(st.binary(max_size=40)))
 
@@ -131,24 +160,25 @@ def _l4(draw: Any, proto: int, src: bytes, dst: bytes) -> bytes:
         return draw(udp_segments(src, dst))
     if proto == IpProto.TCP:
         return draw(tcp_segments(src, dst))
-    return draw(payloads)
+    return draw(payloads())
 
 
 @st.composite
 def ipv4_packets(draw: Any, protocols: tuple[int, ...] = (IpProto.UDP, IpProto.TCP, IpProto.ICMP)) -> bytes:
     """An IPv4 packet (no Ethernet header) carrying UDP, TCP or opaque bytes, options sometimes present."""
-    src, dst = draw(ipv4_addresses), draw(ipv4_addresses)
+    src, dst = draw(ipv4_addresses()), draw(ipv4_addresses())
     proto = draw(st.sampled_from(protocols))
-    return ipv4(src, dst, proto, _l4(draw, proto, src, dst), ttl=draw(st.integers(0, 255)),
+    return ipv4(src=src, dst=dst, proto=proto, payload=_l4(draw, proto, src, dst), ttl=draw(st.integers(0, 255)),
                 ident=draw(st.integers(0, 65535)), options=draw(st.one_of(st.just(b""), st.binary(max_size=40))))
 
 
 @st.composite
 def ipv6_packets(draw: Any, protocols: tuple[int, ...] = (IpProto.UDP, IpProto.TCP, IpProto.ICMPV6)) -> bytes:
     """An IPv6 packet (no Ethernet header, no extension headers) carrying UDP, TCP or opaque bytes."""
-    src, dst = draw(ipv6_addresses), draw(ipv6_addresses)
+    src, dst = draw(ipv6_addresses()), draw(ipv6_addresses())
     proto = draw(st.sampled_from(protocols))
-    return ipv6(src, dst, proto, _l4(draw, proto, src, dst), hop_limit=draw(st.integers(0, 255)))
+    return ipv6(src=src, dst=dst, next_header=proto, payload=_l4(draw, proto, src, dst),
+                hop_limit=draw(st.integers(0, 255)))
 
 
 @st.composite
@@ -163,7 +193,8 @@ def ethernet_frames(draw: Any, l3: tuple[str, ...] = ("ipv4", "ipv6", "other"), 
         ethertype = draw(st.one_of(st.sampled_from([EtherType.ARP, 0x88CC, 0x0000]), st.integers(0, 0xFFFF)))
         payload = draw(st.binary(max_size=64))
     tag = draw(st.one_of(st.none(), st.integers(0, 0xFFFF))) if vlan else None
-    return ethernet(draw(mac_addresses), draw(mac_addresses), ethertype, payload, vlan=tag)[:ETH_MAX_FRAME]
+    dst, src = draw(mac_addresses()), draw(mac_addresses())
+    return ethernet(src=src, dst=dst, ethertype=ethertype, payload=payload, vlan=tag)[:ETH_MAX_FRAME]
 
 
 # ---- corruption -----------------------------------------------------------------------------------------------------

@@ -25,10 +25,33 @@ from pyebpf.isa.program import Program
 
 S = st.SearchStrategy
 
-regs = st.integers(0, 10)
-int16s = st.integers(-(1 << 15), (1 << 15) - 1)
-int32s = st.one_of(st.integers(-(1 << 31), (1 << 31) - 1), st.sampled_from([0, 1, -1, (1 << 31) - 1, -(1 << 31)]))
-int64s = st.one_of(st.integers(-(1 << 63), (1 << 63) - 1), int32s)
+_REGS = st.integers(0, 10)
+_INT16S = st.integers(-(1 << 15), (1 << 15) - 1)
+_INT32S = st.one_of(st.integers(-(1 << 31), (1 << 31) - 1), st.sampled_from([0, 1, -1, (1 << 31) - 1, -(1 << 31)]))
+_INT64S = st.one_of(st.integers(-(1 << 63), (1 << 63) - 1), _INT32S)
+
+
+# Every public strategy is a function returning a strategy (`regs()`, like `instructions()` and `programs()`), so
+# no caller has to remember which names are objects and which are factories.
+def regs() -> S:
+    """A register number r0..r10."""
+    return _REGS
+
+
+def int16s() -> S:
+    """A signed 16-bit value (an instruction's offset field)."""
+    return _INT16S
+
+
+def int32s() -> S:
+    """A signed 32-bit value, the edges drawn often (an instruction's imm field)."""
+    return _INT32S
+
+
+def int64s() -> S:
+    """A signed 64-bit value (an lddw's immediate)."""
+    return _INT64S
+
 
 ALU_BINARY_OPS = [op for op in AluOp if op not in (AluOp.NEG, AluOp.END, AluOp.MOV)]
 RMW_ATOMICS = [AtomicOp.ADD, AtomicOp.OR, AtomicOp.AND, AtomicOp.XOR, AtomicOp.FETCH_ADD, AtomicOp.FETCH_OR,
@@ -54,19 +77,19 @@ def _alu_forms(cpu_v4: bool = True, classes: tuple[int, ...] = (InsnClass.ALU, I
     for cls in classes:
         for op in ALU_BINARY_OPS:
             offs = st.sampled_from([0, SIGNED_DIVMOD_OFF]) if cpu_v4 and op in (AluOp.DIV, AluOp.MOD) else st.just(0)
-            forms.append(_insn(cls | op | Source.K, regs, st.just(0), offs, int32s))
-            forms.append(_insn(cls | op | Source.X, regs, regs, offs))
-        forms.append(_insn(cls | AluOp.NEG, regs))
-        forms.append(_insn(cls | AluOp.MOV | Source.K, regs, imm=int32s))
+            forms.append(_insn(cls | op | Source.K, _REGS, st.just(0), offs, _INT32S))
+            forms.append(_insn(cls | op | Source.X, _REGS, _REGS, offs))
+        forms.append(_insn(cls | AluOp.NEG, _REGS))
+        forms.append(_insn(cls | AluOp.MOV | Source.K, _REGS, imm=_INT32S))
         widths = (MOVSX_WIDTHS_ALU64 if cls == InsnClass.ALU64 else MOVSX_WIDTHS_ALU) if cpu_v4 else ()
-        forms.append(_insn(cls | AluOp.MOV | Source.X, regs, regs, st.sampled_from((0, *widths))))
+        forms.append(_insn(cls | AluOp.MOV | Source.X, _REGS, _REGS, st.sampled_from((0, *widths))))
         if cls == InsnClass.ALU:
             for end in EndSource:
-                forms.append(_insn(cls | AluOp.END | end, regs, imm=st.sampled_from([16, 32, 64])))
+                forms.append(_insn(cls | AluOp.END | end, _REGS, imm=st.sampled_from([16, 32, 64])))
         elif cpu_v4:
-            forms.append(_insn(cls | AluOp.END | EndSource.TO_LE, regs, imm=st.sampled_from([16, 32, 64])))
+            forms.append(_insn(cls | AluOp.END | EndSource.TO_LE, _REGS, imm=st.sampled_from([16, 32, 64])))
         if cls == InsnClass.ALU64 and addr_space_cast:
-            forms.append(_insn(cls | AluOp.MOV | Source.X, regs, regs, st.just(BPF_ADDR_SPACE_CAST),
+            forms.append(_insn(cls | AluOp.MOV | Source.X, _REGS, _REGS, st.just(BPF_ADDR_SPACE_CAST),
                                st.sampled_from([1, 1 << 16])))
     return tuple(forms)
 
@@ -80,12 +103,12 @@ def alu_instructions(cpu_v4: bool = True, classes: tuple[int, ...] = (InsnClass.
 
 @lru_cache(maxsize=None)
 def _jump_forms(cpu_v4: bool = True, jmp32: bool = True, calls: bool = True, callx: bool = False,
-                may_goto: bool = True, offsets: S = int16s, long_offsets: S = int32s) -> Forms:
+                may_goto: bool = True, offsets: S = _INT16S, long_offsets: S = _INT32S) -> Forms:
     forms: list = []
     for cls in (InsnClass.JMP, InsnClass.JMP32) if jmp32 else (InsnClass.JMP,):
         for op in COND_JMP_OPS:
-            forms.append(_insn(cls | op | Source.K, regs, st.just(0), offsets, int32s))
-            forms.append(_insn(cls | op | Source.X, regs, regs, offsets))
+            forms.append(_insn(cls | op | Source.K, _REGS, st.just(0), offsets, _INT32S))
+            forms.append(_insn(cls | op | Source.X, _REGS, _REGS, offsets))
     forms.append(_insn(OP_JA, off=offsets))
     forms.append(_insn(OP_EXIT))
     if cpu_v4:
@@ -95,15 +118,15 @@ def _jump_forms(cpu_v4: bool = True, jmp32: bool = True, calls: bool = True, cal
     if calls:
         forms.append(_insn(OP_CALL, src=st.just(CallSrc.HELPER), imm=st.integers(0, 211)))
         forms.append(_insn(OP_CALL, src=st.just(CallSrc.PSEUDO_CALL), imm=long_offsets))
-        forms.append(_insn(OP_CALL, src=st.just(CallSrc.KFUNC), off=st.integers(0, 64), imm=int32s))
+        forms.append(_insn(OP_CALL, src=st.just(CallSrc.KFUNC), off=st.integers(0, 64), imm=_INT32S))
     if callx:
-        forms.append(_insn(OP_CALLX, regs))
+        forms.append(_insn(OP_CALLX, _REGS))
     return tuple(forms)
 
 
 @lru_cache(maxsize=None)
 def jump_instructions(cpu_v4: bool = True, jmp32: bool = True, calls: bool = True, callx: bool = False,
-                      may_goto: bool = True, offsets: S = int16s, long_offsets: S = int32s) -> S:
+                      may_goto: bool = True, offsets: S = _INT16S, long_offsets: S = _INT32S) -> S:
     """Conditional jumps (JMP and JMP32, K and X), ja, gotol, may_goto, calls (helper, pseudo, kfunc), exit."""
     return _one_of(_jump_forms(cpu_v4, jmp32, calls, callx, may_goto, offsets, long_offsets))
 
@@ -113,20 +136,20 @@ def _memory_forms(cpu_v4: bool = True, atomics: bool = True, load_acquire: bool 
                   legacy: bool = True) -> Forms:
     forms: list = []
     for size in Size:
-        forms.append(_insn(InsnClass.LDX | Mode.MEM | size, regs, regs, int16s))
-        forms.append(_insn(InsnClass.STX | Mode.MEM | size, regs, regs, int16s))
-        forms.append(_insn(InsnClass.ST | Mode.MEM | size, regs, st.just(0), int16s, int32s))
+        forms.append(_insn(InsnClass.LDX | Mode.MEM | size, _REGS, _REGS, _INT16S))
+        forms.append(_insn(InsnClass.STX | Mode.MEM | size, _REGS, _REGS, _INT16S))
+        forms.append(_insn(InsnClass.ST | Mode.MEM | size, _REGS, st.just(0), _INT16S, _INT32S))
         if cpu_v4 and size != Size.DW:
-            forms.append(_insn(InsnClass.LDX | Mode.MEMSX | size, regs, regs, int16s))
+            forms.append(_insn(InsnClass.LDX | Mode.MEMSX | size, _REGS, _REGS, _INT16S))
         if atomics and size in (Size.W, Size.DW):
-            forms.append(_insn(InsnClass.STX | Mode.ATOMIC | size, regs, regs, int16s, st.sampled_from(RMW_ATOMICS)))
+            forms.append(_insn(InsnClass.STX | Mode.ATOMIC | size, _REGS, _REGS, _INT16S, st.sampled_from(RMW_ATOMICS)))
         if load_acquire:
-            forms.append(_insn(InsnClass.STX | Mode.ATOMIC | size, regs, regs, int16s,
+            forms.append(_insn(InsnClass.STX | Mode.ATOMIC | size, _REGS, _REGS, _INT16S,
                                st.sampled_from([AtomicOp.LOAD_ACQ, AtomicOp.STORE_REL])))
     if legacy:
         for size in (Size.B, Size.H, Size.W):
-            forms.append(_insn(InsnClass.LD | Mode.ABS | size, imm=int32s))
-            forms.append(_insn(InsnClass.LD | Mode.IND | size, src=regs, imm=int32s))
+            forms.append(_insn(InsnClass.LD | Mode.ABS | size, imm=_INT32S))
+            forms.append(_insn(InsnClass.LD | Mode.IND | size, src=_REGS, imm=_INT32S))
     return tuple(forms)
 
 
@@ -141,7 +164,7 @@ def memory_instructions(cpu_v4: bool = True, atomics: bool = True, load_acquire:
 def lddw_instructions(pseudo: bool = True) -> S:
     """lddw with a plain 64-bit immediate, and (pseudo=True) with every pseudo source."""
     sources = st.sampled_from(list(PseudoSrc)) if pseudo else st.just(PseudoSrc.IMM)
-    return _insn(OP_LD_IMM64, regs, sources, imm=int64s)[1]
+    return _insn(OP_LD_IMM64, _REGS, sources, imm=_INT64S)[1]
 
 
 @lru_cache(maxsize=None)
@@ -151,7 +174,7 @@ def instruction_forms(kernel: bool = False, cpu_v4: bool = True, lddw: bool = Tr
     """opcode -> strategy for instructions with that opcode, for the same flags as `instructions()`."""
     forms: dict[int, list[S]] = {}
     for part in (_alu_forms(cpu_v4, (InsnClass.ALU, InsnClass.ALU64), not kernel),
-                 _jump_forms(cpu_v4, jmp32, calls, not kernel, may_goto and cpu_v4, int16s, int32s),
+                 _jump_forms(cpu_v4, jmp32, calls, not kernel, may_goto and cpu_v4, _INT16S, _INT32S),
                  _memory_forms(cpu_v4, atomics, load_acquire and cpu_v4, legacy)):
         for opcode, strategy in part:
             forms.setdefault(opcode, []).append(strategy)
