@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator
 from pyebpf.abi.map_create import explain_map_create
 from pyebpf.abi.maps import MapFace, MapSpec, MapType, UpdateFlags, percpu_stride
 from pyebpf.abi.records import record_decoder
-from pyebpf.errors import MapError
+from pyebpf.errors import LoaderError, MapError
 from pyebpf.loader import syscall as sc
 from pyebpf.loader.attr import bpf_map_info
 from pyebpf.loader.fdguard import FdHandle
@@ -248,8 +248,58 @@ class RingBufKernelMap(KernelMap):
         super().close()
 
 
+class PerfEventArrayKernelMap(FdValueMap):
+    """A BPF_MAP_TYPE_PERF_EVENT_ARRAY: `consume()` takes the records bpf_perf_event_output wrote, as the VM's
+    PerfEventArrayMap.consume() does.
+
+    A map made by `create_map` opens its reader at once (a pyebpf.loader.PerfBuffer: one BPF_OUTPUT event and ring per
+    online CPU, stored in the CPU's slot), so a program run right after finds its slot filled as in the VM, where
+    every slot below ncpus holds an event. `close_reader()` empties the slots again; a PerfBuffer opened by hand on
+    the map takes the slots over (use one for epoll waits, callbacks and lost-sample counts).
+    """
+
+    _reader: Any = None
+    _reader_error: BaseException | None = None
+
+    def open_reader(self, page_count: int = 8) -> None:
+        """Open the per-CPU rings and put their events in the map (idempotent)."""
+        from pyebpf.loader.perfbuf import PerfBuffer
+
+        if self._reader is None:
+            self._reader = PerfBuffer(self, page_count=page_count, with_cpu=True)
+            self._reader_error = None
+            self._pending: list[tuple[int, bytes]] = []
+
+    def close_reader(self) -> None:
+        """Take our events out of the map and release the rings: outputs to a slot then fail with ENOENT."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def consume(self, limit: int | None = None, decode: Any = None, with_cpu: bool = False) -> list[Any]:
+        """Records now in the rings, CPU by CPU and oldest first (at most `limit`): bytes as the kernel hands a raw
+        sample over (its u32 size + bytes padded to 8), or `decode` applied (a ctypes type or a function); (cpu,
+        record) pairs with `with_cpu`."""
+        if self._reader is None:
+            if self._reader_error is not None:
+                raise self._reader_error
+            self.open_reader()
+        self._reader.consume(lambda cpu, raw: self._pending.append((cpu, bytes(raw))))
+        self._pending.sort(key=lambda rec: rec[0])  # stable: per CPU, oldest first, as the VM keeps them
+        n = len(self._pending) if limit is None else min(limit, len(self._pending))
+        taken, self._pending = self._pending[:n], self._pending[n:]
+        fn = record_decoder(decode)
+        values = [(cpu, fn(raw) if fn is not None else raw) for cpu, raw in taken]
+        return values if with_cpu else [v for _, v in values]
+
+    def close(self) -> None:
+        self.close_reader()
+        super().close()
+
+
 _MAP_CLASSES: dict[MapType, type[KernelMap]] = {t: FdValueMap for t in FD_VALUE_TYPES}
 _MAP_CLASSES[MapType.RINGBUF] = RingBufKernelMap
+_MAP_CLASSES[MapType.PERF_EVENT_ARRAY] = PerfEventArrayKernelMap
 
 
 def register_map_class(map_type: MapType, cls: type[KernelMap]) -> None:
@@ -301,6 +351,11 @@ def create_map(spec: MapSpec, *, inner_map: KernelMap | None = None, btf_fd: int
     except BaseException:
         kmap.close()
         raise
+    if isinstance(kmap, PerfEventArrayKernelMap):
+        try:
+            kmap.open_reader()  # slots filled as the VM's are; without perf events the map still works
+        except LoaderError as e:  # no perf events here (perf_event_paranoid, no CPU): kept for consume() to raise
+            kmap._reader_error = e
     return kmap
 
 
@@ -334,5 +389,5 @@ def create_or_open_pinned(spec: MapSpec, pin_root: str = "/sys/fs/bpf") -> Kerne
     return m
 
 
-__all__ = ["create_or_open_pinned", "KernelMap", "FdValueMap", "RingBufKernelMap", "create_map", "register_map_class",
-           "map_class_for", "FD_VALUE_TYPES"]
+__all__ = ["create_or_open_pinned", "KernelMap", "FdValueMap", "RingBufKernelMap", "PerfEventArrayKernelMap", "create_map",
+           "register_map_class", "map_class_for", "FD_VALUE_TYPES"]

@@ -13,8 +13,16 @@ from __future__ import annotations
 import errno
 from typing import Any, Callable
 
-from pyebpf.abi.maps import MapFace, MapSpec, UpdateFlags, percpu_stride
+from pyebpf.abi.maps import MapFace, MapSpec, MapType, UpdateFlags, percpu_stride
+from pyebpf.abi.uapi import ENOTSUPP
 from pyebpf.errors import MapError
+
+#: map types whose ops have map_lookup_and_delete_elem / _batch (kernel/bpf/hashtab.c); others say ENOTSUPP
+LOOKUP_AND_DELETE_TYPES = frozenset({MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH})
+#: map types with map_lookup_batch / map_update_batch (generic_map_* or htab's): arrays, hashes, the LPM trie
+BATCH_TYPES = LOOKUP_AND_DELETE_TYPES | {MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.LPM_TRIE}
+#: ... and map_delete_batch: not arrays (their slots cannot be deleted)
+DELETE_BATCH_TYPES = LOOKUP_AND_DELETE_TYPES | {MapType.LPM_TRIE}
 
 UPDATE_MODE_MASK = ~int(UpdateFlags.F_LOCK)
 
@@ -136,6 +144,61 @@ class VmMap(MapFace):
             return cls.pop_raw(self, True) if peek else refuse_pop()
         self.pop_raw = pop_raw  # type: ignore[method-assign]
 
+    # -- the kernel map's extra syscalls (BPF_MAP_LOOKUP_AND_DELETE_ELEM and the batch commands) --------------------
+    def _supported(self, types: frozenset, what: str) -> None:
+        if self.spec.type not in types:
+            raise err(f"{self.name}: {what} on a {self.spec.type.name} map", ENOTSUPP)
+
+    def lookup_and_delete(self, key: Any) -> Any:
+        """BPF_MAP_LOOKUP_AND_DELETE_ELEM on a hash-type map: the value, and the key is gone; KeyError when absent."""
+        self._supported(LOOKUP_AND_DELETE_TYPES, "lookup_and_delete")
+        raw_key = self.encode_key(key)
+        raw = self.lookup_raw(raw_key)
+        if raw is None:
+            raise KeyError(key)
+        self.delete_raw(raw_key)
+        return self.decode_value(raw)
+
+    def lookup_batch(self, batch_size: int = 256, delete: bool = False) -> list[tuple[Any, Any]]:
+        """Every (key, value) in get_next_key order, as BPF_MAP_LOOKUP_BATCH (or LOOKUP_AND_DELETE_BATCH) gives."""
+        self._supported(LOOKUP_AND_DELETE_TYPES if delete else BATCH_TYPES,
+                        "lookup_and_delete_batch" if delete else "lookup_batch")
+        if batch_size <= 0:
+            raise err(f"{self.name}: batch size {batch_size}", errno.EINVAL)
+        out = []
+        for raw_key in list(self.keys_raw()):
+            raw = self.lookup_raw(raw_key)
+            if raw is None:
+                continue
+            out.append((self.decode_key(raw_key), self.decode_value(raw)))
+            if delete:
+                self.delete_raw(raw_key)
+        return out
+
+    def items_batch(self, batch_size: int = 256) -> dict[Any, Any]:
+        return dict(self.lookup_batch(batch_size))
+
+    def lookup_and_delete_batch(self, batch_size: int = 256) -> list[tuple[Any, Any]]:
+        return self.lookup_batch(batch_size, delete=True)
+
+    def update_batch(self, items: Any, flags: int = UpdateFlags.ANY) -> int:
+        """BPF_MAP_UPDATE_BATCH: elem_flags may only be BPF_F_LOCK (else EINVAL); stops at the first error."""
+        self._supported(BATCH_TYPES, "update_batch")
+        if flags & ~UpdateFlags.F_LOCK:
+            raise err(f"{self.name}: batch elem_flags {flags:#x}", errno.EINVAL)
+        pairs = list(items.items() if isinstance(items, dict) else items)
+        for key, value in pairs:
+            self.put(key, value, flags)
+        return len(pairs)
+
+    def delete_batch(self, keys: Any) -> int:
+        """BPF_MAP_DELETE_BATCH: a missing key is MapError(ENOENT) (not KeyError: a batch is no dict call)."""
+        self._supported(DELETE_BATCH_TYPES, "delete_batch")
+        keys = list(keys)
+        for key in keys:
+            self.delete_raw(self.encode_key(key))
+        return len(keys)
+
     def close(self, *args: Any) -> None:
         """Nothing to release (a kernel map closes its fd): here so the same code runs against both."""
 
@@ -156,4 +219,4 @@ class VmMap(MapFace):
                     raise
 
 
-__all__ = ["VmMap", "err", "as_errno", "check_update_flags", "syscall_lock_check", "UPDATE_MODE_MASK"]
+__all__ = ["LOOKUP_AND_DELETE_TYPES", "BATCH_TYPES", "DELETE_BATCH_TYPES", "VmMap", "err", "as_errno", "check_update_flags", "syscall_lock_check", "UPDATE_MODE_MASK"]

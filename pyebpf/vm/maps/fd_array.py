@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 from pyebpf.abi.maps import MapFace, MapSpec, UpdateFlags
+from pyebpf.abi.records import record_decoder
 from pyebpf.abi.uapi import BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK, MapCreateFlags
 from pyebpf.errors import MapError
 from pyebpf.isa.program import Program
@@ -194,6 +195,22 @@ class PerfEventArrayMap(_SlotArrayMap):
         out = [(i, r) for i in sorted(self.records) for r in self.records[i]]
         for lst in self.records.values():
             lst.clear()
+        return out
+
+    def consume(self, limit: int | None = None, decode: Any = None, with_cpu: bool = False) -> list[Any]:
+        """Take the records the program output, slot by slot (a slot is the CPU whose ring got them), at most
+        `limit`: bytes as a perf reader sees them (the kernel pads a raw sample's u32 size + bytes to 8, so the bytes
+        end in up to 7 zero bytes), or `decode` applied (a ctypes type or a function); (cpu, record) pairs with
+        `with_cpu`. The same call as the kernel loader's perf event array map."""
+        fn = record_decoder(decode)
+        out: list[Any] = []
+        for slot in sorted(self.records):
+            pending = self.records[slot]
+            while pending and (limit is None or len(out) < limit):
+                raw = pending.pop(0)
+                raw += bytes(-(len(raw) + 4) % 8)  # perf_prepare_sample: size u32 + raw data padded to u64
+                value = fn(raw) if fn is not None else raw
+                out.append((self.events.get(slot, slot), value) if with_cpu else value)
         return out
 
     def lookup_raw(self, key: bytes) -> bytes | None:
