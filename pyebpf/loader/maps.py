@@ -103,20 +103,29 @@ class KernelMap(MapFace):
             raise sc.KernelMapError(f"{self.spec.type.name} map {self.spec.name!r} has no keys: use push/pop/peek",
                                     errno.EINVAL)
 
+    def _sized(self, what: str, raw: bytes, size: int) -> bytes:
+        """bpf() reads key_size / value_size bytes from whatever pointer it gets: a shorter buffer would be read past
+        its end and a longer one cut, so a wrong length is EINVAL here, as the VM's maps say."""
+        if len(raw) != size:
+            raise sc.KernelMapError(f"map {self.spec.name!r}: {what} of {len(raw)} bytes, the map's is {size}",
+                                    errno.EINVAL)
+        return raw
+
     def lookup_raw(self, key: bytes) -> bytes | None:
         self._handle.fd  # raises once closed: the fd number may already belong to something else
         self._no_elements()
-        return self._ops.lookup(key)
+        return self._ops.lookup(self._sized("key", key, self.spec.key_size))
 
     def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
         self._handle.fd
         self._no_elements()
-        self._ops.update(key, value, flags)
+        self._ops.update(self._sized("key", key, self.spec.key_size),
+                         self._sized("value", value, self._value_bytes), flags)
 
     def delete_raw(self, key: bytes) -> None:
         self._handle.fd
         self._no_elements()
-        self._ops.delete(key)
+        self._ops.delete(self._sized("key", key, self.spec.key_size))
 
     def keys_raw(self) -> Iterator[bytes]:
         self._handle.fd
@@ -132,7 +141,7 @@ class KernelMap(MapFace):
         if self.spec.type not in (MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER):
             return super().push_raw(value, flags)
         self._handle.fd
-        self._ops.update(None, value, flags)
+        self._ops.update(None, self._sized("value", value, self._value_bytes), flags)
 
     def pop_raw(self, peek: bool = False) -> bytes | None:
         if self.spec.type not in (MapType.QUEUE, MapType.STACK):

@@ -7,13 +7,18 @@ from typing import Any
 
 from pyebpf.abi.maps import MapSpec
 
+class LpmKey(ctypes.Structure):
+    """struct bpf_lpm_trie_key_u8 with an IPv4 address."""
+    _fields_ = [("prefixlen", ctypes.c_uint32), ("addr", ctypes.c_uint8 * 4)]
+
+
 INNER = MapSpec.of("inner", "array", ctypes.c_uint32, ctypes.c_uint32, 4)
 
 
 def spec_for(kind: str, max_entries: int = 4) -> MapSpec:
     """A small map of `kind` with u32 keys and u64 values where the type allows them."""
     if kind == "lpm_trie":
-        return MapSpec.of("m", kind, 8, 8, max_entries, flags=1)  # BPF_F_NO_PREALLOC; key: u32 prefixlen + 4 bytes
+        return MapSpec.of("m", kind, LpmKey, ctypes.c_uint64, max_entries, flags=1)  # BPF_F_NO_PREALLOC
     if kind in ("queue", "stack"):
         return MapSpec.of("m", kind, 0, 8, max_entries)
     if kind == "ringbuf":
@@ -35,5 +40,8 @@ def make_map(backend: str, spec: MapSpec) -> Any:
     return vm_create_map(spec)
 
 
-def lpm_key(prefixlen: int, addr: bytes) -> bytes:
-    return prefixlen.to_bytes(4, "little") + addr
+def lpm_key(prefixlen: int, addr: bytes) -> Any:
+    """The key as it reads back from the map (a hashable named tuple), usable as a key too."""
+    from pyebpf.abi.frozen import frozen
+
+    return frozen(LpmKey(prefixlen, (ctypes.c_uint8 * 4)(*addr)))

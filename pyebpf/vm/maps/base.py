@@ -124,9 +124,10 @@ class VmMap(MapFace):
     def freeze(self) -> None:
         """BPF_MAP_FREEZE: from now on user space may not write the map -- update, delete, push and pop are EPERM
         (lookup and peek still work); programs still may, unless the map is BPF_F_RDONLY_PROG (the verifier then
-        refuses their writes). Freezing twice is EBUSY, as in kernel/bpf/syscall.c map_freeze."""
+        refuses their writes). Freezing twice is EPERM, as the kernel answers: map_freeze first wants FMODE_CAN_WRITE,
+        which map_get_sys_perms no longer grants on a frozen map (its EBUSY for "already frozen" is never reached)."""
         if self.frozen:
-            raise err(f"{self.name}: map is already frozen", errno.EBUSY)
+            raise err(f"{self.name}: map is already frozen", errno.EPERM)
         self.frozen = True
 
         def read_only(op: str) -> Callable[..., Any]:

@@ -76,8 +76,16 @@ class LpmTrieMap(VmMap):
         if self._entries.pop((prefixlen, self._mask(data, prefixlen)), None) is None:
             raise err(f"{self.name}: no such prefix", errno.ENOENT)
 
+    @staticmethod
+    def _postorder(ident: tuple[int, bytes]) -> str:
+        """Sort key for trie_get_next_key's post-order walk: a node's child[0] subtree (next bit 0), then child[1],
+        then the node, so a longer prefix comes before the prefix it extends. Bits are read most significant first
+        (extract_bit); the '2' ending puts a prefix after every key it is a prefix of."""
+        prefixlen, data = ident
+        return "".join(f"{b:08b}" for b in data)[:prefixlen] + "2"
+
     def keys_raw(self) -> Iterator[bytes]:
-        return iter([k for _, (k, _) in sorted(self._entries.items(), key=lambda kv: (kv[0][1], kv[0][0]))])
+        return iter([k for _, (k, _) in sorted(self._entries.items(), key=lambda kv: self._postorder(kv[0]))])
 
     def __len__(self) -> int:
         return len(self._entries)
