@@ -269,6 +269,11 @@ class PerfEventArrayKernelMap(FdValueMap):
 
     _reader: Any = None
     _reader_error: BaseException | None = None
+    _reader_closed = False
+
+    def __init__(self, spec: MapSpec, fd: int | FdHandle, ncpus: int | None = None):
+        super().__init__(spec, fd, ncpus)
+        self._pending: list[tuple[int, bytes]] = []  # (cpu, raw sample) drained from the rings, not yet consumed
 
     def open_reader(self, page_count: int = 8) -> None:
         """Open the per-CPU rings and put their events in the map (idempotent)."""
@@ -276,24 +281,30 @@ class PerfEventArrayKernelMap(FdValueMap):
 
         if self._reader is None:
             self._reader = PerfBuffer(self, page_count=page_count, with_cpu=True)
-            self._reader_error = None
-            self._pending: list[tuple[int, bytes]] = []
+            self._reader_error, self._reader_closed = None, False
+
+    def _drain(self) -> None:
+        self._reader.consume(lambda cpu, raw: self._pending.append((cpu, bytes(raw))))
 
     def close_reader(self) -> None:
-        """Take our events out of the map and release the rings: outputs to a slot then fail with ENOENT."""
+        """Take our events out of the map and release the rings, keeping what they held for consume(): outputs to
+        those slots then fail with ENOENT (the VM: `m.close(slot)`), until open_reader()."""
         if self._reader is not None:
+            self._drain()
             self._reader.close()
             self._reader = None
+        self._reader_closed = True
 
     def consume(self, limit: int | None = None, decode: Any = None, with_cpu: bool = False) -> list[Any]:
         """Records now in the rings, CPU by CPU and oldest first (at most `limit`): bytes as the kernel hands a raw
         sample over (its u32 size + bytes padded to 8), or `decode` applied (a ctypes type or a function); (cpu,
         record) pairs with `with_cpu`."""
-        if self._reader is None:
+        if self._reader is None and not self._reader_closed:
             if self._reader_error is not None:
                 raise self._reader_error
             self.open_reader()
-        self._reader.consume(lambda cpu, raw: self._pending.append((cpu, bytes(raw))))
+        if self._reader is not None:
+            self._drain()
         self._pending.sort(key=lambda rec: rec[0])  # stable: per CPU, oldest first, as the VM keeps them
         n = len(self._pending) if limit is None else min(limit, len(self._pending))
         taken, self._pending = self._pending[:n], self._pending[n:]
