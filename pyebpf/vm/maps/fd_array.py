@@ -90,6 +90,8 @@ class _SlotArrayMap(ArrayMap):
     def update_raw(self, key: bytes, value: bytes, flags: int = UpdateFlags.ANY) -> None:
         i, value = self._index(key), self._check_value(value)
         syscall_lock_check(flags)
+        if flags != UpdateFlags.ANY:  # bpf_fd_array_map_update_elem: BPF_ANY only, before the index check
+            raise err(f"{self.name}: {self.kind} updates take BPF_ANY only, not {flags:#x}", errno.EINVAL)
         self._check_array_update(i, flags)
         self.slots[i] = self._slot_value(i, value)
 
@@ -124,10 +126,14 @@ class ProgArrayMap(_SlotArrayMap):
         program = program_of(value)
         if program is not None:
             return prog_fd(program).to_bytes(4, "little")
+        if isinstance(value, VmMap):
+            return object_fd(value).to_bytes(4, "little")  # refused by _slot_value, as the kernel refuses a map fd
         return super().encode_value(value)
 
     def _slot_value(self, index: int, value: bytes) -> int:
         fd = int.from_bytes(value, "little")
+        if isinstance(object_for_fd(fd), VmMap):  # prog_fd_array_get_ptr: bpf_prog_get() of a map fd is EINVAL
+            raise err(f"{self.name}: fd {fd} is a map, not a program", errno.EINVAL)
         program = program_for_fd(fd)
         if program is not None:
             self._held[index] = program
