@@ -251,3 +251,44 @@ def test_same_answers_for_every_operation(kind: str):
     with kernel_map(spec) as k, vm_map(spec) as v:
         for name, step in script(kind):
             assert answer(v, step) == answer(k, step), f"{kind}: {name}"
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("kind", HASHES)
+def test_hash_iteration_order_with_zero_seed_is_the_kernels(kind: str):
+    """With BPF_F_ZERO_SEED the kernel's order is defined (buckets in order, newest first within one), and the VM
+    follows it; without it the kernel seeds jhash at random, so no order is promised (compare sorted)."""
+    from pyebpf.abi.uapi import MapCreateFlags
+    from pyebpf.loader import create_map as kernel_map
+    from pyebpf.vm.maps import create_map as vm_map
+
+    spec = MapSpec.of("m", kind, ctypes.c_uint32, ctypes.c_uint64, 64, flags=MapCreateFlags.ZERO_SEED)
+    with kernel_map(spec) as k, vm_map(spec) as v:
+        for i in (5, 100, 7, 3, 99, 1234, 42, 0, 17, 1, 2, 4, 6, 8, 9, 10, 11, 63, 64, 65):
+            k[i] = v[i] = i
+        del k[7], v[7]
+        assert list(v) == list(k)
+        assert [key for key, _ in v.lookup_batch()] == [key for key, _ in k.lookup_batch()]
+
+
+class Flow(ctypes.Structure):
+    _fields_ = [("saddr", ctypes.c_uint32), ("sport", ctypes.c_uint16), ("proto", ctypes.c_uint8)]  # 1 pad byte
+
+
+class Stats(ctypes.Structure):
+    _fields_ = [("packets", ctypes.c_uint64), ("bytes", ctypes.c_uint64), ("tag", ctypes.c_char * 4)]
+
+
+@pytest.mark.parametrize("kind", ["hash", "lru_hash", "percpu_hash"])
+def test_struct_keys_and_values(backend: str, kind: str):
+    with make_map(backend, MapSpec.of("flows", kind, Flow, Stats, 8)) as m:
+        m[Flow(0x0A000001, 80, 6)] = Stats(1, 60, b"web")
+        m.put(Flow(0x0A000002, 53, 17), Stats(2, 120, b"dns"), UpdateFlags.NOEXIST)
+        table = dict(m.items())  # keys are hashable named tuples
+        by_port = {k.sport: k for k in table}
+        web = table[by_port[80]]
+        first = web[0] if m.spec.is_percpu else web
+        assert (first.packets, first.bytes, first.tag) == (1, 60, b"web")
+        assert errno_of(lambda: m.put(by_port[53], Stats(), UpdateFlags.NOEXIST)) == errno.EEXIST
+        del m[by_port[53]]
+        assert list(m) == [by_port[80]] and Flow(0x0A000001, 80, 6) in m
