@@ -78,7 +78,8 @@ def test_perf_records_read_the_same_way(backend: str):
         for first in (0x11, 0x22, 0x33):
             assert prog.run(packet=bytes([first]) + bytes(59)).r0 == 2
         # what a perf reader gets: u32 size + data padded to 8, so a 5-byte sample reads as 12 bytes, 8 as 12
-        assert ev.consume(limit=2) == [b"\xab\0\0\0\x11" + bytes(7), (7).to_bytes(4, "little") + (60).to_bytes(4, "little") + bytes(4)]
+        assert ev.consume(limit=2) == [b"\xab\0\0\0\x11" + bytes(7),
+                                       (7).to_bytes(4, "little") + (60).to_bytes(4, "little") + bytes(4)]
         rest = ev.consume(decode=Sample, with_cpu=True)
         assert [(cpu, s.tag, s.first) for cpu, s in rest] == [(0, 0xAB, 0x22), (0, 7, 60), (0, 0xAB, 0x33),
                                                               (0, 7, 60)]

@@ -24,7 +24,7 @@ def test_no_exported_name_is_a_bare_strategy_object(module):
     `'OneOfStrategy' object is not callable`."""
     for name in module.__all__:
         value = getattr(module, name)
-        assert not isinstance(value, st.SearchStrategy), f"{module.__name__}.{name} is a strategy object, not a function"
+        assert not isinstance(value, st.SearchStrategy), f"{module.__name__}.{name} is a strategy, not a function"
 
 
 @pytest.mark.parametrize("name", ["mac_addresses", "ipv4_addresses", "ipv6_addresses", "ports", "payloads",

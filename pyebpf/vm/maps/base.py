@@ -220,4 +220,5 @@ class VmMap(MapFace):
                     raise
 
 
-__all__ = ["LOOKUP_AND_DELETE_TYPES", "BATCH_TYPES", "DELETE_BATCH_TYPES", "VmMap", "err", "as_errno", "check_update_flags", "syscall_lock_check", "UPDATE_MODE_MASK"]
+__all__ = ["LOOKUP_AND_DELETE_TYPES", "BATCH_TYPES", "DELETE_BATCH_TYPES", "VmMap", "err", "as_errno",
+           "check_update_flags", "syscall_lock_check", "UPDATE_MODE_MASK"]
