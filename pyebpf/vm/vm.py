@@ -314,10 +314,14 @@ class VM:
     def test_run(self, data: bytes = b"", ctx: Any = None) -> RunResult:
         """The kernel loader's call: `vm.test_run(pkt)` is `vm.run(packet=pkt)` (KernelProgram.test_run's name).
 
-        With both a packet and `ctx` (an __sk_buff as bytes or a ctypes object) an skb program's context starts
-        from the fields BPF_PROG_TEST_RUN takes from ctx_in, and `.ctx` is that struct after the run with the
-        fields the kernel copies back (see _skb_ctx_in)."""
+        With both a packet and `ctx` (an __sk_buff, or an xdp_md for XDP, as bytes or a ctypes object) the context
+        starts from the fields BPF_PROG_TEST_RUN takes from ctx_in, and `.ctx` is that struct after the run with the
+        fields the kernel copies back (see _skb_ctx_in, _run_xdp_ctx_in)."""
         if ctx is not None and data:
+            from pyebpf.vm.context import XdpContext, for_packet
+
+            if isinstance(for_packet(self.prog_type, bytes(data)), XdpContext):
+                return self._run_xdp_ctx_in(bytes(data), ctx)
             return self._run_skb_ctx_in(bytes(data), ctx)
         if ctx is not None:
             return self.run(ctx)
@@ -341,6 +345,41 @@ class VM:
             after[f.offset:f.offset + f.size] = vm_skb[f.offset:f.offset + f.size]
         out = bytes(after[:len(raw)])
         res.ctx = out if isinstance(ctx, (bytes, bytearray)) else type(ctx).from_buffer_copy(out)
+        return res
+
+    def _run_xdp_ctx_in(self, data: bytes, ctx: Any) -> RunResult:
+        """BPF_PROG_TEST_RUN of XDP with an xdp_md in: its `data` is the metadata length (the first bytes of the
+        packet given become metadata, in the headroom), `data_end` the packet's end; `.ctx` is the xdp_md after the
+        run (data / data_end relative to data_meta) and `.data` the bytes from data_meta to data_end."""
+        from pyebpf.abi.context import XDP_MD
+        from pyebpf.vm.context import SIZEOF_XDP_FRAME, XDP_PACKET_HEADROOM, XdpContext
+
+        raw = bytes(ctx)
+        if len(raw) > XDP_MD.size and any(raw[XDP_MD.size:]):
+            raise VmError(f"test_run ctx: bytes past the {XDP_MD.size}-byte xdp_md must be zero (the kernel: E2BIG)")
+        raw = raw.ljust(XDP_MD.size, b"\0")[:XDP_MD.size]
+        md = {f.name: int.from_bytes(raw[f.offset:f.offset + f.size], "little") for f in XDP_MD.fields}
+        metalen = md["data"]
+        # metadata comes out of the headroom, which must keep room for the struct xdp_frame (6.18 takes up to 216
+        # bytes, 4-aligned: more than bpf_xdp_adjust_meta's 32)
+        if md["data_meta"] or md["egress_ifindex"] or metalen > md["data_end"] or metalen & 3 or \
+                metalen > XDP_PACKET_HEADROOM - SIZEOF_XDP_FRAME or md["data_end"] > len(data) or \
+                (not md["ingress_ifindex"] and md["rx_queue_index"]):
+            raise VmError(f"test_run ctx: xdp_md {md} refused (the kernel: EINVAL)")
+        if md["data_end"] < len(data):
+            raise VmError("test_run ctx: xdp_md.data_end before the packet's end makes a multi-buffer XDP run (the "
+                          "rest in frags), which the VM does not simulate")
+        builder = XdpContext(data[metalen:], ingress_ifindex=md["ingress_ifindex"] or 1,  # loopback's rxq by default
+                             rx_queue_index=md["rx_queue_index"])
+        builder.meta = builder.data - metalen  # metadata sits in the headroom, right before the packet
+        builder.frame[builder.meta:builder.data] = data[:metalen]
+        res = self.run(builder)
+        res.packet = bytes(builder.frame[builder.meta:builder.data_end])
+        out = bytearray(raw)
+        for name, value in (("data", builder.data - builder.meta), ("data_end", builder.data_end - builder.meta)):
+            f = XDP_MD[name]
+            out[f.offset:f.offset + f.size] = value.to_bytes(f.size, "little")
+        res.ctx = bytes(out) if isinstance(ctx, (bytes, bytearray)) else type(ctx).from_buffer_copy(bytes(out))
         return res
 
     def close(self) -> None:
