@@ -335,8 +335,8 @@ class VM:
         fields = _skb_ctx_in(raw, len(data), SK_BUFF)
         builder = for_packet(self.prog_type, data, **fields)
         if not isinstance(builder, SkbContext):
-            raise VmError("test_run(data, ctx=...) with both is simulated for __sk_buff programs only; build an "
-                          "XdpContext (pyebpf.vm.context) and pass it to run() instead")
+            raise VmError("test_run(data, ctx=...) with both is simulated for __sk_buff and XDP programs only; build a "
+                          "context (pyebpf.vm.context) and pass it to run() instead")
         res = self.run(builder)
         after = bytearray(raw.ljust(SK_BUFF.size, b"\0"))
         vm_skb = bytes(builder.ctx_region.data)
