@@ -409,5 +409,5 @@ def create_or_open_pinned(spec: MapSpec, pin_root: str = "/sys/fs/bpf") -> Kerne
     return m
 
 
-__all__ = ["create_or_open_pinned", "KernelMap", "FdValueMap", "RingBufKernelMap", "PerfEventArrayKernelMap", "create_map",
-           "register_map_class", "map_class_for", "FD_VALUE_TYPES"]
+__all__ = ["create_or_open_pinned", "KernelMap", "FdValueMap", "RingBufKernelMap", "PerfEventArrayKernelMap",
+           "create_map", "register_map_class", "map_class_for", "FD_VALUE_TYPES"]
