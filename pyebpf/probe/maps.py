@@ -145,6 +145,54 @@ class ProbeMap(MutableMapping):
                 out.append((to_python(b.decode_key(raw)), to_python(b.decode_value(value))))
         return out
 
+    # -- the rest of the backend-neutral map API (abi/protocols.py): typed calls convert like the dict face, raw
+    # and batch calls are the backend's own, so a probe's map is the same object kind in the VM and the kernel
+    def get(self, key: Any, default: Any = None) -> Any:
+        value = self.backend.get(_from_python(self.__probe_map__.key, key), None)
+        return default if value is None else to_python(value)
+
+    def lookup(self, key: Any) -> Any:
+        value = self.backend.lookup(_from_python(self.__probe_map__.key, key))
+        return None if value is None else to_python(value)
+
+    def put(self, key: Any, value: Any, flags: int = 0) -> None:
+        info = self.__probe_map__
+        self.backend.put(_from_python(info.key, key), _from_python(info.value, value), flags)
+
+    def delete(self, key: Any) -> None:
+        self.backend.delete(_from_python(self.__probe_map__.key, key))
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        try:
+            value = self[key]
+        except KeyError:
+            if default:
+                return default[0]
+            raise
+        del self[key]
+        return value
+
+    def keys(self) -> list[Any]:  # type: ignore[override]
+        return [k for k, _ in self.items()]
+
+    def values(self) -> list[Any]:  # type: ignore[override]
+        return [v for _, v in self.items()]
+
+    def close(self) -> None:
+        """Nothing to release: the VM map lives with this object, a kernel map with the loaded probe."""
+
+    def __enter__(self) -> "ProbeMap":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        # raw, codec, freeze and batch calls (lookup_raw, encode_key, lookup_batch, ...) go to the current backend
+        if name.startswith("_") or name not in _FORWARDED:
+            raise AttributeError(name)
+        return getattr(self.backend, name)
+
     def clear(self) -> None:
         b = self.backend
         if self.__probe_map__.type in (MapType.ARRAY, MapType.PERCPU_ARRAY):  # elements always exist: zero them
@@ -158,6 +206,13 @@ class ProbeMap(MutableMapping):
                 b.delete_raw(raw)
             except Exception:  # noqa: BLE001 - deleted meanwhile
                 pass
+
+
+_FORWARDED = frozenset({
+    "lookup_raw", "update_raw", "delete_raw", "keys_raw", "encode_key", "encode_value", "decode_key", "decode_value",
+    "freeze", "lookup_batch", "items_batch", "update_batch", "delete_batch", "lookup_and_delete",
+    "lookup_and_delete_batch", "ncpus",
+})
 
 
 class HashMap(ProbeMap):
