@@ -14,8 +14,8 @@ from importlib import import_module
 from pyebpf.errors import PyebpfError
 
 #: Subcommand modules, each with `register(subparsers)`; a module sets `func` on its parser.
-COMMAND_MODULES = ("asm", "disasm", "demo", "run", "verify", "load", "prog", "map", "usdt", "btf", "net",
-                   "probe")
+COMMAND_MODULES = ("asm", "disasm", "demo", "run", "verify", "explain", "load", "prog", "map", "usdt", "btf",
+                   "net", "probe")
 
 
 def build_parser() -> argparse.ArgumentParser:

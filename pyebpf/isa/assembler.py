@@ -106,6 +106,7 @@ class _Assembly:
         self.helpers_extra = helpers
         self.insns: list[Instruction] = []
         self.slots: list[int] = []
+        self.source: list[str] = []  # "line N: text" of each instruction, for explanations (verifier/explain.py)
         self.slot = 0
         self.labels: dict[str, int] = {}
         self.label_lines: dict[str, int] = {}
@@ -143,6 +144,7 @@ class _Assembly:
     def add(self, insn: Instruction) -> int:
         index = len(self.insns)
         self.insns.append(insn)
+        self.source.append("")
         self.slots.append(self.slot)
         if insn.opcode == OP_EXIT and self.first_exit is None:
             self.first_exit = self.slot
@@ -295,6 +297,7 @@ class _Assembly:
             return
         index = len(self.insns)
         self.insns.append(insn)
+        self.source.append(f"line {lineno}: {line.strip()}")
         self.slots.append(self.slot)
         if insn.opcode == OP_LD_IMM64:
             self.slot += 2
@@ -406,9 +409,11 @@ class _Assembly:
         kw = {}
         if meta.license is not None:
             kw["license"] = meta.license
-        return Program(self.insns, dict(meta.maps), prog_type=meta.prog_type, name=meta.name,
+        prog = Program(self.insns, dict(meta.maps), prog_type=meta.prog_type, name=meta.name,
                        labels=dict(self.labels), expected_attach_type=meta.expected_attach_type,
                        attach_to=meta.attach_to, **kw)
+        prog.source_lines = dict(zip(self.slots, self.source))  # type: ignore[attr-defined]
+        return prog
 
 
 def assemble(text: str, dialect: str | None = None,

@@ -40,6 +40,16 @@ class VerifierResult:
     def __bool__(self) -> bool:
         return self.accepted
 
+    def explain(self, language: str | None = None):
+        """Why it was rejected, in five parts (verifier/explain.py); None when accepted or the program is unknown."""
+        inputs = getattr(self, "_inputs", None)
+        if self.accepted or inputs is None:
+            return None
+        from pyebpf.verifier.explain import explain
+
+        program, prog_type, privileged, maps, attach_type = inputs
+        return explain(program, prog_type, privileged, language, maps=maps, attach_type=attach_type)
+
     @property
     def stats_line(self) -> str:
         return (f"processed {self.processed} insns (limit {BPF_COMPLEXITY_LIMIT_INSNS}) max_states_per_insn "
@@ -89,6 +99,7 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
                  f"peak_states 0 mark_read 0\n")
         e.log = (lines + stats) if log_level else ""
         result = VerifierResult(False, 0, 0, 0, 0, e.log, e)
+        result._inputs = (program, pt, privileged, maps, attach_type)  # type: ignore[attr-defined]
         if raise_on_reject:
             raise
         return result
@@ -122,6 +133,7 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
         env.verbose(result.stats_line + "\n")
         log_text = env.log.text()
     result.log = log_text
+    result._inputs = (program, pt, privileged, maps, attach_type)  # type: ignore[attr-defined]
     if error is not None:
         error.log = log_text
         if raise_on_reject:

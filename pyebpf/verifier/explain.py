@@ -1,0 +1,344 @@
+"""Explain a rejection in a learner's words: where, the path taken, why (provenance), the kernel rule, a fix.
+
+Everything is drawn from what the verifier itself printed on the failing path (its level-1 log walks exactly the
+path that failed, with the abstract state after each instruction) and from the program: no guessing from the
+message alone. `explain(program, ...)` re-runs the verifier with the log on; `VerifierResult.explain()` calls it.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyebpf.abi.opcodes import CLASS_MASK, OP_MASK, InsnClass, JmpOp
+
+_INSN_LINE = re.compile(r"^(\d+): \([0-9a-f]{2}\) (.*?)(?:\s+; (.*)|\s(\d+): ((?:R\d|fp-).*))?$")
+_STATE_LINE = re.compile(r"^(?:from (\d+) to )?(\d+):(?: safe)?\s*((?:R\d|fp-).*)?$")
+_REG_ITEM = re.compile(r"(R\d+|fp-\d+)(?:_[rwD]+)?=(\S+(?:\([^)]*\))?)")
+_COND_JMP = frozenset(int(op) for op in JmpOp if op not in (JmpOp.JA, JmpOp.CALL, JmpOp.EXIT))
+_JUMPS = (int(InsnClass.JMP), int(InsnClass.JMP32))
+
+
+@dataclass
+class Step:
+    """One instruction on the failing path and the registers/stack slots the verifier printed after it."""
+
+    idx: int
+    text: str
+    state: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Rule:
+    """A class of rejection: the kernel function that refuses it, the rule in one sentence, and fixes."""
+
+    name: str
+    pattern: str
+    func: str
+    rule: str
+    fix_asm: str
+    fix_c: str
+    fix_py: str = ""
+
+
+#: The rejection classes, most frequent first (see tests/verifier/test_explain.py for the measured ranking).
+CATALOGUE: list[Rule] = [
+    Rule("null-deref", r"R(\d+) invalid mem access '(\w+_or_null)'", "check_mem_access",
+         "a pointer that may be NULL cannot be dereferenced until a comparison with 0 proves it is not",
+         "after the call add `if r{reg} == 0 goto <out>` (with r0 set to a return value at <out>)",
+         "check the pointer first: `if (!p) return 0;`", "check the value first: `if v is None: return 0`"),
+    Rule("scalar-deref", r"R(\d+) invalid mem access 'scalar'", "check_mem_access",
+         "only pointers can be dereferenced; a number (scalar) is never a valid address",
+         "load through a pointer register (r1 = ctx, r10 = stack, a map value), not a number",
+         "use a pointer from the context, the stack or a map lookup; read kernel memory with bpf_probe_read_kernel"),
+    Rule("uninit-reg", r"R(\d+) !read_ok", "check_reg_arg",
+         "a register must be written before it is read (at entry only r1 = context and r10 = frame pointer are set)",
+         "set r{reg} before this instruction (e.g. `r{reg} = 0`); remember calls clobber r1-r5",
+         "initialise the variable before use; values do not survive a helper call in r1-r5"),
+    Rule("stack-uninit", r"invalid read from stack R(\d+) off=(-?\d+) size=(\d+)|invalid read from stack off "
+         r"(-?\d+)\+\d+ size (\d+)", "check_stack_read",
+         "a stack slot must be written on every path before it is read",
+         "store to the slot first: `*(u64 *)(r10 {off}) = 0`", "initialise the local: `__u64 v = 0;` or memset it"),
+    Rule("stack-range", r"invalid (?:write to|read from|) ?stack R?(\d+)? ?off=?(-?\d+)",
+         "check_stack_access_within_bounds", "the stack is the 512 bytes below r10: offsets -512..-1",
+         "use an offset between -512 and -1 from r10", "make the local buffers smaller (512 bytes of stack in all)"),
+    Rule("map-range", r"invalid access to map value, value_size=(\d+) off=(-?\d+) size=(\d+)",
+         "check_map_access", "an access into a map value must lie within value_size for every possible offset",
+         "bound the offset first: `if rX > <value_size - size> goto <out>`",
+         "check the index against the value size before using it: `if (i >= N) return 0;`"),
+    Rule("pkt-range", r"invalid access to packet", "check_packet_access",
+         "packet bytes may be read only after comparing data + length with data_end",
+         "`r3 = r2; r3 += <len>; if r3 > <data_end reg> goto <out>` before the load",
+         "`if (data + sizeof(*eth) > data_end) return XDP_PASS;` before reading"),
+    Rule("ret-uninit", r"R0 !read_ok", "check_reg_arg (exit)", "r0 is the return value and must be set before exit",
+         "`r0 = 0` before `exit`", "return a value from every path"),
+    Rule("too-large", r"BPF program is too large\. Processed (\d+) insn", "do_check",
+         "the verifier walks every path and gives up after 1,000,000 instructions: a loop must end on every path "
+         "with its counter provably bounded",
+         "compare the counter with a constant bound, e.g. `if r0 > 100 goto out` inside the loop",
+         "use a constant bound: `for (i = 0; i < 100 && i < n; i++)` or bpf_loop()"),
+    Rule("back-edge", r"back-edge from insn (\d+) to (\d+)", "check_cfg",
+         "loops are refused for programs loaded without CAP_BPF", "unroll the loop", "`#pragma unroll` a fixed-count loop"),
+    Rule("unreachable", r"unreachable insn (\d+)", "check_cfg", "every instruction must be reachable from the entry",
+         "remove the dead instruction or jump to it", "(clang does not emit this; check hand-written asm)"),
+    Rule("fp-readonly", r"frame pointer is read only", "check_reg_arg", "r10 (the frame pointer) cannot be written",
+         "copy it first: `r2 = r10; r2 += -8`", "(compiler-generated code never writes r10)"),
+    Rule("div-zero", r"div by zero", "check_alu_op", "division by the constant 0 is refused",
+         "divide by a non-zero constant or a register", "do not divide by a literal 0"),
+    Rule("bad-shift", r"invalid shift (\d+)", "check_alu_op", "a shift amount must be less than the width (64 or 32)",
+         "shift by less than 64 (32 for w registers)", "mask the shift count: `x << (n & 63)`"),
+    Rule("pointer-arith", r"R(\d+) pointer arithmetic on (\w+) prohibited|R(\d+) (?:bitwise|32-bit) pointer",
+         "adjust_ptr_min_max_vals", "only + and - of scalars are allowed on pointers, and not on every pointer type",
+         "do arithmetic on a copy of a scalar, not on the pointer", "do not cast the pointer to an integer and back"),
+    Rule("helper-arg", r"R(\d+) type=(\S+) expected=(.*)", "check_func_arg",
+         "each helper argument must have the type the helper's prototype asks for",
+         "pass the expected kind of register (e.g. r1 = map[...] for a map argument, r2 = r10 + off for a key)",
+         "pass the expected kind of value (a map, a pointer to a stack key, ...)"),
+    Rule("unknown-helper", r"invalid func (\w+)#(\d+)|unknown func (\w+)#(\d+)", "check_helper_call",
+         "this program type may not call this helper", "call a helper allowed for this program type",
+         "use a helper available to this program type (bpftool feature probe lists them)"),
+    Rule("unreleased-ref", r"Unreleased reference id=(\d+) alloc_insn=(\d+)", "check_reference_leak",
+         "every acquired reference (socket, ringbuf record) must be released on every path",
+         "call the matching release helper on every path before exit", "release on every path (bpf_sk_release, "
+         "bpf_ringbuf_submit/discard)"),
+    Rule("return-range", r"At program exit the register R0 has .*should have been in (.*)", "check_return_code",
+         "this program type's return value must lie in a fixed range", "set r0 to an allowed value before exit",
+         "return one of the values the program type allows"),
+    Rule("ctx-access", r"invalid bpf_context access off=(\d+) size=(\d+)", "check_ctx_access",
+         "only the context fields this program type exposes, at their natural size, can be accessed",
+         "read a documented field of the context at its size", "use the documented context struct fields"),
+]
+
+
+@dataclass
+class Explanation:
+    """The five parts of an explanation (see the module docstring)."""
+
+    message: str
+    insn: int | None
+    disasm: str = ""
+    source: str = ""
+    path: list[str] = field(default_factory=list)
+    why: list[str] = field(default_factory=list)
+    func: str = ""
+    rule: str = ""
+    fix: str = ""
+    steps: list[Step] = field(default_factory=list)
+
+    def text(self) -> str:
+        out = [f"rejected: {self.message}"]
+        where = f"insn {self.insn}: {self.disasm}" if self.insn is not None else "before any instruction ran"
+        out.append(f"where: {where}" + (f"  ({self.source})" if self.source else ""))
+        out.append("path: " + (" -> ".join(self.path) if self.path else "straight from the entry, no branch"))
+        out.extend(f"why: {w}" for w in self.why)
+        if self.func:
+            out.append(f"rule: {self.func}: {self.rule}")
+        if self.fix:
+            out.append(f"fix: {self.fix}")
+        return "\n".join(out) + "\n"
+
+    __str__ = text
+
+
+def parse_path(log: str) -> list[Step]:
+    """The failing path from a level-1 log (ours or the kernel's): instruction steps with the printed state."""
+    steps: list[Step] = []
+    for line in log.splitlines():
+        m = _INSN_LINE.match(line)
+        if m:
+            steps.append(Step(int(m.group(1)), m.group(2).strip(), _state(m.group(3) or m.group(5) or "")))
+            continue
+        m = _STATE_LINE.match(line)
+        if m and m.group(3) and steps and int(m.group(2)) != steps[-1].idx:
+            continue
+        if m and m.group(3) and steps:
+            steps[-1].state.update(_state(m.group(3)))
+    return steps
+
+
+def _state(text: str) -> dict[str, str]:
+    return {k: v for k, v in _REG_ITEM.findall(text)}
+
+
+def source_line(program: Any, slot: int) -> str:
+    """'file:line: text' of the instruction at `slot`: BTF line_info (clang objects, compiled probes), or the
+    assembly line the assembler recorded; '' when the program carries neither."""
+    lines = getattr(program, "source_lines", None)
+    if lines:
+        best = max((s for s in lines if s <= slot and lines[s]), default=None)
+        if best is not None:
+            return str(lines[best])
+    infos = [li for li in (program.line_info or []) if li[0] <= slot]
+    if infos and program.btf is not None and hasattr(program.btf, "str_at"):
+        li = max(infos, key=lambda r: r[0])
+        try:
+            file_name = program.btf.str_at(li[1]).rsplit("/", 1)[-1]
+            text = program.btf.str_at(li[2]).strip()
+        except Exception:  # noqa: BLE001 - a stripped string section: report the line number only
+            file_name, text = "?", ""
+        return f"{file_name}:{li[3] >> 10}: {text}"
+    return ""
+
+
+def _insn_at(program: Any, slot: int) -> Any:
+    return program.slot_map().get(slot)
+
+
+def branch_decisions(program: Any, steps: list[Step]) -> list[str]:
+    """'insn 3 `if r0 > 10 goto +2`: taken' for each conditional jump on the path."""
+    out = []
+    for here, nxt in zip(steps, steps[1:]):
+        insn = _insn_at(program, here.idx)
+        if insn is None or insn.opcode & CLASS_MASK not in _JUMPS or insn.opcode & OP_MASK not in _COND_JMP:
+            continue
+        taken = nxt.idx != here.idx + 1
+        out.append(f"insn {here.idx} `{here.text}`: {'taken' if taken else 'not taken'}")
+    return out
+
+
+def _writer(steps: list[Step], reg: str, before: int) -> Step | None:
+    """The last step before position `before` that wrote register `reg` (as the instruction text shows)."""
+    r = reg.lower()
+    dst = re.compile(rf"^(?:{r}|w{r[1:]}) [^=]*=|^call ")
+    for step in reversed(steps[:before]):
+        if dst.match(step.text) and (reg in step.state or not step.text.startswith("call") or r == "r0"):
+            if step.text.startswith("call") and r not in ("r0",) and int(r[1:]) > 5:
+                continue
+            return step
+    return None
+
+
+def _why(rule: Rule | None, m: re.Match | None, steps: list[Step], program: Any, message: str) -> list[str]:
+    if rule is None or m is None:
+        return []
+    where = (lambda s: f"insn {s.idx}" + (f" ({source_line(program, s.idx)})" if source_line(program, s.idx) else ""))
+    if rule.name == "null-deref":
+        reg = f"R{m.group(1)}"
+        w = _writer(steps, reg, len(steps) - 1)
+        out = [f"{reg.lower()} is {m.group(2)}: it may be NULL"]
+        if w is not None:
+            out[0] = (f"{reg.lower()} is the result of `{w.text}` at {where(w)}; it may be NULL "
+                      f"({w.state.get(reg, m.group(2))})")
+        checks = [s for s in steps if re.match(rf"if {reg.lower()} [!=]= 0x?0 ", s.text)]
+        out.append("no `if {0} == 0` check came before this access on this path".format(reg.lower()) if not checks
+                   else f"the check at insn {checks[-1].idx} does not cover this path")
+        return out
+    if rule.name in ("uninit-reg", "ret-uninit"):
+        reg = "r" + (m.group(1) if rule.name == "uninit-reg" else "0")
+        calls = [s for s in steps if s.text.startswith("call")]
+        if calls and int(reg[1:]) <= 5:
+            return [f"{reg} was scratched by `{calls[-1].text}` at {where(calls[-1])}: calls leave r1-r5 unreadable"
+                    + (" and r0 is their result" if reg == "r0" else "")]
+        return [f"{reg} was never written on this path"]
+    if rule.name == "stack-uninit":
+        off = _stack_offset(m, steps)
+        return [f"the stack slot fp{off} was never written on this path (reads of uninitialised stack are refused; "
+                f"the offset itself is inside the 512-byte stack)"]
+    if rule.name == "stack-range":
+        return ["the access falls outside the 512-byte stack below r10 (this is a range error, not an "
+                "uninitialised read)"]
+    if rule.name == "too-large":
+        backs = [(a.idx, b.idx) for a, b in zip(steps, steps[1:]) if b.idx <= a.idx]
+        out = [f"the verifier processed {m.group(1)} instructions without finishing"]
+        if backs:
+            a, b = backs[-1]
+            out.append(f"the back-edge insn {a} -> insn {b} is taken again and again")
+            at_edge = [s for s in steps if s.idx == a][-2:]
+            jm = re.match(r"if ([rw]\d+) \S+ ([rw]\d+|\S+) goto", at_edge[-1].text) if at_edge else None
+            if jm and len(at_edge) == 2:
+                regs = [r.replace("w", "r").upper() for r in jm.groups() if r[0] in "rw" and r[1:].isdigit()]
+                moving = [r for r in regs if at_edge[0].state.get(r) != at_edge[1].state.get(r)]
+                fixed = [r for r in regs if r not in moving]
+                for r in moving:
+                    out.append(f"{r.lower()} is the loop's counter: it changes every time round "
+                               f"({at_edge[0].state.get(r)} then {at_edge[1].state.get(r)}), so the state at the "
+                               f"back-edge is never equal to an earlier one and pruning cannot stop the walk")
+                for r in fixed:
+                    out.append(f"{r.lower()} = {at_edge[1].state.get(r)} is compared with it but never got a bound, "
+                               f"so no iteration count makes the exit branch certain")
+        return out
+    if rule.name == "map-range":
+        return [f"the access at offset {m.group(2)} of size {m.group(3)} may go past value_size {m.group(1)}"]
+    if rule.name == "scalar-deref":
+        reg = f"R{m.group(1)}"
+        w = _writer(steps, reg, len(steps) - 1)
+        if w is not None:
+            return [f"{reg.lower()} became a number at `{w.text}` ({where(w)})"]
+    return []
+
+
+def _stack_offset(m: re.Match, steps: list[Step]) -> int:
+    """The frame offset an 'invalid ... stack' message names: the base register's fp offset plus `off`."""
+    if m.group(1) is None:
+        return int(m.group(4))
+    base = 0
+    reg = f"R{m.group(1)}"
+    for step in reversed(steps[:-1]):
+        v = step.state.get(reg)
+        if v is not None:
+            fm = re.match(r"fp(-?\d+)", v)
+            base = int(fm.group(1)) if fm else 0
+            break
+    return int(m.group(2))  # the message names the frame offset (base register + insn offset) already
+
+
+def stack_read_kind(message: str, steps: list[Step]) -> str | None:
+    """'uninit' or 'range' for the kernel's 'invalid read from stack' message, which uses the same words for
+    both: the offset decides (inside the 512-byte frame: the slot was never written)."""
+    m = re.search(CATALOGUE[3].pattern, message)
+    if m is None:
+        return None
+    off = _stack_offset(m, steps)
+    return "uninit" if -512 <= off < 0 else "range"
+
+
+def classify(message: str) -> tuple[Rule | None, re.Match | None]:
+    """The catalogue entry whose pattern matches the kernel's first line (None when it is not catalogued)."""
+    for rule in CATALOGUE:
+        m = re.search(rule.pattern, message)
+        if m:
+            return rule, m
+    return None, None
+
+
+def explain_log(program: Any, message: str, insn: int | None, log: str, language: str = "asm") -> Explanation:
+    """Build the explanation of `message` at `insn` from a level-1 log of the failing path."""
+    steps = parse_path(log)
+    rule, m = classify(message)
+    if rule is not None and rule.name == "uninit-reg" and message.startswith("R0 !read_ok"):
+        rule = next(r for r in CATALOGUE if r.name == "ret-uninit")
+    if rule is not None and rule.name == "stack-uninit" and stack_read_kind(message, steps) == "range":
+        rule = next(r for r in CATALOGUE if r.name == "stack-range")
+        m = re.search(rule.pattern, message)
+    disasm = next((s.text for s in reversed(steps) if s.idx == insn), "")
+    if not disasm and insn is not None:
+        ins = _insn_at(program, insn)
+        disasm = str(ins) if ins is not None else ""
+    ex = Explanation(message, insn, disasm, source_line(program, insn) if insn is not None else "",
+                     branch_decisions(program, steps), _why(rule, m, steps, program, message), steps=steps)
+    if rule is not None:
+        ex.func, ex.rule = rule.func, rule.rule
+        fix = {"c": rule.fix_c, "py": rule.fix_py or rule.fix_c}.get(language, rule.fix_asm)
+        groups = [g for g in (m.groups() if m else ()) if g is not None]
+        reg = groups[0] if groups and groups[0].isdigit() else "0"
+        off = str(_stack_offset(m, steps)) if rule.name == "stack-uninit" and m else \
+            next((g for g in groups if g.startswith("-")), "-8")
+        ex.fix = fix.replace("{reg}", reg).replace("{off}", off)
+    return ex
+
+
+def explain(program: Any, prog_type: Any = None, privileged: bool = True, language: str | None = None,
+            **kw: Any) -> Explanation | None:
+    """Verify `program` with the level-1 log on and explain the rejection (None when it is accepted)."""
+    from pyebpf.verifier.api import verify
+
+    result = verify(program, prog_type=prog_type, privileged=privileged, log_level=1, raise_on_reject=False, **kw)
+    if result.accepted:
+        return None
+    e = result.error
+    if language is None:
+        language = "c" if program.line_info else "asm"
+    return explain_log(program, e.message, e.insn, e.log or "", language)
+
+
+__all__ = ["explain", "explain_log", "parse_path", "classify", "CATALOGUE", "Explanation", "Rule", "Step"]
