@@ -4,12 +4,14 @@ Check a program with pyebpf's verifier (a mirror of the kernel's). FILE is assem
 hex (.hex), a clang-compiled ELF object (--prog picks the program) or raw instruction bytes; `-` reads assembly
 from stdin. On acceptance it prints the statistics line; on rejection it exits 1 with the kernel's message and the
 instruction (slot) it names. --log-level 1/2/4 prints the verifier log in the kernel's format first. --kernel also
-loads the program with BPF_PROG_LOAD and prints both verdicts side by side.
+loads the program with BPF_PROG_LOAD, prints both verdicts side by side and which facts agree or differ
+(verdict, instruction, message, errno, processed instructions and state counts).
 """
 from __future__ import annotations
 
 import argparse
 import errno as _errno
+import re
 import sys
 from typing import Any
 
@@ -38,8 +40,30 @@ def _load(path: str, prog: str | None, classic_: bool = False) -> Any:
     return load_program(path, prog, classic_)
 
 
-def _kernel_verdict(program: Any, prog_type: Any, log_level: int) -> tuple[bool, str, str]:
-    """(accepted, reason or stats, log) from BPF_PROG_LOAD."""
+_STATS = re.compile(r"processed (\d+) insns \(limit \d+\) max_states_per_insn (\d+) total_states (\d+) "
+                    r"peak_states (\d+)")
+_FIELDS = ("verdict", "insn", "message", "errno", "processed", "max_states_per_insn", "total_states", "peak_states")
+
+
+def _facts(accepted: bool, insn: Any, message: str, err: Any, log: str) -> dict[str, Any]:
+    """The facts both verifiers report, by name; statistics from the log's `processed ...` line (None if absent)."""
+    m = _STATS.search(log or "")
+    stats = [int(x) for x in m.groups()] if m else [None] * 4
+    return dict(zip(_FIELDS, ["accepted" if accepted else "rejected", insn, message, err, *stats]))
+
+
+def compare(ours: dict[str, Any], kernel: dict[str, Any]) -> str:
+    """'agree: ...' when every fact is equal, else 'DIFFER: field (pyebpf X, kernel Y); ...; agree: ...'."""
+    same = [f for f in _FIELDS if ours[f] == kernel[f]]
+    differ = [f"{f} (pyebpf {ours[f]}, kernel {kernel[f]})" for f in _FIELDS if ours[f] != kernel[f]]
+    if not differ:
+        return "verdicts agree: " + ", ".join(same)
+    head = "verdicts agree" if ours["verdict"] == kernel["verdict"] else "verdicts DIFFER"
+    return f"{head}; DIFFER: " + "; ".join(differ) + ("; agree: " + ", ".join(same) if same else "")
+
+
+def _kernel_verdict(program: Any, prog_type: Any, log_level: int) -> tuple[bool, str, str, dict[str, Any]]:
+    """(accepted, reason or stats, log, facts) from BPF_PROG_LOAD."""
     from pyebpf.loader import ProgramLoadError, load
 
     try:
@@ -47,14 +71,14 @@ def _kernel_verdict(program: Any, prog_type: Any, log_level: int) -> tuple[bool,
     except ProgramLoadError as e:
         name = _errno.errorcode.get(e.errno or 0, str(e.errno))
         where = f"insn {e.insn}: " if e.insn is not None else ""
-        return False, f"{where}{e.reason} ({name})", e.log
+        return False, f"{where}{e.reason} ({name})", e.log, _facts(False, e.insn, e.reason, name, e.log)
     log = getattr(kp, "log", "") or ""
     try:
         kp.close()
     except Exception:  # noqa: BLE001 - closing an fd we own; nothing useful to report
         pass
     stats = next((ln for ln in log.splitlines() if ln.startswith("processed ")), "accepted")
-    return True, stats, log
+    return True, stats, log, _facts(True, None, "", None, log)
 
 
 def handler(args: argparse.Namespace) -> int:
@@ -75,13 +99,16 @@ def handler(args: argparse.Namespace) -> int:
     if args.kernel:
         if args.unprivileged:
             raise PyebpfError("--kernel compares privileged loads only (this process has CAP_BPF)")
-        k_ok, k_text, k_log = _kernel_verdict(program, prog_type, args.log_level)
+        k_ok, k_text, k_log, k_facts = _kernel_verdict(program, prog_type, args.log_level)
         if args.log_level and k_log:
             print("--- kernel log ---")
             sys.stdout.write(k_log if k_log.endswith("\n") else k_log + "\n")
         print(f"pyebpf: {'accepted' if result.accepted else 'rejected'}: {ours}")
         print(f"kernel: {'accepted' if k_ok else 'rejected'}: {k_text}")
-        print("verdicts agree" if k_ok == result.accepted else "verdicts DIFFER")
+        e = result.error
+        mine = _facts(result.accepted, e and e.insn, e.message if e else "",
+                      e and _errno.errorcode.get(e.errno, e.errno), result.stats_line)
+        print(compare(mine, k_facts))
         return 0 if result.accepted else 1
     if result.accepted:
         print(f"accepted: {ours}")

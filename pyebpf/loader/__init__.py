@@ -10,7 +10,7 @@ from pyebpf.loader.maps import (
     FdValueMap, KernelMap, create_map, create_or_open_pinned, register_map_class,
 )
 from pyebpf.loader.pin import ensure_bpffs, open_pinned, pin_fd, unpin
-from pyebpf.loader.program import KernelProgram, LoadOptions, ProgramLoadError, TestRunResult, load
+from pyebpf.loader.program import KernelProgram, KernelVerifierError, LoadOptions, ProgramLoadError, TestRunResult, load
 from pyebpf.loader.syscall import KernelMapError
 
 _LAZY = {
@@ -42,6 +42,6 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = ["load", "LoadOptions",
-           "KernelProgram", "TestRunResult", "ProgramLoadError", "KernelMap", "FdValueMap", "create_map",
+           "KernelProgram", "TestRunResult", "ProgramLoadError", "KernelVerifierError", "KernelMap", "FdValueMap", "create_map",
            "create_or_open_pinned", "open_pinned", "pin_fd", "unpin", "ensure_bpffs", "register_map_class",
            "KernelMapError", *_LAZY]

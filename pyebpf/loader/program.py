@@ -17,7 +17,7 @@ from pyebpf.abi.opcodes import PseudoSrc
 from pyebpf.abi.prog_kinds import prog_test_run_single_shot
 from pyebpf.abi.prog_types import AttachType, ProgType, SecFlag, SectionDef, parse_prog_type, prog_type_for_section
 from pyebpf.abi.uapi import MapCreateFlags, ProgLoadFlags
-from pyebpf.errors import LoaderError
+from pyebpf.errors import LoaderError, VerifierError
 from pyebpf.isa.instruction import Instruction
 from pyebpf.isa.program import Program
 from pyebpf.loader import syscall as sc
@@ -66,6 +66,20 @@ class ProgramLoadError(LoaderError):
         if self.reason:
             where = f"insn {self.insn}: " if self.insn is not None else ""
             self.args = (f"{self.args[0]}: {where}{self.reason}",)
+
+
+class KernelVerifierError(ProgramLoadError, VerifierError):
+    """The kernel's verifier refused the program: a VerifierError (`.message` the kernel's reason, `.insn` the slot,
+    `.errno`, `.log` the kernel's whole log) that is still a ProgramLoadError/LoaderError for older callers."""
+
+    def __init__(self, message: str, errno: int | None, log: str = "", program_name: str = ""):
+        ProgramLoadError.__init__(self, message, errno, log, program_name)
+        # LoaderError's super().__init__ reaches VerifierError.__init__ through the MRO: set the fields again
+        self.message, self.errno, self.log = self.reason, errno, log
+        where = f"insn {self.insn}: " if self.insn is not None else ""
+        name = _errno.errorcode.get(errno or 0, str(errno))
+        Exception.__init__(self, f"the verifier refused program {program_name or '(unnamed)'!r}: {where}"
+                                 f"{self.reason} ({name})")
 
 
 @dataclass(frozen=True)
@@ -577,8 +591,9 @@ def prog_load_with_log(code: bytes, ptype: ProgType, license: str, name: str, lo
             if level == 0 and f.errno not in (_errno.EPERM, _errno.ENOMEM):
                 level = 1  # rejected without a log: load again to get the verifier's reason
                 continue
-            raise ProgramLoadError(f"loading program {name or '(unnamed)'!r} ({ptype.name})", f.errno, f.log,
-                                   name) from None
+            # a verifier log with a reason: the verifier refused it (not a permissions problem, whatever the errno)
+            cls = KernelVerifierError if f.log and verifier_reason(f.log)[0] else ProgramLoadError
+            raise cls(f"loading program {name or '(unnamed)'!r} ({ptype.name})", f.errno, f.log, name) from None
 
 
 class _LoadFailure(Exception):
@@ -586,5 +601,6 @@ class _LoadFailure(Exception):
         self.errno, self.log, self.true_size = errno, log, true_size
 
 
-__all__ = ["load", "LoadOptions", "attach_btf_id_for", "DEFAULT_PIN_ROOT", "KernelProgram", "TestRunResult", "ProgramLoadError", "patch_map_references", "prog_load_with_log",
+__all__ = ["load", "LoadOptions", "attach_btf_id_for", "DEFAULT_PIN_ROOT", "KernelProgram", "TestRunResult", "ProgramLoadError",
+           "KernelVerifierError", "patch_map_references", "prog_load_with_log",
            "DEFAULT_LOG_SIZE"]

@@ -66,7 +66,7 @@ def test_kernel_side_by_side(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "pyebpf: rejected: insn 6: R0 invalid mem access 'map_value_or_null' (EACCES)"
     assert out[1] == "kernel: rejected: insn 6: R0 invalid mem access 'map_value_or_null' (EACCES)"
-    assert out[2] == "verdicts agree"
+    assert out[2].startswith("verdicts agree: verdict, insn, message, errno, processed")
     assert main(["verify", _write(tmp_path, GOOD), "--type", "xdp", "--kernel"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("pyebpf: accepted") and out[1].startswith("kernel: accepted")
