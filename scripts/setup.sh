@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     need=()
-    for tool in clang llvm-objdump bpftool bpftrace ip tcpdump; do
+    for tool in clang llvm-objdump bpftool bpftrace ip tcpdump chromium; do
         command -v "$tool" >/dev/null || need+=("$tool")
     done
     # systemtap-sdt-dev brings <sys/sdt.h> for the USDT test programs.
@@ -21,7 +21,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends clang llvm bpftool bpftrace iproute2 libbpf-dev \
-            linux-libc-dev libc6-dev tcpdump systemtap-sdt-dev >/dev/null
+            linux-libc-dev libc6-dev tcpdump systemtap-sdt-dev chromium >/dev/null  # chromium: explain's HTML test
         compgen -G "/usr/src/linux-source-*.tar.xz" >/dev/null \
             || apt-get install -y -qq --no-install-recommends linux-source-6.12 gcc >/dev/null || true
     fi
