@@ -43,6 +43,11 @@ def successors(insns: dict[int, Any], slot: int) -> list[tuple[int, str]]:
     return [(nxt, "fall"), (slot + 1 + insn.off, "jump")]
 
 
+def _is_branch(insn: Any) -> bool:
+    """A jump, exit or branch ends a basic block; a call returns to the next instruction, so it does not."""
+    return insn.opcode & CLASS_MASK in _JUMPS and insn.opcode & OP_MASK != JmpOp.CALL
+
+
 def basic_blocks(program: Any) -> list[Block]:
     """Split the program at jump targets, after jumps and at subprogram entries (bpf-to-bpf call targets)."""
     insns = program.slot_map()
@@ -50,13 +55,11 @@ def basic_blocks(program: Any) -> list[Block]:
     leaders = {0}
     entries = [0]
     for s in slots:
-        succ = successors(insns, s)
-        if insns[s].opcode & CLASS_MASK in _JUMPS:
-            for t, kind in succ:
-                if t in insns:
-                    leaders.add(t)
-                    if kind == "call":
-                        entries.append(t)
+        for t, kind in successors(insns, s):
+            if t in insns and (kind != "fall" or _is_branch(insns[s])):
+                leaders.add(t)
+                if kind == "call":
+                    entries.append(t)
     blocks: list[Block] = []
     entries = sorted(set(entries))
     for i, s in enumerate(slots):
@@ -67,9 +70,9 @@ def basic_blocks(program: Any) -> list[Block]:
         b.end = s
         nxt_leader = i + 1 < len(slots) and slots[i + 1] in leaders
         succ = successors(insns, s)
-        if insns[s].opcode & CLASS_MASK in _JUMPS or nxt_leader:
+        if _is_branch(insns[s]) or nxt_leader or any(k == "call" for _, k in succ):
             for t, kind in succ:
-                if t in insns:
+                if t in insns and not (kind == "fall" and not _is_branch(insns[s]) and not nxt_leader):
                     b.succ.append(t)
                     b.kinds[t] = kind
     return blocks
