@@ -76,10 +76,9 @@ class KernelVerifierError(ProgramLoadError, VerifierError):
         ProgramLoadError.__init__(self, message, errno, log, program_name)
         # LoaderError's super().__init__ reaches VerifierError.__init__ through the MRO: set the fields again
         self.message, self.errno, self.log = self.reason, errno, log
-        where = f"insn {self.insn}: " if self.insn is not None else ""
+        where = f" at insn {self.insn}" if self.insn is not None else ""
         name = _errno.errorcode.get(errno or 0, str(errno))
-        Exception.__init__(self, f"the verifier refused program {program_name or '(unnamed)'!r}: {where}"
-                                 f"{self.reason} ({name})")
+        Exception.__init__(self, f"{message}: the verifier refused it{where}: {self.reason} ({name})")
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,23 @@ class Probe:
         except VerifierError as e:
             raise self._at_source(e) from None
 
+    def explain(self, **kw: Any) -> Any:
+        """Why our verifier refuses this probe (verifier/explain.py), at its Python lines; None when accepted."""
+        import inspect
+
+        from pyebpf.verifier.explain import explain
+
+        fname = inspect.getsourcefile(self.fn) or "<probe>"
+        try:
+            text = dict(enumerate(open(fname, encoding="utf-8").read().splitlines(), 1))
+        except OSError:
+            text = {}
+        source = {}
+        for idx, line, _col in self.compiled.lines:
+            if idx < len(self.program):
+                source[self.program.slot_of(idx)] = f"{fname.rsplit('/', 1)[-1]}:{line}: {text.get(line, '').strip()}"
+        return explain(self.program, self.program.prog_type, language="py", source=source, **kw)
+
     def _source_of_slot(self, slot: int | None) -> str:
         """'file:line:col: ' of the Python source instruction `slot` was compiled from, or ''."""
         if slot is None:
@@ -211,7 +228,7 @@ def load_all(probes: list[Probe], *, attach: bool | str = True, verify: bool = T
              ) -> list[LoadedProbe]:
     """Load several probes sharing their map objects (e.g. an entry and an exit probe sharing a start map)."""
     from pyebpf.errors import LoaderError
-    from pyebpf.loader.program import ProgramLoadError
+    from pyebpf.loader.program import KernelVerifierError, ProgramLoadError
     from pyebpf.probe.btfinfo import load_with_lines
 
     loaded: list[LoadedProbe] = []
@@ -227,6 +244,9 @@ def load_all(probes: list[Probe], *, attach: bool | str = True, verify: bool = T
                     acquired.append(m)
                 try:
                     kp = load_with_lines(p, kmaps, log_level)
+                except KernelVerifierError as e:  # still a VerifierError, at the Python line
+                    where = p._source_of_slot(e.insn)
+                    raise KernelVerifierError(f"{where}probe {p.name}", e.errno, e.log, p.name) from None
                 except ProgramLoadError as e:
                     where = p._source_of_slot(e.insn)
                     raise ProgramLoadError(f"{where}probe {p.name}: {e.message}", e.errno, e.log, p.name) from None

@@ -224,8 +224,8 @@ def _state(text: str) -> dict[str, str]:
 
 
 def source_line(program: Any, slot: int) -> str:
-    """'file:line: text' of the instruction at `slot`: BTF line_info (clang objects, compiled probes), or the
-    assembly line the assembler recorded; '' when the program carries neither."""
+    """'file:line: text' of the instruction at `slot`: the slot->line map a front end gives (the assembler's
+    `source_lines`, a Python probe's lines), else BTF line_info (clang objects); '' when there is neither."""
     lines = getattr(program, "source_lines", None)
     if lines:
         best = max((s for s in lines if s <= slot and lines[s]), default=None)
@@ -322,6 +322,10 @@ def _why(rule: Rule | None, m: re.Match | None, steps: list[Step], program: Any,
         return out
     if rule.name == "map-range":
         return [f"the access at offset {m.group(2)} of size {m.group(3)} may go past value_size {m.group(1)}"]
+    if rule.name == "return-range":
+        w = _writer(steps, "R0", len(steps) - 1)
+        if w is not None:
+            return [f"r0 was set by `{w.text}` at {where(w)} and still holds {w.state.get('R0', '?')} at this exit"]
     if rule.name == "scalar-deref":
         reg = f"R{m.group(1)}"
         w = _writer(steps, reg, len(steps) - 1)
@@ -391,10 +395,14 @@ def explain_log(program: Any, message: str, insn: int | None, log: str, language
 
 
 def explain(program: Any, prog_type: Any = None, privileged: bool = True, language: str | None = None,
-            **kw: Any) -> Explanation | None:
-    """Verify `program` with the level-1 log on and explain the rejection (None when it is accepted)."""
+            source: dict[int, str] | None = None, **kw: Any) -> Explanation | None:
+    """Verify `program` with the level-1 log on and explain the rejection (None when it is accepted).
+    `source` maps slots to 'file:line: text' for front ends the program does not record (Python probes)."""
     from pyebpf.verifier.api import verify
 
+    if source is not None:
+        program = program.replace_instructions(program.instructions)
+        program.source_lines = source  # type: ignore[attr-defined]
     result = verify(program, prog_type=prog_type, privileged=privileged, log_level=1, raise_on_reject=False, **kw)
     if result.accepted:
         return None

@@ -176,7 +176,7 @@ def test_errors_are_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.s"
     bad.write_text(".type socket_filter\n    exit\n")
     code, _, err = _run(capsys, "load", str(bad))
-    assert code == 1 and err.startswith("pyebpf load: error: the verifier refused program") and "R0 !read_ok" in err
+    assert code == 1 and err.startswith("pyebpf load: error: loading program") and "R0 !read_ok" in err
     code, _, err = _run(capsys, "load", str(tmp_path / "missing.s"))
     assert code == 1 and "no such file" in err
     code, _, err = _run(capsys, "prog", "dump", "4294967000")

@@ -49,3 +49,12 @@ def test_kernel_log_quotes_python_lines():
     line = Path(x.__file__).read_text().splitlines().index("    if udp.dport == DROP_PORT:") + 1
     assert f"; if udp.dport == DROP_PORT: @ xdp_udp_drop.py:{line}" in quoted
     assert quoted[0].startswith("; def drop_udp_port(ctx): @ xdp_udp_drop.py:")
+
+
+def test_explain_names_the_python_line():
+    ex = returns_out_of_range.explain()
+    assert ex.func == "check_return_code"
+    assert ex.source.endswith(f"test_probe_lines.py:{_line_of('return 2')}: return 2        # cgroup_skb programs "
+                              "must return 0 or 1: both verifiers refuse this exit")
+    assert ex.fix == "return one of the values the program type allows"
+    assert any("taken" in step for step in ex.path)
