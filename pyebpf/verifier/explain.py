@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyebpf.abi.opcodes import CLASS_MASK, OP_MASK, InsnClass, JmpOp
+from pyebpf.verifier.log import insn_str
 
 _INSN_LINE = re.compile(r"^(\d+): \([0-9a-f]{2}\) (.*?)(?:\s+; (.*)|\s(\d+): ((?:R\d|fp-).*))?$")
 _STATE_LINE = re.compile(r"^(?:from (\d+) to )?(\d+):(?: safe)?\s*((?:R\d|fp-).*)?$")
@@ -335,18 +336,9 @@ def _why(rule: Rule | None, m: re.Match | None, steps: list[Step], program: Any,
 
 
 def _stack_offset(m: re.Match, steps: list[Step]) -> int:
-    """The frame offset an 'invalid ... stack' message names: the base register's fp offset plus `off`."""
-    if m.group(1) is None:
-        return int(m.group(4))
-    base = 0
-    reg = f"R{m.group(1)}"
-    for step in reversed(steps[:-1]):
-        v = step.state.get(reg)
-        if v is not None:
-            fm = re.match(r"fp(-?\d+)", v)
-            base = int(fm.group(1)) if fm else 0
-            break
-    return int(m.group(2))  # the message names the frame offset (base register + insn offset) already
+    """The frame offset an 'invalid ... stack' message names (already the base register's fp offset plus the
+    instruction's offset: `R2 off=-16` for r2 = fp-8 and an offset of -8)."""
+    return int(m.group(4) if m.group(1) is None else m.group(2))
 
 
 def stack_read_kind(message: str, steps: list[Step]) -> str | None:
@@ -380,7 +372,7 @@ def explain_log(program: Any, message: str, insn: int | None, log: str, language
     disasm = next((s.text for s in reversed(steps) if s.idx == insn), "")
     if not disasm and insn is not None:
         ins = _insn_at(program, insn)
-        disasm = str(ins) if ins is not None else ""
+        disasm = insn_str(ins) if ins is not None else ""
     ex = Explanation(message, insn, disasm, source_line(program, insn) if insn is not None else "",
                      branch_decisions(program, steps), _why(rule, m, steps, program, message), steps=steps)
     if rule is not None:
