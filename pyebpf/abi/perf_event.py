@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from enum import IntEnum, IntFlag
 
+from pyebpf.abi.uapi import PerfCountSw, PerfTypeId
+
 
 class PerfFlag(IntFlag):
     """perf_event_attr bit field (the u64 after read_format), bit positions from uapi perf_event.h."""
@@ -80,7 +82,41 @@ class PerfIoctl(IntEnum):
     SET_BPF = _ioc(1, "$", 8, 4)
 
 
+class PerfCountHw(IntEnum):
+    """perf_event_attr.config for PERF_TYPE_HARDWARE (enum perf_hw_id)."""
+
+    CPU_CYCLES = 0
+    INSTRUCTIONS = 1
+    CACHE_REFERENCES = 2
+    CACHE_MISSES = 3
+    BRANCH_INSTRUCTIONS = 4
+    BRANCH_MISSES = 5
+    BUS_CYCLES = 6
+    STALLED_CYCLES_FRONTEND = 7
+    STALLED_CYCLES_BACKEND = 8
+    REF_CPU_CYCLES = 9
+
+
+def _sampling_events() -> dict[str, tuple[int, int]]:
+    hw, sw = PerfTypeId.HARDWARE, PerfTypeId.SOFTWARE
+    return {
+        "cpu-clock": (sw, PerfCountSw.CPU_CLOCK), "task-clock": (sw, PerfCountSw.TASK_CLOCK),
+        "page-faults": (sw, PerfCountSw.PAGE_FAULTS), "faults": (sw, PerfCountSw.PAGE_FAULTS),
+        "context-switches": (sw, PerfCountSw.CONTEXT_SWITCHES), "cs": (sw, PerfCountSw.CONTEXT_SWITCHES),
+        "cpu-migrations": (sw, PerfCountSw.CPU_MIGRATIONS), "migrations": (sw, PerfCountSw.CPU_MIGRATIONS),
+        "minor-faults": (sw, PerfCountSw.PAGE_FAULTS_MIN), "major-faults": (sw, PerfCountSw.PAGE_FAULTS_MAJ),
+        "cycles": (hw, PerfCountHw.CPU_CYCLES), "cpu-cycles": (hw, PerfCountHw.CPU_CYCLES),
+        "instructions": (hw, PerfCountHw.INSTRUCTIONS), "cache-references": (hw, PerfCountHw.CACHE_REFERENCES),
+        "cache-misses": (hw, PerfCountHw.CACHE_MISSES), "branch-instructions": (hw, PerfCountHw.BRANCH_INSTRUCTIONS),
+        "branches": (hw, PerfCountHw.BRANCH_INSTRUCTIONS), "branch-misses": (hw, PerfCountHw.BRANCH_MISSES),
+        "bus-cycles": (hw, PerfCountHw.BUS_CYCLES), "ref-cycles": (hw, PerfCountHw.REF_CPU_CYCLES),
+    }
+
+
+#: perf(1)'s event names -> (perf_event_attr.type, config), the events a sampling program can be attached to.
+SAMPLING_EVENTS: dict[str, tuple[int, int]] = _sampling_events()
+
 #: sizeof(struct perf_event_attr) at PERF_ATTR_SIZE_VER8, the layout pyebpf passes.
 PERF_ATTR_SIZE_VER8 = 136
 
-__all__ = ["PerfFlag", "PerfSample", "PerfRecordType", "PerfOpenFlag", "PerfIoctl", "PERF_ATTR_SIZE_VER8"]
+__all__ = ["PerfCountHw", "SAMPLING_EVENTS", "PerfFlag", "PerfSample", "PerfRecordType", "PerfOpenFlag", "PerfIoctl", "PERF_ATTR_SIZE_VER8"]

@@ -86,6 +86,19 @@ def bpf_output_event(cpu: int, wakeup_events: int = 1) -> int:
     return perf_event_open(attr, pid=-1, cpu=cpu, what=f"perf_event_open(BPF_OUTPUT, cpu {cpu})")
 
 
+def sampling_event(type_: int, config: int, cpu: int, *, freq: int = 0, period: int = 0, pid: int = -1) -> int:
+    """A sampling perf event on `cpu` (pid -1: every task there) firing `freq` times a second (PERF_ATTR_FLAG_FREQ)
+    or every `period` events; a perf_event program attached to it runs on each sample."""
+    if (freq > 0) == (period > 0):
+        raise LoaderError("a sampling event needs exactly one of freq= (Hz) and period= (events), both > 0",
+                          errno.EINVAL)
+    attr = perf_event_attr(type=type_, config=config, sample_period=freq or period,
+                           flags=PerfFlag.FREQ if freq else 0)
+    how = f"{freq} Hz" if freq else f"period {period}"
+    return perf_event_open(attr, pid=pid, cpu=cpu, what=f"perf_event_open(type {type_} config {config}, {how}, "
+                                                        f"cpu {cpu})")
+
+
 class PmuMissing(LoaderError):
     """The kernel has no such dynamic PMU (e.g. no 'kprobe' PMU when CONFIG_KPROBES is off)."""
 
@@ -131,5 +144,5 @@ def probe_event(pmu: str, target: bytes, offset: int, retprobe: bool, pid: int =
 
 
 __all__ = ["PerfFlag", "PerfSample", "PerfRecordType", "PerfOpenFlag", "PerfIoctl", "perf_event_attr",
-           "perf_event_open", "perf_ioctl", "tracepoint_event", "bpf_output_event", "PmuMissing", "pmu_type",
+           "perf_event_open", "perf_ioctl", "tracepoint_event", "bpf_output_event", "sampling_event", "PmuMissing", "pmu_type",
            "pmu_config_bit", "probe_event"]

@@ -19,6 +19,7 @@ from pyebpf.loader.attach.net import (
     AttachmentExists, attach_netns, attach_socket, attach_socket_filter, attach_tc, attach_xdp, prog_id,
 )
 from pyebpf.loader.attach.netdev import NetAttachment, net_detach, net_list
+from pyebpf.loader.attach.sampling import HardwareEventMissing, attach_perf_event
 from pyebpf.loader.attach.table import ATTACHERS, Attacher, attach, auto_attach, auto_attachable, kind_of
 from pyebpf.loader.attach.tracing import (
     KprobesUnavailable, attach_kprobe, attach_raw_tracepoint, attach_tp_btf, attach_tracepoint, attach_uprobe,
@@ -30,7 +31,7 @@ __all__ = [
     "Link", "Attachment", "AttachScope", "prog_fd", "live_links", "close_all", "live_attachments", "detach_all",
     "attach", "ATTACHERS", "Attacher", "kind_of", "auto_attach", "auto_attachable",
     "attach_tracepoint", "attach_raw_tracepoint", "attach_tp_btf", "attach_kprobe", "attach_uprobe",
-    "attach_socket_filter", "attach_socket", "attach_xdp", "attach_tc", "attach_netns", "attach_cgroup",
+    "attach_perf_event", "HardwareEventMissing", "attach_socket_filter", "attach_socket", "attach_xdp", "attach_tc", "attach_netns", "attach_cgroup",
     "AttachmentExists",
     "net_list", "net_detach", "NetAttachment",
     "KprobesUnavailable", "kprobes_available", "SymbolNotFound", "resolve_binary", "symbol_file_offset",

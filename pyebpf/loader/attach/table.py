@@ -16,6 +16,7 @@ Target strings, per kind (a target may also carry its SEC() prefix, which then p
   tcx             'ifname', 'ifname/egress' or 'ifname:egress' (default: the expected attach type's direction)
   cgroup          'cgroup dir' or 'cgroup dir:attach_type' (default: the expected attach type)
   netns           'NAME' (ip netns), a namespace file path, or 'self' (sk_lookup, flow_dissector)
+  perf_event      'event[:hz]' ('cpu-clock', 'cpu-clock:49', 'cycles'): a sampling event on every online CPU
 
 Adding an attachment for a program type: a row in SECTION_DEFS (with its AttachKind), an attach function in the
 module of its family, and its row here.
@@ -30,6 +31,7 @@ from pyebpf.abi.prog_types import AttachKind, AttachType, ProgType, attach_kind,
 from pyebpf.errors import LoaderError
 from pyebpf.loader.attach.cgroup import attach_cgroup, parse_attach_type
 from pyebpf.loader.attach.net import attach_netns, attach_tc, attach_xdp
+from pyebpf.loader.attach.sampling import attach_perf_event, parse_sampling_target
 from pyebpf.loader.attach.tracing import (
     attach_kprobe, attach_raw_tracepoint, attach_tp_btf, attach_tracepoint, attach_uprobe,
 )
@@ -93,6 +95,12 @@ def _tcx(prog: Any, target: str, **kw: Any) -> Link:
     return attach_tc(prog, ifname, direction, **kw)
 
 
+def _perf_event(prog: Any, target: str, **kw: Any) -> Link:
+    event, freq = parse_sampling_target(target)
+    kw.setdefault("freq", freq)
+    return attach_perf_event(prog, event, **kw)
+
+
 def _cgroup(prog: Any, target: str, attach_type: Any = None, **kw: Any) -> Link:
     path = target
     head, sep, hook = target.rpartition(":")
@@ -124,6 +132,7 @@ ATTACHERS: dict[AttachKind, Attacher] = {
     AttachKind.CGROUP: Attacher(_cgroup, "cgroup directory[:attach_type]"),
     AttachKind.NETNS: Attacher(lambda p, t, **kw: attach_netns(p, None if t == "self" else t, **kw),
                                "network namespace name or path, or 'self'"),
+    AttachKind.PERF_EVENT: Attacher(_perf_event, "sampling event[:hz], e.g. cpu-clock:99"),
 }
 """AttachKind -> how to attach. Kinds without a row (NONE: socket filters, devmap programs...) are attached by
 hand (attach_socket_filter, a map update) and get a LoaderError saying so from attach()."""
