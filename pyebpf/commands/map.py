@@ -1,7 +1,10 @@
-"""`pyebpf map list|show|dump`: the kernel's maps, in the spirit of `bpftool map`.
+"""`pyebpf map list|show|dump|lookup|update|delete|create|pin`: the kernel's maps, as `bpftool map` works them.
 
-Maps are named by id (`5` or `id 5`), pinned path (`PATH` or `pinned PATH`) or `name NAME`. `dump` prints every
-entry (keys and values as hex bytes, per-CPU values one per CPU), with `--json` as bpftool's `map dump --json`.
+Maps are named by id (`5` or `id 5`), pinned path (`PATH` or `pinned PATH`) or `name NAME`. Keys and values are
+given as bpftool takes them: `key [hex] BYTES` (`key 1 0 0 0`, `key hex 0a 00 00 00`). `dump` and `lookup` print
+keys and values as hex bytes (per-CPU values one per CPU) and, where the map has BTF, typed as bpftool's btf_dumper
+prints them (a comm key as "bash", structs by member, enums by name): `--json` gives bpftool's `-j` output, with the
+typed form under "formatted". `create FILE type TYPE key N value N entries N name NAME [flags F]` creates and pins.
 """
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import argparse
 import json
 
 from pyebpf.commands.source import object_id
-from pyebpf.errors import LoaderError
+from pyebpf.errors import LoaderError, PyebpfError
 
 
 def format_map(info) -> str:
@@ -56,6 +59,40 @@ def open_map(spec: list[str]):
     raise LoaderError(f"unknown map selector {kind!r} (use id, pinned or name)")
 
 
+class _Typed:
+    """The map's BTF key and value types, when it has them (bpftool prints typed data only then)."""
+
+    def __init__(self, m) -> None:
+        self.btf = None
+        self.key_id = self.value_id = 0
+        info = m.info()
+        if not info.btf_id or not info.btf_value_type_id:
+            return
+        from pyebpf.btf.spec import Btf
+        from pyebpf.loader.info import btf_bytes
+
+        try:
+            self.btf = Btf.parse(btf_bytes(info.btf_id), f"BTF of map {info.id}", validate=False)
+        except PyebpfError:
+            return  # BTF we cannot read (split module BTF...): hex only, as bpftool without BTF
+        self.key_id, self.value_id = info.btf_key_type_id, info.btf_value_type_id
+
+    def key(self, raw: bytes):
+        from pyebpf.btf.value import btf_value
+
+        return btf_value(self.btf, self.key_id, raw) if self.key_id else int.from_bytes(raw, "little")
+
+    def value(self, raw: bytes):
+        from pyebpf.btf.value import btf_value
+
+        return btf_value(self.btf, self.value_id, raw)
+
+    def entry(self, key: bytes, value) -> dict:
+        if isinstance(value, list):
+            return {"key": self.key(key), "values": [{"cpu": i, "value": self.value(v)} for i, v in enumerate(value)]}
+        return {"key": self.key(key), "value": self.value(value)}
+
+
 def _hex(raw: bytes) -> list[str]:
     return [f"{b:#04x}" for b in raw]
 
@@ -75,6 +112,29 @@ def _raw_entries(m):
             yield key, value
 
 
+def _hex_entry(key: bytes, value) -> dict:
+    if isinstance(value, list):
+        return {"key": _hex(key), "values": [{"cpu": i, "value": _hex(v)} for i, v in enumerate(value)]}
+    return {"key": _hex(key), "value": _hex(value)}
+
+
+def _print_entry(key: bytes, value) -> None:
+    print(f"key: {key.hex(' ')}", end="")
+    if isinstance(value, list):
+        print()
+        for i, v in enumerate(value):
+            print(f"\tvalue (CPU {i:02d}): {v.hex(' ')}")
+    else:
+        print(f"  value: {value.hex(' ')}")
+
+
+def _json_entry(typed: _Typed, key: bytes, value) -> dict:
+    out = _hex_entry(key, value)
+    if typed.btf is not None:
+        out["formatted"] = typed.entry(key, value)
+    return out
+
+
 def _dump(args: argparse.Namespace) -> int:
     from pyebpf.abi.maps import MapType
 
@@ -82,23 +142,171 @@ def _dump(args: argparse.Namespace) -> int:
         if m.spec.type in (MapType.QUEUE, MapType.STACK):
             raise LoaderError(f"{m.spec.type.name.lower()} maps have no keys to walk")
         entries = list(_raw_entries(m))
+        typed = _Typed(m)
     if args.json:
-        out = []
-        for key, value in entries:
-            if isinstance(value, list):
-                out.append({"key": _hex(key), "values": [{"cpu": i, "value": _hex(v)} for i, v in enumerate(value)]})
-            else:
-                out.append({"key": _hex(key), "value": _hex(value)})
-        print(json.dumps(out))
+        print(json.dumps([_json_entry(typed, k, v) for k, v in entries]))
+        return 0
+    if typed.btf is not None:
+        print(json.dumps([typed.entry(k, v) for k, v in entries], indent=4))
         return 0
     for key, value in entries:
-        if isinstance(value, list):
-            print(f"key: {key.hex(' ')}")
-            for i, v in enumerate(value):
-                print(f"\tvalue (CPU {i:02d}): {v.hex(' ')}")
-        else:
-            print(f"key: {key.hex(' ')}  value: {value.hex(' ')}")
+        _print_entry(key, value)
     print(f"Found {len(entries)} element{'s' if len(entries) != 1 else ''}")
+    return 0
+
+
+# ---- bpftool's token syntax: MAP selectors, `key [hex] BYTES`, `value [hex] BYTES` -----------------------------
+
+_SELECTORS = ("id", "pinned", "name")
+_UPDATE_FLAGS = {"any": 0, "noexist": 1, "exist": 2}
+
+
+def _split_map(tokens: list[str]) -> tuple[list[str], list[str]]:
+    """(MAP selector tokens, the rest)."""
+    if not tokens:
+        raise LoaderError("name a map: ID, PATH, 'id N', 'pinned PATH' or 'name NAME'")
+    n = 2 if tokens[0] in _SELECTORS else 1
+    if len(tokens) < n:
+        raise LoaderError(f"{tokens[0]!r} needs a value")
+    return tokens[:n], tokens[n:]
+
+
+def parse_data(tokens: list[str], what: str, size: int) -> tuple[bytes, list[str]]:
+    """`[hex] BYTES` at the head of `tokens`, exactly `size` bytes (bpftool's parse_bytes); returns the rest."""
+    hexmode = bool(tokens) and tokens[0] == "hex"
+    rest = tokens[1:] if hexmode else list(tokens)
+    out = bytearray()
+    while rest and len(out) < size:
+        tok = rest.pop(0)
+        try:
+            if hexmode:
+                chunk = bytes.fromhex(tok.removeprefix("0x"))
+            else:
+                byte = int(tok, 0)
+                if not 0 <= byte <= 255:
+                    raise ValueError
+                chunk = bytes([byte])
+        except ValueError:
+            raise LoaderError(f"{what}: {tok!r} is not a byte ({'hex digits' if hexmode else '0..255'})") from None
+        out += chunk
+    if len(out) != size:
+        raise LoaderError(f"{what}: {len(out)} bytes given, the map's {what} is {size} bytes")
+    return bytes(out), rest
+
+
+def _keyword(tokens: list[str], word: str) -> list[str]:
+    if not tokens or tokens[0] != word:
+        raise LoaderError(f"expected '{word}', got {tokens[0]!r}" if tokens else f"expected '{word}'")
+    return tokens[1:]
+
+
+def _lookup(args: argparse.Namespace) -> int:
+    selector, rest = _split_map(args.args)
+    with open_map(selector) as m:
+        key, rest = parse_data(_keyword(rest, "key"), "key", m.spec.key_size)
+        if rest:
+            raise LoaderError(f"unexpected {rest[0]!r} after the key")
+        raw = m.lookup_raw(key)
+        typed = _Typed(m)
+        value = raw
+        if raw is not None and m.spec.is_percpu:
+            value = next(v for k, v in _raw_entries_of(m, [key]))
+    if value is None:
+        if args.json:
+            print("null")
+        else:
+            print(f"key: {key.hex(' ')}\n\nNot found")
+        return 1
+    if args.json:
+        print(json.dumps(_json_entry(typed, key, value)))
+    elif typed.btf is not None:
+        print(json.dumps(typed.entry(key, value), indent=4))
+    else:
+        _print_entry(key, value)
+    return 0
+
+
+def _raw_entries_of(m, keys):
+    from pyebpf.abi.maps import percpu_stride
+
+    for key in keys:
+        value = m.lookup_raw(key)
+        stride = percpu_stride(m.spec.value_size)
+        yield key, [value[i * stride:i * stride + m.spec.value_size] for i in range(m.ncpus)]
+
+
+def _update(args: argparse.Namespace) -> int:
+    selector, rest = _split_map(args.args)
+    with open_map(selector) as m:
+        key, rest = parse_data(_keyword(rest, "key"), "key", m.spec.key_size)
+        value, rest = parse_data(_keyword(rest, "value"), "value", m.spec.value_size)
+        flags = 0
+        if rest:
+            if rest[0] not in _UPDATE_FLAGS or len(rest) > 1:
+                raise LoaderError(f"unexpected {' '.join(rest)!r} (flags: any, exist, noexist)")
+            flags = _UPDATE_FLAGS[rest[0]]
+        if m.spec.is_percpu:
+            from pyebpf.abi.maps import percpu_stride
+
+            value = value.ljust(percpu_stride(m.spec.value_size), b"\0") * m.ncpus  # bpftool: the same on every CPU
+        m.update_raw(key, value, flags)
+    if args.json:
+        print("null")
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    selector, rest = _split_map(args.args)
+    with open_map(selector) as m:
+        key, rest = parse_data(_keyword(rest, "key"), "key", m.spec.key_size)
+        if rest:
+            raise LoaderError(f"unexpected {rest[0]!r} after the key")
+        m.delete_raw(key)
+    if args.json:
+        print("null")
+    return 0
+
+
+def _pin(args: argparse.Namespace) -> int:
+    from pyebpf.loader.pin import pin_fd
+
+    with open_map(args.target[:-1]) as m:
+        pin_fd(m.fd, args.target[-1])
+    if args.json:
+        print("null")
+    return 0
+
+
+def _create(args: argparse.Namespace) -> int:
+    from pyebpf.abi.maps import MapSpec, MapType
+    from pyebpf.loader.maps import create_map
+    from pyebpf.loader.pin import pin_fd
+
+    path, tokens = args.path, list(args.args)
+    fields: dict[str, str] = {}
+    while tokens:
+        word = tokens.pop(0)
+        if word not in ("type", "key", "value", "entries", "name", "flags") or not tokens:
+            raise LoaderError(f"unexpected {word!r} (create FILE type TYPE key N value N entries N name NAME "
+                              f"[flags F])")
+        fields[word] = tokens.pop(0)
+    missing = [w for w in ("type", "key", "value", "entries", "name") if w not in fields]
+    if missing:
+        raise LoaderError(f"map create needs {', '.join(missing)}")
+    try:
+        mtype = MapType[fields["type"].upper()]
+    except KeyError:
+        raise LoaderError(f"unknown map type {fields['type']!r}") from None
+    try:
+        sizes = [int(fields[w], 0) for w in ("key", "value", "entries")]
+        flags = int(fields.get("flags", "0"), 0)
+    except ValueError as e:
+        raise LoaderError(f"map create: {e}") from None
+    spec = MapSpec(fields["name"], mtype, sizes[0], sizes[1], sizes[2], flags)
+    with create_map(spec) as m:
+        pin_fd(m.fd, path)
+    if args.json:
+        print("null")
     return 0
 
 
@@ -124,8 +332,9 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("map", help="list, show and dump maps in the kernel", description=__doc__)
-    sub = p.add_subparsers(dest="map_command", metavar="{list,show,dump}")
+    p = subparsers.add_parser("map", help="list, show, dump, look up, update, create and pin maps",
+                              description=__doc__)
+    sub = p.add_subparsers(dest="map_command", metavar="{list,show,dump,lookup,update,delete,create,pin}")
     sub.required = True
     lp = sub.add_parser("list", help="every map")
     lp.add_argument("--json", action="store_true", help="JSON like `bpftool map show --json`")
@@ -138,3 +347,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     dp.add_argument("target", nargs="+", help="ID | PATH | id N | pinned PATH | name NAME")
     dp.add_argument("--json", action="store_true")
     dp.set_defaults(func=_dump)
+    for name, func, usage in (("lookup", _lookup, "MAP key [hex] BYTES"),
+                              ("update", _update, "MAP key [hex] BYTES value [hex] BYTES [any|exist|noexist]"),
+                              ("delete", _delete, "MAP key [hex] BYTES")):
+        q = sub.add_parser(name, help=f"{name} an element: {usage}")
+        q.add_argument("args", nargs=argparse.REMAINDER, metavar=usage)
+        q.add_argument("--json", action="store_true")
+        q.set_defaults(func=func)
+    pp = sub.add_parser("pin", help="pin a map: MAP FILE")
+    pp.add_argument("target", nargs="+", metavar="MAP FILE")
+    pp.add_argument("--json", action="store_true")
+    pp.set_defaults(func=_pin)
+    cp = sub.add_parser("create", help="create and pin a map: FILE type TYPE key N value N entries N name NAME")
+    cp.add_argument("path", metavar="FILE")
+    cp.add_argument("args", nargs=argparse.REMAINDER, metavar="type TYPE key N value N entries N name NAME [flags F]")
+    cp.add_argument("--json", action="store_true")
+    cp.set_defaults(func=_create)

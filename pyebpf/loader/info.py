@@ -18,7 +18,7 @@ from pyebpf.abi.prog_types import ProgType
 from pyebpf.abi.uapi import BpfLinkType
 from pyebpf.errors import LoaderError
 from pyebpf.loader import syscall as sc
-from pyebpf.loader.attr import bpf_link_info, bpf_map_info, bpf_prog_info
+from pyebpf.loader.attr import bpf_btf_info, bpf_link_info, bpf_map_info, bpf_prog_info
 from pyebpf.loader.fdguard import FdHandle
 
 
@@ -166,6 +166,8 @@ class MapInfo:
     map_extra: int
     memlock: int = 0
     frozen: bool = False
+    btf_key_type_id: int = 0
+    btf_value_type_id: int = 0
 
     @property
     def type_name(self) -> str:
@@ -186,7 +188,7 @@ def map_info(fd: int) -> MapInfo:
     extra = fdinfo(fd)
     return MapInfo(info.id, info.type, info.name.decode(errors="replace"), info.key_size, info.value_size,
                    info.max_entries, info.map_flags, info.btf_id, info.map_extra, _int(extra.get("memlock")),
-                   bool(_int(extra.get("frozen"))))
+                   bool(_int(extra.get("frozen"))), info.btf_key_type_id, info.btf_value_type_id)
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,23 @@ def link_info(fd: int) -> LinkInfo:
     info = bpf_link_info()
     sc.obj_get_info_by_fd(fd, info)
     return LinkInfo(info.id, info.type, info.prog_id, bytes(info.detail))
+
+
+MAX_BTF_BYTES = 64 << 20  # a program's or map's BTF is KiBs; vmlinux's a few MiB
+
+
+def btf_bytes(btf_id: int) -> bytes:
+    """The raw BTF of kernel BTF object `btf_id` (a map's or program's btf_id), read with BPF_OBJ_GET_INFO_BY_FD."""
+    with FdHandle(sc.get_fd_by_id("btf", btf_id)) as h:
+        info = bpf_btf_info()
+        sc.obj_get_info_by_fd(h.fd, info)
+        size = info.btf_size
+        if size > MAX_BTF_BYTES:
+            raise LoaderError(f"BTF object {btf_id} is {size} bytes, more than we read ({MAX_BTF_BYTES})")
+        buf = ctypes.create_string_buffer(size)
+        info = bpf_btf_info(btf=ctypes.addressof(buf), btf_size=size)
+        sc.obj_get_info_by_fd(h.fd, info)
+        return buf.raw[:info.btf_size]
 
 
 # ---- walking every object ---------------------------------------------------------------------------------------
@@ -271,4 +290,4 @@ def stats_enabled() -> Iterator[None]:
 
 
 __all__ = ["ProgInfo", "MapInfo", "LinkInfo", "prog_info", "map_info", "link_info", "prog_infos", "map_infos",
-           "link_infos", "program_tag", "prog_info_by_id", "map_info_by_id", "stats_enabled"]
+           "link_infos", "btf_bytes", "program_tag", "prog_info_by_id", "map_info_by_id", "stats_enabled"]
