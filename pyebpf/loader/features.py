@@ -51,19 +51,23 @@ def _answer(feature: str, probe: Callable[[], bool]) -> bool:
     return probe()
 
 
-def _trivial_prog(prog_type: ProgType, expected_attach_type: int = 0, call: int | None = None) -> int:
-    """fd of `r0 = 0; [call helper;] exit` of `prog_type` (ProgramLoadError if the kernel refuses it)."""
+def _trivial_prog(prog_type: ProgType, expected_attach_type: int | None = None, call: int | None = None) -> int:
+    """fd of `r0 = 0; [call helper;] exit` of `prog_type` (ProgramLoadError if the kernel refuses it); the expected
+    attach type and flags default to what the type needs to load at all (abi.feature_probes)."""
+    from pyebpf.abi.feature_probes import PROG_PROBE_ATTACH_TYPE, PROG_PROBE_FLAGS
     from pyebpf.isa.builder import R0, Builder
     from pyebpf.loader.program import prog_load_with_log
 
+    if expected_attach_type is None:
+        expected_attach_type = int(PROG_PROBE_ATTACH_TYPE.get(prog_type, 0))
     b = Builder(prog_type)
     b.mov(R0, 0)
     if call is not None:
         b.call(call)
     b.ret(0)
     code = b.build().to_bytes()
-    fd, _ = prog_load_with_log(code, prog_type, "GPL", "pyebpf_probe", 0, None, expected_attach_type, 0, 0, [], 0,
-                               0, 0, [])
+    fd, _ = prog_load_with_log(code, prog_type, "GPL", "pyebpf_probe", 0, None, expected_attach_type,
+                               PROG_PROBE_FLAGS.get(prog_type, 0), 0, [], 0, 0, 0, [])
     return fd
 
 
