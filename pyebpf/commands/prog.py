@@ -1,6 +1,9 @@
-"""`pyebpf prog list|show|dump`: the kernel's programs, in the spirit of `bpftool prog`.
+"""`pyebpf prog list|show|dump|pin|attach|detach`: the kernel's programs, in the spirit of `bpftool prog`.
 
 Programs are named by id (`5` or `id 5`), pinned path (`/sys/fs/bpf/x` or `pinned PATH`), `name NAME` or `tag TAG`.
+`pin PROG FILE` pins a program; `attach PROG TARGET --pin FILE` attaches it the way its type says (the SEC() table:
+'syscalls/sys_enter_openat', 'cpu-clock:99', 'eth0', 'CGROUP:ingress' ...) and pins the link so the attachment
+outlives this command; `detach PROG` detaches every BPF link running the program (BPF_LINK_DETACH).
 `dump --xlated` prints the translated instructions in the verifier's dialect; `dump --jited` disassembles the JIT
 image with capstone. Every listing has `--json`.
 """
@@ -124,10 +127,71 @@ def _dump(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pin(args: argparse.Namespace) -> int:
+    from pyebpf.loader.pin import pin_fd
+
+    if len(args.target) < 2:
+        raise LoaderError("prog pin PROG FILE")
+    with open_prog_fd(args.target[:-1]) as h:
+        pin_fd(h.fd, args.target[-1])
+    return 0
+
+
+class _Loaded:
+    """A program opened by id/pin, shaped as the attach table expects (fd, prog_type)."""
+
+    def __init__(self, fd: int, prog_type) -> None:
+        self.fd, self.prog_type = fd, prog_type
+
+
+def _attach(args: argparse.Namespace) -> int:
+    from pyebpf.abi.prog_types import ProgType
+    from pyebpf.loader.attach import attach
+    from pyebpf.loader.info import prog_info
+
+    if len(args.target) < 2:
+        raise LoaderError("prog attach PROG TARGET --pin FILE")
+    with open_prog_fd(args.target[:-1]) as h:
+        info = prog_info(h.fd)
+        link = attach(_Loaded(h.fd, ProgType(info.type)), args.target[-1])
+        try:
+            if not link.is_bpf_link:
+                raise LoaderError(f"{link.kind} attachments here are not BPF links: nothing to pin, and the hook "
+                                  f"would go when this command exits; use `pyebpf load --attach` instead")
+            link.pin(args.pin)
+            link_id = link.info().id
+        finally:
+            link.close()
+    print(json.dumps({"link_id": link_id, "pinned": args.pin}) if args.json else f"link {link_id} pinned at {args.pin}")
+    return 0
+
+
+def _detach(args: argparse.Namespace) -> int:
+    from pyebpf.loader import syscall as sc
+    from pyebpf.loader.info import link_infos, prog_info
+
+    with open_prog_fd(args.target) as h:
+        prog_id = prog_info(h.fd).id
+    detached = []
+    for link in link_infos():
+        if link.prog_id == prog_id:
+            from pyebpf.loader.fdguard import FdHandle
+
+            with FdHandle(sc.get_fd_by_id("link", link.id)) as lh:
+                sc.link_detach(lh.fd)
+            detached.append(link.id)
+    if not detached:
+        raise LoaderError(f"program {prog_id} runs in no BPF link (older hooks: `pyebpf net detach`, or close the "
+                          f"process that attached it)")
+    print(json.dumps({"detached_links": detached}) if args.json else
+          f"detached links {', '.join(map(str, detached))}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("prog", help="list, show and dump programs loaded in the kernel",
                               description=__doc__)
-    sub = p.add_subparsers(dest="prog_command", metavar="{list,show,dump}")
+    sub = p.add_subparsers(dest="prog_command", metavar="{list,show,dump,pin,attach,detach}")
     sub.required = True
     lp = sub.add_parser("list", help="every loaded program")
     lp.add_argument("--json", action="store_true", help="JSON like `bpftool prog show --json`")
@@ -144,3 +208,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     dp.add_argument("--no-opcodes", dest="opcodes", action="store_false", help="hide raw bytes of JIT code")
     dp.add_argument("--json", action="store_true")
     dp.set_defaults(func=_dump)
+    pp = sub.add_parser("pin", help="pin a program: PROG FILE")
+    pp.add_argument("target", nargs="+", metavar="PROG FILE")
+    pp.set_defaults(func=_pin)
+    ap = sub.add_parser("attach", help="attach by the SEC() table and pin the link: PROG TARGET --pin FILE")
+    ap.add_argument("target", nargs="+", metavar="PROG TARGET")
+    ap.add_argument("--pin", required=True, metavar="FILE", help="where to pin the link (it outlives the command)")
+    ap.add_argument("--json", action="store_true")
+    ap.set_defaults(func=_attach)
+    tp = sub.add_parser("detach", help="detach every BPF link running the program: PROG")
+    tp.add_argument("target", nargs="+", metavar="PROG")
+    tp.add_argument("--json", action="store_true")
+    tp.set_defaults(func=_detach)
