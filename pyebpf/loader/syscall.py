@@ -363,13 +363,20 @@ def prog_query(target_fd: int, attach_type: int, max_count: int = 64, link_ids: 
     """BPF_PROG_QUERY on a target (cgroup or netns fd, or an ifindex for tcx): (prog ids, link ids — 0 for a
     program attached without a link —, revision). `link_ids` asks for the link ids too, which only kernels with
     tcx (Linux 6.6+) accept (older ones refuse the longer attribute with EINVAL); without it they are all 0."""
+    progs, links, revision, _ = prog_query_flags(target_fd, attach_type, max_count, link_ids)
+    return progs, links, revision
+
+
+def prog_query_flags(target_fd: int, attach_type: int, max_count: int = 64, link_ids: bool = False
+                     ) -> tuple[list[int], list[int], int, int]:
+    """prog_query, plus the attach_flags of the hook (BPF_F_ALLOW_MULTI / _OVERRIDE, for a cgroup hook)."""
     progs = (ctypes.c_uint32 * max_count)()
     links = (ctypes.c_uint32 * max_count)()
     a = A.bpf_prog_query_attr(target_fd=target_fd, attach_type=attach_type, prog_ids=ctypes.addressof(progs),
                               prog_cnt=max_count, link_ids=ctypes.addressof(links) if link_ids else 0)
     bpf(BpfCmd.PROG_QUERY, a, "BPF_PROG_QUERY")
     n = min(a.prog_cnt, max_count)
-    return list(progs[:n]), list(links[:n]), int(a.revision)
+    return list(progs[:n]), list(links[:n]), int(a.revision), int(a.attach_flags)
 
 
 def prog_bind_map(prog_fd: int, map_fd: int) -> None:

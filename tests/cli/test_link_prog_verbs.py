@@ -98,3 +98,22 @@ def test_errors_are_one_line():
                  ["prog", "detach", "id", "999999999"], ["prog", "attach", "id", "1", "--pin", "/sys/fs/bpf/x"]):
         rc, _, err = pyebpf(*argv)
         assert rc == 1 and "Traceback" not in err and err.count("\n") == 1, (argv, err)
+
+
+def test_cgroup_tree_and_show_equal_bpftools(pinned_prog_and_cgroup):
+    from pyebpf.loader.attach import cgroup2_root
+
+    prog_pin, link_pin, _, cgroup = pinned_prog_and_cgroup
+    assert pyebpf("prog", "attach", "pinned", prog_pin, f"{cgroup}:ingress", "--pin", link_pin)[0] == 0
+    # a second hook through bpftool's legacy BPF_PROG_ATTACH (no link), so both kinds are listed
+    subprocess.run(["bpftool", "cgroup", "attach", cgroup, "egress", "pinned", prog_pin, "multi"], check=True)
+    try:
+        assert pyebpf("cgroup", "show", "--json", cgroup)[1] == bpftool("cgroup", "show", cgroup)
+        mine = {e["cgroup"]: e["programs"] for e in pyebpf("cgroup", "tree", "--json", cgroup2_root())[1]}
+        theirs = {e["cgroup"]: e["programs"] for e in bpftool("cgroup", "tree", cgroup2_root())}
+        assert mine[cgroup] == theirs[cgroup] and len(mine[cgroup]) == 2
+        plain = subprocess.run([sys.executable, "-m", "pyebpf", "cgroup", "tree", cgroup2_root()], capture_output=True,
+                               text=True, env=ENV).stdout
+        assert cgroup in plain.splitlines() and "cgroup_inet_egress" in plain
+    finally:
+        subprocess.run(["bpftool", "cgroup", "detach", cgroup, "egress", "pinned", prog_pin], check=True)
