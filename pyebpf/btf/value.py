@@ -109,4 +109,78 @@ def btf_value(btf: Btf, type_id: int, raw: bytes, _depth: int = 0) -> Any:
     raise BtfError(f"BTF type [{type_id}] ({t.kind.name}) has no value to print")
 
 
-__all__ = ["btf_value"]
+def btf_encode(btf: Btf, type_id: int, value: Any, _depth: int = 0) -> bytes:
+    """The bytes of `value` (as btf_value prints it: dicts by member, lists, strings for char arrays, enumerator
+    names) stored as type `type_id`; members left out are zero. BtfError for a value the type cannot hold."""
+    if _depth > MAX_DEPTH:
+        raise BtfError(f"BTF type [{type_id}] nests deeper than {MAX_DEPTH} levels")
+    t = btf.type(type_id)
+    if isinstance(t, (T.Typedef, T.Const, T.Volatile, T.Restrict, T.TypeTag)):
+        return btf_encode(btf, t.target_id, value, _depth + 1)
+    size = t.size
+    what = t.name or t.kind.name.lower()
+
+    def bad(why: str) -> BtfError:
+        return BtfError(f"{value!r} does not fit {what} [{type_id}]: {why}")
+
+    if isinstance(t, T.Int) and not t.bits % 8 and not t.bit_offset:
+        if isinstance(value, str) and len(value) == 1 and size == 1:
+            value = ord(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            if t.bool_ and isinstance(value, bool):
+                return bytes([int(value)]).ljust(size, b"\0")
+            raise bad("an integer is needed")
+        try:
+            return value.to_bytes(size, "little", signed=t.signed)
+        except OverflowError:
+            raise bad(f"out of range for {'' if t.signed else 'un'}signed {size * 8}-bit") from None
+    if isinstance(t, T.Pointer):
+        return btf_encode_int(value, 8, False, bad)
+    if isinstance(t, T.Enum):
+        if isinstance(value, str):
+            for name, v in t.values:
+                if name == value:
+                    value = v
+                    break
+            else:
+                raise bad(f"no enumerator {value!r}")
+        return btf_encode_int(value, size, t.signed or value < 0, bad)
+    if isinstance(t, T.Array):
+        esize = btf.size_of(t.elem_id)
+        if isinstance(value, str):
+            raw = value.encode()
+            if len(raw) >= t.nelems or esize != 1:
+                raise bad(f"a string of at most {t.nelems - 1} bytes (a char array) is needed")
+            return raw.ljust(size, b"\0")
+        if not isinstance(value, list) or len(value) > t.nelems:
+            raise bad(f"a list of at most {t.nelems} elements is needed")
+        return b"".join(btf_encode(btf, t.elem_id, v, _depth + 1) for v in value).ljust(size, b"\0")
+    if isinstance(t, T.Composite):
+        if not isinstance(value, dict):
+            raise bad("an object of members is needed")
+        out = bytearray(size)
+        names = {m.name for m in t.members}
+        unknown = set(value) - names
+        if unknown:
+            raise bad(f"no member {sorted(unknown)[0]!r}")
+        for m in t.members:
+            if m.name not in value:
+                continue
+            if m.bitfield_size:
+                raise bad(f"member {m.name!r} is a bitfield (not written by pyebpf)")
+            raw = btf_encode(btf, m.type_id, value[m.name], _depth + 1)
+            out[m.offset:m.offset + len(raw)] = raw
+        return bytes(out)
+    raise bad(f"{t.kind.name} values cannot be written")
+
+
+def btf_encode_int(value: Any, size: int, signed: bool, bad) -> bytes:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad("an integer is needed")
+    try:
+        return value.to_bytes(size, "little", signed=signed)
+    except OverflowError:
+        raise bad(f"out of range for {size * 8} bits") from None
+
+
+__all__ = ["btf_value", "btf_encode"]

@@ -1,7 +1,8 @@
 """`pyebpf map list|show|dump|lookup|update|delete|create|pin`: the kernel's maps, as `bpftool map` works them.
 
 Maps are named by id (`5` or `id 5`), pinned path (`PATH` or `pinned PATH`) or `name NAME`. Keys and values are
-given as bpftool takes them: `key [hex] BYTES` (`key 1 0 0 0`, `key hex 0a 00 00 00`). `dump` and `lookup` print
+given as bpftool takes them: `key [hex] BYTES` (`key 1 0 0 0`, `key hex 0a 00 00 00`), or, where the map has BTF,
+typed: `key json '{"comm": "bash", "pid": 7}'`. `dump` and `lookup` print
 keys and values as hex bytes (per-CPU values one per CPU) and, where the map has BTF, typed as bpftool's btf_dumper
 prints them (a comm key as "bash", structs by member, enums by name): `--json` gives bpftool's `-j` output, with the
 typed form under "formatted". `create FILE type TYPE key N value N entries N name NAME [flags F]` creates and pins.
@@ -171,8 +172,12 @@ def _split_map(tokens: list[str]) -> tuple[list[str], list[str]]:
     return tokens[:n], tokens[n:]
 
 
-def parse_data(tokens: list[str], what: str, size: int) -> tuple[bytes, list[str]]:
-    """`[hex] BYTES` at the head of `tokens`, exactly `size` bytes (bpftool's parse_bytes); returns the rest."""
+def parse_data(tokens: list[str], what: str, size: int, typed: "_Typed | None" = None
+               ) -> tuple[bytes, list[str]]:
+    """`[hex] BYTES` at the head of `tokens`, exactly `size` bytes (bpftool's parse_bytes), or `json TEXT` typed
+    by the map's BTF (`key json '{"comm": "bash", "pid": 7}'`); returns the rest."""
+    if tokens and tokens[0] == "json":
+        return _parse_json(tokens[1:], what, typed), tokens[2:]
     hexmode = bool(tokens) and tokens[0] == "hex"
     rest = tokens[1:] if hexmode else list(tokens)
     out = bytearray()
@@ -194,6 +199,20 @@ def parse_data(tokens: list[str], what: str, size: int) -> tuple[bytes, list[str
     return bytes(out), rest
 
 
+def _parse_json(tokens: list[str], what: str, typed: "_Typed | None") -> bytes:
+    from pyebpf.btf.value import btf_encode
+
+    if not tokens:
+        raise LoaderError(f"{what} json: the JSON text is missing")
+    if typed is None or typed.btf is None or not (typed.key_id if what == "key" else typed.value_id):
+        raise LoaderError(f"{what} json needs a map with BTF for its {what}; give bytes instead")
+    try:
+        value = json.loads(tokens[0])
+    except ValueError as e:
+        raise LoaderError(f"{what} json: {e}") from None
+    return btf_encode(typed.btf, typed.key_id if what == "key" else typed.value_id, value)
+
+
 def _keyword(tokens: list[str], word: str) -> list[str]:
     if not tokens or tokens[0] != word:
         raise LoaderError(f"expected '{word}', got {tokens[0]!r}" if tokens else f"expected '{word}'")
@@ -203,11 +222,11 @@ def _keyword(tokens: list[str], word: str) -> list[str]:
 def _lookup(args: argparse.Namespace) -> int:
     selector, rest = _split_map(args.args)
     with open_map(selector) as m:
-        key, rest = parse_data(_keyword(rest, "key"), "key", m.spec.key_size)
+        typed = _Typed(m)
+        key, rest = parse_data(_keyword(rest, "key"), "key", m.spec.key_size, typed)
         if rest:
             raise LoaderError(f"unexpected {rest[0]!r} after the key")
         raw = m.lookup_raw(key)
-        typed = _Typed(m)
         value = raw
         if raw is not None and m.spec.is_percpu:
             value = next(v for k, v in _raw_entries_of(m, [key]))
@@ -238,8 +257,9 @@ def _raw_entries_of(m, keys):
 def _update(args: argparse.Namespace) -> int:
     selector, rest = _split_map(args.args)
     with open_map(selector) as m:
-        key, rest = parse_data(_keyword(rest, "key"), "key", m.spec.key_size)
-        value, rest = parse_data(_keyword(rest, "value"), "value", m.spec.value_size)
+        typed = _Typed(m)
+        key, rest = parse_data(_keyword(rest, "key"), "key", m.spec.key_size, typed)
+        value, rest = parse_data(_keyword(rest, "value"), "value", m.spec.value_size, typed)
         flags = 0
         if rest:
             if rest[0] not in _UPDATE_FLAGS or len(rest) > 1:
@@ -258,7 +278,7 @@ def _update(args: argparse.Namespace) -> int:
 def _delete(args: argparse.Namespace) -> int:
     selector, rest = _split_map(args.args)
     with open_map(selector) as m:
-        key, rest = parse_data(_keyword(rest, "key"), "key", m.spec.key_size)
+        key, rest = parse_data(_keyword(rest, "key"), "key", m.spec.key_size, _Typed(m))
         if rest:
             raise LoaderError(f"unexpected {rest[0]!r} after the key")
         m.delete_raw(key)

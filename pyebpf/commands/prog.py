@@ -134,6 +134,8 @@ def _pin(args: argparse.Namespace) -> int:
         raise LoaderError("prog pin PROG FILE")
     with open_prog_fd(args.target[:-1]) as h:
         pin_fd(h.fd, args.target[-1])
+    if args.json:
+        print("null")
     return 0
 
 
@@ -210,6 +212,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     dp.set_defaults(func=_dump)
     pp = sub.add_parser("pin", help="pin a program: PROG FILE")
     pp.add_argument("target", nargs="+", metavar="PROG FILE")
+    pp.add_argument("--json", action="store_true")
     pp.set_defaults(func=_pin)
     ap = sub.add_parser("attach", help="attach by the SEC() table and pin the link: PROG TARGET --pin FILE")
     ap.add_argument("target", nargs="+", metavar="PROG TARGET")

@@ -145,3 +145,21 @@ def test_bad_key_bytes_are_one_line_errors(pinned_maps):
                           ([counts, "key", "300"], "not a byte"), ([counts, "key", "hex", "zz"], "not a byte")):
         rc, _, err = pyebpf("map", "lookup", *argv)
         assert rc == 1 and message in err and "Traceback" not in err, err
+
+
+def test_typed_json_key_and_value_written_by_pyebpf_read_by_bpftool(pinned_maps):
+    counts = f"{pinned_maps}/counts"
+    key = {"comm": "typed", "pid": 42}
+    value = {"count": 3, "delta": -7, "c": "RED", "flag": 255, "arr": [1, -2, 3]}
+    rc, _, err = pyebpf("map", "update", "pinned", counts, "key", "json", json.dumps(key), "value", "json",
+                        json.dumps(value))
+    assert rc == 0, err
+    theirs = [e["formatted"] for e in bpftool("map", "dump", "pinned", counts)[1]]
+    assert {"key": key, "value": value} in theirs
+    assert pyebpf("map", "lookup", "--json", "pinned", counts, "key", "json", json.dumps(key))[1]["formatted"] == \
+        {"key": key, "value": value}
+    assert pyebpf("map", "delete", "pinned", counts, "key", "json", json.dumps(key))[0] == 0
+    for bad, message in (('{"nosuch": 1}', "no member 'nosuch'"), ('{"comm": "far too long a name"}', "string"),
+                         ('{"pid": 99999999999}', "out of range"), ("{", "key json")):
+        rc, _, err = pyebpf("map", "lookup", "pinned", counts, "key", "json", bad)
+        assert rc == 1 and message in err and "Traceback" not in err, err
