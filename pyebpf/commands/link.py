@@ -10,6 +10,7 @@ import argparse
 import json
 import struct
 
+from pyebpf.commands.source import object_id
 from pyebpf.errors import LoaderError
 
 #: Per link type, the leading fields of bpf_link_info's union we print: (struct format, key names).
@@ -44,11 +45,11 @@ def open_link(spec: list[str]):
         raise LoaderError("name a link: ID, PATH, 'id N' or 'pinned PATH'")
     kind, value = (spec[0], spec[1]) if len(spec) >= 2 else (None, spec[0])
     if kind is None:
-        kind = "id" if value.isdigit() else "pinned"
+        kind = "id" if object_id(value) is not None else "pinned"
     if kind == "id":
-        if not value.isdigit():
+        if object_id(value) is None:
             raise LoaderError(f"bad link id {value!r}")
-        return Link.from_id(int(value))
+        return Link.from_id(object_id(value))
     if kind == "pinned":
         return Link.from_pinned(value)
     raise LoaderError(f"unknown link selector {kind!r} (use id or pinned)")
