@@ -629,7 +629,7 @@ class Translator:
                 raise self.err(e, "str() is a string: use it as a map key or printf %s argument")
             if e.name in UNSUPPORTED_FUNCS:
                 raise self.err(e, f"{e.name}() is not supported by pyebpf trace yet")
-            raise self.err(e, f"Unknown function: {e.name}")
+            raise self.src.error(f"Unknown function: {e.name}", e.pos, e.pos + len(e.name))
         if isinstance(e, A.Str):
             raise self.err(e, "a string is not valid here")
         raise self.err(e, "this expression is not supported by pyebpf trace")

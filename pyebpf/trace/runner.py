@@ -125,6 +125,7 @@ class Session:
     out: TextIO = sys.stdout
     json: bool = False
     exited: bool = False
+    exited_by_child: bool = False
     loaded: list[Any] = field(default_factory=list)
 
     def emit_json(self, kind: str, data: Any) -> None:
@@ -179,6 +180,33 @@ class Session:
         self.out.flush()
 
 
+class _Child:
+    """The -c command (forked here so it can wait for the probes before exec)."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def terminate(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+
 def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, command: str | None = None,
         pid: int | None = None, duration: float | None = None,
         on_attached: Callable[[], None] | None = None) -> int:
@@ -190,17 +218,40 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
     sess = Session(comp, out, json_mode)
     child = None
     rc = 0
+    gate_r = gate_w = -1
     if command is not None:
         import shlex
 
-        child = subprocess.Popen(shlex.split(command), preexec_fn=lambda: signal.pthread_sigmask(
-            signal.SIG_BLOCK, {signal.SIGUSR2}))  # held until attached, see below
+        # the command starts now but waits (reading a pipe before exec) until the probes are attached
+        gate_r, gate_w = os.pipe()
+        argv = shlex.split(command)
+        if not argv:
+            raise TraceError("-c needs a command")
+        import shutil
+
+        exe = shutil.which(argv[0])
+        if exe is None:
+            os.close(gate_r)
+            os.close(gate_w)
+            raise TraceError(f"failed to run command '{command}': {argv[0]} not found")
+        child_pid = os.fork()
+        if child_pid == 0:  # pragma: no cover - the child: wait for the gate, then become the command
+            try:
+                os.close(gate_w)
+                os.read(gate_r, 1)
+                os.close(gate_r)
+                os.execv(exe, argv)
+            finally:
+                os._exit(127)
+        os.close(gate_r)
+        child = _Child(child_pid)
     attached = [p for p, _ in comp.attached]
     begin, end = comp.special("BEGIN"), comp.special("END")
     n = len(tr.targets)
-    loaded_special = load_all(begin + end, attach=False) if begin or end else []
-    loaded = []
+    loaded_special: list[Any] = []
+    loaded: list[Any] = []
     try:
+        loaded_special = load_all(begin + end, attach=False) if begin or end else []
         loaded = load_all(attached) if attached else []
         if json_mode:
             sess.emit_json("attached_probes", {"probes": n})
@@ -209,6 +260,9 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
         out.flush()
         if on_attached:
             on_attached()
+        if gate_w >= 0:
+            os.close(gate_w)
+            gate_w = -1
         for lp in loaded_special[:len(begin)]:
             lp.run(args=[0])
         drain = lambda: [sess.handle(r) for r in events.read(timeout=0)]  # noqa: E731
@@ -225,6 +279,7 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
                     if sess.exited:
                         break
                 if child is not None and child.poll() is not None:
+                    sess.exited_by_child = True
                     drain()
                     break
                 if pid is not None and not os.path.exists(f"/proc/{pid}"):
@@ -235,10 +290,6 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
                     break
         finally:
             signal.signal(signal.SIGINT, old)
-        for lp in loaded:
-            lp.kernel.close() if False else None
-        if not sess.exited or end:
-            pass
         for lp in loaded_special[len(begin):]:
             sess.exited = False
             lp.run(args=[0])
@@ -247,17 +298,19 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
         sess.exited = True
         sess.print_all()
     finally:
+        if gate_w >= 0:
+            os.close(gate_w)
         for lp in loaded + loaded_special:
             lp.close()
         if child is not None:
-            if child.poll() is None:
+            if child.poll() is None and not sess.exited_by_child:
                 child.terminate()
             rc = child.wait()
         try:
             os.unlink(comp.path)
         except OSError:
             pass
-    return rc if command is not None else 0
+    return (rc if rc >= 0 else 128 - rc) if command is not None else 0
 
 
 __all__ = ["compile_script", "run", "Compiled", "map_entries"]
