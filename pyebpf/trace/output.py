@@ -65,11 +65,11 @@ def hist_label(b: int) -> str:
 
 def lhist_label(b: int, lo: int, hi: int, step: int) -> str:
     if b < 0:
-        return f"(..., {lo})"
+        return f"(..., {size_label(lo)})"
     start = lo + b * step
     if start >= hi:
-        return f"[{hi}, ...)"
-    return f"[{start}, {start + step})"
+        return f"[{size_label(hi)}, ...)"
+    return f"[{size_label(start)}, {size_label(start + step)})"
 
 
 def hist_rows(buckets: dict[int, int], label) -> list[str]:
