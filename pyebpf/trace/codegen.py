@@ -67,6 +67,7 @@ class Record:
     fmt: str = ""
     types: list[Type] = field(default_factory=list)
     map: str = ""
+    literals: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -488,18 +489,27 @@ class Translator:
                                f"printf: Too many arguments for format string ({len(specs)} expected, "
                                f"{len(args)} given)")
             types = []
-            for a, conv in zip(args, specs):
+            lits: dict[int, str] = {}
+            for i, (a, conv) in enumerate(zip(args, specs)):
+                if isinstance(a, A.Str):  # a constant: user space fills it in, nothing crosses the ring buffer
+                    if conv != "s":
+                        raise self.err(a, f"printf: %{conv} specifier expects a value of type integer "
+                                          f"(string supplied)")
+                    lits[i] = a.value
+                    types.append(Type("lit"))
+                    continue
                 t = self.type_of(a)
                 if conv == "s" and t.kind == "int":
                     raise self.err(a, f"printf: %s specifier expects a value of type string (integer supplied)")
                 if conv != "s" and t.kind == "str":
                     raise self.err(a, f"printf: %{conv} specifier expects a value of type integer (string supplied)")
                 types.append(t)
-            rec = Record(rid, e.name, fmt, types)
+            rec = Record(rid, e.name, fmt, types, literals=lits)
             self.records[rid] = rec
-            fields = [("id", INT)] + [(f"a{i}", t) for i, t in enumerate(types)]
+            fields = [("id", INT)] + [(f"a{i}", t) for i, t in enumerate(types) if t.kind != "lit"]
             self._struct(f"R{rid}", fields)
-            vals = ["id=%d" % rid] + [f"a{i}={self.value_expr(a, t, d)}" for i, (a, t) in enumerate(zip(args, types))]
+            vals = ["id=%d" % rid] + [f"a{i}={self.value_expr(a, t, d)}" for i, (a, t) in enumerate(zip(args, types))
+                                      if t.kind != "lit"]
             self.emit(d, f"EVENTS.output(R{rid}({', '.join(vals)}))")
             return
         if e.name == "exit":

@@ -18,7 +18,7 @@ _PUNCT = ["<<=", ">>=", "->", "==", "!=", "<=", ">=", "&&", "||", "<<", ">>", "+
           "/", "%", "&", "|", "^", "!", "~"]
 _TOKEN = re.compile(r"""
     (?P<ws>[ \t\r\n]+|//[^\n]*|/\*.*?\*/)
-  | (?P<int>0[xX][0-9a-fA-F]+|[0-9][0-9_]*)
+  | (?P<int>0[xX][0-9a-fA-F]+|[0-9]+[eE][0-9]+|[0-9][0-9_]*)
   | (?P<str>"(?:[^"\\\n]|\\.)*")
   | (?P<map>@[A-Za-z_0-9]*)
   | (?P<var>\$[A-Za-z_0-9]+)
@@ -69,7 +69,9 @@ class Parser:
         if len(text) > MAX_SOURCE:
             raise TraceError(f"program is too long ({len(text)} bytes, at most {MAX_SOURCE})", name)
         self.src = Source(text, name)
-        self.text = text
+        # the #! line and preprocessor lines (#include of kernel headers: types come from tracefs here) are blanked,
+        # keeping every offset; a #define would need cpp and is reported where it is used
+        self.text = re.sub(r"(?m)^[ \t]*#[^\n]*", lambda m: " " * len(m.group()), text)
         self.i = 0
         self.tok: Tok = self._lex()
         self.depth = 0
@@ -389,6 +391,9 @@ class Parser:
 
 
 def _int(text: str) -> int:
+    if "e" in text.lower() and not text.lower().startswith("0x"):
+        mant, _, exp = text.lower().partition("e")
+        return int(mant) * 10 ** min(int(exp), 19)
     return int(text.replace("_", ""), 0) if not re.fullmatch(r"0[0-7]+", text) else int(text, 8)
 
 

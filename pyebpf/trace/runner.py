@@ -76,6 +76,9 @@ def _decode_record(comp: Compiled, data: bytes) -> tuple[Any, list[Any]]:
     obj = cls.from_buffer_copy(data[:ctypes.sizeof(cls)].ljust(ctypes.sizeof(cls), b"\0"))
     args = []
     for i, t in enumerate(rec.types):
+        if t.kind == "lit":
+            args.append(rec.literals[i])
+            continue
         v = getattr(obj, f"a{i}")
         if t.kind == "str":
             args.append(v.split(b"\0", 1)[0].decode(errors="replace") if isinstance(v, bytes) else str(v))
