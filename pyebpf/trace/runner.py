@@ -263,13 +263,14 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
         out.flush()
         if on_attached:
             on_attached()
-        if gate_w >= 0:
-            os.close(gate_w)
-            gate_w = -1
         for lp in loaded_special[:len(begin)]:
             lp.run(args=[0])
         drain = lambda: [sess.handle(r) for r in events.read(timeout=0)]  # noqa: E731
         drain()
+        out.flush()
+        if gate_w >= 0:  # as bpftrace: the command starts after BEGIN has printed
+            os.close(gate_w)
+            gate_w = -1
         deadline = None if duration is None else time.monotonic() + duration
         interrupted = False
         old = signal.getsignal(signal.SIGINT)
