@@ -23,11 +23,12 @@ ALLOWED = {
     "compiler": {"errors", "abi", "btf", "system", "isa"},
     "testing": {"errors", "abi", "btf", "system", "isa", "cbpf", "verifier", "vm", "loader"},
     "probe": {"errors", "abi", "btf", "system", "isa", "compiler", "verifier", "vm", "loader"},
+    "trace": {"errors", "abi", "btf", "system", "isa", "compiler", "verifier", "vm", "loader", "probe"},
     "commands": {"errors", "abi", "btf", "system", "isa", "cbpf", "verifier", "vm", "loader", "testing", "compiler",
-                 "probe", "cli", "facade"},
+                 "probe", "trace", "cli", "facade"},
     "cli": {"errors", "commands"},
     "facade": {"errors", "abi", "btf", "system", "isa", "cbpf", "verifier", "vm", "loader", "testing", "compiler",
-               "probe", "cli"},
+               "probe", "trace", "cli"},
 }
 
 

@@ -1,0 +1,187 @@
+"""Map contents and printf records printed exactly as bpftrace 0.17 prints them (text and `-f json`)."""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pyebpf.probe.output import BAR_WIDTH, bar_row, size_label
+
+_CONV = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+|\*)?(?:\.(?P<prec>\d+))?(?P<len>hh|h|ll|l|z|j|t)?"
+                   r"(?P<conv>[diouxXcsp%])")
+_BITS = {None: 32, "hh": 8, "h": 16, "l": 64, "ll": 64, "z": 64, "j": 64, "t": 64}
+
+
+def printf_specs(fmt: str) -> list[str]:
+    """The conversion of each argument-taking directive of a printf format ('d', 's', ...)."""
+    return [m.group("conv") for m in _CONV.finditer(fmt) if m.group("conv") != "%"]
+
+
+def format_printf(fmt: str, args: list[Any]) -> str:
+    """C printf as bpftrace calls it: integers are read at the directive's width (%d: 32 bits, %ld: 64), `%%` is
+    left as bpftrace 0.17 leaves it."""
+    out, pos, i = [], 0, 0
+    for m in _CONV.finditer(fmt):
+        out.append(fmt[pos:m.start()])
+        pos = m.end()
+        conv = m.group("conv")
+        if conv == "%":
+            out.append("%%")
+            continue
+        value = args[i] if i < len(args) else 0
+        i += 1
+        spec = "%" + (m.group("flags") or "") + (m.group("width") or "") + (
+            "." + m.group("prec") if m.group("prec") else "")
+        if conv == "s":
+            out.append((spec + "s") % (value if isinstance(value, str) else str(value)))
+            continue
+        v = int(value) if not isinstance(value, str) else 0
+        bits = _BITS[m.group("len")]
+        v &= (1 << bits) - 1
+        if conv in "di" and v >= 1 << (bits - 1):
+            v -= 1 << bits
+        if conv == "c":
+            out.append((spec + "s") % chr(v & 0xFF))
+        elif conv == "p":
+            out.append((spec + "s") % hex(v))
+        else:
+            out.append((spec + ("d" if conv in "diu" else conv)) % v)
+    out.append(fmt[pos:])
+    return "".join(out)
+
+
+def key_text(key: tuple[Any, ...]) -> str:
+    return "[" + ", ".join(str(k) for k in key) + "]" if key else ""
+
+
+def hist_label(b: int) -> str:
+    """bpftrace's hist() buckets: -1 negative, 0 and 1 exact, b >= 2 holds [2**(b-1), 2**b)."""
+    if b < 0:
+        return "(..., 0)"
+    if b < 2:
+        return f"[{b}]"
+    return f"[{size_label(1 << (b - 1))}, {size_label(1 << b)})"
+
+
+def lhist_label(b: int, lo: int, hi: int, step: int) -> str:
+    if b < 0:
+        return f"(..., {size_label(lo)})"
+    start = lo + b * step
+    if start >= hi:
+        return f"[{size_label(hi)}, ...)"
+    return f"[{size_label(start)}, {size_label(start + step)})"
+
+
+def hist_rows(buckets: dict[int, int], label) -> list[str]:
+    """Rows from the lowest to the highest non-empty bucket (the empty ones between shown with 0)."""
+    full = {b: n for b, n in buckets.items() if n}
+    if not full:
+        return []
+    top = max(full.values())
+    return [bar_row(label(b), full.get(b, 0), top) for b in range(min(full), max(full) + 1)]
+
+
+class MapPrinter:
+    """Prints one map of a script: `kind` is count/sum/min/max/avg/stats/hist/lhist/value."""
+
+    def __init__(self, name: str, kind: str, lhist: tuple[int, int, int] | None = None):
+        self.name = name
+        self.kind = kind
+        self.lhist = lhist
+
+    def text(self, entries: dict[tuple[Any, ...], Any]) -> str:
+        """`entries`: key tuple -> value (int; (total, count) for avg/stats; {bucket: count} for hist/lhist)."""
+        out: list[str] = []
+        if self.kind in ("hist", "lhist"):
+            label = hist_label if self.kind == "hist" else (lambda b: lhist_label(b, *self.lhist))
+            for key, buckets in sorted(entries.items(), key=lambda kv: (sum(kv[1].values()), kv[0])):
+                out.append(f"{self.name}{key_text(key)}: ")
+                out.extend(hist_rows(buckets, label))
+                out.append("")
+            return "\n".join(out) + ("\n" if out else "\n")
+        for key, value in sorted(entries.items(), key=lambda kv: (self.sort_value(kv[1]), kv[0])):
+            out.append(f"{self.name}{key_text(key)}: {self.value_text(value)}")
+        text = "\n".join(out) + ("\n" if out else "")
+        if self.kind in ("avg", "stats") or not out:
+            text += "\n"
+        return text
+
+    def sort_value(self, value: Any) -> Any:
+        if self.kind == "avg":
+            return _avg(*value)
+        if self.kind == "stats":
+            return _avg(*value)
+        return value if isinstance(value, int) else str(value)
+
+    def value_text(self, value: Any) -> str:
+        if self.kind == "avg":
+            return str(_avg(*value))
+        if self.kind == "stats":
+            total, count = value
+            return f"count {count}, average {_avg(total, count)}, total {total}"
+        return str(value)
+
+    def json(self, entries: dict[tuple[Any, ...], Any]) -> str:
+        """One line of bpftrace's -f json: {"type": "map"|"hist"|"stats", "data": {"@name": ...}}."""
+        def jkey(key: tuple[Any, ...]) -> str:
+            return ",".join(str(k) for k in key)
+
+        if self.kind in ("hist", "lhist"):
+            def rows(buckets: dict[int, int]) -> list[dict[str, int]]:
+                res = []
+                full = {b: n for b, n in buckets.items() if n}
+                for b in range(min(full), max(full) + 1) if full else ():
+                    lo, hi = self._bounds(b)
+                    row: dict[str, Any] = {}
+                    if lo is not None:
+                        row["min"] = lo
+                    if hi is not None:
+                        row["max"] = hi
+                    row["count"] = full.get(b, 0)
+                    res.append(row)
+                return res
+
+            if list(entries) == [()]:
+                data: Any = rows(entries[()])
+            else:
+                data = {jkey(k): rows(v) for k, v in entries.items()}
+            return json.dumps({"type": "hist", "data": {self.name: data}})
+        if self.kind == "stats":
+            def one(v: Any) -> Any:
+                return {"count": v[1], "average": _avg(*v), "total": v[0]}
+        elif self.kind == "avg":
+            def one(v: Any) -> Any:
+                return _avg(*v)
+        else:
+            def one(v: Any) -> Any:
+                return v
+        kind = "stats" if self.kind == "stats" else "map"
+        if list(entries) == [()]:
+            return json.dumps({"type": kind, "data": {self.name: one(entries[()])}})
+        ordered = sorted(entries.items(), key=lambda kv: (self.sort_value(kv[1]), kv[0]))
+        return json.dumps({"type": kind, "data": {self.name: {jkey(k): one(v) for k, v in ordered}}})
+
+    def _bounds(self, b: int) -> tuple[int | None, int | None]:
+        if self.kind == "hist":
+            if b < 0:
+                return None, -1
+            if b < 2:
+                return b, b
+            return 1 << (b - 1), (1 << b) - 1
+        lo, hi, step = self.lhist  # type: ignore[misc]
+        if b < 0:
+            return None, lo - 1
+        start = lo + b * step
+        if start >= hi:
+            return hi, None
+        return start, start + step - 1
+
+
+def _avg(total: int, count: int) -> int:
+    if not count:
+        return 0
+    q = abs(total) // count
+    return q if total >= 0 else -q
+
+
+__all__ = ["format_printf", "printf_specs", "MapPrinter", "hist_label", "lhist_label", "BAR_WIDTH"]
