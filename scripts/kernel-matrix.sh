@@ -7,7 +7,7 @@
 # KERNELS is a list of kernel-vm.sh -k values; "SUITE:VERSION" takes the kernel from another Debian suite (a private
 # apt state directory; the host's apt sources stay as they are). One pytest per kernel: pytest start-up alone takes
 # ~40 s under emulation. Each kernel's log goes to $KERNEL_VM_CACHE/logs/<kernel>.log (outside the repository) and
-# its last lines are printed when it fails. A kernel that cannot be downloaded is reported as SKIPPED with the
+# its last lines are printed when it fails (one log per run and kernel: <kernel>.<pid>.log). A kernel that cannot be downloaded is reported as SKIPPED with the
 # reason (never as passed); PYEBPF_MATRIX_REQUIRE=1 makes that a failure. Exit status: 0 when every kernel that ran
 # passed.
 set -uo pipefail
@@ -26,7 +26,7 @@ summary=""
 for k in $KERNELS; do
   suite=""; ver=$k
   case $k in *:*) suite=${k%%:*}; ver=${k#*:} ;; esac
-  log=$LOGS/${k//[:\/]/_}.log
+  log=$LOGS/${k//[:\/]/_}.$$.log  # per run: concurrent matrix runs must not overwrite each other
   start=$(date +%s)
   echo "== kernel $k: $*" >&2
   KERNEL_VM_SUITE=$suite "$HERE/kernel-vm.sh" -k "$ver" -- "$@" > "$log" 2>&1
