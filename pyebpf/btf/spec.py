@@ -219,7 +219,14 @@ class Btf:
 
     # ---- encoding --------------------------------------------------------------------------------------------
     def encode(self) -> bytes:
-        body = b"".join(t.encode() for t in self.types[1:])
+        parts = []
+        for i, t in enumerate(self.types[1:], 1):
+            try:
+                parts.append(t.encode())
+            except struct.error as e:  # a value past its field's width (e.g. a DATASEC offset fixed up from a
+                # hostile symbol value): refused here rather than as a struct.error traceback
+                raise BtfError(f"type [{i}] {t.kind.name}: a value does not fit its BTF field ({e})") from None
+        body = b"".join(parts)
         header = BTF_HEADER.pack(BTF_MAGIC, 1, self.header_flags, BTF_HEADER.size, 0, len(body), len(body),
                                  len(self.strings))
         return header + body + self.strings

@@ -248,3 +248,18 @@ def test_endless_inputs_are_refused_without_reading_them(tmp_path):
         f.truncate(300 << 20)  # sparse: nothing written
     with pytest.raises(ElfError, match="larger than"):
         load_elf(str(big))
+
+
+def test_btf_encoding_a_value_past_its_field_is_a_btf_error():
+    """A DATASEC offset fixed up from a hostile symbol value (≥ 2^32) was a struct.error traceback from
+    `pyebpf load` (found by benchmarks/fuzz.py's CLI surface); encoding refuses it as a typed BtfError, and the
+    collection loads without BTF as it does for any BTF the kernel refuses."""
+    from pyebpf.btf.builder import BtfBuilder
+    from pyebpf.errors import BtfError
+
+    b = BtfBuilder()
+    i = b.add_int("int", 4, signed=True)
+    v = b.add_var("x", i)
+    b.add_datasec(".data", 8, [(v, 1 << 32, 4)])
+    with pytest.raises(BtfError, match=r"DATASEC: a value does not fit"):
+        b.build().encode()
