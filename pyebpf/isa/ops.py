@@ -12,6 +12,8 @@ Names (ALU and jump operators, access sizes, helpers, atomic operations) are res
 """
 from __future__ import annotations
 
+from typing import Any
+
 from pyebpf.abi.helpers import HELPER_BY_NAME, HelperId
 from pyebpf.abi.opcodes import (
     ATOMIC_FETCH, BPF_ADDR_PERCPU, BPF_ADDR_SPACE_CAST, BYTES_SIZE, OP_CALL, OP_CALLX, OP_EXIT, OP_JA, OP_JA32,
@@ -41,34 +43,29 @@ _SIZE_NAMES: dict[str, Size] = {"u8": Size.B, "u16": Size.H, "u32": Size.W, "u64
 _ATOMIC_NAMES: dict[str, AtomicOp] = {op.name.lower(): op for op in AtomicOp}
 
 
-def alu_op(op: "AluOp | str | int") -> AluOp:
-    """An AluOp from the enum, its name ("add", "ARSH") or its C operator ("+", "s>>")."""
-    if op.__class__ is AluOp:  # the common case, first: assemblers pass enum members
-        return op  # type: ignore[return-value]
+def _by_name(enum: type, names: dict, op: Any, what: str) -> Any:
+    """An `enum` member from itself, a name in `names` (case-insensitive) or its number; OpsError naming `what`."""
+    if op.__class__ is enum:  # the common case, first: assemblers pass enum members
+        return op
     if isinstance(op, str):
-        found = _ALU_NAMES.get(op.lower())
+        found = names.get(op.lower())
         if found is None:
-            raise OpsError(f"unknown ALU operation {op!r}")
+            raise OpsError(f"unknown {what} {op!r}")
         return found
     try:
-        return AluOp(op)
+        return enum(op)
     except ValueError:
-        raise OpsError(f"unknown ALU operation {op!r}") from None
+        raise OpsError(f"unknown {what} {op!r}") from None
+
+
+def alu_op(op: "AluOp | str | int") -> AluOp:
+    """An AluOp from the enum, its name ("add", "ARSH") or its C operator ("+", "s>>")."""
+    return _by_name(AluOp, _ALU_NAMES, op, "ALU operation")
 
 
 def jmp_op(op: "JmpOp | str | int") -> JmpOp:
     """A JmpOp from the enum, its name ("jeq", "JSGT") or its operator ("==", "s>")."""
-    if op.__class__ is JmpOp:
-        return op  # type: ignore[return-value]
-    if isinstance(op, str):
-        found = _JMP_NAMES.get(op.lower())
-        if found is None:
-            raise OpsError(f"unknown jump condition {op!r}")
-        return found
-    try:
-        return JmpOp(op)
-    except ValueError:
-        raise OpsError(f"unknown jump condition {op!r}") from None
+    return _by_name(JmpOp, _JMP_NAMES, op, "jump condition")
 
 
 def size_of(size: "Size | str | int") -> Size:
@@ -86,17 +83,7 @@ def size_of(size: "Size | str | int") -> Size:
 
 def atomic_op(op: "AtomicOp | str | int") -> AtomicOp:
     """An AtomicOp from the enum or its name ("add", "fetch_or", "xchg", "cmpxchg")."""
-    if op.__class__ is AtomicOp:
-        return op  # type: ignore[return-value]
-    if isinstance(op, str):
-        found = _ATOMIC_NAMES.get(op.lower())
-        if found is None:
-            raise OpsError(f"unknown atomic operation {op!r}")
-        return found
-    try:
-        return AtomicOp(op)
-    except ValueError:
-        raise OpsError(f"unknown atomic operation {op!r}") from None
+    return _by_name(AtomicOp, _ATOMIC_NAMES, op, "atomic operation")
 
 
 def helper_id(helper: "HelperId | str | int") -> int:
