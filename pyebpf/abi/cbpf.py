@@ -9,7 +9,7 @@ from __future__ import annotations
 import ctypes
 from enum import IntEnum
 
-from pyebpf.abi.net import SKF_LL_OFF, SKF_NET_OFF  # the offsets eBPF's LD_ABS shares, kept there
+from pyebpf.abi.net import SKF_LL_OFF, SKF_NET_OFF, EtherType  # the offsets eBPF's LD_ABS shares, kept there
 from pyebpf.abi.opcodes import AluOp, JmpOp
 
 
@@ -137,7 +137,7 @@ SO_DETACH_FILTER = 27
 SO_LOCK_FILTER = 44
 PACKET_IGNORE_OUTGOING = 23  # SOL_PACKET option: a packet socket does not see what it sends
 SOL_PACKET = 263
-ETH_P_ALL = 0x0003
+ETH_P_ALL = int(EtherType.ALL)  # the packet-socket protocol; the value lives with the other ethertypes
 
 
 class SockFprog(ctypes.Structure):
