@@ -20,13 +20,15 @@ from pyebpf.errors import AsmDiagnostic, AsmError
 MAX_TEXT = 4 << 20  # characters; a classic program of 4096 instructions is far smaller
 _U32 = 0xFFFFFFFF
 
-_PCAP_LINE = re.compile(r"^\((\d+)\)\s+(\S+)\s*(.*?)\s*$")
-_PCAP_JUMPS = re.compile(r"^(.*?)\s*jt\s+(\d+)\s+jf\s+(\d+)$")
+_PCAP_LINE = re.compile(r"^\(([0-9]+)\)\s+(\S+)\s*(.*?)\s*$")
+_PCAP_JUMPS = re.compile(r"^(.*?)\s*jt\s+([0-9]+)\s+jf\s+([0-9]+)$")
 _C_LINE = re.compile(r"^\{\s*(\w+)\s*,\s*(\w+)\s*,\s*(\w+)\s*,\s*(\w+)\s*\}\s*,?$")
-_RAW_HEAD = re.compile(r"^\d+\s*,")
-_DDD_LINE = re.compile(r"^\d+\s+\d+\s+\d+\s+\d+$")
+_RAW_HEAD = re.compile(r"^[0-9]+\s*,")
+_DDD_LINE = re.compile(r"^[0-9]+\s+[0-9]+\s+[0-9]+\s+[0-9]+$")
+#: str.isdigit() also takes "²" and other digits int() refuses; tcpdump prints ASCII digits only
+_ASCII_DIGITS = re.compile(r"[0-9]+")
 _LABEL = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*:\s*")
-_NUMBER = r"[-+]?(?:0[xX][0-9a-fA-F]+|0[bB][01]+|\d+)"
+_NUMBER = r"[-+]?(?:0[xX][0-9a-fA-F]+|0[bB][01]+|[0-9]+)"
 
 _EXT_NAMES = {**{v: k for k, v in SKF_AD_ASM_NAMES.items()}, **SKF_AD_ASM_ALIASES,
               **{v: k for k, v in SKF_AD_PCAP_NAMES.items()}}
@@ -80,7 +82,7 @@ def detect_format(text: str) -> str:
         return "c"
     if _RAW_HEAD.match(first) and "," in first:
         return "bpf_asm_raw"
-    if (first.isdigit() and len(lines) > 1 and len(first) <= 6 and int(first) == len(lines) - 1
+    if (_ASCII_DIGITS.fullmatch(first) and len(lines) > 1 and len(first) <= 6 and int(first) == len(lines) - 1
             and all(_DDD_LINE.match(ln) for ln in lines[1:])):
         return "ddd"
     return "bpf_asm"
@@ -257,7 +259,7 @@ def parse_ddd(text: str, filename: str = "<input>") -> ClassicProgram:
             raise _Bad("expected `code jt jf k` as tcpdump -ddd prints it")
         return _fitted([_number(t) for t in fields], line)
     prog = _collect(body, one, filename)
-    if not count_line[1].strip().isdigit() or int(count_line[1].strip()) != len(prog):
+    if not _ASCII_DIGITS.fullmatch(count_line[1].strip()) or int(count_line[1].strip()) != len(prog):
         raise AsmError(AsmDiagnostic(count_line[0], 1, f"count {count_line[1].strip()} but {len(prog)} "
                                      "instructions follow", count_line[1]), filename)
     return prog
@@ -268,9 +270,9 @@ def parse_bpf_asm_raw(text: str, filename: str = "<input>") -> ClassicProgram:
     parts = [p.strip() for p in flat.split(",")]
     try:
         count = _number(parts[0])
-        insns = [_fitted([_number(t) for t in p.split()], p) for p in parts[1:]]
         if any(len(p.split()) != 4 for p in parts[1:]):
             raise _Bad("each instruction is `code jt jf k`")
+        insns = [_fitted([_number(t) for t in p.split()], p) for p in parts[1:]]
     except (_Bad, ValueError) as e:
         raise AsmError(AsmDiagnostic(1, getattr(e, "column", 1), str(e), text.strip()[:200]), filename) from None
     if count != len(insns):

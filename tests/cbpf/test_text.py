@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from pyebpf.abi.cbpf import SKF_AD_OFF, CClass, CMode, CSize
 from pyebpf.cbpf import ClassicProgram, SockFilter, assemble, detect_format, disassemble, looks_classic
+from pyebpf.cbpf.text import parse
 from pyebpf.cbpf.disasm import JA, LEN, NONE, OPERANDS, RET_A, RET_X, XREG
 from pyebpf.errors import AsmError, DecodeError
 
@@ -191,3 +192,19 @@ def test_docs_example_runs():
     doc = Path(__file__).resolve().parents[2] / "docs" / "classic-and-usdt.md"
     (block,) = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
     exec(compile(block, str(doc), "exec"), {"__name__": "classic_doc_example"})
+
+
+@pytest.mark.parametrize("text", [
+    "7,,,x\nexit\n",          # bpf_asm raw output with empty instructions (found by the fuzz campaign: TypeError)
+    "2,6 0 0 1,,6 0 0 1\n",
+])
+def test_bpf_asm_raw_with_missing_fields_is_an_asm_error(text: str):
+    with pytest.raises(AsmError, match="code jt jf k"):
+        parse(text, "bpf_asm_raw")
+
+
+def test_superscript_digits_are_not_a_ddd_count():
+    # "²" passes str.isdigit() but not int() (found by the fuzz campaign: ValueError from `pyebpf disasm`)
+    assert detect_format("²0\n6 0 0 1\n") == "bpf_asm"
+    with pytest.raises(AsmError, match="count"):
+        parse("²\n6 0 0 1\n", "ddd")
