@@ -15,7 +15,7 @@ from pyebpf.errors import PyebpfError
 
 #: Subcommand modules, each with `register(subparsers)`; a module sets `func` on its parser.
 COMMAND_MODULES = ("asm", "disasm", "demo", "run", "verify", "explain", "load", "prog", "map", "usdt", "btf",
-                   "net", "probe", "feature", "link", "cgroup", "trace")
+                   "net", "probe", "feature", "link", "cgroup", "trace", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,7 +21,7 @@ def test_core_dependencies_are_pure_python() -> None:
     assert "capstone" not in core and "pyroute2" not in core
     assert any(d.startswith("capstone") for d in project["optional-dependencies"]["jit"])
     assert any(d.startswith("pyroute2") for d in project["optional-dependencies"]["net"])
-    assert ".[test,jit,net]" in (ROOT / "scripts" / "setup.sh").read_text()
+    assert ".[test,jit,net,export]" in (ROOT / "scripts" / "setup.sh").read_text()
 
 
 def test_a_missing_extra_names_it() -> None:
