@@ -24,11 +24,12 @@ ALLOWED = {
     "testing": {"errors", "abi", "btf", "system", "isa", "cbpf", "verifier", "vm", "loader"},
     "probe": {"errors", "abi", "btf", "system", "isa", "compiler", "verifier", "vm", "loader"},
     "trace": {"errors", "abi", "btf", "system", "isa", "compiler", "verifier", "vm", "loader", "probe"},
+    "metrics": {"errors", "abi", "btf", "system"},  # the exporter's core: reads any map face, loads nothing
     "commands": {"errors", "abi", "btf", "system", "isa", "cbpf", "verifier", "vm", "loader", "testing", "compiler",
-                 "probe", "trace", "cli", "facade"},
+                 "probe", "trace", "cli", "facade", "metrics"},
     "cli": {"errors", "commands"},
     "facade": {"errors", "abi", "btf", "system", "isa", "cbpf", "verifier", "vm", "loader", "testing", "compiler",
-               "probe", "trace", "cli"},
+               "probe", "trace", "cli", "metrics"},
 }
 
 

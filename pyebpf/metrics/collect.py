@@ -21,11 +21,12 @@ from pyebpf.metrics.config import Metric
 from pyebpf.metrics.decoders import Skip, decode_label
 
 VALUE_SIZES = (1, 2, 4, 8)
-#: bucket index -> the bucket's upper bound (before the multiplier). log2 is the floor(log2(v)) bucketing of
-#: pyebpf.probe's Log2Histogram and bpftrace's hist(): bucket i holds [2^i, 2^(i+1)) (bucket 0 also 0).
+#: bucket index -> the bucket's upper bound (before the multiplier). exp2 is ebpf_exporter's (le = 2^i). log2 is
+#: the floor(log2(v)) bucketing of pyebpf.probe's Log2Histogram and bpftrace's hist(): bucket i holds the integers
+#: 2^i .. 2^(i+1) - 1 (bucket 0 also 0), so its exact inclusive bound is 2^(i+1) - 1.
 UPPER_BOUND = {
     "exp2": lambda i: float(2 ** i),
-    "log2": lambda i: float(2 ** (i + 1)),
+    "log2": lambda i: float(2 ** (i + 1) - 1),
     "linear": lambda i: float(i),
 }
 

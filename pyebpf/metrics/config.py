@@ -14,7 +14,7 @@
             - {name: comm, size: 16, decoders: [{name: string}]}
       histograms:                  # the key's last label is the bucket index
         - name: latency_seconds
-          bucket_type: log2        # exp2: le = 2^i; log2: le = 2^(i+1) (floor-log2 buckets); linear: le = i
+          bucket_type: log2        # exp2: le = 2^i; log2: le = 2^(i+1)-1 (floor-log2 buckets); linear: le = i
           bucket_min: 0
           bucket_max: 26           # key bucket_max + 1, when present, holds the sum (ebpf_exporter's rule)
           bucket_multiplier: 1e-9  # nanoseconds to seconds
@@ -38,6 +38,14 @@ KINDS = ("counters", "gauges", "histograms")
 BUCKET_TYPES = ("exp2", "log2", "linear")
 PROGRAM_KINDS = ("probe", "object", "asm")
 MAX_LABEL_BYTES = 4096  # a key is at most a page here; bounds decoding on hostile configs
+#: Bounds on list lengths, so a YAML file of aliases (`[*a, *a, ...]`) cannot make the checks run for hours.
+MAX_METRICS, MAX_LABELS, MAX_DECODERS, MAX_PROGRAMS = 1024, 64, 16, 256
+
+
+def _bounded(items: list, limit: int, where: str, what: str) -> list:
+    if len(items) > limit:
+        raise InputError(f"{where}: {len(items)} {what}; at most {limit}")
+    return items
 
 
 @dataclass(frozen=True)
@@ -114,7 +122,7 @@ def _decoder(obj: Any, where: str) -> Decoder:
 
 
 def _labels(items: Any, where: str) -> tuple[Label, ...]:
-    _need(items if items is not None else [], list, where, "labels is a list")
+    _bounded(_need(items if items is not None else [], list, where, "labels is a list"), MAX_LABELS, where, "labels")
     out: list[Label] = []
     end = 0
     for i, obj in enumerate(items or []):
@@ -136,6 +144,7 @@ def _labels(items: Any, where: str) -> tuple[Label, ...]:
         decoders = _need(obj.get("decoders"), list, at, "`decoders` must be a non-empty list")
         if not decoders:
             raise InputError(f"{at}: `decoders` must be a non-empty list")
+        _bounded(decoders, MAX_DECODERS, at, "decoders")
         out.append(Label(name, offset, size,
                          tuple(_decoder(d, f"{at}.decoders[{j}]") for j, d in enumerate(decoders))))
         end = offset + size
@@ -194,19 +203,21 @@ def parse_config(obj: Any, where: str = "config") -> Config:
     """A parsed YAML/JSON document -> Config, every field checked."""
     _need(obj, dict, where, "the configuration is a mapping with `metrics` (and `programs`)")
     _keys(obj, {"programs", "metrics"}, where)
-    programs = _need(obj.get("programs", []), list, f"{where}.programs", "a list")
+    programs = _bounded(_need(obj.get("programs", []), list, f"{where}.programs", "a list"), MAX_PROGRAMS,
+                        f"{where}.programs", "programs")
     metrics = _need(obj.get("metrics"), dict, f"{where}.metrics", "a mapping of counters/gauges/histograms")
     _keys(metrics, set(KINDS), f"{where}.metrics")
     out: list[Metric] = []
     for kind in KINDS:
-        items = _need(metrics.get(kind, []), list, f"{where}.metrics.{kind}", "a list of metrics")
-        out.extend(_metric(m, kind[:-1], f"{where}.metrics.{kind}[{i}]") for i, m in enumerate(items))
+        items = _bounded(_need(metrics.get(kind, []), list, f"{where}.metrics.{kind}", "a list of metrics"),
+                         MAX_METRICS, f"{where}.metrics.{kind}", "metrics")
+        for i, obj in enumerate(items):
+            m = _metric(obj, kind[:-1], f"{where}.metrics.{kind}[{i}]")
+            if m.name in {o.name for o in out}:
+                raise InputError(f"{where}.metrics.{kind}[{i}]: metric {m.name!r} defined twice")
+            out.append(m)
     if not out:
         raise InputError(f"{where}.metrics: no counters, gauges or histograms")
-    names = [m.name for m in out]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise InputError(f"{where}.metrics: metric {dup[0]!r} defined twice")
     return Config(tuple(_program(p, f"{where}.programs[{i}]") for i, p in enumerate(programs)), tuple(out))
 
 

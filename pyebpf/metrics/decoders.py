@@ -75,7 +75,7 @@ def _ksym(value: Value, options: Mapping[str, Any]) -> str:
     return f"unknown:{addr:#x}"
 
 
-def _errno(value: Value, options: Mapping[str, Any]) -> str:
+def _errno_name(value: Value, options: Mapping[str, Any]) -> str:
     n = _number(value)
     return _errno.errorcode.get(abs(n), f"unknown:{n}")
 
@@ -130,7 +130,7 @@ DECODERS: dict[str, DecoderKind] = {
     "static_map": DecoderKind(_static_map, _check_static_map),
     "regexp": DecoderKind(_regexp, _check_regexp),
     "ksym": DecoderKind(_ksym, _check_ksym),
-    "errno": DecoderKind(_errno),
+    "errno": DecoderKind(_errno_name),
     "majorminor": DecoderKind(_majorminor),
 }
 
