@@ -16,16 +16,79 @@ from pyebpf.commands.source import object_id
 from pyebpf.errors import LoaderError, PyebpfError
 
 
-def format_map(info) -> str:
-    head = f"{info.id}: {info.type_name}  "
+def _owner(extra: dict[str, str]) -> tuple[str | None, bool | None]:
+    """A prog array's owner program type and JIT state, from its fdinfo (None where the kernel says nothing)."""
+    from pyebpf.abi.prog_types import ProgType
+
+    owner_type = extra.get("owner_prog_type")
+    if owner_type is not None:
+        try:
+            owner_type = ProgType(int(owner_type)).name.lower()
+        except ValueError:
+            pass  # a number bpftool has no name for: kept as the number
+    jited = extra.get("owner_jited")
+    return owner_type, (None if jited is None else jited.strip() not in ("", "0"))
+
+
+def format_map(info, extra: dict[str, str] | None = None) -> str:
+    """bpftool 7.1's plain `map show` layout (show_map_close_plain); `extra` is the map's fdinfo."""
+    from pyebpf.abi.maps import MapType
+    from pyebpf.commands.prog import type_word
+
+    head = f"{info.id}: {type_word(info.type_name)}  "
     if info.name:
         head += f"name {info.name}  "
-    head += f"flags {info.map_flags:#x}"
-    body = (f"\tkey {info.key_size}B  value {info.value_size}B  max_entries {info.max_entries}"
-            f"  memlock {info.memlock}B")
-    if info.frozen:
-        body += "\n\tfrozen"
-    return f"{head}\n{body}"
+    head += f"flags {info.map_flags:#x}" if info.map_flags else "flags 0x0"
+    body = f"\tkey {info.key_size}B  value {info.value_size}B  max_entries {info.max_entries}"
+    if (extra is not None and "memlock" in extra) or (extra is None and info.memlock):  # 0B is printed too
+        body += f"  memlock {info.memlock}B"
+    if info.type == MapType.PROG_ARRAY and extra is not None:
+        owner_type, jited = _owner(extra)
+        if owner_type is not None and jited is not None:
+            body += "\n\t"
+        if owner_type is not None:
+            body += f"owner_prog_type {type_word(owner_type)}  "
+        if jited is not None:
+            body += f"owner{'' if jited else ' not'} jited"
+    lines = [head, body]
+    if info.btf_id or info.frozen:
+        tail = f"btf_id {info.btf_id}" if info.btf_id else ""
+        if info.frozen:
+            tail += "  frozen" if info.btf_id else "frozen"
+        lines.append("\t" + tail)
+    return "\n".join(lines)
+
+
+def map_json(info, extra: dict[str, str] | None = None) -> dict:
+    """bpftool 7.1's `map show --json` object."""
+    from pyebpf.abi.maps import MapType
+
+    out = info.as_json()
+    if info.type == MapType.PROG_ARRAY and extra is not None:
+        owner_type, jited = _owner(extra)
+        if owner_type is not None:
+            out["owner_prog_type"] = int(owner_type) if owner_type.isdigit() else owner_type
+        if jited is not None:
+            out["owner_jited"] = jited
+    return out
+
+
+def each_map():
+    """(MapInfo, fdinfo) of every map alive, by id (one fd open at a time)."""
+    import os
+
+    from pyebpf.loader import syscall as sc
+    from pyebpf.loader.info import fdinfo, map_info
+
+    for map_id in sc.iter_ids("map"):
+        try:
+            fd = sc.get_fd_by_id("map", map_id)
+        except LoaderError:
+            continue  # freed between GET_NEXT_ID and GET_FD_BY_ID
+        try:
+            yield map_info(fd), fdinfo(fd)
+        finally:
+            os.close(fd)
 
 
 def open_map(spec: list[str]):
@@ -331,23 +394,23 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from pyebpf.loader.info import map_infos
-
-    infos = list(map_infos())
+    rows = list(each_map())
     if args.json:
-        print(json.dumps([i.as_json() for i in infos]))
+        print(json.dumps([map_json(info, extra) for info, extra in rows]))
     else:
-        for info in infos:
-            print(format_map(info))
+        for info, extra in rows:
+            print(format_map(info, extra))
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
     if not args.target:
         return _list(args)
+    from pyebpf.loader.info import fdinfo
+
     with open_map(args.target) as m:
-        info = m.info()
-    print(json.dumps(info.as_json()) if args.json else format_map(info))
+        info, extra = m.info(), fdinfo(m.fd)
+    print(json.dumps(map_json(info, extra)) if args.json else format_map(info, extra))
     return 0
 
 

@@ -21,26 +21,63 @@ def _when(info) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(info.loaded_at))
 
 
-def format_prog(info) -> str:
-    """bpftool's plain `prog show` layout."""
-    head = f"{info.id}: {info.type_name}  "
+def type_word(name: str) -> str:
+    """bpftool's `%s  ` of a type name, `type %u  ` for a number it has no name for."""
+    return f"type {name}" if name.isdigit() else name
+
+
+def format_prog(info, name: str | None = None) -> str:
+    """bpftool 7.1's plain `prog show` layout (print_prog_plain); `name` is the full name (prog_full_name)."""
+    head = f"{info.id}: {type_word(info.type_name)}  "
     if info.name:
-        head += f"name {info.name}  "
+        head += f"name {name or info.name}  "
     head += f"tag {info.tag}"
     if info.gpl_compatible:
         head += "  gpl"
-    if info.run_cnt or info.run_time_ns:
+    if info.run_time_ns:
         head += f" run_time_ns {info.run_time_ns} run_cnt {info.run_cnt}"
-    lines = [head, f"\tloaded_at {_when(info)}  uid {info.created_by_uid}"]
-    third = f"\txlated {info.xlated_prog_len}B  "
-    third += f"jited {info.jited_prog_len}B" if info.jited_prog_len else "not jited"
-    third += f"  memlock {info.memlock}B"
+    if info.recursion_misses:
+        head += f" recursion_misses {info.recursion_misses}"
+    lines = [head]
+    if info.load_time:
+        lines.append(f"\tloaded_at {_when(info)}  uid {info.created_by_uid}")
+    third = f"\txlated {info.xlated_prog_len}B"
+    third += f"  jited {info.jited_prog_len}B" if info.jited_prog_len else "  not jited"
+    if info.memlock:
+        third += f"  memlock {info.memlock}B"
     if info.map_ids:
         third += "  map_ids " + ",".join(map(str, info.map_ids))
     lines.append(third)
     if info.btf_id:
         lines.append(f"\tbtf_id {info.btf_id}")
     return "\n".join(lines)
+
+
+def prog_json(info, name: str | None = None) -> dict:
+    """bpftool 7.1's `prog show --json` object."""
+    out = info.as_json()
+    if name:
+        out["name"] = name
+    return out
+
+
+def each_prog():
+    """(ProgInfo, full name) of every program alive, by id (one fd open at a time)."""
+    import os
+
+    from pyebpf.loader import syscall as sc
+    from pyebpf.loader.info import prog_full_name, prog_info
+
+    for prog_id in sc.iter_ids("prog"):
+        try:
+            fd = sc.get_fd_by_id("prog", prog_id)
+        except LoaderError:
+            continue  # unloaded between GET_NEXT_ID and GET_FD_BY_ID
+        try:
+            info = prog_info(fd)
+            yield info, prog_full_name(fd, info)
+        finally:
+            os.close(fd)
 
 
 def open_prog_fd(spec: list[str]):
@@ -76,25 +113,24 @@ def open_prog_fd(spec: list[str]):
 
 
 def _list(args: argparse.Namespace) -> int:
-    from pyebpf.loader.info import prog_infos
-
-    infos = list(prog_infos())
+    rows = list(each_prog())
     if args.json:
-        print(json.dumps([i.as_json() for i in infos]))
+        print(json.dumps([prog_json(info, name) for info, name in rows]))
     else:
-        for info in infos:
-            print(format_prog(info))
+        for info, name in rows:
+            print(format_prog(info, name))
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
     if not args.target:
         return _list(args)
-    from pyebpf.loader.info import prog_info
+    from pyebpf.loader.info import prog_full_name, prog_info
 
     with open_prog_fd(args.target) as h:
         info = prog_info(h.fd)
-    print(json.dumps(info.as_json()) if args.json else format_prog(info))
+        name = prog_full_name(h.fd, info)
+    print(json.dumps(prog_json(info, name)) if args.json else format_prog(info, name))
     return 0
 
 

@@ -15,8 +15,8 @@ from typing import Iterator
 
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.prog_types import ProgType
-from pyebpf.abi.uapi import BpfLinkType
-from pyebpf.errors import LoaderError
+from pyebpf.abi.uapi import BPF_OBJ_NAME_LEN, BpfLinkType
+from pyebpf.errors import LoaderError, PyebpfError
 from pyebpf.loader import syscall as sc
 from pyebpf.loader.attr import bpf_btf_info, bpf_link_info, bpf_map_info, bpf_prog_info
 from pyebpf.loader.fdguard import FdHandle
@@ -71,7 +71,7 @@ class ProgInfo:
         """The fields `bpftool prog show --json` prints, with its key names."""
         out: dict = {"id": self.id, "type": self.type_name, "name": self.name, "tag": self.tag,
                      "gpl_compatible": self.gpl_compatible}
-        if self.run_time_ns or self.run_cnt:
+        if self.run_time_ns:  # bpftool prints both only when run_time_ns is non-zero
             out["run_time_ns"] = self.run_time_ns
             out["run_cnt"] = self.run_cnt
         if self.recursion_misses:
@@ -84,8 +84,6 @@ class ProgInfo:
             out["map_ids"] = list(self.map_ids)
         if self.btf_id:
             out["btf_id"] = self.btf_id
-        if self.verified_insns:
-            out["verified_insns"] = self.verified_insns
         return out
 
 
@@ -151,6 +149,27 @@ def prog_info(fd: int, *, xlated: bool = False, jited: bool = False) -> ProgInfo
         recursion_misses=info.recursion_misses, verified_insns=info.verified_insns, nr_func_info=info.nr_func_info,
         xlated_prog_insns=xbytes, jited_prog_insns=jbytes, jited_ksyms=ksyms, jited_func_lens=lens,
         memlock=_int(fdinfo(fd).get("memlock")))
+
+
+def prog_full_name(fd: int, info: ProgInfo) -> str:
+    """The program's name as bpftool's get_prog_full_name gives it: a name the kernel cut at BPF_OBJ_NAME_LEN - 1
+    characters is completed from the BTF FUNC of the program's first func_info record (when it has BTF)."""
+    from pyebpf.abi.btf import BtfKind
+    from pyebpf.btf.spec import Btf
+    from pyebpf.loader.attr import bpf_func_info
+
+    if len(info.name) < BPF_OBJ_NAME_LEN - 1 or not info.btf_id or not info.nr_func_info:
+        return info.name
+    rec = bpf_func_info()
+    again = bpf_prog_info(nr_func_info=1, func_info_rec_size=ctypes.sizeof(rec), func_info=ctypes.addressof(rec))
+    try:
+        sc.obj_get_info_by_fd(fd, again)
+        btf = Btf.parse(btf_bytes(info.btf_id), f"BTF of program {info.id}", validate=False)
+        if btf.kind(rec.type_id) == BtfKind.FUNC and btf.name(rec.type_id):
+            return btf.name(rec.type_id)
+    except PyebpfError:  # BTF gone or unreadable: the kernel's name, as bpftool falls back to it
+        pass
+    return info.name
 
 
 @dataclass(frozen=True)
@@ -290,4 +309,5 @@ def stats_enabled() -> Iterator[None]:
 
 
 __all__ = ["ProgInfo", "MapInfo", "LinkInfo", "prog_info", "map_info", "link_info", "prog_infos", "map_infos",
-           "link_infos", "btf_bytes", "program_tag", "prog_info_by_id", "map_info_by_id", "stats_enabled"]
+           "link_infos", "btf_bytes", "program_tag", "prog_info_by_id", "map_info_by_id", "stats_enabled",
+           "prog_full_name"]
