@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import errno
 import sys
 import time
-from dataclasses import dataclass
 
 from pyebpf import R0, R1, R2, R3, R4, R6, R7, R10, Builder
 from pyebpf.abi.uapi import HelperFlags
+from pyebpf.system.stacks import StackSample, stack_frames, stack_lines
+from pyebpf.system.stacks import folded_stacks as fold_samples
 
 PERF_MAX_STACK_DEPTH = 127
 TASK_COMM_LEN = 16
@@ -65,73 +65,34 @@ def build(pid: int | None = None):
     return b.ret(0).build()
 
 
-@dataclass
-class Sample:
-    """One counted stack, symbolised: frames leaf first (None: the stack was not recorded)."""
-
-    pid: int
-    comm: str
-    kernel: list[str] | None
-    user: list[str] | None
-    count: int
-
-
-def _stack_error(stack_id: int) -> bool:
-    """A missed stack (bcc's stack_id_err): a negative id other than -EFAULT (no user stack: a kernel thread)."""
-    return stack_id < 0 and stack_id != -errno.EFAULT
-
-
-def read_samples(prog, offsets: bool = False) -> list[Sample]:
-    """The counts map, symbolised: kernel frames via KernelSymbolizer, user frames via one ProcessSymbolizer per pid."""
+def read_samples(prog, offsets: bool = False) -> list[StackSample]:
+    """The counts map, symbolised (kernel frames via KernelSymbolizer, user frames via one ProcessSymbolizer per
+    pid), smallest count first as bcc prints them."""
     from pyebpf.system.symbolize import KernelSymbolizer, ProcessSymbolizer
 
     stacks, counts = prog.maps["stacks"], prog.maps["counts"]
+    entries = list(counts.items())  # first: the program keeps sampling while kallsyms is read
     ksym = KernelSymbolizer()
     procs: dict[int, ProcessSymbolizer] = {}
-
-    def frames(stack_id: int, sym) -> list[str] | None:
-        if _stack_error(stack_id):
-            return None
-        if stack_id < 0:
-            return []
-        try:
-            addrs = stacks[stack_id]
-        except KeyError:
-            return None
-        return [f.format(offsets=offsets) for f in sym.stack(list(addrs))]
-
     out = []
-    for key, count in counts.items():
+    for key, count in entries:
         pid = int(key.pid)
         user = procs.setdefault(pid, ProcessSymbolizer(pid))
-        out.append(Sample(pid, bytes(key.comm).split(b"\0")[0].decode(errors="replace"), frames(int(key.kernel_stack_id), ksym),
-                          frames(int(key.user_stack_id), user), int(count)))
-    out.sort(key=lambda s: s.count)
+        out.append(StackSample(pid, bytes(key.comm).split(b"\0")[0].decode(errors="replace"),
+                               stack_frames(stacks, int(key.kernel_stack_id), ksym, offsets),
+                               stack_frames(stacks, int(key.user_stack_id), user, offsets), int(count)))
+    out.sort(key=lambda s: s.value)
     return out
 
 
-def format_stacks(samples: list[Sample]) -> str:
-    """bcc profile's default output: kernel frames, `--`, user frames, `-  comm (pid)`, the count."""
-    lines = []
-    for s in samples:
-        lines.extend(["    [Missed Kernel Stack]"] if s.kernel is None else [f"    {f}" for f in s.kernel])
-        if s.kernel and s.user:
-            lines.append("    --")
-        lines.extend(["    [Missed User Stack]"] if s.user is None else [f"    {f}" for f in s.user])
-        lines.append(f"    {'-':<16} {s.comm} ({s.pid})")
-        lines.append(f"        {s.count}\n")
-    return "\n".join(lines)
+def format_stacks(samples: list[StackSample]) -> str:
+    """bcc profile's default output (delimited): kernel frames, `--`, user frames, `-  comm (pid)`, the count."""
+    return stack_lines(samples, delimited=True)
 
 
-def folded_stacks(samples: list[Sample]) -> dict[tuple[str, ...], int]:
-    """Root-first stacks as bcc's `profile -f` folds them: comm, user frames, '-', kernel frames."""
-    out: dict[tuple[str, ...], int] = {}
-    for s in samples:
-        user = ["[Missed User Stack]"] if s.user is None else list(reversed(s.user))
-        kernel = ["[Missed Kernel Stack]"] if s.kernel is None else list(reversed(s.kernel))
-        stack = tuple([s.comm, *user, *(["-"] if user and kernel else []), *kernel])
-        out[stack] = out.get(stack, 0) + s.count
-    return out
+def folded_stacks(samples: list[StackSample]) -> dict[tuple[str, ...], int]:
+    """Root-first stacks as bcc's `profile -f -d` folds them: comm, user frames, '-', kernel frames."""
+    return fold_samples(samples, delimited=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,20 +104,24 @@ def _read_elf_symbols(path: str) -> ElfSymbols | None:
             elf = ELFFile(f)
             segments = tuple(_Segment(s["p_offset"], s["p_vaddr"], s["p_filesz"]) for s in elf.iter_segments()
                              if s["p_type"] == "PT_LOAD")
-            rows = _function_symbols(elf)
+            # .symtab names static functions too (__libc_start_call_main): the file's own, else its debug file's
+            # (a stripped library keeps only .dynsym), and .dynsym when neither has one
+            rows = _function_symbols(elf, (".symtab",))
             if not rows:
                 debug = _debug_file(elf, path)
                 if debug:
                     with open(debug, "rb") as g:
-                        rows = _function_symbols(ELFFile(g))
+                        rows = _function_symbols(ELFFile(g), (".symtab",))
+            if not rows:
+                rows = _function_symbols(elf, (".dynsym",))
     except (OSError, ELFError, ValueError, KeyError, IndexError):
         return None
     rows.sort()
     return ElfSymbols(tuple(r[0] for r in rows), tuple(r[1] for r in rows), tuple(r[2] for r in rows), segments)
 
 
-def _function_symbols(elf) -> list[tuple[int, int, str]]:
-    for section_name in (".symtab", ".dynsym"):
+def _function_symbols(elf, sections: tuple[str, ...] = (".symtab", ".dynsym")) -> list[tuple[int, int, str]]:
+    for section_name in sections:
         sec = elf.get_section_by_name(section_name)
         if sec is None or not hasattr(sec, "iter_symbols"):
             continue
