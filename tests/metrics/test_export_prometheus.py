@@ -307,3 +307,113 @@ def test_duration_and_a_busy_port_end_cleanly(tmp_path):
     out, _ = exp.communicate(timeout=120)
     assert exp.returncode == 0 and out.startswith("serving 3 metrics"), out
     assert not {f"{tag}_open", f"{tag}_write", f"{tag}_asm"} & loaded_program_names()
+
+
+ELF_C = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct { __uint(type, BPF_MAP_TYPE_HASH); __type(key, __u32); __type(value, __u64); __uint(max_entries, 1024); }
+    getppid_calls SEC(".maps");
+SEC("tracepoint/syscalls/sys_enter_getppid") int count_getppid(void *ctx)
+{
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    __u64 one = 1, *n = bpf_map_lookup_elem(&getppid_calls, &tgid);
+    if (n)
+        __sync_fetch_and_add(n, 1);
+    else
+        bpf_map_update_elem(&getppid_calls, &tgid, &one, BPF_NOEXIST);
+    return 0;
+}
+char _license[] SEC("license") = "GPL";
+"""
+
+HIST_PROBE = '''
+import os
+from pyebpf.probe import Log2Histogram, pid, probe, u64
+
+TARGET = int(os.environ["PYEBPF_EXPORT_TEST_PID"])
+sizes = Log2Histogram()
+
+
+@probe("tracepoint/syscalls/sys_enter_write", name="NAME_hist")
+def write_sizes(ctx):
+    if pid() == TARGET:
+        sizes.record(u64(ctx.count))
+'''
+
+ELF_CONFIG = """
+programs:
+  - object: getppid.o
+  - probe: hist.py
+metrics:
+  counters:
+    - name: getppid_total
+      map: getppid_calls
+      labels: [{name: pid, size: 4, decoders: [{name: uint}]}]
+  histograms:
+    - name: write_bytes
+      map: sizes
+      bucket_type: log2
+      bucket_max: 20
+      labels: [{name: bucket, size: 4, decoders: [{name: uint}]}]
+"""
+
+GETPPID_WORKLOAD = """
+import os, sys
+sys.stdout.write("ready\\n"); sys.stdout.flush()
+sys.stdin.readline()
+for _ in range(23):
+    os.getppid()
+out = os.open(os.devnull, os.O_WRONLY)
+for size in (1, 3, 3, 700, 700, 700):
+    os.write(out, b"x" * size)
+sys.stdout.write("done\\n"); sys.stdout.flush()
+sys.stdin.readline()
+"""
+
+
+@pytest.mark.kernel
+def test_elf_object_counter_and_a_log2histogram_probe_on_metrics(tmp_path):
+    """A clang-built object's hash map and a Python probe's Log2Histogram, read from /metrics directly."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    clang = shutil.which("clang")
+    if clang is None:
+        pytest.skip("clang is not installed")
+    sys.path.insert(0, str(ROOT / "tests" / "loader" / "c"))
+    from bpf_objects import multiarch_include
+
+    tag = "t" + uuid.uuid4().hex[:6]
+    (tmp_path / "getppid.c").write_text(ELF_C)
+    subprocess.run([clang, "-O2", "-g", "-target", "bpf", *multiarch_include(), "-c", str(tmp_path / "getppid.c"),
+                    "-o", str(tmp_path / "getppid.o")], check=True)
+    (tmp_path / "hist.py").write_text(HIST_PROBE.replace("NAME", tag))
+    (tmp_path / "export.yaml").write_text(ELF_CONFIG)
+    work = subprocess.Popen([sys.executable, "-c", GETPPID_WORKLOAD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    exp = None
+    try:
+        assert work.stdout.readline() == "ready\n"
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYEBPF_EXPORT_TEST_PID": str(work.pid)}
+        exp = subprocess.Popen([sys.executable, "-m", "pyebpf", "export", str(tmp_path / "export.yaml"),
+                                "--listen", "127.0.0.1:0", "--namespace", ""], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, env=env)
+        line = exp.stdout.readline()
+        assert line.startswith("serving 2 metrics on "), line + exp.stdout.read()
+        work.stdin.write("go\n")
+        work.stdin.flush()
+        assert work.stdout.readline() == "done\n"
+        text = get(line.split(" on ", 1)[1].strip()).decode()
+        fams = {f.name: f for f in text_string_to_metric_families(text)}
+        calls = [s.value for s in fams["getppid"].samples if s.labels.get("pid") == str(work.pid)]
+        assert calls == [23]
+        hist = {(s.name, s.labels.get("le")): s.value for s in fams["write_bytes"].samples}
+        # log2 buckets: 1 -> bucket 0 (le 1), 3 -> bucket 1 (le 3), "done\n" -> bucket 2 (le 7), 700 -> bucket 9
+        assert [hist[("write_bytes_bucket", le)] for le in ("1.0", "3.0", "7.0", "511.0", "1023.0", "+Inf")] \
+            == [1, 3, 4, 4, 7, 7]
+        assert hist[("write_bytes_count", None)] == 7
+    finally:
+        if exp is not None:
+            assert stop(exp) == 0
+        work.stdin.close()
+        stop(work)

@@ -220,3 +220,14 @@ def test_config_files_that_are_not_configs_are_one_line_errors(tmp_path, capsys,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("pyebpf export: error: ") and "Traceback" not in err
     assert re.search(message, err), err
+
+
+def test_array_map_gauge_has_every_index():
+    """An array map has every index from creation: each is a sample (zeros too), labelled by its index."""
+    arr = vm_map("slots", 4, 4, MapType.ARRAY)
+    arr.update_raw((2).to_bytes(4, "little"), (9).to_bytes(4, "little"))
+    config = {"metrics": {"gauges": [{"name": "slot_value", "map": "slots", "labels": [
+        {"name": "slot", "size": 4, "decoders": [{"name": "uint"}]}]}]}}
+    fam = scrape(MetricsReader(parse_config(config).metrics, {"slots": arr}))["t_slot_value"]
+    values = {s.labels["slot"]: s.value for s in fam.samples}
+    assert fam.type == "gauge" and len(values) == 64 and values["2"] == 9.0 and values["0"] == 0.0
