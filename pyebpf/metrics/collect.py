@@ -13,10 +13,11 @@ Works on any `MapFace` (a kernel map, a VM map, a Python probe's map backend): i
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
-from pyebpf.errors import InputError
+from pyebpf.errors import InputError, PyebpfError
 from pyebpf.metrics.config import Metric
 from pyebpf.metrics.decoders import Skip, decode_label
 
@@ -85,8 +86,18 @@ class MetricsReader:
             if raw is not None:  # deleted between get_next_key and lookup: gone, not lost
                 yield key, _value(raw, spec.value_size, percpu, ncpus)
 
-    def read(self) -> list[Family]:
-        return [self._read_one(m) for m in self.metrics]
+    def read(self, errors: list[str] | None = None) -> list[Family]:
+        """Every metric now; one that cannot be read (its map gone, a bucket label that is no number) is left out
+        of this scrape and its one-line reason appended to `errors` (raised when `errors` is None)."""
+        out = []
+        for m in self.metrics:
+            try:
+                out.append(self._read_one(m))
+            except PyebpfError as e:
+                if errors is None:
+                    raise
+                errors.append(f"metric {m.name}: {e}" if not str(e).startswith("metric ") else str(e))
+        return out
 
     def _read_one(self, m: Metric) -> Family:
         fam = Family(m, tuple(lb.name for lb in m.labels))
@@ -147,7 +158,13 @@ class PrometheusCollector:
         skipped = core.GaugeMetricFamily(f"{self.prefix}decoder_skipped_keys",
                                          "Map keys a decoder (regexp) left out of a metric at this scrape",
                                          labels=["metric"])
-        for fam in self.reader.read():
+        errors: list[str] = []
+        families = self.reader.read(errors)
+        for line in errors:  # one line each on stderr; the scrape still serves every other metric
+            print(f"pyebpf export: error: {line}", file=sys.stderr, flush=True)
+        failed = core.GaugeMetricFamily(f"{self.prefix}metric_read_errors",
+                                        "Metrics that could not be read at this scrape", value=len(errors))
+        for fam in families:
             m, name = fam.metric, self.prefix + fam.metric.name
             if m.kind == "counter":
                 out = core.CounterMetricFamily(name, m.help, labels=list(fam.label_names))
@@ -163,6 +180,7 @@ class PrometheusCollector:
             skipped.add_metric([name], fam.skipped)
             yield out
         yield skipped
+        yield failed
         if self.info:
             keys = sorted(self.info[0])
             info = core.GaugeMetricFamily(f"{self.prefix}ebpf_program_info", "Programs this exporter loaded",

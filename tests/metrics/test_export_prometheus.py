@@ -417,3 +417,37 @@ def test_elf_object_counter_and_a_log2histogram_probe_on_metrics(tmp_path):
             assert stop(exp) == 0
         work.stdin.close()
         stop(work)
+
+
+@pytest.mark.kernel
+def test_maps_pinned_by_another_loader_are_served(tmp_path):
+    """--pinned-maps DIR: a map some other process pinned (here: created and pinned by the test) is read by name."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from pyebpf.abi.maps import MapSpec, MapType
+    from pyebpf.loader import ensure_bpffs
+    from pyebpf.loader.maps import create_map
+
+    pins = Path(ensure_bpffs()) / f"pyebpf_export_{uuid.uuid4().hex[:8]}"
+    pins.mkdir()
+    cfg = tmp_path / "pinned.yaml"
+    cfg.write_text("metrics:\n  gauges:\n    - name: queue_depth\n      map: depths\n"
+                   "      labels: [{name: queue, size: 4, decoders: [{name: uint}]}]\n")
+    exp = None
+    try:
+        with create_map(MapSpec("depths", MapType.HASH, 4, 8, 8)) as m:
+            m.update_raw((3).to_bytes(4, "little"), (41).to_bytes(8, "little"))
+            m.pin(str(pins / "depths"))
+        exp = subprocess.Popen([sys.executable, "-m", "pyebpf", "export", str(cfg), "--listen", "127.0.0.1:0",
+                                "--pinned-maps", str(pins)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        line = exp.stdout.readline()
+        assert line.startswith("serving 1 metric on "), line + exp.stdout.read()
+        fams = {f.name: f for f in text_string_to_metric_families(get(line.split(" on ", 1)[1].strip()).decode())}
+        assert [(s.labels, s.value) for s in fams["ebpf_exporter_queue_depth"].samples] == [({"queue": "3"}, 41.0)]
+    finally:
+        if exp is not None:
+            assert stop(exp) == 0
+        for p in pins.iterdir():
+            p.unlink()
+        pins.rmdir()

@@ -231,3 +231,21 @@ def test_array_map_gauge_has_every_index():
     fam = scrape(MetricsReader(parse_config(config).metrics, {"slots": arr}))["t_slot_value"]
     values = {s.labels["slot"]: s.value for s in fam.samples}
     assert fam.type == "gauge" and len(values) == 64 and values["2"] == 9.0 and values["0"] == 0.0
+
+
+def test_a_metric_that_cannot_be_read_is_left_out_with_one_line(capsys):
+    """A bucket label decoded to text is no bucket index: that histogram is left out of the scrape (one line on
+    stderr, metric_read_errors 1), the other metrics are still served."""
+    opens = vm_map("opens", 20, 8)
+    opens.update_raw(proc_key(10, b"cat"), (5).to_bytes(8, "little"))
+    h = vm_map("h", 4, 8)
+    h.update_raw(b"ab\0\0", (1).to_bytes(8, "little"))
+    config = counter_config()
+    config["metrics"]["histograms"] = [{"name": "h", "bucket_max": 3, "labels": [
+        {"name": "bucket", "size": 4, "decoders": [{"name": "string"}]}]}]
+    fams = scrape(MetricsReader(parse_config(config).metrics, {"opens": opens, "h": h}))
+    assert "t_h" not in fams and [s.value for s in fams["t_metric_read_errors"].samples] == [1.0]
+    assert [s.value for s in fams["t_opens"].samples if s.name.endswith("_total")] == [5.0]
+    err = capsys.readouterr().err
+    assert err == "pyebpf export: error: metric h: bucket label 'bucket' decoded to 'ab', not a bucket index " \
+                  "(decode it with `uint`)\n"
