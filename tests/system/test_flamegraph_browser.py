@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from pyebpf.system.flamegraph import ROW_PX, flamegraph_svg
+from pyebpf.testing.plugin import require_or_skip
 
 STACKS = {  # root first; names a browser must not take for markup
     ("all_main", "parse", "lex"): 30,
@@ -51,7 +52,7 @@ def browser() -> str:
         path = shutil.which(name)
         if path:
             return path
-    pytest.skip("chromium is not installed (scripts/setup.sh installs Debian's chromium)")
+    require_or_skip("chromium is not installed (scripts/setup.sh installs Debian's chromium)")
 
 
 def chromium(tmp_path: Path, *args: str) -> str:
