@@ -165,9 +165,10 @@ def _handler(args: argparse.Namespace) -> int:
             server, _thread = prom.start_http_server(port, host, registry)
         except OSError as e:
             raise LoaderError(f"--listen {args.listen}: {e.strerror or e}", e.errno) from None
-        where = server.server_address
+        addr, bound = server.server_address[:2]
+        addr = f"[{addr}]" if ":" in addr else addr  # an IPv6 address in a URL
         print(f"serving {len(config.metrics)} metric{'s' if len(config.metrics) != 1 else ''} on "
-              f"http://{where[0]}:{where[1]}/metrics", flush=True)
+              f"http://{addr}:{bound}/metrics", flush=True)
         _wait(args.duration)
     except _Stop:
         pass
