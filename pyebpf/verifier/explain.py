@@ -12,21 +12,13 @@ from typing import Any
 
 from pyebpf.abi.opcodes import CLASS_MASK, OP_MASK, InsnClass, JmpOp
 from pyebpf.verifier.log import insn_str
+from pyebpf.verifier.provenance import PathView, Step, operand_register
 
 _INSN_LINE = re.compile(r"^(\d+): \([0-9a-f]{2}\) (.*?)(?:\s+; (.*)|\s(\d+): ((?:R\d|fp-).*))?$")
 _STATE_LINE = re.compile(r"^(?:from (\d+) to )?(\d+):(?: safe)?\s*((?:R\d|fp-).*)?$")
-_REG_ITEM = re.compile(r"(R\d+|fp-\d+)(?:_[rwD]+)?=(\S+(?:\([^)]*\))?)")
+_REG_NAME = re.compile(r"^(R\d+|fp-\d+)(?:_[rwD]+)?=(.*)$", re.S)
 _COND_JMP = frozenset(int(op) for op in JmpOp if op not in (JmpOp.JA, JmpOp.CALL, JmpOp.EXIT))
 _JUMPS = (int(InsnClass.JMP), int(InsnClass.JMP32))
-
-
-@dataclass
-class Step:
-    """One instruction on the failing path and the registers/stack slots the verifier printed after it."""
-
-    idx: int
-    text: str
-    state: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -269,23 +261,44 @@ class Explanation:
 
 
 def parse_path(log: str) -> list[Step]:
-    """The failing path from a level-1 log (ours or the kernel's): instruction steps with the printed state."""
+    """The steps of a level-1 log (ours or the kernel's; the failing path) or of a level-2 log (every path, one
+    after another): each instruction with the state printed after it, and the full state printed before it when
+    a path resumes there (`from X to Y: ...`, `Y: ...`)."""
     steps: list[Step] = []
+    pending: dict[str, str] = {}
     for line in log.splitlines():
         m = _INSN_LINE.match(line)
         if m:
-            steps.append(Step(int(m.group(1)), m.group(2).strip(), _state(m.group(3) or m.group(5) or "")))
+            steps.append(Step(int(m.group(1)), m.group(2).strip(), _state(m.group(3) or m.group(5) or ""), pending))
+            pending = {}
             continue
         m = _STATE_LINE.match(line)
-        if m and m.group(3) and steps and int(m.group(2)) != steps[-1].idx:
-            continue
-        if m and m.group(3) and steps:
-            steps[-1].state.update(_state(m.group(3)))
+        if m and m.group(3):
+            if m.group(1) is None and steps and int(m.group(2)) == steps[-1].idx:
+                steps[-1].state.update(_state(m.group(3)))
+            else:
+                pending = _state(m.group(3))
     return steps
 
 
 def _state(text: str) -> dict[str, str]:
-    return {k: v for k, v in _REG_ITEM.findall(text)}
+    """`R1=ctx() R6=map_value(...,var_off=(0x0; 0xf)) fp-8=mmmmmmmm` as a dict: items are split at spaces
+    outside parentheses (values such as var_off=(0x0; 0xf) contain spaces)."""
+    items, depth, cur = [], 0, []
+    for ch in text:
+        depth += (ch == "(") - (ch == ")")
+        if ch == " " and depth == 0:
+            items.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    items.append("".join(cur))
+    out = {}
+    for item in items:
+        m = _REG_NAME.match(item)
+        if m:
+            out[m.group(1)] = m.group(2)
+    return out
 
 
 def source_line(program: Any, slot: int) -> str:
@@ -336,10 +349,34 @@ def _writer(steps: list[Step], reg: str, before: int) -> Step | None:
     return None
 
 
-def _why(rule: Rule | None, m: re.Match | None, steps: list[Step], program: Any, message: str) -> list[str]:
-    if rule is None or m is None:
-        return []
-    where = (lambda s: f"insn {s.idx}" + (f" ({source_line(program, s.idx)})" if source_line(program, s.idx) else ""))
+def _where(program: Any) -> Any:
+    return lambda s: f"insn {s.idx}" + (f" ({source_line(program, s.idx)})" if source_line(program, s.idx) else "")
+
+
+#: classes whose own sentence is followed by the generic register provenance
+_THEN_PROVENANCE = frozenset({"map-range"})
+
+
+def _why(rule: Rule | None, m: re.Match | None, steps: list[Step], program: Any, message: str,
+         insn: int | None) -> list[str]:
+    """The special sentence of the class (if it has one), else (or then) where the register the rejection is
+    about got its type and bounds on this path and which comparisons narrowed them."""
+    special = _special_why(rule, m, steps, program, message) if rule is not None and m is not None else []
+    if (special and (rule is None or rule.name not in _THEN_PROVENANCE)) or not steps or steps[-1].idx != insn:
+        return special
+    view = PathView(program, steps, _where(program))
+    last = len(steps) - 1
+    reg = operand_register(view.insn(last), message)
+    if reg is None or reg == 10:
+        return special
+    chain = view.origin(reg, last)
+    if not any(" narrowed " in line for line in chain):
+        chain.append(f"no comparison on this path narrowed r{reg} or the registers it came from")
+    return special + chain
+
+
+def _special_why(rule: Rule, m: re.Match, steps: list[Step], program: Any, message: str) -> list[str]:
+    where = _where(program)
     if rule.name == "null-deref":
         reg = f"R{m.group(1)}"
         w = _writer(steps, reg, len(steps) - 1)
@@ -438,7 +475,7 @@ def explain_log(program: Any, message: str, insn: int | None, log: str, language
         ins = _insn_at(program, insn)
         disasm = insn_str(ins) if ins is not None else ""
     ex = Explanation(message, insn, disasm, source_line(program, insn) if insn is not None else "",
-                     branch_decisions(program, steps), _why(rule, m, steps, program, message), steps=steps)
+                     branch_decisions(program, steps), _why(rule, m, steps, program, message, insn), steps=steps)
     if rule is not None:
         ex.func, ex.rule = rule.func, rule.rule
         fix = {"c": rule.fix_c, "py": rule.fix_py or rule.fix_c}.get(language, rule.fix_asm)
