@@ -92,7 +92,8 @@ CATALOGUE: list[Rule] = [
          r"helper (\w+)", "check_helper_call",
          "this program type may not call this helper", "call a helper allowed for this program type",
          "use a helper available to this program type (bpftool feature probe lists them)"),
-    Rule("unreleased-ref", r"Unreleased reference id=(\d+) alloc_insn=(\d+)", "check_reference_leak",
+    Rule("unreleased-ref", r"Unreleased reference(?: id=(\d+) alloc_insn=(\d+))?|would lead to reference leak",
+         "check_reference_leak",
          "every acquired reference (socket, ringbuf record) must be released on every path",
          "call the matching release helper on every path before exit", "release on every path (bpf_sk_release, "
          "bpf_ringbuf_submit/discard)"),
@@ -334,6 +335,28 @@ def branch_decisions(program: Any, steps: list[Step]) -> list[str]:
             continue
         taken = nxt.idx != here.idx + 1
         out.append(f"insn {here.idx} `{here.text}`: {'taken' if taken else 'not taken'}")
+    return compress_repeats(out)
+
+
+def compress_repeats(items: list[str], longest: int = 4) -> list[str]:
+    """A loop's decisions repeat: `A -> B -> A -> B -> A -> B` reads `(A -> B) x 3`. Runs of a block of up to
+    `longest` items repeated back to back are folded, the shortest block first."""
+    out: list[str] = []
+    i = 0
+    while i < len(items):
+        for size in range(1, longest + 1):
+            block = items[i:i + size]
+            n = 1
+            while items[i + n * size:i + (n + 1) * size] == block:
+                n += 1
+            if n > 1 and len(block) == size:
+                body = " -> ".join(block)
+                out.append(f"({body}) x {n}" if size > 1 else f"{body} x {n}")
+                i += n * size
+                break
+        else:
+            out.append(items[i])
+            i += 1
     return out
 
 
@@ -354,19 +377,21 @@ def _where(program: Any) -> Any:
 
 
 #: classes whose own sentence is followed by the generic register provenance
-_THEN_PROVENANCE = frozenset({"map-range"})
+#: classes about the instruction's pointer operand, not the register the message names
+_POINTER_OPERAND = frozenset({"ptr-from-scalar"})
+_THEN_PROVENANCE = frozenset({"map-range", "return-range", "callback-ret"})
 
 
 def _why(rule: Rule | None, m: re.Match | None, steps: list[Step], program: Any, message: str,
-         insn: int | None) -> list[str]:
+         insn: int | None, prog_type: Any = None) -> list[str]:
     """The special sentence of the class (if it has one), else (or then) where the register the rejection is
     about got its type and bounds on this path and which comparisons narrowed them."""
-    special = _special_why(rule, m, steps, program, message) if rule is not None and m is not None else []
+    special = _special_why(rule, m, steps, program, message, prog_type) if rule is not None and m is not None else []
     if (special and (rule is None or rule.name not in _THEN_PROVENANCE)) or not steps or steps[-1].idx != insn:
         return special
     view = PathView(program, steps, _where(program))
     last = len(steps) - 1
-    reg = operand_register(view.insn(last), message)
+    reg = operand_register(view.insn(last), "" if rule is not None and rule.name in _POINTER_OPERAND else message)
     if reg is None or reg == 10:
         return special
     chain = view.origin(reg, last)
@@ -375,7 +400,12 @@ def _why(rule: Rule | None, m: re.Match | None, steps: list[Step], program: Any,
     return special + chain
 
 
-def _special_why(rule: Rule, m: re.Match, steps: list[Step], program: Any, message: str) -> list[str]:
+def _type_name(prog_type: Any) -> str:
+    return getattr(prog_type, "name", str(prog_type or "this type")).lower()
+
+
+def _special_why(rule: Rule, m: re.Match, steps: list[Step], program: Any, message: str,
+                 prog_type: Any = None) -> list[str]:
     where = _where(program)
     if rule.name == "null-deref":
         reg = f"R{m.group(1)}"
@@ -422,12 +452,26 @@ def _special_why(rule: Rule, m: re.Match, steps: list[Step], program: Any, messa
                     out.append(f"{r.lower()} = {at_edge[1].state.get(r)} is compared with it but never got a bound, "
                                f"so no iteration count makes the exit branch certain")
         return out
+    if rule.name == "unreleased-ref":
+        at = m.group(2) if m.lastindex and m.group(2) else None
+        acq = [s for s in steps if s.text.startswith("call") and "ref_obj_id=" in s.state.get("R0", "")
+               and (at is None or s.idx == int(at))]
+        if acq:
+            return [f"the reference was acquired by `{acq[-1].text}` at {where(acq[-1])} "
+                    f"({acq[-1].state['R0']}) and this path reaches the exit without releasing it"]
+        return []
+    if rule.name == "ctx-access" and m.group(1) is not None:
+        return [f"the context of {_type_name(prog_type)} programs has no field a program may read or write at "
+                f"offset {m.group(1)} with size {m.group(2)}"]
+    if rule.name == "unknown-helper":
+        helper = next((g for g in m.groups() if g and not g.isdigit()), "this helper")
+        return [f"{helper} is not among the helpers {_type_name(prog_type)} programs may call (the program "
+                f"type's get_func_proto does not offer it)"]
     if rule.name == "map-range":
         return [f"the access at offset {m.group(2)} of size {m.group(3)} may go past value_size {m.group(1)}"]
     if rule.name == "return-range":
-        w = _writer(steps, "R0", len(steps) - 1)
-        if w is not None:
-            return [f"r0 was set by `{w.text}` at {where(w)} and still holds {w.state.get('R0', '?')} at this exit"]
+        return [f"r0 holds {m.group(0).split(' has ', 1)[1].split(' should', 1)[0]} at this exit, outside "
+                f"{m.group(1)}"]
     if rule.name == "scalar-deref":
         reg = f"R{m.group(1)}"
         w = _writer(steps, reg, len(steps) - 1)
@@ -461,7 +505,8 @@ def classify(message: str) -> tuple[Rule | None, re.Match | None]:
     return None, None
 
 
-def explain_log(program: Any, message: str, insn: int | None, log: str, language: str = "asm") -> Explanation:
+def explain_log(program: Any, message: str, insn: int | None, log: str, language: str = "asm",
+                prog_type: Any = None) -> Explanation:
     """Build the explanation of `message` at `insn` from a level-1 log of the failing path."""
     steps = parse_path(log)
     rule, m = classify(message)
@@ -475,7 +520,7 @@ def explain_log(program: Any, message: str, insn: int | None, log: str, language
         ins = _insn_at(program, insn)
         disasm = insn_str(ins) if ins is not None else ""
     ex = Explanation(message, insn, disasm, source_line(program, insn) if insn is not None else "",
-                     branch_decisions(program, steps), _why(rule, m, steps, program, message, insn), steps=steps)
+                     branch_decisions(program, steps), _why(rule, m, steps, program, message, insn, prog_type), steps=steps)
     if rule is not None:
         ex.func, ex.rule = rule.func, rule.rule
         fix = {"c": rule.fix_c, "py": rule.fix_py or rule.fix_c}.get(language, rule.fix_asm)
@@ -502,7 +547,8 @@ def explain(program: Any, prog_type: Any = None, privileged: bool = True, langua
     e = result.error
     if language is None:
         language = "c" if program.line_info else "asm"
-    return explain_log(program, e.message, e.insn, e.log or "", language)
+    return explain_log(program, e.message, e.insn, e.log or "", language,
+                       prog_type or program.prog_type or "socket_filter")
 
 
 __all__ = ["explain", "explain_log", "parse_path", "classify", "CATALOGUE", "Explanation", "Rule", "Step"]
