@@ -31,6 +31,8 @@ class Step:
     text: str
     state: dict[str, str] = field(default_factory=dict)
     before: dict[str, str] = field(default_factory=dict)
+    #: the whole state just before the instruction, when an observer recorded it (explore.py's watched slots)
+    full: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ class PathView:
 
     def value(self, name: str, pos: int) -> str | None:
         """The printed value of register/slot `name` just before step `pos` (None when never printed)."""
+        if self.steps[pos].full:
+            return self.steps[pos].full.get(name)
         if name in self.steps[pos].before:
             return self.steps[pos].before[name]
         for k in range(pos - 1, -1, -1):
