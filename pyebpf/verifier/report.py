@@ -269,8 +269,9 @@ def _step_through(exp: Any, ex: Any, fail_path: list) -> list[str]:
             if rows > MAX_STEP_ROWS:
                 break
             if st.before:
+                what = "(path resumes here)" if n == 0 else "(state before)"
                 out.append(f"<tr class='step resume' data-path='{idx}' data-pos='{n}' data-insn='{st.idx}'>"
-                           f"<td>{idx}</td><td>{n}</td><td>{st.idx}</td><td>(path resumes here)</td>"
+                           f"<td>{idx}</td><td>{n}</td><td>{st.idx}</td><td>{what}</td>"
                            f"<td>{e(_regs(st.before, 'R'))}</td><td>{e(_regs(st.before, 'fp'))}</td></tr>")
             out.append(f"<tr class='step' data-path='{idx}' data-pos='{n}' data-insn='{st.idx}'><td>{idx}</td>"
                        f"<td>{n}</td><td>{st.idx}</td><td>{e(st.text)}</td><td>{e(_regs(st.state, 'R'))}</td>"
