@@ -34,7 +34,10 @@ class Rule:
     fix_py: str = ""
 
 
-#: The rejection classes, most frequent first (see tests/verifier/test_explain.py for the measured ranking).
+#: The rejection classes. Measured with benchmarks/verifier_messages.py over the kernel's verifier selftests (912
+#: expected messages of linux-source-6.12's progs/verifier_*.c and verifier/*.c) and our case tables (564
+#: rejections): 1476 messages, 349 distinct first lines; the top 40 are all classified, 58 of the top 60, and 84% of
+#: all messages (tests/explain/test_explain_tables.py keeps the top 40 covered).
 CATALOGUE: list[Rule] = [
     Rule("null-deref", r"R(\d+) invalid mem access '(\w+_or_null)'", "check_mem_access",
          "a pointer that may be NULL cannot be dereferenced until a comparison with 0 proves it is not",
@@ -520,7 +523,8 @@ def explain_log(program: Any, message: str, insn: int | None, log: str, language
         ins = _insn_at(program, insn)
         disasm = insn_str(ins) if ins is not None else ""
     ex = Explanation(message, insn, disasm, source_line(program, insn) if insn is not None else "",
-                     branch_decisions(program, steps), _why(rule, m, steps, program, message, insn, prog_type), steps=steps)
+                     branch_decisions(program, steps), _why(rule, m, steps, program, message, insn, prog_type),
+                     steps=steps)
     if rule is not None:
         ex.func, ex.rule = rule.func, rule.rule
         fix = {"c": rule.fix_c, "py": rule.fix_py or rule.fix_c}.get(language, rule.fix_asm)

@@ -124,11 +124,15 @@ def text_exploration(exp: Any, path: int | None = None) -> str:
         raise InputError(f"there is no explored path {path} (paths 0..{len(exp.segments) - 1})")
     out.append(f"step-through of {path_label(exp, exp.segments[path])} (state after each instruction; unchanged "
                f"registers omitted):")
-    for n, step in enumerate(exp.path(path)):
+    steps = exp.path(path)
+    refused = exp.segments[path].end == "rejected"
+    for n, step in enumerate(steps):
         if step.before:
             out.append(f"        state before: {' '.join(f'{k}={v}' for k, v in step.before.items())}")
         state = " ".join(f"{k}={v}" for k, v in step.state.items())
-        out.append(f"  {n:4d}  insn {step.idx:4d}: {step.text:<32s} {state}")
+        mark = "  <-- refused" if refused and n == len(steps) - 1 else ""
+        out.append(f"  {n:4d}  insn {step.idx:4d}: {step.text:<32s} {state}{mark}".rstrip() if not mark else
+                   f"  {n:4d}  insn {step.idx:4d}: {step.text:<32s} {state}{mark}")
     return "\n".join(out) + "\n"
 
 

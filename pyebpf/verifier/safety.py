@@ -89,7 +89,8 @@ def slots_of(program: Any, line: str | int) -> tuple[list[int], str]:
     slots = sorted(s for s, (n, _src) in smap.items() if n == want)
     if not slots:
         known = sorted({n for n, _src in smap.values()})
-        hint = f" (lines with code: {', '.join(map(str, known[:40]))})" if known else " (the program has no source lines)"
+        hint = (f" (lines with code: {', '.join(map(str, known[:40]))})" if known
+                else " (the program has no source lines)")
         raise InputError(f"--why-accepted: no instruction comes from line {want}{hint}")
     return slots, smap[slots[0]][1]
 

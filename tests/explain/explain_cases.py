@@ -75,7 +75,8 @@ CASES = [
     ExplainCase("ret-stack-ptr", "call f\nr0 = 0\nexit\nf:\nr0 = r10\nr0 += -8\nexit\n",
                 "call f\nr0 = 0\nexit\nf:\nr0 = 0\nexit\n"),
     # provenance classes: a bound lost by a narrow spill and a wide fill; a slot never written
-    ExplainCase("unbounded-math", ARR + LOOKUP.format(m="a") + "if r0 == 0 goto out\nr6 = r0\ncall bpf_get_prandom_u32\n"
+    ExplainCase("unbounded-math", ARR + LOOKUP.format(m="a") + "if r0 == 0 goto out\nr6 = r0\n"
+                "call bpf_get_prandom_u32\n"
                 "r3 = r0\nr3 &= 15\n*(u32 *)(r10 - 16) = r3\nr3 = *(u64 *)(r10 - 16)\nr6 += r3\nr1 = *(u8 *)(r6 + 0)\n"
                 "out:\nr0 = 0\nexit\n", ARR + LOOKUP.format(m="a") + "if r0 == 0 goto out\nr6 = r0\n"
                 "call bpf_get_prandom_u32\nr3 = r0\nr3 &= 15\n*(u64 *)(r10 - 16) = r3\nr3 = *(u64 *)(r10 - 16)\n"

@@ -110,7 +110,8 @@ C_ROWS = [
         ("return 2;", "return 1;"), "static long cb(__u32 i, void *ctx) { return 2; }", "straight from the entry",
         "r0 was set by `r0 = 2`"),
     Row("c", "var-stack", _c("SEC(\"socket\")\nint prog(struct __sk_buff *skb)\n{\n\tvolatile char buf[8] = {};\n"
-                             "\t__u32 i = skb->len & 15;\n\tbuf[i] = 1;\n\treturn buf[0];\n}\n"), ("buf[i] = 1;", "buf[1] = i;"),
+                             "\t__u32 i = skb->len & 15;\n\tbuf[i] = 1;\n\treturn buf[0];\n}\n"),
+        ("buf[i] = 1;", "buf[1] = i;"),
         "buf[i] = 1;", "straight from the entry", "r2 became fp"),
     Row("c", "unbounded-math", _c("SEC(\"xdp\")\nint prog(struct xdp_md *ctx)\n{\n\tvoid *data = (void *)(long)ctx->"
                                   "data;\n\tvoid *data_end = (void *)(long)ctx->data_end;\n\t__u32 key = 0;\n"
