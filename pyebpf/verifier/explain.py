@@ -521,7 +521,7 @@ def explain_log(program: Any, message: str, insn: int | None, log: str, language
     disasm = next((s.text for s in reversed(steps) if s.idx == insn), "")
     if not disasm and insn is not None:
         ins = _insn_at(program, insn)
-        disasm = insn_str(ins) if ins is not None else ""
+        disasm = re.sub(r"^\([0-9a-f]{2}\) ", "", insn_str(ins)) if ins is not None else ""
     ex = Explanation(message, insn, disasm, source_line(program, insn) if insn is not None else "",
                      branch_decisions(program, steps), _why(rule, m, steps, program, message, insn, prog_type),
                      steps=steps)

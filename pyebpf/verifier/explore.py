@@ -180,7 +180,7 @@ def _resolve_parents(exp: "Exploration") -> None:
     for seg in exp.segments:
         if seg.pushed_at is None:
             continue
-        best: tuple[int, int, int] | None = None  # (score, segment, position)
+        best: tuple[tuple[int, bool], int, int] | None = None  # ((score, went elsewhere), segment, position)
         for cand in exp.segments[:seg.index]:
             if not any(st.idx == seg.pushed_at for st in cand.steps):
                 continue
@@ -192,10 +192,10 @@ def _resolve_parents(exp: "Exploration") -> None:
                 if st.idx != seg.pushed_at:
                     continue
                 nxt = cand.steps[k + 1].idx if k + 1 < len(cand.steps) else None
-                if nxt == seg.start:
-                    continue
                 known = states[base + k]
-                score = sum(known.get(r) == v for r, v in seg.entry_state.items())
+                # the visit whose state the pushed one agrees with best; one that went the other way there
+                # (a `goto +0` goes to the same place both ways) and the latest one win ties
+                score = (sum(known.get(r) == v for r, v in seg.entry_state.items()), nxt != seg.start)
                 if best is None or score >= best[0]:
                     best = (score, cand.index, k)
         if best is not None:

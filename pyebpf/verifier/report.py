@@ -109,6 +109,8 @@ def text_exploration(exp: Any, path: int | None = None) -> str:
     out = [f"{len(exp.segments)} explored paths, {len(exp.checkpoints)} checkpoints stored, "
            f"{len(exp.prunes)} paths pruned:"]
     out += [f"  {path_label(exp, s)}" for s in exp.segments]
+    if not exp.segments and not exp.result.accepted:
+        out.append("  (refused by a check before do_check walked any path)")
     for pr in exp.prunes:
         ck = exp.checkpoints[pr.checkpoint]
         out.append(f"pruned at insn {pr.insn} on path {pr.segment}: the state {pr.current or '(empty)'} is within "
