@@ -203,6 +203,7 @@ def html_report(program: Any, ex: Any, title: str = "program", exp: Any = None) 
     stored = {c.insn for c in exp.checkpoints} if exp is not None else set()
     pruned = {p.insn for p in exp.prunes} if exp is not None else set()
     block_of = {s: b.start for b in blocks for s in insns if b.start <= s <= b.end}
+    sources = _sources(program, insns)
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>pyebpf explain: {e(title)}</title>"
              f"<style>{_CSS}</style></head><body>", f"<h1>pyebpf explain: {e(title)}</h1>"]
     if ex is None:
@@ -227,7 +228,7 @@ def html_report(program: Any, ex: Any, title: str = "program", exp: Any = None) 
         for s in sorted(x for x in insns if b.start <= x <= b.end):
             cls = "insn" + (" onpath" if s in on_path else "") + (" fail" if s == fail else "") + \
                 (" checkpoint" if s in stored else "") + (" pruned" if s in pruned else "")
-            src = getattr(program, "source_lines", {}).get(s, "")
+            src = sources.get(s, "")
             parts.append(f"<tr class='{cls}' id='insn-{s}'><td>{s}</td><td>{e(insn_str(insns[s]))}</td>"
                          f"<td class='src'>{e(src)}</td></tr>")
         parts.append("</table></div>")
@@ -247,6 +248,20 @@ def html_report(program: Any, ex: Any, title: str = "program", exp: Any = None) 
         parts.extend(_pruning(exp))
     parts.append(f"<script>{_JS}</script></body></html>")
     return "\n".join(parts)
+
+
+def _sources(program: Any, insns: dict[int, Any]) -> dict[int, str]:
+    """slot -> its source line (assembly line, BTF line_info's C line, a probe's Python line), shown where it
+    changes from the previous instruction's."""
+    from pyebpf.verifier.explain import source_line
+
+    out, prev = {}, None
+    for s in sorted(insns):
+        src = source_line(program, s)
+        if src != prev:
+            out[s] = src
+        prev = src
+    return out
 
 
 def _step_through(exp: Any, ex: Any, fail_path: list) -> list[str]:
