@@ -386,10 +386,10 @@ _THEN_PROVENANCE = frozenset({"map-range", "return-range", "callback-ret"})
 
 
 def _why(rule: Rule | None, m: re.Match | None, steps: list[Step], program: Any, message: str,
-         insn: int | None, prog_type: Any = None) -> list[str]:
+         insn: int | None, prog_type: Any = None, log: str = "") -> list[str]:
     """The special sentence of the class (if it has one), else (or then) where the register the rejection is
     about got its type and bounds on this path and which comparisons narrowed them."""
-    special = _special_why(rule, m, steps, program, message, prog_type) if rule is not None and m is not None else []
+    special = _special_why(rule, m, steps, program, message, prog_type, log) if rule is not None and m is not None else []
     if (special and (rule is None or rule.name not in _THEN_PROVENANCE)) or not steps or steps[-1].idx != insn:
         return special
     view = PathView(program, steps, _where(program))
@@ -408,7 +408,7 @@ def _type_name(prog_type: Any) -> str:
 
 
 def _special_why(rule: Rule, m: re.Match, steps: list[Step], program: Any, message: str,
-                 prog_type: Any = None) -> list[str]:
+                 prog_type: Any = None, log: str = "") -> list[str]:
     where = _where(program)
     if rule.name == "null-deref":
         reg = f"R{m.group(1)}"
@@ -454,6 +454,15 @@ def _special_why(rule: Rule, m: re.Match, steps: list[Step], program: Any, messa
                 for r in fixed:
                     out.append(f"{r.lower()} = {at_edge[1].state.get(r)} is compared with it but never got a bound, "
                                f"so no iteration count makes the exit branch certain")
+        return out
+    if rule.name == "infinite-loop":
+        cur = re.search(r"^cur state:\s*(.*)$", log, re.M)
+        backs = [(a.idx, b.idx) for a, b in zip(steps, steps[1:]) if b.idx <= a.idx]
+        out = [f"insn {m.group(1)} was reached again with exactly the state it had the last time round"
+               + (f" ({cur.group(1).strip()})" if cur and cur.group(1).strip() else "")
+               + ": nothing the loop does changes what decides whether it ends"]
+        if backs:
+            out.append(f"the back-edge is insn {backs[-1][0]} -> insn {backs[-1][1]}")
         return out
     if rule.name == "unreleased-ref":
         at = m.group(2) if m.lastindex and m.group(2) else None
@@ -523,7 +532,7 @@ def explain_log(program: Any, message: str, insn: int | None, log: str, language
         ins = _insn_at(program, insn)
         disasm = re.sub(r"^\([0-9a-f]{2}\) ", "", insn_str(ins)) if ins is not None else ""
     ex = Explanation(message, insn, disasm, source_line(program, insn) if insn is not None else "",
-                     branch_decisions(program, steps), _why(rule, m, steps, program, message, insn, prog_type),
+                     branch_decisions(program, steps), _why(rule, m, steps, program, message, insn, prog_type, log),
                      steps=steps)
     if rule is not None:
         ex.func, ex.rule = rule.func, rule.rule

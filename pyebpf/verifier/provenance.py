@@ -199,7 +199,9 @@ class PathView:
             slot = self.stack_slot(e.src, e.off, k)
             if slot is None:
                 known = ": the verifier knows only the value's size" if _is_scalar(now) else ""
-                return [f"{r} was read from memory by {self.step_text(k)}{known}: {now}"]
+                base = (self.value(f"R{e.src}", k) or "").lstrip("P").split("(", 1)[0]
+                src = f"from a {base}" if base and not base[:1].isdigit() else "from memory"
+                return [f"{r} was read {src} by {self.step_text(k)}{known}: {now}"]
             return self._fill(reg, k, slot, e, now, depth)
         return [f"{r} was written by {self.step_text(k)}: {now}"]
 

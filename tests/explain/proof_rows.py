@@ -119,7 +119,7 @@ C_ROWS = [
                                   "XDP_PASS;\n\t__u8 *p = data + *off;\n\tif ((void *)(p + 1) > data_end)\n\t\t"
                                   "return XDP_PASS;\n\treturn *p == 1 ? XDP_DROP : XDP_PASS;\n}\n", ARR8),
         ("data + *off;", "data + (*off & 0xff);"), "__u8 *p = data + *off;", "`if r1 == 0x0 goto pc+9`: not taken",
-        "r1 was read from memory by `r1 = *(u64 *)(r1 +0)`"),
+        "r1 was read from a map_value by `r1 = *(u64 *)(r1 +0)`"),
 ]
 
 PY_HEAD = ("from pyebpf.probe import probe, HashMap, Array, u32, u64, s64, random, pid, XDP_PASS, XDP_DROP\n"
@@ -139,13 +139,15 @@ PY_ROWS = [
                                   "    return 1\n"), ("ctx.len & 3", "ctx.len & 1"), "return ctx.len & 3",
         "not taken", "r1 became scalar(smin=smin32=0,smax=umax=smax32=umax32=3"),
     Row("py", "return-range", _py("cgroup_skb/ingress", "    return counts.get(pid(), 0)\n"),
-        ("counts.get(pid(), 0)", "counts.get(pid(), 0) & 1"), "return counts.get(pid(), 0)", "taken", "r0 "),
+        ("counts.get(pid(), 0)", "counts.get(pid(), 0) & 1"), "return counts.get(pid(), 0)", "taken",
+        "r6 was read from a map_value by `r6 = *(u64 *)(r1 +0)`"),
     Row("py", "return-range", _py("cgroup_skb/ingress", "    return random() & 7\n"), ("& 7", "& 1"),
-        "return random() & 7", "straight from the entry", "r0 "),
+        "return random() & 7", "straight from the entry",
+        "r0 is the result of `call bpf_get_prandom_u32#7`"),
     Row("py", "infinite-loop", _py("xdp", "    i = 0\n    while i < 10:\n        pass\n    return XDP_PASS\n"),
-        ("        pass\n", "        i += 1\n"), "while i < 10:", "taken", ""),
+        ("        pass\n", "        i += 1\n"), "while i < 10:", "taken", "was reached again with exactly the state"),
     Row("py", "infinite-loop", _py("xdp", "    n = 0\n    while n < 3:\n        n = n * 1\n    return XDP_PASS\n"),
-        ("n = n * 1", "n = n + 1"), "while n < 3:", "taken", ""),
+        ("n = n * 1", "n = n + 1"), "while n < 3:", "taken", "was reached again with exactly the state"),
     Row("py", "unbounded-math", _py("xdp", "    off = random()\n    udp = ctx.header(Udp, off)\n    if udp.dport == "
                                     "53:\n        return XDP_DROP\n    return XDP_PASS\n"),
         ("off = random()", "off = random() & 0xff"), "udp = ctx.header(Udp, off)", "straight from the entry",
@@ -157,9 +159,9 @@ PY_ROWS = [
 
 PY_ROWS += [
     Row("py", "return-range", _py("cgroup_skb/ingress", "    x = ctx.len\n    if x > 1:\n        x = 5\n"
-                                  "    return x\n"), ("x = 5", "x = 0"), "return x", "not taken", "r0 "),
+                                  "    return x\n"), ("x = 5", "x = 0"), "return x", "not taken", "r1 was set by `r1 = 5`"),
     Row("py", "infinite-loop", _py("xdp", "    i = 0\n    while i != 4:\n        i = i & 3\n    return XDP_PASS\n"),
-        ("i = i & 3", "i = i + 1"), "while i != 4:", "taken", ""),
+        ("i = i & 3", "i = i + 1"), "while i != 4:", "taken", "the back-edge is insn"),
 ]
 
 ROWS = C_ROWS + PY_ROWS
