@@ -382,7 +382,7 @@ def _where(program: Any) -> Any:
 #: classes whose own sentence is followed by the generic register provenance
 #: classes about the instruction's pointer operand, not the register the message names
 _POINTER_OPERAND = frozenset({"ptr-from-scalar"})
-_THEN_PROVENANCE = frozenset({"map-range", "return-range", "callback-ret"})
+_THEN_PROVENANCE = frozenset({"map-range", "return-range", "callback-ret", "mixed-pointers"})
 
 
 def _why(rule: Rule | None, m: re.Match | None, steps: list[Step], program: Any, message: str,
@@ -455,6 +455,9 @@ def _special_why(rule: Rule, m: re.Match, steps: list[Step], program: Any, messa
                     out.append(f"{r.lower()} = {at_edge[1].state.get(r)} is compared with it but never got a bound, "
                                f"so no iteration count makes the exit branch certain")
         return out
+    if rule.name == "mixed-pointers":
+        return ["an earlier path reached this instruction with another kind of pointer in its base register; on "
+                "this path it is the one below"]
     if rule.name == "infinite-loop":
         cur = re.search(r"^cur state:\s*(.*)$", log, re.M)
         backs = [(a.idx, b.idx) for a, b in zip(steps, steps[1:]) if b.idx <= a.idx]

@@ -104,4 +104,14 @@ CASES = [
                 why="r0 is the result of `call bpf_get_prandom_u32#7`"),
     ExplainCase("stack-uninit", MAP + "r2 = r10\nr2 += -4\nr1 = map[m] ll\ncall bpf_map_lookup_elem\nr0 = 0\nexit\n",
                 MAP + LOOKUP.format(m="m") + "r0 = 0\nexit\n", why="fp-4 was never written", privileged=False),
+    ExplainCase("call-depth", "*(u64 *)(r10 - 256) = 0\ncall f\nr0 = 0\nexit\nf:\n*(u64 *)(r10 - 320) = 0\nr0 = 0\n"
+                "exit\n", "*(u64 *)(r10 - 256) = 0\ncall f\nr0 = 0\nexit\nf:\n*(u64 *)(r10 - 256) = 0\nr0 = 0\nexit\n"),
+    ExplainCase("mixed-pointers", "r6 = r1\n*(u64 *)(r10 - 8) = 0\ncall bpf_get_prandom_u32\nif r0 > 5 goto s\n"
+                "r2 = r6\ngoto j\ns:\nr2 = r10\nr2 += -8\nj:\nr0 = *(u32 *)(r2 + 0)\nr0 = 0\nexit\n",
+                "r6 = r1\n*(u64 *)(r10 - 8) = 0\ncall bpf_get_prandom_u32\nif r0 > 5 goto s\nr0 = *(u32 *)(r6 + 0)\n"
+                "goto j\ns:\nr2 = r10\nr2 += -8\nr0 = *(u32 *)(r2 + 0)\nj:\nr0 = 0\nexit\n",
+                why="an earlier path reached this instruction with another kind of pointer"),
+    ExplainCase("addr-leak", ARR + LOOKUP.format(m="a") + "if r0 == 0 goto out\n*(u64 *)(r0 + 0) = r0\nout:\nr0 = 0\n"
+                "exit\n", ARR + LOOKUP.format(m="a") + "if r0 == 0 goto out\nr1 = 1\n*(u64 *)(r0 + 0) = r1\nout:\n"
+                "r0 = 0\nexit\n", why="narrowed r0 from map_value_or_null", privileged=False),
 ]
