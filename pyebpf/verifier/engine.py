@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import time
+from contextvars import ContextVar
 from operator import attrgetter
 
 from pyebpf.abi.opcodes import (
@@ -94,11 +95,18 @@ def regs_fingerprint(state: VerifierState, live_idx: tuple[int, ...]) -> tuple:
     return (state.curframe, *map(_FP_FIELDS, map(regs.__getitem__, live_idx)))
 
 
+#: An observer of checkpoints and pruning (verifier/explore.py sets one to draw the states; None: no cost):
+#: `stored(env, insn_idx, state)` when a checkpoint is stored, `pruned(env, insn_idx, old, cur)` when one prunes,
+#: `at_insn(env, insn_idx, cur)` before each instruction whose slot is in its `watch` set
+STATE_OBSERVER: ContextVar = ContextVar("pyebpf_state_observer", default=None)
+
+
 class Checker:
     """One run of do_check over a program."""
 
     def __init__(self, env: Env) -> None:
         self.env = env
+        self.observer = STATE_OBSERVER.get()
         self.live_regs = compute_live_registers(env.cfg)
         self.live_idx = [tuple(r for r in range(11) if m >> r & 1) for m in self.live_regs]
         self.insn_text: dict[int, str] = {}
@@ -231,6 +239,8 @@ class Checker:
                 hit = states_equal(old, cur, RANGE_WITHIN if loop else self.inexact, live, allow_uninit)
             if hit:
                 sl.hit += 1
+                if self.observer is not None:
+                    self.observer.pruned(env, insn_idx, old, cur)
                 if insn_idx in self.jmp_points:
                     push_insn_history(env, cur)
                 propagate_precision(env, old, cur, live)
@@ -275,6 +285,8 @@ class Checker:
         cur.hist = []
         cur.seg_opaque = 0 if env.bt_transparent[insn_idx] else 1
         entry = StateEntry(new, cur_fp or regs_fingerprint(cur, self.live_idx[insn_idx]))
+        if self.observer is not None:
+            self.observer.stored(env, insn_idx, new)
         new.loop_entry = entry
         bucket.insert(0, entry)
         return False
@@ -295,12 +307,15 @@ class Checker:
         jmp_points = self.jmp_points
         transparent = env.bt_transparent
         liveness = env.liveness
+        watch = self.observer.watch if self.observer is not None else ()
         while True:
             idx = env.insn_idx
             env.prev_insn_idx = prev_idx
             if idx >= n or insns[idx] is None:
                 raise Reject(f"invalid insn idx {idx} insn_cnt {n}", errno.EFAULT)
             insn = insns[idx]
+            if idx in watch:
+                self.observer.at_insn(env, idx, env.cur)
             env.cur_hist_ent = None
             env.insn_processed += 1
             if env.insn_processed > BPF_COMPLEXITY_LIMIT_INSNS:

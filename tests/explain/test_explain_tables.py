@@ -28,3 +28,22 @@ def test_every_table_rejection_is_explained():
         classified += bool(ex.func)
     assert explained > 400
     assert classified / explained > 0.75, (classified, explained)  # 395/503 measured when written
+
+
+def test_top_40_messages_are_catalogued():
+    """The 40 most frequent first lines over the kernel's verifier selftests and our case tables (measured by
+    benchmarks/verifier_messages.py) all have a catalogue class."""
+    root = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(root / "benchmarks"))
+    sys.path.insert(0, str(root / "tests" / "verifier" / "selftests"))
+    import pytest
+    import verifier_messages as vm
+    from selftest_runner import SourceMissing
+
+    try:
+        msgs = vm.selftest_messages()
+    except (SourceMissing, FileNotFoundError, OSError) as e:
+        pytest.skip(f"the kernel's selftests are not available: {e}")
+    assert len(msgs) > 500
+    rows, _covered = vm.ranking(msgs + vm.table_messages(), 40)
+    assert [r for r in rows if r[2] == "-"] == []
