@@ -227,13 +227,18 @@ def reg_bound_offset(reg: Reg) -> None:
     reg.var_off = tnum_or(tnum_clear_subreg(var64), var32)
 
 
+_SYNC_CACHE: dict[tuple, tuple] = {}
+_SYNC_CACHE_MAX = 1 << 16
+
+
 def reg_bounds_sync(reg: Reg) -> None:
     """reg_bounds_sync: __update_reg_bounds, __reg_deduce_bounds twice, __reg_bound_offset, __update_reg_bounds.
 
-    Written over local variables in one function (the same steps as the separate functions above, which remain
-    the reference) because it runs after nearly every instruction.
+    A pure function of the tnum and the eight bounds, so its results are memoised by that input: loops and
+    branchy code sync the same few ranges over and over (the computation is ~20x the cost of the lookup).
     """
-    v, m = reg.var_off.value, reg.var_off.mask
+    var_off = reg.var_off
+    v, m = var_off.value, var_off.mask
     if not m:  # a constant: every bound is the value
         reg.umin = reg.umax = v
         sv = v - (1 << 64) if v >> 63 else v
@@ -242,6 +247,23 @@ def reg_bounds_sync(reg: Reg) -> None:
         reg.u32_min = reg.u32_max = v32
         reg.s32_min = reg.s32_max = v32 - (1 << 32) if v32 >> 31 else v32
         return
+    key = (v, m, reg.umin, reg.umax, reg.smin, reg.smax, reg.u32_min, reg.u32_max, reg.s32_min, reg.s32_max)
+    out = _SYNC_CACHE.get(key)
+    if out is None:
+        _reg_bounds_sync_slow(reg)
+        if len(_SYNC_CACHE) >= _SYNC_CACHE_MAX:
+            _SYNC_CACHE.clear()
+        out = _SYNC_CACHE[key] = (reg.var_off, reg.umin, reg.umax, reg.smin, reg.smax, reg.u32_min, reg.u32_max,
+                                  reg.s32_min, reg.s32_max)
+        return
+    (reg.var_off, reg.umin, reg.umax, reg.smin, reg.smax, reg.u32_min, reg.u32_max, reg.s32_min,
+     reg.s32_max) = out
+
+
+def _reg_bounds_sync_slow(reg: Reg) -> None:
+    """The computation behind reg_bounds_sync, over local variables in one function (the same steps as the
+    separate functions above, which remain the reference)."""
+    v, m = reg.var_off.value, reg.var_off.mask
     umin, umax, smin, smax = reg.umin, reg.umax, reg.smin, reg.smax
     u32min, u32max, s32min, s32max = reg.u32_min, reg.u32_max, reg.s32_min, reg.s32_max
     # __update_reg_bounds

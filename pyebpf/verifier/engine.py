@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import errno
 import time
-from operator import attrgetter
+from bisect import bisect_left
 
 from pyebpf.abi.opcodes import (
     BPF_COMPLEXITY_LIMIT_INSNS, MAX_BPF_STACK, MAX_CALL_FRAMES, CLASS_MASK, MODE_MASK, OP_LD_IMM64, OP_MASK,
@@ -16,7 +16,7 @@ from pyebpf.abi.opcodes import (
 )
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.prog_kinds import may_ld_abs
-from pyebpf.verifier.alu import check_alu_op
+from pyebpf.verifier.alu import _const_reg, check_alu_op
 from pyebpf.btf import kernel_btf_or_none
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown
 from pyebpf.verifier.calls import (
@@ -63,35 +63,44 @@ _NO_TYPE_MISMATCH = frozenset({PTR_TO_CTX, PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PT
 """reg_type_mismatch_ok() is false for these: an instruction that uses one of them must always use the same type."""
 _MEM_OR_BTF_ID = frozenset({RegType.PTR_TO_MEM, RegType.PTR_TO_BTF_ID})
 
+_PKT_ANY = frozenset({PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_PACKET_END})
+"""reg_is_pkt_pointer_any(): only comparisons between these can bound packet pointers."""
+
 _NO_ATOMIC_TYPES = (PTR_TO_CTX, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_FLOW_KEYS, PTR_TO_SOCKET,
                     PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK)
 """atomic_ptr_type_ok(): pointers an atomic instruction may not use."""
 
 
 class StateEntry:
-    """struct bpf_verifier_state_list: a stored checkpoint with its hit/miss statistics and a fingerprint of its
-    current frame's registers (the cheap first test of the infinite-loop check)."""
+    """struct bpf_verifier_state_list: a stored checkpoint with its hit/miss statistics."""
 
-    __slots__ = ("state", "hit", "miss", "fp", "in_free_list")
+    __slots__ = ("state", "hit", "miss", "in_free_list")
 
-    def __init__(self, state: VerifierState, fp: tuple) -> None:
+    def __init__(self, state: VerifierState) -> None:
         self.state = state
         self.hit = 0
         self.miss = 0
-        self.fp = fp
         #: evicted from its bucket but still referenced (in-progress children, or loop marks not final): it
         #: counts in peak_states until freed
         self.in_free_list = False
 
 
-_FP_FIELDS = attrgetter("type", "off", "var_off", "smin", "smax", "umin", "umax")
-
-
-def regs_fingerprint(state: VerifierState, live_idx: tuple[int, ...]) -> tuple:
-    """A necessary condition for exact equality of two states at one instruction: the values of the current
-    frame's live registers (the only ones states_equal compares)."""
-    regs = state.frames[state.curframe].regs
-    return (state.curframe, *map(_FP_FIELDS, map(regs.__getitem__, live_idx)))
+def live_regs_same(old: VerifierState, cur: VerifierState, live_idx: tuple[int, ...]) -> bool:
+    """A necessary condition for exact equality of two states at one instruction, cheap enough to run first:
+    the current frame's live registers (the only ones states_equal compares there) hold the same values."""
+    if old.curframe != cur.curframe:
+        return False
+    oregs = old.frames[old.curframe].regs
+    cregs = cur.frames[cur.curframe].regs
+    for r in live_idx:
+        o = oregs[r]
+        c = cregs[r]
+        ov = o.var_off
+        cv = c.var_off
+        if o.type != c.type or ov.value != cv.value or ov.mask != cv.mask or o.smin != c.smin \
+                or o.smax != c.smax or o.umin != c.umin or o.umax != c.umax or o.off != c.off:
+            return False
+    return True
 
 
 class Checker:
@@ -100,7 +109,10 @@ class Checker:
     def __init__(self, env: Env) -> None:
         self.env = env
         self.live_regs = compute_live_registers(env.cfg)
-        self.live_idx = [tuple(r for r in range(11) if m >> r & 1) for m in self.live_regs]
+        by_mask: dict[int, tuple[int, ...]] = {}
+        for m in set(self.live_regs):
+            by_mask[m] = tuple(r for r in range(11) if m >> r & 1)
+        self.live_idx = [by_mask[m] for m in self.live_regs]
         self.insn_text: dict[int, str] = {}
         #: explored_states: hash buckets of stored checkpoints, newest first, keyed as the kernel keys them
         #: ((insn ^ callsite) % prog_len), so that states_cnt and max_states_per_insn count what it counts
@@ -193,7 +205,6 @@ class Checker:
                     and not incomplete_read_marks(env, st):
                 env.liveness.clean_state(st, live)
         states_cnt = 0
-        cur_fp = None
         is_may_goto = env.insns[insn_idx].opcode == OP_MAY_GOTO
         for sl in list(bucket):
             states_cnt += 1
@@ -210,9 +221,8 @@ class Checker:
                     if states_equal(old, cur, RANGE_WITHIN, live, allow_uninit):
                         loop = hit = True
                 else:
-                    if cur_fp is None:
-                        cur_fp = regs_fingerprint(cur, self.live_idx[insn_idx])
-                    if sl.fp == cur_fp and old.may_goto_depth == cur.may_goto_depth \
+                    if live_regs_same(old, cur, self.live_idx[insn_idx]) \
+                            and old.may_goto_depth == cur.may_goto_depth \
                             and old.callback_unroll_depth == cur.callback_unroll_depth \
                             and states_equal(old, cur, EXACT, live, allow_uninit):
                         if env.logging:
@@ -274,7 +284,7 @@ class Checker:
         cur.first_insn_idx = insn_idx
         cur.hist = []
         cur.seg_opaque = 0 if env.bt_transparent[insn_idx] else 1
-        entry = StateEntry(new, cur_fp or regs_fingerprint(cur, self.live_idx[insn_idx]))
+        entry = StateEntry(new)
         new.loop_entry = entry
         bucket.insert(0, entry)
         return False
@@ -598,15 +608,12 @@ class Checker:
             if insn.imm:
                 raise Reject("BPF_JMP/JMP32 uses reserved fields", errno.EINVAL)
             src = env.check_reg_arg(insn.src, SRC_OP)
-            if not (reg_is_pkt_pointer_any(dst.type) and reg_is_pkt_pointer_any(src.type)) \
-                    and env.is_pointer_value(src):
+            if not (dst.type in _PKT_ANY and src.type in _PKT_ANY) and env.is_pointer_value(src):
                 raise Reject(f"R{insn.src} pointer comparison prohibited")
         else:
             if insn.src:
                 raise Reject("BPF_JMP/JMP32 uses reserved fields", errno.EINVAL)
-            src = Reg()
-            src.type = SCALAR_VALUE
-            mark_reg_known(src, insn.imm)
+            src = _const_reg(insn.imm).copy()  # the kernel's fake_reg: refining may narrow it, so a copy
         this = env.cur
         src_stack = is_x and src.type == PTR_TO_STACK
         if src_stack or dst.type == PTR_TO_STACK:
@@ -651,7 +658,8 @@ class Checker:
         if (not is_jmp32 and not is_x and insn.imm == 0 and op in (JEQ, JNE) and dst.type & PTR_MAYBE_NULL):
             mark_ptr_or_null_regs(env, this, insn.dst, op == JNE)
             mark_ptr_or_null_regs(env, other, insn.dst, op == JEQ)
-        elif not try_match_pkt_pointers(insn, op, is_jmp32, dst, src if is_x else None, this, other) \
+        elif not (is_x and (dst.type in _PKT_ANY or src.type in _PKT_ANY)
+                  and try_match_pkt_pointers(insn, op, is_jmp32, dst, src, this, other)) \
                 and env.is_pointer_value(dst):
             raise Reject(f"R{insn.dst} pointer comparison prohibited")
         if env.logging:
@@ -796,6 +804,9 @@ def check_max_stack_depth(env: Env) -> None:
     depth_of = [(d + 15) // 16 * 16 for d in env.subprog_stack_depth]  # JIT-ed programs round frames to 16
     ret_insn = [0] * MAX_CALL_FRAMES
     ret_prog = [0] * MAX_CALL_FRAMES
+    # the slots that call or take the address of a subprogram, in order: the walk below only stops at those
+    calls = [i for i, insn in enumerate(insns) if insn is not None and (
+        insn.is_pseudo_call or (insn.opcode == OP_LD_IMM64 and insn.src == PseudoSrc.FUNC))]
     frame = depth = 0
     idx = 0
     i = starts[0]
@@ -807,12 +818,14 @@ def check_max_stack_depth(env: Env) -> None:
                 raise Reject(f"combined stack size of {frame + 1} calls is {depth}. Too large", errno.EACCES)
         entering = False
         called = False
-        while i < ends[idx]:
+        end = ends[idx]
+        while i < end:
+            k = bisect_left(calls, i)
+            if k == len(calls) or calls[k] >= end:
+                i = end
+                break
+            i = calls[k]
             insn = insns[i]
-            if insn is None or not (insn.is_pseudo_call or (insn.opcode == OP_LD_IMM64
-                                                             and insn.src == PseudoSrc.FUNC)):
-                i += 1
-                continue
             ret_insn[frame] = i + 1
             ret_prog[frame] = idx
             imm = insn.imm & 0xFFFFFFFF

@@ -243,11 +243,16 @@ def transparent_insns(insns) -> list[bool]:
     """Per slot: backtrack_insn leaves every mask as it is (ALU with an immediate other than mov, byte swaps,
     negation, jumps on an immediate, unconditional jumps): the walk may step over it without looking."""
     out = []
+    memo: dict[int, bool] = {}
     for insn in insns:
         if insn is None:
             out.append(True)
             continue
         code = insn.opcode
+        known = memo.get(code)
+        if known is not None:
+            out.append(known)
+            continue
         cls = code & CLASS_MASK
         op = code & OP_MASK
         if cls == _ALU or cls == _ALU64:
@@ -257,6 +262,7 @@ def transparent_insns(insns) -> list[bool]:
                                                            and not code & SOURCE_MASK))
         else:
             out.append(False)
+        memo[code] = out[-1]
     return out
 
 
@@ -484,6 +490,8 @@ def compute_scc(cfg, succ: list[tuple[int, ...]]) -> list[int]:
     with two or more instructions, a self edge, or a callback-calling helper call (an implicit loop)."""
     n = len(cfg.insns)
     scc = [0] * n
+    if not cfg.callback_calls and not any(w <= t for t, ws in enumerate(succ) for w in ws):
+        return scc  # no edge goes back and no helper calls back: no loop at all
     index = [-1] * n
     low = [0] * n
     on_stack = [False] * n
@@ -543,6 +551,9 @@ class SccVisit:
 
 def scc_callchain(env: Env, st: VerifierState) -> tuple | None:
     """The call sites leading to the outermost frame that is inside a loop, and that loop's id."""
+    if not st.curframe:
+        scc = env.scc_of[st.insn_idx]
+        return ((), scc) if scc else None
     sites = []
     for i in range(st.curframe + 1):
         insn = st.insn_idx if i == st.curframe else st.frames[i + 1].callsite
