@@ -156,6 +156,84 @@ def bench_family(kmax: int, use_kernel: bool) -> None:
         print(line)
 
 
+# ---- statistics parity with the kernel ------------------------------------------------------------------------------
+
+STATS = re.compile(r"processed (\d+) insns \(limit \d+\) max_states_per_insn (\d+) total_states (\d+) "
+                   r"peak_states (\d+)")
+
+
+def _parity_programs():
+    """(name, program, prog_type, btf) of every privileged case-table program, every example builder and the
+    demo's XDP program: what tests/verifier/test_stats_kernel.py checks, and more."""
+    import inspect
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    for sub in ("tests/verifier", "tests/examples"):
+        sys.path.insert(0, str(root / sub))
+    from cases import all_cases
+    from example_runner import import_example
+    from test_stats_kernel import EXAMPLE_BUILDERS
+    from pyebpf.commands.demo import XDP_SOURCE
+    for c in all_cases():
+        if c.privileged and not c.slow:
+            yield f"case {c.id}", c.program, c.prog_type, c.btf
+    for module, builder in EXAMPLE_BUILDERS:
+        fn = getattr(import_example(module), builder)
+        yield (f"example {module}.{builder}", (lambda fn=fn: fn(1234) if inspect.signature(fn).parameters else fn()),
+               None, True)
+    yield "demo xdp", (lambda: assemble(XDP_SOURCE)), "xdp", True
+
+
+def _kernel_stats_of(program, prog_type, btf: bool) -> tuple[bool, tuple[int, ...]] | None:
+    from pyebpf.errors import LoaderError
+    from pyebpf.loader import load
+    from pyebpf.loader.maps import create_map
+    kmaps = {name: create_map(spec) for name, spec in program.maps.items()}
+    extra = {} if btf else {"func_info": []}
+    try:
+        try:
+            with load(program, prog_type, maps=kmaps, log_level=4, **extra) as prog:
+                log, ok = prog.log or "", True
+        except LoaderError as e:
+            log, ok = getattr(e, "log", "") or "", False
+    finally:
+        for m in kmaps.values():
+            m.close()
+    m = STATS.search(log)
+    return (ok, tuple(int(x) for x in m.groups())) if m else None
+
+
+def parity() -> int:
+    """Our (verdict, processed, max_states_per_insn, total_states, peak_states) beside the running kernel's."""
+    same = total = 0
+    diffs = []
+    for name, build, ptype, btf in _parity_programs():
+        try:
+            program = build()
+        except Exception as e:  # noqa: BLE001 - a program the table cannot build is reported, not fatal
+            diffs.append(f"{name}: cannot build ({e})")
+            continue
+        pt = ptype if ptype is not None else (program.prog_type if program.prog_type is not None else "socket_filter")
+        try:
+            k = _kernel_stats_of(program, pt, btf)
+        except Exception as e:  # noqa: BLE001 - map kinds this kernel refuses etc.: not comparable
+            k = None
+        if k is None:
+            continue
+        r = verify(program, pt, raise_on_reject=False)
+        ours = (r.accepted, (r.processed, r.max_states_per_insn, r.total_states, r.peak_states))
+        total += 1
+        if ours == k:
+            same += 1
+        else:
+            diffs.append(f"{name}: kernel {k} ours {ours}")
+    print("statistics parity (verdict, processed, max_states_per_insn, total_states, peak_states):")
+    for d in diffs:
+        print("  DIFF " + d)
+    print(f"  {same}/{total} programs equal ({same / max(total, 1):.1%})")
+    return 0
+
+
 def bench(name: str, text: str, prog_type: ProgType, repeat: int, use_kernel: bool) -> None:
     prog = assemble(text)
     verify(prog, prog_type=prog_type)  # warm up imports and caches
@@ -178,7 +256,12 @@ def main() -> int:
     ap.add_argument("--no-kernel", action="store_true")
     ap.add_argument("--no-big", action="store_true")
     ap.add_argument("--family-max", type=int, default=1000, help="largest k of the independent-ifs family")
+    ap.add_argument("--parity", action="store_true",
+                    help="only compare processed/states statistics with the running kernel on the case tables, "
+                         "examples and demo")
     args = ap.parse_args()
+    if args.parity:
+        return parity()
     use_kernel = not args.no_kernel
     bench_family(args.family_max, use_kernel)
     bench("small", SMALL, ProgType.SOCKET_FILTER, 200, use_kernel)

@@ -446,7 +446,15 @@ class Checker:
                     return _EXIT
                 # a subprogram may return with R0 unset: the caller's first read of R0 is what fails
                 env.liveness.update()
+                in_callback = env.cur.frames[env.cur.curframe].in_callback_fn
                 ret = prepare_func_exit(env)
+                if in_callback:
+                    # back at the helper's call for its next callback visit: scalars that changed since the
+                    # previous visit and decide nothing are widened so that the visits converge (bpf_loop
+                    # counters), as prepare_func_exit() does with find_prev_entry() + widen_imprecise_scalars()
+                    prev = self.find_prev_entry(ret, skip_parent=False)
+                    if prev is not None:
+                        widen_scalars(prev, env.cur)
                 env.scratched_regs = env.scratched_stack = 0
                 return -ret - 2
             if op == _OP_JCOND:
@@ -583,13 +591,15 @@ class Checker:
             widen_scalars(prev, queued)
         return idx + 1 + insn.off
 
-    def find_prev_entry(self, idx: int) -> VerifierState | None:
-        """The most recent in-progress checkpoint at `idx` on this path, other than the one this very visit just
-        stored (the kernel's find_prev_entry(cur->parent) with dfs_depth below it)."""
+    def find_prev_entry(self, idx: int, skip_parent: bool = True) -> VerifierState | None:
+        """The most recent in-progress checkpoint at `idx` on this path (in-progress checkpoints are the current
+        path's ancestors, all of a smaller dfs_depth): with `skip_parent`, other than the one this very visit just
+        stored (the kernel's find_prev_entry(cur->parent) for may_goto and iterators)."""
         cur = self.env.cur
         for sl in self._bucket(idx, cur):
             st = sl.state
-            if st.insn_idx == idx and st.branches and st is not cur.parent and self._same_callsites(st, cur):
+            if st.insn_idx == idx and st.branches and not (skip_parent and st is cur.parent) \
+                    and self._same_callsites(st, cur):
                 return st
         return None
 
