@@ -285,14 +285,16 @@ def cfg_successors(cfg) -> list[tuple[int, ...]]:
     succ: list[tuple[int, ...]] = []
     append = succ.append
     jmp32 = int(InsnClass.JMP32)
+    jmp_classes = _JMP_CLASSES
+    lddw = int(OP_LD_IMM64)
     for t, insn in enumerate(cfg.insns):
         if insn is None:
             append(())
             continue
         code = insn.opcode
-        cls = code & CLASS_MASK
-        if cls in _JMP_CLASSES:
-            op = code & OP_MASK
+        cls = code & 0x07
+        if cls in jmp_classes:
+            op = code & 0xF0
             if op == _EXIT:
                 append(())
             elif op == _CALL:
@@ -302,7 +304,7 @@ def cfg_successors(cfg) -> list[tuple[int, ...]]:
             else:
                 append((t + 1, t + 1 + insn.off))
         else:
-            append((t + insn.slots,))
+            append((t + 2,) if code == lddw else (t + 1,))
     cfg._pyebpf_succ = succ
     return succ
 
