@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import gc
-import time
 from bisect import bisect_left
 
 from pyebpf.abi.opcodes import (
@@ -15,7 +14,6 @@ from pyebpf.abi.opcodes import (
     SIZE_BYTES, SIZE_MASK, SOURCE_MASK,
     OP_MAY_GOTO, AtomicOp, CallSrc, InsnClass, JmpOp, Mode, PseudoSrc, Size,
 )
-from pyebpf.abi.maps import MapType
 from pyebpf.abi.prog_kinds import may_ld_abs
 from pyebpf.verifier.alu import _const_reg, check_alu_op
 from pyebpf.btf import kernel_btf_or_none
@@ -30,7 +28,7 @@ from pyebpf.verifier.env import (
 from pyebpf.verifier.jumps import (
     JEQ, JGE, JGT, JLE, JLT, JNE, is_branch_taken, reg_set_min_max,
 )
-from pyebpf.verifier.log import LOG_STATS, insn_str
+from pyebpf.verifier.log import insn_str
 from pyebpf.verifier.memory import check_mem_access, check_ptr_off_reg
 from pyebpf.verifier.precision import (
     Backtrack, add_scc_backedge, compute_scc, transparent_insns, incomplete_read_marks, mark_all_scalars_imprecise,
@@ -43,7 +41,7 @@ from pyebpf.verifier.regstate import (
     CONST_PTR_TO_MAP, PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_FLOW_KEYS, PTR_TO_MAP_VALUE, PTR_TO_PACKET,
     PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK,
     SCALAR_VALUE,
-    MapRef, Reg, RegType, base_type, reg_is_pkt_pointer_any, reg_type_str,
+    Reg, RegType, base_type, reg_type_str,
 )
 from pyebpf.verifier.state import VerifierState, initial_state
 
@@ -623,7 +621,6 @@ class Checker:
         is_jmp32 = code & CLASS_MASK == _JMP32
         if op > 0xD0:
             raise Reject(f"invalid BPF_JMP/JMP32 opcode {op:x}", errno.EINVAL)
-        regs = env.regs
         dst = env.check_reg_arg(insn.dst, SRC_OP)
         is_x = bool(code & SOURCE_MASK)
         if is_x:
@@ -785,8 +782,6 @@ def try_match_pkt_pointers(insn, op: int, is_jmp32: bool, dst: Reg, src: Reg | N
                            other: VerifierState) -> bool:
     if src is None or is_jmp32:
         return False
-    this_regs = this.frames[this.curframe].regs
-    other_regs = other.frames[other.curframe].regs
     d_pkt = (dst.type == PTR_TO_PACKET and src.type == PTR_TO_PACKET_END) or \
         (dst.type == PTR_TO_PACKET_META and _is_init_pkt(src, PTR_TO_PACKET))
     s_pkt = (dst.type == PTR_TO_PACKET_END and src.type == PTR_TO_PACKET) or \
