@@ -202,11 +202,12 @@ class Checker:
         for sl in bucket:
             st = sl.state
             if not st.branches and not st.cleaned and st.insn_idx == insn_idx and self._same_callsites(st, cur) \
-                    and not incomplete_read_marks(env, st):
+                    and not (env.num_backedges and incomplete_read_marks(env, st)):
                 env.liveness.clean_state(st, live)
         states_cnt = 0
         is_may_goto = env.insns[insn_idx].opcode == OP_MAY_GOTO
-        for sl in list(bucket):
+        live_idx = self.live_idx[insn_idx]
+        for sl in tuple(bucket):
             states_cnt += 1
             old = sl.state
             if old.insn_idx != insn_idx:
@@ -221,7 +222,7 @@ class Checker:
                     if states_equal(old, cur, RANGE_WITHIN, live, allow_uninit):
                         loop = hit = True
                 else:
-                    if live_regs_same(old, cur, self.live_idx[insn_idx]) \
+                    if live_regs_same(old, cur, live_idx) \
                             and old.may_goto_depth == cur.may_goto_depth \
                             and old.callback_unroll_depth == cur.callback_unroll_depth \
                             and states_equal(old, cur, EXACT, live, allow_uninit):
@@ -237,7 +238,7 @@ class Checker:
                             and env.insn_processed - env.prev_insn_processed < 100:
                         add_new = False
             else:
-                loop = incomplete_read_marks(env, old)
+                loop = bool(env.num_backedges) and incomplete_read_marks(env, old)
                 hit = states_equal(old, cur, RANGE_WITHIN if loop else self.inexact, live, allow_uninit)
             if hit:
                 sl.hit += 1
