@@ -730,9 +730,39 @@ def adjust_scalar_min_max_vals(op: int, dst: Reg, src: Reg, alu32: bool, end_imm
                 return
             mark_reg_known(dst, _CONST_FOLD[op](a, b, 64) & U64)
         return
+    if op in _MEMO_OPS and src is not dst:
+        # a pure function of both operands' tnums and bounds (when the range is safe to compute): memoised
+        dv, sv = dst.var_off, src.var_off
+        key = (op, alu32, dv.value, dv.mask, dst.umin, dst.umax, dst.smin, dst.smax, dst.u32_min, dst.u32_max,
+               dst.s32_min, dst.s32_max, sv.value, sv.mask, src.umin, src.umax, src.smin, src.smax, src.u32_min,
+               src.u32_max, src.s32_min, src.s32_max)
+        out = _ADJUST_CACHE.get(key)
+        if out is not None:
+            (dst.var_off, dst.umin, dst.umax, dst.smin, dst.smax, dst.u32_min, dst.u32_max, dst.s32_min,
+             dst.s32_max) = out
+            return
+        if not is_safe_to_compute_dst_reg_range(op, src, alu32):
+            mark_reg_unknown(dst)
+            return
+        _adjust_scalar_safe(op, dst, src, alu32, end_imm, end_swap)
+        if len(_ADJUST_CACHE) >= _SYNC_CACHE_MAX:
+            _ADJUST_CACHE.clear()
+        _ADJUST_CACHE[key] = (dst.var_off, dst.umin, dst.umax, dst.smin, dst.smax, dst.u32_min, dst.u32_max,
+                              dst.s32_min, dst.s32_max)
+        return
     if not is_safe_to_compute_dst_reg_range(op, src, alu32):
         mark_reg_unknown(dst)
         return
+    _adjust_scalar_safe(op, dst, src, alu32, end_imm, end_swap)
+
+
+_MEMO_OPS = frozenset({ALU_ADD, ALU_SUB, ALU_MUL, ALU_AND, ALU_OR, ALU_XOR, ALU_LSH, ALU_RSH, ALU_ARSH})
+_ADJUST_CACHE: dict[tuple, tuple] = {}
+
+
+def _adjust_scalar_safe(op: int, dst: Reg, src: Reg, alu32: bool, end_imm: int, end_swap: bool) -> None:
+    """adjust_scalar_min_max_vals once is_safe_to_compute_dst_reg_range() said yes: the transfer function, the
+    32-bit zero extension and reg_bounds_sync (only dst's tnum and bounds change)."""
     if op == ALU_ADD:
         scalar32_min_max_add(dst, src)
         scalar_min_max_add(dst, src)

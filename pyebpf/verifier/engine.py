@@ -197,7 +197,10 @@ class Checker:
         force_new = force_ckpt or len(cur.hist) > 40
         add_new = force_new or (env.jmps_processed - env.prev_jmps_processed >= 2
                                 and env.insn_processed - env.prev_insn_processed >= 8)
-        bucket = self._bucket(insn_idx, cur)
+        key = ((insn_idx ^ cur.frames[cur.curframe].callsite) & 0xFFFFFFFF) % self.nslots
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            bucket = self.buckets[key] = []
         # clean_live_states: finished checkpoints here forget their dead registers and stack slots
         for sl in bucket:
             st = sl.state
@@ -356,7 +359,13 @@ class Checker:
                     log.write(text)
                     env.prev_insn_print_pos = len(text)
                     env.prev_log_pos = log.end_pos
-                liveness.reset_writes(idx)
+                # liveness.reset_writes(idx), inlined: it runs for every instruction
+                inst = liveness.cur_instance
+                if inst is None:
+                    inst = liveness._ensure_cur()
+                liveness.write_insn_idx = idx
+                if liveness.write_dirty & ((2 << inst.curframe) - 1):
+                    liveness._reset_writes(inst, idx)
                 nxt = self.do_check_insn(insn, idx)
                 liveness.commit_writes()
                 if nxt == _EXIT:
