@@ -228,7 +228,7 @@ def reg_bound_offset(reg: Reg) -> None:
 
 
 _SYNC_CACHE: dict[tuple, tuple] = {}
-_SYNC_CACHE_MAX = 1 << 16
+_SYNC_CACHE_MAX = 1 << 14  # entries per memo (cleared when full): a few MB at most
 
 
 def reg_bounds_sync(reg: Reg) -> None:

@@ -27,6 +27,7 @@ _ALU, _ALU64, _LDX, _STX, _ST, _JMP, _JMP32, _LD = (int(InsnClass.ALU), int(Insn
                                                     int(InsnClass.STX), int(InsnClass.ST), int(InsnClass.JMP),
                                                     int(InsnClass.JMP32), int(InsnClass.LD))
 _NOTSUPP = object()
+_END, _NEG, _MOV = int(AluOp.END), int(AluOp.NEG), int(AluOp.MOV)
 _ATOMIC_LOADS = frozenset({AtomicOp.FETCH_ADD, AtomicOp.FETCH_OR, AtomicOp.FETCH_AND, AtomicOp.FETCH_XOR,
                            AtomicOp.XCHG, AtomicOp.CMPXCHG, AtomicOp.LOAD_ACQ})
 """Atomic instructions that write a register from memory (is_atomic_fetch_insn / is_atomic_load_insn)."""
@@ -147,18 +148,22 @@ def backtrack_insn(env: Env, idx: int, subseq_idx: int, hist: HistEntry | None, 
         from pyebpf.verifier.log import insn_str
         env.verbose(f"mark_precise: frame{bt.frame}: regs={_fmt_regs(bt.regs[bt.frame])} "
                     f"stack={_fmt_stack(bt.stack[bt.frame])} before {idx}: {insn_str(insn)}\n")
-    _sync_linked_regs(bt, hist)
+    linked = hist is not None and hist.linked
+    if linked:
+        _sync_linked_regs(bt, hist)
     if cls == _ALU or cls == _ALU64:
-        if not bt.is_reg_set(dreg):
+        regs = bt.regs
+        fr = bt.frame
+        if not regs[fr] >> dreg & 1:
             return None
-        if op == AluOp.END or op == AluOp.NEG:
+        if op == _END or op == _NEG:
             return None
-        if op == AluOp.MOV:
-            bt.clear_reg(dreg)
+        if op == _MOV:
+            regs[fr] &= ~(1 << dreg)
             if code & SOURCE_MASK and sreg != _FP:
-                bt.set_reg(sreg)
+                regs[fr] |= 1 << sreg
         elif code & SOURCE_MASK and sreg != _FP:
-            bt.set_reg(sreg)
+            regs[fr] |= 1 << sreg
     elif cls == _LDX or (cls == _STX and code & MODE_MASK == Mode.ATOMIC and insn.imm in _ATOMIC_LOADS):
         load_reg = dreg
         if cls == _STX and insn.imm != AtomicOp.LOAD_ACQ:
@@ -235,7 +240,8 @@ def backtrack_insn(env: Env, idx: int, subseq_idx: int, hist: HistEntry | None, 
             if bt.is_reg_set(dreg):
                 return _NOTSUPP
             return None
-    _sync_linked_regs(bt, hist)
+    if linked:
+        _sync_linked_regs(bt, hist)
     return None
 
 
