@@ -227,13 +227,18 @@ def reg_bound_offset(reg: Reg) -> None:
     reg.var_off = tnum_or(tnum_clear_subreg(var64), var32)
 
 
+_SYNC_CACHE: dict[tuple, tuple] = {}
+_SYNC_CACHE_MAX = 1 << 14  # entries per memo (cleared when full): a few MB at most
+
+
 def reg_bounds_sync(reg: Reg) -> None:
     """reg_bounds_sync: __update_reg_bounds, __reg_deduce_bounds twice, __reg_bound_offset, __update_reg_bounds.
 
-    Written over local variables in one function (the same steps as the separate functions above, which remain
-    the reference) because it runs after nearly every instruction.
+    A pure function of the tnum and the eight bounds, so its results are memoised by that input: loops and
+    branchy code sync the same few ranges over and over (the computation is ~20x the cost of the lookup).
     """
-    v, m = reg.var_off.value, reg.var_off.mask
+    var_off = reg.var_off
+    v, m = var_off.value, var_off.mask
     if not m:  # a constant: every bound is the value
         reg.umin = reg.umax = v
         sv = v - (1 << 64) if v >> 63 else v
@@ -242,6 +247,23 @@ def reg_bounds_sync(reg: Reg) -> None:
         reg.u32_min = reg.u32_max = v32
         reg.s32_min = reg.s32_max = v32 - (1 << 32) if v32 >> 31 else v32
         return
+    key = (v, m, reg.umin, reg.umax, reg.smin, reg.smax, reg.u32_min, reg.u32_max, reg.s32_min, reg.s32_max)
+    out = _SYNC_CACHE.get(key)
+    if out is None:
+        _reg_bounds_sync_slow(reg)
+        if len(_SYNC_CACHE) >= _SYNC_CACHE_MAX:
+            _SYNC_CACHE.clear()
+        out = _SYNC_CACHE[key] = (reg.var_off, reg.umin, reg.umax, reg.smin, reg.smax, reg.u32_min, reg.u32_max,
+                                  reg.s32_min, reg.s32_max)
+        return
+    (reg.var_off, reg.umin, reg.umax, reg.smin, reg.smax, reg.u32_min, reg.u32_max, reg.s32_min,
+     reg.s32_max) = out
+
+
+def _reg_bounds_sync_slow(reg: Reg) -> None:
+    """The computation behind reg_bounds_sync, over local variables in one function (the same steps as the
+    separate functions above, which remain the reference)."""
+    v, m = reg.var_off.value, reg.var_off.mask
     umin, umax, smin, smax = reg.umin, reg.umax, reg.smin, reg.smax
     u32min, u32max, s32min, s32max = reg.u32_min, reg.u32_max, reg.s32_min, reg.s32_max
     # __update_reg_bounds
@@ -708,9 +730,39 @@ def adjust_scalar_min_max_vals(op: int, dst: Reg, src: Reg, alu32: bool, end_imm
                 return
             mark_reg_known(dst, _CONST_FOLD[op](a, b, 64) & U64)
         return
+    if op in _MEMO_OPS and src is not dst:
+        # a pure function of both operands' tnums and bounds (when the range is safe to compute): memoised
+        dv, sv = dst.var_off, src.var_off
+        key = (op, alu32, dv.value, dv.mask, dst.umin, dst.umax, dst.smin, dst.smax, dst.u32_min, dst.u32_max,
+               dst.s32_min, dst.s32_max, sv.value, sv.mask, src.umin, src.umax, src.smin, src.smax, src.u32_min,
+               src.u32_max, src.s32_min, src.s32_max)
+        out = _ADJUST_CACHE.get(key)
+        if out is not None:
+            (dst.var_off, dst.umin, dst.umax, dst.smin, dst.smax, dst.u32_min, dst.u32_max, dst.s32_min,
+             dst.s32_max) = out
+            return
+        if not is_safe_to_compute_dst_reg_range(op, src, alu32):
+            mark_reg_unknown(dst)
+            return
+        _adjust_scalar_safe(op, dst, src, alu32, end_imm, end_swap)
+        if len(_ADJUST_CACHE) >= _SYNC_CACHE_MAX:
+            _ADJUST_CACHE.clear()
+        _ADJUST_CACHE[key] = (dst.var_off, dst.umin, dst.umax, dst.smin, dst.smax, dst.u32_min, dst.u32_max,
+                              dst.s32_min, dst.s32_max)
+        return
     if not is_safe_to_compute_dst_reg_range(op, src, alu32):
         mark_reg_unknown(dst)
         return
+    _adjust_scalar_safe(op, dst, src, alu32, end_imm, end_swap)
+
+
+_MEMO_OPS = frozenset({ALU_ADD, ALU_SUB, ALU_MUL, ALU_AND, ALU_OR, ALU_XOR, ALU_LSH, ALU_RSH, ALU_ARSH})
+_ADJUST_CACHE: dict[tuple, tuple] = {}
+
+
+def _adjust_scalar_safe(op: int, dst: Reg, src: Reg, alu32: bool, end_imm: int, end_swap: bool) -> None:
+    """adjust_scalar_min_max_vals once is_safe_to_compute_dst_reg_range() said yes: the transfer function, the
+    32-bit zero extension and reg_bounds_sync (only dst's tnum and bounds change)."""
     if op == ALU_ADD:
         scalar32_min_max_add(dst, src)
         scalar_min_max_add(dst, src)

@@ -606,14 +606,20 @@ def prepare_func_exit(env: Env) -> int:
     return ret_slot
 
 
+_UNSET = object()
+
+
 def check_return_code(env: Env) -> None:
     reg = env.check_reg_arg(0, SRC_OP)
     if env.is_pointer_value(reg):
         raise Reject("R0 leaks addr as return value")
-    try:
-        rng = return_range(env.prog_type, env.attach_type)
-    except ValueError:
-        rng = None
+    rng = env.__dict__.get("_return_range", _UNSET)  # looked up once per run: this runs at every exit of every path
+    if rng is _UNSET:
+        try:
+            rng = return_range(env.prog_type, env.attach_type)
+        except ValueError:
+            rng = None
+        env._return_range = rng
     if rng is None:
         return
     if reg.type != SCALAR_VALUE:

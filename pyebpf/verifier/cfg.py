@@ -201,8 +201,10 @@ def _imm32(insn: Instruction) -> int:
 
 
 _CALLBACK_CALLING = frozenset(int(h) for h in (HelperId.LOOP, HelperId.FOR_EACH_MAP_ELEM, HelperId.FIND_VMA,
-                                               HelperId.USER_RINGBUF_DRAIN, HelperId.TIMER_SET_CALLBACK))
-"""is_callback_calling_function(): helpers whose callback returns to the call instruction."""
+                                               HelperId.USER_RINGBUF_DRAIN))
+"""is_sync_callback_calling_function(): helpers whose callback returns to the call instruction."""
+_ASYNC_CALLBACK_CALLING = frozenset({int(HelperId.TIMER_SET_CALLBACK)})
+"""is_async_callback_calling_function(): the callback runs later, on its own: the call is only a prune point."""
 _CALL_OR_LDDW = frozenset({int(InsnClass.JMP | JmpOp.CALL), int(OP_LD_IMM64)})
 _JMP_CLASS_INTS = frozenset(int(c) for c in _JMP_CLASSES)
 _NO_TARGET_OPS = frozenset({int(JmpOp.EXIT), int(JmpOp.CALL)})
@@ -272,6 +274,8 @@ def _dfs(info: CfgInfo, privileged: bool) -> None:
                 info.force_checkpoints.add(t)
                 info.prune_points.add(t)
                 info.jmp_points.add(t)
+            elif insn.src == CallSrc.HELPER and insn.imm in _ASYNC_CALLBACK_CALLING:
+                info.prune_points.add(t)
             return _visit_call(t, 1, insn.src == CallSrc.PSEUDO_CALL)
         if op == JmpOp.JA:
             off = insn.off if insn.opcode == OP_JA else insn.imm

@@ -6,18 +6,17 @@ and checkpoints (is_state_visited), the pending-branch stack and its 8192 limit,
 from __future__ import annotations
 
 import errno
-import time
+import gc
+from bisect import bisect_left
 from contextvars import ContextVar
-from operator import attrgetter
 
 from pyebpf.abi.opcodes import (
     BPF_COMPLEXITY_LIMIT_INSNS, MAX_BPF_STACK, MAX_CALL_FRAMES, CLASS_MASK, MODE_MASK, OP_LD_IMM64, OP_MASK,
     SIZE_BYTES, SIZE_MASK, SOURCE_MASK,
     OP_MAY_GOTO, AtomicOp, CallSrc, InsnClass, JmpOp, Mode, PseudoSrc, Size,
 )
-from pyebpf.abi.maps import MapType
 from pyebpf.abi.prog_kinds import may_ld_abs
-from pyebpf.verifier.alu import check_alu_op
+from pyebpf.verifier.alu import _const_reg, check_alu_op
 from pyebpf.btf import kernel_btf_or_none
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown
 from pyebpf.verifier.calls import (
@@ -30,7 +29,7 @@ from pyebpf.verifier.env import (
 from pyebpf.verifier.jumps import (
     JEQ, JGE, JGT, JLE, JLT, JNE, is_branch_taken, reg_set_min_max,
 )
-from pyebpf.verifier.log import LOG_STATS, insn_str
+from pyebpf.verifier.log import insn_str
 from pyebpf.verifier.memory import check_mem_access, check_ptr_off_reg
 from pyebpf.verifier.precision import (
     Backtrack, add_scc_backedge, compute_scc, transparent_insns, incomplete_read_marks, mark_all_scalars_imprecise,
@@ -43,7 +42,7 @@ from pyebpf.verifier.regstate import (
     CONST_PTR_TO_MAP, PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_FLOW_KEYS, PTR_TO_MAP_VALUE, PTR_TO_PACKET,
     PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK,
     SCALAR_VALUE,
-    MapRef, Reg, RegType, base_type, reg_is_pkt_pointer_any, reg_type_str,
+    Reg, RegType, base_type, reg_type_str,
 )
 from pyebpf.verifier.state import VerifierState, initial_state
 
@@ -56,6 +55,7 @@ _ALU, _ALU64, _LDX, _STX, _ST, _JMP, _JMP32 = (int(InsnClass.ALU), int(InsnClass
                                                int(InsnClass.STX), int(InsnClass.ST), int(InsnClass.JMP),
                                                int(InsnClass.JMP32))
 _OP_CALL, _OP_JA, _OP_EXIT, _OP_JCOND = int(JmpOp.CALL), int(JmpOp.JA), int(JmpOp.EXIT), int(JmpOp.JCOND)
+_OP_CALL_INSN = int(InsnClass.JMP) | int(JmpOp.CALL)
 _MODE_ATOMIC, _MODE_MEM, _MODE_MEMSX = int(Mode.ATOMIC), int(Mode.MEM), int(Mode.MEMSX)
 
 
@@ -64,35 +64,44 @@ _NO_TYPE_MISMATCH = frozenset({PTR_TO_CTX, PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PT
 """reg_type_mismatch_ok() is false for these: an instruction that uses one of them must always use the same type."""
 _MEM_OR_BTF_ID = frozenset({RegType.PTR_TO_MEM, RegType.PTR_TO_BTF_ID})
 
+_PKT_ANY = frozenset({PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_PACKET_END})
+"""reg_is_pkt_pointer_any(): only comparisons between these can bound packet pointers."""
+
 _NO_ATOMIC_TYPES = (PTR_TO_CTX, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_FLOW_KEYS, PTR_TO_SOCKET,
                     PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK)
 """atomic_ptr_type_ok(): pointers an atomic instruction may not use."""
 
 
 class StateEntry:
-    """struct bpf_verifier_state_list: a stored checkpoint with its hit/miss statistics and a fingerprint of its
-    current frame's registers (the cheap first test of the infinite-loop check)."""
+    """struct bpf_verifier_state_list: a stored checkpoint with its hit/miss statistics."""
 
-    __slots__ = ("state", "hit", "miss", "fp", "in_free_list")
+    __slots__ = ("state", "hit", "miss", "in_free_list")
 
-    def __init__(self, state: VerifierState, fp: tuple) -> None:
+    def __init__(self, state: VerifierState) -> None:
         self.state = state
         self.hit = 0
         self.miss = 0
-        self.fp = fp
         #: evicted from its bucket but still referenced (in-progress children, or loop marks not final): it
         #: counts in peak_states until freed
         self.in_free_list = False
 
 
-_FP_FIELDS = attrgetter("type", "off", "var_off", "smin", "smax", "umin", "umax")
-
-
-def regs_fingerprint(state: VerifierState, live_idx: tuple[int, ...]) -> tuple:
-    """A necessary condition for exact equality of two states at one instruction: the values of the current
-    frame's live registers (the only ones states_equal compares)."""
-    regs = state.frames[state.curframe].regs
-    return (state.curframe, *map(_FP_FIELDS, map(regs.__getitem__, live_idx)))
+def live_regs_same(old: VerifierState, cur: VerifierState, live_idx: tuple[int, ...]) -> bool:
+    """A necessary condition for exact equality of two states at one instruction, cheap enough to run first:
+    the current frame's live registers (the only ones states_equal compares there) hold the same values."""
+    if old.curframe != cur.curframe:
+        return False
+    oregs = old.frames[old.curframe].regs
+    cregs = cur.frames[cur.curframe].regs
+    for r in live_idx:
+        o = oregs[r]
+        c = cregs[r]
+        ov = o.var_off
+        cv = c.var_off
+        if o.type != c.type or ov.value != cv.value or ov.mask != cv.mask or o.smin != c.smin \
+                or o.smax != c.smax or o.umin != c.umin or o.umax != c.umax or o.off != c.off:
+            return False
+    return True
 
 
 #: An observer of checkpoints and pruning (verifier/explore.py sets one to draw the states; None: no cost):
@@ -108,7 +117,10 @@ class Checker:
         self.env = env
         self.observer = STATE_OBSERVER.get()
         self.live_regs = compute_live_registers(env.cfg)
-        self.live_idx = [tuple(r for r in range(11) if m >> r & 1) for m in self.live_regs]
+        by_mask: dict[int, tuple[int, ...]] = {}
+        for m in set(self.live_regs):
+            by_mask[m] = tuple(r for r in range(11) if m >> r & 1)
+        self.live_idx = [by_mask[m] for m in self.live_regs]
         self.insn_text: dict[int, str] = {}
         #: explored_states: hash buckets of stored checkpoints, newest first, keyed as the kernel keys them
         #: ((insn ^ callsite) % prog_len), so that states_cnt and max_states_per_insn count what it counts
@@ -141,7 +153,7 @@ class Checker:
         env = self.env
         st = env.cur.copy()
         st.last_insn_idx = prev_idx
-        self.stack.append((st, insn_idx, prev_idx, env.log.end_pos))
+        self.stack.append((st, insn_idx, prev_idx, env.log.end_pos if env.logging else 0))
         if len(self.stack) > BPF_COMPLEXITY_LIMIT_JMP_SEQ:
             raise Reject(f"The sequence of {len(self.stack)} jumps is too complex.", errno.E2BIG)
         if st.parent is not None:
@@ -193,17 +205,20 @@ class Checker:
         force_new = force_ckpt or len(cur.hist) > 40
         add_new = force_new or (env.jmps_processed - env.prev_jmps_processed >= 2
                                 and env.insn_processed - env.prev_insn_processed >= 8)
-        bucket = self._bucket(insn_idx, cur)
+        key = ((insn_idx ^ cur.frames[cur.curframe].callsite) & 0xFFFFFFFF) % self.nslots
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            bucket = self.buckets[key] = []
         # clean_live_states: finished checkpoints here forget their dead registers and stack slots
         for sl in bucket:
             st = sl.state
             if not st.branches and not st.cleaned and st.insn_idx == insn_idx and self._same_callsites(st, cur) \
-                    and not incomplete_read_marks(env, st):
+                    and not (env.num_backedges and incomplete_read_marks(env, st)):
                 env.liveness.clean_state(st, live)
         states_cnt = 0
-        cur_fp = None
         is_may_goto = env.insns[insn_idx].opcode == OP_MAY_GOTO
-        for sl in list(bucket):
+        live_idx = self.live_idx[insn_idx]
+        for sl in tuple(bucket):
             states_cnt += 1
             old = sl.state
             if old.insn_idx != insn_idx:
@@ -218,9 +233,8 @@ class Checker:
                     if states_equal(old, cur, RANGE_WITHIN, live, allow_uninit):
                         loop = hit = True
                 else:
-                    if cur_fp is None:
-                        cur_fp = regs_fingerprint(cur, self.live_idx[insn_idx])
-                    if sl.fp == cur_fp and old.may_goto_depth == cur.may_goto_depth \
+                    if live_regs_same(old, cur, live_idx) \
+                            and old.may_goto_depth == cur.may_goto_depth \
                             and old.callback_unroll_depth == cur.callback_unroll_depth \
                             and states_equal(old, cur, EXACT, live, allow_uninit):
                         if env.logging:
@@ -235,7 +249,7 @@ class Checker:
                             and env.insn_processed - env.prev_insn_processed < 100:
                         add_new = False
             else:
-                loop = incomplete_read_marks(env, old)
+                loop = bool(env.num_backedges) and incomplete_read_marks(env, old)
                 hit = states_equal(old, cur, RANGE_WITHIN if loop else self.inexact, live, allow_uninit)
             if hit:
                 sl.hit += 1
@@ -284,7 +298,7 @@ class Checker:
         cur.first_insn_idx = insn_idx
         cur.hist = []
         cur.seg_opaque = 0 if env.bt_transparent[insn_idx] else 1
-        entry = StateEntry(new, cur_fp or regs_fingerprint(cur, self.live_idx[insn_idx]))
+        entry = StateEntry(new)
         if self.observer is not None:
             self.observer.stored(env, insn_idx, new)
         new.loop_entry = entry
@@ -293,6 +307,16 @@ class Checker:
 
     # ---- main loop ------------------------------------------------------------------------------------------
     def run(self) -> None:
+        # a long run allocates millions of short-lived states and registers, few of them in cycles: collecting
+        # the youngest generation every 700 allocations costs ~5% for nothing, so it runs less often here
+        threshold = gc.get_threshold()
+        gc.set_threshold(max(threshold[0], 20000), *threshold[1:])
+        try:
+            self._run()
+        finally:
+            gc.set_threshold(*threshold)
+
+    def _run(self) -> None:
         env = self.env
         insns = env.insns
         n = len(insns)
@@ -350,7 +374,13 @@ class Checker:
                     log.write(text)
                     env.prev_insn_print_pos = len(text)
                     env.prev_log_pos = log.end_pos
-                liveness.reset_writes(idx)
+                # liveness.reset_writes(idx), inlined: it runs for every instruction
+                inst = liveness.cur_instance
+                if inst is None:
+                    inst = liveness._ensure_cur()
+                liveness.write_insn_idx = idx
+                if liveness.write_dirty & ((2 << inst.curframe) - 1):
+                    liveness._reset_writes(inst, idx)
                 nxt = self.do_check_insn(insn, idx)
                 liveness.commit_writes()
                 if nxt == _EXIT:
@@ -451,7 +481,15 @@ class Checker:
                     return _EXIT
                 # a subprogram may return with R0 unset: the caller's first read of R0 is what fails
                 env.liveness.update()
+                in_callback = env.cur.frames[env.cur.curframe].in_callback_fn
                 ret = prepare_func_exit(env)
+                if in_callback:
+                    # back at the helper's call for its next callback visit: scalars that changed since the
+                    # previous visit and decide nothing are widened so that the visits converge (bpf_loop
+                    # counters), as prepare_func_exit() does with find_prev_entry() + widen_imprecise_scalars()
+                    prev = self.find_prev_entry(ret, skip_parent=False)
+                    if prev is not None:
+                        widen_scalars(prev, env.cur)
                 env.scratched_regs = env.scratched_stack = 0
                 return -ret - 2
             if op == _OP_JCOND:
@@ -588,13 +626,15 @@ class Checker:
             widen_scalars(prev, queued)
         return idx + 1 + insn.off
 
-    def find_prev_entry(self, idx: int) -> VerifierState | None:
-        """The most recent in-progress checkpoint at `idx` on this path, other than the one this very visit just
-        stored (the kernel's find_prev_entry(cur->parent) with dfs_depth below it)."""
+    def find_prev_entry(self, idx: int, skip_parent: bool = True) -> VerifierState | None:
+        """The most recent in-progress checkpoint at `idx` on this path (in-progress checkpoints are the current
+        path's ancestors, all of a smaller dfs_depth): with `skip_parent`, other than the one this very visit just
+        stored (the kernel's find_prev_entry(cur->parent) for may_goto and iterators)."""
         cur = self.env.cur
         for sl in self._bucket(idx, cur):
             st = sl.state
-            if st.insn_idx == idx and st.branches and st is not cur.parent and self._same_callsites(st, cur):
+            if st.insn_idx == idx and st.branches and not (skip_parent and st is cur.parent) \
+                    and self._same_callsites(st, cur):
                 return st
         return None
 
@@ -606,22 +646,18 @@ class Checker:
         is_jmp32 = code & CLASS_MASK == _JMP32
         if op > 0xD0:
             raise Reject(f"invalid BPF_JMP/JMP32 opcode {op:x}", errno.EINVAL)
-        regs = env.regs
         dst = env.check_reg_arg(insn.dst, SRC_OP)
         is_x = bool(code & SOURCE_MASK)
         if is_x:
             if insn.imm:
                 raise Reject("BPF_JMP/JMP32 uses reserved fields", errno.EINVAL)
             src = env.check_reg_arg(insn.src, SRC_OP)
-            if not (reg_is_pkt_pointer_any(dst.type) and reg_is_pkt_pointer_any(src.type)) \
-                    and env.is_pointer_value(src):
+            if not (dst.type in _PKT_ANY and src.type in _PKT_ANY) and env.is_pointer_value(src):
                 raise Reject(f"R{insn.src} pointer comparison prohibited")
         else:
             if insn.src:
                 raise Reject("BPF_JMP/JMP32 uses reserved fields", errno.EINVAL)
-            src = Reg()
-            src.type = SCALAR_VALUE
-            mark_reg_known(src, insn.imm)
+            src = _const_reg(insn.imm).copy()  # the kernel's fake_reg: refining may narrow it, so a copy
         this = env.cur
         src_stack = is_x and src.type == PTR_TO_STACK
         if src_stack or dst.type == PTR_TO_STACK:
@@ -666,7 +702,8 @@ class Checker:
         if (not is_jmp32 and not is_x and insn.imm == 0 and op in (JEQ, JNE) and dst.type & PTR_MAYBE_NULL):
             mark_ptr_or_null_regs(env, this, insn.dst, op == JNE)
             mark_ptr_or_null_regs(env, other, insn.dst, op == JEQ)
-        elif not try_match_pkt_pointers(insn, op, is_jmp32, dst, src if is_x else None, this, other) \
+        elif not (is_x and (dst.type in _PKT_ANY or src.type in _PKT_ANY)
+                  and try_match_pkt_pointers(insn, op, is_jmp32, dst, src, this, other)) \
                 and env.is_pointer_value(dst):
             raise Reject(f"R{insn.dst} pointer comparison prohibited")
         if env.logging:
@@ -770,8 +807,6 @@ def try_match_pkt_pointers(insn, op: int, is_jmp32: bool, dst: Reg, src: Reg | N
                            other: VerifierState) -> bool:
     if src is None or is_jmp32:
         return False
-    this_regs = this.frames[this.curframe].regs
-    other_regs = other.frames[other.curframe].regs
     d_pkt = (dst.type == PTR_TO_PACKET and src.type == PTR_TO_PACKET_END) or \
         (dst.type == PTR_TO_PACKET_META and _is_init_pkt(src, PTR_TO_PACKET))
     s_pkt = (dst.type == PTR_TO_PACKET_END and src.type == PTR_TO_PACKET) or \
@@ -811,6 +846,11 @@ def check_max_stack_depth(env: Env) -> None:
     depth_of = [(d + 15) // 16 * 16 for d in env.subprog_stack_depth]  # JIT-ed programs round frames to 16
     ret_insn = [0] * MAX_CALL_FRAMES
     ret_prog = [0] * MAX_CALL_FRAMES
+    # the slots that call or take the address of a subprogram, in order: the walk below only stops at those
+    call, lddw, pseudo_call, pseudo_func = _OP_CALL_INSN, int(OP_LD_IMM64), int(CallSrc.PSEUDO_CALL), \
+        int(PseudoSrc.FUNC)
+    calls = [i for i, insn in enumerate(insns) if insn is not None and (
+        (insn.opcode == call and insn.src == pseudo_call) or (insn.opcode == lddw and insn.src == pseudo_func))]
     frame = depth = 0
     idx = 0
     i = starts[0]
@@ -822,12 +862,14 @@ def check_max_stack_depth(env: Env) -> None:
                 raise Reject(f"combined stack size of {frame + 1} calls is {depth}. Too large", errno.EACCES)
         entering = False
         called = False
-        while i < ends[idx]:
+        end = ends[idx]
+        while i < end:
+            k = bisect_left(calls, i)
+            if k == len(calls) or calls[k] >= end:
+                i = end
+                break
+            i = calls[k]
             insn = insns[i]
-            if insn is None or not (insn.is_pseudo_call or (insn.opcode == OP_LD_IMM64
-                                                             and insn.src == PseudoSrc.FUNC)):
-                i += 1
-                continue
             ret_insn[frame] = i + 1
             ret_prog[frame] = idx
             imm = insn.imm & 0xFFFFFFFF

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from pyebpf.abi.opcodes import JmpOp
-from pyebpf.verifier.bounds import reg_bounds_sync, s32
+from pyebpf.verifier.bounds import reg_bounds_sync, s32, s64
 from pyebpf.verifier.regstate import (
     PTR_MAYBE_NULL, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
     PTR_TO_TCP_SOCK, SCALAR_VALUE, NOT_INIT, Reg, reg_is_pkt_pointer_any,
 )
-from pyebpf.verifier.tnum import U32, tnum_and, tnum_const, tnum_intersect, tnum_or, tnum_subreg, tnum_with_subreg
+from pyebpf.verifier.tnum import U32, U64, tnum_and, tnum_const, tnum_intersect, tnum_or, tnum_subreg, tnum_with_subreg
 
 JEQ, JGT, JGE, JSET, JNE, JSGT, JSGE, JLT, JLE, JSLT, JSLE = (
     JmpOp.JEQ, JmpOp.JGT, JmpOp.JGE, JmpOp.JSET, JmpOp.JNE, JmpOp.JSGT, JmpOp.JSGE, JmpOp.JLT, JmpOp.JLE,
@@ -176,7 +176,6 @@ def regs_refine_cond_op(r1: Reg, r2: Reg, op: int, is_jmp32: bool) -> None:
             if r1.s32_max == s32(val):
                 r1.s32_max -= 1
         else:
-            from pyebpf.verifier.bounds import s64
             if r1.umin == val:
                 r1.umin += 1
             if r1.umax == val:
@@ -215,7 +214,6 @@ def regs_refine_cond_op(r1: Reg, r2: Reg, op: int, is_jmp32: bool) -> None:
             r1.u32_max = min(r1.u32_max, (r2.u32_max - 1) & U32)
             r2.u32_min = max((r1.u32_min + 1) & U32, r2.u32_min)
         else:
-            from pyebpf.verifier.tnum import U64
             r1.umax = min(r1.umax, (r2.umax - 1) & U64)
             r2.umin = max((r1.umin + 1) & U64, r2.umin)
     elif op == JSLE:
@@ -230,7 +228,6 @@ def regs_refine_cond_op(r1: Reg, r2: Reg, op: int, is_jmp32: bool) -> None:
             r1.s32_max = min(r1.s32_max, s32(r2.s32_max - 1))
             r2.s32_min = max(s32(r1.s32_min + 1), r2.s32_min)
         else:
-            from pyebpf.verifier.bounds import s64
             r1.smax = min(r1.smax, s64(r2.smax - 1))
             r2.smin = max(s64(r1.smin + 1), r2.smin)
 

@@ -59,10 +59,15 @@ class StackLiveness:
         self.instances: dict[tuple[int, ...], FuncInstance] = {}
         self.cur_instance: FuncInstance | None = None
         self.write_acc = [0] * _MAX_FRAMES
+        #: frames whose write_acc may be non-zero (mark_write since their last reset)
+        self.write_dirty = 0
+        #: some instance may have updated marks (update() has something to solve)
+        self.any_updated = False
         self.write_insn_idx = 0
         starts = env.cfg.subprog_starts
         self.ends = {s: e for s, e in zip(starts, starts[1:] + [len(env.insns)])}
-        self.postorder = {s: self._postorder(s, self.ends[s]) for s in starts}
+        #: per function start, its instructions in DFS post-order (computed when a function is first solved)
+        self.postorder: dict[int, list[int]] = {}
 
     def _postorder(self, start: int, end: int) -> list[int]:
         """Depth-first post-order of a function's instructions (fall-through explored before the jump)."""
@@ -93,6 +98,10 @@ class StackLiveness:
 
     def lookup(self, st: VerifierState, frameno: int) -> FuncInstance:
         starts = self.env.cfg.subprog_starts
+        if frameno == 0:  # the main program's frame (the most frequent by far): its call chain is its start
+            key = (starts[st.frames[0].subprogno],)
+            inst = self.instances.get(key)
+            return inst if inst is not None else self._lookup(key, key)
         sp = tuple(starts[st.frames[i].subprogno] for i in range(frameno + 1))
         callsites = tuple(st.frames[i + 1].callsite for i in range(frameno)) + (sp[-1],)
         return self._lookup(callsites, sp)
@@ -111,12 +120,12 @@ class StackLiveness:
         return self.cur_instance
 
     # ---- marks ------------------------------------------------------------------------------------------------
-    @staticmethod
-    def _mark_read(inst: FuncInstance, frame: int, insn_idx: int, mask: int) -> None:
+    def _mark_read(self, inst: FuncInstance, frame: int, insn_idx: int, mask: int) -> None:
         m = inst.alloc(frame, insn_idx)
         new = m[_MAYREAD] | mask
         if new != m[_MAYREAD] and (new | m[_LIVE]) != m[_LIVE]:
             inst.updated = True
+            self.any_updated = True
         m[_MAYREAD] = new
 
     def mark_read(self, frame: int, insn_idx: int, mask: int) -> None:
@@ -124,19 +133,40 @@ class StackLiveness:
 
     def _reset_writes(self, inst: FuncInstance, insn_idx: int) -> None:
         self.write_insn_idx = insn_idx
-        for i in range(inst.curframe + 1):
-            self.write_acc[i] = 0
+        frames = (2 << inst.curframe) - 1
+        if self.write_dirty & frames:
+            for i in range(inst.curframe + 1):
+                self.write_acc[i] = 0
+            self.write_dirty &= ~frames
 
     def reset_writes(self, insn_idx: int) -> None:
-        self._reset_writes(self._ensure_cur(), insn_idx)
+        inst = self.cur_instance
+        self._reset_writes(inst if inst is not None else self._ensure_cur(), insn_idx)
 
     def mark_write(self, frame: int, mask: int) -> None:
         self.write_acc[frame] |= mask
+        self.write_dirty |= 1 << frame
 
     def _commit(self, inst: FuncInstance | None) -> None:
         if inst is None:
             return
         idx = self.write_insn_idx - inst.start
+        if not self.write_dirty & ((2 << inst.curframe) - 1):
+            # nothing written by this instruction (write_acc[0..curframe] are all 0): the loop below reduces to
+            # dropping any must_write mark an earlier visit left
+            if inst.must_write_set[idx]:
+                for frame in range(inst.curframe + 1):
+                    arr = inst.frames[frame]
+                    m = arr[idx] if arr is not None else inst.alloc(frame, self.write_insn_idx)
+                    if m[_MUSTWRITE]:
+                        m[_MUSTWRITE] = 0
+                        inst.updated = True
+                        inst.must_write_dropped = True
+                        self.any_updated = True
+            else:
+                inst.must_write_set[idx] = True
+            self.write_insn_idx = 0
+            return
         for frame in range(inst.curframe + 1):
             mask = self.write_acc[frame]
             if mask == 0 and not inst.must_write_set[idx]:
@@ -148,6 +178,7 @@ class StackLiveness:
             if old != mask:
                 m[_MUSTWRITE] = mask
                 inst.updated = True
+                self.any_updated = True
             if old & ~mask:
                 inst.must_write_dropped = True
         inst.must_write_set[idx] = True
@@ -200,7 +231,9 @@ class StackLiveness:
                 if arr is not None:
                     for m in arr:
                         m[_ACC] = 0
-        order = self.postorder[inst.start]
+        order = self.postorder.get(inst.start)
+        if order is None:
+            order = self.postorder[inst.start] = self._postorder(inst.start, self.ends[inst.start])
         cnt = 0
         while True:
             cnt += 1
@@ -231,12 +264,15 @@ class StackLiveness:
         """bpf_update_live_stack: solve every instance of the current path that learnt something."""
         self.cur_instance = None
         cur = self.env.cur
+        if not self.any_updated:
+            return
         for frame in range(cur.curframe, -1, -1):
             inst = self.lookup(cur, frame)
             if inst.updated:
                 self._update_instance(inst)
                 inst.updated = False
                 inst.must_write_dropped = False
+        self.any_updated = any(inst.updated for inst in self.instances.values())
 
     # ---- queries ----------------------------------------------------------------------------------------------
     def clean_state(self, st: VerifierState, live_regs: list[int]) -> None:

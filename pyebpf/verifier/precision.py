@@ -27,6 +27,7 @@ _ALU, _ALU64, _LDX, _STX, _ST, _JMP, _JMP32, _LD = (int(InsnClass.ALU), int(Insn
                                                     int(InsnClass.STX), int(InsnClass.ST), int(InsnClass.JMP),
                                                     int(InsnClass.JMP32), int(InsnClass.LD))
 _NOTSUPP = object()
+_END, _NEG, _MOV = int(AluOp.END), int(AluOp.NEG), int(AluOp.MOV)
 _ATOMIC_LOADS = frozenset({AtomicOp.FETCH_ADD, AtomicOp.FETCH_OR, AtomicOp.FETCH_AND, AtomicOp.FETCH_XOR,
                            AtomicOp.XCHG, AtomicOp.CMPXCHG, AtomicOp.LOAD_ACQ})
 """Atomic instructions that write a register from memory (is_atomic_fetch_insn / is_atomic_load_insn)."""
@@ -147,18 +148,22 @@ def backtrack_insn(env: Env, idx: int, subseq_idx: int, hist: HistEntry | None, 
         from pyebpf.verifier.log import insn_str
         env.verbose(f"mark_precise: frame{bt.frame}: regs={_fmt_regs(bt.regs[bt.frame])} "
                     f"stack={_fmt_stack(bt.stack[bt.frame])} before {idx}: {insn_str(insn)}\n")
-    _sync_linked_regs(bt, hist)
+    linked = hist is not None and hist.linked
+    if linked:
+        _sync_linked_regs(bt, hist)
     if cls == _ALU or cls == _ALU64:
-        if not bt.is_reg_set(dreg):
+        regs = bt.regs
+        fr = bt.frame
+        if not regs[fr] >> dreg & 1:
             return None
-        if op == AluOp.END or op == AluOp.NEG:
+        if op == _END or op == _NEG:
             return None
-        if op == AluOp.MOV:
-            bt.clear_reg(dreg)
+        if op == _MOV:
+            regs[fr] &= ~(1 << dreg)
             if code & SOURCE_MASK and sreg != _FP:
-                bt.set_reg(sreg)
+                regs[fr] |= 1 << sreg
         elif code & SOURCE_MASK and sreg != _FP:
-            bt.set_reg(sreg)
+            regs[fr] |= 1 << sreg
     elif cls == _LDX or (cls == _STX and code & MODE_MASK == Mode.ATOMIC and insn.imm in _ATOMIC_LOADS):
         load_reg = dreg
         if cls == _STX and insn.imm != AtomicOp.LOAD_ACQ:
@@ -235,7 +240,8 @@ def backtrack_insn(env: Env, idx: int, subseq_idx: int, hist: HistEntry | None, 
             if bt.is_reg_set(dreg):
                 return _NOTSUPP
             return None
-    _sync_linked_regs(bt, hist)
+    if linked:
+        _sync_linked_regs(bt, hist)
     return None
 
 
@@ -243,11 +249,16 @@ def transparent_insns(insns) -> list[bool]:
     """Per slot: backtrack_insn leaves every mask as it is (ALU with an immediate other than mov, byte swaps,
     negation, jumps on an immediate, unconditional jumps): the walk may step over it without looking."""
     out = []
+    memo: dict[int, bool] = {}
     for insn in insns:
         if insn is None:
             out.append(True)
             continue
         code = insn.opcode
+        known = memo.get(code)
+        if known is not None:
+            out.append(known)
+            continue
         cls = code & CLASS_MASK
         op = code & OP_MASK
         if cls == _ALU or cls == _ALU64:
@@ -257,6 +268,7 @@ def transparent_insns(insns) -> list[bool]:
                                                            and not code & SOURCE_MASK))
         else:
             out.append(False)
+        memo[code] = out[-1]
     return out
 
 
@@ -484,6 +496,8 @@ def compute_scc(cfg, succ: list[tuple[int, ...]]) -> list[int]:
     with two or more instructions, a self edge, or a callback-calling helper call (an implicit loop)."""
     n = len(cfg.insns)
     scc = [0] * n
+    if not cfg.callback_calls and not any(w <= t for t, ws in enumerate(succ) for w in ws):
+        return scc  # no edge goes back and no helper calls back: no loop at all
     index = [-1] * n
     low = [0] * n
     on_stack = [False] * n
@@ -543,6 +557,9 @@ class SccVisit:
 
 def scc_callchain(env: Env, st: VerifierState) -> tuple | None:
     """The call sites leading to the outermost frame that is inside a loop, and that loop's id."""
+    if not st.curframe:
+        scc = env.scc_of[st.insn_idx]
+        return ((), scc) if scc else None
     sites = []
     for i in range(st.curframe + 1):
         insn = st.insn_idx if i == st.curframe else st.frames[i + 1].callsite

@@ -272,58 +272,63 @@ def _use_def(insn) -> tuple[int, int]:
     return d | (s if code & SOURCE_MASK else 0), 0
 
 
+_JMP_CLASSES = (int(InsnClass.JMP), int(InsnClass.JMP32))
+_EXIT, _CALL, _JA = int(JmpOp.EXIT), int(JmpOp.CALL), int(JmpOp.JA)
+
+
 def cfg_successors(cfg) -> list[tuple[int, ...]]:
-    """bpf_insn_successors: the intraprocedural successors of every slot (a call continues after itself)."""
+    """bpf_insn_successors: the intraprocedural successors of every slot (a call continues after itself).
+    Computed once per CfgInfo (cached on it): liveness, loops and stack liveness all walk the same graph."""
+    cached = getattr(cfg, "_pyebpf_succ", None)
+    if cached is not None:
+        return cached
     succ: list[tuple[int, ...]] = []
+    append = succ.append
+    jmp32 = int(InsnClass.JMP32)
+    jmp_classes = _JMP_CLASSES
+    lddw = int(OP_LD_IMM64)
     for t, insn in enumerate(cfg.insns):
         if insn is None:
-            succ.append(())
+            append(())
             continue
-        cls = insn.opcode & CLASS_MASK
-        if cls in (InsnClass.JMP, InsnClass.JMP32):
-            op = insn.opcode & OP_MASK
-            if op == JmpOp.EXIT:
-                succ.append(())
-            elif op == JmpOp.CALL:
-                succ.append((t + 1,))
-            elif op == JmpOp.JA:
-                succ.append((t + 1 + (insn.imm if cls == InsnClass.JMP32 else insn.off),))
+        code = insn.opcode
+        cls = code & 0x07
+        if cls in jmp_classes:
+            op = code & 0xF0
+            if op == _EXIT:
+                append(())
+            elif op == _CALL:
+                append((t + 1,))
+            elif op == _JA:
+                append((t + 1 + (insn.imm if cls == jmp32 else insn.off),))
             else:
-                succ.append((t + 1, t + 1 + insn.off))
+                append((t + 1, t + 1 + insn.off))
         else:
-            succ.append((t + insn.slots,))
+            append((t + 2,) if code == lddw else (t + 1,))
+    cfg._pyebpf_succ = succ
     return succ
+
+
+def has_back_edges(succ: list[tuple[int, ...]]) -> bool:
+    """Some edge goes back (or to itself): the graph may have loops."""
+    return any(w <= t for t, ws in enumerate(succ) for w in ws)
 
 
 def compute_live_registers(cfg) -> list[int]:
     """live_regs_before for every slot: registers that may be read before being written (r10 always)."""
     insns = cfg.insns
     n = len(insns)
-    succ: list[tuple[int, ...]] = []
+    succ = cfg_successors(cfg)
     use = [0] * n
     defs = [0] * n
+    use_def = _use_def_cached
     for t, insn in enumerate(insns):
-        if insn is None:
-            succ.append(())
-            continue
-        u, dd = _use_def(insn)
-        use[t], defs[t] = u, dd
-        code = insn.opcode
-        cls = code & CLASS_MASK
-        if cls in (InsnClass.JMP, InsnClass.JMP32):
-            op = code & OP_MASK
-            if op == JmpOp.EXIT:
-                succ.append(())
-            elif op == JmpOp.CALL:
-                succ.append((t + 1,))
-            elif op == JmpOp.JA:
-                succ.append((t + 1 + (insn.imm if cls == InsnClass.JMP32 else insn.off),))
-            else:
-                succ.append((t + 1, t + 1 + insn.off))
-        else:
-            succ.append((t + insn.slots,))
+        if insn is not None:
+            use[t], defs[t] = use_def(insn)
     live = [0] * n
+    # without back edges one pass in reverse order reaches the fixed point (the second pass would change nothing)
     changed = True
+    loops = has_back_edges(succ)
     while changed:
         changed = False
         for t in range(n - 1, -1, -1):
@@ -337,7 +342,22 @@ def compute_live_registers(cfg) -> list[int]:
             if new != live[t]:
                 live[t] = new
                 changed = True
+        if not loops:
+            break
     return [v | _R10 for v in live]
+
+
+_USE_DEF_CACHE: dict[tuple, tuple[int, int]] = {}
+
+
+def _use_def_cached(insn) -> tuple[int, int]:
+    key = (insn.opcode, insn.dst, insn.src, insn.imm)
+    r = _USE_DEF_CACHE.get(key)
+    if r is None:
+        r = _use_def(insn)
+        if len(_USE_DEF_CACHE) < 1 << 14:
+            _USE_DEF_CACHE[key] = r
+    return r
 
 
 __all__ = ["states_equal", "regsafe", "stacksafe", "compute_live_registers", "cfg_successors", "states_maybe_looping",

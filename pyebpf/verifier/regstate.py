@@ -153,22 +153,49 @@ class Reg:
         self.precise = False
 
     def copy(self) -> "Reg":
-        r = Reg.__new__(Reg)
-        r.type, r.off, r.var_off = self.type, self.off, self.var_off
-        r.smin, r.smax, r.umin, r.umax = self.smin, self.smax, self.umin, self.umax
-        r.s32_min, r.s32_max, r.u32_min, r.u32_max = self.s32_min, self.s32_max, self.u32_min, self.u32_max
-        r.id, r.ref_obj_id, r.range, r.map = self.id, self.ref_obj_id, self.range, self.map
-        r.mem_size, r.frameno, r.subprogno, r.precise = self.mem_size, self.frameno, self.subprogno, self.precise
+        # one field per statement: measurably faster than tuple assignments (this runs ~12 times per fork)
+        r = _new_reg(Reg)
+        r.type = self.type
+        r.off = self.off
+        r.var_off = self.var_off
+        r.smin = self.smin
+        r.smax = self.smax
+        r.umin = self.umin
+        r.umax = self.umax
+        r.s32_min = self.s32_min
+        r.s32_max = self.s32_max
+        r.u32_min = self.u32_min
+        r.u32_max = self.u32_max
+        r.id = self.id
+        r.ref_obj_id = self.ref_obj_id
+        r.range = self.range
+        r.map = self.map
+        r.mem_size = self.mem_size
+        r.frameno = self.frameno
+        r.subprogno = self.subprogno
+        r.precise = self.precise
         return r
 
     def assign(self, other: "Reg") -> None:
         """*self = *other."""
-        self.type, self.off, self.var_off = other.type, other.off, other.var_off
-        self.smin, self.smax, self.umin, self.umax = other.smin, other.smax, other.umin, other.umax
-        self.s32_min, self.s32_max = other.s32_min, other.s32_max
-        self.u32_min, self.u32_max = other.u32_min, other.u32_max
-        self.id, self.ref_obj_id, self.range, self.map = other.id, other.ref_obj_id, other.range, other.map
-        self.mem_size, self.frameno, self.subprogno = other.mem_size, other.frameno, other.subprogno
+        self.type = other.type
+        self.off = other.off
+        self.var_off = other.var_off
+        self.smin = other.smin
+        self.smax = other.smax
+        self.umin = other.umin
+        self.umax = other.umax
+        self.s32_min = other.s32_min
+        self.s32_max = other.s32_max
+        self.u32_min = other.u32_min
+        self.u32_max = other.u32_max
+        self.id = other.id
+        self.ref_obj_id = other.ref_obj_id
+        self.range = other.range
+        self.map = other.map
+        self.mem_size = other.mem_size
+        self.frameno = other.frameno
+        self.subprogno = other.subprogno
         self.precise = other.precise
 
     @property
@@ -186,3 +213,6 @@ class Reg:
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         from pyebpf.verifier.log import reg_state_str
         return f"Reg({reg_state_str(self, 0)})"
+
+
+_new_reg = object.__new__

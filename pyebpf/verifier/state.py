@@ -23,9 +23,9 @@ class StackSlot:
         self.spilled = Reg()
 
     def copy(self) -> "StackSlot":
-        s = StackSlot.__new__(StackSlot)
+        s = _new(StackSlot)
         s.slot_type = self.slot_type[:]
-        s.spilled = self.spilled.copy()
+        s.spilled = _reg_copy(self.spilled)
         return s
 
     @property
@@ -65,12 +65,15 @@ class FuncState:
         fp.frameno = frameno
 
     def copy(self) -> "FuncState":
-        f = FuncState.__new__(FuncState)
-        f.regs = [r.copy() for r in self.regs]
-        f.stack = [s.copy() for s in self.stack]
-        f.frameno, f.callsite, f.subprogno = self.frameno, self.callsite, self.subprogno
+        f = _new(FuncState)
+        f.regs = list(map(_reg_copy, self.regs))
+        f.stack = list(map(_slot_copy, self.stack)) if self.stack else []
+        f.frameno = self.frameno
+        f.callsite = self.callsite
+        f.subprogno = self.subprogno
         f.allocated_stack = self.allocated_stack
-        f.in_callback_fn, f.callback_ret_range = self.in_callback_fn, self.callback_ret_range
+        f.in_callback_fn = self.in_callback_fn
+        f.callback_ret_range = self.callback_ret_range
         f.callback_depth = self.callback_depth
         return f
 
@@ -114,8 +117,8 @@ class VerifierState:
         self.cleaned = False
 
     def copy(self) -> "VerifierState":
-        s = VerifierState.__new__(VerifierState)
-        s.frames = [f.copy() for f in self.frames]
+        s = _new(VerifierState)
+        s.frames = list(map(_frame_copy, self.frames))
         s.curframe = self.curframe
         s.parent = self.parent
         s.branches = 1
@@ -140,6 +143,12 @@ class VerifierState:
     @property
     def regs(self) -> list[Reg]:
         return self.frames[self.curframe].regs
+
+
+_new = object.__new__
+_reg_copy = Reg.copy
+_slot_copy = StackSlot.copy
+_frame_copy = FuncState.copy
 
 
 def initial_state() -> VerifierState:
