@@ -6,6 +6,8 @@
                                                user=2: bpf_probe_read, which picks by the address on x86-64)
     probe_read_bytes(addr, size, user=0)       `size` bytes (char array, zero-filled where the read faults)
     send_signal(sig)                           bpf_send_signal: signal the current process
+    const_bytes("text", size)                  a NUL-padded char array built on the stack
+    map_value(m, key)                          a copy of a structure value (zeroed when the key is absent)
 
 `install(PythonFrontEnd)` adds them (as `i_<name>` methods, the front end's intrinsic protocol); the generated
 module imports the marker functions below, which the front end recognises by `__probe_intrinsic__`.
@@ -40,6 +42,7 @@ def _marker(name: str, doc: str) -> Callable[..., Any]:
 probe_read = _marker("probe_read", "probe_read(addr, size, signed=0, user=0): an integer read from memory.")
 probe_read_bytes = _marker("probe_read_bytes", "probe_read_bytes(addr, size, user=0): bytes read from memory.")
 send_signal = _marker("send_signal", "send_signal(sig): bpf_send_signal to the current process.")
+map_value = _marker("map_value", "map_value(m, key): a copy of the whole value (zeroed when the key is absent).")
 const_bytes = _marker("const_bytes", 'const_bytes("text", size): a NUL-padded char array on the stack.')
 
 
@@ -120,14 +123,37 @@ def i_const_bytes(fe: Any, node: ast.Call, into: Any = None) -> Any:
     return dest
 
 
+def i_map_value(fe: Any, node: ast.Call, into: Any = None) -> Any:
+    """A copy of a structure value on the stack: zeroed first, the value copied over it when the key is there."""
+    from pyebpf.compiler.pyfront import Mem
+
+    if len(node.args) != 2 or node.keywords:
+        raise fe.err(node, "map_value(m, key) takes a map and a key")
+    info, _ = fe.map_of(node.args[0])
+    vt = info.value_ctype
+    if vt is None:
+        raise fe.err(node, "this map has no values to copy")
+    key = fe.key_addr(info, node.args[1])
+    dest = Mem(fe.ir.slot(ctypes.sizeof(vt), 8, "mval"), 0, vt)
+    fe.zero(dest)
+    p = fe.lookup(info, key)
+    found, done = fe.ir.new_block("mfound"), fe.ir.new_block("mdone")
+    fe.ir.branch("ne", p, 0, found, done)
+    fe.ir.set_block(found)
+    fe.copy(dest, Mem(p, 0, vt), node)
+    fe.ir.jump(done)
+    fe.ir.set_block(done)
+    return dest
+
+
 def install(cls: type) -> None:
     """Give the front-end class these intrinsics (idempotent)."""
-    for fn in (i_probe_read, i_probe_read_bytes, i_send_signal, i_const_bytes):
+    for fn in (i_probe_read, i_probe_read_bytes, i_send_signal, i_const_bytes, i_map_value):
         if not hasattr(cls, fn.__name__):
             setattr(cls, fn.__name__, fn)
 
 
-__all__ = ["probe_read", "probe_read_bytes", "send_signal", "const_bytes", "install"]
+__all__ = ["probe_read", "probe_read_bytes", "send_signal", "const_bytes", "map_value", "install"]
 
 
 def _install_default() -> None:

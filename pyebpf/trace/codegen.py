@@ -89,7 +89,7 @@ class Translation:
 HEADER = '''import ctypes
 from pyebpf.probe import *
 from pyebpf.probe import RingBuf, HashMap, PerCpuHashMap, StackTrace
-from pyebpf.compiler.memread import probe_read, probe_read_bytes, send_signal, const_bytes
+from pyebpf.compiler.memread import probe_read, probe_read_bytes, send_signal, const_bytes, map_value
 
 
 class Pair(ctypes.Structure):
@@ -684,7 +684,7 @@ class Translator:
         m = self._known_map(e)
         if len(e.keys) != len(m.keys or []):
             raise self.err(e, f"Argument mismatch for {e.name}")
-        return f"{m.py}[{self.key_expr(m, e, d)}].s"
+        return f"map_value({m.py}, {self.key_expr(m, e, d)}).s"
 
     def ntop(self, e: A.Node, d: int) -> str:
         if not isinstance(e, A.Call) or e.name != "ntop" or not 1 <= len(e.args) <= 2:
@@ -756,7 +756,9 @@ class Translator:
                     sid = struct_id(e.type)
                     if sid is None:
                         raise self.err(e, f"Unknown struct/union: '{e.type}'")
-                    return Type("ptr", btf=sid, user=self._user_memory(e)), self.int_expr(e.arg, 0)
+                    # a cast names kernel memory (curtask, kernel pointers) except in user-space probes
+                    user = self.target is not None and self.target.kind in ("uprobe", "uretprobe", "usdt")
+                    return Type("ptr", btf=sid, user=user), self.int_expr(e.arg, 0)
                 return INT, self.int_expr(e.arg, 0)
             if e.type not in INT_CASTS:
                 raise self.err(e, f"Cannot cast to \"{e.type}\"")

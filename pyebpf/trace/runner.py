@@ -265,6 +265,10 @@ class Session:
     def print_map(self, name: str, top: int = 0, div: int = 0) -> None:
         p = printer(self.comp, name, top, div)
         entries = map_entries(self.comp, name, self.dec)
+        decl = self.comp.translation.maps[name]
+        if not entries and not decl.keys and decl.kind in ("count", "sum", "min", "max", "value") and \
+                decl.value.int_like:
+            entries = {(): 0}  # bpftrace reads a keyless map's one slot: 0 when cleared or never written
         if self.json:
             if entries:
                 self.out.write(p.json(entries) + "\n")
