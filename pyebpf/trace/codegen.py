@@ -123,6 +123,7 @@ class Translator:
         self.vars: dict[str, Type] = {}
         self.declared: set[str] = set()
         self.stacks = False
+        self.scanning = False
 
     def err(self, node: A.Node, message: str) -> TraceError:
         return self.src.error(message, node.pos, node.end)
@@ -138,10 +139,12 @@ class Translator:
             if t.name not in self.probe_names:
                 self.probe_names.append(t.name)
         # pass 1: map kinds and key/value types (a map used before its aggregate is known still gets its layout)
+        self.scanning = True
         for p, t in expanded:
             self.target = t
             self.vars = {}
             self._scan(p.body)
+        self.scanning = False
         targets = []
         bodies: list[str] = []
         for i, (p, t) in enumerate(expanded):
@@ -906,7 +909,7 @@ class Translator:
         if isinstance(e, A.Builtin):
             return self.builtin(e)
         if isinstance(e, A.Var):
-            if e.name not in self.vars or e.name not in self.declared:
+            if e.name not in self.vars or (e.name not in self.declared and not self.scanning):
                 raise self.err(e, f"Undefined or undeclared variable: {e.name}")
             if not self.vars[e.name].int_like:
                 raise self.err(e, f"{e.name} holds a {self.vars[e.name].text()}, not an integer")

@@ -321,6 +321,15 @@ class _Child:
         return self.returncode
 
 
+def _alive(pid: int) -> bool:
+    """The -p process still runs (a zombie has ended: its parent just has not reaped it yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
 def start_command(command: str) -> tuple[_Child, int]:
     """Fork the -c command, held (reading a pipe before exec) until the probes are attached: (child, gate fd to
     close to let it run). Started before compiling, so the script's `cpid` is known."""
@@ -419,7 +428,7 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
                     sess.exited_by_child = True
                     drain()
                     break
-                if pid is not None and not os.path.exists(f"/proc/{pid}"):
+                if pid is not None and not _alive(pid):
                     drain()
                     break
                 if deadline is not None and time.monotonic() >= deadline:
