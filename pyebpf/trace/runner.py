@@ -436,6 +436,12 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
                     break
         finally:
             signal.signal(signal.SIGINT, old)
+        # as bpftrace: the probes are detached before END runs, so END's clear() and the maps printed at the
+        # end see no later events (the records already written are handled first)
+        if loaded_special[len(begin):]:
+            drain()
+            for lp in loaded:
+                lp.close()
         for lp in loaded_special[len(begin):]:
             sess.exited = False
             lp.run(args=[0])
