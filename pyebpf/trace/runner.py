@@ -420,7 +420,13 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
         signal.signal(signal.SIGINT, lambda *a: got_sigint.append(1))
         try:
             while not sess.exited and not got_sigint:
-                for r in events.read(timeout=0.1):
+                t = time.monotonic()
+                records = events.read(timeout=0.1)
+                if not records and time.monotonic() - t < 0.05:
+                    # no probe writes records (the ring buffer is not in the kernel): read() cannot wait on it,
+                    # and a busy loop here would take a CPU from the traced workload
+                    time.sleep(0.1)
+                for r in records:
                     sess.handle(r)
                     if sess.exited:
                         break
