@@ -135,6 +135,8 @@ class Translator:
             for ap in p.points:
                 for t in expand(self.src, ap, self.events, self.pid):
                     expanded.append((p, t))
+        if not expanded:
+            raise TraceError("No probes to attach", "")
         for _, t in expanded:
             if t.name not in self.probe_names:
                 self.probe_names.append(t.name)
@@ -626,7 +628,7 @@ class Translator:
     # -- expressions ----------------------------------------------------------------------------------------------
     def value_expr(self, e: A.Node, t: Type, d: int) -> str:
         """An expression for a struct field of type `t` (strings written straight into char arrays)."""
-        if t.kind in ("probe", "func"):
+        if t.kind in ("probe", "func") and isinstance(e, A.Builtin):
             name = self.target.name if t.kind == "probe" else self.target.func  # type: ignore[union-attr]
             if name not in self.strings:
                 self.strings.append(name)

@@ -161,7 +161,9 @@ class MapPrinter:
         for key, value in self.ordered(entries):
             out.append(f"{self.name}{key_text(key)}: {self.value_text(value)}")
         text = "\n".join(out) + ("\n" if out else "")
-        if self.kind in ("avg", "stats") or not out:
+        if self.kind in ("avg", "stats"):  # bpftrace ends these with a blank line, also when empty
+            text += "\n" if out else "\n\n"
+        elif not out:
             text += "\n"
         return text
 

@@ -108,8 +108,8 @@ def _uprobe(src: Source, ap: A.AttachPoint, kind: str, rest: str, pid: int | Non
         raise src.error("uprobes at an address are not supported by pyebpf trace yet: name a symbol", ap.pos,
                         ap.end)
     names = [s for s in symbols if fnmatch.fnmatchcase(s, sym)] if _wild(sym) else [sym] if sym in symbols else []
-    if not names:
-        raise src.error(f"Could not resolve symbol: {path}:{sym}", ap.pos, ap.end)
+    if not names:  # as bpftrace: a symbol the binary lacks is skipped ("No probes to attach" if none is left)
+        return []
     section = "uretprobe" if kind == "uretprobe" else "uprobe"
     return [AttachTarget(kind, f"{section}/{binary}:{s}", f"{kind}:{binary}:{s}", binary=binary, symbol=s,
                          offset=offset) for s in names]
