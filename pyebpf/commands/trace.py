@@ -28,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-d", "--dry-run", dest="dry_run", action="store_true",
                    help="compile and verify with pyebpf's verifier; print the programs; load nothing")
     p.add_argument("-v", dest="verbose", action="store_true", help="print verifier statistics per program")
+    p.add_argument("--unsafe", action="store_true", help="allow unsafe builtins (signal()), as bpftrace's --unsafe")
     p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
     p.set_defaults(func=handler)
 
@@ -76,7 +77,7 @@ def _run(args: argparse.Namespace) -> int:
 
         child, gate_w = start_command(args.command)
     try:
-        comp = compile_script(text, name, pid=args.pid, cpid=child.pid if child is not None else
+        comp = compile_script(text, name, pid=args.pid, unsafe=args.unsafe, cpid=child.pid if child is not None else
                               (0 if args.command is not None else None))
     except BaseException:
         if child is not None:

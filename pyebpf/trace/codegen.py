@@ -104,13 +104,14 @@ class Inet(ctypes.Structure):
 
 class Translator:
     def __init__(self, program: A.Program, src: Source, *, events: Any = tracepoint_events,
-                 fields: Any = None, pid: int | None = None, cpid: int | None = None):
+                 fields: Any = None, pid: int | None = None, cpid: int | None = None, unsafe: bool = False):
         self.prog = program
         self.src = src
         self.events = events
         self.fields_of = fields or _system_fields
         self.pid = pid
         self.cpid = cpid
+        self.unsafe = unsafe
         self.maps: dict[str, MapDecl] = {}
         self.records: dict[int, Record] = {}
         self.strings: list[str] = []
@@ -542,6 +543,8 @@ class Translator:
         if e.name == "join":
             return self.join(e, d, rid)
         if e.name == "signal":
+            if not self.unsafe:
+                raise self.err(e, "signal() is an unsafe function being used in safe mode")
             return self.signal(e, d)
         if e.name == "system":
             raise self.err(e, "system() requires the unsafe mode bpftrace gates it behind: not supported by "

@@ -67,7 +67,7 @@ def test_additive_aggregations_use_per_cpu_hashes():
     ("BEGIN { print(@nope); }", "Undefined map: @nope"),
     ("BEGIN { $s = \"a\"; $s = \"b\"; }", "assigns non-integer variables once"),
     ("BEGIN { @ = \"a\" < \"b\"; }", "strings compare with == and != only"),
-    ("BEGIN { signal(\"NOPE\"); }", "NOPE: invalid signal"),
+    ("BEGIN { signal(\"KILL\"); }", "signal() is an unsafe function being used in safe mode"),
     ("BEGIN { @ = cpid; }", "cpid cannot be used without child command"),
     ("kprobe:vfs_read { @ = count(); }", "kprobe probes are not available on this kernel"),
     ("interval:h:1 { @ = count(); }", "interval probe must have unit of time"),
@@ -102,3 +102,10 @@ def test_output_shapes():
     p = MapPrinter("@c", "count", top=2, div=10)
     assert p.text({(1,): 10, (2,): 35, (3,): 20}) == "@c[3]: 2\n@c[2]: 3\n"
     assert json.loads(MapPrinter("@a", "avg").json({(): (9, 2)})) == {"type": "stats", "data": {"@a": 4}}
+
+
+def test_signal_names_and_numbers_with_unsafe():
+    tr = check('BEGIN { signal("KILL"); signal(15); }', unsafe=True)
+    assert "send_signal(9)" in tr.module and "send_signal(15)" in tr.module
+    with pytest.raises(TraceError, match="NOPE: invalid signal"):
+        check('BEGIN { signal("NOPE"); }', unsafe=True)

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -137,3 +138,27 @@ def test_pid_option_ends_with_the_process():
         assert out.startswith("Attaching 1 probe...")
     finally:
         p.wait()
+
+
+def test_symbols_addresses_time_cat_as_bpftrace(target: str):
+    script = (f'uprobe:{target}:run_cb {{ printf("%s %s %s %s\\n", usym(arg0), ksym(kaddr("vfs_read")), '
+              f'ntop(0x0100007f), ntop(10, 0)); @y = count(); }} '
+              f'END {{ printf("%s\\n", strftime("%Y", nsecs)); cat("/etc/hostname"); }}')
+    work = f"{target} 2 400"  # lingers 0.4 s: user symbols resolve while the process lives
+    rc, mine, err = ours("-c", work, "-e", script)
+    assert rc == 0, err
+    _, theirs, _ = bpftrace("-c", work, "-e", script)
+    lines = lambda out: out.split("\n\n\n")[0].split("\n")  # noqa: E731
+    assert lines(mine) == lines(theirs), f"ours:\n{mine}\nbpftrace:\n{theirs}"
+    assert "tick_cb vfs_read 127.0.0.1 ::" in mine and time.strftime("%Y") in mine
+    assert map_blocks(mine) == map_blocks(theirs) == ["@y: 2"]
+
+
+def test_signal_kills_the_target_as_bpftrace(target: str):
+    script = f'uprobe:{target}:add /arg0 == 2/ {{ signal("KILL"); }} uprobe:{target}:add {{ @n = count(); }}'
+    rc, _, err = ours("-c", f"{target} 5", "-e", script)
+    assert rc == 1 and "signal() is an unsafe function being used in safe mode" in err  # as bpftrace
+    rc1, mine, _ = ours("--unsafe", "-c", f"{target} 5", "-e", script)
+    rc2, theirs, _ = bpftrace("--unsafe", "-c", f"{target} 5", "-e", script)
+    assert map_blocks(mine) == map_blocks(theirs) == ["@n: 3"]  # killed in the third call: no total printed
+    assert "45" not in mine and rc1 == 128 + 9

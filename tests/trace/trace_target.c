@@ -1,8 +1,9 @@
-/* uprobe / uretprobe / USDT target for tests/trace: `trace_target N` calls add(i, 2*i) and greet() N times and fires
- * USDT trace:tick(i, -i) each time. */
+/* uprobe / uretprobe / USDT target for tests/trace: `trace_target N [MS]` calls add(i, 2*i) and greet() N times and fires
+ * USDT trace:tick(i, -i) and run_cb(tick_cb) each time. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/sdt.h>
+#include <unistd.h>
 
 static volatile long sink;
 
@@ -18,6 +19,16 @@ __attribute__((noinline)) const char *greet(const char *who)
 	return who;
 }
 
+__attribute__((noinline)) void tick_cb(void)
+{
+	sink++;
+}
+
+__attribute__((noinline)) void run_cb(void (*cb)(void))
+{
+	cb();
+}
+
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 1;
@@ -26,7 +37,11 @@ int main(int argc, char **argv)
 		total += add(i, 2 * i);
 		greet(i % 2 ? "odd" : "even");
 		DTRACE_PROBE2(trace, tick, i, (long)-i);
+		run_cb(tick_cb);
 	}
 	printf("%ld\n", total);
+	fflush(stdout);
+	if (argc > 2) /* linger (ms): user symbols resolve while the process lives */
+		usleep(atoi(argv[2]) * 1000);
 	return 0;
 }
