@@ -50,6 +50,7 @@ class MapDecl:
     value: Type = INT
     lhist: tuple[int, int, int] | None = None
     py: str = ""
+    int_assigned: bool = False
 
     @property
     def bucketed(self) -> bool:
@@ -186,11 +187,17 @@ class Translator:
                         t = self.type_of(s.value)
                         if not t.int_like or t.kind not in ("int", "ptr"):
                             self._set_kind(m, "value", s)
-                            if m.value.kind != "int" and not compatible(m.value, t):
+                            if m.int_assigned or (m.value.kind != "int" and not compatible(m.value, t)):
                                 raise self.err(s, f"Type mismatch for {m.name}: trying to assign value of type "
                                                   f"'{t.text()}' when map already contains a value of type "
                                                   f"'{m.value.text()}'")
                             m.value = merge(m.value, t) if m.value.kind != "int" else t
+                        elif not m.value.int_like:
+                            raise self.err(s, f"Type mismatch for {m.name}: trying to assign value of type "
+                                              f"'{t.text()}' when map already contains a value of type "
+                                              f"'{m.value.text()}'")
+                        else:
+                            m.int_assigned = True
                     if not m.kind:
                         m.kind = "value"
             elif isinstance(s, A.Assign) and isinstance(s.target, A.Var) and s.value is not None:

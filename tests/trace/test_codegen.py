@@ -69,6 +69,9 @@ def test_additive_aggregations_use_per_cpu_hashes():
     ("BEGIN { @ = \"a\" < \"b\"; }", "strings compare with == and != only"),
     ("BEGIN { signal(\"KILL\"); }", "signal() is an unsafe function being used in safe mode"),
     ("BEGIN { @ = cpid; }", "cpid cannot be used without child command"),
+    ("BEGIN { @ = (1, 2); @ = 3; }", "Type mismatch for @: trying to assign value of type 'int64' when map "
+                                      "already contains a value of type '(int64, int64)'"),
+    ("BEGIN { @ = 3; @ = \"s\"; }", "Type mismatch for @: trying to assign value of type 'string[2]'"),
     ("kprobe:vfs_read { @ = count(); }", "kprobe probes are not available on this kernel"),
     ("interval:h:1 { @ = count(); }", "interval probe must have unit of time"),
     ("software:nope:1 { @ = count(); }", "nope is not a software probe"),
