@@ -144,7 +144,7 @@ def test_symbols_addresses_time_cat_as_bpftrace(target: str):
     script = (f'uprobe:{target}:run_cb {{ printf("%s %s %s %s\\n", usym(arg0), ksym(kaddr("vfs_read")), '
               f'ntop(0x0100007f), ntop(10, 0)); @y = count(); }} '
               f'END {{ printf("%s\\n", strftime("%Y", nsecs)); cat("/etc/hostname"); }}')
-    work = f"{target} 2 400"  # lingers 0.4 s: user symbols resolve while the process lives
+    work = f"{target} 2 1500"  # lingers 1.5 s: user symbols resolve while the process lives (loaded machines)
     rc, mine, err = ours("-c", work, "-e", script)
     assert rc == 0, err
     _, theirs, _ = bpftrace("-c", work, "-e", script)
