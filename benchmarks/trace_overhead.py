@@ -1,8 +1,11 @@
 """`pyebpf trace` beside bpftrace 0.17 on this machine (root, bpftrace installed):
 
-1. start-up: wall time from launching the tool (with -c) until the traced command's first openat is printed;
-2. overhead: the wall time of N openat+close calls alone, under `@[comm] = count()` on sys_enter_openat with each
-   tool, and the added cost per call for each, as a ratio.
+1. start-up: wall time from launching the tool (with -c) until the traced command's first openat is printed, and
+   the CPU time (user + system) the tool spent by then (steadier than wall time on a shared machine);
+2. overhead: N openat+close calls alone and under `@[comm] = count()` on sys_enter_openat with each tool; the
+   added cost per call for each, as a ratio. Measured as the workload's own CPU time (user + system: the BPF
+   program runs in its syscalls, so its cost lands there), which load from other processes on a shared machine
+   does not distort, and as wall time. Runs are interleaved (alone, pyebpf, bpftrace, alone, ...), medians taken.
 
     sudo python3 benchmarks/trace_overhead.py [--calls 1000000] [--repeat 3]
 """
@@ -10,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,42 +28,56 @@ def tool(name: str) -> list[str]:
     return [sys.executable, "-m", "pyebpf", "trace"] if name == "pyebpf" else ["bpftrace"]
 
 
-def startup(name: str) -> float:
-    """Seconds from launch to the first printf of the traced command's openat (BEGIN prints nothing)."""
-    script = 'tracepoint:syscalls:sys_enter_openat /comm == "true"/ { printf("x\\n"); exit(); }' \
-        if name == "bpftrace" else 'tracepoint:syscalls:sys_enter_openat { printf("x\\n"); exit(); }'
+def env() -> dict[str, str]:
+    """The tools' environment: our tree first, and byte-code caching on (as an installed package has it)."""
+    e = dict(os.environ, PYTHONPATH=ROOT)
+    e.pop("PYTHONDONTWRITEBYTECODE", None)
+    return e
+
+
+def startup(name: str) -> tuple[float, float]:
+    """(seconds from launch to the first printf of the traced command's first openat, CPU seconds the tool used
+    by then): the same script for both tools."""
+    script = 'tracepoint:syscalls:sys_enter_openat /pid == cpid/ { printf("x\\n"); exit(); }'
     t0 = time.perf_counter()
     p = subprocess.Popen(tool(name) + ["-c", "/bin/true", "-e", script], stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True, env=dict(os.environ, PYTHONPATH=ROOT))
+                         stderr=subprocess.DEVNULL, text=True, env=env())
+    cpu = 0.0
     for line in p.stdout:  # type: ignore[union-attr]
         if line.strip() == "x":
+            try:
+                with open(f"/proc/{p.pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+            except OSError:
+                pass
             break
     dt = time.perf_counter() - t0
     p.wait()
-    return dt
+    return dt, cpu
 
 
 def workload(calls: int) -> list[str]:
-    import tempfile
-
     fd, path = tempfile.mkstemp(suffix=".py", prefix="trace_overhead_")
     with os.fdopen(fd, "w") as f:
-        f.write(f"import os, time\nt = time.perf_counter()\nfor _ in range({calls}):\n"
-                f"    os.close(os.open('/etc/hostname', 0))\nprint(time.perf_counter() - t, flush=True)\n")
+        f.write(f"import os, time\nt, c = time.perf_counter(), time.process_time()\nfor _ in range({calls}):\n"
+                f"    os.close(os.open('/etc/hostname', 0))\n"
+                f"print(time.perf_counter() - t, time.process_time() - c, flush=True)\n")
     return [sys.executable, path]
 
 
-def timed(calls: int, name: str | None) -> float:
+def timed(calls: int, name: str | None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of the workload's loop."""
     if name is None:
-        return float(subprocess.run(workload(calls), capture_output=True, text=True).stdout.strip())
-    import shlex
-
-    cmd = " ".join(shlex.quote(a) for a in workload(calls))
-    out = subprocess.run(tool(name) + ["-c", cmd, "-e", SCRIPT], capture_output=True, text=True,
-                         env=dict(os.environ, PYTHONPATH=ROOT)).stdout
+        out = subprocess.run(workload(calls), capture_output=True, text=True).stdout
+    else:
+        cmd = " ".join(shlex.quote(a) for a in workload(calls))
+        out = subprocess.run(tool(name) + ["-c", cmd, "-e", SCRIPT], capture_output=True, text=True,
+                             env=env()).stdout
     for line in out.split("\n"):
         try:
-            return float(line)
+            wall, cpu = (float(x) for x in line.split())
+            return wall, cpu
         except ValueError:
             continue
     raise SystemExit(f"{name}: no timing in its output:\n{out}")
@@ -69,16 +88,28 @@ def main() -> int:
     ap.add_argument("--calls", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
-    s_ours = statistics.median(startup("pyebpf") for _ in range(a.repeat))
-    s_bt = statistics.median(startup("bpftrace") for _ in range(a.repeat))
-    print(f"start-up to first event: pyebpf trace {s_ours:.2f} s, bpftrace {s_bt:.2f} s, ratio {s_ours / s_bt:.2f}")
-    base = statistics.median(timed(a.calls, None) for _ in range(a.repeat))
-    ours = statistics.median(timed(a.calls, "pyebpf") for _ in range(a.repeat))
-    bt = statistics.median(timed(a.calls, "bpftrace") for _ in range(a.repeat))
-    per = lambda t: (t - base) / a.calls * 1e9  # noqa: E731
-    print(f"{a.calls} openat+close: alone {base:.2f} s; with count() by comm: pyebpf trace {ours:.2f} s "
-          f"(+{per(ours):.0f} ns/call), bpftrace {bt:.2f} s (+{per(bt):.0f} ns/call); overhead ratio "
-          f"{per(ours) / per(bt) if per(bt) > 0 else float('nan'):.2f}")
+    startup("pyebpf")  # warm: byte-code caches written, files in the page cache (for both tools alike)
+    startup("bpftrace")
+    runs: dict[str, list[tuple[float, float]]] = {"pyebpf": [], "bpftrace": []}
+    for _ in range(a.repeat):
+        for name in runs:
+            runs[name].append(startup(name))
+    (w_ours, c_ours), (w_bt, c_bt) = [(statistics.median(r[0] for r in runs[n]), statistics.median(r[1] for r in
+                                                                                                 runs[n]))
+                                      for n in ("pyebpf", "bpftrace")]
+    print(f"start-up to first event (median of {a.repeat}): pyebpf trace {w_ours:.2f} s wall / {c_ours:.2f} s CPU, "
+          f"bpftrace {w_bt:.2f} s wall / {c_bt:.2f} s CPU; wall ratio {w_ours / w_bt:.2f}, CPU ratio "
+          f"{c_ours / c_bt if c_bt else float('nan'):.2f}")
+    times: dict[str | None, list[tuple[float, float]]] = {None: [], "pyebpf": [], "bpftrace": []}
+    for _ in range(a.repeat):
+        for name in times:
+            times[name].append(timed(a.calls, name))
+    for i, what in ((1, "CPU time"), (0, "wall time")):
+        base, ours, bt = (statistics.median(t[i] for t in times[n]) for n in (None, "pyebpf", "bpftrace"))
+        per = lambda t: (t - base) / a.calls * 1e9  # noqa: E731
+        print(f"{a.calls} openat+close, {what} (median of {a.repeat}, interleaved): alone {base:.2f} s; with "
+              f"count() by comm: pyebpf trace {ours:.2f} s (+{per(ours):.0f} ns/call), bpftrace {bt:.2f} s "
+              f"(+{per(bt):.0f} ns/call); overhead ratio {per(ours) / per(bt) if per(bt) > 0 else float('nan'):.2f}")
     return 0
 
 

@@ -18,17 +18,20 @@ COMMAND_MODULES = ("asm", "disasm", "demo", "run", "verify", "explain", "load", 
                    "net", "probe", "feature", "link", "cgroup", "trace", "export")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """All subcommands, or only `only` (a run of one command need not import every other command's modules:
+    start-up time of `pyebpf trace` is measured against bpftrace's)."""
     parser = argparse.ArgumentParser(prog="pyebpf", description="Pure-Python eBPF toolkit.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if only not in COMMAND_MODULES else (only,):
         import_module(f"pyebpf.commands.{name}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(words[0] if words else None)
     args = parser.parse_args(argv)
     try:
         status = args.func(args)

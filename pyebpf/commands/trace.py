@@ -2,8 +2,8 @@
 
     pyebpf trace -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'
     pyebpf trace script.bt
-    pyebpf trace -c 'ls /' -e 'tracepoint:syscalls:sys_enter_openat /pid == cpid/ ...'   (cpid: not yet)
-    pyebpf trace -l 'tracepoint:syscalls:*open*'
+    pyebpf trace -c 'ls /' -e 'tracepoint:syscalls:sys_enter_openat /pid == cpid/ { @[str(args->filename)] = count(); }'
+    pyebpf trace -l 'tracepoint:syscalls:*open*'     (also rawtracepoint:*, uprobe:/bin/bash:*, usdt:/path/binary)
 
 Output has bpftrace's shape: "Attaching N probes...", printf lines, and at the end (exit(), Ctrl-C, the end of
 -c's command or of -p's process) every map, as bpftrace prints it; `-f json` prints bpftrace's JSON lines.
@@ -11,7 +11,7 @@ Output has bpftrace's shape: "Attaching N probes...", printf lines, and at the e
 from __future__ import annotations
 
 import argparse
-import fnmatch
+import os
 import sys
 
 
@@ -21,29 +21,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("file", nargs="?", metavar="FILE.bt", help="script file (or -e PROGRAM)")
     p.add_argument("-e", dest="program", metavar="PROGRAM", help="the program text")
     p.add_argument("-l", dest="list", nargs="?", const="*", default=None, metavar="GLOB",
-                   help="list probes matching GLOB (tracepoints)")
+                   help="list probes matching GLOB (tracepoints, raw tracepoints, uprobe:BINARY:*, usdt:BINARY)")
     p.add_argument("-c", dest="command", metavar="CMD", help="run CMD, trace while it runs, exit with its status")
     p.add_argument("-p", dest="pid", type=int, metavar="PID", help="stop when process PID exits")
     p.add_argument("-f", dest="format", choices=("text", "json"), default="text", help="output format")
     p.add_argument("-d", "--dry-run", dest="dry_run", action="store_true",
                    help="compile and verify with pyebpf's verifier; print the programs; load nothing")
     p.add_argument("-v", dest="verbose", action="store_true", help="print verifier statistics per program")
+    p.add_argument("--unsafe", action="store_true", help="allow unsafe builtins (signal()), as bpftrace's --unsafe")
     p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
     p.set_defaults(func=handler)
 
 
 def list_probes(glob: str, out=sys.stdout) -> int:
-    from pyebpf.trace.codegen import tracepoint_events
+    from pyebpf.trace.probes import list_probes as names
 
-    if ":" not in glob:
-        glob = "*" + glob + "*" if not any(c in glob for c in "*?[") else glob
-    kind, _, rest = glob.partition(":")
-    if kind in ("t", "tracepoint") and rest:
-        glob = "tracepoint:" + rest
-    for cat, ev in tracepoint_events():
-        name = f"tracepoint:{cat}:{ev}"
-        if fnmatch.fnmatchcase(name, glob):
-            out.write(name + "\n")
+    for name in names(glob):
+        out.write(name + "\n")
     return 0
 
 
@@ -76,7 +70,21 @@ def _run(args: argparse.Namespace) -> int:
         name = args.file
     else:
         raise TraceError("USAGE: pyebpf trace [options] filename | -e 'program' | -l [GLOB]")
-    comp = compile_script(text, name)
+    child = None
+    gate_w = -1
+    if args.command is not None and not args.dry_run:
+        from pyebpf.trace.runner import start_command
+
+        child, gate_w = start_command(args.command)
+    try:
+        comp = compile_script(text, name, pid=args.pid, unsafe=args.unsafe, cpid=child.pid if child is not None else
+                              (0 if args.command is not None else None))
+    except BaseException:
+        if child is not None:
+            os.close(gate_w)
+            child.terminate()
+            child.wait()
+        raise
     if args.dry_run or args.verbose:
         from pyebpf.isa.disassembler import disassemble
         from pyebpf.errors import VerifierError
@@ -94,4 +102,5 @@ def _run(args: argparse.Namespace) -> int:
                 print(disassemble(p.program))
         if args.dry_run:
             return 0
-    return run(comp, json_mode=args.format == "json", command=args.command, pid=args.pid, duration=args.duration)
+    return run(comp, json_mode=args.format == "json", pid=args.pid, duration=args.duration, child=child,
+               gate_w=gate_w)

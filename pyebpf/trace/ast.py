@@ -41,6 +41,7 @@ class MapRef(Node):
 class Field(Node):
     obj: Node
     name: str
+    arrow: bool = False
 
 
 @dataclass(eq=False)
@@ -60,6 +61,26 @@ class Binary(Node):
     op: str
     left: Node
     right: Node
+
+
+@dataclass(eq=False)
+class Cast(Node):
+    """`(struct task_struct *)expr`, `(uint64)expr`: `type` is the C type's text, `ptr` its number of `*`."""
+
+    type: str
+    ptr: int
+    arg: Node
+
+
+@dataclass(eq=False)
+class Tuple(Node):
+    elems: list[Node]
+
+
+@dataclass(eq=False)
+class Index(Node):
+    obj: Node
+    index: Node
 
 
 @dataclass(eq=False)

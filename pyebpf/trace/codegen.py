@@ -3,14 +3,15 @@
 The script is checked here (unknown functions, builtins and fields, map kinds mixed, wrong argument counts: each a
 TraceError at its position, as bpftrace reports it); what passes becomes one `@probe` function per attach point
 (wildcards expanded), compiled by the same front end, IR, register allocator and lowering as Python probes. Maps
-get C layouts (ctypes keys with one field per key element, a bucket field for hist/lhist); printf, exit, print,
-clear, zero and time become records on one ring buffer that user space formats (as bpftrace does with perf
-events).
+get C layouts (ctypes keys with one field per key element, a bucket field for hist/lhist; per-CPU hashes for the
+additive aggregations, as bpftrace); printf, exit, print, clear, zero, time, join, cat and strftime become records
+on one ring buffer that user space formats (as bpftrace does with perf events). Struct casts and `->` read kernel
+or user memory at offsets from the kernel's BTF (pyebpf.trace.btfaccess).
 """
 from __future__ import annotations
 
-import fnmatch
-import os
+import re
+import signal as _signal
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,30 +19,27 @@ from typing import Any
 from pyebpf.trace import ast as A
 from pyebpf.trace.errors import Source, TraceError
 from pyebpf.trace.output import printf_specs
+from pyebpf.trace.probes import AttachTarget, expand, tracepoint_events
+from pyebpf.trace.types import COMM_LEN, INT, STRLEN, Type, compatible, merge, tuple_class
 
-STRLEN = 64  # bpftrace's default string size (BPFTRACE_STRLEN)
-COMM_LEN = 16
 MAX_MAP_ENTRIES = 4096  # bpftrace 0.17's default map size
+MAX_JOIN = 16  # bpftrace's join(): at most 16 arguments
 AGGREGATES = {"count": 0, "sum": 1, "avg": 1, "min": 1, "max": 1, "stats": 1, "hist": 1, "lhist": 4}
-ASYNC = {"printf", "exit", "print", "clear", "zero", "time"}
+#: aggregations whose per-CPU parts add up: per-CPU hashes, no atomics on the hot path (bpftrace does the same)
+PERCPU_KINDS = {"count", "sum", "avg", "stats", "hist", "lhist"}
+ASYNC = {"printf", "exit", "print", "clear", "zero", "time", "join", "cat", "signal", "system"}
 INT_BUILTINS = {"pid": "pid()", "tid": "tid()", "uid": "uid()", "gid": "gid()", "nsecs": "ktime_ns()",
                 "cpu": "cpu()", "cgroup": "cgroup_id()", "curtask": "current_task()", "rand": "random()"}
-UNSUPPORTED_BUILTINS = {"kstack", "ustack", "func", "username", "numaid"} | {f"arg{i}" for i in range(10)}
-UNSUPPORTED_FUNCS = {"buf", "ksym", "usym", "kaddr", "uaddr", "ntop", "join", "cat", "signal", "strftime", "system",
-                     "reg", "sizeof", "cgroupid", "macaddr", "override", "strncmp", "path", "kptr", "uptr",
-                     "skboutput", "strcontains"}
-
-
-@dataclass(frozen=True)
-class Type:
-    kind: str  # int / str / probe
-    size: int = 8
-
-    def ctype(self) -> str:
-        return "ctypes.c_int64" if self.kind != "str" else f"(ctypes.c_char * {self.size})"
-
-
-INT = Type("int")
+UNSUPPORTED_BUILTINS = {"username", "numaid"}
+UNSUPPORTED_FUNCS = {"system", "reg", "sizeof", "cgroupid", "macaddr", "override", "path", "kptr", "uptr",
+                     "skboutput", "strcontains", "uaddr"}
+VALUE_FUNCS = {"str", "ksym", "usym", "ntop", "buf", "strftime", "kstack", "ustack", "kaddr", "strncmp"}
+INT_CASTS = {"int8": (1, 1), "int16": (2, 1), "int32": (4, 1), "int64": (8, 1), "uint8": (1, 0), "uint16": (2, 0),
+             "uint32": (4, 0), "uint64": (8, 0), "char": (1, 1), "int": (4, 1), "u8": (1, 0), "u16": (2, 0),
+             "u32": (4, 0), "u64": (8, 0), "s8": (1, 1), "s16": (2, 1), "s32": (4, 1), "s64": (8, 1),
+             "unsigned int": (4, 0), "long": (8, 1), "unsigned long": (8, 0), "short": (2, 1),
+             "unsigned short": (2, 0), "unsigned char": (1, 0)}
+_PTRFIELD = re.compile(r"(struct|union)\s+(\w+)\s*\*\s*\w+\s*$")
 
 
 @dataclass
@@ -52,15 +50,21 @@ class MapDecl:
     value: Type = INT
     lhist: tuple[int, int, int] | None = None
     py: str = ""
+    int_assigned: bool = False
 
     @property
     def bucketed(self) -> bool:
         return self.kind in ("hist", "lhist")
 
+    @property
+    def percpu(self) -> bool:
+        return self.kind in PERCPU_KINDS
+
 
 @dataclass
 class Record:
-    """One async action: printf (fmt, arg types), exit, print/clear/zero (a map), time (fmt)."""
+    """One async action: printf (fmt, arg types), exit, print/clear/zero (a map), time (fmt), value (print of a
+    value), join (part / end), cat (file name)."""
 
     id: int
     action: str
@@ -68,15 +72,8 @@ class Record:
     types: list[Type] = field(default_factory=list)
     map: str = ""
     literals: dict[int, str] = field(default_factory=dict)
-
-
-@dataclass
-class AttachTarget:
-    kind: str  # BEGIN END tracepoint rawtracepoint
-    section: str
-    name: str  # the probe's full name (what `probe` prints)
-    category: str = ""
-    event: str = ""
+    top: int = 0
+    div: int = 0
 
 
 @dataclass
@@ -87,77 +84,48 @@ class Translation:
     targets: list[tuple[str, AttachTarget]]  # (python function name, target)
     probe_names: list[str]
     strings: list[str]
+    stacks: bool = False
 
 
-PROBE_ALIASES = {"t": "tracepoint", "rawtracepoint": "rawtracepoint", "rt": "rawtracepoint", "k": "kprobe",
-                 "kr": "kretprobe", "u": "uprobe", "ur": "uretprobe", "i": "interval", "p": "profile",
-                 "s": "software", "h": "hardware", "U": "usdt", "f": "kfunc", "fr": "kretfunc"}
+HEADER = '''import ctypes
+from pyebpf.probe import *
+from pyebpf.probe import RingBuf, HashMap, PerCpuHashMap, StackTrace
+from pyebpf.compiler.memread import probe_read, probe_read_bytes, send_signal, const_bytes, map_value
 
 
-def tracepoint_events() -> list[tuple[str, str]]:
-    from pyebpf.system.tracefs import tracefs_path
-
-    root = tracefs_path("events")
-    out = []
-    for cat in sorted(os.listdir(root)):
-        d = os.path.join(root, cat)
-        if not os.path.isdir(d):
-            continue
-        for ev in sorted(os.listdir(d)):
-            if os.path.isfile(os.path.join(d, ev, "format")):
-                out.append((cat, ev))
-    return out
+class Pair(ctypes.Structure):
+    _fields_ = [("a", ctypes.c_int64), ("b", ctypes.c_int64)]
 
 
-def expand(src: Source, ap: A.AttachPoint, events: Any) -> list[AttachTarget]:
-    text = ap.text
-    if text in ("BEGIN", "END"):
-        return [AttachTarget(text, "raw_tp/sys_enter", text)]
-    kind, _, rest = text.partition(":")
-    kind = PROBE_ALIASES.get(kind, kind)
-    if kind == "tracepoint":
-        cat, _, name = rest.partition(":")
-        if not cat or not name or ":" in name:
-            raise src.error(f"Invalid attach point definition: {text}" if rest else
-                            "tracepoint probe type requires 2 arguments", ap.pos, ap.end)
-        if any(c in rest for c in "*?[") :
-            found = [AttachTarget("tracepoint", f"tracepoint/{c}/{n}", f"tracepoint:{c}:{n}", c, n)
-                     for c, n in events() if fnmatch.fnmatchcase(c, cat) and fnmatch.fnmatchcase(n, name)]
-            if not found:
-                raise src.error(f"No probes found for tracepoint:{rest}" if False else
-                                f"tracepoints not found: {rest}", ap.pos, ap.end)
-            return found
-        from pyebpf.system.tracefs import tracepoint_exists
-
-        if not tracepoint_exists(cat, name):
-            raise src.error(f"tracepoint not found: {cat}:{name}", ap.pos, ap.end)
-        return [AttachTarget("tracepoint", f"tracepoint/{cat}/{name}", f"tracepoint:{cat}:{name}", cat, name)]
-    if kind in ("kprobe", "kretprobe", "kfunc", "kretfunc"):
-        raise src.error(f"{kind} probes are not available on this kernel (no kprobe or fentry support here): "
-                        f"{text}", ap.pos, ap.end)
-    if kind in ("uprobe", "uretprobe", "usdt", "interval", "profile", "software", "hardware", "watchpoint",
-                "asyncwatchpoint", "rawtracepoint", "iter"):
-        raise src.error(f"{kind} probes are not supported by pyebpf trace yet: {text}", ap.pos, ap.end)
-    raise src.error(f"Invalid probe type: {kind}" if rest else f"Invalid attach point definition: {text}",
-                    ap.pos, ap.end)
+class Inet(ctypes.Structure):
+    _fields_ = [("af", ctypes.c_uint32), ("a0", ctypes.c_uint32), ("a1", ctypes.c_uint32), ("a2", ctypes.c_uint32),
+                ("a3", ctypes.c_uint32)]
+'''
 
 
 class Translator:
     def __init__(self, program: A.Program, src: Source, *, events: Any = tracepoint_events,
-                 fields: Any = None):
+                 fields: Any = None, pid: int | None = None, cpid: int | None = None, unsafe: bool = False):
         self.prog = program
         self.src = src
         self.events = events
         self.fields_of = fields or _system_fields
+        self.pid = pid
+        self.cpid = cpid
+        self.unsafe = unsafe
         self.maps: dict[str, MapDecl] = {}
         self.records: dict[int, Record] = {}
         self.strings: list[str] = []
         self.probe_names: list[str] = []
         self.out: list[str] = []
         self.structs: list[str] = []
+        self.struct_names: set[str] = set()
         self.tmp = 0
         self.target: AttachTarget | None = None
         self.vars: dict[str, Type] = {}
+        self.declared: set[str] = set()
+        self.stacks = False
+        self.scanning = False
 
     def err(self, node: A.Node, message: str) -> TraceError:
         return self.src.error(message, node.pos, node.end)
@@ -167,19 +135,26 @@ class Translator:
         expanded: list[tuple[A.Probe, AttachTarget]] = []
         for p in self.prog.probes:
             for ap in p.points:
-                for t in expand(self.src, ap, self.events):
+                for t in expand(self.src, ap, self.events, self.pid):
                     expanded.append((p, t))
-        # pass 1: map kinds and key types (a map used before its aggregate is known still gets the right layout)
+        if not expanded:
+            raise TraceError("No probes to attach", "")
+        for _, t in expanded:
+            if t.name not in self.probe_names:
+                self.probe_names.append(t.name)
+        # pass 1: map kinds and key/value types (a map used before its aggregate is known still gets its layout)
+        self.scanning = True
         for p, t in expanded:
             self.target = t
             self.vars = {}
             self._scan(p.body)
+        self.scanning = False
         targets = []
         bodies: list[str] = []
         for i, (p, t) in enumerate(expanded):
             self.target = t
             self.vars = {}
-            self.probe_names.append(t.name)
+            self.declared = set()
             fname = f"p{i}_{t.kind.lower()}"
             self.out = [f"@probe({t.section!r}, name={('b' + fname)[:15]!r})", f"def {fname}(ctx):"]
             if p.pred is not None:
@@ -190,12 +165,13 @@ class Translator:
             self.out.append("    return 0")
             bodies.append("\n".join(self.out))
             targets.append((fname, t))
-        head = ["import ctypes", "from pyebpf.probe import *", "from pyebpf.probe import RingBuf, HashMap", ""]
         decls = ["EVENTS = RingBuf(None, size=1 << 20, name='trace_events')"]
+        if self.stacks:
+            decls.append("STACKS = StackTrace(max_entries=4096, name='trace_stacks')")
         for m in self.maps.values():
             decls.append(self._map_decl(m))
-        module = "\n".join(head + self.structs + [""] + decls + ["", ""] + bodies) + "\n"
-        return Translation(module, self.maps, self.records, targets, self.probe_names, self.strings)
+        module = "\n".join([HEADER] + self.structs + [""] + decls + ["", ""] + bodies) + "\n"
+        return Translation(module, self.maps, self.records, targets, self.probe_names, self.strings, self.stacks)
 
     # -- pass 1 ---------------------------------------------------------------------------------------------------
     def _scan(self, stmts: list[A.Node]) -> None:
@@ -209,12 +185,20 @@ class Translator:
                 else:
                     if s.op == "=" and s.value is not None:
                         t = self.type_of(s.value)
-                        if t.kind == "str":
+                        if not t.int_like or t.kind not in ("int", "ptr"):
                             self._set_kind(m, "value", s)
-                            m.value = t
-                    if not m.kind and s.op != "=":
-                        m.kind = "value"
-                    elif not m.kind:
+                            if m.int_assigned or (m.value.kind != "int" and not compatible(m.value, t)):
+                                raise self.err(s, f"Type mismatch for {m.name}: trying to assign value of type "
+                                                  f"'{t.text()}' when map already contains a value of type "
+                                                  f"'{m.value.text()}'")
+                            m.value = merge(m.value, t) if m.value.kind != "int" else t
+                        elif not m.value.int_like:
+                            raise self.err(s, f"Type mismatch for {m.name}: trying to assign value of type "
+                                              f"'{t.text()}' when map already contains a value of type "
+                                              f"'{m.value.text()}'")
+                        else:
+                            m.int_assigned = True
+                    if not m.kind:
                         m.kind = "value"
             elif isinstance(s, A.Assign) and isinstance(s.target, A.Var) and s.value is not None:
                 if s.target.name not in self.vars:
@@ -236,8 +220,7 @@ class Translator:
 
     def _set_lhist(self, m: MapDecl, call: A.Call) -> None:
         if len(call.args) != 4:
-            raise self.err(call, "lhist() requires 4 arguments (1 provided)".replace(
-                "1", str(len(call.args)), 1))
+            raise self.err(call, f"lhist() requires 4 arguments ({len(call.args)} provided)")
         consts = []
         for a in call.args[1:]:
             v = _const(a)
@@ -246,7 +229,7 @@ class Translator:
             consts.append(v)
         lo, hi, step = consts
         if step <= 0:
-            raise self.err(call, "lhist() step must be >= 1 (0 provided)".replace("0", str(step), 1))
+            raise self.err(call, f"lhist() step must be >= 1 ({step} provided)")
         if lo < 0:
             raise self.err(call, "lhist() min must be non-negative (provided min %d)" % lo)
         if lo > hi:
@@ -254,7 +237,7 @@ class Translator:
         if (hi - lo) // step > 1000:
             raise self.err(call, "lhist() too many buckets, must be <= 1000 (would need %d)" % ((hi - lo) // step))
         if m.lhist is not None and m.lhist != (lo, hi, step):
-            raise self.err(call, f"Different lhist bounds in a single map unsupported")
+            raise self.err(call, "Different lhist bounds in a single map unsupported")
         m.lhist = (lo, hi, step)
 
     def _map(self, ref: A.MapRef) -> MapDecl:
@@ -270,30 +253,54 @@ class Translator:
         else:
             merged = []
             for a, b in zip(m.keys, keys):
-                if a.kind != b.kind:
+                if not compatible(a, b):
                     raise self.err(ref, f"Argument mismatch for {ref.name}: trying to access with arguments: "
                                         f"{_types_text(keys)} when map expects arguments: {_types_text(m.keys)}")
-                merged.append(a if a.size >= b.size else b)
+                merged.append(merge(a, b))
             m.keys = merged
         return m
 
     def _key_type(self, k: A.Node) -> Type:
-        return self.type_of(k)
+        t = self.type_of(k)
+        if t.kind == "ptr":
+            return INT
+        return t
 
     # -- types ----------------------------------------------------------------------------------------------------
     def type_of(self, e: A.Node) -> Type:
         if isinstance(e, A.Str):
-            return Type("str", STRLEN)
+            return Type("str", min(len(e.value.encode()) + 1, STRLEN))
         if isinstance(e, A.Builtin):
             if e.name == "comm":
                 return Type("str", COMM_LEN)
             if e.name == "probe":
                 return Type("probe")
+            if e.name == "func":
+                return Type("func")
+            if e.name == "kstack":
+                return Type("kstack", 127)
+            if e.name == "ustack":
+                return Type("ustack", 127)
+            if e.name == "args":
+                return Type("args")
             return INT
         if isinstance(e, A.Call):
             if e.name == "str":
                 n = _const(e.args[1]) if len(e.args) > 1 else STRLEN
                 return Type("str", min(max(n or STRLEN, 1), STRLEN) if n else STRLEN)
+            if e.name == "buf":
+                n = _const(e.args[1]) if len(e.args) > 1 else None
+                return Type("buf", min(max(n or STRLEN, 1), STRLEN))
+            if e.name in ("ksym", "usym"):
+                return Type(e.name)
+            if e.name in ("kstack", "ustack"):
+                depth = [_const(a) for a in e.args if _const(a) is not None]
+                return Type(e.name, depth[0] if depth else 127)
+            if e.name == "ntop":
+                return Type("inet")
+            if e.name == "strftime":
+                fmt = e.args[0].value if e.args and isinstance(e.args[0], A.Str) else ""
+                return Type("strftime", fmt=fmt)
             return INT
         if isinstance(e, A.Var):
             return self.vars.get(e.name, INT)
@@ -301,11 +308,27 @@ class Translator:
             return self.type_of(e.then)
         if isinstance(e, A.MapRef) and e.name in self.maps:
             return self.maps[e.name].value
+        if isinstance(e, A.Tuple):
+            return Type("tuple", elems=tuple(self._key_type(x) for x in e.elems))
+        if isinstance(e, (A.Field, A.Index, A.Cast)):
+            return self.access(e)[0]
+        if isinstance(e, A.Unary) and e.op == "*":
+            return self.access(e)[0]
         return INT
 
     # -- declarations ---------------------------------------------------------------------------------------------
+    def ctype(self, t: Type) -> str:
+        if t.kind == "tuple":
+            name = tuple_class(t)
+            self._struct(name, [(f"e{i}", x) for i, x in enumerate(t.elems)])
+            return name
+        return t.ctype()
+
     def _struct(self, name: str, fields: list[tuple[str, Type]]) -> None:
-        body = ", ".join(f"({f!r}, {t.ctype()})" for f, t in fields)
+        if name in self.struct_names:
+            return
+        body = ", ".join(f"({f!r}, {self.ctype(t)})" for f, t in fields)
+        self.struct_names.add(name)
         self.structs.append(f"class {name}(ctypes.Structure):\n    _fields_ = [{body}]\n")
 
     def _map_decl(self, m: MapDecl) -> str:
@@ -318,12 +341,13 @@ class Translator:
         if m.kind in ("avg", "stats"):
             self._struct(f"V_{m.py}", [("total", INT), ("count", INT)])
             value = f"V_{m.py}"
-        elif m.value.kind == "str":
+        elif not m.value.int_like:
             self._struct(f"V_{m.py}", [("s", m.value)])
             value = f"V_{m.py}"
         else:
             value = "s64"
-        return f"{m.py} = HashMap(K_{m.py}, {value}, max_entries={MAX_MAP_ENTRIES}, name={('AT_' + m.py)!r})"
+        cls = "PerCpuHashMap" if m.percpu else "HashMap"
+        return f"{m.py} = {cls}(K_{m.py}, {value}, max_entries={MAX_MAP_ENTRIES}, name={('AT_' + m.py)!r})"
 
     # -- statements -----------------------------------------------------------------------------------------------
     def emit(self, depth: int, line: str) -> None:
@@ -386,18 +410,28 @@ class Translator:
                 self.emit(d, f"{name} {'+' if s.op == '++' else '-'}= 1")
                 return
             t = self.type_of(s.value)
-            if t.kind != "int":
-                raise self.err(s.value, "string variables are not supported by pyebpf trace yet "
-                                        "(use the string directly, or a map)")
+            known = self.vars.get(s.target.name)
+            if not t.int_like:
+                if s.op != "=":
+                    raise self.err(s, f"{s.op} is not defined for {t.text()} values")
+                if s.target.name in self.declared:
+                    raise self.err(s, f"{s.target.name} already holds a value: pyebpf trace assigns non-integer "
+                                      f"variables once")
+                self.declared.add(s.target.name)
+                self.vars[s.target.name] = known if known is not None and known.kind == t.kind else t
+                self.emit(d, f"{name} = {self.value_expr(s.value, self.vars[s.target.name], d)}")
+                return
             value = self.int_expr(s.value, d)
             if s.op == "=":
-                if s.target.name not in self.vars or self.vars.get("$declared" + s.target.name) is None:
-                    self.vars["$declared" + s.target.name] = INT
-                    self.vars[s.target.name] = INT
+                if s.target.name not in self.declared:
+                    self.declared.add(s.target.name)
+                    self.vars[s.target.name] = t if known is None or not known.int_like else known
                     self.emit(d, f"{name}: s64 = {value}")
                 else:
                     self.emit(d, f"{name} = {value}")
             else:
+                if s.target.name not in self.declared:
+                    raise self.err(s.target, f"Undefined or undeclared variable: {s.target.name}")
                 self.emit(d, f"{name} {_PYOP.get(s.op[:-1], s.op[:-1])}= {value}")
             return
         ref = s.target
@@ -456,10 +490,14 @@ class Translator:
         if m.kind not in ("value", "count", "sum"):
             raise self.err(s, f"Type mismatch for {ref.name}: trying to assign value of type 'int' when map "
                               f"already contains a value of type '{m.kind}'")
-        if m.value.kind == "str":
+        if not m.value.int_like:
             self.emit(d, f"{m.py}[{self.key_expr(m, ref, d)}] = V_{m.py}(s={self.value_expr(v, m.value, d)})")
             return
-        self.emit(d, f"{m.py}[{self.key_expr(m, ref, d)}] = {self.int_expr(v, d)}")
+        self.emit(d, f"{m.py}[{self.key_expr(m, ref, d)}] = {self.value_expr(v, m.value, d)}")
+
+    def new_record(self, rec: Record, fields: list[tuple[str, Type]]) -> None:
+        self.records[rec.id] = rec
+        self._struct(f"R{rec.id}", [("id", INT)] + fields)
 
     def async_call(self, e: A.Call, d: int) -> None:
         rid = len(self.records) + 1
@@ -470,8 +508,10 @@ class Translator:
             m = self._known_map(ref)
             if m.bucketed:
                 raise self.err(e, "delete() of a hist()/lhist() map element is not supported by pyebpf trace yet")
-            self.emit(d, f"if {self.key_expr(m, ref, d)} in {m.py}:")
-            self.emit(d + 1, f"del {m.py}[{self.key_expr(m, ref, d)}]")
+            k = self.fresh("k")
+            self.emit(d, f"{k} = {self.key_expr(m, ref, d)}")
+            self.emit(d, f"if {k} in {m.py}:")
+            self.emit(d + 1, f"del {m.py}[{k}]")
             return
         if e.name in ("printf", "time"):
             if e.name == "time" and not e.args:
@@ -484,47 +524,110 @@ class Translator:
             specs = printf_specs(fmt) if e.name == "printf" else []
             if e.name == "printf" and len(specs) != len(args):
                 raise self.err(e, f"printf: Too {'many' if len(args) > len(specs) else 'few'} arguments for "
-                                  f"format string ({len(specs)} expected, {len(args)} given)"
-                               if len(args) < len(specs) else
-                               f"printf: Too many arguments for format string ({len(specs)} expected, "
-                               f"{len(args)} given)")
+                                  f"format string ({len(specs)} expected, {len(args)} given)")
             types = []
             lits: dict[int, str] = {}
             for i, (a, conv) in enumerate(zip(args, specs)):
                 if isinstance(a, A.Str):  # a constant: user space fills it in, nothing crosses the ring buffer
-                    if conv != "s":
+                    if conv not in "sr":
                         raise self.err(a, f"printf: %{conv} specifier expects a value of type integer "
                                           f"(string supplied)")
                     lits[i] = a.value
                     types.append(Type("lit"))
                     continue
-                t = self.type_of(a)
-                if conv == "s" and t.kind == "int":
-                    raise self.err(a, f"printf: %s specifier expects a value of type string (integer supplied)")
-                if conv != "s" and t.kind == "str":
+                t = self._key_type(a)
+                if conv in "sr" and t.kind == "int":
+                    raise self.err(a, "printf: %s specifier expects a value of type string (integer supplied)")
+                if conv not in "sr" and not t.int_like:
                     raise self.err(a, f"printf: %{conv} specifier expects a value of type integer (string supplied)")
                 types.append(t)
             rec = Record(rid, e.name, fmt, types, literals=lits)
-            self.records[rid] = rec
-            fields = [("id", INT)] + [(f"a{i}", t) for i, t in enumerate(types) if t.kind != "lit"]
-            self._struct(f"R{rid}", fields)
+            self.new_record(rec, [(f"a{i}", t) for i, t in enumerate(types) if t.kind != "lit"])
             vals = ["id=%d" % rid] + [f"a{i}={self.value_expr(a, t, d)}" for i, (a, t) in enumerate(zip(args, types))
                                       if t.kind != "lit"]
             self.emit(d, f"EVENTS.output(R{rid}({', '.join(vals)}))")
             return
+        if e.name == "join":
+            return self.join(e, d, rid)
+        if e.name == "signal":
+            if not self.unsafe:
+                raise self.err(e, "signal() is an unsafe function being used in safe mode")
+            return self.signal(e, d)
+        if e.name == "system":
+            raise self.err(e, "system() requires the unsafe mode bpftrace gates it behind: not supported by "
+                              "pyebpf trace")
+        if e.name == "cat":
+            if not e.args or not isinstance(e.args[0], A.Str) or len(e.args) > 1:
+                raise self.err(e, "cat() expects a file name (a string literal)")
+            self.new_record(Record(rid, "cat", e.args[0].value), [])
+            self.emit(d, f"EVENTS.output(R{rid}(id={rid}))")
+            return
         if e.name == "exit":
             if e.args:
                 raise self.err(e, "exit() takes no arguments in bpftrace 0.17")
-            self.records[rid] = Record(rid, "exit")
-        else:  # print clear zero
-            if len(e.args) != 1 or not isinstance(e.args[0], A.MapRef) or e.args[0].keys:
-                if e.name == "print" and e.args and not isinstance(e.args[0], A.MapRef):
-                    raise self.err(e, "print() of a value is not supported by pyebpf trace yet (print(@map) is)")
-                raise self.err(e, f"{e.name}() expects a map argument")
-            self._known_map(e.args[0])
-            self.records[rid] = Record(rid, e.name, map=e.args[0].name)
-        self._struct(f"R{rid}", [("id", INT)])
+            self.new_record(Record(rid, "exit"), [])
+            self.emit(d, f"EVENTS.output(R{rid}(id={rid}))")
+            return
+        # print clear zero
+        if e.name == "print" and e.args and not isinstance(e.args[0], A.MapRef) or \
+                e.name == "print" and e.args and isinstance(e.args[0], A.MapRef) and e.args[0].keys:
+            if len(e.args) != 1:
+                raise self.err(e, "print() of a value takes one argument")
+            t = self._key_type(e.args[0])
+            self.new_record(Record(rid, "value", types=[t]), [("a0", t)])
+            self.emit(d, f"EVENTS.output(R{rid}(id={rid}, a0={self.value_expr(e.args[0], t, d)}))")
+            return
+        if not e.args or not isinstance(e.args[0], A.MapRef) or e.args[0].keys or \
+                len(e.args) > (3 if e.name == "print" else 1):
+            raise self.err(e, f"{e.name}() expects a map argument")
+        extra = [_const(a) for a in e.args[1:]]
+        if any(x is None or x < 0 for x in extra):
+            raise self.err(e, "print(): top and div must be non-negative integer literals")
+        self._known_map(e.args[0])
+        self.new_record(Record(rid, e.name, map=e.args[0].name, top=extra[0] if extra else 0,
+                               div=extra[1] if len(extra) > 1 else 0), [])
         self.emit(d, f"EVENTS.output(R{rid}(id={rid}))")
+
+    def join(self, e: A.Call, d: int, rid: int) -> None:
+        """join(char **arr[, sep]): one record per element (ring-buffer records are small: 16 strings of 64 bytes
+        would not fit the 512-byte stack), then an end record; user space prints them joined."""
+        if not 1 <= len(e.args) <= 2 or (len(e.args) == 2 and not isinstance(e.args[1], A.Str)):
+            raise self.err(e, "join() takes an array of strings and an optional separator literal")
+        sep = e.args[1].value if len(e.args) == 2 else " "
+        user = self._user_memory(e.args[0])
+        part, end = rid, rid + 1
+        self.new_record(Record(part, "join_part", types=[INT, Type("str", STRLEN)]),
+                        [("a0", INT), ("a1", Type("str", STRLEN))])
+        self.new_record(Record(end, "join_end", sep), [("a0", INT)])
+        base = self.fresh("jb")
+        idx = self.fresh("ji")
+        ptr = self.fresh("jp")
+        self.emit(d, f"{base}: u64 = u64({self.int_expr(e.args[0], d)})")
+        self.emit(d, f"for {idx} in range({MAX_JOIN}):")
+        self.emit(d + 1, f"{ptr}: u64 = probe_read({base} + {idx} * 8, 8, 0, {2 if user else 0})")
+        self.emit(d + 1, f"if {ptr} == 0:")
+        self.emit(d + 2, "break")
+        reader = "str" if user else "kstr"
+        self.emit(d + 1, f"EVENTS.output(R{part}(id={part}, a0=tid(), a1={reader}({ptr}, {STRLEN})))")
+        self.emit(d, f"EVENTS.output(R{end}(id={end}, a0=tid()))")
+
+    def signal(self, e: A.Call, d: int) -> None:
+        if len(e.args) != 1:
+            raise self.err(e, "signal() takes one argument")
+        a = e.args[0]
+        if isinstance(a, A.Str):
+            name = a.value.upper()
+            name = name if name.startswith("SIG") else "SIG" + name
+            sig = getattr(_signal, name, None)
+            if not isinstance(sig, _signal.Signals):
+                raise self.err(a, f"{a.value}: invalid signal")
+            value = str(int(sig))
+        else:
+            c = _const(a)
+            if c is not None and not 1 <= c <= 64:
+                raise self.err(a, f"{c}: invalid signal (1 to 64)")
+            value = self.int_expr(a, d)
+        self.emit(d, f"send_signal({value})")
 
     def _known_map(self, ref: A.MapRef) -> MapDecl:
         m = self.maps.get(ref.name)
@@ -535,22 +638,100 @@ class Translator:
     # -- expressions ----------------------------------------------------------------------------------------------
     def value_expr(self, e: A.Node, t: Type, d: int) -> str:
         """An expression for a struct field of type `t` (strings written straight into char arrays)."""
-        if t.kind == "probe":
-            return str(self.probe_names.index(self.target.name)) if self.target.name in self.probe_names else \
-                str(len(self.probe_names) - 1)
-        if t.kind == "int":
+        if t.kind in ("probe", "func") and isinstance(e, A.Builtin):
+            name = self.target.name if t.kind == "probe" else self.target.func  # type: ignore[union-attr]
+            if name not in self.strings:
+                self.strings.append(name)
+            return str(self.strings.index(name))
+        if t.kind == "kstack":
+            self.stacks = True
+            return "STACKS.kstack()"
+        if t.kind == "ustack":
+            self.stacks = True
+            return "Pair(a=STACKS.ustack(), b=pid())"
+        if t.int_like:
             et = self.type_of(e)
-            if et.kind == "str":
-                raise self.err(e, "expected an integer here, got a string")
+            if not et.int_like:
+                raise self.err(e, f"expected an integer here, got {et.text()}")
+            if isinstance(e, A.Call) and e.name in ("ksym", "strftime"):
+                return self.int_expr(e.args[1] if e.name == "strftime" else e.args[0], d)
             return self.int_expr(e, d)
+        if t.kind == "usym":
+            if not isinstance(e, A.Call) or e.name != "usym" or len(e.args) != 1:
+                raise self.err(e, "expected usym(addr) here")
+            return f"Pair(a={self.int_expr(e.args[0], d)}, b=pid())"
+        if t.kind == "inet":
+            return self.ntop(e, d)
+        if t.kind == "tuple":
+            if not isinstance(e, A.Tuple):
+                if isinstance(e, (A.Var, A.MapRef)):
+                    return self.mem_name(e, d)
+                raise self.err(e, "expected a tuple here")
+            cls = self.ctype(t)
+            parts = [f"e{i}={self.value_expr(x, et, d)}" for i, (x, et) in enumerate(zip(e.elems, t.elems))]
+            return f"{cls}({', '.join(parts)})"
+        if t.kind == "buf":
+            return self.buf(e, d)
+        # strings
         if isinstance(e, A.Builtin) and e.name == "comm":
             return "comm()"
         if isinstance(e, A.Str):
-            raise self.err(e, "string literals as map keys or printf arguments are not supported by pyebpf trace "
-                              "yet (write them into the format)")
+            return f"const_bytes({_py_bytes(e.value)}, {t.size})"
         if isinstance(e, A.Call) and e.name == "str":
             return self.str_call(e, d, t.size)
-        raise self.err(e, "expected a string (comm, str(...)) here")
+        if isinstance(e, (A.Field, A.Index)):
+            et, expr = self.access(e)
+            if et.kind != "str":
+                raise self.err(e, f"expected a string, got {et.text()}")
+            return expr
+        if isinstance(e, (A.Var, A.MapRef)):
+            return self.mem_name(e, d)
+        if isinstance(e, A.Ternary):
+            raise self.err(e, "a ternary of strings is not supported by pyebpf trace yet")
+        raise self.err(e, "expected a string (comm, str(...), a literal) here")
+
+    def mem_name(self, e: A.Node, d: int) -> str:
+        if isinstance(e, A.Var):
+            if e.name not in self.declared:
+                raise self.err(e, f"Undefined or undeclared variable: {e.name}")
+            return "v_" + e.name[1:]
+        assert isinstance(e, A.MapRef)
+        m = self._known_map(e)
+        if len(e.keys) != len(m.keys or []):
+            raise self.err(e, f"Argument mismatch for {e.name}")
+        return f"map_value({m.py}, {self.key_expr(m, e, d)}).s"
+
+    def ntop(self, e: A.Node, d: int) -> str:
+        if not isinstance(e, A.Call) or e.name != "ntop" or not 1 <= len(e.args) <= 2:
+            raise self.err(e, "ntop([af,] addr) expected here")
+        addr = e.args[-1]
+        af = self.int_expr(e.args[0], d) if len(e.args) == 2 else None
+        if isinstance(addr, A.Field) and isinstance(addr.obj, A.Builtin) and addr.obj.name == "args":
+            f = self._field(addr)
+            if f.count in (4, 16) and f.size == 1:  # u8 saddr[4] / [16]: the bytes as four little-endian words
+                words = []
+                for w in range(f.count // 4):
+                    words.append(" | ".join(f"(u32(ctx.{addr.name}[{w * 4 + i}]) << {8 * i})" for i in range(4)))
+                fam = af or ("2" if f.count == 4 else "10")
+                return "Inet(af=%s, %s)" % (fam, ", ".join(f"a{i}={w}" for i, w in enumerate(words)))
+        t = self.type_of(addr)
+        if not t.int_like:
+            raise self.err(addr, "ntop() of this value is not supported by pyebpf trace yet (an IPv4 integer, or "
+                                 "a tracepoint's u8[4]/u8[16] address field)")
+        return f"Inet(af={af or '2'}, a0=u32({self.int_expr(addr, d)}))"
+
+    def buf(self, e: A.Node, d: int) -> str:
+        if not isinstance(e, A.Call) or e.name != "buf" or not 1 <= len(e.args) <= 2:
+            raise self.err(e, "buf(ptr, length) expected here")
+        n = _const(e.args[1]) if len(e.args) == 2 else None
+        if n is None or not 1 <= n <= STRLEN:
+            raise self.err(e, f"buf(): the length must be an integer literal from 1 to {STRLEN} in pyebpf trace")
+        user = self._user_memory(e.args[0])
+        return f"probe_read_bytes({self.int_expr(e.args[0], d)}, {n}, {2 if user else 0})"
+
+    def _user_memory(self, e: A.Node) -> bool:
+        t = self.target
+        return t is not None and (t.kind in ("uprobe", "uretprobe", "usdt") or t.category == "syscalls")
 
     def str_call(self, e: A.Call, d: int, size: int) -> str:
         if not 1 <= len(e.args) <= 2:
@@ -558,10 +739,15 @@ class Translator:
         a = e.args[0]
         if isinstance(a, A.Field) and isinstance(a.obj, A.Builtin) and a.obj.name == "args":
             f = self._field(a)
-            if "char" not in f.ctype and f.kind != "data_loc":
-                pass
-            return f"str(ctx.{a.name})" if f.kind == "data_loc" else f"str(ctx.{a.name}, {size})"
-        return f"str({self.int_expr(a, d)}, {size})"
+            if f.kind == "data_loc":
+                return f"str(ctx.{a.name})"
+            if f.count > 1:  # a char array in the record
+                return f"ctx.{a.name}"
+        at = self.type_of(a)
+        if at.kind == "str":
+            return self.value_expr(a, at, d)
+        reader = "str" if self._user_memory(a) else "kstr"
+        return f"{reader}({self.int_expr(a, d)}, {size})"
 
     def _field(self, node: A.Field) -> Any:
         t = self.target
@@ -573,42 +759,187 @@ class Translator:
                 return f
         raise self.err(node, f"Can't find a field {node.name}")
 
+    # -- memory: tracepoint fields, BTF structs, pointers -----------------------------------------------------
+    def access(self, e: A.Node) -> tuple[Type, str]:
+        """Type and expression of `args->f`, `p->f`, `s.f`, `a[i]`, `*p`, `(type)x`. A struct reached by `->`
+        without a read is a 'place' (its address), read at the member finally named."""
+        if isinstance(e, A.Cast):
+            if e.ptr:
+                if e.type.split()[0] in ("struct", "union"):
+                    from pyebpf.trace.btfaccess import struct_id
+
+                    sid = struct_id(e.type)
+                    if sid is None:
+                        raise self.err(e, f"Unknown struct/union: '{e.type}'")
+                    # a cast names kernel memory (curtask, kernel pointers) except in user-space probes
+                    user = self.target is not None and self.target.kind in ("uprobe", "uretprobe", "usdt")
+                    return Type("ptr", btf=sid, user=user), self.int_expr(e.arg, 0)
+                return INT, self.int_expr(e.arg, 0)
+            if e.type not in INT_CASTS:
+                raise self.err(e, f"Cannot cast to \"{e.type}\"")
+            size, signed = INT_CASTS[e.type]
+            inner = self.int_expr(e.arg, 0)
+            return INT, f"s64({'s' if signed else 'u'}{size * 8}({inner}))"
+        if isinstance(e, A.Unary) and e.op == "*":
+            t, expr = self.access(e.arg) if isinstance(e.arg, (A.Field, A.Index, A.Cast)) else \
+                (self.type_of(e.arg), self.int_expr(e.arg, 0))
+            if t.kind == "ptr" and t.btf:
+                return self._read_member(expr, t.btf, t.user, e)
+            return INT, f"probe_read({expr}, 8, 1, 2)"
+        if isinstance(e, A.Index):
+            obj = e.obj
+            i = _const(e.index)
+            if isinstance(obj, A.Field) and isinstance(obj.obj, A.Builtin) and obj.obj.name == "args":
+                f = self._field(obj)
+                if f.count > 1:
+                    if i is None or not 0 <= i < f.count:
+                        raise self.err(e, f"the index must be a constant from 0 to {f.count - 1}")
+                    return INT, f"ctx.{obj.name}[{i}]"
+            t, base = self.access(obj) if isinstance(obj, (A.Field, A.Index, A.Cast)) else \
+                (self.type_of(obj), self.int_expr(obj, 0))
+            idx = self.int_expr(e.index, 0)
+            if t.kind in ("ptr", "place") and t.btf:
+                from pyebpf.trace.btfaccess import kernel, shape
+
+                sh = shape(t.btf)
+                if sh.kind == "array":
+                    elem = sh.target
+                else:
+                    elem = t.btf
+                size = kernel().size_of(elem)
+                return self._read_member(f"({base}) + ({idx}) * {size}", elem, t.user, e)
+            return INT, f"probe_read(({base}) + ({idx}) * 8, 8, 1, {2 if self._user_memory(e) else 0})"
+        assert isinstance(e, A.Field)
+        if isinstance(e.obj, A.Builtin) and e.obj.name == "args":
+            f = self._field(e)
+            if f.kind == "data_loc":
+                return Type("str", STRLEN), f"str(ctx.{e.name})"
+            if f.count > 1:
+                if f.size == 1:
+                    return Type("str", f.count), f"ctx.{e.name}"
+                raise self.err(e, f"args->{e.name} is an array: index it (args->{e.name}[i])")
+            if f.kind != "int":
+                raise self.err(e, f"args->{e.name} is not an integer")
+            m = _PTRFIELD.search(f.ctype or "")
+            if m:
+                from pyebpf.trace.btfaccess import struct_id
+
+                sid = struct_id(f"{m.group(1)} {m.group(2)}")
+                if sid is not None:
+                    return Type("ptr", btf=sid, user=self._user_memory(e)), f"ctx.{e.name}"
+            return INT, f"ctx.{e.name}"
+        t, base = self.access(e.obj) if isinstance(e.obj, (A.Field, A.Index, A.Cast)) or \
+            (isinstance(e.obj, A.Unary) and e.obj.op == "*") else (self.type_of(e.obj), self.int_expr(e.obj, 0))
+        if t.kind not in ("ptr", "place") or not t.btf:
+            raise self.err(e, f"Can not access field '{e.name}' on expression of type '{t.text()}'")
+        if e.arrow != (t.kind == "ptr"):
+            raise self.err(e, f"Can not access field '{e.name}' on type '{'pointer' if t.kind == 'ptr' else 'struct'}"
+                              f"'. Try using '{'->' if t.kind == 'ptr' else '.'}'")
+        from pyebpf.trace.btfaccess import member, shape, type_name
+
+        sid = t.btf
+        if shape(sid).kind != "struct":
+            raise self.err(e, f"Can not access field '{e.name}': the value is not a struct")
+        found = member(sid, e.name)
+        if found is None:
+            raise self.err(e, f"Struct/union of type '{type_name(sid)}' does not contain a field named "
+                              f"'{e.name}'")
+        off, tid = found
+        return self._read_member(f"({base}) + {off}", tid, t.user, e)
+
+    def _read_member(self, addr: str, tid: int, user: bool, e: A.Node) -> tuple[Type, str]:
+        from pyebpf.trace.btfaccess import shape
+
+        sh = shape(tid)
+        mode = 2 if user else 0
+        if sh.kind == "int":
+            return INT, f"probe_read({addr}, {sh.size}, {int(sh.signed)}, {mode})"
+        if sh.kind == "ptr":
+            target = sh.target if shape(sh.target).kind == "struct" else 0
+            return Type("ptr", btf=target, user=user), f"probe_read({addr}, 8, 0, {mode})"
+        if sh.kind == "chars":
+            n = min(sh.count, STRLEN)
+            return Type("str", n), f"{'str' if user else 'kstr'}({addr}, {n})"
+        if sh.kind in ("struct", "array"):
+            return Type("place", btf=tid, user=user), addr
+        raise self.err(e, "this member's type cannot be read by pyebpf trace")
+
+    def builtin(self, e: A.Builtin) -> str:
+        t = self.target
+        assert t is not None
+        if e.name in INT_BUILTINS:
+            return INT_BUILTINS[e.name]
+        if e.name == "elapsed":
+            return f"(ktime_ns() - {time.monotonic_ns()})"
+        if e.name == "cpid":
+            if self.cpid is None:
+                raise self.err(e, "cpid cannot be used without child command (-c)")
+            return str(self.cpid)
+        if e.name in ("comm", "probe", "func", "kstack", "ustack"):
+            raise self.err(e, f"{e.name} is not an integer: it can be a map key, a printf %s argument, compared "
+                              f"(comm) or printed")
+        if e.name == "retval":
+            if t.kind != "uretprobe":
+                raise self.err(e, "The retval builtin can only be used with 'kretprobe' and 'uretprobe' and "
+                                  f"'kfunc' probes ({t.kind} used here)")
+            return "ctx.ret"
+        if e.name.startswith("arg") and e.name[3:].isdigit():
+            n = int(e.name[3:])
+            if t.kind == "uprobe":
+                if n > 5:
+                    raise self.err(e, f"{e.name}: only arg0 to arg5 are in registers")
+                return f"ctx.arg{n + 1}"
+            if t.kind == "rawtracepoint":
+                return f"ctx.args[{n}]"
+            if t.kind == "usdt":
+                return self.usdt_arg(e, n)
+            raise self.err(e, f"The {e.name} builtin can only be used with 'kprobes', 'uprobes' and 'usdt' "
+                              f"probes ({t.kind} used here)")
+        if e.name == "args":
+            raise self.err(e, "args must be followed by a field: args->NAME")
+        if e.name in UNSUPPORTED_BUILTINS:
+            raise self.err(e, f"the {e.name} builtin is not supported by pyebpf trace yet")
+        raise self.err(e, f"Unknown identifier: '{e.name}'")
+
+    def usdt_arg(self, e: A.Node, n: int) -> str:
+        site = self.target.usdt  # type: ignore[union-attr]
+        args = site.args
+        if n >= len(args):
+            raise self.err(e, f"usdt probe {site.provider}:{site.name} has {len(args)} arguments")
+        a = args[n]
+        kind = a.kind.value
+        cast = f"{'s' if a.signed else 'u'}{a.size * 8}"
+        if kind == "const":
+            return str(a.value)
+        if kind == "reg":
+            return f"s64({cast}(ctx.{a.register}))"
+        return f"probe_read(ctx.{a.register} + {a.offset}, {a.size}, {int(a.signed)}, 1)"
+
     def int_expr(self, e: A.Node, d: int) -> str:
         if isinstance(e, A.Int):
             return str(e.value)
         if isinstance(e, A.Builtin):
-            if e.name in INT_BUILTINS:
-                return INT_BUILTINS[e.name]
-            if e.name == "elapsed":
-                return f"(ktime_ns() - {time.monotonic_ns()})"
-            if e.name in ("comm", "probe"):
-                raise self.err(e, f"{e.name} is a string: it can be a map key, a printf %s argument, or compared "
-                                  f"in a later pyebpf version")
-            if e.name == "retval":
-                raise self.err(e, "The retval builtin can only be used with 'kretprobe' and 'uretprobe' and "
-                                  "'kfunc' probes (tracepoint used here)")
-            if e.name == "args":
-                raise self.err(e, "args must be followed by a field: args->NAME")
-            if e.name in UNSUPPORTED_BUILTINS:
-                raise self.err(e, f"the {e.name} builtin is not supported by pyebpf trace yet")
-            raise self.err(e, f"Unknown identifier: '{e.name}'")
+            return self.builtin(e)
         if isinstance(e, A.Var):
-            if e.name not in self.vars:
+            if e.name not in self.vars or (e.name not in self.declared and not self.scanning):
                 raise self.err(e, f"Undefined or undeclared variable: {e.name}")
+            if not self.vars[e.name].int_like:
+                raise self.err(e, f"{e.name} holds a {self.vars[e.name].text()}, not an integer")
             return "v_" + e.name[1:]
-        if isinstance(e, A.Field):
-            if isinstance(e.obj, A.Builtin) and e.obj.name == "args":
-                f = self._field(e)
-                if f.kind not in ("int",) or f.count != 1:
-                    raise self.err(e, f"args->{e.name} is not an integer (use str(args->{e.name}))")
-                return f"ctx.{e.name}"
-            raise self.err(e, "only args->FIELD is supported by pyebpf trace (no struct types without BTF here)")
+        if isinstance(e, (A.Field, A.Index, A.Cast)) or (isinstance(e, A.Unary) and e.op == "*"):
+            t, expr = self.access(e)
+            if t.kind == "str":
+                raise self.err(e, "this is a string: use it as a map key, a printf %s argument, or compare it")
+            return expr
         if isinstance(e, A.MapRef):
             m = self._known_map(e)
-            if m.kind not in ("value", "count", "sum") or m.value.kind != "int":
+            if m.kind not in ("value", "count", "sum") or not m.value.int_like:
                 raise self.err(e, f"reading a {m.kind}() map in an expression is not supported by pyebpf trace yet")
             if len(e.keys) != len(m.keys or []):
                 raise self.err(e, f"Argument mismatch for {e.name}")
+            if m.percpu:
+                raise self.err(e, f"reading {e.name}, a per-CPU {m.kind}() map, in a probe gives one CPU's part: "
+                                  f"pyebpf trace refuses it")
             return f"{m.py}[{self.key_expr(m, e, d)}]"
         if isinstance(e, A.Unary):
             a = self.int_expr(e.arg, d)
@@ -616,11 +947,13 @@ class Translator:
                 return f"(({a}) == 0)"
             if e.op in ("-", "~"):
                 return f"({e.op}s64({a}))"
-            raise self.err(e, f"unary {e.op} (pointers) is not supported by pyebpf trace")
+            raise self.err(e, f"unary {e.op} (address-of) is not supported by pyebpf trace")
         if isinstance(e, A.Binary):
             lt, rt = self.type_of(e.left), self.type_of(e.right)
             if lt.kind == "str" or rt.kind == "str":
-                raise self.err(e, "string comparison is not supported by pyebpf trace yet")
+                return self.str_compare(e, lt, rt, d)
+            if not lt.int_like or not rt.int_like:
+                raise self.err(e, f"{e.op} is not defined between {lt.text()} and {rt.text()}")
             a, b = self.int_expr(e.left, d), self.int_expr(e.right, d)
             if e.op == "&&":
                 return f"((({a}) != 0) and (({b}) != 0))"
@@ -635,17 +968,103 @@ class Translator:
                 raise self.err(e, f"{e.name}() should be directly assigned to a map")
             if e.name in ASYNC or e.name == "delete":
                 raise self.err(e, f"{e.name}() should not be used in an expression")
-            if e.name == "str":
-                raise self.err(e, "str() is a string: use it as a map key or printf %s argument")
+            if e.name == "kaddr":
+                return self.kaddr(e)
+            if e.name == "strncmp":
+                return self.strncmp(e, d)
+            if e.name in ("str", "ksym", "usym", "ntop", "buf", "strftime", "kstack", "ustack"):
+                raise self.err(e, f"{e.name}() is not an integer: use it as a map key or value, a printf %s "
+                                  f"argument, or print() it")
             if e.name in UNSUPPORTED_FUNCS:
                 raise self.err(e, f"{e.name}() is not supported by pyebpf trace yet")
             raise self.src.error(f"Unknown function: {e.name}", e.pos, e.pos + len(e.name))
         if isinstance(e, A.Str):
             raise self.err(e, "a string is not valid here")
+        if isinstance(e, A.Tuple):
+            raise self.err(e, "a tuple is not an integer")
         raise self.err(e, "this expression is not supported by pyebpf trace")
+
+    def kaddr(self, e: A.Call) -> str:
+        if len(e.args) != 1 or not isinstance(e.args[0], A.Str):
+            raise self.err(e, "kaddr() expects a symbol name (a string literal)")
+        from pyebpf.system.kallsyms import kallsyms
+
+        table = kallsyms()
+        addr = table.address(e.args[0].value) if table is not None else None
+        if not addr:
+            raise self.err(e, f"Failed to resolve kernel symbol: {e.args[0].value}")
+        return str(addr)
+
+    # -- strings --------------------------------------------------------------------------------------------------
+    def str_operand(self, e: A.Node, t: Type, d: int) -> tuple[str | None, bytes | None, int]:
+        """(a local holding the string's bytes, or the literal's bytes; its size)."""
+        if isinstance(e, A.Str):
+            return None, e.value.encode(), t.size
+        if t.kind != "str":
+            raise self.err(e, f"cannot compare a string with {t.text()}")
+        name = self.fresh("s")
+        self.emit(d, f"{name} = {self.value_expr(e, t, d)}")
+        return name, None, t.size
+
+    def str_compare(self, e: A.Binary, lt: Type, rt: Type, d: int) -> str:
+        if e.op not in ("==", "!="):
+            raise self.err(e, f"strings compare with == and != only (not {e.op})")
+        a, alit, asize = self.str_operand(e.left, lt, d)
+        b, blit, bsize = self.str_operand(e.right, rt, d)
+        eq = self._bytes_equal(a, alit, asize, b, blit, bsize, None)
+        return f"({eq})" if e.op == "==" else f"(not ({eq}))"
+
+    def strncmp(self, e: A.Call, d: int) -> str:
+        if len(e.args) != 3 or _const(e.args[2]) is None:
+            raise self.err(e, "strncmp(s1, s2, n) takes two strings and an integer literal")
+        n = _const(e.args[2])
+        lt, rt = self.type_of(e.args[0]), self.type_of(e.args[1])
+        a, alit, asize = self.str_operand(e.args[0], lt, d)
+        b, blit, bsize = self.str_operand(e.args[1], rt, d)
+        return f"(not ({self._bytes_equal(a, alit, asize, b, blit, bsize, n)}))"
+
+    def _bytes_equal(self, a: str | None, alit: bytes | None, asize: int, b: str | None, blit: bytes | None,
+                     bsize: int, limit: int | None) -> str:
+        """Equal as C strings (up to the first NUL, at most `limit` bytes). The buffers are NUL-padded (comm(),
+        str() into zeroed slots), so comparing every byte up to the shorter size and one NUL past it is exact."""
+        if a is None and b is None:
+            x, y = alit or b"", blit or b""
+            if limit is not None:
+                x, y = x[:limit], y[:limit]
+            return "1" if x.split(b"\0")[0] == y.split(b"\0")[0] else "0"
+        if a is None:
+            a, alit, asize, b, blit, bsize = b, blit, bsize, a, alit, asize
+        assert a is not None
+        if b is None:  # against a literal: its bytes and its NUL
+            lit = (blit or b"").split(b"\0")[0] + b"\0"
+            k = len(lit) if limit is None else min(limit, len(lit))
+            if k > asize:
+                if limit is None:
+                    return "0"  # the buffer cannot hold the literal and its NUL
+                k = asize
+            return self._lit_cmp(a, lit[:k], asize)
+        n = min(asize, bsize)
+        if limit is not None:
+            n = min(n, limit)
+        parts = [f"{a}[{i}] == {b}[{i}]" for i in range(n)]
+        if limit is None or limit > n:
+            if asize > n:
+                parts.append(f"{a}[{n}] == 0")
+            if bsize > n:
+                parts.append(f"{b}[{n}] == 0")
+        return " and ".join(parts) or "1"
+
+    @staticmethod
+    def _lit_cmp(a: str, lit: bytes, size: int) -> str:
+        lit = lit[:size]
+        return " and ".join(f"{a}[{i}] == {c}" for i, c in enumerate(lit)) or "1"
 
 
 _PYOP = {"/": "//", "&&": "and", "||": "or"}
+
+
+def _py_bytes(text: str) -> str:
+    return repr(text.encode())
 
 
 def _const(e: A.Node) -> int | None:
@@ -657,8 +1076,7 @@ def _const(e: A.Node) -> int | None:
 
 
 def _types_text(ts: list[Type]) -> str:
-    names = {"int": "int64", "str": "string", "probe": "probe"}
-    return "[" + ", ".join(f"{names[t.kind]}[{t.size}]" if t.kind == "str" else names[t.kind] for t in ts) + "]"
+    return "[" + ", ".join(t.text() for t in ts) + "]"
 
 
 def _system_fields(category: str, name: str) -> list[Any]:

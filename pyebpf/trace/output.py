@@ -8,7 +8,7 @@ from typing import Any
 from pyebpf.probe.output import BAR_WIDTH, bar_row, size_label
 
 _CONV = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+|\*)?(?:\.(?P<prec>\d+))?(?P<len>hh|h|ll|l|z|j|t)?"
-                   r"(?P<conv>[diouxXcsp%])")
+                   r"(?P<conv>[diouxXcspr%])")
 _BITS = {None: 32, "hh": 8, "h": 16, "l": 64, "ll": 64, "z": 64, "j": 64, "t": 64}
 
 
@@ -32,8 +32,9 @@ def format_printf(fmt: str, args: list[Any]) -> str:
         i += 1
         spec = "%" + (m.group("flags") or "") + (m.group("width") or "") + (
             "." + m.group("prec") if m.group("prec") else "")
-        if conv == "s":
-            out.append((spec + "s") % (value if isinstance(value, str) else str(value)))
+        if conv in "sr":
+            text = value.text(8) if isinstance(value, Stack) else str(value)
+            out.append((spec + "s") % text)
             continue
         v = int(value) if not isinstance(value, str) else 0
         bits = _BITS[m.group("len")]
@@ -48,6 +49,50 @@ def format_printf(fmt: str, args: list[Any]) -> str:
             out.append((spec + ("d" if conv in "diu" else conv)) % v)
     out.append(fmt[pos:])
     return "".join(out)
+
+
+class Stack:
+    """A kstack/ustack as bpftrace prints it: one frame a line, indented 4 in map keys and 8 in printf."""
+
+    def __init__(self, frames: list[str]):
+        self.frames = frames
+
+    def text(self, indent: int = 4) -> str:
+        return "\n" + "".join(" " * indent + f + "\n" for f in self.frames)
+
+    def __str__(self) -> str:
+        return self.text(4)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Stack) and other.frames == self.frames
+
+    def __lt__(self, other: "Stack") -> bool:
+        return self.frames < other.frames
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.frames))
+
+
+class Tup(tuple):
+    """A tuple value: `(1, abc)`."""
+
+    def __str__(self) -> str:
+        return "(" + ", ".join(str(x) for x in self) + ")"
+
+
+class Buf(bytes):
+    """buf(): printable bytes as they are, others as \\xNN."""
+
+    def __str__(self) -> str:
+        return "".join(chr(b) if 32 <= b < 127 else f"\\x{b:02x}" for b in self)
+
+
+def jsonable(v: Any) -> Any:
+    if isinstance(v, Tup):
+        return [jsonable(x) for x in v]
+    if isinstance(v, int):
+        return v
+    return str(v)
 
 
 def key_text(key: tuple[Any, ...]) -> str:
@@ -84,25 +129,41 @@ def hist_rows(buckets: dict[int, int], label) -> list[str]:
 class MapPrinter:
     """Prints one map of a script: `kind` is count/sum/min/max/avg/stats/hist/lhist/value."""
 
-    def __init__(self, name: str, kind: str, lhist: tuple[int, int, int] | None = None):
+    def __init__(self, name: str, kind: str, lhist: tuple[int, int, int] | None = None, top: int = 0,
+                 div: int = 0):
         self.name = name
         self.kind = kind
         self.lhist = lhist
+        self.top = top
+        self.div = div
+
+    def ordered(self, entries: dict[tuple[Any, ...], Any]) -> list[tuple[tuple[Any, ...], Any]]:
+        """Sorted as bpftrace prints (ascending value, then key); print(@m, top) keeps the last `top`."""
+        if self.kind in ("hist", "lhist"):
+            rows = sorted(entries.items(), key=lambda kv: (sum(kv[1].values()), _sort_key(kv[0])))
+        else:
+            rows = sorted(entries.items(), key=lambda kv: (self.sort_value(kv[1]), _sort_key(kv[0])))
+        return rows[-self.top:] if self.top else rows
+
+    def scaled(self, value: Any) -> Any:
+        return value // self.div if self.div and isinstance(value, int) else value
 
     def text(self, entries: dict[tuple[Any, ...], Any]) -> str:
         """`entries`: key tuple -> value (int; (total, count) for avg/stats; {bucket: count} for hist/lhist)."""
         out: list[str] = []
         if self.kind in ("hist", "lhist"):
             label = hist_label if self.kind == "hist" else (lambda b: lhist_label(b, *self.lhist))
-            for key, buckets in sorted(entries.items(), key=lambda kv: (sum(kv[1].values()), kv[0])):
+            for key, buckets in self.ordered(entries):
                 out.append(f"{self.name}{key_text(key)}: ")
                 out.extend(hist_rows(buckets, label))
                 out.append("")
             return "\n".join(out) + ("\n" if out else "\n")
-        for key, value in sorted(entries.items(), key=lambda kv: (self.sort_value(kv[1]), kv[0])):
+        for key, value in self.ordered(entries):
             out.append(f"{self.name}{key_text(key)}: {self.value_text(value)}")
         text = "\n".join(out) + ("\n" if out else "")
-        if self.kind in ("avg", "stats") or not out:
+        if self.kind in ("avg", "stats"):  # bpftrace ends these with a blank line, also when empty
+            text += "\n" if out else "\n\n"
+        elif not out:
             text += "\n"
         return text
 
@@ -111,7 +172,7 @@ class MapPrinter:
             return _avg(*value)
         if self.kind == "stats":
             return _avg(*value)
-        return value if isinstance(value, int) else str(value)
+        return (0, value) if isinstance(value, int) else (1, str(value))
 
     def value_text(self, value: Any) -> str:
         if self.kind == "avg":
@@ -119,12 +180,14 @@ class MapPrinter:
         if self.kind == "stats":
             total, count = value
             return f"count {count}, average {_avg(total, count)}, total {total}"
-        return str(value)
+        return str(self.scaled(value))
 
     def json(self, entries: dict[tuple[Any, ...], Any]) -> str:
         """One line of bpftrace's -f json: {"type": "map"|"hist"|"stats", "data": {"@name": ...}}."""
         def jkey(key: tuple[Any, ...]) -> str:
             return ",".join(str(k) for k in key)
+
+        entries = dict(self.ordered(entries))
 
         if self.kind in ("hist", "lhist"):
             def rows(buckets: dict[int, int]) -> list[dict[str, int]]:
@@ -154,12 +217,11 @@ class MapPrinter:
                 return _avg(*v)
         else:
             def one(v: Any) -> Any:
-                return v
-        kind = "stats" if self.kind == "stats" else "map"
+                return jsonable(self.scaled(v))
+        kind = "stats" if self.kind in ("stats", "avg") else "map"
         if list(entries) == [()]:
             return json.dumps({"type": kind, "data": {self.name: one(entries[()])}})
-        ordered = sorted(entries.items(), key=lambda kv: (self.sort_value(kv[1]), kv[0]))
-        return json.dumps({"type": kind, "data": {self.name: {jkey(k): one(v) for k, v in ordered}}})
+        return json.dumps({"type": kind, "data": {self.name: {jkey(k): one(v) for k, v in entries.items()}}})
 
     def _bounds(self, b: int) -> tuple[int | None, int | None]:
         if self.kind == "hist":
@@ -177,6 +239,10 @@ class MapPrinter:
         return start, start + step - 1
 
 
+def _sort_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple((0, k) if isinstance(k, int) else (1, str(k)) for k in key)
+
+
 def _avg(total: int, count: int) -> int:
     if not count:
         return 0
@@ -184,4 +250,5 @@ def _avg(total: int, count: int) -> int:
     return q if total >= 0 else -q
 
 
-__all__ = ["format_printf", "printf_specs", "MapPrinter", "hist_label", "lhist_label", "BAR_WIDTH"]
+__all__ = ["format_printf", "printf_specs", "MapPrinter", "hist_label", "lhist_label", "BAR_WIDTH", "Stack", "Tup",
+           "Buf", "jsonable"]

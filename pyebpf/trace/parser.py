@@ -338,13 +338,37 @@ class Parser:
         while self.tok.kind == "punct" and self.tok.text in (".", "->", "["):
             op = self.advance()
             if op.text == "[":
-                raise self.src.error("array indexing is not supported by pyebpf trace yet", op.pos, op.end)
+                index = self.expr()
+                end = self.expect("]").end
+                e = A.Index(e.pos, end, e, index)
+                continue
             name = self.tok
             if name.kind not in ("ident", "int"):
                 raise self.error_here()
             self.advance()
-            e = A.Field(e.pos, name.end, e, name.text)
+            e = A.Field(e.pos, name.end, e, name.text, op.text == "->")
         return e
+
+    _C_TYPES = {"struct", "union", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                "int", "char", "unsigned", "long", "short", "void", "u8", "u16", "u32", "u64", "s8", "s16", "s32",
+                "s64"}
+
+    def _cast_ahead(self) -> bool:
+        """After '(': a C type name and ')' follow (a cast), not an expression."""
+        m = re.match(r"\s*(struct|union|enum)\s+[A-Za-z_]\w*\s*\**\s*\)|\s*(u?int(8|16|32|64)|int|char|"
+                     r"unsigned\s+\w+|long|short|void|[us](8|16|32|64))\s*\**\s*\)", self.text[self.tok.pos:])
+        return m is not None and self.tok.kind == "ident" and self.tok.text in self._C_TYPES
+
+    def cast(self, start: Tok) -> A.Node:
+        m = re.match(r"([^)]*)\)", self.text[self.tok.pos:])
+        assert m is not None
+        inner = m.group(1)
+        ptr = inner.count("*")
+        ctype = " ".join(inner.replace("*", " ").split())
+        self.i = self.tok.pos + m.end()
+        self.tok = self._lex()
+        arg = self.unary(False)
+        return A.Cast(start.pos, arg.end, ctype, ptr, arg)
 
     def primary(self) -> A.Node:
         t = self.tok
@@ -370,9 +394,15 @@ class Parser:
             return A.MapRef(t.pos, end, t.text, keys)
         if t.kind == "punct" and t.text == "(":
             self.advance()
+            if self._cast_ahead():
+                return self.cast(t)
             e = self.expr()
-            if self.tok.text == ",":
-                raise self.src.error("tuples are not supported by pyebpf trace yet", self.tok.pos, self.tok.end)
+            if self.tok.kind == "punct" and self.tok.text == ",":
+                elems = [e]
+                while self.accept(","):
+                    elems.append(self.expr())
+                end = self.expect(")").end
+                return A.Tuple(t.pos, end, elems)
             self.expect(")")
             return e
         if t.kind == "ident":

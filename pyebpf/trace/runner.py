@@ -10,7 +10,6 @@ import ctypes
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,7 +19,7 @@ from typing import Any, Callable, TextIO
 from pyebpf.errors import CompileError
 from pyebpf.trace.codegen import Translation, translate
 from pyebpf.trace.errors import TraceError
-from pyebpf.trace.output import MapPrinter, format_printf
+from pyebpf.trace.output import Buf, MapPrinter, Stack, Tup, format_printf, jsonable
 from pyebpf.trace.parser import Parser
 
 
@@ -65,13 +64,94 @@ def compile_script(text: str, name: str = "stdin", **kw: Any) -> Compiled:
     return Compiled(tr, module, probes, path, parser.src)
 
 
-def _decode_record(comp: Compiled, data: bytes) -> tuple[Any, list[Any]]:
+class Decoder:
+    """Raw map keys/values and record fields -> the values bpftrace prints (names, symbols, stacks, tuples)."""
+
+    def __init__(self, comp: Compiled):
+        self.comp = comp
+        self._ksyms: Any = None
+        self._usyms: dict[int, Any] = {}
+
+    def kernel(self) -> Any:
+        if self._ksyms is None:
+            from pyebpf.system.symbolize import KernelSymbolizer
+
+            self._ksyms = KernelSymbolizer()
+        return self._ksyms
+
+    def user(self, pid: int) -> Any:
+        sym = self._usyms.get(pid)
+        if sym is None:
+            from pyebpf.system.symbolize import ProcessSymbolizer
+
+            try:
+                sym = ProcessSymbolizer(pid)
+            except Exception:  # noqa: BLE001 - a process gone: addresses print as hex, as bpftrace
+                sym = None
+            self._usyms[pid] = sym
+        return sym
+
+    def stack(self, t: Any, stack_id: int, pid: int | None) -> Stack:
+        stacks = getattr(self.comp.module, "STACKS", None)
+        if stacks is None or stack_id < 0 or stack_id >= 1 << 31:
+            return Stack([])
+        addrs = stacks.stack(stack_id)[:t.size]
+        if pid is None:
+            frames = [f.format() for f in self.kernel().stack(addrs)]
+        else:
+            sym = self.user(pid)
+            frames = [f.format() for f in sym.stack(addrs)] if sym is not None else [f"0x{a:x}" for a in addrs]
+        return Stack(frames)
+
+    def value(self, t: Any, v: Any) -> Any:
+        k = t.kind
+        if k == "str":
+            raw = bytes(v) if not isinstance(v, bytes) else v
+            return raw.split(b"\0", 1)[0].decode(errors="replace")
+        if k in ("probe", "func"):
+            names = self.comp.translation.strings
+            return names[v] if 0 <= v < len(names) else str(v)
+        if k == "kstack":
+            return self.stack(t, int(v), None)
+        if k == "ustack":
+            return self.stack(t, int(v.a) & 0xFFFFFFFF if int(v.a) >= 0 else -1, int(v.b))
+        if k == "ksym":
+            f = self.kernel().resolve(int(v) & (2 ** 64 - 1))
+            return f.name if f.name else f"0x{int(v) & (2 ** 64 - 1):x}"
+        if k == "usym":
+            sym = self.user(int(v.b))
+            addr = int(v.a) & (2 ** 64 - 1)
+            f = sym.resolve(addr) if sym is not None else None
+            return f.name if f is not None and f.name else (f"0x{addr:x}" if addr else "0")
+        if k == "inet":
+            import ipaddress
+
+            words = [int(v.a0), int(v.a1), int(v.a2), int(v.a3)]
+            raw = b"".join(w.to_bytes(4, "little") for w in words)
+            return str(ipaddress.IPv6Address(raw)) if int(v.af) == 10 else str(ipaddress.IPv4Address(raw[:4]))
+        if k == "buf":
+            return Buf(bytes(v)[:t.size])
+        if k == "strftime":
+            return strftime(t.fmt, int(v))
+        if k == "tuple":
+            return Tup(self.value(e, getattr(v, f"e{i}")) for i, e in enumerate(t.elems))
+        return int(v)
+
+
+def strftime(fmt: str, nsecs: int) -> str:
+    """bpftrace's strftime: `nsecs` on the monotonic clock (nsecs) as wall-clock time."""
+    wall = time.time_ns() - (time.monotonic_ns() - nsecs)
+    return time.strftime(fmt, time.localtime(wall / 1e9))
+
+
+def _decode_record(comp: Compiled, data: bytes, dec: Decoder | None = None) -> tuple[Any, list[Any]]:
     rid = int.from_bytes(data[:8], "little", signed=True)
     rec = comp.translation.records.get(rid)
     if rec is None:
         return None, []
     if not rec.types:
         return rec, []
+    dec = dec or Decoder(comp)
     cls = getattr(comp.module, f"R{rid}")
     obj = cls.from_buffer_copy(data[:ctypes.sizeof(cls)].ljust(ctypes.sizeof(cls), b"\0"))
     args = []
@@ -79,47 +159,47 @@ def _decode_record(comp: Compiled, data: bytes) -> tuple[Any, list[Any]]:
         if t.kind == "lit":
             args.append(rec.literals[i])
             continue
-        v = getattr(obj, f"a{i}")
-        if t.kind == "str":
-            args.append(v.split(b"\0", 1)[0].decode(errors="replace") if isinstance(v, bytes) else str(v))
-        elif t.kind == "probe":
-            args.append(comp.translation.probe_names[v])
-        else:
-            args.append(v)
+        args.append(dec.value(t, getattr(obj, f"a{i}")))
     return rec, args
 
 
-def map_entries(comp: Compiled, name: str) -> dict[tuple[Any, ...], Any]:
+def _sum_percpu(values: Any) -> Any:
+    """A per-CPU value (a list, one per possible CPU) added up: integers, or structures field by field."""
+    if not isinstance(values, list):
+        return values
+    first = values[0]
+    if isinstance(first, tuple):  # a structure value (named tuple): total/count
+        return type(first)(*[sum(getattr(v, f) for v in values) for f in first._fields])
+    return sum(values)
+
+
+def map_entries(comp: Compiled, name: str, dec: Decoder | None = None) -> dict[tuple[Any, ...], Any]:
     """The map's contents as printable keys -> values (hist/lhist buckets gathered per key)."""
     decl = comp.translation.maps[name]
     m = getattr(comp.module, decl.py)
+    dec = dec or Decoder(comp)
     out: dict[tuple[Any, ...], Any] = {}
     nkeys = len(decl.keys or [])
     for k, v in m.items():
+        v = _sum_percpu(v)
         key = []
         for i in range(nkeys):
-            kv = getattr(k, f"k{i}")
-            t = decl.keys[i]  # type: ignore[index]
-            if t.kind == "str":
-                kv = kv.split(b"\0", 1)[0].decode(errors="replace")
-            elif t.kind == "probe":
-                kv = comp.translation.probe_names[kv]
-            key.append(kv)
+            key.append(dec.value(decl.keys[i], getattr(k, f"k{i}")))  # type: ignore[index]
         kt = tuple(key)
         if decl.bucketed:
             out.setdefault(kt, {})[k.bucket] = out.get(kt, {}).get(k.bucket, 0) + int(v)
         elif decl.kind in ("avg", "stats"):
             out[kt] = (v.total, v.count)
-        elif decl.value.kind == "str":
-            out[kt] = v.s.split(b"\0", 1)[0].decode(errors="replace")
+        elif not decl.value.int_like:
+            out[kt] = dec.value(decl.value, v.s)
         else:
-            out[kt] = v
+            out[kt] = dec.value(decl.value, v)
     return out
 
 
-def printer(comp: Compiled, name: str) -> MapPrinter:
+def printer(comp: Compiled, name: str, top: int = 0, div: int = 0) -> MapPrinter:
     d = comp.translation.maps[name]
-    return MapPrinter(name, d.kind, d.lhist)
+    return MapPrinter(name, d.kind, d.lhist, top, div)
 
 
 @dataclass
@@ -130,36 +210,64 @@ class Session:
     exited: bool = False
     exited_by_child: bool = False
     loaded: list[Any] = field(default_factory=list)
+    joins: dict[int, list[str]] = field(default_factory=dict)
+    dec: Any = None
+
+    def __post_init__(self) -> None:
+        self.dec = Decoder(self.comp)
 
     def emit_json(self, kind: str, data: Any) -> None:
         self.out.write(json.dumps({"type": kind, "data": data}) + "\n")
 
+    def write(self, kind: str, text: str) -> None:
+        self.emit_json(kind, text) if self.json else self.out.write(text)
+
     def handle(self, data: bytes) -> None:
         if self.exited:
             return
-        rec, args = _decode_record(self.comp, data)
+        rec, args = _decode_record(self.comp, data, self.dec)
         if rec is None:
             return
         if rec.action == "printf":
-            text = format_printf(rec.fmt, args)
-            if self.json:
-                self.emit_json("printf", text)
-            else:
-                self.out.write(text)
+            self.write("printf", format_printf(rec.fmt, args))
         elif rec.action == "time":
-            text = time.strftime(rec.fmt)
-            self.emit_json("time", text) if self.json else self.out.write(text)
+            self.write("time", time.strftime(rec.fmt))
         elif rec.action == "exit":
             self.exited = True
         elif rec.action == "print":
-            self.print_map(rec.map)
+            self.print_map(rec.map, rec.top, rec.div)
+        elif rec.action == "value":
+            v = args[0]
+            if self.json:
+                self.emit_json("value", jsonable(v))
+            else:
+                self.out.write((v.text(8) if isinstance(v, Stack) else str(v)) + "\n")
+        elif rec.action == "join_part":
+            parts = self.joins.setdefault(args[0], [])
+            if len(parts) < 64:
+                parts.append(args[1])
+        elif rec.action == "join_end":
+            # the end record carries only the thread id: read it from the raw record
+            tid = int.from_bytes(data[8:16], "little", signed=True)
+            self.write("join", rec.fmt.join(self.joins.pop(tid, [])) + "\n")
+        elif rec.action == "cat":
+            try:
+                with open(rec.fmt, errors="replace") as f:
+                    text = f.read(1 << 16)
+            except OSError as e:
+                text = f"ERROR: failed to open file '{rec.fmt}': {e.strerror}\n"
+            self.write("cat", text)
         elif rec.action in ("clear", "zero"):
             self.clear_map(rec.map, rec.action == "zero")
         self.out.flush()
 
-    def print_map(self, name: str) -> None:
-        p = printer(self.comp, name)
-        entries = map_entries(self.comp, name)
+    def print_map(self, name: str, top: int = 0, div: int = 0) -> None:
+        p = printer(self.comp, name, top, div)
+        entries = map_entries(self.comp, name, self.dec)
+        decl = self.comp.translation.maps[name]
+        if not entries and not decl.keys and decl.kind in ("count", "sum", "min", "max", "value") and \
+                decl.value.int_like:
+            entries = {(): 0}  # bpftrace reads a keyless map's one slot: 0 when cleared or never written
         if self.json:
             if entries:
                 self.out.write(p.json(entries) + "\n")
@@ -173,11 +281,13 @@ class Session:
             return
         for k in list(m):
             v = m[k]
-            m[k] = type(v)(*([0] * len(v))) if isinstance(v, tuple) else 0
+            if isinstance(v, list):
+                m[k] = [type(x)(*([0] * len(x))) if isinstance(x, tuple) else 0 for x in v]
+            else:
+                m[k] = type(v)(*([0] * len(v))) if isinstance(v, tuple) else 0
 
     def print_all(self) -> None:
-        if not self.json:
-            self.out.write("\n\n")
+        self.out.write("\n\n")
         for name in sorted(self.comp.translation.maps):
             self.print_map(name)
         self.out.flush()
@@ -210,52 +320,84 @@ class _Child:
         return self.returncode
 
 
+def _alive(pid: int) -> bool:
+    """The -p process still runs (a zombie has ended: its parent just has not reaped it yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def start_command(command: str) -> tuple[_Child, int]:
+    """Fork the -c command, held (reading a pipe before exec) until the probes are attached: (child, gate fd to
+    close to let it run). Started before compiling, so the script's `cpid` is known."""
+    import shlex
+    import shutil
+
+    argv = shlex.split(command)
+    if not argv:
+        raise TraceError("-c needs a command")
+    exe = shutil.which(argv[0])
+    if exe is None:
+        raise TraceError(f"failed to run command '{command}': {argv[0]} not found")
+    gate_r, gate_w = os.pipe()
+    child_pid = os.fork()
+    if child_pid == 0:  # pragma: no cover - the child: wait for the gate, then become the command
+        try:
+            os.close(gate_w)
+            if not os.read(gate_r, 1):
+                pass
+            os.close(gate_r)
+            os.execv(exe, argv)
+        finally:
+            os._exit(127)
+    os.close(gate_r)
+    return _Child(child_pid), gate_w
+
+
+def _attach(lp: Any, t: Any, pid: int | None) -> None:
+    """Attach a loaded program the way its probe kind says (sections alone cannot: perf events, USDT sites)."""
+    k = lp.kernel
+    if t.kind in ("uprobe", "uretprobe"):
+        k.attach_uprobe(t.binary, t.symbol, offset=t.offset, retprobe=t.kind == "uretprobe",
+                        pid=pid if pid is not None else -1)
+    elif t.kind == "usdt":
+        k.attach_uprobe(t.binary, None, offset=t.offset, pid=pid if pid is not None else -1,
+                        ref_ctr_offset=t.usdt.semaphore_offset)
+    elif t.kind in ("interval", "profile", "software", "hardware"):
+        k._attach("attach_perf_event", **t.perf)
+    else:
+        k.attach()
+
+
 def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, command: str | None = None,
         pid: int | None = None, duration: float | None = None,
-        on_attached: Callable[[], None] | None = None) -> int:
+        on_attached: Callable[[], None] | None = None, child: Any = None, gate_w: int = -1) -> int:
     """Load, attach, stream records; at exit(), SIGINT, the command's or process's end: END, then every map."""
+    from pyebpf.errors import LoaderError
     from pyebpf.probe.probe import load_all
 
     tr = comp.translation
     events = comp.module.EVENTS
     sess = Session(comp, out, json_mode)
-    child = None
     rc = 0
-    gate_r = gate_w = -1
-    if command is not None:
-        import shlex
-
-        # the command starts now but waits (reading a pipe before exec) until the probes are attached
-        gate_r, gate_w = os.pipe()
-        argv = shlex.split(command)
-        if not argv:
-            raise TraceError("-c needs a command")
-        import shutil
-
-        exe = shutil.which(argv[0])
-        if exe is None:
-            os.close(gate_r)
-            os.close(gate_w)
-            raise TraceError(f"failed to run command '{command}': {argv[0]} not found")
-        child_pid = os.fork()
-        if child_pid == 0:  # pragma: no cover - the child: wait for the gate, then become the command
-            try:
-                os.close(gate_w)
-                os.read(gate_r, 1)
-                os.close(gate_r)
-                os.execv(exe, argv)
-            finally:
-                os._exit(127)
-        os.close(gate_r)
-        child = _Child(child_pid)
+    if command is not None and child is None:
+        child, gate_w = start_command(command)
     attached = [p for p, _ in comp.attached]
     begin, end = comp.special("BEGIN"), comp.special("END")
     n = len(tr.targets)
     loaded_special: list[Any] = []
     loaded: list[Any] = []
     try:
-        loaded_special = load_all(begin + end, attach=False) if begin or end else []
-        loaded = load_all(attached) if attached else []
+        # the kernel verifies what it loads; pyebpf's verifier runs for --dry-run and -v only (start-up time)
+        loaded_special = load_all(begin + end, attach=False, verify=False) if begin or end else []
+        loaded = load_all(attached, attach=False, verify=False) if attached else []
+        for lp, (_, t) in zip(loaded, comp.attached):
+            try:
+                _attach(lp, t, pid)
+            except LoaderError as e:
+                raise TraceError(f"{t.name}: cannot attach: {e.message}") from None
         if json_mode:
             sess.emit_json("attached_probes", {"probes": n})
         else:
@@ -272,13 +414,18 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
             os.close(gate_w)
             gate_w = -1
         deadline = None if duration is None else time.monotonic() + duration
-        interrupted = False
         old = signal.getsignal(signal.SIGINT)
         got_sigint = []
         signal.signal(signal.SIGINT, lambda *a: got_sigint.append(1))
         try:
             while not sess.exited and not got_sigint:
-                for r in events.read(timeout=0.1):
+                t = time.monotonic()
+                records = events.read(timeout=0.1)
+                if not records and time.monotonic() - t < 0.05:
+                    # no probe writes records (the ring buffer is not in the kernel): read() cannot wait on it,
+                    # and a busy loop here would take a CPU from the traced workload
+                    time.sleep(0.1)
+                for r in records:
                     sess.handle(r)
                     if sess.exited:
                         break
@@ -286,7 +433,7 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
                     sess.exited_by_child = True
                     drain()
                     break
-                if pid is not None and not os.path.exists(f"/proc/{pid}"):
+                if pid is not None and not _alive(pid):
                     drain()
                     break
                 if deadline is not None and time.monotonic() >= deadline:
@@ -294,6 +441,12 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
                     break
         finally:
             signal.signal(signal.SIGINT, old)
+        # as bpftrace: the probes are detached before END runs, so END's clear() and the maps printed at the
+        # end see no later events (the records already written are handled first)
+        if loaded_special[len(begin):]:
+            drain()
+            for lp in loaded:
+                lp.close()
         for lp in loaded_special[len(begin):]:
             sess.exited = False
             lp.run(args=[0])
@@ -314,7 +467,7 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
             os.unlink(comp.path)
         except OSError:
             pass
-    return (rc if rc >= 0 else 128 - rc) if command is not None else 0
+    return (rc if rc >= 0 else 128 - rc) if child is not None else 0
 
 
-__all__ = ["compile_script", "run", "Compiled", "map_entries"]
+__all__ = ["compile_script", "run", "start_command", "Compiled", "map_entries", "Decoder"]
