@@ -1,0 +1,85 @@
+"""Context access per program type: fields, arrays, entry loads, packet headers with bounds checks."""
+from __future__ import annotations
+
+import ast
+import ctypes
+
+from pyebpf.compiler.context import Field
+from pyebpf.compiler.ir import Ext, Load, Param, Return
+from pyebpf.compiler.pyfront.values import Ctx, CtxArray, Int, Mem, Ptr, Value
+from pyebpf.compiler.symbols import is_struct
+from pyebpf.compiler.types import INT_TYPES, PtrType
+
+
+class ContextMixin:
+    """Context access per program type of `PythonFrontEnd` (a mixin; the state lives in frontend.py)."""
+
+    # ---- context ------------------------------------------------------------------------------------------------
+    def ctx_field(self, ctx: Ctx, node: ast.Attribute) -> Value:
+        spec = ctx.spec
+        if spec is None:
+            raise self.err(node, "this program type's context has no known fields",
+                           hint="attach to a tracepoint, raw_tp, kprobe, xdp or tc section")
+        f = spec.find(node.attr)
+        if f is None:
+            names = ", ".join(sorted(spec.fields))
+            raise self.err(node, f"{spec.name} has no field {node.attr!r}", hint=f"fields: {names}")
+        if f.count > 1:
+            return CtxArray(ctx, f)
+        return self.load_ctx(ctx, f, node)
+
+    def load_ctx(self, ctx: Ctx, f: Field, node: ast.AST) -> Value:
+        if f.kind in ("packet", "packet_end"):
+            d = self.ir.vreg(PtrType(f.kind))
+            self.ir.emit(Load(d, ctx.v, f.offset, f.size))
+            return Ptr(d, f.kind)
+        if f.size not in (1, 2, 4, 8):
+            raise self.err(node, f"field {f.name} of {f.size} bytes is not an integer")
+        t = INT_TYPES[("s" if f.signed else "u") + str(8 * f.size)]
+        d = self.ir.vreg(t)
+        # the kernel rewrites ctx loads and refuses BPF_MEMSX on them: load unsigned, then sign-extend
+        self.def_(Load(d, ctx.v, f.offset, f.size, False), d)
+        if f.signed and f.size < 8:
+            e = self.ir.vreg(t)
+            self.def_(Ext(e, d, 8 * f.size, True), e)
+            d = e
+        return Int(d, t)
+
+    def entry_ctx_load(self, ctx: Ctx, f: Field) -> Ptr:
+        """ctx.data / ctx.data_end loaded once, in the entry block (which dominates every use)."""
+        cached = self._ctx_loads.get(f.name)
+        if cached is None:
+            d = self.ir.vreg(PtrType(f.kind))
+            entry = self.ir.fn.blocks[0]
+            at = next((i + 1 for i, insn in enumerate(entry.insns) if isinstance(insn, Param)), 0)
+            load = Load(d, ctx.v, f.offset, f.size)
+            load.loc = entry.insns[at - 1].loc if at else None  # type: ignore[attr-defined]
+            entry.insns.insert(at, load)
+            cached = self._ctx_loads[f.name] = Ptr(d, f.kind)
+        return cached
+
+    def packet_header(self, node: ast.Call, ctx: Ctx) -> Value:
+        """ctx.header(Struct[, offset]): the header at `offset` in the packet; when the packet is too short the
+        probe returns its default verdict (the bounds check the verifier needs is generated here)."""
+        if not 1 <= len(node.args) <= 2 or node.keywords:
+            raise self.err(node, "ctx.header(HeaderStruct, offset=0)")
+        cls = self.resolve_static(node.args[0])
+        if not is_struct(cls):
+            raise self.err(node.args[0], "ctx.header() takes a ctypes Structure class")
+        spec = ctx.spec
+        data_f = spec.find("data") if spec else None
+        end_f = spec.find("data_end") if spec else None
+        if data_f is None or end_f is None or data_f.kind != "packet":
+            raise self.err(node, "ctx.header() needs a packet program (xdp, tc)")
+        off = Int(0, None) if len(node.args) == 1 else self.as_int(self.expr(node.args[1]), node.args[1])
+        data = self.entry_ctx_load(ctx, data_f)
+        end = self.entry_ctx_load(ctx, end_f)
+        assert isinstance(data, Ptr) and isinstance(end, Ptr)
+        start = data if off.const == 0 else self.ptr_offset(data, off, "add", node)
+        stop = self.ptr_offset(start, Int(ctypes.sizeof(cls), None), "add", node)
+        ok, short = self.ir.new_block("hdr"), self.ir.new_block("short")
+        self.ir.branch("gt", stop.v, end.v, short, ok)
+        self.ir.set_block(short)
+        self.ir.terminate(Return(self.default_return))
+        self.ir.set_block(ok)
+        return Mem(start.v, 0, cls, issubclass(cls, ctypes.BigEndianStructure))
