@@ -97,11 +97,32 @@ def raw_tracepoint_args(tracepoint: str, btf: Btf | None = None) -> tuple[T.Para
     return tracepoint_proto(tracepoint, btf).params[1:]
 
 
+#: FUNCs whose prototype repeats a tracepoint's with its parameter names (the btf_trace_ typedef has none):
+#: `__bpf_trace_<tp>` (every kernel with BTF), `__probestub_<tp>` / `__traceiter_<tp>` (newer ones)
+TRACEPOINT_NAMED_FUNCS = ("__bpf_trace_", "__probestub_", "__traceiter_")
+
+
+def raw_tracepoint_params(tracepoint: str, btf: Btf | None = None) -> tuple[T.Param, ...]:
+    """raw_tracepoint_args() with the names of TP_PROTO (`prev`, `next` for sched_switch), taken from the first
+    of TRACEPOINT_NAMED_FUNCS the kernel has with as many parameters; unnamed (`''`) when none is there."""
+    btf = btf or kernel_btf()
+    args = raw_tracepoint_args(tracepoint, btf)
+    for prefix in TRACEPOINT_NAMED_FUNCS:
+        fid = btf.find(prefix + tracepoint, BtfKind.FUNC)
+        if fid is None:
+            continue
+        params = btf.type(fid).proto.params[1:]
+        if len(params) == len(args) and all(p.name for p in params):
+            return params
+    return args
+
+
 def func_proto(function: str, btf: Btf | None = None) -> T.FuncProto:
     """The prototype of kernel function `function` (what fentry/fexit programs see as their arguments)."""
     return (btf or kernel_btf()).func(function).proto
 
 
 __all__ = ["kernel_btf", "kernel_btf_or_none", "attach_btf_name", "attach_btf_id", "tp_btf_type_id",
-           "func_type_id", "tracepoint_proto", "raw_tracepoint_args", "func_proto", "ATTACH_BTF_NAMES",
+           "func_type_id", "tracepoint_proto", "raw_tracepoint_args", "raw_tracepoint_params", "func_proto",
+           "TRACEPOINT_NAMED_FUNCS", "ATTACH_BTF_NAMES",
            "BTF_TRACE_PREFIX", "BTF_LSM_PREFIX", "BTF_ITER_PREFIX"]

@@ -9,6 +9,7 @@ from pyebpf.abi.prog_types import ProgType, prog_type_for_section
 from pyebpf.abi.uapi import XdpAction
 from pyebpf.compiler.context import TracepointProvider, context_spec
 from pyebpf.compiler.ir import Function
+from pyebpf.compiler.ktypes import KernelTypes
 from pyebpf.compiler.lower import lower
 from pyebpf.compiler.pyfront import PythonFrontEnd
 from pyebpf.compiler.symbols import MapInfo, rodata_spec
@@ -57,13 +58,14 @@ def section_info(section: str) -> tuple[ProgType, str, Any]:
 
 def compile_probe(fn: Callable[..., Any], section: str, *, tracepoints: TracepointProvider | None = None,
                   name: str | None = None, map_namer: Callable[[Any, str], str] | None = None,
-                  license: str = "GPL", cpu_v4: bool = True) -> CompiledProbe:
+                  license: str = "GPL", cpu_v4: bool = True, kernel: KernelTypes | None = None) -> CompiledProbe:
     """Compile `fn` for `section` (a libbpf SEC() name: it picks the program type and the attach target).
-    cpu_v4=False keeps to instructions older kernels take (no movsx/sdiv/ldsx: Linux < 6.6)."""
+    cpu_v4=False keeps to instructions older kernels take (no movsx/sdiv/ldsx: Linux < 6.6). `kernel` gives
+    kernel types (BTF-named arguments, struct fields through pointers); None compiles without them."""
     start = time.perf_counter()
     ptype, target, attach_type = section_info(section)
-    ctx = context_spec(ptype, target, tracepoints)
-    fe = PythonFrontEnd(fn, ctx, DEFAULT_RETURN.get(ptype, 0), map_namer, cpu_v4=cpu_v4)
+    ctx = context_spec(ptype, target, tracepoints, kernel, attach_type, section)
+    fe = PythonFrontEnd(fn, ctx, DEFAULT_RETURN.get(ptype, 0), map_namer, cpu_v4=cpu_v4, kernel=kernel)
     try:
         fe.compile()
     except RecursionError:
@@ -85,6 +87,7 @@ def compile_probe(fn: Callable[..., Any], section: str, *, tracepoints: Tracepoi
         fdef, filename, first, shift, lines = parse_function(fn)
         raise CompileError(f"{getattr(fn, '__name__', 'probe')}(): {e.message}", filename, first, shift + 1,
                            lines[0] if lines else "", e.hint) from None
+    lowered.program.section = section  # the loader finds tp_btf/fentry attach_btf_id and attach kinds by it
     return CompiledProbe(lowered.program, dict(fe.map_objects), dict(fe.maps), lowered.lines, fe.ir.fn, section,
                          target, time.perf_counter() - start, bytes(fe.rodata))
 

@@ -6,19 +6,21 @@ as text, so the compiler is a pure function of its inputs and testable without r
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from pyebpf.abi.context import (BPF_PERF_EVENT_DATA, BPF_RAW_TRACEPOINT_ARGS, PT_REGS, SK_BUFF, XDP_MD,
                                 ContextLayout, FieldKind)
-from pyebpf.abi.prog_types import ProgType
+from pyebpf.abi.prog_types import AttachType, ProgType
+from pyebpf.compiler.ktypes import KPROBE_ARG_REGS, KernelTypes, btf_params
 from pyebpf.errors import CompileError, LoaderError
 
 
 @dataclass(frozen=True)
 class Field:
     """One readable context member. `count` > 1 is an array of `size`-byte elements (args[6]); `kind` is 'int',
-    'packet', 'packet_end' or 'data_loc' (a tracepoint __data_loc string: u32 offset | length << 16)."""
+    'packet', 'packet_end', 'data_loc' (a tracepoint __data_loc string: u32 offset | length << 16) or 'btf' (an
+    8-byte slot holding a value of BTF type `btf`: converted to that type's width and sign, pointers typed)."""
 
     name: str
     offset: int
@@ -27,6 +29,8 @@ class Field:
     count: int = 1
     kind: str = "int"
     ctype: str = ""
+    btf: Any = field(default=None, compare=False)
+    """The kernel's BTF type of the value (BTF-named arguments: raw_tp, tp_btf, fentry, kprobe parameters)."""
 
 
 class TracepointProvider(Protocol):
@@ -109,11 +113,40 @@ def _from_layout(layout: ContextLayout) -> dict[str, Field]:
 _PT_ALIASES = {"arg1": "di", "arg2": "si", "arg3": "dx", "arg4": "cx", "arg5": "r8", "arg6": "r9", "ret": "ax",
                **{f"r{n}": n for n in ("ax", "bx", "cx", "dx", "si", "di", "bp", "sp", "ip")}}
 
+_BTF_TRACING = frozenset({AttachType.TRACE_RAW_TP, AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT,
+                          AttachType.MODIFY_RETURN})
+
 _SKB_TYPES = frozenset({ProgType.SOCKET_FILTER, ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.CGROUP_SKB})
 
 
-def context_spec(prog_type: ProgType, target: str, provider: TracepointProvider | None) -> ContextSpec | None:
-    """The context of a program of `prog_type` attached at `target`; None when the compiler knows no layout."""
+def btf_fields(kernel: KernelTypes | None, attach_type: Any, target: str, offsets: list[int] | None = None
+               ) -> dict[str, Field]:
+    """Fields named after the BTF arguments of an attach point (`prev`, `next` of sched_switch): at 8-byte slot
+    offsets (raw_tp, tp_btf, fentry) or at `offsets` (kprobe registers). {} without kernel BTF or a prototype
+    (the program still has `args` / the registers)."""
+    btf = kernel.btf() if kernel is not None and target else None
+    if btf is None:
+        return {}
+    from pyebpf.errors import BtfError
+
+    try:
+        params = btf_params(btf, attach_type, target)
+    except BtfError:
+        return {}
+    out = {}
+    for i, (name, t) in enumerate(params):
+        if offsets is not None and i >= len(offsets):
+            break
+        off = offsets[i] if offsets is not None else 8 * i
+        out[name] = Field(name, off, 8, False, 1, "btf", t.c_type(), t)
+    return out
+
+
+def context_spec(prog_type: ProgType, target: str, provider: TracepointProvider | None,
+                 kernel: KernelTypes | None = None, attach_type: Any = None, section: str = ""
+                 ) -> ContextSpec | None:
+    """The context of a program of `prog_type` attached at `target`; None when the compiler knows no layout.
+    `kernel` gives BTF argument names (raw_tp, tp_btf, fentry/fexit, kprobe/kretprobe on a kernel function)."""
     if prog_type == ProgType.TRACEPOINT:
         if provider is None or "/" not in target:
             return None
@@ -121,9 +154,28 @@ def context_spec(prog_type: ProgType, target: str, provider: TracepointProvider 
         return ContextSpec(f"tracepoint {category}:{name}", {f.name: f for f in
                                                                provider.tracepoint_fields(category, name)}, {})
     if prog_type in (ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE):
-        return ContextSpec("bpf_raw_tracepoint_args", _from_layout(BPF_RAW_TRACEPOINT_ARGS), {})
+        named = btf_fields(kernel, None, target)
+        return ContextSpec(f"raw tracepoint {target}" if named else "bpf_raw_tracepoint_args",
+                           {**_from_layout(BPF_RAW_TRACEPOINT_ARGS), **named}, {})
+    if prog_type == ProgType.TRACING and attach_type in _BTF_TRACING:
+        named = btf_fields(kernel, attach_type, target)
+        if not named and kernel is not None and kernel.btf() is not None:
+            raise CompileError(f"the running kernel's BTF has no {target!r} to attach to",
+                               hint="tp_btf/<tracepoint>, fentry/<kernel function>")
+        args = Field("args", 0, 8, False, max(len(named), 1))
+        return ContextSpec(f"{section or 'tracing'} arguments", {"args": args, **named}, {})
     if prog_type == ProgType.KPROBE:
-        return ContextSpec("pt_regs", _from_layout(PT_REGS), dict(_PT_ALIASES))
+        regs = _from_layout(PT_REGS)
+        named: dict[str, Field] = {}
+        if section.startswith("kprobe/"):
+            named = btf_fields(kernel, AttachType.TRACE_FENTRY, target,
+                               [regs[r].offset for r in KPROBE_ARG_REGS])
+        elif section.startswith("kretprobe/") and kernel is not None and kernel.btf() is not None:
+            ret = btf_fields(kernel, AttachType.TRACE_FEXIT, target, None)
+            if "ret" in ret:
+                named = {"ret": Field("ret", regs["ax"].offset, 8, False, 1, "btf", ret["ret"].ctype, ret["ret"].btf)}
+        aliases = {k: v for k, v in _PT_ALIASES.items() if k not in named}
+        return ContextSpec("pt_regs", {**regs, **named}, aliases)
     if prog_type == ProgType.PERF_EVENT:
         return ContextSpec("bpf_perf_event_data", _from_layout(BPF_PERF_EVENT_DATA), {})
     if prog_type == ProgType.XDP:
@@ -134,4 +186,4 @@ def context_spec(prog_type: ProgType, target: str, provider: TracepointProvider 
 
 
 __all__ = ["Field", "TracepointProvider", "ContextSpec", "context_spec", "SystemTracepoints", "SYSTEM",
-           "fields_of_format", "fields_of_text"]
+           "fields_of_format", "fields_of_text", "btf_fields"]

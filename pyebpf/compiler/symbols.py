@@ -60,7 +60,7 @@ def rodata_spec(name: str, data: bytes) -> MapSpec:
 
 
 INTRINSICS = ("pid", "tid", "tgid", "uid", "gid", "comm", "ktime_ns", "cpu", "printk", "random", "current_task",
-              "str", "kstr", "cgroup_id", "log2")
+              "str", "kstr", "cgroup_id", "log2", "kptr")
 
 
 def is_struct(t: Any) -> bool:

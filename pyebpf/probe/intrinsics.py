@@ -34,7 +34,9 @@ current_task = _intrinsic("current_task", "The address of the current task_struc
 cgroup_id = _intrinsic("cgroup_id", "The current task's cgroup v2 id, u64.")
 kstr = _intrinsic("kstr", "kstr(ptr, size=64): a NUL-terminated string read from kernel memory.")
 log2 = _intrinsic("log2", "floor(log2(v)) as u32 (0 for 0 and 1): the bucket of a power-of-two histogram.")
+kptr = _intrinsic("kptr", 'kptr(address, "struct sock"): the address as a pointer to a kernel type, whose fields '
+                          "read kernel memory (p.field, p.member.field) through bpf_probe_read_kernel.")
 printk = _intrinsic("printk", 'printk(f"...{x}..."): a line in /sys/kernel/tracing/trace_pipe (bpf_trace_printk).')
 
 __all__ = ["pid", "tgid", "tid", "uid", "gid", "comm", "ktime_ns", "cpu", "random", "current_task", "cgroup_id",
-           "kstr", "printk", "log2"]
+           "kstr", "printk", "log2", "kptr"]

@@ -12,14 +12,18 @@ from pyebpf.errors import VerifierError, VmError
 from pyebpf.isa.program import Program
 from pyebpf.probe.maps import ProbeMap, RingBuf
 from pyebpf.compiler.context import SYSTEM
+from pyebpf.compiler.ktypes import SYSTEM_TYPES
 
 
 class Probe:
     """A compiled probe: `.program`, `.maps`, `.run(...)` (VM), `.load()` (kernel, a context manager)."""
 
     def __init__(self, fn: Callable[..., Any], section: str, *, name: str | None = None, tracepoints: Any = None,
-                 license: str = "GPL", cpu_v4: bool | None = None):
+                 license: str = "GPL", cpu_v4: bool | None = None, kernel_types: Any = None):
         self.fn = fn
+        self.kernel_types = kernel_types
+        """Where kernel types come from (BTF-named arguments, task.real_parent.tgid): the running kernel's BTF
+        by default; tests may inject a provider with a `btf()` method."""
         self.cpu_v4 = cpu_v4
         """Use Linux 6.6's instructions (movsx, sdiv, ldsx); None: when the running kernel has them."""
         self.section = section
@@ -42,7 +46,8 @@ class Probe:
         if self._compiled is None:
             v4 = self.cpu_v4 if self.cpu_v4 is not None else _kernel_has_cpu_v4()
             self._compiled = compile_probe(self.fn, self.section, tracepoints=self.tracepoints or SYSTEM,
-                                           name=self.name, license=self.license, cpu_v4=v4)
+                                           name=self.name, license=self.license, cpu_v4=v4,
+                                           kernel=self.kernel_types or SYSTEM_TYPES)
         return self._compiled
 
     def compile(self) -> "Probe":
@@ -72,7 +77,40 @@ class Probe:
             return vc.for_packet(pt, packet, **fields)
         if pt == ProgType.TRACEPOINT:
             return vc.TracepointContext(self._tracepoint_record(fields))
+        if pt == ProgType.KPROBE:  # BTF-named parameters are the registers they arrive in
+            named_regs = {n: f for n, f in self._arg_fields().items()}
+            fields = {(_reg_name(named_regs[k].offset) if k in named_regs else k): v for k, v in fields.items()}
+            return vc.default_context(pt, **fields)
+        named = self._btf_args(fields)
+        if named is not None:
+            fields = {"args": named}
+        if pt == ProgType.TRACING:  # tp_btf/fentry/fexit: the context is the u64 argument slots, as a raw tp's
+            return vc.RawTracepointContext(**fields)
         return vc.default_context(pt, **fields)
+
+    def _btf_args(self, values: dict[str, Any]) -> list[int] | None:
+        """`run(prev=..., next=...)`: BTF-named arguments of a raw_tp/tp_btf/fentry probe as the u64 slots they are
+        (kprobe arguments are register names); None when no BTF-named argument is given."""
+        spec_fields = self._arg_fields()
+        if not spec_fields or not any(k in spec_fields for k in values):
+            return None
+        slots = [0] * max(f.offset // 8 + 1 for f in spec_fields.values())
+        for key, value in values.items():
+            f = spec_fields.get(key)
+            if f is None:
+                raise VmError(f"{self.name} has no argument {key!r} (arguments: {', '.join(spec_fields)})")
+            slots[f.offset // 8] = int(value) & (2 ** 64 - 1)
+        return slots
+
+    def _arg_fields(self) -> dict[str, Field]:
+        from pyebpf.compiler.context import context_spec
+        from pyebpf.compiler.api import section_info
+
+        pt, target, attach_type = section_info(self.section)
+        if pt not in (ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE, ProgType.TRACING, ProgType.KPROBE):
+            return {}
+        spec = context_spec(pt, target, None, self.kernel_types or SYSTEM_TYPES, attach_type, self.section)
+        return {n: f for n, f in spec.fields.items() if f.kind == "btf"} if spec else {}
 
     def _tracepoint_record(self, values: dict[str, Any]) -> bytes:
         c = self.compiled
@@ -178,6 +216,13 @@ class Probe:
         return load_all([self], attach=attach, verify=verify, log_level=log_level)[0]
 
 
+def _reg_name(offset: int) -> str:
+    """The pt_regs register at `offset` (a kprobe argument's field)."""
+    from pyebpf.abi.context import PT_REGS
+
+    return next(f.name for f in PT_REGS.fields if f.offset == offset)
+
+
 def _kernel_has_cpu_v4() -> bool:
     from pyebpf.isa.features import IsaFeature
     from pyebpf.system.kernel import kernel_version_code
@@ -202,8 +247,10 @@ class LoadedProbe:
         """BPF_PROG_TEST_RUN with the same arguments as Probe.run (packet programs and raw tracepoints)."""
         if ctx is None and packet is None and fields:
             pt = self.probe.prog_type
-            if pt in (ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE):
-                args = list(fields.pop("args", []))
+            if pt in (ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE, ProgType.TRACING):
+                named = self.probe._btf_args(fields)
+                args = named if named is not None else list(fields.pop("args", []))
+                fields = {}
                 ctx = (ctypes.c_uint64 * max(len(args), 1))(*[a & (2 ** 64 - 1) for a in args])
         return self.kernel.run(ctx, packet=packet, **fields)
 
@@ -230,11 +277,12 @@ def load_all(probes: list[Probe], *, attach: bool | str = True, verify: bool = T
     from pyebpf.errors import LoaderError
     from pyebpf.loader.program import KernelVerifierError, ProgramLoadError
     from pyebpf.probe.btfinfo import load_with_lines
+    from pyebpf.verifier import SUPPORTED_PROG_TYPES
 
     loaded: list[LoadedProbe] = []
     try:
         for p in probes:
-            if verify:
+            if verify and p.prog_type in SUPPORTED_PROG_TYPES:  # the others (tp_btf, fentry) only the kernel checks
                 p.verify()
             acquired: list[ProbeMap] = []
             try:

@@ -6,7 +6,7 @@ from typing import Any
 
 from pyebpf.compiler.ir import Alu, Ext, Operand, VReg
 from pyebpf.compiler.pyfront.cint import literal_type, result_range, c_binop
-from pyebpf.compiler.pyfront.values import Int, Mem, Obj, Ptr, Value, kind_of
+from pyebpf.compiler.pyfront.values import KRef, Int, Mem, Obj, Ptr, Value, kind_of
 from pyebpf.compiler.types import S64, U64, IntType, PtrType, common_type, int_type_of_ctype, promote
 
 
@@ -25,6 +25,9 @@ class ArithMixin:
             t = int_type_of_ctype(v.ctype)
             if t is not None:
                 return self.read_mem(v, node)  # type: ignore[return-value]
+        if isinstance(v, KRef):
+            raise self.err(node, f"a kernel {v.type.c_type()} is not an integer",
+                           hint="read one of its fields, or kstr() a char array")
         if isinstance(v, Obj) and isinstance(v.value, IntType):
             raise self.err(node, f"{v.value.name} is a type", hint=f"cast a value with {v.value.name}(x)")
         raise self.err(node, f"expected an integer, got a {kind_of(v)}")

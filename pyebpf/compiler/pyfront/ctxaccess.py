@@ -7,8 +7,9 @@ import ctypes
 from pyebpf.compiler.context import Field
 from pyebpf.compiler.ir import Ext, Load, Param, Return
 from pyebpf.compiler.pyfront.values import Ctx, CtxArray, Int, Mem, Ptr, Value
+from pyebpf.compiler.ktypes import int_type_of_btf, pointee
 from pyebpf.compiler.symbols import is_struct
-from pyebpf.compiler.types import INT_TYPES, PtrType
+from pyebpf.compiler.types import INT_TYPES, U64, PtrType
 
 
 class ContextMixin:
@@ -33,6 +34,16 @@ class ContextMixin:
             d = self.ir.vreg(PtrType(f.kind))
             self.ir.emit(Load(d, ctx.v, f.offset, f.size))
             return Ptr(d, f.kind)
+        if f.kind == "btf":  # an argument slot: 8 bytes holding a value of the BTF type
+            it = int_type_of_btf(f.btf)
+            if it is None:
+                raise self.err(node, f"argument {f.name} is a {f.ctype}: probes read integers and pointers")
+            raw = self.ir.vreg(U64)
+            self.def_(Load(raw, ctx.v, f.offset, 8, False), raw)
+            target = pointee(f.btf)
+            if target is not None:
+                return Int(raw, U64, kt=target)
+            return self.convert(Int(raw, U64), it)
         if f.size not in (1, 2, 4, 8):
             raise self.err(node, f"field {f.name} of {f.size} bytes is not an integer")
         t = INT_TYPES[("s" if f.signed else "u") + str(8 * f.size)]

@@ -8,7 +8,7 @@ from pyebpf.compiler.context import Field
 from pyebpf.compiler.ir import Alu, Block, Load, Mov, Neg
 from pyebpf.compiler.pyfront.cint import literal_type
 from pyebpf.compiler.pyfront.hints import BINOPS, EXPR_HINTS, OPNAMES, binop_hint, describe
-from pyebpf.compiler.pyfront.values import NAMED_CONSTANTS, Ctx, CtxArray, Int, Mem, Obj, Ptr, Str, Value, kind_of
+from pyebpf.compiler.pyfront.values import KRef, NAMED_CONSTANTS, Ctx, CtxArray, Int, Mem, Obj, Ptr, Str, Value, kind_of
 from pyebpf.compiler.symbols import is_array
 from pyebpf.compiler.types import U64, common_type, int_type_of_ctype, promote
 
@@ -112,6 +112,8 @@ class ExpressionsMixin:
         base = self.expr(node.value)
         if isinstance(base, Ctx):
             return self.ctx_field(base, node)
+        if isinstance(base, KRef) or (isinstance(base, Int) and base.kt is not None):
+            return self.kernel_attr(base, node)
         if isinstance(base, Mem):
             return self.mem_field(base, node)
         if isinstance(base, Obj):
@@ -137,6 +139,8 @@ class ExpressionsMixin:
             return self.load_ctx(base.ctx, Field(f"{f.name}[{i}]", f.offset + i * f.size, f.size, f.signed), node)
         if isinstance(base, Mem) and is_array(base.ctype):
             return self.mem_index(base, node)
+        if isinstance(base, KRef) or (isinstance(base, Int) and base.kt is not None):
+            return self.kernel_index(base, node)
         raise self.err(node, f"a {kind_of(base)} cannot be subscripted")
 
     def const_index(self, node: ast.expr, count: int) -> int:

@@ -6,6 +6,7 @@ import inspect
 from typing import Any, Callable
 
 from pyebpf.compiler.context import ContextSpec
+from pyebpf.compiler.ktypes import KernelTypes
 from pyebpf.compiler.ir import IRBuilder, Param, Return, StackSlot, VReg
 from pyebpf.compiler.pyfront.arith import ArithMixin
 from pyebpf.compiler.pyfront.calls import CallsMixin
@@ -13,6 +14,7 @@ from pyebpf.compiler.pyfront.conditions import ConditionsMixin
 from pyebpf.compiler.pyfront.ctxaccess import ContextMixin
 from pyebpf.compiler.pyfront.expressions import ExpressionsMixin
 from pyebpf.compiler.pyfront.intrinsics import IntrinsicsMixin
+from pyebpf.compiler.pyfront.kernel import KernelMixin
 from pyebpf.compiler.pyfront.maps import MapsMixin
 from pyebpf.compiler.pyfront.memory import MemoryMixin
 from pyebpf.compiler.pyfront.statements import StatementsMixin
@@ -24,12 +26,14 @@ from pyebpf.errors import CompileError
 
 
 class PythonFrontEnd(StatementsMixin, ExpressionsMixin, ArithMixin, ConditionsMixin, CallsMixin, IntrinsicsMixin,
-                     MemoryMixin, ContextMixin, MapsMixin):
+                     MemoryMixin, ContextMixin, MapsMixin, KernelMixin):
     """Lowers one probe function (and what it calls) into an IRBuilder."""
 
     def __init__(self, fn: Callable[..., Any], ctx_spec: ContextSpec | None, default_return: int = 0,
-                 map_namer: Callable[[Any, str], str] | None = None, prog_kind: str = "", cpu_v4: bool = True):
+                 map_namer: Callable[[Any, str], str] | None = None, prog_kind: str = "", cpu_v4: bool = True, kernel: KernelTypes | None = None):
         self.fn = fn
+        self.kernel = kernel
+        """Kernel types (struct layouts for task.real_parent.tgid); None: compiled without them."""
         self.cpu_v4 = cpu_v4
         self.ctx_spec = ctx_spec
         self.default_return = default_return

@@ -8,7 +8,8 @@ from pyebpf.abi.helpers import HelperId
 from pyebpf.compiler.context import Field
 from pyebpf.compiler.ir import Alu, Call, Load, MapRef, Mov, Neg, Operand, SlotAddr, Store
 from pyebpf.compiler.pyfront.cint import literal_type
-from pyebpf.compiler.pyfront.values import Ctx, Int, Mem, Value
+from pyebpf.compiler.pyfront.values import KRef, Ctx, Int, Mem, Value
+from pyebpf.compiler.ktypes import kernel_struct
 from pyebpf.compiler.symbols import is_array
 from pyebpf.compiler.types import S64, U32, U64, PtrType
 
@@ -54,7 +55,11 @@ class IntrinsicsMixin:
 
     def i_current_task(self, node: ast.Call) -> Value:
         self.no_args(node, "current_task")
-        return self.helper(HelperId.GET_CURRENT_TASK, [], U64)
+        task = self.helper(HelperId.GET_CURRENT_TASK, [], U64)
+        btf = self.kernel.btf() if self.kernel is not None else None
+        if btf is not None:  # a struct task_struct * whose fields read kernel memory (task.real_parent.tgid)
+            task.kt = kernel_struct(btf, "task_struct")
+        return task
 
     def i_cgroup_id(self, node: ast.Call) -> Value:
         self.no_args(node, "cgroup_id")
@@ -117,7 +122,13 @@ class IntrinsicsMixin:
             self.ir.emit(Alu("add", p, ctx.v, loc))
             src, user = p, False
         else:
-            src = self.convert(self.as_int(self.expr(node.args[0]), node.args[0]), U64).op
+            arg = self.expr(node.args[0])
+            if isinstance(arg, KRef):  # a char array in kernel memory: kstr(task.comm)
+                src, user = self.kernel_address(arg), False
+                if len(node.args) == 1:
+                    size = min(arg.type.size, 256)
+            else:
+                src = self.convert(self.as_int(arg, node.args[0]), U64).op
         if into is not None:
             size = ctypes.sizeof(into.ctype)
         dest = into or Mem(self.ir.slot(size, 8, "str"), 0, ctypes.c_char * size)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pyebpf.compiler.ir import Alu, Bswap, Ext, Load, Operand, SlotAddr, StackSlot, Store
 from pyebpf.compiler.pyfront.cint import access_width
-from pyebpf.compiler.pyfront.values import Ctx, CtxArray, Int, Mem, Value, kind_of
+from pyebpf.compiler.pyfront.values import KRef, Ctx, CtxArray, Int, Mem, Value, kind_of
 from pyebpf.compiler.symbols import is_array, is_struct
 from pyebpf.compiler.types import U64, PtrType, int_type_of_ctype
 
@@ -163,6 +163,10 @@ class MemoryMixin:
         v = self.expr(value_node)
         if isinstance(v, Mem):
             self.copy(dest, v, value_node)
+            return
+        if isinstance(v, KRef):
+            self.zero(dest)
+            self.kernel_copy(dest, v, value_node)
             return
         if isinstance(v, CtxArray) and is_array(dest.ctype):  # char comm[16] of a tracepoint record, ...
             f = v.field

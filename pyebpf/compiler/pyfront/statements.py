@@ -8,7 +8,7 @@ from pyebpf.abi.maps import ARRAY_TYPES
 from pyebpf.compiler.ir import Call, MapRef, Mov, Return, VReg
 from pyebpf.compiler.pyfront.cint import literal_type
 from pyebpf.compiler.pyfront.hints import BINOPS, STMT_HINTS, binop_hint
-from pyebpf.compiler.pyfront.values import MAX_RANGE, is_bound, Ctx, CtxArray, Int, Mem, Obj, Ptr, kind_of
+from pyebpf.compiler.pyfront.values import KRef, MAX_RANGE, is_bound, Ctx, CtxArray, Int, Mem, Obj, Ptr, kind_of
 from pyebpf.compiler.types import S64, U32, IntType, common_type, promote
 
 
@@ -95,7 +95,7 @@ class StatementsMixin:
         name = target.id
         value = self.expr(value_node)
         existing = f.vars.get(name)
-        if isinstance(value, (Mem, Ctx, Obj, Ptr, CtxArray)) and annotation is None:
+        if isinstance(value, (Mem, Ctx, Obj, Ptr, CtxArray, KRef)) and annotation is None:
             if existing is not None and not (type(existing) is type(value)):
                 raise self.err(target, f"{name!r} already holds a {kind_of(existing)}; it cannot become a "
                                        f"{kind_of(value)}", hint="use a new name")
@@ -115,7 +115,7 @@ class StatementsMixin:
                            hint="use a new name")
         else:
             t = annotation or (promote(v.t) if v.t is not None else literal_type(v.op))  # type: ignore[arg-type]
-            var = Int(self.ir.vreg(t, name), t)
+            var = Int(self.ir.vreg(t, name), t, kt=v.kt if t.size == 8 else None)
             self.assign_int(var, v, value_node, fresh=True)
             f.vars[name] = var
         f.assigned.add(name)

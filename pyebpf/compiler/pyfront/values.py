@@ -21,6 +21,9 @@ class Int:
     t: IntType | None
     rng: tuple[int, int] | None = None
     """Known bounds of the value (inclusive), narrower than its type's when arithmetic proved so."""
+    kt: Any = None
+    """For a kernel pointer (a BTF-typed argument, current_task(), a pointer field): the BTF type it points to,
+    so `p.field` reads kernel memory; arithmetic and conversions drop it (the result is a plain integer)."""
 
     @property
     def const(self) -> int | None:
@@ -55,6 +58,16 @@ class Mem:
 
 
 @dataclass
+class KRef:
+    """An object of BTF type `type` in kernel memory at `addr` + `off`, not read yet (an embedded struct or array
+    reached through a kernel pointer: `task.signal`, `task.comm`); its scalar members are read by probe_read."""
+
+    addr: Operand
+    off: int
+    type: Any
+
+
+@dataclass
 class Obj:
     """A Python object named by the source that is not a value (map, intrinsic, type, function, module)."""
 
@@ -78,7 +91,7 @@ class Str:
     text: str
 
 
-Value = Int | Ptr | Mem | Obj | Ctx | CtxArray | Str
+Value = Int | Ptr | Mem | Obj | Ctx | CtxArray | Str | KRef
 
 
 @dataclass
@@ -115,6 +128,8 @@ def kind_of(v: Any) -> str:
         return "context array"
     if isinstance(v, Obj):
         return getattr(v.value, "__name__", type(v.value).__name__)
+    if isinstance(v, KRef):
+        return f"kernel {v.type.c_type()}"
     return type(v).__name__
 
 

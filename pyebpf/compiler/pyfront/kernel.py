@@ -1,0 +1,143 @@
+"""Kernel memory through typed pointers: `task.real_parent.tgid`, `sk.__sk_common.skc_dport`, `task.comm`.
+
+A kernel pointer is an `Int` whose `kt` is the BTF type it points to (a BTF-typed context argument,
+`current_task()`, `kptr(x, "sock")`, a pointer member). A member access adds the member's offset (embedded structs
+and arrays stay `KRef`s, nothing read yet); a scalar or pointer member is read with bpf_probe_read_kernel into a
+stack slot, which works in every tracing program type (kprobe, raw_tp, tp_btf, fentry) and gives 0 for a NULL or
+unmapped pointer, as bpftrace does. Offsets come from the BTF of the kernel the probe is compiled on, which is the
+kernel it loads into (probes compile where they run).
+"""
+from __future__ import annotations
+
+import ast
+import ctypes
+
+from pyebpf.abi.helpers import HelperId
+from pyebpf.compiler.ir import Alu, Call, Load, Operand, SlotAddr, VReg
+from pyebpf.compiler.ktypes import int_type_of_btf, kernel_struct
+from pyebpf.compiler.pyfront.values import Int, KRef, Mem, Value
+from pyebpf.compiler.symbols import is_array
+from pyebpf.compiler.types import U64, IntType
+
+
+class KernelMixin:
+    """Kernel memory through typed pointers of `PythonFrontEnd` (a mixin; the state lives in frontend.py)."""
+
+    def kernel_btf(self, node: ast.AST) -> object:
+        btf = self.kernel.btf() if self.kernel is not None else None
+        if btf is None:
+            raise self.err(node, "kernel types are not available (no /sys/kernel/btf/vmlinux)",
+                           hint="read fields with kstr()/probe offsets, or run on a kernel built with BTF")
+        return btf
+
+    def kernel_struct_type(self, name: str, node: ast.AST) -> object:
+        t = kernel_struct(self.kernel_btf(node), name)
+        if t is None:
+            raise self.err(node, f"the running kernel's BTF has no {name!r}")
+        return t
+
+    def kernel_pointer(self, v: Int, target: object) -> Int:
+        return Int(v.op, U64, v.rng, kt=target)
+
+    def kernel_attr(self, base: Int | KRef, node: ast.Attribute) -> Value:
+        """base.NAME where base points to (or is) a kernel struct/union."""
+        from pyebpf.btf import types as T
+
+        if isinstance(base, Int):
+            ctype, addr, off = base.kt, base.op, 0
+        else:
+            ctype, addr, off = base.type, base.addr, base.off
+        struct = ctype.resolve()
+        if isinstance(struct, T.Fwd):
+            raise self.err(node, f"{ctype.c_type()} is only declared in the kernel's BTF: it has no known fields")
+        if not isinstance(struct, T.Composite):
+            raise self.err(node, f"a kernel {ctype.c_type()} has no field {node.attr!r}",
+                           hint="cast the pointer with kptr(p, \"struct NAME\")")
+        m = struct.find_member(node.attr)
+        if m is None:
+            names = ", ".join(x.name for x in struct.members if x.name)[:300]
+            raise self.err(node, f"{struct.c_type()} has no field {node.attr!r}", hint=f"fields: {names}")
+        if m.bitfield_size or m.bit_offset % 8:
+            raise self.err(node, f"{struct.c_type()}.{node.attr} is a bitfield: probes cannot read bitfields yet")
+        return self.kernel_value(addr, off + m.offset, m.type, node)
+
+    def kernel_index(self, base: Int | KRef, node: ast.Subscript) -> Value:
+        """base[i]: an element of a kernel array member, or of the array a kernel pointer points to."""
+        from pyebpf.btf import types as T
+
+        if isinstance(base, KRef):
+            arr = base.type.resolve()
+            if not isinstance(arr, T.Array):
+                raise self.err(node, f"a kernel {base.type.c_type()} cannot be indexed")
+            elem, addr, off, count = arr.elem, base.addr, base.off, arr.nelems
+        else:
+            elem, addr, off, count = base.kt, base.op, 0, None
+        size = elem.size
+        i = self.as_int(self.expr(node.slice), node.slice)
+        if i.const is not None:
+            if count is not None and not 0 <= i.const < count:
+                raise self.err(node.slice, f"index {i.const} is outside the kernel array of {count}")
+            return self.kernel_value(addr, off + i.const * size, elem, node)
+        p = self.ir.vreg(U64)
+        self.ir.emit(Alu("mul", p, self.convert(i, U64).op, size))
+        self.ir.emit(Alu("add", p, p, addr))
+        return self.kernel_value(p, off, elem, node)
+
+    def kernel_value(self, addr: Operand, off: int, btype: object, node: ast.AST) -> Value:
+        """What reading a `btype` at addr+off gives: an integer (read now), a typed pointer, or a KRef."""
+        from pyebpf.btf import types as T
+
+        r = btype.resolve()
+        if isinstance(r, (T.Composite, T.Array)):
+            return KRef(addr, off, btype)
+        it = int_type_of_btf(btype)
+        if it is None:
+            raise self.err(node, f"cannot read a kernel {btype.c_type()}")
+        v = self.kernel_read(addr, off, it)
+        if isinstance(r, T.Pointer):
+            return Int(v, U64, kt=r.target)
+        return Int(v, it)
+
+    def kernel_read(self, addr: Operand, off: int, t: IntType) -> VReg:
+        """bpf_probe_read_kernel(slot, size, addr + off), then the slot's value (0 when the read faulted)."""
+        slot = self.__dict__.get("_kread_slot")
+        if slot is None:
+            slot = self._kread_slot = self.ir.slot(8, 8, "kread")
+        src: Operand = addr
+        if off:
+            p = self.ir.vreg(U64)
+            self.ir.emit(Alu("add", p, addr, off))
+            src = p
+        self.ir.emit(Call(HelperId.PROBE_READ_KERNEL, [SlotAddr(slot), t.size, src], None))
+        d = self.ir.vreg(t)
+        self.def_(Load(d, slot, 0, t.size, t.signed), d)
+        return d
+
+    def kernel_address(self, v: KRef) -> Operand:
+        if not v.off:
+            return v.addr
+        p = self.ir.vreg(U64)
+        self.ir.emit(Alu("add", p, v.addr, v.off))
+        return p
+
+    def kernel_copy(self, dest: Mem, src: KRef, node: ast.AST) -> None:
+        """dest = the kernel object src (a char array into a char array field: bpf_probe_read_kernel_str keeps the
+        NUL; anything else byte for byte with bpf_probe_read_kernel)."""
+        size = ctypes.sizeof(dest.ctype)
+        if src.type.size != size and not (is_array(dest.ctype) and dest.ctype._type_ is ctypes.c_char):
+            raise self.err(node, f"a kernel {src.type.c_type()} ({src.type.size} bytes) does not fit "
+                                 f"{getattr(dest.ctype, '__name__', 'this field')} ({size} bytes)")
+        hid = HelperId.PROBE_READ_KERNEL_STR if is_array(dest.ctype) and dest.ctype._type_ is ctypes.c_char \
+            else HelperId.PROBE_READ_KERNEL
+        self.ir.emit(Call(hid, [self.addr_of(dest), min(size, src.type.size), self.kernel_address(src)], None))
+
+    def i_kptr(self, node: ast.Call) -> Value:
+        """kptr(address, "struct sock"): the address as a pointer to that kernel type (fields readable)."""
+        if len(node.args) != 2 or node.keywords or not (isinstance(node.args[1], ast.Constant)
+                                                         and isinstance(node.args[1].value, str)):
+            raise self.err(node, 'kptr(address, "struct NAME") takes an address and a type name')
+        v = self.convert(self.as_int(self.expr(node.args[0]), node.args[0]), U64)
+        return self.kernel_pointer(v, self.kernel_struct_type(node.args[1].value, node.args[1]))
+
+
+__all__ = ["KernelMixin"]
