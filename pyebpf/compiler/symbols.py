@@ -36,7 +36,11 @@ class MapInfo:
     flags: int = 0
     name: str | None = None
     display: str = ""
-    """How user space shows it: "" (a table), "log2" (a power-of-two histogram: `h.record(v)` in the probe)."""
+    """How user space shows it: "" (a table), "log2" (a power-of-two histogram: `h.record(v)` in the probe),
+    "linear" (bpftrace's lhist: buckets of `lhist` = (lo, hi, step))."""
+    lhist: tuple[int, int, int] | None = None
+    keyed: bool = False
+    """A histogram per key: the map key is a structure (key, bucket) and the probe calls `h.record(v, key)`."""
 
     @property
     def key_ctype(self) -> Any:

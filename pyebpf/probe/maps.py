@@ -252,26 +252,83 @@ class PerCpuArray(Array):
     TYPE = MapType.PERCPU_ARRAY
 
 
+def _hist_key(key: Any) -> Any:
+    """The map key of a histogram: the bucket (u32), or a structure (key, bucket) for one histogram per key."""
+    from pyebpf.compiler.types import U32
+
+    if key is None:
+        return U32
+    kt = key.ctype if isinstance(key, IntType) else key
+    return type("HistKey", (ctypes.Structure,), {"_fields_": [("key", kt), ("bucket", ctypes.c_uint32)]})
+
+
 class Log2Histogram(ProbeMap):
     """A power-of-two histogram (bpftrace's hist()): `lat.record(v)` in the probe counts v in bucket log2(v);
-    `lat.buckets()` / `str(lat)` read it back, printed as bpftrace prints a hist."""
+    `lat.buckets()` / `str(lat)` read it back, printed as bpftrace prints a hist. With `key=TYPE` (u32, a
+    ctypes char array for comm(), a Structure) there is one histogram per key: `lat.record(v, key)` in the probe,
+    `lat.histograms()` -> {key: {bucket: count}}, and str() prints each as bpftrace prints `@[key]: hist(v)`."""
 
     TYPE = MapType.HASH
+    DISPLAY = "log2"
 
-    def __init__(self, *, name: str | None = None):
-        from pyebpf.compiler.types import U32, U64
+    def __init__(self, key: Any = None, *, max_entries: int | None = None, name: str | None = None):
+        from pyebpf.compiler.types import U64
 
-        super().__init__(U32, U64, 64, name=name)
-        self.__probe_map__.display = "log2"
+        super().__init__(_hist_key(key), U64, max_entries or (64 if key is None else 10240), name=name)
+        self.__probe_map__.display = self.DISPLAY
+        self.__probe_map__.keyed = key is not None
 
-    def buckets(self) -> dict[int, int]:
-        """bucket (floor(log2(v)); 0 holds 0 and 1) -> count."""
-        return {int(k): int(v) for k, v in self.items()}
+    def buckets(self, key: Any = None) -> dict[int, int]:
+        """bucket -> count (of `key`'s histogram when the histogram is per key). Log2 buckets: floor(log2(v)),
+        0 holding 0 and 1."""
+        if not self.__probe_map__.keyed:
+            return {int(k): int(v) for k, v in self.items()}
+        return self.histograms().get(key, {})
 
-    def __str__(self) -> str:
+    def histograms(self) -> dict[Any, dict[int, int]]:
+        """key -> {bucket: count}, for a histogram per key ({None: buckets()} for a single one)."""
+        if not self.__probe_map__.keyed:
+            return {None: self.buckets()}
+        out: dict[Any, dict[int, int]] = {}
+        for k, v in self.items():
+            out.setdefault(k.key, {})[int(k.bucket)] = int(v)
+        return out
+
+    def _lines(self, buckets: dict[int, int]) -> list[str]:
         from pyebpf.probe.output import log2_hist_lines
 
-        return "\n".join(log2_hist_lines(self.buckets()))
+        return log2_hist_lines(buckets)
+
+    def __str__(self) -> str:
+        from pyebpf.probe.output import key_label
+
+        if not self.__probe_map__.keyed:
+            return "\n".join(self._lines(self.buckets()))
+        parts = []
+        for k, b in sorted(self.histograms().items(), key=lambda kv: sum(kv[1].values())):
+            parts.append("\n".join([f"[{key_label(k)}]:", *self._lines(b)]))
+        return "\n\n".join(parts)
+
+
+class LinearHistogram(Log2Histogram):
+    """bpftrace's lhist(v, lo, hi, step): `h.record(v)` counts v in a bucket of width `step` between lo and hi,
+    with one bucket below lo and one from hi on; `key=TYPE` makes one histogram per key (`h.record(v, key)`).
+    Buckets read back as 0 (below lo), 1 + (v - lo) // step, and the last one (hi and above)."""
+
+    DISPLAY = "linear"
+
+    def __init__(self, lo: int, hi: int, step: int, key: Any = None, *, max_entries: int | None = None,
+                 name: str | None = None):
+        if step <= 0 or lo < 0 or hi <= lo or (hi - lo) // step > 1000:
+            raise ValueError(f"LinearHistogram({lo}, {hi}, {step}): need 0 <= lo < hi and 1 <= step, at most "
+                             f"1000 buckets (as bpftrace's lhist)")
+        super().__init__(key, max_entries=max_entries or (1010 if key is None else 10240), name=name)
+        self.__probe_map__.lhist = (lo, hi, step)
+
+    def _lines(self, buckets: dict[int, int]) -> list[str]:
+        from pyebpf.probe.output import linear_hist_lines
+
+        return linear_hist_lines(buckets, *self.__probe_map__.lhist)  # type: ignore[misc]
 
 
 class StackTrace(ProbeMap):
@@ -375,4 +432,4 @@ class RingBuf(ProbeMap):
         return []
 
 
-__all__ = ["ProbeMap", "StackTrace", "Log2Histogram", "HashMap", "LruHashMap", "PerCpuHashMap", "Array", "PerCpuArray", "RingBuf", "to_python"]
+__all__ = ["ProbeMap", "StackTrace", "Log2Histogram", "LinearHistogram", "HashMap", "LruHashMap", "PerCpuHashMap", "Array", "PerCpuArray", "RingBuf", "to_python"]

@@ -40,4 +40,33 @@ def log2_hist_lines(buckets: dict[int, int]) -> list[str]:
     return out
 
 
-__all__ = ["log2_hist_lines", "bar_row", "size_label", "BAR_WIDTH"]
+def lhist_label(b: int, lo: int, hi: int, step: int) -> str:
+    """bpftrace's lhist() row labels: b < 0 below lo, b from 0 the step-wide buckets, then [hi, ...)."""
+    if b < 0:
+        return f"(..., {size_label(lo)})"
+    start = lo + b * step
+    if start >= hi:
+        return f"[{size_label(hi)}, ...)"
+    return f"[{size_label(start)}, {size_label(start + step)})"
+
+
+def linear_hist_lines(buckets: dict[int, int], lo: int, hi: int, step: int) -> list[str]:
+    """Rows of a LinearHistogram (bucket 0 below lo, 1 + (v - lo) // step inside, the last from hi on), from the
+    lowest to the highest non-empty bucket as bpftrace prints an lhist."""
+    full = {b: n for b, n in buckets.items() if n}
+    if not full:
+        return []
+    top = max(full.values())
+    return [bar_row(lhist_label(b - 1, lo, hi, step), full.get(b, 0), top) for b in range(min(full), max(full) + 1)]
+
+
+def key_label(key: object) -> str:
+    """A map key as bpftrace prints it between brackets: strings without their NUL padding, tuples joined."""
+    if isinstance(key, bytes):
+        return key.split(b"\0", 1)[0].decode("utf-8", "replace")
+    if isinstance(key, tuple):
+        return ", ".join(key_label(k) for k in key)
+    return str(key)
+
+
+__all__ = ["log2_hist_lines", "linear_hist_lines", "lhist_label", "key_label", "bar_row", "size_label", "BAR_WIDTH"]

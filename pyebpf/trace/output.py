@@ -5,7 +5,7 @@ import json
 import re
 from typing import Any
 
-from pyebpf.probe.output import BAR_WIDTH, bar_row, size_label
+from pyebpf.probe.output import BAR_WIDTH, bar_row, lhist_label, size_label
 
 _CONV = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+|\*)?(?:\.(?P<prec>\d+))?(?P<len>hh|h|ll|l|z|j|t)?"
                    r"(?P<conv>[diouxXcspr%])")
@@ -106,15 +106,6 @@ def hist_label(b: int) -> str:
     if b < 2:
         return f"[{b}]"
     return f"[{size_label(1 << (b - 1))}, {size_label(1 << b)})"
-
-
-def lhist_label(b: int, lo: int, hi: int, step: int) -> str:
-    if b < 0:
-        return f"(..., {size_label(lo)})"
-    start = lo + b * step
-    if start >= hi:
-        return f"[{size_label(hi)}, ...)"
-    return f"[{size_label(start)}, {size_label(start + step)})"
 
 
 def hist_rows(buckets: dict[int, int], label) -> list[str]:

@@ -8,10 +8,10 @@ from typing import Any
 from pyebpf.abi.helpers import HelperId
 from pyebpf.abi.maps import ARRAY_TYPES, PERCPU_TYPES, MapType
 from pyebpf.abi.uapi import HelperFlags, UpdateFlags
-from pyebpf.compiler.ir import AtomicAdd, Block, Call, Load, MapRef, Mov, Neg, Operand, Return, SlotAddr, Store, VReg
+from pyebpf.compiler.ir import Alu, AtomicAdd, Block, Call, Load, MapRef, Mov, Neg, Operand, Return, SlotAddr, Store, VReg
 from pyebpf.compiler.pyfront.values import Ctx, Int, Mem, Obj, Value, kind_of
 from pyebpf.compiler.symbols import MapInfo, is_struct
-from pyebpf.compiler.types import S64, U64, PtrType, int_type_of_ctype
+from pyebpf.compiler.types import S64, U32, U64, PtrType, int_type_of_ctype
 from pyebpf.errors import CompileError
 
 
@@ -211,6 +211,58 @@ class MapsMixin:
             self.ir.jump(done)
         self.ir.set_block(done)
 
+    def hist_record(self, info: MapInfo, node: ast.Call) -> None:
+        """h.record(v) / h.record(v, key): count v in its bucket (log2, or linear over lo..hi by step)."""
+        want = 2 if info.keyed else 1
+        if len(node.args) != want or node.keywords:
+            raise self.err(node, "hist.record(value, key) takes a value and the key" if info.keyed else
+                           "hist.record(value) takes one value", hint="" if info.keyed else
+                           "declare the histogram with key=TYPE for one histogram per key")
+        v = self.as_int(self.expr(node.args[0]), node.args[0])
+        if info.display == "log2":
+            bucket = self.log2_of(v, node)
+        else:
+            bucket = self.linear_bucket(v, info.lhist, node)  # type: ignore[arg-type]
+        kt = info.key_ctype
+        key = Mem(self.ir.slot(ctypes.sizeof(kt), 8, "hkey"), 0, kt)
+        if info.keyed:
+            self.zero(key)  # padding of a hash key must be zero
+            self.store_into(self.field_mem(key, "key", node), node.args[1])
+            self.store_int(self.field_mem(key, "bucket", node), bucket)
+        else:
+            self.store_int(key, bucket)
+        self.rmw(info, self.addr_of(key), "add", Int(1, None), node)
+
+    def linear_bucket(self, v: Int, lhist: tuple[int, int, int], node: ast.AST) -> Int:
+        """0 below lo, 1 + (v - lo) // step inside [lo, hi), 1 + (hi - lo) // step from hi on (bpftrace's lhist
+        rows, shifted by one so that the bucket is unsigned)."""
+        lo, hi, step = lhist
+        top = (hi - lo + step - 1) // step + 1
+        x = self.convert(v, S64)
+        if x.const is not None:
+            c = x.const
+            return Int(0 if c < lo else top if c >= hi else 1 + (c - lo) // step, U32)
+        res = Int(self.ir.vreg(U32), U32)
+        below, above, inside, done = (self.ir.new_block(n) for n in ("lh_lo", "lh_hi", "lh_in", "lh_end"))
+        not_below = self.ir.new_block("lh_ge")
+        self.ir.branch("slt", x.op, lo, below, not_below)  # type: ignore[arg-type]
+        self.ir.set_block(below)
+        self.ir.emit(Mov(res.op, 0))  # type: ignore[arg-type]
+        self.ir.jump(done)
+        self.ir.set_block(not_below)
+        self.ir.branch("sge", x.op, hi, above, inside)  # type: ignore[arg-type]
+        self.ir.set_block(above)
+        self.ir.emit(Mov(res.op, top))  # type: ignore[arg-type]
+        self.ir.jump(done)
+        self.ir.set_block(inside)
+        rel = self.binop("sub", x, Int(lo, S64), node)
+        q = self.binop("div", Int(rel.op, U64, (0, hi - lo)), Int(step, U64), node)
+        self.ir.emit(Alu("add", res.op, self.convert(q, U64).op, 1))  # type: ignore[arg-type]
+        self.ir.jump(done)
+        self.ir.set_block(done)
+        self._last_def = None
+        return Int(res.op, U32, (0, top))
+
     def membership(self, key_node: ast.expr, map_node: ast.expr, t: Block, f: Block) -> None:
         info, _ = self.map_of(map_node)
         key = self.key_addr(info, key_node)
@@ -249,13 +301,8 @@ class MapsMixin:
             flags = int(HelperFlags.USER_STACK) if method == "ustack" else 0
             # bpf_get_stackid: the stack's id in the map (s64; negative when it could not be taken)
             return self.helper(HelperId.GET_STACKID, [ctx.v, MapRef(info.name), flags], S64)  # type: ignore[list-item]
-        if method == "record" and info.display == "log2":
-            if len(node.args) != 1 or node.keywords:
-                raise self.err(node, "hist.record(value) takes one value")
-            bucket = self.log2_of(self.as_int(self.expr(node.args[0]), node.args[0]), node)
-            slot = self.ir.slot(4, 4, "bucket")
-            self.ir.emit(Store(slot, 0, bucket.op, 4))
-            self.rmw(info, SlotAddr(slot), "add", Int(1, None), node)
+        if method == "record" and info.display in ("log2", "linear"):
+            self.hist_record(info, node)
             return Int(0, None)
         if method == "pop":
             raise self.err(node, "m.pop() is not supported in probes", hint="read m[k], then del m[k]")
