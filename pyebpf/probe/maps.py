@@ -432,4 +432,93 @@ class RingBuf(ProbeMap):
         return []
 
 
-__all__ = ["ProbeMap", "StackTrace", "Log2Histogram", "LinearHistogram", "HashMap", "LruHashMap", "PerCpuHashMap", "Array", "PerCpuArray", "RingBuf", "to_python"]
+class PerfEventArray(RingBuf):
+    """BPF_MAP_TYPE_PERF_EVENT_ARRAY: `events.output(Event(...))` in the probe (bpf_perf_event_output on the
+    current CPU's ring); `events.read()` yields Event records, from the VM's rings or, while loaded, from the
+    kernel's per-CPU perf buffers. `events.lost` counts records the kernel dropped (a ring was full)."""
+
+    TYPE = MapType.PERF_EVENT_ARRAY
+
+    def __init__(self, record: Any = None, max_entries: int | None = None, *, page_count: int = 8,
+                 name: str | None = None):
+        from pyebpf.system.cpus import num_possible_cpus
+
+        ProbeMap.__init__(self, ctypes.c_uint32, ctypes.c_uint32, max_entries or num_possible_cpus(), name=name)
+        self.record = record
+        self.page_count = page_count
+        self.lost = 0
+        self._pending: list[Any] = []
+        self._reader: Any = None
+
+    def vm_map(self, ncpus: int | None = None) -> Any:
+        vm = super().vm_map(ncpus)
+        if vm.records:
+            self._pending.extend(vm.consume(decode=self._decode))
+        return vm
+
+    def kernel_acquire(self) -> Any:
+        kmap = ProbeMap.kernel_acquire(self)
+        if self._reader is None:
+            from pyebpf.loader.perfbuf import PerfBuffer
+
+            self._reader = PerfBuffer(kmap, decode=self._decode, page_count=self.page_count)
+        return kmap
+
+    def kernel_release(self) -> None:
+        if self._kernel_users == 1 and self._reader is not None:
+            self._pending.extend(self._reader.read(timeout=0))
+            self.lost += self._reader.lost
+            self._reader.close()
+            self._reader = None
+        self._kernel_users -= 1
+        if self._kernel_users <= 0 and self._kernel is not None:
+            self._kernel.close()
+            self._kernel = None
+
+    def read(self, timeout: float | None = 0.0) -> list[Any]:
+        if self._kernel is None and self._vm is not None:
+            self._pending.extend(self._vm.consume(decode=self._decode))
+        return super().read(timeout)
+
+
+class ProgArray(ProbeMap):
+    """BPF_MAP_TYPE_PROG_ARRAY: `progs.call(i)` in a probe tail-calls the program in slot i (execution goes on
+    after the call when the slot is empty); `progs[i] = other_probe` fills a slot — a Probe for VM runs, its
+    LoadedProbe (`other_probe.load(attach=False)`) while loaded in the kernel. Tail-called probes must be of the
+    caller's program type."""
+
+    TYPE = MapType.PROG_ARRAY
+    DEFAULT_ENTRIES = 8
+
+    def __init__(self, max_entries: int | None = None, *, name: str | None = None):
+        super().__init__(ctypes.c_uint32, ctypes.c_uint32, max_entries, name=name)
+
+    def _snapshot(self, kmap: Any) -> None:
+        """Programs do not outlive their loads: the slots are empty again after unloading."""
+        self._vm = None
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if self._kernel is None and hasattr(value, "program") and hasattr(value, "run"):  # a Probe: its Program
+            value = value.program
+        self.backend[key] = value
+
+
+class LpmTrie(ProbeMap):
+    """BPF_MAP_TYPE_LPM_TRIE: longest-prefix match. The key is a ctypes Structure whose first field is the prefix
+    length in bits (`prefixlen`, u32) followed by the data (an address, big-endian as the packet holds it):
+    `routes[Key(32, addr)]` in a probe finds the longest stored prefix covering addr; `routes[Key(24, net)] = v`
+    from Python stores one."""
+
+    TYPE = MapType.LPM_TRIE
+
+    def __init__(self, key: Any, value: Any, max_entries: int | None = None, *, name: str | None = None,
+                 flags: int = 0):
+        from pyebpf.abi.uapi import MapCreateFlags
+
+        fields = getattr(key, "_fields_", None)
+        if not fields or fields[0][1] is not ctypes.c_uint32:
+            raise TypeError("LpmTrie keys are Structures whose first field is the prefix length (ctypes.c_uint32)")
+        super().__init__(key, value, max_entries, name=name, flags=flags | MapCreateFlags.NO_PREALLOC)
+
+
+__all__ = ["ProbeMap", "PerfEventArray", "ProgArray", "LpmTrie", "StackTrace", "Log2Histogram", "LinearHistogram", "HashMap", "LruHashMap", "PerCpuHashMap", "Array", "PerCpuArray", "RingBuf", "to_python"]

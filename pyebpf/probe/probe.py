@@ -138,7 +138,7 @@ class Probe:
         engine while the maps' VM backends stay the same (the compiled engine's translation is reused)."""
         from pyebpf.vm import VM
 
-        maps = {name: m.vm_map(ncpus) for name, m in self.compiled.maps.items() if not isinstance(m, RingBuf)}
+        maps = {name: m.vm_map(ncpus) for name, m in self.compiled.maps.items() if type(m) is not RingBuf}
         key = (engine, ncpus, self.program, tuple((n, id(v)) for n, v in maps.items()))
         cached = self.__dict__.setdefault("_vms", {}).get(engine)
         if cached is not None and cached[0] == key:
@@ -239,6 +239,11 @@ class LoadedProbe:
         self.kernel = kernel
         self._maps = maps
         self.closed = False
+
+    @property
+    def fd(self) -> int:
+        """The program's fd (what a ProgArray slot takes)."""
+        return self.kernel.fd
 
     def test_run(self, data: bytes = b"", ctx: Any = None, **kw: Any) -> Any:
         return self.kernel.test_run(data, ctx, **kw)

@@ -6,7 +6,7 @@ from typing import Any
 
 from pyebpf.compiler.ir import Alu, Ext, Operand, VReg
 from pyebpf.compiler.pyfront.cint import literal_type, result_range, c_binop
-from pyebpf.compiler.pyfront.values import KRef, Int, Mem, Obj, Ptr, Value, kind_of
+from pyebpf.compiler.pyfront.values import Int, Mem, Obj, Ptr, Value, kind_of, KRef
 from pyebpf.compiler.types import S64, U64, IntType, PtrType, common_type, int_type_of_ctype, promote
 
 

@@ -8,7 +8,7 @@ from pyebpf.compiler.context import Field
 from pyebpf.compiler.ir import Alu, Block, Load, Mov, Neg
 from pyebpf.compiler.pyfront.cint import literal_type
 from pyebpf.compiler.pyfront.hints import BINOPS, EXPR_HINTS, OPNAMES, binop_hint, describe
-from pyebpf.compiler.pyfront.values import KRef, NAMED_CONSTANTS, Ctx, CtxArray, Int, Mem, Obj, Ptr, Str, Value, kind_of
+from pyebpf.compiler.pyfront.values import NAMED_CONSTANTS, Ctx, CtxArray, Int, Mem, Obj, Ptr, Str, Value, kind_of, KRef
 from pyebpf.compiler.symbols import is_array
 from pyebpf.compiler.types import U64, common_type, int_type_of_ctype, promote
 

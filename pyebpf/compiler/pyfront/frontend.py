@@ -6,8 +6,8 @@ import inspect
 from typing import Any, Callable
 
 from pyebpf.compiler.context import ContextSpec
-from pyebpf.compiler.ktypes import KernelTypes
 from pyebpf.compiler.ir import IRBuilder, Param, Return, StackSlot, VReg
+from pyebpf.compiler.ktypes import KernelTypes
 from pyebpf.compiler.pyfront.arith import ArithMixin
 from pyebpf.compiler.pyfront.calls import CallsMixin
 from pyebpf.compiler.pyfront.conditions import ConditionsMixin
@@ -30,7 +30,8 @@ class PythonFrontEnd(StatementsMixin, ExpressionsMixin, ArithMixin, ConditionsMi
     """Lowers one probe function (and what it calls) into an IRBuilder."""
 
     def __init__(self, fn: Callable[..., Any], ctx_spec: ContextSpec | None, default_return: int = 0,
-                 map_namer: Callable[[Any, str], str] | None = None, prog_kind: str = "", cpu_v4: bool = True, kernel: KernelTypes | None = None):
+                 map_namer: Callable[[Any, str], str] | None = None, prog_kind: str = "", cpu_v4: bool = True,
+                 kernel: KernelTypes | None = None):
         self.fn = fn
         self.kernel = kernel
         """Kernel types (struct layouts for task.real_parent.tgid); None: compiled without them."""

@@ -8,8 +8,8 @@ from pyebpf.abi.helpers import HelperId
 from pyebpf.compiler.context import Field
 from pyebpf.compiler.ir import Alu, Call, Load, MapRef, Mov, Neg, Operand, SlotAddr, Store
 from pyebpf.compiler.pyfront.cint import literal_type
-from pyebpf.compiler.pyfront.values import KRef, Ctx, Int, Mem, Value
 from pyebpf.compiler.ktypes import kernel_struct
+from pyebpf.compiler.pyfront.values import Ctx, Int, KRef, Mem, Value
 from pyebpf.compiler.symbols import is_array
 from pyebpf.compiler.types import S64, U32, U64, PtrType
 

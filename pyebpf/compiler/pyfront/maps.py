@@ -7,8 +7,10 @@ from typing import Any
 
 from pyebpf.abi.helpers import HelperId
 from pyebpf.abi.maps import ARRAY_TYPES, PERCPU_TYPES, MapType
-from pyebpf.abi.uapi import HelperFlags, UpdateFlags
-from pyebpf.compiler.ir import Alu, AtomicAdd, Block, Call, Load, MapRef, Mov, Neg, Operand, Return, SlotAddr, Store, VReg
+from pyebpf.abi.uapi import BPF_F_CURRENT_CPU, HelperFlags, UpdateFlags
+from pyebpf.compiler.ir import (
+    Alu, AtomicAdd, Block, Call, Load, MapRef, Mov, Neg, Operand, Return, SlotAddr, Store, VReg,
+)
 from pyebpf.compiler.pyfront.values import Ctx, Int, Mem, Obj, Value, kind_of
 from pyebpf.compiler.symbols import MapInfo, is_struct
 from pyebpf.compiler.types import S64, U32, U64, PtrType, int_type_of_ctype
@@ -211,6 +213,23 @@ class MapsMixin:
             self.ir.jump(done)
         self.ir.set_block(done)
 
+    def record_bytes(self, node: ast.expr) -> tuple[Operand, int]:
+        """(address, size) of an event record: a structure, or an integer stored as 8 bytes."""
+        v = self.expr(node)
+        if isinstance(v, Mem):
+            return self.addr_of(v), ctypes.sizeof(v.ctype)
+        iv = self.as_int(v, node)
+        slot = self.ir.slot(8, 8, "rec")
+        self.ir.emit(Store(slot, 0, self.convert(iv, U64).op, 8))
+        return SlotAddr(slot), 8
+
+    def probe_ctx(self, node: ast.AST, what: str) -> Ctx:
+        """The probe's context parameter, which helpers such as bpf_perf_event_output and bpf_tail_call take."""
+        ctx = self.frames[0].vars.get(self._ctx_name) if self._ctx_name else None
+        if not isinstance(ctx, Ctx):
+            raise self.err(node, f"{what} needs the probe's context parameter (def probe(ctx): ...)")
+        return ctx
+
     def hist_record(self, info: MapInfo, node: ast.Call) -> None:
         """h.record(v) / h.record(v, key): count v in its bucket (log2, or linear over lo..hi by step)."""
         want = 2 if info.keyed else 1
@@ -281,23 +300,32 @@ class MapsMixin:
         if method == "output" and info.type == MapType.RINGBUF:
             if len(node.args) != 1 or node.keywords:
                 raise self.err(node, "events.output(Event(...)) takes one record")
-            v = self.expr(node.args[0])
-            if isinstance(v, Mem):
-                addr, size = self.addr_of(v), ctypes.sizeof(v.ctype)
-            else:
-                iv = self.as_int(v, node.args[0])
-                slot = self.ir.slot(8, 8, "rec")
-                self.ir.emit(Store(slot, 0, self.convert(iv, U64).op, 8))
-                addr, size = SlotAddr(slot), 8
+            addr, size = self.record_bytes(node.args[0])
             self.ir.emit(Call(HelperId.RINGBUF_OUTPUT,  # type: ignore[arg-type]
                               [MapRef(info.name), addr, size, 0], None))
+            return Int(0, None)
+        if method == "output" and info.type == MapType.PERF_EVENT_ARRAY:
+            if len(node.args) != 1 or node.keywords:
+                raise self.err(node, "events.output(Event(...)) takes one record")
+            ctx = self.probe_ctx(node, "events.output()")
+            addr, size = self.record_bytes(node.args[0])
+            # bpf_perf_event_output(ctx, map, BPF_F_CURRENT_CPU, data, size): the ring of the CPU it runs on
+            self.ir.emit(Call(HelperId.PERF_EVENT_OUTPUT,  # type: ignore[arg-type]
+                              [ctx.v, MapRef(info.name), BPF_F_CURRENT_CPU, addr, size], None))
+            return Int(0, None)
+        if method == "call" and info.type == MapType.PROG_ARRAY:
+            if len(node.args) != 1 or node.keywords:
+                raise self.err(node, "progs.call(index) takes the slot to tail-call")
+            ctx = self.probe_ctx(node, "progs.call()")
+            index = self.convert(self.as_int(self.expr(node.args[0]), node.args[0]), U32)
+            # bpf_tail_call(ctx, map, index): does not return when the slot holds a program; falls through if not
+            self.ir.emit(Call(HelperId.TAIL_CALL,  # type: ignore[list-item]
+                              [ctx.v, MapRef(info.name), index.op], None))
             return Int(0, None)
         if method in ("kstack", "ustack") and info.type == MapType.STACK_TRACE:
             if node.args or node.keywords:
                 raise self.err(node, f"stacks.{method}() takes no arguments")
-            ctx = self.frames[0].vars.get(self._ctx_name) if self._ctx_name else None
-            if not isinstance(ctx, Ctx):
-                raise self.err(node, f"stacks.{method}() needs the probe's context parameter (def probe(ctx): ...)")
+            ctx = self.probe_ctx(node, f"stacks.{method}()")
             flags = int(HelperFlags.USER_STACK) if method == "ustack" else 0
             # bpf_get_stackid: the stack's id in the map (s64; negative when it could not be taken)
             return self.helper(HelperId.GET_STACKID, [ctx.v, MapRef(info.name), flags], S64)  # type: ignore[list-item]

@@ -7,7 +7,7 @@ from typing import Any
 
 from pyebpf.compiler.ir import Alu, Bswap, Ext, Load, Operand, SlotAddr, StackSlot, Store
 from pyebpf.compiler.pyfront.cint import access_width
-from pyebpf.compiler.pyfront.values import KRef, Ctx, CtxArray, Int, Mem, Value, kind_of
+from pyebpf.compiler.pyfront.values import Ctx, CtxArray, Int, Mem, Value, kind_of, KRef
 from pyebpf.compiler.symbols import is_array, is_struct
 from pyebpf.compiler.types import U64, PtrType, int_type_of_ctype
 

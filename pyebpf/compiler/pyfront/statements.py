@@ -8,7 +8,7 @@ from pyebpf.abi.maps import ARRAY_TYPES
 from pyebpf.compiler.ir import Call, MapRef, Mov, Return, VReg
 from pyebpf.compiler.pyfront.cint import literal_type
 from pyebpf.compiler.pyfront.hints import BINOPS, STMT_HINTS, binop_hint
-from pyebpf.compiler.pyfront.values import KRef, MAX_RANGE, is_bound, Ctx, CtxArray, Int, Mem, Obj, Ptr, kind_of
+from pyebpf.compiler.pyfront.values import MAX_RANGE, is_bound, Ctx, CtxArray, Int, Mem, Obj, Ptr, kind_of, KRef
 from pyebpf.compiler.types import S64, U32, IntType, common_type, promote
 
 
