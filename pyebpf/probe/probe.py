@@ -19,8 +19,13 @@ class Probe:
     """A compiled probe: `.program`, `.maps`, `.run(...)` (VM), `.load()` (kernel, a context manager)."""
 
     def __init__(self, fn: Callable[..., Any], section: str, *, name: str | None = None, tracepoints: Any = None,
-                 license: str = "GPL", cpu_v4: bool | None = None, kernel_types: Any = None):
+                 license: str = "GPL", cpu_v4: bool | None = None, kernel_types: Any = None,
+                 frequency: int | None = None, event: str = "cpu-clock"):
         self.fn = fn
+        self.sampling = f"{event}:{frequency}" if frequency is not None else None
+        """perf_event probes: the sampling event they attach to ('cpu-clock:99': every CPU at 99 Hz)."""
+        if frequency is not None and (not isinstance(frequency, int) or frequency <= 0):
+            raise ValueError(f"frequency must be a positive number of samples per second, not {frequency!r}")
         self.kernel_types = kernel_types
         """Where kernel types come from (BTF-named arguments, task.real_parent.tgid): the running kernel's BTF
         by default; tests may inject a provider with a `btf()` method."""
@@ -48,6 +53,8 @@ class Probe:
             self._compiled = compile_probe(self.fn, self.section, tracepoints=self.tracepoints or SYSTEM,
                                            name=self.name, license=self.license, cpu_v4=v4,
                                            kernel=self.kernel_types or SYSTEM_TYPES)
+            if self.sampling is not None:  # attach by the sampling event, as `pyebpf load --attach cpu-clock:99`
+                self._compiled.program.attach_to = self.sampling
         return self._compiled
 
     def compile(self) -> "Probe":

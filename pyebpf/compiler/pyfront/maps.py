@@ -111,8 +111,7 @@ class MapsMixin:
         it = int_type_of_ctype(vt)
         if it is None:
             if is_struct(vt):
-                raise self.err(node, "reading a whole structure value is not supported yet",
-                               hint="read one field: m[k].field (0 when the key is absent)")
+                return self.map_read_struct(info, node, default)
             raise self.err(node, f"cannot read values of {info.type.name.lower()} maps")
         key = self.key_addr(info, node.slice)
         res = Int(self.ir.vreg(it), it)
@@ -126,6 +125,25 @@ class MapsMixin:
         self.ir.jump(done)
         self.ir.set_block(done)
         return res
+
+    def map_read_struct(self, info: MapInfo, node: ast.Subscript, default: ast.expr | None) -> Mem:
+        """v = m[k] of a structure value: a copy on the stack, all zeroes when the key is absent."""
+        if default is not None:
+            raise self.err(default, "m.get(k, default) of structure values takes no default (absent: all zeroes)")
+        vt = info.value_ctype
+        key = self.key_addr(info, node.slice)
+        dest = Mem(self.ir.slot(ctypes.sizeof(vt), 8, "val"), 0, vt)
+        p = self.lookup(info, key)
+        found, missing, done = self.ir.new_block("found"), self.ir.new_block("absent"), self.ir.new_block("endget")
+        self.ir.branch("ne", p, 0, found, missing)
+        self.ir.set_block(found)
+        self.copy(dest, Mem(p, 0, vt), node)
+        self.ir.jump(done)
+        self.ir.set_block(missing)
+        self.zero(dest)
+        self.ir.jump(done)
+        self.ir.set_block(done)
+        return dest
 
     def map_store(self, target: ast.Subscript, value_node: ast.expr) -> None:
         info, name = self.map_of(target.value)
