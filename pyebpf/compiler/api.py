@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from pyebpf.abi.prog_types import ProgType, prog_type_for_section
 from pyebpf.abi.uapi import XdpAction
-from pyebpf.compiler.context import TracepointProvider, context_spec
+from pyebpf.compiler.context import TracepointProvider, UsdtProvider, context_spec
 from pyebpf.compiler.ir import Function
 from pyebpf.compiler.ktypes import KernelTypes
 from pyebpf.compiler.lower import lower
@@ -58,13 +58,17 @@ def section_info(section: str) -> tuple[ProgType, str, Any]:
 
 def compile_probe(fn: Callable[..., Any], section: str, *, tracepoints: TracepointProvider | None = None,
                   name: str | None = None, map_namer: Callable[[Any, str], str] | None = None,
-                  license: str = "GPL", cpu_v4: bool = True, kernel: KernelTypes | None = None) -> CompiledProbe:
+                  license: str = "GPL", cpu_v4: bool = True, kernel: KernelTypes | None = None,
+                  usdt: UsdtProvider | None = None) -> CompiledProbe:
     """Compile `fn` for `section` (a libbpf SEC() name: it picks the program type and the attach target).
     cpu_v4=False keeps to instructions older kernels take (no movsx/sdiv/ldsx: Linux < 6.6). `kernel` gives
     kernel types (BTF-named arguments, struct fields through pointers); None compiles without them."""
     start = time.perf_counter()
     ptype, target, attach_type = section_info(section)
-    ctx = context_spec(ptype, target, tracepoints, kernel, attach_type, section)
+    try:
+        ctx = context_spec(ptype, target, tracepoints, kernel, attach_type, section, usdt)
+    except CompileError as e:  # about the section (no such tracepoint, USDT probe...): at the def line
+        raise _at_def(fn, e) from None
     fe = PythonFrontEnd(fn, ctx, DEFAULT_RETURN.get(ptype, 0), map_namer, cpu_v4=cpu_v4, kernel=kernel)
     try:
         fe.compile()
@@ -82,14 +86,19 @@ def compile_probe(fn: Callable[..., Any], section: str, *, tracepoints: Tracepoi
     except CompileError as e:  # whole-function limits (stack size): reported at the def line
         if e.line:
             raise
-        from pyebpf.compiler.pyfront import parse_function
-
-        fdef, filename, first, shift, lines = parse_function(fn)
-        raise CompileError(f"{getattr(fn, '__name__', 'probe')}(): {e.message}", filename, first, shift + 1,
-                           lines[0] if lines else "", e.hint) from None
+        raise _at_def(fn, e) from None
     lowered.program.section = section  # the loader finds tp_btf/fentry attach_btf_id and attach kinds by it
     return CompiledProbe(lowered.program, dict(fe.map_objects), dict(fe.maps), lowered.lines, fe.ir.fn, section,
                          target, time.perf_counter() - start, bytes(fe.rodata))
+
+
+def _at_def(fn: Callable[..., Any], e: CompileError) -> CompileError:
+    """A whole-probe error (stack size, the section's target) reported at the probe's def line."""
+    from pyebpf.compiler.pyfront import parse_function
+
+    fdef, filename, first, shift, lines = parse_function(fn)
+    return CompileError(f"{getattr(fn, '__name__', 'probe')}(): {e.message}", filename, first, shift + 1,
+                        lines[0] if lines else "", e.hint)
 
 
 __all__ = ["compile_probe", "CompiledProbe", "section_info", "DEFAULT_RETURN"]

@@ -31,6 +31,36 @@ class Field:
     ctype: str = ""
     btf: Any = field(default=None, compare=False)
     """The kernel's BTF type of the value (BTF-named arguments: raw_tp, tp_btf, fentry, kprobe parameters)."""
+    usdt: Any = field(default=None, compare=False)
+    """kind 'usdt': where a USDT argument is (an argument spec of the probe's note: constant, register or memory
+    at register + offset; duck-typed: `kind.value`, `size`, `signed`, `reg_offset`, `offset`, `value`)."""
+
+
+class UsdtProvider(Protocol):
+    """The argument specs of USDT probe `provider:name` in `binary`, one tuple per probe site (pyebpf.loader.usdt
+    reads the notes; the compiler does not read files)."""
+
+    def usdt_args(self, binary: str, provider: str, name: str) -> list[tuple[Any, ...]]: ...
+
+
+def usdt_fields(provider: UsdtProvider | None, target: str) -> dict[str, Field]:
+    """ctx.arg0, ctx.arg1, ... of a USDT probe (`usdt/PATH:provider:name`): every site must keep argument i in the
+    same place (a CompileError names the first that differs; libbpf would switch on a per-site cookie)."""
+    parts = target.rsplit(":", 2)
+    if provider is None or len(parts) != 3 or not all(parts):
+        raise CompileError(f"USDT target {target!r}: expected usdt/PATH:PROVIDER:NAME",
+                           hint="e.g. usdt//usr/bin/python3.11:python:function__entry")
+    sites = provider.usdt_args(*parts)
+    out: dict[str, Field] = {}
+    for i in range(max((len(s) for s in sites), default=0)):
+        specs = {s[i].text if i < len(s) else None: s[i] if i < len(s) else None for s in sites}
+        if len(specs) > 1:
+            raise CompileError(f"USDT {parts[1]}:{parts[2]} keeps argument {i} in different places at its "
+                               f"{len(sites)} sites ({', '.join(sorted(str(k) for k in specs))})",
+                               hint="probes with per-site argument locations are not supported yet")
+        spec = next(iter(specs.values()))
+        out[f"arg{i}"] = Field(f"arg{i}", 0, spec.size, spec.signed, 1, "usdt", spec.text, usdt=spec)
+    return out
 
 
 class TracepointProvider(Protocol):
@@ -143,8 +173,8 @@ def btf_fields(kernel: KernelTypes | None, attach_type: Any, target: str, offset
 
 
 def context_spec(prog_type: ProgType, target: str, provider: TracepointProvider | None,
-                 kernel: KernelTypes | None = None, attach_type: Any = None, section: str = ""
-                 ) -> ContextSpec | None:
+                 kernel: KernelTypes | None = None, attach_type: Any = None, section: str = "",
+                 usdt: UsdtProvider | None = None) -> ContextSpec | None:
     """The context of a program of `prog_type` attached at `target`; None when the compiler knows no layout.
     `kernel` gives BTF argument names (raw_tp, tp_btf, fentry/fexit, kprobe/kretprobe on a kernel function)."""
     if prog_type == ProgType.TRACEPOINT:
@@ -164,6 +194,8 @@ def context_spec(prog_type: ProgType, target: str, provider: TracepointProvider 
                                hint="tp_btf/<tracepoint>, fentry/<kernel function>")
         args = Field("args", 0, 8, False, max(len(named), 1))
         return ContextSpec(f"{section or 'tracing'} arguments", {"args": args, **named}, {})
+    if prog_type == ProgType.KPROBE and section.startswith(("usdt/", "usdt.s/")):
+        return ContextSpec(f"USDT {target}", usdt_fields(usdt, target), {})
     if prog_type == ProgType.KPROBE:
         regs = _from_layout(PT_REGS)
         named: dict[str, Field] = {}
@@ -186,4 +218,4 @@ def context_spec(prog_type: ProgType, target: str, provider: TracepointProvider 
 
 
 __all__ = ["Field", "TracepointProvider", "ContextSpec", "context_spec", "SystemTracepoints", "SYSTEM",
-           "fields_of_format", "fields_of_text", "btf_fields"]
+           "fields_of_format", "fields_of_text", "btf_fields", "UsdtProvider", "usdt_fields"]

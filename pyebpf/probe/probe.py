@@ -8,7 +8,7 @@ from typing import Any, Callable
 from pyebpf.abi.prog_types import ProgType
 from pyebpf.compiler.api import CompiledProbe, compile_probe
 from pyebpf.compiler.context import Field
-from pyebpf.errors import VerifierError, VmError
+from pyebpf.errors import LoaderError, VerifierError, VmError
 from pyebpf.isa.program import Program
 from pyebpf.probe.maps import ProbeMap, RingBuf
 from pyebpf.compiler.context import SYSTEM
@@ -52,7 +52,7 @@ class Probe:
             v4 = self.cpu_v4 if self.cpu_v4 is not None else _kernel_has_cpu_v4()
             self._compiled = compile_probe(self.fn, self.section, tracepoints=self.tracepoints or SYSTEM,
                                            name=self.name, license=self.license, cpu_v4=v4,
-                                           kernel=self.kernel_types or SYSTEM_TYPES)
+                                           kernel=self.kernel_types or SYSTEM_TYPES, usdt=SYSTEM_USDT)
             if self.sampling is not None:  # attach by the sampling event, as `pyebpf load --attach cpu-clock:99`
                 self._compiled.program.attach_to = self.sampling
         return self._compiled
@@ -114,6 +114,8 @@ class Probe:
         from pyebpf.compiler.api import section_info
 
         pt, target, attach_type = section_info(self.section)
+        if self.section.startswith(("usdt/", "usdt.s/")):
+            return {}  # USDT arguments are where the note says: run() takes the registers and user memory
         if pt not in (ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE, ProgType.TRACING, ProgType.KPROBE):
             return {}
         spec = context_spec(pt, target, None, self.kernel_types or SYSTEM_TYPES, attach_type, self.section)
@@ -223,6 +225,34 @@ class Probe:
         return load_all([self], attach=attach, verify=verify, log_level=log_level)[0]
 
 
+class SystemUsdt:
+    """USDT argument specs from the binary's .note.stapsdt (pyebpf.loader.usdt reads them), for the compiler."""
+
+    def usdt_args(self, binary: str, provider: str, name: str) -> list[tuple[Any, ...]]:
+        from pyebpf.errors import CompileError
+        from pyebpf.loader.usdt import UsdtError, probe_arg_specs
+
+        try:
+            return probe_arg_specs(binary, provider, name)
+        except (UsdtError, LoaderError) as e:
+            raise CompileError(f"USDT {provider}:{name} in {binary}: {e.message}",
+                               hint="`pyebpf usdt list BINARY` shows a binary's probes") from None
+
+
+SYSTEM_USDT = SystemUsdt()
+
+
+def _attach(kp: Any, probe: Probe, target: str | None) -> None:
+    """Attach by the section (or `target`): USDT probes through their note's sites, the rest by the SEC() table."""
+    if probe.section.startswith(("usdt/", "usdt.s/")) and target is None:
+        from pyebpf.loader.usdt import attach_usdt
+
+        binary, provider, name = probe.compiled.target.rsplit(":", 2)
+        kp.links.extend(attach_usdt(kp, binary, provider, name))
+        return
+    kp.attach(target)
+
+
 def _reg_name(offset: int) -> str:
     """The pt_regs register at `offset` (a kprobe argument's field)."""
     from pyebpf.abi.context import PT_REGS
@@ -286,7 +316,6 @@ class LoadedProbe:
 def load_all(probes: list[Probe], *, attach: bool | str = True, verify: bool = True, log_level: int = 0
              ) -> list[LoadedProbe]:
     """Load several probes sharing their map objects (e.g. an entry and an exit probe sharing a start map)."""
-    from pyebpf.errors import LoaderError
     from pyebpf.loader.program import KernelVerifierError, ProgramLoadError
     from pyebpf.probe.btfinfo import load_with_lines
     from pyebpf.verifier import SUPPORTED_PROG_TYPES
@@ -319,8 +348,7 @@ def load_all(probes: list[Probe], *, attach: bool | str = True, verify: bool = T
                     m.kernel_release()
             loaded.append(lp)
             if attach:
-                target = None if attach is True else attach
-                kp.attach(target)
+                _attach(kp, p, None if attach is True else attach)
     except BaseException:
         for lp in loaded:
             lp.close()

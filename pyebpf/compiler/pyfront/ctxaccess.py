@@ -34,6 +34,8 @@ class ContextMixin:
             d = self.ir.vreg(PtrType(f.kind))
             self.ir.emit(Load(d, ctx.v, f.offset, f.size))
             return Ptr(d, f.kind)
+        if f.kind == "usdt":
+            return self.usdt_arg(ctx, f)
         if f.kind == "btf":  # an argument slot: 8 bytes holding a value of the BTF type
             it = int_type_of_btf(f.btf)
             if it is None:
@@ -55,6 +57,20 @@ class ContextMixin:
             self.def_(Ext(e, d, 8 * f.size, True), e)
             d = e
         return Int(d, t)
+
+    def usdt_arg(self, ctx: Ctx, f: Field) -> Int:
+        """A USDT argument where its note says it is (libbpf's bpf_usdt_arg): a constant, a pt_regs register, or
+        user memory at register + offset (bpf_probe_read_user); narrowed to its size and sign."""
+        spec = f.usdt
+        t = INT_TYPES[("s" if spec.signed else "u") + str(8 * spec.size)]
+        kind = spec.kind.value
+        if kind == "const":
+            return Int(t.wrap(spec.value), t)
+        reg = self.ir.vreg(U64)
+        self.def_(Load(reg, ctx.v, spec.reg_offset, 8, False), reg)
+        if kind == "reg":
+            return self.convert(Int(reg, U64), t)
+        return Int(self.user_read(reg, spec.offset, t), t)
 
     def entry_ctx_load(self, ctx: Ctx, f: Field) -> Ptr:
         """ctx.data / ctx.data_end loaded once, in the entry block (which dominates every use)."""

@@ -98,7 +98,12 @@ class KernelMixin:
             return Int(v, U64, kt=r.target)
         return Int(v, it)
 
-    def kernel_read(self, addr: Operand, off: int, t: IntType) -> VReg:
+    def user_read(self, addr: Operand, off: int, t: IntType) -> VReg:
+        """bpf_probe_read_user(slot, size, addr + off), then the slot's value (0 when the read faulted)."""
+        return self.kernel_read(addr, off, t, HelperId.PROBE_READ_USER)
+
+    def kernel_read(self, addr: Operand, off: int, t: IntType, helper: HelperId = HelperId.PROBE_READ_KERNEL
+                    ) -> VReg:
         """bpf_probe_read_kernel(slot, size, addr + off), then the slot's value (0 when the read faulted)."""
         slot = self.__dict__.get("_kread_slot")
         if slot is None:
@@ -108,7 +113,7 @@ class KernelMixin:
             p = self.ir.vreg(U64)
             self.ir.emit(Alu("add", p, addr, off))
             src = p
-        self.ir.emit(Call(HelperId.PROBE_READ_KERNEL, [SlotAddr(slot), t.size, src], None))
+        self.ir.emit(Call(helper, [SlotAddr(slot), t.size, src], None))
         d = self.ir.vreg(t)
         self.def_(Load(d, slot, 0, t.size, t.signed), d)
         return d
