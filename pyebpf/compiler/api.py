@@ -35,6 +35,9 @@ class CompiledProbe:
     rodata: bytes = b""
     filename: str = ""
     source_lines: dict[int, str] = field(default_factory=dict)
+    functions: list[tuple[str, int]] = field(default_factory=list)
+    """(name, first slot) of the probe (slot 0) and each bpf-to-bpf subprogram after it"""
+    subprogram_params: dict[str, int] = field(default_factory=dict)
 
     def source_line_of(self, insn_index: int) -> tuple[int, int] | None:
         """(line, col) of the source the instruction at `insn_index` was compiled from."""
@@ -82,14 +85,17 @@ def compile_probe(fn: Callable[..., Any], section: str, *, tracepoints: Tracepoi
     # kprobe-type sections keep their kind (kprobe/, kretprobe/, uprobe/, uretprobe/) in the attach target
     attach_to = section if ptype == ProgType.KPROBE and target else (target or None)
     try:
-        lowered = lower(fe.ir.fn, specs, ptype, prog_name, attach_to, attach_type, license, cpu_v4)
+        lowered = lower(fe.ir.fn, specs, ptype, prog_name, attach_to, attach_type, license, cpu_v4,
+                        [s.ir.fn for s in fe.subprograms.values()])
     except CompileError as e:  # whole-function limits (stack size): reported at the def line
         if e.line:
             raise
         raise _at_def(fn, e) from None
     lowered.program.section = section  # the loader finds tp_btf/fentry attach_btf_id and attach kinds by it
     return CompiledProbe(lowered.program, dict(fe.map_objects), dict(fe.maps), lowered.lines, fe.ir.fn, section,
-                         target, time.perf_counter() - start, bytes(fe.rodata))
+                         target, time.perf_counter() - start, bytes(fe.rodata),
+                         functions=[(n, lowered.program.slot_of(i)) for n, i in lowered.functions],
+                         subprogram_params={s.ir.fn.name: len(s.param_types) for s in fe.subprograms.values()})
 
 
 def _at_def(fn: Callable[..., Any], e: CompileError) -> CompileError:

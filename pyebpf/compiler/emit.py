@@ -109,5 +109,15 @@ class Jmp:
         return ops.jmp(JMP[self.op], self.dst, self.src, self.imm, offset)
 
 
-__all__ = ["fits_imm", "s32", "alu_reg", "alu_imm", "neg", "mov_reg", "movsx", "to_be", "mov_imm", "ld_map", "ldx",
+@dataclass(frozen=True)
+class CallRel:
+    """A bpf-to-bpf call of the function whose entry is `label`, before linking (`call pc+offset`)."""
+
+    label: str
+
+    def resolve(self, offset: int) -> Instruction:
+        return ops.call_local(offset)
+
+
+__all__ = ["CallRel", "fits_imm", "s32", "alu_reg", "alu_imm", "neg", "mov_reg", "movsx", "to_be", "mov_imm", "ld_map", "ldx",
            "stx", "st", "atomic_add", "call", "exit_", "Jmp"]

@@ -215,6 +215,14 @@ class Call(Insn):
 
 
 @dataclass(eq=False)
+class LocalCall(Call):
+    """dst = target(args...): a bpf-to-bpf call of subprogram `target` (clobbers r1-r5 as a helper call does;
+    r6-r9 survive it, as the kernel saves them per frame). `helper` is unused (-1)."""
+
+    target: str = ""
+
+
+@dataclass(eq=False)
 class Param(Insn):
     """dst = the register argument `index` the program was entered with (r1 = ctx). Only at the entry."""
 
@@ -356,5 +364,5 @@ class IRBuilder:
 
 
 __all__ = ["VReg", "StackSlot", "SlotAddr", "MapRef", "Operand", "Insn", "Mov", "Alu", "Neg", "Ext", "Load", "Bswap",
-           "Store", "AtomicAdd", "Call", "Param", "Jump", "Branch", "Return", "Block", "Function", "IRBuilder",
+           "Store", "AtomicAdd", "Call", "LocalCall", "Param", "Jump", "Branch", "Return", "Block", "Function", "IRBuilder",
            "ALU_OPS", "BRANCH_OPS", "NEGATED", "SWAPPED"]

@@ -23,6 +23,8 @@ from pyebpf.isa.instruction import Instruction
 from pyebpf.isa.program import Program
 
 SCR0, SCR1 = 0, 5
+FUNC_PREFIX = "func:"
+"""Label of a subprogram's entry (its blocks' labels get `name.` in front, so they stay distinct)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class Lowered:
     lines: list[tuple[int, int, int]] = field(default_factory=list)
     """(instruction index, source line, column) where the source position changes."""
     allocation: Allocation | None = None
+    functions: list[tuple[str, int]] = field(default_factory=list)
+    """(name, index of its first instruction): the main function at 0, then each subprogram."""
 
 
 def layout_frame(slots: list[StackSlot]) -> int:
@@ -229,6 +233,16 @@ class _Lowering:
             elif d != 0:
                 self.put(emit.mov_reg(d, 0))
 
+    def _LocalCall(self, i: Any) -> None:
+        self.parallel_args(i.args)
+        self.put(emit.CallRel(FUNC_PREFIX + i.target))
+        if i.dst is not None:
+            d = self.reg_of(i.dst)
+            if d is None:
+                self.put(emit.stx(FP, self.slot_off(i.dst), 0, 8))
+            elif d != 0:
+                self.put(emit.mov_reg(d, 0))
+
     def parallel_args(self, args: list[Operand]) -> None:
         """Move call arguments into r1..r5: register-to-register moves as a parallel move (r0 breaks cycles),
         then everything that reads no allocatable register (spills, constants, stack addresses, maps)."""
@@ -308,7 +322,7 @@ def link(items: list[Any]) -> tuple[list[Instruction], dict[str, int]]:
     for it in items:
         if isinstance(it, Label):
             continue
-        if isinstance(it, emit.Jmp):
+        if isinstance(it, (emit.Jmp, emit.CallRel)):
             off = labels[it.label] - (slot + 1)
             if not -(1 << 15) <= off < (1 << 15):
                 raise CompileError("the probe is too large: a jump spans more than 32767 instructions")
@@ -368,11 +382,8 @@ def layout(blocks: list[Block]) -> list[Block]:
     return placed
 
 
-def lower(fn: Function, maps: dict[str, MapSpec] | None = None, prog_type: Any = None, name: str = "",
-          attach_to: str | None = None, expected_attach_type: Any = None, license: str = "GPL",
-          cpu_v4: bool = True) -> Lowered:
-    """Allocate, select and link `fn` into a Program; cpu_v4=False avoids Linux 6.6's instructions (movsx, ldsx;
-    the front end expands signed division)."""
+def _lower_function(fn: Function, cpu_v4: bool, prefix: str = "") -> tuple[_Lowering, int]:
+    """One function's instructions (labels not yet linked) and its frame size."""
     simplify(fn)
     blocks = layout(fn.reachable())
     spills: list[StackSlot] = []
@@ -383,17 +394,44 @@ def lower(fn: Function, maps: dict[str, MapSpec] | None = None, prog_type: Any =
         return s
 
     alloc = allocate(fn, blocks, new_slot)
-    layout_frame(fn.slots + spills)
+    frame = layout_frame(fn.slots + spills)
     lo = _Lowering(fn, alloc, cpu_v4)
+    for b in blocks:
+        b.label = prefix + b.label
     for n, b in enumerate(blocks):
         lo.out.append(Label(b.label))
         for i in b.insns:
             lo.insn(i)
         lo.term(b.term, blocks[n + 1] if n + 1 < len(blocks) else None)
-    insns, labels = link(lo.out)
+    return lo, frame
+
+
+def lower(fn: Function, maps: dict[str, MapSpec] | None = None, prog_type: Any = None, name: str = "",
+          attach_to: str | None = None, expected_attach_type: Any = None, license: str = "GPL",
+          cpu_v4: bool = True, subprograms: list[Function] | None = None) -> Lowered:
+    """Allocate, select and link `fn` into a Program; cpu_v4=False avoids Linux 6.6's instructions (movsx, ldsx;
+    the front end expands signed division). `subprograms` follow the main function, each with its own frame,
+    called with `call pc+off` (bpf-to-bpf); `Lowered.functions` gives their entry indices."""
+    lo, frame = _lower_function(fn, cpu_v4)
+    items = list(lo.out)
+    lines = list(lo.lines)
+    functions = [(fn.name, 0)]
+    frames = frame
+    for sub in subprograms or []:
+        slo, sframe = _lower_function(sub, cpu_v4, f"{sub.name}.")
+        frames += sframe
+        start = len([x for x in items if not isinstance(x, Label)])
+        functions.append((sub.name, start))
+        items.append(Label(FUNC_PREFIX + sub.name))
+        items += slo.out
+        lines += [(idx + start, line, col) for idx, line, col in slo.lines]
+    if frames > MAX_BPF_STACK:
+        raise CompileError(f"the probe and its subprograms need {frames} bytes of stack together; eBPF allows "
+                           f"{MAX_BPF_STACK} along a call chain", hint="inline small helpers, or use smaller locals")
+    insns, labels = link(items)
     program = Program(insns, dict(maps or {}), prog_type, license, name or fn.name, labels, expected_attach_type,
                       attach_to)
-    return Lowered(program, lo.lines, alloc)
+    return Lowered(program, lines, lo.alloc, functions)
 
 
 __all__ = ["lower", "Lowered", "layout_frame", "link"]

@@ -18,6 +18,10 @@ def line_records(compiled: CompiledProbe, filename: str, source: dict[int, str],
         if idx >= len(program):
             continue
         by_slot[program.slot_of(idx)] = (line, col)
+    for _name, start in compiled.functions[1:]:  # the kernel wants a line record at every subprogram's start
+        if start not in by_slot:
+            later = [s for s in by_slot if s > start]
+            by_slot[start] = by_slot[min(later)] if later else by_slot[max(s for s in by_slot if s < start)]
     out = []
     for slot in sorted(by_slot):
         line, col = by_slot[slot]
@@ -36,10 +40,16 @@ def build(compiled: CompiledProbe, filename: str, source: dict[int, str], def_li
     proto = b.add_func_proto(int_id, [("ctx", ctx_ptr)])
     name = "".join(c if c.isalnum() or c == "_" else "_" for c in (compiled.program.name or "probe")) or "probe"
     func = b.add_func(name, proto, BtfFuncLinkage.GLOBAL)
+    funcs = [(0, func)]
+    long_id = b.add_int("long", 8, signed=True)
+    for sub_name, start in compiled.functions[1:]:  # static: the kernel verifies them at their call sites
+        params = compiled.subprogram_params.get(sub_name, 0)
+        sproto = b.add_func_proto(long_id, [(f"a{i}", long_id) for i in range(params)])
+        funcs.append((start, b.add_func(sub_name, sproto, BtfFuncLinkage.STATIC)))
     lines = []
     for slot, fname, text, line, col in line_records(compiled, filename, source, def_line):
         lines.append((slot, b.string(os.path.basename(fname)), b.string(text), (line << 10) | min(col, 0x3FF)))
-    return b.encode(), [(0, func)], lines
+    return b.encode(), funcs, lines
 
 
 def load_with_lines(probe: Any, kmaps: dict[str, Any], log_level: int = 0) -> Any:

@@ -38,5 +38,12 @@ kptr = _intrinsic("kptr", 'kptr(address, "struct sock"): the address as a pointe
                           "read kernel memory (p.field, p.member.field) through bpf_probe_read_kernel.")
 printk = _intrinsic("printk", 'printk(f"...{x}..."): a line in /sys/kernel/tracing/trace_pipe (bpf_trace_printk).')
 
-__all__ = ["pid", "tgid", "tid", "uid", "gid", "comm", "ktime_ns", "cpu", "random", "current_task", "cgroup_id",
+def noinline(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Compile this module function as a bpf-to-bpf subprogram called from the probes (one copy, its own stack
+    frame) instead of inlining it at every call: integer parameters (at most five) and an integer result."""
+    fn.__probe_noinline__ = True  # type: ignore[attr-defined]
+    return fn
+
+
+__all__ = ["noinline", "pid", "tgid", "tid", "uid", "gid", "comm", "ktime_ns", "cpu", "random", "current_task", "cgroup_id",
            "kstr", "printk", "log2", "kptr"]

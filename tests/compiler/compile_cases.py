@@ -257,3 +257,47 @@ def log2s(ctx):
 CASES.append((log2s, [1 << 40], {0: 40, 1: 0, 2: 0, 3: 0, 4: 40}, 40))
 CASES.append((log2s, [M64], {0: 63, 1: 31, 2: 0, 3: 0, 4: 0}, 63))
 CASES.append((log2s, [1000], {0: 9, 1: 9, 2: 0, 3: 0, 4: 9}, 9))
+
+
+from pyebpf.probe import noinline  # noqa: E402
+
+
+@noinline
+def sub_mix(a: u64, b: u64) -> u64:
+    x = a * 31 + b
+    for _ in range(3):
+        x = x ^ (x >> 3)
+    counts[99] += 1                  # maps inside a subprogram
+    return x
+
+
+@noinline
+def sub_signed(a: s32) -> s32:
+    return a * 3 - s32(sub_mix(u64(a), 1) % 5)   # a subprogram calling another
+
+
+@probe("raw_tp/sys_enter")
+def subprograms(ctx):
+    out[0] = sub_mix(ctx.args[0], ctx.args[1])
+    out[1] = sub_mix(ctx.args[1], ctx.args[0])
+    out[2] = sub_signed(s32(ctx.args[0]))
+    out[3] = counts[99]
+    return sub_signed(-2)
+
+
+def _mix(a: int, b: int) -> int:
+    x = (a * 31 + b) & M64
+    for _ in range(3):
+        x ^= x >> 3
+    return x
+
+
+def _signed(a: int) -> int:
+    a = (a + 2 ** 31) % 2 ** 32 - 2 ** 31
+    return ((a * 3 - _mix(a & M64, 1) % 5) + 2 ** 31) % 2 ** 32 - 2 ** 31
+
+
+CASES.append((subprograms, [1000, 77], {0: _mix(1000, 77), 1: _mix(77, 1000), 2: _signed(1000) & M64, 3: 3},
+              _signed(-2) & M64))
+CASES.append((subprograms, [-5 & M64, 2 ** 40], {0: _mix(-5 & M64, 2 ** 40), 1: _mix(2 ** 40, -5 & M64),
+                                                  2: _signed(-5) & M64, 3: 3}, _signed(-2) & M64))

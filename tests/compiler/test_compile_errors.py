@@ -24,6 +24,20 @@ class Key(ctypes.Structure):
 def helper_recursive(x):
     return helper_recursive(x)
 
+from pyebpf.probe import LinearHistogram, PerfEventArray, ProgArray, kptr, noinline
+lh = LinearHistogram(0, 10, 1)
+pe = PerfEventArray(Key)
+progs = ProgArray(4)
+svals = HashMap(u32, Key)
+
+@noinline
+def sub_rec(x):
+    return sub_rec(x)
+
+@noinline
+def sub6(a, b, c, d, e, f):
+    return a
+
 """
 _DIR = tempfile.mkdtemp(prefix="pyebpf-errors-")
 
@@ -68,6 +82,14 @@ CASES = [
     ("for i in range(0, 10, pid()):\n    pass", "raw_tp/sys_enter", "constant, non-zero step", "", 0, 14),
     ("return ctx.header(Key)", "raw_tp/sys_enter", "needs a packet program", "", 0, 12),
     ("return x := 1", "raw_tp/sys_enter", "syntax error", "", -2, 0),
+    ("return sub_rec(1)", "raw_tp/sys_enter", "recursion is not possible", "", -1, 0),
+    ("return sub6(1, 2, 3, 4, 5, 6)", "raw_tp/sys_enter", "at most 5 positional arguments", "", 0, 12),
+    ("lh.record(1, 2)", "raw_tp/sys_enter", "hist.record(value) takes one value", "key=", 0, 5),
+    ("pe.output()", "raw_tp/sys_enter", "takes one record", "", 0, 5),
+    ("progs.call()", "raw_tp/sys_enter", "takes the slot", "", 0, 5),
+    ("return kptr(1, pid())", "raw_tp/sys_enter", 'kptr(address, "struct NAME")', "", 0, 12),
+    ("v = svals.get(1, 2)", "raw_tp/sys_enter", "takes no default", "", 0, 22),
+    ("return ctx.args[0].field", "raw_tp/sys_enter", "has no attribute 'field'", "", 0, 12),
 ]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from pyebpf.compiler.ir import Call, Mov, Operand
 from pyebpf.compiler.pyfront.cint import c_compare, literal_type
 from pyebpf.compiler.pyfront.source import parse_function
+from pyebpf.compiler.pyfront.subprograms import is_subprogram
 from pyebpf.compiler.pyfront.values import MAX_INLINE_DEPTH, Ctx, Frame, Int, Obj, Value, kind_of
 from pyebpf.compiler.symbols import is_struct
 from pyebpf.compiler.types import S64, U64, IntType, common_type, promote
@@ -66,6 +67,8 @@ class CallsMixin:
         if obj is builtins.print:
             raise self.err(node, "print() does not exist in the kernel", hint='use printk(f"...")')
         if inspect.isfunction(obj):
+            if is_subprogram(obj):
+                return self.local_call(node, obj)
             return self.inline(node, obj)
         raise self.err(node, f"{getattr(obj, '__name__', obj)!r} cannot be called in a probe",
                        hint="call helpers from pyebpf.probe, casts, structures or functions of your module")

@@ -18,15 +18,16 @@ from pyebpf.compiler.pyfront.kernel import KernelMixin
 from pyebpf.compiler.pyfront.maps import MapsMixin
 from pyebpf.compiler.pyfront.memory import MemoryMixin
 from pyebpf.compiler.pyfront.statements import StatementsMixin
+from pyebpf.compiler.pyfront.subprograms import SubprogramsMixin
 from pyebpf.compiler.pyfront.source import parse_function
 from pyebpf.compiler.pyfront.values import Ctx, Frame, Ptr
 from pyebpf.compiler.symbols import MapInfo
-from pyebpf.compiler.types import PtrType
+from pyebpf.compiler.types import S64, PtrType
 from pyebpf.errors import CompileError
 
 
 class PythonFrontEnd(StatementsMixin, ExpressionsMixin, ArithMixin, ConditionsMixin, CallsMixin, IntrinsicsMixin,
-                     MemoryMixin, ContextMixin, MapsMixin, KernelMixin):
+                     MemoryMixin, ContextMixin, MapsMixin, KernelMixin, SubprogramsMixin):
     """Lowers one probe function (and what it calls) into an IRBuilder."""
 
     def __init__(self, fn: Callable[..., Any], ctx_spec: ContextSpec | None, default_return: int = 0,
@@ -50,6 +51,12 @@ class PythonFrontEnd(StatementsMixin, ExpressionsMixin, ArithMixin, ConditionsMi
         self._zero_slots: dict[int, StackSlot] = {}
         self._ctx_loads: dict[str, Ptr] = {}
         self._ctx_name: str | None = None
+        self.subprograms: dict[Any, Any] = {}
+        """function -> the front end that compiled it as a bpf-to-bpf subprogram (shared by all of them)"""
+        self._compiling: set[Any] = set()
+        self.in_subprogram = False
+        self.ret_type = S64
+        self.param_types: list[Any] = []
 
     # ---- diagnostics --------------------------------------------------------------------------------------------
     @property

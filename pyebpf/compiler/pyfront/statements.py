@@ -47,6 +47,8 @@ class StatementsMixin:
                 self.ir.terminate(Return(self.default_return))
                 return
             v = self.as_int(self.expr(s.value), s.value)
+            if self.in_subprogram:  # a subprogram returns its declared type in r0
+                v = self.convert(v, self.ret_type)
             self.ir.terminate(Return(v.op))
             return
         if s.value is not None:

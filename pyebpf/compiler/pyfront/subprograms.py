@@ -1,0 +1,92 @@
+"""bpf-to-bpf subprograms: a module function marked `@noinline` is compiled once, as a function of its own after
+the probe (its own stack frame, registers r6-r9 saved by the kernel), and called with `call pc+off` instead of
+being inlined at every call. Integer parameters (at most five, in r1-r5) and an integer result (r0): the
+annotations give their types (s64 when absent); maps, helpers and other subprograms are usable inside."""
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from pyebpf.compiler.ir import IRBuilder, LocalCall, Param, Return
+from pyebpf.compiler.pyfront.source import parse_function
+from pyebpf.compiler.pyfront.values import Frame, Int
+from pyebpf.compiler.types import S64, IntType
+
+MAX_ARGS = 5  # r1-r5
+MAX_SUBPROGRAMS = 64
+
+
+def is_subprogram(fn: Any) -> bool:
+    return bool(getattr(fn, "__probe_noinline__", False))
+
+
+class SubprogramsMixin:
+    """bpf-to-bpf subprograms of `PythonFrontEnd` (a mixin; the state lives in frontend.py)."""
+
+    def local_call(self, node: ast.Call, fn: Any) -> Int:
+        """fn(args...) as a bpf-to-bpf call of fn's subprogram (compiled on first use)."""
+        if node.keywords or len(node.args) > MAX_ARGS:
+            raise self.err(node, f"a subprogram takes at most {MAX_ARGS} positional arguments (r1-r5)")
+        sub = self.subprogram(fn, node)
+        if len(node.args) != len(sub.param_types):
+            raise self.err(node, f"{fn.__name__}() takes {len(sub.param_types)} arguments, {len(node.args)} given")
+        args = []
+        for a, t in zip(node.args, sub.param_types):
+            args.append(self.convert(self.as_int(self.expr(a), a), t).op)
+        ret_t: IntType = sub.ret_type
+        d = self.ir.vreg(ret_t)
+        self.ir.emit(LocalCall(-1, args, d, target=sub.ir.fn.name))
+        self._last_def = None
+        return Int(d, ret_t)
+
+    def subprogram(self, fn: Any, node: ast.AST) -> Any:
+        registry: dict[Any, Any] = self.subprograms
+        sub = registry.get(fn)
+        if sub is not None:
+            return sub
+        if fn in self._compiling:
+            raise self.err(node, f"{fn.__name__}() calls itself: recursion is not possible in eBPF")
+        if len(registry) >= MAX_SUBPROGRAMS:
+            raise self.err(node, f"more than {MAX_SUBPROGRAMS} subprograms")
+        names = {s.ir.fn.name for s in registry.values()}
+        name = fn.__name__
+        while name in names or name == self.ir.fn.name:
+            name += "_"
+        sub = type(self)(fn, None, 0, self.map_namer, self.prog_kind, self.cpu_v4, self.kernel)
+        sub.ir = IRBuilder(name)
+        sub.maps, sub.map_objects, sub.rodata = self.maps, self.map_objects, self.rodata
+        sub.subprograms, sub._compiling, sub.in_subprogram = registry, self._compiling, True
+        self._compiling.add(fn)
+        try:
+            sub.compile_subprogram()
+        finally:
+            self._compiling.discard(fn)
+        registry[fn] = sub
+        return sub
+
+    def compile_subprogram(self) -> None:
+        fdef, filename, first, shift, lines = parse_function(self.fn)
+        frame = Frame(dict(getattr(self.fn, "__globals__", {})), filename, first, shift, lines, name=fdef.name,
+                      fn=self.fn)
+        self.frames.append(frame)
+        a = fdef.args
+        if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.defaults or len(a.args) > MAX_ARGS:
+            raise self.err(fdef, f"a subprogram takes at most {MAX_ARGS} plain positional parameters")
+        ret = fdef.returns
+        self.ret_type = S64 if ret is None or (isinstance(ret, ast.Constant) and ret.value is None) \
+            else self.type_of_annotation(ret)
+        self.param_types = []
+        for i, arg in enumerate(a.args):
+            t = self.type_of_annotation(arg.annotation) if arg.annotation is not None else S64
+            v = self.ir.vreg(t, arg.arg)
+            self.ir.emit(Param(v, i + 1))
+            frame.vars[arg.arg] = Int(v, t)
+            frame.assigned.add(arg.arg)
+            self.param_types.append(t)
+        self.body(fdef.body)
+        if not self.ir.terminated:
+            self.ir.terminate(Return(0))
+        self.frames.pop()
+
+
+__all__ = ["SubprogramsMixin", "is_subprogram"]
