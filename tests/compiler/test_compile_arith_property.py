@@ -119,14 +119,21 @@ _ORDER = sorted(VARS)
 
 
 def build(expr) -> object:
-    """A module with one raw_tp probe computing out[0] = u64(EXPR) from ctx.args."""
-    lines = ["from pyebpf.probe import probe, Array, u8, u16, u32, u64, s8, s16, s32, s64",
+    """A module with one raw_tp probe computing out[0] = u64(EXPR) from ctx.args, and `g`, computing it in a
+    bpf-to-bpf subprogram (parameters a..d typed, e and f packed in the fifth: at most five arguments)."""
+    lines = ["from pyebpf.probe import probe, Array, noinline, u8, u16, u32, u64, s8, s16, s32, s64",
              'out = Array(u64, max_entries=1, name="out")',
              "", '@probe("raw_tp/sys_enter")', "def f(ctx):"]
     for i, v in enumerate(_ORDER):
         lines.append(f"    {v} = {VARS[v]}(ctx.args[{i}])")
     lines.append(f"    out[0] = u64({render(expr)})")
     lines.append("    return 0")
+    lines += ["", "", "@noinline",
+              "def sub(a: u64, b: s64, c: u32, d: s32, ef: u64) -> u64:",
+              "    e = u8(ef)", "    f = s16(ef >> 8)", f"    return u64({render(expr)})",
+              "", "", '@probe("raw_tp/sys_enter")', "def g(ctx):",
+              "    out[0] = sub(ctx.args[0], ctx.args[1], ctx.args[2], ctx.args[3],",
+              "                 u64(u8(ctx.args[4])) | u64(u16(ctx.args[5])) << 8)", "    return 0"]
     path = os.path.join(_DIR, f"m{uuid.uuid4().hex}.py")
     with open(path, "w") as fh:
         fh.write("\n".join(lines) + "\n")
@@ -148,6 +155,9 @@ def test_vm_matches_c_semantics(expr, env):
         mod.out.clear()
         mod.f.run(args=args, engine=engine)
         assert mod.out[0] == want, (render(expr), engine)
+        mod.out.clear()
+        mod.g.run(args=args, engine=engine)
+        assert mod.out[0] == want, (render(expr), engine, "in a subprogram")
     # the same without Linux 6.6's instructions (sign extension by shifts, signed division expanded)
     mod.f.cpu_v4, mod.f._compiled = False, None
     assert kernel_takes(mod.f.program.instructions, (6, 1))
@@ -169,6 +179,50 @@ def test_kernel_matches_c_semantics(expr, env):
             lp.run(args=args)
             got.append(mod.out[0])
     assert got == [expected(expr, env)] * 2, render(expr)
+    with mod.g.load(attach=False, verify=False) as lp:
+        lp.run(args=args)
+        assert mod.out[0] == expected(expr, env), (render(expr), "in a subprogram")
+
+
+def lhist_bucket(v: int, lo: int, hi: int, step: int) -> int:
+    """LinearHistogram's bucket of v (as s64): 0 below lo, 1 + (v - lo) // step, the last from hi on."""
+    v = wrap("s64", v)
+    if v < lo:
+        return 0
+    if v >= hi:
+        return (hi - lo + step - 1) // step + 1
+    return 1 + (v - lo) // step
+
+
+def build_lhist(lo: int, hi: int, step: int) -> object:
+    path = os.path.join(_DIR, f"h{uuid.uuid4().hex}.py")
+    with open(path, "w") as fh:
+        fh.write("from pyebpf.probe import probe, LinearHistogram, u64, s32\n"
+                 f"h = LinearHistogram({lo}, {hi}, {step})\n"
+                 '@probe("raw_tp/sys_enter")\ndef f(ctx):\n'
+                 "    h.record(ctx.args[0])\n    h.record(s32(ctx.args[1]))\n    return 0\n")
+    return load_module(path)
+
+
+lhist_bounds = st.tuples(st.integers(0, 2000), st.integers(1, 3000), st.integers(1, 300)).filter(
+    lambda t: (t[1] - 0) // t[2] <= 1000).map(lambda t: (t[0], t[0] + t[1], t[2])).filter(
+    lambda t: (t[1] - t[0]) // t[2] <= 1000)
+lhist_values = st.one_of(st.integers(0, 5000), st.integers(0, M64), st.sampled_from([0, M64, 1 << 63, (1 << 63) - 1]))
+
+
+@settings(max_examples=40)
+@given(lhist_bounds, lhist_values, lhist_values)
+def test_lhist_buckets_match_reference(bounds, v, w):
+    lo, hi, step = bounds
+    mod = build_lhist(lo, hi, step)
+    want: dict[int, int] = {}
+    for x in (v, wrap("s32", w) & M64):
+        b = lhist_bucket(x, lo, hi, step)
+        want[b] = want.get(b, 0) + 1
+    for engine in ("interp", "compiled"):
+        mod.h.clear()
+        mod.f.run(args=[v, w], engine=engine)
+        assert mod.h.buckets() == want, (bounds, v, w, engine)
 
 
 def test_reference_examples():
