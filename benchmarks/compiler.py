@@ -65,6 +65,7 @@ def main() -> None:
     import compiler_probes as cp
     from pyebpf.compiler import compile_probe
     from pyebpf.compiler.context import SYSTEM
+    from pyebpf.compiler.ktypes import SYSTEM_TYPES
 
     print(f"{'probe':<15} {'compile ms':>10} {'ours':>5} {'clang':>6} {'ratio':>6}   "
           f"{'our verifier':>12} {'kernel (ours)':>13} {'kernel (clang)':>14}")
@@ -74,7 +75,7 @@ def main() -> None:
         times = []
         for _ in range(args.repeat):
             t = time.perf_counter()
-            c = compile_probe(p.fn, p.section, tracepoints=SYSTEM, name=p.name)
+            c = compile_probe(p.fn, p.section, tracepoints=SYSTEM, name=p.name, kernel=SYSTEM_TYPES)
             times.append(time.perf_counter() - t)
         ours = c.program
         theirs = clang_program(p.name, args.mcpu)

@@ -319,6 +319,8 @@ class IRBuilder:
         self.fn = Function(name)
         self.block = self.new_block("entry")
         self.loc: tuple[int, int] | None = None
+        self.on_emit: Any = None
+        """Called with every instruction emitted (a front end watching what changes registers and maps)."""
 
     def vreg(self, type: ValueType, name: str = "") -> VReg:
         self.fn.vreg_count += 1
@@ -346,6 +348,8 @@ class IRBuilder:
             self.block = self.new_block("dead")
         insn.loc = self.loc  # type: ignore[attr-defined]
         self.block.insns.append(insn)
+        if self.on_emit is not None:
+            self.on_emit(insn)
         return insn
 
     def terminate(self, term: Terminator) -> None:

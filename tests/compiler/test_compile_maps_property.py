@@ -96,3 +96,91 @@ def test_kernel_matches_dict(ops):
         lp.run(args=[BASE])
         got = observed(mod)
     assert got == model(ops)
+
+
+# ---- keys held in local variables: lookups are reused (pyfront/lookups.py) while nothing changes them ----------
+NAMES = st.integers(0, 2)
+NAMED_OPS = st.lists(st.one_of(
+    st.tuples(st.just("set"), NAMES, VALUES), st.tuples(st.just("add"), NAMES, VALUES),
+    st.tuples(st.just("del"), NAMES, st.just(0)), st.tuples(st.just("read"), NAMES, st.just(0)),
+    st.tuples(st.just("inread"), NAMES, st.just(0)), st.tuples(st.just("in"), NAMES, st.just(0)),
+    st.tuples(st.just("rebind"), NAMES, KEYS), st.tuples(st.just("ifset"), NAMES, VALUES),
+), min_size=1, max_size=14)
+
+
+def build_named(ops):
+    """k0..k2 are local variables holding keys; `rebind` points one at another key."""
+    lines = ["from pyebpf.probe import probe, HashMap, Array, u32, u64",
+             'm = HashMap(u32, u64, max_entries=16, name="m")',
+             'seen = Array(u64, max_entries=16, name="seen")', "",
+             '@probe("raw_tp/sys_enter")', "def f(ctx):", "    base = u32(ctx.args[0])",
+             "    k0 = base", "    k1 = base + 1", "    k2 = base + 2"]
+    for i, (op, n, v) in enumerate(ops):
+        k = f"k{n}"
+        lines += {
+            "set": [f"    m[{k}] = {v}"],
+            "add": [f"    m[{k}] += {v}"],
+            "del": [f"    if {k} in m:", f"        del m[{k}]"],
+            "read": [f"    seen[{i}] = m[{k}]"],
+            "inread": [f"    if {k} in m:", f"        seen[{i}] = m[{k}] + 1", f"        seen[{i}] += m[{k}]"],
+            "in": [f"    seen[{i}] = {k} in m"],
+            "rebind": [f"    {k} = base + {v}"],
+            "ifset": [f"    if {k} in m:", f"        m[{k}] = {v}", f"        seen[{i}] = m[{k}]",
+                      f"    seen[{i}] += m.get({k}, 1)"],
+        }[op]
+    lines.append("    return 0")
+    path = os.path.join(_DIR, f"n{uuid.uuid4().hex}.py")
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return load_module(path)
+
+
+def model_named(ops):
+    m: dict[int, int] = {}
+    seen: dict[int, int] = {}
+    bind = [0, 1, 2]
+    for i, (op, n, v) in enumerate(ops):
+        k = bind[n]
+        if op == "set":
+            m[k] = v & M64
+        elif op == "add":
+            m[k] = (m.get(k, 0) + v) & M64
+        elif op == "del":
+            m.pop(k, None)
+        elif op == "read":
+            seen[i] = m.get(k, 0)
+        elif op == "inread":
+            if k in m:
+                seen[i] = (2 * m[k] + 1) & M64
+        elif op == "in":
+            seen[i] = int(k in m)
+        elif op == "rebind":
+            bind[n] = v
+        else:
+            if k in m:
+                m[k] = v & M64
+                seen[i] = v & M64
+            seen[i] = (seen.get(i, 0) + m.get(k, 1)) & M64
+    return m, {i: v for i, v in seen.items() if v}
+
+
+@settings(max_examples=40)
+@given(NAMED_OPS)
+def test_named_keys_vm_matches_dict(ops):
+    mod = build_named(ops)
+    for engine in ("interp", "compiled"):
+        mod.m.clear()
+        mod.seen.clear()
+        mod.f.run(args=[BASE], engine=engine)
+        assert observed(mod) == model_named(ops), engine
+
+
+@pytest.mark.kernel
+@settings(max_examples=15)
+@given(NAMED_OPS)
+def test_named_keys_kernel_matches_dict(ops):
+    mod = build_named(ops)
+    with mod.f.load(attach=False) as lp:
+        lp.run(args=[BASE])
+        got = observed(mod)
+    assert got == model_named(ops)

@@ -94,14 +94,16 @@ class ExpressionsMixin:
         item = self.map_struct_item(node.value)
         if item is not None:  # m[k].field: the field of the value, 0 when the key is absent
             info, sub = item
-            key = self.key_addr(info, sub.slice)
             fm = self.field_mem(Mem(self.ir.vreg(U64), 0, info.value_ctype), node.attr, node)
             it = int_type_of_ctype(fm.ctype)
             if it is None:
                 raise self.err(node, f"{node.attr} is not an integer field")
             res = Int(self.ir.vreg(it), it)
+            p, nonnull = self.lookup_key(info, sub.slice)
+            if nonnull:
+                self.ir.emit(Load(res.op, p, fm.off, it.size, it.signed))  # type: ignore[arg-type]
+                return res
             self.ir.emit(Mov(res.op, 0))  # type: ignore[arg-type]
-            p = self.lookup(info, key)
             found, done = self.ir.new_block("found"), self.ir.new_block("endget")
             self.ir.branch("ne", p, 0, found, done)
             self.ir.set_block(found)

@@ -15,6 +15,7 @@ from pyebpf.compiler.pyfront.ctxaccess import ContextMixin
 from pyebpf.compiler.pyfront.expressions import ExpressionsMixin
 from pyebpf.compiler.pyfront.intrinsics import IntrinsicsMixin
 from pyebpf.compiler.pyfront.kernel import KernelMixin
+from pyebpf.compiler.pyfront.lookups import LookupsMixin
 from pyebpf.compiler.pyfront.maps import MapsMixin
 from pyebpf.compiler.pyfront.memory import MemoryMixin
 from pyebpf.compiler.pyfront.statements import StatementsMixin
@@ -27,7 +28,7 @@ from pyebpf.errors import CompileError
 
 
 class PythonFrontEnd(StatementsMixin, ExpressionsMixin, ArithMixin, ConditionsMixin, CallsMixin, IntrinsicsMixin,
-                     MemoryMixin, ContextMixin, MapsMixin, KernelMixin, SubprogramsMixin):
+                     MemoryMixin, ContextMixin, MapsMixin, KernelMixin, SubprogramsMixin, LookupsMixin):
     """Lowers one probe function (and what it calls) into an IRBuilder."""
 
     def __init__(self, fn: Callable[..., Any], ctx_spec: ContextSpec | None, default_return: int = 0,
@@ -54,9 +55,39 @@ class PythonFrontEnd(StatementsMixin, ExpressionsMixin, ArithMixin, ConditionsMi
         self.subprograms: dict[Any, Any] = {}
         """function -> the front end that compiled it as a bpf-to-bpf subprogram (shared by all of them)"""
         self._compiling: set[Any] = set()
+        self._lookups: dict[Any, Any] = {}
+        self._var_gen: dict[int, int] = {}
+        self._map_gen: dict[str, int] = {}
+        self._last_membership: Any = None
+        self.ir.on_emit = self.watch_emit
         self.in_subprogram = False
         self.ret_type = S64
         self.param_types: list[Any] = []
+
+    # ---- lookups are forgotten at the end of the construct they were made in (pyfront/lookups.py) ---------------
+    def cond(self, node: ast.expr, t: Any, f: Any) -> None:
+        with self.lookup_scope():
+            super().cond(node, t, f)
+
+    def e_IfExp(self, node: ast.IfExp) -> Any:
+        with self.lookup_scope():
+            return super().e_IfExp(node)
+
+    def e_BoolOp(self, node: ast.BoolOp) -> Any:
+        with self.lookup_scope():
+            return super().e_BoolOp(node)
+
+    def inline(self, node: ast.Call, fn: Any) -> Any:
+        with self.lookup_scope():
+            return super().inline(node, fn)
+
+    def s_For(self, s: ast.For) -> None:
+        with self.lookup_scope(fresh=True):
+            super().s_For(s)
+
+    def s_While(self, s: ast.While) -> None:
+        with self.lookup_scope(fresh=True):
+            super().s_While(s)
 
     # ---- diagnostics --------------------------------------------------------------------------------------------
     @property

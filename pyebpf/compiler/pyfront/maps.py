@@ -113,11 +113,13 @@ class MapsMixin:
             if is_struct(vt):
                 return self.map_read_struct(info, node, default)
             raise self.err(node, f"cannot read values of {info.type.name.lower()} maps")
-        key = self.key_addr(info, node.slice)
         res = Int(self.ir.vreg(it), it)
         dv = Int(0, None) if default is None else self.as_int(self.expr(default), default)
         self.ir.emit(Mov(res.op, self.convert(dv, it).op))  # type: ignore[arg-type]
-        p = self.lookup(info, key)
+        p, nonnull = self.lookup_key(info, node.slice)
+        if nonnull:
+            self.ir.emit(Load(res.op, p, 0, it.size, it.signed))  # type: ignore[arg-type]
+            return res
         found, done = self.ir.new_block("found"), self.ir.new_block("endget")
         self.ir.branch("ne", p, 0, found, done)
         self.ir.set_block(found)
@@ -131,9 +133,11 @@ class MapsMixin:
         if default is not None:
             raise self.err(default, "m.get(k, default) of structure values takes no default (absent: all zeroes)")
         vt = info.value_ctype
-        key = self.key_addr(info, node.slice)
         dest = Mem(self.ir.slot(ctypes.sizeof(vt), 8, "val"), 0, vt)
-        p = self.lookup(info, key)
+        p, nonnull = self.lookup_key(info, node.slice)
+        if nonnull:
+            self.copy(dest, Mem(p, 0, vt), node)
+            return dest
         found, missing, done = self.ir.new_block("found"), self.ir.new_block("absent"), self.ir.new_block("endget")
         self.ir.branch("ne", p, 0, found, missing)
         self.ir.set_block(found)
@@ -302,9 +306,12 @@ class MapsMixin:
 
     def membership(self, key_node: ast.expr, map_node: ast.expr, t: Block, f: Block) -> None:
         info, _ = self.map_of(map_node)
-        key = self.key_addr(info, key_node)
-        p = self.lookup(info, key)
-        self.ir.branch("ne", p, 0, t, f)
+        p, nonnull = self.lookup_key(info, key_node)
+        self._last_membership = (info, key_node, p)
+        if nonnull:
+            self.ir.jump(t)
+        else:
+            self.ir.branch("ne", p, 0, t, f)
 
     def map_method(self, node: ast.Call, obj: Any, method: str, statement: bool) -> Value:
         info: MapInfo = obj.__probe_map__

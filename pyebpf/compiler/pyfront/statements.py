@@ -129,6 +129,7 @@ class StatementsMixin:
         if isinstance(conv.op, VReg) and self._last_def is not None and self._last_def[1] is conv.op \
                 and conv.op.name == "" and not is_bound(self.frame, conv.op):
             self._last_def[0].dst = var.op  # compute straight into the variable
+            self.var_redefined(var.op)
             self._last_def = None
             return
         self.ir.emit(Mov(var.op, conv.op))
@@ -156,17 +157,24 @@ class StatementsMixin:
 
     def s_If(self, s: ast.If) -> None:
         then_b, else_b, done = self.ir.new_block("then"), self.ir.new_block("else"), self.ir.new_block("endif")
+        self._last_membership = None
         self.cond(s.test, then_b, else_b if s.orelse else done)
+        known = self._last_membership  # `if k in m:` — m[k] exists in the then-branch
         before = set(self.frame.assigned)
         results: list[set[str] | None] = []
         self.ir.set_block(then_b)
-        self.body(s.body)
+        with self.lookup_scope():
+            if known is not None and isinstance(s.test, ast.Compare) and len(s.test.ops) == 1 \
+                    and isinstance(s.test.ops[0], ast.In):
+                self.remember_lookup(*known, True)
+            self.body(s.body)
         results.append(None if self.ir.terminated else set(self.frame.assigned))
         self.ir.jump(done)
         self.frame.assigned = set(before)
         if s.orelse:
             self.ir.set_block(else_b)
-            self.body(s.orelse)
+            with self.lookup_scope():
+                self.body(s.orelse)
             results.append(None if self.ir.terminated else set(self.frame.assigned))
             self.ir.jump(done)
         else:

@@ -54,6 +54,7 @@ class SubprogramsMixin:
             name += "_"
         sub = type(self)(fn, None, 0, self.map_namer, self.prog_kind, self.cpu_v4, self.kernel)
         sub.ir = IRBuilder(name)
+        sub.ir.on_emit = sub.watch_emit
         sub.maps, sub.map_objects, sub.rodata = self.maps, self.map_objects, self.rodata
         sub.subprograms, sub._compiling, sub.in_subprogram = registry, self._compiling, True
         self._compiling.add(fn)
