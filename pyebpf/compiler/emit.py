@@ -119,5 +119,17 @@ class CallRel:
         return ops.call_local(offset)
 
 
-__all__ = ["CallRel", "fits_imm", "s32", "alu_reg", "alu_imm", "neg", "mov_reg", "movsx", "to_be", "mov_imm", "ld_map", "ldx",
+@dataclass(frozen=True)
+class FuncAddrRel:
+    """`dst = &function` (ld_imm64, BPF_PSEUDO_FUNC) of the function whose entry is `label`, before linking."""
+
+    dst: int
+    label: str
+    slots = 2
+
+    def resolve(self, offset: int) -> Instruction:
+        return ops.ld_func(self.dst, offset)
+
+
+__all__ = ["CallRel", "FuncAddrRel", "fits_imm", "s32", "alu_reg", "alu_imm", "neg", "mov_reg", "movsx", "to_be", "mov_imm", "ld_map", "ldx",
            "stx", "st", "atomic_add", "call", "exit_", "Jmp"]

@@ -58,7 +58,14 @@ class MapRef:
     value_off: int | None = None
 
 
-Operand = Union[VReg, int, SlotAddr, MapRef]
+@dataclass(frozen=True)
+class FuncRef:
+    """The address of subprogram `name` (ld_imm64 src=BPF_PSEUDO_FUNC): a callback for bpf_loop."""
+
+    name: str
+
+
+Operand = Union[VReg, int, SlotAddr, MapRef, FuncRef]
 Base = Union[VReg, StackSlot]
 
 ALU_OPS = ("add", "sub", "mul", "div", "mod", "or", "and", "xor", "lsh", "rsh", "arsh")
@@ -368,5 +375,5 @@ class IRBuilder:
 
 
 __all__ = ["VReg", "StackSlot", "SlotAddr", "MapRef", "Operand", "Insn", "Mov", "Alu", "Neg", "Ext", "Load", "Bswap",
-           "Store", "AtomicAdd", "Call", "LocalCall", "Param", "Jump", "Branch", "Return", "Block", "Function", "IRBuilder",
+           "Store", "AtomicAdd", "Call", "LocalCall", "FuncRef", "Param", "Jump", "Branch", "Return", "Block", "Function", "IRBuilder",
            "ALU_OPS", "BRANCH_OPS", "NEGATED", "SWAPPED"]

@@ -15,7 +15,8 @@ from pyebpf.abi.opcodes import MAX_BPF_STACK
 from pyebpf.errors import CompileError
 from pyebpf.compiler import emit
 from pyebpf.compiler.ir import (
-    NEGATED, Alu, AtomicAdd, Block, Branch, Call, Ext, Function, Jump, Load, MapRef, Mov, Neg, Operand, Param,
+    NEGATED, Alu, AtomicAdd, Block, Branch, Call, Ext, FuncRef, Function, Jump, Load, MapRef, Mov, Neg, Operand,
+    Param,
     Return, SlotAddr, StackSlot, Store, VReg,
 )
 from pyebpf.compiler.regalloc import Allocation, allocate
@@ -88,6 +89,8 @@ class _Lowering:
             self.put(emit.alu_imm("add", into, op.slot.offset + op.off))  # type: ignore[operator]
         elif isinstance(op, MapRef):
             self.put(emit.ld_map(into, op.name, op.value_off))
+        elif isinstance(op, FuncRef):
+            self.put(emit.FuncAddrRel(into, FUNC_PREFIX + op.name))
         else:
             self.put(emit.mov_imm(into, int(op)))
 
@@ -316,18 +319,18 @@ def link(items: list[Any]) -> tuple[list[Instruction], dict[str, int]]:
         if isinstance(it, Label):
             labels[it.name] = slot
         else:
-            slot += it.slots if isinstance(it, Instruction) else 1
+            slot += it.slots if isinstance(it, Instruction) else getattr(it, "slots", 1)
     out: list[Instruction] = []
     slot = 0
     for it in items:
         if isinstance(it, Label):
             continue
-        if isinstance(it, (emit.Jmp, emit.CallRel)):
+        if isinstance(it, (emit.Jmp, emit.CallRel, emit.FuncAddrRel)):
             off = labels[it.label] - (slot + 1)
             if not -(1 << 15) <= off < (1 << 15):
                 raise CompileError("the probe is too large: a jump spans more than 32767 instructions")
             out.append(it.resolve(off))
-            slot += 1
+            slot += getattr(it, "slots", 1)
         else:
             out.append(it)
             slot += it.slots

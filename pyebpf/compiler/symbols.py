@@ -64,7 +64,7 @@ def rodata_spec(name: str, data: bytes) -> MapSpec:
 
 
 INTRINSICS = ("pid", "tid", "tgid", "uid", "gid", "comm", "ktime_ns", "cpu", "printk", "random", "current_task",
-              "str", "kstr", "cgroup_id", "log2", "kptr")
+              "str", "kstr", "cgroup_id", "log2", "kptr", "loop")
 
 
 def is_struct(t: Any) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from pyebpf.abi.uapi import TcAction, XdpAction
 from pyebpf.compiler.types import S8, S16, S32, S64, U8, U16, U32, U64
 from pyebpf.probe.intrinsics import (
-    cgroup_id, comm, cpu, current_task, gid, kptr, kstr, ktime_ns, log2, noinline, pid, printk, random, tgid,
+    cgroup_id, comm, cpu, current_task, gid, kptr, kstr, ktime_ns, log2, loop, noinline, pid, printk, random, tgid,
     tid, uid,
 )
 from pyebpf.probe.maps import (
@@ -37,7 +37,7 @@ TC_ACT_OK, TC_ACT_SHOT = int(TcAction.OK), int(TcAction.SHOT)
 __all__ = [
     "probe", "Probe", "LoadedProbe", "load_all", "HashMap", "LruHashMap", "PerCpuHashMap", "Array", "PerCpuArray",
     "RingBuf", "StackTrace", "Log2Histogram", "LinearHistogram", "PerfEventArray", "ProgArray", "LpmTrie",
-    "ProbeMap", "noinline", "log2", "u8", "u16", "u32", "u64", "s8", "s16", "s32", "s64", "pid", "tgid", "tid", "uid", "gid",
+    "ProbeMap", "noinline", "loop", "log2", "u8", "u16", "u32", "u64", "s8", "s16", "s32", "s64", "pid", "tgid", "tid", "uid", "gid",
     "comm", "ktime_ns", "cpu", "random", "current_task", "cgroup_id", "kstr", "kptr", "printk", "XDP_ABORTED",
     "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT", "TC_ACT_OK", "TC_ACT_SHOT",
 ]

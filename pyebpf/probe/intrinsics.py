@@ -36,6 +36,8 @@ kstr = _intrinsic("kstr", "kstr(ptr, size=64): a NUL-terminated string read from
 log2 = _intrinsic("log2", "floor(log2(v)) as u32 (0 for 0 and 1): the bucket of a power-of-two histogram.")
 kptr = _intrinsic("kptr", 'kptr(address, "struct sock"): the address as a pointer to a kernel type, whose fields '
                           "read kernel memory (p.field, p.member.field) through bpf_probe_read_kernel.")
+loop = _intrinsic("loop", "loop(n, body): bpf_loop — body(i) (a module function, compiled as a callback subprogram) "
+                          "for i in 0..n-1, stopping early when it returns 1; the number of iterations done.")
 printk = _intrinsic("printk", 'printk(f"...{x}..."): a line in /sys/kernel/tracing/trace_pipe (bpf_trace_printk).')
 
 def noinline(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -46,4 +48,4 @@ def noinline(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 __all__ = ["noinline", "pid", "tgid", "tid", "uid", "gid", "comm", "ktime_ns", "cpu", "random", "current_task", "cgroup_id",
-           "kstr", "printk", "log2", "kptr"]
+           "kstr", "printk", "log2", "kptr", "loop"]

@@ -301,3 +301,24 @@ CASES.append((subprograms, [1000, 77], {0: _mix(1000, 77), 1: _mix(77, 1000), 2:
               _signed(-2) & M64))
 CASES.append((subprograms, [-5 & M64, 2 ** 40], {0: _mix(-5 & M64, 2 ** 40), 1: _mix(2 ** 40, -5 & M64),
                                                   2: _signed(-5) & M64, 3: 3}, _signed(-2) & M64))
+
+
+from pyebpf.probe import loop  # noqa: E402
+
+
+def add_square(i: u64) -> s64:      # a bpf_loop callback: state in a map, 1 stops the loop
+    out[5] += i * i
+    if i == 41:
+        return 1
+    return 0
+
+
+@probe("raw_tp/sys_enter")
+def looped(ctx):
+    out[6] = loop(u32(ctx.args[0]), add_square)
+    return 0
+
+
+CASES.append((looped, [100], {5: sum(i * i for i in range(42)), 6: 42}, 0))
+CASES.append((looped, [10], {5: sum(i * i for i in range(10)), 6: 10}, 0))
+CASES.append((looped, [0], {}, 0))

@@ -24,7 +24,7 @@ class Key(ctypes.Structure):
 def helper_recursive(x):
     return helper_recursive(x)
 
-from pyebpf.probe import LinearHistogram, PerfEventArray, ProgArray, kptr, noinline
+from pyebpf.probe import LinearHistogram, PerfEventArray, ProgArray, kptr, loop, noinline
 lh = LinearHistogram(0, 10, 1)
 pe = PerfEventArray(Key)
 progs = ProgArray(4)
@@ -36,6 +36,9 @@ def sub_rec(x):
 
 @noinline
 def sub6(a, b, c, d, e, f):
+    return a
+
+def two_args(a, b):
     return a
 
 """
@@ -90,6 +93,9 @@ CASES = [
     ("return kptr(1, pid())", "raw_tp/sys_enter", 'kptr(address, "struct NAME")', "", 0, 12),
     ("v = svals.get(1, 2)", "raw_tp/sys_enter", "takes no default", "", 0, 22),
     ("return ctx.args[0].field", "raw_tp/sys_enter", "has no attribute 'field'", "", 0, 12),
+    ("return loop(10)", "raw_tp/sys_enter", "loop(n, body) takes a count", "return 0 (go on)", 0, 12),
+    ("return loop(10, counts)", "raw_tp/sys_enter", "must be a function of the module", "", 0, 21),
+    ("return loop(10, two_args)", "raw_tp/sys_enter", "takes the iteration index only", "", 0, 21),
 ]
 
 

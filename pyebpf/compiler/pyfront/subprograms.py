@@ -7,10 +7,11 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from pyebpf.compiler.ir import IRBuilder, LocalCall, Param, Return
+from pyebpf.abi.helpers import HelperId
+from pyebpf.compiler.ir import FuncRef, IRBuilder, LocalCall, Param, Return
 from pyebpf.compiler.pyfront.source import parse_function
 from pyebpf.compiler.pyfront.values import Frame, Int
-from pyebpf.compiler.types import S64, IntType
+from pyebpf.compiler.types import S64, U32, IntType
 
 MAX_ARGS = 5  # r1-r5
 MAX_SUBPROGRAMS = 64
@@ -38,6 +39,25 @@ class SubprogramsMixin:
         self.ir.emit(LocalCall(-1, args, d, target=sub.ir.fn.name))
         self._last_def = None
         return Int(d, ret_t)
+
+    def i_loop(self, node: ast.Call) -> Int:
+        """loop(n, body): bpf_loop(n, &body, NULL, 0) — body(i) runs for i = 0..n-1 as a callback subprogram
+        (returning 1 stops early, 0 goes on), so the verifier checks it once instead of walking n iterations;
+        the result is the number of iterations done (negative errno when n exceeds 1 << 23)."""
+        import inspect
+
+        if len(node.args) != 2 or node.keywords:
+            raise self.err(node, "loop(n, body) takes a count and a module function body(i)",
+                           hint="def body(i: u32) -> s64: ... return 0 (go on) or 1 (stop)")
+        fn = self.resolve_static(node.args[1]) if isinstance(node.args[1], (ast.Name, ast.Attribute)) else None
+        if not inspect.isfunction(fn):
+            raise self.err(node.args[1], "loop()'s body must be a function of the module")
+        n = self.convert(self.as_int(self.expr(node.args[0]), node.args[0]), U32)
+        sub = self.subprogram(fn, node.args[1])
+        if len(sub.param_types) > 1:
+            raise self.err(node.args[1], f"{fn.__name__}() takes the iteration index only (a callback gets no "
+                                         "locals of the probe: keep state in a map)")
+        return self.helper(HelperId.LOOP, [n.op, FuncRef(sub.ir.fn.name), 0, 0], S64)
 
     def subprogram(self, fn: Any, node: ast.AST) -> Any:
         registry: dict[Any, Any] = self.subprograms
