@@ -83,16 +83,14 @@ def handler(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        from pyebpf.probe.maps import Log2Histogram
-        from pyebpf.probe.output import log2_hist_lines
+        from pyebpf.probe.maps import Log2Histogram, ProgArray
 
         for name, m in maps.items():
-            if isinstance(m, RingBuf) or m._kernel is None:
+            if isinstance(m, (RingBuf, ProgArray)) or m._kernel is None:
                 continue
-            if isinstance(m, Log2Histogram):
+            if isinstance(m, Log2Histogram):  # also LinearHistogram and histograms per key, as bpftrace prints them
                 print(f"\n{name}:")
-                for line in log2_hist_lines(m.buckets()):
-                    print(line)
+                print(m)
                 continue
             for line in format_map(name, m):
                 print(line)

@@ -107,3 +107,16 @@ def test_bad_linear_histogram():
         LinearHistogram(10, 5, 1)
     with pytest.raises(ValueError):
         LinearHistogram(0, 10, 0)
+
+
+@pytest.mark.kernel
+def test_pyebpf_probe_prints_histograms_as_bpftrace(capsys):
+    from pyebpf.cli import main
+
+    assert main(["probe", str(Path(hp.__file__)), "--duration", "0.5"]) == 0
+    out = capsys.readouterr().out
+    for name in ("lin", "by_key", "lin_by_comm"):  # the module's global names
+        assert f"\n{name}:\n" in out
+    assert "|@" in out
+    per_comm = out.split("\nlin_by_comm:\n")[1]
+    assert per_comm.startswith("[") and "]:\n" in per_comm  # one lhist per command name, bpftrace's @[key]: form
