@@ -131,5 +131,7 @@ class FuncAddrRel:
         return ops.ld_func(self.dst, offset)
 
 
-__all__ = ["CallRel", "FuncAddrRel", "fits_imm", "s32", "alu_reg", "alu_imm", "neg", "mov_reg", "movsx", "to_be", "mov_imm", "ld_map", "ldx",
-           "stx", "st", "atomic_add", "call", "exit_", "Jmp"]
+__all__ = [
+    "CallRel", "FuncAddrRel", "fits_imm", "s32", "alu_reg", "alu_imm", "neg", "mov_reg", "movsx", "to_be",
+    "mov_imm", "ld_map", "ldx", "stx", "st", "atomic_add", "call", "exit_", "Jmp",
+]

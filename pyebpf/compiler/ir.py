@@ -374,6 +374,8 @@ class IRBuilder:
         return iter(self.fn.blocks)
 
 
-__all__ = ["VReg", "StackSlot", "SlotAddr", "MapRef", "Operand", "Insn", "Mov", "Alu", "Neg", "Ext", "Load", "Bswap",
-           "Store", "AtomicAdd", "Call", "LocalCall", "FuncRef", "Param", "Jump", "Branch", "Return", "Block", "Function", "IRBuilder",
-           "ALU_OPS", "BRANCH_OPS", "NEGATED", "SWAPPED"]
+__all__ = [
+    "VReg", "StackSlot", "SlotAddr", "MapRef", "Operand", "Insn", "Mov", "Alu", "Neg", "Ext", "Load", "Bswap",
+    "Store", "AtomicAdd", "Call", "LocalCall", "FuncRef", "Param", "Jump", "Branch", "Return", "Block", "Function",
+    "IRBuilder", "ALU_OPS", "BRANCH_OPS", "NEGATED", "SWAPPED",
+]

@@ -37,7 +37,7 @@ TC_ACT_OK, TC_ACT_SHOT = int(TcAction.OK), int(TcAction.SHOT)
 __all__ = [
     "probe", "Probe", "LoadedProbe", "load_all", "HashMap", "LruHashMap", "PerCpuHashMap", "Array", "PerCpuArray",
     "RingBuf", "StackTrace", "Log2Histogram", "LinearHistogram", "PerfEventArray", "ProgArray", "LpmTrie",
-    "ProbeMap", "noinline", "loop", "log2", "u8", "u16", "u32", "u64", "s8", "s16", "s32", "s64", "pid", "tgid", "tid", "uid", "gid",
-    "comm", "ktime_ns", "cpu", "random", "current_task", "cgroup_id", "kstr", "kptr", "printk", "XDP_ABORTED",
-    "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT", "TC_ACT_OK", "TC_ACT_SHOT",
+    "ProbeMap", "noinline", "loop", "log2", "u8", "u16", "u32", "u64", "s8", "s16", "s32", "s64", "pid", "tgid",
+    "tid", "uid", "gid", "comm", "ktime_ns", "cpu", "random", "current_task", "cgroup_id", "kstr", "kptr",
+    "printk", "XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT", "TC_ACT_OK", "TC_ACT_SHOT",
 ]

@@ -47,5 +47,7 @@ def noinline(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-__all__ = ["noinline", "pid", "tgid", "tid", "uid", "gid", "comm", "ktime_ns", "cpu", "random", "current_task", "cgroup_id",
-           "kstr", "printk", "log2", "kptr", "loop"]
+__all__ = [
+    "noinline", "pid", "tgid", "tid", "uid", "gid", "comm", "ktime_ns", "cpu", "random", "current_task",
+    "cgroup_id", "kstr", "printk", "log2", "kptr", "loop",
+]

@@ -521,4 +521,7 @@ class LpmTrie(ProbeMap):
         super().__init__(key, value, max_entries, name=name, flags=flags | MapCreateFlags.NO_PREALLOC)
 
 
-__all__ = ["ProbeMap", "PerfEventArray", "ProgArray", "LpmTrie", "StackTrace", "Log2Histogram", "LinearHistogram", "HashMap", "LruHashMap", "PerCpuHashMap", "Array", "PerCpuArray", "RingBuf", "to_python"]
+__all__ = [
+    "ProbeMap", "PerfEventArray", "ProgArray", "LpmTrie", "StackTrace", "Log2Histogram", "LinearHistogram",
+    "HashMap", "LruHashMap", "PerCpuHashMap", "Array", "PerCpuArray", "RingBuf", "to_python",
+]

@@ -212,7 +212,8 @@ def test_profile_vm(engine):
 
 @pytest.mark.kernel
 def test_profile_kernel():
-    child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 3\nwhile time.time() < end: pass"])
+    spin = "import time\nend = time.time() + 3\nwhile time.time() < end: pass"
+    child = subprocess.Popen([sys.executable, "-c", spin])
     profiler.counts.clear()
     profiler.TARGET_TGID = child.pid
     profiler.sample._compiled = None
