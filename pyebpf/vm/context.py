@@ -347,6 +347,7 @@ class XdpContext(_Context):
     ctx_region: Any = None
     redirect: tuple[int, int] | None = None
     window: Any = None
+    _wdata: bytearray | None = None
     _m: Any = None
     _frame: bytearray | None = None
     meta = data = XDP_PACKET_HEADROOM
@@ -357,13 +358,14 @@ class XdpContext(_Context):
     # verifier makes programs reload packet pointers after these helpers) and kills the old one, so a stale
     # pointer faults instead of reading moved bytes.
     def _sync_back(self) -> None:
-        if self.window is not None and self.window.size:
-            self.frame[self.meta:self.data_end] = self.window.data
+        if self._wdata is not None:  # the window's bytes (its Region is rebound by the machine's next run)
+            self.frame[self.meta:self.data_end] = self._wdata
 
     def _map_window(self, m: Any) -> None:
         old = self.window
         data = bytearray(self.packet) if self._frame is None else self.frame[self.meta:self.data_end]
         self.window = m.map_run_region(data, "packet", True, KIND_PACKET, self)
+        self._wdata = data
         if old is not None:
             old.size = 0
             old.end = old.base
@@ -376,13 +378,18 @@ class XdpContext(_Context):
         _XDP_POINTERS.pack_into(raw, 0, base + (self.data - self.meta), base + (self.data_end - self.meta), base)
 
     def materialize(self, m: Any) -> int:
+        # The first window and the xdp_md are the regions every XDP run maps: the machine rebinds the ones of its
+        # last run (this context keeps its own reference to the bytes for reading after the run).
         self._m = m
-        self._map_window(m)
-        base = self.window.base
-        raw = bytearray(_XDP_ALL.size)
-        _XDP_ALL.pack_into(raw, 0, base + (self.data - self.meta), base + (self.data_end - self.meta), base,
-                           self.ingress_ifindex, self.rx_queue_index, self.egress_ifindex)
-        return self._map_ctx(m, raw)
+        data = self._wdata = bytearray(self.packet) if self._frame is None else self.frame[self.meta:self.data_end]
+        window = self.window = m.reuse_run_region(data, "packet", True, KIND_PACKET, self)
+        m.packet = window
+        base = window.base
+        meta = self.meta
+        raw = bytearray(_XDP_ALL.pack(base + (self.data - meta), base + (self.data_end - meta), base,
+                                      self.ingress_ifindex, self.rx_queue_index, self.egress_ifindex))
+        region = self.ctx_region = m.ctx_region = m.reuse_run_region(raw, "xdp_md", False, KIND_CTX, self)
+        return region.base
 
     def adjust_head(self, m: Any, delta: int) -> int:
         """bpf_xdp_adjust_head (net/core/filter.c): 0 or -EINVAL."""
@@ -427,7 +434,7 @@ class XdpContext(_Context):
     def event_packet(self) -> bytes:
         """The packet as bpf_xdp_event_output appends it."""
         if self._frame is None:
-            return bytes(self.window.data) if self.window is not None else self.packet
+            return bytes(self._wdata) if self.window is not None else self.packet
         self._sync_back()
         return bytes(self.frame[self.data:self.data_end])
 

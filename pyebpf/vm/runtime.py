@@ -107,6 +107,8 @@ class Machine:
         self._value_bufs: list[bytearray] = []  # keeps buffers alive while their ids are cache keys
         self._run_regions: list[Region] = []
         self._spare_pages: list[int] = []  # single pages the last run's regions held, reused by the next run
+        self._kept: dict[str, Region] = {}  # name -> one-page region rebound every run (see reuse_run_region)
+        self._kept_live: list[Region] = []  # kept regions bound in this run
         self._prog_fds: dict[int, "Program"] = {}
         self.stacks: list[Region] = [
             self.mem.map_region(bytearray(MAX_BPF_STACK), f"stack frame {i}", kind=KIND_STACK)
@@ -135,12 +137,22 @@ class Machine:
 
     # ---- per-run lifecycle --------------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Undo what the last run touched: the main stack frame (only when a program that can write memory ran),
-        the run's regions, its map value addresses. A run of a program that stores nothing costs a few checks."""
+        """Undo what the last run touched: the main stack frame and call state (only when a program that can write
+        memory ran: calls, tail calls and stores all make a program a writer), the run's regions, its map value
+        addresses. A run of a program that stores nothing costs a few checks."""
         # Deeper frames are zeroed when a call enters them; the main frame here.
         if self.stack_dirty:
             self.stacks[0].data[:] = _ZERO_STACK
             self.stack_dirty = False
+            self.depth = 0
+            self.extra_insns = 0
+            self.tail_call_cnt = 0
+            self.pending_tail = None
+        if self._kept_live:  # emptied, not unmapped: a stale pointer to them faults, their page stays reserved
+            for region in self._kept_live:
+                region.end = region.base
+                region.size = 0
+            self._kept_live.clear()
         if self._run_regions:
             pages, spare = self.mem.pages, self._spare_pages
             for region in self._run_regions:
@@ -158,10 +170,6 @@ class Machine:
         self.packet = None
         self.ctx_region = None
         self.ctx_addr = 0
-        self.depth = 0
-        self.extra_insns = 0
-        self.tail_call_cnt = 0
-        self.pending_tail = None
         self.needs_reset = False
 
     def map_run_region(self, data: bytearray, name: str, writable: bool = True, kind: str = "mem",
@@ -184,6 +192,27 @@ class Machine:
                 return region
         region = self.mem.map_region(data, name, writable, kind, obj)
         self._run_regions.append(region)
+        return region
+
+    def reuse_run_region(self, data: bytearray, name: str, writable: bool, kind: str, obj: Any = None) -> Region:
+        """map_run_region for what every run maps (the context, the packet, the memory block): the one-page region
+        of that name kept from an earlier run, rebound to `data` (no Region built, no page looked for). Between runs
+        it is empty, so a pointer kept from an earlier run faults. Only for callers that keep their own reference
+        to `data` for reading after the run: the next run rebinds the Region itself."""
+        region = self._kept.get(name)
+        if region is None and len(data) < PAGE:
+            region = self._kept[name] = self.mem.map_region(bytearray(), name, writable, kind)
+        elif region is None or len(data) >= PAGE or region.kind != kind or region.writable != writable or \
+                region in self._kept_live:  # (bound in this run already: a second one is a region of its own)
+            return self.map_run_region(data, name, writable, kind, obj)
+        if type(data) is not bytearray:
+            data = bytearray(data)
+        self.needs_reset = True
+        region.data = data
+        region.size = size = len(data)
+        region.end = region.base + size
+        region.obj = obj
+        self._kept_live.append(region)
         return region
 
     def run_main(self, r1: int, r2: int = 0, trace: list | None = None) -> tuple[int, int]:

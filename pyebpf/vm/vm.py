@@ -227,7 +227,7 @@ class VM:
             elif mem is not None:
                 mem_data = bytearray(mem)
                 if mem_data:
-                    region = m.map_run_region(mem_data, "mem", True, KIND_MEM)
+                    region = m.reuse_run_region(mem_data, "mem", True, KIND_MEM)
                     r1, r2 = region.base, region.size
             direct = m.direct
             if direct is not None:
@@ -277,7 +277,8 @@ class VM:
             ctx = self._default_context(bytes(packet), ctx_kw)
         if mem is not None:
             if len(mem):
-                mem_region = m.map_run_region(bytearray(mem), "mem", True, KIND_MEM)
+                mem_data = bytearray(mem)  # read after the run: the machine rebinds its region in the next one
+                mem_region = m.reuse_run_region(mem_data, "mem", True, KIND_MEM)
                 r1, r2 = mem_region.base, mem_region.size
         elif ctx is not None:
             if hasattr(ctx, "materialize"):
@@ -306,7 +307,7 @@ class VM:
             printk, ring, perf = [], [], []
         return RunResult(
             r0=r0, insns=count, maps=self.maps, packet=collected.get("packet"),
-            mem=bytes(mem_region.data) if mem_region is not None else (b"" if mem is not None else None),
+            mem=bytes(mem_data) if mem_region is not None else (b"" if mem is not None else None),
             ctx=ctx_after, printk=printk, ring=ring, perf=perf,
             trace=[TraceStep(*s) for s in steps] if steps is not None else None,
             action=ctx.verdict(r0) if hasattr(ctx, "verdict") else None)
