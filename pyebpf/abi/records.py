@@ -7,6 +7,8 @@ type in the first place is pyebpf.btf.ctypes_conv's job.
 from __future__ import annotations
 
 import ctypes
+import gc
+from itertools import repeat
 from typing import Any, Callable
 
 Decoder = Callable[[bytes], Any]
@@ -17,30 +19,59 @@ def is_ctypes_type(t: Any) -> bool:
     return isinstance(t, type) and issubclass(t, CTYPES_BASES)
 
 
+class CtypesDecoder:
+    """bytes -> instance of a ctypes Structure/Union/array type (zero-filled when the bytes are shorter)."""
+
+    __slots__ = ("size", "_from", "_pad")
+
+    def __init__(self, ctype: Any):
+        self.size = ctypes.sizeof(ctype)
+        self._from = ctype.from_buffer_copy
+        self._pad = b"\0" * self.size
+
+    def __call__(self, raw: bytes) -> Any:
+        try:
+            return self._from(raw)
+        except ValueError:  # shorter than the type
+            return self._from((bytes(raw) + self._pad)[:self.size])
+
+    def run(self, buf: Any, first: int, step: int, count: int, length: int) -> list[Any] | None:
+        """`count` records of `length` bytes, `step` bytes apart from offset `first` of `buf`, decoded where they lie
+        (no bytes object per record); None when they are shorter than the type (decode them one by one)."""
+        if length < self.size:
+            return None
+        return list(map(self._from, repeat(buf, count), range(first, first + count * step, step)))
+
+
 def record_decoder(decode: Any) -> Decoder | None:
     """A bytes -> value function for `decode`: a ctypes type (Structure, Union, array, or a scalar, which gives its
     `.value`), a callable (used as it is), or None / `bytes` (None: keep the raw bytes). A record shorter than the
     type is zero-filled (a program may send it without its tail padding); a longer one is read from its start.
-    TypeError for anything else."""
+    TypeError for anything else. A Structure/Union/array type gives a CtypesDecoder, which also decodes runs of
+    records in place (CtypesDecoder.run) for the event readers."""
     if decode is None or decode is bytes:
         return None
     if is_ctypes_type(decode):
-        size = ctypes.sizeof(decode)
-        from_buf = decode.from_buffer_copy
-        pad = b"\0" * size
-
-        def decode_ctypes(raw: bytes) -> Any:
-            try:
-                return from_buf(raw)
-            except ValueError:  # shorter than the type
-                return from_buf((bytes(raw) + pad)[:size])
-
         if issubclass(decode, ctypes._SimpleCData):
-            return lambda raw: decode_ctypes(raw).value  # noqa: E731
-        return decode_ctypes
+            one = CtypesDecoder(decode)
+            return lambda raw: one(raw).value  # noqa: E731
+        return CtypesDecoder(decode)
     if callable(decode):
         return decode
     raise TypeError(f"decode must be a ctypes type, a callable or None, not {decode!r}")
 
 
-__all__ = ["Decoder", "record_decoder", "is_ctypes_type", "CTYPES_BASES"]
+def collector_paused(fn: Callable[..., Any], *args: Any) -> Any:
+    """fn(*args) with Python's cyclic garbage collector paused: an event reader decoding a pass of records into
+    thousands of ctypes objects (acyclic, GC-tracked) would otherwise trigger collections of the whole heap while
+    it makes them (they cost more than the decoding). The collector runs again at the next allocation after."""
+    if not gc.isenabled():
+        return fn(*args)
+    gc.disable()
+    try:
+        return fn(*args)
+    finally:
+        gc.enable()
+
+
+__all__ = ["Decoder", "CtypesDecoder", "record_decoder", "collector_paused", "is_ctypes_type", "CTYPES_BASES"]

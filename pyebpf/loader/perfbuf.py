@@ -18,10 +18,12 @@ import os
 import select
 import struct
 import time
+from collections import deque
+from itertools import repeat
 from typing import Any, Callable
 
 from pyebpf.abi.maps import MapType
-from pyebpf.abi.records import record_decoder
+from pyebpf.abi.records import CtypesDecoder, collector_paused, record_decoder
 from pyebpf.errors import LoaderError
 from pyebpf.loader import syscall
 from pyebpf.loader.perf_event import PerfIoctl, PerfRecordType, bpf_output_event, perf_ioctl
@@ -136,10 +138,29 @@ class PerfBuffer(Closeable):
             buf = mm[base + off:base + off + avail]
         else:  # records that wrap past the end of the ring come out whole from the joined pieces
             buf = mm[base + off:base + size] + mm[base:base + off + avail - size]
+        decode = self._decode if on_sample is not None else None  # samples nobody receives are not decoded
+        if type(decode) is CtypesDecoder:  # ctypes samples (only our code runs while the collector waits)
+            pieces, pos = collector_paused(self._parse, buf, cpu, decode)
+        else:
+            pieces, pos = self._parse(buf, cpu, decode)
+        n = 0
+        for samples, lost in pieces:
+            n += self._deliver(samples, on_sample, cpu)
+            if lost and on_lost is not None:
+                on_lost(cpu, lost)  # in order: the samples before the loss first
+        _U64.pack_into(mm, _DATA_TAIL, tail + pos)
+        self.samples += n
+        return n
+
+    def _parse(self, buf: bytes, cpu: int, decode: Any) -> tuple[list[tuple[list[Any], int]], int]:
+        """The records of `buf` as pieces (samples, then the count of a LOST record after them or 0), decoded when
+        `decode` is given; and the bytes read."""
         view = memoryview(buf)
         header, read_u32 = _HEADER.unpack_from, _U32.unpack_from
-        samples: list[bytes] = []
-        n = pos = 0
+        decode_run = decode.run if type(decode) is CtypesDecoder else None
+        samples: list[Any] = []
+        pieces = [(samples, 0)]
+        pos = 0
         end = len(buf)
         while pos < end:
             rtype, _misc, rsize = header(buf, pos)  # 8-byte aligned: a header never wraps
@@ -158,36 +179,35 @@ class PerfBuffer(Closeable):
                     if heads.count(heads[0]) != count or sizes.count(raw_size) != count:
                         count = next(i for i in range(count) if heads[i] != heads[0] or sizes[i] != raw_size)
                 if count == 1:
-                    samples.append(buf[pos + 12:pos + 12 + raw_size])
+                    raw = buf[pos + 12:pos + 12 + raw_size]
+                    samples.append(decode(raw) if decode is not None else raw)
                 else:
-                    samples.extend(map(_first, _sample_struct(raw_size, rsize).iter_unpack(
-                        view[pos:pos + count * rsize])))
+                    decoded = decode_run(buf, pos + 12, rsize, count, raw_size) if decode_run else None
+                    if decoded is None:
+                        decoded = map(_first, _sample_struct(raw_size, rsize).iter_unpack(
+                            view[pos:pos + count * rsize]))
+                        if decode is not None:
+                            decoded = map(decode, decoded)
+                    samples.extend(decoded)
                 pos += count * rsize
                 continue
             if rtype == _LOST:
                 _id, lost = _U64X2.unpack_from(buf, pos + 8)
                 self.lost += lost
-                if on_lost is not None:
-                    n += self._deliver(samples, on_sample, cpu)  # in order: the samples before the loss first
-                    samples = []
-                    on_lost(cpu, lost)
+                pieces[-1] = (samples, lost)
+                samples = []
+                pieces.append((samples, 0))
             pos += rsize
-        n += self._deliver(samples, on_sample, cpu)
-        _U64.pack_into(mm, _DATA_TAIL, tail + pos)
-        self.samples += n
-        return n
+        return pieces, pos
 
-    def _deliver(self, samples: list[bytes], on_sample: Callable[..., Any] | None, cpu: int) -> int:
-        if on_sample is not None and samples:
-            decode = self._decode
-            values = map(decode, samples) if decode else samples
+    def _deliver(self, values: list[Any], on_sample: Callable[..., Any] | None, cpu: int) -> int:
+        """Hand decoded samples to the callback, one call each (the loop in C)."""
+        if on_sample is not None and values:
             if self.with_cpu:
-                for value in values:
-                    on_sample(cpu, value)
+                deque(map(on_sample, repeat(cpu, len(values)), values), 0)
             else:
-                for value in values:
-                    on_sample(value)
-        return len(samples)
+                deque(map(on_sample, values), 0)
+        return len(values)
 
     def consume(self, callback: Callable[..., Any] | None = None,
                 lost_callback: Callable[[int, int], Any] | None = None) -> int:

@@ -16,10 +16,11 @@ import operator
 import select
 import struct
 import time
+from collections import deque
 from typing import Any, Callable, Iterator
 
 from pyebpf.abi.maps import MapType
-from pyebpf.abi.records import record_decoder
+from pyebpf.abi.records import CtypesDecoder, collector_paused, record_decoder
 from pyebpf.errors import LoaderError
 from pyebpf.loader.fdguard import Closeable
 from pyebpf.abi.uapi import BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ
@@ -114,7 +115,7 @@ class RingBuffer(Closeable):
         if self._prod_mm is None:
             raise LoaderError("ring buffer is closed", errno.EBADF)
         cb = callback or self.callback
-        decode = self._decode
+        decode = self._decode if cb is not None else None  # records nobody receives are counted, not decoded
         prod_mm, cons_mm, mask = self._prod_mm, self._cons_mm, self._mask
         read_u64, write_u64 = _U64.unpack_from, _U64.pack_into
         cons = read_u64(cons_mm, 0)[0]
@@ -123,17 +124,18 @@ class RingBuffer(Closeable):
         while cons < prod and (limit is None or n < limit):
             start = PAGE_SIZE + (cons & mask)  # offset in the producer mapping: data starts after its first page
             buf = prod_mm[start:start + (prod - cons)]  # all that is there (at most the ring's size)
-            records: list[bytes] = []
-            used, stopped = self._parse(buf, records, None if limit is None else limit - n)
+            records: list[Any] = []
+            left = None if limit is None else limit - n
+            if type(decode) is CtypesDecoder:  # ctypes records (only our code runs while the collector waits)
+                used, stopped = collector_paused(self._parse, buf, records, left, decode)
+            else:
+                used, stopped = self._parse(buf, records, left, decode)
             if used:
                 if cb is not None and records:
-                    if decode is not None:
-                        records = list(map(decode, records))
                     if batch:
                         cb(records)
                     else:
-                        for record in records:
-                            cb(record)
+                        deque(map(cb, records), 0)  # one call per record, the loop in C
                 n += len(records)
                 cons += used
                 write_u64(cons_mm, 0, cons)  # hand the space back to the producer
@@ -144,9 +146,11 @@ class RingBuffer(Closeable):
         self.records += n
         return n
 
-    def _parse(self, buf: bytes, out: list[bytes], limit: int | None) -> tuple[int, bool]:
-        """Append the committed records at the start of `buf` to `out`; (bytes consumed, stopped at BUSY)."""
+    def _parse(self, buf: bytes, out: list[Any], limit: int | None, decode: Any) -> tuple[int, bool]:
+        """Append the committed records at the start of `buf` to `out` (decoded when `decode` is given); (bytes
+        consumed, stopped at BUSY)."""
         read_u32 = _U32.unpack_from
+        decode_run = decode.run if type(decode) is CtypesDecoder else None
         end = len(buf)
         pos = 0
         view = memoryview(buf)
@@ -174,7 +178,12 @@ class RingBuffer(Closeable):
                 headers = view[pos:pos + count * step].cast("I")[::step // 4].tolist()
                 if headers.count(hdr) != count:
                     count = next(i for i, h in enumerate(headers) if h != hdr)
-            out.extend(map(_first, _slot_struct(hdr, step).iter_unpack(view[pos:pos + count * step])))
+            decoded = decode_run(buf, pos + BPF_RINGBUF_HDR_SZ, step, count, hdr) if decode_run else None
+            if decoded is not None:
+                out.extend(decoded)
+            else:
+                records = map(_first, _slot_struct(hdr, step).iter_unpack(view[pos:pos + count * step]))
+                out.extend(map(decode, records) if decode is not None else records)
             pos += count * step
         return pos, False
 

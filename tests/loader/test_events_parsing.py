@@ -77,3 +77,37 @@ def test_parse_trace_line_round_trip(comm, pid, cpu, flags, secs, micros, msg):
     assert (parsed.comm, parsed.pid, parsed.cpu, parsed.flags) == (comm, pid, cpu, flags)
     assert parsed.timestamp == float(f"{secs}.{micros:06d}")
     assert parsed.message == msg and parsed.is_printk
+
+
+class _Reader:
+    """Stand-in for a reader's counters: the parsers only count discarded (ring) and lost (perf) records."""
+    discarded = 0
+    lost = 0
+
+
+@settings(max_examples=150)
+@given(lengths=st.lists(st.sampled_from([0, 4, 12, 16, 20, 24, 33]), min_size=1, max_size=40),
+       seed=st.integers(0, 255))
+def test_readers_decode_runs_in_place_as_one_by_one(lengths, seed):
+    """Runs of equal-length records decoded where they lie (CtypesDecoder.run) give what decoding each record's bytes
+    gives, for records longer, as long as and shorter (zero-filled) than the type; ring and perf layouts."""
+    import struct
+
+    from pyebpf.abi.uapi import BPF_RINGBUF_HDR_SZ
+    from pyebpf.loader.perf_event import PerfRecordType
+    from pyebpf.loader.perfbuf import PerfBuffer
+    from pyebpf.loader.ringbuf import RingBuffer
+
+    payloads = [bytes((seed + i * 7 + j) & 0xFF for j in range(n)) for i, n in enumerate(lengths)]
+    decode = record_decoder(Rec)
+    expected = [bytes(decode(p)) for p in payloads]
+    ring = b"".join(struct.pack("<II", len(p), 0) + p + bytes(-(len(p) + BPF_RINGBUF_HDR_SZ) % 8) for p in payloads)
+    out: list = []
+    assert RingBuffer._parse(_Reader(), ring, out, None, decode) == (len(ring), False)
+    assert [bytes(r) for r in out] == expected
+    perf = b""
+    for p in payloads:
+        size = (8 + 4 + len(p) + 7) & ~7
+        perf += struct.pack("<IHHI", PerfRecordType.SAMPLE, 0, size, len(p)) + p + bytes(size - 12 - len(p))
+    pieces, used = PerfBuffer._parse(_Reader(), perf, 0, decode)
+    assert used == len(perf) and [bytes(r) for samples, _ in pieces for r in samples] == expected
