@@ -7,8 +7,8 @@ Generated shape (`run(entry_block, a1..a5, depth, budget) -> (r0, instructions)`
         if b < 4:                       # balanced if-tree over block ids: O(log blocks) per transition
             if b < 2:
                 if b < 1:
-                    n += 3                          # block 0: count, check the budget, run
-                    if n > budget: raise BUDGET(0, budget)
+                    if n + 9 > budget: return RESUME(0, r0, ..., r10, mg, n, budget, depth)
+                    n += 3                          # block 0: check the budget (see below), count, run
                     r1 = (r1 + 1) & M64             # ALU bodies are the shared templates of pyebpf.vm.alu
                     ...
                     if r1 > 0x10: b = 2             # block end: branch
@@ -22,7 +22,10 @@ that block (no dispatch, no if-tree entry), so a parser's chain of bounds checks
 A block that branches back to itself becomes an inner `while True` loop. bpf-to-bpf calls
 are recursive calls of `run` (callee-saved r6-r9 are simply the caller's locals), helpers are called directly with
 `m.pc` set for their error messages. Instruction counts are exact: each block adds its length on entry, and the
-paths that leave a block early (tail call, LD_ABS out of bounds) subtract what did not run.
+paths that leave a block early (tail call, LD_ABS out of bounds) subtract what did not run. The budget is checked
+only at function entries and loop heads, for the longest way to the next check; a frame that might run out before
+then goes on in the interpreter (RESUME), so the budget error names the same instruction in both engines. Stack
+accesses at constant offsets from an r10 the program never writes index the frame's bytearray directly.
 """
 from __future__ import annotations
 
@@ -54,7 +57,7 @@ _ZERO_STACK = bytes(MAX_BPF_STACK)
 #: so the first access looks its region up. Later accesses check the last region first and look up only on a miss.
 _NOWHERE = Region(0, bytearray(), "nowhere", False, "none")
 #: Names of the generated code's namespace that become default arguments of `run` (locals are the fastest names).
-_LOCAL_NAMES = ("PG", "U1", "U2", "U4", "U8", "P1", "P2", "P4", "P8", "FAULT", "BUDGET", "ERR", "ATOMIC", "CALLH",
+_LOCAL_NAMES = ("PG", "U1", "U2", "U4", "U8", "P1", "P2", "P4", "P8", "FAULT", "RESUME", "ERR", "ATOMIC", "CALLH",
                 "bswap16", "bswap32", "bswap64", "sdiv64", "smod64", "sdiv32", "smod32")
 _MASKS = (("M64", hex(M64)), ("M32", hex(M32)), ("B63", hex(B63)), ("B31", hex(B31)))
 
@@ -68,17 +71,33 @@ def _literal_masks(code: str) -> str:
 
 
 class _Block:
-    __slots__ = ("id", "start", "slots", "insns")
+    __slots__ = ("id", "start", "slots", "insns", "jump", "falls")
 
     def __init__(self, bid: int, start: int):
         self.id = bid
         self.start = start
         self.slots: list[int] = []
         self.insns: list["Instruction"] = []
+        self.jump: int | None = None  # the block a branch ending this one goes to (-1: not a block start)
+        self.falls = False  # whether it may fall through into the next block
 
 
 def _ends_block(insn: "Instruction") -> bool:
     return insn.is_branch or insn.is_exit
+
+
+def _resume(slot: int, done: str) -> str:
+    """The call handing the frame to the interpreter at `slot` after `done` instructions (see _budget_checks)."""
+    return f"RESUME({slot}, r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, mg, {done}, budget, depth)"
+
+
+def _writes_r10(insn: "Instruction") -> bool:
+    """Whether `insn` assigns r10 (the kernel's verifier refuses it; the VM runs it): ALU results, loads, lddw into
+    r10, or an atomic fetch whose source register is r10."""
+    cls = insn.opcode & CLASS_MASK
+    if cls in (InsnClass.ALU, InsnClass.ALU64, InsnClass.LDX) or insn.opcode == OP_LD_IMM64:
+        return insn.dst == 10
+    return cls == InsnClass.STX and insn.opcode & MODE_MASK == Mode.ATOMIC and insn.src == 10
 
 
 class Compiler:
@@ -92,6 +111,8 @@ class Compiler:
         self.may_goto_budget = may_goto_budget
         self.insns = program.slot_map()
         self.nslots = program.slot_count
+        #: r10 keeps the frame's top for the whole run: stack accesses at constant offsets go to the frame directly
+        self.fixed_fp = not any(_writes_r10(insn) for insn in self.insns.values())
         self.blocks, self.block_of = self._split()
         self.source = self._generate()
         ns = self._namespace()
@@ -100,34 +121,51 @@ class Compiler:
 
     # ---- basic blocks -------------------------------------------------------------------------------------------
     def _split(self) -> tuple[list[_Block], dict[int, int]]:
+        """Basic blocks, each with its branch target block and whether it falls through, and the function entries
+        (bpf-to-bpf call and `lddw func` targets) in self.entries: one pass over the instructions."""
         leaders = {0}
+        ends: dict[int, int | None] = {}  # slot of a block-ending instruction -> its branch target slot (or None)
+        entry_slots: set[int] = set()
         for slot, insn in self.insns.items():
-            nxt = slot + insn.slots
-            if insn.is_branch or insn.is_exit:
-                leaders.add(nxt)
-                if insn.is_branch:
-                    leaders.add(insn.target(slot))
-            if insn.is_pseudo_call:
-                leaders.add(insn.target(slot))
-            if insn.is_lddw and insn.src == PseudoSrc.FUNC:
-                leaders.add(slot + 1 + alu_s32(insn.imm_lo))
-        leaders = {s for s in leaders if s in self.insns}
+            if insn.is_branch:
+                tgt = ends[slot] = insn.target(slot)
+                leaders.add(tgt)
+                leaders.add(slot + 1)
+            elif insn.is_exit:
+                ends[slot] = None
+                leaders.add(slot + 1)
+            elif insn.is_pseudo_call:
+                entry_slots.add(insn.target(slot))
+            elif insn.is_lddw and insn.src == PseudoSrc.FUNC:
+                entry_slots.add(slot + 1 + alu_s32(insn.imm_lo))
+        leaders |= entry_slots
         blocks: list[_Block] = []
         block_of: dict[int, int] = {}
         current: _Block | None = None
-        for slot in sorted(self.insns):
+        insns = self.insns
+        for slot in sorted(insns):
             if current is None or slot in leaders:
+                if current is not None:
+                    current.falls = True
                 current = _Block(len(blocks), slot)
                 blocks.append(current)
                 block_of[slot] = current.id
             current.slots.append(slot)
-            current.insns.append(self.insns[slot])
-            if _ends_block(self.insns[slot]):
+            current.insns.append(insns[slot])
+            if slot in ends:
+                current.falls = ends[slot] is not None and insns[slot].opcode not in (OP_JA, OP_JA32)
+                current.jump = ends[slot]  # a slot for now
                 current = None
+        if current is not None:
+            current.falls = True
         # A synthetic block after the end: falling into it is an error.
         end = _Block(len(blocks), self.nslots)
         blocks.append(end)
         block_of[self.nslots] = end.id
+        for block in blocks:
+            if block.jump is not None:
+                block.jump = block_of.get(block.jump, -1) if block.jump != self.nslots else -1
+        self.entries = {0} | {block_of.get(s, -1) for s in entry_slots}
         return blocks, block_of
 
     # ---- code generation ----------------------------------------------------------------------------------------
@@ -137,7 +175,7 @@ class Compiler:
         ns.update(
             m=m, PG=m.mem.pages.get, TOPS=m.frame_tops, STACKS=m.stacks, LV=m.lddw_values, ZERO=_ZERO_STACK,
             U1=UNPACK[1], U2=UNPACK[2], U4=UNPACK[4], U8=UNPACK[8], P1=PACK[1], P2=PACK[2], P4=PACK[4], P8=PACK[8],
-            FAULT=self._fault, BUDGET=self._budget, ERR=self._error, RAISE=self._raise, ATOMIC=atomic, LDABS=ld_abs,
+            FAULT=self._fault, RESUME=self._resume, ERR=self._error, RAISE=self._raise, ATOMIC=atomic, LDABS=ld_abs,
             CALLH=call_helper, ProgramExit=ProgramExit, TailCallSignal=TailCallSignal, VmError=VmError,
             MAXF=MAX_CALL_FRAMES, MG=self.may_goto_budget, NOWHERE=_NOWHERE,
         )
@@ -151,9 +189,16 @@ class Compiler:
         e = mem_fault(self.m.mem, addr & M64, size, write)
         return VmError(e.message, slot, insn_text(self.insns[slot]), e.address)
 
-    def _budget(self, slot: int, budget: int) -> VmError:
-        return VmError(f"instruction budget of {budget} exhausted (runaway program?)", slot,
-                       insn_text(self.insns[slot]) if slot in self.insns else "")
+    _interp: Any = None
+
+    def _resume(self, slot: int, *frame: int) -> tuple[int, int]:
+        """The rest of a frame in the interpreter: (r0..r10, may_goto left, done, budget, depth) from `slot`."""
+        if self._interp is None:
+            from pyebpf.vm.interp import Interpreter
+
+            self._interp = Interpreter(self.program, self.m, self.may_goto_budget)
+        *regs, mg, done, budget, depth = frame
+        return self._interp.resume(self.m, slot, tuple(regs), mg, done, budget, depth)
 
     def _error(self, slot: int, message: str) -> VmError:
         return VmError(message, slot, insn_text(self.insns[slot]) if slot in self.insns else "")
@@ -165,6 +210,9 @@ class Compiler:
         self._helper_ids: set[int] = set()
         self._sx: dict[str, str] = {}
         self.inline = self._inlinable()
+        self.if_then = self._if_then()
+        self.inline |= set(self.if_then.values())
+        self.checkpoints, self.reach, self.beyond = self._budget_checks()
         self.dispatch = [b.id for b in self.blocks if b.id not in self.inline]
         body: list[str] = []
         self._tree(body, 0, len(self.dispatch), 2)
@@ -173,29 +221,53 @@ class Compiler:
         extra = "".join(f", {name}={name}" for name in used)  # default arguments: LOAD_FAST instead of globals
         out = [f"def run(entry, a1, a2, a3, a4, a5, depth, budget{extra}):",
                "    r0 = 0; r1 = a1; r2 = a2; r3 = a3; r4 = a4; r5 = a5; r6 = r7 = r8 = r9 = 0",
-               "    r10 = TOPS[depth]; n = 0; mg = MG; b = entry; g = NOWHERE",
+               "    r10 = TOPS[depth]; n = 0; mg = MG; b = entry; g = NOWHERE; S = STACKS[depth].data",
                "    while True:"]
         return "\n".join(out) + "\n" + text + "\n"
+
+    def _budget_checks(self) -> tuple[set[int], list[int], list[int]]:
+        """Where the generated code checks the instruction budget: at function entries and at targets of backward
+        jumps (every loop passes one), each check covering the longest way forward to the next check or exit
+        (`reach`, in instructions, from the block's start; `beyond`, from its end). Other blocks only count. A
+        frame that may run out of budget before its next check goes on in the interpreter, which names the very
+        instruction that exhausts it."""
+        checkpoints = set(self.entries)
+        checkpoints.update(b.jump for b in self.blocks if b.jump is not None and 0 <= b.jump <= b.id)
+        reach = [0] * len(self.blocks)
+        beyond = [0] * len(self.blocks)
+        for block in reversed(self.blocks):
+            bid = block.id
+            nexts = [bid + 1] if block.falls else []
+            if block.jump is not None:
+                nexts.append(block.jump)
+            beyond[bid] = max((reach[b] for b in nexts if b > bid and b not in checkpoints), default=0)
+            reach[bid] = len(block.insns) + beyond[bid]
+        return checkpoints, reach, beyond
+
+    def _if_then(self) -> dict[int, int]:
+        """Blocks A -> join block C of the pattern `if cond goto C; B; C:` (B entered only from A, falling into C;
+        C entered only from A and B): A's code becomes `if not cond: B` followed by C's, no dispatch at all."""
+        into: dict[int, int] = {}
+        for b in self.blocks:
+            if b.jump is not None:
+                into[b.jump] = into.get(b.jump, 0) + 1
+        out: dict[int, int] = {}
+        blocks = self.blocks
+        for a in blocks:
+            c = a.jump
+            if c is None or not a.falls or c != a.id + 2 or a.id + 1 not in self.inline or c in self.entries or \
+                    into.get(c) != 1 or a.insns[-1].opcode == OP_MAY_GOTO:
+                continue
+            b = blocks[a.id + 1]
+            if b.insns and b.jump is None and b.falls and not b.insns[-1].is_exit and blocks[c].insns:
+                out[a.id] = c
+        return out
 
     def _inlinable(self) -> set[int]:
         """Blocks entered only by falling through from the block before them: their code follows that block's
         directly (no dispatch), and they need no entry in the if-tree."""
-        jumped: set[int] = {0}
-        falls: set[int] = set()
-        for block in self.blocks:
-            if not block.insns:
-                continue
-            last_slot, last = block.slots[-1], block.insns[-1]
-            for slot, insn in zip(block.slots, block.insns):
-                if insn.is_pseudo_call:
-                    jumped.add(self.block_of.get(insn.target(slot), -1))
-                if insn.is_lddw and insn.src == PseudoSrc.FUNC:
-                    jumped.add(self.block_of.get(slot + 1 + alu_s32(insn.imm_lo), -1))
-            if last.is_branch:
-                jumped.add(self.block_of.get(last.target(last_slot), -1))
-            if not last.is_exit and last.opcode not in (OP_JA, OP_JA32):
-                falls.add(block.id + 1)
-        return {b for b in falls if b not in jumped and b < len(self.blocks)}
+        jumped = self.entries | {b.jump for b in self.blocks if b.jump is not None}
+        return {b.id + 1 for b in self.blocks if b.falls and b.id + 1 not in jumped}
 
     def _tree(self, out: list[str], lo: int, hi: int, level: int) -> None:
         pad = "    " * level
@@ -227,7 +299,10 @@ class Compiler:
         if not block.insns:
             return [f"raise ERR({block.start}, 'fell off the end of the program (no exit)')"], None
         count = len(block.insns)
-        body = [f"n += {count}", f"if n > budget: raise BUDGET({block.start}, budget)"]
+        body = [f"n += {count}"]
+        if block.id in self.checkpoints:
+            body.insert(0, f"if n + {self.reach[block.id]} > budget: return {_resume(block.start, 'n')}")
+        self._beyond = self.beyond[block.id]
         for i, (slot, insn) in enumerate(zip(block.slots, block.insns)):
             body.extend(self._insn(slot, insn, count - i - 1))
         last_slot, last = block.slots[-1], block.insns[-1]
@@ -258,6 +333,12 @@ class Compiler:
         cond = self._cond(last)
         if tgt == block.id and not fall_code:
             return ["while True:"] + ["    " + x for x in body] + [f"    if not ({cond}): break"], fall
+        join = self.if_then.get(block.id)
+        if join is not None:  # `if not cond:` the block in between, then the join block (see _if_then)
+            between, _ = self._block(self.blocks[block.id + 1])  # (it falls into the join block)
+            body.append(f"if not ({cond}):")
+            body.extend("    " + x for x in between)
+            return body, join
         body.append(f"if {cond}:")
         body.extend("    " + x for x in taken)
         return (body + fall_code, None) if fall_code else (body, fall)
@@ -306,9 +387,10 @@ class Compiler:
                         f"frames')",
                         "STACKS[depth + 1].data[:] = ZERO",
                         "m.depth = depth + 1",
-                        f"r0, k = run({tgt}, r1, r2, r3, r4, r5, depth + 1, budget - n)",
+                        f"r0, k = run({tgt}, r1, r2, r3, r4, r5, depth + 1, budget - n + {after})",
                         "m.depth = depth",
-                        "n += k"]
+                        "n += k",  # (n counted this whole block already: the callee's count may break the check)
+                        f"if n + {self._beyond} > budget: return {_resume(slot + 1, f'n - {after}')}"]
             if insn.src == CallSrc.HELPER:
                 h = insn.imm
                 if h not in self.m.helpers:
@@ -371,12 +453,26 @@ class Compiler:
     def _addr(self, base: str, off: int) -> str:
         return base if off == 0 else f"{base} + {off}" if off > 0 else f"{base} - {-off}"
 
+    def _frame_offset(self, base: str, off: int, size: int, strict: str) -> int | None:
+        """The byte index in the frame's bytearray of an access at r10 + off, when r10 is fixed and the access lies
+        inside the frame (and is aligned, under strict alignment: r10 is); None otherwise (the checked path then
+        faults as it should)."""
+        at = MAX_BPF_STACK + off
+        if base != "r10" or not self.fixed_fp or at < 0 or at + size > MAX_BPF_STACK or (strict and off % size):
+            return None
+        return at
+
     def _load(self, slot: int, d: str, s: str, off: int, size: int, signed: bool, strict: str) -> list[str]:
         value = f"U{size}(g.data, a - g.base)[0]"
+        at = self._frame_offset(s, off, size, strict)
+        if at is not None:
+            value = f"U{size}(S, {at})[0]"
         if signed:
             key = f"SX{size}"
             self._sx[key] = alu.SIGN_EXTEND_LOAD[size].replace("{V}", "v")
             value = f"{key}({value})"
+        if at is not None:
+            return [f"{d} = {value}"]
         return [f"a = {self._addr(s, off)}",
                 f"if a < g.base or a + {size} > g.end{strict}:",  # not in the region of the last access
                 "    g = PG(a >> 16)",
@@ -384,6 +480,9 @@ class Compiler:
                 f"{d} = {value}"]
 
     def _store(self, slot: int, d: str, value: str, off: int, size: int, strict: str) -> list[str]:
+        at = self._frame_offset(d, off, size, strict)
+        if at is not None:
+            return [f"P{size}(S, {at}, {value})"]
         return [f"a = {self._addr(d, off)}",
                 f"if a < g.base or a + {size} > g.end or not g.writable{strict}:",
                 "    g = PG(a >> 16)",
@@ -420,6 +519,9 @@ class Compiler:
         bid = self.block_of.get(entry)
         if bid is None:
             raise VmError(f"slot {entry} does not start a basic block (not a function entry)", pc=entry)
+        if bid not in self.checkpoints:  # (a callback given as a plain slot number): no budget check there
+            return self._resume(entry, 0, *args, 0, 0, 0, 0, m.frame_tops[depth], self.may_goto_budget, 0, budget,
+                                depth)
         m._running = self.program
         try:
             return self._fn(bid, *args, depth, budget)

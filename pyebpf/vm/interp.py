@@ -391,12 +391,21 @@ class Interpreter:
     # ---- running ------------------------------------------------------------------------------------------------
     def run(self, m: "Machine", entry: int, args: tuple, budget: int, depth: int = 0) -> tuple[int, int]:
         r: list[Any] = [0, *args, 0, 0, 0, 0, m.frame_tops[depth], [], self.may_goto_budget]
+        return self._loop(m, r, entry, 0, budget, depth)
+
+    def resume(self, m: "Machine", pc: int, regs: tuple, may_goto: int, done: int, budget: int,
+               depth: int) -> tuple[int, int]:
+        """Go on with a frame another engine ran up to `pc`: registers r0-r10, its may_goto budget left, `done`
+        instructions executed out of `budget`. The compiled engine hands a frame over when it may run out of budget
+        before its next check, so the budget error names the exact instruction."""
+        return self._loop(m, [*regs, [], may_goto], pc, done, budget, depth)
+
+    def _loop(self, m: "Machine", r: list[Any], pc: int, done: int, budget: int, depth: int) -> tuple[int, int]:
         code = self.code
-        pc = entry
         n = -1
         m._running = self.program
         try:
-            for n in range(budget):
+            for n in range(done, budget):
                 pc = code[pc](r)
         except _Exit:
             return r[0], n + 1
