@@ -7,10 +7,13 @@ Builds an N-instruction program (default 100,000) of mixed kinds — ALU32/64 wi
 div/mod, movsx, byte swaps, loads, sign-extending loads, stores, atomics, conditional jumps to labels, helper calls,
 64-bit loads, exits — writes it in the LLVM dialect and in the uBPF dialect, and measures each step in this process. The disassembly figures use the same program; each style's text is also
 re-assembled once (untimed) to show the figures are for text that round-trips.
-Targets on the project's 2-core machine: >= 100k instructions/s assembled, >= 500k/s decoded.
+Targets (issue 15) on the project's 2-core machine: >= 300k instructions/s assembled, >= 1M/s decoded. Each figure
+is process CPU time including one collection of the young generations after the call (the decoder pauses the cyclic
+collector while it makes its objects; the collection it defers is counted here, not hidden).
 """
 from __future__ import annotations
 
+import gc
 import random
 import sys
 import time
@@ -20,8 +23,8 @@ from pyebpf.isa.assembler import assemble
 from pyebpf.isa.disassembler import disassemble
 from pyebpf.isa.instruction import decode, encode
 
-ASM_TARGET = 100_000
-DECODE_TARGET = 500_000
+ASM_TARGET = 300_000
+DECODE_TARGET = 1_000_000
 
 _ALU = [("+=", "add"), ("-=", "sub"), ("*=", "mul"), ("|=", "or"), ("&=", "and"), ("<<=", "lsh"),
         (">>=", "rsh"), ("^=", "xor"), ("s>>=", "arsh"), ("/=", "div"), ("%=", "mod"), ("s/=", "sdiv")]
@@ -102,11 +105,14 @@ def make_program(n: int, seed: int = 1) -> tuple[str, str]:
 
 
 def _best(fn: Callable[[], object], repeat: int = 5) -> float:
-    """Best CPU time of a few runs: on a shared 2-core machine, wall time mostly measures the neighbours."""
+    """Best CPU time of a few runs: on a shared 2-core machine, wall time mostly measures the neighbours. Each run
+    includes collecting the young generations after the call (what its objects cost the collector)."""
     best = float("inf")
     for _ in range(repeat):
+        gc.collect()
         t0 = time.process_time()
         fn()
+        gc.collect(1)
         best = min(best, time.process_time() - t0)
     return best
 

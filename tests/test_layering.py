@@ -34,7 +34,7 @@ ALLOWED = {
 
 
 #: Modules that belong to the bottom layer beside `errors`: stdlib-only plumbing (lazy re-exports, optional imports).
-BOTTOM_MODULES = {"_lazy": "errors"}
+BOTTOM_MODULES = {"_lazy": "errors", "_gc": "errors"}
 
 
 def layer_of(path: Path) -> str:

@@ -7,7 +7,6 @@ type in the first place is pyebpf.btf.ctypes_conv's job.
 from __future__ import annotations
 
 import ctypes
-import gc
 from itertools import repeat
 from typing import Any, Callable
 
@@ -61,17 +60,4 @@ def record_decoder(decode: Any) -> Decoder | None:
     raise TypeError(f"decode must be a ctypes type, a callable or None, not {decode!r}")
 
 
-def collector_paused(fn: Callable[..., Any], *args: Any) -> Any:
-    """fn(*args) with Python's cyclic garbage collector paused: an event reader decoding a pass of records into
-    thousands of ctypes objects (acyclic, GC-tracked) would otherwise trigger collections of the whole heap while
-    it makes them (they cost more than the decoding). The collector runs again at the next allocation after."""
-    if not gc.isenabled():
-        return fn(*args)
-    gc.disable()
-    try:
-        return fn(*args)
-    finally:
-        gc.enable()
-
-
-__all__ = ["Decoder", "CtypesDecoder", "record_decoder", "collector_paused", "is_ctypes_type", "CTYPES_BASES"]
+__all__ = ["Decoder", "CtypesDecoder", "record_decoder", "is_ctypes_type", "CTYPES_BASES"]

@@ -8,8 +8,11 @@ and jump offsets count slots, as in the kernel. `ref` optionally names what the 
 from __future__ import annotations
 
 import struct
-from typing import Callable, Iterator, NamedTuple
+import sys
+from itertools import repeat
+from typing import Any, Callable, Iterator, NamedTuple
 
+from pyebpf._gc import collector_paused
 from pyebpf.abi.opcodes import (
     ATOMIC_FETCH, BPF_ADDR_SPACE_CAST, CLASS_MASK, COND_JMP_OPS, INSN_SIZE, MAX_REG, MODE_MASK, MOVSX_WIDTHS_ALU,
     MOVSX_WIDTHS_ALU64, OP_CALLX, OP_LD_IMM64, OP_MASK, SIGNED_DIVMOD_OFF, SIZE_BYTES, SIZE_MASK, SOURCE_MASK, AluOp,
@@ -320,11 +323,59 @@ VALID_OPCODES: frozenset[int] = frozenset(_VALIDATORS)
 # ---- decoding ---------------------------------------------------------------------------------------------------
 
 def decode_with_slots(data: bytes, byteorder: str = "little", validate: bool = True) -> list[tuple[int, Instruction]]:
-    """(slot, Instruction) for an instruction stream; raises DecodeError naming slot and byte offset.
+    """(slot, Instruction) for an instruction stream; raises DecodeError naming slot and byte offset."""
+    slots, insns = collector_paused(_decode_columns, data, byteorder, validate)
+    return list(zip(slots, insns))
 
-    One tight loop (no generator, validators looked up per opcode in a dict) because decoding is on the path of
-    every loaded object and every conformance plugin call.
-    """
+
+def _decode_columns(data: bytes, byteorder: str, validate: bool) -> tuple[Any, list[Instruction]]:
+    """(slots, logical instructions). Decoding is on the path of every loaded object and conformance plugin call,
+    so a little-endian stream is decoded by columns, in C: the opcode, register and offset/immediate columns cut out
+    of the bytes with strided slices, instructions made by one map over their zip, each distinct instruction checked
+    once. Anything irregular (a malformed lddw, a rule broken, big-endian input) is decoded again by the
+    instruction-at-a-time loop, which names the first bad slot."""
+    if len(data) % INSN_SIZE or byteorder != "little" or sys.byteorder != "little":
+        return _decode_loop(data, byteorder, validate)
+    n = len(data) // INSN_SIZE
+    ops, regs = data[0::INSN_SIZE], data[1::INSN_SIZE]
+    words = memoryview(data)
+    insns = list(map(tuple.__new__, repeat(Instruction), zip(  # tuple.__new__: NamedTuple's __new__ is Python
+        ops, regs.translate(_LOW_NIBBLE), regs.translate(_HIGH_NIBBLE), words.cast("h")[1::4], words.cast("i")[1::2],
+        repeat(None))))
+    slots: Any = range(n)
+    lddw = ops.find(OP_LD_IMM64)
+    if lddw >= 0:  # each lddw takes its second slot's imm as its high half; the second slot is no instruction
+        out: list[Instruction] = []
+        kept: list[int] = []
+        prev = 0
+        while lddw >= 0:
+            if lddw + 1 >= n or data[(lddw + 1) * INSN_SIZE:(lddw + 1) * INSN_SIZE + 4] != b"\0\0\0\0":
+                return _decode_loop(data, byteorder, validate)
+            first = insns[lddw]
+            out += insns[prev:lddw]
+            kept += range(prev, lddw + 1)
+            out.append(first._replace(imm=_s64((first.imm & _U32) | (insns[lddw + 1].imm << 32))))
+            prev = lddw + 2
+            lddw = ops.find(OP_LD_IMM64, prev)
+        out += insns[prev:]
+        kept += range(prev, n)
+        insns, slots = out, kept
+    if validate:
+        validators = _VALIDATORS
+        for insn in set(insns):
+            check = validators.get(insn.opcode)
+            if check is None or insn.dst > 10 or (insn.src > 10 and insn.opcode != OP_LD_IMM64) or check(insn):
+                return _decode_loop(data, byteorder, validate)  # (names the first bad slot)
+    return slots, insns
+
+
+_LOW_NIBBLE = bytes(b & 0xF for b in range(256))
+_HIGH_NIBBLE = bytes(b >> 4 for b in range(256))
+
+
+def _decode_loop(data: bytes, byteorder: str, validate: bool) -> tuple[list[int], list[Instruction]]:
+    """Instruction at a time: the decoder of big-endian streams and of streams the column decoder found irregular
+    (it raises DecodeError naming the first bad slot and its byte offset)."""
     if len(data) % INSN_SIZE:
         whole = len(data) // INSN_SIZE
         raise DecodeError(f"trailing {len(data) % INSN_SIZE} bytes: the stream is not a whole number of "
@@ -380,7 +431,7 @@ def decode_with_slots(data: bytes, byteorder: str = "little", validate: bool = T
         else:
             seen[word] = insn
             slot += 1
-    return out
+    return [pair[0] for pair in out], [pair[1] for pair in out]
 
 
 def iter_decode(data: bytes, byteorder: str = "little", validate: bool = True) -> Iterator[tuple[int, Instruction]]:
@@ -390,8 +441,7 @@ def iter_decode(data: bytes, byteorder: str = "little", validate: bool = True) -
 
 def decode(data: bytes, byteorder: str = "little", validate: bool = True) -> list[Instruction]:
     """Decode a whole instruction stream into logical instructions."""
-    pairs = decode_with_slots(data, byteorder, validate)
-    return [pair[1] for pair in pairs]
+    return collector_paused(_decode_columns, data, byteorder, validate)[1]
 
 
 def encode(instructions: "list[Instruction] | tuple[Instruction, ...]", byteorder: str = "little") -> bytes:

@@ -23,7 +23,8 @@ from itertools import repeat
 from typing import Any, Callable
 
 from pyebpf.abi.maps import MapType
-from pyebpf.abi.records import CtypesDecoder, collector_paused, record_decoder
+from pyebpf._gc import collector_paused
+from pyebpf.abi.records import CtypesDecoder, record_decoder
 from pyebpf.errors import LoaderError
 from pyebpf.loader import syscall
 from pyebpf.loader.perf_event import PerfIoctl, PerfRecordType, bpf_output_event, perf_ioctl

@@ -20,7 +20,8 @@ from collections import deque
 from typing import Any, Callable, Iterator
 
 from pyebpf.abi.maps import MapType
-from pyebpf.abi.records import CtypesDecoder, collector_paused, record_decoder
+from pyebpf._gc import collector_paused
+from pyebpf.abi.records import CtypesDecoder, record_decoder
 from pyebpf.errors import LoaderError
 from pyebpf.loader.fdguard import Closeable
 from pyebpf.abi.uapi import BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ

@@ -186,3 +186,33 @@ def test_same_structural_verdict_as_the_kernel(word):
     else:
         assert not result.accepted, (word.hex(), ours)
         assert kernel_structural or any(e in theirs for e in EARLIER), (word.hex(), ours, theirs)
+
+
+# ---- the column decoder and the instruction-at-a-time loop agree ---------------------------------------------------
+
+_WORDS = st.one_of(
+    st.binary(min_size=8, max_size=8),  # anything, mostly invalid
+    st.sampled_from([bytes.fromhex(h) for h in (
+        "b701000001000000", "0710000000000080", "bf21000000000000", "7b1af8ff00000000", "61210400ffffffff",
+        "1801000078563412", "0000000021436587", "1800000000000000", "9500000000000000", "d701000010000000",
+        "850000000c000000", "2d12050000000000", "e500000000000000", "db1a000001000000")]))
+
+
+@settings(max_examples=300)
+@given(words=st.lists(_WORDS, max_size=24), validate=st.booleans())
+def test_column_decoder_agrees_with_the_loop(words: list[bytes], validate: bool) -> None:
+    """The fast little-endian column decoder gives the loop's (slot, instruction) pairs, or the loop's DecodeError
+    (it hands every irregular stream to the loop, which names the first bad slot)."""
+    from pyebpf.errors import DecodeError
+    from pyebpf.isa.instruction import _decode_columns, _decode_loop
+
+    data = b"".join(words)
+
+    def outcome(fn):
+        try:
+            slots, insns = fn(data, "little", validate)
+            return list(zip(slots, insns))
+        except DecodeError as e:
+            return ("error", str(e))
+
+    assert outcome(_decode_columns) == outcome(_decode_loop)
