@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Mapping
 
+from pyebpf._gc import collector_paused
 from pyebpf.abi.helpers import HELPER_BY_NAME, HelperId
 from pyebpf.abi.maps import MapSpec
 from pyebpf.abi.opcodes import OP_CALL, OP_EXIT, OP_LD_IMM64, CallSrc, PseudoSrc
@@ -58,6 +59,10 @@ _LONG_WORD = re.compile(r"\S{61,}")
 _SPACE = re.compile(r"\s*")
 _SECTION_HEADER = re.compile(r"Disassembly of section (\S+):$")
 _FILE_HEADER = re.compile(r"\S+:\s+file format ")
+
+
+#: First characters of lines the general path must look at (besides digits: objdump lines, directives, headers).
+_DECORATED_START = frozenset("(.D")
 
 
 def _strip_comment(line: str) -> str:
@@ -152,6 +157,31 @@ class _Assembly:
         return index
 
     def line(self, lineno: int, line: str) -> None:
+        text = line.strip()
+        if text and text[0] not in _DECORATED_START and not text[0].isdigit() and ":" not in text and \
+                "#" not in text and ";" not in text and "//" not in text and "file format" not in text and \
+                not self.meta.in_data_section:
+            # An instruction alone on its line (most lines of a program): what the general path below comes to,
+            # without its checks for labels, comments, listings and directives.
+            cached = self.cache.get(text)
+            if cached is None:
+                self._instruction(lineno, line, text, line.index(text), None)
+                return
+            insn, fix, ubpf = cached  # (as _append, inline: this is the hot path of assembling)
+            if ubpf:
+                self.saw_ubpf = True
+            if fix is not None:
+                self.fixups.append((len(self.insns), fix, lineno, line, line.index(text)))
+            self.insns.append(insn)
+            self.source.append(f"line {lineno}: {text}")
+            self.slots.append(self.slot)
+            if insn.opcode == OP_LD_IMM64:
+                self.slot += 2
+            else:
+                if insn.opcode == OP_EXIT and self.first_exit is None:
+                    self.first_exit = self.slot
+                self.slot += 1
+            return
         code = line
         if "#" in code or ";" in code or "//" in code:
             code = _strip_comment(code)
@@ -288,13 +318,18 @@ class _Assembly:
                 self.error(lineno, line, col + (e.start or 0), e.message, e.length)
                 return
             self.cache[text] = cached
+        if hint is not None and cached[0].opcode != hint:
+            self.error(lineno, line, col, f"the instruction assembles to opcode {cached[0].opcode:#04x}, "
+                                          f"not the ({hint:02x}) written before it", len(text))
+            return
+        self._append(lineno, line, text, cached, col)
+
+    def _append(self, lineno: int, line: str, text: str, cached: tuple[Instruction, "Fixup | None", bool],
+                col: int | None = None) -> None:
+        """Add a parsed instruction (`text`, found at column `col` of `line`; by default where it starts)."""
         insn, fix, ubpf = cached
         if ubpf:
             self.saw_ubpf = True
-        if hint is not None and insn.opcode != hint:
-            self.error(lineno, line, col, f"the instruction assembles to opcode {insn.opcode:#04x}, "
-                                          f"not the ({hint:02x}) written before it", len(text))
-            return
         index = len(self.insns)
         self.insns.append(insn)
         self.source.append(f"line {lineno}: {line.strip()}")
@@ -306,7 +341,7 @@ class _Assembly:
                 self.first_exit = self.slot
             self.slot += 1
         if fix is not None:
-            self.fixups.append((index, fix, lineno, line, col))
+            self.fixups.append((index, fix, lineno, line, line.index(text) if col is None else col))
 
     def _parse(self, text: str) -> tuple[Instruction, "Fixup | None", bool]:
         """Parse one instruction text (a pure function of the text, so the result is cached per run)."""
@@ -420,6 +455,13 @@ def assemble(text: str, dialect: str | None = None,
              maps: "Mapping[str, MapSpec] | Iterable[MapSpec] | None" = None,
              helpers: "Mapping[str, int] | None" = None, filename: str = "<input>") -> Program:
     """Assemble a whole program; raises AsmError listing every problem (line, column, caret) in the text."""
+    return collector_paused(_assemble, text, dialect, maps, helpers, filename)
+
+
+def _assemble(text: str, dialect: str | None, maps: "Mapping[str, MapSpec] | Iterable[MapSpec] | None",
+              helpers: "Mapping[str, int] | None", filename: str) -> Program:
+    """assemble() with the cyclic collector paused (a program's instructions and line texts are many acyclic
+    objects made at once; see pyebpf._gc)."""
     asm = _Assembly(dialect, maps, helpers, filename)
     asm.verifier_log = dialect in (None, "kernel") and _LOG_SIGNS.search(text) is not None
     add_line = asm.line
