@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Every speed ratio of issue 15 in one run: pyebpf beside anchors measured in the same run on the same machine.
 
-    python benchmarks/compare.py [--seconds S] [--no-kernel] [--no-events]
+    python benchmarks/compare.py [--seconds S] [--no-kernel] [--no-events] [--stream SECONDS]
     UBPF_SRC=/path/to/ubpf python benchmarks/compare.py      # with uBPF built from its source
 
-Anchors: the kernel's BPF_PROG_TEST_RUN (repeat=N, its mean duration per run; needs bpf()) and, when UBPF_SRC
-names a uBPF checkout, uBPF's interpreter and JIT through a small C driver built here against its `ubpf` library
-(cmake). Without an anchor the row prints pyebpf's figure and says which anchor is missing. Figures are process
-CPU time (the machine may be shared), best of --rounds rounds; ratios divide figures taken in this run only.
+Anchors: the kernel's BPF_PROG_TEST_RUN (repeat=N, its mean duration per run; needs bpf()), llvm-mc and
+llvm-objdump (whole processes, their CPU time) for the assembler and decoder, and uBPF's interpreter and JIT through a
+small C driver built here against its `ubpf` library (cmake) from UBPF_SRC, or from ../shared/ubpf beside the
+checkout when UBPF_SRC is unset. Without an anchor the row prints pyebpf's figure and says which anchor is missing.
+Figures are process CPU time (the machine may be shared), best of --rounds rounds; ratios divide figures taken in
+this run only. The verifier's rows are benchmarks/verifier_speed.py's.
 
 Rows (targets from issue 15):
   * one run of a 2-instruction program, compiled engine: <= 1 us
@@ -15,7 +17,11 @@ Rows (targets from issue 15):
   * the ALU/branch loop: compiled >= 40 M insn/s
   * compile cost per instruction (VM construction plus first run of a 2000-instruction program): <= 5 us
   * pyebpf.run() on a program seen before and on new programs
-  * ring buffer drain: <= 0.3 us CPU per record (needs root; the libbpf anchor is not built here)
+  * ring and perf buffer drain, records decoded to a ctypes Structure: <= 0.3 us CPU per record (needs root; the
+    libbpf anchor is not built here)
+  * the conformance suite, a fresh VM per program, both engines (uBPF's own run needs its test harness: missing)
+  * decoder >= 1M insn/s and assembler >= 300k insn/s on a 100k-instruction program, beside llvm-objdump / llvm-mc
+  * --stream S: 200k events/s through the ring buffer for S seconds (the target is 60 s, 0 drops, median <= 1 ms)
 """
 from __future__ import annotations
 
@@ -204,15 +210,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=100_000, help="kernel test_run repeat count")
     ap.add_argument("--no-kernel", action="store_true", help="skip the BPF_PROG_TEST_RUN anchor")
     ap.add_argument("--no-events", action="store_true", help="skip the ring buffer drain (needs root)")
+    ap.add_argument("--stream", type=float, default=0.0, metavar="SECONDS",
+                    help="also stream 200k events/s through the ring buffer this long (the target is 60 s)")
     args = ap.parse_args(argv)
     measure = lambda once: best_of(args.rounds, args.seconds, once)  # noqa: E731
     no_kernel = "no bpf() here" if not args.no_kernel else "--no-kernel"
     ok = True
     with tempfile.TemporaryDirectory(prefix="pyebpf-compare-") as tmp:
-        ubpf = Ubpf(os.environ.get("UBPF_SRC"), Path(tmp))
+        ubpf_src = os.environ.get("UBPF_SRC") or (str(_SHARED_UBPF) if _SHARED_UBPF.exists() else None)
+        ubpf = Ubpf(ubpf_src, Path(tmp))
+        if ubpf_src is None:
+            ubpf.why = f"set UBPF_SRC to a uBPF checkout, or put one in {_SHARED_UBPF}"
         ubpf_missing = ubpf.why
         print(f"pyebpf compare: python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
-              f"uBPF: {'built from ' + os.environ['UBPF_SRC'] if ubpf.driver else 'missing (' + ubpf.why + ')'}")
+              f"uBPF: {'built from ' + str(ubpf_src) if ubpf.driver else 'missing (' + ubpf.why + ')'}")
 
         # 1. one run of a 2-instruction program
         two = pyebpf.assemble(TWO_INSNS)
@@ -296,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         costs = {e: measure(lambda: VM(big, engine=e).run()) / n * 1e6 for e in ("compiled", "auto", "interp")}
         row(f"VM construction + first run per instruction ({n}-instruction program)",
             f"compiled {costs['compiled']:.1f} us/insn, auto (compiles once hot) {costs['auto']:.1f} us/insn, "
-            f"interpreter {costs['interp']:.1f} us/insn",
+            f"interpreter {costs['interp']:.1f} us/insn; compiled / interpreter = "
+            f"{costs['compiled'] / costs['interp']:.1f}x (load-independent; 9x when issue 15 was filed)",
             [("anchor", "none (uBPF's ubpf_load/ubpf_compile are not timed here)")],
             "compiled <= 5 us/insn (a quarter of 20)")
 
@@ -308,21 +320,151 @@ def main(argv: list[str] | None = None) -> int:
         row("pyebpf.run(program)", f"{seen:.2f} us for a program run before, {fresh:.1f} us for a new one",
             [("anchor", "none")])
 
-        # 6. ring buffer drain
+        # 6. ring and perf buffer drain, records decoded to ctypes
         if not args.no_events:
-            print("ring buffer drain (150,000 records of 16 bytes, reader pinned to one CPU)")
+            print("event drain (150,000 records of 16 bytes, reader pinned to one CPU)")
             try:
                 import events_speed
 
-                c = events_speed.reader_ceiling("ring", 150_000, 4 << 20)
-                print(f"    pyebpf: bytes {c['bytes_cpu_us']:.3f} us CPU/record, batches {c['batch_cpu_us']:.3f}, "
-                      f"ctypes Structure {c['ctypes_cpu_us']:.3f}")
+                for kind in ("ring", "perf"):
+                    c = min((events_speed.reader_ceiling(kind, 150_000, 4 << 20) for _ in range(args.rounds // 2 or 1)),
+                            key=lambda c: c["ctypes_cpu_us"])
+                    batch = f", batches of bytes {c['batch_cpu_us']:.3f}" if "batch" in c else ""
+                    print(f"    pyebpf {kind}: ctypes Structure {c['ctypes_cpu_us']:.3f} us CPU/record "
+                          f"({'meets' if c['ctypes_cpu_us'] <= 0.3 else 'misses'} the target), bytes "
+                          f"{c['bytes_cpu_us']:.3f}{batch}; ctypes / bytes = "
+                          f"{c['ctypes_cpu_us'] / c['bytes_cpu_us']:.1f}x")
             except Exception as e:  # noqa: BLE001 - no root / no tracefs: say so, keep the other rows
                 print(f"    pyebpf: not measured ({type(e).__name__}: {e})")
-            print("    libbpf ring_buffer__consume: missing (not built by this script)")
+            print("    libbpf ring_buffer__consume / perf_buffer__consume: missing (not built by this script)")
             print("    target: <= 0.3 us CPU/record")
+
+        # 7. the conformance suite, a fresh VM per program
+        ok &= _conformance_row(measure, ubpf_missing)
+
+        # 8. decoder and assembler on a 100k-instruction program
+        _isa_rows(args.rounds)
+
+        # 9. streaming
+        if args.stream > 0 and not args.no_events:
+            import events_speed
+
+            try:
+                r = events_speed.run("ring", args.stream, 200_000, 4 << 20, 256)
+            except Exception as e:  # noqa: BLE001
+                print(f"streaming 200k events/s: not measured ({type(e).__name__}: {e})")
+            else:
+                met = r["lost"] == 0 and r["spurious"] == 0 and r["lat_median_us"] <= 1000 and \
+                    r["produced"] >= 190_000 * args.stream
+                print(f"streaming 200k events/s for {args.stream:.0f} s through a 4 MiB ring buffer\n"
+                      f"    pyebpf: produced {r['produced']:,}, read {r['read']:,}, lost {r['lost']:,} "
+                      f"(+{r['spurious']} kernel output failures with room left), read {r['read_per_s']:,.0f}/s, "
+                      f"latency median {r['lat_median_us']:.0f} us, p99 {r['lat_p99_us']:.0f} us\n"
+                      f"    libbpf: missing (not built by this script)\n"
+                      f"    target: 60 s, 0 drops, median <= 1 ms: {'met' if met else 'missed'} in this run")
+        elif not args.no_events:
+            print("streaming 200k events/s: not run (--stream 60 runs the issue's 60 s case; "
+                  "benchmarks/events_speed.py --seconds 60 --paced-only is the same run)")
+        print("verifier on branch-heavy code and loops: benchmarks/verifier_speed.py")
     print("all engines agree" if ok else "SOMETHING DIFFERS (see above)")
     return 0 if ok else 1
+
+
+def _shared(*parts: str) -> Path:
+    """`../shared/<parts>` beside the checkout (/work/main -> /work/shared), or beside the directory of worktrees
+    (/work/wt/<name> -> /work/shared): the first that exists, else the first."""
+    here = Path(__file__).resolve().parents[1]
+    candidates = [here.parent / "shared" / Path(*parts), here.parent.parent / "shared" / Path(*parts)]
+    return next((c for c in candidates if c.exists()), candidates[0])
+
+
+_SHARED_UBPF = _shared("ubpf")
+
+
+def _conformance_row(measure: Callable[[Callable[[], Any]], float], ubpf_missing: str) -> bool:
+    """The bpf_conformance programs (../shared, else the vendored copy), each in a fresh VM, per engine."""
+    from pyebpf.vm.conformance import load_case, run_case
+
+    here = Path(__file__).resolve().parents[1]
+    for directory in (_shared("conformance", "bpf_conformance", "tests"),
+                      here / "tests" / "data" / "bpf_conformance" / "tests"):
+        files = sorted(directory.glob("*.data"))
+        if files:
+            break
+    else:
+        print("conformance suite: not found (../shared/conformance or tests/data)")
+        return True
+    cases = [load_case(f) for f in files]
+    passed = {e: sum(run_case(c, e).ok for c in cases) for e in ("interp", "compiled")}
+    ms = {e: measure(lambda e=e: [run_case(c, e) for c in cases]) * 1e3 for e in ("interp", "compiled")}
+    row(f"conformance suite, {len(cases)} programs, a fresh VM per program",
+        f"interpreter {ms['interp']:.1f} ms ({passed['interp']} pass), compiled {ms['compiled']:.1f} ms "
+        f"({passed['compiled']} pass)",
+        [("uBPF (its test harness)", f"missing ({ubpf_missing or 'not run by this script'})")])
+    return passed["interp"] == passed["compiled"] == len(cases)
+
+
+def _isa_rows(rounds: int) -> None:
+    """Decoder and assembler on a 100k-instruction program, beside llvm-objdump -d and llvm-mc as whole processes
+    (their CPU time) on the part of the program LLVM 14's assembler accepts (it refuses some newer forms)."""
+    import gc
+    import re
+    import resource
+
+    import isa_speed
+
+    from pyebpf.isa.assembler import assemble
+    from pyebpf.isa.elf_reader import ElfFile
+    from pyebpf.isa.instruction import decode
+
+    text, _ = isa_speed.make_program(100_000)
+
+    def best(fn: Callable[[], Any]) -> float:
+        out = float("inf")
+        for _ in range(rounds):
+            gc.collect()
+            t = time.process_time()
+            fn()
+            gc.collect(1)  # the young collection of what it made belongs to its cost
+            out = min(out, time.process_time() - t)
+        return out
+
+    def child_cpu(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess]:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime), done
+
+    mc, objdump = shutil.which("llvm-mc"), shutil.which("llvm-objdump")
+    anchor_text, mc_s, od_s, data, why = text, None, None, None, "llvm-mc / llvm-objdump not installed"
+    if mc and objdump:
+        with tempfile.TemporaryDirectory(prefix="pyebpf-isa-") as tmp:
+            src, obj = Path(tmp) / "p.s", Path(tmp) / "p.o"
+            src.write_text(text)
+            _, done = child_cpu([mc, "-triple", "bpf", "-filetype=obj", "-o", str(obj), str(src)])
+            refused = {int(m.group(1)) for m in re.finditer(r"^[^:\n]*:(\d+):\d+: error", done.stderr, re.M)}
+            anchor_text = "\n".join(x for i, x in enumerate(text.splitlines(), 1) if i not in refused) + "\n"
+            src.write_text(anchor_text)
+            runs = [child_cpu([mc, "-triple", "bpf", "-filetype=obj", "-o", str(obj), str(src)]) for _ in range(rounds)]
+            if all(d.returncode == 0 for _, d in runs):
+                mc_s = min(t for t, _ in runs)
+                od_s = min(child_cpu([objdump, "-d", str(obj)])[0] for _ in range(rounds))
+                data = ElfFile(obj.read_bytes()).section(".text").data
+            else:
+                why = f"llvm-mc refused the program: {runs[0][1].stderr.strip()[:200]}"
+    program = assemble(anchor_text, "llvm")
+    same = data is None or decode(data) == program.instructions
+    n = len(program.instructions)
+    asm_s = best(lambda: assemble(anchor_text, "llvm"))
+    dec_s = best(lambda: decode(program.to_bytes()))
+    row(f"assembler, {n:,}-instruction program (LLVM dialect{', the forms llvm-mc 14 accepts' if data else ''})",
+        f"{n / asm_s:,.0f} insn/s ({asm_s * 1e3:.0f} ms CPU)",
+        [("llvm-mc whole process", f"{mc_s * 1e3:.0f} ms CPU -> pyebpf / anchor = {asm_s / mc_s:.1f}x"
+          if mc_s else f"missing ({why})")], "assembler >= 300,000 insn/s")
+    row(f"decoder, the same {n:,} instructions (bytes -> instructions, checked)",
+        f"{n / dec_s:,.0f} insn/s ({dec_s * 1e3:.0f} ms CPU); same instructions as llvm-mc's object: {same}",
+        [("llvm-objdump -d whole process", f"{od_s * 1e3:.0f} ms CPU -> pyebpf / anchor = {dec_s / od_s:.1f}x"
+          if od_s else f"missing ({why})")], "decoder >= 1,000,000 insn/s")
 
 
 def _big_program() -> Any:

@@ -351,10 +351,12 @@ def _decode_columns(data: bytes, byteorder: str, validate: bool) -> tuple[Any, l
         while lddw >= 0:
             if lddw + 1 >= n or data[(lddw + 1) * INSN_SIZE:(lddw + 1) * INSN_SIZE + 4] != b"\0\0\0\0":
                 return _decode_loop(data, byteorder, validate)
-            first = insns[lddw]
+            opcode, dst, src, off, imm, _ = insns[lddw]
             out += insns[prev:lddw]
             kept += range(prev, lddw + 1)
-            out.append(first._replace(imm=_s64((first.imm & _U32) | (insns[lddw + 1].imm << 32))))
+            # the high half is signed: the 64-bit value comes out signed, as _s64 would make it
+            out.append(tuple.__new__(Instruction, (opcode, dst, src, off, (imm & _U32) | (insns[lddw + 1][4] << 32),
+                                                   None)))
             prev = lddw + 2
             lddw = ops.find(OP_LD_IMM64, prev)
         out += insns[prev:]

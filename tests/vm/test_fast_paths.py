@@ -135,3 +135,39 @@ def test_auto_engine_tiers_up_without_changing_results() -> None:
     with pytest.raises(VmError) as ei:
         vm2.run()  # r1 = 0: the compiled direct path faults as the interpreter does
     assert ei.value.pc == 0 and ei.value.address == 0
+
+
+def test_kept_run_regions_leave_earlier_results_and_fault_stale_pointers(engine: str) -> None:
+    """run(mem=) and the XDP context rebind regions the machine keeps from the last run: an earlier result still
+    reads its own memory, and a pointer kept (in a map) from an earlier run faults in a run that maps none."""
+    from pyebpf.abi.maps import MapSpec
+
+    spec = MapSpec.of("keep", "array", 4, 8, 1)
+    prog = pyebpf.assemble("""
+        r6 = r1
+        *(u32 *)(r10 - 4) = 0
+        r1 = map[keep]
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem
+        if r0 == 0 goto out
+        if r6 == 0 goto stale
+        *(u64 *)(r0 + 0) = r6
+        r1 = *(u8 *)(r6 + 0)
+        r1 += 1
+        *(u8 *)(r6 + 0) = r1
+        r0 = 1
+        exit
+    stale:
+        r1 = *(u64 *)(r0 + 0)
+        r0 = *(u8 *)(r1 + 0)
+        exit
+    out:
+        r0 = 0
+        exit
+    """, maps={"keep": spec})
+    vm = VM(prog, engine=engine)
+    first, second = vm.run(mem=b"\x07\x00"), vm.run(mem=b"\x10\x20\x30")
+    assert (first.mem, second.mem) == (b"\x08\x00", b"\x11\x20\x30")
+    with pytest.raises(VmError, match="invalid memory access"):
+        vm.run()
