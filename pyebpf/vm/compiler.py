@@ -82,10 +82,6 @@ class _Block:
         self.falls = False  # whether it may fall through into the next block
 
 
-def _ends_block(insn: "Instruction") -> bool:
-    return insn.is_branch or insn.is_exit
-
-
 def _resume(slot: int, done: str) -> str:
     """The call handing the frame to the interpreter at `slot` after `done` instructions (see _budget_checks)."""
     return f"RESUME({slot}, r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, mg, {done}, budget, depth)"
