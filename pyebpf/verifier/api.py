@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pyebpf.abi.opcodes import BPF_COMPLEXITY_LIMIT_INSNS, OP_LD_IMM64, PseudoSrc
 from pyebpf.abi.prog_kinds import unprivileged_may_load
 from pyebpf.abi.prog_types import ProgType, parse_prog_type
+from pyebpf.abi.uapi import ProgLoadFlags
 from pyebpf.errors import VerifierError
 from pyebpf.isa.program import Program
 from pyebpf.verifier.cfg import check_cfg, subprog_starts
@@ -68,8 +69,11 @@ def _prog_type(value, program: Program) -> ProgType:
 
 
 def verify(program: Program, prog_type=None, maps=None, privileged: bool = True, log_level: int = 0,
-           raise_on_reject: bool = True, attach_type=None) -> VerifierResult:
-    """Verify `program` as the kernel would load it; raises VerifierError on rejection unless told not to."""
+           raise_on_reject: bool = True, attach_type=None, prog_flags: int | None = None) -> VerifierResult:
+    """Verify `program` as the kernel would load it; raises VerifierError on rejection unless told not to.
+
+    `prog_flags` are BPF_PROG_LOAD's (ProgLoadFlags; default the program's own): BPF_F_STRICT_ALIGNMENT makes
+    every access's alignment checked as on an architecture without efficient unaligned access."""
     pt = _prog_type(prog_type, program)
     if pt not in SUPPORTED_PROG_TYPES:
         raise VerifierError(f"program type {pt.name} is not supported by the verifier "
@@ -104,6 +108,9 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
             raise
         return result
     env = Env(program, cfg, pt, maps, privileged, log_level, attach_type)
+    flags = ProgLoadFlags(program.prog_flags if prog_flags is None else prog_flags)
+    # bpf_check(): x86 has efficient unaligned access, so only the flag asks for strictness; ANY_ALIGNMENT wins
+    env.strict_alignment = bool(flags & ProgLoadFlags.STRICT_ALIGNMENT) and not flags & ProgLoadFlags.ANY_ALIGNMENT
     if log_level & LOG_LEVEL2:
         for i, start_slot in enumerate(cfg.subprog_starts):
             env.verbose(f"func#{i} @{start_slot}\n")

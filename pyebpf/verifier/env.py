@@ -45,6 +45,8 @@ class Env:
         self.allow_ptr_leaks = privileged
         self.allow_uninit_stack = privileged
         self.bypass_spec_v1 = privileged
+        #: BPF_F_STRICT_ALIGNMENT (api.verify sets it): every access's alignment is checked
+        self.strict_alignment = False
         self.log = VerifierLog(log_level)
         self.logging = log_level & 3 != 0
         self.level2 = bool(log_level & 2)

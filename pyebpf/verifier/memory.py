@@ -58,6 +58,7 @@ def may_access_direct_pkt_data(env: Env, write: bool) -> bool:
 
 
 def check_ptr_alignment(env: Env, reg: Reg, off: int, size: int, strict: bool) -> None:
+    strict = strict or env.strict_alignment
     t = reg.type
     if t in (PTR_TO_PACKET, PTR_TO_PACKET_META):
         if not strict or size == 1:

@@ -29,9 +29,13 @@ def _bpf(cmd: int, attr: bytes) -> tuple[int, int]:
 
 
 def create_map(spec: MapSpec) -> int:
+    """BPF_MAP_CREATE of `spec` (a map of maps gets its inner map from spec.inner_map, created for the call)."""
+    inner = create_map(spec.inner_map) if spec.inner_map is not None else 0
     attr = struct.pack("<IIIIIII16s", int(spec.type), spec.key_size, spec.value_size, spec.max_entries, spec.flags,
-                       0, 0, spec.name.encode()[:15])
+                       inner, 0, spec.name.encode()[:15])
     fd, err = _bpf(_MAP_CREATE, attr)
+    if inner:
+        os.close(inner)
     if fd < 0:
         raise OSError(err, f"BPF_MAP_CREATE {spec.name}: {os.strerror(err)}")
     return fd
@@ -60,7 +64,8 @@ class KernelVerdict:
 
 
 def kernel_load(program: Program, prog_type: int, log_level: int = 1, log_size: int = 1 << 24,
-                expected_attach_type: int = 0, maps: dict[str, MapSpec] | None = None) -> KernelVerdict:
+                expected_attach_type: int = 0, maps: dict[str, MapSpec] | None = None, prog_flags: int = 0
+                ) -> KernelVerdict:
     maps = dict(program.maps if maps is None else maps)
     fds: dict[str, int] = {}
     try:
@@ -74,14 +79,14 @@ def kernel_load(program: Program, prog_type: int, log_level: int = 1, log_size: 
                 insn = insn._replace(imm=(hi << 32) | lo)
             insns.append(insn)
         return kernel_load_bytes(encode(insns), prog_type, program.license, log_level, log_size,
-                                 expected_attach_type)
+                                 expected_attach_type, prog_flags)
     finally:
         for fd in fds.values():
             os.close(fd)
 
 
 def kernel_load_bytes(code: bytes, prog_type: int, license: str = "GPL", log_level: int = 1,
-                      log_size: int = 1 << 24, expected_attach_type: int = 0) -> KernelVerdict:
+                      log_size: int = 1 << 24, expected_attach_type: int = 0, prog_flags: int = 0) -> KernelVerdict:
     """BPF_PROG_LOAD of raw instruction bytes (for encodings a Program cannot hold, e.g. a malformed lddw)."""
     cbuf = ctypes.create_string_buffer(code, len(code))
     lic = ctypes.create_string_buffer(license.encode())
@@ -89,7 +94,7 @@ def kernel_load_bytes(code: bytes, prog_type: int, license: str = "GPL", log_lev
     # log_level 0 must come with no log buffer at all (the kernel refuses half-set log attributes)
     attr = struct.pack("<IIQQIIQII", prog_type, len(code) // 8, ctypes.addressof(cbuf), ctypes.addressof(lic),
                        log_level, log_size if log_level else 0, ctypes.addressof(logbuf) if log_level else 0,
-                       0, 0)
+                       0, prog_flags)
     attr = attr.ljust(64, b"\0")
     # struct layout: prog_type, insn_cnt, insns, license, log_level, log_size, log_buf, kern_version,
     # prog_flags, prog_name[16] (@48), prog_ifindex (@64), expected_attach_type (@68)

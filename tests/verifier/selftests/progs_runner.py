@@ -15,6 +15,7 @@ Privileged loads only.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import os
 import re
@@ -109,11 +110,16 @@ def _flags(tags: list[str]) -> int:
     return flags
 
 
-def _kernel(program, prog_type) -> tuple[bool, str, int | None]:
+def _kernel(program, prog_type, coll) -> tuple[bool, str, int | None]:
+    """The kernel's verdict, reason and processed count, with the object's maps and BTF as libbpf creates them."""
+    from dataclasses import replace
     from pyebpf.loader import ProgramLoadError, load
     from cases.oracle import kernel_reason
+    btf_fd = coll._btf_handle.fd if coll._btf_handle is not None else None
+    program = replace(program, btf=btf_fd, func_info=program.func_info if btf_fd else [],
+                      line_info=program.line_info if btf_fd else [])
     try:
-        kp = load(program, prog_type, log_level=1 | 4)
+        kp = load(program, prog_type, maps=coll.maps, log_level=1 | 4)
     except ProgramLoadError as e:
         reason = kernel_reason(e.log or "")
         return False, (reason[-1] if reason else errno.errorcode.get(e.errno or 0, str(e.errno))), None
@@ -126,6 +132,7 @@ def _kernel(program, prog_type) -> tuple[bool, str, int | None]:
 def run_object(path: Path, skipped: dict[str, str]) -> list[base.Outcome]:
     from pyebpf.abi.prog_types import ProgType
     from pyebpf.errors import PyebpfError
+    from pyebpf.loader.collection import CollectionOptions, load_collection
     from pyebpf.loader.elf import load_elf
     from pyebpf.verifier import verify
     from pyebpf.verifier.api import SUPPORTED_PROG_TYPES
@@ -134,6 +141,12 @@ def run_object(path: Path, skipped: dict[str, str]) -> list[base.Outcome]:
         obj = load_elf(str(path))
     except PyebpfError as e:
         skipped[path.stem + ".c"] = f"our ELF reader: {str(e).splitlines()[0]}"
+        return outcomes
+    try:
+        coll = load_collection(obj, CollectionOptions(only=[]))
+    except PyebpfError as e:
+        obj.close()
+        skipped[path.stem + ".c"] = f"maps/BTF of the object: {str(e).splitlines()[0]}"
         return outcomes
     try:
         for name, program in obj.programs.items():
@@ -146,11 +159,10 @@ def run_object(path: Path, skipped: dict[str, str]) -> list[base.Outcome]:
                 continue
             flags = _flags(tags)
             if flags:
-                program = program.replace_instructions(list(program.instructions))
-                program.prog_flags = flags
+                program = dataclasses.replace(program, prog_flags=flags)
             t = base.SelfTest(path.stem + ".c", name, int(pt), 0, False, flags,
                               int(program.expected_attach_type or 0), b"", "")
-            k_ok, k_msg, k_proc = _kernel(program, pt)
+            k_ok, k_msg, k_proc = _kernel(program, pt, coll)
             try:
                 res = verify(program, pt, privileged=True, raise_on_reject=False)
                 ok, msg, proc = res.accepted, (res.error.message if res.error else ""), res.processed
@@ -160,6 +172,7 @@ def run_object(path: Path, skipped: dict[str, str]) -> list[base.Outcome]:
                 ok, msg, proc = False, f"CRASH {type(e).__name__}: {e}", None
             outcomes.append(base.Outcome(t, k_ok, k_msg, k_proc, ok, msg, proc if ok else None))
     finally:
+        coll.close()
         obj.close()
     return outcomes
 

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tarfile
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -50,6 +50,8 @@ class SelfTest:
     expected_attach_type: int
     code: bytes
     errstr: str
+    #: fixup kind (test_verifier.c's fixup_* without the prefix) -> instruction indices whose imm is that map's fd
+    fixups: dict[str, list[int]] = field(default_factory=dict)
 
 
 class SourceMissing(Exception):
@@ -118,37 +120,61 @@ static int prog_len(const struct bpf_insn *fp)
 	return len + 1;
 }
 
+#define FIX(name) { #name, offsetof(struct bpf_test, name) }
+static const struct { const char *name; size_t off; } fixups[] = {
+	FIX(fixup_map_hash_8b), FIX(fixup_map_hash_48b), FIX(fixup_map_hash_16b), FIX(fixup_map_array_48b),
+	FIX(fixup_map_sockmap), FIX(fixup_map_sockhash), FIX(fixup_map_xskmap), FIX(fixup_map_stacktrace),
+	FIX(fixup_prog1), FIX(fixup_prog2), FIX(fixup_map_in_map), FIX(fixup_cgroup_storage),
+	FIX(fixup_percpu_cgroup_storage), FIX(fixup_map_spin_lock), FIX(fixup_map_array_ro), FIX(fixup_map_array_wo),
+	FIX(fixup_map_array_small), FIX(fixup_sk_storage_map), FIX(fixup_map_event_output),
+	FIX(fixup_map_reuseport_array), FIX(fixup_map_ringbuf), FIX(fixup_map_timer), FIX(fixup_map_kptr),
+};
+
+/* BTF, kfunc or func_info setup the runner does not recreate (map fixups are printed and recreated) */
 static int needs_setup(const struct bpf_test *t)
 {
-	const int *arrs[] = { t->fixup_map_hash_8b, t->fixup_map_hash_48b, t->fixup_map_hash_16b,
-		t->fixup_map_array_48b, t->fixup_map_sockmap, t->fixup_map_sockhash, t->fixup_map_xskmap,
-		t->fixup_map_stacktrace, t->fixup_prog1, t->fixup_prog2, t->fixup_map_in_map,
-		t->fixup_cgroup_storage, t->fixup_percpu_cgroup_storage, t->fixup_map_spin_lock,
-		t->fixup_map_array_ro, t->fixup_map_array_wo, t->fixup_map_array_small, t->fixup_sk_storage_map,
-		t->fixup_map_event_output, t->fixup_map_reuseport_array, t->fixup_map_ringbuf, t->fixup_map_timer,
-		t->fixup_map_kptr };
-	for (unsigned i = 0; i < sizeof(arrs) / sizeof(arrs[0]); i++)
-		if (arrs[i][0])
-			return 1;
-	return t->fixup_kfunc_btf_id[0].kfunc != NULL || t->func_info_cnt || t->btf_types[0] || t->fill_helper
-	       || t->kfunc;
+	return t->fixup_kfunc_btf_id[0].kfunc != NULL || t->func_info_cnt || t->btf_types[0] || t->kfunc;
+}
+
+static void print_fixups(const struct bpf_test *t)
+{
+	for (unsigned i = 0; i < sizeof(fixups) / sizeof(fixups[0]); i++) {
+		const int *a = (const int *)((const char *)t + fixups[i].off);
+		if (!a[0])
+			continue;
+		printf("%s:", fixups[i].name + strlen("fixup_"));
+		for (int j = 0; a[j]; j++)
+			printf("%s%d", j ? "," : "", a[j]);
+		printf(";");
+	}
 }
 
 int main(void)
 {
 	for (unsigned i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		struct bpf_test *t = &tests[i];
-		int n = prog_len(t->insns);
+		struct bpf_insn *insns = t->insns;
+		int n;
+		if (t->fill_helper) {
+			t->fill_insns = calloc(MAX_TEST_INSNS, sizeof(struct bpf_insn));
+			t->fill_helper(t);
+			insns = t->fill_insns;
+			n = t->prog_len;
+		} else {
+			n = prog_len(insns);
+		}
 		printf("T\t%s\t%d\t%d\t%d\t%d\t%u\t", t->descr, t->prog_type, t->result, needs_setup(t), t->flags,
 		       t->expected_attach_type);
 		for (int j = 0; j < n; j++) {
-			const unsigned char *b = (const unsigned char *)&t->insns[j];
+			const unsigned char *b = (const unsigned char *)&insns[j];
 			for (int k = 0; k < 8; k++)
 				printf("%02x", b[k]);
 		}
 		printf("\t");
 		for (const char *p = t->errstr ? t->errstr : ""; *p; p++)
 			putchar(*p == '\n' || *p == '\t' ? ' ' : *p);
+		printf("\t");
+		print_fixups(t);
 		printf("\n");
 	}
 	return 0;
@@ -163,15 +189,83 @@ def load_tests() -> list[SelfTest]:
     current = "?"
     for line in out.splitlines():
         parts = line.split("\t")
-        if len(parts) < 9 or parts[0] != "T":
+        if len(parts) < 10 or parts[0] != "T":
             continue
         descr = parts[1]
         if descr.startswith("@@FILE "):
             current = descr[len("@@FILE "):]
             continue
         tests.append(SelfTest(current, descr, int(parts[2]), int(parts[3]), parts[4] != "0", int(parts[5]),
-                              int(parts[6]), bytes.fromhex(parts[7]), parts[8]))
+                              int(parts[6]), bytes.fromhex(parts[7]), parts[8], _fixups(parts[9])))
     return tests
+
+
+def _fixups(text: str) -> dict[str, list[int]]:
+    out = {}
+    for part in filter(None, text.split(";")):
+        kind, idx = part.split(":")
+        out[kind] = [int(i) for i in idx.split(",")]
+    return out
+
+
+# ---- maps for the fixups (do_test_fixup of test_verifier.c: the same types, sizes and flags) ----------------------
+
+_TEST_VAL, _OTHER_VAL, _TEST_DATA_LEN, _CGROUP_STORAGE_KEY = 48, 16, 64, 16
+#: fixups whose maps need BTF (spin lock, timer, kptr, sk_storage): not recreated, their tests are skipped
+UNSUPPORTED_FIXUPS = frozenset({"map_spin_lock", "sk_storage_map", "map_timer", "map_kptr"})
+#: generated bodies (fill_helper) longer than this are left out: the kernel's 1M-instruction scale tests take our
+#: verifier minutes, which CI has no room for
+MAX_GENERATED_INSNS = 4096
+
+
+def fixup_map_spec(kind: str):
+    """MapSpec of the map test_verifier.c creates for fixup `kind`."""
+    from pyebpf.abi.maps import MapSpec, MapType
+    from pyebpf.abi.uapi import MapCreateFlags
+    no_prealloc = int(MapCreateFlags.NO_PREALLOC)
+    table = {
+        "map_hash_8b": (MapType.HASH, 8, 8, 1, no_prealloc),
+        "map_hash_48b": (MapType.HASH, 8, _TEST_VAL, 1, no_prealloc),
+        "map_hash_16b": (MapType.HASH, 8, _OTHER_VAL, 1, no_prealloc),
+        "map_array_48b": (MapType.ARRAY, 4, _TEST_VAL, 1, 0),
+        "prog1": (MapType.PROG_ARRAY, 4, 4, 4, 0),
+        "prog2": (MapType.PROG_ARRAY, 4, 4, 8, 0),
+        "cgroup_storage": (MapType.CGROUP_STORAGE, _CGROUP_STORAGE_KEY, _TEST_DATA_LEN, 0, 0),
+        "percpu_cgroup_storage": (MapType.PERCPU_CGROUP_STORAGE, _CGROUP_STORAGE_KEY, _TEST_DATA_LEN, 0, 0),
+        "map_sockmap": (MapType.SOCKMAP, 4, 4, 1, 0),
+        "map_sockhash": (MapType.SOCKHASH, 4, 4, 1, 0),
+        "map_xskmap": (MapType.XSKMAP, 4, 4, 1, 0),
+        "map_stacktrace": (MapType.STACK_TRACE, 4, 8, 1, 0),
+        "map_array_ro": (MapType.ARRAY, 4, _TEST_VAL, 1, int(MapCreateFlags.RDONLY_PROG)),
+        "map_array_wo": (MapType.ARRAY, 4, _TEST_VAL, 1, int(MapCreateFlags.WRONLY_PROG)),
+        "map_array_small": (MapType.ARRAY, 4, 1, 1, 0),
+        "map_event_output": (MapType.PERF_EVENT_ARRAY, 4, 4, 1, 0),
+        "map_reuseport_array": (MapType.REUSEPORT_SOCKARRAY, 4, 8, 1, 0),
+        "map_ringbuf": (MapType.RINGBUF, 0, 0, 4096, 0),
+    }
+    if kind == "map_in_map":
+        inner = MapSpec("inner", MapType.ARRAY, 4, 4, 1)
+        return MapSpec(kind, MapType.ARRAY_OF_MAPS, 4, 4, 1, inner_map=inner)
+    t, ks, vs, n, flags = table[kind]
+    return MapSpec(kind, t, ks, vs, n, flags)
+
+
+def program_of(t: SelfTest):
+    """The test's Program: raw slots decoded without validation, fixed-up lddw slots naming their map."""
+    from pyebpf.isa.instruction import decode
+    from pyebpf.isa.program import Program
+    insns = list(decode(t.code, validate=False))
+    slot_to_index, slot = {}, 0
+    for i, insn in enumerate(insns):
+        slot_to_index[slot] = i
+        slot += 2 if insn.opcode == 0x18 else 1
+    maps = {}
+    for kind, slots in t.fixups.items():
+        maps[kind] = fixup_map_spec(kind)
+        for s in slots:
+            i = slot_to_index[s]
+            insns[i] = insns[i].with_ref(kind)
+    return Program(insns, maps=maps, prog_flags=t.flags & F_LOAD_WITH_STRICT_ALIGNMENT and 1)
 
 
 # ---- running ------------------------------------------------------------------------------------------------------
@@ -203,7 +297,7 @@ def selected(tests: list[SelfTest]) -> list[SelfTest]:
     from pyebpf.verifier.api import SUPPORTED_PROG_TYPES
     out = []
     for t in tests:
-        if t.needs_setup or t.flags & (F_NEEDS_JIT_ENABLED | F_LOAD_WITH_STRICT_ALIGNMENT):
+        if t.needs_setup or UNSUPPORTED_FIXUPS & t.fixups.keys() or len(t.code) // 8 > MAX_GENERATED_INSNS:
             continue
         pt = t.prog_type or int(ProgType.SOCKET_FILTER)
         try:
@@ -217,29 +311,40 @@ def selected(tests: list[SelfTest]) -> list[SelfTest]:
 
 def run_one(t: SelfTest) -> Outcome:
     sys.path.insert(0, str(HERE.parent))
-    from kernel_oracle import kernel_load_bytes
+    from kernel_oracle import kernel_load, kernel_load_bytes
     from cases.oracle import kernel_reason
     from pyebpf.abi.prog_types import ProgType
-    from pyebpf.errors import PyebpfError
-    from pyebpf.isa.instruction import decode
-    from pyebpf.isa.program import Program
+    from pyebpf.errors import DecodeError, PyebpfError
     from pyebpf.verifier import verify
     pt = t.prog_type or int(ProgType.SOCKET_FILTER)
-    k = kernel_load_bytes(t.code, pt, "GPL", 1, 1 << 22, t.expected_attach_type)
+    flags = 1 if t.flags & F_LOAD_WITH_STRICT_ALIGNMENT else 0  # BPF_F_STRICT_ALIGNMENT, as test_verifier passes
+    try:
+        program = program_of(t)
+    except PyebpfError as e:
+        program = None
+        decode_error = f"{type(e).__name__}: {str(e).splitlines()[0]}"
+    if t.fixups and program is not None:
+        k = kernel_load(program, pt, 1, 1 << 22, t.expected_attach_type, prog_flags=flags)
+    else:
+        k = kernel_load_bytes(t.code, pt, "GPL", 1, 1 << 22, t.expected_attach_type, prog_flags=flags)
     kmsg = ""
     if not k.accepted:
         reason = kernel_reason(k.log)
         kmsg = reason[-1] if reason else errno.errorcode.get(k.errno, str(k.errno))
     kproc = None
     if k.accepted:
-        q = kernel_load_bytes(t.code, pt, "GPL", 4, 1 << 16, t.expected_attach_type)
+        q = (kernel_load(program, pt, 4, 1 << 16, t.expected_attach_type, prog_flags=flags) if t.fixups else
+             kernel_load_bytes(t.code, pt, "GPL", 4, 1 << 16, t.expected_attach_type, prog_flags=flags))
         m = _PROCESSED.search(q.log)
         kproc = int(m.group(1)) if m else None
     try:
-        prog = Program(decode(t.code, validate=False))
-        res = verify(prog, ProgType(pt), privileged=True, raise_on_reject=False,
-                     attach_type=t.expected_attach_type or None)
+        if program is None:
+            raise DecodeError(decode_error)
+        res = verify(program, ProgType(pt), privileged=True, raise_on_reject=False,
+                     attach_type=t.expected_attach_type or None, prog_flags=flags)
         ok, msg, proc = res.accepted, (res.error.message if res.error else ""), res.processed
+    except DecodeError as e:
+        ok, msg, proc = False, str(e), None
     except PyebpfError as e:
         ok, msg, proc = False, f"{type(e).__name__}: {str(e).splitlines()[0]}", None
     return Outcome(t, k.accepted, kmsg, kproc, ok, msg, proc if ok else None)
@@ -298,7 +403,8 @@ def main() -> int:
     args = ap.parse_args()
     tests = load_tests()
     chosen = selected(tests)
-    print(f"{len(tests)} tests in verifier/*.c, {len(chosen)} runnable without fixups for supported program types")
+    print(f"{len(tests)} tests in verifier/*.c, {len(chosen)} runnable (map fixups recreated; BTF/kfunc setup, "
+          f"generated bodies over {MAX_GENERATED_INSNS} insns and unsupported program types skipped)")
     outcomes = run_all(chosen)
     print(report(outcomes))
     if args.write_differences:
