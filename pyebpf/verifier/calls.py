@@ -9,7 +9,7 @@ from pyebpf.abi.helpers import ArgType, HelperId, RetType, TypeFlag, helper_allo
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.opcodes import MAX_CALL_FRAMES
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown, reg_bounds_sync
-from pyebpf.abi.prog_types import ProgType
+from pyebpf.abi.prog_types import AttachType, ProgType
 from pyebpf.abi.uapi import ENOTSUPP
 from pyebpf.system.cpus import nr_cpu_ids
 from pyebpf.verifier.env import BPF_MAX_VAR_SIZ, DST_OP_NO_MARK, SRC_OP, Env, Reject
@@ -75,16 +75,37 @@ _CHANGES_PKT_DATA = {
 
 # check_map_func_compatibility: map types that only certain helpers accept, and helpers that need certain maps
 _MT = MapType
+_STORAGE_FUNCS = {_MT.SK_STORAGE: {_H.SK_STORAGE_GET, _H.SK_STORAGE_DELETE},
+                  _MT.INODE_STORAGE: {_H.INODE_STORAGE_GET, _H.INODE_STORAGE_DELETE},
+                  _MT.TASK_STORAGE: {_H.TASK_STORAGE_GET, _H.TASK_STORAGE_DELETE},
+                  _MT.CGRP_STORAGE: {_H.CGRP_STORAGE_GET, _H.CGRP_STORAGE_DELETE}}
 _MAP_ONLY_FUNCS: dict[MapType, set[HelperId]] = {
     _MT.PROG_ARRAY: {_H.TAIL_CALL},
     _MT.PERF_EVENT_ARRAY: {_H.PERF_EVENT_READ, _H.PERF_EVENT_OUTPUT, _H.SKB_OUTPUT, _H.PERF_EVENT_READ_VALUE,
                            _H.XDP_OUTPUT},
     _MT.RINGBUF: {_H.RINGBUF_OUTPUT, _H.RINGBUF_RESERVE, _H.RINGBUF_QUERY, _H.RINGBUF_RESERVE_DYNPTR,
                   _H.RINGBUF_SUBMIT_DYNPTR, _H.RINGBUF_DISCARD_DYNPTR},
+    _MT.USER_RINGBUF: {_H.USER_RINGBUF_DRAIN},
     _MT.STACK_TRACE: {_H.GET_STACKID},
     _MT.CGROUP_ARRAY: {_H.SKB_UNDER_CGROUP, _H.CURRENT_TASK_UNDER_CGROUP},
+    _MT.CGROUP_STORAGE: {_H.GET_LOCAL_STORAGE},
+    _MT.PERCPU_CGROUP_STORAGE: {_H.GET_LOCAL_STORAGE},
+    _MT.DEVMAP: {_H.REDIRECT_MAP, _H.MAP_LOOKUP_ELEM},
+    _MT.DEVMAP_HASH: {_H.REDIRECT_MAP, _H.MAP_LOOKUP_ELEM},
+    _MT.CPUMAP: {_H.REDIRECT_MAP},
+    _MT.XSKMAP: {_H.REDIRECT_MAP, _H.MAP_LOOKUP_ELEM},
+    _MT.ARRAY_OF_MAPS: {_H.MAP_LOOKUP_ELEM},
+    _MT.HASH_OF_MAPS: {_H.MAP_LOOKUP_ELEM},
+    # sockmap/sockhash: plus update/delete where may_update_sockmap allows them
+    _MT.SOCKMAP: {_H.SK_REDIRECT_MAP, _H.SOCK_MAP_UPDATE, _H.MSG_REDIRECT_MAP, _H.SK_SELECT_REUSEPORT,
+                  _H.MAP_LOOKUP_ELEM},
+    _MT.SOCKHASH: {_H.SK_REDIRECT_HASH, _H.SOCK_HASH_UPDATE, _H.MSG_REDIRECT_HASH, _H.SK_SELECT_REUSEPORT,
+                   _H.MAP_LOOKUP_ELEM},
+    _MT.REUSEPORT_SOCKARRAY: {_H.SK_SELECT_REUSEPORT},
     _MT.QUEUE: {_H.MAP_PEEK_ELEM, _H.MAP_POP_ELEM, _H.MAP_PUSH_ELEM},
     _MT.STACK: {_H.MAP_PEEK_ELEM, _H.MAP_POP_ELEM, _H.MAP_PUSH_ELEM},
+    _MT.BLOOM_FILTER: {_H.MAP_PEEK_ELEM, _H.MAP_PUSH_ELEM},
+    **{mt: funcs | {_H.KPTR_XCHG} for mt, funcs in _STORAGE_FUNCS.items()},
 }
 _FUNC_NEEDS_MAP: dict[HelperId, set[MapType]] = {
     _H.TAIL_CALL: {_MT.PROG_ARRAY},
@@ -92,13 +113,26 @@ _FUNC_NEEDS_MAP: dict[HelperId, set[MapType]] = {
     _H.PERF_EVENT_READ_VALUE: {_MT.PERF_EVENT_ARRAY}, _H.SKB_OUTPUT: {_MT.PERF_EVENT_ARRAY},
     _H.XDP_OUTPUT: {_MT.PERF_EVENT_ARRAY},
     _H.RINGBUF_OUTPUT: {_MT.RINGBUF}, _H.RINGBUF_RESERVE: {_MT.RINGBUF}, _H.RINGBUF_QUERY: {_MT.RINGBUF},
+    _H.RINGBUF_RESERVE_DYNPTR: {_MT.RINGBUF}, _H.RINGBUF_SUBMIT_DYNPTR: {_MT.RINGBUF},
+    _H.RINGBUF_DISCARD_DYNPTR: {_MT.RINGBUF},
+    _H.USER_RINGBUF_DRAIN: {_MT.USER_RINGBUF},
     _H.GET_STACKID: {_MT.STACK_TRACE},
     _H.CURRENT_TASK_UNDER_CGROUP: {_MT.CGROUP_ARRAY}, _H.SKB_UNDER_CGROUP: {_MT.CGROUP_ARRAY},
     _H.REDIRECT_MAP: {_MT.DEVMAP, _MT.DEVMAP_HASH, _MT.CPUMAP, _MT.XSKMAP},
+    _H.SK_REDIRECT_MAP: {_MT.SOCKMAP}, _H.MSG_REDIRECT_MAP: {_MT.SOCKMAP}, _H.SOCK_MAP_UPDATE: {_MT.SOCKMAP},
+    _H.SK_REDIRECT_HASH: {_MT.SOCKHASH}, _H.MSG_REDIRECT_HASH: {_MT.SOCKHASH},
+    _H.SOCK_HASH_UPDATE: {_MT.SOCKHASH},
+    _H.GET_LOCAL_STORAGE: {_MT.CGROUP_STORAGE, _MT.PERCPU_CGROUP_STORAGE},
+    _H.SK_SELECT_REUSEPORT: {_MT.REUSEPORT_SOCKARRAY, _MT.SOCKMAP, _MT.SOCKHASH},
     _H.MAP_PEEK_ELEM: {_MT.QUEUE, _MT.STACK, _MT.BLOOM_FILTER}, _H.MAP_POP_ELEM: {_MT.QUEUE, _MT.STACK},
     _H.MAP_PUSH_ELEM: {_MT.QUEUE, _MT.STACK, _MT.BLOOM_FILTER},
     _H.MAP_LOOKUP_PERCPU_ELEM: {_MT.PERCPU_ARRAY, _MT.PERCPU_HASH, _MT.LRU_PERCPU_HASH},
+    **{f: {mt} for mt, funcs in _STORAGE_FUNCS.items() for f in funcs},
 }
+#: may_update_sockmap: program types that may update/delete sockmap entries with the generic map helpers
+#: (SOCK_OPS deletes only; TRACING only as a sockmap iterator)
+_SOCKMAP_UPDATERS = frozenset({ProgType.SOCKET_FILTER, ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.XDP,
+                               ProgType.SK_REUSEPORT, ProgType.FLOW_DISSECTOR, ProgType.SK_LOOKUP})
 
 
 class CallMeta:
@@ -328,6 +362,9 @@ def check_helper_call(env: Env, insn) -> None:
             release_reference(env, meta.ref_obj_id)
     if hid == HelperId.TAIL_CALL and env.cur.refs:
         check_reference_leak(env, "tail_call")
+    if hid == _H.GET_LOCAL_STORAGE and not register_is_null(regs[2]):
+        # get_local_storage() cannot fail, so it has no flags to honour
+        raise Reject("get_local_storage() doesn't support non-zero flags", errno.EINVAL)
     if hid in _CALLBACK_STATE:
         if hid == _H.LOOP:
             if env.insn_idx not in env.loop_inline_seen:
@@ -423,15 +460,25 @@ def check_get_func_ip(env: Env) -> None:
                      ENOTSUPP)
 
 
+def may_update_sockmap(env: Env, hid: HelperId) -> bool:
+    if hid not in (_H.MAP_UPDATE_ELEM, _H.MAP_DELETE_ELEM):
+        return False
+    pt = env.prog_type
+    if pt in _SOCKMAP_UPDATERS or (pt == ProgType.SOCK_OPS and hid == _H.MAP_DELETE_ELEM):
+        return True
+    if pt == ProgType.TRACING and env.attach_type == AttachType.TRACE_ITER:
+        return True
+    env.verbose("cannot update sockmap in this context\n")
+    return False
+
+
 def check_map_func_compatibility(env: Env, mapref, hid: HelperId, name: str) -> None:
+    """Two-way check: a map type only some helpers take, and a helper that takes only some map types."""
     mt = mapref.spec.type
     only = _MAP_ONLY_FUNCS.get(mt)
-    if only is not None and hid not in only and hid not in _FUNC_NEEDS_MAP:
-        raise Reject(f"cannot pass map_type {int(mt)} into func {name}#{int(hid)}", errno.EINVAL)
-    if only is not None and hid not in only:
-        raise Reject(f"cannot pass map_type {int(mt)} into func {name}#{int(hid)}", errno.EINVAL)
+    ok = only is None or hid in only or (mt in (_MT.SOCKMAP, _MT.SOCKHASH) and may_update_sockmap(env, hid))
     need = _FUNC_NEEDS_MAP.get(hid)
-    if need is not None and mt not in need:
+    if not ok or (need is not None and mt not in need):
         raise Reject(f"cannot pass map_type {int(mt)} into func {name}#{int(hid)}", errno.EINVAL)
 
 
