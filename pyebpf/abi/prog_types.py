@@ -312,7 +312,9 @@ SECTION_DEFS: tuple[SectionDef, ...] = (
 """libbpf section_defs[] in libbpf's order; the first matching row wins."""
 
 def prog_type_for_section(sec: str) -> SectionDef:
-    """Resolve an ELF section name the way libbpf's find_sec_def() does; ValueError if nothing matches."""
+    """Resolve an ELF section name the way libbpf's find_sec_def() does; ValueError if nothing matches. A leading
+    '?' (libbpf: the program is not auto-loaded, SEC("?raw_tp")) does not change the type."""
+    sec = sec[1:] if sec.startswith("?") else sec
     for d in SECTION_DEFS:
         if d.matches(sec):
             return d
