@@ -12,7 +12,8 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from pyebpf.abi.opcodes import (
-    BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAXINSNS, CLASS_MASK, MODE_MASK, OP_CALLX, OP_JA, OP_JA32, OP_LD_IMM64, OP_MASK,
+    BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAXINSNS, CLASS_MASK, MODE_MASK, OP_CALL, OP_CALLX, OP_JA, OP_JA32, OP_LD_IMM64,
+    OP_MASK,
     CallSrc, InsnClass, JmpOp, Mode, PseudoSrc,
 )
 from pyebpf.abi.helpers import HelperId
@@ -84,6 +85,7 @@ def check_cfg(program: Program, privileged: bool = True) -> CfgInfo:
     # the kernel's order (bpf_check): add_subprog_and_kfunc, check_subprogs, resolve_pseudo_ldimm64, check_cfg
     _add_subprogs(info, privileged, program.license in GPL_COMPATIBLE)
     _check_subprogs(info)
+    _check_btf_func(info, program)
     _resolve_pseudo_ldimm64(info)
     _dfs(info, privileged)
     return info
@@ -227,6 +229,44 @@ def _check_subprogs(info: CfgInfo) -> None:
         last = insns[end - 1]
         if last is None or last.opcode not in _LAST_OK:
             raise _fail("last insn is not an exit or jmp", end - 1)
+
+
+def _btf_returns_scalar(btf, func_type_id: int) -> bool | None:
+    """btf_type_is_small_int || btf_is_any_enum of a FUNC's return type; None when the BTF cannot tell."""
+    try:
+        proto = btf[btf[func_type_id].size_type]
+        ret = btf.skip_modifiers(proto.size_type)
+        if ret == 0:
+            return False  # void
+        t = btf[ret]
+    except Exception:  # noqa: BLE001 - malformed BTF is the loader's to refuse; no verdict from it here
+        return None
+    if t.kind == BtfKind.INT:
+        return t.size_type <= 8
+    return t.kind in (BtfKind.ENUM, BtfKind.ENUM64)
+
+
+def _check_btf_func(info: CfgInfo, program: Program) -> None:
+    """check_btf_func: with func_info, a subprogram (not the main one) that uses LD_ABS/LD_IND or a tail call
+    must return a scalar, since both may leave it early with R0 = 0."""
+    btf, func_info = getattr(program, "btf", None), getattr(program, "func_info", None)
+    if not func_info or btf is None or not hasattr(btf, "skip_modifiers"):
+        return
+    type_of = dict(func_info)
+    for idx, start in enumerate(info.subprog_starts[1:], 1):
+        ld_abs = tail_call = False
+        for i in range(start, info.subprog_end(idx)):
+            insn = info.insns[i]
+            if insn is None:
+                continue
+            code = insn.opcode
+            ld_abs |= code & CLASS_MASK == InsnClass.LD and code & MODE_MASK in (Mode.ABS, Mode.IND)
+            tail_call |= code == OP_CALL and insn.src == 0 and insn.imm == HelperId.TAIL_CALL
+        if not (ld_abs or tail_call) or start not in type_of:
+            continue
+        if _btf_returns_scalar(btf, type_of[start]) is False:
+            what = "LD_ABS" if ld_abs else "tail_call"
+            raise _fail(f"{what} is only allowed in functions that return 'int'.", None)
 
 
 def _dfs(info: CfgInfo, privileged: bool) -> None:

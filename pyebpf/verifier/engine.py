@@ -498,8 +498,7 @@ class Checker:
         # BPF_LD
         mode = code & MODE_MASK
         if mode in (Mode.ABS, Mode.IND):
-            self.check_ld_abs(insn, mode)
-            return idx + 1
+            return self.check_ld_abs(insn, mode, idx)
         if code == OP_LD_IMM64:
             self.check_ld_imm(insn)
             return idx + 2
@@ -549,10 +548,14 @@ class Checker:
         else:
             raise Reject("unrecognized bpf_ld_imm64 insn", errno.EINVAL)
 
-    def check_ld_abs(self, insn, mode: int) -> None:
+    def check_ld_abs(self, insn, mode: int, idx: int) -> int:
+        """The next slot: idx + 1, or in a subprogram the caller's, after queueing idx + 1 (the load's hidden
+        BPF_EXIT with R0 = 0, which bpf_gen_ld_abs emits, is explored first)."""
         env = self.env
         if not may_ld_abs(env.prog_type):
             raise Reject("BPF_LD_[ABS|IND] instructions not allowed for this program type", errno.EINVAL)
+        if any(f.in_callback_fn for f in env.cur.frames[1:env.cur.curframe + 1]):
+            raise Reject("cannot use BPF_LD_[ABS|IND] within callback", errno.EINVAL)
         if insn.dst or insn.off or (insn.opcode & SIZE_MASK) == Size.DW or (mode == Mode.ABS and insn.src):
             raise Reject("BPF_LD_[ABS|IND] uses reserved fields", errno.EINVAL)
         env.check_reg_arg(6, SRC_OP)
@@ -568,6 +571,14 @@ class Checker:
             mark_reg_not_init(regs[r])
             env.check_reg_arg(r, DST_OP_NO_MARK)
         mark_reg_unknown(regs[0])
+        if not env.cur.curframe:
+            return idx + 1
+        self.push_stack(idx + 1, idx)
+        mark_reg_known(regs[0], 0)
+        env.liveness.update()
+        ret = prepare_func_exit(env)
+        env.scratched_regs = env.scratched_stack = 0
+        return -ret - 2
 
     # ---- atomics ------------------------------------------------------------------------------------------------
     def check_atomic(self, insn) -> None:

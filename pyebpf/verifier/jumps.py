@@ -52,17 +52,8 @@ def is_scalar_branch_taken(r1: Reg, r2: Reg, op: int, is_jmp32: bool) -> int:
         t1, t2 = r1.var_off, r2.var_off
         umin1, umax1, smin1, smax1 = r1.umin, r1.umax, r1.smin, r1.smax
         umin2, umax2, smin2, smax2 = r2.umin, r2.umax, r2.smin, r2.smax
-    if r1 is r2:
-        # the same register on both sides (`if r1 > r1`)
-        if op in (JGE, JLE, JSGE, JSLE, JEQ):
-            return 1
-        if op in (JGT, JLT, JSGT, JSLT, JNE):
-            return 0
-        if op == JSET:
-            if not t1.mask:
-                return int(t1.value != 0)
-            return -1 if smin1 <= 0 <= smax1 else 1
-        return -1
+    # `if r1 > r1` is not decided from the register's identity: check_cond_jmp_op compares copies of the two
+    # operands (env->true_reg1/true_reg2), so the kernel explores both branches of an unknown scalar (measured)
     if op == JEQ or op == JNE:
         eq = op == JEQ
         if not t1.mask and not t2.mask:

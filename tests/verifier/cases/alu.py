@@ -101,4 +101,10 @@ CASES = [
     ok("alu_jmp_refines_bounds_stack",
        "  r2 = *(u32 *)(r1 + 0)\n  if r2 > 7 goto +5\n  r3 = r10\n  r3 += -8\n  r3 += r2\n  r4 = 0\n"
        "  *(u8 *)(r3 + 0) = r4\n"),
+    # a register compared with itself is not decided (6.18 compares copies): both branches are explored
+    *[bad(f"jmp_same_reg_not_decided_{i}", "  r6 = r1\n  call 7\n  r7 = r0\n  r8 = 1\n"
+          f"  if r7 {op} r7 goto +1\n  *(u32 *)(r6 + 8) = r8\n") for i, op in enumerate(["==", ">=", "s<="])],
+    *[bad(f"jmp_same_reg_not_decided_taken_{i}", "  r6 = r1\n  call 7\n  r7 = r0\n  r8 = 1\n"
+          f"  if r7 {op} r7 goto +2\n  r0 = 0\n  exit\n  *(u32 *)(r6 + 8) = r8\n")
+      for i, op in enumerate([">", "!=", "s<"])],
 ]
