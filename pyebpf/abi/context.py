@@ -19,7 +19,7 @@ __all__ = [
     "FieldKind", "CtxField", "ContextLayout", "SK_BUFF", "XDP_MD", "PT_REGS", "BPF_PERF_EVENT_DATA",
     "TRACE_EVENT_RAW_SYS_ENTER", "TRACE_EVENT_RAW_SYS_EXIT", "BPF_RAW_TRACEPOINT_ARGS", "CONTEXTS",
     "ctx_access_ok", "ReturnRange", "RETURN_RANGES", "return_range", "MAX_BPF_FUNC_ARGS",
-    "PERF_MAX_TRACE_SIZE", "TRACE_ENTRY_SIZE",
+    "PERF_MAX_TRACE_SIZE", "TRACE_ENTRY_SIZE", "BPF_SOCK", "BPF_TCP_SOCK", "BPF_XDP_SOCK", "sock_access_ok",
 ]
 
 MAX_BPF_FUNC_ARGS = 12
@@ -196,6 +196,70 @@ CONTEXTS: dict[ProgType, ContextLayout] = {
     **{pt: BPF_RAW_TRACEPOINT_ARGS for pt in sorted(RAW_TRACEPOINT_TYPES)},
 }
 """Context struct per program type. TRACEPOINT records differ per tracepoint; sys_enter is the usual one."""
+
+
+BPF_SOCK = ContextLayout("bpf_sock", 80, (
+    _f("bound_dev_if", 0, 4), _f("family", 4, 4), _f("type", 8, 4), _f("protocol", 12, 4), _f("mark", 16, 4),
+    _f("priority", 20, 4), _f("src_ip4", 24, 4), *_u32s("src_ip6", 28, 4), _f("src_port", 44, 4),
+    _f("dst_port", 48, 2), _f("dst_ip4", 52, 4), *_u32s("dst_ip6", 56, 4), _f("state", 72, 4),
+    _f("rx_queue_mapping", 76, 4),
+))
+"""struct bpf_sock (uapi): what PTR_TO_SOCKET / PTR_TO_SOCK_COMMON point at; read-only."""
+
+BPF_TCP_SOCK = ContextLayout("bpf_tcp_sock", 112, (
+    *(_f(n, 4 * i, 4) for i, n in enumerate((
+        "snd_cwnd", "srtt_us", "rtt_min", "snd_ssthresh", "rcv_nxt", "snd_nxt", "snd_una", "mss_cache",
+        "ecn_flags", "rate_delivered", "rate_interval_us", "packets_out", "retrans_out", "total_retrans",
+        "segs_in", "data_segs_in", "segs_out", "data_segs_out", "lost_out", "sacked_out"))),
+    _f("bytes_received", 80, 8), _f("bytes_acked", 88, 8),
+    *(_f(n, 96 + 4 * i, 4) for i, n in enumerate(("dsack_dups", "delivered", "delivered_ce", "icsk_retransmits"))),
+))
+"""struct bpf_tcp_sock (uapi): what PTR_TO_TCP_SOCK points at; read-only."""
+
+BPF_XDP_SOCK = ContextLayout("bpf_xdp_sock", 4, (_f("queue_id", 0, 4),))
+
+#: bpf_sock fields that allow narrow (1/2-byte) loads (bpf_sock_is_valid_access's first case group)
+_SOCK_NARROW = ("state", "family", "type", "protocol", "src_port", "rx_queue_mapping", "src_ip4", "src_ip6",
+                "dst_ip4", "dst_ip6")
+#: bpf_sock_common_is_valid_access: a sock_common has no type..priority
+_SOCK_COMMON_DENY = ("type", "protocol", "mark", "priority")
+
+
+def _bpf_sock_is_valid_access(off: int, size: int) -> bool:
+    if off < 0 or off >= BPF_SOCK.size or off % size:
+        return False
+    f = BPF_SOCK.field_at(off)
+    if f is None:
+        return False  # the padding after dst_port
+    base = f.name.split("[")[0]
+    if base in _SOCK_NARROW:
+        return _narrow_ok(size, 4)
+    if base == "dst_port":
+        return _narrow_ok(size, 4 if size == 4 else 2)
+    return size == 4
+
+
+def _fixed_sizes_access(layout: ContextLayout, off: int, size: int) -> bool:
+    """bpf_tcp_sock/xdp_sock_is_valid_access: aligned whole-field loads only."""
+    if off < 0 or off >= layout.size or off % size:
+        return False
+    f = layout.field_at(off)
+    return f is not None and size == f.size
+
+
+def sock_access_ok(kind: str, off: int, size: int) -> bool:
+    """check_sock_access(): may a load of `size` bytes at `off` read a socket of `kind` ('sock', 'sock_common',
+    'tcp_sock', 'xdp_sock')? Socket pointers are never writable."""
+    if kind == "sock":
+        return _bpf_sock_is_valid_access(off, size)
+    if kind == "sock_common":
+        f = BPF_SOCK.field_at(off) if 0 <= off < BPF_SOCK.size else None
+        return not (f is not None and f.name in _SOCK_COMMON_DENY) and _bpf_sock_is_valid_access(off, size)
+    if kind == "tcp_sock":
+        return _fixed_sizes_access(BPF_TCP_SOCK, off, size)
+    if kind == "xdp_sock":
+        return _fixed_sizes_access(BPF_XDP_SOCK, off, size)
+    return False
 
 
 # --- access rules ---------------------------------------------------------------------------------------------

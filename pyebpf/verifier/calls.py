@@ -229,13 +229,21 @@ def check_func_arg(env: Env, argno: int, meta: CallMeta, proto, hid: HelperId) -
         if env.is_pointer_value(reg):
             raise Reject(f"R{regno} leaks addr into helper function")
         return
-    if type_is_pkt_pointer(reg.type) and not may_access_direct_pkt_data(env, False) and not proto.pkt_access:
+    if type_is_pkt_pointer(reg.type) and not (may_access_direct_pkt_data(env, False) and (
+            proto.pkt_access or env.prog_type == ProgType.CGROUP_SOCKOPT)):
+        # may_access_direct_pkt_data(env, meta, BPF_READ): with a call's meta, only helpers marked pkt_access
         raise Reject("helper access to the packet is not allowed")
     if register_is_null(reg) and arg.flags & TypeFlag.PTR_MAYBE_NULL:
         mark_chain_precision(env, regno)  # NULL is accepted only because the scalar is exactly 0
     else:
         check_reg_type(env, regno, arg)
-        if reg.type not in _OFF_OK_TYPES:
+        if arg.flags & TypeFlag.OBJ_RELEASE and not (at == ArgType.ARG_PTR_TO_DYNPTR and reg.type == PTR_TO_STACK):
+            # check_func_arg_reg_off: what is released must be the object itself
+            if reg.off:
+                raise Reject(f"R{regno} must have zero offset when passed to release func or trusted arg to kfunc",
+                             errno.EINVAL)
+            check_ptr_off_reg(env, reg, regno)
+        elif reg.type not in _OFF_OK_TYPES:
             check_ptr_off_reg(env, reg, regno)
     if arg.flags & TypeFlag.OBJ_RELEASE:
         if not reg.ref_obj_id and not register_is_null(reg):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 
-from pyebpf.abi.context import FieldKind, ctx_access_ok
+from pyebpf.abi.context import FieldKind, ctx_access_ok, sock_access_ok
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.prog_kinds import may_read_packet, may_write_packet
 from pyebpf.abi.widths import s64
@@ -17,7 +17,7 @@ from pyebpf.verifier.precision import mark_chain_precision, push_insn_history
 from pyebpf.verifier.regstate import (
     CONST_PTR_TO_MAP, MEM_RDONLY, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE,
     PTR_TO_MEM, PTR_TO_PACKET, PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
-    PTR_TO_STACK, PTR_TO_TCP_SOCK, S64_MIN, SCALAR_VALUE, Reg, base_type, reg_type_str,
+    PTR_TO_STACK, PTR_TO_TCP_SOCK, S64_MIN, SCALAR_VALUE, Reg, RegType, base_type, reg_type_str,
 )
 from pyebpf.verifier.state import (
     BPF_REG_SIZE, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, FuncState,
@@ -34,7 +34,7 @@ _KIND_TO_TYPE = {
     FieldKind.PKT_META: PTR_TO_PACKET_META,
     FieldKind.SOCK_COMMON_OR_NULL: PTR_TO_SOCK_COMMON | PTR_MAYBE_NULL,
 }
-_SK_TYPES = (PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK)
+_SK_TYPES = (PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK, RegType.PTR_TO_XDP_SOCK)
 
 
 def _tn(t: Tnum) -> str:
@@ -146,6 +146,19 @@ def check_ptr_off_reg(env: Env, reg: Reg, regno: int, fixed_off_ok: bool = False
         raise Reject(f"dereference of modified {reg_type_str(reg.type)} ptr R{regno} off={reg.off} disallowed")
     if reg.var_off.mask or reg.var_off.value:
         raise Reject(f"variable {reg_type_str(reg.type)} access var_off={_tn(reg.var_off)} disallowed")
+
+
+_SOCK_KIND = {PTR_TO_SOCK_COMMON: "sock_common", PTR_TO_SOCKET: "sock", PTR_TO_TCP_SOCK: "tcp_sock",
+              RegType.PTR_TO_XDP_SOCK: "xdp_sock"}
+
+
+def check_sock_access(env: Env, regno: int, off: int, size: int) -> None:
+    """check_sock_access(): the uapi socket views' rules (abi.context.sock_access_ok)."""
+    reg = env.regs[regno]
+    if reg.smin < 0:
+        raise Reject(f"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check.")
+    if not sock_access_ok(_SOCK_KIND.get(reg.type, ""), off, size):
+        raise Reject(f"R{regno} invalid {reg_type_str(reg.type)} access off={off} size={size}")
 
 
 def check_ctx_access(env: Env, regno: int, off: int, size: int, write: bool, value_regno: int) -> None:
@@ -596,8 +609,7 @@ def check_mem_access(env: Env, regno: int, off: int, size: int, write: bool, val
     elif t in _SK_TYPES:
         if write:
             raise Reject(f"R{regno} cannot write into {reg_type_str(t)}")
-        if off < 0 or off + size > 80:  # struct bpf_sock
-            raise Reject(f"R{regno} invalid {reg_type_str(t)} access off={off} size={size}")
+        check_sock_access(env, regno, off, size)
         if value_regno >= 0:
             mark_reg_unknown(regs[value_regno])
     elif t == CONST_PTR_TO_MAP:
