@@ -11,6 +11,7 @@ from pyebpf.abi.prog_types import ProgType, parse_prog_type
 from pyebpf.abi.uapi import ProgLoadFlags
 from pyebpf.errors import VerifierError
 from pyebpf.isa.program import Program
+from pyebpf.verifier.btf_record import btf_record
 from pyebpf.verifier.cfg import check_cfg, subprog_starts
 from pyebpf.verifier.engine import Checker, check_max_stack_depth
 from pyebpf.verifier.env import Env, Reject
@@ -169,6 +170,27 @@ def resolve_pseudo_ldimm64(env: Env) -> None:
                 fd = insn.imm & 0xFFFFFFFF
                 fd = fd - (1 << 32) if fd >> 31 else fd
                 raise Reject(f"fd {fd} is not pointing to valid bpf_map", errno.EBADF) from None
+            check_map_prog_compatibility(env, env.resolve_map(insn).spec)
+
+
+#: is_tracing_prog_type(): programs that may run in any context, where a held lock could deadlock
+_TRACING_TYPES = frozenset({ProgType.KPROBE, ProgType.TRACEPOINT, ProgType.PERF_EVENT, ProgType.RAW_TRACEPOINT,
+                            ProgType.RAW_TRACEPOINT_WRITABLE})
+
+
+def check_map_prog_compatibility(env: Env, spec) -> None:
+    """check_map_prog_compatibility(): which program types may use a map whose value holds special fields."""
+    kinds = {f.name for f in btf_record(spec)}
+    if kinds & {"bpf_list_head", "bpf_rb_root"} and env.prog_type in _TRACING_TYPES:
+        raise Reject("tracing progs cannot use bpf_{list_head,rb_root} yet", errno.EINVAL)
+    if "bpf_spin_lock" in kinds:
+        if env.prog_type == ProgType.SOCKET_FILTER:
+            raise Reject("socket filter progs cannot use bpf_spin_lock yet", errno.EINVAL)
+        if env.prog_type in _TRACING_TYPES:
+            raise Reject("tracing progs cannot use bpf_spin_lock yet", errno.EINVAL)
+    for kind, name in (("bpf_timer", "bpf_timer"), ("bpf_wq", "bpf_wq")):
+        if kind in kinds and env.prog_type in _TRACING_TYPES:
+            raise Reject(f"tracing progs cannot use {name} yet", errno.EINVAL)
 
 
 def _print_live_regs(env: Env, cfg) -> None:

@@ -8,13 +8,14 @@ from pyebpf.abi.context import return_range
 from pyebpf.abi.helpers import ArgType, HelperId, RetType, TypeFlag, helper_allowed, helper_name, proto_for
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.opcodes import MAX_CALL_FRAMES
+from pyebpf.verifier.btf_record import map_has_btf, spin_lock_off
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown, reg_bounds_sync
 from pyebpf.abi.prog_types import AttachType, ProgType
 from pyebpf.abi.uapi import ENOTSUPP
 from pyebpf.system.cpus import nr_cpu_ids
 from pyebpf.verifier.env import BPF_MAX_VAR_SIZ, DST_OP_NO_MARK, SRC_OP, Env, Reject
 from pyebpf.verifier.memory import (
-    READ, WRITE, check_map_access_type, check_mem_access, check_mem_region_access, check_packet_access,
+    READ, WRITE, check_map_access, check_map_access_type, check_mem_access, check_mem_region_access, check_packet_access,
     check_ptr_alignment, check_ptr_off_reg, check_stack_range_initialized, may_access_direct_pkt_data,
 )
 from pyebpf.verifier.regstate import (
@@ -174,7 +175,7 @@ def check_helper_mem_access(env: Env, regno: int, size: int, access: int, zero_s
         check_mem_region_access(env, regno, reg.off, size, reg.map.key_size, False)
     elif bt == PTR_TO_MAP_VALUE:
         check_map_access_type(reg.map, reg.off, size, access == WRITE)
-        check_mem_region_access(env, regno, reg.off, size, reg.map.value_size, zero_size_allowed)
+        check_map_access(env, regno, reg.off, size, zero_size_allowed)
     elif bt == PTR_TO_MEM:
         if reg.type & MEM_RDONLY and access == WRITE:
             raise Reject(f"R{regno} cannot write into {reg_type_str(reg.type)}")
@@ -256,6 +257,8 @@ def check_func_arg(env: Env, argno: int, meta: CallMeta, proto, hid: HelperId) -
         meta.map = reg.map
     elif at == ArgType.ARG_PTR_TO_FUNC:
         meta.subprogno = reg.subprogno
+    elif at == ArgType.ARG_PTR_TO_SPIN_LOCK:
+        process_spin_lock(env, regno, hid == _H.SPIN_LOCK)
     elif at == ArgType.ARG_PTR_TO_TIMER:
         # process_timer_func: a bpf_timer lives in a map value described by BTF; verify() models maps without
         # BTF (as MapSpec creates them), so every timer use ends here, before its callback
@@ -418,6 +421,8 @@ def check_helper_call(env: Env, insn) -> None:
             r0.map = inner
         else:
             r0.type = PTR_TO_MAP_VALUE | flag
+            if not flag & PTR_MAYBE_NULL and spin_lock_off(meta.map.spec) is not None:
+                r0.id = env.new_id()  # a value holding a lock is told apart by its id, even when never NULL
     elif rt in _RET_BASE:
         mark_reg_unknown(r0)
         mark_reg_known(r0, 0)
@@ -480,6 +485,35 @@ def may_update_sockmap(env: Env, hid: HelperId) -> bool:
     return False
 
 
+def process_spin_lock(env: Env, regno: int, is_lock: bool) -> None:
+    """bpf_spin_lock/unlock(R1): a constant offset onto the value's bpf_spin_lock, one lock held at a time, and
+    the unlock of the very value (map and register id) that was locked."""
+    reg = env.regs[regno]
+    if reg.var_off.mask:
+        raise Reject(f"R{regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset",
+                     errno.EINVAL)
+    spec = reg.map.spec
+    if not map_has_btf(spec):
+        raise Reject(f"map '{reg.map.name[:15]}' has to have BTF in order to use bpf_spin_lock", errno.EINVAL)
+    lock_off = spin_lock_off(spec)
+    if lock_off is None:
+        raise Reject(f"map '{reg.map.name[:15]}' has no valid bpf_spin_lock", errno.EINVAL)
+    off = reg.var_off.value + reg.off
+    if off != lock_off:
+        raise Reject(f"off {off} doesn't point to 'struct bpf_spin_lock' that is at {lock_off}", errno.EINVAL)
+    cur = env.cur
+    if is_lock:
+        if cur.active_lock is not None:
+            raise Reject("Locking two bpf_spin_locks are not allowed", errno.EINVAL)
+        cur.active_lock = (reg.map.uid, reg.id)
+        return
+    if cur.active_lock is None:
+        raise Reject("bpf_spin_unlock without taking a lock", errno.EINVAL)
+    if cur.active_lock != (reg.map.uid, reg.id):
+        raise Reject("bpf_spin_unlock of different lock", errno.EINVAL)
+    cur.active_lock = None
+
+
 def check_map_func_compatibility(env: Env, mapref, hid: HelperId, name: str) -> None:
     """Two-way check: a map type only some helpers take, and a helper that takes only some map types."""
     mt = mapref.spec.type
@@ -517,8 +551,12 @@ def release_reference(env: Env, ref_obj_id: int) -> None:
             mark_reg_unknown(reg)
 
 
-def check_reference_leak(env: Env, prefix: str = "BPF_EXIT instruction in main prog") -> None:
-    """check_resource_leak: every acquired reference must be released (one line per leak, then the verdict)."""
+def check_reference_leak(env: Env, prefix: str = "BPF_EXIT instruction in main prog", check_lock: bool = True
+                         ) -> None:
+    """check_resource_leak: no bpf_spin_lock held (`check_lock`), every acquired reference released (one line per
+    leak, then the verdict)."""
+    if check_lock and env.cur.active_lock is not None:
+        raise Reject(f"{prefix} cannot be used inside bpf_spin_lock-ed region", errno.EINVAL)
     if env.cur.refs:
         for rid, at in env.cur.refs:
             env.verbose(f"Unreleased reference id={rid} alloc_insn={at}\n")

@@ -15,10 +15,13 @@ from pyebpf.abi.opcodes import (
     SIZE_BYTES, SIZE_MASK, SOURCE_MASK,
     OP_MAY_GOTO, AtomicOp, CallSrc, InsnClass, JmpOp, Mode, PseudoSrc, Size,
 )
+from pyebpf.abi.helpers import HelperId
+from pyebpf.abi.maps import MapType
 from pyebpf.abi.prog_kinds import may_ld_abs
 from pyebpf.verifier.alu import _const_reg, check_alu_op
 from pyebpf.btf import kernel_btf_or_none
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown
+from pyebpf.verifier.btf_record import spin_lock_off
 from pyebpf.verifier.calls import (
     CALLER_SAVED, check_func_call, check_helper_call, check_reference_leak, check_return_code, for_each_reg,
     prepare_func_exit,
@@ -462,6 +465,9 @@ class Checker:
                 if cls == InsnClass.JMP32 or code & SOURCE_MASK or insn.off or insn.dst \
                         or insn.src not in _CALL_SRCS:
                     raise Reject("BPF_CALL uses reserved fields", errno.EINVAL)
+                if env.cur.active_lock is not None and (
+                        insn.src == CallSrc.KFUNC or (insn.src == 0 and insn.imm != HelperId.SPIN_UNLOCK)):
+                    raise Reject("function calls are not allowed while holding a lock", errno.EINVAL)
                 if insn.src == CallSrc.PSEUDO_CALL:
                     return check_func_call(env, insn, idx)
                 if insn.src == CallSrc.KFUNC:
@@ -788,7 +794,12 @@ def mark_ptr_or_null_regs(env: Env, state: VerifierState, regno: int, is_null: b
                 reg.map = None
             else:
                 reg.type &= ~PTR_MAYBE_NULL
-                reg.id = 0
+                if not reg_may_point_to_spin_lock(reg):
+                    reg.id = 0  # a map value holding a lock keeps its id: bpf_spin_unlock must match it
+
+
+def reg_may_point_to_spin_lock(reg) -> bool:
+    return base_type(reg.type) == PTR_TO_MAP_VALUE and reg.map is not None and spin_lock_off(reg.map.spec) is not None
 
 
 def find_good_pkt_pointers(state: VerifierState, dst: Reg, t: int, range_right_open: bool) -> None:

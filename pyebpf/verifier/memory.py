@@ -12,6 +12,7 @@ from pyebpf.abi.uapi import ENOTSUPP, MapCreateFlags
 from pyebpf.verifier.bounds import (
     coerce_reg_to_size, coerce_reg_to_size_sx, mark_reg_known, mark_reg_unknown,
 )
+from pyebpf.verifier.btf_record import btf_record
 from pyebpf.verifier.env import BPF_MAX_VAR_OFF, Env, Reject
 from pyebpf.verifier.precision import mark_chain_precision, push_insn_history
 from pyebpf.verifier.regstate import (
@@ -125,6 +126,15 @@ def check_mem_region_access(env: Env, regno: int, off: int, size: int, mem_size:
         __check_mem_access(env, regno, reg.umax + off, size, mem_size, zero_size_allowed)
     except _Silent as e:
         raise _two_lines(env, e, f"R{regno} max value is outside of the allowed memory range") from None
+
+
+def check_map_access(env: Env, regno: int, off: int, size: int, zero_size_allowed: bool) -> None:
+    """check_map_access(): within the value, and touching none of its special fields (bpf_spin_lock, ...)."""
+    reg = env.regs[regno]
+    check_mem_region_access(env, regno, off, size, reg.map.value_size, zero_size_allowed)
+    for f in btf_record(reg.map.spec):
+        if reg.smin + off < f.offset + f.size and f.offset < reg.umax + off + size:
+            raise Reject(f"{f.name} cannot be accessed directly by load/store")
 
 
 def check_packet_access(env: Env, regno: int, off: int, size: int, zero_size_allowed: bool) -> None:
@@ -576,7 +586,7 @@ def check_mem_access(env: Env, regno: int, off: int, size: int, write: bool, val
         if write and value is not None and env.is_pointer_value(value):
             raise Reject(f"R{value_regno} leaks addr into map")
         check_map_access_type(reg.map, off, size, write)
-        check_mem_region_access(env, regno, off, size, reg.map.value_size, False)
+        check_map_access(env, regno, off, size, False)
         if not write and value_regno >= 0:
             map_direct_read(env, reg, off, size, regs[value_regno], is_ldsx)
     elif base_type(t) == PTR_TO_MEM:
@@ -623,5 +633,5 @@ def check_mem_access(env: Env, regno: int, off: int, size: int, write: bool, val
             coerce_reg_to_size(regs[value_regno], size)
 
 
-__all__ = ["check_mem_access", "check_mem_region_access", "check_packet_access", "check_stack_range_initialized",
+__all__ = ["check_mem_access", "check_mem_region_access", "check_map_access", "check_packet_access", "check_stack_range_initialized",
            "check_ptr_alignment", "check_ptr_off_reg", "READ", "WRITE", "may_access_direct_pkt_data"]

@@ -166,6 +166,10 @@ def states_equal(old: VerifierState, cur: VerifierState, exact: int, live_regs, 
     idmap = IdMap()
     if (old.refs or cur.refs) and not refsafe(old, cur, idmap):
         return False
+    if old.active_lock != cur.active_lock and (
+            old.active_lock is None or cur.active_lock is None or old.active_lock[0] != cur.active_lock[0]
+            or not idmap.check_ids(old.active_lock[1], cur.active_lock[1])):
+        return False  # the same lock held (or none), ids mapped as the registers' are
     for i in range(old.curframe + 1):
         of, cf = old.frames[i], cur.frames[i]
         if of.callsite != cf.callsite:

@@ -91,7 +91,7 @@ class VerifierState:
 
     __slots__ = ("frames", "curframe", "parent", "branches", "insn_idx", "refs", "speculative", "loop_entry",
                  "may_goto_depth", "callback_unroll_depth", "first_insn_idx", "last_insn_idx", "hist",
-                 "equal_state", "cleaned", "seg_opaque")
+                 "equal_state", "cleaned", "seg_opaque", "active_lock")
 
     def __init__(self) -> None:
         self.frames: list[FuncState] = []
@@ -115,6 +115,8 @@ class VerifierState:
         self.equal_state: "VerifierState | None" = None
         #: clean_live_states ran on this stored checkpoint (its dead registers no longer count)
         self.cleaned = False
+        #: the bpf_spin_lock held (process_spin_lock): (map uid, register id), or None
+        self.active_lock: tuple[int, int] | None = None
 
     def copy(self) -> "VerifierState":
         s = _new(VerifierState)
@@ -134,6 +136,7 @@ class VerifierState:
         s.seg_opaque = self.seg_opaque
         s.equal_state = self.equal_state
         s.cleaned = False
+        s.active_lock = self.active_lock
         return s
 
     @property
