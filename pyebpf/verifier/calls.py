@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 
 from pyebpf.abi.context import return_range
-from pyebpf.abi.helpers import ArgType, HelperId, RetType, TypeFlag, helper_allowed, helper_name, proto_for
+from pyebpf.abi.helpers import Arg, ArgType, HelperId, RetType, TypeFlag, helper_allowed, helper_name, proto_for
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.opcodes import MAX_CALL_FRAMES
 from pyebpf.verifier.btf_record import map_has_btf, spin_lock_off
@@ -226,6 +226,9 @@ def check_func_arg(env: Env, argno: int, meta: CallMeta, proto, hid: HelperId) -
     if at == ArgType.ARG_DONTCARE:
         return
     reg = env.check_reg_arg(regno, SRC_OP)
+    if at == ArgType.ARG_PTR_TO_MAP_VALUE:
+        arg = resolve_map_arg_type(meta, arg)
+        at = arg.type
     if at == ArgType.ARG_ANYTHING:
         if env.is_pointer_value(reg):
             raise Reject(f"R{regno} leaks addr into helper function")
@@ -298,6 +301,17 @@ def check_func_arg(env: Env, argno: int, meta: CallMeta, proto, hid: HelperId) -
             raise Reject(f"R{regno} is not a known constant'")
         meta.mem_size = reg.var_off.value
         mark_chain_precision(env, regno)
+
+
+def resolve_map_arg_type(meta: CallMeta, arg):
+    """resolve_map_arg_type(): the value a sockmap/sockhash stores is a socket, so its update takes one."""
+    if meta.map is None:
+        raise Reject("invalid map_ptr to access map->type")
+    if meta.map.spec.type in (MapType.SOCKMAP, MapType.SOCKHASH):
+        if arg.flags:
+            raise Reject("invalid arg_type for sockmap/sockhash", errno.EINVAL)
+        return Arg(ArgType.ARG_PTR_TO_BTF_ID_SOCK_COMMON)
+    return arg
 
 
 def get_constant_map_key(env: Env, key: Reg, key_size: int) -> int:
@@ -438,7 +452,8 @@ def check_helper_call(env: Env, insn) -> None:
         r0.id = env.new_id()
     if hid in _PTR_CAST:
         r0.ref_obj_id = meta.ref_obj_id
-    elif hid in _ACQUIRE:
+    elif hid in _ACQUIRE or (hid == _H.MAP_LOOKUP_ELEM and meta.map is not None
+                             and meta.map.spec.type in (MapType.SOCKMAP, MapType.SOCKHASH)):
         rid = env.new_id()
         env.cur.refs.append((rid, env.insn_idx))
         r0.id = rid

@@ -44,7 +44,7 @@ from pyebpf.verifier.prune import EXACT, NOT_EXACT, RANGE_WITHIN, compute_live_r
 from pyebpf.verifier.regstate import (
     CONST_PTR_TO_MAP, PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_FLOW_KEYS, PTR_TO_MAP_VALUE, PTR_TO_PACKET,
     PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET, PTR_TO_STACK, PTR_TO_TCP_SOCK,
-    SCALAR_VALUE,
+    SCALAR_VALUE, NOT_INIT,
     Reg, RegType, base_type, reg_type_str,
 )
 from pyebpf.verifier.state import VerifierState, initial_state
@@ -716,6 +716,13 @@ class Checker:
         if dst.type == SCALAR_VALUE and dst.id:
             sync_linked_regs(this, dst)
             sync_linked_regs(other, oregs[insn.dst])
+        if not is_jmp32 and is_x and op in (JEQ, JNE) and _is_ptr(src) and _is_ptr(dst) \
+                and bool(src.type & PTR_MAYBE_NULL) != bool(dst.type & PTR_MAYBE_NULL) \
+                and base_type(src.type) != RegType.PTR_TO_BTF_ID and base_type(dst.type) != RegType.PTR_TO_BTF_ID:
+            # `if ptr == non_null_ptr`: where they are equal, the maybe-NULL one is not NULL (that register only)
+            eq_state = other if op == JEQ else this
+            eq_regs = eq_state.frames[eq_state.curframe].regs
+            mark_ptr_not_null_reg(eq_regs[insn.src if src.type & PTR_MAYBE_NULL else insn.dst])
         if (not is_jmp32 and not is_x and insn.imm == 0 and op in (JEQ, JNE) and dst.type & PTR_MAYBE_NULL):
             mark_ptr_or_null_regs(env, this, insn.dst, op == JNE)
             mark_ptr_or_null_regs(env, other, insn.dst, op == JEQ)
@@ -793,9 +800,27 @@ def mark_ptr_or_null_regs(env: Env, state: VerifierState, regno: int, is_null: b
                 reg.ref_obj_id = 0
                 reg.map = None
             else:
-                reg.type &= ~PTR_MAYBE_NULL
+                mark_ptr_not_null_reg(reg)
                 if not reg_may_point_to_spin_lock(reg):
                     reg.id = 0  # a map value holding a lock keeps its id: bpf_spin_unlock must match it
+
+
+#: mark_ptr_not_null_reg: a non-NULL lookup result in these maps is the socket it holds, not a map value
+_MAP_ELEM_TYPES = {MapType.SOCKMAP: PTR_TO_SOCKET, MapType.SOCKHASH: PTR_TO_SOCKET,
+                   MapType.XSKMAP: RegType.PTR_TO_XDP_SOCK}
+
+
+def _is_ptr(reg) -> bool:
+    return reg.type not in (SCALAR_VALUE, NOT_INIT)
+
+
+def mark_ptr_not_null_reg(reg) -> None:
+    if not reg.type & PTR_MAYBE_NULL:
+        return
+    if base_type(reg.type) == PTR_TO_MAP_VALUE and reg.map is not None and reg.map.spec.type in _MAP_ELEM_TYPES:
+        reg.type = _MAP_ELEM_TYPES[reg.map.spec.type]
+        return
+    reg.type &= ~PTR_MAYBE_NULL
 
 
 def reg_may_point_to_spin_lock(reg) -> bool:
