@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from pyebpf.abi.opcodes import BPF_COMPLEXITY_LIMIT_INSNS, OP_LD_IMM64, PseudoSrc
 from pyebpf.abi.prog_kinds import unprivileged_may_load
 from pyebpf.abi.prog_types import ProgType, parse_prog_type
-from pyebpf.abi.uapi import ProgLoadFlags
+from pyebpf.abi.maps import MapType
+from pyebpf.abi.uapi import ENOTSUPP, ProgLoadFlags
 from pyebpf.errors import VerifierError
 from pyebpf.isa.program import Program
 from pyebpf.verifier.btf_record import btf_record
 from pyebpf.verifier.cfg import check_cfg, subprog_starts
 from pyebpf.verifier.engine import Checker, check_max_stack_depth
-from pyebpf.verifier.env import Env, Reject
+from pyebpf.verifier.env import BPF_MAX_VAR_OFF, Env, Reject
 from pyebpf.verifier.log import LOG_LEVEL2, LOG_STATS, insn_str
 from pyebpf.verifier.precision import compute_scc
 from pyebpf.verifier.prune import cfg_successors, compute_live_registers
@@ -170,7 +171,22 @@ def resolve_pseudo_ldimm64(env: Env) -> None:
                 fd = insn.imm & 0xFFFFFFFF
                 fd = fd - (1 << 32) if fd >> 31 else fd
                 raise Reject(f"fd {fd} is not pointing to valid bpf_map", errno.EBADF) from None
-            check_map_prog_compatibility(env, env.resolve_map(insn).spec)
+            spec = env.resolve_map(insn).spec
+            check_map_prog_compatibility(env, spec)
+            if insn.src in (PseudoSrc.MAP_VALUE, PseudoSrc.MAP_IDX_VALUE):
+                check_direct_value_addr(spec, (insn.imm >> 32) & 0xFFFFFFFF)
+
+
+def check_direct_value_addr(spec, off: int) -> None:
+    """resolve_pseudo_ldimm64's checks of `r = map_value[off] ll`: a bounded offset into the one value of an
+    array (array_map_direct_value_addr; the arena has its own addresses)."""
+    if off >= BPF_MAX_VAR_OFF:
+        raise Reject(f"direct value offset of {off} is not allowed", errno.EINVAL)
+    if spec.type not in (MapType.ARRAY, MapType.ARENA):
+        raise Reject("no direct value access support for this map type", errno.EINVAL)
+    if spec.type == MapType.ARRAY and (spec.max_entries != 1 or off >= spec.value_size):
+        raise Reject(f"invalid access to map value pointer, value_size={spec.value_size} off={off}",
+                     ENOTSUPP if spec.max_entries != 1 else errno.EINVAL)
 
 
 #: is_tracing_prog_type(): programs that may run in any context, where a held lock could deadlock

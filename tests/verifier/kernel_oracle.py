@@ -75,7 +75,8 @@ def kernel_load(program: Program, prog_type: int, log_level: int = 1, log_size: 
                 if insn.ref not in fds:
                     fds[insn.ref] = create_map(maps[insn.ref])
                 lo = fds[insn.ref]
-                hi = (insn.imm >> 32) if insn.src == PseudoSrc.MAP_VALUE else 0
+                # the second slot's imm is kept as written: a map fd with a non-zero one is refused
+                hi = (insn.imm >> 32) & 0xFFFFFFFF
                 insn = insn._replace(imm=(hi << 32) | lo)
             insns.append(insn)
         return kernel_load_bytes(encode(insns), prog_type, program.license, log_level, log_size,
