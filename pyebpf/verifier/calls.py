@@ -64,8 +64,15 @@ _H = HelperId
 _RET_BASE = {RetType.RET_PTR_TO_SOCKET: PTR_TO_SOCKET, RetType.RET_PTR_TO_TCP_SOCK: PTR_TO_TCP_SOCK,
              RetType.RET_PTR_TO_SOCK_COMMON: PTR_TO_SOCK_COMMON}
 _ACQUIRE = {_H.SK_LOOKUP_TCP, _H.SK_LOOKUP_UDP, _H.SKC_LOOKUP_TCP, _H.RINGBUF_RESERVE}
+#: is_ptr_cast_function(): the result is the argument's object, so it shares its reference (bpf_get_listener_sock
+#: is not one: listener sockets are not reference counted)
 _PTR_CAST = {_H.TCP_SOCK, _H.SK_FULLSOCK, _H.SKC_TO_TCP_SOCK, _H.SKC_TO_TCP6_SOCK, _H.SKC_TO_UDP6_SOCK,
-             _H.SKC_TO_TCP_TIMEWAIT_SOCK, _H.SKC_TO_TCP_REQUEST_SOCK, _H.GET_LISTENER_SOCK}
+             _H.SKC_TO_MPTCP_SOCK, _H.SKC_TO_TCP_TIMEWAIT_SOCK, _H.SKC_TO_TCP_REQUEST_SOCK}
+#: helpers whose RET_PTR_TO_BTF_ID result is modelled: the bpf_skc_to_*() casts, kernel socket structs that all
+#: begin with sock_common (so they are only ever passed on as ARG_PTR_TO_BTF_ID_SOCK_COMMON; their fields, read
+#: through btf_struct_access, are not modelled and refused)
+_SOCK_BTF_RET = {_H.SKC_TO_TCP_SOCK, _H.SKC_TO_TCP6_SOCK, _H.SKC_TO_UDP6_SOCK, _H.SKC_TO_MPTCP_SOCK,
+                 _H.SKC_TO_TCP_TIMEWAIT_SOCK, _H.SKC_TO_TCP_REQUEST_SOCK, _H.SKC_TO_UNIX_SOCK}
 _CHANGES_PKT_DATA = {
     _H.SKB_STORE_BYTES, _H.SKB_CHANGE_HEAD, _H.SKB_CHANGE_TAIL, _H.SKB_PULL_DATA, _H.SKB_CHANGE_PROTO,
     _H.SKB_VLAN_PUSH, _H.SKB_VLAN_POP, _H.SKB_ADJUST_ROOM, _H.XDP_ADJUST_HEAD, _H.XDP_ADJUST_META,
@@ -446,6 +453,10 @@ def check_helper_call(env: Env, insn) -> None:
         mark_reg_known(r0, 0)
         r0.type = PTR_TO_MEM | flag
         r0.mem_size = meta.mem_size
+    elif rt == RetType.RET_PTR_TO_BTF_ID and hid in _SOCK_BTF_RET:
+        mark_reg_unknown(r0)
+        mark_reg_known(r0, 0)
+        r0.type = RegType.PTR_TO_BTF_ID | flag
     else:
         raise Reject(f"unknown return type {ret.raw} of func {name}#{func_id}", errno.EINVAL)
     if r0.type & PTR_MAYBE_NULL:

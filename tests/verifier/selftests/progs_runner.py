@@ -93,8 +93,8 @@ def _tags(btf, func_name: str) -> list[str]:
     out = []
     for i in range(1, len(btf)):
         t = btf[i]
-        if t.kind == BtfKind.DECL_TAG and t.size_type in ids and t.component_idx == 0xFFFFFFFF or (
-                t.kind == BtfKind.DECL_TAG and t.size_type in ids and t.component_idx == -1):
+        # component_idx -1 (0xffffffff as stored): the tag is on the function itself
+        if t.kind == BtfKind.DECL_TAG and t.size_type in ids and t.component_idx in (-1, 0xFFFFFFFF):
             name = btf.str_at(t.name_off)
             if name.startswith("comment:"):
                 out.append(name[len("comment:"):])
@@ -196,7 +196,8 @@ def main() -> int:
     for k, v in sorted(skipped.items()):
         print(f"  skipped {k}: {v}")
     if args.write_differences:
-        DIFFERENCES.write_text(base.differences(outcomes).replace("(verifier/*.c)", "(progs/verifier_*.c)"))
+        text = base.differences(outcomes).replace("(verifier/*.c)", "(progs/verifier_*.c)")
+        DIFFERENCES.write_text(text.replace("selftest_runner.py", "progs_runner.py"))
         print(f"differences written to {DIFFERENCES}")
     return 1 if any(o.false_accept for o in outcomes) else 0
 
