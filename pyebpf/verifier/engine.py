@@ -113,6 +113,9 @@ def live_regs_same(old: VerifierState, cur: VerifierState, live_idx: tuple[int, 
 STATE_OBSERVER: ContextVar = ContextVar("pyebpf_state_observer", default=None)
 
 
+_ATOMIC_OPS = frozenset(int(op) for op in AtomicOp)
+
+
 class Checker:
     """One run of do_check over a program."""
 
@@ -591,6 +594,8 @@ class Checker:
         env = self.env
         size = SIZE_BYTES[Size(insn.opcode & SIZE_MASK)]
         imm = insn.imm
+        if imm not in _ATOMIC_OPS:  # a Program built or read without validation (ELF path) may hold any imm
+            raise Reject(f"BPF_ATOMIC uses invalid atomic opcode {imm & 0xFFFFFFFF:02x}", errno.EINVAL)
         if imm in (AtomicOp.LOAD_ACQ, AtomicOp.STORE_REL):
             if imm == AtomicOp.LOAD_ACQ:
                 src = env.check_reg_arg(insn.src, SRC_OP)

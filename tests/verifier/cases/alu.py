@@ -107,4 +107,8 @@ CASES = [
     *[bad(f"jmp_same_reg_not_decided_taken_{i}", "  r6 = r1\n  call 7\n  r7 = r0\n  r8 = 1\n"
           f"  if r7 {op} r7 goto +2\n  r0 = 0\n  exit\n  *(u32 *)(r6 + 8) = r8\n")
       for i, op in enumerate([">", "!=", "s<"])],
+    # atomic opcodes are checked by the verifier too (a Program read without validation may hold any imm)
+    *[Case(f"atomic_invalid_opcode_{imm:#x}", raw(I(0xB7, 0, 0, 0, 0), I(0x7B, 10, 0, -8, 0), I(0xBF, 1, 10, 0, 0),
+                                                  I(0xDB, 1, 0, -8, imm), MOV0, EXIT), expect=REJECT)
+      for imm in (0x99, 0x10, 0xE0, 0x111)],
 ]

@@ -193,6 +193,12 @@ def main() -> int:
     outcomes, skipped = run_all(args.only or None)
     print(base.report(outcomes))
     print(f"\n{len(outcomes)} programs run; skipped: {len(skipped)}")
+    kinds: dict[str, int] = {}
+    for why in skipped.values():
+        kind = why.split(" (SEC")[0] if why.startswith("program type") else why.split(":")[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1]):
+        print(f"  {n:4d} skipped: {kind}")
     for k, v in sorted(skipped.items()):
         print(f"  skipped {k}: {v}")
     if args.write_differences:

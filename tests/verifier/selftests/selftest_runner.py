@@ -309,6 +309,30 @@ def selected(tests: list[SelfTest]) -> list[SelfTest]:
     return out
 
 
+def skip_reasons(tests: list[SelfTest]) -> dict[str, int]:
+    """Why the tests `selected()` leaves out are left out, counted."""
+    from pyebpf.abi.prog_types import ProgType
+    from pyebpf.verifier.api import SUPPORTED_PROG_TYPES
+    chosen = {id(t) for t in selected(tests)}
+    out: dict[str, int] = defaultdict(int)
+    for t in tests:
+        if id(t) in chosen:
+            continue
+        if t.needs_setup:
+            out["BTF/func_info/kfunc setup not recreated"] += 1
+        elif UNSUPPORTED_FIXUPS & t.fixups.keys():
+            out["maps that need BTF (" + ", ".join(sorted(UNSUPPORTED_FIXUPS & t.fixups.keys())) + ")"] += 1
+        elif len(t.code) // 8 > MAX_GENERATED_INSNS:
+            out[f"generated body over {MAX_GENERATED_INSNS} insns"] += 1
+        else:
+            try:
+                name = ProgType(t.prog_type or ProgType.SOCKET_FILTER).name
+            except ValueError:
+                name = str(t.prog_type)
+            out[f"program type {name} not modelled"] += 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
 def run_one(t: SelfTest) -> Outcome:
     sys.path.insert(0, str(HERE.parent))
     from kernel_oracle import kernel_load, kernel_load_bytes
@@ -405,6 +429,8 @@ def main() -> int:
     chosen = selected(tests)
     print(f"{len(tests)} tests in verifier/*.c, {len(chosen)} runnable (map fixups recreated; BTF/kfunc setup, "
           f"generated bodies over {MAX_GENERATED_INSNS} insns and unsupported program types skipped)")
+    for why, n in skip_reasons(tests).items():
+        print(f"  {n:4d} skipped: {why}")
     outcomes = run_all(chosen)
     print(report(outcomes))
     if args.write_differences:
