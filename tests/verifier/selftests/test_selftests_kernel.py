@@ -16,8 +16,9 @@ import progs_runner  # noqa: E402
 import selftest_runner as runner  # noqa: E402
 
 TARGETS = {"verdict": 0.99, "message": 0.97, "processed": 0.95}
-#: (corpus, figure) -> the floor held while the target is not met (measured on 6.18 with linux-source-6.12)
-FLOORS = {("progs", "verdict"): 0.985}
+#: (corpus, figure) -> the floor held while the target is not met (measured on 6.18 with linux-source-6.12); every
+#: target is met today, so none
+FLOORS: dict[tuple[str, str], float] = {}
 
 
 @pytest.fixture(scope="module")
