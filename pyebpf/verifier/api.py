@@ -13,6 +13,7 @@ from pyebpf.isa.program import Program
 from pyebpf.verifier.cfg import check_cfg, subprog_starts
 from pyebpf.verifier.engine import Checker, check_max_stack_depth
 from pyebpf.verifier.env import Env, Reject
+from pyebpf.verifier.kernel_model import KernelModel, kernel_model
 from pyebpf.verifier.log import LOG_LEVEL2, LOG_STATS, insn_str
 from pyebpf.verifier.precision import compute_scc
 from pyebpf.verifier.prune import cfg_successors, compute_live_registers
@@ -36,6 +37,8 @@ class VerifierResult:
     error: VerifierError | None = None
     stack_depth: list[int] = field(default_factory=list)
     verification_time_usec: int = 0
+    #: the kernel release answered for, and the version-dependent facts this run asked (kernel_model.py)
+    kernel: KernelModel | None = None
 
     def __bool__(self) -> bool:
         return self.accepted
@@ -68,8 +71,12 @@ def _prog_type(value, program: Program) -> ProgType:
 
 
 def verify(program: Program, prog_type=None, maps=None, privileged: bool = True, log_level: int = 0,
-           raise_on_reject: bool = True, attach_type=None) -> VerifierResult:
-    """Verify `program` as the kernel would load it; raises VerifierError on rejection unless told not to."""
+           raise_on_reject: bool = True, attach_type=None, kernel=None) -> VerifierResult:
+    """Verify `program` as the kernel would load it; raises VerifierError on rejection unless told not to.
+
+    `kernel` is the release to answer for ('6.1', (6, 1), a KernelModel; default: the running kernel's, or the
+    newest modelled one off Linux): its instruction set, helpers, rules, limits and messages."""
+    model = kernel_model(kernel)
     pt = _prog_type(prog_type, program)
     if pt not in SUPPORTED_PROG_TYPES:
         raise VerifierError(f"program type {pt.name} is not supported by the verifier "
@@ -90,7 +97,7 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
     log_text = ""
     env = None
     try:
-        cfg = check_cfg(program, privileged)
+        cfg = check_cfg(program, privileged, model)
     except VerifierError as e:
         lines = e.log if e.log.endswith(e.message + "\n") else e.message + "\n"
         if log_level & LOG_LEVEL2 and not e.message.startswith(_BEFORE_SUBPROG_LIST):
@@ -98,12 +105,15 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
         stats = (f"processed 0 insns (limit {BPF_COMPLEXITY_LIMIT_INSNS}) max_states_per_insn 0 total_states 0 "
                  f"peak_states 0 mark_read 0\n")
         e.log = (lines + stats) if log_level else ""
-        result = VerifierResult(False, 0, 0, 0, 0, e.log, e)
+        result = VerifierResult(False, 0, 0, 0, 0, e.log, e, kernel=model)
         result._inputs = (program, pt, privileged, maps, attach_type)  # type: ignore[attr-defined]
         if raise_on_reject:
             raise
         return result
     env = Env(program, cfg, pt, maps, privileged, log_level, attach_type)
+    env.kernel = model
+    env.isa_refused = {slot: r[1] for slot, insn in enumerate(cfg.insns) if insn is not None
+                       for r in [model.isa_refusal(insn)] if r is not None}
     if log_level & LOG_LEVEL2:
         for i, start_slot in enumerate(cfg.subprog_starts):
             env.verbose(f"func#{i} @{start_slot}\n")
@@ -128,7 +138,8 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
         env.verbose(f"verification time {elapsed_us} usec\n")
         env.verbose("stack depth " + "+".join(str(d) for d in env.subprog_stack_depth) + "\n")
     result = VerifierResult(error is None, env.insn_processed, env.peak_states, env.total_states,
-                            env.max_states_per_insn, "", error, list(env.subprog_stack_depth), elapsed_us)
+                            env.max_states_per_insn, "", error, list(env.subprog_stack_depth), elapsed_us,
+                            model)
     if log_level:
         env.verbose(result.stats_line + "\n")
         log_text = env.log.text()

@@ -66,12 +66,12 @@ def _is_jmp(insn: Instruction | None) -> bool:
     return insn is not None and (insn.opcode & CLASS_MASK) in _JMP_CLASSES
 
 
-def check_cfg(program: Program, privileged: bool = True) -> CfgInfo:
+def check_cfg(program: Program, privileged: bool = True, kernel=None) -> CfgInfo:
     """The kernel's passes before do_check, in its order: the size limits of bpf_prog_load (E2BIG),
     add_subprog_and_kfunc (call targets, EPERM for unprivileged calls, too many subprograms), check_subprogs (jumps
     stay inside their subprogram, each ends in exit/ja), resolve_pseudo_ldimm64 (LDX reserved fields, lddw sources,
     unknown opcodes), then check_cfg's DFS (jumps out of range, back-edges unprivileged, unreachable code, jumps into
-    an lddw). `privileged` is the kernel's bpf_capable."""
+    an lddw). `privileged` is the kernel's bpf_capable; `kernel` the KernelModel answered for (None: newest)."""
     insns = slot_table(program)
     n = len(insns)
     # bpf_prog_load refuses these before the verifier runs (E2BIG, no log): our messages are our own
@@ -84,7 +84,7 @@ def check_cfg(program: Program, privileged: bool = True) -> CfgInfo:
     # the kernel's order (bpf_check): add_subprog_and_kfunc, check_subprogs, resolve_pseudo_ldimm64, check_cfg
     _add_subprogs(info, privileged, program.license in GPL_COMPATIBLE)
     _check_subprogs(info)
-    _resolve_pseudo_ldimm64(info)
+    _resolve_pseudo_ldimm64(info, kernel)
     _dfs(info, privileged)
     return info
 
@@ -100,7 +100,7 @@ _NOT_IN_KERNEL_INSNTABLE = frozenset({OP_CALLX})
 BPF_MAX_SUBPROGS = 256
 
 
-def _resolve_pseudo_ldimm64(info: CfgInfo) -> None:
+def _resolve_pseudo_ldimm64(info: CfgInfo, kernel=None) -> None:
     """The per-instruction sanity pass the kernel runs before the DFS: LDX reserved fields, lddw sources, opcodes.
 
     (A cut or malformed second lddw slot, "invalid bpf_ld_imm64 insn", cannot be spelled in a Program: decode
@@ -109,6 +109,9 @@ def _resolve_pseudo_ldimm64(info: CfgInfo) -> None:
         if insn is None:
             continue
         code = insn.opcode
+        refused = kernel.isa_refusal(insn) if kernel is not None else None
+        if refused is not None and refused[0] == "cfg":  # an instruction newer than the kernel answered for
+            raise _fail(refused[1], slot)
         if (code & CLASS_MASK) == InsnClass.LDX and ((code & MODE_MASK) not in (Mode.MEM, Mode.MEMSX) or insn.imm):
             raise _fail("BPF_LDX uses reserved fields", slot)
         if code == OP_LD_IMM64:

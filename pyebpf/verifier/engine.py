@@ -423,6 +423,8 @@ class Checker:
     # ---- one instruction -------------------------------------------------------------------------------------
     def do_check_insn(self, insn, idx: int) -> int:
         env = self.env
+        if env.isa_refused and idx in env.isa_refused:  # newer than the kernel answered for (kernel_model.py)
+            raise Reject(env.isa_refused[idx], errno.EINVAL)
         code = insn.opcode
         cls = code & CLASS_MASK
         if cls == _ALU or cls == _ALU64:
