@@ -14,6 +14,8 @@ import re
 from enum import Enum
 from typing import Any, NamedTuple
 
+from pyebpf.abi.helpers import HelperId
+from pyebpf.abi.prog_types import ProgType
 from pyebpf.errors import InputError
 
 
@@ -57,6 +59,14 @@ class Fact(Enum):
     JMP_SEQ_LIMIT_ERRNO = "errno of 'The sequence of 8193 jumps is too complex.'"
     MAP_IN_MAP_LOOKUP_INNER = "a lookup in a map of maps returns the inner map (map_ptr_or_null)"
     LAST_HELPER_ID = "the highest helper id the kernel knows (__BPF_FUNC_MAX_ID - 1)"
+    HELPER_REFUSED_MSG = "check_helper_call's words for a helper the program type has no prototype for"
+    RETVAL_AS_TNUM = "verbose_invalid_scalar prints the register and the range as tnums, not smin/smax"
+    REF_LEAK_AS_ID = "a leaked reference is refused with its 'Unreleased reference id=N alloc_insn=M' line"
+    STACK_FRAME_ROUND = "check_max_stack_depth rounds each frame's stack up to (bytes, from at least this depth)"
+    CALL_BACK_EDGE = "check_cfg refuses a call to a subprogram on the DFS stack (recursion) as a back-edge"
+    ST_INTO_CTX = "BPF_ST (store immediate) into the context is allowed"
+    HELPER_STACK_INDIRECT = "helper stack accesses: bounds against the whole stack, worded 'indirect'"
+    SMP_ID_BOUNDED = "bpf_get_smp_processor_id returns a scalar bounded by nr_cpu_ids - 1"
 
 
 class Change(NamedTuple):
@@ -82,7 +92,103 @@ FACTS: dict[Fact, Row] = {
         Change(_R(6, 1), 209, "bpf_user_ringbuf_drain"),
         Change(_R(6, 2), 211, "bpf_cgrp_storage_get/delete, the last helpers: new interfaces are kfuncs"),
     )),
+    Fact.HELPER_REFUSED_MSG: Row("unknown func {name}#{id}", (
+        Change(_R(6, 12), "program of this type cannot use helper {name}#{id}",
+               "check_helper_call: a helper known but not allowed is worded apart from an unknown one"),)),
+    Fact.RETVAL_AS_TNUM: Row(True, (
+        Change(_R(6, 8), False, "verbose_invalid_scalar: smin/smax and a [lo, hi] range"),)),
+    Fact.REF_LEAK_AS_ID: Row(True, (
+        Change(_R(6, 12), False, "check_resource_leak: 'BPF_EXIT instruction in main prog would lead to "
+                                 "reference leak' after the per-reference lines"),)),
+    Fact.STACK_FRAME_ROUND: Row((32, 1), (  # (bytes, least depth a frame counts as)
+        Change(_R(6, 8), (16, 0), "round_up_stack_depth: 16 bytes for JIT-ed programs, empty frames count 0"),)),
+    Fact.CALL_BACK_EDGE: Row(True, (
+        Change(_R(6, 12), False, "check_cfg: calls are not DFS edges; recursion is caught by the call depth"),)),
+    Fact.ST_INTO_CTX: Row(False, (
+        Change(_R(6, 3), True, "bpf: allow ctx writes using BPF_ST_MEM instruction"),)),
+    Fact.HELPER_STACK_INDIRECT: Row(True, (
+        Change(_R(6, 8), False, "check_stack_access_within_bounds/check_stack_range_initialized: one wording "
+                                "and the allocated-stack bound for helper and direct reads"),)),
+    Fact.SMP_ID_BOUNDED: Row(False, (
+        Change(_R(6, 8), True, "bpf_get_smp_processor_id: return range [0, nr_cpu_ids - 1]"),)),
 }
+
+
+class Reword(NamedTuple):
+    """A refusal worded differently before `since`: a newer message (errno, full-match regex) and the older
+    wording (a str.format template over the match's named groups; `x_<name>` gives a group as hex)."""
+
+    since: Release
+    errno: int
+    pattern: str
+    older: str
+    why: str
+
+
+#: refusals the same rule words differently on older releases (rules that changed what they check are facts)
+REWORDS: tuple[Reword, ...] = (
+    Reword(_R(6, 8), errno.EACCES, r"misaligned stack access off (?P<v>\d+)\+(?P<rest>.*)",
+           "misaligned stack access off ({x_v}; 0x0)+{rest}", "tnum_strn of a constant var_off"),
+    Reword(_R(6, 8), errno.EACCES, r"R\d+ invalid zero-sized read: .*", "invalid zero-sized read",
+           "check_mem_size_reg"),
+    Reword(_R(6, 8), errno.EINVAL,
+           r"invalid variable-offset (?P<rw>read from|write to) stack R(?P<r>\d+) var_off=(?P<t>\(.*?\)) off=-?\d+ "
+           r"size=(?P<n>\d+)", "invalid variable-offset {rw} stack R{r} var_off={t} size={n}",
+           "check_stack_access_within_bounds"),
+    Reword(_R(6, 12), errno.EINVAL, r"BPF_LD_\[ABS\|IND\] would lead to reference leak",
+           "BPF_LD_[ABS|IND] cannot be mixed with socket references", "check_ld_abs before check_resource_leak"),
+    Reword(_R(6, 8), errno.EINVAL, r"expected prog array map for tail call",
+           "kernel subsystem misconfigured verifier", "check_map_func_compatibility runs first"),
+    Reword(_R(6, 4), errno.EACCES, r"(?P<a>.*)ringbuf_mem(?P<b>.*)", "{a}alloc_mem{b}",
+           "reg_type_str: MEM_RINGBUF printed as alloc_mem"),
+    Reword(_R(6, 4), errno.EACCES, r"(?P<a>.*expected=.*), trusted_ptr_(?P<b>.*)", "{a}{b}",
+           "PTR_TRUSTED (trusted_ptr_) in the compatible-type lists"),
+)
+
+
+def reword(message: str, err: int, release: Release) -> tuple[str, list[int]]:
+    """`message` as `release` words it, and the REWORDS rows that matched it (applied or not)."""
+    matched = []
+    for i, rw in enumerate(REWORDS):
+        if rw.errno != err:
+            continue
+        m = re.fullmatch(rw.pattern, message)
+        if m is None:
+            continue
+        matched.append(i)
+        if release < rw.since:
+            groups = {k: v for k, v in m.groupdict().items()}
+            groups.update({f"x_{k}": hex(int(v)) for k, v in m.groupdict().items() if v and v.lstrip("-").isdigit()})
+            message = rw.older.format(**groups)
+    return message, matched
+
+
+class HelperGain(NamedTuple):
+    """Helpers that program types gained in `since`; before it only `before` (program types) had them."""
+
+    helpers: frozenset[HelperId]
+    since: Release
+    before: frozenset[ProgType]
+    why: str
+
+
+_TRACING = frozenset({ProgType.KPROBE, ProgType.TRACEPOINT, ProgType.RAW_TRACEPOINT, ProgType.PERF_EVENT,
+                      ProgType.RAW_TRACEPOINT_WRITABLE, ProgType.TRACING})
+
+#: per program type helper availability that changed (abi/helpers.py's tables are the newest release's)
+HELPER_GAINS: tuple[HelperGain, ...] = (
+    HelperGain(frozenset({HelperId.GET_CURRENT_PID_TGID, HelperId.GET_CURRENT_COMM, HelperId.SEND_SIGNAL}),
+               _R(6, 10), _TRACING,
+               "bpf_base_func_proto: task helpers for every program type loaded with CAP_PERFMON"),
+)
+
+
+def helper_available_at(prog_type: ProgType, helper: HelperId, release: Release) -> bool:
+    """False when `release` predates the change that gave `prog_type` the (newest-release-allowed) `helper`."""
+    for gain in HELPER_GAINS:
+        if helper in gain.helpers and release < gain.since and prog_type not in gain.before:
+            return False
+    return True
 
 
 def fact_at(fact: Fact, release: Release) -> Any:
@@ -95,4 +201,5 @@ def fact_at(fact: Fact, release: Release) -> Any:
     return value
 
 
-__all__ = ["Release", "MODELLED", "NEWEST", "OLDEST", "parse_release", "Fact", "Change", "Row", "FACTS", "fact_at"]
+__all__ = ["Release", "MODELLED", "NEWEST", "OLDEST", "parse_release", "Fact", "Change", "Row", "FACTS", "fact_at",
+           "HelperGain", "HELPER_GAINS", "helper_available_at", "Reword", "REWORDS", "reword"]

@@ -128,6 +128,7 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
             # do_misc_fixups -> fixup_kfunc_call: a reachable kfunc call with BTF id 0 survived dead-code removal
             raise Reject("invalid kernel function call not eliminated in verifier pass", errno.EINVAL)
     except Reject as r:
+        r.message = model.reword(r.message, r.errno)
         if r.message:
             env.verbose(r.message + ("\n" if r.newline else ""))
         error = VerifierError(r.message, insn=env.insn_idx, errno=r.errno)

@@ -16,6 +16,7 @@ from pyebpf.abi.opcodes import (
     CallSrc, InsnClass, JmpOp, Mode, PseudoSrc,
 )
 from pyebpf.abi.helpers import HelperId
+from pyebpf.abi.kernel_versions import Fact
 from pyebpf.errors import VerifierError
 from pyebpf.isa.instruction import VALID_OPCODES, Instruction
 from pyebpf.isa.program import Program
@@ -85,7 +86,7 @@ def check_cfg(program: Program, privileged: bool = True, kernel=None) -> CfgInfo
     _add_subprogs(info, privileged, program.license in GPL_COMPATIBLE)
     _check_subprogs(info)
     _resolve_pseudo_ldimm64(info, kernel)
-    _dfs(info, privileged)
+    _dfs(info, privileged, kernel is not None and kernel.fact(Fact.CALL_BACK_EDGE))
     return info
 
 
@@ -232,14 +233,14 @@ def _check_subprogs(info: CfgInfo) -> None:
             raise _fail("last insn is not an exit or jmp", end - 1)
 
 
-def _dfs(info: CfgInfo, privileged: bool) -> None:
+def _dfs(info: CfgInfo, privileged: bool, call_back_edge: bool = False) -> None:
     insns = info.insns
     n = info.slot_count
     state = [0] * n
     stack = [0]
     state[0] = DISCOVERED
 
-    def push(t: int, w: int, e: int) -> int:
+    def push(t: int, w: int, e: int, loop_ok: bool = True) -> int:
         if e == FALLTHROUGH and state[t] >= (DISCOVERED | FALLTHROUGH):
             return _DONE
         if e == BRANCH and state[t] >= (DISCOVERED | BRANCH):
@@ -255,7 +256,7 @@ def _dfs(info: CfgInfo, privileged: bool) -> None:
             stack.append(w)
             return _KEEP
         if state[w] & 0xF0 == DISCOVERED:
-            if privileged:
+            if privileged and loop_ok:
                 return _DONE
             raise _fail(f"back-edge from insn {t} to {w}", t)
         state[t] = DISCOVERED | e
@@ -302,7 +303,7 @@ def _dfs(info: CfgInfo, privileged: bool) -> None:
         info.jmp_points.add(t + size)
         if visit_callee:
             info.prune_points.add(t)
-            return push(t, t + _imm32(insns[t]) + 1, BRANCH)
+            return push(t, t + _imm32(insns[t]) + 1, BRANCH, not call_back_edge)  # older kernels: no recursion
         return ret
 
     while stack:

@@ -12,7 +12,8 @@ import os
 import platform
 from typing import Any
 
-from pyebpf.abi.kernel_versions import MODELLED, NEWEST, OLDEST, Fact, Release, fact_at, parse_release
+from pyebpf.abi.kernel_versions import (MODELLED, NEWEST, OLDEST, REWORDS, Fact, Release, fact_at,
+                                        helper_available_at, parse_release, reword)
 from pyebpf.abi.opcodes import AluOp, AtomicOp, InsnClass, Mode
 from pyebpf.isa.features import IsaFeature, insn_feature
 
@@ -37,7 +38,9 @@ def _isa_refusal_form(insn) -> tuple[str, str]:
         if insn.imm in (AtomicOp.LOAD_ACQ, AtomicOp.STORE_REL):
             return CHECK, f"BPF_ATOMIC uses invalid atomic opcode {insn.imm:02x}"
         return CHECK, "BPF_XADD uses reserved fields"  # fetch ops before the BPF_ATOMIC rework: imm was reserved
-    return CFG, f"unknown opcode {code:02x}"  # ALU64|END (bswap), JMP32|JA (gotol), JMP|JCOND (may_goto)
+    if cls == InsnClass.JMP32:
+        return CHECK, "BPF_JA uses reserved fields"  # gotol: read as `ja +off` with a reserved imm
+    return CFG, f"unknown opcode {code:02x}"  # ALU64|END (bswap), JMP|JCOND (may_goto)
 
 
 class KernelModel:
@@ -51,14 +54,26 @@ class KernelModel:
         return f"KernelModel({str(self.release)!r})"
 
     def fact(self, fact: Fact) -> Any:
-        value = fact_at(fact, self.release)
-        self.asked[fact] = value
-        return value
+        return self._ask(fact)
 
     def isa_has(self, feature: IsaFeature) -> bool:
         """Whether this release decodes instructions of `feature` (isa/features.py's table)."""
-        value = feature.since <= tuple(self.release)
-        self.asked[feature] = value
+        return self._ask(feature)
+
+    def helper_available(self, prog_type, helper) -> bool:
+        """Whether `prog_type` programs of this release may call `helper` (the newest release allows it)."""
+        return self._ask(("helper", prog_type, helper))
+
+    def reword(self, message: str, err: int) -> str:
+        """A refusal as this release words it (abi REWORDS: same rule, older words)."""
+        older, matched = reword(message, err, self.release)
+        for i in matched:
+            self.asked[("reword", i)] = self.release < REWORDS[i].since
+        return older
+
+    def _ask(self, key) -> Any:
+        value = _answer(key, self.release)
+        self.asked[key] = value
         return value
 
     def isa_refusal(self, insn) -> tuple[str, str] | None:
@@ -66,6 +81,8 @@ class KernelModel:
         feature = insn_feature(insn)
         if feature is IsaFeature.BASE or self.isa_has(feature):
             return None
+        if insn.opcode & _CLASS == InsnClass.JMP32 and not insn.imm:
+            return None  # `gotol +0` is `ja +0` to a kernel that predates gotol
         return _isa_refusal_form(insn)
 
     def fresh(self) -> "KernelModel":
@@ -76,11 +93,21 @@ class KernelModel:
         """Whether `other` answers every question this run asked the same way (then its verdict, log and
         statistics are this run's)."""
         rel = other.release if isinstance(other, KernelModel) else parse_release(other)
-        for key, value in self.asked.items():
-            now = (key.since <= tuple(rel)) if isinstance(key, IsaFeature) else fact_at(key, rel)
-            if now != value:
-                return False
-        return True
+        return all(_answer(key, rel) == value for key, value in self.asked.items())
+
+
+def _answer(key, release: Release) -> Any:
+    """The answer `release` gives to one recorded question."""
+    if isinstance(key, Fact):
+        return fact_at(key, release)
+    if isinstance(key, IsaFeature):
+        return key.since <= tuple(release)
+    kind = key[0]
+    if kind == "helper":
+        return helper_available_at(key[1], key[2], release)
+    if kind == "reword":
+        return release < REWORDS[key[1]].since
+    raise ValueError(f"unknown kernel question {key!r}")
 
 
 def running_release() -> Release:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 
 from pyebpf.abi.context import FieldKind, ctx_access_ok
+from pyebpf.abi.kernel_versions import Fact
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.prog_kinds import may_read_packet, may_write_packet
 from pyebpf.abi.widths import s64
@@ -180,6 +181,9 @@ def check_stack_access_within_bounds(env: Env, regno: int, off: int, size: int, 
     reg = env.regs[regno]
     state = reg_frame(env, reg)
     extra = " write to" if write else " read from"
+    indirect = src == ACCESS_HELPER and env.kernel is not None and env.kernel.fact(Fact.HELPER_STACK_INDIRECT)
+    if indirect:
+        extra = " indirect access to"
     if not reg.var_off.mask:
         min_off = _s(reg.var_off.value) + off
         max_off = min_off + size
@@ -188,7 +192,7 @@ def check_stack_access_within_bounds(env: Env, regno: int, off: int, size: int, 
             raise Reject(f"invalid unbounded variable-offset{extra} stack R{regno}")
         min_off = reg.smin + off
         max_off = reg.smax + off + size
-    min_valid = -MAX_BPF_STACK if (write or env.allow_uninit_stack) else -state.allocated_stack
+    min_valid = -MAX_BPF_STACK if (write or env.allow_uninit_stack or indirect) else -state.allocated_stack
     err = 0
     if min_off < min_valid or min_off > -1:
         err = errno.EACCES
@@ -456,6 +460,8 @@ def check_stack_range_initialized(env: Env, regno: int, off: int, size: int, zer
             env.liveness.mark_read(state.frameno, env.insn_idx, 1 << spi)
             continue
         what = "write to" if clobber else "read from"
+        if not clobber and not var_read and env.kernel is not None and env.kernel.fact(Fact.HELPER_STACK_INDIRECT):
+            what = "indirect read from"
         if var_read:
             raise Reject(f"invalid variable-offset read from stack R{regno} var_off={_tn(reg.var_off)} "
                          f"off={off} size={size}")
