@@ -66,6 +66,7 @@ class Fact(Enum):
     CALL_BACK_EDGE = "check_cfg refuses a call to a subprogram on the DFS stack (recursion) as a back-edge"
     ST_INTO_CTX = "BPF_ST (store immediate) into the context is allowed"
     HELPER_STACK_INDIRECT = "helper stack accesses: bounds against the whole stack, worded 'indirect'"
+    MAP_KEY_ARG_ANY_MEM = "map key/value helper arguments take every memory type (mem_types), not just map_key_value_types"
     SMP_ID_BOUNDED = "bpf_get_smp_processor_id returns a scalar bounded by nr_cpu_ids - 1"
 
 
@@ -109,6 +110,8 @@ FACTS: dict[Fact, Row] = {
     Fact.HELPER_STACK_INDIRECT: Row(True, (
         Change(_R(6, 8), False, "check_stack_access_within_bounds/check_stack_range_initialized: one wording "
                                 "and the allocated-stack bound for helper and direct reads"),)),
+    Fact.MAP_KEY_ARG_ANY_MEM: Row(False, (
+        Change(_R(6, 8), True, "check_reg_type: ARG_PTR_TO_MAP_KEY/VALUE share mem_types"),)),
     Fact.SMP_ID_BOUNDED: Row(False, (
         Change(_R(6, 8), True, "bpf_get_smp_processor_id: return range [0, nr_cpu_ids - 1]"),)),
 }
@@ -123,6 +126,7 @@ class Reword(NamedTuple):
     pattern: str
     older: str
     why: str
+    everywhere: bool = False  # `pattern` is replaced wherever it occurs (re.sub), not matched whole
 
 
 #: refusals the same rule words differently on older releases (rules that changed what they check are facts)
@@ -139,8 +143,8 @@ REWORDS: tuple[Reword, ...] = (
            "BPF_LD_[ABS|IND] cannot be mixed with socket references", "check_ld_abs before check_resource_leak"),
     Reword(_R(6, 8), errno.EINVAL, r"expected prog array map for tail call",
            "kernel subsystem misconfigured verifier", "check_map_func_compatibility runs first"),
-    Reword(_R(6, 4), errno.EACCES, r"(?P<a>.*)ringbuf_mem(?P<b>.*)", "{a}alloc_mem{b}",
-           "reg_type_str: MEM_RINGBUF printed as alloc_mem"),
+    Reword(_R(6, 4), errno.EACCES, r"ringbuf_mem", "alloc_mem", "reg_type_str: MEM_RINGBUF printed as alloc_mem",
+           everywhere=True),
     Reword(_R(6, 4), errno.EACCES, r"(?P<a>.*expected=.*), trusted_ptr_(?P<b>.*)", "{a}{b}",
            "PTR_TRUSTED (trusted_ptr_) in the compatible-type lists"),
 )
@@ -151,6 +155,12 @@ def reword(message: str, err: int, release: Release) -> tuple[str, list[int]]:
     matched = []
     for i, rw in enumerate(REWORDS):
         if rw.errno != err:
+            continue
+        if rw.everywhere:
+            if re.search(rw.pattern, message):
+                matched.append(i)
+                if release < rw.since:
+                    message = re.sub(rw.pattern, rw.older, message)
             continue
         m = re.fullmatch(rw.pattern, message)
         if m is None:

@@ -153,6 +153,25 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
     return result
 
 
+def verify_kernels(program: Program, kernels, prog_type=None, maps=None, privileged: bool = True,
+                   log_level: int = 0, attach_type=None) -> dict[str, VerifierResult]:
+    """`program` verified for each release in `kernels` ('5.10', '6.1' ...): {release: VerifierResult}, never
+    raising on a rejection. Releases that answer every version-dependent question of an earlier run the same way
+    share that run's result (kernel_model.py), so the whole list usually costs one or two verifications."""
+    models = [kernel_model(k) for k in kernels]
+    done: list[VerifierResult] = []
+    out: dict[str, VerifierResult] = {}
+    for model in sorted(models, key=lambda m: m.release, reverse=True):
+        for res in done:
+            if res.kernel is not None and res.kernel.same_answers(model):
+                break
+        else:
+            res = verify(program, prog_type, maps, privileged, log_level, False, attach_type, model)
+            done.append(res)
+        out[str(model.release)] = res
+    return {str(m.release): out[str(m.release)] for m in models}
+
+
 #: CFG-stage errors raised inside add_subprog_and_kfunc, before it prints the `func#N @slot` lines
 _BEFORE_SUBPROG_LIST = ("call to invalid", "loading/calling", "unknown opc", "empty program", "program of ",
                         "too many subprograms", "kernel btf_id", "kernel function btf_id", "failed to find BTF",
@@ -189,4 +208,4 @@ def _print_live_regs(env: Env, cfg) -> None:
         env.verbose(f"{loop}{slot:3d}: {regs} {insn_str(insn)}\n")
 
 
-__all__ = ["verify", "VerifierResult", "SUPPORTED_PROG_TYPES"]
+__all__ = ["verify", "verify_kernels", "VerifierResult", "SUPPORTED_PROG_TYPES"]

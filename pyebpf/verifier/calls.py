@@ -57,6 +57,9 @@ _COMPATIBLE: dict[int, tuple[int, ...]] = {
     ArgType.ARG_PTR_TO_DYNPTR: (PTR_TO_STACK, RegType.CONST_PTR_TO_DYNPTR),
     ArgType.ARG_KPTR_XCHG_DEST: (PTR_TO_MAP_VALUE, RegType.PTR_TO_BTF_ID | MEM_ALLOC),
 }
+#: map_key_value_types of kernels before Fact.MAP_KEY_ARG_ANY_MEM
+_MAP_KEY_VALUE_ARGS = (ArgType.ARG_PTR_TO_MAP_KEY, ArgType.ARG_PTR_TO_MAP_VALUE)
+_MAP_KEY_VALUE_TYPES = (PTR_TO_STACK, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE)
 _OFF_OK_TYPES = {PTR_TO_STACK, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
                  PTR_TO_MEM | MEM_RDONLY, PTR_TO_MEM | MEM_RINGBUF, RegType.PTR_TO_BUF, SCALAR_VALUE}
 
@@ -173,6 +176,8 @@ def check_reg_type(env: Env, regno: int, arg) -> None:
     compatible = _COMPATIBLE.get(arg.type)
     if compatible is None:
         raise Reject(f"verifier internal error: unsupported arg type {arg.raw}", errno.EFAULT)
+    if arg.type in _MAP_KEY_VALUE_ARGS and env.kernel is not None and not env.kernel.fact(Fact.MAP_KEY_ARG_ANY_MEM):
+        compatible = _MAP_KEY_VALUE_TYPES
     t = reg.type
     if arg.flags & TypeFlag.MEM_RDONLY:
         t &= ~MEM_RDONLY

@@ -83,17 +83,25 @@ class Answer:
     msg: str = ""
 
 
-def ours(item: Item, kernel: str) -> Answer:
-    from pyebpf.errors import PyebpfError
-    from pyebpf.verifier import verify
-    try:
-        res = verify(item.program(), prog_type=item.prog_type, privileged=item.privileged,
-                     attach_type=item.attach_type, raise_on_reject=False, kernel=kernel)
-    except PyebpfError as e:
-        return Answer(False, _errno.errorcode.get(getattr(e, "errno", 0) or 0, ""), getattr(e, "message", str(e)))
+def _answer(res) -> Answer:
     if res.accepted:
         return Answer(True)
-    return Answer(False, _errno.errorcode.get(res.error.errno, "") if res.error.errno else "", res.error.message)
+    e = res.error
+    return Answer(False, _errno.errorcode.get(e.errno, "") if e.errno else "", e.message)
+
+
+def ours(item: Item, kernels: list[str]) -> dict[str, Answer]:
+    """Our answers for `item` on every release in `kernels` (verify_kernels: one run per distinct answer set)."""
+    from pyebpf.errors import PyebpfError
+    from pyebpf.verifier import verify_kernels
+    try:
+        program = item.program()
+        results = verify_kernels(program, kernels, prog_type=item.prog_type, privileged=item.privileged,
+                                 attach_type=item.attach_type)
+    except PyebpfError as e:
+        a = Answer(False, _errno.errorcode.get(getattr(e, "errno", 0) or 0, ""), getattr(e, "message", str(e)))
+        return {k: a for k in kernels}
+    return {k: _answer(r) for k, r in results.items()}
 
 
 @dataclass(frozen=True)
@@ -128,14 +136,22 @@ class Outcome:
                 f"    ours:   {'accept' if o.ok else 'reject'} {o.errno} {o.msg!r}")
 
 
-def compare(version: str, corpora=("cases", "engine", "selftests"), only=None, fast=False) -> list[Outcome]:
-    truth = load_truth(version)
-    out = []
+def compare(versions: list[str], corpora=("cases", "engine", "selftests"), only=None,
+            fast=False) -> dict[str, list[Outcome]]:
+    """{version: outcomes} for every case the version's file records. `fast` leaves out the cases marked slow
+    (the complexity-limit programs: ~30 s each here)."""
+    truths = {v: load_truth(v) for v in versions}
+    out: dict[str, list[Outcome]] = {v: [] for v in versions}
     for it in items(corpora):
-        rec = truth.get(it.corpus, {}).get(it.id)
-        if rec is None or (only and only not in it.id) or (fast and it.slow):
+        if (only and only not in it.id) or (fast and it.slow):
             continue
-        out.append(Outcome(it, rec, ours(it, version)))
+        recs = {v: t.get(it.corpus, {}).get(it.id) for v, t in truths.items()}
+        wanted = [v for v, r in recs.items() if r is not None]
+        if not wanted:
+            continue
+        answers = ours(it, wanted)
+        for v in wanted:
+            out[v].append(Outcome(it, recs[v], answers[v]))
     return out
 
 
@@ -151,8 +167,9 @@ def figures(outcomes: list[Outcome]) -> str:
 def main(argv: list[str]) -> int:
     versions = [a for a in argv if not a.startswith("-")] or recorded_versions()
     bad = 0
+    every = compare(versions, fast="--fast" in argv)
     for v in versions:
-        outs = compare(v, fast="--fast" in argv)
+        outs = every[v]
         for o in outs:
             if not o.message:
                 print(o.line())
