@@ -6,6 +6,10 @@ nothing else spells a kernel version. The instruction set's own table (which rel
 is `pyebpf.isa.features` and is not repeated here. Each row carries the upstream change it stands for; rows were
 added where a kernel of the matrix (scripts/verifier-truth.py, tests/verifier/kernels/*.json) disagreed with the
 newest one.
+
+Dating: a change seen between two modelled releases A < B is entered at the upstream release that made it when
+that is known, else at the first release after A (6.13 for "after 6.12, by 6.18"). The modelled releases are
+exact either way; a release between them that the matrix does not boot may be answered on the wrong side.
 """
 from __future__ import annotations
 
@@ -99,7 +103,7 @@ FACTS: dict[Fact, Row] = {
     Fact.RETVAL_AS_TNUM: Row(True, (
         Change(_R(6, 8), False, "verbose_invalid_scalar: smin/smax and a [lo, hi] range"),)),
     Fact.REF_LEAK_AS_ID: Row(True, (
-        Change(_R(6, 12), False, "check_resource_leak: 'BPF_EXIT instruction in main prog would lead to "
+        Change(_R(6, 13), False, "check_resource_leak: 'BPF_EXIT instruction in main prog would lead to "
                                  "reference leak' after the per-reference lines"),)),
     Fact.STACK_FRAME_ROUND: Row((32, 1), (  # (bytes, least depth a frame counts as)
         Change(_R(6, 8), (16, 0), "round_up_stack_depth: 16 bytes for JIT-ed programs, empty frames count 0"),)),
@@ -108,7 +112,7 @@ FACTS: dict[Fact, Row] = {
     Fact.ST_INTO_CTX: Row(False, (
         Change(_R(6, 3), True, "bpf: allow ctx writes using BPF_ST_MEM instruction"),)),
     Fact.HELPER_STACK_INDIRECT: Row(True, (
-        Change(_R(6, 8), False, "check_stack_access_within_bounds/check_stack_range_initialized: one wording "
+        Change(_R(6, 13), False, "check_stack_access_within_bounds/check_stack_range_initialized: one wording "
                                 "and the allocated-stack bound for helper and direct reads"),)),
     Fact.MAP_KEY_ARG_ANY_MEM: Row(False, (
         Change(_R(6, 8), True, "check_reg_type: ARG_PTR_TO_MAP_KEY/VALUE share mem_types"),)),
@@ -139,9 +143,9 @@ REWORDS: tuple[Reword, ...] = (
            r"invalid variable-offset (?P<rw>read from|write to) stack R(?P<r>\d+) var_off=(?P<t>\(.*?\)) off=-?\d+ "
            r"size=(?P<n>\d+)", "invalid variable-offset {rw} stack R{r} var_off={t} size={n}",
            "check_stack_access_within_bounds"),
-    Reword(_R(6, 12), errno.EINVAL, r"BPF_LD_\[ABS\|IND\] would lead to reference leak",
+    Reword(_R(6, 13), errno.EINVAL, r"BPF_LD_\[ABS\|IND\] would lead to reference leak",
            "BPF_LD_[ABS|IND] cannot be mixed with socket references", "check_ld_abs before check_resource_leak"),
-    Reword(_R(6, 8), errno.EINVAL, r"expected prog array map for tail call",
+    Reword(_R(6, 13), errno.EINVAL, r"expected prog array map for tail call",
            "kernel subsystem misconfigured verifier", "check_map_func_compatibility runs first"),
     Reword(_R(6, 4), errno.EACCES, r"ringbuf_mem", "alloc_mem", "reg_type_str: MEM_RINGBUF printed as alloc_mem",
            everywhere=True),
@@ -187,9 +191,10 @@ _TRACING = frozenset({ProgType.KPROBE, ProgType.TRACEPOINT, ProgType.RAW_TRACEPO
 
 #: per program type helper availability that changed (abi/helpers.py's tables are the newest release's)
 HELPER_GAINS: tuple[HelperGain, ...] = (
-    HelperGain(frozenset({HelperId.GET_CURRENT_PID_TGID, HelperId.GET_CURRENT_COMM, HelperId.SEND_SIGNAL}),
-               _R(6, 10), _TRACING,
-               "bpf_base_func_proto: task helpers for every program type loaded with CAP_PERFMON"),
+    HelperGain(frozenset({HelperId.GET_CURRENT_PID_TGID}), _R(6, 10), _TRACING,
+               "bpf_base_func_proto: bpf_get_current_pid_tgid for every program type (CAP_PERFMON)"),
+    HelperGain(frozenset({HelperId.GET_CURRENT_COMM, HelperId.SEND_SIGNAL}), _R(6, 13), _TRACING,
+               "bpf_base_func_proto: bpf_get_current_comm, bpf_send_signal for every program type (CAP_PERFMON)"),
 )
 
 

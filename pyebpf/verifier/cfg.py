@@ -86,7 +86,7 @@ def check_cfg(program: Program, privileged: bool = True, kernel=None) -> CfgInfo
     _add_subprogs(info, privileged, program.license in GPL_COMPATIBLE)
     _check_subprogs(info)
     _resolve_pseudo_ldimm64(info, kernel)
-    _dfs(info, privileged, kernel is not None and kernel.fact(Fact.CALL_BACK_EDGE))
+    _dfs(info, privileged, kernel)
     return info
 
 
@@ -233,14 +233,14 @@ def _check_subprogs(info: CfgInfo) -> None:
             raise _fail("last insn is not an exit or jmp", end - 1)
 
 
-def _dfs(info: CfgInfo, privileged: bool, call_back_edge: bool = False) -> None:
+def _dfs(info: CfgInfo, privileged: bool, kernel=None) -> None:
     insns = info.insns
     n = info.slot_count
     state = [0] * n
     stack = [0]
     state[0] = DISCOVERED
 
-    def push(t: int, w: int, e: int, loop_ok: bool = True) -> int:
+    def push(t: int, w: int, e: int, call: bool = False) -> int:
         if e == FALLTHROUGH and state[t] >= (DISCOVERED | FALLTHROUGH):
             return _DONE
         if e == BRANCH and state[t] >= (DISCOVERED | BRANCH):
@@ -256,8 +256,8 @@ def _dfs(info: CfgInfo, privileged: bool, call_back_edge: bool = False) -> None:
             stack.append(w)
             return _KEEP
         if state[w] & 0xF0 == DISCOVERED:
-            if privileged and loop_ok:
-                return _DONE
+            if privileged and not (call and kernel is not None and kernel.fact(Fact.CALL_BACK_EDGE)):
+                return _DONE  # older kernels refuse recursion here, as a back-edge through the call
             raise _fail(f"back-edge from insn {t} to {w}", t)
         state[t] = DISCOVERED | e
         return _DONE
@@ -303,7 +303,7 @@ def _dfs(info: CfgInfo, privileged: bool, call_back_edge: bool = False) -> None:
         info.jmp_points.add(t + size)
         if visit_callee:
             info.prune_points.add(t)
-            return push(t, t + _imm32(insns[t]) + 1, BRANCH, not call_back_edge)  # older kernels: no recursion
+            return push(t, t + _imm32(insns[t]) + 1, BRANCH, True)
         return ret
 
     while stack:
