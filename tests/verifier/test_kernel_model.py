@@ -15,7 +15,7 @@ from pyebpf.verifier.kernel_model import KernelModel, kernel_model, running_rele
 
 SDIV = "r0 = 7\nr0 s/= 2\nexit\n"
 PLAIN = "r0 = 0\nexit\n"
-SAMPLES = {
+SAMPLES = {  # programs whose answer differs between the modelled releases
     "plain": (PLAIN, "socket_filter"),
     "sdiv": (SDIV, "socket_filter"),
     "movsx": ("r1 = 5\nr0 = (s8)r1\nexit\n", "socket_filter"),
@@ -143,3 +143,26 @@ def test_cli_kernel_version(tmp_path, capsys):
     assert main(["verify", path, "--kernel-version", "4.19"]) == 1
     assert "4.19" in capsys.readouterr().err
     assert main(["verify", path, "--kernels", " , "]) == 1
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_samples_agree_with_the_running_kernel(name):
+    """Inside each guest of the matrix (scripts/matrix-tests.txt) the running kernel is another release: our
+    answer for it (the default) must be that kernel's verdict and closing message."""
+    import errno as _errno
+
+    from kernel_oracle import kernel_load
+    from cases.oracle import kernel_reason
+    from pyebpf.abi.prog_types import parse_prog_type
+
+    text, ptype = SAMPLES[name]
+    prog = assemble(text)
+    kern = kernel_load(prog, int(parse_prog_type(ptype)), log_level=1)
+    ours = verify(prog, prog_type=ptype, raise_on_reject=False)
+    assert ours.kernel.release == running_release()
+    reason = kernel_reason(kern.log, prog)
+    assert ours.accepted == kern.accepted, f"kernel: {reason}, ours: {ours.error}"
+    if not kern.accepted:
+        assert ours.error.message in reason, f"kernel: {reason}"
+        assert ours.error.errno == kern.errno, _errno.errorcode.get(kern.errno)
