@@ -71,6 +71,11 @@ class Fact(Enum):
     ST_INTO_CTX = "BPF_ST (store immediate) into the context is allowed"
     HELPER_STACK_INDIRECT = "helper stack accesses: bounds against the whole stack, worded 'indirect'"
     MAP_KEY_ARG_ANY_MEM = "map key/value helper arguments take every memory type (mem_types), not just map_key_value_types"
+    UNINIT_STACK_READ = "privileged programs may read stack slots never written (allow_uninit_stack)"
+    LDIMM64_FUNC = "lddw with BPF_PSEUDO_FUNC (a callback's address) makes its target a subprogram"
+    JMP32_JA_OPCODE = "BPF_JMP32|BPF_JA is in bpf_opcode_in_insntable (decoded as ja +off before cpu v4)"
+    SKB_TSTAMP_TYPE = "__sk_buff.tstamp_type (offset 180) exists; before, the bytes were padding"
+    SKB_CTX_SIZE = "sizeof(struct __sk_buff): context accesses past it are invalid"
     SMP_ID_BOUNDED = "bpf_get_smp_processor_id returns a scalar bounded by nr_cpu_ids - 1"
 
 
@@ -116,6 +121,16 @@ FACTS: dict[Fact, Row] = {
                                 "and the allocated-stack bound for helper and direct reads"),)),
     Fact.MAP_KEY_ARG_ANY_MEM: Row(False, (
         Change(_R(6, 8), True, "check_reg_type: ARG_PTR_TO_MAP_KEY/VALUE share mem_types"),)),
+    Fact.UNINIT_STACK_READ: Row(False, (
+        Change(_R(5, 11), True, "env->allow_uninit_stack for CAP_PERFMON (after 5.10)"),)),
+    Fact.LDIMM64_FUNC: Row(False, (
+        Change(_R(5, 13), True, "bpf: add bpf_for_each_map_elem() helper: BPF_PSEUDO_FUNC"),)),
+    Fact.JMP32_JA_OPCODE: Row(False, (
+        Change(_R(5, 11), True, "the opcode table gained BPF_JMP32|BPF_JA (after 5.10)"),)),
+    Fact.SKB_TSTAMP_TYPE: Row(False, (
+        Change(_R(5, 18), True, "bpf: Add __sk_buff->tstamp_type"),)),
+    Fact.SKB_CTX_SIZE: Row(184, (
+        Change(_R(5, 16), 192, "__sk_buff.hwtstamp"),)),
     Fact.SMP_ID_BOUNDED: Row(False, (
         Change(_R(6, 8), True, "bpf_get_smp_processor_id: return range [0, nr_cpu_ids - 1]"),)),
 }
@@ -151,6 +166,17 @@ REWORDS: tuple[Reword, ...] = (
            everywhere=True),
     Reword(_R(6, 4), errno.EACCES, r"(?P<a>.*expected=.*), trusted_ptr_(?P<b>.*)", "{a}{b}",
            "PTR_TRUSTED (trusted_ptr_) in the compatible-type lists"),
+    # rows below apply after the ones above (they see the 6.1 wording)
+    Reword(_R(5, 11), errno.EACCES, r"pkt_meta, map_key, ", "pkt_meta, ",
+           "PTR_TO_MAP_KEY joined the memory argument types (after 5.10)", everywhere=True),
+    Reword(_R(5, 11), errno.EACCES, r", mem, alloc_mem, buf\b", ", mem, rdonly_buf, rdwr_buf",
+           "PTR_TO_BUF was two types, rdonly_buf and rdwr_buf (after 5.10)", everywhere=True),
+    Reword(_R(5, 11), errno.EACCES, r"\balloc_mem", "mem", "ringbuf memory was plain mem (after 5.10)",
+           everywhere=True),
+    Reword(_R(5, 12), errno.EACCES, r"BPF_ATOMIC stores into (?P<rest>.*)", "BPF_XADD stores into {rest}",
+           "BPF_ATOMIC generalised BPF_XADD"),
+    Reword(_R(5, 18), errno.EACCES, r"(?<=')scalar(?=')|(?<=type=)scalar\b", "inv",
+           "reg_type_str: SCALAR_VALUE printed as 'inv'", everywhere=True),
 )
 
 

@@ -5,6 +5,7 @@ import errno
 import time
 from dataclasses import dataclass, field
 
+from pyebpf.abi.kernel_versions import Fact
 from pyebpf.abi.opcodes import BPF_COMPLEXITY_LIMIT_INSNS, OP_LD_IMM64, PseudoSrc
 from pyebpf.abi.prog_kinds import unprivileged_may_load
 from pyebpf.abi.prog_types import ProgType, parse_prog_type
@@ -112,6 +113,8 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
         return result
     env = Env(program, cfg, pt, maps, privileged, log_level, attach_type)
     env.kernel = model
+    if env.allow_uninit_stack and not model.fact(Fact.UNINIT_STACK_READ):
+        env.allow_uninit_stack = False
     env.isa_refused = {slot: r[1] for slot, insn in enumerate(cfg.insns) if insn is not None
                        for r in [model.isa_refusal(insn)] if r is not None}
     if log_level & LOG_LEVEL2:

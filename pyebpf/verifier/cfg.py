@@ -85,6 +85,11 @@ def check_cfg(program: Program, privileged: bool = True, kernel=None) -> CfgInfo
     # the kernel's order (bpf_check): add_subprog_and_kfunc, check_subprogs, resolve_pseudo_ldimm64, check_cfg
     _add_subprogs(info, privileged, program.license in GPL_COMPATIBLE)
     _check_subprogs(info)
+    if kernel is not None and any(i is not None and i.opcode == OP_LD_IMM64 and i.src == PseudoSrc.FUNC
+                                  for i in insns) and not kernel.fact(Fact.LDIMM64_FUNC):
+        # check_btf_func: an older kernel does not count callback targets as subprograms, so the func_info
+        # (which verify() assumes, as compilers emit it) names more functions than it found
+        raise _fail("number of funcs in func_info doesn't match number of subprogs", 0)
     _resolve_pseudo_ldimm64(info, kernel)
     _dfs(info, privileged, kernel)
     return info

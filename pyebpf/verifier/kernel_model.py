@@ -24,7 +24,7 @@ CFG, CHECK = "cfg", "check"
 _CLASS, _OP, _MODE = 0x07, 0xF0, 0xE0
 
 
-def _isa_refusal_form(insn) -> tuple[str, str]:
+def _isa_refusal_form(insn, atomic_fetch: bool) -> tuple[str, str]:
     """How an older verifier words its refusal of `insn` (a newer-ISA instruction): (stage, message)."""
     code = insn.opcode
     cls, op = code & _CLASS, code & _OP
@@ -35,11 +35,12 @@ def _isa_refusal_form(insn) -> tuple[str, str]:
     if cls in (InsnClass.ALU, InsnClass.ALU64) and op in (AluOp.DIV, AluOp.MOD):
         return CHECK, "BPF_ALU uses reserved fields"  # sdiv/smod: `off` was reserved
     if cls == InsnClass.STX and code & _MODE == Mode.ATOMIC:
-        if insn.imm in (AtomicOp.LOAD_ACQ, AtomicOp.STORE_REL):
-            return CHECK, f"BPF_ATOMIC uses invalid atomic opcode {insn.imm:02x}"
-        return CHECK, "BPF_XADD uses reserved fields"  # fetch ops before the BPF_ATOMIC rework: imm was reserved
+        if not atomic_fetch:
+            return CHECK, "BPF_STX uses reserved fields"  # before BPF_ATOMIC: BPF_XADD's imm was reserved
+        return CHECK, f"BPF_ATOMIC uses invalid atomic opcode {insn.imm:02x}"  # load-acquire, store-release
     if cls == InsnClass.JMP32:
         return CHECK, "BPF_JA uses reserved fields"  # gotol: read as `ja +off` with a reserved imm
+    # ALU64|END (bswap), JMP|JCOND (may_goto): opcodes missing from the older bpf_opcode_in_insntable
     return CFG, f"unknown opcode {code:02x}"  # ALU64|END (bswap), JMP|JCOND (may_goto)
 
 
@@ -81,9 +82,13 @@ class KernelModel:
         feature = insn_feature(insn)
         if feature is IsaFeature.BASE or self.isa_has(feature):
             return None
-        if insn.opcode & _CLASS == InsnClass.JMP32 and not insn.imm:
-            return None  # `gotol +0` is `ja +0` to a kernel that predates gotol
-        return _isa_refusal_form(insn)
+        if insn.opcode & _CLASS == InsnClass.JMP32:  # gotol: JMP32|JA decodes as `ja +off` from 5.11 on
+            if not self.fact(Fact.JMP32_JA_OPCODE):
+                return CFG, f"unknown opcode {insn.opcode:02x}"
+            if not insn.imm:
+                return None  # `gotol +0` is `ja +0` to a kernel that predates gotol
+        atomic = insn.opcode & _CLASS == InsnClass.STX and insn.opcode & _MODE == Mode.ATOMIC
+        return _isa_refusal_form(insn, not atomic or self.isa_has(IsaFeature.ATOMIC_FETCH))
 
     def fresh(self) -> "KernelModel":
         """The same release with nothing asked yet (one per verification run)."""

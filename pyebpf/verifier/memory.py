@@ -7,7 +7,7 @@ import errno
 from pyebpf.abi.context import FieldKind, ctx_access_ok
 from pyebpf.abi.kernel_versions import Fact
 from pyebpf.abi.maps import MapType
-from pyebpf.abi.prog_kinds import may_read_packet, may_write_packet
+from pyebpf.abi.prog_kinds import has_skb_context, may_read_packet, may_write_packet
 from pyebpf.abi.widths import s64
 from pyebpf.abi.uapi import ENOTSUPP, MapCreateFlags
 from pyebpf.verifier.bounds import (
@@ -158,6 +158,11 @@ def check_ctx_access(env: Env, regno: int, off: int, size: int, write: bool, val
                                   privileged=env.privileged)
     except ValueError:
         ok, field = False, None
+    if off + size > 180 and env.kernel is not None and has_skb_context(env.prog_type):
+        if off < 184 and not env.kernel.fact(Fact.SKB_TSTAMP_TYPE):
+            raise Reject("bpf verifier is misconfigured", errno.EINVAL)  # padding then: no ctx conversion
+        if ok and off + size > env.kernel.fact(Fact.SKB_CTX_SIZE):
+            ok = False  # a __sk_buff field newer than the kernel answered for
     if not ok:
         raise Reject(f"invalid bpf_context access off={off} size={size}")
     if not write and value_regno >= 0:
@@ -312,7 +317,7 @@ def check_stack_write_var_off(env: Env, state: FuncState, reg: Reg, off: int, si
         if zero and types[idx] == STACK_ZERO:
             new = STACK_ZERO
             zero_used = True
-        if types[idx] == STACK_INVALID and not env.allow_uninit_stack:
+        if types[idx] == STACK_INVALID and not (env.allow_uninit_stack or env.allow_ptr_leaks):  # older: ptr_leaks
             raise Reject(f"uninit stack in range of var-offset write prohibited for !root; insn {env.insn_idx}, "
                          f"off: {i}")
         types[idx] = new
