@@ -1,4 +1,4 @@
-"""`pyebpf verify FILE [--type T] [--log-level N] [--unprivileged] [--kernel]`.
+"""`pyebpf verify FILE [--type T] [--log-level N] [--unprivileged] [--kernel] [--kernel-version V | --kernels LIST]`.
 
 Check a program with pyebpf's verifier (a mirror of the kernel's). FILE is assembly text (.s/.asm, any dialect),
 hex (.hex), a clang-compiled ELF object (--prog picks the program) or raw instruction bytes; `-` reads assembly
@@ -6,6 +6,10 @@ from stdin. On acceptance it prints the statistics line; on rejection it exits 1
 instruction (slot) it names. --log-level 1/2/4 prints the verifier log in the kernel's format first. --kernel also
 loads the program with BPF_PROG_LOAD, prints both verdicts side by side and which facts agree or differ
 (verdict, instruction, message, errno, processed instructions and state counts).
+
+--kernel-version 6.1 answers for that kernel release instead of the running one (its instruction set, helpers,
+rules, limits and messages; docs/kernels.md). --kernels 5.10,6.1,6.12,6.18 prints one line per release: verdict,
+instruction and first message, without booting anything; it exits 1 when any of them rejects the program.
 """
 from __future__ import annotations
 
@@ -29,6 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--unprivileged", action="store_true",
                    help="verify as a process without CAP_BPF/CAP_PERFMON would be verified")
     p.add_argument("--kernel", action="store_true", help="also load it in the running kernel and compare")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--kernel-version", metavar="V", help="answer for kernel release V (5.10, 6.1, 6.12, 6.18; "
+                       "default: the running kernel's)")
+    which.add_argument("--kernels", metavar="LIST", help="comma-separated releases: a verdict table, one line each")
     p.add_argument("--classic", action="store_true", help="classic BPF, checked and converted as SO_ATTACH_FILTER "
                    "does (tcpdump output is recognised without this flag)")
     p.set_defaults(func=handler)
@@ -87,8 +95,12 @@ def handler(args: argparse.Namespace) -> int:
 
     program = _load(args.file, args.prog, args.classic)
     prog_type = parse_prog_type(args.type) if args.type else (program.prog_type or ProgType.SOCKET_FILTER)
+    if args.kernels is not None:
+        if args.kernel:
+            raise PyebpfError("--kernels answers offline; --kernel loads into the running kernel: choose one")
+        return _kernels_table(program, prog_type, args)
     result = verify(program, prog_type=prog_type, privileged=not args.unprivileged, log_level=args.log_level,
-                    raise_on_reject=False)
+                    raise_on_reject=False, kernel=args.kernel_version)
     if args.log_level and result.log:
         sys.stdout.write(result.log if result.log.endswith("\n") else result.log + "\n")
     if result.accepted:
@@ -114,3 +126,27 @@ def handler(args: argparse.Namespace) -> int:
         print(f"accepted: {ours}")
         return 0
     raise result.error
+
+
+def _kernels_table(program: Any, prog_type: Any, args: argparse.Namespace) -> int:
+    """--kernels: one verification per distinct set of answers, one line per release."""
+    from pyebpf.verifier import verify_kernels
+
+    releases = [k.strip() for k in args.kernels.split(",") if k.strip()]
+    if not releases:
+        raise PyebpfError("--kernels: no kernel release given (e.g. --kernels 5.10,6.1,6.12,6.18)")
+    results = verify_kernels(program, releases, prog_type=prog_type, privileged=not args.unprivileged,
+                             log_level=args.log_level)
+    rows = []
+    for release, res in results.items():
+        if res.accepted:
+            rows.append((release, "accepted", "", f"processed {res.processed} insns"))
+        else:
+            e = res.error
+            rows.append((release, "rejected", "" if e.insn is None else str(e.insn),
+                         f"{e.message} ({_errno.errorcode.get(e.errno, e.errno)})"))
+    width = max(len("kernel"), *(len(r[0]) for r in rows))
+    print(f"{'kernel':<{width}}  verdict   insn  message")
+    for release, verdict, insn, text in rows:
+        print(f"{release:<{width}}  {verdict:<8}  {insn:>4}  {text}")
+    return 0 if all(r.accepted for r in results.values()) else 1

@@ -5,6 +5,7 @@ import errno
 import time
 from dataclasses import dataclass, field
 
+from pyebpf.abi.kernel_versions import Fact
 from pyebpf.abi.opcodes import BPF_COMPLEXITY_LIMIT_INSNS, OP_LD_IMM64, PseudoSrc
 from pyebpf.abi.prog_kinds import unprivileged_may_load
 from pyebpf.abi.prog_types import ProgType, parse_prog_type
@@ -16,6 +17,7 @@ from pyebpf.verifier.btf_record import btf_record
 from pyebpf.verifier.cfg import check_cfg, subprog_starts
 from pyebpf.verifier.engine import Checker, check_max_stack_depth
 from pyebpf.verifier.env import BPF_MAX_VAR_OFF, Env, Reject
+from pyebpf.verifier.kernel_model import KernelModel, kernel_model
 from pyebpf.verifier.log import LOG_LEVEL2, LOG_STATS, insn_str
 from pyebpf.verifier.precision import compute_scc
 from pyebpf.verifier.prune import cfg_successors, compute_live_registers
@@ -39,6 +41,8 @@ class VerifierResult:
     error: VerifierError | None = None
     stack_depth: list[int] = field(default_factory=list)
     verification_time_usec: int = 0
+    #: the kernel release answered for, and the version-dependent facts this run asked (kernel_model.py)
+    kernel: KernelModel | None = None
 
     def __bool__(self) -> bool:
         return self.accepted
@@ -71,11 +75,15 @@ def _prog_type(value, program: Program) -> ProgType:
 
 
 def verify(program: Program, prog_type=None, maps=None, privileged: bool = True, log_level: int = 0,
-           raise_on_reject: bool = True, attach_type=None, prog_flags: int | None = None) -> VerifierResult:
+           raise_on_reject: bool = True, attach_type=None, prog_flags: int | None = None,
+           kernel=None) -> VerifierResult:
     """Verify `program` as the kernel would load it; raises VerifierError on rejection unless told not to.
 
     `prog_flags` are BPF_PROG_LOAD's (ProgLoadFlags; default the program's own): BPF_F_STRICT_ALIGNMENT makes
-    every access's alignment checked as on an architecture without efficient unaligned access."""
+    every access's alignment checked as on an architecture without efficient unaligned access.
+    `kernel` is the release to answer for ('6.1', (6, 1), a KernelModel; default: the running kernel's, or the
+    newest modelled one off Linux): its instruction set, helpers, rules, limits and messages."""
+    model = kernel_model(kernel)
     pt = _prog_type(prog_type, program)
     if pt not in SUPPORTED_PROG_TYPES:
         raise VerifierError(f"program type {pt.name} is not supported by the verifier "
@@ -96,7 +104,7 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
     log_text = ""
     env = None
     try:
-        cfg = check_cfg(program, privileged)
+        cfg = check_cfg(program, privileged, model)
     except VerifierError as e:
         lines = e.log if e.log.endswith(e.message + "\n") else e.message + "\n"
         if log_level & LOG_LEVEL2 and not e.message.startswith(_BEFORE_SUBPROG_LIST):
@@ -104,7 +112,7 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
         stats = (f"processed 0 insns (limit {BPF_COMPLEXITY_LIMIT_INSNS}) max_states_per_insn 0 total_states 0 "
                  f"peak_states 0 mark_read 0\n")
         e.log = (lines + stats) if log_level else ""
-        result = VerifierResult(False, 0, 0, 0, 0, e.log, e)
+        result = VerifierResult(False, 0, 0, 0, 0, e.log, e, kernel=model)
         result._inputs = (program, pt, privileged, maps, attach_type)  # type: ignore[attr-defined]
         if raise_on_reject:
             raise
@@ -113,6 +121,11 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
     flags = ProgLoadFlags(program.prog_flags if prog_flags is None else prog_flags)
     # bpf_check(): x86 has efficient unaligned access, so only the flag asks for strictness; ANY_ALIGNMENT wins
     env.strict_alignment = bool(flags & ProgLoadFlags.STRICT_ALIGNMENT) and not flags & ProgLoadFlags.ANY_ALIGNMENT
+    env.kernel = model
+    if env.allow_uninit_stack and not model.fact(Fact.UNINIT_STACK_READ):
+        env.allow_uninit_stack = False
+    env.isa_refused = {slot: r[1] for slot, insn in enumerate(cfg.insns) if insn is not None
+                       for r in [model.isa_refusal(insn)] if r is not None}
     if log_level & LOG_LEVEL2:
         for i, start_slot in enumerate(cfg.subprog_starts):
             env.verbose(f"func#{i} @{start_slot}\n")
@@ -127,6 +140,7 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
             # do_misc_fixups -> fixup_kfunc_call: a reachable kfunc call with BTF id 0 survived dead-code removal
             raise Reject("invalid kernel function call not eliminated in verifier pass", errno.EINVAL)
     except Reject as r:
+        r.message = model.reword(r.message, r.errno)
         if r.message:
             env.verbose(r.message + ("\n" if r.newline else ""))
         error = VerifierError(r.message, insn=env.insn_idx, errno=r.errno)
@@ -137,7 +151,8 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
         env.verbose(f"verification time {elapsed_us} usec\n")
         env.verbose("stack depth " + "+".join(str(d) for d in env.subprog_stack_depth) + "\n")
     result = VerifierResult(error is None, env.insn_processed, env.peak_states, env.total_states,
-                            env.max_states_per_insn, "", error, list(env.subprog_stack_depth), elapsed_us)
+                            env.max_states_per_insn, "", error, list(env.subprog_stack_depth), elapsed_us,
+                            model)
     if log_level:
         env.verbose(result.stats_line + "\n")
         log_text = env.log.text()
@@ -148,6 +163,25 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
         if raise_on_reject:
             raise error
     return result
+
+
+def verify_kernels(program: Program, kernels, prog_type=None, maps=None, privileged: bool = True,
+                   log_level: int = 0, attach_type=None) -> dict[str, VerifierResult]:
+    """`program` verified for each release in `kernels` ('5.10', '6.1' ...): {release: VerifierResult}, never
+    raising on a rejection. Releases that answer every version-dependent question of an earlier run the same way
+    share that run's result (kernel_model.py), so the whole list usually costs one or two verifications."""
+    models = [kernel_model(k) for k in kernels]
+    done: list[VerifierResult] = []
+    out: dict[str, VerifierResult] = {}
+    for model in sorted(models, key=lambda m: m.release, reverse=True):
+        for res in done:
+            if res.kernel is not None and res.kernel.same_answers(model):
+                break
+        else:
+            res = verify(program, prog_type, maps, privileged, log_level, False, attach_type, model)
+            done.append(res)
+        out[str(model.release)] = res
+    return {str(m.release): out[str(m.release)] for m in models}
 
 
 #: CFG-stage errors raised inside add_subprog_and_kfunc, before it prints the `func#N @slot` lines
@@ -222,4 +256,4 @@ def _print_live_regs(env: Env, cfg) -> None:
         env.verbose(f"{loop}{slot:3d}: {regs} {insn_str(insn)}\n")
 
 
-__all__ = ["verify", "VerifierResult", "SUPPORTED_PROG_TYPES"]
+__all__ = ["verify", "verify_kernels", "VerifierResult", "SUPPORTED_PROG_TYPES"]

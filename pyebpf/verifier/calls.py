@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 
 from pyebpf.abi.context import return_range
+from pyebpf.abi.kernel_versions import Fact
 from pyebpf.abi.helpers import Arg, ArgType, HelperId, RetType, TypeFlag, helper_allowed, helper_name, proto_for
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.opcodes import MAX_CALL_FRAMES
@@ -57,6 +58,9 @@ _COMPATIBLE: dict[int, tuple[int, ...]] = {
     ArgType.ARG_PTR_TO_DYNPTR: (PTR_TO_STACK, RegType.CONST_PTR_TO_DYNPTR),
     ArgType.ARG_KPTR_XCHG_DEST: (PTR_TO_MAP_VALUE, RegType.PTR_TO_BTF_ID | MEM_ALLOC),
 }
+#: map_key_value_types of kernels before Fact.MAP_KEY_ARG_ANY_MEM
+_MAP_KEY_VALUE_ARGS = (ArgType.ARG_PTR_TO_MAP_KEY, ArgType.ARG_PTR_TO_MAP_VALUE)
+_MAP_KEY_VALUE_TYPES = (PTR_TO_STACK, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE)
 _OFF_OK_TYPES = {PTR_TO_STACK, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
                  PTR_TO_MEM | MEM_RDONLY, PTR_TO_MEM | MEM_RINGBUF, RegType.PTR_TO_BUF, SCALAR_VALUE}
 
@@ -214,6 +218,8 @@ def check_reg_type(env: Env, regno: int, arg) -> None:
     compatible = _COMPATIBLE.get(arg.type)
     if compatible is None:
         raise Reject(f"verifier internal error: unsupported arg type {arg.raw}", errno.EFAULT)
+    if arg.type in _MAP_KEY_VALUE_ARGS and env.kernel is not None and not env.kernel.fact(Fact.MAP_KEY_ARG_ANY_MEM):
+        compatible = _MAP_KEY_VALUE_TYPES
     t = reg.type
     if arg.flags & TypeFlag.MEM_RDONLY:
         t &= ~MEM_RDONLY
@@ -360,15 +366,21 @@ def check_helper_call(env: Env, insn) -> None:
         hid = HelperId(func_id)
     except ValueError:
         raise Reject(f"invalid func unknown#{func_id}", errno.EINVAL) from None
+    kernel = env.kernel
+    if kernel is not None and func_id > kernel.fact(Fact.LAST_HELPER_ID):
+        raise Reject(f"invalid func unknown#{func_id}", errno.EINVAL)
     name = helper_name(hid)
     proto = None
     try:
-        if helper_allowed(env.prog_type, hid, env.privileged):
+        if helper_allowed(env.prog_type, hid, env.privileged) and (
+                kernel is None or kernel.helper_available(env.prog_type, hid)):
             proto = proto_for(env.prog_type, hid)
     except ValueError:
         proto = None
     if proto is None:
-        raise Reject(f"program of this type cannot use helper {name}#{func_id}", errno.EINVAL)
+        refused = ("program of this type cannot use helper {name}#{id}" if kernel is None
+                   else kernel.fact(Fact.HELPER_REFUSED_MSG))
+        raise Reject(refused.format(name=name, id=func_id), errno.EINVAL)
     if not env.gpl and proto.gpl_only:
         raise Reject("cannot call GPL-restricted function from non-GPL compatible program", errno.EINVAL)
     if proto.might_sleep:
@@ -435,7 +447,7 @@ def check_helper_call(env: Env, insn) -> None:
         if hid == HelperId.MAP_LOOKUP_ELEM and 0 <= meta.const_map_key < meta.map.spec.max_entries:
             flag &= ~PTR_MAYBE_NULL  # can_elide_value_nullness: constant in-range key into an array
         inner = env.inner_map_ref(meta.map)
-        if inner is not None:
+        if inner is not None and (env.kernel is None or env.kernel.fact(Fact.MAP_IN_MAP_LOOKUP_INNER)):
             # a lookup in a map of maps returns the inner map itself (its inner_map_meta), maybe NULL:
             # `R0=map_ptr_or_null(id=1,ks=..,vs=..)` as 6.18 prints it
             r0.type = CONST_PTR_TO_MAP | flag
@@ -475,7 +487,7 @@ def check_helper_call(env: Env, insn) -> None:
             r0.smax = r0.s32_max = meta.msize_max_value
             r0.smin = r0.s32_min = -MAX_ERRNO
             reg_bounds_sync(r0)
-        elif hid == _H.GET_SMP_PROCESSOR_ID:
+        elif hid == _H.GET_SMP_PROCESSOR_ID and (env.kernel is None or env.kernel.fact(Fact.SMP_ID_BOUNDED)):
             n = nr_cpu_ids() - 1
             r0.umax = r0.u32_max = r0.smax = r0.s32_max = n
             r0.umin = r0.u32_min = r0.smin = r0.s32_min = 0
@@ -584,8 +596,11 @@ def check_reference_leak(env: Env, prefix: str = "BPF_EXIT instruction in main p
     if check_lock and env.cur.active_lock is not None:
         raise Reject(f"{prefix} cannot be used inside bpf_spin_lock-ed region", errno.EINVAL)
     if env.cur.refs:
-        for rid, at in env.cur.refs:
-            env.verbose(f"Unreleased reference id={rid} alloc_insn={at}\n")
+        lines = [f"Unreleased reference id={rid} alloc_insn={at}" for rid, at in env.cur.refs]
+        if prefix.startswith("BPF_EXIT") and env.kernel is not None and env.kernel.fact(Fact.REF_LEAK_AS_ID):
+            env.verbose("".join(ln + "\n" for ln in lines[:-1]))
+            raise Reject(lines[-1], errno.EINVAL)
+        env.verbose("".join(ln + "\n" for ln in lines))
         raise Reject(f"{prefix} would lead to reference leak", errno.EINVAL)
 
 
@@ -709,7 +724,8 @@ def prepare_func_exit(env: Env) -> int:
         mark_chain_precision(env, 0)
         lo, hi = callee.callback_ret_range
         if r0.smin < lo or r0.smax > hi:
-            raise Reject(invalid_scalar_message("At callback return", "R0", r0, lo, hi), errno.EINVAL)
+            raise Reject(invalid_scalar_message("At callback return", "R0", r0, lo, hi, _tnum_words(env)),
+                         errno.EINVAL)
         ret_slot = callee.callsite
     else:
         caller.regs[0].assign(r0)
@@ -746,12 +762,22 @@ def check_return_code(env: Env) -> None:
                      errno.EINVAL)
     mark_chain_precision(env, 0)
     if reg.smin < rng.min or reg.smax > rng.max:
-        raise Reject(invalid_scalar_message("At program exit", "R0", reg, rng.min, rng.max), errno.EINVAL)
+        raise Reject(invalid_scalar_message("At program exit", "R0", reg, rng.min, rng.max, _tnum_words(env)),
+                     errno.EINVAL)
 
 
-def invalid_scalar_message(ctx: str, reg_name: str, reg: Reg, lo: int, hi: int) -> str:
-    """verbose_invalid_scalar(): the bounds the register has, against the range it should have been in."""
+def _tnum_words(env: Env) -> bool:
+    return env.kernel is not None and env.kernel.fact(Fact.RETVAL_AS_TNUM)
+
+
+def invalid_scalar_message(ctx: str, reg_name: str, reg: Reg, lo: int, hi: int, tnums: bool = False) -> str:
+    """verbose_invalid_scalar(): the bounds the register has, against the range it should have been in (as
+    tnums on the kernels that printed them so, `tnums`)."""
     from pyebpf.verifier.regstate import S64_MAX, S64_MIN
+    from pyebpf.verifier.tnum import tnum_range, tnum_strn
+    if tnums:
+        has = "unknown scalar value" if reg.var_off.mask == (1 << 64) - 1 else f"value {tnum_strn(reg.var_off)}"
+        return f"{ctx} the register {reg_name} has {has} should have been in {tnum_strn(tnum_range(lo, hi))}"
     parts = [f"{ctx} the register {reg_name} has"]
     if reg.smin > S64_MIN:
         parts.append(f" smin={reg.smin}")

@@ -17,6 +17,7 @@ from pyebpf.abi.opcodes import (
     CallSrc, InsnClass, JmpOp, Mode, PseudoSrc,
 )
 from pyebpf.abi.helpers import HelperId
+from pyebpf.abi.kernel_versions import Fact
 from pyebpf.errors import VerifierError
 from pyebpf.isa.instruction import VALID_OPCODES, Instruction
 from pyebpf.isa.program import Program
@@ -67,12 +68,12 @@ def _is_jmp(insn: Instruction | None) -> bool:
     return insn is not None and (insn.opcode & CLASS_MASK) in _JMP_CLASSES
 
 
-def check_cfg(program: Program, privileged: bool = True) -> CfgInfo:
+def check_cfg(program: Program, privileged: bool = True, kernel=None) -> CfgInfo:
     """The kernel's passes before do_check, in its order: the size limits of bpf_prog_load (E2BIG),
     add_subprog_and_kfunc (call targets, EPERM for unprivileged calls, too many subprograms), check_subprogs (jumps
     stay inside their subprogram, each ends in exit/ja), resolve_pseudo_ldimm64 (LDX reserved fields, lddw sources,
     unknown opcodes), then check_cfg's DFS (jumps out of range, back-edges unprivileged, unreachable code, jumps into
-    an lddw). `privileged` is the kernel's bpf_capable."""
+    an lddw). `privileged` is the kernel's bpf_capable; `kernel` the KernelModel answered for (None: newest)."""
     insns = slot_table(program)
     n = len(insns)
     # bpf_prog_load refuses these before the verifier runs (E2BIG, no log): our messages are our own
@@ -85,9 +86,14 @@ def check_cfg(program: Program, privileged: bool = True) -> CfgInfo:
     # the kernel's order (bpf_check): add_subprog_and_kfunc, check_subprogs, resolve_pseudo_ldimm64, check_cfg
     _add_subprogs(info, privileged, program.license in GPL_COMPATIBLE)
     _check_subprogs(info)
+    if kernel is not None and any(i is not None and i.opcode == OP_LD_IMM64 and i.src == PseudoSrc.FUNC
+                                  for i in insns) and not kernel.fact(Fact.LDIMM64_FUNC):
+        # check_btf_func: an older kernel does not count callback targets as subprograms, so the func_info
+        # (which verify() assumes, as compilers emit it) names more functions than it found
+        raise _fail("number of funcs in func_info doesn't match number of subprogs", 0)
     _check_btf_func(info, program)
-    _resolve_pseudo_ldimm64(info)
-    _dfs(info, privileged)
+    _resolve_pseudo_ldimm64(info, kernel)
+    _dfs(info, privileged, kernel)
     return info
 
 
@@ -102,7 +108,7 @@ _NOT_IN_KERNEL_INSNTABLE = frozenset({OP_CALLX})
 BPF_MAX_SUBPROGS = 256
 
 
-def _resolve_pseudo_ldimm64(info: CfgInfo) -> None:
+def _resolve_pseudo_ldimm64(info: CfgInfo, kernel=None) -> None:
     """The per-instruction sanity pass the kernel runs before the DFS: LDX reserved fields, lddw sources, opcodes.
 
     (A cut or malformed second lddw slot, "invalid bpf_ld_imm64 insn", cannot be spelled in a Program: decode
@@ -111,6 +117,9 @@ def _resolve_pseudo_ldimm64(info: CfgInfo) -> None:
         if insn is None:
             continue
         code = insn.opcode
+        refused = kernel.isa_refusal(insn) if kernel is not None else None
+        if refused is not None and refused[0] == "cfg":  # an instruction newer than the kernel answered for
+            raise _fail(refused[1], slot)
         if (code & CLASS_MASK) == InsnClass.LDX and ((code & MODE_MASK) not in (Mode.MEM, Mode.MEMSX) or insn.imm):
             raise _fail("BPF_LDX uses reserved fields", slot)
         if code == OP_LD_IMM64:
@@ -269,14 +278,14 @@ def _check_btf_func(info: CfgInfo, program: Program) -> None:
             raise _fail(f"{what} is only allowed in functions that return 'int'.", None)
 
 
-def _dfs(info: CfgInfo, privileged: bool) -> None:
+def _dfs(info: CfgInfo, privileged: bool, kernel=None) -> None:
     insns = info.insns
     n = info.slot_count
     state = [0] * n
     stack = [0]
     state[0] = DISCOVERED
 
-    def push(t: int, w: int, e: int) -> int:
+    def push(t: int, w: int, e: int, call: bool = False) -> int:
         if e == FALLTHROUGH and state[t] >= (DISCOVERED | FALLTHROUGH):
             return _DONE
         if e == BRANCH and state[t] >= (DISCOVERED | BRANCH):
@@ -292,8 +301,8 @@ def _dfs(info: CfgInfo, privileged: bool) -> None:
             stack.append(w)
             return _KEEP
         if state[w] & 0xF0 == DISCOVERED:
-            if privileged:
-                return _DONE
+            if privileged and not (call and kernel is not None and kernel.fact(Fact.CALL_BACK_EDGE)):
+                return _DONE  # older kernels refuse recursion here, as a back-edge through the call
             raise _fail(f"back-edge from insn {t} to {w}", t)
         state[t] = DISCOVERED | e
         return _DONE
@@ -339,7 +348,7 @@ def _dfs(info: CfgInfo, privileged: bool) -> None:
         info.jmp_points.add(t + size)
         if visit_callee:
             info.prune_points.add(t)
-            return push(t, t + _imm32(insns[t]) + 1, BRANCH)
+            return push(t, t + _imm32(insns[t]) + 1, BRANCH, True)
         return ret
 
     while stack:

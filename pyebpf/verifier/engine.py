@@ -17,6 +17,7 @@ from pyebpf.abi.opcodes import (
 )
 from pyebpf.abi.helpers import HelperId
 from pyebpf.abi.maps import MapType
+from pyebpf.abi.kernel_versions import Fact
 from pyebpf.abi.prog_kinds import may_ld_abs
 from pyebpf.verifier.alu import _const_reg, check_alu_op
 from pyebpf.btf import kernel_btf_or_none
@@ -161,7 +162,8 @@ class Checker:
         st.last_insn_idx = prev_idx
         self.stack.append((st, insn_idx, prev_idx, env.log.end_pos if env.logging else 0))
         if len(self.stack) > BPF_COMPLEXITY_LIMIT_JMP_SEQ:
-            raise Reject(f"The sequence of {len(self.stack)} jumps is too complex.", errno.E2BIG)
+            raise Reject(f"The sequence of {len(self.stack)} jumps is too complex.",
+                         self.env.kernel.fact(Fact.JMP_SEQ_LIMIT_ERRNO) if self.env.kernel else errno.E2BIG)
         if st.parent is not None:
             st.parent.branches += 1
         return st
@@ -429,6 +431,8 @@ class Checker:
     # ---- one instruction -------------------------------------------------------------------------------------
     def do_check_insn(self, insn, idx: int) -> int:
         env = self.env
+        if env.isa_refused and idx in env.isa_refused:  # newer than the kernel answered for (kernel_model.py)
+            raise Reject(env.isa_refused[idx], errno.EINVAL)
         code = insn.opcode
         cls = code & CLASS_MASK
         if cls == _ALU or cls == _ALU64:
@@ -457,6 +461,8 @@ class Checker:
             if code & MODE_MASK != _MODE_MEM or insn.src:
                 raise Reject("BPF_ST uses reserved fields", errno.EINVAL)
             dst_type = env.check_reg_arg(insn.dst, SRC_OP).type
+            if dst_type == PTR_TO_CTX and env.kernel is not None and not env.kernel.fact(Fact.ST_INTO_CTX):
+                raise Reject(f"BPF_ST stores into R{insn.dst} ctx is not allowed")
             check_mem_access(env, insn.dst, insn.off, _SIZE_BYTES[code & SIZE_MASK], True, -1,
                              st_imm=insn.imm)
             self.save_aux_ptr_type(idx, dst_type, False)
@@ -808,6 +814,11 @@ def mark_ptr_or_null_regs(env: Env, state: VerifierState, regno: int, is_null: b
                 mark_ptr_not_null_reg(reg)
                 if not reg_may_point_to_spin_lock(reg):
                     reg.id = 0  # a map value holding a lock keeps its id: bpf_spin_unlock must match it
+                if reg.type == PTR_TO_MAP_VALUE and reg.map is not None:  # older kernels: map-in-map lookup
+                    inner = env.inner_map_ref(reg.map)  # results become the inner map once checked
+                    if inner is not None:
+                        reg.type, reg.map = CONST_PTR_TO_MAP, inner
+                        reg.id = 0
 
 
 #: mark_ptr_not_null_reg: a non-NULL lookup result in these maps is the socket it holds, not a map value
@@ -895,7 +906,10 @@ def check_max_stack_depth(env: Env) -> None:
     insns = cfg.insns
     starts = cfg.subprog_starts
     ends = starts[1:] + [len(insns)]
-    depth_of = [(d + 15) // 16 * 16 for d in env.subprog_stack_depth]  # JIT-ed programs round frames to 16
+    # the kernel's rounding differs by release; ask only when some rounding could reach the limit
+    could_exceed = MAX_CALL_FRAMES * (max(env.subprog_stack_depth, default=0) + 32) > MAX_BPF_STACK
+    step, least = env.kernel.fact(Fact.STACK_FRAME_ROUND) if env.kernel and could_exceed else (16, 0)
+    depth_of = [(max(d, least) + step - 1) // step * step for d in env.subprog_stack_depth]
     ret_insn = [0] * MAX_CALL_FRAMES
     ret_prog = [0] * MAX_CALL_FRAMES
     # the slots that call or take the address of a subprogram, in order: the walk below only stops at those

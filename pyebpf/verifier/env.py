@@ -35,6 +35,8 @@ class Env:
     def __init__(self, program, cfg, prog_type, maps, privileged: bool, log_level: int,
                  attach_type=None) -> None:
         self.program = program
+        self.kernel = None  # KernelModel: the release answered for (verifier/kernel_model.py), set by verify()
+        self.isa_refused: dict[int, str] = {}  # slot -> do_check's refusal of an instruction the kernel predates
         self.cfg = cfg
         self.insns = cfg.insns
         self.prog_type = prog_type

@@ -5,8 +5,9 @@ from __future__ import annotations
 import errno
 
 from pyebpf.abi.context import FieldKind, ctx_access_ok, sock_access_ok
+from pyebpf.abi.kernel_versions import Fact
 from pyebpf.abi.maps import MapType
-from pyebpf.abi.prog_kinds import may_read_packet, may_write_packet
+from pyebpf.abi.prog_kinds import has_skb_context, may_read_packet, may_write_packet
 from pyebpf.abi.widths import s64
 from pyebpf.abi.uapi import ENOTSUPP, MapCreateFlags
 from pyebpf.verifier.bounds import (
@@ -181,6 +182,11 @@ def check_ctx_access(env: Env, regno: int, off: int, size: int, write: bool, val
                                   privileged=env.privileged)
     except ValueError:
         ok, field = False, None
+    if off + size > 180 and env.kernel is not None and has_skb_context(env.prog_type):
+        if off < 184 and not env.kernel.fact(Fact.SKB_TSTAMP_TYPE):
+            raise Reject("bpf verifier is misconfigured", errno.EINVAL)  # padding then: no ctx conversion
+        if ok and off + size > env.kernel.fact(Fact.SKB_CTX_SIZE):
+            ok = False  # a __sk_buff field newer than the kernel answered for
     if not ok:
         raise Reject(f"invalid bpf_context access off={off} size={size}")
     if not write and value_regno >= 0:
@@ -204,6 +210,9 @@ def check_stack_access_within_bounds(env: Env, regno: int, off: int, size: int, 
     reg = env.regs[regno]
     state = reg_frame(env, reg)
     extra = " write to" if write else " read from"
+    indirect = src == ACCESS_HELPER and env.kernel is not None and env.kernel.fact(Fact.HELPER_STACK_INDIRECT)
+    if indirect:
+        extra = " indirect access to"
     if not reg.var_off.mask:
         min_off = _s(reg.var_off.value) + off
         max_off = min_off + size
@@ -212,7 +221,7 @@ def check_stack_access_within_bounds(env: Env, regno: int, off: int, size: int, 
             raise Reject(f"invalid unbounded variable-offset{extra} stack R{regno}")
         min_off = reg.smin + off
         max_off = reg.smax + off + size
-    min_valid = -MAX_BPF_STACK if (write or env.allow_uninit_stack) else -state.allocated_stack
+    min_valid = -MAX_BPF_STACK if (write or env.allow_uninit_stack or indirect) else -state.allocated_stack
     err = 0
     if min_off < min_valid or min_off > -1:
         err = errno.EACCES
@@ -332,7 +341,7 @@ def check_stack_write_var_off(env: Env, state: FuncState, reg: Reg, off: int, si
         if zero and types[idx] == STACK_ZERO:
             new = STACK_ZERO
             zero_used = True
-        if types[idx] == STACK_INVALID and not env.allow_uninit_stack:
+        if types[idx] == STACK_INVALID and not (env.allow_uninit_stack or env.allow_ptr_leaks):  # older: ptr_leaks
             raise Reject(f"uninit stack in range of var-offset write prohibited for !root; insn {env.insn_idx}, "
                          f"off: {i}")
         types[idx] = new
@@ -480,6 +489,8 @@ def check_stack_range_initialized(env: Env, regno: int, off: int, size: int, zer
             env.liveness.mark_read(state.frameno, env.insn_idx, 1 << spi)
             continue
         what = "write to" if clobber else "read from"
+        if not clobber and not var_read and env.kernel is not None and env.kernel.fact(Fact.HELPER_STACK_INDIRECT):
+            what = "indirect read from"
         if var_read:
             raise Reject(f"invalid variable-offset read from stack R{regno} var_off={_tn(reg.var_off)} "
                          f"off={off} size={size}")

@@ -1,0 +1,137 @@
+"""Which kernel the verifier answers for: the facts of one release, asked for at the rules that differ.
+
+`KernelModel(release)` answers from `pyebpf.abi.kernel_versions` (verifier rules, limits, message texts, helpers
+per release) and `pyebpf.isa.features` (which instructions the release decodes). The verifier never compares
+versions itself: a rule site asks `env.kernel.fact(Fact.X)`. Every fact asked is recorded with its answer, so a
+verification run for one kernel is valid for any other kernel that gives the same answers to the same questions
+(`same_answers`): `verify_kernels` verifies once per distinct answer set, not once per kernel.
+"""
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any
+
+from pyebpf.abi.kernel_versions import (MODELLED, NEWEST, OLDEST, REWORDS, Fact, Release, fact_at,
+                                        helper_available_at, parse_release, reword)
+from pyebpf.abi.opcodes import AluOp, AtomicOp, InsnClass, Mode
+from pyebpf.isa.features import IsaFeature, insn_feature
+
+#: where a kernel that predates an instruction refuses it: "cfg" = resolve_pseudo_ldimm64's pass over every
+#: instruction before check_cfg (the opcode is missing from its bpf_opcode_in_insntable, or LDX reserved fields);
+#: "check" = do_check, when the instruction is reached (the opcode exists, a field it now uses was reserved)
+CFG, CHECK = "cfg", "check"
+_CLASS, _OP, _MODE = 0x07, 0xF0, 0xE0
+
+
+def _isa_refusal_form(insn, atomic_fetch: bool) -> tuple[str, str]:
+    """How an older verifier words its refusal of `insn` (a newer-ISA instruction): (stage, message)."""
+    code = insn.opcode
+    cls, op = code & _CLASS, code & _OP
+    if cls == InsnClass.LDX:
+        return CFG, "BPF_LDX uses reserved fields"  # BPF_MEMSX: the LDX mode check before the opcode table
+    if cls in (InsnClass.ALU, InsnClass.ALU64) and op == AluOp.MOV:
+        return CHECK, "BPF_MOV uses reserved fields"  # movsx, addr_space_cast: `off` was reserved
+    if cls in (InsnClass.ALU, InsnClass.ALU64) and op in (AluOp.DIV, AluOp.MOD):
+        return CHECK, "BPF_ALU uses reserved fields"  # sdiv/smod: `off` was reserved
+    if cls == InsnClass.STX and code & _MODE == Mode.ATOMIC:
+        if not atomic_fetch:
+            return CHECK, "BPF_STX uses reserved fields"  # before BPF_ATOMIC: BPF_XADD's imm was reserved
+        return CHECK, f"BPF_ATOMIC uses invalid atomic opcode {insn.imm:02x}"  # load-acquire, store-release
+    if cls == InsnClass.JMP32:
+        return CHECK, "BPF_JA uses reserved fields"  # gotol: read as `ja +off` with a reserved imm
+    # ALU64|END (bswap), JMP|JCOND (may_goto): opcodes missing from the older bpf_opcode_in_insntable
+    return CFG, f"unknown opcode {code:02x}"  # ALU64|END (bswap), JMP|JCOND (may_goto)
+
+
+class KernelModel:
+    """The release the verifier answers for, and the questions it asked during one run."""
+
+    def __init__(self, release: "Release | str | tuple[int, int]") -> None:
+        self.release = parse_release(release)
+        self.asked: dict[Any, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"KernelModel({str(self.release)!r})"
+
+    def fact(self, fact: Fact) -> Any:
+        return self._ask(fact)
+
+    def isa_has(self, feature: IsaFeature) -> bool:
+        """Whether this release decodes instructions of `feature` (isa/features.py's table)."""
+        return self._ask(feature)
+
+    def helper_available(self, prog_type, helper) -> bool:
+        """Whether `prog_type` programs of this release may call `helper` (the newest release allows it)."""
+        return self._ask(("helper", prog_type, helper))
+
+    def reword(self, message: str, err: int) -> str:
+        """A refusal as this release words it (abi REWORDS: same rule, older words)."""
+        older, matched = reword(message, err, self.release)
+        for i in matched:
+            self.asked[("reword", i)] = self.release < REWORDS[i].since
+        return older
+
+    def _ask(self, key) -> Any:
+        value = _answer(key, self.release)
+        self.asked[key] = value
+        return value
+
+    def isa_refusal(self, insn) -> tuple[str, str] | None:
+        """(stage, message) when this release does not decode `insn`, else None."""
+        feature = insn_feature(insn)
+        if feature is IsaFeature.BASE or self.isa_has(feature):
+            return None
+        if insn.opcode & _CLASS == InsnClass.JMP32:  # gotol: JMP32|JA decodes as `ja +off` from 5.11 on
+            if not self.fact(Fact.JMP32_JA_OPCODE):
+                return CFG, f"unknown opcode {insn.opcode:02x}"
+            if not insn.imm:
+                return None  # `gotol +0` is `ja +0` to a kernel that predates gotol
+        atomic = insn.opcode & _CLASS == InsnClass.STX and insn.opcode & _MODE == Mode.ATOMIC
+        return _isa_refusal_form(insn, not atomic or self.isa_has(IsaFeature.ATOMIC_FETCH))
+
+    def fresh(self) -> "KernelModel":
+        """The same release with nothing asked yet (one per verification run)."""
+        return KernelModel(self.release)
+
+    def same_answers(self, other: "KernelModel | Release | str") -> bool:
+        """Whether `other` answers every question this run asked the same way (then its verdict, log and
+        statistics are this run's)."""
+        rel = other.release if isinstance(other, KernelModel) else parse_release(other)
+        return all(_answer(key, rel) == value for key, value in self.asked.items())
+
+
+def _answer(key, release: Release) -> Any:
+    """The answer `release` gives to one recorded question."""
+    if isinstance(key, Fact):
+        return fact_at(key, release)
+    if isinstance(key, IsaFeature):
+        return key.since <= tuple(release)
+    kind = key[0]
+    if kind == "helper":
+        return helper_available_at(key[1], key[2], release)
+    if kind == "reword":
+        return release < REWORDS[key[1]].since
+    raise ValueError(f"unknown kernel question {key!r}")
+
+
+def running_release() -> Release:
+    """The running kernel's release when it is Linux and modelled; otherwise the newest modelled one (a newer
+    kernel is answered as the newest modelled; an older one as the oldest)."""
+    if platform.system() != "Linux":
+        return NEWEST
+    from pyebpf.system.kernel import kernel_major_minor
+    rel = Release(*kernel_major_minor(os.uname().release))
+    return min(max(rel, OLDEST), NEWEST)
+
+
+def kernel_model(kernel: "KernelModel | Release | str | tuple[int, int] | None") -> KernelModel:
+    """`verify(kernel=...)`'s argument as a fresh model: None is the running kernel's release."""
+    if kernel is None:
+        return KernelModel(running_release())
+    if isinstance(kernel, KernelModel):
+        return kernel.fresh()
+    return KernelModel(kernel)
+
+
+__all__ = ["KernelModel", "kernel_model", "running_release", "MODELLED"]
