@@ -178,7 +178,8 @@ def verify_kernels(program: Program, kernels, prog_type=None, maps=None, privile
             if res.kernel is not None and res.kernel.same_answers(model):
                 break
         else:
-            res = verify(program, prog_type, maps, privileged, log_level, False, attach_type, model)
+            res = verify(program, prog_type, maps, privileged, log_level, raise_on_reject=False,
+                         attach_type=attach_type, kernel=model)
             done.append(res)
         out[str(model.release)] = res
     return {str(m.release): out[str(m.release)] for m in models}
