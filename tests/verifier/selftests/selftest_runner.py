@@ -367,7 +367,8 @@ def run_one(t: SelfTest) -> Outcome:
     else:
         k = kernel_load_bytes(t.code, pt, "GPL", 1, 1 << 22, t.expected_attach_type, prog_flags=flags)
     if not k.accepted and k.errno == errno.ENOSPC:  # the log outgrew its buffer: the verdict comes without a log
-        k = (kernel_load(program, pt, 0, 0, t.expected_attach_type, prog_flags=flags) if t.fixups and program is not None
+        with_maps = t.fixups and program is not None
+        k = (kernel_load(program, pt, 0, 0, t.expected_attach_type, prog_flags=flags) if with_maps
              else kernel_load_bytes(t.code, pt, "GPL", 0, 0, t.expected_attach_type, prog_flags=flags))
     kmsg = ""
     if not k.accepted:
