@@ -87,24 +87,8 @@ exit
 
 def kernel_time(program, prog_type: int) -> tuple[int, int] | None:
     """(verification time in usec, processed insns) from a BPF_PROG_LOAD with BPF_LOG_STATS, or None."""
-    try:
-        from pyebpf.loader import ProgramLoadError, load
-    except ImportError:
-        return None
-    try:
-        kp = load(program, prog_type, log_level=4, log_size=1 << 20)
-        log = kp.log or ""
-        kp.close()
-    except ProgramLoadError as e:
-        log = e.log
-    except Exception as e:  # noqa: BLE001 - no bpf() here: report and go on without the kernel column
-        print(f"  (kernel: {e})")
-        return None
-    t = re.search(r"verification time (\d+) usec", log)
-    p = re.search(r"processed (\d+) insns", log)
-    if not t or not p:
-        return None
-    return int(t.group(1)), int(p.group(1))
+    stats = kernel_stats(program, prog_type)
+    return None if stats is None else (stats[0], stats[1])
 
 
 UNBOUNDED = "r0 = 0\nr1 = *(u32 *)(r1 + 0)\nl:\nr0 += 1\nif r0 != r1 goto l\nexit\n"
