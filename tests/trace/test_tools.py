@@ -16,6 +16,8 @@ WORKLOADS = {
     "exec.sh": "#!/bin/sh\n/bin/true a b\n/bin/echo hi there\n",
     "kill.sh": "#!/bin/sh\nkill -0 $$\nkill -0 99999999 2>/dev/null\n",
     "setuid.py": "import os\nos.setuid(0)\nos.setresuid(0, 0, 0)\n",
+    # on the CPU for 0.6 s: a 99 Hz sampler of non-idle tasks sees it (sleep(1) may be sampled by neither tool)
+    "spin.py": "import time\nend = time.monotonic() + 0.6\nwhile time.monotonic() < end:\n    pass\n",
 }
 
 
@@ -83,7 +85,7 @@ SHAPES = {
     "writeback": ("/bin/true", []),
     "bitesize": ("/bin/true", None),  # block I/O of whatever else runs: maybe none
     "pidpersec": ("/bin/sleep 1.2", ["@"]),
-    "cpuwalk": ("/bin/sleep 0.5", ["@cpu"]),
+    "cpuwalk": ("/usr/bin/python3 {work}/spin.py", ["@cpu"]),
     "syscount": ("/bin/cat /etc/hostname", None),  # END prints and clears them: printed from END
     # symbols this OpenSSL / glibc lacks are skipped, as bpftrace skips them (threadsnoop keeps only BEGIN)
     "ssllatency": ("/bin/true", []),
@@ -93,8 +95,9 @@ SHAPES = {
 
 
 @pytest.mark.parametrize("name", sorted(SHAPES))
-def test_tool_header_and_maps_as_bpftrace(name: str):
+def test_tool_header_and_maps_as_bpftrace(name: str, work: str):
     workload, maps = SHAPES[name]
+    workload = workload.format(work=work)
     mine, theirs = both(name, workload)
     own = {"vm", os.uname().nodename}  # what cat /etc/hostname prints
     assert header(mine, own) == header(theirs, own), f"ours:\n{mine}\nbpftrace:\n{theirs}"
