@@ -49,15 +49,29 @@ class AsmDiagnostic:
         return f"{head}\n    {lead}{shown}{tail}\n    {caret}"
 
 
-class AsmError(PyebpfError):
-    """Assembly text with one or more errors; `diagnostics` lists every one found, not only the first."""
+MAX_DIAGNOSTICS = 100
+"""Diagnostics one AsmError keeps: a hostile file with an error on each of 100,000 lines gets a message of
+bounded size (the first ones, then how many more), not megabytes."""
 
-    def __init__(self, diagnostics: list[AsmDiagnostic] | AsmDiagnostic | str, filename: str = "<input>"):
+
+class AsmError(PyebpfError):
+    """Assembly text with one or more errors; `diagnostics` lists every one found, not only the first (up to
+    MAX_DIAGNOSTICS, then one line saying how many more there were; `omitted` counts those the caller dropped)."""
+
+    def __init__(self, diagnostics: list[AsmDiagnostic] | AsmDiagnostic | str, filename: str = "<input>",
+                 omitted: int = 0):
         if isinstance(diagnostics, str):
             diagnostics = [AsmDiagnostic(0, 0, diagnostics)]
         elif isinstance(diagnostics, AsmDiagnostic):
             diagnostics = [diagnostics]
         self.diagnostics = list(diagnostics)
+        if len(self.diagnostics) > MAX_DIAGNOSTICS:
+            omitted += len(self.diagnostics) - MAX_DIAGNOSTICS
+            del self.diagnostics[MAX_DIAGNOSTICS:]
+        if omitted:
+            last = self.diagnostics[-1] if self.diagnostics else AsmDiagnostic(0, 0, "")
+            self.diagnostics.append(AsmDiagnostic(
+                last.line, last.column, f"{omitted} more errors not shown (first {len(self.diagnostics)} above)"))
         self.filename = filename
         first = self.diagnostics[0] if self.diagnostics else AsmDiagnostic(0, 0, "assembly failed")
         self.line, self.column, self.message = first.line, first.column, first.message

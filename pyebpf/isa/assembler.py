@@ -20,7 +20,7 @@ from pyebpf._gc import collector_paused
 from pyebpf.abi.helpers import HELPER_BY_NAME, HelperId
 from pyebpf.abi.maps import MapSpec
 from pyebpf.abi.opcodes import OP_CALL, OP_EXIT, OP_LD_IMM64, CallSrc, PseudoSrc
-from pyebpf.errors import AsmDiagnostic, AsmError, DecodeError
+from pyebpf.errors import MAX_DIAGNOSTICS, AsmDiagnostic, AsmError, DecodeError
 from pyebpf.isa.asm_directives import ProgramMeta, apply_directive
 from pyebpf.isa.asm_llvm import parse_llvm
 from pyebpf.isa.asm_syntax import Fixup, FixupKind, LineError, S16_MAX, S16_MIN
@@ -52,9 +52,8 @@ _LOG_NOISE = re.compile(
 _LOG_SIGNS = re.compile(
     r"^[ \t]*(?:\d{1,10}: (?:[.0-9]{10}[ \t]+)?\([0-9a-fA-F]{2}\) |processed \d+ insns|func#\d+ @\d+|"
     r"Live regs before insn:|from \d+ to \d+: |\d+: R\d+_?w?=|\d+: frame\d+:)", re.MULTILINE | re.ASCII)
-#: At most this many diagnostics are kept (as compilers stop after -ferror-limit errors), each message with words
-#: shortened: a hostile input gets a bounded message, not one the size of input x errors.
-MAX_DIAGNOSTICS = 100
+#: At most MAX_DIAGNOSTICS (pyebpf.errors) diagnostics are kept (as compilers stop after -ferror-limit errors), each
+#: message with words shortened: a hostile input gets a bounded message, not one the size of input x errors.
 _LONG_WORD = re.compile(r"\S{61,}")
 _SPACE = re.compile(r"\s*")
 _SECTION_HEADER = re.compile(r"Disassembly of section (\S+):$")
@@ -138,12 +137,8 @@ class _Assembly:
         self.diags.append(AsmDiagnostic(lineno, column0 + 1, message, line.rstrip("\n"), max(1, length)))
 
     def finish_diagnostics(self) -> None:
-        """Sort the diagnostics and say how many were left out."""
+        """Sort the diagnostics (AsmError says how many were left out)."""
         self.diags.sort(key=lambda d: (d.line, d.column))
-        if self.suppressed:
-            last = self.diags[-1]
-            self.diags.append(AsmDiagnostic(last.line, last.column,
-                                            f"{self.suppressed} more errors not shown (first {MAX_DIAGNOSTICS} above)"))
 
     # ---- one line -------------------------------------------------------------------------------------------------
     def add(self, insn: Instruction) -> int:
@@ -470,7 +465,7 @@ def _assemble(text: str, dialect: str | None, maps: "Mapping[str, MapSpec] | Ite
     asm.resolve()
     if asm.diags:
         asm.finish_diagnostics()
-        raise AsmError(asm.diags, filename)
+        raise AsmError(asm.diags, filename, omitted=asm.suppressed)
     return asm.program()
 
 

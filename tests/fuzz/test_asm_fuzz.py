@@ -77,6 +77,21 @@ def test_repeated_label_errors_are_bounded() -> None:
     assert len(str(info.value)) < MAX_MESSAGE
 
 
+@pytest.mark.parametrize("text", [
+    " (95) exit\n" * 6000,  # tcpdump -d numbering wrong on every line (fuzz find: a 592 kB message)
+    "ldh [12]\nbogus\n" * 3000,  # bpf_asm with an unknown mnemonic on every other line
+])
+def test_classic_text_errors_are_bounded(text: str) -> None:
+    """Classic text reports every bad line too, but a bounded number of them, as the eBPF assembler does."""
+    from pyebpf import cbpf
+
+    with pytest.raises(AsmError) as info:
+        cbpf.assemble(text)
+    assert len(info.value.diagnostics) == MAX_DIAGNOSTICS + 1
+    assert "more errors not shown" in info.value.diagnostics[-1].message
+    assert len(str(info.value)) < MAX_MESSAGE
+
+
 def test_many_labels_on_one_line_assemble() -> None:
     """160k labels on one line took 10 s (the line was re-sliced after every label); now linear."""
     program = assemble(" ".join(f"l{i}:" for i in range(20000)) + " exit")
