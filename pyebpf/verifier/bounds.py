@@ -377,14 +377,19 @@ def coerce_reg_to_size_sx(reg: Reg, size: int) -> None:
     if reg.u32_max < 1 << (bits - 1):
         coerce_reg_to_size(reg, size)
         return
+    lo, hi = reg.s32_min, reg.s32_max
     if (reg.smax & U64) >> bits != (reg.smin & U64) >> bits:
-        _set_sext64_default(reg, size)
-        return
-    a, b = _sext(reg.smax, size), _sext(reg.smin, size)
-    hi, lo = max(a, b), min(a, b)
-    if (hi >= 0) != (lo >= 0):
-        _set_sext64_default(reg, size)
-        return
+        # measured on 6.18: a 32-bit half whose signed range lies inside the narrow type's and has one sign is
+        # kept (sign extension is then the identity on it), whatever the upper half holds
+        if not (-(1 << (bits - 1)) <= lo and hi < 1 << (bits - 1) and (lo >= 0) == (hi >= 0)):
+            _set_sext64_default(reg, size)
+            return
+    else:
+        a, b = _sext(reg.smax, size), _sext(reg.smin, size)
+        hi, lo = max(a, b), min(a, b)
+        if (hi >= 0) != (lo >= 0):
+            _set_sext64_default(reg, size)
+            return
     reg.smin, reg.smax = lo, hi
     reg.s32_min, reg.s32_max = s32(lo), s32(hi)
     reg.umin, reg.umax = lo & U64, hi & U64

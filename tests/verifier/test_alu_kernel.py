@@ -113,6 +113,12 @@ PINNED = {
     "mul32_tnum_excludes": _pinned(0x20, Operand(0, 1), alu64=False, imm=2, jmp=0x10, k=1, taken=True),
     "movsx8_of_shifted": _pinned(MOV, Operand(0, 0), src=Operand(0, U32 << 32), off=8, jmp=0x20, k=0),
     "movsx8_32_of_tnum": _pinned(MOV, Operand(0, 0), alu64=False, src=Operand(0x100, 1), off=8, jmp=0x20, k=1),
+    # (s32)/(s8) of a value whose low half is a known constant inside the narrow signed range and whose high half
+    # is unknown: 6.18 keeps the 32-bit signed range (found by the movsx property run; we used to forget it)
+    "movsx32_known_low_half": _pinned(MOV, Operand(0x80000000, 0), src=Operand(U32, U32 << 32), off=32, jmp=0xD0,
+                                      jmp32=True, k=U32, taken=False),
+    "movsx8_known_low_half": _pinned(MOV, Operand(0, 0), src=Operand(0xFFFFFFFE, (U32 << 32) | 1), off=8, jmp=0x60,
+                                     k=U64, taken=True),
     "be32_partly_known": _pinned(END, Operand(0x100, 0xFF), alu64=False, imm=32, end_src=8, jmp=0x20,
                                  k=0xFF010000, taken=True),
     "le16_truncates": _pinned(END, Operand(0xFFFF0000, 0xFF), alu64=False, imm=16, end_src=0, jmp=0x20, k=0xFF),
