@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from pyebpf.abi.prog_kinds import RAW_TRACEPOINT_TYPES, SKB_CONTEXT_TYPES, TC_TYPES
-from pyebpf.abi.prog_types import AttachType, ProgType
+from pyebpf.abi.prog_types import AttachType, ProgType, effective_attach_type
 
 __all__ = [
     "FieldKind", "CtxField", "ContextLayout", "SK_BUFF", "XDP_MD", "PT_REGS", "BPF_PERF_EVENT_DATA",
@@ -39,6 +39,8 @@ class FieldKind(str, Enum):
     PKT_META = "pkt_meta"  # PTR_TO_PACKET_META
     SOCK_COMMON_OR_NULL = "sock_common_or_null"  # __sk_buff->sk
     FLOW_KEYS = "flow_keys"  # PTR_TO_FLOW_KEYS (flow dissector only)
+    SOCKET = "socket"  # PTR_TO_SOCKET (sk_msg_md / bpf_sock_addr / bpf_sockopt ->sk)
+    SOCKET_OR_NULL = "socket_or_null"  # PTR_TO_SOCKET_OR_NULL (bpf_sock_ops->sk)
     PADDING = "padding"
 
 
@@ -88,7 +90,12 @@ class ContextLayout:
 
 
 _P = ProgType
-_SKB_ALL = frozenset({_P.SOCKET_FILTER, _P.SCHED_CLS, _P.SCHED_ACT, _P.CGROUP_SKB})
+_SKB_ALL = frozenset({_P.SOCKET_FILTER, _P.SCHED_CLS, _P.SCHED_ACT, _P.CGROUP_SKB, _P.LWT_IN, _P.LWT_OUT, _P.LWT_XMIT,
+                      _P.LWT_SEG6LOCAL})
+_LWT = frozenset({_P.LWT_IN, _P.LWT_OUT, _P.LWT_XMIT, _P.LWT_SEG6LOCAL})
+_CG_SOCK_ADDR = frozenset({_P.CGROUP_SOCK_ADDR})
+_SOCKOPT = frozenset({_P.CGROUP_SOCKOPT})
+_CG_SOCK = frozenset({_P.CGROUP_SOCK})
 
 
 def _f(name: str, off: int, size: int, writable: frozenset[ProgType] = frozenset(),
@@ -103,16 +110,16 @@ def _u32s(name: str, off: int, n: int, writable: frozenset[ProgType] = frozenset
 SK_BUFF = ContextLayout("__sk_buff", 192, (
     _f("len", 0, 4),
     _f("pkt_type", 4, 4),
-    _f("mark", 8, 4, TC_TYPES | {_P.CGROUP_SKB}),
+    _f("mark", 8, 4, TC_TYPES | _LWT | {_P.CGROUP_SKB}),
     _f("queue_mapping", 12, 4, TC_TYPES),
     _f("protocol", 16, 4),
     _f("vlan_present", 20, 4),
     _f("vlan_tci", 24, 4),
     _f("vlan_proto", 28, 4),
-    _f("priority", 32, 4, TC_TYPES | {_P.CGROUP_SKB}),
+    _f("priority", 32, 4, TC_TYPES | _LWT | {_P.CGROUP_SKB, _P.SK_SKB}),
     _f("ingress_ifindex", 36, 4),
     _f("ifindex", 40, 4),
-    _f("tc_index", 44, 4, TC_TYPES),
+    _f("tc_index", 44, 4, TC_TYPES | {_P.SK_SKB}),
     *_u32s("cb", 48, 5, _SKB_ALL),
     _f("hash", 68, 4),
     _f("tc_classid", 72, 4, TC_TYPES),
@@ -127,7 +134,7 @@ SK_BUFF = ContextLayout("__sk_buff", 192, (
     _f("remote_port", 132, 4),
     _f("local_port", 136, 4),
     _f("data_meta", 140, 4, kind=FieldKind.PKT_META),
-    _f("flow_keys", 144, 8, kind=FieldKind.FLOW_KEYS, readable=False),
+    _f("flow_keys", 144, 8, kind=FieldKind.FLOW_KEYS),  # readable by FLOW_DISSECTOR only
     _f("tstamp", 152, 8, TC_TYPES | {_P.CGROUP_SKB}),
     _f("wire_len", 160, 4),
     _f("gso_segs", 164, 4),
@@ -187,24 +194,14 @@ BPF_RAW_TRACEPOINT_ARGS = ContextLayout("bpf_raw_tracepoint_args", 8 * MAX_BPF_F
                                         tuple(_f(f"args[{i}]", 8 * i, 8) for i in range(MAX_BPF_FUNC_ARGS)))
 """struct bpf_raw_tracepoint_args { __u64 args[0]; } -- sized here to the verifier's MAX_BPF_FUNC_ARGS bound."""
 
-CONTEXTS: dict[ProgType, ContextLayout] = {
-    **{pt: SK_BUFF for pt in sorted(SKB_CONTEXT_TYPES)},
-    _P.XDP: XDP_MD,
-    _P.KPROBE: PT_REGS,
-    _P.PERF_EVENT: BPF_PERF_EVENT_DATA,
-    _P.TRACEPOINT: TRACE_EVENT_RAW_SYS_ENTER,
-    **{pt: BPF_RAW_TRACEPOINT_ARGS for pt in sorted(RAW_TRACEPOINT_TYPES)},
-}
-"""Context struct per program type. TRACEPOINT records differ per tracepoint; sys_enter is the usual one."""
-
-
 BPF_SOCK = ContextLayout("bpf_sock", 80, (
-    _f("bound_dev_if", 0, 4), _f("family", 4, 4), _f("type", 8, 4), _f("protocol", 12, 4), _f("mark", 16, 4),
-    _f("priority", 20, 4), _f("src_ip4", 24, 4), *_u32s("src_ip6", 28, 4), _f("src_port", 44, 4),
+    _f("bound_dev_if", 0, 4, _CG_SOCK), _f("family", 4, 4), _f("type", 8, 4), _f("protocol", 12, 4),
+    _f("mark", 16, 4, _CG_SOCK), _f("priority", 20, 4, _CG_SOCK), _f("src_ip4", 24, 4), *_u32s("src_ip6", 28, 4), _f("src_port", 44, 4),
     _f("dst_port", 48, 2), _f("dst_ip4", 52, 4), *_u32s("dst_ip6", 56, 4), _f("state", 72, 4),
     _f("rx_queue_mapping", 76, 4),
 ))
-"""struct bpf_sock (uapi): what PTR_TO_SOCKET / PTR_TO_SOCK_COMMON point at; read-only."""
+"""struct bpf_sock (uapi): what PTR_TO_SOCKET / PTR_TO_SOCK_COMMON point at (read-only), and the context of
+CGROUP_SOCK programs (bound_dev_if, mark, priority writable at sock_create/sock_release)."""
 
 BPF_TCP_SOCK = ContextLayout("bpf_tcp_sock", 112, (
     *(_f(n, 4 * i, 4) for i, n in enumerate((
@@ -218,9 +215,80 @@ BPF_TCP_SOCK = ContextLayout("bpf_tcp_sock", 112, (
 
 BPF_XDP_SOCK = ContextLayout("bpf_xdp_sock", 4, (_f("queue_id", 0, 4),))
 
+BPF_SOCK_ADDR = ContextLayout("bpf_sock_addr", 72, (
+    _f("user_family", 0, 4), _f("user_ip4", 4, 4, _CG_SOCK_ADDR), *_u32s("user_ip6", 8, 4, _CG_SOCK_ADDR),
+    _f("user_port", 24, 4, _CG_SOCK_ADDR), _f("family", 28, 4), _f("type", 32, 4), _f("protocol", 36, 4),
+    _f("msg_src_ip4", 40, 4, _CG_SOCK_ADDR), *_u32s("msg_src_ip6", 44, 4, _CG_SOCK_ADDR),
+    _f("__pad", 60, 4, kind=FieldKind.PADDING, readable=False),
+    _f("sk", 64, 8, kind=FieldKind.SOCKET),
+))
+"""struct bpf_sock_addr (uapi): the context of CGROUP_SOCK_ADDR programs (bind/connect/sendmsg/recvmsg/...)."""
+
+_SOCK_OPS_U32 = ("family", "remote_ip4", "local_ip4", *(f"remote_ip6[{i}]" for i in range(4)),
+                 *(f"local_ip6[{i}]" for i in range(4)), "remote_port", "local_port", "is_fullsock", "snd_cwnd",
+                 "srtt_us", "bpf_sock_ops_cb_flags", "state", "rtt_min", "snd_ssthresh", "rcv_nxt", "snd_nxt",
+                 "snd_una", "mss_cache", "ecn_flags", "rate_delivered", "rate_interval_us", "packets_out",
+                 "retrans_out", "total_retrans", "segs_in", "data_segs_in", "segs_out", "data_segs_out", "lost_out",
+                 "sacked_out")
+BPF_SOCK_OPS = ContextLayout("bpf_sock_ops", 224, (
+    _f("op", 0, 4),
+    _f("reply", 4, 4, frozenset({_P.SOCK_OPS})),  # union { args[4]; reply; replylong[4] }
+    *(_f(f"args[{i}]", 4 + 4 * i, 4) for i in range(1, 4)),
+    *(_f(n, 20 + 4 * i, 4) for i, n in enumerate(_SOCK_OPS_U32)),
+    _f("sk_txhash", 164, 4, frozenset({_P.SOCK_OPS})),
+    _f("bytes_received", 168, 8), _f("bytes_acked", 176, 8),
+    _f("sk", 184, 8, kind=FieldKind.SOCKET_OR_NULL),
+    _f("skb_data", 192, 8, kind=FieldKind.PKT), _f("skb_data_end", 200, 8, kind=FieldKind.PKT_END),
+    _f("skb_len", 208, 4), _f("skb_tcp_flags", 212, 4), _f("skb_hwtstamp", 216, 8),
+))
+"""struct bpf_sock_ops (uapi): the context of SOCK_OPS programs; `reply` and `sk_txhash` are writable."""
+
+SK_MSG_MD = ContextLayout("sk_msg_md", 80, (
+    _f("data", 0, 8, kind=FieldKind.PKT), _f("data_end", 8, 8, kind=FieldKind.PKT_END),
+    _f("family", 16, 4), _f("remote_ip4", 20, 4), _f("local_ip4", 24, 4), *_u32s("remote_ip6", 28, 4),
+    *_u32s("local_ip6", 44, 4), _f("remote_port", 60, 4), _f("local_port", 64, 4), _f("size", 68, 4),
+    _f("sk", 72, 8, kind=FieldKind.SOCKET),
+))
+"""struct sk_msg_md (uapi): the context of SK_MSG programs; read-only."""
+
+BPF_SYSCTL = ContextLayout("bpf_sysctl", 8, (
+    _f("write", 0, 4), _f("file_pos", 4, 4, frozenset({_P.CGROUP_SYSCTL})),
+))
+"""struct bpf_sysctl (uapi): the context of CGROUP_SYSCTL programs."""
+
+BPF_SOCKOPT = ContextLayout("bpf_sockopt", 40, (
+    _f("sk", 0, 8, kind=FieldKind.SOCKET), _f("optval", 8, 8, kind=FieldKind.PKT),
+    _f("optval_end", 16, 8, kind=FieldKind.PKT_END), _f("level", 24, 4, _SOCKOPT), _f("optname", 28, 4, _SOCKOPT),
+    _f("optlen", 32, 4, _SOCKOPT), _f("retval", 36, 4, _SOCKOPT),
+))
+"""struct bpf_sockopt (uapi): the context of CGROUP_SOCKOPT programs; optval..optval_end is its "packet"."""
+
+BPF_FLOW_KEYS_SIZE = 56
+"""sizeof(struct bpf_flow_keys) (uapi): what PTR_TO_FLOW_KEYS points at (check_flow_keys_access)."""
+
+CONTEXTS: dict[ProgType, ContextLayout] = {
+    **{pt: SK_BUFF for pt in sorted(SKB_CONTEXT_TYPES)},
+    _P.FLOW_DISSECTOR: SK_BUFF,
+    _P.XDP: XDP_MD,
+    _P.KPROBE: PT_REGS,
+    _P.PERF_EVENT: BPF_PERF_EVENT_DATA,
+    _P.TRACEPOINT: TRACE_EVENT_RAW_SYS_ENTER,
+    **{pt: BPF_RAW_TRACEPOINT_ARGS for pt in sorted(RAW_TRACEPOINT_TYPES)},
+    _P.CGROUP_SOCK: BPF_SOCK,
+    _P.CGROUP_SOCK_ADDR: BPF_SOCK_ADDR,
+    _P.SOCK_OPS: BPF_SOCK_OPS,
+    _P.SK_MSG: SK_MSG_MD,
+    _P.CGROUP_SYSCTL: BPF_SYSCTL,
+    _P.CGROUP_SOCKOPT: BPF_SOCKOPT,
+}
+"""Context struct per program type. TRACEPOINT records differ per tracepoint; sys_enter is the usual one.
+FLOW_DISSECTOR sees __sk_buff too, but only data, data_end and flow_keys of it."""
+
+
 #: bpf_sock fields that allow narrow (1/2-byte) loads (bpf_sock_is_valid_access's first case group)
-_SOCK_NARROW = ("state", "family", "type", "protocol", "src_port", "rx_queue_mapping", "src_ip4", "src_ip6",
-                "dst_ip4", "dst_ip6")
+_SOCK_NARROW = ("state", "family", "type", "protocol", "src_port", "rx_queue_mapping")
+#: ... of which these are bpf_ctx_range()s (narrow loads anywhere inside); the others are `case offsetof(...)`
+_SOCK_NARROW_RANGE = ("src_ip4", "src_ip6", "dst_ip4", "dst_ip6")
 #: bpf_sock_common_is_valid_access: a sock_common has no type..priority
 _SOCK_COMMON_DENY = ("type", "protocol", "mark", "priority")
 
@@ -232,7 +300,7 @@ def _bpf_sock_is_valid_access(off: int, size: int) -> bool:
     if f is None:
         return False  # the padding after dst_port
     base = f.name.split("[")[0]
-    if base in _SOCK_NARROW:
+    if base in _SOCK_NARROW_RANGE or (base in _SOCK_NARROW and off == f.offset):
         return _narrow_ok(size, 4)
     if base == "dst_port":
         return _narrow_ok(size, 4 if size == 4 else 2)
@@ -376,12 +444,166 @@ def _pe_access(off: int, size: int, write: bool) -> bool:
     return size == 8
 
 
+_LWT_DENY = ("tc_classid", *_SK_LOOKUP_FIELDS, "data_meta", "tstamp", "wire_len", "hwtstamp")
+_LWT_WRITE = ("mark", "priority", "cb")
+_SK_SKB_DENY = ("tc_classid", "data_meta", "tstamp", "wire_len", "hwtstamp", "mark")
+_SK_SKB_WRITE = ("tc_index", "priority")
+
+
+def _lwt_access(off: int, size: int, write: bool, privileged: bool) -> bool:
+    """lwt_is_valid_access() (LWT_IN/OUT/XMIT/SEG6LOCAL)."""
+    if _in(off, *_LWT_DENY) or (write and not _in(off, *_LWT_WRITE)):
+        return False
+    return _bpf_skb_is_valid_access(off, size, write)
+
+
+def _sk_skb_access(off: int, size: int, write: bool, privileged: bool) -> bool:
+    """sk_skb_is_valid_access(): mark is unreadable, tc_index and priority writable."""
+    if _in(off, *_SK_SKB_DENY) or (write and not _in(off, *_SK_SKB_WRITE)):
+        return False
+    return _bpf_skb_is_valid_access(off, size, write)
+
+
+def _flow_dissector_access(off: int, size: int, write: bool, attach: AttachType | None) -> bool:
+    """flow_dissector_is_valid_access(): data, data_end (u32) and the flow_keys pointer, read-only."""
+    if off < 0 or off >= SK_BUFF.size or off % size or write:
+        return False
+    if _in(off, "data", "data_end"):
+        return size == _SIZE_DEFAULT
+    return _in(off, "flow_keys") and size == 8
+
+
+_SOCK_CREATE_RELEASE = frozenset({AttachType.CGROUP_INET_SOCK_CREATE, AttachType.CGROUP_INET_SOCK_RELEASE})
+_POST_BIND = {"src_ip4": frozenset({AttachType.CGROUP_INET4_POST_BIND}),
+              "src_ip6": frozenset({AttachType.CGROUP_INET6_POST_BIND}),
+              "src_port": frozenset({AttachType.CGROUP_INET4_POST_BIND, AttachType.CGROUP_INET6_POST_BIND})}
+
+
+def _cg_sock_access(off: int, size: int, write: bool, attach: AttachType | None) -> bool:
+    """sock_filter_is_valid_access(): bpf_sock_is_valid_access, then __sock_filter_check_attach_type()."""
+    if not _bpf_sock_is_valid_access(off, size):
+        return False
+    attach = effective_attach_type(_P.CGROUP_SOCK, attach)
+    if off in (BPF_SOCK["bound_dev_if"].offset, BPF_SOCK["mark"].offset, BPF_SOCK["priority"].offset):
+        return attach in _SOCK_CREATE_RELEASE
+    f = BPF_SOCK.field_at(off)
+    base = f.name.split("[")[0] if f is not None else ""
+    if base in _POST_BIND and attach not in _POST_BIND[base]:
+        return False
+    return not write
+
+
+_A = AttachType
+_SOCK_ADDR_FAMILY = {
+    "user_ip4": frozenset({_A.CGROUP_INET4_BIND, _A.CGROUP_INET4_CONNECT, _A.CGROUP_INET4_GETPEERNAME,
+                           _A.CGROUP_INET4_GETSOCKNAME, _A.CGROUP_UDP4_SENDMSG, _A.CGROUP_UDP4_RECVMSG}),
+    "user_ip6": frozenset({_A.CGROUP_INET6_BIND, _A.CGROUP_INET6_CONNECT, _A.CGROUP_INET6_GETPEERNAME,
+                           _A.CGROUP_INET6_GETSOCKNAME, _A.CGROUP_UDP6_SENDMSG, _A.CGROUP_UDP6_RECVMSG}),
+    "msg_src_ip4": frozenset({_A.CGROUP_UDP4_SENDMSG}),
+    "msg_src_ip6": frozenset({_A.CGROUP_UDP6_SENDMSG}),
+}
+"""sock_addr_is_valid_access(): address fields exist only for the attach types of their family."""
+_SOCK_ADDR_RW = ("user_ip4", "user_ip6", "msg_src_ip4", "msg_src_ip6", "user_port")
+_SOCK_ADDR_RO = ("user_family", "family", "type", "protocol")
+
+
+def _wide_ok(layout: ContextLayout, off: int, size: int, field: str) -> bool:
+    """bpf_ctx_wide_access_ok(): an aligned u64 access inside a u32 array field."""
+    first, last = layout[f"{field}[0]"], layout[f"{field}[3]"]
+    return size == 8 and off % 8 == 0 and first.offset <= off and off + 8 <= last.end
+
+
+def _sock_addr_access(off: int, size: int, write: bool, attach: AttachType | None) -> bool:
+    if off < 0 or off >= BPF_SOCK_ADDR.size or off % size:
+        return False
+    f = BPF_SOCK_ADDR.field_at(off)
+    base = f.name.split("[")[0] if f is not None else ""
+    if base in _SOCK_ADDR_FAMILY and attach not in _SOCK_ADDR_FAMILY[base]:
+        return False
+    if base in _SOCK_ADDR_RW:
+        if _wide_ok(BPF_SOCK_ADDR, off, size, "user_ip6") or _wide_ok(BPF_SOCK_ADDR, off, size, "msg_src_ip6"):
+            return True
+        return size == _SIZE_DEFAULT if write else _narrow_ok(size, _SIZE_DEFAULT)
+    if base == "sk":
+        return not write and size == 8
+    if base in _SOCK_ADDR_RO:
+        return not write and size == _SIZE_DEFAULT
+    return False
+
+
+def _sock_ops_access(off: int, size: int, write: bool, attach: AttachType | None) -> bool:
+    """sock_ops_is_valid_access(): reply and sk_txhash writable (u32), u64 counters, three pointers."""
+    if off < 0 or off >= BPF_SOCK_OPS.size or off % size:
+        return False
+    f = BPF_SOCK_OPS.field_at(off)
+    if write:
+        return f is not None and f.name in ("reply", "sk_txhash") and off == f.offset and size == _SIZE_DEFAULT
+    if f is not None and f.name == "skb_tcp_flags" and off == f.offset:
+        return _narrow_ok(size, _SIZE_DEFAULT)
+    if f is not None and f.size == 8:
+        return size == 8
+    return size == _SIZE_DEFAULT
+
+
+def _sk_msg_access(off: int, size: int, write: bool, attach: AttachType | None) -> bool:
+    """sk_msg_is_valid_access(): read-only; the three pointers u64, the rest u32."""
+    if write or off < 0 or off >= SK_MSG_MD.size or off % size:
+        return False
+    f = SK_MSG_MD.field_at(off)
+    return f is not None and size == f.size
+
+
+def _sysctl_access(off: int, size: int, write: bool, attach: AttachType | None) -> bool:
+    """sysctl_is_valid_access(): write is read-only (narrow loads ok); file_pos also takes u32 stores."""
+    if off < 0 or off + size > BPF_SYSCTL.size or off % size:
+        return False
+    if write:
+        return BPF_SYSCTL["file_pos"].contains(off) and size == _SIZE_DEFAULT
+    return _narrow_ok(size, _SIZE_DEFAULT)
+
+
+_SOCKOPT_WRITE = {"retval": AttachType.CGROUP_GETSOCKOPT, "optname": AttachType.CGROUP_SETSOCKOPT,
+                  "level": AttachType.CGROUP_SETSOCKOPT, "optlen": None}
+"""cg_sockopt_is_valid_access(): which hook may store to which field (None: both)."""
+
+
+def _sockopt_access(off: int, size: int, write: bool, attach: AttachType | None) -> bool:
+    if off < 0 or off >= BPF_SOCKOPT.size or off % size:
+        return False
+    f = BPF_SOCKOPT.field_at(off)
+    if write:
+        if f is None or off != f.offset or f.name not in _SOCKOPT_WRITE or size != _SIZE_DEFAULT:
+            return False
+        need = _SOCKOPT_WRITE[f.name]
+        return need is None or attach == need
+    if f is not None and f.size == 8:
+        return size == 8
+    if f is not None and f.name == "retval":
+        return size == _SIZE_DEFAULT and attach == AttachType.CGROUP_GETSOCKOPT
+    return size == _SIZE_DEFAULT
+
+
 _SKB_RULES = {
     _P.SOCKET_FILTER: _sk_filter_access,
     _P.SCHED_CLS: _tc_access,
     _P.SCHED_ACT: _tc_access,
     _P.CGROUP_SKB: _cg_skb_access,
+    **{pt: _lwt_access for pt in (_P.LWT_IN, _P.LWT_OUT, _P.LWT_XMIT, _P.LWT_SEG6LOCAL)},
+    _P.SK_SKB: _sk_skb_access,
 }
+"""__sk_buff program types: rule(off, size, write, privileged)."""
+
+_ATTACH_RULES = {
+    _P.XDP: _xdp_access,
+    _P.FLOW_DISSECTOR: _flow_dissector_access,
+    _P.CGROUP_SOCK: _cg_sock_access,
+    _P.CGROUP_SOCK_ADDR: _sock_addr_access,
+    _P.SOCK_OPS: _sock_ops_access,
+    _P.SK_MSG: _sk_msg_access,
+    _P.CGROUP_SYSCTL: _sysctl_access,
+    _P.CGROUP_SOCKOPT: _sockopt_access,
+}
+"""Program types whose rule depends on expected_attach_type: rule(off, size, write, attach)."""
 
 _SIMPLE_RULES = {
     _P.KPROBE: _kprobe_access,
@@ -410,8 +632,8 @@ def ctx_access_ok(prog_type: ProgType, off: int, size: int, write: bool, *,
         return False, field
     if pt in _SKB_RULES:
         ok = _SKB_RULES[pt](off, size, write, privileged)
-    elif pt == _P.XDP:
-        ok = _xdp_access(off, size, write, attach_type)
+    elif pt in _ATTACH_RULES:
+        ok = _ATTACH_RULES[pt](off, size, write, attach_type)
     elif pt in _SIMPLE_RULES:
         ok = _SIMPLE_RULES[pt](off, size, write)
     else:
@@ -446,9 +668,16 @@ RETURN_RANGES: dict[ProgType, ReturnRange | None] = {
     _P.CGROUP_DEVICE: ReturnRange(0, 1),
     _P.CGROUP_SYSCTL: ReturnRange(0, 1),
     _P.CGROUP_SOCKOPT: ReturnRange(0, 1),
-    _P.CGROUP_SOCK_ADDR: ReturnRange(0, 1),  # [1, 1] for recvmsg/getpeername/getsockname hooks
+    _P.CGROUP_SOCK_ADDR: ReturnRange(0, 1),  # [1, 1] for recvmsg/getpeername/getsockname, [0, 3] for bind
     _P.SOCK_OPS: ReturnRange(0, 1),
     _P.SK_LOOKUP: ReturnRange(0, 1),  # SK_DROP..SK_PASS
+    _P.SK_SKB: None,
+    _P.SK_MSG: None,
+    _P.FLOW_DISSECTOR: None,
+    _P.LWT_IN: None,
+    _P.LWT_OUT: None,
+    _P.LWT_XMIT: None,
+    _P.LWT_SEG6LOCAL: None,
     _P.NETFILTER: ReturnRange(0, 1),  # NF_DROP..NF_ACCEPT
 }
 """R0 range enforced at exit per program type; None means the verifier only requires R0 to be initialized."""
@@ -457,6 +686,8 @@ _ATTACH_RANGES: dict[tuple[ProgType, AttachType], ReturnRange] = {
     (_P.CGROUP_SKB, AttachType.CGROUP_INET_EGRESS): ReturnRange(0, 3),
     (_P.KPROBE, AttachType.TRACE_KPROBE_SESSION): ReturnRange(0, 1),
     (_P.KPROBE, AttachType.TRACE_UPROBE_SESSION): ReturnRange(0, 1),
+    (_P.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET4_BIND): ReturnRange(0, 3),
+    (_P.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET6_BIND): ReturnRange(0, 3),
     (_P.CGROUP_SOCK_ADDR, AttachType.CGROUP_UDP4_RECVMSG): ReturnRange(1, 1),
     (_P.CGROUP_SOCK_ADDR, AttachType.CGROUP_UDP6_RECVMSG): ReturnRange(1, 1),
     (_P.CGROUP_SOCK_ADDR, AttachType.CGROUP_UNIX_RECVMSG): ReturnRange(1, 1),

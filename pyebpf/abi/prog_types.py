@@ -13,6 +13,7 @@ from enum import Enum, IntEnum
 __all__ = [
     "ProgType", "AttachType", "AttachKind", "SecFlag", "SectionDef", "SECTION_DEFS",
     "prog_type_for_section", "attach_kind", "split_section_target", "parse_prog_type", "PROG_TYPE_ALIASES",
+    "VALID_ATTACH_TYPES", "DEFAULT_ATTACH_TYPES", "effective_attach_type", "attach_type_valid",
 ]
 
 
@@ -115,6 +116,40 @@ class AttachType(IntEnum):
     NETKIT_PEER = 55
     TRACE_KPROBE_SESSION = 56
     TRACE_UPROBE_SESSION = 57
+
+
+_SOCK_ADDR_ATTACH = frozenset({
+    AttachType.CGROUP_INET4_BIND, AttachType.CGROUP_INET6_BIND, AttachType.CGROUP_INET4_CONNECT,
+    AttachType.CGROUP_INET6_CONNECT, AttachType.CGROUP_UNIX_CONNECT, AttachType.CGROUP_INET4_GETPEERNAME,
+    AttachType.CGROUP_INET6_GETPEERNAME, AttachType.CGROUP_UNIX_GETPEERNAME, AttachType.CGROUP_INET4_GETSOCKNAME,
+    AttachType.CGROUP_INET6_GETSOCKNAME, AttachType.CGROUP_UNIX_GETSOCKNAME, AttachType.CGROUP_UDP4_SENDMSG,
+    AttachType.CGROUP_UDP6_SENDMSG, AttachType.CGROUP_UNIX_SENDMSG, AttachType.CGROUP_UDP4_RECVMSG,
+    AttachType.CGROUP_UDP6_RECVMSG, AttachType.CGROUP_UNIX_RECVMSG})
+
+VALID_ATTACH_TYPES: dict[ProgType, frozenset[AttachType]] = {
+    ProgType.CGROUP_SOCK: frozenset({AttachType.CGROUP_INET_SOCK_CREATE, AttachType.CGROUP_INET_SOCK_RELEASE,
+                                     AttachType.CGROUP_INET4_POST_BIND, AttachType.CGROUP_INET6_POST_BIND}),
+    ProgType.CGROUP_SOCK_ADDR: _SOCK_ADDR_ATTACH,
+    ProgType.CGROUP_SOCKOPT: frozenset({AttachType.CGROUP_SETSOCKOPT, AttachType.CGROUP_GETSOCKOPT}),
+}
+"""syscall.c bpf_prog_load_check_attach(): the expected_attach_type a program type must be loaded with (EINVAL
+before the verifier runs otherwise); types not listed take any."""
+
+DEFAULT_ATTACH_TYPES: dict[ProgType, AttachType] = {ProgType.CGROUP_SOCK: AttachType.CGROUP_INET_SOCK_CREATE}
+"""syscall.c bpf_prog_load_fixup_attach_type(): an expected_attach_type of 0 stands for this one."""
+
+
+def effective_attach_type(prog_type: ProgType, attach_type: "AttachType | int | None") -> AttachType | None:
+    """The expected_attach_type the kernel works with: 0/None fixed up as bpf_prog_load_fixup_attach_type does."""
+    if not attach_type and prog_type in DEFAULT_ATTACH_TYPES:
+        return DEFAULT_ATTACH_TYPES[prog_type]
+    return None if attach_type is None else AttachType(attach_type)
+
+
+def attach_type_valid(prog_type: ProgType, attach_type: "AttachType | int | None") -> bool:
+    """bpf_prog_load_check_attach() for the program types it restricts (after the 0 fix-up)."""
+    allowed = VALID_ATTACH_TYPES.get(ProgType(prog_type))
+    return allowed is None or effective_attach_type(prog_type, attach_type or 0) in allowed
 
 
 class AttachKind(str, Enum):

@@ -15,6 +15,15 @@ CASES = [
     (ProgType.CGROUP_SKB, None), (ProgType.XDP, None), (ProgType.XDP, AttachType.XDP_DEVMAP),
     (ProgType.KPROBE, None), (ProgType.PERF_EVENT, None), (ProgType.RAW_TRACEPOINT, None),
     (ProgType.TRACEPOINT, None),
+    (ProgType.LWT_IN, None), (ProgType.LWT_OUT, None), (ProgType.LWT_XMIT, None), (ProgType.LWT_SEG6LOCAL, None),
+    (ProgType.SK_SKB, None), (ProgType.FLOW_DISSECTOR, None), (ProgType.SK_MSG, None), (ProgType.SOCK_OPS, None),
+    (ProgType.CGROUP_SYSCTL, None),
+    *((ProgType.CGROUP_SOCK, a) for a in (None, AttachType.CGROUP_INET_SOCK_RELEASE,
+                                          AttachType.CGROUP_INET4_POST_BIND, AttachType.CGROUP_INET6_POST_BIND)),
+    *((ProgType.CGROUP_SOCK_ADDR, a) for a in (AttachType.CGROUP_INET4_CONNECT, AttachType.CGROUP_INET6_BIND,
+                                               AttachType.CGROUP_UDP4_SENDMSG, AttachType.CGROUP_UDP6_SENDMSG,
+                                               AttachType.CGROUP_UNIX_CONNECT)),  # recvmsg hooks must return 1
+    (ProgType.CGROUP_SOCKOPT, AttachType.CGROUP_GETSOCKOPT), (ProgType.CGROUP_SOCKOPT, AttachType.CGROUP_SETSOCKOPT),
 ]
 SLACK = 8  # also probe a little past the end of each struct and before its start
 
@@ -51,6 +60,12 @@ RETURN_VALUES = (-1, 0, 1, 2, 3, 4, 100)
     (ProgType.SOCKET_FILTER, None), (ProgType.XDP, None), (ProgType.SCHED_CLS, None), (ProgType.KPROBE, None),
     (ProgType.TRACEPOINT, None), (ProgType.RAW_TRACEPOINT, None), (ProgType.PERF_EVENT, None),
     (ProgType.CGROUP_SKB, AttachType.CGROUP_INET_INGRESS), (ProgType.CGROUP_SKB, AttachType.CGROUP_INET_EGRESS),
+    (ProgType.SK_SKB, None), (ProgType.SK_MSG, None), (ProgType.FLOW_DISSECTOR, None), (ProgType.LWT_IN, None),
+    (ProgType.LWT_XMIT, None), (ProgType.SOCK_OPS, None), (ProgType.CGROUP_SYSCTL, None), (ProgType.CGROUP_SOCK, None),
+    (ProgType.CGROUP_SOCKOPT, AttachType.CGROUP_GETSOCKOPT),
+    *((ProgType.CGROUP_SOCK_ADDR, a) for a in (AttachType.CGROUP_INET4_BIND, AttachType.CGROUP_INET6_CONNECT,
+                                               AttachType.CGROUP_UDP4_RECVMSG, AttachType.CGROUP_UNIX_GETSOCKNAME,
+                                               AttachType.CGROUP_UDP6_SENDMSG)),
 ], ids=lambda c: getattr(c, "name", str(c)).lower())
 def test_return_ranges_match_kernel(pt, attach):
     rng = return_range(pt, attach)
