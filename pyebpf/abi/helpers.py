@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 
-from pyebpf.abi.prog_types import ProgType
+from pyebpf.abi.prog_types import AttachType, ProgType, effective_attach_type
 
 __all__ = [
     "HelperId", "ArgType", "RetType", "TypeFlag", "Arg", "Ret", "HelperProto", "HELPER_PROTOS",
@@ -658,6 +658,20 @@ _RAW: dict[HelperId, tuple] = {
     _H.STORE_HDR_OPT: _p(RET_INTEGER, _CTX, _MEM_RO, _SIZE, _ANY),
     _H.RESERVE_HDR_OPT: _CTX_ANY_ANY,
     _H.SKB_SET_TSTAMP: _CTX_ANY_ANY,
+    # kernel/bpf/cgroup.c
+    _H.GET_RETVAL: _p(RET_INTEGER),
+    _H.SET_RETVAL: _p(RET_INTEGER, _ANY),
+    _H.SYSCTL_GET_NAME: _p(RET_INTEGER, _CTX, ARG_PTR_TO_MEM_WRITE, _SIZE, _ANY),
+    _H.SYSCTL_GET_CURRENT_VALUE: _p(RET_INTEGER, _CTX, _UNINIT, _SIZE),
+    _H.SYSCTL_GET_NEW_VALUE: _p(RET_INTEGER, _CTX, _UNINIT, _SIZE),
+    _H.SYSCTL_SET_NEW_VALUE: _p(RET_INTEGER, _CTX, _MEM_RO, _SIZE),
+    # net/core/sock_map.c
+    _H.SOCK_MAP_UPDATE: _p(RET_INTEGER, _CTX, _MAP, ARG_PTR_TO_MAP_KEY, _ANY, pkt=True),
+    _H.SOCK_HASH_UPDATE: _p(RET_INTEGER, _CTX, _MAP, ARG_PTR_TO_MAP_KEY, _ANY, pkt=True),
+    _H.SK_REDIRECT_MAP: _p(RET_INTEGER, _CTX, _MAP, _ANY, _ANY),
+    _H.SK_REDIRECT_HASH: _p(RET_INTEGER, _CTX, _MAP, ARG_PTR_TO_MAP_KEY, _ANY),
+    _H.MSG_REDIRECT_MAP: _p(RET_INTEGER, _CTX, _MAP, _ANY, _ANY),
+    _H.MSG_REDIRECT_HASH: _p(RET_INTEGER, _CTX, _MAP, ARG_PTR_TO_MAP_KEY, _ANY),
     _H.TCP_RAW_GEN_SYNCOOKIE_IPV4: _p(RET_INTEGER, _fixed(20), ARG_PTR_TO_MEM, _SIZE, gpl=True, pkt=True),
     _H.TCP_RAW_GEN_SYNCOOKIE_IPV6: _p(RET_INTEGER, _fixed(40), ARG_PTR_TO_MEM, _SIZE, gpl=True, pkt=True),
     _H.TCP_RAW_CHECK_SYNCOOKIE_IPV4: _p(RET_INTEGER, _fixed(20), _fixed(20), gpl=True, pkt=True),
@@ -797,10 +811,55 @@ _XDP = _ids(
 ) | _SYNCOOKIES
 """xdp_func_proto() additions."""
 
+_CG_COMMON = _ids("get_local_storage", "get_retval", "set_retval")
+"""kernel/bpf/cgroup.c cgroup_common_func_proto() (get/set_retval: not for every attach type, _ATTACH_ONLY)."""
+_CG_CURRENT = _ids("get_current_uid_gid", "get_current_comm", "get_cgroup_classid", "current_task_under_cgroup")
+"""cgroup_current_func_proto(): current-task helpers cgroup hooks get without CAP_PERFMON."""
+
+_CG_SOCK = _CG_COMMON | _CG_CURRENT | _ids("get_socket_cookie", "get_netns_cookie", "perf_event_output",
+                                           "sk_storage_get", "ktime_get_coarse_ns")
+"""sock_filter_func_proto() (CGROUP_SOCK), on top of bpf_base_func_proto."""
+_CG_SOCK_ADDR = _CG_COMMON | _CG_CURRENT | _ids(
+    "bind", "get_socket_cookie", "get_netns_cookie", "perf_event_output", "sk_lookup_tcp", "sk_lookup_udp",
+    "sk_release", "skc_lookup_tcp", "sk_storage_get", "sk_storage_delete", "setsockopt", "getsockopt")
+"""sock_addr_func_proto(), on top of bpf_sk_base_func_proto (bind/setsockopt/getsockopt per attach type)."""
+_SOCK_OPS = _CG_COMMON | _ids(
+    "setsockopt", "getsockopt", "sock_ops_cb_flags_set", "sock_map_update", "sock_hash_update", "get_socket_cookie",
+    "perf_event_output", "sk_storage_get", "sk_storage_delete", "get_netns_cookie", "load_hdr_opt",
+    "store_hdr_opt", "reserve_hdr_opt", "tcp_sock")
+"""sock_ops_func_proto(), on top of bpf_sk_base_func_proto."""
+_SK_MSG = _ids("msg_redirect_map", "msg_redirect_hash", "msg_apply_bytes", "msg_cork_bytes", "msg_pull_data",
+               "msg_push_data", "msg_pop_data", "perf_event_output", "get_current_uid_gid", "sk_storage_get",
+               "sk_storage_delete", "get_netns_cookie", "get_cgroup_classid")
+"""sk_msg_func_proto(), on top of bpf_sk_base_func_proto."""
+_SK_SKB = _ids("skb_store_bytes", "skb_load_bytes", "skb_pull_data", "skb_change_tail", "skb_change_head",
+               "skb_adjust_room", "get_socket_cookie", "get_socket_uid", "sk_redirect_map", "sk_redirect_hash",
+               "perf_event_output", "sk_lookup_tcp", "sk_lookup_udp", "sk_release", "skc_lookup_tcp")
+"""sk_skb_func_proto(), on top of bpf_sk_base_func_proto."""
+_FLOW_DISSECTOR = _ids("skb_load_bytes")
+_LWT_OUT = _ids("skb_load_bytes", "skb_pull_data", "csum_diff", "get_cgroup_classid", "get_route_realm",
+                "get_hash_recalc", "perf_event_output", "get_smp_processor_id", "skb_under_cgroup")
+"""lwt_out_func_proto(), on top of bpf_sk_base_func_proto; lwt_in/xmit/seg6local build on it."""
+_LWT_IN = _LWT_OUT | _ids("lwt_push_encap")
+_LWT_XMIT = _LWT_OUT | _ids(
+    "skb_get_tunnel_key", "skb_set_tunnel_key", "skb_get_tunnel_opt", "skb_set_tunnel_opt", "redirect",
+    "clone_redirect", "skb_change_tail", "skb_change_head", "skb_store_bytes", "csum_update", "csum_level",
+    "l3_csum_replace", "l4_csum_replace", "set_hash_invalid", "lwt_push_encap")
+_LWT_SEG6LOCAL = _LWT_OUT | _ids("lwt_seg6_store_bytes", "lwt_seg6_action", "lwt_seg6_adjust_srh")
+"""lwt_seg6local_func_proto(): its NULL for skb_pull_data sits with the seg6 helpers under CONFIG_IPV6_SEG6_BPF
+(a 6.18 build without it offers skb_pull_data and none of the lwt_seg6_* helpers, as measured)."""
+_CG_SYSCTL = _CG_COMMON | _CG_CURRENT | _ids("sysctl_get_name", "sysctl_get_current_value", "sysctl_get_new_value",
+                                             "sysctl_set_new_value", "ktime_get_coarse_ns", "perf_event_output")
+"""sysctl_func_proto(), on top of bpf_base_func_proto."""
+_CG_SOCKOPT = _CG_COMMON | _CG_CURRENT | _ids("get_netns_cookie", "sk_storage_get", "sk_storage_delete",
+                                              "setsockopt", "getsockopt", "tcp_sock", "perf_event_output")
+"""cg_sockopt_func_proto(), on top of bpf_base_func_proto (setsockopt/getsockopt at BPF_CGROUP_SETSOCKOPT only)."""
+
 _Table = tuple[frozenset[HelperId], frozenset[HelperId]]  # (always allowed, allowed only when privileged)
 
 _SK_PRIV = _BASE_CAP_BPF | _BASE_CAP_PERFMON | _SK_BASE_PERFMON
 _TRACE_PRIV = _BASE_CAP_BPF | _BASE_CAP_PERFMON | _TRACING_SYS_ADMIN
+_BASE_PRIV = _BASE_CAP_BPF | _BASE_CAP_PERFMON
 
 _TABLES: dict[ProgType, _Table] = {
     ProgType.SOCKET_FILTER: (_BASE_UNPRIV | _SK_BASE | _SK_FILTER, _SK_PRIV),
@@ -812,7 +871,48 @@ _TABLES: dict[ProgType, _Table] = {
     ProgType.TRACEPOINT: (_BASE_UNPRIV | _TRACING | _TRACE_COMMON, _TRACE_PRIV),
     ProgType.RAW_TRACEPOINT: (_BASE_UNPRIV | _TRACING | _TRACE_COMMON, _TRACE_PRIV),
     ProgType.PERF_EVENT: (_BASE_UNPRIV | _TRACING | _PERF_EVENT, _TRACE_PRIV),
+    ProgType.CGROUP_SOCK: (_BASE_UNPRIV | _CG_SOCK, _BASE_PRIV),
+    ProgType.CGROUP_SOCK_ADDR: (_BASE_UNPRIV | _SK_BASE | _CG_SOCK_ADDR, _SK_PRIV),
+    ProgType.SOCK_OPS: (_BASE_UNPRIV | _SK_BASE | _SOCK_OPS, _SK_PRIV),
+    ProgType.SK_MSG: (_BASE_UNPRIV | _SK_BASE | _SK_MSG, _SK_PRIV),
+    ProgType.SK_SKB: (_BASE_UNPRIV | _SK_BASE | _SK_SKB, _SK_PRIV),
+    ProgType.FLOW_DISSECTOR: (_BASE_UNPRIV | _SK_BASE | _FLOW_DISSECTOR, _SK_PRIV),
+    ProgType.LWT_IN: (_BASE_UNPRIV | _SK_BASE | _LWT_IN, _SK_PRIV),
+    ProgType.LWT_OUT: (_BASE_UNPRIV | _SK_BASE | _LWT_OUT, _SK_PRIV),
+    ProgType.LWT_XMIT: (_BASE_UNPRIV | _SK_BASE | _LWT_XMIT, _SK_PRIV),
+    ProgType.LWT_SEG6LOCAL: (_BASE_UNPRIV | _SK_BASE | _LWT_SEG6LOCAL, _SK_PRIV),
+    ProgType.CGROUP_SYSCTL: (_BASE_UNPRIV | _CG_SYSCTL, _BASE_PRIV),
+    ProgType.CGROUP_SOCKOPT: (_BASE_UNPRIV | _CG_SOCKOPT, _BASE_PRIV),
 }
+
+_AT = AttachType
+_NO_RETVAL = frozenset({_AT.CGROUP_INET_INGRESS, _AT.CGROUP_INET_EGRESS, _AT.CGROUP_SOCK_OPS, _AT.CGROUP_UDP4_RECVMSG,
+                        _AT.CGROUP_UDP6_RECVMSG, _AT.CGROUP_UNIX_RECVMSG, _AT.CGROUP_INET4_GETPEERNAME,
+                        _AT.CGROUP_INET6_GETPEERNAME, _AT.CGROUP_UNIX_GETPEERNAME, _AT.CGROUP_INET4_GETSOCKNAME,
+                        _AT.CGROUP_INET6_GETSOCKNAME, _AT.CGROUP_UNIX_GETSOCKNAME})
+"""cgroup_common_func_proto(): hooks without a settable return value refuse get_retval/set_retval."""
+_SOCK_ADDR_SOCKOPT = frozenset({
+    _AT.CGROUP_INET4_BIND, _AT.CGROUP_INET6_BIND, _AT.CGROUP_INET4_CONNECT, _AT.CGROUP_INET6_CONNECT,
+    _AT.CGROUP_UNIX_CONNECT, _AT.CGROUP_UDP4_RECVMSG, _AT.CGROUP_UDP6_RECVMSG, _AT.CGROUP_UNIX_RECVMSG,
+    _AT.CGROUP_UDP4_SENDMSG, _AT.CGROUP_UDP6_SENDMSG, _AT.CGROUP_UNIX_SENDMSG, _AT.CGROUP_INET4_GETPEERNAME,
+    _AT.CGROUP_INET6_GETPEERNAME, _AT.CGROUP_INET4_GETSOCKNAME, _AT.CGROUP_INET6_GETSOCKNAME,
+    _AT.CGROUP_UNIX_GETPEERNAME, _AT.CGROUP_UNIX_GETSOCKNAME})
+"""sock_addr_func_proto(): the hooks that may call setsockopt/getsockopt (6.18 includes the unix get*name hooks,
+as measured; 6.12 did not)."""
+_ALL_AT = frozenset(AttachType)
+
+_ATTACH_ONLY: dict[tuple[ProgType, HelperId], frozenset[AttachType]] = {
+    **{(pt, h): _ALL_AT - _NO_RETVAL for pt in (ProgType.CGROUP_SOCK, ProgType.CGROUP_SOCK_ADDR, ProgType.SOCK_OPS,
+                                                ProgType.CGROUP_SYSCTL, ProgType.CGROUP_SOCKOPT)
+       for h in (HelperId.GET_RETVAL, HelperId.SET_RETVAL)},
+    (ProgType.CGROUP_SOCK_ADDR, HelperId.BIND): frozenset({_AT.CGROUP_INET4_CONNECT, _AT.CGROUP_INET6_CONNECT}),
+    (ProgType.CGROUP_SOCK_ADDR, HelperId.SETSOCKOPT): _SOCK_ADDR_SOCKOPT,
+    (ProgType.CGROUP_SOCK_ADDR, HelperId.GETSOCKOPT): _SOCK_ADDR_SOCKOPT,
+    (ProgType.CGROUP_SOCKOPT, HelperId.SETSOCKOPT): frozenset({_AT.CGROUP_SETSOCKOPT}),
+    (ProgType.CGROUP_SOCKOPT, HelperId.GETSOCKOPT): frozenset({_AT.CGROUP_SETSOCKOPT}),
+}
+"""Helpers whose func_proto switches on prog->expected_attach_type: the attach types that get a prototype
+(after the load-time fix-up: CGROUP_SOCK's 0 is sock_create)."""
 
 HELPER_TABLE_PROG_TYPES: frozenset[ProgType] = frozenset(_TABLES)
 """Program types for which helper_allowed() has a table."""
@@ -825,6 +925,9 @@ CONFIG_DEPENDENT: dict[HelperId, str] = {
     HelperId.SKB_GET_XFRM_STATE: "CONFIG_XFRM",
     HelperId.SKB_CGROUP_CLASSID: "CONFIG_CGROUP_NET_CLASSID",
     HelperId.GET_CGROUP_CLASSID: "CONFIG_CGROUP_NET_CLASSID (bpf_base_func_proto variant)",
+    HelperId.LWT_SEG6_STORE_BYTES: "CONFIG_IPV6_SEG6_BPF",
+    HelperId.LWT_SEG6_ACTION: "CONFIG_IPV6_SEG6_BPF",
+    HelperId.LWT_SEG6_ADJUST_SRH: "CONFIG_IPV6_SEG6_BPF",
     HelperId.XDP_ADJUST_META: "the kernel build: 6.18.44 build fc-v1300 refuses it to XDP ('cannot use helper'), "
                               "upstream and the earlier 6.18.44 build allow it",
 }
@@ -840,13 +943,18 @@ def allowed_helpers(prog_type: ProgType, privileged: bool = True) -> frozenset[H
     return always | priv if privileged else always
 
 
-def helper_allowed(prog_type: ProgType, helper: HelperId | int, privileged: bool = True) -> bool:
-    """Whether the verifier's get_func_proto() for `prog_type` returns a prototype for `helper`."""
+def helper_allowed(prog_type: ProgType, helper: HelperId | int, privileged: bool = True,
+                   attach_type: AttachType | int | None = None) -> bool:
+    """Whether the verifier's get_func_proto() for `prog_type` (loaded with `attach_type` as its
+    expected_attach_type, None = 0) returns a prototype for `helper`."""
     try:
         hid = HelperId(helper)
     except ValueError:
         return False
-    return hid in allowed_helpers(prog_type, privileged)
+    if hid not in allowed_helpers(prog_type, privileged):
+        return False
+    only = _ATTACH_ONLY.get((ProgType(prog_type), hid))
+    return only is None or effective_attach_type(ProgType(prog_type), attach_type or 0) in only
 
 
 _PROTO_OVERRIDES: dict[tuple[ProgType, HelperId], HelperProto] = {
@@ -859,9 +967,10 @@ _PROTO_OVERRIDES: dict[tuple[ProgType, HelperId], HelperProto] = {
 __all__.append("proto_for")
 
 
-def proto_for(prog_type: ProgType, helper: HelperId | int) -> HelperProto | None:
+def proto_for(prog_type: ProgType, helper: HelperId | int,
+              attach_type: AttachType | int | None = None) -> HelperProto | None:
     """The prototype the verifier uses for `helper` in a `prog_type` program (None: unknown or not allowed)."""
     hid = HelperId(helper)
-    if prog_type in _TABLES and not helper_allowed(prog_type, hid):
+    if prog_type in _TABLES and not helper_allowed(prog_type, hid, attach_type=attach_type):
         return None
     return _PROTO_OVERRIDES.get((ProgType(prog_type), hid), HELPER_PROTOS.get(hid))

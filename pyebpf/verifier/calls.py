@@ -372,9 +372,9 @@ def check_helper_call(env: Env, insn) -> None:
     name = helper_name(hid)
     proto = None
     try:
-        if helper_allowed(env.prog_type, hid, env.privileged) and (
+        if helper_allowed(env.prog_type, hid, env.privileged, env.attach_type) and (
                 kernel is None or kernel.helper_available(env.prog_type, hid)):
-            proto = proto_for(env.prog_type, hid)
+            proto = proto_for(env.prog_type, hid, env.attach_type)
     except ValueError:
         proto = None
     if proto is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 
-from pyebpf.abi.context import FieldKind, ctx_access_ok, sock_access_ok
+from pyebpf.abi.context import BPF_FLOW_KEYS_SIZE, FieldKind, ctx_access_ok, sock_access_ok
 from pyebpf.abi.kernel_versions import Fact
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.prog_kinds import has_skb_context, may_read_packet, may_write_packet
@@ -18,7 +18,7 @@ from pyebpf.verifier.env import BPF_MAX_VAR_OFF, Env, Reject
 from pyebpf.verifier.precision import mark_chain_precision, push_insn_history
 from pyebpf.verifier.regstate import (
     CONST_PTR_TO_MAP, MEM_RDONLY, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE,
-    PTR_TO_MEM, PTR_TO_PACKET, PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
+    PTR_TO_FLOW_KEYS, PTR_TO_MEM, PTR_TO_PACKET, PTR_TO_PACKET_END, PTR_TO_PACKET_META, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
     PTR_TO_STACK, PTR_TO_TCP_SOCK, S64_MIN, SCALAR_VALUE, Reg, RegType, base_type, reg_type_str,
 )
 from pyebpf.verifier.state import (
@@ -35,6 +35,9 @@ _KIND_TO_TYPE = {
     FieldKind.PKT_END: PTR_TO_PACKET_END,
     FieldKind.PKT_META: PTR_TO_PACKET_META,
     FieldKind.SOCK_COMMON_OR_NULL: PTR_TO_SOCK_COMMON | PTR_MAYBE_NULL,
+    FieldKind.SOCKET: PTR_TO_SOCKET,
+    FieldKind.SOCKET_OR_NULL: PTR_TO_SOCKET | PTR_MAYBE_NULL,
+    FieldKind.FLOW_KEYS: PTR_TO_FLOW_KEYS,
 }
 _SK_TYPES = (PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK, RegType.PTR_TO_XDP_SOCK)
 
@@ -625,6 +628,13 @@ def check_mem_access(env: Env, regno: int, off: int, size: int, write: bool, val
         if write and value is not None and env.is_pointer_value(value):
             raise Reject(f"R{value_regno} leaks addr into packet")
         check_packet_access(env, regno, off, size, False)
+        if not write and value_regno >= 0:
+            mark_reg_unknown(regs[value_regno])
+    elif t == PTR_TO_FLOW_KEYS:
+        if write and value is not None and env.is_pointer_value(value):
+            raise Reject(f"R{value_regno} leaks addr into flow keys")
+        if off < 0 or off + size > BPF_FLOW_KEYS_SIZE:  # check_flow_keys_access()
+            raise Reject(f"invalid access to flow keys off={off} size={size}")
         if not write and value_regno >= 0:
             mark_reg_unknown(regs[value_regno])
     elif t in _SK_TYPES:
