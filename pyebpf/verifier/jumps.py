@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pyebpf.abi.opcodes import JmpOp
 from pyebpf.verifier.bounds import reg_bounds_sync, s32, s64
+from pyebpf.verifier.env import AT_PKT_END, BEYOND_PKT_END
 from pyebpf.verifier.regstate import (
     PTR_MAYBE_NULL, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
     PTR_TO_TCP_SOCK, SCALAR_VALUE, NOT_INIT, Reg, reg_is_pkt_pointer_any,
@@ -108,7 +109,13 @@ def is_pkt_ptr_branch_taken(r1: Reg, r2: Reg, op: int) -> int:
         return -1
     if pkt.range >= 0:
         return -1
-    # range is one of the BEYOND_PKT_END / AT_PKT_END markers (negative) -- not modelled further
+    # range is a marker a previous pkt/pkt_end comparison left (mark_pkt_end)
+    if op in (JLE, JGT):
+        if pkt.range == BEYOND_PKT_END:  # pkt has at least one byte beyond pkt_end
+            return int(op == JGT)
+    elif op in (JLT, JGE):
+        if pkt.range in (BEYOND_PKT_END, AT_PKT_END):
+            return int(op == JGE)
     return -1
 
 
