@@ -17,6 +17,7 @@ from pyebpf.verifier.btf_record import btf_record
 from pyebpf.verifier.cfg import check_cfg, subprog_starts
 from pyebpf.verifier.engine import Checker, check_max_stack_depth
 from pyebpf.verifier.env import BPF_MAX_VAR_OFF, Env, Reject
+from pyebpf.verifier.global_func import check_global_funcs
 from pyebpf.verifier.kernel_model import KernelModel, kernel_model
 from pyebpf.verifier.log import LOG_LEVEL2, LOG_STATS, insn_str
 from pyebpf.verifier.precision import compute_scc
@@ -138,6 +139,7 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
     try:
         resolve_pseudo_ldimm64(env)
         checker.run()
+        check_global_funcs(env, checker.run)
         check_max_stack_depth(env)
         if env.kfunc_call_not_eliminated:
             # do_misc_fixups -> fixup_kfunc_call: a reachable kfunc call with BTF id 0 survived dead-code removal

@@ -607,12 +607,17 @@ def check_reference_leak(env: Env, prefix: str = "BPF_EXIT instruction in main p
 # ---- bpf-to-bpf calls --------------------------------------------------------------------------------------------
 
 def check_func_call(env: Env, insn, slot: int) -> int:
-    """Push a callee frame; returns the slot of the callee's first instruction."""
+    """Push a callee frame; returns the slot of the callee's first instruction (of the next one for a global
+    function, which is verified on its own: global_func.py)."""
+    from pyebpf.verifier.global_func import call_global, global_funcs
     cur = env.cur
     if cur.curframe + 1 >= MAX_CALL_FRAMES:
         raise Reject(f"the call stack of {cur.curframe + 2} frames is too deep", errno.E2BIG)
     target = slot + 1 + insn.imm
     subprog = env.cfg.subprog_starts.index(target)
+    func = global_funcs(env).get(subprog)
+    if func is not None:
+        return call_global(env, func, slot)
     caller = cur.frame
     callee = FuncState(cur.curframe + 1, slot, subprog)
     for i in range(1, 6):
@@ -755,6 +760,11 @@ def check_return_code(env: Env) -> None:
         except ValueError:
             rng = None
         env._return_range = rng
+    if env.cur.frames[0].subprogno:  # the exit of a global function verified on its own
+        if reg.type != SCALAR_VALUE:
+            raise Reject(f"At subprogram exit the register R0 is not a scalar value ({reg_type_str(reg.type)})",
+                         errno.EINVAL)
+        return
     if rng is None:
         return
     if reg.type != SCALAR_VALUE:

@@ -314,25 +314,29 @@ class Checker:
         return False
 
     # ---- main loop ------------------------------------------------------------------------------------------
-    def run(self) -> None:
+    def run(self, entry: VerifierState | None = None, start: int = 0) -> None:
+        """do_check_common from `entry` at slot `start` (default: the main program's entry)."""
         # a long run allocates millions of short-lived states and registers, few of them in cycles: collecting
         # the youngest generation every 700 allocations costs ~5% for nothing, so it runs less often here
         threshold = gc.get_threshold()
         gc.set_threshold(max(threshold[0], 20000), *threshold[1:])
         try:
-            self._run()
+            self._run(entry, start)
         finally:
             gc.set_threshold(*threshold)
 
-    def _run(self) -> None:
+    def _run(self, entry: VerifierState | None = None, start: int = 0) -> None:
         env = self.env
         insns = env.insns
         n = len(insns)
-        env.set_state(initial_state())
+        if entry is not None:  # another entry point (a global function): explored states are not shared
+            self.buckets = {}
+            self.stack = []
+        env.set_state(entry if entry is not None else initial_state())
         env.mark_all_scratched()
         do_print_state = False
         prev_idx = -1
-        env.insn_idx = 0
+        env.insn_idx = start
         logging = env.logging
         level2 = env.level2
         log = env.log

@@ -1,0 +1,59 @@
+"""Global subprograms (verifier/global_func.py) against the running kernel: a clang-built object whose global
+functions take pointers (PTR_TO_MEM_OR_NULL in the callee: unchecked dereference refused), the context, scalars,
+call each other, and are called with arguments that do not fit their prototype. Same verdict and same first
+error line as the kernel for every program of the object."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).parent / "c" / "global_funcs.bpf.c"
+
+
+@pytest.fixture(scope="module")
+def obj(tmp_path_factory):
+    from pyebpf.loader.elf import load_elf
+    from pyebpf.testing.plugin import require_or_skip
+    clang = next((p for p in map(shutil.which, ("clang", "clang-14")) if p), None)
+    if clang is None:
+        require_or_skip("clang is not installed (needed to build tests/verifier/c/global_funcs.bpf.c)")
+    out = tmp_path_factory.mktemp("global") / "global_funcs.o"
+    subprocess.run([clang, "-O2", "-g", "-target", "bpf", "-c", str(SRC), "-o", str(out)], check=True,
+                   capture_output=True)
+    o = load_elf(str(out))
+    yield o
+    o.close()
+
+
+def _last_error(log: str) -> str:
+    lines = [ln for ln in (log or "").splitlines() if ln and not ln.startswith(("processed ", ";"))]
+    return lines[-1] if lines else ""
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("name", ["unchecked", "checked", "sized", "past_end", "nested", "null_arg", "static_call",
+                                  "small_buffer"])
+def test_global_function_verdict_as_kernel(obj, name):
+    from pyebpf.loader import ProgramLoadError, load
+    from pyebpf.loader.collection import CollectionOptions, load_collection
+    from pyebpf.verifier import verify
+    program = obj.programs[name]
+    ours = verify(program, program.prog_type, raise_on_reject=False, log_level=1)
+    coll = load_collection(obj, CollectionOptions(only=[]))
+    try:
+        btf_fd = coll._btf_handle.fd if coll._btf_handle is not None else None
+        try:
+            kp = load(replace(program, btf=btf_fd), program.prog_type, maps=coll.maps, log_level=1)
+            kern_ok, kern_log = True, kp.log
+            kp.close()
+        except ProgramLoadError as e:
+            kern_ok, kern_log = False, e.log
+    finally:
+        coll.close()
+    assert ours.accepted == kern_ok, f"kernel {kern_ok}: {kern_log[-400:]}\nours: {ours.log[-400:]}"
+    if not kern_ok:
+        assert ours.error.message == _last_error(kern_log)
