@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pyebpf.abi.kernel_versions import Fact
 from pyebpf.abi.opcodes import BPF_COMPLEXITY_LIMIT_INSNS, OP_LD_IMM64, PseudoSrc
 from pyebpf.abi.prog_kinds import unprivileged_may_load
-from pyebpf.abi.prog_types import ProgType, parse_prog_type
+from pyebpf.abi.prog_types import VALID_ATTACH_TYPES, ProgType, attach_type_valid, parse_prog_type
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.uapi import ENOTSUPP, ProgLoadFlags
 from pyebpf.errors import VerifierError
@@ -104,6 +104,14 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
         maps = program.maps
     if attach_type is None:
         attach_type = program.expected_attach_type
+    if not attach_type_valid(pt, attach_type):
+        # bpf_prog_load_check_attach(): refused before the verifier runs, with an empty log
+        allowed = ", ".join(sorted(a.name.lower() for a in VALID_ATTACH_TYPES[pt]))
+        error = VerifierError(f"a {pt.name.lower()} program needs an expected_attach_type of {allowed}",
+                              errno=errno.EINVAL)
+        if raise_on_reject:
+            raise error
+        return VerifierResult(False, 0, 0, 0, 0, "", error, kernel=model)
     start = time.perf_counter()
     log_text = ""
     env = None
