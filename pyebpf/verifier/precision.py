@@ -134,6 +134,12 @@ def _is_pseudo_call(insn) -> bool:
     return insn is not None and insn.opcode == int(InsnClass.JMP) | int(JmpOp.CALL) and insn.src == CallSrc.PSEUDO_CALL
 
 
+def _calls_global(env: Env, idx: int, insn) -> bool:
+    from pyebpf.verifier.global_func import global_funcs
+    funcs = global_funcs(env)
+    return bool(funcs) and env.cfg.subprog_starts.index(idx + insn.imm + 1) in funcs
+
+
 def backtrack_insn(env: Env, idx: int, subseq_idx: int, hist: HistEntry | None, bt: Backtrack):
     """One instruction backwards: which registers / slots need precision before it (None, or _NOTSUPP when the
     walk cannot follow, e.g. a scalar used to address memory, and everything must be made precise instead)."""
@@ -187,6 +193,12 @@ def backtrack_insn(env: Env, idx: int, subseq_idx: int, hist: HistEntry | None, 
         if cls == _STX:
             bt.set_reg(sreg)
     elif cls == _JMP or cls == _JMP32:
+        if _is_pseudo_call(insn) and _calls_global(env, idx, insn):
+            # a global function was not entered (verified on its own): it sets R0, r1-r5 are clobbered
+            if bt.regs[bt.frame] & BPF_REGMASK_ARGS:
+                raise _bug(env, f"regs {bt.regs[bt.frame]:x} at global call {idx}")
+            bt.clear_reg(0)
+            return None
         if _is_pseudo_call(insn):
             # a static subprogram's call: going back out of its frame, only r1-r5 may still be wanted
             if bt.regs[bt.frame] & ~BPF_REGMASK_ARGS:
