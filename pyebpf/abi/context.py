@@ -263,6 +263,19 @@ BPF_SOCKOPT = ContextLayout("bpf_sockopt", 40, (
 ))
 """struct bpf_sockopt (uapi): the context of CGROUP_SOCKOPT programs; optval..optval_end is its "packet"."""
 
+BPF_SK_LOOKUP = ContextLayout("bpf_sk_lookup", 72, (
+    _f("sk", 0, 8, kind=FieldKind.SOCKET_OR_NULL),  # union with __u64 cookie
+    _f("family", 8, 4), _f("protocol", 12, 4), _f("remote_ip4", 16, 4), *_u32s("remote_ip6", 20, 4),
+    _f("remote_port", 36, 2), _f("__pad", 38, 2), _f("local_ip4", 40, 4), *_u32s("local_ip6", 44, 4),
+    _f("local_port", 60, 4), _f("ingress_ifindex", 64, 4),
+))
+"""struct bpf_sk_lookup (uapi): the context of SK_LOOKUP programs; read-only."""
+
+BPF_CGROUP_DEV_CTX = ContextLayout("bpf_cgroup_dev_ctx", 12, (
+    _f("access_type", 0, 4), _f("major", 4, 4), _f("minor", 8, 4),
+))
+"""struct bpf_cgroup_dev_ctx (uapi): the context of CGROUP_DEVICE programs; read-only."""
+
 BPF_FLOW_KEYS_SIZE = 56
 """sizeof(struct bpf_flow_keys) (uapi): what PTR_TO_FLOW_KEYS points at (check_flow_keys_access)."""
 
@@ -280,6 +293,8 @@ CONTEXTS: dict[ProgType, ContextLayout] = {
     _P.SK_MSG: SK_MSG_MD,
     _P.CGROUP_SYSCTL: BPF_SYSCTL,
     _P.CGROUP_SOCKOPT: BPF_SOCKOPT,
+    _P.SK_LOOKUP: BPF_SK_LOOKUP,
+    _P.CGROUP_DEVICE: BPF_CGROUP_DEV_CTX,
 }
 """Context struct per program type. TRACEPOINT records differ per tracepoint; sys_enter is the usual one.
 FLOW_DISSECTOR sees __sk_buff too, but only data, data_end and flow_keys of it."""
@@ -583,6 +598,32 @@ def _sockopt_access(off: int, size: int, write: bool, attach: AttachType | None)
     return size == _SIZE_DEFAULT
 
 
+
+def _sk_lookup_access(off: int, size: int, write: bool, attach: AttachType | None) -> bool:
+    """sk_lookup_is_valid_access(): read-only; u32 fields narrow, remote_port u16 (or u32), its padding u16."""
+    if write or off < 0 or off >= BPF_SK_LOOKUP.size or off % size:
+        return False
+    f = BPF_SK_LOOKUP.field_at(off)
+    if f is None:
+        return False
+    if f.name == "sk":
+        return size == 8
+    if f.name == "remote_port":
+        return size == 4 or _narrow_ok(size, 2)
+    if f.name == "__pad":
+        return _narrow_ok(size, 2)
+    return _narrow_ok(size, _SIZE_DEFAULT)
+
+
+def _cgroup_dev_access(off: int, size: int, write: bool, attach: AttachType | None) -> bool:
+    """cgroup_dev_is_valid_access(): read-only; access_type allows narrow loads, major/minor u32 only."""
+    if write or off < 0 or off + size > BPF_CGROUP_DEV_CTX.size or off % size:
+        return False
+    if BPF_CGROUP_DEV_CTX["access_type"].contains(off):
+        return _narrow_ok(size, _SIZE_DEFAULT)
+    return size == _SIZE_DEFAULT
+
+
 _SKB_RULES = {
     _P.SOCKET_FILTER: _sk_filter_access,
     _P.SCHED_CLS: _tc_access,
@@ -602,6 +643,8 @@ _ATTACH_RULES = {
     _P.SK_MSG: _sk_msg_access,
     _P.CGROUP_SYSCTL: _sysctl_access,
     _P.CGROUP_SOCKOPT: _sockopt_access,
+    _P.SK_LOOKUP: _sk_lookup_access,
+    _P.CGROUP_DEVICE: _cgroup_dev_access,
 }
 """Program types whose rule depends on expected_attach_type: rule(off, size, write, attach)."""
 

@@ -855,6 +855,11 @@ _CG_SOCKOPT = _CG_COMMON | _CG_CURRENT | _ids("get_netns_cookie", "sk_storage_ge
                                               "setsockopt", "getsockopt", "tcp_sock", "perf_event_output")
 """cg_sockopt_func_proto(), on top of bpf_base_func_proto (setsockopt/getsockopt at BPF_CGROUP_SETSOCKOPT only)."""
 
+_SK_LOOKUP = _ids("perf_event_output", "sk_assign", "sk_release")
+"""sk_lookup_func_proto(), on top of bpf_sk_base_func_proto (sk_assign is bpf_sk_lookup_assign_proto there)."""
+_CG_DEVICE = _CG_COMMON | _CG_CURRENT | _ids("perf_event_output")
+"""cgroup_dev_func_proto(), on top of bpf_base_func_proto."""
+
 _Table = tuple[frozenset[HelperId], frozenset[HelperId]]  # (always allowed, allowed only when privileged)
 
 _SK_PRIV = _BASE_CAP_BPF | _BASE_CAP_PERFMON | _SK_BASE_PERFMON
@@ -883,6 +888,8 @@ _TABLES: dict[ProgType, _Table] = {
     ProgType.LWT_SEG6LOCAL: (_BASE_UNPRIV | _SK_BASE | _LWT_SEG6LOCAL, _SK_PRIV),
     ProgType.CGROUP_SYSCTL: (_BASE_UNPRIV | _CG_SYSCTL, _BASE_PRIV),
     ProgType.CGROUP_SOCKOPT: (_BASE_UNPRIV | _CG_SOCKOPT, _BASE_PRIV),
+    ProgType.SK_LOOKUP: (_BASE_UNPRIV | _SK_BASE | _SK_LOOKUP, _SK_PRIV),
+    ProgType.CGROUP_DEVICE: (_BASE_UNPRIV | _CG_DEVICE, _BASE_PRIV),
 }
 
 _AT = AttachType
@@ -903,7 +910,8 @@ _ALL_AT = frozenset(AttachType)
 
 _ATTACH_ONLY: dict[tuple[ProgType, HelperId], frozenset[AttachType]] = {
     **{(pt, h): _ALL_AT - _NO_RETVAL for pt in (ProgType.CGROUP_SOCK, ProgType.CGROUP_SOCK_ADDR, ProgType.SOCK_OPS,
-                                                ProgType.CGROUP_SYSCTL, ProgType.CGROUP_SOCKOPT)
+                                                ProgType.CGROUP_SYSCTL, ProgType.CGROUP_SOCKOPT,
+                                                ProgType.CGROUP_DEVICE)
        for h in (HelperId.GET_RETVAL, HelperId.SET_RETVAL)},
     (ProgType.CGROUP_SOCK_ADDR, HelperId.BIND): frozenset({_AT.CGROUP_INET4_CONNECT, _AT.CGROUP_INET6_CONNECT}),
     (ProgType.CGROUP_SOCK_ADDR, HelperId.SETSOCKOPT): _SOCK_ADDR_SOCKOPT,
@@ -961,6 +969,9 @@ _PROTO_OVERRIDES: dict[tuple[ProgType, HelperId], HelperProto] = {
     # pe_prog_func_proto returns bpf_get_stackid_proto_pe, which (unlike the kprobe/tp variants) is not gpl_only.
     (ProgType.PERF_EVENT, HelperId.GET_STACKID): HelperProto(
         "bpf_get_stackid", RET_INTEGER, (_CTX, _MAP, _ANY), gpl_only=False),
+    # sk_lookup_func_proto returns bpf_sk_lookup_assign_proto: (ctx, PTR_TO_SOCKET_OR_NULL, flags)
+    (ProgType.SK_LOOKUP, HelperId.SK_ASSIGN): HelperProto(
+        "bpf_sk_assign", RET_INTEGER, (_CTX, Arg(_A.ARG_PTR_TO_SOCKET, _T.PTR_MAYBE_NULL), _ANY)),
 }
 """Per-program-type prototype variants whose shape or flags differ from the generic HELPER_PROTOS entry."""
 

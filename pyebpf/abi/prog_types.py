@@ -131,6 +131,7 @@ VALID_ATTACH_TYPES: dict[ProgType, frozenset[AttachType]] = {
                                      AttachType.CGROUP_INET4_POST_BIND, AttachType.CGROUP_INET6_POST_BIND}),
     ProgType.CGROUP_SOCK_ADDR: _SOCK_ADDR_ATTACH,
     ProgType.CGROUP_SOCKOPT: frozenset({AttachType.CGROUP_SETSOCKOPT, AttachType.CGROUP_GETSOCKOPT}),
+    ProgType.SK_LOOKUP: frozenset({AttachType.SK_LOOKUP}),
 }
 """syscall.c bpf_prog_load_check_attach(): the expected_attach_type a program type must be loaded with (EINVAL
 before the verifier runs otherwise); types not listed take any."""

@@ -338,8 +338,14 @@ def check_stack_write_var_off(env: Env, state: FuncState, reg: Reg, off: int, si
         types = sslot.slot_type
         if not env.allow_ptr_leaks and sslot.is_spilled_reg and sslot.spilled.type != SCALAR_VALUE:
             raise Reject(f"spilled ptr in range of var-offset stack write; insn {env.insn_idx}, ptr off: {i}")
-        sslot.spilled.type = NOT_INIT
         idx = slot % BPF_REG_SIZE
+        if zero and types[idx] == STACK_SPILL and sslot.spilled.type == SCALAR_VALUE \
+                and not sslot.spilled.var_off.mask and sslot.spilled.var_off.value == 0:
+            zero_used = True  # writing zero over a spilled constant 0 keeps the spill
+            if state is env.cur.frame:
+                env.scratched_stack |= 1 << spi
+            continue
+        sslot.spilled.type = NOT_INIT
         new = STACK_MISC
         if zero and types[idx] == STACK_ZERO:
             new = STACK_ZERO
