@@ -60,6 +60,12 @@ CASES = {
     "sockopt_optval_write": (P.CGROUP_SOCKOPT, A.CGROUP_GETSOCKOPT, _pkt(64, 8, 16, True, 1)),
     "sockopt_sk": (P.CGROUP_SOCKOPT, A.CGROUP_SETSOCKOPT, "r2 = *(u64 *)(r1 +0)\nr0 = *(u32 *)(r2 +4)\nr0 = 1\nexit"),
     "sockopt_no_attach": (P.CGROUP_SOCKOPT, None, "r0 = 1\nexit"),
+    "sk_lookup_sk_unchecked": (P.SK_LOOKUP, A.SK_LOOKUP, "r2 = *(u64 *)(r1 +0)\nr0 = *(u32 *)(r2 +4)\nr0 = 1\nexit"),
+    "sk_lookup_assign_null": (P.SK_LOOKUP, A.SK_LOOKUP, "r2 = 0\nr3 = 0\ncall 124\nr0 = 1\nexit"),
+    "sk_lookup_assign_scalar": (P.SK_LOOKUP, A.SK_LOOKUP, "r2 = 8\nr3 = 0\ncall 124\nr0 = 1\nexit"),
+    "sk_lookup_no_attach": (P.SK_LOOKUP, None, "r0 = 1\nexit"),
+    "sk_lookup_ret2": (P.SK_LOOKUP, A.SK_LOOKUP, "r0 = 2\nexit"),
+    "cgroup_device_minor_u16": (P.CGROUP_DEVICE, None, "r0 = *(u16 *)(r1 +8)\nr0 = 1\nexit"),
     "sysctl_file_pos_write": (P.CGROUP_SYSCTL, None, "r2 = 0\n*(u32 *)(r1 +4) = r2\nr0 = 1\nexit"),
     "sysctl_write_write": (P.CGROUP_SYSCTL, None, "r2 = 0\n*(u32 *)(r1 +0) = r2\nr0 = 1\nexit"),
 }
