@@ -276,6 +276,14 @@ BPF_CGROUP_DEV_CTX = ContextLayout("bpf_cgroup_dev_ctx", 12, (
 ))
 """struct bpf_cgroup_dev_ctx (uapi): the context of CGROUP_DEVICE programs; read-only."""
 
+SK_REUSEPORT_MD = ContextLayout("sk_reuseport_md", 56, (
+    _f("data", 0, 8, kind=FieldKind.PKT), _f("data_end", 8, 8, kind=FieldKind.PKT_END), _f("len", 16, 4),
+    _f("eth_protocol", 20, 4), _f("ip_protocol", 24, 4), _f("bind_inany", 28, 4), _f("hash", 32, 4),
+    _f("__pad", 36, 4, kind=FieldKind.PADDING, readable=False),
+    _f("sk", 40, 8, kind=FieldKind.SOCKET), _f("migrating_sk", 48, 8, kind=FieldKind.SOCK_COMMON_OR_NULL),
+))
+"""struct sk_reuseport_md (uapi): the context of SK_REUSEPORT programs; read-only."""
+
 BPF_FLOW_KEYS_SIZE = 56
 """sizeof(struct bpf_flow_keys) (uapi): what PTR_TO_FLOW_KEYS points at (check_flow_keys_access)."""
 
@@ -295,6 +303,7 @@ CONTEXTS: dict[ProgType, ContextLayout] = {
     _P.CGROUP_SOCKOPT: BPF_SOCKOPT,
     _P.SK_LOOKUP: BPF_SK_LOOKUP,
     _P.CGROUP_DEVICE: BPF_CGROUP_DEV_CTX,
+    _P.SK_REUSEPORT: SK_REUSEPORT_MD,
 }
 """Context struct per program type. TRACEPOINT records differ per tracepoint; sys_enter is the usual one.
 FLOW_DISSECTOR sees __sk_buff too, but only data, data_end and flow_keys of it."""
@@ -624,6 +633,22 @@ def _cgroup_dev_access(off: int, size: int, write: bool, attach: AttachType | No
     return size == _SIZE_DEFAULT
 
 
+
+def _sk_reuseport_access(off: int, size: int, write: bool, attach: AttachType | None) -> bool:
+    """sk_reuseport_is_valid_access(): read-only; pointers and hash at their exact offsets, len/ip_protocol/
+    bind_inany narrow, eth_protocol narrow down to skb->protocol's 2 bytes."""
+    if write or off < 0 or off >= SK_REUSEPORT_MD.size or off % size:
+        return False
+    f = SK_REUSEPORT_MD.field_at(off)
+    if f is None or f.kind == FieldKind.PADDING:
+        return False
+    if f.size == 8 or f.name == "hash":
+        return off == f.offset and size == f.size
+    if f.name == "eth_protocol" and size < 2:
+        return False
+    return _narrow_ok(size, _SIZE_DEFAULT)
+
+
 _SKB_RULES = {
     _P.SOCKET_FILTER: _sk_filter_access,
     _P.SCHED_CLS: _tc_access,
@@ -645,6 +670,7 @@ _ATTACH_RULES = {
     _P.CGROUP_SOCKOPT: _sockopt_access,
     _P.SK_LOOKUP: _sk_lookup_access,
     _P.CGROUP_DEVICE: _cgroup_dev_access,
+    _P.SK_REUSEPORT: _sk_reuseport_access,
 }
 """Program types whose rule depends on expected_attach_type: rule(off, size, write, attach)."""
 
@@ -721,6 +747,7 @@ RETURN_RANGES: dict[ProgType, ReturnRange | None] = {
     _P.LWT_OUT: None,
     _P.LWT_XMIT: None,
     _P.LWT_SEG6LOCAL: None,
+    _P.SK_REUSEPORT: None,
     _P.NETFILTER: ReturnRange(0, 1),  # NF_DROP..NF_ACCEPT
 }
 """R0 range enforced at exit per program type; None means the verifier only requires R0 to be initialized."""

@@ -668,6 +668,7 @@ _RAW: dict[HelperId, tuple] = {
     # net/core/sock_map.c
     _H.SOCK_MAP_UPDATE: _p(RET_INTEGER, _CTX, _MAP, ARG_PTR_TO_MAP_KEY, _ANY, pkt=True),
     _H.SOCK_HASH_UPDATE: _p(RET_INTEGER, _CTX, _MAP, ARG_PTR_TO_MAP_KEY, _ANY, pkt=True),
+    _H.SK_SELECT_REUSEPORT: _p(RET_INTEGER, _CTX, _MAP, ARG_PTR_TO_MAP_KEY, _ANY),
     _H.SK_REDIRECT_MAP: _p(RET_INTEGER, _CTX, _MAP, _ANY, _ANY),
     _H.SK_REDIRECT_HASH: _p(RET_INTEGER, _CTX, _MAP, ARG_PTR_TO_MAP_KEY, _ANY),
     _H.MSG_REDIRECT_MAP: _p(RET_INTEGER, _CTX, _MAP, _ANY, _ANY),
@@ -857,6 +858,9 @@ _CG_SOCKOPT = _CG_COMMON | _CG_CURRENT | _ids("get_netns_cookie", "sk_storage_ge
 
 _SK_LOOKUP = _ids("perf_event_output", "sk_assign", "sk_release")
 """sk_lookup_func_proto(), on top of bpf_sk_base_func_proto (sk_assign is bpf_sk_lookup_assign_proto there)."""
+_SK_REUSEPORT = _ids("sk_select_reuseport", "skb_load_bytes", "skb_load_bytes_relative", "get_socket_cookie",
+                     "ktime_get_coarse_ns")
+"""sk_reuseport_func_proto(), on top of bpf_base_func_proto (get_socket_cookie takes a socket pointer there)."""
 _CG_DEVICE = _CG_COMMON | _CG_CURRENT | _ids("perf_event_output")
 """cgroup_dev_func_proto(), on top of bpf_base_func_proto."""
 
@@ -890,6 +894,7 @@ _TABLES: dict[ProgType, _Table] = {
     ProgType.CGROUP_SOCKOPT: (_BASE_UNPRIV | _CG_SOCKOPT, _BASE_PRIV),
     ProgType.SK_LOOKUP: (_BASE_UNPRIV | _SK_BASE | _SK_LOOKUP, _SK_PRIV),
     ProgType.CGROUP_DEVICE: (_BASE_UNPRIV | _CG_DEVICE, _BASE_PRIV),
+    ProgType.SK_REUSEPORT: (_BASE_UNPRIV | _SK_REUSEPORT, _BASE_PRIV),
 }
 
 _AT = AttachType
@@ -969,6 +974,9 @@ _PROTO_OVERRIDES: dict[tuple[ProgType, HelperId], HelperProto] = {
     # pe_prog_func_proto returns bpf_get_stackid_proto_pe, which (unlike the kprobe/tp variants) is not gpl_only.
     (ProgType.PERF_EVENT, HelperId.GET_STACKID): HelperProto(
         "bpf_get_stackid", RET_INTEGER, (_CTX, _MAP, _ANY), gpl_only=False),
+    # sk_reuseport_func_proto returns bpf_get_socket_ptr_cookie_proto: a nullable socket, not the context
+    (ProgType.SK_REUSEPORT, HelperId.GET_SOCKET_COOKIE): HelperProto(
+        "bpf_get_socket_cookie", RET_INTEGER, (Arg(_A.ARG_PTR_TO_BTF_ID_SOCK_COMMON, _T.PTR_MAYBE_NULL),)),
     # sk_lookup_func_proto returns bpf_sk_lookup_assign_proto: (ctx, PTR_TO_SOCKET_OR_NULL, flags)
     (ProgType.SK_LOOKUP, HelperId.SK_ASSIGN): HelperProto(
         "bpf_sk_assign", RET_INTEGER, (_CTX, Arg(_A.ARG_PTR_TO_SOCKET, _T.PTR_MAYBE_NULL), _ANY)),

@@ -132,11 +132,14 @@ VALID_ATTACH_TYPES: dict[ProgType, frozenset[AttachType]] = {
     ProgType.CGROUP_SOCK_ADDR: _SOCK_ADDR_ATTACH,
     ProgType.CGROUP_SOCKOPT: frozenset({AttachType.CGROUP_SETSOCKOPT, AttachType.CGROUP_GETSOCKOPT}),
     ProgType.SK_LOOKUP: frozenset({AttachType.SK_LOOKUP}),
+    ProgType.SK_REUSEPORT: frozenset({AttachType.SK_REUSEPORT_SELECT, AttachType.SK_REUSEPORT_SELECT_OR_MIGRATE}),
+    ProgType.CGROUP_SKB: frozenset({AttachType.CGROUP_INET_INGRESS, AttachType.CGROUP_INET_EGRESS}),
 }
 """syscall.c bpf_prog_load_check_attach(): the expected_attach_type a program type must be loaded with (EINVAL
 before the verifier runs otherwise); types not listed take any."""
 
-DEFAULT_ATTACH_TYPES: dict[ProgType, AttachType] = {ProgType.CGROUP_SOCK: AttachType.CGROUP_INET_SOCK_CREATE}
+DEFAULT_ATTACH_TYPES: dict[ProgType, AttachType] = {ProgType.CGROUP_SOCK: AttachType.CGROUP_INET_SOCK_CREATE,
+                                                     ProgType.SK_REUSEPORT: AttachType.SK_REUSEPORT_SELECT}
 """syscall.c bpf_prog_load_fixup_attach_type(): an expected_attach_type of 0 stands for this one."""
 
 

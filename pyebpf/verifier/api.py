@@ -29,6 +29,7 @@ SUPPORTED_PROG_TYPES = frozenset({
     ProgType.SK_MSG, ProgType.SK_SKB, ProgType.CGROUP_SOCK, ProgType.CGROUP_SOCK_ADDR, ProgType.SOCK_OPS,
     ProgType.LWT_IN, ProgType.LWT_OUT, ProgType.LWT_XMIT, ProgType.LWT_SEG6LOCAL, ProgType.FLOW_DISSECTOR,
     ProgType.CGROUP_SYSCTL, ProgType.CGROUP_SOCKOPT, ProgType.SK_LOOKUP, ProgType.CGROUP_DEVICE,
+    ProgType.SK_REUSEPORT,
 })
 
 

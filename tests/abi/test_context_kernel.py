@@ -24,7 +24,7 @@ CASES = [
                                                AttachType.CGROUP_UDP4_SENDMSG, AttachType.CGROUP_UDP6_SENDMSG,
                                                AttachType.CGROUP_UNIX_CONNECT)),  # recvmsg hooks must return 1
     (ProgType.CGROUP_SOCKOPT, AttachType.CGROUP_GETSOCKOPT), (ProgType.CGROUP_SOCKOPT, AttachType.CGROUP_SETSOCKOPT),
-    (ProgType.SK_LOOKUP, AttachType.SK_LOOKUP), (ProgType.CGROUP_DEVICE, None),
+    (ProgType.SK_LOOKUP, AttachType.SK_LOOKUP), (ProgType.CGROUP_DEVICE, None), (ProgType.SK_REUSEPORT, None),
 ]
 SLACK = 8  # also probe a little past the end of each struct and before its start
 
@@ -64,7 +64,7 @@ RETURN_VALUES = (-1, 0, 1, 2, 3, 4, 100)
     (ProgType.SK_SKB, None), (ProgType.SK_MSG, None), (ProgType.FLOW_DISSECTOR, None), (ProgType.LWT_IN, None),
     (ProgType.LWT_XMIT, None), (ProgType.SOCK_OPS, None), (ProgType.CGROUP_SYSCTL, None), (ProgType.CGROUP_SOCK, None),
     (ProgType.CGROUP_SOCKOPT, AttachType.CGROUP_GETSOCKOPT), (ProgType.SK_LOOKUP, AttachType.SK_LOOKUP),
-    (ProgType.CGROUP_DEVICE, None),
+    (ProgType.CGROUP_DEVICE, None), (ProgType.SK_REUSEPORT, None),
     *((ProgType.CGROUP_SOCK_ADDR, a) for a in (AttachType.CGROUP_INET4_BIND, AttachType.CGROUP_INET6_CONNECT,
                                                AttachType.CGROUP_UDP4_RECVMSG, AttachType.CGROUP_UNIX_GETSOCKNAME,
                                                AttachType.CGROUP_UDP6_SENDMSG)),

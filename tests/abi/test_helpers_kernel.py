@@ -17,7 +17,8 @@ from rawbpf import call_helper_prog, prog_load
 PROG_TYPES = [ProgType.SOCKET_FILTER, ProgType.KPROBE, ProgType.TRACEPOINT, ProgType.RAW_TRACEPOINT,
               ProgType.XDP, ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.CGROUP_SKB, ProgType.PERF_EVENT,
               ProgType.SK_MSG, ProgType.SK_SKB, ProgType.SOCK_OPS, ProgType.FLOW_DISSECTOR, ProgType.LWT_IN,
-              ProgType.LWT_OUT, ProgType.LWT_XMIT, ProgType.LWT_SEG6LOCAL, ProgType.CGROUP_SYSCTL, ProgType.CGROUP_SOCK]
+              ProgType.LWT_OUT, ProgType.LWT_XMIT, ProgType.LWT_SEG6LOCAL, ProgType.CGROUP_SYSCTL, ProgType.CGROUP_SOCK,
+              ProgType.SK_REUSEPORT]
 #: program types whose helper set depends on expected_attach_type, with the attach types probed
 ATTACHED = [(ProgType.CGROUP_SOCK_ADDR, a) for a in (AttachType.CGROUP_INET4_CONNECT, AttachType.CGROUP_INET6_BIND,
                                                       AttachType.CGROUP_UDP4_RECVMSG, AttachType.CGROUP_UNIX_GETSOCKNAME,
