@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pyebpf.abi.kernel_versions import Fact
 from pyebpf.abi.opcodes import BPF_COMPLEXITY_LIMIT_INSNS, OP_LD_IMM64, PseudoSrc
 from pyebpf.abi.prog_kinds import unprivileged_may_load
+from pyebpf.abi.prog_type_spec import MODELLED_PROG_TYPES
 from pyebpf.abi.prog_types import VALID_ATTACH_TYPES, ProgType, attach_type_valid, parse_prog_type
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.uapi import ENOTSUPP, ProgLoadFlags
@@ -23,14 +24,8 @@ from pyebpf.verifier.log import LOG_LEVEL2, LOG_STATS, insn_str
 from pyebpf.verifier.precision import compute_scc
 from pyebpf.verifier.prune import cfg_successors, compute_live_registers
 
-SUPPORTED_PROG_TYPES = frozenset({
-    ProgType.SOCKET_FILTER, ProgType.KPROBE, ProgType.TRACEPOINT, ProgType.RAW_TRACEPOINT, ProgType.XDP,
-    ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.CGROUP_SKB, ProgType.PERF_EVENT,
-    ProgType.SK_MSG, ProgType.SK_SKB, ProgType.CGROUP_SOCK, ProgType.CGROUP_SOCK_ADDR, ProgType.SOCK_OPS,
-    ProgType.LWT_IN, ProgType.LWT_OUT, ProgType.LWT_XMIT, ProgType.LWT_SEG6LOCAL, ProgType.FLOW_DISSECTOR,
-    ProgType.CGROUP_SYSCTL, ProgType.CGROUP_SOCKOPT, ProgType.SK_LOOKUP, ProgType.CGROUP_DEVICE,
-    ProgType.SK_REUSEPORT,
-})
+SUPPORTED_PROG_TYPES = MODELLED_PROG_TYPES
+"""The program types verify() accepts: those abi models completely (abi/prog_type_spec.py)."""
 
 
 @dataclass
