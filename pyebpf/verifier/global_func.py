@@ -47,6 +47,13 @@ class GlobalFunc:
     subprog: int
     name: str
     args: tuple[GlobalArg, ...]
+    #: btf_prepare_func_args()'s refusal of the prototype (every call to it is then refused), if any
+    error: str | None = None
+
+
+def _kind_str(t) -> str:
+    """btf_type_str(): the kernel's name of a BTF kind ('UNKNOWN' for void)."""
+    return "UNKNOWN" if t is None else {BtfKind.UNKN: "UNKNOWN"}.get(t.kind, t.kind.name)
 
 
 _MODIFIERS = frozenset({BtfKind.TYPEDEF, BtfKind.VOLATILE, BtfKind.CONST, BtfKind.RESTRICT, BtfKind.TYPE_TAG})
@@ -74,36 +81,46 @@ def _prototype(btf, func_id: int, subprog: int, ctx_name: str | None) -> GlobalF
     fn = btf[func_id]
     if fn.kind != BtfKind.FUNC or fn.vlen != BTF_FUNC_GLOBAL:
         return None
+    name = btf.str_at(fn.name_off)
     proto = btf[fn.size_type]
-    if proto.kind != BtfKind.FUNC_PROTO or len(proto.members) > MAX_BPF_FUNC_REG_ARGS:
+    if proto.kind != BtfKind.FUNC_PROTO or _has_arg_tags(btf, func_id):
         return None
+    if len(proto.members) > MAX_BPF_FUNC_REG_ARGS:
+        return GlobalFunc(subprog, name, (), f"Global function {name}() with {len(proto.members)} > "
+                                             f"{MAX_BPF_FUNC_REG_ARGS} args. Buggy compiler.")
     _, ret = _skip(btf, proto.size_type) if proto.size_type else (0, None)
-    if ret is None or ret.kind not in (BtfKind.INT, BtfKind.ENUM, BtfKind.ENUM64) or _has_arg_tags(btf, func_id):
-        return None
+    if ret is None or ret.kind not in (BtfKind.INT, BtfKind.ENUM, BtfKind.ENUM64):
+        return GlobalFunc(subprog, name, (), f"Global function {name}() doesn't return scalar. Only those are "
+                                             f"supported.")
     args = []
-    for _name_off, tid in proto.members:
+    for i, (_name_off, tid) in enumerate(proto.members):
         if not tid:
-            return None
+            return None  # a variadic prototype: clang never emits one for BPF
         _, t = _skip(btf, tid)
         if t.kind in (BtfKind.INT, BtfKind.ENUM, BtfKind.ENUM64):
             args.append(GlobalArg(ArgKind.ANYTHING))
             continue
-        if t.kind != BtfKind.PTR or not t.size_type:
-            return None
-        pid, pointee = _skip(btf, t.size_type)
-        if pointee.kind == BtfKind.STRUCT and ctx_name is not None and btf.str_at(pointee.name_off) == ctx_name:
+        if t.kind != BtfKind.PTR:
+            return GlobalFunc(subprog, name, (), f"Arg#{i} type {_kind_str(t)} in {name}() is not supported yet.")
+        pid, pointee = _skip(btf, t.size_type) if t.size_type else (0, None)
+        if pointee is not None and pointee.kind == BtfKind.STRUCT and ctx_name is not None \
+                and btf.str_at(pointee.name_off) == ctx_name:
             args.append(GlobalArg(ArgKind.CTX))
             continue
-        if pointee.kind == BtfKind.STRUCT and btf.str_at(pointee.name_off) == "bpf_dynptr":
-            return None
-        try:
-            size = btf.size_of(pid)
-        except Exception:  # noqa: BLE001 - an unsized pointee: the kernel refuses it, we leave the function static
-            return None
-        if not size:
-            return None
+        if pointee is not None and pointee.kind == BtfKind.STRUCT and btf.str_at(pointee.name_off) == "bpf_dynptr":
+            return None  # ARG_PTR_TO_DYNPTR: not modelled, the function stays static
+        size = None
+        if pointee is not None and pointee.kind not in (BtfKind.FWD, BtfKind.FUNC_PROTO):
+            try:
+                size = btf.size_of(pid)
+            except Exception:  # noqa: BLE001 - unsized: refused below as the kernel does
+                size = None
+        if size is None:
+            pname = btf.str_at(pointee.name_off) if pointee is not None else ""
+            return GlobalFunc(subprog, name, (), f"arg#{i} reference type('{_kind_str(pointee)} {pname}') size "
+                                                 f"cannot be determined: -22")
         args.append(GlobalArg(ArgKind.MEM_OR_NULL, size))
-    return GlobalFunc(subprog, btf.str_at(fn.name_off), tuple(args))
+    return GlobalFunc(subprog, name, tuple(args))
 
 
 def find_global_funcs(program, subprog_starts: list[int], prog_type) -> dict[int, GlobalFunc]:
@@ -137,6 +154,8 @@ def check_global_call(env: Env, func: GlobalFunc) -> None:
 
     regs = env.regs
     try:
+        if func.error is not None:
+            raise Reject(func.error, errno.EINVAL)
         for i, arg in enumerate(func.args):
             regno = i + 1
             reg = regs[regno]

@@ -1,7 +1,8 @@
 """Global subprograms (verifier/global_func.py) against the running kernel: a clang-built object whose global
 functions take pointers (PTR_TO_MEM_OR_NULL in the callee: unchecked dereference refused), the context, scalars,
 call each other, and are called with arguments that do not fit their prototype. Same verdict and same first
-error line as the kernel for every program of the object."""
+error line as the kernel for every program of the object; prototypes the kernel cannot use (void or opaque
+pointees, a void return) refuse every call with its reason."""
 from __future__ import annotations
 
 import shutil
@@ -36,7 +37,7 @@ def _last_error(log: str) -> str:
 
 @pytest.mark.kernel
 @pytest.mark.parametrize("name", ["unchecked", "checked", "sized", "past_end", "nested", "null_arg", "static_call",
-                                  "small_buffer"])
+                                  "small_buffer", "void_ptr", "fwd_ptr", "void_return"])
 def test_global_function_verdict_as_kernel(obj, name):
     from pyebpf.loader import ProgramLoadError, load
     from pyebpf.loader.collection import CollectionOptions, load_collection
@@ -57,3 +58,10 @@ def test_global_function_verdict_as_kernel(obj, name):
     assert ours.accepted == kern_ok, f"kernel {kern_ok}: {kern_log[-400:]}\nours: {ours.log[-400:]}"
     if not kern_ok:
         assert ours.error.message == _last_error(kern_log)
+        assert _reason(ours.log) == _reason(kern_log)
+
+
+def _reason(log: str) -> str:
+    """The line before 'Caller passes invalid args' (why the prototype or an argument does not fit)."""
+    lines = [ln for ln in (log or "").splitlines() if ln and not ln.startswith(("processed ", ";"))]
+    return lines[-2] if len(lines) > 1 and lines[-1].startswith("Caller passes") else ""

@@ -15,6 +15,10 @@ __global int pair_sum(struct pair *p) { if (!p) return 0; return p->a + p->b; }
 __global int pair_past_end(struct pair *p) { if (!p) return 0; return ((int *)p)[4]; }
 __global int calls_other(int *p, int n) { return deref_checked(p) + n; }
 static __attribute__((noinline)) int static_deref(int *p) { return *p + 1; }
+struct fwd;
+__global int takes_void(void *p) { return p != 0; }
+__global int takes_fwd(struct fwd *p) { return p != 0; }
+__global void returns_void(int *p) { if (p) *p = 1; }
 
 SEC("socket") int unchecked(struct __sk_buff *skb) { int v = 5; return deref_unchecked(&v); }
 SEC("socket") int checked(struct __sk_buff *skb) { int v = 5; return deref_checked(&v) + read_ctx(skb, 3); }
@@ -24,4 +28,7 @@ SEC("socket") int nested(struct __sk_buff *skb) { int v = 5; return calls_other(
 SEC("socket") int null_arg(struct __sk_buff *skb) { return deref_checked(0); }
 SEC("socket") int static_call(struct __sk_buff *skb) { int v = 5; return static_deref(&v); }
 SEC("socket") int small_buffer(struct __sk_buff *skb) { char c[4] = {0}; return pair_sum((struct pair *)c); }
+SEC("socket") int void_ptr(struct __sk_buff *skb) { int v = 5; return takes_void(&v); }
+SEC("socket") int fwd_ptr(struct __sk_buff *skb) { int v = 5; return takes_fwd((struct fwd *)&v); }
+SEC("socket") int void_return(struct __sk_buff *skb) { int v = 5; returns_void(&v); return v; }
 char _license[] SEC("license") = "GPL";
