@@ -66,7 +66,11 @@ class FuncState:
 
     def copy(self) -> "FuncState":
         f = _new(FuncState)
-        f.regs = list(map(_reg_copy, self.regs))
+        # R10 is shared, not copied: it is written only when the frame is created (check_reg_arg refuses every
+        # write to the frame pointer, and no pass that rewrites registers touches it)
+        r = self.regs
+        c = _reg_copy
+        f.regs = [c(r[0]), c(r[1]), c(r[2]), c(r[3]), c(r[4]), c(r[5]), c(r[6]), c(r[7]), c(r[8]), c(r[9]), r[10]]
         f.stack = list(map(_slot_copy, self.stack)) if self.stack else []
         f.frameno = self.frameno
         f.callsite = self.callsite
