@@ -176,6 +176,31 @@ class Reg:
         r.precise = self.precise
         return r
 
+    @staticmethod
+    def not_init() -> "Reg":
+        """A fresh NOT_INIT register, as Reg() (and as mark_reg_not_init leaves one) but without a call chain."""
+        r = _new_reg(Reg)
+        r.type = 0
+        r.off = 0
+        r.var_off = TNUM_UNKNOWN
+        r.smin = S64_MIN
+        r.smax = S64_MAX
+        r.umin = 0
+        r.umax = U64
+        r.s32_min = S32_MIN
+        r.s32_max = S32_MAX
+        r.u32_min = 0
+        r.u32_max = U32
+        r.id = 0
+        r.ref_obj_id = 0
+        r.range = 0
+        r.map = None
+        r.mem_size = 0
+        r.frameno = 0
+        r.subprogno = 0
+        r.precise = False
+        return r
+
     def assign(self, other: "Reg") -> None:
         """*self = *other."""
         self.type = other.type

@@ -68,9 +68,9 @@ class FuncState:
         f = _new(FuncState)
         # R10 is shared, not copied: it is written only when the frame is created (check_reg_arg refuses every
         # write to the frame pointer, and no pass that rewrites registers touches it)
-        r = self.regs
-        c = _reg_copy
-        f.regs = [c(r[0]), c(r[1]), c(r[2]), c(r[3]), c(r[4]), c(r[5]), c(r[6]), c(r[7]), c(r[8]), c(r[9]), r[10]]
+        # (a NOT_INIT register, most of a frame's, is built from constants rather than read field by field)
+        f.regs = [_reg_copy(x) if x.type or x.subprogno else _not_init() for x in self.regs[:10]]
+        f.regs.append(self.regs[10])
         f.stack = list(map(_slot_copy, self.stack)) if self.stack else []
         f.frameno = self.frameno
         f.callsite = self.callsite
@@ -154,6 +154,7 @@ class VerifierState:
 
 _new = object.__new__
 _reg_copy = Reg.copy
+_not_init = Reg.not_init
 _slot_copy = StackSlot.copy
 _frame_copy = FuncState.copy
 
