@@ -324,16 +324,22 @@ def bench_real(names, use_kernel: bool) -> None:
                     btf_fd = coll._btf_handle.fd if coll._btf_handle is not None else None
                     kprog = dataclasses.replace(prog, btf=btf_fd, func_info=prog.func_info if btf_fd else [],
                                                 line_info=prog.line_info if btf_fd else [])
-                    try:
-                        kp = load(kprog, prog.prog_type, maps=coll.maps, log_level=4, log_size=1 << 20)
-                        log, kok = kp.log or "", True
-                        kp.close()
-                    except ProgramLoadError as e:
-                        log, kok = e.log or "", False
-                    t = re.search(r"verification time (\d+) usec", log)
+                    # the kernel's time is wall time inside BPF_PROG_LOAD (a loaded machine preempts it) and ours
+                    # is CPU time: the best of three loads keeps the ratio from flattering us
+                    usecs = []
+                    for _ in range(3):
+                        try:
+                            kp = load(kprog, prog.prog_type, maps=coll.maps, log_level=4, log_size=1 << 20)
+                            log, kok = kp.log or "", True
+                            kp.close()
+                        except ProgramLoadError as e:
+                            log, kok = e.log or "", False
+                        t = re.search(r"verification time (\d+) usec", log)
+                        if t:
+                            usecs.append(int(t.group(1)))
                     p = re.search(r"processed (\d+) insns", log)
-                    if t and p:
-                        usec = int(t.group(1))
+                    if usecs and p:
+                        usec = min(usecs)
                         same = "same" if (kok, int(p.group(1))) == (res.accepted, res.processed) else "DIFFERENT"
                         ratio = cpu * 1e6 / max(usec, 1)
                         ratios.append(ratio)
