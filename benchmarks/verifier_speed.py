@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Verifier speed: processed instructions per second of pyebpf's verifier, next to the kernel's own time.
 
-    python benchmarks/verifier_speed.py [--no-kernel] [--no-big] [--family-max K] [--parity]
+    python benchmarks/verifier_speed.py [--no-kernel] [--no-big] [--family-max K] [--parity] [--real [NAME ...]]
 
 Every row prints our processed count, wall time and CPU time (the machine is shared: CPU time is the figure that
 does not move with the load) and insn/s from the CPU time, then the kernel's processed count and `verification
@@ -15,6 +15,12 @@ time N usec` of a BPF_PROG_LOAD of the same program with log_level=4 (BPF_LOG_ST
   memory. Target: >= 400k insn/s.
 - unbounded-loop refusal: `r0 = 0; r1 = <unknown>; l: r0 += 1; if r0 != r1 goto l; exit`, which the kernel refuses
   only at the 1M-instruction limit: our time to the same message and count. Target: < 10 s.
+
+- real programs (--real, minutes): the kernel's own large selftest programs (tools/testing/selftests/bpf/progs of
+  Debian's linux-source: test_verif_scale*, pyperf*, strobemeta*, loop*, ...), compiled by clang against a
+  vmlinux.h of the running kernel as tests/verifier/selftests/progs_runner.py compiles its files, read by our ELF
+  path, and loaded into the kernel with their maps and BTF: our CPU time beside the kernel's verification time,
+  verdict and processed count. Target: same verdict, <= 10x the kernel's time.
 
 --parity compares verdict, processed, max_states_per_insn, total_states and peak_states with the running kernel on
 every privileged case-table program, every example and the demo, and prints the equality figure.
@@ -241,6 +247,115 @@ def parity() -> int:
     return 0
 
 
+REAL_PROGRAMS = ("test_verif_scale1", "test_verif_scale2", "test_verif_scale3", "pyperf50", "pyperf100",
+                 "pyperf180", "pyperf600", "pyperf600_nounroll", "pyperf_global", "pyperf_subprogs", "strobemeta",
+                 "strobemeta_nounroll1", "strobemeta_nounroll2", "strobemeta_subprogs", "loop1", "loop2", "loop3",
+                 "loop4", "loop5", "loop6", "test_cls_redirect", "test_cls_redirect_subprogs", "xdp_synproxy_kern")
+"""The kernel selftests' scale programs (prog_tests/bpf_verif_scale.c loads these to measure its verifier)."""
+
+
+def _real_objects(names):
+    """(name, object path or None, why not) per selftest program file, compiled once into the selftest cache."""
+    import subprocess
+    from pathlib import Path
+    root_dir = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root_dir / "tests/verifier/selftests"))
+    sys.path.insert(0, str(root_dir / "tests/verifier"))
+    import progs_runner
+    import selftest_runner as base
+    root = base.unpack(base.source_tarball())
+    selftests = root / "tools/testing/selftests/bpf"
+    includes = base.CACHE / "progs"
+    includes.mkdir(parents=True, exist_ok=True)
+    progs_runner._vmlinux_h(includes)
+    work = base.CACHE / "real"
+    work.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        src, obj = selftests / "progs" / f"{name}.c", work / f"{name}.o"
+        if not src.exists():
+            yield name, None, "no such file in this linux-source"
+            continue
+        if not obj.exists():
+            cmd = ["clang", "-O2", "-g", "-target", "bpf", "-mcpu=v3", "-D__TARGET_ARCH_x86", f"-I{includes}",
+                   f"-I{selftests}", f"-I{selftests / 'progs'}", f"-I{root / 'tools/testing/selftests'}",
+                   "-I/usr/include/x86_64-linux-gnu", "-Wno-error", "-w", "-c", str(src), "-o", str(obj)]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode:
+                yield name, None, "clang: " + next((ln for ln in r.stderr.splitlines() if "error" in ln), "failed")
+                continue
+        yield name, obj, ""
+
+
+def bench_real(names, use_kernel: bool) -> None:
+    """Each program of each object: ours (verdict, processed, CPU) | the kernel's (verdict, processed, usec)."""
+    import dataclasses
+    from pyebpf.errors import PyebpfError
+    from pyebpf.loader import ProgramLoadError, load
+    from pyebpf.loader.collection import CollectionOptions, load_collection
+    from pyebpf.loader.elf import load_elf
+    print("real programs: the kernel selftests' scale programs (target: same verdict, <= 10x the kernel's time)")
+    ratios = []
+    for name, path, why in _real_objects(names):
+        if path is None:
+            print(f"  {name:<28} skipped: {why}")
+            continue
+        try:
+            obj = load_elf(str(path))
+        except PyebpfError as e:
+            print(f"  {name:<28} skipped: our ELF reader: {str(e).splitlines()[0]}")
+            continue
+        coll = None
+        try:
+            if use_kernel:
+                coll = load_collection(obj, CollectionOptions(only=[]))
+            for pname, prog in obj.programs.items():
+                label = f"{name}:{pname}"
+                c, w = time.process_time(), time.perf_counter()
+                try:
+                    res = verify(prog, prog.prog_type, raise_on_reject=False)
+                except PyebpfError as e:
+                    print(f"  {label:<40} ours: {str(e).splitlines()[0][:100]}")
+                    continue
+                cpu, wall = time.process_time() - c, time.perf_counter() - w
+                verdict = "accept" if res.accepted else "refuse"
+                line = (f"  {label:<40} insns {len(prog.instructions):>6} {verdict} processed {res.processed:>8} "
+                        f"wall {wall:7.2f} s cpu {cpu:7.2f} s {res.processed / max(cpu, 1e-9):9,.0f} insn/s")
+                if coll is not None:
+                    btf_fd = coll._btf_handle.fd if coll._btf_handle is not None else None
+                    kprog = dataclasses.replace(prog, btf=btf_fd, func_info=prog.func_info if btf_fd else [],
+                                                line_info=prog.line_info if btf_fd else [])
+                    # the kernel's time is wall time inside BPF_PROG_LOAD (a loaded machine preempts it) and ours
+                    # is CPU time: the best of three loads keeps the ratio from flattering us
+                    usecs = []
+                    for _ in range(3):
+                        try:
+                            kp = load(kprog, prog.prog_type, maps=coll.maps, log_level=4, log_size=1 << 20)
+                            log, kok = kp.log or "", True
+                            kp.close()
+                        except ProgramLoadError as e:
+                            log, kok = e.log or "", False
+                        t = re.search(r"verification time (\d+) usec", log)
+                        if t:
+                            usecs.append(int(t.group(1)))
+                    p = re.search(r"processed (\d+) insns", log)
+                    if usecs and p:
+                        usec = min(usecs)
+                        same = "same" if (kok, int(p.group(1))) == (res.accepted, res.processed) else "DIFFERENT"
+                        ratio = cpu * 1e6 / max(usec, 1)
+                        ratios.append(ratio)
+                        line += (f" | kernel {'accept' if kok else 'refuse'} {int(p.group(1)):>8} {usec / 1e3:9.1f} ms "
+                                 f"{same} ratio {ratio:6.1f}x")
+                print(line, flush=True)
+        finally:
+            if coll is not None:
+                coll.close()
+            obj.close()
+    if ratios:
+        ratios.sort()
+        print(f"  ratio to the kernel: median {ratios[len(ratios) // 2]:.1f}x, worst {ratios[-1]:.1f}x, "
+              f"{sum(r <= 10 for r in ratios)}/{len(ratios)} programs within 10x")
+
+
 def bench(name: str, text: str, prog_type: ProgType, repeat: int, use_kernel: bool) -> None:
     prog = assemble(text)
     verify(prog, prog_type=prog_type)  # warm up imports and caches
@@ -277,9 +392,15 @@ def main() -> int:
     ap.add_argument("--parity", action="store_true",
                     help="only compare processed/states statistics with the running kernel on the case tables, "
                          "examples and demo")
+    ap.add_argument("--real", nargs="*", metavar="NAME",
+                    help="only the real-programs family: the kernel selftests' scale programs (default: "
+                         f"{', '.join(REAL_PROGRAMS)}); takes minutes")
     args = ap.parse_args()
     if args.parity:
         return parity()
+    if args.real is not None:
+        bench_real(args.real or REAL_PROGRAMS, not args.no_kernel)
+        return 0
     use_kernel = not args.no_kernel
     bench_family(args.family_max, use_kernel)
     bench("small", SMALL, ProgType.SOCKET_FILTER, 200, use_kernel)

@@ -16,7 +16,7 @@ from pyebpf.errors import VerifierError
 from pyebpf.isa.program import Program
 from pyebpf.verifier.btf_record import btf_record
 from pyebpf.verifier.cfg import check_cfg, subprog_starts
-from pyebpf.verifier.engine import Checker, check_max_stack_depth
+from pyebpf.verifier.engine import Checker, check_max_stack_depth, gc_paused
 from pyebpf.verifier.env import BPF_MAX_VAR_OFF, Env, Reject
 from pyebpf.verifier.global_func import check_global_funcs
 from pyebpf.verifier.kernel_model import KernelModel, kernel_model
@@ -83,6 +83,13 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
     every access's alignment checked as on an architecture without efficient unaligned access.
     `kernel` is the release to answer for ('6.1', (6, 1), a KernelModel; default: the running kernel's, or the
     newest modelled one off Linux): its instruction set, helpers, rules, limits and messages."""
+    with gc_paused():  # the run's states are freed by reference counting before the collector is back on
+        return _verify(program, prog_type, maps, privileged, log_level, raise_on_reject, attach_type, prog_flags,
+                       kernel)
+
+
+def _verify(program: Program, prog_type, maps, privileged: bool, log_level: int, raise_on_reject: bool,
+            attach_type, prog_flags: int | None, kernel) -> VerifierResult:
     model = kernel_model(kernel)
     pt = _prog_type(prog_type, program)
     if pt not in SUPPORTED_PROG_TYPES:
@@ -132,8 +139,7 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
     env.kernel = model
     if env.allow_uninit_stack and not model.fact(Fact.UNINIT_STACK_READ):
         env.allow_uninit_stack = False
-    env.isa_refused = {slot: r[1] for slot, insn in enumerate(cfg.insns) if insn is not None
-                       for r in [model.isa_refusal(insn)] if r is not None}
+    env.isa_refused = _isa_refused(model, cfg.insns)
     if log_level & LOG_LEVEL2:
         for i, start_slot in enumerate(cfg.subprog_starts):
             env.verbose(f"func#{i} @{start_slot}\n")
@@ -142,8 +148,11 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
     error: VerifierError | None = None
     try:
         resolve_pseudo_ldimm64(env)
-        checker.run()
-        check_global_funcs(env, checker.run)
+        try:
+            checker.run()
+            check_global_funcs(env, checker.run)
+        finally:
+            checker.release()
         check_max_stack_depth(env)
         if env.kfunc_call_not_eliminated:
             # do_misc_fixups -> fixup_kfunc_call: a reachable kfunc call with BTF id 0 survived dead-code removal
@@ -172,6 +181,23 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
         if raise_on_reject:
             raise error
     return result
+
+
+def _isa_refused(model, insns) -> dict[int, str]:
+    """{slot: message} of the instructions `model`'s release does not decode, asked once per distinct
+    instruction (programs repeat the same few hundred; the per-instruction question was ~10% of a verify())."""
+    answers: dict = {}
+    out = {}
+    for slot, insn in enumerate(insns):
+        if insn is None:
+            continue
+        key = (insn.opcode, insn.dst, insn.src, insn.off, insn.imm)
+        r = answers.get(key, answers)
+        if r is answers:
+            r = answers[key] = model.isa_refusal(insn)
+        if r is not None:
+            out[slot] = r[1]
+    return out
 
 
 def verify_kernels(program: Program, kernels, prog_type=None, maps=None, privileged: bool = True,

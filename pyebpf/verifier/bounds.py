@@ -7,7 +7,7 @@ Signed bounds are held as Python ints in the signed domain, unsigned ones in the
 from __future__ import annotations
 
 from pyebpf.abi.widths import s32, s64, sign_extend
-from pyebpf.verifier.regstate import S32_MAX, S32_MIN, S64_MAX, S64_MIN, SCALAR_VALUE, Reg
+from pyebpf.verifier.regstate import NOT_INIT, S32_MAX, S32_MIN, S64_MAX, S64_MIN, SCALAR_VALUE, Reg
 from pyebpf.verifier.tnum import (
     TNUM_UNKNOWN, U32, U64, Tnum, tnum_add, tnum_and, tnum_arshift, tnum_cast, tnum_clear_subreg, tnum_const,
     tnum_intersect, tnum_lshift, tnum_mul, tnum_neg, tnum_or, tnum_range, tnum_rshift, tnum_sub, tnum_subreg,
@@ -67,9 +67,19 @@ def mark_reg_unknown(reg: Reg) -> None:
 
 
 def mark_reg_not_init(reg: Reg) -> None:
-    mark_reg_unknown(reg)
-    from pyebpf.verifier.regstate import NOT_INIT
+    """__mark_reg_not_init: __mark_reg_unknown, then the type NOT_INIT."""
     reg.type = NOT_INIT
+    reg.off = 0
+    reg.id = 0
+    reg.ref_obj_id = 0
+    reg.range = 0
+    reg.map = None
+    reg.mem_size = 0
+    reg.frameno = 0
+    reg.precise = False
+    reg.var_off = TNUM_UNKNOWN
+    reg.smin, reg.smax, reg.umin, reg.umax = S64_MIN, S64_MAX, 0, U64
+    reg.s32_min, reg.s32_max, reg.u32_min, reg.u32_max = S32_MIN, S32_MAX, 0, U32
 
 
 def mark_reg_known_zero(reg: Reg) -> None:

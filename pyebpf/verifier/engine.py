@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import gc
 from bisect import bisect_left
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from pyebpf.abi.opcodes import (
@@ -37,7 +38,7 @@ from pyebpf.verifier.log import insn_str
 from pyebpf.verifier.memory import check_mem_access, check_ptr_off_reg
 from pyebpf.verifier.precision import (
     Backtrack, add_scc_backedge, compute_scc, transparent_insns, incomplete_read_marks, mark_all_scalars_imprecise,
-    mark_chain_precision, maybe_enter_scc, maybe_exit_scc, propagate_precision, push_insn_history,
+    mark_chain_precision, maybe_enter_scc, maybe_exit_scc, propagate_precision, push_insn_history, register_insns,
 )
 from pyebpf.verifier.liveness import StackLiveness
 from pyebpf.verifier.prune import EXACT, NOT_EXACT, RANGE_WITHIN, compute_live_registers, cfg_successors, \
@@ -61,6 +62,9 @@ _ALU, _ALU64, _LDX, _STX, _ST, _JMP, _JMP32 = (int(InsnClass.ALU), int(InsnClass
 _OP_CALL, _OP_JA, _OP_EXIT, _OP_JCOND = int(JmpOp.CALL), int(JmpOp.JA), int(JmpOp.EXIT), int(JmpOp.JCOND)
 _OP_CALL_INSN = int(InsnClass.JMP) | int(JmpOp.CALL)
 _MODE_ATOMIC, _MODE_MEM, _MODE_MEMSX = int(Mode.ATOMIC), int(Mode.MEM), int(Mode.MEMSX)
+_KFUNC, _PSEUDO_CALL, _SPIN_UNLOCK = int(CallSrc.KFUNC), int(CallSrc.PSEUDO_CALL), int(HelperId.SPIN_UNLOCK)
+"""Enum members as plain ints where every instruction compares them (an Enum class attribute costs ~20x a
+global's)."""
 
 
 _NO_TYPE_MISMATCH = frozenset({PTR_TO_CTX, PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK,
@@ -74,6 +78,22 @@ _PKT_ANY = frozenset({PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_PACKET_END})
 _NO_ATOMIC_TYPES = (PTR_TO_CTX, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_FLOW_KEYS, PTR_TO_SOCKET,
                     PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK)
 """atomic_ptr_type_ok(): pointers an atomic instruction may not use."""
+
+
+@contextmanager
+def gc_paused():
+    """The cyclic garbage collector off for a verification (verify() holds it across the whole call, so that the
+    run's objects are gone when it comes back on). A run allocates millions of short-lived states and registers
+    and keeps thousands of checkpoints alive: the collector would traverse them again and again (10-30% of a
+    run, most of it in the collections that follow it) and find nothing, because reference counting frees every
+    state once Checker.release() has broken the run's few cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class StateEntry:
@@ -132,6 +152,8 @@ class Checker:
         #: explored_states: hash buckets of stored checkpoints, newest first, keyed as the kernel keys them
         #: ((insn ^ callsite) % prog_len), so that states_cnt and max_states_per_insn count what it counts
         self.buckets: dict[int, list[StateEntry]] = {}
+        #: evicted checkpoints not freed yet (their state and entry still refer to each other)
+        self.evicted: set[StateEntry] = set()
         self.nslots = len(env.insns)
         self.stack: list[tuple[VerifierState, int, int, int]] = []
         self.prune_points = env.cfg.prune_points
@@ -144,6 +166,7 @@ class Checker:
         self.inexact = NOT_EXACT if env.bpf_capable else RANGE_WITHIN
         env.bt = Backtrack()
         env.bt_transparent = transparent_insns(env.insns)
+        env.bt_reg_only = register_insns(env.insns)
         #: opaque_before[k]: instructions before slot k that backtracking must look at (skips straight runs)
         env.bt_opaque_before = [0]
         for t in env.bt_transparent:
@@ -183,6 +206,8 @@ class Checker:
         if sl.in_free_list and not sl.state.branches and not incomplete_read_marks(self.env, sl.state):
             sl.in_free_list = False
             self.env.free_list_size -= 1
+            sl.state.loop_entry = None  # no reference cycle left: reference counting frees both (see run())
+            self.evicted.discard(sl)
 
     def update_peak_states(self) -> None:
         env = self.env
@@ -283,6 +308,7 @@ class Checker:
                 env.explored_states_size -= 1
                 sl.in_free_list = True
                 env.free_list_size += 1
+                self.evicted.add(sl)
                 self.maybe_free(sl)
         if env.max_states_per_insn < states_cnt:
             env.max_states_per_insn = states_cnt
@@ -315,15 +341,23 @@ class Checker:
 
     # ---- main loop ------------------------------------------------------------------------------------------
     def run(self, entry: VerifierState | None = None, start: int = 0) -> None:
-        """do_check_common from `entry` at slot `start` (default: the main program's entry)."""
-        # a long run allocates millions of short-lived states and registers, few of them in cycles: collecting
-        # the youngest generation every 700 allocations costs ~5% for nothing, so it runs less often here
-        threshold = gc.get_threshold()
-        gc.set_threshold(max(threshold[0], 20000), *threshold[1:])
-        try:
+        """do_check_common from `entry` at slot `start` (default: the main program's entry). verify() calls it for
+        the main program and then once per global function, and calls release() after the last run."""
+        with gc_paused():
             self._run(entry, start)
-        finally:
-            gc.set_threshold(*threshold)
+
+    def release(self) -> None:
+        """Break the run's reference cycles (checkpoint <-> its state-list entry, env <-> checker and stack
+        liveness) so that the states go with the last reference to them rather than with a cyclic collection."""
+        for bucket in self.buckets.values():
+            for sl in bucket:
+                sl.state.loop_entry = None
+        for sl in self.evicted:
+            sl.state.loop_entry = None
+        self.evicted.clear()
+        self.env.push_stack = None
+        if self.env.liveness is not None:
+            self.env.liveness.env = None
 
     def _run(self, entry: VerifierState | None = None, start: int = 0) -> None:
         env = self.env
@@ -475,24 +509,24 @@ class Checker:
             op = code & OP_MASK
             env.jmps_processed += 1
             if op == _OP_CALL:
-                if cls == InsnClass.JMP32 or code & SOURCE_MASK or insn.off or insn.dst \
+                if cls == _JMP32 or code & SOURCE_MASK or insn.off or insn.dst \
                         or insn.src not in _CALL_SRCS:
                     raise Reject("BPF_CALL uses reserved fields", errno.EINVAL)
                 if env.cur.active_lock is not None and (
-                        insn.src == CallSrc.KFUNC or (insn.src == 0 and insn.imm != HelperId.SPIN_UNLOCK)):
+                        insn.src == _KFUNC or (insn.src == 0 and insn.imm != _SPIN_UNLOCK)):
                     raise Reject("function calls are not allowed while holding a lock", errno.EINVAL)
-                if insn.src == CallSrc.PSEUDO_CALL:
+                if insn.src == _PSEUDO_CALL:
                     return check_func_call(env, insn, idx)
-                if insn.src == CallSrc.KFUNC:
+                if insn.src == _KFUNC:
                     return self.check_kfunc_call(insn, idx)
                 check_helper_call(env, insn)
                 return idx + 1
             if op == _OP_JA:
-                if code & SOURCE_MASK or insn.src or insn.dst or (insn.imm if cls == InsnClass.JMP else insn.off):
+                if code & SOURCE_MASK or insn.src or insn.dst or (insn.imm if cls == _JMP else insn.off):
                     raise Reject("BPF_JA uses reserved fields", errno.EINVAL)
-                return idx + 1 + (insn.off if cls == InsnClass.JMP else insn.imm)
+                return idx + 1 + (insn.off if cls == _JMP else insn.imm)
             if op == _OP_EXIT:
-                if code & SOURCE_MASK or insn.imm or insn.src or insn.dst or insn.off or cls == InsnClass.JMP32:
+                if code & SOURCE_MASK or insn.imm or insn.src or insn.dst or insn.off or cls == _JMP32:
                     raise Reject("BPF_EXIT uses reserved fields", errno.EINVAL)
                 if env.cur.curframe == 0:
                     check_reference_leak(env)
@@ -961,4 +995,4 @@ def check_max_stack_depth(env: Env) -> None:
         idx = ret_prog[frame]
 
 
-__all__ = ["Checker", "check_max_stack_depth", "BPF_COMPLEXITY_LIMIT_JMP_SEQ"]
+__all__ = ["Checker", "check_max_stack_depth", "BPF_COMPLEXITY_LIMIT_JMP_SEQ", "gc_paused"]

@@ -78,6 +78,7 @@ class Env:
         #: checked, loops (scc id per slot) and their open visits; set up by the engine
         self.bt = None
         self.bt_transparent: list[bool] = []
+        self.bt_reg_only: list = []  # precision.register_insns: register-only ALU instructions, walked inline
         self.cur_hist_ent = None
         self.scc_of: list[int] = []
         self.scc_visits: dict = {}

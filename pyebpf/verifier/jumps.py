@@ -10,9 +10,9 @@ from pyebpf.verifier.regstate import (
 )
 from pyebpf.verifier.tnum import U32, U64, tnum_and, tnum_const, tnum_intersect, tnum_or, tnum_subreg, tnum_with_subreg
 
-JEQ, JGT, JGE, JSET, JNE, JSGT, JSGE, JLT, JLE, JSLT, JSLE = (
+JEQ, JGT, JGE, JSET, JNE, JSGT, JSGE, JLT, JLE, JSLT, JSLE = (int(op) for op in (  # plain ints: compared per jump
     JmpOp.JEQ, JmpOp.JGT, JmpOp.JGE, JmpOp.JSET, JmpOp.JNE, JmpOp.JSGT, JmpOp.JSGE, JmpOp.JLT, JmpOp.JLE,
-    JmpOp.JSLT, JmpOp.JSLE)
+    JmpOp.JSLT, JmpOp.JSLE))
 JSET_X = JSET | 0x08  # rev_opcode(BPF_JSET): "no bit of the mask is set"
 
 _FLIP = {JEQ: JEQ, JNE: JNE, JSET: JSET, JGT: JLT, JLT: JGT, JGE: JLE, JLE: JGE, JSGT: JSLT, JSLT: JSGT,

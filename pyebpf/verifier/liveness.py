@@ -9,6 +9,8 @@ so two paths that differ only in dead spills are the same state.
 """
 from __future__ import annotations
 
+from heapq import heapify, heappop, heappush
+
 from pyebpf.verifier.bounds import mark_reg_not_init
 from pyebpf.verifier.env import Env
 from pyebpf.verifier.state import STACK_INVALID, VerifierState
@@ -26,7 +28,7 @@ class FuncInstance:
     live_before]."""
 
     __slots__ = ("callsites", "sp_starts", "curframe", "start", "size", "frames", "must_write_set", "updated",
-                 "must_write_dropped")
+                 "must_write_dropped", "dirty")
 
     def __init__(self, callsites: tuple[int, ...], sp_starts: tuple[int, ...], size: int) -> None:
         self.callsites = callsites
@@ -38,6 +40,10 @@ class FuncInstance:
         self.must_write_set = [False] * size
         self.updated = False
         self.must_write_dropped = False
+        #: per frame, the slots (relative to start) whose may_read or must_write changed since the last solve:
+        #: every other slot still satisfies its equation, so the solver re-evaluates only these and what they
+        #: change (see StackLiveness._solve_dirty)
+        self.dirty: list[set[int]] = [set() for _ in range(self.curframe + 1)]
 
     def masks(self, frame: int, insn_idx: int) -> list[int] | None:
         arr = self.frames[frame]
@@ -68,6 +74,9 @@ class StackLiveness:
         self.ends = {s: e for s, e in zip(starts, starts[1:] + [len(env.insns)])}
         #: per function start, its instructions in DFS post-order (computed when a function is first solved)
         self.postorder: dict[int, list[int]] = {}
+        #: per function start, [(slot - start, successors - start)] in the same order, for the fast sweep
+        self.postorder_local: dict[int, list[tuple[int, tuple[int, ...]]]] = {}
+        self.positions: dict[int, tuple[dict[int, int], dict[int, list[int]]]] = {}
 
     def _postorder(self, start: int, end: int) -> list[int]:
         """Depth-first post-order of a function's instructions (fall-through explored before the jump)."""
@@ -123,9 +132,11 @@ class StackLiveness:
     def _mark_read(self, inst: FuncInstance, frame: int, insn_idx: int, mask: int) -> None:
         m = inst.alloc(frame, insn_idx)
         new = m[_MAYREAD] | mask
-        if new != m[_MAYREAD] and (new | m[_LIVE]) != m[_LIVE]:
-            inst.updated = True
-            self.any_updated = True
+        if new != m[_MAYREAD]:
+            inst.dirty[frame].add(insn_idx - inst.start)
+            if (new | m[_LIVE]) != m[_LIVE]:
+                inst.updated = True
+                self.any_updated = True
         m[_MAYREAD] = new
 
     def mark_read(self, frame: int, insn_idx: int, mask: int) -> None:
@@ -160,6 +171,7 @@ class StackLiveness:
                     m = arr[idx] if arr is not None else inst.alloc(frame, self.write_insn_idx)
                     if m[_MUSTWRITE]:
                         m[_MUSTWRITE] = 0
+                        inst.dirty[frame].add(idx)
                         inst.updated = True
                         inst.must_write_dropped = True
                         self.any_updated = True
@@ -177,6 +189,7 @@ class StackLiveness:
                 mask &= old
             if old != mask:
                 m[_MUSTWRITE] = mask
+                inst.dirty[frame].add(idx)
                 inst.updated = True
                 self.any_updated = True
             if old & ~mask:
@@ -231,20 +244,58 @@ class StackLiveness:
                 if arr is not None:
                     for m in arr:
                         m[_ACC] = 0
-        order = self.postorder.get(inst.start)
+        start = inst.start
+        order = self.postorder.get(start)
         if order is None:
-            order = self.postorder[inst.start] = self._postorder(inst.start, self.ends[inst.start])
+            order = self.postorder[start] = self._postorder(start, self.ends[start])
+            # the same walk in slots relative to the function's start, instructions without successors left out
+            # (they never change): what the fast sweep below runs over
+            self.postorder_local[start] = [(i - start, tuple(w - start for w in self.succ[i]))
+                                           for i in order if self.succ[i]]
+        local = self.postorder_local[start]
+        level2 = self.env.level2
         cnt = 0
-        while True:
+        solved = False
+        if not level2 and not inst.must_write_dropped:
+            cnt = self._solve_dirty(inst)
+            solved = True
+        while not solved:
             cnt += 1
             changed = False
             for frame in range(inst.curframe + 1):
-                if inst.frames[frame] is None:
+                arr = inst.frames[frame]
+                if arr is None:
                     continue
-                for i in order:
-                    changed |= self._update_insn(inst, frame, i)
+                if level2:
+                    for i in order:
+                        changed |= self._update_insn(inst, frame, i)
+                    continue
+                # _update_insn inlined over local slots (the sweep dominates large programs): [may_read,
+                # must_write, must_write_acc, live_before] per instruction, as _update_insn reads and writes them
+                for i, succ in local:
+                    m = arr[i]
+                    if len(succ) == 1:
+                        sm = arr[succ[0]]
+                        after = sm[3]
+                        acc = sm[2]
+                    else:
+                        after = 0
+                        acc = -1
+                        for w in succ:
+                            sm = arr[w]
+                            after |= sm[3]
+                            acc &= sm[2]
+                    mw = m[1]
+                    acc = (acc | mw) & 0xFFFFFFFFFFFFFFFF
+                    before = (after & ~mw) | m[0]
+                    if before != m[3] or acc != m[2]:
+                        m[3] = before
+                        m[2] = acc
+                        changed = True
             if not changed:
                 break
+        for d in inst.dirty:
+            d.clear()
         if self.env.level2:
             self.env.verbose(f"{self._fmt_chain(inst)} live stack update done in {cnt} iterations\n")
         if inst.curframe > 0:
@@ -259,6 +310,78 @@ class StackLiveness:
                 self.mark_write(frame, m[_ACC])
                 self._mark_read(outer, frame, callsite, m[_LIVE])
             self._commit(outer)
+
+    def _solve_dirty(self, inst: FuncInstance) -> int:
+        """The sweeps of _update_instance, evaluating only slots that may change: the dirty ones and the
+        predecessors of a slot whose value changed (in this sweep if they come later in the post-order, else in
+        the next). Every slot it skips would have kept its value, so the marks are the full sweeps' exactly.
+        Returns the number of sweeps (at least 1)."""
+        start = inst.start
+        local = self.postorder_local[start]
+        pos, preds = self._positions(start)
+        sweeps = 1
+        for frame in range(inst.curframe + 1):
+            arr = inst.frames[frame]
+            dirty = inst.dirty[frame]
+            if arr is None or not dirty:
+                continue
+            heap = [pos[i] for i in dirty if i in pos]
+            heapify(heap)
+            queued = set(heap)
+            n = 1
+            while heap:
+                later: set[int] = set()
+                while heap:
+                    p = heappop(heap)
+                    queued.discard(p)
+                    i, succ = local[p]
+                    m = arr[i]
+                    if len(succ) == 1:
+                        sm = arr[succ[0]]
+                        after = sm[3]
+                        acc = sm[2]
+                    else:
+                        after = 0
+                        acc = -1
+                        for w in succ:
+                            sm = arr[w]
+                            after |= sm[3]
+                            acc &= sm[2]
+                    mw = m[1]
+                    acc = (acc | mw) & 0xFFFFFFFFFFFFFFFF
+                    before = (after & ~mw) | m[0]
+                    if before != m[3] or acc != m[2]:
+                        m[3] = before
+                        m[2] = acc
+                        for q in preds[i]:
+                            if q > p:
+                                if q not in queued:
+                                    queued.add(q)
+                                    heappush(heap, q)
+                            else:
+                                later.add(q)
+                if later:
+                    n += 1
+                    heap = list(later)
+                    heapify(heap)
+                    queued = set(later)
+            sweeps = max(sweeps, n)
+        return sweeps
+
+    def _positions(self, start: int) -> tuple[dict[int, int], dict[int, list[int]]]:
+        """({slot: its position in postorder_local}, {slot: positions of its predecessors}), slots relative to
+        the function's start."""
+        got = self.positions.get(start)
+        if got is None:
+            local = self.postorder_local[start]
+            pos = {i: p for p, (i, _) in enumerate(local)}
+            preds: dict[int, list[int]] = {i: [] for i, _ in local}
+            for p, (i, succ) in enumerate(local):
+                for w in succ:
+                    if w in preds:
+                        preds[w].append(p)
+            got = self.positions[start] = (pos, preds)
+        return got
 
     def update(self) -> None:
         """bpf_update_live_stack: solve every instance of the current path that learnt something."""

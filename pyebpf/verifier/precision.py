@@ -27,6 +27,12 @@ _ALU, _ALU64, _LDX, _STX, _ST, _JMP, _JMP32, _LD = (int(InsnClass.ALU), int(Insn
                                                     int(InsnClass.STX), int(InsnClass.ST), int(InsnClass.JMP),
                                                     int(InsnClass.JMP32), int(InsnClass.LD))
 _NOTSUPP = object()
+_OP_CALL, _OP_EXIT, _OP_JA, _OP_JCOND = int(JmpOp.CALL), int(JmpOp.EXIT), int(JmpOp.JA), int(JmpOp.JCOND)
+_CALL_INSN = int(InsnClass.JMP) | int(JmpOp.CALL)
+_PSEUDO_CALL, _KFUNC = int(CallSrc.PSEUDO_CALL), int(CallSrc.KFUNC)
+_ATOMIC, _IMM, _ABS, _IND = int(Mode.ATOMIC), int(Mode.IMM), int(Mode.ABS), int(Mode.IND)
+_LOAD_ACQ, _CMPXCHG = int(AtomicOp.LOAD_ACQ), int(AtomicOp.CMPXCHG)
+"""Enum members as plain ints where backtracking compares them per instruction."""
 _END, _NEG, _MOV = int(AluOp.END), int(AluOp.NEG), int(AluOp.MOV)
 _ATOMIC_LOADS = frozenset({AtomicOp.FETCH_ADD, AtomicOp.FETCH_OR, AtomicOp.FETCH_AND, AtomicOp.FETCH_XOR,
                            AtomicOp.XCHG, AtomicOp.CMPXCHG, AtomicOp.LOAD_ACQ})
@@ -131,7 +137,7 @@ def _subprog_exit(env: Env, bt: Backtrack) -> None:
 
 
 def _is_pseudo_call(insn) -> bool:
-    return insn is not None and insn.opcode == int(InsnClass.JMP) | int(JmpOp.CALL) and insn.src == CallSrc.PSEUDO_CALL
+    return insn is not None and insn.opcode == _CALL_INSN and insn.src == _PSEUDO_CALL
 
 
 def _calls_global(env: Env, idx: int, insn) -> bool:
@@ -170,10 +176,10 @@ def backtrack_insn(env: Env, idx: int, subseq_idx: int, hist: HistEntry | None, 
                 regs[fr] |= 1 << sreg
         elif code & SOURCE_MASK and sreg != _FP:
             regs[fr] |= 1 << sreg
-    elif cls == _LDX or (cls == _STX and code & MODE_MASK == Mode.ATOMIC and insn.imm in _ATOMIC_LOADS):
+    elif cls == _LDX or (cls == _STX and code & MODE_MASK == _ATOMIC and insn.imm in _ATOMIC_LOADS):
         load_reg = dreg
-        if cls == _STX and insn.imm != AtomicOp.LOAD_ACQ:
-            load_reg = 0 if insn.imm == AtomicOp.CMPXCHG else sreg
+        if cls == _STX and insn.imm != _LOAD_ACQ:
+            load_reg = 0 if insn.imm == _CMPXCHG else sreg
         if not bt.is_reg_set(load_reg):
             return None
         bt.clear_reg(load_reg)
@@ -211,7 +217,7 @@ def backtrack_insn(env: Env, idx: int, subseq_idx: int, hist: HistEntry | None, 
                     bt.regs[bt.frame - 1] |= 1 << i
             _subprog_exit(env, bt)
             return None
-        if op == JmpOp.CALL and insn.src == 0 and idx in env.cfg.callback_calls and idx != subseq_idx - 1:
+        if op == _OP_CALL and insn.src == 0 and idx in env.cfg.callback_calls and idx != subseq_idx - 1:
             # leaving a callback backwards into the helper that called it: its r1-r5 were set by the helper
             if bt.regs[bt.frame] & ~BPF_REGMASK_ARGS:
                 raise _bug(env, f"regs {bt.regs[bt.frame]:x} at callback call {idx}")
@@ -220,13 +226,13 @@ def backtrack_insn(env: Env, idx: int, subseq_idx: int, hist: HistEntry | None, 
             bt.regs[bt.frame] &= ~BPF_REGMASK_ARGS
             _subprog_exit(env, bt)
             return None
-        if op == JmpOp.CALL:
-            if insn.src == CallSrc.KFUNC and insn.imm == 0:
+        if op == _OP_CALL:
+            if insn.src == _KFUNC and insn.imm == 0:
                 return _NOTSUPP
             bt.clear_reg(0)
             if bt.regs[bt.frame] & BPF_REGMASK_ARGS:
                 raise _bug(env, f"regs {bt.regs[bt.frame]:x} at helper call {idx}")
-        elif op == JmpOp.EXIT:
+        elif op == _OP_EXIT:
             from_call = subseq_idx - 1 >= 0 and _is_pseudo_call(env.insns[subseq_idx - 1])
             r0_precise = from_call and bt.is_reg_set(0)
             if from_call and bt.regs[bt.frame] & BPF_REGMASK_ARGS:
@@ -236,7 +242,7 @@ def backtrack_insn(env: Env, idx: int, subseq_idx: int, hist: HistEntry | None, 
             if r0_precise:
                 bt.set_reg(0)
             return None
-        elif code & SOURCE_MASK and op not in (JmpOp.JA, JmpOp.JCOND):
+        elif code & SOURCE_MASK and op != _OP_JA and op != _OP_JCOND:
             if not bt.is_reg_set(dreg) and not bt.is_reg_set(sreg):
                 return None
             if hist is None or not hist.src_stack:
@@ -245,10 +251,10 @@ def backtrack_insn(env: Env, idx: int, subseq_idx: int, hist: HistEntry | None, 
                 bt.set_reg(dreg)
     elif cls == _LD:
         mode = code & MODE_MASK
-        if mode == Mode.IMM:
+        if mode == _IMM:
             bt.clear_reg(dreg)
             return None
-        if mode in (Mode.ABS, Mode.IND):
+        if mode == _ABS or mode == _IND:
             if bt.is_reg_set(dreg):
                 return _NOTSUPP
             return None
@@ -281,6 +287,34 @@ def transparent_insns(insns) -> list[bool]:
         else:
             out.append(False)
         memo[code] = out[-1]
+    return out
+
+
+_BT_MOVX, _BT_MOVK, _BT_ALUX = 1, 2, 3
+
+
+def register_insns(insns) -> list:
+    """Per slot: how backtrack_insn treats a register-only ALU instruction, as (kind, dst bit, src bit) —
+    `rD = rS` moves the wanted bit from rD to rS, `rD = imm` (or `rD = r10`) clears it, `rD op= rS` adds rS —
+    or None for every other instruction (the walk calls backtrack_insn for those)."""
+    out = []
+    for insn in insns:
+        if insn is None:
+            out.append(None)
+            continue
+        code = insn.opcode
+        cls = code & CLASS_MASK
+        op = code & OP_MASK
+        if cls != _ALU and cls != _ALU64 or op in (_END, _NEG):
+            out.append(None)
+            continue
+        is_x = bool(code & SOURCE_MASK) and insn.src != _FP
+        if op == _MOV:
+            out.append((_BT_MOVX, 1 << insn.dst, 1 << insn.src) if is_x else (_BT_MOVK, 1 << insn.dst, 0))
+        elif is_x:
+            out.append((_BT_ALUX, 1 << insn.dst, 1 << insn.src))
+        else:
+            out.append(None)  # `rD op= imm`: transparent, never walked
     return out
 
 
@@ -405,6 +439,7 @@ def _walk_segment(env: Env, st: VerifierState, i: int, subseq_idx: int, skip_fir
     """Backtrack through the instructions of `st`'s segment, last to first, following its jump history."""
     transparent = env.bt_transparent
     opaque_before = env.bt_opaque_before
+    reg_only = env.bt_reg_only
     level2 = env.level2
     ninsns = len(env.insns)
     regs, stack = bt.regs, bt.stack
@@ -416,7 +451,22 @@ def _walk_segment(env: Env, st: VerifierState, i: int, subseq_idx: int, skip_fir
             skip_first = False
         else:
             hist = sthist[hist_end - 1] if hist_end and sthist[hist_end - 1].idx == i else None
-            if not transparent[i] or level2 or (hist is not None and hist.linked):
+            fast = reg_only[i]
+            if fast is not None and not level2 and (hist is None or not hist.linked):
+                # backtrack_insn of a register-only ALU instruction, inlined (most of what loops walk)
+                fr = bt.frame
+                mask = regs[fr]
+                kind, dbit, sbit = fast
+                if mask & dbit:
+                    if kind == _BT_MOVX:
+                        regs[fr] = (mask & ~dbit) | sbit
+                    elif kind == _BT_MOVK:
+                        regs[fr] = mask & ~dbit
+                        if not any(regs) and not any(stack):
+                            return None
+                    else:
+                        regs[fr] = mask | sbit
+            elif not transparent[i] or level2 or (hist is not None and hist.linked):
                 if backtrack_insn(env, i, subseq_idx, hist, bt) is _NOTSUPP:
                     return _NOTSUPP
                 if not any(regs) and not any(stack):

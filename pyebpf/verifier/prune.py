@@ -49,6 +49,10 @@ class IdMap:
         return self.check_ids(old, cur)
 
 
+_MEM_LIKE = frozenset(int(t) for t in (RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM,
+                                         RegType.PTR_TO_BUF))
+"""regsafe(): pointers into memory of a known size, compared by offset range (plain ints: checked per register)"""
+
 def range_within(old: Reg, cur: Reg) -> bool:
     return (old.umin <= cur.umin and old.umax >= cur.umax and old.smin <= cur.smin and old.smax >= cur.smax
             and old.u32_min <= cur.u32_min and old.u32_max >= cur.u32_max and old.s32_min <= cur.s32_min
@@ -90,7 +94,7 @@ def regsafe(old: Reg, cur: Reg, idmap: IdMap, exact: int) -> bool:
             return True
         return idmap.check_scalar_ids(old.id, cur.id) and range_within(old, cur) and tnum_in(old.var_off,
                                                                                             cur.var_off)
-    if bt in (RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM, RegType.PTR_TO_BUF):
+    if bt in _MEM_LIKE:
         return (_same_fields(old, cur) and range_within(old, cur) and tnum_in(old.var_off, cur.var_off)
                 and idmap.check_ids(old.id, cur.id) and idmap.check_ids(old.ref_obj_id, cur.ref_obj_id))
     if bt in (PTR_TO_PACKET, PTR_TO_PACKET_META):

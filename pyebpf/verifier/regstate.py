@@ -54,23 +54,23 @@ PTR_MAYBE_NULL = int(RegFlag.PTR_MAYBE_NULL)
 MEM_RDONLY = int(RegFlag.MEM_RDONLY)
 MEM_RINGBUF = int(RegFlag.MEM_RINGBUF)
 
-NOT_INIT = RegType.NOT_INIT
-SCALAR_VALUE = RegType.SCALAR_VALUE
-PTR_TO_CTX = RegType.PTR_TO_CTX
-CONST_PTR_TO_MAP = RegType.CONST_PTR_TO_MAP
-PTR_TO_MAP_VALUE = RegType.PTR_TO_MAP_VALUE
-PTR_TO_MAP_KEY = RegType.PTR_TO_MAP_KEY
-PTR_TO_STACK = RegType.PTR_TO_STACK
-PTR_TO_PACKET_META = RegType.PTR_TO_PACKET_META
-PTR_TO_PACKET = RegType.PTR_TO_PACKET
-PTR_TO_PACKET_END = RegType.PTR_TO_PACKET_END
-PTR_TO_SOCKET = RegType.PTR_TO_SOCKET
-PTR_TO_SOCK_COMMON = RegType.PTR_TO_SOCK_COMMON
-PTR_TO_TCP_SOCK = RegType.PTR_TO_TCP_SOCK
-PTR_TO_MEM = RegType.PTR_TO_MEM
-PTR_TO_FUNC = RegType.PTR_TO_FUNC
-PTR_TO_BTF_ID = RegType.PTR_TO_BTF_ID
-PTR_TO_FLOW_KEYS = RegType.PTR_TO_FLOW_KEYS
+NOT_INIT = int(RegType.NOT_INIT)
+SCALAR_VALUE = int(RegType.SCALAR_VALUE)
+PTR_TO_CTX = int(RegType.PTR_TO_CTX)
+CONST_PTR_TO_MAP = int(RegType.CONST_PTR_TO_MAP)
+PTR_TO_MAP_VALUE = int(RegType.PTR_TO_MAP_VALUE)
+PTR_TO_MAP_KEY = int(RegType.PTR_TO_MAP_KEY)
+PTR_TO_STACK = int(RegType.PTR_TO_STACK)
+PTR_TO_PACKET_META = int(RegType.PTR_TO_PACKET_META)
+PTR_TO_PACKET = int(RegType.PTR_TO_PACKET)
+PTR_TO_PACKET_END = int(RegType.PTR_TO_PACKET_END)
+PTR_TO_SOCKET = int(RegType.PTR_TO_SOCKET)
+PTR_TO_SOCK_COMMON = int(RegType.PTR_TO_SOCK_COMMON)
+PTR_TO_TCP_SOCK = int(RegType.PTR_TO_TCP_SOCK)
+PTR_TO_MEM = int(RegType.PTR_TO_MEM)
+PTR_TO_FUNC = int(RegType.PTR_TO_FUNC)
+PTR_TO_BTF_ID = int(RegType.PTR_TO_BTF_ID)
+PTR_TO_FLOW_KEYS = int(RegType.PTR_TO_FLOW_KEYS)
 PTR_TO_MAP_VALUE_OR_NULL = PTR_TO_MAP_VALUE | PTR_MAYBE_NULL
 PTR_TO_SOCKET_OR_NULL = PTR_TO_SOCKET | PTR_MAYBE_NULL
 
@@ -174,6 +174,31 @@ class Reg:
         r.frameno = self.frameno
         r.subprogno = self.subprogno
         r.precise = self.precise
+        return r
+
+    @staticmethod
+    def not_init() -> "Reg":
+        """A fresh NOT_INIT register, as Reg() (and as mark_reg_not_init leaves one) but without a call chain."""
+        r = _new_reg(Reg)
+        r.type = 0
+        r.off = 0
+        r.var_off = TNUM_UNKNOWN
+        r.smin = S64_MIN
+        r.smax = S64_MAX
+        r.umin = 0
+        r.umax = U64
+        r.s32_min = S32_MIN
+        r.s32_max = S32_MAX
+        r.u32_min = 0
+        r.u32_max = U32
+        r.id = 0
+        r.ref_obj_id = 0
+        r.range = 0
+        r.map = None
+        r.mem_size = 0
+        r.frameno = 0
+        r.subprogno = 0
+        r.precise = False
         return r
 
     def assign(self, other: "Reg") -> None:

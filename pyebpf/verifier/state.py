@@ -66,7 +66,11 @@ class FuncState:
 
     def copy(self) -> "FuncState":
         f = _new(FuncState)
-        f.regs = list(map(_reg_copy, self.regs))
+        # R10 is shared, not copied: it is written only when the frame is created (check_reg_arg refuses every
+        # write to the frame pointer, and no pass that rewrites registers touches it)
+        # (a NOT_INIT register, most of a frame's, is built from constants rather than read field by field)
+        f.regs = [_reg_copy(x) if x.type or x.subprogno else _not_init() for x in self.regs[:10]]
+        f.regs.append(self.regs[10])
         f.stack = list(map(_slot_copy, self.stack)) if self.stack else []
         f.frameno = self.frameno
         f.callsite = self.callsite
@@ -150,6 +154,7 @@ class VerifierState:
 
 _new = object.__new__
 _reg_copy = Reg.copy
+_not_init = Reg.not_init
 _slot_copy = StackSlot.copy
 _frame_copy = FuncState.copy
 
