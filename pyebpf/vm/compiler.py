@@ -29,6 +29,8 @@ accesses at constant offsets from an r10 the program never writes index the fram
 """
 from __future__ import annotations
 
+from collections import OrderedDict
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from pyebpf.abi.helpers import HelperId
@@ -70,6 +72,39 @@ def _literal_masks(code: str) -> str:
     return code
 
 
+class _Code:
+    """What compiling one program produced, shared by every machine that runs the same instructions."""
+
+    __slots__ = ("source", "module", "insns", "block_of", "checkpoints", "helper_ids", "sx", "size")
+
+    def __init__(self, source: str, module: Any, insns: dict[int, "Instruction"], block_of: dict[int, int],
+                 checkpoints: set[int], helper_ids: frozenset[int], sx: dict[str, str]):
+        self.source, self.module, self.insns, self.block_of = source, module, insns, block_of
+        self.checkpoints, self.helper_ids, self.sx = checkpoints, helper_ids, sx
+        self.size = len(insns)
+
+
+#: Compiled programs by (instructions, strict alignment, available helpers), least recently used first; bounded
+#: by the instructions they hold (a generated function costs a few hundred bytes per instruction).
+_CODE_CACHE: "OrderedDict[tuple, _Code]" = OrderedDict()
+_CODE_CACHE_INSNS = 200_000
+_cached_insns = 0
+
+
+def _remember(key: tuple, code: _Code) -> None:
+    global _cached_insns
+    _CODE_CACHE[key] = code
+    _cached_insns += code.size
+    while _cached_insns > _CODE_CACHE_INSNS and len(_CODE_CACHE) > 1:
+        _cached_insns -= _CODE_CACHE.popitem(last=False)[1].size
+
+
+@lru_cache(maxsize=None)
+def _sign_extender(tmpl: str) -> Any:
+    """The function a sign-extending load's template stands for (a handful exist; built once each)."""
+    return eval("lambda v: " + tmpl, dict(alu.NAMESPACE))  # noqa: S307 - our own template
+
+
 class _Block:
     __slots__ = ("id", "start", "slots", "insns", "jump", "falls")
 
@@ -105,14 +140,28 @@ class Compiler:
         self.program = program
         self.m = m
         self.may_goto_budget = may_goto_budget
-        self.insns = program.slot_map()
-        self.nslots = program.slot_count
-        #: r10 keeps the frame's top for the whole run: stack accesses at constant offsets go to the frame directly
-        self.fixed_fp = not any(_writes_r10(insn) for insn in self.insns.values())
-        self.blocks, self.block_of = self._split()
-        self.source = self._generate()
+        # The generated code depends on the instructions, the alignment rule and which helpers exist, nothing else
+        # of the machine: a program compiled before (another VM, the conformance suite's fresh VM per program) only
+        # binds the cached code to this machine's namespace.
+        key = (tuple(program.instructions), m.mem.strict_alignment, frozenset(m.helpers))
+        code = _CODE_CACHE.get(key)
+        if code is None:
+            self.insns = program.slot_map()
+            self.nslots = program.slot_count
+            #: r10 keeps the frame's top for the whole run: stack accesses at constant offsets use the frame directly
+            self.fixed_fp = not any(_writes_r10(insn) for insn in self.insns.values())
+            self.blocks, self.block_of = self._split()
+            source = self._generate()
+            code = _Code(source, compile(source, "<pyebpf-compiled>", "exec"), self.insns, self.block_of,
+                         self.checkpoints, frozenset(self._helper_ids), dict(self._sx))
+            _remember(key, code)
+        else:
+            _CODE_CACHE.move_to_end(key)
+        self.code = code
+        self.source, self.insns, self.block_of, self.checkpoints = code.source, code.insns, code.block_of, \
+            code.checkpoints
         ns = self._namespace()
-        exec(compile(self.source, f"<pyebpf-compiled {program.name or 'prog'}>", "exec"), ns)  # noqa: S102
+        exec(code.module, ns)  # noqa: S102 - our own generated code: defines `run`
         self._fn = ns["run"]
 
     # ---- basic blocks -------------------------------------------------------------------------------------------
@@ -169,16 +218,16 @@ class Compiler:
         m = self.m
         ns: dict[str, Any] = dict(alu.NAMESPACE)
         ns.update(
-            m=m, PG=m.mem.pages.get, TOPS=m.frame_tops, STACKS=m.stacks, LV=m.lddw_values, ZERO=_ZERO_STACK,
+            m=m, PID=id(self.program), PG=m.mem.pages.get, TOPS=m.frame_tops, STACKS=m.stacks, LV=m.lddw_values, ZERO=_ZERO_STACK,
             U1=UNPACK[1], U2=UNPACK[2], U4=UNPACK[4], U8=UNPACK[8], P1=PACK[1], P2=PACK[2], P4=PACK[4], P8=PACK[8],
             FAULT=self._fault, RESUME=self._resume, ERR=self._error, RAISE=self._raise, ATOMIC=atomic, LDABS=ld_abs,
             CALLH=call_helper, ProgramExit=ProgramExit, TailCallSignal=TailCallSignal, VmError=VmError,
             MAXF=MAX_CALL_FRAMES, MG=self.may_goto_budget, NOWHERE=_NOWHERE,
         )
-        for h in self._helper_ids:
+        for h in self.code.helper_ids:
             ns[f"H{h}"] = m.helpers[h]
-        for key, tmpl in self._sx.items():
-            ns[key] = eval("lambda v: " + tmpl, dict(alu.NAMESPACE))  # noqa: S307 - our own template
+        for key, tmpl in self.code.sx.items():
+            ns[key] = _sign_extender(tmpl)
         return ns
 
     def _fault(self, slot: int, addr: int, size: int, write: bool) -> VmError:
@@ -403,7 +452,7 @@ class Compiler:
         if opcode == OP_LD_IMM64:
             if insn.src == PseudoSrc.IMM:
                 return [f"{d} = {hex(insn.imm & M64)}"]
-            return [f"{d} = LV[({id(self.program)}, {slot})]"]
+            return [f"{d} = LV[PID, {slot}]"]
         mode = opcode & MODE_MASK
         size = SIZE_BYTES[Size(opcode & SIZE_MASK)]
         strict = f" or a & {size - 1}" if self.m.mem.strict_alignment and size > 1 else ""
