@@ -34,6 +34,8 @@ _BUSY_OR_DISCARD = BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT
 _first = operator.itemgetter(0)
 _RUN_MAX = 4096
 """Records of one length cut out per struct.iter_unpack call at most (bounds the header check of a run)."""
+_CHUNK = _RUN_MAX
+"""Records decoded before they are handed to the callback (see consume)."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -106,12 +108,12 @@ class RingBuffer(Closeable):
     def consume(self, callback: Callable[[Any], Any] | None = None, limit: int | None = None,
                 batch: bool = False) -> int:
         """Deliver every committed record now in the buffer to `callback` (or self.callback); returns the count.
-        With `batch=True` the callback gets a list of records per pass instead of one call per record.
+        With `batch=True` the callback gets lists of records (up to _CHUNK each) instead of one call per record.
 
         Without any callback the records are dropped (counted); use read() to collect them. One pass copies all
         that is available in one slice (the data pages are mapped twice, so it is contiguous), finds the records
-        of a run of equal lengths with one strided header read and cuts them out with struct.iter_unpack, and
-        moves the consumer position once per pass.
+        of a run of equal lengths with one strided header read and cuts them out with struct.iter_unpack (or
+        decodes them in place), and hands them over a chunk at a time, moving the consumer position after each.
         """
         if self._prod_mm is None:
             raise LoaderError("ring buffer is closed", errno.EBADF)
@@ -122,38 +124,46 @@ class RingBuffer(Closeable):
         cons = read_u64(cons_mm, 0)[0]
         prod = read_u64(prod_mm, 0)[0]
         n = 0
+        parse = self._parse
+        paused = type(decode) is CtypesDecoder  # ctypes records: only our code runs while the collector waits
         while cons < prod and (limit is None or n < limit):
             start = PAGE_SIZE + (cons & mask)  # offset in the producer mapping: data starts after its first page
             buf = prod_mm[start:start + (prod - cons)]  # all that is there (at most the ring's size)
-            records: list[Any] = []
-            left = None if limit is None else limit - n
-            if type(decode) is CtypesDecoder:  # ctypes records (only our code runs while the collector waits)
-                used, stopped = collector_paused(self._parse, buf, records, left, decode)
-            else:
-                used, stopped = self._parse(buf, records, left, decode)
-            if used:
+            pos, stopped = 0, False
+            while not stopped and pos < len(buf) and (limit is None or n < limit):
+                # Records are decoded and delivered a chunk at a time: the ones a callback does not keep are freed
+                # before the next chunk is made, so the collector never has to walk them.
+                records: list[Any] = []
+                left = _CHUNK if limit is None else min(_CHUNK, limit - n)
+                if paused:
+                    end, stopped = collector_paused(parse, buf, pos, records, left, decode)
+                else:
+                    end, stopped = parse(buf, pos, records, left, decode)
+                if end == pos:
+                    stopped = True  # BUSY first, or nothing whole: what follows waits
+                    break
                 if cb is not None and records:
                     if batch:
                         cb(records)
                     else:
                         deque(map(cb, records), 0)  # one call per record, the loop in C
                 n += len(records)
-                cons += used
+                cons += end - pos
+                pos = end
                 write_u64(cons_mm, 0, cons)  # hand the space back to the producer
-            if stopped or not used:
+            if stopped:
                 break  # a record reserved but not committed yet: everything after it waits too
             if cons >= prod:
                 prod = read_u64(prod_mm, 0)[0]
         self.records += n
         return n
 
-    def _parse(self, buf: bytes, out: list[Any], limit: int | None, decode: Any) -> tuple[int, bool]:
-        """Append the committed records at the start of `buf` to `out` (decoded when `decode` is given); (bytes
-        consumed, stopped at BUSY)."""
+    def _parse(self, buf: bytes, pos: int, out: list[Any], limit: int | None, decode: Any) -> tuple[int, bool]:
+        """Append the committed records of `buf` from offset `pos` on to `out` (decoded when `decode` is given, at
+        most `limit`); (offset after the last one, stopped at BUSY)."""
         read_u32 = _U32.unpack_from
         decode_run = decode.run if type(decode) is CtypesDecoder else None
         end = len(buf)
-        pos = 0
         view = memoryview(buf)
         while pos + BPF_RINGBUF_HDR_SZ <= end and (limit is None or len(out) < limit):
             hdr = read_u32(buf, pos)[0]

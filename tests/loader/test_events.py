@@ -202,6 +202,30 @@ def test_ringbuf_batches_and_limits_in_one_pass():
         assert rb.records == 300 and rb.available() == 0
 
 
+def test_ringbuf_delivers_a_pass_in_chunks(monkeypatch: pytest.MonkeyPatch):
+    """A pass decodes and delivers a chunk of records at a time (the ones a callback drops are freed before the next
+    chunk is made): batches never exceed a chunk, a limit stops inside one, and nothing is lost or reordered."""
+    from pyebpf.loader import ringbuf
+    from pyebpf.loader import load
+    from pyebpf.loader.attach import attach_tracepoint
+
+    monkeypatch.setattr(ringbuf, "_CHUNK", 16)
+    with load(event_program("output")) as prog, ringbuf.RingBuffer(prog.maps["events"], decode=Event) as rb, \
+            attach_tracepoint(prog, "syscalls", "sys_enter_getppid"):
+        trigger(300)
+        assert rb.wait(1.0)
+        first: list = []
+        assert rb.consume(first.append, limit=21) == 21
+        batches: list = []
+        deadline = time.monotonic() + 2
+        while sum(map(len, batches)) < 279 and time.monotonic() < deadline:
+            rb.wait(0.1)
+            rb.consume(batches.append, batch=True)
+        assert batches and max(map(len, batches)) <= 16
+        check_events(first + [e for b in batches for e in b], 0, 300)
+        assert rb.records == 300 and rb.available() == 0
+
+
 def test_ringbuf_iterator_and_bad_maps():
     from pyebpf.errors import LoaderError
     from pyebpf.loader import load

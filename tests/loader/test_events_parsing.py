@@ -103,7 +103,7 @@ def test_readers_decode_runs_in_place_as_one_by_one(lengths, seed):
     expected = [bytes(decode(p)) for p in payloads]
     ring = b"".join(struct.pack("<II", len(p), 0) + p + bytes(-(len(p) + BPF_RINGBUF_HDR_SZ) % 8) for p in payloads)
     out: list = []
-    assert RingBuffer._parse(_Reader(), ring, out, None, decode) == (len(ring), False)
+    assert RingBuffer._parse(_Reader(), ring, 0, out, None, decode) == (len(ring), False)
     assert [bytes(r) for r in out] == expected
     perf = b""
     for p in payloads:
