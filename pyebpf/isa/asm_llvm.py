@@ -20,8 +20,10 @@ from pyebpf.isa.asm_syntax import (
 )
 from pyebpf.isa.instruction import Instruction
 
+#: One token (group 1) after the blanks before it: skipping them in one step is cheaper than failing every
+#: alternative at each blank. The alternatives start with different characters, except `s>=` before the name `s`.
 _TOKEN = re.compile(
-    r"0[xX][0-9a-fA-F]+|\d+|s(?:>>=|>=|<=|/=|%=|>|<)|<<=|>>=|[-+*/%|&^!=<>]=|[A-Za-z_.$][\w.$]*|\S")
+    r"\s*(s(?:>>=|>=|<=|/=|%=|>|<)|[A-Za-z_.$][\w.$]*|0[xX][0-9a-fA-F]+|\d+|<<=|>>=|[-+*/%|&^!=<>]=|\S)")
 _BAD_REG = re.compile(r"[rwR]\d+$")
 _NAME = re.compile(r"[A-Za-z_.$][\w.$]*$")
 
@@ -629,7 +631,7 @@ _FIRST: dict[str, Handler] = {
 
 
 def token_spans(text: str) -> list[tuple[int, int]]:
-    return [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    return [m.span(1) for m in _TOKEN.finditer(text)]
 
 
 def parse_llvm(text: str, kernel: bool | None = None) -> tuple[Instruction, "Fixup | None"]:
@@ -670,13 +672,17 @@ def _dispatch(toks: list[str], kernel: bool | None, text: str) -> tuple[Instruct
     if spec is None:
         return insn, None
     kind, name, index, number = spec
+    tok = toks[index]
+    end = len(text.rstrip())
+    if index == len(toks) - 1 and text.startswith(tok, end - len(tok)):  # the last token (a jump's label)
+        return insn, Fixup(kind, name, end - len(tok), len(tok), number)
     start, end = token_spans(text)[index]
     return insn, Fixup(kind, name, start, end - start, number)
 
 
 def first_token(text: str) -> str:
     m = _TOKEN.match(text)
-    return m.group(0) if m else ""
+    return m.group(1) if m else ""
 
 
 __all__ = ["parse_llvm", "token_spans", "first_token"]

@@ -152,31 +152,8 @@ class _Assembly:
         return index
 
     def line(self, lineno: int, line: str) -> None:
-        text = line.strip()
-        if text and text[0] not in _DECORATED_START and not text[0].isdigit() and ":" not in text and \
-                "#" not in text and ";" not in text and "//" not in text and "file format" not in text and \
-                not self.meta.in_data_section:
-            # An instruction alone on its line (most lines of a program): what the general path below comes to,
-            # without its checks for labels, comments, listings and directives.
-            cached = self.cache.get(text)
-            if cached is None:
-                self._instruction(lineno, line, text, line.index(text), None)
-                return
-            insn, fix, ubpf = cached  # (as _append, inline: this is the hot path of assembling)
-            if ubpf:
-                self.saw_ubpf = True
-            if fix is not None:
-                self.fixups.append((len(self.insns), fix, lineno, line, line.index(text)))
-            self.insns.append(insn)
-            self.source.append(f"line {lineno}: {text}")
-            self.slots.append(self.slot)
-            if insn.opcode == OP_LD_IMM64:
-                self.slot += 2
-            else:
-                if insn.opcode == OP_EXIT and self.first_exit is None:
-                    self.first_exit = self.slot
-                self.slot += 1
-            return
+        """Any line: labels, comments, listings, directives, instructions (assemble()'s loop takes the plain
+        instruction lines it has parsed before itself)."""
         code = line
         if "#" in code or ";" in code or "//" in code:
             code = _strip_comment(code)
@@ -459,9 +436,42 @@ def _assemble(text: str, dialect: str | None, maps: "Mapping[str, MapSpec] | Ite
     objects made at once; see pyebpf._gc)."""
     asm = _Assembly(dialect, maps, helpers, filename)
     asm.verifier_log = dialect in (None, "kernel") and _LOG_SIGNS.search(text) is not None
-    add_line = asm.line
+    add_line, instruction, cached_insn = asm.line, asm._instruction, asm.cache.get
+    insns, source, slots, fixups = asm.insns, asm.source, asm.slots, asm.fixups
+    add_insn, add_source, add_slot, add_fixup = insns.append, source.append, slots.append, fixups.append
+    slot, in_data = 0, False
     for lineno, line in enumerate(text.splitlines(), 1):
+        t = line.strip()
+        # An instruction alone on its line (most lines of a program): parsed once per distinct text, appended here
+        # without the general path's look for labels, comments, listings and directives (no mark of theirs is in it).
+        if t and t[0] not in _DECORATED_START and not t[0].isdigit() and ":" not in t and "#" not in t and \
+                ";" not in t and "//" not in t and not in_data:
+            cached = cached_insn(t)
+            if cached is None:
+                asm.slot = slot
+                instruction(lineno, line, t, line.index(t), None)
+                slot = asm.slot
+                continue
+            insn, fix, ubpf = cached
+            if ubpf:
+                asm.saw_ubpf = True
+            if fix is not None:
+                add_fixup((len(insns), fix, lineno, line, line.index(t)))
+            add_insn(insn)
+            add_source(f"line {lineno}: {t}")
+            add_slot(slot)
+            opcode = insn[0]
+            if opcode == OP_LD_IMM64:
+                slot += 2
+            else:
+                if opcode == OP_EXIT and asm.first_exit is None:
+                    asm.first_exit = slot
+                slot += 1
+            continue
+        asm.slot = slot
         add_line(lineno, line)
+        slot, in_data = asm.slot, asm.meta.in_data_section
+    asm.slot = slot
     asm.resolve()
     if asm.diags:
         asm.finish_diagnostics()

@@ -23,6 +23,10 @@ from pyebpf.abi.opcodes import (
 from pyebpf.errors import BuildError
 from pyebpf.isa.instruction import Instruction
 
+#: Instructions of the hot constructors are made with tuple.__new__ (all six fields given): NamedTuple's own
+#: __new__ is a Python function, a third of the cost of a short constructor.
+_new = tuple.__new__
+
 class OpsError(BuildError, ValueError):
     """An instruction constructor was given a name or form that does not exist (unknown operator, size, helper)."""
 
@@ -101,8 +105,8 @@ def helper_id(helper: "HelperId | str | int") -> int:
 def _alu(cls: int, op: "AluOp | str | int", dst: int, src: int | None, imm: int, off: int) -> Instruction:
     code = alu_op(op)
     if src is None:
-        return Instruction(cls | code | Source.K, dst, 0, off, imm)
-    return Instruction(cls | code | Source.X, dst, src, off, 0)
+        return _new(Instruction, (cls | code | Source.K, dst, 0, off, imm, None))
+    return _new(Instruction, (cls | code | Source.X, dst, src, off, 0, None))
 
 
 def alu(op: "AluOp | str", dst: int, src: int | None = None, imm: int = 0, *, signed: bool = False) -> Instruction:
@@ -178,7 +182,7 @@ def addr_percpu(dst: int, src: int) -> Instruction:
 
 def lddw(dst: int, value: int, src: "PseudoSrc | int" = PseudoSrc.IMM, ref: str | None = None) -> Instruction:
     """`dst = value ll` (BPF_LD | BPF_IMM | BPF_DW, two slots); `src` says what the value means (PseudoSrc)."""
-    return Instruction(OP_LD_IMM64, dst, src, 0, value, ref)
+    return _new(Instruction, (OP_LD_IMM64, dst, src, 0, value, ref))
 
 
 def ld_map_fd(dst: int, fd: int = 0, ref: str | None = None) -> Instruction:
@@ -208,7 +212,8 @@ def ldx(size: "Size | str | int", dst: int, src: int, off: int = 0, *, signed: b
     """`dst = *(size *)(src + off)`; signed=True (or a signed size name "s8"/"s16"/"s32") sign-extends (MEMSX)."""
     if isinstance(size, str) and size[:1] in ("s", "S"):
         signed = True
-    return Instruction(InsnClass.LDX | (Mode.MEMSX if signed else Mode.MEM) | size_of(size), dst, src, off, 0)
+    return _new(Instruction, (InsnClass.LDX | (Mode.MEMSX if signed else Mode.MEM) | size_of(size), dst, src, off, 0,
+                              None))
 
 
 def ldxsx(size: "Size | str | int", dst: int, src: int, off: int = 0) -> Instruction:
@@ -218,12 +223,12 @@ def ldxsx(size: "Size | str | int", dst: int, src: int, off: int = 0) -> Instruc
 
 def st(size: "Size | str | int", dst: int, off: int, imm: int) -> Instruction:
     """`*(size *)(dst + off) = imm` (BPF_ST)."""
-    return Instruction(InsnClass.ST | Mode.MEM | size_of(size), dst, 0, off, imm)
+    return _new(Instruction, (InsnClass.ST | Mode.MEM | size_of(size), dst, 0, off, imm, None))
 
 
 def stx(size: "Size | str | int", dst: int, src: int, off: int = 0) -> Instruction:
     """`*(size *)(dst + off) = src` (BPF_STX)."""
-    return Instruction(InsnClass.STX | Mode.MEM | size_of(size), dst, src, off, 0)
+    return _new(Instruction, (InsnClass.STX | Mode.MEM | size_of(size), dst, src, off, 0, None))
 
 
 def atomic(op: "AtomicOp | str | int", size: "Size | str | int", dst: int, src: int, off: int = 0, *,
@@ -271,8 +276,8 @@ def _jmp(cls: int, cond: "JmpOp | str | int", dst: int, src: int | None, imm: in
          ref: str | None) -> Instruction:
     code = jmp_op(cond)
     if src is None:
-        return Instruction(cls | code | Source.K, dst, 0, off, imm, ref)
-    return Instruction(cls | code | Source.X, dst, src, off, 0, ref)
+        return _new(Instruction, (cls | code | Source.K, dst, 0, off, imm, ref))
+    return _new(Instruction, (cls | code | Source.X, dst, src, off, 0, ref))
 
 
 def jmp(cond: "JmpOp | str", dst: int, src: int | None = None, imm: int = 0, off: int = 0,
