@@ -218,7 +218,8 @@ class Compiler:
         m = self.m
         ns: dict[str, Any] = dict(alu.NAMESPACE)
         ns.update(
-            m=m, PID=id(self.program), PG=m.mem.pages.get, TOPS=m.frame_tops, STACKS=m.stacks, LV=m.lddw_values, ZERO=_ZERO_STACK,
+            m=m, PID=id(self.program), PG=m.mem.pages.get, TOPS=m.frame_tops, STACKS=m.stacks, LV=m.lddw_values,
+            ZERO=_ZERO_STACK,
             U1=UNPACK[1], U2=UNPACK[2], U4=UNPACK[4], U8=UNPACK[8], P1=PACK[1], P2=PACK[2], P4=PACK[4], P8=PACK[8],
             FAULT=self._fault, RESUME=self._resume, ERR=self._error, RAISE=self._raise, ATOMIC=atomic, LDABS=ld_abs,
             CALLH=call_helper, ProgramExit=ProgramExit, TailCallSignal=TailCallSignal, VmError=VmError,
