@@ -99,6 +99,13 @@ def _remember(key: tuple, code: _Code) -> None:
         _cached_insns -= _CODE_CACHE.popitem(last=False)[1].size
 
 
+def clear_code_cache() -> None:
+    """Forget every compiled program (benchmarks measuring compilation itself; memory)."""
+    global _cached_insns
+    _CODE_CACHE.clear()
+    _cached_insns = 0
+
+
 @lru_cache(maxsize=None)
 def _sign_extender(tmpl: str) -> Any:
     """The function a sign-extending load's template stands for (a handful exist; built once each)."""
@@ -631,4 +638,4 @@ class Tiered:
 alu_s32 = s32  # the generated code's name for (s32)
 
 
-__all__ = ["Compiler", "Tiered"]
+__all__ = ["Compiler", "Tiered", "clear_code_cache"]

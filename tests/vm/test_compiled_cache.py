@@ -62,3 +62,14 @@ def test_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         assert VM(prog, engine="compiled").run().r0 == i + 1
     assert compiler._cached_insns <= 50
     assert sum(c.size for c in compiler._CODE_CACHE.values()) == compiler._cached_insns
+
+
+def test_clear_code_cache_compiles_again() -> None:
+    prog = pyebpf.assemble("r0 = 41\nr0 += 1\nexit")
+    first = VM(prog, engine="compiled")
+    assert first.run().r0 == 42
+    compiler.clear_code_cache()
+    assert compiler._cached_insns == 0 and not compiler._CODE_CACHE
+    second = VM(prog, engine="compiled")
+    assert second.run().r0 == 42
+    assert second.machine.engine_for(second.program).code is not first.machine.engine_for(first.program).code
