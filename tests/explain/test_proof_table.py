@@ -18,7 +18,7 @@ from explain_cases import CASES, ExplainCase
 from proof_rows import ROWS, Row
 from pyebpf.isa.assembler import assemble
 from pyebpf.verifier import verify
-from pyebpf.verifier.explain import CATALOGUE, explain
+from pyebpf.verifier.explain import CATALOGUE, explain, explain_log
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loader" / "c"))
 import bpf_objects  # noqa: E402
@@ -72,7 +72,8 @@ class Built:
         self.prog_type = getattr(row, "prog_type", None)
         self.privileged = getattr(row, "privileged", True)
         if lang == "asm":
-            self.program = assemble(text)
+            self.program = text() if callable(text) else assemble(text)
+            self.program.prog_flags = row.prog_flags
             self.prog_type = row.prog_type
             self.probe = None
         elif lang == "c":
@@ -121,7 +122,9 @@ def test_explanation_parts(row, tmp_path):
     else:
         assert ex.fix, ex.text()
     assert ex.insn is not None and ex.disasm, ex.text()
-    if lang == "asm":
+    if lang == "asm" and callable(row.broken):  # raw instructions: no source, the encoding is the where
+        assert ex.source == "" and ex.disasm, ex.text()
+    elif lang == "asm":
         assert ex.source.startswith("line "), ex.text()
     else:
         assert ex.source.endswith(row.where), ex.text()
@@ -149,7 +152,14 @@ def test_kernel_agrees(row, tmp_path):
     # at a prune point the back-edge jump before the instruction (env->insn_idx) that is refused (ours)
     if info.value.insn is not None and row.rule != "infinite-loop":
         assert info.value.insn == ours.insn
+    # the class read from the kernel's own log is the row's (some classes need the line before the last one)
+    kernel_ex = explain_log(broken.program, info.value.message, info.value.insn, info.value.log or "")
+    assert kernel_ex.func == _rule(row).func and kernel_ex.rule == _rule(row).rule, info.value.log
     Built(row, "fixed", tmp_path).kernel_load()
+
+
+def _rule(row):
+    return next(r for r in CATALOGUE if r.name == row.rule)
 
 
 __all__ = ["Built", "ExplainCase", "Row"]
