@@ -26,6 +26,9 @@ class ExplainCase:
     prog_type: str = "socket_filter"
     privileged: bool = True
     prog_flags: int = 0  # BPF_PROG_LOAD flags (ProgLoadFlags), e.g. BPF_F_STRICT_ALIGNMENT
+    #: for an unprivileged row, the capability whose absence makes the kernel refuse it: CAP_PERFMON
+    #: (allow_ptr_leaks, allow_uninit_stack, bypass_spec) or CAP_BPF (loops, bpf-to-bpf calls)
+    without: str = "CAP_PERFMON"
 
 
 def _raw(*insns: I) -> Callable[[], Program]:
@@ -75,7 +78,8 @@ CASES = [
                 "if r4 > r3 goto out\nr0 = *(u8 *)(r2 + 0)\nout:\nr0 = 2\nexit\n", prog_type="xdp"),
     ExplainCase("unknown-helper", "call bpf_redirect\nexit\n", "r0 = 0\nexit\n"),
     ExplainCase("back-edge", "r0 = 3\nl:\nr0 -= 1\nif r0 != 0 goto l\nexit\n", "r0 = 3\nr0 -= 1\nr0 -= 1\n"
-                "r0 -= 1\nexit\n", privileged=False),
+                "r0 -= 1\nexit\n", privileged=False,
+                without="CAP_BPF"),
     ExplainCase("too-large", "call bpf_get_prandom_u32\nr1 = r0\nr0 = 0\nl:\nr0 += 1\nif r0 != r1 goto l\n"
                 "exit\n", "call bpf_get_prandom_u32\nr1 = r0\nr0 = 0\nl:\nr0 += 1\nif r0 > 1000 goto out\n"
                 "if r0 != r1 goto l\nout:\nr0 = 0\nexit\n", why="r0 is the loop's counter"),
@@ -90,7 +94,8 @@ CASES = [
                 MAP + LOOKUP.format(m="m") + "r0 = 0\nexit\n"),
     ExplainCase("ptr-compare", "r0 = r10\nr1 = r10\nr1 += -8\nif r0 > r1 goto out\nout:\nr0 = 0\nexit\n",
                 "r0 = 1\nr1 = 2\nif r0 > r1 goto out\nout:\nr0 = 0\nexit\n", privileged=False),
-    ExplainCase("unpriv-call", "call f\nexit\nf:\nr0 = 0\nexit\n", "r0 = 0\nexit\n", privileged=False),
+    ExplainCase("unpriv-call", "call f\nexit\nf:\nr0 = 0\nexit\n", "r0 = 0\nexit\n", privileged=False,
+                without="CAP_BPF"),
     ExplainCase("infinite-loop", "l:\nr0 = 0\ngoto l\n", "r0 = 0\nexit\n"),
     ExplainCase("ret-stack-ptr", "call f\nr0 = 0\nexit\nf:\nr0 = r10\nr0 += -8\nexit\n",
                 "call f\nr0 = 0\nexit\nf:\nr0 = 0\nexit\n"),

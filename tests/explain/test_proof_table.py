@@ -2,7 +2,9 @@
 Python probes (proof_rows), each with the explanation parts it must get — where (the source line), the path, the
 provenance (`why`), the rule (kernel function and sentence) and the fix in its language — and each fix verified:
 our verifier accepts the fixed program, and (kernel marker) the running kernel refuses the broken one with our
-message at our instruction and loads the fixed one."""
+message at our instruction and loads the fixed one. Unprivileged rows load from a forked child that dropped
+capabilities (tests/explain/unpriv.py): CAP_BPF only for the rules that hang on CAP_PERFMON (works anywhere), and
+nobody with no capabilities where kernel.unprivileged_bpf_disabled is 0 (the kernel-matrix guests set it)."""
 from __future__ import annotations
 
 import importlib.util
@@ -22,6 +24,8 @@ from pyebpf.verifier.explain import CATALOGUE, explain, explain_log
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loader" / "c"))
 import bpf_objects  # noqa: E402
+from unpriv import allow_unprivileged_bpf, in_child, kernel_verdict  # noqa: E402
+from pyebpf.testing.plugin import skip_missing_feature  # noqa: E402
 
 SLOW = {"too-large"}  # the 1M-instruction loop takes our verifier about a minute until the loop fast path lands
 ASM = [c for c in CASES if c.rule not in SLOW]
@@ -156,6 +160,30 @@ def test_kernel_agrees(row, tmp_path):
     kernel_ex = explain_log(broken.program, info.value.message, info.value.insn, info.value.log or "")
     assert kernel_ex.func == _rule(row).func and kernel_ex.rule == _rule(row).rule, info.value.log
     Built(row, "fixed", tmp_path).kernel_load()
+
+
+UNPRIV = [r for r in ALL if not getattr(r, "privileged", True)]
+MODES = [(r, m) for r in UNPRIV for m in (("cap_bpf_only", "no_caps") if r.without == "CAP_PERFMON" else ("no_caps",))]
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("row,mode", MODES, ids=[f"{_id(r)}-{m}" for r, m in MODES])
+def test_kernel_agrees_unprivileged(row, mode, tmp_path):
+    """The unprivileged rows against the kernel, loaded by a process without the capability the rule needs."""
+    if mode == "no_caps":
+        reason = allow_unprivileged_bpf()
+        if reason is not None:
+            skip_missing_feature(reason)
+    broken, fixed = Built(row, "broken", tmp_path), Built(row, "fixed", tmp_path)
+    refused, loaded = in_child(lambda: [kernel_verdict(broken.kernel_load), kernel_verdict(fixed.kernel_load)],
+                               keep_bpf=mode == "cap_bpf_only")
+    ours = broken.verify().error
+    assert not refused["accepted"] and refused["message"] == ours.message, (refused, ours.message)
+    if refused["insn"] is not None:
+        assert refused["insn"] == ours.insn
+    kernel_ex = explain_log(broken.program, refused["message"], refused["insn"], refused["log"])
+    assert kernel_ex.func == _rule(row).func and kernel_ex.rule == _rule(row).rule, refused["log"]
+    assert loaded["accepted"], loaded
 
 
 def _rule(row):
