@@ -102,7 +102,9 @@ class Built:
         if self.probe is not None:
             with self.probe.load(attach=False, verify=False):
                 return
-        load(self.program, self.prog_type).close()
+        # without CAP_BPF there is no BTF_LOAD either: an unprivileged loader sends no func_info (none generated)
+        extra = {} if self.privileged else {"func_info": []}
+        load(self.program, self.prog_type, **extra).close()
 
 
 def test_table_size_and_languages():
@@ -156,9 +158,7 @@ def test_kernel_agrees(row, tmp_path):
     # at a prune point the back-edge jump before the instruction (env->insn_idx) that is refused (ours)
     if info.value.insn is not None and row.rule != "infinite-loop":
         assert info.value.insn == ours.insn
-    # the class read from the kernel's own log is the row's (some classes need the line before the last one)
-    kernel_ex = explain_log(broken.program, info.value.message, info.value.insn, info.value.log or "")
-    assert kernel_ex.func == _rule(row).func and kernel_ex.rule == _rule(row).rule, info.value.log
+    _same_class(broken, info.value.message, info.value.insn, info.value.log or "")
     Built(row, "fixed", tmp_path).kernel_load()
 
 
@@ -181,13 +181,17 @@ def test_kernel_agrees_unprivileged(row, mode, tmp_path):
     assert not refused["accepted"] and refused["message"] == ours.message, (refused, ours.message)
     if refused["insn"] is not None:
         assert refused["insn"] == ours.insn
-    kernel_ex = explain_log(broken.program, refused["message"], refused["insn"], refused["log"])
-    assert kernel_ex.func == _rule(row).func and kernel_ex.rule == _rule(row).rule, refused["log"]
+    _same_class(broken, refused["message"], refused["insn"], refused["log"])
     assert loaded["accepted"], loaded
 
 
-def _rule(row):
-    return next(r for r in CATALOGUE if r.name == row.rule)
+def _same_class(broken: Built, message: str, insn: int | None, log: str) -> None:
+    """The class read from the kernel's own log (some classes need the line before its last one) is the one our
+    explanation gives (on the host test_explanation_parts pins that to the row's class; a release may word a
+    refusal so that it falls in a neighbouring class, as 6.12's 'invalid indirect read from stack' does)."""
+    ours = broken.explain()
+    kernel_ex = explain_log(broken.program, message, insn, log)
+    assert (kernel_ex.func, kernel_ex.rule) == (ours.func, ours.rule), log
 
 
 __all__ = ["Built", "ExplainCase", "Row"]

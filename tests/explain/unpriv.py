@@ -6,7 +6,8 @@ masking (allow_ptr_leaks, allow_uninit_stack, bypass_spec_v1/v4); CAP_SYS_ADMIN 
 what the row says and loads there, so nothing global changes:
 - `keep_bpf=True`: the child keeps CAP_BPF only (capset). kernel.unprivileged_bpf_disabled lets a CAP_BPF holder
   load, so this works on any kernel, and checks every rule that hangs on CAP_PERFMON.
-- `keep_bpf=False`: the child becomes nobody with no capabilities at all. The kernel lets it call bpf() only when
+- `keep_bpf=False`: the child drops every capability (it stays uid 0, so it can still read the files Python
+  imports lazily; the kernel's bpf() checks capabilities, never the uid). The kernel lets it call bpf() only when
   kernel.unprivileged_bpf_disabled is 0; `allow_unprivileged_bpf()` sets that in a throw-away guest kernel
   (scripts/kernel-matrix.sh exports KERNEL_VM there) and never on a shared machine.
 """
@@ -21,7 +22,6 @@ from typing import Any, Callable
 SYSCTL = Path("/proc/sys/kernel/unprivileged_bpf_disabled")
 CAP_BPF = 39  # linux/capability.h
 _CAP_VERSION_3 = 0x20080522
-NOBODY = 65534
 
 
 class _Header(ctypes.Structure):
@@ -32,11 +32,12 @@ class _Data(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
-def _keep_only(cap: int) -> None:
-    """capset(2): this process keeps `cap` (effective and permitted) and nothing else."""
+def _keep_only(cap: int | None) -> None:
+    """capset(2): this process keeps `cap` (effective and permitted) and nothing else (None: nothing at all)."""
     libc = ctypes.CDLL(None, use_errno=True)
     data = (_Data * 2)()
-    data[cap // 32].effective = data[cap // 32].permitted = 1 << (cap % 32)
+    if cap is not None:
+        data[cap // 32].effective = data[cap // 32].permitted = 1 << (cap % 32)
     if libc.capset(ctypes.byref(_Header(_CAP_VERSION_3, 0)), data) != 0:
         raise OSError(ctypes.get_errno(), "capset")
 
@@ -73,12 +74,7 @@ def in_child(fn: Callable[[], Any], keep_bpf: bool) -> Any:
     if pid == 0:  # the child: never returns into pytest
         os.close(rfd)
         try:
-            if keep_bpf:
-                _keep_only(CAP_BPF)
-            else:
-                os.setgroups([])
-                os.setresgid(NOBODY, NOBODY, NOBODY)
-                os.setresuid(NOBODY, NOBODY, NOBODY)  # drops every capability
+            _keep_only(CAP_BPF if keep_bpf else None)
             out = {"ok": fn()}
         except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises it
             out = {"error": f"{type(e).__name__}: {e}"}
