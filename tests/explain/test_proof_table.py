@@ -115,6 +115,16 @@ def test_table_size_and_languages():
     assert all(r.rule in names for r in [*CASES, *ROWS])
 
 
+#: catalogue classes without a proof row, and why: our verifier refuses every kfunc call it cannot model
+#: (engine.check_kfunc_call), so it never reaches check_kfunc_args' NULL check
+NO_ROW_YET = {"kfunc-null": "kfunc arguments are not modelled by our verifier yet"}
+
+
+def test_every_class_has_a_proof_row():
+    have = {r.rule for r in [*CASES, *ROWS]}
+    assert {r.name for r in CATALOGUE} - have == set(NO_ROW_YET)
+
+
 @pytest.mark.parametrize("row", ALL, ids=_id)
 def test_explanation_parts(row, tmp_path):
     ex = Built(row, "broken", tmp_path).explain()
