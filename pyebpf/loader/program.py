@@ -587,8 +587,10 @@ def prog_load_with_log(code: bytes, ptype: ProgType, license: str, name: str, lo
                 size = min(f.true_size, MAX_LOG_SIZE)
                 retried_size = True
                 continue
-            if level == 0 and f.errno not in (_errno.EPERM, _errno.ENOMEM):
-                level = 1  # rejected without a log: load again to get the verifier's reason
+            if level == 0 and f.errno != _errno.ENOMEM:
+                # rejected without a log: load again to get the verifier's reason (EPERM too: without CAP_BPF the
+                # verifier itself refuses bpf-to-bpf calls and loops with EPERM, and says so in its log)
+                level = 1
                 continue
             # a verifier log with a reason: the verifier refused it (not a permissions problem, whatever the errno)
             cls = KernelVerifierError if f.log and verifier_reason(f.log)[0] else ProgramLoadError

@@ -20,6 +20,7 @@ _LAZY = {
     "instructions": "pyebpf.testing.strategies", "programs": "pyebpf.testing.strategies",
     "skip_missing_feature": "pyebpf.testing.plugin", "require_or_skip": "pyebpf.testing.plugin",
     "bpf_unavailable_reason": "pyebpf.testing.kernel_probe",
+    "chromium": "pyebpf.testing.browser",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyebpf.abi.opcodes import CLASS_MASK, OP_MASK, InsnClass, JmpOp
+from pyebpf.verifier import encoding_why
 from pyebpf.verifier.log import insn_str
 from pyebpf.verifier.provenance import PathView, Step, operand_register
 
@@ -62,7 +63,8 @@ CATALOGUE: list[Rule] = [
          "check_map_access", "an access into a map value must lie within value_size for every possible offset",
          "bound the offset first: `if rX > <value_size - size> goto <out>`",
          "check the index against the value size before using it: `if (i >= N) return 0;`"),
-    Rule("pkt-range", r"invalid access to packet", "check_packet_access",
+    Rule("pkt-range", r"invalid access to packet(?:, off=(-?\d+) size=(\d+), R(\d+)\(id=\d+,off=-?\d+,r=(\d+)\))?",
+         "check_packet_access",
          "packet bytes may be read only after comparing data + length with data_end",
          "`r3 = r2; r3 += <len>; if r3 > <data_end reg> goto <out>` before the load",
          "`if (data + sizeof(*eth) > data_end) return XDP_PASS;` before reading"),
@@ -190,7 +192,8 @@ CATALOGUE: list[Rule] = [
          "one load or store instruction must see the same kind of pointer on every path (the kernel rewrites it "
          "per pointer type)", "use a separate load instruction on each path",
          "do not merge pointers of different kinds (ctx vs stack) into one variable before dereferencing"),
-    Rule("stack-indirect", r"invalid indirect (?:access to|read from) stack", "check_stack_range_initialized",
+    Rule("stack-indirect", r"invalid indirect (?:access to|read from) stack|invalid read from stack R(\d+) off (-?\d+)"
+         r"\+(\d+) size (\d+)", "check_stack_range_initialized",
          "memory a helper reads from the stack must be initialised and inside the 512-byte frame",
          "write every byte of the buffer before passing it (`*(u64 *)(r10 {off}) = 0`)",
          "zero the buffer first: `char buf[16] = {};` or `__builtin_memset(&key, 0, sizeof(key));`"),
@@ -200,7 +203,7 @@ CATALOGUE: list[Rule] = [
     Rule("fill-size", r"invalid size of register fill", "check_stack_read_fixed_off",
          "a spilled pointer must be read back with the full 8 bytes it was spilled with",
          "read the slot as `*(u64 *)`", "(keep pointers in 8-byte variables)"),
-    Rule("ctx-align", r"misaligned context access", "check_ptr_alignment",
+    Rule("ctx-align", r"misaligned context access(?: off (\S+)\+(-?\d+)\+(-?\d+) size (\d+))?", "check_ptr_alignment",
          "context fields must be read at their natural alignment", "read the field at its own offset and size",
          "read whole context fields, not bytes at odd offsets"),
     Rule("ctx-negative", r"negative offset (\w+) ptr R(\d+) off=(-?\d+) disallowed", "check_ptr_off_reg",
@@ -228,7 +231,8 @@ CATALOGUE: list[Rule] = [
     Rule("kfunc-null", r"Possibly NULL pointer passed to trusted arg(\d+)", "check_kfunc_args",
          "a kfunc's trusted pointer argument must be proven non-NULL", "check the pointer against 0 before the call",
          "check the pointer first: `if (!p) return 0;`"),
-    Rule("sock-access", r"invalid sock access", "check_sock_access",
+    Rule("sock-access", r"R(\d+) invalid (sock|sock_common|tcp_sock|xdp_sock) access off=(-?\d+) size=(\d+)|invalid "
+         r"sock access", "check_sock_access",
          "only the fields of this socket type can be read, at their size", "read a documented field",
          "read documented struct bpf_sock fields"),
 ]
@@ -382,14 +386,16 @@ def _where(program: Any) -> Any:
 #: classes whose own sentence is followed by the generic register provenance
 #: classes about the instruction's pointer operand, not the register the message names
 _POINTER_OPERAND = frozenset({"ptr-from-scalar"})
-_THEN_PROVENANCE = frozenset({"map-range", "return-range", "callback-ret", "mixed-pointers"})
+_THEN_PROVENANCE = frozenset({"map-range", "return-range", "callback-ret", "mixed-pointers", "pkt-range",
+                              "ptr-math-const", "pkt-readonly", "sock-access", "release-unref", "ctx-align"})
 
 
 def _why(rule: Rule | None, m: re.Match | None, steps: list[Step], program: Any, message: str,
          insn: int | None, prog_type: Any = None, log: str = "") -> list[str]:
     """The special sentence of the class (if it has one), else (or then) where the register the rejection is
     about got its type and bounds on this path and which comparisons narrowed them."""
-    special = _special_why(rule, m, steps, program, message, prog_type, log) if rule is not None and m is not None else []
+    special = (_special_why(rule, m, steps, program, message, prog_type, log, insn)
+               if rule is not None and m is not None else [])
     if (special and (rule is None or rule.name not in _THEN_PROVENANCE)) or not steps or steps[-1].idx != insn:
         return special
     view = PathView(program, steps, _where(program))
@@ -408,8 +414,14 @@ def _type_name(prog_type: Any) -> str:
 
 
 def _special_why(rule: Rule, m: re.Match, steps: list[Step], program: Any, message: str,
-                 prog_type: Any = None, log: str = "") -> list[str]:
+                 prog_type: Any = None, log: str = "", insn: int | None = None) -> list[str]:
     where = _where(program)
+    encoding = _encoding_why(rule, m, program, insn)
+    if encoding is not None:
+        return encoding
+    access = _access_why(rule, m, steps, program, prog_type)
+    if access is not None:
+        return access
     if rule.name == "null-deref":
         reg = f"R{m.group(1)}"
         w = _writer(steps, reg, len(steps) - 1)
@@ -495,6 +507,67 @@ def _special_why(rule: Rule, m: re.Match, steps: list[Step], program: Any, messa
     return []
 
 
+def _encoding_why(rule: Rule, m: re.Match, program: Any, insn: int | None) -> list[str] | None:
+    """The classes about an instruction's encoding: the sentence comes from its fields (encoding_why)."""
+    if rule.name == "reserved-fields":
+        return encoding_why.reserved_fields(program, insn, m.group(1))
+    if rule.name == "bad-reg":
+        return encoding_why.bad_register(program, insn, int(m.group(1)))
+    if rule.name == "unknown-opcode":
+        return encoding_why.unknown_opcode(program, insn)
+    if rule.name == "bad-call":
+        return encoding_why.bad_call(program, insn)
+    if rule.name == "bad-map-fd":
+        return encoding_why.bad_map_fd(program, insn, int(m.group(1)))
+    if rule.name == "bad-ldimm64":
+        mm = re.search(r"jump into the middle of ldimm64 insn (\d+)", m.string)
+        return encoding_why.jump_into_ldimm64(program, int(mm.group(1))) if mm else []
+    return None
+
+
+def _access_why(rule: Rule, m: re.Match, steps: list[Step], program: Any, prog_type: Any) -> list[str] | None:
+    """The memory-access classes whose own numbers (offsets, sizes, the proven packet range) say what went wrong;
+    those in _THEN_PROVENANCE are followed by where the register came from."""
+    where = _where(program)
+    if rule.name in ("pkt-outside", "pkt-range") and m.re.pattern == _rule("pkt-range").pattern and m.group(1):
+        off, size, reg, rng = int(m.group(1)), int(m.group(2)), f"r{m.group(3)}", int(m.group(4))
+        reads = f"this access reads bytes {off}..{off + size - 1} from {reg} (off={off} size={size})"
+        if rng == 0:
+            return [f"no comparison with data_end on this path proved any byte after {reg} readable (r=0); {reads}"]
+        checks = [s for s in steps[:-1] if re.match(r"if [rw]\d+ [^ ]+ [rw]\d+ goto", s.text)
+                  and any(v.startswith("pkt_end") for v in s.state.values())]
+        by = f"the comparison `{checks[-1].text}` at {where(checks[-1])}" if checks else "the last comparison"
+        return [f"{by} proved {rng} byte{'s' if rng != 1 else ''} after {reg} readable (r={rng}), but {reads}"]
+    if rule.name == "stack-indirect" and m.group(1) is not None:
+        start, bad, size = int(m.group(2)), int(m.group(3)), int(m.group(4))
+        return [f"the helper reads {size} bytes from fp{start}, and the byte at fp{start + bad} (and maybe more) "
+                f"was never written on this path; without CAP_PERFMON (allow_uninit_stack) every byte must be"]
+    if rule.name == "ctx-align" and m.group(1) is not None:
+        flags = getattr(program, "prog_flags", 0) or 0
+        why = ("the program was loaded with BPF_F_STRICT_ALIGNMENT" if flags & 1 else
+               "this architecture has no efficient unaligned access")
+        off, size = int(m.group(2)) + int(m.group(3)), int(m.group(4))
+        return [f"{why}, so a {size}-byte context access must start at a multiple of {size}; this one starts at "
+                f"offset {off}"]
+    if rule.name == "sock-access" and m.group(1) is not None:
+        return [f"a {m.group(2)} pointer (struct bpf_sock as the kernel exposes it) has no field a program may read "
+                f"at offset {m.group(3)} with size {m.group(4)}"]
+    if rule.name == "pkt-readonly":
+        return [f"{_type_name(prog_type)} programs may read packet bytes but not write them (the program type's "
+                f"may_access_direct_pkt_data refuses BPF_WRITE)"]
+    if rule.name == "ptr-math-const":
+        return [f"the constant {m.group(2) or m.group(3)} is outside the +/-2^29 (BPF_MAX_VAR_OFF) a pointer's "
+                f"offset may reach"]
+    if rule.name == "release-unref":
+        reg = f"R{m.group(1)}"
+        last = next((s.state[reg] for s in reversed(steps[:-1]) if reg in s.state), "")
+        if "ref_obj_id" not in last:
+            return [f"{reg.lower()} ({last or 'this pointer'}) holds no reference this program acquired: it was "
+                    f"not returned by an acquire helper (bpf_sk_lookup_*, bpf_ringbuf_reserve ...)"]
+        return []
+    return None
+
+
 def _stack_offset(m: re.Match, steps: list[Step]) -> int:
     """The frame offset an 'invalid ... stack' message names (already the base register's fp offset plus the
     instruction's offset: `R2 off=-16` for r2 = fp-8 and an offset of -8)."""
@@ -508,7 +581,43 @@ def stack_read_kind(message: str, steps: list[Step]) -> str | None:
     if m is None:
         return None
     off = _stack_offset(m, steps)
-    return "uninit" if -512 <= off < 0 else "range"
+    size = int(m.group(3) if m.group(1) is not None else m.group(5))
+    return "uninit" if -512 <= off and off + size <= 0 else "range"
+
+
+def _rule(name: str) -> Rule:
+    return next(r for r in CATALOGUE if r.name == name)
+
+
+def _line_before(log: str, message: str) -> str:
+    """The log line the kernel printed just before its last one (`message`): the range checks print the access
+    they refused (`invalid access to map value, value_size=16 off=16 size=8`) and then the register's verdict."""
+    lines = [ln for ln in log.splitlines() if ln.strip()]
+    for i in range(len(lines) - 1, 0, -1):
+        if lines[i].strip() == message.strip():
+            return lines[i - 1]
+    return ""
+
+
+def refine(rule: Rule | None, m: re.Match | None, message: str, log: str) -> tuple[Rule | None, re.Match | None]:
+    """The kernel's last line names the register (`R0 min value is outside of the allowed memory range`, `R2 offset
+    is outside of the packet`); the line before it names the access. Read together they tell apart:
+    - a fixed offset past a map value's end (map-range: the register's smallest value already overshoots) from
+      a variable one whose largest value does (mem-range);
+    - a packet read with no comparison against data_end on the path at all (pkt-range: the proven range r=0)
+      from one past the range a comparison proved (pkt-outside)."""
+    if rule is None:
+        return rule, m
+    before = _line_before(log, message)
+    if rule.name == "mem-range" and " min value " in message:
+        mm = re.search(_rule("map-range").pattern, before)
+        if mm:
+            return _rule("map-range"), mm
+    if rule.name == "pkt-outside":
+        mm = re.search(_rule("pkt-range").pattern, before)
+        if mm and mm.group(4) is not None:
+            return _rule("pkt-range" if mm.group(4) == "0" else "pkt-outside"), mm
+    return rule, m
 
 
 def classify(message: str) -> tuple[Rule | None, re.Match | None]:
@@ -524,7 +633,7 @@ def explain_log(program: Any, message: str, insn: int | None, log: str, language
                 prog_type: Any = None) -> Explanation:
     """Build the explanation of `message` at `insn` from a level-1 log of the failing path."""
     steps = parse_path(log)
-    rule, m = classify(message)
+    rule, m = refine(*classify(message), message, log)
     if rule is not None and rule.name == "uninit-reg" and message.startswith("R0 !read_ok"):
         rule = next(r for r in CATALOGUE if r.name == "ret-uninit")
     if rule is not None and rule.name == "stack-uninit" and stack_read_kind(message, steps) == "range":
@@ -534,6 +643,8 @@ def explain_log(program: Any, message: str, insn: int | None, log: str, language
     if not disasm and insn is not None:
         ins = _insn_at(program, insn)
         disasm = re.sub(r"^\([0-9a-f]{2}\) ", "", insn_str(ins)) if ins is not None else ""
+    if "(null)" in disasm and insn is not None and _insn_at(program, insn) is not None:
+        disasm = encoding_why.fields(_insn_at(program, insn))  # an opcode with no mnemonic: show its fields
     ex = Explanation(message, insn, disasm, source_line(program, insn) if insn is not None else "",
                      branch_decisions(program, steps), _why(rule, m, steps, program, message, insn, prog_type, log),
                      steps=steps)

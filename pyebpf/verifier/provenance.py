@@ -263,6 +263,8 @@ def operand_register(insn: Any, message: str) -> int | None:
     e = effect(insn)
     if e.kind == "alu":
         return e.src
+    if e.kind == "aluk":  # `rP += K` refused: the register the constant was applied to
+        return e.dst
     if e.kind == "load":
         return e.src
     if e.kind in ("store", "storek"):

@@ -55,16 +55,16 @@ C_ROWS = [
     Row("c", "unbounded-math", _lookup("\tif (!v)\n\t\treturn 0;\n\tint i = skb->mark;\n\tif (i >= 8)\n\t\treturn "
                                        "0;\n", "v[i]"), ("int i = skb->mark;", "__u32 i = skb->mark;"),
         "return v[i];", "`if r1 s> 0x7 goto pc+3`: not taken", "no comparison on this path narrowed"),
-    Row("c", "pkt-outside", _c("SEC(\"xdp\")\nint prog(struct xdp_md *ctx)\n{\n\tvoid *data = (void *)(long)"
-                               "ctx->data;\n\tvoid *data_end = (void *)(long)ctx->data_end;\n\t__u8 *p = data;\n"
-                               "\tif (p[12] == 8)\n\t\treturn XDP_DROP;\n\treturn XDP_PASS;\n}\n"),
+    Row("c", "pkt-range", _c("SEC(\"xdp\")\nint prog(struct xdp_md *ctx)\n{\n\tvoid *data = (void *)(long)"
+                             "ctx->data;\n\tvoid *data_end = (void *)(long)ctx->data_end;\n\t__u8 *p = data;\n"
+                             "\tif (p[12] == 8)\n\t\treturn XDP_DROP;\n\treturn XDP_PASS;\n}\n"),
         ("\tif (p[12] == 8)", "\tif ((void *)(p + 13) > data_end)\n\t\treturn XDP_PASS;\n\tif (p[12] == 8)"),
         "if (p[12] == 8)", "straight from the entry", "pkt(r=0)"),
     Row("c", "pkt-outside", _c("SEC(\"xdp\")\nint prog(struct xdp_md *ctx)\n{\n\tvoid *data = (void *)(long)"
                                "ctx->data;\n\tvoid *data_end = (void *)(long)ctx->data_end;\n\t__u8 *p = data;\n"
                                "\tif ((void *)(p + 14) > data_end)\n\t\treturn XDP_PASS;\n\tif (p[23] == 17)\n"
                                "\t\treturn XDP_DROP;\n\treturn XDP_PASS;\n}\n"), ("p + 14)", "p + 24)"),
-        "if (p[23] == 17)", "not taken", "narrowed r1"),
+        "if (p[23] == 17)", "not taken", "proved 14 bytes after r1 readable (r=14), but this access reads bytes 23"),
     Row("c", "return-range", _c("SEC(\"cgroup_skb/ingress\")\nint prog(struct __sk_buff *skb)\n{\n\tif (skb->len "
                                 "> 100)\n\t\treturn 2;\n\treturn 1;\n}\n"), ("return 2;", "return 0;"), "}",
         "`if r1 > 0x64 goto pc+1`: taken", "r0 was set by `r0 = 2`"),

@@ -5,13 +5,10 @@ of each page is kept as a test artifact in $PYEBPF_ARTIFACTS (default /tmp/pyebp
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from html.parser import HTMLParser
 
-import pytest
-
 from pyebpf.cli import main
+from pyebpf.testing.browser import chromium
 
 SMALL = ".map m hash key=4 value=8 entries=16\n*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr1 = map[m] ll\n" \
         "call bpf_map_lookup_elem\nr1 = *(u64 *)(r0 + 0)\nr0 = 0\nexit\n"
@@ -35,32 +32,19 @@ class _Dom(HTMLParser):
         return [e for e in self.elements if cls in e.get("class", "").split()]
 
 
-def _browser() -> str:
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("chromium is not installed (scripts/setup.sh installs Debian's chromium)")
-
-
 def _render(tmp_path, capsys, name: str, source: str) -> _Dom:
     src = tmp_path / f"{name}.s"
     src.write_text(source)
     page = tmp_path / f"{name}.html"
     assert main(["explain", "--html", str(page), str(src)]) == 1
     capsys.readouterr()
-    browser = _browser()
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([browser, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
-                         timeout=120, check=True).stdout
+    dom = chromium(tmp_path, "--dump-dom", page.as_uri())
     artifacts = os.environ.get("PYEBPF_ARTIFACTS", "/tmp/pyebpf-artifacts/explain")
     os.makedirs(artifacts, exist_ok=True)
     shot = os.path.join(artifacts, name + ".png")
     if os.path.exists(shot):
         os.unlink(shot)
-    subprocess.run([browser, *flags, f"--screenshot={shot}", "--window-size=1200,1600", page.as_uri()],
-                   capture_output=True, timeout=120)
+    chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,1600", page.as_uri(), check=False)
     with open(shot, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"  # the screenshot is kept as the test's artifact
     parsed = _Dom()

@@ -7,16 +7,14 @@ import html
 import json
 import os
 import re
-import shutil
 import struct
-import subprocess
 import zlib
 from pathlib import Path
 
 import pytest
 
 from pyebpf.system.flamegraph import ROW_PX, flamegraph_svg
-from pyebpf.testing.plugin import require_or_skip
+from pyebpf.testing.browser import chromium as shared_chromium
 
 STACKS = {  # root first; names a browser must not take for markup
     ("all_main", "parse", "lex"): 30,
@@ -47,19 +45,8 @@ document.getElementById("f").addEventListener("load", () => {
 """
 
 
-def browser() -> str:
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    require_or_skip("chromium is not installed (scripts/setup.sh installs Debian's chromium)")
-
-
 def chromium(tmp_path: Path, *args: str) -> str:
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--allow-file-access-from-files", f"--user-data-dir={tmp_path / 'profile'}"]
-    return subprocess.run([browser(), *flags, *args], capture_output=True, text=True, timeout=120,
-                          check=True).stdout
+    return shared_chromium(tmp_path, "--allow-file-access-from-files", *args)
 
 
 def read_png(path: Path) -> tuple[int, int, list[bytes]]:
