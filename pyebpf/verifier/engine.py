@@ -583,6 +583,8 @@ class Checker:
             mark_reg_known(dst, insn.imm)
             return
         if insn.src == PseudoSrc.FUNC:
+            if not env.cfg.func_info:  # check_ld_imm: a callback's address needs the load's BTF func_info
+                raise Reject("missing btf func_info", errno.EINVAL)
             from pyebpf.verifier.regstate import PTR_TO_FUNC
             mark_reg_known(dst, 0)
             dst.type = PTR_TO_FUNC

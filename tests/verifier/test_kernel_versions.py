@@ -18,11 +18,6 @@ VERSIONS = recorded_versions()
 
 #: differences we know and accept, with the reason: (release or "*", "corpus/id") -> why
 KNOWN: dict[tuple[str, str], str] = {
-    ("*", "cases/call_tail_call_in_subprog_no_btf[priv]"):
-        "loaded without BTF func_info; verify() models programs that carry it (as compiled ones do), where "
-        "check_abnormal_return does not apply",
-    ("*", "cases/call_ld_abs_in_subprog_no_btf[priv]"):
-        "loaded without BTF func_info (see call_tail_call_in_subprog_no_btf)",
     ("6.1", "cases/callback_loop_returns_5_after_zero_iterations[priv]"):
         "callbacks: before 6.7 a bpf_loop callback was verified once from its call site, not iterated to a "
         "fixed point; our engine has only the newer rule",
