@@ -77,6 +77,8 @@ class Fact(Enum):
     SKB_TSTAMP_TYPE = "__sk_buff.tstamp_type (offset 180) exists; before, the bytes were padding"
     SKB_CTX_SIZE = "sizeof(struct __sk_buff): context accesses past it are invalid"
     SMP_ID_BOUNDED = "bpf_get_smp_processor_id returns a scalar bounded by nr_cpu_ids - 1"
+    CALLBACKS_ITERATED = ("a sync callback (bpf_loop, for_each_map_elem ...) is visited until its visits converge; "
+                          "before, once from its call site, returning past the call")
 
 
 class Change(NamedTuple):
@@ -133,6 +135,8 @@ FACTS: dict[Fact, Row] = {
         Change(_R(5, 16), 192, "__sk_buff.hwtstamp"),)),
     Fact.SMP_ID_BOUNDED: Row(False, (
         Change(_R(6, 8), True, "bpf_get_smp_processor_id: return range [0, nr_cpu_ids - 1]"),)),
+    Fact.CALLBACKS_ITERATED: Row(False, (
+        Change(_R(6, 7), True, "bpf: verify callbacks as if they are called unknown number of times"),)),
 }
 
 

@@ -344,7 +344,8 @@ def _dfs(info: CfgInfo, privileged: bool, kernel=None) -> None:
         if op == JmpOp.EXIT:
             return _DONE
         if op == JmpOp.CALL:
-            if insn.src == CallSrc.HELPER and insn.imm in _CALLBACK_CALLING:
+            if insn.src == CallSrc.HELPER and insn.imm in _CALLBACK_CALLING and (
+                    kernel is None or kernel.fact(Fact.CALLBACKS_ITERATED)):
                 # the kernel forces a checkpoint here so that a callback's return can find an equal state
                 info.callback_calls.add(t)
                 info.force_checkpoints.add(t)
