@@ -18,7 +18,7 @@ import re
 from enum import Enum
 from typing import Any, NamedTuple
 
-from pyebpf.abi.helpers import HelperId
+from pyebpf.abi.helpers import ARG_PTR_TO_MEM_RDONLY, Arg, HelperId
 from pyebpf.abi.prog_types import ProgType
 from pyebpf.errors import InputError
 
@@ -236,6 +236,33 @@ def helper_available_at(prog_type: ProgType, helper: HelperId, release: Release)
     return True
 
 
+class HelperArgChange(NamedTuple):
+    """An argument of `helper`'s prototype for `prog_types` that was `before` on releases older than `since`
+    (abi/helpers.py's prototypes are the newest release's)."""
+
+    prog_types: frozenset[ProgType]
+    helper: HelperId
+    argno: int  # 0-based: R1 is 0
+    before: Arg
+    since: Release
+    why: str
+
+
+#: per program type helper argument types that changed
+HELPER_ARG_CHANGES: tuple[HelperArgChange, ...] = (
+    HelperArgChange(frozenset({ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE}), HelperId.GET_STACK, 1,
+                    ARG_PTR_TO_MEM_RDONLY, _R(5, 11),
+                    "bpf_get_stack_proto_raw_tp: the buffer became ARG_PTR_TO_UNINIT_MEM (was ARG_PTR_TO_MEM: "
+                    "initialised memory; seen after 5.10, by 6.1)"),
+)
+
+
+def helper_args_at(prog_type: ProgType, helper: HelperId, release: Release) -> tuple[tuple[int, Arg], ...]:
+    """(argno, argument type) of `helper` for `prog_type` on `release` where it differs from the newest."""
+    return tuple((c.argno, c.before) for c in HELPER_ARG_CHANGES
+                 if c.helper == helper and prog_type in c.prog_types and release < c.since)
+
+
 def fact_at(fact: Fact, release: Release) -> Any:
     """The value of `fact` on `release`: the latest change at or before it, else the row's `before`."""
     row = FACTS[fact]
@@ -247,4 +274,5 @@ def fact_at(fact: Fact, release: Release) -> Any:
 
 
 __all__ = ["Release", "MODELLED", "NEWEST", "OLDEST", "parse_release", "Fact", "Change", "Row", "FACTS", "fact_at",
-           "HelperGain", "HELPER_GAINS", "helper_available_at", "Reword", "REWORDS", "reword"]
+           "HelperGain", "HELPER_GAINS", "helper_available_at", "HelperArgChange", "HELPER_ARG_CHANGES",
+           "helper_args_at", "Reword", "REWORDS", "reword"]

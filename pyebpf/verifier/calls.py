@@ -377,6 +377,8 @@ def check_helper_call(env: Env, insn) -> int | None:
         if helper_allowed(env.prog_type, hid, env.privileged, env.attach_type) and (
                 kernel is None or kernel.helper_available(env.prog_type, hid)):
             proto = proto_for(env.prog_type, hid, env.attach_type)
+            if proto is not None and kernel is not None:
+                proto = kernel.helper_proto(env.prog_type, hid, proto)
     except ValueError:
         proto = None
     if proto is None:

@@ -25,6 +25,16 @@ SAMPLES = {  # programs whose answer differs between the modelled releases
     "cgrp_storage": ("r1 = 0\nr2 = 0\nr3 = 0\nr4 = 0\ncall 210\nr0 = 0\nexit\n", "socket_filter"),
     "retval": ("r0 = 2\nexit\n", "cgroup_skb"),
     "misaligned": ("*(u64 *)(r10 - 4) = 1\nr0 = 0\nexit\n", "socket_filter"),
+    # a callback visited once (before 6.7) never sees its second iteration's pointer turned scalar
+    "callback_second_visit": ("r1 = 0\n*(u64 *)(r10 - 8) = r1\nr1 = 10\nr2 = cb ll\nr3 = r10\nr3 += -8\nr4 = 0\n"
+                              "call bpf_loop\nr0 = 0\nexit\ncb:\nr3 = *(u64 *)(r2 + 0)\nif r3 != 0 goto d\n"
+                              "r3 = 1\n*(u64 *)(r2 + 0) = r3\nr0 = 0\nexit\nd:\nr0 = *(u64 *)(r3 + 0)\nr0 = 0\n"
+                              "exit\n", "socket_filter"),
+    "callback_zero_loops": ("r1 = 0\nr2 = cb ll\nr3 = 0\nr4 = 0\ncall bpf_loop\nr0 = 0\nexit\ncb:\nr0 = 5\n"
+                            "exit\n", "socket_filter"),
+    # bpf_get_stack's buffer for raw tracepoints was initialised memory before 5.11
+    "get_stack_raw_tp": ("r2 = r10\nr2 += -64\nr3 = 64\nr4 = 0\ncall bpf_get_stack\nr0 = 1\nexit\n",
+                         "raw_tracepoint"),
 }
 
 
@@ -116,6 +126,28 @@ def test_model_records_what_it_was_asked():
     assert m.fact(Fact.LAST_HELPER_ID) == fact_at(Fact.LAST_HELPER_ID, Release(6, 1))
     assert m.same_answers("6.1")
     assert m.same_answers(kernel_model("6.1")) and kernel_model(m).asked == {}
+
+
+def test_helper_argument_types_per_release():
+    from pyebpf.abi.helpers import ARG_PTR_TO_UNINIT_MEM, HelperId, proto_for
+    from pyebpf.abi.kernel_versions import HELPER_ARG_CHANGES
+    from pyebpf.abi.prog_types import ProgType
+    newest = proto_for(ProgType.RAW_TRACEPOINT, HelperId.GET_STACK)
+    assert newest.args[1] == ARG_PTR_TO_UNINIT_MEM
+    old = KernelModel("5.10").helper_proto(ProgType.RAW_TRACEPOINT, HelperId.GET_STACK, newest)
+    assert old.args[1] != newest.args[1] and old.args[1] == HELPER_ARG_CHANGES[0].before
+    assert KernelModel("6.1").helper_proto(ProgType.RAW_TRACEPOINT, HelperId.GET_STACK, newest) is newest
+    assert KernelModel("5.10").helper_proto(ProgType.KPROBE, HelperId.GET_STACK, newest) is newest
+    for change in HELPER_ARG_CHANGES:
+        assert OLDEST < change.since <= NEWEST and change.why
+
+
+def test_callbacks_visited_once_before_6_7():
+    text, ptype = SAMPLES["callback_second_visit"]
+    got = {k: r.accepted for k, r in verify_kernels(assemble(text), ["6.1", "6.12"], prog_type=ptype).items()}
+    assert got == {"6.1": True, "6.12": False}
+    assert fact_at(Fact.CALLBACKS_ITERATED, Release(6, 6)) is False
+    assert fact_at(Fact.CALLBACKS_ITERATED, Release(6, 7)) is True
 
 
 def _write(tmp_path, text):

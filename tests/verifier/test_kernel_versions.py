@@ -18,9 +18,6 @@ VERSIONS = recorded_versions()
 
 #: differences we know and accept, with the reason: (release or "*", "corpus/id") -> why
 KNOWN: dict[tuple[str, str], str] = {
-    ("5.10", "cases/helper_get_stack_in_raw_tracepoint[priv]"):
-        "5.10's raw-tracepoint bpf_get_stack took initialised memory (ARG_PTR_TO_MEM); helper prototypes are the "
-        "newest release's",
     ("5.10", "cases/stack_read_partly_init[priv]"):
         "5.10 read a partly written stack slot differently; stack slot rules are 6.18's apart from the facts",
 }
