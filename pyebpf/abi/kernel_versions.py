@@ -19,6 +19,7 @@ from enum import Enum
 from typing import Any, NamedTuple
 
 from pyebpf.abi.helpers import ARG_PTR_TO_MEM_RDONLY, Arg, HelperId
+from pyebpf.abi.maps import MapType
 from pyebpf.abi.prog_types import ProgType
 from pyebpf.errors import InputError
 
@@ -263,6 +264,24 @@ def helper_args_at(prog_type: ProgType, helper: HelperId, release: Release) -> t
                  if c.helper == helper and prog_type in c.prog_types and release < c.since)
 
 
+#: map types that arrived within the modelled range: (release, upstream change). Every other MapType predates
+#: the oldest modelled release. A release that predates a type fails BPF_MAP_CREATE with EINVAL (find_and_alloc_map:
+#: no ops for the type), so a program using such a map never reaches the verifier.
+MAP_TYPE_SINCE: dict[MapType, tuple[Release, str]] = {
+    MapType.TASK_STORAGE: (_R(5, 11), "bpf: Implement task local storage"),
+    MapType.BLOOM_FILTER: (_R(5, 16), "bpf: Add bloom filter map implementation"),
+    MapType.USER_RINGBUF: (_R(6, 1), "bpf: Define new BPF_MAP_TYPE_USER_RINGBUF map type"),
+    MapType.CGRP_STORAGE: (_R(6, 2), "bpf: Implement cgroup storage available to non-cgroup-attached bpf progs"),
+    MapType.ARENA: (_R(6, 9), "bpf: Introduce bpf_arena"),
+}
+
+
+def map_type_available_at(map_type: MapType, release: Release) -> bool:
+    """Whether `release` knows `map_type` (a kernel's build may still leave a known type out)."""
+    since = MAP_TYPE_SINCE.get(MapType(map_type))
+    return since is None or since[0] <= release
+
+
 def fact_at(fact: Fact, release: Release) -> Any:
     """The value of `fact` on `release`: the latest change at or before it, else the row's `before`."""
     row = FACTS[fact]
@@ -275,4 +294,4 @@ def fact_at(fact: Fact, release: Release) -> Any:
 
 __all__ = ["Release", "MODELLED", "NEWEST", "OLDEST", "parse_release", "Fact", "Change", "Row", "FACTS", "fact_at",
            "HelperGain", "HELPER_GAINS", "helper_available_at", "HelperArgChange", "HELPER_ARG_CHANGES",
-           "helper_args_at", "Reword", "REWORDS", "reword"]
+           "helper_args_at", "MAP_TYPE_SINCE", "map_type_available_at", "Reword", "REWORDS", "reword"]

@@ -199,3 +199,41 @@ def test_samples_agree_with_the_running_kernel(name):
     if not kern.accepted:
         assert ours.error.message in reason, f"kernel: {reason}"
         assert ours.error.errno == kern.errno, _errno.errorcode.get(kern.errno)
+
+
+def test_map_types_per_release():
+    from pyebpf.abi.kernel_versions import MAP_TYPE_SINCE, map_type_available_at
+    from pyebpf.abi.maps import MapType
+    for mtype, (since, why) in MAP_TYPE_SINCE.items():
+        assert OLDEST < since <= NEWEST and why
+        assert not map_type_available_at(mtype, Release(since.major, since.minor - 1) if since.minor else OLDEST)
+        assert map_type_available_at(mtype, since)
+    assert all(map_type_available_at(t, OLDEST) for t in MapType if t not in MAP_TYPE_SINCE)
+    prog = assemble(".map b bloom_filter key=0 value=4 max_entries=16\nr1 = map[b] ll\nr0 = 0\nexit\n")
+    got = verify_kernels(prog, ["5.10", "6.1"])
+    assert got["6.1"].accepted and not got["5.10"].accepted
+    assert got["5.10"].error.message.startswith("creating map 'b': EINVAL") and got["5.10"].error.errno == 22
+    assert got["5.10"].log == "" and got["5.10"].processed == 0  # the verifier never ran
+
+
+#: map types whose BPF_MAP_CREATE probe can fail on a kernel that has them, with the reason
+PROBE_MAY_FAIL = {
+    "ARENA": "creating an arena needs CAP_SYS_ADMIN, which the test environment may not have (EPERM)",
+}
+
+
+@pytest.mark.kernel
+def test_map_types_agree_with_the_running_kernel():
+    """The model's map types for the running release against BPF_MAP_CREATE probes of this kernel (inside each
+    guest of the matrix too): a type the model says the release predates must be refused by the kernel."""
+    from pyebpf.abi.maps import MapType
+    from pyebpf.loader.feature_probe import map_type_available
+    model = KernelModel(running_release())
+    wrong = []
+    for mtype in MapType:
+        if mtype == MapType.UNSPEC:
+            continue
+        kernel_has, model_has = map_type_available(mtype), model.map_type_available(mtype)
+        if model_has != kernel_has and not (model_has and mtype.name in PROBE_MAY_FAIL):
+            wrong.append(f"{mtype.name}: model {model_has}, kernel {kernel_has}")
+    assert not wrong, f"map types on {model.release}: " + ", ".join(wrong)
