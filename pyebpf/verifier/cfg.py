@@ -132,6 +132,8 @@ def _resolve_pseudo_ldimm64(info: CfgInfo, kernel=None) -> None:
         if (code & CLASS_MASK) == InsnClass.LDX and ((code & MODE_MASK) not in (Mode.MEM, Mode.MEMSX) or insn.imm):
             raise _fail("BPF_LDX uses reserved fields", slot)
         if code == OP_LD_IMM64:
+            if insn.src == PseudoSrc.FUNC and kernel is not None and not kernel.fact(Fact.LDIMM64_FUNC):
+                raise _fail("unrecognized bpf_ld_imm64 insn", slot)  # a source the release predates
             if insn.src in _LDIMM64_PASS:
                 continue
             if insn.src in _LDIMM64_MAP_FD and not (insn.imm >> 32) & 0xFFFFFFFF:
