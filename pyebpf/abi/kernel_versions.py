@@ -18,7 +18,8 @@ import re
 from enum import Enum
 from typing import Any, NamedTuple
 
-from pyebpf.abi.helpers import HelperId
+from pyebpf.abi.helpers import ARG_PTR_TO_MEM_RDONLY, Arg, HelperId
+from pyebpf.abi.maps import MapType
 from pyebpf.abi.prog_types import ProgType
 from pyebpf.errors import InputError
 
@@ -77,6 +78,8 @@ class Fact(Enum):
     SKB_TSTAMP_TYPE = "__sk_buff.tstamp_type (offset 180) exists; before, the bytes were padding"
     SKB_CTX_SIZE = "sizeof(struct __sk_buff): context accesses past it are invalid"
     SMP_ID_BOUNDED = "bpf_get_smp_processor_id returns a scalar bounded by nr_cpu_ids - 1"
+    CALLBACKS_ITERATED = ("a sync callback (bpf_loop, for_each_map_elem ...) is visited until its visits converge; "
+                          "before, once from its call site, returning past the call")
 
 
 class Change(NamedTuple):
@@ -133,6 +136,8 @@ FACTS: dict[Fact, Row] = {
         Change(_R(5, 16), 192, "__sk_buff.hwtstamp"),)),
     Fact.SMP_ID_BOUNDED: Row(False, (
         Change(_R(6, 8), True, "bpf_get_smp_processor_id: return range [0, nr_cpu_ids - 1]"),)),
+    Fact.CALLBACKS_ITERATED: Row(False, (
+        Change(_R(6, 7), True, "bpf: verify callbacks as if they are called unknown number of times"),)),
 }
 
 
@@ -232,6 +237,51 @@ def helper_available_at(prog_type: ProgType, helper: HelperId, release: Release)
     return True
 
 
+class HelperArgChange(NamedTuple):
+    """An argument of `helper`'s prototype for `prog_types` that was `before` on releases older than `since`
+    (abi/helpers.py's prototypes are the newest release's)."""
+
+    prog_types: frozenset[ProgType]
+    helper: HelperId
+    argno: int  # 0-based: R1 is 0
+    before: Arg
+    since: Release
+    why: str
+
+
+#: per program type helper argument types that changed
+HELPER_ARG_CHANGES: tuple[HelperArgChange, ...] = (
+    HelperArgChange(frozenset({ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE}), HelperId.GET_STACK, 1,
+                    ARG_PTR_TO_MEM_RDONLY, _R(5, 11),
+                    "bpf_get_stack_proto_raw_tp: the buffer became ARG_PTR_TO_UNINIT_MEM (was ARG_PTR_TO_MEM: "
+                    "initialised memory; seen after 5.10, by 6.1)"),
+)
+
+
+def helper_args_at(prog_type: ProgType, helper: HelperId, release: Release) -> tuple[tuple[int, Arg], ...]:
+    """(argno, argument type) of `helper` for `prog_type` on `release` where it differs from the newest."""
+    return tuple((c.argno, c.before) for c in HELPER_ARG_CHANGES
+                 if c.helper == helper and prog_type in c.prog_types and release < c.since)
+
+
+#: map types that arrived within the modelled range: (release, upstream change). Every other MapType predates
+#: the oldest modelled release. A release that predates a type fails BPF_MAP_CREATE with EINVAL (find_and_alloc_map:
+#: no ops for the type), so a program using such a map never reaches the verifier.
+MAP_TYPE_SINCE: dict[MapType, tuple[Release, str]] = {
+    MapType.TASK_STORAGE: (_R(5, 11), "bpf: Implement task local storage"),
+    MapType.BLOOM_FILTER: (_R(5, 16), "bpf: Add bloom filter map implementation"),
+    MapType.USER_RINGBUF: (_R(6, 1), "bpf: Define new BPF_MAP_TYPE_USER_RINGBUF map type"),
+    MapType.CGRP_STORAGE: (_R(6, 2), "bpf: Implement cgroup storage available to non-cgroup-attached bpf progs"),
+    MapType.ARENA: (_R(6, 9), "bpf: Introduce bpf_arena"),
+}
+
+
+def map_type_available_at(map_type: MapType, release: Release) -> bool:
+    """Whether `release` knows `map_type` (a kernel's build may still leave a known type out)."""
+    since = MAP_TYPE_SINCE.get(MapType(map_type))
+    return since is None or since[0] <= release
+
+
 def fact_at(fact: Fact, release: Release) -> Any:
     """The value of `fact` on `release`: the latest change at or before it, else the row's `before`."""
     row = FACTS[fact]
@@ -243,4 +293,5 @@ def fact_at(fact: Fact, release: Release) -> Any:
 
 
 __all__ = ["Release", "MODELLED", "NEWEST", "OLDEST", "parse_release", "Fact", "Change", "Row", "FACTS", "fact_at",
-           "HelperGain", "HELPER_GAINS", "helper_available_at", "Reword", "REWORDS", "reword"]
+           "HelperGain", "HELPER_GAINS", "helper_available_at", "HelperArgChange", "HELPER_ARG_CHANGES",
+           "helper_args_at", "MAP_TYPE_SINCE", "map_type_available_at", "Reword", "REWORDS", "reword"]

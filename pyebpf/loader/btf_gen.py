@@ -25,7 +25,8 @@ def subprogram_starts(program: Program) -> list[int]:
 
 
 def needs_func_info(program: Program) -> bool:
-    return any(insn.is_pseudo_call or (insn.is_lddw and insn.src == PseudoSrc.FUNC) for insn in program)
+    """Whether `program` has subprograms (Program.references_functions, the fact verify() also asks)."""
+    return program.references_functions
 
 
 def _identifier(name: str) -> str:

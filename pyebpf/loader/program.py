@@ -23,7 +23,7 @@ from pyebpf.isa.program import Program
 from pyebpf.loader import syscall as sc
 from pyebpf.loader.attr import bpf_func_info, bpf_line_info, bpf_prog_load_attr, bpf_test_run_attr
 from pyebpf.btf import attach_btf_name, kernel_btf
-from pyebpf.loader.btf_gen import func_btf, needs_func_info
+from pyebpf.loader.btf_gen import func_btf
 from pyebpf.loader.fdguard import FdHandle, FdScope
 from pyebpf.loader.maps import KernelMap, create_map, create_or_open_pinned
 
@@ -521,7 +521,7 @@ def _program_btf(program: Program, scope: FdScope) -> tuple[Any, int, list[tuple
         return scope.add(fd), fd, func_info, line_info
     if btf is not None:
         return None, getattr(btf, "fd", btf) or 0, func_info, line_info
-    if program.func_info is None and needs_func_info(program):
+    if program.generates_func_info:
         blob, infos = func_btf(program)
         fd, _ = sc.btf_load(blob)
         return scope.add(fd), fd, infos, []

@@ -107,6 +107,14 @@ def _verify(program: Program, prog_type, maps, privileged: bool, log_level: int,
         maps = program.maps
     if attach_type is None:
         attach_type = program.expected_attach_type
+    try:
+        check_map_types(maps, model)
+    except VerifierError as e:  # no program load happens: no verifier log
+        result = VerifierResult(False, 0, 0, 0, 0, "", e, kernel=model)
+        result._inputs = (program, pt, privileged, maps, attach_type)  # type: ignore[attr-defined]
+        if raise_on_reject:
+            raise
+        return result
     if not attach_type_valid(pt, attach_type):
         # bpf_prog_load_check_attach(): refused before the verifier runs, with an empty log
         allowed = ", ".join(sorted(a.name.lower() for a in VALID_ATTACH_TYPES[pt]))
@@ -245,6 +253,24 @@ def resolve_pseudo_ldimm64(env: Env) -> None:
             check_map_prog_compatibility(env, spec)
             if insn.src in (PseudoSrc.MAP_VALUE, PseudoSrc.MAP_IDX_VALUE):
                 check_direct_value_addr(spec, (insn.imm >> 32) & 0xFFFFFFFF)
+
+
+def check_map_types(maps, model: KernelModel) -> None:
+    """The maps are created before the program is loaded: a map type the release predates fails BPF_MAP_CREATE
+    (EINVAL), and the verifier never runs. Inner maps of map-in-map specs are created too."""
+    pending = list((maps or {}).items())
+    while pending:
+        name, m = pending.pop(0)
+        spec = getattr(m, "spec", m)
+        mtype = getattr(spec, "type", None)
+        if mtype is None:
+            continue
+        refusal = model.map_type_refusal(str(getattr(spec, "name", "") or name), MapType(mtype))
+        if refusal is not None:
+            raise VerifierError(refusal, errno=errno.EINVAL)
+        inner = getattr(spec, "inner_map", None)
+        if inner is not None:
+            pending.append((getattr(inner, "name", "") or f"{name}.inner", inner))
 
 
 def check_direct_value_addr(spec, off: int) -> None:

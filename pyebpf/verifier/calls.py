@@ -27,7 +27,7 @@ from pyebpf.verifier.regstate import (
 )
 from pyebpf.verifier.precision import mark_chain_precision
 from pyebpf.verifier.state import FuncState
-from pyebpf.verifier.tnum import U64
+from pyebpf.verifier.tnum import U64, tnum_in, tnum_range
 
 CALLER_SAVED = (0, 1, 2, 3, 4, 5)
 MAX_ERRNO = 4095
@@ -360,7 +360,9 @@ def get_constant_map_key(env: Env, key: Reg, key_size: int) -> int:
     return sslot.spilled.var_off.value
 
 
-def check_helper_call(env: Env, insn) -> None:
+def check_helper_call(env: Env, insn) -> int | None:
+    """check_helper_call(); returns the next slot when it is not the next instruction (a callback entered on
+    the current path, by a kernel that visits callbacks once)."""
     func_id = insn.imm
     try:
         hid = HelperId(func_id)
@@ -375,6 +377,8 @@ def check_helper_call(env: Env, insn) -> None:
         if helper_allowed(env.prog_type, hid, env.privileged, env.attach_type) and (
                 kernel is None or kernel.helper_available(env.prog_type, hid)):
             proto = proto_for(env.prog_type, hid, env.attach_type)
+            if proto is not None and kernel is not None:
+                proto = kernel.helper_proto(env.prog_type, hid, proto)
     except ValueError:
         proto = None
     if proto is None:
@@ -409,7 +413,14 @@ def check_helper_call(env: Env, insn) -> None:
     if hid == _H.GET_LOCAL_STORAGE and not register_is_null(regs[2]):
         # get_local_storage() cannot fail, so it has no flags to honour
         raise Reject("get_local_storage() doesn't support non-zero flags", errno.EINVAL)
-    if hid in _CALLBACK_STATE:
+    callback = None
+    if hid in _CALLBACK_STATE and kernel is not None and not kernel.fact(Fact.CALLBACKS_ITERATED):
+        if hid == _H.LOOP and env.insn_idx not in env.loop_inline_seen:
+            env.loop_inline_seen.add(env.insn_idx)
+            if register_is_null(regs[4]):
+                mark_chain_precision(env, 4)
+        callback = callback_frame(env, hid, meta)
+    elif hid in _CALLBACK_STATE:
         if hid == _H.LOOP:
             if env.insn_idx not in env.loop_inline_seen:
                 # update_loop_inline_state -> loop_flag_is_zero: a zero flags argument is relied on
@@ -496,6 +507,9 @@ def check_helper_call(env: Env, insn) -> None:
         check_get_func_ip(env)
     if hid in _CHANGES_PKT_DATA:
         clear_all_pkt_pointers(env)
+    if callback is not None:
+        return enter_frame(env, callback)
+    return None
 
 
 _GET_FUNC_IP_TYPES = frozenset({ProgType.KPROBE})
@@ -625,6 +639,13 @@ def check_func_call(env: Env, insn, slot: int) -> int:
     for r in CALLER_SAVED:
         mark_reg_not_init(caller.regs[r])
         env.scratched_regs |= 1 << r
+    return enter_frame(env, callee)
+
+
+def enter_frame(env: Env, callee: FuncState) -> int:
+    """Make `callee` the current frame (its caller's registers already set up); returns its first slot."""
+    cur = env.cur
+    caller = cur.frame
     cur.frames.append(callee)
     cur.curframe += 1
     env.sync_regs()
@@ -635,7 +656,7 @@ def check_func_call(env: Env, insn, slot: int) -> int:
         env.print_verifier_state(cur, caller.frameno, True)
         env.verbose("callee:\n")
         env.print_verifier_state(cur, callee.frameno, True)
-    return target
+    return env.cfg.subprog_starts[callee.subprogno]
 
 
 # ---- callbacks ---------------------------------------------------------------------------------------------------
@@ -692,6 +713,20 @@ the callback's arguments from the caller's registers."""
 CALLBACK_CALLING_HELPERS = frozenset(int(h) for h in _CALLBACK_STATE)
 
 
+def callback_frame(env: Env, hid: HelperId, meta: CallMeta) -> FuncState:
+    """Before 6.7 (__check_func_call from check_helper_call): the callback is verified once, on the current path,
+    as a call from the helper's call site; its arguments come from the caller's registers before the helper
+    clobbers them, and its exit returns past the call (prepare_func_exit)."""
+    cur = env.cur
+    if cur.curframe + 1 >= MAX_CALL_FRAMES:
+        raise Reject(f"the call stack of {cur.curframe + 2} frames is too deep", errno.E2BIG)
+    callee = FuncState(cur.curframe + 1, env.insn_idx, meta.subprogno)
+    _CALLBACK_STATE[hid](env, cur.frame, callee)
+    callee.in_callback_fn = True
+    callee.callback_ret_range = (0, 1)
+    return callee
+
+
 def push_callback_call(env: Env, hid: HelperId, meta: CallMeta) -> None:
     """push_callback_call(): queue a visit of the callback as a new frame on a copy of the current state (the
     current path goes on past the helper call). The callback's exit returns to the call instruction, which pushes
@@ -726,12 +761,18 @@ def prepare_func_exit(env: Env) -> int:
         # back to the helper's call instruction, which may call the callback again
         if r0.type != SCALAR_VALUE:
             raise Reject("R0 not a scalar value", errno.EACCES)
-        mark_chain_precision(env, 0)
+        iterated = env.kernel is None or env.kernel.fact(Fact.CALLBACKS_ITERATED)
         lo, hi = callee.callback_ret_range
-        if r0.smin < lo or r0.smax > hi:
+        if iterated:
+            mark_chain_precision(env, 0)
+            out_of_range = r0.smin < lo or r0.smax > hi
+        else:  # visited once (before 6.7): R0's tnum within the range's, no precision asked for
+            out_of_range = not tnum_in(tnum_range(lo, hi), r0.var_off)
+        if out_of_range:
             raise Reject(invalid_scalar_message("At callback return", "R0", r0, lo, hi, _tnum_words(env)),
                          errno.EINVAL)
-        ret_slot = callee.callsite
+        # back to the helper's call for its next visit; visited once: past the call
+        ret_slot = callee.callsite if iterated else callee.callsite + 1
     else:
         caller.regs[0].assign(r0)
         ret_slot = callee.callsite + 1

@@ -42,6 +42,9 @@ class CfgInfo:
     force_checkpoints: set[int] = field(default_factory=set)
     #: helper calls that call a bpf function back (bpf_loop, for_each_map_elem, ...): the callback returns to them
     callback_calls: set[int] = field(default_factory=set)
+    #: the load carries BTF func_info (the kernel's prog->aux->func_info; Program.carries_func_info, as the loader
+    #: decides it): without, check_abnormal_return's rules apply and a callback reference is refused
+    func_info: bool = True
 
     def subprog_of(self, slot: int) -> int:
         """Index of the subprogram holding `slot`."""
@@ -86,12 +89,18 @@ def check_cfg(program: Program, privileged: bool = True, kernel=None) -> CfgInfo
     # the kernel's order (bpf_check): add_subprog_and_kfunc, check_subprogs, resolve_pseudo_ldimm64, check_cfg
     _add_subprogs(info, privileged, program.license in GPL_COMPATIBLE)
     _check_subprogs(info)
-    if kernel is not None and any(i is not None and i.opcode == OP_LD_IMM64 and i.src == PseudoSrc.FUNC
-                                  for i in insns) and not kernel.fact(Fact.LDIMM64_FUNC):
-        # check_btf_func: an older kernel does not count callback targets as subprograms, so the func_info
-        # (which verify() assumes, as compilers emit it) names more functions than it found
-        raise _fail("number of funcs in func_info doesn't match number of subprogs", 0)
-    _check_btf_func(info, program)
+    # check_btf_info: with func_info its records are checked against the subprograms; without, the subprograms
+    # may not leave early (check_abnormal_return)
+    info.func_info = program.carries_func_info
+    if not info.func_info:
+        _check_abnormal_return(info)
+    else:
+        if kernel is not None and any(i is not None and i.opcode == OP_LD_IMM64 and i.src == PseudoSrc.FUNC
+                                      for i in insns) and not kernel.fact(Fact.LDIMM64_FUNC):
+            # check_btf_func: an older kernel does not count callback targets as subprograms, so the func_info
+            # names more functions than it found
+            raise _fail("number of funcs in func_info doesn't match number of subprogs", 0)
+        _check_btf_func(info, program)
     _resolve_pseudo_ldimm64(info, kernel)
     _dfs(info, privileged, kernel)
     return info
@@ -123,6 +132,8 @@ def _resolve_pseudo_ldimm64(info: CfgInfo, kernel=None) -> None:
         if (code & CLASS_MASK) == InsnClass.LDX and ((code & MODE_MASK) not in (Mode.MEM, Mode.MEMSX) or insn.imm):
             raise _fail("BPF_LDX uses reserved fields", slot)
         if code == OP_LD_IMM64:
+            if insn.src == PseudoSrc.FUNC and kernel is not None and not kernel.fact(Fact.LDIMM64_FUNC):
+                raise _fail("unrecognized bpf_ld_imm64 insn", slot)  # a source the release predates
             if insn.src in _LDIMM64_PASS:
                 continue
             if insn.src in _LDIMM64_MAP_FD and not (insn.imm >> 32) & 0xFFFFFFFF:
@@ -255,6 +266,31 @@ def _btf_returns_scalar(btf, func_type_id: int) -> bool | None:
     return t.kind in (BtfKind.ENUM, BtfKind.ENUM64)
 
 
+def _abnormal_exits(info: CfgInfo, idx: int) -> tuple[bool, bool]:
+    """(has_ld_abs, has_tail_call) of subprogram `idx`, as check_subprogs records them: any LD_ABS/LD_IND and any
+    bpf_tail_call in its range, reachable or not."""
+    ld_abs = tail_call = False
+    for i in range(info.subprog_starts[idx], info.subprog_end(idx)):
+        insn = info.insns[i]
+        if insn is None:
+            continue
+        code = insn.opcode
+        ld_abs |= code & CLASS_MASK == InsnClass.LD and code & MODE_MASK in (Mode.ABS, Mode.IND)
+        tail_call |= code == OP_CALL and insn.src == 0 and insn.imm == HelperId.TAIL_CALL
+    return ld_abs, tail_call
+
+
+def _check_abnormal_return(info: CfgInfo) -> None:
+    """check_abnormal_return: loaded without func_info, no subprogram (but the main one) may contain LD_ABS/LD_IND
+    or a tail call, which leave the program early; the first subprogram that does decides the message."""
+    for idx in range(1, len(info.subprog_starts)):
+        ld_abs, tail_call = _abnormal_exits(info, idx)
+        if ld_abs:
+            raise _fail("LD_ABS is not allowed in subprogs without BTF", None)
+        if tail_call:
+            raise _fail("tail_call is not allowed in subprogs without BTF", None)
+
+
 def _check_btf_func(info: CfgInfo, program: Program) -> None:
     """check_btf_func: with func_info, a subprogram (not the main one) that uses LD_ABS/LD_IND or a tail call
     must return a scalar, since both may leave it early with R0 = 0."""
@@ -263,14 +299,7 @@ def _check_btf_func(info: CfgInfo, program: Program) -> None:
         return
     type_of = dict(func_info)
     for idx, start in enumerate(info.subprog_starts[1:], 1):
-        ld_abs = tail_call = False
-        for i in range(start, info.subprog_end(idx)):
-            insn = info.insns[i]
-            if insn is None:
-                continue
-            code = insn.opcode
-            ld_abs |= code & CLASS_MASK == InsnClass.LD and code & MODE_MASK in (Mode.ABS, Mode.IND)
-            tail_call |= code == OP_CALL and insn.src == 0 and insn.imm == HelperId.TAIL_CALL
+        ld_abs, tail_call = _abnormal_exits(info, idx)
         if not (ld_abs or tail_call) or start not in type_of:
             continue
         if _btf_returns_scalar(btf, type_of[start]) is False:
@@ -317,7 +346,8 @@ def _dfs(info: CfgInfo, privileged: bool, kernel=None) -> None:
         if op == JmpOp.EXIT:
             return _DONE
         if op == JmpOp.CALL:
-            if insn.src == CallSrc.HELPER and insn.imm in _CALLBACK_CALLING:
+            if insn.src == CallSrc.HELPER and insn.imm in _CALLBACK_CALLING and (
+                    kernel is None or kernel.fact(Fact.CALLBACKS_ITERATED)):
                 # the kernel forces a checkpoint here so that a callback's return can find an equal state
                 info.callback_calls.add(t)
                 info.force_checkpoints.add(t)

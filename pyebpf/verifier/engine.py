@@ -519,8 +519,8 @@ class Checker:
                     return check_func_call(env, insn, idx)
                 if insn.src == _KFUNC:
                     return self.check_kfunc_call(insn, idx)
-                check_helper_call(env, insn)
-                return idx + 1
+                nxt = check_helper_call(env, insn)  # a callback entered on this path: its first slot
+                return idx + 1 if nxt is None else nxt
             if op == _OP_JA:
                 if code & SOURCE_MASK or insn.src or insn.dst or (insn.imm if cls == _JMP else insn.off):
                     raise Reject("BPF_JA uses reserved fields", errno.EINVAL)
@@ -536,7 +536,7 @@ class Checker:
                 env.liveness.update()
                 in_callback = env.cur.frames[env.cur.curframe].in_callback_fn
                 ret = prepare_func_exit(env)
-                if in_callback:
+                if in_callback and ret in self.callback_calls:
                     # back at the helper's call for its next callback visit: scalars that changed since the
                     # previous visit and decide nothing are widened so that the visits converge (bpf_loop
                     # counters), as prepare_func_exit() does with find_prev_entry() + widen_imprecise_scalars()
@@ -583,6 +583,8 @@ class Checker:
             mark_reg_known(dst, insn.imm)
             return
         if insn.src == PseudoSrc.FUNC:
+            if not env.cfg.func_info:  # check_ld_imm: a callback's address needs the load's BTF func_info
+                raise Reject("missing btf func_info", errno.EINVAL)
             from pyebpf.verifier.regstate import PTR_TO_FUNC
             mark_reg_known(dst, 0)
             dst.type = PTR_TO_FUNC

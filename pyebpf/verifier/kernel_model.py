@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import platform
+from dataclasses import replace
 from typing import Any
 
-from pyebpf.abi.kernel_versions import (MODELLED, NEWEST, OLDEST, REWORDS, Fact, Release, fact_at,
-                                        helper_available_at, parse_release, reword)
+from pyebpf.abi.kernel_versions import (MAP_TYPE_SINCE, MODELLED, NEWEST, OLDEST, REWORDS, Fact, Release, fact_at,
+                                        helper_args_at, helper_available_at, map_type_available_at, parse_release,
+                                        reword)
 from pyebpf.abi.opcodes import AluOp, AtomicOp, InsnClass, Mode
 from pyebpf.isa.features import IsaFeature, insn_feature
 
@@ -65,6 +67,29 @@ class KernelModel:
         """Whether `prog_type` programs of this release may call `helper` (the newest release allows it)."""
         return self._ask(("helper", prog_type, helper))
 
+    def map_type_available(self, map_type) -> bool:
+        """Whether this release knows `map_type` (BPF_MAP_CREATE of it succeeds, given a build that has it)."""
+        return self._ask(("map_type", map_type))
+
+    def map_type_refusal(self, name: str, map_type) -> str | None:
+        """Why a map of `map_type` cannot be created on this release (the load fails before the verifier), else
+        None."""
+        if self.map_type_available(map_type):
+            return None
+        since = MAP_TYPE_SINCE[map_type][0]
+        return (f"creating map '{name}': EINVAL: map type {map_type.name.lower()} arrived in Linux {since}, "
+                f"after {self.release}")
+
+    def helper_proto(self, prog_type, helper, proto):
+        """`proto` (the newest release's prototype) with the argument types this release had."""
+        changed = self._ask(("helper_args", prog_type, helper))
+        if not changed:
+            return proto
+        args = list(proto.args)
+        for argno, arg in changed:
+            args[argno] = arg
+        return replace(proto, args=tuple(args))
+
     def reword(self, message: str, err: int) -> str:
         """A refusal as this release words it (abi REWORDS: same rule, older words)."""
         older, matched = reword(message, err, self.release)
@@ -110,6 +135,10 @@ def _answer(key, release: Release) -> Any:
     kind = key[0]
     if kind == "helper":
         return helper_available_at(key[1], key[2], release)
+    if kind == "map_type":
+        return map_type_available_at(key[1], release)
+    if kind == "helper_args":
+        return helper_args_at(key[1], key[2], release)
     if kind == "reword":
         return release < REWORDS[key[1]].since
     raise ValueError(f"unknown kernel question {key!r}")

@@ -17,7 +17,7 @@ from pyebpf.isa.instruction import encode
 from pyebpf.isa.program import Program
 
 _NR_BPF = {"x86_64": 321, "aarch64": 280}[platform.machine()]
-_MAP_CREATE, _PROG_LOAD = 0, 5
+_MAP_CREATE, _PROG_LOAD, _BTF_LOAD = 0, 5, 18
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
@@ -79,16 +79,43 @@ def kernel_load(program: Program, prog_type: int, log_level: int = 1, log_size: 
                 hi = (insn.imm >> 32) & 0xFFFFFFFF
                 insn = insn._replace(imm=(hi << 32) | lo)
             insns.append(insn)
+        btf_fd, func_info = 0, []
+        if program.carries_func_info:  # the load the loader makes, so verify() and the kernel see the same one
+            btf_fd, func_info, owned = _func_btf(program)
+            if owned:
+                fds["\0btf"] = btf_fd
         return kernel_load_bytes(encode(insns), prog_type, program.license, log_level, log_size,
-                                 expected_attach_type, prog_flags)
+                                 expected_attach_type, prog_flags, btf_fd, func_info)
     finally:
         for fd in fds.values():
             os.close(fd)
 
 
+def _func_btf(program: Program) -> tuple[int, list[tuple[int, int]], bool]:
+    """(btf fd, func_info, whether the fd is ours to close) for a program that carries func_info: its own BTF
+    (an object with encode(), or a loaded one's fd), or the loader's generated func BTF (pyebpf.loader.btf_gen)."""
+    if program.generates_func_info:
+        from pyebpf.loader.btf_gen import func_btf
+        blob, infos = func_btf(program)
+        func_info = [(fi.insn_off, fi.type_id) for fi in infos]
+    elif hasattr(program.btf, "encode"):
+        blob, func_info = program.btf.encode(), [tuple(fi)[:2] for fi in program.func_info]
+    else:
+        return getattr(program.btf, "fd", program.btf) or 0, [tuple(fi)[:2] for fi in program.func_info], False
+    buf = ctypes.create_string_buffer(blob, len(blob))
+    fd, err = _bpf(_BTF_LOAD, struct.pack("<QQIII", ctypes.addressof(buf), 0, len(blob), 0, 0))
+    if fd < 0:
+        if not program.generates_func_info:  # as the loader: a refused BTF of its own, the load goes without
+            return 0, [], False
+        raise OSError(err, f"BPF_BTF_LOAD: {os.strerror(err)}")
+    return fd, func_info, True
+
+
 def kernel_load_bytes(code: bytes, prog_type: int, license: str = "GPL", log_level: int = 1,
-                      log_size: int = 1 << 24, expected_attach_type: int = 0, prog_flags: int = 0) -> KernelVerdict:
-    """BPF_PROG_LOAD of raw instruction bytes (for encodings a Program cannot hold, e.g. a malformed lddw)."""
+                      log_size: int = 1 << 24, expected_attach_type: int = 0, prog_flags: int = 0,
+                      btf_fd: int = 0, func_info: list[tuple[int, int]] = ()) -> KernelVerdict:
+    """BPF_PROG_LOAD of raw instruction bytes (for encodings a Program cannot hold, e.g. a malformed lddw);
+    without BTF func_info unless given."""
     cbuf = ctypes.create_string_buffer(code, len(code))
     lic = ctypes.create_string_buffer(license.encode())
     logbuf = ctypes.create_string_buffer(log_size)
@@ -100,6 +127,10 @@ def kernel_load_bytes(code: bytes, prog_type: int, license: str = "GPL", log_lev
     # struct layout: prog_type, insn_cnt, insns, license, log_level, log_size, log_buf, kern_version,
     # prog_flags, prog_name[16] (@48), prog_ifindex (@64), expected_attach_type (@68)
     attr = attr[:64] + struct.pack("<II", 0, expected_attach_type)
+    recs = struct.pack(f"<{2 * len(func_info)}I", *(v for rec in func_info for v in rec))
+    fibuf = ctypes.create_string_buffer(recs, max(len(recs), 1))
+    if func_info:  # prog_btf_fd (@72), func_info_rec_size, func_info, func_info_cnt
+        attr += struct.pack("<IIQI", btf_fd, 8, ctypes.addressof(fibuf), len(func_info))
     fd, err = _bpf(_PROG_LOAD, attr)
     log = logbuf.value.decode(errors="replace")
     if fd >= 0:

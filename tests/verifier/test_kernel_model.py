@@ -25,6 +25,16 @@ SAMPLES = {  # programs whose answer differs between the modelled releases
     "cgrp_storage": ("r1 = 0\nr2 = 0\nr3 = 0\nr4 = 0\ncall 210\nr0 = 0\nexit\n", "socket_filter"),
     "retval": ("r0 = 2\nexit\n", "cgroup_skb"),
     "misaligned": ("*(u64 *)(r10 - 4) = 1\nr0 = 0\nexit\n", "socket_filter"),
+    # a callback visited once (before 6.7) never sees its second iteration's pointer turned scalar
+    "callback_second_visit": ("r1 = 0\n*(u64 *)(r10 - 8) = r1\nr1 = 10\nr2 = cb ll\nr3 = r10\nr3 += -8\nr4 = 0\n"
+                              "call bpf_loop\nr0 = 0\nexit\ncb:\nr3 = *(u64 *)(r2 + 0)\nif r3 != 0 goto d\n"
+                              "r3 = 1\n*(u64 *)(r2 + 0) = r3\nr0 = 0\nexit\nd:\nr0 = *(u64 *)(r3 + 0)\nr0 = 0\n"
+                              "exit\n", "socket_filter"),
+    "callback_zero_loops": ("r1 = 0\nr2 = cb ll\nr3 = 0\nr4 = 0\ncall bpf_loop\nr0 = 0\nexit\ncb:\nr0 = 5\n"
+                            "exit\n", "socket_filter"),
+    # bpf_get_stack's buffer for raw tracepoints was initialised memory before 5.11
+    "get_stack_raw_tp": ("r2 = r10\nr2 += -64\nr3 = 64\nr4 = 0\ncall bpf_get_stack\nr0 = 1\nexit\n",
+                         "raw_tracepoint"),
 }
 
 
@@ -118,6 +128,28 @@ def test_model_records_what_it_was_asked():
     assert m.same_answers(kernel_model("6.1")) and kernel_model(m).asked == {}
 
 
+def test_helper_argument_types_per_release():
+    from pyebpf.abi.helpers import ARG_PTR_TO_UNINIT_MEM, HelperId, proto_for
+    from pyebpf.abi.kernel_versions import HELPER_ARG_CHANGES
+    from pyebpf.abi.prog_types import ProgType
+    newest = proto_for(ProgType.RAW_TRACEPOINT, HelperId.GET_STACK)
+    assert newest.args[1] == ARG_PTR_TO_UNINIT_MEM
+    old = KernelModel("5.10").helper_proto(ProgType.RAW_TRACEPOINT, HelperId.GET_STACK, newest)
+    assert old.args[1] != newest.args[1] and old.args[1] == HELPER_ARG_CHANGES[0].before
+    assert KernelModel("6.1").helper_proto(ProgType.RAW_TRACEPOINT, HelperId.GET_STACK, newest) is newest
+    assert KernelModel("5.10").helper_proto(ProgType.KPROBE, HelperId.GET_STACK, newest) is newest
+    for change in HELPER_ARG_CHANGES:
+        assert OLDEST < change.since <= NEWEST and change.why
+
+
+def test_callbacks_visited_once_before_6_7():
+    text, ptype = SAMPLES["callback_second_visit"]
+    got = {k: r.accepted for k, r in verify_kernels(assemble(text), ["6.1", "6.12"], prog_type=ptype).items()}
+    assert got == {"6.1": True, "6.12": False}
+    assert fact_at(Fact.CALLBACKS_ITERATED, Release(6, 6)) is False
+    assert fact_at(Fact.CALLBACKS_ITERATED, Release(6, 7)) is True
+
+
 def _write(tmp_path, text):
     p = tmp_path / "p.s"
     p.write_text(text)
@@ -167,3 +199,41 @@ def test_samples_agree_with_the_running_kernel(name):
     if not kern.accepted:
         assert ours.error.message in reason, f"kernel: {reason}"
         assert ours.error.errno == kern.errno, _errno.errorcode.get(kern.errno)
+
+
+def test_map_types_per_release():
+    from pyebpf.abi.kernel_versions import MAP_TYPE_SINCE, map_type_available_at
+    from pyebpf.abi.maps import MapType
+    for mtype, (since, why) in MAP_TYPE_SINCE.items():
+        assert OLDEST < since <= NEWEST and why
+        assert not map_type_available_at(mtype, Release(since.major, since.minor - 1) if since.minor else OLDEST)
+        assert map_type_available_at(mtype, since)
+    assert all(map_type_available_at(t, OLDEST) for t in MapType if t not in MAP_TYPE_SINCE)
+    prog = assemble(".map b bloom_filter key=0 value=4 max_entries=16\nr1 = map[b] ll\nr0 = 0\nexit\n")
+    got = verify_kernels(prog, ["5.10", "6.1"])
+    assert got["6.1"].accepted and not got["5.10"].accepted
+    assert got["5.10"].error.message.startswith("creating map 'b': EINVAL") and got["5.10"].error.errno == 22
+    assert got["5.10"].log == "" and got["5.10"].processed == 0  # the verifier never ran
+
+
+#: map types whose BPF_MAP_CREATE probe can fail on a kernel that has them, with the reason
+PROBE_MAY_FAIL = {
+    "ARENA": "creating an arena needs CAP_SYS_ADMIN, which the test environment may not have (EPERM)",
+}
+
+
+@pytest.mark.kernel
+def test_map_types_agree_with_the_running_kernel():
+    """The model's map types for the running release against BPF_MAP_CREATE probes of this kernel (inside each
+    guest of the matrix too): a type the model says the release predates must be refused by the kernel."""
+    from pyebpf.abi.maps import MapType
+    from pyebpf.loader.feature_probe import map_type_available
+    model = KernelModel(running_release())
+    wrong = []
+    for mtype in MapType:
+        if mtype == MapType.UNSPEC:
+            continue
+        kernel_has, model_has = map_type_available(mtype), model.map_type_available(mtype)
+        if model_has != kernel_has and not (model_has and mtype.name in PROBE_MAY_FAIL):
+            wrong.append(f"{mtype.name}: model {model_has}, kernel {kernel_has}")
+    assert not wrong, f"map types on {model.release}: " + ", ".join(wrong)

@@ -18,21 +18,8 @@ VERSIONS = recorded_versions()
 
 #: differences we know and accept, with the reason: (release or "*", "corpus/id") -> why
 KNOWN: dict[tuple[str, str], str] = {
-    ("*", "cases/call_tail_call_in_subprog_no_btf[priv]"):
-        "loaded without BTF func_info; verify() models programs that carry it (as compiled ones do), where "
-        "check_abnormal_return does not apply",
-    ("*", "cases/call_ld_abs_in_subprog_no_btf[priv]"):
-        "loaded without BTF func_info (see call_tail_call_in_subprog_no_btf)",
-    ("6.1", "cases/callback_loop_returns_5_after_zero_iterations[priv]"):
-        "callbacks: before 6.7 a bpf_loop callback was verified once from its call site, not iterated to a "
-        "fixed point; our engine has only the newer rule",
-    ("5.10", "cases/helper_get_stack_in_raw_tracepoint[priv]"):
-        "5.10's raw-tracepoint bpf_get_stack took initialised memory (ARG_PTR_TO_MEM); helper prototypes are the "
-        "newest release's",
     ("5.10", "cases/stack_read_partly_init[priv]"):
         "5.10 read a partly written stack slot differently; stack slot rules are 6.18's apart from the facts",
-    ("6.1", "cases/callback_loop_second_iteration_deref[priv]"): "callbacks verified once before 6.7 (see above)",
-    ("6.1", "cases/callback_loop_counter_index_overflow[priv]"): "callbacks verified once before 6.7 (see above)",
 }
 
 

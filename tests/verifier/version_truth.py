@@ -53,7 +53,7 @@ def items(corpora=("cases", "engine", "selftests")) -> list[Item]:
         from pyebpf.isa.program import Program
         for tid, t in selftests():
             out.append(Item("selftests", tid,
-                            (lambda code=t.code: Program(decode(code, validate=False))),
+                            (lambda code=t.code: Program(decode(code, validate=False), func_info=[])),
                             ProgType(t.prog_type or int(ProgType.SOCKET_FILTER)), True,
                             t.expected_attach_type or None))
     return out

@@ -30,7 +30,7 @@ class Case:
     #: kernel logs are also read with a small buffer
     slow: float = 0
     #: privileged loads of programs with subprograms carry loader-generated BTF func_info, as compiled programs
-    #: do (our verify() models that); False loads without it, to see the kernel's no-BTF rules
+    #: do; False loads without it (Program.func_info=[]), to see the kernel's no-BTF rules
     btf: bool = True
 
     @property
@@ -38,10 +38,16 @@ class Case:
         return f"{self.name}[{'priv' if self.privileged else 'unpriv'}]"
 
     def program(self) -> Program:
+        """The case's program; one loaded without BTF (`btf=False`, or unprivileged: BTF_LOAD needs CAP_BPF)
+        says so itself (`func_info=[]`), so the loader and verify() read the same fact from it."""
         if callable(self.source):
-            return self.source()
-        from pyebpf.isa.assembler import assemble
-        return assemble(textwrap.dedent(self.source))
+            prog = self.source()
+        else:
+            from pyebpf.isa.assembler import assemble
+            prog = assemble(textwrap.dedent(self.source))
+        if not (self.privileged and self.btf):
+            prog.func_info = []
+        return prog
 
 
 #: The tables, one module each, in report order.

@@ -72,6 +72,19 @@ CASES = [
         btf=False),
     bad("call_tail_call_in_subprog_no_btf", PA + "  call f\n  exit\nf:\n  r2 = map[jt] ll\n  r3 = 0\n"
         "  call bpf_tail_call\n  r0 = 0\n  exit\n", btf=False),
+    # check_abnormal_return without func_info: every subprogram's range counts, reachable or not; the first wins
+    bad("call_ld_ind_in_subprog_no_btf", "  r6 = r1\n  call f\n  exit\nf:\n  r7 = 0\n  r0 = *(u8 *)skb[r7 + 0]\n"
+        "  r0 = 0\n  exit\n", btf=False),
+    bad("call_tail_call_dead_in_subprog_no_btf", PA + "  call f\n  exit\nf:\n  r0 = 0\n  exit\n"
+        "  r2 = map[jt] ll\n  r3 = 0\n  call bpf_tail_call\n  r0 = 0\n  exit\n", btf=False),
+    bad("call_tail_call_then_ld_abs_no_btf", PA + "  r6 = r1\n  call f\n  call g\n  exit\nf:\n  r2 = map[jt] ll\n"
+        "  r3 = 0\n  call bpf_tail_call\n  r0 = 0\n  exit\ng:\n  r0 = *(u8 *)skb[0]\n  r0 = 0\n  exit\n",
+        btf=False),
+    ok("call_tail_call_in_main_no_btf", PA + "  r2 = map[jt] ll\n  r3 = 0\n  call bpf_tail_call\n  call f\n"
+       "  exit\nf:\n  r0 = 0\n  exit\n", btf=False),
+    # check_ld_imm: a callback's address needs func_info
+    bad("call_bpf_loop_callback_no_btf", "  r1 = 10\n  r2 = cb ll\n  r3 = 0\n  r4 = 0\n  call bpf_loop\n  r0 = 0\n"
+        "  exit\ncb:\n  r0 = 0\n  exit\n", prog_type="tracepoint", btf=False),
     bad("call_ld_abs_in_subprog", "  r6 = r1\n  call f\n  exit\nf:\n  r0 = *(u8 *)skb[0]\n  r0 = 0\n  exit\n"),
     ok("call_packet_pointer_arg", "  r2 = *(u32 *)(r1 + 76)\n  r3 = *(u32 *)(r1 + 80)\n  r4 = r2\n  r4 += 4\n"
        "  if r4 > r3 goto +2\n  r1 = r2\n  call f\n  r0 = 0\n  exit\nf:\n  r0 = *(u32 *)(r1 + 0)\n  exit\n",

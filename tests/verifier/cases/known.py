@@ -6,17 +6,12 @@ Grouped by cause so the engine's owner can fix them a group at a time.
 """
 from __future__ import annotations
 
-NO_BTF = ("verify() has no notion of BTF (it models programs loaded with func_info, as compiled ones are): the "
-          "kernel's no-BTF subprogram rules ('... is not allowed in subprogs without BTF') are missing")
 #: fixed in the engine (fc5bef3); kept as a signature so generated programs name it if it comes back
 SUBPROG_R0 = ("verdict (precision): a static subprogram may exit with R0 uninitialized (6.18 checks R0 only at "
               "the main program's exit, or when the caller reads it); engine rejects at the callee's exit with "
               "'R0 !read_ok'")
 
-KNOWN: dict[str, str] = {
-    "call_ld_abs_in_subprog_no_btf[priv]": NO_BTF,
-    "call_tail_call_in_subprog_no_btf[priv]": NO_BTF,
-}
+KNOWN: dict[str, str] = {}
 
 
 def known_disagreement(program, mine, kern) -> str | None:

@@ -132,17 +132,15 @@ def _ours(case) -> Verdict:
 
 # -- the kernel -----------------------------------------------------------------------------------------------
 
-def _load(program, prog_type: str, maps, privileged: bool, btf: bool = True, slow: float = 0) -> Verdict:
+def _load(program, prog_type: str, maps, privileged: bool, slow: float = 0) -> Verdict:
     from pyebpf.loader import load
     from pyebpf.loader.program import ProgramLoadError
     from pyebpf.errors import LoaderError
     if slow:
         return _load_small_log(program, prog_type, maps)
-    # generated BTF func_info for subprograms (as compiled programs have) unless the case asks for none;
-    # unprivileged loads never have it (BTF_LOAD needs CAP_BPF)
-    extra = {} if (privileged and btf) else {"func_info": []}
+    # BTF func_info as the program says (Case.program: generated for subprograms unless the case loads without)
     try:
-        prog = load(program, prog_type, maps=maps, log_level=1, log_size=1 << 22, **extra)
+        prog = load(program, prog_type, maps=maps, log_level=1, log_size=1 << 22)
     except ProgramLoadError as e:
         reason = kernel_reason(e.log, program)
         return Verdict(False, e.errno or 0, reason[-1] if reason else "", e.log, reason=reason)
@@ -187,7 +185,7 @@ def _run_privileged(cases) -> dict[str, Verdict]:
             out[case.id] = Verdict(False, getattr(e, "errno", 0) or 0, f"map creation: {e}")
             continue
         try:
-            out[case.id] = _load(program, case.prog_type, kmaps, True, case.btf, case.slow)
+            out[case.id] = _load(program, case.prog_type, kmaps, True, case.slow)
         finally:
             _close_maps(kmaps)
     return out

@@ -266,7 +266,7 @@ def program_of(t: SelfTest):
         for s in slots:
             i = slot_to_index[s]
             insns[i] = insns[i].with_ref(kind)
-    return Program(insns, maps=maps, prog_flags=prog_flags_of(t))
+    return Program(insns, maps=maps, prog_flags=prog_flags_of(t), func_info=[])  # test_verifier loads no BTF
 
 
 # ---- running ------------------------------------------------------------------------------------------------------
