@@ -93,8 +93,12 @@ def _vregs(*ops: Any) -> list[VReg]:
 
 @dataclass(eq=False)
 class Mov(Insn):
+    """dst = src; with `core` (a btf.core_local.CoreAccess) src is a kernel field offset the instruction must
+    hold as an immediate, recorded as a CO-RE relocation of that instruction."""
+
     dst: VReg
     src: Operand
+    core: Any = None
 
     def uses(self) -> list[VReg]:
         return _vregs(self.src)

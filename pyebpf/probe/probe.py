@@ -219,6 +219,18 @@ class Probe:
     def _at_source(self, e: VerifierError) -> VerifierError:
         return VerifierError(f"{self._source_of_slot(e.insn)}{e.message}", e.insn, e.errno, e.log)
 
+    def write_object(self, path: str | None = None) -> bytes:
+        """The compiled probe as a BPF ELF object, as clang would write it (SEC() name, BTF-defined maps, .rodata,
+        func_info, and CO-RE relocations for every kernel struct field it reads): `pyebpf load`, libbpf
+        (`bpftool prog loadall`) or pyebpf.loader.ElfSpec load it on another kernel, where the relocations move the
+        field offsets to that kernel's layout. Returns the bytes (and writes `path` if given)."""
+        from pyebpf.loader.elf_writer import write_elf
+
+        c = self.compiled
+        initial = {name: spec.initial for name, spec in c.program.maps.items()
+                   if name.startswith(".rodata") and spec.initial is not None}
+        return write_elf(c.program, path, initial_values=initial)
+
     def load(self, *, attach: bool | str = True, verify: bool = True, log_level: int = 0) -> "LoadedProbe":
         """Verify with our verifier, load into the kernel with the map objects' kernel maps, attach by the section
         name (or `attach=TARGET`). Use as a context manager: leaving it detaches and unloads."""

@@ -13,8 +13,9 @@ import ast
 import ctypes
 
 from pyebpf.abi.helpers import HelperId
-from pyebpf.compiler.ir import Alu, Call, Load, Operand, SlotAddr, VReg
-from pyebpf.compiler.ktypes import int_type_of_btf, kernel_struct
+from pyebpf.btf.core_local import CoreAccess
+from pyebpf.compiler.ir import Alu, Call, Load, Mov, Operand, SlotAddr, VReg
+from pyebpf.compiler.ktypes import core_root, int_type_of_btf, kernel_struct, member_path
 from pyebpf.compiler.pyfront.values import Int, KRef, Mem, Value
 from pyebpf.compiler.symbols import is_array
 from pyebpf.compiler.types import U64, IntType
@@ -44,22 +45,24 @@ class KernelMixin:
         from pyebpf.btf import types as T
 
         if isinstance(base, Int):
-            ctype, addr, off = base.kt, base.op, 0
+            ctype, addr, off, core = base.kt, base.op, 0, core_root(base.kt, 0)
         else:
-            ctype, addr, off = base.type, base.addr, base.off
+            ctype, addr, off, core = base.type, base.addr, base.off, base.core
         struct = ctype.resolve()
         if isinstance(struct, T.Fwd):
             raise self.err(node, f"{ctype.c_type()} is only declared in the kernel's BTF: it has no known fields")
         if not isinstance(struct, T.Composite):
             raise self.err(node, f"a kernel {ctype.c_type()} has no field {node.attr!r}",
                            hint="cast the pointer with kptr(p, \"struct NAME\")")
-        m = struct.find_member(node.attr)
-        if m is None:
+        found = member_path(struct, node.attr)
+        if found is None:
             names = ", ".join(x.name for x in struct.members if x.name)[:300]
             raise self.err(node, f"{struct.c_type()} has no field {node.attr!r}", hint=f"fields: {names}")
+        m, path = found
         if m.bitfield_size or m.bit_offset % 8:
             raise self.err(node, f"{struct.c_type()}.{node.attr} is a bitfield: probes cannot read bitfields yet")
-        return self.kernel_value(addr, off + m.offset, m.type, node)
+        core = None if core is None else (core[0], core[1] + path)
+        return self.kernel_value(addr, off + m.offset, m.type, node, core)
 
     def kernel_index(self, base: Int | KRef, node: ast.Subscript) -> Value:
         """base[i]: an element of a kernel array member, or of the array a kernel pointer points to."""
@@ -69,31 +72,37 @@ class KernelMixin:
             arr = base.type.resolve()
             if not isinstance(arr, T.Array):
                 raise self.err(node, f"a kernel {base.type.c_type()} cannot be indexed")
-            elem, addr, off, count = arr.elem, base.addr, base.off, arr.nelems
+            elem, addr, off, count, core = arr.elem, base.addr, base.off, arr.nelems, base.core
         else:
-            elem, addr, off, count = base.kt, base.op, 0, None
+            elem, addr, off, count, core = base.kt, base.op, 0, None, None
         size = elem.size
         i = self.as_int(self.expr(node.slice), node.slice)
         if i.const is not None:
             if count is not None and not 0 <= i.const < count:
                 raise self.err(node.slice, f"index {i.const} is outside the kernel array of {count}")
-            return self.kernel_value(addr, off + i.const * size, elem, node)
+            if isinstance(base, KRef):
+                core = None if core is None else (core[0], core[1] + (i.const,))
+            else:  # p[i] of a kernel pointer: clang's first access index
+                core = core_root(elem, i.const)
+            return self.kernel_value(addr, off + i.const * size, elem, node, core)
+        start = self.kernel_address(KRef(addr, off, elem, core)) if isinstance(base, KRef) else addr
         p = self.ir.vreg(U64)
         self.ir.emit(Alu("mul", p, self.convert(i, U64).op, size))
-        self.ir.emit(Alu("add", p, p, addr))
-        return self.kernel_value(p, off, elem, node)
+        self.ir.emit(Alu("add", p, p, start))
+        return self.kernel_value(p, 0, elem, node, core_root(elem, 0))
 
-    def kernel_value(self, addr: Operand, off: int, btype: object, node: ast.AST) -> Value:
-        """What reading a `btype` at addr+off gives: an integer (read now), a typed pointer, or a KRef."""
+    def kernel_value(self, addr: Operand, off: int, btype: object, node: ast.AST, core: object = None) -> Value:
+        """What reading a `btype` at addr+off gives: an integer (read now), a typed pointer, or a KRef.
+        `core` (root type, access path) makes `off` a CO-RE relocated offset."""
         from pyebpf.btf import types as T
 
         r = btype.resolve()
         if isinstance(r, (T.Composite, T.Array)):
-            return KRef(addr, off, btype)
+            return KRef(addr, off, btype, core)
         it = int_type_of_btf(btype)
         if it is None:
             raise self.err(node, f"cannot read a kernel {btype.c_type()}")
-        v = self.kernel_read(addr, off, it)
+        v = self.kernel_read(self.kernel_address(KRef(addr, off, btype, core)), 0, it)
         if isinstance(r, T.Pointer):
             return Int(v, U64, kt=r.target)
         return Int(v, it)
@@ -119,6 +128,16 @@ class KernelMixin:
         return d
 
     def kernel_address(self, v: KRef) -> Operand:
+        """addr + off of a kernel object; the offset is a CO-RE relocated `mov` when the access has a named root
+        (clang's `r1 = <offset>` + `r3 += r1` of BPF_CORE_READ), so an object written from the probe loads on a
+        kernel whose layout differs."""
+        if v.core is not None and (len(v.core[1]) > 1 or v.core[1][0]):
+            root, path = v.core
+            o = self.ir.vreg(U64)
+            self.ir.emit(Mov(o, v.off, core=CoreAccess(0, root.btf, root.id, tuple(path))))
+            p = self.ir.vreg(U64)
+            self.ir.emit(Alu("add", p, v.addr, o))
+            return p
         if not v.off:
             return v.addr
         p = self.ir.vreg(U64)

@@ -65,6 +65,9 @@ class KRef:
     addr: Operand
     off: int
     type: Any
+    core: Any = None
+    """(root BTF type, clang access path) from the pointer `addr` was read from to this object: what a CO-RE
+    relocation of `off` names; None when the root cannot be matched by name on another kernel."""
 
 
 @dataclass
