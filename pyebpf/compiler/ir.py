@@ -69,7 +69,7 @@ Operand = Union[VReg, int, SlotAddr, MapRef, FuncRef]
 Base = Union[VReg, StackSlot]
 
 ALU_OPS = ("add", "sub", "mul", "div", "mod", "or", "and", "xor", "lsh", "rsh", "arsh")
-BRANCH_OPS = ("eq", "ne", "gt", "ge", "lt", "le", "sgt", "sge", "slt", "sle", "set")
+BRANCH_OPS = ("eq", "ne", "gt", "ge", "lt", "le", "sgt", "sge", "slt", "sle", "set", "may_goto")
 NEGATED = {"eq": "ne", "ne": "eq", "gt": "le", "le": "gt", "ge": "lt", "lt": "ge", "sgt": "sle", "sle": "sgt",
            "sge": "slt", "slt": "sge"}
 SWAPPED = {"eq": "eq", "ne": "ne", "gt": "lt", "lt": "gt", "ge": "le", "le": "ge", "sgt": "slt", "slt": "sgt",

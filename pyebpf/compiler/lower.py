@@ -298,6 +298,11 @@ class _Lowering:
 
     def branch(self, t: Branch, next_block: Block | None) -> None:
         op, a, b, then, orelse = t.op, t.a, t.b, t.then, t.orelse
+        if op == "may_goto":  # `then` when the loop budget is spent; no operands
+            self.put(emit.Jmp(then.label, "may_goto"))
+            if orelse is not next_block:
+                self.put(emit.Jmp(orelse.label))
+            return
         if isinstance(a, int) and not isinstance(b, int):
             from pyebpf.compiler.ir import SWAPPED
 

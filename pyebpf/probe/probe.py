@@ -20,8 +20,11 @@ class Probe:
 
     def __init__(self, fn: Callable[..., Any], section: str, *, name: str | None = None, tracepoints: Any = None,
                  license: str = "GPL", cpu_v4: bool | None = None, kernel_types: Any = None,
-                 frequency: int | None = None, event: str = "cpu-clock"):
+                 frequency: int | None = None, event: str = "cpu-clock", loops: Any = None):
         self.fn = fn
+        self.loops = None if loops is None else frozenset(loops)
+        """What loops over large or unknown counts may compile to ("bpf_loop", "may_goto"); None: what the running
+        kernel has (bpf_loop from Linux 5.17, may_goto from 6.9)."""
         self.sampling = f"{event}:{frequency}" if frequency is not None else None
         """perf_event probes: the sampling event they attach to ('cpu-clock:99': every CPU at 99 Hz)."""
         if frequency is not None and (not isinstance(frequency, int) or frequency <= 0):
@@ -52,7 +55,9 @@ class Probe:
             v4 = self.cpu_v4 if self.cpu_v4 is not None else _kernel_has_cpu_v4()
             self._compiled = compile_probe(self.fn, self.section, tracepoints=self.tracepoints or SYSTEM,
                                            name=self.name, license=self.license, cpu_v4=v4,
-                                           kernel=self.kernel_types or SYSTEM_TYPES, usdt=SYSTEM_USDT)
+                                           kernel=self.kernel_types or SYSTEM_TYPES, usdt=SYSTEM_USDT,
+                                           loop_features=self.loops if self.loops is not None
+                                           else _kernel_loop_features())
             if self.sampling is not None:  # attach by the sampling event, as `pyebpf load --attach cpu-clock:99`
                 self._compiled.program.attach_to = self.sampling
         return self._compiled
@@ -270,6 +275,17 @@ def _reg_name(offset: int) -> str:
     from pyebpf.abi.context import PT_REGS
 
     return next(f.name for f in PT_REGS.fields if f.offset == offset)
+
+
+def _kernel_loop_features() -> frozenset[str]:
+    """The loop features of pyfront/loops.py the running kernel has."""
+    from pyebpf.compiler.pyfront.loops import BPF_LOOP_SINCE
+    from pyebpf.isa.features import IsaFeature
+    from pyebpf.system.kernel import kernel_version_code
+
+    code = kernel_version_code()
+    since = {"bpf_loop": BPF_LOOP_SINCE, "may_goto": IsaFeature.MAY_GOTO.since}
+    return frozenset(f for f, (major, minor) in since.items() if code >= (major << 16) + (minor << 8))
 
 
 def _kernel_has_cpu_v4() -> bool:
