@@ -41,6 +41,26 @@ class CoreAccess:
         return ":".join(map(str, self.access))
 
 
+def bitfield_load(bit_offset: int, bit_size: int, type_size: int) -> tuple[int, int]:
+    """(byte offset, byte size) of the smallest naturally aligned load, at least the member type's size, that covers
+    a bitfield: what libbpf's FIELD_BYTE_OFFSET/FIELD_BYTE_SIZE give, and what a compiler reads it with. ValueError
+    when it does not fit 8 bytes."""
+    byte_sz = type_size
+    byte_off = bit_offset // 8 // byte_sz * byte_sz
+    while bit_offset + bit_size - byte_off * 8 > byte_sz * 8:
+        if byte_sz >= 8:
+            raise ValueError(f"bitfield at bit {bit_offset} does not fit an 8-byte load")
+        byte_sz *= 2
+        byte_off = bit_offset // 8 // byte_sz * byte_sz
+    return byte_off, byte_sz
+
+
+def bitfield_shifts(bit_offset: int, bit_size: int, byte_off: int) -> tuple[int, int]:
+    """(left shift, right shift) that extract a bitfield from the 64-bit little-endian value of its load
+    (FIELD_LSHIFT_U64, FIELD_RSHIFT_U64)."""
+    return 64 - (bit_offset + bit_size - byte_off * 8), 64 - bit_size
+
+
 class LocalTypes:
     """Builds the local BTF types a set of CoreAccesses refers to into a `BtfBuilder` (see the module doc)."""
 
@@ -132,4 +152,4 @@ class LocalTypes:
         return local
 
 
-__all__ = ["CoreAccess", "LocalTypes"]
+__all__ = ["CoreAccess", "LocalTypes", "bitfield_load", "bitfield_shifts"]

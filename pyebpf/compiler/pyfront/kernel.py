@@ -3,7 +3,7 @@
 A kernel pointer is an `Int` whose `kt` is the BTF type it points to (a BTF-typed context argument,
 `current_task()`, `kptr(x, "sock")`, a pointer member). A member access adds the member's offset (embedded structs
 and arrays stay `KRef`s, nothing read yet); a scalar or pointer member is read with bpf_probe_read_kernel into a
-stack slot, which works in every tracing program type (kprobe, raw_tp, tp_btf, fentry) and gives 0 for a NULL or
+stack slot (a bitfield: its covering load, shifted left then right), which works in every tracing program type (kprobe, raw_tp, tp_btf, fentry) and gives 0 for a NULL or
 unmapped pointer, as bpftrace does. Offsets come from the BTF of the kernel the probe is compiled on, which is the
 kernel it loads into (probes compile where they run).
 """
@@ -13,8 +13,9 @@ import ast
 import ctypes
 
 from pyebpf.abi.helpers import HelperId
-from pyebpf.btf.core_local import CoreAccess
-from pyebpf.compiler.ir import Alu, Call, Load, Mov, Operand, SlotAddr, VReg
+from pyebpf.btf.core_local import CoreAccess, bitfield_load, bitfield_shifts
+from pyebpf.btf.ext import CoreReloKind
+from pyebpf.compiler.ir import Alu, Call, Load, Mov, Operand, SlotAddr, Store, VReg
 from pyebpf.compiler.ktypes import core_root, int_type_of_btf, kernel_struct, member_path
 from pyebpf.compiler.pyfront.values import Int, KRef, Mem, Value
 from pyebpf.compiler.symbols import is_array
@@ -59,10 +60,47 @@ class KernelMixin:
             names = ", ".join(x.name for x in struct.members if x.name)[:300]
             raise self.err(node, f"{struct.c_type()} has no field {node.attr!r}", hint=f"fields: {names}")
         m, path = found
-        if m.bitfield_size or m.bit_offset % 8:
-            raise self.err(node, f"{struct.c_type()}.{node.attr} is a bitfield: probes cannot read bitfields yet")
         core = None if core is None else (core[0], core[1] + path)
+        if m.bitfield_size or m.bit_offset % 8:
+            return self.kernel_bitfield(addr, off, m, core, node)
         return self.kernel_value(addr, off + m.offset, m.type, node, core)
+
+    def kernel_bitfield(self, addr: Operand, off: int, m: object, core: object, node: ast.AST) -> Int:
+        """A bitfield member, read as clang's BPF_CORE_READ_BITFIELD_PROBED does: the smallest aligned load that
+        covers it into a zeroed u64 (bpf_probe_read_kernel), shifted left then right (arithmetically when the
+        field is signed). Offset, size and both shifts are CO-RE relocated values when the access has a root."""
+        it = int_type_of_btf(m.type)
+        if it is None:
+            raise self.err(node, f"cannot read a kernel {m.type.c_type()} bitfield")
+        bits = m.bitfield_size or it.bits
+        where = off * 8 + m.bit_offset
+        try:
+            byte_off, byte_sz = bitfield_load(where, bits, m.size)
+        except ValueError as e:
+            raise self.err(node, f"{node.attr}: {e}") from None
+        lsh, rsh = bitfield_shifts(where, bits, byte_off)
+
+        def value(v: int, kind: CoreReloKind) -> Operand:
+            if core is None:
+                return v
+            root, path = core
+            d = self.ir.vreg(U64)
+            self.ir.emit(Mov(d, v, core=CoreAccess(0, root.btf, root.id, tuple(path), kind)))
+            return d
+
+        K = CoreReloKind
+        start = self.ir.vreg(U64)
+        self.ir.emit(Alu("add", start, addr, value(byte_off, K.FIELD_BYTE_OFFSET)))
+        slot = self.ir.slot(8, 8, "kbits")
+        self.ir.emit(Store(slot, 0, 0, 8))
+        self.ir.emit(Call(HelperId.PROBE_READ_KERNEL, [SlotAddr(slot), value(byte_sz, K.FIELD_BYTE_SIZE), start],
+                          None))
+        v = self.ir.vreg(it)
+        self.ir.emit(Load(v, slot, 0, 8, False))
+        self.ir.emit(Alu("lsh", v, v, value(lsh, K.FIELD_LSHIFT_U64)))
+        self.ir.emit(Alu("arsh" if it.signed else "rsh", v, v, value(rsh, K.FIELD_RSHIFT_U64)))
+        lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if it.signed else (0, (1 << bits) - 1)
+        return Int(v, it, (lo, hi))
 
     def kernel_index(self, base: Int | KRef, node: ast.Subscript) -> Value:
         """base[i]: an element of a kernel array member, or of the array a kernel pointer points to."""
