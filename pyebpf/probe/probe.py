@@ -264,8 +264,12 @@ def _attach(kp: Any, probe: Probe, target: str | None) -> None:
     if probe.section.startswith(("usdt/", "usdt.s/")) and target is None:
         from pyebpf.loader.usdt import attach_usdt
 
+        from pyebpf.compiler.context import usdt_spec_ids
+
         binary, provider, name = probe.compiled.target.rsplit(":", 2)
-        kp.links.extend(attach_usdt(kp, binary, provider, name))
+        specs, ids = usdt_spec_ids(SYSTEM_USDT.usdt_args(binary, provider, name))
+        # one spec: cookie 0 everywhere; several: each site's spec id, which the program switches on
+        kp.links.extend(attach_usdt(kp, binary, provider, name, cookie=ids if len(specs) > 1 else 0))
         return
     kp.attach(target)
 
