@@ -169,6 +169,62 @@ def test_kernel_function_parameters(which, tmp_path):
         assert bp.out[1] >= 1  # the struct filename's reference count, read through the pointer argument
 
 
+@pytest.mark.parametrize("engine", ["interp", "compiled"])
+def test_vm_kernel_pointers_into_subprograms(engine):
+    _reset()
+    env = Environment(kernel_memory=_kernel_memory(bp.TARGET, 99, 5, b"pyebpf-task"), current_task=TASK)
+    bp.via_subprograms.run(args=[0, 0], engine=engine, env=env)
+    assert [bp.out[i] for i in (4, 5)] == [99, 5]
+    names = [n for n, _ in bp.via_subprograms.compiled.functions]
+    assert names == ["via_subprograms", "parent_tgid", "nr_threads"]
+    _reset()
+    bp.btf_via_subprogram.run(prev=TASK, next=0, engine=engine, env=env)
+    assert [bp.out[i] for i in (0, 1)] == [bp.TARGET, 99]
+
+
+@pytest.mark.kernel
+def test_kernel_pointers_into_subprograms():
+    _reset()
+    with bp.via_subprograms.load():
+        _wait_for(lambda: bp.out[4] != 0)
+        threads = len(os.listdir("/proc/self/task"))
+    assert (bp.out[4], bp.out[5]) == (os.getppid(), threads)
+    _reset()
+    with bp.btf_via_subprogram.load():
+        _wait_for(lambda: bp.out[0] != 0)
+    assert (bp.out[0], bp.out[1]) == (os.getpid(), os.getppid())
+
+
+def test_kernel_pointer_parameter_errors(tmp_path):
+    src = tmp_path / "bad_sub.py"
+    src.write_text(
+        "from pyebpf.probe import probe, Array, u64, noinline, current_task\n"
+        "out = Array(u64, 4)\n"
+        "@noinline\n"
+        "def f(t: 'struct task_struct *') -> u64:\n"
+        "    return t.tgid\n"
+        "@probe('raw_tp/sys_enter')\n"
+        "def a(ctx):\n"
+        "    out[0] = f(ctx.args[0])\n"
+        "@noinline\n"
+        "def g(t: 'struct task_struct') -> u64:\n"
+        "    return 0\n"
+        "@probe('raw_tp/sys_enter')\n"
+        "def b(ctx):\n"
+        "    out[0] = g(current_task())\n")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bad_sub", src)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with pytest.raises(CompileError) as e:
+        mod.a.compile()
+    assert "takes a kernel struct task_struct * here, not an integer" in str(e.value) and ":8:16:" in str(e.value)
+    with pytest.raises(CompileError) as e:
+        mod.b.compile()
+    assert "struct NAME *" in str(e.value) and ":10:10:" in str(e.value)
+
+
 def test_errors_name_the_kernel_type(tmp_path):
     src = tmp_path / "bad_btf.py"
     src.write_text(

@@ -64,6 +64,8 @@ class PythonFrontEnd(StatementsMixin, ExpressionsMixin, ArithMixin, ConditionsMi
         self.in_subprogram = False
         self.ret_type = S64
         self.param_types: list[Any] = []
+        self.param_kts: list[Any] = []
+        """per parameter of a subprogram: the kernel type it points to (None: an integer)"""
 
     # ---- lookups are forgotten at the end of the construct they were made in (pyfront/lookups.py) ---------------
     def cond(self, node: ast.expr, t: Any, f: Any) -> None:
