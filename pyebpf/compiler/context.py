@@ -153,6 +153,8 @@ class ContextSpec:
     name: str
     fields: dict[str, Field]
     aliases: dict[str, str]
+    btf_pointers: bool = False
+    """The 'btf' pointer arguments are PTR_TO_BTF_ID (tp_btf, fentry/fexit), read through with plain loads."""
 
     def find(self, name: str) -> Field | None:
         return self.fields.get(self.aliases.get(name, name))
@@ -229,7 +231,7 @@ def context_spec(prog_type: ProgType, target: str, provider: TracepointProvider 
             raise CompileError(f"the running kernel's BTF has no {target!r} to attach to",
                                hint="tp_btf/<tracepoint>, fentry/<kernel function>")
         args = Field("args", 0, 8, False, max(len(named), 1))
-        return ContextSpec(f"{section or 'tracing'} arguments", {"args": args, **named}, {})
+        return ContextSpec(f"{section or 'tracing'} arguments", {"args": args, **named}, {}, True)
     if prog_type == ProgType.KPROBE and section.startswith(("usdt/", "usdt.s/")):
         return ContextSpec(f"USDT {target}", usdt_fields(usdt, target), {})
     if prog_type == ProgType.KPROBE:

@@ -178,6 +178,8 @@ class Load(Insn):
     off: int
     size: int
     signed: bool = False
+    core: Any = None
+    """A btf.core_local.CoreAccess: `off` is a kernel field offset, recorded as a CO-RE relocation of the load."""
 
     def uses(self) -> list[VReg]:
         return _vregs(self.base)

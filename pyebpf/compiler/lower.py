@@ -211,6 +211,8 @@ class _Lowering:
     def _Load(self, i: Load) -> None:
         d = self.target(i.dst)
         b, off = self.base(i.base, i.off, SCR1)
+        if i.core is not None:  # the ldx whose offset CO-RE patches (a direct load through a PTR_TO_BTF_ID)
+            self.core.append((len([x for x in self.out if not isinstance(x, Label)]), i.core))
         sx = i.signed and i.size < 8
         self.put(emit.ldx(d, b, off, i.size, sx and self.cpu_v4))
         if sx and not self.cpu_v4:

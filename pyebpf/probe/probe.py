@@ -97,7 +97,7 @@ class Probe:
         if named is not None:
             fields = {"args": named}
         if pt == ProgType.TRACING:  # tp_btf/fentry/fexit: the context is the u64 argument slots, as a raw tp's
-            return vc.RawTracepointContext(**fields)
+            return _TracingContext(**fields)
         return vc.default_context(pt, **fields)
 
     def _btf_args(self, values: dict[str, Any]) -> list[int] | None:
@@ -272,6 +272,26 @@ def _attach(kp: Any, probe: Probe, target: str | None) -> None:
         kp.links.extend(attach_usdt(kp, binary, provider, name, cookie=ids if len(specs) > 1 else 0))
         return
     kp.attach(target)
+
+
+@functools.cache
+def _tracing_context_class() -> Any:
+    from pyebpf.vm.context import RawTracepointContext
+
+    class TracingContext(RawTracepointContext):
+        """tp_btf/fentry arguments; the environment's kernel memory is mapped at its own addresses for the run, as
+        the kernel's is: the probe reads PTR_TO_BTF_ID arguments with plain loads (compiler/pyfront/kernel.py)."""
+
+        def materialize(self, m: Any) -> int:
+            for n, (base, data) in enumerate(sorted(m.env.kernel_memory.items())):
+                m.map_fixed_run_region(base, data, f"kernel memory {n}")
+            return super().materialize(m)
+
+    return TracingContext
+
+
+def _TracingContext(**fields: Any) -> Any:
+    return _tracing_context_class()(**fields)
 
 
 def _reg_name(offset: int) -> str:

@@ -2,6 +2,8 @@
 `real_parent` at offsets no real kernel uses, so only CO-RE relocations can make the object read the right fields."""
 from __future__ import annotations
 
+import os
+
 from pyebpf.btf.builder import BtfBuilder
 from pyebpf.probe import HashMap, current_task, pid, probe, u32, u64
 
@@ -25,10 +27,11 @@ class FakeKernel:
 
 FAKE = FakeKernel()
 parents = HashMap(u32, u64, max_entries=64)
+TARGET = os.getpid()  # only this process's getppid() calls (other tests run beside)
 
 
 @probe("tracepoint/syscalls/sys_enter_getppid", kernel_types=FAKE)
 def fake_layout_parent(ctx):
     t = current_task()
-    if t.tgid == pid():
+    if t.tgid == TARGET and pid() == TARGET:
         parents[t.tgid] = t.real_parent.tgid

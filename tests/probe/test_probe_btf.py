@@ -252,3 +252,40 @@ def test_errors_name_the_kernel_type(tmp_path):
     with pytest.raises(CompileError) as e:
         mod.c.compile()
     assert "has no field 'nope'" in str(e.value) and "prev" in str(e.value)
+
+
+def test_tp_btf_reads_arguments_with_plain_loads():
+    """tp_btf arguments are PTR_TO_BTF_ID: their fields (and the fields of struct pointers read from them) are plain
+    loads with CO-RE relocations on the load's offset, no bpf_probe_read_kernel; raw_tp arguments are scalars."""
+    from pyebpf.abi.helpers import HelperId
+    from pyebpf.abi.opcodes import CLASS_MASK, InsnClass
+
+    def helpers(p):
+        return [i.imm for i in p.program.instructions if i.is_call]
+
+    assert HelperId.PROBE_READ_KERNEL not in helpers(bp.btf_switch)
+    assert HelperId.PROBE_READ_KERNEL in helpers(bp.raw_switch)
+    prog = bp.btf_switch.program
+    relocated = [prog.instructions[prog.index_of(a.slot)] for a in prog.core_relos]
+    assert relocated and all(i.opcode & CLASS_MASK == InsnClass.LDX for i in relocated)
+    assert len(prog.instructions) < len(bp.raw_switch.program.instructions)
+
+
+def test_direct_pointer_variable_cannot_become_a_scalar(tmp_path):
+    src = tmp_path / "bad_direct.py"
+    src.write_text(
+        "from pyebpf.probe import probe, Array, u64, current_task\n"
+        "out = Array(u64, 4)\n"
+        "@probe('tp_btf/sched_switch')\n"
+        "def a(ctx):\n"
+        "    p = ctx.prev\n"
+        "    p = current_task()\n"
+        "    out[0] = p.tgid\n")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bad_direct", src)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with pytest.raises(CompileError) as e:
+        mod.a.compile()
+    assert "cannot become another value" in str(e.value) and ":6:5:" in str(e.value)

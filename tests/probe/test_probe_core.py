@@ -40,15 +40,16 @@ def test_fake_layout_compiles_to_the_fake_offsets_and_runs_in_the_vm():
                                                                                                cp.FAKE_PARENT]
     task, parent = 0xFFFF888000100000, 0xFFFF888000200000
     t = bytearray(cp.FAKE_SIZE)
-    t[cp.FAKE_TGID:cp.FAKE_TGID + 4] = (4321).to_bytes(4, "little")
+    t[cp.FAKE_TGID:cp.FAKE_TGID + 4] = cp.TARGET.to_bytes(4, "little")
     t[cp.FAKE_PARENT:cp.FAKE_PARENT + 8] = parent.to_bytes(8, "little")
     p = bytearray(cp.FAKE_SIZE)
     p[cp.FAKE_TGID:cp.FAKE_TGID + 4] = (77).to_bytes(4, "little")
     for engine in ("interp", "compiled"):
         cp.parents.clear()
-        env = Environment(pid=4321, tgid=4321, current_task=task, kernel_memory={task: bytes(t), parent: bytes(p)})
+        env = Environment(pid=cp.TARGET, tgid=cp.TARGET, current_task=task,
+                          kernel_memory={task: bytes(t), parent: bytes(p)})
         cp.fake_layout_parent.run(engine=engine, env=env)
-        assert dict(cp.parents.items()) == {4321: 77}
+        assert dict(cp.parents.items()) == {cp.TARGET: 77}
 
 
 def test_object_carries_core_relocations_over_minimal_local_types():
@@ -112,3 +113,24 @@ def test_libbpf_relocates_the_object(tmp_path):
     for acc in prog.core_relos:
         want = tgid if acc.spec == "0:0" else parent
         assert imms[prog.index_of(acc.slot)].endswith(f"= {want}"), imms[prog.index_of(acc.slot)]
+
+
+@pytest.mark.kernel
+def test_tp_btf_object_with_relocated_plain_loads_runs():
+    """A tp_btf probe's plain loads through PTR_TO_BTF_ID carry CO-RE relocations on the load offsets; its object,
+    loaded and attached through pyebpf's loader, reads this process's ids at sched_switch."""
+    import time
+
+    import btf_probes as bp
+
+    spec = ElfSpec(bp.btf_switch.write_object())
+    assert spec.core_results and all(r.local_value == r.new_value for r in spec.core_results)
+    from pyebpf.loader.collection import load_collection
+
+    with load_collection(spec) as coll:
+        coll.attach()
+        end = time.monotonic() + 5
+        while coll.maps["btf_out"][0] == 0 and time.monotonic() < end:
+            time.sleep(0.02)
+        got = [coll.maps["btf_out"][i] for i in range(2)]
+    assert got == [os.getpid(), os.getppid()]

@@ -8,7 +8,7 @@ from pyebpf.compiler.context import Field
 from pyebpf.abi.helpers import HelperId
 from pyebpf.compiler.ir import Call, Ext, Load, Mov, Param, Return, VReg
 from pyebpf.compiler.pyfront.values import Ctx, CtxArray, Int, Mem, Ptr, Value
-from pyebpf.compiler.ktypes import int_type_of_btf, pointee
+from pyebpf.compiler.ktypes import direct_target, int_type_of_btf, pointee
 from pyebpf.compiler.symbols import is_struct
 from pyebpf.compiler.types import INT_TYPES, U64, PtrType
 
@@ -44,8 +44,9 @@ class ContextMixin:
             raw = self.ir.vreg(U64)
             self.def_(Load(raw, ctx.v, f.offset, 8, False), raw)
             target = pointee(f.btf)
-            if target is not None:
-                return Int(raw, U64, kt=target)
+            if target is not None:  # tp_btf/fentry arguments are PTR_TO_BTF_ID: fields by plain loads
+                return Int(raw, U64, kt=target, kdirect=bool(ctx.spec and ctx.spec.btf_pointers) and f.name != "ret"
+                           and direct_target(f.btf))
             return self.convert(Int(raw, U64), it)
         if f.size not in (1, 2, 4, 8):
             raise self.err(node, f"field {f.name} of {f.size} bytes is not an integer")

@@ -15,8 +15,8 @@ import ctypes
 from pyebpf.abi.helpers import HelperId
 from pyebpf.btf.core_local import CoreAccess, bitfield_load, bitfield_shifts
 from pyebpf.btf.ext import CoreReloKind
-from pyebpf.compiler.ir import Alu, Call, Load, Mov, Operand, SlotAddr, Store, VReg
-from pyebpf.compiler.ktypes import core_root, int_type_of_btf, kernel_struct, member_path
+from pyebpf.compiler.ir import Alu, Call, Ext, Load, Mov, Operand, SlotAddr, Store, VReg
+from pyebpf.compiler.ktypes import core_root, direct_target, int_type_of_btf, kernel_struct, member_path
 from pyebpf.compiler.pyfront.values import Int, KRef, Mem, Value
 from pyebpf.compiler.symbols import is_array
 from pyebpf.compiler.types import U64, IntType
@@ -46,9 +46,9 @@ class KernelMixin:
         from pyebpf.btf import types as T
 
         if isinstance(base, Int):
-            ctype, addr, off, core = base.kt, base.op, 0, core_root(base.kt, 0)
+            ctype, addr, off, core, direct = base.kt, base.op, 0, core_root(base.kt, 0), base.kdirect
         else:
-            ctype, addr, off, core = base.type, base.addr, base.off, base.core
+            ctype, addr, off, core, direct = base.type, base.addr, base.off, base.core, base.direct
         struct = ctype.resolve()
         if isinstance(struct, T.Fwd):
             raise self.err(node, f"{ctype.c_type()} is only declared in the kernel's BTF: it has no known fields")
@@ -63,7 +63,7 @@ class KernelMixin:
         core = None if core is None else (core[0], core[1] + path)
         if m.bitfield_size or m.bit_offset % 8:
             return self.kernel_bitfield(addr, off, m, core, node)
-        return self.kernel_value(addr, off + m.offset, m.type, node, core)
+        return self.kernel_value(addr, off + m.offset, m.type, node, core, direct)
 
     def kernel_bitfield(self, addr: Operand, off: int, m: object, core: object, node: ast.AST) -> Int:
         """A bitfield member, read as clang's BPF_CORE_READ_BITFIELD_PROBED does: the smallest aligned load that
@@ -110,9 +110,9 @@ class KernelMixin:
             arr = base.type.resolve()
             if not isinstance(arr, T.Array):
                 raise self.err(node, f"a kernel {base.type.c_type()} cannot be indexed")
-            elem, addr, off, count, core = arr.elem, base.addr, base.off, arr.nelems, base.core
+            elem, addr, off, count, core, direct = arr.elem, base.addr, base.off, arr.nelems, base.core, base.direct
         else:
-            elem, addr, off, count, core = base.kt, base.op, 0, None, None
+            elem, addr, off, count, core, direct = base.kt, base.op, 0, None, None, base.kdirect
         size = elem.size
         i = self.as_int(self.expr(node.slice), node.slice)
         if i.const is not None:
@@ -122,24 +122,39 @@ class KernelMixin:
                 core = None if core is None else (core[0], core[1] + (i.const,))
             else:  # p[i] of a kernel pointer: clang's first access index
                 core = core_root(elem, i.const)
-            return self.kernel_value(addr, off + i.const * size, elem, node, core)
+            return self.kernel_value(addr, off + i.const * size, elem, node, core, direct)
+        # a variable offset: the verifier reads PTR_TO_BTF_ID only at constant offsets, so bpf_probe_read_kernel
         start = self.kernel_address(KRef(addr, off, elem, core)) if isinstance(base, KRef) else addr
         p = self.ir.vreg(U64)
         self.ir.emit(Alu("mul", p, self.convert(i, U64).op, size))
         self.ir.emit(Alu("add", p, p, start))
         return self.kernel_value(p, 0, elem, node, core_root(elem, 0))
 
-    def kernel_value(self, addr: Operand, off: int, btype: object, node: ast.AST, core: object = None) -> Value:
+    def kernel_value(self, addr: Operand, off: int, btype: object, node: ast.AST, core: object = None,
+                     direct: bool = False) -> Value:
         """What reading a `btype` at addr+off gives: an integer (read now), a typed pointer, or a KRef.
-        `core` (root type, access path) makes `off` a CO-RE relocated offset."""
+        `core` (root type, access path) makes `off` a CO-RE relocated offset; `direct`: addr is a PTR_TO_BTF_ID,
+        read with a plain load (the kernel turns it into BPF_PROBE_MEM: a fault reads 0) whose offset CO-RE
+        relocates, as clang compiles `prev->pid` in a tp_btf program."""
         from pyebpf.btf import types as T
 
         r = btype.resolve()
         if isinstance(r, (T.Composite, T.Array)):
-            return KRef(addr, off, btype, core)
+            return KRef(addr, off, btype, core, direct)
         it = int_type_of_btf(btype)
         if it is None:
             raise self.err(node, f"cannot read a kernel {btype.c_type()}")
+        if direct and isinstance(addr, VReg) and -(1 << 15) <= off < (1 << 15):
+            acc = None if core is None else CoreAccess(0, core[0].btf, core[0].id, tuple(core[1]))
+            raw = self.ir.vreg(it)
+            self.def_(Load(raw, addr, off, it.size, False, core=acc), raw)
+            v = raw
+            if it.signed and it.size < 8:  # loaded unsigned (no BPF_PROBE_MEMSX before 6.6), then sign-extended
+                v = self.ir.vreg(it)
+                self.def_(Ext(v, raw, 8 * it.size, True), v)
+            if isinstance(r, T.Pointer):
+                return Int(v, U64, kt=r.target, kdirect=direct_target(btype))
+            return Int(v, it)
         v = self.kernel_read(self.kernel_address(KRef(addr, off, btype, core)), 0, it)
         if isinstance(r, T.Pointer):
             return Int(v, U64, kt=r.target)

@@ -163,7 +163,7 @@ class LoopsMixin:
             v = f.vars[n]
             local = sub.ir.vreg(v.t, n)  # type: ignore[union-attr]
             sub.def_(Load(local, record, offs[n], 8, False), local)
-            frame.vars[n] = Int(local, v.t)  # type: ignore[union-attr]
+            frame.vars[n] = Int(local, v.t, kt=v.kt)  # type: ignore[union-attr]
             frame.assigned.add(n)
         i = sub.ir.vreg(t, name)
         sub.ir.emit(Load(i, record, _START, 8, False))

@@ -114,13 +114,17 @@ class StatementsMixin:
         if isinstance(existing, Int):
             if annotation is not None and annotation != existing.t:
                 raise self.err(target, f"{name!r} is already a {existing.t!r}", hint="use a new name")
+            if existing.kdirect and not v.kdirect:  # the verifier would see a scalar where it read a BTF pointer
+                raise self.err(target, f"{name!r} holds a kernel pointer the verifier tracks (read with plain "
+                                       "loads); it cannot become another value", hint="use a new name")
             self.assign_int(existing, v, value_node)
         elif existing is not None:
             raise self.err(target, f"{name!r} holds a {kind_of(existing)}; it cannot become an integer",
                            hint="use a new name")
         else:
             t = annotation or (promote(v.t) if v.t is not None else literal_type(v.op))  # type: ignore[arg-type]
-            var = Int(self.ir.vreg(t, name), t, kt=v.kt if t.size == 8 else None)
+            var = Int(self.ir.vreg(t, name), t, kt=v.kt if t.size == 8 else None,
+                      kdirect=v.kdirect and t.size == 8 and annotation is None)
             self.assign_int(var, v, value_node, fresh=True)
             f.vars[name] = var
         f.assigned.add(name)
