@@ -287,12 +287,15 @@ def _core_records(btf: BtfBuilder, core: list[tuple[str, int, Any]]) -> dict[str
     from pyebpf.btf.core_local import LocalTypes
 
     local = LocalTypes(btf)
-    for _, _, acc in core:
-        local.note(acc)
     out: dict[str, list[tuple[int, ...]]] = {}
-    for section, offset, acc in core:
-        type_id, spec = local.relocation(acc)
-        out.setdefault(section, []).append((offset, type_id, btf.string(spec), int(acc.kind)))
+    try:
+        for _, _, acc in core:
+            local.note(acc)
+        for section, offset, acc in core:
+            type_id, spec = local.relocation(acc)
+            out.setdefault(section, []).append((offset, type_id, btf.string(spec), int(acc.kind)))
+    except (ValueError, IndexError, KeyError) as e:
+        raise ElfError(f"write_elf: a CO-RE relocation cannot be described in the object's BTF: {e}") from None
     return out
 
 

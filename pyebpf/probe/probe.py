@@ -277,6 +277,7 @@ def _attach(kp: Any, probe: Probe, target: str | None) -> None:
 @functools.cache
 def _tracing_context_class() -> Any:
     from pyebpf.vm.context import RawTracepointContext
+    from pyebpf.vm.memory import PAGE
 
     class TracingContext(RawTracepointContext):
         """tp_btf/fentry arguments; the environment's kernel memory is mapped at its own addresses for the run, as
@@ -285,8 +286,11 @@ def _tracing_context_class() -> Any:
         def materialize(self, m: Any) -> int:
             for n, (base, data) in enumerate(sorted(m.env.kernel_memory.items())):
                 m.map_fixed_run_region(base, data, f"kernel memory {n}")
+            if 0 not in m.mem.pages:  # a plain load through NULL (+ a field offset) reads 0, as BPF_PROBE_MEM does
+                m.map_fixed_run_region(0, null_page, "NULL page (BPF_PROBE_MEM reads 0)")
             return super().materialize(m)
 
+    null_page = bytearray(PAGE)  # read-only, shared by every run
     return TracingContext
 
 

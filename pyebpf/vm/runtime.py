@@ -203,7 +203,7 @@ class Machine:
         """Read-only `data` at the address `base` itself (kernel memory a tracing program loads from directly, at
         the addresses its pointers hold), for this run only; VmError when it overlaps a mapped page."""
         self.needs_reset = True
-        region = Region(base, bytearray(data), name, False, "mem")
+        region = Region(base, data if isinstance(data, bytearray) else bytearray(data), name, False, "mem")
         pages = self.mem.pages
         span = range(base >> PAGE_SHIFT, ((base + max(len(data), 1) - 1) >> PAGE_SHIFT) + 1)
         for page in span:
