@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ctypes
 
-from pyebpf.probe import Array, Probe, s64, u32, u64
+from pyebpf.probe import Array, HashMap, Probe, s64, u32, u64
 
 res = Array(u64, max_entries=8, name="res")
+cells = HashMap(u32, u64, max_entries=8, name="loop_cells")
 STRATEGIES = {"bpf_loop": {"bpf_loop"}, "may_goto": {"may_goto"}, "bounded": set()}
 
 
@@ -69,6 +70,20 @@ def small_masked(ctx):
     return 0
 
 
+def map_in_loop(ctx):
+    """A lookup made before the loop must not be reused after it: the body (a callback) deletes and re-inserts."""
+    n = u32(ctx.args[0])
+    k = u32(1)
+    cells[k] = 5
+    res[6] = cells[k]
+    for i in range(n):
+        if i == 0:
+            del cells[k]
+        cells[k] = 100 + i
+    res[7] = cells[k]
+    return 0
+
+
 def probes(fn, section="raw_tp/sys_enter"):
     """fn compiled for each strategy: {strategy: Probe}."""
     return {name: Probe(fn, section, name=f"{fn.__name__[:8]}_{name[:6]}", loops=feats)
@@ -79,3 +94,4 @@ SUM = probes(sum_loop)
 STEPPED = probes(stepped)
 STRUCT = probes(struct_local)
 SMALL = probes(small_masked)
+MAPS = probes(map_in_loop)

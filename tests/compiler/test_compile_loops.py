@@ -14,19 +14,22 @@ from pyebpf.abi.helpers import HelperId
 from pyebpf.errors import CompileError
 from pyebpf.probe import Probe, u64
 
-ALL = {"sum": lp.SUM, "stepped": lp.STEPPED, "struct": lp.STRUCT, "small": lp.SMALL}
-FNS = {"sum": lp.sum_loop, "stepped": lp.stepped, "struct": lp.struct_local, "small": lp.small_masked}
+ALL = {"sum": lp.SUM, "stepped": lp.STEPPED, "struct": lp.STRUCT, "small": lp.SMALL, "maps": lp.MAPS}
+FNS = {"sum": lp.sum_loop, "stepped": lp.stepped, "struct": lp.struct_local, "small": lp.small_masked,
+       "maps": lp.map_in_loop}
 
 
 def _python(fn, args) -> tuple[int, dict[int, int]]:
     """The probe function run as Python (u32()/s64() wrap as casts do; `res` is the map object)."""
     lp.res.clear()
+    lp.cells.clear()
     r = fn(types.SimpleNamespace(args=list(args)))
     return r, {k: v for k, v in lp.res.items() if v}
 
 
 def _vm(probe, args, engine) -> tuple[int, dict[int, int]]:
     lp.res.clear()
+    lp.cells.clear()
     r = probe.run(args=list(args), engine=engine)
     return r.r0, {k: v for k, v in lp.res.items() if v}
 
@@ -48,7 +51,7 @@ def test_strategy_follows_the_features_and_the_body():
                                                              "bounded": "bounded"}
     # n & 1023: the verifier walks at most 1023 iterations, so it stays a bounded loop
     assert {_shape(p) for p in lp.SMALL.values()} == {"bounded"}
-    assert [n for n, _ in lp.SUM["bpf_loop"].compiled.functions] == ["sum_loop", "sum_loop_for20"]
+    assert [n for n, _ in lp.SUM["bpf_loop"].compiled.functions] == ["sum_loop", "sum_loop_for21"]
 
 
 args_sum = st.tuples(st.integers(0, 1500), st.integers(0, 1 << 20), st.integers(0, 2000))
@@ -62,6 +65,12 @@ def test_sum_loop_agrees_with_python(args, strategy, engine):
     assert _vm(lp.SUM[strategy], args, engine) == _python(lp.sum_loop, args)
 
 
+@pytest.mark.parametrize("engine", ["interp", "compiled"])
+@pytest.mark.parametrize("strategy", sorted(lp.STRATEGIES))
+def test_map_changed_in_the_loop_is_read_again(strategy, engine):
+    assert _vm(lp.MAPS[strategy], (1500,), engine) == _python(lp.map_in_loop, (1500,)) == (0, {6: 5, 7: 1599})
+
+
 @settings(max_examples=15)
 @given(args=args_stepped, strategy=st.sampled_from(sorted(lp.STRATEGIES)))
 def test_stepped_loop_agrees_with_python(args, strategy):
@@ -72,6 +81,10 @@ def test_stepped_loop_agrees_with_python(args, strategy):
 
 @pytest.mark.parametrize("strategy", ["bpf_loop", "may_goto"])
 def test_our_verifier_accepts_loops_over_unknown_counts(strategy):
+    from pyebpf.probe.probe import _kernel_loop_features
+
+    if strategy not in _kernel_loop_features():  # pyebpf's verifier models the running kernel's release
+        pytest.skip(f"the running kernel has no {strategy}")
     assert lp.SUM[strategy].verify()
     assert lp.STEPPED[strategy].verify()
 
@@ -89,7 +102,7 @@ def test_bounded_loop_over_unknown_count_is_refused_by_the_kernel():
 
 
 CASES = [("sum", (100, 3, 50)), ("sum", (3000, 1 << 20, 4000)), ("sum", (0, 5, 5)), ("stepped", (10, -5)),
-         ("stepped", (-7, 2000)), ("struct", (5000,)), ("small", (70000,))]
+         ("stepped", (-7, 2000)), ("struct", (5000,)), ("small", (70000,)), ("maps", (1500,))]
 
 
 @pytest.mark.kernel
@@ -101,9 +114,12 @@ def test_kernel_agrees_with_python(case, strategy):
     if strategy not in _kernel_loop_features():
         pytest.skip(f"this kernel has no {strategy}")
     name, args = case
+    if name == "maps" and strategy == "may_goto":
+        pytest.skip("`if i == 0` makes i precise: the verifier walks every may_goto iteration (bpf_loop verifies it)")
     probe = ALL[name][strategy]
     r, want = _python(FNS[name], args)
     lp.res.clear()
+    lp.cells.clear()
     with probe.load(attach=False) as loaded:
         got = loaded.run(args=list(args))
         kernel = {k: v for k, v in lp.res.items() if v}
