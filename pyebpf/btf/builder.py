@@ -43,10 +43,11 @@ class BtfBuilder:
     def add_array(self, elem: int, index_type: int, nelems: int) -> int:
         return self._add(BtfType(BtfKind.ARRAY, 0, 0, 0, 0, array=(elem, index_type, nelems)))
 
-    def add_struct(self, name: str, size: int, members: list[tuple[str, int, int]]) -> int:
-        """members: (name, type id, bit offset)."""
-        ms = [BtfMember(self.string(n), t, off) for n, t, off in members]
-        return self._add(BtfType(BtfKind.STRUCT, self.string(name), len(ms), 0, size, members=ms))
+    def add_struct(self, name: str, size: int, members: list[tuple]) -> int:
+        """members: (name, type id, bit offset) or (name, type id, bit offset, bitfield size)."""
+        ms = [BtfMember(self.string(m[0]), m[1], m[2], m[3] if len(m) > 3 else 0) for m in members]
+        flag = int(any(m.bitfield_size for m in ms))
+        return self._add(BtfType(BtfKind.STRUCT, self.string(name), len(ms), flag, size, members=ms))
 
     def add_union(self, name: str, size: int, members: list[tuple[str, int, int]]) -> int:
         """members: (name, type id, bit offset)."""

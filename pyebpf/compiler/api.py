@@ -62,10 +62,12 @@ def section_info(section: str) -> tuple[ProgType, str, Any]:
 def compile_probe(fn: Callable[..., Any], section: str, *, tracepoints: TracepointProvider | None = None,
                   name: str | None = None, map_namer: Callable[[Any, str], str] | None = None,
                   license: str = "GPL", cpu_v4: bool = True, kernel: KernelTypes | None = None,
-                  usdt: UsdtProvider | None = None) -> CompiledProbe:
+                  usdt: UsdtProvider | None = None, loop_features: frozenset[str] | None = None) -> CompiledProbe:
     """Compile `fn` for `section` (a libbpf SEC() name: it picks the program type and the attach target).
     cpu_v4=False keeps to instructions older kernels take (no movsx/sdiv/ldsx: Linux < 6.6). `kernel` gives
-    kernel types (BTF-named arguments, struct fields through pointers); None compiles without them."""
+    kernel types (BTF-named arguments, struct fields through pointers); None compiles without them.
+    `loop_features` ("bpf_loop", "may_goto"): what the target kernel offers for loops over large or unknown counts
+    (pyfront/loops.py); None: both."""
     start = time.perf_counter()
     ptype, target, attach_type = section_info(section)
     try:
@@ -73,6 +75,8 @@ def compile_probe(fn: Callable[..., Any], section: str, *, tracepoints: Tracepoi
     except CompileError as e:  # about the section (no such tracepoint, USDT probe...): at the def line
         raise _at_def(fn, e) from None
     fe = PythonFrontEnd(fn, ctx, DEFAULT_RETURN.get(ptype, 0), map_namer, cpu_v4=cpu_v4, kernel=kernel)
+    if loop_features is not None:
+        fe.loop_features = frozenset(loop_features)
     try:
         fe.compile()
     except RecursionError:

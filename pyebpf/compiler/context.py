@@ -43,22 +43,58 @@ class UsdtProvider(Protocol):
     def usdt_args(self, binary: str, provider: str, name: str) -> list[tuple[Any, ...]]: ...
 
 
+def usdt_spec_ids(sites: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], list[int]]:
+    """(the distinct argument specs of a USDT probe's sites, the spec id of each site): libbpf's spec ids. A site is
+    attached with its spec id as the BPF cookie; the program picks each argument's location by it."""
+    specs: list[tuple[Any, ...]] = []
+    index: dict[tuple[str, ...], int] = {}
+    ids = []
+    for site in sites:
+        key = tuple(a.text for a in site)
+        if key not in index:
+            index[key] = len(specs)
+            specs.append(site)
+        ids.append(index[key])
+    return specs, ids
+
+
+@dataclass(frozen=True)
+class UsdtLocations:
+    """A USDT argument kept in different places at different sites: `by_spec[id]` is where it is at the sites of
+    spec id `id` (what bpf_get_attach_cookie returns there)."""
+
+    by_spec: tuple[Any, ...]
+
+    @property
+    def size(self) -> int:
+        return max(a.size for a in self.by_spec)
+
+    @property
+    def signed(self) -> bool:
+        return any(a.signed for a in self.by_spec)
+
+    @property
+    def text(self) -> str:
+        return " | ".join(sorted({a.text for a in self.by_spec}))
+
+
 def usdt_fields(provider: UsdtProvider | None, target: str) -> dict[str, Field]:
-    """ctx.arg0, ctx.arg1, ... of a USDT probe (`usdt/PATH:provider:name`): every site must keep argument i in the
-    same place (a CompileError names the first that differs; libbpf would switch on a per-site cookie)."""
+    """ctx.arg0, ctx.arg1, ... of a USDT probe (`usdt/PATH:provider:name`). An argument every site keeps in the same
+    place is read from there; one that moves between sites is a `UsdtLocations` (one location per spec id, chosen
+    at run time by the attach cookie, as libbpf's usdt.c does). Every site must have the argument."""
     parts = target.rsplit(":", 2)
     if provider is None or len(parts) != 3 or not all(parts):
         raise CompileError(f"USDT target {target!r}: expected usdt/PATH:PROVIDER:NAME",
                            hint="e.g. usdt//usr/bin/python3.11:python:function__entry")
     sites = provider.usdt_args(*parts)
+    specs, _ = usdt_spec_ids(sites)
     out: dict[str, Field] = {}
-    for i in range(max((len(s) for s in sites), default=0)):
-        specs = {s[i].text if i < len(s) else None: s[i] if i < len(s) else None for s in sites}
-        if len(specs) > 1:
-            raise CompileError(f"USDT {parts[1]}:{parts[2]} keeps argument {i} in different places at its "
-                               f"{len(sites)} sites ({', '.join(sorted(str(k) for k in specs))})",
-                               hint="probes with per-site argument locations are not supported yet")
-        spec = next(iter(specs.values()))
+    for i in range(max((len(s) for s in specs), default=0)):
+        if any(i >= len(s) for s in specs):
+            raise CompileError(f"USDT {parts[1]}:{parts[2]}: argument {i} is missing at some of its "
+                               f"{len(sites)} sites", hint="read only the arguments every site passes")
+        where = [s[i] for s in specs]
+        spec: Any = where[0] if len({a.text for a in where}) == 1 else UsdtLocations(tuple(where))
         out[f"arg{i}"] = Field(f"arg{i}", 0, spec.size, spec.signed, 1, "usdt", spec.text, usdt=spec)
     return out
 
@@ -117,6 +153,8 @@ class ContextSpec:
     name: str
     fields: dict[str, Field]
     aliases: dict[str, str]
+    btf_pointers: bool = False
+    """The 'btf' pointer arguments are PTR_TO_BTF_ID (tp_btf, fentry/fexit), read through with plain loads."""
 
     def find(self, name: str) -> Field | None:
         return self.fields.get(self.aliases.get(name, name))
@@ -193,7 +231,7 @@ def context_spec(prog_type: ProgType, target: str, provider: TracepointProvider 
             raise CompileError(f"the running kernel's BTF has no {target!r} to attach to",
                                hint="tp_btf/<tracepoint>, fentry/<kernel function>")
         args = Field("args", 0, 8, False, max(len(named), 1))
-        return ContextSpec(f"{section or 'tracing'} arguments", {"args": args, **named}, {})
+        return ContextSpec(f"{section or 'tracing'} arguments", {"args": args, **named}, {}, True)
     if prog_type == ProgType.KPROBE and section.startswith(("usdt/", "usdt.s/")):
         return ContextSpec(f"USDT {target}", usdt_fields(usdt, target), {})
     if prog_type == ProgType.KPROBE:
@@ -218,4 +256,5 @@ def context_spec(prog_type: ProgType, target: str, provider: TracepointProvider 
 
 
 __all__ = ["Field", "TracepointProvider", "ContextSpec", "context_spec", "SystemTracepoints", "SYSTEM",
-           "fields_of_format", "fields_of_text", "btf_fields", "UsdtProvider", "usdt_fields"]
+           "fields_of_format", "fields_of_text", "btf_fields", "UsdtProvider", "usdt_fields", "usdt_spec_ids",
+           "UsdtLocations"]

@@ -106,6 +106,8 @@ class Jmp:
     def resolve(self, offset: int) -> Instruction:
         if self.op is None:
             return ops.ja(offset)
+        if self.op == "may_goto":
+            return ops.may_goto(offset)
         return ops.jmp(JMP[self.op], self.dst, self.src, self.imm, offset)
 
 

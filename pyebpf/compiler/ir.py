@@ -69,7 +69,7 @@ Operand = Union[VReg, int, SlotAddr, MapRef, FuncRef]
 Base = Union[VReg, StackSlot]
 
 ALU_OPS = ("add", "sub", "mul", "div", "mod", "or", "and", "xor", "lsh", "rsh", "arsh")
-BRANCH_OPS = ("eq", "ne", "gt", "ge", "lt", "le", "sgt", "sge", "slt", "sle", "set")
+BRANCH_OPS = ("eq", "ne", "gt", "ge", "lt", "le", "sgt", "sge", "slt", "sle", "set", "may_goto")
 NEGATED = {"eq": "ne", "ne": "eq", "gt": "le", "le": "gt", "ge": "lt", "lt": "ge", "sgt": "sle", "sle": "sgt",
            "sge": "slt", "slt": "sge"}
 SWAPPED = {"eq": "eq", "ne": "ne", "gt": "lt", "lt": "gt", "ge": "le", "le": "ge", "sgt": "slt", "slt": "sgt",
@@ -93,8 +93,12 @@ def _vregs(*ops: Any) -> list[VReg]:
 
 @dataclass(eq=False)
 class Mov(Insn):
+    """dst = src; with `core` (a btf.core_local.CoreAccess) src is a kernel field offset the instruction must
+    hold as an immediate, recorded as a CO-RE relocation of that instruction."""
+
     dst: VReg
     src: Operand
+    core: Any = None
 
     def uses(self) -> list[VReg]:
         return _vregs(self.src)
@@ -174,6 +178,8 @@ class Load(Insn):
     off: int
     size: int
     signed: bool = False
+    core: Any = None
+    """A btf.core_local.CoreAccess: `off` is a kernel field offset, recorded as a CO-RE relocation of the load."""
 
     def uses(self) -> list[VReg]:
         return _vregs(self.base)

@@ -66,6 +66,59 @@ def kernel_struct(btf: Any, name: str) -> Any:
     return None if tid is None else btf.type(tid)
 
 
+def direct_target(ptr: Any) -> bool:
+    """Whether loading through a pointer of BTF type `ptr` keeps a PTR_TO_BTF_ID the verifier lets a program read
+    with plain loads: a pointer to a struct or union with no type tag (`__user`, `__percpu` pointees are not), as
+    btf_struct_access types the result of such a load."""
+    from pyebpf.btf import types as T
+
+    r = ptr.resolve() if ptr is not None else None
+    if not isinstance(r, T.Pointer):
+        return False
+    t = r.target
+    for _ in range(16):
+        if isinstance(t, T.TypeTag):
+            return False
+        if isinstance(t, (T.Typedef, T.Const, T.Volatile, T.Restrict)):
+            t = t.target
+            continue
+        break
+    return isinstance(t, T.Composite)
+
+
+def member_path(struct: Any, name: str) -> tuple[Any, tuple[int, ...]] | None:
+    """(member, member indexes from `struct` to it) of field `name`, looking into anonymous struct/union members as
+    C does; the indexes are what a CO-RE access string lists (an anonymous member's index, then the inner one)."""
+    from pyebpf.btf import types as T
+
+    for i, m in enumerate(struct.members):
+        if m.name == name:
+            return m, (i,)
+    for i, m in enumerate(struct.members):
+        if not m.name:
+            inner = m.type.resolve()
+            if isinstance(inner, T.Composite):
+                found = member_path(inner, name)
+                if found is not None:
+                    fm, path = found
+                    return T.Member(struct.btf, fm.name, fm.type_id, m.bit_offset + fm.bit_offset,
+                                    fm.bitfield_size), (i, *path)
+    return None
+
+
+def core_root(t: Any, index: int = 0) -> tuple[Any, tuple[int, ...]] | None:
+    """The start of a CO-RE access path through a pointer to `t` (`index`: p[index]), or None when `t` is not a
+    named struct/union, which another kernel's BTF could not match by name."""
+    from pyebpf.btf import types as T
+
+    if t is None:
+        return None
+    r = t.resolve()
+    if not isinstance(r, T.Composite) or not r.name:
+        return None
+    return r, (index,)
+
+
 def btf_params(btf: Any, attach_type: Any, target: str) -> list[tuple[str, Any]]:
     """(name, BTF type) of each context argument of a BTF-described attach point, in ctx slot order: a raw
     tracepoint's TP_PROTO arguments, a kernel function's parameters (for fexit `ret` follows them)."""
@@ -82,5 +135,5 @@ def btf_params(btf: Any, attach_type: Any, target: str) -> list[tuple[str, Any]]
     return out
 
 
-__all__ = ["KernelTypes", "SystemKernelTypes", "SYSTEM_TYPES", "int_type_of_btf", "pointee", "kernel_struct",
+__all__ = ["direct_target", "member_path", "core_root", "KernelTypes", "SystemKernelTypes", "SYSTEM_TYPES", "int_type_of_btf", "pointee", "kernel_struct",
            "btf_params", "KPROBE_ARG_REGS"]

@@ -64,6 +64,7 @@ class _Lowering:
         self.cpu_v4 = cpu_v4
         self.out: list[Any] = []  # Instruction | emit.Jmp | Label
         self.lines: list[tuple[int, int, int]] = []
+        self.core: list[tuple[int, Any]] = []  # (instruction index, CoreAccess) of CO-RE relocated immediates
         self._loc: Any = None
 
     # -- operands ------------------------------------------------------------------------------------------------
@@ -124,7 +125,13 @@ class _Lowering:
 
     def _Mov(self, i: Mov) -> None:
         d = self.target(i.dst)
-        self.materialize(i.src, d)
+        if i.core is not None:  # a relocated field offset: always `mov dst, imm32`, the instruction CO-RE patches
+            if not isinstance(i.src, int) or not emit.fits_imm(i.src):
+                raise CompileError(f"a CO-RE relocated value must be a 32-bit constant, not {i.src!r}")
+            self.core.append((len([x for x in self.out if not isinstance(x, Label)]), i.core))
+            self.put(emit.mov_imm(d, i.src))
+        else:
+            self.materialize(i.src, d)
         self.flush(i.dst, d)
 
     def _Param(self, i: Param) -> None:
@@ -204,6 +211,8 @@ class _Lowering:
     def _Load(self, i: Load) -> None:
         d = self.target(i.dst)
         b, off = self.base(i.base, i.off, SCR1)
+        if i.core is not None:  # the ldx whose offset CO-RE patches (a direct load through a PTR_TO_BTF_ID)
+            self.core.append((len([x for x in self.out if not isinstance(x, Label)]), i.core))
         sx = i.signed and i.size < 8
         self.put(emit.ldx(d, b, off, i.size, sx and self.cpu_v4))
         if sx and not self.cpu_v4:
@@ -291,6 +300,11 @@ class _Lowering:
 
     def branch(self, t: Branch, next_block: Block | None) -> None:
         op, a, b, then, orelse = t.op, t.a, t.b, t.then, t.orelse
+        if op == "may_goto":  # `then` when the loop budget is spent; no operands
+            self.put(emit.Jmp(then.label, "may_goto"))
+            if orelse is not next_block:
+                self.put(emit.Jmp(orelse.label))
+            return
         if isinstance(a, int) and not isinstance(b, int):
             from pyebpf.compiler.ir import SWAPPED
 
@@ -418,6 +432,7 @@ def lower(fn: Function, maps: dict[str, MapSpec] | None = None, prog_type: Any =
     lo, frame = _lower_function(fn, cpu_v4)
     items = list(lo.out)
     lines = list(lo.lines)
+    core = list(lo.core)
     functions = [(fn.name, 0)]
     frames = frame
     for sub in subprograms or []:
@@ -428,12 +443,14 @@ def lower(fn: Function, maps: dict[str, MapSpec] | None = None, prog_type: Any =
         items.append(Label(FUNC_PREFIX + sub.name))
         items += slo.out
         lines += [(idx + start, line, col) for idx, line, col in slo.lines]
+        core += [(idx + start, acc) for idx, acc in slo.core]
     if frames > MAX_BPF_STACK:
         raise CompileError(f"the probe and its subprograms need {frames} bytes of stack together; eBPF allows "
                            f"{MAX_BPF_STACK} along a call chain", hint="inline small helpers, or use smaller locals")
     insns, labels = link(items)
     program = Program(insns, dict(maps or {}), prog_type, license, name or fn.name, labels, expected_attach_type,
                       attach_to)
+    program.core_relos = [acc.at(program.slot_of(idx)) for idx, acc in core]
     return Lowered(program, lines, lo.alloc, functions)
 
 

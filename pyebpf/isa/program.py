@@ -44,6 +44,9 @@ class Program:
     line_info: list[tuple[int, int, int, int]] = field(default_factory=list, repr=False)
     kern_version: int = 0
     attach_btf_id: int = 0
+    #: CO-RE relocations (pyebpf.btf.core_local.CoreAccess, by slot) a compiler recorded: kept so that an object
+    #: written from this program (loader.elf_writer) carries them; loading the program directly ignores them.
+    core_relos: list = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self.instructions = list(self.instructions)

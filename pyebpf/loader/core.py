@@ -21,6 +21,7 @@ from pyebpf.errors import ElfError
 from pyebpf.isa.instruction import Instruction
 from pyebpf.abi.btf import BTF_INT_SIGNED, BtfKind
 from pyebpf.btf import MODIFIER_KINDS, Btf, CoreRelo, CoreReloKind, essential_name
+from pyebpf.btf.core_local import bitfield_load, bitfield_shifts
 
 #: The helper id libbpf puts in a call to poison an instruction whose relocation could not be resolved.
 POISON_HELPER_ID = 0xBAD2310
@@ -193,13 +194,10 @@ def field_value(btf: Btf, spot: FieldSpot, kind: CoreReloKind, where: str) -> in
     if not bit_size and t.kind == BtfKind.INT and t.int_bits != size * 8:
         bit_size = t.int_bits
     if bit_size:  # bitfield: smallest naturally aligned load that covers it
-        byte_sz = size
-        byte_off = spot.bit_offset // 8 // byte_sz * byte_sz
-        while spot.bit_offset + bit_size - byte_off * 8 > byte_sz * 8:
-            if byte_sz >= 8:
-                raise CoreError(f"{where}: bitfield at bit {spot.bit_offset} does not fit an 8-byte load")
-            byte_sz *= 2
-            byte_off = spot.bit_offset // 8 // byte_sz * byte_sz
+        try:
+            byte_off, byte_sz = bitfield_load(spot.bit_offset, bit_size, size)
+        except ValueError as e:
+            raise CoreError(f"{where}: {e}") from None
     else:
         if spot.bit_offset % 8:
             raise CoreError(f"{where}: field at bit {spot.bit_offset} is not byte aligned")
@@ -215,9 +213,9 @@ def field_value(btf: Btf, spot: FieldSpot, kind: CoreReloKind, where: str) -> in
             return t.kind_flag
         return 0
     if kind == _K.FIELD_LSHIFT_U64:
-        return 64 - (spot.bit_offset + bit_size - byte_off * 8)
+        return bitfield_shifts(spot.bit_offset, bit_size, byte_off)[0]
     if kind == _K.FIELD_RSHIFT_U64:
-        return 64 - bit_size
+        return bitfield_shifts(spot.bit_offset, bit_size, byte_off)[1]
     raise CoreError(f"{where}: {kind.name} is not a field relocation")
 
 

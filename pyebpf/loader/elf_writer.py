@@ -139,6 +139,7 @@ def write_elf(programs: Program | Iterable[Program] | Mapping[str, Program], pat
     sections: dict[str, _Section] = {}
     symbols: list[_Sym] = []
     text = _Section(".text", ShType.PROGBITS, ShFlags.ALLOC | ShFlags.EXECINSTR)
+    core: list[tuple[str, int, Any]] = []  # (section, byte offset of the instruction, CoreAccess)
     for name, prog in zip(names, progs):
         secname = section_name_for(prog)
         sec = sections.setdefault(secname, _Section(secname, ShType.PROGBITS, ShFlags.ALLOC | ShFlags.EXECINSTR))
@@ -160,6 +161,8 @@ def write_elf(programs: Program | Iterable[Program] | Mapping[str, Program], pat
                 target_sec.data += insn.encode()
             symbols.append(_Sym(func_sym[start], target_sec.name, base, (end - start) * 8, SymType.FUNC,
                                 SymBind.GLOBAL if start == 0 else SymBind.LOCAL))
+            core += [(target_sec.name, base + (acc.slot - start) * 8, acc) for acc in prog.core_relos
+                     if start <= acc.slot < end]
     placed = {s.name: s.value for s in symbols if s.type == SymType.FUNC and s.section == ".text"}
     for sec in [text, *sections.values()]:
         for where, sym in sec.func_addr_fixups:
@@ -249,7 +252,7 @@ def write_elf(programs: Program | Iterable[Program] | Mapping[str, Program], pat
         if s.type == SymType.FUNC:
             linkage = BtfFuncLinkage.GLOBAL if s.bind == SymBind.GLOBAL else BtfFuncLinkage.STATIC
             func_info.setdefault(s.section or "", []).append((s.value, btf.add_func(s.name, proto, linkage)))
-    ext = _btf_ext(btf, func_info)
+    ext = _btf_ext(btf, func_info, _core_records(btf, core))
     ordered.append(_Section(".BTF", ShType.PROGBITS, 0, bytearray(btf.encode()), align=4))
     ordered.append(_Section(".BTF.ext", ShType.PROGBITS, 0, bytearray(ext), align=4))
     data = _link(ordered, symbols)
@@ -278,15 +281,44 @@ def _btf_of(btf: BtfBuilder, ctype: Any, size: int, cache: dict) -> int | None:
         return None
 
 
-def _btf_ext(btf: BtfBuilder, func_info: dict[str, list[tuple[int, int]]]) -> bytes:
-    """.BTF.ext with one func_info record per function (callbacks and subprograms need them in the kernel)."""
+def _core_records(btf: BtfBuilder, core: list[tuple[str, int, Any]]) -> dict[str, list[tuple[int, ...]]]:
+    """bpf_core_relo records (insn byte offset, local type id, access string offset, kind) by section, over local
+    copies of the kernel types the relocations walk (btf.core_local)."""
+    from pyebpf.btf.core_local import LocalTypes
+
+    local = LocalTypes(btf)
+    out: dict[str, list[tuple[int, ...]]] = {}
+    try:
+        for _, _, acc in core:
+            local.note(acc)
+        for section, offset, acc in core:
+            type_id, spec = local.relocation(acc)
+            out.setdefault(section, []).append((offset, type_id, btf.string(spec), int(acc.kind)))
+    except (ValueError, IndexError, KeyError) as e:
+        raise ElfError(f"write_elf: a CO-RE relocation cannot be described in the object's BTF: {e}") from None
+    return out
+
+
+def _btf_ext(btf: BtfBuilder, func_info: dict[str, list[tuple[int, int]]],
+             core: dict[str, list[tuple[int, ...]]] | None = None) -> bytes:
+    """.BTF.ext with one func_info record per function (callbacks and subprograms need them in the kernel) and, when
+    the programs carry CO-RE relocations, a core_relo part (a 32-byte header, as clang writes it then)."""
     body = bytearray(struct.pack("<I", 8))
     for section, records in func_info.items():
         body += struct.pack("<II", btf.string(section), len(records))
         for offset, type_id in sorted(records):
             body += struct.pack("<II", offset, type_id)
-    header = struct.pack("<HBBIIIII", BTF_MAGIC, 1, 0, 24, 0, len(body), len(body), 0)
-    return header + bytes(body)
+    if not core:
+        header = struct.pack("<HBBIIIII", BTF_MAGIC, 1, 0, 24, 0, len(body), len(body), 0)
+        return header + bytes(body)
+    func_len = len(body)
+    relo = bytearray(struct.pack("<I", 16))
+    for section, records in core.items():
+        relo += struct.pack("<II", btf.string(section), len(records))
+        for rec in sorted(records):
+            relo += struct.pack("<IIII", *rec)
+    header = struct.pack("<HBBIIIIIII", BTF_MAGIC, 1, 0, 32, 0, func_len, func_len, 0, func_len, len(relo))
+    return header + bytes(body) + bytes(relo)
 
 
 def _relocate(insn: Instruction, slot: int, prog: Program, name: str, sec: _Section, where: int,

@@ -324,18 +324,23 @@ def bump_semaphore(pid: int, probe: UsdtProbe, delta: int = 1) -> int:
 
 
 # ---- attaching ----------------------------------------------------------------------------------------------------
-def attach_usdt(prog: Any, binary: str, provider: str, name: str, pid: int = -1, cookie: int = 0) -> list[Any]:
+def attach_usdt(prog: Any, binary: str, provider: str, name: str, pid: int = -1,
+                cookie: "int | list[int]" = 0) -> list[Any]:
     """Attach a BPF_PROG_TYPE_KPROBE program to every site of provider:name in `binary` (uprobes at the sites'
     file offsets; `pid` -1 = every process). A probe with a semaphore gets the uprobe's ref_ctr_offset, so the
     kernel raises the semaphore in every process mapping the binary for as long as the attachment lives.
+    `cookie` is the BPF cookie of every site, or a list with one per site (in note order: a USDT spec id each).
     Returns one Attachment per site; detaching (or closing) them removes the uprobes (and the semaphore counts)."""
     from pyebpf.loader.attach.tracing import attach_uprobe
 
     sites = find_probes(binary, provider, name)
+    cookies = cookie if isinstance(cookie, list) else [cookie] * len(sites)
+    if len(cookies) != len(sites):
+        raise UsdtError(f"{provider}:{name} in {binary}: {len(cookies)} cookies for {len(sites)} sites")
     done: list[Any] = []
     try:
-        for site in sites:
-            done.append(attach_uprobe(prog, site.path, offset=site.file_offset, pid=pid, cookie=cookie,
+        for site, site_cookie in zip(sites, cookies):
+            done.append(attach_uprobe(prog, site.path, offset=site.file_offset, pid=pid, cookie=site_cookie,
                                       ref_ctr_offset=site.semaphore_offset))
     except BaseException:
         for a in done:

@@ -20,8 +20,11 @@ class Probe:
 
     def __init__(self, fn: Callable[..., Any], section: str, *, name: str | None = None, tracepoints: Any = None,
                  license: str = "GPL", cpu_v4: bool | None = None, kernel_types: Any = None,
-                 frequency: int | None = None, event: str = "cpu-clock"):
+                 frequency: int | None = None, event: str = "cpu-clock", loops: Any = None):
         self.fn = fn
+        self.loops = None if loops is None else frozenset(loops)
+        """What loops over large or unknown counts may compile to ("bpf_loop", "may_goto"); None: what the running
+        kernel has (bpf_loop from Linux 5.17, may_goto from 6.9)."""
         self.sampling = f"{event}:{frequency}" if frequency is not None else None
         """perf_event probes: the sampling event they attach to ('cpu-clock:99': every CPU at 99 Hz)."""
         if frequency is not None and (not isinstance(frequency, int) or frequency <= 0):
@@ -52,7 +55,9 @@ class Probe:
             v4 = self.cpu_v4 if self.cpu_v4 is not None else _kernel_has_cpu_v4()
             self._compiled = compile_probe(self.fn, self.section, tracepoints=self.tracepoints or SYSTEM,
                                            name=self.name, license=self.license, cpu_v4=v4,
-                                           kernel=self.kernel_types or SYSTEM_TYPES, usdt=SYSTEM_USDT)
+                                           kernel=self.kernel_types or SYSTEM_TYPES, usdt=SYSTEM_USDT,
+                                           loop_features=self.loops if self.loops is not None
+                                           else _kernel_loop_features())
             if self.sampling is not None:  # attach by the sampling event, as `pyebpf load --attach cpu-clock:99`
                 self._compiled.program.attach_to = self.sampling
         return self._compiled
@@ -92,7 +97,7 @@ class Probe:
         if named is not None:
             fields = {"args": named}
         if pt == ProgType.TRACING:  # tp_btf/fentry/fexit: the context is the u64 argument slots, as a raw tp's
-            return vc.RawTracepointContext(**fields)
+            return _TracingContext(**fields)
         return vc.default_context(pt, **fields)
 
     def _btf_args(self, values: dict[str, Any]) -> list[int] | None:
@@ -219,6 +224,18 @@ class Probe:
     def _at_source(self, e: VerifierError) -> VerifierError:
         return VerifierError(f"{self._source_of_slot(e.insn)}{e.message}", e.insn, e.errno, e.log)
 
+    def write_object(self, path: str | None = None) -> bytes:
+        """The compiled probe as a BPF ELF object, as clang would write it (SEC() name, BTF-defined maps, .rodata,
+        func_info, and CO-RE relocations for every kernel struct field it reads): `pyebpf load`, libbpf
+        (`bpftool prog loadall`) or pyebpf.loader.ElfSpec load it on another kernel, where the relocations move the
+        field offsets to that kernel's layout. Returns the bytes (and writes `path` if given)."""
+        from pyebpf.loader.elf_writer import write_elf
+
+        c = self.compiled
+        initial = {name: spec.initial for name, spec in c.program.maps.items()
+                   if name.startswith(".rodata") and spec.initial is not None}
+        return write_elf(c.program, path, initial_values=initial)
+
     def load(self, *, attach: bool | str = True, verify: bool = True, log_level: int = 0) -> "LoadedProbe":
         """Verify with our verifier, load into the kernel with the map objects' kernel maps, attach by the section
         name (or `attach=TARGET`). Use as a context manager: leaving it detaches and unloads."""
@@ -247,10 +264,38 @@ def _attach(kp: Any, probe: Probe, target: str | None) -> None:
     if probe.section.startswith(("usdt/", "usdt.s/")) and target is None:
         from pyebpf.loader.usdt import attach_usdt
 
+        from pyebpf.compiler.context import usdt_spec_ids
+
         binary, provider, name = probe.compiled.target.rsplit(":", 2)
-        kp.links.extend(attach_usdt(kp, binary, provider, name))
+        specs, ids = usdt_spec_ids(SYSTEM_USDT.usdt_args(binary, provider, name))
+        # one spec: cookie 0 everywhere; several: each site's spec id, which the program switches on
+        kp.links.extend(attach_usdt(kp, binary, provider, name, cookie=ids if len(specs) > 1 else 0))
         return
     kp.attach(target)
+
+
+@functools.cache
+def _tracing_context_class() -> Any:
+    from pyebpf.vm.context import RawTracepointContext
+    from pyebpf.vm.memory import PAGE
+
+    class TracingContext(RawTracepointContext):
+        """tp_btf/fentry arguments; the environment's kernel memory is mapped at its own addresses for the run, as
+        the kernel's is: the probe reads PTR_TO_BTF_ID arguments with plain loads (compiler/pyfront/kernel.py)."""
+
+        def materialize(self, m: Any) -> int:
+            for n, (base, data) in enumerate(sorted(m.env.kernel_memory.items())):
+                m.map_fixed_run_region(base, data, f"kernel memory {n}")
+            if 0 not in m.mem.pages:  # a plain load through NULL (+ a field offset) reads 0, as BPF_PROBE_MEM does
+                m.map_fixed_run_region(0, null_page, "NULL page (BPF_PROBE_MEM reads 0)")
+            return super().materialize(m)
+
+    null_page = bytearray(PAGE)  # read-only, shared by every run
+    return TracingContext
+
+
+def _TracingContext(**fields: Any) -> Any:
+    return _tracing_context_class()(**fields)
 
 
 def _reg_name(offset: int) -> str:
@@ -258,6 +303,17 @@ def _reg_name(offset: int) -> str:
     from pyebpf.abi.context import PT_REGS
 
     return next(f.name for f in PT_REGS.fields if f.offset == offset)
+
+
+def _kernel_loop_features() -> frozenset[str]:
+    """The loop features of pyfront/loops.py the running kernel has."""
+    from pyebpf.compiler.pyfront.loops import BPF_LOOP_SINCE
+    from pyebpf.isa.features import IsaFeature
+    from pyebpf.system.kernel import kernel_version_code
+
+    code = kernel_version_code()
+    since = {"bpf_loop": BPF_LOOP_SINCE, "may_goto": IsaFeature.MAY_GOTO.since}
+    return frozenset(f for f, (major, minor) in since.items() if code >= (major << 16) + (minor << 8))
 
 
 def _kernel_has_cpu_v4() -> bool:

@@ -85,6 +85,8 @@ class Environment:
     user_stack: list[int] = field(default_factory=list)
     func_ip: int = 0
     """bpf_get_func_ip: address of the probed function."""
+    attach_cookie: int = 0
+    """bpf_get_attach_cookie: the BPF cookie of the attachment that ran the program (a USDT site's spec id)."""
     current_task: int = 0
     """bpf_get_current_task: the task_struct address (an opaque number)."""
     cgroup_id: int = 1

@@ -220,6 +220,11 @@ def get_func_ip(m, *_):
     return m.env.func_ip
 
 
+@helper(HelperId.GET_ATTACH_COOKIE)
+def get_attach_cookie(m, *_):
+    return m.env.attach_cookie
+
+
 @helper(HelperId.GET_SOCKET_COOKIE)
 def get_socket_cookie(m, *_):
     return m.env.socket_cookie

@@ -106,6 +106,7 @@ class Machine:
         self._values: dict[int, int] = {}  # id(buffer) -> address, this run
         self._value_bufs: list[bytearray] = []  # keeps buffers alive while their ids are cache keys
         self._run_regions: list[Region] = []
+        self._fixed_pages: list[int] = []  # pages of this run's regions at fixed addresses (map_fixed_run_region)
         self._spare_pages: list[int] = []  # single pages the last run's regions held, reused by the next run
         self._kept: dict[str, Region] = {}  # name -> one-page region rebound every run (see reuse_run_region)
         self._kept_live: list[Region] = []  # kept regions bound in this run
@@ -153,6 +154,10 @@ class Machine:
                 region.end = region.base
                 region.size = 0
             self._kept_live.clear()
+        if self._fixed_pages:
+            for page in self._fixed_pages:
+                self.mem.pages.pop(page, None)
+            self._fixed_pages.clear()
         if self._run_regions:
             pages, spare = self.mem.pages, self._spare_pages
             for region in self._run_regions:
@@ -192,6 +197,21 @@ class Machine:
                 return region
         region = self.mem.map_region(data, name, writable, kind, obj)
         self._run_regions.append(region)
+        return region
+
+    def map_fixed_run_region(self, base: int, data: bytes, name: str) -> Region:
+        """Read-only `data` at the address `base` itself (kernel memory a tracing program loads from directly, at
+        the addresses its pointers hold), for this run only; VmError when it overlaps a mapped page."""
+        self.needs_reset = True
+        region = Region(base, data if isinstance(data, bytearray) else bytearray(data), name, False, "mem")
+        pages = self.mem.pages
+        span = range(base >> PAGE_SHIFT, ((base + max(len(data), 1) - 1) >> PAGE_SHIFT) + 1)
+        for page in span:
+            if page in pages:
+                raise VmError(f"{name} at {base:#x} overlaps {pages[page].name}", address=base)
+        for page in span:
+            pages[page] = region
+            self._fixed_pages.append(page)
         return region
 
     def reuse_run_region(self, data: bytearray, name: str, writable: bool, kind: str, obj: Any = None) -> Region:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import ctypes
 import os
 
-from pyebpf.probe import Array, RingBuf, current_task, kptr, kstr, probe, u64
+from pyebpf.probe import Array, RingBuf, current_task, kptr, kstr, noinline, probe, u64
 
 out = Array(u64, max_entries=8, name="btf_out")
 TARGET = os.getpid()
@@ -55,3 +55,30 @@ def unlink_kprobe(ctx):
 @probe("fentry/do_unlinkat")
 def unlink_fentry(ctx):
     out[0] = ctx.dfd
+
+
+@noinline
+def parent_tgid(t) -> u64:
+    """A kernel pointer parameter typed by the first call (struct task_struct *)."""
+    return t.real_parent.tgid
+
+
+@noinline
+def nr_threads(t: "struct task_struct *") -> u64:
+    """A kernel pointer parameter typed by its annotation."""
+    return t.signal.nr_threads
+
+
+@probe("raw_tp/sys_enter")
+def via_subprograms(ctx):
+    t = current_task()
+    if t.tgid == TARGET:
+        out[4] = parent_tgid(t)
+        out[5] = nr_threads(t)
+
+
+@probe("tp_btf/sched_switch")
+def btf_via_subprogram(ctx):
+    if ctx.prev.tgid == TARGET:
+        out[0] = ctx.prev.tgid
+        out[1] = parent_tgid(ctx.prev)

@@ -169,6 +169,62 @@ def test_kernel_function_parameters(which, tmp_path):
         assert bp.out[1] >= 1  # the struct filename's reference count, read through the pointer argument
 
 
+@pytest.mark.parametrize("engine", ["interp", "compiled"])
+def test_vm_kernel_pointers_into_subprograms(engine):
+    _reset()
+    env = Environment(kernel_memory=_kernel_memory(bp.TARGET, 99, 5, b"pyebpf-task"), current_task=TASK)
+    bp.via_subprograms.run(args=[0, 0], engine=engine, env=env)
+    assert [bp.out[i] for i in (4, 5)] == [99, 5]
+    names = [n for n, _ in bp.via_subprograms.compiled.functions]
+    assert names == ["via_subprograms", "parent_tgid", "nr_threads"]
+    _reset()
+    bp.btf_via_subprogram.run(prev=TASK, next=0, engine=engine, env=env)
+    assert [bp.out[i] for i in (0, 1)] == [bp.TARGET, 99]
+
+
+@pytest.mark.kernel
+def test_kernel_pointers_into_subprograms():
+    _reset()
+    with bp.via_subprograms.load():
+        _wait_for(lambda: bp.out[4] != 0)
+        threads = len(os.listdir("/proc/self/task"))
+    assert (bp.out[4], bp.out[5]) == (os.getppid(), threads)
+    _reset()
+    with bp.btf_via_subprogram.load():
+        _wait_for(lambda: bp.out[0] != 0)
+    assert (bp.out[0], bp.out[1]) == (os.getpid(), os.getppid())
+
+
+def test_kernel_pointer_parameter_errors(tmp_path):
+    src = tmp_path / "bad_sub.py"
+    src.write_text(
+        "from pyebpf.probe import probe, Array, u64, noinline, current_task\n"
+        "out = Array(u64, 4)\n"
+        "@noinline\n"
+        "def f(t: 'struct task_struct *') -> u64:\n"
+        "    return t.tgid\n"
+        "@probe('raw_tp/sys_enter')\n"
+        "def a(ctx):\n"
+        "    out[0] = f(ctx.args[0])\n"
+        "@noinline\n"
+        "def g(t: 'struct task_struct') -> u64:\n"
+        "    return 0\n"
+        "@probe('raw_tp/sys_enter')\n"
+        "def b(ctx):\n"
+        "    out[0] = g(current_task())\n")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bad_sub", src)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with pytest.raises(CompileError) as e:
+        mod.a.compile()
+    assert "takes a kernel struct task_struct * here, not an integer" in str(e.value) and ":8:16:" in str(e.value)
+    with pytest.raises(CompileError) as e:
+        mod.b.compile()
+    assert "struct NAME *" in str(e.value) and ":10:10:" in str(e.value)
+
+
 def test_errors_name_the_kernel_type(tmp_path):
     src = tmp_path / "bad_btf.py"
     src.write_text(
@@ -196,3 +252,40 @@ def test_errors_name_the_kernel_type(tmp_path):
     with pytest.raises(CompileError) as e:
         mod.c.compile()
     assert "has no field 'nope'" in str(e.value) and "prev" in str(e.value)
+
+
+def test_tp_btf_reads_arguments_with_plain_loads():
+    """tp_btf arguments are PTR_TO_BTF_ID: their fields (and the fields of struct pointers read from them) are plain
+    loads with CO-RE relocations on the load's offset, no bpf_probe_read_kernel; raw_tp arguments are scalars."""
+    from pyebpf.abi.helpers import HelperId
+    from pyebpf.abi.opcodes import CLASS_MASK, InsnClass
+
+    def helpers(p):
+        return [i.imm for i in p.program.instructions if i.is_call]
+
+    assert HelperId.PROBE_READ_KERNEL not in helpers(bp.btf_switch)
+    assert HelperId.PROBE_READ_KERNEL in helpers(bp.raw_switch)
+    prog = bp.btf_switch.program
+    relocated = [prog.instructions[prog.index_of(a.slot)] for a in prog.core_relos]
+    assert relocated and all(i.opcode & CLASS_MASK == InsnClass.LDX for i in relocated)
+    assert len(prog.instructions) < len(bp.raw_switch.program.instructions)
+
+
+def test_direct_pointer_variable_cannot_become_a_scalar(tmp_path):
+    src = tmp_path / "bad_direct.py"
+    src.write_text(
+        "from pyebpf.probe import probe, Array, u64, current_task\n"
+        "out = Array(u64, 4)\n"
+        "@probe('tp_btf/sched_switch')\n"
+        "def a(ctx):\n"
+        "    p = ctx.prev\n"
+        "    p = current_task()\n"
+        "    out[0] = p.tgid\n")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bad_direct", src)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with pytest.raises(CompileError) as e:
+        mod.a.compile()
+    assert "cannot become another value" in str(e.value) and ":6:5:" in str(e.value)

@@ -109,3 +109,81 @@ def test_usdt_errors(demo):
     with pytest.raises(CompileError) as e:
         mod.missing.compile()
     assert "demo:nope" in str(e.value)
+
+
+# ---- an argument in different places at different sites (one spec per location, chosen by the attach cookie) -----
+MULTI_C = DEMO_C.parent / "usdt_multi.c"
+MULTI_MODULE = '''
+from pyebpf.probe import HashMap, probe, s64
+
+multi_seen = HashMap(s64, s64, max_entries=256, name="usdt_multi")
+
+
+@probe("usdt/{binary}:demo:multi")
+def multi(ctx):
+    multi_seen[ctx.arg0 * 10 + ctx.arg1] += 1
+'''
+
+
+@pytest.fixture(scope="module")
+def multi(tmp_path_factory):
+    d = tmp_path_factory.mktemp("usdt_multi")
+    binary = d / "usdt_multi"
+    subprocess.run(["gcc", "-O2", "-o", str(binary), str(MULTI_C)], check=True)
+    src = d / "usdt_multi_mod.py"
+    src.write_text(MULTI_MODULE.format(binary=binary))
+    spec = importlib.util.spec_from_file_location(src.stem, src)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return str(binary), mod
+
+
+def _multi_expected(n: int) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for i in range(n):
+        for a0, a1 in ((10 * i, 1), (77, 2), (3 * i, 3)):
+            out[a0 * 10 + a1] = out.get(a0 * 10 + a1, 0) + 1
+    return out
+
+
+def test_usdt_sites_keep_the_argument_in_different_places(multi):
+    binary, _ = multi
+    sites = find_probes(binary, "demo", "multi")
+    kinds = {s.args[0].kind for s in sites}
+    assert len(sites) == 3 and kinds == {ArgKind.REG, ArgKind.CONST, ArgKind.REG_DEREF}
+
+
+@pytest.mark.parametrize("engine", ["interp", "compiled"])
+def test_usdt_multi_location_vm(multi, engine):
+    """Each site's spec id as the cookie, pt_regs and stack memory laid out as that site's note says."""
+    from pyebpf.compiler.context import usdt_spec_ids
+
+    binary, mod = multi
+    sites = find_probes(binary, "demo", "multi")
+    specs, ids = usdt_spec_ids([s.args for s in sites])
+    assert len(specs) == 3
+    mod.multi_seen.clear()
+    for i in range(3):
+        for site, spec_id in zip(sites, ids):
+            value = {ArgKind.REG: 10 * i, ArgKind.CONST: 77, ArgKind.REG_DEREF: 3 * i}[site.args[0].kind]
+            regs, memory = {}, {}
+            arg = site.args[0]
+            if arg.kind == ArgKind.REG:
+                regs[arg.register] = value
+            elif arg.kind == ArgKind.REG_DEREF:
+                regs[arg.register] = 0x7FFD_0000_1000
+                blob = bytearray(64)
+                blob[32 + arg.offset:32 + arg.offset + 8] = value.to_bytes(8, "little", signed=True)
+                memory = {0x7FFD_0000_1000 - 32: bytes(blob)}
+            mod.multi.run(engine=engine, env=Environment(user_memory=memory, attach_cookie=spec_id), **regs)
+    assert dict(mod.multi_seen.items()) == _multi_expected(3)
+
+
+@pytest.mark.kernel
+def test_usdt_multi_location_kernel(multi):
+    binary, mod = multi
+    mod.multi_seen.clear()
+    with mod.multi.load():
+        out = subprocess.run([binary, "6"], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "6"
+    assert dict(mod.multi_seen.items()) == _multi_expected(6)

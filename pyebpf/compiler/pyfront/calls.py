@@ -138,7 +138,8 @@ class CallsMixin:
                     val = v
                 elif isinstance(val, Int):
                     t = val.t or literal_type(val.op)  # type: ignore[arg-type]
-                    v = Int(self.ir.vreg(promote(t), arg.arg), promote(t), kt=val.kt)  # a kernel pointer stays one
+                    v = Int(self.ir.vreg(promote(t), arg.arg), promote(t), kt=val.kt,
+                            kdirect=val.kdirect)  # a kernel pointer stays one
                     self.ir.emit(Mov(v.op, self.convert(val, promote(t)).op))  # type: ignore[arg-type]
                     val = v
                 frame.vars[arg.arg] = val

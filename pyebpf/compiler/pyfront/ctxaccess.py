@@ -5,9 +5,10 @@ import ast
 import ctypes
 
 from pyebpf.compiler.context import Field
-from pyebpf.compiler.ir import Ext, Load, Param, Return
+from pyebpf.abi.helpers import HelperId
+from pyebpf.compiler.ir import Call, Ext, Load, Mov, Param, Return, VReg
 from pyebpf.compiler.pyfront.values import Ctx, CtxArray, Int, Mem, Ptr, Value
-from pyebpf.compiler.ktypes import int_type_of_btf, pointee
+from pyebpf.compiler.ktypes import direct_target, int_type_of_btf, pointee
 from pyebpf.compiler.symbols import is_struct
 from pyebpf.compiler.types import INT_TYPES, U64, PtrType
 
@@ -43,8 +44,9 @@ class ContextMixin:
             raw = self.ir.vreg(U64)
             self.def_(Load(raw, ctx.v, f.offset, 8, False), raw)
             target = pointee(f.btf)
-            if target is not None:
-                return Int(raw, U64, kt=target)
+            if target is not None:  # tp_btf/fentry arguments are PTR_TO_BTF_ID: fields by plain loads
+                return Int(raw, U64, kt=target, kdirect=bool(ctx.spec and ctx.spec.btf_pointers) and f.name != "ret"
+                           and direct_target(f.btf))
             return self.convert(Int(raw, U64), it)
         if f.size not in (1, 2, 4, 8):
             raise self.err(node, f"field {f.name} of {f.size} bytes is not an integer")
@@ -60,8 +62,30 @@ class ContextMixin:
 
     def usdt_arg(self, ctx: Ctx, f: Field) -> Int:
         """A USDT argument where its note says it is (libbpf's bpf_usdt_arg): a constant, a pt_regs register, or
-        user memory at register + offset (bpf_probe_read_user); narrowed to its size and sign."""
+        user memory at register + offset (bpf_probe_read_user); narrowed to its size and sign. An argument whose
+        place differs between sites is read from the place of the site's spec id, the attach cookie."""
+        from pyebpf.compiler.context import UsdtLocations
+
         spec = f.usdt
+        if not isinstance(spec, UsdtLocations):
+            return self.usdt_location(ctx, spec)
+        t = INT_TYPES[("s" if spec.signed else "u") + str(8 * spec.size)]
+        cookie = self.attach_cookie(ctx)
+        res = self.ir.vreg(t)
+        self.ir.emit(Mov(res, 0))
+        done = self.ir.new_block("usdtdone")
+        for spec_id, where in enumerate(spec.by_spec):
+            here, other = self.ir.new_block(f"usdt{spec_id}"), self.ir.new_block("usdtnext")
+            self.ir.branch("eq", cookie, spec_id, here, other)
+            self.ir.set_block(here)
+            self.ir.emit(Mov(res, self.convert(self.usdt_location(ctx, where), t).op))
+            self.ir.jump(done)
+            self.ir.set_block(other)
+        self.ir.jump(done)
+        self.ir.set_block(done)
+        return Int(res, t)
+
+    def usdt_location(self, ctx: Ctx, spec: Any) -> Int:
         t = INT_TYPES[("s" if spec.signed else "u") + str(8 * spec.size)]
         kind = spec.kind.value
         if kind == "const":
@@ -71,6 +95,18 @@ class ContextMixin:
         if kind == "reg":
             return self.convert(Int(reg, U64), t)
         return Int(self.user_read(reg, spec.offset, t), t)
+
+    def attach_cookie(self, ctx: Ctx) -> VReg:
+        """bpf_get_attach_cookie(ctx), called once in the entry block (which dominates every use)."""
+        cached = self.__dict__.get("_cookie")
+        if cached is None:
+            cached = self._cookie = self.ir.vreg(U64, "cookie")
+            entry = self.ir.fn.blocks[0]
+            at = next((i + 1 for i, insn in enumerate(entry.insns) if isinstance(insn, Param)), 0)
+            call = Call(HelperId.GET_ATTACH_COOKIE, [ctx.v], cached)
+            call.loc = entry.insns[at - 1].loc if at else None  # type: ignore[attr-defined]
+            entry.insns.insert(at, call)
+        return cached
 
     def entry_ctx_load(self, ctx: Ctx, f: Field) -> Ptr:
         """ctx.data / ctx.data_end loaded once, in the entry block (which dominates every use)."""

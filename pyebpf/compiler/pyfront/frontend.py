@@ -16,6 +16,7 @@ from pyebpf.compiler.pyfront.expressions import ExpressionsMixin
 from pyebpf.compiler.pyfront.intrinsics import IntrinsicsMixin
 from pyebpf.compiler.pyfront.kernel import KernelMixin
 from pyebpf.compiler.pyfront.lookups import LookupsMixin
+from pyebpf.compiler.pyfront.loops import LoopsMixin
 from pyebpf.compiler.pyfront.maps import MapsMixin
 from pyebpf.compiler.pyfront.memory import MemoryMixin
 from pyebpf.compiler.pyfront.statements import StatementsMixin
@@ -28,7 +29,7 @@ from pyebpf.errors import CompileError
 
 
 class PythonFrontEnd(StatementsMixin, ExpressionsMixin, ArithMixin, ConditionsMixin, CallsMixin, IntrinsicsMixin,
-                     MemoryMixin, ContextMixin, MapsMixin, KernelMixin, SubprogramsMixin, LookupsMixin):
+                     MemoryMixin, ContextMixin, MapsMixin, KernelMixin, SubprogramsMixin, LookupsMixin, LoopsMixin):
     """Lowers one probe function (and what it calls) into an IRBuilder."""
 
     def __init__(self, fn: Callable[..., Any], ctx_spec: ContextSpec | None, default_return: int = 0,
@@ -63,6 +64,8 @@ class PythonFrontEnd(StatementsMixin, ExpressionsMixin, ArithMixin, ConditionsMi
         self.in_subprogram = False
         self.ret_type = S64
         self.param_types: list[Any] = []
+        self.param_kts: list[Any] = []
+        """per parameter of a subprogram: the kernel type it points to (None: an integer)"""
 
     # ---- lookups are forgotten at the end of the construct they were made in (pyfront/lookups.py) ---------------
     def cond(self, node: ast.expr, t: Any, f: Any) -> None:

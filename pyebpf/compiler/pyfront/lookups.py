@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from pyebpf.abi.helpers import HelperId
-from pyebpf.compiler.ir import Call, MapRef, VReg
+from pyebpf.compiler.ir import Call, LocalCall, MapRef, VReg
 from pyebpf.compiler.pyfront.values import Int
 from pyebpf.compiler.symbols import MapInfo
 
@@ -62,9 +62,11 @@ class LookupsMixin:
         for d in insn.defs():
             self._var_gen[id(d)] = self._var_gen.get(id(d), 0) + 1
         if isinstance(insn, Call) and insn.helper != HelperId.MAP_LOOKUP_ELEM:
-            for a in insn.args:
-                if isinstance(a, MapRef):
-                    self._map_gen[a.name] = self._map_gen.get(a.name, 0) + 1
+            # a subprogram or a bpf_loop callback may change any map: its calls are not in this function's IR
+            touched = list(self.maps) if isinstance(insn, LocalCall) or insn.helper == HelperId.LOOP else \
+                [a.name for a in insn.args if isinstance(a, MapRef)]
+            for name in touched:
+                self._map_gen[name] = self._map_gen.get(name, 0) + 1
 
     def var_redefined(self, v: VReg) -> None:
         self._var_gen[id(v)] = self._var_gen.get(id(v), 0) + 1

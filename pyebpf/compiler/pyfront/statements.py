@@ -42,6 +42,9 @@ class StatementsMixin:
 
     def s_Return(self, s: ast.Return) -> None:
         f = self.frame
+        if self.in_loop_body:  # the body of a loop compiled to a bpf_loop callback (pyfront/loops.py)
+            self.loop_body_return(s)
+            return
         if f.ret_block is None:  # the probe itself: r0
             if s.value is None:
                 self.ir.terminate(Return(self.default_return))
@@ -111,13 +114,17 @@ class StatementsMixin:
         if isinstance(existing, Int):
             if annotation is not None and annotation != existing.t:
                 raise self.err(target, f"{name!r} is already a {existing.t!r}", hint="use a new name")
+            if existing.kdirect and not v.kdirect:  # the verifier would see a scalar where it read a BTF pointer
+                raise self.err(target, f"{name!r} holds a kernel pointer the verifier tracks (read with plain "
+                                       "loads); it cannot become another value", hint="use a new name")
             self.assign_int(existing, v, value_node)
         elif existing is not None:
             raise self.err(target, f"{name!r} holds a {kind_of(existing)}; it cannot become an integer",
                            hint="use a new name")
         else:
             t = annotation or (promote(v.t) if v.t is not None else literal_type(v.op))  # type: ignore[arg-type]
-            var = Int(self.ir.vreg(t, name), t, kt=v.kt if t.size == 8 else None)
+            var = Int(self.ir.vreg(t, name), t, kt=v.kt if t.size == 8 else None,
+                      kdirect=v.kdirect and t.size == 8 and annotation is None)
             self.assign_int(var, v, value_node, fresh=True)
             f.vars[name] = var
         f.assigned.add(name)
@@ -202,10 +209,6 @@ class StatementsMixin:
             step = bounds[2] if len(bounds) == 3 else Int(1, None)
         if step.const is None or step.const == 0:
             raise self.err(it, "range() needs a constant, non-zero step")
-        if start.const is not None and stop.const is not None and abs(stop.const - start.const) // abs(step.const) \
-                > MAX_RANGE:
-            raise self.err(it, f"this loop runs more than {MAX_RANGE} times", hint="the verifier walks every "
-                                                                                  "iteration; use a smaller bound")
         ts = [b.t for b in (start, stop) if b.t is not None]
         t = S64 if not ts else (common_type(*ts) if len(ts) == 2 else promote(ts[0]))
         if not ts and start.const is not None and start.const >= 0 and stop.const is not None \
@@ -215,6 +218,14 @@ class StatementsMixin:
         name = s.target.id
         if name in f.vars and not isinstance(f.vars[name], Int):
             raise self.err(s.target, f"{name!r} is not an integer")
+        strategy = self.loop_strategy(s, name, start, stop, step.const)
+        if strategy == "bpf_loop":
+            self.for_bpf_loop(s, name, t, start, stop, step.const)
+            return
+        if strategy == "bounded" and start.const is not None and stop.const is not None \
+                and abs(stop.const - start.const) // abs(step.const) > MAX_RANGE:
+            raise self.err(it, f"this loop runs more than {MAX_RANGE} times", hint="the verifier walks every "
+                                                                                  "iteration; use a smaller bound")
         var = f.vars.get(name)
         if var is None or var.t != t:  # type: ignore[union-attr]
             var = Int(self.ir.vreg(t, name), t)
@@ -229,6 +240,10 @@ class StatementsMixin:
                                      self.ir.new_block("next"), self.ir.new_block("endfor"))
         self.ir.jump(head)
         self.ir.set_block(head)
+        if strategy == "may_goto":  # the kernel ends the loop when its budget runs out (pyfront/loops.py)
+            test = self.ir.new_block("fortest")
+            self.ir.branch("may_goto", 0, 0, done, test)
+            self.ir.set_block(test)
         op = ("slt" if t.signed else "lt") if step.const > 0 else ("sgt" if t.signed else "gt")
         self.ir.branch(op, var.op, stop_v.op, body_b, done)  # type: ignore[union-attr]
         before = set(f.assigned)

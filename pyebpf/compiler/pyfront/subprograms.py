@@ -11,7 +11,7 @@ from pyebpf.abi.helpers import HelperId
 from pyebpf.compiler.ir import FuncRef, IRBuilder, LocalCall, Param, Return
 from pyebpf.compiler.pyfront.source import parse_function
 from pyebpf.compiler.pyfront.values import Frame, Int
-from pyebpf.compiler.types import S64, U32, IntType
+from pyebpf.compiler.types import S64, U32, U64, IntType
 
 MAX_ARGS = 5  # r1-r5
 MAX_SUBPROGRAMS = 64
@@ -28,12 +28,17 @@ class SubprogramsMixin:
         """fn(args...) as a bpf-to-bpf call of fn's subprogram (compiled on first use)."""
         if node.keywords or len(node.args) > MAX_ARGS:
             raise self.err(node, f"a subprogram takes at most {MAX_ARGS} positional arguments (r1-r5)")
-        sub = self.subprogram(fn, node)
+        values = [self.as_int(self.expr(a), a) for a in node.args]
+        sub = self.subprogram(fn, node, [v.kt for v in values])
         if len(node.args) != len(sub.param_types):
             raise self.err(node, f"{fn.__name__}() takes {len(sub.param_types)} arguments, {len(node.args)} given")
         args = []
-        for a, t in zip(node.args, sub.param_types):
-            args.append(self.convert(self.as_int(self.expr(a), a), t).op)
+        for a, v, t, kt in zip(node.args, values, sub.param_types, sub.param_kts):
+            if kt is not None and (v.kt is None or v.kt.resolve() != kt.resolve()):
+                raise self.err(a, f"{fn.__name__}() takes a kernel {kt.resolve().c_type()} * here, not "
+                                  f"{'a ' + v.kt.resolve().c_type() + ' *' if v.kt is not None else 'an integer'}",
+                               hint='pass a pointer of that type, or cast with kptr(p, "struct NAME")')
+            args.append(self.convert(v, t).op)
         ret_t: IntType = sub.ret_type
         d = self.ir.vreg(ret_t)
         self.ir.emit(LocalCall(-1, args, d, target=sub.ir.fn.name))
@@ -59,7 +64,9 @@ class SubprogramsMixin:
                                          "locals of the probe: keep state in a map)")
         return self.helper(HelperId.LOOP, [n.op, FuncRef(sub.ir.fn.name), 0, 0], S64)
 
-    def subprogram(self, fn: Any, node: ast.AST) -> Any:
+    def subprogram(self, fn: Any, node: ast.AST, arg_kts: list[Any] | None = None) -> Any:
+        """fn's subprogram, compiled on first use; `arg_kts`: the kernel types the first call's arguments point to
+        (an unannotated parameter given a kernel pointer becomes one, fields readable)."""
         registry: dict[Any, Any] = self.subprograms
         sub = registry.get(fn)
         if sub is not None:
@@ -77,6 +84,7 @@ class SubprogramsMixin:
         sub.ir.on_emit = sub.watch_emit
         sub.maps, sub.map_objects, sub.rodata = self.maps, self.map_objects, self.rodata
         sub.subprograms, sub._compiling, sub.in_subprogram = registry, self._compiling, True
+        sub.arg_kts = list(arg_kts or [])
         self._compiling.add(fn)
         try:
             sub.compile_subprogram()
@@ -97,17 +105,35 @@ class SubprogramsMixin:
         self.ret_type = S64 if ret is None or (isinstance(ret, ast.Constant) and ret.value is None) \
             else self.type_of_annotation(ret)
         self.param_types = []
+        self.param_kts = []
+        given = getattr(self, "arg_kts", [])
         for i, arg in enumerate(a.args):
-            t = self.type_of_annotation(arg.annotation) if arg.annotation is not None else S64
+            kt = self.kernel_param_type(arg.annotation) if arg.annotation is not None else \
+                (given[i] if i < len(given) else None)
+            if kt is not None:
+                t = U64
+            else:
+                t = self.type_of_annotation(arg.annotation) if arg.annotation is not None else S64
             v = self.ir.vreg(t, arg.arg)
             self.ir.emit(Param(v, i + 1))
-            frame.vars[arg.arg] = Int(v, t)
+            frame.vars[arg.arg] = Int(v, t, kt=kt)
             frame.assigned.add(arg.arg)
             self.param_types.append(t)
+            self.param_kts.append(kt)
         self.body(fdef.body)
         if not self.ir.terminated:
             self.ir.terminate(Return(0))
         self.frames.pop()
+
+
+    def kernel_param_type(self, ann: ast.expr) -> Any:
+        """The kernel type of a parameter annotated "struct NAME *" (a string), else None (an integer type)."""
+        if not (isinstance(ann, ast.Constant) and isinstance(ann.value, str)):
+            return None
+        text = ann.value.strip()
+        if not text.endswith("*"):
+            raise self.err(ann, f"annotation {text!r}: a kernel pointer parameter is written \"struct NAME *\"")
+        return self.kernel_struct_type(text[:-1].strip(), ann)
 
 
 __all__ = ["SubprogramsMixin", "is_subprogram"]

@@ -24,6 +24,9 @@ class Int:
     kt: Any = None
     """For a kernel pointer (a BTF-typed argument, current_task(), a pointer field): the BTF type it points to,
     so `p.field` reads kernel memory; arithmetic and conversions drop it (the result is a plain integer)."""
+    kdirect: bool = False
+    """The kernel pointer is one the verifier tracks as PTR_TO_BTF_ID (a tp_btf/fentry argument, or a struct
+    pointer loaded through one): its fields are read with plain loads (BPF_PROBE_MEM), not bpf_probe_read_kernel."""
 
     @property
     def const(self) -> int | None:
@@ -65,6 +68,11 @@ class KRef:
     addr: Operand
     off: int
     type: Any
+    core: Any = None
+    """(root BTF type, clang access path) from the pointer `addr` was read from to this object: what a CO-RE
+    relocation of `off` names; None when the root cannot be matched by name on another kernel."""
+    direct: bool = False
+    """`addr` is a PTR_TO_BTF_ID (see Int.kdirect): members are read with plain loads."""
 
 
 @dataclass
