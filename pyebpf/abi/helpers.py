@@ -812,6 +812,10 @@ _TABLES: dict[ProgType, _Table] = {
     ProgType.TRACEPOINT: (_BASE_UNPRIV | _TRACING | _TRACE_COMMON, _TRACE_PRIV),
     ProgType.RAW_TRACEPOINT: (_BASE_UNPRIV | _TRACING | _TRACE_COMMON, _TRACE_PRIV),
     ProgType.PERF_EVENT: (_BASE_UNPRIV | _TRACING | _PERF_EVENT, _TRACE_PRIV),
+    # tracing_prog_func_proto(): raw_tp's set plus the skc_to_* casts; its attach-type dependent helpers and those
+    # with tracing-only prototypes (d_path, get_func_arg*, skb/xdp_output, sk_storage_*, sock_from_file,
+    # get_socket_cookie) are left out: refused by our verifier, never accepted unchecked
+    ProgType.TRACING: (_BASE_UNPRIV | _TRACING | _TRACE_COMMON, _TRACE_PRIV | _SK_BASE_PERFMON),
 }
 
 HELPER_TABLE_PROG_TYPES: frozenset[ProgType] = frozenset(_TABLES)

@@ -13,6 +13,8 @@ from pyebpf.abi.maps import MapType
 from pyebpf.abi.uapi import ENOTSUPP, ProgLoadFlags
 from pyebpf.errors import VerifierError
 from pyebpf.isa.program import Program
+from pyebpf.btf import kernel_btf
+from pyebpf.verifier.btf_ptr import BTF_CTX_ATTACH, attach_target
 from pyebpf.verifier.btf_record import btf_record
 from pyebpf.verifier.cfg import check_cfg, subprog_starts
 from pyebpf.verifier.engine import Checker, check_max_stack_depth
@@ -25,6 +27,7 @@ from pyebpf.verifier.prune import cfg_successors, compute_live_registers
 SUPPORTED_PROG_TYPES = frozenset({
     ProgType.SOCKET_FILTER, ProgType.KPROBE, ProgType.TRACEPOINT, ProgType.RAW_TRACEPOINT, ProgType.XDP,
     ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.CGROUP_SKB, ProgType.PERF_EVENT,
+    ProgType.TRACING,  # tp_btf, fentry, fexit, fmod_ret (btf_ptr.BTF_CTX_ATTACH); not iterators or LSM
 })
 
 
@@ -100,6 +103,10 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
         maps = program.maps
     if attach_type is None:
         attach_type = program.expected_attach_type
+    if pt == ProgType.TRACING and attach_type not in BTF_CTX_ATTACH:
+        raise VerifierError(f"tracing programs of attach type {getattr(attach_type, 'name', attach_type)} are not "
+                            f"supported by the verifier (supported: tp_btf, fentry, fexit, fmod_ret)",
+                            errno=errno.EINVAL)
     start = time.perf_counter()
     log_text = ""
     env = None
@@ -122,6 +129,7 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
     # bpf_check(): x86 has efficient unaligned access, so only the flag asks for strictness; ANY_ALIGNMENT wins
     env.strict_alignment = bool(flags & ProgLoadFlags.STRICT_ALIGNMENT) and not flags & ProgLoadFlags.ANY_ALIGNMENT
     env.kernel = model
+    env.sleepable = bool(flags & ProgLoadFlags.SLEEPABLE)
     if env.allow_uninit_stack and not model.fact(Fact.UNINIT_STACK_READ):
         env.allow_uninit_stack = False
     env.isa_refused = {slot: r[1] for slot, insn in enumerate(cfg.insns) if insn is not None
@@ -133,6 +141,8 @@ def verify(program: Program, prog_type=None, maps=None, privileged: bool = True,
     checker = Checker(env)
     error: VerifierError | None = None
     try:
+        if pt == ProgType.TRACING:  # check_attach_btf_id(): the context is the target's BTF prototype
+            env.attach_target = attach_target(kernel_btf(), attach_type, program.attach_btf_id, program.attach_to)
         resolve_pseudo_ldimm64(env)
         checker.run()
         check_max_stack_depth(env)

@@ -9,6 +9,7 @@ from pyebpf.abi.kernel_versions import Fact
 from pyebpf.abi.helpers import Arg, ArgType, HelperId, RetType, TypeFlag, helper_allowed, helper_name, proto_for
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.opcodes import MAX_CALL_FRAMES
+from pyebpf.verifier import btf_ptr
 from pyebpf.verifier.btf_record import map_has_btf, spin_lock_off
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown, reg_bounds_sync
 from pyebpf.abi.prog_types import AttachType, ProgType
@@ -465,10 +466,12 @@ def check_helper_call(env: Env, insn) -> None:
         mark_reg_known(r0, 0)
         r0.type = PTR_TO_MEM | flag
         r0.mem_size = meta.mem_size
-    elif rt == RetType.RET_PTR_TO_BTF_ID and hid in _SOCK_BTF_RET:
+    elif rt == RetType.RET_PTR_TO_BTF_ID and (hid in _SOCK_BTF_RET or ret.btf_id):
         mark_reg_unknown(r0)
         mark_reg_known(r0, 0)
-        r0.type = RegType.PTR_TO_BTF_ID | flag
+        # ret_btf_id: the kernel struct by name in vmlinux BTF (btf_ptr reads through it); PTR_TRUSTED is kept
+        r0.type = RegType.PTR_TO_BTF_ID | flag | (int(ret.flags) & PTR_TRUSTED)
+        r0.mem_size = btf_ptr.struct_id(ret.btf_id)
     else:
         raise Reject(f"unknown return type {ret.raw} of func {name}#{func_id}", errno.EINVAL)
     if r0.type & PTR_MAYBE_NULL:
@@ -505,6 +508,12 @@ others are refused after the arguments are checked, with ENOTSUPP."""
 
 
 def check_get_func_ip(env: Env) -> None:
+    if env.prog_type == ProgType.TRACING:
+        if env.attach_type not in (AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN):
+            hid = _H.GET_FUNC_IP  # bpf_prog_has_trampoline()
+            raise Reject(f"func {helper_name(hid)}#{int(hid)} supported only for fentry/fexit/fmod_ret programs",
+                         ENOTSUPP)
+        return
     if env.prog_type not in _GET_FUNC_IP_TYPES:
         hid = _H.GET_FUNC_IP
         raise Reject(f"func {helper_name(hid)}#{int(hid)} not supported for program type {int(env.prog_type)}",
