@@ -93,6 +93,11 @@ def reg_type_name(reg: Reg) -> str:
 
 # ---- btf_struct_walk ---------------------------------------------------------------------------------------------
 
+def _anon(name: str) -> str:
+    """__btf_name_by_offset(): an anonymous type or member is `(anon)` in the kernel's messages."""
+    return name or "(anon)"
+
+
 def _resolve_size(btf: Btf, type_id: int) -> tuple[int, int, int, int, int] | None:
     """__btf_resolve_size(): (kind of the outer type (ARRAY when any), total size, element id, element kind,
     total element count) after modifiers and (multi-dimensional) arrays; None when it has no size."""
@@ -124,7 +129,7 @@ def btf_struct_walk(btf: Btf, type_id: int, off: int, size: int, flag: int, walk
     for _ in range(64):  # nested anonymous structs; a real kernel type is never this deep
         type_id = btf.skip_modifiers(type_id)
         t = btf[type_id]
-        tname = btf.name(type_id)
+        tname = _anon(btf.name(type_id))
         if t.kind not in _STRUCTS:
             raise Reject(f"Type '{tname}' is not a struct", errno.EINVAL)
         members = t.members
@@ -150,7 +155,7 @@ def btf_struct_walk(btf: Btf, type_id: int, off: int, size: int, flag: int, walk
                 continue
             if off < moff:
                 break
-            mname = btf.str_at(m.name_off)
+            mname = _anon(btf.str_at(m.name_off))
             resolved = _resolve_size(btf, m.type)
             if resolved is None:
                 raise Reject(f"field {mname} doesn't have size", errno.EFAULT)
@@ -477,7 +482,7 @@ def btf_ctx_access(env: Env, target: AttachTarget, off: int, size: int, write: b
         return SCALAR_VALUE, 0
     if t is None or t.kind != BtfKind.PTR:
         kind = _KIND_STR.get(t.kind, "UNKNOWN") if t is not None else "UNKNOWN"
-        env.verbose(f"func '{tname}' arg{arg} '{btf.name(tid)}' has type {kind}. Only pointer access is allowed\n")
+        env.verbose(f"func '{tname}' arg{arg} '{_anon(btf.name(tid))}' has type {kind}. Only pointer access is allowed\n")
         return None
     if size != 8:
         env.verbose(f"func '{tname}' size {size} must be 8\n")
@@ -503,7 +508,7 @@ def btf_ctx_access(env: Env, target: AttachTarget, off: int, size: int, write: b
     if st.kind not in _STRUCTS:
         env.verbose(f"func '{tname}' arg{arg} type {_KIND_STR.get(st.kind, 'UNKNOWN')} is not a struct\n")
         return None
-    env.verbose(f"func '{tname}' arg{arg} has btf_id {btf_id} type {_KIND_STR[st.kind]} '{btf.name(btf_id)}'\n")
+    env.verbose(f"func '{tname}' arg{arg} has btf_id {btf_id} type {_KIND_STR[st.kind]} '{_anon(btf.name(btf_id))}'\n")
     if ptr_err:
         env.verbose(f"marking pointer arg{arg} as scalar as it may encode error")
         return SCALAR_VALUE, 0
