@@ -31,6 +31,16 @@ SUPPORTED_PROG_TYPES = frozenset({
 })
 
 
+def supports(prog_type, attach_type=None) -> bool:
+    """Whether verify() models programs of `prog_type` (for TRACING: of `attach_type`, tp_btf/fentry/fexit/
+    fmod_ret; iterators and the rest are not modelled)."""
+    try:
+        pt = ProgType(prog_type)
+    except ValueError:
+        return False
+    return pt in SUPPORTED_PROG_TYPES and (pt != ProgType.TRACING or attach_type in BTF_CTX_ATTACH)
+
+
 @dataclass
 class VerifierResult:
     """Outcome of one verification: verdict, the kernel's statistics and the log text."""
@@ -267,4 +277,4 @@ def _print_live_regs(env: Env, cfg) -> None:
         env.verbose(f"{loop}{slot:3d}: {regs} {insn_str(insn)}\n")
 
 
-__all__ = ["verify", "verify_kernels", "VerifierResult", "SUPPORTED_PROG_TYPES"]
+__all__ = ["verify", "verify_kernels", "VerifierResult", "SUPPORTED_PROG_TYPES", "supports"]

@@ -135,7 +135,7 @@ def run_object(path: Path, skipped: dict[str, str]) -> list[base.Outcome]:
     from pyebpf.loader.collection import CollectionOptions, load_collection
     from pyebpf.loader.elf import load_elf
     from pyebpf.verifier import verify
-    from pyebpf.verifier.api import SUPPORTED_PROG_TYPES
+    from pyebpf.verifier.api import supports
     outcomes = []
     try:
         obj = load_elf(str(path))
@@ -154,7 +154,7 @@ def run_object(path: Path, skipped: dict[str, str]) -> list[base.Outcome]:
             if "test_auxiliary" in tags or any(t.startswith("test_arch=") for t in tags):
                 continue
             pt = program.prog_type
-            if pt is None or ProgType(pt) not in SUPPORTED_PROG_TYPES:
+            if pt is None or not supports(pt, program.expected_attach_type):
                 skipped[f"{path.stem}.c: {name}"] = f"program type {getattr(pt, 'name', pt)} (SEC {program.section})"
                 continue
             flags = _flags(tags)
