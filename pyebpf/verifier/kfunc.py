@@ -62,7 +62,9 @@ def check_kfunc_call(env: Env, func_id: int) -> None:
     """check_kfunc_call() for a call whose BTF id names a vmlinux FUNC (add_kfunc_call checked that)."""
     btf = vmlinux()
     name = btf.name(func_id)
-    if func_id not in btf.kfunc_ids:
+    if btf.kfunc_ids and func_id not in btf.kfunc_ids:
+        # BTF from pahole >= 1.25 tags every kfunc `bpf_kfunc`; older BTF (Debian's 6.12) has no tags at all, and
+        # then only the abi.kfuncs table says what is a kfunc
         raise Reject(f"calling kernel function {name} is not allowed", errno.EACCES)
     flags = kfunc_flags(name, env.prog_type)
     if flags is None:
