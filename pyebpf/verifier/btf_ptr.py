@@ -20,6 +20,7 @@ import errno
 
 from pyebpf.abi.btf import BtfKind
 from pyebpf.abi.helpers import TypeFlag
+from pyebpf.abi.kernel_versions import Fact
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.prog_types import AttachType, ProgType
 from pyebpf.abi.uapi import ENOTSUPP
@@ -293,6 +294,8 @@ def _walked_flag(env: Env, btf: Btf, reg: Reg, ret: int, flag: int, field: str, 
                 return flag
             if flag & (MEM_PERCPU | MEM_USER):
                 return flag
+            if env.kernel is None or env.kernel.fact(Fact.BTF_WALK_UNTRUSTED):
+                return PTR_UNTRUSTED
             return flag & ~(PTR_TRUSTED | MEM_ALLOC)  # walking unknown pointers yields plain PTR_TO_BTF_ID
         return PTR_UNTRUSTED
     return flag & ~(PTR_TRUSTED | MEM_ALLOC)  # old compat
@@ -557,6 +560,27 @@ def check_btf_ctx_load(env: Env, regno: int, off: int, size: int, write: bool, v
             mark_reg_unknown(dst)
         else:
             mark_btf_ld_reg(env, dst, PTR_TO_BTF_ID, btf_id, rtype & ~PTR_TO_BTF_ID)
+
+
+#: btf_ptr_types: the registers an ARG_PTR_TO_BTF_ID helper argument takes
+HELPER_BTF_ID_TYPES = (PTR_TO_BTF_ID, PTR_TO_BTF_ID | PTR_TRUSTED, PTR_TO_BTF_ID | MEM_RCU)
+
+
+def check_helper_btf_arg(env: Env, regno: int, arg) -> None:
+    """check_reg_type() for ARG_PTR_TO_BTF_ID: not NULL unless the argument allows it, and a pointer to the
+    struct the prototype names (or one that begins with it; the very struct when the argument is released)."""
+    reg = env.regs[regno]
+    release = bool(arg.flags & TypeFlag.OBJ_RELEASE)
+    if reg.type & PTR_MAYBE_NULL and (not arg.flags & TypeFlag.PTR_MAYBE_NULL or release):
+        raise Reject(f"Possibly NULL pointer passed to helper arg{regno}")
+    btf = vmlinux()
+    need = struct_id(arg.btf_id)
+    if btf is None or not need or not reg_btf_id(reg):
+        raise Reject(f"R{regno}: helper argument of kernel struct {arg.btf_id or '?'} is not modelled by this "
+                     f"verifier", errno.EINVAL)
+    from pyebpf.verifier.kfunc import struct_ids_match
+    if not struct_ids_match(btf, reg_btf_id(reg), reg.off, need, release):
+        raise Reject(f"R{regno} is of type {btf_type_name(btf, reg_btf_id(reg))} but {btf.name(need)} is expected")
 
 
 def is_btf_ptr(t: int) -> bool:

@@ -58,6 +58,7 @@ _COMPATIBLE: dict[int, tuple[int, ...]] = {
     ArgType.ARG_PTR_TO_TIMER: (PTR_TO_MAP_VALUE,),
     ArgType.ARG_PTR_TO_DYNPTR: (PTR_TO_STACK, RegType.CONST_PTR_TO_DYNPTR),
     ArgType.ARG_KPTR_XCHG_DEST: (PTR_TO_MAP_VALUE, RegType.PTR_TO_BTF_ID | MEM_ALLOC),
+    ArgType.ARG_PTR_TO_BTF_ID: btf_ptr.HELPER_BTF_ID_TYPES,
 }
 #: map_key_value_types of kernels before Fact.MAP_KEY_ARG_ANY_MEM
 _MAP_KEY_VALUE_ARGS = (ArgType.ARG_PTR_TO_MAP_KEY, ArgType.ARG_PTR_TO_MAP_VALUE)
@@ -227,6 +228,8 @@ def check_reg_type(env: Env, regno: int, arg) -> None:
     if arg.flags & TypeFlag.PTR_MAYBE_NULL:
         t &= ~PTR_MAYBE_NULL
     if t in compatible:
+        if arg.type == ArgType.ARG_PTR_TO_BTF_ID:
+            btf_ptr.check_helper_btf_arg(env, regno, arg)
         return
     expected = ", ".join("trusted_ptr_" if x & PTR_TRUSTED else "ptr_" if x & MEM_ALLOC else reg_type_str(x)
                          for x in compatible)

@@ -38,8 +38,8 @@ def _register_is_null(reg: Reg) -> bool:
     return reg.type == SCALAR_VALUE and not reg.var_off.mask and reg.var_off.value == 0
 
 
-def _struct_ids_match(btf, reg_id: int, off: int, need_id: int, strict: bool) -> bool:
-    """btf_struct_ids_match(): the same struct, or (not strict) one nested at offset `off` of the register's."""
+def struct_ids_match(btf, reg_id: int, off: int, need_id: int, strict: bool) -> bool:
+    """btfstruct_ids_match(): the same struct, or (not strict) one nested at offset `off` of the register's."""
     if off == 0 and btf.name(reg_id) == btf.name(need_id) and btf[reg_id].kind == btf[need_id].kind:
         return True
     if strict:
@@ -148,7 +148,7 @@ def _check_btf_id_arg(env: Env, btf, name: str, i: int, reg: Reg, ref_id: int, t
         raise Reject(f"kernel function {name} arg#{i}: R{regno}'s kernel type is not known to this verifier",
                      errno.EINVAL)
     strict = release and bool(reg.ref_obj_id)
-    if not _struct_ids_match(btf, reg_id, reg.off, ref_id, strict):
+    if not struct_ids_match(btf, reg_id, reg.off, ref_id, strict):
         raise Reject(f"kernel function {name} args#{i} expected pointer to {_KIND_STR.get(btf[ref_id].kind)} "
                      f"{btf.name(ref_id)} but R{regno} has a pointer to {_KIND_STR.get(btf[reg_id].kind)} "
                      f"{btf.name(reg_id)}", errno.EINVAL)
@@ -193,4 +193,4 @@ def _set_return(env: Env, btf, name: str, proto, flags: KfFlag) -> None:
         r0.ref_obj_id = rid
 
 
-__all__ = ["check_kfunc_call", "PTR_TRUSTED", "MEM_ALLOC"]
+__all__ = ["check_kfunc_call", "struct_ids_match", "PTR_TRUSTED", "MEM_ALLOC"]

@@ -95,6 +95,15 @@ TP_BTF_CASES = {
                                            f"r0 = *(u32 *)(r2 + {off('pid')})\n" + END,
     "null check of a walked rcu pointer": PREV + f"r2 = *(u64 *)(r6 + {off('parent')})\nif r2 == 0 goto +1\n"
                                                  f"r0 = *(u32 *)(r2 + {off('pid')})\n" + END,
+    "helper taking a task": PREV + "r1 = r6\nr2 = r10\nr2 += -64\nr3 = 64\nr4 = 0\ncall bpf_get_task_stack\n" + END,
+    "helper taking a task, given an mm": PREV + f"r1 = *(u64 *)(r6 + {off('mm')})\nr2 = r10\nr2 += -64\nr3 = 64\n"
+                                                "r4 = 0\ncall bpf_get_task_stack\n" + END,
+    "helper taking a task, given a maybe-NULL one": PREV + f"r1 = *(u64 *)(r6 + {off('parent')})\nr2 = r10\n"
+                                                           "r2 += -64\nr3 = 64\nr4 = 0\ncall bpf_get_task_stack\n"
+                                                           + END,
+    "helper taking a task, given the context": "r2 = r10\nr2 += -64\nr3 = 64\nr4 = 0\ncall bpf_get_task_stack\n"
+                                               + END,
+    "task_pt_regs then a field": PREV + "r1 = r6\ncall bpf_task_pt_regs\nr0 = *(u64 *)(r0 + 0)\n" + END,
 }
 
 
