@@ -77,6 +77,8 @@ class Fact(Enum):
     SKB_TSTAMP_TYPE = "__sk_buff.tstamp_type (offset 180) exists; before, the bytes were padding"
     SKB_CTX_SIZE = "sizeof(struct __sk_buff): context accesses past it are invalid"
     SMP_ID_BOUNDED = "bpf_get_smp_processor_id returns a scalar bounded by nr_cpu_ids - 1"
+    KFUNC_NON_BTF_ARG_AS_MEM = ("a register that is no kernel pointer, passed where a kfunc takes a struct pointer, "
+                                "is checked as memory (get_kfunc_ptr_arg_type: KF_ARG_PTR_TO_MEM)")
     BTF_WALK_UNTRUSTED = ("a pointer loaded through a trusted kernel pointer from a member no BTF_TYPE_SAFE_* list "
                           "names is untrusted_ptr_ (before: a plain ptr_ that helpers still take)")
 
@@ -135,6 +137,9 @@ FACTS: dict[Fact, Row] = {
         Change(_R(5, 16), 192, "__sk_buff.hwtstamp"),)),
     Fact.SMP_ID_BOUNDED: Row(False, (
         Change(_R(6, 8), True, "bpf_get_smp_processor_id: return range [0, nr_cpu_ids - 1]"),)),
+    Fact.KFUNC_NON_BTF_ARG_AS_MEM: Row(True, (
+        Change(_R(6, 18), False, "check_kfunc_args: the trust of a struct-pointer argument is checked first (measured "
+                                 "on 6.18: 'R1 must be referenced or trusted'; 6.12: 'R1 type=scalar expected=fp')"),)),
     Fact.BTF_WALK_UNTRUSTED: Row(False, (
         Change(_R(6, 18), True, "check_ptr_to_btf_access: unknown walked pointers become PTR_UNTRUSTED (measured "
                                 "on 6.18; 6.12's source clears the trust flags; the release in between that changed "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 
 from pyebpf.abi.btf import BtfKind
+from pyebpf.abi.kernel_versions import Fact
 from pyebpf.abi.kfuncs import KfFlag, kfunc_flags, modelled_kfunc
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown
 from pyebpf.verifier.btf_ptr import (
@@ -123,10 +124,41 @@ def check_kfunc_call(env: Env, func_id: int) -> None:
     _set_return(env, btf, name, proto, flags)
 
 
+def _is_scalar_struct(btf, tid: int, depth: int) -> bool:
+    """__btf_type_is_scalar_struct(): a struct of integers, enums, arrays of them and such structs (3 deep)."""
+    t = btf[tid]
+    if t.kind not in _STRUCTS:
+        return False
+    for m in t.members:
+        mid = btf.skip_modifiers(m.type)
+        mt = btf[mid] if mid else None
+        if mt is not None and mt.kind in _STRUCTS:
+            if depth >= 3 or not _is_scalar_struct(btf, mid, depth + 1):
+                return False
+        elif mt is not None and mt.kind == BtfKind.ARRAY:
+            if not mt.array[2]:
+                return False
+            eid = btf.skip_modifiers(mt.array[0])
+            if not eid or btf[eid].kind not in _SCALAR_KINDS:
+                return False
+        elif mt is None or mt.kind not in _SCALAR_KINDS:
+            return False
+    return True
+
+
 def _check_btf_id_arg(env: Env, btf, name: str, i: int, reg: Reg, ref_id: int, trusted_args: bool, rcu: bool,
                       release: bool) -> None:
     """KF_ARG_PTR_TO_BTF_ID: trust, offset and type of a kernel struct pointer argument."""
     regno = i + 1
+    if base_type(reg.type) != PTR_TO_BTF_ID and (env.kernel is None or env.kernel.fact(Fact.KFUNC_NON_BTF_ARG_AS_MEM)):
+        # older get_kfunc_ptr_arg_type(): anything but a kernel pointer is memory, for structs of scalars only
+        if not _is_scalar_struct(btf, ref_id, 0):
+            raise Reject(f"arg#{i} pointer type {_KIND_STR.get(btf[ref_id].kind)} {btf.name(ref_id)} must point to "
+                         f"scalar, or struct with scalar", errno.EINVAL)
+        if reg.type == SCALAR_VALUE:
+            raise Reject(f"R{regno} type=scalar expected=fp")
+        raise Reject(f"kernel function {name} arg#{i}: memory arguments are not modelled by this verifier",
+                     errno.EINVAL)
     if trusted_args or rcu:
         if not is_trusted_reg(reg):
             if not rcu:
