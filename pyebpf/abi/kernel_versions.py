@@ -77,6 +77,9 @@ class Fact(Enum):
     SKB_TSTAMP_TYPE = "__sk_buff.tstamp_type (offset 180) exists; before, the bytes were padding"
     SKB_CTX_SIZE = "sizeof(struct __sk_buff): context accesses past it are invalid"
     SMP_ID_BOUNDED = "bpf_get_smp_processor_id returns a scalar bounded by nr_cpu_ids - 1"
+    BTF_TRUSTED_PTRS = ("kernel pointers carry trust (trusted_ptr_, rcu_ptr_, untrusted_ptr_): tp_btf arguments "
+                        "are trusted, helpers take ptr_/trusted_ptr_/rcu_ptr_")
+    BTF_CTX_PTR_SIZE_8 = "btf_ctx_access: a pointer argument is read with an 8-byte load only"
     KFUNC_NON_BTF_ARG_AS_MEM = ("a register that is no kernel pointer, passed where a kfunc takes a struct pointer, "
                                 "is checked as memory (get_kfunc_ptr_arg_type: KF_ARG_PTR_TO_MEM)")
     BTF_WALK_UNTRUSTED = ("a pointer loaded through a trusted kernel pointer from a member no BTF_TYPE_SAFE_* list "
@@ -137,6 +140,11 @@ FACTS: dict[Fact, Row] = {
         Change(_R(5, 16), 192, "__sk_buff.hwtstamp"),)),
     Fact.SMP_ID_BOUNDED: Row(False, (
         Change(_R(6, 8), True, "bpf_get_smp_processor_id: return range [0, nr_cpu_ids - 1]"),)),
+    Fact.BTF_TRUSTED_PTRS: Row(False, (
+        Change(_R(6, 12), True, "PTR_TRUSTED (6.2) and MEM_RCU (6.4); measured: 6.1 prints ptr_ and expected=ptr_"),)),
+    Fact.BTF_CTX_PTR_SIZE_8: Row(False, (
+        Change(_R(6, 12), True, "btf_ctx_access: \"size %d must be 8\" (measured: 6.1 accepts a u32 load of a "
+                                "pointer argument, 6.12 refuses it)"),)),
     Fact.KFUNC_NON_BTF_ARG_AS_MEM: Row(True, (
         Change(_R(6, 18), False, "check_kfunc_args: the trust of a struct-pointer argument is checked first (measured "
                                  "on 6.18: 'R1 must be referenced or trusted'; 6.12: 'R1 type=scalar expected=fp')"),)),

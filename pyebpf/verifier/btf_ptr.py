@@ -52,6 +52,16 @@ _KIND_STR = {BtfKind.UNKN: "UNKNOWN", BtfKind.INT: "INT", BtfKind.PTR: "PTR", Bt
              BtfKind.TYPE_TAG: "TYPE_TAG", BtfKind.ENUM64: "ENUM64"}
 
 
+def _fact(env: Env, fact: Fact):
+    """The answer of the release verified for (the newest modelled one without a kernel model)."""
+    return env.kernel is None or env.kernel.fact(fact)
+
+
+def trust_flag(env: Env, flag: int) -> int:
+    """`flag` (PTR_TRUSTED / MEM_RCU bits) on releases with trusted pointers, nothing before."""
+    return flag if _fact(env, Fact.BTF_TRUSTED_PTRS) else 0
+
+
 def vmlinux() -> Btf | None:
     """btf_vmlinux: the running kernel's BTF (None without CONFIG_DEBUG_INFO_BTF)."""
     return kernel_btf_or_none()
@@ -276,6 +286,8 @@ def _walked_flag(env: Env, btf: Btf, reg: Reg, ret: int, flag: int, field: str, 
     """check_ptr_to_btf_access(): the trust flags of a pointer loaded through `reg`."""
     if ret != PTR_TO_BTF_ID:
         return flag
+    if not _fact(env, Fact.BTF_TRUSTED_PTRS):
+        return flag & (MEM_USER | MEM_PERCPU)
     if reg.type & PTR_UNTRUSTED:
         return PTR_UNTRUSTED
     if is_trusted_reg(reg) or is_rcu_reg(reg):
@@ -294,7 +306,7 @@ def _walked_flag(env: Env, btf: Btf, reg: Reg, ret: int, flag: int, field: str, 
                 return flag
             if flag & (MEM_PERCPU | MEM_USER):
                 return flag
-            if env.kernel is None or env.kernel.fact(Fact.BTF_WALK_UNTRUSTED):
+            if _fact(env, Fact.BTF_WALK_UNTRUSTED):
                 return PTR_UNTRUSTED
             return flag & ~(PTR_TRUSTED | MEM_ALLOC)  # walking unknown pointers yields plain PTR_TO_BTF_ID
         return PTR_UNTRUSTED
@@ -487,7 +499,7 @@ def btf_ctx_access(env: Env, target: AttachTarget, off: int, size: int, write: b
         kind = _KIND_STR.get(t.kind, "UNKNOWN") if t is not None else "UNKNOWN"
         env.verbose(f"func '{tname}' arg{arg} '{_anon(btf.name(tid))}' has type {kind}. Only pointer access is allowed\n")
         return None
-    if size != 8:
+    if size != 8 and _fact(env, Fact.BTF_CTX_PTR_SIZE_8):
         env.verbose(f"func '{tname}' size {size} must be 8\n")
         return None
     pointee = t.size_type
@@ -495,7 +507,8 @@ def btf_ctx_access(env: Env, target: AttachTarget, off: int, size: int, write: b
         return SCALAR_VALUE, 0  # void * and int *: scalars, no further walking
     reg_type = PTR_TO_BTF_ID
     if env.attach_type == AttachType.TRACE_RAW_TP:  # prog_args_trusted(): tp_btf (and iterators)
-        reg_type |= PTR_TRUSTED
+        if _fact(env, Fact.BTF_TRUSTED_PTRS):
+            reg_type |= PTR_TRUSTED
         mask = RAW_TP_NULL_ARGS.get(target.raw_tp_name, 0)
         if mask & (1 << (arg * 4)):
             reg_type |= PTR_MAYBE_NULL
@@ -564,6 +577,11 @@ def check_btf_ctx_load(env: Env, regno: int, off: int, size: int, write: bool, v
 
 #: btf_ptr_types: the registers an ARG_PTR_TO_BTF_ID helper argument takes
 HELPER_BTF_ID_TYPES = (PTR_TO_BTF_ID, PTR_TO_BTF_ID | PTR_TRUSTED, PTR_TO_BTF_ID | MEM_RCU)
+
+
+def helper_btf_id_types(env: Env) -> tuple[int, ...]:
+    """btf_ptr_types of the release verified for (one type before trusted pointers)."""
+    return HELPER_BTF_ID_TYPES if _fact(env, Fact.BTF_TRUSTED_PTRS) else HELPER_BTF_ID_TYPES[:1]
 
 
 def check_helper_btf_arg(env: Env, regno: int, arg) -> None:

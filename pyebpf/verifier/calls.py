@@ -222,6 +222,8 @@ def check_reg_type(env: Env, regno: int, arg) -> None:
         raise Reject(f"verifier internal error: unsupported arg type {arg.raw}", errno.EFAULT)
     if arg.type in _MAP_KEY_VALUE_ARGS and env.kernel is not None and not env.kernel.fact(Fact.MAP_KEY_ARG_ANY_MEM):
         compatible = _MAP_KEY_VALUE_TYPES
+    elif arg.type == ArgType.ARG_PTR_TO_BTF_ID:
+        compatible = btf_ptr.helper_btf_id_types(env)
     t = reg.type
     if arg.flags & TypeFlag.MEM_RDONLY:
         t &= ~MEM_RDONLY
@@ -473,7 +475,7 @@ def check_helper_call(env: Env, insn) -> None:
         mark_reg_unknown(r0)
         mark_reg_known(r0, 0)
         # ret_btf_id: the kernel struct by name in vmlinux BTF (btf_ptr reads through it); PTR_TRUSTED is kept
-        r0.type = RegType.PTR_TO_BTF_ID | flag | (int(ret.flags) & PTR_TRUSTED)
+        r0.type = RegType.PTR_TO_BTF_ID | flag | btf_ptr.trust_flag(env, int(ret.flags) & PTR_TRUSTED)
         r0.mem_size = btf_ptr.struct_id(ret.btf_id)
     else:
         raise Reject(f"unknown return type {ret.raw} of func {name}#{func_id}", errno.EINVAL)
