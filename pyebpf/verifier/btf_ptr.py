@@ -19,17 +19,18 @@ from __future__ import annotations
 import errno
 
 from pyebpf.abi.btf import BtfKind
+from pyebpf.abi.context import MAX_BPF_FUNC_ARGS
 from pyebpf.abi.helpers import TypeFlag
 from pyebpf.abi.kernel_versions import Fact
 from pyebpf.abi.maps import MapType
-from pyebpf.abi.prog_types import AttachType, ProgType
+from pyebpf.abi.prog_types import AttachType
 from pyebpf.abi.uapi import ENOTSUPP
 from pyebpf.btf import kernel_btf_or_none
 from pyebpf.btf.spec import MODIFIER_KINDS, Btf
 from pyebpf.errors import BtfError
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_unknown
 from pyebpf.verifier.env import Env, Reject
-from pyebpf.verifier.regstate import PTR_MAYBE_NULL, PTR_TO_BTF_ID, SCALAR_VALUE, Reg, base_type, reg_type_str
+from pyebpf.verifier.regstate import PTR_MAYBE_NULL, PTR_TO_BTF_ID, SCALAR_VALUE, Reg, reg_type_str
 
 PTR_UNTRUSTED = int(TypeFlag.PTR_UNTRUSTED)
 PTR_TRUSTED = int(TypeFlag.PTR_TRUSTED)
@@ -40,7 +41,6 @@ MEM_ALLOC = int(TypeFlag.MEM_ALLOC)
 #: BPF_REG_TRUSTED_MODIFIERS
 TRUSTED_MODIFIERS = MEM_ALLOC | PTR_TRUSTED
 WALK_SCALAR, WALK_PTR, WALK_STRUCT = 0, 1, 2
-MAX_BPF_FUNC_ARGS = 12
 _STRUCTS = (BtfKind.STRUCT, BtfKind.UNION)
 _SIZED = (BtfKind.INT, BtfKind.STRUCT, BtfKind.UNION, BtfKind.ENUM, BtfKind.DATASEC, BtfKind.FLOAT, BtfKind.ENUM64)
 #: btf_type_str(): how the kernel names a BTF kind in its messages
@@ -497,7 +497,8 @@ def btf_ctx_access(env: Env, target: AttachTarget, off: int, size: int, write: b
         return SCALAR_VALUE, 0
     if t is None or t.kind != BtfKind.PTR:
         kind = _KIND_STR.get(t.kind, "UNKNOWN") if t is not None else "UNKNOWN"
-        env.verbose(f"func '{tname}' arg{arg} '{_anon(btf.name(tid))}' has type {kind}. Only pointer access is allowed\n")
+        env.verbose(f"func '{tname}' arg{arg} '{_anon(btf.name(tid))}' has type {kind}. Only pointer access is "
+                    f"allowed\n")
         return None
     if size != 8 and _fact(env, Fact.BTF_CTX_PTR_SIZE_8):
         env.verbose(f"func '{tname}' size {size} must be 8\n")
@@ -599,10 +600,6 @@ def check_helper_btf_arg(env: Env, regno: int, arg) -> None:
     from pyebpf.verifier.kfunc import struct_ids_match
     if not struct_ids_match(btf, reg_btf_id(reg), reg.off, need, release):
         raise Reject(f"R{regno} is of type {btf_type_name(btf, reg_btf_id(reg))} but {btf.name(need)} is expected")
-
-
-def is_btf_ptr(t: int) -> bool:
-    return base_type(t) == PTR_TO_BTF_ID
 
 
 __all__ = ["btf_struct_walk", "btf_struct_access", "check_ptr_to_btf_access", "check_ptr_to_map_access",

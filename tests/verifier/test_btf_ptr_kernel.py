@@ -173,8 +173,8 @@ def test_kfunc_sets_per_program_type(prog_type, kfunc):
 def test_current_task_btf_agrees():
     """bpf_get_current_task_btf() returns a trusted task_struct: its fields read as through the context."""
     agree(f"call bpf_get_current_task_btf\nr0 = *(u32 *)(r0 + {off('tgid')})\n" + END)
-    agree(f"call bpf_get_current_task_btf\nr1 = r0\ncall bpf_task_acquire\nif r0 == 0 goto +2\nr1 = r0\n"
-          f"call bpf_task_release\n" + END, kfuncs=KF)
+    agree("call bpf_get_current_task_btf\nr1 = r0\ncall bpf_task_acquire\nif r0 == 0 goto +2\nr1 = r0\n"
+          "call bpf_task_release\n" + END, kfuncs=KF)
 
 
 ARRAY = {"m": MapSpec("m", MapType.ARRAY, 4, 48, 1)}
