@@ -749,11 +749,14 @@ RETURN_RANGES: dict[ProgType, ReturnRange | None] = {
     _P.LWT_SEG6LOCAL: None,
     _P.SK_REUSEPORT: None,
     _P.NETFILTER: ReturnRange(0, 1),  # NF_DROP..NF_ACCEPT
+    _P.TRACING: None,  # tp_btf and fmod_ret: unchecked; fentry/fexit: [0, 0] (_ATTACH_RANGES)
 }
 """R0 range enforced at exit per program type; None means the verifier only requires R0 to be initialized."""
 
 _ATTACH_RANGES: dict[tuple[ProgType, AttachType], ReturnRange] = {
     (_P.CGROUP_SKB, AttachType.CGROUP_INET_EGRESS): ReturnRange(0, 3),
+    (_P.TRACING, AttachType.TRACE_FENTRY): ReturnRange(0, 0),
+    (_P.TRACING, AttachType.TRACE_FEXIT): ReturnRange(0, 0),
     (_P.KPROBE, AttachType.TRACE_KPROBE_SESSION): ReturnRange(0, 1),
     (_P.KPROBE, AttachType.TRACE_UPROBE_SESSION): ReturnRange(0, 1),
     (_P.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET4_BIND): ReturnRange(0, 3),

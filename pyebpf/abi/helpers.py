@@ -895,6 +895,10 @@ _TABLES: dict[ProgType, _Table] = {
     ProgType.SK_LOOKUP: (_BASE_UNPRIV | _SK_BASE | _SK_LOOKUP, _SK_PRIV),
     ProgType.CGROUP_DEVICE: (_BASE_UNPRIV | _CG_DEVICE, _BASE_PRIV),
     ProgType.SK_REUSEPORT: (_BASE_UNPRIV | _SK_REUSEPORT, _BASE_PRIV),
+    # tracing_prog_func_proto(): raw_tp's set plus the skc_to_* casts; its attach-type dependent helpers and those
+    # with tracing-only prototypes (d_path, get_func_arg*, skb/xdp_output, sk_storage_*, sock_from_file,
+    # get_socket_cookie) are left out: refused by our verifier, never accepted unchecked
+    ProgType.TRACING: (_BASE_UNPRIV | _TRACING | _TRACE_COMMON, _TRACE_PRIV | _SK_BASE_PERFMON),
 }
 
 _AT = AttachType

@@ -80,6 +80,13 @@ class Fact(Enum):
     SMP_ID_BOUNDED = "bpf_get_smp_processor_id returns a scalar bounded by nr_cpu_ids - 1"
     CALLBACKS_ITERATED = ("a sync callback (bpf_loop, for_each_map_elem ...) is visited until its visits converge; "
                           "before, once from its call site, returning past the call")
+    BTF_TRUSTED_PTRS = ("kernel pointers carry trust (trusted_ptr_, rcu_ptr_, untrusted_ptr_): tp_btf arguments "
+                        "are trusted, helpers take ptr_/trusted_ptr_/rcu_ptr_")
+    BTF_CTX_PTR_SIZE_8 = "btf_ctx_access: a pointer argument is read with an 8-byte load only"
+    KFUNC_NON_BTF_ARG_AS_MEM = ("a register that is no kernel pointer, passed where a kfunc takes a struct pointer, "
+                                "is checked as memory (get_kfunc_ptr_arg_type: KF_ARG_PTR_TO_MEM)")
+    BTF_WALK_UNTRUSTED = ("a pointer loaded through a trusted kernel pointer from a member no BTF_TYPE_SAFE_* list "
+                          "names is untrusted_ptr_ (before: a plain ptr_ that helpers still take)")
 
 
 class Change(NamedTuple):
@@ -138,6 +145,18 @@ FACTS: dict[Fact, Row] = {
         Change(_R(6, 8), True, "bpf_get_smp_processor_id: return range [0, nr_cpu_ids - 1]"),)),
     Fact.CALLBACKS_ITERATED: Row(False, (
         Change(_R(6, 7), True, "bpf: verify callbacks as if they are called unknown number of times"),)),
+    Fact.BTF_TRUSTED_PTRS: Row(False, (
+        Change(_R(6, 12), True, "PTR_TRUSTED (6.2) and MEM_RCU (6.4); measured: 6.1 prints ptr_ and expected=ptr_"),)),
+    Fact.BTF_CTX_PTR_SIZE_8: Row(False, (
+        Change(_R(6, 12), True, "btf_ctx_access: \"size %d must be 8\" (measured: 6.1 accepts a u32 load of a "
+                                "pointer argument, 6.12 refuses it)"),)),
+    Fact.KFUNC_NON_BTF_ARG_AS_MEM: Row(True, (
+        Change(_R(6, 18), False, "check_kfunc_args: the trust of a struct-pointer argument is checked first (measured "
+                                 "on 6.18: 'R1 must be referenced or trusted'; 6.12: 'R1 type=scalar expected=fp')"),)),
+    Fact.BTF_WALK_UNTRUSTED: Row(False, (
+        Change(_R(6, 18), True, "check_ptr_to_btf_access: unknown walked pointers become PTR_UNTRUSTED (measured "
+                                "on 6.18; 6.12's source clears the trust flags; the release in between that changed "
+                                "it is not established)"),)),
 }
 
 

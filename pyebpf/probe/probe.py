@@ -374,12 +374,12 @@ def load_all(probes: list[Probe], *, attach: bool | str = True, verify: bool = T
     """Load several probes sharing their map objects (e.g. an entry and an exit probe sharing a start map)."""
     from pyebpf.loader.program import KernelVerifierError, ProgramLoadError
     from pyebpf.probe.btfinfo import load_with_lines
-    from pyebpf.verifier import SUPPORTED_PROG_TYPES
+    from pyebpf.verifier import supports
 
     loaded: list[LoadedProbe] = []
     try:
         for p in probes:
-            if verify and p.prog_type in SUPPORTED_PROG_TYPES:  # the others (tp_btf, fentry) only the kernel checks
+            if verify and supports(p.prog_type, p.program.expected_attach_type):  # tp_btf/fentry/fexit included
                 p.verify()
             acquired: list[ProbeMap] = []
             try:

@@ -14,6 +14,8 @@ from pyebpf.abi.maps import MapType
 from pyebpf.abi.uapi import ENOTSUPP, ProgLoadFlags
 from pyebpf.errors import VerifierError
 from pyebpf.isa.program import Program
+from pyebpf.btf import kernel_btf
+from pyebpf.verifier.btf_ptr import BTF_CTX_ATTACH, attach_target
 from pyebpf.verifier.btf_record import btf_record
 from pyebpf.verifier.cfg import check_cfg, subprog_starts
 from pyebpf.verifier.engine import Checker, check_max_stack_depth, gc_paused
@@ -24,8 +26,20 @@ from pyebpf.verifier.log import LOG_LEVEL2, LOG_STATS, insn_str
 from pyebpf.verifier.precision import compute_scc
 from pyebpf.verifier.prune import cfg_successors, compute_live_registers
 
-SUPPORTED_PROG_TYPES = MODELLED_PROG_TYPES
-"""The program types verify() accepts: those abi models completely (abi/prog_type_spec.py)."""
+SUPPORTED_PROG_TYPES = MODELLED_PROG_TYPES | {ProgType.TRACING}
+"""The program types verify() accepts: those abi models completely (abi/prog_type_spec.py), and TRACING, whose
+context comes from the attach target's BTF prototype (btf_ptr.BTF_CTX_ATTACH: tp_btf, fentry, fexit, fmod_ret;
+not iterators or LSM)."""
+
+
+def supports(prog_type, attach_type=None) -> bool:
+    """Whether verify() models programs of `prog_type` (for TRACING: of `attach_type`, tp_btf/fentry/fexit/
+    fmod_ret; iterators and the rest are not modelled)."""
+    try:
+        pt = ProgType(prog_type)
+    except ValueError:
+        return False
+    return pt in SUPPORTED_PROG_TYPES and (pt != ProgType.TRACING or attach_type in BTF_CTX_ATTACH)
 
 
 @dataclass
@@ -123,6 +137,10 @@ def _verify(program: Program, prog_type, maps, privileged: bool, log_level: int,
         if raise_on_reject:
             raise error
         return VerifierResult(False, 0, 0, 0, 0, "", error, kernel=model)
+    if pt == ProgType.TRACING and attach_type not in BTF_CTX_ATTACH:
+        raise VerifierError(f"tracing programs of attach type {getattr(attach_type, 'name', attach_type)} are not "
+                            f"supported by the verifier (supported: tp_btf, fentry, fexit, fmod_ret)",
+                            errno=errno.EINVAL)
     start = time.perf_counter()
     log_text = ""
     env = None
@@ -145,6 +163,7 @@ def _verify(program: Program, prog_type, maps, privileged: bool, log_level: int,
     # bpf_check(): x86 has efficient unaligned access, so only the flag asks for strictness; ANY_ALIGNMENT wins
     env.strict_alignment = bool(flags & ProgLoadFlags.STRICT_ALIGNMENT) and not flags & ProgLoadFlags.ANY_ALIGNMENT
     env.kernel = model
+    env.sleepable = bool(flags & ProgLoadFlags.SLEEPABLE)
     if env.allow_uninit_stack and not model.fact(Fact.UNINIT_STACK_READ):
         env.allow_uninit_stack = False
     env.isa_refused = _isa_refused(model, cfg.insns)
@@ -155,6 +174,8 @@ def _verify(program: Program, prog_type, maps, privileged: bool, log_level: int,
     checker = Checker(env)
     error: VerifierError | None = None
     try:
+        if pt == ProgType.TRACING:  # check_attach_btf_id(): the context is the target's BTF prototype
+            env.attach_target = attach_target(kernel_btf(), attach_type, program.attach_btf_id, program.attach_to)
         resolve_pseudo_ldimm64(env)
         try:
             checker.run()
@@ -318,4 +339,4 @@ def _print_live_regs(env: Env, cfg) -> None:
         env.verbose(f"{loop}{slot:3d}: {regs} {insn_str(insn)}\n")
 
 
-__all__ = ["verify", "verify_kernels", "VerifierResult", "SUPPORTED_PROG_TYPES"]
+__all__ = ["verify", "verify_kernels", "VerifierResult", "SUPPORTED_PROG_TYPES", "supports"]

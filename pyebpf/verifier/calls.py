@@ -9,6 +9,7 @@ from pyebpf.abi.kernel_versions import Fact
 from pyebpf.abi.helpers import Arg, ArgType, HelperId, RetType, TypeFlag, helper_allowed, helper_name, proto_for
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.opcodes import MAX_CALL_FRAMES
+from pyebpf.verifier import btf_ptr
 from pyebpf.verifier.btf_record import map_has_btf, spin_lock_off
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown, reg_bounds_sync
 from pyebpf.abi.prog_types import AttachType, ProgType
@@ -57,6 +58,7 @@ _COMPATIBLE: dict[int, tuple[int, ...]] = {
     ArgType.ARG_PTR_TO_TIMER: (PTR_TO_MAP_VALUE,),
     ArgType.ARG_PTR_TO_DYNPTR: (PTR_TO_STACK, RegType.CONST_PTR_TO_DYNPTR),
     ArgType.ARG_KPTR_XCHG_DEST: (PTR_TO_MAP_VALUE, RegType.PTR_TO_BTF_ID | MEM_ALLOC),
+    ArgType.ARG_PTR_TO_BTF_ID: btf_ptr.HELPER_BTF_ID_TYPES,
 }
 #: map_key_value_types of kernels before Fact.MAP_KEY_ARG_ANY_MEM
 _MAP_KEY_VALUE_ARGS = (ArgType.ARG_PTR_TO_MAP_KEY, ArgType.ARG_PTR_TO_MAP_VALUE)
@@ -220,12 +222,16 @@ def check_reg_type(env: Env, regno: int, arg) -> None:
         raise Reject(f"verifier internal error: unsupported arg type {arg.raw}", errno.EFAULT)
     if arg.type in _MAP_KEY_VALUE_ARGS and env.kernel is not None and not env.kernel.fact(Fact.MAP_KEY_ARG_ANY_MEM):
         compatible = _MAP_KEY_VALUE_TYPES
+    elif arg.type == ArgType.ARG_PTR_TO_BTF_ID:
+        compatible = btf_ptr.helper_btf_id_types(env)
     t = reg.type
     if arg.flags & TypeFlag.MEM_RDONLY:
         t &= ~MEM_RDONLY
     if arg.flags & TypeFlag.PTR_MAYBE_NULL:
         t &= ~PTR_MAYBE_NULL
     if t in compatible:
+        if arg.type == ArgType.ARG_PTR_TO_BTF_ID:
+            btf_ptr.check_helper_btf_arg(env, regno, arg)
         return
     expected = ", ".join("trusted_ptr_" if x & PTR_TRUSTED else "ptr_" if x & MEM_ALLOC else reg_type_str(x)
                          for x in compatible)
@@ -476,10 +482,12 @@ def check_helper_call(env: Env, insn) -> int | None:
         mark_reg_known(r0, 0)
         r0.type = PTR_TO_MEM | flag
         r0.mem_size = meta.mem_size
-    elif rt == RetType.RET_PTR_TO_BTF_ID and hid in _SOCK_BTF_RET:
+    elif rt == RetType.RET_PTR_TO_BTF_ID and (hid in _SOCK_BTF_RET or ret.btf_id):
         mark_reg_unknown(r0)
         mark_reg_known(r0, 0)
-        r0.type = RegType.PTR_TO_BTF_ID | flag
+        # ret_btf_id: the kernel struct by name in vmlinux BTF (btf_ptr reads through it); PTR_TRUSTED is kept
+        r0.type = RegType.PTR_TO_BTF_ID | flag | btf_ptr.trust_flag(env, int(ret.flags) & PTR_TRUSTED)
+        r0.mem_size = btf_ptr.struct_id(ret.btf_id)
     else:
         raise Reject(f"unknown return type {ret.raw} of func {name}#{func_id}", errno.EINVAL)
     if r0.type & PTR_MAYBE_NULL:
@@ -519,6 +527,12 @@ others are refused after the arguments are checked, with ENOTSUPP."""
 
 
 def check_get_func_ip(env: Env) -> None:
+    if env.prog_type == ProgType.TRACING:
+        if env.attach_type not in (AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN):
+            hid = _H.GET_FUNC_IP  # bpf_prog_has_trampoline()
+            raise Reject(f"func {helper_name(hid)}#{int(hid)} supported only for fentry/fexit/fmod_ret programs",
+                         ENOTSUPP)
+        return
     if env.prog_type not in _GET_FUNC_IP_TYPES:
         hid = _H.GET_FUNC_IP
         raise Reject(f"func {helper_name(hid)}#{int(hid)} not supported for program type {int(env.prog_type)}",

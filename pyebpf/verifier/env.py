@@ -49,6 +49,10 @@ class Env:
         self.bypass_spec_v1 = privileged
         #: BPF_F_STRICT_ALIGNMENT (api.verify sets it): every access's alignment is checked
         self.strict_alignment = False
+        #: BPF_F_SLEEPABLE (api.verify sets it); the BTF prototype a tp_btf/fentry/fexit program's context is
+        #: (btf_ptr.AttachTarget, set by api.verify for those programs, else None)
+        self.sleepable = False
+        self.attach_target = None
         self.log = VerifierLog(log_level)
         self.logging = log_level & 3 != 0
         self.level2 = bool(log_level & 2)

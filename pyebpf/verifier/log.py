@@ -12,7 +12,7 @@ from pyebpf.abi.opcodes import OP_LD_IMM64, PseudoSrc
 from pyebpf.abi.widths import s64 as _s64
 from pyebpf.isa.disasm_kernel import format_insn
 from pyebpf.verifier.regstate import (
-    CONST_PTR_TO_MAP, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_STACK, SCALAR_VALUE, Reg, base_type,
+    CONST_PTR_TO_MAP, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_STACK, SCALAR_VALUE, Reg, RegType, base_type,
     reg_type_str, type_is_pkt_pointer, S32_MAX, S32_MIN, S64_MAX, S64_MIN,
 )
 from pyebpf.verifier.tnum import U32, U64
@@ -100,6 +100,9 @@ def reg_state_str(reg: Reg, frameno: int) -> str:
     if t == SCALAR_VALUE and not reg.var_off.mask:
         return ("P" if reg.precise else "") + snum(_s64(reg.var_off.value))
     head = ("P" if t == SCALAR_VALUE and reg.precise else "") + reg_type_str(t)
+    if base_type(t) == RegType.PTR_TO_BTF_ID:
+        from pyebpf.verifier.btf_ptr import reg_type_name
+        head = reg_type_name(reg)  # print_reg_state: the kernel struct's name follows `ptr_`
     if t == PTR_TO_STACK:
         if reg.frameno != frameno:
             head += f"[{reg.frameno}]"

@@ -13,6 +13,7 @@ from pyebpf.abi.uapi import ENOTSUPP, MapCreateFlags
 from pyebpf.verifier.bounds import (
     coerce_reg_to_size, coerce_reg_to_size_sx, mark_reg_known, mark_reg_unknown,
 )
+from pyebpf.verifier import btf_ptr
 from pyebpf.verifier.btf_record import btf_record
 from pyebpf.verifier.env import BPF_MAX_VAR_OFF, Env, Reject
 from pyebpf.verifier.precision import mark_chain_precision, push_insn_history
@@ -545,31 +546,6 @@ _DIRECT_VALUE_MAPS = frozenset({MapType.ARRAY})
 
 # ---- the dispatcher ----------------------------------------------------------------------------------------------
 
-_MAP_STRUCT = {
-    **dict.fromkeys((MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.PROG_ARRAY, MapType.PERF_EVENT_ARRAY,
-                     MapType.CGROUP_ARRAY, MapType.ARRAY_OF_MAPS), "bpf_array"),
-    **dict.fromkeys((MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH,
-                     MapType.HASH_OF_MAPS), "bpf_htab"),
-}
-"""The vmlinux struct behind each map type's ops->map_btf_id (only the families verify() is checked on)."""
-
-
-def check_ptr_to_map_access(env: Env, regno: int, off: int, write: bool) -> None:
-    """check_ptr_to_map_access(): a map pointer is the kernel's struct (bpf_array, bpf_htab, ...), readable by
-    privileged programs only, never written. Reads would need btf_struct_access over vmlinux BTF, which is not
-    modelled: they are refused as before rather than accepted unchecked."""
-    reg = env.regs[regno]
-    tname = _MAP_STRUCT.get(reg.map.spec.type) if reg.map is not None else None
-    if tname is not None:
-        if not env.allow_ptr_leaks:
-            raise Reject(f"'struct {tname}' access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN", errno.EPERM)
-        if off < 0:
-            raise Reject(f"R{regno} is {tname} invalid negative access: off={off}")
-        if write:
-            raise Reject(f"only read from {tname} is supported")
-    raise Reject(f"R{regno} invalid mem access '{reg_type_str(reg.type)}'")
-
-
 def check_mem_access(env: Env, regno: int, off: int, size: int, write: bool, value_regno: int,
                      strict_once: bool = False, is_ldsx: bool = False, st_imm: int | None = None) -> None:
     regs = env.regs
@@ -621,7 +597,10 @@ def check_mem_access(env: Env, regno: int, off: int, size: int, write: bool, val
         if value_regno >= 0 and (not write or rdonly):
             mark_reg_unknown(regs[value_regno])
     elif t == PTR_TO_CTX:
-        check_ctx_access(env, regno, off, size, write, value_regno)
+        if env.attach_target is not None:  # tp_btf/fentry/fexit/fmod_ret: the context is the target's arguments
+            btf_ptr.check_btf_ctx_load(env, regno, off, size, write, value_regno)
+        else:
+            check_ctx_access(env, regno, off, size, write, value_regno)
     elif t == PTR_TO_STACK:
         check_stack_access_within_bounds(env, regno, off, size, write)
         if write:
@@ -649,8 +628,10 @@ def check_mem_access(env: Env, regno: int, off: int, size: int, write: bool, val
         check_sock_access(env, regno, off, size)
         if value_regno >= 0:
             mark_reg_unknown(regs[value_regno])
+    elif base_type(t) == RegType.PTR_TO_BTF_ID and not t & PTR_MAYBE_NULL:
+        btf_ptr.check_ptr_to_btf_access(env, regno, off, size, write, value_regno)
     elif t == CONST_PTR_TO_MAP:
-        check_ptr_to_map_access(env, regno, off, write)
+        btf_ptr.check_ptr_to_map_access(env, regno, off, size, write, value_regno)
     else:
         raise Reject(f"R{regno} invalid mem access '{reg_type_str(t)}'")
     if size < BPF_REG_SIZE and value_regno >= 0 and not write and regs[value_regno].type == SCALAR_VALUE:

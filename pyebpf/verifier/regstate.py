@@ -47,6 +47,12 @@ class RegFlag(IntFlag):
     PTR_MAYBE_NULL = 1 << 8
     MEM_RDONLY = 1 << 9
     MEM_RINGBUF = 1 << 10
+    MEM_USER = 1 << 11
+    MEM_PERCPU = 1 << 12
+    PTR_UNTRUSTED = 1 << 14
+    MEM_ALLOC = 1 << 19
+    PTR_TRUSTED = 1 << 20
+    MEM_RCU = 1 << 21
 
 
 BASE_TYPE_MASK = 0xFF
@@ -85,18 +91,27 @@ _TYPE_NAMES = {
 }
 
 
+#: the further prefixes of reg_type_str(), in the kernel's order (kernel pointers typed by BTF carry them)
+_BTF_PREFIXES = ((RegFlag.MEM_USER, "user_"), (RegFlag.MEM_PERCPU, "percpu_"), (RegFlag.MEM_RCU, "rcu_"),
+                 (RegFlag.PTR_UNTRUSTED, "untrusted_"), (RegFlag.PTR_TRUSTED, "trusted_"))
+_BTF_FLAGS = int(RegFlag.MEM_USER | RegFlag.MEM_PERCPU | RegFlag.MEM_RCU | RegFlag.PTR_UNTRUSTED | RegFlag.PTR_TRUSTED)
+
+
 def base_type(t: int) -> int:
     return t & BASE_TYPE_MASK
 
 
 def reg_type_str(t: int) -> str:
-    """The kernel's reg_type_str(): prefix (rdonly_, ringbuf_) + base name + _or_null."""
+    """The kernel's reg_type_str(): prefix (rdonly_, ringbuf_, ... trusted_) + base name + _or_null
+    (`or_null_` after `ptr_`)."""
     prefix = ""
     if t & MEM_RDONLY:
         prefix += "rdonly_"
     if t & MEM_RINGBUF:
         prefix += "ringbuf_"
-    postfix = "_or_null" if t & PTR_MAYBE_NULL else ""
+    if t & _BTF_FLAGS:
+        prefix += "".join(name for flag, name in _BTF_PREFIXES if t & flag)
+    postfix = ("or_null_" if t & BASE_TYPE_MASK == PTR_TO_BTF_ID else "_or_null") if t & PTR_MAYBE_NULL else ""
     return prefix + _TYPE_NAMES[RegType(t & BASE_TYPE_MASK)] + postfix
 
 

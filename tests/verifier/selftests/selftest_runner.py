@@ -295,16 +295,13 @@ _PROCESSED = re.compile(r"processed (\d+) insns")
 
 def selected(tests: list[SelfTest]) -> list[SelfTest]:
     from pyebpf.abi.prog_types import ProgType
-    from pyebpf.verifier.api import SUPPORTED_PROG_TYPES
+    from pyebpf.verifier.api import supports
     out = []
     for t in tests:
         if t.needs_setup or UNSUPPORTED_FIXUPS & t.fixups.keys() or len(t.code) // 8 > MAX_GENERATED_INSNS:
             continue
         pt = t.prog_type or int(ProgType.SOCKET_FILTER)
-        try:
-            if ProgType(pt) not in SUPPORTED_PROG_TYPES:
-                continue
-        except ValueError:
+        if not supports(pt, t.expected_attach_type):
             continue
         out.append(t)
     return out

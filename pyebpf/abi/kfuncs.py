@@ -1,0 +1,119 @@
+"""kfunc facts the kernel keeps outside BTF: each kfunc's KF_* flags and which program types may call it.
+
+vmlinux BTF says which FUNCs are kfuncs (the `bpf_kfunc` decl tag pahole emits) and gives their prototypes, but
+the flags (BTF_ID_FLAGS(func, name, KF_ACQUIRE | KF_RET_NULL)) and the id sets registered per program type
+(register_btf_kfunc_id_set(BPF_PROG_TYPE_TRACING, &generic_kfunc_set)) live in the kernel image's `.BTF_ids`
+section, which /sys/kernel/btf/vmlinux does not carry. So they are data here, copied from kernel/bpf/helpers.c
+(generic_btf_ids, common_btf_ids) and kernel/bpf/cpumask.c (cpumask_kfunc_btf_ids), and checked against the
+running kernel by tests/verifier/test_btf_kfunc_kernel.py. A kfunc that is not listed here is refused by our
+verifier as not modelled (never accepted unchecked).
+"""
+from __future__ import annotations
+
+from enum import IntEnum, IntFlag
+
+from pyebpf.abi.prog_types import ProgType
+
+
+class KfFlag(IntFlag):
+    """KF_* (include/linux/btf.h)."""
+
+    NONE = 0
+    ACQUIRE = 1 << 0
+    RELEASE = 1 << 1
+    RET_NULL = 1 << 2
+    TRUSTED_ARGS = 1 << 4
+    SLEEPABLE = 1 << 5
+    DESTRUCTIVE = 1 << 6
+    RCU = 1 << 7
+    ITER_NEW = 1 << 8
+    ITER_NEXT = 1 << 9
+    ITER_DESTROY = 1 << 10
+    RCU_PROTECTED = 1 << 11
+
+
+class KfuncHook(IntEnum):
+    """enum btf_kfunc_hook (kernel/bpf/btf.c)."""
+
+    COMMON = 0
+    XDP = 1
+    TC = 2
+    STRUCT_OPS = 3
+    TRACING = 4
+    SYSCALL = 5
+    FMODRET = 6
+    CGROUP = 7
+    SCHED_ACT = 8
+    SK_SKB = 9
+    SOCKET_FILTER = 10
+    LWT = 11
+    NETFILTER = 12
+    KPROBE = 13
+
+
+_P = ProgType
+#: bpf_prog_type_to_kfunc_hook(); a type not listed has no hook of its own (only COMMON kfuncs)
+PROG_TYPE_HOOK: dict[ProgType, KfuncHook] = {
+    _P.XDP: KfuncHook.XDP, _P.SCHED_CLS: KfuncHook.TC, _P.STRUCT_OPS: KfuncHook.STRUCT_OPS,
+    _P.TRACING: KfuncHook.TRACING, _P.TRACEPOINT: KfuncHook.TRACING, _P.PERF_EVENT: KfuncHook.TRACING,
+    _P.LSM: KfuncHook.TRACING, _P.SYSCALL: KfuncHook.SYSCALL,
+    **dict.fromkeys((_P.CGROUP_SKB, _P.CGROUP_SOCK, _P.CGROUP_DEVICE, _P.CGROUP_SOCK_ADDR, _P.CGROUP_SOCKOPT,
+                     _P.CGROUP_SYSCTL), KfuncHook.CGROUP),
+    _P.SCHED_ACT: KfuncHook.SCHED_ACT, _P.SK_SKB: KfuncHook.SK_SKB, _P.SOCKET_FILTER: KfuncHook.SOCKET_FILTER,
+    **dict.fromkeys((_P.LWT_OUT, _P.LWT_IN, _P.LWT_XMIT, _P.LWT_SEG6LOCAL), KfuncHook.LWT),
+    _P.NETFILTER: KfuncHook.NETFILTER, _P.KPROBE: KfuncHook.KPROBE,
+}
+
+_F = KfFlag
+#: generic_btf_ids (kernel/bpf/helpers.c), the kfuncs whose arguments are plain scalars or kernel struct pointers
+GENERIC_KFUNCS: dict[str, KfFlag] = {
+    "bpf_task_acquire": _F.ACQUIRE | _F.RCU | _F.RET_NULL,
+    "bpf_task_release": _F.RELEASE,
+    "bpf_cgroup_acquire": _F.ACQUIRE | _F.RCU | _F.RET_NULL,
+    "bpf_cgroup_release": _F.RELEASE,
+    "bpf_cgroup_ancestor": _F.ACQUIRE | _F.RCU | _F.RET_NULL,
+    "bpf_cgroup_from_id": _F.ACQUIRE | _F.RET_NULL,
+    "bpf_task_under_cgroup": _F.RCU,
+    "bpf_task_get_cgroup1": _F.ACQUIRE | _F.RCU | _F.RET_NULL,
+    "bpf_task_from_pid": _F.ACQUIRE | _F.RET_NULL,
+}
+#: cpumask_kfunc_btf_ids (kernel/bpf/cpumask.c)
+CPUMASK_KFUNCS: dict[str, KfFlag] = {
+    "bpf_cpumask_create": _F.ACQUIRE | _F.RET_NULL,
+    "bpf_cpumask_release": _F.RELEASE,
+    "bpf_cpumask_acquire": _F.ACQUIRE | _F.TRUSTED_ARGS,
+    **dict.fromkeys((
+        "bpf_cpumask_first", "bpf_cpumask_first_zero", "bpf_cpumask_first_and", "bpf_cpumask_set_cpu",
+        "bpf_cpumask_clear_cpu", "bpf_cpumask_test_cpu", "bpf_cpumask_test_and_set_cpu",
+        "bpf_cpumask_test_and_clear_cpu", "bpf_cpumask_setall", "bpf_cpumask_clear", "bpf_cpumask_and",
+        "bpf_cpumask_or", "bpf_cpumask_xor", "bpf_cpumask_equal", "bpf_cpumask_intersects", "bpf_cpumask_subset",
+        "bpf_cpumask_empty", "bpf_cpumask_full", "bpf_cpumask_copy", "bpf_cpumask_any_distribute",
+        "bpf_cpumask_any_and_distribute", "bpf_cpumask_weight"), _F.RCU),
+}
+
+#: (kfunc set, the hooks it is registered for): register_btf_kfunc_id_set() calls of helpers.c and cpumask.c
+KFUNC_SETS: tuple[tuple[dict[str, KfFlag], frozenset[KfuncHook]], ...] = (
+    (GENERIC_KFUNCS, frozenset({KfuncHook.TRACING, KfuncHook.TC, KfuncHook.XDP, KfuncHook.STRUCT_OPS,
+                                KfuncHook.SYSCALL, KfuncHook.CGROUP})),
+    (CPUMASK_KFUNCS, frozenset({KfuncHook.TRACING, KfuncHook.STRUCT_OPS, KfuncHook.SYSCALL})),
+)
+
+
+def kfunc_flags(name: str, prog_type: ProgType) -> KfFlag | None:
+    """The KF_* flags of kfunc `name` as a `prog_type` program sees it (btf_kfunc_id_set_contains: the COMMON
+    hook, then the program type's own); None when the set that holds it is not registered for that type or the
+    kfunc is not in this table."""
+    hook = PROG_TYPE_HOOK.get(ProgType(prog_type))
+    for kfuncs, hooks in KFUNC_SETS:
+        if name in kfuncs and (KfuncHook.COMMON in hooks or hook in hooks):
+            return kfuncs[name]
+    return None
+
+
+def modelled_kfunc(name: str) -> bool:
+    """Whether this table knows kfunc `name` at all (else: our verifier refuses it as not modelled)."""
+    return any(name in kfuncs for kfuncs, _ in KFUNC_SETS)
+
+
+__all__ = ["KfFlag", "KfuncHook", "PROG_TYPE_HOOK", "GENERIC_KFUNCS", "CPUMASK_KFUNCS", "KFUNC_SETS", "kfunc_flags",
+           "modelled_kfunc"]
