@@ -7,7 +7,10 @@
    program runs in its syscalls, so its cost lands there), which load from other processes on a shared machine
    does not distort, and as wall time. Runs are interleaved (alone, pyebpf, bpftrace, alone, ...), medians taken.
 
-    sudo python3 benchmarks/trace_overhead.py [--calls 1000000] [--repeat 3]
+3. the floor under pyebpf's start-up: the same interpreter starting and exiting (`python -c pass`, site and all),
+   measured in the same run, so the part pyebpf itself adds is visible.
+
+    sudo python3 benchmarks/trace_overhead.py [--calls 1000000] [--repeat 3] [--startup-only]
 """
 from __future__ import annotations
 
@@ -57,6 +60,15 @@ def startup(name: str) -> tuple[float, float]:
     return dt, cpu
 
 
+def interpreter() -> tuple[float, float]:
+    """(wall, CPU) of the interpreter alone starting and exiting, in the tools' environment."""
+    t0 = time.perf_counter()
+    r0 = os.times()
+    subprocess.run([sys.executable, "-c", "pass"], env=env(), check=True)
+    r1 = os.times()
+    return time.perf_counter() - t0, (r1.children_user - r0.children_user) + (r1.children_system - r0.children_system)
+
+
 def workload(calls: int) -> list[str]:
     fd, path = tempfile.mkstemp(suffix=".py", prefix="trace_overhead_")
     with os.fdopen(fd, "w") as f:
@@ -87,19 +99,24 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--calls", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--startup-only", action="store_true", help="skip the per-call overhead part")
     a = ap.parse_args()
     startup("pyebpf")  # warm: byte-code caches written, files in the page cache (for both tools alike)
     startup("bpftrace")
-    runs: dict[str, list[tuple[float, float]]] = {"pyebpf": [], "bpftrace": []}
+    runs: dict[str, list[tuple[float, float]]] = {"pyebpf": [], "bpftrace": [], "python": []}
     for _ in range(a.repeat):
         for name in runs:
-            runs[name].append(startup(name))
+            runs[name].append(startup(name) if name != "python" else interpreter())
     (w_ours, c_ours), (w_bt, c_bt) = [(statistics.median(r[0] for r in runs[n]), statistics.median(r[1] for r in
                                                                                                  runs[n]))
                                       for n in ("pyebpf", "bpftrace")]
     print(f"start-up to first event (median of {a.repeat}): pyebpf trace {w_ours:.2f} s wall / {c_ours:.2f} s CPU, "
           f"bpftrace {w_bt:.2f} s wall / {c_bt:.2f} s CPU; wall ratio {w_ours / w_bt:.2f}, CPU ratio "
           f"{c_ours / c_bt if c_bt else float('nan'):.2f}")
+    w_py, c_py = (statistics.median(r[i] for r in runs["python"]) for i in (0, 1))
+    print(f"  of which the interpreter alone (python -c pass): {w_py:.2f} s wall / {c_py:.2f} s CPU")
+    if a.startup_only:
+        return 0
     times: dict[str | None, list[tuple[float, float]]] = {None: [], "pyebpf": [], "bpftrace": []}
     for _ in range(a.repeat):
         for name in times:

@@ -374,8 +374,9 @@ def load_all(probes: list[Probe], *, attach: bool | str = True, verify: bool = T
     """Load several probes sharing their map objects (e.g. an entry and an exit probe sharing a start map)."""
     from pyebpf.loader.program import KernelVerifierError, ProgramLoadError
     from pyebpf.probe.btfinfo import load_with_lines
-    from pyebpf.verifier import supports
 
+    if verify:  # (imported only then: `pyebpf trace` loads without it, and its start-up time is measured)
+        from pyebpf.verifier import supports
     loaded: list[LoadedProbe] = []
     try:
         for p in probes:

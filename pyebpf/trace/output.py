@@ -1,7 +1,6 @@
 """Map contents and printf records printed exactly as bpftrace 0.17 prints them (text and `-f json`)."""
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -175,6 +174,8 @@ class MapPrinter:
 
     def json(self, entries: dict[tuple[Any, ...], Any]) -> str:
         """One line of bpftrace's -f json: {"type": "map"|"hist"|"stats", "data": {"@name": ...}}."""
+        import json
+
         def jkey(key: tuple[Any, ...]) -> str:
             return ",".join(str(k) for k in key)
 

@@ -7,11 +7,9 @@ are handled in the order the kernel wrote them.
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import signal
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
@@ -46,6 +44,8 @@ def compile_script(text: str, name: str = "stdin", **kw: Any) -> Compiled:
     parser = Parser(text, name)
     program = parser.parse()
     tr = translate(program, parser.src, **kw)
+    import tempfile
+
     fd, path = tempfile.mkstemp(prefix="pyebpf_trace_", suffix=".py")
     with os.fdopen(fd, "w") as f:
         f.write(tr.module)
@@ -217,6 +217,8 @@ class Session:
         self.dec = Decoder(self.comp)
 
     def emit_json(self, kind: str, data: Any) -> None:
+        import json
+
         self.out.write(json.dumps({"type": kind, "data": data}) + "\n")
 
     def write(self, kind: str, text: str) -> None:
