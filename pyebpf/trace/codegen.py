@@ -20,7 +20,7 @@ from pyebpf.trace import ast as A
 from pyebpf.trace.errors import Source, TraceError
 from pyebpf.trace.output import printf_specs
 from pyebpf.trace.probes import AttachTarget, expand, tracepoint_events
-from pyebpf.trace.types import COMM_LEN, INT, STRLEN, Type, compatible, merge, tuple_class
+from pyebpf.trace.types import COMM_LEN, INT, MAC, STRLEN, Type, compatible, merge, tuple_class
 
 MAX_MAP_ENTRIES = 4096  # bpftrace 0.17's default map size
 MAX_JOIN = 16  # bpftrace's join(): at most 16 arguments
@@ -31,9 +31,12 @@ ASYNC = {"printf", "exit", "print", "clear", "zero", "time", "join", "cat", "sig
 INT_BUILTINS = {"pid": "pid()", "tid": "tid()", "uid": "uid()", "gid": "gid()", "nsecs": "ktime_ns()",
                 "cpu": "cpu()", "cgroup": "cgroup_id()", "curtask": "current_task()", "rand": "random()"}
 UNSUPPORTED_BUILTINS = {"username", "numaid"}
-UNSUPPORTED_FUNCS = {"system", "reg", "sizeof", "cgroupid", "macaddr", "override", "path", "kptr", "uptr",
-                     "skboutput", "strcontains", "uaddr"}
-VALUE_FUNCS = {"str", "ksym", "usym", "ntop", "buf", "strftime", "kstack", "ustack", "kaddr", "strncmp"}
+UNSUPPORTED_FUNCS = {"reg", "override", "skboutput", "strcontains"}
+VALUE_FUNCS = {"str", "ksym", "usym", "ntop", "buf", "strftime", "kstack", "ustack", "kaddr", "strncmp", "macaddr"}
+#: non-integer values a function returns (what int_expr refuses with "is not an integer")
+NON_INT_FUNCS = ("str", "ksym", "usym", "ntop", "buf", "strftime", "kstack", "ustack", "macaddr")
+#: probe kinds whose programs may call bpf_d_path (bpftrace 0.17's list for path())
+PATH_PROBES = "'kfunc', 'kretfunc', 'iter'"
 INT_CASTS = {"int8": (1, 1), "int16": (2, 1), "int32": (4, 1), "int64": (8, 1), "uint8": (1, 0), "uint16": (2, 0),
              "uint32": (4, 0), "uint64": (8, 0), "char": (1, 1), "int": (4, 1), "u8": (1, 0), "u16": (2, 0),
              "u32": (4, 0), "u64": (8, 0), "s8": (1, 1), "s16": (2, 1), "s32": (4, 1), "s64": (8, 1),
@@ -298,6 +301,15 @@ class Translator:
                 return Type(e.name, depth[0] if depth else 127)
             if e.name == "ntop":
                 return Type("inet")
+            if e.name == "macaddr":
+                return MAC
+            if e.name == "path":  # (checked first: bpftrace reports the probe kind before the value's type)
+                raise self.err(e, f"The path function can only be used with {PATH_PROBES} probes")
+            if e.name in ("kptr", "uptr") and len(e.args) == 1:
+                t = self.type_of(e.args[0])
+                if t.kind == "ptr":
+                    return Type("ptr", btf=t.btf, user=e.name == "uptr")
+                return t
             if e.name == "strftime":
                 fmt = e.args[0].value if e.args and isinstance(e.args[0], A.Str) else ""
                 return Type("strftime", fmt=fmt)
@@ -513,17 +525,17 @@ class Translator:
             self.emit(d, f"if {k} in {m.py}:")
             self.emit(d + 1, f"del {m.py}[{k}]")
             return
-        if e.name in ("printf", "time"):
+        if e.name in ("printf", "time", "system"):
             if e.name == "time" and not e.args:
                 fmt = "%H:%M:%S\n"
             else:
                 if not e.args or not isinstance(e.args[0], A.Str):
                     raise self.err(e, f"{e.name}() expects a string literal as its first argument")
                 fmt = e.args[0].value
-            args = e.args[1:] if e.name == "printf" else []
-            specs = printf_specs(fmt) if e.name == "printf" else []
-            if e.name == "printf" and len(specs) != len(args):
-                raise self.err(e, f"printf: Too {'many' if len(args) > len(specs) else 'few'} arguments for "
+            args = e.args[1:] if e.name != "time" else []
+            specs = printf_specs(fmt) if e.name != "time" else []
+            if e.name != "time" and len(specs) != len(args):
+                raise self.err(e, f"{e.name}: Too {'many' if len(args) > len(specs) else 'few'} arguments for "
                                   f"format string ({len(specs)} expected, {len(args)} given)")
             types = []
             lits: dict[int, str] = {}
@@ -553,9 +565,8 @@ class Translator:
             if not self.unsafe:
                 raise self.err(e, "signal() is an unsafe function being used in safe mode")
             return self.signal(e, d)
-        if e.name == "system":
-            raise self.err(e, "system() requires the unsafe mode bpftrace gates it behind: not supported by "
-                              "pyebpf trace")
+        if e.name == "system" and not self.unsafe:
+            raise self.err(e, "system() is an unsafe function being used in safe mode")
         if e.name == "cat":
             if not e.args or not isinstance(e.args[0], A.Str) or len(e.args) > 1:
                 raise self.err(e, "cat() expects a file name (a string literal)")
@@ -672,6 +683,8 @@ class Translator:
             return f"{cls}({', '.join(parts)})"
         if t.kind == "buf":
             return self.buf(e, d)
+        if t.kind == "mac":
+            return self.macaddr(e, d)
         # strings
         if isinstance(e, A.Builtin) and e.name == "comm":
             return "comm()"
@@ -972,17 +985,110 @@ class Translator:
                 return self.kaddr(e)
             if e.name == "strncmp":
                 return self.strncmp(e, d)
-            if e.name in ("str", "ksym", "usym", "ntop", "buf", "strftime", "kstack", "ustack"):
+            if e.name in NON_INT_FUNCS:
                 raise self.err(e, f"{e.name}() is not an integer: use it as a map key or value, a printf %s "
                                   f"argument, or print() it")
+            if e.name in ("kptr", "uptr"):
+                if len(e.args) != 1:
+                    raise self.err(e, f"{e.name}() requires one argument ({len(e.args)} provided)")
+                return self.int_expr(e.args[0], d)
+            if e.name == "cgroupid":
+                return self.cgroupid(e)
+            if e.name == "uaddr":
+                return self.uaddr(e)
+            if e.name == "path":
+                raise self.err(e, f"The path function can only be used with {PATH_PROBES} probes")
             if e.name in UNSUPPORTED_FUNCS:
                 raise self.err(e, f"{e.name}() is not supported by pyebpf trace yet")
             raise self.src.error(f"Unknown function: {e.name}", e.pos, e.pos + len(e.name))
+        if isinstance(e, A.Sizeof):
+            return str(self.sizeof(e))
         if isinstance(e, A.Str):
             raise self.err(e, "a string is not valid here")
         if isinstance(e, A.Tuple):
             raise self.err(e, "a tuple is not an integer")
         raise self.err(e, "this expression is not supported by pyebpf trace")
+
+    def sizeof(self, e: A.Sizeof) -> int:
+        """sizeof(type) from the C integer names and the kernel's BTF; sizeof(expr) from the value's type."""
+        if e.arg is None:
+            if e.ptr:
+                return 8
+            if e.type in INT_CASTS:
+                return INT_CASTS[e.type][0]
+            from pyebpf.trace.btfaccess import kernel, struct_id
+
+            sid = struct_id(e.type)
+            if sid is None:
+                raise self.err(e, f"Unknown struct/union: '{e.type}'" if e.type.split()[0] in ("struct", "union")
+                               else f"Unknown type: '{e.type}'")
+            return kernel().size_of(sid)
+        a = e.arg
+        if isinstance(a, A.Field) and isinstance(a.obj, A.Builtin) and a.obj.name == "args":
+            return int(self._field(a).size)
+        if isinstance(a, A.Cast) and not a.ptr and a.type in INT_CASTS:
+            return INT_CASTS[a.type][0]
+        t = self.type_of(a)
+        if t.kind in ("str", "buf", "mac"):
+            return t.size
+        if t.kind == "tuple":
+            raise self.err(e, "sizeof() of a tuple is not supported by pyebpf trace")
+        if t.kind == "inet":
+            return 24
+        if t.kind in ("usym", "ustack"):
+            return 16
+        return 8
+
+    def cgroupid(self, e: A.Call) -> str:
+        if len(e.args) != 1 or not isinstance(e.args[0], A.Str):
+            raise self.err(e, "cgroupid() expects a string literal (a cgroup v2 directory)")
+        from pyebpf.trace.resolve import cgroup_id
+
+        path = e.args[0].value
+        try:
+            return str(cgroup_id(path))
+        except OSError as err:
+            raise self.err(e, f"Failed to get `cgroupid` for path: \"{path}\": {err.strerror}") from None
+
+    def uaddr(self, e: A.Call) -> str:
+        t = self.target
+        assert t is not None
+        if t.kind not in ("uprobe", "uretprobe", "usdt"):
+            raise self.err(e, f"uaddr can not be used with \"{t.kind}\" probes")
+        if len(e.args) != 1 or not isinstance(e.args[0], A.Str):
+            raise self.err(e, "uaddr() expects a string literal")
+        from pyebpf.trace.resolve import user_symbol
+
+        found = user_symbol(t.binary, e.args[0].value)
+        if found is None:
+            raise self.err(e, f"Could not resolve symbol: {t.binary}:{e.args[0].value}")
+        return str(found[0])
+
+    def macaddr(self, e: A.Node, d: int) -> str:
+        """macaddr(x): six bytes from a tracepoint's u8[6] field, a struct's array member, or an address."""
+        if not isinstance(e, A.Call) or e.name != "macaddr" or len(e.args) != 1:
+            raise self.err(e, "macaddr(addr) expected here")
+        a = e.args[0]
+        if isinstance(a, A.Field) and isinstance(a.obj, A.Builtin) and a.obj.name == "args":
+            f = self._field(a)
+            if f.count > 1:
+                if f.count != 6 or f.size != 1:
+                    raise self.err(a, f"macaddr() takes an array of 6 bytes: args->{a.name} has {f.count} "
+                                      f"elements of {f.size}")
+                return f"ctx.{a.name}"
+        user = self._user_memory(a)
+        if isinstance(a, A.Field) and not (isinstance(a.obj, A.Builtin) and a.obj.name == "args"):
+            t, base = self.access(a.obj) if isinstance(a.obj, (A.Field, A.Index, A.Cast)) or \
+                (isinstance(a.obj, A.Unary) and a.obj.op == "*") else (self.type_of(a.obj), self.int_expr(a.obj, 0))
+            from pyebpf.trace.btfaccess import member, shape
+
+            found = member(t.btf, a.name) if t.kind in ("ptr", "place") and t.btf else None
+            if found is not None and shape(found[1]).kind in ("chars", "array"):
+                return f"probe_read_bytes(({base}) + {found[0]}, 6, {2 if t.user else 0})"
+        at = self.type_of(a)
+        if not at.int_like:
+            raise self.err(a, f"macaddr() takes an address or an array of 6 bytes, not {at.text()}")
+        return f"probe_read_bytes({self.int_expr(a, d)}, 6, {2 if user else 0})"
 
     def kaddr(self, e: A.Call) -> str:
         if len(e.args) != 1 or not isinstance(e.args[0], A.Str):

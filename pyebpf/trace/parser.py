@@ -107,18 +107,21 @@ class Parser:
         """An attach point: everything up to whitespace, ',', '{' or a '/' that starts a predicate (a '/' right
         after ':' or inside a path segment belongs to a uprobe path)."""
         self._skip_ws()
-        start = j = self.i
+        start = j = seg = self.i
         in_path = False
         while j < len(self.text):
             c = self.text[j]
             if c in " \t\r\n,{":
                 break
-            if c == "/" and not in_path and not (j > start and self.text[j - 1] == ":"):
+            # a '/' right after ':' (or after ':.' / ':..') starts a path: uprobe:/bin/bash, uprobe:./prog
+            starts_path = c == "/" and seg > start and self.text[seg:j] in ("", ".", "..")
+            if c == "/" and not in_path and not starts_path:
                 break
-            if c == "/" and j > start and self.text[j - 1] == ":":
+            if starts_path:
                 in_path = True
             if c == ":":
                 in_path = False
+                seg = j + 1
             j += 1
         if j == start:
             return self._lex()
@@ -370,6 +373,21 @@ class Parser:
         arg = self.unary(False)
         return A.Cast(start.pos, arg.end, ctype, ptr, arg)
 
+    def sizeof(self, start: Tok) -> A.Node:
+        """`sizeof(TYPE)` (a C integer type, `struct X`, pointers) or `sizeof(EXPR)`."""
+        self.advance()
+        if self._cast_ahead():
+            m = re.match(r"([^)]*)\)", self.text[self.tok.pos:])
+            assert m is not None
+            inner = m.group(1)
+            end = self.tok.pos + m.end()
+            self.i = end
+            self.tok = self._lex()
+            return A.Sizeof(start.pos, end, " ".join(inner.replace("*", " ").split()), inner.count("*"), None)
+        arg = self.expr()
+        end = self.expect(")").end
+        return A.Sizeof(start.pos, end, "", 0, arg)
+
     def primary(self) -> A.Node:
         t = self.tok
         if t.kind == "int":
@@ -407,6 +425,8 @@ class Parser:
             return e
         if t.kind == "ident":
             self.advance()
+            if t.text == "sizeof" and self.tok.kind == "punct" and self.tok.text == "(":
+                return self.sizeof(t)
             if self.tok.kind == "punct" and self.tok.text == "(":
                 self.advance()
                 args: list[A.Node] = []

@@ -131,6 +131,9 @@ class Decoder:
             return str(ipaddress.IPv6Address(raw)) if int(v.af) == 10 else str(ipaddress.IPv4Address(raw[:4]))
         if k == "buf":
             return Buf(bytes(v)[:t.size])
+        if k == "mac":
+            raw = bytes(v)[:6].ljust(6, b"\0")  # (ctypes char arrays stop at a NUL: read the raw bytes)
+            return ":".join(f"{b:02X}" for b in raw)
         if k == "strftime":
             return strftime(t.fmt, int(v))
         if k == "tuple":
@@ -232,6 +235,9 @@ class Session:
             return
         if rec.action == "printf":
             self.write("printf", format_printf(rec.fmt, args))
+        elif rec.action == "system":
+            self.out.flush()
+            self.write("system", run_system(format_printf(rec.fmt, args)))
         elif rec.action == "time":
             self.write("time", time.strftime(rec.fmt))
         elif rec.action == "exit":
@@ -293,6 +299,18 @@ class Session:
         for name in sorted(self.comp.translation.maps):
             self.print_map(name)
         self.out.flush()
+
+
+def run_system(command: str) -> str:
+    """system() (--unsafe): the command run by /bin/sh, as bpftrace's popen() runs it; its output, to be printed
+    where the call's record lands (bpftrace prints it as it reads it)."""
+    import subprocess
+
+    try:
+        p = subprocess.run(["/bin/sh", "-c", command], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"ERROR: system() of '{command}' failed: {e}\n"
+    return p.stdout.decode(errors="replace")
 
 
 class _Child:

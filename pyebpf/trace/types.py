@@ -16,7 +16,7 @@ INT_LIKE = frozenset({"int", "probe", "func", "kstack", "ksym", "strftime", "ptr
 
 @dataclass(frozen=True)
 class Type:
-    kind: str  # int str probe func kstack ustack ksym usym inet buf tuple strftime ptr lit
+    kind: str  # int str probe func kstack ustack ksym usym inet buf mac tuple strftime ptr lit
     size: int = 8  # str/buf: bytes; kstack/ustack: frames printed
     elems: tuple["Type", ...] = ()  # tuple
     fmt: str = ""  # strftime
@@ -32,6 +32,8 @@ class Type:
             return "ctypes.c_int64"
         if self.kind in ("str", "buf"):
             return f"(ctypes.c_char * {self.size})"
+        if self.kind == "mac":  # (bytes, not chars: ctypes cuts a char array at its first NUL when read)
+            return f"(ctypes.c_uint8 * {self.size})"
         if self.kind in ("usym", "ustack"):
             return "Pair"
         if self.kind == "inet":
@@ -46,10 +48,11 @@ class Type:
             return f"string[{self.size}]"
         if self.kind == "tuple":
             return "(" + ", ".join(e.text() for e in self.elems) + ")"
-        return {"int": "int64", "ptr": "pointer"}.get(self.kind, self.kind)
+        return {"int": "int64", "ptr": "pointer", "mac": "macaddr"}.get(self.kind, self.kind)
 
 
 INT = Type("int")
+MAC = Type("mac", 6)  # macaddr(): six bytes, printed XX:XX:XX:XX:XX:XX
 
 
 def tuple_class(t: Type) -> str:
@@ -78,4 +81,4 @@ def compatible(a: Type, b: Type) -> bool:
     return a.kind == b.kind
 
 
-__all__ = ["Type", "INT", "STRLEN", "COMM_LEN", "tuple_class", "merge", "compatible"]
+__all__ = ["Type", "INT", "MAC", "STRLEN", "COMM_LEN", "tuple_class", "merge", "compatible"]
