@@ -77,8 +77,27 @@ def member(struct: int, name: str) -> tuple[int, int] | None:
     return m.bit_offset // 8, m.type_id
 
 
+@functools.lru_cache(maxsize=1)
+def _enum_values() -> dict[str, int]:
+    from pyebpf.abi.btf import BtfKind
+
+    btf = kernel()
+    out: dict[str, int] = {}
+    for t in btf.types:
+        if t.kind in (BtfKind.ENUM, BtfKind.ENUM64):
+            for name_off, value in t.members:
+                out.setdefault(btf.str_at(name_off), value)
+    return out
+
+
+def enum_value(name: str) -> int | None:
+    """The value of enumerator `name` in the kernel's BTF (TCP_CLOSE, TASK_COMM_LEN's enum cousins...): bpftrace
+    resolves a bare identifier so when the kernel has BTF. None when no enum has it."""
+    return _enum_values().get(name)
+
+
 def type_name(type_id: int) -> str:
     return kernel().type(type_id).c_type()
 
 
-__all__ = ["kernel", "Shape", "shape", "struct_id", "member", "type_name"]
+__all__ = ["kernel", "Shape", "shape", "struct_id", "member", "type_name", "enum_value"]

@@ -912,6 +912,15 @@ class Translator:
             raise self.err(e, "args must be followed by a field: args->NAME")
         if e.name in UNSUPPORTED_BUILTINS:
             raise self.err(e, f"the {e.name} builtin is not supported by pyebpf trace yet")
+        from pyebpf.errors import BtfError
+        from pyebpf.trace.btfaccess import enum_value
+
+        try:
+            value = enum_value(e.name)
+        except BtfError:
+            value = None
+        if value is not None:
+            return str(value)
         raise self.err(e, f"Unknown identifier: '{e.name}'")
 
     def usdt_arg(self, e: A.Node, n: int) -> str:

@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 
 from pyebpf.trace import ast as A
+from pyebpf.trace.cpp import preprocess
 from pyebpf.trace.errors import Source, TraceError
 
 MAX_SOURCE = 1 << 20
@@ -35,6 +36,7 @@ class Tok:
     text: str
     pos: int
     end: int
+    hide: frozenset = frozenset()  # macros this token was expanded from (not expanded again)
 
 
 def _unescape(src: Source, body: str, pos: int) -> str:
@@ -69,12 +71,14 @@ class Parser:
         if len(text) > MAX_SOURCE:
             raise TraceError(f"program is too long ({len(text)} bytes, at most {MAX_SOURCE})", name)
         self.src = Source(text, name)
-        # the #! line and preprocessor lines (#include of kernel headers: types come from tracefs here) are blanked,
-        # keeping every offset; a #define would need cpp and is reported where it is used
-        self.text = re.sub(r"(?m)^[ \t]*#[^\n]*", lambda m: " " * len(m.group()), text)
+        # the #! line and preprocessor directives are blanked, keeping every offset (pyebpf.trace.cpp); the
+        # object-like macros they define are expanded token by token where the script names them
+        self.text, macros = preprocess(self.src)
+        self.macros = macros.objects
+        self.pending: list[Tok] = []  # tokens of a macro's body still to be returned
         self.i = 0
-        self.tok: Tok = self._lex()
         self.depth = 0
+        self.tok: Tok = self._lex()
 
     # -- lexing ---------------------------------------------------------------------------------------------------
     def _skip_ws(self) -> None:
@@ -87,6 +91,37 @@ class Parser:
             self.i = m.end()
 
     def _lex(self) -> Tok:
+        tok = self._lex_one()
+        while tok.kind == "ident" and tok.text in self.macros and tok.text not in tok.hide:
+            self._expand(tok)
+            tok = self._lex_one()
+        return tok
+
+    def _expand(self, at: Tok) -> None:
+        """Queue the tokens of macro `at`, each placed at the macro's name (errors point into the script) and
+        carrying the macros it came from, which are not expanded again inside it (C's rule)."""
+        if len(at.hide) > 64 or len(self.pending) > 10000:
+            raise self.src.error(f"macro {at.text} expands too deeply", at.pos, at.end)
+        body = Parser.__new__(Parser)
+        body.src, body.text, body.i, body.macros, body.pending = self.src, self.macros[at.text], 0, {}, []
+        hide = at.hide | {at.text}
+        toks = []
+        while True:
+            try:
+                t = body._lex_one()
+            except TraceError:
+                raise self.src.error(f"cannot expand macro {at.text}: {self.macros[at.text]!r}", at.pos,
+                                     at.end) from None
+            if t.kind == "eof":
+                break
+            toks.append(Tok(t.kind, t.text, at.pos, at.end, hide))
+            if len(toks) > 1000:
+                raise self.src.error(f"macro {at.text} is too long", at.pos, at.end)
+        self.pending[:0] = toks
+
+    def _lex_one(self) -> Tok:
+        if self.pending:
+            return self.pending.pop(0)
         self._skip_ws()
         if self.i >= len(self.text):
             return Tok("eof", "", self.i, self.i)
