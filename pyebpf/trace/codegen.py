@@ -20,7 +20,7 @@ from pyebpf.trace import ast as A
 from pyebpf.trace.errors import Source, TraceError
 from pyebpf.trace.output import printf_specs
 from pyebpf.trace.probes import AttachTarget, expand, tracepoint_events
-from pyebpf.trace.types import COMM_LEN, INT, MAC, STRLEN, Type, compatible, merge, tuple_class
+from pyebpf.trace.types import COMM_LEN, INT, MAC, PTR, STRLEN, Type, compatible, merge, tuple_class
 
 MAX_MAP_ENTRIES = 4096  # bpftrace 0.17's default map size
 MAX_JOIN = 16  # bpftrace's join(): at most 16 arguments
@@ -264,9 +264,11 @@ class Translator:
         return m
 
     def _key_type(self, k: A.Node) -> Type:
+        """The type a value has in a map key, a record or a printf argument: pointers lose their pointee (a
+        pointer key prints in hex, as bpftrace prints it)."""
         t = self.type_of(k)
         if t.kind == "ptr":
-            return INT
+            return PTR
         return t
 
     # -- types ----------------------------------------------------------------------------------------------------
@@ -286,6 +288,8 @@ class Translator:
                 return Type("ustack", 127)
             if e.name == "args":
                 return Type("args")
+            if e.name == "curtask":
+                return PTR
             return INT
         if isinstance(e, A.Call):
             if e.name == "str":
@@ -303,6 +307,8 @@ class Translator:
                 return Type("inet")
             if e.name == "macaddr":
                 return MAC
+            if e.name == "uaddr":
+                return PTR
             if e.name == "path":  # (checked first: bpftrace reports the probe kind before the value's type)
                 raise self.err(e, f"The path function can only be used with {PATH_PROBES} probes")
             if e.name in ("kptr", "uptr") and len(e.args) == 1:
@@ -525,6 +531,8 @@ class Translator:
             self.emit(d, f"if {k} in {m.py}:")
             self.emit(d + 1, f"del {m.py}[{k}]")
             return
+        if e.name == "system" and not self.unsafe:
+            raise self.err(e, "system() is an unsafe function being used in safe mode")
         if e.name in ("printf", "time", "system"):
             if e.name == "time" and not e.args:
                 fmt = "%H:%M:%S\n"
@@ -565,8 +573,6 @@ class Translator:
             if not self.unsafe:
                 raise self.err(e, "signal() is an unsafe function being used in safe mode")
             return self.signal(e, d)
-        if e.name == "system" and not self.unsafe:
-            raise self.err(e, "system() is an unsafe function being used in safe mode")
         if e.name == "cat":
             if not e.args or not isinstance(e.args[0], A.Str) or len(e.args) > 1:
                 raise self.err(e, "cat() expects a file name (a string literal)")

@@ -28,7 +28,6 @@ MAX_FILES = 400
 MAX_BYTES = 8 << 20
 _DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*(\w*)(.*)$")
 _DEFINE = re.compile(r"([A-Za-z_]\w*)(\()?")
-_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.DOTALL)
 _EXPR_TOKEN = re.compile(r"\s*(?:(0[xX][0-9a-fA-F]+|\d+)[uUlL]*|([A-Za-z_]\w*)|(&&|\|\||<<|>>|<=|>=|==|!=|[-+*/%<>!~&|^()?:,])|'(\\?.)')")
 
 
@@ -63,6 +62,19 @@ def predefined() -> Macros:
     return m
 
 
+_LEXICAL = re.compile(r'"(?:[^"\\\n]|\\.)*"|/\*.*?(?:\*/|$)|//[^\n]*', re.DOTALL)
+
+
+def blank_comments(text: str) -> str:
+    """`text` with every comment's characters but its line breaks made spaces (string literals kept as they are,
+    so a "//" inside one is not a comment): lines stay where they are."""
+    def blank(m: re.Match) -> str:
+        g = m.group()
+        return g if g.startswith('"') else re.sub(r"[^\n]", " ", g)
+
+    return _LEXICAL.sub(blank, text)
+
+
 class Preprocessor:
     def __init__(self, src: Source):
         self.src = src
@@ -78,20 +90,23 @@ class Preprocessor:
         stack: list[list[bool]] = []  # per #if: [this branch active, some branch taken, enclosing active]
         offset = 0
         lines = text.split("\n")
+        masked = blank_comments(text).split("\n")  # a '#' inside a comment starts no directive (cpp phase 3)
         i = 0
         while i < len(lines):
             line = lines[i]
             start = offset
-            joined, n = line, 1
-            m = _DIRECTIVE.match(line) if not (i == 0 and line.startswith("#!")) else None
+            joined, n = masked[i], 1
+            m = _DIRECTIVE.match(masked[i]) if not (i == 0 and line.startswith("#!")) else None
             while m and joined.endswith("\\") and i + n < len(lines):  # continued directive lines
-                joined = joined[:-1] + " " + lines[i + n]
+                joined = joined[:-1] + " " + masked[i + n]
                 n += 1
+            if m and n > 1:
+                m = _DIRECTIVE.match(joined)
             active = all(s[0] for s in stack)
             if i == 0 and line.startswith("#!"):
                 out.append(" " * len(line))
             elif m:
-                self._directive(m.group(1), _COMMENT.sub(" ", m.group(2)).strip(), stack, active, start)
+                self._directive(m.group(1), m.group(2).strip(), stack, active, start)
                 out.extend(" " * len(lines[i + k]) for k in range(n))
             else:
                 out.append(line if active else re.sub(r"[^\s]", " ", line))
@@ -169,7 +184,7 @@ class Preprocessor:
             return
         self.files += 1
         self.bytes += len(text)
-        text = _COMMENT.sub(lambda c: re.sub(r"[^\n]", " ", c.group()), text.replace("\\\n", " "))
+        text = blank_comments(text.replace("\\\n", " "))
         stack: list[list[bool]] = []
         for line in text.split("\n"):
             m = _DIRECTIVE.match(line)

@@ -79,6 +79,13 @@ class Tup(tuple):
         return "(" + ", ".join(str(x) for x in self) + ")"
 
 
+class Hex(int):
+    """A pointer in a map key: printed 0x..., as bpftrace prints pointer-typed keys (values print as integers)."""
+
+    def __str__(self) -> str:
+        return hex(self)
+
+
 class Buf(bytes):
     """buf(): printable bytes as they are, others as \\xNN."""
 

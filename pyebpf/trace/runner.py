@@ -17,7 +17,7 @@ from typing import Any, Callable, TextIO
 from pyebpf.errors import CompileError
 from pyebpf.trace.codegen import Translation, translate
 from pyebpf.trace.errors import TraceError
-from pyebpf.trace.output import Buf, MapPrinter, Stack, Tup, format_printf, jsonable
+from pyebpf.trace.output import Buf, Hex, MapPrinter, Stack, Tup, format_printf, jsonable
 from pyebpf.trace.parser import Parser
 
 
@@ -131,6 +131,8 @@ class Decoder:
             return str(ipaddress.IPv6Address(raw)) if int(v.af) == 10 else str(ipaddress.IPv4Address(raw[:4]))
         if k == "buf":
             return Buf(bytes(v)[:t.size])
+        if k == "ptr":
+            return Hex(int(v) & (2 ** 64 - 1))
         if k == "mac":
             raw = bytes(v)[:6].ljust(6, b"\0")  # (ctypes char arrays stop at a NUL: read the raw bytes)
             return ":".join(f"{b:02X}" for b in raw)

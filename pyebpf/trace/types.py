@@ -52,6 +52,7 @@ class Type:
 
 
 INT = Type("int")
+PTR = Type("ptr")  # a pointer without a known pointee (curtask, uaddr(), a key made of a pointer)
 MAC = Type("mac", 6)  # macaddr(): six bytes, printed XX:XX:XX:XX:XX:XX
 
 
@@ -81,4 +82,4 @@ def compatible(a: Type, b: Type) -> bool:
     return a.kind == b.kind
 
 
-__all__ = ["Type", "INT", "MAC", "STRLEN", "COMM_LEN", "tuple_class", "merge", "compatible"]
+__all__ = ["Type", "INT", "PTR", "MAC", "STRLEN", "COMM_LEN", "tuple_class", "merge", "compatible"]

@@ -107,3 +107,11 @@ def test_any_directive_soup_is_an_answer_or_a_trace_error(text):
         Preprocessor(Source(text + "\nBEGIN { }")).script()
     except TraceError:
         pass
+
+
+def test_a_hash_inside_a_comment_is_no_directive():
+    # (gethostlatency.bt has "# need modifications ..." inside its header comment)
+    script = '/*\n # need modifications\n */\n#define X 3 /* three */\nBEGIN { printf("a // b # c"); @ = X; }'
+    assert value_of(script.replace('printf("a // b # c"); ', "")).value == 3
+    body = parse(script).probes[0].body
+    assert body[0].expr.args[0].value == "a // b # c" and body[1].value.value == 3
