@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 
 import pytest
@@ -131,13 +132,27 @@ def test_kprobe_is_refused_clearly():
 
 
 def test_pid_option_ends_with_the_process():
-    p = subprocess.Popen(["/bin/sleep", "1"])
+    """-p PID: the run ends when the process does. The process is ended only once the probes are attached (a
+    fixed `sleep 1` raced the tool's start-up on a loaded machine)."""
+    from tracecmp import ROOT
+
+    p = subprocess.Popen(["/bin/sleep", "120"])
+    tool = subprocess.Popen([sys.executable, "-m", "pyebpf", "trace", "-p", str(p.pid), "-e",
+                             "tracepoint:syscalls:sys_enter_openat { @ = count(); }"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=ROOT))
     try:
-        rc, out, err = ours("-p", str(p.pid), "-e", "tracepoint:syscalls:sys_enter_openat { @ = count(); }")
-        assert rc == 0, err
-        assert out.startswith("Attaching 1 probe...")
-    finally:
+        first = tool.stdout.readline()  # type: ignore[union-attr]
+        assert first == "Attaching 1 probe...\n", tool.stderr.read()  # type: ignore[union-attr]
+        p.kill()
         p.wait()
+        out, err = tool.communicate(timeout=60)
+        assert tool.returncode == 0, err
+        assert re.search(r"^@: \d+$", out, re.M), out  # the map printed at the end
+    finally:
+        for proc in (p, tool):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def test_symbols_addresses_time_cat_as_bpftrace(target: str):
