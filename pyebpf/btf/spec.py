@@ -255,10 +255,19 @@ class Btf:
 
     def ids_by_name(self, name: str) -> list[int]:
         if self._by_name is None:
+            # the string table split once (a name is usually a whole entry; one that starts inside another is
+            # read with str_at): the kernel's ~70k named types took a find+decode each
+            whole: dict[int, bytes] = {}
+            off = 0
+            for part in self.strings.split(b"\0"):
+                whole[off] = part
+                off += len(part) + 1
             index: dict[str, list[int]] = {}
             for i, t in enumerate(self.types):
                 if i and t.name_off:
-                    index.setdefault(self.str_at(t.name_off), []).append(i)
+                    raw = whole.get(t.name_off)
+                    text = raw.decode(errors="replace") if raw is not None else self.str_at(t.name_off)
+                    index.setdefault(text, []).append(i)
             self._by_name = index
         return self._by_name.get(name, [])
 

@@ -8,6 +8,7 @@
     send_signal(sig)                           bpf_send_signal: signal the current process
     const_bytes("text", size)                  a NUL-padded char array built on the stack
     map_value(m, key)                          a copy of a structure value (zeroed when the key is absent)
+    task_address()                             bpf_get_current_task() as a u64 (current_task() without BTF)
 
 `install(PythonFrontEnd)` adds them (as `i_<name>` methods, the front end's intrinsic protocol); the generated
 module imports the marker functions below, which the front end recognises by `__probe_intrinsic__`.
@@ -44,6 +45,7 @@ probe_read_bytes = _marker("probe_read_bytes", "probe_read_bytes(addr, size, use
 send_signal = _marker("send_signal", "send_signal(sig): bpf_send_signal to the current process.")
 map_value = _marker("map_value", "map_value(m, key): a copy of the whole value (zeroed when the key is absent).")
 const_bytes = _marker("const_bytes", 'const_bytes("text", size): a NUL-padded char array on the stack.')
+task_address = _marker("task_address", "task_address(): bpf_get_current_task() as a plain u64 (no BTF needed).")
 
 
 def _consts(fe: Any, node: ast.Call, names: list[str], required: int) -> list[int]:
@@ -90,6 +92,14 @@ def i_probe_read_bytes(fe: Any, node: ast.Call, into: Any = None) -> Any:
     fe.zero(dest)
     fe.ir.emit(Call(_READ[min(user, 2)], [fe.addr_of(dest), size, addr], None))
     return dest
+
+
+def i_task_address(fe: Any, node: ast.Call) -> Any:
+    """The current task_struct's address as an integer: current_task() without typing it from the kernel's BTF
+    (which costs parsing all of vmlinux's BTF; bpftrace's casts read the fields at offsets of their own)."""
+    if node.args or node.keywords:
+        raise fe.err(node, "task_address() takes no arguments")
+    return fe.helper(HelperId.GET_CURRENT_TASK, [], U64)
 
 
 def i_send_signal(fe: Any, node: ast.Call) -> Any:
@@ -148,12 +158,12 @@ def i_map_value(fe: Any, node: ast.Call, into: Any = None) -> Any:
 
 def install(cls: type) -> None:
     """Give the front-end class these intrinsics (idempotent)."""
-    for fn in (i_probe_read, i_probe_read_bytes, i_send_signal, i_const_bytes, i_map_value):
+    for fn in (i_probe_read, i_probe_read_bytes, i_send_signal, i_const_bytes, i_map_value, i_task_address):
         if not hasattr(cls, fn.__name__):
             setattr(cls, fn.__name__, fn)
 
 
-__all__ = ["probe_read", "probe_read_bytes", "send_signal", "const_bytes", "map_value", "install"]
+__all__ = ["probe_read", "probe_read_bytes", "send_signal", "const_bytes", "map_value", "task_address", "install"]
 
 
 def _install_default() -> None:

@@ -1,10 +1,22 @@
 """Kernel struct layouts for bpftrace's casts and `->` (`((struct task_struct *)curtask)->real_parent->pid`),
-read from the running kernel's BTF (/sys/kernel/btf/vmlinux) once, on the first script that needs it."""
+sizeof() and enum constants, read from the running kernel's BTF (/sys/kernel/btf/vmlinux).
+
+Parsing the whole vmlinux BTF costs about half a second of CPU in Python (bpftrace's libbpf: milliseconds), and a
+script asks only a handful of questions of it. The answers are kept in a small file per kernel build
+($XDG_CACHE_HOME/pyebpf/, keyed by the kernel's release, version and BTF file size/mtime), so a script run again,
+or another script asking the same questions, does not parse the BTF at all. PYEBPF_NO_CACHE=1 turns it off.
+"""
 from __future__ import annotations
 
 import functools
+import json
+import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
+
+VMLINUX = "/sys/kernel/btf/vmlinux"
+CACHE_FORMAT = 1
+MAX_CACHED = 20000  # answers kept per kernel (a script asks tens)
 
 
 @functools.lru_cache(maxsize=1)
@@ -26,31 +38,100 @@ class Shape:
     count: int = 0
 
 
-def shape(type_id: int) -> Shape:
+class _Answers:
+    """Answers to BTF questions, from the cache file or computed (and then saved by flush())."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] | None = None
+        self.dirty = False
+
+    def path(self) -> str | None:
+        if os.environ.get("PYEBPF_NO_CACHE"):
+            return None
+        try:
+            st = os.stat(VMLINUX)
+        except OSError:
+            return None
+        u = os.uname()
+        import hashlib
+
+        key = hashlib.sha1(f"{CACHE_FORMAT}|{u.release}|{u.version}|{st.st_size}|{st.st_mtime_ns}".encode())
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        return os.path.join(base, "pyebpf", f"trace-btf-{key.hexdigest()[:16]}.json")
+
+    def load(self) -> dict[str, Any]:
+        if self.data is None:
+            self.data = {}
+            path = self.path()
+            if path is not None:
+                try:
+                    with open(path) as f:
+                        data = json.load(f)
+                    if isinstance(data, dict):
+                        self.data = data
+                except (OSError, ValueError):
+                    pass  # absent or damaged: answered from the BTF and written again
+        return self.data
+
+    def get(self, key: str, compute: Callable[[], Any]) -> Any:
+        data = self.load()
+        if key in data:
+            return data[key]
+        value = compute()
+        if len(data) < MAX_CACHED:
+            data[key] = value
+            self.dirty = True
+        return value
+
+    def flush(self) -> None:
+        """Write new answers (atomically: a concurrent run reads the old file or the new one, never half)."""
+        path = self.path()
+        if not self.dirty or path is None or self.data is None:
+            return
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with open(tmp, "w") as f:
+                json.dump(self.data, f)
+            os.replace(tmp, path)
+            self.dirty = False
+        except OSError:
+            pass  # a read-only home: the next run parses the BTF again
+
+
+ANSWERS = _Answers()
+
+
+def flush() -> None:
+    ANSWERS.flush()
+
+
+def _shape(type_id: int) -> list[Any]:
     from pyebpf.btf import types as T
 
     btf = kernel()
     if type_id == 0:
-        return Shape("void")
+        return ["void", 0, False, 0, 0]
     t = btf.type(btf.skip_modifiers(type_id))
-    if isinstance(t, T.Int):
-        return Shape("int", t.byte_size, t.signed)
-    if isinstance(t, T.Enum):
-        return Shape("int", t.byte_size, t.signed)
+    if isinstance(t, (T.Int, T.Enum)):
+        return ["int", t.byte_size, t.signed, 0, 0]
     if isinstance(t, T.Pointer):
-        return Shape("ptr", 8, False, t.target_id)
+        return ["ptr", 8, False, t.target_id, 0]
     if isinstance(t, T.Composite):
-        return Shape("struct", t.byte_size, False, t.id)
+        return ["struct", t.byte_size, False, t.id, 0]
     if isinstance(t, T.Array):
         elem = btf.type(btf.skip_modifiers(t.elem_id))
         if isinstance(elem, T.Int) and elem.byte_size == 1:
-            return Shape("chars", t.nelems, False, t.elem_id, t.nelems)
-        return Shape("array", btf.size_of(t.id), False, t.elem_id, t.nelems)
-    return Shape("void")
+            return ["chars", t.nelems, False, t.elem_id, t.nelems]
+        return ["array", btf.size_of(t.id), False, t.elem_id, t.nelems]
+    return ["void", 0, False, 0, 0]
 
 
-def struct_id(name: str) -> int | None:
-    """`struct task_struct` / `union x` / a typedef name -> its BTF id (None when the kernel has no such type)."""
+def shape(type_id: int) -> Shape:
+    return Shape(*ANSWERS.get(f"shape:{type_id}", lambda: _shape(type_id)))
+
+
+def _struct_id(name: str) -> int | None:
     from pyebpf.btf.types import Struct, Union
 
     btf = kernel()
@@ -64,8 +145,12 @@ def struct_id(name: str) -> int | None:
     return None
 
 
-def member(struct: int, name: str) -> tuple[int, int] | None:
-    """(byte offset, type id) of member `name` of struct/union `struct` (anonymous members looked into)."""
+def struct_id(name: str) -> int | None:
+    """`struct task_struct` / `union x` / a typedef name -> its BTF id (None when the kernel has no such type)."""
+    return ANSWERS.get(f"struct:{' '.join(name.split())}", lambda: _struct_id(name))
+
+
+def _member(struct: int, name: str) -> list[int] | None:
     from pyebpf.btf.types import Composite
 
     t = kernel().type(kernel().skip_modifiers(struct))
@@ -74,7 +159,21 @@ def member(struct: int, name: str) -> tuple[int, int] | None:
     m = t.find_member(name)
     if m is None or m.bitfield_size:
         return None
-    return m.bit_offset // 8, m.type_id
+    return [m.bit_offset // 8, m.type_id]
+
+
+def member(struct: int, name: str) -> tuple[int, int] | None:
+    """(byte offset, type id) of member `name` of struct/union `struct` (anonymous members looked into)."""
+    found = ANSWERS.get(f"member:{struct}:{name}", lambda: _member(struct, name))
+    return (found[0], found[1]) if found is not None else None
+
+
+def size_of(type_id: int) -> int:
+    return ANSWERS.get(f"size:{type_id}", lambda: kernel().size_of(type_id))
+
+
+def type_name(type_id: int) -> str:
+    return ANSWERS.get(f"name:{type_id}", lambda: kernel().type(type_id).c_type())
 
 
 @functools.lru_cache(maxsize=1)
@@ -91,13 +190,9 @@ def _enum_values() -> dict[str, int]:
 
 
 def enum_value(name: str) -> int | None:
-    """The value of enumerator `name` in the kernel's BTF (TCP_CLOSE, TASK_COMM_LEN's enum cousins...): bpftrace
-    resolves a bare identifier so when the kernel has BTF. None when no enum has it."""
-    return _enum_values().get(name)
+    """The value of enumerator `name` in the kernel's BTF (TCP_CLOSE...): bpftrace resolves a bare identifier so
+    when the kernel has BTF. None when no enum has it."""
+    return ANSWERS.get(f"enum:{name}", lambda: _enum_values().get(name))
 
 
-def type_name(type_id: int) -> str:
-    return kernel().type(type_id).c_type()
-
-
-__all__ = ["kernel", "Shape", "shape", "struct_id", "member", "type_name", "enum_value"]
+__all__ = ["kernel", "Shape", "shape", "struct_id", "member", "size_of", "type_name", "enum_value", "flush"]

@@ -29,7 +29,7 @@ AGGREGATES = {"count": 0, "sum": 1, "avg": 1, "min": 1, "max": 1, "stats": 1, "h
 PERCPU_KINDS = {"count", "sum", "avg", "stats", "hist", "lhist"}
 ASYNC = {"printf", "exit", "print", "clear", "zero", "time", "join", "cat", "signal", "system"}
 INT_BUILTINS = {"pid": "pid()", "tid": "tid()", "uid": "uid()", "gid": "gid()", "nsecs": "ktime_ns()",
-                "cpu": "cpu()", "cgroup": "cgroup_id()", "curtask": "current_task()", "rand": "random()"}
+                "cpu": "cpu()", "cgroup": "cgroup_id()", "curtask": "task_address()", "rand": "random()"}
 UNSUPPORTED_BUILTINS = {"username", "numaid"}
 UNSUPPORTED_FUNCS = {"reg", "override", "skboutput", "strcontains"}
 VALUE_FUNCS = {"str", "ksym", "usym", "ntop", "buf", "strftime", "kstack", "ustack", "kaddr", "strncmp", "macaddr"}
@@ -93,7 +93,7 @@ class Translation:
 HEADER = '''import ctypes
 from pyebpf.probe import *
 from pyebpf.probe import RingBuf, HashMap, PerCpuHashMap, StackTrace
-from pyebpf.compiler.memread import probe_read, probe_read_bytes, send_signal, const_bytes, map_value
+from pyebpf.compiler.memread import probe_read, probe_read_bytes, send_signal, const_bytes, map_value, task_address
 
 
 class Pair(ctypes.Structure):
@@ -818,14 +818,14 @@ class Translator:
                 (self.type_of(obj), self.int_expr(obj, 0))
             idx = self.int_expr(e.index, 0)
             if t.kind in ("ptr", "place") and t.btf:
-                from pyebpf.trace.btfaccess import kernel, shape
+                from pyebpf.trace.btfaccess import shape, size_of
 
                 sh = shape(t.btf)
                 if sh.kind == "array":
                     elem = sh.target
                 else:
                     elem = t.btf
-                size = kernel().size_of(elem)
+                size = size_of(elem)
                 return self._read_member(f"({base}) + ({idx}) * {size}", elem, t.user, e)
             return INT, f"probe_read(({base}) + ({idx}) * 8, 8, 1, {2 if self._user_memory(e) else 0})"
         assert isinstance(e, A.Field)
@@ -1031,13 +1031,13 @@ class Translator:
                 return 8
             if e.type in INT_CASTS:
                 return INT_CASTS[e.type][0]
-            from pyebpf.trace.btfaccess import kernel, struct_id
+            from pyebpf.trace.btfaccess import size_of, struct_id
 
             sid = struct_id(e.type)
             if sid is None:
                 raise self.err(e, f"Unknown struct/union: '{e.type}'" if e.type.split()[0] in ("struct", "union")
                                else f"Unknown type: '{e.type}'")
-            return kernel().size_of(sid)
+            return size_of(sid)
         a = e.arg
         if isinstance(a, A.Field) and isinstance(a.obj, A.Builtin) and a.obj.name == "args":
             return int(self._field(a).size)

@@ -43,7 +43,11 @@ def compile_script(text: str, name: str = "stdin", **kw: Any) -> Compiled:
 
     parser = Parser(text, name)
     program = parser.parse()
-    tr = translate(program, parser.src, **kw)
+    try:
+        tr = translate(program, parser.src, **kw)
+    finally:
+        if "pyebpf.trace.btfaccess" in sys.modules:  # answers the kernel's BTF gave, kept for the next run
+            sys.modules["pyebpf.trace.btfaccess"].flush()
     import tempfile
 
     fd, path = tempfile.mkstemp(prefix="pyebpf_trace_", suffix=".py")
