@@ -7,7 +7,10 @@
    program runs in its syscalls, so its cost lands there), which load from other processes on a shared machine
    does not distort, and as wall time. Runs are interleaved (alone, pyebpf, bpftrace, alone, ...), medians taken.
 
-3. the floor under pyebpf's start-up: the same interpreter starting and exiting (`python -c pass`, site and all),
+3. start-up of a script that reads a kernel struct through a cast (`((struct task_struct *)curtask)->...`):
+   pyebpf answers from the kernel's BTF, parsed in Python the first time and kept per kernel build after that
+   (cold: PYEBPF_NO_CACHE=1; warm: the answers cached by a previous run);
+4. the floor under pyebpf's start-up: the same interpreter starting and exiting (`python -c pass`, site and all),
    measured in the same run, so the part pyebpf itself adds is visible.
 
     sudo python3 benchmarks/trace_overhead.py [--calls 1000000] [--repeat 3] [--startup-only]
@@ -38,13 +41,18 @@ def env() -> dict[str, str]:
     return e
 
 
-def startup(name: str) -> tuple[float, float]:
+PLAIN = 'tracepoint:syscalls:sys_enter_openat /pid == cpid/ { printf("x\\n"); exit(); }'
+BTF = ('tracepoint:syscalls:sys_enter_openat /pid == cpid/ { $t = (struct task_struct *)curtask; '
+       'if ($t->real_parent->pid > 0) { printf("x\\n"); } exit(); }')
+
+
+def startup(name: str, script: str = PLAIN, cache: bool = True) -> tuple[float, float]:
     """(seconds from launch to the first printf of the traced command's first openat, CPU seconds the tool used
     by then): the same script for both tools."""
-    script = 'tracepoint:syscalls:sys_enter_openat /pid == cpid/ { printf("x\\n"); exit(); }'
+    e = env() if cache else dict(env(), PYEBPF_NO_CACHE="1")
     t0 = time.perf_counter()
     p = subprocess.Popen(tool(name) + ["-c", "/bin/true", "-e", script], stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True, env=env())
+                         stderr=subprocess.DEVNULL, text=True, env=e)
     cpu = 0.0
     for line in p.stdout:  # type: ignore[union-attr]
         if line.strip() == "x":
@@ -55,6 +63,8 @@ def startup(name: str) -> tuple[float, float]:
             except OSError:
                 pass
             break
+    else:
+        raise SystemExit(f"{name}: the script printed no 'x' (it failed?): {script}")
     dt = time.perf_counter() - t0
     p.wait()
     return dt, cpu
@@ -115,6 +125,16 @@ def main() -> int:
           f"{c_ours / c_bt if c_bt else float('nan'):.2f}")
     w_py, c_py = (statistics.median(r[i] for r in runs["python"]) for i in (0, 1))
     print(f"  of which the interpreter alone (python -c pass): {w_py:.2f} s wall / {c_py:.2f} s CPU")
+    btf: dict[str, list[tuple[float, float]]] = {"cold": [], "warm": [], "bpftrace": []}
+    for _ in range(a.repeat):
+        btf["cold"].append(startup("pyebpf", BTF, cache=False))
+        btf["warm"].append(startup("pyebpf", BTF))
+        btf["bpftrace"].append(startup("bpftrace", BTF))
+    (wc, cc), (ww, cw), (wb, cb) = [(statistics.median(r[0] for r in btf[n]), statistics.median(r[1] for r in btf[n]))
+                                    for n in ("cold", "warm", "bpftrace")]
+    print(f"start-up, script with a kernel struct cast (median of {a.repeat}): pyebpf trace cold (BTF parsed) "
+          f"{wc:.2f} s wall / {cc:.2f} s CPU, warm (answers kept) {ww:.2f} s / {cw:.2f} s CPU, bpftrace {wb:.2f} s "
+          f"/ {cb:.2f} s CPU; warm wall ratio {ww / wb:.2f}, CPU ratio {cw / cb if cb else float('nan'):.2f}")
     if a.startup_only:
         return 0
     times: dict[str | None, list[tuple[float, float]]] = {None: [], "pyebpf": [], "bpftrace": []}
