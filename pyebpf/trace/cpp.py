@@ -28,7 +28,8 @@ MAX_FILES = 400
 MAX_BYTES = 8 << 20
 _DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*(\w*)(.*)$")
 _DEFINE = re.compile(r"([A-Za-z_]\w*)(\()?")
-_EXPR_TOKEN = re.compile(r"\s*(?:(0[xX][0-9a-fA-F]+|\d+)[uUlL]*|([A-Za-z_]\w*)|(&&|\|\||<<|>>|<=|>=|==|!=|[-+*/%<>!~&|^()?:,])|'(\\?.)')")
+_EXPR_TOKEN = re.compile(r"\s*(?:(0[xX][0-9a-fA-F]+|\d+)[uUlL]*|([A-Za-z_]\w*)"
+                         r"|(&&|\|\||<<|>>|<=|>=|==|!=|[-+*/%<>!~&|^()?:,])|'(\\?.)')")
 
 
 @dataclass

@@ -132,7 +132,8 @@ def test_bpftrace_tools_unmodified(tool, work):
     _, ours = _run([sys.executable, "-m", "pyebpf", "trace", "-c", workload, path])
     _, theirs = bpftrace_file(path, workload)
     # the workload writes to the same stdout: its own lines may land before or after the tool's header
-    own = set(subprocess.run(["/bin/sh", workload.split()[1]], capture_output=True, text=True).stdout.split("\n")) - {""}
+    own = set(subprocess.run(["/bin/sh", workload.split()[1]], capture_output=True,
+                             text=True).stdout.split("\n")) - {""}
     header = lambda out: [l for l in out.split("\n") if l not in own][:2]  # noqa: E731
     assert header(ours) == header(theirs)
     assert strip_pid(ours) and strip_pid(ours) == strip_pid(theirs), f"ours:\n{ours}\nbpftrace:\n{theirs}"
