@@ -21,10 +21,6 @@ BTF_HEADER = struct.Struct("<HBBIIIII")  # magic version flags hdr_len type_off 
 
 
 _KIND_BY_NUMBER = {int(k): k for k in BtfKind}
-#: type_record_size's table keyed by plain kind numbers: hashing an IntEnum member runs Python code, and the
-#: kernel's BTF has ~10^5 records (this lookup was 1.7 of the 2.4 s a vmlinux parse took)
-_EXTRA_BY_NUMBER = {int(k): type_record_size(k, 0) - BTF_TYPE_HEADER_SIZE for k in BtfKind}
-_PER_VLEN_BY_NUMBER = {int(k): type_record_size(k, 1) - type_record_size(k, 0) for k in BtfKind}
 #: deeper than any real C type; past it a chain of BTF references is a loop in a hostile object
 MAX_TYPE_NESTING = 64
 #: Kinds that only qualify another type (skipped when resolving what a type really is).
@@ -160,7 +156,7 @@ class Btf:
                 raise BtfError(f"{what}: unknown BTF kind {kind_no} at offset {t0 + pos}")
             t = BtfType(kind, name_off, vlen, kflag, size_type)
             p = pos + 12
-            need = p + _EXTRA_BY_NUMBER[kind_no] + _PER_VLEN_BY_NUMBER[kind_no] * vlen
+            need = p + type_record_size(kind, vlen) - BTF_TYPE_HEADER_SIZE
             if need > end:
                 raise BtfError(f"{what}: truncated {kind.name} record at offset {t0 + pos}")
             if kind == BtfKind.INT:
@@ -255,19 +251,10 @@ class Btf:
 
     def ids_by_name(self, name: str) -> list[int]:
         if self._by_name is None:
-            # the string table split once (a name is usually a whole entry; one that starts inside another is
-            # read with str_at): the kernel's ~70k named types took a find+decode each
-            whole: dict[int, bytes] = {}
-            off = 0
-            for part in self.strings.split(b"\0"):
-                whole[off] = part
-                off += len(part) + 1
             index: dict[str, list[int]] = {}
             for i, t in enumerate(self.types):
                 if i and t.name_off:
-                    raw = whole.get(t.name_off)
-                    text = raw.decode(errors="replace") if raw is not None else self.str_at(t.name_off)
-                    index.setdefault(text, []).append(i)
+                    index.setdefault(self.str_at(t.name_off), []).append(i)
             self._by_name = index
         return self._by_name.get(name, [])
 
