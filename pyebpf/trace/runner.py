@@ -419,23 +419,25 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
         # the kernel verifies what it loads; pyebpf's verifier runs for --dry-run and -v only (start-up time)
         loaded_special = load_all(begin + end, attach=False, verify=False) if begin or end else []
         loaded = load_all(attached, attach=False, verify=False) if attached else []
-        for lp, (_, t) in zip(loaded, comp.attached):
-            try:
-                _attach(lp, t, pid)
-            except LoaderError as e:
-                raise TraceError(f"{t.name}: cannot attach: {e.message}") from None
         if json_mode:
             sess.emit_json("attached_probes", {"probes": n})
         else:
             out.write(f"Attaching {n} probe{'s' if n != 1 else ''}...\n")
         out.flush()
-        if on_attached:
-            on_attached()
+        # as bpftrace: BEGIN runs (and what it prints is printed) before the other probes are attached, so no
+        # event of another process lands between the header and BEGIN's lines on a busy machine
         for lp in loaded_special[:len(begin)]:
             lp.run(args=[0])
         drain = lambda: [sess.handle(r) for r in events.read(timeout=0)]  # noqa: E731
         drain()
         out.flush()
+        for lp, (_, t) in zip(loaded, comp.attached):
+            try:
+                _attach(lp, t, pid)
+            except LoaderError as e:
+                raise TraceError(f"{t.name}: cannot attach: {e.message}") from None
+        if on_attached:
+            on_attached()
         if gate_w >= 0:  # as bpftrace: the command starts after BEGIN has printed
             os.close(gate_w)
             gate_w = -1
