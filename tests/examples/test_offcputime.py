@@ -172,10 +172,18 @@ def test_blocked_child_is_folded_with_its_user_and_kernel_stacks(sleeper):
     # ~30 sleeps of 50 ms in 1.5 s, the time is counted between switch-ins inside the window
     assert 800_000 <= sum(asleep.values()) <= 1_600_000, asleep
     reference = bpftrace_stacks(sleeper.pid)
-    for stack in asleep:
+
+    def split(stack: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         cut = stack.index("-")
-        user, kernel = tuple(reversed(stack[1:cut])), tuple(reversed(stack[cut + 1:]))
-        assert any(kernel == k and user == u for k, u in reference), (stack, reference)
+        return tuple(reversed(stack[cut + 1:])), tuple(reversed(stack[1:cut]))  # (kernel, user), leaf first
+
+    # The stack that holds most of the child's off-CPU time is the nanosleep path, which bpftrace's 1 s sample
+    # sees too: frame for frame the same. A rarer switch-out (preempted on a loaded machine) may fall in one
+    # window and not the other, so for every other stack only its user part must be one bpftrace saw.
+    main = max(asleep, key=asleep.get)
+    assert split(main) in reference, (main, reference)
+    for stack in asleep:
+        assert split(stack)[1] in {u for _, u in reference}, (stack, reference)
     assert any("nanosleep" in f for s in asleep for f in s)
 
 
