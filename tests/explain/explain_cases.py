@@ -35,6 +35,28 @@ def _raw(*insns: I) -> Callable[[], Program]:
     return lambda: Program(list(insns))
 
 
+def _kfuncs(body: str, *names: str) -> Callable[[], Program]:
+    """`body` calling kfuncs by name, with the BTF ids of the running kernel (a kernel whose BTF lacks one is a
+    missing feature); GPL, as kfuncs require."""
+    def build() -> Program:
+        import dataclasses
+
+        from pyebpf.btf import kernel_btf_or_none
+        from pyebpf.isa.assembler import assemble
+
+        btf = kernel_btf_or_none()
+        ids = {k: btf.find(k) if btf is not None else None for k in names}
+        if None in ids.values():
+            from pyebpf.testing.plugin import skip_missing_feature
+            skip_missing_feature(f"this kernel's BTF lacks the kfuncs {', '.join(names)}")
+        head = "".join(f".kfunc {k} {i}\n" for k, i in ids.items())
+        return dataclasses.replace(assemble(head + body), license="GPL")
+    return build
+
+
+TASK_KFUNCS = ("bpf_task_from_pid", "bpf_task_release")
+
+
 EXIT, MOV0 = I(0x95, 0, 0, 0, 0), I(0xB7, 0, 0, 0, 0)
 PKT = "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\n"  # xdp: r2 = data, r3 = data_end
 SKB_PKT = "r2 = *(u32 *)(r1 + 76)\nr3 = *(u32 *)(r1 + 80)\n"  # __sk_buff: r2 = data, r3 = data_end
@@ -174,4 +196,9 @@ CASES = [
     ExplainCase("release-unref", "r1 = *(u64 *)(r1 + 168)\nif r1 == 0 goto out\ncall bpf_sk_release\nout:\nr0 = 0\n"
                 "exit\n", "r1 = *(u64 *)(r1 + 168)\nif r1 == 0 goto out\nr0 = *(u32 *)(r1 + 4)\nout:\nr0 = 0\nexit\n",
                 prog_type="sched_cls", why="r1 was read from a ctx by"),
+    # bpf_task_from_pid is KF_ACQUIRE | KF_RET_NULL: its result goes to bpf_task_release (a trusted argument)
+    ExplainCase("kfunc-null", _kfuncs("r1 = 1\ncall bpf_task_from_pid\nr1 = r0\ncall bpf_task_release\nr0 = 0\n"
+                                      "exit\n", *TASK_KFUNCS),
+                _kfuncs("r1 = 1\ncall bpf_task_from_pid\nif r0 == 0 goto +2\nr1 = r0\ncall bpf_task_release\n"
+                        "r0 = 0\nexit\n", *TASK_KFUNCS), prog_type="sched_cls"),
 ]
