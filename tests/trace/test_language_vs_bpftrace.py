@@ -13,7 +13,6 @@ import pytest
 from tracecmp import bpftrace, map_blocks, ours
 
 pytestmark = pytest.mark.kernel
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 @pytest.fixture(autouse=True)
@@ -82,17 +81,6 @@ def test_system_with_unsafe_as_bpftrace():
     script = 'BEGIN { system("echo sys %d %s", 5, "x"); printf("after\\n"); exit(); }'
     mine, theirs = same("--unsafe", "-e", script)
     assert mine == theirs and "sys 5 x\nafter\n" in mine
-
-
-@pytest.fixture(scope="module")
-def target(tmp_path_factory: pytest.TempPathFactory) -> str:
-    cc = shutil.which("cc") or shutil.which("gcc")
-    sdt = any(os.path.exists(p) for p in ("/usr/include/sys/sdt.h", "/usr/include/x86_64-linux-gnu/sys/sdt.h"))
-    if cc is None or not sdt:
-        pytest.skip("needs cc and <sys/sdt.h> (systemtap-sdt-dev; scripts/setup.sh)")
-    out = str(tmp_path_factory.mktemp("lang") / "trace_target")
-    subprocess.run([cc, "-O1", "-g", "-o", out, os.path.join(HERE, "trace_target.c")], check=True)
-    return out
 
 
 def test_uaddr_as_bpftrace(target: str):

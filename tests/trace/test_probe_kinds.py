@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -16,24 +15,12 @@ import pytest
 from tracecmp import bpftrace, map_blocks, map_names, ours
 
 pytestmark = pytest.mark.kernel
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 @pytest.fixture(autouse=True)
 def _root():
     if os.geteuid() != 0:
         pytest.skip("needs root")
-
-
-@pytest.fixture(scope="module")
-def target(tmp_path_factory: pytest.TempPathFactory) -> str:
-    cc = shutil.which("cc") or shutil.which("gcc")
-    sdt = any(os.path.exists(p) for p in ("/usr/include/sys/sdt.h", "/usr/include/x86_64-linux-gnu/sys/sdt.h"))
-    if cc is None or not sdt:
-        pytest.skip("needs cc and <sys/sdt.h> (systemtap-sdt-dev; scripts/setup.sh)")
-    out = str(tmp_path_factory.mktemp("trace") / "trace_target")
-    subprocess.run([cc, "-O1", "-g", "-o", out, os.path.join(HERE, "trace_target.c")], check=True)
-    return out
 
 
 def test_uprobe_uretprobe_usdt_same_maps_as_bpftrace(target: str):
