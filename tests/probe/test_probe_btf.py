@@ -13,6 +13,7 @@ import pytest
 
 from pyebpf.btf import kernel_btf_or_none
 from pyebpf.errors import CompileError, LoaderError
+from pyebpf.probe.module import load_module
 from pyebpf.vm.env import Environment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -212,11 +213,7 @@ def test_kernel_pointer_parameter_errors(tmp_path):
         "@probe('raw_tp/sys_enter')\n"
         "def b(ctx):\n"
         "    out[0] = g(current_task())\n")
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bad_sub", src)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(str(src))
     with pytest.raises(CompileError) as e:
         mod.a.compile()
     assert "takes a kernel struct task_struct * here, not an integer" in str(e.value) and ":8:16:" in str(e.value)
@@ -239,11 +236,7 @@ def test_errors_name_the_kernel_type(tmp_path):
         "@probe('raw_tp/sched_switch')\n"
         "def c(ctx):\n"
         "    out[0] = ctx.nope\n")
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bad_btf", src)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(str(src))
     with pytest.raises(CompileError) as e:
         mod.a.compile()
     assert "struct task_struct has no field 'no_such_field'" in str(e.value) and ":5:14:" in str(e.value)
@@ -281,11 +274,7 @@ def test_direct_pointer_variable_cannot_become_a_scalar(tmp_path):
         "    p = ctx.prev\n"
         "    p = current_task()\n"
         "    out[0] = p.tgid\n")
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bad_direct", src)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(str(src))
     with pytest.raises(CompileError) as e:
         mod.a.compile()
     assert "cannot become another value" in str(e.value) and ":6:5:" in str(e.value)
