@@ -38,6 +38,9 @@ class Macros:
 
     objects: dict[str, str] = field(default_factory=dict)
     functions: set[str] = field(default_factory=set)
+    headers: list[str] = field(default_factory=list)
+    """Header files read, and (prefixed "-") the paths an #include looked for and did not find: what the macros
+    depend on (pyebpf.trace.cache checks them before using a compiled script again)."""
 
     def defined(self, name: str) -> bool:
         return name in self.objects or name in self.functions
@@ -173,6 +176,7 @@ class Preprocessor:
             if os.path.isfile(path):
                 self.header(path, depth + 1)
                 return
+            self.macros.headers.append("-" + path)
 
     def header(self, path: str, depth: int) -> None:
         """Read a header's macros (and its includes'), its conditionals evaluated; nothing else of it is used."""
@@ -185,6 +189,7 @@ class Preprocessor:
             return
         self.files += 1
         self.bytes += len(text)
+        self.macros.headers.append(path)
         text = blank_comments(text.replace("\\\n", " "))
         stack: list[list[bool]] = []
         for line in text.split("\n"):

@@ -75,6 +75,7 @@ class Parser:
         # object-like macros they define are expanded token by token where the script names them
         self.text, macros = preprocess(self.src)
         self.macros = macros.objects
+        self.headers = macros.headers
         self.pending: list[Tok] = []  # tokens of a macro's body still to be returned
         self.i = 0
         self.depth = 0
