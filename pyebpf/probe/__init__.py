@@ -17,6 +17,9 @@ The language is documented in docs/probes.md; the compiler is pyebpf.compiler.
 """
 from __future__ import annotations
 
+import sys
+import types
+
 from pyebpf._lazy import lazy_exports
 from pyebpf.abi.uapi import TcAction, XdpAction
 
@@ -34,6 +37,19 @@ _LAZY.update({name: f"pyebpf.compiler.types:{name.upper()}" for name in ("u8", "
 _LAZY.update({name.upper(): f"pyebpf.compiler.types:{name.upper()}" for name in ("u8", "u16", "u32", "u64", "s8",
                                                                                  "s16", "s32", "s64")})
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+
+
+class _Package(types.ModuleType):
+    """`pyebpf.probe.probe` is the decorator, as when it was imported eagerly: the import system's binding of the
+    submodule of the same name to this attribute (at its first import) is ignored."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "probe" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT = (int(a) for a in (
     XdpAction.ABORTED, XdpAction.DROP, XdpAction.PASS, XdpAction.TX, XdpAction.REDIRECT))

@@ -421,7 +421,11 @@ def from_compiled(translation: Any, module: Any, probes: dict[str, Any]) -> Arti
         programs.append(ProgramImage(fname, target, [tuple(i) for i in prog.instructions], int(prog.prog_type),
                                      prog.name, prog.license, prog.section, prog.attach_to,
                                      None if eat is None else int(eat), private, consts))
-    glob = {n: v.name for n, v in vars(module).items() if hasattr(v, "__probe_map__") and v.name in shared}
+    glob = {}
+    for n, v in vars(module).items():  # every map the module declares (one no program writes still prints, empty)
+        if hasattr(v, "__probe_map__") and v.name:
+            glob[n] = v.name
+            shared.setdefault(v.name, v.spec)
     classes = {f"R{rid}": getattr(module, f"R{rid}") for rid, r in translation.records.items() if r.types}
     return Artifact(translation.maps, translation.records, programs, translation.probe_names, translation.strings,
                     translation.stacks, shared, glob, classes)

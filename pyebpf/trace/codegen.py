@@ -30,7 +30,9 @@ ASYNC = {"printf", "exit", "print", "clear", "zero", "time", "join", "cat", "sig
 INT_BUILTINS = {"pid": "pid()", "tid": "tid()", "uid": "uid()", "gid": "gid()", "nsecs": "ktime_ns()",
                 "cpu": "cpu()", "cgroup": "cgroup_id()", "curtask": "task_address()", "rand": "random()"}
 UNSUPPORTED_BUILTINS = {"username", "numaid"}
-UNSUPPORTED_FUNCS = {"reg", "override", "skboutput", "strcontains"}
+UNSUPPORTED_FUNCS = {"override", "skboutput", "strcontains"}
+#: probe kinds whose context holds the registers (pt_regs: uprobes; bpf_perf_event_data's regs: perf events)
+REG_CONTEXT = frozenset({"uprobe", "uretprobe", "usdt", "interval", "profile", "software", "hardware"})
 VALUE_FUNCS = {"str", "ksym", "usym", "ntop", "buf", "strftime", "kstack", "ustack", "kaddr", "strncmp", "macaddr"}
 #: non-integer values a function returns (what int_expr refuses with "is not an integer")
 NON_INT_FUNCS = ("str", "ksym", "usym", "ntop", "buf", "strftime", "kstack", "ustack", "macaddr")
@@ -980,6 +982,8 @@ class Translator:
                 return self.cgroupid(e)
             if e.name == "uaddr":
                 return self.uaddr(e)
+            if e.name == "reg":
+                return self.reg(e)
             if e.name == "path":
                 raise self.err(e, f"The path function can only be used with {PATH_PROBES} probes")
             if e.name in UNSUPPORTED_FUNCS:
@@ -1075,6 +1079,28 @@ class Translator:
         if not at.int_like:
             raise self.err(a, f"macaddr() takes an address or an array of 6 bytes, not {at.text()}")
         return f"probe_read_bytes({self.int_expr(a, d)}, 6, {2 if user else 0})"
+
+    def reg(self, e: A.Call) -> str:
+        """reg("ip"): a register of the probed context, checked in bpftrace 0.17's order (probe type, argument
+        count, a string literal, a register of this architecture's pt_regs)."""
+        from pyebpf.abi.context import PT_REGS
+
+        t = self.target
+        assert t is not None
+        if t.kind not in REG_CONTEXT:
+            raise self.err(e, f'reg can not be used with "{t.kind}" probes')
+        if len(e.args) != 1:
+            raise self.err(e, f"reg() requires one argument ({len(e.args)} provided)")
+        a = e.args[0]
+        if not isinstance(a, A.Str):
+            at = self.type_of(a)
+            given = "integer" if at.int_like else "string" if at.kind == "str" else at.text()
+            raise self.err(e, f"reg() expects a string literal ({given} provided)")
+        if a.value not in {f.name for f in PT_REGS.fields}:
+            import os
+
+            raise self.err(e, f"'{a.value}' is not a valid register on this architecture ({os.uname().machine})")
+        return f"s64(ctx.{a.value})"
 
     def kaddr(self, e: A.Call) -> str:
         if len(e.args) != 1 or not isinstance(e.args[0], A.Str):

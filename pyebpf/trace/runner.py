@@ -482,6 +482,10 @@ def _attach(lp: Any, t: Any, pid: int | None) -> None:
                         ref_ctr_offset=t.semaphore)
     elif t.kind in ("interval", "profile", "software", "hardware"):
         k._attach("attach_perf_event", **t.perf)
+    elif t.kind == "tracepoint":  # (by kind, not through the SEC() table: that imports every attacher)
+        k._attach("attach_tracepoint", t.category, t.event)
+    elif t.kind == "rawtracepoint":
+        k._attach("attach_raw_tracepoint", t.event)
     else:
         k.attach()
 
