@@ -16,13 +16,18 @@ read the old entry or the new one. PYEBPF_NO_CACHE=1 turns caching off.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from typing import Any
 
+try:  # the built-in SHA-256: hashlib's import loads OpenSSL (8 ms of a start-up measured against bpftrace's)
+    from _sha256 import sha256
+except ImportError:  # pragma: no cover - other Pythons
+    from hashlib import sha256
+
 FORMAT = 1
 MAX_ENTRY = 64 << 20
+MAX_ENTRIES = 256  # compiled scripts kept; the least recently written go first
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: the packages whose code decides what a script compiles to (their files' size and mtime are in the key)
 COMPILING = ("trace", "compiler", os.path.join("compiler", "pyfront"))
@@ -71,7 +76,7 @@ def key(text: str, *, unsafe: bool, cpid: bool) -> list[Any]:
 
 
 def path_of(k: list[Any]) -> str:
-    digest = hashlib.sha256(json.dumps(k, sort_keys=True).encode()).hexdigest()[:32]
+    digest = sha256(json.dumps(k, sort_keys=True).encode()).hexdigest()[:32]
     return os.path.join(directory(), f"trace-prog-{digest}.json")
 
 
@@ -184,7 +189,7 @@ def load(k: list[Any]) -> Any:
     except OSError:
         return None
     head, sep, body = raw.partition(b"\n")
-    if not sep or len(raw) > MAX_ENTRY or head.decode(errors="replace") != hashlib.sha256(body).hexdigest():
+    if not sep or len(raw) > MAX_ENTRY or head.decode(errors="replace") != sha256(body).hexdigest():
         return None
     try:
         entry = json.loads(body)
@@ -212,11 +217,25 @@ def store(k: list[Any], artifact: Any, deps: list[Any]) -> bool:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "wb") as f:
-            f.write(hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
+            f.write(sha256(body).hexdigest().encode() + b"\n" + body)
         os.replace(tmp, path)
     except OSError:
         return False
+    _evict(os.path.dirname(path))
     return True
+
+
+def _evict(d: str) -> None:
+    """Keep at most MAX_ENTRIES compiled scripts (each distinct script text is one entry)."""
+    try:
+        entries = [e for e in os.scandir(d) if e.name.startswith("trace-prog-")]
+        if len(entries) <= MAX_ENTRIES:
+            return
+        entries.sort(key=lambda e: e.stat().st_mtime_ns)
+        for e in entries[:len(entries) - MAX_ENTRIES]:
+            os.unlink(e.path)
+    except OSError:
+        pass  # another run evicted it first
 
 
 __all__ = ["key", "load", "store", "snapshot", "fresh", "enabled", "directory", "path_of"]

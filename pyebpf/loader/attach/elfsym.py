@@ -6,7 +6,6 @@ may be named like ctypes does ("c", "libc.so.6"); we resolve them to the file th
 """
 from __future__ import annotations
 
-import ctypes.util
 import errno
 import functools
 import os
@@ -30,6 +29,8 @@ def resolve_binary(binary: str) -> str:
         return mapped
     short = binary[3:] if binary.startswith("lib") else binary
     short = short.split(".so")[0]
+    import ctypes.util  # (here: it imports subprocess; paths and mapped libraries need none of it)
+
     found = ctypes.util.find_library(short)
     if found:
         mapped = _mapped_library(found)
