@@ -44,10 +44,9 @@ def directory() -> str:
 
 
 def _source_fingerprint() -> list[Any]:
-    """pyebpf's version and the compiling modules' (name, size, mtime): an edited compiler invalidates."""
-    from pyebpf import __version__
-
-    out: list[Any] = [__version__]
+    """The file holding pyebpf's version (an upgrade rewrites it) and the compiling modules' (name, size, mtime):
+    an edited compiler invalidates."""
+    out: list[Any] = [_file_id(os.path.join(_PACKAGE, "__init__.py"))]
     for sub in COMPILING:
         d = os.path.join(_PACKAGE, sub)
         try:

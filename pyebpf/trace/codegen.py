@@ -105,6 +105,11 @@ class Translator:
 
     # -- driver ---------------------------------------------------------------------------------------------------
     def translate(self) -> Translation:
+        from pyebpf.trace import btfaccess, cdefs
+
+        btfaccess.use_local(None)
+        if self.prog.structs:  # the script's C definitions: answered beside the kernel's BTF types
+            cdefs.register(self.src, self.prog.structs)
         expanded: list[tuple[A.Probe, AttachTarget]] = []
         for p in self.prog.probes:
             for ap in p.points:

@@ -68,6 +68,43 @@ def test_function_like_macros_in_conditionals_as_bpftrace(tmp_path):
     assert mine == theirs and "1 7\n" in mine
 
 
+STRUCTS = """struct ti { unsigned long flags; unsigned long syscall_work; unsigned int status; unsigned int cpu; };
+struct ti2 { struct ti inner; char tail; };
+struct tia { unsigned long words[2]; u32 st_cpu[2]; };
+union u { unsigned long l; unsigned int i[2]; char c; };
+struct with_kernel { char c[3]; struct task_struct *t; pid_t p; u64 x; union u un; short s; };
+"""
+
+
+def test_struct_definitions_as_bpftrace(tmp_path):
+    """Structs and unions defined in the script: sizes, members read through casts of kernel memory (the start of
+    the current task_struct is its thread_info: flags, syscall_work, status, cpu), nested `.`, arrays, a member
+    pointing at a kernel struct."""
+    script = tmp_path / "structs.bt"
+    script.write_text(STRUCTS + "BEGIN {\n  printf(\"%d %d %d %d %d\\n\", sizeof(struct ti), sizeof(struct ti2), "
+                      "sizeof(union u), sizeof(struct with_kernel), sizeof(struct tia));\n"
+                      "  printf(\"%d %d %d\\n\", ((struct ti *)curtask)->cpu == cpu, "
+                      "((struct ti2 *)curtask)->inner.cpu == cpu, ((struct tia *)curtask)->st_cpu[1] == cpu);\n"
+                      "  $k = (struct with_kernel *)0;\n  printf(\"%d\\n\", $k->t->pid);\n  exit();\n}\n")
+    mine, theirs = same(str(script))
+    assert mine == theirs and "24 32 8 48 24\n1 1 1\n0\n" in mine
+
+
+@pytest.mark.parametrize("defs, body", [
+    ("struct a { int x; }", "BEGIN { $p = (struct a *)0;\n printf(\"%d\\n\", $p->y); exit(); }"),
+    ("struct a { int x; foo_t y; }", "BEGIN { exit(); }"),
+    ("struct word { int a; };\nstruct word { int b; };", "BEGIN { exit(); }"),
+    ("struct a { struct nope n; };", "BEGIN { exit(); }"),
+])
+def test_struct_definition_errors_as_bpftrace(tmp_path, defs, body):
+    script = tmp_path / "bad.bt"
+    script.write_text(f"{defs}\n{body}\n")
+    rc1, _, err1 = ours(str(script))
+    rc2, out2, err2 = bpftrace(str(script))
+    assert rc1 != 0 and "Attaching" not in out2 and "Traceback" not in err1
+    assert first_error(err1) == first_error(err2), f"ours:\n{err1}\nbpftrace:\n{err2}"
+
+
 @pytest.mark.parametrize("script", [
     '#define TWICE(x) ((x) * 2)\nBEGIN { printf("%d\\n", TWICE(5)); exit(); }',
     'BEGIN { system("echo %d", 1); exit(); }',
