@@ -159,8 +159,7 @@ def fresh(deps: Any) -> bool:
 
             from pyebpf.trace.probes import tracepoint_events
 
-            now = [f"tracepoint:{c}:{n}" for c, n in tracepoint_events()
-                   if fnmatch.fnmatchcase(c, d[1]) and fnmatch.fnmatchcase(n, d[2])]
+            now = [f"tracepoint:{c}:{n}" for c, n in tracepoint_events(d[1]) if fnmatch.fnmatchcase(n, d[2])]
             if now != d[3]:
                 return False
         elif kind == "rawtracepoints" and len(d) == 3:

@@ -55,14 +55,15 @@ class AttachTarget:
         return self.symbol or self.event
 
 
-def tracepoint_events() -> list[tuple[str, str]]:
+def tracepoint_events(categories: str = "*") -> list[tuple[str, str]]:
+    """(category, name) of every tracepoint, or of those whose category matches the glob `categories`."""
     from pyebpf.system.tracefs import tracefs_path
 
     root = tracefs_path("events")
     out = []
     for cat in sorted(os.listdir(root)):
         d = os.path.join(root, cat)
-        if not os.path.isdir(d):
+        if not fnmatch.fnmatchcase(cat, categories) or not os.path.isdir(d):
             continue
         for ev in sorted(os.listdir(d)):
             if os.path.isfile(os.path.join(d, ev, "format")):

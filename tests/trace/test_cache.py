@@ -155,3 +155,28 @@ def test_second_run_loads_from_the_cache_with_its_own_cpid(tmp_path):
     assert r.returncode == 0 and "x 1 true\n" in r.stdout and r.stderr.strip().endswith("compiler imported: True")
     r = _run(tmp_path, "-c", "/bin/true", "-e", SCRIPT)
     assert r.returncode == 0 and r.stderr.strip().endswith("compiler imported: False")
+
+
+def test_dependencies_are_checked_again(tmp_path, monkeypatch):
+    """Each kind of fact a compilation read from the machine: still as recorded (fresh), or changed (stale)."""
+    from pyebpf.trace.probes import tracepoint_events
+
+    try:
+        names = [f"tracepoint:{c}:{n}" for c, n in tracepoint_events("syscalls") if n.startswith("sys_enter_open")]
+    except OSError:
+        pytest.skip("no tracefs here")
+    assert cache.fresh([["tracepoints", "syscalls", "sys_enter_open*", names]])
+    assert not cache.fresh([["tracepoints", "syscalls", "sys_enter_open*", names[:-1]]])  # one more now
+    binary = tmp_path / "prog"
+    binary.write_bytes(b"\x7fELF")
+    monkeypatch.chdir(tmp_path)
+    deps = cache.snapshot([["binary", "./prog", str(binary)]], [])
+    assert cache.fresh(deps)
+    monkeypatch.chdir("/")  # ./prog is another file (none) from another directory
+    assert not cache.fresh(deps)
+    monkeypatch.chdir(tmp_path)
+    binary.write_bytes(b"\x7fELF rebuilt")
+    assert not cache.fresh(deps)
+    assert cache.fresh(cache.snapshot([["boot"]], []))
+    assert not cache.fresh([["boot", "another-boot"]])
+    assert not cache.fresh([["unknown-kind", 1]]) and not cache.fresh("not a list") and not cache.fresh([[]])
