@@ -81,7 +81,8 @@ def test_strings_tuples_stacks_casts_as_bpftrace():
     pick = lambda out: [b for b in map_blocks(out) if not b.startswith(("@files", "@k[")) and  # noqa: E731
                         not re.match(r"@me\[1, (python3|bpftrace), ", b)]
     assert pick(mine) == pick(theirs), f"ours:\n{mine}\nbpftrace:\n{theirs}"
-    assert kernel_stacks(mine) and kernel_stacks(mine) == kernel_stacks(theirs), f"ours:\n{mine}\nbpftrace:\n{theirs}"
+    assert kernel_stacks(mine) and kernel_stacks(mine) == kernel_stacks(theirs), \
+        f"ours:\n{mine}\nbpftrace:\n{theirs}"
     assert "@files[/etc/hostname]: 1" in mine
     assert "@t: (1, cat, z)" in mine and "@me[1, cat, 1]" in mine
 
