@@ -8,23 +8,31 @@
    does not distort, and as wall time. Runs are interleaved (alone, pyebpf, bpftrace, alone, ...), medians taken.
 
 3. start-up of a script that reads a kernel struct through a cast (`((struct task_struct *)curtask)->...`):
-   pyebpf answers from the kernel's BTF, parsed in Python the first time and kept per kernel build after that
-   (cold: PYEBPF_NO_CACHE=1; warm: the answers cached by a previous run);
+   pyebpf answers from the kernel's BTF, parsed in Python the first time and kept per kernel build after that;
 4. the floor under pyebpf's start-up: the same interpreter starting and exiting (`python -c pass`, site and all),
    measured in the same run, so the part pyebpf itself adds is visible.
+
+pyebpf keeps compiled scripts per script + kernel build (pyebpf.trace.cache), so each pyebpf figure comes in the
+states a user meets: warm (the script ran before: loaded from the cache, no compiler imported), new (a script
+never run: a unique comment makes its text new, so it is compiled and stored; the kernel's BTF answers kept), and
+for the struct-cast script cold (PYEBPF_NO_CACHE=1: nothing kept, the BTF parsed). The runs use a private
+$XDG_CACHE_HOME, warmed once before measuring.
 
     sudo python3 benchmarks/trace_overhead.py [--calls 1000000] [--repeat 3] [--startup-only]
 """
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = "tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }"
@@ -34,10 +42,16 @@ def tool(name: str) -> list[str]:
     return [sys.executable, "-m", "pyebpf", "trace"] if name == "pyebpf" else ["bpftrace"]
 
 
+CACHE = tempfile.mkdtemp(prefix="trace_overhead_cache_")
+atexit.register(shutil.rmtree, CACHE, True)
+
+
 def env() -> dict[str, str]:
-    """The tools' environment: our tree first, and byte-code caching on (as an installed package has it)."""
-    e = dict(os.environ, PYTHONPATH=ROOT)
+    """The tools' environment: our tree first, byte-code caching on (as an installed package has it), a private
+    cache directory for pyebpf's compiled scripts and BTF answers."""
+    e = dict(os.environ, PYTHONPATH=ROOT, XDG_CACHE_HOME=CACHE)
     e.pop("PYTHONDONTWRITEBYTECODE", None)
+    e.pop("PYEBPF_NO_CACHE", None)
     return e
 
 
@@ -46,10 +60,12 @@ BTF = ('tracepoint:syscalls:sys_enter_openat /pid == cpid/ { $t = (struct task_s
        'if ($t->real_parent->pid > 0) { printf("x\\n"); } exit(); }')
 
 
-def startup(name: str, script: str = PLAIN, cache: bool = True) -> tuple[float, float]:
+def startup(name: str, script: str = PLAIN, cache: bool = True, new: bool = False) -> tuple[float, float]:
     """(seconds from launch to the first printf of the traced command's first openat, CPU seconds the tool used
-    by then): the same script for both tools."""
+    by then): the same script for both tools. `new`: a script pyebpf has not run (a unique comment added)."""
     e = env() if cache else dict(env(), PYEBPF_NO_CACHE="1")
+    if new:
+        script = f"{script} // {uuid.uuid4().hex}"
     t0 = time.perf_counter()
     p = subprocess.Popen(tool(name) + ["-c", "/bin/true", "-e", script], stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, text=True, env=e)
@@ -111,30 +127,29 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--startup-only", action="store_true", help="skip the per-call overhead part")
     a = ap.parse_args()
-    startup("pyebpf")  # warm: byte-code caches written, files in the page cache (for both tools alike)
-    startup("bpftrace")
-    runs: dict[str, list[tuple[float, float]]] = {"pyebpf": [], "bpftrace": [], "python": []}
-    for _ in range(a.repeat):
-        for name in runs:
-            runs[name].append(startup(name) if name != "python" else interpreter())
-    (w_ours, c_ours), (w_bt, c_bt) = [(statistics.median(r[0] for r in runs[n]), statistics.median(r[1] for r in
-                                                                                                 runs[n]))
-                                      for n in ("pyebpf", "bpftrace")]
-    print(f"start-up to first event (median of {a.repeat}): pyebpf trace {w_ours:.2f} s wall / {c_ours:.2f} s CPU, "
-          f"bpftrace {w_bt:.2f} s wall / {c_bt:.2f} s CPU; wall ratio {w_ours / w_bt:.2f}, CPU ratio "
-          f"{c_ours / c_bt if c_bt else float('nan'):.2f}")
-    w_py, c_py = (statistics.median(r[i] for r in runs["python"]) for i in (0, 1))
-    print(f"  of which the interpreter alone (python -c pass): {w_py:.2f} s wall / {c_py:.2f} s CPU")
-    btf: dict[str, list[tuple[float, float]]] = {"cold": [], "warm": [], "bpftrace": []}
-    for _ in range(a.repeat):
-        btf["cold"].append(startup("pyebpf", BTF, cache=False))
-        btf["warm"].append(startup("pyebpf", BTF))
-        btf["bpftrace"].append(startup("bpftrace", BTF))
-    (wc, cc), (ww, cw), (wb, cb) = [(statistics.median(r[0] for r in btf[n]), statistics.median(r[1] for r in btf[n]))
-                                    for n in ("cold", "warm", "bpftrace")]
-    print(f"start-up, script with a kernel struct cast (median of {a.repeat}): pyebpf trace cold (BTF parsed) "
-          f"{wc:.2f} s wall / {cc:.2f} s CPU, warm (answers kept) {ww:.2f} s / {cw:.2f} s CPU, bpftrace {wb:.2f} s "
-          f"/ {cb:.2f} s CPU; warm wall ratio {ww / wb:.2f}, CPU ratio {cw / cb if cb else float('nan'):.2f}")
+    for script in (PLAIN, BTF):  # warm: byte-code caches and pyebpf's caches written, files in the page cache
+        startup("pyebpf", script)
+        startup("bpftrace", script)
+    median = lambda rs: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs))  # noqa: E731
+    for title, script, cases in (
+            ("plain one-liner", PLAIN, {"warm": {}, "new": {"new": True}}),
+            ("script with a kernel struct cast", BTF, {"warm": {}, "new": {"new": True},
+                                                       "cold": {"cache": False}})):
+        runs: dict[str, list[tuple[float, float]]] = {**{c: [] for c in cases}, "bpftrace": []}
+        for _ in range(a.repeat):  # interleaved, so load from other processes falls on every case alike
+            for case, kw in cases.items():
+                runs[case].append(startup("pyebpf", script, **kw))
+            runs["bpftrace"].append(startup("bpftrace", script))
+        wb, cb = median(runs["bpftrace"])
+        print(f"start-up to first event, {title} (median of {a.repeat}): bpftrace {wb:.2f} s wall / {cb:.2f} s CPU")
+        labels = {"warm": "warm (compiled script cached)", "new": "new script (compiled and stored)",
+                  "cold": "cold (PYEBPF_NO_CACHE=1: BTF parsed, compiled)"}
+        for case in cases:
+            w, c = median(runs[case])
+            print(f"  pyebpf trace {labels[case]}: {w:.2f} s wall / {c:.2f} s CPU; ratio to bpftrace: wall "
+                  f"{w / wb:.2f}, CPU {c / cb if cb else float('nan'):.2f}")
+    w_py, c_py = median([interpreter() for _ in range(a.repeat)])
+    print(f"  the interpreter alone (python -c pass, site and all): {w_py:.2f} s wall / {c_py:.2f} s CPU")
     if a.startup_only:
         return 0
     times: dict[str | None, list[tuple[float, float]]] = {None: [], "pyebpf": [], "bpftrace": []}

@@ -53,7 +53,7 @@ def handler(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from pyebpf.trace.errors import TraceError
-    from pyebpf.trace.runner import compile_script, run
+    from pyebpf.trace.runner import prepare, run
 
     if args.list is not None:
         return list_probes(args.list)
@@ -77,8 +77,9 @@ def _run(args: argparse.Namespace) -> int:
 
         child, gate_w = start_command(args.command)
     try:
-        comp = compile_script(text, name, pid=args.pid, unsafe=args.unsafe, cpid=child.pid if child is not None else
-                              (0 if args.command is not None else None))
+        # a cached compilation is used when there is one (--dry-run and -v need the compiler's probes: compiled)
+        comp = prepare(text, name, pid=args.pid, unsafe=args.unsafe, cpid=child.pid if child is not None else
+                       (0 if args.command is not None else None), use_cache=not (args.dry_run or args.verbose))
     except BaseException:
         if child is not None:
             os.close(gate_w)

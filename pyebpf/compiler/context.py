@@ -247,7 +247,9 @@ def context_spec(prog_type: ProgType, target: str, provider: TracepointProvider 
         aliases = {k: v for k, v in _PT_ALIASES.items() if k not in named}
         return ContextSpec("pt_regs", {**regs, **named}, aliases)
     if prog_type == ProgType.PERF_EVENT:
-        return ContextSpec("bpf_perf_event_data", _from_layout(BPF_PERF_EVENT_DATA), {})
+        # ctx.ip: the interrupted registers (bpf_perf_event_data's regs.ip), as in a kprobe's pt_regs
+        return ContextSpec("bpf_perf_event_data", _from_layout(BPF_PERF_EVENT_DATA),
+                           {f.name: f"regs.{f.name}" for f in PT_REGS.fields})
     if prog_type == ProgType.XDP:
         return ContextSpec("xdp_md", _from_layout(XDP_MD), {})
     if prog_type in _SKB_TYPES:

@@ -9,6 +9,9 @@
     const_bytes("text", size)                  a NUL-padded char array built on the stack
     map_value(m, key)                          a copy of a structure value (zeroed when the key is absent)
     task_address()                             bpf_get_current_task() as a u64 (current_task() without BTF)
+    load_time_u64(value, "name")               a u64 read from the program's .rodata, where it follows the tag
+                                               b"@name" (8 bytes): a loader may write another value there before
+                                               loading (pyebpf trace's cached programs: `cpid`, `elapsed`'s start)
 
 `install(PythonFrontEnd)` adds them (as `i_<name>` methods, the front end's intrinsic protocol); the generated
 module imports the marker functions below, which the front end recognises by `__probe_intrinsic__`.
@@ -20,7 +23,7 @@ import ctypes
 from typing import Any, Callable
 
 from pyebpf.abi.helpers import HelperId
-from pyebpf.compiler.ir import Call, Load, Mov, Store
+from pyebpf.compiler.ir import Call, Load, MapRef, Mov, Store
 from pyebpf.compiler.types import S8, S16, S32, S64, U8, U16, U32, U64
 from pyebpf.errors import CompileError
 
@@ -46,6 +49,13 @@ send_signal = _marker("send_signal", "send_signal(sig): bpf_send_signal to the c
 map_value = _marker("map_value", "map_value(m, key): a copy of the whole value (zeroed when the key is absent).")
 const_bytes = _marker("const_bytes", 'const_bytes("text", size): a NUL-padded char array on the stack.')
 task_address = _marker("task_address", "task_address(): bpf_get_current_task() as a plain u64 (no BTF needed).")
+load_time_u64 = _marker("load_time_u64", 'load_time_u64(value, "name"): a u64 kept in .rodata after its tag.')
+LOAD_TIME_TAG = b"@"
+"""A load-time value's 8-byte tag in .rodata: b"@" + its name, NUL-padded (8-aligned; the value follows it)."""
+
+
+def load_time_tag(name: str) -> bytes:
+    return (LOAD_TIME_TAG + name.encode())[:8].ljust(8, b"\0")
 
 
 def _consts(fe: Any, node: ast.Call, names: list[str], required: int) -> list[int]:
@@ -156,14 +166,32 @@ def i_map_value(fe: Any, node: ast.Call, into: Any = None) -> Any:
     return dest
 
 
+def i_load_time_u64(fe: Any, node: ast.Call) -> Any:
+    """The value is stored in the frozen .rodata and read from there, so the instructions do not depend on it."""
+    if len(node.args) != 2 or node.keywords or not all(isinstance(a, ast.Constant) for a in node.args) or \
+            not isinstance(node.args[0].value, int) or not isinstance(node.args[1].value, str):
+        raise fe.err(node, 'load_time_u64(value, "name") takes an integer constant and a name')
+    fe.rodata += bytes(-len(fe.rodata) % 8)
+    fe.rodata += load_time_tag(node.args[1].value) + (node.args[0].value & (2 ** 64 - 1)).to_bytes(8, "little")
+    p = fe.ir.vreg(U64)
+    fe.ir.emit(Mov(p, MapRef(fe.rodata_name, len(fe.rodata) - 8)))
+    from pyebpf.compiler.pyfront import Int
+
+    d = fe.ir.vreg(S64)
+    fe.def_(Load(d, p, 0, 8, False), d)
+    return Int(d, S64)
+
+
 def install(cls: type) -> None:
     """Give the front-end class these intrinsics (idempotent)."""
-    for fn in (i_probe_read, i_probe_read_bytes, i_send_signal, i_const_bytes, i_map_value, i_task_address):
+    for fn in (i_probe_read, i_probe_read_bytes, i_send_signal, i_const_bytes, i_map_value, i_task_address,
+               i_load_time_u64):
         if not hasattr(cls, fn.__name__):
             setattr(cls, fn.__name__, fn)
 
 
-__all__ = ["probe_read", "probe_read_bytes", "send_signal", "const_bytes", "map_value", "task_address", "install"]
+__all__ = ["probe_read", "probe_read_bytes", "send_signal", "const_bytes", "map_value", "task_address",
+           "load_time_u64", "load_time_tag", "install"]
 
 
 def _install_default() -> None:

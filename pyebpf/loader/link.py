@@ -24,12 +24,14 @@ import errno
 import os
 import signal
 import threading
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from pyebpf.errors import LoaderError
 from pyebpf.loader import syscall as sc
 from pyebpf.loader.fdguard import FdHandle
-from pyebpf.loader.info import LinkInfo, link_info
+
+if TYPE_CHECKING:
+    from pyebpf.loader.info import LinkInfo
 
 Undo = Callable[[], None]
 
@@ -84,6 +86,8 @@ class Link:
         return cls(handle)
 
     def _type_name(self) -> str:
+        from pyebpf.loader.info import link_info  # (here: making a link need not import the info decoders)
+
         try:
             return link_info(self._handle.fd).type_name.lower()
         except LoaderError:
@@ -117,8 +121,10 @@ class Link:
     def closed(self) -> bool:
         return self._closed
 
-    def info(self) -> LinkInfo:
+    def info(self) -> "LinkInfo":
         """BPF_OBJ_GET_INFO_BY_FD on the link: id, type, prog_id and the per-type detail."""
+        from pyebpf.loader.info import link_info
+
         return link_info(self.fd)
 
     @property

@@ -15,7 +15,6 @@ import platform
 from pyebpf.abi.perf_event import (
     PERF_ATTR_SIZE_VER8, PerfFlag, PerfIoctl, PerfOpenFlag, PerfRecordType, PerfSample,
 )
-from pyebpf.abi.usdt import PERF_UPROBE_REF_CTR_OFFSET_SHIFT
 from pyebpf.abi.uapi import PerfCountSw, PerfTypeId
 from pyebpf.errors import LoaderError
 
@@ -131,6 +130,8 @@ def probe_event(pmu: str, target: bytes, offset: int, retprobe: bool, pid: int =
                 ref_ctr_offset: int = 0) -> int:
     """A kprobe/uprobe perf event: config1 points at the symbol (kprobe) or binary path (uprobe), config2 = offset;
     a uprobe's `ref_ctr_offset` (a USDT semaphore's file offset) goes in config's high 32 bits."""
+    from pyebpf.abi.usdt import PERF_UPROBE_REF_CTR_OFFSET_SHIFT  # (abi.usdt imports the context layouts)
+
     typ = pmu_type(pmu)
     config = 1 << pmu_config_bit(pmu, "retprobe") if retprobe else 0
     config |= ref_ctr_offset << PERF_UPROBE_REF_CTR_OFFSET_SHIFT

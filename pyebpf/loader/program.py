@@ -22,8 +22,6 @@ from pyebpf.isa.instruction import Instruction
 from pyebpf.isa.program import Program
 from pyebpf.loader import syscall as sc
 from pyebpf.loader.attr import bpf_func_info, bpf_line_info, bpf_prog_load_attr, bpf_test_run_attr
-from pyebpf.btf import attach_btf_name, kernel_btf
-from pyebpf.loader.btf_gen import func_btf
 from pyebpf.loader.fdguard import FdHandle, FdScope
 from pyebpf.loader.maps import KernelMap, create_map, create_or_open_pinned
 
@@ -522,6 +520,8 @@ def _program_btf(program: Program, scope: FdScope) -> tuple[Any, int, list[tuple
     if btf is not None:
         return None, getattr(btf, "fd", btf) or 0, func_info, line_info
     if program.generates_func_info:
+        from pyebpf.loader.btf_gen import func_btf  # (imported here: loading most programs needs no BTF parser)
+
         blob, infos = func_btf(program)
         fd, _ = sc.btf_load(blob)
         return scope.add(fd), fd, infos, []
@@ -535,6 +535,8 @@ def attach_btf_id_for(program: Program, sdef: SectionDef | None = None) -> int:
     sdef = sdef if sdef is not None else _section_def(program.section)
     if sdef is None or SecFlag.ATTACH_BTF not in sdef.flags or not program.attach_to:
         return 0
+    from pyebpf.btf import attach_btf_name, kernel_btf
+
     name, kind = attach_btf_name(sdef.attach_type, program.attach_to)
     tid = kernel_btf().find(name, kind)
     if tid is None:

@@ -17,19 +17,40 @@ The language is documented in docs/probes.md; the compiler is pyebpf.compiler.
 """
 from __future__ import annotations
 
-from pyebpf.abi.uapi import TcAction, XdpAction
-from pyebpf.compiler.types import S8, S16, S32, S64, U8, U16, U32, U64
-from pyebpf.probe.intrinsics import (
-    cgroup_id, comm, cpu, current_task, gid, kptr, kstr, ktime_ns, log2, loop, noinline, pid, printk, random, tgid,
-    tid, uid,
-)
-from pyebpf.probe.maps import (
-    Array, HashMap, LinearHistogram, Log2Histogram, LpmTrie, LruHashMap, PerCpuArray, PerCpuHashMap,
-    PerfEventArray, ProbeMap, ProgArray, RingBuf, StackTrace,
-)
-from pyebpf.probe.probe import LoadedProbe, Probe, load_all, probe
+import sys
+import types
 
-u8, u16, u32, u64, s8, s16, s32, s64 = U8, U16, U32, U64, S8, S16, S32, S64
+from pyebpf._lazy import lazy_exports
+from pyebpf.abi.uapi import TcAction, XdpAction
+
+# names resolve on first use: importing a light submodule (pyebpf.probe.output, which `pyebpf trace` prints with)
+# does not import the compiler
+_LAZY = {name: "pyebpf.probe.intrinsics" for name in (
+    "cgroup_id", "comm", "cpu", "current_task", "gid", "kptr", "kstr", "ktime_ns", "log2", "loop", "noinline", "pid",
+    "printk", "random", "tgid", "tid", "uid")}
+_LAZY.update({name: "pyebpf.probe.maps" for name in (
+    "Array", "HashMap", "LinearHistogram", "Log2Histogram", "LpmTrie", "LruHashMap", "PerCpuArray", "PerCpuHashMap",
+    "PerfEventArray", "ProbeMap", "ProgArray", "RingBuf", "StackTrace")})
+_LAZY.update({name: "pyebpf.probe.probe" for name in ("LoadedProbe", "Probe", "load_all", "probe")})
+_LAZY.update({name: f"pyebpf.compiler.types:{name.upper()}" for name in ("u8", "u16", "u32", "u64", "s8", "s16", "s32",
+                                                                       "s64")})
+_LAZY.update({name.upper(): f"pyebpf.compiler.types:{name.upper()}" for name in ("u8", "u16", "u32", "u64", "s8",
+                                                                                 "s16", "s32", "s64")})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+
+
+class _Package(types.ModuleType):
+    """`pyebpf.probe.probe` is the decorator, as when it was imported eagerly: the import system's binding of the
+    submodule of the same name to this attribute (at its first import) is ignored."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "probe" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
 XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT = (int(a) for a in (
     XdpAction.ABORTED, XdpAction.DROP, XdpAction.PASS, XdpAction.TX, XdpAction.REDIRECT))
 TC_ACT_OK, TC_ACT_SHOT = int(TcAction.OK), int(TcAction.SHOT)

@@ -181,5 +181,7 @@ class Probe(Node):
 
 
 class Program(Node):
-    _fields = ("probes",)
+    _fields = ("probes", "structs")
+    _defaults = {"structs": []}
     probes: list[Probe]
+    structs: list[Any]  # pyebpf.trace.cdefs.StructDef: C definitions before the probes

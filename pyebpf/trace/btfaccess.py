@@ -128,6 +128,8 @@ def _shape(type_id: int) -> list[Any]:
 
 
 def shape(type_id: int) -> Shape:
+    if _LOCAL is not None and type_id >= LOCAL_BASE:
+        return _LOCAL.shape(type_id)
     return Shape(*ANSWERS.get(f"shape:{type_id}", lambda: _shape(type_id)))
 
 
@@ -145,9 +147,15 @@ def _struct_id(name: str) -> int | None:
     return None
 
 
-def struct_id(name: str) -> int | None:
-    """`struct task_struct` / `union x` / a typedef name -> its BTF id (None when the kernel has no such type)."""
-    return ANSWERS.get(f"struct:{' '.join(name.split())}", lambda: _struct_id(name))
+def struct_id(name: str, local: bool = True) -> int | None:
+    """`struct task_struct` / `union x` / a typedef name -> its BTF id (None when the kernel has no such type);
+    the script's own definitions first (`local`)."""
+    name = " ".join(name.split())
+    if local and _LOCAL is not None:
+        found = _LOCAL.named(name)
+        if found is not None:
+            return found
+    return ANSWERS.get(f"struct:{name}", lambda: _struct_id(name))
 
 
 def _member(struct: int, name: str) -> list[int] | None:
@@ -164,16 +172,93 @@ def _member(struct: int, name: str) -> list[int] | None:
 
 def member(struct: int, name: str) -> tuple[int, int] | None:
     """(byte offset, type id) of member `name` of struct/union `struct` (anonymous members looked into)."""
+    if _LOCAL is not None and struct >= LOCAL_BASE:
+        return _LOCAL.member(struct, name)
     found = ANSWERS.get(f"member:{struct}:{name}", lambda: _member(struct, name))
     return (found[0], found[1]) if found is not None else None
 
 
 def size_of(type_id: int) -> int:
+    if _LOCAL is not None and type_id >= LOCAL_BASE:
+        return _LOCAL.size_of(type_id)
     return ANSWERS.get(f"size:{type_id}", lambda: kernel().size_of(type_id))
 
 
 def type_name(type_id: int) -> str:
+    if _LOCAL is not None and type_id >= LOCAL_BASE:
+        return _LOCAL.text[type_id]
     return ANSWERS.get(f"name:{type_id}", lambda: kernel().type(type_id).c_type())
+
+
+LOCAL_BASE = 1 << 40
+"""Ids of the script's own types (pyebpf.trace.cdefs) start here: above any BTF id, never in the answers file."""
+
+
+class LocalTypes:
+    """The types a script defines (struct/union definitions and the pointers, arrays and integers their members
+    have), answered like the kernel's: shapes, members, sizes; other ids go to the kernel's BTF."""
+
+    def __init__(self) -> None:
+        self.shapes: dict[int, list[Any]] = {}
+        self.text: dict[int, str] = {}
+        self.names: dict[str, int] = {}
+        self.members: dict[int, dict[str, tuple[int, int]]] = {}
+        self.aligns: dict[int, int] = {}
+        self.next = LOCAL_BASE
+
+    def add(self, shape_row: list[Any], text: str) -> int:
+        tid = self.next
+        self.next += 1
+        self.shapes[tid] = shape_row
+        self.text[tid] = text
+        return tid
+
+    def declare(self, name: str) -> int:
+        """A struct known by name, its members not yet (a pointer to it is fine, a member of it is not)."""
+        tid = self.add(["struct", 0, False, 0, 0], name)
+        self.shapes[tid][3] = tid
+        self.names[name] = tid
+        return tid
+
+    def define(self, tid: int, size: int, align: int, members: dict[str, tuple[int, int]]) -> None:
+        self.shapes[tid] = ["struct", size, False, tid, 0]
+        self.aligns[tid] = align
+        self.members[tid] = members
+
+    def named(self, name: str) -> int | None:
+        return self.names.get(name)
+
+    def complete(self, tid: int) -> bool:
+        return tid < LOCAL_BASE or tid in self.members
+
+    def shape(self, tid: int) -> Shape:
+        return Shape(*self.shapes[tid]) if tid >= LOCAL_BASE else shape(tid)
+
+    def member(self, tid: int, name: str) -> tuple[int, int] | None:
+        return self.members.get(tid, {}).get(name)
+
+    def size_of(self, tid: int) -> int:
+        if tid < LOCAL_BASE:
+            return size_of(tid)
+        s = Shape(*self.shapes[tid])
+        return 8 if s.kind == "ptr" else s.size
+
+    def align_of(self, tid: int) -> int:
+        """A struct's alignment: its largest member's (the kernel's structs: the largest power of two dividing
+        the size, at most 8 — BTF keeps no alignment)."""
+        if tid >= LOCAL_BASE:
+            return self.aligns.get(tid, 1)
+        size = size_of(tid)
+        return min(8, size & -size) if size else 1
+
+
+_LOCAL: LocalTypes | None = None
+
+
+def use_local(types: LocalTypes | None) -> None:
+    """The script's own types from now on (None: the kernel's only)."""
+    global _LOCAL
+    _LOCAL = types
 
 
 @functools.lru_cache(maxsize=1)
@@ -195,4 +280,5 @@ def enum_value(name: str) -> int | None:
     return ANSWERS.get(f"enum:{name}", lambda: _enum_values().get(name))
 
 
-__all__ = ["kernel", "Shape", "shape", "struct_id", "member", "size_of", "type_name", "enum_value", "flush"]
+__all__ = ["kernel", "Shape", "shape", "struct_id", "member", "size_of", "type_name", "enum_value", "flush",
+           "LocalTypes", "use_local", "LOCAL_BASE"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyebpf.trace import ast as A
+from pyebpf.trace.artifact import PERCPU_KINDS, MapDecl, Record
 from pyebpf.trace.errors import Source, TraceError
 from pyebpf.trace.output import printf_specs
 from pyebpf.trace.probes import AttachTarget, expand, tracepoint_events
@@ -25,13 +26,13 @@ from pyebpf.trace.types import COMM_LEN, INT, MAC, PTR, STRLEN, Type, compatible
 MAX_MAP_ENTRIES = 4096  # bpftrace 0.17's default map size
 MAX_JOIN = 16  # bpftrace's join(): at most 16 arguments
 AGGREGATES = {"count": 0, "sum": 1, "avg": 1, "min": 1, "max": 1, "stats": 1, "hist": 1, "lhist": 4}
-#: aggregations whose per-CPU parts add up: per-CPU hashes, no atomics on the hot path (bpftrace does the same)
-PERCPU_KINDS = {"count", "sum", "avg", "stats", "hist", "lhist"}
 ASYNC = {"printf", "exit", "print", "clear", "zero", "time", "join", "cat", "signal", "system"}
 INT_BUILTINS = {"pid": "pid()", "tid": "tid()", "uid": "uid()", "gid": "gid()", "nsecs": "ktime_ns()",
                 "cpu": "cpu()", "cgroup": "cgroup_id()", "curtask": "task_address()", "rand": "random()"}
 UNSUPPORTED_BUILTINS = {"username", "numaid"}
-UNSUPPORTED_FUNCS = {"reg", "override", "skboutput", "strcontains"}
+UNSUPPORTED_FUNCS = {"override", "skboutput", "strcontains"}
+#: probe kinds whose context holds the registers (pt_regs: uprobes; bpf_perf_event_data's regs: perf events)
+REG_CONTEXT = frozenset({"uprobe", "uretprobe", "usdt", "interval", "profile", "software", "hardware"})
 VALUE_FUNCS = {"str", "ksym", "usym", "ntop", "buf", "strftime", "kstack", "ustack", "kaddr", "strncmp", "macaddr"}
 #: non-integer values a function returns (what int_expr refuses with "is not an integer")
 NON_INT_FUNCS = ("str", "ksym", "usym", "ntop", "buf", "strftime", "kstack", "ustack", "macaddr")
@@ -46,40 +47,6 @@ _PTRFIELD = re.compile(r"(struct|union)\s+(\w+)\s*\*\s*\w+\s*$")
 
 
 @dataclass
-class MapDecl:
-    name: str
-    kind: str = ""  # count sum avg min max stats hist lhist value
-    keys: list[Type] | None = None
-    value: Type = INT
-    lhist: tuple[int, int, int] | None = None
-    py: str = ""
-    int_assigned: bool = False
-
-    @property
-    def bucketed(self) -> bool:
-        return self.kind in ("hist", "lhist")
-
-    @property
-    def percpu(self) -> bool:
-        return self.kind in PERCPU_KINDS
-
-
-@dataclass
-class Record:
-    """One async action: printf (fmt, arg types), exit, print/clear/zero (a map), time (fmt), value (print of a
-    value), join (part / end), cat (file name)."""
-
-    id: int
-    action: str
-    fmt: str = ""
-    types: list[Type] = field(default_factory=list)
-    map: str = ""
-    literals: dict[int, str] = field(default_factory=dict)
-    top: int = 0
-    div: int = 0
-
-
-@dataclass
 class Translation:
     module: str
     maps: dict[str, MapDecl]
@@ -88,12 +55,14 @@ class Translation:
     probe_names: list[str]
     strings: list[str]
     stacks: bool = False
+    deps: list[Any] = field(default_factory=list)
 
 
 HEADER = '''import ctypes
 from pyebpf.probe import *
 from pyebpf.probe import RingBuf, HashMap, PerCpuHashMap, StackTrace
 from pyebpf.compiler.memread import probe_read, probe_read_bytes, send_signal, const_bytes, map_value, task_address
+from pyebpf.compiler.memread import load_time_u64
 
 
 class Pair(ctypes.Structure):
@@ -129,16 +98,22 @@ class Translator:
         self.declared: set[str] = set()
         self.stacks = False
         self.scanning = False
+        self.deps: list[Any] = []  # what the translation read from the system beyond the kernel build (cache)
 
     def err(self, node: A.Node, message: str) -> TraceError:
         return self.src.error(message, node.pos, node.end)
 
     # -- driver ---------------------------------------------------------------------------------------------------
     def translate(self) -> Translation:
+        from pyebpf.trace import btfaccess, cdefs
+
+        btfaccess.use_local(None)
+        if self.prog.structs:  # the script's C definitions: answered beside the kernel's BTF types
+            cdefs.register(self.src, self.prog.structs)
         expanded: list[tuple[A.Probe, AttachTarget]] = []
         for p in self.prog.probes:
             for ap in p.points:
-                for t in expand(self.src, ap, self.events, self.pid):
+                for t in expand(self.src, ap, self.events, self.pid, self.deps):
                     expanded.append((p, t))
         if not expanded:
             raise TraceError("No probes to attach", "")
@@ -174,7 +149,8 @@ class Translator:
         for m in self.maps.values():
             decls.append(self._map_decl(m))
         module = "\n".join([HEADER] + self.structs + [""] + decls + ["", ""] + bodies) + "\n"
-        return Translation(module, self.maps, self.records, targets, self.probe_names, self.strings, self.stacks)
+        return Translation(module, self.maps, self.records, targets, self.probe_names, self.strings, self.stacks,
+                           self.deps)
 
     # -- pass 1 ---------------------------------------------------------------------------------------------------
     def _scan(self, stmts: list[A.Node]) -> None:
@@ -889,11 +865,11 @@ class Translator:
         if e.name in INT_BUILTINS:
             return INT_BUILTINS[e.name]
         if e.name == "elapsed":
-            return f"(ktime_ns() - {time.monotonic_ns()})"
+            return f"(ktime_ns() - load_time_u64({time.monotonic_ns()}, 'start'))"
         if e.name == "cpid":
             if self.cpid is None:
                 raise self.err(e, "cpid cannot be used without child command (-c)")
-            return str(self.cpid)
+            return f"load_time_u64({self.cpid}, 'cpid')"
         if e.name in ("comm", "probe", "func", "kstack", "ustack"):
             raise self.err(e, f"{e.name} is not an integer: it can be a map key, a printf %s argument, compared "
                               f"(comm) or printed")
@@ -1011,6 +987,8 @@ class Translator:
                 return self.cgroupid(e)
             if e.name == "uaddr":
                 return self.uaddr(e)
+            if e.name == "reg":
+                return self.reg(e)
             if e.name == "path":
                 raise self.err(e, f"The path function can only be used with {PATH_PROBES} probes")
             if e.name in UNSUPPORTED_FUNCS:
@@ -1061,7 +1039,9 @@ class Translator:
 
         path = e.args[0].value
         try:
-            return str(cgroup_id(path))
+            cid = cgroup_id(path)
+            self.deps.append(["cgroup", path, cid])
+            return str(cid)
         except OSError as err:
             raise self.err(e, f"Failed to get `cgroupid` for path: \"{path}\": {err.strerror}") from None
 
@@ -1105,6 +1085,28 @@ class Translator:
             raise self.err(a, f"macaddr() takes an address or an array of 6 bytes, not {at.text()}")
         return f"probe_read_bytes({self.int_expr(a, d)}, 6, {2 if user else 0})"
 
+    def reg(self, e: A.Call) -> str:
+        """reg("ip"): a register of the probed context, checked in bpftrace 0.17's order (probe type, argument
+        count, a string literal, a register of this architecture's pt_regs)."""
+        from pyebpf.abi.context import PT_REGS
+
+        t = self.target
+        assert t is not None
+        if t.kind not in REG_CONTEXT:
+            raise self.err(e, f'reg can not be used with "{t.kind}" probes')
+        if len(e.args) != 1:
+            raise self.err(e, f"reg() requires one argument ({len(e.args)} provided)")
+        a = e.args[0]
+        if not isinstance(a, A.Str):
+            at = self.type_of(a)
+            given = "integer" if at.int_like else "string" if at.kind == "str" else at.text()
+            raise self.err(e, f"reg() expects a string literal ({given} provided)")
+        if a.value not in {f.name for f in PT_REGS.fields}:
+            import os
+
+            raise self.err(e, f"'{a.value}' is not a valid register on this architecture ({os.uname().machine})")
+        return f"s64(ctx.{a.value})"
+
     def kaddr(self, e: A.Call) -> str:
         if len(e.args) != 1 or not isinstance(e.args[0], A.Str):
             raise self.err(e, "kaddr() expects a symbol name (a string literal)")
@@ -1114,6 +1116,7 @@ class Translator:
         addr = table.address(e.args[0].value) if table is not None else None
         if not addr:
             raise self.err(e, f"Failed to resolve kernel symbol: {e.args[0].value}")
+        self.deps.append(["boot"])  # kernel addresses move at every boot (KASLR)
         return str(addr)
 
     # -- strings --------------------------------------------------------------------------------------------------

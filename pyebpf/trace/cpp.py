@@ -27,6 +27,7 @@ MAX_DEPTH = 16
 MAX_FILES = 400
 MAX_BYTES = 8 << 20
 _DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*(\w*)(.*)$")
+MAX_EXPANSION = 1 << 16  # tokens an #if expression may expand to
 _DEFINE = re.compile(r"([A-Za-z_]\w*)(\()?")
 _EXPR_TOKEN = re.compile(r"\s*(?:(0[xX][0-9a-fA-F]+|\d+)[uUlL]*|([A-Za-z_]\w*)"
                          r"|(&&|\|\||<<|>>|<=|>=|==|!=|[-+*/%<>!~&|^()?:,])|'(\\?.)')")
@@ -34,25 +35,28 @@ _EXPR_TOKEN = re.compile(r"\s*(?:(0[xX][0-9a-fA-F]+|\d+)[uUlL]*|([A-Za-z_]\w*)"
 
 @dataclass
 class Macros:
-    """Object-like macros (name -> body text) and the names of function-like ones (defined, not expanded)."""
+    """Object-like macros (name -> body text) and function-like ones (name -> (parameters, body)): these are
+    expanded in #if expressions (KERNEL_VERSION(5, 0, 0)), not in the script, as bpftrace 0.17 does."""
 
     objects: dict[str, str] = field(default_factory=dict)
-    functions: set[str] = field(default_factory=set)
+    functions: dict[str, tuple[list[str], str]] = field(default_factory=dict)
+    headers: list[str] = field(default_factory=list)
+    """Header files read, and (prefixed "-") the paths an #include looked for and did not find: what the macros
+    depend on (pyebpf.trace.cache checks them before using a compiled script again)."""
 
     def defined(self, name: str) -> bool:
         return name in self.objects or name in self.functions
 
-    def define(self, name: str, body: str | None) -> None:
-        self.functions.discard(name)
-        self.objects.pop(name, None)
-        if body is None:
-            self.functions.add(name)
+    def define(self, name: str, body: str, params: list[str] | None = None) -> None:
+        self.undef(name)
+        if params is not None:
+            self.functions[name] = (params, body)
         else:
             self.objects[name] = body
 
     def undef(self, name: str) -> None:
         self.objects.pop(name, None)
-        self.functions.discard(name)
+        self.functions.pop(name, None)
 
 
 def predefined() -> Macros:
@@ -157,8 +161,14 @@ class Preprocessor:
         m = _DEFINE.match(rest)
         if not m:
             return
-        if m.group(2):  # NAME( : a function-like macro (bpftrace 0.17 does not expand these)
-            self.macros.define(m.group(1), None)
+        if m.group(2):  # NAME(params) body: a function-like macro (expanded in #if only, as bpftrace 0.17)
+            close = rest.find(")", m.end())
+            if close < 0:
+                return
+            params = [p.strip() for p in rest[m.end():close].split(",") if p.strip()]
+            if not all(p == "..." or p.isidentifier() for p in params):
+                return
+            self.macros.define(m.group(1), rest[close + 1:].strip(), params)
         else:
             self.macros.define(m.group(1), rest[m.end():].strip())
 
@@ -173,6 +183,7 @@ class Preprocessor:
             if os.path.isfile(path):
                 self.header(path, depth + 1)
                 return
+            self.macros.headers.append("-" + path)
 
     def header(self, path: str, depth: int) -> None:
         """Read a header's macros (and its includes'), its conditionals evaluated; nothing else of it is used."""
@@ -185,6 +196,7 @@ class Preprocessor:
             return
         self.files += 1
         self.bytes += len(text)
+        self.macros.headers.append(path)
         text = blank_comments(text.replace("\\\n", " "))
         stack: list[list[bool]] = []
         for line in text.split("\n"):
@@ -206,8 +218,9 @@ class Preprocessor:
 
     # -- #if expressions -----------------------------------------------------------------------------------------
     def evaluate(self, text: str) -> bool:
-        """A #if expression: integers, defined(X), macros expanded, other identifiers 0 (as cpp); a call of a
-        function-like macro counts as 0."""
+        """A #if expression: integers, defined(X), macros expanded (function-like ones with their arguments),
+        other identifiers 0 (as cpp); what cannot be evaluated counts as false."""
+        self._budget = MAX_EXPANSION
         try:
             tokens = self._expand(self._tokens(text), set())
             value, pos = _Expr(tokens).parse(0)
@@ -236,6 +249,9 @@ class Preprocessor:
     def _expand(self, tokens: list[str], busy: set[str]) -> list[str]:
         out: list[str] = []
         i = 0
+        self._budget -= len(tokens) + 1  # bounded work: macros that multiply their arguments grow exponentially
+        if self._budget < 0:
+            raise ValueError("macro expansion too large")
         while i < len(tokens):
             t = tokens[i]
             if t == "defined":
@@ -248,15 +264,13 @@ class Preprocessor:
             if re.match(r"[A-Za-z_]", t):
                 if t in self.macros.objects and t not in busy:
                     out.extend(self._expand(self._tokens(self.macros.objects[t]), busy | {t}))
-                elif i + 1 < len(tokens) and tokens[i + 1] == "(":  # NAME(...): a function-like macro, 0
-                    depth, i = 0, i + 1
-                    while i < len(tokens):
-                        depth += tokens[i] == "("
-                        depth -= tokens[i] == ")"
-                        if depth == 0:
-                            break
-                        i += 1
-                    out.append("0")
+                elif i + 1 < len(tokens) and tokens[i + 1] == "(":  # NAME(...): a call
+                    args, i = _call_args(tokens, i + 1)
+                    if t in self.macros.functions and t not in busy:
+                        params, body = self.macros.functions[t]
+                        out.extend(self._expand(self._substitute(params, body, args, busy), busy | {t}))
+                    else:
+                        out.append("0")  # not a macro: cpp's 0 for an identifier (then a parenthesis: invalid)
                 else:
                     out.append("0")
                 i += 1
@@ -264,6 +278,51 @@ class Preprocessor:
             out.append(t)
             i += 1
         return out
+
+
+    def _substitute(self, params: list[str], body: str, args: list[list[str]], busy: set[str]) -> list[str]:
+        """The body's tokens with each parameter replaced by its argument, macro-expanded first (as C does when
+        neither # nor ## touches it); `...` is __VA_ARGS__."""
+        if len(args) == 1 and not args[0] and not params:
+            args = []
+        variadic = bool(params) and params[-1] == "..."
+        fixed = params[:-1] if variadic else params
+        if len(args) < len(fixed) or (len(args) > len(fixed) and not variadic):
+            raise ValueError("wrong number of macro arguments")
+        values = {p: self._expand(a, busy) for p, a in zip(fixed, args)}
+        if variadic:
+            rest: list[str] = []
+            for k, a in enumerate(args[len(fixed):]):
+                rest.extend(([","] if k else []) + self._expand(a, busy))
+            values["__VA_ARGS__"] = rest
+        out: list[str] = []
+        for tok in self._tokens(body):
+            out.extend(values.get(tok, [tok]))
+        return out
+
+
+def _call_args(tokens: list[str], i: int) -> tuple[list[list[str]], int]:
+    """The comma-separated arguments of the call whose "(" is tokens[i]; (arguments, index of its ")")."""
+    args: list[list[str]] = [[]]
+    depth = 0
+    while i < len(tokens):
+        t = tokens[i]
+        if t == "(":
+            depth += 1
+            if depth == 1:
+                i += 1
+                continue
+        elif t == ")":
+            depth -= 1
+            if depth == 0:
+                return args, i
+        elif t == "," and depth == 1:
+            args.append([])
+            i += 1
+            continue
+        args[-1].append(t)
+        i += 1
+    raise ValueError("unterminated macro call")
 
 
 class _Expr:

@@ -13,8 +13,10 @@ class TraceError(CompileError):
                 f"ERROR: {self.message}"
         end = self.column + self.length
         text = f"{self.filename}:{self.line}:{self.column}-{end}: ERROR: {self.message}"
-        if self.source_line:
-            text += f"\n{self.source_line}\n" + " " * max(0, self.column - 1) + "~" * self.length
+        if self.source_line:  # as bpftrace: a tab shows as 4 spaces, the tildes under what it shows
+            shown = self.source_line.replace("\t", "    ")
+            lead = len(self.source_line[:max(0, self.column - 1)].replace("\t", "    "))
+            text += f"\n{shown}\n" + " " * lead + "~" * self.length
         return text
 
 

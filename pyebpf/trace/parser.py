@@ -75,6 +75,7 @@ class Parser:
         # object-like macros they define are expanded token by token where the script names them
         self.text, macros = preprocess(self.src)
         self.macros = macros.objects
+        self.headers = macros.headers
         self.pending: list[Tok] = []  # tokens of a macro's body still to be returned
         self.i = 0
         self.depth = 0
@@ -190,6 +191,16 @@ class Parser:
     def parse(self) -> A.Program:
         self.i = 0
         probes = []
+        structs = []
+        self._skip_ws()
+        while True:  # C definitions (`struct foo { ... };`) come before the probes, as in bpftrace 0.17
+            from pyebpf.trace.cdefs import parse_definition, starts_definition
+
+            if not starts_definition(self.text, self.i):
+                break
+            d, self.i = parse_definition(self.src, self.text, self.i)
+            structs.append(d)
+            self._skip_ws()
         self.tok = self._lex_attach()
         while self.tok.kind != "eof":
             probes.append(self.probe())
@@ -197,7 +208,7 @@ class Parser:
         if not probes:
             raise TraceError("No probes to attach" if self.text.strip() else "syntax error, unexpected end of file",
                              self.src.name)
-        return A.Program(0, len(self.text), probes)
+        return A.Program(0, len(self.text), probes, structs)
 
     def probe(self) -> A.Probe:
         points = []

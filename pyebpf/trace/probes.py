@@ -48,20 +48,22 @@ class AttachTarget:
     offset: int = 0
     usdt: Any = None  # pyebpf.loader.usdt.UsdtProbe: the site (its argument specs)
     perf: dict[str, Any] = field(default_factory=dict)  # attach_perf_event keyword arguments
+    semaphore: int = 0  # usdt: the semaphore's file offset (0: none), raised by the kernel while attached
 
     @property
     def func(self) -> str:
         return self.symbol or self.event
 
 
-def tracepoint_events() -> list[tuple[str, str]]:
+def tracepoint_events(categories: str = "*") -> list[tuple[str, str]]:
+    """(category, name) of every tracepoint, or of those whose category matches the glob `categories`."""
     from pyebpf.system.tracefs import tracefs_path
 
     root = tracefs_path("events")
     out = []
     for cat in sorted(os.listdir(root)):
         d = os.path.join(root, cat)
-        if not os.path.isdir(d):
+        if not fnmatch.fnmatchcase(cat, categories) or not os.path.isdir(d):
             continue
         for ev in sorted(os.listdir(d)):
             if os.path.isfile(os.path.join(d, ev, "format")):
@@ -73,12 +75,15 @@ def _wild(text: str) -> bool:
     return any(c in text for c in "*?[")
 
 
-def _binary(src: Source, ap: A.AttachPoint, path: str) -> str:
+def _binary(src: Source, ap: A.AttachPoint, path: str, deps: list[Any] | None = None) -> str:
     from pyebpf.errors import LoaderError
     from pyebpf.loader.attach.elfsym import resolve_binary
 
     try:
-        return resolve_binary(path)
+        found = resolve_binary(path)
+        if deps is not None:  # what the name resolved to, and the file: a cached program is only as good as both
+            deps.append(["binary", path, found])
+        return found
     except LoaderError:
         raise src.error(f"uprobe target file '{path}' does not exist or is not executable", ap.pos, ap.end) \
             from None
@@ -91,11 +96,12 @@ def elf_functions(path: str) -> list[str]:
     return sorted(_function_symbols(path, st.st_mtime_ns))
 
 
-def _uprobe(src: Source, ap: A.AttachPoint, kind: str, rest: str, pid: int | None) -> list[AttachTarget]:
+def _uprobe(src: Source, ap: A.AttachPoint, kind: str, rest: str, pid: int | None,
+            deps: list[Any] | None = None) -> list[AttachTarget]:
     path, sep, sym = rest.rpartition(":")
     if not sep or not path or not sym:
         raise src.error(f"{kind} probe type requires 2 arguments", ap.pos, ap.end)
-    binary = _binary(src, ap, path)
+    binary = _binary(src, ap, path, deps)
     offset = 0
     if "+" in sym:
         sym, _, off = sym.partition("+")
@@ -115,7 +121,7 @@ def _uprobe(src: Source, ap: A.AttachPoint, kind: str, rest: str, pid: int | Non
                          offset=offset) for s in names]
 
 
-def _usdt(src: Source, ap: A.AttachPoint, rest: str) -> list[AttachTarget]:
+def _usdt(src: Source, ap: A.AttachPoint, rest: str, deps: list[Any] | None = None) -> list[AttachTarget]:
     from pyebpf.errors import PyebpfError
     from pyebpf.loader.usdt import read_probes
 
@@ -126,7 +132,7 @@ def _usdt(src: Source, ap: A.AttachPoint, rest: str) -> list[AttachTarget]:
         path, provider, name = parts
     else:
         raise src.error("usdt probe type requires 2 or 3 arguments", ap.pos, ap.end)
-    binary = _binary(src, ap, path)
+    binary = _binary(src, ap, path, deps)
     try:
         sites = read_probes(binary)
     except PyebpfError as e:
@@ -135,7 +141,8 @@ def _usdt(src: Source, ap: A.AttachPoint, rest: str) -> list[AttachTarget]:
     if not found:
         raise src.error(f"No USDT probes found for {ap.text}", ap.pos, ap.end)
     return [AttachTarget("usdt", f"uprobe/{binary}:{s.file_offset:#x}", f"usdt:{binary}:{s.provider}:{s.name}",
-                         binary=binary, symbol=s.name, offset=s.file_offset, usdt=s) for s in found]
+                         binary=binary, symbol=s.name, offset=s.file_offset, usdt=s,
+                         semaphore=s.semaphore_offset or 0) for s in found]
 
 
 def _perf(src: Source, ap: A.AttachPoint, kind: str, rest: str) -> list[AttachTarget]:
@@ -169,8 +176,9 @@ def _perf(src: Source, ap: A.AttachPoint, kind: str, rest: str) -> list[AttachTa
 
 
 def expand(src: Source, ap: A.AttachPoint, events: Callable[[], list[tuple[str, str]]],
-           pid: int | None = None) -> list[AttachTarget]:
-    """The programs attach point `ap` stands for (wildcards expanded), or a TraceError at it."""
+           pid: int | None = None, deps: list[Any] | None = None) -> list[AttachTarget]:
+    """The programs attach point `ap` stands for (wildcards expanded), or a TraceError at it. `deps` gets what the
+    expansion read from the system beyond the kernel build (binaries; the tracepoints a wildcard matched)."""
     text = ap.text
     if text in ("BEGIN", "END"):
         return [AttachTarget(text, "raw_tp/sys_enter", text)]
@@ -186,6 +194,8 @@ def expand(src: Source, ap: A.AttachPoint, events: Callable[[], list[tuple[str, 
                      for c, n in events() if fnmatch.fnmatchcase(c, cat) and fnmatch.fnmatchcase(n, name)]
             if not found:
                 raise src.error(f"tracepoints not found: {rest}", ap.pos, ap.end)
+            if deps is not None:  # modules loaded later add tracepoints: the match is checked again
+                deps.append(["tracepoints", cat, name, [t.name for t in found]])
             return found
         from pyebpf.system.tracefs import tracepoint_exists
 
@@ -198,11 +208,13 @@ def expand(src: Source, ap: A.AttachPoint, events: Callable[[], list[tuple[str, 
         names = sorted({n for _, n in events() if fnmatch.fnmatchcase(n, rest)})
         if not names:
             raise src.error(f"rawtracepoint not found: {rest}", ap.pos, ap.end)
+        if deps is not None and _wild(rest):
+            deps.append(["rawtracepoints", rest, names])
         return [AttachTarget("rawtracepoint", f"raw_tp/{n}", f"rawtracepoint:{n}", event=n) for n in names]
     if kind in ("uprobe", "uretprobe"):
-        return _uprobe(src, ap, kind, rest, pid)
+        return _uprobe(src, ap, kind, rest, pid, deps)
     if kind == "usdt":
-        return _usdt(src, ap, rest)
+        return _usdt(src, ap, rest, deps)
     if kind in ("interval", "profile", "software", "hardware"):
         return _perf(src, ap, kind, rest)
     if kind in ("kprobe", "kretprobe", "kfunc", "kretfunc"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import functools
 import os
 
 AT_FDCWD = -100
@@ -29,36 +28,16 @@ def cgroup_id(path: str) -> int:
     return fh.f_handle
 
 
-@functools.lru_cache(maxsize=16)
-def _object_symbols(path: str, mtime_ns: int) -> dict[str, tuple[int, int]]:
-    """name -> (st_value, st_size) of the defined OBJECT symbols (local ones too) of .symtab and .dynsym."""
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
-    from elftools.elf.sections import SymbolTableSection
-
-    table: dict[str, tuple[int, int]] = {}
-    try:
-        with open(path, "rb") as f:
-            for section in ELFFile(f).iter_sections():
-                if not isinstance(section, SymbolTableSection):
-                    continue
-                for sym in section.iter_symbols():
-                    if sym["st_info"]["type"] != "STT_OBJECT" or sym["st_shndx"] == "SHN_UNDEF":
-                        continue
-                    table.setdefault(sym.name.split("@")[0], (sym["st_value"], sym["st_size"]))
-    except (ELFError, OSError):
-        return {}
-    return table
-
-
 def user_symbol(binary: str, name: str) -> tuple[int, int] | None:
     """(address, size) of data symbol `name` in `binary` (the ELF st_value: bpftrace 0.17 does not add a PIE's
-    load address either), or None."""
+    load address either), or None. The symbols come from the loader's ELF symbol reader (the one uprobes use)."""
+    from pyebpf.errors import LoaderError
+    from pyebpf.loader.attach.elfsym import data_symbols
+
     try:
-        mtime = os.stat(binary).st_mtime_ns
-    except OSError:
+        found = data_symbols(binary).get(name)
+    except LoaderError:
         return None
-    found = _object_symbols(binary, mtime).get(name)
     return found if found is not None and found[0] else None
 
 

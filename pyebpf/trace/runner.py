@@ -14,32 +14,41 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
-from pyebpf.errors import CompileError
-from pyebpf.trace.codegen import Translation, translate
+from pyebpf.trace.artifact import Artifact
 from pyebpf.trace.errors import TraceError
 from pyebpf.trace.output import Buf, Hex, MapPrinter, Stack, Tup, format_printf, jsonable
-from pyebpf.trace.parser import Parser
 
 
 @dataclass
 class Compiled:
-    translation: Translation
-    module: Any
-    probes: dict[str, Any]  # python function name -> Probe
-    path: str
-    source: Any
+    """A script ready to run: its artifact (what is loaded), and when it was compiled in this process, the
+    translation and the pyebpf.probe Probes (for --dry-run and -v: our verifier, the disassembly)."""
+
+    artifact: Artifact
+    translation: Any = None
+    probes: dict[str, Any] = field(default_factory=dict)  # python function name -> Probe
+    source: Any = None
+    cached: bool = False
 
     @property
-    def attached(self) -> list[tuple[Any, Any]]:
-        return [(self.probes[f], t) for f, t in self.translation.targets if t.kind not in ("BEGIN", "END")]
-
-    def special(self, kind: str) -> list[Any]:
-        return [self.probes[f] for f, t in self.translation.targets if t.kind == kind]
+    def targets(self) -> list[tuple[str, Any]]:
+        return self.artifact.targets
 
 
 def compile_script(text: str, name: str = "stdin", **kw: Any) -> Compiled:
     """Parse, check and translate; compile every probe (errors as bpftrace-shaped TraceErrors)."""
+    return _compile(text, name, **kw)[0]
+
+
+def _compile(text: str, name: str = "stdin", **kw: Any) -> tuple[Compiled, list[Any]]:
+    """(the compiled script, what its compilation read from the machine: pyebpf.trace.cache's dependencies)."""
+    import tempfile
+
+    from pyebpf.errors import CompileError
     from pyebpf.probe.module import load_module, probes_of
+    from pyebpf.trace.artifact import from_compiled
+    from pyebpf.trace.codegen import translate
+    from pyebpf.trace.parser import Parser
 
     parser = Parser(text, name)
     program = parser.parse()
@@ -48,31 +57,107 @@ def compile_script(text: str, name: str = "stdin", **kw: Any) -> Compiled:
     finally:
         if "pyebpf.trace.btfaccess" in sys.modules:  # answers the kernel's BTF gave, kept for the next run
             sys.modules["pyebpf.trace.btfaccess"].flush()
-    import tempfile
-
     fd, path = tempfile.mkstemp(prefix="pyebpf_trace_", suffix=".py")
-    with os.fdopen(fd, "w") as f:
-        f.write(tr.module)
     try:
-        module = load_module(path)
-    except CompileError as e:
-        raise TraceError(f"internal translation error: {e.message}", name) from None
-    probes = {p.fn.__name__: p for p in probes_of(module)}
-    for fname, target in tr.targets:
+        with os.fdopen(fd, "w") as f:
+            f.write(tr.module)
         try:
-            probes[fname].compile()
+            module = load_module(path)
         except CompileError as e:
-            raise TraceError(f"{target.name}: pyebpf cannot compile this probe: {e.message}"
-                             + (f" (generated line: {e.source_line.strip()})" if e.source_line else ""),
-                             name) from None
-    return Compiled(tr, module, probes, path, parser.src)
+            raise TraceError(f"internal translation error: {e.message}", name) from None
+        probes = {p.fn.__name__: p for p in probes_of(module)}
+        for fname, target in tr.targets:
+            try:
+                probes[fname].compile()
+            except CompileError as e:
+                raise TraceError(f"{target.name}: pyebpf cannot compile this probe: {e.message}"
+                                 + (f" (generated line: {e.source_line.strip()})" if e.source_line else ""),
+                                 name) from None
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    art = from_compiled(tr, module, probes)
+    return Compiled(art, tr, probes, parser.src), [tr.deps, parser.headers]
+
+
+def prepare(text: str, name: str = "stdin", *, pid: int | None = None, unsafe: bool = False,
+            cpid: int | None = None, use_cache: bool = True) -> Compiled:
+    """The script's programs: from the cache when an entry for this script, options, pyebpf and kernel build is
+    there and still fresh (nothing of the compiler imported), else compiled now and stored for the next run."""
+    from pyebpf.trace import cache
+
+    k = cache.key(text, unsafe=unsafe, cpid=cpid is not None) if use_cache and cache.enabled() else None
+    if k is not None:
+        art = cache.load(k)
+        if art is not None:
+            return Compiled(art, cached=True)
+    comp, (deps, headers) = _compile(text, name, pid=pid, unsafe=unsafe, cpid=cpid)
+    if k is not None:
+        cache.store(k, comp.artifact, cache.snapshot(deps, headers))
+    return comp
+
+
+class Runtime:
+    """The artifact's kernel objects: its shared maps (created here, read by the printer), the event ring buffer's
+    reader, and the programs as they are loaded."""
+
+    def __init__(self, art: Artifact):
+        from pyebpf.loader.maps import create_map
+        from pyebpf.loader.ringbuf import RingBuffer
+
+        self.art = art
+        self.kmaps: dict[str, Any] = {}
+        try:
+            for name, spec in art.shared.items():
+                self.kmaps[name] = create_map(spec)
+            self.events = RingBuffer(self.kmaps[art.globals["EVENTS"]])
+        except BaseException:
+            self.close()
+            raise
+
+    def map(self, py: str) -> Any:
+        return self.kmaps[self.art.globals[py]]
+
+    def stack(self, stack_id: int) -> list[int]:
+        """The instruction pointers of stack `stack_id`, innermost first ([] when unknown)."""
+        name = self.art.globals.get("STACKS")
+        if name is None:
+            return []
+        raw = self.kmaps[name].lookup_raw(stack_id.to_bytes(4, "little"))
+        if raw is None:
+            return []
+        words = (int.from_bytes(raw[i:i + 8], "little") for i in range(0, len(raw) - 7, 8))
+        return [ip for ip in words if ip]
+
+    def load(self, i: int, consts: dict[str, int]) -> Any:
+        """Program `i` loaded (not attached) with the shared maps; its .rodata holds `consts`."""
+        from pyebpf.errors import LoaderError
+        from pyebpf.loader.program import load
+
+        prog = self.art.program(i, consts)
+        target = self.art.programs[i].target
+        try:
+            return load(prog, maps={n: m for n, m in self.kmaps.items() if n in prog.maps})
+        except LoaderError as e:
+            raise TraceError(f"{target.name}: the kernel refused the program: {e.message}") from None
+
+    def close(self) -> None:
+        ev = getattr(self, "events", None)
+        if ev is not None:
+            ev.close()
+        for m in self.kmaps.values():
+            m.close()
+        self.kmaps = {}
 
 
 class Decoder:
     """Raw map keys/values and record fields -> the values bpftrace prints (names, symbols, stacks, tuples)."""
 
-    def __init__(self, comp: Compiled):
-        self.comp = comp
+    def __init__(self, art: Artifact, rt: Runtime | None = None):
+        self.art = art
+        self.rt = rt
         self._ksyms: Any = None
         self._usyms: dict[int, Any] = {}
 
@@ -96,10 +181,9 @@ class Decoder:
         return sym
 
     def stack(self, t: Any, stack_id: int, pid: int | None) -> Stack:
-        stacks = getattr(self.comp.module, "STACKS", None)
-        if stacks is None or stack_id < 0 or stack_id >= 1 << 31:
+        if self.rt is None or stack_id < 0 or stack_id >= 1 << 31:
             return Stack([])
-        addrs = stacks.stack(stack_id)[:t.size]
+        addrs = self.rt.stack(stack_id)[:t.size]
         if pid is None:
             frames = [f.format() for f in self.kernel().stack(addrs)]
         else:
@@ -113,7 +197,7 @@ class Decoder:
             raw = bytes(v) if not isinstance(v, bytes) else v
             return raw.split(b"\0", 1)[0].decode(errors="replace")
         if k in ("probe", "func"):
-            names = self.comp.translation.strings
+            names = self.art.strings
             return names[v] if 0 <= v < len(names) else str(v)
         if k == "kstack":
             return self.stack(t, int(v), None)
@@ -153,15 +237,14 @@ def strftime(fmt: str, nsecs: int) -> str:
     return time.strftime(fmt, time.localtime(wall / 1e9))
 
 
-def _decode_record(comp: Compiled, data: bytes, dec: Decoder | None = None) -> tuple[Any, list[Any]]:
+def _decode_record(art: Artifact, data: bytes, dec: Decoder) -> tuple[Any, list[Any]]:
     rid = int.from_bytes(data[:8], "little", signed=True)
-    rec = comp.translation.records.get(rid)
+    rec = art.records.get(rid)
     if rec is None:
         return None, []
     if not rec.types:
         return rec, []
-    dec = dec or Decoder(comp)
-    cls = getattr(comp.module, f"R{rid}")
+    cls = art.classes[f"R{rid}"]
     obj = cls.from_buffer_copy(data[:ctypes.sizeof(cls)].ljust(ctypes.sizeof(cls), b"\0"))
     args = []
     for i, t in enumerate(rec.types):
@@ -182,15 +265,17 @@ def _sum_percpu(values: Any) -> Any:
     return sum(values)
 
 
-def map_entries(comp: Compiled, name: str, dec: Decoder | None = None) -> dict[tuple[Any, ...], Any]:
+def map_entries(rt: Runtime, name: str, dec: Decoder | None = None) -> dict[tuple[Any, ...], Any]:
     """The map's contents as printable keys -> values (hist/lhist buckets gathered per key)."""
-    decl = comp.translation.maps[name]
-    m = getattr(comp.module, decl.py)
-    dec = dec or Decoder(comp)
+    from pyebpf.abi.frozen import frozen
+
+    decl = rt.art.maps[name]
+    m = rt.map(decl.py)
+    dec = dec or Decoder(rt.art, rt)
     out: dict[tuple[Any, ...], Any] = {}
     nkeys = len(decl.keys or [])
     for k, v in m.items():
-        v = _sum_percpu(v)
+        v = _sum_percpu([frozen(x) for x in v] if isinstance(v, list) else frozen(v))
         key = []
         for i in range(nkeys):
             key.append(dec.value(decl.keys[i], getattr(k, f"k{i}")))  # type: ignore[index]
@@ -206,14 +291,14 @@ def map_entries(comp: Compiled, name: str, dec: Decoder | None = None) -> dict[t
     return out
 
 
-def printer(comp: Compiled, name: str, top: int = 0, div: int = 0) -> MapPrinter:
-    d = comp.translation.maps[name]
+def printer(art: Artifact, name: str, top: int = 0, div: int = 0) -> MapPrinter:
+    d = art.maps[name]
     return MapPrinter(name, d.kind, d.lhist, top, div)
 
 
 @dataclass
 class Session:
-    comp: Compiled
+    rt: Runtime
     out: TextIO = sys.stdout
     json: bool = False
     exited: bool = False
@@ -223,7 +308,8 @@ class Session:
     dec: Any = None
 
     def __post_init__(self) -> None:
-        self.dec = Decoder(self.comp)
+        self.art = self.rt.art
+        self.dec = Decoder(self.art, self.rt)
 
     def emit_json(self, kind: str, data: Any) -> None:
         import json
@@ -236,7 +322,7 @@ class Session:
     def handle(self, data: bytes) -> None:
         if self.exited:
             return
-        rec, args = _decode_record(self.comp, data, self.dec)
+        rec, args = _decode_record(self.art, data, self.dec)
         if rec is None:
             return
         if rec.action == "printf":
@@ -276,9 +362,9 @@ class Session:
         self.out.flush()
 
     def print_map(self, name: str, top: int = 0, div: int = 0) -> None:
-        p = printer(self.comp, name, top, div)
-        entries = map_entries(self.comp, name, self.dec)
-        decl = self.comp.translation.maps[name]
+        p = printer(self.art, name, top, div)
+        entries = map_entries(self.rt, name, self.dec)
+        decl = self.art.maps[name]
         if not entries and not decl.keys and decl.kind in ("count", "sum", "min", "max", "value") and \
                 decl.value.int_like:
             entries = {(): 0}  # bpftrace reads a keyless map's one slot: 0 when cleared or never written
@@ -289,20 +375,23 @@ class Session:
             self.out.write(p.text(entries))
 
     def clear_map(self, name: str, zero: bool) -> None:
-        m = getattr(self.comp.module, self.comp.translation.maps[name].py)
-        if not zero:
-            m.clear()
-            return
-        for k in list(m):
-            v = m[k]
-            if isinstance(v, list):
-                m[k] = [type(x)(*([0] * len(x))) if isinstance(x, tuple) else 0 for x in v]
-            else:
-                m[k] = type(v)(*([0] * len(v))) if isinstance(v, tuple) else 0
+        from pyebpf.errors import MapError
+
+        m = self.rt.map(self.art.maps[name].py)
+        for raw in list(m.keys_raw()):
+            if not zero:
+                try:
+                    m.delete_raw(raw)
+                except MapError:
+                    pass  # gone meanwhile
+                continue
+            value = m.lookup_raw(raw)
+            if value is not None:  # every byte of every CPU's value zeroed, the key kept (bpftrace's zero())
+                m.update_raw(raw, bytes(len(value)))
 
     def print_all(self) -> None:
         self.out.write("\n\n")
-        for name in sorted(self.comp.translation.maps):
+        for name in sorted(self.art.maps):
             self.print_map(name)
         self.out.flush()
 
@@ -384,15 +473,19 @@ def start_command(command: str) -> tuple[_Child, int]:
 
 def _attach(lp: Any, t: Any, pid: int | None) -> None:
     """Attach a loaded program the way its probe kind says (sections alone cannot: perf events, USDT sites)."""
-    k = lp.kernel
+    k = lp
     if t.kind in ("uprobe", "uretprobe"):
         k.attach_uprobe(t.binary, t.symbol, offset=t.offset, retprobe=t.kind == "uretprobe",
                         pid=pid if pid is not None else -1)
     elif t.kind == "usdt":
         k.attach_uprobe(t.binary, None, offset=t.offset, pid=pid if pid is not None else -1,
-                        ref_ctr_offset=t.usdt.semaphore_offset)
+                        ref_ctr_offset=t.semaphore)
     elif t.kind in ("interval", "profile", "software", "hardware"):
         k._attach("attach_perf_event", **t.perf)
+    elif t.kind == "tracepoint":  # (by kind, not through the SEC() table: that imports every attacher)
+        k._attach("attach_tracepoint", t.category, t.event)
+    elif t.kind == "rawtracepoint":
+        k._attach("attach_raw_tracepoint", t.event)
     else:
         k.attach()
 
@@ -402,23 +495,28 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
         on_attached: Callable[[], None] | None = None, child: Any = None, gate_w: int = -1) -> int:
     """Load, attach, stream records; at exit(), SIGINT, the command's or process's end: END, then every map."""
     from pyebpf.errors import LoaderError
-    from pyebpf.probe.probe import load_all
 
-    tr = comp.translation
-    events = comp.module.EVENTS
-    sess = Session(comp, out, json_mode)
+    art = comp.artifact
     rc = 0
     if command is not None and child is None:
         child, gate_w = start_command(command)
-    attached = [p for p, _ in comp.attached]
-    begin, end = comp.special("BEGIN"), comp.special("END")
-    n = len(tr.targets)
-    loaded_special: list[Any] = []
-    loaded: list[Any] = []
+    # load-time values kept in the programs' .rodata (the same whether the programs were compiled now or cached)
+    consts = {"cpid": child.pid if child is not None else 0, "start": time.monotonic_ns()}
+    kinds = [p.target.kind for p in art.programs]
+    begin = [i for i, k in enumerate(kinds) if k == "BEGIN"]
+    end = [i for i, k in enumerate(kinds) if k == "END"]
+    others = [i for i, k in enumerate(kinds) if k not in ("BEGIN", "END")]
+    n = len(kinds)
+    rt: Runtime | None = None
+    loaded: dict[int, Any] = {}
+    sess: Session | None = None
     try:
+        rt = Runtime(art)
+        events = rt.events
+        sess = Session(rt, out, json_mode)
         # the kernel verifies what it loads; pyebpf's verifier runs for --dry-run and -v only (start-up time)
-        loaded_special = load_all(begin + end, attach=False, verify=False) if begin or end else []
-        loaded = load_all(attached, attach=False, verify=False) if attached else []
+        for i in begin + end + others:
+            loaded[i] = rt.load(i, consts)
         if json_mode:
             sess.emit_json("attached_probes", {"probes": n})
         else:
@@ -426,14 +524,15 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
         out.flush()
         # as bpftrace: BEGIN runs (and what it prints is printed) before the other probes are attached, so no
         # event of another process lands between the header and BEGIN's lines on a busy machine
-        for lp in loaded_special[:len(begin)]:
-            lp.run(args=[0])
+        for i in begin:
+            loaded[i].run(_raw_tp_args())
         drain = lambda: [sess.handle(r) for r in events.read(timeout=0)]  # noqa: E731
         drain()
         out.flush()
-        for lp, (_, t) in zip(loaded, comp.attached):
+        for i in others:
+            t = art.programs[i].target
             try:
-                _attach(lp, t, pid)
+                _attach(loaded[i], t, pid)
             except LoaderError as e:
                 raise TraceError(f"{t.name}: cannot attach: {e.message}") from None
         if on_attached:
@@ -447,9 +546,9 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
         signal.signal(signal.SIGINT, lambda *a: got_sigint.append(1))
         try:
             while not sess.exited and not got_sigint:
-                t = time.monotonic()
+                t0 = time.monotonic()
                 records = events.read(timeout=0.1)
-                if not records and time.monotonic() - t < 0.05:
+                if not records and time.monotonic() - t0 < 0.05:
                     # no probe writes records (the ring buffer is not in the kernel): read() cannot wait on it,
                     # and a busy loop here would take a CPU from the traced workload
                     time.sleep(0.1)
@@ -471,13 +570,13 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
             signal.signal(signal.SIGINT, old)
         # as bpftrace: the probes are detached before END runs, so END's clear() and the maps printed at the
         # end see no later events (the records already written are handled first)
-        if loaded_special[len(begin):]:
+        if end:
             drain()
-            for lp in loaded:
-                lp.close()
-        for lp in loaded_special[len(begin):]:
+            for i in others:
+                loaded.pop(i).close()
+        for i in end:
             sess.exited = False
-            lp.run(args=[0])
+            loaded[i].run(_raw_tp_args())
             for r in events.read(timeout=0):
                 sess.handle(r)
         sess.exited = True
@@ -485,17 +584,20 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
     finally:
         if gate_w >= 0:
             os.close(gate_w)
-        for lp in loaded + loaded_special:
+        for lp in loaded.values():
             lp.close()
+        if rt is not None:
+            rt.close()
         if child is not None:
-            if child.poll() is None and not sess.exited_by_child:
+            if child.poll() is None and not (sess is not None and sess.exited_by_child):
                 child.terminate()
             rc = child.wait()
-        try:
-            os.unlink(comp.path)
-        except OSError:
-            pass
     return (rc if rc >= 0 else 128 - rc) if child is not None else 0
 
 
-__all__ = ["compile_script", "run", "start_command", "Compiled", "map_entries", "Decoder"]
+def _raw_tp_args() -> Any:
+    """BEGIN/END's context for BPF_PROG_TEST_RUN: one zero u64 argument (they are raw tracepoint programs)."""
+    return (ctypes.c_uint64 * 1)(0)
+
+
+__all__ = ["compile_script", "prepare", "run", "start_command", "Compiled", "Runtime", "map_entries", "Decoder"]

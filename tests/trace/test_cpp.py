@@ -56,6 +56,25 @@ def test_conditionals(cond, taken):
     assert value_of(script).value == (1 if taken else 2)
 
 
+@pytest.mark.parametrize("defs, cond, taken", [
+    ("#define TWICE(x) ((x) * 2)", "#if TWICE(2) == 4", True),
+    ("#define ADD(a, b) ((a) + (b))", "#if ADD(1, ADD(2, 3)) == 6", True),      # nested calls
+    ("#define ADD(a, b) ((a) + (b))\n#define N 5", "#if ADD(N, (1, 2)) == 7", False),  # (1, 2): one argument
+    ("#define V(...) (__VA_ARGS__ + 0)", "#if V(4) == 4", True),                 # variadic
+    ("#define F(a, ...) (a)", "#if F(3, 4, 5) == 3", True),
+    ("#define Z() 9", "#if Z() == 9", True),                                     # no parameters
+    ("#define F(x) x\n#undef F", "#if F(1)", False),                             # undefined again: 0
+    ("#define KV(a, b, c) (((a) << 16) + ((b) << 8) + (c))", "#if KV(5, 10, 0) > KV(4, 19, 0)", True),
+    ("#define F(x) G(x)\n#define G(x) (x + 1)", "#if F(1) == 2", True),           # rescanned
+    ("#define F(x) F(x)", "#if F(1)", False),                                    # not expanded inside itself
+    ("#define TWO(x) x x", "#if TWO(TWO(TWO(TWO(TWO(TWO(TWO(TWO(TWO(TWO(TWO(TWO(TWO(TWO(TWO(TWO(TWO(1)))))))))))))))))",
+     False),                                                                     # bounded: too large is false
+])
+def test_function_like_macros_in_conditionals(defs, cond, taken):
+    script = f"{defs}\n{cond}\nBEGIN {{ @ = 1; }}\n#else\nBEGIN {{ @ = 2; }}\n#endif"
+    assert value_of(script).value == (1 if taken else 2)
+
+
 def test_elif_chain_and_nesting():
     script = ("#if 0\nBEGIN { @ = 1; }\n#elif 0\nBEGIN { @ = 2; }\n#elif 1\n#if 0\nBEGIN { @ = 3; }\n#else\n"
               "BEGIN { @ = 4; }\n#endif\n#else\nBEGIN { @ = 5; }\n#endif")

@@ -12,20 +12,25 @@ to bpf_links, which the kernel releases even on SIGKILL. A failure while attachi
 """
 from __future__ import annotations
 
-from pyebpf.loader.attach.base import AttachScope, Attachment, detach_all, live_attachments, prog_fd
-from pyebpf.loader.attach.cgroup import TemporaryCgroup, attach_cgroup, cgroup2_root, parse_attach_type
-from pyebpf.loader.attach.elfsym import SymbolNotFound, resolve_binary, symbol_file_offset
-from pyebpf.loader.attach.net import (
-    AttachmentExists, attach_netns, attach_socket, attach_socket_filter, attach_tc, attach_xdp, prog_id,
-)
-from pyebpf.loader.attach.netdev import NetAttachment, net_detach, net_list
-from pyebpf.loader.attach.sampling import HardwareEventMissing, attach_perf_event
-from pyebpf.loader.attach.table import ATTACHERS, Attacher, attach, auto_attach, auto_attachable, kind_of
-from pyebpf.loader.attach.tracing import (
-    KprobesUnavailable, attach_kprobe, attach_raw_tracepoint, attach_tp_btf, attach_tracepoint, attach_uprobe,
-    kprobes_available,
-)
-from pyebpf.loader.link import Link, close_all, live_links
+from pyebpf._lazy import lazy_exports
+
+# names resolve on first use: attaching a tracepoint need not import the netlink, cgroup and sampling modules
+# (`pyebpf trace`'s start-up is measured against bpftrace's)
+_MODULES = {
+    "base": ("AttachScope", "Attachment", "detach_all", "live_attachments", "prog_fd"),
+    "cgroup": ("TemporaryCgroup", "attach_cgroup", "cgroup2_root", "parse_attach_type"),
+    "elfsym": ("SymbolNotFound", "resolve_binary", "symbol_file_offset"),
+    "net": ("AttachmentExists", "attach_netns", "attach_socket", "attach_socket_filter", "attach_tc", "attach_xdp",
+            "prog_id"),
+    "netdev": ("NetAttachment", "net_detach", "net_list"),
+    "sampling": ("HardwareEventMissing", "attach_perf_event"),
+    "table": ("ATTACHERS", "Attacher", "attach", "auto_attach", "auto_attachable", "kind_of"),
+    "tracing": ("KprobesUnavailable", "attach_kprobe", "attach_raw_tracepoint", "attach_tp_btf", "attach_tracepoint",
+                "attach_uprobe", "kprobes_available"),
+}
+_LAZY = {name: f"pyebpf.loader.attach.{module}" for module, names in _MODULES.items() for name in names}
+_LAZY.update({name: "pyebpf.loader.link" for name in ("Link", "close_all", "live_links")})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 __all__ = [
     "Link", "Attachment", "AttachScope", "prog_fd", "live_links", "close_all", "live_attachments", "detach_all",

@@ -6,7 +6,6 @@ may be named like ctypes does ("c", "libc.so.6"); we resolve them to the file th
 """
 from __future__ import annotations
 
-import ctypes.util
 import errno
 import functools
 import os
@@ -30,6 +29,8 @@ def resolve_binary(binary: str) -> str:
         return mapped
     short = binary[3:] if binary.startswith("lib") else binary
     short = short.split(".so")[0]
+    import ctypes.util  # (here: it imports subprocess; paths and mapped libraries need none of it)
+
     found = ctypes.util.find_library(short)
     if found:
         mapped = _mapped_library(found)
@@ -66,13 +67,16 @@ def _mapped_library(name: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=64)
-def _function_symbols(path: str, mtime_ns: int) -> dict[str, int]:
-    """name → st_value of every defined FUNC/IFUNC symbol in .symtab and .dynsym (symtab wins)."""
+def elf_symbols(path: str, mtime_ns: int) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
+    """The defined symbols of .symtab and .dynsym, read in one pass: (functions: name -> st_value of FUNC/IFUNC
+    symbols, .symtab's winning; data: name -> (st_value, st_size) of OBJECT symbols, the first table's winning).
+    Names lose their @version. Keyed by mtime so a rebuilt binary is read again."""
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
     from elftools.elf.sections import SymbolTableSection
 
-    table: dict[str, int] = {}
+    functions: dict[str, int] = {}
+    data: dict[str, tuple[int, int]] = {}
     try:
         with open(path, "rb") as f:
             elf = ELFFile(f)
@@ -81,17 +85,33 @@ def _function_symbols(path: str, mtime_ns: int) -> dict[str, int]:
                     continue
                 is_symtab = section.name == ".symtab"
                 for sym in section.iter_symbols():
-                    if sym["st_info"]["type"] not in ("STT_FUNC", "STT_GNU_IFUNC"):
-                        continue
-                    if sym["st_shndx"] == "SHN_UNDEF" or not sym["st_value"]:
+                    kind = sym["st_info"]["type"]
+                    if sym["st_shndx"] == "SHN_UNDEF" or kind not in ("STT_FUNC", "STT_GNU_IFUNC", "STT_OBJECT"):
                         continue
                     name = sym.name.split("@")[0]
-                    if is_symtab or name not in table:
-                        table[name] = sym["st_value"]
+                    if kind == "STT_OBJECT":
+                        data.setdefault(name, (sym["st_value"], sym["st_size"]))
+                    elif sym["st_value"] and (is_symtab or name not in functions):
+                        functions[name] = sym["st_value"]
     except (ELFError, OSError) as e:
         raise LoaderError(f"cannot read ELF symbols of {path}: {e}", getattr(e, "errno", None) or errno.ENOEXEC) \
             from None
-    return table
+    return functions, data
+
+
+def _function_symbols(path: str, mtime_ns: int) -> dict[str, int]:
+    """name -> st_value of every defined FUNC/IFUNC symbol in .symtab and .dynsym (symtab wins)."""
+    return elf_symbols(path, mtime_ns)[0]
+
+
+def data_symbols(path: str) -> dict[str, tuple[int, int]]:
+    """name -> (st_value, st_size) of the defined OBJECT symbols (local ones too) of `path` (LoaderError if it is
+    no readable ELF file)."""
+    try:
+        mtime = os.stat(path).st_mtime_ns
+    except OSError as e:
+        raise LoaderError(f"cannot read ELF symbols of {path}: {e.strerror}", e.errno) from None
+    return elf_symbols(path, mtime)[1]
 
 
 def _load_segments(path: str) -> list[tuple[int, int, int]]:
@@ -120,4 +140,5 @@ def symbol_file_offset(path: str, symbol: str) -> int:
     return vaddr_to_file_offset(path, vaddr)
 
 
-__all__ = ["SymbolNotFound", "resolve_binary", "symbol_file_offset", "vaddr_to_file_offset"]
+__all__ = ["SymbolNotFound", "resolve_binary", "symbol_file_offset", "vaddr_to_file_offset", "elf_symbols",
+           "data_symbols"]
