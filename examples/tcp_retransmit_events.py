@@ -70,8 +70,8 @@ def _emit(b: Builder, from_tracepoint: bool) -> None:
     b.map("events", "ringbuf", max_entries=1 << 18)
     # count = ++retransmits[skaddr]
     b.ld_map(R1, "retransmits").mov(R2, R10).add(R2, -8).call("map_lookup_elem")
-    with b.if_(R0 != 0):
-        b.mov(R8, 1).atomic("add", R0 + 0, R8, "u32", fetch=True).add(R8, 1)
+    with b.if_(R0 != 0):  # a plain atomic add and a re-read: BPF_FETCH needs Linux 5.12, this runs on 5.10 too
+        b.mov(R8, 1).atomic("add", R0 + 0, R8, "u32").load(R8, R0 + 0, "u32")
     with b.else_():
         b.mov(R8, 1).store(R10 - 16, R8, "u32")
         b.ld_map(R1, "retransmits").mov(R2, R10).add(R2, -8).mov(R3, R10).add(R3, -16).mov(R4, 0)
