@@ -149,6 +149,9 @@ def _verify(program: Program, prog_type, maps, privileged: bool, log_level: int,
     try:
         cfg = check_cfg(program, privileged, model)
     except VerifierError as e:
+        older = model.reword(e.message, e.errno)  # a cfg-stage refusal the release words differently
+        if older != e.message:
+            e = VerifierError(older, e.insn, e.errno, e.log.replace(e.message, older))
         lines = e.log if e.log.endswith(e.message + "\n") else e.message + "\n"
         if log_level & LOG_LEVEL2 and not e.message.startswith(_BEFORE_SUBPROG_LIST):
             lines = "".join(f"func#{i} @{s}\n" for i, s in enumerate(subprog_starts(program))) + lines
