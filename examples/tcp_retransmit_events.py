@@ -122,9 +122,13 @@ def _emit(b: Builder, layout: dict[str, int] | None) -> None:
     b.ret(0)
 
 
-def build_tracepoint(layout: dict[str, int] | None = None):
-    """The tracepoint program for `layout` (default: the running kernel's record layout)."""
-    layout = running_layout() if layout is None else layout
+def build_tracepoint():
+    """The tracepoint program for the running kernel's record layout."""
+    return build_tracepoint_for(running_layout())
+
+
+def build_tracepoint_for(layout: dict[str, int]):
+    """The tracepoint program for a record whose fields sit at `layout`'s offsets."""
     b = Builder("tracepoint", name="tcp_retrans", attach_to="tcp/tcp_retransmit_skb")
     b.mov(R6, R1).load(R1, R6 + layout["skaddr"], "u64").store(R10 - 8, R1, "u64")
     _emit(b, layout)
@@ -171,7 +175,7 @@ def simulate(pid: int = 1024) -> list[str]:
     struct.pack_into("<QiiHHHH", connect, SS_SKADDR, skaddr, TCP_CLOSE, TCP_SYN_SENT, 40000, 9, 2, IPPROTO_TCP)
     tracker.run(TracepointContext(bytes(connect)))
     env.pid = env.tgid = 0                                           # the retransmit timer runs in softirq
-    retrans = VM(build_tracepoint(RT_LAYOUT), env=env, maps={"owner": tracker.maps["owner"]})
+    retrans = VM(build_tracepoint_for(RT_LAYOUT), env=env, maps={"owner": tracker.maps["owner"]})
     lines = []
     for _ in range(2):
         res = retrans.run(TracepointContext(retransmit_record(skaddr, 40000, 9, bytes([192, 0, 2, 1]),
