@@ -28,8 +28,11 @@ from pyebpf import R0, R1, R2, R3, R4, R6, R7, R8, R10, Builder
 
 # struct trace_event_raw_inet_sock_set_state (sock/inet_sock_set_state/format)
 SS_SKADDR, SS_NEWSTATE, SS_PROTOCOL = 8, 20, 30
-# struct trace_event_raw_tcp_event_sk_skb (tcp/tcp_retransmit_skb/format)
+# struct trace_event_raw_tcp_event_sk_skb (tcp/tcp_retransmit_skb/format) as Linux 5.11+ lays it out; the program
+# takes the running kernel's offsets from that format file (5.10 has no `family`, so saddr/daddr sit 2 bytes lower)
 RT_SKADDR, RT_STATE, RT_SPORT, RT_DPORT, RT_FAMILY, RT_SADDR, RT_DADDR = 16, 24, 28, 30, 32, 34, 38
+RT_LAYOUT = {"skaddr": RT_SKADDR, "state": RT_STATE, "sport": RT_SPORT, "dport": RT_DPORT, "family": RT_FAMILY,
+             "saddr": RT_SADDR, "daddr": RT_DADDR}
 RT_RECORD_SIZE = 80
 PT_REGS_DI = 112                     # struct pt_regs (x86-64): first argument, struct sock *sk
 TCP_SYN_SENT, TCP_CLOSE = 2, 7
@@ -63,15 +66,29 @@ def build_owner_tracker():
     return b.ret(0).build()
 
 
-def _emit(b: Builder, from_tracepoint: bool) -> None:
-    """Shared body: r6 = ctx, skaddr stored at r10-8. Count the retransmit, reserve and fill an Event, submit."""
+def running_layout() -> dict[str, int]:
+    """Field offsets of this kernel's tcp_retransmit_skb record (its tracefs format), else RT_LAYOUT."""
+    from pyebpf.errors import PyebpfError
+    from pyebpf.system.tracefs import tracepoint_format
+
+    try:
+        fields = {f.name: f.offset for f in tracepoint_format("tcp", "tcp_retransmit_skb").fields}
+    except (PyebpfError, OSError):
+        return dict(RT_LAYOUT)
+    return {name: off for name, off in fields.items() if name in RT_LAYOUT}
+
+
+def _emit(b: Builder, layout: dict[str, int] | None) -> None:
+    """Shared body: r6 = ctx, skaddr stored at r10-8. Count the retransmit, reserve and fill an Event, submit.
+    `layout`: the tracepoint record's field offsets (None: a kprobe, no record)."""
+    from_tracepoint = layout is not None
     b.map("owner", "lru_hash", ctypes.c_uint64, ctypes.c_uint32, MAX_SOCKETS)
     b.map("retransmits", "lru_hash", ctypes.c_uint64, ctypes.c_uint32, MAX_SOCKETS)
     b.map("events", "ringbuf", max_entries=1 << 18)
     # count = ++retransmits[skaddr]
     b.ld_map(R1, "retransmits").mov(R2, R10).add(R2, -8).call("map_lookup_elem")
-    with b.if_(R0 != 0):
-        b.mov(R8, 1).atomic("add", R0 + 0, R8, "u32", fetch=True).add(R8, 1)
+    with b.if_(R0 != 0):  # a plain atomic add and a re-read: BPF_FETCH needs Linux 5.12, this runs on 5.10 too
+        b.mov(R8, 1).atomic("add", R0 + 0, R8, "u32").load(R8, R0 + 0, "u32")
     with b.else_():
         b.mov(R8, 1).store(R10 - 16, R8, "u32")
         b.ld_map(R1, "retransmits").mov(R2, R10).add(R2, -8).mov(R3, R10).add(R3, -16).mov(R4, 0)
@@ -87,13 +104,15 @@ def _emit(b: Builder, from_tracepoint: bool) -> None:
     with b.if_(R0 != 0):
         b.load(R1, R0 + 0, "u32").store(R7 + Event.pid.offset, R1, "u32")
     if from_tracepoint:
-        b.load(R1, R6 + RT_STATE, "u32").store(R7 + Event.state.offset, R1, "u32")
-        for src, field, size in ((RT_SPORT, Event.sport, "u16"), (RT_DPORT, Event.dport, "u16"),
-                                 (RT_FAMILY, Event.family, "u16")):
-            b.load(R1, R6 + src, size).store(R7 + field.offset, R1, size)
+        b.load(R1, R6 + layout["state"], "u32").store(R7 + Event.state.offset, R1, "u32")
+        for name, field in (("sport", Event.sport), ("dport", Event.dport), ("family", Event.family)):
+            if name in layout:
+                b.load(R1, R6 + layout[name], "u16").store(R7 + field.offset, R1, "u16")
+            else:
+                b.store(R7 + field.offset, 0, "u16")                # 5.10's record has no family
         for i in range(4):                                      # saddr[4], daddr[4] are byte arrays, unaligned
-            b.load(R1, R6 + RT_SADDR + i, "u8").store(R7 + Event.saddr.offset + i, R1, "u8")
-            b.load(R1, R6 + RT_DADDR + i, "u8").store(R7 + Event.daddr.offset + i, R1, "u8")
+            b.load(R1, R6 + layout["saddr"] + i, "u8").store(R7 + Event.saddr.offset + i, R1, "u8")
+            b.load(R1, R6 + layout["daddr"] + i, "u8").store(R7 + Event.daddr.offset + i, R1, "u8")
     else:
         for field in (Event.state, Event.sport, Event.dport, Event.family, Event.saddr, Event.daddr):
             b.store(R7 + field.offset, 0, {1: "u8", 2: "u16", 4: "u32"}[field.size])
@@ -104,9 +123,15 @@ def _emit(b: Builder, from_tracepoint: bool) -> None:
 
 
 def build_tracepoint():
+    """The tracepoint program for the running kernel's record layout."""
+    return build_tracepoint_for(running_layout())
+
+
+def build_tracepoint_for(layout: dict[str, int]):
+    """The tracepoint program for a record whose fields sit at `layout`'s offsets."""
     b = Builder("tracepoint", name="tcp_retrans", attach_to="tcp/tcp_retransmit_skb")
-    b.mov(R6, R1).load(R1, R6 + RT_SKADDR, "u64").store(R10 - 8, R1, "u64")
-    _emit(b, from_tracepoint=True)
+    b.mov(R6, R1).load(R1, R6 + layout["skaddr"], "u64").store(R10 - 8, R1, "u64")
+    _emit(b, layout)
     return b.build()
 
 
@@ -114,7 +139,7 @@ def build_kprobe():
     """The same events from a kprobe on tcp_retransmit_skb(struct sock *sk, ...): only the socket and counts."""
     b = Builder("kprobe", name="tcp_retrans_kp", attach_to="tcp_retransmit_skb")
     b.mov(R6, R1).load(R1, R6 + PT_REGS_DI, "u64").store(R10 - 8, R1, "u64")
-    _emit(b, from_tracepoint=False)
+    _emit(b, None)
     return b.build()
 
 
@@ -150,7 +175,7 @@ def simulate(pid: int = 1024) -> list[str]:
     struct.pack_into("<QiiHHHH", connect, SS_SKADDR, skaddr, TCP_CLOSE, TCP_SYN_SENT, 40000, 9, 2, IPPROTO_TCP)
     tracker.run(TracepointContext(bytes(connect)))
     env.pid = env.tgid = 0                                           # the retransmit timer runs in softirq
-    retrans = VM(build_tracepoint(), env=env, maps={"owner": tracker.maps["owner"]})
+    retrans = VM(build_tracepoint_for(RT_LAYOUT), env=env, maps={"owner": tracker.maps["owner"]})
     lines = []
     for _ in range(2):
         res = retrans.run(TracepointContext(retransmit_record(skaddr, 40000, 9, bytes([192, 0, 2, 1]),

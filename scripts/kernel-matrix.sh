@@ -4,6 +4,8 @@
 #   scripts/kernel-matrix.sh                       # the selection in scripts/matrix-tests.txt, KERNELS="6.12 6.1"
 #   KERNELS="6.1 6.12 bullseye:5.10" scripts/kernel-matrix.sh -- python3 -m pytest -q tests/loader/test_attach_net.py
 #
+# An entry of matrix-tests.txt may name kernels it is left out for (`PATH not=bullseye:5.10`, with the reason in a
+# comment there); KERNEL_VM_TIMEOUT (default 1800 s) bounds each guest.
 # KERNELS is a list of kernel-vm.sh -k values; "SUITE:VERSION" takes the kernel from another Debian suite (a private
 # apt state directory; the host's apt sources stay as they are). One pytest per kernel: pytest start-up alone takes
 # ~40 s under emulation. Each kernel's log goes to $KERNEL_VM_CACHE/logs/<kernel>.log (outside the repository) and
@@ -15,10 +17,17 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 cd "$HERE/.."
 KERNELS=${KERNELS:-"6.12 6.1"}
 [ "${1:-}" = "--" ] && shift
-if [ $# -eq 0 ]; then
-  mapfile -t selection < <(grep -vE '^\s*(#|$)' "$HERE/matrix-tests.txt")
-  set -- "${PYTHON:-python3}" -m pytest -q -p no:cacheprovider -rs "${selection[@]}"
-fi
+explicit=$#
+selection_for() {  # matrix-tests.txt's entries for kernel $1: an entry's `not=K1,K2` leaves those kernels out
+  local path rest
+  while read -r path rest; do
+    [[ -z $path || $path == \#* ]] && continue
+    if [[ $rest =~ (^|[[:space:]])not=([^[:space:]]+) ]] && [[ ",${BASH_REMATCH[2]}," == *",$1,"* ]]; then
+      continue
+    fi
+    printf '%s\n' "$path"
+  done < "$HERE/matrix-tests.txt"
+}
 LOGS=${KERNEL_VM_CACHE:-/var/tmp/kernel-vm}/logs
 mkdir -p "$LOGS"
 worst=0
@@ -27,9 +36,13 @@ for k in $KERNELS; do
   suite=""; ver=$k
   case $k in *:*) suite=${k%%:*}; ver=${k#*:} ;; esac
   log=$LOGS/${k//[:\/]/_}.$$.log  # per run: concurrent matrix runs must not overwrite each other
+  if [ "$explicit" -eq 0 ]; then
+    mapfile -t selection < <(selection_for "$k")
+    set -- "${PYTHON:-python3}" -m pytest -q -p no:cacheprovider -rs "${selection[@]}"
+  fi
   start=$(date +%s)
   echo "== kernel $k: $*" >&2
-  KERNEL_VM_SUITE=$suite "$HERE/kernel-vm.sh" -k "$ver" -- "$@" > "$log" 2>&1
+  KERNEL_VM_SUITE=$suite "$HERE/kernel-vm.sh" -k "$ver" -t "${KERNEL_VM_TIMEOUT:-1800}" -- "$@" > "$log" 2>&1
   rc=$?
   secs=$(( $(date +%s) - start ))
   last=$(grep -E '[0-9]+ (passed|failed|error)' "$log" | tail -1)

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VERIFIER_TESTS = ROOT / "tests" / "verifier"
 OUT_DIR = VERIFIER_TESTS / "kernels"
 BEGIN, END = "=====PYEBPF-VERIFIER-TRUTH-BEGIN=====", "=====PYEBPF-VERIFIER-TRUTH-END====="
-CORPORA = ("cases", "engine", "selftests")
+CORPORA = ("cases", "engine", "selftests", "kfuncs")
 
 
 def _errno_name(code: int) -> str:
@@ -108,6 +108,85 @@ def collect_selftests(only: re.Pattern | None) -> dict:
     return out
 
 
+#: program types a kfunc call is tried from: one per kfunc hook (bpf_prog_type_to_kfunc_hook) and the tracing
+#: types that shared or gained one; TRACING is a tp_btf program on sched_switch
+KFUNC_PROG_TYPES = ("socket_filter", "kprobe", "sched_cls", "sched_act", "tracepoint", "xdp", "perf_event",
+                    "cgroup_skb", "lwt_in", "sk_skb", "tracing", "syscall", "netfilter")
+#: the verifier's words for a kfunc call the program type may not make (check_kfunc_call)
+_KFUNC_DENIED = re.compile(r"calling kernel function \S+ is not allowed|BPF_CALL uses reserved fields")
+#: add_kfunc_call's refusals of any kfunc call at all (no JIT, no address ...): recorded, neither allowed nor denied
+_KFUNC_REFUSED = re.compile(r"JIT|cannot find address|is not a function|not supported|kernel function calls")
+
+
+def _kfunc_names() -> list[str]:
+    """The kfuncs to try: every kfunc pyebpf's verifier models (abi.kfuncs) and every FUNC the host's BTF tags
+    `bpf_kfunc`, listed on the host and passed to the guests (whose older BTF has no tags)."""
+    names = set(os.environ.get("PYEBPF_TRUTH_KFUNCS", "").split())
+    if not names:
+        from pyebpf.abi.kfuncs import KFUNC_SETS
+        from pyebpf.btf.kernel import kernel_btf
+        btf = kernel_btf()
+        names = {btf.name(i) for i in btf.kfunc_ids} | {n for kfuncs, _ in KFUNC_SETS for n in kfuncs}
+    return sorted(names)
+
+
+def collect_kfuncs(only: re.Pattern | None) -> dict:
+    """Per kfunc: whether the running kernel's vmlinux BTF has a FUNC of that name, and the program types whose
+    BPF_PROG_LOAD of `call kfunc; r0 = 0; exit` gets past check_kfunc_call's set check (any other refusal, the
+    arguments' included, means the kernel registered the kfunc for that type)."""
+    import struct
+    from pyebpf.abi.btf import BtfKind
+    from pyebpf.abi.feature_probes import PROG_PROBE_ATTACH_TYPE, PROG_PROBE_FLAGS
+    from pyebpf.abi.prog_types import AttachType, parse_prog_type
+    from pyebpf.btf.kernel import kernel_btf, tp_btf_type_id
+    from pyebpf.errors import LoaderError
+    from pyebpf.loader.program import ProgramLoadError, prog_load_with_log
+    btf = kernel_btf()
+    funcs = {btf.name(i): i for i, t in enumerate(btf.types) if t.kind == BtfKind.FUNC}
+    try:
+        sched_switch = tp_btf_type_id("sched_switch", btf)
+    except LoaderError:
+        sched_switch = 0
+
+    def load(code: bytes, tname: str) -> str | None:
+        """None when the kernel loads `code` as a `tname` program, else the last line of its log."""
+        pt = parse_prog_type(tname)
+        tracing = tname == "tracing"
+        eat = int(AttachType.TRACE_RAW_TP) if tracing else int(PROG_PROBE_ATTACH_TYPE.get(pt, 0))
+        try:
+            fd, _ = prog_load_with_log(code, pt, "GPL", "truth_kfunc", 1, 1 << 16, eat, PROG_PROBE_FLAGS.get(pt, 0),
+                                       0, [], sched_switch if tracing else 0, 0, 0, [])
+        except ProgramLoadError as e:
+            last = [ln for ln in (e.log or "").splitlines() if ln and not ln.startswith(("processed ", "func#"))]
+            return last[-1] if last else f"errno {e.errno}"
+        os.close(fd)
+        return None
+
+    exit0 = struct.pack("<BBhi", 0xB7, 0, 0, 0) + struct.pack("<BBhi", 0x95, 0, 0, 0)  # r0 = 0; exit
+    # the types this kernel loads a plain program of; a kfunc call is tried from those only
+    usable = [t for t in KFUNC_PROG_TYPES if (t != "tracing" or sched_switch) and load(exit0, t) is None]
+    out = {"_prog_types": {"usable": usable}}
+    for name in _kfunc_names():
+        if only is not None and not only.search(name):
+            continue
+        fid = funcs.get(name)
+        row: dict = {"btf": fid is not None}
+        if fid is not None:
+            allowed, other = [], {}
+            code = struct.pack("<BBhi", 0x85, 2 << 4, 0, fid) + exit0  # call kfunc (BPF_PSEUDO_KFUNC_CALL)
+            for tname in usable:
+                msg = load(code, tname)
+                if msg is None or not (_KFUNC_DENIED.search(msg) or _KFUNC_REFUSED.search(msg)):
+                    allowed.append(tname)  # loaded, or refused past the set check (for its arguments)
+                elif _KFUNC_REFUSED.search(msg):
+                    other[tname] = msg
+            row["prog_types"] = allowed
+            if other:
+                row["other"] = other
+        out[name] = row
+    return out
+
+
 def collect(corpora, only: re.Pattern | None) -> dict:
     sys.path.insert(0, str(VERIFIER_TESTS))
     from pyebpf.system.kernel import kernel_major_minor, kernel_release
@@ -120,7 +199,8 @@ def collect(corpora, only: re.Pattern | None) -> dict:
     major, minor = kernel_major_minor()
     data = {"version": f"{major}.{minor}", "release": kernel_release(),
             "upstream": m or kernel_release().split("-")[0], "machine": platform.machine()}
-    fns = {"cases": collect_cases, "engine": collect_engine, "selftests": collect_selftests}
+    fns = {"cases": collect_cases, "engine": collect_engine, "selftests": collect_selftests,
+           "kfuncs": collect_kfuncs}
     for name in corpora:
         start = time.time()
         data[name] = fns[name](only)
@@ -143,6 +223,8 @@ def run_kernel(kernel: str, corpora, only: str | None) -> dict:
     if only:
         args += ["--only", only]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if "kfuncs" in corpora:  # the host's tagged kfuncs: the guests' older BTF has no bpf_kfunc tags
+        env["PYEBPF_TRUTH_KFUNCS"] = " ".join(_kfunc_names())
     if kernel == "host":
         cmd = args
     else:

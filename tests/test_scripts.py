@@ -12,7 +12,19 @@ SCRIPTS = ROOT / "scripts"
 
 def _selection() -> list[str]:
     lines = (SCRIPTS / "matrix-tests.txt").read_text().splitlines()
-    return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    return [ln.split()[0] for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def test_matrix_selection_leaves_kernels_out_by_entry():
+    """`PATH not=K` entries are left out of kernel K's run only (kernel-matrix.sh's selection_for)."""
+    script = (f'source <(sed -n "/^selection_for()/,/^}}/p" {SCRIPTS / "kernel-matrix.sh"}); HERE={SCRIPTS}; '
+              'selection_for bullseye:5.10; echo ==; selection_for 6.1')
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
+    for_510, for_61 = (part.split() for part in out.split("=="))
+    assert for_61 == _selection()
+    left_out = [ln.split()[0] for ln in (SCRIPTS / "matrix-tests.txt").read_text().splitlines()
+                if "not=bullseye:5.10" in ln and not ln.lstrip().startswith("#")]
+    assert left_out and for_510 == [p for p in _selection() if p not in left_out]
 
 
 def test_matrix_selection_names_existing_test_files():

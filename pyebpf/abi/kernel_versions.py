@@ -190,6 +190,10 @@ REWORDS: tuple[Reword, ...] = (
            everywhere=True),
     Reword(_R(6, 4), errno.EACCES, r"(?P<a>.*expected=.*), trusted_ptr_(?P<b>.*)", "{a}{b}",
            "PTR_TRUSTED (trusted_ptr_) in the compatible-type lists"),
+    Reword(_R(5, 13), errno.EPERM,
+           r"loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN",
+           "function calls to other bpf functions are allowed for CAP_BPF and CAP_SYS_ADMIN",
+           "add_subprog_and_kfunc: kfunc calls (5.13) joined bpf-to-bpf calls in the unprivileged refusal"),
     # rows below apply after the ones above (they see the 6.1 wording)
     Reword(_R(5, 11), errno.EACCES, r"pkt_meta, map_key, ", "pkt_meta, ",
            "PTR_TO_MAP_KEY joined the memory argument types (after 5.10)", everywhere=True),

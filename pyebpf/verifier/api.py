@@ -14,7 +14,8 @@ from pyebpf.abi.maps import MapType
 from pyebpf.abi.uapi import ENOTSUPP, ProgLoadFlags
 from pyebpf.errors import VerifierError
 from pyebpf.isa.program import Program
-from pyebpf.btf import kernel_btf
+from pyebpf.abi.btf import BtfKind
+from pyebpf.btf import kernel_btf, kernel_btf_or_none
 from pyebpf.verifier.btf_ptr import BTF_CTX_ATTACH, attach_target
 from pyebpf.verifier.btf_record import btf_record
 from pyebpf.verifier.cfg import check_cfg, subprog_starts
@@ -123,6 +124,7 @@ def _verify(program: Program, prog_type, maps, privileged: bool, log_level: int,
         attach_type = program.expected_attach_type
     try:
         check_map_types(maps, model)
+        check_kfuncs(program, model)
     except VerifierError as e:  # no program load happens: no verifier log
         result = VerifierResult(False, 0, 0, 0, 0, "", e, kernel=model)
         result._inputs = (program, pt, privileged, maps, attach_type)  # type: ignore[attr-defined]
@@ -147,6 +149,9 @@ def _verify(program: Program, prog_type, maps, privileged: bool, log_level: int,
     try:
         cfg = check_cfg(program, privileged, model)
     except VerifierError as e:
+        older = model.reword(e.message, e.errno)  # a cfg-stage refusal the release words differently
+        if older != e.message:
+            e = VerifierError(older, e.insn, e.errno, e.log.replace(e.message, older))
         lines = e.log if e.log.endswith(e.message + "\n") else e.message + "\n"
         if log_level & LOG_LEVEL2 and not e.message.startswith(_BEFORE_SUBPROG_LIST):
             lines = "".join(f"func#{i} @{s}\n" for i, s in enumerate(subprog_starts(program))) + lines
@@ -292,6 +297,25 @@ def check_map_types(maps, model: KernelModel) -> None:
         inner = getattr(spec, "inner_map", None)
         if inner is not None:
             pending.append((getattr(inner, "name", "") or f"{name}.inner", inner))
+
+
+def check_kfuncs(program: Program, model: KernelModel) -> None:
+    """A kfunc the release's BTF does not have cannot be resolved, so the program is never loaded (libbpf: extern
+    not found, ESRCH). Calls whose BTF id names no vmlinux FUNC are left to add_kfunc_call's checks."""
+    btf = None
+    for insn in program.instructions:
+        if not insn.is_kfunc_call or insn.off or not insn.imm:
+            continue
+        if btf is None:
+            btf = kernel_btf_or_none()
+            if btf is None:
+                return
+        func_id = insn.imm & 0xFFFFFFFF
+        if btf.kind(func_id) != BtfKind.FUNC:
+            continue
+        refusal = model.kfunc_refusal(btf.name(func_id))
+        if refusal is not None:
+            raise VerifierError(refusal, errno=errno.ESRCH)
 
 
 def check_direct_value_addr(spec, off: int) -> None:

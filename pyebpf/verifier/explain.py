@@ -125,7 +125,8 @@ CATALOGUE: list[Rule] = [
          "check_stack_access_within_bounds", "a stack access with a register offset is refused without CAP_BPF, "
          "and must stay in the frame with it", "use a constant offset from r10",
          "index stack arrays with constants, or use a map value as the buffer"),
-    Rule("unpriv-call", r"loading/calling other bpf or kernel functions are allowed for CAP_BPF", "add_subprog_and_kfunc",
+    Rule("unpriv-call", r"(?:loading/calling other bpf or kernel|function calls to other bpf) functions are allowed "
+         r"for CAP_BPF", "add_subprog_and_kfunc",
          "bpf-to-bpf calls and kfuncs need CAP_BPF", "inline the subprogram", "mark the function __always_inline"),
     Rule("atomic-ctx", r"BPF_ATOMIC stores into R(\d+) (\w+) is not allowed", "check_atomic",
          "atomic operations are allowed on stack and map values only", "do the atomic op on a map value",

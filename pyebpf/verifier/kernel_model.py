@@ -1,7 +1,7 @@
 """Which kernel the verifier answers for: the facts of one release, asked for at the rules that differ.
 
 `KernelModel(release)` answers from `pyebpf.abi.kernel_versions` (verifier rules, limits, message texts, helpers
-per release) and `pyebpf.isa.features` (which instructions the release decodes). The verifier never compares
+per release), `pyebpf.abi.kfunc_versions` (kfuncs per release and program type) and `pyebpf.isa.features` (which instructions the release decodes). The verifier never compares
 versions itself: a rule site asks `env.kernel.fact(Fact.X)`. Every fact asked is recorded with its answer, so a
 verification run for one kernel is valid for any other kernel that gives the same answers to the same questions
 (`same_answers`): `verify_kernels` verifies once per distinct answer set, not once per kernel.
@@ -16,6 +16,7 @@ from typing import Any
 from pyebpf.abi.kernel_versions import (MAP_TYPE_SINCE, MODELLED, NEWEST, OLDEST, REWORDS, Fact, Release, fact_at,
                                         helper_args_at, helper_available_at, map_type_available_at, parse_release,
                                         reword)
+from pyebpf.abi.kfunc_versions import kfunc_known_at, kfunc_prog_type_at, kfunc_since
 from pyebpf.abi.opcodes import AluOp, AtomicOp, InsnClass, Mode
 from pyebpf.isa.features import IsaFeature, insn_feature
 
@@ -77,8 +78,22 @@ class KernelModel:
         if self.map_type_available(map_type):
             return None
         since = MAP_TYPE_SINCE[map_type][0]
-        return (f"creating map '{name}': EINVAL: map type {map_type.name.lower()} arrived in Linux {since}, "
-                f"after {self.release}")
+        # no release in the words: verify_kernels hands this result to every release that answers alike
+        return f"creating map '{name}': EINVAL: map type {map_type.name.lower()} arrived in Linux {since}"
+
+    def kfunc_refusal(self, name: str) -> str | None:
+        """Why a program calling kfunc `name` cannot be loaded on this release (its BTF has no such kfunc, so the
+        loader cannot resolve the call, as libbpf's extern resolution fails with ESRCH), else None."""
+        if self._ask(("kfunc", name)):
+            return None
+        since = kfunc_since(name)
+        when = f"dated from Linux {since}" if since else f"known on Linux {NEWEST} only"
+        # no release in the words: verify_kernels hands this result to every release that answers alike
+        return f"kfunc {name}: not in this release's BTF ({when}; abi/kfunc_versions.py), the call cannot be resolved"
+
+    def kfunc_allowed(self, name: str, prog_type) -> bool:
+        """Whether this release lets `prog_type` programs call kfunc `name`, given that the newest release does."""
+        return self._ask(("kfunc_type", name, prog_type))
 
     def helper_proto(self, prog_type, helper, proto):
         """`proto` (the newest release's prototype) with the argument types this release had."""
@@ -139,6 +154,10 @@ def _answer(key, release: Release) -> Any:
         return map_type_available_at(key[1], release)
     if kind == "helper_args":
         return helper_args_at(key[1], key[2], release)
+    if kind == "kfunc":
+        return kfunc_known_at(key[1], release)
+    if kind == "kfunc_type":
+        return kfunc_prog_type_at(key[1], key[2], release)
     if kind == "reword":
         return release < REWORDS[key[1]].since
     raise ValueError(f"unknown kernel question {key!r}")

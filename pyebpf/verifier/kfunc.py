@@ -68,6 +68,8 @@ def check_kfunc_call(env: Env, func_id: int) -> None:
         # then only the abi.kfuncs table says what is a kfunc
         raise Reject(f"calling kernel function {name} is not allowed", errno.EACCES)
     flags = kfunc_flags(name, env.prog_type)
+    if flags is not None and env.kernel is not None and not env.kernel.kfunc_allowed(name, env.prog_type):
+        flags = None  # the release answered for had not registered it for this type (abi/kfunc_versions.py)
     if flags is None:
         if modelled_kfunc(name):  # its set is not registered for this program type
             raise Reject(f"calling kernel function {name} is not allowed", errno.EACCES)

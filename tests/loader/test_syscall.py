@@ -180,6 +180,32 @@ def test_eperm_on_map_create_raises_memlock_once_and_retries(monkeypatch):
     assert e.value.errno == errno.EPERM and len(calls) == 1 and len(raised) == 1
 
 
+@pytest.mark.kernel
+def test_large_map_loads_under_a_small_memlock_limit():
+    """In the kernel in front of the test: a child whose RLIMIT_MEMLOCK is 64 KiB (the old default) creates a 4 MiB
+    array map and loads a program. Kernels before 5.11 charge both to that limit (EPERM until the loader raises it,
+    as libbpf does); newer ones charge memcg. Run by the kernel matrix in every guest, 5.10 included."""
+    import sys
+    import textwrap
+
+    child = textwrap.dedent("""
+        import resource
+        resource.setrlimit(resource.RLIMIT_MEMLOCK, (65536, resource.getrlimit(resource.RLIMIT_MEMLOCK)[1]))
+        from pyebpf.abi.maps import MapType
+        from pyebpf.isa.builder import Builder
+        from pyebpf.loader import load
+        from pyebpf.loader import syscall as sc
+        fd = sc.map_create(MapType.ARRAY, 4, 4096, 1024)
+        b = Builder("socket_filter"); b.ret(0)
+        load(b.build()).close()
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[0] == "ok"
+
+
 def test_eperm_on_other_commands_is_not_retried(monkeypatch):
     monkeypatch.setattr(sc, "_memlock_bumped", False)
     calls = _fake_bpf(monkeypatch, [errno.EPERM])

@@ -25,6 +25,28 @@ pytestmark = pytest.mark.skipif(BTF is None, reason="the running kernel has no B
 TASK, PARENT, SIGNAL = 0xFFFF888000100000, 0xFFFF888000200000, 0xFFFF888000300000
 
 
+def _switch_args() -> list[str]:
+    from pyebpf.btf.kernel import raw_tracepoint_params
+
+    return [p.name for p in raw_tracepoint_params("sched_switch", BTF)] if BTF is not None else []
+
+
+def _need_prev_state() -> None:
+    """raw_switch/btf_switch read sched_switch's prev_state argument, which Linux 5.18 added."""
+    from pyebpf.testing.plugin import skip_missing_feature
+
+    if "prev_state" not in _switch_args():
+        skip_missing_feature("sched_switch has no prev_state argument here (Linux 5.18+)")
+
+
+def _need_atomic_refcnt() -> None:
+    """unlink_kprobe reads struct filename's refcnt.counter: an atomic_t on newer kernels (5.10's is a plain int)."""
+    from pyebpf.testing.plugin import skip_missing_feature
+
+    if BTF.name(BTF.struct("filename").member("refcnt").type_id) != "atomic_t":
+        skip_missing_feature("struct filename's refcnt is a plain int here, not an atomic_t with .counter")
+
+
 def _put(buf: bytearray, off: int, value: int, size: int) -> None:
     buf[off:off + size] = value.to_bytes(size, "little")
 
@@ -55,7 +77,9 @@ def test_arguments_are_named_and_typed_from_btf():
     from pyebpf.abi.prog_types import AttachType, ProgType
 
     tp = context_spec(ProgType.RAW_TRACEPOINT, "sched_switch", None, SYSTEM_TYPES)
-    assert [n for n, f in tp.fields.items() if f.kind == "btf"] == ["preempt", "prev", "next", "prev_state"]
+    # prev_state: Linux 5.18+
+    expected = ["preempt", "prev", "next"] + (["prev_state"] if "prev_state" in _switch_args() else [])
+    assert [n for n, f in tp.fields.items() if f.kind == "btf"] == expected
     assert tp.fields["prev"].offset == 8 and tp.fields["prev"].ctype == "struct task_struct *"
     fentry = context_spec(ProgType.TRACING, "do_unlinkat", None, SYSTEM_TYPES, AttachType.TRACE_FENTRY)
     params = BTF.func("do_unlinkat").proto.params
@@ -67,6 +91,7 @@ def test_arguments_are_named_and_typed_from_btf():
 @pytest.mark.parametrize("engine", ["interp", "compiled"])
 @pytest.mark.parametrize("which", ["raw_switch", "btf_switch"])
 def test_vm_reads_through_task_pointers(which, engine):
+    _need_prev_state()
     _reset()
     env = Environment(kernel_memory=_kernel_memory(bp.TARGET, 4321, 3, b"probe"))
     probe = getattr(bp, which)
@@ -89,6 +114,7 @@ def test_vm_current_task_fields_and_comm(engine):
 
 @pytest.mark.parametrize("engine", ["interp", "compiled"])
 def test_vm_kprobe_named_parameters(engine):
+    _need_atomic_refcnt()
     _reset()
     fname = 0xFFFF888000400000
     refcnt = BTF.struct("filename").member("refcnt").offset
@@ -110,6 +136,7 @@ def _wait_for(cond, timeout: float = 5.0) -> None:
 @pytest.mark.kernel
 @pytest.mark.parametrize("which", ["raw_switch", "btf_switch"])
 def test_kernel_reads_through_task_pointers(which):
+    _need_prev_state()
     _reset()
     with getattr(bp, which).load():
         _wait_for(lambda: bp.out[0] != 0)
@@ -152,6 +179,8 @@ def _kernel_refuses(probe) -> str | None:
 def test_kernel_function_parameters(which, tmp_path):
     from pyebpf.testing.plugin import skip_missing_feature
 
+    if which == "unlink_kprobe":
+        _need_atomic_refcnt()
     probe = getattr(bp, which)
     reason = _kernel_refuses(probe)
     if reason is not None:
@@ -256,6 +285,7 @@ def test_tp_btf_reads_arguments_with_plain_loads():
     def helpers(p):
         return [i.imm for i in p.program.instructions if i.is_call]
 
+    _need_prev_state()
     assert HelperId.PROBE_READ_KERNEL not in helpers(bp.btf_switch)
     assert HelperId.PROBE_READ_KERNEL in helpers(bp.raw_switch)
     prog = bp.btf_switch.program
