@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from pyebpf.abi.maps import MapType
 from pyebpf._gc import collector_paused
-from pyebpf.abi.records import CtypesDecoder, record_decoder
+from pyebpf.abi.records import CtypesDecoder, list_of_append, record_decoder
 from pyebpf.errors import LoaderError
 from pyebpf.loader import syscall
 from pyebpf.loader.perf_event import PerfIoctl, PerfRecordType, bpf_output_event, perf_ioctl
@@ -204,7 +204,10 @@ class PerfBuffer(Closeable):
     def _deliver(self, values: list[Any], on_sample: Callable[..., Any] | None, cpu: int) -> int:
         """Hand decoded samples to the callback, one call each (the loop in C)."""
         if on_sample is not None and values:
-            if self.with_cpu:
+            sink = list_of_append(on_sample)
+            if sink is not None and not self.with_cpu:
+                sink.extend(values)  # `out.append` (read()): the same records in the same order, one call
+            elif self.with_cpu:
                 deque(map(on_sample, repeat(cpu, len(values)), values), 0)
             else:
                 deque(map(on_sample, values), 0)
