@@ -1,7 +1,8 @@
-"""fast_llvm (the LLVM dialect's common lines without tokens) answers exactly as parse_llvm does, or not at all.
+"""fast_llvm and fast_ubpf (each dialect's common lines read the short way) answer exactly as parse_llvm and
+parse_ubpf do, or not at all.
 
-The assembler asks fast_llvm first, so any line where the two disagree would assemble differently; a line the full
-parser refuses must get None from fast_llvm (the full parser then words the diagnostic).
+The assembler asks the fast readers first, so any line where the two disagree would assemble differently; a line the
+full parser refuses must get None from the fast reader (the full parser then words the diagnostic).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from hypothesis import given, settings, strategies as st
 from pyebpf.errors import AsmError
 from pyebpf.isa.asm_llvm import parse_llvm
 from pyebpf.isa.asm_llvm_fast import fast_llvm
+from pyebpf.isa.asm_ubpf import fast_ubpf, parse_ubpf
 from pyebpf.isa.asm_syntax import LineError
 from pyebpf.isa.assembler import assemble
 
@@ -158,3 +160,90 @@ def test_programs_and_errors_are_unchanged(monkeypatch: pytest.MonkeyPatch) -> N
             results.append((str(e.value), program.instructions, program.labels))
     assert results[0] == results[2] and results[1] == results[3]
     assert "<input>:41:" in results[0][0] and "undefined label" in results[0][0]  # there were diagnostics
+
+
+# ---- uBPF dialect ------------------------------------------------------------------------------------------------
+
+_UREGS = st.sampled_from(["%r0", "%r1", "%r10", "r2", "%r11", "%w1", "%R1", "r", "%r01"])
+_UMNEMONICS = st.sampled_from(["add", "add32", "sub64", "mov", "mov32", "sdiv", "smod32", "neg", "ldxw", "ldxsh",
+                               "ldxdw", "stxb", "stdw", "sth", "jeq", "jsgt32", "jset", "ja", "exit", "call", "lddw",
+                               "be16", "movsx832", "lock", "Add", "nope"])
+
+
+@st.composite
+def _umem(draw) -> str:
+    reg = draw(_UREGS)
+    form = draw(st.integers(0, 3))
+    num = draw(_NUMS)
+    return [f"[{reg}]", f"[{reg}+{num}]", f"[{reg}-{num}]", f"[ {reg} + {num} ]"][form]
+
+
+_UTARGETS = st.one_of(_NUMS.map(lambda n: n if n[:1] in "+-" else "+" + n),
+                      st.sampled_from(["L1", "exit", "r1", "%r1", "+3", "-2", "L1-x", "Lé", "1"]))
+
+
+@st.composite
+def _uline(draw) -> str:
+    reg, num, mem = _UREGS, _NUMS, _umem()
+    shapes = {
+        "alu": (st.sampled_from(["add", "add32", "sub64", "mov", "mov32", "sdiv", "smod32", "lsh", "arsh32", "Add"]),
+                [reg, st.one_of(reg, num)]),
+        "ldx": (st.sampled_from(["ldxw", "ldxsh", "ldxdw", "ldxb", "ldxsw"]), [reg, mem]),
+        "stx": (st.sampled_from(["stxb", "stxdw", "stxw"]), [mem, reg]),
+        "st": (st.sampled_from(["stdw", "sth", "stb"]), [mem, num]),
+        "jmp": (st.sampled_from(["jeq", "jsgt32", "jset", "jne32"]), [reg, st.one_of(reg, num), _UTARGETS]),
+        "other": (_UMNEMONICS, [st.one_of(reg, num, mem, _UTARGETS, st.sampled_from(["fetch add [%r1]", "map[m]",
+                                                                                    ""]))] * 3),
+    }
+    mnemonic_st, operand_sts = shapes[draw(st.sampled_from(sorted(shapes)))]
+    mnemonic = draw(mnemonic_st)
+    ops_ = [draw(o) for o in operand_sts]
+    if draw(st.integers(0, 5)) == 0:
+        ops_ = ops_[:draw(st.integers(0, len(ops_)))] + draw(st.lists(reg, max_size=1))
+    sep = draw(st.sampled_from([", ", ", ", ", ", ",", " , ", ",  "]))
+    text = mnemonic + (draw(st.sampled_from([" ", " ", " ", "\t", "  "])) + sep.join(ops_) if ops_ else "")
+    return text.strip()
+
+
+def _ufull(text: str):
+    try:
+        return parse_ubpf(text)
+    except LineError:
+        return None
+
+
+@settings(max_examples=400)
+@given(_uline())
+def test_fast_ubpf_agrees_with_parse_ubpf(text: str) -> None:
+    fast = fast_ubpf(text)
+    if fast is not None:
+        assert fast == _ufull(text), text
+
+
+def test_fast_ubpf_takes_the_benchmark_program() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import isa_speed
+
+    _, text = isa_speed.make_program(3000, seed=7)
+    lines = [x.strip() for x in text.splitlines() if not x.endswith(":")]
+    assert all(fast_ubpf(t) is not None and fast_ubpf(t) == _ufull(t) for t in lines)
+
+
+def test_ubpf_programs_and_errors_are_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyebpf.isa.assembler as asm_mod
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import isa_speed
+
+    _, good = isa_speed.make_program(3000, seed=5)
+    bad = "add %r1, 99999999999\nmov %r11, 1\nstxdw [%r10-99999], %r1\njeq %r1, 0, nowhere\nldxw %r1,[%r2]\n" + good
+    results = []
+    for fast in (asm_mod.fast_ubpf, lambda text: None):
+        monkeypatch.setattr(asm_mod, "fast_ubpf", fast)
+        for dialect in ("ubpf", None):
+            with pytest.raises(AsmError) as e:
+                assemble(bad, dialect)
+            program = assemble(good, dialect)
+            results.append((str(e.value), program.instructions, program.labels))
+    assert results[0] == results[2] and results[1] == results[3]
+    assert "<input>:1:" in results[0][0] and "nowhere" in results[0][0]
