@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 from pyebpf.abi.helpers import HelperId
 from pyebpf.abi.uapi import BPF_MAX_LOOPS
 from pyebpf.abi.opcodes import (
-    CLASS_MASK, MAX_BPF_STACK, MAX_CALL_FRAMES, MODE_MASK, OP_CALLX, OP_JA, OP_JA32, OP_LD_IMM64, OP_MASK,
+    CLASS_MASK, MAX_BPF_STACK, MAX_CALL_FRAMES, MODE_MASK, OP_CALL, OP_CALLX, OP_EXIT, OP_JA, OP_JA32, OP_LD_IMM64,
+    OP_MASK,
     OP_MAY_GOTO, SIZE_BYTES, SIZE_MASK, SOURCE_MASK, AluOp, AtomicOp, CallSrc, InsnClass, JmpOp, Mode, PseudoSrc,
     Size, Source,
 )
@@ -61,6 +62,9 @@ _NOWHERE = Region(0, bytearray(), "nowhere", False, "none")
 #: Names of the generated code's namespace that become default arguments of `run` (locals are the fastest names).
 _LOCAL_NAMES = ("PG", "U1", "U2", "U4", "U8", "P1", "P2", "P4", "P8", "FAULT", "RESUME", "ERR", "ATOMIC", "CALLH",
                 "bswap16", "bswap32", "bswap64", "sdiv64", "smod64", "sdiv32", "smod32")
+_JUMP_CLASSES = frozenset((int(InsnClass.JMP), int(InsnClass.JMP32)))
+_ALU_CLASSES = frozenset((int(InsnClass.ALU), int(InsnClass.ALU64)))
+_MEM_CLASSES = frozenset((int(InsnClass.LDX), int(InsnClass.ST), int(InsnClass.STX)))
 _MASKS = (("M64", hex(M64)), ("M32", hex(M32)), ("B63", hex(B63)), ("B31", hex(B31)))
 
 
@@ -178,17 +182,22 @@ class Compiler:
         leaders = {0}
         ends: dict[int, int | None] = {}  # slot of a block-ending instruction -> its branch target slot (or None)
         entry_slots: set[int] = set()
+        jump_classes = _JUMP_CLASSES
         for slot, insn in self.insns.items():
-            if insn.is_branch:
-                tgt = ends[slot] = insn.target(slot)
-                leaders.add(tgt)
-                leaders.add(slot + 1)
-            elif insn.is_exit:
-                ends[slot] = None
-                leaders.add(slot + 1)
-            elif insn.is_pseudo_call:
-                entry_slots.add(insn.target(slot))
-            elif insn.is_lddw and insn.src == PseudoSrc.FUNC:
+            opcode = insn[0]
+            if opcode & CLASS_MASK in jump_classes:  # (Instruction.is_branch / is_exit / is_pseudo_call inline)
+                op = opcode & OP_MASK
+                if op == JmpOp.EXIT:
+                    if opcode == OP_EXIT:
+                        ends[slot] = None
+                        leaders.add(slot + 1)
+                elif op != JmpOp.CALL:
+                    tgt = ends[slot] = insn.target(slot)
+                    leaders.add(tgt)
+                    leaders.add(slot + 1)
+                elif opcode == OP_CALL and insn[2] == CallSrc.PSEUDO_CALL:
+                    entry_slots.add(insn.target(slot))
+            elif opcode == OP_LD_IMM64 and insn[2] == PseudoSrc.FUNC:
                 entry_slots.add(slot + 1 + alu_s32(insn.imm_lo))
         leaders |= entry_slots
         blocks: list[_Block] = []
@@ -260,6 +269,7 @@ class Compiler:
         raise self._error(slot, message)
 
     def _generate(self) -> str:
+        self._memo: dict["Instruction", list[str]] = {}
         self._helper_ids: set[int] = set()
         self._sx: dict[str, str] = {}
         self.inline = self._inlinable()
@@ -419,7 +429,21 @@ class Compiler:
         return alu.render(tmpl, d, s)
 
     def _insn(self, slot: int, insn: "Instruction", after: int) -> list[str]:
-        """Python lines for one non-terminating instruction (`after` = instructions after it in the block)."""
+        """Python lines for one non-terminating instruction (`after` = instructions after it in the block), the
+        same lines again for an instruction seen before in this program whose code names no slot (ALU, a 64-bit
+        constant, a stack access at a fixed frame offset)."""
+        lines = self._memo.get(insn)
+        if lines is not None:
+            return lines
+        lines = self._insn_lines(slot, insn, after)
+        cls = insn[0] & CLASS_MASK
+        if (cls in _ALU_CLASSES and "RAISE(" not in lines[0]) or \
+                (cls in _MEM_CLASSES and insn[0] & MODE_MASK == Mode.MEM and len(lines) == 1) or \
+                (insn[0] == OP_LD_IMM64 and insn[2] == PseudoSrc.IMM):
+            self._memo[insn] = lines
+        return lines
+
+    def _insn_lines(self, slot: int, insn: "Instruction", after: int) -> list[str]:
         opcode = insn.opcode
         cls = opcode & CLASS_MASK
         d, s = f"r{insn.dst}", f"r{insn.src}"
