@@ -161,6 +161,7 @@ class Compiler:
             self.nslots = program.slot_count
             #: r10 keeps the frame's top for the whole run: stack accesses at constant offsets use the frame directly
             self.fixed_fp = not any(_writes_r10(insn) for insn in self.insns.values())
+            self.little_endian = m.stack_views is not None
             self.blocks, self.block_of = self._split()
             source = self._generate()
             code = _Code(source, compile(source, "<pyebpf-compiled>", "exec"), self.insns, self.block_of,
@@ -241,6 +242,8 @@ class Compiler:
             CALLH=call_helper, ProgramExit=ProgramExit, TailCallSignal=TailCallSignal, VmError=VmError,
             MAXF=MAX_CALL_FRAMES, MG=self.may_goto_budget, NOWHERE=_NOWHERE,
         )
+        if "VIEWS[" in self.code.source:
+            ns["VIEWS"] = m.stack_views
         for h in self.code.helper_ids:
             ns[f"H{h}"] = m.helpers[h]
         for key, tmpl in self.code.sx.items():
@@ -284,8 +287,10 @@ class Compiler:
         extra = "".join(f", {name}={name}" for name in used)  # default arguments: LOAD_FAST instead of globals
         out = [f"def run(entry, a1, a2, a3, a4, a5, depth, budget{extra}):",
                "    r0 = 0; r1 = a1; r2 = a2; r3 = a3; r4 = a4; r5 = a5; r6 = r7 = r8 = r9 = 0",
-               "    r10 = TOPS[depth]; n = 0; mg = MG; b = entry; g = NOWHERE; S = STACKS[depth].data",
-               "    while True:"]
+               "    r10 = TOPS[depth]; n = 0; mg = MG; b = entry; g = NOWHERE; S = STACKS[depth].data"]
+        if "S2[" in text or "S4[" in text or "S8[" in text:
+            out.append("    S2, S4, S8 = VIEWS[depth]")
+        out.append("    while True:")
         return "\n".join(out) + "\n" + text + "\n"
 
     def _budget_checks(self) -> tuple[set[int], list[int], list[int]]:
@@ -539,11 +544,20 @@ class Compiler:
             return None
         return at
 
+    def _frame_word(self, size: int, at: int) -> str | None:
+        """`S[at]`, or an element of the frame's u16/u32/u64 view for an aligned access (Machine.stack_views;
+        None on a big-endian host or unaligned: the struct call)."""
+        if size == 1:
+            return f"S[{at}]"
+        if at % size or not self.little_endian:
+            return None
+        return f"S{size}[{at // size}]"
+
     def _load(self, slot: int, d: str, s: str, off: int, size: int, signed: bool, strict: str) -> list[str]:
         value = f"U{size}(g.data, a - g.base)[0]"
         at = self._frame_offset(s, off, size, strict)
         if at is not None:
-            value = f"U{size}(S, {at})[0]"
+            value = self._frame_word(size, at) or f"U{size}(S, {at})[0]"
         if signed:
             key = f"SX{size}"
             self._sx[key] = alu.SIGN_EXTEND_LOAD[size].replace("{V}", "v")
@@ -559,7 +573,8 @@ class Compiler:
     def _store(self, slot: int, d: str, value: str, off: int, size: int, strict: str) -> list[str]:
         at = self._frame_offset(d, off, size, strict)
         if at is not None:
-            return [f"P{size}(S, {at}, {value})"]
+            word = self._frame_word(size, at)
+            return [f"{word} = {value}" if word else f"P{size}(S, {at}, {value})"]
         return [f"a = {self._addr(d, off)}",
                 f"if a < g.base or a + {size} > g.end or not g.writable{strict}:",
                 "    g = PG(a >> 16)",
