@@ -175,9 +175,11 @@ class PerfBuffer(Closeable):
                 elif count > 1:  # the run of samples with this very header and raw size
                     count = min(count, _RUN_MAX)
                     run = view[pos:pos + count * rsize]
-                    heads = run.cast("Q")[::rsize // 8].tolist()
-                    sizes = run.cast("I")[2::rsize // 4].tolist()
-                    if heads.count(heads[0]) != count or sizes.count(raw_size) != count:
+                    heads = run.cast("Q")[::rsize // 8]
+                    sizes = run.cast("I")[2::rsize // 4]
+                    # all alike: compared as bytes in C (no int object per record); else find the first that differs
+                    if heads.tobytes() != buf[pos:pos + 8] * count or sizes.tobytes() != buf[pos + 8:pos + 12] * count:
+                        heads, sizes = heads.tolist(), sizes.tolist()
                         count = next(i for i in range(count) if heads[i] != heads[0] or sizes[i] != raw_size)
                 if count == 1:
                     raw = buf[pos + 12:pos + 12 + raw_size]

@@ -190,9 +190,9 @@ class RingBuffer(Closeable):
                 count = 1  # records of varying lengths: one at a time
             elif count > 1:  # the run of records with this very header (same length, committed)
                 count = min(count, _RUN_MAX)
-                headers = view[pos:pos + count * step].cast("I")[::step // 4].tolist()
-                if headers.count(hdr) != count:
-                    count = next(i for i, h in enumerate(headers) if h != hdr)
+                headers = view[pos:pos + count * step].cast("I")[::step // 4]
+                if headers.tobytes() != buf[pos:pos + 4] * count:  # (compared as bytes in C)
+                    count = next(i for i, h in enumerate(headers.tolist()) if h != hdr)
             decoded = decode_run(buf, pos + BPF_RINGBUF_HDR_SZ, step, count, hdr) if decode_run else None
             if decoded is not None:
                 out.extend(decoded)
