@@ -42,6 +42,18 @@ class CtypesDecoder:
         return list(map(self._from, repeat(buf, count), range(first, first + count * step, step)))
 
 
+def list_of_append(callback: Any) -> list[Any] | None:
+    """The list when `callback` is that list's own `append` (`consume(out.append)`, read()), else None: a reader
+    may then extend the list itself, the same records in the same order, without a call per record."""
+    owner = getattr(callback, "__self__", None)
+    if type(owner) is list and type(callback) is _BUILTIN_METHOD and callback.__name__ == "append":
+        return owner
+    return None
+
+
+_BUILTIN_METHOD = type([].append)
+
+
 def record_decoder(decode: Any) -> Decoder | None:
     """A bytes -> value function for `decode`: a ctypes type (Structure, Union, array, or a scalar, which gives its
     `.value`), a callable (used as it is), or None / `bytes` (None: keep the raw bytes). A record shorter than the
@@ -60,4 +72,4 @@ def record_decoder(decode: Any) -> Decoder | None:
     raise TypeError(f"decode must be a ctypes type, a callable or None, not {decode!r}")
 
 
-__all__ = ["Decoder", "CtypesDecoder", "record_decoder", "is_ctypes_type", "CTYPES_BASES"]
+__all__ = ["Decoder", "CtypesDecoder", "list_of_append", "record_decoder", "is_ctypes_type", "CTYPES_BASES"]

@@ -65,6 +65,8 @@ def parse_int(text: str) -> int | None:
     """
     if text.isdigit() and text.isascii() and len(text) <= MAX_NUMBER_CHARS:
         return int(text)
+    if text[:1] == "-" and text[1:].isdigit() and text.isascii() and len(text) <= MAX_NUMBER_CHARS:
+        return -int(text[1:])  # (the common negative immediate, without the general path below)
     t = text.strip()
     neg = False
     if t[:1] in ("+", "-"):

@@ -142,7 +142,7 @@ def _alu(operands: Operands, arg: tuple[Callable[..., Instruction], AluOp, bool]
     make, op, signed = arg
     dst = _reg(operands[0])
     src_text = operands[1][0]
-    if src_text in _REGS or _BAD_REG.match(src_text):
+    if src_text in _REGS or (src_text[:1] in ("%", "r", "w") and _BAD_REG.match(src_text)):
         return make(op, dst, _reg(operands[1]), signed=signed), None
     return make(op, dst, imm=_imm(operands[1]), signed=signed), None
 
@@ -252,7 +252,7 @@ def _jcond(operands: Operands, arg: tuple[Callable[..., Instruction], JmpOp]) ->
     dst = _reg(operands[0])
     off, fix = _target(operands[2], 16)
     src_text = operands[1][0]
-    if src_text in _REGS or _BAD_REG.match(src_text):
+    if src_text in _REGS or (src_text[:1] in ("%", "r", "w") and _BAD_REG.match(src_text)):
         return make(op, dst, _reg(operands[1]), off=off), fix
     return make(op, dst, imm=_imm(operands[1]), off=off), fix
 
@@ -419,9 +419,133 @@ def parse_ubpf(text: str) -> Parsed:
     return handler(operands, arg)
 
 
+def fast_ubpf(text: str) -> Parsed | None:
+    """parse_ubpf for a line written the usual way (`mnemonic a, b, c`: one space after the mnemonic, `, ` between
+    operands, exact-case mnemonic); None for any other spelling and for any line parse_ubpf refuses (it then words
+    the diagnostic). Common operands go through a shortcut (_FAST_HANDLERS) that reads only exact tokens (a
+    register name, decimal digits, `[%rN+off]`), anything else through the same handler with the same operands and
+    columns as parse_ubpf gives it."""
+    mnemonic, sep, rest = text.partition(" ")
+    entry = MNEMONICS.get(mnemonic)
+    if entry is None:
+        return None
+    handler, arg, count = entry
+    operands: Operands = []
+    if sep:
+        parts = rest.split(", ")
+        fast = _FAST_HANDLERS.get(handler)
+        if fast is not None and len(parts) == count:
+            parsed = fast(parts, arg, len(mnemonic) + 1)
+            if parsed is not None:
+                return parsed
+        if len(parts) != rest.count(",") + 1:
+            return None  # a comma without its space
+        pos = len(mnemonic) + 1
+        for part in parts:
+            if not part or part.strip() != part:
+                return None
+            operands.append((part, pos))
+            pos += len(part) + 2
+    if (count is not None and len(operands) != count) or (count is None and not operands):
+        return None
+    try:
+        return handler(operands, arg)
+    except LineError:
+        return None
+
+
+def _fast_imm(text: str) -> int | None:
+    """A decimal immediate in 32-bit range as _imm reads it (None: let _imm decide)."""
+    if text.isdigit() or (text[:1] == "-" and text[1:].isdigit()):
+        if text.isascii() and len(text) <= 12:
+            return imm32(int(text))
+    return None
+
+
+def _fast_alu(parts: list[str], arg: tuple[Callable[..., Instruction], AluOp, bool], base: int) -> Parsed | None:
+    dst = _REGS.get(parts[0])
+    if dst is None:
+        return None
+    make, op, signed = arg
+    src_text = parts[1]
+    src = _REGS.get(src_text)
+    if src is not None:
+        return make(op, dst, src, signed=signed), None
+    imm = _fast_imm(src_text)
+    return None if imm is None else (make(op, dst, imm=imm, signed=signed), None)
+
+
+_FAST_MEM = re.compile(r"\[(%?r(?:10|[0-9]))(?:([+-])([0-9]{1,5}))?\]$", re.ASCII)
+
+
+def _fast_mem(text: str) -> tuple[int, int] | None:
+    """`[%rN]`, `[%rN+off]`, `[%rN-off]` with a decimal offset in 16-bit range, as _mem reads them (None: _mem)."""
+    m = _FAST_MEM.match(text)
+    if m is None:
+        return None
+    sign = m.group(2)
+    if sign is None:
+        return _REGS[m.group(1)], 0
+    off = off16(-int(m.group(3)) if sign == "-" else int(m.group(3)), allow_unsigned=sign == "+")
+    return None if off is None else (_REGS[m.group(1)], off)
+
+
+def _fast_ldx(parts: list[str], arg: tuple[Size, bool], base: int) -> Parsed | None:
+    dst, mem = _REGS.get(parts[0]), _fast_mem(parts[1])
+    if dst is None or mem is None:
+        return None
+    return ops.ldx(arg[0], dst, mem[0], mem[1], signed=arg[1]), None
+
+
+def _fast_stx(parts: list[str], size: Size, base: int) -> Parsed | None:
+    mem, src = _fast_mem(parts[0]), _REGS.get(parts[1])
+    if mem is None or src is None:
+        return None
+    return ops.stx(size, mem[0], src, mem[1]), None
+
+
+def _fast_st(parts: list[str], size: Size, base: int) -> Parsed | None:
+    mem, imm = _fast_mem(parts[0]), _fast_imm(parts[1])
+    if mem is None or imm is None:
+        return None
+    return ops.st(size, mem[0], mem[1], imm), None
+
+
+def _fast_jcond(parts: list[str], arg: tuple[Callable[..., Instruction], JmpOp], base: int) -> Parsed | None:
+    """`jeq %r1, %r2, +3` / `jeq32 %r1, 5, L`: decimal offsets in 16-bit range or a label (None: _jcond decides)."""
+    dst, target = _REGS.get(parts[0]), parts[2]
+    if dst is None:
+        return None
+    make, op = arg
+    c = target[:1]
+    fix = None
+    if c == "+" or c == "-":
+        if not target[1:].isdigit() or not target.isascii() or len(target) > 7:
+            return None
+        off = off16(int(target))
+        if off is None:
+            return None
+    elif target in _REGS or _LABEL.match(target) is None:
+        return None
+    else:
+        off = 0
+        fix = Fixup(FixupKind.LABEL_OFF, target, base + len(parts[0]) + len(parts[1]) + 4, len(target))
+    src = _REGS.get(parts[1])
+    if src is not None:
+        return make(op, dst, src, off=off), fix
+    imm = _fast_imm(parts[1])
+    return None if imm is None else (make(op, dst, imm=imm, off=off), fix)
+
+
+#: Handlers with a shortcut for their usual operands (each returns what the handler returns, or None: ask it).
+_FAST_HANDLERS: dict[Callable[..., Parsed], Callable[..., "Parsed | None"]] = {
+    _alu: _fast_alu, _ldx: _fast_ldx, _stx: _fast_stx, _st: _fast_st, _jcond: _fast_jcond,
+}
+
+
 def looks_ubpf(first_word: str) -> bool:
     """True when a line starting with this word can only be the uBPF dialect."""
     return first_word in MNEMONICS and first_word not in ("exit", "call", "callx", "may_goto", "lock")
 
 
-__all__ = ["parse_ubpf", "looks_ubpf", "MNEMONICS", "split_operands"]
+__all__ = ["parse_ubpf", "fast_ubpf", "looks_ubpf", "MNEMONICS", "split_operands"]

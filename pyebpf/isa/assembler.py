@@ -23,8 +23,9 @@ from pyebpf.abi.opcodes import OP_CALL, OP_EXIT, OP_LD_IMM64, CallSrc, PseudoSrc
 from pyebpf.errors import MAX_DIAGNOSTICS, AsmDiagnostic, AsmError, DecodeError
 from pyebpf.isa.asm_directives import ProgramMeta, apply_directive
 from pyebpf.isa.asm_llvm import parse_llvm
+from pyebpf.isa.asm_llvm_fast import fast_llvm
 from pyebpf.isa.asm_syntax import Fixup, FixupKind, LineError, S16_MAX, S16_MIN
-from pyebpf.isa.asm_ubpf import looks_ubpf, parse_ubpf
+from pyebpf.isa.asm_ubpf import fast_ubpf, looks_ubpf, parse_ubpf
 from pyebpf.isa.instruction import Instruction, decode
 from pyebpf.isa.program import Program
 
@@ -436,7 +437,10 @@ def _assemble(text: str, dialect: str | None, maps: "Mapping[str, MapSpec] | Ite
     objects made at once; see pyebpf._gc)."""
     asm = _Assembly(dialect, maps, helpers, filename)
     asm.verifier_log = dialect in (None, "kernel") and _LOG_SIGNS.search(text) is not None
-    add_line, instruction, cached_insn = asm.line, asm._instruction, asm.cache.get
+    add_line, instruction, cached_insn, cache = asm.line, asm._instruction, asm.cache.get, asm.cache
+    # Common lines first through fast_llvm / fast_ubpf (each answers as its full parser would, or not at all); with
+    # the dialect left open, the line picks the parser as _parse decides.
+    kernel, auto, all_ubpf = asm.kernel, dialect is None, dialect == "ubpf"
     insns, source, slots, fixups = asm.insns, asm.source, asm.slots, asm.fixups
     add_insn, add_source, add_slot, add_fixup = insns.append, source.append, slots.append, fixups.append
     slot, in_data = 0, False
@@ -448,10 +452,14 @@ def _assemble(text: str, dialect: str | None, maps: "Mapping[str, MapSpec] | Ite
                 ";" not in t and "//" not in t and not in_data:
             cached = cached_insn(t)
             if cached is None:
-                asm.slot = slot
-                instruction(lineno, line, t, line.index(t), None)
-                slot = asm.slot
-                continue
+                ubpf = all_ubpf or (auto and _ubpf_first(t))
+                parsed = fast_ubpf(t) if ubpf else fast_llvm(t, kernel)
+                if parsed is None:
+                    asm.slot = slot
+                    instruction(lineno, line, t, line.index(t), None)
+                    slot = asm.slot
+                    continue
+                cached = cache[t] = (parsed[0], parsed[1], ubpf)
             insn, fix, ubpf = cached
             if ubpf:
                 asm.saw_ubpf = True
@@ -477,6 +485,12 @@ def _assemble(text: str, dialect: str | None, maps: "Mapping[str, MapSpec] | Ite
         asm.finish_diagnostics()
         raise AsmError(asm.diags, filename, omitted=asm.suppressed)
     return asm.program()
+
+
+def _ubpf_first(text: str) -> bool:
+    """Whether _Assembly._parse would read `text` as the uBPF dialect when the dialect is left open."""
+    word = text.split(None, 1)[0]
+    return looks_ubpf(word) or (word in ("call", "callx", "lock") and ("%" in text or "[" in text))
 
 
 def assemble_instruction(text: str, dialect: str | None = None) -> Instruction:

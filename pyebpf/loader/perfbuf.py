@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from pyebpf.abi.maps import MapType
 from pyebpf._gc import collector_paused
-from pyebpf.abi.records import CtypesDecoder, record_decoder
+from pyebpf.abi.records import CtypesDecoder, list_of_append, record_decoder
 from pyebpf.errors import LoaderError
 from pyebpf.loader import syscall
 from pyebpf.loader.perf_event import PerfIoctl, PerfRecordType, bpf_output_event, perf_ioctl
@@ -175,9 +175,11 @@ class PerfBuffer(Closeable):
                 elif count > 1:  # the run of samples with this very header and raw size
                     count = min(count, _RUN_MAX)
                     run = view[pos:pos + count * rsize]
-                    heads = run.cast("Q")[::rsize // 8].tolist()
-                    sizes = run.cast("I")[2::rsize // 4].tolist()
-                    if heads.count(heads[0]) != count or sizes.count(raw_size) != count:
+                    heads = run.cast("Q")[::rsize // 8]
+                    sizes = run.cast("I")[2::rsize // 4]
+                    # all alike: compared as bytes in C (no int object per record); else find the first that differs
+                    if heads.tobytes() != buf[pos:pos + 8] * count or sizes.tobytes() != buf[pos + 8:pos + 12] * count:
+                        heads, sizes = heads.tolist(), sizes.tolist()
                         count = next(i for i in range(count) if heads[i] != heads[0] or sizes[i] != raw_size)
                 if count == 1:
                     raw = buf[pos + 12:pos + 12 + raw_size]
@@ -204,7 +206,10 @@ class PerfBuffer(Closeable):
     def _deliver(self, values: list[Any], on_sample: Callable[..., Any] | None, cpu: int) -> int:
         """Hand decoded samples to the callback, one call each (the loop in C)."""
         if on_sample is not None and values:
-            if self.with_cpu:
+            sink = list_of_append(on_sample)
+            if sink is not None and not self.with_cpu:
+                sink.extend(values)  # `out.append` (read()): the same records in the same order, one call
+            elif self.with_cpu:
                 deque(map(on_sample, repeat(cpu, len(values)), values), 0)
             else:
                 deque(map(on_sample, values), 0)

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 
 from pyebpf.abi.maps import MapType
 from pyebpf._gc import collector_paused
-from pyebpf.abi.records import CtypesDecoder, record_decoder
+from pyebpf.abi.records import CtypesDecoder, list_of_append, record_decoder
 from pyebpf.errors import LoaderError
 from pyebpf.loader.fdguard import Closeable
 from pyebpf.abi.uapi import BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ
@@ -126,6 +126,7 @@ class RingBuffer(Closeable):
         n = 0
         parse = self._parse
         paused = type(decode) is CtypesDecoder  # ctypes records: only our code runs while the collector waits
+        sink = list_of_append(cb)  # `somelist.append` (read() too): records go straight into that list
         while cons < prod and (limit is None or n < limit):
             start = PAGE_SIZE + (cons & mask)  # offset in the producer mapping: data starts after its first page
             buf = prod_mm[start:start + (prod - cons)]  # all that is there (at most the ring's size)
@@ -133,7 +134,8 @@ class RingBuffer(Closeable):
             while not stopped and pos < len(buf) and (limit is None or n < limit):
                 # Records are decoded and delivered a chunk at a time: the ones a callback does not keep are freed
                 # before the next chunk is made, so the collector never has to walk them.
-                records: list[Any] = []
+                records: list[Any] = sink if sink is not None and not batch else []
+                before = len(records)
                 left = _CHUNK if limit is None else min(_CHUNK, limit - n)
                 if paused:
                     end, stopped = collector_paused(parse, buf, pos, records, left, decode)
@@ -142,12 +144,12 @@ class RingBuffer(Closeable):
                 if end == pos:
                     stopped = True  # BUSY first, or nothing whole: what follows waits
                     break
-                if cb is not None and records:
+                if records is not sink and cb is not None and records:
                     if batch:
                         cb(records)
                     else:
                         deque(map(cb, records), 0)  # one call per record, the loop in C
-                n += len(records)
+                n += len(records) - before
                 cons += end - pos
                 pos = end
                 write_u64(cons_mm, 0, cons)  # hand the space back to the producer
@@ -160,11 +162,13 @@ class RingBuffer(Closeable):
 
     def _parse(self, buf: bytes, pos: int, out: list[Any], limit: int | None, decode: Any) -> tuple[int, bool]:
         """Append the committed records of `buf` from offset `pos` on to `out` (decoded when `decode` is given, at
-        most `limit`); (offset after the last one, stopped at BUSY)."""
+        most `limit` of them); (offset after the last one, stopped at BUSY)."""
         read_u32 = _U32.unpack_from
         decode_run = decode.run if type(decode) is CtypesDecoder else None
         end = len(buf)
         view = memoryview(buf)
+        if limit is not None:
+            limit += len(out)  # (out may hold records already: the caller's own list)
         while pos + BPF_RINGBUF_HDR_SZ <= end and (limit is None or len(out) < limit):
             hdr = read_u32(buf, pos)[0]
             if hdr & _BUSY_OR_DISCARD:
@@ -186,9 +190,9 @@ class RingBuffer(Closeable):
                 count = 1  # records of varying lengths: one at a time
             elif count > 1:  # the run of records with this very header (same length, committed)
                 count = min(count, _RUN_MAX)
-                headers = view[pos:pos + count * step].cast("I")[::step // 4].tolist()
-                if headers.count(hdr) != count:
-                    count = next(i for i, h in enumerate(headers) if h != hdr)
+                headers = view[pos:pos + count * step].cast("I")[::step // 4]
+                if headers.tobytes() != buf[pos:pos + 4] * count:  # (compared as bytes in C)
+                    count = next(i for i, h in enumerate(headers.tolist()) if h != hdr)
             decoded = decode_run(buf, pos + BPF_RINGBUF_HDR_SZ, step, count, hdr) if decode_run else None
             if decoded is not None:
                 out.extend(decoded)

@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 from pyebpf.abi.helpers import HelperId
 from pyebpf.abi.uapi import BPF_MAX_LOOPS
 from pyebpf.abi.opcodes import (
-    CLASS_MASK, MAX_BPF_STACK, MAX_CALL_FRAMES, MODE_MASK, OP_CALLX, OP_JA, OP_JA32, OP_LD_IMM64, OP_MASK,
+    CLASS_MASK, MAX_BPF_STACK, MAX_CALL_FRAMES, MODE_MASK, OP_CALL, OP_CALLX, OP_EXIT, OP_JA, OP_JA32, OP_LD_IMM64,
+    OP_MASK,
     OP_MAY_GOTO, SIZE_BYTES, SIZE_MASK, SOURCE_MASK, AluOp, AtomicOp, CallSrc, InsnClass, JmpOp, Mode, PseudoSrc,
     Size, Source,
 )
@@ -61,6 +62,9 @@ _NOWHERE = Region(0, bytearray(), "nowhere", False, "none")
 #: Names of the generated code's namespace that become default arguments of `run` (locals are the fastest names).
 _LOCAL_NAMES = ("PG", "U1", "U2", "U4", "U8", "P1", "P2", "P4", "P8", "FAULT", "RESUME", "ERR", "ATOMIC", "CALLH",
                 "bswap16", "bswap32", "bswap64", "sdiv64", "smod64", "sdiv32", "smod32")
+_JUMP_CLASSES = frozenset((int(InsnClass.JMP), int(InsnClass.JMP32)))
+_ALU_CLASSES = frozenset((int(InsnClass.ALU), int(InsnClass.ALU64)))
+_MEM_CLASSES = frozenset((int(InsnClass.LDX), int(InsnClass.ST), int(InsnClass.STX)))
 _MASKS = (("M64", hex(M64)), ("M32", hex(M32)), ("B63", hex(B63)), ("B31", hex(B31)))
 
 
@@ -157,6 +161,7 @@ class Compiler:
             self.nslots = program.slot_count
             #: r10 keeps the frame's top for the whole run: stack accesses at constant offsets use the frame directly
             self.fixed_fp = not any(_writes_r10(insn) for insn in self.insns.values())
+            self.little_endian = m.stack_views is not None
             self.blocks, self.block_of = self._split()
             source = self._generate()
             code = _Code(source, compile(source, "<pyebpf-compiled>", "exec"), self.insns, self.block_of,
@@ -178,17 +183,22 @@ class Compiler:
         leaders = {0}
         ends: dict[int, int | None] = {}  # slot of a block-ending instruction -> its branch target slot (or None)
         entry_slots: set[int] = set()
+        jump_classes = _JUMP_CLASSES
         for slot, insn in self.insns.items():
-            if insn.is_branch:
-                tgt = ends[slot] = insn.target(slot)
-                leaders.add(tgt)
-                leaders.add(slot + 1)
-            elif insn.is_exit:
-                ends[slot] = None
-                leaders.add(slot + 1)
-            elif insn.is_pseudo_call:
-                entry_slots.add(insn.target(slot))
-            elif insn.is_lddw and insn.src == PseudoSrc.FUNC:
+            opcode = insn[0]
+            if opcode & CLASS_MASK in jump_classes:  # (Instruction.is_branch / is_exit / is_pseudo_call inline)
+                op = opcode & OP_MASK
+                if op == JmpOp.EXIT:
+                    if opcode == OP_EXIT:
+                        ends[slot] = None
+                        leaders.add(slot + 1)
+                elif op != JmpOp.CALL:
+                    tgt = ends[slot] = insn.target(slot)
+                    leaders.add(tgt)
+                    leaders.add(slot + 1)
+                elif opcode == OP_CALL and insn[2] == CallSrc.PSEUDO_CALL:
+                    entry_slots.add(insn.target(slot))
+            elif opcode == OP_LD_IMM64 and insn[2] == PseudoSrc.FUNC:
                 entry_slots.add(slot + 1 + alu_s32(insn.imm_lo))
         leaders |= entry_slots
         blocks: list[_Block] = []
@@ -232,6 +242,8 @@ class Compiler:
             CALLH=call_helper, ProgramExit=ProgramExit, TailCallSignal=TailCallSignal, VmError=VmError,
             MAXF=MAX_CALL_FRAMES, MG=self.may_goto_budget, NOWHERE=_NOWHERE,
         )
+        if "VIEWS[" in self.code.source:
+            ns["VIEWS"] = m.stack_views
         for h in self.code.helper_ids:
             ns[f"H{h}"] = m.helpers[h]
         for key, tmpl in self.code.sx.items():
@@ -260,6 +272,7 @@ class Compiler:
         raise self._error(slot, message)
 
     def _generate(self) -> str:
+        self._memo: dict["Instruction", list[str]] = {}
         self._helper_ids: set[int] = set()
         self._sx: dict[str, str] = {}
         self.inline = self._inlinable()
@@ -274,8 +287,10 @@ class Compiler:
         extra = "".join(f", {name}={name}" for name in used)  # default arguments: LOAD_FAST instead of globals
         out = [f"def run(entry, a1, a2, a3, a4, a5, depth, budget{extra}):",
                "    r0 = 0; r1 = a1; r2 = a2; r3 = a3; r4 = a4; r5 = a5; r6 = r7 = r8 = r9 = 0",
-               "    r10 = TOPS[depth]; n = 0; mg = MG; b = entry; g = NOWHERE; S = STACKS[depth].data",
-               "    while True:"]
+               "    r10 = TOPS[depth]; n = 0; mg = MG; b = entry; g = NOWHERE; S = STACKS[depth].data"]
+        if "S2[" in text or "S4[" in text or "S8[" in text:
+            out.append("    S2, S4, S8 = VIEWS[depth]")
+        out.append("    while True:")
         return "\n".join(out) + "\n" + text + "\n"
 
     def _budget_checks(self) -> tuple[set[int], list[int], list[int]]:
@@ -419,7 +434,21 @@ class Compiler:
         return alu.render(tmpl, d, s)
 
     def _insn(self, slot: int, insn: "Instruction", after: int) -> list[str]:
-        """Python lines for one non-terminating instruction (`after` = instructions after it in the block)."""
+        """Python lines for one non-terminating instruction (`after` = instructions after it in the block), the
+        same lines again for an instruction seen before in this program whose code names no slot (ALU, a 64-bit
+        constant, a stack access at a fixed frame offset)."""
+        lines = self._memo.get(insn)
+        if lines is not None:
+            return lines
+        lines = self._insn_lines(slot, insn, after)
+        cls = insn[0] & CLASS_MASK
+        if (cls in _ALU_CLASSES and "RAISE(" not in lines[0]) or \
+                (cls in _MEM_CLASSES and insn[0] & MODE_MASK == Mode.MEM and len(lines) == 1) or \
+                (insn[0] == OP_LD_IMM64 and insn[2] == PseudoSrc.IMM):
+            self._memo[insn] = lines
+        return lines
+
+    def _insn_lines(self, slot: int, insn: "Instruction", after: int) -> list[str]:
         opcode = insn.opcode
         cls = opcode & CLASS_MASK
         d, s = f"r{insn.dst}", f"r{insn.src}"
@@ -515,11 +544,20 @@ class Compiler:
             return None
         return at
 
+    def _frame_word(self, size: int, at: int) -> str | None:
+        """`S[at]`, or an element of the frame's u16/u32/u64 view for an aligned access (Machine.stack_views;
+        None on a big-endian host or unaligned: the struct call)."""
+        if size == 1:
+            return f"S[{at}]"
+        if at % size or not self.little_endian:
+            return None
+        return f"S{size}[{at // size}]"
+
     def _load(self, slot: int, d: str, s: str, off: int, size: int, signed: bool, strict: str) -> list[str]:
         value = f"U{size}(g.data, a - g.base)[0]"
         at = self._frame_offset(s, off, size, strict)
         if at is not None:
-            value = f"U{size}(S, {at})[0]"
+            value = self._frame_word(size, at) or f"U{size}(S, {at})[0]"
         if signed:
             key = f"SX{size}"
             self._sx[key] = alu.SIGN_EXTEND_LOAD[size].replace("{V}", "v")
@@ -535,7 +573,8 @@ class Compiler:
     def _store(self, slot: int, d: str, value: str, off: int, size: int, strict: str) -> list[str]:
         at = self._frame_offset(d, off, size, strict)
         if at is not None:
-            return [f"P{size}(S, {at}, {value})"]
+            word = self._frame_word(size, at)
+            return [f"{word} = {value}" if word else f"P{size}(S, {at}, {value})"]
         return [f"a = {self._addr(d, off)}",
                 f"if a < g.base or a + {size} > g.end or not g.writable{strict}:",
                 "    g = PG(a >> 16)",

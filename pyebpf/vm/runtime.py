@@ -31,6 +31,8 @@ Contract for maps (pyebpf.vm.maps): `create_map(spec, ncpus=...) -> VmMap` where
 """
 from __future__ import annotations
 
+import sys
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
 
 from pyebpf.abi.opcodes import MAX_BPF_STACK, MAX_CALL_FRAMES, PseudoSrc
@@ -126,6 +128,20 @@ class Machine:
         self.needs_reset = False
 
     # ---- engines ------------------------------------------------------------------------------------------------
+
+    @cached_property
+    def stack_views(self) -> "list[tuple[memoryview, memoryview, memoryview]] | None":
+        """Each frame's bytes as arrays of u16, u32 and u64 (the compiled engine's aligned stack accesses at fixed
+        offsets: an index instead of a struct call); None on a big-endian host, where they would not be the
+        little-endian values eBPF stores. The frames are never resized, so the views stay valid."""
+        if sys.byteorder != "little":
+            return None
+        out = []
+        for stack in self.stacks:
+            view = memoryview(stack.data)
+            out.append((view.cast("H"), view.cast("I"), view.cast("Q")))
+        return out
+
     def engine_for(self, program: "Program") -> Any:
         eng = self._engines.get(id(program))
         if eng is None:

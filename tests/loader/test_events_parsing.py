@@ -111,3 +111,35 @@ def test_readers_decode_runs_in_place_as_one_by_one(lengths, seed):
         perf += struct.pack("<IHHI", PerfRecordType.SAMPLE, 0, size, len(p)) + p + bytes(size - 12 - len(p))
     pieces, used = PerfBuffer._parse(_Reader(), perf, 0, decode)
     assert used == len(perf) and [bytes(r) for samples, _ in pieces for r in samples] == expected
+
+
+def _fake_ring(payloads: list[bytes], size: int = 1 << 16):
+    """A RingBuffer over bytearrays laid out as the kernel maps a ring (consumer page, producer page, data)."""
+    import struct
+
+    from pyebpf.abi.uapi import BPF_RINGBUF_HDR_SZ
+    from pyebpf.loader.ringbuf import PAGE_SIZE, RingBuffer
+
+    data = b"".join(struct.pack("<II", len(p), 0) + p + bytes(-(len(p) + BPF_RINGBUF_HDR_SZ) % 8) for p in payloads)
+    rb = RingBuffer.__new__(RingBuffer)
+    rb.discarded = rb.records = 0
+    rb.callback, rb._decode, rb._mask, rb.size = None, record_decoder(Rec), size - 1, size
+    rb._cons_mm, rb._prod_mm = bytearray(PAGE_SIZE), bytearray(PAGE_SIZE + 2 * size)
+    rb._prod_mm[PAGE_SIZE:PAGE_SIZE + len(data)] = data
+    struct.pack_into("<Q", rb._prod_mm, 0, len(data))
+    return rb
+
+
+@pytest.mark.parametrize("limit", [None, 1, 7, 30])
+def test_ring_consume_into_a_list_as_per_record_callbacks(limit):
+    """consume(out.append) (read() too) fills the list itself: the same records, in order, after what the list held,
+    the same count and consumer position as a callback taking them one by one."""
+    payloads = [bytes([i]) * (16 if i % 5 else 12) for i in range(25)]
+    by_call, into = _fake_ring(payloads), _fake_ring(payloads)
+    seen: list = []
+    n_call = by_call.consume(lambda r: seen.append(bytes(r)), limit=limit)
+    out: list = ["before"]
+    n_into = into.consume(out.append, limit=limit)
+    assert n_into == n_call == min(25, limit or 25) and out[0] == "before"
+    assert [bytes(r) for r in out[1:]] == seen
+    assert into.consumer_pos == by_call.consumer_pos

@@ -171,3 +171,49 @@ def test_kept_run_regions_leave_earlier_results_and_fault_stale_pointers(engine:
     assert (first.mem, second.mem) == (b"\x08\x00", b"\x11\x20\x30")
     with pytest.raises(VmError, match="invalid memory access"):
         vm.run()
+
+
+def _stack_program() -> Program:
+    """Stores and loads of every size at aligned and unaligned fixed frame offsets, signed loads, in the main frame
+    and in a subprogram's frame (depth 1), folded into r0."""
+    body = []
+    for off, size, value in ((8, "u64", "r6"), (12, "u32", "r6"), (13, "u8", "r6"), (18, "u16", "r6"),
+                             (23, "u32", "r6"), (30, "u16", "r6"), (40, "u64", "0x7fffffff"), (44, "u32", "-2"),
+                             (46, "u16", "-3"), (47, "u8", "-4")):
+        body.append(f"*({size} *)(r10 - {off}) = {value}")
+    for off, size in ((8, "u64"), (12, "u32"), (13, "u8"), (18, "u16"), (23, "u32"), (30, "u16"), (40, "u64"),
+                      (44, "s32"), (46, "s16"), (47, "s8"), (16, "u64"), (24, "s32")):
+        body += [f"r1 = *({size} *)(r10 - {off})", "r0 *= 31", "r0 ^= r1"]
+    text = "\n".join(["r6 = 0x1122334455667788 ll", "r0 = 7", *body, "call sub", "r0 += r7", "exit",
+                      "sub:", "r6 = 0x0102030405060708 ll", "r0 = 3", *body, "r7 = r0", "exit"])
+    return pyebpf.assemble(text)
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_fixed_frame_stack_views_read_as_the_interpreter(strict: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled engine's stack accesses through the frame's u16/u32/u64 views (aligned offsets) and struct
+    calls (unaligned, or a big-endian host: views None) give the interpreter's results."""
+    from pyebpf.vm import compiler
+    from pyebpf.vm.compiler import clear_code_cache
+    from pyebpf.vm.runtime import Machine
+
+    program = _stack_program()
+    want = VM(program, engine="interp", strict_alignment=strict)
+    try:
+        expected = want.run().r0
+    except VmError as e:
+        expected = ("fault", e.pc)
+    got = []
+    for views in (True, False):
+        clear_code_cache()
+        if not views:
+            monkeypatch.setattr(Machine, "stack_views", property(lambda self: None))
+        vm = VM(program, engine="compiled", strict_alignment=strict)
+        try:
+            got.append(vm.run().r0)
+        except VmError as e:
+            got.append(("fault", e.pc))
+        sources = [code.source for code in compiler._CODE_CACHE.values()]
+        assert sources and all(("S8[" in src) == views for src in sources)
+    clear_code_cache()
+    assert got == [expected, expected]
