@@ -20,7 +20,8 @@ __all__ = [
     "FieldKind", "CtxField", "ContextLayout", "SK_BUFF", "XDP_MD", "PT_REGS", "BPF_PERF_EVENT_DATA",
     "TRACE_EVENT_RAW_SYS_ENTER", "TRACE_EVENT_RAW_SYS_EXIT", "BPF_RAW_TRACEPOINT_ARGS", "CONTEXTS",
     "ctx_access_ok", "ReturnRange", "RETURN_RANGES", "return_range", "lsm_return_range", "MAX_BPF_FUNC_ARGS",
-    "BPF_NF_CTX", "SYSCALL_CTX", "ITER_CTX_ARGS", "ITER_MAYBE_NULL", "ITER_TRUSTED", "BPF_RAW_TRACEPOINT_WRITABLE_ARGS", "BTF_CTX_ATTACH_TYPES",
+    "BPF_NF_CTX", "SYSCALL_CTX", "ITER_CTX_ARGS", "ITER_MAYBE_NULL", "ITER_TRUSTED", "ITER_BUF",
+    "ITER_RDONLY", "BPF_RAW_TRACEPOINT_WRITABLE_ARGS", "BTF_CTX_ATTACH_TYPES",
     "PERF_MAX_TRACE_SIZE", "TRACE_ENTRY_SIZE", "BPF_SOCK", "BPF_TCP_SOCK", "BPF_XDP_SOCK", "sock_access_ok",
 ]
 
@@ -342,7 +343,7 @@ BTF_CTX_ATTACH_TYPES: dict[ProgType, frozenset[AttachType]] = {
 the expected_attach_types modelled (LSM_CGROUP is not)."""
 
 
-ITER_MAYBE_NULL, ITER_TRUSTED = "maybe_null", "trusted"
+ITER_MAYBE_NULL, ITER_TRUSTED, ITER_BUF, ITER_RDONLY = "maybe_null", "trusted", "buf", "rdonly"
 ITER_CTX_ARGS: dict[str, dict[int, frozenset[str]]] = {
     "task": {1: frozenset({ITER_MAYBE_NULL, ITER_TRUSTED})},
     "task_file": {1: frozenset({ITER_MAYBE_NULL}), 3: frozenset({ITER_MAYBE_NULL})},
@@ -351,12 +352,16 @@ ITER_CTX_ARGS: dict[str, dict[int, frozenset[str]]] = {
     "bpf_prog": {1: frozenset({ITER_MAYBE_NULL})},
     "bpf_link": {1: frozenset({ITER_MAYBE_NULL})},
     "cgroup": {1: frozenset({ITER_MAYBE_NULL, ITER_TRUSTED})},
+    "bpf_map_elem": {2: frozenset({ITER_BUF, ITER_MAYBE_NULL, ITER_RDONLY}), 3: frozenset({ITER_BUF, ITER_MAYBE_NULL})},
+    "sockmap": {2: frozenset({ITER_BUF, ITER_MAYBE_NULL, ITER_RDONLY}), 3: frozenset({ITER_MAYBE_NULL})},
+    "bpf_sk_storage_map": {2: frozenset({ITER_MAYBE_NULL}), 3: frozenset({ITER_BUF, ITER_MAYBE_NULL})},
 }
 """The iterator targets modelled (an iterator attaches to the FUNC bpf_iter_<target>, whose arguments are the
 members of struct bpf_iter__<target>, one u64 slot each), with their bpf_iter_reg.ctx_arg_info (kernel/bpf/*_iter.c, linux 6.12): argument
-index -> the PTR_TO_BTF_ID flags the kernel gives it instead of btf_ctx_access's default (PTR_TO_BTF_ID_OR_NULL,
-trusted for some). Targets with PTR_TO_BUF arguments (bpf_map_elem, sockmap, bpf_sk_storage_map) and the network
-ones are not modelled: verify() refuses them as such."""
+index -> the register type the kernel gives it instead of btf_ctx_access's default: PTR_TO_BTF_ID_OR_NULL (trusted
+for some), or for a map's key and value PTR_TO_BUF_OR_NULL (read-only for keys; how far the program reads is checked
+against the map when the iterator is attached, not at load). Other targets (tcp, udp, unix, netlink, ipv6_route,
+ksym, kmem_cache, ...) are not modelled: verify() refuses them as such."""
 
 
 #: bpf_sock fields that allow narrow (1/2-byte) loads (bpf_sock_is_valid_access's first case group)

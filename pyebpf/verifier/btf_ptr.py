@@ -19,7 +19,8 @@ from __future__ import annotations
 import errno
 
 from pyebpf.abi.btf import BtfKind
-from pyebpf.abi.context import BTF_CTX_ATTACH_TYPES, return_range, ITER_CTX_ARGS, ITER_MAYBE_NULL, ITER_TRUSTED, MAX_BPF_FUNC_ARGS
+from pyebpf.abi.context import (BTF_CTX_ATTACH_TYPES, ITER_BUF, ITER_CTX_ARGS, ITER_MAYBE_NULL, ITER_RDONLY,
+                                ITER_TRUSTED, MAX_BPF_FUNC_ARGS, return_range)
 from pyebpf.abi.lsm import LSM_DISABLED_HOOKS, LSM_HOOKS_UNION, LSM_SLEEPABLE_HOOKS, LSM_UNTRUSTED_HOOKS
 from pyebpf.abi.helpers import TypeFlag
 from pyebpf.abi.kernel_versions import Fact
@@ -32,7 +33,10 @@ from pyebpf.btf.spec import MODIFIER_KINDS, Btf
 from pyebpf.errors import BtfError
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_unknown, reg_bounds_sync
 from pyebpf.verifier.env import Env, Reject
-from pyebpf.verifier.regstate import PTR_MAYBE_NULL, PTR_TO_BTF_ID, SCALAR_VALUE, Reg, reg_type_str
+from pyebpf.verifier.regstate import (MEM_RDONLY, PTR_MAYBE_NULL, PTR_TO_BTF_ID, SCALAR_VALUE, Reg, RegType, base_type,
+                                      reg_type_str)
+
+PTR_TO_BUF = int(RegType.PTR_TO_BUF)
 
 PTR_UNTRUSTED = int(TypeFlag.PTR_UNTRUSTED)
 PTR_TRUSTED = int(TypeFlag.PTR_TRUSTED)
@@ -585,6 +589,9 @@ def btf_ctx_access(env: Env, target: AttachTarget, off: int, size: int, write: b
     if size != 8 and _fact(env, Fact.BTF_CTX_PTR_SIZE_8):
         env.verbose(f"func '{tname}' size {size} must be 8\n")
         return None
+    buf = target.iter_args.get(arg) if target.iter_args is not None else None
+    if buf is not None and ITER_BUF in buf:  # ctx_arg_info PTR_TO_BUF | PTR_MAYBE_NULL: a map's key or value
+        return PTR_TO_BUF | PTR_MAYBE_NULL | (MEM_RDONLY if ITER_RDONLY in buf else 0), 0
     pointee = t.size_type
     if not pointee or btf[btf.skip_modifiers(pointee)].kind == BtfKind.INT:
         return SCALAR_VALUE, 0  # void * and int *: scalars, no further walking
@@ -678,6 +685,11 @@ def check_btf_ctx_load(env: Env, regno: int, off: int, size: int, write: bool, v
                 dst.s32_min, dst.s32_max = max(dst.s32_min, rng.min), min(dst.s32_max, rng.max)
                 dst.smin, dst.smax = max(dst.smin, rng.min), min(dst.smax, rng.max)
                 reg_bounds_sync(dst)
+        elif base_type(rtype) == PTR_TO_BUF:
+            mark_reg_unknown(dst)
+            mark_reg_known(dst, 0)
+            dst.type = rtype
+            dst.id = env.new_id()
         else:
             mark_btf_ld_reg(env, dst, PTR_TO_BTF_ID, btf_id, rtype & ~PTR_TO_BTF_ID)
 

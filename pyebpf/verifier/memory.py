@@ -212,12 +212,13 @@ def check_ctx_access(env: Env, regno: int, off: int, size: int, write: bool, val
                 dst.id = env.new_id()
 
 
-def check_tp_buffer_access(env: Env, regno: int, off: int, size: int) -> None:
-    """check_tp_buffer_access(): a raw_tracepoint.w buffer takes any constant, non-negative offset; how far the
-    program reaches (max_tp_access) is checked against the tracepoint when it is attached, not here."""
+def check_buffer_access(env: Env, buf_info: str, regno: int, off: int, size: int) -> None:
+    """__check_buffer_access(): a buffer whose size the verifier does not know (a raw_tracepoint.w buffer, an
+    iterator's map key or value) takes any constant, non-negative offset; how far the program reaches
+    (max_tp_access, max_rdonly_access, max_rdwr_access) is checked when it is attached, not here."""
     reg = env.regs[regno]
     if off < 0:
-        raise Reject(f"R{regno} invalid tracepoint buffer access: off={off}, size={size}")
+        raise Reject(f"R{regno} invalid {buf_info} buffer access: off={off}, size={size}")
     if reg.var_off.mask or reg.var_off.value:
         raise Reject(f"R{regno} invalid variable buffer offset: off={off}, var_off={_tn(reg.var_off)}")
 
@@ -638,8 +639,15 @@ def check_mem_access(env: Env, regno: int, off: int, size: int, write: bool, val
         if not write and value_regno >= 0:
             mark_reg_unknown(regs[value_regno])
     elif t == RegType.PTR_TO_TP_BUFFER:
-        check_tp_buffer_access(env, regno, off, size)
+        check_buffer_access(env, "tracepoint", regno, off, size)
         if not write and value_regno >= 0:
+            mark_reg_unknown(regs[value_regno])
+    elif base_type(t) == RegType.PTR_TO_BUF and not t & PTR_MAYBE_NULL:
+        rdonly = bool(t & MEM_RDONLY)
+        if write and rdonly:
+            raise Reject(f"R{regno} cannot write into {reg_type_str(t)}")
+        check_buffer_access(env, "rdonly" if rdonly else "rdwr", regno, off, size)
+        if value_regno >= 0 and (rdonly or not write):
             mark_reg_unknown(regs[value_regno])
     elif t in _SK_TYPES:
         if write:

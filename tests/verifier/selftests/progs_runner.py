@@ -131,7 +131,8 @@ def _kernel(program, prog_type, coll) -> tuple[bool, str, int | None]:
 
 def _trampoline_attach_types():
     from pyebpf.abi.prog_types import AttachType
-    return frozenset({AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN})
+    return frozenset({AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN,
+                      AttachType.TRACE_ITER})
 
 
 def run_object(path: Path, skipped: dict[str, str]) -> list[base.Outcome]:
@@ -172,7 +173,7 @@ def run_object(path: Path, skipped: dict[str, str]) -> list[base.Outcome]:
             if not k_ok and k_msg == "EPERM" and (ProgType(pt) == ProgType.LSM or (
                     ProgType(pt) == ProgType.TRACING and program.expected_attach_type in _TRAMPOLINE)):
                 skipped[f"{path.stem}.c: {name}"] = ("this kernel refuses trampoline programs (fentry/fexit/fmod_ret/"
-                                                     "lsm) before verifying (EPERM, no log)")
+                                                     "lsm) and map-element iterators with EPERM and no reason")
                 continue
             try:
                 res = verify(program, pt, privileged=True, raise_on_reject=False)
