@@ -20,7 +20,8 @@ __all__ = [
     "FieldKind", "CtxField", "ContextLayout", "SK_BUFF", "XDP_MD", "PT_REGS", "BPF_PERF_EVENT_DATA",
     "TRACE_EVENT_RAW_SYS_ENTER", "TRACE_EVENT_RAW_SYS_EXIT", "BPF_RAW_TRACEPOINT_ARGS", "CONTEXTS",
     "ctx_access_ok", "ReturnRange", "RETURN_RANGES", "return_range", "lsm_return_range", "MAX_BPF_FUNC_ARGS",
-    "BPF_NF_CTX", "SYSCALL_CTX", "ITER_CTX_ARGS", "ITER_MAYBE_NULL", "ITER_TRUSTED", "ITER_BUF",
+    "BPF_NF_CTX", "SYSCALL_CTX", "ITER_CTX_ARGS", "FMODRET_FUNCS", "NON_SLEEPABLE_ERROR_INJECT", "TRACING_DENY",
+    "NORETURN_DENY", "SECURITY_PREFIX", "ITER_MAYBE_NULL", "ITER_TRUSTED", "ITER_BUF",
     "ITER_RDONLY", "BPF_RAW_TRACEPOINT_WRITABLE_ARGS", "BTF_CTX_ATTACH_TYPES",
     "PERF_MAX_TRACE_SIZE", "TRACE_ENTRY_SIZE", "BPF_SOCK", "BPF_TCP_SOCK", "BPF_XDP_SOCK", "sock_access_ok",
 ]
@@ -362,6 +363,24 @@ index -> the register type the kernel gives it instead of btf_ctx_access's defau
 for some), or for a map's key and value PTR_TO_BUF_OR_NULL (read-only for keys; how far the program reads is checked
 against the map when the iterator is attached, not at load). Other targets (tcp, udp, unix, netlink, ipv6_route,
 ksym, kmem_cache, ...) are not modelled: verify() refuses them as such."""
+
+
+FMODRET_FUNCS: dict[str, bool] = {"bpf_modify_return_test": False, "bpf_modify_return_test2": False,
+                                  "bpf_modify_return_test_tp": False, "bpf_fentry_test1": True,
+                                  "update_socket_protocol": False}
+"""register_btf_fmodret_id_set() sets (net/bpf/test_run.c, net/mptcp/bpf.c): functions fmod_ret may modify whatever
+the error-injection list says; True: KF_SLEEPABLE, so sleepable fentry/fexit/fmod_ret may attach to them too."""
+NON_SLEEPABLE_ERROR_INJECT = frozenset({"__filemap_add_folio", "should_fail_alloc_page", "should_failslab"})
+"""btf_non_sleepable_error_inject: on the error-injection list, but no sleepable program may attach to them."""
+TRACING_DENY = frozenset({"migrate_disable", "migrate_enable", "rcu_read_unlock_strict", "preempt_count_add",
+                          "preempt_count_sub", "__rcu_read_lock", "__rcu_read_unlock"})
+"""btf_id_deny: functions no fentry/fexit/fmod_ret program may attach to (EINVAL, no log line)."""
+NORETURN_DENY = frozenset({"__ia32_sys_exit", "__ia32_sys_exit_group", "__kunit_abort", "kunit_try_catch_throw",
+                           "__module_put_and_kthread_exit", "__x64_sys_exit", "__x64_sys_exit_group", "do_exit",
+                           "do_group_exit", "kthread_complete_and_exit", "kthread_exit", "make_task_dead"})
+"""noreturn_deny: __noreturn functions fexit/fmod_ret may not attach to."""
+SECURITY_PREFIX = "security_"
+"""check_attach_modify_return(): security_* functions are modifiable by fmod_ret."""
 
 
 #: bpf_sock fields that allow narrow (1/2-byte) loads (bpf_sock_is_valid_access's first case group)

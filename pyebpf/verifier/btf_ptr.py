@@ -19,8 +19,9 @@ from __future__ import annotations
 import errno
 
 from pyebpf.abi.btf import BtfKind
-from pyebpf.abi.context import (BTF_CTX_ATTACH_TYPES, ITER_BUF, ITER_CTX_ARGS, ITER_MAYBE_NULL, ITER_RDONLY,
-                                ITER_TRUSTED, MAX_BPF_FUNC_ARGS, return_range)
+from pyebpf.abi.context import (BTF_CTX_ATTACH_TYPES, FMODRET_FUNCS, ITER_BUF, ITER_CTX_ARGS, ITER_MAYBE_NULL,
+                                ITER_RDONLY, ITER_TRUSTED, MAX_BPF_FUNC_ARGS, NON_SLEEPABLE_ERROR_INJECT,
+                                NORETURN_DENY, SECURITY_PREFIX, TRACING_DENY, return_range)
 from pyebpf.abi.lsm import LSM_DISABLED_HOOKS, LSM_HOOKS_UNION, LSM_SLEEPABLE_HOOKS, LSM_UNTRUSTED_HOOKS
 from pyebpf.abi.helpers import TypeFlag
 from pyebpf.abi.kernel_versions import Fact
@@ -405,9 +406,6 @@ class AttachTarget:
         self.iter_args = iter_args
 
 
-#: the expected_attach_types whose context btf_ctx_access describes (TRACING and LSM; abi/context.py)
-BTF_CTX_ATTACH = frozenset().union(*BTF_CTX_ATTACH_TYPES.values())
-
 #: can_be_sleepable(): the TRACING attach types a BPF_F_SLEEPABLE program may have
 _SLEEPABLE_TRACING = frozenset({AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN,
                                 AttachType.TRACE_ITER})
@@ -449,6 +447,8 @@ def check_attach_btf_id(env: Env, attach_btf_id: int, attach_to: str | None) -> 
             raise Reject(f"the context of iterator target {iter_target!r} is not modelled by this verifier",
                          errno.EINVAL)
         target.iter_args = ITER_CTX_ARGS[iter_target]
+    elif pt == ProgType.TRACING and env.attach_type in _TRAMPOLINE_TRACING:
+        _check_trampoline_target(env, target.name)
     elif pt == ProgType.LSM:
         if env.sleepable and target.lsm_hook not in LSM_SLEEPABLE_HOOKS:
             raise Reject(f"{target.name} is not sleepable", errno.EINVAL)
@@ -460,6 +460,36 @@ def check_attach_btf_id(env: Env, attach_btf_id: int, attach_to: str | None) -> 
         if target.lsm_hook not in _lsm_hooks(btf):
             raise Reject(f"attach_btf_id {tid} points to wrong type name {target.name}", errno.EINVAL)
     return target
+
+
+_TRAMPOLINE_TRACING = frozenset({AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN})
+
+
+def _check_trampoline_target(env: Env, name: str) -> None:
+    """bpf_check_attach_target()'s sleepable and fmod_ret rules (the error-injection list, the fmodret kfunc sets,
+    security_* functions), then check_attach_btf_id()'s deny lists, for a fentry/fexit/fmod_ret program."""
+    from pyebpf.system.error_injection import ERROR_INJECTION_LIST, error_injection_functions
+    injectable = error_injection_functions()
+    if env.sleepable:
+        ok = FMODRET_FUNCS.get(name, False) or (
+            name not in NON_SLEEPABLE_ERROR_INJECT and injectable is not None and name in injectable)
+        if not ok and injectable is None:
+            raise Reject(f"{name}: whether it is on the error-injection list (which sleepable programs need) is not "
+                         f"known to this verifier ({ERROR_INJECTION_LIST} is unreadable)", errno.EINVAL)
+        if not ok:
+            raise Reject(f"{name} is not sleepable", errno.EINVAL)
+    elif env.attach_type == AttachType.MODIFY_RETURN:
+        ok = name in FMODRET_FUNCS or name.startswith(SECURITY_PREFIX) or (
+            injectable is not None and name in injectable)
+        if not ok and injectable is None:
+            raise Reject(f"{name}(): whether it is on the error-injection list (which fmod_ret needs) is not known "
+                         f"to this verifier ({ERROR_INJECTION_LIST} is unreadable)", errno.EINVAL)
+        if not ok:
+            raise Reject(f"{name}() is not modifiable", errno.EINVAL)
+    if name in TRACING_DENY:
+        raise Reject("", errno.EINVAL)
+    if env.attach_type in (AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN) and name in NORETURN_DENY:
+        raise Reject("Attaching fexit/fmod_ret to __noreturn functions is rejected.", errno.EINVAL)
 
 
 def _lsm_hooks(btf: Btf) -> frozenset[str]:
@@ -723,4 +753,4 @@ def check_helper_btf_arg(env: Env, regno: int, arg) -> None:
 __all__ = ["btf_struct_walk", "btf_struct_access", "check_ptr_to_btf_access", "check_ptr_to_map_access",
            "btf_ctx_access", "check_btf_ctx_load", "attach_target", "AttachTarget", "mark_btf_ld_reg",
            "reg_btf_id", "reg_type_name", "struct_id", "is_trusted_reg", "is_rcu_reg", "MAP_STRUCT",
-           "RAW_TP_NULL_ARGS", "BTF_CTX_ATTACH", "check_attach_btf_id", "can_be_sleepable"]
+           "RAW_TP_NULL_ARGS", "check_attach_btf_id", "can_be_sleepable"]

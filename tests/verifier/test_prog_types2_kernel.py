@@ -126,6 +126,13 @@ BTF_CASES = {
                                      "if r2 == 0 goto +1\nr0 = *(u64 *)(r2 -8)\n" + END0),
     "iter_sockmap_sk": (P.TRACING, A.TRACE_ITER, "sockmap", 0, "GPL", "r2 = *(u64 *)(r1 +24)\n"
                         f"r0 = *(u32 *)(r2 +0)\n" + END0),
+    "fmod_ret_fmodret_set": (P.TRACING, A.MODIFY_RETURN, "bpf_modify_return_test", 0, "GPL", END0),
+    "fmod_ret_security": (P.TRACING, A.MODIFY_RETURN, "security_file_open", 0, "GPL", END0),
+    "fmod_ret_not_modifiable": (P.TRACING, A.MODIFY_RETURN, "vfs_read", 0, "GPL", END0),
+    "fexit_noreturn": (P.TRACING, A.TRACE_FEXIT, "do_exit", 0, "GPL", END0),
+    "fentry_denied": (P.TRACING, A.TRACE_FENTRY, "migrate_disable", 0, "GPL", END0),
+    "fentry_sleepable_kf": (P.TRACING, A.TRACE_FENTRY, "bpf_fentry_test1", SLEEPABLE, "GPL", END0),
+    "fentry_sleepable_not": (P.TRACING, A.TRACE_FENTRY, "vfs_read", SLEEPABLE, "GPL", END0),
     "tp_btf_seq_write": (P.TRACING, A.TRACE_RAW_TP, "sched_switch", 0, "GPL", "r1 = 0\nr2 = 0\nr3 = 0\ncall 127\n"
                          + END0),
     "tp_btf_sleepable": (P.TRACING, A.TRACE_RAW_TP, "sched_switch", SLEEPABLE, "GPL", END0),
@@ -164,17 +171,18 @@ def _kernel(program, pt):
 @pytest.mark.parametrize("name", sorted(BTF_CASES))
 def test_btf_context_types_as_kernel(name):
     pt, attach, target, flags, license, text = BTF_CASES[name]
-    if BTF.find(f"bpf_lsm_{target}" if pt == P.LSM else target) is None and pt == P.LSM:
+    if attach not in (A.TRACE_ITER, A.TRACE_RAW_TP) and BTF.find(f"bpf_lsm_{target}" if pt == P.LSM else target) is None:
         from pyebpf.testing.plugin import skip_missing_feature
-        skip_missing_feature(f"this kernel has no LSM hook {target}")
+        skip_missing_feature(f"this kernel has no BTF function for {target}")
     program = dataclasses.replace(assemble(text), prog_type=pt, expected_attach_type=attach,
                                   attach_btf_id=attach_btf_id(attach, target), license=license, prog_flags=flags)
     kern = _kernel(program, pt)
     if not kern.accepted and kern.errno == errno.EPERM and not kern.last_error.strip() and (
-            pt == P.LSM or attach == A.TRACE_ITER):
+            pt == P.LSM or attach != A.TRACE_RAW_TP):
         from pyebpf.testing.plugin import skip_missing_feature
-        skip_missing_feature(f"this kernel refuses {'LSM programs' if pt == P.LSM else f'{target} iterators'} "
-                             "with EPERM and no reason (6.18 here); the guests check these")
+        what = f"{target} iterators" if attach == A.TRACE_ITER else f"{attach.name} programs"
+        skip_missing_feature(f"this kernel refuses {what} with EPERM and no reason (6.18 here); the guests check "
+                             "these")
     ours = verify(program, raise_on_reject=False)
     ours_msg = ours.error.message if ours.error else ""
     assert ours.accepted == kern.accepted, (kern.last_error, ours_msg)
