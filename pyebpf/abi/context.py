@@ -358,11 +358,11 @@ ITER_CTX_ARGS: dict[str, dict[int, frozenset[str]]] = {
     "bpf_sk_storage_map": {2: frozenset({ITER_MAYBE_NULL}), 3: frozenset({ITER_BUF, ITER_MAYBE_NULL})},
 }
 """The iterator targets modelled (an iterator attaches to the FUNC bpf_iter_<target>, whose arguments are the
-members of struct bpf_iter__<target>, one u64 slot each), with their bpf_iter_reg.ctx_arg_info (kernel/bpf/*_iter.c, linux 6.12): argument
-index -> the register type the kernel gives it instead of btf_ctx_access's default: PTR_TO_BTF_ID_OR_NULL (trusted
-for some), or for a map's key and value PTR_TO_BUF_OR_NULL (read-only for keys; how far the program reads is checked
-against the map when the iterator is attached, not at load). Other targets (tcp, udp, unix, netlink, ipv6_route,
-ksym, kmem_cache, ...) are not modelled: verify() refuses them as such."""
+members of struct bpf_iter__<target>, one u64 slot each), with their bpf_iter_reg.ctx_arg_info (kernel/bpf/*_iter.c,
+linux 6.12): argument index -> the register type the kernel gives it instead of btf_ctx_access's default:
+PTR_TO_BTF_ID_OR_NULL (trusted for some), or for a map's key and value PTR_TO_BUF_OR_NULL (read-only for keys; how
+far the program reads is checked against the map when the iterator is attached, not at load). Other targets (tcp,
+udp, unix, netlink, ipv6_route, ksym, kmem_cache, ...) are not modelled: verify() refuses them as such."""
 
 
 FMODRET_FUNCS: dict[str, bool] = {"bpf_modify_return_test": False, "bpf_modify_return_test2": False,

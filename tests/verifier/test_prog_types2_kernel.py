@@ -171,7 +171,8 @@ def _kernel(program, pt):
 @pytest.mark.parametrize("name", sorted(BTF_CASES))
 def test_btf_context_types_as_kernel(name):
     pt, attach, target, flags, license, text = BTF_CASES[name]
-    if attach not in (A.TRACE_ITER, A.TRACE_RAW_TP) and BTF.find(f"bpf_lsm_{target}" if pt == P.LSM else target) is None:
+    func = f"bpf_lsm_{target}" if pt == P.LSM else target
+    if attach not in (A.TRACE_ITER, A.TRACE_RAW_TP) and BTF.find(func) is None:
         from pyebpf.testing.plugin import skip_missing_feature
         skip_missing_feature(f"this kernel has no BTF function for {target}")
     program = dataclasses.replace(assemble(text), prog_type=pt, expected_attach_type=attach,
