@@ -14,6 +14,7 @@ __all__ = [
     "ProgType", "AttachType", "AttachKind", "SecFlag", "SectionDef", "SECTION_DEFS",
     "prog_type_for_section", "attach_kind", "split_section_target", "parse_prog_type", "PROG_TYPE_ALIASES",
     "VALID_ATTACH_TYPES", "DEFAULT_ATTACH_TYPES", "effective_attach_type", "attach_type_valid", "NO_ATTACH_TYPE",
+    "PROG_TYPE_SINCE",
 ]
 
 
@@ -138,6 +139,12 @@ VALID_ATTACH_TYPES: dict[ProgType, frozenset[AttachType]] = {
 }
 """syscall.c bpf_prog_load_check_attach(): the expected_attach_type a program type must be loaded with (EINVAL
 before the verifier runs otherwise); types not listed take any."""
+
+PROG_TYPE_SINCE: dict[ProgType, tuple[int, int]] = {
+    ProgType.NETFILTER: (6, 4), ProgType.SYSCALL: (5, 14),
+}
+"""The first release that knows a program type, for the types newer than the oldest release the verifier models
+(5.10); an older kernel refuses BPF_PROG_LOAD of them with EINVAL before verifying."""
 
 NO_ATTACH_TYPE: frozenset[ProgType] = frozenset({ProgType.SYSCALL, ProgType.EXT})
 """bpf_prog_load_check_attach(): these types must be loaded with an expected_attach_type of 0."""

@@ -10,8 +10,8 @@ from pyebpf.abi.opcodes import BPF_COMPLEXITY_LIMIT_INSNS, OP_LD_IMM64, PseudoSr
 from pyebpf.abi.prog_kinds import unprivileged_may_load
 from pyebpf.abi.context import BTF_CTX_ATTACH_TYPES, ITER_CTX_ARGS
 from pyebpf.abi.prog_type_spec import BTF_CONTEXT_PROG_TYPES, MODELLED_PROG_TYPES, models
-from pyebpf.abi.prog_types import (NO_ATTACH_TYPE, VALID_ATTACH_TYPES, AttachType, ProgType, attach_type_valid,
-                                   parse_prog_type)
+from pyebpf.abi.prog_types import (NO_ATTACH_TYPE, PROG_TYPE_SINCE, VALID_ATTACH_TYPES, AttachType, ProgType,
+                                   attach_type_valid, parse_prog_type)
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.uapi import ENOTSUPP, ProgLoadFlags
 from pyebpf.errors import VerifierError
@@ -113,6 +113,13 @@ def _verify(program: Program, prog_type, maps, privileged: bool, log_level: int,
         raise VerifierError(f"program type {pt.name} is not supported by the verifier "
                             f"(supported: {', '.join(sorted(p.name.lower() for p in SUPPORTED_PROG_TYPES))})",
                             errno=errno.EINVAL)
+    since = PROG_TYPE_SINCE.get(pt)
+    if since is not None and model.release < since:
+        error = VerifierError(f"program type {pt.name.lower()} arrived in Linux {since[0]}.{since[1]}, after "
+                              f"{model.release}", errno=errno.EINVAL)
+        if raise_on_reject:
+            raise error
+        return VerifierResult(False, 0, 0, 0, 0, "", error, kernel=model)
     if not privileged and not unprivileged_may_load(pt):
         # bpf_prog_load(): without CAP_BPF only socket filters and cgroup skb programs may be loaded at all
         error = VerifierError(f"loading a {pt.name.lower()} program needs CAP_BPF (unprivileged loads allow "

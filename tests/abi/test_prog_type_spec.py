@@ -86,3 +86,14 @@ def test_attach_type_dependent_answers():
     assert cg_sock.ctx_access_ok(16, 4, True) and not cg_sock.ctx_access_ok(16, 4, True,
                                                                            AttachType.CGROUP_INET4_POST_BIND)
     assert AttachType.CGROUP_INET4_CONNECT not in cg_sock.attach_types
+
+
+def test_a_type_newer_than_the_kernel_answered_for_is_refused():
+    from pyebpf.isa.assembler import assemble
+    from pyebpf.verifier import verify
+    program = assemble("r0 = 1\nexit")
+    assert not verify(program, ProgType.NETFILTER, attach_type=AttachType.NETFILTER, kernel="6.1",
+                      raise_on_reject=False).accepted
+    assert verify(program, ProgType.NETFILTER, attach_type=AttachType.NETFILTER, kernel="6.12",
+                  raise_on_reject=False).accepted
+    assert not verify(program, ProgType.SYSCALL, prog_flags=16, kernel="5.10", raise_on_reject=False).accepted
