@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 
+from pyebpf.system.kconfig import kernel_config
+
 ERROR_INJECTION_LIST = "/sys/kernel/debug/error_injection/list"
 _MAX_BYTES = 4 << 20  # a few thousand short lines
 
@@ -16,12 +18,18 @@ def parse_error_injection_list(text: str) -> frozenset[str]:
 
 @functools.lru_cache(maxsize=1)
 def error_injection_functions() -> frozenset[str] | None:
-    """The functions on the running kernel's error-injection list; None when debugfs does not show it."""
+    """The functions on the running kernel's error-injection list: none when the kernel is built without
+    CONFIG_FUNCTION_ERROR_INJECTION; None (unknown) when debugfs does not show the list and the build config is not
+    readable either."""
     try:
         with open(ERROR_INJECTION_LIST) as f:
             return parse_error_injection_list(f.read(_MAX_BYTES))
     except OSError:
-        return None
+        pass
+    config = kernel_config()
+    if config and config.get("CONFIG_FUNCTION_ERROR_INJECTION") != "y":
+        return frozenset()  # within_error_injection_list() is false for every function
+    return None
 
 
 __all__ = ["ERROR_INJECTION_LIST", "parse_error_injection_list", "error_injection_functions"]

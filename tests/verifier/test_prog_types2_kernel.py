@@ -187,5 +187,6 @@ def test_btf_context_types_as_kernel(name):
     ours = verify(program, raise_on_reject=False)
     ours_msg = ours.error.message if ours.error else ""
     assert ours.accepted == kern.accepted, (kern.last_error, ours_msg)
-    if not kern.accepted and kern.log.strip():
+    if not kern.accepted and kern.log.strip() and not ours_msg.endswith("error_injection/list is unreadable)"):
+        # (where neither debugfs nor the build config tells the error-injection list, ours says so instead)
         assert ours_msg == kern.last_error.strip(), (kern.last_error, ours_msg)
