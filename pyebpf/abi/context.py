@@ -12,13 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from pyebpf.abi.prog_kinds import RAW_TRACEPOINT_TYPES, SKB_CONTEXT_TYPES, TC_TYPES
+from pyebpf.abi.lsm import LSM_BOOL_HOOKS, MAX_ERRNO
+from pyebpf.abi.prog_kinds import SKB_CONTEXT_TYPES, TC_TYPES
 from pyebpf.abi.prog_types import AttachType, ProgType, effective_attach_type
 
 __all__ = [
     "FieldKind", "CtxField", "ContextLayout", "SK_BUFF", "XDP_MD", "PT_REGS", "BPF_PERF_EVENT_DATA",
     "TRACE_EVENT_RAW_SYS_ENTER", "TRACE_EVENT_RAW_SYS_EXIT", "BPF_RAW_TRACEPOINT_ARGS", "CONTEXTS",
-    "ctx_access_ok", "ReturnRange", "RETURN_RANGES", "return_range", "MAX_BPF_FUNC_ARGS",
+    "ctx_access_ok", "ReturnRange", "RETURN_RANGES", "return_range", "lsm_return_range", "MAX_BPF_FUNC_ARGS",
+    "BPF_NF_CTX", "SYSCALL_CTX", "ITER_CTX_ARGS", "FMODRET_FUNCS", "NON_SLEEPABLE_ERROR_INJECT", "TRACING_DENY",
+    "NORETURN_DENY", "SECURITY_PREFIX", "ITER_MAYBE_NULL", "ITER_TRUSTED", "ITER_BUF",
+    "ITER_RDONLY", "BPF_RAW_TRACEPOINT_WRITABLE_ARGS", "BTF_CTX_ATTACH_TYPES",
     "PERF_MAX_TRACE_SIZE", "TRACE_ENTRY_SIZE", "BPF_SOCK", "BPF_TCP_SOCK", "BPF_XDP_SOCK", "sock_access_ok",
 ]
 
@@ -41,6 +45,8 @@ class FieldKind(str, Enum):
     FLOW_KEYS = "flow_keys"  # PTR_TO_FLOW_KEYS (flow dissector only)
     SOCKET = "socket"  # PTR_TO_SOCKET (sk_msg_md / bpf_sock_addr / bpf_sockopt ->sk)
     SOCKET_OR_NULL = "socket_or_null"  # PTR_TO_SOCKET_OR_NULL (bpf_sock_ops->sk)
+    TRUSTED_BTF_ID = "trusted_btf_id"  # PTR_TO_BTF_ID | PTR_TRUSTED of the field's `btf_struct` (bpf_nf_ctx)
+    TP_BUFFER = "tp_buffer"  # PTR_TO_TP_BUFFER (raw_tracepoint.w args[0]: the tracepoint's writable buffer)
     PADDING = "padding"
 
 
@@ -58,6 +64,7 @@ class CtxField:
     readable: bool = True
     writable_by: frozenset[ProgType] = frozenset()
     kind: FieldKind = FieldKind.SCALAR
+    btf_struct: str = ""  # the vmlinux struct a TRUSTED_BTF_ID field points to
 
     @property
     def end(self) -> int:
@@ -99,8 +106,8 @@ _CG_SOCK = frozenset({_P.CGROUP_SOCK})
 
 
 def _f(name: str, off: int, size: int, writable: frozenset[ProgType] = frozenset(),
-       kind: FieldKind = FieldKind.SCALAR, readable: bool = True) -> CtxField:
-    return CtxField(name, off, size, readable, writable, kind)
+       kind: FieldKind = FieldKind.SCALAR, readable: bool = True, btf_struct: str = "") -> CtxField:
+    return CtxField(name, off, size, readable, writable, kind, btf_struct)
 
 
 def _u32s(name: str, off: int, n: int, writable: frozenset[ProgType] = frozenset()) -> tuple[CtxField, ...]:
@@ -193,6 +200,21 @@ TRACE_EVENT_RAW_SYS_EXIT = ContextLayout("trace_event_raw_sys_exit", 24, (
 BPF_RAW_TRACEPOINT_ARGS = ContextLayout("bpf_raw_tracepoint_args", 8 * MAX_BPF_FUNC_ARGS,
                                         tuple(_f(f"args[{i}]", 8 * i, 8) for i in range(MAX_BPF_FUNC_ARGS)))
 """struct bpf_raw_tracepoint_args { __u64 args[0]; } -- sized here to the verifier's MAX_BPF_FUNC_ARGS bound."""
+
+BPF_RAW_TRACEPOINT_WRITABLE_ARGS = ContextLayout("bpf_raw_tracepoint_args", BPF_RAW_TRACEPOINT_ARGS.size, (
+    _f("args[0]", 0, 8, kind=FieldKind.TP_BUFFER), *BPF_RAW_TRACEPOINT_ARGS.fields[1:]))
+"""raw_tracepoint.w: the same u64 args, args[0] being the tracepoint's writable buffer (PTR_TO_TP_BUFFER)."""
+
+BPF_NF_CTX = ContextLayout("bpf_nf_ctx", 16, (
+    _f("state", 0, 8, kind=FieldKind.TRUSTED_BTF_ID, btf_struct="nf_hook_state"),
+    _f("skb", 8, 8, kind=FieldKind.TRUSTED_BTF_ID, btf_struct="sk_buff"),
+))
+"""struct bpf_nf_ctx (include/net/netfilter/nf_bpf_link.h): the context of NETFILTER programs, two trusted kernel
+pointers (nf_ptr_to_btf_id)."""
+
+SYSCALL_CTX_MAX = 0xFFFF
+"""syscall_prog_is_valid_access(): a SYSCALL program's context is the caller's buffer, accessed below U16_MAX."""
+SYSCALL_CTX = ContextLayout("syscall ctx (the BPF_PROG_TEST_RUN caller's buffer)", SYSCALL_CTX_MAX, ())
 
 BPF_SOCK = ContextLayout("bpf_sock", 80, (
     _f("bound_dev_if", 0, 4, _CG_SOCK), _f("family", 4, 4), _f("type", 8, 4), _f("protocol", 12, 4),
@@ -294,7 +316,10 @@ CONTEXTS: dict[ProgType, ContextLayout] = {
     _P.KPROBE: PT_REGS,
     _P.PERF_EVENT: BPF_PERF_EVENT_DATA,
     _P.TRACEPOINT: TRACE_EVENT_RAW_SYS_ENTER,
-    **{pt: BPF_RAW_TRACEPOINT_ARGS for pt in sorted(RAW_TRACEPOINT_TYPES)},
+    _P.RAW_TRACEPOINT: BPF_RAW_TRACEPOINT_ARGS,
+    _P.RAW_TRACEPOINT_WRITABLE: BPF_RAW_TRACEPOINT_WRITABLE_ARGS,
+    _P.NETFILTER: BPF_NF_CTX,
+    _P.SYSCALL: SYSCALL_CTX,
     _P.CGROUP_SOCK: BPF_SOCK,
     _P.CGROUP_SOCK_ADDR: BPF_SOCK_ADDR,
     _P.SOCK_OPS: BPF_SOCK_OPS,
@@ -307,6 +332,55 @@ CONTEXTS: dict[ProgType, ContextLayout] = {
 }
 """Context struct per program type. TRACEPOINT records differ per tracepoint; sys_enter is the usual one.
 FLOW_DISSECTOR sees __sk_buff too, but only data, data_end and flow_keys of it."""
+
+
+BTF_CTX_ATTACH_TYPES: dict[ProgType, frozenset[AttachType]] = {
+    _P.TRACING: frozenset({AttachType.TRACE_RAW_TP, AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT,
+                           AttachType.MODIFY_RETURN, AttachType.TRACE_ITER}),
+    _P.LSM: frozenset({AttachType.LSM_MAC}),
+}
+"""Program types with no fixed context struct: R1 points to the u64 arguments of the attach target's BTF prototype
+(btf_ctx_access: tp_btf, fentry/fexit/fmod_ret, iterators' bpf_iter_<target>, LSM hooks' bpf_lsm_<hook>), with
+the expected_attach_types modelled (LSM_CGROUP is not)."""
+
+
+ITER_MAYBE_NULL, ITER_TRUSTED, ITER_BUF, ITER_RDONLY = "maybe_null", "trusted", "buf", "rdonly"
+ITER_CTX_ARGS: dict[str, dict[int, frozenset[str]]] = {
+    "task": {1: frozenset({ITER_MAYBE_NULL, ITER_TRUSTED})},
+    "task_file": {1: frozenset({ITER_MAYBE_NULL}), 3: frozenset({ITER_MAYBE_NULL})},
+    "task_vma": {1: frozenset({ITER_MAYBE_NULL}), 2: frozenset({ITER_MAYBE_NULL})},
+    "bpf_map": {1: frozenset({ITER_MAYBE_NULL, ITER_TRUSTED})},
+    "bpf_prog": {1: frozenset({ITER_MAYBE_NULL})},
+    "bpf_link": {1: frozenset({ITER_MAYBE_NULL})},
+    "cgroup": {1: frozenset({ITER_MAYBE_NULL, ITER_TRUSTED})},
+    "bpf_map_elem": {2: frozenset({ITER_BUF, ITER_MAYBE_NULL, ITER_RDONLY}), 3: frozenset({ITER_BUF, ITER_MAYBE_NULL})},
+    "sockmap": {2: frozenset({ITER_BUF, ITER_MAYBE_NULL, ITER_RDONLY}), 3: frozenset({ITER_MAYBE_NULL})},
+    "bpf_sk_storage_map": {2: frozenset({ITER_MAYBE_NULL}), 3: frozenset({ITER_BUF, ITER_MAYBE_NULL})},
+}
+"""The iterator targets modelled (an iterator attaches to the FUNC bpf_iter_<target>, whose arguments are the
+members of struct bpf_iter__<target>, one u64 slot each), with their bpf_iter_reg.ctx_arg_info (kernel/bpf/*_iter.c,
+linux 6.12): argument index -> the register type the kernel gives it instead of btf_ctx_access's default:
+PTR_TO_BTF_ID_OR_NULL (trusted for some), or for a map's key and value PTR_TO_BUF_OR_NULL (read-only for keys; how
+far the program reads is checked against the map when the iterator is attached, not at load). Other targets (tcp,
+udp, unix, netlink, ipv6_route, ksym, kmem_cache, ...) are not modelled: verify() refuses them as such."""
+
+
+FMODRET_FUNCS: dict[str, bool] = {"bpf_modify_return_test": False, "bpf_modify_return_test2": False,
+                                  "bpf_modify_return_test_tp": False, "bpf_fentry_test1": True,
+                                  "update_socket_protocol": False}
+"""register_btf_fmodret_id_set() sets (net/bpf/test_run.c, net/mptcp/bpf.c): functions fmod_ret may modify whatever
+the error-injection list says; True: KF_SLEEPABLE, so sleepable fentry/fexit/fmod_ret may attach to them too."""
+NON_SLEEPABLE_ERROR_INJECT = frozenset({"__filemap_add_folio", "should_fail_alloc_page", "should_failslab"})
+"""btf_non_sleepable_error_inject: on the error-injection list, but no sleepable program may attach to them."""
+TRACING_DENY = frozenset({"migrate_disable", "migrate_enable", "rcu_read_unlock_strict", "preempt_count_add",
+                          "preempt_count_sub", "__rcu_read_lock", "__rcu_read_unlock"})
+"""btf_id_deny: functions no fentry/fexit/fmod_ret program may attach to (EINVAL, no log line)."""
+NORETURN_DENY = frozenset({"__ia32_sys_exit", "__ia32_sys_exit_group", "__kunit_abort", "kunit_try_catch_throw",
+                           "__module_put_and_kthread_exit", "__x64_sys_exit", "__x64_sys_exit_group", "do_exit",
+                           "do_group_exit", "kthread_complete_and_exit", "kthread_exit", "make_task_dead"})
+"""noreturn_deny: __noreturn functions fexit/fmod_ret may not attach to."""
+SECURITY_PREFIX = "security_"
+"""check_attach_modify_return(): security_* functions are modifiable by fmod_ret."""
 
 
 #: bpf_sock fields that allow narrow (1/2-byte) loads (bpf_sock_is_valid_access's first case group)
@@ -458,6 +532,26 @@ def _tp_access(off: int, size: int, write: bool) -> bool:
 def _raw_tp_access(off: int, size: int, write: bool) -> bool:
     """bpf_tracing_ctx_access(): read-only, aligned, within MAX_BPF_FUNC_ARGS u64 slots."""
     return 0 <= off < 8 * MAX_BPF_FUNC_ARGS and not write and off % size == 0
+
+
+def _raw_tp_writable_access(off: int, size: int, write: bool) -> bool:
+    """raw_tp_writable_prog_is_valid_access(): args[0] (the buffer pointer) is a u64 read; the rest as raw_tp."""
+    if off == 0 and (size != 8 or write):
+        return False
+    return _raw_tp_access(off, size, write)
+
+
+def _nf_access(off: int, size: int, write: bool) -> bool:
+    """nf_is_valid_access(): read-only, the two pointers as whole u64 loads."""
+    if off < 0 or off >= BPF_NF_CTX.size or off % size or write:
+        return False
+    f = BPF_NF_CTX.field_at(off)
+    return f is not None and size == f.size
+
+
+def _syscall_access(off: int, size: int, write: bool) -> bool:
+    """syscall_prog_is_valid_access(): any aligned read or write below U16_MAX (there is no ctx conversion)."""
+    return 0 <= off < SYSCALL_CTX_MAX and off % size == 0
 
 
 def _pe_access(off: int, size: int, write: bool) -> bool:
@@ -678,7 +772,10 @@ _SIMPLE_RULES = {
     _P.KPROBE: _kprobe_access,
     _P.TRACEPOINT: _tp_access,
     _P.RAW_TRACEPOINT: _raw_tp_access,
+    _P.RAW_TRACEPOINT_WRITABLE: _raw_tp_writable_access,
     _P.PERF_EVENT: _pe_access,
+    _P.NETFILTER: _nf_access,
+    _P.SYSCALL: _syscall_access,
 }
 
 _VALID_SIZES = frozenset({1, 2, 4, 8})
@@ -714,10 +811,12 @@ def ctx_access_ok(prog_type: ProgType, off: int, size: int, write: bool, *,
 
 @dataclass(frozen=True)
 class ReturnRange:
-    """Inclusive range check_return_code() enforces on R0 at program exit."""
+    """Inclusive range check_return_code() enforces on R0 at program exit (on its low 32 bits when `bits32`:
+    retval_range_within() with return_32bit, as for LSM hooks returning int)."""
 
     min: int
     max: int
+    bits32: bool = False
 
     def __contains__(self, value: int) -> bool:
         return self.min <= value <= self.max
@@ -731,6 +830,8 @@ RETURN_RANGES: dict[ProgType, ReturnRange | None] = {
     _P.KPROBE: None,  # [0, 1] only for BPF_TRACE_KPROBE_SESSION / UPROBE_SESSION
     _P.TRACEPOINT: None,
     _P.RAW_TRACEPOINT: None,
+    _P.RAW_TRACEPOINT_WRITABLE: None,
+    _P.SYSCALL: None,
     _P.PERF_EVENT: None,
     _P.CGROUP_SKB: ReturnRange(0, 1),  # [0, 3] when attached BPF_CGROUP_INET_EGRESS (congestion notification)
     _P.CGROUP_SOCK: ReturnRange(0, 1),
@@ -749,7 +850,8 @@ RETURN_RANGES: dict[ProgType, ReturnRange | None] = {
     _P.LWT_SEG6LOCAL: None,
     _P.SK_REUSEPORT: None,
     _P.NETFILTER: ReturnRange(0, 1),  # NF_DROP..NF_ACCEPT
-    _P.TRACING: None,  # tp_btf and fmod_ret: unchecked; fentry/fexit: [0, 0] (_ATTACH_RANGES)
+    _P.TRACING: None,  # tp_btf and fmod_ret: unchecked; fentry/fexit: [0, 0], iterators [0, 1] (_ATTACH_RANGES)
+    _P.LSM: None,  # per hook: lsm_return_range()
 }
 """R0 range enforced at exit per program type; None means the verifier only requires R0 to be initialized."""
 
@@ -757,6 +859,7 @@ _ATTACH_RANGES: dict[tuple[ProgType, AttachType], ReturnRange] = {
     (_P.CGROUP_SKB, AttachType.CGROUP_INET_EGRESS): ReturnRange(0, 3),
     (_P.TRACING, AttachType.TRACE_FENTRY): ReturnRange(0, 0),
     (_P.TRACING, AttachType.TRACE_FEXIT): ReturnRange(0, 0),
+    (_P.TRACING, AttachType.TRACE_ITER): ReturnRange(0, 1),
     (_P.KPROBE, AttachType.TRACE_KPROBE_SESSION): ReturnRange(0, 1),
     (_P.KPROBE, AttachType.TRACE_UPROBE_SESSION): ReturnRange(0, 1),
     (_P.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET4_BIND): ReturnRange(0, 3),
@@ -774,9 +877,26 @@ _ATTACH_RANGES: dict[tuple[ProgType, AttachType], ReturnRange] = {
 """Attach-type specific overrides of RETURN_RANGES (check_return_code's switch on expected_attach_type)."""
 
 
-def return_range(prog_type: ProgType, attach_type: AttachType | None = None) -> ReturnRange | None:
-    """The R0 range the verifier enforces for this program/attach type (None: unchecked)."""
+def lsm_return_range(hook: str, returns_void: bool, attach_type: AttachType | None = None) -> ReturnRange | None:
+    """check_return_code() for an LSM program on `hook` (its name without bpf_lsm_): void hooks are unchecked
+    (BPF_LSM_CGROUP: must return 1), bool hooks [0, 1], the other int hooks [-MAX_ERRNO, 0] (BPF_LSM_CGROUP: [0, 1]),
+    both compared on the low 32 bits (bpf_lsm_get_retval_range)."""
+    if attach_type == AttachType.LSM_CGROUP:
+        return ReturnRange(1, 1) if returns_void else ReturnRange(0, 1)
+    if returns_void:
+        return None
+    if hook in LSM_BOOL_HOOKS:
+        return ReturnRange(0, 1, bits32=True)
+    return ReturnRange(-MAX_ERRNO, 0, bits32=True)
+
+
+def return_range(prog_type: ProgType, attach_type: AttachType | None = None, *, hook: str | None = None,
+                 returns_void: bool = False) -> ReturnRange | None:
+    """The R0 range the verifier enforces for this program/attach type (None: unchecked). LSM programs need the
+    `hook` they attach to and whether it `returns_void`."""
     pt = ProgType(prog_type)
+    if pt == _P.LSM:
+        return lsm_return_range(hook or "", returns_void, attach_type)
     if attach_type is not None and (pt, AttachType(attach_type)) in _ATTACH_RANGES:
         return _ATTACH_RANGES[(pt, AttachType(attach_type))]
     return RETURN_RANGES.get(pt)

@@ -864,6 +864,23 @@ _SK_REUSEPORT = _ids("sk_select_reuseport", "skb_load_bytes", "skb_load_bytes_re
 _CG_DEVICE = _CG_COMMON | _CG_CURRENT | _ids("perf_event_output")
 """cgroup_dev_func_proto(), on top of bpf_base_func_proto."""
 
+_SEQ = _ids("seq_printf", "seq_write", "seq_printf_btf")
+"""tracing_prog_func_proto(): the seq_file helpers, for iterators only (_ATTACH_ONLY)."""
+_SYSCALL = _ids("btf_find_by_name_kind", "sys_close", "kallsyms_lookup_name")
+"""syscall_prog_func_proto() (kernel/bpf/syscall.c) on top of tracing_prog_func_proto(); sys_bpf needs CAP_PERFMON.
+Their prototypes are not transcribed (HELPER_PROTOS: None), so our verifier refuses calls to them as not modelled."""
+_LSM = _ids("inode_storage_get", "inode_storage_delete", "sk_storage_get", "sk_storage_delete", "bprm_opts_set",
+            "ima_inode_hash", "ima_file_hash")
+"""bpf_lsm_func_proto() (kernel/bpf/bpf_lsm.c) on top of tracing_prog_func_proto(); the ima helpers are further
+limited to sleepable hooks (.allowed) and, like inode_storage_* and bprm_opts_set, have no transcribed prototype
+here: refused by our verifier as not modelled."""
+
+_TRACING_VARIANTS = _ids("skb_output", "xdp_output", "sk_storage_get", "sk_storage_delete", "sock_from_file",
+                         "get_socket_cookie", "xdp_get_buff_len", "d_path")
+"""tracing_prog_func_proto()'s own cases: available to every type built on it, but with tracing variants of their
+prototypes (BTF-typed arguments, .allowed lists) not transcribed here: _PROTO_OVERRIDES maps them to None, so our
+verifier refuses them (TRACING leaves them out of its table altogether)."""
+
 _Table = tuple[frozenset[HelperId], frozenset[HelperId]]  # (always allowed, allowed only when privileged)
 
 _SK_PRIV = _BASE_CAP_BPF | _BASE_CAP_PERFMON | _SK_BASE_PERFMON
@@ -898,7 +915,13 @@ _TABLES: dict[ProgType, _Table] = {
     # tracing_prog_func_proto(): raw_tp's set plus the skc_to_* casts; its attach-type dependent helpers and those
     # with tracing-only prototypes (d_path, get_func_arg*, skb/xdp_output, sk_storage_*, sock_from_file,
     # get_socket_cookie) are left out: refused by our verifier, never accepted unchecked
-    ProgType.TRACING: (_BASE_UNPRIV | _TRACING | _TRACE_COMMON, _TRACE_PRIV | _SK_BASE_PERFMON),
+    ProgType.TRACING: (_BASE_UNPRIV | _TRACING | _TRACE_COMMON | _SEQ, _TRACE_PRIV | _SK_BASE_PERFMON),
+    ProgType.RAW_TRACEPOINT_WRITABLE: (_BASE_UNPRIV | _TRACING | _TRACE_COMMON, _TRACE_PRIV),
+    ProgType.NETFILTER: (_BASE_UNPRIV, _BASE_PRIV),
+    ProgType.SYSCALL: ((_BASE_UNPRIV | _TRACING | _TRACE_COMMON | _SYSCALL | _TRACING_VARIANTS)
+                       - _ids("get_attach_cookie"), _TRACE_PRIV | _SK_BASE_PERFMON | _ids("sys_bpf")),
+    ProgType.LSM: (_BASE_UNPRIV | _TRACING | _TRACE_COMMON | _LSM | _TRACING_VARIANTS,
+                   _TRACE_PRIV | _SK_BASE_PERFMON),
 }
 
 _AT = AttachType
@@ -927,6 +950,11 @@ _ATTACH_ONLY: dict[tuple[ProgType, HelperId], frozenset[AttachType]] = {
     (ProgType.CGROUP_SOCK_ADDR, HelperId.GETSOCKOPT): _SOCK_ADDR_SOCKOPT,
     (ProgType.CGROUP_SOCKOPT, HelperId.SETSOCKOPT): frozenset({_AT.CGROUP_SETSOCKOPT}),
     (ProgType.CGROUP_SOCKOPT, HelperId.GETSOCKOPT): frozenset({_AT.CGROUP_SETSOCKOPT}),
+    **{(ProgType.TRACING, h): frozenset({_AT.TRACE_ITER}) for h in _SEQ},
+    # bpf_prog_has_trampoline() (or tp_btf): an iterator gets no attach cookie
+    (ProgType.TRACING, HelperId.GET_ATTACH_COOKIE): frozenset({_AT.TRACE_RAW_TP, _AT.TRACE_FENTRY, _AT.TRACE_FEXIT,
+                                                               _AT.MODIFY_RETURN}),
+    (ProgType.LSM, HelperId.GET_ATTACH_COOKIE): frozenset({_AT.LSM_MAC}),
 }
 """Helpers whose func_proto switches on prog->expected_attach_type: the attach types that get a prototype
 (after the load-time fix-up: CGROUP_SOCK's 0 is sock_create)."""
@@ -974,7 +1002,7 @@ def helper_allowed(prog_type: ProgType, helper: HelperId | int, privileged: bool
     return only is None or effective_attach_type(ProgType(prog_type), attach_type or 0) in only
 
 
-_PROTO_OVERRIDES: dict[tuple[ProgType, HelperId], HelperProto] = {
+_PROTO_OVERRIDES: dict[tuple[ProgType, HelperId], HelperProto | None] = {
     # pe_prog_func_proto returns bpf_get_stackid_proto_pe, which (unlike the kprobe/tp variants) is not gpl_only.
     (ProgType.PERF_EVENT, HelperId.GET_STACKID): HelperProto(
         "bpf_get_stackid", RET_INTEGER, (_CTX, _MAP, _ANY), gpl_only=False),
@@ -984,8 +1012,12 @@ _PROTO_OVERRIDES: dict[tuple[ProgType, HelperId], HelperProto] = {
     # sk_lookup_func_proto returns bpf_sk_lookup_assign_proto: (ctx, PTR_TO_SOCKET_OR_NULL, flags)
     (ProgType.SK_LOOKUP, HelperId.SK_ASSIGN): HelperProto(
         "bpf_sk_assign", RET_INTEGER, (_CTX, Arg(_A.ARG_PTR_TO_SOCKET, _T.PTR_MAYBE_NULL), _ANY)),
+    # tracing_prog_func_proto()'s variants (bpf_lsm_func_proto returns the plain sk_storage protos first)
+    **{(pt, h): None for pt in (ProgType.SYSCALL, ProgType.LSM) for h in _TRACING_VARIANTS
+       if not (pt == ProgType.LSM and h in _ids("sk_storage_get", "sk_storage_delete"))},
 }
-"""Per-program-type prototype variants whose shape or flags differ from the generic HELPER_PROTOS entry."""
+"""Per-program-type prototype variants whose shape or flags differ from the generic HELPER_PROTOS entry (None: a
+variant not transcribed, refused by our verifier)."""
 
 __all__.append("proto_for")
 
@@ -996,4 +1028,5 @@ def proto_for(prog_type: ProgType, helper: HelperId | int,
     hid = HelperId(helper)
     if prog_type in _TABLES and not helper_allowed(prog_type, hid, attach_type=attach_type):
         return None
-    return _PROTO_OVERRIDES.get((ProgType(prog_type), hid), HELPER_PROTOS.get(hid))
+    key = (ProgType(prog_type), hid)
+    return _PROTO_OVERRIDES[key] if key in _PROTO_OVERRIDES else HELPER_PROTOS.get(hid)

@@ -13,7 +13,8 @@ from enum import Enum, IntEnum
 __all__ = [
     "ProgType", "AttachType", "AttachKind", "SecFlag", "SectionDef", "SECTION_DEFS",
     "prog_type_for_section", "attach_kind", "split_section_target", "parse_prog_type", "PROG_TYPE_ALIASES",
-    "VALID_ATTACH_TYPES", "DEFAULT_ATTACH_TYPES", "effective_attach_type", "attach_type_valid",
+    "VALID_ATTACH_TYPES", "DEFAULT_ATTACH_TYPES", "effective_attach_type", "attach_type_valid", "NO_ATTACH_TYPE",
+    "PROG_TYPE_SINCE",
 ]
 
 
@@ -134,9 +135,19 @@ VALID_ATTACH_TYPES: dict[ProgType, frozenset[AttachType]] = {
     ProgType.SK_LOOKUP: frozenset({AttachType.SK_LOOKUP}),
     ProgType.SK_REUSEPORT: frozenset({AttachType.SK_REUSEPORT_SELECT, AttachType.SK_REUSEPORT_SELECT_OR_MIGRATE}),
     ProgType.CGROUP_SKB: frozenset({AttachType.CGROUP_INET_INGRESS, AttachType.CGROUP_INET_EGRESS}),
+    ProgType.NETFILTER: frozenset({AttachType.NETFILTER}),
 }
 """syscall.c bpf_prog_load_check_attach(): the expected_attach_type a program type must be loaded with (EINVAL
 before the verifier runs otherwise); types not listed take any."""
+
+PROG_TYPE_SINCE: dict[ProgType, tuple[int, int]] = {
+    ProgType.NETFILTER: (6, 4), ProgType.SYSCALL: (5, 14),
+}
+"""The first release that knows a program type, for the types newer than the oldest release the verifier models
+(5.10); an older kernel refuses BPF_PROG_LOAD of them with EINVAL before verifying."""
+
+NO_ATTACH_TYPE: frozenset[ProgType] = frozenset({ProgType.SYSCALL, ProgType.EXT})
+"""bpf_prog_load_check_attach(): these types must be loaded with an expected_attach_type of 0."""
 
 DEFAULT_ATTACH_TYPES: dict[ProgType, AttachType] = {ProgType.CGROUP_SOCK: AttachType.CGROUP_INET_SOCK_CREATE,
                                                      ProgType.SK_REUSEPORT: AttachType.SK_REUSEPORT_SELECT}
@@ -152,6 +163,8 @@ def effective_attach_type(prog_type: ProgType, attach_type: "AttachType | int | 
 
 def attach_type_valid(prog_type: ProgType, attach_type: "AttachType | int | None") -> bool:
     """bpf_prog_load_check_attach() for the program types it restricts (after the 0 fix-up)."""
+    if ProgType(prog_type) in NO_ATTACH_TYPE:
+        return not attach_type
     allowed = VALID_ATTACH_TYPES.get(ProgType(prog_type))
     return allowed is None or effective_attach_type(prog_type, attach_type or 0) in allowed
 
@@ -427,6 +440,8 @@ PROG_TYPE_ALIASES: dict[str, ProgType] = {
     "iter": ProgType.TRACING,
     "freplace": ProgType.EXT,
     "lsm": ProgType.LSM,
+    "lsm.s": ProgType.LSM,
+    "nf": ProgType.NETFILTER,
     "struct_ops": ProgType.STRUCT_OPS,
 }
 """Common short names (bpftool / libbpf section spellings) beyond the enum member names themselves."""

@@ -8,15 +8,17 @@ from dataclasses import dataclass, field
 from pyebpf.abi.kernel_versions import Fact
 from pyebpf.abi.opcodes import BPF_COMPLEXITY_LIMIT_INSNS, OP_LD_IMM64, PseudoSrc
 from pyebpf.abi.prog_kinds import unprivileged_may_load
-from pyebpf.abi.prog_type_spec import MODELLED_PROG_TYPES
-from pyebpf.abi.prog_types import VALID_ATTACH_TYPES, ProgType, attach_type_valid, parse_prog_type
+from pyebpf.abi.context import BTF_CTX_ATTACH_TYPES, ITER_CTX_ARGS
+from pyebpf.abi.prog_type_spec import BTF_CONTEXT_PROG_TYPES, MODELLED_PROG_TYPES, models
+from pyebpf.abi.prog_types import (NO_ATTACH_TYPE, PROG_TYPE_SINCE, VALID_ATTACH_TYPES, AttachType, ProgType,
+                                   attach_type_valid, parse_prog_type)
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.uapi import ENOTSUPP, ProgLoadFlags
 from pyebpf.errors import VerifierError
 from pyebpf.isa.program import Program
 from pyebpf.abi.btf import BtfKind
-from pyebpf.btf import kernel_btf, kernel_btf_or_none
-from pyebpf.verifier.btf_ptr import BTF_CTX_ATTACH, attach_target
+from pyebpf.btf import kernel_btf_or_none
+from pyebpf.verifier.btf_ptr import check_attach_btf_id
 from pyebpf.verifier.btf_record import btf_record
 from pyebpf.verifier.cfg import check_cfg, subprog_starts
 from pyebpf.verifier.engine import Checker, check_max_stack_depth, gc_paused
@@ -27,20 +29,20 @@ from pyebpf.verifier.log import LOG_LEVEL2, LOG_STATS, insn_str
 from pyebpf.verifier.precision import compute_scc
 from pyebpf.verifier.prune import cfg_successors, compute_live_registers
 
-SUPPORTED_PROG_TYPES = MODELLED_PROG_TYPES | {ProgType.TRACING}
-"""The program types verify() accepts: those abi models completely (abi/prog_type_spec.py), and TRACING, whose
-context comes from the attach target's BTF prototype (btf_ptr.BTF_CTX_ATTACH: tp_btf, fentry, fexit, fmod_ret;
-not iterators or LSM)."""
+SUPPORTED_PROG_TYPES = MODELLED_PROG_TYPES | BTF_CONTEXT_PROG_TYPES
+"""The program types verify() accepts: those abi models completely (abi/prog_type_spec.py), and TRACING and LSM,
+whose context comes from the attach target's BTF prototype (abi.context.BTF_CTX_ATTACH_TYPES: tp_btf, fentry, fexit,
+fmod_ret, iterators; LSM_MAC)."""
 
 
-def supports(prog_type, attach_type=None) -> bool:
-    """Whether verify() models programs of `prog_type` (for TRACING: of `attach_type`, tp_btf/fentry/fexit/
-    fmod_ret; iterators and the rest are not modelled)."""
-    try:
-        pt = ProgType(prog_type)
-    except ValueError:
+def supports(prog_type, attach_type=None, attach_to: str | None = None) -> bool:
+    """Whether verify() models programs of `prog_type` (for TRACING and LSM: of `attach_type`; for an iterator
+    named by `attach_to` ('task', 'bpf_map', ...): of that target)."""
+    if not models(prog_type, attach_type):
         return False
-    return pt in SUPPORTED_PROG_TYPES and (pt != ProgType.TRACING or attach_type in BTF_CTX_ATTACH)
+    if attach_type == AttachType.TRACE_ITER and attach_to is not None:
+        return attach_to in ITER_CTX_ARGS
+    return True
 
 
 @dataclass
@@ -111,6 +113,13 @@ def _verify(program: Program, prog_type, maps, privileged: bool, log_level: int,
         raise VerifierError(f"program type {pt.name} is not supported by the verifier "
                             f"(supported: {', '.join(sorted(p.name.lower() for p in SUPPORTED_PROG_TYPES))})",
                             errno=errno.EINVAL)
+    since = PROG_TYPE_SINCE.get(pt)
+    if since is not None and model.release < since:
+        error = VerifierError(f"program type {pt.name.lower()} arrived in Linux {since[0]}.{since[1]}, after "
+                              f"{model.release}", errno=errno.EINVAL)
+        if raise_on_reject:
+            raise error
+        return VerifierResult(False, 0, 0, 0, 0, "", error, kernel=model)
     if not privileged and not unprivileged_may_load(pt):
         # bpf_prog_load(): without CAP_BPF only socket filters and cgroup skb programs may be loaded at all
         error = VerifierError(f"loading a {pt.name.lower()} program needs CAP_BPF (unprivileged loads allow "
@@ -133,16 +142,16 @@ def _verify(program: Program, prog_type, maps, privileged: bool, log_level: int,
         return result
     if not attach_type_valid(pt, attach_type):
         # bpf_prog_load_check_attach(): refused before the verifier runs, with an empty log
-        allowed = ", ".join(sorted(a.name.lower() for a in VALID_ATTACH_TYPES[pt]))
+        allowed = "0" if pt in NO_ATTACH_TYPE else ", ".join(sorted(a.name.lower() for a in VALID_ATTACH_TYPES[pt]))
         error = VerifierError(f"a {pt.name.lower()} program needs an expected_attach_type of {allowed}",
                               errno=errno.EINVAL)
         if raise_on_reject:
             raise error
         return VerifierResult(False, 0, 0, 0, 0, "", error, kernel=model)
-    if pt == ProgType.TRACING and attach_type not in BTF_CTX_ATTACH:
-        raise VerifierError(f"tracing programs of attach type {getattr(attach_type, 'name', attach_type)} are not "
-                            f"supported by the verifier (supported: tp_btf, fentry, fexit, fmod_ret)",
-                            errno=errno.EINVAL)
+    if pt in BTF_CTX_ATTACH_TYPES and attach_type not in BTF_CTX_ATTACH_TYPES[pt]:
+        names = ", ".join(sorted(a.name.lower() for a in BTF_CTX_ATTACH_TYPES[pt]))
+        raise VerifierError(f"{pt.name.lower()} programs of attach type {getattr(attach_type, 'name', attach_type)} "
+                            f"are not supported by the verifier (supported: {names})", errno=errno.EINVAL)
     start = time.perf_counter()
     log_text = ""
     env = None
@@ -179,8 +188,8 @@ def _verify(program: Program, prog_type, maps, privileged: bool, log_level: int,
     checker = Checker(env)
     error: VerifierError | None = None
     try:
-        if pt == ProgType.TRACING:  # check_attach_btf_id(): the context is the target's BTF prototype
-            env.attach_target = attach_target(kernel_btf(), attach_type, program.attach_btf_id, program.attach_to)
+        # check_attach_btf_id(): sleepable rules; TRACING/LSM: the context is the target's BTF prototype
+        env.attach_target = check_attach_btf_id(env, program.attach_btf_id, program.attach_to)
         resolve_pseudo_ldimm64(env)
         try:
             checker.run()

@@ -19,18 +19,25 @@ from __future__ import annotations
 import errno
 
 from pyebpf.abi.btf import BtfKind
-from pyebpf.abi.context import MAX_BPF_FUNC_ARGS
+from pyebpf.abi.context import (BTF_CTX_ATTACH_TYPES, FMODRET_FUNCS, ITER_BUF, ITER_CTX_ARGS, ITER_MAYBE_NULL,
+                                ITER_RDONLY, ITER_TRUSTED, MAX_BPF_FUNC_ARGS, NON_SLEEPABLE_ERROR_INJECT,
+                                NORETURN_DENY, SECURITY_PREFIX, TRACING_DENY, return_range)
+from pyebpf.abi.lsm import LSM_DISABLED_HOOKS, LSM_HOOKS_UNION, LSM_SLEEPABLE_HOOKS, LSM_UNTRUSTED_HOOKS
 from pyebpf.abi.helpers import TypeFlag
 from pyebpf.abi.kernel_versions import Fact
 from pyebpf.abi.maps import MapType
-from pyebpf.abi.prog_types import AttachType
+from pyebpf.abi.prog_types import AttachType, ProgType
 from pyebpf.abi.uapi import ENOTSUPP
 from pyebpf.btf import kernel_btf_or_none
+from pyebpf.btf.kernel import BTF_ITER_PREFIX, BTF_LSM_PREFIX
 from pyebpf.btf.spec import MODIFIER_KINDS, Btf
 from pyebpf.errors import BtfError
-from pyebpf.verifier.bounds import mark_reg_known, mark_reg_unknown
+from pyebpf.verifier.bounds import mark_reg_known, mark_reg_unknown, reg_bounds_sync
 from pyebpf.verifier.env import Env, Reject
-from pyebpf.verifier.regstate import PTR_MAYBE_NULL, PTR_TO_BTF_ID, SCALAR_VALUE, Reg, reg_type_str
+from pyebpf.verifier.regstate import (MEM_RDONLY, PTR_MAYBE_NULL, PTR_TO_BTF_ID, SCALAR_VALUE, Reg, RegType, base_type,
+                                      reg_type_str)
+
+PTR_TO_BUF = int(RegType.PTR_TO_BUF)
 
 PTR_UNTRUSTED = int(TypeFlag.PTR_UNTRUSTED)
 PTR_TRUSTED = int(TypeFlag.PTR_TRUSTED)
@@ -383,20 +390,119 @@ def check_ptr_to_map_access(env: Env, regno: int, off: int, size: int, write: bo
 # ---- the context of BTF-typed tracing programs ------------------------------------------------------------------
 
 class AttachTarget:
-    """prog->aux->attach_func_proto / attach_func_name / attach_btf_trace for a TRACING program."""
+    """prog->aux->attach_func_proto / attach_func_name / attach_btf_trace for a TRACING or LSM program, and what
+    the kernel derives from the target: the LSM hook (bpf_lsm_<hook>) and the iterator's ctx_arg_info."""
 
-    __slots__ = ("name", "proto_id", "btf_trace", "raw_tp_name")
+    __slots__ = ("name", "proto_id", "btf_trace", "raw_tp_name", "returns_void", "lsm_hook", "iter_args")
 
-    def __init__(self, name: str, proto_id: int, btf_trace: bool, raw_tp_name: str = "") -> None:
+    def __init__(self, name: str, proto_id: int, btf_trace: bool, raw_tp_name: str = "", returns_void: bool = False,
+                 lsm_hook: str = "", iter_args: dict[int, frozenset[str]] | None = None) -> None:
         self.name = name
         self.proto_id = proto_id
         self.btf_trace = btf_trace
         self.raw_tp_name = raw_tp_name
+        self.returns_void = returns_void
+        self.lsm_hook = lsm_hook
+        self.iter_args = iter_args
 
 
-#: attach types of BPF_PROG_TYPE_TRACING whose context btf_ctx_access describes
-BTF_CTX_ATTACH = frozenset({AttachType.TRACE_RAW_TP, AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT,
-                            AttachType.MODIFY_RETURN})
+#: can_be_sleepable(): the TRACING attach types a BPF_F_SLEEPABLE program may have
+_SLEEPABLE_TRACING = frozenset({AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN,
+                                AttachType.TRACE_ITER})
+
+
+def can_be_sleepable(prog_type, attach_type) -> bool:
+    """can_be_sleepable() (verifier.c)."""
+    if prog_type == ProgType.TRACING:
+        return attach_type in _SLEEPABLE_TRACING
+    if prog_type == ProgType.LSM:
+        return attach_type != AttachType.LSM_CGROUP
+    return prog_type in (ProgType.KPROBE, ProgType.STRUCT_OPS)
+
+
+def check_attach_btf_id(env: Env, attach_btf_id: int, attach_to: str | None) -> AttachTarget | None:
+    """check_attach_btf_id() (verifier.c): SYSCALL programs must be sleepable, only some types may be; a TRACING
+    or LSM program's target (bpf_check_attach_target) and, for LSM, bpf_lsm_verify_prog. Returns the target of a
+    BTF-context program, None for the others."""
+    pt = env.prog_type
+    if pt == ProgType.SYSCALL:
+        if not env.sleepable:
+            raise Reject("Syscall programs can only be sleepable", errno.EINVAL)
+        return None
+    if env.sleepable and not can_be_sleepable(pt, env.attach_type):
+        raise Reject("Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and struct_ops programs can be sleepable",
+                     errno.EINVAL)
+    if pt not in BTF_CTX_ATTACH_TYPES:
+        return None
+    btf = vmlinux()
+    if btf is None:
+        raise Reject("FENTRY/FEXIT program can only be attached to another program annotated with BTF",
+                     errno.EINVAL)
+    target = attach_target(btf, env.attach_type, attach_btf_id, attach_to)
+    if env.attach_type == AttachType.TRACE_ITER:
+        iter_target = target.name[len(BTF_ITER_PREFIX):] if target.name.startswith(BTF_ITER_PREFIX) else None
+        if iter_target is None:
+            raise Reject("", errno.EINVAL)  # bpf_iter_prog_supported(): not an iterator, no log line
+        if iter_target not in ITER_CTX_ARGS:
+            raise Reject(f"the context of iterator target {iter_target!r} is not modelled by this verifier",
+                         errno.EINVAL)
+        target.iter_args = ITER_CTX_ARGS[iter_target]
+    elif pt == ProgType.TRACING and env.attach_type in _TRAMPOLINE_TRACING:
+        _check_trampoline_target(env, target.name)
+    elif pt == ProgType.LSM:
+        if env.sleepable and target.lsm_hook not in LSM_SLEEPABLE_HOOKS:
+            raise Reject(f"{target.name} is not sleepable", errno.EINVAL)
+        if not env.gpl:  # bpf_lsm_verify_prog()
+            raise Reject("LSM programs must have a GPL compatible license", errno.EINVAL)
+        tid = attach_btf_id or btf.find(target.name, BtfKind.FUNC)
+        if target.lsm_hook in LSM_DISABLED_HOOKS:
+            raise Reject(f"attach_btf_id {tid} points to disabled hook {target.name}", errno.EINVAL)
+        if target.lsm_hook not in _lsm_hooks(btf):
+            raise Reject(f"attach_btf_id {tid} points to wrong type name {target.name}", errno.EINVAL)
+    return target
+
+
+_TRAMPOLINE_TRACING = frozenset({AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN})
+
+
+def _check_trampoline_target(env: Env, name: str) -> None:
+    """bpf_check_attach_target()'s sleepable and fmod_ret rules (the error-injection list, the fmodret kfunc sets,
+    security_* functions), then check_attach_btf_id()'s deny lists, for a fentry/fexit/fmod_ret program."""
+    from pyebpf.system.error_injection import ERROR_INJECTION_LIST, error_injection_functions
+    injectable = error_injection_functions()
+    if env.sleepable:
+        ok = FMODRET_FUNCS.get(name, False) or (
+            name not in NON_SLEEPABLE_ERROR_INJECT and injectable is not None and name in injectable)
+        if not ok and injectable is None:
+            raise Reject(f"{name}: whether it is on the error-injection list (which sleepable programs need) is not "
+                         f"known to this verifier ({ERROR_INJECTION_LIST} is unreadable)", errno.EINVAL)
+        if not ok:
+            raise Reject(f"{name} is not sleepable", errno.EINVAL)
+    elif env.attach_type == AttachType.MODIFY_RETURN:
+        ok = name in FMODRET_FUNCS or name.startswith(SECURITY_PREFIX) or (
+            injectable is not None and name in injectable)
+        if not ok and injectable is None:
+            raise Reject(f"{name}(): whether it is on the error-injection list (which fmod_ret needs) is not known "
+                         f"to this verifier ({ERROR_INJECTION_LIST} is unreadable)", errno.EINVAL)
+        if not ok:
+            raise Reject(f"{name}() is not modifiable", errno.EINVAL)
+    if name in TRACING_DENY:
+        raise Reject("", errno.EINVAL)
+    if env.attach_type in (AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN) and name in NORETURN_DENY:
+        raise Reject("Attaching fexit/fmod_ret to __noreturn functions is rejected.", errno.EINVAL)
+
+
+def _lsm_hooks(btf: Btf) -> frozenset[str]:
+    """bpf_lsm_hooks: every LSM_HOOK() is a member of union security_list_options, so BTF lists them."""
+    cached = getattr(btf, "_pyebpf_lsm_hooks", None)
+    if cached is None:
+        uid = btf.find(LSM_HOOKS_UNION, BtfKind.UNION)
+        cached = frozenset(btf.str_at(m.name_off) for m in btf[uid].members) if uid else frozenset()
+        try:
+            btf._pyebpf_lsm_hooks = cached
+        except AttributeError:
+            pass
+    return cached
 
 
 def attach_target(btf: Btf, attach_type, attach_btf_id: int, attach_to: str | None) -> AttachTarget:
@@ -428,7 +534,17 @@ def attach_target(btf: Btf, attach_type, attach_btf_id: int, attach_to: str | No
         return AttachTarget(tp, proto, True, tp)
     if t.kind != BtfKind.FUNC:
         raise Reject(f"attach_btf_id {tid} is not a function", errno.EINVAL)
-    return AttachTarget(name, t.size_type, False)
+    proto = t.size_type
+    hook = name[len(BTF_LSM_PREFIX):] if attach_type in (AttachType.LSM_MAC, AttachType.LSM_CGROUP) and \
+        name.startswith(BTF_LSM_PREFIX) else ""
+    return AttachTarget(name, proto, False, returns_void=not btf[proto].size_type, lsm_hook=hook)
+
+
+def _args_trusted(env: Env) -> bool:
+    """prog_args_trusted() (btf.c): tp_btf and iterator arguments, and LSM hooks' but the untrusted ones."""
+    if env.prog_type == ProgType.LSM:
+        return env.attach_target.lsm_hook not in LSM_UNTRUSTED_HOOKS
+    return env.attach_type in (AttachType.TRACE_RAW_TP, AttachType.TRACE_ITER)
 
 
 def _is_small_int(btf: Btf, tid: int) -> bool:
@@ -503,13 +619,23 @@ def btf_ctx_access(env: Env, target: AttachTarget, off: int, size: int, write: b
     if size != 8 and _fact(env, Fact.BTF_CTX_PTR_SIZE_8):
         env.verbose(f"func '{tname}' size {size} must be 8\n")
         return None
+    buf = target.iter_args.get(arg) if target.iter_args is not None else None
+    if buf is not None and ITER_BUF in buf:  # ctx_arg_info PTR_TO_BUF | PTR_MAYBE_NULL: a map's key or value
+        return PTR_TO_BUF | PTR_MAYBE_NULL | (MEM_RDONLY if ITER_RDONLY in buf else 0), 0
     pointee = t.size_type
     if not pointee or btf[btf.skip_modifiers(pointee)].kind == BtfKind.INT:
         return SCALAR_VALUE, 0  # void * and int *: scalars, no further walking
+    if target.iter_args is not None and arg in target.iter_args:
+        # the iterator's ctx_arg_info: its own register type for this argument, the prototype's struct
+        flags = target.iter_args[arg]
+        reg_type = PTR_TO_BTF_ID | (PTR_MAYBE_NULL if ITER_MAYBE_NULL in flags else 0)
+        if ITER_TRUSTED in flags:
+            reg_type |= trust_flag(env, PTR_TRUSTED)
+        return reg_type, btf.skip_modifiers(pointee)
     reg_type = PTR_TO_BTF_ID
-    if env.attach_type == AttachType.TRACE_RAW_TP:  # prog_args_trusted(): tp_btf (and iterators)
-        if _fact(env, Fact.BTF_TRUSTED_PTRS):
-            reg_type |= PTR_TRUSTED
+    if _args_trusted(env) and _fact(env, Fact.BTF_TRUSTED_PTRS):
+        reg_type |= PTR_TRUSTED
+    if env.attach_type == AttachType.TRACE_RAW_TP:
         mask = RAW_TP_NULL_ARGS.get(target.raw_tp_name, 0)
         if mask & (1 << (arg * 4)):
             reg_type |= PTR_MAYBE_NULL
@@ -557,6 +683,18 @@ RAW_TP_NULL_ARGS: dict[str, int] = {
 }
 
 
+def _retval_range(env: Env, off: int):
+    """An LSM_MAC program reading the slot after the hook's arguments reads its return value, bounded by the
+    hook's return range (get_func_retval_range); None for any other load."""
+    target = env.attach_target
+    if env.attach_type != AttachType.LSM_MAC or target.returns_void:
+        return None
+    btf = vmlinux()
+    if _ctx_arg_idx(btf, target.proto_id, off) != len(btf[target.proto_id].members):
+        return None
+    return return_range(env.prog_type, env.attach_type, hook=target.lsm_hook, returns_void=False)
+
+
 def check_btf_ctx_load(env: Env, regno: int, off: int, size: int, write: bool, value_regno: int) -> None:
     """check_ctx_access() for BTF-typed tracing programs, and the load of its result (check_mem_access)."""
     reg = env.regs[regno]
@@ -572,6 +710,16 @@ def check_btf_ctx_load(env: Env, regno: int, off: int, size: int, write: bool, v
         dst = env.regs[value_regno]
         if rtype == SCALAR_VALUE:
             mark_reg_unknown(dst)
+            rng = _retval_range(env, off)
+            if rng is not None:  # info->is_retval: the hook's return value so far, __mark_reg_s32_range
+                dst.s32_min, dst.s32_max = max(dst.s32_min, rng.min), min(dst.s32_max, rng.max)
+                dst.smin, dst.smax = max(dst.smin, rng.min), min(dst.smax, rng.max)
+                reg_bounds_sync(dst)
+        elif base_type(rtype) == PTR_TO_BUF:
+            mark_reg_unknown(dst)
+            mark_reg_known(dst, 0)
+            dst.type = rtype
+            dst.id = env.new_id()
         else:
             mark_btf_ld_reg(env, dst, PTR_TO_BTF_ID, btf_id, rtype & ~PTR_TO_BTF_ID)
 
@@ -605,4 +753,4 @@ def check_helper_btf_arg(env: Env, regno: int, arg) -> None:
 __all__ = ["btf_struct_walk", "btf_struct_access", "check_ptr_to_btf_access", "check_ptr_to_map_access",
            "btf_ctx_access", "check_btf_ctx_load", "attach_target", "AttachTarget", "mark_btf_ld_reg",
            "reg_btf_id", "reg_type_name", "struct_id", "is_trusted_reg", "is_rcu_reg", "MAP_STRUCT",
-           "RAW_TP_NULL_ARGS", "BTF_CTX_ATTACH"]
+           "RAW_TP_NULL_ARGS", "check_attach_btf_id", "can_be_sleepable"]

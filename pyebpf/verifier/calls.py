@@ -393,7 +393,7 @@ def check_helper_call(env: Env, insn) -> int | None:
         raise Reject(refused.format(name=name, id=func_id), errno.EINVAL)
     if not env.gpl and proto.gpl_only:
         raise Reject("cannot call GPL-restricted function from non-GPL compatible program", errno.EINVAL)
-    if proto.might_sleep:
+    if proto.might_sleep and not env.sleepable:
         raise Reject("helper call might sleep in a non-sleepable prog", errno.EINVAL)
     meta = CallMeta()
     for argno in range(len(proto.args)):
@@ -805,13 +805,17 @@ _UNSET = object()
 
 
 def check_return_code(env: Env) -> None:
+    target = env.attach_target
+    if env.prog_type == ProgType.LSM and target.returns_void and not env.cur.frames[0].subprogno:
+        return  # a void LSM hook: R0 is not even read
     reg = env.check_reg_arg(0, SRC_OP)
     if env.is_pointer_value(reg):
         raise Reject("R0 leaks addr as return value")
     rng = env.__dict__.get("_return_range", _UNSET)  # looked up once per run: this runs at every exit of every path
     if rng is _UNSET:
         try:
-            rng = return_range(env.prog_type, env.attach_type)
+            rng = return_range(env.prog_type, env.attach_type, hook=getattr(target, "lsm_hook", None),
+                               returns_void=getattr(target, "returns_void", False))  # LSM: the hook's range
         except ValueError:
             rng = None
         env._return_range = rng
@@ -826,7 +830,8 @@ def check_return_code(env: Env) -> None:
         raise Reject(f"At program exit the register R0 is not a known value ({reg_type_str(reg.type)})",
                      errno.EINVAL)
     mark_chain_precision(env, 0)
-    if reg.smin < rng.min or reg.smax > rng.max:
+    lo, hi = (reg.s32_min, reg.s32_max) if rng.bits32 else (reg.smin, reg.smax)  # return_32bit: LSM int hooks
+    if lo < rng.min or hi > rng.max:
         raise Reject(invalid_scalar_message("At program exit", "R0", reg, rng.min, rng.max, _tnum_words(env)),
                      errno.EINVAL)
 

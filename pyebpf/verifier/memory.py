@@ -39,6 +39,7 @@ _KIND_TO_TYPE = {
     FieldKind.SOCKET: PTR_TO_SOCKET,
     FieldKind.SOCKET_OR_NULL: PTR_TO_SOCKET | PTR_MAYBE_NULL,
     FieldKind.FLOW_KEYS: PTR_TO_FLOW_KEYS,
+    FieldKind.TP_BUFFER: int(RegType.PTR_TO_TP_BUFFER),
 }
 _SK_TYPES = (PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK, RegType.PTR_TO_XDP_SOCK)
 
@@ -196,6 +197,10 @@ def check_ctx_access(env: Env, regno: int, off: int, size: int, write: bool, val
     if not write and value_regno >= 0:
         dst = env.regs[value_regno]
         kind = field.kind if field is not None else FieldKind.SCALAR
+        if kind == FieldKind.TRUSTED_BTF_ID:  # bpf_nf_ctx: info->reg_type PTR_TO_BTF_ID | PTR_TRUSTED, btf_id
+            btf_ptr.mark_btf_ld_reg(env, dst, btf_ptr.PTR_TO_BTF_ID, btf_ptr.struct_id(field.btf_struct),
+                                    btf_ptr.trust_flag(env, btf_ptr.PTR_TRUSTED))
+            return
         rtype = _KIND_TO_TYPE.get(kind)
         if rtype is None:
             mark_reg_unknown(dst)
@@ -205,6 +210,17 @@ def check_ctx_access(env: Env, regno: int, off: int, size: int, write: bool, val
             dst.type = rtype
             if rtype & PTR_MAYBE_NULL:
                 dst.id = env.new_id()
+
+
+def check_buffer_access(env: Env, buf_info: str, regno: int, off: int, size: int) -> None:
+    """__check_buffer_access(): a buffer whose size the verifier does not know (a raw_tracepoint.w buffer, an
+    iterator's map key or value) takes any constant, non-negative offset; how far the program reaches
+    (max_tp_access, max_rdonly_access, max_rdwr_access) is checked when it is attached, not here."""
+    reg = env.regs[regno]
+    if off < 0:
+        raise Reject(f"R{regno} invalid {buf_info} buffer access: off={off}, size={size}")
+    if reg.var_off.mask or reg.var_off.value:
+        raise Reject(f"R{regno} invalid variable buffer offset: off={off}, var_off={_tn(reg.var_off)}")
 
 
 # ---- stack -------------------------------------------------------------------------------------------------------
@@ -621,6 +637,17 @@ def check_mem_access(env: Env, regno: int, off: int, size: int, write: bool, val
         if off < 0 or off + size > BPF_FLOW_KEYS_SIZE:  # check_flow_keys_access()
             raise Reject(f"invalid access to flow keys off={off} size={size}")
         if not write and value_regno >= 0:
+            mark_reg_unknown(regs[value_regno])
+    elif t == RegType.PTR_TO_TP_BUFFER:
+        check_buffer_access(env, "tracepoint", regno, off, size)
+        if not write and value_regno >= 0:
+            mark_reg_unknown(regs[value_regno])
+    elif base_type(t) == RegType.PTR_TO_BUF and not t & PTR_MAYBE_NULL:
+        rdonly = bool(t & MEM_RDONLY)
+        if write and rdonly:
+            raise Reject(f"R{regno} cannot write into {reg_type_str(t)}")
+        check_buffer_access(env, "rdonly" if rdonly else "rdwr", regno, off, size)
+        if value_regno >= 0 and (rdonly or not write):
             mark_reg_unknown(regs[value_regno])
     elif t in _SK_TYPES:
         if write:

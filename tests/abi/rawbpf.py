@@ -10,7 +10,8 @@ import os
 import platform
 import struct
 
-from pyebpf.abi.uapi import BpfCmd
+from pyebpf.abi.prog_types import ProgType
+from pyebpf.abi.uapi import BpfCmd, ProgLoadFlags
 
 SYS_BPF = {"x86_64": 321, "aarch64": 280}.get(platform.machine(), 321)
 _ATTR_SIZE = 144  # covers every PROG_LOAD field up to expected_attach_type and beyond (zeroed)
@@ -28,13 +29,16 @@ def insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> b
 
 
 def prog_load(prog_type: int, insns: list[bytes], license: bytes = b"GPL",
-              expected_attach_type: int = 0) -> tuple[bool, str]:
-    """Load and immediately close a program; returns (accepted, verifier log)."""
+              expected_attach_type: int = 0, prog_flags: int | None = None) -> tuple[bool, str]:
+    """Load and immediately close a program; returns (accepted, verifier log). `prog_flags` default: what the
+    program type needs to load at all (SYSCALL programs must be sleepable)."""
+    if prog_flags is None:
+        prog_flags = int(ProgLoadFlags.SLEEPABLE) if prog_type == ProgType.SYSCALL else 0
     code = ctypes.create_string_buffer(b"".join(insns))
     lic = ctypes.create_string_buffer(license)
     log = ctypes.create_string_buffer(_LOG_SIZE)
     attr = struct.pack("<IIQQIIQII16sII", prog_type, len(code.raw) // 8, ctypes.addressof(code),
-                       ctypes.addressof(lic), 1, _LOG_SIZE, ctypes.addressof(log), 0, 0, b"", 0,
+                       ctypes.addressof(lic), 1, _LOG_SIZE, ctypes.addressof(log), 0, prog_flags, b"", 0,
                        expected_attach_type)
     buf = ctypes.create_string_buffer(attr.ljust(_ATTR_SIZE, b"\0"), _ATTR_SIZE)
     fd = _libc.syscall(SYS_BPF, int(BpfCmd.PROG_LOAD), buf, _ATTR_SIZE)

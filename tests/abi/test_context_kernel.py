@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pyebpf.abi.context import CONTEXTS, ctx_access_ok, return_range
+from pyebpf.abi.context import CONTEXTS, SYSCALL_CTX_MAX, ctx_access_ok, return_range
 from pyebpf.abi.prog_types import AttachType, ProgType
 from rawbpf import EXIT, LDX_MEM, MOV64_IMM, STX_MEM, insn, prog_load
 
@@ -25,6 +25,7 @@ CASES = [
                                                AttachType.CGROUP_UNIX_CONNECT)),  # recvmsg hooks must return 1
     (ProgType.CGROUP_SOCKOPT, AttachType.CGROUP_GETSOCKOPT), (ProgType.CGROUP_SOCKOPT, AttachType.CGROUP_SETSOCKOPT),
     (ProgType.SK_LOOKUP, AttachType.SK_LOOKUP), (ProgType.CGROUP_DEVICE, None), (ProgType.SK_REUSEPORT, None),
+    (ProgType.NETFILTER, AttachType.NETFILTER), (ProgType.RAW_TRACEPOINT_WRITABLE, None),
 ]
 SLACK = 8  # also probe a little past the end of each struct and before its start
 
@@ -53,6 +54,23 @@ def test_ctx_access_matches_kernel(pt, attach):
     assert not mismatches, mismatches[:20]
 
 
+@pytest.mark.kernel
+def test_syscall_ctx_access_matches_kernel():
+    """SYSCALL programs read and write their caller's buffer anywhere below U16_MAX: probe its start and the
+    largest offsets a load or store can encode (s16; beyond them only helpers reach, as sized memory)."""
+    assert SYSCALL_CTX_MAX > S16_MAX
+    mismatches = []
+    for off in (*range(-SLACK, 3 * SLACK), *range(S16_MAX - 2 * SLACK, S16_MAX + 1)):
+        for size in SIZES:
+            for write in (False, True):
+                kernel, log = prog_load(ProgType.SYSCALL, _access_prog(off, size, write))
+                ours, _ = ctx_access_ok(ProgType.SYSCALL, off, size, write)
+                if kernel != ours:
+                    mismatches.append(f"off={off} size={size} {'W' if write else 'R'} kernel={kernel}")
+    assert not mismatches, mismatches[:20]
+
+
+S16_MAX = (1 << 15) - 1
 RETURN_VALUES = (-1, 0, 1, 2, 3, 4, 100)
 
 
@@ -64,7 +82,8 @@ RETURN_VALUES = (-1, 0, 1, 2, 3, 4, 100)
     (ProgType.SK_SKB, None), (ProgType.SK_MSG, None), (ProgType.FLOW_DISSECTOR, None), (ProgType.LWT_IN, None),
     (ProgType.LWT_XMIT, None), (ProgType.SOCK_OPS, None), (ProgType.CGROUP_SYSCTL, None), (ProgType.CGROUP_SOCK, None),
     (ProgType.CGROUP_SOCKOPT, AttachType.CGROUP_GETSOCKOPT), (ProgType.SK_LOOKUP, AttachType.SK_LOOKUP),
-    (ProgType.CGROUP_DEVICE, None), (ProgType.SK_REUSEPORT, None),
+    (ProgType.CGROUP_DEVICE, None), (ProgType.SK_REUSEPORT, None), (ProgType.NETFILTER, AttachType.NETFILTER),
+    (ProgType.RAW_TRACEPOINT_WRITABLE, None), (ProgType.SYSCALL, None),
     *((ProgType.CGROUP_SOCK_ADDR, a) for a in (AttachType.CGROUP_INET4_BIND, AttachType.CGROUP_INET6_CONNECT,
                                                AttachType.CGROUP_UDP4_RECVMSG, AttachType.CGROUP_UNIX_GETSOCKNAME,
                                                AttachType.CGROUP_UDP6_SENDMSG)),

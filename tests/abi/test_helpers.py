@@ -130,7 +130,7 @@ def test_unprivileged_split():
 def test_unknown_ids_and_types():
     assert not helper_allowed(ProgType.XDP, 9999)
     with pytest.raises(ValueError):
-        helper_allowed(ProgType.LSM, HelperId.MAP_LOOKUP_ELEM)
+        helper_allowed(ProgType.STRUCT_OPS, HelperId.MAP_LOOKUP_ELEM)
 
 
 def test_proto_for_variants():

@@ -26,7 +26,8 @@ ATTACHED = [(ProgType.CGROUP_SOCK_ADDR, a) for a in (AttachType.CGROUP_INET4_CON
                                                       AttachType.CGROUP_UNIX_SENDMSG)] + [
     (ProgType.CGROUP_SOCKOPT, AttachType.CGROUP_GETSOCKOPT), (ProgType.CGROUP_SOCKOPT, AttachType.CGROUP_SETSOCKOPT),
     (ProgType.CGROUP_SOCK, AttachType.CGROUP_INET4_POST_BIND), (ProgType.SOCK_OPS, AttachType.CGROUP_SOCK_OPS),
-    (ProgType.SK_LOOKUP, AttachType.SK_LOOKUP), (ProgType.CGROUP_DEVICE, AttachType.CGROUP_DEVICE)]
+    (ProgType.SK_LOOKUP, AttachType.SK_LOOKUP), (ProgType.CGROUP_DEVICE, AttachType.CGROUP_DEVICE),
+    (ProgType.NETFILTER, AttachType.NETFILTER), (ProgType.RAW_TRACEPOINT_WRITABLE, None), (ProgType.SYSCALL, None)]
 DENIED = "cannot use helper"
 GPL = "GPL-restricted"
 SLEEP = "might sleep"

@@ -129,6 +129,12 @@ def _kernel(program, prog_type, coll) -> tuple[bool, str, int | None]:
     return True, "", int(m.group(1)) if m else None
 
 
+def _trampoline_attach_types():
+    from pyebpf.abi.prog_types import AttachType
+    return frozenset({AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN,
+                      AttachType.TRACE_ITER})
+
+
 def run_object(path: Path, skipped: dict[str, str]) -> list[base.Outcome]:
     from pyebpf.abi.prog_types import AttachType, ProgType
     from pyebpf.errors import PyebpfError
@@ -137,6 +143,7 @@ def run_object(path: Path, skipped: dict[str, str]) -> list[base.Outcome]:
     from pyebpf.verifier import verify
     from pyebpf.verifier.api import supports
     outcomes = []
+    _TRAMPOLINE = _trampoline_attach_types()
     try:
         obj = load_elf(str(path))
     except PyebpfError as e:
@@ -154,7 +161,7 @@ def run_object(path: Path, skipped: dict[str, str]) -> list[base.Outcome]:
             if "test_auxiliary" in tags or any(t.startswith("test_arch=") for t in tags):
                 continue
             pt = program.prog_type
-            if pt is None or not supports(pt, program.expected_attach_type):
+            if pt is None or not supports(pt, program.expected_attach_type, program.attach_to):
                 skipped[f"{path.stem}.c: {name}"] = f"program type {getattr(pt, 'name', pt)} (SEC {program.section})"
                 continue
             flags = _flags(tags)
@@ -163,10 +170,10 @@ def run_object(path: Path, skipped: dict[str, str]) -> list[base.Outcome]:
             t = base.SelfTest(path.stem + ".c", name, int(pt), 0, False, flags,
                               int(program.expected_attach_type or 0), b"", "")
             k_ok, k_msg, k_proc = _kernel(program, pt, coll)
-            if not k_ok and k_msg == "EPERM" and ProgType(pt) == ProgType.TRACING \
-                    and program.expected_attach_type != AttachType.TRACE_RAW_TP:
-                skipped[f"{path.stem}.c: {name}"] = ("this kernel refuses fentry/fexit/fmod_ret programs before "
-                                                     "verifying (EPERM, no log)")
+            if not k_ok and k_msg == "EPERM" and (ProgType(pt) == ProgType.LSM or (
+                    ProgType(pt) == ProgType.TRACING and program.expected_attach_type in _TRAMPOLINE)):
+                skipped[f"{path.stem}.c: {name}"] = ("this kernel refuses trampoline programs (fentry/fexit/fmod_ret/"
+                                                     "lsm) and map-element iterators with EPERM and no reason")
                 continue
             try:
                 res = verify(program, pt, privileged=True, raise_on_reject=False)
