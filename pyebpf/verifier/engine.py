@@ -96,6 +96,22 @@ def gc_paused():
             gc.enable()
 
 
+_KIND_OTHER, _KIND_ALU, _KIND_COND_JMP = 0, 1, 2
+_NOT_COND_JMP_OPS = frozenset({_OP_CALL, _OP_JA, _OP_EXIT, _OP_JCOND})
+
+
+def _insn_kind(insn, refused: bool) -> int:
+    """How the main loop dispatches one slot (do_check_insn's own order of tests: refused slots go through it)."""
+    if insn is None or refused:
+        return _KIND_OTHER
+    cls = insn.opcode & CLASS_MASK
+    if cls == _ALU or cls == _ALU64:
+        return _KIND_ALU
+    if (cls == _JMP or cls == _JMP32) and insn.opcode & OP_MASK not in _NOT_COND_JMP_OPS:
+        return _KIND_COND_JMP
+    return _KIND_OTHER
+
+
 class StateEntry:
     """struct bpf_verifier_state_list: a stored checkpoint with its hit/miss statistics."""
 
@@ -160,6 +176,9 @@ class Checker:
         self.force_checkpoints = env.cfg.force_checkpoints
         self.jmp_points = env.cfg.jmp_points
         self.callback_calls = env.cfg.callback_calls
+        #: per slot, how _run dispatches it: _KIND_ALU / _KIND_COND_JMP go straight to their checks (after the
+        #: same reserved-field and ISA checks as do_check_insn makes first), _KIND_OTHER through do_check_insn
+        self.insn_kind = [_insn_kind(insn, idx in env.isa_refused) for idx, insn in enumerate(env.insns)]
         #: insn_aux_data[].ptr_type: the pointer type each load/store instruction was first checked with
         self.aux_ptr_type: dict[int, int] = {}
         #: unprivileged: every scalar counts as precise (no precision tracking without CAP_BPF)
@@ -236,9 +255,11 @@ class Checker:
         allow_uninit = env.allow_uninit_stack
         force_ckpt = insn_idx in self.force_checkpoints
         force_new = force_ckpt or len(cur.hist) > 40
-        add_new = force_new or (env.jmps_processed - env.prev_jmps_processed >= 2
-                                and env.insn_processed - env.prev_insn_processed >= 8)
-        key = ((insn_idx ^ cur.frames[cur.curframe].callsite) & 0xFFFFFFFF) % self.nslots
+        jmps_since = env.jmps_processed - env.prev_jmps_processed
+        insns_since = env.insn_processed - env.prev_insn_processed
+        add_new = force_new or (jmps_since >= 2 and insns_since >= 8)
+        curframe = cur.curframe
+        key = ((insn_idx ^ cur.frames[curframe].callsite) & 0xFFFFFFFF) % self.nslots
         bucket = self.buckets.get(key)
         if bucket is None:
             bucket = self.buckets[key] = []
@@ -250,7 +271,9 @@ class Checker:
                 env.liveness.clean_state(st, live)
         states_cnt = 0
         is_may_goto = env.insns[insn_idx].opcode == OP_MAY_GOTO
+        is_callback_call = insn_idx in self.callback_calls
         live_idx = self.live_idx[insn_idx]
+        cregs = cur.frames[curframe].regs
         for sl in tuple(bucket):
             states_cnt += 1
             old = sl.state
@@ -262,11 +285,27 @@ class Checker:
                 if is_may_goto and old.may_goto_depth != cur.may_goto_depth \
                         and states_equal(old, cur, RANGE_WITHIN, live, allow_uninit):
                     loop = hit = True
-                elif insn_idx in self.callback_calls:
+                elif is_callback_call:
                     if states_equal(old, cur, RANGE_WITHIN, live, allow_uninit):
                         loop = hit = True
                 else:
-                    if live_regs_same(old, cur, live_idx) \
+                    # live_regs_same(), inlined: in a loop every visit compares against each in-progress
+                    # checkpoint here, and a live register that differs is the usual answer
+                    same = old.curframe == curframe
+                    if same:
+                        oregs = old.frames[curframe].regs
+                        for r in live_idx:
+                            o = oregs[r]
+                            c = cregs[r]
+                            if o is c:
+                                continue
+                            ov = o.var_off
+                            cv = c.var_off
+                            if o.type != c.type or ov.value != cv.value or ov.mask != cv.mask or o.smin != c.smin \
+                                    or o.smax != c.smax or o.umin != c.umin or o.umax != c.umax or o.off != c.off:
+                                same = False
+                                break
+                    if same \
                             and old.may_goto_depth == cur.may_goto_depth \
                             and old.callback_unroll_depth == cur.callback_unroll_depth \
                             and states_equal(old, cur, EXACT, live, allow_uninit):
@@ -278,8 +317,7 @@ class Checker:
                             env.print_verifier_state(old, cur.curframe, True)
                         raise Reject(f"infinite loop detected at insn {insn_idx}", errno.EINVAL, logged=True)
                 if not hit:
-                    if not force_new and env.jmps_processed - env.prev_jmps_processed < 20 \
-                            and env.insn_processed - env.prev_insn_processed < 100:
+                    if not force_new and jmps_since < 20 and insns_since < 100:
                         add_new = False
             else:
                 loop = bool(env.num_backedges) and incomplete_read_marks(env, old)
@@ -378,6 +416,10 @@ class Checker:
         transparent = env.bt_transparent
         liveness = env.liveness
         watch = self.observer.watch if self.observer is not None else ()
+        prune_points = self.prune_points
+        kind = self.insn_kind
+        check_cond_jmp_op = self.check_cond_jmp_op
+        do_check_insn = self.do_check_insn
         while True:
             idx = env.insn_idx
             env.prev_insn_idx = prev_idx
@@ -387,16 +429,16 @@ class Checker:
             if idx in watch:
                 self.observer.at_insn(env, idx, env.cur)
             env.cur_hist_ent = None
-            env.insn_processed += 1
-            if env.insn_processed > BPF_COMPLEXITY_LIMIT_INSNS:
-                raise Reject(f"BPF program is too large. Processed {env.insn_processed} insn", errno.E2BIG)
+            processed = env.insn_processed = env.insn_processed + 1
+            if processed > BPF_COMPLEXITY_LIMIT_INSNS:
+                raise Reject(f"BPF program is too large. Processed {processed} insn", errno.E2BIG)
             cur = env.cur
             cur.insn_idx = idx
             cur.last_insn_idx = prev_idx
             if not transparent[idx]:
                 cur.seg_opaque += 1
             exit_path = False
-            if idx in self.prune_points and self.is_state_visited(idx):
+            if idx in prune_points and self.is_state_visited(idx):
                 if logging:
                     if do_print_state:
                         env.verbose(f"\nfrom {prev_idx} to {idx}: safe\n")
@@ -427,8 +469,24 @@ class Checker:
                 liveness.write_insn_idx = idx
                 if liveness.write_dirty & ((2 << inst.curframe) - 1):
                     liveness._reset_writes(inst, idx)
-                nxt = self.do_check_insn(insn, idx)
-                liveness.commit_writes()
+                # dispatch: the two most frequent kinds straight to their checks, the rest through do_check_insn
+                k = kind[idx]
+                if k == _KIND_ALU:
+                    check_alu_op(env, insn)
+                    nxt = idx + 1
+                elif k == _KIND_COND_JMP:
+                    env.jmps_processed += 1
+                    nxt = check_cond_jmp_op(insn, idx)
+                else:
+                    nxt = do_check_insn(insn, idx)
+                # liveness.commit_writes(), its nothing-to-do case inlined
+                inst = liveness.cur_instance
+                if inst is not None:
+                    if not liveness.write_dirty & ((2 << inst.curframe) - 1) \
+                            and inst.must_write_zero[liveness.write_insn_idx - inst.start]:
+                        liveness.write_insn_idx = 0
+                    else:
+                        liveness._commit(inst)
                 if nxt == _EXIT:
                     exit_path = True
                 elif nxt < 0:  # returned from a subprogram: print the full state next

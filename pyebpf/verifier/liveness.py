@@ -28,7 +28,7 @@ class FuncInstance:
     live_before]."""
 
     __slots__ = ("callsites", "sp_starts", "curframe", "start", "size", "frames", "must_write_set", "updated",
-                 "must_write_dropped", "dirty")
+                 "must_write_dropped", "dirty", "must_write_zero")
 
     def __init__(self, callsites: tuple[int, ...], sp_starts: tuple[int, ...], size: int) -> None:
         self.callsites = callsites
@@ -38,6 +38,9 @@ class FuncInstance:
         self.size = size
         self.frames: list[list[list[int]] | None] = [None] * (self.curframe + 1)
         self.must_write_set = [False] * size
+        #: must_write is 0 in every frame at this slot and set: an intersection, so it stays 0 for good, and a
+        #: visit that writes nothing there has nothing to commit (the engine tests this before calling commit)
+        self.must_write_zero = bytearray(size)
         self.updated = False
         self.must_write_dropped = False
         #: per frame, the slots (relative to start) whose may_read or must_write changed since the last solve:
@@ -165,7 +168,9 @@ class StackLiveness:
         if not self.write_dirty & ((2 << inst.curframe) - 1):
             # nothing written by this instruction (write_acc[0..curframe] are all 0): the loop below reduces to
             # dropping any must_write mark an earlier visit left
-            if inst.must_write_set[idx]:
+            if inst.must_write_zero[idx]:
+                pass
+            elif inst.must_write_set[idx]:
                 for frame in range(inst.curframe + 1):
                     arr = inst.frames[frame]
                     m = arr[idx] if arr is not None else inst.alloc(frame, self.write_insn_idx)
@@ -175,6 +180,7 @@ class StackLiveness:
                         inst.updated = True
                         inst.must_write_dropped = True
                         self.any_updated = True
+                inst.must_write_zero[idx] = 1
             else:
                 inst.must_write_set[idx] = True
             self.write_insn_idx = 0
