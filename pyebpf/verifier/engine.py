@@ -32,7 +32,7 @@ from pyebpf.verifier.env import (
     AT_PKT_END, BEYOND_PKT_END, DST_OP, DST_OP_NO_MARK, MAX_PACKET_OFF, SRC_OP, Env, Reject,
 )
 from pyebpf.verifier.jumps import (
-    JEQ, JGE, JGT, JLE, JLT, JNE, is_branch_taken, reg_set_min_max,
+    JEQ, JGE, JGT, JLE, JLT, JNE, is_branch_taken, reg_set_min_max, reg_set_min_max_imm,
 )
 from pyebpf.verifier.log import insn_str
 from pyebpf.verifier.memory import check_mem_access, check_ptr_off_reg
@@ -96,8 +96,9 @@ def gc_paused():
             gc.enable()
 
 
-_KIND_OTHER, _KIND_ALU, _KIND_COND_JMP = 0, 1, 2
+_KIND_OTHER, _KIND_ALU, _KIND_COND_JMP, _KIND_EXIT = 0, 1, 2, 3
 _NOT_COND_JMP_OPS = frozenset({_OP_CALL, _OP_JA, _OP_EXIT, _OP_JCOND})
+_EXIT_INSN = int(InsnClass.JMP) | int(JmpOp.EXIT)
 
 
 def _insn_kind(insn, refused: bool) -> int:
@@ -109,6 +110,8 @@ def _insn_kind(insn, refused: bool) -> int:
         return _KIND_ALU
     if (cls == _JMP or cls == _JMP32) and insn.opcode & OP_MASK not in _NOT_COND_JMP_OPS:
         return _KIND_COND_JMP
+    if insn.opcode == _EXIT_INSN and not (insn.imm or insn.src or insn.dst or insn.off):
+        return _KIND_EXIT  # a well-formed BPF_EXIT (a malformed one is refused by do_check_insn)
     return _KIND_OTHER
 
 
@@ -477,6 +480,11 @@ class Checker:
                 elif k == _KIND_COND_JMP:
                     env.jmps_processed += 1
                     nxt = check_cond_jmp_op(insn, idx)
+                elif k == _KIND_EXIT and not cur.curframe:  # the main program's exit (do_check_insn's checks)
+                    env.jmps_processed += 1
+                    check_reference_leak(env)
+                    check_return_code(env)
+                    nxt = _EXIT
                 else:
                     nxt = do_check_insn(insn, idx)
                 # liveness.commit_writes(), its nothing-to-do case inlined
@@ -777,7 +785,7 @@ class Checker:
         else:
             if insn.src:
                 raise Reject("BPF_JMP/JMP32 uses reserved fields", errno.EINVAL)
-            src = _const_reg(insn.imm).copy()  # the kernel's fake_reg: refining may narrow it, so a copy
+            src = _const_reg(insn.imm)  # the kernel's fake_reg (shared and read-only: refining gets copies)
         this = env.cur
         src_stack = is_x and src.type == PTR_TO_STACK
         if src_stack or dst.type == PTR_TO_STACK:
@@ -798,27 +806,34 @@ class Checker:
             if env.logging:
                 env.print_insn_state(env.cur, env.cur.curframe)
             return idx + 1
-        linked = []
-        if is_x and src.type == SCALAR_VALUE and src.id:
-            collect_linked_regs(this, src.id, linked)
-        if dst.type == SCALAR_VALUE and dst.id:
-            collect_linked_regs(this, dst.id, linked)
-        if len(linked) > 1:
-            # both branches share this record: precision of one linked register reaches all of them
-            push_insn_history(env, this, linked=tuple(linked))
+        src_linked = is_x and src.type == SCALAR_VALUE and src.id
+        dst_linked = dst.type == SCALAR_VALUE and dst.id
+        if src_linked or dst_linked:
+            linked = []
+            if src_linked:
+                collect_linked_regs(this, src.id, linked)
+            if dst_linked and dst.id:  # (collecting src's may have dropped the id: more than 6 linked)
+                collect_linked_regs(this, dst.id, linked)
+            if len(linked) > 1:
+                # both branches share this record: precision of one linked register reaches all of them
+                push_insn_history(env, this, linked=tuple(linked))
         other = self.push_stack(target, idx)
         oregs = other.frames[other.curframe].regs
         if is_x:
             reg_set_min_max(oregs[insn.dst], oregs[insn.src], dst, src, op, is_jmp32)
         else:
-            fake2 = src.copy()
-            reg_set_min_max(oregs[insn.dst], src, dst, fake2, op, is_jmp32)
-        if is_x and src.type == SCALAR_VALUE and src.id:
+            reg_set_min_max_imm(oregs[insn.dst], dst, src, op, is_jmp32)
+        if src_linked and src.id:
             sync_linked_regs(this, src)
             sync_linked_regs(other, oregs[insn.src])
-        if dst.type == SCALAR_VALUE and dst.id:
+        if dst_linked and dst.id:
             sync_linked_regs(this, dst)
             sync_linked_regs(other, oregs[insn.dst])
+        if dst.type == SCALAR_VALUE and src.type == SCALAR_VALUE:
+            # two scalars: none of the pointer rules below applies (and refining never changes a type)
+            if env.logging:
+                env.print_insn_state(this, this.curframe)
+            return idx + 1
         if not is_jmp32 and is_x and op in (JEQ, JNE) and _is_ptr(src) and _is_ptr(dst) \
                 and bool(src.type & PTR_MAYBE_NULL) != bool(dst.type & PTR_MAYBE_NULL) \
                 and base_type(src.type) != RegType.PTR_TO_BTF_ID and base_type(dst.type) != RegType.PTR_TO_BTF_ID:

@@ -121,6 +121,8 @@ def is_pkt_ptr_branch_taken(r1: Reg, r2: Reg, op: int) -> int:
 
 def is_branch_taken(r1: Reg, r2: Reg, op: int, is_jmp32: bool) -> int:
     """1: always taken, 0: never taken, -1: unknown."""
+    if r1.type == SCALAR_VALUE and r2.type == SCALAR_VALUE:  # the usual case, before the pointer tests
+        return is_scalar_branch_taken(r1, r2, op, is_jmp32)
     if reg_is_pkt_pointer_any(r1.type) and reg_is_pkt_pointer_any(r2.type) and not is_jmp32:
         return is_pkt_ptr_branch_taken(r1, r2, op)
     p1 = r1.type not in (SCALAR_VALUE, NOT_INIT)
@@ -254,3 +256,15 @@ def reg_set_min_max(true1: Reg, true2: Reg, false1: Reg, false2: Reg, op: int, i
     reg_bounds_sync(true1)
     reg_bounds_sync(true2)
     return True
+
+
+def reg_set_min_max_imm(true1: Reg, false1: Reg, imm_reg: Reg, op: int, is_jmp32: bool) -> None:
+    """reg_set_min_max() against an immediate (the kernel's fake_reg): each branch refines its own copy of the
+    constant, and only the register's side is synced (the copies are dropped afterwards, and a sync changes
+    nothing but the register it is given)."""
+    if false1.type != SCALAR_VALUE:
+        return
+    regs_refine_cond_op(false1, imm_reg.copy(), _REV[op], is_jmp32)
+    reg_bounds_sync(false1)
+    regs_refine_cond_op(true1, imm_reg.copy(), op, is_jmp32)
+    reg_bounds_sync(true1)
