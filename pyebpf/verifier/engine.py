@@ -97,6 +97,7 @@ def gc_paused():
 
 
 _KIND_OTHER, _KIND_ALU, _KIND_COND_JMP, _KIND_EXIT = 0, 1, 2, 3
+_F_PRUNE, _F_JMP_POINT, _F_OPAQUE = 1, 2, 4
 _NOT_COND_JMP_OPS = frozenset({_OP_CALL, _OP_JA, _OP_EXIT, _OP_JCOND})
 _EXIT_INSN = int(InsnClass.JMP) | int(JmpOp.EXIT)
 
@@ -423,6 +424,9 @@ class Checker:
         kind = self.insn_kind
         check_cond_jmp_op = self.check_cond_jmp_op
         do_check_insn = self.do_check_insn
+        # per slot, the questions every visit asks, as bits of one int
+        flags = [(_F_PRUNE if i in prune_points else 0) | (_F_JMP_POINT if i in jmp_points else 0)
+                 | (0 if transparent[i] else _F_OPAQUE) for i in range(n)]
         while True:
             idx = env.insn_idx
             env.prev_insn_idx = prev_idx
@@ -438,19 +442,18 @@ class Checker:
             cur = env.cur
             cur.insn_idx = idx
             cur.last_insn_idx = prev_idx
-            if not transparent[idx]:
+            f = flags[idx]
+            if f & _F_OPAQUE:
                 cur.seg_opaque += 1
-            exit_path = False
-            if idx in prune_points and self.is_state_visited(idx):
+            if f & _F_PRUNE and self.is_state_visited(idx):
                 if logging:
                     if do_print_state:
                         env.verbose(f"\nfrom {prev_idx} to {idx}: safe\n")
                     else:
                         env.verbose(f"{idx}: safe\n")
-                exit_path = True
-            if not exit_path:
-                if idx in jmp_points:
-                    push_insn_history(env, env.cur)
+            else:
+                if f & _F_JMP_POINT:
+                    push_insn_history(env, cur)
                 if logging:
                     if level2 and do_print_state:
                         env.verbose(f"\nfrom {prev_idx} to {idx}:")
@@ -472,7 +475,7 @@ class Checker:
                 liveness.write_insn_idx = idx
                 if liveness.write_dirty & ((2 << inst.curframe) - 1):
                     liveness._reset_writes(inst, idx)
-                # dispatch: the two most frequent kinds straight to their checks, the rest through do_check_insn
+                # dispatch: the most frequent kinds straight to their checks, the rest through do_check_insn
                 k = kind[idx]
                 if k == _KIND_ALU:
                     check_alu_op(env, insn)
@@ -495,16 +498,14 @@ class Checker:
                         liveness.write_insn_idx = 0
                     else:
                         liveness._commit(inst)
-                if nxt == _EXIT:
-                    exit_path = True
-                elif nxt < 0:  # returned from a subprogram: print the full state next
+                if nxt >= 0:
+                    prev_idx = idx
+                    env.insn_idx = nxt
+                    continue
+                if nxt != _EXIT:  # returned from a subprogram: print the full state next
                     do_print_state = True
                     prev_idx = idx
                     env.insn_idx = -nxt - 2
-                    continue
-                else:
-                    prev_idx = idx
-                    env.insn_idx = nxt
                     continue
             # process_bpf_exit
             env.mark_all_scratched()

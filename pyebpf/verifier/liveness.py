@@ -66,6 +66,9 @@ class StackLiveness:
         self.env = env
         self.succ = succ
         self.instances: dict[tuple[int, ...], FuncInstance] = {}
+        #: the outermost frame's instance per subprogram number (lookup()'s most frequent question, answered
+        #: without building its key)
+        self.outermost: dict[int, FuncInstance] = {}
         self.cur_instance: FuncInstance | None = None
         self.write_acc = [0] * _MAX_FRAMES
         #: frames whose write_acc may be non-zero (mark_write since their last reset)
@@ -111,9 +114,12 @@ class StackLiveness:
     def lookup(self, st: VerifierState, frameno: int) -> FuncInstance:
         starts = self.env.cfg.subprog_starts
         if frameno == 0:  # the main program's frame (the most frequent by far): its call chain is its start
-            key = (starts[st.frames[0].subprogno],)
-            inst = self.instances.get(key)
-            return inst if inst is not None else self._lookup(key, key)
+            subprogno = st.frames[0].subprogno
+            inst = self.outermost.get(subprogno)
+            if inst is None:
+                key = (starts[subprogno],)
+                inst = self.outermost[subprogno] = self._lookup(key, key)
+            return inst
         sp = tuple(starts[st.frames[i].subprogno] for i in range(frameno + 1))
         callsites = tuple(st.frames[i + 1].callsite for i in range(frameno)) + (sp[-1],)
         return self._lookup(callsites, sp)
