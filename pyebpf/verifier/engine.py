@@ -97,7 +97,7 @@ def gc_paused():
 
 
 _KIND_OTHER, _KIND_ALU, _KIND_COND_JMP, _KIND_EXIT = 0, 1, 2, 3
-_F_PRUNE, _F_JMP_POINT, _F_OPAQUE = 1, 2, 4
+_F_PRUNE, _F_JMP_POINT, _F_OPAQUE, _KIND_SHIFT = 1, 2, 4, 3
 _NOT_COND_JMP_OPS = frozenset({_OP_CALL, _OP_JA, _OP_EXIT, _OP_JCOND})
 _EXIT_INSN = int(InsnClass.JMP) | int(JmpOp.EXIT)
 
@@ -425,14 +425,15 @@ class Checker:
         check_cond_jmp_op = self.check_cond_jmp_op
         do_check_insn = self.do_check_insn
         # per slot, the questions every visit asks, as bits of one int
+        # (and the dispatch kind above them)
         flags = [(_F_PRUNE if i in prune_points else 0) | (_F_JMP_POINT if i in jmp_points else 0)
-                 | (0 if transparent[i] else _F_OPAQUE) for i in range(n)]
+                 | (0 if transparent[i] else _F_OPAQUE) | kind[i] << _KIND_SHIFT for i in range(n)]
         while True:
             idx = env.insn_idx
             env.prev_insn_idx = prev_idx
-            if idx >= n or insns[idx] is None:
+            insn = insns[idx] if idx < n else None
+            if insn is None:
                 raise Reject(f"invalid insn idx {idx} insn_cnt {n}", errno.EFAULT)
-            insn = insns[idx]
             if idx in watch:
                 self.observer.at_insn(env, idx, env.cur)
             env.cur_hist_ent = None
@@ -473,10 +474,10 @@ class Checker:
                 if inst is None:
                     inst = liveness._ensure_cur()
                 liveness.write_insn_idx = idx
-                if liveness.write_dirty & ((2 << inst.curframe) - 1):
+                if liveness.write_dirty and liveness.write_dirty & ((2 << inst.curframe) - 1):
                     liveness._reset_writes(inst, idx)
                 # dispatch: the most frequent kinds straight to their checks, the rest through do_check_insn
-                k = kind[idx]
+                k = f >> _KIND_SHIFT
                 if k == _KIND_ALU:
                     check_alu_op(env, insn)
                     nxt = idx + 1
@@ -493,7 +494,7 @@ class Checker:
                 # liveness.commit_writes(), its nothing-to-do case inlined
                 inst = liveness.cur_instance
                 if inst is not None:
-                    if not liveness.write_dirty & ((2 << inst.curframe) - 1) \
+                    if not (liveness.write_dirty and liveness.write_dirty & ((2 << inst.curframe) - 1)) \
                             and inst.must_write_zero[liveness.write_insn_idx - inst.start]:
                         liveness.write_insn_idx = 0
                     else:
