@@ -24,10 +24,11 @@ def mark_reg_known(reg: Reg, imm: int) -> None:
     """__mark_reg_known: a constant (imm taken mod 2**64)."""
     v = imm & U64
     reg.var_off = Tnum(v, 0)
-    reg.smin = reg.smax = s64(v)
+    reg.smin = reg.smax = v - (1 << 64) if v >> 63 else v  # s64(v), s32(v) written out: a hot path
     reg.umin = reg.umax = v
-    reg.s32_min = reg.s32_max = s32(v)
-    reg.u32_min = reg.u32_max = v & U32
+    v32 = v & U32
+    reg.s32_min = reg.s32_max = v32 - (1 << 32) if v32 >> 31 else v32
+    reg.u32_min = reg.u32_max = v32
 
 
 def mark_reg32_known(reg: Reg, imm: int) -> None:
@@ -728,6 +729,9 @@ def adjust_scalar_min_max_vals(op: int, dst: Reg, src: Reg, alu32: bool, end_imm
     if not dst.var_off.mask and not src.var_off.mask and op in _CONST_FOLD:
         # constants stay constants through every transfer function and reg_bounds_sync: fold directly
         a, b = dst.var_off.value, src.var_off.value
+        if op == ALU_ADD and not alu32:  # the loop counter's `r += k`
+            mark_reg_known(dst, a + b)
+            return
         if op in (ALU_LSH, ALU_RSH, ALU_ARSH) and b >= (32 if alu32 else 64):
             # is_safe_to_compute_dst_reg_range looks at the whole 64-bit shift amount, even for 32-bit shifts
             mark_reg_unknown(dst)

@@ -32,7 +32,7 @@ from pyebpf.verifier.env import (
     AT_PKT_END, BEYOND_PKT_END, DST_OP, DST_OP_NO_MARK, MAX_PACKET_OFF, SRC_OP, Env, Reject,
 )
 from pyebpf.verifier.jumps import (
-    JEQ, JGE, JGT, JLE, JLT, JNE, is_branch_taken, reg_set_min_max,
+    JEQ, JGE, JGT, JLE, JLT, JNE, is_branch_taken, reg_set_min_max, reg_set_min_max_imm,
 )
 from pyebpf.verifier.log import insn_str
 from pyebpf.verifier.memory import check_mem_access, check_ptr_off_reg
@@ -94,6 +94,26 @@ def gc_paused():
     finally:
         if enabled:
             gc.enable()
+
+
+_KIND_OTHER, _KIND_ALU, _KIND_COND_JMP, _KIND_EXIT = 0, 1, 2, 3
+_F_PRUNE, _F_JMP_POINT, _F_OPAQUE, _KIND_SHIFT = 1, 2, 4, 3
+_NOT_COND_JMP_OPS = frozenset({_OP_CALL, _OP_JA, _OP_EXIT, _OP_JCOND})
+_EXIT_INSN = int(InsnClass.JMP) | int(JmpOp.EXIT)
+
+
+def _insn_kind(insn, refused: bool) -> int:
+    """How the main loop dispatches one slot (do_check_insn's own order of tests: refused slots go through it)."""
+    if insn is None or refused:
+        return _KIND_OTHER
+    cls = insn.opcode & CLASS_MASK
+    if cls == _ALU or cls == _ALU64:
+        return _KIND_ALU
+    if (cls == _JMP or cls == _JMP32) and insn.opcode & OP_MASK not in _NOT_COND_JMP_OPS:
+        return _KIND_COND_JMP
+    if insn.opcode == _EXIT_INSN and not (insn.imm or insn.src or insn.dst or insn.off):
+        return _KIND_EXIT  # a well-formed BPF_EXIT (a malformed one is refused by do_check_insn)
+    return _KIND_OTHER
 
 
 class StateEntry:
@@ -160,6 +180,9 @@ class Checker:
         self.force_checkpoints = env.cfg.force_checkpoints
         self.jmp_points = env.cfg.jmp_points
         self.callback_calls = env.cfg.callback_calls
+        #: per slot, how _run dispatches it: _KIND_ALU / _KIND_COND_JMP go straight to their checks (after the
+        #: same reserved-field and ISA checks as do_check_insn makes first), _KIND_OTHER through do_check_insn
+        self.insn_kind = [_insn_kind(insn, idx in env.isa_refused) for idx, insn in enumerate(env.insns)]
         #: insn_aux_data[].ptr_type: the pointer type each load/store instruction was first checked with
         self.aux_ptr_type: dict[int, int] = {}
         #: unprivileged: every scalar counts as precise (no precision tracking without CAP_BPF)
@@ -236,9 +259,11 @@ class Checker:
         allow_uninit = env.allow_uninit_stack
         force_ckpt = insn_idx in self.force_checkpoints
         force_new = force_ckpt or len(cur.hist) > 40
-        add_new = force_new or (env.jmps_processed - env.prev_jmps_processed >= 2
-                                and env.insn_processed - env.prev_insn_processed >= 8)
-        key = ((insn_idx ^ cur.frames[cur.curframe].callsite) & 0xFFFFFFFF) % self.nslots
+        jmps_since = env.jmps_processed - env.prev_jmps_processed
+        insns_since = env.insn_processed - env.prev_insn_processed
+        add_new = force_new or (jmps_since >= 2 and insns_since >= 8)
+        curframe = cur.curframe
+        key = ((insn_idx ^ cur.frames[curframe].callsite) & 0xFFFFFFFF) % self.nslots
         bucket = self.buckets.get(key)
         if bucket is None:
             bucket = self.buckets[key] = []
@@ -250,7 +275,9 @@ class Checker:
                 env.liveness.clean_state(st, live)
         states_cnt = 0
         is_may_goto = env.insns[insn_idx].opcode == OP_MAY_GOTO
+        is_callback_call = insn_idx in self.callback_calls
         live_idx = self.live_idx[insn_idx]
+        cregs = cur.frames[curframe].regs
         for sl in tuple(bucket):
             states_cnt += 1
             old = sl.state
@@ -262,11 +289,27 @@ class Checker:
                 if is_may_goto and old.may_goto_depth != cur.may_goto_depth \
                         and states_equal(old, cur, RANGE_WITHIN, live, allow_uninit):
                     loop = hit = True
-                elif insn_idx in self.callback_calls:
+                elif is_callback_call:
                     if states_equal(old, cur, RANGE_WITHIN, live, allow_uninit):
                         loop = hit = True
                 else:
-                    if live_regs_same(old, cur, live_idx) \
+                    # live_regs_same(), inlined: in a loop every visit compares against each in-progress
+                    # checkpoint here, and a live register that differs is the usual answer
+                    same = old.curframe == curframe
+                    if same:
+                        oregs = old.frames[curframe].regs
+                        for r in live_idx:
+                            o = oregs[r]
+                            c = cregs[r]
+                            if o is c:
+                                continue
+                            ov = o.var_off
+                            cv = c.var_off
+                            if o.type != c.type or ov.value != cv.value or ov.mask != cv.mask or o.smin != c.smin \
+                                    or o.smax != c.smax or o.umin != c.umin or o.umax != c.umax or o.off != c.off:
+                                same = False
+                                break
+                    if same \
                             and old.may_goto_depth == cur.may_goto_depth \
                             and old.callback_unroll_depth == cur.callback_unroll_depth \
                             and states_equal(old, cur, EXACT, live, allow_uninit):
@@ -278,8 +321,7 @@ class Checker:
                             env.print_verifier_state(old, cur.curframe, True)
                         raise Reject(f"infinite loop detected at insn {insn_idx}", errno.EINVAL, logged=True)
                 if not hit:
-                    if not force_new and env.jmps_processed - env.prev_jmps_processed < 20 \
-                            and env.insn_processed - env.prev_insn_processed < 100:
+                    if not force_new and jmps_since < 20 and insns_since < 100:
                         add_new = False
             else:
                 loop = bool(env.num_backedges) and incomplete_read_marks(env, old)
@@ -378,34 +420,41 @@ class Checker:
         transparent = env.bt_transparent
         liveness = env.liveness
         watch = self.observer.watch if self.observer is not None else ()
+        prune_points = self.prune_points
+        kind = self.insn_kind
+        check_cond_jmp_op = self.check_cond_jmp_op
+        do_check_insn = self.do_check_insn
+        # per slot, the questions every visit asks, as bits of one int
+        # (and the dispatch kind above them)
+        flags = [(_F_PRUNE if i in prune_points else 0) | (_F_JMP_POINT if i in jmp_points else 0)
+                 | (0 if transparent[i] else _F_OPAQUE) | kind[i] << _KIND_SHIFT for i in range(n)]
         while True:
             idx = env.insn_idx
             env.prev_insn_idx = prev_idx
-            if idx >= n or insns[idx] is None:
+            insn = insns[idx] if idx < n else None
+            if insn is None:
                 raise Reject(f"invalid insn idx {idx} insn_cnt {n}", errno.EFAULT)
-            insn = insns[idx]
             if idx in watch:
                 self.observer.at_insn(env, idx, env.cur)
             env.cur_hist_ent = None
-            env.insn_processed += 1
-            if env.insn_processed > BPF_COMPLEXITY_LIMIT_INSNS:
-                raise Reject(f"BPF program is too large. Processed {env.insn_processed} insn", errno.E2BIG)
+            processed = env.insn_processed = env.insn_processed + 1
+            if processed > BPF_COMPLEXITY_LIMIT_INSNS:
+                raise Reject(f"BPF program is too large. Processed {processed} insn", errno.E2BIG)
             cur = env.cur
             cur.insn_idx = idx
             cur.last_insn_idx = prev_idx
-            if not transparent[idx]:
+            f = flags[idx]
+            if f & _F_OPAQUE:
                 cur.seg_opaque += 1
-            exit_path = False
-            if idx in self.prune_points and self.is_state_visited(idx):
+            if f & _F_PRUNE and self.is_state_visited(idx):
                 if logging:
                     if do_print_state:
                         env.verbose(f"\nfrom {prev_idx} to {idx}: safe\n")
                     else:
                         env.verbose(f"{idx}: safe\n")
-                exit_path = True
-            if not exit_path:
-                if idx in jmp_points:
-                    push_insn_history(env, env.cur)
+            else:
+                if f & _F_JMP_POINT:
+                    push_insn_history(env, cur)
                 if logging:
                     if level2 and do_print_state:
                         env.verbose(f"\nfrom {prev_idx} to {idx}:")
@@ -425,20 +474,39 @@ class Checker:
                 if inst is None:
                     inst = liveness._ensure_cur()
                 liveness.write_insn_idx = idx
-                if liveness.write_dirty & ((2 << inst.curframe) - 1):
+                if liveness.write_dirty and liveness.write_dirty & ((2 << inst.curframe) - 1):
                     liveness._reset_writes(inst, idx)
-                nxt = self.do_check_insn(insn, idx)
-                liveness.commit_writes()
-                if nxt == _EXIT:
-                    exit_path = True
-                elif nxt < 0:  # returned from a subprogram: print the full state next
+                # dispatch: the most frequent kinds straight to their checks, the rest through do_check_insn
+                k = f >> _KIND_SHIFT
+                if k == _KIND_ALU:
+                    check_alu_op(env, insn)
+                    nxt = idx + 1
+                elif k == _KIND_COND_JMP:
+                    env.jmps_processed += 1
+                    nxt = check_cond_jmp_op(insn, idx)
+                elif k == _KIND_EXIT and not cur.curframe:  # the main program's exit (do_check_insn's checks)
+                    env.jmps_processed += 1
+                    check_reference_leak(env)
+                    check_return_code(env)
+                    nxt = _EXIT
+                else:
+                    nxt = do_check_insn(insn, idx)
+                # liveness.commit_writes(), its nothing-to-do case inlined
+                inst = liveness.cur_instance
+                if inst is not None:
+                    if not (liveness.write_dirty and liveness.write_dirty & ((2 << inst.curframe) - 1)) \
+                            and inst.must_write_zero[liveness.write_insn_idx - inst.start]:
+                        liveness.write_insn_idx = 0
+                    else:
+                        liveness._commit(inst)
+                if nxt >= 0:
+                    prev_idx = idx
+                    env.insn_idx = nxt
+                    continue
+                if nxt != _EXIT:  # returned from a subprogram: print the full state next
                     do_print_state = True
                     prev_idx = idx
                     env.insn_idx = -nxt - 2
-                    continue
-                else:
-                    prev_idx = idx
-                    env.insn_idx = nxt
                     continue
             # process_bpf_exit
             env.mark_all_scratched()
@@ -719,7 +787,7 @@ class Checker:
         else:
             if insn.src:
                 raise Reject("BPF_JMP/JMP32 uses reserved fields", errno.EINVAL)
-            src = _const_reg(insn.imm).copy()  # the kernel's fake_reg: refining may narrow it, so a copy
+            src = _const_reg(insn.imm)  # the kernel's fake_reg (shared and read-only: refining gets copies)
         this = env.cur
         src_stack = is_x and src.type == PTR_TO_STACK
         if src_stack or dst.type == PTR_TO_STACK:
@@ -740,27 +808,34 @@ class Checker:
             if env.logging:
                 env.print_insn_state(env.cur, env.cur.curframe)
             return idx + 1
-        linked = []
-        if is_x and src.type == SCALAR_VALUE and src.id:
-            collect_linked_regs(this, src.id, linked)
-        if dst.type == SCALAR_VALUE and dst.id:
-            collect_linked_regs(this, dst.id, linked)
-        if len(linked) > 1:
-            # both branches share this record: precision of one linked register reaches all of them
-            push_insn_history(env, this, linked=tuple(linked))
+        src_linked = is_x and src.type == SCALAR_VALUE and src.id
+        dst_linked = dst.type == SCALAR_VALUE and dst.id
+        if src_linked or dst_linked:
+            linked = []
+            if src_linked:
+                collect_linked_regs(this, src.id, linked)
+            if dst_linked and dst.id:  # (collecting src's may have dropped the id: more than 6 linked)
+                collect_linked_regs(this, dst.id, linked)
+            if len(linked) > 1:
+                # both branches share this record: precision of one linked register reaches all of them
+                push_insn_history(env, this, linked=tuple(linked))
         other = self.push_stack(target, idx)
         oregs = other.frames[other.curframe].regs
         if is_x:
             reg_set_min_max(oregs[insn.dst], oregs[insn.src], dst, src, op, is_jmp32)
         else:
-            fake2 = src.copy()
-            reg_set_min_max(oregs[insn.dst], src, dst, fake2, op, is_jmp32)
-        if is_x and src.type == SCALAR_VALUE and src.id:
+            reg_set_min_max_imm(oregs[insn.dst], dst, src, op, is_jmp32)
+        if src_linked and src.id:
             sync_linked_regs(this, src)
             sync_linked_regs(other, oregs[insn.src])
-        if dst.type == SCALAR_VALUE and dst.id:
+        if dst_linked and dst.id:
             sync_linked_regs(this, dst)
             sync_linked_regs(other, oregs[insn.dst])
+        if dst.type == SCALAR_VALUE and src.type == SCALAR_VALUE:
+            # two scalars: none of the pointer rules below applies (and refining never changes a type)
+            if env.logging:
+                env.print_insn_state(this, this.curframe)
+            return idx + 1
         if not is_jmp32 and is_x and op in (JEQ, JNE) and _is_ptr(src) and _is_ptr(dst) \
                 and bool(src.type & PTR_MAYBE_NULL) != bool(dst.type & PTR_MAYBE_NULL) \
                 and base_type(src.type) != RegType.PTR_TO_BTF_ID and base_type(dst.type) != RegType.PTR_TO_BTF_ID:

@@ -121,6 +121,8 @@ def is_pkt_ptr_branch_taken(r1: Reg, r2: Reg, op: int) -> int:
 
 def is_branch_taken(r1: Reg, r2: Reg, op: int, is_jmp32: bool) -> int:
     """1: always taken, 0: never taken, -1: unknown."""
+    if r1.type == SCALAR_VALUE and r2.type == SCALAR_VALUE:  # the usual case, before the pointer tests
+        return is_scalar_branch_taken(r1, r2, op, is_jmp32)
     if reg_is_pkt_pointer_any(r1.type) and reg_is_pkt_pointer_any(r2.type) and not is_jmp32:
         return is_pkt_ptr_branch_taken(r1, r2, op)
     p1 = r1.type not in (SCALAR_VALUE, NOT_INIT)
@@ -139,9 +141,13 @@ def is_branch_taken(r1: Reg, r2: Reg, op: int, is_jmp32: bool) -> int:
     return is_scalar_branch_taken(r1, r2, op, is_jmp32)
 
 
+_SWAPPED_OPS = frozenset({JGE, JGT, JSGE, JSGT})
+
+
 def regs_refine_cond_op(r1: Reg, r2: Reg, op: int, is_jmp32: bool) -> None:
-    if op in (JGE, JGT, JSGE, JSGT):
-        op = flip_opcode(op)
+    # (min/max written as conditional expressions: this runs for both branches of every undecided jump)
+    if op in _SWAPPED_OPS:
+        op = _FLIP[op]
         r1, r2 = r2, r1
     if op == JEQ:
         if is_jmp32:
@@ -153,34 +159,41 @@ def regs_refine_cond_op(r1: Reg, r2: Reg, op: int, is_jmp32: bool) -> None:
             r1.var_off = tnum_with_subreg(r1.var_off, t)
             r2.var_off = tnum_with_subreg(r2.var_off, t)
         else:
-            r1.umin = r2.umin = max(r1.umin, r2.umin)
-            r1.umax = r2.umax = min(r1.umax, r2.umax)
-            r1.smin = r2.smin = max(r1.smin, r2.smin)
-            r1.smax = r2.smax = min(r1.smax, r2.smax)
+            a, b = r1.umin, r2.umin
+            r1.umin = r2.umin = a if a > b else b
+            a, b = r1.umax, r2.umax
+            r1.umax = r2.umax = a if a < b else b
+            a, b = r1.smin, r2.smin
+            r1.smin = r2.smin = a if a > b else b
+            a, b = r1.smax, r2.smax
+            r1.smax = r2.smax = a if a < b else b
             r1.var_off = r2.var_off = tnum_intersect(r1.var_off, r2.var_off)
     elif op == JNE:
         if not is_reg_const(r2, is_jmp32):
             r1, r2 = r2, r1
         if not is_reg_const(r2, is_jmp32):
             return
-        val = reg_const_value(r2, is_jmp32)
         if is_jmp32:
+            val = r2.var_off.value & U32
+            sval = val - (1 << 32) if val >> 31 else val
             if r1.u32_min == val:
                 r1.u32_min += 1
             if r1.u32_max == val:
                 r1.u32_max -= 1
-            if r1.s32_min == s32(val):
+            if r1.s32_min == sval:
                 r1.s32_min += 1
-            if r1.s32_max == s32(val):
+            if r1.s32_max == sval:
                 r1.s32_max -= 1
         else:
+            val = r2.var_off.value
+            sval = val - (1 << 64) if val >> 63 else val
             if r1.umin == val:
                 r1.umin += 1
             if r1.umax == val:
                 r1.umax -= 1
-            if r1.smin == s64(val):
+            if r1.smin == sval:
                 r1.smin += 1
-            if r1.smax == s64(val):
+            if r1.smax == sval:
                 r1.smax -= 1
     elif op == JSET or op == JSET_X:
         if not is_reg_const(r2, is_jmp32):
@@ -236,10 +249,22 @@ def reg_set_min_max(true1: Reg, true2: Reg, false1: Reg, false2: Reg, op: int, i
         return True
     if false1 is false2:  # one register on both sides: is_scalar_branch_taken decided what it could
         return True
-    regs_refine_cond_op(false1, false2, rev_opcode(op), is_jmp32)
+    regs_refine_cond_op(false1, false2, _REV[op], is_jmp32)
     reg_bounds_sync(false1)
     reg_bounds_sync(false2)
     regs_refine_cond_op(true1, true2, op, is_jmp32)
     reg_bounds_sync(true1)
     reg_bounds_sync(true2)
     return True
+
+
+def reg_set_min_max_imm(true1: Reg, false1: Reg, imm_reg: Reg, op: int, is_jmp32: bool) -> None:
+    """reg_set_min_max() against an immediate (the kernel's fake_reg): each branch refines its own copy of the
+    constant, and only the register's side is synced (the copies are dropped afterwards, and a sync changes
+    nothing but the register it is given)."""
+    if false1.type != SCALAR_VALUE:
+        return
+    regs_refine_cond_op(false1, imm_reg.copy(), _REV[op], is_jmp32)
+    reg_bounds_sync(false1)
+    regs_refine_cond_op(true1, imm_reg.copy(), op, is_jmp32)
+    reg_bounds_sync(true1)

@@ -28,7 +28,7 @@ class FuncInstance:
     live_before]."""
 
     __slots__ = ("callsites", "sp_starts", "curframe", "start", "size", "frames", "must_write_set", "updated",
-                 "must_write_dropped", "dirty")
+                 "must_write_dropped", "dirty", "must_write_zero")
 
     def __init__(self, callsites: tuple[int, ...], sp_starts: tuple[int, ...], size: int) -> None:
         self.callsites = callsites
@@ -38,6 +38,9 @@ class FuncInstance:
         self.size = size
         self.frames: list[list[list[int]] | None] = [None] * (self.curframe + 1)
         self.must_write_set = [False] * size
+        #: must_write is 0 in every frame at this slot and set: an intersection, so it stays 0 for good, and a
+        #: visit that writes nothing there has nothing to commit (the engine tests this before calling commit)
+        self.must_write_zero = bytearray(size)
         self.updated = False
         self.must_write_dropped = False
         #: per frame, the slots (relative to start) whose may_read or must_write changed since the last solve:
@@ -63,6 +66,9 @@ class StackLiveness:
         self.env = env
         self.succ = succ
         self.instances: dict[tuple[int, ...], FuncInstance] = {}
+        #: the outermost frame's instance per subprogram number (lookup()'s most frequent question, answered
+        #: without building its key)
+        self.outermost: dict[int, FuncInstance] = {}
         self.cur_instance: FuncInstance | None = None
         self.write_acc = [0] * _MAX_FRAMES
         #: frames whose write_acc may be non-zero (mark_write since their last reset)
@@ -108,9 +114,12 @@ class StackLiveness:
     def lookup(self, st: VerifierState, frameno: int) -> FuncInstance:
         starts = self.env.cfg.subprog_starts
         if frameno == 0:  # the main program's frame (the most frequent by far): its call chain is its start
-            key = (starts[st.frames[0].subprogno],)
-            inst = self.instances.get(key)
-            return inst if inst is not None else self._lookup(key, key)
+            subprogno = st.frames[0].subprogno
+            inst = self.outermost.get(subprogno)
+            if inst is None:
+                key = (starts[subprogno],)
+                inst = self.outermost[subprogno] = self._lookup(key, key)
+            return inst
         sp = tuple(starts[st.frames[i].subprogno] for i in range(frameno + 1))
         callsites = tuple(st.frames[i + 1].callsite for i in range(frameno)) + (sp[-1],)
         return self._lookup(callsites, sp)
@@ -165,7 +174,9 @@ class StackLiveness:
         if not self.write_dirty & ((2 << inst.curframe) - 1):
             # nothing written by this instruction (write_acc[0..curframe] are all 0): the loop below reduces to
             # dropping any must_write mark an earlier visit left
-            if inst.must_write_set[idx]:
+            if inst.must_write_zero[idx]:
+                pass
+            elif inst.must_write_set[idx]:
                 for frame in range(inst.curframe + 1):
                     arr = inst.frames[frame]
                     m = arr[idx] if arr is not None else inst.alloc(frame, self.write_insn_idx)
@@ -175,6 +186,7 @@ class StackLiveness:
                         inst.updated = True
                         inst.must_write_dropped = True
                         self.any_updated = True
+                inst.must_write_zero[idx] = 1
             else:
                 inst.must_write_set[idx] = True
             self.write_insn_idx = 0

@@ -647,6 +647,8 @@ def maybe_enter_scc(env: Env, st: VerifierState) -> None:
 
 
 def maybe_exit_scc(env: Env, st: VerifierState, live_regs) -> None:
+    if not st.curframe and not env.scc_of[st.insn_idx]:  # scc_callchain()'s first answer, without the call
+        return
     chain = scc_callchain(env, st)
     if chain is None:
         return

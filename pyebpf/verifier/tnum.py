@@ -175,6 +175,8 @@ def tnum_step(t: Tnum, z: int) -> int:
 
 
 def tnum_intersect(a: Tnum, b: Tnum) -> Tnum:
+    if a is b:  # tnums are immutable: the same one is its own intersection (no new object)
+        return a
     v = a.value | b.value
     mu = a.mask & b.mask
     return Tnum(v & ~mu & U64, mu)
