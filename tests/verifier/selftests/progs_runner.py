@@ -6,7 +6,8 @@ inline asm, `__failure __msg(...)` / `__success` BTF decl tags, SEC() names) thr
 The files are compiled as the selftests build does (clang -target bpf, a vmlinux.h dumped from the running kernel's
 BTF by bpftool): the asm is llvm's dialect, so clang's assembler reads it and the object then goes through our own
 ELF path (pyebpf.loader.elf: programs by SEC, maps from `.maps`, relocations), which is part of what is measured.
-Files clang 14 cannot compile (newer asm such as `gotol`, `may_goto`, `r0 = *(s8 *)`) are reported as skipped with
+A file the distribution's libbpf headers cannot compile is retried with the source tree's own
+tools/lib/bpf headers (the `__arg_*` tags of global functions, arena macros). Files clang 14 cannot compile (newer asm such as `gotol`, `may_goto`, `r0 = *(s8 *)`) are reported as skipped with
 clang's first error. Ground truth is the kernel: each program is loaded with BPF_PROG_LOAD through pyebpf.loader
 (real maps made from the object's map definitions, BTF and func_info passed), never the decl tags' expectation;
 `__flag(...)` program flags are honoured, `__auxiliary` programs (tail-call targets of another test) are not run.
@@ -54,6 +55,29 @@ def _vmlinux_h(work: Path) -> Path:
     return out
 
 
+def _libbpf_headers(tarball: Path, work: Path) -> Path:
+    """An include dir whose bpf/ holds the source tree's own libbpf BPF-side headers (bpf_helpers.h with the
+    __arg_ctx/__arg_nonnull/... decl-tag macros, newer than the distribution's libbpf-dev), as the selftests build
+    installs them; bpf_helper_defs.h (generated there) is the installed one."""
+    inc = work / "libbpf-include"
+    done = inc / ".unpacked"
+    if done.exists():
+        return inc
+    import tarfile
+    root_name = tarball.name[:-len(".tar.xz")]
+    (inc / "bpf").mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tarball) as tf:
+        for h in ("bpf_helpers.h", "bpf_tracing.h", "bpf_core_read.h", "bpf_endian.h"):
+            member = tf.extractfile(f"{root_name}/tools/lib/bpf/{h}")
+            if member is not None:
+                (inc / "bpf" / h).write_bytes(member.read())
+    defs = Path("/usr/include/bpf/bpf_helper_defs.h")
+    if defs.exists():
+        shutil.copy(defs, inc / "bpf" / defs.name)
+    done.touch()
+    return inc
+
+
 def compile_objects(only: list[str] | None = None) -> tuple[list[Path], dict[str, str]]:
     """(objects, {file: why skipped}) for progs/verifier_*.c, compiled once into the cache."""
     root = base.unpack(base.source_tarball())
@@ -74,6 +98,10 @@ def compile_objects(only: list[str] | None = None) -> tuple[list[Path], dict[str
                    f"-I{selftests}", f"-I{selftests / 'progs'}", f"-I{root / 'tools/testing/selftests'}",
                    "-I/usr/include/x86_64-linux-gnu", "-Wno-error", "-w", "-c", str(src), "-o", str(obj)]
             r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode != 0:
+                # newer libbpf macros (__arg_ctx, __arena, bpf_for_each...): the source tree's own headers first
+                inc = _libbpf_headers(base.source_tarball(), work)
+                r = subprocess.run(cmd[:1] + [f"-I{inc}"] + cmd[1:], capture_output=True, text=True)
             if r.returncode != 0:
                 err.write_text(r.stderr)
         if obj.exists():
