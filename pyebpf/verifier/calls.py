@@ -393,7 +393,7 @@ def check_helper_call(env: Env, insn) -> int | None:
         raise Reject(refused.format(name=name, id=func_id), errno.EINVAL)
     if not env.gpl and proto.gpl_only:
         raise Reject("cannot call GPL-restricted function from non-GPL compatible program", errno.EINVAL)
-    if proto.might_sleep:
+    if proto.might_sleep and not env.sleepable:
         raise Reject("helper call might sleep in a non-sleepable prog", errno.EINVAL)
     meta = CallMeta()
     for argno in range(len(proto.args)):
