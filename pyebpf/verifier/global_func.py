@@ -342,7 +342,7 @@ def check_global_call(env: Env, func: GlobalFunc) -> None:
     """btf_check_func_arg_match(): the caller's R1..R5 against the prototype; refusals end with the kernel's
     'Caller passes invalid args into func#N' line."""
     from pyebpf.abi.helpers import Arg, ArgType, TypeFlag
-    from pyebpf.verifier.btf_ptr import btf_type_name, vmlinux
+    from pyebpf.verifier.btf_ptr import btf_type_name, is_trusted_reg, vmlinux
     from pyebpf.verifier.calls import check_helper_mem_access, check_reg_type, register_is_null
     from pyebpf.verifier.engine import mark_ptr_not_null_reg
     from pyebpf.verifier.memory import READ, WRITE, check_ptr_off_reg
@@ -390,6 +390,8 @@ def check_global_call(env: Env, func: GlobalFunc) -> None:
             elif arg.kind == ArgKind.BTF_ID:
                 if register_is_null(reg) and arg.flags & PTR_MAYBE_NULL:
                     continue
+                if not is_trusted_reg(reg):  # 6.18 asks this before check_reg_type (seen from the kernel's log)
+                    raise Reject(f"R{regno} must be referenced or trusted", errno.EINVAL)
                 flags = TypeFlag.PTR_TRUSTED | (TypeFlag.PTR_MAYBE_NULL if arg.flags & PTR_MAYBE_NULL else 0)
                 check_reg_type(env, regno, Arg(ArgType.ARG_PTR_TO_BTF_ID, TypeFlag(flags),
                                                btf_id=btf_type_name(vmlinux(), arg.btf_id)))

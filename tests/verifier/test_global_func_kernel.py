@@ -13,25 +13,41 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).parent / "c" / "global_funcs.bpf.c"
+TAGS_SRC = Path(__file__).parent / "c" / "global_arg_tags.bpf.c"
 
 
-@pytest.fixture(scope="module")
-def obj(tmp_path_factory):
+def _build(tmp_path_factory, src: Path):
     from pyebpf.loader.elf import load_elf
     from pyebpf.testing.plugin import require_or_skip
     clang = next((p for p in map(shutil.which, ("clang", "clang-14")) if p), None)
     if clang is None:
-        require_or_skip("clang is not installed (needed to build tests/verifier/c/global_funcs.bpf.c)")
-    out = tmp_path_factory.mktemp("global") / "global_funcs.o"
-    subprocess.run([clang, "-O2", "-g", "-target", "bpf", "-c", str(SRC), "-o", str(out)], check=True,
+        require_or_skip(f"clang is not installed (needed to build tests/verifier/c/{src.name})")
+    out = tmp_path_factory.mktemp("global") / (src.stem + ".o")
+    subprocess.run([clang, "-O2", "-g", "-target", "bpf", "-c", str(src), "-o", str(out)], check=True,
                    capture_output=True)
-    o = load_elf(str(out))
+    return load_elf(str(out))
+
+
+@pytest.fixture(scope="module")
+def obj(tmp_path_factory):
+    o = _build(tmp_path_factory, SRC)
     yield o
     o.close()
 
 
+@pytest.fixture(scope="module")
+def tags_obj(tmp_path_factory):
+    o = _build(tmp_path_factory, TAGS_SRC)
+    yield o
+    o.close()
+
+
+#: the statistics lines (log_level 4) and source annotations around the verifier's messages
+_STATS = ("processed ", ";", "verification time ", "stack depth ")
+
+
 def _last_error(log: str) -> str:
-    lines = [ln for ln in (log or "").splitlines() if ln and not ln.startswith(("processed ", ";"))]
+    lines = [ln for ln in (log or "").splitlines() if ln and not ln.startswith(_STATS)]
     return lines[-1] if lines else ""
 
 
@@ -39,6 +55,25 @@ def _last_error(log: str) -> str:
 @pytest.mark.parametrize("name", ["unchecked", "checked", "sized", "past_end", "nested", "null_arg", "static_call",
                                   "small_buffer", "void_ptr", "fwd_ptr", "void_return"])
 def test_global_function_verdict_as_kernel(obj, name):
+    _compare(obj, name, processed=False)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("name", [
+    "ctx_ok", "ctx_wrong_type", "ctx_not_ctx", "ctx_kprobe", "ctx_kprobe_skb",
+    "nonnull_ok", "nonnull_maybe_null", "nonnull_checked", "nonnull_small", "nullable_alone",
+    "scalar_tagged", "unknown_tag",
+    "trusted_ok", "trusted_deref_unchecked", "trusted_gets_scalar", "trusted_gets_null", "trusted_gets_stack",
+    "trusted_combo", "untrusted_ok", "untrusted_with_nullable",
+    "arena_scalar", "arena_stack", "static_with_tag"])
+def test_global_arg_tags_as_kernel(tags_obj, name):
+    _compare(tags_obj, name, processed=True)
+
+
+def _compare(obj, name: str, processed: bool) -> None:
+    """Our verdict, last error line, the reason before 'Caller passes invalid args' and (`processed`) the
+    processed count of an accepted program against the kernel's, loading with the object's maps and BTF."""
+    import re
     from pyebpf.loader import ProgramLoadError, load
     from pyebpf.loader.collection import CollectionOptions, load_collection
     from pyebpf.verifier import verify
@@ -48,7 +83,7 @@ def test_global_function_verdict_as_kernel(obj, name):
     try:
         btf_fd = coll._btf_handle.fd if coll._btf_handle is not None else None
         try:
-            kp = load(replace(program, btf=btf_fd), program.prog_type, maps=coll.maps, log_level=1)
+            kp = load(replace(program, btf=btf_fd), program.prog_type, maps=coll.maps, log_level=1 | 4)
             kern_ok, kern_log = True, kp.log
             kp.close()
         except ProgramLoadError as e:
@@ -59,9 +94,12 @@ def test_global_function_verdict_as_kernel(obj, name):
     if not kern_ok:
         assert ours.error.message == _last_error(kern_log)
         assert _reason(ours.log) == _reason(kern_log)
+    elif processed:
+        m = re.search(r"processed (\d+) insns", kern_log)
+        assert m and ours.processed == int(m.group(1)), kern_log[-300:]
 
 
 def _reason(log: str) -> str:
     """The line before 'Caller passes invalid args' (why the prototype or an argument does not fit)."""
-    lines = [ln for ln in (log or "").splitlines() if ln and not ln.startswith(("processed ", ";"))]
+    lines = [ln for ln in (log or "").splitlines() if ln and not ln.startswith(_STATS)]
     return lines[-2] if len(lines) > 1 and lines[-1].startswith("Caller passes") else ""
