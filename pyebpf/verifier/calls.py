@@ -9,7 +9,7 @@ from pyebpf.abi.kernel_versions import Fact
 from pyebpf.abi.helpers import Arg, ArgType, HelperId, RetType, TypeFlag, helper_allowed, helper_name, proto_for
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.opcodes import MAX_CALL_FRAMES
-from pyebpf.verifier import btf_ptr
+from pyebpf.verifier import btf_ptr, dynptr
 from pyebpf.verifier.btf_record import map_has_btf, spin_lock_off
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown, reg_bounds_sync
 from pyebpf.abi.prog_types import AttachType, ProgType
@@ -153,7 +153,7 @@ class CallMeta:
     """struct bpf_call_arg_meta (the parts we use)."""
 
     __slots__ = ("map", "raw_mode", "access_size", "regno", "mem_size", "msize_max_value", "ref_obj_id",
-                 "release_regno", "const_map_key", "subprogno")
+                 "release_regno", "const_map_key", "subprogno", "dynptr_id")
 
     def __init__(self) -> None:
         self.map = None
@@ -166,6 +166,7 @@ class CallMeta:
         self.release_regno = 0
         self.const_map_key = -1
         self.subprogno = -1
+        self.dynptr_id = 0
 
 
 def _tn(reg: Reg) -> str:
@@ -269,13 +270,21 @@ def check_func_arg(env: Env, argno: int, meta: CallMeta, proto, hid: HelperId) -
         elif reg.type not in _OFF_OK_TYPES:
             check_ptr_off_reg(env, reg, regno)
     if arg.flags & TypeFlag.OBJ_RELEASE:
-        if not reg.ref_obj_id and not register_is_null(reg):
+        if at == ArgType.ARG_PTR_TO_DYNPTR:
+            dynptr.check_release_arg(env, regno)
+        elif not reg.ref_obj_id and not register_is_null(reg):
             raise Reject(f"R{regno} must be referenced when passed to release function")
         meta.release_regno = regno
         meta.ref_obj_id = reg.ref_obj_id
     elif reg.ref_obj_id:
         meta.ref_obj_id = reg.ref_obj_id
-    if at == ArgType.ARG_CONST_MAP_PTR:
+    if at == ArgType.ARG_PTR_TO_DYNPTR:
+        dynptr.process_dynptr_func(env, regno, int(arg.flags))
+        if hid == _H.DYNPTR_DATA:  # the slice keeps the dynptr's id and reference
+            dreg = dynptr.dynptr_reg(env, reg)
+            meta.dynptr_id = dreg.id
+            meta.ref_obj_id = dreg.ref_obj_id
+    elif at == ArgType.ARG_CONST_MAP_PTR:
         meta.map = reg.map
     elif at == ArgType.ARG_PTR_TO_FUNC:
         meta.subprogno = reg.subprogno
@@ -412,7 +421,9 @@ def check_helper_call(env: Env, insn) -> int | None:
         check_mem_access(env, meta.regno, i, 1, True, -1)
     if meta.release_regno:
         reg = regs[meta.release_regno]
-        if not register_is_null(reg):
+        if proto.args[meta.release_regno - 1].type == ArgType.ARG_PTR_TO_DYNPTR:
+            dynptr.unmark_stack_slots(env, reg)
+        elif not register_is_null(reg):
             release_reference(env, meta.ref_obj_id)
     if hid == HelperId.TAIL_CALL and env.cur.refs:
         check_reference_leak(env, "tail_call")
@@ -492,8 +503,10 @@ def check_helper_call(env: Env, insn) -> int | None:
         raise Reject(f"unknown return type {ret.raw} of func {name}#{func_id}", errno.EINVAL)
     if r0.type & PTR_MAYBE_NULL:
         r0.id = env.new_id()
-    if hid in _PTR_CAST:
+    if hid in _PTR_CAST or hid == _H.DYNPTR_DATA:
         r0.ref_obj_id = meta.ref_obj_id
+        if hid == _H.DYNPTR_DATA:
+            r0.range = meta.dynptr_id  # reg->dynptr_id (the PTR_TO_MEM union slot): dies with the dynptr
     elif hid in _ACQUIRE or (hid == _H.MAP_LOOKUP_ELEM and meta.map is not None
                              and meta.map.spec.type in (MapType.SOCKMAP, MapType.SOCKHASH)):
         rid = env.new_id()
