@@ -427,6 +427,9 @@ def check_helper_call(env: Env, insn) -> int | None:
             release_reference(env, meta.ref_obj_id)
     if hid == HelperId.TAIL_CALL and env.cur.refs:
         check_reference_leak(env, "tail_call")
+    if hid == _H.DYNPTR_FROM_MEM and regs[1].type != PTR_TO_MAP_VALUE:
+        raise Reject(f"Unsupported reg type {reg_type_str(regs[1].type)} for bpf_dynptr_from_mem data",
+                     errno.EACCES)
     if hid == _H.GET_LOCAL_STORAGE and not register_is_null(regs[2]):
         # get_local_storage() cannot fail, so it has no flags to honour
         raise Reject("get_local_storage() doesn't support non-zero flags", errno.EINVAL)

@@ -10,7 +10,7 @@ from clang_objects import C_DIR, build, compare
 PROGRAMS = ["read_uninit", "read_ok", "write_ok", "data_ok", "data_oob", "data_nocheck", "reinit_ok", "clobbered",
             "clobbered_half", "slice_after_clobber", "read_dynptr_bytes", "raw_write_over", "misaligned",
             "maybe_init", "both_paths_init", "rb_leak", "rb_ok", "rb_discard_ok", "rb_double",
-            "rb_slice_after_submit", "rb_overwrite", "rb_reinit", "local_submit", "rb_maybe_released"]
+            "rb_slice_after_submit", "rb_overwrite", "rb_reinit", "local_submit", "rb_maybe_released", "from_stack_mem"]
 
 
 @pytest.fixture(scope="module")

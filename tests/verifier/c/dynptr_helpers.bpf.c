@@ -74,4 +74,5 @@ PROG(local_submit) { struct bpf_dynptr d; bpf_dynptr_from_mem(buf, 64, 0, &d); b
 PROG(rb_maybe_released)
 { struct bpf_dynptr d; bpf_ringbuf_reserve_dynptr(&rb, 8, 0, &d); if (cond) bpf_ringbuf_submit_dynptr(&d, 0);
   else bpf_ringbuf_discard_dynptr(&d, 0); return 0; }
+PROG(from_stack_mem) { struct bpf_dynptr d; int x = 0; bpf_dynptr_from_mem(&x, sizeof(x), 0, &d); return 0; }
 char _license[] SEC("license") = "GPL";

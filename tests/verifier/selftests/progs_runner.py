@@ -78,8 +78,8 @@ def _libbpf_headers(tarball: Path, work: Path) -> Path:
     return inc
 
 
-def compile_objects(only: list[str] | None = None) -> tuple[list[Path], dict[str, str]]:
-    """(objects, {file: why skipped}) for progs/verifier_*.c, compiled once into the cache."""
+def compile_objects(only: list[str] | None = None, pattern: str = "verifier_*.c") -> tuple[list[Path], dict[str, str]]:
+    """(objects, {file: why skipped}) for progs/<pattern> (verifier_*.c), compiled once into the cache."""
     root = base.unpack(base.source_tarball())
     selftests = root / "tools/testing/selftests/bpf"
     clang = shutil.which("clang")
@@ -89,7 +89,7 @@ def compile_objects(only: list[str] | None = None) -> tuple[list[Path], dict[str
     work.mkdir(parents=True, exist_ok=True)
     _vmlinux_h(work)
     objects, skipped = [], {}
-    for src in sorted((selftests / "progs").glob("verifier_*.c")):
+    for src in sorted((selftests / "progs").glob(pattern)):
         if only and not any(s in src.name for s in only):
             continue
         obj, err = work / (src.stem + ".o"), work / (src.stem + ".err")
@@ -210,8 +210,9 @@ def run_object(path: Path, skipped: dict[str, str]) -> list[base.Outcome]:
     return outcomes
 
 
-def run_all(only: list[str] | None = None) -> tuple[list[base.Outcome], dict[str, str]]:
-    objects, skipped = compile_objects(only)
+def run_all(only: list[str] | None = None, pattern: str = "verifier_*.c"
+            ) -> tuple[list[base.Outcome], dict[str, str]]:
+    objects, skipped = compile_objects(only, pattern)
     outcomes: list[base.Outcome] = []
     for obj in objects:
         outcomes += run_object(obj, skipped)
@@ -221,9 +222,14 @@ def run_all(only: list[str] | None = None) -> tuple[list[base.Outcome], dict[str
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--write-differences", action="store_true", help=f"write {DIFFERENCES.name}")
+    ap.add_argument("--files", default="verifier_*.c", metavar="GLOB",
+                    help="which progs/ files (default verifier_*.c; e.g. 'dynptr_*.c', 'iters*.c': the same "
+                         "__failure/__msg annotations, outside the figures of DIFFERENCES-progs.txt)")
     ap.add_argument("only", nargs="*", help="run only files whose name contains one of these")
     args = ap.parse_args()
-    outcomes, skipped = run_all(args.only or None)
+    if args.write_differences and args.files != "verifier_*.c":
+        ap.error("--write-differences is for the verifier_*.c corpus only")
+    outcomes, skipped = run_all(args.only or None, args.files)
     print(base.report(outcomes))
     print(f"\n{len(outcomes)} programs run; skipped: {len(skipped)}")
     kinds: dict[str, int] = {}
