@@ -124,8 +124,8 @@ def process_dynptr_func(env: Env, regno: int, arg_flags: int, clone_ref_obj_id: 
         env.liveness.mark_read(reg.frameno, env.insn_idx, (1 << spi) | (1 << (spi - 1)))
 
 
-def _mark_slot_reg(sreg: Reg, dtype: int, first_slot: bool, dynptr_id: int) -> None:
-    """__mark_dynptr_reg()."""
+def mark_dynptr_reg(sreg: Reg, dtype: int, first_slot: bool, dynptr_id: int) -> None:
+    """__mark_dynptr_reg(): a CONST_PTR_TO_DYNPTR register (a stack slot's, or a global function's argument)."""
     mark_reg_unknown(sreg)
     mark_reg_known(sreg, 0)
     sreg.type = CONST_PTR_TO_DYNPTR
@@ -145,8 +145,8 @@ def mark_stack_slots(env: Env, reg: Reg, dtype: int, clone_ref_obj_id: int = 0) 
     if not dtype:
         raise Reject("verifier internal error: dynptr without a type", errno.EINVAL)
     dynptr_id = env.new_id()
-    _mark_slot_reg(state.stack[spi].spilled, dtype, True, dynptr_id)
-    _mark_slot_reg(state.stack[spi - 1].spilled, dtype, False, dynptr_id)
+    mark_dynptr_reg(state.stack[spi].spilled, dtype, True, dynptr_id)
+    mark_dynptr_reg(state.stack[spi - 1].spilled, dtype, False, dynptr_id)
     if dtype in REFCOUNTED:
         rid = clone_ref_obj_id
         if not rid:
@@ -241,6 +241,6 @@ def slots_equal(old: Reg, cur: Reg, idmap) -> bool:
                                                                                        cur.ref_obj_id)
 
 
-__all__ = ["process_dynptr_func", "mark_stack_slots", "unmark_stack_slots", "destroy_if_dynptr_stack_slot",
+__all__ = ["process_dynptr_func", "mark_dynptr_reg", "mark_stack_slots", "unmark_stack_slots", "destroy_if_dynptr_stack_slot",
            "check_release_arg", "check_raw_write", "slots_equal", "dynptr_reg", "get_spi", "type_str",
            "CONST_PTR_TO_DYNPTR", "BPF_DYNPTR_SIZE", "DYNPTR_TYPE_FLAG_MASK", "REFCOUNTED"]

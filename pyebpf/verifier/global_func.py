@@ -12,8 +12,9 @@ __arg_untrusted, __arg_arena) override what the type alone says, as btf_prepare_
 any type the program type allows, non-NULL memory, a (maybe NULL) trusted or untrusted PTR_TO_BTF_ID of the vmlinux
 struct the local type names (CO-RE flavours allowed), an arena pointer (a scalar to the callee).
 
-Arguments this module does not model (a `struct bpf_dynptr *`: no dynptr state on the stack yet; an untrusted
-pointer to void or a primitive, read-only untrusted memory) refuse the call with a "not modelled" reason, never a
+A `struct bpf_dynptr *` argument must be an initialised dynptr (verifier/dynptr.py); the callee sees a const LOCAL
+dynptr. Arguments this module does not model (an untrusted pointer to void or a primitive: read-only untrusted
+memory) refuse the call with a "not modelled" reason, never a
 silent fallback: a function verified as static sees the caller's exact registers and could accept what the kernel,
 verifying it for any argument, refuses.
 """
@@ -29,7 +30,7 @@ from pyebpf.abi.prog_types import AttachType, ProgType
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_unknown
 from pyebpf.verifier.env import Env, Reject
 from pyebpf.verifier.regstate import (
-    PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_CTX, PTR_TO_MEM, SCALAR_VALUE, RegFlag, RegType,
+    PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_CTX, PTR_TO_MEM, PTR_TO_STACK, SCALAR_VALUE, RegFlag, RegType,
 )
 from pyebpf.verifier.state import FuncState, VerifierState
 
@@ -47,6 +48,7 @@ class ArgKind(str, Enum):
     MEM = "ARG_PTR_TO_MEM"  # __arg_nonnull
     BTF_ID = "ARG_PTR_TO_BTF_ID"  # __arg_trusted (| PTR_MAYBE_NULL with __arg_nullable), __arg_untrusted
     ARENA = "ARG_PTR_TO_ARENA"  # __arg_arena
+    DYNPTR = "ARG_PTR_TO_DYNPTR | MEM_RDONLY"  # struct bpf_dynptr *: the callee sees a const LOCAL dynptr
     UNMODELLED = "unmodelled"  # a dynptr or untrusted memory: every call refused as not modelled
 
 
@@ -269,7 +271,7 @@ def _prototype(btf, func_id: int, subprog: int, prog_type, attach_type=None) -> 
                 and btf.str_at(pointee.name_off) == "bpf_dynptr":
             if tags:
                 return refuse(f"arg#{i} has invalid combination of tags")
-            args.append(GlobalArg(ArgKind.UNMODELLED, why="a `struct bpf_dynptr *` argument (ARG_PTR_TO_DYNPTR)"))
+            args.append(GlobalArg(ArgKind.DYNPTR))
             continue
         if tags & ArgTag.TRUSTED:
             if tags & ArgTag.NONNULL:
@@ -344,6 +346,7 @@ def check_global_call(env: Env, func: GlobalFunc) -> None:
     from pyebpf.abi.helpers import Arg, ArgType, TypeFlag
     from pyebpf.verifier.btf_ptr import btf_type_name, is_trusted_reg, vmlinux
     from pyebpf.verifier.calls import check_helper_mem_access, check_reg_type, register_is_null
+    from pyebpf.verifier.dynptr import CONST_PTR_TO_DYNPTR, process_dynptr_func
     from pyebpf.verifier.engine import mark_ptr_not_null_reg
     from pyebpf.verifier.memory import READ, WRITE, check_ptr_off_reg
 
@@ -384,6 +387,10 @@ def check_global_call(env: Env, func: GlobalFunc) -> None:
                         reg.assign(saved)
                 if arg.kind == ArgKind.MEM and reg.type & PTR_MAYBE_NULL:
                     raise Reject(f"arg#{i} is expected to be non-NULL", errno.EINVAL)
+            elif arg.kind == ArgKind.DYNPTR:
+                if reg.type not in (PTR_TO_STACK, CONST_PTR_TO_DYNPTR):  # check_func_arg_reg_off
+                    check_ptr_off_reg(env, reg, regno)
+                process_dynptr_func(env, regno, int(TypeFlag.MEM_RDONLY))
             elif arg.kind == ArgKind.ARENA:
                 if reg.type not in (RegType.PTR_TO_ARENA, SCALAR_VALUE):
                     raise Reject(f"R{regno} is not a pointer to arena or scalar.", errno.EINVAL)
@@ -454,6 +461,8 @@ def check_global_funcs(env: Env, run) -> None:
 
 def global_entry_state(env: Env, func: GlobalFunc) -> VerifierState:
     """do_check_common() for a global subprogram: frame 0 runs the function, R1..R5 from its prototype."""
+    from pyebpf.abi.helpers import TypeFlag
+    from pyebpf.verifier.dynptr import mark_dynptr_reg
     st = VerifierState()
     frame = FuncState(0, -1, func.subprog)
     for i, arg in enumerate(func.args):
@@ -464,6 +473,8 @@ def global_entry_state(env: Env, func: GlobalFunc) -> VerifierState:
         mark_reg_known(reg, 0)
         if arg.kind == ArgKind.CTX:
             reg.type = PTR_TO_CTX
+        elif arg.kind == ArgKind.DYNPTR:  # "assume unspecial LOCAL dynptr type"
+            mark_dynptr_reg(reg, int(TypeFlag.DYNPTR_TYPE_LOCAL), True, env.new_id())
         elif arg.kind == ArgKind.BTF_ID:
             reg.type = PTR_TO_BTF_ID | arg.flags
             reg.mem_size = arg.btf_id  # reg->btf_id (btf_ptr.reg_btf_id)

@@ -44,6 +44,6 @@ def test_global_function_verdict_as_kernel(obj, name):
     "scalar_tagged", "unknown_tag",
     "trusted_ok", "trusted_deref_unchecked", "trusted_gets_scalar", "trusted_gets_null", "trusted_gets_stack",
     "trusted_combo", "untrusted_ok", "untrusted_with_nullable",
-    "arena_scalar", "arena_stack", "static_with_tag"])
+    "arena_scalar", "arena_stack", "static_with_tag", "dynptr_arg_ok", "dynptr_arg_uninit", "dynptr_arg_released"])
 def test_global_arg_tags_as_kernel(tags_obj, name):
     compare(tags_obj, name, processed=True)

@@ -82,6 +82,20 @@ __global int arena_arg(int *p __tag("arena")) { return p != 0; }
 SEC("socket") int arena_scalar(struct __sk_buff *skb) { return arena_arg((int *)(long)skb->len); }
 SEC("socket") int arena_stack(struct __sk_buff *skb) { int v = 5; return arena_arg(&v); }
 
+/* a struct bpf_dynptr * parameter: the caller passes an initialised dynptr, the callee sees a const LOCAL one */
+struct bpf_dynptr { __u64 a, b; } __attribute__((aligned(8)));
+static long (*bpf_dynptr_from_mem)(void *data, __u32 size, __u64 flags, struct bpf_dynptr *ptr) = (void *)197;
+static long (*bpf_dynptr_read)(void *dst, __u32 len, const struct bpf_dynptr *src, __u32 off, __u64 fl) = (void *)201;
+static void (*bpf_ringbuf_discard_dynptr)(struct bpf_dynptr *ptr, __u64 flags) = (void *)200;
+char dbuf[32];
+__global int dynptr_reader(struct bpf_dynptr *d) { char x[4]; return bpf_dynptr_read(x, 4, d, 0, 0); }
+__global int dynptr_releaser(struct bpf_dynptr *d) { bpf_ringbuf_discard_dynptr(d, 0); return 0; }
+SEC("socket") int dynptr_arg_ok(struct __sk_buff *skb)
+{ struct bpf_dynptr d; bpf_dynptr_from_mem(dbuf, 32, 0, &d); return dynptr_reader(&d); }
+SEC("socket") int dynptr_arg_uninit(struct __sk_buff *skb) { struct bpf_dynptr d; return dynptr_reader(&d); }
+SEC("socket") int dynptr_arg_released(struct __sk_buff *skb)
+{ struct bpf_dynptr d; bpf_dynptr_from_mem(dbuf, 32, 0, &d); return dynptr_releaser(&d); }
+
 /* a tag on a static function: not fatal, the function is verified as static */
 static __attribute__((noinline)) int static_tagged(int *p __tag("nonnull")) { return *p; }
 SEC("socket") int static_with_tag(struct __sk_buff *skb) { int v = 5; return static_tagged(&v); }
