@@ -91,11 +91,20 @@ CPUMASK_KFUNCS: dict[str, KfFlag] = {
         "bpf_cpumask_any_and_distribute", "bpf_cpumask_weight"), _F.RCU),
 }
 
+#: common_btf_ids (kernel/bpf/helpers.c, registered for BPF_PROG_TYPE_UNSPEC: every program type), the parts
+#: modelled: the numbers iterator (verifier/iters.py)
+COMMON_KFUNCS: dict[str, KfFlag] = {
+    "bpf_iter_num_new": _F.ITER_NEW,
+    "bpf_iter_num_next": _F.ITER_NEXT | _F.RET_NULL,
+    "bpf_iter_num_destroy": _F.ITER_DESTROY,
+}
+
 #: (kfunc set, the hooks it is registered for): register_btf_kfunc_id_set() calls of helpers.c and cpumask.c
 KFUNC_SETS: tuple[tuple[dict[str, KfFlag], frozenset[KfuncHook]], ...] = (
     (GENERIC_KFUNCS, frozenset({KfuncHook.TRACING, KfuncHook.TC, KfuncHook.XDP, KfuncHook.STRUCT_OPS,
                                 KfuncHook.SYSCALL, KfuncHook.CGROUP})),
     (CPUMASK_KFUNCS, frozenset({KfuncHook.TRACING, KfuncHook.STRUCT_OPS, KfuncHook.SYSCALL})),
+    (COMMON_KFUNCS, frozenset({KfuncHook.COMMON})),
 )
 
 
@@ -115,5 +124,5 @@ def modelled_kfunc(name: str) -> bool:
     return any(name in kfuncs for kfuncs, _ in KFUNC_SETS)
 
 
-__all__ = ["KfFlag", "KfuncHook", "PROG_TYPE_HOOK", "GENERIC_KFUNCS", "CPUMASK_KFUNCS", "KFUNC_SETS", "kfunc_flags",
+__all__ = ["KfFlag", "KfuncHook", "PROG_TYPE_HOOK", "GENERIC_KFUNCS", "CPUMASK_KFUNCS", "COMMON_KFUNCS", "KFUNC_SETS", "kfunc_flags",
            "modelled_kfunc"]
