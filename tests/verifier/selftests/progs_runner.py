@@ -7,7 +7,7 @@ The files are compiled as the selftests build does (clang -target bpf, a vmlinux
 BTF by bpftool): the asm is llvm's dialect, so clang's assembler reads it and the object then goes through our own
 ELF path (pyebpf.loader.elf: programs by SEC, maps from `.maps`, relocations), which is part of what is measured.
 A file the distribution's libbpf headers cannot compile is retried with the source tree's own
-tools/lib/bpf headers (the `__arg_*` tags of global functions, arena macros). Files clang 14 cannot compile (newer asm such as `gotol`, `may_goto`, `r0 = *(s8 *)`) are reported as skipped with
+tools/lib/bpf headers and UAPI (the `__arg_*` tags of global functions, arena macros, struct bpf_iter_num). Files clang 14 cannot compile (newer asm such as `gotol`, `may_goto`, `r0 = *(s8 *)`) are reported as skipped with
 clang's first error. Ground truth is the kernel: each program is loaded with BPF_PROG_LOAD through pyebpf.loader
 (real maps made from the object's map definitions, BTF and func_info passed), never the decl tags' expectation;
 `__flag(...)` program flags are honoured, `__auxiliary` programs (tail-call targets of another test) are not run.
@@ -101,7 +101,8 @@ def compile_objects(only: list[str] | None = None, pattern: str = "verifier_*.c"
             if r.returncode != 0:
                 # newer libbpf macros (__arg_ctx, __arena, bpf_for_each...): the source tree's own headers first
                 inc = _libbpf_headers(base.source_tarball(), work)
-                r = subprocess.run(cmd[:1] + [f"-I{inc}"] + cmd[1:], capture_output=True, text=True)
+                r = subprocess.run(cmd[:1] + [f"-I{inc}", f"-I{root / 'tools/include/uapi'}"] + cmd[1:],
+                                   capture_output=True, text=True)
             if r.returncode != 0:
                 err.write_text(r.stderr)
         if obj.exists():
