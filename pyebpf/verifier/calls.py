@@ -153,7 +153,7 @@ class CallMeta:
     """struct bpf_call_arg_meta (the parts we use)."""
 
     __slots__ = ("map", "raw_mode", "access_size", "regno", "mem_size", "msize_max_value", "ref_obj_id",
-                 "release_regno", "const_map_key", "subprogno", "dynptr_id")
+                 "release_regno", "const_map_key", "subprogno", "dynptr_id", "dynptr_type")
 
     def __init__(self) -> None:
         self.map = None
@@ -167,6 +167,7 @@ class CallMeta:
         self.const_map_key = -1
         self.subprogno = -1
         self.dynptr_id = 0
+        self.dynptr_type = 0
 
 
 def _tn(reg: Reg) -> str:
@@ -230,6 +231,8 @@ def check_reg_type(env: Env, regno: int, arg) -> None:
         t &= ~MEM_RDONLY
     if arg.flags & TypeFlag.PTR_MAYBE_NULL:
         t &= ~PTR_MAYBE_NULL
+    if arg.type == ArgType.ARG_PTR_TO_MEM:
+        t &= ~dynptr.DYNPTR_TYPE_FLAG_MASK  # a dynptr slice is memory like any other
     if t in compatible:
         if arg.type == ArgType.ARG_PTR_TO_BTF_ID:
             btf_ptr.check_helper_btf_arg(env, regno, arg)
@@ -280,6 +283,8 @@ def check_func_arg(env: Env, argno: int, meta: CallMeta, proto, hid: HelperId) -
         meta.ref_obj_id = reg.ref_obj_id
     if at == ArgType.ARG_PTR_TO_DYNPTR:
         dynptr.process_dynptr_func(env, regno, int(arg.flags))
+        if not arg.flags & TypeFlag.MEM_UNINIT:
+            meta.dynptr_type = dynptr.dynptr_reg(env, reg).range
         if hid == _H.DYNPTR_DATA:  # the slice keeps the dynptr's id and reference
             dreg = dynptr.dynptr_reg(env, reg)
             meta.dynptr_id = dreg.id
@@ -529,8 +534,9 @@ def check_helper_call(env: Env, insn) -> int | None:
             reg_bounds_sync(r0)
     if hid == _H.GET_FUNC_IP:
         check_get_func_ip(env)
-    if hid in _CHANGES_PKT_DATA:
-        clear_all_pkt_pointers(env)
+    if hid in _CHANGES_PKT_DATA or (hid == _H.DYNPTR_WRITE and meta.dynptr_type & (
+            TypeFlag.DYNPTR_TYPE_SKB | TypeFlag.DYNPTR_TYPE_SKB_META)):
+        clear_all_pkt_pointers(env)  # writing into an skb dynptr may move the packet data
     if callback is not None:
         return enter_frame(env, callback)
     return None
@@ -616,7 +622,8 @@ def for_each_reg(state):
 
 def clear_all_pkt_pointers(env: Env) -> None:
     for reg in for_each_reg(env.cur):
-        if base_type(reg.type) in (PTR_TO_PACKET, PTR_TO_PACKET_META, RegType.PTR_TO_PACKET_END):
+        if base_type(reg.type) in (PTR_TO_PACKET, PTR_TO_PACKET_META, RegType.PTR_TO_PACKET_END) \
+                or dynptr.is_pkt_slice(reg):
             mark_reg_unknown(reg)
 
 

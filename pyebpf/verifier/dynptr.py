@@ -241,6 +241,134 @@ def slots_equal(old: Reg, cur: Reg, idmap) -> bool:
                                                                                        cur.ref_obj_id)
 
 
+
+
+
+# ---- dynptr kfuncs (check_kfunc_args' KF_ARG_PTR_TO_DYNPTR, KF_ARG_PTR_TO_CTX, KF_ARG_PTR_TO_MEM_SIZE) ----------
+
+#: the kfuncs modelled here -> the dynptr type their `__uninit` dynptr argument becomes (0: none constructed)
+DYNPTR_KFUNCS = {"bpf_dynptr_from_skb": int(TypeFlag.DYNPTR_TYPE_SKB), "bpf_dynptr_from_xdp": int(TypeFlag.DYNPTR_TYPE_XDP),
+                 "bpf_dynptr_slice": 0, "bpf_dynptr_adjust": 0, "bpf_dynptr_is_null": 0, "bpf_dynptr_is_rdonly": 0,
+                 "bpf_dynptr_size": 0}
+#: pointer types a packet-data change invalidates (reg_is_dynptr_slice_pkt)
+PKT_DYNPTR_TYPES = int(TypeFlag.DYNPTR_TYPE_SKB) | int(TypeFlag.DYNPTR_TYPE_XDP) | int(TypeFlag.DYNPTR_TYPE_SKB_META)
+
+
+def _param_name(btf, name_off: int) -> str:
+    return btf.str_at(name_off) if name_off else ""
+
+
+def check_dynptr_kfunc(env: Env, btf, name: str, flags, proto) -> None:
+    """check_kfunc_call() for the dynptr kfuncs of DYNPTR_KFUNCS: bpf_dynptr_from_skb/xdp build a packet dynptr
+    from the context, bpf_dynptr_slice returns a read-only view of `buffer__szk` bytes (maybe NULL), the others
+    read or adjust an initialised dynptr."""
+    from pyebpf.abi.kfuncs import KfFlag
+    from pyebpf.verifier.bounds import mark_reg_not_init as _not_init
+    from pyebpf.verifier.calls import check_mem_size_reg, register_is_null, CallMeta
+    from pyebpf.verifier.engine import mark_ptr_not_null_reg
+    from pyebpf.verifier.env import DST_OP_NO_MARK, SRC_OP
+    from pyebpf.verifier.memory import READ, WRITE, check_ptr_off_reg
+    from pyebpf.verifier.regstate import MEM_RDONLY, PTR_TO_CTX, SCALAR_VALUE, reg_type_str
+    from pyebpf.abi.btf import BtfKind
+    from pyebpf.abi.context import CONTEXTS
+    params = proto.members
+    dynptr_type = dynptr_id = 0
+    const_size = None
+    i = 0
+    while i < len(params):
+        name_off, tid = params[i]
+        regno = i + 1
+        reg = env.check_reg_arg(regno, SRC_OP)
+        t = btf[btf.skip_modifiers(tid)] if tid else None
+        if t is not None and t.kind in (BtfKind.INT, BtfKind.ENUM, BtfKind.ENUM64):
+            if reg.type != SCALAR_VALUE:
+                raise Reject(f"R{regno} is not a scalar", errno.EINVAL)
+            i += 1
+            continue
+        if t is None or t.kind != BtfKind.PTR:
+            raise Reject(f"kernel function {name} arg#{i}: not modelled by this verifier", errno.EINVAL)
+        pointee_id = btf.skip_modifiers(t.size_type) if t.size_type else 0
+        pointee = btf[pointee_id] if pointee_id else None
+        pname = btf.name(pointee_id) if pointee_id else ""
+        if flags & KfFlag.TRUSTED_ARGS and (register_is_null(reg) or reg.type & PTR_MAYBE_NULL):
+            raise Reject(f"Possibly NULL pointer passed to trusted arg{i}", errno.EACCES)
+        if pointee is not None and pname == "bpf_dynptr":
+            arg_flags = 0
+            if _param_name(btf, name_off).endswith("__uninit"):
+                arg_flags |= int(TypeFlag.MEM_UNINIT) | DYNPTR_KFUNCS[name]
+            elif btf[t.size_type].kind == BtfKind.CONST:
+                arg_flags |= int(TypeFlag.MEM_RDONLY)
+            if reg.type not in (PTR_TO_STACK, CONST_PTR_TO_DYNPTR):
+                check_ptr_off_reg(env, reg, regno)
+            process_dynptr_func(env, regno, arg_flags)
+            if not arg_flags & TypeFlag.MEM_UNINIT:
+                dreg = dynptr_reg(env, reg)
+                dynptr_type, dynptr_id = dreg.range, dreg.id
+            i += 1
+            continue
+        if pointee is not None and pointee.kind == BtfKind.STRUCT and pname in ("__sk_buff", "xdp_md"):
+            layout = CONTEXTS.get(env.prog_type)
+            if layout is None or layout.name != pname:  # KF_ARG_PTR_TO_BTF_ID of the kernel's sk_buff/xdp_buff
+                raise Reject(f"kernel function {name} arg#{i}: a {pname} that is not the program's context is not "
+                             f"modelled by this verifier", errno.EINVAL)
+            if reg.type != PTR_TO_CTX:
+                raise Reject(f"arg#{i} expected pointer to ctx, but got {reg_type_str(reg.type)}", errno.EINVAL)
+            check_ptr_off_reg(env, reg, regno)
+            i += 1
+            continue
+        if i + 1 < len(params) and _param_name(btf, params[i + 1][0]).endswith(("__sz", "__szk")):
+            size_reg = env.check_reg_arg(regno + 1, SRC_OP)
+            if not (register_is_null(reg) and _param_name(btf, name_off).endswith("__opt")):
+                saved = reg.copy() if reg.type & PTR_MAYBE_NULL else None
+                if saved is not None:
+                    mark_ptr_not_null_reg(reg)
+                try:
+                    check_mem_size_reg(env, size_reg, regno + 1, READ, True, CallMeta())
+                    check_mem_size_reg(env, size_reg, regno + 1, WRITE, True, CallMeta())
+                except Reject as r:
+                    env.verbose(r.message + "\n")
+                    raise Reject(f"arg#{i} arg#{i + 1} memory, len pair leads to invalid memory access",
+                                 errno.EINVAL) from None
+                finally:
+                    if saved is not None:
+                        reg.assign(saved)
+            if _param_name(btf, params[i + 1][0]).endswith("__szk"):
+                if size_reg.var_off.mask:
+                    raise Reject(f"R{regno + 1} must be a known constant", errno.EINVAL)
+                const_size = size_reg.var_off.value
+            i += 2
+            continue
+        raise Reject(f"kernel function {name} arg#{i}: not modelled by this verifier", errno.EINVAL)
+    regs = env.regs
+    for r in range(6):
+        _not_init(regs[r])
+        env.check_reg_arg(r, DST_OP_NO_MARK)
+    r0 = regs[0]
+    rid = btf.skip_modifiers(proto.size_type) if proto.size_type else 0
+    rt = btf[rid] if rid else None
+    if rt is None:
+        r0.type = 0
+    elif rt.kind in (BtfKind.INT, BtfKind.ENUM, BtfKind.ENUM64):
+        mark_reg_unknown(r0)
+    elif name == "bpf_dynptr_slice" and const_size is not None:
+        mark_reg_unknown(r0)
+        mark_reg_known(r0, 0)
+        r0.type = PTR_TO_MEM | (dynptr_type & DYNPTR_TYPE_FLAG_MASK) | MEM_RDONLY
+        r0.mem_size = const_size
+        if flags & KfFlag.RET_NULL:
+            r0.type |= PTR_MAYBE_NULL
+            r0.id = env.new_id()
+        r0.range = dynptr_id  # the slice dies with its dynptr
+    else:
+        raise Reject(f"kernel function {name}: its result is not modelled by this verifier", errno.EINVAL)
+
+
+def is_pkt_slice(reg: Reg) -> bool:
+    """reg_is_dynptr_slice_pkt(): a slice of a packet dynptr, which a packet-data change invalidates."""
+    return reg.type & 0xFF == PTR_TO_MEM and bool(reg.type & PKT_DYNPTR_TYPES)
+
+
 __all__ = ["process_dynptr_func", "mark_dynptr_reg", "mark_stack_slots", "unmark_stack_slots", "destroy_if_dynptr_stack_slot",
            "check_release_arg", "check_raw_write", "slots_equal", "dynptr_reg", "get_spi", "type_str",
-           "CONST_PTR_TO_DYNPTR", "BPF_DYNPTR_SIZE", "DYNPTR_TYPE_FLAG_MASK", "REFCOUNTED"]
+           "CONST_PTR_TO_DYNPTR", "BPF_DYNPTR_SIZE", "DYNPTR_TYPE_FLAG_MASK", "REFCOUNTED", "DYNPTR_KFUNCS",
+           "check_dynptr_kfunc", "is_pkt_slice"]

@@ -21,6 +21,7 @@ from pyebpf.verifier.btf_ptr import (
     WALK_STRUCT,
 )
 from pyebpf.verifier.env import DST_OP_NO_MARK, SRC_OP, Env, Reject
+from pyebpf.verifier.dynptr import DYNPTR_KFUNCS, check_dynptr_kfunc
 from pyebpf.verifier.iters import ITER_KFUNCS, check_iter_kfunc
 from pyebpf.verifier.regstate import (
     NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, SCALAR_VALUE, Reg, RegFlag, base_type, reg_type_str,
@@ -81,6 +82,9 @@ def check_kfunc_call(env: Env, func_id: int) -> None:
     proto = btf[btf[func_id].size_type]
     if flags & ITER_KFUNCS:
         check_iter_kfunc(env, btf, name, flags, proto)
+        return
+    if name in DYNPTR_KFUNCS:
+        check_dynptr_kfunc(env, btf, name, flags, proto)
         return
     params = proto.members
     release = bool(flags & KfFlag.RELEASE)

@@ -76,3 +76,36 @@ PROG(rb_maybe_released)
   else bpf_ringbuf_discard_dynptr(&d, 0); return 0; }
 PROG(from_stack_mem) { struct bpf_dynptr d; int x = 0; bpf_dynptr_from_mem(&x, sizeof(x), 0, &d); return 0; }
 char _license[] SEC("license") = "GPL";
+
+/* dynptr kfuncs: a packet dynptr from the context, read-only slices of it */
+#define __ksym __attribute__((section(".ksyms")))
+struct xdp_md { __u32 data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex; };
+extern int bpf_dynptr_from_xdp(struct xdp_md *x, __u64 flags, struct bpf_dynptr *ptr__uninit) __ksym __attribute__((weak));
+extern int bpf_dynptr_from_skb(struct __sk_buff *s, __u64 flags, struct bpf_dynptr *ptr__uninit) __ksym __attribute__((weak));
+extern void *bpf_dynptr_slice(const struct bpf_dynptr *p, __u32 offset, void *buffer__opt, __u32 buffer__szk) __ksym __attribute__((weak));
+extern __u32 bpf_dynptr_size(const struct bpf_dynptr *p) __ksym __attribute__((weak));
+extern int bpf_dynptr_adjust(const struct bpf_dynptr *p, __u32 start, __u32 end) __ksym __attribute__((weak));
+static long (*bpf_xdp_adjust_head)(struct xdp_md *xdp_md, int delta) = (void *)44;
+#define XDP(name) SEC("xdp") int name(struct xdp_md *ctx)
+XDP(xdp_slice_ok)
+{ struct bpf_dynptr d; char buf[4]; bpf_dynptr_from_xdp(ctx, 0, &d); unsigned char *p = bpf_dynptr_slice(&d, 0, buf, 4);
+  return p ? p[3] : 0; }
+XDP(xdp_slice_oob)
+{ struct bpf_dynptr d; char buf[4]; bpf_dynptr_from_xdp(ctx, 0, &d); unsigned char *p = bpf_dynptr_slice(&d, 0, buf, 4);
+  return p ? p[4] : 0; }
+XDP(xdp_slice_write)
+{ struct bpf_dynptr d; char buf[4]; bpf_dynptr_from_xdp(ctx, 0, &d); unsigned char *p = bpf_dynptr_slice(&d, 0, buf, 4);
+  if (p) p[0] = 1; return 0; }
+XDP(xdp_slice_after_adjust)
+{ struct bpf_dynptr d; char buf[4]; bpf_dynptr_from_xdp(ctx, 0, &d); unsigned char *p = bpf_dynptr_slice(&d, 0, buf, 4);
+  if (!p) return 0; bpf_xdp_adjust_head(ctx, 0); return p[0]; }
+XDP(xdp_slice_small_buf)
+{ struct bpf_dynptr d; char buf[2]; bpf_dynptr_from_xdp(ctx, 0, &d); unsigned char *p = bpf_dynptr_slice(&d, 0, buf, 4);
+  return p ? p[0] : 0; }
+XDP(xdp_size_uninit) { struct bpf_dynptr d; return bpf_dynptr_size(&d); }
+XDP(xdp_size_adjust_ok)
+{ struct bpf_dynptr d; bpf_dynptr_from_xdp(ctx, 0, &d); bpf_dynptr_adjust(&d, 1, 2); return bpf_dynptr_size(&d); }
+XDP(skb_kfunc_in_xdp) { struct bpf_dynptr d; bpf_dynptr_from_skb((void *)ctx, 0, &d); return 0; }
+SEC("tc") int skb_slice_ok(struct __sk_buff *skb)
+{ struct bpf_dynptr d; char buf[8]; bpf_dynptr_from_skb(skb, 0, &d); unsigned char *p = bpf_dynptr_slice(&d, 2, buf, 8);
+  return p ? p[7] : 0; }
