@@ -98,7 +98,8 @@ COMMON_KFUNCS: dict[str, KfFlag] = {
     "bpf_iter_num_next": _F.ITER_NEXT | _F.RET_NULL,
     "bpf_iter_num_destroy": _F.ITER_DESTROY,
     "bpf_dynptr_slice": _F.RET_NULL,
-    **dict.fromkeys(("bpf_dynptr_adjust", "bpf_dynptr_is_null", "bpf_dynptr_is_rdonly", "bpf_dynptr_size"), _F.NONE),
+    **dict.fromkeys(("bpf_dynptr_adjust", "bpf_dynptr_is_null", "bpf_dynptr_is_rdonly", "bpf_dynptr_size",
+                     "bpf_dynptr_clone"), _F.NONE),
 }
 #: bpf_kfunc_check_set_skb / _xdp (net/core/filter.c)
 SKB_KFUNCS: dict[str, KfFlag] = {"bpf_dynptr_from_skb": _F.TRUSTED_ARGS}

@@ -249,7 +249,7 @@ def slots_equal(old: Reg, cur: Reg, idmap) -> bool:
 #: the kfuncs modelled here -> the dynptr type their `__uninit` dynptr argument becomes (0: none constructed)
 DYNPTR_KFUNCS = {"bpf_dynptr_from_skb": int(TypeFlag.DYNPTR_TYPE_SKB), "bpf_dynptr_from_xdp": int(TypeFlag.DYNPTR_TYPE_XDP),
                  "bpf_dynptr_slice": 0, "bpf_dynptr_adjust": 0, "bpf_dynptr_is_null": 0, "bpf_dynptr_is_rdonly": 0,
-                 "bpf_dynptr_size": 0}
+                 "bpf_dynptr_size": 0, "bpf_dynptr_clone": 0}
 #: pointer types a packet-data change invalidates (reg_is_dynptr_slice_pkt)
 PKT_DYNPTR_TYPES = int(TypeFlag.DYNPTR_TYPE_SKB) | int(TypeFlag.DYNPTR_TYPE_XDP) | int(TypeFlag.DYNPTR_TYPE_SKB_META)
 
@@ -260,8 +260,8 @@ def _param_name(btf, name_off: int) -> str:
 
 def check_dynptr_kfunc(env: Env, btf, name: str, flags, proto) -> None:
     """check_kfunc_call() for the dynptr kfuncs of DYNPTR_KFUNCS: bpf_dynptr_from_skb/xdp build a packet dynptr
-    from the context, bpf_dynptr_slice returns a read-only view of `buffer__szk` bytes (maybe NULL), the others
-    read or adjust an initialised dynptr."""
+    from the context, bpf_dynptr_slice returns a read-only view of `buffer__szk` bytes (maybe NULL), bpf_dynptr_clone
+    makes a second dynptr of its parent's type (sharing a ringbuf reference), the others read or adjust one."""
     from pyebpf.abi.kfuncs import KfFlag
     from pyebpf.verifier.bounds import mark_reg_not_init as _not_init
     from pyebpf.verifier.calls import check_mem_size_reg, register_is_null, CallMeta
@@ -272,7 +272,7 @@ def check_dynptr_kfunc(env: Env, btf, name: str, flags, proto) -> None:
     from pyebpf.abi.btf import BtfKind
     from pyebpf.abi.context import CONTEXTS
     params = proto.members
-    dynptr_type = dynptr_id = 0
+    dynptr_type = dynptr_id = parent_ref = 0
     const_size = None
     i = 0
     while i < len(params):
@@ -293,17 +293,20 @@ def check_dynptr_kfunc(env: Env, btf, name: str, flags, proto) -> None:
         if flags & KfFlag.TRUSTED_ARGS and (register_is_null(reg) or reg.type & PTR_MAYBE_NULL):
             raise Reject(f"Possibly NULL pointer passed to trusted arg{i}", errno.EACCES)
         if pointee is not None and pname == "bpf_dynptr":
-            arg_flags = 0
+            arg_flags = clone_ref = 0
             if _param_name(btf, name_off).endswith("__uninit"):
                 arg_flags |= int(TypeFlag.MEM_UNINIT) | DYNPTR_KFUNCS[name]
+                if name == "bpf_dynptr_clone":  # the clone is of its parent's type and shares its reference
+                    arg_flags |= dynptr_type
+                    clone_ref = parent_ref
             elif btf[t.size_type].kind == BtfKind.CONST:
                 arg_flags |= int(TypeFlag.MEM_RDONLY)
             if reg.type not in (PTR_TO_STACK, CONST_PTR_TO_DYNPTR):
                 check_ptr_off_reg(env, reg, regno)
-            process_dynptr_func(env, regno, arg_flags)
+            process_dynptr_func(env, regno, arg_flags, clone_ref)
             if not arg_flags & TypeFlag.MEM_UNINIT:
                 dreg = dynptr_reg(env, reg)
-                dynptr_type, dynptr_id = dreg.range, dreg.id
+                dynptr_type, dynptr_id, parent_ref = dreg.range, dreg.id, dreg.ref_obj_id
             i += 1
             continue
         if pointee is not None and pointee.kind == BtfKind.STRUCT and pname in ("__sk_buff", "xdp_md"):

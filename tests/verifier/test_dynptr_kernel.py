@@ -1,6 +1,6 @@
 """Dynptrs on the stack (verifier/dynptr.py) against the running kernel: tests/verifier/c/dynptr_helpers.bpf.c
 builds, reads, writes, slices, clobbers, releases and leaks local and ring-buffer dynptrs through the dynptr
-helpers, and packet dynptrs through the kfuncs (bpf_dynptr_from_xdp/skb, bpf_dynptr_slice, _size, _adjust).
+helpers, and packet dynptrs through the kfuncs (bpf_dynptr_from_xdp/skb, bpf_dynptr_slice, _size, _adjust, _clone).
 Same verdict, same last error line and, for accepted programs, the same processed count as the kernel
 (the slots are compared when states are pruned)."""
 from __future__ import annotations
@@ -13,7 +13,8 @@ PROGRAMS = ["read_uninit", "read_ok", "write_ok", "data_ok", "data_oob", "data_n
             "maybe_init", "both_paths_init", "rb_leak", "rb_ok", "rb_discard_ok", "rb_double",
             "rb_slice_after_submit", "rb_overwrite", "rb_reinit", "local_submit", "rb_maybe_released", "from_stack_mem",
             "xdp_slice_ok", "xdp_slice_oob", "xdp_slice_write", "xdp_slice_after_adjust", "xdp_slice_small_buf",
-            "xdp_size_uninit", "xdp_size_adjust_ok", "skb_kfunc_in_xdp", "skb_slice_ok"]
+            "xdp_size_uninit", "xdp_size_adjust_ok", "skb_kfunc_in_xdp", "skb_slice_ok",
+            "clone_ok", "clone_uninit_parent", "rb_clone_submit_then_use", "rb_clone_submit_clone"]
 
 
 @pytest.fixture(scope="module")

@@ -109,3 +109,14 @@ XDP(skb_kfunc_in_xdp) { struct bpf_dynptr d; bpf_dynptr_from_skb((void *)ctx, 0,
 SEC("tc") int skb_slice_ok(struct __sk_buff *skb)
 { struct bpf_dynptr d; char buf[8]; bpf_dynptr_from_skb(skb, 0, &d); unsigned char *p = bpf_dynptr_slice(&d, 2, buf, 8);
   return p ? p[7] : 0; }
+extern int bpf_dynptr_clone(const struct bpf_dynptr *p, struct bpf_dynptr *clone__uninit) __ksym __attribute__((weak));
+PROG(clone_ok)
+{ struct bpf_dynptr d, c; char x[8]; bpf_dynptr_from_mem(buf, 64, 0, &d); bpf_dynptr_clone(&d, &c);
+  return bpf_dynptr_read(x, 8, &c, 0, 0); }
+PROG(clone_uninit_parent) { struct bpf_dynptr d, c; bpf_dynptr_clone(&d, &c); return 0; }
+PROG(rb_clone_submit_then_use)
+{ struct bpf_dynptr d, c; char x[8]; bpf_ringbuf_reserve_dynptr(&rb, 8, 0, &d); bpf_dynptr_clone(&d, &c);
+  bpf_ringbuf_submit_dynptr(&d, 0); return bpf_dynptr_read(x, 8, &c, 0, 0); }
+PROG(rb_clone_submit_clone)
+{ struct bpf_dynptr d, c; bpf_ringbuf_reserve_dynptr(&rb, 8, 0, &d); bpf_dynptr_clone(&d, &c);
+  bpf_ringbuf_submit_dynptr(&c, 0); return 0; }
