@@ -264,10 +264,9 @@ def check_dynptr_kfunc(env: Env, btf, name: str, flags, proto) -> None:
     makes a second dynptr of its parent's type (sharing a ringbuf reference), the others read or adjust one."""
     from pyebpf.abi.kfuncs import KfFlag
     from pyebpf.verifier.bounds import mark_reg_not_init as _not_init
-    from pyebpf.verifier.calls import check_mem_size_reg, register_is_null, CallMeta
-    from pyebpf.verifier.engine import mark_ptr_not_null_reg
+    from pyebpf.verifier.calls import register_is_null
     from pyebpf.verifier.env import DST_OP_NO_MARK, SRC_OP
-    from pyebpf.verifier.memory import READ, WRITE, check_ptr_off_reg
+    from pyebpf.verifier.memory import check_ptr_off_reg
     from pyebpf.verifier.regstate import MEM_RDONLY, PTR_TO_CTX, SCALAR_VALUE, reg_type_str
     from pyebpf.abi.btf import BtfKind
     from pyebpf.abi.context import CONTEXTS
@@ -320,25 +319,10 @@ def check_dynptr_kfunc(env: Env, btf, name: str, flags, proto) -> None:
             i += 1
             continue
         if i + 1 < len(params) and _param_name(btf, params[i + 1][0]).endswith(("__sz", "__szk")):
-            size_reg = env.check_reg_arg(regno + 1, SRC_OP)
-            if not (register_is_null(reg) and _param_name(btf, name_off).endswith("__opt")):
-                saved = reg.copy() if reg.type & PTR_MAYBE_NULL else None
-                if saved is not None:
-                    mark_ptr_not_null_reg(reg)
-                try:
-                    check_mem_size_reg(env, size_reg, regno + 1, READ, True, CallMeta())
-                    check_mem_size_reg(env, size_reg, regno + 1, WRITE, True, CallMeta())
-                except Reject as r:
-                    env.verbose(r.message + "\n")
-                    raise Reject(f"arg#{i} arg#{i + 1} memory, len pair leads to invalid memory access",
-                                 errno.EINVAL) from None
-                finally:
-                    if saved is not None:
-                        reg.assign(saved)
-            if _param_name(btf, params[i + 1][0]).endswith("__szk"):
-                if size_reg.var_off.mask:
-                    raise Reject(f"R{regno + 1} must be a known constant", errno.EINVAL)
-                const_size = size_reg.var_off.value
+            from pyebpf.verifier.kfunc import check_kfunc_mem_size
+            size = check_kfunc_mem_size(env, btf, params, i, _param_name(btf, name_off).endswith("__opt"))
+            if size is not None:
+                const_size = size
             i += 2
             continue
         raise Reject(f"kernel function {name} arg#{i}: not modelled by this verifier", errno.EINVAL)
