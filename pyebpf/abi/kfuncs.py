@@ -91,11 +91,35 @@ CPUMASK_KFUNCS: dict[str, KfFlag] = {
         "bpf_cpumask_any_and_distribute", "bpf_cpumask_weight"), _F.RCU),
 }
 
+#: common_btf_ids (kernel/bpf/helpers.c, registered for BPF_PROG_TYPE_UNSPEC: every program type), the parts
+#: modelled: the numbers iterator (verifier/iters.py) and the dynptr kfuncs of verifier/dynptr.py
+COMMON_KFUNCS: dict[str, KfFlag] = {
+    "bpf_iter_num_new": _F.ITER_NEW,
+    "bpf_iter_num_next": _F.ITER_NEXT | _F.RET_NULL,
+    "bpf_iter_num_destroy": _F.ITER_DESTROY,
+    "bpf_dynptr_slice": _F.RET_NULL,
+    **dict.fromkeys(("bpf_dynptr_adjust", "bpf_dynptr_is_null", "bpf_dynptr_is_rdonly", "bpf_dynptr_size",
+                     "bpf_dynptr_clone"), _F.NONE),
+}
+#: bpf_kfunc_check_set_skb / _xdp (net/core/filter.c)
+SKB_KFUNCS: dict[str, KfFlag] = {"bpf_dynptr_from_skb": _F.TRUSTED_ARGS}
+XDP_KFUNCS: dict[str, KfFlag] = {"bpf_dynptr_from_xdp": _F.NONE}
+#: nf_ct_kfunc_set (net/netfilter/nf_conntrack_bpf.c), the lookup and release of a conntrack entry
+NF_CT_KFUNCS: dict[str, KfFlag] = {
+    "bpf_xdp_ct_lookup": _F.ACQUIRE | _F.RET_NULL, "bpf_skb_ct_lookup": _F.ACQUIRE | _F.RET_NULL,
+    "bpf_ct_release": _F.RELEASE,
+}
+
 #: (kfunc set, the hooks it is registered for): register_btf_kfunc_id_set() calls of helpers.c and cpumask.c
 KFUNC_SETS: tuple[tuple[dict[str, KfFlag], frozenset[KfuncHook]], ...] = (
     (GENERIC_KFUNCS, frozenset({KfuncHook.TRACING, KfuncHook.TC, KfuncHook.XDP, KfuncHook.STRUCT_OPS,
                                 KfuncHook.SYSCALL, KfuncHook.CGROUP})),
     (CPUMASK_KFUNCS, frozenset({KfuncHook.TRACING, KfuncHook.STRUCT_OPS, KfuncHook.SYSCALL})),
+    (COMMON_KFUNCS, frozenset({KfuncHook.COMMON})),
+    (SKB_KFUNCS, frozenset({KfuncHook.TC, KfuncHook.SCHED_ACT, KfuncHook.SK_SKB, KfuncHook.SOCKET_FILTER,
+                            KfuncHook.CGROUP, KfuncHook.LWT, KfuncHook.NETFILTER, KfuncHook.TRACING})),
+    (XDP_KFUNCS, frozenset({KfuncHook.XDP})),
+    (NF_CT_KFUNCS, frozenset({KfuncHook.XDP, KfuncHook.TC})),
 )
 
 
@@ -115,5 +139,5 @@ def modelled_kfunc(name: str) -> bool:
     return any(name in kfuncs for kfuncs, _ in KFUNC_SETS)
 
 
-__all__ = ["KfFlag", "KfuncHook", "PROG_TYPE_HOOK", "GENERIC_KFUNCS", "CPUMASK_KFUNCS", "KFUNC_SETS", "kfunc_flags",
+__all__ = ["KfFlag", "KfuncHook", "PROG_TYPE_HOOK", "GENERIC_KFUNCS", "CPUMASK_KFUNCS", "COMMON_KFUNCS", "SKB_KFUNCS", "XDP_KFUNCS", "NF_CT_KFUNCS", "KFUNC_SETS", "kfunc_flags",
            "modelled_kfunc"]

@@ -243,7 +243,9 @@ class SectionDef:
         return sec == self.name
 
     def target(self, sec: str) -> str:
-        """The attach target encoded after the '/' (kprobe function, tracepoint 'cat/name', ...); '' if none."""
+        """The attach target encoded after the '/' (kprobe function, tracepoint 'cat/name', ...); '' if none. A
+        leading '?' (not auto-loaded, SEC("?tp_btf/x")) is not part of it."""
+        sec = sec[1:] if sec.startswith("?") else sec
         if self.is_prefix and sec.startswith(self.base + "/"):
             return sec[len(self.base) + 1:]
         return ""

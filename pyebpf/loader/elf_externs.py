@@ -131,6 +131,11 @@ def prepare_btf(btf: Btf, externs: dict[str, Extern]) -> None:
             if t.kind == BtfKind.FUNC:
                 if dummy is None:
                     dummy = _dummy_var(btf)
+                # the kernel's btf_func_check() wants every parameter named ("Invalid arg#N"); clang leaves a
+                # kfunc declaration's unnamed: libbpf reuses dummy_ksym's name for them
+                proto = btf[t.size_type]
+                if proto.kind == BtfKind.FUNC_PROTO:
+                    proto.members = [(btf[dummy].name_off if ty and not n else n, ty) for n, ty in proto.members]
                 entry[0] = dummy
                 t = btf[dummy]
             t.linkage = BtfVarLinkage.GLOBAL_ALLOCATED

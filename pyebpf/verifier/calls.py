@@ -9,7 +9,7 @@ from pyebpf.abi.kernel_versions import Fact
 from pyebpf.abi.helpers import Arg, ArgType, HelperId, RetType, TypeFlag, helper_allowed, helper_name, proto_for
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.opcodes import MAX_CALL_FRAMES
-from pyebpf.verifier import btf_ptr
+from pyebpf.verifier import btf_ptr, dynptr
 from pyebpf.verifier.btf_record import map_has_btf, spin_lock_off
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown, reg_bounds_sync
 from pyebpf.abi.prog_types import AttachType, ProgType
@@ -153,7 +153,7 @@ class CallMeta:
     """struct bpf_call_arg_meta (the parts we use)."""
 
     __slots__ = ("map", "raw_mode", "access_size", "regno", "mem_size", "msize_max_value", "ref_obj_id",
-                 "release_regno", "const_map_key", "subprogno")
+                 "release_regno", "const_map_key", "subprogno", "dynptr_id", "dynptr_type")
 
     def __init__(self) -> None:
         self.map = None
@@ -166,6 +166,8 @@ class CallMeta:
         self.release_regno = 0
         self.const_map_key = -1
         self.subprogno = -1
+        self.dynptr_id = 0
+        self.dynptr_type = 0
 
 
 def _tn(reg: Reg) -> str:
@@ -229,6 +231,8 @@ def check_reg_type(env: Env, regno: int, arg) -> None:
         t &= ~MEM_RDONLY
     if arg.flags & TypeFlag.PTR_MAYBE_NULL:
         t &= ~PTR_MAYBE_NULL
+    if arg.type == ArgType.ARG_PTR_TO_MEM:
+        t &= ~dynptr.DYNPTR_TYPE_FLAG_MASK  # a dynptr slice is memory like any other
     if t in compatible:
         if arg.type == ArgType.ARG_PTR_TO_BTF_ID:
             btf_ptr.check_helper_btf_arg(env, regno, arg)
@@ -269,13 +273,23 @@ def check_func_arg(env: Env, argno: int, meta: CallMeta, proto, hid: HelperId) -
         elif reg.type not in _OFF_OK_TYPES:
             check_ptr_off_reg(env, reg, regno)
     if arg.flags & TypeFlag.OBJ_RELEASE:
-        if not reg.ref_obj_id and not register_is_null(reg):
+        if at == ArgType.ARG_PTR_TO_DYNPTR:
+            dynptr.check_release_arg(env, regno)
+        elif not reg.ref_obj_id and not register_is_null(reg):
             raise Reject(f"R{regno} must be referenced when passed to release function")
         meta.release_regno = regno
         meta.ref_obj_id = reg.ref_obj_id
     elif reg.ref_obj_id:
         meta.ref_obj_id = reg.ref_obj_id
-    if at == ArgType.ARG_CONST_MAP_PTR:
+    if at == ArgType.ARG_PTR_TO_DYNPTR:
+        dynptr.process_dynptr_func(env, regno, int(arg.flags))
+        if not arg.flags & TypeFlag.MEM_UNINIT:
+            meta.dynptr_type = dynptr.dynptr_reg(env, reg).range
+        if hid == _H.DYNPTR_DATA:  # the slice keeps the dynptr's id and reference
+            dreg = dynptr.dynptr_reg(env, reg)
+            meta.dynptr_id = dreg.id
+            meta.ref_obj_id = dreg.ref_obj_id
+    elif at == ArgType.ARG_CONST_MAP_PTR:
         meta.map = reg.map
     elif at == ArgType.ARG_PTR_TO_FUNC:
         meta.subprogno = reg.subprogno
@@ -412,10 +426,15 @@ def check_helper_call(env: Env, insn) -> int | None:
         check_mem_access(env, meta.regno, i, 1, True, -1)
     if meta.release_regno:
         reg = regs[meta.release_regno]
-        if not register_is_null(reg):
+        if proto.args[meta.release_regno - 1].type == ArgType.ARG_PTR_TO_DYNPTR:
+            dynptr.unmark_stack_slots(env, reg)
+        elif not register_is_null(reg):
             release_reference(env, meta.ref_obj_id)
     if hid == HelperId.TAIL_CALL and env.cur.refs:
         check_reference_leak(env, "tail_call")
+    if hid == _H.DYNPTR_FROM_MEM and regs[1].type != PTR_TO_MAP_VALUE:
+        raise Reject(f"Unsupported reg type {reg_type_str(regs[1].type)} for bpf_dynptr_from_mem data",
+                     errno.EACCES)
     if hid == _H.GET_LOCAL_STORAGE and not register_is_null(regs[2]):
         # get_local_storage() cannot fail, so it has no flags to honour
         raise Reject("get_local_storage() doesn't support non-zero flags", errno.EINVAL)
@@ -492,8 +511,10 @@ def check_helper_call(env: Env, insn) -> int | None:
         raise Reject(f"unknown return type {ret.raw} of func {name}#{func_id}", errno.EINVAL)
     if r0.type & PTR_MAYBE_NULL:
         r0.id = env.new_id()
-    if hid in _PTR_CAST:
+    if hid in _PTR_CAST or hid == _H.DYNPTR_DATA:
         r0.ref_obj_id = meta.ref_obj_id
+        if hid == _H.DYNPTR_DATA:
+            r0.range = meta.dynptr_id  # reg->dynptr_id (the PTR_TO_MEM union slot): dies with the dynptr
     elif hid in _ACQUIRE or (hid == _H.MAP_LOOKUP_ELEM and meta.map is not None
                              and meta.map.spec.type in (MapType.SOCKMAP, MapType.SOCKHASH)):
         rid = env.new_id()
@@ -513,8 +534,9 @@ def check_helper_call(env: Env, insn) -> int | None:
             reg_bounds_sync(r0)
     if hid == _H.GET_FUNC_IP:
         check_get_func_ip(env)
-    if hid in _CHANGES_PKT_DATA:
-        clear_all_pkt_pointers(env)
+    if hid in _CHANGES_PKT_DATA or (hid == _H.DYNPTR_WRITE and meta.dynptr_type & (
+            TypeFlag.DYNPTR_TYPE_SKB | TypeFlag.DYNPTR_TYPE_SKB_META)):
+        clear_all_pkt_pointers(env)  # writing into an skb dynptr may move the packet data
     if callback is not None:
         return enter_frame(env, callback)
     return None
@@ -600,7 +622,8 @@ def for_each_reg(state):
 
 def clear_all_pkt_pointers(env: Env) -> None:
     for reg in for_each_reg(env.cur):
-        if base_type(reg.type) in (PTR_TO_PACKET, PTR_TO_PACKET_META, RegType.PTR_TO_PACKET_END):
+        if base_type(reg.type) in (PTR_TO_PACKET, PTR_TO_PACKET_META, RegType.PTR_TO_PACKET_END) \
+                or dynptr.is_pkt_slice(reg):
             mark_reg_unknown(reg)
 
 

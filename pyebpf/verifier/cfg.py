@@ -42,6 +42,8 @@ class CfgInfo:
     force_checkpoints: set[int] = field(default_factory=set)
     #: helper calls that call a bpf function back (bpf_loop, for_each_map_elem, ...): the callback returns to them
     callback_calls: set[int] = field(default_factory=set)
+    #: kfunc calls of an open-coded iterator's _next() (verifier/iters.py): checkpoints that close its loop
+    iter_next_calls: set[int] = field(default_factory=set)
     #: the load carries BTF func_info (the kernel's prog->aux->func_info; Program.carries_func_info, as the loader
     #: decides it): without, check_abnormal_return's rules apply and a callback reference is refused
     func_info: bool = True
@@ -52,6 +54,17 @@ class CfgInfo:
 
     def subprog_end(self, idx: int) -> int:
         return self.subprog_starts[idx + 1] if idx + 1 < len(self.subprog_starts) else self.slot_count
+
+
+def _is_iter_next(btf_id: int) -> bool:
+    """Whether the kfunc with vmlinux BTF id `btf_id` is an iterator's _next()."""
+    from pyebpf.verifier.btf_ptr import vmlinux
+    from pyebpf.verifier.iters import is_iter_next_kfunc
+    btf = vmlinux()
+    try:
+        return btf is not None and btf[btf_id].kind == BtfKind.FUNC and is_iter_next_kfunc(btf.name(btf_id))
+    except (IndexError, KeyError):
+        return False
 
 
 def _fail(message: str, insn: int | None = None, err: int = errno.EINVAL) -> VerifierError:
@@ -354,6 +367,11 @@ def _dfs(info: CfgInfo, privileged: bool, kernel=None) -> None:
                 info.prune_points.add(t)
                 info.jmp_points.add(t)
             elif insn.src == CallSrc.HELPER and insn.imm in _ASYNC_CALLBACK_CALLING:
+                info.prune_points.add(t)
+            elif insn.src == CallSrc.KFUNC and _is_iter_next(insn.imm):
+                # "checking and saving state checkpoints at iter_next() call is crucial for fast convergence"
+                info.iter_next_calls.add(t)
+                info.force_checkpoints.add(t)
                 info.prune_points.add(t)
             return _visit_call(t, 1, insn.src == CallSrc.PSEUDO_CALL)
         if op == JmpOp.JA:

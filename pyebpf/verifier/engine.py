@@ -41,6 +41,8 @@ from pyebpf.verifier.precision import (
     mark_chain_precision, maybe_enter_scc, maybe_exit_scc, propagate_precision, push_insn_history, register_insns,
 )
 from pyebpf.verifier.liveness import StackLiveness
+from pyebpf.verifier.iters import active_at_next as iter_active_at_next, \
+    active_depths_differ as iter_active_depths_differ
 from pyebpf.verifier.prune import EXACT, NOT_EXACT, RANGE_WITHIN, compute_live_registers, cfg_successors, \
     states_equal
 from pyebpf.verifier.regstate import (
@@ -200,6 +202,8 @@ class Checker:
         env.liveness = StackLiveness(env, succ)
         env.scc_visits = {}
         env.push_stack = self.push_stack  # push_callback_call (calls.py) queues callback visits on our stack
+        env.find_prev_entry = self.find_prev_entry  # iters.process_iter_next_call widens against it
+        self.iter_next_calls = env.cfg.iter_next_calls
 
     # ---- the pending-branch stack --------------------------------------------------------------------------
     def push_stack(self, insn_idx: int, prev_idx: int) -> VerifierState:
@@ -292,6 +296,9 @@ class Checker:
                 elif is_callback_call:
                     if states_equal(old, cur, RANGE_WITHIN, live, allow_uninit):
                         loop = hit = True
+                elif insn_idx in self.iter_next_calls:  # open-coded iterator loop: no infinite-loop check
+                    if states_equal(old, cur, RANGE_WITHIN, live, allow_uninit) and iter_active_at_next(cur):
+                        loop = hit = True
                 else:
                     # live_regs_same(), inlined: in a loop every visit compares against each in-progress
                     # checkpoint here, and a live register that differs is the usual answer
@@ -310,6 +317,7 @@ class Checker:
                                 same = False
                                 break
                     if same \
+                            and not (self.iter_next_calls and iter_active_depths_differ(old, cur)) \
                             and old.may_goto_depth == cur.may_goto_depth \
                             and old.callback_unroll_depth == cur.callback_unroll_depth \
                             and states_equal(old, cur, EXACT, live, allow_uninit):
@@ -398,6 +406,7 @@ class Checker:
             sl.state.loop_entry = None
         self.evicted.clear()
         self.env.push_stack = None
+        self.env.find_prev_entry = None
         if self.env.liveness is not None:
             self.env.liveness.env = None
 

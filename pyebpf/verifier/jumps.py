@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from pyebpf.abi.opcodes import JmpOp
 from pyebpf.verifier.bounds import reg_bounds_sync, s32, s64
-from pyebpf.verifier.env import AT_PKT_END, BEYOND_PKT_END
+from pyebpf.verifier.env import AT_PKT_END, BEYOND_PKT_END, BPF_MAX_VAR_OFF as _MAX_VAR_OFF
 from pyebpf.verifier.regstate import (
     PTR_MAYBE_NULL, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM, PTR_TO_SOCK_COMMON, PTR_TO_SOCKET,
-    PTR_TO_TCP_SOCK, SCALAR_VALUE, NOT_INIT, Reg, reg_is_pkt_pointer_any,
+    PTR_TO_TCP_SOCK, SCALAR_VALUE, NOT_INIT, Reg, reg_is_pkt_pointer_any, BASE_TYPE_MASK as _BASE_MASK, RegFlag,
+    RegType,
 )
 from pyebpf.verifier.tnum import U32, U64, tnum_and, tnum_const, tnum_intersect, tnum_or, tnum_subreg, tnum_with_subreg
 
@@ -37,11 +38,28 @@ def reg_const_value(reg: Reg, is_jmp32: bool) -> int:
     return reg.var_off.value & U32 if is_jmp32 else reg.var_off.value
 
 
+_NOT_NULL_BASES = frozenset(int(t) for t in (
+    RegType.PTR_TO_SOCKET, RegType.PTR_TO_TCP_SOCK, RegType.PTR_TO_XDP_SOCK, RegType.PTR_TO_BUF,
+    RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_SOCK_COMMON, RegType.CONST_PTR_TO_MAP))
+
+
 def reg_not_null(reg: Reg) -> bool:
+    """reg_not_null(): a pointer type that is never NULL (by base type: a read-only element of an iterator or a
+    dynptr slice is still memory), unless an unbounded offset could wrap it to zero."""
     t = reg.type
     if t & PTR_MAYBE_NULL:
         return False
-    return t in (PTR_TO_SOCKET, PTR_TO_TCP_SOCK, PTR_TO_MAP_VALUE, PTR_TO_MAP_KEY, PTR_TO_SOCK_COMMON, PTR_TO_MEM)
+    if reg.smin <= -_MAX_VAR_OFF or reg.smax >= _MAX_VAR_OFF:
+        return False
+    b = t & _BASE_MASK
+    if b in _NOT_NULL_BASES:
+        return True
+    if b == RegType.PTR_TO_MEM:
+        return not t & RegFlag.PTR_UNTRUSTED
+    if b == RegType.PTR_TO_BTF_ID:
+        from pyebpf.verifier.btf_ptr import is_trusted_reg
+        return is_trusted_reg(reg)
+    return False
 
 
 def is_scalar_branch_taken(r1: Reg, r2: Reg, op: int, is_jmp32: bool) -> int:

@@ -21,8 +21,10 @@ from pyebpf.verifier.btf_ptr import (
     WALK_STRUCT,
 )
 from pyebpf.verifier.env import DST_OP_NO_MARK, SRC_OP, Env, Reject
+from pyebpf.verifier.dynptr import DYNPTR_KFUNCS, check_dynptr_kfunc
+from pyebpf.verifier.iters import ITER_KFUNCS, check_iter_kfunc
 from pyebpf.verifier.regstate import (
-    NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, SCALAR_VALUE, Reg, RegFlag, base_type, reg_type_str,
+    NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_CTX, SCALAR_VALUE, Reg, RegFlag, base_type, reg_type_str,
 )
 
 _SCALAR_KINDS = (BtfKind.INT, BtfKind.ENUM, BtfKind.ENUM64)
@@ -78,6 +80,12 @@ def check_kfunc_call(env: Env, func_id: int) -> None:
     if flags & KfFlag.SLEEPABLE and not env.sleepable:
         raise Reject(f"program must be sleepable to call sleepable kfunc {name}", errno.EACCES)
     proto = btf[btf[func_id].size_type]
+    if flags & ITER_KFUNCS:
+        check_iter_kfunc(env, btf, name, flags, proto)
+        return
+    if name in DYNPTR_KFUNCS:
+        check_dynptr_kfunc(env, btf, name, flags, proto)
+        return
     params = proto.members
     release = bool(flags & KfFlag.RELEASE)
     trusted_args = bool(flags & KfFlag.TRUSTED_ARGS) or release
@@ -85,8 +93,12 @@ def check_kfunc_call(env: Env, func_id: int) -> None:
     if len(params) > MAX_BPF_FUNC_REG_ARGS:
         raise Reject(f"Function {name} has {len(params)} > {MAX_BPF_FUNC_REG_ARGS} args", errno.EINVAL)
     release_regno, ref_obj_id = 0, 0
-    for i, (_, arg_tid) in enumerate(params):
+    skip_next = False
+    for i, (name_off, arg_tid) in enumerate(params):
         regno = i + 1
+        if skip_next:  # the size of the memory argument before it, checked with it
+            skip_next = False
+            continue
         reg = env.check_reg_arg(regno, SRC_OP)
         tid = btf.skip_modifiers(arg_tid)
         t = btf[tid] if tid else None
@@ -107,6 +119,20 @@ def check_kfunc_call(env: Env, func_id: int) -> None:
             if release:
                 release_regno = regno
         ref_id = btf.skip_modifiers(t.size_type) if t.size_type else 0
+        if ref_id and btf[ref_id].kind in _STRUCTS and _is_prog_ctx(env, btf.name(ref_id)):
+            if reg.type != PTR_TO_CTX:  # KF_ARG_PTR_TO_CTX
+                raise Reject(f"arg#{i} expected pointer to ctx, but got {reg_type_str(reg.type)}", errno.EINVAL)
+            from pyebpf.verifier.memory import check_ptr_off_reg
+            check_ptr_off_reg(env, reg, regno)
+            continue
+        sized = i + 1 < len(params) and _param_name(btf, params[i + 1][0]).endswith(("__sz", "__szk"))
+        if sized and base_type(reg.type) != PTR_TO_BTF_ID:  # KF_ARG_PTR_TO_MEM_SIZE
+            if ref_id and not (btf[ref_id].kind in _SCALAR_KINDS or _is_scalar_struct(btf, ref_id, 0)):
+                raise Reject(f"arg#{i} pointer type {_KIND_STR.get(btf[ref_id].kind)} {btf.name(ref_id)} must "
+                             f"point to scalar, or struct with scalar", errno.EINVAL)
+            check_kfunc_mem_size(env, btf, params, i, _param_name(btf, name_off).endswith("__opt"))
+            skip_next = True
+            continue
         if not ref_id or btf[ref_id].kind not in _STRUCTS:
             raise Reject(f"kernel function {name} arg#{i}: pointers to memory are not modelled by this verifier",
                          errno.EINVAL)
@@ -124,6 +150,50 @@ def check_kfunc_call(env: Env, func_id: int) -> None:
         mark_reg_not_init(regs[r])
         env.check_reg_arg(r, DST_OP_NO_MARK)
     _set_return(env, btf, name, proto, flags)
+
+
+def _param_name(btf, name_off: int) -> str:
+    return btf.str_at(name_off) if name_off else ""
+
+
+def _is_prog_ctx(env: Env, struct_name: str) -> bool:
+    """btf_is_prog_ctx_type() for a kfunc argument: the program type's UAPI context struct (or the kernel struct
+    it projects)."""
+    from pyebpf.abi.context import CONTEXTS
+    layout = CONTEXTS.get(env.prog_type)
+    if layout is None:
+        return False
+    return struct_name == layout.name or {"__sk_buff": "sk_buff", "xdp_md": "xdp_buff"}.get(layout.name) == struct_name
+
+
+def check_kfunc_mem_size(env: Env, btf, params, i: int, optional: bool) -> int | None:
+    """KF_ARG_PTR_TO_MEM_SIZE: argument i is memory whose size is argument i + 1 (`__sz`, or `__szk` a known
+    constant, returned); an `__opt` buffer may be NULL."""
+    from pyebpf.verifier.calls import CallMeta, check_mem_size_reg
+    from pyebpf.verifier.engine import mark_ptr_not_null_reg
+    from pyebpf.verifier.memory import READ, WRITE
+    regno = i + 1
+    reg = env.regs[regno]
+    size_reg = env.check_reg_arg(regno + 1, SRC_OP)
+    if not (_register_is_null(reg) and optional):
+        saved = reg.copy() if reg.type & PTR_MAYBE_NULL else None
+        if saved is not None:
+            mark_ptr_not_null_reg(reg)
+        try:
+            check_mem_size_reg(env, size_reg, regno + 1, READ, True, CallMeta())
+            check_mem_size_reg(env, size_reg, regno + 1, WRITE, True, CallMeta())
+        except Reject as r:
+            env.verbose(r.message + "\n")
+            raise Reject(f"arg#{i} arg#{i + 1} memory, len pair leads to invalid memory access", errno.EINVAL) \
+                from None
+        finally:
+            if saved is not None:
+                reg.assign(saved)
+    if _param_name(btf, params[i + 1][0]).endswith("__szk"):
+        if size_reg.var_off.mask:
+            raise Reject(f"R{regno + 1} must be a known constant", errno.EINVAL)
+        return size_reg.var_off.value
+    return None
 
 
 def _is_scalar_struct(btf, tid: int, depth: int) -> bool:

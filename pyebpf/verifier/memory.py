@@ -15,6 +15,7 @@ from pyebpf.verifier.bounds import (
 )
 from pyebpf.verifier import btf_ptr
 from pyebpf.verifier.btf_record import btf_record
+from pyebpf.verifier.dynptr import check_raw_write, destroy_if_dynptr_stack_slot
 from pyebpf.verifier.env import BPF_MAX_VAR_OFF, Env, Reject
 from pyebpf.verifier.precision import mark_chain_precision, push_insn_history
 from pyebpf.verifier.regstate import (
@@ -289,6 +290,7 @@ def check_stack_write(env: Env, regno: int, off: int, size: int, value_regno: in
     value = env.regs[value_regno] if value_regno >= 0 else None
     if not env.allow_ptr_leaks and sslot.is_spilled_reg and not sslot.is_spilled_scalar and size != BPF_REG_SIZE:
         raise Reject("attempt to corrupt spilled pointer on stack")
+    destroy_if_dynptr_stack_slot(env, state, spi)
     if not off % BPF_REG_SIZE and size == BPF_REG_SIZE:
         # only a whole-slot write kills what was there (a partial one leaves the rest to be read)
         env.liveness.mark_write(state.frameno, 1 << spi)
@@ -345,6 +347,8 @@ def check_stack_write_var_off(env: Env, state: FuncState, reg: Reg, off: int, si
     value = env.regs[value_regno] if value_regno >= 0 else None
     zero = (value is not None and value.type == SCALAR_VALUE and not value.var_off.mask
             and value.var_off.value == 0) or (value is None and st_imm == 0)
+    for i in range(min_off, max_off):
+        destroy_if_dynptr_stack_slot(env, state, (-i - 1) // BPF_REG_SIZE)
     if value is not None and value.type != SCALAR_VALUE and not env.allow_ptr_leaks:
         raise Reject(f"R{value_regno} variable offset stack write of pointer")
     zero_used = False
@@ -488,6 +492,7 @@ def check_stack_range_initialized(env: Env, regno: int, off: int, size: int, zer
         min_off = reg.smin + off
         max_off = reg.smax + off
     if raw_meta is not None and raw_meta.raw_mode:
+        check_raw_write(env, state, min_off, max_off + size)  # never over a dynptr
         raw_meta.access_size = size
         raw_meta.regno = regno
         return

@@ -12,7 +12,9 @@ from pyebpf.abi.opcodes import CLASS_MASK, MODE_MASK, OP_LD_IMM64, OP_MASK, SOUR
 from pyebpf.verifier.regstate import (
     NOT_INIT, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_STACK, SCALAR_VALUE, Reg, base_type, RegType,
 )
-from pyebpf.verifier.state import BPF_REG_SIZE, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, FuncState, \
+from pyebpf.verifier.dynptr import slots_equal as dynptr_slots_equal
+from pyebpf.verifier.iters import slots_equal as iter_slots_equal
+from pyebpf.verifier.state import BPF_REG_SIZE, STACK_DYNPTR, STACK_INVALID, STACK_ITER, STACK_MISC, STACK_SPILL, STACK_ZERO, FuncState, \
     VerifierState
 from pyebpf.verifier.tnum import tnum_in
 
@@ -149,6 +151,12 @@ def stacksafe(old: FuncState, cur: FuncState, idmap: IdMap, exact: int, allow_un
                     return False
                 if i == BPF_REG_SIZE - 1 and ot[i] == STACK_SPILL:
                     if not regsafe(oslot.spilled, cslot.spilled, idmap, exact):
+                        return False
+                elif i == BPF_REG_SIZE - 1 and ot[i] == STACK_DYNPTR:
+                    if not dynptr_slots_equal(oslot.spilled, cslot.spilled, idmap):
+                        return False
+                elif i == BPF_REG_SIZE - 1 and ot[i] == STACK_ITER:
+                    if not iter_slots_equal(oslot.spilled, cslot.spilled, idmap):
                         return False
                 elif i == BPF_REG_SIZE - 1 and ot[i] not in (STACK_MISC, STACK_ZERO, STACK_INVALID):
                     return False

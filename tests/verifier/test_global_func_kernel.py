@@ -2,66 +2,48 @@
 functions take pointers (PTR_TO_MEM_OR_NULL in the callee: unchecked dereference refused), the context, scalars,
 call each other, and are called with arguments that do not fit their prototype. Same verdict and same first
 error line as the kernel for every program of the object; prototypes the kernel cannot use (void or opaque
-pointees, a void return) refuse every call with its reason."""
+pointees, a void return) refuse every call with its reason.
+
+global_arg_tags.bpf.c: parameters with `arg:` decl tags (__arg_ctx, __arg_nonnull, __arg_nullable, __arg_trusted,
+__arg_untrusted, __arg_arena), accepted and refused calls and bodies; there also the processed count of accepted
+programs."""
 from __future__ import annotations
 
-import shutil
-import subprocess
-from dataclasses import replace
-from pathlib import Path
-
 import pytest
+from clang_objects import C_DIR, build, compare
 
-SRC = Path(__file__).parent / "c" / "global_funcs.bpf.c"
+SRC = C_DIR / "global_funcs.bpf.c"
+TAGS_SRC = C_DIR / "global_arg_tags.bpf.c"
 
 
 @pytest.fixture(scope="module")
 def obj(tmp_path_factory):
-    from pyebpf.loader.elf import load_elf
-    from pyebpf.testing.plugin import require_or_skip
-    clang = next((p for p in map(shutil.which, ("clang", "clang-14")) if p), None)
-    if clang is None:
-        require_or_skip("clang is not installed (needed to build tests/verifier/c/global_funcs.bpf.c)")
-    out = tmp_path_factory.mktemp("global") / "global_funcs.o"
-    subprocess.run([clang, "-O2", "-g", "-target", "bpf", "-c", str(SRC), "-o", str(out)], check=True,
-                   capture_output=True)
-    o = load_elf(str(out))
+    o = build(tmp_path_factory, SRC)
     yield o
     o.close()
 
 
-def _last_error(log: str) -> str:
-    lines = [ln for ln in (log or "").splitlines() if ln and not ln.startswith(("processed ", ";"))]
-    return lines[-1] if lines else ""
+@pytest.fixture(scope="module")
+def tags_obj(tmp_path_factory):
+    o = build(tmp_path_factory, TAGS_SRC)
+    yield o
+    o.close()
 
 
 @pytest.mark.kernel
 @pytest.mark.parametrize("name", ["unchecked", "checked", "sized", "past_end", "nested", "null_arg", "static_call",
                                   "small_buffer", "void_ptr", "fwd_ptr", "void_return"])
 def test_global_function_verdict_as_kernel(obj, name):
-    from pyebpf.loader import ProgramLoadError, load
-    from pyebpf.loader.collection import CollectionOptions, load_collection
-    from pyebpf.verifier import verify
-    program = obj.programs[name]
-    ours = verify(program, program.prog_type, raise_on_reject=False, log_level=1)
-    coll = load_collection(obj, CollectionOptions(only=[]))
-    try:
-        btf_fd = coll._btf_handle.fd if coll._btf_handle is not None else None
-        try:
-            kp = load(replace(program, btf=btf_fd), program.prog_type, maps=coll.maps, log_level=1)
-            kern_ok, kern_log = True, kp.log
-            kp.close()
-        except ProgramLoadError as e:
-            kern_ok, kern_log = False, e.log
-    finally:
-        coll.close()
-    assert ours.accepted == kern_ok, f"kernel {kern_ok}: {kern_log[-400:]}\nours: {ours.log[-400:]}"
-    if not kern_ok:
-        assert ours.error.message == _last_error(kern_log)
-        assert _reason(ours.log) == _reason(kern_log)
+    compare(obj, name, processed=False)
 
 
-def _reason(log: str) -> str:
-    """The line before 'Caller passes invalid args' (why the prototype or an argument does not fit)."""
-    lines = [ln for ln in (log or "").splitlines() if ln and not ln.startswith(("processed ", ";"))]
-    return lines[-2] if len(lines) > 1 and lines[-1].startswith("Caller passes") else ""
+@pytest.mark.kernel
+@pytest.mark.parametrize("name", [
+    "ctx_ok", "ctx_wrong_type", "ctx_not_ctx", "ctx_kprobe", "ctx_kprobe_skb",
+    "nonnull_ok", "nonnull_maybe_null", "nonnull_checked", "nonnull_small", "nullable_alone",
+    "scalar_tagged", "unknown_tag",
+    "trusted_ok", "trusted_deref_unchecked", "trusted_gets_scalar", "trusted_gets_null", "trusted_gets_stack",
+    "trusted_combo", "untrusted_ok", "untrusted_with_nullable",
+    "arena_scalar", "arena_stack", "static_with_tag", "dynptr_arg_ok", "dynptr_arg_uninit", "dynptr_arg_released"])
+def test_global_arg_tags_as_kernel(tags_obj, name):
+    compare(tags_obj, name, processed=True)

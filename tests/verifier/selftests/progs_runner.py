@@ -6,7 +6,8 @@ inline asm, `__failure __msg(...)` / `__success` BTF decl tags, SEC() names) thr
 The files are compiled as the selftests build does (clang -target bpf, a vmlinux.h dumped from the running kernel's
 BTF by bpftool): the asm is llvm's dialect, so clang's assembler reads it and the object then goes through our own
 ELF path (pyebpf.loader.elf: programs by SEC, maps from `.maps`, relocations), which is part of what is measured.
-Files clang 14 cannot compile (newer asm such as `gotol`, `may_goto`, `r0 = *(s8 *)`) are reported as skipped with
+A file the distribution's libbpf headers cannot compile is retried with the source tree's own
+tools/lib/bpf headers and UAPI (the `__arg_*` tags of global functions, arena macros, struct bpf_iter_num). Files clang 14 cannot compile (newer asm such as `gotol`, `may_goto`, `r0 = *(s8 *)`) are reported as skipped with
 clang's first error. Ground truth is the kernel: each program is loaded with BPF_PROG_LOAD through pyebpf.loader
 (real maps made from the object's map definitions, BTF and func_info passed), never the decl tags' expectation;
 `__flag(...)` program flags are honoured, `__auxiliary` programs (tail-call targets of another test) are not run.
@@ -54,8 +55,31 @@ def _vmlinux_h(work: Path) -> Path:
     return out
 
 
-def compile_objects(only: list[str] | None = None) -> tuple[list[Path], dict[str, str]]:
-    """(objects, {file: why skipped}) for progs/verifier_*.c, compiled once into the cache."""
+def _libbpf_headers(tarball: Path, work: Path) -> Path:
+    """An include dir whose bpf/ holds the source tree's own libbpf BPF-side headers (bpf_helpers.h with the
+    __arg_ctx/__arg_nonnull/... decl-tag macros, newer than the distribution's libbpf-dev), as the selftests build
+    installs them; bpf_helper_defs.h (generated there) is the installed one."""
+    inc = work / "libbpf-include"
+    done = inc / ".unpacked"
+    if done.exists():
+        return inc
+    import tarfile
+    root_name = tarball.name[:-len(".tar.xz")]
+    (inc / "bpf").mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tarball) as tf:
+        for h in ("bpf_helpers.h", "bpf_tracing.h", "bpf_core_read.h", "bpf_endian.h"):
+            member = tf.extractfile(f"{root_name}/tools/lib/bpf/{h}")
+            if member is not None:
+                (inc / "bpf" / h).write_bytes(member.read())
+    defs = Path("/usr/include/bpf/bpf_helper_defs.h")
+    if defs.exists():
+        shutil.copy(defs, inc / "bpf" / defs.name)
+    done.touch()
+    return inc
+
+
+def compile_objects(only: list[str] | None = None, pattern: str = "verifier_*.c") -> tuple[list[Path], dict[str, str]]:
+    """(objects, {file: why skipped}) for progs/<pattern> (verifier_*.c), compiled once into the cache."""
     root = base.unpack(base.source_tarball())
     selftests = root / "tools/testing/selftests/bpf"
     clang = shutil.which("clang")
@@ -65,7 +89,7 @@ def compile_objects(only: list[str] | None = None) -> tuple[list[Path], dict[str
     work.mkdir(parents=True, exist_ok=True)
     _vmlinux_h(work)
     objects, skipped = [], {}
-    for src in sorted((selftests / "progs").glob("verifier_*.c")):
+    for src in sorted((selftests / "progs").glob(pattern)):
         if only and not any(s in src.name for s in only):
             continue
         obj, err = work / (src.stem + ".o"), work / (src.stem + ".err")
@@ -74,6 +98,11 @@ def compile_objects(only: list[str] | None = None) -> tuple[list[Path], dict[str
                    f"-I{selftests}", f"-I{selftests / 'progs'}", f"-I{root / 'tools/testing/selftests'}",
                    "-I/usr/include/x86_64-linux-gnu", "-Wno-error", "-w", "-c", str(src), "-o", str(obj)]
             r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode != 0:
+                # newer libbpf macros (__arg_ctx, __arena, bpf_for_each...): the source tree's own headers first
+                inc = _libbpf_headers(base.source_tarball(), work)
+                r = subprocess.run(cmd[:1] + [f"-I{inc}", f"-I{root / 'tools/include/uapi'}"] + cmd[1:],
+                                   capture_output=True, text=True)
             if r.returncode != 0:
                 err.write_text(r.stderr)
         if obj.exists():
@@ -189,8 +218,9 @@ def run_object(path: Path, skipped: dict[str, str]) -> list[base.Outcome]:
     return outcomes
 
 
-def run_all(only: list[str] | None = None) -> tuple[list[base.Outcome], dict[str, str]]:
-    objects, skipped = compile_objects(only)
+def run_all(only: list[str] | None = None, pattern: str = "verifier_*.c"
+            ) -> tuple[list[base.Outcome], dict[str, str]]:
+    objects, skipped = compile_objects(only, pattern)
     outcomes: list[base.Outcome] = []
     for obj in objects:
         outcomes += run_object(obj, skipped)
@@ -200,9 +230,14 @@ def run_all(only: list[str] | None = None) -> tuple[list[base.Outcome], dict[str
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--write-differences", action="store_true", help=f"write {DIFFERENCES.name}")
+    ap.add_argument("--files", default="verifier_*.c", metavar="GLOB",
+                    help="which progs/ files (default verifier_*.c; e.g. 'dynptr_*.c', 'iters*.c': the same "
+                         "__failure/__msg annotations, outside the figures of DIFFERENCES-progs.txt)")
     ap.add_argument("only", nargs="*", help="run only files whose name contains one of these")
     args = ap.parse_args()
-    outcomes, skipped = run_all(args.only or None)
+    if args.write_differences and args.files != "verifier_*.c":
+        ap.error("--write-differences is for the verifier_*.c corpus only")
+    outcomes, skipped = run_all(args.only or None, args.files)
     print(base.report(outcomes))
     print(f"\n{len(outcomes)} programs run; skipped: {len(skipped)}")
     kinds: dict[str, int] = {}

@@ -84,3 +84,26 @@ def test_no_false_accept_on_kernel_progs_selftests(progs_outcomes):
 @pytest.mark.kernel
 def test_agreement_on_kernel_progs_selftests(progs_outcomes):
     check_figures("progs", progs_outcomes[0])
+
+
+@pytest.fixture(scope="module")
+def dynptr_iter_outcomes():
+    """The kernel's dynptr and open-coded iterator selftests (progs/dynptr_*.c, progs/iters*.c): the same
+    annotations as verifier_*.c, through the same runner (verifier/dynptr.py, verifier/iters.py)."""
+    try:
+        found, _ = progs_runner.run_all(None, "dynptr_*.c")
+        more, _ = progs_runner.run_all(None, "iters*.c")
+    except runner.SourceMissing as e:
+        pytest.skip(f"kernel selftest sources or tools unavailable: {e}")
+    found += more
+    assert len(found) >= 130, f"only {len(found)} dynptr/iterator programs ran: the reader lost cases"
+    return found
+
+
+@pytest.mark.kernel
+def test_no_false_accept_on_dynptr_and_iterator_selftests(dynptr_iter_outcomes):
+    print("\n" + runner.report(dynptr_iter_outcomes))
+    bad = [o for o in dynptr_iter_outcomes if o.false_accept]
+    assert not bad, "we accept what the kernel refuses:\n" + runner.differences(bad)
+    verdict = figures(dynptr_iter_outcomes)["verdict"]
+    assert verdict >= 0.95, f"verdict agreement {verdict:.1%} below 95%\n" + runner.differences(dynptr_iter_outcomes)
