@@ -19,6 +19,7 @@ from enum import Enum
 from typing import Any, NamedTuple
 
 from pyebpf.abi.helpers import ARG_PTR_TO_MEM_RDONLY, Arg, HelperId
+from pyebpf.abi.lsm import LSM_SLEEPABLE_HOOKS
 from pyebpf.abi.maps import MapType
 from pyebpf.abi.prog_types import ProgType
 from pyebpf.errors import InputError
@@ -87,6 +88,10 @@ class Fact(Enum):
                                 "is checked as memory (get_kfunc_ptr_arg_type: KF_ARG_PTR_TO_MEM)")
     BTF_WALK_UNTRUSTED = ("a pointer loaded through a trusted kernel pointer from a member no BTF_TYPE_SAFE_* list "
                           "names is untrusted_ptr_ (before: a plain ptr_ that helpers still take)")
+    FMODRET_ID_SETS = ("fmod_ret and sleepable trampolines may attach to the functions of the fmodret kfunc sets "
+                       "(register_btf_fmodret_id_set), not only to error-injection ones")
+    LSM_RETVAL_RANGE = "check_return_code: an LSM program's R0 must lie in its hook's return range"
+    LSM_SLEEPABLE_HOOKS = "the LSM hooks a sleepable LSM program may attach to"
 
 
 class Change(NamedTuple):
@@ -157,6 +162,19 @@ FACTS: dict[Fact, Row] = {
         Change(_R(6, 18), True, "check_ptr_to_btf_access: unknown walked pointers become PTR_UNTRUSTED (measured "
                                 "on 6.18; 6.12's source clears the trust flags; the release in between that changed "
                                 "it is not established)"),)),
+    # measured in the 6.1 and 5.10 guests (tests/verifier/test_prog_types2_kernel.py): both refuse fmod_ret on
+    # bpf_modify_return_test ("is not modifiable") and a sleepable fentry on bpf_fentry_test1, which 6.12 accepts
+    # through the fmodret sets; dated at the first modelled release that has them (later is the safe side: refusing)
+    Fact.FMODRET_ID_SETS: Row(False, (
+        Change(_R(6, 12), True, "register_btf_fmodret_id_set (measured: 6.1 refuses, 6.12 accepts)"),)),
+    # measured: 6.1 and 5.10 accept an int LSM hook returning 1 or -4096; 6.12 refuses; dated at the earliest
+    # release after 6.1 (earlier is the safe side: enforcing)
+    Fact.LSM_RETVAL_RANGE: Row(False, (
+        Change(_R(6, 2), True, "bpf, lsm: return value range check (measured: 6.1 unchecked, 6.12 checked)"),)),
+    # 5.10's verifier.c btf_sleepable_lsm_hooks held bprm_committed_creds alone (measured: 5.10 refuses a sleepable
+    # file_open); the longer bpf_lsm_is_sleepable_hook list as abi/lsm.py has it, measured on 6.1 and 6.12
+    Fact.LSM_SLEEPABLE_HOOKS: Row(frozenset({"bprm_committed_creds"}), (
+        Change(_R(6, 1), LSM_SLEEPABLE_HOOKS, "bpf_lsm_is_sleepable_hook (measured on 6.1; 5.11 by its history)"),)),
 }
 
 

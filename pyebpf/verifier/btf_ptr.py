@@ -450,7 +450,8 @@ def check_attach_btf_id(env: Env, attach_btf_id: int, attach_to: str | None) -> 
     elif pt == ProgType.TRACING and env.attach_type in _TRAMPOLINE_TRACING:
         _check_trampoline_target(env, target.name)
     elif pt == ProgType.LSM:
-        if env.sleepable and target.lsm_hook not in LSM_SLEEPABLE_HOOKS:
+        sleepable_hooks = LSM_SLEEPABLE_HOOKS if env.kernel is None else env.kernel.fact(Fact.LSM_SLEEPABLE_HOOKS)
+        if env.sleepable and target.lsm_hook not in sleepable_hooks:
             raise Reject(f"{target.name} is not sleepable", errno.EINVAL)
         if not env.gpl:  # bpf_lsm_verify_prog()
             raise Reject("LSM programs must have a GPL compatible license", errno.EINVAL)
@@ -470,8 +471,9 @@ def _check_trampoline_target(env: Env, name: str) -> None:
     security_* functions), then check_attach_btf_id()'s deny lists, for a fentry/fexit/fmod_ret program."""
     from pyebpf.system.error_injection import ERROR_INJECTION_LIST, error_injection_functions
     injectable = error_injection_functions()
+    fmodret = FMODRET_FUNCS if env.kernel is None or env.kernel.fact(Fact.FMODRET_ID_SETS) else {}
     if env.sleepable:
-        ok = FMODRET_FUNCS.get(name, False) or (
+        ok = fmodret.get(name, False) or (
             name not in NON_SLEEPABLE_ERROR_INJECT and injectable is not None and name in injectable)
         if not ok and injectable is None:
             raise Reject(f"{name}: whether it is on the error-injection list (which sleepable programs need) is not "
@@ -479,7 +481,7 @@ def _check_trampoline_target(env: Env, name: str) -> None:
         if not ok:
             raise Reject(f"{name} is not sleepable", errno.EINVAL)
     elif env.attach_type == AttachType.MODIFY_RETURN:
-        ok = name in FMODRET_FUNCS or name.startswith(SECURITY_PREFIX) or (
+        ok = name in fmodret or name.startswith(SECURITY_PREFIX) or (
             injectable is not None and name in injectable)
         if not ok and injectable is None:
             raise Reject(f"{name}(): whether it is on the error-injection list (which fmod_ret needs) is not known "

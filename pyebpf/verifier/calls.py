@@ -841,6 +841,8 @@ def check_return_code(env: Env) -> None:
                                returns_void=getattr(target, "returns_void", False))  # LSM: the hook's range
         except ValueError:
             rng = None
+        if env.prog_type == ProgType.LSM and env.kernel is not None and not env.kernel.fact(Fact.LSM_RETVAL_RANGE):
+            rng = None  # releases before the LSM return-value check
         env._return_range = rng
     if env.cur.frames[0].subprogno:  # the exit of a global function verified on its own
         if reg.type != SCALAR_VALUE:
