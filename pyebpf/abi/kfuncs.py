@@ -77,6 +77,9 @@ GENERIC_KFUNCS: dict[str, KfFlag] = {
     "bpf_task_get_cgroup1": _F.ACQUIRE | _F.RCU | _F.RET_NULL,
     "bpf_task_from_pid": _F.ACQUIRE | _F.RET_NULL,
 }
+KFUNC_ARG_IGNORE_SUFFIX = "__ign"
+"""A kfunc parameter named `*__ign` is not checked by the verifier at all (is_kfunc_arg_ignore)."""
+
 #: cpumask_kfunc_btf_ids (kernel/bpf/cpumask.c)
 CPUMASK_KFUNCS: dict[str, KfFlag] = {
     "bpf_cpumask_create": _F.ACQUIRE | _F.RET_NULL,
@@ -92,11 +95,14 @@ CPUMASK_KFUNCS: dict[str, KfFlag] = {
 }
 
 #: common_btf_ids (kernel/bpf/helpers.c, registered for BPF_PROG_TYPE_UNSPEC: every program type), the parts
-#: modelled: the numbers iterator (verifier/iters.py) and the dynptr kfuncs of verifier/dynptr.py
+#: modelled: the numbers and bits iterators (verifier/iters.py) and the dynptr kfuncs of verifier/dynptr.py
 COMMON_KFUNCS: dict[str, KfFlag] = {
     "bpf_iter_num_new": _F.ITER_NEW,
     "bpf_iter_num_next": _F.ITER_NEXT | _F.RET_NULL,
     "bpf_iter_num_destroy": _F.ITER_DESTROY,
+    "bpf_iter_bits_new": _F.ITER_NEW,
+    "bpf_iter_bits_next": _F.ITER_NEXT | _F.RET_NULL,
+    "bpf_iter_bits_destroy": _F.ITER_DESTROY,
     "bpf_dynptr_slice": _F.RET_NULL,
     **dict.fromkeys(("bpf_dynptr_adjust", "bpf_dynptr_is_null", "bpf_dynptr_is_rdonly", "bpf_dynptr_size",
                      "bpf_dynptr_clone"), _F.NONE),
@@ -139,5 +145,5 @@ def modelled_kfunc(name: str) -> bool:
     return any(name in kfuncs for kfuncs, _ in KFUNC_SETS)
 
 
-__all__ = ["KfFlag", "KfuncHook", "PROG_TYPE_HOOK", "GENERIC_KFUNCS", "CPUMASK_KFUNCS", "COMMON_KFUNCS", "SKB_KFUNCS", "XDP_KFUNCS", "NF_CT_KFUNCS", "KFUNC_SETS", "kfunc_flags",
+__all__ = ["KfFlag", "KFUNC_ARG_IGNORE_SUFFIX", "KfuncHook", "PROG_TYPE_HOOK", "GENERIC_KFUNCS", "CPUMASK_KFUNCS", "COMMON_KFUNCS", "SKB_KFUNCS", "XDP_KFUNCS", "NF_CT_KFUNCS", "KFUNC_SETS", "kfunc_flags",
            "modelled_kfunc"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import errno
 
 from pyebpf.abi.btf import BtfKind
-from pyebpf.abi.kfuncs import KfFlag
+from pyebpf.abi.kfuncs import KFUNC_ARG_IGNORE_SUFFIX, KfFlag
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown
 from pyebpf.verifier.env import Env, Reject
 from pyebpf.verifier.regstate import MEM_RDONLY, PTR_MAYBE_NULL, PTR_TO_MEM, PTR_TO_STACK, Reg
@@ -156,7 +156,9 @@ def check_iter_kfunc(env: Env, btf, name: str, flags: KfFlag, proto) -> None:
         env.liveness.mark_read(reg.frameno, env.insn_idx, sum(1 << (spi - i) for i in range(nr_slots)))
         if flags & KfFlag.ITER_DESTROY:
             _unmark_slots(env, state, spi, nr_slots)
-    for i, (_, tid) in enumerate(proto.members[1:], 1):
+    for i, (name_off, tid) in enumerate(proto.members[1:], 1):
+        if name_off and btf.str_at(name_off).endswith(KFUNC_ARG_IGNORE_SUFFIX):
+            continue  # is_kfunc_arg_ignore(): an `__ign` argument is not checked at all (bpf_iter_bits_new's pointer)
         r = env.check_reg_arg(i + 1, SRC_OP)
         t = btf[btf.skip_modifiers(tid)] if tid else None
         if t is None or t.kind not in (BtfKind.INT, BtfKind.ENUM, BtfKind.ENUM64):
