@@ -24,7 +24,6 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, Callable
 
-from pyebpf.abi.netlink import CLONE_NEWNET, XdpFlags
 from pyebpf.abi.opcodes import AluOp, InsnClass, JmpOp, Reg, Source
 from pyebpf.abi.prog_types import AttachType, ProgType
 from pyebpf.errors import LoaderError
@@ -105,6 +104,8 @@ def _probe_tcx() -> bool:
 
 @functools.lru_cache(maxsize=None)
 def _probe_xdp_link() -> bool:
+    from pyebpf.abi.netlink import CLONE_NEWNET, XdpFlags  # netlink's tables: not for the perf-link start-up path
+
     result: dict[str, Any] = {}
 
     def body() -> None:  # this thread alone moves to a new network namespace; it is freed when the thread ends
