@@ -6,7 +6,7 @@ CLI can print it without a traceback and tests can assert on the fields rather t
 from __future__ import annotations
 
 import errno as _errno
-from dataclasses import dataclass
+from typing import Any
 
 
 class PyebpfError(Exception):
@@ -24,15 +24,48 @@ class DecodeError(PyebpfError):
         super().__init__(f"{where}{message}")
 
 
-@dataclass(frozen=True)
 class AsmDiagnostic:
-    """One problem found by the assembler, with its position (1-based line and column)."""
+    """One problem found by the assembler, with its position (1-based line and column).
+
+    A plain immutable value class rather than a frozen dataclass: `dataclasses` imports `inspect` (~10 ms), and this
+    module is imported by every command, including `pyebpf trace`, whose start-up is measured against bpftrace."""
+
+    __slots__ = ("line", "column", "message", "source_line", "length")
+    _FIELDS = __slots__
 
     line: int
     column: int
     message: str
-    source_line: str = ""
-    length: int = 1
+    source_line: str
+    length: int
+
+    def __init__(self, line: int, column: int, message: str, source_line: str = "", length: int = 1):
+        for name, value in zip(self._FIELDS, (line, column, message, source_line, length)):
+            object.__setattr__(self, name, value)
+
+    def _astuple(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._FIELDS)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: AsmDiagnostic is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: AsmDiagnostic is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._astuple() == other._astuple()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._astuple())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS)
+        return f"{self.__class__.__name__}({fields})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, self._astuple())
 
     def render(self, filename: str = "<input>") -> str:
         head = f"{filename}:{self.line}:{self.column}: error: {self.message}"

@@ -22,13 +22,16 @@ import errno
 import functools
 import os
 import threading
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from pyebpf.abi.helpers import HelperId
-from pyebpf.abi.netlink import CLONE_NEWNET, XdpFlags
+from pyebpf.abi.opcodes import AluOp, InsnClass, JmpOp, Reg, Source
 from pyebpf.abi.prog_types import AttachType, ProgType
 from pyebpf.errors import LoaderError
+from pyebpf.isa.instruction import Instruction
 from pyebpf.loader import syscall as sc
+
+if TYPE_CHECKING:
+    from pyebpf.abi.helpers import HelperId
 
 _FORCED: dict[str, bool] = {}
 #: An ifindex no device has (ifindex is a positive int; the kernel allocates from 1 upwards).
@@ -52,20 +55,21 @@ def _answer(feature: str, probe: Callable[[], bool]) -> bool:
 
 
 def _trivial_prog(prog_type: ProgType, expected_attach_type: int | None = None, call: int | None = None) -> int:
-    """fd of `r0 = 0; [call helper;] exit` of `prog_type` (ProgramLoadError if the kernel refuses it); the expected
-    attach type and flags default to what the type needs to load at all (abi.feature_probes)."""
+    """fd of `r0 = 0; [call helper;] r0 = 0; exit` of `prog_type` (ProgramLoadError if the kernel refuses it); the expected
+    attach type and flags default to what the type needs to load at all (abi.feature_probes).
+
+    The instructions are encoded directly rather than through the Builder: the perf-link probe runs on every
+    `pyebpf trace` start-up, which must not pay for importing the builder and the helper table."""
     from pyebpf.abi.feature_probes import PROG_PROBE_ATTACH_TYPE, PROG_PROBE_FLAGS
-    from pyebpf.isa.builder import R0, Builder
     from pyebpf.loader.program import prog_load_with_log
 
     if expected_attach_type is None:
         expected_attach_type = int(PROG_PROBE_ATTACH_TYPE.get(prog_type, 0))
-    b = Builder(prog_type)
-    b.mov(R0, 0)
-    if call is not None:
-        b.call(call)
-    b.ret(0)
-    code = b.build().to_bytes()
+    r0_zero = Instruction(InsnClass.ALU64 | AluOp.MOV | Source.K, Reg.R0, 0, 0, 0)
+    calls = [Instruction(InsnClass.JMP | JmpOp.CALL, 0, 0, 0, int(call))] if call is not None else []
+    # r0 is set again after the call: a helper's return value must not decide return-range checks
+    insns = [r0_zero, *calls, r0_zero, Instruction(InsnClass.JMP | JmpOp.EXIT)]
+    code = b"".join(i.encode() for i in insns)
     fd, _ = prog_load_with_log(code, prog_type, "GPL", "pyebpf_probe", 0, None, expected_attach_type,
                                PROG_PROBE_FLAGS.get(prog_type, 0), 0, [], 0, 0, 0, [])
     return fd
@@ -100,6 +104,8 @@ def _probe_tcx() -> bool:
 
 @functools.lru_cache(maxsize=None)
 def _probe_xdp_link() -> bool:
+    from pyebpf.abi.netlink import CLONE_NEWNET, XdpFlags  # netlink's tables: not for the perf-link start-up path
+
     result: dict[str, Any] = {}
 
     def body() -> None:  # this thread alone moves to a new network namespace; it is freed when the thread ends
@@ -163,6 +169,7 @@ def xdp_link() -> bool:
 
 def helper(prog_type: ProgType | str, name_or_id: HelperId | int | str) -> bool:
     """Whether programs of `prog_type` may call helper `name_or_id` ("get_attach_cookie", HelperId...) here."""
+    from pyebpf.abi.helpers import HelperId
     from pyebpf.abi.prog_types import parse_prog_type
 
     ptype = prog_type if isinstance(prog_type, ProgType) else parse_prog_type(prog_type)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 from typing import Any, Iterable, Iterator
 
-from pyebpf.abi.map_create import explain_map_create
 from pyebpf.abi.maps import MapFace, MapSpec, MapType, UpdateFlags, percpu_stride
 from pyebpf.abi.records import record_decoder
 from pyebpf.errors import LoaderError, MapError
@@ -358,6 +357,8 @@ def create_map(spec: MapSpec, *, inner_map: KernelMap | None = None, btf_fd: int
     except sc.KernelMapError as e:
         # The kernel's errno stands (it is the truth on this machine); abi.map_create's rules only say why, when
         # they reach the same errno: "EINVAL" alone does not tell which of key_size, flags or max_entries is wrong.
+        from pyebpf.abi.map_create import explain_map_create  # only on failure: its flag tables cost start-up
+
         reason = explain_map_create(spec, e.errno, num_possible_cpus())
         if reason is None:
             raise

@@ -10,7 +10,6 @@ import errno
 import fcntl
 import functools
 import os
-import platform
 
 from pyebpf.abi.perf_event import (
     PERF_ATTR_SIZE_VER8, PerfFlag, PerfIoctl, PerfOpenFlag, PerfRecordType, PerfSample,
@@ -53,9 +52,10 @@ def _libc() -> ctypes.CDLL:
 def perf_event_open(attr: perf_event_attr, pid: int = -1, cpu: int = 0, group_fd: int = -1,
                     flags: int = PerfOpenFlag.FD_CLOEXEC, what: str = "perf_event_open") -> int:
     """perf_event_open(2); returns the new fd or raises LoaderError with the errno."""
-    nr = _SYS_PERF_EVENT_OPEN.get(platform.machine())
+    machine = os.uname().machine  # platform.machine()'s answer, without importing platform (trace start-up)
+    nr = _SYS_PERF_EVENT_OPEN.get(machine)
     if nr is None:
-        raise LoaderError(f"no perf_event_open syscall number known for {platform.machine()}", errno.ENOSYS)
+        raise LoaderError(f"no perf_event_open syscall number known for {machine}", errno.ENOSYS)
     attr.size = ctypes.sizeof(perf_event_attr)
     libc = _libc()
     fd = libc.syscall(ctypes.c_long(nr), ctypes.byref(attr), ctypes.c_int(pid), ctypes.c_int(cpu),

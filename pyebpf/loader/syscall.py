@@ -10,7 +10,6 @@ from __future__ import annotations
 import ctypes
 import errno as _errno
 import os
-import platform
 import resource
 from typing import Sequence
 
@@ -62,7 +61,7 @@ _syscall.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_lon
 
 
 def sys_bpf_number(machine: str | None = None) -> int:
-    machine = machine or platform.machine()
+    machine = machine or os.uname().machine  # what platform.machine() returns, without importing platform
     try:
         return SYS_BPF_BY_ARCH[machine]
     except KeyError:

@@ -11,10 +11,19 @@ import errno
 import functools
 import os
 import re
+from typing import TYPE_CHECKING
 
+from pyebpf._lazy import lazy_exports
 from pyebpf.errors import LoaderError
 from pyebpf.system.mounts import mount_filesystem, mount_point
-from pyebpf.system.tracefs_format import TracepointField, TracepointFormat, parse_format
+
+if TYPE_CHECKING:
+    from pyebpf.system.tracefs_format import TracepointField, TracepointFormat, parse_format
+
+# The format parser (regexes, dataclasses) is imported on first use: attaching by tracepoint id (every
+# `pyebpf trace` start-up) does not parse format files.
+__getattr__, __dir__ = lazy_exports(__name__, {name: "pyebpf.system.tracefs_format" for name in (
+    "TracepointField", "TracepointFormat", "parse_format")})
 
 TRACEFS_MOUNTPOINT = "/sys/kernel/tracing"
 _DEBUGFS_TRACING = "/sys/kernel/debug/tracing"
@@ -99,6 +108,8 @@ def tracepoint_format_text(category: str, name: str) -> str:
 def tracepoint_format(category: str, name: str) -> TracepointFormat:
     """The record a tracepoint program on `category:name` reads through its context, field by field:
     tracepoint_format("syscalls", "sys_enter_openat").field("filename") -> offset 24, size 8, 'const char *'."""
+    from pyebpf.system.tracefs_format import parse_format
+
     return parse_format(tracepoint_format_text(category, name), f"{category}:{name}")
 
 

@@ -41,6 +41,8 @@ class BadArtifact(ValueError):
 
 @dataclass
 class MapDecl:
+    """One bpftrace map of the script: what it aggregates and how it is printed."""
+
     name: str
     kind: str = ""  # count sum avg min max stats hist lhist value
     keys: list[Type] | None = None
@@ -93,6 +95,9 @@ class ProgramImage:
 
 @dataclass
 class Artifact:
+    """A compiled script as the cache stores it: maps, record layouts and programs, loadable without the
+    compiler."""
+
     maps: dict[str, MapDecl]  # bpftrace map name -> declaration
     records: dict[int, Record]
     programs: list[ProgramImage]

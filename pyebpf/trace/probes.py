@@ -9,10 +9,12 @@ from __future__ import annotations
 import fnmatch
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from pyebpf.trace import ast as A
 from pyebpf.trace.errors import Source, TraceError
+
+if TYPE_CHECKING:  # only in annotations: a cached script's start-up does not import the syntax tree
+    from pyebpf.trace import ast as A
 
 PROBE_ALIASES = {"t": "tracepoint", "rt": "rawtracepoint", "k": "kprobe", "kr": "kretprobe", "u": "uprobe",
                  "ur": "uretprobe", "i": "interval", "p": "profile", "s": "software", "h": "hardware", "U": "usdt",

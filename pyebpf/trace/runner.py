@@ -298,6 +298,8 @@ def printer(art: Artifact, name: str, top: int = 0, div: int = 0) -> MapPrinter:
 
 @dataclass
 class Session:
+    """One run's state: its runtime, where records go (text or JSON), what is loaded, whether exit() ran."""
+
     rt: Runtime
     out: TextIO = sys.stdout
     json: bool = False

@@ -16,6 +16,9 @@ INT_LIKE = frozenset({"int", "probe", "func", "kstack", "ksym", "strftime", "ptr
 
 @dataclass(frozen=True)
 class Type:
+    """The type of a bpftrace value: its kind and size, with what printing it needs. (A docstring also spares
+    dataclasses computing one from the signature through inspect at start-up.)"""
+
     kind: str  # int str probe func kstack ustack ksym usym inet buf mac tuple strftime ptr lit
     size: int = 8  # str/buf: bytes; kstack/ustack: frames printed
     elems: tuple["Type", ...] = ()  # tuple
