@@ -1,6 +1,6 @@
 /* Dynptr helpers (bpf_dynptr_from_mem/read/write/data, bpf_ringbuf_{reserve,submit,discard}_dynptr): a dynptr
  * lives in 16 bytes of stack the program may only hand to these helpers. Built by
- * tests/verifier/test_dynptr_kernel.py, which compares each program's verdict with the running kernel's. */
+ * tests/verifier/test_kfunc_objects_kernel.py, which compares each program's verdict with the running kernel's. */
 typedef unsigned int __u32;
 typedef unsigned long long __u64;
 #define SEC(x) __attribute__((section(x), used))

@@ -1,5 +1,5 @@
 /* Open-coded numbers iterator (bpf_iter_num_new/_next/_destroy kfuncs): a struct bpf_iter_num on the stack between
- * _new and _destroy, _next returning a read-only int or NULL. Built by tests/verifier/test_iters_kernel.py, which
+ * _new and _destroy, _next returning a read-only int or NULL. Built by tests/verifier/test_kfunc_objects_kernel.py, which
  * compares each program's verdict, error and processed count with the running kernel's. */
 typedef unsigned int __u32;
 typedef unsigned long long __u64;

@@ -1,6 +1,6 @@
 /* kfuncs taking the program's context and memory/size pairs (KF_ARG_PTR_TO_CTX, KF_ARG_PTR_TO_MEM_SIZE) and
  * returning an acquired kernel object: conntrack lookups (bpf_xdp_ct_lookup, bpf_ct_release), as
- * xdp_synproxy_kern.c uses them. Built by tests/verifier/test_kfunc_mem_kernel.py. */
+ * xdp_synproxy_kern.c uses them. Built by tests/verifier/test_kfunc_objects_kernel.py. */
 typedef unsigned int __u32;
 typedef unsigned short __u16;
 typedef unsigned char __u8;
