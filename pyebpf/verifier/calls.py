@@ -8,7 +8,7 @@ from pyebpf.abi.context import return_range
 from pyebpf.abi.kernel_versions import Fact
 from pyebpf.abi.helpers import Arg, ArgType, HelperId, RetType, TypeFlag, helper_allowed, helper_name, proto_for
 from pyebpf.abi.maps import MapType
-from pyebpf.abi.opcodes import MAX_CALL_FRAMES
+from pyebpf.abi.opcodes import MAX_CALL_FRAMES, OP_CALL, CallSrc
 from pyebpf.verifier import btf_ptr, dynptr
 from pyebpf.verifier.btf_record import map_has_btf, spin_lock_off
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown, reg_bounds_sync
@@ -618,6 +618,35 @@ def for_each_reg(state):
         for s in f.stack:
             if s.is_spilled_reg:
                 yield s.spilled
+
+
+def subprog_changes_pkt_data(env: Env, subprog: int) -> bool:
+    """subprog_info[].changes_pkt_data: the subprogram, or one it calls, calls a helper that may move the packet
+    data, or a tail call (whose target may); a call to such a global function invalidates the caller's packet
+    pointers (check_func_call, after mark_subprog_changes_pkt_data and merge_callee_effects)."""
+    memo = env.__dict__.setdefault("_changes_pkt_data", {})
+    if subprog in memo:
+        return memo[subprog]
+    cfg = env.cfg
+    seen = {subprog}
+    todo = [subprog]
+    changes = False
+    while todo and not changes:
+        sub = todo.pop()
+        for slot in range(cfg.subprog_starts[sub], cfg.subprog_end(sub)):
+            insn = cfg.insns[slot]
+            if insn is None or insn.opcode != OP_CALL:
+                continue
+            if insn.src == 0 and (insn.imm in _CHANGES_PKT_DATA or insn.imm == HelperId.TAIL_CALL):
+                changes = True
+                break
+            if insn.src == CallSrc.PSEUDO_CALL:
+                callee = cfg.subprog_of(slot + insn.imm + 1)
+                if callee not in seen:
+                    seen.add(callee)
+                    todo.append(callee)
+    memo[subprog] = changes
+    return changes
 
 
 def clear_all_pkt_pointers(env: Env) -> None:

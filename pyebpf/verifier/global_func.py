@@ -420,7 +420,7 @@ def global_funcs(env: Env) -> dict[int, GlobalFunc]:
 def call_global(env: Env, func: GlobalFunc, slot: int) -> int:
     """check_func_call() on a global function: check the arguments, assume the callee valid, queue it for its
     own verification; the caller goes on after the call with R0 an unknown scalar."""
-    from pyebpf.verifier.calls import CALLER_SAVED
+    from pyebpf.verifier.calls import CALLER_SAVED, clear_all_pkt_pointers, subprog_changes_pkt_data
     from pyebpf.verifier.state import mark_reg_not_init
 
     if env.cur.active_lock is not None:
@@ -428,6 +428,8 @@ def call_global(env: Env, func: GlobalFunc, slot: int) -> int:
         raise Reject("use static function instead", errno.EINVAL)
     check_global_call(env, func)
     env.verbose(f"Func#{func.subprog} ('{func.name}') is global and assumed valid.\n")
+    if subprog_changes_pkt_data(env, func.subprog):
+        clear_all_pkt_pointers(env)
     if func.subprog not in env._global_called:
         env._global_called.append(func.subprog)
     regs = env.regs
