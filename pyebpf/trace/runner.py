@@ -361,7 +361,8 @@ class Session:
             self.write("cat", text)
         elif rec.action in ("clear", "zero"):
             self.clear_map(rec.map, rec.action == "zero")
-        self.out.flush()
+        # flushed once per batch of records by the caller: a printf and the join() that ends its line reach the
+        # terminal in one write, not split around a traced command's own output
 
     def print_map(self, name: str, top: int = 0, div: int = 0) -> None:
         p = printer(self.art, name, top, div)
@@ -528,7 +529,10 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
         # event of another process lands between the header and BEGIN's lines on a busy machine
         for i in begin:
             loaded[i].run(_raw_tp_args())
-        drain = lambda: [sess.handle(r) for r in events.read(timeout=0)]  # noqa: E731
+        def drain() -> None:
+            for r in events.read(timeout=0):
+                sess.handle(r)
+            out.flush()
         drain()
         out.flush()
         for i in others:
@@ -558,6 +562,7 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
                     sess.handle(r)
                     if sess.exited:
                         break
+                out.flush()
                 if child is not None and child.poll() is not None:
                     sess.exited_by_child = True
                     drain()
@@ -581,6 +586,7 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
             loaded[i].run(_raw_tp_args())
             for r in events.read(timeout=0):
                 sess.handle(r)
+            out.flush()
         sess.exited = True
         sess.print_all()
     finally:
