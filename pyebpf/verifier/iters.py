@@ -61,11 +61,18 @@ def _get_spi(env: Env, reg: Reg, nr_slots: int) -> int:
     return spi
 
 
-def _valid_uninit(env: Env, reg: Reg, nr_slots: int) -> bool:
+def _checked_spi(env: Env, reg: Reg, nr_slots: int) -> int | None:
+    """The iterator's first stack slot index (-1: not on the stack yet), or None (logged) when it cannot be one."""
     try:
-        spi = _get_spi(env, reg, nr_slots)
+        return _get_spi(env, reg, nr_slots)
     except Reject as r:
         env.verbose(r.message + "\n")
+        return None
+
+
+def _valid_uninit(env: Env, reg: Reg, nr_slots: int) -> bool:
+    spi = _checked_spi(env, reg, nr_slots)
+    if spi is None:
         return False
     if spi < 0:
         return True
@@ -74,12 +81,8 @@ def _valid_uninit(env: Env, reg: Reg, nr_slots: int) -> bool:
 
 
 def _valid_init(env: Env, reg: Reg, btf_id: int, nr_slots: int) -> bool:
-    try:
-        spi = _get_spi(env, reg, nr_slots)
-    except Reject as r:
-        env.verbose(r.message + "\n")
-        return False
-    if spi < 0:
+    spi = _checked_spi(env, reg, nr_slots)
+    if spi is None or spi < 0:
         return False
     stack = env.cur.frames[reg.frameno].stack
     for i in range(nr_slots):
