@@ -263,9 +263,8 @@ def check_dynptr_kfunc(env: Env, btf, name: str, flags, proto) -> None:
     from the context, bpf_dynptr_slice returns a read-only view of `buffer__szk` bytes (maybe NULL), bpf_dynptr_clone
     makes a second dynptr of its parent's type (sharing a ringbuf reference), the others read or adjust one."""
     from pyebpf.abi.kfuncs import KfFlag
-    from pyebpf.verifier.bounds import mark_reg_not_init as _not_init
     from pyebpf.verifier.calls import register_is_null
-    from pyebpf.verifier.env import DST_OP_NO_MARK, SRC_OP
+    from pyebpf.verifier.env import SRC_OP
     from pyebpf.verifier.memory import check_ptr_off_reg
     from pyebpf.verifier.regstate import MEM_RDONLY, PTR_TO_CTX, SCALAR_VALUE, reg_type_str
     from pyebpf.abi.btf import BtfKind
@@ -326,13 +325,8 @@ def check_dynptr_kfunc(env: Env, btf, name: str, flags, proto) -> None:
             i += 2
             continue
         raise Reject(f"kernel function {name} arg#{i}: not modelled by this verifier", errno.EINVAL)
-    regs = env.regs
-    for r in range(6):
-        _not_init(regs[r])
-        env.check_reg_arg(r, DST_OP_NO_MARK)
-    r0 = regs[0]
-    rid = btf.skip_modifiers(proto.size_type) if proto.size_type else 0
-    rt = btf[rid] if rid else None
+    from pyebpf.verifier.iters import kfunc_call_result
+    r0, rt = kfunc_call_result(env, btf, proto)
     if rt is None:
         r0.type = 0
     elif rt.kind in (BtfKind.INT, BtfKind.ENUM, BtfKind.ENUM64):

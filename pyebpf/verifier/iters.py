@@ -129,13 +129,24 @@ def _unmark_slots(env: Env, state: FuncState, spi: int, nr_slots: int) -> None:
             env.scratched_stack |= 1 << (spi - i)
 
 
+def kfunc_call_result(env: Env, btf, proto) -> tuple[Reg, object]:
+    """The end of check_kfunc_call: R0-R5 clobbered (caller-saved), and R0 with the callee's BTF return type
+    (None for void), for the caller to type it."""
+    from pyebpf.verifier.env import DST_OP_NO_MARK
+    regs = env.regs
+    for r in range(6):
+        mark_reg_not_init(regs[r])
+        env.check_reg_arg(r, DST_OP_NO_MARK)
+    rid = btf.skip_modifiers(proto.size_type) if proto.size_type else 0
+    return regs[0], (btf[rid] if rid else None)
+
+
 def check_iter_kfunc(env: Env, btf, name: str, flags: KfFlag, proto) -> None:
     """check_kfunc_call() for bpf_iter_<type>_new/_next/_destroy: the iterator argument (process_iter_arg), the
     scalar arguments after it, and the result (an int from _new, a maybe-NULL read-only element from _next)."""
-    from pyebpf.verifier.env import DST_OP_NO_MARK, SRC_OP
+    from pyebpf.verifier.env import SRC_OP
     from pyebpf.verifier.memory import check_mem_access
     from pyebpf.verifier.regstate import SCALAR_VALUE
-    regs = env.regs
     reg = env.check_reg_arg(1, SRC_OP)
     if reg.type != PTR_TO_STACK:
         raise Reject("arg#0 expected pointer to an iterator on stack", errno.EINVAL)
@@ -169,12 +180,7 @@ def check_iter_kfunc(env: Env, btf, name: str, flags: KfFlag, proto) -> None:
                          f"by this verifier", errno.EINVAL)
         if r.type != SCALAR_VALUE:
             raise Reject(f"R{i + 1} is not a scalar", errno.EINVAL)
-    for r in range(6):
-        mark_reg_not_init(regs[r])
-        env.check_reg_arg(r, DST_OP_NO_MARK)
-    r0 = regs[0]
-    rid = btf.skip_modifiers(proto.size_type) if proto.size_type else 0
-    rt = btf[rid] if rid else None
+    r0, rt = kfunc_call_result(env, btf, proto)
     if rt is None:
         r0.type = 0
     elif rt.kind in (BtfKind.INT, BtfKind.ENUM, BtfKind.ENUM64):
