@@ -25,6 +25,8 @@ from pyebpf.verifier.explain import CATALOGUE, explain, explain_log
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loader" / "c"))
 import bpf_objects  # noqa: E402
 from unpriv import allow_unprivileged_bpf, in_child, kernel_verdict  # noqa: E402
+
+from helpers.unpriv_sysctl import sysctl_lock  # noqa: E402
 from pyebpf.testing.plugin import skip_missing_feature  # noqa: E402
 
 SLOW = {"too-large"}  # the 1M-instruction loop takes our verifier about a minute until the loop fast path lands
@@ -179,13 +181,14 @@ MODES = [(r, m) for r in UNPRIV for m in (("cap_bpf_only", "no_caps") if r.witho
 @pytest.mark.parametrize("row,mode", MODES, ids=[f"{_id(r)}-{m}" for r, m in MODES])
 def test_kernel_agrees_unprivileged(row, mode, tmp_path):
     """The unprivileged rows against the kernel, loaded by a process without the capability the rule needs."""
-    if mode == "no_caps":
-        reason = allow_unprivileged_bpf()
-        if reason is not None:
-            skip_missing_feature(reason)
     broken, fixed = Built(row, "broken", tmp_path), Built(row, "fixed", tmp_path)
-    refused, loaded = in_child(lambda: [kernel_verdict(broken.kernel_load), kernel_verdict(fixed.kernel_load)],
-                               keep_bpf=mode == "cap_bpf_only")
+    with sysctl_lock():  # the sysctl is machine-wide: no other suite switches it while this row reads and loads
+        if mode == "no_caps":
+            reason = allow_unprivileged_bpf()
+            if reason is not None:
+                skip_missing_feature(reason)
+        refused, loaded = in_child(lambda: [kernel_verdict(broken.kernel_load), kernel_verdict(fixed.kernel_load)],
+                                   keep_bpf=mode == "cap_bpf_only")
     ours = broken.verify().error
     assert not refused["accepted"] and refused["message"] == ours.message, (refused, ours.message)
     if refused["insn"] is not None:

@@ -19,7 +19,9 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-SYSCTL = Path("/proc/sys/kernel/unprivileged_bpf_disabled")
+from helpers.unpriv_sysctl import UNPRIV_SYSCTL
+
+SYSCTL = Path(UNPRIV_SYSCTL)
 CAP_BPF = 39  # linux/capability.h
 _CAP_VERSION_3 = 0x20080522
 

@@ -7,18 +7,24 @@ once per case in the parent (privileged) and inherited by the child, as an unpri
 from __future__ import annotations
 
 import errno as _errno
-import fcntl
 import os
 import pickle
 import re
 import signal
+import sys
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from pyebpf.errors import VerifierError
 
-UNPRIV_SYSCTL = "/proc/sys/kernel/unprivileged_bpf_disabled"
-SYSCTL_LOCK = "/tmp/pyebpf-unprivileged-bpf.lock"
+# tests/helpers is found by bare name under pytest (tests/conftest.py); report.py and the selftest runners also run
+# this module as scripts, where the tests directory must come first (cases/helpers.py is a case table, not that).
+_TESTS = str(Path(__file__).resolve().parents[2])
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
+from helpers.unpriv_sysctl import UNPRIV_SYSCTL, sysctl_lock  # noqa: E402
+
 NOBODY = 65534
 _STATE_LINE = re.compile(r"^(\d+: |from \d+ to \d+: |\s*\d+: [.\d]{10} |Live regs|func#\d+ @\d+$|; )")
 _TRAILER = ("verification time ", "stack depth ", "processed ")
@@ -238,12 +244,8 @@ def _run_unprivileged(cases, attempts: int = 5) -> dict[str, Verdict] | str:
 
     The sysctl is machine-wide: a lock file serializes the processes that switch it (two test runs at once would
     otherwise save each other's temporary 0 and leave it there)."""
-    with open(SYSCTL_LOCK, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            return _run_unprivileged_locked(cases, attempts)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with sysctl_lock():
+        return _run_unprivileged_locked(cases, attempts)
 
 
 def _run_unprivileged_locked(cases, attempts: int) -> dict[str, Verdict] | str:
