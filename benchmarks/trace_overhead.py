@@ -12,6 +12,11 @@
 4. the floor under pyebpf's start-up: the same interpreter starting and exiting (`python -c pass`, site and all),
    measured in the same run, so the part pyebpf itself adds is visible.
 
+pyebpf runs under the interpreter that runs this script (sys.executable), so `sudo /usr/bin/python3
+benchmarks/trace_overhead.py` measures it under the distribution's Python: an interpreter whose site-packages runs
+heavy .pth files (a pyenv build with an editable install, a certifi hook...) raises pyebpf's floor, which the
+"interpreter alone" line shows.
+
 pyebpf keeps compiled scripts per script + kernel build (pyebpf.trace.cache), so each pyebpf figure comes in the
 states a user meets: warm (the script ran before: loaded from the cache, no compiler imported), new (a script
 never run: a unique comment makes its text new, so it is compiled and stored; the kernel's BTF answers kept), and
@@ -149,7 +154,7 @@ def main() -> int:
             print(f"  pyebpf trace {labels[case]}: {w:.2f} s wall / {c:.2f} s CPU; ratio to bpftrace: wall "
                   f"{w / wb:.2f}, CPU {c / cb if cb else float('nan'):.2f}")
     w_py, c_py = median([interpreter() for _ in range(a.repeat)])
-    print(f"  the interpreter alone (python -c pass, site and all): {w_py:.2f} s wall / {c_py:.2f} s CPU")
+    print(f"  the interpreter alone ({sys.executable} -c pass, site and all): {w_py:.2f} s wall / {c_py:.2f} s CPU")
     if a.startup_only:
         return 0
     times: dict[str | None, list[tuple[float, float]]] = {None: [], "pyebpf": [], "bpftrace": []}

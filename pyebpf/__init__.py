@@ -10,13 +10,14 @@ from pyebpf.errors import (
     AsmDiagnostic, AsmError, BuildError, DecodeError, ElfError, LoaderError, MapError, PyebpfError, VerifierError,
     VmError,
 )
-from pyebpf.isa.instruction import Instruction
-from pyebpf.isa.program import Program
 
 __version__ = "0.1.0"
 
-# name -> "module:attribute", resolved on first use.
+# name -> "module:attribute", resolved on first use (also Program and Instruction: `python -m pyebpf` and the
+# console script import this package before the command line is read, and every command's start-up pays for it).
 _LAZY = {
+    "Program": "pyebpf.isa.program:Program",
+    "Instruction": "pyebpf.isa.instruction:Instruction",
     "assemble": "pyebpf.isa.assembler:assemble",
     "disassemble": "pyebpf.isa.disassembler:disassemble",
     "Builder": "pyebpf.isa.builder:Builder",
@@ -40,6 +41,6 @@ __getattr__, __dir__ = lazy_exports(__name__, {**_SUBPACKAGES, **_LAZY})
 
 
 __all__ = [
-    "Program", "Instruction", "PyebpfError", "AsmError", "AsmDiagnostic", "DecodeError", "BuildError",
+    "PyebpfError", "AsmError", "AsmDiagnostic", "DecodeError", "BuildError",
     "VerifierError", "VmError", "LoaderError", "ElfError", "MapError", *_LAZY,
 ]

@@ -14,13 +14,15 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Any, Iterator
 
+from pyebpf.abi.fast_enum import kernel_enum
 from pyebpf.abi.frozen import frozen, is_record, thaw
 from pyebpf.abi.records import is_ctypes_type, record_decoder
 from pyebpf.abi.uapi import UpdateFlags
 from pyebpf.errors import MapError
 
 
-class MapType(IntEnum):
+@kernel_enum(IntEnum)
+class MapType:
     """enum bpf_map_type (uapi linux/bpf.h)."""
 
     UNSPEC = 0

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from pyebpf.abi.fast_enum import kernel_enum
 
-class InsnClass(IntEnum):
+
+@kernel_enum(IntEnum)
+class InsnClass:
     """Low 3 bits of the opcode."""
 
     LD = 0x00
@@ -28,21 +31,24 @@ SIZE_MASK = 0x18
 MODE_MASK = 0xE0
 
 
-class Source(IntEnum):
+@kernel_enum(IntEnum)
+class Source:
     """Bit 3 of ALU/JMP opcodes: operand is the immediate (K) or the src register (X)."""
 
     K = 0x00
     X = 0x08
 
 
-class EndSource(IntEnum):
+@kernel_enum(IntEnum)
+class EndSource:
     """Bit 3 of BPF_END: convert to little- or big-endian (ALU class); ALU64 with TO_LE is unconditional bswap."""
 
     TO_LE = 0x00
     TO_BE = 0x08
 
 
-class AluOp(IntEnum):
+@kernel_enum(IntEnum)
+class AluOp:
     ADD = 0x00
     SUB = 0x10
     MUL = 0x20
@@ -59,7 +65,8 @@ class AluOp(IntEnum):
     END = 0xD0
 
 
-class JmpOp(IntEnum):
+@kernel_enum(IntEnum)
+class JmpOp:
     JA = 0x00
     JEQ = 0x10
     JGT = 0x20
@@ -82,7 +89,8 @@ COND_JMP_OPS = (JmpOp.JEQ, JmpOp.JGT, JmpOp.JGE, JmpOp.JSET, JmpOp.JNE, JmpOp.JS
                 JmpOp.JLT, JmpOp.JLE, JmpOp.JSLT, JmpOp.JSLE)
 
 
-class Size(IntEnum):
+@kernel_enum(IntEnum)
+class Size:
     W = 0x00
     H = 0x08
     B = 0x10
@@ -93,7 +101,8 @@ SIZE_BYTES = {Size.B: 1, Size.H: 2, Size.W: 4, Size.DW: 8}
 BYTES_SIZE = {v: k for k, v in SIZE_BYTES.items()}
 
 
-class Mode(IntEnum):
+@kernel_enum(IntEnum)
+class Mode:
     IMM = 0x00
     ABS = 0x20
     IND = 0x40
@@ -102,7 +111,8 @@ class Mode(IntEnum):
     ATOMIC = 0xC0
 
 
-class AtomicOp(IntEnum):
+@kernel_enum(IntEnum)
+class AtomicOp:
     """The imm field of BPF_STX | BPF_ATOMIC."""
 
     ADD = 0x00
@@ -122,7 +132,8 @@ class AtomicOp(IntEnum):
 ATOMIC_FETCH = 0x01
 
 
-class PseudoSrc(IntEnum):
+@kernel_enum(IntEnum)
+class PseudoSrc:
     """src_reg of BPF_LD | BPF_IMM | BPF_DW: what the 64-bit immediate means."""
 
     IMM = 0
@@ -134,7 +145,8 @@ class PseudoSrc(IntEnum):
     MAP_IDX_VALUE = 6
 
 
-class CallSrc(IntEnum):
+@kernel_enum(IntEnum)
+class CallSrc:
     """src_reg of BPF_JMP | BPF_CALL."""
 
     HELPER = 0
@@ -142,11 +154,13 @@ class CallSrc(IntEnum):
     KFUNC = 2  # imm = BTF id of the kernel function
 
 
-class JcondSrc(IntEnum):
+@kernel_enum(IntEnum)
+class JcondSrc:
     MAY_GOTO = 0
 
 
-class Reg(IntEnum):
+@kernel_enum(IntEnum)
+class Reg:
     R0 = 0
     R1 = 1
     R2 = 2

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from enum import IntEnum, IntFlag
 
+from pyebpf.abi.fast_enum import kernel_enum
+
 from pyebpf.abi.uapi import PerfCountSw, PerfTypeId
 
 
-class PerfFlag(IntFlag):
+@kernel_enum(IntFlag)
+class PerfFlag:
     """perf_event_attr bit field (the u64 after read_format), bit positions from uapi perf_event.h."""
 
     DISABLED = 1 << 0
@@ -30,7 +33,8 @@ class PerfFlag(IntFlag):
     WATERMARK = 1 << 14
 
 
-class PerfSample(IntFlag):
+@kernel_enum(IntFlag)
+class PerfSample:
     """perf_event_attr.sample_type bits (enum perf_event_sample_format)."""
 
     IP = 1 << 0
@@ -46,7 +50,8 @@ class PerfSample(IntFlag):
     RAW = 1 << 10
 
 
-class PerfRecordType(IntEnum):
+@kernel_enum(IntEnum)
+class PerfRecordType:
     """perf_event_header.type of records in the mmap ring (enum perf_event_type)."""
 
     MMAP = 1
@@ -60,7 +65,8 @@ class PerfRecordType(IntEnum):
     SAMPLE = 9
 
 
-class PerfOpenFlag(IntFlag):
+@kernel_enum(IntFlag)
+class PerfOpenFlag:
     """flags argument of perf_event_open(2) (PERF_FLAG_*)."""
 
     FD_NO_GROUP = 1 << 0
@@ -74,7 +80,8 @@ def _ioc(direction: int, typ: str, nr: int, size: int) -> int:
     return (direction << 30) | (size << 16) | (ord(typ) << 8) | nr
 
 
-class PerfIoctl(IntEnum):
+@kernel_enum(IntEnum)
+class PerfIoctl:
     """PERF_EVENT_IOC_* request numbers (asm-generic ioctl encoding: _IO / _IOW('$', nr, type))."""
 
     ENABLE = _ioc(0, "$", 0, 0)
@@ -82,7 +89,8 @@ class PerfIoctl(IntEnum):
     SET_BPF = _ioc(1, "$", 8, 4)
 
 
-class PerfCountHw(IntEnum):
+@kernel_enum(IntEnum)
+class PerfCountHw:
     """perf_event_attr.config for PERF_TYPE_HARDWARE (enum perf_hw_id)."""
 
     CPU_CYCLES = 0

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import IntEnum, IntFlag
 
+from pyebpf.abi.fast_enum import kernel_enum
+
 __all__ = [
     "BpfCmd", "BpfLinkType", "XdpAction", "TcAction", "SkAction", "UpdateFlags",
     "MapFlags", "MapCreateFlags", "ProgLoadFlags", "AttachFlags", "PerfEventType",
@@ -19,7 +21,8 @@ __all__ = [
 ]
 
 
-class BpfCmd(IntEnum):
+@kernel_enum(IntEnum)
+class BpfCmd:
     """First argument of bpf(2): which command to run (enum bpf_cmd)."""
 
     MAP_CREATE = 0
@@ -63,7 +66,8 @@ class BpfCmd(IntEnum):
     PROG_STREAM_READ_BY_FD = 37
 
 
-class BpfLinkType(IntEnum):
+@kernel_enum(IntEnum)
+class BpfLinkType:
     """Kind of a bpf_link as reported by BPF_OBJ_GET_INFO_BY_FD (enum bpf_link_type)."""
 
     UNSPEC = 0
@@ -83,7 +87,8 @@ class BpfLinkType(IntEnum):
     SOCKMAP = 14
 
 
-class XdpAction(IntEnum):
+@kernel_enum(IntEnum)
+class XdpAction:
     """Verdict an XDP program returns (enum xdp_action)."""
 
     ABORTED = 0
@@ -93,7 +98,8 @@ class XdpAction(IntEnum):
     REDIRECT = 4
 
 
-class TcAction(IntEnum):
+@kernel_enum(IntEnum)
+class TcAction:
     """Verdict a tc (cls_bpf direct-action / act_bpf) program returns (uapi pkt_cls.h TC_ACT_*)."""
 
     UNSPEC = -1
@@ -108,14 +114,16 @@ class TcAction(IntEnum):
     TRAP = 8
 
 
-class SkAction(IntEnum):
+@kernel_enum(IntEnum)
+class SkAction:
     """Verdict of sk_skb / sk_msg / sk_lookup / sk_reuseport programs (enum sk_action)."""
 
     DROP = 0
     PASS = 1
 
 
-class BpfRetCode(IntEnum):
+@kernel_enum(IntEnum)
+class BpfRetCode:
     """Return codes of LWT and flow-dissector programs (enum bpf_ret_code)."""
 
     OK = 0
@@ -125,7 +133,8 @@ class BpfRetCode(IntEnum):
     FLOW_DISSECTOR_CONTINUE = 129
 
 
-class UpdateFlags(IntEnum):
+@kernel_enum(IntEnum)
+class UpdateFlags:
     """Flags for BPF_MAP_UPDATE_ELEM and bpf_map_update_elem(); BPF_ANY/NOEXIST/EXIST are exclusive."""
 
     ANY = 0
@@ -138,7 +147,8 @@ MapFlags = UpdateFlags
 """Alias: the kernel calls these simply 'map update flags'."""
 
 
-class MapCreateFlags(IntFlag):
+@kernel_enum(IntFlag)
+class MapCreateFlags:
     """map_flags of BPF_MAP_CREATE (uapi bpf.h anonymous enum of BPF_F_*)."""
 
     NO_PREALLOC = 1 << 0
@@ -162,7 +172,8 @@ class MapCreateFlags(IntFlag):
     NO_USER_CONV = 1 << 18
 
 
-class ProgLoadFlags(IntFlag):
+@kernel_enum(IntFlag)
+class ProgLoadFlags:
     """prog_flags of BPF_PROG_LOAD (BPF_F_* #defines of uapi bpf.h)."""
 
     STRICT_ALIGNMENT = 1 << 0
@@ -176,7 +187,8 @@ class ProgLoadFlags(IntFlag):
     TOKEN_FD = 1 << 16
 
 
-class AttachFlags(IntFlag):
+@kernel_enum(IntFlag)
+class AttachFlags:
     """attach_flags of BPF_PROG_ATTACH / BPF_LINK_CREATE for cgroups, tcx and netkit."""
 
     ALLOW_OVERRIDE = 1 << 0
@@ -188,7 +200,8 @@ class AttachFlags(IntFlag):
     LINK = 1 << 13
 
 
-class HelperFlags(IntFlag):
+@kernel_enum(IntFlag)
+class HelperFlags:
     """Flag bits taken by individual helpers (uapi bpf.h anonymous enums)."""
 
     # bpf_skb_store_bytes
@@ -241,14 +254,16 @@ ENOTSUPP = 524
 """Kernel-internal errno (include/linux/errno.h) that bpf() returns for unsupported map/program operations."""
 
 
-class RingbufFlags(IntFlag):
+@kernel_enum(IntFlag)
+class RingbufFlags:
     """Flags of bpf_ringbuf_output/submit/discard (BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP)."""
 
     NO_WAKEUP = 1
     FORCE_WAKEUP = 2
 
 
-class RingbufQuery(IntEnum):
+@kernel_enum(IntEnum)
+class RingbufQuery:
     """bpf_ringbuf_query's flags argument (BPF_RB_AVAIL_DATA ...)."""
 
     AVAIL_DATA = 0
@@ -265,7 +280,8 @@ BPF_RINGBUF_HDR_SZ = 8
 """Bytes of the header before each ring buffer record (length + flags, page offset)."""
 
 
-class PerfEventType(IntEnum):
+@kernel_enum(IntEnum)
+class PerfEventType:
     """Type of the perf event a BPF perf link is attached to (enum bpf_perf_event_type)."""
 
     UNSPEC = 0
@@ -277,7 +293,8 @@ class PerfEventType(IntEnum):
     EVENT = 6
 
 
-class PerfTypeId(IntEnum):
+@kernel_enum(IntEnum)
+class PerfTypeId:
     """perf_event_attr.type (uapi perf_event.h enum perf_type_id)."""
 
     HARDWARE = 0
@@ -288,7 +305,8 @@ class PerfTypeId(IntEnum):
     BREAKPOINT = 5
 
 
-class PerfCountSw(IntEnum):
+@kernel_enum(IntEnum)
+class PerfCountSw:
     """perf_event_attr.config for PERF_TYPE_SOFTWARE (enum perf_sw_ids)."""
 
     CPU_CLOCK = 0
@@ -305,7 +323,8 @@ class PerfCountSw(IntEnum):
     CGROUP_SWITCHES = 11
 
 
-class TaskFdType(IntEnum):
+@kernel_enum(IntEnum)
+class TaskFdType:
     """What BPF_TASK_FD_QUERY found behind a perf fd (enum bpf_task_fd_type)."""
 
     RAW_TRACEPOINT = 0
@@ -316,21 +335,24 @@ class TaskFdType(IntEnum):
     URETPROBE = 5
 
 
-class AdjRoomMode(IntEnum):
+@kernel_enum(IntEnum)
+class AdjRoomMode:
     """mode argument of bpf_skb_adjust_room (enum bpf_adj_room_mode)."""
 
     NET = 0
     MAC = 1
 
 
-class HdrStartOff(IntEnum):
+@kernel_enum(IntEnum)
+class HdrStartOff:
     """start_header argument of bpf_skb_load_bytes_relative (enum bpf_hdr_start_off)."""
 
     MAC = 0
     NET = 1
 
 
-class LwtEncapMode(IntEnum):
+@kernel_enum(IntEnum)
+class LwtEncapMode:
     """type argument of bpf_lwt_push_encap (enum bpf_lwt_encap_mode)."""
 
     SEG6 = 0
@@ -338,7 +360,8 @@ class LwtEncapMode(IntEnum):
     IP = 2
 
 
-class StackBuildIdStatus(IntEnum):
+@kernel_enum(IntEnum)
+class StackBuildIdStatus:
     """status of a struct bpf_stack_build_id entry in a BPF_F_STACK_BUILD_ID stack map."""
 
     EMPTY = 0

@@ -13,6 +13,11 @@ is cached. Attach code asks here instead of assuming a kernel version or falling
   verifier's "unknown func" / "invalid func" / "program of this type cannot use helper" mean absent (any other
   rejection is about the arguments: the helper is there), as libbpf_probe_bpf_helper decides.
 
+The answers of `perf_link()` and `tcx()` are the kernel's, not the caller's privileges': they are also kept for the
+rest of the boot (pyebpf.system.boot, keyed by the boot id and the kernel's release and version), so `pyebpf trace`
+does not load a probe program on every start-up. An answer the kernel did not give (the probe program itself was
+refused, e.g. without CAP_BPF) is not kept.
+
 Tests can force an answer (`force("perf_link", False)`) to exercise fallback paths on a kernel that has the feature.
 """
 from __future__ import annotations
@@ -21,7 +26,6 @@ import ctypes
 import errno
 import functools
 import os
-import threading
 from typing import TYPE_CHECKING, Any, Callable
 
 from pyebpf.abi.opcodes import AluOp, InsnClass, JmpOp, Reg, Source
@@ -29,6 +33,7 @@ from pyebpf.abi.prog_types import AttachType, ProgType
 from pyebpf.errors import LoaderError
 from pyebpf.isa.instruction import Instruction
 from pyebpf.loader import syscall as sc
+from pyebpf.system import boot
 
 if TYPE_CHECKING:
     from pyebpf.abi.helpers import HelperId
@@ -75,13 +80,14 @@ def _trivial_prog(prog_type: ProgType, expected_attach_type: int | None = None, 
     return fd
 
 
-def _link_create_errno(prog_type: ProgType, attach_type: AttachType, target: int, flags: int = 0) -> int:
+def _link_create_errno(prog_type: ProgType, attach_type: AttachType, target: int, flags: int = 0) -> int | None:
     """errno of BPF_LINK_CREATE(prog of `prog_type`, target, attach_type); 0 if a link was made (and closed).
-    A kernel that refuses even the probe program answers EINVAL: it has no such link for us either."""
+    None when the kernel refuses even the probe program (no CAP_BPF...): it has no such link for us either, but
+    that is no answer about the kernel to keep."""
     try:
         fd = _trivial_prog(prog_type, attach_type if prog_type != ProgType.TRACEPOINT else 0)
     except LoaderError:
-        return errno.EINVAL
+        return None
     try:
         link = sc.link_create(fd, target, attach_type, flags)
     except LoaderError as e:
@@ -92,18 +98,35 @@ def _link_create_errno(prog_type: ProgType, attach_type: AttachType, target: int
     return 0
 
 
+def _per_boot(feature: str, ask: Callable[[], int | None], present: int) -> bool:
+    """The kernel's answer to `feature`: kept earlier in this boot, else asked (`ask()`'s errno == `present`) and
+    kept when the kernel gave it."""
+    kept = boot.boot_fact(feature)
+    if kept is not None:
+        return kept
+    got = ask()
+    if got is None:
+        return False
+    boot.keep_boot_fact(feature, got == present)
+    return got == present
+
+
 @functools.lru_cache(maxsize=None)
 def _probe_perf_link() -> bool:
-    return _link_create_errno(ProgType.TRACEPOINT, AttachType.PERF_EVENT, 0xFFFFFFFF) == errno.EBADF
+    return _per_boot("perf_link", lambda: _link_create_errno(ProgType.TRACEPOINT, AttachType.PERF_EVENT, 0xFFFFFFFF),
+                     errno.EBADF)
 
 
 @functools.lru_cache(maxsize=None)
 def _probe_tcx() -> bool:
-    return _link_create_errno(ProgType.SCHED_CLS, AttachType.TCX_INGRESS, _NO_SUCH_IFINDEX) == errno.ENODEV
+    return _per_boot("tcx", lambda: _link_create_errno(ProgType.SCHED_CLS, AttachType.TCX_INGRESS, _NO_SUCH_IFINDEX),
+                     errno.ENODEV)
 
 
 @functools.lru_cache(maxsize=None)
 def _probe_xdp_link() -> bool:
+    import threading
+
     from pyebpf.abi.netlink import CLONE_NEWNET, XdpFlags  # netlink's tables: not for the perf-link start-up path
 
     result: dict[str, Any] = {}
@@ -114,7 +137,8 @@ def _probe_xdp_link() -> bool:
             if libc.unshare(CLONE_NEWNET) != 0:
                 result["error"] = ctypes.get_errno()
                 return
-            result["errno"] = _link_create_errno(ProgType.XDP, AttachType.XDP, 1, int(XdpFlags.SKB_MODE))
+            got = _link_create_errno(ProgType.XDP, AttachType.XDP, 1, int(XdpFlags.SKB_MODE))
+            result["errno"] = errno.EINVAL if got is None else got
         except BaseException as e:  # noqa: BLE001 - reported in the calling thread
             result["exc"] = e
 

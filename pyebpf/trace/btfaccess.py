@@ -56,8 +56,9 @@ class _Answers:
         import hashlib
 
         key = hashlib.sha1(f"{CACHE_FORMAT}|{u.release}|{u.version}|{st.st_size}|{st.st_mtime_ns}".encode())
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        return os.path.join(base, "pyebpf", f"trace-btf-{key.hexdigest()[:16]}.json")
+        from pyebpf.system.boot import cache_directory
+
+        return os.path.join(cache_directory(), f"trace-btf-{key.hexdigest()[:16]}.json")
 
     def load(self) -> dict[str, Any]:
         if self.data is None:

@@ -20,6 +20,8 @@ import json
 import os
 from typing import Any
 
+from pyebpf.system.boot import boot_id, cache_directory, cache_enabled
+
 try:  # the built-in SHA-256: hashlib's import loads OpenSSL (8 ms of a start-up measured against bpftrace's)
     from _sha256 import sha256
 except ImportError:  # pragma: no cover - other Pythons
@@ -35,12 +37,11 @@ VMLINUX = "/sys/kernel/btf/vmlinux"
 
 
 def enabled() -> bool:
-    return not os.environ.get("PYEBPF_NO_CACHE")
+    return cache_enabled()
 
 
 def directory() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "pyebpf")
+    return cache_directory()
 
 
 def _source_fingerprint() -> list[Any]:
@@ -86,14 +87,6 @@ def _file_id(path: str) -> list[int] | None:
     except OSError:
         return None
     return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev]
-
-
-def boot_id() -> str:
-    try:
-        with open("/proc/sys/kernel/random/boot_id") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
 
 
 def _resolved(name: str) -> str | None:
