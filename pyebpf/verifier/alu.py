@@ -48,6 +48,10 @@ _END, _NEG, _MOV, _DIV, _MOD, _LSH, _RSH, _ARSH = (int(AluOp.END), int(AluOp.NEG
                                                    int(AluOp.DIV), int(AluOp.MOD), int(AluOp.LSH),
                                                    int(AluOp.RSH), int(AluOp.ARSH))
 _CLS_ALU64 = int(InsnClass.ALU64)
+_ADD, _SUB, _MUL, _OR, _AND = int(AluOp.ADD), int(AluOp.SUB), int(AluOp.MUL), int(AluOp.OR), int(AluOp.AND)
+_FOLD_IMM = frozenset({_ADD, _SUB, _MUL, _OR, _AND, _LSH, _RSH})
+"""the `rX op= imm` operations below BPF_NEG that bounds.py folds when both operands are constants (not DIV)"""
+_U64, _U32 = (1 << 64) - 1, (1 << 32) - 1
 
 
 def check_alu_op(env: Env, insn) -> None:
@@ -65,6 +69,22 @@ def check_alu_op(env: Env, insn) -> None:
                 raise Reject("div by zero", errno.EINVAL)
             if op in (_LSH, _RSH) and not 0 <= insn.imm < (64 if alu64 else 32):
                 raise Reject(f"invalid shift {insn.imm}", errno.EINVAL)
+            if not dst.var_off.mask and op in _FOLD_IMM:
+                # a constant op= imm stays a constant: adjust_scalar_min_max_vals' folding, without the shared
+                # source register (the shift amount was checked just above)
+                a = dst.var_off.value
+                if alu64:
+                    b = insn.imm & _U64
+                    v = (a + b if op == _ADD else a - b if op == _SUB else a * b if op == _MUL else a | b
+                         if op == _OR else a & b if op == _AND else a << b if op == _LSH else a >> b) & _U64
+                else:
+                    a &= _U32
+                    b = insn.imm & _U32
+                    v = (a + b if op == _ADD else a - b if op == _SUB else a * b if op == _MUL else a | b
+                         if op == _OR else a & b if op == _AND else a << b if op == _LSH else a >> b) & _U32
+                mark_reg_known(dst, v)
+                dst.id = 0
+                return
             adjust_scalar_min_max_vals(op, dst, _const_reg(insn.imm), not alu64)
             dst.id = 0
             return

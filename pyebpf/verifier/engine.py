@@ -274,7 +274,9 @@ class Checker:
         # clean_live_states: finished checkpoints here forget their dead registers and stack slots
         for sl in bucket:
             st = sl.state
-            if not st.branches and not st.cleaned and st.insn_idx == insn_idx and self._same_callsites(st, cur) \
+            if not st.branches and not st.cleaned and st.insn_idx == insn_idx and st.curframe == curframe \
+                    and (st.frames[0].callsite == cur.frames[0].callsite if not curframe
+                         else self._same_callsites(st, cur)) \
                     and not (env.num_backedges and incomplete_read_marks(env, st)):
                 env.liveness.clean_state(st, live)
         states_cnt = 0
