@@ -341,14 +341,20 @@ def compute_live_registers(cfg) -> list[int]:
     succ = cfg_successors(cfg)
     use = [0] * n
     defs = [0] * n
-    use_def = _use_def_cached
+    cache = _USE_DEF_BY_INSN
     for t, insn in enumerate(insns):
         if insn is not None:
-            use[t], defs[t] = use_def(insn)
+            r = cache.get(insn)  # (an Instruction is a NamedTuple: hashed in C, whole)
+            if r is None:
+                r = _use_def_cached(insn)
+                if len(cache) >= 1 << 14:
+                    cache.clear()
+                cache[insn] = r
+            use[t], defs[t] = r
     live = [0] * n
     # without back edges one pass in reverse order reaches the fixed point (the second pass would change nothing)
     changed = True
-    loops = has_back_edges(succ)
+    loops = any(w <= t for t, ws in enumerate(succ) for w in ws)  # has_back_edges(succ)
     while changed:
         changed = False
         for t in range(n - 1, -1, -1):
@@ -368,6 +374,7 @@ def compute_live_registers(cfg) -> list[int]:
 
 
 _USE_DEF_CACHE: dict[tuple, tuple[int, int]] = {}
+_USE_DEF_BY_INSN: dict = {}
 
 
 def _use_def_cached(insn) -> tuple[int, int]:
