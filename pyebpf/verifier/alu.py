@@ -48,6 +48,11 @@ _END, _NEG, _MOV, _DIV, _MOD, _LSH, _RSH, _ARSH = (int(AluOp.END), int(AluOp.NEG
                                                    int(AluOp.DIV), int(AluOp.MOD), int(AluOp.LSH),
                                                    int(AluOp.RSH), int(AluOp.ARSH))
 _CLS_ALU64 = int(InsnClass.ALU64)
+_ADD, _SUB, _MUL, _OR, _AND, _XOR = (int(AluOp.ADD), int(AluOp.SUB), int(AluOp.MUL), int(AluOp.OR), int(AluOp.AND),
+                                  int(AluOp.XOR))
+_FOLD_IMM = frozenset({_ADD, _SUB, _MUL, _OR, _AND, _LSH, _RSH})
+"""the `rX op= imm` operations below BPF_NEG that bounds.py folds when both operands are constants (not DIV)"""
+_U64, _U32 = (1 << 64) - 1, (1 << 32) - 1
 
 
 def check_alu_op(env: Env, insn) -> None:
@@ -65,9 +70,46 @@ def check_alu_op(env: Env, insn) -> None:
                 raise Reject("div by zero", errno.EINVAL)
             if op in (_LSH, _RSH) and not 0 <= insn.imm < (64 if alu64 else 32):
                 raise Reject(f"invalid shift {insn.imm}", errno.EINVAL)
+            if not dst.var_off.mask and op in _FOLD_IMM:
+                # a constant op= imm stays a constant: adjust_scalar_min_max_vals' folding, without the shared
+                # source register (the shift amount was checked just above)
+                a = dst.var_off.value
+                if alu64:
+                    b = insn.imm & _U64
+                    v = (a + b if op == _ADD else a - b if op == _SUB else a * b if op == _MUL else a | b
+                         if op == _OR else a & b if op == _AND else a << b if op == _LSH else a >> b) & _U64
+                else:
+                    a &= _U32
+                    b = insn.imm & _U32
+                    v = (a + b if op == _ADD else a - b if op == _SUB else a * b if op == _MUL else a | b
+                         if op == _OR else a & b if op == _AND else a << b if op == _LSH else a >> b) & _U32
+                mark_reg_known(dst, v)
+                dst.id = 0
+                return
             adjust_scalar_min_max_vals(op, dst, _const_reg(insn.imm), not alu64)
             dst.id = 0
             return
+    elif is_x and not insn.imm and not insn.off and insn.src < 11 and insn.dst < 10:
+        # fast paths for `rD = rS` and `rD op= rS` on initialised registers (the checks below pass, in order)
+        src = regs[insn.src]
+        if op == _MOV:
+            if alu64 and src.type:
+                env.scratched_regs |= (1 << insn.src) | (1 << insn.dst)
+                if src.type == SCALAR_VALUE and not src.id and src.var_off.mask:
+                    src.id = env.new_id()  # assign_scalar_id_before_mov
+                regs[insn.dst].assign(src)
+                return
+        elif op < _NEG or op == _MOD or op == _XOR or op == _ARSH:
+            dst = regs[insn.dst]
+            if src.type == SCALAR_VALUE and dst.type == SCALAR_VALUE:
+                env.scratched_regs |= (1 << insn.src) | (1 << insn.dst)
+                if dst.precise:
+                    mark_chain_precision(env, insn.src)  # a precise result needs a precise operand
+                if src is dst:
+                    src = src.copy()  # the kernel passes the source register by value
+                adjust_scalar_min_max_vals(op, dst, src, not alu64)
+                dst.id = 0
+                return
     if op == _END or op == _NEG:
         if op == _NEG:
             if is_x or insn.src or insn.off or insn.imm:

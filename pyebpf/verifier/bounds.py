@@ -20,10 +20,20 @@ BIT31 = 1 << 31
 
 # ---- marking ----------------------------------------------------------------------------------------------------
 
+_CONST_TNUMS: dict[int, Tnum] = {}
+"""Tnum(v, 0) per constant v: tnums are immutable, so one object serves every register holding that constant
+(cleared when full, like the memos below)"""
+
+
 def mark_reg_known(reg: Reg, imm: int) -> None:
     """__mark_reg_known: a constant (imm taken mod 2**64)."""
     v = imm & U64
-    reg.var_off = Tnum(v, 0)
+    t = _CONST_TNUMS.get(v)
+    if t is None:
+        if len(_CONST_TNUMS) >= 4096:
+            _CONST_TNUMS.clear()
+        t = _CONST_TNUMS[v] = Tnum(v, 0)
+    reg.var_off = t
     reg.smin = reg.smax = v - (1 << 64) if v >> 63 else v  # s64(v), s32(v) written out: a hot path
     reg.umin = reg.umax = v
     v32 = v & U32

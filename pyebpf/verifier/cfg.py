@@ -135,11 +135,16 @@ def _resolve_pseudo_ldimm64(info: CfgInfo, kernel=None) -> None:
 
     (A cut or malformed second lddw slot, "invalid bpf_ld_imm64 insn", cannot be spelled in a Program: decode
     refuses it with that message.) Map fds are resolved later, by the engine, against the program's maps."""
+    asked: dict = {}  # the release's answer per distinct instruction (programs repeat a few hundred)
     for slot, insn in enumerate(info.insns):
         if insn is None:
             continue
         code = insn.opcode
-        refused = kernel.isa_refusal(insn) if kernel is not None else None
+        refused = None
+        if kernel is not None:
+            refused = asked.get(insn, asked)
+            if refused is asked:
+                refused = asked[insn] = kernel.isa_refusal(insn)
         if refused is not None and refused[0] == "cfg":  # an instruction newer than the kernel answered for
             raise _fail(refused[1], slot)
         if (code & CLASS_MASK) == InsnClass.LDX and ((code & MODE_MASK) not in (Mode.MEM, Mode.MEMSX) or insn.imm):

@@ -184,7 +184,14 @@ class Checker:
         self.callback_calls = env.cfg.callback_calls
         #: per slot, how _run dispatches it: _KIND_ALU / _KIND_COND_JMP go straight to their checks (after the
         #: same reserved-field and ISA checks as do_check_insn makes first), _KIND_OTHER through do_check_insn
-        self.insn_kind = [_insn_kind(insn, idx in env.isa_refused) for idx, insn in enumerate(env.insns)]
+        refused = env.isa_refused
+        kinds: dict = {}  # per distinct instruction (programs repeat a few hundred)
+        self.insn_kind = insn_kind = []
+        for idx, insn in enumerate(env.insns):
+            k = kinds.get(insn)
+            if k is None:
+                k = kinds[insn] = _insn_kind(insn, False)
+            insn_kind.append(_KIND_OTHER if refused and idx in refused else k)
         #: insn_aux_data[].ptr_type: the pointer type each load/store instruction was first checked with
         self.aux_ptr_type: dict[int, int] = {}
         #: unprivileged: every scalar counts as precise (no precision tracking without CAP_BPF)
@@ -202,6 +209,10 @@ class Checker:
         env.liveness = StackLiveness(env, succ)
         env.scc_visits = {}
         env.push_stack = self.push_stack  # push_callback_call (calls.py) queues callback visits on our stack
+        # per slot, the questions every visit asks, as bits of one int (and the dispatch kind above them)
+        prune_points, jmp_points, transparent = self.prune_points, self.jmp_points, env.bt_transparent
+        self.flags = [(_F_PRUNE if i in prune_points else 0) | (_F_JMP_POINT if i in jmp_points else 0)
+                      | (0 if transparent[i] else _F_OPAQUE) | k << _KIND_SHIFT for i, k in enumerate(insn_kind)]
         env.find_prev_entry = self.find_prev_entry  # iters.process_iter_next_call widens against it
         self.iter_next_calls = env.cfg.iter_next_calls
 
@@ -274,7 +285,9 @@ class Checker:
         # clean_live_states: finished checkpoints here forget their dead registers and stack slots
         for sl in bucket:
             st = sl.state
-            if not st.branches and not st.cleaned and st.insn_idx == insn_idx and self._same_callsites(st, cur) \
+            if not st.branches and not st.cleaned and st.insn_idx == insn_idx and st.curframe == curframe \
+                    and (st.frames[0].callsite == cur.frames[0].callsite if not curframe
+                         else self._same_callsites(st, cur)) \
                     and not (env.num_backedges and incomplete_read_marks(env, st)):
                 env.liveness.clean_state(st, live)
         states_cnt = 0
@@ -430,13 +443,9 @@ class Checker:
         liveness = env.liveness
         watch = self.observer.watch if self.observer is not None else ()
         prune_points = self.prune_points
-        kind = self.insn_kind
         check_cond_jmp_op = self.check_cond_jmp_op
         do_check_insn = self.do_check_insn
-        # per slot, the questions every visit asks, as bits of one int
-        # (and the dispatch kind above them)
-        flags = [(_F_PRUNE if i in prune_points else 0) | (_F_JMP_POINT if i in jmp_points else 0)
-                 | (0 if transparent[i] else _F_OPAQUE) | kind[i] << _KIND_SHIFT for i in range(n)]
+        flags = self.flags
         while True:
             idx = env.insn_idx
             env.prev_insn_idx = prev_idx

@@ -282,7 +282,14 @@ def reg_set_min_max_imm(true1: Reg, false1: Reg, imm_reg: Reg, op: int, is_jmp32
     nothing but the register it is given)."""
     if false1.type != SCALAR_VALUE:
         return
-    regs_refine_cond_op(false1, imm_reg.copy(), _REV[op], is_jmp32)
+    rev = _REV[op]
+    # (JNE and JSET/JSET_X never write the constant side: no copy for them)
+    regs_refine_cond_op(false1, imm_reg if rev in _CONST_SIDE_UNTOUCHED else imm_reg.copy(), rev, is_jmp32)
     reg_bounds_sync(false1)
-    regs_refine_cond_op(true1, imm_reg.copy(), op, is_jmp32)
+    regs_refine_cond_op(true1, imm_reg if op in _CONST_SIDE_UNTOUCHED else imm_reg.copy(), op, is_jmp32)
     reg_bounds_sync(true1)
+
+
+_CONST_SIDE_UNTOUCHED = frozenset({JNE, JSET, JSET_X})
+"""regs_refine_cond_op() against a constant writes only the other register for these ops (they swap the two
+only to put the constant second)"""

@@ -414,12 +414,19 @@ class StackLiveness:
         """clean_verifier_state: a finished checkpoint forgets what no instruction after it can read — registers
         dead at each frame's instruction become NOT_INIT, stack slots no longer live become STACK_INVALID."""
         st.cleaned = True
-        for i, func in enumerate(st.frames):
-            live = live_regs[st.insn_idx if i == st.curframe else st.frames[i + 1].callsite]
-            for r in range(10):
-                if not live >> r & 1:
-                    mark_reg_not_init(func.regs[r])
-        instances = [self.lookup(st, f) for f in range(st.curframe + 1)]
+        frames = st.frames
+        curframe = st.curframe
+        for i, func in enumerate(frames):
+            live = live_regs[st.insn_idx if i == curframe else frames[i + 1].callsite] & 0x3FF
+            dead = _DEAD_REGS.get(live)
+            if dead is None:
+                dead = _DEAD_REGS[live] = tuple(r for r in range(10) if not live >> r & 1)
+            regs = func.regs
+            for r in dead:
+                mark_reg_not_init(regs[r])
+        instances = [self.lookup(st, f) for f in range(curframe + 1)]
+        if curframe == 0 and not frames[0].stack:
+            return  # (no slot to forget; the instance lookup above is kept: it may create the instance)
         top = instances[st.curframe]
         callbacks = self.env.cfg.callback_calls
         for func in st.frames:
@@ -447,5 +454,8 @@ class StackLiveness:
                 return True
         return False
 
+
+_DEAD_REGS: dict[int, tuple[int, ...]] = {}
+"""per live mask of r0-r9, the registers it leaves dead (clean_state's question per stored checkpoint)"""
 
 __all__ = ["StackLiveness", "FuncInstance"]

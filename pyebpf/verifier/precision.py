@@ -436,7 +436,28 @@ def mark_chain_precision(env: Env, regno: int = -1, starting_state: VerifierStat
 
 
 def _walk_segment(env: Env, st: VerifierState, i: int, subseq_idx: int, skip_first: bool, bt: Backtrack):
-    """Backtrack through the instructions of `st`'s segment, last to first, following its jump history."""
+    """Backtrack through the instructions of `st`'s segment, last to first, following its jump history.
+
+    From any point on, the walk is a pure function of that point (slot, history end, previous slot, masks) and of
+    the history before it, which never changes again (a segment's history only grows at its end). So the last
+    walk of a segment is remembered (st.bt_memo: where it stood after its first step, how it ended), and a later
+    walk that reaches that point ends as it did: a loop's counter, compared on every iteration, is walked back
+    one iteration rather than to the checkpoint each time."""
+    if env.level2:
+        return _walk(env, st, i, subseq_idx, skip_first, bt, None)[0]
+    memo = st.bt_memo
+    sthist = st.hist
+    if memo is not None and memo[0] is not sthist:
+        memo = None
+    ret, key = _walk(env, st, i, subseq_idx, skip_first, bt, memo)
+    if key is not None:
+        st.bt_memo = (sthist,) + key + ((bt.frame, tuple(bt.regs), tuple(bt.stack), ret),)
+    return ret
+
+
+def _walk(env: Env, st: VerifierState, i: int, subseq_idx: int, skip_first: bool, bt: Backtrack, memo):
+    """_walk_segment's loop: (result, the point after the first step or None), or the remembered walk's
+    result once it reaches that walk's point."""
     transparent = env.bt_transparent
     opaque_before = env.bt_opaque_before
     reg_only = env.bt_reg_only
@@ -446,7 +467,27 @@ def _walk_segment(env: Env, st: VerifierState, i: int, subseq_idx: int, skip_fir
     sthist = st.hist
     hist_end = len(sthist)
     first = st.first_insn_idx
+    m_i = memo[1] if memo is not None else -1
+    key = None
+    first_step = True
     while True:
+        if first_step:
+            first_step = False
+        elif key is None and not level2:
+            key = (i, hist_end, subseq_idx, bt.frame, tuple(regs), tuple(stack))
+            if i == m_i and key[1:] == memo[2:7]:
+                frame, mregs, mstack, ret = memo[7]
+                bt.frame = frame
+                regs[:] = mregs
+                stack[:] = mstack
+                return ret, key
+        elif i == m_i and hist_end == memo[2] and subseq_idx == memo[3] and bt.frame == memo[4] \
+                and tuple(regs) == memo[5] and tuple(stack) == memo[6]:
+            frame, mregs, mstack, ret = memo[7]
+            bt.frame = frame
+            regs[:] = mregs
+            stack[:] = mstack
+            return ret, key
         if skip_first:
             skip_first = False
         else:
@@ -463,25 +504,25 @@ def _walk_segment(env: Env, st: VerifierState, i: int, subseq_idx: int, skip_fir
                     elif kind == _BT_MOVK:
                         regs[fr] = mask & ~dbit
                         if not any(regs) and not any(stack):
-                            return None
+                            return None, key
                     else:
                         regs[fr] = mask | sbit
             elif not transparent[i] or level2 or (hist is not None and hist.linked):
                 if backtrack_insn(env, i, subseq_idx, hist, bt) is _NOTSUPP:
-                    return _NOTSUPP
+                    return _NOTSUPP, key
                 if not any(regs) and not any(stack):
-                    return None
+                    return None, key
         subseq_idx = i
         # get_prev_insn_idx, inlined: the history says where a non-linear step came from
         if i == first and (hist_end == 0 or (hist_end == 1 and sthist[0].idx == i)):
-            return None
+            return None, key
         if hist_end and sthist[hist_end - 1].idx == i:
             hist_end -= 1
             i = sthist[hist_end].prev_idx
         else:
             i -= 1
         if i < 0:
-            return None
+            return None, key
         if i >= ninsns:
             raise _bug(env, f"idx {i}")
         if transparent[i] and not level2:

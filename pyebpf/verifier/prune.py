@@ -193,6 +193,10 @@ def states_equal(old: VerifierState, cur: VerifierState, exact: int, live_regs, 
             if not live >> r & 1:
                 continue
             o, c = oregs[r], cregs[r]
+            if o is c and not o.id and not o.ref_obj_id:
+                # one register object in both states (the frame pointer, shared by copies): regsafe of a
+                # register against itself is true in every mode when it maps no ids
+                continue
             if exact != EXACT and o.type == SCALAR_VALUE and c.type == SCALAR_VALUE:
                 # regsafe's scalar case, inlined: it is by far the most frequent comparison
                 ov, cv = o.var_off, c.var_off
@@ -337,14 +341,20 @@ def compute_live_registers(cfg) -> list[int]:
     succ = cfg_successors(cfg)
     use = [0] * n
     defs = [0] * n
-    use_def = _use_def_cached
+    cache = _USE_DEF_BY_INSN
     for t, insn in enumerate(insns):
         if insn is not None:
-            use[t], defs[t] = use_def(insn)
+            r = cache.get(insn)  # (an Instruction is a NamedTuple: hashed in C, whole)
+            if r is None:
+                r = _use_def_cached(insn)
+                if len(cache) >= 1 << 14:
+                    cache.clear()
+                cache[insn] = r
+            use[t], defs[t] = r
     live = [0] * n
     # without back edges one pass in reverse order reaches the fixed point (the second pass would change nothing)
     changed = True
-    loops = has_back_edges(succ)
+    loops = any(w <= t for t, ws in enumerate(succ) for w in ws)  # has_back_edges(succ)
     while changed:
         changed = False
         for t in range(n - 1, -1, -1):
@@ -364,6 +374,7 @@ def compute_live_registers(cfg) -> list[int]:
 
 
 _USE_DEF_CACHE: dict[tuple, tuple[int, int]] = {}
+_USE_DEF_BY_INSN: dict = {}
 
 
 def _use_def_cached(insn) -> tuple[int, int]:

@@ -88,6 +88,33 @@ def test_small_programs_processed_as_the_kernel(src):
     _assert_same(assemble(src), src.replace("\n", "; "))
 
 
+LOOPS = [
+    # the counter is compared on every iteration: each decided jump walks its precision back (verifier_speed's loop)
+    "r6 = 0\nr7 = 0\nl: r2 = r6\nr2 &= 7\nr3 = r2\nr3 <<= 2\nr7 += r3\n*(u64 *)(r10 - 8) = r7\n"
+    "r4 = *(u64 *)(r10 - 8)\nr6 += 1\nif r6 < 300 goto l\nr0 = 0\nexit\n",
+    # nested: the inner counter restarts, the outer one is walked through the inner loop's history
+    "r6 = 0\nr8 = 0\no: r7 = 0\ni: r8 += r7\nr7 += 1\nif r7 < 12 goto i\nr6 += 1\nif r6 < 9 goto o\nr0 = 0\nexit\n",
+    # the counter reaches the comparison through a copy and a stack slot
+    "r6 = 0\nl: *(u64 *)(r10 - 8) = r6\nr6 = *(u64 *)(r10 - 8)\nr2 = r6\nr6 += 2\nif r2 < 200 goto l\nr0 = 0\n"
+    "exit\n",
+    # two counters compared in one iteration: each walk wants another register at the same points
+    "r6 = 0\nr8 = 0\nl: r6 += 1\nif r6 > 1000 goto +2\nr8 += 2\nif r8 < 400 goto l\nr0 = 0\nexit\n",
+]
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("src", LOOPS, ids=["spill-loop", "nested", "copied-counter", "two-counters"])
+def test_loops_processed_as_the_kernel_with_and_without_a_log(src):
+    """Backtracking remembers a segment's last walk (precision.py), except under a level-2 log, which prints
+    every step: both ways count what the kernel counts."""
+    program = assemble(src)
+    kern = kernel_stats(program)
+    for level in (0, 2):
+        r = verify(program, "socket_filter", log_level=level, raise_on_reject=False)
+        ours = r.accepted, (r.processed, r.max_states_per_insn, r.total_states, r.peak_states)
+        assert ours == kern, f"log level {level}: kernel {kern}, ours {ours}"
+
+
 EXAMPLE_BUILDERS = [
     ("offcpu", "build"), ("openat_counter", "build"), ("printk_write_by_pid", "build"),
     ("ringbuf_openat_events", "build"), ("tcp_retransmit_events", "build_owner_tracker"),
