@@ -290,13 +290,15 @@ def transparent_insns(insns) -> list[bool]:
     return out
 
 
-_BT_MOVX, _BT_MOVK, _BT_ALUX = 1, 2, 3
+_BT_MOVX, _BT_MOVK, _BT_ALUX, _BT_LDX, _BT_ST, _BT_JX = 1, 2, 3, 4, 5, 6
+_MEM, _MEMSX = int(Mode.MEM), int(Mode.MEMSX)
 
 
 def register_insns(insns) -> list:
-    """Per slot: how backtrack_insn treats a register-only ALU instruction, as (kind, dst bit, src bit) —
-    `rD = rS` moves the wanted bit from rD to rS, `rD = imm` (or `rD = r10`) clears it, `rD op= rS` adds rS —
-    or None for every other instruction (the walk calls backtrack_insn for those)."""
+    """Per slot: how backtrack_insn treats the common instructions, as (kind, dst bit, src bit), so the walk can
+    apply it inline — `rD = rS` moves the wanted bit from rD to rS, `rD = imm` (or `rD = r10`) clears it,
+    `rD op= rS` adds rS; a load clears rD (and wants the filled slot); a store of a wanted slot wants rS (ST: nothing);
+    `if rD op rS` wants both — or None for every other instruction (the walk calls backtrack_insn for those)."""
     out = []
     for insn in insns:
         if insn is None:
@@ -305,6 +307,19 @@ def register_insns(insns) -> list:
         code = insn.opcode
         cls = code & CLASS_MASK
         op = code & OP_MASK
+        mode = code & MODE_MASK
+        if cls == _LDX and mode in (_MEM, _MEMSX):
+            out.append((_BT_LDX, 1 << insn.dst, 0))
+            continue
+        if (cls == _STX or cls == _ST) and mode == _MEM:
+            out.append((_BT_ST, 1 << insn.dst, 1 << insn.src if cls == _STX else 0))
+            continue
+        if cls == _JMP or cls == _JMP32:
+            if code & SOURCE_MASK and op not in (_OP_JA, _OP_JCOND, _OP_CALL, _OP_EXIT):
+                out.append((_BT_JX, 1 << insn.dst, 1 << insn.src))
+            else:
+                out.append(None)
+            continue
         if cls != _ALU and cls != _ALU64 or op in (_END, _NEG):
             out.append(None)
             continue
@@ -453,11 +468,38 @@ def _walk_segment(env: Env, st: VerifierState, i: int, subseq_idx: int, skip_fir
             hist = sthist[hist_end - 1] if hist_end and sthist[hist_end - 1].idx == i else None
             fast = reg_only[i]
             if fast is not None and not level2 and (hist is None or not hist.linked):
-                # backtrack_insn of a register-only ALU instruction, inlined (most of what loops walk)
+                # backtrack_insn of a register ALU instruction, a load, a store or a register compare, inlined
+                # (most of what loops walk)
                 fr = bt.frame
                 mask = regs[fr]
                 kind, dbit, sbit = fast
-                if mask & dbit:
+                if kind == _BT_LDX:
+                    if mask & dbit:
+                        regs[fr] = mask & ~dbit
+                        if hist is not None and hist.stack is not None:
+                            hfr, spi = hist.stack
+                            stack[hfr] |= 1 << spi
+                        elif not any(regs) and not any(stack):
+                            return None
+                elif kind == _BT_ST:
+                    if mask & dbit:
+                        return _NOTSUPP
+                    if hist is not None and hist.stack is not None:
+                        hfr, spi = hist.stack
+                        if stack[hfr] >> spi & 1:
+                            stack[hfr] &= ~(1 << spi)
+                            if sbit:
+                                regs[fr] = mask | sbit
+                            elif not any(regs) and not any(stack):
+                                return None
+                elif kind == _BT_JX:
+                    if mask & (dbit | sbit):
+                        if hist is None or not hist.src_stack:
+                            mask |= sbit
+                        if hist is None or not hist.dst_stack:
+                            mask |= dbit
+                        regs[fr] = mask
+                elif mask & dbit:
                     if kind == _BT_MOVX:
                         regs[fr] = (mask & ~dbit) | sbit
                     elif kind == _BT_MOVK:
