@@ -340,6 +340,45 @@ def _write_misc_or_zero(env: Env, sslot, slot: int, size: int, value: Reg | None
         types[(slot - i) % BPF_REG_SIZE] = t
 
 
+def check_helper_mem_write(env: Env, regno: int, size: int) -> None:
+    """check_helper_call's write of a raw-mode memory argument: the kernel calls check_mem_access for each of its
+    `size` bytes. On the stack at a constant offset inside the frame's allocated part, each byte's write is applied
+    here in the same order, the per-slot work (spilled-pointer check, dynptr destruction, the slot turning
+    STACK_MISC) done at a slot's first byte: the later bytes of a slot find nothing left to undo."""
+    reg = env.regs[regno]
+    if reg.type == PTR_TO_STACK and not reg.var_off.mask:
+        start = _s(reg.var_off.value) + reg.off
+        state = env.cur.frames[reg.frameno]
+        if -MAX_BPF_STACK <= start and start + size <= 0 and -start <= state.allocated_stack:
+            stack = state.stack
+            scratch = state is env.cur.frame
+            allow_ptr_leaks = env.allow_ptr_leaks
+            prev_spi = -1
+            types = None
+            for total in range(start, start + size):
+                slot = -total - 1
+                spi = slot // BPF_REG_SIZE
+                if spi != prev_spi:
+                    prev_spi = spi
+                    sslot = stack[spi]
+                    types = sslot.slot_type
+                    if not allow_ptr_leaks and types[BPF_REG_SIZE - 1] == STACK_SPILL \
+                            and sslot.spilled.type != SCALAR_VALUE:
+                        raise Reject("attempt to corrupt spilled pointer on stack")
+                    destroy_if_dynptr_stack_slot(env, state, spi)
+                    if scratch:
+                        env.scratched_stack |= 1 << spi
+                    sslot.spilled.type = NOT_INIT
+                    if types[BPF_REG_SIZE - 1] == STACK_SPILL or any(t > STACK_ZERO for t in types):
+                        for i in range(BPF_REG_SIZE):
+                            if types[i] != STACK_INVALID:
+                                types[i] = STACK_MISC
+                types[slot % BPF_REG_SIZE] = STACK_MISC
+            return
+    for i in range(size):
+        check_mem_access(env, regno, i, 1, True, -1)
+
+
 def check_stack_write_var_off(env: Env, state: FuncState, reg: Reg, off: int, size: int, value_regno: int,
                               st_imm: int | None) -> None:
     min_off = reg.smin + off
@@ -673,5 +712,5 @@ def check_mem_access(env: Env, regno: int, off: int, size: int, write: bool, val
             coerce_reg_to_size(regs[value_regno], size)
 
 
-__all__ = ["check_mem_access", "check_mem_region_access", "check_map_access", "check_packet_access", "check_stack_range_initialized",
+__all__ = ["check_mem_access", "check_helper_mem_write", "check_mem_region_access", "check_map_access", "check_packet_access", "check_stack_range_initialized",
            "check_ptr_alignment", "check_ptr_off_reg", "READ", "WRITE", "may_access_direct_pkt_data"]
