@@ -203,6 +203,8 @@ def states_equal(old: VerifierState, cur: VerifierState, exact: int, live_regs, 
         of, cf = old.frames[i], cur.frames[i]
         if of.callsite != cf.callsite:
             return False
+        if of.callback_depth > cf.callback_depth:
+            return False  # func_states_equal: a frame deeper into its bpf_loop callback visits does not cover cur
         insn = old.insn_idx if i == old.curframe else old.frames[i + 1].callsite
         live = live_regs[insn]
         oregs, cregs = of.regs, cf.regs

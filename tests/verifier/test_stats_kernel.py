@@ -88,6 +88,22 @@ def test_small_programs_processed_as_the_kernel(src):
     _assert_same(assemble(src), src.replace("\n", "; "))
 
 
+def bpf_loop_visits(n: int) -> str:
+    """bpf_loop(n) over a counter on the caller's stack: each callback visit counts (visits are not merged at the
+    call), then branches on a random number and exits at once on the fall-through side. The taken side of the
+    first visit is explored last and meets, at `p`, checkpoints of later visits only: func_states_equal does not
+    let a frame further into its callback visits (callback_depth) cover one less far, so the kernel walks it."""
+    return (f"r1 = 0\n*(u64 *)(r10 - 8) = r1\nr1 = {n}\nr2 = cb ll\nr3 = r10\nr3 += -8\nr4 = 0\ncall bpf_loop\n"
+            "r0 = 0\nexit\ncb:\nr6 = *(u64 *)(r2 + 0)\nr6 += 1\n*(u64 *)(r2 + 0) = r6\ncall bpf_get_prandom_u32\n"
+            "if r0 > 10 goto p\nr0 = 0\nexit\np:\nr7 = 1\nr7 += 1\nr7 += 1\nr0 = 0\nexit\n")
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("n", [2, 5])
+def test_callback_visits_processed_as_the_kernel(n):
+    _assert_same(assemble(bpf_loop_visits(n)), f"bpf_loop_visits({n})")
+
+
 EXAMPLE_BUILDERS = [
     ("offcpu", "build"), ("openat_counter", "build"), ("printk_write_by_pid", "build"),
     ("ringbuf_openat_events", "build"), ("tcp_retransmit_events", "build_owner_tracker"),
