@@ -71,20 +71,25 @@ def push_insn_history(env: Env, st: VerifierState, stack: tuple[int, int] | None
         st.seg_opaque += 1
 
 
+_NO_BITS = (0,) * _MAX_FRAMES
+
+
 class Backtrack:
     """struct backtrack_state: per frame, the registers and stack slots still looking for their origin."""
 
-    __slots__ = ("frame", "regs", "stack")
+    __slots__ = ("frame", "regs", "stack", "memo_hist", "memo")
 
     def __init__(self) -> None:
         self.frame = 0
         self.regs = [0] * _MAX_FRAMES
         self.stack = [0] * _MAX_FRAMES
+        #: _walk_segment's answers for the current path's segment (the history list they were walked in)
+        self.memo_hist: list | None = None
+        self.memo: dict = {}
 
     def reset(self) -> None:
-        regs, stack = self.regs, self.stack
-        for i in range(_MAX_FRAMES):
-            regs[i] = stack[i] = 0
+        self.regs[:] = _NO_BITS
+        self.stack[:] = _NO_BITS
 
     def empty(self) -> bool:
         return not any(self.regs[:self.frame + 1]) and not any(self.stack[:self.frame + 1])
@@ -451,7 +456,29 @@ def mark_chain_precision(env: Env, regno: int = -1, starting_state: VerifierStat
 
 
 def _walk_segment(env: Env, st: VerifierState, i: int, subseq_idx: int, skip_first: bool, bt: Backtrack):
-    """Backtrack through the instructions of `st`'s segment, last to first, following its jump history."""
+    """Backtrack through the instructions of `st`'s segment, last to first, following its jump history.
+
+    In the current path's own segment, where a loop asks for precision at every iteration, each walk goes back
+    over the iterations the previous walks already crossed: the walk is a function of where it stands in the
+    history and what it still wants, so that answer is kept per jump in the history (frame 0 only, where every
+    wanted bit is in bt.regs[0] / bt.stack[0]) for the segment, and a later walk arriving there takes it."""
+    sthist = st.hist
+    if env.level2 or sthist is not env.cur.hist:
+        return _walk(env, st, i, subseq_idx, skip_first, bt, None, None)
+    if bt.memo_hist is not sthist:
+        bt.memo_hist = sthist
+        bt.memo = {}
+    pending: list = []
+    result = _walk(env, st, i, subseq_idx, skip_first, bt, bt.memo, pending)
+    if pending:
+        done = (result, bt.frame, tuple(bt.regs), tuple(bt.stack))
+        memo = bt.memo
+        for key in pending:
+            memo[key] = done
+    return result
+
+
+def _walk(env: Env, st: VerifierState, i: int, subseq_idx: int, skip_first: bool, bt: Backtrack, memo, pending):
     transparent = env.bt_transparent
     opaque_before = env.bt_opaque_before
     reg_only = env.bt_reg_only
@@ -519,7 +546,17 @@ def _walk_segment(env: Env, st: VerifierState, i: int, subseq_idx: int, skip_fir
             return None
         if hist_end and sthist[hist_end - 1].idx == i:
             hist_end -= 1
-            i = sthist[hist_end].prev_idx
+            ent = sthist[hist_end]
+            i = ent.prev_idx
+            if memo is not None and i != ent.idx - 1 and not bt.frame:
+                # a jump (a loop's back edge) taken backwards: about to walk sthist[:hist_end] from its source;
+                # asked before in this segment?
+                key = (hist_end, regs[0], stack[0])
+                done = memo.get(key)
+                if done is not None:
+                    result, bt.frame, regs[:], stack[:] = done
+                    return result
+                pending.append(key)
         else:
             i -= 1
         if i < 0:
