@@ -17,6 +17,7 @@ from pyebpf.verifier import btf_ptr
 from pyebpf.verifier.btf_record import btf_record
 from pyebpf.verifier.dynptr import check_raw_write, destroy_if_dynptr_stack_slot
 from pyebpf.verifier.env import BPF_MAX_VAR_OFF, Env, Reject
+from pyebpf.verifier.alu import assign_scalar_id_before_mov
 from pyebpf.verifier.precision import mark_chain_precision, push_insn_history
 from pyebpf.verifier.regstate import (
     CONST_PTR_TO_MAP, MEM_RDONLY, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE,
@@ -178,16 +179,29 @@ def check_sock_access(env: Env, regno: int, off: int, size: int) -> None:
         raise Reject(f"R{regno} invalid {reg_type_str(reg.type)} access off={off} size={size}")
 
 
+_CTX_ACCESS: dict = {}
+_CTX_ACCESS_MAX = 4096
+"""ctx_access_ok's answers (a function of its arguments alone), kept: a loop reads the same context field at every
+iteration, and the layout lookup is a scan of the context's fields (bounded: cleared when full)."""
+
+
 def check_ctx_access(env: Env, regno: int, off: int, size: int, write: bool, value_regno: int) -> None:
     reg = env.regs[regno]
     if write and value_regno >= 0 and env.is_pointer_value(env.regs[value_regno]):
         raise Reject(f"R{value_regno} leaks addr into ctx")
     check_ptr_off_reg(env, reg, regno)
-    try:
-        ok, field = ctx_access_ok(env.prog_type, off, size, write, attach_type=env.attach_type,
-                                  privileged=env.privileged)
-    except ValueError:
-        ok, field = False, None
+    key = (env.prog_type, off, size, write, env.attach_type, env.privileged)
+    answer = _CTX_ACCESS.get(key)
+    if answer is None:
+        try:
+            answer = ctx_access_ok(env.prog_type, off, size, write, attach_type=env.attach_type,
+                                   privileged=env.privileged)
+        except ValueError:
+            answer = (False, None)
+        if len(_CTX_ACCESS) >= _CTX_ACCESS_MAX:
+            _CTX_ACCESS.clear()
+        _CTX_ACCESS[key] = answer
+    ok, field = answer
     if off + size > 180 and env.kernel is not None and has_skb_context(env.prog_type):
         if off < 184 and not env.kernel.fact(Fact.SKB_TSTAMP_TYPE):
             raise Reject("bpf verifier is misconfigured", errno.EINVAL)  # padding then: no ctx conversion
@@ -263,6 +277,9 @@ def check_stack_access_within_bounds(env: Env, regno: int, off: int, size: int, 
         env.subprog_stack_depth[sp] = depth
 
 
+_ALL_SPILL = [STACK_SPILL] * BPF_REG_SIZE
+
+
 def _is_spillable(t: int) -> bool:
     return t not in (NOT_INIT, SCALAR_VALUE)
 
@@ -271,6 +288,9 @@ def save_register_state(state: FuncState, spi: int, reg: Reg, size: int) -> None
     slot = state.stack[spi]
     slot.spilled.assign(reg)
     types = slot.slot_type
+    if size == BPF_REG_SIZE:
+        types[:] = _ALL_SPILL
+        return
     for i in range(BPF_REG_SIZE, BPF_REG_SIZE - size, -1):
         types[i - 1] = STACK_SPILL
     for i in range(BPF_REG_SIZE - size, 0, -1):
@@ -299,7 +319,6 @@ def check_stack_write(env: Env, regno: int, off: int, size: int, value_regno: in
     if value is not None and not off % BPF_REG_SIZE and value.type == SCALAR_VALUE and env.bpf_capable:
         fits = value.umax.bit_length() <= 8 * size
         if fits:
-            from pyebpf.verifier.alu import assign_scalar_id_before_mov
             assign_scalar_id_before_mov(env, value)
         save_register_state(state, spi, value, size)
         if not fits:
@@ -447,12 +466,15 @@ def check_stack_read(env: Env, regno: int, off: int, size: int, dst_regno: int) 
         env.scratched_stack |= 1 << spi
     env.liveness.mark_read(state.frameno, env.insn_idx, 1 << spi)
     regs = env.regs
-    if sslot.is_spilled_reg:
-        spill_size = 1
-        i = BPF_REG_SIZE - 1
-        while i > 0 and stype[i - 1] == STACK_SPILL:
-            spill_size += 1
-            i -= 1
+    if stype[BPF_REG_SIZE - 1] == STACK_SPILL:
+        if stype == _ALL_SPILL:
+            spill_size = BPF_REG_SIZE
+        else:
+            spill_size = 1
+            i = BPF_REG_SIZE - 1
+            while i > 0 and stype[i - 1] == STACK_SPILL:
+                spill_size += 1
+                i -= 1
         fill = True
         if size != BPF_REG_SIZE or spill_size != BPF_REG_SIZE:
             if spilled.type != SCALAR_VALUE:
@@ -461,7 +483,6 @@ def check_stack_read(env: Env, regno: int, off: int, size: int, dst_regno: int) 
                 return
             if size <= spill_size and not off % BPF_REG_SIZE:
                 if env.bpf_capable and size == 4 and spill_size == 4 and spilled.umax.bit_length() <= 32:
-                    from pyebpf.verifier.alu import assign_scalar_id_before_mov
                     assign_scalar_id_before_mov(env, spilled)
                 regs[dst_regno].assign(spilled)
                 if spilled.umax.bit_length() > size * 8:
@@ -493,7 +514,6 @@ def check_stack_read(env: Env, regno: int, off: int, size: int, dst_regno: int) 
                     fill = False
         elif dst_regno >= 0:
             if env.bpf_capable:
-                from pyebpf.verifier.alu import assign_scalar_id_before_mov
                 assign_scalar_id_before_mov(env, spilled)
             regs[dst_regno].assign(spilled)
         elif spilled.type not in (NOT_INIT, SCALAR_VALUE) and not env.allow_ptr_leaks:
