@@ -17,8 +17,9 @@ from pyebpf.abi.uapi import ENOTSUPP
 from pyebpf.system.cpus import nr_cpu_ids
 from pyebpf.verifier.env import BPF_MAX_VAR_SIZ, DST_OP_NO_MARK, SRC_OP, Env, Reject
 from pyebpf.verifier.memory import (
-    READ, WRITE, check_map_access, check_map_access_type, check_mem_access, check_mem_region_access, check_packet_access,
-    check_ptr_alignment, check_ptr_off_reg, check_stack_range_initialized, may_access_direct_pkt_data,
+    READ, WRITE, check_helper_mem_write, check_map_access, check_map_access_type, check_mem_region_access,
+    check_packet_access, check_ptr_alignment, check_ptr_off_reg, check_stack_range_initialized,
+    may_access_direct_pkt_data,
 )
 from pyebpf.verifier.regstate import (
     CONST_PTR_TO_MAP, MEM_RDONLY, MEM_RINGBUF, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MAP_KEY,
@@ -422,8 +423,8 @@ def check_helper_call(env: Env, insn) -> int | None:
         r3 = regs[3]
         if r3.type == SCALAR_VALUE and not r3.var_off.mask and r3.var_off.value < meta.map.spec.max_entries:
             mark_chain_precision(env, 3)
-    for i in range(meta.access_size):
-        check_mem_access(env, meta.regno, i, 1, True, -1)
+    if meta.access_size:
+        check_helper_mem_write(env, meta.regno, meta.access_size)
     if meta.release_regno:
         reg = regs[meta.release_regno]
         if proto.args[meta.release_regno - 1].type == ArgType.ARG_PTR_TO_DYNPTR:

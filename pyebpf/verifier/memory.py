@@ -17,6 +17,7 @@ from pyebpf.verifier import btf_ptr
 from pyebpf.verifier.btf_record import btf_record
 from pyebpf.verifier.dynptr import check_raw_write, destroy_if_dynptr_stack_slot
 from pyebpf.verifier.env import BPF_MAX_VAR_OFF, Env, Reject
+from pyebpf.verifier.alu import assign_scalar_id_before_mov
 from pyebpf.verifier.precision import mark_chain_precision, push_insn_history
 from pyebpf.verifier.regstate import (
     CONST_PTR_TO_MAP, MEM_RDONLY, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_CTX, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE,
@@ -178,16 +179,29 @@ def check_sock_access(env: Env, regno: int, off: int, size: int) -> None:
         raise Reject(f"R{regno} invalid {reg_type_str(reg.type)} access off={off} size={size}")
 
 
+_CTX_ACCESS: dict = {}
+_CTX_ACCESS_MAX = 4096
+"""ctx_access_ok's answers (a function of its arguments alone), kept: a loop reads the same context field at every
+iteration, and the layout lookup is a scan of the context's fields (bounded: cleared when full)."""
+
+
 def check_ctx_access(env: Env, regno: int, off: int, size: int, write: bool, value_regno: int) -> None:
     reg = env.regs[regno]
     if write and value_regno >= 0 and env.is_pointer_value(env.regs[value_regno]):
         raise Reject(f"R{value_regno} leaks addr into ctx")
     check_ptr_off_reg(env, reg, regno)
-    try:
-        ok, field = ctx_access_ok(env.prog_type, off, size, write, attach_type=env.attach_type,
-                                  privileged=env.privileged)
-    except ValueError:
-        ok, field = False, None
+    key = (env.prog_type, off, size, write, env.attach_type, env.privileged)
+    answer = _CTX_ACCESS.get(key)
+    if answer is None:
+        try:
+            answer = ctx_access_ok(env.prog_type, off, size, write, attach_type=env.attach_type,
+                                   privileged=env.privileged)
+        except ValueError:
+            answer = (False, None)
+        if len(_CTX_ACCESS) >= _CTX_ACCESS_MAX:
+            _CTX_ACCESS.clear()
+        _CTX_ACCESS[key] = answer
+    ok, field = answer
     if off + size > 180 and env.kernel is not None and has_skb_context(env.prog_type):
         if off < 184 and not env.kernel.fact(Fact.SKB_TSTAMP_TYPE):
             raise Reject("bpf verifier is misconfigured", errno.EINVAL)  # padding then: no ctx conversion
@@ -263,6 +277,9 @@ def check_stack_access_within_bounds(env: Env, regno: int, off: int, size: int, 
         env.subprog_stack_depth[sp] = depth
 
 
+_ALL_SPILL = [STACK_SPILL] * BPF_REG_SIZE
+
+
 def _is_spillable(t: int) -> bool:
     return t not in (NOT_INIT, SCALAR_VALUE)
 
@@ -271,6 +288,9 @@ def save_register_state(state: FuncState, spi: int, reg: Reg, size: int) -> None
     slot = state.stack[spi]
     slot.spilled.assign(reg)
     types = slot.slot_type
+    if size == BPF_REG_SIZE:
+        types[:] = _ALL_SPILL
+        return
     for i in range(BPF_REG_SIZE, BPF_REG_SIZE - size, -1):
         types[i - 1] = STACK_SPILL
     for i in range(BPF_REG_SIZE - size, 0, -1):
@@ -299,7 +319,6 @@ def check_stack_write(env: Env, regno: int, off: int, size: int, value_regno: in
     if value is not None and not off % BPF_REG_SIZE and value.type == SCALAR_VALUE and env.bpf_capable:
         fits = value.umax.bit_length() <= 8 * size
         if fits:
-            from pyebpf.verifier.alu import assign_scalar_id_before_mov
             assign_scalar_id_before_mov(env, value)
         save_register_state(state, spi, value, size)
         if not fits:
@@ -338,6 +357,45 @@ def _write_misc_or_zero(env: Env, sslot, slot: int, size: int, value: Reg | None
     t = STACK_ZERO if zero else STACK_MISC
     for i in range(size):
         types[(slot - i) % BPF_REG_SIZE] = t
+
+
+def check_helper_mem_write(env: Env, regno: int, size: int) -> None:
+    """check_helper_call's write of a raw-mode memory argument: the kernel calls check_mem_access for each of its
+    `size` bytes. On the stack at a constant offset inside the frame's allocated part, each byte's write is applied
+    here in the same order, the per-slot work (spilled-pointer check, dynptr destruction, the slot turning
+    STACK_MISC) done at a slot's first byte: the later bytes of a slot find nothing left to undo."""
+    reg = env.regs[regno]
+    if reg.type == PTR_TO_STACK and not reg.var_off.mask:
+        start = _s(reg.var_off.value) + reg.off
+        state = env.cur.frames[reg.frameno]
+        if -MAX_BPF_STACK <= start and start + size <= 0 and -start <= state.allocated_stack:
+            stack = state.stack
+            scratch = state is env.cur.frame
+            allow_ptr_leaks = env.allow_ptr_leaks
+            prev_spi = -1
+            types = None
+            for total in range(start, start + size):
+                slot = -total - 1
+                spi = slot // BPF_REG_SIZE
+                if spi != prev_spi:
+                    prev_spi = spi
+                    sslot = stack[spi]
+                    types = sslot.slot_type
+                    if not allow_ptr_leaks and types[BPF_REG_SIZE - 1] == STACK_SPILL \
+                            and sslot.spilled.type != SCALAR_VALUE:
+                        raise Reject("attempt to corrupt spilled pointer on stack")
+                    destroy_if_dynptr_stack_slot(env, state, spi)
+                    if scratch:
+                        env.scratched_stack |= 1 << spi
+                    sslot.spilled.type = NOT_INIT
+                    if types[BPF_REG_SIZE - 1] == STACK_SPILL or any(t > STACK_ZERO for t in types):
+                        for i in range(BPF_REG_SIZE):
+                            if types[i] != STACK_INVALID:
+                                types[i] = STACK_MISC
+                types[slot % BPF_REG_SIZE] = STACK_MISC
+            return
+    for i in range(size):
+        check_mem_access(env, regno, i, 1, True, -1)
 
 
 def check_stack_write_var_off(env: Env, state: FuncState, reg: Reg, off: int, size: int, value_regno: int,
@@ -408,12 +466,15 @@ def check_stack_read(env: Env, regno: int, off: int, size: int, dst_regno: int) 
         env.scratched_stack |= 1 << spi
     env.liveness.mark_read(state.frameno, env.insn_idx, 1 << spi)
     regs = env.regs
-    if sslot.is_spilled_reg:
-        spill_size = 1
-        i = BPF_REG_SIZE - 1
-        while i > 0 and stype[i - 1] == STACK_SPILL:
-            spill_size += 1
-            i -= 1
+    if stype[BPF_REG_SIZE - 1] == STACK_SPILL:
+        if stype == _ALL_SPILL:
+            spill_size = BPF_REG_SIZE
+        else:
+            spill_size = 1
+            i = BPF_REG_SIZE - 1
+            while i > 0 and stype[i - 1] == STACK_SPILL:
+                spill_size += 1
+                i -= 1
         fill = True
         if size != BPF_REG_SIZE or spill_size != BPF_REG_SIZE:
             if spilled.type != SCALAR_VALUE:
@@ -422,7 +483,6 @@ def check_stack_read(env: Env, regno: int, off: int, size: int, dst_regno: int) 
                 return
             if size <= spill_size and not off % BPF_REG_SIZE:
                 if env.bpf_capable and size == 4 and spill_size == 4 and spilled.umax.bit_length() <= 32:
-                    from pyebpf.verifier.alu import assign_scalar_id_before_mov
                     assign_scalar_id_before_mov(env, spilled)
                 regs[dst_regno].assign(spilled)
                 if spilled.umax.bit_length() > size * 8:
@@ -454,7 +514,6 @@ def check_stack_read(env: Env, regno: int, off: int, size: int, dst_regno: int) 
                     fill = False
         elif dst_regno >= 0:
             if env.bpf_capable:
-                from pyebpf.verifier.alu import assign_scalar_id_before_mov
                 assign_scalar_id_before_mov(env, spilled)
             regs[dst_regno].assign(spilled)
         elif spilled.type not in (NOT_INIT, SCALAR_VALUE) and not env.allow_ptr_leaks:
@@ -673,5 +732,5 @@ def check_mem_access(env: Env, regno: int, off: int, size: int, write: bool, val
             coerce_reg_to_size(regs[value_regno], size)
 
 
-__all__ = ["check_mem_access", "check_mem_region_access", "check_map_access", "check_packet_access", "check_stack_range_initialized",
+__all__ = ["check_mem_access", "check_helper_mem_write", "check_mem_region_access", "check_map_access", "check_packet_access", "check_stack_range_initialized",
            "check_ptr_alignment", "check_ptr_off_reg", "READ", "WRITE", "may_access_direct_pkt_data"]

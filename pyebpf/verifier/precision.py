@@ -71,20 +71,25 @@ def push_insn_history(env: Env, st: VerifierState, stack: tuple[int, int] | None
         st.seg_opaque += 1
 
 
+_NO_BITS = (0,) * _MAX_FRAMES
+
+
 class Backtrack:
     """struct backtrack_state: per frame, the registers and stack slots still looking for their origin."""
 
-    __slots__ = ("frame", "regs", "stack")
+    __slots__ = ("frame", "regs", "stack", "memo_hist", "memo")
 
     def __init__(self) -> None:
         self.frame = 0
         self.regs = [0] * _MAX_FRAMES
         self.stack = [0] * _MAX_FRAMES
+        #: _walk_segment's answers for the current path's segment (the history list they were walked in)
+        self.memo_hist: list | None = None
+        self.memo: dict = {}
 
     def reset(self) -> None:
-        regs, stack = self.regs, self.stack
-        for i in range(_MAX_FRAMES):
-            regs[i] = stack[i] = 0
+        self.regs[:] = _NO_BITS
+        self.stack[:] = _NO_BITS
 
     def empty(self) -> bool:
         return not any(self.regs[:self.frame + 1]) and not any(self.stack[:self.frame + 1])
@@ -290,13 +295,15 @@ def transparent_insns(insns) -> list[bool]:
     return out
 
 
-_BT_MOVX, _BT_MOVK, _BT_ALUX = 1, 2, 3
+_BT_MOVX, _BT_MOVK, _BT_ALUX, _BT_LDX, _BT_ST, _BT_JX = 1, 2, 3, 4, 5, 6
+_MEM, _MEMSX = int(Mode.MEM), int(Mode.MEMSX)
 
 
 def register_insns(insns) -> list:
-    """Per slot: how backtrack_insn treats a register-only ALU instruction, as (kind, dst bit, src bit) —
-    `rD = rS` moves the wanted bit from rD to rS, `rD = imm` (or `rD = r10`) clears it, `rD op= rS` adds rS —
-    or None for every other instruction (the walk calls backtrack_insn for those)."""
+    """Per slot: how backtrack_insn treats the common instructions, as (kind, dst bit, src bit), so the walk can
+    apply it inline — `rD = rS` moves the wanted bit from rD to rS, `rD = imm` (or `rD = r10`) clears it,
+    `rD op= rS` adds rS; a load clears rD (and wants the filled slot); a store of a wanted slot wants rS (ST: nothing);
+    `if rD op rS` wants both — or None for every other instruction (the walk calls backtrack_insn for those)."""
     out = []
     for insn in insns:
         if insn is None:
@@ -305,6 +312,19 @@ def register_insns(insns) -> list:
         code = insn.opcode
         cls = code & CLASS_MASK
         op = code & OP_MASK
+        mode = code & MODE_MASK
+        if cls == _LDX and mode in (_MEM, _MEMSX):
+            out.append((_BT_LDX, 1 << insn.dst, 0))
+            continue
+        if (cls == _STX or cls == _ST) and mode == _MEM:
+            out.append((_BT_ST, 1 << insn.dst, 1 << insn.src if cls == _STX else 0))
+            continue
+        if cls == _JMP or cls == _JMP32:
+            if code & SOURCE_MASK and op not in (_OP_JA, _OP_JCOND, _OP_CALL, _OP_EXIT):
+                out.append((_BT_JX, 1 << insn.dst, 1 << insn.src))
+            else:
+                out.append(None)
+            continue
         if cls != _ALU and cls != _ALU64 or op in (_END, _NEG):
             out.append(None)
             continue
@@ -438,26 +458,27 @@ def mark_chain_precision(env: Env, regno: int = -1, starting_state: VerifierStat
 def _walk_segment(env: Env, st: VerifierState, i: int, subseq_idx: int, skip_first: bool, bt: Backtrack):
     """Backtrack through the instructions of `st`'s segment, last to first, following its jump history.
 
-    From any point on, the walk is a pure function of that point (slot, history end, previous slot, masks) and of
-    the history before it, which never changes again (a segment's history only grows at its end). So the last
-    walk of a segment is remembered (st.bt_memo: where it stood after its first step, how it ended), and a later
-    walk that reaches that point ends as it did: a loop's counter, compared on every iteration, is walked back
-    one iteration rather than to the checkpoint each time."""
-    if env.level2:
-        return _walk(env, st, i, subseq_idx, skip_first, bt, None)[0]
-    memo = st.bt_memo
+    In the current path's own segment, where a loop asks for precision at every iteration, each walk goes back
+    over the iterations the previous walks already crossed: the walk is a function of where it stands in the
+    history and what it still wants, so that answer is kept per jump in the history (frame 0 only, where every
+    wanted bit is in bt.regs[0] / bt.stack[0]) for the segment, and a later walk arriving there takes it."""
     sthist = st.hist
-    if memo is not None and memo[0] is not sthist:
-        memo = None
-    ret, key = _walk(env, st, i, subseq_idx, skip_first, bt, memo)
-    if key is not None:
-        st.bt_memo = (sthist,) + key + ((bt.frame, tuple(bt.regs), tuple(bt.stack), ret),)
-    return ret
+    if env.level2 or sthist is not env.cur.hist:
+        return _walk(env, st, i, subseq_idx, skip_first, bt, None, None)
+    if bt.memo_hist is not sthist:
+        bt.memo_hist = sthist
+        bt.memo = {}
+    pending: list = []
+    result = _walk(env, st, i, subseq_idx, skip_first, bt, bt.memo, pending)
+    if pending:
+        done = (result, bt.frame, tuple(bt.regs), tuple(bt.stack))
+        memo = bt.memo
+        for key in pending:
+            memo[key] = done
+    return result
 
 
-def _walk(env: Env, st: VerifierState, i: int, subseq_idx: int, skip_first: bool, bt: Backtrack, memo):
-    """_walk_segment's loop: (result, the point after the first step or None), or the remembered walk's
-    result once it reaches that walk's point."""
+def _walk(env: Env, st: VerifierState, i: int, subseq_idx: int, skip_first: bool, bt: Backtrack, memo, pending):
     transparent = env.bt_transparent
     opaque_before = env.bt_opaque_before
     reg_only = env.bt_reg_only
@@ -467,62 +488,79 @@ def _walk(env: Env, st: VerifierState, i: int, subseq_idx: int, skip_first: bool
     sthist = st.hist
     hist_end = len(sthist)
     first = st.first_insn_idx
-    m_i = memo[1] if memo is not None else -1
-    key = None
-    first_step = True
     while True:
-        if first_step:
-            first_step = False
-        elif key is None and not level2:
-            key = (i, hist_end, subseq_idx, bt.frame, tuple(regs), tuple(stack))
-            if i == m_i and key[1:] == memo[2:7]:
-                frame, mregs, mstack, ret = memo[7]
-                bt.frame = frame
-                regs[:] = mregs
-                stack[:] = mstack
-                return ret, key
-        elif i == m_i and hist_end == memo[2] and subseq_idx == memo[3] and bt.frame == memo[4] \
-                and tuple(regs) == memo[5] and tuple(stack) == memo[6]:
-            frame, mregs, mstack, ret = memo[7]
-            bt.frame = frame
-            regs[:] = mregs
-            stack[:] = mstack
-            return ret, key
         if skip_first:
             skip_first = False
         else:
             hist = sthist[hist_end - 1] if hist_end and sthist[hist_end - 1].idx == i else None
             fast = reg_only[i]
             if fast is not None and not level2 and (hist is None or not hist.linked):
-                # backtrack_insn of a register-only ALU instruction, inlined (most of what loops walk)
+                # backtrack_insn of a register ALU instruction, a load, a store or a register compare, inlined
+                # (most of what loops walk)
                 fr = bt.frame
                 mask = regs[fr]
                 kind, dbit, sbit = fast
-                if mask & dbit:
+                if kind == _BT_LDX:
+                    if mask & dbit:
+                        regs[fr] = mask & ~dbit
+                        if hist is not None and hist.stack is not None:
+                            hfr, spi = hist.stack
+                            stack[hfr] |= 1 << spi
+                        elif not any(regs) and not any(stack):
+                            return None
+                elif kind == _BT_ST:
+                    if mask & dbit:
+                        return _NOTSUPP
+                    if hist is not None and hist.stack is not None:
+                        hfr, spi = hist.stack
+                        if stack[hfr] >> spi & 1:
+                            stack[hfr] &= ~(1 << spi)
+                            if sbit:
+                                regs[fr] = mask | sbit
+                            elif not any(regs) and not any(stack):
+                                return None
+                elif kind == _BT_JX:
+                    if mask & (dbit | sbit):
+                        if hist is None or not hist.src_stack:
+                            mask |= sbit
+                        if hist is None or not hist.dst_stack:
+                            mask |= dbit
+                        regs[fr] = mask
+                elif mask & dbit:
                     if kind == _BT_MOVX:
                         regs[fr] = (mask & ~dbit) | sbit
                     elif kind == _BT_MOVK:
                         regs[fr] = mask & ~dbit
                         if not any(regs) and not any(stack):
-                            return None, key
+                            return None
                     else:
                         regs[fr] = mask | sbit
             elif not transparent[i] or level2 or (hist is not None and hist.linked):
                 if backtrack_insn(env, i, subseq_idx, hist, bt) is _NOTSUPP:
-                    return _NOTSUPP, key
+                    return _NOTSUPP
                 if not any(regs) and not any(stack):
-                    return None, key
+                    return None
         subseq_idx = i
         # get_prev_insn_idx, inlined: the history says where a non-linear step came from
         if i == first and (hist_end == 0 or (hist_end == 1 and sthist[0].idx == i)):
-            return None, key
+            return None
         if hist_end and sthist[hist_end - 1].idx == i:
             hist_end -= 1
-            i = sthist[hist_end].prev_idx
+            ent = sthist[hist_end]
+            i = ent.prev_idx
+            if memo is not None and i != ent.idx - 1 and not bt.frame:
+                # a jump (a loop's back edge) taken backwards: about to walk sthist[:hist_end] from its source;
+                # asked before in this segment?
+                key = (hist_end, regs[0], stack[0])
+                done = memo.get(key)
+                if done is not None:
+                    result, bt.frame, regs[:], stack[:] = done
+                    return result
+                pending.append(key)
         else:
             i -= 1
         if i < 0:
-            return None, key
+            return None
         if i >= ninsns:
             raise _bug(env, f"idx {i}")
         if transparent[i] and not level2:

@@ -123,12 +123,29 @@ def _scalar_for_stack(slot, allow_uninit: bool) -> Reg | None:
     return None
 
 
+_ALL_INVALID = [STACK_INVALID] * BPF_REG_SIZE
+_ALL_SPILL = [STACK_SPILL] * BPF_REG_SIZE
+
+
 def stacksafe(old: FuncState, cur: FuncState, idmap: IdMap, exact: int, allow_uninit: bool) -> bool:
     """The kernel's stacksafe, byte by byte in its order (so that scalar ids are paired as it pairs them)."""
     ncur = len(cur.stack)
     for spi, oslot in enumerate(old.stack):
         cslot = cur.stack[spi] if spi < ncur else None
         ot = oslot.slot_type
+        if exact != EXACT:
+            # whole-slot answers of the byte loop below for the common slots (same verdict, same regsafe calls in
+            # the same order): an all-invalid old slot is skipped; equal byte types without a spill, dynptr or
+            # iterator byte are safe; two whole spills compare their registers once
+            if ot == _ALL_INVALID:
+                continue
+            if cslot is not None and ot == cslot.slot_type:
+                if ot == _ALL_SPILL:
+                    if not regsafe(oslot.spilled, cslot.spilled, idmap, exact):
+                        return False
+                    continue
+                if STACK_SPILL not in ot and max(ot) <= STACK_ZERO:
+                    continue
         i = 0
         while i < BPF_REG_SIZE:
             o = ot[i]
@@ -186,6 +203,8 @@ def states_equal(old: VerifierState, cur: VerifierState, exact: int, live_regs, 
         of, cf = old.frames[i], cur.frames[i]
         if of.callsite != cf.callsite:
             return False
+        if of.callback_depth > cf.callback_depth:
+            return False  # func_states_equal: a frame deeper into its bpf_loop callback visits does not cover cur
         insn = old.insn_idx if i == old.curframe else old.frames[i + 1].callsite
         live = live_regs[insn]
         oregs, cregs = of.regs, cf.regs

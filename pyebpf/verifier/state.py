@@ -95,7 +95,7 @@ class VerifierState:
 
     __slots__ = ("frames", "curframe", "parent", "branches", "insn_idx", "refs", "speculative", "loop_entry",
                  "may_goto_depth", "callback_unroll_depth", "first_insn_idx", "last_insn_idx", "hist",
-                 "equal_state", "cleaned", "seg_opaque", "active_lock", "bt_memo")
+                 "equal_state", "cleaned", "seg_opaque", "active_lock")
 
     def __init__(self) -> None:
         self.frames: list[FuncState] = []
@@ -123,7 +123,6 @@ class VerifierState:
         self.active_lock: tuple[int, int] | None = None
         #: the last backtracking walk of this segment, where it started and how it ended (precision.py); it
         #: names the history list it walked, so a new segment (a new list) never matches it
-        self.bt_memo: tuple | None = None
 
     def copy(self) -> "VerifierState":
         s = _new(VerifierState)
@@ -144,7 +143,6 @@ class VerifierState:
         s.equal_state = self.equal_state
         s.cleaned = False
         s.active_lock = self.active_lock
-        s.bt_memo = None
         return s
 
     @property

@@ -105,14 +105,30 @@ LOOPS = [
 @pytest.mark.kernel
 @pytest.mark.parametrize("src", LOOPS, ids=["spill-loop", "nested", "copied-counter", "two-counters"])
 def test_loops_processed_as_the_kernel_with_and_without_a_log(src):
-    """Backtracking remembers a segment's last walk (precision.py), except under a level-2 log, which prints
-    every step: both ways count what the kernel counts."""
+    """Backtracking keeps its answers per jump it crosses in the current segment (precision.py), except under a
+    level-2 log, which prints every step: both ways count what the kernel counts."""
     program = assemble(src)
     kern = kernel_stats(program)
     for level in (0, 2):
         r = verify(program, "socket_filter", log_level=level, raise_on_reject=False)
         ours = r.accepted, (r.processed, r.max_states_per_insn, r.total_states, r.peak_states)
         assert ours == kern, f"log level {level}: kernel {kern}, ours {ours}"
+
+
+def bpf_loop_visits(n: int) -> str:
+    """bpf_loop(n) over a counter on the caller's stack: each callback visit counts (visits are not merged at the
+    call), then branches on a random number and exits at once on the fall-through side. The taken side of the
+    first visit is explored last and meets, at `p`, checkpoints of later visits only: func_states_equal does not
+    let a frame further into its callback visits (callback_depth) cover one less far, so the kernel walks it."""
+    return (f"r1 = 0\n*(u64 *)(r10 - 8) = r1\nr1 = {n}\nr2 = cb ll\nr3 = r10\nr3 += -8\nr4 = 0\ncall bpf_loop\n"
+            "r0 = 0\nexit\ncb:\nr6 = *(u64 *)(r2 + 0)\nr6 += 1\n*(u64 *)(r2 + 0) = r6\ncall bpf_get_prandom_u32\n"
+            "if r0 > 10 goto p\nr0 = 0\nexit\np:\nr7 = 1\nr7 += 1\nr7 += 1\nr0 = 0\nexit\n")
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("n", [2, 5])
+def test_callback_visits_processed_as_the_kernel(n):
+    _assert_same(assemble(bpf_loop_visits(n)), f"bpf_loop_visits({n})")
 
 
 EXAMPLE_BUILDERS = [
