@@ -400,11 +400,11 @@ class Compiler:
             return (body + fall_code, None) if fall_code else (body, fall)
         cond = self._cond(last)
         if tgt == block.id and not fall_code:
-            return ["while True:"] + ["    " + x for x in body] + [f"    if not ({cond}): break"], fall
+            return ["while True:"] + ["    " + x for x in body] + [f"    if not {cond}: break"], fall
         join = self.if_then.get(block.id)
         if join is not None:  # `if not cond:` the block in between, then the join block (see _if_then)
             between, _ = self._block(self.blocks[block.id + 1])  # (it falls into the join block)
-            body.append(f"if not ({cond}):")
+            body.append(f"if not {cond}:")
             body.extend("    " + x for x in between)
             return body, join
         body.append(f"if {cond}:")
@@ -426,11 +426,15 @@ class Compiler:
         tmpl = (alu.JMP64 if is64 else alu.JMP32).get(op)
         if tmpl is None:
             raise VmError(f"invalid jump operation {insn.opcode:#04x}")
-        d = f"r{insn.dst}" if is64 else f"(r{insn.dst} & M32)"
+        d = f"r{insn.dst}" if is64 else f"r{insn.dst} & M32"  # (no parentheses needed: see alu.JMP32)
         if insn.opcode & SOURCE_MASK == Source.X:
-            s = f"r{insn.src}" if is64 else f"(r{insn.src} & M32)"
+            s = f"r{insn.src}" if is64 else f"r{insn.src} & M32"
         else:
-            s = hex(insn.imm & (M64 if is64 else M32))
+            imm = insn.imm & (M64 if is64 else M32)
+            sign = "{S} ^ B63" if is64 else "{S} ^ B31"
+            if sign in tmpl:  # signed comparison with a constant: its flipped sign bit folded into the literal
+                tmpl = tmpl.replace(sign, hex(imm ^ (B63 if is64 else B31)))
+            s = hex(imm)
         return alu.render(tmpl, d, s)
 
     def _insn(self, slot: int, insn: "Instruction", after: int) -> list[str]:
@@ -524,7 +528,7 @@ class Compiler:
         if tmpl is None:
             return f"RAISE({slot}, 'invalid ALU operation {insn.opcode:#04x} off {insn.off}')"
         if insn.opcode & SOURCE_MASK == Source.X:
-            s = f"r{insn.src}" if is64 else f"(r{insn.src} & M32)"
+            s = f"r{insn.src}" if is64 or op in alu.SRC_LOW32_ONLY else f"(r{insn.src} & M32)"
         else:
             s = hex(alu.imm_operand(is64, insn.imm))
             if op in (AluOp.LSH, AluOp.RSH, AluOp.ARSH):  # fold the masked shift count
