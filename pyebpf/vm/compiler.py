@@ -665,9 +665,9 @@ class Tiered:
     """Engine "auto": the interpreter (cheap to build) until the program proves hot, then the compiler.
 
     Compiling costs about ten microseconds per instruction (compile() itself most of it), which a program run a few
-    times never earns back; the interpreter is built for about a third of that (benchmarks/compare.py prints both). A program is hot after HOT_RUNS runs, or once it has executed
-    HOT_INSNS_PER_SLOT instructions per instruction slot (a loop); it is compiled between two runs, and every run
-    after that is the compiled engine's. The two engines give the same results, so only the speed changes."""
+    times never earns back; the interpreter is built for about a third of that (benchmarks/compare.py prints both).
+    A program is hot after HOT_RUNS runs, or once it has executed HOT_INSNS_PER_SLOT instructions per instruction
+    slot (a loop); it is compiled between two runs, and every run after that is the compiled engine's. The two engines give the same results, so only the speed changes."""
 
     name = "auto"
     HOT_RUNS = 64
