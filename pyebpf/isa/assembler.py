@@ -123,8 +123,17 @@ class _Assembly:
         self.cache: dict[str, tuple[Instruction, Fixup | None, bool]] = {}
         self.reported_gap = False
         self.slot_base: int | None = None
-        self.verifier_log = False  # set by assemble(): the text is a verifier log (skip its state lines)
+        #: The whole text, when it may be a verifier log (assemble() sets it; see is_verifier_log).
+        self.log_text: str | None = None
+        self._verifier_log: bool | None = None
         self.suppressed = 0
+
+    def is_verifier_log(self) -> bool:
+        """Whether the text is a verifier log (its state and statistics lines are then skipped). Asked only when a
+        line does not assemble: searching a large text costs a tenth of assembling it."""
+        if self._verifier_log is None:
+            self._verifier_log = self.log_text is not None and _LOG_SIGNS.search(self.log_text) is not None
+        return self._verifier_log
 
     # ---- reporting ----------------------------------------------------------------------------------------------
     def error(self, lineno: int, line: str, column0: int, message: str, length: int = 1) -> None:
@@ -286,7 +295,7 @@ class _Assembly:
             try:
                 cached = self._parse(text)
             except LineError as e:
-                if self.verifier_log and _LOG_NOISE.match(line):
+                if _LOG_NOISE.match(line) and self.is_verifier_log():
                     return  # a pasted verifier log: state and statistics lines around the instructions
                 self.error(lineno, line, col + (e.start or 0), e.message, e.length)
                 return
@@ -436,7 +445,7 @@ def _assemble(text: str, dialect: str | None, maps: "Mapping[str, MapSpec] | Ite
     """assemble() with the cyclic collector paused (a program's instructions and line texts are many acyclic
     objects made at once; see pyebpf._gc)."""
     asm = _Assembly(dialect, maps, helpers, filename)
-    asm.verifier_log = dialect in (None, "kernel") and _LOG_SIGNS.search(text) is not None
+    asm.log_text = text if dialect in (None, "kernel") else None
     add_line, instruction, cached_insn = asm.line, asm._instruction, asm.cache.get
     # Common lines first through fast_llvm / fast_ubpf (each answers as its full parser would, or not at all); with
     # the dialect left open, the line picks the parser as _parse decides.
