@@ -15,7 +15,8 @@ Rows (targets from issue 15):
   * one run of a 2-instruction program, compiled engine: <= 1 us
   * the 34-instruction packet parser per packet with an XDP context: <= 5 us (and on plain memory, vs uBPF)
   * the ALU/branch loop: compiled >= 40 M insn/s
-  * compile cost per instruction (VM construction plus first run of a 2000-instruction program): <= 5 us
+  * compile cost per instruction (VM construction plus first run of a new 2000-instruction program): <= 5 us;
+    printed for eager compilation and as the tiered engine's time to the first result
   * pyebpf.run() on a program seen before and on new programs
   * ring and perf buffer drain, records decoded to a ctypes Structure: <= 0.3 us CPU per record (needs root; the
     libbpf anchor is not built here)
@@ -301,20 +302,26 @@ def main(argv: list[str] | None = None) -> int:
              ("uBPF JIT", rate_vs(uj[0] if uj else None, ubpf_missing))],
             "compiled >= 40 M insn/s (<= 3.5x behind uBPF's interpreter)")
 
-        # 4. compile cost
+        # 4. compile cost: eager compilation of a new program, and the time to its first result
         big = _big_program()
         n = len(big.instructions)
-        costs = {e: measure(lambda: VM(big, engine=e).run()) / n * 1e6 for e in ("compiled", "auto", "interp")}
         serial = iter(range(1, 1 << 30))  # a new first immediate each time: a program no VM compiled before
-        cold = measure(lambda: VM(Program([big.instructions[0]._replace(imm=next(serial)), *big.instructions[1:]]),
-                                  engine="compiled").run()) / n * 1e6
-        row(f"VM construction + first run per instruction ({n}-instruction program)",
-            f"compiled, a program not compiled before {cold:.1f} us/insn, the same program in a new VM (its code "
-            f"cached) {costs['compiled']:.2f} us/insn, auto (compiles once hot) {costs['auto']:.1f} us/insn, "
-            f"interpreter {costs['interp']:.1f} us/insn; new compiled / interpreter = "
-            f"{cold / costs['interp']:.1f}x (load-independent; 9x when issue 15 was filed)",
+
+        def new_program() -> Program:
+            return Program([big.instructions[0]._replace(imm=next(serial)), *big.instructions[1:]])
+
+        fresh = {e: measure(lambda e=e: VM(new_program(), engine=e).run()) / n * 1e6
+                 for e in ("compiled", "auto", "interp")}
+        cached = measure(lambda: VM(big, engine="compiled").run()) / n * 1e6
+        row(f"VM construction + first run per instruction, a {n}-instruction program no VM ran before",
+            f"eager compile (engine='compiled') {fresh['compiled']:.1f} us/insn "
+            f"({'meets' if fresh['compiled'] <= 5 else 'misses'} the target); time to the first result with the "
+            f"tiered engine (engine='auto': interprets until the program is hot, then compiles it) "
+            f"{fresh['auto']:.1f} us/insn ({'meets' if fresh['auto'] <= 5 else 'misses'}); interpreter "
+            f"{fresh['interp']:.1f} us/insn; the same program in a new VM, its code cached, {cached:.2f} us/insn; "
+            f"eager compile / interpreter = {fresh['compiled'] / fresh['interp']:.1f}x (9x when issue 15 was filed)",
             [("anchor", "none (uBPF's ubpf_load/ubpf_compile are not timed here)")],
-            "compiled <= 5 us/insn (a quarter of 20)")
+            "<= 5 us/insn (a quarter of 20)")
 
         # 5. pyebpf.run()
         seen = measure(lambda: pyebpf.run(two)) * 1e6

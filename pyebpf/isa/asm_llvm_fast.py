@@ -15,7 +15,7 @@ import re
 from pyebpf.abi.opcodes import SIGNED_DIVMOD_OFF, AluOp, InsnClass, Mode, Size, Source
 from pyebpf.isa import ops
 from pyebpf.isa.asm_llvm import _ALU_ASSIGN, _ATOMIC_ASSIGN, _END_OPS, _FETCH_NAMES, _JMP_CMP, _MOVSX, _NAME
-from pyebpf.isa.asm_syntax import MEM_TYPES, REGISTERS, Fixup, FixupKind, imm32, imm64
+from pyebpf.isa.asm_syntax import MEM_TYPES, REGISTERS, Fixup, FixupKind, imm64
 from pyebpf.isa.instruction import Instruction
 
 _new = tuple.__new__
@@ -36,6 +36,8 @@ _SDIV_OFF = int(SIGNED_DIVMOD_OFF)
 _MOV = int(AluOp.MOV)
 _JMP64, _JMP32 = int(InsnClass.JMP), int(InsnClass.JMP32)
 _LDX, _MEM, _MEMSX = int(InsnClass.LDX), int(Mode.MEM), int(Mode.MEMSX)
+_DW = int(Size.DW)
+_STX_MEM, _ST_MEM = int(InsnClass.STX) | _MEM, int(InsnClass.ST) | _MEM
 _ALU_CODES = {op: (int(code), _SDIV_OFF if signed else 0) for op, (code, signed) in _ALU_ASSIGN.items()}
 
 Parsed = tuple[Instruction, "Fixup | None"]
@@ -50,7 +52,10 @@ def _num(text: str) -> int | None:
 
 
 def _imm32(value: int | None) -> int | None:
-    return None if value is None else imm32(value)
+    """asm_syntax.imm32 of a number that may be missing, written out (it runs for most lines)."""
+    if value is None or not -0x80000000 <= value <= 0xFFFFFFFF:
+        return None
+    return value - 0x100000000 if value > 0x7FFFFFFF else value
 
 
 def _offset(sign: str | None, digits: str | None) -> int | None:
@@ -148,7 +153,7 @@ def fast_llvm(text: str, kernel: bool | None) -> Parsed | None:
                 return None
             size, signed = MEM_TYPES[m.group(1)]
             off = _offset(m.group(3), m.group(4))
-            if off is None or (d32 and size == Size.DW):
+            if off is None or (d32 and size == _DW):
                 return None
             return _new(Instruction, (_LDX | (_MEMSX if signed else _MEM) | size, dst, REGISTERS[m.group(2)][0], off,
                                       0, None)), None
@@ -213,13 +218,13 @@ def fast_llvm(text: str, kernel: bool | None) -> Parsed | None:
         value = m.group(5)
         src = REGISTERS.get(value)
         if src is not None:
-            if src[1] and size == Size.DW:  # a 64-bit store of a w register: refused by the full parser
+            if src[1] and size == _DW:  # a 64-bit store of a w register: refused by the full parser
                 return None
-            return ops.stx(size, dst, src[0], off), None
+            return _new(Instruction, (_STX_MEM | size, dst, src[0], off, 0, None)), None  # (ops.stx)
         imm = _imm32(_num(value))
         if imm is None:
             return None
-        return ops.st(size, dst, off, imm), None
+        return _new(Instruction, (_ST_MEM | size, dst, 0, off, imm, None)), None  # (ops.st)
     if head == "lock":
         m = _LOCK.fullmatch(text)
         if m is None:
@@ -228,7 +233,7 @@ def fast_llvm(text: str, kernel: bool | None) -> Parsed | None:
         src = REGISTERS.get(m.group(6))
         off = _offset(m.group(3), m.group(4))
         size = MEM_TYPES[m.group(1)][0]
-        if op is None or src is None or off is None or (src[1] and size == Size.DW):
+        if op is None or src is None or off is None or (src[1] and size == _DW):
             return None
         return ops.atomic(op, size, REGISTERS[m.group(2)][0], src[0], off), None
     return None

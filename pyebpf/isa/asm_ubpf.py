@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from pyebpf.abi.opcodes import AluOp, AtomicOp, JmpOp, PseudoSrc, Size
+from pyebpf.abi.opcodes import SIGNED_DIVMOD_OFF, AluOp, AtomicOp, InsnClass, JmpOp, Mode, PseudoSrc, Size, Source
 from pyebpf.isa import ops
 from pyebpf.isa.asm_syntax import (
     ATOMIC_FETCH_OPS, ATOMIC_PLAIN_OPS, Fixup, FixupKind, LineError, imm32, imm64, off16, parse_int,
@@ -458,8 +458,21 @@ def _fast_imm(text: str) -> int | None:
     """A decimal immediate in 32-bit range as _imm reads it (None: let _imm decide)."""
     if text.isdigit() or (text[:1] == "-" and text[1:].isdigit()):
         if text.isascii() and len(text) <= 12:
-            return imm32(int(text))
+            value = int(text)  # (imm32 written out)
+            if -0x80000000 <= value <= 0xFFFFFFFF:
+                return value - 0x100000000 if value > 0x7FFFFFFF else value
     return None
+
+
+# The shortcuts build instructions as the ops constructors their handlers call do, from plain ints (an enum member
+# costs a class-attribute lookup, a constructor call more).
+_new = tuple.__new__
+_K, _X, _SDIV = int(Source.K), int(Source.X), int(SIGNED_DIVMOD_OFF)
+_LDX, _STX_MEM, _ST_MEM = int(InsnClass.LDX), int(InsnClass.STX | Mode.MEM), int(InsnClass.ST | Mode.MEM)
+_MODE_MEM, _MODE_MEMSX = int(Mode.MEM), int(Mode.MEMSX)
+#: The class each ALU/jump constructor of the mnemonic table puts in the opcode.
+_CLASS_OF: dict[Callable[..., Instruction], int] = {ops.alu: int(InsnClass.ALU64), ops.alu32: int(InsnClass.ALU),
+                                                    ops.jmp: int(InsnClass.JMP), ops.jmp32: int(InsnClass.JMP32)}
 
 
 def _fast_alu(parts: list[str], arg: tuple[Callable[..., Instruction], AluOp, bool], base: int) -> Parsed | None:
@@ -467,12 +480,14 @@ def _fast_alu(parts: list[str], arg: tuple[Callable[..., Instruction], AluOp, bo
     if dst is None:
         return None
     make, op, signed = arg
+    code = _CLASS_OF[make] | op  # (ops.alu / ops.alu32)
+    off = _SDIV if signed else 0
     src_text = parts[1]
     src = _REGS.get(src_text)
     if src is not None:
-        return make(op, dst, src, signed=signed), None
+        return _new(Instruction, (code | _X, dst, src, off, 0, None)), None
     imm = _fast_imm(src_text)
-    return None if imm is None else (make(op, dst, imm=imm, signed=signed), None)
+    return None if imm is None else (_new(Instruction, (code | _K, dst, 0, off, imm, None)), None)
 
 
 _FAST_MEM = re.compile(r"\[(%?r(?:10|[0-9]))(?:([+-])([0-9]{1,5}))?\]$", re.ASCII)
@@ -494,21 +509,22 @@ def _fast_ldx(parts: list[str], arg: tuple[Size, bool], base: int) -> Parsed | N
     dst, mem = _REGS.get(parts[0]), _fast_mem(parts[1])
     if dst is None or mem is None:
         return None
-    return ops.ldx(arg[0], dst, mem[0], mem[1], signed=arg[1]), None
+    opcode = _LDX | (_MODE_MEMSX if arg[1] else _MODE_MEM) | arg[0]  # (ops.ldx)
+    return _new(Instruction, (opcode, dst, mem[0], mem[1], 0, None)), None
 
 
 def _fast_stx(parts: list[str], size: Size, base: int) -> Parsed | None:
     mem, src = _fast_mem(parts[0]), _REGS.get(parts[1])
     if mem is None or src is None:
         return None
-    return ops.stx(size, mem[0], src, mem[1]), None
+    return _new(Instruction, (_STX_MEM | size, mem[0], src, mem[1], 0, None)), None  # (ops.stx)
 
 
 def _fast_st(parts: list[str], size: Size, base: int) -> Parsed | None:
     mem, imm = _fast_mem(parts[0]), _fast_imm(parts[1])
     if mem is None or imm is None:
         return None
-    return ops.st(size, mem[0], mem[1], imm), None
+    return _new(Instruction, (_ST_MEM | size, mem[0], 0, mem[1], imm, None)), None  # (ops.st)
 
 
 def _fast_jcond(parts: list[str], arg: tuple[Callable[..., Instruction], JmpOp], base: int) -> Parsed | None:
@@ -530,11 +546,12 @@ def _fast_jcond(parts: list[str], arg: tuple[Callable[..., Instruction], JmpOp],
     else:
         off = 0
         fix = Fixup(FixupKind.LABEL_OFF, target, base + len(parts[0]) + len(parts[1]) + 4, len(target))
+    code = _CLASS_OF[make] | op  # (ops.jmp / ops.jmp32)
     src = _REGS.get(parts[1])
     if src is not None:
-        return make(op, dst, src, off=off), fix
+        return _new(Instruction, (code | _X, dst, src, off, 0, None)), fix
     imm = _fast_imm(parts[1])
-    return None if imm is None else (make(op, dst, imm=imm, off=off), fix)
+    return None if imm is None else (_new(Instruction, (code | _K, dst, 0, off, imm, None)), fix)
 
 
 #: Handlers with a shortcut for their usual operands (each returns what the handler returns, or None: ask it).

@@ -123,8 +123,17 @@ class _Assembly:
         self.cache: dict[str, tuple[Instruction, Fixup | None, bool]] = {}
         self.reported_gap = False
         self.slot_base: int | None = None
-        self.verifier_log = False  # set by assemble(): the text is a verifier log (skip its state lines)
+        #: The whole text, when it may be a verifier log (assemble() sets it; see is_verifier_log).
+        self.log_text: str | None = None
+        self._verifier_log: bool | None = None
         self.suppressed = 0
+
+    def is_verifier_log(self) -> bool:
+        """Whether the text is a verifier log (its state and statistics lines are then skipped). Asked only when a
+        line does not assemble: searching a large text costs a tenth of assembling it."""
+        if self._verifier_log is None:
+            self._verifier_log = self.log_text is not None and _LOG_SIGNS.search(self.log_text) is not None
+        return self._verifier_log
 
     # ---- reporting ----------------------------------------------------------------------------------------------
     def error(self, lineno: int, line: str, column0: int, message: str, length: int = 1) -> None:
@@ -286,7 +295,7 @@ class _Assembly:
             try:
                 cached = self._parse(text)
             except LineError as e:
-                if self.verifier_log and _LOG_NOISE.match(line):
+                if _LOG_NOISE.match(line) and self.is_verifier_log():
                     return  # a pasted verifier log: state and statistics lines around the instructions
                 self.error(lineno, line, col + (e.start or 0), e.message, e.length)
                 return
@@ -436,31 +445,40 @@ def _assemble(text: str, dialect: str | None, maps: "Mapping[str, MapSpec] | Ite
     """assemble() with the cyclic collector paused (a program's instructions and line texts are many acyclic
     objects made at once; see pyebpf._gc)."""
     asm = _Assembly(dialect, maps, helpers, filename)
-    asm.verifier_log = dialect in (None, "kernel") and _LOG_SIGNS.search(text) is not None
-    add_line, instruction, cached_insn, cache = asm.line, asm._instruction, asm.cache.get, asm.cache
+    asm.log_text = text if dialect in (None, "kernel") else None
+    add_line, instruction, cached_insn = asm.line, asm._instruction, asm.cache.get
     # Common lines first through fast_llvm / fast_ubpf (each answers as its full parser would, or not at all); with
     # the dialect left open, the line picks the parser as _parse decides.
     kernel, auto, all_ubpf = asm.kernel, dialect is None, dialect == "ubpf"
     insns, source, slots, fixups = asm.insns, asm.source, asm.slots, asm.fixups
     add_insn, add_source, add_slot, add_fixup = insns.append, source.append, slots.append, fixups.append
     slot, in_data = 0, False
+    # Lines this loop took as a lone instruction before: (instruction, fixup, uBPF?, slots it takes, is exit). Whether
+    # a line is one depends on its text alone, so a line seen before skips the checks and the parse.
+    plain: dict[str, tuple[Instruction, "Fixup | None", bool, int, bool]] = {}
+    plain_get = plain.get
     for lineno, line in enumerate(text.splitlines(), 1):
         t = line.strip()
+        seen = None if in_data else plain_get(t)
         # An instruction alone on its line (most lines of a program): parsed once per distinct text, appended here
         # without the general path's look for labels, comments, listings and directives (no mark of theirs is in it).
-        if t and t[0] not in _DECORATED_START and not t[0].isdigit() and ":" not in t and "#" not in t and \
-                ";" not in t and "//" not in t and not in_data:
-            cached = cached_insn(t)
-            if cached is None:
-                ubpf = all_ubpf or (auto and _ubpf_first(t))
-                parsed = fast_ubpf(t) if ubpf else fast_llvm(t, kernel)
-                if parsed is None:
-                    asm.slot = slot
-                    instruction(lineno, line, t, line.index(t), None)
-                    slot = asm.slot
-                    continue
-                cached = cache[t] = (parsed[0], parsed[1], ubpf)
-            insn, fix, ubpf = cached
+        if seen is None and t and t[0] not in _DECORATED_START and not t[0].isdigit() and ":" not in t and \
+                "#" not in t and ";" not in t and "//" not in t and not in_data:
+            ubpf = all_ubpf or (auto and _ubpf_first(t))
+            parsed = fast_ubpf(t) if ubpf else fast_llvm(t, kernel)
+            if parsed is None:  # the full parser decides (and words any diagnostic)
+                asm.slot = slot
+                instruction(lineno, line, t, line.index(t), None)
+                slot = asm.slot
+                cached = cached_insn(t)
+                if cached is not None:  # what it parsed: the next such line takes the plain path
+                    opcode = cached[0][0]
+                    plain[t] = (*cached, 2 if opcode == OP_LD_IMM64 else 1, opcode == OP_EXIT)
+                continue
+            opcode = parsed[0][0]
+            seen = plain[t] = (parsed[0], parsed[1], ubpf, 2 if opcode == OP_LD_IMM64 else 1, opcode == OP_EXIT)
+        if seen is not None:
+            insn, fix, ubpf, width, is_exit = seen
             if ubpf:
                 asm.saw_ubpf = True
             if fix is not None:
@@ -468,13 +486,9 @@ def _assemble(text: str, dialect: str | None, maps: "Mapping[str, MapSpec] | Ite
             add_insn(insn)
             add_source(f"line {lineno}: {t}")
             add_slot(slot)
-            opcode = insn[0]
-            if opcode == OP_LD_IMM64:
-                slot += 2
-            else:
-                if opcode == OP_EXIT and asm.first_exit is None:
-                    asm.first_exit = slot
-                slot += 1
+            if is_exit and asm.first_exit is None:
+                asm.first_exit = slot
+            slot += width
             continue
         asm.slot = slot
         add_line(lineno, line)

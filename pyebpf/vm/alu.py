@@ -14,6 +14,10 @@ RFC 9669 and the kernel (kernel/bpf/core.c and the verifier's rewrites):
     INT_MIN % -1 = 0;
   - shift amounts are masked to the operand width (63 or 31);
   - signed comparisons and arsh use the sign-bit flip trick: a <s b  <=>  (a ^ 2**63) < (b ^ 2**63).
+Templates are whole right-hand sides (`x = <template>`, `tgt if <condition> else nxt`) written with as few
+parentheses as Python's precedence allows: the compiler pastes them into source that `compile()` parses, and each
+parenthesised group costs that parser about as much as a whole simple statement. An ALU operand is a name, a literal
+or a parenthesised group.
 """
 from __future__ import annotations
 
@@ -82,46 +86,51 @@ NAMESPACE = {"M64": M64, "M32": M32, "B63": B63, "B31": B31, "sdiv64": sdiv64, "
 
 # (op, off) -> template; off distinguishes sdiv/smod (off 1) and movsx (off 8/16/32).
 ALU64: dict[tuple[int, int], str] = {
-    (AluOp.ADD, 0): "({D} + {S}) & M64",
-    (AluOp.SUB, 0): "({D} - {S}) & M64",
-    (AluOp.MUL, 0): "({D} * {S}) & M64",
-    (AluOp.DIV, 0): "({D} // {S} if {S} else 0)",
+    (AluOp.ADD, 0): "{D} + {S} & M64",
+    (AluOp.SUB, 0): "{D} - {S} & M64",
+    (AluOp.MUL, 0): "{D} * {S} & M64",
+    (AluOp.DIV, 0): "{D} // {S} if {S} else 0",
     (AluOp.DIV, SIGNED_DIVMOD_OFF): "sdiv64({D}, {S})",
-    (AluOp.MOD, 0): "({D} % {S} if {S} else {D})",
+    (AluOp.MOD, 0): "{D} % {S} if {S} else {D}",
     (AluOp.MOD, SIGNED_DIVMOD_OFF): "smod64({D}, {S})",
     (AluOp.OR, 0): "{D} | {S}",
     (AluOp.AND, 0): "{D} & {S}",
     (AluOp.XOR, 0): "{D} ^ {S}",
-    (AluOp.LSH, 0): "({D} << ({S} & 63)) & M64",
+    (AluOp.LSH, 0): "{D} << ({S} & 63) & M64",
     (AluOp.RSH, 0): "{D} >> ({S} & 63)",
-    (AluOp.ARSH, 0): "((({D} ^ B63) - B63) >> ({S} & 63)) & M64",
+    (AluOp.ARSH, 0): "({D} ^ B63) - B63 >> ({S} & 63) & M64",
     (AluOp.NEG, 0): "-{D} & M64",
     (AluOp.MOV, 0): "{S}",
     (AluOp.MOV, 1): "{S}",  # addr_space_cast: arena pointers are plain addresses in the VM
-    (AluOp.MOV, 8): "((({S} & 0xFF) ^ 0x80) - 0x80) & M64",
-    (AluOp.MOV, 16): "((({S} & 0xFFFF) ^ 0x8000) - 0x8000) & M64",
-    (AluOp.MOV, 32): "((({S} & M32) ^ B31) - B31) & M64",
+    (AluOp.MOV, 8): "({S} & 0xFF ^ 0x80) - 0x80 & M64",
+    (AluOp.MOV, 16): "({S} & 0xFFFF ^ 0x8000) - 0x8000 & M64",
+    (AluOp.MOV, 32): "({S} & M32 ^ B31) - B31 & M64",
 }
 
 ALU32: dict[tuple[int, int], str] = {
-    (AluOp.ADD, 0): "({D} + {S}) & M32",
-    (AluOp.SUB, 0): "({D} - {S}) & M32",
-    (AluOp.MUL, 0): "({D} * {S}) & M32",
-    (AluOp.DIV, 0): "(({D} & M32) // {S} if {S} else 0)",
+    (AluOp.ADD, 0): "{D} + {S} & M32",
+    (AluOp.SUB, 0): "{D} - {S} & M32",
+    (AluOp.MUL, 0): "{D} * {S} & M32",
+    (AluOp.DIV, 0): "({D} & M32) // {S} if {S} else 0",
     (AluOp.DIV, SIGNED_DIVMOD_OFF): "sdiv32({D}, {S})",
-    (AluOp.MOD, 0): "(({D} & M32) % {S} if {S} else {D} & M32)",
+    (AluOp.MOD, 0): "({D} & M32) % {S} if {S} else {D} & M32",
     (AluOp.MOD, SIGNED_DIVMOD_OFF): "smod32({D}, {S})",
     (AluOp.OR, 0): "({D} | {S}) & M32",
     (AluOp.AND, 0): "{D} & {S}",
     (AluOp.XOR, 0): "({D} ^ {S}) & M32",
-    (AluOp.LSH, 0): "({D} << ({S} & 31)) & M32",
+    (AluOp.LSH, 0): "{D} << ({S} & 31) & M32",
     (AluOp.RSH, 0): "({D} & M32) >> ({S} & 31)",
-    (AluOp.ARSH, 0): "(((({D} & M32) ^ B31) - B31) >> ({S} & 31)) & M32",
+    (AluOp.ARSH, 0): "({D} & M32 ^ B31) - B31 >> ({S} & 31) & M32",
     (AluOp.NEG, 0): "-{D} & M32",
     (AluOp.MOV, 0): "{S}",
-    (AluOp.MOV, 8): "((({S} & 0xFF) ^ 0x80) - 0x80) & M32",
-    (AluOp.MOV, 16): "((({S} & 0xFFFF) ^ 0x8000) - 0x8000) & M32",
+    (AluOp.MOV, 8): "({S} & 0xFF ^ 0x80) - 0x80 & M32",
+    (AluOp.MOV, 16): "({S} & 0xFFFF ^ 0x8000) - 0x8000 & M32",
 }
+
+#: 32-bit operations whose result depends only on the low half of a register source and is masked by the template
+#: itself: the compiler may substitute the register unmasked for {S} (one operation and one parenthesis fewer to
+#: compile per instruction; the interpreter passes it masked, as every template accepts).
+SRC_LOW32_ONLY = frozenset((AluOp.ADD, AluOp.SUB, AluOp.MUL, AluOp.OR, AluOp.XOR, AluOp.LSH, AluOp.RSH, AluOp.ARSH))
 
 #: BPF_END: (class is ALU64, source bit, imm width) -> template on {D}.
 END: dict[tuple[bool, int, int], str] = {
@@ -136,7 +145,8 @@ END: dict[tuple[bool, int, int], str] = {
     (True, 0, 64): "bswap64({D})",
 }
 
-#: Jump conditions on ({D}, {S}); JMP32 compares the low halves ({D} is wrapped by the caller with `& M32`).
+#: Jump conditions on ({D}, {S}); JMP32 compares the low halves (the caller writes `rN & M32` for {D} and {S}: `&`
+#: binds tighter than `^` and the comparisons, so no parentheses are needed).
 JMP64: dict[int, str] = {
     JmpOp.JEQ: "{D} == {S}",
     JmpOp.JNE: "{D} != {S}",
@@ -145,10 +155,10 @@ JMP64: dict[int, str] = {
     JmpOp.JLT: "{D} < {S}",
     JmpOp.JLE: "{D} <= {S}",
     JmpOp.JSET: "{D} & {S}",
-    JmpOp.JSGT: "({D} ^ B63) > ({S} ^ B63)",
-    JmpOp.JSGE: "({D} ^ B63) >= ({S} ^ B63)",
-    JmpOp.JSLT: "({D} ^ B63) < ({S} ^ B63)",
-    JmpOp.JSLE: "({D} ^ B63) <= ({S} ^ B63)",
+    JmpOp.JSGT: "{D} ^ B63 > {S} ^ B63",
+    JmpOp.JSGE: "{D} ^ B63 >= {S} ^ B63",
+    JmpOp.JSLT: "{D} ^ B63 < {S} ^ B63",
+    JmpOp.JSLE: "{D} ^ B63 <= {S} ^ B63",
 }
 JMP32: dict[int, str] = {op: t.replace("B63", "B31") for op, t in JMP64.items()}
 
@@ -172,6 +182,6 @@ def render(template: str, d: str, s: str) -> str:
     return template.replace("{D}", d).replace("{S}", s)
 
 
-__all__ = ["ALU64", "ALU32", "END", "JMP64", "JMP32", "SIGN_EXTEND_LOAD", "NAMESPACE", "alu_template",
+__all__ = ["ALU64", "ALU32", "END", "SRC_LOW32_ONLY", "JMP64", "JMP32", "SIGN_EXTEND_LOAD", "NAMESPACE", "alu_template",
            "imm_operand", "render", "sdiv64", "smod64", "sdiv32", "smod32", "bswap16", "bswap32", "bswap64",
            "M64", "M32", "B63", "B31"]

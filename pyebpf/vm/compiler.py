@@ -33,13 +33,14 @@ from collections import OrderedDict
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from pyebpf._gc import collector_paused
 from pyebpf.abi.helpers import HelperId
 from pyebpf.abi.uapi import BPF_MAX_LOOPS
 from pyebpf.abi.opcodes import (
     CLASS_MASK, MAX_BPF_STACK, MAX_CALL_FRAMES, MODE_MASK, OP_CALL, OP_CALLX, OP_EXIT, OP_JA, OP_JA32, OP_LD_IMM64,
     OP_MASK,
     OP_MAY_GOTO, SIZE_BYTES, SIZE_MASK, SOURCE_MASK, AluOp, AtomicOp, CallSrc, InsnClass, JmpOp, Mode, PseudoSrc,
-    Size, Source,
+    Source,
 )
 from pyebpf.abi.widths import s32
 from pyebpf.errors import PyebpfError, VmError
@@ -65,6 +66,17 @@ _LOCAL_NAMES = ("PG", "U1", "U2", "U4", "U8", "P1", "P2", "P4", "P8", "FAULT", "
 _JUMP_CLASSES = frozenset((int(InsnClass.JMP), int(InsnClass.JMP32)))
 _ALU_CLASSES = frozenset((int(InsnClass.ALU), int(InsnClass.ALU64)))
 _MEM_CLASSES = frozenset((int(InsnClass.LDX), int(InsnClass.ST), int(InsnClass.STX)))
+# Plain ints for the classification done once per instruction (an enum member costs a class-attribute lookup).
+_ALU64, _JMP, _LDX, _ST, _STX, _LD = (int(c) for c in (InsnClass.ALU64, InsnClass.JMP, InsnClass.LDX, InsnClass.ST,
+                                                      InsnClass.STX, InsnClass.LD))
+_MEM, _MEMSX, _ATOMIC, _ABS, _IND = (int(m) for m in (Mode.MEM, Mode.MEMSX, Mode.ATOMIC, Mode.ABS, Mode.IND))
+_END, _MOV, _SHIFTS = int(AluOp.END), int(AluOp.MOV), frozenset(int(o) for o in (AluOp.LSH, AluOp.RSH, AluOp.ARSH))
+_OFF_OPS = frozenset(int(o) for o in (AluOp.DIV, AluOp.MOD, AluOp.MOV))  # ops whose off selects a variant
+_SRC_X, _CALL_OP, _EXIT_OP = int(Source.X), int(JmpOp.CALL), int(JmpOp.EXIT)
+_PSEUDO_CALL, _HELPER_CALL = int(CallSrc.PSEUDO_CALL), int(CallSrc.HELPER)
+_PSEUDO_IMM, _PSEUDO_FUNC = int(PseudoSrc.IMM), int(PseudoSrc.FUNC)
+_SIZE_OF = {int(size): nbytes for size, nbytes in SIZE_BYTES.items()}  # opcode & SIZE_MASK -> bytes
+_GOTOS = (OP_JA, OP_JA32)
 _MASKS = (("M64", hex(M64)), ("M32", hex(M32)), ("B63", hex(B63)), ("B31", hex(B31)))
 
 
@@ -136,10 +148,11 @@ def _resume(slot: int, done: str) -> str:
 def _writes_r10(insn: "Instruction") -> bool:
     """Whether `insn` assigns r10 (the kernel's verifier refuses it; the VM runs it): ALU results, loads, lddw into
     r10, or an atomic fetch whose source register is r10."""
-    cls = insn.opcode & CLASS_MASK
-    if cls in (InsnClass.ALU, InsnClass.ALU64, InsnClass.LDX) or insn.opcode == OP_LD_IMM64:
-        return insn.dst == 10
-    return cls == InsnClass.STX and insn.opcode & MODE_MASK == Mode.ATOMIC and insn.src == 10
+    opcode = insn[0]
+    cls = opcode & CLASS_MASK
+    if cls in _ALU_CLASSES or cls == _LDX or opcode == OP_LD_IMM64:
+        return insn[1] == 10
+    return cls == _STX and opcode & MODE_MASK == _ATOMIC and insn[2] == 10
 
 
 class Compiler:
@@ -157,13 +170,7 @@ class Compiler:
         key = (tuple(program.instructions), m.mem.strict_alignment, frozenset(m.helpers))
         code = _CODE_CACHE.get(key)
         if code is None:
-            self.insns = program.slot_map()
-            self.nslots = program.slot_count
-            #: r10 keeps the frame's top for the whole run: stack accesses at constant offsets use the frame directly
-            self.fixed_fp = not any(_writes_r10(insn) for insn in self.insns.values())
-            self.little_endian = m.stack_views is not None
-            self.blocks, self.block_of = self._split()
-            source = self._generate()
+            source = collector_paused(self._translate)  # many small acyclic objects: no collections meanwhile
             code = _Code(source, compile(source, "<pyebpf-compiled>", "exec"), self.insns, self.block_of,
                          self.checkpoints, frozenset(self._helper_ids), dict(self._sx))
             _remember(key, code)
@@ -175,6 +182,16 @@ class Compiler:
         ns = self._namespace()
         exec(code.module, ns)  # noqa: S102 - our own generated code: defines `run`
         self._fn = ns["run"]
+
+    def _translate(self) -> str:
+        """The program's Python source (sets what _Code keeps beside it)."""
+        self.insns = self.program.slot_map()
+        self.nslots = self.program.slot_count
+        #: r10 keeps the frame's top for the whole run: stack accesses at constant offsets use the frame directly
+        self.fixed_fp = not any(_writes_r10(insn) for insn in self.insns.values())
+        self.little_endian = self.m.stack_views is not None
+        self.blocks, self.block_of = self._split()
+        return self._generate()
 
     # ---- basic blocks -------------------------------------------------------------------------------------------
     def _split(self) -> tuple[list[_Block], dict[int, int]]:
@@ -188,17 +205,17 @@ class Compiler:
             opcode = insn[0]
             if opcode & CLASS_MASK in jump_classes:  # (Instruction.is_branch / is_exit / is_pseudo_call inline)
                 op = opcode & OP_MASK
-                if op == JmpOp.EXIT:
+                if op == _EXIT_OP:
                     if opcode == OP_EXIT:
                         ends[slot] = None
                         leaders.add(slot + 1)
-                elif op != JmpOp.CALL:
-                    tgt = ends[slot] = insn.target(slot)
+                elif op != _CALL_OP:
+                    tgt = ends[slot] = slot + 1 + (insn[4] if opcode == OP_JA32 else insn[3])  # (insn.target)
                     leaders.add(tgt)
                     leaders.add(slot + 1)
-                elif opcode == OP_CALL and insn[2] == CallSrc.PSEUDO_CALL:
+                elif opcode == OP_CALL and insn[2] == _PSEUDO_CALL:
                     entry_slots.add(insn.target(slot))
-            elif opcode == OP_LD_IMM64 and insn[2] == PseudoSrc.FUNC:
+            elif opcode == OP_LD_IMM64 and insn[2] == _PSEUDO_FUNC:
                 entry_slots.add(slot + 1 + alu_s32(insn.imm_lo))
         leaders |= entry_slots
         blocks: list[_Block] = []
@@ -215,7 +232,7 @@ class Compiler:
             current.slots.append(slot)
             current.insns.append(insns[slot])
             if slot in ends:
-                current.falls = ends[slot] is not None and insns[slot].opcode not in (OP_JA, OP_JA32)
+                current.falls = ends[slot] is not None and insns[slot][0] not in _GOTOS
                 current.jump = ends[slot]  # a slot for now
                 current = None
         if current is not None:
@@ -374,37 +391,40 @@ class Compiler:
         for i, (slot, insn) in enumerate(zip(block.slots, block.insns)):
             body.extend(self._insn(slot, insn, count - i - 1))
         last_slot, last = block.slots[-1], block.insns[-1]
-        fall = self._block_id(last_slot + last.slots, jump=False)
-        if last.is_exit:
+        opcode = last[0]
+        if opcode == OP_EXIT:
             return body, None
-        if isinstance(fall, str) and not (last.is_branch and last.opcode in (OP_JA, OP_JA32)):
+        fall = self._block_id(last_slot + (2 if opcode == OP_LD_IMM64 else 1), jump=False)
+        # (Instruction.is_branch inline: a jump other than call and exit)
+        is_branch = opcode & CLASS_MASK in _JUMP_CLASSES and opcode & OP_MASK not in (_CALL_OP, _EXIT_OP)
+        if isinstance(fall, str) and not (is_branch and opcode in _GOTOS):
             fall_code = [f"raise ERR({last_slot}, {fall!r})"]
         else:
             fall_code = []
-        if not last.is_branch:
+        if not is_branch:
             return (body + fall_code, None) if fall_code else (body, fall)
-        tgt_slot = last.target(last_slot)
+        tgt_slot = last_slot + 1 + (last[4] if opcode == OP_JA32 else last[3])  # (Instruction.target)
         tgt = self._block_id(tgt_slot)
         if isinstance(tgt, str):  # invalid target: fault only when taken
             taken = [f"raise ERR({last_slot}, {tgt!r})"]
         else:
             taken = [f"b = {tgt}", "continue"]
-        if last.opcode in (OP_JA, OP_JA32):
+        if opcode in _GOTOS:
             if tgt == block.id:
                 return ["while True:"] + ["    " + x for x in body], None
             return body + taken, None
-        if last.opcode == OP_MAY_GOTO:
+        if opcode == OP_MAY_GOTO:
             body.append("if mg <= 0:")
             body.extend("    " + x for x in taken)
             body.append("mg -= 1")
             return (body + fall_code, None) if fall_code else (body, fall)
         cond = self._cond(last)
         if tgt == block.id and not fall_code:
-            return ["while True:"] + ["    " + x for x in body] + [f"    if not ({cond}): break"], fall
+            return ["while True:"] + ["    " + x for x in body] + [f"    if not {cond}: break"], fall
         join = self.if_then.get(block.id)
         if join is not None:  # `if not cond:` the block in between, then the join block (see _if_then)
             between, _ = self._block(self.blocks[block.id + 1])  # (it falls into the join block)
-            body.append(f"if not ({cond}):")
+            body.append(f"if not {cond}:")
             body.extend("    " + x for x in between)
             return body, join
         body.append(f"if {cond}:")
@@ -421,16 +441,20 @@ class Compiler:
         return bid
 
     def _cond(self, insn: "Instruction") -> str:
-        op = insn.opcode & OP_MASK
-        is64 = insn.opcode & CLASS_MASK == InsnClass.JMP
-        tmpl = (alu.JMP64 if is64 else alu.JMP32).get(op)
+        opcode = insn[0]
+        is64 = opcode & CLASS_MASK == _JMP
+        tmpl = (alu.JMP64 if is64 else alu.JMP32).get(opcode & OP_MASK)
         if tmpl is None:
-            raise VmError(f"invalid jump operation {insn.opcode:#04x}")
-        d = f"r{insn.dst}" if is64 else f"(r{insn.dst} & M32)"
-        if insn.opcode & SOURCE_MASK == Source.X:
-            s = f"r{insn.src}" if is64 else f"(r{insn.src} & M32)"
+            raise VmError(f"invalid jump operation {opcode:#04x}")
+        d = f"r{insn[1]}" if is64 else f"r{insn[1]} & M32"  # (no parentheses needed: see alu.JMP32)
+        if opcode & SOURCE_MASK == _SRC_X:
+            s = f"r{insn[2]}" if is64 else f"r{insn[2]} & M32"
         else:
-            s = hex(insn.imm & (M64 if is64 else M32))
+            imm = insn[4] & (M64 if is64 else M32)
+            sign = "{S} ^ B63" if is64 else "{S} ^ B31"
+            if sign in tmpl:  # signed comparison with a constant: its flipped sign bit folded into the literal
+                tmpl = tmpl.replace(sign, hex(imm ^ (B63 if is64 else B31)))
+            s = hex(imm)
         return alu.render(tmpl, d, s)
 
     def _insn(self, slot: int, insn: "Instruction", after: int) -> list[str]:
@@ -443,19 +467,19 @@ class Compiler:
         lines = self._insn_lines(slot, insn, after)
         cls = insn[0] & CLASS_MASK
         if (cls in _ALU_CLASSES and "RAISE(" not in lines[0]) or \
-                (cls in _MEM_CLASSES and insn[0] & MODE_MASK == Mode.MEM and len(lines) == 1) or \
-                (insn[0] == OP_LD_IMM64 and insn[2] == PseudoSrc.IMM):
+                (cls in _MEM_CLASSES and insn[0] & MODE_MASK == _MEM and len(lines) == 1) or \
+                (insn[0] == OP_LD_IMM64 and insn[2] == _PSEUDO_IMM):
             self._memo[insn] = lines
         return lines
 
     def _insn_lines(self, slot: int, insn: "Instruction", after: int) -> list[str]:
-        opcode = insn.opcode
+        opcode = insn[0]
         cls = opcode & CLASS_MASK
-        d, s = f"r{insn.dst}", f"r{insn.src}"
-        if cls in (InsnClass.ALU, InsnClass.ALU64):
-            return [f"{d} = {self._alu(slot, insn)}"]
-        if insn.is_branch or insn.is_exit:
-            return ["return r0, n"] if insn.is_exit else []
+        if cls in _ALU_CLASSES:
+            return [f"r{insn[1]} = {self._alu(slot, insn)}"]
+        if cls in _JUMP_CLASSES and opcode & OP_MASK != _CALL_OP:  # a branch (its block's end) or exit
+            return ["return r0, n"] if opcode == OP_EXIT else []
+        d, s = f"r{insn[1]}", f"r{insn[2]}"
         if opcode == OP_CALLX:
             reg = insn.dst if insn.dst else insn.imm
             return [f"r0 = CALLH(m, r{reg}, {slot}, r1, r2, r3, r4, r5)",
@@ -491,46 +515,47 @@ class Compiler:
                 return [f"{d} = {hex(insn.imm & M64)}"]
             return [f"{d} = LV[PID, {slot}]"]
         mode = opcode & MODE_MASK
-        size = SIZE_BYTES[Size(opcode & SIZE_MASK)]
+        size = _SIZE_OF[opcode & SIZE_MASK]
         strict = f" or a & {size - 1}" if self.m.mem.strict_alignment and size > 1 else ""
-        if cls == InsnClass.LDX and mode in (Mode.MEM, Mode.MEMSX):
-            return self._load(slot, d, s, insn.off, size, mode == Mode.MEMSX, strict)
-        if cls == InsnClass.ST and mode == Mode.MEM:
-            return self._store(slot, d, hex(insn.imm & ((1 << (8 * size)) - 1)), insn.off, size, strict)
-        if cls == InsnClass.STX and mode == Mode.MEM:
+        if cls == _LDX and (mode == _MEM or mode == _MEMSX):
+            return self._load(slot, d, s, insn[3], size, mode == _MEMSX, strict)
+        if cls == _ST and mode == _MEM:
+            return self._store(slot, d, hex(insn[4] & ((1 << (8 * size)) - 1)), insn[3], size, strict)
+        if cls == _STX and mode == _MEM:
             value = s if size == 8 else f"{s} & {hex((1 << (8 * size)) - 1)}"
-            return self._store(slot, d, value, insn.off, size, strict)
-        if cls == InsnClass.STX and mode == Mode.ATOMIC:
+            return self._store(slot, d, value, insn[3], size, strict)
+        if cls == _STX and mode == _ATOMIC:
             return self._atomic(slot, insn, size, strict)
-        if cls == InsnClass.LD and mode in (Mode.ABS, Mode.IND):
-            offset = f"{s} + {insn.imm}" if mode == Mode.IND else str(insn.imm)
+        if cls == _LD and (mode == _ABS or mode == _IND):
+            offset = f"{s} + {insn.imm}" if mode == _IND else str(insn.imm)
             return [f"m.pc = {slot}", f"v = LDABS(m, {offset}, {size})",
                     f"if v is None: raise ProgramExit(0, n - {after})", "r0 = v"]
         return [f"raise ERR({slot}, 'unknown opcode {opcode:#04x}')"]
 
     def _alu(self, slot: int, insn: "Instruction") -> str:
-        op = insn.opcode & OP_MASK
-        is64 = insn.opcode & CLASS_MASK == InsnClass.ALU64
-        d = f"r{insn.dst}"
-        if op == AluOp.END:
-            tmpl = alu.END.get((is64, insn.opcode & SOURCE_MASK, insn.imm))
+        opcode, dst, src, off, imm = insn[0], insn[1], insn[2], insn[3], insn[4]
+        op = opcode & OP_MASK
+        is64 = opcode & CLASS_MASK == _ALU64
+        d = f"r{dst}"
+        if op == _END:
+            tmpl = alu.END.get((is64, opcode & SOURCE_MASK, imm))
             if tmpl is None:
-                return f"RAISE({slot}, 'invalid byte swap width {insn.imm}')"
+                return f"RAISE({slot}, 'invalid byte swap width {imm}')"
             return alu.render(tmpl, d, "")
-        off = insn.off if op in (AluOp.DIV, AluOp.MOD, AluOp.MOV) else 0
-        if op == AluOp.MOV and insn.opcode & SOURCE_MASK == Source.K:
-            off = 0
-        tmpl = alu.alu_template(is64, op, off)
+        x = opcode & SOURCE_MASK == _SRC_X
+        variant = off if op in _OFF_OPS and (x or op != _MOV) else 0
+        tmpl = alu.alu_template(is64, op, variant)
         if tmpl is None:
-            return f"RAISE({slot}, 'invalid ALU operation {insn.opcode:#04x} off {insn.off}')"
-        if insn.opcode & SOURCE_MASK == Source.X:
-            s = f"r{insn.src}" if is64 else f"(r{insn.src} & M32)"
+            return f"RAISE({slot}, 'invalid ALU operation {opcode:#04x} off {off}')"
+        if x:
+            s = f"r{src}" if is64 or op in alu.SRC_LOW32_ONLY else f"(r{src} & M32)"
         else:
-            s = hex(alu.imm_operand(is64, insn.imm))
-            if op in (AluOp.LSH, AluOp.RSH, AluOp.ARSH):  # fold the masked shift count
+            value = alu.imm_operand(is64, imm)
+            s = hex(value)
+            if op in _SHIFTS:  # fold the masked shift count
                 width = 63 if is64 else 31
-                tmpl = tmpl.replace(f"({{S}} & {width})", str(alu.imm_operand(is64, insn.imm) & width))
-        return alu.render(tmpl, d, s)
+                tmpl = tmpl.replace(f"({{S}} & {width})", str(value & width))
+        return tmpl.replace("{D}", d).replace("{S}", s)  # (alu.render inline)
 
     def _addr(self, base: str, off: int) -> str:
         return base if off == 0 else f"{base} + {off}" if off > 0 else f"{base} - {-off}"
@@ -639,10 +664,10 @@ class Compiler:
 class Tiered:
     """Engine "auto": the interpreter (cheap to build) until the program proves hot, then the compiler.
 
-    Compiling costs tens of microseconds per instruction, which a program run a few times never earns back; the
-    interpreter is built for a tenth of that. A program is hot after HOT_RUNS runs, or once it has executed
-    HOT_INSNS_PER_SLOT instructions per instruction slot (a loop); it is compiled between two runs, and every run
-    after that is the compiled engine's. The two engines give the same results, so only the speed changes."""
+    Compiling costs about ten microseconds per instruction (compile() itself most of it), which a program run a few
+    times never earns back; the interpreter is built for about a third of that (benchmarks/compare.py prints both).
+    A program is hot after HOT_RUNS runs, or once it has executed HOT_INSNS_PER_SLOT instructions per instruction
+    slot (a loop); it is compiled between two runs, and every run after that is the compiled engine's. The two engines give the same results, so only the speed changes."""
 
     name = "auto"
     HOT_RUNS = 64

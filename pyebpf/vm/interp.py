@@ -13,10 +13,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable
 
+from pyebpf._gc import collector_paused
 from pyebpf.abi.opcodes import (
     CLASS_MASK, MAX_BPF_STACK, MAX_CALL_FRAMES, MODE_MASK, OP_CALLX, OP_EXIT, OP_JA, OP_JA32, OP_LD_IMM64, OP_MASK,
-    OP_MAY_GOTO, SIZE_BYTES, SIZE_MASK, SOURCE_MASK, AluOp, AtomicOp, CallSrc, InsnClass, JmpOp, Mode, PseudoSrc,
-    Size, Source,
+    OP_MAY_GOTO, SIZE_BYTES, SIZE_MASK, SOURCE_MASK, COND_JMP_OPS, AluOp, AtomicOp, CallSrc, InsnClass, JmpOp, Mode,
+    PseudoSrc, Size, Source,
 )
 from pyebpf.abi.helpers import HelperId
 from pyebpf.abi.uapi import BPF_MAX_LOOPS
@@ -35,6 +36,10 @@ if TYPE_CHECKING:  # pragma: no cover
 Op = Callable[[list], int]
 
 _ZERO_STACK = bytes(MAX_BPF_STACK)
+_ALU_CLASSES = frozenset((int(InsnClass.ALU), int(InsnClass.ALU64)))
+_JMP_CLASSES = frozenset((int(InsnClass.JMP), int(InsnClass.JMP32)))
+#: Conditional jump operations (JA, CALL, EXIT and may_goto's JCOND are not: _make builds those its own way).
+_COND_OPS = frozenset(int(op) for op in COND_JMP_OPS)
 
 
 class _Exit(Exception):
@@ -88,21 +93,50 @@ def _alu_factory(opcode: int, off: int, end_width: int) -> Callable[..., Op] | N
     return _factory(f"        r[d] = {alu.render(tmpl, 'r[d]', 'imm')}\n        return nxt", "d, imm, nxt")
 
 
-def _alu_op(insn: "Instruction", nxt: int) -> Op:
-    op = insn.opcode & OP_MASK
-    is64 = insn.opcode & CLASS_MASK == InsnClass.ALU64
+def _alu_plan(opcode: int, off: int, imm: int) -> tuple[int, Any, int]:
+    """How an ALU instruction becomes its closure, from its opcode (and off: sdiv/smod/movsx; imm: byte swaps):
+    (kind, factory or the shared failing op, mask of the immediate). Kinds: 0 factory(d, nxt), 1 factory(d, s, nxt),
+    2 factory(d, imm & mask, nxt), 3 the op itself (not an instruction)."""
+    op = opcode & OP_MASK
+    is64 = opcode & CLASS_MASK == InsnClass.ALU64
     if op == AluOp.END:
-        factory = _alu_factory(insn.opcode, 0, insn.imm)
-        return factory(insn.dst, nxt) if factory else _bad(f"invalid byte swap width {insn.imm}")
-    off = insn.off if op in (AluOp.DIV, AluOp.MOD, AluOp.MOV) else 0
-    if op == AluOp.MOV and insn.opcode & SOURCE_MASK == Source.K:
-        off = 0
-    factory = _alu_factory(insn.opcode, off, 0)
+        factory = _alu_factory(opcode, 0, imm)
+        return (0, factory, 0) if factory else (3, _bad(f"invalid byte swap width {imm}"), 0)
+    variant = off
+    if op not in (AluOp.DIV, AluOp.MOD, AluOp.MOV) or (op == AluOp.MOV and opcode & SOURCE_MASK == Source.K):
+        variant = 0
+    factory = _alu_factory(opcode, variant, 0)
     if factory is None:
-        return _bad(f"invalid ALU operation {insn.opcode:#04x} off {insn.off}")
-    if insn.opcode & SOURCE_MASK == Source.X:
-        return factory(insn.dst, insn.src, nxt)
-    return factory(insn.dst, alu.imm_operand(is64, insn.imm), nxt)
+        return 3, _bad(f"invalid ALU operation {opcode:#04x} off {off}"), 0
+    if opcode & SOURCE_MASK == Source.X:
+        return 1, factory, 0
+    return 2, factory, M64 if is64 else M32
+
+
+#: _alu_plan's answers by (opcode, off) or, for byte swaps, (opcode, off, imm): building a program's closures looks
+#: each instruction's plan up once instead of classifying it field by field (enum members cost a lookup each).
+#: Bounded: emptied when a program with many odd offsets or widths fills it.
+_ALU_PLANS: dict[tuple, tuple[int, Any, int]] = {}
+_PLANS_MAX = 4096
+_END = int(AluOp.END)
+
+
+def _alu_op(insn: "Instruction", nxt: int) -> Op:
+    opcode, d, s, off, imm = insn[0], insn[1], insn[2], insn[3], insn[4]
+    key = (opcode, off, imm) if opcode & 0xF0 == _END else (opcode, off)
+    plan = _ALU_PLANS.get(key)
+    if plan is None:
+        if len(_ALU_PLANS) >= _PLANS_MAX:
+            _ALU_PLANS.clear()
+        plan = _ALU_PLANS[key] = _alu_plan(opcode, off, imm)
+    kind, factory, mask = plan
+    if kind == 1:
+        return factory(d, s, nxt)
+    if kind == 2:
+        return factory(d, imm & mask, nxt)
+    if kind == 0:
+        return factory(d, nxt)
+    return factory
 
 
 @lru_cache(maxsize=None)
@@ -119,14 +153,31 @@ def _jmp_factory(opcode: int) -> Callable[..., Op] | None:
     return _factory(f"        return tgt if {alu.render(tmpl, d_expr, 'imm')} else nxt", "d, imm, nxt, tgt")
 
 
-def _jmp_op(insn: "Instruction", nxt: int, tgt: int) -> Op:
-    factory = _jmp_factory(insn.opcode)
+def _jmp_plan(opcode: int) -> tuple[int, Any, int]:
+    """(kind, factory or the shared failing op, mask of the immediate) of a conditional jump: kind 1 register
+    source, 2 immediate, 3 not an instruction."""
+    factory = _jmp_factory(opcode)
     if factory is None:
-        return _bad(f"invalid jump operation {insn.opcode:#04x}")
-    if insn.opcode & SOURCE_MASK == Source.X:
-        return factory(insn.dst, insn.src, nxt, tgt)
-    is64 = insn.opcode & CLASS_MASK == InsnClass.JMP
-    return factory(insn.dst, insn.imm & (M64 if is64 else M32), nxt, tgt)
+        return 3, _bad(f"invalid jump operation {opcode:#04x}"), 0
+    if opcode & SOURCE_MASK == Source.X:
+        return 1, factory, 0
+    return 2, factory, M64 if opcode & CLASS_MASK == InsnClass.JMP else M32
+
+
+_JMP_PLANS: dict[int, tuple[int, Any, int]] = {}
+
+
+def _jmp_op(insn: "Instruction", nxt: int, tgt: int) -> Op:
+    opcode = insn[0]
+    plan = _JMP_PLANS.get(opcode)
+    if plan is None:
+        plan = _JMP_PLANS[opcode] = _jmp_plan(opcode)
+    kind, factory, mask = plan
+    if kind == 1:
+        return factory(insn[1], insn[2], nxt, tgt)
+    if kind == 2:
+        return factory(insn[1], insn[4] & mask, nxt, tgt)
+    return factory
 
 
 def _bad(message: str) -> Op:
@@ -147,7 +198,7 @@ class Interpreter:
         self.insns = program.slot_map()
         self.nslots = program.slot_count
         self.code: list[Op] = []
-        self._build()
+        collector_paused(self._build)  # one closure per slot, all acyclic: no collections while they are made
 
     # ---- building -----------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -169,11 +220,13 @@ class Interpreter:
         self.code = code + extra
 
     def _make(self, slot: int, insn: "Instruction", target: Callable[[int, int], int]) -> Op:
-        opcode = insn.opcode
+        opcode = insn[0]
         cls = opcode & CLASS_MASK
+        if cls in _ALU_CLASSES:  # the common kinds first, classified by plain ints
+            return _alu_op(insn, slot + 1)
+        if cls in _JMP_CLASSES and opcode & OP_MASK in _COND_OPS:
+            return _jmp_op(insn, slot + 1, target(slot, slot + 1 + insn[3]))
         nxt = slot + insn.slots
-        if cls in (InsnClass.ALU, InsnClass.ALU64):
-            return _alu_op(insn, nxt)
         if opcode == OP_EXIT:
             return self._exit()
         if opcode == OP_JA:

@@ -4,6 +4,8 @@ fresh ones."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pyebpf
 from pyebpf.abi.uapi import XdpAction
@@ -217,3 +219,35 @@ def test_fixed_frame_stack_views_read_as_the_interpreter(strict: bool, monkeypat
         assert sources and all(("S8[" in src) == views for src in sources)
     clear_code_cache()
     assert got == [expected, expected]
+
+
+@settings(max_examples=300, deadline=None)
+@given(opcode=st.integers(0, 255), dst=st.integers(0, 9), src=st.integers(0, 9),
+       off=st.sampled_from([0, 1, 8, 16, 32, -1, 7]), imm=st.sampled_from([0, 1, 16, 32, 64, -1, 31, 63, 0x7FFFFFFF]),
+       regs=st.lists(st.integers(0, (1 << 64) - 1), min_size=10, max_size=10))
+def test_interpreter_plans_build_what_a_cold_plan_builds(opcode: int, dst: int, src: int, off: int, imm: int,
+                                                          regs: list[int]) -> None:
+    """The interpreter looks each ALU/jump opcode's closure factory up in a memo (interp._ALU_PLANS/_JMP_PLANS):
+    a closure made from a remembered plan computes as one made from a plan built afresh (values, next pc, fault)."""
+    from pyebpf.isa.instruction import Instruction
+    from pyebpf.vm import interp
+
+    insn = Instruction(opcode, dst, src, off, imm)
+    if opcode & 0x07 in (0x04, 0x07):
+        make = lambda: interp._alu_op(insn, 5)  # noqa: E731
+    elif opcode & 0x07 in (0x05, 0x06) and opcode & 0xF0 in interp._COND_OPS:
+        make = lambda: interp._jmp_op(insn, 5, 9)  # noqa: E731
+    else:
+        return
+
+    def outcome(op: object) -> tuple:
+        r = [*regs, 0, [], 0]
+        try:
+            return ("ok", op(r), r[:10])  # type: ignore[operator]
+        except VmError as e:
+            return ("fault", e.message)
+
+    interp._ALU_PLANS.clear()
+    interp._JMP_PLANS.clear()
+    cold = outcome(make())
+    assert outcome(make()) == cold  # now from the memo
