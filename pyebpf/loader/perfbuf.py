@@ -29,13 +29,14 @@ from pyebpf.errors import LoaderError
 from pyebpf.loader import syscall
 from pyebpf.loader.perf_event import PerfIoctl, PerfRecordType, bpf_output_event, perf_ioctl
 from pyebpf.loader.fdguard import Closeable
+from pyebpf.loader.shared_word import u64_words
 from pyebpf.system.cpus import online_cpus
 
 PAGE_SIZE = mmap.PAGESIZE
 # struct perf_event_mmap_page: data_head/data_tail/data_offset/data_size sit at byte 1024 onwards.
 _DATA_HEAD, _DATA_TAIL, _DATA_OFFSET, _DATA_SIZE = 1024, 1032, 1040, 1048
 _HEADER = struct.Struct("<IHH")
-_U32, _U64, _U64X2 = struct.Struct("<I"), struct.Struct("<Q"), struct.Struct("<QQ")
+_U32, _U64X2 = struct.Struct("<I"), struct.Struct("<QQ")
 _SAMPLE, _LOST = int(PerfRecordType.SAMPLE), int(PerfRecordType.LOST)
 _first = operator.itemgetter(0)
 _RUN_MAX = 4096
@@ -63,8 +64,12 @@ class _CpuRing:
         offset, size = struct.unpack_from("<QQ", self.mm, _DATA_OFFSET)
         self.data_offset = offset or PAGE_SIZE
         self.data_size = size or PAGE_SIZE * page_count
+        self.head_tail: memoryview | None = u64_words(self.mm, _DATA_HEAD, 2)  # [0] data_head, [1] data_tail
 
     def close(self) -> None:
+        if self.head_tail is not None:  # the view first: an exported buffer keeps its mmap open
+            self.head_tail.release()
+            self.head_tail = None
         if self.mm is not None:
             self.mm.close()
             self.mm = None
@@ -128,9 +133,8 @@ class PerfBuffer(Closeable):
         """Deliver the records of one CPU's ring. Everything available is copied out in one or two slices (two when
         it wraps past the ring's end), a run of equal sample records is cut out with one struct.iter_unpack, and
         the tail moves once, after delivery."""
-        mm = ring.mm
-        head = _U64.unpack_from(mm, _DATA_HEAD)[0]
-        tail = _U64.unpack_from(mm, _DATA_TAIL)[0]
+        mm, head_tail = ring.mm, ring.head_tail
+        head, tail = head_tail[0], head_tail[1]
         if tail >= head:
             return 0
         base, size, cpu = ring.data_offset, ring.data_size, ring.cpu
@@ -149,7 +153,7 @@ class PerfBuffer(Closeable):
             n += self._deliver(samples, on_sample, cpu)
             if lost and on_lost is not None:
                 on_lost(cpu, lost)  # in order: the samples before the loss first
-        _U64.pack_into(mm, _DATA_TAIL, tail + pos)
+        head_tail[1] = tail + pos  # one 8-byte store (see shared_word: a torn tail makes the kernel drop samples)
         self.samples += n
         return n
 

@@ -24,11 +24,11 @@ from pyebpf._gc import collector_paused
 from pyebpf.abi.records import CtypesDecoder, list_of_append, record_decoder
 from pyebpf.errors import LoaderError
 from pyebpf.loader.fdguard import Closeable
+from pyebpf.loader.shared_word import u64_words
 from pyebpf.abi.uapi import BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ
 
 PAGE_SIZE = mmap.PAGESIZE
 _U32 = struct.Struct("<I")
-_U64 = struct.Struct("<Q")
 
 _BUSY_OR_DISCARD = BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT
 _first = operator.itemgetter(0)
@@ -79,10 +79,13 @@ class RingBuffer(Closeable):
         self._cons_mm: mmap.mmap | None = None
         self._prod_mm: mmap.mmap | None = None
         self._epoll: select.epoll | None = None
+        self._cons: memoryview | None = None  # the positions as whole words (see shared_word: never torn)
+        self._prod: memoryview | None = None
         try:
             self._cons_mm = mmap.mmap(fd, PAGE_SIZE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
             self._prod_mm = mmap.mmap(fd, PAGE_SIZE + 2 * self.size, mmap.MAP_SHARED, mmap.PROT_READ,
                                       offset=PAGE_SIZE)
+            self._cons, self._prod = u64_words(self._cons_mm, 0), u64_words(self._prod_mm, 0)
             self._epoll = select.epoll()
             self._epoll.register(fd, select.EPOLLIN)
         except OSError as e:
@@ -94,11 +97,11 @@ class RingBuffer(Closeable):
     # -- positions ---------------------------------------------------------------------------------------------
     @property
     def consumer_pos(self) -> int:
-        return struct.unpack_from("<Q", self._cons_mm, 0)[0]
+        return self._cons[0]
 
     @property
     def producer_pos(self) -> int:
-        return struct.unpack_from("<Q", self._prod_mm, 0)[0]
+        return self._prod[0]
 
     def available(self) -> int:
         """Bytes written by the producer and not yet consumed (headers and padding included)."""
@@ -119,10 +122,9 @@ class RingBuffer(Closeable):
             raise LoaderError("ring buffer is closed", errno.EBADF)
         cb = callback or self.callback
         decode = self._decode if cb is not None else None  # records nobody receives are counted, not decoded
-        prod_mm, cons_mm, mask = self._prod_mm, self._cons_mm, self._mask
-        read_u64, write_u64 = _U64.unpack_from, _U64.pack_into
-        cons = read_u64(cons_mm, 0)[0]
-        prod = read_u64(prod_mm, 0)[0]
+        prod_mm, cons_word, prod_word, mask = self._prod_mm, self._cons, self._prod, self._mask
+        cons = cons_word[0]
+        prod = prod_word[0]
         n = 0
         parse = self._parse
         paused = type(decode) is CtypesDecoder  # ctypes records: only our code runs while the collector waits
@@ -152,11 +154,11 @@ class RingBuffer(Closeable):
                 n += len(records) - before
                 cons += end - pos
                 pos = end
-                write_u64(cons_mm, 0, cons)  # hand the space back to the producer
+                cons_word[0] = cons  # hand the space back to the producer (one 8-byte store)
             if stopped:
                 break  # a record reserved but not committed yet: everything after it waits too
             if cons >= prod:
-                prod = read_u64(prod_mm, 0)[0]
+                prod = prod_word[0]
         self.records += n
         return n
 
@@ -256,6 +258,11 @@ class RingBuffer(Closeable):
         return self._epoll.fileno()
 
     def close(self) -> None:
+        for name in ("_prod", "_cons"):  # the word views first: an exported buffer keeps its mmap open
+            view = getattr(self, name, None)
+            if view is not None:
+                view.release()
+                setattr(self, name, None)
         for name in ("_prod_mm", "_cons_mm"):
             m = getattr(self, name, None)
             if m is not None:

@@ -119,6 +119,7 @@ def _fake_ring(payloads: list[bytes], size: int = 1 << 16):
 
     from pyebpf.abi.uapi import BPF_RINGBUF_HDR_SZ
     from pyebpf.loader.ringbuf import PAGE_SIZE, RingBuffer
+    from pyebpf.loader.shared_word import u64_words
 
     data = b"".join(struct.pack("<II", len(p), 0) + p + bytes(-(len(p) + BPF_RINGBUF_HDR_SZ) % 8) for p in payloads)
     rb = RingBuffer.__new__(RingBuffer)
@@ -126,7 +127,8 @@ def _fake_ring(payloads: list[bytes], size: int = 1 << 16):
     rb.callback, rb._decode, rb._mask, rb.size = None, record_decoder(Rec), size - 1, size
     rb._cons_mm, rb._prod_mm = bytearray(PAGE_SIZE), bytearray(PAGE_SIZE + 2 * size)
     rb._prod_mm[PAGE_SIZE:PAGE_SIZE + len(data)] = data
-    struct.pack_into("<Q", rb._prod_mm, 0, len(data))
+    rb._cons, rb._prod = u64_words(rb._cons_mm, 0), u64_words(rb._prod_mm, 0)
+    rb._prod[0] = len(data)
     return rb
 
 
@@ -143,3 +145,24 @@ def test_ring_consume_into_a_list_as_per_record_callbacks(limit):
     assert n_into == n_call == min(25, limit or 25) and out[0] == "before"
     assert [bytes(r) for r in out[1:]] == seen
     assert into.consumer_pos == by_call.consumer_pos
+
+
+@settings(max_examples=100)
+@given(values=st.lists(st.integers(0, (1 << 64) - 1), min_size=1, max_size=4), offset=st.sampled_from([0, 8, 1024]))
+def test_shared_words_store_whole_native_u64(values, offset):
+    """Positions shared with the kernel are native u64 words at 8-byte aligned offsets; a store changes only its
+    word (the kernel must never see a zero-filled or half-written position, see loader/shared_word.py)."""
+    import struct
+
+    from pyebpf.loader.shared_word import u64_words
+
+    buf = bytearray(b"\xaa" * 2048)
+    words = u64_words(buf, offset, len(values))
+    for i, v in enumerate(values):
+        words[i] = v
+    assert list(struct.unpack_from(f"={len(values)}Q", buf, offset)) == values == words.tolist()
+    end = offset + 8 * len(values)
+    assert buf[:offset] == b"\xaa" * offset and buf[end:] == b"\xaa" * (2048 - end)
+    words.release()
+    with pytest.raises(ValueError):
+        u64_words(buf, offset + 4)
