@@ -325,8 +325,9 @@ def reader_ceiling(kind: str, count: int, ring_bytes: int, libbpf: bool = False)
     old = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(old)})
     try:
-        for label, decode in (("bytes", None), ("ctypes", Record), ("ctypes_seen", Record), ("batch", None)):
-            if label == "batch" and kind != "ring":
+        for label, decode in (("bytes", None), ("ctypes", Record), ("ctypes_seen", Record), ("batch", None),
+                              ("arrays", Record)):
+            if label in ("batch", "arrays") and kind != "ring":
                 continue
             prog = load(program(kind, os.getpid(), ring_bytes))
             pages = 1 << max(0, (count * 40 // 4096)).bit_length()
@@ -345,6 +346,8 @@ def reader_ceiling(kind: str, count: int, ring_bytes: int, libbpf: bool = False)
                 t, c = time.perf_counter(), time.process_time()
                 if label == "batch":
                     n = reader.consume(sink.extend, batch=True)
+                elif label == "arrays":
+                    n = reader.consume_arrays(sink.append)
                 else:
                     n = reader.consume(seen if label == "ctypes_seen" else sink.append)
                 gc.collect(0)  # the young collection of the records made belongs to their cost
@@ -438,6 +441,9 @@ def report(res: dict) -> bool:
 def ceiling_line(kind: str, c: dict[str, Any]) -> str:
     batch = (f", {c['batch']:,.0f}/s as bytes in batches ({c['batch_cpu_us']:.3f} us CPU/record)"
              if "batch" in c else "")
+    if "arrays" in c:
+        batch += (f", {c['arrays']:,.0f}/s as ctypes arrays of the Structure (consume_arrays: "
+                  f"{c['arrays_cpu_us']:.3f} us CPU/record kept)")
     anchor = (f"; libbpf {c['libbpf_cpu_us']:.3f} us CPU/record kept ({c['ctypes_cpu_us'] / c['libbpf_cpu_us']:.0f}x)"
               if "libbpf_cpu_us" in c else f"; libbpf: missing ({c['libbpf_missing']})" if "libbpf_missing" in c
               else "")

@@ -202,6 +202,38 @@ def test_ringbuf_batches_and_limits_in_one_pass():
         assert rb.records == 300 and rb.available() == 0
 
 
+@pytest.mark.parametrize("kind", ["output", "reserve"])
+def test_ringbuf_consume_arrays_keeps_records_in_order(kind: str):
+    """consume_arrays hands ctypes arrays of Event holding every committed record in order (28-byte records from
+    ringbuf_output zero-filled to the 32-byte type; reserved records with the odd ones discarded are skipped), a
+    limit stops inside a run, and the rest comes next time."""
+    from pyebpf.loader import load
+    from pyebpf.loader.attach import attach_tracepoint
+    from pyebpf.loader.ringbuf import RingBuffer
+
+    discard = kind == "reserve"
+    with load(event_program(kind, discard_odd=discard)) as prog, \
+            RingBuffer(prog.maps["events"], decode=Event) as rb, \
+            attach_tracepoint(prog, "syscalls", "sys_enter_getppid"):
+        trigger(600)
+        expected = 300 if discard else 600
+        assert rb.wait(1.0)
+        arrays: list = []
+        assert rb.consume_arrays(arrays.append, limit=7) == 7
+        deadline = time.monotonic() + 2
+        while sum(map(len, arrays)) < expected and time.monotonic() < deadline:
+            rb.wait(0.1)
+            rb.consume_arrays(arrays.append)
+        assert all(isinstance(a, ctypes.Array) and a._type_ is Event for a in arrays)
+        events = [e for a in arrays for e in a]
+        if discard:
+            assert [e.seq for e in events] == list(range(0, 600, 2)) and rb.discarded == 300
+            assert all(e.pid == os.getpid() and e.magic == MAGIC and e.seq_again == e.seq for e in events)
+        else:
+            check_events(events, 0, 600)
+        assert rb.records == expected and rb.available() == 0 and prog.maps["counts"][1] == 0
+
+
 def test_ringbuf_delivers_a_pass_in_chunks(monkeypatch: pytest.MonkeyPatch):
     """A pass decodes and delivers a chunk of records at a time (the ones a callback drops are freed before the next
     chunk is made): batches never exceed a chunk, a limit stops inside one, and nothing is lost or reordered."""

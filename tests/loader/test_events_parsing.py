@@ -103,8 +103,12 @@ def test_readers_decode_runs_in_place_as_one_by_one(lengths, seed):
     expected = [bytes(decode(p)) for p in payloads]
     ring = b"".join(struct.pack("<II", len(p), 0) + p + bytes(-(len(p) + BPF_RINGBUF_HDR_SZ) % 8) for p in payloads)
     out: list = []
-    assert RingBuffer._parse(_Reader(), ring, 0, out, None, decode) == (len(ring), False)
+    assert RingBuffer._parse(_Reader(), ring, 0, out, None, decode) == (len(ring), False, len(payloads))
     assert [bytes(r) for r in out] == expected
+    arrays: list = []
+    assert RingBuffer._parse(_Reader(), ring, 0, arrays, None, decode, True) == (len(ring), False, len(payloads))
+    assert all(isinstance(a, ctypes.Array) and a._type_ is Rec for a in arrays)
+    assert [bytes(r) for a in arrays for r in a] == expected
     perf = b""
     for p in payloads:
         size = (8 + 4 + len(p) + 7) & ~7
@@ -113,7 +117,7 @@ def test_readers_decode_runs_in_place_as_one_by_one(lengths, seed):
     assert used == len(perf) and [bytes(r) for samples, _ in pieces for r in samples] == expected
 
 
-def _fake_ring(payloads: list[bytes], size: int = 1 << 16):
+def _fake_ring(payloads: list[bytes], size: int = 1 << 16, decode=Rec):
     """A RingBuffer over bytearrays laid out as the kernel maps a ring (consumer page, producer page, data)."""
     import struct
 
@@ -124,7 +128,7 @@ def _fake_ring(payloads: list[bytes], size: int = 1 << 16):
     data = b"".join(struct.pack("<II", len(p), 0) + p + bytes(-(len(p) + BPF_RINGBUF_HDR_SZ) % 8) for p in payloads)
     rb = RingBuffer.__new__(RingBuffer)
     rb.discarded = rb.records = 0
-    rb.callback, rb._decode, rb._mask, rb.size = None, record_decoder(Rec), size - 1, size
+    rb.callback, rb._decode, rb._mask, rb.size = None, record_decoder(decode), size - 1, size
     rb._cons_mm, rb._prod_mm = bytearray(PAGE_SIZE), bytearray(PAGE_SIZE + 2 * size)
     rb._prod_mm[PAGE_SIZE:PAGE_SIZE + len(data)] = data
     rb._cons, rb._prod = u64_words(rb._cons_mm, 0), u64_words(rb._prod_mm, 0)
@@ -145,6 +149,34 @@ def test_ring_consume_into_a_list_as_per_record_callbacks(limit):
     assert n_into == n_call == min(25, limit or 25) and out[0] == "before"
     assert [bytes(r) for r in out[1:]] == seen
     assert into.consumer_pos == by_call.consumer_pos
+
+
+@settings(max_examples=100)
+@given(lengths=st.lists(st.sampled_from([0, 4, 12, 16, 20, 24, 33]), min_size=1, max_size=60),
+       limit=st.none() | st.integers(1, 70), chunk=st.sampled_from([2, 5, 4096]))
+def test_ring_consume_arrays_as_per_record_callbacks(lengths, limit, chunk):
+    """consume_arrays hands ctypes arrays (one per run of equal lengths, at most a chunk each) holding the same
+    records, in the same order, as per-record callbacks get; the same count and consumer position."""
+    from unittest import mock
+
+    payloads = [bytes((i * 7 + j) & 0xFF for j in range(n)) for i, n in enumerate(lengths)]
+    by_call, by_array = _fake_ring(payloads), _fake_ring(payloads)
+    seen: list = []
+    n_call = by_call.consume(lambda r: seen.append(bytes(r)), limit=limit)
+    arrays: list = []
+    with mock.patch("pyebpf.loader.ringbuf._CHUNK", chunk), mock.patch("pyebpf.loader.ringbuf._RUN_MAX", chunk):
+        n_array = by_array.consume_arrays(arrays.append, limit=limit)
+    assert n_array == n_call == min(len(payloads), limit or len(payloads))
+    assert all(isinstance(a, ctypes.Array) and 1 <= len(a) <= chunk for a in arrays)
+    assert [bytes(r) for a in arrays for r in a] == seen
+    assert by_array.consumer_pos == by_call.consumer_pos
+
+
+def test_ring_consume_arrays_needs_a_ctypes_type():
+    from pyebpf.errors import LoaderError
+
+    with pytest.raises(LoaderError, match="consume_arrays needs a ctypes"):
+        _fake_ring([b"x" * 16], decode=None).consume_arrays(print)
 
 
 @settings(max_examples=100)
