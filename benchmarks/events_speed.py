@@ -41,7 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from pyebpf.errors import PyebpfError
-from pyebpf.isa.builder import R0, R1, R2, R3, R4, R5, R6, R7, R8, R10, Builder
+from pyebpf.abi.uapi import RingbufFlags, RingbufQuery
+from pyebpf.isa.builder import R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, Builder
 from pyebpf.loader import load
 from pyebpf.loader.attach import attach_tracepoint
 from pyebpf.loader.perfbuf import PerfBuffer
@@ -54,7 +55,11 @@ DRAIN_TARGET_US = 0.3
 RECORD = struct.Struct("<QII")  # ktime_get_ns, seq, pid
 
 
-def program(kind: str, producer_pid: int, ring_bytes: int):
+def program(kind: str, producer_pid: int, ring_bytes: int, wakeup: str = "default"):
+    """The producer's program. `wakeup` (ring only) picks bpf_ringbuf_output's notification flags: "default" (0: the
+    kernel wakes the reader when it commits a record the reader has caught up with), "force" (BPF_RB_FORCE_WAKEUP on
+    every record) or a number of bytes N (adaptive, as some libbpf-based tools do: BPF_RB_NO_WAKEUP until N bytes
+    wait, then BPF_RB_FORCE_WAKEUP; the reader's poll timeout picks up a tail below N)."""
     b = Builder("tracepoint")
     b.map("counts", "array", key=ctypes.c_uint32, value=ctypes.c_uint64, max_entries=3)
     if kind == "ring":
@@ -72,7 +77,16 @@ def program(kind: str, producer_pid: int, ring_bytes: int):
     b.store(R10 - 16, R8, "u32").store(R10 - 12, R7, "u32")
     b.call("ktime_get_ns").store(R10 - 24, R0, "u64")
     if kind == "ring":
-        b.ld_map(R1, "events").mov(R2, R10).add(R2, -24).mov(R3, RECORD.size).mov(R4, 0).call("ringbuf_output")
+        if wakeup == "default":
+            b.mov(R9, 0)
+        elif wakeup == "force":
+            b.mov(R9, int(RingbufFlags.FORCE_WAKEUP))
+        else:
+            b.ld_map(R1, "events").mov(R2, int(RingbufQuery.AVAIL_DATA)).call("ringbuf_query")
+            b.mov(R9, int(RingbufFlags.NO_WAKEUP))
+            with b.if_(R0 >= int(wakeup)):
+                b.mov(R9, int(RingbufFlags.FORCE_WAKEUP))
+        b.ld_map(R1, "events").mov(R2, R10).add(R2, -24).mov(R3, RECORD.size).mov(R4, R9).call("ringbuf_output")
     else:
         b.mov(R1, R6).ld_map(R2, "events").ld_imm64(R3, 0xFFFFFFFF).mov(R4, R10).add(R4, -24)
         b.mov(R5, RECORD.size).call("perf_event_output")
@@ -81,7 +95,7 @@ def program(kind: str, producer_pid: int, ring_bytes: int):
     # ring had room (6.15+ kernels take the ring's lock with rqspinlock, which can give up).
     b.store(R10 - 4, 1, "u32")
     if kind == "ring":
-        b.ld_map(R1, "events").mov(R2, 0).call("ringbuf_query")  # BPF_RB_AVAIL_DATA
+        b.ld_map(R1, "events").mov(R2, int(RingbufQuery.AVAIL_DATA)).call("ringbuf_query")
         with b.if_(R0 < ring_bytes // 2):
             b.store(R10 - 4, 2, "u32")
     b.ld_map(R1, "counts").mov(R2, R10).add(R2, -4).call("map_lookup_elem")
@@ -189,7 +203,7 @@ class Anchor:
 
 
 def run(kind: str, seconds: float, rate: int, ring_bytes: int, pages: int, reader: str = "pyebpf",
-        batch: bool = True) -> dict:
+        batch: bool = True, wakeup: str = "default") -> dict:
     """One streaming run: a producer paced at `rate`/s (0: flat out) for `seconds`, read by pyebpf or libbpf.
     pyebpf's ring reader hands the callback lists of records (consume(batch=True)) unless `batch` is False (one
     Python call per record); the perf reader calls it per record."""
@@ -236,9 +250,9 @@ def run(kind: str, seconds: float, rate: int, ring_bytes: int, pages: int, reade
 
     rss_before = rss_mb()
     anchor: dict[str, int] = {}
-    max_backlog = 0
+    max_backlog = passes = 0
     try:
-        prog = load(program(kind, pid, ring_bytes))
+        prog = load(program(kind, pid, ring_bytes, wakeup))
         with prog, attach_tracepoint(prog, "syscalls", "sys_enter_getppid"):
             if reader == "libbpf":
                 a = Anchor(kind, "stream", prog.maps["events"].fd, pages)
@@ -265,9 +279,9 @@ def run(kind: str, seconds: float, rate: int, ring_bytes: int, pages: int, reade
                         if kind == "ring":
                             max_backlog = max(max_backlog, rd.available())
                             rd.wait(0.05)
-                            drain()
+                            passes += drain() > 0
                         else:
-                            rd.poll(0.05)  # waits, then drains
+                            passes += rd.poll(0.05) > 0  # waits, then drains
                         done, _ = os.waitpid(pid, os.WNOHANG)
                         if done:
                             pid = 0
@@ -293,6 +307,7 @@ def run(kind: str, seconds: float, rate: int, ring_bytes: int, pages: int, reade
         lat_median = anchor["lat_median_ns"] / 1000
         lat_p99 = anchor["lat_p99_ns"] / 1000
         cpu_us = anchor["cpu_ns"] / 1000
+        passes = anchor["passes"]
     else:
         if os.environ.get("EVENTS_SPEED_DEBUG"):
             print("gaps at", state.get("gap_at", [])[:10])
@@ -304,7 +319,8 @@ def run(kind: str, seconds: float, rate: int, ring_bytes: int, pages: int, reade
         lat_p99 = latencies[int(len(latencies) * 0.99)] / 1000 if latencies else float("nan")
         cpu_us = float("nan")
     return {
-        "kind": kind, "reader": reader, "batch": batch and kind == "ring" and reader == "pyebpf", "rate": rate, "elapsed": elapsed, "produced": produced, "read": n,
+        "kind": kind, "reader": reader, "batch": batch and kind == "ring" and reader == "pyebpf", "rate": rate,
+        "wakeup": wakeup if kind == "ring" else "-", "passes": passes, "elapsed": elapsed, "produced": produced, "read": n,
         "lost": lost, "spurious": spurious, "gaps": gaps, "max_backlog": max_backlog, "read_per_s": n / elapsed,
         "lat_median_us": lat_median, "lat_p99_us": lat_p99, "reader_cpu_us": cpu_us,
         "rss_growth_mb": rss_after["VmRSS"] - rss_before["VmRSS"],
@@ -434,7 +450,8 @@ def report(res: dict) -> bool:
     backlog = f"max backlog {res['max_backlog'] / 1024:5.0f} KiB  " if res["reader"] == "pyebpf" else ""
     print(f"{label:30} produced {res['produced']:>9,}  read {res['read']:>9,}  lost (full) {res['lost']:>6,}  "
           f"failed-with-room {res['spurious']:>3}  gaps {res['gaps']:>3}  read/s {res['read_per_s']:>9,.0f}  "
-          f"latency median {res['lat_median_us']:8.1f} us  p99 {res['lat_p99_us']:9.1f} us  {backlog}{rss}")
+          f"latency median {res['lat_median_us']:8.1f} us  p99 {res['lat_p99_us']:9.1f} us  "
+          f"passes with records {res['passes']:,} (wakeup flags: {res['wakeup']})  {backlog}{rss}")
     return ok_rate and ok_lat and ok_rss
 
 
@@ -465,6 +482,8 @@ def main() -> int:
     ap.add_argument("--paced-only", action="store_true", help="skip the unthrottled run")
     ap.add_argument("--position-stores", type=int, metavar="ROUNDS", default=0,
                     help="only the consumer-position store check: ROUNDS rounds of struct.pack_into vs 8-byte word")
+    ap.add_argument("--wakeup", default="default",
+                    help="ring output notification: default, force, or N (adaptive: wake once N bytes wait)")
     ap.add_argument("--per-record", action="store_true",
                     help="pyebpf's ring reader calls the Python callback once per record (default: lists, batch=True)")
     ap.add_argument("--reader", choices=("pyebpf", "libbpf", "both"), default="both",
@@ -494,8 +513,10 @@ def main() -> int:
     results = []
     for reader in readers:
         if not args.paced_only:
-            results.append(run("ring", args.seconds, 0, ring_bytes, args.perf_pages, reader, not args.per_record))
-        results.append(run("ring", args.seconds, args.rate, ring_bytes, args.perf_pages, reader, not args.per_record))
+            results.append(run("ring", args.seconds, 0, ring_bytes, args.perf_pages, reader, not args.per_record,
+                               args.wakeup))
+        results.append(run("ring", args.seconds, args.rate, ring_bytes, args.perf_pages, reader, not args.per_record,
+                           args.wakeup))
         if not args.no_perf:
             results.append(run("perf", args.seconds, args.rate, ring_bytes, args.perf_pages, reader))
     passed = [report(r) for r in results]

@@ -10,7 +10,8 @@
  *   - stream: it polls (epoll, 50 ms timeout, as the Python reader does) until stdin reaches EOF, then consumes
  *     what is left; it samples the kernel-to-user latency of every 16th record, as the Python reader does.
  * It prints one line of key=value pairs: records, cpu_ns (process CPU of the reading), gaps (sequence
- * discontinuities), lost (perf LOST counts), lat_median_ns, lat_p99_ns, samples.
+ * discontinuities), lost (perf LOST counts), lat_median_ns, lat_p99_ns, samples, passes (polls that returned
+ * records).
  */
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -29,7 +30,7 @@ struct record {
 };
 
 static struct {
-	uint64_t n, gaps, lost;
+	uint64_t n, gaps, lost, passes;
 	int64_t last_seq;
 	int stream;
 	struct record *kept;
@@ -148,6 +149,7 @@ int main(int argc, char **argv)
 		c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
 		while (!stdin_closed()) {
 			int err = ring ? ring_buffer__poll(rb, 50) : perf_buffer__poll(pb, 50);
+			st.passes += err > 0;
 			if (err < 0 && err != -EINTR) {
 				fprintf(stderr, "events_anchor: poll: %s\n", strerror(-err));
 				return 1;
@@ -158,10 +160,12 @@ int main(int argc, char **argv)
 		c1 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
 	}
 	qsort(st.lat, st.lat_n, sizeof(*st.lat), cmp64);
-	printf("records=%llu cpu_ns=%lld gaps=%llu lost=%llu lat_median_ns=%lld lat_p99_ns=%lld samples=%zu\n",
+	printf("records=%llu cpu_ns=%lld gaps=%llu lost=%llu lat_median_ns=%lld lat_p99_ns=%lld samples=%zu "
+	       "passes=%llu\n",
 	       (unsigned long long)st.n, (long long)(c1 - c0), (unsigned long long)st.gaps,
 	       (unsigned long long)st.lost, st.lat_n ? (long long)st.lat[st.lat_n / 2] : -1LL,
-	       st.lat_n ? (long long)st.lat[(size_t)(st.lat_n * 0.99)] : -1LL, st.lat_n);
+	       st.lat_n ? (long long)st.lat[(size_t)(st.lat_n * 0.99)] : -1LL, st.lat_n,
+	       (unsigned long long)st.passes);
 	ring_buffer__free(rb);
 	perf_buffer__free(pb);
 	return 0;
