@@ -343,7 +343,7 @@ def reader_ceiling(kind: str, count: int, ring_bytes: int, libbpf: bool = False)
     try:
         for label, decode in (("bytes", None), ("ctypes", Record), ("ctypes_seen", Record), ("batch", None),
                               ("arrays", Record)):
-            if label in ("batch", "arrays") and kind != "ring":
+            if label == "batch" and kind != "ring":
                 continue
             prog = load(program(kind, os.getpid(), ring_bytes))
             pages = 1 << max(0, (count * 40 // 4096)).bit_length()

@@ -129,7 +129,7 @@ class PerfBuffer(Closeable):
 
     # -- reading -----------------------------------------------------------------------------------------------
     def _drain(self, ring: _CpuRing, on_sample: Callable[..., Any] | None,
-               on_lost: Callable[[int, int], Any] | None) -> int:
+               on_lost: Callable[[int, int], Any] | None, arrays: bool = False) -> int:
         """Deliver the records of one CPU's ring. Everything available is copied out in one or two slices (two when
         it wraps past the ring's end), a run of equal sample records is cut out with one struct.iter_unpack, and
         the tail moves once, after delivery."""
@@ -144,22 +144,25 @@ class PerfBuffer(Closeable):
         else:  # records that wrap past the end of the ring come out whole from the joined pieces
             buf = mm[base + off:base + size] + mm[base:base + off + avail - size]
         decode = self._decode if on_sample is not None else None  # samples nobody receives are not decoded
-        if type(decode) is CtypesDecoder:  # ctypes samples (only our code runs while the collector waits)
+        arrays = arrays and decode is not None
+        if type(decode) is CtypesDecoder and not arrays:  # ctypes samples (only our code runs while the GC waits)
             pieces, pos = collector_paused(self._parse, buf, cpu, decode)
         else:
-            pieces, pos = self._parse(buf, cpu, decode)
+            pieces, pos = self._parse(buf, cpu, decode, arrays)
         n = 0
         for samples, lost in pieces:
-            n += self._deliver(samples, on_sample, cpu)
+            self._deliver(samples, on_sample, cpu)
+            n += sum(map(len, samples)) if arrays else len(samples)  # (arrays: one per run of samples)
             if lost and on_lost is not None:
                 on_lost(cpu, lost)  # in order: the samples before the loss first
         head_tail[1] = tail + pos  # one 8-byte store (see shared_word: a torn tail makes the kernel drop samples)
         self.samples += n
         return n
 
-    def _parse(self, buf: bytes, cpu: int, decode: Any) -> tuple[list[tuple[list[Any], int]], int]:
+    def _parse(self, buf: bytes, cpu: int, decode: Any,
+               arrays: bool = False) -> tuple[list[tuple[list[Any], int]], int]:
         """The records of `buf` as pieces (samples, then the count of a LOST record after them or 0), decoded when
-        `decode` is given; and the bytes read."""
+        `decode` is given (with `arrays`, one ctypes array per run of equal samples); and the bytes read."""
         view = memoryview(buf)
         header, read_u32 = _HEADER.unpack_from, _U32.unpack_from
         decode_run = decode.run if type(decode) is CtypesDecoder else None
@@ -185,7 +188,9 @@ class PerfBuffer(Closeable):
                     if heads.tobytes() != buf[pos:pos + 8] * count or sizes.tobytes() != buf[pos + 8:pos + 12] * count:
                         heads, sizes = heads.tolist(), sizes.tolist()
                         count = next(i for i in range(count) if heads[i] != heads[0] or sizes[i] != raw_size)
-                if count == 1:
+                if arrays:
+                    samples.append(decode.array(buf, pos + 12, rsize, count, raw_size))
+                elif count == 1:
                     raw = buf[pos + 12:pos + 12 + raw_size]
                     samples.append(decode(raw) if decode is not None else raw)
                 else:
@@ -207,8 +212,8 @@ class PerfBuffer(Closeable):
             pos += rsize
         return pieces, pos
 
-    def _deliver(self, values: list[Any], on_sample: Callable[..., Any] | None, cpu: int) -> int:
-        """Hand decoded samples to the callback, one call each (the loop in C)."""
+    def _deliver(self, values: list[Any], on_sample: Callable[..., Any] | None, cpu: int) -> None:
+        """Hand decoded samples (or arrays of them) to the callback, one call each (the loop in C)."""
         if on_sample is not None and values:
             sink = list_of_append(on_sample)
             if sink is not None and not self.with_cpu:
@@ -217,7 +222,6 @@ class PerfBuffer(Closeable):
                 deque(map(on_sample, repeat(cpu, len(values)), values), 0)
             else:
                 deque(map(on_sample, values), 0)
-        return len(values)
 
     def consume(self, callback: Callable[..., Any] | None = None,
                 lost_callback: Callable[[int, int], Any] | None = None) -> int:
@@ -226,6 +230,20 @@ class PerfBuffer(Closeable):
             raise LoaderError("perf buffer is closed", errno.EBADF)
         cb, lcb = callback or self.callback, lost_callback or self.lost_callback
         return sum(self._drain(ring, cb, lcb) for ring in self._rings.values())
+
+    def consume_arrays(self, callback: Callable[..., Any] | None = None,
+                       lost_callback: Callable[[int, int], Any] | None = None) -> int:
+        """Drain every CPU's ring now as ctypes arrays of the `decode` type: one array per run of equal samples (up
+        to _RUN_MAX), in order per CPU, to callback(array) or callback(cpu, array) with `with_cpu`; returns the
+        number of samples. No Python object per sample (see RingBuffer.consume_arrays). Needs a ctypes Structure,
+        Union or array type as `decode`."""
+        if self._epoll is None:
+            raise LoaderError("perf buffer is closed", errno.EBADF)
+        if type(self._decode) is not CtypesDecoder:
+            raise LoaderError("consume_arrays needs a ctypes Structure, Union or array type as decode",
+                              errno.EINVAL)
+        cb, lcb = callback or self.callback, lost_callback or self.lost_callback
+        return sum(self._drain(ring, cb, lcb, True) for ring in self._rings.values())
 
     def poll(self, timeout: float | None = None, callback: Callable[..., Any] | None = None,
              lost_callback: Callable[[int, int], Any] | None = None) -> int:

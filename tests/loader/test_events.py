@@ -343,6 +343,33 @@ def test_perfbuf_wrap_around_keeps_records_intact():
         assert pb.lost == 0
 
 
+@pytest.mark.parametrize("with_cpu", [False, True])
+def test_perfbuf_consume_arrays_through_wrap_around(with_cpu: bool):
+    """consume_arrays hands ctypes arrays of Event (28-byte samples zero-filled to the type) holding every sample in
+    order, records straddling the ring's end included; with_cpu gives (cpu, array)."""
+    from pyebpf.loader import load
+    from pyebpf.loader.attach import attach_tracepoint
+    from pyebpf.errors import LoaderError
+    from pyebpf.loader.perfbuf import PerfBuffer
+
+    with pinned_to_one_cpu() as cpu, load(event_program("perf")) as prog, \
+            PerfBuffer(prog.maps["events"], decode=Event, page_count=1, with_cpu=with_cpu) as pb, \
+            attach_tracepoint(prog, "syscalls", "sys_enter_getppid"):
+        got: list = []
+        for _ in range(30):
+            trigger(70)
+            assert pb.consume_arrays(got.append if not with_cpu else lambda c, a: got.append((c, a))) == 70
+        if with_cpu:
+            assert {c for c, _ in got} == {cpu}
+            got = [a for _, a in got]
+        assert all(isinstance(a, ctypes.Array) and a._type_ is Event for a in got)
+        check_events([e for a in got for e in a], 0, 2100)
+        assert pb.lost == 0 and pb.samples == 2100
+    with load(event_program("perf")) as prog, PerfBuffer(prog.maps["events"], decode=None) as pb:
+        with pytest.raises(LoaderError, match="consume_arrays needs a ctypes"):
+            pb.consume_arrays(print)
+
+
 def test_perfbuf_close_releases_everything():
     from pyebpf.errors import LoaderError
     from pyebpf.loader import load
