@@ -41,6 +41,8 @@ _SAMPLE, _LOST = int(PerfRecordType.SAMPLE), int(PerfRecordType.LOST)
 _first = operator.itemgetter(0)
 _RUN_MAX = 4096
 """Samples of one size cut out per struct.iter_unpack call at most (bounds the header check of a run)."""
+_CHUNK = _RUN_MAX
+"""Samples decoded before they are handed to the callback (see _drain)."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -132,7 +134,7 @@ class PerfBuffer(Closeable):
                on_lost: Callable[[int, int], Any] | None, arrays: bool = False) -> int:
         """Deliver the records of one CPU's ring. Everything available is copied out in one or two slices (two when
         it wraps past the ring's end), a run of equal sample records is cut out with one struct.iter_unpack, and
-        the tail moves once, after delivery."""
+        the records are decoded and delivered a chunk at a time, the tail moving after each chunk."""
         mm, head_tail = ring.mm, ring.head_tail
         head, tail = head_tail[0], head_tail[1]
         if tail >= head:
@@ -145,32 +147,38 @@ class PerfBuffer(Closeable):
             buf = mm[base + off:base + size] + mm[base:base + off + avail - size]
         decode = self._decode if on_sample is not None else None  # samples nobody receives are not decoded
         arrays = arrays and decode is not None
-        if type(decode) is CtypesDecoder and not arrays:  # ctypes samples (only our code runs while the GC waits)
-            pieces, pos = collector_paused(self._parse, buf, cpu, decode)
-        else:
-            pieces, pos = self._parse(buf, cpu, decode, arrays)
-        n = 0
-        for samples, lost in pieces:
-            self._deliver(samples, on_sample, cpu)
-            n += sum(map(len, samples)) if arrays else len(samples)  # (arrays: one per run of samples)
-            if lost and on_lost is not None:
-                on_lost(cpu, lost)  # in order: the samples before the loss first
-        head_tail[1] = tail + pos  # one 8-byte store (see shared_word: a torn tail makes the kernel drop samples)
+        paused = type(decode) is CtypesDecoder and not arrays  # ctypes samples: only our code runs while GC waits
+        n, pos, end = 0, 0, len(buf)
+        while pos < end:
+            # a chunk of samples at a time: the ones a callback does not keep are freed before the next chunk is
+            # made, so the collector never has to walk them
+            if paused:
+                pieces, pos = collector_paused(self._parse, buf, cpu, decode, arrays, pos, _CHUNK)
+            else:
+                pieces, pos = self._parse(buf, cpu, decode, arrays, pos, _CHUNK)
+            for samples, lost in pieces:
+                self._deliver(samples, on_sample, cpu)
+                n += sum(map(len, samples)) if arrays else len(samples)  # (arrays: one per run of samples)
+                if lost and on_lost is not None:
+                    on_lost(cpu, lost)  # in order: the samples before the loss first
+            pieces = samples = None
+            head_tail[1] = tail + pos  # one 8-byte store (see shared_word: a torn tail makes the kernel drop samples)
         self.samples += n
         return n
 
-    def _parse(self, buf: bytes, cpu: int, decode: Any,
-               arrays: bool = False) -> tuple[list[tuple[list[Any], int]], int]:
-        """The records of `buf` as pieces (samples, then the count of a LOST record after them or 0), decoded when
-        `decode` is given (with `arrays`, one ctypes array per run of equal samples); and the bytes read."""
+    def _parse(self, buf: bytes, cpu: int, decode: Any, arrays: bool = False, pos: int = 0,
+               limit: int | None = None) -> tuple[list[tuple[list[Any], int]], int]:
+        """The records of `buf` from offset `pos` on as pieces (samples, then the count of a LOST record after them
+        or 0), decoded when `decode` is given (with `arrays`, one ctypes array per run of equal samples), stopping
+        after `limit` samples; and the offset after the last record read."""
         view = memoryview(buf)
         header, read_u32 = _HEADER.unpack_from, _U32.unpack_from
         decode_run = decode.run if type(decode) is CtypesDecoder else None
         samples: list[Any] = []
         pieces = [(samples, 0)]
-        pos = 0
         end = len(buf)
-        while pos < end:
+        got = 0
+        while pos < end and (limit is None or got < limit):
             rtype, _misc, rsize = header(buf, pos)  # 8-byte aligned: a header never wraps
             if rsize < _HEADER.size or pos + rsize > end:
                 raise LoaderError(f"corrupt perf record (size {rsize}) on cpu {cpu}", errno.EIO)
@@ -180,7 +188,7 @@ class PerfBuffer(Closeable):
                 if count > 1 and buf[pos:pos + 12] != buf[pos + rsize:pos + rsize + 12]:
                     count = 1  # records of varying sizes: one at a time
                 elif count > 1:  # the run of samples with this very header and raw size
-                    count = min(count, _RUN_MAX)
+                    count = min(count, _RUN_MAX) if limit is None else min(count, _RUN_MAX, limit - got)
                     run = view[pos:pos + count * rsize]
                     heads = run.cast("Q")[::rsize // 8]
                     sizes = run.cast("I")[2::rsize // 4]
@@ -202,6 +210,7 @@ class PerfBuffer(Closeable):
                             decoded = map(decode, decoded)
                     samples.extend(decoded)
                 pos += count * rsize
+                got += count
                 continue
             if rtype == _LOST:
                 _id, lost = _U64X2.unpack_from(buf, pos + 8)

@@ -343,6 +343,32 @@ def test_perfbuf_wrap_around_keeps_records_intact():
         assert pb.lost == 0
 
 
+def test_perfbuf_delivers_a_drain_in_chunks(monkeypatch: pytest.MonkeyPatch):
+    """A drain decodes and delivers a chunk of samples at a time, the tail moving after each: nothing lost or
+    reordered, and a LOST record still reaches lost_callback after the samples before it."""
+    from pyebpf.loader import load, perfbuf
+    from pyebpf.loader.attach import attach_tracepoint
+
+    monkeypatch.setattr(perfbuf, "_CHUNK", 16)
+    order: list = []
+    with pinned_to_one_cpu(), load(event_program("perf")) as prog, \
+            perfbuf.PerfBuffer(prog.maps["events"], decode=Event, page_count=4,
+                               callback=lambda e: order.append(e.seq),
+                               lost_callback=lambda c, n: order.append(("lost", n))) as pb, \
+            attach_tracepoint(prog, "syscalls", "sys_enter_getppid"):
+        trigger(300)
+        assert pb.consume() == 300 and order == list(range(300))
+        order.clear()
+        trigger(1000)  # more than 4 pages hold: the kernel drops samples and says so with a LOST record
+        first = pb.consume()
+        trigger(1)
+        rest = pb.consume()
+        assert order[:first] == list(range(300, 300 + first)) and first < 1000
+        lost = [x for x in order if isinstance(x, tuple)]
+        assert lost and sum(n for _, n in lost) == pb.lost == 1000 + 1 - first - rest
+        assert order[-1] == 1300 and prog.maps["counts"][1] == pb.lost
+
+
 @pytest.mark.parametrize("with_cpu", [False, True])
 def test_perfbuf_consume_arrays_through_wrap_around(with_cpu: bool):
     """consume_arrays hands ctypes arrays of Event (28-byte samples zero-filled to the type) holding every sample in

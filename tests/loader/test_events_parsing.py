@@ -115,6 +115,13 @@ def test_readers_decode_runs_in_place_as_one_by_one(lengths, seed):
         perf += struct.pack("<IHHI", PerfRecordType.SAMPLE, 0, size, len(p)) + p + bytes(size - 12 - len(p))
     pieces, used = PerfBuffer._parse(_Reader(), perf, 0, decode)
     assert used == len(perf) and [bytes(r) for samples, _ in pieces for r in samples] == expected
+    for limit in (1, 3):  # a chunk of `limit` samples at a time, from where the last one stopped
+        got, pos = [], 0
+        while pos < len(perf):
+            pieces, pos = PerfBuffer._parse(_Reader(), perf, 0, decode, False, pos, limit)
+            assert sum(len(samples) for samples, _ in pieces) <= limit
+            got += [bytes(r) for samples, _ in pieces for r in samples]
+        assert got == expected
     pieces, used = PerfBuffer._parse(_Reader(), perf, 0, decode, True)
     assert all(isinstance(a, ctypes.Array) and a._type_ is Rec for samples, _ in pieces for a in samples)
     assert used == len(perf) and [bytes(r) for samples, _ in pieces for a in samples for r in a] == expected
