@@ -66,6 +66,9 @@ class RingBuffer(Closeable):
             for event in rb: ...                          # or an endless blocking iterator
 
     `decode` turns each record's bytes into a value: a ctypes Structure class, a function, or None for bytes.
+    Records are delivered in ring order; `discarded` counts the ones the producer discarded. A record the kernel
+    refused because the ring was full never reaches the ring and no counter of them exists: a program that must
+    account for them counts bpf_ringbuf_output/reserve failures itself (benchmarks/events_speed.py does).
     """
 
     def __init__(self, ringbuf_map: Any, decode: Any = None, callback: Callable[[Any], Any] | None = None,
