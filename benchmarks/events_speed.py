@@ -1,6 +1,8 @@
 """Events out of the kernel: throughput, loss and latency of the ring buffer (and perf buffer) readers.
 
     python benchmarks/events_speed.py [--seconds 2] [--rate 200000] [--ring-mb 16] [--no-perf]
+    python benchmarks/events_speed.py --seconds 60 --paced-only --no-perf      # issue 15's 60 s run, both readers
+    python benchmarks/events_speed.py --ceiling-only                            # drain CPU per record only
 
 A tracepoint program on syscalls/sys_enter_getppid, filtered by the pid of a forked producer process that calls
 os.getppid() in a tight loop, writes {ktime_get_ns, seq, pid} per call into a BPF ring buffer (failed outputs are
@@ -9,7 +11,15 @@ clock_gettime(CLOCK_MONOTONIC) — the same clock — to get kernel-to-user late
 
   * unthrottled: the producer runs flat out; shows the reader's ceiling and what is lost when it is outrun;
   * paced at --rate events/s (default 200,000): the user story's "> 100,000 events/s without loss" case;
-  * the same paced run through the perf buffer (per-CPU BPF_OUTPUT rings), for comparison.
+  * the same paced run through the perf buffer (per-CPU BPF_OUTPUT rings), for comparison;
+  * the drain ("reader ceiling"): 150,000 records waiting, drained once, CPU per record as bytes, lists, ctypes
+    instances and ctypes arrays (consume_arrays).
+
+pyebpf's ring reader hands the benchmark's callback lists (--per-record: one call per record). --wakeup picks the
+program's notification flags (default, force, or adaptive: BPF_RB_NO_WAKEUP until N bytes wait).
+--position-stores shows why the consumer position is stored as one 8-byte word (loader/shared_word.py).
+Every streaming run prints drops (outputs a full ring refused, outputs that failed with the ring less than half
+full, sequence gaps seen by the reader) and latency (median, p99) as numbers.
 
 Anchor: the same map, program, ring size and producer read by libbpf (ring_buffer__poll / perf_buffer__poll, and
 ring_buffer__consume / perf_buffer__consume for the drain), through benchmarks/events_c/events_anchor.c built here
