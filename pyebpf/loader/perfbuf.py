@@ -29,17 +29,20 @@ from pyebpf.errors import LoaderError
 from pyebpf.loader import syscall
 from pyebpf.loader.perf_event import PerfIoctl, PerfRecordType, bpf_output_event, perf_ioctl
 from pyebpf.loader.fdguard import Closeable
+from pyebpf.loader.shared_word import u64_words
 from pyebpf.system.cpus import online_cpus
 
 PAGE_SIZE = mmap.PAGESIZE
 # struct perf_event_mmap_page: data_head/data_tail/data_offset/data_size sit at byte 1024 onwards.
 _DATA_HEAD, _DATA_TAIL, _DATA_OFFSET, _DATA_SIZE = 1024, 1032, 1040, 1048
 _HEADER = struct.Struct("<IHH")
-_U32, _U64, _U64X2 = struct.Struct("<I"), struct.Struct("<Q"), struct.Struct("<QQ")
+_U32, _U64X2 = struct.Struct("<I"), struct.Struct("<QQ")
 _SAMPLE, _LOST = int(PerfRecordType.SAMPLE), int(PerfRecordType.LOST)
 _first = operator.itemgetter(0)
 _RUN_MAX = 4096
 """Samples of one size cut out per struct.iter_unpack call at most (bounds the header check of a run)."""
+_CHUNK = _RUN_MAX
+"""Samples decoded before they are handed to the callback (see _drain)."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -63,8 +66,12 @@ class _CpuRing:
         offset, size = struct.unpack_from("<QQ", self.mm, _DATA_OFFSET)
         self.data_offset = offset or PAGE_SIZE
         self.data_size = size or PAGE_SIZE * page_count
+        self.head_tail: memoryview | None = u64_words(self.mm, _DATA_HEAD, 2)  # [0] data_head, [1] data_tail
 
     def close(self) -> None:
+        if self.head_tail is not None:  # the view first: an exported buffer keeps its mmap open
+            self.head_tail.release()
+            self.head_tail = None
         if self.mm is not None:
             self.mm.close()
             self.mm = None
@@ -124,13 +131,12 @@ class PerfBuffer(Closeable):
 
     # -- reading -----------------------------------------------------------------------------------------------
     def _drain(self, ring: _CpuRing, on_sample: Callable[..., Any] | None,
-               on_lost: Callable[[int, int], Any] | None) -> int:
+               on_lost: Callable[[int, int], Any] | None, arrays: bool = False) -> int:
         """Deliver the records of one CPU's ring. Everything available is copied out in one or two slices (two when
         it wraps past the ring's end), a run of equal sample records is cut out with one struct.iter_unpack, and
-        the tail moves once, after delivery."""
-        mm = ring.mm
-        head = _U64.unpack_from(mm, _DATA_HEAD)[0]
-        tail = _U64.unpack_from(mm, _DATA_TAIL)[0]
+        the records are decoded and delivered a chunk at a time, the tail moving after each chunk."""
+        mm, head_tail = ring.mm, ring.head_tail
+        head, tail = head_tail[0], head_tail[1]
         if tail >= head:
             return 0
         base, size, cpu = ring.data_offset, ring.data_size, ring.cpu
@@ -140,30 +146,39 @@ class PerfBuffer(Closeable):
         else:  # records that wrap past the end of the ring come out whole from the joined pieces
             buf = mm[base + off:base + size] + mm[base:base + off + avail - size]
         decode = self._decode if on_sample is not None else None  # samples nobody receives are not decoded
-        if type(decode) is CtypesDecoder:  # ctypes samples (only our code runs while the collector waits)
-            pieces, pos = collector_paused(self._parse, buf, cpu, decode)
-        else:
-            pieces, pos = self._parse(buf, cpu, decode)
-        n = 0
-        for samples, lost in pieces:
-            n += self._deliver(samples, on_sample, cpu)
-            if lost and on_lost is not None:
-                on_lost(cpu, lost)  # in order: the samples before the loss first
-        _U64.pack_into(mm, _DATA_TAIL, tail + pos)
+        arrays = arrays and decode is not None
+        paused = type(decode) is CtypesDecoder and not arrays  # ctypes samples: only our code runs while GC waits
+        n, pos, end = 0, 0, len(buf)
+        while pos < end:
+            # a chunk of samples at a time: the ones a callback does not keep are freed before the next chunk is
+            # made, so the collector never has to walk them
+            if paused:
+                pieces, pos = collector_paused(self._parse, buf, cpu, decode, arrays, pos, _CHUNK)
+            else:
+                pieces, pos = self._parse(buf, cpu, decode, arrays, pos, _CHUNK)
+            for samples, lost in pieces:
+                self._deliver(samples, on_sample, cpu)
+                n += sum(map(len, samples)) if arrays else len(samples)  # (arrays: one per run of samples)
+                if lost and on_lost is not None:
+                    on_lost(cpu, lost)  # in order: the samples before the loss first
+            pieces = samples = None
+            head_tail[1] = tail + pos  # one 8-byte store (see shared_word: a torn tail makes the kernel drop samples)
         self.samples += n
         return n
 
-    def _parse(self, buf: bytes, cpu: int, decode: Any) -> tuple[list[tuple[list[Any], int]], int]:
-        """The records of `buf` as pieces (samples, then the count of a LOST record after them or 0), decoded when
-        `decode` is given; and the bytes read."""
+    def _parse(self, buf: bytes, cpu: int, decode: Any, arrays: bool = False, pos: int = 0,
+               limit: int | None = None) -> tuple[list[tuple[list[Any], int]], int]:
+        """The records of `buf` from offset `pos` on as pieces (samples, then the count of a LOST record after them
+        or 0), decoded when `decode` is given (with `arrays`, one ctypes array per run of equal samples), stopping
+        after `limit` samples; and the offset after the last record read."""
         view = memoryview(buf)
         header, read_u32 = _HEADER.unpack_from, _U32.unpack_from
         decode_run = decode.run if type(decode) is CtypesDecoder else None
         samples: list[Any] = []
         pieces = [(samples, 0)]
-        pos = 0
         end = len(buf)
-        while pos < end:
+        got = 0
+        while pos < end and (limit is None or got < limit):
             rtype, _misc, rsize = header(buf, pos)  # 8-byte aligned: a header never wraps
             if rsize < _HEADER.size or pos + rsize > end:
                 raise LoaderError(f"corrupt perf record (size {rsize}) on cpu {cpu}", errno.EIO)
@@ -173,7 +188,7 @@ class PerfBuffer(Closeable):
                 if count > 1 and buf[pos:pos + 12] != buf[pos + rsize:pos + rsize + 12]:
                     count = 1  # records of varying sizes: one at a time
                 elif count > 1:  # the run of samples with this very header and raw size
-                    count = min(count, _RUN_MAX)
+                    count = min(count, _RUN_MAX) if limit is None else min(count, _RUN_MAX, limit - got)
                     run = view[pos:pos + count * rsize]
                     heads = run.cast("Q")[::rsize // 8]
                     sizes = run.cast("I")[2::rsize // 4]
@@ -181,7 +196,9 @@ class PerfBuffer(Closeable):
                     if heads.tobytes() != buf[pos:pos + 8] * count or sizes.tobytes() != buf[pos + 8:pos + 12] * count:
                         heads, sizes = heads.tolist(), sizes.tolist()
                         count = next(i for i in range(count) if heads[i] != heads[0] or sizes[i] != raw_size)
-                if count == 1:
+                if arrays:
+                    samples.append(decode.array(buf, pos + 12, rsize, count, raw_size))
+                elif count == 1:
                     raw = buf[pos + 12:pos + 12 + raw_size]
                     samples.append(decode(raw) if decode is not None else raw)
                 else:
@@ -193,6 +210,7 @@ class PerfBuffer(Closeable):
                             decoded = map(decode, decoded)
                     samples.extend(decoded)
                 pos += count * rsize
+                got += count
                 continue
             if rtype == _LOST:
                 _id, lost = _U64X2.unpack_from(buf, pos + 8)
@@ -203,8 +221,8 @@ class PerfBuffer(Closeable):
             pos += rsize
         return pieces, pos
 
-    def _deliver(self, values: list[Any], on_sample: Callable[..., Any] | None, cpu: int) -> int:
-        """Hand decoded samples to the callback, one call each (the loop in C)."""
+    def _deliver(self, values: list[Any], on_sample: Callable[..., Any] | None, cpu: int) -> None:
+        """Hand decoded samples (or arrays of them) to the callback, one call each (the loop in C)."""
         if on_sample is not None and values:
             sink = list_of_append(on_sample)
             if sink is not None and not self.with_cpu:
@@ -213,7 +231,6 @@ class PerfBuffer(Closeable):
                 deque(map(on_sample, repeat(cpu, len(values)), values), 0)
             else:
                 deque(map(on_sample, values), 0)
-        return len(values)
 
     def consume(self, callback: Callable[..., Any] | None = None,
                 lost_callback: Callable[[int, int], Any] | None = None) -> int:
@@ -222,6 +239,20 @@ class PerfBuffer(Closeable):
             raise LoaderError("perf buffer is closed", errno.EBADF)
         cb, lcb = callback or self.callback, lost_callback or self.lost_callback
         return sum(self._drain(ring, cb, lcb) for ring in self._rings.values())
+
+    def consume_arrays(self, callback: Callable[..., Any] | None = None,
+                       lost_callback: Callable[[int, int], Any] | None = None) -> int:
+        """Drain every CPU's ring now as ctypes arrays of the `decode` type: one array per run of equal samples (up
+        to _RUN_MAX), in order per CPU, to callback(array) or callback(cpu, array) with `with_cpu`; returns the
+        number of samples. No Python object per sample (see RingBuffer.consume_arrays). Needs a ctypes Structure,
+        Union or array type as `decode`."""
+        if self._epoll is None:
+            raise LoaderError("perf buffer is closed", errno.EBADF)
+        if type(self._decode) is not CtypesDecoder:
+            raise LoaderError("consume_arrays needs a ctypes Structure, Union or array type as decode",
+                              errno.EINVAL)
+        cb, lcb = callback or self.callback, lost_callback or self.lost_callback
+        return sum(self._drain(ring, cb, lcb, True) for ring in self._rings.values())
 
     def poll(self, timeout: float | None = None, callback: Callable[..., Any] | None = None,
              lost_callback: Callable[[int, int], Any] | None = None) -> int:

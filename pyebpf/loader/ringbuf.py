@@ -24,11 +24,11 @@ from pyebpf._gc import collector_paused
 from pyebpf.abi.records import CtypesDecoder, list_of_append, record_decoder
 from pyebpf.errors import LoaderError
 from pyebpf.loader.fdguard import Closeable
+from pyebpf.loader.shared_word import u64_words
 from pyebpf.abi.uapi import BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ
 
 PAGE_SIZE = mmap.PAGESIZE
 _U32 = struct.Struct("<I")
-_U64 = struct.Struct("<Q")
 
 _BUSY_OR_DISCARD = BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT
 _first = operator.itemgetter(0)
@@ -36,6 +36,8 @@ _RUN_MAX = 4096
 """Records of one length cut out per struct.iter_unpack call at most (bounds the header check of a run)."""
 _CHUNK = _RUN_MAX
 """Records decoded before they are handed to the callback (see consume)."""
+_EACH, _LISTS, _ARRAYS = range(3)
+"""How consume hands records over: one call per record, lists of records, ctypes arrays of runs."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -64,6 +66,9 @@ class RingBuffer(Closeable):
             for event in rb: ...                          # or an endless blocking iterator
 
     `decode` turns each record's bytes into a value: a ctypes Structure class, a function, or None for bytes.
+    Records are delivered in ring order; `discarded` counts the ones the producer discarded. A record the kernel
+    refused because the ring was full never reaches the ring and no counter of them exists: a program that must
+    account for them counts bpf_ringbuf_output/reserve failures itself (benchmarks/events_speed.py does).
     """
 
     def __init__(self, ringbuf_map: Any, decode: Any = None, callback: Callable[[Any], Any] | None = None,
@@ -79,10 +84,13 @@ class RingBuffer(Closeable):
         self._cons_mm: mmap.mmap | None = None
         self._prod_mm: mmap.mmap | None = None
         self._epoll: select.epoll | None = None
+        self._cons: memoryview | None = None  # the positions as whole words (see shared_word: never torn)
+        self._prod: memoryview | None = None
         try:
             self._cons_mm = mmap.mmap(fd, PAGE_SIZE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
             self._prod_mm = mmap.mmap(fd, PAGE_SIZE + 2 * self.size, mmap.MAP_SHARED, mmap.PROT_READ,
                                       offset=PAGE_SIZE)
+            self._cons, self._prod = u64_words(self._cons_mm, 0), u64_words(self._prod_mm, 0)
             self._epoll = select.epoll()
             self._epoll.register(fd, select.EPOLLIN)
         except OSError as e:
@@ -94,11 +102,11 @@ class RingBuffer(Closeable):
     # -- positions ---------------------------------------------------------------------------------------------
     @property
     def consumer_pos(self) -> int:
-        return struct.unpack_from("<Q", self._cons_mm, 0)[0]
+        return self._cons[0]
 
     @property
     def producer_pos(self) -> int:
-        return struct.unpack_from("<Q", self._prod_mm, 0)[0]
+        return self._prod[0]
 
     def available(self) -> int:
         """Bytes written by the producer and not yet consumed (headers and padding included)."""
@@ -115,18 +123,33 @@ class RingBuffer(Closeable):
         of a run of equal lengths with one strided header read and cuts them out with struct.iter_unpack (or
         decodes them in place), and hands them over a chunk at a time, moving the consumer position after each.
         """
+        return self._consume(callback, limit, _LISTS if batch else _EACH)
+
+    def consume_arrays(self, callback: Callable[[Any], Any] | None = None, limit: int | None = None) -> int:
+        """Deliver every committed record now in the buffer as ctypes arrays of the `decode` type: one array
+        (`decode * n`) per run of records of one length, up to _CHUNK records each, in order; returns the number of
+        records. No Python object is made per record: a caller that keeps the arrays keeps 1/_CHUNK of the objects
+        (len(a), a[i] gives an instance sharing the array's memory, memoryview(a) or numpy.frombuffer(a) for
+        columns). Needs a ctypes Structure, Union or array type as `decode`."""
+        if type(self._decode) is not CtypesDecoder:
+            raise LoaderError("consume_arrays needs a ctypes Structure, Union or array type as decode",
+                              errno.EINVAL)
+        return self._consume(callback, limit, _ARRAYS)
+
+    def _consume(self, callback: Callable[[Any], Any] | None, limit: int | None, mode: int) -> int:
         if self._prod_mm is None:
             raise LoaderError("ring buffer is closed", errno.EBADF)
         cb = callback or self.callback
         decode = self._decode if cb is not None else None  # records nobody receives are counted, not decoded
-        prod_mm, cons_mm, mask = self._prod_mm, self._cons_mm, self._mask
-        read_u64, write_u64 = _U64.unpack_from, _U64.pack_into
-        cons = read_u64(cons_mm, 0)[0]
-        prod = read_u64(prod_mm, 0)[0]
+        prod_mm, cons_word, prod_word, mask = self._prod_mm, self._cons, self._prod, self._mask
+        cons = cons_word[0]
+        prod = prod_word[0]
         n = 0
         parse = self._parse
-        paused = type(decode) is CtypesDecoder  # ctypes records: only our code runs while the collector waits
-        sink = list_of_append(cb)  # `somelist.append` (read() too): records go straight into that list
+        arrays = mode == _ARRAYS and decode is not None
+        # ctypes records one by one: only our code runs while the collector waits (arrays make few objects)
+        paused = type(decode) is CtypesDecoder and not arrays
+        sink = list_of_append(cb) if mode == _EACH else None  # `out.append` (read()): records go into that list
         while cons < prod and (limit is None or n < limit):
             start = PAGE_SIZE + (cons & mask)  # offset in the producer mapping: data starts after its first page
             buf = prod_mm[start:start + (prod - cons)]  # all that is there (at most the ring's size)
@@ -134,46 +157,46 @@ class RingBuffer(Closeable):
             while not stopped and pos < len(buf) and (limit is None or n < limit):
                 # Records are decoded and delivered a chunk at a time: the ones a callback does not keep are freed
                 # before the next chunk is made, so the collector never has to walk them.
-                records: list[Any] = sink if sink is not None and not batch else []
-                before = len(records)
+                records: list[Any] = sink if sink is not None else []
                 left = _CHUNK if limit is None else min(_CHUNK, limit - n)
                 if paused:
-                    end, stopped = collector_paused(parse, buf, pos, records, left, decode)
+                    end, stopped, got = collector_paused(parse, buf, pos, records, left, decode, arrays)
                 else:
-                    end, stopped = parse(buf, pos, records, left, decode)
+                    end, stopped, got = parse(buf, pos, records, left, decode, arrays)
                 if end == pos:
                     stopped = True  # BUSY first, or nothing whole: what follows waits
                     break
                 if records is not sink and cb is not None and records:
-                    if batch:
+                    if mode == _LISTS:
                         cb(records)
                     else:
-                        deque(map(cb, records), 0)  # one call per record, the loop in C
-                n += len(records) - before
+                        deque(map(cb, records), 0)  # one call per record (or array), the loop in C
+                n += got
                 cons += end - pos
                 pos = end
-                write_u64(cons_mm, 0, cons)  # hand the space back to the producer
+                cons_word[0] = cons  # hand the space back to the producer (one 8-byte store)
             if stopped:
                 break  # a record reserved but not committed yet: everything after it waits too
             if cons >= prod:
-                prod = read_u64(prod_mm, 0)[0]
+                prod = prod_word[0]
         self.records += n
         return n
 
-    def _parse(self, buf: bytes, pos: int, out: list[Any], limit: int | None, decode: Any) -> tuple[int, bool]:
-        """Append the committed records of `buf` from offset `pos` on to `out` (decoded when `decode` is given, at
-        most `limit` of them); (offset after the last one, stopped at BUSY)."""
+    def _parse(self, buf: bytes, pos: int, out: list[Any], limit: int | None, decode: Any,
+               arrays: bool = False) -> tuple[int, bool, int]:
+        """Append the committed records of `buf` from offset `pos` on to `out` (decoded when `decode` is given; with
+        `arrays`, one ctypes array per run of equal lengths), at most `limit` records; (offset after the last one,
+        stopped at BUSY, records appended)."""
         read_u32 = _U32.unpack_from
         decode_run = decode.run if type(decode) is CtypesDecoder else None
         end = len(buf)
         view = memoryview(buf)
-        if limit is not None:
-            limit += len(out)  # (out may hold records already: the caller's own list)
-        while pos + BPF_RINGBUF_HDR_SZ <= end and (limit is None or len(out) < limit):
+        got = 0
+        while pos + BPF_RINGBUF_HDR_SZ <= end and (limit is None or got < limit):
             hdr = read_u32(buf, pos)[0]
             if hdr & _BUSY_OR_DISCARD:
                 if hdr & BPF_RINGBUF_BUSY_BIT:
-                    return pos, True
+                    return pos, True, got
                 self.discarded += 1
                 step = ((hdr & ~_BUSY_OR_DISCARD) + BPF_RINGBUF_HDR_SZ + 7) & ~7
                 if pos + step > end:
@@ -183,7 +206,7 @@ class RingBuffer(Closeable):
             step = (hdr + BPF_RINGBUF_HDR_SZ + 7) & ~7
             count = (end - pos) // step  # records of this length that could follow back to back
             if limit is not None:
-                count = min(count, limit - len(out))
+                count = min(count, limit - got)
             if count == 0:
                 break  # (cannot happen: the producer position only moves past whole records)
             if count > 1 and read_u32(buf, pos + step)[0] != hdr:
@@ -193,14 +216,18 @@ class RingBuffer(Closeable):
                 headers = view[pos:pos + count * step].cast("I")[::step // 4]
                 if headers.tobytes() != buf[pos:pos + 4] * count:  # (compared as bytes in C)
                     count = next(i for i, h in enumerate(headers.tolist()) if h != hdr)
-            decoded = decode_run(buf, pos + BPF_RINGBUF_HDR_SZ, step, count, hdr) if decode_run else None
-            if decoded is not None:
-                out.extend(decoded)
+            if arrays:
+                out.append(decode.array(buf, pos + BPF_RINGBUF_HDR_SZ, step, count, hdr))
             else:
-                records = map(_first, _slot_struct(hdr, step).iter_unpack(view[pos:pos + count * step]))
-                out.extend(map(decode, records) if decode is not None else records)
+                decoded = decode_run(buf, pos + BPF_RINGBUF_HDR_SZ, step, count, hdr) if decode_run else None
+                if decoded is not None:
+                    out.extend(decoded)
+                else:
+                    records = map(_first, _slot_struct(hdr, step).iter_unpack(view[pos:pos + count * step]))
+                    out.extend(map(decode, records) if decode is not None else records)
+            got += count
             pos += count * step
-        return pos, False
+        return pos, False, got
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the kernel signals data (epoll) or `timeout` seconds pass; True if there is data."""
@@ -256,6 +283,11 @@ class RingBuffer(Closeable):
         return self._epoll.fileno()
 
     def close(self) -> None:
+        for name in ("_prod", "_cons"):  # the word views first: an exported buffer keeps its mmap open
+            view = getattr(self, name, None)
+            if view is not None:
+                view.release()
+                setattr(self, name, None)
         for name in ("_prod_mm", "_cons_mm"):
             m = getattr(self, name, None)
             if m is not None:

@@ -202,6 +202,38 @@ def test_ringbuf_batches_and_limits_in_one_pass():
         assert rb.records == 300 and rb.available() == 0
 
 
+@pytest.mark.parametrize("kind", ["output", "reserve"])
+def test_ringbuf_consume_arrays_keeps_records_in_order(kind: str):
+    """consume_arrays hands ctypes arrays of Event holding every committed record in order (28-byte records from
+    ringbuf_output zero-filled to the 32-byte type; reserved records with the odd ones discarded are skipped), a
+    limit stops inside a run, and the rest comes next time."""
+    from pyebpf.loader import load
+    from pyebpf.loader.attach import attach_tracepoint
+    from pyebpf.loader.ringbuf import RingBuffer
+
+    discard = kind == "reserve"
+    with load(event_program(kind, discard_odd=discard)) as prog, \
+            RingBuffer(prog.maps["events"], decode=Event) as rb, \
+            attach_tracepoint(prog, "syscalls", "sys_enter_getppid"):
+        trigger(600)
+        expected = 300 if discard else 600
+        assert rb.wait(1.0)
+        arrays: list = []
+        assert rb.consume_arrays(arrays.append, limit=7) == 7
+        deadline = time.monotonic() + 2
+        while sum(map(len, arrays)) < expected and time.monotonic() < deadline:
+            rb.wait(0.1)
+            rb.consume_arrays(arrays.append)
+        assert all(isinstance(a, ctypes.Array) and a._type_ is Event for a in arrays)
+        events = [e for a in arrays for e in a]
+        if discard:
+            assert [e.seq for e in events] == list(range(0, 600, 2)) and rb.discarded == 300
+            assert all(e.pid == os.getpid() and e.magic == MAGIC and e.seq_again == e.seq for e in events)
+        else:
+            check_events(events, 0, 600)
+        assert rb.records == expected and rb.available() == 0 and prog.maps["counts"][1] == 0
+
+
 def test_ringbuf_delivers_a_pass_in_chunks(monkeypatch: pytest.MonkeyPatch):
     """A pass decodes and delivers a chunk of records at a time (the ones a callback drops are freed before the next
     chunk is made): batches never exceed a chunk, a limit stops inside one, and nothing is lost or reordered."""
@@ -309,6 +341,59 @@ def test_perfbuf_wrap_around_keeps_records_intact():
             got.extend(pb.read_until(70, timeout=2.0))
         check_events(got, 0, 2100)
         assert pb.lost == 0
+
+
+def test_perfbuf_delivers_a_drain_in_chunks(monkeypatch: pytest.MonkeyPatch):
+    """A drain decodes and delivers a chunk of samples at a time, the tail moving after each: nothing lost or
+    reordered, and a LOST record still reaches lost_callback after the samples before it."""
+    from pyebpf.loader import load, perfbuf
+    from pyebpf.loader.attach import attach_tracepoint
+
+    monkeypatch.setattr(perfbuf, "_CHUNK", 16)
+    order: list = []
+    with pinned_to_one_cpu(), load(event_program("perf")) as prog, \
+            perfbuf.PerfBuffer(prog.maps["events"], decode=Event, page_count=4,
+                               callback=lambda e: order.append(e.seq),
+                               lost_callback=lambda c, n: order.append(("lost", n))) as pb, \
+            attach_tracepoint(prog, "syscalls", "sys_enter_getppid"):
+        trigger(300)
+        assert pb.consume() == 300 and order == list(range(300))
+        order.clear()
+        trigger(1000)  # more than 4 pages hold: the kernel drops samples and says so with a LOST record
+        first = pb.consume()
+        trigger(1)
+        rest = pb.consume()
+        assert order[:first] == list(range(300, 300 + first)) and first < 1000
+        lost = [x for x in order if isinstance(x, tuple)]
+        assert lost and sum(n for _, n in lost) == pb.lost == 1000 + 1 - first - rest
+        assert order[-1] == 1300 and prog.maps["counts"][1] == pb.lost
+
+
+@pytest.mark.parametrize("with_cpu", [False, True])
+def test_perfbuf_consume_arrays_through_wrap_around(with_cpu: bool):
+    """consume_arrays hands ctypes arrays of Event (28-byte samples zero-filled to the type) holding every sample in
+    order, records straddling the ring's end included; with_cpu gives (cpu, array)."""
+    from pyebpf.loader import load
+    from pyebpf.loader.attach import attach_tracepoint
+    from pyebpf.errors import LoaderError
+    from pyebpf.loader.perfbuf import PerfBuffer
+
+    with pinned_to_one_cpu() as cpu, load(event_program("perf")) as prog, \
+            PerfBuffer(prog.maps["events"], decode=Event, page_count=1, with_cpu=with_cpu) as pb, \
+            attach_tracepoint(prog, "syscalls", "sys_enter_getppid"):
+        got: list = []
+        for _ in range(30):
+            trigger(70)
+            assert pb.consume_arrays(got.append if not with_cpu else lambda c, a: got.append((c, a))) == 70
+        if with_cpu:
+            assert {c for c, _ in got} == {cpu}
+            got = [a for _, a in got]
+        assert all(isinstance(a, ctypes.Array) and a._type_ is Event for a in got)
+        check_events([e for a in got for e in a], 0, 2100)
+        assert pb.lost == 0 and pb.samples == 2100
+    with load(event_program("perf")) as prog, PerfBuffer(prog.maps["events"], decode=None) as pb:
+        with pytest.raises(LoaderError, match="consume_arrays needs a ctypes"):
+            pb.consume_arrays(print)
 
 
 def test_perfbuf_close_releases_everything():

@@ -103,30 +103,46 @@ def test_readers_decode_runs_in_place_as_one_by_one(lengths, seed):
     expected = [bytes(decode(p)) for p in payloads]
     ring = b"".join(struct.pack("<II", len(p), 0) + p + bytes(-(len(p) + BPF_RINGBUF_HDR_SZ) % 8) for p in payloads)
     out: list = []
-    assert RingBuffer._parse(_Reader(), ring, 0, out, None, decode) == (len(ring), False)
+    assert RingBuffer._parse(_Reader(), ring, 0, out, None, decode) == (len(ring), False, len(payloads))
     assert [bytes(r) for r in out] == expected
+    arrays: list = []
+    assert RingBuffer._parse(_Reader(), ring, 0, arrays, None, decode, True) == (len(ring), False, len(payloads))
+    assert all(isinstance(a, ctypes.Array) and a._type_ is Rec for a in arrays)
+    assert [bytes(r) for a in arrays for r in a] == expected
     perf = b""
     for p in payloads:
         size = (8 + 4 + len(p) + 7) & ~7
         perf += struct.pack("<IHHI", PerfRecordType.SAMPLE, 0, size, len(p)) + p + bytes(size - 12 - len(p))
     pieces, used = PerfBuffer._parse(_Reader(), perf, 0, decode)
     assert used == len(perf) and [bytes(r) for samples, _ in pieces for r in samples] == expected
+    for limit in (1, 3):  # a chunk of `limit` samples at a time, from where the last one stopped
+        got, pos = [], 0
+        while pos < len(perf):
+            pieces, pos = PerfBuffer._parse(_Reader(), perf, 0, decode, False, pos, limit)
+            assert sum(len(samples) for samples, _ in pieces) <= limit
+            got += [bytes(r) for samples, _ in pieces for r in samples]
+        assert got == expected
+    pieces, used = PerfBuffer._parse(_Reader(), perf, 0, decode, True)
+    assert all(isinstance(a, ctypes.Array) and a._type_ is Rec for samples, _ in pieces for a in samples)
+    assert used == len(perf) and [bytes(r) for samples, _ in pieces for a in samples for r in a] == expected
 
 
-def _fake_ring(payloads: list[bytes], size: int = 1 << 16):
+def _fake_ring(payloads: list[bytes], size: int = 1 << 16, decode=Rec):
     """A RingBuffer over bytearrays laid out as the kernel maps a ring (consumer page, producer page, data)."""
     import struct
 
     from pyebpf.abi.uapi import BPF_RINGBUF_HDR_SZ
     from pyebpf.loader.ringbuf import PAGE_SIZE, RingBuffer
+    from pyebpf.loader.shared_word import u64_words
 
     data = b"".join(struct.pack("<II", len(p), 0) + p + bytes(-(len(p) + BPF_RINGBUF_HDR_SZ) % 8) for p in payloads)
     rb = RingBuffer.__new__(RingBuffer)
     rb.discarded = rb.records = 0
-    rb.callback, rb._decode, rb._mask, rb.size = None, record_decoder(Rec), size - 1, size
+    rb.callback, rb._decode, rb._mask, rb.size = None, record_decoder(decode), size - 1, size
     rb._cons_mm, rb._prod_mm = bytearray(PAGE_SIZE), bytearray(PAGE_SIZE + 2 * size)
     rb._prod_mm[PAGE_SIZE:PAGE_SIZE + len(data)] = data
-    struct.pack_into("<Q", rb._prod_mm, 0, len(data))
+    rb._cons, rb._prod = u64_words(rb._cons_mm, 0), u64_words(rb._prod_mm, 0)
+    rb._prod[0] = len(data)
     return rb
 
 
@@ -143,3 +159,52 @@ def test_ring_consume_into_a_list_as_per_record_callbacks(limit):
     assert n_into == n_call == min(25, limit or 25) and out[0] == "before"
     assert [bytes(r) for r in out[1:]] == seen
     assert into.consumer_pos == by_call.consumer_pos
+
+
+@settings(max_examples=100)
+@given(lengths=st.lists(st.sampled_from([0, 4, 12, 16, 20, 24, 33]), min_size=1, max_size=60),
+       limit=st.none() | st.integers(1, 70), chunk=st.sampled_from([2, 5, 4096]))
+def test_ring_consume_arrays_as_per_record_callbacks(lengths, limit, chunk):
+    """consume_arrays hands ctypes arrays (one per run of equal lengths, at most a chunk each) holding the same
+    records, in the same order, as per-record callbacks get; the same count and consumer position."""
+    from unittest import mock
+
+    payloads = [bytes((i * 7 + j) & 0xFF for j in range(n)) for i, n in enumerate(lengths)]
+    by_call, by_array = _fake_ring(payloads), _fake_ring(payloads)
+    seen: list = []
+    n_call = by_call.consume(lambda r: seen.append(bytes(r)), limit=limit)
+    arrays: list = []
+    with mock.patch("pyebpf.loader.ringbuf._CHUNK", chunk), mock.patch("pyebpf.loader.ringbuf._RUN_MAX", chunk):
+        n_array = by_array.consume_arrays(arrays.append, limit=limit)
+    assert n_array == n_call == min(len(payloads), limit or len(payloads))
+    assert all(isinstance(a, ctypes.Array) and 1 <= len(a) <= chunk for a in arrays)
+    assert [bytes(r) for a in arrays for r in a] == seen
+    assert by_array.consumer_pos == by_call.consumer_pos
+
+
+def test_ring_consume_arrays_needs_a_ctypes_type():
+    from pyebpf.errors import LoaderError
+
+    with pytest.raises(LoaderError, match="consume_arrays needs a ctypes"):
+        _fake_ring([b"x" * 16], decode=None).consume_arrays(print)
+
+
+@settings(max_examples=100)
+@given(values=st.lists(st.integers(0, (1 << 64) - 1), min_size=1, max_size=4), offset=st.sampled_from([0, 8, 1024]))
+def test_shared_words_store_whole_native_u64(values, offset):
+    """Positions shared with the kernel are native u64 words at 8-byte aligned offsets; a store changes only its
+    word (the kernel must never see a zero-filled or half-written position, see loader/shared_word.py)."""
+    import struct
+
+    from pyebpf.loader.shared_word import u64_words
+
+    buf = bytearray(b"\xaa" * 2048)
+    words = u64_words(buf, offset, len(values))
+    for i, v in enumerate(values):
+        words[i] = v
+    assert list(struct.unpack_from(f"={len(values)}Q", buf, offset)) == values == words.tolist()
+    end = offset + 8 * len(values)
+    assert buf[:offset] == b"\xaa" * offset and buf[end:] == b"\xaa" * (2048 - end)
+    words.release()
+    with pytest.raises(ValueError):
+        u64_words(buf, offset + 4)
