@@ -108,7 +108,16 @@ COMMON_KFUNCS: dict[str, KfFlag] = {
     "bpf_iter_bits_new": _F.ITER_NEW,
     "bpf_iter_bits_next": _F.ITER_NEXT | _F.RET_NULL,
     "bpf_iter_bits_destroy": _F.ITER_DESTROY,
+    # iterators over kernel objects whose _new takes a kernel pointer and whose _next returns a trusted one (the
+    # task and css iterators, KF_RCU_PROTECTED, need bpf_rcu_read_lock sections: not modelled, left out)
+    "bpf_iter_task_vma_new": _F.ITER_NEW | _F.RCU,
+    "bpf_iter_task_vma_next": _F.ITER_NEXT | _F.RET_NULL,
+    "bpf_iter_task_vma_destroy": _F.ITER_DESTROY,
+    "bpf_iter_css_task_new": _F.ITER_NEW | _F.TRUSTED_ARGS,
+    "bpf_iter_css_task_next": _F.ITER_NEXT | _F.RET_NULL,
+    "bpf_iter_css_task_destroy": _F.ITER_DESTROY,
     "bpf_dynptr_slice": _F.RET_NULL,
+    "bpf_dynptr_slice_rdwr": _F.RET_NULL,
     **dict.fromkeys(("bpf_dynptr_adjust", "bpf_dynptr_is_null", "bpf_dynptr_is_rdonly", "bpf_dynptr_size",
                      "bpf_dynptr_clone"), _F.NONE),
 }

@@ -248,8 +248,9 @@ def slots_equal(old: Reg, cur: Reg, idmap) -> bool:
 
 #: the kfuncs modelled here -> the dynptr type their `__uninit` dynptr argument becomes (0: none constructed)
 DYNPTR_KFUNCS = {"bpf_dynptr_from_skb": int(TypeFlag.DYNPTR_TYPE_SKB), "bpf_dynptr_from_xdp": int(TypeFlag.DYNPTR_TYPE_XDP),
-                 "bpf_dynptr_slice": 0, "bpf_dynptr_adjust": 0, "bpf_dynptr_is_null": 0, "bpf_dynptr_is_rdonly": 0,
+                 "bpf_dynptr_slice": 0, "bpf_dynptr_slice_rdwr": 0, "bpf_dynptr_adjust": 0, "bpf_dynptr_is_null": 0, "bpf_dynptr_is_rdonly": 0,
                  "bpf_dynptr_size": 0, "bpf_dynptr_clone": 0}
+SLICE_RDWR = "bpf_dynptr_slice_rdwr"
 #: pointer types a packet-data change invalidates (reg_is_dynptr_slice_pkt)
 PKT_DYNPTR_TYPES = int(TypeFlag.DYNPTR_TYPE_SKB) | int(TypeFlag.DYNPTR_TYPE_XDP) | int(TypeFlag.DYNPTR_TYPE_SKB_META)
 
@@ -331,10 +332,17 @@ def check_dynptr_kfunc(env: Env, btf, name: str, flags, proto) -> None:
         r0.type = 0
     elif rt.kind in (BtfKind.INT, BtfKind.ENUM, BtfKind.ENUM64):
         mark_reg_unknown(r0)
-    elif name == "bpf_dynptr_slice" and const_size is not None:
+    elif name in ("bpf_dynptr_slice", SLICE_RDWR) and const_size is not None:
+        if name == SLICE_RDWR:
+            from pyebpf.abi.kernel_versions import Fact
+            from pyebpf.verifier.memory import may_access_direct_pkt_data
+            if env.kernel is not None and env.kernel.fact(Fact.DYNPTR_SLICE_RDWR_REFUSED):
+                raise Reject(f"{SLICE_RDWR}() is not allowed", errno.EINVAL)
+            if not may_access_direct_pkt_data(env, True):
+                raise Reject("the prog does not allow writes to packet data", errno.EINVAL)
         mark_reg_unknown(r0)
         mark_reg_known(r0, 0)
-        r0.type = PTR_TO_MEM | (dynptr_type & DYNPTR_TYPE_FLAG_MASK) | MEM_RDONLY
+        r0.type = PTR_TO_MEM | (dynptr_type & DYNPTR_TYPE_FLAG_MASK) | (MEM_RDONLY if name != SLICE_RDWR else 0)
         r0.mem_size = const_size
         if flags & KfFlag.RET_NULL:
             r0.type |= PTR_MAYBE_NULL
