@@ -310,9 +310,16 @@ def check_dynptr_kfunc(env: Env, btf, name: str, flags, proto) -> None:
             continue
         if pointee is not None and pointee.kind == BtfKind.STRUCT and pname in ("__sk_buff", "xdp_md"):
             layout = CONTEXTS.get(env.prog_type)
-            if layout is None or layout.name != pname:  # KF_ARG_PTR_TO_BTF_ID of the kernel's sk_buff/xdp_buff
-                raise Reject(f"kernel function {name} arg#{i}: a {pname} that is not the program's context is not "
-                             f"modelled by this verifier", errno.EINVAL)
+            if layout is None or layout.name != pname:  # KF_ARG_PTR_TO_BTF_ID of the kernel's sk_buff
+                from pyebpf.verifier.regstate import PTR_TO_BTF_ID, base_type
+                kid = btf.find("sk_buff", BtfKind.STRUCT) if pname == "__sk_buff" else None
+                if not kid or base_type(reg.type) != PTR_TO_BTF_ID:
+                    raise Reject(f"kernel function {name} arg#{i}: a {pname} that is not the program's context is "
+                                 f"not modelled by this verifier", errno.EINVAL)
+                from pyebpf.verifier.kfunc import _check_btf_id_arg
+                _check_btf_id_arg(env, btf, name, i, reg, kid, bool(flags & KfFlag.TRUSTED_ARGS), False, False)
+                i += 1
+                continue
             if reg.type != PTR_TO_CTX:
                 raise Reject(f"arg#{i} expected pointer to ctx, but got {reg_type_str(reg.type)}", errno.EINVAL)
             check_ptr_off_reg(env, reg, regno)

@@ -27,7 +27,8 @@ OBJECTS: dict[str, list[str]] = {
         "rb_reinit", "local_submit", "rb_maybe_released", "from_stack_mem", "xdp_slice_ok", "xdp_slice_oob",
         "xdp_slice_write", "xdp_slice_after_adjust", "xdp_slice_small_buf", "xdp_size_uninit", "xdp_size_adjust_ok",
         "skb_kfunc_in_xdp", "skb_slice_ok", "clone_ok", "clone_uninit_parent", "rb_clone_submit_then_use",
-        "rb_clone_submit_clone", "xdp_slice_rdwr_write", "xdp_slice_rdwr_var_len", "cgskb_slice_rdwr"
+        "rb_clone_submit_clone", "xdp_slice_rdwr_write", "xdp_slice_rdwr_var_len", "cgskb_slice_rdwr",
+        "skb_tp_btf_slice", "skb_tp_btf_null"
     ],
     "iter_num.bpf.c": [
         "sum_ok", "leak", "next_uninit", "destroy_uninit", "double_new", "double_destroy", "no_null_check",

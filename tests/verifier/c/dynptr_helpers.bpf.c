@@ -134,3 +134,9 @@ XDP(xdp_slice_rdwr_var_len)
 SEC("cgroup_skb/ingress") int cgskb_slice_rdwr(struct __sk_buff *skb)
 { struct bpf_dynptr d; char buf[4]; bpf_dynptr_from_skb(skb, 0, &d); unsigned char *p = bpf_dynptr_slice_rdwr(&d, 0, buf, 4);
   return p ? 1 : 0; }
+/* a packet dynptr from a tp_btf program's trusted sk_buff argument (not the program's context): read-only slices */
+SEC("tp_btf/kfree_skb") int skb_tp_btf_slice(unsigned long long *ctx)
+{ struct bpf_dynptr d; char buf[4]; unsigned char *p;
+  if (bpf_dynptr_from_skb((void *)ctx[0], 0, &d)) return 0; p = bpf_dynptr_slice(&d, 0, buf, 4); return p ? p[0] : 0; }
+SEC("tp_btf/kfree_skb") int skb_tp_btf_null(unsigned long long *ctx)
+{ struct bpf_dynptr d; bpf_dynptr_from_skb((void *)0, 0, &d); return 0; }
