@@ -179,6 +179,12 @@ BTF_CASES = {
                           "call 159\n" + END0),
     "lsm_bprm_opts_set_scalar": (P.LSM, A.LSM_MAC, "bprm_check_security", 0, "GPL", "r1 = 0\nr2 = 1\ncall 159\n"
                                  + END0),
+    "lsm_ima_file_hash": (P.LSM, A.LSM_MAC, "file_open", SLEEPABLE, "GPL", "r1 = *(u64 *)(r1 +0)\nr2 = r10\n"
+                          "r2 += -8\nr3 = 8\ncall 193\n" + END0),
+    "lsm_ima_file_hash_not_sleepable": (P.LSM, A.LSM_MAC, "file_open", 0, "GPL", "r1 = *(u64 *)(r1 +0)\nr2 = r10\n"
+                                        "r2 += -8\nr3 = 8\ncall 193\n" + END0),
+    "lsm_ima_file_hash_scalar": (P.LSM, A.LSM_MAC, "file_open", SLEEPABLE, "GPL", "r1 = 0\nr2 = r10\n"
+                                 "r2 += -8\nr3 = 8\ncall 193\n" + END0),
     "lsm_lookup_user_key": (P.LSM, A.LSM_MAC, "bpf", SLEEPABLE, "GPL", "r1 = 1\nr2 = 0\ncall bpf_lookup_user_key\n"
                             "if r0 == 0 goto +2\nr1 = r0\ncall bpf_key_put\n" + END0),
     "lsm_lookup_user_key_not_sleepable": (P.LSM, A.LSM_MAC, "bpf", 0, "GPL", "r1 = 1\nr2 = 0\n"
