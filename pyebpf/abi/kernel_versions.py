@@ -99,6 +99,8 @@ class Fact(Enum):
     LSM_DISABLED_HOOKS = "bpf_lsm_disabled_hooks: LSM programs may not attach to the hooks of this list"
     DYNPTR_SLICE_RDWR_REFUSED = ("every bpf_dynptr_slice_rdwr call is refused once its arguments are checked "
                                  "('bpf_dynptr_slice_rdwr() is not allowed')")
+    DYNPTR_REINIT_UNREF = ("a dynptr argument to construct may lie over an unreferenced dynptr (destroyed); before, "
+                           "any dynptr slot there is refused ('Dynptr has to be an uninitialized dynptr')")
     ITER_NEXT_PTR_TRUSTED = ("an open-coded iterator's _next returning a kernel struct pointer gives a trusted one "
                              "(else untrusted_ptr_, which NULL comparisons do not settle)")
     GLOBAL_FUNC_CHANGES_PKT_DATA = ("a call to a global function that (or whose callees) may change packet data or "
@@ -205,6 +207,12 @@ FACTS: dict[Fact, Row] = {
     # refused first); the rule's source is not found upstream. Dated at the first release after 6.12 (safe side)
     Fact.DYNPTR_SLICE_RDWR_REFUSED: Row(False, (
         Change(_R(6, 13), True, "bpf_dynptr_slice_rdwr refused after its arguments (measured on the 6.18 build)"),)),
+    # measured in the 6.1 guest: dynptr_fail.c's dynptr_overwrite_unref (a second bpf_dynptr_from_mem over a local
+    # dynptr) is refused by 6.1, accepted by 6.12 and 6.18 ("bpf: Allow reinitializing unreferenced dynptr stack slots",
+    # 6.3 by its history); dated at the first modelled release that has it (later is the safe side: refusing)
+    Fact.DYNPTR_REINIT_UNREF: Row(False, (
+        Change(_R(6, 12), True, "is_dynptr_reg_valid_uninit: unreferenced dynptr slots may be reinitialised (measured: "
+                                "6.1 refuses, 6.12 accepts)"),)),
     # measured: 6.18 prints untrusted_ptr_vm_area_struct / untrusted_ptr_task_struct for bpf_iter_task_vma_next's and
     # bpf_iter_css_task_next's element; 6.12's processed counts (iters_task_vma.c 21,037, iters_css_task.c 88) are
     # those of a trusted one. Dated at the first release after 6.12 (earlier is the safe side: untrusted)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 
 from pyebpf.abi.helpers import TypeFlag
+from pyebpf.abi.kernel_versions import Fact
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown
 from pyebpf.verifier.env import Env, Reject
 from pyebpf.verifier.regstate import PTR_MAYBE_NULL, PTR_TO_MEM, PTR_TO_STACK, Reg, RegType
@@ -63,10 +64,13 @@ def _valid_uninit(env: Env, reg: Reg) -> bool:
     if reg.type == CONST_PTR_TO_DYNPTR:
         return False
     try:
-        get_spi(env, reg)
+        spi = get_spi(env, reg)
     except Reject as r:
         env.verbose(r.message + "\n")
         return False
+    if spi >= 0 and env.kernel is not None and not env.kernel.fact(Fact.DYNPTR_REINIT_UNREF):
+        stack = _frame(env, reg).stack  # older is_dynptr_reg_valid_uninit: no dynptr slot at all, even unreferenced
+        return STACK_DYNPTR not in stack[spi].slot_type and STACK_DYNPTR not in stack[spi - 1].slot_type
     return True
 
 
