@@ -554,6 +554,11 @@ _RAW: dict[HelperId, tuple] = {
     _H.SEND_SIGNAL: _p(RET_INTEGER, _ANY),
     _H.SEND_SIGNAL_THREAD: _p(RET_INTEGER, _ANY),
     _H.D_PATH: _p(RET_INTEGER, _btf("path"), ARG_PTR_TO_MEM_WRITE, _SIZE0),
+    _H.BPRM_OPTS_SET: _p(RET_INTEGER, _btf("linux_binprm"), _ANY),  # bpf_lsm.c: LSM programs only
+    # bpf_lsm.c; their .allowed (sleepable hooks only, 'helper call is not allowed in probe') is not modelled: a
+    # program that fails it is refused anyway, as non-sleepable ('helper call might sleep in a non-sleepable prog')
+    _H.IMA_INODE_HASH: _p(RET_INTEGER, _btf("inode"), _UNINIT, _SIZE, sleep=True),
+    _H.IMA_FILE_HASH: _p(RET_INTEGER, _btf("file"), _UNINIT, _SIZE, sleep=True),
     _H.SNPRINTF_BTF: _p(RET_INTEGER, ARG_PTR_TO_MEM_WRITE, _SIZE, _MEM_RO, _SIZE, _ANY),
     _H.GET_FUNC_IP: _p(RET_INTEGER, _CTX, gpl=True),
     _H.GET_ATTACH_COOKIE: _CTX_ONLY,
@@ -872,8 +877,8 @@ Their prototypes are not transcribed (HELPER_PROTOS: None), so our verifier refu
 _LSM = _ids("inode_storage_get", "inode_storage_delete", "sk_storage_get", "sk_storage_delete", "bprm_opts_set",
             "ima_inode_hash", "ima_file_hash")
 """bpf_lsm_func_proto() (kernel/bpf/bpf_lsm.c) on top of tracing_prog_func_proto(); the ima helpers are further
-limited to sleepable hooks (.allowed) and, like inode_storage_* and bprm_opts_set, have no transcribed prototype
-here: refused by our verifier as not modelled."""
+limited to sleepable hooks (.allowed, not modelled: such a program is refused as non-sleepable instead);
+inode_storage_* have no transcribed prototype here: refused by our verifier as not modelled."""
 
 _TRACING_VARIANTS = _ids("skb_output", "xdp_output", "sk_storage_get", "sk_storage_delete", "sock_from_file",
                          "get_socket_cookie", "xdp_get_buff_len", "d_path")

@@ -92,6 +92,19 @@ class Fact(Enum):
                        "(register_btf_fmodret_id_set), not only to error-injection ones")
     LSM_RETVAL_RANGE = "check_return_code: an LSM program's R0 must lie in its hook's return range"
     LSM_SLEEPABLE_HOOKS = "the LSM hooks a sleepable LSM program may attach to"
+    SLEEPABLE_ANY_TRACING = ("a BPF_F_SLEEPABLE TRACING program may have any attach type (before can_be_sleepable "
+                             "limited it to fentry/fexit/fmod_ret/iter)")
+    SLEEPABLE_KPROBE = "a KPROBE program (a uprobe) may be BPF_F_SLEEPABLE"
+    NORETURN_FEXIT_DENY = "fexit/fmod_ret may not attach to the __noreturn functions of the noreturn_deny set"
+    LSM_DISABLED_HOOKS = "bpf_lsm_disabled_hooks: LSM programs may not attach to the hooks of this list"
+    DYNPTR_SLICE_RDWR_REFUSED = ("every bpf_dynptr_slice_rdwr call is refused once its arguments are checked "
+                                 "('bpf_dynptr_slice_rdwr() is not allowed')")
+    DYNPTR_REINIT_UNREF = ("a dynptr argument to construct may lie over an unreferenced dynptr (destroyed); before, "
+                           "any dynptr slot there is refused ('Dynptr has to be an uninitialized dynptr')")
+    ITER_NEXT_PTR_TRUSTED = ("an open-coded iterator's _next returning a kernel struct pointer gives a trusted one "
+                             "(else untrusted_ptr_, which NULL comparisons do not settle)")
+    GLOBAL_FUNC_CHANGES_PKT_DATA = ("a call to a global function that (or whose callees) may change packet data or "
+                                    "tail-calls invalidates the caller's packet pointers (subprog changes_pkt_data)")
 
 
 class Change(NamedTuple):
@@ -175,6 +188,45 @@ FACTS: dict[Fact, Row] = {
     # file_open); the longer bpf_lsm_is_sleepable_hook list as abi/lsm.py has it, measured on 6.1 and 6.12
     Fact.LSM_SLEEPABLE_HOOKS: Row(frozenset({"bprm_committed_creds"}), (
         Change(_R(6, 1), LSM_SLEEPABLE_HOOKS, "bpf_lsm_is_sleepable_hook (measured on 6.1; 5.11 by its history)"),)),
+    # the rest measured in the 6.1 and 5.10 guests with tests/verifier/test_prog_types2_kernel.py (6.12 and 6.18 refuse
+    # each case); each dated on the side that refuses when the release in between is unknown
+    Fact.SLEEPABLE_ANY_TRACING: Row(True, (
+        Change(_R(6, 2), False, "can_be_sleepable (6.4 by its history): a sleepable tp_btf is refused (measured: "
+                                "6.1 and 5.10 accept one)"),)),
+    Fact.SLEEPABLE_KPROBE: Row(False, (
+        Change(_R(6, 1), True, "sleepable uprobes (measured: 6.1's refusal lists kprobe/uprobe, 5.10's does not)"),)),
+    Fact.NORETURN_FEXIT_DENY: Row(False, (
+        Change(_R(6, 2), True, "check_attach_btf_id: noreturn_deny (measured: 6.1 and 5.10 attach fexit to do_exit, "
+                               "6.12 refuses)"),)),
+    Fact.LSM_DISABLED_HOOKS: Row(False, (
+        Change(_R(5, 11), True, "bpf_lsm_verify_prog: bpf_lsm_disabled_hooks (measured: 5.10 accepts getprocattr, "
+                                "6.1 refuses)"),)),
+    # measured on this 6.18 build (6.18.44 fc-v1300): dynptr_fail.c's slice_rdwr cases and the success selftests that
+    # use it (test_xdp_dynptr.c, test_l4lb_noinline_dynptr.c, test_cls_redirect_dynptr.c) are all refused with
+    # 'bpf_dynptr_slice_rdwr() is not allowed' after the call's arguments are checked (a '__szk' that is no constant is
+    # refused first); the rule's source is not found upstream. Dated at the first release after 6.12 (safe side)
+    Fact.DYNPTR_SLICE_RDWR_REFUSED: Row(False, (
+        Change(_R(6, 13), True, "bpf_dynptr_slice_rdwr refused after its arguments (measured on the 6.18 build)"),)),
+    # measured in the 6.1 guest: dynptr_fail.c's dynptr_overwrite_unref (a second bpf_dynptr_from_mem over a local
+    # dynptr) is refused by 6.1, accepted by 6.12 and 6.18 ("bpf: Allow reinitializing unreferenced dynptr stack slots",
+    # 6.3 by its history); dated at the first modelled release that has it (later is the safe side: refusing)
+    Fact.DYNPTR_REINIT_UNREF: Row(False, (
+        Change(_R(6, 12), True, "is_dynptr_reg_valid_uninit: unreferenced dynptr slots may be reinitialised (measured: "
+                                "6.1 refuses, 6.12 accepts)"),)),
+    # measured: 6.18 prints untrusted_ptr_vm_area_struct / untrusted_ptr_task_struct for bpf_iter_task_vma_next's and
+    # bpf_iter_css_task_next's element; 6.12's processed counts (iters_task_vma.c 21,037, iters_css_task.c 88) are
+    # those of a trusted one. Dated at the first release after 6.12 (earlier is the safe side: untrusted)
+    Fact.ITER_NEXT_PTR_TRUSTED: Row(True, (
+        Change(_R(6, 13), False, "check_kfunc_call: an iterator's kernel-pointer element is untrusted (measured "
+                                 "on 6.18; 6.12 trusted)"),)),
+    # "bpf: track changes_pkt_data property for global functions" and "bpf: consider that tail calls invalidate packet
+    # pointers" (upstream v6.13; Debian's 6.12.y source carries their selftests, so the stable 6.12 has them): measured
+    # in the guests with progs/verifier_sock.c's invalidate_pkt_pointers_from_global_func / _by_tail_call and a packet
+    # read after a global function calling bpf_skb_pull_data: 6.1 and 5.10 accept, 6.12 and 6.18 refuse. Dated at the
+    # first release after 6.1 (earlier is the safe side: refusing)
+    Fact.GLOBAL_FUNC_CHANGES_PKT_DATA: Row(False, (
+        Change(_R(6, 2), True, "check_func_call: clear_all_pkt_pointers after a global function whose "
+                               "changes_pkt_data is set (measured: 6.1 accepts, 6.12 refuses)"),)),
 }
 
 
@@ -212,7 +264,16 @@ REWORDS: tuple[Reword, ...] = (
            r"loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN",
            "function calls to other bpf functions are allowed for CAP_BPF and CAP_SYS_ADMIN",
            "add_subprog_and_kfunc: kfunc calls (5.13) joined bpf-to-bpf calls in the unprivileged refusal"),
+    Reword(_R(6, 2), errno.EINVAL,
+           r"Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and struct_ops programs can be sleepable",
+           "Only fentry/fexit/fmod_ret, lsm, and kprobe/uprobe programs can be sleepable",
+           "can_be_sleepable's refusal (measured on 6.1)"),
+    Reword(_R(6, 2), errno.EACCES, r"program must be sleepable to call sleepable kfunc (?P<f>\w+)",
+           "kernel function {f} is sleepable but the program is not", "check_kfunc_call (measured on 6.1)"),
     # rows below apply after the ones above (they see the 6.1 wording)
+    Reword(_R(6, 1), errno.EINVAL, r"Only fentry/fexit/fmod_ret, lsm, and kprobe/uprobe programs can be sleepable",
+           "Only fentry/fexit/fmod_ret and lsm programs can be sleepable",
+           "before sleepable uprobes (measured on 5.10)"),
     Reword(_R(5, 11), errno.EACCES, r"pkt_meta, map_key, ", "pkt_meta, ",
            "PTR_TO_MAP_KEY joined the memory argument types (after 5.10)", everywhere=True),
     Reword(_R(5, 11), errno.EACCES, r", mem, alloc_mem, buf\b", ", mem, rdonly_buf, rdwr_buf",

@@ -74,7 +74,14 @@ KFUNCS_SINCE: dict[Release, frozenset[str]] = {
         css_rstat_updated
     """.split()),
 }
-_SINCE: dict[str, Release] = {name: rel for rel, names in KFUNCS_SINCE.items() for name in names}
+#: kfuncs only BPF LSM programs may call (their set's filter, abi.kfuncs.KFUNC_FILTERS): no probed program type gets
+#: past the set check, so each release's truth file tells only whether its BTF has them (`btf`). Dated by the
+#: upstream release that added them (fs/bpf_fs_kfuncs.c, 6.12: the 6.12 guest's BTF has them, 6.1's has not)
+LSM_KFUNCS_SINCE: dict[Release, frozenset[str]] = {
+    _R(6, 12): frozenset({"bpf_get_task_exe_file", "bpf_put_file", "bpf_path_d_path"}),
+}
+_SINCE: dict[str, Release] = {name: rel for table in (KFUNCS_SINCE, LSM_KFUNCS_SINCE)
+                              for rel, names in table.items() for name in names}
 
 
 class KfuncTypes(NamedTuple):
@@ -118,4 +125,4 @@ def kfunc_prog_type_at(name: str, prog_type: ProgType, release: Release) -> bool
     return all(prog_type in row.before for row in KFUNC_TYPE_CHANGES if name in row.kfuncs and release < row.since)
 
 
-__all__ = ["KFUNCS_SINCE", "KfuncTypes", "KFUNC_TYPE_CHANGES", "kfunc_known_at", "kfunc_since", "kfunc_prog_type_at"]
+__all__ = ["KFUNCS_SINCE", "LSM_KFUNCS_SINCE", "KfuncTypes", "KFUNC_TYPE_CHANGES", "kfunc_known_at", "kfunc_since", "kfunc_prog_type_at"]

@@ -76,6 +76,11 @@ GENERIC_KFUNCS: dict[str, KfFlag] = {
     "bpf_task_under_cgroup": _F.RCU,
     "bpf_task_get_cgroup1": _F.ACQUIRE | _F.RCU | _F.RET_NULL,
     "bpf_task_from_pid": _F.ACQUIRE | _F.RET_NULL,
+    # the key kfuncs (CONFIG_KEYS; kernel/trace/bpf_trace.c's key_sig_kfunc_set before, TRACING hook only: dated in
+    # abi/kfunc_versions.py); bpf_verify_pkcs7_signature (dynptr arguments) is not modelled
+    "bpf_lookup_user_key": _F.ACQUIRE | _F.RET_NULL | _F.SLEEPABLE,
+    "bpf_lookup_system_key": _F.ACQUIRE | _F.RET_NULL,
+    "bpf_key_put": _F.RELEASE,
 }
 KFUNC_ARG_IGNORE_SUFFIX = "__ign"
 """A kfunc parameter named `*__ign` is not checked by the verifier at all (is_kfunc_arg_ignore)."""
@@ -103,7 +108,16 @@ COMMON_KFUNCS: dict[str, KfFlag] = {
     "bpf_iter_bits_new": _F.ITER_NEW,
     "bpf_iter_bits_next": _F.ITER_NEXT | _F.RET_NULL,
     "bpf_iter_bits_destroy": _F.ITER_DESTROY,
+    # iterators over kernel objects whose _new takes a kernel pointer and whose _next returns a trusted one (the
+    # task and css iterators, KF_RCU_PROTECTED, need bpf_rcu_read_lock sections: not modelled, left out)
+    "bpf_iter_task_vma_new": _F.ITER_NEW | _F.RCU,
+    "bpf_iter_task_vma_next": _F.ITER_NEXT | _F.RET_NULL,
+    "bpf_iter_task_vma_destroy": _F.ITER_DESTROY,
+    "bpf_iter_css_task_new": _F.ITER_NEW | _F.TRUSTED_ARGS,
+    "bpf_iter_css_task_next": _F.ITER_NEXT | _F.RET_NULL,
+    "bpf_iter_css_task_destroy": _F.ITER_DESTROY,
     "bpf_dynptr_slice": _F.RET_NULL,
+    "bpf_dynptr_slice_rdwr": _F.RET_NULL,
     **dict.fromkeys(("bpf_dynptr_adjust", "bpf_dynptr_is_null", "bpf_dynptr_is_rdonly", "bpf_dynptr_size",
                      "bpf_dynptr_clone"), _F.NONE),
 }
@@ -116,6 +130,15 @@ NF_CT_KFUNCS: dict[str, KfFlag] = {
     "bpf_ct_release": _F.RELEASE,
 }
 
+#: bpf_fs_kfunc_set_ids (fs/bpf_fs_kfuncs.c): registered for BPF_PROG_TYPE_LSM, i.e. the TRACING hook LSM programs
+#: share, with a filter (bpf_fs_kfuncs_filter) that refuses every other program type of that hook. The xattr kfuncs
+#: of the set take `name__str` constant strings and dynptrs, not modelled: they stay out (refused as not modelled)
+FS_KFUNCS: dict[str, KfFlag] = {
+    "bpf_get_task_exe_file": _F.ACQUIRE | _F.TRUSTED_ARGS | _F.RET_NULL,
+    "bpf_put_file": _F.RELEASE,
+    "bpf_path_d_path": _F.TRUSTED_ARGS,
+}
+
 #: (kfunc set, the hooks it is registered for): register_btf_kfunc_id_set() calls of helpers.c and cpumask.c
 KFUNC_SETS: tuple[tuple[dict[str, KfFlag], frozenset[KfuncHook]], ...] = (
     (GENERIC_KFUNCS, frozenset({KfuncHook.TRACING, KfuncHook.TC, KfuncHook.XDP, KfuncHook.STRUCT_OPS,
@@ -126,14 +149,22 @@ KFUNC_SETS: tuple[tuple[dict[str, KfFlag], frozenset[KfuncHook]], ...] = (
                             KfuncHook.CGROUP, KfuncHook.LWT, KfuncHook.NETFILTER, KfuncHook.TRACING})),
     (XDP_KFUNCS, frozenset({KfuncHook.XDP})),
     (NF_CT_KFUNCS, frozenset({KfuncHook.XDP, KfuncHook.TC})),
+    (FS_KFUNCS, frozenset({KfuncHook.TRACING})),
 )
+#: kfunc -> the program types its set's `.filter` lets call it (the other types of the hook are refused with
+#: "calling kernel function X is not allowed", as a set not registered for them)
+KFUNC_FILTERS: dict[str, frozenset[ProgType]] = dict.fromkeys(FS_KFUNCS, frozenset({_P.LSM}))
 
 
 def kfunc_flags(name: str, prog_type: ProgType) -> KfFlag | None:
     """The KF_* flags of kfunc `name` as a `prog_type` program sees it (btf_kfunc_id_set_contains: the COMMON
     hook, then the program type's own); None when the set that holds it is not registered for that type or the
     kfunc is not in this table."""
-    hook = PROG_TYPE_HOOK.get(ProgType(prog_type))
+    prog_type = ProgType(prog_type)
+    allowed = KFUNC_FILTERS.get(name)
+    if allowed is not None and prog_type not in allowed:
+        return None
+    hook = PROG_TYPE_HOOK.get(prog_type)
     for kfuncs, hooks in KFUNC_SETS:
         if name in kfuncs and (KfuncHook.COMMON in hooks or hook in hooks):
             return kfuncs[name]
@@ -145,5 +176,5 @@ def modelled_kfunc(name: str) -> bool:
     return any(name in kfuncs for kfuncs, _ in KFUNC_SETS)
 
 
-__all__ = ["KfFlag", "KFUNC_ARG_IGNORE_SUFFIX", "KfuncHook", "PROG_TYPE_HOOK", "GENERIC_KFUNCS", "CPUMASK_KFUNCS", "COMMON_KFUNCS", "SKB_KFUNCS", "XDP_KFUNCS", "NF_CT_KFUNCS", "KFUNC_SETS", "kfunc_flags",
+__all__ = ["KfFlag", "KFUNC_ARG_IGNORE_SUFFIX", "KfuncHook", "PROG_TYPE_HOOK", "GENERIC_KFUNCS", "CPUMASK_KFUNCS", "COMMON_KFUNCS", "SKB_KFUNCS", "XDP_KFUNCS", "NF_CT_KFUNCS", "FS_KFUNCS", "KFUNC_SETS", "KFUNC_FILTERS", "kfunc_flags",
            "modelled_kfunc"]

@@ -411,13 +411,16 @@ _SLEEPABLE_TRACING = frozenset({AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT,
                                 AttachType.TRACE_ITER})
 
 
-def can_be_sleepable(prog_type, attach_type) -> bool:
-    """can_be_sleepable() (verifier.c)."""
+def can_be_sleepable(prog_type, attach_type, kernel=None) -> bool:
+    """can_be_sleepable() (verifier.c); `kernel` (a KernelModel) for releases before it (any TRACING program, no
+    sleepable uprobes on 5.10)."""
     if prog_type == ProgType.TRACING:
-        return attach_type in _SLEEPABLE_TRACING
+        return attach_type in _SLEEPABLE_TRACING or (kernel is not None and kernel.fact(Fact.SLEEPABLE_ANY_TRACING))
     if prog_type == ProgType.LSM:
         return attach_type != AttachType.LSM_CGROUP
-    return prog_type in (ProgType.KPROBE, ProgType.STRUCT_OPS)
+    if prog_type == ProgType.KPROBE:
+        return kernel is None or kernel.fact(Fact.SLEEPABLE_KPROBE)
+    return prog_type == ProgType.STRUCT_OPS
 
 
 def check_attach_btf_id(env: Env, attach_btf_id: int, attach_to: str | None) -> AttachTarget | None:
@@ -429,7 +432,7 @@ def check_attach_btf_id(env: Env, attach_btf_id: int, attach_to: str | None) -> 
         if not env.sleepable:
             raise Reject("Syscall programs can only be sleepable", errno.EINVAL)
         return None
-    if env.sleepable and not can_be_sleepable(pt, env.attach_type):
+    if env.sleepable and not can_be_sleepable(pt, env.attach_type, env.kernel):
         raise Reject("Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and struct_ops programs can be sleepable",
                      errno.EINVAL)
     if pt not in BTF_CTX_ATTACH_TYPES:
@@ -456,7 +459,7 @@ def check_attach_btf_id(env: Env, attach_btf_id: int, attach_to: str | None) -> 
         if not env.gpl:  # bpf_lsm_verify_prog()
             raise Reject("LSM programs must have a GPL compatible license", errno.EINVAL)
         tid = attach_btf_id or btf.find(target.name, BtfKind.FUNC)
-        if target.lsm_hook in LSM_DISABLED_HOOKS:
+        if target.lsm_hook in LSM_DISABLED_HOOKS and (env.kernel is None or env.kernel.fact(Fact.LSM_DISABLED_HOOKS)):
             raise Reject(f"attach_btf_id {tid} points to disabled hook {target.name}", errno.EINVAL)
         if target.lsm_hook not in _lsm_hooks(btf):
             raise Reject(f"attach_btf_id {tid} points to wrong type name {target.name}", errno.EINVAL)
@@ -490,7 +493,8 @@ def _check_trampoline_target(env: Env, name: str) -> None:
             raise Reject(f"{name}() is not modifiable", errno.EINVAL)
     if name in TRACING_DENY:
         raise Reject("", errno.EINVAL)
-    if env.attach_type in (AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN) and name in NORETURN_DENY:
+    if env.attach_type in (AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN) and name in NORETURN_DENY and (
+            env.kernel is None or env.kernel.fact(Fact.NORETURN_FEXIT_DENY)):
         raise Reject("Attaching fexit/fmod_ret to __noreturn functions is rejected.", errno.EINVAL)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 
 from pyebpf.abi.helpers import TypeFlag
+from pyebpf.abi.kernel_versions import Fact
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown
 from pyebpf.verifier.env import Env, Reject
 from pyebpf.verifier.regstate import PTR_MAYBE_NULL, PTR_TO_MEM, PTR_TO_STACK, Reg, RegType
@@ -63,10 +64,13 @@ def _valid_uninit(env: Env, reg: Reg) -> bool:
     if reg.type == CONST_PTR_TO_DYNPTR:
         return False
     try:
-        get_spi(env, reg)
+        spi = get_spi(env, reg)
     except Reject as r:
         env.verbose(r.message + "\n")
         return False
+    if spi >= 0 and env.kernel is not None and not env.kernel.fact(Fact.DYNPTR_REINIT_UNREF):
+        stack = _frame(env, reg).stack  # older is_dynptr_reg_valid_uninit: no dynptr slot at all, even unreferenced
+        return STACK_DYNPTR not in stack[spi].slot_type and STACK_DYNPTR not in stack[spi - 1].slot_type
     return True
 
 
@@ -248,8 +252,9 @@ def slots_equal(old: Reg, cur: Reg, idmap) -> bool:
 
 #: the kfuncs modelled here -> the dynptr type their `__uninit` dynptr argument becomes (0: none constructed)
 DYNPTR_KFUNCS = {"bpf_dynptr_from_skb": int(TypeFlag.DYNPTR_TYPE_SKB), "bpf_dynptr_from_xdp": int(TypeFlag.DYNPTR_TYPE_XDP),
-                 "bpf_dynptr_slice": 0, "bpf_dynptr_adjust": 0, "bpf_dynptr_is_null": 0, "bpf_dynptr_is_rdonly": 0,
+                 "bpf_dynptr_slice": 0, "bpf_dynptr_slice_rdwr": 0, "bpf_dynptr_adjust": 0, "bpf_dynptr_is_null": 0, "bpf_dynptr_is_rdonly": 0,
                  "bpf_dynptr_size": 0, "bpf_dynptr_clone": 0}
+SLICE_RDWR = "bpf_dynptr_slice_rdwr"
 #: pointer types a packet-data change invalidates (reg_is_dynptr_slice_pkt)
 PKT_DYNPTR_TYPES = int(TypeFlag.DYNPTR_TYPE_SKB) | int(TypeFlag.DYNPTR_TYPE_XDP) | int(TypeFlag.DYNPTR_TYPE_SKB_META)
 
@@ -309,9 +314,16 @@ def check_dynptr_kfunc(env: Env, btf, name: str, flags, proto) -> None:
             continue
         if pointee is not None and pointee.kind == BtfKind.STRUCT and pname in ("__sk_buff", "xdp_md"):
             layout = CONTEXTS.get(env.prog_type)
-            if layout is None or layout.name != pname:  # KF_ARG_PTR_TO_BTF_ID of the kernel's sk_buff/xdp_buff
-                raise Reject(f"kernel function {name} arg#{i}: a {pname} that is not the program's context is not "
-                             f"modelled by this verifier", errno.EINVAL)
+            if layout is None or layout.name != pname:  # KF_ARG_PTR_TO_BTF_ID of the kernel's sk_buff
+                from pyebpf.verifier.regstate import PTR_TO_BTF_ID, base_type
+                kid = btf.find("sk_buff", BtfKind.STRUCT) if pname == "__sk_buff" else None
+                if not kid or base_type(reg.type) != PTR_TO_BTF_ID:
+                    raise Reject(f"kernel function {name} arg#{i}: a {pname} that is not the program's context is "
+                                 f"not modelled by this verifier", errno.EINVAL)
+                from pyebpf.verifier.kfunc import _check_btf_id_arg
+                _check_btf_id_arg(env, btf, name, i, reg, kid, bool(flags & KfFlag.TRUSTED_ARGS), False, False)
+                i += 1
+                continue
             if reg.type != PTR_TO_CTX:
                 raise Reject(f"arg#{i} expected pointer to ctx, but got {reg_type_str(reg.type)}", errno.EINVAL)
             check_ptr_off_reg(env, reg, regno)
@@ -331,10 +343,17 @@ def check_dynptr_kfunc(env: Env, btf, name: str, flags, proto) -> None:
         r0.type = 0
     elif rt.kind in (BtfKind.INT, BtfKind.ENUM, BtfKind.ENUM64):
         mark_reg_unknown(r0)
-    elif name == "bpf_dynptr_slice" and const_size is not None:
+    elif name in ("bpf_dynptr_slice", SLICE_RDWR) and const_size is not None:
+        if name == SLICE_RDWR:
+            from pyebpf.abi.kernel_versions import Fact
+            from pyebpf.verifier.memory import may_access_direct_pkt_data
+            if env.kernel is not None and env.kernel.fact(Fact.DYNPTR_SLICE_RDWR_REFUSED):
+                raise Reject(f"{SLICE_RDWR}() is not allowed", errno.EINVAL)
+            if not may_access_direct_pkt_data(env, True):
+                raise Reject("the prog does not allow writes to packet data", errno.EINVAL)
         mark_reg_unknown(r0)
         mark_reg_known(r0, 0)
-        r0.type = PTR_TO_MEM | (dynptr_type & DYNPTR_TYPE_FLAG_MASK) | MEM_RDONLY
+        r0.type = PTR_TO_MEM | (dynptr_type & DYNPTR_TYPE_FLAG_MASK) | (MEM_RDONLY if name != SLICE_RDWR else 0)
         r0.mem_size = const_size
         if flags & KfFlag.RET_NULL:
             r0.type |= PTR_MAYBE_NULL

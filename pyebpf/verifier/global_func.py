@@ -26,6 +26,7 @@ from enum import Enum, IntFlag
 
 from pyebpf.abi.btf import BtfKind
 from pyebpf.abi.context import CONTEXTS
+from pyebpf.abi.kernel_versions import Fact
 from pyebpf.abi.prog_types import AttachType, ProgType
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_unknown
 from pyebpf.verifier.env import Env, Reject
@@ -428,7 +429,8 @@ def call_global(env: Env, func: GlobalFunc, slot: int) -> int:
         raise Reject("use static function instead", errno.EINVAL)
     check_global_call(env, func)
     env.verbose(f"Func#{func.subprog} ('{func.name}') is global and assumed valid.\n")
-    if subprog_changes_pkt_data(env, func.subprog):
+    if subprog_changes_pkt_data(env, func.subprog) and (
+            env.kernel is None or env.kernel.fact(Fact.GLOBAL_FUNC_CHANGES_PKT_DATA)):
         clear_all_pkt_pointers(env)
     if func.subprog not in env._global_called:
         env._global_called.append(func.subprog)

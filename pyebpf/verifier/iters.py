@@ -150,6 +150,8 @@ def check_iter_kfunc(env: Env, btf, name: str, flags: KfFlag, proto) -> None:
     reg = env.check_reg_arg(1, SRC_OP)
     if reg.type != PTR_TO_STACK:
         raise Reject("arg#0 expected pointer to an iterator on stack", errno.EINVAL)
+    if name == CSS_TASK_NEW and not _css_task_iter_allowed(env):
+        raise Reject("css_task_iter is only allowed in bpf_lsm, bpf_iter and sleepable progs", errno.EINVAL)
     btf_id = iter_struct(btf, proto)
     if not btf_id:
         raise Reject("expected valid iter pointer as arg #0", errno.EINVAL)
@@ -175,6 +177,10 @@ def check_iter_kfunc(env: Env, btf, name: str, flags: KfFlag, proto) -> None:
             continue  # is_kfunc_arg_ignore(): an `__ign` argument is not checked at all (bpf_iter_bits_new's pointer)
         r = env.check_reg_arg(i + 1, SRC_OP)
         t = btf[btf.skip_modifiers(tid)] if tid else None
+        sid = btf.skip_modifiers(t.size_type) if t is not None and t.kind == BtfKind.PTR and t.size_type else 0
+        if sid and btf[sid].kind in (BtfKind.STRUCT, BtfKind.UNION):  # KF_ARG_PTR_TO_BTF_ID: the object iterated
+            _check_kernel_ptr_arg(env, btf, name, i, r, sid, flags)
+            continue
         if t is None or t.kind not in (BtfKind.INT, BtfKind.ENUM, BtfKind.ENUM64):
             raise Reject(f"kernel function {name} arg#{i}: only scalar arguments after the iterator are modelled "
                          f"by this verifier", errno.EINVAL)
@@ -185,6 +191,19 @@ def check_iter_kfunc(env: Env, btf, name: str, flags: KfFlag, proto) -> None:
         r0.type = 0
     elif rt.kind in (BtfKind.INT, BtfKind.ENUM, BtfKind.ENUM64):
         mark_reg_unknown(r0)
+    elif rt.kind == BtfKind.PTR and rt.size_type and btf[btf.skip_modifiers(rt.size_type)].kind == BtfKind.STRUCT:
+        from pyebpf.verifier.btf_ptr import PTR_TRUSTED
+        from pyebpf.verifier.regstate import PTR_TO_BTF_ID
+        mark_reg_unknown(r0)
+        mark_reg_known(r0, 0)
+        from pyebpf.abi.kernel_versions import Fact
+        from pyebpf.verifier.regstate import RegFlag
+        trusted = env.kernel is None or env.kernel.fact(Fact.ITER_NEXT_PTR_TRUSTED)
+        r0.type = PTR_TO_BTF_ID | (PTR_TRUSTED if trusted else int(RegFlag.PTR_UNTRUSTED))
+        r0.mem_size = btf.skip_modifiers(rt.size_type)
+        if flags & KfFlag.RET_NULL:
+            r0.type |= PTR_MAYBE_NULL
+            r0.id = env.new_id()
     elif rt.kind == BtfKind.PTR:
         eid = btf.skip_modifiers(rt.size_type) if rt.size_type else 0
         if not eid or btf[eid].kind not in (BtfKind.INT, BtfKind.ENUM, BtfKind.ENUM64):
@@ -204,6 +223,30 @@ def check_iter_kfunc(env: Env, btf, name: str, flags: KfFlag, proto) -> None:
                      errno.EINVAL)
     if flags & KfFlag.ITER_NEXT:
         process_iter_next_call(env, state, spi)
+
+
+CSS_TASK_NEW = "bpf_iter_css_task_new"
+
+
+def _css_task_iter_allowed(env: Env) -> bool:
+    """check_css_task_iter_allowlist(): LSM programs, TRACING iterators, and sleepable programs."""
+    from pyebpf.abi.prog_types import AttachType, ProgType
+    if env.prog_type == ProgType.LSM:
+        return True
+    if env.prog_type == ProgType.TRACING and env.attach_type == AttachType.TRACE_ITER:
+        return True
+    return bool(env.sleepable)
+
+
+def _check_kernel_ptr_arg(env: Env, btf, name: str, i: int, reg: Reg, struct_id: int, flags: KfFlag) -> None:
+    """A kernel-struct argument of an iterator's _new (the task of task_vma, the css of css_task): NULL and trust
+    as check_kfunc_args checks them (KF_TRUSTED_ARGS / KF_RCU), then its type."""
+    from pyebpf.verifier.calls import register_is_null
+    from pyebpf.verifier.kfunc import _check_btf_id_arg
+    trusted, rcu = bool(flags & KfFlag.TRUSTED_ARGS), bool(flags & KfFlag.RCU)
+    if (trusted or rcu) and (register_is_null(reg) or reg.type & PTR_MAYBE_NULL):
+        raise Reject(f"Possibly NULL pointer passed to trusted arg{i}", errno.EACCES)
+    _check_btf_id_arg(env, btf, name, i, reg, struct_id, trusted, rcu, False)
 
 
 def process_iter_next_call(env: Env, state: FuncState, spi: int) -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from pyebpf.abi.kernel_versions import MODELLED, NEWEST, OLDEST, parse_release
-from pyebpf.abi.kfunc_versions import KFUNC_TYPE_CHANGES, KFUNCS_SINCE, kfunc_known_at, kfunc_prog_type_at
+from pyebpf.abi.kfunc_versions import (KFUNC_TYPE_CHANGES, KFUNCS_SINCE, LSM_KFUNCS_SINCE, kfunc_known_at,
+                                       kfunc_prog_type_at)
 from pyebpf.abi.kfuncs import KFUNC_SETS, kfunc_flags
 from pyebpf.abi.prog_types import parse_prog_type
 
@@ -59,8 +60,21 @@ def test_table_lists_exactly_the_kfuncs_the_newest_release_lets_a_probed_type_ca
 
 def test_every_kfunc_the_verifier_models_is_dated():
     """A kfunc abi.kfuncs models but this table lacks would be refused for every release but the newest."""
-    listed = set().union(*KFUNCS_SINCE.values())
+    listed = set().union(*KFUNCS_SINCE.values(), *LSM_KFUNCS_SINCE.values())
     assert {name for kfuncs, _ in KFUNC_SETS for name in kfuncs} <= listed
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_lsm_only_kfuncs_are_dated_by_the_kernels_btf(version):
+    """The LSM-only kfuncs (no probed type may call them): known to a release exactly where its BTF had them, and
+    no probed program type allowed there (their set's filter refuses every type but LSM)."""
+    rel = parse_release(version)
+    rows = TRUTH[version]
+    wrong = [f"{name}: known {kfunc_known_at(name, rel)}, btf {rows.get(name, {}).get('btf')}, "
+             f"types {sorted(_allowed(rows, name))}"
+             for name in sorted(set().union(*LSM_KFUNCS_SINCE.values()))
+             if kfunc_known_at(name, rel) != bool(rows.get(name, {}).get("btf")) or _allowed(rows, name)]
+    assert not wrong, wrong
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -119,7 +133,7 @@ def test_verify_for_a_release_refuses_kfuncs_as_that_kernel(version):
             msg = r.error.message if r.error else ""
             absent = r.error is not None and r.error.errno == errno.ESRCH
             denied = "is not allowed" in msg
-            if not then:
+            if not kfuncs.get(name, {}).get("btf", bool(then)):
                 ok = absent
             elif t in then:
                 ok = not absent and not denied

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import re
 
 import pytest
 
@@ -154,7 +155,56 @@ BTF_CASES = {
     "lsm_retval_slot": (P.LSM, A.LSM_MAC, "file_open", 0, "GPL", "r0 = *(u64 *)(r1 +8)\nexit"),
     "lsm_past_retval": (P.LSM, A.LSM_MAC, "file_open", 0, "GPL", "r0 = *(u64 *)(r1 +16)\nexit"),
     "lsm_attach_cookie": (P.LSM, A.LSM_MAC, "file_open", 0, "GPL", "call 174\n" + END0),
+    # LSM-only kfuncs (fs/bpf_fs_kfuncs.c; their set's filter refuses every other program type) and LSM helpers
+    "lsm_exe_file_put": (P.LSM, A.LSM_MAC, "file_open", 0, "GPL", "call 158\nr1 = r0\ncall bpf_get_task_exe_file\n"
+                         "if r0 == 0 goto +2\nr1 = r0\ncall bpf_put_file\n" + END0),
+    "lsm_exe_file_leak": (P.LSM, A.LSM_MAC, "file_open", 0, "GPL", "call 158\nr1 = r0\n"
+                          "call bpf_get_task_exe_file\n" + END0),
+    "lsm_exe_file_unchecked_put": (P.LSM, A.LSM_MAC, "file_open", 0, "GPL", "call 158\nr1 = r0\n"
+                                   "call bpf_get_task_exe_file\nr1 = r0\ncall bpf_put_file\n" + END0),
+    "lsm_put_file_arg": (P.LSM, A.LSM_MAC, "file_open", 0, "GPL", "r1 = *(u64 *)(r1 +0)\ncall bpf_put_file\n"
+                         + END0),
+    "lsm_exe_file_null": (P.LSM, A.LSM_MAC, "file_open", 0, "GPL", "r1 = 0\ncall bpf_get_task_exe_file\n" + END0),
+    "lsm_d_path_file_arg": (P.LSM, A.LSM_MAC, "file_open", SLEEPABLE, "GPL", "r1 = *(u64 *)(r1 +0)\n"
+                            f"r1 += {off('file', 'f_path')}\nr2 = 0\n*(u64 *)(r10 -8) = r2\nr2 = r10\n"
+                            "r2 += -8\nr3 = 8\ncall bpf_path_d_path\n" + END0),
+    "lsm_d_path_short_buf": (P.LSM, A.LSM_MAC, "file_open", SLEEPABLE, "GPL", "r1 = *(u64 *)(r1 +0)\n"
+                             f"r1 += {off('file', 'f_path')}\nr2 = 0\n*(u64 *)(r10 -8) = r2\nr2 = r10\n"
+                             "r2 += -8\nr3 = 16\ncall bpf_path_d_path\n" + END0),
+    "lsm_d_path_wrong_struct": (P.LSM, A.LSM_MAC, "file_open", SLEEPABLE, "GPL", "r1 = *(u64 *)(r1 +0)\n"
+                                "r2 = 0\n*(u64 *)(r10 -8) = r2\nr2 = r10\nr2 += -8\nr3 = 8\n"
+                                "call bpf_path_d_path\n" + END0),
+    "tp_btf_put_file": (P.TRACING, A.TRACE_RAW_TP, "sched_switch", 0, "GPL", "r1 = 0\ncall bpf_put_file\n" + END0),
+    "lsm_bprm_opts_set": (P.LSM, A.LSM_MAC, "bprm_check_security", 0, "GPL", "r1 = *(u64 *)(r1 +0)\nr2 = 1\n"
+                          "call 159\n" + END0),
+    "lsm_bprm_opts_set_scalar": (P.LSM, A.LSM_MAC, "bprm_check_security", 0, "GPL", "r1 = 0\nr2 = 1\ncall 159\n"
+                                 + END0),
+    "lsm_ima_file_hash": (P.LSM, A.LSM_MAC, "file_open", SLEEPABLE, "GPL", "r1 = *(u64 *)(r1 +0)\nr2 = r10\n"
+                          "r2 += -8\nr3 = 8\ncall 193\n" + END0),
+    "lsm_ima_file_hash_not_sleepable": (P.LSM, A.LSM_MAC, "file_open", 0, "GPL", "r1 = *(u64 *)(r1 +0)\nr2 = r10\n"
+                                        "r2 += -8\nr3 = 8\ncall 193\n" + END0),
+    "lsm_ima_file_hash_scalar": (P.LSM, A.LSM_MAC, "file_open", SLEEPABLE, "GPL", "r1 = 0\nr2 = r10\n"
+                                 "r2 += -8\nr3 = 8\ncall 193\n" + END0),
+    "lsm_lookup_user_key": (P.LSM, A.LSM_MAC, "bpf", SLEEPABLE, "GPL", "r1 = 1\nr2 = 0\ncall bpf_lookup_user_key\n"
+                            "if r0 == 0 goto +2\nr1 = r0\ncall bpf_key_put\n" + END0),
+    "lsm_lookup_user_key_not_sleepable": (P.LSM, A.LSM_MAC, "bpf", 0, "GPL", "r1 = 1\nr2 = 0\n"
+                                          "call bpf_lookup_user_key\nif r0 == 0 goto +2\nr1 = r0\n"
+                                          "call bpf_key_put\n" + END0),
 }
+_CALLED = re.compile(r"call ([a-z_][a-z0-9_]*)")
+
+
+def _with_kfuncs(text: str) -> str:
+    """`call NAME` of a kfunc gets its `.kfunc NAME ID` line from the running kernel's BTF (the case skips where the
+    kernel has no such kfunc)."""
+    lines = []
+    for name in dict.fromkeys(_CALLED.findall(text)):
+        tid = BTF.find(name)
+        if tid is None:
+            from pyebpf.testing.plugin import skip_missing_feature
+            skip_missing_feature(f"this kernel's BTF has no kfunc {name}")
+        lines.append(f".kfunc {name} {tid}\n")
+    return "".join(lines) + text
 
 
 def _kernel(program, pt):
@@ -175,7 +225,7 @@ def test_btf_context_types_as_kernel(name):
     if attach not in (A.TRACE_ITER, A.TRACE_RAW_TP) and BTF.find(func) is None:
         from pyebpf.testing.plugin import skip_missing_feature
         skip_missing_feature(f"this kernel has no BTF function for {target}")
-    program = dataclasses.replace(assemble(text), prog_type=pt, expected_attach_type=attach,
+    program = dataclasses.replace(assemble(_with_kfuncs(text)), prog_type=pt, expected_attach_type=attach,
                                   attach_btf_id=attach_btf_id(attach, target), license=license, prog_flags=flags)
     kern = _kernel(program, pt)
     if not kern.accepted and kern.errno == errno.EPERM and not kern.last_error.strip() and (

@@ -120,3 +120,23 @@ PROG(rb_clone_submit_then_use)
 PROG(rb_clone_submit_clone)
 { struct bpf_dynptr d, c; bpf_ringbuf_reserve_dynptr(&rb, 8, 0, &d); bpf_dynptr_clone(&d, &c);
   bpf_ringbuf_submit_dynptr(&c, 0); return 0; }
+/* bpf_dynptr_slice_rdwr: a writable slice, for program types that may write packet data (refused outright by some
+ * builds once its arguments are checked: the kernel in front of the test decides) */
+extern void *bpf_dynptr_slice_rdwr(const struct bpf_dynptr *p, __u32 offset, void *buffer__opt,
+                                   __u32 buffer__szk) __ksym __attribute__((weak));
+volatile __u32 slice_len;
+XDP(xdp_slice_rdwr_write)
+{ struct bpf_dynptr d; char buf[4]; bpf_dynptr_from_xdp(ctx, 0, &d); unsigned char *p = bpf_dynptr_slice_rdwr(&d, 0, buf, 4);
+  if (p) p[3] = 1; return 2; }
+XDP(xdp_slice_rdwr_var_len)
+{ struct bpf_dynptr d; char buf[4]; __u32 n = slice_len; bpf_dynptr_from_xdp(ctx, 0, &d);
+  if (n > 4) return 2; unsigned char *p = bpf_dynptr_slice_rdwr(&d, 0, buf, n); return p ? 1 : 2; }
+SEC("cgroup_skb/ingress") int cgskb_slice_rdwr(struct __sk_buff *skb)
+{ struct bpf_dynptr d; char buf[4]; bpf_dynptr_from_skb(skb, 0, &d); unsigned char *p = bpf_dynptr_slice_rdwr(&d, 0, buf, 4);
+  return p ? 1 : 0; }
+/* a packet dynptr from a tp_btf program's trusted sk_buff argument (not the program's context): read-only slices */
+SEC("tp_btf/kfree_skb") int skb_tp_btf_slice(unsigned long long *ctx)
+{ struct bpf_dynptr d; char buf[4]; unsigned char *p;
+  if (bpf_dynptr_from_skb((void *)ctx[0], 0, &d)) return 0; p = bpf_dynptr_slice(&d, 0, buf, 4); return p ? p[0] : 0; }
+SEC("tp_btf/kfree_skb") int skb_tp_btf_null(unsigned long long *ctx)
+{ struct bpf_dynptr d; bpf_dynptr_from_skb((void *)0, 0, &d); return 0; }

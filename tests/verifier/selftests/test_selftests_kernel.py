@@ -105,5 +105,8 @@ def test_no_false_accept_on_dynptr_and_iterator_selftests(dynptr_iter_outcomes):
     print("\n" + runner.report(dynptr_iter_outcomes))
     bad = [o for o in dynptr_iter_outcomes if o.false_accept]
     assert not bad, "we accept what the kernel refuses:\n" + runner.differences(bad)
-    verdict = figures(dynptr_iter_outcomes)["verdict"]
-    assert verdict >= 0.95, f"verdict agreement {verdict:.1%} below 95%\n" + runner.differences(dynptr_iter_outcomes)
+    got = figures(dynptr_iter_outcomes)
+    # session 6: 155/155 verdicts, 154/155 first messages on 6.18 (the targets: 99% and 97%)
+    for name, need in (("verdict", 0.99), ("message", 0.97)):
+        assert got[name] >= need, (f"{name} agreement {got[name]:.1%} below {need:.0%}\n"
+                                   + runner.differences(dynptr_iter_outcomes))
