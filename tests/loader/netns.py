@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 import socket
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -124,15 +125,19 @@ def send_udp(tx: socket.socket, dest: tuple[str, int], count: int, payload: byte
         tx.sendto(payload + i.to_bytes(4, "little"), dest)
 
 
-def recv_all(rx: socket.socket, timeout: float = 0.3) -> list[bytes]:
-    """Every datagram waiting on rx, stopping at the first `timeout` without one."""
-    rx.settimeout(timeout)
-    got = []
+def recv_all(rx: socket.socket, timeout: float = 0.3, expect: int = 0, patience: float = 10.0) -> list[bytes]:
+    """Every datagram waiting on rx, stopping at the first `timeout` without one once `expect` have come (before
+    that, up to `patience` seconds: on a loaded machine delivery can lag the send by more than `timeout`)."""
+    got: list[bytes] = []
+    deadline = time.monotonic() + patience
     while True:
+        wait = timeout if len(got) >= expect else max(timeout, deadline - time.monotonic())
+        rx.settimeout(wait)
         try:
             got.append(rx.recv(2048))
         except (socket.timeout, BlockingIOError):
-            return got
+            if len(got) >= expect or time.monotonic() >= deadline:
+                return got
 
 
 __all__ = ["VethPair", "veth_pair", "run_in_netns", "remove_stale_namespaces", "send_udp", "recv_all", "PREFIX"]

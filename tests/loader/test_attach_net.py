@@ -108,12 +108,12 @@ def test_socket_filter_drops_and_accepts_udp():
             with attach_socket_filter(prog, rx):
                 for payload in (b"Drop1", b"Keep1", b"Drop2", b"Keep2", b"Keep3"):
                     tx.sendto(payload, rx.getsockname())
-                got = recv_all(rx, 0.2)
+                got = recv_all(rx, 0.2, expect=3)
             assert sorted(got) == [b"Keep1", b"Keep2", b"Keep3"]
             counts = prog.maps["counts"]
             assert (counts[0], counts[1]) == (5, 2)
             tx.sendto(b"Detached", rx.getsockname())
-            assert recv_all(rx, 0.2) == [b"Detached"]
+            assert recv_all(rx, 0.2, expect=1) == [b"Detached"]
             assert counts[0] == 5
     finally:
         rx.close()
@@ -132,10 +132,10 @@ def test_socket_filter_by_fd_and_on_closed_socket():
             att = attach_socket_filter(prog, rx.fileno())
             tx.sendto(b"Dx", rx.getsockname())
             tx.sendto(b"Kx", rx.getsockname())
-            assert recv_all(rx, 0.2) == [b"Kx"]
+            assert recv_all(rx, 0.2, expect=1) == [b"Kx"]
             att.detach()
             tx.sendto(b"Dy", rx.getsockname())
-            assert recv_all(rx, 0.2) == [b"Dy"]
+            assert recv_all(rx, 0.2, expect=1) == [b"Dy"]
             att2 = attach_socket_filter(prog, rx)
             rx.close()
             att2.detach()  # socket already gone: nothing to undo, no error
@@ -168,13 +168,13 @@ def test_xdp_counts_and_drops_udp_in_netns(use_link):
                 send_udp(tx, dest, 10)
                 send_udp(tx, other.getsockname(), 4)
                 assert recv_all(rx, 0.2) == []
-                assert len(recv_all(other, 0.2)) == 4
+                assert len(recv_all(other, 0.2, expect=4)) == 4
                 counts = prog.maps["counts"]
                 assert counts[1] == 10
                 assert counts[0] >= 14  # plus ARP
             assert xdp_query(ifindex, pair.ns_b)["prog_id"] == 0
             send_udp(tx, dest, 3)
-            assert len(recv_all(rx, 0.3)) == 3
+            assert len(recv_all(rx, 0.3, expect=3)) == 3
             assert counts[1] == 10
 
 
@@ -234,7 +234,7 @@ def test_tc_egress_drop_and_ingress_count_direct_action(use_tcx):
             ia, ib = pair.ifindex("a"), pair.ifindex("b")
             with attach_tc(ing, pair.if_b, "ingress", netns=pair.ns_b, use_tcx=use_tcx) as t_in:
                 send_udp(tx, dest, 6)
-                assert len(recv_all(rx, 0.3)) == 6
+                assert len(recv_all(rx, 0.3, expect=6)) == 6
                 assert ing.maps["counts"][1] == 6
                 filters = nl.tc_filters(ib, nl.TcParent.INGRESS, pair.ns_b)
                 if use_tcx:
@@ -250,14 +250,14 @@ def test_tc_egress_drop_and_ingress_count_direct_action(use_tcx):
                 assert not nl.has_clsact(ia, pair.ns_a)
                 assert nl.tc_filters(ia, nl.TcParent.EGRESS, pair.ns_a) == []
                 send_udp(tx, dest, 2)
-                assert len(recv_all(rx, 0.3)) == 2
+                assert len(recv_all(rx, 0.3, expect=2)) == 2
             assert not nl.has_clsact(ib, pair.ns_b)
             assert nl.tc_filters(ib, nl.TcParent.INGRESS, pair.ns_b) == []
             qdiscs = subprocess.run(["ip", "netns", "exec", pair.ns_b, "tc", "qdisc", "show", "dev", pair.if_b],
                                     capture_output=True, text=True).stdout
             assert "clsact" not in qdiscs
             send_udp(tx, dest, 1)
-            assert len(recv_all(rx, 0.3)) == 1
+            assert len(recv_all(rx, 0.3, expect=1)) == 1
             assert ing.maps["counts"][1] == 8  # 6 + 2: nothing counted once detached
 
 

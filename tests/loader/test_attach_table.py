@@ -214,7 +214,7 @@ def test_sk_lookup_on_a_network_namespace_through_the_table():
                 send_udp(tx, dest, 3)
                 assert recv_all(rx, 0.3) == []
             send_udp(tx, dest, 2)
-            assert len(recv_all(rx, 0.3)) == 2
+            assert len(recv_all(rx, 0.3, expect=2)) == 2
         with pytest.raises(LoaderError) as info:
             prog.attach("pyebpf-no-such-netns")
         assert info.value.errno == errno.ENOENT
