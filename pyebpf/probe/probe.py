@@ -176,6 +176,11 @@ class Probe:
             m = self.compiled.maps.get(rec.map)
             if isinstance(m, RingBuf):
                 m.vm_records([rec.data])
+        for name, m in self.compiled.maps.items():
+            # the RingBuf object now holds the run's records: consume them from the VM's ring, as the reader of a
+            # kernel ring does, so the next run's bpf_ringbuf_output finds their room free again
+            if type(m) is RingBuf and name in vm.maps:
+                vm.maps[name].consume()
         return res
 
     # -- verifier and kernel --------------------------------------------------------------------------------------

@@ -398,6 +398,11 @@ def _artifact_in(obj: Any) -> Artifact:
             raise BadArtifact(f"record {r.id} has no layout")
     if "EVENTS" not in globals_ or globals_["EVENTS"] not in shared:
         raise BadArtifact("no event ring buffer")
+    from pyebpf.abi.maps import MapType
+
+    lost = shared.get(globals_.get("LOST", ""))
+    if lost is None or lost.type != MapType.PERCPU_ARRAY or lost.value_size != 8 or lost.max_entries < 1:
+        raise BadArtifact("no lost-record counter (a per-CPU array of u64)")
     return Artifact(maps, {r.id: r for r in records}, programs, [_str(s, 4096) for s in _list(obj["probe_names"])],
                     [_str(s, 4096) for s in _list(obj["strings"])], _bool(obj["stacks"]), shared, globals_, classes)
 

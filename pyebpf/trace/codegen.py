@@ -143,7 +143,8 @@ class Translator:
             self.out.append("    return 0")
             bodies.append("\n".join(self.out))
             targets.append((fname, t))
-        decls = ["EVENTS = RingBuf(None, size=1 << 20, name='trace_events')"]
+        decls = ["EVENTS = RingBuf(None, size=1 << 20, name='trace_events')",
+                 "LOST = PerCpuArray(u64, max_entries=1, name='trace_lost')"]
         if self.stacks:
             decls.append("STACKS = StackTrace(max_entries=4096, name='trace_stacks')")
         for m in self.maps.values():
@@ -347,6 +348,12 @@ class Translator:
     def emit(self, depth: int, line: str) -> None:
         self.out.append("    " * depth + line)
 
+    def output(self, depth: int, record: str) -> None:
+        """Every record goes out here: a record the ring buffer refuses (full: bpf_ringbuf_output's -EAGAIN) is
+        counted in LOST, which the runner reads to print bpftrace's `Lost N events`."""
+        self.emit(depth, f"if EVENTS.output({record}) != 0:")
+        self.emit(depth + 1, "LOST[0] += 1")
+
     def block(self, stmts: list[A.Node], depth: int) -> None:
         start = len(self.out)
         for s in stmts:
@@ -541,7 +548,7 @@ class Translator:
             self.new_record(rec, [(f"a{i}", t) for i, t in enumerate(types) if t.kind != "lit"])
             vals = ["id=%d" % rid] + [f"a{i}={self.value_expr(a, t, d)}" for i, (a, t) in enumerate(zip(args, types))
                                       if t.kind != "lit"]
-            self.emit(d, f"EVENTS.output(R{rid}({', '.join(vals)}))")
+            self.output(d, f"R{rid}({', '.join(vals)})")
             return
         if e.name == "join":
             return self.join(e, d, rid)
@@ -553,13 +560,13 @@ class Translator:
             if not e.args or not isinstance(e.args[0], A.Str) or len(e.args) > 1:
                 raise self.err(e, "cat() expects a file name (a string literal)")
             self.new_record(Record(rid, "cat", e.args[0].value), [])
-            self.emit(d, f"EVENTS.output(R{rid}(id={rid}))")
+            self.output(d, f"R{rid}(id={rid})")
             return
         if e.name == "exit":
             if e.args:
                 raise self.err(e, "exit() takes no arguments in bpftrace 0.17")
             self.new_record(Record(rid, "exit"), [])
-            self.emit(d, f"EVENTS.output(R{rid}(id={rid}))")
+            self.output(d, f"R{rid}(id={rid})")
             return
         # print clear zero
         if e.name == "print" and e.args and not isinstance(e.args[0], A.MapRef) or \
@@ -568,7 +575,7 @@ class Translator:
                 raise self.err(e, "print() of a value takes one argument")
             t = self._key_type(e.args[0])
             self.new_record(Record(rid, "value", types=[t]), [("a0", t)])
-            self.emit(d, f"EVENTS.output(R{rid}(id={rid}, a0={self.value_expr(e.args[0], t, d)}))")
+            self.output(d, f"R{rid}(id={rid}, a0={self.value_expr(e.args[0], t, d)})")
             return
         if not e.args or not isinstance(e.args[0], A.MapRef) or e.args[0].keys or \
                 len(e.args) > (3 if e.name == "print" else 1):
@@ -579,7 +586,7 @@ class Translator:
         self._known_map(e.args[0])
         self.new_record(Record(rid, e.name, map=e.args[0].name, top=extra[0] if extra else 0,
                                div=extra[1] if len(extra) > 1 else 0), [])
-        self.emit(d, f"EVENTS.output(R{rid}(id={rid}))")
+        self.output(d, f"R{rid}(id={rid})")
 
     def join(self, e: A.Call, d: int, rid: int) -> None:
         """join(char **arr[, sep]): one record per element (ring-buffer records are small: 16 strings of 64 bytes
@@ -601,8 +608,8 @@ class Translator:
         self.emit(d + 1, f"if {ptr} == 0:")
         self.emit(d + 2, "break")
         reader = "str" if user else "kstr"
-        self.emit(d + 1, f"EVENTS.output(R{part}(id={part}, a0=tid(), a1={reader}({ptr}, {STRLEN})))")
-        self.emit(d, f"EVENTS.output(R{end}(id={end}, a0=tid()))")
+        self.output(d + 1, f"R{part}(id={part}, a0=tid(), a1={reader}({ptr}, {STRLEN}))")
+        self.output(d, f"R{end}(id={end}, a0=tid())")
 
     def signal(self, e: A.Call, d: int) -> None:
         if len(e.args) != 1:

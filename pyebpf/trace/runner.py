@@ -121,6 +121,11 @@ class Runtime:
     def map(self, py: str) -> Any:
         return self.kmaps[self.art.globals[py]]
 
+    def lost(self) -> int:
+        """Records the probes could not write (the event ring buffer was full): LOST's per-CPU counts added up."""
+        raw = self.kmaps[self.art.globals["LOST"]].lookup_raw(bytes(4)) or b""
+        return sum(int.from_bytes(raw[i:i + 8], "little") for i in range(0, len(raw) - 7, 8))
+
     def stack(self, stack_id: int) -> list[int]:
         """The instruction pointers of stack `stack_id`, innermost first ([] when unknown)."""
         name = self.art.globals.get("STACKS")
@@ -308,8 +313,16 @@ class Session:
         self.exited_by_child = False
         self.loaded: list[Any] = []
         self.joins: dict[int, list[str]] = {}
+        self.lost = 0  # lost records already reported
         self.art = rt.art
         self.dec = Decoder(self.art, rt)
+
+    def report_lost(self) -> None:
+        """As bpftrace: `Lost N events` for the records lost since the last report (JSON: a lost_events object)."""
+        total = self.rt.lost()
+        if total > self.lost:
+            n, self.lost = total - self.lost, total
+            self.emit_json("lost_events", {"events": n}) if self.json else self.out.write(f"Lost {n} events\n")
 
     def emit_json(self, kind: str, data: Any) -> None:
         import json
@@ -556,6 +569,7 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
         def drain() -> None:
             for r in events.read(timeout=0):
                 sess.handle(r)
+            sess.report_lost()
             out.flush()
         drain()
         out.flush()
@@ -586,6 +600,7 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
                     sess.handle(r)
                     if sess.exited:
                         break
+                sess.report_lost()
                 out.flush()
                 if child is not None and child.poll() is not None:
                     sess.exited_by_child = True
@@ -610,7 +625,9 @@ def run(comp: Compiled, *, out: TextIO = sys.stdout, json_mode: bool = False, co
             loaded[i].run(_raw_tp_args())
             for r in events.read(timeout=0):
                 sess.handle(r)
+            sess.report_lost()
             out.flush()
+        sess.report_lost()
         sess.exited = True
         sess.print_all()
     finally:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ctypes
 
-from pyebpf.probe import Array, LpmTrie, PerfEventArray, ProgArray, XDP_DROP, XDP_PASS, probe, u64
+from pyebpf.probe import Array, LpmTrie, PerfEventArray, ProgArray, RingBuf, XDP_DROP, XDP_PASS, probe, u64
 
 
 class Event(ctypes.Structure):
@@ -18,6 +18,30 @@ progs = ProgArray(4, name="mk_progs")
 @probe("raw_tp/sys_enter")
 def emit(ctx):
     events.output(Event(a=ctx.args[0], b=u64(ctx.args[1]) * 2, tag=7))
+
+
+class Blob(ctypes.Structure):
+    """120 bytes: with its 8-byte ring header a record takes 128 of the 4 KiB ring."""
+    _fields_ = [("seq", ctypes.c_uint64)] + [(f"p{i}", ctypes.c_uint64) for i in range(14)]
+
+
+small_ring = RingBuf(Blob, 1 << 12, name="mk_small_ring")
+fill = Array(u64, max_entries=4, name="mk_fill")
+
+
+@probe("raw_tp/sys_enter")
+def fill_ring(ctx):
+    """Outputs until the ring refuses: fill[0] = records written, fill[1] = the first failure's value."""
+    ok = 0
+    first_err = 0
+    for i in range(48):
+        r = small_ring.output(Blob(seq=i))
+        if r == 0:
+            ok += 1
+        elif first_err == 0:
+            first_err = r
+    fill[0] = ok
+    fill[1] = first_err
 
 
 @probe("raw_tp/sys_enter")

@@ -84,6 +84,38 @@ def test_perf_event_output_kernel():
     assert _fields(got) == _expected_events()
 
 
+def _fill_result() -> tuple[int, int]:
+    return mk.fill[0], mk.fill[1]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_ringbuf_output_result_vm(engine):
+    """events.output(...) is bpf_ringbuf_output's result: 0 while there is room, then its negative errno."""
+    mk.small_ring.read()
+    mk.fill[0] = mk.fill[1] = 0
+    mk.fill_ring.run(args=[0, 0], engine=engine)
+    ok, err = _fill_result()
+    assert 0 < ok < 48
+    assert err >= 2 ** 63  # negative as s64
+    assert len(mk.small_ring.read()) == ok
+
+
+@pytest.mark.kernel
+def test_ringbuf_output_result_kernel():
+    """The kernel's answer for the same fill, compared with the VM's (same records written, same errno)."""
+    mk.small_ring.read()
+    mk.fill[0] = mk.fill[1] = 0
+    mk.fill_ring.run(args=[0, 0], engine="interp")
+    vm = _fill_result()
+    mk.small_ring.read()
+    with mk.fill_ring.load(attach=False) as lp:
+        lp.run(args=[0, 0])
+        kernel = _fill_result()
+        got = mk.small_ring.read(timeout=1)
+    assert kernel == vm
+    assert len(got) == kernel[0]
+
+
 CALLS = [(0, 5), (1, 7), (3, 1), (1, 2)]  # slot 1 holds `second`, the others are empty
 
 

@@ -54,6 +54,8 @@ def test_artifact_round_trip(art_json):
     lambda a: a["programs"][0]["insns"][0].__setitem__(1, 16),              # no such register
     lambda a: a["programs"][0].__setitem__("prog_type", "5"),               # wrong type
     lambda a: a["globals"].pop("EVENTS"),                                    # no event ring buffer
+    lambda a: a["globals"].pop("LOST"),                                      # no lost-record counter
+    lambda a: a["shared"][a["globals"]["LOST"]].__setitem__("value_size", 4),  # a counter that is not a u64
     lambda a: next(iter(a["shared"].values())).__setitem__("type", 99999),  # no such map type
     lambda a: a["classes"].__setitem__("R1", ["struct", "R1", [["id", "c_double"]], 8]),  # not a known scalar
     lambda a: a["classes"].__setitem__("R1", ["struct", "R1", [["id", "c_long"]], 9]),    # size disagrees

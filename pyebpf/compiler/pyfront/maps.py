@@ -326,18 +326,23 @@ class MapsMixin:
             if len(node.args) != 1 or node.keywords:
                 raise self.err(node, "events.output(Event(...)) takes one record")
             addr, size = self.record_bytes(node.args[0])
-            self.ir.emit(Call(HelperId.RINGBUF_OUTPUT,  # type: ignore[arg-type]
-                              [MapRef(info.name), addr, size, 0], None))
-            return Int(0, None)
+            args = [MapRef(info.name), addr, size, 0]
+            if statement:  # result unused: no destination register, the code it always was
+                self.ir.emit(Call(HelperId.RINGBUF_OUTPUT, args, None))  # type: ignore[arg-type]
+                return Int(0, None)
+            # bpf_ringbuf_output: 0, or a negative errno (-ENOSPC when the ring is full)
+            return self.helper(HelperId.RINGBUF_OUTPUT, args, S64)  # type: ignore[arg-type]
         if method == "output" and info.type == MapType.PERF_EVENT_ARRAY:
             if len(node.args) != 1 or node.keywords:
                 raise self.err(node, "events.output(Event(...)) takes one record")
             ctx = self.probe_ctx(node, "events.output()")
             addr, size = self.record_bytes(node.args[0])
             # bpf_perf_event_output(ctx, map, BPF_F_CURRENT_CPU, data, size): the ring of the CPU it runs on
-            self.ir.emit(Call(HelperId.PERF_EVENT_OUTPUT,  # type: ignore[arg-type]
-                              [ctx.v, MapRef(info.name), BPF_F_CURRENT_CPU, addr, size], None))
-            return Int(0, None)
+            args = [ctx.v, MapRef(info.name), BPF_F_CURRENT_CPU, addr, size]
+            if statement:
+                self.ir.emit(Call(HelperId.PERF_EVENT_OUTPUT, args, None))  # type: ignore[arg-type]
+                return Int(0, None)
+            return self.helper(HelperId.PERF_EVENT_OUTPUT, args, S64)  # type: ignore[arg-type]
         if method == "call" and info.type == MapType.PROG_ARRAY:
             if len(node.args) != 1 or node.keywords:
                 raise self.err(node, "progs.call(index) takes the slot to tail-call")
