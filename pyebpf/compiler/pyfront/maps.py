@@ -330,7 +330,7 @@ class MapsMixin:
             if statement:  # result unused: no destination register, the code it always was
                 self.ir.emit(Call(HelperId.RINGBUF_OUTPUT, args, None))  # type: ignore[arg-type]
                 return Int(0, None)
-            # bpf_ringbuf_output: 0, or a negative errno (-ENOSPC when the ring is full)
+            # bpf_ringbuf_output: 0, or a negative errno (-EAGAIN when the ring is full, as the kernel says)
             return self.helper(HelperId.RINGBUF_OUTPUT, args, S64)  # type: ignore[arg-type]
         if method == "output" and info.type == MapType.PERF_EVENT_ARRAY:
             if len(node.args) != 1 or node.keywords:
