@@ -19,7 +19,7 @@ Rows (targets from issue 15):
     printed for eager compilation and as the tiered engine's time to the first result
   * pyebpf.run() on a program seen before and on new programs
   * ring and perf buffer drain, records decoded to a ctypes Structure: <= 0.3 us CPU per record (needs root; the
-    libbpf anchor is not built here)
+    libbpf anchor comes from benchmarks/events_speed.py's events_anchor.c, built where cc and libbpf are)
   * the conformance suite, a fresh VM per program, both engines (uBPF's own run needs its test harness: missing)
   * decoder >= 1M insn/s and assembler >= 300k insn/s on a 100k-instruction program, beside llvm-objdump / llvm-mc
   * --stream S: 200k events/s through the ring buffer for S seconds (the target is 60 s, 0 drops, median <= 1 ms)
@@ -338,8 +338,8 @@ def main(argv: list[str] | None = None) -> int:
                 import events_speed
 
                 for kind in ("ring", "perf"):
-                    c = min((events_speed.reader_ceiling(kind, 150_000, 4 << 20) for _ in range(args.rounds // 2 or 1)),
-                            key=lambda c: c["ctypes_cpu_us"])
+                    c = min((events_speed.reader_ceiling(kind, 150_000, 4 << 20, libbpf=True)
+                             for _ in range(args.rounds // 2 or 1)), key=lambda c: c["ctypes_cpu_us"])
                     batch = f", batches of bytes {c['batch_cpu_us']:.3f}" if "batch" in c else ""
                     print(f"    pyebpf {kind}: ctypes Structure {c['ctypes_cpu_us']:.3f} us CPU/record kept in a list "
                           f"({'meets' if c['ctypes_cpu_us'] <= 0.3 else 'misses'} the target), "
@@ -347,9 +347,18 @@ def main(argv: list[str] | None = None) -> int:
                           f"({'meets' if c['ctypes_seen_cpu_us'] <= 0.3 else 'misses'}), bytes "
                           f"{c['bytes_cpu_us']:.3f}{batch}; ctypes / bytes = "
                           f"{c['ctypes_cpu_us'] / c['bytes_cpu_us']:.1f}x")
+                    if "arrays_cpu_us" in c:
+                        print(f"    pyebpf {kind}: consume_arrays (ctypes arrays of the records) "
+                              f"{c['arrays_cpu_us']:.3f} us CPU/record "
+                              f"({'meets' if c['arrays_cpu_us'] <= 0.3 else 'misses'} the target)")
+                    if "libbpf_cpu_us" in c:
+                        print(f"    libbpf {kind} (events_anchor.c, same records): {c['libbpf_cpu_us']:.3f} us "
+                              f"CPU/record; pyebpf ctypes list / libbpf = "
+                              f"{c['ctypes_cpu_us'] / max(c['libbpf_cpu_us'], 1e-9):.1f}x")
+                    else:
+                        print(f"    libbpf {kind}: missing ({c.get('libbpf_missing', 'not measured')})")
             except Exception as e:  # noqa: BLE001 - no root / no tracefs: say so, keep the other rows
                 print(f"    pyebpf: not measured ({type(e).__name__}: {e})")
-            print("    libbpf ring_buffer__consume / perf_buffer__consume: missing (not built by this script)")
             print("    target: <= 0.3 us CPU/record")
 
         # 7. the conformance suite, a fresh VM per program
@@ -373,8 +382,14 @@ def main(argv: list[str] | None = None) -> int:
                       f"    pyebpf: produced {r['produced']:,}, read {r['read']:,}, lost {r['lost']:,} "
                       f"(+{r['spurious']} kernel output failures with room left), read {r['read_per_s']:,.0f}/s, "
                       f"latency median {r['lat_median_us']:.0f} us, p99 {r['lat_p99_us']:.0f} us\n"
-                      f"    libbpf: missing (not built by this script)\n"
                       f"    target: 60 s, 0 drops, median <= 1 ms: {'met' if met else 'missed'} in this run")
+                if events_speed.anchor_binary()[0] is None:
+                    print(f"    libbpf: missing ({events_speed.anchor_binary()[1]})")
+                else:
+                    a = events_speed.run("ring", args.stream, 200_000, 4 << 20, 256, reader="libbpf")
+                    print(f"    libbpf (events_anchor.c, same ring and producer): produced {a['produced']:,}, "
+                          f"read {a['read']:,}, lost {a['lost']:,}, latency median {a['lat_median_us']:.0f} us, "
+                          f"p99 {a['lat_p99_us']:.0f} us")
         elif not args.no_events:
             print("streaming 200k events/s: not run (--stream 60 runs the issue's 60 s case; "
                   "benchmarks/events_speed.py --seconds 60 --paced-only is the same run)")
