@@ -20,6 +20,7 @@ from pyebpf.abi.helpers import TypeFlag
 from pyebpf.abi.kernel_versions import Fact
 from pyebpf.verifier.bounds import mark_reg_known, mark_reg_not_init, mark_reg_unknown
 from pyebpf.verifier.env import Env, Reject
+from pyebpf.verifier.iters import checked_spi, stack_slot_obj_get_spi
 from pyebpf.verifier.regstate import PTR_MAYBE_NULL, PTR_TO_MEM, PTR_TO_STACK, Reg, RegType
 from pyebpf.verifier.state import BPF_REG_SIZE, STACK_DYNPTR, STACK_INVALID, FuncState
 
@@ -39,34 +40,16 @@ def _frame(env: Env, reg: Reg) -> FuncState:
     return env.cur.frames[reg.frameno]
 
 
-def _s64(v: int) -> int:
-    return v - (1 << 64) if v >> 63 else v
-
-
-def get_spi(env: Env, reg: Reg, report: bool = True) -> int:
-    """dynptr_get_spi() (stack_slot_obj_get_spi): the stack slot index of the dynptr's first slot; raises with the
-    kernel's line when the pointer cannot hold one, -1 (-ERANGE) when the slots are not allocated yet."""
-    if reg.var_off.mask:
-        raise Reject("dynptr has to be at a constant offset", errno.EINVAL)
-    off = reg.off + _s64(reg.var_off.value)
-    if off % BPF_REG_SIZE:
-        raise Reject(f"cannot pass in dynptr at an offset={off}", errno.EINVAL)
-    spi = (-off - 1) // BPF_REG_SIZE
-    if spi + 1 < BPF_DYNPTR_NR_SLOTS:
-        raise Reject(f"cannot pass in dynptr at an offset={off}", errno.EINVAL)
-    state = _frame(env, reg)
-    if not (spi - BPF_DYNPTR_NR_SLOTS + 1 >= 0 and spi < state.allocated_stack // BPF_REG_SIZE):
-        return -1
-    return spi
+def get_spi(env: Env, reg: Reg) -> int:
+    """dynptr_get_spi(): the stack slot index of the dynptr's first slot (see stack_slot_obj_get_spi)."""
+    return stack_slot_obj_get_spi(env, reg, "dynptr", BPF_DYNPTR_NR_SLOTS)
 
 
 def _valid_uninit(env: Env, reg: Reg) -> bool:
     if reg.type == CONST_PTR_TO_DYNPTR:
         return False
-    try:
-        spi = get_spi(env, reg)
-    except Reject as r:
-        env.verbose(r.message + "\n")
+    spi = checked_spi(env, reg, "dynptr", BPF_DYNPTR_NR_SLOTS)
+    if spi is None:
         return False
     if spi >= 0 and env.kernel is not None and not env.kernel.fact(Fact.DYNPTR_REINIT_UNREF):
         stack = _frame(env, reg).stack  # older is_dynptr_reg_valid_uninit: no dynptr slot at all, even unreferenced
@@ -77,10 +60,8 @@ def _valid_uninit(env: Env, reg: Reg) -> bool:
 def _valid_init(env: Env, reg: Reg) -> bool:
     if reg.type == CONST_PTR_TO_DYNPTR:
         return True
-    try:
-        spi = get_spi(env, reg)
-    except Reject as r:
-        env.verbose(r.message + "\n")
+    spi = checked_spi(env, reg, "dynptr", BPF_DYNPTR_NR_SLOTS)
+    if spi is None:
         return False
     if spi < 0:
         return False

@@ -45,33 +45,38 @@ def iter_struct(btf, proto) -> int:
     return sid
 
 
-def _get_spi(env: Env, reg: Reg, nr_slots: int) -> int:
-    """stack_slot_obj_get_spi(..., "iter", nr_slots); -1 (-ERANGE) when not allocated yet."""
+def stack_slot_obj_get_spi(env: Env, reg: Reg, obj: str, nr_slots: int) -> int:
+    """stack_slot_obj_get_spi(): the stack slot index of a stack object's (an iterator's, a dynptr's) first slot;
+    raises with the kernel's line when the pointer cannot hold one, -1 (-ERANGE) when not allocated yet."""
     if reg.var_off.mask:
-        raise Reject("iter has to be at a constant offset", errno.EINVAL)
+        raise Reject(f"{obj} has to be at a constant offset", errno.EINVAL)
     off = reg.off + _s64(reg.var_off.value)
     if off % BPF_REG_SIZE:
-        raise Reject(f"cannot pass in iter at an offset={off}", errno.EINVAL)
+        raise Reject(f"cannot pass in {obj} at an offset={off}", errno.EINVAL)
     spi = (-off - 1) // BPF_REG_SIZE
     if spi + 1 < nr_slots:
-        raise Reject(f"cannot pass in iter at an offset={off}", errno.EINVAL)
+        raise Reject(f"cannot pass in {obj} at an offset={off}", errno.EINVAL)
     state = env.cur.frames[reg.frameno]
     if not (spi - nr_slots + 1 >= 0 and spi < state.allocated_stack // BPF_REG_SIZE):
         return -1
     return spi
 
 
-def _checked_spi(env: Env, reg: Reg, nr_slots: int) -> int | None:
-    """The iterator's first stack slot index (-1: not on the stack yet), or None (logged) when it cannot be one."""
+def _get_spi(env: Env, reg: Reg, nr_slots: int) -> int:
+    return stack_slot_obj_get_spi(env, reg, "iter", nr_slots)
+
+
+def checked_spi(env: Env, reg: Reg, obj: str, nr_slots: int) -> int | None:
+    """The stack object's first slot index (-1: not on the stack yet), or None (logged) when it cannot be one."""
     try:
-        return _get_spi(env, reg, nr_slots)
+        return stack_slot_obj_get_spi(env, reg, obj, nr_slots)
     except Reject as r:
         env.verbose(r.message + "\n")
         return None
 
 
 def _valid_uninit(env: Env, reg: Reg, nr_slots: int) -> bool:
-    spi = _checked_spi(env, reg, nr_slots)
+    spi = checked_spi(env, reg, "iter", nr_slots)
     if spi is None:
         return False
     if spi < 0:
@@ -81,7 +86,7 @@ def _valid_uninit(env: Env, reg: Reg, nr_slots: int) -> bool:
 
 
 def _valid_init(env: Env, reg: Reg, btf_id: int, nr_slots: int) -> bool:
-    spi = _checked_spi(env, reg, nr_slots)
+    spi = checked_spi(env, reg, "iter", nr_slots)
     if spi is None or spi < 0:
         return False
     stack = env.cur.frames[reg.frameno].stack
